@@ -1,0 +1,89 @@
+import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import { ConcordError } from '../pipeline/errors.ts';
+
+/** A query DuckDB rejected or failed to run; `sql` is kept for the error report. */
+export class QueryError extends ConcordError {
+  readonly sql: string;
+  constructor(sql: string, cause: unknown) {
+    super(`DuckDB query failed: ${cause instanceof Error ? cause.message : String(cause)}\n  in: ${sql.slice(0, 500)}`, {
+      domain: 'internal',
+      cause,
+    });
+    this.sql = sql;
+  }
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+export function quoteString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+export interface DuckDbOptions {
+  /** Worker threads; defaults to DuckDB's own choice (all cores). */
+  threads?: number;
+  /** e.g. `4GB`. */
+  memoryLimit?: string;
+}
+
+/** The one way Concord talks to DuckDB: run a statement, or read a result column-wise. */
+export class DuckDb {
+  private readonly instance: DuckDBInstance;
+  private readonly connection: DuckDBConnection;
+
+  private constructor(instance: DuckDBInstance, connection: DuckDBConnection) {
+    this.instance = instance;
+    this.connection = connection;
+  }
+
+  static async open(path = ':memory:', options: DuckDbOptions = {}): Promise<DuckDb> {
+    const config: Record<string, string> = {};
+    if (options.threads !== undefined) config.threads = String(options.threads);
+    if (options.memoryLimit !== undefined) config.memory_limit = options.memoryLimit;
+    const instance = await DuckDBInstance.create(path, config);
+    return new DuckDb(instance, await instance.connect());
+  }
+
+  async run(sql: string): Promise<void> {
+    try {
+      await this.connection.run(sql);
+    } catch (error) {
+      throw new QueryError(sql, error);
+    }
+  }
+
+  /** Rows as objects with JS values (BIGINT -> bigint). For small results. */
+  async rows(sql: string): Promise<Record<string, unknown>[]> {
+    try {
+      const reader = await this.connection.runAndReadAll(sql);
+      return reader.getRowObjectsJS() as Record<string, unknown>[];
+    } catch (error) {
+      throw new QueryError(sql, error);
+    }
+  }
+
+  /** Result as named columns (arrays of JS values): ~5x faster than row objects for big results. */
+  async columns(sql: string): Promise<Record<string, unknown[]>> {
+    try {
+      const reader = await this.connection.runAndReadAll(sql);
+      return reader.getColumnsObjectJS() as Record<string, unknown[]>;
+    } catch (error) {
+      throw new QueryError(sql, error);
+    }
+  }
+
+  async appender(table: string): Promise<DuckDBAppender> {
+    try {
+      return await this.connection.createAppender(table);
+    } catch (error) {
+      throw new QueryError(`APPEND INTO ${table}`, error);
+    }
+  }
+
+  close(): void {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+}

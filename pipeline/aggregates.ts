@@ -1,0 +1,117 @@
+import type { AnyEvent } from '../schemas/schema.ts';
+import { DefinitionError } from './errors.ts';
+import { DEFAULT_HLL_PRECISION, HyperLogLog, checkPrecision } from './hyperloglog.ts';
+
+/** Aggregates are tagged plain data; `aggregateFunction` gives their mergeable, serialisable semantics. */
+export type AggregateSpec =
+  | { readonly kind: 'count' }
+  | { readonly kind: 'sum'; readonly field: string }
+  | { readonly kind: 'min'; readonly field: string }
+  | { readonly kind: 'max'; readonly field: string }
+  | { readonly kind: 'count_distinct'; readonly field: string }
+  | { readonly kind: 'approx_distinct'; readonly field: string; readonly precision?: number };
+
+export const count = (): AggregateSpec => ({ kind: 'count' });
+export const sum = (field: string): AggregateSpec => ({ kind: 'sum', field });
+export const min = (field: string): AggregateSpec => ({ kind: 'min', field });
+export const max = (field: string): AggregateSpec => ({ kind: 'max', field });
+export const countDistinct = (field: string): AggregateSpec => ({ kind: 'count_distinct', field });
+export const approxDistinct = (field: string, precision = DEFAULT_HLL_PRECISION): AggregateSpec => ({
+  kind: 'approx_distinct',
+  field,
+  precision,
+});
+
+/**
+ * Beam's CombineFn shape plus serialisation for checkpoints. Accumulators are mutable for speed:
+ * `add` and `merge` update `acc` in place.
+ */
+export interface AggregateFunction<A> {
+  create(): A;
+  add(acc: A, event: AnyEvent): A;
+  merge(into: A, other: A): A;
+  /** The output value; `null` when undefined (e.g. min over no numeric values). */
+  result(acc: A): number | null;
+  serialize(acc: A): unknown;
+  deserialize(data: unknown): A;
+}
+
+interface Counter { n: number }
+interface Extreme { v: number | null }
+
+function numeric(event: AnyEvent, field: string): number | undefined {
+  const v = event[field];
+  return typeof v === 'number' ? v : undefined;
+}
+
+const countFn: AggregateFunction<Counter> = {
+  create: () => ({ n: 0 }),
+  add: (acc) => { acc.n++; return acc; },
+  merge: (into, other) => { into.n += other.n; return into; },
+  result: (acc) => acc.n,
+  serialize: (acc) => acc.n,
+  deserialize: (data) => ({ n: Number(data) }),
+};
+
+function sumFn(field: string): AggregateFunction<Counter> {
+  return {
+    ...countFn,
+    add: (acc, e) => { acc.n += numeric(e, field) ?? 0; return acc; },
+  };
+}
+
+function extremeFn(field: string, pick: (a: number, b: number) => number): AggregateFunction<Extreme> {
+  const combine = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : pick(a, b));
+  return {
+    create: () => ({ v: null }),
+    add: (acc, e) => { acc.v = combine(acc.v, numeric(e, field) ?? null); return acc; },
+    merge: (into, other) => { into.v = combine(into.v, other.v); return into; },
+    result: (acc) => acc.v,
+    serialize: (acc) => acc.v,
+    deserialize: (data) => ({ v: data === null ? null : Number(data) }),
+  };
+}
+
+function distinctFn(field: string): AggregateFunction<Set<string>> {
+  return {
+    create: () => new Set(),
+    add: (acc, e) => { const v = e[field]; if (v !== undefined) acc.add(String(v)); return acc; },
+    merge: (into, other) => { for (const v of other) into.add(v); return into; },
+    result: (acc) => acc.size,
+    serialize: (acc) => [...acc],
+    deserialize: (data) => new Set(data as string[]),
+  };
+}
+
+function approxDistinctFn(field: string, precision: number): AggregateFunction<HyperLogLog> {
+  return {
+    create: () => new HyperLogLog(precision),
+    add: (acc, e) => { const v = e[field]; if (v !== undefined) acc.add(String(v)); return acc; },
+    merge: (into, other) => { into.merge(other); return into; },
+    result: (acc) => acc.estimate(),
+    serialize: (acc) => acc.serialize(),
+    deserialize: (data) => HyperLogLog.deserialize(String(data)),
+  };
+}
+
+export function aggregateFunction(spec: AggregateSpec): AggregateFunction<unknown> {
+  switch (spec.kind) {
+    case 'count':
+      return countFn as AggregateFunction<unknown>;
+    case 'sum':
+      return sumFn(spec.field) as AggregateFunction<unknown>;
+    case 'min':
+      return extremeFn(spec.field, Math.min) as AggregateFunction<unknown>;
+    case 'max':
+      return extremeFn(spec.field, Math.max) as AggregateFunction<unknown>;
+    case 'count_distinct':
+      return distinctFn(spec.field) as AggregateFunction<unknown>;
+    case 'approx_distinct': {
+      const p = spec.precision ?? DEFAULT_HLL_PRECISION;
+      checkPrecision(p);
+      return approxDistinctFn(spec.field, p) as AggregateFunction<unknown>;
+    }
+    default:
+      throw new DefinitionError(`unknown aggregate ${JSON.stringify(spec)}`);
+  }
+}

@@ -1,0 +1,41 @@
+import { ConfigError } from './errors.ts';
+
+/** Event time and durations are integer epoch milliseconds (UTC). */
+export type Millis = number;
+
+const DURATION = /^(\d+)(ms|s|m|h)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** Parses `30s`, `5m`, `1h`, `250ms` or a bare integer (milliseconds; `0` is valid). */
+export function parseDuration(text: string, what = 'duration'): Millis {
+  const match = DURATION.exec(text.trim());
+  if (!match) {
+    throw new ConfigError(`${what}: "${text}" is not a duration; use an integer with ms|s|m|h, e.g. 30s, 5m, 0`);
+  }
+  return Number(match[1]) * (UNIT_MS[match[2] ?? 'ms'] ?? 1);
+}
+
+export function formatDuration(ms: Millis): string {
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
+    if (ms !== 0 && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/** ISO-8601 UTC with milliseconds, e.g. `2026-11-24T10:00:00.000Z`. */
+export function isoMillis(ms: Millis): string {
+  return new Date(ms).toISOString();
+}
+
+/** Watermarks may be infinite; finite ones print as ISO timestamps. */
+export function formatWatermark(w: number): string {
+  if (w === Number.POSITIVE_INFINITY) return '+infinity';
+  if (w === Number.NEGATIVE_INFINITY) return '-infinity';
+  return isoMillis(w);
+}
+
+/** Start of the UTC day and hour containing `ms`, as archive partition values. */
+export function utcPartition(ms: Millis): { dt: string; hour: string } {
+  const iso = isoMillis(ms);
+  return { dt: iso.slice(0, 10), hour: iso.slice(11, 13) };
+}

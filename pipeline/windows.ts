@@ -1,0 +1,34 @@
+import { DefinitionError } from './errors.ts';
+import type { Millis } from './time.ts';
+
+/** Event-time windows as plain data. Every window is [start, end), aligned to the epoch. */
+export type WindowSpec =
+  | { readonly kind: 'tumbling'; readonly size: Millis }
+  | { readonly kind: 'hopping'; readonly size: Millis; readonly slide: Millis };
+
+export const tumbling = (size: Millis): WindowSpec => ({ kind: 'tumbling', size });
+export const hopping = (size: Millis, slide: Millis): WindowSpec => ({ kind: 'hopping', size, slide });
+
+export function checkWindow(spec: WindowSpec): void {
+  if (!Number.isInteger(spec.size) || spec.size <= 0) throw new DefinitionError(`window size must be a positive integer of ms, got ${spec.size}`);
+  if (spec.kind === 'hopping' && (!Number.isInteger(spec.slide) || spec.slide <= 0 || spec.slide > spec.size)) {
+    throw new DefinitionError(`hopping slide must be a positive integer of ms no larger than the size, got ${spec.slide}`);
+  }
+}
+
+/** Floor that is correct for negative numbers too. */
+function alignDown(ts: Millis, step: Millis): Millis {
+  return ts - (((ts % step) + step) % step);
+}
+
+/** Start times of every window containing `ts`, in ascending order. */
+export function assignWindows(spec: WindowSpec, ts: Millis): Millis[] {
+  if (spec.kind === 'tumbling') return [alignDown(ts, spec.size)];
+  const starts: Millis[] = [];
+  for (let s = alignDown(ts, spec.slide); s > ts - spec.size; s -= spec.slide) starts.push(s);
+  return starts.reverse();
+}
+
+export function windowEnd(spec: WindowSpec, start: Millis): Millis {
+  return start + spec.size;
+}

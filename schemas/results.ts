@@ -1,0 +1,112 @@
+import { formatWatermark, isoMillis } from '../pipeline/time.ts';
+import type { AnyEvent } from './schema.ts';
+
+/** Where an event came from: its source (file, topic-partition) and offset (line, Kafka offset). */
+export interface EventPosition {
+  readonly source: string;
+  readonly offset: number;
+}
+
+export type KeyValues = Record<string, string | number | null>;
+
+/** One (window, key) result, at a revision. Times are epoch ms inside Concord, ISO strings on the wire. */
+export interface WindowResult {
+  readonly kind: 'window';
+  readonly pipeline: string;
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly key: KeyValues;
+  readonly values: Record<string, number | null>;
+  readonly revision: number;
+  /** Watermark when emitted; +Infinity at end of input; null for replay (complete data). */
+  readonly watermark: number | null;
+  readonly definitionVersion: string;
+  /** Extra replay-only values (e.g. exact distinct next to the HLL estimate). */
+  readonly extra?: Record<string, number>;
+}
+
+export interface AlertResult {
+  readonly kind: 'alert';
+  readonly pipeline: string;
+  readonly key: KeyValues;
+  /** Id field name and value of the event that raised the alert (e.g. txn_id). */
+  readonly idField: string;
+  readonly id: string;
+  readonly ts: number;
+  /** Output field name and the distinct values that crossed the threshold, sorted. */
+  readonly valuesField: string;
+  readonly distinctValues: readonly string[];
+  /** Raised by a late transaction evaluated on arrival. */
+  readonly late: boolean;
+  readonly watermark: number | null;
+  readonly definitionVersion: string;
+}
+
+export type ResultRecord = WindowResult | AlertResult;
+
+/** A late event sent to the side output. Window fields are absent for rule pipelines. */
+export interface LateRecord {
+  readonly pipeline: string;
+  readonly event: AnyEvent;
+  readonly position: EventPosition;
+  readonly watermark: number;
+  readonly windowStart?: number;
+  readonly windowEnd?: number;
+}
+
+/** A rejected input line or message. */
+export interface DeadLetter {
+  readonly source: string;
+  readonly offset: number;
+  readonly field: string | null;
+  readonly reason: string;
+  readonly raw: string;
+}
+
+/** The cell a result belongs to: pipeline | window_start | key values. */
+export function cellKey(r: ResultRecord): string {
+  const key = Object.values(r.key).map((v) => String(v)).join('\u0001');
+  return r.kind === 'window' ? `${r.windowStart}\u0000${key}` : `${key}\u0000${r.id}`;
+}
+
+export function eventToJson(event: AnyEvent, timeField: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(event)) if (v !== undefined) out[k] = k === timeField ? isoMillis(v as number) : v;
+  return out;
+}
+
+/** The output line format: `{pipeline, window_start, window_end, <key>, <values>, revision, ...}`. */
+export function resultToJson(r: ResultRecord): Record<string, unknown> {
+  if (r.kind === 'window') {
+    return {
+      pipeline: r.pipeline,
+      window_start: isoMillis(r.windowStart),
+      window_end: isoMillis(r.windowEnd),
+      ...r.key,
+      ...r.values,
+      ...r.extra,
+      revision: r.revision,
+      watermark: r.watermark === null ? null : formatWatermark(r.watermark),
+      definition_version: r.definitionVersion,
+    };
+  }
+  return {
+    pipeline: r.pipeline,
+    ...r.key,
+    [r.idField]: r.id,
+    ts: isoMillis(r.ts),
+    [r.valuesField]: r.distinctValues,
+    ...(r.late ? { late: true } : {}),
+    watermark: r.watermark === null ? null : formatWatermark(r.watermark),
+    definition_version: r.definitionVersion,
+  };
+}
+
+export function lateToJson(l: LateRecord, timeField: string): Record<string, unknown> {
+  return {
+    pipeline: l.pipeline,
+    event: eventToJson(l.event, timeField),
+    watermark: formatWatermark(l.watermark),
+    ...(l.windowStart === undefined ? {} : { window_start: isoMillis(l.windowStart), window_end: isoMillis(l.windowEnd!) }),
+  };
+}

@@ -1,0 +1,156 @@
+import { aggregateFunction, type AggregateFunction } from '../../pipeline/aggregates.ts';
+import { definitionVersion, type WindowedPipeline } from '../../pipeline/definition.ts';
+import { isLateForWindow, windowHasFired } from '../../pipeline/lateness.ts';
+import { WatermarkTracker } from '../../pipeline/watermark.ts';
+import { assignWindows, windowEnd } from '../../pipeline/windows.ts';
+import type { AnyEvent } from '../../schemas/schema.ts';
+import type { EventPosition, KeyValues } from '../../schemas/results.ts';
+import type { Emitter, StreamOperator } from './operator.ts';
+
+interface Pane {
+  readonly key: KeyValues;
+  readonly accs: unknown[];
+  /** -1 until the pane's first firing. */
+  revision: number;
+}
+
+interface WindowState {
+  readonly start: number;
+  readonly end: number;
+  fired: boolean;
+  readonly panes: Map<string, Pane>;
+}
+
+/**
+ * Event-time windowed aggregation with Flink's EventTimeTrigger + allowedLateness semantics
+ * (docs/semantics.md). State is one map per open window; panes are per key.
+ */
+export class WindowedOperator implements StreamOperator {
+  private readonly def: WindowedPipeline;
+  private readonly fns: AggregateFunction<unknown>[];
+  private readonly tracker: WatermarkTracker;
+  private readonly emitter: Emitter;
+  private readonly version: string;
+  private readonly windows = new Map<number, WindowState>();
+  /** Smallest end among windows not fired yet / among all windows (cheap checks on every event). */
+  private nextFireEnd = Number.POSITIVE_INFINITY;
+  private nextDropEnd = Number.POSITIVE_INFINITY;
+
+  constructor(def: WindowedPipeline, emitter: Emitter, tracker?: WatermarkTracker) {
+    this.def = def;
+    this.fns = def.aggregates.map((a) => aggregateFunction(a.aggregate));
+    this.tracker = tracker ?? new WatermarkTracker(def.watermark.maxOutOfOrderness);
+    this.emitter = emitter;
+    this.version = definitionVersion(def);
+  }
+
+  get watermark(): number {
+    return this.tracker.current;
+  }
+
+  /** Number of open windows (for memory reporting). */
+  get openWindows(): number {
+    return this.windows.size;
+  }
+
+  process(event: AnyEvent, position: EventPosition): void {
+    const ts = event[this.def.schema.timeField] as number;
+    const w = this.tracker.current;
+    const L = this.def.allowedLateness;
+    const starts = assignWindows(this.def.window, ts);
+    let accepted = false;
+    let latestEnd = 0;
+    for (const start of starts) {
+      const end = windowEnd(this.def.window, start);
+      latestEnd = end;
+      if (isLateForWindow(end, L, w)) continue;
+      accepted = true;
+      this.addToWindow(start, end, event, w);
+    }
+    if (!accepted) {
+      this.emitter.late({
+        pipeline: this.def.name,
+        event,
+        position,
+        watermark: w,
+        windowStart: latestEnd - this.def.window.size,
+        windowEnd: latestEnd,
+      });
+    }
+    const next = this.tracker.observe(position.source, ts);
+    if (next !== w) this.onWatermark(next);
+  }
+
+  finish(): void {
+    this.onWatermark(this.tracker.finish());
+  }
+
+  /** Called when W moves (after an event, or when a source turns idle). */
+  onWatermark(w: number): void {
+    if (w >= this.nextFireEnd - 1) this.fireDue(w);
+    if (w >= this.nextDropEnd - 1 + this.def.allowedLateness) this.dropExpired(w);
+  }
+
+  private addToWindow(start: number, end: number, event: AnyEvent, w: number): void {
+    let win = this.windows.get(start);
+    if (win === undefined) {
+      win = { start, end, fired: windowHasFired(end, w), panes: new Map() };
+      this.windows.set(start, win);
+      if (!win.fired && end < this.nextFireEnd) this.nextFireEnd = end;
+      if (end < this.nextDropEnd) this.nextDropEnd = end;
+    }
+    const keyFields = this.def.key;
+    let id: string;
+    if (keyFields.length === 0) id = '';
+    else if (keyFields.length === 1) id = String(event[keyFields[0]!] ?? '\u0001null');
+    else id = keyFields.map((k) => String(event[k] ?? '\u0001null')).join('\u0000');
+    let pane = win.panes.get(id);
+    if (pane === undefined) {
+      const key: KeyValues = {};
+      for (const k of keyFields) key[k] = event[k] ?? null;
+      pane = { key, accs: this.fns.map((f) => f.create()), revision: -1 };
+      win.panes.set(id, pane);
+    }
+    for (let i = 0; i < this.fns.length; i++) this.fns[i]!.add(pane.accs[i], event);
+    // A fired window that is not late yet: every update re-emits the full value at the next revision.
+    if (win.fired) this.emitPane(win, pane, w);
+  }
+
+  private fireDue(w: number): void {
+    const due = [...this.windows.values()].filter((win) => !win.fired && windowHasFired(win.end, w));
+    due.sort((a, b) => a.end - b.end || a.start - b.start);
+    for (const win of due) {
+      win.fired = true;
+      for (const pane of win.panes.values()) this.emitPane(win, pane, w);
+    }
+    this.nextFireEnd = Number.POSITIVE_INFINITY;
+    for (const win of this.windows.values()) if (!win.fired && win.end < this.nextFireEnd) this.nextFireEnd = win.end;
+  }
+
+  private dropExpired(w: number): void {
+    this.nextDropEnd = Number.POSITIVE_INFINITY;
+    for (const [start, win] of this.windows) {
+      if (win.fired && isLateForWindow(win.end, this.def.allowedLateness, w)) this.windows.delete(start);
+      else if (win.end < this.nextDropEnd) this.nextDropEnd = win.end;
+    }
+  }
+
+  private emitPane(win: WindowState, pane: Pane, w: number): void {
+    pane.revision++;
+    const values: Record<string, number | null> = {};
+    this.def.aggregates.forEach((a, i) => {
+      values[a.output] = this.fns[i]!.result(pane.accs[i]);
+    });
+    this.emitter.result({
+      kind: 'window',
+      pipeline: this.def.name,
+      windowStart: win.start,
+      windowEnd: win.end,
+      key: pane.key,
+      values,
+      revision: pane.revision,
+      watermark: w,
+      definitionVersion: this.version,
+    });
+  }
+}
