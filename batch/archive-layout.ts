@@ -1,0 +1,40 @@
+import { join } from 'node:path';
+import { builtinPipelines } from '../pipeline/builtins.ts';
+import type { EventSchema } from '../schemas/schema.ts';
+
+/**
+ * The Parquet archive layout, shared by writers and readers:
+ *   <dir>/<schema>/dt=YYYY-MM-DD/hour=HH/<source>-<firstOffset>-<lastOffset>.parquet   (event time, UTC)
+ *   <dir>/<schema>/_rejected/<source>.jsonl                                            (dead letters)
+ * Besides the schema's fields every row keeps `_source`, `_offset` (arrival position), `_ingest_ts`,
+ * and for each sketched field `_h_<field>_hi` / `_h_<field>_lo`: the pinned 64-bit hash, so replay
+ * builds HyperLogLog registers in plain SQL.
+ */
+export function schemaDir(dir: string, schema: EventSchema): string {
+  return join(dir, schema.name);
+}
+
+export function partitionGlob(dir: string, schema: EventSchema): string {
+  return join(schemaDir(dir, schema), 'dt=*', 'hour=*', '*.parquet');
+}
+
+export function rejectedDir(dir: string, schema: EventSchema): string {
+  return join(schemaDir(dir, schema), '_rejected');
+}
+
+/** Fields some pipeline sketches with HyperLogLog: their hash is stored at archive time. */
+export function sketchedFields(schema: EventSchema): string[] {
+  const fields = new Set<string>();
+  for (const p of builtinPipelines) {
+    if (p.kind !== 'windowed' || p.schema.name !== schema.name) continue;
+    for (const a of p.aggregates) if (a.aggregate.kind === 'approx_distinct') fields.add(a.aggregate.field);
+  }
+  return [...fields];
+}
+
+export const hashColumns = (field: string) => ({ hi: `_h_${field}_hi`, lo: `_h_${field}_lo` });
+
+/** A file-name-safe form of a source name (`file:events.jsonl` -> `file_events.jsonl`). */
+export function sourceTag(source: string): string {
+  return source.replace(/[^A-Za-z0-9._-]+/g, '_');
+}

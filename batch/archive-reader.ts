@@ -1,0 +1,44 @@
+import type { AnyEvent, EventSchema } from '../schemas/schema.ts';
+import type { EventPosition } from '../schemas/results.ts';
+import { partitionGlob } from './archive-layout.ts';
+import { DuckDb, quoteIdent, quoteString } from './duckdb.ts';
+import { listArchiveFiles } from './parquet-archive.ts';
+
+export interface ArchivedEvent {
+  readonly event: AnyEvent;
+  readonly position: EventPosition;
+}
+
+/**
+ * Reads archived events back in arrival order (per source, by offset), as the stream runtime saw them.
+ * Reconcile uses this to rebuild which events met which watermark.
+ */
+export async function readArrivalOrder(dir: string, schema: EventSchema, db?: DuckDb): Promise<ArchivedEvent[]> {
+  if ((await listArchiveFiles(dir, schema)).length === 0) return [];
+  const own = db ?? (await DuckDb.open());
+  try {
+    const names = Object.keys(schema.fields);
+    const select = names.map((n) =>
+      schema.fields[n]!.kind === 'timestamp' ? `epoch_ms(${quoteIdent(n)}) AS ${quoteIdent(n)}` : quoteIdent(n),
+    );
+    const cols = await own.columns(
+      `SELECT ${select.join(', ')}, _source, _offset
+       FROM read_parquet(${quoteString(partitionGlob(dir, schema))}, hive_partitioning = false)
+       ORDER BY _source, _offset`,
+    );
+    const n = cols._offset?.length ?? 0;
+    const out: ArchivedEvent[] = new Array(n);
+    const columns = names.map((name) => [name, cols[name]!] as const);
+    for (let r = 0; r < n; r++) {
+      const event: AnyEvent = {};
+      for (const [name, values] of columns) {
+        const v = values[r];
+        if (v !== null && v !== undefined) event[name] = typeof v === 'bigint' ? Number(v) : (v as string | number);
+      }
+      out[r] = { event, position: { source: String(cols._source![r]), offset: Number(cols._offset![r]) } };
+    }
+    return out;
+  } finally {
+    if (!db) own.close();
+  }
+}

@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ArchiveError } from '../pipeline/errors.ts';
+import { hash64Into } from '../pipeline/hash.ts';
+import { utcPartition } from '../pipeline/time.ts';
+import { decodeLine, deadLetterToJson } from '../schemas/decode.ts';
+import { duckdbType, type AnyEvent, type EventSchema } from '../schemas/schema.ts';
+import type { LineSource } from '../sources/source.ts';
+import { JsonlWriter } from '../stream/sinks/jsonl-writer.ts';
+import { hashColumns, rejectedDir, schemaDir, sketchedFields, sourceTag } from './archive-layout.ts';
+import { DuckDb, quoteIdent, quoteString } from './duckdb.ts';
+
+export interface ArchiveStats {
+  events: number;
+  deadLetters: number;
+  files: string[];
+}
+
+/**
+ * Writes every valid event (late ones included: lateness is a stream notion, the archive keeps all)
+ * into Parquet partitioned by event time. Each partition file is written to a temp name and renamed,
+ * and its name is derived from (source, offset range), so rerunning the same input replaces files
+ * instead of duplicating rows.
+ */
+export class ParquetArchive {
+  private readonly dir: string;
+  private readonly schema: EventSchema;
+
+  constructor(dir: string, schema: EventSchema) {
+    this.dir = dir;
+    this.schema = schema;
+  }
+
+  async write(source: LineSource, options: { ingestTime?: number; onProgress?: (events: number) => void } = {}): Promise<ArchiveStats> {
+    const schema = this.schema;
+    const names = Object.keys(schema.fields);
+    const sketched = sketchedFields(schema);
+    const db = await DuckDb.open();
+    const stats: ArchiveStats = { events: 0, deadLetters: 0, files: [] };
+    const ingest = options.ingestTime ?? Date.now();
+    let rejected: JsonlWriter | undefined;
+    let sourceName: string | undefined;
+    try {
+      const columns = [
+        ...names.map((n) => `${quoteIdent(n)} ${schema.fields[n]!.kind === 'timestamp' ? 'BIGINT' : duckdbType(schema.fields[n]!.kind)}`),
+        ...sketched.flatMap((f) => [`${hashColumns(f).hi} UINTEGER`, `${hashColumns(f).lo} UINTEGER`]),
+        '_source VARCHAR', '_offset BIGINT', '_dt VARCHAR', '_hour VARCHAR',
+      ];
+      await db.run(`CREATE TABLE staging (${columns.join(', ')})`);
+      const appender = await db.appender('staging');
+      const hash = new Uint32Array(2);
+      for await (const batch of source) {
+        sourceName ??= batch.source;
+        for (let i = 0; i < batch.lines.length; i++) {
+          const line = batch.lines[i]!;
+          if (line.trim().length === 0) continue;
+          const position = { source: batch.source, offset: batch.firstOffset + i };
+          const decoded = decodeLine(schema, line, position);
+          if (!decoded.ok) {
+            stats.deadLetters++;
+            rejected ??= new JsonlWriter(join(rejectedDir(this.dir, schema), `${sourceTag(batch.source)}.jsonl`));
+            rejected.write(deadLetterToJson(decoded.deadLetter, schema.name));
+            continue;
+          }
+          this.appendEvent(appender, decoded.event, names, sketched, hash);
+          appender.appendVarchar(position.source);
+          appender.appendBigInt(BigInt(position.offset));
+          const { dt, hour } = utcPartition(decoded.event[schema.timeField] as number);
+          appender.appendVarchar(dt);
+          appender.appendVarchar(hour);
+          appender.endRow();
+          stats.events++;
+        }
+        options.onProgress?.(stats.events);
+      }
+      appender.closeSync();
+      await rejected?.close();
+      stats.files = await this.writePartitions(db, names, sketched, ingest);
+      return stats;
+    } catch (error) {
+      if (error instanceof ArchiveError) throw error;
+      throw new ArchiveError(`archiving ${sourceName ?? 'input'} into ${this.dir} failed`, { cause: error });
+    } finally {
+      db.close();
+    }
+  }
+
+  private appendEvent(
+    appender: Awaited<ReturnType<DuckDb['appender']>>,
+    event: AnyEvent,
+    names: string[],
+    sketched: string[],
+    hash: Uint32Array,
+  ): void {
+    for (const name of names) {
+      const value = event[name];
+      if (value === undefined) appender.appendNull();
+      else if (typeof value === 'number') appender.appendBigInt(BigInt(value));
+      else appender.appendVarchar(value);
+    }
+    for (const f of sketched) {
+      const value = event[f];
+      if (value === undefined) {
+        appender.appendNull();
+        appender.appendNull();
+      } else {
+        hash64Into(String(value), hash);
+        appender.appendUInteger(hash[0]!);
+        appender.appendUInteger(hash[1]!);
+      }
+    }
+  }
+
+  private async writePartitions(db: DuckDb, names: string[], sketched: string[], ingest: number): Promise<string[]> {
+    const schema = this.schema;
+    const groups = await db.rows(
+      `SELECT _dt, _hour, _source, min(_offset) AS lo, max(_offset) AS hi FROM staging GROUP BY ALL ORDER BY ALL`,
+    );
+    const select = [
+      ...names.map((n) =>
+        schema.fields[n]!.kind === 'timestamp' ? `epoch_ms(${quoteIdent(n)})::TIMESTAMP_MS AS ${quoteIdent(n)}` : quoteIdent(n),
+      ),
+      ...sketched.flatMap((f) => [hashColumns(f).hi, hashColumns(f).lo]),
+      '_source', '_offset', `epoch_ms(${ingest})::TIMESTAMP_MS AS _ingest_ts`,
+    ].join(', ');
+    const tmpDir = join(this.dir, '.tmp');
+    await mkdir(tmpDir, { recursive: true });
+    const files: string[] = [];
+    for (const g of groups) {
+      const dt = String(g._dt), hour = String(g._hour), source = String(g._source);
+      const partDir = join(schemaDir(this.dir, schema), `dt=${dt}`, `hour=${hour}`);
+      const finalPath = join(partDir, `${sourceTag(source)}-${g.lo}-${g.hi}.parquet`);
+      const tmpPath = join(tmpDir, `${randomUUID()}.parquet`);
+      await db.run(
+        `COPY (SELECT ${select} FROM staging WHERE _dt = ${quoteString(dt)} AND _hour = ${quoteString(hour)} AND _source = ${quoteString(source)} ORDER BY _offset)
+         TO ${quoteString(tmpPath)} (FORMAT parquet, COMPRESSION zstd)`,
+      );
+      await mkdir(partDir, { recursive: true });
+      await rename(tmpPath, finalPath);
+      files.push(finalPath);
+    }
+    await rm(tmpDir, { recursive: true, force: true });
+    await this.removeSuperseded(groups.map((g) => String(g._source)), files);
+    return files;
+  }
+
+  /** Re-archiving a source replaces its earlier files (e.g. the input grew): drop those not rewritten now. */
+  private async removeSuperseded(sources: string[], written: string[]): Promise<void> {
+    const keep = new Set(written);
+    const prefixes = [...new Set(sources)].map((s) => `${sourceTag(s)}-`);
+    for (const file of await listArchiveFiles(this.dir, this.schema)) {
+      const name = file.slice(file.lastIndexOf('/') + 1);
+      if (!keep.has(file) && prefixes.some((p) => name.startsWith(p) && /^\d+-\d+\.parquet$/.test(name.slice(p.length)))) {
+        await rm(file, { force: true });
+      }
+    }
+  }
+}
+
+/** Lists archive Parquet files of a schema (for diagnostics and tests). */
+export async function listArchiveFiles(dir: string, schema: EventSchema): Promise<string[]> {
+  const root = schemaDir(dir, schema);
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    let entries;
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.isDirectory() && !e.name.startsWith('_') && !e.name.startsWith('.')) await walk(join(d, e.name));
+      else if (e.isFile() && e.name.endsWith('.parquet')) out.push(join(d, e.name));
+    }
+  };
+  await walk(root);
+  return out.sort();
+}

@@ -1,0 +1,164 @@
+import { access } from 'node:fs/promises';
+import type { AggregateSpec } from '../pipeline/aggregates.ts';
+import { definitionVersion, type PipelineDefinition, type RulePipeline, type WindowedPipeline } from '../pipeline/definition.ts';
+import { DefinitionError } from '../pipeline/errors.ts';
+import { DEFAULT_HLL_PRECISION, estimateFromHistogram } from '../pipeline/hyperloglog.ts';
+import { compareUtf8 } from '../pipeline/ordering.ts';
+import type { AlertResult, KeyValues, ResultRecord, WindowResult } from '../schemas/results.ts';
+import { hashColumns, partitionGlob } from './archive-layout.ts';
+import { listArchiveFiles } from './parquet-archive.ts';
+import { DuckDb, quoteIdent, quoteString } from './duckdb.ts';
+
+/**
+ * Replay runtime: the same definition over complete data (no watermark) from the Parquet archive,
+ * with the aggregation pushed into DuckDB SQL. HyperLogLog registers are built in SQL from the hash
+ * stored at archive time; SQL returns each window's rank histogram and the estimate is computed by
+ * the same function the stream runtime uses, so both numbers are bit-identical.
+ */
+export async function replay(def: PipelineDefinition, archiveDir: string, options: { db?: DuckDb } = {}): Promise<ResultRecord[]> {
+  await access(archiveDir).catch((error) => {
+    throw new DefinitionError(`archive directory ${archiveDir} does not exist; run \`concord archive\` first (${String(error)})`);
+  });
+  if ((await listArchiveFiles(archiveDir, def.schema)).length === 0) return [];
+  const db = options.db ?? (await DuckDb.open());
+  try {
+    const source = `read_parquet(${quoteString(partitionGlob(archiveDir, def.schema))}, hive_partitioning = false)`;
+    return def.kind === 'windowed' ? await replayWindowed(db, def, source) : await replayRule(db, def, source);
+  } finally {
+    if (!options.db) db.close();
+  }
+}
+
+const TS = '__ts';
+const WS = '__ws';
+
+function timeExpr(def: PipelineDefinition): string {
+  return `epoch_ms(${quoteIdent(def.schema.timeField)})`;
+}
+
+/** Every (event, window) pair, as SQL: window starts aligned to the epoch like `assignWindows`. */
+function assignedSql(def: WindowedPipeline, source: string): string {
+  const w = def.window;
+  const events = `SELECT *, ${timeExpr(def)} AS ${TS} FROM ${source}`;
+  if (w.kind === 'tumbling') return `SELECT *, ${TS} - (${TS} % ${w.size}) AS ${WS} FROM (${events})`;
+  const back = Math.ceil(w.size / w.slide) - 1;
+  return `SELECT * FROM (
+      SELECT *, unnest(range(${TS} - (${TS} % ${w.slide}) - ${back * w.slide}, ${TS} - (${TS} % ${w.slide}) + 1, ${w.slide})) AS ${WS}
+      FROM (${events})
+    ) WHERE ${WS} > ${TS} - ${w.size}`;
+}
+
+function aggregateSql(spec: AggregateSpec, def: PipelineDefinition): string | null {
+  const col = (f: string) => (f === def.schema.timeField ? TS : quoteIdent(f));
+  switch (spec.kind) {
+    case 'count':
+      return 'count(*)';
+    case 'sum':
+      return `coalesce(sum(${col(spec.field)}), 0)::BIGINT`;
+    case 'min':
+      return `min(${col(spec.field)})`;
+    case 'max':
+      return `max(${col(spec.field)})`;
+    case 'count_distinct':
+      return `count(DISTINCT ${col(spec.field)})`;
+    case 'approx_distinct':
+      return null; // histogram query below
+  }
+}
+
+function toNumber(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}
+
+async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: string): Promise<WindowResult[]> {
+  const version = definitionVersion(def);
+  const keys = def.key.map(quoteIdent);
+  const groupCols = [WS, ...keys];
+  const selects: string[] = [];
+  def.aggregates.forEach((a, i) => {
+    const sql = aggregateSql(a.aggregate, def);
+    if (sql !== null) selects.push(`${sql} AS a${i}`);
+    else if (a.aggregate.kind === 'approx_distinct') selects.push(`count(DISTINCT ${quoteIdent(a.aggregate.field)}) AS x${i}`);
+  });
+  await db.run(`CREATE OR REPLACE TEMP TABLE assigned AS ${assignedSql(def, source)}`);
+  const main = await db.columns(
+    `SELECT ${[...groupCols, ...selects].join(', ')} FROM assigned GROUP BY ALL ORDER BY ALL`,
+  );
+  const cellId = (start: unknown, keyVals: unknown[]) => `${start}\u0000${keyVals.map(String).join('\u0001')}`;
+  const starts = main[WS] ?? [];
+  const cells = new Map<string, WindowResult & { values: Record<string, number | null>; extra: Record<string, number> }>();
+  for (let r = 0; r < starts.length; r++) {
+    const start = Number(starts[r]);
+    const key: KeyValues = {};
+    const keyVals = def.key.map((k) => main[k]![r]);
+    def.key.forEach((k, i) => { key[k] = (keyVals[i] as string | number | null) ?? null; });
+    const values: Record<string, number | null> = {};
+    const extra: Record<string, number> = {};
+    def.aggregates.forEach((a, i) => {
+      if (a.aggregate.kind === 'approx_distinct') {
+        values[a.output] = 0;
+        extra[`${a.output}_exact`] = Number(main[`x${i}`]![r]);
+      } else values[a.output] = toNumber(main[`a${i}`]![r]);
+    });
+    cells.set(cellId(start, keyVals), {
+      kind: 'window', pipeline: def.name, windowStart: start, windowEnd: start + def.window.size,
+      key, values, revision: 0, watermark: null, definitionVersion: version, extra,
+    });
+  }
+  for (const a of def.aggregates) {
+    if (a.aggregate.kind !== 'approx_distinct') continue;
+    const p = a.aggregate.precision ?? DEFAULT_HLL_PRECISION;
+    const { hi, lo } = hashColumns(a.aggregate.field);
+    const q = 32 - p;
+    // Register index = top p bits; rank = leading zeros of the other 64 - p bits + 1 (log2 is exact below 2^32).
+    const rank = `CASE WHEN (${hi} & ${2 ** q - 1}) <> 0 THEN ${q} - floor(log2(${hi} & ${2 ** q - 1}))::INTEGER
+                       WHEN ${lo} <> 0 THEN ${q + 32} - floor(log2(${lo}))::INTEGER
+                       ELSE ${q + 33} END`;
+    const hist = await db.columns(`
+      WITH regs AS (
+        SELECT ${groupCols.join(', ')}, ${hi} >> ${q} AS idx, max(${rank}) AS r
+        FROM assigned WHERE ${hi} IS NOT NULL GROUP BY ALL)
+      SELECT ${groupCols.join(', ')}, r, count(*) AS c FROM regs GROUP BY ALL`);
+    const histograms = new Map<string, number[]>();
+    const hs = hist[WS] ?? [];
+    for (let r = 0; r < hs.length; r++) {
+      const id = cellId(Number(hs[r]), def.key.map((k) => hist[k]![r]));
+      let h = histograms.get(id);
+      if (!h) histograms.set(id, (h = []));
+      h[Number(hist.r![r])] = Number(hist.c![r]);
+    }
+    for (const [id, cell] of cells) cell.values[a.output] = estimateFromHistogram(histograms.get(id) ?? [], p);
+  }
+  return [...cells.values()];
+}
+
+async function replayRule(db: DuckDb, def: RulePipeline, source: string): Promise<AlertResult[]> {
+  const version = definitionVersion(def);
+  const { span, threshold, field } = def.rule;
+  const k = quoteIdent(def.key), id = quoteIdent(def.schema.idField), v = quoteIdent(field);
+  // C(t): same key, ts(t) - span < ts' and (ts', id') <= (ts, id). RANGE ... EXCLUDE TIES covers the
+  // earlier timestamps (and t itself); rows with the same ts are added in id order (peers included).
+  const cols = await db.columns(`
+    WITH t AS (SELECT ${k} AS k, ${id} AS id, ${timeExpr(def)} AS ts, ${v} AS v FROM ${source}),
+    c AS (
+      SELECT k, id, ts,
+        list(v) OVER (PARTITION BY k ORDER BY ts RANGE BETWEEN ${span - 1} PRECEDING AND CURRENT ROW EXCLUDE TIES) AS earlier,
+        list(v) OVER (PARTITION BY k, ts ORDER BY id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS same_ts
+      FROM t),
+    s AS (SELECT k, id, ts, list_distinct(list_concat(earlier, same_ts)) AS vals FROM c),
+    flagged AS (SELECT *, len(vals) > ${threshold} AS sat FROM s),
+    crossed AS (SELECT *, lag(sat) OVER (PARTITION BY k ORDER BY ts, id) AS prev_sat FROM flagged)
+    SELECT k, id, ts, vals FROM crossed WHERE sat AND NOT coalesce(prev_sat, false)`);
+  const out: AlertResult[] = [];
+  const ks = cols.k ?? [];
+  for (let r = 0; r < ks.length; r++) {
+    out.push({
+      kind: 'alert', pipeline: def.name, key: { [def.key]: String(ks[r]) }, idField: def.schema.idField,
+      id: String(cols.id![r]), ts: Number(cols.ts![r]), valuesField: def.rule.output,
+      distinctValues: (cols.vals![r] as string[]).map(String).sort(compareUtf8),
+      late: false, watermark: null, definitionVersion: version,
+    });
+  }
+  out.sort((a, b) => a.ts - b.ts || compareUtf8(a.id, b.id));
+  return out;
+}

@@ -1,0 +1,32 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError } from '../pipeline/errors.ts';
+
+export interface CommandSpec {
+  readonly name: string;
+  readonly summary: string;
+  readonly usage: string;
+  /** Lines of option help. */
+  readonly options: readonly string[];
+  readonly flags: NonNullable<ParseArgsConfig['options']>;
+  readonly required?: readonly string[];
+  run(values: Record<string, string | boolean | undefined>): Promise<number>;
+}
+
+export function helpText(cmd: CommandSpec): string {
+  return [`concord ${cmd.name} — ${cmd.summary}`, '', `Usage: ${cmd.usage}`, '', 'Options:', ...cmd.options.map((o) => `  ${o}`), '  --help                     show this help', ''].join('\n');
+}
+
+export function parseCommandArgs(cmd: CommandSpec, argv: string[]): Record<string, string | boolean | undefined> | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...cmd.flags, help: { type: 'boolean' } }, strict: true, allowPositionals: false });
+  } catch (error) {
+    throw new ConfigError(`${error instanceof Error ? error.message : String(error)}\nRun \`concord ${cmd.name} --help\` for usage.`);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) return 'help';
+  for (const r of cmd.required ?? []) {
+    if (values[r] === undefined) throw new ConfigError(`--${r} is required\nUsage: ${cmd.usage}`);
+  }
+  return values;
+}

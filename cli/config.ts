@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../pipeline/errors.ts';
+import { parseDuration, type Millis } from '../pipeline/time.ts';
+
+/**
+ * Settings shared by commands. Layering, lowest first: built-in defaults < config file
+ * (`--config FILE` or CONCORD_CONFIG, JSON) < environment (CONCORD_*) < command-line flags.
+ */
+export interface Settings {
+  maxOutOfOrderness?: Millis;
+  allowedLateness?: Millis;
+}
+
+const KEYS: Record<keyof Settings, { env: string; flag: string }> = {
+  maxOutOfOrderness: { env: 'CONCORD_MAX_OUT_OF_ORDERNESS', flag: 'max-out-of-orderness' },
+  allowedLateness: { env: 'CONCORD_ALLOWED_LATENESS', flag: 'allowed-lateness' },
+};
+
+export function loadSettings(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Settings {
+  const settings: Settings = {};
+  const file = (flags.config as string | undefined) ?? env.CONCORD_CONFIG;
+  if (file) {
+    let data: Record<string, unknown>;
+    try {
+      data = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new ConfigError(`cannot read config file ${file}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    for (const [key, value] of Object.entries(data)) {
+      if (!(key in KEYS)) throw new ConfigError(`config file ${file}: unknown key "${key}"; known keys: ${Object.keys(KEYS).join(', ')}`);
+      settings[key as keyof Settings] = parseDuration(String(value), `config file ${file}: ${key}`);
+    }
+  }
+  for (const [key, { env: name, flag }] of Object.entries(KEYS) as [keyof Settings, { env: string; flag: string }][]) {
+    const fromEnv = env[name];
+    if (fromEnv !== undefined && fromEnv !== '') settings[key] = parseDuration(fromEnv, `environment ${name}`);
+    const fromFlag = flags[flag];
+    if (typeof fromFlag === 'string') settings[key] = parseDuration(fromFlag, `--${flag}`);
+  }
+  return settings;
+}

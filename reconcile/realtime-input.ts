@@ -1,0 +1,60 @@
+import { readFile } from 'node:fs/promises';
+import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
+import { ConfigError } from '../pipeline/errors.ts';
+import type { ResultRecord } from '../schemas/results.ts';
+
+const parseTime = (v: unknown, what: string, line: number): number => {
+  const ms = typeof v === 'number' ? v : Date.parse(String(v));
+  if (!Number.isFinite(ms)) throw new ConfigError(`realtime results line ${line}: ${what} "${String(v)}" is not a timestamp`);
+  return ms;
+};
+
+const parseWatermark = (v: unknown): number | null =>
+  v === null || v === undefined ? null : v === '+infinity' ? Infinity : v === '-infinity' ? -Infinity : Date.parse(String(v));
+
+/** Reads an OUT.jsonl (changelog or final rows) of one pipeline back into result records. */
+export function parseResultLine(def: PipelineDefinition, row: Record<string, unknown>, line: number): ResultRecord | null {
+  if (row.pipeline !== def.name) return null;
+  const version = String(row.definition_version ?? definitionVersion(def));
+  if (def.kind === 'windowed') {
+    const key: Record<string, string | number | null> = {};
+    for (const k of def.key) key[k] = (row[k] as string | number | null | undefined) ?? null;
+    const values: Record<string, number | null> = {};
+    for (const a of def.aggregates) values[a.output] = row[a.output] === null || row[a.output] === undefined ? null : Number(row[a.output]);
+    return {
+      kind: 'window', pipeline: def.name, key, values,
+      windowStart: parseTime(row.window_start, 'window_start', line),
+      windowEnd: parseTime(row.window_end, 'window_end', line),
+      revision: Number(row.revision ?? 0), watermark: parseWatermark(row.watermark), definitionVersion: version,
+    };
+  }
+  const idField = def.schema.idField;
+  return {
+    kind: 'alert', pipeline: def.name, key: { [def.key]: String(row[def.key]) }, idField, id: String(row[idField]),
+    ts: parseTime(row.ts, 'ts', line), valuesField: def.rule.output,
+    distinctValues: ((row[def.rule.output] as unknown[] | undefined) ?? []).map(String),
+    late: row.late === true, watermark: parseWatermark(row.watermark), definitionVersion: version,
+  };
+}
+
+export async function readResultsFile(def: PipelineDefinition, path: string): Promise<ResultRecord[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read realtime results ${path}: check the path`, { cause: error });
+  }
+  const out: ResultRecord[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    let row: Record<string, unknown>;
+    try {
+      row = JSON.parse(line) as Record<string, unknown>;
+    } catch (error) {
+      throw new ConfigError(`realtime results ${path} line ${i + 1} is not JSON`, { cause: error });
+    }
+    const r = parseResultLine(def, row, i + 1);
+    if (r) out.push(r);
+  });
+  return out;
+}

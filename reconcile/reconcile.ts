@@ -1,0 +1,207 @@
+import { readArrivalOrder, type ArchivedEvent } from '../batch/archive-reader.ts';
+import { DuckDb } from '../batch/duckdb.ts';
+import { replay } from '../batch/replay.ts';
+import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
+import { isBeyondLateness, isDecided } from '../pipeline/lateness.ts';
+import { WatermarkTracker } from '../pipeline/watermark.ts';
+import { assignWindows } from '../pipeline/windows.ts';
+import { formatDuration, isoMillis } from '../pipeline/time.ts';
+import type { AlertResult, LateRecord, ResultRecord, WindowResult } from '../schemas/results.ts';
+import { CollectingEmitter, createOperator } from '../stream/operators/index.ts';
+import { finalResults } from './final-results.ts';
+
+/**
+ * Why a realtime number differs from the replayed (complete) one:
+ * - late_beyond_lateness: events that arrived after their window (or rule decision) was closed for good;
+ * - late_within_lateness: rule events evaluated once on arrival, after later events had been decided;
+ * - missing_in_realtime: the realtime output lacks a cell the stream semantics would have produced;
+ * - unexplained: none of the above (a bug somewhere; the goal is 0).
+ */
+export type Cause = 'late_beyond_lateness' | 'late_within_lateness' | 'missing_in_realtime' | 'unexplained';
+
+export interface LateEventRef {
+  id: string;
+  ts: string;
+  source: string;
+  offset: number;
+  /** W the event met on arrival. */
+  watermark: string;
+}
+
+export interface Difference {
+  cell: Record<string, unknown>;
+  realtime: Record<string, unknown> | null;
+  replay: Record<string, unknown> | null;
+  cause: Cause;
+  late_events: LateEventRef[];
+}
+
+export interface ReconcileReport {
+  pipeline: string;
+  definition_version: string;
+  max_out_of_orderness: string;
+  allowed_lateness: string;
+  cells: number;
+  equal: number;
+  different: number;
+  causes: Record<Cause, number>;
+  unexplained: number;
+  late_events: number;
+  differences: Difference[];
+}
+
+export interface ReconcileInput {
+  readonly def: PipelineDefinition;
+  /** Realtime output rows (a changelog or final rows). */
+  readonly realtime: readonly ResultRecord[];
+  readonly archiveDir: string;
+}
+
+/**
+ * Diffs realtime results against a replay of the archive and attributes every difference.
+ * Attribution rebuilds what the stream saw: the archive keeps each event's arrival position, so
+ * running the stream semantics over it (same B and L) names the late events of every cell. A
+ * difference is explained only if the realtime value equals what those semantics predict.
+ */
+export async function reconcile(input: ReconcileInput): Promise<ReconcileReport> {
+  const { def } = input;
+  const db = await DuckDb.open();
+  try {
+    const replayed = finalResults(await replay(def, input.archiveDir, { db }));
+    const arrivals = await readArrivalOrder(input.archiveDir, def.schema, db);
+    const shadowOut = new CollectingEmitter();
+    const shadowOp = createOperator(def, shadowOut);
+    for (const a of arrivals) shadowOp.process(a.event, a.position);
+    shadowOp.finish();
+    const shadow = finalResults(shadowOut.results);
+    const realtime = finalResults(input.realtime);
+
+    const report: ReconcileReport = {
+      pipeline: def.name,
+      definition_version: definitionVersion(def),
+      max_out_of_orderness: formatDuration(def.watermark.maxOutOfOrderness),
+      allowed_lateness: formatDuration(def.allowedLateness),
+      cells: 0, equal: 0, different: 0,
+      causes: { late_beyond_lateness: 0, late_within_lateness: 0, missing_in_realtime: 0, unexplained: 0 },
+      unexplained: 0,
+      late_events: shadowOut.lates.length,
+      differences: [],
+    };
+    const attribute = def.kind === 'windowed'
+      ? windowAttribution(def, shadowOut.lates)
+      : ruleAttribution(def, shadowOut.lates, lateWithinLateness(def, arrivals));
+    const cells = new Set([...replayed.keys(), ...realtime.keys()]);
+    for (const id of cells) {
+      report.cells++;
+      const rt = realtime.get(id), rp = replayed.get(id), sh = shadow.get(id);
+      if (sameValue(rt, rp)) {
+        report.equal++;
+        continue;
+      }
+      report.different++;
+      const { cause, events } = attribute(id, rt, rp, sh);
+      report.causes[cause]++;
+      report.differences.push({
+        cell: cellFields((rt ?? rp)!),
+        realtime: rt ? valueFields(rt) : null,
+        replay: rp ? valueFields(rp) : null,
+        cause,
+        late_events: events,
+      });
+    }
+    report.unexplained = report.causes.unexplained;
+    return report;
+  } finally {
+    db.close();
+  }
+}
+
+type Attribution = (id: string, rt?: ResultRecord, rp?: ResultRecord, sh?: ResultRecord) => { cause: Cause; events: LateEventRef[] };
+
+function lateRef(l: LateRecord, def: PipelineDefinition): LateEventRef {
+  return {
+    id: String(l.event[def.schema.idField]),
+    ts: isoMillis(l.event[def.schema.timeField] as number),
+    source: l.position.source,
+    offset: l.position.offset,
+    watermark: isoMillis(l.watermark),
+  };
+}
+
+function windowAttribution(def: Extract<PipelineDefinition, { kind: 'windowed' }>, lates: readonly LateRecord[]): Attribution {
+  // Late events by the cells they were kept out of (hopping windows: every window of the event).
+  const byCell = new Map<string, LateEventRef[]>();
+  for (const l of lates) {
+    const keyId = def.key.map((k) => String(l.event[k] ?? null)).join('\u0001');
+    for (const start of assignWindows(def.window, l.event[def.schema.timeField] as number)) {
+      const id = `${start}\u0000${keyId}`;
+      let list = byCell.get(id);
+      if (!list) byCell.set(id, (list = []));
+      list.push(lateRef(l, def));
+    }
+  }
+  return (id, rt, _rp, sh) => {
+    const events = byCell.get(id) ?? [];
+    if (!sameValue(rt, sh)) return { cause: rt === undefined && sh !== undefined ? 'missing_in_realtime' : 'unexplained', events };
+    return { cause: events.length > 0 ? 'late_beyond_lateness' : 'unexplained', events };
+  };
+}
+
+/** Rule events that arrived with W - L < ts <= W: evaluated once on arrival (same W as the operator's). */
+function lateWithinLateness(def: PipelineDefinition, arrivals: readonly ArchivedEvent[]): LateRecord[] {
+  const tracker = new WatermarkTracker(def.watermark.maxOutOfOrderness);
+  const out: LateRecord[] = [];
+  for (const { event, position } of arrivals) {
+    const ts = event[def.schema.timeField] as number;
+    const w = tracker.current;
+    if (isDecided(ts, w) && !isBeyondLateness(ts, def.allowedLateness, w)) out.push({ pipeline: def.name, event, position, watermark: w });
+    tracker.observe(position.source, ts);
+  }
+  return out;
+}
+
+function ruleAttribution(
+  def: Extract<PipelineDefinition, { kind: 'rule' }>,
+  dropped: readonly LateRecord[],
+  evaluatedLate: readonly LateRecord[],
+): Attribution {
+  const lateByKey = new Map<string, { ref: LateEventRef; ts: number; dropped: boolean }[]>();
+  const add = (l: LateRecord, isDropped: boolean) => {
+    const key = String(l.event[def.key]);
+    let list = lateByKey.get(key);
+    if (!list) lateByKey.set(key, (list = []));
+    list.push({ ref: lateRef(l, def), ts: l.event[def.schema.timeField] as number, dropped: isDropped });
+  };
+  dropped.forEach((l) => add(l, true));
+  evaluatedLate.forEach((l) => add(l, false));
+  const span = def.rule.span;
+  return (_id, rt, rp, sh) => {
+    const alert = (rt ?? rp) as AlertResult;
+    const candidates = lateByKey.get(String(alert.key[def.key])) ?? [];
+    // A late event changes C(t) for t within one span after it, and a changed status changes the
+    // next event's alert: so look one span back, then through the predecessor (two spans).
+    const near = candidates.filter((c) => c.ts <= alert.ts && c.ts > alert.ts - span);
+    const chain = near.length > 0 ? near : candidates.filter((c) => c.ts <= alert.ts && c.ts > alert.ts - 2 * span);
+    const events = chain.map((c) => c.ref);
+    if (!sameValue(rt, sh) || chain.length === 0) return { cause: 'unexplained', events };
+    return { cause: chain.some((c) => c.dropped) ? 'late_beyond_lateness' : 'late_within_lateness', events };
+  };
+}
+
+function valuesOf(r: ResultRecord): Record<string, unknown> {
+  return r.kind === 'window' ? r.values : { [r.valuesField]: r.distinctValues };
+}
+
+function sameValue(a?: ResultRecord, b?: ResultRecord): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return JSON.stringify(valuesOf(a)) === JSON.stringify(valuesOf(b));
+}
+
+function cellFields(r: ResultRecord): Record<string, unknown> {
+  if (r.kind === 'window') return { window_start: isoMillis(r.windowStart), window_end: isoMillis(r.windowEnd), ...r.key };
+  return { ...r.key, [r.idField]: r.id, ts: isoMillis(r.ts) };
+}
+
+function valueFields(r: ResultRecord): Record<string, unknown> {
+  return r.kind === 'window' ? { ...(r as WindowResult).values, revision: r.revision } : valuesOf(r);
+}

@@ -1,0 +1,22 @@
+import type { ReconcileReport } from './reconcile.ts';
+
+/** A readable summary of reconcile reports: one table row per pipeline, then causes. */
+export function formatSummary(reports: readonly ReconcileReport[]): string {
+  const header = ['pipeline', 'windows/alerts', 'equal', 'different', 'late beyond L', 'late within L', 'missing', 'unexplained'];
+  const rows = reports.map((r) => [
+    r.pipeline, String(r.cells), String(r.equal), String(r.different),
+    String(r.causes.late_beyond_lateness), String(r.causes.late_within_lateness),
+    String(r.causes.missing_in_realtime), String(r.unexplained),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+  for (const r of reports) {
+    const explained = r.different - r.unexplained;
+    out.push(
+      `${r.pipeline}: ${r.different} differences, ${explained} explained (${r.different === 0 ? 100 : ((100 * explained) / r.different).toFixed(1)}%), ` +
+        `${r.late_events} events late beyond lateness (B = ${r.max_out_of_orderness}, L = ${r.allowed_lateness})`,
+    );
+  }
+  return out.join('\n');
+}
