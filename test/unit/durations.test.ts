@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../pipeline/errors.ts';
+import { formatDuration, parseDuration } from '../../pipeline/time.ts';
+import { loadSettings } from '../../cli/config.ts';
+
+describe('durations', () => {
+  it.each([
+    ['30s', 30_000], ['5m', 300_000], ['1h', 3_600_000], ['250ms', 250], ['1500', 1500], ['0', 0], ['0s', 0],
+  ])('%s = %i ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
+
+  it.each(['-1s', '1.5s', '5 minutes', '', 's', '10d'])('rejects %j with a hint', (text) => {
+    expect(() => parseDuration(text, '--allowed-lateness')).toThrow(ConfigError);
+    expect(() => parseDuration(text, '--allowed-lateness')).toThrow(/--allowed-lateness: .* use an integer with ms\|s\|m\|h/);
+  });
+
+  it('formats back', () => {
+    expect([30_000, 300_000, 3_600_000, 1_500, 0].map(formatDuration)).toEqual(['30s', '5m', '1h', '1500ms', '0ms']);
+  });
+
+  it('layers settings: config file < environment < flags', () => {
+    const env = { CONCORD_MAX_OUT_OF_ORDERNESS: '10s', CONCORD_ALLOWED_LATENESS: '2m' };
+    expect(loadSettings({}, env)).toEqual({ maxOutOfOrderness: 10_000, allowedLateness: 120_000 });
+    expect(loadSettings({ 'allowed-lateness': '0' }, env)).toEqual({ maxOutOfOrderness: 10_000, allowedLateness: 0 });
+    expect(() => loadSettings({}, { CONCORD_ALLOWED_LATENESS: 'soon' })).toThrow(/environment CONCORD_ALLOWED_LATENESS/);
+  });
+});

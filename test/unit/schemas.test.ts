@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { SchemaViolationError } from '../../pipeline/errors.ts';
+import { decodeLine } from '../../schemas/decode.ts';
+import { arrowType, clicksSchema, duckdbType, transactionsSchema, validateEvent } from '../../schemas/index.ts';
+
+const pos = { source: 'test', offset: 7 };
+const click = { event_id: 'c1', ts: 1_700_000_000_000, url: '/', visitor_id: 'v' };
+
+describe('event schemas', () => {
+  it('normalises ISO-8601 with Z or an offset to epoch ms UTC', () => {
+    expect(validateEvent(clicksSchema, { ...click, ts: '2026-11-24T10:00:00.123Z' }).ts).toBe(Date.UTC(2026, 10, 24, 10, 0, 0, 123));
+    expect(validateEvent(clicksSchema, { ...click, ts: '2026-11-24T12:00:00+02:00' }).ts).toBe(Date.UTC(2026, 10, 24, 10));
+    expect(validateEvent(clicksSchema, { ...click, ts: '2026-11-24T05:30:00.5-0430' }).ts).toBe(Date.UTC(2026, 10, 24, 10, 0, 0, 500));
+  });
+
+  it('rejects a bare local time instead of guessing its zone', () => {
+    expect(() => validateEvent(clicksSchema, { ...click, ts: '2026-11-24T10:00:00' })).toThrow(/ts: .*no time zone/);
+    expect(() => validateEvent(clicksSchema, { ...click, ts: '2026-11-24' })).toThrow(/no time zone/);
+  });
+
+  it('rejects impossible dates and non-integer or out-of-range epoch values', () => {
+    expect(() => validateEvent(clicksSchema, { ...click, ts: '2026-02-30T00:00:00Z' })).toThrow(/not a valid calendar time/);
+    expect(() => validateEvent(clicksSchema, { ...click, ts: 1.5 })).toThrow(/integer/);
+    expect(() => validateEvent(clicksSchema, { ...click, ts: -1 })).toThrow(/outside/);
+    expect(() => validateEvent(clicksSchema, { ...click, ts: 'yesterday' })).toThrow(/not an ISO-8601/);
+  });
+
+  it('names the offending field', () => {
+    try {
+      validateEvent(clicksSchema, { ...click, url: 42 });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(SchemaViolationError);
+      expect((error as SchemaViolationError).field).toBe('url');
+      expect((error as Error).name).toBe('SchemaViolationError');
+      expect((error as Error).message).toBe('url: expected a string, got number 42');
+    }
+    expect(() => validateEvent(clicksSchema, { ts: 1 })).toThrow(/^event_id: is required$/);
+  });
+
+  it('holds amounts as exact integer minor units', () => {
+    const t = { txn_id: 't', ts: 0, user_id: 'u', country: 'FR' };
+    expect(validateEvent(transactionsSchema, { ...t, amount: 12.34 }).amount).toBe(1234);
+    expect(validateEvent(transactionsSchema, { ...t, amount: '0.1' }).amount).toBe(10);
+    expect(validateEvent(transactionsSchema, { ...t, amount: -5 }).amount).toBe(-500);
+    expect(validateEvent(transactionsSchema, { ...t, amount: '19.99' }).amount).toBe(1999);
+    expect(() => validateEvent(transactionsSchema, { ...t, amount: 1.234 })).toThrow(/amount: .*2 decimal places/);
+    expect(() => validateEvent(transactionsSchema, { ...t, amount: true })).toThrow(/amount: expected a number/);
+  });
+
+  it('keeps optional fields when present, drops unknown fields', () => {
+    const e = validateEvent(clicksSchema, { ...click, country: 'FR', extra: 1, referrer: null });
+    expect(e).toEqual({ ...click, country: 'FR' });
+  });
+
+  it('derives archive column types from the same definition', () => {
+    expect(Object.fromEntries(Object.entries(transactionsSchema.fields).map(([k, f]) => [k, duckdbType(f.kind)]))).toEqual({
+      txn_id: 'VARCHAR', ts: 'TIMESTAMP_MS', user_id: 'VARCHAR', country: 'VARCHAR', amount: 'BIGINT', currency: 'VARCHAR', merchant: 'VARCHAR',
+    });
+    expect(arrowType(clicksSchema.fields.ts.kind)).toBe('Timestamp<MILLISECOND, UTC>');
+  });
+});
+
+describe('decodeLine (dead letters instead of exceptions)', () => {
+  it.each([
+    ['{"event_id": "c1", "ts": ', null, /^malformed JSON/],
+    ['[1,2]', '(event)', /expected a JSON object, got an array/],
+    ['{"event_id":"c1","ts":1,"url":"/"}', 'visitor_id', /visitor_id: is required/],
+    ['{"event_id":"c1","ts":"soon","url":"/","visitor_id":"v"}', 'ts', /ts: "soon" is not an ISO-8601/],
+    ['{"event_id":"c1","ts":"2026-01-01T00:00:00","url":"/","visitor_id":"v"}', 'ts', /no time zone/],
+    ['{"event_id":7,"ts":1,"url":"/","visitor_id":"v"}', 'event_id', /expected a string/],
+  ])('%s', (line, field, reason) => {
+    const d = decodeLine(clicksSchema, line, pos);
+    expect(d.ok).toBe(false);
+    if (!d.ok) {
+      expect(d.deadLetter).toMatchObject({ source: 'test', offset: 7, field, raw: line });
+      expect(d.deadLetter.reason).toMatch(reason);
+    }
+  });
+});
