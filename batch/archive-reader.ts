@@ -11,13 +11,18 @@ export interface ArchivedEvent {
 
 /**
  * Reads archived events back in arrival order (per source, by offset), as the stream runtime saw them.
- * Reconcile uses this to rebuild which events met which watermark.
+ * Reconcile uses this to rebuild which events met which watermark; `fields` limits the columns read.
  */
-export async function readArrivalOrder(dir: string, schema: EventSchema, db?: DuckDb): Promise<ArchivedEvent[]> {
+export async function readArrivalOrder(
+  dir: string,
+  schema: EventSchema,
+  options: { db?: DuckDb; fields?: readonly string[] } = {},
+): Promise<ArchivedEvent[]> {
+  const db = options.db;
   if ((await listArchiveFiles(dir, schema)).length === 0) return [];
   const own = db ?? (await DuckDb.open());
   try {
-    const names = Object.keys(schema.fields);
+    const names = options.fields ? [...options.fields] : Object.keys(schema.fields);
     const select = names.map((n) =>
       schema.fields[n]!.kind === 'timestamp' ? `epoch_ms(${quoteIdent(n)}) AS ${quoteIdent(n)}` : quoteIdent(n),
     );

@@ -11,6 +11,8 @@ import { JsonlWriter } from '../stream/sinks/jsonl-writer.ts';
 import { hashColumns, rejectedDir, schemaDir, sketchedFields, sourceTag } from './archive-layout.ts';
 import { DuckDb, quoteIdent, quoteString } from './duckdb.ts';
 
+const HOUR = 3_600_000;
+
 export interface ArchiveStats {
   events: number;
   deadLetters: number;
@@ -45,7 +47,7 @@ export class ParquetArchive {
       const columns = [
         ...names.map((n) => `${quoteIdent(n)} ${schema.fields[n]!.kind === 'timestamp' ? 'BIGINT' : duckdbType(schema.fields[n]!.kind)}`),
         ...sketched.flatMap((f) => [`${hashColumns(f).hi} UINTEGER`, `${hashColumns(f).lo} UINTEGER`]),
-        '_source VARCHAR', '_offset BIGINT', '_dt VARCHAR', '_hour VARCHAR',
+        '_source VARCHAR', '_offset BIGINT',
       ];
       await db.run(`CREATE TABLE staging (${columns.join(', ')})`);
       const appender = await db.appender('staging');
@@ -66,9 +68,6 @@ export class ParquetArchive {
           this.appendEvent(appender, decoded.event, names, sketched, hash);
           appender.appendVarchar(position.source);
           appender.appendBigInt(BigInt(position.offset));
-          const { dt, hour } = utcPartition(decoded.event[schema.timeField] as number);
-          appender.appendVarchar(dt);
-          appender.appendVarchar(hour);
           appender.endRow();
           stats.events++;
         }
@@ -114,8 +113,9 @@ export class ParquetArchive {
 
   private async writePartitions(db: DuckDb, names: string[], sketched: string[], ingest: number): Promise<string[]> {
     const schema = this.schema;
+    const ts = quoteIdent(schema.timeField);
     const groups = await db.rows(
-      `SELECT _dt, _hour, _source, min(_offset) AS lo, max(_offset) AS hi FROM staging GROUP BY ALL ORDER BY ALL`,
+      `SELECT ${ts} // ${HOUR} AS h, _source, min(_offset) AS lo, max(_offset) AS hi FROM staging GROUP BY ALL ORDER BY ALL`,
     );
     const select = [
       ...names.map((n) =>
@@ -128,12 +128,14 @@ export class ParquetArchive {
     await mkdir(tmpDir, { recursive: true });
     const files: string[] = [];
     for (const g of groups) {
-      const dt = String(g._dt), hour = String(g._hour), source = String(g._source);
+      const hourStart = Number(g.h) * HOUR;
+      const { dt, hour } = utcPartition(hourStart);
+      const source = String(g._source);
       const partDir = join(schemaDir(this.dir, schema), `dt=${dt}`, `hour=${hour}`);
       const finalPath = join(partDir, `${sourceTag(source)}-${g.lo}-${g.hi}.parquet`);
       const tmpPath = join(tmpDir, `${randomUUID()}.parquet`);
       await db.run(
-        `COPY (SELECT ${select} FROM staging WHERE _dt = ${quoteString(dt)} AND _hour = ${quoteString(hour)} AND _source = ${quoteString(source)} ORDER BY _offset)
+        `COPY (SELECT ${select} FROM staging WHERE ${ts} >= ${hourStart} AND ${ts} < ${hourStart + HOUR} AND _source = ${quoteString(source)} ORDER BY _offset)
          TO ${quoteString(tmpPath)} (FORMAT parquet, COMPRESSION zstd)`,
       );
       await mkdir(partDir, { recursive: true });

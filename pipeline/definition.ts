@@ -80,6 +80,19 @@ export function checkDefinition(def: PipelineDefinition): PipelineDefinition {
   return def;
 }
 
+/** The event fields a definition reads (time and id included): what a runtime has to load. */
+export function fieldsRead(def: PipelineDefinition): string[] {
+  const fields = new Set([def.schema.timeField, def.schema.idField]);
+  if (def.kind === 'windowed') {
+    def.key.forEach((k) => fields.add(k));
+    for (const a of def.aggregates) if (a.aggregate.kind !== 'count') fields.add(a.aggregate.field);
+  } else {
+    fields.add(def.key);
+    fields.add(def.rule.field);
+  }
+  return [...fields];
+}
+
 /** Same definition with other watermark bound / lateness (CLI overrides). */
 export function withTiming(def: PipelineDefinition, timing: { maxOutOfOrderness?: Millis; allowedLateness?: Millis }): PipelineDefinition {
   return checkDefinition({

@@ -1,7 +1,7 @@
 import { readArrivalOrder, type ArchivedEvent } from '../batch/archive-reader.ts';
 import { DuckDb } from '../batch/duckdb.ts';
 import { replay } from '../batch/replay.ts';
-import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
+import { definitionVersion, fieldsRead, type PipelineDefinition } from '../pipeline/definition.ts';
 import { isBeyondLateness, isDecided } from '../pipeline/lateness.ts';
 import { WatermarkTracker } from '../pipeline/watermark.ts';
 import { assignWindows } from '../pipeline/windows.ts';
@@ -68,7 +68,7 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileReport>
   const db = await DuckDb.open();
   try {
     const replayed = finalResults(await replay(def, input.archiveDir, { db }));
-    const arrivals = await readArrivalOrder(input.archiveDir, def.schema, db);
+    const arrivals = await readArrivalOrder(input.archiveDir, def.schema, { db, fields: fieldsRead(def) });
     const shadowOut = new CollectingEmitter();
     const shadowOp = createOperator(def, shadowOut);
     for (const a of arrivals) shadowOp.process(a.event, a.position);
