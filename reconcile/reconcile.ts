@@ -4,7 +4,6 @@ import { replay } from '../batch/replay.ts';
 import { definitionVersion, fieldsRead, type PipelineDefinition } from '../pipeline/definition.ts';
 import { isBeyondLateness, isDecided } from '../pipeline/lateness.ts';
 import { WatermarkTracker } from '../pipeline/watermark.ts';
-import { assignWindows } from '../pipeline/windows.ts';
 import { formatDuration, isoMillis } from '../pipeline/time.ts';
 import type { AlertResult, LateRecord, ResultRecord, WindowResult } from '../schemas/results.ts';
 import { CollectingEmitter, createOperator } from '../stream/operators/index.ts';
@@ -88,7 +87,7 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileReport>
       differences: [],
     };
     const attribute = def.kind === 'windowed'
-      ? windowAttribution(def, shadowOut.lates)
+      ? windowAttribution(def, shadowOut.skips)
       : ruleAttribution(def, shadowOut.lates, lateWithinLateness(def, arrivals));
     const cells = new Set([...replayed.keys(), ...realtime.keys()]);
     for (const id of cells) {
@@ -128,17 +127,14 @@ function lateRef(l: LateRecord, def: PipelineDefinition): LateEventRef {
   };
 }
 
-function windowAttribution(def: Extract<PipelineDefinition, { kind: 'windowed' }>, lates: readonly LateRecord[]): Attribution {
-  // Late events by the cells they were kept out of (hopping windows: every window of the event).
+function windowAttribution(def: Extract<PipelineDefinition, { kind: 'windowed' }>, skips: readonly LateRecord[]): Attribution {
+  // Late events by the cells that skipped them (a hopping event can be late for some of its windows only).
   const byCell = new Map<string, LateEventRef[]>();
-  for (const l of lates) {
-    const keyId = def.key.map((k) => String(l.event[k] ?? null)).join('\u0001');
-    for (const start of assignWindows(def.window, l.event[def.schema.timeField] as number)) {
-      const id = `${start}\u0000${keyId}`;
-      let list = byCell.get(id);
-      if (!list) byCell.set(id, (list = []));
-      list.push(lateRef(l, def));
-    }
+  for (const l of skips) {
+    const id = `${l.windowStart}\u0000${def.key.map((k) => String(l.event[k] ?? null)).join('\u0001')}`;
+    let list = byCell.get(id);
+    if (!list) byCell.set(id, (list = []));
+    list.push(lateRef(l, def));
   }
   return (id, rt, _rp, sh) => {
     const events = byCell.get(id) ?? [];

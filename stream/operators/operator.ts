@@ -4,7 +4,10 @@ import type { EventPosition, LateRecord, ResultRecord } from '../../schemas/resu
 /** Where an operator sends what it emits. Sinks decide how (file, Kafka, store). */
 export interface Emitter {
   result(record: ResultRecord): void;
+  /** An event late for all of its windows (the side output). */
   late(record: LateRecord): void;
+  /** Optional: each window that skipped a late event, even when other windows took it (hopping). */
+  skipped?(record: LateRecord): void;
 }
 
 /**
@@ -23,10 +26,14 @@ export interface StreamOperator {
 export class CollectingEmitter implements Emitter {
   readonly results: ResultRecord[] = [];
   readonly lates: LateRecord[] = [];
+  readonly skips: LateRecord[] = [];
   result(record: ResultRecord): void {
     this.results.push(record);
   }
   late(record: LateRecord): void {
     this.lates.push(record);
+  }
+  skipped(record: LateRecord): void {
+    this.skips.push(record);
   }
 }

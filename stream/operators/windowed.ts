@@ -63,7 +63,10 @@ export class WindowedOperator implements StreamOperator {
     for (const start of starts) {
       const end = windowEnd(this.def.window, start);
       latestEnd = end;
-      if (isLateForWindow(end, L, w)) continue;
+      if (isLateForWindow(end, L, w)) {
+        this.emitter.skipped?.({ pipeline: this.def.name, event, position, watermark: w, windowStart: start, windowEnd: end });
+        continue;
+      }
       accepted = true;
       this.addToWindow(start, end, event, w);
     }
