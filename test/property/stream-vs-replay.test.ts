@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fraudMultiCountry, pageViewsPerMinute, uniqueVisitors5m } from '../../pipeline/builtins.ts';
 import { withTiming, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { cellKey, resultToJson, type AlertResult, type ResultRecord, type WindowResult } from '../../schemas/results.ts';
-import { clickStreamArb, transactionStreamArb } from '../fixtures/arbitraries.ts';
+import { clickStreamArb, toJsonl, transactionStreamArb } from '../fixtures/arbitraries.ts';
 import { lateIndexes, ruleOracle, windowOracle, type Ev } from '../fixtures/oracles.ts';
 import { runBoth, streamLines } from '../fixtures/run-both.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
@@ -17,6 +17,8 @@ const archiveDir = () => join(ws.dir, `run-${runNo++}`);
 const B = 30_000;
 const RUNS = Number(process.env.CONCORD_PROPERTY_RUNS ?? 200);
 const lateness = fc.constantFrom(0, 1, 60_000, 300_000);
+// A failure shrinks (every shrink step runs DuckDB), but never for longer than the test may take.
+const opts = (numRuns: number) => ({ numRuns, interruptAfterTimeLimit: 200_000, markInterruptAsFailure: true });
 
 type Raw = Record<string, unknown>;
 const clickEv = (e: Raw, key: 'url' | 'none'): Ev => ({ id: String(e.event_id), ts: Number(e.ts), key: key === 'url' ? String(e.url) : '', value: String(e.visitor_id) });
@@ -44,14 +46,14 @@ describe.each(windowed)('property: $def.name', ({ def: base, size, output, agg, 
     await fc.assert(
       fc.asyncProperty(clickStreamArb({ maxOutOfOrderness: B, allowedLateness: 0, disorder: 'within' }), lateness, async (events, L) => {
         const def = withTiming(base, { maxOutOfOrderness: B, allowedLateness: L });
-        const both = await runBoth(def, events.map((e) => JSON.stringify(e)), archiveDir());
+        const both = await runBoth(def, toJsonl(events), archiveDir());
         const oracle = windowOracle(events.map((e) => clickEv(e, key)), size, agg);
         expect(both.lates).toEqual([]);
         expect(sorted(windowCells(both.final, output, key === 'url' ? 'url' : undefined))).toEqual(sorted(oracle));
         expect(sorted(windowCells(both.replayed, output, key === 'url' ? 'url' : undefined))).toEqual(sorted(oracle));
         expect(both.report.different).toBe(0);
       }),
-      { numRuns: RUNS },
+      opts(RUNS),
     );
   }, 300_000);
 
@@ -59,7 +61,7 @@ describe.each(windowed)('property: $def.name', ({ def: base, size, output, agg, 
     await fc.assert(
       fc.asyncProperty(clickStreamArb({ maxOutOfOrderness: B, allowedLateness: 0, disorder: 'beyond' }), lateness, async (events, L) => {
         const def = withTiming(base, { maxOutOfOrderness: B, allowedLateness: L });
-        const both = await runBoth(def, events.map((e) => JSON.stringify(e)), archiveDir());
+        const both = await runBoth(def, toJsonl(events), archiveDir());
         const evs = events.map((e) => clickEv(e, key));
         const late = lateIndexes(evs, size, B, L);
         expect(both.lates.map((l) => l.event.event_id).sort()).toEqual([...late].map((i) => evs[i]!.id).sort());
@@ -69,7 +71,7 @@ describe.each(windowed)('property: $def.name', ({ def: base, size, output, agg, 
         for (const d of both.report.differences) expect(d.late_events.length).toBeGreaterThan(0);
         expect(both.report.late_events).toBe(late.size);
       }),
-      { numRuns: Math.ceil(RUNS / 2) },
+      opts(Math.ceil(RUNS / 2)),
     );
   }, 300_000);
 });
@@ -82,7 +84,7 @@ describe('property: fraud_multi_country', () => {
     await fc.assert(
       fc.asyncProperty(transactionStreamArb({ maxOutOfOrderness: B, allowedLateness: 0, disorder: 'within' }), lateness, async (events, L) => {
         const def = withTiming(base, { maxOutOfOrderness: B, allowedLateness: L });
-        const both = await runBoth(def, events.map((e) => JSON.stringify(e)), archiveDir());
+        const both = await runBoth(def, toJsonl(events), archiveDir());
         const oracle = ruleOracle(events.map(txnEv), span, 3);
         expect(both.lates).toEqual([]);
         expect((both.final as AlertResult[]).some((a) => a.late)).toBe(false);
@@ -90,7 +92,7 @@ describe('property: fraud_multi_country', () => {
         expect(sorted(alertCells(both.replayed))).toEqual(sorted(oracle));
         expect(both.report.different).toBe(0);
       }),
-      { numRuns: RUNS },
+      opts(RUNS),
     );
   }, 300_000);
 
@@ -98,7 +100,7 @@ describe('property: fraud_multi_country', () => {
     await fc.assert(
       fc.asyncProperty(transactionStreamArb({ maxOutOfOrderness: B, allowedLateness: 0, disorder: 'beyond' }), lateness, async (events, L) => {
         const def = withTiming(base, { maxOutOfOrderness: B, allowedLateness: L });
-        const both = await runBoth(def, events.map((e) => JSON.stringify(e)), archiveDir());
+        const both = await runBoth(def, toJsonl(events), archiveDir());
         const evs = events.map(txnEv);
         const oracle = ruleOracle(evs, span, 3);
         expect(sorted(alertCells(both.replayed))).toEqual(sorted(oracle));
@@ -114,7 +116,7 @@ describe('property: fraud_multi_country', () => {
         expect(both.report.unexplained).toBe(0);
         for (const d of both.report.differences) expect(lateUsers.has(String(d.cell.user_id))).toBe(true);
       }),
-      { numRuns: Math.ceil(RUNS / 2) },
+      opts(Math.ceil(RUNS / 2)),
     );
   }, 300_000);
 });
@@ -132,7 +134,7 @@ describe('property: batching never changes the output', () => {
     await fc.assert(
       fc.asyncProperty(arb, lateness, fc.integer({ min: 1, max: 50 }), async (events, L, batch) => {
         const def = withTiming(base, { maxOutOfOrderness: B, allowedLateness: L });
-        const lines = events.map((e) => JSON.stringify(e));
+        const lines = toJsonl(events);
         const one = await streamLines(def, lines, 1);
         const some = await streamLines(def, lines, batch);
         const all = await streamLines(def, lines, 100_000);
@@ -144,7 +146,7 @@ describe('property: batching never changes the output', () => {
         expect(view(some)).toEqual(view(one));
         expect(view(all)).toEqual(view(one));
       }),
-      { numRuns: Math.ceil(RUNS / 2) },
+      opts(Math.ceil(RUNS / 2)),
     );
   }, 300_000);
 });
