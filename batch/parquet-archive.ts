@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ArchiveError } from '../pipeline/errors.ts';
+import { ArchiveError, ConcordError } from '../pipeline/errors.ts';
 import { hash64Into } from '../pipeline/hash.ts';
 import { utcPartition } from '../pipeline/time.ts';
 import { decodeLine, deadLetterToJson } from '../schemas/decode.ts';
@@ -78,7 +78,7 @@ export class ParquetArchive {
       stats.files = await this.writePartitions(db, names, sketched, ingest);
       return stats;
     } catch (error) {
-      if (error instanceof ArchiveError) throw error;
+      if (error instanceof ConcordError) throw error;
       throw new ArchiveError(`archiving ${sourceName ?? 'input'} into ${this.dir} failed`, { cause: error });
     } finally {
       db.close();
