@@ -1,0 +1,36 @@
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Infrastructure settings from the environment, with loopback defaults. */
+export const projectRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
+
+export interface InfraSettings {
+  kafkaHost: string;
+  kafkaPort: number;
+  controllerPort: number;
+  /** Broker data, logs and pid files. */
+  dataDir: string;
+  /** Resolved broker jars (cached between runs). */
+  libsDir: string;
+  redisUrl: URL;
+}
+
+function port(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0 || n > 65_535) throw new Error(`${name}=${v} is not a TCP port`);
+  return n;
+}
+
+export function infraSettings(): InfraSettings {
+  const infraDir = join(projectRoot, '.infra');
+  return {
+    kafkaHost: '127.0.0.1',
+    kafkaPort: port('KAFKA_PORT', 9092),
+    controllerPort: port('KAFKA_CONTROLLER_PORT', 9093),
+    dataDir: resolve(process.env.KAFKA_DATA_DIR ?? join(infraDir, 'kafka')),
+    libsDir: resolve(process.env.KAFKA_LIBS_DIR ?? join(infraDir, 'kafka-libs')),
+    redisUrl: new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'),
+  };
+}
