@@ -2,11 +2,12 @@ import { ConcordError } from '../pipeline/errors.ts';
 import { helpText, parseCommandArgs, type CommandSpec } from './args.ts';
 import { archiveCommand } from './commands/archive.ts';
 import { demoCommand } from './commands/demo.ts';
+import { produceCommand } from './commands/produce.ts';
 import { reconcileCommand } from './commands/reconcile.ts';
 import { replayCommand } from './commands/replay.ts';
 import { streamCommand } from './commands/stream.ts';
 
-const commands: readonly CommandSpec[] = [demoCommand, streamCommand, archiveCommand, replayCommand, reconcileCommand];
+const commands: readonly CommandSpec[] = [demoCommand, streamCommand, archiveCommand, replayCommand, reconcileCommand, produceCommand];
 
 function mainHelp(): string {
   return [
