@@ -6,6 +6,18 @@ import type { Millis } from './time.ts';
  * A source marked idle stops holding W back until it delivers again. With every source idle,
  * W is the maximum over sources (nothing is holding it back).
  */
+export interface WatermarkSnapshot {
+  sources: [string, number | null][];
+  idle: string[];
+  combined: number | null;
+  finished: boolean;
+}
+
+/** -Infinity (no event yet) travels as null in JSON. */
+function finiteOrNull(w: number): number | null {
+  return Number.isFinite(w) ? w : null;
+}
+
 export class WatermarkTracker {
   private readonly bound: Millis;
   private readonly perSource = new Map<string, number>();
@@ -55,9 +67,28 @@ export class WatermarkTracker {
     return this.combined;
   }
 
-  /** Per-source watermarks, for checkpoints and diagnostics. */
-  snapshot(): Record<string, number> {
+  /** Per-source watermarks, for diagnostics. */
+  perSourceWatermarks(): Record<string, number> {
     return Object.fromEntries(this.perSource);
+  }
+
+  /** Everything needed to continue exactly where this tracker is (JSON-safe: infinities as null). */
+  snapshot(): WatermarkSnapshot {
+    return {
+      sources: [...this.perSource].map(([source, w]) => [source, finiteOrNull(w)]),
+      idle: [...this.idle],
+      combined: finiteOrNull(this.combined),
+      finished: this.finished,
+    };
+  }
+
+  static restore(maxOutOfOrderness: Millis, snap: WatermarkSnapshot): WatermarkTracker {
+    const t = new WatermarkTracker(maxOutOfOrderness);
+    for (const [source, w] of snap.sources) t.perSource.set(source, w ?? Number.NEGATIVE_INFINITY);
+    for (const source of snap.idle) t.idle.add(source);
+    t.finished = snap.finished;
+    t.combined = snap.finished ? Number.POSITIVE_INFINITY : (snap.combined ?? Number.NEGATIVE_INFINITY);
+    return t;
   }
 
   private recompute(): void {

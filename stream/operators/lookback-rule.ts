@@ -5,7 +5,7 @@ import { WatermarkTracker } from '../../pipeline/watermark.ts';
 import type { AnyEvent } from '../../schemas/schema.ts';
 import type { EventPosition } from '../../schemas/results.ts';
 import { BinaryHeap } from './binary-heap.ts';
-import type { Emitter, StreamOperator } from './operator.ts';
+import { checkSnapshot, type Emitter, type OperatorOptions, type OperatorSnapshot, type StreamOperator } from './operator.ts';
 
 interface RuleEvent {
   readonly user: UserState;
@@ -16,6 +16,12 @@ interface RuleEvent {
   readonly seq: number;
   decided: boolean;
   satisfied: boolean;
+}
+
+interface RuleSnapshot {
+  seq: number;
+  lastSweep: number | null;
+  users: { key: string; lastDroppedSatisfied: boolean; kept: [number, string, string, number, boolean, boolean][] }[];
 }
 
 interface UserState {
@@ -45,11 +51,42 @@ export class LookbackRuleOperator implements StreamOperator {
   private seq = 0;
   private lastSweep = Number.NEGATIVE_INFINITY;
 
-  constructor(def: RulePipeline, emitter: Emitter, tracker?: WatermarkTracker) {
+  constructor(def: RulePipeline, emitter: Emitter, options: OperatorOptions = {}) {
     this.def = def;
-    this.tracker = tracker ?? new WatermarkTracker(def.watermark.maxOutOfOrderness);
     this.emitter = emitter;
     this.version = definitionVersion(def);
+    const snap = options.restore;
+    this.tracker = options.tracker ?? (snap ? WatermarkTracker.restore(def.watermark.maxOutOfOrderness, snap.watermark) : new WatermarkTracker(def.watermark.maxOutOfOrderness));
+    if (snap) this.restoreState(snap);
+  }
+
+  snapshot(): OperatorSnapshot {
+    const state: RuleSnapshot = {
+      seq: this.seq,
+      lastSweep: Number.isFinite(this.lastSweep) ? this.lastSweep : null,
+      users: [...this.users.values()].map((u) => ({
+        key: u.key,
+        lastDroppedSatisfied: u.lastDroppedSatisfied,
+        kept: u.kept.map((e) => [e.ts, e.id, e.value, e.seq, e.decided, e.satisfied]),
+      })),
+    };
+    return { definition: this.version, watermark: this.tracker.snapshot(), state };
+  }
+
+  private restoreState(snap: OperatorSnapshot): void {
+    checkSnapshot(snap, this.version, this.def.name);
+    const state = snap.state as RuleSnapshot;
+    this.seq = state.seq;
+    this.lastSweep = state.lastSweep ?? Number.NEGATIVE_INFINITY;
+    for (const u of state.users) {
+      const user: UserState = { key: u.key, kept: [], lastDroppedSatisfied: u.lastDroppedSatisfied };
+      for (const [ts, id, value, seq, decided, satisfied] of u.kept) {
+        const e: RuleEvent = { user, ts, id, value, seq, decided, satisfied };
+        user.kept.push(e);
+        if (!decided) this.pending.push(e);
+      }
+      this.users.set(u.key, user);
+    }
   }
 
   get watermark(): number {

@@ -1,4 +1,6 @@
 import type { AnyEvent } from '../../schemas/schema.ts';
+import { ConcordError } from '../../pipeline/errors.ts';
+import type { WatermarkSnapshot, WatermarkTracker } from '../../pipeline/watermark.ts';
 import type { EventPosition, LateRecord, ResultRecord } from '../../schemas/results.ts';
 
 /** Where an operator sends what it emits. Sinks decide how (file, Kafka, store). */
@@ -20,6 +22,33 @@ export interface StreamOperator {
   /** End of a bounded input: W = +infinity, everything still open fires once. */
   finish(): void;
   readonly watermark: number;
+  /** The operator's whole state (windows or kept events, and its watermark), JSON-safe, for checkpoints. */
+  snapshot(): OperatorSnapshot;
+}
+
+/** A checkpoint of one operator; `definition` guards against restoring into another definition. */
+export interface OperatorSnapshot {
+  definition: string;
+  watermark: WatermarkSnapshot;
+  state: unknown;
+}
+
+export interface OperatorOptions {
+  /** A watermark tracker shared with other operators (several partitions of one operator). */
+  tracker?: WatermarkTracker;
+  /** Continue from a checkpoint taken with `snapshot()`. */
+  restore?: OperatorSnapshot;
+}
+
+/** A checkpoint of another definition (or version of it) must not be restored silently. */
+export function checkSnapshot(snap: OperatorSnapshot, version: string, pipeline: string): void {
+  if (snap.definition !== version) {
+    throw new ConcordError(
+      `${pipeline}: checkpoint was taken with definition version ${snap.definition}, this is ${version}; ` +
+        'reprocess from the archive (replay + reconcile) instead of restoring it',
+      { domain: 'user' },
+    );
+  }
 }
 
 /** Collects everything an operator emits (tests, reconcile's shadow run, the demo). */

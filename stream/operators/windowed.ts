@@ -5,13 +5,20 @@ import { WatermarkTracker } from '../../pipeline/watermark.ts';
 import { assignWindows, windowEnd } from '../../pipeline/windows.ts';
 import type { AnyEvent } from '../../schemas/schema.ts';
 import type { EventPosition, KeyValues } from '../../schemas/results.ts';
-import type { Emitter, StreamOperator } from './operator.ts';
+import { checkSnapshot, type Emitter, type OperatorOptions, type OperatorSnapshot, type StreamOperator } from './operator.ts';
 
 interface Pane {
   readonly key: KeyValues;
   readonly accs: unknown[];
   /** -1 until the pane's first firing. */
   revision: number;
+}
+
+interface WindowSnapshot {
+  start: number;
+  end: number;
+  fired: boolean;
+  panes: { id: string; key: KeyValues; revision: number; accs: unknown[] }[];
 }
 
 interface WindowState {
@@ -36,12 +43,41 @@ export class WindowedOperator implements StreamOperator {
   private nextFireEnd = Number.POSITIVE_INFINITY;
   private nextDropEnd = Number.POSITIVE_INFINITY;
 
-  constructor(def: WindowedPipeline, emitter: Emitter, tracker?: WatermarkTracker) {
+  constructor(def: WindowedPipeline, emitter: Emitter, options: OperatorOptions = {}) {
     this.def = def;
     this.fns = def.aggregates.map((a) => aggregateFunction(a.aggregate));
-    this.tracker = tracker ?? new WatermarkTracker(def.watermark.maxOutOfOrderness);
     this.emitter = emitter;
     this.version = definitionVersion(def);
+    const snap = options.restore;
+    this.tracker = options.tracker ?? (snap ? WatermarkTracker.restore(def.watermark.maxOutOfOrderness, snap.watermark) : new WatermarkTracker(def.watermark.maxOutOfOrderness));
+    if (snap) this.restoreState(snap);
+  }
+
+  snapshot(): OperatorSnapshot {
+    const windows: WindowSnapshot[] = [...this.windows.values()].map((win) => ({
+      start: win.start,
+      end: win.end,
+      fired: win.fired,
+      panes: [...win.panes].map(([id, pane]) => ({
+        id,
+        key: pane.key,
+        revision: pane.revision,
+        accs: pane.accs.map((acc, i) => this.fns[i]!.serialize(acc)),
+      })),
+    }));
+    return { definition: this.version, watermark: this.tracker.snapshot(), state: windows };
+  }
+
+  private restoreState(snap: OperatorSnapshot): void {
+    checkSnapshot(snap, this.version, this.def.name);
+    for (const w of snap.state as WindowSnapshot[]) {
+      const panes = new Map<string, Pane>(
+        w.panes.map((p) => [p.id, { key: p.key, revision: p.revision, accs: p.accs.map((a, i) => this.fns[i]!.deserialize(a)) }]),
+      );
+      this.windows.set(w.start, { start: w.start, end: w.end, fired: w.fired, panes });
+      if (!w.fired && w.end < this.nextFireEnd) this.nextFireEnd = w.end;
+      if (w.end < this.nextDropEnd) this.nextDropEnd = w.end;
+    }
   }
 
   get watermark(): number {
