@@ -3,11 +3,12 @@ import { helpText, parseCommandArgs, type CommandSpec } from './args.ts';
 import { archiveCommand } from './commands/archive.ts';
 import { demoCommand } from './commands/demo.ts';
 import { produceCommand } from './commands/produce.ts';
+import { runCommand } from './commands/run.ts';
 import { reconcileCommand } from './commands/reconcile.ts';
 import { replayCommand } from './commands/replay.ts';
 import { streamCommand } from './commands/stream.ts';
 
-const commands: readonly CommandSpec[] = [demoCommand, streamCommand, archiveCommand, replayCommand, reconcileCommand, produceCommand];
+const commands: readonly CommandSpec[] = [demoCommand, streamCommand, archiveCommand, replayCommand, reconcileCommand, produceCommand, runCommand];
 
 function mainHelp(): string {
   return [

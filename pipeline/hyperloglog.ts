@@ -61,16 +61,36 @@ export class HyperLogLog {
     return estimateFromHistogram(this.histogram(), this.precision);
   }
 
+  /**
+   * `hll:<p>:<base64 registers>`, or, while fewer than a quarter of the registers are set,
+   * the sparse `hlls:<p>:<base64 of (uint16 index, uint8 rank) pairs>` (a 5-minute window of a few
+   * hundred visitors checkpoints in ~1 KiB instead of 22 KiB).
+   */
   serialize(): string {
-    return `hll:${this.precision}:${Buffer.from(this.registers).toString('base64')}`;
+    const set: number[] = [];
+    for (let i = 0; i < this.registers.length; i++) if (this.registers[i] !== 0) set.push(i);
+    if (set.length * 4 >= this.registers.length) return `hll:${this.precision}:${Buffer.from(this.registers).toString('base64')}`;
+    const pairs = Buffer.alloc(set.length * 3);
+    set.forEach((index, k) => {
+      pairs.writeUInt16LE(index, k * 3);
+      pairs.writeUInt8(this.registers[index]!, k * 3 + 2);
+    });
+    return `hlls:${this.precision}:${pairs.toString('base64')}`;
   }
 
   static deserialize(text: string): HyperLogLog {
     const [tag, p, data] = text.split(':');
-    if (tag !== 'hll' || p === undefined || data === undefined) throw new DefinitionError('not a serialised HyperLogLog');
-    const registers = new Uint8Array(Buffer.from(data, 'base64'));
-    if (registers.length !== 1 << Number(p)) throw new DefinitionError('HyperLogLog register count does not match precision');
-    return new HyperLogLog(Number(p), registers);
+    const precision = Number(p);
+    if ((tag !== 'hll' && tag !== 'hlls') || data === undefined) throw new DefinitionError('not a serialised HyperLogLog');
+    checkPrecision(precision);
+    const bytes = Buffer.from(data, 'base64');
+    if (tag === 'hll') {
+      if (bytes.length !== 1 << precision) throw new DefinitionError('HyperLogLog register count does not match precision');
+      return new HyperLogLog(precision, new Uint8Array(bytes));
+    }
+    const h = new HyperLogLog(precision);
+    for (let k = 0; k + 2 < bytes.length; k += 3) h.registers[bytes.readUInt16LE(k)] = bytes.readUInt8(k + 2);
+    return h;
   }
 }
 

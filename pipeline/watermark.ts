@@ -45,12 +45,41 @@ export class WatermarkTracker {
     return this.combined;
   }
 
-  /** Registers a source that has delivered nothing yet (it counts as idle until it does). */
-  addSource(source: string): void {
-    if (!this.perSource.has(source)) {
-      this.perSource.set(source, Number.NEGATIVE_INFINITY);
-      this.idle.add(source);
+  /**
+   * Registers a source before it delivers. By default it counts as idle until it does; with
+   * `idle: false` it holds W (at `watermark`, -infinity if unknown) until it delivers or is marked idle.
+   */
+  addSource(source: string, options: { idle?: boolean; watermark?: number } = {}): void {
+    this.addSources([{ source, ...options }]);
+  }
+
+  /**
+   * Registers several sources at once (a new partition assignment). W is recomputed once, after all
+   * of them: added one by one, the first would pull W up to its own value, and W never goes back.
+   */
+  addSources(sources: readonly { source: string; idle?: boolean; watermark?: number }[]): void {
+    for (const { source, idle, watermark } of sources) {
+      if (this.perSource.has(source)) continue;
+      this.perSource.set(source, watermark ?? Number.NEGATIVE_INFINITY);
+      if (idle ?? true) this.idle.add(source);
     }
+    this.recompute();
+  }
+
+  /** Forgets a source (a partition handed to another worker). */
+  removeSource(source: string): void {
+    this.perSource.delete(source);
+    this.idle.delete(source);
+    this.recompute();
+  }
+
+  /** Restores the monotonic operator W after a restart (it never goes back). */
+  raiseTo(w: number): void {
+    if (w > this.combined) this.combined = w;
+  }
+
+  isIdle(source: string): boolean {
+    return this.idle.has(source);
   }
 
   setIdle(source: string, idle: boolean): number {

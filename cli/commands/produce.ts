@@ -2,7 +2,7 @@ import { generateDay } from '../../generate/realistic-day.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { parseDuration } from '../../pipeline/time.ts';
 import { BatchProducer, ensureTopics, kafkaSettings, type OutRecord } from '../../stream/kafka/client.ts';
-import { concordTopics, defaultPartitions, topicKeyField } from '../../stream/kafka/topics.ts';
+import { concordTopics, defaultPartitions, inputTopic, topicKeyField } from '../../stream/kafka/topics.ts';
 import type { CommandSpec } from '../args.ts';
 import { Progress } from '../progress.ts';
 
@@ -30,6 +30,7 @@ export const produceCommand: CommandSpec = {
     '--disorder D               out-of-order delay bound for 2% of events (default 20s)',
     '--late-fraction F          fraction delivered late beyond B + L, "offline mobile clients" (default 0.005)',
     '--fraud-rings K            transactions: groups of cards used from many countries (default 5)',
+    '--invalid-fraction F       fraction of malformed lines, to exercise the dead-letter output (default 0)',
     '--seed N                   generator seed (default 42); --date YYYY-MM-DD event day (default yesterday UTC)',
     '--partitions N             partitions when topics are created (default 6, env CONCORD_PARTITIONS)',
     '                           brokers: env KAFKA_BROKERS (default 127.0.0.1:9092)',
@@ -37,7 +38,7 @@ export const produceCommand: CommandSpec = {
   flags: {
     schema: { type: 'string' }, count: { type: 'string' }, duration: { type: 'string' }, rate: { type: 'string' },
     disorder: { type: 'string' }, 'late-fraction': { type: 'string' }, 'fraud-rings': { type: 'string' },
-    seed: { type: 'string' }, date: { type: 'string' }, partitions: { type: 'string' },
+    seed: { type: 'string' }, date: { type: 'string' }, partitions: { type: 'string' }, 'invalid-fraction': { type: 'string' },
   },
   required: ['schema'],
   async run(v) {
@@ -58,6 +59,7 @@ export const produceCommand: CommandSpec = {
       fraudRings: schema === 'transactions' ? Number(v['fraud-rings'] ?? 5) : 0,
       maxOutOfOrderness: parseDuration(String(v.disorder ?? '20s'), '--disorder'),
       lateFraction: parseFraction(String(v['late-fraction'] ?? '0.005'), '--late-fraction'),
+      invalidFraction: parseFraction(String(v['invalid-fraction'] ?? '0'), '--invalid-fraction'),
     });
     const lines = schema === 'clicks' ? day.clicks : day.transactions;
     const s = kafkaSettings('concord-produce');
@@ -65,6 +67,7 @@ export const produceCommand: CommandSpec = {
     const producer = await BatchProducer.connect(s);
     const progress = new Progress(`produce ${schema}`, lines.length);
     const keyField = topicKeyField[schema]!;
+    const topic = inputTopic(schema);
     const started = Date.now();
     const batch = 2_000;
     try {
@@ -77,7 +80,7 @@ export const produceCommand: CommandSpec = {
           } catch {
             key = null; // malformed lines still go to the topic: the workers dead-letter them
           }
-          return { topic: schema, key, value };
+          return { topic, key, value };
         });
         await producer.send(records);
         const sent = Math.min(lines.length, i + batch);
@@ -94,8 +97,8 @@ export const produceCommand: CommandSpec = {
     const secs = (Date.now() - started) / 1000;
     progress.done(lines.length);
     process.stderr.write(
-      `sent ${lines.length} ${schema} events to topic "${schema}" in ${secs.toFixed(1)} s (${Math.round(lines.length / secs)}/s): ` +
-        `${day.stats.outOfOrder} out of order, ${day.stats.late} late${schema === 'transactions' ? `, ${day.stats.fraudUsers} fraud-ring users` : ''}\n`,
+      `sent ${lines.length} ${schema} events to topic "${topic}" in ${secs.toFixed(1)} s (${Math.round(lines.length / secs)}/s): ` +
+        `${day.stats.outOfOrder} out of order, ${day.stats.late} late, ${day.stats.invalid} malformed${schema === 'transactions' ? `, ${day.stats.fraudUsers} fraud-ring users` : ''}\n`,
     );
     return 0;
   },

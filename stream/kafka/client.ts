@@ -102,6 +102,20 @@ export async function topicPartitions(s: KafkaSettings, topic: string): Promise<
 }
 
 /** End offsets per partition (the offset the next record will get). */
+/** Offsets a consumer group has committed per partition (missing: none committed yet). */
+export async function committedOffsets(s: KafkaSettings, groupId: string, topic: string): Promise<Map<number, number>> {
+  const admin = client(s).admin();
+  return wrap('reading committed offsets', s, async () => {
+    await admin.connect();
+    try {
+      const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      return new Map((t?.partitions ?? []).filter((p) => Number(p.offset) >= 0).map((p) => [p.partition, Number(p.offset)]));
+    } finally {
+      await admin.disconnect();
+    }
+  });
+}
+
 export async function endOffsets(s: KafkaSettings, topic: string): Promise<Map<number, number>> {
   const admin = client(s).admin();
   return wrap('reading end offsets', s, async () => {
@@ -153,9 +167,20 @@ export interface ConsumeOptions {
   topics: string[];
   /** Start from the earliest offset when the group has no committed offset (default true). */
   fromBeginning?: boolean;
-  /** Called with each fetched batch, in order per partition; offsets are committed after it returns. */
-  onBatch: (batch: InBatch) => Promise<void> | void;
+  /**
+   * Called with each fetched batch, in order per partition. Return true when the batch was
+   * processed; with `commit: 'after-batch'` (the default) its offsets are then committed.
+   * Returning false leaves the offsets alone (the records will be fetched again).
+   */
+  onBatch: (batch: InBatch) => Promise<boolean | void> | boolean | void;
+  /** 'after-batch': commit after each processed batch; 'none': the caller commits (in a transaction). */
+  commit?: 'after-batch' | 'none';
   onAssignment?: (partitions: { topic: string; partition: number }[]) => void;
+  /**
+   * After every fetched batch, including ones holding only transaction markers (which `onBatch`
+   * never sees): the next offset to read and the partition's high watermark, to tell "caught up".
+   */
+  onPosition?: (position: { topic: string; partition: number; next: number; highWatermark: number }) => void;
 }
 
 /** A consumer-group member processing whole batches, committing offsets after each. */
@@ -169,7 +194,12 @@ export class BatchConsumer {
   }
 
   static async start(s: KafkaSettings, options: ConsumeOptions): Promise<BatchConsumer> {
-    const consumer = client(s).consumer({ groupId: options.groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000, readUncommitted: false });
+    // A killed member is noticed after the session timeout: keep it short (the broker minimum is 6 s).
+    // CONCORD_KAFKA_MAX_BYTES_PER_PARTITION bounds a fetched batch (smaller: more, smaller transactions).
+    const maxBytesPerPartition = Number(process.env.CONCORD_KAFKA_MAX_BYTES_PER_PARTITION ?? 1 << 20);
+    const consumer = client(s).consumer({
+      groupId: options.groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000, readUncommitted: false, maxBytesPerPartition,
+    });
     const self = new BatchConsumer(s, consumer);
     await wrap('joining the consumer group', s, async () => {
       await consumer.connect();
@@ -177,6 +207,12 @@ export class BatchConsumer {
         consumer.on(consumer.events.GROUP_JOIN, (e) => {
           const assignment = e.payload.memberAssignment as Record<string, number[]>;
           options.onAssignment!(Object.entries(assignment).flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition }))));
+        });
+      }
+      if (options.onPosition) {
+        consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+          const p = e.payload as { topic: string; partition: number; lastOffset: string; highWatermark: string };
+          options.onPosition!({ topic: p.topic, partition: p.partition, next: Number(p.lastOffset) + 1, highWatermark: Number(p.highWatermark) });
         });
       }
       await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
@@ -191,10 +227,13 @@ export class BatchConsumer {
             value: m.value === null ? '' : m.value.toString('utf8'),
             timestamp: Number(m.timestamp),
           }));
-          await options.onBatch({ topic: batch.topic, partition: batch.partition, records, highWatermark: Number(batch.highWatermark) });
+          const processed = await options.onBatch({ topic: batch.topic, partition: batch.partition, records, highWatermark: Number(batch.highWatermark) });
+          if (processed === false) return;
           const last = batch.lastOffset();
           resolveOffset(last);
-          await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(Number(last) + 1) }] }] });
+          if ((options.commit ?? 'after-batch') === 'after-batch') {
+            await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(Number(last) + 1) }] }] });
+          }
           await heartbeat();
         },
       });
@@ -205,4 +244,97 @@ export class BatchConsumer {
   async stop(): Promise<void> {
     await wrap('leaving the consumer group', this.settings, () => this.consumer.disconnect());
   }
+}
+
+/**
+ * A transactional producer: records and consumer offsets commit together or not at all
+ * (consume-transform-produce, exactly once). A stable `transactionalId` fences a previous
+ * incarnation on restart and aborts its open transaction at once.
+ */
+export class TransactionalProducer {
+  private readonly producer: Producer;
+  private readonly settings: KafkaSettings;
+
+  private constructor(s: KafkaSettings, producer: Producer) {
+    this.settings = s;
+    this.producer = producer;
+  }
+
+  static async connect(s: KafkaSettings, transactionalId: string): Promise<TransactionalProducer> {
+    const producer = client(s).producer({
+      transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: 15_000,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await wrap('connecting a transactional producer', s, () => producer.connect());
+    return new TransactionalProducer(s, producer);
+  }
+
+  /** Sends `records` and commits `offsets` (next offset to read, per topic-partition) atomically. */
+  async commit(records: readonly OutRecord[], offsets: { groupId: string; topic: string; partitions: { partition: number; offset: number }[] } | null): Promise<void> {
+    await wrap('a transaction', this.settings, async () => {
+      const tx = await this.producer.transaction();
+      try {
+        const byTopic = new Map<string, { key: string | null; value: string }[]>();
+        for (const r of records) {
+          let list = byTopic.get(r.topic);
+          if (!list) byTopic.set(r.topic, (list = []));
+          list.push({ key: r.key, value: r.value });
+        }
+        if (byTopic.size > 0) await tx.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+        if (offsets && offsets.partitions.length > 0) {
+          await tx.sendOffsets({
+            consumerGroupId: offsets.groupId,
+            topics: [{ topic: offsets.topic, partitions: offsets.partitions.map((p) => ({ partition: p.partition, offset: String(p.offset) })) }],
+          });
+        }
+        await tx.commit();
+      } catch (error) {
+        await tx.abort().catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.producer.disconnect();
+  }
+}
+
+/**
+ * Reads a (compacted) topic from the beginning to its current end: the latest value per key.
+ * Committed transactional records only. Used to load checkpoints and to read results.
+ */
+export async function readLatestByKey(s: KafkaSettings, topic: string): Promise<Map<string, string>> {
+  const ends = await endOffsets(s, topic);
+  const out = new Map<string, string>();
+  const pending = new Set([...ends].filter(([, end]) => end > 0).map(([p]) => p));
+  if (pending.size === 0) return out;
+  const groupId = `concord-reader-${Math.random().toString(36).slice(2)}`;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const consumer = await BatchConsumer.start(s, {
+    groupId,
+    topics: [topic],
+    onBatch: (b) => {
+      for (const r of b.records) if (r.key !== null) out.set(r.key, r.value);
+    },
+    // Transaction markers take offsets too: positions (not records) say when everything is read.
+    onPosition: (p) => {
+      if (p.next >= (ends.get(p.partition) ?? 0)) pending.delete(p.partition);
+      if (pending.size === 0) done();
+    },
+  });
+  const timer = setTimeout(done, 30_000);
+  await finished;
+  clearTimeout(timer);
+  await consumer.stop();
+  const admin = client(s).admin();
+  await admin.connect();
+  await admin.deleteGroups([groupId]).catch(() => undefined);
+  await admin.disconnect();
+  if (pending.size > 0) throw new KafkaClientError(`reading ${topic} to its end timed out (partitions ${[...pending].join(', ')} incomplete)`);
+  return out;
 }

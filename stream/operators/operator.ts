@@ -21,6 +21,8 @@ export interface StreamOperator {
   process(event: AnyEvent, position: EventPosition): void;
   /** End of a bounded input: W = +infinity, everything still open fires once. */
   finish(): void;
+  /** W moved without an event of this operator (a shared watermark, an idle source): fire what is due. */
+  onWatermark(w: number): void;
   readonly watermark: number;
   /** The operator's whole state (windows or kept events, and its watermark), JSON-safe, for checkpoints. */
   snapshot(): OperatorSnapshot;

@@ -68,6 +68,12 @@ export class WindowedOperator implements StreamOperator {
     return { definition: this.version, watermark: this.tracker.snapshot(), state: windows };
   }
 
+  /** Serialised accumulators of one pane (for merging partial aggregates across partitions). */
+  paneAccumulators(windowStart: number, keyId = ''): unknown[] | undefined {
+    const pane = this.windows.get(windowStart)?.panes.get(keyId);
+    return pane?.accs.map((acc, i) => this.fns[i]!.serialize(acc));
+  }
+
   private restoreState(snap: OperatorSnapshot): void {
     checkSnapshot(snap, this.version, this.def.name);
     for (const w of snap.state as WindowSnapshot[]) {
@@ -84,9 +90,9 @@ export class WindowedOperator implements StreamOperator {
     return this.tracker.current;
   }
 
-  /** Number of open windows (for memory reporting). */
-  get openWindows(): number {
-    return this.windows.size;
+  /** Windows holding state now (fired or not). */
+  openWindows(): { start: number; end: number }[] {
+    return [...this.windows.values()].map((w) => ({ start: w.start, end: w.end }));
   }
 
   process(event: AnyEvent, position: EventPosition): void {

@@ -1,0 +1,396 @@
+import { definitionVersion, type PipelineDefinition, type WindowedPipeline } from '../pipeline/definition.ts';
+import { ConcordError, DefinitionError } from '../pipeline/errors.ts';
+import { WatermarkTracker } from '../pipeline/watermark.ts';
+import { decodeLine, deadLetterToJson } from '../schemas/decode.ts';
+import { cellKey, lateToJson, resultToJson, type ResultRecord } from '../schemas/results.ts';
+import {
+  BatchConsumer,
+  TransactionalProducer,
+  endOffsets,
+  ensureTopics,
+  readLatestByKey,
+  type InBatch,
+  type KafkaSettings,
+  type OutRecord,
+} from './kafka/client.ts';
+import { concordTopics, inputTopic, topicNames } from './kafka/topics.ts';
+import { createOperator, type Emitter, type OperatorSnapshot, type StreamOperator } from './operators/index.ts';
+import { WindowedOperator } from './operators/windowed.ts';
+import { PartialMerge } from './partial-merge.ts';
+
+export interface KafkaWorkerOptions {
+  /** Pipelines over one input schema (one consumer group per schema and pipeline set). */
+  pipelines: readonly PipelineDefinition[];
+  settings: KafkaSettings;
+  /** Consumer group; default `concord-<schema>`. */
+  groupId?: string;
+  /** Stable per worker: the transactional id fences a previous incarnation on restart. */
+  workerId: string;
+  /** A partition that delivers nothing for this long stops holding the watermark (default 30 s). */
+  idleTimeoutMs?: number;
+  /** Exit once every assigned partition is caught up and quiet for this long; then drain (W = +inf). */
+  stopWhenIdleMs?: number;
+  partitions?: number;
+  log?: (line: string) => void;
+}
+
+/** Per partition: one operator per pipeline (keyed state lives with its partition) and progress. */
+interface PartitionState {
+  operators: StreamOperator[];
+  /** Next offset to read. */
+  next: number;
+  highWatermark: number;
+  lastDataAt: number;
+}
+
+/** One record per (partition, pipeline), so no single record carries every pipeline's state. */
+interface PartitionCheckpoint {
+  /** Next offset to read (the same as the offset committed in the transaction). */
+  next: number;
+  /** This partition's watermark (null = -infinity). */
+  watermark: number | null;
+  /** The pipeline's operator W when written (W never goes back after a restart). */
+  combined: number | null;
+  operator: OperatorSnapshot;
+}
+
+export interface WorkerStats {
+  records: number;
+  events: number;
+  deadLetters: number;
+  late: number;
+  results: number;
+  transactions: number;
+}
+
+/**
+ * A streaming worker over Kafka. Per input partition it keeps one operator per pipeline; the
+ * watermark of each pipeline is the minimum over the assigned, non-idle partitions (each partition's
+ * own W = max ts - B - 1). Every consumed batch commits, in one Kafka transaction: the results
+ * (compacted upserts keyed by pipeline|window|key), late events, dead letters, a checkpoint of every
+ * assigned partition's state and watermark, and the consumer offsets. A killed worker restarts from
+ * the last committed transaction: nothing lost, nothing doubled.
+ */
+export class KafkaWorker {
+  private readonly o: KafkaWorkerOptions;
+  private readonly schema: string;
+  private readonly topic: string;
+  private readonly groupId: string;
+  private readonly names = topicNames();
+  private readonly trackers: WatermarkTracker[];
+  private readonly merges: (PartialMerge | null)[];
+  private readonly partitions = new Map<number, PartitionState>();
+  private readonly out: OutRecord[] = [];
+  private producer!: TransactionalProducer;
+  private consumer: BatchConsumer | undefined;
+  private ready: Promise<void> = Promise.resolve();
+  private lock: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private lastRecordAt = Date.now();
+  private stopping = false;
+  private failure: unknown;
+  private resolveDone!: () => void;
+  private rejectDone!: (error: unknown) => void;
+  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, late: 0, results: 0, transactions: 0 };
+
+  constructor(options: KafkaWorkerOptions) {
+    this.o = options;
+    const first = options.pipelines[0];
+    if (!first) throw new DefinitionError('no pipeline to run');
+    const mixed = options.pipelines.find((p) => p.schema.name !== first.schema.name);
+    if (mixed) throw new DefinitionError(`one worker reads one input: ${mixed.name} reads ${mixed.schema.name}, not ${first.schema.name}`);
+    this.schema = first.schema.name;
+    this.topic = inputTopic(this.schema);
+    this.groupId = options.groupId ?? `concord-${this.schema}`;
+    this.trackers = options.pipelines.map((p) => new WatermarkTracker(p.watermark.maxOutOfOrderness));
+    this.merges = options.pipelines.map((p) => (p.kind === 'windowed' && p.key.length === 0 ? new PartialMerge(p) : null));
+  }
+
+  private log(line: string): void {
+    this.o.log?.(line);
+  }
+
+  /** Joins the group and processes until stopped (or until idle with `stopWhenIdleMs`). */
+  async run(): Promise<WorkerStats> {
+    await ensureTopics(this.o.settings, concordTopics(this.o.partitions));
+    this.producer = await TransactionalProducer.connect(this.o.settings, `concord-${this.groupId}-${this.o.workerId}`);
+    const done = new Promise<void>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    this.consumer = await BatchConsumer.start(this.o.settings, {
+      groupId: this.groupId,
+      topics: [this.topic],
+      onAssignment: (assigned) => {
+        const mine = assigned.filter((a) => a.topic === this.topic).map((a) => a.partition);
+        this.ready = this.exclusive(() => this.assign(mine));
+      },
+      // Offsets commit only inside the transactions, together with results and checkpoints.
+      commit: 'none',
+      onBatch: (batch) => this.onBatch(batch),
+      onPosition: (p) => {
+        const state = this.partitions.get(p.partition);
+        if (state && p.topic === this.topic) {
+          state.next = Math.max(state.next, p.next);
+          state.highWatermark = p.highWatermark;
+        }
+      },
+    });
+    this.timer = setInterval(() => {
+      void this.exclusive(() => this.tick()).catch((error) => this.fail(error));
+    }, 500);
+    try {
+      await done;
+    } finally {
+      clearInterval(this.timer);
+      await this.consumer?.stop().catch(() => undefined);
+      await this.producer.close().catch(() => undefined);
+    }
+    if (this.failure) throw this.failure;
+    return this.stats;
+  }
+
+  /** Stops after the current step, without draining (the next run continues from the checkpoint). */
+  stop(): void {
+    this.stopping = true;
+    this.resolveDone();
+  }
+
+  private fail(error: unknown): void {
+    this.failure = error;
+    this.stopping = true;
+    this.rejectDone(error);
+  }
+
+  /** Batches, idle ticks and rebalances never interleave. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.lock.then(fn, fn);
+    this.lock = next.catch(() => undefined);
+    return next;
+  }
+
+  private source(partition: number): string {
+    return `${this.topic}:${partition}`;
+  }
+
+  private checkpointKey(partition: number, pipeline: string): string {
+    return `${this.groupId}|${this.topic}|${partition}|${pipeline}`;
+  }
+
+  private mergeKey(): string {
+    return `${this.groupId}|${this.topic}|merge`;
+  }
+
+  /** A new assignment: drop partitions handed away, restore the new ones from their checkpoints. */
+  private async assign(assigned: number[]): Promise<void> {
+    const keep = new Set(assigned);
+    for (const p of [...this.partitions.keys()]) {
+      if (!keep.has(p)) {
+        this.partitions.delete(p);
+        this.trackers.forEach((t) => t.removeSource(this.source(p)));
+      }
+    }
+    const fresh = assigned.filter((p) => !this.partitions.has(p));
+    if (fresh.length === 0) return;
+    const stored = await readLatestByKey(this.o.settings, this.names.checkpoints);
+    const restored = new Map<number, WindowedOperator>();
+    let restoredCount = 0;
+    const sources = this.o.pipelines.map(() => [] as { source: string; idle: boolean; watermark: number }[]);
+    const combined = this.o.pipelines.map(() => Number.NEGATIVE_INFINITY);
+    for (const p of fresh) {
+      const checkpoints = this.o.pipelines.map((def) => {
+        const text = stored.get(this.checkpointKey(p, def.name));
+        return text ? (JSON.parse(text) as PartitionCheckpoint) : undefined;
+      });
+      const nexts = new Set(checkpoints.map((cp) => cp?.next ?? 0));
+      if (nexts.size > 1) throw new ConcordError(`checkpoints of ${this.source(p)} disagree on the offset (${[...nexts].join(', ')}): they must be written in one transaction`);
+      if (checkpoints.some((cp) => cp)) restoredCount++;
+      const operators = this.o.pipelines.map((def, i) => {
+        const tracker = this.trackers[i]!;
+        const cp = checkpoints[i];
+        sources[i]!.push({ source: this.source(p), idle: false, watermark: cp?.watermark ?? Number.NEGATIVE_INFINITY });
+        if (cp?.combined !== undefined && cp.combined !== null) combined[i] = Math.max(combined[i]!, cp.combined);
+        if (cp && cp.operator.definition !== definitionVersion(def)) {
+          throw new ConcordError(`${def.name}: the checkpoint of ${this.source(p)} is from another definition version; use a new --group`, { domain: 'user' });
+        }
+        return createOperator(def, this.emitterFor(i, p), { tracker, ...(cp ? { restore: cp.operator } : {}) });
+      });
+      this.partitions.set(p, { operators, next: checkpoints[0]?.next ?? 0, highWatermark: -1, lastDataAt: Date.now() });
+      this.o.pipelines.forEach((_, i) => {
+        const op = operators[i];
+        if (this.merges[i] && op instanceof WindowedOperator) restored.set(p, op);
+      });
+    }
+    this.trackers.forEach((t, i) => {
+      t.addSources(sources[i]!);
+      t.raiseTo(combined[i]!);
+    });
+    const mergeText = stored.get(this.mergeKey());
+    const mergeState = mergeText ? (JSON.parse(mergeText) as Record<string, [number, number][]>) : {};
+    this.merges.forEach((m, i) => m?.restore(mergeState[this.o.pipelines[i]!.name] ?? [], restored));
+    this.log(`assigned ${this.topic} partitions [${assigned.join(', ')}]; restored ${restoredCount} from checkpoints`);
+    // Pending decisions of restored state happen before any new event is judged.
+    await this.step(null);
+  }
+
+  private emitterFor(pipelineIndex: number, partition: number): Emitter {
+    const def = this.o.pipelines[pipelineIndex]!;
+    const merge = this.merges[pipelineIndex];
+    return {
+      result: (r) => {
+        if (merge && r.kind === 'window') {
+          const op = this.partitions.get(partition)?.operators[pipelineIndex];
+          const accs = op instanceof WindowedOperator ? op.paneAccumulators(r.windowStart) : undefined;
+          if (accs) merge.update(partition, r.windowStart, r.windowEnd, accs);
+          return;
+        }
+        this.emitResult(r);
+      },
+      late: (l) => {
+        this.stats.late++;
+        this.out.push({ topic: this.names.late, key: String(l.event[def.schema.idField] ?? ''), value: JSON.stringify({ ...lateToJson(l, def.schema.timeField), source: l.position.source, offset: l.position.offset }) });
+      },
+    };
+  }
+
+  private emitResult(r: ResultRecord): void {
+    this.stats.results++;
+    this.out.push({ topic: this.names.results, key: `${r.pipeline}|${cellKey(r)}`, value: JSON.stringify(resultToJson(r)) });
+  }
+
+  /** True when the batch was processed and committed; false leaves it to be fetched again. */
+  private async onBatch(batch: InBatch): Promise<boolean> {
+    try {
+      await this.ready;
+      return await this.exclusive(() => this.process(batch));
+    } catch (error) {
+      // In-memory state may be ahead of what committed: stop, and let the restart restore the checkpoint.
+      this.fail(error);
+      return false;
+    }
+  }
+
+  private async process(batch: InBatch): Promise<boolean> {
+    {
+      if (this.stopping) return false;
+      const state = this.partitions.get(batch.partition);
+      if (!state || batch.topic !== this.topic) {
+        throw new ConcordError(`received ${batch.topic}:${batch.partition}, which is not assigned to this worker`);
+      }
+      const source = this.source(batch.partition);
+      for (const record of batch.records) {
+        this.stats.records++;
+        if (record.offset < state.next) continue; // already in the restored state
+        const position = { source, offset: record.offset };
+        const decoded = decodeLine(this.o.pipelines[0]!.schema, record.value, position);
+        if (!decoded.ok) {
+          this.stats.deadLetters++;
+          this.out.push({ topic: this.names.deadLetter, key: source, value: JSON.stringify({ ...deadLetterToJson(decoded.deadLetter, this.schema), partition: batch.partition }) });
+          continue;
+        }
+        this.stats.events++;
+        for (const op of state.operators) op.process(decoded.event, position);
+      }
+      const last = batch.records.at(-1);
+      if (last) {
+        state.next = Math.max(state.next, last.offset + 1);
+        state.lastDataAt = Date.now();
+        this.lastRecordAt = Date.now();
+      }
+      state.highWatermark = batch.highWatermark;
+      await this.step({ partition: batch.partition, offset: state.next });
+      return true;
+    }
+  }
+
+  /**
+   * End of a step: every partition operator sees the current W (windows of other partitions fire
+   * too), partial aggregates are merged, and everything commits in one transaction with the
+   * checkpoints (and the consumed offset, when the step consumed records).
+   */
+  private async step(consumed: { partition: number; offset: number } | null): Promise<void> {
+    this.o.pipelines.forEach((_, i) => {
+      const w = this.trackers[i]!.current;
+      for (const state of this.partitions.values()) state.operators[i]!.onWatermark(w);
+    });
+    this.flushMerges();
+    const records = this.out.splice(0, this.out.length);
+    records.push(...this.checkpointRecords());
+    await this.producer.commit(records, consumed ? { groupId: this.groupId, topic: this.topic, partitions: [consumed] } : null);
+    this.stats.transactions++;
+  }
+
+  private flushMerges(): void {
+    this.merges.forEach((merge, i) => {
+      if (!merge) return;
+      const w = this.trackers[i]!.current;
+      const live = (start: number) => [...this.partitions.values()].some((s) => (s.operators[i] as WindowedOperator).paneAccumulators(start) !== undefined);
+      for (const r of merge.flush(w, live)) this.emitResult(r);
+    });
+  }
+
+  private checkpointRecords(): OutRecord[] {
+    const records: OutRecord[] = [];
+    for (const [p, state] of this.partitions) {
+      this.o.pipelines.forEach((def, i) => {
+        const tracker = this.trackers[i]!;
+        const w = tracker.perSourceWatermarks()[this.source(p)];
+        const cp: PartitionCheckpoint = {
+          next: state.next,
+          watermark: w !== undefined && Number.isFinite(w) ? w : null,
+          combined: Number.isFinite(tracker.current) ? tracker.current : null,
+          operator: state.operators[i]!.snapshot(),
+        };
+        records.push({ topic: this.names.checkpoints, key: this.checkpointKey(p, def.name), value: JSON.stringify(cp) });
+      });
+    }
+    if (this.merges.some((m) => m)) {
+      const merge: Record<string, [number, number][]> = {};
+      this.merges.forEach((m, i) => { if (m) merge[this.o.pipelines[i]!.name] = m.snapshot(); });
+      records.push({ topic: this.names.checkpoints, key: this.mergeKey(), value: JSON.stringify(merge) });
+    }
+    return records;
+  }
+
+  /** Every 500 ms: mark quiet partitions idle (W may move), and stop when idle if asked. */
+  private async tick(): Promise<void> {
+    if (this.stopping) return;
+    const now = Date.now();
+    const idleAfter = this.o.idleTimeoutMs ?? 30_000;
+    let moved = false;
+    for (const [p, state] of this.partitions) {
+      if (now - state.lastDataAt >= idleAfter) {
+        this.trackers.forEach((t) => {
+          if (!t.isIdle(this.source(p))) {
+            const before = t.current;
+            t.setIdle(this.source(p), true);
+            if (t.current !== before) moved = true;
+          }
+        });
+      }
+    }
+    if (moved) await this.step(null);
+    const quietFor = this.o.stopWhenIdleMs;
+    if (quietFor !== undefined && now - this.lastRecordAt >= quietFor && this.partitions.size > 0 && (await this.caughtUp())) {
+      await this.drain();
+      this.stopping = true;
+      this.resolveDone();
+    }
+  }
+
+  private async caughtUp(): Promise<boolean> {
+    const ends = await endOffsets(this.o.settings, this.topic);
+    return [...this.partitions].every(([p, state]) => state.next >= (ends.get(p) ?? 0));
+  }
+
+  /** End of a bounded run: W = +infinity, every open window fires once, results commit. */
+  private async drain(): Promise<void> {
+    for (const state of this.partitions.values()) for (const op of state.operators) op.finish();
+    this.trackers.forEach((t) => t.finish());
+    this.flushMerges();
+    // The drained state is not checkpointed: a later run continues the stream from the last checkpoint.
+    await this.producer.commit(this.out.splice(0, this.out.length), null);
+    this.stats.transactions++;
+    this.log(`drained: every open window fired (W = +infinity)`);
+  }
+}

@@ -1,0 +1,133 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { generateDay } from '../../generate/realistic-day.ts';
+import { builtinPipelines } from '../../pipeline/builtins.ts';
+import { cellKey } from '../../schemas/results.ts';
+import { committedOffsets, endOffsets, kafkaSettings, readLatestByKey } from '../../stream/kafka/client.ts';
+import { topicNames } from '../../stream/kafka/topics.ts';
+import { concord } from '../fixtures/cli.ts';
+import { streamLines } from '../fixtures/run-both.ts';
+
+// Real broker, real CLI processes. Each describe uses its own topic prefix, so nothing is shared.
+const s = kafkaSettings('concord-test');
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const CLICKS = 20_000, TXNS = 4_000, SEED = 11, DATE = '2026-11-23';
+
+/** What the file-based stream runtime says for the same (on-time) events: the final value per cell. */
+async function expectedResults(): Promise<Map<string, unknown>> {
+  const expected = new Map<string, unknown>();
+  for (const schema of ['clicks', 'transactions'] as const) {
+    const day = generateDay({
+      seed: SEED, date: DATE, clicks: schema === 'clicks' ? CLICKS : 0, transactions: schema === 'transactions' ? TXNS : 0,
+      fraudRings: schema === 'transactions' ? 5 : 0, maxOutOfOrderness: 20_000, lateFraction: 0, invalidFraction: 0.002,
+    });
+    for (const def of builtinPipelines.filter((p) => p.schema.name === schema)) {
+      const { final } = await streamLines(def, schema === 'clicks' ? day.clicks : day.transactions, 5_000);
+      for (const r of final) expected.set(`${r.pipeline}|${cellKey(r)}`, r.kind === 'window' ? r.values : r.distinctValues);
+    }
+  }
+  return expected;
+}
+
+async function actualResults(prefix: string): Promise<Map<string, unknown>> {
+  const rows = await readLatestByKey(s, topicNames(prefix).results);
+  const pipelines = new Map(builtinPipelines.map((p) => [p.name, p]));
+  const out = new Map<string, unknown>();
+  for (const [key, value] of rows) {
+    const row = JSON.parse(value) as Record<string, unknown>;
+    const def = pipelines.get(String(row.pipeline))!;
+    out.set(key, def.kind === 'windowed' ? Object.fromEntries(def.aggregates.map((a) => [a.output, row[a.output]])) : row[def.rule.output]);
+  }
+  return out;
+}
+
+function produce(prefix: string): void {
+  const env = { CONCORD_TOPIC_PREFIX: prefix };
+  const common = ['--seed', String(SEED), '--date', DATE, '--late-fraction', '0', '--invalid-fraction', '0.002'];
+  expect(concord(['produce', '--schema', 'clicks', '--count', String(CLICKS), ...common], env).code).toBe(0);
+  expect(concord(['produce', '--schema', 'transactions', '--count', String(TXNS), '--fraud-rings', '5', ...common], env).code).toBe(0);
+}
+
+/** Starts `concord run` as a child process; resolves with its exit code (or signal). */
+function startWorker(prefix: string, extra: string[] = [], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'run', '--pipeline', 'all', '--worker-id', 'w1', ...extra], {
+    cwd: root, env: { ...process.env, CONCORD_TOPIC_PREFIX: prefix, ...env }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += String(d); });
+  const exited = new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal, stderr })));
+  return { child, exited };
+}
+
+describe('concord run: one worker over a real broker', () => {
+  const prefix = `w${randomUUID().slice(0, 6)}.`;
+  let expected: Map<string, unknown>;
+  beforeAll(async () => {
+    produce(prefix);
+    expected = await expectedResults();
+  }, 120_000);
+
+  it('final results equal the file-based stream runtime for all three pipelines; bad records go to the DLQ', async () => {
+    const { exited } = startWorker(prefix, ['--stop-when-idle', '2s']);
+    const r = await exited;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/drained/);
+    const actual = await actualResults(prefix);
+    expect(actual.size).toBe(expected.size);
+    expect(new Map([...actual].sort())).toEqual(new Map([...expected].sort()));
+    const dlq = await readLatestByKey(s, topicNames(prefix).deadLetter);
+    expect(dlq.size).toBeGreaterThan(0);
+    const sample = JSON.parse([...dlq.values()][0]!) as Record<string, unknown>;
+    expect(sample).toMatchObject({ reason: expect.any(String), partition: expect.any(Number), offset: expect.any(Number) });
+  }, 120_000);
+});
+
+describe('concord run: killed with SIGKILL at random moments and restarted', () => {
+  const prefix = `k${randomUUID().slice(0, 6)}.`;
+  let expected: Map<string, unknown>;
+  beforeAll(async () => {
+    produce(prefix);
+    expected = await expectedResults();
+  }, 120_000);
+
+  it('ends with the results of an uninterrupted run: nothing lost, nothing doubled', async () => {
+    const kills = Number(process.env.CONCORD_KILLS ?? 5);
+    const clicks = topicNames(prefix).clicks;
+    const total = [...(await endOffsets(s, clicks)).values()].reduce((a, b) => a + b, 0);
+    const consumed = async () => [...(await committedOffsets(s, 'concord-clicks', clicks)).values()].reduce((a, b) => a + b, 0);
+    // Small fetches make many small transactions, so the kills land in the middle of the work.
+    const slow = { CONCORD_KAFKA_MAX_BYTES_PER_PARTITION: '16384' };
+    const progress: number[] = [];
+    for (let i = 0; i < kills; i++) {
+      const before = await consumed();
+      const { child, exited } = startWorker(prefix, [], slow);
+      // Kill at a random moment after this incarnation has committed something, before it is done.
+      await waitFor(async () => (await consumed()) > before, 60_000);
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 300)));
+      child.kill('SIGKILL');
+      const r = await exited;
+      expect(r.signal).toBe('SIGKILL');
+      progress.push(await consumed());
+    }
+    // Every kill hit a worker with work left (the run was really interrupted, 'kills' times).
+    expect(progress.at(-1)!).toBeLessThan(total);
+    expect(new Set(progress).size).toBe(kills);
+    const { exited } = startWorker(prefix, ['--stop-when-idle', '2s']);
+    const r = await exited;
+    expect(r.code, r.stderr).toBe(0);
+    expect(await consumed()).toBe(total);
+    const actual = await actualResults(prefix);
+    expect(new Map([...actual].sort())).toEqual(new Map([...expected].sort()));
+  }, 300_000);
+});
+
+async function waitFor(condition: () => Promise<boolean>, deadlineMs: number): Promise<void> {
+  const started = Date.now();
+  while (!(await condition())) {
+    if (Date.now() - started > deadlineMs) throw new Error(`condition not met within ${deadlineMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
