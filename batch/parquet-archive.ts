@@ -6,7 +6,7 @@ import { hash64Into } from '../pipeline/hash.ts';
 import { utcPartition } from '../pipeline/time.ts';
 import { decodeLine, deadLetterToJson } from '../schemas/decode.ts';
 import { duckdbType, type AnyEvent, type EventSchema } from '../schemas/schema.ts';
-import type { LineSource } from '../sources/source.ts';
+import { offsetOf, type LineSource } from '../sources/source.ts';
 import { JsonlWriter } from '../stream/sinks/jsonl-writer.ts';
 import { hashColumns, rejectedDir, schemaDir, sketchedFields, sourceTag } from './archive-layout.ts';
 import { DuckDb, quoteIdent, quoteString } from './duckdb.ts';
@@ -34,7 +34,15 @@ export class ParquetArchive {
     this.schema = schema;
   }
 
-  async write(source: LineSource, options: { ingestTime?: number; onProgress?: (events: number) => void } = {}): Promise<ArchiveStats> {
+  /**
+   * `mode: 'replace-source'` (files): the input is a whole source; its earlier files are replaced.
+   * `mode: 'append'` (Kafka): the input is the next slice of a source; every file of it is named
+   * `<stem>.parquet` (and `<stem>.jsonl` for rejects), and nothing else is touched.
+   */
+  async write(
+    source: LineSource,
+    options: { ingestTime?: number; onProgress?: (events: number) => void; mode?: 'replace-source' | 'append'; stem?: string } = {},
+  ): Promise<ArchiveStats> {
     const schema = this.schema;
     const names = Object.keys(schema.fields);
     const sketched = sketchedFields(schema);
@@ -57,11 +65,11 @@ export class ParquetArchive {
         for (let i = 0; i < batch.lines.length; i++) {
           const line = batch.lines[i]!;
           if (line.trim().length === 0) continue;
-          const position = { source: batch.source, offset: batch.firstOffset + i };
+          const position = { source: batch.source, offset: offsetOf(batch, i) };
           const decoded = decodeLine(schema, line, position);
           if (!decoded.ok) {
             stats.deadLetters++;
-            rejected ??= new JsonlWriter(join(rejectedDir(this.dir, schema), `${sourceTag(batch.source)}.jsonl`));
+            rejected ??= new JsonlWriter(join(rejectedDir(this.dir, schema), `${options.stem ?? sourceTag(batch.source)}.jsonl`));
             rejected.write(deadLetterToJson(decoded.deadLetter, schema.name));
             continue;
           }
@@ -75,7 +83,7 @@ export class ParquetArchive {
       }
       appender.closeSync();
       await rejected?.close();
-      stats.files = await this.writePartitions(db, names, sketched, ingest);
+      stats.files = await this.writePartitions(db, names, sketched, ingest, options.mode === 'append' ? (options.stem ?? 'part') : undefined);
       return stats;
     } catch (error) {
       if (error instanceof ConcordError) throw error;
@@ -111,7 +119,7 @@ export class ParquetArchive {
     }
   }
 
-  private async writePartitions(db: DuckDb, names: string[], sketched: string[], ingest: number): Promise<string[]> {
+  private async writePartitions(db: DuckDb, names: string[], sketched: string[], ingest: number, stem?: string): Promise<string[]> {
     const schema = this.schema;
     const ts = quoteIdent(schema.timeField);
     const groups = await db.rows(
@@ -124,7 +132,7 @@ export class ParquetArchive {
       ...sketched.flatMap((f) => [hashColumns(f).hi, hashColumns(f).lo]),
       '_source', '_offset', `epoch_ms(${ingest})::TIMESTAMP_MS AS _ingest_ts`,
     ].join(', ');
-    const tmpDir = join(this.dir, '.tmp');
+    const tmpDir = join(this.dir, '.tmp', randomUUID());
     await mkdir(tmpDir, { recursive: true });
     const files: string[] = [];
     for (const g of groups) {
@@ -132,7 +140,7 @@ export class ParquetArchive {
       const { dt, hour } = utcPartition(hourStart);
       const source = String(g._source);
       const partDir = join(schemaDir(this.dir, schema), `dt=${dt}`, `hour=${hour}`);
-      const finalPath = join(partDir, `${sourceTag(source)}-${g.lo}-${g.hi}.parquet`);
+      const finalPath = join(partDir, `${stem ?? `${sourceTag(source)}-${g.lo}-${g.hi}`}.parquet`);
       const tmpPath = join(tmpDir, `${randomUUID()}.parquet`);
       await db.run(
         `COPY (SELECT ${select} FROM staging WHERE ${ts} >= ${hourStart} AND ${ts} < ${hourStart + HOUR} AND _source = ${quoteString(source)} ORDER BY _offset)
@@ -143,7 +151,7 @@ export class ParquetArchive {
       files.push(finalPath);
     }
     await rm(tmpDir, { recursive: true, force: true });
-    await this.removeSuperseded(groups.map((g) => String(g._source)), files);
+    if (stem === undefined) await this.removeSuperseded(groups.map((g) => String(g._source)), files);
     return files;
   }
 

@@ -7,6 +7,13 @@ export interface LineBatch {
   readonly source: string;
   readonly firstOffset: number;
   readonly lines: readonly string[];
+  /** Offsets of the lines when they are not contiguous from `firstOffset` (Kafka: markers, compaction). */
+  readonly offsets?: readonly number[];
+}
+
+/** The offset of line `i` of a batch. */
+export function offsetOf(batch: LineBatch, i: number): number {
+  return batch.offsets ? batch.offsets[i]! : batch.firstOffset + i;
 }
 
 export type LineSource = AsyncIterable<LineBatch>;

@@ -2,7 +2,7 @@ import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { DefinitionError } from '../pipeline/errors.ts';
 import { decodeLine } from '../schemas/decode.ts';
 import type { DeadLetter, LateRecord, ResultRecord } from '../schemas/results.ts';
-import type { LineSource } from '../sources/source.ts';
+import { offsetOf, type LineSource } from '../sources/source.ts';
 import { createOperator, type Emitter, type StreamOperator } from './operators/index.ts';
 
 export interface StreamStats {
@@ -51,7 +51,7 @@ export async function runStream(options: StreamRunOptions): Promise<StreamStats>
       const line = batch.lines[i]!;
       stats.lines++;
       if (line.trim().length === 0) continue;
-      position.offset = batch.firstOffset + i;
+      position.offset = offsetOf(batch, i);
       const decoded = decodeLine(schema, line, position);
       if (!decoded.ok) {
         stats.deadLetters++;

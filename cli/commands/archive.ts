@@ -1,4 +1,8 @@
+import { KafkaArchiver } from '../../batch/kafka-archiver.ts';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
+import { ConfigError } from '../../pipeline/errors.ts';
+import { parseDuration } from '../../pipeline/time.ts';
+import { kafkaSettings } from '../../stream/kafka/client.ts';
 import { schemaByName } from '../../schemas/index.ts';
 import { readJsonlFile } from '../../sources/jsonl-file.ts';
 import type { CommandSpec } from '../args.ts';
@@ -7,17 +11,41 @@ import { Progress } from '../progress.ts';
 export const archiveCommand: CommandSpec = {
   name: 'archive',
   summary: 'write events (late ones included) to Parquet partitioned by event time',
-  usage: 'concord archive --schema clicks|transactions --input EVENTS.jsonl --dir ARCHIVE_DIR',
+  usage: 'concord archive --schema clicks|transactions (--input EVENTS.jsonl | --from-kafka [--stop-when-idle 10s]) --dir ARCHIVE_DIR',
   options: [
     '--schema NAME              clicks | transactions',
     '--input FILE               events, one JSON object per line',
+    '--from-kafka               or: consume the raw topic in consumer group concord-archiver-<schema>;',
+    '                           files <topic>_<partition>-<first>-<last offset>.parquet, offsets committed',
+    '                           after the rename (killed and restarted: no duplicates, no gaps)',
+    '--stop-when-idle D         with --from-kafka: exit once caught up and quiet for D',
+    '--flush-records N          with --from-kafka: records per partition per file (default 50000)',
     '--dir DIR                  archive root: <dir>/<schema>/dt=YYYY-MM-DD/hour=HH/*.parquet (UTC);',
     '                           rejected lines go to <dir>/<schema>/_rejected/. Reruns replace, never duplicate.',
   ],
-  flags: { schema: { type: 'string' }, input: { type: 'string' }, dir: { type: 'string' } },
-  required: ['schema', 'input', 'dir'],
+  flags: {
+    schema: { type: 'string' }, input: { type: 'string' }, dir: { type: 'string' }, 'from-kafka': { type: 'boolean' },
+    'stop-when-idle': { type: 'string' }, 'flush-records': { type: 'string' },
+  },
+  required: ['schema', 'dir'],
   async run(v) {
     const schema = schemaByName(String(v.schema));
+    if (v['from-kafka']) {
+      const archiver = new KafkaArchiver({
+        schema,
+        dir: String(v.dir),
+        settings: kafkaSettings('concord-archiver'),
+        ...(v['flush-records'] ? { flushRecords: Number(v['flush-records']) } : {}),
+        ...(v['stop-when-idle'] ? { stopWhenIdleMs: parseDuration(String(v['stop-when-idle']), '--stop-when-idle') } : {}),
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
+      process.once('SIGINT', () => archiver.stop());
+      process.once('SIGTERM', () => archiver.stop());
+      const stats = await archiver.run();
+      process.stderr.write(`archived ${stats.records - stats.skipped} ${schema.name} records from Kafka in ${stats.flushes} flushes (${stats.skipped} already archived, skipped)\n`);
+      return 0;
+    }
+    if (v.input === undefined) throw new ConfigError('give --input FILE, or --from-kafka');
     const progress = new Progress(`archive ${schema.name}`);
     const stats = await new ParquetArchive(String(v.dir), schema).write(readJsonlFile(String(v.input)), {
       onProgress: (n) => progress.update(n, 'events'),

@@ -241,6 +241,11 @@ export class BatchConsumer {
     return self;
   }
 
+  /** Commits `offset` (the next one to read) for a partition, for callers using `commit: 'none'` without transactions. */
+  async commit(topic: string, partition: number, offset: number): Promise<void> {
+    await wrap('committing offsets', this.settings, () => this.consumer.commitOffsets([{ topic, partition, offset: String(offset) }]));
+  }
+
   async stop(): Promise<void> {
     await wrap('leaving the consumer group', this.settings, () => this.consumer.disconnect());
   }

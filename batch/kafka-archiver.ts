@@ -1,0 +1,181 @@
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EventSchema } from '../schemas/schema.ts';
+import { BatchConsumer, endOffsets, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
+import { inputTopic } from '../stream/kafka/topics.ts';
+import { rejectedDir, schemaDir, sourceTag } from './archive-layout.ts';
+import { ParquetArchive, listArchiveFiles } from './parquet-archive.ts';
+
+export interface KafkaArchiverOptions {
+  schema: EventSchema;
+  dir: string;
+  settings: KafkaSettings;
+  groupId?: string;
+  /** Write a partition's buffer once it holds this many records (default 50 000)... */
+  flushRecords?: number;
+  /** ...or once its oldest buffered record waited this long (default 5 s). */
+  flushIntervalMs?: number;
+  stopWhenIdleMs?: number;
+  log?: (line: string) => void;
+}
+
+interface Buffered {
+  lines: string[];
+  offsets: number[];
+  since: number;
+}
+
+/**
+ * Archives a raw topic into the Parquet layout of `concord archive`, in its own consumer group.
+ * Each flush of a partition writes `<topic>_<partition>-<first>-<last>` files (one per event-time
+ * hour, temp then rename), then a commit marker in `_committed/`, then the consumer offset. On
+ * assignment, files of a flush without a marker are removed and records up to the last marked
+ * offset are skipped: a kill at any point leaves no duplicate rows and no gaps.
+ */
+export class KafkaArchiver {
+  private readonly o: KafkaArchiverOptions;
+  private readonly topic: string;
+  private readonly archive: ParquetArchive;
+  private readonly buffers = new Map<number, Buffered>();
+  /** Last archived offset per partition (-1: none). */
+  private readonly archived = new Map<number, number>();
+  private consumer: BatchConsumer | undefined;
+  private ready: Promise<void> = Promise.resolve();
+  private lock: Promise<unknown> = Promise.resolve();
+  private lastRecordAt = Date.now();
+  private finished!: () => void;
+  private failed!: (error: unknown) => void;
+  readonly stats = { records: 0, flushes: 0, skipped: 0 };
+
+  constructor(options: KafkaArchiverOptions) {
+    this.o = options;
+    this.topic = inputTopic(options.schema.name);
+    this.archive = new ParquetArchive(options.dir, options.schema);
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.lock.then(fn, fn);
+    this.lock = next.catch(() => undefined);
+    return next;
+  }
+
+  private markerDir(): string {
+    return join(schemaDir(this.o.dir, this.o.schema), '_committed');
+  }
+
+  private tag(partition: number): string {
+    return sourceTag(`${this.topic}:${partition}`);
+  }
+
+  async run(): Promise<typeof this.stats> {
+    const done = new Promise<void>((resolve, reject) => {
+      this.finished = resolve;
+      this.failed = reject;
+    });
+    this.consumer = await BatchConsumer.start(this.o.settings, {
+      groupId: this.o.groupId ?? `concord-archiver-${this.o.schema.name}`,
+      topics: [this.topic],
+      commit: 'none',
+      onAssignment: (assigned) => {
+        const mine = assigned.filter((a) => a.topic === this.topic).map((a) => a.partition);
+        this.ready = this.exclusive(() => this.assign(mine));
+      },
+      onBatch: async (batch) => {
+        try {
+          await this.ready;
+          await this.exclusive(() => this.buffer(batch));
+          return true;
+        } catch (error) {
+          this.failed(error);
+          return false;
+        }
+      },
+    });
+    const timer = setInterval(() => {
+      void this.exclusive(() => this.tick()).catch((error) => this.failed(error));
+    }, 250);
+    try {
+      await done;
+    } finally {
+      clearInterval(timer);
+      await this.consumer.stop().catch(() => undefined);
+    }
+    return this.stats;
+  }
+
+  stop(): void {
+    this.finished();
+  }
+
+  /** Removes half-written flushes (files without a marker) and finds where each partition stands. */
+  private async assign(partitions: number[]): Promise<void> {
+    await mkdir(this.markerDir(), { recursive: true });
+    const markers = new Set(await readdir(this.markerDir()));
+    const files = await listArchiveFiles(this.o.dir, this.o.schema);
+    let rejected: string[] = [];
+    try {
+      rejected = (await readdir(rejectedDir(this.o.dir, this.o.schema))).map((f) => join(rejectedDir(this.o.dir, this.o.schema), f));
+    } catch {
+      rejected = [];
+    }
+    for (const p of partitions) {
+      const prefix = `${this.tag(p)}-`;
+      let last = -1;
+      for (const m of markers) {
+        const range = /^(\d+)-(\d+)$/.exec(m.slice(prefix.length));
+        if (m.startsWith(prefix) && range) last = Math.max(last, Number(range[2]));
+      }
+      for (const file of [...files, ...rejected]) {
+        const name = file.slice(file.lastIndexOf('/') + 1).replace(/\.(parquet|jsonl)$/, '');
+        if (name.startsWith(prefix) && /^\d+-\d+$/.test(name.slice(prefix.length)) && !markers.has(name)) await rm(file, { force: true });
+      }
+      this.archived.set(p, last);
+      this.buffers.delete(p);
+    }
+    this.o.log?.(`archiving ${this.topic} partitions [${partitions.join(', ')}] into ${this.o.dir}`);
+  }
+
+  private async buffer(batch: InBatch): Promise<void> {
+    const done = this.archived.get(batch.partition) ?? -1;
+    let b = this.buffers.get(batch.partition);
+    for (const r of batch.records) {
+      this.stats.records++;
+      if (r.offset <= done || (b && r.offset <= b.offsets.at(-1)!)) {
+        this.stats.skipped++;
+        continue;
+      }
+      if (!b) this.buffers.set(batch.partition, (b = { lines: [], offsets: [], since: Date.now() }));
+      b.lines.push(r.value);
+      b.offsets.push(r.offset);
+    }
+    if (batch.records.length > 0) this.lastRecordAt = Date.now();
+    if (b && b.lines.length >= (this.o.flushRecords ?? 50_000)) await this.flush(batch.partition);
+  }
+
+  private async flush(partition: number): Promise<void> {
+    const b = this.buffers.get(partition);
+    if (!b || b.lines.length === 0) return;
+    const first = b.offsets[0]!, last = b.offsets.at(-1)!;
+    const stem = `${this.tag(partition)}-${first}-${last}`;
+    const source = `${this.topic}:${partition}`;
+    await this.archive.write((async function* () {
+      yield { source, firstOffset: first, lines: b.lines, offsets: b.offsets };
+    })(), { mode: 'append', stem });
+    await writeFile(join(this.markerDir(), stem), `${new Date().toISOString()}\n`);
+    await this.consumer!.commit(this.topic, partition, last + 1);
+    this.archived.set(partition, last);
+    this.buffers.delete(partition);
+    this.stats.flushes++;
+  }
+
+  private async tick(): Promise<void> {
+    const now = Date.now();
+    for (const [p, b] of this.buffers) if (now - b.since >= (this.o.flushIntervalMs ?? 5_000)) await this.flush(p);
+    const quiet = this.o.stopWhenIdleMs;
+    if (quiet !== undefined && now - this.lastRecordAt >= quiet && this.archived.size > 0) {
+      for (const p of [...this.buffers.keys()]) await this.flush(p);
+      const ends = await endOffsets(this.o.settings, this.topic);
+      if ([...this.archived].every(([p, last]) => last + 1 >= (ends.get(p) ?? 0) && !this.buffers.has(p))) this.finished();
+    }
+  }
+}

@@ -1,0 +1,87 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DuckDb, quoteString } from '../../batch/duckdb.ts';
+import { ParquetArchive } from '../../batch/parquet-archive.ts';
+import { replay } from '../../batch/replay.ts';
+import { partitionGlob } from '../../batch/archive-layout.ts';
+import { generateDay } from '../../generate/realistic-day.ts';
+import { pageViewsPerMinute } from '../../pipeline/builtins.ts';
+import { clicksSchema } from '../../schemas/index.ts';
+import { resultToJson } from '../../schemas/results.ts';
+import { batchesOf } from '../../sources/jsonl-file.ts';
+import { concord } from '../fixtures/cli.ts';
+import { tempWorkspace } from '../fixtures/workspace.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const ws = tempWorkspace('concord-archiver-');
+afterAll(() => ws.cleanup());
+const COUNT = 20_000, SEED = 5, DATE = '2026-11-23';
+
+function archiver(prefix: string, dir: string, extra: string[] = []) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'archive', '--from-kafka', '--schema', 'clicks', '--dir', dir, ...extra], {
+    cwd: root, env: { ...process.env, CONCORD_TOPIC_PREFIX: prefix }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += String(d); });
+  return { child, exited: new Promise<{ code: number | null; signal: string | null; stderr: string }>((r) => child.on('exit', (code, signal) => r({ code, signal, stderr }))) };
+}
+
+const markers = (dir: string) => {
+  try {
+    return readdirSync(join(dir, 'clicks', '_committed')).length;
+  } catch {
+    return 0;
+  }
+};
+
+describe('concord archive --from-kafka (real broker), killed and restarted', () => {
+  const prefix = `a${randomUUID().slice(0, 6)}.`;
+  const dir = join(ws.dir, 'from-kafka');
+  beforeAll(() => {
+    const r = concord(['produce', '--schema', 'clicks', '--count', String(COUNT), '--seed', String(SEED), '--date', DATE, '--invalid-fraction', '0.002'], { CONCORD_TOPIC_PREFIX: prefix });
+    expect(r.code, r.stderr).toBe(0);
+  }, 60_000);
+
+  it('leaves no duplicate rows and no gaps, and replays like an archive of the same events', async () => {
+    const kills = Number(process.env.CONCORD_KILLS ?? 5);
+    for (let i = 0; i < kills; i++) {
+      const before = markers(dir);
+      const { child, exited } = archiver(prefix, dir, ['--flush-records', '500']);
+      const started = Date.now();
+      while (markers(dir) <= before && Date.now() - started < 60_000) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 200)));
+      child.kill('SIGKILL');
+      expect((await exited).signal).toBe('SIGKILL');
+    }
+    const { exited } = archiver(prefix, dir, ['--flush-records', '500', '--stop-when-idle', '2s']);
+    const done = await exited;
+    expect(done.code, done.stderr).toBe(0);
+
+    const db = await DuckDb.open();
+    try {
+      const [row] = await db.rows(
+        `SELECT count(*) AS n, count(DISTINCT (_source, _offset)) AS distinct_positions FROM read_parquet(${quoteString(partitionGlob(dir, clicksSchema))})`,
+      );
+      const rejected = readdirSync(join(dir, 'clicks', '_rejected'))
+        .map((f) => readFileSync(join(dir, 'clicks', '_rejected', f), 'utf8').split('\n').filter(Boolean).length)
+        .reduce((a, b) => a + b, 0);
+      expect(Number(row!.n)).toBe(Number(row!.distinct_positions)); // no duplicates
+      expect(Number(row!.n) + rejected).toBe(COUNT); // no gaps: every record is a row or a rejected line
+      expect(rejected).toBeGreaterThan(0);
+    } finally {
+      db.close();
+    }
+
+    // The same events archived from a file replay to the same numbers.
+    const day = generateDay({ seed: SEED, date: DATE, clicks: COUNT, transactions: 0, fraudRings: 0, maxOutOfOrderness: 20_000, invalidFraction: 0.002 });
+    const fileDir = join(ws.dir, 'from-file');
+    await new ParquetArchive(fileDir, clicksSchema).write((async function* () { yield* batchesOf('file:clicks.jsonl', day.clicks); })());
+    const fromKafka = (await replay(pageViewsPerMinute, dir)).map(resultToJson);
+    const fromFile = (await replay(pageViewsPerMinute, fileDir)).map(resultToJson);
+    expect(fromKafka).toEqual(fromFile);
+  }, 300_000);
+});
