@@ -4,13 +4,21 @@ import { partitionGlob } from './archive-layout.ts';
 import { DuckDb, quoteIdent, quoteString } from './duckdb.ts';
 import { listArchiveFiles } from './parquet-archive.ts';
 
+/** The sources (file, topic:partition) an archive holds, for registering them before a shadow run. */
+export async function archivedSources(dir: string, schema: EventSchema, db: DuckDb): Promise<string[]> {
+  if ((await listArchiveFiles(dir, schema)).length === 0) return [];
+  const cols = await db.columns(`SELECT DISTINCT _source FROM read_parquet(${quoteString(partitionGlob(dir, schema))}, hive_partitioning = false) ORDER BY 1`);
+  return (cols._source ?? []).map(String);
+}
+
 export interface ArchivedEvent {
   readonly event: AnyEvent;
   readonly position: EventPosition;
 }
 
 /**
- * Reads archived events back in arrival order (per source, by offset), as the stream runtime saw them.
+ * Reads archived events back in arrival order: by ingest time (Kafka record timestamps; one value for a
+ * file), then per source by offset. Across Kafka partitions this approximates the order a worker saw.
  * Reconcile uses this to rebuild which events met which watermark; `fields` limits the columns read.
  */
 export async function readArrivalOrder(
@@ -29,7 +37,7 @@ export async function readArrivalOrder(
     const cols = await own.columns(
       `SELECT ${select.join(', ')}, _source, _offset
        FROM read_parquet(${quoteString(partitionGlob(dir, schema))}, hive_partitioning = false)
-       ORDER BY _source, _offset`,
+       ORDER BY _ingest_ts, _source, _offset`,
     );
     const n = cols._offset?.length ?? 0;
     const out: ArchivedEvent[] = new Array(n);

@@ -22,6 +22,7 @@ export interface KafkaArchiverOptions {
 interface Buffered {
   lines: string[];
   offsets: number[];
+  timestamps: number[];
   since: number;
 }
 
@@ -144,9 +145,10 @@ export class KafkaArchiver {
         this.stats.skipped++;
         continue;
       }
-      if (!b) this.buffers.set(batch.partition, (b = { lines: [], offsets: [], since: Date.now() }));
+      if (!b) this.buffers.set(batch.partition, (b = { lines: [], offsets: [], timestamps: [], since: Date.now() }));
       b.lines.push(r.value);
       b.offsets.push(r.offset);
+      b.timestamps.push(r.timestamp);
     }
     if (batch.records.length > 0) this.lastRecordAt = Date.now();
     if (b && b.lines.length >= (this.o.flushRecords ?? 50_000)) await this.flush(batch.partition);
@@ -159,7 +161,7 @@ export class KafkaArchiver {
     const stem = `${this.tag(partition)}-${first}-${last}`;
     const source = `${this.topic}:${partition}`;
     await this.archive.write((async function* () {
-      yield { source, firstOffset: first, lines: b.lines, offsets: b.offsets };
+      yield { source, firstOffset: first, lines: b.lines, offsets: b.offsets, ingestTimes: b.timestamps };
     })(), { mode: 'append', stem });
     await writeFile(join(this.markerDir(), stem), `${new Date().toISOString()}\n`);
     await this.consumer!.commit(this.topic, partition, last + 1);

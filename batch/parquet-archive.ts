@@ -55,7 +55,7 @@ export class ParquetArchive {
       const columns = [
         ...names.map((n) => `${quoteIdent(n)} ${schema.fields[n]!.kind === 'timestamp' ? 'BIGINT' : duckdbType(schema.fields[n]!.kind)}`),
         ...sketched.flatMap((f) => [`${hashColumns(f).hi} UINTEGER`, `${hashColumns(f).lo} UINTEGER`]),
-        '_source VARCHAR', '_offset BIGINT',
+        '_source VARCHAR', '_offset BIGINT', '_ingest BIGINT',
       ];
       await db.run(`CREATE TABLE staging (${columns.join(', ')})`);
       const appender = await db.appender('staging');
@@ -76,6 +76,7 @@ export class ParquetArchive {
           this.appendEvent(appender, decoded.event, names, sketched, hash);
           appender.appendVarchar(position.source);
           appender.appendBigInt(BigInt(position.offset));
+          appender.appendBigInt(BigInt(batch.ingestTimes?.[i] ?? ingest));
           appender.endRow();
           stats.events++;
         }
@@ -83,7 +84,7 @@ export class ParquetArchive {
       }
       appender.closeSync();
       await rejected?.close();
-      stats.files = await this.writePartitions(db, names, sketched, ingest, options.mode === 'append' ? (options.stem ?? 'part') : undefined);
+      stats.files = await this.writePartitions(db, names, sketched, options.mode === 'append' ? (options.stem ?? 'part') : undefined);
       return stats;
     } catch (error) {
       if (error instanceof ConcordError) throw error;
@@ -119,7 +120,7 @@ export class ParquetArchive {
     }
   }
 
-  private async writePartitions(db: DuckDb, names: string[], sketched: string[], ingest: number, stem?: string): Promise<string[]> {
+  private async writePartitions(db: DuckDb, names: string[], sketched: string[], stem?: string): Promise<string[]> {
     const schema = this.schema;
     const ts = quoteIdent(schema.timeField);
     const groups = await db.rows(
@@ -130,7 +131,7 @@ export class ParquetArchive {
         schema.fields[n]!.kind === 'timestamp' ? `epoch_ms(${quoteIdent(n)})::TIMESTAMP_MS AS ${quoteIdent(n)}` : quoteIdent(n),
       ),
       ...sketched.flatMap((f) => [hashColumns(f).hi, hashColumns(f).lo]),
-      '_source', '_offset', `epoch_ms(${ingest})::TIMESTAMP_MS AS _ingest_ts`,
+      '_source', '_offset', 'epoch_ms(_ingest)::TIMESTAMP_MS AS _ingest_ts',
     ].join(', ');
     const tmpDir = join(this.dir, '.tmp', randomUUID());
     await mkdir(tmpDir, { recursive: true });

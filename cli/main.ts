@@ -3,12 +3,13 @@ import { helpText, parseCommandArgs, type CommandSpec } from './args.ts';
 import { archiveCommand } from './commands/archive.ts';
 import { demoCommand } from './commands/demo.ts';
 import { produceCommand } from './commands/produce.ts';
+import { resultsCommand } from './commands/results.ts';
 import { runCommand } from './commands/run.ts';
 import { reconcileCommand } from './commands/reconcile.ts';
 import { replayCommand } from './commands/replay.ts';
 import { streamCommand } from './commands/stream.ts';
 
-const commands: readonly CommandSpec[] = [demoCommand, streamCommand, archiveCommand, replayCommand, reconcileCommand, produceCommand, runCommand];
+const commands: readonly CommandSpec[] = [demoCommand, streamCommand, archiveCommand, replayCommand, reconcileCommand, produceCommand, runCommand, resultsCommand];
 
 function mainHelp(): string {
   return [

@@ -1,4 +1,4 @@
-import { readArrivalOrder, type ArchivedEvent } from '../batch/archive-reader.ts';
+import { archivedSources, readArrivalOrder } from '../batch/archive-reader.ts';
 import { DuckDb } from '../batch/duckdb.ts';
 import { replay } from '../batch/replay.ts';
 import { definitionVersion, fieldsRead, type PipelineDefinition } from '../pipeline/definition.ts';
@@ -69,8 +69,20 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileReport>
     const replayed = finalResults(await replay(def, input.archiveDir, { db }));
     const arrivals = await readArrivalOrder(input.archiveDir, def.schema, { db, fields: fieldsRead(def) });
     const shadowOut = new CollectingEmitter();
-    const shadowOp = createOperator(def, shadowOut);
-    for (const a of arrivals) shadowOp.process(a.event, a.position);
+    // Every source holds W from the start, as a Kafka worker's assigned partitions do.
+    const tracker = new WatermarkTracker(def.watermark.maxOutOfOrderness);
+    tracker.addSources((await archivedSources(input.archiveDir, def.schema, db)).map((source) => ({ source, idle: false })));
+    const shadowOp = createOperator(def, shadowOut, { tracker });
+    // Rule events that met W - L < ts <= W: evaluated once on arrival (judged against the same W).
+    const evaluatedLate: LateRecord[] = [];
+    for (const a of arrivals) {
+      const ts = a.event[def.schema.timeField] as number;
+      const w = tracker.current;
+      if (def.kind === 'rule' && isDecided(ts, w) && !isBeyondLateness(ts, def.allowedLateness, w)) {
+        evaluatedLate.push({ pipeline: def.name, event: a.event, position: a.position, watermark: w });
+      }
+      shadowOp.process(a.event, a.position);
+    }
     shadowOp.finish();
     const shadow = finalResults(shadowOut.results);
     const realtime = finalResults(input.realtime);
@@ -88,7 +100,7 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileReport>
     };
     const attribute = def.kind === 'windowed'
       ? windowAttribution(def, shadowOut.skips)
-      : ruleAttribution(def, shadowOut.lates, lateWithinLateness(def, arrivals));
+      : ruleAttribution(def, shadowOut.lates, evaluatedLate);
     const cells = new Set([...replayed.keys(), ...realtime.keys()]);
     for (const id of cells) {
       report.cells++;
@@ -141,19 +153,6 @@ function windowAttribution(def: Extract<PipelineDefinition, { kind: 'windowed' }
     if (!sameValue(rt, sh)) return { cause: rt === undefined && sh !== undefined ? 'missing_in_realtime' : 'unexplained', events };
     return { cause: events.length > 0 ? 'late_beyond_lateness' : 'unexplained', events };
   };
-}
-
-/** Rule events that arrived with W - L < ts <= W: evaluated once on arrival (same W as the operator's). */
-function lateWithinLateness(def: PipelineDefinition, arrivals: readonly ArchivedEvent[]): LateRecord[] {
-  const tracker = new WatermarkTracker(def.watermark.maxOutOfOrderness);
-  const out: LateRecord[] = [];
-  for (const { event, position } of arrivals) {
-    const ts = event[def.schema.timeField] as number;
-    const w = tracker.current;
-    if (isDecided(ts, w) && !isBeyondLateness(ts, def.allowedLateness, w)) out.push({ pipeline: def.name, event, position, watermark: w });
-    tracker.observe(position.source, ts);
-  }
-  return out;
 }
 
 function ruleAttribution(

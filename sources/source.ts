@@ -9,6 +9,8 @@ export interface LineBatch {
   readonly lines: readonly string[];
   /** Offsets of the lines when they are not contiguous from `firstOffset` (Kafka: markers, compaction). */
   readonly offsets?: readonly number[];
+  /** When each line entered the system (Kafka record timestamps), if known; else the archive's write time. */
+  readonly ingestTimes?: readonly number[];
 }
 
 /** The offset of line `i` of a batch. */

@@ -1,0 +1,47 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { concord } from '../fixtures/cli.ts';
+import { tempWorkspace } from '../fixtures/workspace.ts';
+
+// produce -> Kafka -> (concord run | concord archive --from-kafka) -> replay -> reconcile, all real processes.
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const ws = tempWorkspace('concord-e2e-');
+afterAll(() => ws.cleanup());
+
+function background(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += String(d); });
+  return new Promise<{ code: number | null; stderr: string }>((r) => child.on('exit', (code) => r({ code, stderr })));
+}
+
+describe('end to end through a real broker', () => {
+  it('on-time data: realtime and replay agree, 0 differences for every pipeline', async () => {
+    const env = { CONCORD_TOPIC_PREFIX: `e${randomUUID().slice(0, 6)}.` };
+    const dir = join(ws.dir, 'archive');
+    for (const [schema, count] of [['clicks', '15000'], ['transactions', '4000']] as const) {
+      const r = concord(['produce', '--schema', schema, '--count', count, '--seed', '21', '--date', '2026-11-23', '--late-fraction', '0'], env);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const runs = await Promise.all([
+      background(['run', '--pipeline', 'all', '--stop-when-idle', '2s'], env),
+      background(['archive', '--from-kafka', '--schema', 'clicks', '--dir', dir, '--stop-when-idle', '2s'], env),
+      background(['archive', '--from-kafka', '--schema', 'transactions', '--dir', dir, '--stop-when-idle', '2s'], env),
+    ]);
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    const realtime = join(ws.dir, 'realtime.jsonl');
+    expect(concord(['results', '--output', realtime], env).code).toBe(0);
+    for (const pipeline of ['page_views_per_minute', 'unique_visitors_5m', 'fraud_multi_country']) {
+      const report = join(ws.dir, `${pipeline}.json`);
+      const r = concord(['reconcile', '--pipeline', pipeline, '--realtime', realtime, '--archive', dir, '--output', report], env);
+      expect(r.code, r.stderr).toBe(0);
+      const rep = JSON.parse(readFileSync(report, 'utf8'));
+      expect(rep.cells, pipeline).toBeGreaterThan(0);
+      expect({ pipeline, different: rep.different, unexplained: rep.unexplained }).toEqual({ pipeline, different: 0, unexplained: 0 });
+    }
+  }, 300_000);
+});
