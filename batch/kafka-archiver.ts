@@ -2,7 +2,7 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventSchema } from '../schemas/schema.ts';
 import { BatchConsumer, endOffsets, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
-import { inputTopic } from '../stream/kafka/topics.ts';
+import { groupName, inputTopic } from '../stream/kafka/topics.ts';
 import { rejectedDir, schemaDir, sourceTag } from './archive-layout.ts';
 import { ParquetArchive, listArchiveFiles } from './parquet-archive.ts';
 
@@ -74,7 +74,7 @@ export class KafkaArchiver {
       this.failed = reject;
     });
     this.consumer = await BatchConsumer.start(this.o.settings, {
-      groupId: this.o.groupId ?? `concord-archiver-${this.o.schema.name}`,
+      groupId: this.o.groupId ?? groupName(`concord-archiver-${this.o.schema.name}`),
       topics: [this.topic],
       commit: 'none',
       onAssignment: (assigned) => {

@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConfigError } from '../pipeline/errors.ts';
 import type { ResultRecord } from '../schemas/results.ts';
+import type { AnyEvent } from '../schemas/schema.ts';
+import type { LoggedLate } from './reconcile.ts';
 
 const parseTime = (v: unknown, what: string, line: number): number => {
   const ms = typeof v === 'number' ? v : Date.parse(String(v));
@@ -55,6 +57,39 @@ export async function readResultsFile(def: PipelineDefinition, path: string): Pr
     }
     const r = parseResultLine(def, row, i + 1);
     if (r) out.push(r);
+  });
+  return out;
+}
+
+/** Reads late events recorded by workers (`concord results --late-output`) for one pipeline. */
+export async function readLateLog(def: PipelineDefinition, path: string): Promise<LoggedLate[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read late events ${path}: check the path`, { cause: error });
+  }
+  const out: LoggedLate[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    const row = JSON.parse(line) as Record<string, unknown>;
+    if (row.pipeline !== def.name) return;
+    const event = { ...(row.event as AnyEvent) };
+    const ts = event[def.schema.timeField];
+    event[def.schema.timeField] = parseTime(ts, 'event ts', i + 1);
+    if (typeof row.source !== 'string' || typeof row.offset !== 'number') {
+      throw new ConfigError(`late events ${path} line ${i + 1}: no source/offset; export them with \`concord results --late-output\``);
+    }
+    out.push({
+      evaluatedOnArrival: row.evaluated_on_arrival === true,
+      record: {
+        pipeline: def.name,
+        event,
+        position: { source: row.source, offset: row.offset },
+        watermark: parseWatermark(row.watermark) ?? Number.NEGATIVE_INFINITY,
+        ...(row.window_start === undefined ? {} : { windowStart: parseTime(row.window_start, 'window_start', i + 1), windowEnd: parseTime(row.window_end, 'window_end', i + 1) }),
+      },
+    });
   });
   return out;
 }

@@ -1,4 +1,6 @@
-import { archivedSources, readArrivalOrder } from '../batch/archive-reader.ts';
+import { archivedSources, readArrivalOrder, type ArchivedEvent } from '../batch/archive-reader.ts';
+import { aggregateFunction } from '../pipeline/aggregates.ts';
+import { assignWindows, windowEnd } from '../pipeline/windows.ts';
 import { DuckDb } from '../batch/duckdb.ts';
 import { replay } from '../batch/replay.ts';
 import { definitionVersion, fieldsRead, type PipelineDefinition } from '../pipeline/definition.ts';
@@ -54,6 +56,19 @@ export interface ReconcileInput {
   /** Realtime output rows (a changelog or final rows). */
   readonly realtime: readonly ResultRecord[];
   readonly archiveDir: string;
+  /**
+   * The late events the realtime workers recorded (Kafka: `concord.late`). When given, attribution uses
+   * what the workers actually judged late instead of simulating it from the archive's arrival order
+   * (across Kafka partitions the consumption interleaving, and so lateness, is not recoverable).
+   */
+  readonly lateLog?: readonly LoggedLate[];
+}
+
+/** A late event as a worker recorded it. */
+export interface LoggedLate {
+  readonly record: LateRecord;
+  /** Rule events within the allowed lateness were evaluated once on arrival, not dropped. */
+  readonly evaluatedOnArrival: boolean;
 }
 
 /**
@@ -84,8 +99,11 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileReport>
       shadowOp.process(a.event, a.position);
     }
     shadowOp.finish();
-    const shadow = finalResults(shadowOut.results);
     const realtime = finalResults(input.realtime);
+    const logged = input.lateLog?.filter((l) => l.record.pipeline === def.name);
+    const shadow = logged && def.kind === 'windowed'
+      ? aggregateExcluding(def, arrivals, new Set(logged.map((l) => `${l.record.position.source}|${l.record.position.offset}`)))
+      : finalResults(shadowOut.results);
 
     const report: ReconcileReport = {
       pipeline: def.name,
@@ -95,12 +113,16 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileReport>
       cells: 0, equal: 0, different: 0,
       causes: { late_beyond_lateness: 0, late_within_lateness: 0, missing_in_realtime: 0, unexplained: 0 },
       unexplained: 0,
-      late_events: shadowOut.lates.length,
+      late_events: logged ? logged.filter((l) => !l.evaluatedOnArrival).length : shadowOut.lates.length,
       differences: [],
     };
-    const attribute = def.kind === 'windowed'
-      ? windowAttribution(def, shadowOut.skips)
-      : ruleAttribution(def, shadowOut.lates, evaluatedLate);
+    let attribute: Attribution;
+    if (def.kind === 'windowed') attribute = windowAttribution(def, logged ? logged.map((l) => l.record) : shadowOut.skips);
+    else if (logged) {
+      const rule = ruleAttribution(def, logged.filter((l) => !l.evaluatedOnArrival).map((l) => l.record), logged.filter((l) => l.evaluatedOnArrival).map((l) => l.record));
+      // The workers' own decisions are the reference: no simulated alert set to compare against.
+      attribute = (id, rt, rp) => rule(id, rt, rp, rt);
+    } else attribute = ruleAttribution(def, shadowOut.lates, evaluatedLate);
     const cells = new Set([...replayed.keys(), ...realtime.keys()]);
     for (const id of cells) {
       report.cells++;
@@ -125,6 +147,35 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileReport>
   } finally {
     db.close();
   }
+}
+
+/** What the stream should have produced if exactly the given events were skipped (windowed pipelines). */
+function aggregateExcluding(def: Extract<PipelineDefinition, { kind: 'windowed' }>, arrivals: readonly ArchivedEvent[], skipped: Set<string>): Map<string, ResultRecord> {
+  const fns = def.aggregates.map((a) => aggregateFunction(a.aggregate));
+  const version = definitionVersion(def);
+  const cells = new Map<string, WindowResult & { accs: unknown[] }>();
+  for (const { event, position } of arrivals) {
+    if (skipped.has(`${position.source}|${position.offset}`)) continue;
+    for (const start of assignWindows(def.window, event[def.schema.timeField] as number)) {
+      const key: Record<string, string | number | null> = {};
+      for (const k of def.key) key[k] = event[k] ?? null;
+      const id = `${start}\u0000${def.key.map((k) => String(event[k] ?? null)).join('\u0001')}`;
+      let cell = cells.get(id);
+      if (!cell) {
+        cell = { kind: 'window', pipeline: def.name, windowStart: start, windowEnd: windowEnd(def.window, start), key, values: {}, revision: 0, watermark: null, definitionVersion: version, accs: fns.map((f) => f.create()) };
+        cells.set(id, cell);
+      }
+      fns.forEach((f, i) => f.add(cell!.accs[i], event));
+    }
+  }
+  const out = new Map<string, ResultRecord>();
+  for (const [id, cell] of cells) {
+    const values: Record<string, number | null> = {};
+    def.aggregates.forEach((a, i) => { values[a.output] = fns[i]!.result(cell.accs[i]); });
+    const { accs: _accs, ...result } = cell;
+    out.set(id, { ...result, values });
+  }
+  return out;
 }
 
 type Attribution = (id: string, rt?: ResultRecord, rp?: ResultRecord, sh?: ResultRecord) => { cause: Cause; events: LateEventRef[] };

@@ -13,7 +13,7 @@ import {
   type KafkaSettings,
   type OutRecord,
 } from './kafka/client.ts';
-import { concordTopics, inputTopic, topicNames } from './kafka/topics.ts';
+import { concordTopics, groupName, inputTopic, topicNames } from './kafka/topics.ts';
 import { createOperator, type Emitter, type OperatorSnapshot, type StreamOperator } from './operators/index.ts';
 import { WindowedOperator } from './operators/windowed.ts';
 import { PartialMerge } from './partial-merge.ts';
@@ -101,7 +101,7 @@ export class KafkaWorker {
     if (mixed) throw new DefinitionError(`one worker reads one input: ${mixed.name} reads ${mixed.schema.name}, not ${first.schema.name}`);
     this.schema = first.schema.name;
     this.topic = inputTopic(this.schema);
-    this.groupId = options.groupId ?? `concord-${this.schema}`;
+    this.groupId = options.groupId ?? groupName(`concord-${this.schema}`);
     this.trackers = options.pipelines.map((p) => new WatermarkTracker(p.watermark.maxOutOfOrderness));
     this.merges = options.pipelines.map((p) => (p.kind === 'windowed' && p.key.length === 0 ? new PartialMerge(p) : null));
   }
@@ -248,7 +248,11 @@ export class KafkaWorker {
       },
       late: (l) => {
         this.stats.late++;
-        this.out.push({ topic: this.names.late, key: String(l.event[def.schema.idField] ?? ''), value: JSON.stringify({ ...lateToJson(l, def.schema.timeField), source: l.position.source, offset: l.position.offset }) });
+        this.out.push({ topic: this.names.late, key: `${def.name}|${String(l.event[def.schema.idField] ?? '')}`, value: JSON.stringify({ ...lateToJson(l, def.schema.timeField), source: l.position.source, offset: l.position.offset }) });
+      },
+      // Recorded too (flagged), so reconcile knows every event this worker judged late, not only the dropped ones.
+      lateAccepted: (l) => {
+        this.out.push({ topic: this.names.late, key: `${def.name}|${String(l.event[def.schema.idField] ?? '')}`, value: JSON.stringify({ ...lateToJson(l, def.schema.timeField), source: l.position.source, offset: l.position.offset, evaluated_on_arrival: true }) });
       },
     };
   }

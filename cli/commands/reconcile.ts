@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { pipelineByName } from '../../pipeline/builtins.ts';
 import { withTiming } from '../../pipeline/definition.ts';
 import { reconcile } from '../../reconcile/reconcile.ts';
-import { readResultsFile } from '../../reconcile/realtime-input.ts';
+import { readLateLog, readResultsFile } from '../../reconcile/realtime-input.ts';
 import { formatSummary } from '../../reconcile/summary.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
@@ -19,17 +19,20 @@ export const reconcileCommand: CommandSpec = {
     '--output FILE              JSON report: counts, causes, every difference with its late events',
     ...timingOptions,
     '                           (use the B and L the realtime run used)',
+    '--late FILE                late events the realtime workers recorded (`concord results --late-output`):',
+    '                           attribute with them instead of simulating lateness from arrival order',
     '--fail-on-unexplained      exit with status 3 when any difference is unexplained',
   ],
   flags: {
     pipeline: { type: 'string' }, realtime: { type: 'string' }, archive: { type: 'string' }, output: { type: 'string' },
-    'fail-on-unexplained': { type: 'boolean' }, ...timingFlags,
+    'fail-on-unexplained': { type: 'boolean' }, late: { type: 'string' }, ...timingFlags,
   },
   required: ['pipeline', 'realtime', 'archive', 'output'],
   async run(v) {
     const def = withTiming(pipelineByName(String(v.pipeline)), loadSettings(v));
     const realtime = await readResultsFile(def, String(v.realtime));
-    const report = await reconcile({ def, realtime, archiveDir: String(v.archive) });
+    const lateLog = v.late === undefined ? undefined : await readLateLog(def, String(v.late));
+    const report = await reconcile({ def, realtime, archiveDir: String(v.archive), ...(lateLog ? { lateLog } : {}) });
     await writeFile(String(v.output), JSON.stringify(report, null, 2) + '\n');
     process.stderr.write(formatSummary([report]) + '\n');
     if (report.unexplained > 0) {

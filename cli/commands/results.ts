@@ -6,13 +6,14 @@ import type { CommandSpec } from '../args.ts';
 export const resultsCommand: CommandSpec = {
   name: 'results',
   summary: 'export the latest realtime results from Kafka (concord.results) to JSONL, e.g. for reconcile',
-  usage: 'concord results --output OUT.jsonl [--pipeline NAME]',
+  usage: 'concord results --output OUT.jsonl [--pipeline NAME] [--late-output LATE.jsonl]',
   options: [
+    '--late-output FILE         also export the late events the workers recorded (concord.late), for reconcile --late',
     '--output FILE              one result row per line: the latest revision of each window/key, and alerts',
     '--pipeline NAME            only this pipeline (default: all)',
     '                           topic prefix: env CONCORD_TOPIC_PREFIX; brokers: env KAFKA_BROKERS',
   ],
-  flags: { output: { type: 'string' }, pipeline: { type: 'string' } },
+  flags: { output: { type: 'string' }, pipeline: { type: 'string' }, 'late-output': { type: 'string' } },
   required: ['output'],
   async run(v) {
     const latest = await readLatestByKey(kafkaSettings('concord-results'), topicNames().results);
@@ -25,6 +26,16 @@ export const resultsCommand: CommandSpec = {
     }
     await out.close();
     process.stderr.write(`exported ${n} results to ${String(v.output)}\n`);
+    if (v['late-output'] !== undefined) {
+      const late = await readLatestByKey(kafkaSettings('concord-results'), topicNames().late);
+      const lateOut = new JsonlWriter(String(v['late-output']));
+      for (const value of late.values()) {
+        const row = JSON.parse(value) as Record<string, unknown>;
+        if (v.pipeline === undefined || row.pipeline === v.pipeline) lateOut.write(row);
+      }
+      await lateOut.close();
+      process.stderr.write(`exported ${lateOut.count} late events to ${String(v['late-output'])}\n`);
+    }
     return 0;
   },
 };

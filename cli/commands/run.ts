@@ -3,6 +3,7 @@ import { builtinPipelines, pipelineByName } from '../../pipeline/builtins.ts';
 import { withTiming, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { parseDuration } from '../../pipeline/time.ts';
 import { kafkaSettings } from '../../stream/kafka/client.ts';
+import { groupName } from '../../stream/kafka/topics.ts';
 import { KafkaWorker } from '../../stream/kafka-worker.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
@@ -19,7 +20,7 @@ export const runCommand: CommandSpec = {
     '--idle-timeout D           a partition quiet for D stops holding the watermark (default 30s)',
     '--worker-id ID             stable id of this worker (default: host name); a restarted worker',
     '                           with the same id fences its previous incarnation',
-    '--group G                  consumer group (default concord-<schema>, or concord-<pipeline>)',
+    '--group G                  consumer group (default <prefix>concord-<schema>, or <prefix>concord-<pipeline>)',
     ...timingOptions,
     '                           Topics: <prefix>clicks, <prefix>transactions -> concord.results, concord.late,',
     '                           concord.dlq, concord.checkpoints (prefix: env CONCORD_TOPIC_PREFIX);',
@@ -39,7 +40,7 @@ export const runCommand: CommandSpec = {
     const workerId = String(v['worker-id'] ?? hostname());
     const workers = [...bySchema].map(([schema, pipelines]) => {
       const all = builtinPipelines.filter((p) => p.schema.name === schema).length === pipelines.length;
-      const group = String(v.group ?? (all ? `concord-${schema}` : `concord-${pipelines.map((p) => p.name).join('+')}`));
+      const group = String(v.group ?? groupName(all ? `concord-${schema}` : `concord-${pipelines.map((p) => p.name).join('+')}`));
       return new KafkaWorker({
         pipelines,
         settings: kafkaSettings(`concord-run-${workerId}`),

@@ -19,6 +19,11 @@ export function topicNames(prefix = process.env.CONCORD_TOPIC_PREFIX ?? '') {
 
 export const topics = topicNames();
 
+/** Consumer groups carry the topic prefix too: groups of separate runs must never mix members. */
+export function groupName(name: string, prefix?: string): string {
+  return `${prefix ?? process.env.CONCORD_TOPIC_PREFIX ?? ''}${name}`;
+}
+
 /** The raw topic a schema's events arrive on. */
 export function inputTopic(schema: string, prefix?: string): string {
   return `${prefix ?? process.env.CONCORD_TOPIC_PREFIX ?? ''}${schema}`;

@@ -116,7 +116,10 @@ export class LookbackRuleOperator implements StreamOperator {
         satisfied: false,
       };
       const index = this.insert(user, e);
-      if (isDecided(ts, w)) this.decide(e, index, w, true);
+      if (isDecided(ts, w)) {
+        this.emitter.lateAccepted?.({ pipeline: this.def.name, event, position, watermark: w });
+        this.decide(e, index, w, true);
+      }
       else this.pending.push(e);
     }
     const next = this.tracker.observe(position.source, ts);

@@ -10,6 +10,8 @@ export interface Emitter {
   late(record: LateRecord): void;
   /** Optional: each window that skipped a late event, even when other windows took it (hopping). */
   skipped?(record: LateRecord): void;
+  /** Optional: a late rule event within the allowed lateness, evaluated once on arrival. */
+  lateAccepted?(record: LateRecord): void;
 }
 
 /**

@@ -97,7 +97,7 @@ describe('concord run: killed with SIGKILL at random moments and restarted', () 
     const kills = Number(process.env.CONCORD_KILLS ?? 5);
     const clicks = topicNames(prefix).clicks;
     const total = [...(await endOffsets(s, clicks)).values()].reduce((a, b) => a + b, 0);
-    const consumed = async () => [...(await committedOffsets(s, 'concord-clicks', clicks)).values()].reduce((a, b) => a + b, 0);
+    const consumed = async () => [...(await committedOffsets(s, `${prefix}concord-clicks`, clicks)).values()].reduce((a, b) => a + b, 0);
     // Small fetches make many small transactions, so the kills land in the middle of the work.
     const slow = { CONCORD_KAFKA_MAX_BYTES_PER_PARTITION: '16384' };
     const progress: number[] = [];
