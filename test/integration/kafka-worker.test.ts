@@ -51,8 +51,8 @@ function produce(prefix: string): void {
 }
 
 /** Starts `concord run` as a child process; resolves with its exit code (or signal). */
-function startWorker(prefix: string, extra: string[] = [], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'run', '--pipeline', 'all', '--worker-id', 'w1', ...extra], {
+function startWorker(prefix: string, extra: string[] = [], env: Record<string, string> = {}, pipeline = 'all', workerId = 'w1') {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'run', '--pipeline', pipeline, '--worker-id', workerId, ...extra], {
     cwd: root, env: { ...process.env, CONCORD_TOPIC_PREFIX: prefix, ...env }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -122,6 +122,29 @@ describe('concord run: killed with SIGKILL at random moments and restarted', () 
     const actual = await actualResults(prefix);
     expect(new Map([...actual].sort())).toEqual(new Map([...expected].sort()));
   }, 300_000);
+});
+
+describe('concord run: two workers share the partitions of one group (keyed pipelines)', () => {
+  const prefix = `s${randomUUID().slice(0, 6)}.`;
+  let expected: Map<string, unknown>;
+  beforeAll(async () => {
+    produce(prefix);
+    expected = await expectedResults();
+  }, 120_000);
+
+  it.each(['page_views_per_minute', 'fraud_multi_country'])('%s: final results equal one worker\'s', async (pipeline) => {
+    const a = startWorker(prefix, ['--stop-when-idle', '3s'], { CONCORD_KAFKA_MAX_BYTES_PER_PARTITION: '16384' }, pipeline, 'a');
+    const b = startWorker(prefix, ['--stop-when-idle', '3s'], { CONCORD_KAFKA_MAX_BYTES_PER_PARTITION: '16384' }, pipeline, 'b');
+    const [ra, rb] = await Promise.all([a.exited, b.exited]);
+    expect(ra.code, ra.stderr).toBe(0);
+    expect(rb.code, rb.stderr).toBe(0);
+    // Both really took part: each was assigned a share of the partitions at some point.
+    expect(ra.stderr).toMatch(/assigned \S+ partitions \[\d/);
+    expect(rb.stderr).toMatch(/assigned \S+ partitions \[\d/);
+    const actual = new Map([...(await actualResults(prefix))].filter(([k]) => k.startsWith(`${pipeline}|`)).sort());
+    const want = new Map([...expected].filter(([k]) => k.startsWith(`${pipeline}|`)).sort());
+    expect(actual).toEqual(want);
+  }, 180_000);
 });
 
 async function waitFor(condition: () => Promise<boolean>, deadlineMs: number): Promise<void> {
