@@ -39,7 +39,6 @@ interface PartitionState {
   operators: StreamOperator[];
   /** Next offset to read. */
   next: number;
-  highWatermark: number;
   lastDataAt: number;
 }
 
@@ -128,13 +127,6 @@ export class KafkaWorker {
       // Offsets commit only inside the transactions, together with results and checkpoints.
       commit: 'none',
       onBatch: (batch) => this.onBatch(batch),
-      onPosition: (p) => {
-        const state = this.partitions.get(p.partition);
-        if (state && p.topic === this.topic) {
-          state.next = Math.max(state.next, p.next);
-          state.highWatermark = p.highWatermark;
-        }
-      },
     });
     this.timer = setInterval(() => {
       void this.exclusive(() => this.tick()).catch((error) => this.fail(error));
@@ -215,7 +207,7 @@ export class KafkaWorker {
         }
         return createOperator(def, this.emitterFor(i, p), { tracker, ...(cp ? { restore: cp.operator } : {}) });
       });
-      this.partitions.set(p, { operators, next: checkpoints[0]?.next ?? 0, highWatermark: -1, lastDataAt: Date.now() });
+      this.partitions.set(p, { operators, next: checkpoints[0]?.next ?? 0, lastDataAt: Date.now() });
       this.o.pipelines.forEach((_, i) => {
         const op = operators[i];
         if (this.merges[i] && op instanceof WindowedOperator) restored.set(p, op);
@@ -275,36 +267,33 @@ export class KafkaWorker {
   }
 
   private async process(batch: InBatch): Promise<boolean> {
-    {
-      if (this.stopping) return false;
-      const state = this.partitions.get(batch.partition);
-      if (!state || batch.topic !== this.topic) {
-        throw new ConcordError(`received ${batch.topic}:${batch.partition}, which is not assigned to this worker`);
-      }
-      const source = this.source(batch.partition);
-      for (const record of batch.records) {
-        this.stats.records++;
-        if (record.offset < state.next) continue; // already in the restored state
-        const position = { source, offset: record.offset };
-        const decoded = decodeLine(this.o.pipelines[0]!.schema, record.value, position);
-        if (!decoded.ok) {
-          this.stats.deadLetters++;
-          this.out.push({ topic: this.names.deadLetter, key: source, value: JSON.stringify({ ...deadLetterToJson(decoded.deadLetter, this.schema), partition: batch.partition }) });
-          continue;
-        }
-        this.stats.events++;
-        for (const op of state.operators) op.process(decoded.event, position);
-      }
-      const last = batch.records.at(-1);
-      if (last) {
-        state.next = Math.max(state.next, last.offset + 1);
-        state.lastDataAt = Date.now();
-        this.lastRecordAt = Date.now();
-      }
-      state.highWatermark = batch.highWatermark;
-      await this.step({ partition: batch.partition, offset: state.next });
-      return true;
+    if (this.stopping) return false;
+    const state = this.partitions.get(batch.partition);
+    if (!state || batch.topic !== this.topic) {
+      throw new ConcordError(`received ${batch.topic}:${batch.partition}, which is not assigned to this worker`);
     }
+    const source = this.source(batch.partition);
+    for (const record of batch.records) {
+      this.stats.records++;
+      if (record.offset < state.next) continue; // already in the restored state
+      const position = { source, offset: record.offset };
+      const decoded = decodeLine(this.o.pipelines[0]!.schema, record.value, position);
+      if (!decoded.ok) {
+        this.stats.deadLetters++;
+        this.out.push({ topic: this.names.deadLetter, key: source, value: JSON.stringify({ ...deadLetterToJson(decoded.deadLetter, this.schema), partition: batch.partition }) });
+        continue;
+      }
+      this.stats.events++;
+      for (const op of state.operators) op.process(decoded.event, position);
+    }
+    const last = batch.records.at(-1);
+    if (last) {
+      state.next = Math.max(state.next, last.offset + 1);
+      state.lastDataAt = Date.now();
+      this.lastRecordAt = Date.now();
+    }
+    await this.step({ partition: batch.partition, offset: state.next });
+    return true;
   }
 
   /**

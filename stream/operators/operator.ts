@@ -1,6 +1,6 @@
 import type { AnyEvent } from '../../schemas/schema.ts';
 import { ConcordError } from '../../pipeline/errors.ts';
-import type { WatermarkSnapshot, WatermarkTracker } from '../../pipeline/watermark.ts';
+import { WatermarkTracker, type WatermarkSnapshot } from '../../pipeline/watermark.ts';
 import type { EventPosition, LateRecord, ResultRecord } from '../../schemas/results.ts';
 
 /** Where an operator sends what it emits. Sinks decide how (file, Kafka, store). */
@@ -42,6 +42,12 @@ export interface OperatorOptions {
   tracker?: WatermarkTracker;
   /** Continue from a checkpoint taken with `snapshot()`. */
   restore?: OperatorSnapshot;
+}
+
+/** The tracker an operator uses: shared, restored from its checkpoint, or new. */
+export function trackerFor(maxOutOfOrderness: number, options: OperatorOptions): WatermarkTracker {
+  if (options.tracker) return options.tracker;
+  return options.restore ? WatermarkTracker.restore(maxOutOfOrderness, options.restore.watermark) : new WatermarkTracker(maxOutOfOrderness);
 }
 
 /** A checkpoint of another definition (or version of it) must not be restored silently. */

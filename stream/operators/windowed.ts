@@ -5,7 +5,7 @@ import { WatermarkTracker } from '../../pipeline/watermark.ts';
 import { assignWindows, windowEnd } from '../../pipeline/windows.ts';
 import type { AnyEvent } from '../../schemas/schema.ts';
 import type { EventPosition, KeyValues } from '../../schemas/results.ts';
-import { checkSnapshot, type Emitter, type OperatorOptions, type OperatorSnapshot, type StreamOperator } from './operator.ts';
+import { checkSnapshot, trackerFor, type Emitter, type OperatorOptions, type OperatorSnapshot, type StreamOperator } from './operator.ts';
 
 interface Pane {
   readonly key: KeyValues;
@@ -49,7 +49,7 @@ export class WindowedOperator implements StreamOperator {
     this.emitter = emitter;
     this.version = definitionVersion(def);
     const snap = options.restore;
-    this.tracker = options.tracker ?? (snap ? WatermarkTracker.restore(def.watermark.maxOutOfOrderness, snap.watermark) : new WatermarkTracker(def.watermark.maxOutOfOrderness));
+    this.tracker = trackerFor(def.watermark.maxOutOfOrderness, options);
     if (snap) this.restoreState(snap);
   }
 
