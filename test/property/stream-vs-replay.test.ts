@@ -17,6 +17,11 @@ const archiveDir = () => join(ws.dir, `run-${runNo++}`);
 const B = 30_000;
 const RUNS = Number(process.env.CONCORD_PROPERTY_RUNS ?? 200);
 const lateness = fc.constantFrom(0, 1, 60_000, 300_000);
+type Raw0 = Record<string, unknown>;
+/** A lateness L and a stream whose far lags are aimed at that L (B + L boundaries, +-1 ms). */
+const lateStream = (make: (L: number) => fc.Arbitrary<Raw0[]>) => lateness.chain((L) => make(L).map((events) => [events, L] as const));
+const clicksBeyond = lateStream((L) => clickStreamArb({ maxOutOfOrderness: B, allowedLateness: L, disorder: 'beyond' }));
+const txnsBeyond = lateStream((L) => transactionStreamArb({ maxOutOfOrderness: B, allowedLateness: L, disorder: 'beyond' }));
 // A failure shrinks (every shrink step runs DuckDB), but never for longer than the test may take.
 const opts = (numRuns: number) => ({ numRuns, interruptAfterTimeLimit: 200_000, markInterruptAsFailure: true });
 
@@ -59,7 +64,7 @@ describe.each(windowed)('property: $def.name', ({ def: base, size, output, agg, 
 
   it('late events: stream == oracle without exactly the late events; replay == oracle; reconcile explains 100%', async () => {
     await fc.assert(
-      fc.asyncProperty(clickStreamArb({ maxOutOfOrderness: B, allowedLateness: 0, disorder: 'beyond' }), lateness, async (events, L) => {
+      fc.asyncProperty(clicksBeyond, async ([events, L]) => {
         const def = withTiming(base, { maxOutOfOrderness: B, allowedLateness: L });
         const both = await runBoth(def, toJsonl(events), archiveDir());
         const evs = events.map((e) => clickEv(e, key));
@@ -98,7 +103,7 @@ describe('property: fraud_multi_country', () => {
 
   it('late transactions: users without late transactions get the oracle alerts; every difference is explained', async () => {
     await fc.assert(
-      fc.asyncProperty(transactionStreamArb({ maxOutOfOrderness: B, allowedLateness: 0, disorder: 'beyond' }), lateness, async (events, L) => {
+      fc.asyncProperty(txnsBeyond, async ([events, L]) => {
         const def = withTiming(base, { maxOutOfOrderness: B, allowedLateness: L });
         const both = await runBoth(def, toJsonl(events), archiveDir());
         const evs = events.map(txnEv);
@@ -128,11 +133,9 @@ describe('property: batching never changes the output', () => {
     ['fraud_multi_country', fraudMultiCountry(), 'transactions'],
   ];
   it.each(cases)('%s: same changelog and late output for any batch sizes', async (_name, base, schema) => {
-    const arb = schema === 'clicks'
-      ? clickStreamArb({ maxOutOfOrderness: B, allowedLateness: 0, disorder: 'beyond' })
-      : transactionStreamArb({ maxOutOfOrderness: B, allowedLateness: 0, disorder: 'beyond' });
+    const arb = schema === 'clicks' ? clicksBeyond : txnsBeyond;
     await fc.assert(
-      fc.asyncProperty(arb, lateness, fc.integer({ min: 1, max: 50 }), async (events, L, batch) => {
+      fc.asyncProperty(arb, fc.integer({ min: 1, max: 50 }), async ([events, L], batch) => {
         const def = withTiming(base, { maxOutOfOrderness: B, allowedLateness: L });
         const lines = toJsonl(events);
         const one = await streamLines(def, lines, 1);
