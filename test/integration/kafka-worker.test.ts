@@ -5,8 +5,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { generateDay } from '../../generate/realistic-day.ts';
 import { builtinPipelines } from '../../pipeline/builtins.ts';
 import { cellKey } from '../../schemas/results.ts';
-import { committedOffsets, endOffsets, kafkaSettings, readLatestByKey } from '../../stream/kafka/client.ts';
-import { topicNames } from '../../stream/kafka/topics.ts';
+import { BatchProducer, committedOffsets, endOffsets, ensureTopics, kafkaSettings, readLatestByKey } from '../../stream/kafka/client.ts';
+import { concordTopics, topicNames } from '../../stream/kafka/topics.ts';
 import { concord } from '../fixtures/cli.ts';
 import { streamLines } from '../fixtures/run-both.ts';
 
@@ -154,3 +154,32 @@ async function waitFor(condition: () => Promise<boolean>, deadlineMs: number): P
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+describe('concord run: quiet partitions do not stall the watermark', () => {
+  it('with data in one partition only, windows fire once the idle timeout passes (no drain needed)', async () => {
+    const prefix = `i${randomUUID().slice(0, 6)}.`;
+    const names = topicNames(prefix);
+    await ensureTopics(s, concordTopics(6, prefix));
+    const producer = await BatchProducer.connect(s);
+    // Five minutes of clicks, all in partition 0; partitions 1-5 never deliver anything.
+    const start = Date.UTC(2026, 10, 23, 10);
+    await producer.send(Array.from({ length: 600 }, (_, i) => ({
+      topic: names.clicks, partition: 0, key: '/', value: JSON.stringify({ event_id: `c${i}`, ts: start + i * 500, url: '/', visitor_id: `v${i % 7}` }),
+    })));
+    await producer.close();
+    const { child, exited } = startWorker(prefix, ['--idle-timeout', '1s'], {}, 'page_views_per_minute');
+    try {
+      // Without idleness W would stay at -infinity (five partitions never deliver) and nothing would fire.
+      await waitFor(async () => (await readLatestByKey(s, names.results)).size >= 4, 60_000);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    const rows = [...(await readLatestByKey(s, names.results)).values()].map((v) => JSON.parse(v) as Record<string, unknown>);
+    // Fired by the watermark (finite), not by a drain (+infinity): minutes 10:00..10:03 of 10:00..10:04.
+    const fired = rows.filter((r) => r.watermark !== '+infinity').map((r) => [r.window_start, r.views]).sort();
+    expect(fired.slice(0, 4)).toEqual([
+      ['2026-11-23T10:00:00.000Z', 120], ['2026-11-23T10:01:00.000Z', 120], ['2026-11-23T10:02:00.000Z', 120], ['2026-11-23T10:03:00.000Z', 120],
+    ]);
+  }, 120_000);
+});
