@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 
 /**
  * Minimal wire-protocol probes, so readiness means "answers requests", not "port is open":
- * Kafka ApiVersions v0 and Redis PING.
+ * Kafka ApiVersions v0 and Metadata v8, Redis PING.
  */
 function exchange(host: string, port: number, request: Buffer, done: (data: Buffer) => boolean, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -37,6 +37,55 @@ export async function kafkaApiVersions(host: string, port: number, timeoutMs = 2
   const apis = new Map<number, [number, number]>();
   for (let i = 0, at = 14; i < count; i++, at += 6) apis.set(reply.readInt16BE(at), [reply.readInt16BE(at + 2), reply.readInt16BE(at + 4)]);
   return apis;
+}
+
+export interface KafkaClusterMetadata {
+  clusterId: string | null;
+  controllerId: number;
+  brokers: { nodeId: number; host: string; port: number }[];
+}
+
+/**
+ * Sends Metadata v8 for no topics: the brokers the cluster advertises. A KRaft broker lists itself
+ * only once it has registered with the controller and been unfenced, so this means "ready for clients".
+ */
+export async function kafkaMetadata(host: string, port: number, timeoutMs = 2_000): Promise<KafkaClusterMetadata> {
+  const clientId = Buffer.from('concord-probe');
+  const header = Buffer.alloc(2 + 2 + 4 + 2 + clientId.length);
+  header.writeInt16BE(3, 0); // Metadata
+  header.writeInt16BE(8, 2); // v8: the last version without tagged fields, served by Kafka 2.3 .. 4.x
+  header.writeInt32BE(2, 4); // correlation id
+  header.writeInt16BE(clientId.length, 8);
+  clientId.copy(header, 10);
+  // topics: empty array (none), allow_auto_topic_creation, include_cluster/topic_authorized_operations
+  const body = Buffer.from([0, 0, 0, 0, 0, 0, 0]);
+  const size = Buffer.alloc(4);
+  size.writeInt32BE(header.length + body.length, 0);
+  const reply = await exchange(host, port, Buffer.concat([size, header, body]), (d) => d.length >= 4 && d.length >= 4 + d.readInt32BE(0), timeoutMs);
+  let at = 8 + 4; // size, correlation id, throttle_time_ms
+  const string = (nullable: boolean): string | null => {
+    const len = reply.readInt16BE(at);
+    at += 2;
+    if (len < 0 && nullable) return null;
+    const text = reply.toString('utf8', at, at + len);
+    at += len;
+    return text;
+  };
+  const brokers: KafkaClusterMetadata['brokers'] = [];
+  const count = reply.readInt32BE(at);
+  at += 4;
+  for (let i = 0; i < count; i++) {
+    const nodeId = reply.readInt32BE(at);
+    at += 4;
+    const brokerHost = string(false) ?? '';
+    const brokerPort = reply.readInt32BE(at);
+    at += 4;
+    string(true); // rack
+    brokers.push({ nodeId, host: brokerHost, port: brokerPort });
+  }
+  const clusterId = string(true);
+  const controllerId = reply.readInt32BE(at);
+  return { clusterId, controllerId, brokers };
 }
 
 export async function redisPing(url: URL, timeoutMs = 2_000): Promise<string> {

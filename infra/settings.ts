@@ -8,18 +8,20 @@ export interface InfraSettings {
   kafkaHost: string;
   kafkaPort: number;
   controllerPort: number;
-  /** Broker data, logs and pid files. */
+  /** Broker properties, logs (`server.log`, `stdout.log`) and data (`data/`, the `log.dirs`). */
   dataDir: string;
   /** Resolved broker jars (cached between runs). */
   libsDir: string;
   redisUrl: URL;
+  /** Pid files, ownership markers, leases and the up lock. */
+  stateDir: string;
 }
 
 function port(name: string, fallback: number): number {
   const v = process.env[name];
   if (v === undefined || v === '') return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0 || n > 65_535) throw new Error(`${name}=${v} is not a TCP port`);
+  if (!Number.isInteger(n) || n <= 0 || n > 65_535) throw new Error(`${name}=${v} is not a TCP port (1-65535)`);
   return n;
 }
 
@@ -29,8 +31,13 @@ export function infraSettings(): InfraSettings {
     kafkaHost: '127.0.0.1',
     kafkaPort: port('KAFKA_PORT', 9092),
     controllerPort: port('KAFKA_CONTROLLER_PORT', 9093),
-    dataDir: resolve(process.env.KAFKA_DATA_DIR ?? join(infraDir, 'kafka')),
-    libsDir: resolve(process.env.KAFKA_LIBS_DIR ?? join(infraDir, 'kafka-libs')),
-    redisUrl: new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'),
+    dataDir: resolve(process.env.KAFKA_DATA_DIR || join(infraDir, 'kafka')),
+    libsDir: resolve(process.env.KAFKA_LIBS_DIR || join(infraDir, 'kafka', 'libs')),
+    redisUrl: new URL(process.env.REDIS_URL || 'redis://127.0.0.1:6379'),
+    stateDir: infraDir,
   };
+}
+
+export function redisPort(s: InfraSettings): number {
+  return Number(s.redisUrl.port || 6379);
 }
