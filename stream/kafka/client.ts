@@ -1,8 +1,11 @@
 /**
- * The one module that talks to Kafka (kafkajs underneath; see docs/decisions.md). The rest of the
- * code sees batches of plain records, never the client library.
+ * The one module that talks to Kafka (kafkajs underneath; see docs/decisions.md). The rest of
+ * the code sees batches of plain records, never the client library.
  */
-import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type ConfigResourceTypes, type Consumer, type Producer, type Transaction } from 'kafkajs';
+
+// kafkajs's ConfigResourceTypes.TOPIC (a CommonJS export Node cannot see as a named ESM export).
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 import { ConcordError } from '../../pipeline/errors.ts';
 
 export class KafkaClientError extends ConcordError {
@@ -62,6 +65,31 @@ async function wrap<T>(what: string, s: KafkaSettings, fn: () => Promise<T>): Pr
   }
 }
 
+/**
+ * Polls metadata until every partition of `topics` has a leader. The controller acknowledges a new
+ * topic before brokers know it: a broker just started with many logs to load answered "This server
+ * does not host this topic-partition" for seconds, which kafkajs's own waitForLeaders does not retry.
+ */
+async function waitForLeaders(admin: Admin, topics: readonly TopicSpec[], deadlineMs = 30_000): Promise<void> {
+  const started = Date.now();
+  let last = '';
+  for (;;) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.name) });
+      const waiting = topics.filter((t) => {
+        const parts = meta.topics.find((m) => m.name === t.name)?.partitions ?? [];
+        return parts.length < t.partitions || parts.some((p) => p.leader < 0);
+      });
+      if (waiting.length === 0) return;
+      last = `no leader yet for ${waiting.map((t) => t.name).join(', ')}`;
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error);
+    }
+    if (Date.now() - started > deadlineMs) throw new Error(`new topics had no leaders within ${deadlineMs / 1000} s (${last})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Creates missing topics; existing ones are left as they are (idempotent). Returns the names created. */
 export async function ensureTopics(s: KafkaSettings, topics: readonly TopicSpec[]): Promise<string[]> {
   const admin: Admin = client(s).admin();
@@ -72,7 +100,7 @@ export async function ensureTopics(s: KafkaSettings, topics: readonly TopicSpec[
       const missing = topics.filter((t) => !existing.has(t.name));
       if (missing.length > 0) {
         await admin.createTopics({
-          waitForLeaders: true,
+          waitForLeaders: false,
           topics: missing.map((t) => ({
             topic: t.name,
             numPartitions: t.partitions,
@@ -80,6 +108,7 @@ export async function ensureTopics(s: KafkaSettings, topics: readonly TopicSpec[
             configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
           })),
         });
+        await waitForLeaders(admin, missing);
       }
       return missing.map((t) => t.name);
     } finally {
@@ -101,7 +130,20 @@ export async function topicPartitions(s: KafkaSettings, topic: string): Promise<
   });
 }
 
-/** End offsets per partition (the offset the next record will get). */
+/** The topic's configuration values as the broker reports them (defaults included), for `names`. */
+export async function topicConfig(s: KafkaSettings, topic: string, names: readonly string[]): Promise<Record<string, string>> {
+  const admin = client(s).admin();
+  return wrap('reading topic config', s, async () => {
+    await admin.connect();
+    try {
+      const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: [...names] }] });
+      return Object.fromEntries((resources[0]?.configEntries ?? []).map((e) => [e.configName, e.configValue]));
+    } finally {
+      await admin.disconnect();
+    }
+  });
+}
+
 /** Offsets a consumer group has committed per partition (missing: none committed yet). */
 export async function committedOffsets(s: KafkaSettings, groupId: string, topic: string): Promise<Map<number, number>> {
   const admin = client(s).admin();
@@ -116,6 +158,7 @@ export async function committedOffsets(s: KafkaSettings, groupId: string, topic:
   });
 }
 
+/** End offsets per partition (the offset the next record will get). */
 export async function endOffsets(s: KafkaSettings, topic: string): Promise<Map<number, number>> {
   const admin = client(s).admin();
   return wrap('reading end offsets', s, async () => {
@@ -126,6 +169,17 @@ export async function endOffsets(s: KafkaSettings, topic: string): Promise<Map<n
       await admin.disconnect();
     }
   });
+}
+
+/** kafkajs's batch shape; an explicit `partition` is kept, otherwise keyed records go by murmur2 of the key (as the Java client does). */
+function topicMessages(records: readonly OutRecord[]): { topic: string; messages: { key: string | null; value: string; partition?: number }[] }[] {
+  const byTopic = new Map<string, { key: string | null; value: string; partition?: number }[]>();
+  for (const r of records) {
+    let list = byTopic.get(r.topic);
+    if (!list) byTopic.set(r.topic, (list = []));
+    list.push(r.partition === undefined ? { key: r.key, value: r.value } : { key: r.key, value: r.value, partition: r.partition });
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }
 
 /** Idempotent producer (acks = all) sending batches; keyed records go to partition by murmur2 of the key. */
@@ -146,15 +200,7 @@ export class BatchProducer {
 
   async send(records: readonly OutRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const byTopic = new Map<string, { key: string | null; value: string; partition?: number }[]>();
-    for (const r of records) {
-      let list = byTopic.get(r.topic);
-      if (!list) byTopic.set(r.topic, (list = []));
-      list.push(r.partition === undefined ? { key: r.key, value: r.value } : { key: r.key, value: r.value, partition: r.partition });
-    }
-    await wrap('producing', this.settings, () =>
-      this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }),
-    );
+    await wrap('producing', this.settings, () => this.producer.sendBatch({ acks: -1, topicMessages: topicMessages(records) }));
   }
 
   async close(): Promise<void> {
@@ -199,6 +245,9 @@ export class BatchConsumer {
     const maxBytesPerPartition = Number(process.env.CONCORD_KAFKA_MAX_BYTES_PER_PARTITION ?? 1 << 20);
     const consumer = client(s).consumer({
       groupId: options.groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000, readUncommitted: false, maxBytesPerPartition,
+      // A fetch waits at most this long for data. kafkajs heartbeats (and so notices a rebalance) and
+      // leaves the group only between fetches: its 5 s default made every join, rebalance and stop ~5 s slower.
+      maxWaitTimeInMs: 500,
     });
     const self = new BatchConsumer(s, consumer);
     await wrap('joining the consumer group', s, async () => {
@@ -251,6 +300,46 @@ export class BatchConsumer {
   }
 }
 
+/** Offsets to commit for a consumer group: per partition, the next offset to read. */
+export interface ConsumedOffsets {
+  groupId: string;
+  topic: string;
+  partitions: { partition: number; offset: number }[];
+}
+
+/** An open transaction: what it sends and the offsets it commits become visible together on commit, never on abort. */
+export class KafkaTransaction {
+  private readonly settings: KafkaSettings;
+  private readonly tx: Transaction;
+
+  constructor(s: KafkaSettings, tx: Transaction) {
+    this.settings = s;
+    this.tx = tx;
+  }
+
+  async send(records: readonly OutRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await wrap('producing in a transaction', this.settings, () => this.tx.sendBatch({ acks: -1, topicMessages: topicMessages(records) }));
+  }
+
+  /** Commits the group's offsets with the transaction (Kafka's sendOffsetsToTransaction). */
+  async sendOffsets(offsets: ConsumedOffsets): Promise<void> {
+    if (offsets.partitions.length === 0) return;
+    await wrap('adding offsets to a transaction', this.settings, () => this.tx.sendOffsets({
+      consumerGroupId: offsets.groupId,
+      topics: [{ topic: offsets.topic, partitions: offsets.partitions.map((p) => ({ partition: p.partition, offset: String(p.offset) })) }],
+    }));
+  }
+
+  async commit(): Promise<void> {
+    await wrap('committing a transaction', this.settings, () => this.tx.commit());
+  }
+
+  async abort(): Promise<void> {
+    await wrap('aborting a transaction', this.settings, () => this.tx.abort());
+  }
+}
+
 /**
  * A transactional producer: records and consumer offsets commit together or not at all
  * (consume-transform-produce, exactly once). A stable `transactionalId` fences a previous
@@ -277,30 +366,23 @@ export class TransactionalProducer {
     return new TransactionalProducer(s, producer);
   }
 
+  /** Starts a transaction: send, sendOffsets, then commit or abort. One open transaction per producer at a time. */
+  async begin(): Promise<KafkaTransaction> {
+    const tx = await wrap('starting a transaction', this.settings, () => this.producer.transaction());
+    return new KafkaTransaction(this.settings, tx);
+  }
+
   /** Sends `records` and commits `offsets` (next offset to read, per topic-partition) atomically. */
-  async commit(records: readonly OutRecord[], offsets: { groupId: string; topic: string; partitions: { partition: number; offset: number }[] } | null): Promise<void> {
-    await wrap('a transaction', this.settings, async () => {
-      const tx = await this.producer.transaction();
-      try {
-        const byTopic = new Map<string, { key: string | null; value: string }[]>();
-        for (const r of records) {
-          let list = byTopic.get(r.topic);
-          if (!list) byTopic.set(r.topic, (list = []));
-          list.push({ key: r.key, value: r.value });
-        }
-        if (byTopic.size > 0) await tx.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
-        if (offsets && offsets.partitions.length > 0) {
-          await tx.sendOffsets({
-            consumerGroupId: offsets.groupId,
-            topics: [{ topic: offsets.topic, partitions: offsets.partitions.map((p) => ({ partition: p.partition, offset: String(p.offset) })) }],
-          });
-        }
-        await tx.commit();
-      } catch (error) {
-        await tx.abort().catch(() => undefined);
-        throw error;
-      }
-    });
+  async commit(records: readonly OutRecord[], offsets: ConsumedOffsets | null): Promise<void> {
+    const tx = await this.begin();
+    try {
+      await tx.send(records);
+      if (offsets) await tx.sendOffsets(offsets);
+      await tx.commit();
+    } catch (error) {
+      await tx.abort().catch(() => undefined);
+      throw error;
+    }
   }
 
   async close(): Promise<void> {
