@@ -1,4 +1,5 @@
-import { definitionVersion, type PipelineDefinition, type WindowedPipeline } from '../pipeline/definition.ts';
+import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
+import { paneId } from '../pipeline/keys.ts';
 import { ConcordError, DefinitionError } from '../pipeline/errors.ts';
 import { WatermarkTracker } from '../pipeline/watermark.ts';
 import { decodeLine, deadLetterToJson } from '../schemas/decode.ts';
@@ -13,10 +14,10 @@ import {
   type KafkaSettings,
   type OutRecord,
 } from './kafka/client.ts';
-import { concordTopics, groupName, inputTopic, topicNames } from './kafka/topics.ts';
+import { concordTopics, groupName, inputTopic, needsMergeStage, topicKeyField, topicNames } from './kafka/topics.ts';
 import { createOperator, type Emitter, type OperatorSnapshot, type StreamOperator } from './operators/index.ts';
 import { WindowedOperator } from './operators/windowed.ts';
-import { PartialMerge } from './partial-merge.ts';
+import { progressMessage, type PartialMessage } from './merge-messages.ts';
 
 export interface KafkaWorkerOptions {
   /** Pipelines over one input schema (one consumer group per schema and pipeline set). */
@@ -77,7 +78,10 @@ export class KafkaWorker {
   private readonly groupId: string;
   private readonly names = topicNames();
   private readonly trackers: WatermarkTracker[];
-  private readonly merges: (PartialMerge | null)[];
+  /** Pipelines whose keys span partitions emit per-partition partials to the merge stage, never totals. */
+  private readonly merged: boolean[];
+  /** The W last reported to the merge stage per `pipeline index|partition`. */
+  private readonly reported = new Map<string, number>();
   private readonly partitions = new Map<number, PartitionState>();
   private readonly out: OutRecord[] = [];
   private producer!: TransactionalProducer;
@@ -102,7 +106,7 @@ export class KafkaWorker {
     this.topic = inputTopic(this.schema);
     this.groupId = options.groupId ?? groupName(`concord-${this.schema}`);
     this.trackers = options.pipelines.map((p) => new WatermarkTracker(p.watermark.maxOutOfOrderness));
-    this.merges = options.pipelines.map((p) => (p.kind === 'windowed' && p.key.length === 0 ? new PartialMerge(p) : null));
+    this.merged = options.pipelines.map((p) => needsMergeStage(p, topicKeyField[this.schema]));
   }
 
   private log(line: string): void {
@@ -169,10 +173,6 @@ export class KafkaWorker {
     return `${this.groupId}|${this.topic}|${partition}|${pipeline}`;
   }
 
-  private mergeKey(): string {
-    return `${this.groupId}|${this.topic}|merge`;
-  }
-
   /** A new assignment: drop partitions handed away, restore the new ones from their checkpoints. */
   private async assign(assigned: number[]): Promise<void> {
     const keep = new Set(assigned);
@@ -180,12 +180,12 @@ export class KafkaWorker {
       if (!keep.has(p)) {
         this.partitions.delete(p);
         this.trackers.forEach((t) => t.removeSource(this.source(p)));
+        this.o.pipelines.forEach((_, i) => this.reported.delete(`${i}|${p}`));
       }
     }
     const fresh = assigned.filter((p) => !this.partitions.has(p));
     if (fresh.length === 0) return;
     const stored = await readLatestByKey(this.o.settings, this.names.checkpoints);
-    const restored = new Map<number, WindowedOperator>();
     let restoredCount = 0;
     const sources = this.o.pipelines.map(() => [] as { source: string; idle: boolean; watermark: number }[]);
     const combined = this.o.pipelines.map(() => Number.NEGATIVE_INFINITY);
@@ -208,18 +208,11 @@ export class KafkaWorker {
         return createOperator(def, this.emitterFor(i, p), { tracker, ...(cp ? { restore: cp.operator } : {}) });
       });
       this.partitions.set(p, { operators, next: checkpoints[0]?.next ?? 0, lastDataAt: Date.now() });
-      this.o.pipelines.forEach((_, i) => {
-        const op = operators[i];
-        if (this.merges[i] && op instanceof WindowedOperator) restored.set(p, op);
-      });
     }
     this.trackers.forEach((t, i) => {
       t.addSources(sources[i]!);
       t.raiseTo(combined[i]!);
     });
-    const mergeText = stored.get(this.mergeKey());
-    const mergeState = mergeText ? (JSON.parse(mergeText) as Record<string, [number, number][]>) : {};
-    this.merges.forEach((m, i) => m?.restore(mergeState[this.o.pipelines[i]!.name] ?? [], restored));
     this.log(`assigned ${this.topic} partitions [${assigned.join(', ')}]; restored ${restoredCount} from checkpoints`);
     // Pending decisions of restored state happen before any new event is judged.
     await this.step(null);
@@ -227,13 +220,17 @@ export class KafkaWorker {
 
   private emitterFor(pipelineIndex: number, partition: number): Emitter {
     const def = this.o.pipelines[pipelineIndex]!;
-    const merge = this.merges[pipelineIndex];
+    const partials = this.merged[pipelineIndex] ? this.names.partials(this.schema) : undefined;
     return {
       result: (r) => {
-        if (merge && r.kind === 'window') {
+        if (partials && r.kind === 'window') {
           const op = this.partitions.get(partition)?.operators[pipelineIndex];
-          const accs = op instanceof WindowedOperator ? op.paneAccumulators(r.windowStart) : undefined;
-          if (accs) merge.update(partition, r.windowStart, r.windowEnd, accs);
+          const accumulators = op instanceof WindowedOperator ? op.paneAccumulators(r.windowStart, paneId(def.kind === 'windowed' ? def.key : [], r.key)) : undefined;
+          if (!accumulators) throw new ConcordError(`${def.name}: window ${r.windowStart} of partition ${partition} fired without state`);
+          const message: PartialMessage = {
+            type: 'partial', pipeline: def.name, partition, window_start: r.windowStart, window_end: r.windowEnd, key: r.key, revision: r.revision, accumulators,
+          };
+          this.out.push({ topic: partials, key: def.name, value: JSON.stringify(message) });
           return;
         }
         this.emitResult(r);
@@ -306,19 +303,27 @@ export class KafkaWorker {
       const w = this.trackers[i]!.current;
       for (const state of this.partitions.values()) state.operators[i]!.onWatermark(w);
     });
-    this.flushMerges();
+    this.reportProgress();
     const records = this.out.splice(0, this.out.length);
     records.push(...this.checkpointRecords());
     await this.producer.commit(records, consumed ? { groupId: this.groupId, topic: this.topic, partitions: [consumed] } : null);
     this.stats.transactions++;
   }
 
-  private flushMerges(): void {
-    this.merges.forEach((merge, i) => {
-      if (!merge) return;
+  /**
+   * Tells the merge stage, per assigned partition, the W its operators have been advanced to (after
+   * this step's partials, in the same transaction and the same partials partition, so the merge never
+   * sees a W before the partials it covers). Only changes are sent.
+   */
+  private reportProgress(): void {
+    this.o.pipelines.forEach((def, i) => {
+      if (!this.merged[i]) return;
       const w = this.trackers[i]!.current;
-      const live = (start: number) => [...this.partitions.values()].some((s) => (s.operators[i] as WindowedOperator).paneAccumulators(start) !== undefined);
-      for (const r of merge.flush(w, live)) this.emitResult(r);
+      for (const p of this.partitions.keys()) {
+        if (this.reported.get(`${i}|${p}`) === w) continue;
+        this.reported.set(`${i}|${p}`, w);
+        this.out.push({ topic: this.names.partials(this.schema), key: def.name, value: JSON.stringify(progressMessage(def.name, p, w)) });
+      }
     });
   }
 
@@ -336,11 +341,6 @@ export class KafkaWorker {
         };
         records.push({ topic: this.names.checkpoints, key: this.checkpointKey(p, def.name), value: JSON.stringify(cp) });
       });
-    }
-    if (this.merges.some((m) => m)) {
-      const merge: Record<string, [number, number][]> = {};
-      this.merges.forEach((m, i) => { if (m) merge[this.o.pipelines[i]!.name] = m.snapshot(); });
-      records.push({ topic: this.names.checkpoints, key: this.mergeKey(), value: JSON.stringify(merge) });
     }
     return records;
   }
@@ -380,7 +380,7 @@ export class KafkaWorker {
   private async drain(): Promise<void> {
     for (const state of this.partitions.values()) for (const op of state.operators) op.finish();
     this.trackers.forEach((t) => t.finish());
-    this.flushMerges();
+    this.reportProgress();
     // The drained state is not checkpointed: a later run continues the stream from the last checkpoint.
     await this.producer.commit(this.out.splice(0, this.out.length), null);
     this.stats.transactions++;

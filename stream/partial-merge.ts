@@ -1,80 +1,158 @@
-import { aggregateFunction } from '../pipeline/aggregates.ts';
+import { aggregateFunction, type AggregateFunction } from '../pipeline/aggregates.ts';
 import { definitionVersion, type WindowedPipeline } from '../pipeline/definition.ts';
-import type { WindowResult } from '../schemas/results.ts';
-import type { WindowedOperator } from './operators/windowed.ts';
+import { ConcordError } from '../pipeline/errors.ts';
+import { isLateForWindow, windowHasFired } from '../pipeline/lateness.ts';
+import { paneId } from '../pipeline/keys.ts';
+import type { KeyValues, WindowResult } from '../schemas/results.ts';
 
-interface WindowPartials {
+/** One input partition's partial aggregate of a (window, key), at that partition operator's revision. */
+export interface Partial {
+  readonly partition: number;
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  /** The pipeline's key values ({} when unkeyed). */
+  readonly key: KeyValues;
+  readonly revision: number;
+  /** Serialised accumulators, one per aggregate of the definition. */
+  readonly accumulators: readonly unknown[];
+}
+
+interface MergeWindow {
+  start: number;
   end: number;
-  byPartition: Map<number, unknown[]>;
+  key: KeyValues;
+  partials: Map<number, { revision: number; accumulators: readonly unknown[] }>;
+  /** Revision of the last merged emission; -1 = not fired yet. */
+  revision: number;
+  changed: boolean;
+}
+
+export interface PartialMergeSnapshot {
+  readonly definition: string;
+  readonly watermark: number | null;
+  readonly inputs: [number, number | null][];
+  readonly windows: { start: number; end: number; key: KeyValues; revision: number; changed: boolean; partials: [number, number, unknown[]][] }[];
+}
+
+export interface MergeStats {
+  /** Partials already seen at that revision (re-sent after a rebalance or a drain). */
+  duplicates: number;
+  /** Partials for windows the merge had already dropped (beyond the allowed lateness). */
+  expired: number;
 }
 
 /**
- * Merges per-partition partial aggregates of an unkeyed windowed pipeline (e.g. unique visitors:
- * one HyperLogLog per partition) into one result per window, so no partition's partial is ever
- * written as if it were the whole. Each emission of a partition operator hands over its pane's
- * accumulators; at the end of each step (every partition has seen the same W) the touched windows
- * are merged and emitted once, with their own revision counter.
+ * The merge stage of an unkeyed (or differently keyed) windowed pipeline over many input partitions:
+ * workers emit per-partition partial accumulators per (window, key) (e.g. one HyperLogLog per
+ * partition), never competing totals, and this combines them. Its watermark is the minimum over its inputs, each input being the W
+ * a partition's operator has been advanced to; a window fires once that passes its end - 1, exactly
+ * when the one-worker operator would fire it, and it is merged from every partition's latest partial,
+ * so the number equals the one-worker number bit for bit. A newer partial of a fired window (a late
+ * update within the allowed lateness) re-emits the window at the next revision. Pure: no I/O.
  */
-export class PartialMerge {
-  private readonly def: WindowedPipeline;
+export class PartialMergeStage {
+  readonly def: WindowedPipeline;
   private readonly version: string;
-  private readonly partials = new Map<number, WindowPartials>();
-  private readonly touched = new Set<number>();
-  /** Last emitted revision per window start (checkpointed). */
-  private revisions = new Map<number, number>();
+  private readonly fns: AggregateFunction<unknown>[];
+  private readonly inputs = new Map<number, number>();
+  /** By `start \0 key id`. */
+  private readonly windows = new Map<string, MergeWindow>();
+  private w = Number.NEGATIVE_INFINITY;
+  readonly stats: MergeStats = { duplicates: 0, expired: 0 };
 
-  constructor(def: WindowedPipeline) {
+  constructor(def: WindowedPipeline, inputPartitions: number) {
     this.def = def;
     this.version = definitionVersion(def);
+    this.fns = def.aggregates.map((a) => aggregateFunction(a.aggregate));
+    for (let p = 0; p < inputPartitions; p++) this.inputs.set(p, Number.NEGATIVE_INFINITY);
   }
 
-  update(partition: number, windowStart: number, windowEnd: number, accumulators: unknown[]): void {
-    let w = this.partials.get(windowStart);
-    if (!w) this.partials.set(windowStart, (w = { end: windowEnd, byPartition: new Map() }));
-    w.byPartition.set(partition, accumulators);
-    this.touched.add(windowStart);
+  /** The merge watermark: min over the inputs, never moving back. */
+  get watermark(): number {
+    return this.w;
   }
 
-  /** Merged results of the windows touched since the last flush; forgets windows no partition holds. */
-  flush(watermark: number, live: (windowStart: number) => boolean): WindowResult[] {
-    const fns = this.def.aggregates.map((a) => aggregateFunction(a.aggregate));
-    const out: WindowResult[] = [];
-    for (const start of [...this.touched].sort((a, b) => a - b)) {
-      const w = this.partials.get(start)!;
-      const accs = fns.map((f) => f.create());
-      for (const partial of w.byPartition.values()) partial.forEach((p, i) => fns[i]!.merge(accs[i], fns[i]!.deserialize(p)));
-      const values: Record<string, number | null> = {};
-      this.def.aggregates.forEach((a, i) => { values[a.output] = fns[i]!.result(accs[i]); });
-      const revision = (this.revisions.get(start) ?? -1) + 1;
-      this.revisions.set(start, revision);
-      out.push({ kind: 'window', pipeline: this.def.name, windowStart: start, windowEnd: w.end, key: {}, values, revision, watermark, definitionVersion: this.version });
+  /** Input `partition`'s operator has been advanced to `watermark`. */
+  progress(partition: number, watermark: number): void {
+    if (!this.inputs.has(partition)) throw new ConcordError(`${this.def.name}: progress from input partition ${partition}, but the merge has ${this.inputs.size} inputs`);
+    this.inputs.set(partition, Math.max(this.inputs.get(partition)!, watermark));
+  }
+
+  partial(p: Partial): void {
+    const id = `${p.windowStart}\u0000${paneId(this.def.key, p.key)}`;
+    let win = this.windows.get(id);
+    if (!win && isLateForWindow(p.windowEnd, this.def.allowedLateness, this.w)) {
+      this.stats.expired++;
+      return;
     }
-    this.touched.clear();
-    for (const start of this.partials.keys()) {
-      if (!live(start)) {
-        this.partials.delete(start);
-        this.revisions.delete(start);
+    if (!win) this.windows.set(id, (win = { start: p.windowStart, end: p.windowEnd, key: p.key, partials: new Map(), revision: -1, changed: false }));
+    const seen = win.partials.get(p.partition);
+    if (seen && seen.revision >= p.revision) {
+      this.stats.duplicates++;
+      return;
+    }
+    win.partials.set(p.partition, { revision: p.revision, accumulators: p.accumulators });
+    win.changed = true;
+  }
+
+  /**
+   * Applies the inputs' watermarks: fires the windows W has passed, re-emits fired windows whose
+   * partials changed, and drops windows beyond the allowed lateness. Results in window order.
+   */
+  advance(): WindowResult[] {
+    this.w = Math.max(this.w, Math.min(...this.inputs.values()));
+    const out: WindowResult[] = [];
+    const ordered = [...this.windows].sort(([a, x], [b, y]) => x.start - y.start || (a < b ? -1 : a > b ? 1 : 0));
+    for (const [id, win] of ordered) {
+      if (win.changed && windowHasFired(win.end, this.w)) {
+        win.revision++;
+        win.changed = false;
+        out.push(this.merged(win));
       }
+      if (isLateForWindow(win.end, this.def.allowedLateness, this.w)) this.windows.delete(id);
     }
     return out;
   }
 
-  snapshot(): [number, number][] {
-    return [...this.revisions];
+  private merged(win: MergeWindow): WindowResult {
+    const accs = this.fns.map((f) => f.create());
+    for (const { accumulators } of win.partials.values()) {
+      accumulators.forEach((a, i) => this.fns[i]!.merge(accs[i], this.fns[i]!.deserialize(a)));
+    }
+    const values: Record<string, number | null> = {};
+    this.def.aggregates.forEach((a, i) => { values[a.output] = this.fns[i]!.result(accs[i]); });
+    return {
+      kind: 'window', pipeline: this.def.name, windowStart: win.start, windowEnd: win.end, key: win.key, values,
+      revision: win.revision, watermark: this.w, definitionVersion: this.version,
+    };
   }
 
-  /** After a restart: revisions from the checkpoint, partials from the restored partition operators. */
-  restore(revisions: [number, number][], operators: Map<number, WindowedOperator>): void {
-    this.revisions = new Map(revisions);
-    for (const [partition, op] of operators) {
-      for (const { start, end } of op.openWindows()) {
-        const accs = op.paneAccumulators(start);
-        if (accs) {
-          let w = this.partials.get(start);
-          if (!w) this.partials.set(start, (w = { end, byPartition: new Map() }));
-          w.byPartition.set(partition, accs);
-        }
-      }
+  snapshot(): PartialMergeSnapshot {
+    const finite = (v: number) => (Number.isFinite(v) ? v : v > 0 ? Number.MAX_VALUE : null);
+    return {
+      definition: this.version,
+      watermark: finite(this.w),
+      inputs: [...this.inputs].map(([p, w]) => [p, finite(w)]),
+      windows: [...this.windows.values()].map((win) => ({
+        start: win.start, end: win.end, key: win.key, revision: win.revision, changed: win.changed,
+        partials: [...win.partials].map(([p, v]) => [p, v.revision, [...v.accumulators]]),
+      })),
+    };
+  }
+
+  restore(snap: PartialMergeSnapshot): void {
+    if (snap.definition !== this.version) {
+      throw new ConcordError(`${this.def.name}: the merge checkpoint is from another definition version; use a new --group`, { domain: 'user' });
+    }
+    const value = (v: number | null) => (v === null ? Number.NEGATIVE_INFINITY : v === Number.MAX_VALUE ? Number.POSITIVE_INFINITY : v);
+    this.w = value(snap.watermark);
+    for (const [p, w] of snap.inputs) this.inputs.set(p, value(w));
+    this.windows.clear();
+    for (const win of snap.windows) {
+      this.windows.set(`${win.start}\u0000${paneId(this.def.key, win.key)}`, {
+        start: win.start, end: win.end, key: win.key, revision: win.revision, changed: win.changed,
+        partials: new Map(win.partials.map(([p, revision, accumulators]) => [p, { revision, accumulators }])),
+      });
     }
   }
 }

@@ -3,7 +3,8 @@ import { builtinPipelines, pipelineByName } from '../../pipeline/builtins.ts';
 import { withTiming, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { parseDuration } from '../../pipeline/time.ts';
 import { kafkaSettings } from '../../stream/kafka/client.ts';
-import { groupName } from '../../stream/kafka/topics.ts';
+import { groupName, needsMergeStage, topicKeyField } from '../../stream/kafka/topics.ts';
+import { KafkaMergeWorker } from '../../stream/kafka-merge.ts';
 import { KafkaWorker } from '../../stream/kafka-worker.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
@@ -38,20 +39,31 @@ export const runCommand: CommandSpec = {
     const bySchema = new Map<string, PipelineDefinition[]>();
     for (const p of chosen) bySchema.set(p.schema.name, [...(bySchema.get(p.schema.name) ?? []), p]);
     const workerId = String(v['worker-id'] ?? hostname());
+    const merges: KafkaMergeWorker[] = [];
     const workers = [...bySchema].map(([schema, pipelines]) => {
       const all = builtinPipelines.filter((p) => p.schema.name === schema).length === pipelines.length;
-      const group = String(v.group ?? groupName(all ? `concord-${schema}` : `concord-${pipelines.map((p) => p.name).join('+')}`));
+      const named = String(v.group ?? groupName(all ? `concord-${schema}` : `concord-${pipelines.map((p) => p.name).join('+')}`));
+      const group = bySchema.size > 1 && v.group ? `${named}-${schema}` : named;
+      // Every worker process is also a member of the merge stage's group: partials of pipelines whose
+      // keys span partitions are combined there, by whichever member owns that pipeline's partials.
+      const merged = pipelines.filter((p) => needsMergeStage(p, topicKeyField[schema]));
+      if (merged.length > 0) {
+        merges.push(new KafkaMergeWorker({
+          pipelines: merged, settings: kafkaSettings(`concord-merge-${workerId}`), groupId: `${group}.merge`, workerId,
+          log: (line) => process.stderr.write(`[${schema}] ${line}\n`),
+        }));
+      }
       return new KafkaWorker({
         pipelines,
         settings: kafkaSettings(`concord-run-${workerId}`),
-        groupId: bySchema.size > 1 && v.group ? `${group}-${schema}` : group,
+        groupId: group,
         workerId,
         ...(v['idle-timeout'] ? { idleTimeoutMs: parseDuration(String(v['idle-timeout']), '--idle-timeout') } : {}),
         ...(v['stop-when-idle'] ? { stopWhenIdleMs: parseDuration(String(v['stop-when-idle']), '--stop-when-idle') } : {}),
         log: (line) => process.stderr.write(`[${schema}] ${line}\n`),
       });
     });
-    const stop = () => workers.forEach((w) => w.stop());
+    const stop = () => [...workers, ...merges].forEach((w) => w.stop());
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     const progress = setInterval(() => {
@@ -59,12 +71,26 @@ export const runCommand: CommandSpec = {
         const s = w.stats;
         process.stderr.write(`run: ${s.events} events, ${s.results} results, ${s.late} late, ${s.deadLetters} rejected, ${s.transactions} transactions\n`);
       }
+      for (const m of merges) process.stderr.write(`merge: ${m.stats.partials} partials, ${m.stats.results} merged results\n`);
     }, 5_000);
+    const merging = merges.map((m) => m.run().catch((error: unknown) => {
+      stop();
+      throw error;
+    }));
+    for (const m of merging) m.catch(() => undefined); // awaited below; a failure stops the workers first
     try {
-      const stats = await Promise.all(workers.map((w) => w.run()));
+      const stats = await Promise.all(workers.map((w) => w.run())).catch((error: unknown) => {
+        stop();
+        throw error;
+      });
       stats.forEach((s, i) => process.stderr.write(
         `${[...bySchema.keys()][i]}: ${s.events} events, ${s.results} results, ${s.late} late, ${s.deadLetters} rejected, ${s.transactions} transactions\n`,
       ));
+      // A bounded run ends once the merge has read every partial the drained workers wrote.
+      if (v['stop-when-idle']) await Promise.all(merges.map((m) => m.stopWhenCaughtUp()));
+      else merges.forEach((m) => m.stop());
+      const merged = await Promise.all(merging);
+      merged.forEach((m) => process.stderr.write(`merge: ${m.partials} partials, ${m.progress} progress records, ${m.results} merged results, ${m.duplicates} duplicates\n`));
     } finally {
       clearInterval(progress);
     }

@@ -66,6 +66,24 @@ async function wrap<T>(what: string, s: KafkaSettings, fn: () => Promise<T>): Pr
 }
 
 /**
+ * `wrap` for reads that are safe to repeat: retries errors the broker marks retriable for up to 30 s.
+ * Right after topics are created (by this or another process) a busy broker answered "not the leader
+ * for that topic-partition" to ListOffsets for a while, and kafkajs's admin does not retry that itself.
+ */
+async function wrapRead<T>(what: string, s: KafkaSettings, fn: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
+    try {
+      return await fn();
+    } catch (error) {
+      const retriable = (error as { retriable?: unknown } | null)?.retriable === true;
+      if (!retriable || Date.now() - started > 30_000) return wrap(what, s, () => Promise.reject(error));
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+/**
  * Polls metadata until every partition of `topics` has a leader. The controller acknowledges a new
  * topic before brokers know it: a broker just started with many logs to load answered "This server
  * does not host this topic-partition" for seconds, which kafkajs's own waitForLeaders does not retry.
@@ -119,7 +137,7 @@ export async function ensureTopics(s: KafkaSettings, topics: readonly TopicSpec[
 
 export async function topicPartitions(s: KafkaSettings, topic: string): Promise<number> {
   const admin = client(s).admin();
-  return wrap('reading topic metadata', s, async () => {
+  return wrapRead('reading topic metadata', s, async () => {
     await admin.connect();
     try {
       const meta = await admin.fetchTopicMetadata({ topics: [topic] });
@@ -133,7 +151,7 @@ export async function topicPartitions(s: KafkaSettings, topic: string): Promise<
 /** The topic's configuration values as the broker reports them (defaults included), for `names`. */
 export async function topicConfig(s: KafkaSettings, topic: string, names: readonly string[]): Promise<Record<string, string>> {
   const admin = client(s).admin();
-  return wrap('reading topic config', s, async () => {
+  return wrapRead('reading topic config', s, async () => {
     await admin.connect();
     try {
       const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: [...names] }] });
@@ -147,7 +165,7 @@ export async function topicConfig(s: KafkaSettings, topic: string, names: readon
 /** Offsets a consumer group has committed per partition (missing: none committed yet). */
 export async function committedOffsets(s: KafkaSettings, groupId: string, topic: string): Promise<Map<number, number>> {
   const admin = client(s).admin();
-  return wrap('reading committed offsets', s, async () => {
+  return wrapRead('reading committed offsets', s, async () => {
     await admin.connect();
     try {
       const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
@@ -161,7 +179,7 @@ export async function committedOffsets(s: KafkaSettings, groupId: string, topic:
 /** End offsets per partition (the offset the next record will get). */
 export async function endOffsets(s: KafkaSettings, topic: string): Promise<Map<number, number>> {
   const admin = client(s).admin();
-  return wrap('reading end offsets', s, async () => {
+  return wrapRead('reading end offsets', s, async () => {
     await admin.connect();
     try {
       return new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));

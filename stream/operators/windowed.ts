@@ -2,6 +2,7 @@ import { aggregateFunction, type AggregateFunction } from '../../pipeline/aggreg
 import { definitionVersion, type WindowedPipeline } from '../../pipeline/definition.ts';
 import { isLateForWindow, windowHasFired } from '../../pipeline/lateness.ts';
 import { WatermarkTracker } from '../../pipeline/watermark.ts';
+import { paneId } from '../../pipeline/keys.ts';
 import { assignWindows, windowEnd } from '../../pipeline/windows.ts';
 import type { AnyEvent } from '../../schemas/schema.ts';
 import type { EventPosition, KeyValues } from '../../schemas/results.ts';
@@ -145,10 +146,7 @@ export class WindowedOperator implements StreamOperator {
       if (end < this.nextDropEnd) this.nextDropEnd = end;
     }
     const keyFields = this.def.key;
-    let id: string;
-    if (keyFields.length === 0) id = '';
-    else if (keyFields.length === 1) id = String(event[keyFields[0]!] ?? '\u0001null');
-    else id = keyFields.map((k) => String(event[k] ?? '\u0001null')).join('\u0000');
+    const id = paneId(keyFields, event);
     let pane = win.panes.get(id);
     if (pane === undefined) {
       const key: KeyValues = {};

@@ -124,7 +124,7 @@ describe('concord run: killed with SIGKILL at random moments and restarted', () 
   }, 300_000);
 });
 
-describe('concord run: two workers share the partitions of one group (keyed pipelines)', () => {
+describe('concord run: two workers share the partitions of one group', () => {
   const prefix = `s${randomUUID().slice(0, 6)}.`;
   let expected: Map<string, unknown>;
   beforeAll(async () => {
@@ -132,7 +132,7 @@ describe('concord run: two workers share the partitions of one group (keyed pipe
     expected = await expectedResults();
   }, 120_000);
 
-  it.each(['page_views_per_minute', 'fraud_multi_country'])('%s: final results equal one worker\'s', async (pipeline) => {
+  it.each(['page_views_per_minute', 'fraud_multi_country', 'unique_visitors_5m'])('%s: final results equal one worker\'s', async (pipeline) => {
     const a = startWorker(prefix, ['--stop-when-idle', '3s'], { CONCORD_KAFKA_MAX_BYTES_PER_PARTITION: '16384' }, pipeline, 'a');
     const b = startWorker(prefix, ['--stop-when-idle', '3s'], { CONCORD_KAFKA_MAX_BYTES_PER_PARTITION: '16384' }, pipeline, 'b');
     const [ra, rb] = await Promise.all([a.exited, b.exited]);

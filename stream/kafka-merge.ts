@@ -1,0 +1,221 @@
+import type { WindowedPipeline } from '../pipeline/definition.ts';
+import { ConcordError } from '../pipeline/errors.ts';
+import { cellKey, resultToJson } from '../schemas/results.ts';
+import {
+  BatchConsumer, TransactionalProducer, endOffsets, ensureTopics, readLatestByKey, topicPartitions,
+  type InBatch, type KafkaSettings, type OutRecord,
+} from './kafka/client.ts';
+import { concordTopics, inputTopic, topicNames } from './kafka/topics.ts';
+import { decodeMergeMessage, progressWatermark, toPartial } from './merge-messages.ts';
+import { PartialMergeStage, type PartialMergeSnapshot } from './partial-merge.ts';
+
+export interface KafkaMergeOptions {
+  /** The pipelines whose partials this stage merges (all over one input schema). */
+  pipelines: readonly WindowedPipeline[];
+  settings: KafkaSettings;
+  /** Consumer group of the merge stage (all members of one deployment share it). */
+  groupId: string;
+  /** Stable per member: its transactional id fences a previous incarnation. */
+  workerId: string;
+  partitions?: number;
+  log?: (line: string) => void;
+}
+
+/** What one partials partition's merge state checkpoints, with the offset, in each transaction. */
+interface MergeCheckpoint {
+  next: number;
+  stages: Record<string, PartialMergeSnapshot>;
+}
+
+export interface MergeStats {
+  partials: number;
+  progress: number;
+  results: number;
+  duplicates: number;
+  transactions: number;
+}
+
+/**
+ * The merge stage over Kafka: a consumer group on `concord.partials.<schema>` combining the workers'
+ * per-partition partials (see PartialMergeStage). Each pipeline's records share one partials partition
+ * (keyed by pipeline), so a member owns whole pipelines; every batch commits, in one transaction, the
+ * merged results, that partition's merge state and its offset. Members scale out and fail over like
+ * workers: the state follows the partition through the checkpoint.
+ */
+export class KafkaMergeWorker {
+  private readonly o: KafkaMergeOptions;
+  private readonly schema: string;
+  private readonly topic: string;
+  private readonly names = topicNames();
+  private readonly defs: Map<string, WindowedPipeline>;
+  /** Per owned partials partition: next offset and one stage per pipeline seen there. */
+  private readonly owned = new Map<number, { next: number; stages: Map<string, PartialMergeStage> }>();
+  /** Fetch position per partials partition, only to tell when a bounded run has read everything. */
+  private readonly positions = new Map<number, number>();
+  private inputPartitions = 0;
+  private joined = false;
+  private producer!: TransactionalProducer;
+  private consumer: BatchConsumer | undefined;
+  private ready: Promise<void> = Promise.resolve();
+  private lock: Promise<unknown> = Promise.resolve();
+  private stopping = false;
+  private failure: unknown;
+  private resolveDone!: () => void;
+  private rejectDone!: (error: unknown) => void;
+  readonly stats: MergeStats = { partials: 0, progress: 0, results: 0, duplicates: 0, transactions: 0 };
+
+  constructor(options: KafkaMergeOptions) {
+    this.o = options;
+    const first = options.pipelines[0];
+    if (!first) throw new ConcordError('the merge stage needs at least one pipeline');
+    this.schema = first.schema.name;
+    this.topic = this.names.partials(this.schema);
+    this.defs = new Map(options.pipelines.map((p) => [p.name, p]));
+  }
+
+  /** Joins the merge group and merges until stopped. */
+  async run(): Promise<MergeStats> {
+    await ensureTopics(this.o.settings, concordTopics(this.o.partitions));
+    this.inputPartitions = await topicPartitions(this.o.settings, inputTopic(this.schema));
+    this.producer = await TransactionalProducer.connect(this.o.settings, `concord-${this.o.groupId}-${this.o.workerId}`);
+    const done = new Promise<void>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    this.consumer = await BatchConsumer.start(this.o.settings, {
+      groupId: this.o.groupId,
+      topics: [this.topic],
+      onAssignment: (assigned) => {
+        this.joined = true;
+        const mine = assigned.filter((a) => a.topic === this.topic).map((a) => a.partition);
+        this.ready = this.exclusive(() => this.assign(mine));
+      },
+      commit: 'none',
+      onBatch: (batch) => this.onBatch(batch),
+      // Transaction markers take offsets too: the fetch position (not the records) tells "caught up".
+      onPosition: (p) => this.positions.set(p.partition, Math.max(this.positions.get(p.partition) ?? 0, p.next)),
+    });
+    try {
+      await done;
+    } finally {
+      await this.consumer?.stop().catch(() => undefined);
+      await this.producer.close().catch(() => undefined);
+    }
+    if (this.failure) throw this.failure;
+    return this.stats;
+  }
+
+  stop(): void {
+    this.stopping = true;
+    this.resolveDone();
+  }
+
+  /** For bounded runs: stops once every owned partials partition is read to its end (polls). */
+  async stopWhenCaughtUp(pollMs = 200): Promise<void> {
+    for (;;) {
+      if (this.stopping) return;
+      await this.ready;
+      if (!this.joined) {
+        await new Promise((r) => setTimeout(r, pollMs));
+        continue;
+      }
+      const ends = await endOffsets(this.o.settings, this.topic);
+      const behind = [...this.owned].filter(([p, s]) => Math.max(s.next, this.positions.get(p) ?? 0) < (ends.get(p) ?? 0));
+      if (behind.length === 0) {
+        await this.exclusive(async () => undefined);
+        this.stop();
+        return;
+      }
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+
+  private fail(error: unknown): void {
+    this.failure = error;
+    this.stopping = true;
+    this.rejectDone(error);
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.lock.then(fn, fn);
+    this.lock = next.catch(() => undefined);
+    return next;
+  }
+
+  private checkpointKey(partition: number): string {
+    return `${this.o.groupId}|${this.topic}|${partition}`;
+  }
+
+  private stage(state: { stages: Map<string, PartialMergeStage> }, pipeline: string): PartialMergeStage {
+    let stage = state.stages.get(pipeline);
+    if (!stage) {
+      const def = this.defs.get(pipeline);
+      if (!def) {
+        throw new ConcordError(`${this.topic} holds partials of ${pipeline}, which this merge stage does not run: run every member of group ${this.o.groupId} with the same --pipeline set`, { domain: 'user' });
+      }
+      state.stages.set(pipeline, (stage = new PartialMergeStage(def, this.inputPartitions)));
+    }
+    return stage;
+  }
+
+  private async assign(assigned: number[]): Promise<void> {
+    const keep = new Set(assigned);
+    for (const p of [...this.owned.keys()]) if (!keep.has(p)) this.owned.delete(p);
+    const fresh = assigned.filter((p) => !this.owned.has(p));
+    if (fresh.length === 0) return;
+    const stored = await readLatestByKey(this.o.settings, this.names.checkpoints);
+    for (const p of fresh) {
+      const text = stored.get(this.checkpointKey(p));
+      const cp = text ? (JSON.parse(text) as MergeCheckpoint) : undefined;
+      const state = { next: cp?.next ?? 0, stages: new Map<string, PartialMergeStage>() };
+      for (const [pipeline, snap] of Object.entries(cp?.stages ?? {})) this.stage(state, pipeline).restore(snap);
+      this.owned.set(p, state);
+    }
+    this.o.log?.(`merge: assigned ${this.topic} partitions [${assigned.join(', ')}]`);
+  }
+
+  private async onBatch(batch: InBatch): Promise<boolean> {
+    try {
+      await this.ready;
+      return await this.exclusive(() => this.process(batch));
+    } catch (error) {
+      this.fail(error);
+      return false;
+    }
+  }
+
+  private async process(batch: InBatch): Promise<boolean> {
+    if (this.stopping) return false;
+    const state = this.owned.get(batch.partition);
+    if (!state || batch.topic !== this.topic) throw new ConcordError(`merge received ${batch.topic}:${batch.partition}, which is not assigned to it`);
+    for (const record of batch.records) {
+      if (record.offset < state.next) continue; // already in the restored state
+      const m = decodeMergeMessage(record.value, `${this.topic}:${batch.partition}@${record.offset}`);
+      const stage = this.stage(state, m.pipeline);
+      if (m.type === 'partial') {
+        this.stats.partials++;
+        stage.partial(toPartial(m));
+      } else {
+        this.stats.progress++;
+        stage.progress(m.partition, progressWatermark(m));
+      }
+    }
+    const last = batch.records.at(-1);
+    if (last) state.next = Math.max(state.next, last.offset + 1);
+    const out: OutRecord[] = [];
+    const stages: Record<string, PartialMergeSnapshot> = {};
+    let duplicates = 0;
+    for (const [name, stage] of state.stages) {
+      for (const r of stage.advance()) out.push({ topic: this.names.results, key: `${r.pipeline}|${cellKey(r)}`, value: JSON.stringify(resultToJson(r)) });
+      stages[name] = stage.snapshot();
+      duplicates += stage.stats.duplicates;
+    }
+    const cp: MergeCheckpoint = { next: state.next, stages };
+    out.push({ topic: this.names.checkpoints, key: this.checkpointKey(batch.partition), value: JSON.stringify(cp) });
+    await this.producer.commit(out, { groupId: this.o.groupId, topic: this.topic, partitions: [{ partition: batch.partition, offset: state.next }] });
+    this.stats.results += out.length - 1;
+    this.stats.duplicates = duplicates;
+    this.stats.transactions++;
+    return true;
+  }
+}
