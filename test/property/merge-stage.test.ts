@@ -18,7 +18,7 @@ import { batchSizesArb, clickStreamArb, splitIntoBatches, toJsonl } from '../fix
 // exactly), over disordered and late streams, any batching, with checkpoints and re-sent partials.
 const B = 30_000;
 const RUNS = Number(process.env.CONCORD_PROPERTY_RUNS ?? 200);
-const byVisitor = checkDefinition({ ...pageViewsPerMinute, name: 'views_per_visitor', key: ['visitor_id'] }) as WindowedPipeline;
+const byVisitor = checkDefinition({ ...(pageViewsPerMinute as WindowedPipeline), name: 'views_per_visitor', key: ['visitor_id'] }) as WindowedPipeline;
 const defs = [
   { label: 'unique_visitors_5m (unkeyed HLL)', def: uniqueVisitors5m() as WindowedPipeline },
   { label: 'views per visitor (keyed by another field than the partition key)', def: byVisitor },
