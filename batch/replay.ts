@@ -15,14 +15,40 @@ import { DuckDb, quoteIdent, quoteString } from './duckdb.ts';
  * stored at archive time; SQL returns each window's rank histogram and the estimate is computed by
  * the same function the stream runtime uses, so both numbers are bit-identical.
  */
-export async function replay(def: PipelineDefinition, archiveDir: string, options: { db?: DuckDb } = {}): Promise<ResultRecord[]> {
+export interface ReplayOptions {
+  db?: DuckDb;
+  /**
+   * Count each event id once (the first delivery in arrival order): a producer that re-sent an event
+   * put it in the log twice, and the next-day numbers count it once. Off by default (the stream
+   * counts what it was delivered; reconciliation turns it on and names such differences `duplicate`).
+   */
+  dedupe?: boolean;
+  /**
+   * Read only events with from <= ts < to for one of these ranges (a day, or the windows a backfill
+   * recomputes). Callers pick ranges that hold whole windows (rules: plus the lookback span).
+   */
+  timeRanges?: readonly { from: number; to: number }[];
+}
+
+/** The archive as a SQL relation, filtered to `timeRanges` and deduplicated by id when asked. */
+function sourceRelation(def: PipelineDefinition, archiveDir: string, options: ReplayOptions): string {
+  const files = `read_parquet(${quoteString(partitionGlob(archiveDir, def.schema))}, hive_partitioning = false)`;
+  const ranges = options.timeRanges;
+  if (!options.dedupe && !ranges) return files;
+  const ts = timeExpr(def);
+  const where = ranges ? `WHERE ${ranges.length === 0 ? 'false' : ranges.map((r) => `(${ts} >= ${r.from} AND ${ts} < ${r.to})`).join(' OR ')}` : '';
+  const once = options.dedupe ? `QUALIFY row_number() OVER (PARTITION BY ${quoteIdent(def.schema.idField)} ORDER BY _ingest_ts, _source, _offset) = 1` : '';
+  return `(SELECT * FROM ${files} ${where} ${once})`;
+}
+
+export async function replay(def: PipelineDefinition, archiveDir: string, options: ReplayOptions = {}): Promise<ResultRecord[]> {
   await access(archiveDir).catch((error) => {
     throw new DefinitionError(`archive directory ${archiveDir} does not exist; run \`concord archive\` first (${String(error)})`);
   });
   if ((await listArchiveFiles(archiveDir, def.schema)).length === 0) return [];
   const db = options.db ?? (await DuckDb.open());
   try {
-    const source = `read_parquet(${quoteString(partitionGlob(archiveDir, def.schema))}, hive_partitioning = false)`;
+    const source = sourceRelation(def, archiveDir, options);
     return def.kind === 'windowed' ? await replayWindowed(db, def, source) : await replayRule(db, def, source);
   } finally {
     if (!options.db) db.close();

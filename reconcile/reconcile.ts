@@ -10,15 +10,29 @@ import { formatDuration, isoMillis } from '../pipeline/time.ts';
 import type { AlertResult, LateRecord, ResultRecord, WindowResult } from '../schemas/results.ts';
 import { CollectingEmitter, createOperator } from '../stream/operators/index.ts';
 import { finalResults } from './final-results.ts';
+import { findDuplicates, findGaps, positionId, readRejected, type RejectedRecord } from './evidence.ts';
 
 /**
- * Why a realtime number differs from the replayed (complete) one:
+ * Why a realtime number differs from the replayed (complete) one, each backed by evidence:
  * - late_beyond_lateness: events that arrived after their window (or rule decision) was closed for good;
  * - late_within_lateness: rule events evaluated once on arrival, after later events had been decided;
- * - missing_in_realtime: the realtime output lacks a cell the stream semantics would have produced;
+ * - update_after_read: the dashboard showed a value the stream itself corrected later (a late update
+ *   within the allowed lateness arrived after the read);
+ * - missing_window: the realtime output lacks a cell the stream semantics would have produced (the
+ *   stream was down, or its output was lost);
+ * - duplicate: the log holds an event id more than once; the stream counted every delivery, the
+ *   replay counts the event once;
+ * - parse_reject: records the pipeline rejected (dead letters) belong to the cell;
+ * - archive_gap: the archive misses offsets of a source that are neither archived nor rejected;
  * - unexplained: none of the above (a bug somewhere; the goal is 0).
  */
-export type Cause = 'late_beyond_lateness' | 'late_within_lateness' | 'missing_in_realtime' | 'unexplained';
+export type Cause =
+  | 'late_beyond_lateness' | 'late_within_lateness' | 'update_after_read' | 'missing_window'
+  | 'duplicate' | 'parse_reject' | 'archive_gap' | 'unexplained';
+
+export const CAUSES: readonly Cause[] = [
+  'late_beyond_lateness', 'late_within_lateness', 'update_after_read', 'missing_window', 'duplicate', 'parse_reject', 'archive_gap', 'unexplained',
+];
 
 export interface LateEventRef {
   id: string;
@@ -37,6 +51,22 @@ export interface Difference {
   late_events: LateEventRef[];
 }
 
+/** How far realtime is from the replay, per pipeline (the next-day report's headline numbers). */
+export interface ReconcileMetrics {
+  realtime_cells: number;
+  replay_cells: number;
+  /** In both, with different values. */
+  mismatched: number;
+  /** In the replay only (windows or alerts the realtime output lacks; alerts: missed). */
+  missing: number;
+  /** In the realtime output only (alerts: spurious). */
+  extra: number;
+  /** (mismatched + missing + extra) / cells. */
+  mismatch_rate: number;
+  /** Σ|a - b| / Σ(a + b) over every cell of the first output (alerts: 1 per alert), 0 when both are empty. */
+  smape: number;
+}
+
 export interface ReconcileReport {
   pipeline: string;
   definition_version: string;
@@ -48,6 +78,9 @@ export interface ReconcileReport {
   causes: Record<Cause, number>;
   unexplained: number;
   late_events: number;
+  metrics: ReconcileMetrics;
+  /** Deliveries of an already delivered event id, rejected records, and archive gaps (offsets) seen. */
+  evidence: { duplicates: number; dead_letters: number; archive_gaps: number };
   differences: Difference[];
 }
 
@@ -62,6 +95,15 @@ export interface ReconcileInput {
    * (across Kafka partitions the consumption interleaving, and so lateness, is not recoverable).
    */
   readonly lateLog?: readonly LoggedLate[];
+  /** Only cells of windows starting (alerts raised) in [from, to), e.g. one UTC day. */
+  readonly range?: { readonly from: number; readonly to: number };
+  /** Count each event id once in the replay (default true; see ReplayOptions.dedupe). */
+  readonly dedupe?: boolean;
+  /**
+   * What the dashboard showed at some instant (the store's as-of read): cells it showed differently
+   * that the stream corrected later are reported as `update_after_read`.
+   */
+  readonly dashboardRead?: readonly ResultRecord[];
 }
 
 /** A late event as a worker recorded it. */
@@ -78,10 +120,17 @@ export interface LoggedLate {
  * difference is explained only if the realtime value equals what those semantics predict.
  */
 export async function reconcile(input: ReconcileInput): Promise<ReconcileReport> {
-  const { def } = input;
+  const { def, range } = input;
+  const inRange = (r: ResultRecord) => {
+    const at = r.kind === 'window' ? r.windowStart : r.ts;
+    return !range || (at >= range.from && at < range.to);
+  };
   const db = await DuckDb.open();
   try {
-    const replayed = finalResults(await replay(def, input.archiveDir, { db }));
+    // A day's windows hold events up to one window size past its end; rules look back without bound.
+    const timeRanges = range && def.kind === 'windowed' ? [{ from: range.from, to: range.to + def.window.size }] : undefined;
+    const replayedAll = await replay(def, input.archiveDir, { db, dedupe: input.dedupe ?? true, ...(timeRanges ? { timeRanges } : {}) });
+    const replayed = finalResults(replayedAll.filter(inRange));
     const arrivals = await readArrivalOrder(input.archiveDir, def.schema, { db, fields: fieldsRead(def) });
     const shadowOut = new CollectingEmitter();
     // Every source holds W from the start, as a Kafka worker's assigned partitions do.
@@ -99,11 +148,15 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileReport>
       shadowOp.process(a.event, a.position);
     }
     shadowOp.finish();
-    const realtime = finalResults(input.realtime);
+    const realtime = finalResults(input.realtime.filter(inRange));
+    const read = input.dashboardRead ? finalResults(input.dashboardRead.filter(inRange)) : undefined;
     const logged = input.lateLog?.filter((l) => l.record.pipeline === def.name);
     const shadow = logged && def.kind === 'windowed'
       ? aggregateExcluding(def, arrivals, new Set(logged.map((l) => `${l.record.position.source}|${l.record.position.offset}`)))
       : finalResults(shadowOut.results);
+    const rejected = await readRejected(input.archiveDir, def.schema);
+    const duplicates = findDuplicates(def, arrivals);
+    const gaps = await findGaps(input.archiveDir, def.schema, db, rejected);
 
     const report: ReconcileReport = {
       pipeline: def.name,
@@ -111,9 +164,11 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileReport>
       max_out_of_orderness: formatDuration(def.watermark.maxOutOfOrderness),
       allowed_lateness: formatDuration(def.allowedLateness),
       cells: 0, equal: 0, different: 0,
-      causes: { late_beyond_lateness: 0, late_within_lateness: 0, missing_in_realtime: 0, unexplained: 0 },
+      causes: Object.fromEntries(CAUSES.map((c) => [c, 0])) as Record<Cause, number>,
       unexplained: 0,
       late_events: logged ? logged.filter((l) => !l.evaluatedOnArrival).length : shadowOut.lates.length,
+      metrics: metricsOf(def, realtime, replayed),
+      evidence: { duplicates: duplicates.size, dead_letters: rejected.length, archive_gaps: [...gaps.values()].reduce((a, b) => a + b, 0) },
       differences: [],
     };
     let attribute: Attribution;
@@ -123,30 +178,98 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileReport>
       // The workers' own decisions are the reference: no simulated alert set to compare against.
       attribute = (id, rt, rp) => rule(id, rt, rp, rt);
     } else attribute = ruleAttribution(def, shadowOut.lates, evaluatedLate);
+    const fallback = evidenceAttribution(def, arrivals, duplicates, rejected, gaps);
     const cells = new Set([...replayed.keys(), ...realtime.keys()]);
-    for (const id of cells) {
+    const record = (rt: ResultRecord | undefined, rp: ResultRecord | undefined, cause: Cause, events: LateEventRef[]) => {
+      report.different++;
+      report.causes[cause]++;
+      report.differences.push({ cell: cellFields((rt ?? rp)!), realtime: rt ? valueFields(rt) : null, replay: rp ? valueFields(rp) : null, cause, late_events: events });
+    };
+    // Window order (ids start with the window start), then key order.
+    for (const id of [...cells].sort((a, b) => parseFloat(a) - parseFloat(b) || (a < b ? -1 : a > b ? 1 : 0))) {
       report.cells++;
       const rt = realtime.get(id), rp = replayed.get(id), sh = shadow.get(id);
       if (sameValue(rt, rp)) {
-        report.equal++;
+        const shown = read?.get(id);
+        // The reader saw another value, and the stream itself settled on the right one later (a cell
+        // the reader did not see yet showed no number, so no wrong one).
+        if (shown !== undefined && !sameValue(shown, rt)) record(shown, rp, 'update_after_read', []);
+        else report.equal++;
         continue;
       }
-      report.different++;
-      const { cause, events } = attribute(id, rt, rp, sh);
-      report.causes[cause]++;
-      report.differences.push({
-        cell: cellFields((rt ?? rp)!),
-        realtime: rt ? valueFields(rt) : null,
-        replay: rp ? valueFields(rp) : null,
-        cause,
-        late_events: events,
-      });
+      let { cause, events } = attribute(id, rt, rp, sh);
+      if (cause === 'unexplained' || (cause === 'late_beyond_lateness' && events.length === 0)) {
+        const evidence = fallback(id, rt, rp, sh);
+        if (evidence) cause = evidence;
+      }
+      record(rt, rp, cause, events);
     }
     report.unexplained = report.causes.unexplained;
     return report;
   } finally {
     db.close();
   }
+}
+
+function primaryValue(def: PipelineDefinition, r: ResultRecord | undefined): number {
+  if (r === undefined) return 0;
+  if (r.kind === 'alert') return 1;
+  const first = def.kind === 'windowed' ? def.aggregates[0]?.output : undefined;
+  return first === undefined ? 0 : Number(r.values[first] ?? 0);
+}
+
+function metricsOf(def: PipelineDefinition, realtime: Map<string, ResultRecord>, replayed: Map<string, ResultRecord>): ReconcileMetrics {
+  let mismatched = 0, missing = 0, extra = 0, absolute = 0, total = 0;
+  const cells = new Set([...realtime.keys(), ...replayed.keys()]);
+  for (const id of cells) {
+    const rt = realtime.get(id), rp = replayed.get(id);
+    if (!rt) missing++;
+    else if (!rp) extra++;
+    else if (!sameValue(rt, rp)) mismatched++;
+    const a = primaryValue(def, rt), b = primaryValue(def, rp);
+    absolute += Math.abs(a - b);
+    total += a + b;
+  }
+  return {
+    realtime_cells: realtime.size, replay_cells: replayed.size, mismatched, missing, extra,
+    mismatch_rate: cells.size === 0 ? 0 : (mismatched + missing + extra) / cells.size,
+    smape: total === 0 ? 0 : absolute / total,
+  };
+}
+
+/**
+ * For differences the lateness rules do not explain: the archive's own evidence. A cell holding a
+ * repeated delivery whose realtime value is what the stream computes over every delivery is a
+ * `duplicate`. The other two apply only when the realtime value is above the replay's and is NOT what
+ * the stream semantics give over the archived events (so the stream saw records the archive lacks),
+ * by no more than the records there is evidence for: rejected records of the cell (`parse_reject`:
+ * the stream accepted what the archive rejected, e.g. another schema version) or offsets the archive
+ * misses (`archive_gap`). Otherwise nothing: unexplained.
+ */
+function evidenceAttribution(
+  def: PipelineDefinition, arrivals: readonly ArchivedEvent[], duplicates: ReadonlySet<string>,
+  rejected: readonly RejectedRecord[], gaps: ReadonlyMap<string, number>,
+): (id: string, rt?: ResultRecord, rp?: ResultRecord, sh?: ResultRecord) => Cause | undefined {
+  const cellsOf = (event: Record<string, unknown>): string[] => {
+    const ts = typeof event[def.schema.timeField] === 'number' ? (event[def.schema.timeField] as number) : Date.parse(String(event[def.schema.timeField]));
+    if (!Number.isFinite(ts)) return [];
+    if (def.kind === 'windowed') return assignWindows(def.window, ts).map((start) => `${start}\u0000${def.key.map((k) => String(event[k] ?? null)).join('\u0001')}`);
+    return [`key:${String(event[def.key] ?? null)}`];
+  };
+  const dupCells = new Set<string>();
+  if (duplicates.size > 0) for (const a of arrivals) if (duplicates.has(positionId(a.position))) cellsOf(a.event).forEach((c) => dupCells.add(c));
+  const rejectedCells = new Map<string, number>();
+  for (const r of rejected) if (r.loose) cellsOf(r.loose).forEach((c) => rejectedCells.set(c, (rejectedCells.get(c) ?? 0) + 1));
+  const missingOffsets = [...gaps.values()].reduce((a, b) => a + b, 0);
+  return (id, rt, rp, sh) => {
+    const cell = def.kind === 'windowed' ? id : `key:${String(((rt ?? rp) as AlertResult).key[def.key] ?? null)}`;
+    if (dupCells.has(cell) && sameValue(rt, sh)) return 'duplicate';
+    const excess = primaryValue(def, rt) - primaryValue(def, rp);
+    if (excess <= 0 || sameValue(rt, sh)) return undefined;
+    if (excess <= (rejectedCells.get(cell) ?? 0)) return 'parse_reject';
+    if (excess <= missingOffsets) return 'archive_gap';
+    return undefined;
+  };
 }
 
 /** What the stream should have produced if exactly the given events were skipped (windowed pipelines). */
@@ -201,7 +324,7 @@ function windowAttribution(def: Extract<PipelineDefinition, { kind: 'windowed' }
   }
   return (id, rt, _rp, sh) => {
     const events = byCell.get(id) ?? [];
-    if (!sameValue(rt, sh)) return { cause: rt === undefined && sh !== undefined ? 'missing_in_realtime' : 'unexplained', events };
+    if (!sameValue(rt, sh)) return { cause: rt === undefined && sh !== undefined ? 'missing_window' : 'unexplained', events };
     return { cause: events.length > 0 ? 'late_beyond_lateness' : 'unexplained', events };
   };
 }

@@ -6,7 +6,7 @@ export function formatSummary(reports: readonly ReconcileReport[]): string {
   const rows = reports.map((r) => [
     r.pipeline, String(r.cells), String(r.equal), String(r.different),
     String(r.causes.late_beyond_lateness), String(r.causes.late_within_lateness),
-    String(r.causes.missing_in_realtime), String(r.unexplained),
+    String(r.causes.missing_window), String(r.unexplained),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');

@@ -84,9 +84,13 @@ async function wrapRead<T>(what: string, s: KafkaSettings, fn: () => Promise<T>)
 }
 
 /**
- * Polls metadata until every partition of `topics` has a leader. The controller acknowledges a new
+ * Polls until every partition of `topics` has a leader that answers. The controller acknowledges a new
  * topic before brokers know it: a broker just started with many logs to load answered "This server
- * does not host this topic-partition" for seconds, which kafkajs's own waitForLeaders does not retry.
+ * does not host this topic-partition" for seconds, which kafkajs's own waitForLeaders does not retry;
+ * and metadata can list a leader before that leader serves the partition ("not the leader"), which
+ * made the first produce fail and kafkajs's idempotent producer then stumble over its own sequence
+ * numbers (OUT_OF_ORDER_SEQUENCE_NUMBER). ListOffsets is answered by the leader itself, so a success
+ * for every partition means the topic is ready.
  */
 async function waitForLeaders(admin: Admin, topics: readonly TopicSpec[], deadlineMs = 30_000): Promise<void> {
   const started = Date.now();
@@ -98,12 +102,15 @@ async function waitForLeaders(admin: Admin, topics: readonly TopicSpec[], deadli
         const parts = meta.topics.find((m) => m.name === t.name)?.partitions ?? [];
         return parts.length < t.partitions || parts.some((p) => p.leader < 0);
       });
-      if (waiting.length === 0) return;
+      if (waiting.length === 0) {
+        for (const t of topics) await admin.fetchTopicOffsets(t.name);
+        return;
+      }
       last = `no leader yet for ${waiting.map((t) => t.name).join(', ')}`;
     } catch (error) {
       last = error instanceof Error ? error.message : String(error);
     }
-    if (Date.now() - started > deadlineMs) throw new Error(`new topics had no leaders within ${deadlineMs / 1000} s (${last})`);
+    if (Date.now() - started > deadlineMs) throw new Error(`topics had no serving leaders within ${deadlineMs / 1000} s (${last})`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -126,8 +133,9 @@ export async function ensureTopics(s: KafkaSettings, topics: readonly TopicSpec[
             configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
           })),
         });
-        await waitForLeaders(admin, missing);
       }
+      // Also topics another process has just created: they may not be served yet either.
+      await waitForLeaders(admin, topics);
       return missing.map((t) => t.name);
     } finally {
       await admin.disconnect();

@@ -1,0 +1,97 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { ParquetArchive } from '../../batch/parquet-archive.ts';
+import { pageViewsPerMinute } from '../../pipeline/builtins.ts';
+import { withTiming } from '../../pipeline/definition.ts';
+import { reconcile } from '../../reconcile/reconcile.ts';
+import type { ResultRecord, WindowResult } from '../../schemas/results.ts';
+import { batchesOf } from '../../sources/jsonl-file.ts';
+import { streamLines } from '../fixtures/run-both.ts';
+import { tempWorkspace } from '../fixtures/workspace.ts';
+
+// Each cause of issue 4 on a minimal archive (real DuckDB + Parquet), with the realtime side produced
+// by the real stream runtime and then changed the way the cause changes it.
+const ws = tempWorkspace();
+afterAll(() => ws.cleanup());
+const def = withTiming(pageViewsPerMinute, { maxOutOfOrderness: 1_000, allowedLateness: 0 });
+const M = 60_000;
+const click = (id: string, ts: number, url = '/a') => JSON.stringify({ event_id: id, ts, url, visitor_id: `v${id}` });
+let n = 0;
+
+async function* asAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
+  yield* items;
+}
+
+async function archive(lines: string[], source = 'file:input.jsonl'): Promise<string> {
+  const dir = join(ws.dir, `a${n++}`);
+  await new ParquetArchive(dir, def.schema).write(asAsync(batchesOf(source, lines, 1000)));
+  return dir;
+}
+
+const views = (r: ResultRecord) => (r as WindowResult).values.views;
+const withViews = (r: ResultRecord, v: number): WindowResult => ({ ...(r as WindowResult), values: { views: v } });
+
+describe('reconcile: every cause, backed by evidence', () => {
+  it('duplicate: the log holds one event twice; the stream counted both, the replay counts it once', async () => {
+    const lines = [click('e1', 1_000), click('e2', 2_000), click('e1', 1_000), click('e3', 3 * M)];
+    const streamed = await streamLines(def, lines);
+    expect(streamed.final.map(views)).toEqual([3, 1]);
+    const report = await reconcile({ def, realtime: streamed.changelog, archiveDir: await archive(lines) });
+    expect(report).toMatchObject({ cells: 2, equal: 1, different: 1, unexplained: 0, causes: { duplicate: 1 }, evidence: { duplicates: 1 } });
+    expect(report.differences[0]).toMatchObject({ realtime: { views: 3 }, replay: { views: 2 }, cause: 'duplicate' });
+    // Without dedupe the replay counts deliveries like the stream: nothing differs.
+    expect((await reconcile({ def, realtime: streamed.changelog, archiveDir: await archive(lines), dedupe: false })).different).toBe(0);
+  });
+
+  it('missing_window: the stream was down for a window; extra and missing windows and SMAPE in the metrics', async () => {
+    const lines = [click('e1', 1_000), click('e2', M + 1), click('e3', M + 2), click('e4', 3 * M)];
+    const streamed = await streamLines(def, lines);
+    const realtime = streamed.changelog.filter((r) => (r as WindowResult).windowStart !== M);
+    const report = await reconcile({ def, realtime, archiveDir: await archive(lines) });
+    expect(report).toMatchObject({ different: 1, unexplained: 0, causes: { missing_window: 1 } });
+    expect(report.metrics).toEqual({ realtime_cells: 2, replay_cells: 3, mismatched: 0, missing: 1, extra: 0, mismatch_rate: 1 / 3, smape: 2 / 6 });
+  });
+
+  it('update_after_read: the dashboard read a value the stream corrected later', async () => {
+    const lines = [click('e1', 1_000), click('e2', 2_000), click('e3', 3 * M)];
+    const streamed = await streamLines(def, lines);
+    const first = streamed.final[0]!;
+    const dashboardRead = [withViews(first, 1)];
+    const report = await reconcile({ def, realtime: streamed.changelog, archiveDir: await archive(lines), dashboardRead });
+    expect(report).toMatchObject({ equal: 1, different: 1, unexplained: 0, causes: { update_after_read: 1 } });
+    expect(report.differences[0]).toMatchObject({ realtime: { views: 1 }, replay: { views: 2 }, cause: 'update_after_read' });
+    expect(report.metrics.mismatched).toBe(0); // the table itself was right
+  });
+
+  it('parse_reject: the stream accepted records the archive rejected (another schema version), no more than there are', async () => {
+    const bad = JSON.stringify({ event_id: 'x1', ts: 1_500, url: '/a', visitor_id: 7 }); // visitor_id must be a string
+    const lines = [click('e1', 1_000), bad, click('e3', 3 * M)];
+    const streamed = await streamLines(def, [click('e1', 1_000), click('e3', 3 * M)]);
+    const realtime = streamed.changelog.map((r) => ((r as WindowResult).windowStart === 0 ? withViews(r, 2) : r));
+    const dir = await archive(lines);
+    const report = await reconcile({ def, realtime, archiveDir: dir });
+    expect(report).toMatchObject({ different: 1, unexplained: 0, causes: { parse_reject: 1 }, evidence: { dead_letters: 1 } });
+    // Two more than the replay, with one rejected record: not explained by it.
+    const tooMany = streamed.changelog.map((r) => ((r as WindowResult).windowStart === 0 ? withViews(r, 3) : r));
+    expect((await reconcile({ def, realtime: tooMany, archiveDir: dir })).causes).toMatchObject({ parse_reject: 0, unexplained: 1 });
+  });
+
+  it('archive_gap: offsets neither archived nor rejected; the stream counted what the archive lacks', async () => {
+    const lines = [click('e1', 1_000), click('e2', 2_000), click('e3', 3_000), click('e4', 3 * M)];
+    const streamed = await streamLines(def, lines);
+    const holed = await archive(lines.map((l, i) => (i === 1 ? '' : l)));
+    const report = await reconcile({ def, realtime: streamed.changelog, archiveDir: holed });
+    expect(report).toMatchObject({ different: 1, unexplained: 0, causes: { archive_gap: 1 }, evidence: { archive_gaps: 1 } });
+    expect(report.differences[0]).toMatchObject({ realtime: { views: 3 }, replay: { views: 2 } });
+  });
+
+  it('range: only the cells of windows starting in [from, to) are reconciled', async () => {
+    const lines = [click('e1', 1_000), click('e2', M + 1), click('e3', 2 * M + 1), click('e4', 5 * M)];
+    const streamed = await streamLines(def, lines);
+    const realtime = streamed.changelog.map((r) => withViews(r, 9));
+    const report = await reconcile({ def, realtime, archiveDir: await archive(lines), range: { from: M, to: 3 * M } });
+    expect(report.cells).toBe(2);
+    expect(report.differences.map((d) => d.cell.window_start)).toEqual(['1970-01-01T00:01:00.000Z', '1970-01-01T00:02:00.000Z']);
+    expect(report.causes.unexplained).toBe(2);
+  });
+});
