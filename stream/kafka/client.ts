@@ -134,8 +134,9 @@ export async function ensureTopics(s: KafkaSettings, topics: readonly TopicSpec[
           })),
         });
       }
-      // Also topics another process has just created: they may not be served yet either.
-      await waitForLeaders(admin, topics);
+      // Also topics another process has just created: they may not be served yet either (their
+      // partition count is whatever they were created with: only the new ones' is checked).
+      await waitForLeaders(admin, topics.map((t) => (missing.includes(t) ? t : { ...t, partitions: 1 })));
       return missing.map((t) => t.name);
     } finally {
       await admin.disconnect();
