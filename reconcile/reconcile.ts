@@ -120,6 +120,11 @@ export interface LoggedLate {
  * difference is explained only if the realtime value equals what those semantics predict.
  */
 export async function reconcile(input: ReconcileInput): Promise<ReconcileReport> {
+  return (await reconcileWithReplay(input)).report;
+}
+
+/** `reconcile`, also handing back the replayed (complete) results of the range: the corrected values. */
+export async function reconcileWithReplay(input: ReconcileInput): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
   const { def, range } = input;
   const inRange = (r: ResultRecord) => {
     const at = r.kind === 'window' ? r.windowStart : r.ts;
@@ -205,7 +210,7 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileReport>
       record(rt, rp, cause, events);
     }
     report.unexplained = report.causes.unexplained;
-    return report;
+    return { report, replayed: [...replayed.values()] };
   } finally {
     db.close();
   }

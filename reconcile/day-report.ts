@@ -1,0 +1,52 @@
+import { CAUSES, type ReconcileReport } from './reconcile.ts';
+
+/** One pipeline's reconciliation of one day, as stored with the version it published. */
+export interface DayReconciliation {
+  date: string;
+  pipeline: string;
+  /** The day version (generation) this reconciliation made visible; null when it failed before publishing. */
+  generation: number | null;
+  previous_generation: number;
+  status: 'published' | 'failed_unexplained';
+  /** provisional until the pipeline's watermark passes the end of the day plus the seal delay. */
+  day_status: 'provisional' | 'sealed';
+  reconciled_at: string;
+  job_id: string;
+  /** Visible cells whose value the switch changed (published as old -> new changes). */
+  corrections: number;
+  report: ReconcileReport;
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+/** The per-pipeline headline table and the per-cause table, in Markdown. */
+export function reconciliationMarkdown(days: readonly DayReconciliation[]): string {
+  const out: string[] = [];
+  out.push('| pipeline | day | version | cells | equal | mismatched | missing | extra | mismatch rate | SMAPE | unexplained |');
+  out.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const d of days) {
+    const m = d.report.metrics;
+    out.push(`| ${d.pipeline} | ${d.day_status} | ${d.generation ?? 'not published'} | ${d.report.cells} | ${d.report.equal} | ${m.mismatched} | ${m.missing} | ${m.extra} | ${pct(m.mismatch_rate)} | ${pct(m.smape)} | ${d.report.unexplained} |`);
+  }
+  out.push('', '| pipeline | ' + CAUSES.join(' | ') + ' |', '|---|' + CAUSES.map(() => '---:').join('|') + '|');
+  for (const d of days) out.push(`| ${d.pipeline} | ${CAUSES.map((c) => d.report.causes[c]).join(' | ')} |`);
+  const failed = days.filter((d) => d.status === 'failed_unexplained');
+  if (failed.length > 0) {
+    out.push('', `**${failed.map((d) => d.pipeline).join(', ')}: unexplained differences; no correction was published.**`);
+  }
+  return out.join('\n');
+}
+
+/** Every difference of the day with its cause, for the Markdown report (capped; the JSON has all). */
+export function differencesMarkdown(d: DayReconciliation, limit = 50): string {
+  const rows = d.report.differences.slice(0, limit).map((x) => {
+    const late = x.late_events.map((e) => `${e.id}@${e.source}:${e.offset}`).join(', ');
+    return `| ${Object.values(x.cell).map(String).join(' ')} | ${x.realtime ? JSON.stringify(x.realtime) : '-'} | ${x.replay ? JSON.stringify(x.replay) : '-'} | ${x.cause} | ${late} |`;
+  });
+  if (rows.length === 0) return `${d.pipeline}: no differences.`;
+  const more = d.report.differences.length - rows.length;
+  return [
+    `| cell | realtime | replay | cause | late events (id@source:offset) |`, '|---|---|---|---|---|', ...rows,
+    ...(more > 0 ? [``, `(${more} more in the JSON report)`] : []),
+  ].join('\n');
+}

@@ -1,0 +1,184 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { replay } from '../batch/replay.ts';
+import type { PipelineDefinition } from '../pipeline/definition.ts';
+import { ConcordError } from '../pipeline/errors.ts';
+import { paneId } from '../pipeline/keys.ts';
+import { cellKey, type ResultRecord } from '../schemas/results.ts';
+import { differencesMarkdown, reconciliationMarkdown, type DayReconciliation } from './day-report.ts';
+import { finalResults } from './final-results.ts';
+import { reconcileWithReplay, type LoggedLate } from './reconcile.ts';
+
+/** Days are UTC dates, `YYYY-MM-DD`; a window (alert) belongs to the day its start (ts) falls in. */
+export function dayRange(date: string): { from: number; to: number } {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
+  const from = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : Number.NaN;
+  if (!m || new Date(from).toISOString().slice(0, 10) !== date) {
+    throw new ConcordError(`"${date}" is not a date: use YYYY-MM-DD (UTC)`, { domain: 'user' });
+  }
+  return { from, to: from + 86_400_000 };
+}
+
+/** A cell a late event touched after its day was reconciled: recomputed by a backfill. */
+export interface DirtyCell {
+  readonly pipeline: string;
+  /** Window start (alerts: the alert's event ts; 0 with `key` = the rule key to redo the key's day). */
+  readonly windowStart: number;
+  readonly key: Record<string, string | number | null>;
+}
+
+/**
+ * What reconciliation and backfill need from the result store (the store implements it; see
+ * store/). Kept this small so reconcile/ depends on a port, not on a database.
+ */
+export interface ReconcileStore {
+  /** The stream's own rows of a day (realtime and late-update, every revision or the latest). */
+  realtimeResults(pipeline: string, date: string): Promise<ResultRecord[]>;
+  /** Late events the workers recorded for the day's cells (`concord.late`, as ingested). */
+  lateEvents(pipeline: string, date: string): Promise<LoggedLate[]>;
+  /** What readers saw at `instant` (history), for `update_after_read`. */
+  asOf(pipeline: string, date: string, instant: number): Promise<ResultRecord[]>;
+  /**
+   * Stages `rows` as a new version of the day and makes it visible in one atomic switch, publishing an
+   * old -> new change per visible cell that changed. Idempotent per `jobId`: a retried job finds its
+   * version already live and changes nothing.
+   */
+  publishDay(pipeline: string, date: string, rows: readonly ResultRecord[], meta: { jobId: string; provenance: 'reconciled' }): Promise<{ generation: number; previous: number; corrections: number }>;
+  saveReconciliation(rec: DayReconciliation): Promise<void>;
+  dayStatus(pipeline: string, date: string): Promise<'provisional' | 'sealed'>;
+  dirtyCells(pipeline: string, date: string): Promise<DirtyCell[]>;
+  /** Upserts recomputed cells into the day's live version (provenance `backfill`), consuming those dirty cells. */
+  upsertBackfill(pipeline: string, date: string, rows: readonly ResultRecord[], consumed: readonly DirtyCell[], meta: { jobId: string }): Promise<{ changed: number }>;
+}
+
+export class UnexplainedDifferencesError extends ConcordError {
+  readonly reconciliation: DayReconciliation;
+  constructor(rec: DayReconciliation) {
+    super(
+      `${rec.pipeline} ${rec.date}: ${rec.report.unexplained} of ${rec.report.different} differences are UNEXPLAINED; nothing was corrected. ` +
+        `Read the differences with cause "unexplained" in the report, fix the cause, then rerun with --force`,
+      { domain: 'internal' },
+    );
+    this.reconciliation = rec;
+  }
+}
+
+export type Progress = (p: { done: number; total: number; what: string }) => Promise<void> | void;
+
+export interface ReconcileDayRequest {
+  readonly def: PipelineDefinition;
+  readonly date: string;
+  readonly store: ReconcileStore;
+  readonly archiveDir: string;
+  readonly jobId: string;
+  /** Where the JSON + Markdown report go (`<dir>/<date>/<pipeline>.json|.md`); none when absent. */
+  readonly reportDir?: string;
+  /** Also attribute what the dashboard showed at this instant (`update_after_read`). */
+  readonly readAt?: number;
+  readonly progress?: Progress;
+  readonly now?: () => number;
+}
+
+/**
+ * The nightly job's work for one pipeline and day: replay the day from the archive, diff it against the
+ * stream's stored rows, attribute every difference, and, only if none is unexplained, publish the
+ * replayed values as the day's new version (provenance `reconciled`) in one atomic switch. The report
+ * is stored and written as JSON + Markdown either way; unexplained differences fail loudly.
+ */
+export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconciliation> {
+  const { def, date, store } = req;
+  const range = dayRange(date);
+  const step = async (done: number, what: string) => req.progress?.({ done, total: 5, what });
+  await step(0, 'reading the stream\'s rows and late events');
+  const [realtime, lateLog, dashboardRead] = await Promise.all([
+    store.realtimeResults(def.name, date),
+    store.lateEvents(def.name, date),
+    req.readAt === undefined ? Promise.resolve(undefined) : store.asOf(def.name, date, req.readAt),
+  ]);
+  await step(1, 'replaying the day from the archive and attributing differences');
+  const { report, replayed } = await reconcileWithReplay({
+    def, realtime, archiveDir: req.archiveDir, lateLog, range, ...(dashboardRead ? { dashboardRead } : {}),
+  });
+  const base = {
+    date, pipeline: def.name, job_id: req.jobId, day_status: await store.dayStatus(def.name, date),
+    reconciled_at: new Date((req.now ?? Date.now)()).toISOString(), report,
+  };
+  if (report.unexplained > 0) {
+    const failed: DayReconciliation = { ...base, generation: null, previous_generation: -1, status: 'failed_unexplained', corrections: 0 };
+    await store.saveReconciliation(failed);
+    await writeReport(req.reportDir, failed);
+    throw new UnexplainedDifferencesError(failed);
+  }
+  await step(2, `publishing ${replayed.length} corrected cells as a new version of ${date}`);
+  const published = await store.publishDay(def.name, date, replayed, { jobId: req.jobId, provenance: 'reconciled' });
+  const rec: DayReconciliation = { ...base, generation: published.generation, previous_generation: published.previous, status: 'published', corrections: published.corrections };
+  await step(3, 'storing the report');
+  await store.saveReconciliation(rec);
+  await writeReport(req.reportDir, rec);
+  await step(5, 'done');
+  return rec;
+}
+
+async function writeReport(dir: string | undefined, rec: DayReconciliation): Promise<void> {
+  if (dir === undefined) return;
+  const folder = join(dir, rec.date);
+  await mkdir(folder, { recursive: true });
+  const md = [`# ${rec.pipeline} — ${rec.date}`, '', reconciliationMarkdown([rec]), '', '## Differences', '', differencesMarkdown(rec), ''].join('\n');
+  // Temp then rename: a reader never sees half a report.
+  for (const [ext, text] of [['json', JSON.stringify(rec, null, 2) + '\n'], ['md', md]] as const) {
+    const path = join(folder, `${rec.pipeline}.${ext}`);
+    await writeFile(`${path}.tmp`, text);
+    await rename(`${path}.tmp`, path);
+  }
+}
+
+export interface BackfillRequest {
+  readonly def: PipelineDefinition;
+  readonly date: string;
+  readonly store: ReconcileStore;
+  readonly archiveDir: string;
+  readonly jobId: string;
+  readonly progress?: Progress;
+}
+
+export interface BackfillSummary {
+  pipeline: string;
+  date: string;
+  dirty: number;
+  recomputed: number;
+  changed: number;
+}
+
+/**
+ * Recomputes only the dirty cells of a reconciled day from the archive (the events of their windows,
+ * not the whole day) and upserts them into the day's live version with provenance `backfill`.
+ * Rule pipelines: a dirty key's alerts of the day are recomputed (an alert depends on its key's
+ * earlier events, so the key's events are read; other keys are not touched).
+ */
+export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary> {
+  const { def, date, store } = req;
+  const range = dayRange(date);
+  const dirty = await store.dirtyCells(def.name, date);
+  const summary: BackfillSummary = { pipeline: def.name, date, dirty: dirty.length, recomputed: 0, changed: 0 };
+  if (dirty.length === 0) return summary;
+  await req.progress?.({ done: 0, total: dirty.length, what: `recomputing ${dirty.length} dirty cells` });
+  let rows: ResultRecord[];
+  if (def.kind === 'windowed') {
+    const starts = [...new Set(dirty.map((d) => d.windowStart))].sort((a, b) => a - b);
+    const size = def.window.size;
+    const timeRanges = starts.map((s) => ({ from: s, to: s + size }));
+    const wanted = new Set(dirty.map((d) => `${d.windowStart}\u0000${paneId(def.key, d.key)}`));
+    const results = await replay(def, req.archiveDir, { dedupe: true, timeRanges });
+    rows = [...finalResults(results).values()].filter((r) => r.kind === 'window' && wanted.has(`${r.windowStart}\u0000${paneId(def.key, r.key)}`));
+  } else {
+    const keys = new Set(dirty.map((d) => String(d.key[def.key] ?? null)));
+    const results = await replay(def, req.archiveDir, { dedupe: true, timeRanges: [{ from: 0, to: range.to }] });
+    rows = results.filter((r) => r.kind === 'alert' && r.ts >= range.from && r.ts < range.to && keys.has(String(r.key[def.key] ?? null)));
+  }
+  // A dirty cell that replays to nothing (its only events were rejected) is consumed as well.
+  rows.sort((a, b) => (cellKey(a) < cellKey(b) ? -1 : 1));
+  summary.recomputed = rows.length;
+  summary.changed = (await store.upsertBackfill(def.name, date, rows, dirty, { jobId: req.jobId })).changed;
+  await req.progress?.({ done: dirty.length, total: dirty.length, what: 'backfilled' });
+  return summary;
+}
