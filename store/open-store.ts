@@ -1,0 +1,32 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ConfigError } from '../pipeline/errors.ts';
+import { DuckDbDriver, PostgresDriver, redact } from './sql-driver.ts';
+import { SqlResultStore, type StoreOptions } from './sql-store.ts';
+
+export const DEFAULT_STORE = 'duckdb:.concord/store.duckdb';
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+/**
+ * Opens the result store named by `url` (default: env CONCORD_STORE, else the embedded DuckDB file):
+ * `duckdb:<path>` or `duckdb::memory:` (one process), `postgres://...` (several processes; `postgres`
+ * alone means DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test). Tables are created if missing.
+ */
+export async function openStore(url = process.env.CONCORD_STORE ?? DEFAULT_STORE, options: StoreOptions = {}): Promise<SqlResultStore> {
+  const schema = options.schema ?? process.env.CONCORD_STORE_SCHEMA ?? 'concord';
+  const sealDelayMs = options.sealDelayMs ?? (process.env.CONCORD_SEAL_DELAY_MS ? Number(process.env.CONCORD_SEAL_DELAY_MS) : undefined);
+  const opts = { ...options, schema, ...(sealDelayMs === undefined ? {} : { sealDelayMs }) };
+  if (url === 'postgres' || url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    const pgUrl = url === 'postgres' ? (process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL) : url;
+    // One advisory lock per store schema: writers of one store serialise, other stores do not wait.
+    const lockKey = createHash('sha256').update(schema).digest().readInt32BE(0);
+    return new SqlResultStore(await PostgresDriver.open(pgUrl, lockKey), opts).init();
+  }
+  if (url.startsWith('duckdb:')) {
+    const path = url.slice('duckdb:'.length) || ':memory:';
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    return new SqlResultStore(await DuckDbDriver.open(path), opts).init();
+  }
+  throw new ConfigError(`store "${redact(url)}": use duckdb:<file>, duckdb::memory: or postgres://user@host:port/db (env CONCORD_STORE)`);
+}

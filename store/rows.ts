@@ -1,0 +1,112 @@
+import type { LoggedLate } from '../reconcile/reconcile.ts';
+import type { AlertResult, KeyValues, LateRecord, ResultRecord, WindowResult } from '../schemas/results.ts';
+import type { PipelineDefinition } from '../pipeline/definition.ts';
+
+/**
+ * How results live in the store: one row per cell and version, where a cell is (pipeline,
+ * window_start, key) and a version is a generation (0: the stream's own rows; 1, 2, ...: reconciled
+ * versions of a day). Pure mapping between Concord's records and those rows.
+ */
+export type Provenance = 'realtime' | 'late-update' | 'reconciled' | 'backfill';
+
+export interface StoredRow {
+  pipeline: string;
+  generation: number;
+  /** Window start; alerts: the alerting event's ts. */
+  windowStart: number;
+  /** Canonical key: the key values in field order as JSON (alerts: with the alert id). */
+  cell: string;
+  day: string;
+  kind: 'window' | 'alert';
+  windowEnd: number | null;
+  key: KeyValues;
+  /** Window values, or for an alert `{ <id field>: id, <values field>: [...] }`. */
+  values: Record<string, unknown>;
+  revision: number;
+  provenance: Provenance;
+  /** W at emit (null: replayed, complete data; +-Infinity allowed). */
+  watermark: number | null;
+  definitionVersion: string;
+  writtenAt: number;
+  jobId: string | null;
+}
+
+export function dayOf(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+export function dayStart(day: string): number {
+  return Date.parse(`${day}T00:00:00.000Z`);
+}
+
+/** Canonical cell key of a record: key values in their field order (alerts add the alert id). */
+export function cellOf(r: ResultRecord): string {
+  return JSON.stringify(r.kind === 'window' ? Object.values(r.key) : [...Object.values(r.key), r.id]);
+}
+
+export function toRow(r: ResultRecord, o: { generation: number; provenance?: Provenance; writtenAt: number; jobId?: string | null }): StoredRow {
+  const at = r.kind === 'window' ? r.windowStart : r.ts;
+  return {
+    pipeline: r.pipeline,
+    generation: o.generation,
+    windowStart: at,
+    cell: cellOf(r),
+    day: dayOf(at),
+    kind: r.kind,
+    windowEnd: r.kind === 'window' ? r.windowEnd : null,
+    key: r.key,
+    values: r.kind === 'window' ? { ...r.values } : { [r.idField]: r.id, [r.valuesField]: [...r.distinctValues], late: r.late },
+    revision: r.kind === 'window' ? r.revision : 0,
+    provenance: o.provenance ?? (r.kind === 'window' && r.revision > 0 ? 'late-update' : 'realtime'),
+    watermark: r.watermark,
+    definitionVersion: r.definitionVersion,
+    writtenAt: o.writtenAt,
+    jobId: o.jobId ?? null,
+  };
+}
+
+/** Back to a result record (what reconcile and the report read). */
+export function toRecord(row: StoredRow, def: PipelineDefinition): ResultRecord {
+  if (row.kind === 'window') {
+    const w: WindowResult = {
+      kind: 'window', pipeline: row.pipeline, windowStart: row.windowStart, windowEnd: row.windowEnd ?? row.windowStart,
+      key: row.key, values: row.values as Record<string, number | null>, revision: row.revision, watermark: row.watermark,
+      definitionVersion: row.definitionVersion,
+    };
+    return w;
+  }
+  const idField = def.schema.idField;
+  const valuesField = def.kind === 'rule' ? def.rule.output : 'values';
+  const a: AlertResult = {
+    kind: 'alert', pipeline: row.pipeline, key: row.key, idField, id: String(row.values[idField]), ts: row.windowStart,
+    valuesField, distinctValues: (row.values[valuesField] as string[]) ?? [], late: row.values.late === true,
+    watermark: row.watermark, definitionVersion: row.definitionVersion,
+  };
+  return a;
+}
+
+/** A late event as stored, with the cell it belongs to (windowed: its window; rules: the key's day). */
+export interface StoredLate {
+  pipeline: string;
+  day: string;
+  windowStart: number;
+  cell: string;
+  key: KeyValues;
+  source: string;
+  offset: number;
+  late: LoggedLate;
+}
+
+export function lateToStored(def: PipelineDefinition, l: LoggedLate): StoredLate {
+  const r: LateRecord = l.record;
+  const ts = r.event[def.schema.timeField] as number;
+  const keyFields = def.kind === 'windowed' ? def.key : [def.key];
+  const key: KeyValues = {};
+  for (const k of keyFields) key[k] = (r.event[k] as string | number | undefined) ?? null;
+  // Rules have no window: the cell is the key (a backfill redoes the key's alerts of the day).
+  const windowStart = def.kind === 'windowed' ? (r.windowStart ?? ts) : dayStart(dayOf(ts));
+  return {
+    pipeline: def.name, day: dayOf(def.kind === 'windowed' ? windowStart : ts), windowStart,
+    cell: JSON.stringify(Object.values(key)), key, source: r.position.source, offset: r.position.offset, late: l,
+  };
+}

@@ -1,0 +1,523 @@
+import { pipelineByName } from '../pipeline/builtins.ts';
+import type { PipelineDefinition } from '../pipeline/definition.ts';
+import type { DayReconciliation } from '../reconcile/day-report.ts';
+import type { LoggedLate } from '../reconcile/reconcile.ts';
+import type { DirtyCell, ReconcileStore } from '../reconcile/reconcile-day.ts';
+import type { KeyValues, ResultRecord } from '../schemas/results.ts';
+import { dayOf, dayStart, lateToStored, toRecord, toRow, type Provenance, type StoredRow } from './rows.ts';
+import type { SqlDriver, SqlValue } from './sql-driver.ts';
+
+const DAY = 86_400_000;
+
+export interface StoreOptions {
+  /** SQL schema holding the tables (tests use one each). */
+  schema?: string;
+  /** A day is provisional until the pipeline's watermark passes its end plus this (default 72 h). */
+  sealDelayMs?: number;
+  /** Pipeline definitions by name (default: the built-ins), to turn rows back into records. */
+  definitions?: (name: string) => PipelineDefinition;
+  now?: () => number;
+}
+
+/** One published old -> new change of a visible cell. */
+export interface Change {
+  seq: number;
+  pipeline: string;
+  day: string;
+  windowStart: number;
+  cell: string;
+  key: KeyValues;
+  old: Record<string, unknown> | null;
+  new: Record<string, unknown> | null;
+  provenance: Provenance | 'revert';
+  generation: number;
+  at: number;
+}
+
+export interface DayStatus {
+  pipeline: string;
+  day: string;
+  status: 'provisional' | 'sealed';
+  liveGeneration: number;
+  generations: number[];
+  lateDelta: number;
+  dirty: number;
+  watermark: number | null;
+}
+
+export interface WriteOutcome {
+  /** Rows that changed the stream's own version (a higher revision than stored). */
+  applied: number;
+  /** Rows kept for history only: their day is reconciled or sealed (and marked dirty). */
+  diverted: number;
+}
+
+const COLUMNS = ['pipeline', 'generation', 'window_start', 'cell', 'day', 'kind', 'window_end', 'key_json', 'values_json', 'revision', 'provenance', 'watermark', 'definition_version', 'written_at', 'job_id'];
+
+function rowParams(r: StoredRow): SqlValue[] {
+  const w = r.watermark === null ? null : r.watermark === Number.POSITIVE_INFINITY ? 'inf' : r.watermark === Number.NEGATIVE_INFINITY ? '-inf' : String(r.watermark);
+  return [r.pipeline, r.generation, r.windowStart, r.cell, r.day, r.kind, r.windowEnd, JSON.stringify(r.key), JSON.stringify(r.values), r.revision, r.provenance, w, r.definitionVersion, r.writtenAt, r.jobId];
+}
+
+function fromDb(x: Record<string, unknown>): StoredRow {
+  const w = x.watermark === null || x.watermark === undefined ? null : x.watermark === 'inf' ? Number.POSITIVE_INFINITY : x.watermark === '-inf' ? Number.NEGATIVE_INFINITY : Number(x.watermark);
+  return {
+    pipeline: String(x.pipeline), generation: Number(x.generation), windowStart: Number(x.window_start), cell: String(x.cell),
+    day: String(x.day), kind: x.kind === 'alert' ? 'alert' : 'window', windowEnd: x.window_end === null ? null : Number(x.window_end),
+    key: JSON.parse(String(x.key_json)) as KeyValues, values: JSON.parse(String(x.values_json)) as Record<string, unknown>,
+    revision: Number(x.revision), provenance: String(x.provenance) as Provenance, watermark: w,
+    definitionVersion: String(x.definition_version), writtenAt: Number(x.written_at), jobId: x.job_id === null ? null : String(x.job_id),
+  };
+}
+
+/** `($1, ..., $k), ($k+1, ...)` for `rows` rows of `width` values. */
+function placeholders(rows: number, width: number): string {
+  const out: string[] = [];
+  for (let r = 0; r < rows; r++) out.push(`(${Array.from({ length: width }, (_, i) => `$${1 + r * width + i}`).join(', ')})`);
+  return out.join(', ');
+}
+
+const CHUNK = 400;
+function chunks<T>(items: readonly T[], n = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += n) out.push(items.slice(i, i + n));
+  return out;
+}
+
+/**
+ * The single source of truth: result rows per cell and generation, with history, day versions and an
+ * atomic switch per (pipeline, day), published changes, dirty cells, late events and reconciliation
+ * reports. One implementation over SqlDriver serves embedded DuckDB and PostgreSQL alike.
+ *
+ * - Generation 0 holds the stream's own rows (guarded by revision: a lower or equal revision changes
+ *   nothing, so replays of the results topic are harmless).
+ * - A reconciliation stages generation g (all of the day's cells, provenance `reconciled`) and switches
+ *   the day to it in one transaction; readers join through `day_live`, so they see the old version or
+ *   the new one, never a mix. Stream rows arriving for a reconciled (or sealed) day still update
+ *   generation 0 (what the next reconciliation diffs against) but never what readers see: the cell is
+ *   marked dirty for a backfill, which writes into the live generation (provenance `backfill`).
+ */
+export class SqlResultStore implements ReconcileStore {
+  private readonly db: SqlDriver;
+  private readonly s: string;
+  private readonly sealDelayMs: number;
+  private readonly defs: (name: string) => PipelineDefinition;
+  private readonly now: () => number;
+
+  constructor(db: SqlDriver, options: StoreOptions = {}) {
+    this.db = db;
+    const schema = options.schema ?? 'concord';
+    if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`store schema "${schema}": use lower-case letters, digits and _`);
+    this.s = schema;
+    this.sealDelayMs = options.sealDelayMs ?? 72 * 3_600_000;
+    this.defs = options.definitions ?? pipelineByName;
+    this.now = options.now ?? Date.now;
+  }
+
+  get backend(): 'duckdb' | 'postgres' {
+    return this.db.backend;
+  }
+
+  /** Creates the schema's tables if missing (idempotent). */
+  async init(): Promise<this> {
+    const s = this.s;
+    const rowCols = `pipeline TEXT NOT NULL, generation INTEGER NOT NULL, window_start BIGINT NOT NULL, cell TEXT NOT NULL,
+      day TEXT NOT NULL, kind TEXT NOT NULL, window_end BIGINT, key_json TEXT NOT NULL, values_json TEXT NOT NULL,
+      revision INTEGER NOT NULL, provenance TEXT NOT NULL, watermark TEXT, definition_version TEXT NOT NULL,
+      written_at BIGINT NOT NULL, job_id TEXT`;
+    const ddl = [
+      `CREATE SCHEMA IF NOT EXISTS ${s}`,
+      `CREATE SEQUENCE IF NOT EXISTS ${s}.change_seq`,
+      `CREATE TABLE IF NOT EXISTS ${s}.result_rows (${rowCols}, PRIMARY KEY (pipeline, generation, window_start, cell))`,
+      `CREATE TABLE IF NOT EXISTS ${s}.result_history (${rowCols}, PRIMARY KEY (pipeline, generation, window_start, cell, revision))`,
+      `CREATE TABLE IF NOT EXISTS ${s}.day_versions (pipeline TEXT NOT NULL, day TEXT NOT NULL, generation INTEGER NOT NULL,
+        status TEXT NOT NULL, job_id TEXT, created_at BIGINT NOT NULL, PRIMARY KEY (pipeline, day, generation))`,
+      `CREATE TABLE IF NOT EXISTS ${s}.day_live (pipeline TEXT NOT NULL, day TEXT NOT NULL, generation INTEGER NOT NULL,
+        switched_at BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`,
+      `CREATE TABLE IF NOT EXISTS ${s}.switch_log (seq BIGINT PRIMARY KEY, pipeline TEXT NOT NULL, day TEXT NOT NULL,
+        generation INTEGER NOT NULL, previous INTEGER NOT NULL, reason TEXT NOT NULL, at_ms BIGINT NOT NULL)`,
+      `CREATE TABLE IF NOT EXISTS ${s}.changes (seq BIGINT PRIMARY KEY, pipeline TEXT NOT NULL, day TEXT NOT NULL,
+        window_start BIGINT NOT NULL, cell TEXT NOT NULL, key_json TEXT NOT NULL, old_json TEXT, new_json TEXT,
+        provenance TEXT NOT NULL, generation INTEGER NOT NULL, at_ms BIGINT NOT NULL)`,
+      `CREATE TABLE IF NOT EXISTS ${s}.dirty_cells (pipeline TEXT NOT NULL, day TEXT NOT NULL, window_start BIGINT NOT NULL,
+        cell TEXT NOT NULL, key_json TEXT NOT NULL, reason TEXT NOT NULL, recorded_at BIGINT NOT NULL, consumed_by TEXT,
+        PRIMARY KEY (pipeline, window_start, cell))`,
+      `CREATE TABLE IF NOT EXISTS ${s}.late_delta (pipeline TEXT NOT NULL, day TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`,
+      `CREATE TABLE IF NOT EXISTS ${s}.late_events (pipeline TEXT NOT NULL, day TEXT NOT NULL, source TEXT NOT NULL,
+        "offset" BIGINT NOT NULL, record_json TEXT NOT NULL, PRIMARY KEY (pipeline, source, "offset"))`,
+      `CREATE TABLE IF NOT EXISTS ${s}.watermarks (pipeline TEXT PRIMARY KEY, watermark DOUBLE PRECISION NOT NULL)`,
+      `CREATE TABLE IF NOT EXISTS ${s}.reconciliations (pipeline TEXT NOT NULL, day TEXT NOT NULL, job_id TEXT NOT NULL,
+        status TEXT NOT NULL, generation INTEGER, report_json TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (pipeline, day, job_id))`,
+    ];
+    // Two processes creating the tables at once may race on PostgreSQL's catalog: serialise DDL too.
+    await this.db.transaction(async (tx) => {
+      for (const sql of ddl) await tx.query(sql);
+    });
+    return this;
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  // ---- writes from the stream ------------------------------------------------------------------
+
+  /**
+   * The stream's results (any pipeline, any day; a changelog or final rows). Idempotent: a row at a
+   * revision already stored changes nothing. Guarded: a lower revision never overwrites a higher one,
+   * and nothing here touches a reconciled generation.
+   */
+  async writeRealtime(records: readonly ResultRecord[]): Promise<WriteOutcome> {
+    if (records.length === 0) return { applied: 0, diverted: 0 };
+    const writtenAt = this.now();
+    // Highest revision per cell within the batch (one statement may not touch a row twice).
+    const best = new Map<string, StoredRow>();
+    for (const r of records) {
+      const row = toRow(r, { generation: 0, writtenAt });
+      const id = `${row.pipeline}\u0000${row.windowStart}\u0000${row.cell}`;
+      const seen = best.get(id);
+      if (!seen || seen.revision < row.revision) best.set(id, row);
+    }
+    const rows = [...best.values()];
+    return this.db.transaction(async (tx) => {
+      await this.insertHistory(tx, rows);
+      const watermarks = await this.watermarksIn(tx);
+      const live = await this.liveGenerations(tx, rows);
+      let applied = 0, diverted = 0;
+      const visible: StoredRow[] = [];
+      const dirty: { row: StoredRow; reason: string }[] = [];
+      for (const row of rows) {
+        const sealed = this.isSealed(row.day, watermarks.get(row.pipeline));
+        const reconciled = (live.get(`${row.pipeline}\u0000${row.day}`) ?? 0) > 0;
+        if (sealed || reconciled) {
+          diverted++;
+          dirty.push({ row, reason: sealed ? 'sealed_day' : 'late_after_reconcile' });
+        }
+        // Sealed days with no reconciled version show generation 0: keep it unchanged.
+        if (!(sealed && !reconciled)) visible.push(row);
+      }
+      applied = await this.upsertRows(tx, visible);
+      for (const { row, reason } of dirty) {
+        const alert = row.kind === 'alert';
+        await this.markDirty(tx, row.pipeline, row.day, alert ? dayStart(row.day) : row.windowStart, alert ? JSON.stringify(Object.values(row.key)) : row.cell, row.key, reason);
+        if (reason === 'sealed_day') await this.addLateDelta(tx, row.pipeline, row.day, 1);
+      }
+      return { applied, diverted };
+    });
+  }
+
+  /** Late events the workers recorded; a late event for a reconciled or sealed day dirties its cell. */
+  async appendLate(pipeline: string, entries: readonly LoggedLate[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    const def = this.defs(pipeline);
+    const stored = entries.map((l) => lateToStored(def, l));
+    return this.db.transaction(async (tx) => {
+      let added = 0;
+      for (const part of chunks(stored)) {
+        const params = part.flatMap((l) => [l.pipeline, l.day, l.source, l.offset, JSON.stringify({ evaluated_on_arrival: l.late.evaluatedOnArrival, record: l.late.record })]);
+        const inserted = await tx.query(
+          `INSERT INTO ${this.s}.late_events (pipeline, day, source, "offset", record_json) VALUES ${placeholders(part.length, 5)}
+           ON CONFLICT (pipeline, source, "offset") DO NOTHING RETURNING source`, params);
+        added += inserted.length;
+      }
+      const watermarks = await this.watermarksIn(tx);
+      const live = await this.liveGenerations(tx, stored);
+      for (const l of stored) {
+        const sealed = this.isSealed(l.day, watermarks.get(l.pipeline));
+        if (sealed || (live.get(`${l.pipeline}\u0000${l.day}`) ?? 0) > 0) {
+          await this.markDirty(tx, l.pipeline, l.day, l.windowStart, l.cell, l.key, sealed ? 'sealed_day' : 'late_after_reconcile');
+        }
+      }
+      return added;
+    });
+  }
+
+  /** The pipeline's watermark (max of what was reported), which seals days. */
+  async setWatermark(pipeline: string, w: number): Promise<void> {
+    if (!Number.isFinite(w)) return; // +infinity ends a bounded run; it says nothing about wall-clock sealing
+    await this.db.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO ${this.s}.watermarks (pipeline, watermark) VALUES ($1, $2)
+         ON CONFLICT (pipeline) DO UPDATE SET watermark = excluded.watermark WHERE excluded.watermark > ${this.s}.watermarks.watermark`,
+        [pipeline, w]);
+    });
+  }
+
+  // ---- reads -----------------------------------------------------------------------------------
+
+  /** What readers see now: per cell of the day, its row in the day's live generation. */
+  async current(pipeline: string, day: string): Promise<StoredRow[]> {
+    const rows = await this.db.query(
+      `SELECT r.* FROM ${this.s}.result_rows r
+       WHERE r.pipeline = $1 AND r.day = $2
+         AND r.generation = coalesce((SELECT generation FROM ${this.s}.day_live WHERE pipeline = $1 AND day = $2), 0)
+       ORDER BY r.window_start, r.cell`, [pipeline, day]);
+    return rows.map(fromDb);
+  }
+
+  /** What readers saw at `instant`: the generation live then, each cell at its latest revision written by then. */
+  async asOfRows(pipeline: string, day: string, instant: number): Promise<StoredRow[]> {
+    const rows = await this.db.query(
+      `WITH g AS (
+         SELECT coalesce((SELECT generation FROM ${this.s}.switch_log WHERE pipeline = $1 AND day = $2 AND at_ms <= $3 ORDER BY seq DESC LIMIT 1), 0) AS generation),
+       h AS (
+         SELECT r.*, row_number() OVER (PARTITION BY r.window_start, r.cell ORDER BY r.revision DESC) AS rn
+         FROM ${this.s}.result_history r, g
+         WHERE r.pipeline = $1 AND r.day = $2 AND r.generation = g.generation AND r.written_at <= $3)
+       SELECT * FROM h WHERE rn = 1 ORDER BY window_start, cell`, [pipeline, day, instant]);
+    return rows.map(fromDb);
+  }
+
+  async asOf(pipeline: string, day: string, instant: number): Promise<ResultRecord[]> {
+    const def = this.defs(pipeline);
+    return (await this.asOfRows(pipeline, day, instant)).map((r) => toRecord(r, def));
+  }
+
+  async realtimeResults(pipeline: string, day: string): Promise<ResultRecord[]> {
+    const def = this.defs(pipeline);
+    const rows = await this.db.query(
+      `SELECT * FROM ${this.s}.result_rows WHERE pipeline = $1 AND day = $2 AND generation = 0 ORDER BY window_start, cell`, [pipeline, day]);
+    return rows.map((r) => toRecord(fromDb(r), def));
+  }
+
+  async lateEvents(pipeline: string, day: string): Promise<LoggedLate[]> {
+    const rows = await this.db.query(`SELECT record_json FROM ${this.s}.late_events WHERE pipeline = $1 AND day = $2 ORDER BY source, "offset"`, [pipeline, day]);
+    return rows.map((r) => {
+      const x = JSON.parse(String(r.record_json)) as { evaluated_on_arrival: boolean; record: LoggedLate['record'] };
+      return { evaluatedOnArrival: x.evaluated_on_arrival, record: x.record };
+    });
+  }
+
+  async changesSince(seq: number, limit = 1000): Promise<Change[]> {
+    const rows = await this.db.query(`SELECT * FROM ${this.s}.changes WHERE seq > $1 ORDER BY seq LIMIT ${Math.max(1, Math.floor(limit))}`, [seq]);
+    return rows.map((x) => ({
+      seq: Number(x.seq), pipeline: String(x.pipeline), day: String(x.day), windowStart: Number(x.window_start), cell: String(x.cell),
+      key: JSON.parse(String(x.key_json)) as KeyValues,
+      old: x.old_json === null ? null : (JSON.parse(String(x.old_json)) as Record<string, unknown>),
+      new: x.new_json === null ? null : (JSON.parse(String(x.new_json)) as Record<string, unknown>),
+      provenance: String(x.provenance) as Change['provenance'], generation: Number(x.generation), at: Number(x.at_ms),
+    }));
+  }
+
+  async watermark(pipeline: string): Promise<number | null> {
+    const rows = await this.db.query(`SELECT watermark FROM ${this.s}.watermarks WHERE pipeline = $1`, [pipeline]);
+    return rows[0] ? Number(rows[0].watermark) : null;
+  }
+
+  async status(pipeline: string, day: string): Promise<DayStatus> {
+    const [live, gens, delta, dirty, w] = await Promise.all([
+      this.db.query(`SELECT generation FROM ${this.s}.day_live WHERE pipeline = $1 AND day = $2`, [pipeline, day]),
+      this.db.query(`SELECT generation FROM ${this.s}.day_versions WHERE pipeline = $1 AND day = $2 ORDER BY generation`, [pipeline, day]),
+      this.db.query(`SELECT n FROM ${this.s}.late_delta WHERE pipeline = $1 AND day = $2`, [pipeline, day]),
+      this.db.query(`SELECT count(*) AS n FROM ${this.s}.dirty_cells WHERE pipeline = $1 AND day = $2 AND consumed_by IS NULL`, [pipeline, day]),
+      this.watermark(pipeline),
+    ]);
+    return {
+      pipeline, day, status: this.isSealed(day, w ?? undefined) ? 'sealed' : 'provisional',
+      liveGeneration: live[0] ? Number(live[0].generation) : 0, generations: gens.map((g) => Number(g.generation)),
+      lateDelta: delta[0] ? Number(delta[0].n) : 0, dirty: Number(dirty[0]?.n ?? 0), watermark: w,
+    };
+  }
+
+  async dayStatus(pipeline: string, day: string): Promise<'provisional' | 'sealed'> {
+    return (await this.status(pipeline, day)).status;
+  }
+
+  async dirtyCells(pipeline: string, day: string): Promise<DirtyCell[]> {
+    const rows = await this.db.query(
+      `SELECT window_start, key_json FROM ${this.s}.dirty_cells WHERE pipeline = $1 AND day = $2 AND consumed_by IS NULL ORDER BY window_start, cell`, [pipeline, day]);
+    return rows.map((r) => ({ pipeline, windowStart: Number(r.window_start), key: JSON.parse(String(r.key_json)) as KeyValues }));
+  }
+
+  /** Days with unconsumed dirty cells, for scheduling backfills. */
+  async dirtyDays(pipeline: string): Promise<string[]> {
+    const rows = await this.db.query(`SELECT DISTINCT day FROM ${this.s}.dirty_cells WHERE pipeline = $1 AND consumed_by IS NULL ORDER BY day`, [pipeline]);
+    return rows.map((r) => String(r.day));
+  }
+
+  async reconciliations(pipeline: string, day: string): Promise<DayReconciliation[]> {
+    const rows = await this.db.query(`SELECT report_json FROM ${this.s}.reconciliations WHERE pipeline = $1 AND day = $2 ORDER BY at_ms`, [pipeline, day]);
+    return rows.map((r) => JSON.parse(String(r.report_json)) as DayReconciliation);
+  }
+
+  // ---- reconciliation, backfill, revert -----------------------------------------------------------
+
+  async saveReconciliation(rec: DayReconciliation): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO ${this.s}.reconciliations (pipeline, day, job_id, status, generation, report_json, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (pipeline, day, job_id) DO UPDATE SET status = excluded.status, generation = excluded.generation, report_json = excluded.report_json, at_ms = excluded.at_ms`,
+        [rec.pipeline, rec.date, rec.job_id, rec.status, rec.generation, JSON.stringify(rec), this.now()]);
+    });
+  }
+
+  async publishDay(pipeline: string, day: string, records: readonly ResultRecord[], meta: { jobId: string; provenance: 'reconciled' }): Promise<{ generation: number; previous: number; corrections: number }> {
+    return this.db.transaction(async (tx) => {
+      const mine = await tx.query(`SELECT generation, status FROM ${this.s}.day_versions WHERE pipeline = $1 AND day = $2 AND job_id = $3`, [pipeline, day, meta.jobId]);
+      const previous = await this.liveGeneration(tx, pipeline, day);
+      if (mine[0] && Number(mine[0].generation) === previous) return { generation: previous, previous, corrections: 0 }; // a retried job: already live
+      const generation = mine[0]
+        ? Number(mine[0].generation)
+        : Number((await tx.query(`SELECT coalesce(max(generation), 0) + 1 AS g FROM ${this.s}.day_versions WHERE pipeline = $1 AND day = $2`, [pipeline, day]))[0]!.g);
+      const at = this.now();
+      if (!mine[0]) {
+        await tx.query(`INSERT INTO ${this.s}.day_versions (pipeline, day, generation, status, job_id, created_at) VALUES ($1, $2, $3, 'staged', $4, $5)`,
+          [pipeline, day, generation, meta.jobId, at]);
+      }
+      const rows = records.map((r) => toRow(r, { generation, provenance: meta.provenance, writtenAt: at, jobId: meta.jobId }))
+        .filter((r) => r.pipeline === pipeline && r.day === day)
+        .map((r) => ({ ...r, revision: 0 }));
+      await this.insertHistory(tx, rows);
+      await this.upsertRows(tx, rows);
+      const corrections = await this.switchTo(tx, pipeline, day, generation, previous, 'reconcile', meta.provenance, at);
+      // The reconciliation read the whole archive: cells dirtied before it are covered.
+      await tx.query(`UPDATE ${this.s}.dirty_cells SET consumed_by = $3 WHERE pipeline = $1 AND day = $2 AND consumed_by IS NULL AND recorded_at <= $4`, [pipeline, day, meta.jobId, at]);
+      return { generation, previous, corrections };
+    });
+  }
+
+  /** Makes the version that was live before the current one live again (one atomic switch). */
+  async revert(pipeline: string, day: string): Promise<{ from: number; to: number; corrections: number }> {
+    return this.db.transaction(async (tx) => {
+      const last = await tx.query(`SELECT generation, previous FROM ${this.s}.switch_log WHERE pipeline = $1 AND day = $2 ORDER BY seq DESC LIMIT 1`, [pipeline, day]);
+      if (!last[0]) throw new Error(`${pipeline} ${day}: no version was ever switched to, nothing to revert`);
+      const from = Number(last[0].generation), to = Number(last[0].previous);
+      const corrections = await this.switchTo(tx, pipeline, day, to, from, 'revert', 'revert', this.now());
+      return { from, to, corrections };
+    });
+  }
+
+  async upsertBackfill(pipeline: string, day: string, records: readonly ResultRecord[], consumed: readonly DirtyCell[], meta: { jobId: string }): Promise<{ changed: number }> {
+    return this.db.transaction(async (tx) => {
+      const generation = await this.liveGeneration(tx, pipeline, day);
+      const at = this.now();
+      const rows = records.map((r) => toRow(r, { generation, provenance: 'backfill', writtenAt: at, jobId: meta.jobId })).filter((r) => r.day === day);
+      const before = await this.rowsOf(tx, pipeline, generation, rows);
+      let changed = 0;
+      const next: StoredRow[] = [];
+      for (const row of rows) {
+        const old = before.get(`${row.windowStart}\u0000${row.cell}`);
+        if (old && JSON.stringify(old.values) === JSON.stringify(row.values)) continue;
+        next.push({ ...row, revision: old ? old.revision + 1 : 0 });
+        changed++;
+        await this.recordChange(tx, row, old?.values ?? null, row.values, 'backfill', generation, at);
+      }
+      await this.insertHistory(tx, next);
+      await this.upsertRows(tx, next);
+      for (const d of consumed) {
+        await tx.query(`UPDATE ${this.s}.dirty_cells SET consumed_by = $4 WHERE pipeline = $1 AND window_start = $2 AND cell = $3`,
+          [pipeline, d.windowStart, JSON.stringify(Object.values(d.key)), meta.jobId]);
+      }
+      await tx.query(`DELETE FROM ${this.s}.late_delta WHERE pipeline = $1 AND day = $2`, [pipeline, day]);
+      return { changed };
+    });
+  }
+
+  // ---- internals ---------------------------------------------------------------------------------
+
+  private isSealed(day: string, w: number | undefined | null): boolean {
+    return w !== undefined && w !== null && w >= dayStart(day) + DAY + this.sealDelayMs;
+  }
+
+  private async watermarksIn(tx: SqlDriver): Promise<Map<string, number>> {
+    const rows = await tx.query(`SELECT pipeline, watermark FROM ${this.s}.watermarks`);
+    return new Map(rows.map((r) => [String(r.pipeline), Number(r.watermark)]));
+  }
+
+  private async liveGeneration(tx: SqlDriver, pipeline: string, day: string): Promise<number> {
+    const rows = await tx.query(`SELECT generation FROM ${this.s}.day_live WHERE pipeline = $1 AND day = $2`, [pipeline, day]);
+    return rows[0] ? Number(rows[0].generation) : 0;
+  }
+
+  private async liveGenerations(tx: SqlDriver, items: readonly { pipeline: string; day: string }[]): Promise<Map<string, number>> {
+    const pairs = [...new Set(items.map((i) => `${i.pipeline}\u0000${i.day}`))];
+    const out = new Map<string, number>();
+    for (const part of chunks(pairs)) {
+      const params = part.flatMap((p) => p.split('\u0000'));
+      const rows = await tx.query(
+        `SELECT pipeline, day, generation FROM ${this.s}.day_live WHERE ${part.map((_, i) => `(pipeline = $${2 * i + 1} AND day = $${2 * i + 2})`).join(' OR ')}`, params);
+      for (const r of rows) out.set(`${String(r.pipeline)}\u0000${String(r.day)}`, Number(r.generation));
+    }
+    return out;
+  }
+
+  private async insertHistory(tx: SqlDriver, rows: readonly StoredRow[]): Promise<void> {
+    for (const part of chunks(rows)) {
+      await tx.query(
+        `INSERT INTO ${this.s}.result_history (${COLUMNS.join(', ')}) VALUES ${placeholders(part.length, COLUMNS.length)}
+         ON CONFLICT (pipeline, generation, window_start, cell, revision) DO NOTHING`, part.flatMap(rowParams));
+    }
+  }
+
+  /** Guarded upsert: only a higher revision replaces a stored row. Returns the rows applied. */
+  private async upsertRows(tx: SqlDriver, rows: readonly StoredRow[]): Promise<number> {
+    let applied = 0;
+    const set = COLUMNS.filter((c) => !['pipeline', 'generation', 'window_start', 'cell'].includes(c)).map((c) => `${c} = excluded.${c}`).join(', ');
+    for (const part of chunks(rows)) {
+      const out = await tx.query(
+        `INSERT INTO ${this.s}.result_rows (${COLUMNS.join(', ')}) VALUES ${placeholders(part.length, COLUMNS.length)}
+         ON CONFLICT (pipeline, generation, window_start, cell) DO UPDATE SET ${set}
+         WHERE excluded.revision > ${this.s}.result_rows.revision
+         RETURNING cell`, part.flatMap(rowParams));
+      applied += out.length;
+    }
+    return applied;
+  }
+
+  private async rowsOf(tx: SqlDriver, pipeline: string, generation: number, cells: readonly { windowStart: number; cell: string }[]): Promise<Map<string, StoredRow>> {
+    const out = new Map<string, StoredRow>();
+    for (const part of chunks(cells)) {
+      const rows = await tx.query(
+        `SELECT * FROM ${this.s}.result_rows WHERE pipeline = $1 AND generation = $2 AND (${part.map((_, i) => `(window_start = $${2 * i + 3} AND cell = $${2 * i + 4})`).join(' OR ')})`,
+        [pipeline, generation, ...part.flatMap((c) => [c.windowStart, c.cell])]);
+      for (const r of rows.map(fromDb)) out.set(`${r.windowStart}\u0000${r.cell}`, r);
+    }
+    return out;
+  }
+
+  private async markDirty(tx: SqlDriver, pipeline: string, day: string, windowStart: number, cell: string, key: KeyValues, reason: string): Promise<void> {
+    await tx.query(
+      `INSERT INTO ${this.s}.dirty_cells (pipeline, day, window_start, cell, key_json, reason, recorded_at, consumed_by) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)
+       ON CONFLICT (pipeline, window_start, cell) DO UPDATE SET consumed_by = NULL, reason = excluded.reason, recorded_at = excluded.recorded_at`,
+      [pipeline, day, windowStart, cell, JSON.stringify(key), reason, this.now()]);
+  }
+
+  private async addLateDelta(tx: SqlDriver, pipeline: string, day: string, n: number): Promise<void> {
+    await tx.query(
+      `INSERT INTO ${this.s}.late_delta (pipeline, day, n) VALUES ($1, $2, $3) ON CONFLICT (pipeline, day) DO UPDATE SET n = ${this.s}.late_delta.n + excluded.n`,
+      [pipeline, day, n]);
+  }
+
+  private async recordChange(tx: SqlDriver, cell: { pipeline: string; day: string; windowStart: number; cell: string; key: KeyValues }, old: Record<string, unknown> | null, next: Record<string, unknown> | null, provenance: Change['provenance'], generation: number, at: number): Promise<void> {
+    await tx.query(
+      `INSERT INTO ${this.s}.changes (seq, pipeline, day, window_start, cell, key_json, old_json, new_json, provenance, generation, at_ms)
+       VALUES (nextval('${this.s}.change_seq'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [cell.pipeline, cell.day, cell.windowStart, cell.cell, JSON.stringify(cell.key), old === null ? null : JSON.stringify(old), next === null ? null : JSON.stringify(next), provenance, generation, at]);
+  }
+
+  /** Makes `to` the day's live generation; publishes old -> new for every visible cell that changes. */
+  private async switchTo(tx: SqlDriver, pipeline: string, day: string, to: number, from: number, reason: string, provenance: Change['provenance'], at: number): Promise<number> {
+    const load = async (g: number) => new Map((await tx.query(
+      `SELECT * FROM ${this.s}.result_rows WHERE pipeline = $1 AND day = $2 AND generation = $3`, [pipeline, day, g])).map(fromDb).map((r) => [`${r.windowStart}\u0000${r.cell}`, r]));
+    const [oldRows, newRows] = await Promise.all([load(from), load(to)]);
+    let corrections = 0;
+    // Changes in window, then key order.
+    const ids = [...new Set([...oldRows.keys(), ...newRows.keys()])].sort((a, b) => parseFloat(a) - parseFloat(b) || (a < b ? -1 : a > b ? 1 : 0));
+    for (const id of ids) {
+      const o = oldRows.get(id), n = newRows.get(id);
+      if (o && n && JSON.stringify(o.values) === JSON.stringify(n.values)) continue;
+      corrections++;
+      await this.recordChange(tx, (n ?? o)!, o?.values ?? null, n?.values ?? null, provenance, to, at);
+    }
+    await tx.query(
+      `INSERT INTO ${this.s}.day_live (pipeline, day, generation, switched_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (pipeline, day) DO UPDATE SET generation = excluded.generation, switched_at = excluded.switched_at`, [pipeline, day, to, at]);
+    await tx.query(
+      `INSERT INTO ${this.s}.switch_log (seq, pipeline, day, generation, previous, reason, at_ms) VALUES (nextval('${this.s}.change_seq'), $1, $2, $3, $4, $5, $6)`,
+      [pipeline, day, to, from, reason, at]);
+    await tx.query(`UPDATE ${this.s}.day_versions SET status = CASE WHEN generation = $3 THEN 'live' ELSE 'kept' END WHERE pipeline = $1 AND day = $2`, [pipeline, day, to]);
+    return corrections;
+  }
+}
+
+export { dayOf };

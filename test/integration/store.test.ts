@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { fraudMultiCountry, pageViewsPerMinute } from '../../pipeline/builtins.ts';
+import { definitionVersion } from '../../pipeline/definition.ts';
+import type { AlertResult, WindowResult } from '../../schemas/results.ts';
+import { DEFAULT_DATABASE_URL, openStore } from '../../store/open-store.ts';
+import type { SqlResultStore } from '../../store/sql-store.ts';
+import { tempWorkspace } from '../fixtures/workspace.ts';
+
+// One conformance suite, run against both backends: embedded DuckDB and the real PostgreSQL
+// (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test), each test in a schema of its own.
+const ws = tempWorkspace();
+const PG = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+const schemas: string[] = [];
+afterAll(async () => {
+  ws.cleanup();
+  const client = new pg.Client({ connectionString: PG });
+  await client.connect();
+  for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+  await client.end();
+});
+
+const DAY = '2026-11-23';
+const T0 = Date.UTC(2026, 10, 23, 10);
+const P = pageViewsPerMinute.name;
+const V = definitionVersion(pageViewsPerMinute);
+
+function win(minute: number, url: string, views: number, revision = 0, watermark = T0 + minute * 60_000 + 59_999): WindowResult {
+  const start = T0 + minute * 60_000;
+  return { kind: 'window', pipeline: P, windowStart: start, windowEnd: start + 60_000, key: { url }, values: { views }, revision, watermark, definitionVersion: V };
+}
+
+function alert(user: string, id: string, ts: number): AlertResult {
+  return {
+    kind: 'alert', pipeline: fraudMultiCountry().name, key: { user_id: user }, idField: 'txn_id', id, ts, valuesField: 'countries',
+    distinctValues: ['DE', 'FR', 'IT', 'US'], late: false, watermark: ts, definitionVersion: definitionVersion(fraudMultiCountry()),
+  };
+}
+
+const views = (rows: { key: Record<string, unknown>; values: Record<string, unknown>; windowStart: number }[]) =>
+  rows.map((r) => [(r.windowStart - T0) / 60_000, r.key.url, r.values.views]);
+
+const backends = [
+  { name: 'DuckDB (embedded)', url: () => `duckdb:${join(ws.dir, `${randomUUID()}.duckdb`)}` },
+  { name: 'PostgreSQL', url: () => PG },
+];
+
+describe.each(backends)('result store conformance: $name', ({ name, url }) => {
+  let clock = T0 + 3_600_000;
+  const open = async (schema = `t_${randomUUID().slice(0, 8)}`, target = url()) => {
+    schemas.push(schema);
+    return { store: await openStore(target, { schema, now: () => clock }), schema, target };
+  };
+  const stores: SqlResultStore[] = [];
+  afterAll(async () => { for (const s of stores) await s.close().catch(() => undefined); });
+  const fresh = async () => { const o = await open(); stores.push(o.store); return o.store; };
+
+  it('realtime writes are idempotent upserts guarded by revision; history answers as-of', async () => {
+    const store = await fresh();
+    const t1 = clock;
+    expect(await store.writeRealtime([win(0, '/a', 2), win(0, '/b', 1), win(1, '/a', 5)])).toEqual({ applied: 3, diverted: 0 });
+    // The same rows again (a replayed results topic): nothing changes.
+    expect(await store.writeRealtime([win(0, '/a', 2), win(0, '/b', 1)])).toEqual({ applied: 0, diverted: 0 });
+    clock += 60_000;
+    const t2 = clock;
+    // A late update within L (revision 1) wins; a stale revision 0 arriving after it does not.
+    expect((await store.writeRealtime([win(0, '/a', 3, 1)])).applied).toBe(1);
+    expect((await store.writeRealtime([win(0, '/a', 7, 0)])).applied).toBe(0);
+    expect(views(await store.current(P, DAY))).toEqual([[0, '/a', 3], [0, '/b', 1], [1, '/a', 5]]);
+    const cur = await store.current(P, DAY);
+    expect(cur[0]).toMatchObject({ revision: 1, provenance: 'late-update', generation: 0, definitionVersion: V });
+    expect(cur[1]).toMatchObject({ revision: 0, provenance: 'realtime' });
+    // What the dashboard showed at t1 and at t2.
+    expect(views(await store.asOfRows(P, DAY, t1))).toEqual([[0, '/a', 2], [0, '/b', 1], [1, '/a', 5]]);
+    expect(views(await store.asOfRows(P, DAY, t2))).toEqual([[0, '/a', 3], [0, '/b', 1], [1, '/a', 5]]);
+    expect(await store.asOfRows(P, DAY, t1 - 1)).toEqual([]);
+  });
+
+  it('a reconciled version becomes visible in one switch; late stream rows never overwrite it but mark the cell dirty; backfill and revert', async () => {
+    const store = await fresh();
+    await store.writeRealtime([win(0, '/a', 2), win(0, '/b', 1), win(2, '/c', 4)]);
+    const before = clock;
+    clock += 60_000;
+    const published = await store.publishDay(P, DAY, [win(0, '/a', 3), win(0, '/b', 1), win(1, '/d', 1)], { jobId: 'job-1', provenance: 'reconciled' });
+    // /a 2 -> 3, /d new, /c gone (the replay has no such window): three corrections.
+    expect(published).toEqual({ generation: 1, previous: 0, corrections: 3 });
+    expect(views(await store.current(P, DAY))).toEqual([[0, '/a', 3], [0, '/b', 1], [1, '/d', 1]]);
+    expect((await store.current(P, DAY))[0]).toMatchObject({ provenance: 'reconciled', generation: 1 });
+    // Retrying the same job changes nothing (idempotent per job id).
+    expect(await store.publishDay(P, DAY, [win(0, '/a', 3)], { jobId: 'job-1', provenance: 'reconciled' })).toEqual({ generation: 1, previous: 1, corrections: 0 });
+    const changes = await store.changesSince(0);
+    expect(changes.map((c) => [c.cell, c.old, c.new, c.provenance])).toEqual([
+      ['["/a"]', { views: 2 }, { views: 3 }, 'reconciled'],
+      ['["/d"]', null, { views: 1 }, 'reconciled'],
+      ['["/c"]', { views: 4 }, null, 'reconciled'],
+    ]);
+    // A late stream update for the reconciled day: generation 0 moves, readers do not; the cell is dirty.
+    clock += 60_000;
+    expect(await store.writeRealtime([win(0, '/b', 2, 1)])).toEqual({ applied: 1, diverted: 1 });
+    expect(views(await store.current(P, DAY))).toEqual([[0, '/a', 3], [0, '/b', 1], [1, '/d', 1]]);
+    expect((await store.realtimeResults(P, DAY)).map((r) => [(r as WindowResult).key.url, (r as WindowResult).values.views])).toEqual([['/a', 2], ['/b', 2], ['/c', 4]]);
+    expect(await store.dirtyCells(P, DAY)).toEqual([{ pipeline: P, windowStart: T0, key: { url: '/b' } }]);
+    expect((await store.status(P, DAY)).dirty).toBe(1);
+    // Backfill writes the recomputed cell into the live version and consumes it.
+    const afterSwitch = clock;
+    clock += 60_000;
+    expect(await store.upsertBackfill(P, DAY, [win(0, '/b', 2)], await store.dirtyCells(P, DAY), { jobId: 'bf-1' })).toEqual({ changed: 1 });
+    expect(views(await store.current(P, DAY))).toEqual([[0, '/a', 3], [0, '/b', 2], [1, '/d', 1]]);
+    expect((await store.current(P, DAY))[1]).toMatchObject({ provenance: 'backfill', revision: 1, generation: 1 });
+    expect(await store.dirtyCells(P, DAY)).toEqual([]);
+    const last = (await store.changesSince(0)).at(-1)!;
+    expect([last.cell, last.old, last.new, last.provenance]).toEqual(['["/b"]', { views: 1 }, { views: 2 }, 'backfill']);
+    // As of before the switch: the stream's version; right after it: the reconciled one.
+    expect(views(await store.asOfRows(P, DAY, before))).toEqual([[0, '/a', 2], [0, '/b', 1], [2, '/c', 4]]);
+    expect(views(await store.asOfRows(P, DAY, afterSwitch))).toEqual([[0, '/a', 3], [0, '/b', 1], [1, '/d', 1]]);
+    // Revert: the previous version is live again, in one switch, published too.
+    clock += 60_000;
+    expect(await store.revert(P, DAY)).toEqual({ from: 1, to: 0, corrections: 3 }); // /b is 2 in both
+    expect(views(await store.current(P, DAY))).toEqual([[0, '/a', 2], [0, '/b', 2], [2, '/c', 4]]);
+    expect((await store.status(P, DAY))).toMatchObject({ liveGeneration: 0, generations: [1] });
+  });
+
+  it('a day is sealed once the watermark passes its end plus the seal delay; rows for it count as late-delta', async () => {
+    const schema = `t_${randomUUID().slice(0, 8)}`;
+    schemas.push(schema);
+    const store = await openStore(url(), { schema, now: () => clock, sealDelayMs: 3_600_000 });
+    stores.push(store);
+    await store.writeRealtime([win(0, '/a', 1)]);
+    await store.setWatermark(P, Date.UTC(2026, 10, 24, 0, 59));
+    expect((await store.status(P, DAY)).status).toBe('provisional');
+    await store.setWatermark(P, Date.UTC(2026, 10, 24, 1, 0));
+    await store.setWatermark(P, Date.UTC(2026, 10, 23)); // W never goes back
+    expect((await store.status(P, DAY)).status).toBe('sealed');
+    expect(await store.writeRealtime([win(0, '/a', 2, 1), win(3, '/z', 1)])).toEqual({ applied: 0, diverted: 2 });
+    expect(views(await store.current(P, DAY))).toEqual([[0, '/a', 1]]);
+    expect(await store.status(P, DAY)).toMatchObject({ lateDelta: 2, dirty: 2 });
+    await store.upsertBackfill(P, DAY, [win(0, '/a', 2), win(3, '/z', 1)], await store.dirtyCells(P, DAY), { jobId: 'bf' });
+    expect(await store.status(P, DAY)).toMatchObject({ lateDelta: 0, dirty: 0 });
+    expect(views(await store.current(P, DAY))).toEqual([[0, '/a', 2], [3, '/z', 1]]);
+  });
+
+  it('alerts are stored and read back as alerts', async () => {
+    const store = await fresh();
+    const a = alert('u1', 't9', T0 + 5_000);
+    await store.writeRealtime([a]);
+    expect(await store.realtimeResults(a.pipeline, DAY)).toEqual([a]);
+  });
+
+  it(`readers never see a half-switched day (${name})`, async () => {
+    const { store, schema, target } = await open();
+    stores.push(store);
+    const reader = name === 'PostgreSQL' ? await openStore(target, { schema }) : store;
+    if (reader !== store) stores.push(reader);
+    const cells = Array.from({ length: 600 }, (_, i) => win(i % 600, `/u${i}`, 1));
+    await store.writeRealtime(cells);
+    let done = false;
+    const seen = new Set<string>();
+    const reading = (async () => {
+      while (!done) {
+        const rows = await reader.current(P, DAY);
+        seen.add([...new Set(rows.map((r) => String(r.values.views)))].sort().join(','));
+      }
+    })();
+    await store.publishDay(P, DAY, cells.map((c) => ({ ...c, values: { views: 2 } })), { jobId: 'big', provenance: 'reconciled' });
+    done = true;
+    await reading;
+    const after = await reader.current(P, DAY);
+    expect(after).toHaveLength(600);
+    expect(new Set(after.map((r) => r.values.views))).toEqual(new Set([2]));
+    // Every read saw one version: all 1s or all 2s, never a mix.
+    for (const s of seen) expect(['1', '2']).toContain(s);
+  });
+});
+
+describe('result store: several processes on PostgreSQL', () => {
+  it('concurrent writers of the same cells: the highest revision wins, whatever the order', async () => {
+    const schema = `t_${randomUUID().slice(0, 8)}`;
+    schemas.push(schema);
+    const a = await openStore(PG, { schema });
+    const b = await openStore(PG, { schema });
+    try {
+      const writes = [];
+      for (let rev = 0; rev < 20; rev++) {
+        const store = rev % 2 === 0 ? a : b;
+        writes.push(store.writeRealtime(Array.from({ length: 50 }, (_, i) => win(i, `/k${i}`, rev, rev))));
+      }
+      await Promise.all(writes.reverse());
+      const rows = await a.current(P, DAY);
+      expect(rows).toHaveLength(50);
+      expect(new Set(rows.map((r) => `${r.revision}:${String(r.values.views)}`))).toEqual(new Set(['19:19']));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
