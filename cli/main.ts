@@ -8,8 +8,13 @@ import { runCommand } from './commands/run.ts';
 import { reconcileCommand } from './commands/reconcile.ts';
 import { replayCommand } from './commands/replay.ts';
 import { streamCommand } from './commands/stream.ts';
+import { backfillCommand, revertCommand } from './commands/backfill.ts';
+import { reportCommand } from './commands/report.ts';
 
-const commands: readonly CommandSpec[] = [demoCommand, streamCommand, archiveCommand, replayCommand, reconcileCommand, produceCommand, runCommand, resultsCommand];
+const commands: readonly CommandSpec[] = [
+  demoCommand, streamCommand, archiveCommand, replayCommand, reconcileCommand, backfillCommand, revertCommand, reportCommand,
+  produceCommand, runCommand, resultsCommand,
+];
 
 function mainHelp(): string {
   return [

@@ -22,6 +22,8 @@ export interface StreamRunOptions {
   readonly onResult: (record: ResultRecord) => void;
   readonly onLate: (record: LateRecord) => void;
   readonly onDeadLetter: (deadLetter: DeadLetter) => void;
+  /** Rule events late within the allowed lateness, evaluated once on arrival (recorded for reconcile). */
+  readonly onLateAccepted?: (record: LateRecord) => void;
   /** Called after every batch (progress, flushing sinks). */
   readonly afterBatch?: (stats: StreamStats) => Promise<void> | void;
   /** Bounded input: fire everything at the end (W = +infinity). Default true. */
@@ -42,6 +44,7 @@ export async function runStream(options: StreamRunOptions): Promise<StreamStats>
   const emitter: Emitter = {
     result: (r) => { stats.results++; options.onResult(r); },
     late: (l) => { stats.late++; options.onLate(l); },
+    ...(options.onLateAccepted ? { lateAccepted: options.onLateAccepted } : {}),
   };
   const operators: StreamOperator[] = options.pipelines.map((p) => createOperator(p, emitter));
 

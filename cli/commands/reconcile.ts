@@ -6,13 +6,19 @@ import { readLateLog, readResultsFile } from '../../reconcile/realtime-input.ts'
 import { formatSummary } from '../../reconcile/summary.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
-import { timingFlags, timingOptions } from './shared.ts';
+import { pipelinesFor, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
+import { ConfigError } from '../../pipeline/errors.ts';
+import { reconcileDay, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
+import { reconciliationMarkdown, type DayReconciliation } from '../../reconcile/day-report.ts';
+import { openStore } from '../../store/open-store.ts';
 
 export const reconcileCommand: CommandSpec = {
   name: 'reconcile',
   summary: 'diff realtime results against a replay of the archive and attribute every difference',
-  usage: 'concord reconcile --pipeline NAME --realtime STREAM_OUT.jsonl --archive ARCHIVE_DIR --output REPORT.json [--max-out-of-orderness 30s] [--allowed-lateness 5m]',
+  usage: 'concord reconcile --pipeline NAME --realtime STREAM_OUT.jsonl --archive ARCHIVE_DIR --output REPORT.json [--max-out-of-orderness 30s] [--allowed-lateness 5m]\n' +
+    '   or: concord reconcile --date YYYY-MM-DD --archive ARCHIVE_DIR [--pipeline NAME|all] [--store URL] [--report-dir DIR] [--read-at ISO] [--job-id ID]',
   options: [
+    'Files (one pipeline, realtime results from a file):',
     '--pipeline NAME            page_views_per_minute | unique_visitors_5m | fraud_multi_country',
     '--realtime FILE            output of `concord stream` (changelog or --final)',
     '--archive DIR              archive root written by `concord archive`',
@@ -22,13 +28,25 @@ export const reconcileCommand: CommandSpec = {
     '--late FILE                late events the realtime workers recorded (`concord results --late-output`):',
     '                           attribute with them instead of simulating lateness from arrival order',
     '--fail-on-unexplained      exit with status 3 when any difference is unexplained',
+    'A day in the store (what the nightly job runs): replays the day, diffs it against the stream\'s stored',
+    'rows, attributes every difference, and publishes the corrected day as a new version in one atomic',
+    'switch; unexplained differences publish nothing and exit with status 3:',
+    '--date D                   the UTC day to reconcile',
+    '--report-dir DIR           JSON + Markdown reports go to DIR/<date>/<pipeline>.json|.md (default .concord/reports)',
+    '--read-at ISO              also attribute what the dashboard showed at that instant (update_after_read)',
+    '--job-id ID                idempotence key of this run (default reconcile:<pipeline>:<date>)',
+    ...storeOptions,
   ],
   flags: {
     pipeline: { type: 'string' }, realtime: { type: 'string' }, archive: { type: 'string' }, output: { type: 'string' },
     'fail-on-unexplained': { type: 'boolean' }, late: { type: 'string' }, ...timingFlags,
+    date: { type: 'string' }, 'report-dir': { type: 'string' }, 'read-at': { type: 'string' }, 'job-id': { type: 'string' }, ...storeFlags,
   },
-  required: ['pipeline', 'realtime', 'archive', 'output'],
   async run(v) {
+    if (v.date !== undefined) return reconcileStoredDay(v);
+    for (const r of ['pipeline', 'realtime', 'archive', 'output']) {
+      if (v[r] === undefined) throw new ConfigError(`--${r} is required (or --date D to reconcile a day in the store)\nUsage: ${reconcileCommand.usage}`);
+    }
     const def = withTiming(pipelineByName(String(v.pipeline)), loadSettings(v));
     const realtime = await readResultsFile(def, String(v.realtime));
     const lateLog = v.late === undefined ? undefined : await readLateLog(def, String(v.late));
@@ -42,3 +60,36 @@ export const reconcileCommand: CommandSpec = {
     return 0;
   },
 };
+
+async function reconcileStoredDay(v: Record<string, string | boolean | undefined>): Promise<number> {
+  if (v.archive === undefined) throw new ConfigError('--archive is required: the Parquet archive the day is replayed from');
+  const date = String(v.date);
+  const readAt = v['read-at'] === undefined ? undefined : Date.parse(String(v['read-at']));
+  if (readAt !== undefined && !Number.isFinite(readAt)) throw new ConfigError(`--read-at ${String(v['read-at'])}: not an ISO timestamp`);
+  const store = await openStore(storeUrl(v));
+  const done: DayReconciliation[] = [];
+  let failed = 0;
+  try {
+    for (const def of pipelinesFor(v.pipeline, loadSettings(v))) {
+      try {
+        done.push(await reconcileDay({
+          def, date, store, archiveDir: String(v.archive), jobId: String(v['job-id'] ?? `reconcile:${def.name}:${date}`),
+          reportDir: String(v['report-dir'] ?? '.concord/reports'), ...(readAt === undefined ? {} : { readAt }),
+          progress: ({ done: d, total, what }) => { process.stderr.write(`reconcile ${def.name} ${date} [${d}/${total}] ${what}\n`); },
+        }));
+      } catch (error) {
+        if (!(error instanceof UnexplainedDifferencesError)) throw error;
+        failed++;
+        done.push(error.reconciliation);
+        process.stderr.write(`!! ${error.message}\n`);
+      }
+    }
+  } finally {
+    await store.close();
+  }
+  process.stdout.write(reconciliationMarkdown(done) + '\n');
+  for (const d of done) {
+    if (d.status === 'published') process.stderr.write(`${d.pipeline} ${date}: version ${d.generation} live (was ${d.previous_generation}), ${d.corrections} cells corrected\n`);
+  }
+  return failed > 0 ? 3 : 0;
+}

@@ -9,12 +9,14 @@ import { finalResults } from '../../reconcile/final-results.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
 import { Progress } from '../progress.ts';
-import { timingFlags, timingOptions } from './shared.ts';
+import { storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
+import { openStore } from '../../store/open-store.ts';
+import { StoreSink } from '../../store/store-sink.ts';
 
 export const streamCommand: CommandSpec = {
   name: 'stream',
   summary: 'run a pipeline over a JSONL file in file order with event-time semantics',
-  usage: 'concord stream --pipeline NAME --input EVENTS.jsonl --output OUT.jsonl [--late-output LATE.jsonl] [--dead-letter DLQ.jsonl] [--max-out-of-orderness 30s] [--allowed-lateness 5m] [--final]',
+  usage: 'concord stream --pipeline NAME --input EVENTS.jsonl --output OUT.jsonl [--late-output LATE.jsonl] [--dead-letter DLQ.jsonl] [--max-out-of-orderness 30s] [--allowed-lateness 5m] [--final] [--store URL]',
   options: [
     '--pipeline NAME            page_views_per_minute | unique_visitors_5m | fraud_multi_country',
     '--input FILE               events, one JSON object per line, read in file order (arrival order)',
@@ -23,11 +25,14 @@ export const streamCommand: CommandSpec = {
     '--dead-letter FILE         rejected lines with the reason (default: counted only)',
     ...timingOptions,
     '--final                    write only the highest revision per window/key (and all alerts)',
+    '--store URL                also write results, late events and the watermark to the result store (the',
+    '                           single source of truth `report`, `reconcile --date` and the jobs read):',
+    ...storeOptions.slice(1),
   ],
   flags: {
     pipeline: { type: 'string' }, input: { type: 'string' }, output: { type: 'string' },
     'late-output': { type: 'string' }, 'dead-letter': { type: 'string' }, final: { type: 'boolean' },
-    ...timingFlags,
+    ...timingFlags, ...storeFlags,
   },
   required: ['pipeline', 'input', 'output'],
   async run(v) {
@@ -38,17 +43,32 @@ export const streamCommand: CommandSpec = {
     const final = v.final === true;
     const kept: ResultRecord[] = [];
     const progress = new Progress(`stream ${def.name}`);
+    const store = v.store === undefined ? undefined : await openStore(storeUrl(v));
+    const sink = store ? new StoreSink(store) : undefined;
     const stats = await runStream({
       pipelines: [def],
       source: readJsonlFile(String(v.input)),
-      onResult: (r) => (final ? kept.push(r) : out.write(resultToJson(r))),
-      onLate: (l) => late?.write(lateToJson(l, def.schema.timeField)),
+      onResult: (r) => {
+        sink?.result(r);
+        if (final) kept.push(r);
+        else out.write(resultToJson(r));
+      },
+      onLate: (l) => {
+        sink?.lateEvent(l, false);
+        late?.write(lateToJson(l, def.schema.timeField));
+      },
+      onLateAccepted: (l) => sink?.lateEvent(l, true),
       onDeadLetter: (d) => dlq?.write(deadLetterToJson(d, def.schema.name)),
       afterBatch: async (s) => {
         progress.update(s.lines, `events, ${s.deadLetters} rejected, ${s.late} late`);
-        await Promise.all([out.maybeFlush(), late?.maybeFlush(), dlq?.maybeFlush()]);
+        await Promise.all([out.maybeFlush(), late?.maybeFlush(), dlq?.maybeFlush(), sink?.maybeFlush()]);
       },
     });
+    if (sink) {
+      for (const [pipeline, w] of Object.entries(stats.watermarks)) sink.watermark(pipeline, w);
+      await sink.flush();
+      await store!.close();
+    }
     if (final) for (const r of finalResults(kept).values()) out.write(resultToJson(r));
     await Promise.all([out.close(), late?.close(), dlq?.close()]);
     progress.done(stats.lines, 'lines');

@@ -1,0 +1,60 @@
+import type { LoggedLate } from '../reconcile/reconcile.ts';
+import type { LateRecord, ResultRecord } from '../schemas/results.ts';
+import type { SqlResultStore } from './sql-store.ts';
+
+/**
+ * Feeds the store from a running stream (in-process or from the Kafka output topics): results,
+ * late events and watermarks are buffered and written in batches. Every write is an idempotent upsert,
+ * so a sink that restarts and sees records again (at-least-once) changes nothing twice.
+ */
+export class StoreSink {
+  private readonly store: SqlResultStore;
+  private readonly batchSize: number;
+  private results: ResultRecord[] = [];
+  private late = new Map<string, LoggedLate[]>();
+  private watermarks = new Map<string, number>();
+  private pending = 0;
+  written = { results: 0, late: 0 };
+
+  constructor(store: SqlResultStore, batchSize = 5_000) {
+    this.store = store;
+    this.batchSize = batchSize;
+  }
+
+  result(r: ResultRecord): void {
+    this.results.push(r);
+    this.pending++;
+    if (r.watermark !== null && Number.isFinite(r.watermark)) this.watermarks.set(r.pipeline, Math.max(this.watermarks.get(r.pipeline) ?? r.watermark, r.watermark));
+  }
+
+  lateEvent(record: LateRecord, evaluatedOnArrival: boolean): void {
+    let list = this.late.get(record.pipeline);
+    if (!list) this.late.set(record.pipeline, (list = []));
+    list.push({ record, evaluatedOnArrival });
+    this.pending++;
+  }
+
+  watermark(pipeline: string, w: number): void {
+    if (Number.isFinite(w)) this.watermarks.set(pipeline, Math.max(this.watermarks.get(pipeline) ?? w, w));
+  }
+
+  async maybeFlush(): Promise<void> {
+    if (this.pending >= this.batchSize) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    const results = this.results;
+    const late = this.late;
+    const watermarks = this.watermarks;
+    this.results = [];
+    this.late = new Map();
+    this.watermarks = new Map();
+    this.pending = 0;
+    // Rows first, then late events (their cells' days may have been reconciled), then W (seals days).
+    await this.store.writeRealtime(results);
+    for (const [pipeline, entries] of late) await this.store.appendLate(pipeline, entries);
+    for (const [pipeline, w] of watermarks) await this.store.setWatermark(pipeline, w);
+    this.written.results += results.length;
+    this.written.late += [...late.values()].reduce((n, l) => n + l.length, 0);
+  }
+}
