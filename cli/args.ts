@@ -9,6 +9,8 @@ export interface CommandSpec {
   readonly options: readonly string[];
   readonly flags: NonNullable<ParseArgsConfig['options']>;
   readonly required?: readonly string[];
+  /** A leading bare word is this flag's value (`concord jobs status` = `concord jobs --do status`). */
+  readonly leadingWordAs?: string;
   run(values: Record<string, string | boolean | undefined>): Promise<number>;
 }
 
@@ -18,6 +20,8 @@ export function helpText(cmd: CommandSpec): string {
 
 export function parseCommandArgs(cmd: CommandSpec, argv: string[]): Record<string, string | boolean | undefined> | 'help' {
   let parsed;
+  const first = argv[0];
+  if (cmd.leadingWordAs && first !== undefined && !first.startsWith('-')) argv = [`--${cmd.leadingWordAs}`, first, ...argv.slice(1)];
   try {
     parsed = parseArgs({ args: argv, options: { ...cmd.flags, help: { type: 'boolean' } }, strict: true, allowPositionals: false });
   } catch (error) {

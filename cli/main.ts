@@ -10,10 +10,11 @@ import { replayCommand } from './commands/replay.ts';
 import { streamCommand } from './commands/stream.ts';
 import { backfillCommand, revertCommand } from './commands/backfill.ts';
 import { reportCommand } from './commands/report.ts';
+import { jobsCommand } from './commands/jobs.ts';
 
 const commands: readonly CommandSpec[] = [
   demoCommand, streamCommand, archiveCommand, replayCommand, reconcileCommand, backfillCommand, revertCommand, reportCommand,
-  produceCommand, runCommand, resultsCommand,
+  produceCommand, runCommand, resultsCommand, jobsCommand,
 ];
 
 function mainHelp(): string {

@@ -329,10 +329,11 @@ export class SqlResultStore implements ReconcileStore {
     return rows.map((r) => ({ pipeline, windowStart: Number(r.window_start), key: JSON.parse(String(r.key_json)) as KeyValues }));
   }
 
-  /** Days with unconsumed dirty cells, for scheduling backfills. */
-  async dirtyDays(pipeline: string): Promise<string[]> {
-    const rows = await this.db.query(`SELECT DISTINCT day FROM ${this.s}.dirty_cells WHERE pipeline = $1 AND consumed_by IS NULL ORDER BY day`, [pipeline]);
-    return rows.map((r) => String(r.day));
+  /** Days with unconsumed dirty cells, each with when its newest one was recorded (backfill job ids). */
+  async dirtyDays(pipeline: string): Promise<Map<string, number>> {
+    const rows = await this.db.query(
+      `SELECT day, max(recorded_at) AS at_ms FROM ${this.s}.dirty_cells WHERE pipeline = $1 AND consumed_by IS NULL GROUP BY day ORDER BY day`, [pipeline]);
+    return new Map(rows.map((r) => [String(r.day), Number(r.at_ms)]));
   }
 
   async reconciliations(pipeline: string, day: string): Promise<DayReconciliation[]> {

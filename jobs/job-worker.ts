@@ -1,0 +1,79 @@
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { ConcordError } from '../pipeline/errors.ts';
+import { DayLock } from './day-lock.ts';
+import { lockKey, previousDate } from './job-ids.ts';
+import { ConcordJobs, QUEUE, jobSettings, redisConnection, type JobData, type JobSettings } from './job-queue.ts';
+
+export type JobProgress = (p: { done: number; total: number; what: string }) => Promise<void>;
+
+/** The work behind the jobs (default: jobs/default-processors.ts: replay + reconcile, backfill). */
+export interface JobProcessors {
+  reconcile(req: { date: string; pipeline: string; jobId: string }, progress: JobProgress): Promise<Record<string, unknown>>;
+  backfill(req: { date: string; pipeline: string; jobId: string }, progress: JobProgress): Promise<Record<string, unknown>>;
+}
+
+export interface WorkerOptions extends JobSettings {
+  concurrency?: number;
+  /** When a day's lock is held by another job, try again after this long (default 2 s). */
+  lockRetryMs?: number;
+  lockTtlMs?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * A job worker. Every reconcile or backfill job takes the (pipeline, date) lock first, so two workers
+ * never work on one day at once, whatever the job ids (a `--force` rerun, `all` next to one pipeline);
+ * a job that finds the lock taken goes back to the delayed set (not a failure) and tries again later.
+ * The processors are idempotent per job id (the store keys versions by it), and BullMQ never runs two
+ * attempts of one job at once, so retries and restarts have their effect once.
+ */
+export function startWorker(processors: JobProcessors, options: WorkerOptions = {}): Worker<JobData> {
+  const settings = jobSettings(options);
+  const connection = redisConnection(settings.redisUrl);
+  const locks = redisConnection(settings.redisUrl);
+  const log = options.log ?? (() => undefined);
+  let fanOut: ConcordJobs | undefined;
+  const worker = new Worker<JobData>(QUEUE, async (job: Job<JobData>, token?: string) => {
+    const { kind } = job.data;
+    if (kind === 'nightly') {
+      // The scheduled run: the date before the run's date in the scheduler's zone, as per-pipeline jobs.
+      const date = previousDate(job.timestamp + (job.opts.delay ?? 0), job.data.timeZone ?? 'UTC');
+      fanOut ??= new ConcordJobs(settings);
+      const jobs = await fanOut.enqueueReconcile(date);
+      log(`nightly: enqueued reconcile of ${date} (${jobs.map((j) => j.id).join(', ')})`);
+      return { date, enqueued: jobs.map((j) => j.id) };
+    }
+    const { pipeline, date } = job.data;
+    if (!pipeline || !date) throw new Error(`job ${job.id} has no pipeline/date: ${JSON.stringify(job.data)}`);
+    const lock = new DayLock(locks, lockKey(settings.prefix, pipeline, date), options.lockTtlMs ?? 30_000);
+    if (!(await lock.acquire())) {
+      log(`${job.id}: ${pipeline} ${date} is locked by another job; retrying in ${options.lockRetryMs ?? 2_000} ms`);
+      await job.moveToDelayed(Date.now() + (options.lockRetryMs ?? 2_000), token);
+      throw new DelayedError();
+    }
+    try {
+      const progress: JobProgress = async (p) => {
+        await job.updateProgress({ ...p, percent: p.total === 0 ? 100 : Math.round((100 * p.done) / p.total) });
+        log(`${job.id}: [${p.done}/${p.total}] ${p.what}`);
+      };
+      const req = { date, pipeline, jobId: String(job.id) };
+      try {
+        return kind === 'reconcile' ? await processors.reconcile(req, progress) : await processors.backfill(req, progress);
+      } catch (error) {
+        // Retrying cannot fix bad input or unexplained differences: fail at once, with the reason.
+        if (error instanceof ConcordError && !error.retriable && error.domain !== 'external') throw new UnrecoverableError(error.message);
+        throw error;
+      }
+    } finally {
+      await lock.release();
+    }
+  }, { connection, prefix: settings.prefix, concurrency: options.concurrency ?? 1, lockDuration: 30_000 });
+  worker.on('failed', (job, error) => log(`${job?.id ?? '?'} failed (attempt ${job?.attemptsMade ?? '?'}): ${error.message}`));
+  worker.on('error', () => undefined); // connection errors: BullMQ reconnects; jobs report their own failures
+  worker.on('closed', () => {
+    locks.disconnect();
+    connection.disconnect();
+    void fanOut?.close();
+  });
+  return worker;
+}
