@@ -1,5 +1,5 @@
 /**
- * `npm run infra:up`: makes sure Redis and a real single-node Apache Kafka 4.x broker (KRaft,
+ * `npm run infra:up`: makes sure Redis, PostgreSQL (infra/postgres.ts) and a real single-node Apache Kafka 4.x broker (KRaft,
  * broker + controller, loopback) answer. Reuses what already answers; starts the rest and records
  * what it started (infra/state.ts) so `infra:down` stops only that. Broker jars come from Maven
  * Central (cached in .infra/kafka/libs). Settings: infra/settings.ts, docs/operations.md.
@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kafkaMetadata, redisPing } from './probes.ts';
+import { ensurePostgres } from './postgres.ts';
 import { infraSettings, projectRoot, redisPort, type InfraSettings } from './settings.ts';
 import { forget, kafkaService, leaseId, ownerOf, redisService, runningPid, setOwner, takeLease, withUpLock, type Owner, type Service } from './state.ts';
 
@@ -248,6 +249,7 @@ try {
   await withUpLock(s, async () => {
     if (lease) takeLease(s, lease);
     await ensureRedis(s, owner);
+    await ensurePostgres(say);
     await ensureKafka(s, owner);
   }, 300_000, (holder) => say(`another infra:up (pid ${holder}) is running: waiting for it`));
 } catch (error) {

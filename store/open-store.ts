@@ -6,7 +6,9 @@ import { DuckDbDriver, PostgresDriver, redact } from './sql-driver.ts';
 import { SqlResultStore, type StoreOptions } from './sql-store.ts';
 
 export const DEFAULT_STORE = 'duckdb:.concord/store.duckdb';
-export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+import { DEFAULT_DATABASE_URL } from '../infra/postgres.ts';
+
+export { DEFAULT_DATABASE_URL };
 
 /**
  * Opens the result store named by `url` (default: env CONCORD_STORE, else the embedded DuckDB file):
