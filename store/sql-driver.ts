@@ -21,6 +21,12 @@ export interface SqlDriver {
   query(sql: string, params?: readonly SqlValue[]): Promise<Record<string, unknown>[]>;
   /** Runs `fn` in one transaction; writers are serialised (PostgreSQL: across processes). */
   transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T>;
+  /**
+   * Bulk path, where the backend has one: replaces the contents of `schema.table` (created on first use
+   * with these columns) with `rows`. DuckDB parses multi-row VALUES slowly (~0.4 ms a row measured), its
+   * appender is ~100x faster; PostgreSQL takes the VALUES path.
+   */
+  stage?(schema: string, table: string, columns: readonly { name: string; type: 'TEXT' | 'BIGINT' | 'INTEGER' }[], rows: readonly SqlValue[][]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -54,6 +60,27 @@ export class DuckDbDriver implements SqlDriver {
     }
   }
 
+  private async stageRows(schema: string, table: string, columns: readonly { name: string; type: 'TEXT' | 'BIGINT' | 'INTEGER' }[], rows: readonly SqlValue[][]): Promise<void> {
+    await this.run(`CREATE TABLE IF NOT EXISTS ${schema}.${table} (${columns.map((c) => `${c.name} ${c.type}`).join(', ')})`, []);
+    await this.run(`DELETE FROM ${schema}.${table}`, []);
+    try {
+      const appender = await this.connection.createAppender(table, schema);
+      for (const row of rows) {
+        columns.forEach((c, i) => {
+          const v = row[i];
+          if (v === null || v === undefined) appender.appendNull();
+          else if (c.type === 'TEXT') appender.appendVarchar(String(v));
+          else if (c.type === 'BIGINT') appender.appendBigInt(BigInt(v));
+          else appender.appendInteger(Number(v));
+        });
+        appender.endRow();
+      }
+      appender.closeSync();
+    } catch (error) {
+      throw new StoreError(`staging ${rows.length} rows into ${schema}.${table} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
+
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.queue.then(fn, fn);
     this.queue = next.catch(() => undefined);
@@ -66,7 +93,10 @@ export class DuckDbDriver implements SqlDriver {
 
   transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
     return this.exclusive(async () => {
-      const tx: SqlDriver = { backend: 'duckdb', query: (sql, params = []) => this.run(sql, params), transaction: (inner) => inner(tx), close: async () => undefined };
+      const tx: SqlDriver = {
+        backend: 'duckdb', query: (sql, params = []) => this.run(sql, params), transaction: (inner) => inner(tx), close: async () => undefined,
+        stage: (schema, table, columns, rows) => this.stageRows(schema, table, columns, rows),
+      };
       await this.run('BEGIN TRANSACTION', []);
       try {
         const out = await fn(tx);

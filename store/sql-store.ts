@@ -53,6 +53,9 @@ export interface WriteOutcome {
 }
 
 const COLUMNS = ['pipeline', 'generation', 'window_start', 'cell', 'day', 'kind', 'window_end', 'key_json', 'values_json', 'revision', 'provenance', 'watermark', 'definition_version', 'written_at', 'job_id'];
+const COLUMN_TYPES = COLUMNS.map((name) => ({
+  name, type: (['generation', 'revision'].includes(name) ? 'INTEGER' : ['window_start', 'window_end', 'written_at'].includes(name) ? 'BIGINT' : 'TEXT') as 'TEXT' | 'BIGINT' | 'INTEGER',
+}));
 
 function rowParams(r: StoredRow): SqlValue[] {
   const w = r.watermark === null ? null : r.watermark === Number.POSITIVE_INFINITY ? 'inf' : r.watermark === Number.NEGATIVE_INFINITY ? '-inf' : String(r.watermark);
@@ -75,6 +78,12 @@ function placeholders(rows: number, width: number): string {
   const out: string[] = [];
   for (let r = 0; r < rows; r++) out.push(`(${Array.from({ length: width }, (_, i) => `$${1 + r * width + i}`).join(', ')})`);
   return out.join(', ');
+}
+
+interface ChangeToRecord {
+  cell: { pipeline: string; day: string; windowStart: number; cell: string; key: KeyValues };
+  old: Record<string, unknown> | null;
+  next: Record<string, unknown> | null;
 }
 
 const CHUNK = 400;
@@ -394,15 +403,16 @@ export class SqlResultStore implements ReconcileStore {
       const at = this.now();
       const rows = records.map((r) => toRow(r, { generation, provenance: 'backfill', writtenAt: at, jobId: meta.jobId })).filter((r) => r.day === day);
       const before = await this.rowsOf(tx, pipeline, generation, rows);
-      let changed = 0;
       const next: StoredRow[] = [];
+      const changes: ChangeToRecord[] = [];
       for (const row of rows) {
         const old = before.get(`${row.windowStart}\u0000${row.cell}`);
         if (old && JSON.stringify(old.values) === JSON.stringify(row.values)) continue;
         next.push({ ...row, revision: old ? old.revision + 1 : 0 });
-        changed++;
-        await this.recordChange(tx, row, old?.values ?? null, row.values, 'backfill', generation, at);
+        changes.push({ cell: row, old: old?.values ?? null, next: row.values });
       }
+      const changed = changes.length;
+      await this.recordChanges(tx, changes, 'backfill', generation, at);
       await this.insertHistory(tx, next);
       await this.upsertRows(tx, next);
       for (const d of consumed) {
@@ -442,7 +452,19 @@ export class SqlResultStore implements ReconcileStore {
     return out;
   }
 
+  /** Rows into the staging table when the backend has a bulk path; false: use multi-row VALUES. */
+  private async staged(tx: SqlDriver, rows: readonly StoredRow[]): Promise<boolean> {
+    if (!tx.stage || rows.length < 50) return false;
+    await tx.stage(this.s, 'stage_rows', COLUMN_TYPES, rows.map(rowParams));
+    return true;
+  }
+
   private async insertHistory(tx: SqlDriver, rows: readonly StoredRow[]): Promise<void> {
+    if (await this.staged(tx, rows)) {
+      await tx.query(`INSERT INTO ${this.s}.result_history (${COLUMNS.join(', ')}) SELECT ${COLUMNS.join(', ')} FROM ${this.s}.stage_rows
+         ON CONFLICT (pipeline, generation, window_start, cell, revision) DO NOTHING`);
+      return;
+    }
     for (const part of chunks(rows)) {
       await tx.query(
         `INSERT INTO ${this.s}.result_history (${COLUMNS.join(', ')}) VALUES ${placeholders(part.length, COLUMNS.length)}
@@ -454,6 +476,14 @@ export class SqlResultStore implements ReconcileStore {
   private async upsertRows(tx: SqlDriver, rows: readonly StoredRow[]): Promise<number> {
     let applied = 0;
     const set = COLUMNS.filter((c) => !['pipeline', 'generation', 'window_start', 'cell'].includes(c)).map((c) => `${c} = excluded.${c}`).join(', ');
+    if (await this.staged(tx, rows)) {
+      const out = await tx.query(
+        `INSERT INTO ${this.s}.result_rows (${COLUMNS.join(', ')}) SELECT ${COLUMNS.join(', ')} FROM ${this.s}.stage_rows
+         ON CONFLICT (pipeline, generation, window_start, cell) DO UPDATE SET ${set}
+         WHERE excluded.revision > ${this.s}.result_rows.revision
+         RETURNING cell`);
+      return out.length;
+    }
     for (const part of chunks(rows)) {
       const out = await tx.query(
         `INSERT INTO ${this.s}.result_rows (${COLUMNS.join(', ')}) VALUES ${placeholders(part.length, COLUMNS.length)}
@@ -489,11 +519,15 @@ export class SqlResultStore implements ReconcileStore {
       [pipeline, day, n]);
   }
 
-  private async recordChange(tx: SqlDriver, cell: { pipeline: string; day: string; windowStart: number; cell: string; key: KeyValues }, old: Record<string, unknown> | null, next: Record<string, unknown> | null, provenance: Change['provenance'], generation: number, at: number): Promise<void> {
-    await tx.query(
-      `INSERT INTO ${this.s}.changes (seq, pipeline, day, window_start, cell, key_json, old_json, new_json, provenance, generation, at_ms)
-       VALUES (nextval('${this.s}.change_seq'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [cell.pipeline, cell.day, cell.windowStart, cell.cell, JSON.stringify(cell.key), old === null ? null : JSON.stringify(old), next === null ? null : JSON.stringify(next), provenance, generation, at]);
+  /** Publishes old -> new changes, in the given order (sequence numbers follow it). */
+  private async recordChanges(tx: SqlDriver, list: readonly ChangeToRecord[], provenance: Change['provenance'], generation: number, at: number): Promise<void> {
+    for (const part of chunks(list, 200)) {
+      const values = part.map((_, i) => `(nextval('${this.s}.change_seq'), ${Array.from({ length: 10 }, (__, j) => `$${i * 10 + j + 1}`).join(', ')})`).join(', ');
+      await tx.query(
+        `INSERT INTO ${this.s}.changes (seq, pipeline, day, window_start, cell, key_json, old_json, new_json, provenance, generation, at_ms) VALUES ${values}`,
+        part.flatMap(({ cell, old, next }) => [cell.pipeline, cell.day, cell.windowStart, cell.cell, JSON.stringify(cell.key),
+          old === null ? null : JSON.stringify(old), next === null ? null : JSON.stringify(next), provenance, generation, at]));
+    }
   }
 
   /** Makes `to` the day's live generation; publishes old -> new for every visible cell that changes. */
@@ -501,15 +535,16 @@ export class SqlResultStore implements ReconcileStore {
     const load = async (g: number) => new Map((await tx.query(
       `SELECT * FROM ${this.s}.result_rows WHERE pipeline = $1 AND day = $2 AND generation = $3`, [pipeline, day, g])).map(fromDb).map((r) => [`${r.windowStart}\u0000${r.cell}`, r]));
     const [oldRows, newRows] = await Promise.all([load(from), load(to)]);
-    let corrections = 0;
     // Changes in window, then key order.
     const ids = [...new Set([...oldRows.keys(), ...newRows.keys()])].sort((a, b) => parseFloat(a) - parseFloat(b) || (a < b ? -1 : a > b ? 1 : 0));
+    const changes: ChangeToRecord[] = [];
     for (const id of ids) {
       const o = oldRows.get(id), n = newRows.get(id);
       if (o && n && JSON.stringify(o.values) === JSON.stringify(n.values)) continue;
-      corrections++;
-      await this.recordChange(tx, (n ?? o)!, o?.values ?? null, n?.values ?? null, provenance, to, at);
+      changes.push({ cell: (n ?? o)!, old: o?.values ?? null, next: n?.values ?? null });
     }
+    const corrections = changes.length;
+    await this.recordChanges(tx, changes, provenance, to, at);
     await tx.query(
       `INSERT INTO ${this.s}.day_live (pipeline, day, generation, switched_at) VALUES ($1, $2, $3, $4)
        ON CONFLICT (pipeline, day) DO UPDATE SET generation = excluded.generation, switched_at = excluded.switched_at`, [pipeline, day, to, at]);

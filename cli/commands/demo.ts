@@ -5,8 +5,12 @@ import { replay } from '../../batch/replay.ts';
 import { generateDay, writeJsonl } from '../../generate/realistic-day.ts';
 import { builtinPipelines } from '../../pipeline/builtins.ts';
 import type { PipelineDefinition } from '../../pipeline/definition.ts';
-import { reconcile, type ReconcileReport } from '../../reconcile/reconcile.ts';
+import type { ReconcileReport } from '../../reconcile/reconcile.ts';
+import { reconcileDay, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
+import { reconciliationMarkdown, type DayReconciliation } from '../../reconcile/day-report.ts';
 import { formatSummary } from '../../reconcile/summary.ts';
+import { openStore } from '../../store/open-store.ts';
+import { StoreSink } from '../../store/store-sink.ts';
 import { deadLetterToJson } from '../../schemas/decode.ts';
 import { lateToJson, resultToJson, type ResultRecord, type WindowResult } from '../../schemas/results.ts';
 import type { EventSchema } from '../../schemas/schema.ts';
@@ -18,15 +22,18 @@ import { Progress } from '../progress.ts';
 
 export const demoCommand: CommandSpec = {
   name: 'demo',
-  summary: 'generate a realistic day, stream it, archive it, replay it, reconcile (no Kafka/Redis needed)',
-  usage: 'concord demo [--dir .concord/demo] [--clicks 1000000] [--transactions 100000] [--seed 42]',
+  summary: 'generate a day, stream it into the store, archive, replay, reconcile and correct the day (no Kafka/Redis)',
+  usage: 'concord demo [--dir .concord/demo] [--clicks 1000000] [--transactions 100000] [--seed 42] [--date 2026-11-23]',
   options: [
     '--dir DIR                  working directory for inputs, outputs, archive and reports (default .concord/demo)',
     '--clicks N                 clicks in the generated day (default 1000000)',
     '--transactions N           card transactions (default 100000, with fraud rings)',
     '--seed N                   generator seed (default 42)',
+    '--date D                   the generated UTC day (default 2026-11-23)',
+    'The result store is embedded DuckDB in DIR/store.duckdb; afterwards',
+    '`npm run concord -- report --date D --store duckdb:DIR/store.duckdb` prints the next-day report.',
   ],
-  flags: { dir: { type: 'string' }, clicks: { type: 'string' }, transactions: { type: 'string' }, seed: { type: 'string' } },
+  flags: { dir: { type: 'string' }, clicks: { type: 'string' }, transactions: { type: 'string' }, seed: { type: 'string' }, date: { type: 'string' } },
   async run(v) {
     const started = Date.now();
     const dir = String(v.dir ?? '.concord/demo');
@@ -34,8 +41,10 @@ export const demoCommand: CommandSpec = {
     const say = (text: string) => process.stderr.write(`${text}\n`);
 
     say('1/5 generating a day of events (2% out of order within B, 0.5% late beyond B + L from offline mobile clients)');
+    const date = String(v.date ?? '2026-11-23');
     const day = generateDay({
       seed: Number(v.seed ?? 42),
+      date,
       clicks: Number(v.clicks ?? 1_000_000),
       transactions: Number(v.transactions ?? 100_000),
     });
@@ -47,7 +56,10 @@ export const demoCommand: CommandSpec = {
     const bySchema = new Map<EventSchema, PipelineDefinition[]>();
     for (const p of builtinPipelines) bySchema.set(p.schema, [...(bySchema.get(p.schema) ?? []), p]);
 
-    say('2/5 streaming: event-time windows, watermarks, allowed lateness');
+    say('2/5 streaming: event-time windows, watermarks, allowed lateness -> the result store (embedded DuckDB)');
+    const storeUrl = `duckdb:${join(dir, 'store.duckdb')}`;
+    const store = await openStore(storeUrl);
+    const sink = new StoreSink(store);
     const realtime = new Map<string, ResultRecord[]>();
     for (const [schema, pipelines] of bySchema) {
       const lines = log[schema.name] ?? [];
@@ -60,14 +72,16 @@ export const demoCommand: CommandSpec = {
       const stats = await runStream({
         pipelines,
         source: toAsync(batchesOf(source, lines)),
-        onResult: (r) => { realtime.get(r.pipeline)!.push(r); outs.get(r.pipeline)!.write(resultToJson(r)); },
-        onLate: (l) => late.write(lateToJson(l, schema.timeField)),
+        onResult: (r) => { realtime.get(r.pipeline)!.push(r); outs.get(r.pipeline)!.write(resultToJson(r)); sink.result(r); },
+        onLate: (l) => { late.write(lateToJson(l, schema.timeField)); sink.lateEvent(l, false); },
+        onLateAccepted: (l) => sink.lateEvent(l, true),
         onDeadLetter: (d) => dlq.write(deadLetterToJson(d, schema.name)),
         afterBatch: async (s) => {
           progress.update(s.lines, `${s.late} late`);
-          await Promise.all([...outs.values(), late, dlq].map((w) => w.maybeFlush()));
+          await Promise.all([...outs.values(), late, dlq, sink].map((w) => w.maybeFlush()));
         },
       });
+      await sink.flush();
       await Promise.all([...outs.values(), late, dlq].map((w) => w.close()));
       progress.done(stats.lines, `${stats.results} results, ${stats.late} late (side output), ${stats.deadLetters} rejected`);
     }
@@ -93,15 +107,25 @@ export const demoCommand: CommandSpec = {
       say(`  ${p.name}: ${results.length} results in ${Date.now() - t} ms${hllNote(p, results)}`);
     }
 
-    say('5/5 reconciling realtime against replay');
+    say(`5/5 reconciling ${date}: diff the stored realtime rows against the replay, attribute, publish the corrected day`);
     const reports: ReconcileReport[] = [];
-    for (const p of builtinPipelines) {
-      const report = await reconcile({ def: p, realtime: realtime.get(p.name) ?? [], archiveDir });
-      await mkdir(join(dir, 'reports'), { recursive: true });
-      await writeFile(join(dir, 'reports', `${p.name}.json`), JSON.stringify(report, null, 2) + '\n');
-      reports.push(report);
+    const days: DayReconciliation[] = [];
+    try {
+      for (const p of builtinPipelines) {
+        let rec: DayReconciliation;
+        try {
+          rec = await reconcileDay({ def: p, date, store, archiveDir, jobId: `demo:${p.name}:${date}`, reportDir: join(dir, 'reports') });
+        } catch (error) {
+          if (!(error instanceof UnexplainedDifferencesError)) throw error;
+          rec = error.reconciliation;
+        }
+        days.push(rec);
+        reports.push(rec.report);
+      }
+    } finally {
+      await store.close();
     }
-    process.stdout.write(`\n${formatSummary(reports)}\n`);
+    process.stdout.write(`\n${formatSummary(reports)}\n\n${reconciliationMarkdown(days)}\n`);
     for (const r of reports) {
       const sample = r.differences.slice(0, 2);
       for (const d of sample) {
@@ -111,7 +135,13 @@ export const demoCommand: CommandSpec = {
         );
       }
     }
-    process.stdout.write(`\nOutputs in ${dir}/ (input, realtime, archive, replay, reports). Took ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
+    for (const d of days) {
+      if (d.status === 'published') process.stdout.write(`${d.pipeline}: version ${d.generation} of ${date} is live, ${d.corrections} cells corrected\n`);
+    }
+    process.stdout.write(
+      `\nOutputs in ${dir}/ (input, realtime, archive, replay, reports/${date}/*.md|json, store.duckdb). Took ${((Date.now() - started) / 1000).toFixed(1)} s.\n` +
+        `Next-day report: npm run concord -- report --date ${date} --store ${storeUrl}\n`,
+    );
     return reports.some((r) => r.unexplained > 0) ? 3 : 0;
   },
 };
