@@ -11,10 +11,11 @@ import { streamCommand } from './commands/stream.ts';
 import { backfillCommand, revertCommand } from './commands/backfill.ts';
 import { reportCommand } from './commands/report.ts';
 import { jobsCommand } from './commands/jobs.ts';
+import { sinkCommand } from './commands/sink.ts';
 
 const commands: readonly CommandSpec[] = [
   demoCommand, streamCommand, archiveCommand, replayCommand, reconcileCommand, backfillCommand, revertCommand, reportCommand,
-  produceCommand, runCommand, resultsCommand, jobsCommand,
+  produceCommand, runCommand, sinkCommand, resultsCommand, jobsCommand,
 ];
 
 function mainHelp(): string {

@@ -5,9 +5,9 @@ import type { ResultRecord } from '../schemas/results.ts';
 import type { AnyEvent } from '../schemas/schema.ts';
 import type { LoggedLate } from './reconcile.ts';
 
-const parseTime = (v: unknown, what: string, line: number): number => {
+const parseTime = (v: unknown, what: string, where: number | string): number => {
   const ms = typeof v === 'number' ? v : Date.parse(String(v));
-  if (!Number.isFinite(ms)) throw new ConfigError(`realtime results line ${line}: ${what} "${String(v)}" is not a timestamp`);
+  if (!Number.isFinite(ms)) throw new ConfigError(`${typeof where === 'number' ? `realtime results line ${where}` : where}: ${what} "${String(v)}" is not a timestamp`);
   return ms;
 };
 
@@ -61,6 +61,27 @@ export async function readResultsFile(def: PipelineDefinition, path: string): Pr
   return out;
 }
 
+/** One late-event row as workers write it (`concord.late`); null for another pipeline. */
+export function parseLateRow(def: PipelineDefinition, row: Record<string, unknown>, where: string): LoggedLate | null {
+  if (row.pipeline !== def.name) return null;
+  const event = { ...(row.event as AnyEvent) };
+  const ts = event[def.schema.timeField];
+  event[def.schema.timeField] = parseTime(ts, 'event ts', where);
+  if (typeof row.source !== 'string' || typeof row.offset !== 'number') {
+    throw new ConfigError(`late events ${where}: no source/offset; export them with \`concord results --late-output\``);
+  }
+  return {
+    evaluatedOnArrival: row.evaluated_on_arrival === true,
+    record: {
+      pipeline: def.name,
+      event,
+      position: { source: row.source, offset: row.offset },
+      watermark: parseWatermark(row.watermark) ?? Number.NEGATIVE_INFINITY,
+      ...(row.window_start === undefined ? {} : { windowStart: parseTime(row.window_start, 'window_start', where), windowEnd: parseTime(row.window_end, 'window_end', where) }),
+    },
+  };
+}
+
 /** Reads late events recorded by workers (`concord results --late-output`) for one pipeline. */
 export async function readLateLog(def: PipelineDefinition, path: string): Promise<LoggedLate[]> {
   let text: string;
@@ -72,24 +93,8 @@ export async function readLateLog(def: PipelineDefinition, path: string): Promis
   const out: LoggedLate[] = [];
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
-    const row = JSON.parse(line) as Record<string, unknown>;
-    if (row.pipeline !== def.name) return;
-    const event = { ...(row.event as AnyEvent) };
-    const ts = event[def.schema.timeField];
-    event[def.schema.timeField] = parseTime(ts, 'event ts', i + 1);
-    if (typeof row.source !== 'string' || typeof row.offset !== 'number') {
-      throw new ConfigError(`late events ${path} line ${i + 1}: no source/offset; export them with \`concord results --late-output\``);
-    }
-    out.push({
-      evaluatedOnArrival: row.evaluated_on_arrival === true,
-      record: {
-        pipeline: def.name,
-        event,
-        position: { source: row.source, offset: row.offset },
-        watermark: parseWatermark(row.watermark) ?? Number.NEGATIVE_INFINITY,
-        ...(row.window_start === undefined ? {} : { windowStart: parseTime(row.window_start, 'window_start', i + 1), windowEnd: parseTime(row.window_end, 'window_end', i + 1) }),
-      },
-    });
+    const late = parseLateRow(def, JSON.parse(line) as Record<string, unknown>, `${path} line ${i + 1}`);
+    if (late) out.push(late);
   });
   return out;
 }

@@ -41,22 +41,34 @@ async function pipelineThroughKafka(name: string, lateFraction: string, options:
     expect(r.code, r.stderr).toBe(0);
     reports[pipeline] = JSON.parse(readFileSync(report, 'utf8'));
   }
-  return reports;
+  return { reports, env, dir };
 }
 
 describe('end to end through a real broker', () => {
   it('late data: every difference is attributed to late events the workers recorded', async () => {
-    const reports = await pipelineThroughKafka('late', '0.01', { withLateLog: true });
+    const { reports, env, dir } = await pipelineThroughKafka('late', '0.01', { withLateLog: true });
     for (const [pipeline, rep] of Object.entries(reports)) {
       expect({ pipeline, unexplained: rep.unexplained }).toEqual({ pipeline, unexplained: 0 });
       for (const d of rep.differences) expect(d.late_events.length).toBeGreaterThan(0);
     }
     expect(reports.page_views_per_minute!.different).toBeGreaterThan(0);
     expect(reports.page_views_per_minute!.causes.late_beyond_lateness).toBe(reports.page_views_per_minute!.different);
+    // The same run into the result store (sink from concord.results + concord.late), reconciled there:
+    // the stored day is corrected to the replay's numbers, with the same attribution.
+    const store = `duckdb:${join(ws.dir, 'late-store.duckdb')}`;
+    const sink = concord(['sink', '--from-kafka', '--stop-when-idle', '2s', '--store', store], env);
+    expect(sink.code, sink.stderr).toBe(0);
+    const rec = concord(['reconcile', '--date', '2026-11-23', '--archive', dir, '--store', store, '--report-dir', join(ws.dir, 'late-reports')], env);
+    expect(rec.code, rec.stderr + rec.stdout).toBe(0);
+    for (const [pipeline, rep] of Object.entries(reports)) {
+      const stored = JSON.parse(readFileSync(join(ws.dir, 'late-reports', '2026-11-23', `${pipeline}.json`), 'utf8')) as { status: string; report: { different: number; unexplained: number } };
+      expect({ pipeline, status: stored.status, different: stored.report.different, unexplained: stored.report.unexplained })
+        .toEqual({ pipeline, status: 'published', different: rep.different, unexplained: 0 });
+    }
   }, 300_000);
 
   it('on-time data: realtime and replay agree, 0 differences for every pipeline (no late log needed)', async () => {
-    const reports = await pipelineThroughKafka('ontime', '0', { withLateLog: false });
+    const { reports } = await pipelineThroughKafka('ontime', '0', { withLateLog: false });
     for (const [pipeline, rep] of Object.entries(reports)) {
       expect(rep.cells, pipeline).toBeGreaterThan(0);
       expect({ pipeline, different: rep.different, unexplained: rep.unexplained }).toEqual({ pipeline, different: 0, unexplained: 0 });
