@@ -70,7 +70,13 @@ export class ConcordJobs {
     this.settings = jobSettings(settings);
     this.connection = redisConnection(this.settings.redisUrl);
     this.queue = new Queue<JobData>(QUEUE, { connection: this.connection, prefix: this.settings.prefix });
+    // A lost Redis connection is re-emitted as 'error'; without a listener Node would throw. ioredis
+    // reconnects by itself and queued commands run then; callers see errors on the calls that fail.
+    this.queue.on('error', (error) => { this.lastConnectionError = error; });
   }
+
+  /** The last connection error (e.g. while Redis restarted), for status output. */
+  lastConnectionError: Error | undefined;
 
   private options(id: string): JobsOptions {
     return {

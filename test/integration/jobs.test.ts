@@ -202,12 +202,16 @@ describe('Redis restarted in the middle of a job', () => {
   afterAll(() => { spawnSync('redis-cli', ['-p', String(port), 'shutdown', 'nosave']); redis?.kill('SIGKILL'); });
 
   it('the job completes and its effect happens exactly once', async () => {
+    const phases: string[] = [];
+    // Phases go to stderr as they happen too: if this ever hangs, the log says where.
+    const phase = (p: string) => { phases.push(`${new Date().toISOString()} ${p}`); process.stderr.write(`redis-restart test: ${p}\n`); };
     await startRedis();
     const url = `redis://127.0.0.1:${port}`;
     const schema = `r_${randomUUID().slice(0, 8)}`;
     schemas.push(schema);
-    const db = new pg.Client({ connectionString: PG });
+    const db = new pg.Client({ connectionString: PG, connectionTimeoutMillis: 10_000, statement_timeout: 10_000 });
     await db.connect();
+    phase('redis up, postgres connected');
     await db.query(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.effects (job_id TEXT PRIMARY KEY, at BIGINT)`);
     let started = 0;
     let release!: () => void;
@@ -216,29 +220,38 @@ describe('Redis restarted in the middle of a job', () => {
       // Idempotent by job id, like the store's writes: a second attempt could not double the effect.
       reconcile: async ({ jobId: id }) => {
         started++;
+        phase(`processor started (${started})`);
         await gate;
         await db.query(`INSERT INTO ${schema}.effects VALUES ($1, $2) ON CONFLICT (job_id) DO NOTHING`, [id, Date.now()]);
+        phase('effect written');
         return { done: true };
       },
       backfill: async () => ({}),
     };
     const jobs = new ConcordJobs({ redisUrl: url, prefix: 'restart' });
-    const worker = startWorker(effectful, { redisUrl: url, prefix: 'restart' });
+    const worker = startWorker(effectful, { redisUrl: url, prefix: 'restart', log: phase });
+    const bounded = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(r, 5_000))]);
     try {
       const [job] = await jobs.enqueueReconcile(DATE, P);
-      await until('the job to start', async () => started > 0);
+      phase('enqueued');
+      await until('the job to start', async () => started > 0, 20_000);
       spawnSync('redis-cli', ['-p', String(port), 'shutdown']); // persists (appendonly) and stops
       await until('redis to stop', async () => redis!.exitCode !== null || redis!.signalCode !== null, 10_000);
+      phase('redis stopped');
       await startRedis();
+      phase('redis started again');
       release();
       await until('the job to complete after the restart', async () => (await (await jobs.queue.getJob(String(job!.id)))?.getState()) === 'completed', 60_000);
+      phase('completed');
       const rows = await db.query(`SELECT job_id FROM ${schema}.effects`);
       expect(rows.rows.map((r) => r.job_id)).toEqual([job!.id]);
+    } catch (error) {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\n${phases.join('\n')}`);
     } finally {
       release();
-      await worker.close();
-      await jobs.close();
+      await bounded(worker.close(true));
+      await bounded(jobs.close());
       await db.end();
     }
-  }, 120_000);
+  }, 110_000);
 });
