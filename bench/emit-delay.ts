@@ -1,6 +1,7 @@
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { pageViewsPerMinute } from '../pipeline/builtins.ts';
 import { WatermarkTracker } from '../pipeline/watermark.ts';
-import type { ResultRecord } from '../schemas/results.ts';
+import { resultToJson, type ResultRecord } from '../schemas/results.ts';
 import type { AnyEvent } from '../schemas/schema.ts';
 import { openStore } from '../store/open-store.ts';
 import { StoreSink } from '../store/store-sink.ts';
@@ -21,13 +22,28 @@ const pct = (xs: number[], p: number) => (xs.length === 0 ? Number.NaN : xs[Math
  * committed). Events arrive in batches of `batch` (as from a Kafka fetch); the sink commits after each
  * batch. Measured per fired window; p50/p99 over all of them.
  */
-export async function emitDelay(events: readonly AnyEvent[], batch: number, storeUrl: string): Promise<EmitDelay> {
-  const store = await openStore(storeUrl);
-  const sink = new StoreSink(store, Number.MAX_SAFE_INTEGER);
+export async function emitDelay(events: readonly AnyEvent[], batch: number, target: { storeUrl: string } | { file: string }): Promise<EmitDelay> {
+  // The sink: the result store (DuckDB, committed), or a JSONL file (written and fsync'ed).
+  const store = 'storeUrl' in target ? await openStore(target.storeUrl) : undefined;
+  const sink = store ? new StoreSink(store, Number.MAX_SAFE_INTEGER) : undefined;
+  const fd = 'file' in target ? openSync(target.file, 'w') : undefined;
+  let lines: string[] = [];
+  const flush = async () => {
+    if (sink) await sink.flush();
+    if (fd !== undefined) {
+      writeSync(fd, lines.join('\n') + '\n');
+      fsyncSync(fd);
+      lines = [];
+    }
+  };
   const pending: number[] = [];
   let firedAt = 0;
   const op = createOperator(pageViewsPerMinute, {
-    result: (r: ResultRecord) => { sink.result(r); pending.push(firedAt); },
+    result: (r: ResultRecord) => {
+      if (sink) sink.result(r);
+      else lines.push(JSON.stringify(resultToJson(r)));
+      pending.push(firedAt);
+    },
     late: () => undefined,
   }, { tracker: new WatermarkTracker(30_000) });
   const delays: number[] = [];
@@ -41,14 +57,15 @@ export async function emitDelay(events: readonly AnyEvent[], batch: number, stor
         op.process(events[j]!, position);
       }
       if (pending.length > 0) {
-        await sink.flush();
+        await flush();
         const durable = performance.now();
         for (const t of pending) delays.push(durable - t);
         pending.length = 0;
       }
     }
   } finally {
-    await store.close();
+    await store?.close();
+    if (fd !== undefined) closeSync(fd);
   }
   delays.sort((a, b) => a - b);
   return { windows: delays.length, p50Ms: pct(delays, 50), p99Ms: pct(delays, 99), maxMs: delays.at(-1) ?? Number.NaN };

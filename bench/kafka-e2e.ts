@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureTopics, kafkaSettings } from '../stream/kafka/client.ts';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const PEER = join(root, 'bench', 'peers', 'kafka-streams');
@@ -48,6 +49,8 @@ export async function kafkaEndToEnd(n: number, workDir: string): Promise<string>
   const env = { CONCORD_TOPIC_PREFIX: prefix };
   const tsx = ['--import', 'tsx', 'cli/main.ts'];
   await timedRun(process.execPath, [...tsx, 'produce', '--schema', 'clicks', '--count', String(n), '--late-fraction', '0', '--seed', '3'], env);
+  // The broker does not create topics on first use (auto.create.topics.enable=false): the peer's output too.
+  await ensureTopics(kafkaSettings('concord-bench'), [{ name: `${prefix}ks.views`, partitions: 6 }]);
   const concord = await timedRun(process.execPath, [...tsx, 'run', '--pipeline', 'page_views_per_minute', '--stop-when-idle', '1s', '--worker-id', 'bench'], env);
   const rows = [`| Concord worker (kafkajs, transactions per fetched batch) | ${concord.seconds.toFixed(1)} s | ${(n / concord.seconds / 1000).toFixed(0)}k/s | includes Node start, group join and the 1 s idle wait before the drain |`];
   let ratio = '-';

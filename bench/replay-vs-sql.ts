@@ -40,21 +40,22 @@ export async function writeSyntheticArchive(dir: string, n: number): Promise<voi
   }
 }
 
-/** The peer: the same numbers in plain DuckDB SQL over the same files (what a user would write). */
+/**
+ * The peer: the same numbers in plain DuckDB SQL over the same files (what a user would write), fetched
+ * into the process as columns, as Concord's replay hands its results to the caller.
+ */
 async function rawSql(db: DuckDb, dir: string): Promise<number> {
-  const rows = await db.rows(`
-    SELECT count(*) AS n FROM (
-      SELECT url, epoch_ms(ts) - epoch_ms(ts) % 60000 AS w, count(*) AS views
-      FROM read_parquet(${quoteString(partitionGlob(dir, clicksSchema))}, hive_partitioning = false) GROUP BY ALL)`);
-  return Number(rows[0]!.n);
+  const cols = await db.columns(`
+    SELECT url, epoch_ms(ts) - epoch_ms(ts) % 60000 AS w, count(*) AS views
+    FROM read_parquet(${quoteString(partitionGlob(dir, clicksSchema))}, hive_partitioning = false) GROUP BY ALL`);
+  return cols.url?.length ?? 0;
 }
 
 async function rawSqlHll(db: DuckDb, dir: string): Promise<number> {
-  const rows = await db.rows(`
-    SELECT count(*) AS n FROM (
-      SELECT epoch_ms(ts) - epoch_ms(ts) % 300000 AS w, approx_count_distinct(visitor_id) AS visitors
-      FROM read_parquet(${quoteString(partitionGlob(dir, clicksSchema))}, hive_partitioning = false) GROUP BY ALL)`);
-  return Number(rows[0]!.n);
+  const cols = await db.columns(`
+    SELECT epoch_ms(ts) - epoch_ms(ts) % 300000 AS w, approx_count_distinct(visitor_id) AS visitors
+    FROM read_parquet(${quoteString(partitionGlob(dir, clicksSchema))}, hive_partitioning = false) GROUP BY ALL`);
+  return cols.w?.length ?? 0;
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -73,7 +74,7 @@ export async function replayVsSql(dir: string, n: number): Promise<Figure[]> {
     const hll = await timed(() => replay(uniqueVisitors5m(), dir, { db }));
     const peerHll = await timed(() => rawSqlHll(db, dir));
     return [
-      { metric: 'replay one day from Parquet: views/min/URL', events: n, seconds: concord, peer: 'raw DuckDB SQL (GROUP BY)', peerSeconds: peer, target: '>= 0.5x raw SQL, >= 10M events/s' },
+      { metric: 'replay one day from Parquet: views/min/URL', events: n, seconds: concord, peer: 'raw DuckDB SQL (GROUP BY, rows fetched)', peerSeconds: peer, target: '>= 0.5x raw SQL, >= 10M events/s' },
       {
         metric: 'replay: HLL unique visitors/5 min (exact registers, hash stored at archive time)', events: n, seconds: hll,
         peer: 'DuckDB approx_count_distinct (its own HLL)', peerSeconds: peerHll, target: '>= 4M events/s',

@@ -2,24 +2,15 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArchivedEvent } from '../batch/archive-reader.ts';
 import { partitionGlob, rejectedDir } from '../batch/archive-layout.ts';
-import { quoteString, type DuckDb } from '../batch/duckdb.ts';
+import { quoteIdent, quoteString, type DuckDb } from '../batch/duckdb.ts';
 import { listArchiveFiles } from '../batch/parquet-archive.ts';
-import type { PipelineDefinition } from '../pipeline/definition.ts';
 import type { EventSchema } from '../schemas/schema.ts';
 
 /**
- * What the archive itself says about its completeness, gathered once per reconciliation, so every
- * difference can be checked against evidence instead of guessed: repeated deliveries of one event id,
+ * What the archive itself says about its completeness, gathered once per reconciliation so every
+ * difference is checked against evidence instead of guessed: repeated deliveries of one event id,
  * records the pipeline rejected, and offsets that are neither archived nor rejected.
  */
-export interface ArchiveEvidence {
-  /** Positions (`source|offset`) of deliveries whose event id was delivered before. */
-  readonly duplicates: ReadonlySet<string>;
-  readonly deadLetters: readonly RejectedRecord[];
-  /** Per source: offsets inside [first, last] archived that are neither archived nor rejected. */
-  readonly gaps: ReadonlyMap<string, number>;
-}
-
 export interface RejectedRecord {
   readonly source: string;
   readonly offset: number;
@@ -28,18 +19,25 @@ export interface RejectedRecord {
   readonly loose: Record<string, unknown> | null;
 }
 
-export const positionId = (p: { source: string; offset: number }) => `${p.source}|${p.offset}`;
-
-/** Later deliveries of an id already seen, in arrival order. */
-export function findDuplicates(def: PipelineDefinition, arrivals: readonly ArchivedEvent[]): Set<string> {
-  const seen = new Set<string>();
-  const out = new Set<string>();
-  for (const a of arrivals) {
-    const id = String(a.event[def.schema.idField]);
-    if (seen.has(id)) out.add(positionId(a.position));
-    else seen.add(id);
-  }
-  return out;
+/**
+ * Later deliveries of an event id already delivered (arrival order: ingest time, source, offset), with
+ * the fields `fields` (timestamps as epoch ms). A query, so nothing but the duplicates reaches JS.
+ */
+export async function findDuplicateDeliveries(dir: string, schema: EventSchema, db: DuckDb, fields: readonly string[]): Promise<ArchivedEvent[]> {
+  if ((await listArchiveFiles(dir, schema)).length === 0) return [];
+  const select = fields.map((n) => (schema.fields[n]!.kind === 'timestamp' ? `epoch_ms(${quoteIdent(n)}) AS ${quoteIdent(n)}` : quoteIdent(n)));
+  const rows = await db.rows(
+    `SELECT ${[...select, '_source', '_offset'].join(', ')}
+     FROM read_parquet(${quoteString(partitionGlob(dir, schema))}, hive_partitioning = false)
+     QUALIFY row_number() OVER (PARTITION BY ${quoteIdent(schema.idField)} ORDER BY _ingest_ts, _source, _offset) > 1`);
+  return rows.map((r) => {
+    const event: Record<string, string | number> = {};
+    for (const n of fields) {
+      const v = r[n];
+      if (v !== null && v !== undefined) event[n] = typeof v === 'bigint' ? Number(v) : (v as string | number);
+    }
+    return { event, position: { source: String(r._source), offset: Number(r._offset) } };
+  });
 }
 
 export async function readRejected(dir: string, schema: EventSchema): Promise<RejectedRecord[]> {

@@ -10,7 +10,7 @@ import { formatDuration, isoMillis } from '../pipeline/time.ts';
 import type { AlertResult, LateRecord, ResultRecord, WindowResult } from '../schemas/results.ts';
 import { CollectingEmitter, createOperator } from '../stream/operators/index.ts';
 import { finalResults } from './final-results.ts';
-import { findDuplicates, findGaps, positionId, readRejected, type RejectedRecord } from './evidence.ts';
+import { findDuplicateDeliveries, findGaps, readRejected, type RejectedRecord } from './evidence.ts';
 
 /**
  * Why a realtime number differs from the replayed (complete) one, each backed by evidence:
@@ -136,31 +136,40 @@ export async function reconcileWithReplay(input: ReconcileInput): Promise<{ repo
     const timeRanges = range && def.kind === 'windowed' ? [{ from: range.from, to: range.to + def.window.size }] : undefined;
     const replayedAll = await replay(def, input.archiveDir, { db, dedupe: input.dedupe ?? true, ...(timeRanges ? { timeRanges } : {}) });
     const replayed = finalResults(replayedAll.filter(inRange));
-    const arrivals = await readArrivalOrder(input.archiveDir, def.schema, { db, fields: fieldsRead(def) });
-    const shadowOut = new CollectingEmitter();
-    // Every source holds W from the start, as a Kafka worker's assigned partitions do.
-    const tracker = new WatermarkTracker(def.watermark.maxOutOfOrderness);
-    tracker.addSources((await archivedSources(input.archiveDir, def.schema, db)).map((source) => ({ source, idle: false })));
-    const shadowOp = createOperator(def, shadowOut, { tracker });
-    // Rule events that met W - L < ts <= W: evaluated once on arrival (judged against the same W).
-    const evaluatedLate: LateRecord[] = [];
-    for (const a of arrivals) {
-      const ts = a.event[def.schema.timeField] as number;
-      const w = tracker.current;
-      if (def.kind === 'rule' && isDecided(ts, w) && !isBeyondLateness(ts, def.allowedLateness, w)) {
-        evaluatedLate.push({ pipeline: def.name, event: a.event, position: a.position, watermark: w });
-      }
-      shadowOp.process(a.event, a.position);
-    }
-    shadowOp.finish();
     const realtime = finalResults(input.realtime.filter(inRange));
     const read = input.dashboardRead ? finalResults(input.dashboardRead.filter(inRange)) : undefined;
     const logged = input.lateLog?.filter((l) => l.record.pipeline === def.name);
-    const shadow = logged && def.kind === 'windowed'
-      ? aggregateExcluding(def, arrivals, new Set(logged.map((l) => `${l.record.position.source}|${l.record.position.offset}`)))
-      : finalResults(shadowOut.results);
+    const shadowOut = new CollectingEmitter();
+    const evaluatedLate: LateRecord[] = [];
+    let shadow: Map<string, ResultRecord>;
+    if (logged && def.kind === 'windowed') {
+      // The workers said which events they judged late: what they should have produced is the archive
+      // without exactly those, every delivery counted (as the stream counts), computed in SQL.
+      const exclude = logged.map((l) => l.record.position);
+      shadow = finalResults((await replay(def, input.archiveDir, { db, exclude, ...(timeRanges ? { timeRanges } : {}) })).filter(inRange));
+    } else if (logged) {
+      shadow = realtime; // rules: the workers' own decisions are the reference (see ruleAttribution below)
+    } else {
+      // No record of what the stream judged late: rebuild it by running the stream semantics over the
+      // archive in arrival order (every source holds W from the start, as a worker's partitions do).
+      const arrivals = await readArrivalOrder(input.archiveDir, def.schema, { db, fields: fieldsRead(def) });
+      const tracker = new WatermarkTracker(def.watermark.maxOutOfOrderness);
+      tracker.addSources((await archivedSources(input.archiveDir, def.schema, db)).map((source) => ({ source, idle: false })));
+      const shadowOp = createOperator(def, shadowOut, { tracker });
+      for (const a of arrivals) {
+        const ts = a.event[def.schema.timeField] as number;
+        const w = tracker.current;
+        // Rule events that met W - L < ts <= W: evaluated once on arrival (judged against the same W).
+        if (def.kind === 'rule' && isDecided(ts, w) && !isBeyondLateness(ts, def.allowedLateness, w)) {
+          evaluatedLate.push({ pipeline: def.name, event: a.event, position: a.position, watermark: w });
+        }
+        shadowOp.process(a.event, a.position);
+      }
+      shadowOp.finish();
+      shadow = finalResults(shadowOut.results);
+    }
     const rejected = await readRejected(input.archiveDir, def.schema);
-    const duplicates = findDuplicates(def, arrivals);
+    const duplicates = await findDuplicateDeliveries(input.archiveDir, def.schema, db, fieldsRead(def));
     const gaps = await findGaps(input.archiveDir, def.schema, db, rejected);
 
     const report: ReconcileReport = {
@@ -173,7 +182,7 @@ export async function reconcileWithReplay(input: ReconcileInput): Promise<{ repo
       unexplained: 0,
       late_events: logged ? logged.filter((l) => !l.evaluatedOnArrival).length : shadowOut.lates.length,
       metrics: metricsOf(def, realtime, replayed),
-      evidence: { duplicates: duplicates.size, dead_letters: rejected.length, archive_gaps: [...gaps.values()].reduce((a, b) => a + b, 0) },
+      evidence: { duplicates: duplicates.length, dead_letters: rejected.length, archive_gaps: [...gaps.values()].reduce((a, b) => a + b, 0) },
       differences: [],
     };
     let attribute: Attribution;
@@ -183,7 +192,7 @@ export async function reconcileWithReplay(input: ReconcileInput): Promise<{ repo
       // The workers' own decisions are the reference: no simulated alert set to compare against.
       attribute = (id, rt, rp) => rule(id, rt, rp, rt);
     } else attribute = ruleAttribution(def, shadowOut.lates, evaluatedLate);
-    const fallback = evidenceAttribution(def, arrivals, duplicates, rejected, gaps);
+    const fallback = evidenceAttribution(def, duplicates, rejected, gaps);
     const cells = new Set([...replayed.keys(), ...realtime.keys()]);
     const record = (rt: ResultRecord | undefined, rp: ResultRecord | undefined, cause: Cause, events: LateEventRef[]) => {
       report.different++;
@@ -252,7 +261,7 @@ function metricsOf(def: PipelineDefinition, realtime: Map<string, ResultRecord>,
  * misses (`archive_gap`). Otherwise nothing: unexplained.
  */
 function evidenceAttribution(
-  def: PipelineDefinition, arrivals: readonly ArchivedEvent[], duplicates: ReadonlySet<string>,
+  def: PipelineDefinition, duplicates: readonly ArchivedEvent[],
   rejected: readonly RejectedRecord[], gaps: ReadonlyMap<string, number>,
 ): (id: string, rt?: ResultRecord, rp?: ResultRecord, sh?: ResultRecord) => Cause | undefined {
   const cellsOf = (event: Record<string, unknown>): string[] => {
@@ -262,7 +271,7 @@ function evidenceAttribution(
     return [`key:${String(event[def.key] ?? null)}`];
   };
   const dupCells = new Set<string>();
-  if (duplicates.size > 0) for (const a of arrivals) if (duplicates.has(positionId(a.position))) cellsOf(a.event).forEach((c) => dupCells.add(c));
+  for (const a of duplicates) cellsOf(a.event).forEach((c) => dupCells.add(c));
   const rejectedCells = new Map<string, number>();
   for (const r of rejected) if (r.loose) cellsOf(r.loose).forEach((c) => rejectedCells.set(c, (rejectedCells.get(c) ?? 0) + 1));
   const missingOffsets = [...gaps.values()].reduce((a, b) => a + b, 0);
@@ -275,35 +284,6 @@ function evidenceAttribution(
     if (excess <= missingOffsets) return 'archive_gap';
     return undefined;
   };
-}
-
-/** What the stream should have produced if exactly the given events were skipped (windowed pipelines). */
-function aggregateExcluding(def: Extract<PipelineDefinition, { kind: 'windowed' }>, arrivals: readonly ArchivedEvent[], skipped: Set<string>): Map<string, ResultRecord> {
-  const fns = def.aggregates.map((a) => aggregateFunction(a.aggregate));
-  const version = definitionVersion(def);
-  const cells = new Map<string, WindowResult & { accs: unknown[] }>();
-  for (const { event, position } of arrivals) {
-    if (skipped.has(`${position.source}|${position.offset}`)) continue;
-    for (const start of assignWindows(def.window, event[def.schema.timeField] as number)) {
-      const key: Record<string, string | number | null> = {};
-      for (const k of def.key) key[k] = event[k] ?? null;
-      const id = `${start}\u0000${def.key.map((k) => String(event[k] ?? null)).join('\u0001')}`;
-      let cell = cells.get(id);
-      if (!cell) {
-        cell = { kind: 'window', pipeline: def.name, windowStart: start, windowEnd: windowEnd(def.window, start), key, values: {}, revision: 0, watermark: null, definitionVersion: version, accs: fns.map((f) => f.create()) };
-        cells.set(id, cell);
-      }
-      fns.forEach((f, i) => f.add(cell!.accs[i], event));
-    }
-  }
-  const out = new Map<string, ResultRecord>();
-  for (const [id, cell] of cells) {
-    const values: Record<string, number | null> = {};
-    def.aggregates.forEach((a, i) => { values[a.output] = fns[i]!.result(cell.accs[i]); });
-    const { accs: _accs, ...result } = cell;
-    out.set(id, { ...result, values });
-  }
-  return out;
 }
 
 type Attribution = (id: string, rt?: ResultRecord, rp?: ResultRecord, sh?: ResultRecord) => { cause: Cause; events: LateEventRef[] };

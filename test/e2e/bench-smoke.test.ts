@@ -20,7 +20,7 @@ describe('npm run bench -- --tiny', () => {
       expect(md).toContain(section);
     }
     const json = JSON.parse(readFileSync(join(ws.dir, 'tiny.json'), 'utf8')) as { figures: { metric: string; events: number; seconds: number; peerSeconds?: number }[] };
-    expect(json.figures.length).toBe(5);
+    expect(json.figures.length).toBe(6);
     for (const f of json.figures) {
       expect(f.events, f.metric).toBeGreaterThan(0);
       expect(f.seconds, f.metric).toBeGreaterThan(0);
