@@ -346,9 +346,20 @@ function valuesOf(r: ResultRecord): Record<string, unknown> {
   return r.kind === 'window' ? r.values : { [r.valuesField]: r.distinctValues };
 }
 
+/** Same numbers (windows: every output; alerts: the same distinct values). Called per cell: no JSON. */
 function sameValue(a?: ResultRecord, b?: ResultRecord): boolean {
   if (a === undefined || b === undefined) return a === b;
-  return JSON.stringify(valuesOf(a)) === JSON.stringify(valuesOf(b));
+  if (a.kind === 'window' && b.kind === 'window') {
+    const x = a.values, y = b.values;
+    for (const k in x) if (x[k] !== y[k]) return false;
+    for (const k in y) if (!(k in x)) return false;
+    return true;
+  }
+  if (a.kind === 'alert' && b.kind === 'alert') {
+    const x = a.distinctValues, y = b.distinctValues;
+    return x.length === y.length && x.every((v, i) => v === y[i]);
+  }
+  return false;
 }
 
 function cellFields(r: ResultRecord): Record<string, unknown> {
