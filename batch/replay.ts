@@ -33,6 +33,11 @@ export interface ReplayOptions {
    * judged late. Reconcile uses it to check its attribution in SQL instead of re-running the stream.
    */
   exclude?: readonly { source: string; offset: number }[];
+  /**
+   * Next to each HLL estimate, the exact distinct count (`<output>_exact`), for checking the sketch's
+   * error (default true; costs a full distinct aggregation, so benchmarks and reconcile turn it off).
+   */
+  exactDistinct?: boolean;
 }
 
 /** The archive as a SQL relation, filtered to `timeRanges` and deduplicated by id when asked. */
@@ -73,7 +78,7 @@ export async function replay(def: PipelineDefinition, archiveDir: string, option
   try {
     if (options.exclude && options.exclude.length > 0) await loadExcluded(db, options.exclude);
     const source = sourceRelation(def, archiveDir, options);
-    return def.kind === 'windowed' ? await replayWindowed(db, def, source) : await replayRule(db, def, source);
+    return def.kind === 'windowed' ? await replayWindowed(db, def, source, options.exactDistinct ?? true) : await replayRule(db, def, source);
   } finally {
     if (!options.db) db.close();
   }
@@ -139,7 +144,7 @@ function toNumber(v: unknown): number | null {
   return v === null || v === undefined ? null : Number(v);
 }
 
-async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: string): Promise<WindowResult[]> {
+async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: string, exactDistinct: boolean): Promise<WindowResult[]> {
   const version = definitionVersion(def);
   const keys = def.key.map(quoteIdent);
   const groupCols = [WS, ...keys];
@@ -147,45 +152,47 @@ async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: string)
   def.aggregates.forEach((a, i) => {
     const sql = aggregateSql(a.aggregate, def);
     if (sql !== null) selects.push(`${sql} AS a${i}`);
-    else if (a.aggregate.kind === 'approx_distinct') selects.push(`count(DISTINCT ${quoteIdent(a.aggregate.field)}) AS x${i}`);
+    else if (exactDistinct && a.aggregate.kind === 'approx_distinct') selects.push(`count(DISTINCT ${quoteIdent(a.aggregate.field)}) AS x${i}`);
   });
-  // Sketches read the (event, window) pairs twice (values, then register histograms): materialise them
-  // once; otherwise one pass straight from the files is cheaper than writing a temp table.
-  const sketching = def.aggregates.some((a) => a.aggregate.kind === 'approx_distinct');
+  const sketches = def.aggregates.filter((a) => a.aggregate.kind === 'approx_distinct').length;
+  // One pass for plain aggregates (and exact distinct counts), one per sketch (register histograms).
+  // Several passes read the (event, window) pairs from a temp table written once; a single pass reads
+  // the files directly (measured: the temp table cost more than it saved for one pass).
+  const passes = (selects.length > 0 ? 1 : 0) + sketches;
   let assigned = `(${assignedSql(def, source)})`;
-  if (sketching) {
+  if (passes > 1) {
     await db.run(`CREATE OR REPLACE TEMP TABLE assigned AS ${assignedSql(def, source)}`);
     assigned = 'assigned';
   }
-  const main = await db.columns(
-    `SELECT ${[...groupCols, ...selects].join(', ')} FROM ${assigned} GROUP BY ALL ORDER BY ${groupCols.join(', ')}`,
-  );
-  // Plain loops, no per-row closures or id strings unless a sketch has to be matched up below
-  // (measured: 877k cells in 1.9 s before, the JS side was 3x the SQL).
-  const starts = main[WS] ?? [];
-  const n = starts.length;
-  const keyCols = def.key.map((k) => [k, main[k]!] as const);
-  const aggCols = def.aggregates.map((a, i) => [a.output, a.aggregate.kind === 'approx_distinct', main[`a${i}`] ?? main[`x${i}`]!] as const);
   const size = def.window.size;
-  const out: WindowResult[] = new Array(n);
-  for (let r = 0; r < n; r++) {
-    const start = Number(starts[r]);
-    const key: KeyValues = {};
-    for (const [k, col] of keyCols) key[k] = (col[r] as string | number | null | undefined) ?? null;
-    const values: Record<string, number | null> = {};
-    let extra: Record<string, number> | undefined;
-    for (const [output, approx, col] of aggCols) {
-      if (approx) {
-        values[output] = 0;
-        (extra ??= {})[`${output}_exact`] = Number(col[r]);
-      } else values[output] = toNumber(col[r]);
+  const cellOf = (start: number, key: KeyValues): WindowResult => ({
+    kind: 'window', pipeline: def.name, windowStart: start, windowEnd: start + size, key, values: {}, revision: 0, watermark: null, definitionVersion: version,
+  });
+  const out: WindowResult[] = [];
+  if (selects.length > 0) {
+    const main = await db.columns(`SELECT ${[...groupCols, ...selects].join(', ')} FROM ${assigned} GROUP BY ALL ORDER BY ${groupCols.join(', ')}`);
+    // Plain loops, no per-row closures or id strings unless a sketch has to be matched up below
+    // (measured: 877k cells in 1.9 s before, the JS side was 3x the SQL).
+    const starts = main[WS] ?? [];
+    const keyCols = def.key.map((k) => [k, main[k]!] as const);
+    const aggCols = def.aggregates.map((a, i) => [a.output, a.aggregate.kind === 'approx_distinct', main[`a${i}`] ?? main[`x${i}`]] as const);
+    for (let r = 0; r < starts.length; r++) {
+      const key: KeyValues = {};
+      for (const [k, col] of keyCols) key[k] = (col[r] as string | number | null | undefined) ?? null;
+      const cell = cellOf(Number(starts[r]), key);
+      const values = cell.values as Record<string, number | null>;
+      let extra: Record<string, number> | undefined;
+      for (const [output, approx, col] of aggCols) {
+        if (!approx) values[output] = toNumber(col![r]);
+        else {
+          values[output] = 0;
+          if (col) (extra ??= {})[`${output}_exact`] = Number(col[r]);
+        }
+      }
+      out.push(extra ? { ...cell, extra } : cell);
     }
-    out[r] = {
-      kind: 'window', pipeline: def.name, windowStart: start, windowEnd: start + size,
-      key, values, revision: 0, watermark: null, definitionVersion: version, ...(extra ? { extra } : {}),
-    };
   }
-  if (!sketching) return out;
+  if (sketches === 0) return out;
   const cellId = (start: unknown, keyVals: unknown[]) => `${start}\u0000${keyVals.map(String).join('\u0001')}`;
   const cells = new Map<string, WindowResult>();
   for (const r of out) cells.set(cellId(r.windowStart, def.key.map((k) => r.key[k])), r);
@@ -201,19 +208,27 @@ async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: string)
     const hist = await db.columns(`
       WITH regs AS (
         SELECT ${groupCols.join(', ')}, ${hi} >> ${q} AS idx, max(${rank}) AS r
-        FROM assigned WHERE ${hi} IS NOT NULL GROUP BY ALL)
+        FROM ${assigned} WHERE ${hi} IS NOT NULL GROUP BY ALL)
       SELECT ${groupCols.join(', ')}, r, count(*) AS c FROM regs GROUP BY ALL`);
-    const histograms = new Map<string, number[]>();
+    const histograms = new Map<string, { start: number; key: KeyValues; h: number[] }>();
     const hs = hist[WS] ?? [];
     for (let r = 0; r < hs.length; r++) {
-      const id = cellId(Number(hs[r]), def.key.map((k) => hist[k]![r]));
-      let h = histograms.get(id);
-      if (!h) histograms.set(id, (h = []));
-      h[Number(hist.r![r])] = Number(hist.c![r]);
+      const keyVals = def.key.map((k) => hist[k]![r]);
+      const id = cellId(Number(hs[r]), keyVals);
+      let entry = histograms.get(id);
+      if (!entry) {
+        const key: KeyValues = {};
+        def.key.forEach((k, i) => { key[k] = (keyVals[i] as string | number | null | undefined) ?? null; });
+        histograms.set(id, (entry = { start: Number(hs[r]), key, h: [] }));
+      }
+      entry.h[Number(hist.r![r])] = Number(hist.c![r]);
     }
-    for (const [id, cell] of cells) cell.values[a.output] = estimateFromHistogram(histograms.get(id) ?? [], p);
+    // Without a plain pass, the sketch's groups are the cells (a window whose events all lack the field
+    // has no registers and so no cell; the plain pass, when there is one, still lists it with 0).
+    for (const [id, entry] of histograms) if (!cells.has(id)) cells.set(id, cellOf(entry.start, entry.key));
+    for (const [id, cell] of cells) (cell.values as Record<string, number | null>)[a.output] = estimateFromHistogram(histograms.get(id)?.h ?? [], p);
   }
-  return [...cells.values()];
+  return [...cells.values()].sort((x, y) => x.windowStart - y.windowStart);
 }
 
 async function replayRule(db: DuckDb, def: RulePipeline, source: string): Promise<AlertResult[]> {

@@ -168,7 +168,7 @@ export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary
     const size = def.window.size;
     const timeRanges = starts.map((s) => ({ from: s, to: s + size }));
     const wanted = new Set(dirty.map((d) => `${d.windowStart}\u0000${paneId(def.key, d.key)}`));
-    const results = await replay(def, req.archiveDir, { dedupe: true, timeRanges });
+    const results = await replay(def, req.archiveDir, { dedupe: true, timeRanges, exactDistinct: false });
     rows = [...finalResults(results).values()].filter((r) => r.kind === 'window' && wanted.has(`${r.windowStart}\u0000${paneId(def.key, r.key)}`));
   } else {
     const keys = new Set(dirty.map((d) => String(d.key[def.key] ?? null)));

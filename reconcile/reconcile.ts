@@ -134,7 +134,7 @@ export async function reconcileWithReplay(input: ReconcileInput): Promise<{ repo
   try {
     // A day's windows hold events up to one window size past its end; rules look back without bound.
     const timeRanges = range && def.kind === 'windowed' ? [{ from: range.from, to: range.to + def.window.size }] : undefined;
-    const replayedAll = await replay(def, input.archiveDir, { db, dedupe: input.dedupe ?? true, ...(timeRanges ? { timeRanges } : {}) });
+    const replayedAll = await replay(def, input.archiveDir, { db, exactDistinct: false, dedupe: input.dedupe ?? true, ...(timeRanges ? { timeRanges } : {}) });
     const replayed = finalResults(replayedAll.filter(inRange));
     const realtime = finalResults(input.realtime.filter(inRange));
     const read = input.dashboardRead ? finalResults(input.dashboardRead.filter(inRange)) : undefined;
@@ -146,7 +146,7 @@ export async function reconcileWithReplay(input: ReconcileInput): Promise<{ repo
       // The workers said which events they judged late: what they should have produced is the archive
       // without exactly those, every delivery counted (as the stream counts), computed in SQL.
       const exclude = logged.map((l) => l.record.position);
-      shadow = finalResults((await replay(def, input.archiveDir, { db, exclude, ...(timeRanges ? { timeRanges } : {}) })).filter(inRange));
+      shadow = finalResults((await replay(def, input.archiveDir, { db, exactDistinct: false, exclude, ...(timeRanges ? { timeRanges } : {}) })).filter(inRange));
     } else if (logged) {
       shadow = realtime; // rules: the workers' own decisions are the reference (see ruleAttribution below)
     } else {
