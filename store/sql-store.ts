@@ -205,7 +205,7 @@ export class SqlResultStore implements ReconcileStore {
         // Sealed days with no reconciled version show generation 0: keep it unchanged.
         if (!(sealed && !reconciled)) visible.push(row);
       }
-      applied = await this.upsertRows(tx, visible);
+      applied = await this.upsertRows(tx, visible.length === rows.length ? rows : visible);
       for (const { row, reason } of dirty) {
         const alert = row.kind === 'alert';
         await this.markDirty(tx, row.pipeline, row.day, alert ? dayStart(row.day) : row.windowStart, alert ? JSON.stringify(Object.values(row.key)) : row.cell, row.key, reason);
@@ -455,9 +455,14 @@ export class SqlResultStore implements ReconcileStore {
   /** Rows into the staging table when the backend has a bulk path; false: use multi-row VALUES. */
   private async staged(tx: SqlDriver, rows: readonly StoredRow[]): Promise<boolean> {
     if (!tx.stage || rows.length < 50) return false;
+    // History and rows are usually written from the same array in one transaction: stage it once.
+    if (this.lastStaged?.tx === tx && this.lastStaged.rows === rows) return true;
     await tx.stage(this.s, 'stage_rows', COLUMN_TYPES, rows.map(rowParams));
+    this.lastStaged = { tx, rows };
     return true;
   }
+
+  private lastStaged: { tx: SqlDriver; rows: readonly StoredRow[] } | undefined;
 
   private async insertHistory(tx: SqlDriver, rows: readonly StoredRow[]): Promise<void> {
     if (await this.staged(tx, rows)) {
