@@ -2,11 +2,12 @@ import type { WindowedPipeline } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import { cellKey, resultToJson } from '../schemas/results.ts';
 import {
-  BatchConsumer, TransactionalProducer, endOffsets, ensureTopics, readLatestByKey, topicPartitions,
+  BatchConsumer, TransactionalProducer, committedOffsets, endOffsets, ensureTopics, readLatestByKey, topicPartitions,
   type InBatch, type KafkaSettings, type OutRecord,
 } from './kafka/client.ts';
 import { concordTopics, inputTopic, topicNames } from './kafka/topics.ts';
 import { decodeMergeMessage, progressWatermark, toPartial } from './merge-messages.ts';
+import { MemberLoop } from './member-loop.ts';
 import { PartialMergeStage, type PartialMergeSnapshot } from './partial-merge.ts';
 
 export interface KafkaMergeOptions {
@@ -56,12 +57,7 @@ export class KafkaMergeWorker {
   private joined = false;
   private producer!: TransactionalProducer;
   private consumer: BatchConsumer | undefined;
-  private ready: Promise<void> = Promise.resolve();
-  private lock: Promise<unknown> = Promise.resolve();
-  private stopping = false;
-  private failure: unknown;
-  private resolveDone!: () => void;
-  private rejectDone!: (error: unknown) => void;
+  private readonly loop = new MemberLoop();
   readonly stats: MergeStats = { partials: 0, progress: 0, results: 0, duplicates: 0, transactions: 0 };
 
   constructor(options: KafkaMergeOptions) {
@@ -78,51 +74,45 @@ export class KafkaMergeWorker {
     await ensureTopics(this.o.settings, concordTopics(this.o.partitions));
     this.inputPartitions = await topicPartitions(this.o.settings, inputTopic(this.schema));
     this.producer = await TransactionalProducer.connect(this.o.settings, `concord-${this.o.groupId}-${this.o.workerId}`);
-    const done = new Promise<void>((resolve, reject) => {
-      this.resolveDone = resolve;
-      this.rejectDone = reject;
-    });
     this.consumer = await BatchConsumer.start(this.o.settings, {
       groupId: this.o.groupId,
       topics: [this.topic],
       onAssignment: (assigned) => {
         this.joined = true;
         const mine = assigned.filter((a) => a.topic === this.topic).map((a) => a.partition);
-        this.ready = this.exclusive(() => this.assign(mine));
+        this.loop.assigned(() => this.assign(mine));
       },
       commit: 'none',
-      onBatch: (batch) => this.onBatch(batch),
+      onBatch: (batch) => this.loop.batch(() => this.process(batch)),
       // Transaction markers take offsets too: the fetch position (not the records) tells "caught up".
       onPosition: (p) => this.positions.set(p.partition, Math.max(this.positions.get(p.partition) ?? 0, p.next)),
     });
     try {
-      await done;
+      await this.loop.wait();
     } finally {
       await this.consumer?.stop().catch(() => undefined);
       await this.producer.close().catch(() => undefined);
     }
-    if (this.failure) throw this.failure;
     return this.stats;
   }
 
   stop(): void {
-    this.stopping = true;
-    this.resolveDone();
+    this.loop.stop();
   }
 
-  /** For bounded runs: stops once every owned partials partition is read to its end (polls). */
+  /**
+   * For bounded runs: stops once every partials partition has been merged to its end, by this member
+   * (fetch position, markers included) or by whichever member owns it (the group's committed offset
+   * reaches the last transaction's marker). Checking only this member's partitions was not enough: a
+   * member that looked while a rebalance was handing it a partition owned nothing, stopped, and the last
+   * worker's final partials were never merged (seen as a missing last window in the two-worker test).
+   */
   async stopWhenCaughtUp(pollMs = 200): Promise<void> {
     for (;;) {
-      if (this.stopping) return;
-      await this.ready;
-      if (!this.joined) {
-        await new Promise((r) => setTimeout(r, pollMs));
-        continue;
-      }
-      const ends = await endOffsets(this.o.settings, this.topic);
-      const behind = [...this.owned].filter(([p, s]) => Math.max(s.next, this.positions.get(p) ?? 0) < (ends.get(p) ?? 0));
-      if (behind.length === 0) {
-        await this.exclusive(async () => undefined);
+      if (this.loop.stopping) return;
+      await this.loop.settled();
+      if (this.joined && (await this.everythingMerged())) {
+        await this.loop.settled();
         this.stop();
         return;
       }
@@ -130,16 +120,17 @@ export class KafkaMergeWorker {
     }
   }
 
-  private fail(error: unknown): void {
-    this.failure = error;
-    this.stopping = true;
-    this.rejectDone(error);
-  }
-
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.lock.then(fn, fn);
-    this.lock = next.catch(() => undefined);
-    return next;
+  private async everythingMerged(): Promise<boolean> {
+    const [ends, committed] = await Promise.all([endOffsets(this.o.settings, this.topic), committedOffsets(this.o.settings, this.o.groupId, this.topic)]);
+    for (const [p, end] of ends) {
+      if (end === 0) continue;
+      const mine = this.owned.get(p);
+      if (mine && Math.max(mine.next, this.positions.get(p) ?? 0) >= end) continue;
+      // Every transaction ends with a marker after its last record: merged up to it = committed >= end - 1.
+      if ((committed.get(p) ?? 0) >= end - 1 && !mine) continue;
+      return false;
+    }
+    return true;
   }
 
   private checkpointKey(partition: number): string {
@@ -174,18 +165,8 @@ export class KafkaMergeWorker {
     this.o.log?.(`merge: assigned ${this.topic} partitions [${assigned.join(', ')}]`);
   }
 
-  private async onBatch(batch: InBatch): Promise<boolean> {
-    try {
-      await this.ready;
-      return await this.exclusive(() => this.process(batch));
-    } catch (error) {
-      this.fail(error);
-      return false;
-    }
-  }
-
   private async process(batch: InBatch): Promise<boolean> {
-    if (this.stopping) return false;
+    if (this.loop.stopping) return false;
     const state = this.owned.get(batch.partition);
     if (!state || batch.topic !== this.topic) throw new ConcordError(`merge received ${batch.topic}:${batch.partition}, which is not assigned to it`);
     for (const record of batch.records) {

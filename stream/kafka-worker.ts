@@ -17,6 +17,7 @@ import {
 import { concordTopics, groupName, inputTopic, needsMergeStage, topicKeyField, topicNames } from './kafka/topics.ts';
 import { createOperator, type Emitter, type OperatorSnapshot, type StreamOperator } from './operators/index.ts';
 import { WindowedOperator } from './operators/windowed.ts';
+import { MemberLoop } from './member-loop.ts';
 import { progressMessage, type PartialMessage } from './merge-messages.ts';
 
 export interface KafkaWorkerOptions {
@@ -86,14 +87,9 @@ export class KafkaWorker {
   private readonly out: OutRecord[] = [];
   private producer!: TransactionalProducer;
   private consumer: BatchConsumer | undefined;
-  private ready: Promise<void> = Promise.resolve();
-  private lock: Promise<unknown> = Promise.resolve();
+  private readonly loop = new MemberLoop();
   private timer: NodeJS.Timeout | undefined;
   private lastRecordAt = Date.now();
-  private stopping = false;
-  private failure: unknown;
-  private resolveDone!: () => void;
-  private rejectDone!: (error: unknown) => void;
   readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, late: 0, results: 0, transactions: 0 };
 
   constructor(options: KafkaWorkerOptions) {
@@ -117,52 +113,33 @@ export class KafkaWorker {
   async run(): Promise<WorkerStats> {
     await ensureTopics(this.o.settings, concordTopics(this.o.partitions));
     this.producer = await TransactionalProducer.connect(this.o.settings, `concord-${this.groupId}-${this.o.workerId}`);
-    const done = new Promise<void>((resolve, reject) => {
-      this.resolveDone = resolve;
-      this.rejectDone = reject;
-    });
     this.consumer = await BatchConsumer.start(this.o.settings, {
       groupId: this.groupId,
       topics: [this.topic],
       onAssignment: (assigned) => {
         const mine = assigned.filter((a) => a.topic === this.topic).map((a) => a.partition);
-        this.ready = this.exclusive(() => this.assign(mine));
+        this.loop.assigned(() => this.assign(mine));
       },
       // Offsets commit only inside the transactions, together with results and checkpoints.
       commit: 'none',
-      onBatch: (batch) => this.onBatch(batch),
+      onBatch: (batch) => this.loop.batch(() => this.process(batch)),
     });
     this.timer = setInterval(() => {
-      void this.exclusive(() => this.tick()).catch((error) => this.fail(error));
+      void this.loop.exclusive(() => this.tick()).catch((error) => this.loop.fail(error));
     }, 500);
     try {
-      await done;
+      await this.loop.wait();
     } finally {
       clearInterval(this.timer);
       await this.consumer?.stop().catch(() => undefined);
       await this.producer.close().catch(() => undefined);
     }
-    if (this.failure) throw this.failure;
     return this.stats;
   }
 
   /** Stops after the current step, without draining (the next run continues from the checkpoint). */
   stop(): void {
-    this.stopping = true;
-    this.resolveDone();
-  }
-
-  private fail(error: unknown): void {
-    this.failure = error;
-    this.stopping = true;
-    this.rejectDone(error);
-  }
-
-  /** Batches, idle ticks and rebalances never interleave. */
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.lock.then(fn, fn);
-    this.lock = next.catch(() => undefined);
-    return next;
+    this.loop.stop();
   }
 
   private source(partition: number): string {
@@ -251,20 +228,8 @@ export class KafkaWorker {
     this.out.push({ topic: this.names.results, key: `${r.pipeline}|${cellKey(r)}`, value: JSON.stringify(resultToJson(r)) });
   }
 
-  /** True when the batch was processed and committed; false leaves it to be fetched again. */
-  private async onBatch(batch: InBatch): Promise<boolean> {
-    try {
-      await this.ready;
-      return await this.exclusive(() => this.process(batch));
-    } catch (error) {
-      // In-memory state may be ahead of what committed: stop, and let the restart restore the checkpoint.
-      this.fail(error);
-      return false;
-    }
-  }
-
   private async process(batch: InBatch): Promise<boolean> {
-    if (this.stopping) return false;
+    if (this.loop.stopping) return false;
     const state = this.partitions.get(batch.partition);
     if (!state || batch.topic !== this.topic) {
       throw new ConcordError(`received ${batch.topic}:${batch.partition}, which is not assigned to this worker`);
@@ -347,7 +312,7 @@ export class KafkaWorker {
 
   /** Every 500 ms: mark quiet partitions idle (W may move), and stop when idle if asked. */
   private async tick(): Promise<void> {
-    if (this.stopping) return;
+    if (this.loop.stopping) return;
     const now = Date.now();
     const idleAfter = this.o.idleTimeoutMs ?? 30_000;
     let moved = false;
@@ -366,8 +331,7 @@ export class KafkaWorker {
     const quietFor = this.o.stopWhenIdleMs;
     if (quietFor !== undefined && now - this.lastRecordAt >= quietFor && this.partitions.size > 0 && (await this.caughtUp())) {
       await this.drain();
-      this.stopping = true;
-      this.resolveDone();
+      this.loop.stop();
     }
   }
 

@@ -12,7 +12,8 @@ import { startWorker, type JobProcessors } from '../../jobs/job-worker.ts';
 import { pageViewsPerMinute } from '../../pipeline/builtins.ts';
 import { ConcordError } from '../../pipeline/errors.ts';
 import { batchesOf } from '../../sources/jsonl-file.ts';
-import { DEFAULT_DATABASE_URL, openStore } from '../../store/open-store.ts';
+import { openStore } from '../../store/open-store.ts';
+import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
 import { StoreSink } from '../../store/store-sink.ts';
 import { runStream } from '../../stream/runtime.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
@@ -20,15 +21,12 @@ import { tempWorkspace } from '../fixtures/workspace.ts';
 // Real Redis (REDIS_URL, or a redis-server of this test's own), real PostgreSQL; a unique queue
 // prefix and store schema per test. Waits poll with deadlines.
 const ws = tempWorkspace();
-const PG = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+const PG = PG_URL;
 const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const schemas: string[] = [];
+const schemas = testSchemas();
 afterAll(async () => {
   ws.cleanup();
-  const c = new pg.Client({ connectionString: PG });
-  await c.connect();
-  for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
-  await c.end();
+  await schemas.drop();
 });
 
 const prefix = () => `cj${randomUUID().slice(0, 8)}`;
@@ -50,10 +48,9 @@ async function* asAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
 }
 
 describe('jobs on BullMQ with the real reconciliation', () => {
-  const schema = `j_${randomUUID().slice(0, 8)}`;
+  const schema = schemas.next('j');
   const archiveDir = join(ws.dir, 'archive');
   beforeAll(async () => {
-    schemas.push(schema);
     const day = generateDay({ seed: 3, date: DATE, clicks: 5_000, transactions: 0, lateFraction: 0.01 });
     const store = await openStore(PG, { schema });
     const sink = new StoreSink(store);
@@ -207,8 +204,7 @@ describe('Redis restarted in the middle of a job', () => {
     const phase = (p: string) => { phases.push(`${new Date().toISOString()} ${p}`); process.stderr.write(`redis-restart test: ${p}\n`); };
     await startRedis();
     const url = `redis://127.0.0.1:${port}`;
-    const schema = `r_${randomUUID().slice(0, 8)}`;
-    schemas.push(schema);
+    const schema = schemas.next('r');
     const db = new pg.Client({ connectionString: PG, connectionTimeoutMillis: 10_000, statement_timeout: 10_000 });
     await db.connect();
     phase('redis up, postgres connected');

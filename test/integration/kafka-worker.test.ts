@@ -133,8 +133,9 @@ describe('concord run: two workers share the partitions of one group', () => {
   }, 120_000);
 
   it.each(['page_views_per_minute', 'fraud_multi_country', 'unique_visitors_5m'])('%s: final results equal one worker\'s', async (pipeline) => {
-    const a = startWorker(prefix, ['--stop-when-idle', '3s'], { CONCORD_KAFKA_MAX_BYTES_PER_PARTITION: '16384' }, pipeline, 'a');
-    const b = startWorker(prefix, ['--stop-when-idle', '3s'], { CONCORD_KAFKA_MAX_BYTES_PER_PARTITION: '16384' }, pipeline, 'b');
+    const flags = ['--stop-when-idle', '3s'];
+    const a = startWorker(prefix, flags, { CONCORD_KAFKA_MAX_BYTES_PER_PARTITION: '16384' }, pipeline, 'a');
+    const b = startWorker(prefix, flags, { CONCORD_KAFKA_MAX_BYTES_PER_PARTITION: '16384' }, pipeline, 'b');
     const [ra, rb] = await Promise.all([a.exited, b.exited]);
     expect(ra.code, ra.stderr).toBe(0);
     expect(rb.code, rb.stderr).toBe(0);
@@ -143,6 +144,7 @@ describe('concord run: two workers share the partitions of one group', () => {
     expect(rb.stderr).toMatch(/assigned \S+ partitions \[\d/);
     const actual = new Map([...(await actualResults(prefix))].filter(([k]) => k.startsWith(`${pipeline}|`)).sort());
     const want = new Map([...expected].filter(([k]) => k.startsWith(`${pipeline}|`)).sort());
+    expect({ missing: [...want.keys()].filter((k) => !actual.has(k)), extra: [...actual.keys()].filter((k) => !want.has(k)) }).toEqual({ missing: [], extra: [] });
     expect(actual).toEqual(want);
   }, 180_000);
 });

@@ -1,25 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { fraudMultiCountry, pageViewsPerMinute } from '../../pipeline/builtins.ts';
 import { definitionVersion } from '../../pipeline/definition.ts';
 import type { AlertResult, WindowResult } from '../../schemas/results.ts';
-import { DEFAULT_DATABASE_URL, openStore } from '../../store/open-store.ts';
+import { openStore } from '../../store/open-store.ts';
+import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // One conformance suite, run against both backends: embedded DuckDB and the real PostgreSQL
 // (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test), each test in a schema of its own.
 const ws = tempWorkspace();
-const PG = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
-const schemas: string[] = [];
+const PG = PG_URL;
+const schemas = testSchemas();
 afterAll(async () => {
   ws.cleanup();
-  const client = new pg.Client({ connectionString: PG });
-  await client.connect();
-  for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
-  await client.end();
+  await schemas.drop();
 });
 
 const DAY = '2026-11-23';
@@ -49,8 +46,7 @@ const backends = [
 
 describe.each(backends)('result store conformance: $name', ({ name, url }) => {
   let clock = T0 + 3_600_000;
-  const open = async (schema = `t_${randomUUID().slice(0, 8)}`, target = url()) => {
-    schemas.push(schema);
+  const open = async (schema = schemas.next(), target = url()) => {
     return { store: await openStore(target, { schema, now: () => clock }), schema, target };
   };
   const stores: SqlResultStore[] = [];
@@ -123,9 +119,7 @@ describe.each(backends)('result store conformance: $name', ({ name, url }) => {
   });
 
   it('a day is sealed once the watermark passes its end plus the seal delay; rows for it count as late-delta', async () => {
-    const schema = `t_${randomUUID().slice(0, 8)}`;
-    schemas.push(schema);
-    const store = await openStore(url(), { schema, now: () => clock, sealDelayMs: 3_600_000 });
+    const store = await openStore(url(), { schema: schemas.next(), now: () => clock, sealDelayMs: 3_600_000 });
     stores.push(store);
     await store.writeRealtime([win(0, '/a', 1)]);
     await store.setWatermark(P, Date.UTC(2026, 10, 24, 0, 59));
@@ -176,8 +170,7 @@ describe.each(backends)('result store conformance: $name', ({ name, url }) => {
 
 describe('result store: several processes on PostgreSQL', () => {
   it('concurrent writers of the same cells: the highest revision wins, whatever the order', async () => {
-    const schema = `t_${randomUUID().slice(0, 8)}`;
-    schemas.push(schema);
+    const schema = schemas.next();
     const a = await openStore(PG, { schema });
     const b = await openStore(PG, { schema });
     try {
