@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { partitionGlob } from '../batch/archive-layout.ts';
 import { DuckDb, quoteString } from '../batch/duckdb.ts';
@@ -17,6 +17,9 @@ export const DUCKDB_BENCH = { threads: 2, memoryLimit: '6GB' };
  * same work, its HLL numbers just do not match a stream over the same ids.
  */
 export async function writeSyntheticArchive(dir: string, n: number): Promise<void> {
+  // Written once per size and run directory (100M events take ~5 minutes): a marker says it is whole.
+  const complete = join(dir, `_complete-${n}`);
+  if (await access(complete).then(() => true, () => false)) return;
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, 'clicks'), { recursive: true });
   const db = await DuckDb.open(':memory:', DUCKDB_BENCH);
@@ -38,6 +41,7 @@ export async function writeSyntheticArchive(dir: string, n: number): Promise<voi
   } finally {
     db.close();
   }
+  await writeFile(complete, '');
 }
 
 /**

@@ -1,16 +1,16 @@
-import { archivedSources, readArrivalOrder, type ArchivedEvent } from '../batch/archive-reader.ts';
-import { aggregateFunction } from '../pipeline/aggregates.ts';
-import { assignWindows, windowEnd } from '../pipeline/windows.ts';
+import { archivedSources, readArrivalOrder } from '../batch/archive-reader.ts';
+import { assignWindows } from '../pipeline/windows.ts';
 import { DuckDb } from '../batch/duckdb.ts';
-import { replay } from '../batch/replay.ts';
-import { definitionVersion, fieldsRead, type PipelineDefinition } from '../pipeline/definition.ts';
+import { cellTableResults, replay, replayCellTable, replaysAsTable } from '../batch/replay.ts';
+import { definitionVersion, fieldsRead, type PipelineDefinition, type RulePipeline, type WindowedPipeline } from '../pipeline/definition.ts';
 import { isBeyondLateness, isDecided } from '../pipeline/lateness.ts';
 import { WatermarkTracker } from '../pipeline/watermark.ts';
 import { formatDuration, isoMillis } from '../pipeline/time.ts';
-import type { AlertResult, LateRecord, ResultRecord, WindowResult } from '../schemas/results.ts';
+import { cellKey, type AlertResult, type LateRecord, type ResultRecord, type WindowResult } from '../schemas/results.ts';
 import { CollectingEmitter, createOperator } from '../stream/operators/index.ts';
 import { finalResults } from './final-results.ts';
-import { findDuplicateDeliveries, findGaps, readRejected, type RejectedRecord } from './evidence.ts';
+import { diffCells, loadResults, variantSide, type CellSide } from './cell-diff.ts';
+import { findDuplicates, findGaps, readRejected, type Duplicates, type RejectedRecord } from './evidence.ts';
 
 /**
  * Why a realtime number differs from the replayed (complete) one, each backed by evidence:
@@ -120,109 +120,217 @@ export interface LoggedLate {
  * difference is explained only if the realtime value equals what those semantics predict.
  */
 export async function reconcile(input: ReconcileInput): Promise<ReconcileReport> {
-  return (await reconcileWithReplay(input)).report;
+  return (await run(input, false)).report;
 }
 
 /** `reconcile`, also handing back the replayed (complete) results of the range: the corrected values. */
 export async function reconcileWithReplay(input: ReconcileInput): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
+  return run(input, true);
+}
+
+/** What the archive says about itself, gathered once (see evidence.ts). */
+interface Evidence {
+  readonly duplicates: Duplicates;
+  readonly rejected: readonly RejectedRecord[];
+  readonly gaps: ReadonlyMap<string, number>;
+}
+
+type Range = ReconcileInput['range'];
+
+async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
   const { def, range } = input;
-  const inRange = (r: ResultRecord) => {
-    const at = r.kind === 'window' ? r.windowStart : r.ts;
-    return !range || (at >= range.from && at < range.to);
-  };
   const db = await DuckDb.open();
   try {
     // A day's windows hold events up to one window size past its end; rules look back without bound.
     const timeRanges = range && def.kind === 'windowed' ? [{ from: range.from, to: range.to + def.window.size }] : undefined;
-    const replayedAll = await replay(def, input.archiveDir, { db, exactDistinct: false, dedupe: input.dedupe ?? true, ...(timeRanges ? { timeRanges } : {}) });
-    const replayed = finalResults(replayedAll.filter(inRange));
-    const realtime = finalResults(input.realtime.filter(inRange));
-    const read = input.dashboardRead ? finalResults(input.dashboardRead.filter(inRange)) : undefined;
-    const logged = input.lateLog?.filter((l) => l.record.pipeline === def.name);
-    const shadowOut = new CollectingEmitter();
-    const evaluatedLate: LateRecord[] = [];
-    let shadow: Map<string, ResultRecord>;
-    if (logged && def.kind === 'windowed') {
-      // The workers said which events they judged late: what they should have produced is the archive
-      // without exactly those, every delivery counted (as the stream counts), computed in SQL.
-      const exclude = logged.map((l) => l.record.position);
-      shadow = finalResults((await replay(def, input.archiveDir, { db, exactDistinct: false, exclude, ...(timeRanges ? { timeRanges } : {}) })).filter(inRange));
-    } else if (logged) {
-      shadow = realtime; // rules: the workers' own decisions are the reference (see ruleAttribution below)
-    } else {
-      // No record of what the stream judged late: rebuild it by running the stream semantics over the
-      // archive in arrival order (every source holds W from the start, as a worker's partitions do).
-      const arrivals = await readArrivalOrder(input.archiveDir, def.schema, { db, fields: fieldsRead(def) });
-      const tracker = new WatermarkTracker(def.watermark.maxOutOfOrderness);
-      tracker.addSources((await archivedSources(input.archiveDir, def.schema, db)).map((source) => ({ source, idle: false })));
-      const shadowOp = createOperator(def, shadowOut, { tracker });
-      for (const a of arrivals) {
-        const ts = a.event[def.schema.timeField] as number;
-        const w = tracker.current;
-        // Rule events that met W - L < ts <= W: evaluated once on arrival (judged against the same W).
-        if (def.kind === 'rule' && isDecided(ts, w) && !isBeyondLateness(ts, def.allowedLateness, w)) {
-          evaluatedLate.push({ pipeline: def.name, event: a.event, position: a.position, watermark: w });
-        }
-        shadowOp.process(a.event, a.position);
-      }
-      shadowOp.finish();
-      shadow = finalResults(shadowOut.results);
-    }
     const rejected = await readRejected(input.archiveDir, def.schema);
-    const duplicates = await findDuplicateDeliveries(input.archiveDir, def.schema, db, fieldsRead(def));
-    const gaps = await findGaps(input.archiveDir, def.schema, db, rejected);
-
-    const report: ReconcileReport = {
-      pipeline: def.name,
-      definition_version: definitionVersion(def),
-      max_out_of_orderness: formatDuration(def.watermark.maxOutOfOrderness),
-      allowed_lateness: formatDuration(def.allowedLateness),
-      cells: 0, equal: 0, different: 0,
-      causes: Object.fromEntries(CAUSES.map((c) => [c, 0])) as Record<Cause, number>,
-      unexplained: 0,
-      late_events: logged ? logged.filter((l) => !l.evaluatedOnArrival).length : shadowOut.lates.length,
-      metrics: metricsOf(def, realtime, replayed),
-      evidence: { duplicates: duplicates.length, dead_letters: rejected.length, archive_gaps: [...gaps.values()].reduce((a, b) => a + b, 0) },
-      differences: [],
+    const evidence: Evidence = {
+      duplicates: await findDuplicates(input.archiveDir, def.schema, db, fieldsRead(def), timeRanges),
+      rejected,
+      gaps: await findGaps(input.archiveDir, def.schema, db, rejected),
     };
-    let attribute: Attribution;
-    if (def.kind === 'windowed') attribute = windowAttribution(def, logged ? logged.map((l) => l.record) : shadowOut.skips);
-    else if (logged) {
-      const rule = ruleAttribution(def, logged.filter((l) => !l.evaluatedOnArrival).map((l) => l.record), logged.filter((l) => l.evaluatedOnArrival).map((l) => l.record));
-      // The workers' own decisions are the reference: no simulated alert set to compare against.
-      attribute = (id, rt, rp) => rule(id, rt, rp, rt);
-    } else attribute = ruleAttribution(def, shadowOut.lates, evaluatedLate);
-    const fallback = evidenceAttribution(def, duplicates, rejected, gaps);
-    const cells = new Set([...replayed.keys(), ...realtime.keys()]);
-    const record = (rt: ResultRecord | undefined, rp: ResultRecord | undefined, cause: Cause, events: LateEventRef[]) => {
-      report.different++;
-      report.causes[cause]++;
-      report.differences.push({ cell: cellFields((rt ?? rp)!), realtime: rt ? valueFields(rt) : null, replay: rp ? valueFields(rp) : null, cause, late_events: events });
-    };
-    // Window order (ids start with the window start), then key order.
-    for (const id of [...cells].sort((a, b) => parseFloat(a) - parseFloat(b) || (a < b ? -1 : a > b ? 1 : 0))) {
-      report.cells++;
-      const rt = realtime.get(id), rp = replayed.get(id), sh = shadow.get(id);
-      if (sameValue(rt, rp)) {
-        const shown = read?.get(id);
-        // The reader saw another value, and the stream itself settled on the right one later (a cell
-        // the reader did not see yet showed no number, so no wrong one).
-        if (shown !== undefined && !sameValue(shown, rt)) record(shown, rp, 'update_after_read', []);
-        else report.equal++;
-        continue;
-      }
-      let { cause, events } = attribute(id, rt, rp, sh);
-      if (cause === 'unexplained' || (cause === 'late_beyond_lateness' && events.length === 0)) {
-        const evidence = fallback(id, rt, rp, sh);
-        if (evidence) cause = evidence;
-      }
-      record(rt, rp, cause, events);
-    }
-    report.unexplained = report.causes.unexplained;
-    return { report, replayed: [...replayed.values()] };
+    const logged = input.lateLog?.filter((l) => l.record.pipeline === def.name);
+    return def.kind === 'windowed'
+      ? await reconcileWindowed(db, def, input, evidence, logged, timeRanges, withReplayed)
+      : await reconcileRule(db, def, input, evidence, logged);
   } finally {
     db.close();
   }
+}
+
+function emptyReport(def: PipelineDefinition, metrics: ReconcileMetrics, lateEvents: number, evidence: Evidence): ReconcileReport {
+  return {
+    pipeline: def.name,
+    definition_version: definitionVersion(def),
+    max_out_of_orderness: formatDuration(def.watermark.maxOutOfOrderness),
+    allowed_lateness: formatDuration(def.allowedLateness),
+    cells: 0, equal: 0, different: 0,
+    causes: Object.fromEntries(CAUSES.map((c) => [c, 0])) as Record<Cause, number>,
+    unexplained: 0,
+    late_events: lateEvents,
+    metrics,
+    evidence: {
+      duplicates: evidence.duplicates.deliveries.length,
+      dead_letters: evidence.rejected.length,
+      archive_gaps: [...evidence.gaps.values()].reduce((a, b) => a + b, 0),
+    },
+    differences: [],
+  };
+}
+
+function recordDifference(report: ReconcileReport, rt: ResultRecord | undefined, rp: ResultRecord | undefined, cause: Cause, events: LateEventRef[]): void {
+  report.different++;
+  report.causes[cause]++;
+  report.differences.push({ cell: cellFields((rt ?? rp)!), realtime: rt ? valueFields(rt) : null, replay: rp ? valueFields(rp) : null, cause, late_events: events });
+}
+
+/** The cause of a cell whose realtime and replayed values differ: lateness first, then the archive's evidence. */
+function causeOf(attribute: Attribution, fallback: ReturnType<typeof evidenceAttribution>, id: string, rt?: ResultRecord, rp?: ResultRecord, sh?: ResultRecord) {
+  let { cause, events } = attribute(id, rt, rp, sh);
+  if (cause === 'unexplained' || (cause === 'late_beyond_lateness' && events.length === 0)) {
+    const evidence = fallback(id, rt, rp, sh);
+    if (evidence) cause = evidence;
+  }
+  return { cause, events };
+}
+
+/**
+ * Windows: every side of the diff is a DuckDB relation (see cell-diff.ts), so only differing cells
+ * reach JS. Definitions without sketches replay straight into a cell table, the deduplicated replay and
+ * the shadow (every delivery but the logged late ones) from one scan; sketches are replayed to records.
+ */
+async function reconcileWindowed(
+  db: DuckDb, def: WindowedPipeline, input: ReconcileInput, evidence: Evidence,
+  logged: readonly LoggedLate[] | undefined, timeRanges: { from: number; to: number }[] | undefined, withReplayed: boolean,
+): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
+  const range = input.range;
+  const dedupe = input.dedupe ?? true;
+  const extras = evidence.duplicates;
+  const ranges = timeRanges ? { timeRanges } : {};
+  let replayed: CellSide, shadow: CellSide | undefined, replayedRecords: () => Promise<ResultRecord[]>;
+  if (replaysAsTable(def)) {
+    const variants = [dedupe ? extras.replayExtrasTable : undefined];
+    if (logged) {
+      await db.createTableFromColumns('late_logged_rows', [
+        { name: '_source', type: 'VARCHAR', values: logged.map((l) => l.record.position.source) },
+        { name: '_offset', type: 'DOUBLE', values: logged.map((l) => l.record.position.offset) },
+      ]);
+      await db.run('CREATE OR REPLACE TEMP TABLE late_logged AS SELECT _source, _offset::BIGINT AS _offset FROM late_logged_rows');
+      variants.push('late_logged');
+    }
+    await replayCellTable(db, def, input.archiveDir, 'replay_cells', { ...ranges, variants });
+    replayed = await variantSide(db, def, 'replay_cells', 0, 'rp_cells', range);
+    if (logged) shadow = await variantSide(db, def, 'replay_cells', 1, 'sh_cells', range);
+    replayedRecords = () => cellTableResults(db, def, 'replay_cells', 0, range);
+  } else {
+    const all = await replay(def, input.archiveDir, { db, exactDistinct: false, ...ranges, ...(dedupe ? { exclude: extras.replayExtras } : {}) });
+    replayed = await loadResults(db, def, 'rp_cells', all, range);
+    if (logged) {
+      // The workers said which events they judged late: what they should have produced is the archive
+      // without exactly those, every delivery counted (as the stream counts).
+      const exclude = logged.map((l) => l.record.position);
+      shadow = await loadResults(db, def, 'sh_cells', await replay(def, input.archiveDir, { db, exactDistinct: false, exclude, ...ranges }), range);
+    }
+    replayedRecords = async () => [...finalResults(all.filter((r) => inRange(r, range))).values()];
+  }
+  let skips: readonly LateRecord[], lateEvents: number;
+  if (logged) {
+    skips = logged.map((l) => l.record);
+    lateEvents = logged.filter((l) => !l.evaluatedOnArrival).length;
+  } else {
+    // No record of what the stream judged late: rebuild it by running the stream semantics over the
+    // archive in arrival order.
+    const out = await shadowRun(db, def, input.archiveDir);
+    shadow = await loadResults(db, def, 'sh_cells', out.results, range);
+    skips = out.skips;
+    lateEvents = out.out.lates.length;
+  }
+  const realtime = await loadResults(db, def, 'rt_cells', input.realtime, range);
+  const read = input.dashboardRead ? await loadResults(db, def, 'read_cells', input.dashboardRead, range) : undefined;
+  const diff = await diffCells(db, def, { realtime, replayed, shadow: shadow!, ...(read ? { read } : {}) });
+  const report = emptyReport(def, diff.metrics, lateEvents, evidence);
+  const attribute = windowAttribution(def, skips);
+  const fallback = evidenceAttribution(def, evidence);
+  for (const row of diff.rows) {
+    // Equal, but the reader saw another value, and the stream itself settled on the right one later.
+    if (row.same) recordDifference(report, row.read, row.rp, 'update_after_read', []);
+    else {
+      const { cause, events } = causeOf(attribute, fallback, cellKey((row.rt ?? row.rp)!), row.rt, row.rp, row.sh);
+      recordDifference(report, row.rt, row.rp, cause, events);
+    }
+  }
+  report.cells = diff.cells;
+  report.equal = diff.cells - report.different;
+  report.unexplained = report.causes.unexplained;
+  return { report, replayed: withReplayed ? await replayedRecords() : [] };
+}
+
+/** The stream semantics over the archive in arrival order (every source holds W from the start, as a worker's partitions do). */
+async function shadowRun(db: DuckDb, def: PipelineDefinition, archiveDir: string): Promise<{ out: CollectingEmitter; evaluatedLate: LateRecord[]; results: ResultRecord[]; skips: readonly LateRecord[] }> {
+  const out = new CollectingEmitter();
+  const evaluatedLate: LateRecord[] = [];
+  const arrivals = await readArrivalOrder(archiveDir, def.schema, { db, fields: fieldsRead(def) });
+  const tracker = new WatermarkTracker(def.watermark.maxOutOfOrderness);
+  tracker.addSources((await archivedSources(archiveDir, def.schema, db)).map((source) => ({ source, idle: false })));
+  const op = createOperator(def, out, { tracker });
+  for (const a of arrivals) {
+    const ts = a.event[def.schema.timeField] as number;
+    const w = tracker.current;
+    // Rule events that met W - L < ts <= W: evaluated once on arrival (judged against the same W).
+    if (def.kind === 'rule' && isDecided(ts, w) && !isBeyondLateness(ts, def.allowedLateness, w)) {
+      evaluatedLate.push({ pipeline: def.name, event: a.event, position: a.position, watermark: w });
+    }
+    op.process(a.event, a.position);
+  }
+  op.finish();
+  return { out, evaluatedLate, results: out.results, skips: out.skips };
+}
+
+function inRange(r: ResultRecord, range: Range): boolean {
+  const at = r.kind === 'window' ? r.windowStart : r.ts;
+  return !range || (at >= range.from && at < range.to);
+}
+
+/** Rules: alerts are few; the diff runs over maps in JS. */
+async function reconcileRule(
+  db: DuckDb, def: RulePipeline, input: ReconcileInput, evidence: Evidence, logged: readonly LoggedLate[] | undefined,
+): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
+  const range = input.range;
+  const exclude = (input.dedupe ?? true) ? { exclude: evidence.duplicates.replayExtras } : {};
+  const replayed = finalResults((await replay(def, input.archiveDir, { db, exactDistinct: false, ...exclude })).filter((r) => inRange(r, range)));
+  const realtime = finalResults(input.realtime.filter((r) => inRange(r, range)));
+  const read = input.dashboardRead ? finalResults(input.dashboardRead.filter((r) => inRange(r, range))) : undefined;
+  let attribute: Attribution, shadow: Map<string, ResultRecord>, lateEvents: number;
+  if (logged) {
+    // The workers' own decisions are the reference: no simulated alert set to compare against.
+    const rule = ruleAttribution(def, logged.filter((l) => !l.evaluatedOnArrival).map((l) => l.record), logged.filter((l) => l.evaluatedOnArrival).map((l) => l.record));
+    attribute = (id, rt, rp) => rule(id, rt, rp, rt);
+    shadow = realtime;
+    lateEvents = logged.filter((l) => !l.evaluatedOnArrival).length;
+  } else {
+    const run = await shadowRun(db, def, input.archiveDir);
+    attribute = ruleAttribution(def, run.out.lates, run.evaluatedLate);
+    shadow = finalResults(run.results);
+    lateEvents = run.out.lates.length;
+  }
+  const report = emptyReport(def, metricsOf(def, realtime, replayed), lateEvents, evidence);
+  const fallback = evidenceAttribution(def, evidence);
+  const cells = new Set([...replayed.keys(), ...realtime.keys()]);
+  // Alert order (ids start with the key), as the windows' report orders by window then key.
+  for (const id of [...cells].sort((a, b) => parseFloat(a) - parseFloat(b) || (a < b ? -1 : a > b ? 1 : 0))) {
+    report.cells++;
+    const rt = realtime.get(id), rp = replayed.get(id), sh = shadow.get(id);
+    if (sameValue(rt, rp)) {
+      const shown = read?.get(id);
+      if (shown !== undefined && !sameValue(shown, rt)) recordDifference(report, shown, rp, 'update_after_read', []);
+      else report.equal++;
+      continue;
+    }
+    const { cause, events } = causeOf(attribute, fallback, id, rt, rp, sh);
+    recordDifference(report, rt, rp, cause, events);
+  }
+  report.unexplained = report.causes.unexplained;
+  return { report, replayed: [...replayed.values()] };
 }
 
 function primaryValue(def: PipelineDefinition, r: ResultRecord | undefined): number {
@@ -260,10 +368,9 @@ function metricsOf(def: PipelineDefinition, realtime: Map<string, ResultRecord>,
  * the stream accepted what the archive rejected, e.g. another schema version) or offsets the archive
  * misses (`archive_gap`). Otherwise nothing: unexplained.
  */
-function evidenceAttribution(
-  def: PipelineDefinition, duplicates: readonly ArchivedEvent[],
-  rejected: readonly RejectedRecord[], gaps: ReadonlyMap<string, number>,
-): (id: string, rt?: ResultRecord, rp?: ResultRecord, sh?: ResultRecord) => Cause | undefined {
+function evidenceAttribution(def: PipelineDefinition, evidence: Evidence): (id: string, rt?: ResultRecord, rp?: ResultRecord, sh?: ResultRecord) => Cause | undefined {
+  const { rejected, gaps } = evidence;
+  const duplicates = evidence.duplicates.deliveries;
   const cellsOf = (event: Record<string, unknown>): string[] => {
     const ts = typeof event[def.schema.timeField] === 'number' ? (event[def.schema.timeField] as number) : Date.parse(String(event[def.schema.timeField]));
     if (!Number.isFinite(ts)) return [];

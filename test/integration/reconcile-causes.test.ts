@@ -1,8 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { pageViewsPerMinute } from '../../pipeline/builtins.ts';
 import { withTiming } from '../../pipeline/definition.ts';
+import { DuckDb } from '../../batch/duckdb.ts';
+import { findGaps } from '../../reconcile/evidence.ts';
 import { reconcile } from '../../reconcile/reconcile.ts';
 import type { ResultRecord, WindowResult } from '../../schemas/results.ts';
 import { batchesOf } from '../../sources/jsonl-file.ts';
@@ -83,6 +86,32 @@ describe('reconcile: every cause, backed by evidence', () => {
     const report = await reconcile({ def, realtime: streamed.changelog, archiveDir: holed });
     expect(report).toMatchObject({ different: 1, unexplained: 0, causes: { archive_gap: 1 }, evidence: { archive_gaps: 1 } });
     expect(report.differences[0]).toMatchObject({ realtime: { views: 3 }, replay: { views: 2 } });
+  });
+
+  it('archive gaps: read from the row-group statistics, or by a scan when a row group mixes sources; both exact', async () => {
+    // Two sources, each file one source (statistics answer): offsets 0..3 of a with 1 missing, 0..2 of b complete.
+    const a = [click('e1', 1_000), '', click('e3', 3_000), click('e4', 4_000)];
+    const dir = join(ws.dir, `a${n++}`);
+    await new ParquetArchive(dir, def.schema).write(asAsync(batchesOf('file:a.jsonl', a, 1000)));
+    await new ParquetArchive(dir, def.schema).write(asAsync(batchesOf('file:b.jsonl', [click('f1', 1_000), click('f2', 2_000), click('f3', 3_000)], 1000)));
+    const db = await DuckDb.open();
+    try {
+      expect(await findGaps(dir, def.schema, db, [])).toEqual(new Map([['file:a.jsonl', 1]]));
+      // One file holding every source in one row group, with a repeated offset: the statistics cannot say.
+      const mixedDir = join(ws.dir, `a${n++}`);
+      const hour = join(mixedDir, 'clicks', 'dt=1970-01-01', 'hour=00');
+      await mkdir(hour, { recursive: true });
+      const src = `read_parquet('${join(dir, 'clicks', '*', '*', '*.parquet')}')`;
+      const b0 = `FROM ${src} WHERE _source = 'file:b.jsonl'`;
+      await db.run(`COPY (SELECT * FROM ${src}
+        UNION ALL SELECT * REPLACE ('file:c.jsonl' AS _source) ${b0} AND _offset <> 1
+        UNION ALL SELECT * REPLACE ('file:c.jsonl' AS _source, 9::BIGINT AS _offset) ${b0} AND _offset = 0
+        UNION ALL SELECT * REPLACE ('file:c.jsonl' AS _source) ${b0} AND _offset = 0) TO '${join(hour, 'mixed.parquet')}' (FORMAT parquet)`);
+      // a: 0, 2, 3; b: 0, 1, 2; c: 0, 2, 9, 0 again -> 1 and 3..8 missing.
+      expect(await findGaps(mixedDir, def.schema, db, [])).toEqual(new Map([['file:a.jsonl', 1], ['file:c.jsonl', 7]]));
+    } finally {
+      db.close();
+    }
   });
 
   it('range: only the cells of windows starting in [from, to) are reconciled', async () => {

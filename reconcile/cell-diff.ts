@@ -1,0 +1,144 @@
+import { quoteIdent, type DuckDb } from '../batch/duckdb.ts';
+import { windowRecord } from '../batch/replay.ts';
+import { definitionVersion, type WindowedPipeline } from '../pipeline/definition.ts';
+import type { ResultRecord, WindowResult } from '../schemas/results.ts';
+import type { ReconcileMetrics } from './reconcile.ts';
+
+/**
+ * The windowed diff in SQL: the realtime, replayed, shadow and dashboard-read cells are DuckDB relations
+ * joined once, and only the cells that need a cause (plus the metrics) come back to JS. Measured: the
+ * same diff over maps in JS cost ~8 s per 877k cells; reconciling a 100M-event day means ~7M cells.
+ *
+ * A side's relation has the columns `ws` (window start), the key fields as text (`String(value)`, what
+ * `cellKey` compares; NULL for null), `a0..` (the aggregates, DOUBLE) and `idx` (the position of the
+ * cell's record in `records`, or NULL when the record is rebuilt from the values).
+ */
+export interface CellSide {
+  readonly relation: string;
+  readonly records?: readonly ResultRecord[];
+}
+
+export interface DiffRow {
+  /** Realtime equals the replay (the row is here for the dashboard read). */
+  readonly same: boolean;
+  readonly rt?: WindowResult;
+  readonly rp?: WindowResult;
+  readonly sh?: WindowResult;
+  readonly read?: WindowResult;
+}
+
+type Range = { readonly from: number; readonly to: number } | undefined;
+
+const rangeSql = (range: Range) => (range ? `ws >= ${range.from} AND ws < ${range.to}` : 'true');
+
+/**
+ * Loads result records (a changelog or final rows) as the side `name`: the highest revision of each
+ * cell (the later record on ties, as `finalResults`), windows starting in `range` only.
+ */
+export async function loadResults(db: DuckDb, def: WindowedPipeline, name: string, records: readonly ResultRecord[], range: Range): Promise<CellSide> {
+  const n = records.length;
+  // The row's position in the table (DuckDB's rowid, in append order) -> the record's index.
+  const positions = new Array<number>(n), ws = new Array<number>(n), revision = new Array<number>(n);
+  const keys = def.key.map(() => new Array<string | null>(n));
+  const values = def.aggregates.map(() => new Array<number | null>(n));
+  let rows = 0;
+  for (let i = 0; i < n; i++) {
+    const r = records[i]!;
+    if (r.kind !== 'window') continue;
+    positions[rows] = i;
+    ws[rows] = r.windowStart;
+    revision[rows] = r.revision;
+    for (let k = 0; k < keys.length; k++) {
+      const v = r.key[def.key[k]!];
+      keys[k]![rows] = v === null || v === undefined ? null : String(v);
+    }
+    for (let a = 0; a < values.length; a++) {
+      const v = r.values[def.aggregates[a]!.output];
+      values[a]![rows] = v === null || v === undefined ? null : Number(v);
+    }
+    rows++;
+  }
+  const cut = <T,>(col: T[]) => (rows === n ? col : col.slice(0, rows));
+  await db.createTableFromColumns(`${name}_rows`, [
+    { name: 'ws', type: 'DOUBLE', values: cut(ws) },
+    { name: 'revision', type: 'INTEGER', values: cut(revision) },
+    ...def.key.map((k, i) => ({ name: k, type: 'VARCHAR' as const, values: cut(keys[i]!) })),
+    ...def.aggregates.map((_, i) => ({ name: `a${i}`, type: 'DOUBLE' as const, values: cut(values[i]!) })),
+  ]);
+  const cell = ['ws', ...def.key.map(quoteIdent)].join(', ');
+  await db.run(`CREATE OR REPLACE TEMP VIEW ${name} AS SELECT *, rowid AS idx FROM ${name}_rows WHERE ${rangeSql(range)}
+    QUALIFY row_number() OVER (PARTITION BY ${cell} ORDER BY revision DESC, rowid DESC) = 1`);
+  return { relation: name, records: rows === n ? records : positions.slice(0, rows).map((i) => records[i]!) };
+}
+
+/** Variant `v` of a `replayCellTable` as a side (cells with no delivery in that variant do not exist). */
+export async function variantSide(db: DuckDb, def: WindowedPipeline, table: string, v: number, name: string, range: Range): Promise<CellSide> {
+  const cols = ['ws', ...def.key.map(quoteIdent), ...def.aggregates.map((_, i) => `v${v}_${i} AS a${i}`), 'NULL::INTEGER AS idx'];
+  await db.run(`CREATE OR REPLACE TEMP VIEW ${name} AS SELECT ${cols.join(', ')} FROM ${table} WHERE n${v} > 0 AND ${rangeSql(range)}`);
+  return { relation: name };
+}
+
+/**
+ * Joins the sides on (window, key) and returns the metrics and every cell where realtime and replay
+ * differ, or where the dashboard read showed something other than realtime (for `update_after_read`),
+ * in window order, then key order (as strings, like the JS ids).
+ */
+export async function diffCells(
+  db: DuckDb, def: WindowedPipeline,
+  sides: { realtime: CellSide; replayed: CellSide; shadow: CellSide; read?: CellSide },
+): Promise<{ cells: number; metrics: ReconcileMetrics; rows: DiffRow[] }> {
+  const keys = def.key.map(quoteIdent);
+  const aggs = def.aggregates.map((_, i) => `a${i}`);
+  const on = (x: string, y: string) => [`${x}.ws = ${y}.ws`, ...keys.map((k) => `${x}.${k} IS NOT DISTINCT FROM ${y}.${k}`)].join(' AND ');
+  const same = (x: string, y: string) => [`${x}.ws IS NOT NULL`, `${y}.ws IS NOT NULL`, ...aggs.map((a) => `${x}.${a} IS NOT DISTINCT FROM ${y}.${a}`)].join(' AND ');
+  const sideCols = (alias: string) => [`${alias}.ws IS NOT NULL AS ${alias}_in`, `${alias}.idx AS ${alias}_idx`, ...aggs.map((a) => `${alias}.${a} AS ${alias}_${a}`)];
+  await db.run(`CREATE OR REPLACE TEMP TABLE cell_diff AS
+    SELECT coalesce(rt.ws, rp.ws) AS ws, ${keys.map((k) => `coalesce(rt.${k}, rp.${k}) AS ${k}`).join(', ')}${keys.length > 0 ? ',' : ''}
+      ${[...sideCols('rt'), ...sideCols('rp')].join(', ')}, (${same('rt', 'rp')}) AS same
+    FROM ${sides.realtime.relation} rt FULL JOIN ${sides.replayed.relation} rp ON ${on('rt', 'rp')}`);
+  // Σ|a - b| and Σ(a + b) over the first output (SMAPE), absent cells counting 0.
+  const a = aggs[0] ?? 'NULL';
+  const [m] = await db.rows(`SELECT count(*)::DOUBLE AS cells, count(*) FILTER (WHERE rt_in)::DOUBLE AS realtime_cells,
+      count(*) FILTER (WHERE rp_in)::DOUBLE AS replay_cells, count(*) FILTER (WHERE NOT rt_in)::DOUBLE AS missing,
+      count(*) FILTER (WHERE NOT rp_in)::DOUBLE AS extra, count(*) FILTER (WHERE rt_in AND rp_in AND NOT same)::DOUBLE AS mismatched,
+      coalesce(sum(abs(coalesce(rt_${a}, 0) - coalesce(rp_${a}, 0))), 0)::DOUBLE AS absolute,
+      coalesce(sum(coalesce(rt_${a}, 0) + coalesce(rp_${a}, 0)), 0)::DOUBLE AS total
+    FROM cell_diff`);
+  const num = (k: string) => Number(m![k]);
+  const cells = num('cells'), mismatched = num('mismatched'), missing = num('missing'), extra = num('extra');
+  const metrics: ReconcileMetrics = {
+    realtime_cells: num('realtime_cells'), replay_cells: num('replay_cells'), mismatched, missing, extra,
+    mismatch_rate: cells === 0 ? 0 : (mismatched + missing + extra) / cells,
+    smape: num('total') === 0 ? 0 : num('absolute') / num('total'),
+  };
+  const read = sides.read;
+  const readDiffers = read ? `(rd.ws IS NOT NULL AND NOT (${['d.rt_in', ...aggs.map((x) => `rd.${x} IS NOT DISTINCT FROM d.rt_${x}`)].join(' AND ')}))` : 'false';
+  const cols = await db.columns(`
+    SELECT d.*, ${sideCols('sh').join(', ')}${read ? `, ${sideCols('rd').join(', ')}` : ''}
+    FROM cell_diff d LEFT JOIN ${sides.shadow.relation} sh ON ${on('d', 'sh')}
+    ${read ? `LEFT JOIN ${read.relation} rd ON ${on('d', 'rd')}` : ''}
+    WHERE NOT d.same OR ${readDiffers}`);
+  const n = cols.ws?.length ?? 0;
+  const version = definitionVersion(def);
+  const side = (alias: string, s: CellSide | undefined, r: number): WindowResult | undefined => {
+    if (!s || !cols[`${alias}_in`]![r]) return undefined;
+    const at = cols[`${alias}_idx`]![r];
+    if (at !== null && at !== undefined && s.records) return s.records[Number(at)] as WindowResult;
+    const values: Record<string, number | null> = {};
+    def.aggregates.forEach((agg, i) => {
+      const v = cols[`${alias}_a${i}`]![r];
+      values[agg.output] = v === null || v === undefined ? null : Number(v);
+    });
+    return windowRecord(def, version, Number(cols.ws![r]), def.key.map((k) => cols[k]![r]), values);
+  };
+  const rows: (DiffRow & { id: string; ws: number })[] = [];
+  for (let r = 0; r < n; r++) {
+    const ws = Number(cols.ws![r]);
+    const id = `${ws}\u0000${def.key.map((k) => String(cols[k]![r] ?? null)).join('\u0001')}`;
+    const row = { id, ws, same: cols.same![r] === true };
+    const rt = side('rt', sides.realtime, r), rp = side('rp', sides.replayed, r), sh = side('sh', sides.shadow, r), rd = side('rd', read, r);
+    rows.push({ ...row, ...(rt ? { rt } : {}), ...(rp ? { rp } : {}), ...(sh ? { sh } : {}), ...(rd ? { read: rd } : {}) });
+  }
+  rows.sort((x, y) => x.ws - y.ws || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+  return { cells, metrics, rows };
+}
