@@ -143,6 +143,45 @@ function aggregateSql(spec: AggregateSpec, def: PipelineDefinition, filter = '')
   }
 }
 
+/** Builds a definition's window results from the window start and `fields`: the keys, then the values. */
+type WindowFactory = (start: number, fields: readonly (string | number | null)[]) => WindowResult;
+
+/**
+ * A constructor generated for the definition's key and output names, so every result has one literal
+ * shape (measured, 4.2M results: 1.3 s with the fields assigned by name, 0.3-0.4 s so). Names are
+ * embedded as JSON string literals.
+ */
+function windowFactory(def: WindowedPipeline): WindowFactory {
+  const n = def.key.length;
+  const key = def.key.map((k, i) => `${JSON.stringify(k)}: f[${i}]`).join(', ');
+  const values = def.aggregates.map((a, i) => `${JSON.stringify(a.output)}: f[${n + i}]`).join(', ');
+  const make = new Function('pipeline', 'size', 'version', `return function (start, f) {
+    return { kind: 'window', pipeline, windowStart: start, windowEnd: start + size, key: { ${key} }, values: { ${values} }, revision: 0, watermark: null, definitionVersion: version };
+  };`) as (pipeline: string, size: number, version: string) => WindowFactory;
+  return make(def.name, def.window.size, definitionVersion(def));
+}
+
+/**
+ * Per key field of `table`: the SQL to read it as a number and to order by it. Text keys are replaced
+ * by their rank among the distinct values (the order of the text itself), with the dictionary to map
+ * them back; numeric keys are read as they are.
+ */
+async function keyDictionaries(db: DuckDb, def: WindowedPipeline, table: string) {
+  const out: { field: string; column: string; join: string; order: string; dictionary?: string[] }[] = [];
+  for (const [i, k] of def.key.entries()) {
+    const q = quoteIdent(k);
+    const kind = def.schema.fields[k]?.kind;
+    if (kind !== 'string') {
+      out.push({ field: k, column: `${kind === 'timestamp' ? `epoch_ms(${q})` : q}::DOUBLE AS k${i}`, join: '', order: q });
+      continue;
+    }
+    await db.run(`CREATE OR REPLACE TEMP TABLE replay_key${i} AS SELECT v, (row_number() OVER (ORDER BY v) - 1)::DOUBLE AS code FROM (SELECT DISTINCT ${q} AS v FROM ${table} WHERE ${q} IS NOT NULL)`);
+    const dictionary = ((await db.columns(`SELECT v FROM replay_key${i} ORDER BY code`)).v ?? []).map(String);
+    out.push({ field: k, column: `d${i}.code AS k${i}`, join: `LEFT JOIN replay_key${i} d${i} ON ${table}.${q} = d${i}.v`, order: `d${i}.code`, dictionary });
+  }
+  return out;
+}
+
 function toNumber(v: unknown): number | null {
   return v === null || v === undefined ? null : Number(v);
 }
@@ -151,11 +190,11 @@ async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: string,
   const version = definitionVersion(def);
   const keys = def.key.map(quoteIdent);
   const groupCols = [WS, ...keys];
-  const selects: string[] = [];
+  const selects: { sql: string; as: string }[] = [];
   def.aggregates.forEach((a, i) => {
     const sql = aggregateSql(a.aggregate, def);
-    if (sql !== null) selects.push(`${sql} AS a${i}`);
-    else if (exactDistinct && a.aggregate.kind === 'approx_distinct') selects.push(`count(DISTINCT ${quoteIdent(a.aggregate.field)}) AS x${i}`);
+    if (sql !== null) selects.push({ sql, as: `a${i}` });
+    else if (exactDistinct && a.aggregate.kind === 'approx_distinct') selects.push({ sql: `count(DISTINCT ${quoteIdent(a.aggregate.field)})`, as: `x${i}` });
   });
   const sketches = def.aggregates.filter((a) => a.aggregate.kind === 'approx_distinct').length;
   // One pass for plain aggregates (and exact distinct counts), one per sketch (register histograms).
@@ -173,25 +212,36 @@ async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: string,
   });
   const out: WindowResult[] = [];
   if (selects.length > 0) {
-    const main = await db.columns(`SELECT ${[...groupCols, ...selects].join(', ')} FROM ${assigned} GROUP BY ALL ORDER BY ${groupCols.join(', ')}`);
-    // Plain loops, no per-row closures or id strings unless a sketch has to be matched up below
-    // (measured: 877k cells in 1.9 s before, the JS side was 3x the SQL).
-    const starts = main[WS] ?? [];
-    const keyCols = def.key.map((k) => [k, main[k]!] as const);
-    const aggCols = def.aggregates.map((a, i) => [a.output, a.aggregate.kind === 'approx_distinct', main[`a${i}`] ?? main[`x${i}`]] as const);
+    await db.run(`CREATE OR REPLACE TEMP TABLE replay_main AS SELECT ${[...groupCols, ...selects.map((x) => `${x.sql} AS ${x.as}`)].join(', ')} FROM ${assigned} GROUP BY ALL`);
+    // Text keys come back as codes into a dictionary (one string per distinct key, not per cell), every
+    // column as DOUBLE read vector by vector (measured, 4.2M cells: 3.3 s to fetch as values, 0.6 s so).
+    const keyed = await keyDictionaries(db, def, 'replay_main');
+    const cols = await db.numbers(`SELECT ${WS}::DOUBLE AS ${WS}, ${[...keyed.map((k) => k.column), ...selects.map((x) => `${x.as}::DOUBLE AS ${x.as}`)].join(', ')}
+      FROM replay_main ${keyed.map((k) => k.join).join(' ')} ORDER BY ${[WS, ...keyed.map((k) => k.order)].join(', ')}`);
+    const starts = cols[WS]!;
+    // Plain indexed loops: no destructuring or iterators per cell.
+    const keyCols = keyed.map((_, i) => cols[`k${i}`]!), dictionaries = keyed.map((k) => k.dictionary);
+    const aggCols = def.aggregates.map((_, i) => cols[`a${i}`] ?? cols[`x${i}`]), approx = def.aggregates.map((a) => a.aggregate.kind === 'approx_distinct');
+    const exactNames = def.aggregates.map((a) => `${a.output}_exact`);
+    const nk = keyCols.length, na = aggCols.length;
+    const make = windowFactory(def);
+    const fields: (string | number | null)[] = new Array(nk + na);
     for (let r = 0; r < starts.length; r++) {
-      const key: KeyValues = {};
-      for (const [k, col] of keyCols) key[k] = (col[r] as string | number | null | undefined) ?? null;
-      const cell = cellOf(Number(starts[r]), key);
-      const values = cell.values as Record<string, number | null>;
+      for (let k = 0; k < nk; k++) {
+        const v = keyCols[k]![r]!, dictionary = dictionaries[k];
+        fields[k] = Number.isNaN(v) ? null : dictionary ? dictionary[v]! : v;
+      }
       let extra: Record<string, number> | undefined;
-      for (const [output, approx, col] of aggCols) {
-        if (!approx) values[output] = toNumber(col![r]);
+      for (let a = 0; a < na; a++) {
+        const col = aggCols[a];
+        const v = col === undefined ? Number.NaN : col[r]!;
+        if (!approx[a]) fields[nk + a] = Number.isNaN(v) ? null : v;
         else {
-          values[output] = 0;
-          if (col) (extra ??= {})[`${output}_exact`] = Number(col[r]);
+          fields[nk + a] = 0; // the estimate is filled in below
+          if (col) (extra ??= {})[exactNames[a]!] = v;
         }
       }
+      const cell = make(starts[r]!, fields);
       out.push(extra ? { ...cell, extra } : cell);
     }
   }

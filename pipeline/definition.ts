@@ -68,7 +68,14 @@ export function checkDefinition(def: PipelineDefinition): PipelineDefinition {
   if (def.kind === 'windowed') {
     checkWindow(def.window);
     def.key.forEach((k) => need(k, 'key'));
-    for (const a of def.aggregates) if (a.aggregate.kind !== 'count') need(a.aggregate.field, `aggregate ${a.output}`);
+    for (const a of def.aggregates) {
+      const spec = a.aggregate;
+      if (spec.kind === 'count') continue;
+      need(spec.field, `aggregate ${a.output}`);
+      if ((spec.kind === 'sum' || spec.kind === 'min' || spec.kind === 'max') && fields[spec.field]!.kind === 'string') {
+        throw new DefinitionError(`${def.name}: aggregate ${a.output} (${spec.kind}) needs a numeric field (timestamp or minor units); "${spec.field}" is a string`);
+      }
+    }
     const outputs = [...def.key, ...def.aggregates.map((a) => a.output)];
     if (new Set(outputs).size !== outputs.length) throw new DefinitionError(`${def.name}: output field names must be unique: ${outputs.join(', ')}`);
   } else {
