@@ -61,6 +61,7 @@ export async function emitDelay(events: readonly AnyEvent[], batch: number, targ
         const durable = performance.now();
         for (const t of pending) delays.push(durable - t);
         pending.length = 0;
+        await sink?.checkpointIfDue();
       }
     }
   } finally {

@@ -165,6 +165,11 @@ export class SqlResultStore implements ReconcileStore {
     return this;
   }
 
+  /** DuckDB: fold the WAL into the file now, between writes (see StoreSink.checkpointIfDue). */
+  async checkpoint(): Promise<void> {
+    await this.db.checkpoint?.();
+  }
+
   async close(): Promise<void> {
     await this.db.close();
   }

@@ -14,11 +14,15 @@ export class StoreSink {
   private late = new Map<string, LoggedLate[]>();
   private watermarks = new Map<string, number>();
   private pending = 0;
+  private sinceCheckpoint = 0;
+  private readonly checkpointEvery: number;
   written = { results: 0, late: 0 };
 
-  constructor(store: SqlResultStore, batchSize = 5_000) {
+  /** `checkpointEvery`: rows written between two `checkpointIfDue` checkpoints. */
+  constructor(store: SqlResultStore, batchSize = 5_000, checkpointEvery = 50_000) {
     this.store = store;
     this.batchSize = batchSize;
+    this.checkpointEvery = checkpointEvery;
   }
 
   result(r: ResultRecord): void {
@@ -55,6 +59,20 @@ export class StoreSink {
     for (const [pipeline, entries] of late) await this.store.appendLate(pipeline, entries);
     for (const [pipeline, w] of watermarks) await this.store.setWatermark(pipeline, w);
     this.written.results += results.length;
-    this.written.late += [...late.values()].reduce((n, l) => n + l.length, 0);
+    const lateRows = [...late.values()].reduce((n, l) => n + l.length, 0);
+    this.written.late += lateRows;
+    this.sinceCheckpoint += results.length + lateRows;
+  }
+
+  /**
+   * Checkpoints the store once enough rows were written since the last time. Call it after a flush,
+   * when the results are already committed: the pause then falls between writes, not inside the commit
+   * that makes a window's results durable (where DuckDB would take it on its own).
+   */
+  async checkpointIfDue(): Promise<boolean> {
+    if (this.sinceCheckpoint < this.checkpointEvery) return false;
+    this.sinceCheckpoint = 0;
+    await this.store.checkpoint();
+    return true;
   }
 }

@@ -79,6 +79,7 @@ export const demoCommand: CommandSpec = {
         afterBatch: async (s) => {
           progress.update(s.lines, `${s.late} late`);
           await Promise.all([...outs.values(), late, dlq, sink].map((w) => w.maybeFlush()));
+          await sink.checkpointIfDue(); // after the commit, not inside it
         },
       });
       await sink.flush();

@@ -63,6 +63,7 @@ export const sinkCommand: CommandSpec = {
         }
         // Written before the offsets commit (BatchConsumer commits after this returns).
         await sink.flush();
+        await sink.checkpointIfDue(); // after the commit, not inside it
         if (batch.records.length > 0) lastRecordAt = Date.now();
         return true;
       },

@@ -62,6 +62,7 @@ export const streamCommand: CommandSpec = {
       afterBatch: async (s) => {
         progress.update(s.lines, `events, ${s.deadLetters} rejected, ${s.late} late`);
         await Promise.all([out.maybeFlush(), late?.maybeFlush(), dlq?.maybeFlush(), sink?.maybeFlush()]);
+        await sink?.checkpointIfDue(); // after the commit, not inside it
       },
     });
     if (sink) {

@@ -5,6 +5,7 @@ import { fraudMultiCountry, pageViewsPerMinute } from '../../pipeline/builtins.t
 import { definitionVersion } from '../../pipeline/definition.ts';
 import type { AlertResult, WindowResult } from '../../schemas/results.ts';
 import { openStore } from '../../store/open-store.ts';
+import { StoreSink } from '../../store/store-sink.ts';
 import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
@@ -186,6 +187,30 @@ describe('result store: several processes on PostgreSQL', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+});
+
+describe('store sink on embedded DuckDB: checkpoints between writes', () => {
+  it('checkpoints once enough rows were written, and the file holds every row after a reopen', async () => {
+    const path = join(ws.dir, `sink-${randomUUID()}.duckdb`);
+    const store = await openStore(`duckdb:${path}`);
+    const sink = new StoreSink(store, 1_000, 100);
+    for (let i = 0; i < 60; i++) sink.result(win(i, '/a', i + 1));
+    await sink.flush();
+    expect(await sink.checkpointIfDue()).toBe(false); // 60 rows since the last checkpoint
+    for (let i = 60; i < 120; i++) sink.result(win(i, '/a', i + 1));
+    await sink.flush();
+    expect(await sink.checkpointIfDue()).toBe(true);
+    expect(await sink.checkpointIfDue()).toBe(false); // counted from the checkpoint again
+    await store.close();
+    const reopened = await openStore(`duckdb:${path}`);
+    try {
+      const rows = await reopened.realtimeResults(P, DAY);
+      expect(rows).toHaveLength(120);
+      expect((rows as WindowResult[]).map((r) => r.values.views)).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
+    } finally {
+      await reopened.close();
     }
   });
 });
