@@ -1,4 +1,8 @@
+import java.time.DateTimeException;
 import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeFormatterBuilder;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
@@ -22,7 +26,10 @@ import org.apache.kafka.streams.processor.TimestampExtractor;
  *   java -cp <libs>/*:<classes> ViewsPerMinute <brokers> <input topic> <output topic> <app id> <expected> <commit ms>
  */
 public class ViewsPerMinute {
-  /** Event time from the JSON "ts" field (epoch ms), as Concord reads it. */
+  /**
+   * Event time from the JSON "ts" field as the clicks schema allows it (epoch ms, or ISO-8601 with Z or
+   * an offset: `concord produce` writes both), as Concord reads it; anything else: the partition time.
+   */
   public static final class JsonTs implements TimestampExtractor {
     @Override
     public long extract(ConsumerRecord<Object, Object> record, long partitionTime) {
@@ -31,8 +38,27 @@ public class ViewsPerMinute {
       if (i < 0) return partitionTime;
       int j = i + 5, k = j;
       while (k < v.length() && Character.isDigit(v.charAt(k))) k++;
-      return k > j ? Long.parseLong(v.substring(j, k)) : partitionTime;
+      if (k > j) return Long.parseLong(v.substring(j, k));
+      if (j < v.length() && v.charAt(j) == '"') {
+        int end = v.indexOf('"', j + 1);
+        try {
+          if (end > j) return OffsetDateTime.parse(v.substring(j + 1, end), ISO).toInstant().toEpochMilli();
+        } catch (DateTimeException notIso) {
+          return partitionTime;
+        }
+      }
+      return partitionTime;
     }
+
+    // OffsetDateTime's own ISO parser rejects offsets without a colon ("-0300"), which produce writes too.
+    private static final DateTimeFormatter ISO = new DateTimeFormatterBuilder()
+        .parseCaseInsensitive()
+        .append(DateTimeFormatter.ISO_LOCAL_DATE)
+        .optionalStart().appendLiteral('T').optionalEnd()
+        .optionalStart().appendLiteral(' ').optionalEnd()
+        .append(DateTimeFormatter.ISO_LOCAL_TIME)
+        .appendPattern("[XXX][XX][X]")
+        .toFormatter();
   }
 
   public static void main(String[] args) throws Exception {
