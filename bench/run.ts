@@ -1,10 +1,10 @@
 /**
  * `npm run bench [-- --quick | --tiny] [--only stream,replay,reconcile,hll,emit,growth,kafka]`
  * Concord next to its peers in the same run, on this machine; prints Markdown and writes it to
- * bench/results/latest.md (and .json). Definitions of every figure: docs/benchmarks.md.
+ * bench/results/<mode>.md (and .json). Definitions of every figure: docs/benchmarks.md.
  *   --tiny   seconds, for the CI smoke test (small data, no Kafka)
- *   --quick  under 5 minutes (1M events; replay of 1M and 10M)
- *   (none)   the full run (replay of 10M and 100M; growth to 100M events and 1M keys; Kafka)
+ *   --quick  under 5 minutes (1M events; replay and reconcile of 1M and 10M; Kafka at 200k)
+ *   (none)   the full run (replay and reconcile of 10M and 100M; growth to 100M events and 1M keys; Kafka at 1M)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -82,6 +82,7 @@ if (want('emit')) {
     for (const batch of [100, 1_000, 10_000]) {
       // 100 events per simulated second: a minute window every 6,000 events.
       const target = sink === 'file' ? { file: join(workDir, `emit-${batch}.jsonl`) } : { storeUrl: `duckdb:${join(workDir, `emit-${batch}-${Date.now()}.duckdb`)}` };
+      (globalThis as { gc?: () => void }).gc?.(); // the earlier sections' garbage is not this run's pause
       const d = await emitDelay(clickEvents(sizes.emit, { ...DEFAULT_SHAPE, perSecond: 100 }), batch, target);
       rows.push(`| ${sink === 'file' ? 'JSONL file (write + fsync)' : 'result store (embedded DuckDB, committed)'} | ${batch.toLocaleString('en-US')} | ${d.windows.toLocaleString('en-US')} | ${d.p50Ms.toFixed(2)} ms | ${d.p99Ms.toFixed(2)} ms | ${d.maxMs.toFixed(2)} ms |`);
     }
@@ -102,7 +103,7 @@ if (want('growth')) {
 
 if (want('kafka') && mode !== 'tiny') {
   const { kafkaEndToEnd } = await import('./kafka-e2e.ts');
-  say('end to end through the local Kafka broker: Concord worker vs a Kafka Streams app');
+  say('end to end through the local Kafka broker: Concord worker vs a Kafka Streams app and a Flink job');
   sections.push(await kafkaEndToEnd(mode === 'full' ? 1_000_000 : 200_000, workDir));
 }
 
