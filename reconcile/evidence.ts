@@ -33,7 +33,7 @@ export interface Duplicates {
   readonly replayExtras: EventPosition[];
 }
 
-const EMPTY_EXTRAS = 'replay_extras';
+const REPLAY_EXTRAS = 'replay_extras';
 
 /**
  * One aggregate over the id column finds the ids delivered more than once; only their deliveries are
@@ -45,8 +45,8 @@ export async function findDuplicates(
 ): Promise<Duplicates> {
   const names = [...new Set([...fields, schema.idField, schema.timeField])];
   if ((await listArchiveFiles(dir, schema)).length === 0) {
-    await db.run(`CREATE OR REPLACE TEMP TABLE ${EMPTY_EXTRAS} (_source VARCHAR, _offset BIGINT)`);
-    return { deliveries: [], replayExtrasTable: EMPTY_EXTRAS, replayExtras: [] };
+    await db.run(`CREATE OR REPLACE TEMP TABLE ${REPLAY_EXTRAS} (_source VARCHAR, _offset BIGINT)`);
+    return { deliveries: [], replayExtrasTable: REPLAY_EXTRAS, replayExtras: [] };
   }
   const files = `read_parquet(${quoteString(partitionGlob(dir, schema))}, hive_partitioning = false)`;
   const id = quoteIdent(schema.idField);
@@ -70,10 +70,10 @@ export async function findDuplicates(
     return { event, position: { source: String(r._source), offset: Number(r._offset) } };
   });
   const inRanges = timeRanges ? `WHERE ${inTimeRanges(quoteIdent(schema.timeField), timeRanges)}` : '';
-  await db.run(`CREATE OR REPLACE TEMP TABLE ${EMPTY_EXTRAS} AS SELECT _source, _offset FROM dup_deliveries ${inRanges} ${later}`);
-  const extras = await db.columns(`SELECT _source, _offset FROM ${EMPTY_EXTRAS}`);
+  await db.run(`CREATE OR REPLACE TEMP TABLE ${REPLAY_EXTRAS} AS SELECT _source, _offset FROM dup_deliveries ${inRanges} ${later}`);
+  const extras = await db.columns(`SELECT _source, _offset FROM ${REPLAY_EXTRAS}`);
   const replayExtras = (extras._source ?? []).map((s, i) => ({ source: String(s), offset: Number(extras._offset![i]) }));
-  return { deliveries, replayExtrasTable: EMPTY_EXTRAS, replayExtras };
+  return { deliveries, replayExtrasTable: REPLAY_EXTRAS, replayExtras };
 }
 
 export async function readRejected(dir: string, schema: EventSchema): Promise<RejectedRecord[]> {

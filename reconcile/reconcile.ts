@@ -240,10 +240,10 @@ async function reconcileWindowed(
   } else {
     // No record of what the stream judged late: rebuild it by running the stream semantics over the
     // archive in arrival order.
-    const out = await shadowRun(db, def, input.archiveDir);
+    const { out } = await shadowRun(db, def, input.archiveDir);
     shadow = await loadResults(db, def, 'sh_cells', out.results, range);
     skips = out.skips;
-    lateEvents = out.out.lates.length;
+    lateEvents = out.lates.length;
   }
   const realtime = await loadResults(db, def, 'rt_cells', input.realtime, range);
   const read = input.dashboardRead ? await loadResults(db, def, 'read_cells', input.dashboardRead, range) : undefined;
@@ -266,7 +266,7 @@ async function reconcileWindowed(
 }
 
 /** The stream semantics over the archive in arrival order (every source holds W from the start, as a worker's partitions do). */
-async function shadowRun(db: DuckDb, def: PipelineDefinition, archiveDir: string): Promise<{ out: CollectingEmitter; evaluatedLate: LateRecord[]; results: ResultRecord[]; skips: readonly LateRecord[] }> {
+async function shadowRun(db: DuckDb, def: PipelineDefinition, archiveDir: string): Promise<{ out: CollectingEmitter; evaluatedLate: LateRecord[] }> {
   const out = new CollectingEmitter();
   const evaluatedLate: LateRecord[] = [];
   const arrivals = await readArrivalOrder(archiveDir, def.schema, { db, fields: fieldsRead(def) });
@@ -283,7 +283,7 @@ async function shadowRun(db: DuckDb, def: PipelineDefinition, archiveDir: string
     op.process(a.event, a.position);
   }
   op.finish();
-  return { out, evaluatedLate, results: out.results, skips: out.skips };
+  return { out, evaluatedLate };
 }
 
 function inRange(r: ResultRecord, range: Range): boolean {
@@ -310,7 +310,7 @@ async function reconcileRule(
   } else {
     const run = await shadowRun(db, def, input.archiveDir);
     attribute = ruleAttribution(def, run.out.lates, run.evaluatedLate);
-    shadow = finalResults(run.results);
+    shadow = finalResults(run.out.results);
     lateEvents = run.out.lates.length;
   }
   const report = emptyReport(def, metricsOf(def, realtime, replayed), lateEvents, evidence);
