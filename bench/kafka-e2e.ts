@@ -9,7 +9,7 @@ const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
 /**
  * Resolves a Java peer's jars (`bench/peers/<peer>/pom.xml`, Maven, cached with a marker) and compiles
- * its one source file with javac; returns the classpath.
+ * its source file with the shared ones (javac); returns the classpath.
  */
 function buildJavaPeer(peer: string, source: string, workDir: string): string {
   const dir = join(root, 'bench', 'peers', peer);
@@ -21,7 +21,8 @@ function buildJavaPeer(peer: string, source: string, workDir: string): string {
   }
   const classes = join(workDir, `${peer}-classes`);
   mkdirSync(classes, { recursive: true });
-  const c = spawnSync('javac', ['-cp', `${libs}/*`, '-d', classes, join(dir, 'src', source)], { encoding: 'utf8' });
+  const shared = join(root, 'bench', 'peers', 'shared', 'ClickTime.java'); // event time as Concord reads it
+  const c = spawnSync('javac', ['-cp', `${libs}/*`, '-d', classes, join(dir, 'src', source), shared], { encoding: 'utf8' });
   if (c.status !== 0) throw new Error(`compiling the ${peer} peer failed: ${c.stderr}`);
   return `${libs}/*:${classes}`;
 }

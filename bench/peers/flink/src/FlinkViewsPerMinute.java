@@ -1,11 +1,7 @@
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.time.DateTimeException;
 import java.time.Duration;
-import java.time.OffsetDateTime;
-import java.time.format.DateTimeFormatter;
-import java.time.format.DateTimeFormatterBuilder;
 import org.apache.flink.api.common.JobExecutionResult;
 import org.apache.flink.api.common.accumulators.LongCounter;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
@@ -64,22 +60,8 @@ public class FlinkViewsPerMinute {
     private static Long epochMs(JsonNode ts) {
       if (ts.isNumber()) return ts.asLong();
       if (!ts.isTextual()) return null;
-      try {
-        return OffsetDateTime.parse(ts.asText(), ISO).toInstant().toEpochMilli();
-      } catch (DateTimeException notIso) {
-        return null;
-      }
+      return ClickTime.isoMillis(ts.asText());
     }
-
-    // OffsetDateTime's own ISO parser rejects offsets without a colon ("-0300"), which produce writes too.
-    private static final DateTimeFormatter ISO = new DateTimeFormatterBuilder()
-        .parseCaseInsensitive()
-        .append(DateTimeFormatter.ISO_LOCAL_DATE)
-        .optionalStart().appendLiteral('T').optionalEnd()
-        .optionalStart().appendLiteral(' ').optionalEnd()
-        .append(DateTimeFormatter.ISO_LOCAL_TIME)
-        .appendPattern("[XXX][XX][X]")
-        .toFormatter();
 
     @Override
     public boolean isEndOfStream(Tuple2<String, Long> next) {

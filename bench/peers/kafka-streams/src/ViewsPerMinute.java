@@ -1,8 +1,4 @@
-import java.time.DateTimeException;
 import java.time.Duration;
-import java.time.OffsetDateTime;
-import java.time.format.DateTimeFormatter;
-import java.time.format.DateTimeFormatterBuilder;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
@@ -41,24 +37,11 @@ public class ViewsPerMinute {
       if (k > j) return Long.parseLong(v.substring(j, k));
       if (j < v.length() && v.charAt(j) == '"') {
         int end = v.indexOf('"', j + 1);
-        try {
-          if (end > j) return OffsetDateTime.parse(v.substring(j + 1, end), ISO).toInstant().toEpochMilli();
-        } catch (DateTimeException notIso) {
-          return partitionTime;
-        }
+        Long ms = end > j ? ClickTime.isoMillis(v.substring(j + 1, end)) : null;
+        if (ms != null) return ms;
       }
       return partitionTime;
     }
-
-    // OffsetDateTime's own ISO parser rejects offsets without a colon ("-0300"), which produce writes too.
-    private static final DateTimeFormatter ISO = new DateTimeFormatterBuilder()
-        .parseCaseInsensitive()
-        .append(DateTimeFormatter.ISO_LOCAL_DATE)
-        .optionalStart().appendLiteral('T').optionalEnd()
-        .optionalStart().appendLiteral(' ').optionalEnd()
-        .append(DateTimeFormatter.ISO_LOCAL_TIME)
-        .appendPattern("[XXX][XX][X]")
-        .toFormatter();
   }
 
   public static void main(String[] args) throws Exception {
