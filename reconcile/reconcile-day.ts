@@ -98,6 +98,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   await step(1, 'replaying the day from the archive and attributing differences');
   const { report, replayed } = await reconcileWithReplay({
     def, realtime, archiveDir: req.archiveDir, lateLog, range, ...(dashboardRead ? { dashboardRead } : {}),
+    progress: (stage) => step(1, `replaying the day and attributing differences: ${stage}`),
   });
   const base = {
     date, pipeline: def.name, job_id: req.jobId, day_status: await store.dayStatus(def.name, date),

@@ -50,7 +50,10 @@ export const reconcileCommand: CommandSpec = {
     const def = withTiming(pipelineByName(String(v.pipeline)), loadSettings(v));
     const realtime = await readResultsFile(def, String(v.realtime));
     const lateLog = v.late === undefined ? undefined : await readLateLog(def, String(v.late));
-    const report = await reconcile({ def, realtime, archiveDir: String(v.archive), ...(lateLog ? { lateLog } : {}) });
+    const report = await reconcile({
+      def, realtime, archiveDir: String(v.archive), ...(lateLog ? { lateLog } : {}),
+      progress: (stage) => { process.stderr.write(`reconcile ${def.name}: ${stage}\n`); },
+    });
     await writeFile(String(v.output), JSON.stringify(report, null, 2) + '\n');
     process.stderr.write(formatSummary([report]) + '\n');
     if (report.unexplained > 0) {
