@@ -182,10 +182,6 @@ async function keyDictionaries(db: DuckDb, def: WindowedPipeline, table: string)
   return out;
 }
 
-function toNumber(v: unknown): number | null {
-  return v === null || v === undefined ? null : Number(v);
-}
-
 async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: string, exactDistinct: boolean): Promise<WindowResult[]> {
   const version = definitionVersion(def);
   const keys = def.key.map(quoteIdent);
@@ -365,28 +361,29 @@ export async function replayCellTable(db: DuckDb, def: WindowedPipeline, archive
 /** The window results of variant `v` of a cell table, as `replay` returns them (keys typed by the schema). */
 export async function cellTableResults(db: DuckDb, def: WindowedPipeline, table: string, v: number, range?: { from: number; to: number }): Promise<WindowResult[]> {
   const where = range ? `ws >= ${range.from} AND ws < ${range.to}` : 'true';
-  const version = definitionVersion(def);
   const keys = def.key.map(quoteIdent);
   const cols = await db.columns(`SELECT ws, ${[...keys, ...def.aggregates.map((_, i) => `v${v}_${i}`)].join(', ')}
     FROM ${table} WHERE n${v} > 0 AND ${where} ORDER BY ${['ws', ...keys].join(', ')}`);
   const starts = cols.ws ?? [];
-  const keyCols = def.key.map((k) => cols[k]!);
-  const aggCols = def.aggregates.map((a, i) => [a.output, cols[`v${v}_${i}`]!] as const);
+  const fieldCols = [...def.key.map((k) => cols[k]!), ...def.aggregates.map((_, i) => cols[`v${v}_${i}`]!)];
   const out: WindowResult[] = new Array(starts.length);
-  for (let r = 0; r < starts.length; r++) {
-    const values: Record<string, number | null> = {};
-    for (const [output, col] of aggCols) values[output] = toNumber(col[r]);
-    out[r] = windowRecord(def, version, starts[r] as number, keyCols.map((col) => col[r]), values);
-  }
+  for (let r = 0; r < starts.length; r++) out[r] = windowRecord(def, starts[r] as number, fieldCols.map((col) => col[r]));
   return out;
 }
 
-/** A replayed window result from a cell table's row: key values as text, typed back by the schema. */
-export function windowRecord(def: WindowedPipeline, version: string, start: number, keyText: readonly unknown[], values: Record<string, number | null>): WindowResult {
-  const key: KeyValues = {};
-  def.key.forEach((k, i) => {
-    const x = keyText[i];
-    key[k] = x === null || x === undefined ? null : def.schema.fields[k]?.kind === 'string' ? String(x) : Number(x);
+const factories = new WeakMap<WindowedPipeline, WindowFactory>();
+
+/**
+ * A replayed window result from a cell table's row: `fields` are the key values as text (typed back
+ * by the schema), then the aggregates. Built by the definition's generated constructor.
+ */
+export function windowRecord(def: WindowedPipeline, start: number, fields: readonly unknown[]): WindowResult {
+  let make = factories.get(def);
+  if (!make) factories.set(def, (make = windowFactory(def)));
+  const typed = fields.map((x, i) => {
+    if (x === null || x === undefined) return null;
+    if (i >= def.key.length) return Number(x);
+    return def.schema.fields[def.key[i]!]?.kind === 'string' ? String(x) : Number(x);
   });
-  return { kind: 'window', pipeline: def.name, windowStart: start, windowEnd: start + def.window.size, key, values, revision: 0, watermark: null, definitionVersion: version };
+  return make(start, typed);
 }

@@ -1,6 +1,6 @@
 import { quoteIdent, type DuckDb } from '../batch/duckdb.ts';
 import { windowRecord } from '../batch/replay.ts';
-import { definitionVersion, type WindowedPipeline } from '../pipeline/definition.ts';
+import type { WindowedPipeline } from '../pipeline/definition.ts';
 import type { ResultRecord, WindowResult } from '../schemas/results.ts';
 import type { ReconcileMetrics } from './reconcile.ts';
 
@@ -119,17 +119,11 @@ export async function diffCells(
     ${read ? `LEFT JOIN ${read.relation} rd ON ${on('d', 'rd')}` : ''}
     WHERE NOT d.same OR ${readDiffers}`);
   const n = cols.ws?.length ?? 0;
-  const version = definitionVersion(def);
   const side = (alias: string, s: CellSide | undefined, r: number): WindowResult | undefined => {
     if (!s || !cols[`${alias}_in`]![r]) return undefined;
     const at = cols[`${alias}_idx`]![r];
     if (at !== null && at !== undefined && s.records) return s.records[Number(at)] as WindowResult;
-    const values: Record<string, number | null> = {};
-    def.aggregates.forEach((agg, i) => {
-      const v = cols[`${alias}_a${i}`]![r];
-      values[agg.output] = v === null || v === undefined ? null : Number(v);
-    });
-    return windowRecord(def, version, Number(cols.ws![r]), def.key.map((k) => cols[k]![r]), values);
+    return windowRecord(def, Number(cols.ws![r]), [...def.key.map((k) => cols[k]![r]), ...def.aggregates.map((_, i) => cols[`${alias}_a${i}`]![r])]);
   };
   const rows: (DiffRow & { id: string; ws: number })[] = [];
   for (let r = 0; r < n; r++) {
