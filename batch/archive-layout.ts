@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { builtinPipelines } from '../pipeline/builtins.ts';
 import type { EventSchema } from '../schemas/schema.ts';
 
 /**
@@ -20,16 +19,6 @@ export function partitionGlob(dir: string, schema: EventSchema): string {
 
 export function rejectedDir(dir: string, schema: EventSchema): string {
   return join(schemaDir(dir, schema), '_rejected');
-}
-
-/** Fields some pipeline sketches with HyperLogLog: their hash is stored at archive time. */
-export function sketchedFields(schema: EventSchema): string[] {
-  const fields = new Set<string>();
-  for (const p of builtinPipelines) {
-    if (p.kind !== 'windowed' || p.schema.name !== schema.name) continue;
-    for (const a of p.aggregates) if (a.aggregate.kind === 'approx_distinct') fields.add(a.aggregate.field);
-  }
-  return [...fields];
 }
 
 export const hashColumns = (field: string) => ({ hi: `_h_${field}_hi`, lo: `_h_${field}_lo` });

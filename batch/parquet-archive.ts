@@ -5,10 +5,10 @@ import { ArchiveError, ConcordError } from '../pipeline/errors.ts';
 import { hash64Into } from '../pipeline/hash.ts';
 import { utcPartition } from '../pipeline/time.ts';
 import { decodeLine, deadLetterToJson } from '../schemas/decode.ts';
-import { duckdbType, type AnyEvent, type EventSchema } from '../schemas/schema.ts';
+import { duckdbType, type AnyEvent, type EventSchema, type FieldKind } from '../schemas/schema.ts';
 import { offsetOf, type LineSource } from '../sources/source.ts';
 import { JsonlWriter } from '../stream/sinks/jsonl-writer.ts';
-import { hashColumns, rejectedDir, schemaDir, sketchedFields, sourceTag } from './archive-layout.ts';
+import { hashColumns, rejectedDir, schemaDir, sourceTag } from './archive-layout.ts';
 import { DuckDb, quoteIdent, quoteString } from './duckdb.ts';
 
 const HOUR = 3_600_000;
@@ -28,10 +28,16 @@ export interface ArchiveStats {
 export class ParquetArchive {
   private readonly dir: string;
   private readonly schema: EventSchema;
+  private readonly sketched: readonly string[];
 
-  constructor(dir: string, schema: EventSchema) {
+  /**
+   * `sketched`: the fields whose pinned hash is stored next to them (`Registry.sketchedFields`), so the
+   * replay builds HyperLogLog registers in plain SQL; a field sketched later is hashed at replay time.
+   */
+  constructor(dir: string, schema: EventSchema, options: { sketched?: readonly string[] } = {}) {
     this.dir = dir;
     this.schema = schema;
+    this.sketched = options.sketched ?? [];
   }
 
   /**
@@ -45,7 +51,8 @@ export class ParquetArchive {
   ): Promise<ArchiveStats> {
     const schema = this.schema;
     const names = Object.keys(schema.fields);
-    const sketched = sketchedFields(schema);
+    const sketched = [...this.sketched];
+    const kinds = Object.fromEntries(names.map((n) => [n, schema.fields[n]!.kind]));
     const db = await DuckDb.open();
     const stats: ArchiveStats = { events: 0, deadLetters: 0, files: [] };
     const ingest = options.ingestTime ?? Date.now();
@@ -73,7 +80,7 @@ export class ParquetArchive {
             rejected.write(deadLetterToJson(decoded.deadLetter, schema.name));
             continue;
           }
-          this.appendEvent(appender, decoded.event, names, sketched, hash);
+          this.appendEvent(appender, decoded.event, names, kinds, sketched, hash);
           appender.appendVarchar(position.source);
           appender.appendBigInt(BigInt(position.offset));
           appender.appendBigInt(BigInt(batch.ingestTimes?.[i] ?? ingest));
@@ -98,14 +105,17 @@ export class ParquetArchive {
     appender: Awaited<ReturnType<DuckDb['appender']>>,
     event: AnyEvent,
     names: string[],
+    kinds: Readonly<Record<string, FieldKind>>,
     sketched: string[],
     hash: Uint32Array,
   ): void {
     for (const name of names) {
       const value = event[name];
       if (value === undefined) appender.appendNull();
-      else if (typeof value === 'number') appender.appendBigInt(BigInt(value));
-      else appender.appendVarchar(value);
+      else if (typeof value === 'string') appender.appendVarchar(value);
+      else if (typeof value === 'boolean') appender.appendBoolean(value);
+      else if (kinds[name] === 'double') appender.appendDouble(value);
+      else appender.appendBigInt(BigInt(value));
     }
     for (const f of sketched) {
       const value = event[f];

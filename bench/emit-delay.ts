@@ -1,5 +1,5 @@
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import { pageViewsPerMinute } from '../pipeline/builtins.ts';
+import { pageViewsPerMinute } from '../examples/seed.ts';
 import { WatermarkTracker } from '../pipeline/watermark.ts';
 import { resultToJson, type ResultRecord } from '../schemas/results.ts';
 import type { AnyEvent } from '../schemas/schema.ts';

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { pageViewsPerMinute, uniqueVisitors5m } from '../pipeline/builtins.ts';
+import { pageViewsPerMinute, uniqueVisitors5m } from '../examples/seed.ts';
 import { WatermarkTracker } from '../pipeline/watermark.ts';
 import { createOperator } from '../stream/operators/index.ts';
 import { clickEvents } from './synthetic.ts';

@@ -1,9 +1,9 @@
 import { partitionGlob } from '../batch/archive-layout.ts';
 import { DuckDb, quoteString } from '../batch/duckdb.ts';
 import { replay } from '../batch/replay.ts';
-import { pageViewsPerMinute } from '../pipeline/builtins.ts';
+import { pageViewsPerMinute } from '../examples/seed.ts';
 import { reconcile, type LoggedLate } from '../reconcile/reconcile.ts';
-import { clicksSchema } from '../schemas/clicks.ts';
+import { clicksSchema } from '../examples/seed.ts';
 import type { Figure } from './measure.ts';
 
 /** One delivery in this many the "workers" judged late (0.1%: a day with a busy offline-mobile tail). */

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { partitionGlob } from '../batch/archive-layout.ts';
 import { DuckDb, quoteString } from '../batch/duckdb.ts';
 import { replay } from '../batch/replay.ts';
-import { pageViewsPerMinute, uniqueVisitors5m } from '../pipeline/builtins.ts';
-import { clicksSchema } from '../schemas/clicks.ts';
+import { pageViewsPerMinute, uniqueVisitors5m } from '../examples/seed.ts';
+import { clicksSchema } from '../examples/seed.ts';
 import { BENCH_DAY } from './synthetic.ts';
 import type { Figure } from './measure.ts';
 

@@ -1,4 +1,4 @@
-import { pageViewsPerMinute, uniqueVisitors5m } from '../pipeline/builtins.ts';
+import { pageViewsPerMinute, uniqueVisitors5m } from '../examples/seed.ts';
 import { hash64Into } from '../pipeline/hash.ts';
 import { HyperLogLog } from '../pipeline/hyperloglog.ts';
 import { WatermarkTracker } from '../pipeline/watermark.ts';

@@ -1,4 +1,4 @@
-import type { AnyEvent } from '../schemas/schema.ts';
+import { unitScale, type AnyEvent, type EventSchema } from '../schemas/schema.ts';
 import { DefinitionError } from './errors.ts';
 import { DEFAULT_HLL_PRECISION, HyperLogLog, checkPrecision } from './hyperloglog.ts';
 
@@ -8,6 +8,7 @@ export type AggregateSpec =
   | { readonly kind: 'sum'; readonly field: string }
   | { readonly kind: 'min'; readonly field: string }
   | { readonly kind: 'max'; readonly field: string }
+  | { readonly kind: 'avg'; readonly field: string }
   | { readonly kind: 'count_distinct'; readonly field: string }
   | { readonly kind: 'approx_distinct'; readonly field: string; readonly precision?: number };
 
@@ -15,6 +16,7 @@ export const count = (): AggregateSpec => ({ kind: 'count' });
 export const sum = (field: string): AggregateSpec => ({ kind: 'sum', field });
 export const min = (field: string): AggregateSpec => ({ kind: 'min', field });
 export const max = (field: string): AggregateSpec => ({ kind: 'max', field });
+export const avg = (field: string): AggregateSpec => ({ kind: 'avg', field });
 export const countDistinct = (field: string): AggregateSpec => ({ kind: 'count_distinct', field });
 export const approxDistinct = (field: string, precision = DEFAULT_HLL_PRECISION): AggregateSpec => ({
   kind: 'approx_distinct',
@@ -37,6 +39,8 @@ export interface AggregateFunction<A> {
 }
 
 interface Counter { n: number }
+/** A sum with the number of non-null values it holds (0: the sum is null, as in SQL). */
+interface Sum { s: number; c: number }
 interface Extreme { v: number | null }
 
 function numeric(event: AnyEvent, field: string): number | undefined {
@@ -53,20 +57,32 @@ const countFn: AggregateFunction<Counter> = {
   deserialize: (data) => ({ n: Number(data) }),
 };
 
-function sumFn(field: string): AggregateFunction<Counter> {
+/**
+ * sum and avg, in output units: decimal fields are summed exactly as minor units and divided by 10^N
+ * once at the end (sum / scale, avg = sum / count / scale), the same operations the replay's SQL does.
+ */
+function sumFn(field: string, scale: number, average: boolean): AggregateFunction<Sum> {
   return {
-    ...countFn,
-    add: (acc, e) => { acc.n += numeric(e, field) ?? 0; return acc; },
+    create: () => ({ s: 0, c: 0 }),
+    add: (acc, e) => {
+      const v = numeric(e, field);
+      if (v !== undefined) { acc.s += v; acc.c++; }
+      return acc;
+    },
+    merge: (into, other) => { into.s += other.s; into.c += other.c; return into; },
+    result: (acc) => (acc.c === 0 ? null : average ? acc.s / acc.c / scale : acc.s / scale),
+    serialize: (acc) => [acc.s, acc.c],
+    deserialize: (data) => { const [s, c] = data as [number, number]; return { s, c }; },
   };
 }
 
-function extremeFn(field: string, pick: (a: number, b: number) => number): AggregateFunction<Extreme> {
+function extremeFn(field: string, pick: (a: number, b: number) => number, scale: number): AggregateFunction<Extreme> {
   const combine = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : pick(a, b));
   return {
     create: () => ({ v: null }),
     add: (acc, e) => { acc.v = combine(acc.v, numeric(e, field) ?? null); return acc; },
     merge: (into, other) => { into.v = combine(into.v, other.v); return into; },
-    result: (acc) => acc.v,
+    result: (acc) => (acc.v === null ? null : acc.v / scale),
     serialize: (acc) => acc.v,
     deserialize: (data) => ({ v: data === null ? null : Number(data) }),
   };
@@ -94,16 +110,19 @@ function approxDistinctFn(field: string, precision: number): AggregateFunction<H
   };
 }
 
-export function aggregateFunction(spec: AggregateSpec): AggregateFunction<unknown> {
+/** The function of an aggregate over `schema`'s events (decimal fields give results in major units). */
+export function aggregateFunction(spec: AggregateSpec, schema: EventSchema): AggregateFunction<unknown> {
+  const scale = spec.kind === 'count' ? 1 : unitScale(schema.fields[spec.field]);
   switch (spec.kind) {
     case 'count':
       return countFn as AggregateFunction<unknown>;
     case 'sum':
-      return sumFn(spec.field) as AggregateFunction<unknown>;
+    case 'avg':
+      return sumFn(spec.field, scale, spec.kind === 'avg') as AggregateFunction<unknown>;
     case 'min':
-      return extremeFn(spec.field, Math.min) as AggregateFunction<unknown>;
+      return extremeFn(spec.field, Math.min, scale) as AggregateFunction<unknown>;
     case 'max':
-      return extremeFn(spec.field, Math.max) as AggregateFunction<unknown>;
+      return extremeFn(spec.field, Math.max, scale) as AggregateFunction<unknown>;
     case 'count_distinct':
       return distinctFn(spec.field) as AggregateFunction<unknown>;
     case 'approx_distinct': {

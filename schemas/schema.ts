@@ -5,15 +5,17 @@ import { SchemaViolationError } from '../pipeline/errors.ts';
  * (`validateEvent`), the TypeScript type (`EventOf`), and the archive column types
  * (`duckdbType` / `arrowType`), so the three can never drift apart.
  */
-export type FieldKind = 'string' | 'timestamp' | 'minor_units';
+export type FieldKind = 'string' | 'int' | 'double' | 'bool' | 'timestamp' | 'decimal';
 
 export interface FieldDef<K extends FieldKind = FieldKind, R extends boolean = boolean> {
   readonly kind: K;
   readonly required: R;
   readonly doc: string;
+  /** decimal(N) only: N, the digits after the point; values are held as integer minor units (x 10^N). */
+  readonly scale?: number;
 }
 
-type JsTypeOf<K extends FieldKind> = K extends 'string' ? string : number;
+type JsTypeOf<K extends FieldKind> = K extends 'string' ? string : K extends 'bool' ? boolean : number;
 
 export interface EventSchema<F extends Record<string, FieldDef> = Record<string, FieldDef>> {
   readonly name: string;
@@ -21,31 +23,58 @@ export interface EventSchema<F extends Record<string, FieldDef> = Record<string,
   readonly timeField: string;
   /** Field that identifies an event (used to name late and rejected events). */
   readonly idField: string;
+  /** Field Kafka records of this schema are keyed and partitioned by (none: keyed by the id). */
+  readonly keyField?: string;
   readonly fields: F;
 }
 
 type RequiredKeys<F> = { [K in keyof F]: F[K] extends FieldDef<FieldKind, true> ? K : never }[keyof F];
 type OptionalKeys<F> = Exclude<keyof F, RequiredKeys<F>>;
 
-/** The normalised event type a schema describes: ts as epoch ms, money as integer minor units. */
+/** The normalised event type a schema describes: ts as epoch ms, decimals as integer minor units. */
 export type EventOf<S extends EventSchema> = {
   -readonly [K in RequiredKeys<S['fields']>]: S['fields'][K] extends FieldDef<infer T> ? JsTypeOf<T> : never;
 } & {
   -readonly [K in OptionalKeys<S['fields']>]?: S['fields'][K] extends FieldDef<infer T> ? JsTypeOf<T> : never;
 };
 
-/** Any normalised event: field -> string | number. */
-export type AnyEvent = Record<string, string | number | undefined>;
+/** A normalised field value: strings, numbers (int, double, epoch ms, minor units), booleans. */
+export type FieldValue = string | number | boolean;
+
+/** Any normalised event: field -> value; absent optional fields are left out. */
+export type AnyEvent = Record<string, FieldValue | undefined>;
 
 export const field = {
   string: (doc: string) => ({ kind: 'string', required: true, doc }) as const,
   optionalString: (doc: string) => ({ kind: 'string', required: false, doc }) as const,
   timestamp: (doc: string) => ({ kind: 'timestamp', required: true, doc }) as const,
-  minorUnits: (doc: string) => ({ kind: 'minor_units', required: true, doc }) as const,
+  minorUnits: (doc: string) => ({ kind: 'decimal', scale: 2, required: true, doc }) as const,
 };
 
-export function defineSchema<const F extends Record<string, FieldDef>>(schema: EventSchema<F>): EventSchema<F> {
+export function defineEventSchema<const F extends Record<string, FieldDef>>(schema: EventSchema<F>): EventSchema<F> {
   return schema;
+}
+
+/** The largest decimal(N) scale: minor units stay exact integers in a double up to 2^53. */
+export const MAX_DECIMAL_SCALE = 9;
+
+/** 10^N for a decimal field, 1 otherwise: internal value / unitScale = the value in major units. */
+export function unitScale(def: FieldDef | undefined): number {
+  return def?.kind === 'decimal' ? 10 ** (def.scale ?? 0) : 1;
+}
+
+/** A normalised value as it is written out: decimals in major units (exact: 1230 / 100 prints 12.3). */
+export function presentValue(def: FieldDef | undefined, value: FieldValue): FieldValue {
+  return def?.kind === 'decimal' && typeof value === 'number' ? value / 10 ** (def.scale ?? 0) : value;
+}
+
+/** The type as written in a definitions file: `decimal(2)`, `int?`. */
+export function fieldTypeName(def: FieldDef): string {
+  return `${def.kind === 'decimal' ? `decimal(${def.scale ?? 0})` : def.kind}${def.required ? '' : '?'}`;
+}
+
+export function isNumericKind(kind: FieldKind): boolean {
+  return kind === 'int' || kind === 'double' || kind === 'decimal';
 }
 
 /** Column type in the Parquet archive, as DuckDB names it. */
@@ -55,8 +84,13 @@ export function duckdbType(kind: FieldKind): string {
       return 'VARCHAR';
     case 'timestamp':
       return 'TIMESTAMP_MS';
-    case 'minor_units':
+    case 'int':
+    case 'decimal':
       return 'BIGINT';
+    case 'double':
+      return 'DOUBLE';
+    case 'bool':
+      return 'BOOLEAN';
   }
 }
 
@@ -67,8 +101,13 @@ export function arrowType(kind: FieldKind): string {
       return 'Utf8';
     case 'timestamp':
       return 'Timestamp<MILLISECOND, UTC>';
-    case 'minor_units':
+    case 'int':
+    case 'decimal':
       return 'Int64';
+    case 'double':
+      return 'Float64';
+    case 'bool':
+      return 'Bool';
   }
 }
 
@@ -120,25 +159,42 @@ function normaliseTimestamp(value: unknown, name: string): number {
   throw new SchemaViolationError(name, `expected epoch milliseconds or an ISO-8601 string, got ${describe(value)}`);
 }
 
-const DECIMAL = /^-?\d+(\.\d{1,2})?$/;
+const DECIMALS: RegExp[] = [];
 
-/** Money as integer minor units: `12.34` -> 1234, exact (parsed from its decimal text, not multiplied as a float). */
-function normaliseMinorUnits(value: unknown, name: string): number {
+/** decimal(N) as integer minor units: `12.34` -> 1234 at N = 2, exact (parsed from its text, never multiplied as a float). */
+export function normaliseDecimal(value: unknown, name: string, scale: number): number {
   let text: string;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new SchemaViolationError(name, `${value} is not a finite amount`);
-    text = String(value);
+    text = Object.is(value, -0) ? '0' : String(value);
   } else if (typeof value === 'string') {
     text = value.trim();
   } else {
     throw new SchemaViolationError(name, `expected a number or decimal string, got ${describe(value)}`);
   }
-  if (!DECIMAL.test(text)) throw new SchemaViolationError(name, `"${text}" is not an amount with at most 2 decimal places`);
+  const pattern = (DECIMALS[scale] ??= new RegExp(scale === 0 ? '^-?\\d+$' : `^-?\\d+(\\.\\d{1,${scale}})?$`));
+  if (!pattern.test(text)) throw new SchemaViolationError(name, `"${text.length > 40 ? `${text.slice(0, 40)}...` : text}" is not a number with at most ${scale} decimal places`);
   const negative = text.startsWith('-');
   const [whole = '0', fraction = ''] = (negative ? text.slice(1) : text).split('.');
-  const minor = Number(whole) * 100 + Number(fraction.padEnd(2, '0'));
-  if (!Number.isSafeInteger(minor)) throw new SchemaViolationError(name, `"${text}" is too large`);
-  return negative ? -minor : minor;
+  const minor = Number(whole) * 10 ** scale + Number(fraction.padEnd(scale, '0') || '0');
+  if (!Number.isSafeInteger(minor)) throw new SchemaViolationError(name, `"${text}" is too large to be held exactly`);
+  return negative && minor !== 0 ? -minor : minor;
+}
+
+function normaliseInt(value: unknown, name: string): number {
+  if (typeof value !== 'number') throw new SchemaViolationError(name, `expected an integer, got ${describe(value)}`);
+  if (!Number.isSafeInteger(value)) throw new SchemaViolationError(name, `${value} is not an integer within +-(2^53 - 1)`);
+  return value === 0 ? 0 : value; // -0 -> 0
+}
+
+function normaliseDouble(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new SchemaViolationError(name, `expected a finite number, got ${describe(value)}`);
+  return value === 0 ? 0 : value;
+}
+
+function normaliseBool(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') throw new SchemaViolationError(name, `expected true or false, got ${describe(value)}`);
+  return value;
 }
 
 function describe(value: unknown): string {
@@ -175,7 +231,7 @@ function compileValidator(schema: EventSchema): Validator {
     const present = def.kind === 'string'
       ? `if (typeof ${v} !== 'string') throw new Violation(${q}, 'expected a string, got ' + describe(${v}));` +
         (def.required ? `\n      if (${v}.length === 0) throw new Violation(${q}, 'must not be empty');` : '')
-      : `${v} = ${def.kind === 'timestamp' ? 'timestamp' : 'minorUnits'}(${v}, ${q});`;
+      : `${v} = ${def.kind === 'decimal' ? `decimal(${v}, ${q}, ${def.scale ?? 0})` : `${def.kind}(${v}, ${q})`};`;
     return `let ${v} = input[${q}];
     if (${v} === undefined || ${v} === null) { ${missing} }
     else {
@@ -198,6 +254,28 @@ function compileValidator(schema: EventSchema): Validator {
     ${tail.join('\n    ')}
     return out;
   };`;
-  const make = new Function('Violation', 'describe', 'timestamp', 'minorUnits', body) as (...helpers: unknown[]) => Validator;
-  return make(SchemaViolationError, describe, normaliseTimestamp, normaliseMinorUnits);
+  const make = new Function('Violation', 'describe', 'timestamp', 'decimal', 'int', 'double', 'bool', body) as (...helpers: unknown[]) => Validator;
+  return make(SchemaViolationError, describe, normaliseTimestamp, normaliseDecimal, normaliseInt, normaliseDouble, normaliseBool);
+}
+
+/**
+ * One value normalised as `validateEvent` would for a field of this type (definitions use it for the
+ * constants of filters); throws `SchemaViolationError` naming `name`.
+ */
+export function normaliseValue(def: FieldDef, value: unknown, name: string): FieldValue {
+  switch (def.kind) {
+    case 'string':
+      if (typeof value !== 'string') throw new SchemaViolationError(name, `expected a string, got ${describe(value)}`);
+      return value;
+    case 'timestamp':
+      return normaliseTimestamp(value, name);
+    case 'decimal':
+      return normaliseDecimal(value, name, def.scale ?? 0);
+    case 'int':
+      return normaliseInt(value, name);
+    case 'double':
+      return normaliseDouble(value, name);
+    case 'bool':
+      return normaliseBool(value, name);
+  }
 }

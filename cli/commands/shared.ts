@@ -1,6 +1,26 @@
-import { builtinPipelines, pipelineByName } from '../../pipeline/builtins.ts';
+import { seedDefinitionsPath } from '../../examples/seed.ts';
 import { withTiming, type PipelineDefinition } from '../../pipeline/definition.ts';
+import { loadDefinitionsFile } from '../../pipeline/load-definitions.ts';
+import type { Registry } from '../../pipeline/registry.ts';
 import type { CommandSpec } from '../args.ts';
+
+export const definitionsFlags: CommandSpec['flags'] = { definitions: { type: 'string' } };
+
+export const definitionsOptions = [
+  '--definitions FILE         schemas and pipelines (JSON, or a .ts/.js module exporting them by default);',
+  '                           env CONCORD_DEFINITIONS; default: the seed pipelines (examples/seed.definitions.json)',
+];
+
+/** The definitions file a command runs: --definitions, else CONCORD_DEFINITIONS, else the seed example. */
+export function definitionsPath(v: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): string {
+  if (typeof v.definitions === 'string') return v.definitions;
+  return env.CONCORD_DEFINITIONS || seedDefinitionsPath;
+}
+
+/** Loads the registry once per command: every problem of a bad file is a user error (exit 2). */
+export async function loadRegistry(v: Record<string, unknown>): Promise<Registry> {
+  return loadDefinitionsFile(definitionsPath(v));
+}
 
 export const timingFlags: CommandSpec['flags'] = {
   'max-out-of-orderness': { type: 'string' },
@@ -27,8 +47,7 @@ export function storeUrl(v: Record<string, unknown>): string | undefined {
   return typeof v.store === 'string' ? v.store : undefined;
 }
 
-/** `--pipeline NAME|all` (default all) with the timing settings applied. */
-export function pipelinesFor(name: unknown, timing: { maxOutOfOrderness?: number; allowedLateness?: number }): PipelineDefinition[] {
-  const chosen = name === undefined || name === 'all' ? builtinPipelines : [pipelineByName(String(name))];
-  return chosen.map((p) => withTiming(p, timing));
+/** `--pipeline NAME|all` (default all) of the registry, with the timing settings applied. */
+export function pipelinesFor(registry: Registry, name: unknown, timing: { maxOutOfOrderness?: number; allowedLateness?: number }): PipelineDefinition[] {
+  return registry.select(name === undefined ? undefined : String(name)).map((p) => withTiming(p, timing));
 }

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDay } from '../../generate/realistic-day.ts';
-import { builtinPipelines } from '../../pipeline/builtins.ts';
+import { seedPipelines } from '../../examples/seed.ts';
 import { openStore } from '../../store/open-store.ts';
 import { concord } from '../fixtures/cli.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
@@ -30,7 +30,7 @@ const cells = (rows: Row[]) => new Map(rows.map((r) => [`${r.window_start}|${JSO
 function replayed(pipeline: string): Map<string, string> {
   const out = join(ws.dir, `${pipeline}.replay.jsonl`);
   expect(concord(['replay', '--pipeline', pipeline, '--input', archive(), '--output', out]).code).toBe(0);
-  const def = builtinPipelines.find((p) => p.name === pipeline)!;
+  const def = seedPipelines.find((p) => p.name === pipeline)!;
   const m = new Map<string, string>();
   for (const line of readFileSync(out, 'utf8').trim().split('\n')) {
     const x = JSON.parse(line) as Record<string, unknown>;
@@ -49,7 +49,7 @@ describe('the single source of truth through the CLI (embedded store)', () => {
     const day = generateDay({ seed: 5, date: DATE, clicks: 20_000, transactions: 3_000, fraudRings: 4, lateFraction: 0.01, invalidFraction: 0.002 });
     writeFileSync(join(ws.dir, 'clicks.jsonl'), day.clicks.join('\n') + '\n');
     writeFileSync(join(ws.dir, 'transactions.jsonl'), day.transactions.join('\n') + '\n');
-    for (const def of builtinPipelines) {
+    for (const def of seedPipelines) {
       const r = concord(['stream', '--pipeline', def.name, '--input', join(ws.dir, `${def.schema.name}.jsonl`), '--output', join(ws.dir, `${def.name}.rt.jsonl`), '--store', store()]);
       expect(r.code, r.stderr).toBe(0);
     }

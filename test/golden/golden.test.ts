@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { pipelineByName } from '../../pipeline/builtins.ts';
+import { pipelineByName } from '../../examples/seed.ts';
 import { withTiming } from '../../pipeline/definition.ts';
 import { formatWatermark } from '../../pipeline/time.ts';
 import { resultToJson } from '../../schemas/results.ts';

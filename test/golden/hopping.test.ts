@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { count, countDistinct, max, min, sum } from '../../pipeline/aggregates.ts';
 import { checkDefinition, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { hopping } from '../../pipeline/windows.ts';
-import { transactionsSchema } from '../../schemas/transactions.ts';
+import { transactionsSchema } from '../../examples/seed.ts';
 import { resultToJson } from '../../schemas/results.ts';
 import { runBoth } from '../fixtures/run-both.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { uniqueVisitors5m } from '../../pipeline/builtins.ts';
+import { uniqueVisitors5m } from '../../examples/seed.ts';
 import type { WindowResult } from '../../schemas/results.ts';
 import { runBoth } from '../fixtures/run-both.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';

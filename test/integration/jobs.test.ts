@@ -9,7 +9,7 @@ import { defaultProcessors } from '../../jobs/default-processors.ts';
 import { dateIn, jobId, previousDate } from '../../jobs/job-ids.ts';
 import { ConcordJobs } from '../../jobs/job-queue.ts';
 import { startWorker, type JobProcessors } from '../../jobs/job-worker.ts';
-import { pageViewsPerMinute } from '../../pipeline/builtins.ts';
+import { pageViewsPerMinute } from '../../examples/seed.ts';
 import { ConcordError } from '../../pipeline/errors.ts';
 import { batchesOf } from '../../sources/jsonl-file.ts';
 import { openStore } from '../../store/open-store.ts';

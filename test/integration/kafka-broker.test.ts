@@ -5,7 +5,8 @@ import {
   topicConfig, topicPartitions, type InBatch, type OutRecord,
 } from '../../stream/kafka/client.ts';
 import { concordTopics, inputTopic } from '../../stream/kafka/topics.ts';
-import { transactionsSchema, validateEvent } from '../../schemas/index.ts';
+import { transactionsSchema } from '../../examples/seed.ts';
+import { validateEvent } from '../../schemas/schema.ts';
 import { waitFor } from '../../infra/probes.ts';
 import { concord } from '../fixtures/cli.ts';
 

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateDay } from '../../generate/realistic-day.ts';
-import { builtinPipelines } from '../../pipeline/builtins.ts';
+import { seedPipelines } from '../../examples/seed.ts';
 import { cellKey } from '../../schemas/results.ts';
 import { BatchProducer, committedOffsets, endOffsets, ensureTopics, kafkaSettings, readLatestByKey } from '../../stream/kafka/client.ts';
 import { concordTopics, topicNames } from '../../stream/kafka/topics.ts';
@@ -23,7 +23,7 @@ async function expectedResults(): Promise<Map<string, unknown>> {
       seed: SEED, date: DATE, clicks: schema === 'clicks' ? CLICKS : 0, transactions: schema === 'transactions' ? TXNS : 0,
       fraudRings: schema === 'transactions' ? 5 : 0, maxOutOfOrderness: 20_000, lateFraction: 0, invalidFraction: 0.002,
     });
-    for (const def of builtinPipelines.filter((p) => p.schema.name === schema)) {
+    for (const def of seedPipelines.filter((p) => p.schema.name === schema)) {
       const { final } = await streamLines(def, schema === 'clicks' ? day.clicks : day.transactions, 5_000);
       for (const r of final) expected.set(`${r.pipeline}|${cellKey(r)}`, r.kind === 'window' ? r.values : r.distinctValues);
     }
@@ -33,7 +33,7 @@ async function expectedResults(): Promise<Map<string, unknown>> {
 
 async function actualResults(prefix: string): Promise<Map<string, unknown>> {
   const rows = await readLatestByKey(s, topicNames(prefix).results);
-  const pipelines = new Map(builtinPipelines.map((p) => [p.name, p]));
+  const pipelines = new Map(seedPipelines.map((p) => [p.name, p]));
   const out = new Map<string, unknown>();
   for (const [key, value] of rows) {
     const row = JSON.parse(value) as Record<string, unknown>;

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
-import { pageViewsPerMinute } from '../../pipeline/builtins.ts';
+import { pageViewsPerMinute } from '../../examples/seed.ts';
 import { withTiming } from '../../pipeline/definition.ts';
 import { DuckDb } from '../../batch/duckdb.ts';
 import { findGaps } from '../../reconcile/evidence.ts';

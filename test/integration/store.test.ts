@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { fraudMultiCountry, pageViewsPerMinute } from '../../pipeline/builtins.ts';
+import { fraudMultiCountry, pageViewsPerMinute } from '../../examples/seed.ts';
 import { definitionVersion } from '../../pipeline/definition.ts';
 import type { AlertResult, WindowResult } from '../../schemas/results.ts';
 import { openStore } from '../../store/open-store.ts';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fraudMultiCountry, pageViewsPerMinute, uniqueVisitors5m } from '../../pipeline/builtins.ts';
+import { fraudMultiCountry, pageViewsPerMinute, uniqueVisitors5m } from '../../examples/seed.ts';
 import { withTiming, type PipelineDefinition } from '../../pipeline/definition.ts';
 import type { AnyEvent } from '../../schemas/schema.ts';
 import { validateEvent } from '../../schemas/schema.ts';

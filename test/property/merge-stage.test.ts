@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { pageViewsPerMinute, uniqueVisitors5m } from '../../pipeline/builtins.ts';
+import { pageViewsPerMinute, uniqueVisitors5m } from '../../examples/seed.ts';
 import { checkDefinition, withTiming, type WindowedPipeline } from '../../pipeline/definition.ts';
 import { paneId } from '../../pipeline/keys.ts';
 import { WatermarkTracker } from '../../pipeline/watermark.ts';

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { replay } from '../../batch/replay.ts';
-import { pageViewsPerMinute, uniqueVisitors5m } from '../../pipeline/builtins.ts';
+import { pageViewsPerMinute, uniqueVisitors5m } from '../../examples/seed.ts';
 import type { WindowedPipeline } from '../../pipeline/definition.ts';
 import { isoMillis } from '../../pipeline/time.ts';
 import { reconcile } from '../../reconcile/reconcile.ts';

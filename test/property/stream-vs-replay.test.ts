@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { fraudMultiCountry, pageViewsPerMinute, uniqueVisitors5m } from '../../pipeline/builtins.ts';
+import { fraudMultiCountry, pageViewsPerMinute, uniqueVisitors5m } from '../../examples/seed.ts';
 import { withTiming, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { cellKey, resultToJson, type AlertResult, type ResultRecord, type WindowResult } from '../../schemas/results.ts';
 import { clickStreamArb, toJsonl, transactionStreamArb } from '../fixtures/arbitraries.ts';

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isDecided } from '../../pipeline/lateness.ts';
 import { compareUtf8 } from '../../pipeline/ordering.ts';
-import { clicksSchema, transactionsSchema, validateEvent } from '../../schemas/index.ts';
+import { clicksSchema, transactionsSchema } from '../../examples/seed.ts';
+import { validateEvent } from '../../schemas/schema.ts';
 import {
   DAY, batchSizesArb, clickStreamArb, splitIntoBatches, toJsonl, transactionStreamArb, type StreamArbOptions,
 } from '../fixtures/arbitraries.ts';

@@ -6,7 +6,8 @@ import { SeededRandom, WeightedSampler } from '../../generate/random.ts';
 import { generateDay, writeJsonl, type DayOptions } from '../../generate/realistic-day.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { lateIndexes, ruleOracle, type Ev } from '../fixtures/oracles.ts';
-import { clicksSchema, transactionsSchema, validateEvent, type AnyEvent, type EventSchema } from '../../schemas/index.ts';
+import { clicksSchema, transactionsSchema } from '../../examples/seed.ts';
+import { validateEvent, type AnyEvent, type EventSchema } from '../../schemas/schema.ts';
 
 const DAY_START = Date.parse('2026-11-23T00:00:00Z');
 

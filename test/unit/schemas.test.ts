@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { SchemaViolationError } from '../../pipeline/errors.ts';
 import { decodeLine } from '../../schemas/decode.ts';
-import { arrowType, clicksSchema, duckdbType, transactionsSchema, validateEvent } from '../../schemas/index.ts';
+import { clicksSchema, transactionsSchema } from '../../examples/seed.ts';
+import { arrowType, duckdbType, validateEvent } from '../../schemas/schema.ts';
 
 const pos = { source: 'test', offset: 7 };
 const click = { event_id: 'c1', ts: 1_700_000_000_000, url: '/', visitor_id: 'v' };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { withTiming } from '../../pipeline/definition.ts';
-import { pageViewsPerMinute } from '../../pipeline/builtins.ts';
+import { pageViewsPerMinute } from '../../examples/seed.ts';
 import { CollectingEmitter, createOperator } from '../../stream/operators/index.ts';
 import type { WindowResult } from '../../schemas/results.ts';
 
