@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { EventSchema } from '../schemas/schema.ts';
+import { quoteIdent } from './duckdb.ts';
 
 /**
  * The Parquet archive layout, shared by writers and readers:
@@ -21,7 +22,14 @@ export function rejectedDir(dir: string, schema: EventSchema): string {
   return join(schemaDir(dir, schema), '_rejected');
 }
 
-export const hashColumns = (field: string) => ({ hi: `_h_${field}_hi`, lo: `_h_${field}_lo` });
+/** The stored hash columns of a sketched field, as names (e.g. for Parquet metadata). */
+export const hashColumnNames = (field: string) => ({ hi: `_h_${field}_hi`, lo: `_h_${field}_lo` });
+
+/** The same columns as quoted SQL identifiers (field names come from user definitions). */
+export function hashColumns(field: string): { hi: string; lo: string } {
+  const { hi, lo } = hashColumnNames(field);
+  return { hi: quoteIdent(hi), lo: quoteIdent(lo) };
+}
 
 /** A file-name-safe form of a source name (`file:events.jsonl` -> `file_events.jsonl`). */
 export function sourceTag(source: string): string {

@@ -1,13 +1,16 @@
 import { access } from 'node:fs/promises';
-import type { AggregateSpec } from '../pipeline/aggregates.ts';
 import { definitionVersion, type PipelineDefinition, type RulePipeline, type WindowedPipeline } from '../pipeline/definition.ts';
 import { DefinitionError } from '../pipeline/errors.ts';
 import { DEFAULT_HLL_PRECISION, estimateFromHistogram } from '../pipeline/hyperloglog.ts';
-import { compareUtf8 } from '../pipeline/ordering.ts';
-import type { AlertResult, KeyValues, ResultRecord, WindowResult } from '../schemas/results.ts';
-import { hashColumns, partitionGlob } from './archive-layout.ts';
+import { windowCellId, type KeyValues } from '../pipeline/keys.ts';
+import { compareValues } from '../pipeline/ordering.ts';
+import { presentValue, unitScale, type FieldDef, type FieldValue } from '../schemas/schema.ts';
+import type { AlertResult, ResultRecord, WindowResult } from '../schemas/results.ts';
+import { partitionGlob } from './archive-layout.ts';
 import { listArchiveFiles } from './parquet-archive.ts';
 import { DuckDb, quoteIdent, quoteString } from './duckdb.ts';
+import { WS, aggregateSql, assignedSql, inTimeRanges, ruleSql, sketchHistogramSql, timeExpr } from './replay-sql.ts';
+import { sketchHashSource } from './sketch-hashes.ts';
 
 /**
  * Replay runtime: the same definition over complete data (no watermark) from the Parquet archive,
@@ -41,8 +44,7 @@ export interface ReplayOptions {
 }
 
 /** The archive as a SQL relation, filtered to `timeRanges` and deduplicated by id when asked. */
-function sourceRelation(def: PipelineDefinition, archiveDir: string, options: ReplayOptions): string {
-  const files = `read_parquet(${quoteString(partitionGlob(archiveDir, def.schema))}, hive_partitioning = false)`;
+function sourceRelation(def: PipelineDefinition, archiveDir: string, options: ReplayOptions, files = archiveFiles(archiveDir, def)): string {
   const ranges = options.timeRanges;
   const excluded = options.exclude && options.exclude.length > 0 ? EXCLUDED : undefined;
   if (!options.dedupe && !ranges && !excluded) return files;
@@ -52,9 +54,11 @@ function sourceRelation(def: PipelineDefinition, archiveDir: string, options: Re
   return `(SELECT * FROM ${base} ${where} ${once})`;
 }
 
-/** SQL: `ts` (epoch ms) falls in one of `ranges` ([from, to)). */
-export function inTimeRanges(ts: string, ranges: readonly { from: number; to: number }[]): string {
-  return ranges.length === 0 ? 'false' : `(${ranges.map((r) => `(${ts} >= ${r.from} AND ${ts} < ${r.to})`).join(' OR ')})`;
+export { inTimeRanges };
+
+/** Every archived event of the definition's schema. */
+function archiveFiles(archiveDir: string, def: PipelineDefinition): string {
+  return `read_parquet(${quoteString(partitionGlob(archiveDir, def.schema))}, hive_partitioning = false)`;
 }
 
 const EXCLUDED = 'replay_excluded';
@@ -78,73 +82,16 @@ export async function replay(def: PipelineDefinition, archiveDir: string, option
   const db = options.db ?? (await DuckDb.open());
   try {
     if (options.exclude && options.exclude.length > 0) await loadExcluded(db, options.exclude);
-    const source = sourceRelation(def, archiveDir, options);
+    // Sketched fields archived before a pipeline sketched them have no stored hash: hash them here.
+    const source = sourceRelation(def, archiveDir, options, await sketchHashSource(db, def, archiveDir, archiveFiles(archiveDir, def)));
     return def.kind === 'windowed' ? await replayWindowed(db, def, source, options.exactDistinct ?? true) : await replayRule(db, def, source);
   } finally {
     if (!options.db) db.close();
   }
 }
 
-const TS = '__ts';
-const WS = '__ws';
-
-function timeExpr(def: PipelineDefinition): string {
-  return `epoch_ms(${quoteIdent(def.schema.timeField)})`;
-}
-
-/** The archive columns a windowed definition reads: keys, aggregated fields and stored hashes. */
-function columnsRead(def: WindowedPipeline): string[] {
-  const cols = new Set<string>(def.key.map(quoteIdent));
-  for (const a of def.aggregates) {
-    const spec = a.aggregate;
-    if (spec.kind === 'count') continue;
-    if (spec.field !== def.schema.timeField) cols.add(quoteIdent(spec.field));
-    if (spec.kind === 'approx_distinct') {
-      const { hi, lo } = hashColumns(spec.field);
-      cols.add(hi);
-      cols.add(lo);
-    }
-  }
-  return [...cols];
-}
-
-/**
- * Every (event, window) pair, as SQL: window starts aligned to the epoch like `assignWindows`. Only the
- * columns the definition reads are carried (measured: SELECT * made the 1M-event replay ~2x slower),
- * plus `extra` (e.g. per-delivery flags).
- */
-function assignedSql(def: WindowedPipeline, source: string, extra: readonly string[] = []): string {
-  const w = def.window;
-  const events = `SELECT ${[...columnsRead(def), `${timeExpr(def)} AS ${TS}`, ...extra].join(', ')} FROM ${source}`;
-  if (w.kind === 'tumbling') return `SELECT *, ${TS} - (${TS} % ${w.size}) AS ${WS} FROM (${events})`;
-  const back = Math.ceil(w.size / w.slide) - 1;
-  return `SELECT * FROM (
-      SELECT *, unnest(range(${TS} - (${TS} % ${w.slide}) - ${back * w.slide}, ${TS} - (${TS} % ${w.slide}) + 1, ${w.slide})) AS ${WS}
-      FROM (${events})
-    ) WHERE ${WS} > ${TS} - ${w.size}`;
-}
-
-/** `filter`: a FILTER clause (` FILTER (WHERE ...)`) limiting the rows aggregated, or ''. */
-function aggregateSql(spec: AggregateSpec, def: PipelineDefinition, filter = ''): string | null {
-  const col = (f: string) => (f === def.schema.timeField ? TS : quoteIdent(f));
-  switch (spec.kind) {
-    case 'count':
-      return `count(*)${filter}`;
-    case 'sum':
-      return `coalesce(sum(${col(spec.field)})${filter}, 0)::BIGINT`;
-    case 'min':
-      return `min(${col(spec.field)})${filter}`;
-    case 'max':
-      return `max(${col(spec.field)})${filter}`;
-    case 'count_distinct':
-      return `count(DISTINCT ${col(spec.field)})${filter}`;
-    case 'approx_distinct':
-      return null; // histogram query below
-  }
-}
-
 /** Builds a definition's window results from the window start and `fields`: the keys, then the values. */
-type WindowFactory = (start: number, fields: readonly (string | number | null)[]) => WindowResult;
+type WindowFactory = (start: number, fields: readonly (string | number | boolean | null)[]) => WindowResult;
 
 /**
  * A constructor generated for the definition's key and output names, so every result has one literal
@@ -161,18 +108,31 @@ function windowFactory(def: WindowedPipeline): WindowFactory {
   return make(def.name, def.window.size, definitionVersion(def));
 }
 
+/** A key value read back from SQL, typed by its field (text, bool, or a number; keys are never decimal or double). */
+function keyFromSql(def: FieldDef | undefined, raw: unknown): string | number | boolean | null {
+  if (raw === null || raw === undefined || (typeof raw === 'number' && Number.isNaN(raw))) return null;
+  if (def?.kind === 'string') return String(raw);
+  if (def?.kind === 'bool') return raw === true || raw === 1 || raw === 'true';
+  return Number(raw);
+}
+
+/** A key field as SQL that reads as a number (timestamps as epoch ms, booleans as 0/1). */
+function numericKeySql(def: FieldDef | undefined, q: string): string {
+  return def?.kind === 'timestamp' ? `epoch_ms(${q})::DOUBLE` : def?.kind === 'bool' ? `${q}::INTEGER::DOUBLE` : `${q}::DOUBLE`;
+}
+
 /**
  * Per key field of `table`: the SQL to read it as a number and to order by it. Text keys are replaced
  * by their rank among the distinct values (the order of the text itself), with the dictionary to map
- * them back; numeric keys are read as they are.
+ * them back; other keys are read as numbers.
  */
 async function keyDictionaries(db: DuckDb, def: WindowedPipeline, table: string) {
   const out: { field: string; column: string; join: string; order: string; dictionary?: string[] }[] = [];
   for (const [i, k] of def.key.entries()) {
     const q = quoteIdent(k);
-    const kind = def.schema.fields[k]?.kind;
-    if (kind !== 'string') {
-      out.push({ field: k, column: `${kind === 'timestamp' ? `epoch_ms(${q})` : q}::DOUBLE AS k${i}`, join: '', order: q });
+    const field = def.schema.fields[k];
+    if (field?.kind !== 'string') {
+      out.push({ field: k, column: `${numericKeySql(field, q)} AS k${i}`, join: '', order: q });
       continue;
     }
     await db.run(`CREATE OR REPLACE TEMP TABLE replay_key${i} AS SELECT v, (row_number() OVER (ORDER BY v) - 1)::DOUBLE AS code FROM (SELECT DISTINCT ${q} AS v FROM ${table} WHERE ${q} IS NOT NULL)`);
@@ -217,15 +177,16 @@ async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: string,
     const starts = cols[WS]!;
     // Plain indexed loops: no destructuring or iterators per cell.
     const keyCols = keyed.map((_, i) => cols[`k${i}`]!), dictionaries = keyed.map((k) => k.dictionary);
+    const keyDefs = def.key.map((k) => def.schema.fields[k]);
     const aggCols = def.aggregates.map((_, i) => cols[`a${i}`] ?? cols[`x${i}`]), approx = def.aggregates.map((a) => a.aggregate.kind === 'approx_distinct');
     const exactNames = def.aggregates.map((a) => `${a.output}_exact`);
     const nk = keyCols.length, na = aggCols.length;
     const make = windowFactory(def);
-    const fields: (string | number | null)[] = new Array(nk + na);
+    const fields: (string | number | boolean | null)[] = new Array(nk + na);
     for (let r = 0; r < starts.length; r++) {
       for (let k = 0; k < nk; k++) {
         const v = keyCols[k]![r]!, dictionary = dictionaries[k];
-        fields[k] = Number.isNaN(v) ? null : dictionary ? dictionary[v]! : v;
+        fields[k] = Number.isNaN(v) ? null : dictionary ? dictionary[v]! : keyFromSql(keyDefs[k], v);
       }
       let extra: Record<string, number> | undefined;
       for (let a = 0; a < na; a++) {
@@ -242,38 +203,24 @@ async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: string,
     }
   }
   if (sketches === 0) return out;
-  const cellId = (start: unknown, keyVals: unknown[]) => `${start}\u0000${keyVals.map(String).join('\u0001')}`;
   const cells = new Map<string, WindowResult>();
-  for (const r of out) cells.set(cellId(r.windowStart, def.key.map((k) => r.key[k])), r);
+  for (const r of out) cells.set(windowCellId(r.windowStart, def.key, r.key), r);
+  const keyOut = def.key.map((k, i) => `${def.schema.fields[k]?.kind === 'timestamp' ? `epoch_ms(${quoteIdent(k)})` : quoteIdent(k)} AS k${i}`);
   for (const a of def.aggregates) {
     if (a.aggregate.kind !== 'approx_distinct') continue;
     const p = a.aggregate.precision ?? DEFAULT_HLL_PRECISION;
-    const { hi, lo } = hashColumns(a.aggregate.field);
-    const q = 32 - p;
-    // Register index = top p bits; rank = leading zeros of the other 64 - p bits + 1 (log2 is exact below 2^32).
-    const rank = `CASE WHEN (${hi} & ${2 ** q - 1}) <> 0 THEN ${q} - floor(log2(${hi} & ${2 ** q - 1}))::INTEGER
-                       WHEN ${lo} <> 0 THEN ${q + 32} - floor(log2(${lo}))::INTEGER
-                       ELSE ${q + 33} END`;
-    const hist = await db.columns(`
-      WITH regs AS (
-        SELECT ${groupCols.join(', ')}, ${hi} >> ${q} AS idx, max(${rank}) AS r
-        FROM ${assigned} WHERE ${hi} IS NOT NULL GROUP BY ALL)
-      SELECT ${groupCols.join(', ')}, r, count(*) AS c FROM regs GROUP BY ALL`);
+    const hist = await db.columns(`SELECT ${[WS, ...keyOut, 'r', 'c'].join(', ')} FROM (${sketchHistogramSql(a.aggregate.field, p, groupCols, assigned)})`);
     const histograms = new Map<string, { start: number; key: KeyValues; h: number[] }>();
     const hs = hist[WS] ?? [];
     for (let r = 0; r < hs.length; r++) {
-      const keyVals = def.key.map((k) => hist[k]![r]);
-      const id = cellId(Number(hs[r]), keyVals);
+      const key: KeyValues = {};
+      def.key.forEach((k, i) => { key[k] = keyFromSql(def.schema.fields[k], hist[`k${i}`]![r]); });
+      const id = windowCellId(Number(hs[r]), def.key, key);
       let entry = histograms.get(id);
-      if (!entry) {
-        const key: KeyValues = {};
-        def.key.forEach((k, i) => { key[k] = (keyVals[i] as string | number | null | undefined) ?? null; });
-        histograms.set(id, (entry = { start: Number(hs[r]), key, h: [] }));
-      }
-      entry.h[Number(hist.r![r])] = Number(hist.c![r]);
+      if (!entry) histograms.set(id, (entry = { start: Number(hs[r]), key, h: [] }));
+      // A group whose events all lack the field has no register (r is null) but is a cell, as in the stream.
+      if (hist.r![r] !== null) entry.h[Number(hist.r![r])] = Number(hist.c![r]);
     }
-    // Without a plain pass, the sketch's groups are the cells (a window whose events all lack the field
-    // has no registers and so no cell; the plain pass, when there is one, still lists it with 0).
     for (const [id, entry] of histograms) if (!cells.has(id)) cells.set(id, cellOf(entry.start, entry.key));
     for (const [id, cell] of cells) (cell.values as Record<string, number | null>)[a.output] = estimateFromHistogram(histograms.get(id)?.h ?? [], p);
   }
@@ -282,32 +229,23 @@ async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: string,
 
 async function replayRule(db: DuckDb, def: RulePipeline, source: string): Promise<AlertResult[]> {
   const version = definitionVersion(def);
-  const { span, threshold, field } = def.rule;
-  const k = quoteIdent(def.key), id = quoteIdent(def.schema.idField), v = quoteIdent(field);
-  // C(t): same key, ts(t) - span < ts' and (ts', id') <= (ts, id). RANGE ... EXCLUDE TIES covers the
-  // earlier timestamps (and t itself); rows with the same ts are added in id order (peers included).
-  const cols = await db.columns(`
-    WITH t AS (SELECT ${k} AS k, ${id} AS id, ${timeExpr(def)} AS ts, ${v} AS v FROM ${source}),
-    c AS (
-      SELECT k, id, ts,
-        list(v) OVER (PARTITION BY k ORDER BY ts RANGE BETWEEN ${span - 1} PRECEDING AND CURRENT ROW EXCLUDE TIES) AS earlier,
-        list(v) OVER (PARTITION BY k, ts ORDER BY id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS same_ts
-      FROM t),
-    s AS (SELECT k, id, ts, list_distinct(list_concat(earlier, same_ts)) AS vals FROM c),
-    flagged AS (SELECT *, len(vals) > ${threshold} AS sat FROM s),
-    crossed AS (SELECT *, lag(sat) OVER (PARTITION BY k ORDER BY ts, id) AS prev_sat FROM flagged)
-    SELECT k, id, ts, vals FROM crossed WHERE sat AND NOT coalesce(prev_sat, false)`);
+  const field = def.rule.field === undefined ? undefined : def.schema.fields[def.rule.field];
+  const keyDef = def.schema.fields[def.key];
+  const cols = await db.columns(ruleSql(def, source));
   const out: AlertResult[] = [];
   const ks = cols.k ?? [];
   for (let r = 0; r < ks.length; r++) {
+    const m = Number(cols.m![r]);
+    const value = def.rule.measure === 'distinct'
+      ? (cols.vals![r] as FieldValue[]).map((v) => (typeof v === 'bigint' ? Number(v) : v)).sort(compareValues).map((v) => presentValue(field, v))
+      : m / unitScale(field);
     out.push({
-      kind: 'alert', pipeline: def.name, key: { [def.key]: String(ks[r]) }, idField: def.schema.idField,
-      id: String(cols.id![r]), ts: Number(cols.ts![r]), valuesField: def.rule.output,
-      distinctValues: (cols.vals![r] as string[]).map(String).sort(compareUtf8),
+      kind: 'alert', pipeline: def.name, key: { [def.key]: keyFromSql(keyDef, ks[r]) }, idField: def.schema.idField,
+      id: String(cols.id![r]), ts: Number(cols.ts![r]), output: def.rule.output, value,
       late: false, watermark: null, definitionVersion: version,
     });
   }
-  out.sort((a, b) => a.ts - b.ts || compareUtf8(a.id, b.id));
+  out.sort((a, b) => a.ts - b.ts || compareValues(a.id, b.id));
   return out;
 }
 
@@ -383,7 +321,7 @@ export function windowRecord(def: WindowedPipeline, start: number, fields: reado
   const typed = fields.map((x, i) => {
     if (x === null || x === undefined) return null;
     if (i >= def.key.length) return Number(x);
-    return def.schema.fields[def.key[i]!]?.kind === 'string' ? String(x) : Number(x);
+    return keyFromSql(def.schema.fields[def.key[i]!], x);
   });
   return make(start, typed);
 }

@@ -1,5 +1,5 @@
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import { pageViewsPerMinute } from '../examples/seed.ts';
+import { pageViewsPerMinute, seedRegistry } from '../examples/seed.ts';
 import { WatermarkTracker } from '../pipeline/watermark.ts';
 import { resultToJson, type ResultRecord } from '../schemas/results.ts';
 import type { AnyEvent } from '../schemas/schema.ts';
@@ -24,7 +24,7 @@ const pct = (xs: number[], p: number) => (xs.length === 0 ? Number.NaN : xs[Math
  */
 export async function emitDelay(events: readonly AnyEvent[], batch: number, target: { storeUrl: string } | { file: string }): Promise<EmitDelay> {
   // The sink: the result store (DuckDB, committed), or a JSONL file (written and fsync'ed).
-  const store = 'storeUrl' in target ? await openStore(target.storeUrl) : undefined;
+  const store = 'storeUrl' in target ? await openStore(target.storeUrl, { registry: seedRegistry() }) : undefined;
   const sink = store ? new StoreSink(store, Number.MAX_SAFE_INTEGER) : undefined;
   const fd = 'file' in target ? openSync(target.file, 'w') : undefined;
   let lines: string[] = [];

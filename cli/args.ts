@@ -14,8 +14,18 @@ export interface CommandSpec {
   run(values: Record<string, string | boolean | undefined>): Promise<number>;
 }
 
+/** Every command takes the definitions file: one registry value for the whole run. */
+const DEFINITIONS_FLAG = { definitions: { type: 'string' } } as const;
+const DEFINITIONS_HELP = [
+  '--definitions FILE         schemas and pipelines (JSON, or a .ts/.js module exporting them by default);',
+  '                           env CONCORD_DEFINITIONS; default: the seed pipelines (examples/seed.definitions.json)',
+];
+
 export function helpText(cmd: CommandSpec): string {
-  return [`concord ${cmd.name} — ${cmd.summary}`, '', `Usage: ${cmd.usage}`, '', 'Options:', ...cmd.options.map((o) => `  ${o}`), '  --help                     show this help', ''].join('\n');
+  return [
+    `concord ${cmd.name} — ${cmd.summary}`, '', `Usage: ${cmd.usage}`, '', 'Options:',
+    ...[...cmd.options, ...DEFINITIONS_HELP].map((o) => `  ${o}`), '  --help                     show this help', '',
+  ].join('\n');
 }
 
 export function parseCommandArgs(cmd: CommandSpec, argv: string[]): Record<string, string | boolean | undefined> | 'help' {
@@ -23,7 +33,7 @@ export function parseCommandArgs(cmd: CommandSpec, argv: string[]): Record<strin
   const first = argv[0];
   if (cmd.leadingWordAs && first !== undefined && !first.startsWith('-')) argv = [`--${cmd.leadingWordAs}`, first, ...argv.slice(1)];
   try {
-    parsed = parseArgs({ args: argv, options: { ...cmd.flags, help: { type: 'boolean' } }, strict: true, allowPositionals: false });
+    parsed = parseArgs({ args: argv, options: { ...cmd.flags, ...DEFINITIONS_FLAG, help: { type: 'boolean' } }, strict: true, allowPositionals: false });
   } catch (error) {
     throw new ConfigError(`${error instanceof Error ? error.message : String(error)}\nRun \`concord ${cmd.name} --help\` for usage.`);
   }

@@ -67,3 +67,5 @@ export interface TransactionEvent {
   currency?: string;
   merchant?: string;
 }
+
+export const seedPipelineNames: readonly string[] = seedPipelines.map((p) => p.name);

@@ -1,11 +1,13 @@
-import { pipelineByName } from '../pipeline/builtins.ts';
 import { withTiming } from '../pipeline/definition.ts';
+import type { Registry } from '../pipeline/registry.ts';
 import { backfillDay, reconcileDay } from '../reconcile/reconcile-day.ts';
 import type { SqlResultStore } from '../store/sql-store.ts';
 import type { JobProcessors } from './job-worker.ts';
 
 export interface ProcessorSettings {
   store: SqlResultStore;
+  /** The loaded definitions: jobs name their pipeline. */
+  registry: Registry;
   /** The Parquet archive days are replayed from. */
   archiveDir: string;
   reportDir?: string;
@@ -14,7 +16,7 @@ export interface ProcessorSettings {
 
 /** The real work: replay + reconcile a day into the store, or backfill its dirty cells. */
 export function defaultProcessors(s: ProcessorSettings): JobProcessors {
-  const def = (name: string) => withTiming(pipelineByName(name), s.timing ?? {});
+  const def = (name: string) => withTiming(s.registry.pipeline(name), s.timing ?? {});
   return {
     async reconcile({ date, pipeline, jobId }, progress) {
       const rec = await reconcileDay({

@@ -1,6 +1,5 @@
 import { Queue, type Job, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
-import { builtinPipelines } from '../pipeline/builtins.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import { datesBetween, jobId, type JobKind } from './job-ids.ts';
 
@@ -37,13 +36,6 @@ export function redisConnection(url: string): Redis {
   return new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
 }
 
-function pipelines(name: string | undefined): string[] {
-  if (name === undefined || name === 'all') return builtinPipelines.map((p) => p.name);
-  if (!builtinPipelines.some((p) => p.name === name)) {
-    throw new ConcordError(`unknown pipeline "${name}"; built-in pipelines: ${builtinPipelines.map((p) => p.name).join(', ')}`, { domain: 'user' });
-  }
-  return [name];
-}
 
 export interface JobStatus {
   id: string;
@@ -65,14 +57,25 @@ export class ConcordJobs {
   readonly settings: Required<JobSettings>;
   readonly queue: Queue<JobData>;
   private readonly connection: Redis;
+  /** Every pipeline of the loaded definitions: what `all` and the nightly run fan out over. */
+  private readonly pipelineNames: readonly string[];
 
-  constructor(settings: JobSettings = {}) {
+  constructor(pipelineNames: readonly string[], settings: JobSettings = {}) {
+    this.pipelineNames = pipelineNames;
     this.settings = jobSettings(settings);
     this.connection = redisConnection(this.settings.redisUrl);
     this.queue = new Queue<JobData>(QUEUE, { connection: this.connection, prefix: this.settings.prefix });
     // A lost Redis connection is re-emitted as 'error'; without a listener Node would throw. ioredis
     // reconnects by itself and queued commands run then; callers see errors on the calls that fail.
     this.queue.on('error', (error) => { this.lastConnectionError = error; });
+  }
+
+  private pipelines(name: string | undefined): readonly string[] {
+    if (name === undefined || name === 'all') return this.pipelineNames;
+    if (!this.pipelineNames.includes(name)) {
+      throw new ConcordError(`unknown pipeline "${name}"; pipelines of the definitions: ${this.pipelineNames.join(', ')}`, { domain: 'user' });
+    }
+    return [name];
   }
 
   /** The last connection error (e.g. while Redis restarted), for status output. */
@@ -88,7 +91,7 @@ export class ConcordJobs {
   /** One reconcile job per pipeline; `force` adds a rerun even when the day's job exists or ran. */
   async enqueueReconcile(date: string, pipeline?: string, force = false): Promise<Job<JobData>[]> {
     const rerun = force ? `rerun-${Date.now()}` : undefined;
-    return Promise.all(pipelines(pipeline).map((p) =>
+    return Promise.all(this.pipelines(pipeline).map((p) =>
       this.queue.add('reconcile', { kind: 'reconcile', pipeline: p, date }, this.options(jobId('reconcile', p, date, rerun)))));
   }
 
@@ -100,7 +103,7 @@ export class ConcordJobs {
   async enqueueBackfill(from: string, to: string, pipeline: string | undefined, dirtyDays: (pipeline: string) => Promise<Map<string, number>>): Promise<Job<JobData>[]> {
     const dates = datesBetween(from, to);
     const jobs: Job<JobData>[] = [];
-    for (const p of pipelines(pipeline)) {
+    for (const p of this.pipelines(pipeline)) {
       const dirty = await dirtyDays(p);
       for (const date of dates) {
         const version = dirty.get(date);

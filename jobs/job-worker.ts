@@ -18,6 +18,8 @@ export interface WorkerOptions extends JobSettings {
   lockRetryMs?: number;
   lockTtlMs?: number;
   log?: (line: string) => void;
+  /** The pipelines the nightly run fans out over (every pipeline of the worker's definitions). */
+  pipelines?: readonly string[];
 }
 
 /**
@@ -38,7 +40,7 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
     if (kind === 'nightly') {
       // The scheduled run: the date before the run's date in the scheduler's zone, as per-pipeline jobs.
       const date = previousDate(job.timestamp + (job.opts.delay ?? 0), job.data.timeZone ?? 'UTC');
-      fanOut ??= new ConcordJobs(settings);
+      fanOut ??= new ConcordJobs(options.pipelines ?? [], settings);
       const jobs = await fanOut.enqueueReconcile(date);
       log(`nightly: enqueued reconcile of ${date} (${jobs.map((j) => j.id).join(', ')})`);
       return { date, enqueued: jobs.map((j) => j.id) };

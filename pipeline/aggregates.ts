@@ -134,3 +134,18 @@ export function aggregateFunction(spec: AggregateSpec, schema: EventSchema): Agg
       throw new DefinitionError(`unknown aggregate ${JSON.stringify(spec)}`);
   }
 }
+
+/** Sums and averages of `double` fields depend on the order of additions: runtimes agree within this, relative. */
+export const FLOAT_TOLERANCE = 1e-9;
+
+/** Whether an aggregate's value is compared with `FLOAT_TOLERANCE` (sum or avg over a double field). */
+export function isFloatingAggregate(spec: AggregateSpec, schema: EventSchema): boolean {
+  return (spec.kind === 'sum' || spec.kind === 'avg') && schema.fields[spec.field]?.kind === 'double';
+}
+
+/** Equal values, or within `FLOAT_TOLERANCE` relative when `floating` (null only equals null). */
+export function sameNumber(a: number | null | undefined, b: number | null | undefined, floating: boolean): boolean {
+  if (a === b) return true;
+  if (!floating || typeof a !== 'number' || typeof b !== 'number') return false;
+  return Math.abs(a - b) <= FLOAT_TOLERANCE * Math.max(Math.abs(a), Math.abs(b));
+}

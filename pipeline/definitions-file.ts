@@ -144,7 +144,8 @@ function parseSchema(p: Problems, name: string, spec: unknown): EventSchema | un
     return undefined;
   }
   const fields: Record<string, FieldDef> = {};
-  for (const [f, type] of Object.entries(spec.fields)) {
+  const declared: Record<string, unknown> = spec.fields;
+  for (const [f, type] of Object.entries(declared)) {
     if (f.length === 0) p.add(`${path}.fields`, 'a field name must not be empty');
     const def = parseField(p, `${path}.fields.${f}`, type);
     if (def) fields[f] = def;
@@ -152,7 +153,7 @@ function parseSchema(p: Problems, name: string, spec: unknown): EventSchema | un
   const role = (key: 'time' | 'id' | 'key', kind: FieldKind | undefined, optional: boolean): string | undefined => {
     const v = spec[key];
     if (v === undefined && optional) return undefined;
-    if (typeof v !== 'string' || !(v in spec.fields!)) {
+    if (typeof v !== 'string' || !(v in declared)) {
       p.add(`${path}.${key}`, v === undefined ? `required: the name of the ${key === 'time' ? 'event-time' : 'event id'} field` : `${q(v)} is not a field of the schema`);
       return undefined;
     }
@@ -361,8 +362,11 @@ function parsePipeline(p: Problems, name: string, spec: unknown, schemas: Readon
     watermark: { maxOutOfOrderness: bound ?? 0 }, allowedLateness: lateness ?? 0,
   };
   const checkKey = (k: unknown, at: string): k is string => {
-    if (typeof k === 'string' && k in schema.fields) return true;
-    p.add(at, `${q(k)} is not a field of schema ${q(schema.name)}`);
+    const def = typeof k === 'string' ? schema.fields[k] : undefined;
+    if (!def) p.add(at, `${q(k)} is not a field of schema ${q(schema.name)}`);
+    // Grouping by a double (or a decimal printed as one) would make cell identity depend on float text.
+    else if (def.kind === 'double' || def.kind === 'decimal') p.add(at, `${q(k)} is ${fieldTypeName(def)}; keys are string, int, bool or timestamp fields`);
+    else return true;
     return false;
   };
   if (isRule) {

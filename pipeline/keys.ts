@@ -1,10 +1,46 @@
+import { presentValue, type AnyEvent, type EventSchema } from '../schemas/schema.ts';
+
 /**
- * The identity of a (window) pane's key: its key fields' values in definition order, null marked apart
- * from the string "null". Unkeyed pipelines have one pane per window, id ''. Works on events and on
- * the key values of results alike, so operators and the merge stage agree on it.
+ * Cell identity, owned here and nowhere else: a key's identity is its key fields' values in definition
+ * order, null marked apart from the string "null"; a window cell is (window start, key), an alert cell
+ * (key, event id). Operators, the merge stage, replay, reconcile and the store all call these.
  */
+const NULL = '\u0001null';
+
+/** The identity of a key: works on events and on the key values of results alike. Unkeyed: ''. */
 export function paneId(keyFields: readonly string[], values: Readonly<Record<string, unknown>>): string {
   if (keyFields.length === 0) return '';
-  if (keyFields.length === 1) return String(values[keyFields[0]!] ?? '\u0001null');
-  return keyFields.map((k) => String(values[k] ?? '\u0001null')).join('\u0000');
+  if (keyFields.length === 1) return String(values[keyFields[0]!] ?? NULL);
+  return keyFields.map((k) => String(values[k] ?? NULL)).join('\u0000');
+}
+
+/** A window cell: `start \0 key identity`. */
+export function windowCellId(windowStart: number, keyFields: readonly string[], values: Readonly<Record<string, unknown>>): string {
+  return `${windowStart}\u0000${paneId(keyFields, values)}`;
+}
+
+/** An alert cell: `key identity \0 event id`. */
+export function alertCellId(keyFields: readonly string[], values: Readonly<Record<string, unknown>>, id: string): string {
+  return `${paneId(keyFields, values)}\u0000${id}`;
+}
+
+/** A result's key values as written out: decimals in major units, absent as null. */
+export type KeyValues = Record<string, string | number | boolean | null>;
+
+export function keyValuesOf(schema: EventSchema, keyFields: readonly string[], event: AnyEvent): KeyValues {
+  const key: KeyValues = {};
+  for (const k of keyFields) {
+    const v = event[k];
+    key[k] = v === undefined ? null : presentValue(schema.fields[k], v);
+  }
+  return key;
+}
+
+/**
+ * A cell's key as the store keeps it in a text column: the key values (then the alert's event id) as a
+ * JSON array — NUL-free for PostgreSQL, null apart from "null" — unique within (pipeline, window start).
+ */
+export function storedCellId(key: KeyValues, alertId?: string): string {
+  const values = Object.values(key);
+  return JSON.stringify(alertId === undefined ? values : [...values, alertId]);
 }

@@ -19,3 +19,9 @@ export function compareUtf8(a: string, b: string): number {
   }
   return a.length - b.length;
 }
+
+/** Orders field values of one type as DuckDB does: text by UTF-8 bytes, numbers numerically, false < true. */
+export function compareValues(a: string | number | boolean, b: string | number | boolean): number {
+  if (typeof a === 'string' && typeof b === 'string') return compareUtf8(a, b);
+  return a < b ? -1 : a > b ? 1 : 0;
+}

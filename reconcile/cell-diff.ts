@@ -1,6 +1,8 @@
 import { quoteIdent, type DuckDb } from '../batch/duckdb.ts';
 import { windowRecord } from '../batch/replay.ts';
+import { FLOAT_TOLERANCE, isFloatingAggregate } from '../pipeline/aggregates.ts';
 import type { WindowedPipeline } from '../pipeline/definition.ts';
+import { windowCellId } from '../pipeline/keys.ts';
 import type { ResultRecord, WindowResult } from '../schemas/results.ts';
 import type { ReconcileMetrics } from './reconcile.ts';
 
@@ -90,7 +92,14 @@ export async function diffCells(
   const keys = def.key.map(quoteIdent);
   const aggs = def.aggregates.map((_, i) => `a${i}`);
   const on = (x: string, y: string) => [`${x}.ws = ${y}.ws`, ...keys.map((k) => `${x}.${k} IS NOT DISTINCT FROM ${y}.${k}`)].join(' AND ');
-  const same = (x: string, y: string) => [`${x}.ws IS NOT NULL`, `${y}.ws IS NOT NULL`, ...aggs.map((a) => `${x}.${a} IS NOT DISTINCT FROM ${y}.${a}`)].join(' AND ');
+  // Sums and averages of double fields agree within FLOAT_TOLERANCE (the order of additions differs).
+  const floating = def.aggregates.map((a) => isFloatingAggregate(a.aggregate, def.schema));
+  const sameAgg = (x: string, y: string, i: number) => {
+    const a = aggs[i]!;
+    const exact = `${x}.${a} IS NOT DISTINCT FROM ${y}.${a}`;
+    return floating[i] ? `(${exact} OR abs(${x}.${a} - ${y}.${a}) <= ${FLOAT_TOLERANCE} * greatest(abs(${x}.${a}), abs(${y}.${a})))` : exact;
+  };
+  const same = (x: string, y: string) => [`${x}.ws IS NOT NULL`, `${y}.ws IS NOT NULL`, ...aggs.map((_, i) => sameAgg(x, y, i))].join(' AND ');
   const sideCols = (alias: string) => [`${alias}.ws IS NOT NULL AS ${alias}_in`, `${alias}.idx AS ${alias}_idx`, ...aggs.map((a) => `${alias}.${a} AS ${alias}_${a}`)];
   await db.run(`CREATE OR REPLACE TEMP TABLE cell_diff AS
     SELECT coalesce(rt.ws, rp.ws) AS ws, ${keys.map((k) => `coalesce(rt.${k}, rp.${k}) AS ${k}`).join(', ')}${keys.length > 0 ? ',' : ''}
@@ -128,7 +137,7 @@ export async function diffCells(
   const rows: (DiffRow & { id: string; ws: number })[] = [];
   for (let r = 0; r < n; r++) {
     const ws = Number(cols.ws![r]);
-    const id = `${ws}\u0000${def.key.map((k) => String(cols[k]![r] ?? null)).join('\u0001')}`;
+    const id = windowCellId(ws, def.key, Object.fromEntries(def.key.map((k) => [k, cols[k]![r]])));
     const row = { id, ws, same: cols.same![r] === true };
     const rt = side('rt', sides.realtime, r), rp = side('rp', sides.replayed, r), sh = side('sh', sides.shadow, r), rd = side('rd', read, r);
     rows.push({ ...row, ...(rt ? { rt } : {}), ...(rp ? { rp } : {}), ...(sh ? { sh } : {}), ...(rd ? { read: rd } : {}) });

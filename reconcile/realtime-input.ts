@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConfigError } from '../pipeline/errors.ts';
-import type { ResultRecord } from '../schemas/results.ts';
+import type { AlertResult, KeyValues, ResultRecord } from '../schemas/results.ts';
 import type { AnyEvent } from '../schemas/schema.ts';
 import type { LoggedLate } from './reconcile.ts';
 
@@ -19,8 +19,8 @@ export function parseResultLine(def: PipelineDefinition, row: Record<string, unk
   if (row.pipeline !== def.name) return null;
   const version = String(row.definition_version ?? definitionVersion(def));
   if (def.kind === 'windowed') {
-    const key: Record<string, string | number | null> = {};
-    for (const k of def.key) key[k] = (row[k] as string | number | null | undefined) ?? null;
+    const key: KeyValues = {};
+    for (const k of def.key) key[k] = (row[k] as string | number | boolean | null | undefined) ?? null;
     const values: Record<string, number | null> = {};
     for (const a of def.aggregates) values[a.output] = row[a.output] === null || row[a.output] === undefined ? null : Number(row[a.output]);
     return {
@@ -32,9 +32,9 @@ export function parseResultLine(def: PipelineDefinition, row: Record<string, unk
   }
   const idField = def.schema.idField;
   return {
-    kind: 'alert', pipeline: def.name, key: { [def.key]: String(row[def.key]) }, idField, id: String(row[idField]),
-    ts: parseTime(row.ts, 'ts', line), valuesField: def.rule.output,
-    distinctValues: ((row[def.rule.output] as unknown[] | undefined) ?? []).map(String),
+    kind: 'alert', pipeline: def.name, key: { [def.key]: (row[def.key] as string | number | boolean | null | undefined) ?? null }, idField, id: String(row[idField]),
+    ts: parseTime(row.ts, 'ts', line), output: def.rule.output,
+    value: (row[def.rule.output] as AlertResult['value'] | undefined) ?? [],
     late: row.late === true, watermark: parseWatermark(row.watermark), definitionVersion: version,
   };
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { replay } from '../batch/replay.ts';
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
-import { paneId } from '../pipeline/keys.ts';
+import { windowCellId, type KeyValues } from '../pipeline/keys.ts';
 import { cellKey, type ResultRecord } from '../schemas/results.ts';
 import { differencesMarkdown, reconciliationMarkdown, type DayReconciliation } from './day-report.ts';
 import { finalResults } from './final-results.ts';
@@ -24,7 +24,7 @@ export interface DirtyCell {
   readonly pipeline: string;
   /** Window start (alerts: the alert's event ts; 0 with `key` = the rule key to redo the key's day). */
   readonly windowStart: number;
-  readonly key: Record<string, string | number | null>;
+  readonly key: KeyValues;
 }
 
 /**
@@ -168,9 +168,9 @@ export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary
     const starts = [...new Set(dirty.map((d) => d.windowStart))].sort((a, b) => a - b);
     const size = def.window.size;
     const timeRanges = starts.map((s) => ({ from: s, to: s + size }));
-    const wanted = new Set(dirty.map((d) => `${d.windowStart}\u0000${paneId(def.key, d.key)}`));
+    const wanted = new Set(dirty.map((d) => windowCellId(d.windowStart, def.key, d.key)));
     const results = await replay(def, req.archiveDir, { dedupe: true, timeRanges, exactDistinct: false });
-    rows = [...finalResults(results).values()].filter((r) => r.kind === 'window' && wanted.has(`${r.windowStart}\u0000${paneId(def.key, r.key)}`));
+    rows = [...finalResults(results).values()].filter((r) => r.kind === 'window' && wanted.has(windowCellId(r.windowStart, def.key, r.key)));
   } else {
     const keys = new Set(dirty.map((d) => String(d.key[def.key] ?? null)));
     const results = await replay(def, req.archiveDir, { dedupe: true, timeRanges: [{ from: 0, to: range.to }] });

@@ -3,6 +3,8 @@ import { assignWindows } from '../pipeline/windows.ts';
 import { DuckDb } from '../batch/duckdb.ts';
 import { cellTableResults, replay, replayCellTable, replaysAsTable } from '../batch/replay.ts';
 import { definitionVersion, fieldsRead, type PipelineDefinition, type RulePipeline, type WindowedPipeline } from '../pipeline/definition.ts';
+import { sameNumber } from '../pipeline/aggregates.ts';
+import { paneId, windowCellId } from '../pipeline/keys.ts';
 import { isBeyondLateness, isDecided } from '../pipeline/lateness.ts';
 import { WatermarkTracker } from '../pipeline/watermark.ts';
 import { formatDuration, isoMillis } from '../pipeline/time.ts';
@@ -382,8 +384,8 @@ function evidenceAttribution(def: PipelineDefinition, evidence: Evidence): (id: 
   const cellsOf = (event: Record<string, unknown>): string[] => {
     const ts = typeof event[def.schema.timeField] === 'number' ? (event[def.schema.timeField] as number) : Date.parse(String(event[def.schema.timeField]));
     if (!Number.isFinite(ts)) return [];
-    if (def.kind === 'windowed') return assignWindows(def.window, ts).map((start) => `${start}\u0000${def.key.map((k) => String(event[k] ?? null)).join('\u0001')}`);
-    return [`key:${String(event[def.key] ?? null)}`];
+    if (def.kind === 'windowed') return assignWindows(def.window, ts).map((start) => windowCellId(start, def.key, event));
+    return [`key:${paneId([def.key], event)}`];
   };
   const dupCells = new Set<string>();
   for (const a of duplicates) cellsOf(a.event).forEach((c) => dupCells.add(c));
@@ -391,7 +393,7 @@ function evidenceAttribution(def: PipelineDefinition, evidence: Evidence): (id: 
   for (const r of rejected) if (r.loose) cellsOf(r.loose).forEach((c) => rejectedCells.set(c, (rejectedCells.get(c) ?? 0) + 1));
   const missingOffsets = [...gaps.values()].reduce((a, b) => a + b, 0);
   return (id, rt, rp, sh) => {
-    const cell = def.kind === 'windowed' ? id : `key:${String(((rt ?? rp) as AlertResult).key[def.key] ?? null)}`;
+    const cell = def.kind === 'windowed' ? id : `key:${paneId([def.key], ((rt ?? rp) as AlertResult).key)}`;
     if (dupCells.has(cell) && sameValue(rt, sh)) return 'duplicate';
     const excess = primaryValue(def, rt) - primaryValue(def, rp);
     if (excess <= 0 || sameValue(rt, sh)) return undefined;
@@ -417,7 +419,7 @@ function windowAttribution(def: Extract<PipelineDefinition, { kind: 'windowed' }
   // Late events by the cells that skipped them (a hopping event can be late for some of its windows only).
   const byCell = new Map<string, LateEventRef[]>();
   for (const l of skips) {
-    const id = `${l.windowStart}\u0000${def.key.map((k) => String(l.event[k] ?? null)).join('\u0001')}`;
+    const id = windowCellId(l.windowStart!, def.key, l.event);
     let list = byCell.get(id);
     if (!list) byCell.set(id, (list = []));
     list.push(lateRef(l, def));
@@ -436,7 +438,7 @@ function ruleAttribution(
 ): Attribution {
   const lateByKey = new Map<string, { ref: LateEventRef; ts: number; dropped: boolean }[]>();
   const add = (l: LateRecord, isDropped: boolean) => {
-    const key = String(l.event[def.key]);
+    const key = paneId([def.key], l.event);
     let list = lateByKey.get(key);
     if (!list) lateByKey.set(key, (list = []));
     list.push({ ref: lateRef(l, def), ts: l.event[def.schema.timeField] as number, dropped: isDropped });
@@ -446,7 +448,7 @@ function ruleAttribution(
   const span = def.rule.span;
   return (_id, rt, rp, sh) => {
     const alert = (rt ?? rp) as AlertResult;
-    const candidates = lateByKey.get(String(alert.key[def.key])) ?? [];
+    const candidates = lateByKey.get(paneId([def.key], alert.key)) ?? [];
     // A late event changes C(t) for t within one span after it, and a changed status changes the
     // next event's alert: so look one span back, then through the predecessor (two spans).
     const near = candidates.filter((c) => c.ts <= alert.ts && c.ts > alert.ts - span);
@@ -458,7 +460,7 @@ function ruleAttribution(
 }
 
 function valuesOf(r: ResultRecord): Record<string, unknown> {
-  return r.kind === 'window' ? r.values : { [r.valuesField]: r.distinctValues };
+  return r.kind === 'window' ? r.values : { [r.output]: r.value };
 }
 
 /** Same numbers (windows: every output; alerts: the same distinct values). Called per cell: no JSON. */
@@ -471,7 +473,9 @@ function sameValue(a?: ResultRecord, b?: ResultRecord): boolean {
     return true;
   }
   if (a.kind === 'alert' && b.kind === 'alert') {
-    const x = a.distinctValues, y = b.distinctValues;
+    const x = a.value, y = b.value;
+    // A sum rule's total over double fields differs by the order of additions: integers compare exactly.
+    if (typeof x === 'number' || typeof y === 'number') return typeof x === 'number' && typeof y === 'number' && sameNumber(x, y, !Number.isInteger(x) || !Number.isInteger(y));
     return x.length === y.length && x.every((v, i) => v === y[i]);
   }
   return false;

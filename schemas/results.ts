@@ -1,5 +1,8 @@
+import { alertCellId, windowCellId, type KeyValues } from '../pipeline/keys.ts';
 import { formatWatermark, isoMillis } from '../pipeline/time.ts';
-import type { AnyEvent } from './schema.ts';
+import type { AnyEvent, FieldValue } from './schema.ts';
+
+export type { KeyValues } from '../pipeline/keys.ts';
 
 /** Where an event came from: its source (file, topic-partition) and offset (line, Kafka offset). */
 export interface EventPosition {
@@ -7,7 +10,6 @@ export interface EventPosition {
   readonly offset: number;
 }
 
-export type KeyValues = Record<string, string | number | null>;
 
 /** One (window, key) result, at a revision. Times are epoch ms inside Concord, ISO strings on the wire. */
 export interface WindowResult {
@@ -33,9 +35,9 @@ export interface AlertResult {
   readonly idField: string;
   readonly id: string;
   readonly ts: number;
-  /** Output field name and the distinct values that crossed the threshold, sorted. */
-  readonly valuesField: string;
-  readonly distinctValues: readonly string[];
+  /** Output field name and the measure that crossed the threshold: the sorted distinct values, or M. */
+  readonly output: string;
+  readonly value: readonly FieldValue[] | number;
   /** Raised by a late transaction evaluated on arrival. */
   readonly late: boolean;
   readonly watermark: number | null;
@@ -63,16 +65,10 @@ export interface DeadLetter {
   readonly raw: string;
 }
 
-/** The cell a result belongs to: pipeline | window_start | key values. */
+/** The cell a result belongs to (pipeline apart): `window start \0 key` or `key \0 event id` (pipeline/keys.ts). */
 export function cellKey(r: ResultRecord): string {
-  // Called per result on every diff: a plain loop (Object.values().map().join() cost 3x more).
-  let key = '';
-  let first = true;
-  for (const k in r.key) {
-    key = first ? String(r.key[k]) : `${key}\u0001${String(r.key[k])}`;
-    first = false;
-  }
-  return r.kind === 'window' ? `${r.windowStart}\u0000${key}` : `${key}\u0000${r.id}`;
+  const fields = Object.keys(r.key);
+  return r.kind === 'window' ? windowCellId(r.windowStart, fields, r.key) : alertCellId(fields, r.key, r.id);
 }
 
 export function eventToJson(event: AnyEvent, timeField: string): Record<string, unknown> {
@@ -101,7 +97,7 @@ export function resultToJson(r: ResultRecord): Record<string, unknown> {
     ...r.key,
     [r.idField]: r.id,
     ts: isoMillis(r.ts),
-    [r.valuesField]: r.distinctValues,
+    [r.output]: r.value,
     ...(r.late ? { late: true } : {}),
     watermark: r.watermark === null ? null : formatWatermark(r.watermark),
     definition_version: r.definitionVersion,

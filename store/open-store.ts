@@ -15,7 +15,8 @@ export { DEFAULT_DATABASE_URL };
  * `duckdb:<path>` or `duckdb::memory:` (one process), `postgres://...` (several processes; `postgres`
  * alone means DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test). Tables are created if missing.
  */
-export async function openStore(url = process.env.CONCORD_STORE ?? DEFAULT_STORE, options: StoreOptions = {}): Promise<SqlResultStore> {
+export async function openStore(url: string | undefined, options: StoreOptions): Promise<SqlResultStore> {
+  url ??= process.env.CONCORD_STORE ?? DEFAULT_STORE;
   const schema = options.schema ?? process.env.CONCORD_STORE_SCHEMA ?? 'concord';
   const sealDelayMs = options.sealDelayMs ?? (process.env.CONCORD_SEAL_DELAY_MS ? Number(process.env.CONCORD_SEAL_DELAY_MS) : undefined);
   const opts = { ...options, schema, ...(sealDelayMs === undefined ? {} : { sealDelayMs }) };

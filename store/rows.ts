@@ -1,6 +1,7 @@
 import type { LoggedLate } from '../reconcile/reconcile.ts';
 import type { AlertResult, KeyValues, LateRecord, ResultRecord, WindowResult } from '../schemas/results.ts';
 import type { PipelineDefinition } from '../pipeline/definition.ts';
+import { keyValuesOf, storedCellId } from '../pipeline/keys.ts';
 
 /**
  * How results live in the store: one row per cell and version, where a cell is (pipeline,
@@ -39,9 +40,9 @@ export function dayStart(day: string): number {
   return Date.parse(`${day}T00:00:00.000Z`);
 }
 
-/** Canonical cell key of a record: key values in their field order (alerts add the alert id). */
+/** The stored cell key of a record (pipeline/keys.ts). */
 export function cellOf(r: ResultRecord): string {
-  return JSON.stringify(r.kind === 'window' ? Object.values(r.key) : [...Object.values(r.key), r.id]);
+  return storedCellId(r.key, r.kind === 'window' ? undefined : r.id);
 }
 
 export function toRow(r: ResultRecord, o: { generation: number; provenance?: Provenance; writtenAt: number; jobId?: string | null }): StoredRow {
@@ -55,7 +56,7 @@ export function toRow(r: ResultRecord, o: { generation: number; provenance?: Pro
     kind: r.kind,
     windowEnd: r.kind === 'window' ? r.windowEnd : null,
     key: r.key,
-    values: r.kind === 'window' ? { ...r.values } : { [r.idField]: r.id, [r.valuesField]: [...r.distinctValues], late: r.late },
+    values: r.kind === 'window' ? { ...r.values } : { [r.idField]: r.id, [r.output]: Array.isArray(r.value) ? [...r.value] : r.value, late: r.late },
     revision: r.kind === 'window' ? r.revision : 0,
     provenance: o.provenance ?? (r.kind === 'window' && r.revision > 0 ? 'late-update' : 'realtime'),
     watermark: r.watermark,
@@ -76,10 +77,10 @@ export function toRecord(row: StoredRow, def: PipelineDefinition): ResultRecord 
     return w;
   }
   const idField = def.schema.idField;
-  const valuesField = def.kind === 'rule' ? def.rule.output : 'values';
+  const output = def.kind === 'rule' ? def.rule.output : 'values';
   const a: AlertResult = {
     kind: 'alert', pipeline: row.pipeline, key: row.key, idField, id: String(row.values[idField]), ts: row.windowStart,
-    valuesField, distinctValues: (row.values[valuesField] as string[]) ?? [], late: row.values.late === true,
+    output, value: (row.values[output] as AlertResult['value'] | undefined) ?? [], late: row.values.late === true,
     watermark: row.watermark, definitionVersion: row.definitionVersion,
   };
   return a;
@@ -101,12 +102,11 @@ export function lateToStored(def: PipelineDefinition, l: LoggedLate): StoredLate
   const r: LateRecord = l.record;
   const ts = r.event[def.schema.timeField] as number;
   const keyFields = def.kind === 'windowed' ? def.key : [def.key];
-  const key: KeyValues = {};
-  for (const k of keyFields) key[k] = (r.event[k] as string | number | undefined) ?? null;
+  const key = keyValuesOf(def.schema, keyFields, r.event);
   // Rules have no window: the cell is the key (a backfill redoes the key's alerts of the day).
   const windowStart = def.kind === 'windowed' ? (r.windowStart ?? ts) : dayStart(dayOf(ts));
   return {
     pipeline: def.name, day: dayOf(def.kind === 'windowed' ? windowStart : ts), windowStart,
-    cell: JSON.stringify(Object.values(key)), key, source: r.position.source, offset: r.position.offset, late: l,
+    cell: storedCellId(key), key, source: r.position.source, offset: r.position.offset, late: l,
   };
 }

@@ -1,5 +1,4 @@
-import { pipelineByName } from '../pipeline/builtins.ts';
-import type { PipelineDefinition } from '../pipeline/definition.ts';
+import type { Registry } from '../pipeline/registry.ts';
 import type { DayReconciliation } from '../reconcile/day-report.ts';
 import type { LoggedLate } from '../reconcile/reconcile.ts';
 import type { DirtyCell, ReconcileStore } from '../reconcile/reconcile-day.ts';
@@ -14,8 +13,8 @@ export interface StoreOptions {
   schema?: string;
   /** A day is provisional until the pipeline's watermark passes its end plus this (default 72 h). */
   sealDelayMs?: number;
-  /** Pipeline definitions by name (default: the built-ins), to turn rows back into records. */
-  definitions?: (name: string) => PipelineDefinition;
+  /** The loaded definitions, to turn rows back into records. */
+  registry: Registry;
   now?: () => number;
 }
 
@@ -110,16 +109,16 @@ export class SqlResultStore implements ReconcileStore {
   private readonly db: SqlDriver;
   private readonly s: string;
   private readonly sealDelayMs: number;
-  private readonly defs: (name: string) => PipelineDefinition;
+  private readonly registry: Registry;
   private readonly now: () => number;
 
-  constructor(db: SqlDriver, options: StoreOptions = {}) {
+  constructor(db: SqlDriver, options: StoreOptions) {
     this.db = db;
     const schema = options.schema ?? 'concord';
     if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`store schema "${schema}": use lower-case letters, digits and _`);
     this.s = schema;
     this.sealDelayMs = options.sealDelayMs ?? 72 * 3_600_000;
-    this.defs = options.definitions ?? pipelineByName;
+    this.registry = options.registry;
     this.now = options.now ?? Date.now;
   }
 
@@ -223,7 +222,7 @@ export class SqlResultStore implements ReconcileStore {
   /** Late events the workers recorded; a late event for a reconciled or sealed day dirties its cell. */
   async appendLate(pipeline: string, entries: readonly LoggedLate[]): Promise<number> {
     if (entries.length === 0) return 0;
-    const def = this.defs(pipeline);
+    const def = this.registry.pipeline(pipeline);
     const stored = entries.map((l) => lateToStored(def, l));
     return this.db.transaction(async (tx) => {
       let added = 0;
@@ -283,12 +282,12 @@ export class SqlResultStore implements ReconcileStore {
   }
 
   async asOf(pipeline: string, day: string, instant: number): Promise<ResultRecord[]> {
-    const def = this.defs(pipeline);
+    const def = this.registry.pipeline(pipeline);
     return (await this.asOfRows(pipeline, day, instant)).map((r) => toRecord(r, def));
   }
 
   async realtimeResults(pipeline: string, day: string): Promise<ResultRecord[]> {
-    const def = this.defs(pipeline);
+    const def = this.registry.pipeline(pipeline);
     const rows = await this.db.query(
       `SELECT * FROM ${this.s}.result_rows WHERE pipeline = $1 AND day = $2 AND generation = 0 ORDER BY window_start, cell`, [pipeline, day]);
     return rows.map((r) => toRecord(fromDb(r), def));

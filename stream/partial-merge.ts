@@ -63,7 +63,7 @@ export class PartialMergeStage {
   constructor(def: WindowedPipeline, inputPartitions: number) {
     this.def = def;
     this.version = definitionVersion(def);
-    this.fns = def.aggregates.map((a) => aggregateFunction(a.aggregate));
+    this.fns = def.aggregates.map((a) => aggregateFunction(a.aggregate, def.schema));
     for (let p = 0; p < inputPartitions; p++) this.inputs.set(p, Number.NEGATIVE_INFINITY);
   }
 

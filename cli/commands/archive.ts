@@ -3,17 +3,17 @@ import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { parseDuration } from '../../pipeline/time.ts';
 import { kafkaSettings } from '../../stream/kafka/client.ts';
-import { schemaByName } from '../../schemas/index.ts';
 import { readJsonlFile } from '../../sources/jsonl-file.ts';
 import type { CommandSpec } from '../args.ts';
 import { Progress } from '../progress.ts';
+import { loadRegistry } from './shared.ts';
 
 export const archiveCommand: CommandSpec = {
   name: 'archive',
   summary: 'write events (late ones included) to Parquet partitioned by event time',
-  usage: 'concord archive --schema clicks|transactions (--input EVENTS.jsonl | --from-kafka [--stop-when-idle 10s]) --dir ARCHIVE_DIR',
+  usage: 'concord archive --schema NAME (--input EVENTS.jsonl | --from-kafka [--stop-when-idle 10s]) --dir ARCHIVE_DIR',
   options: [
-    '--schema NAME              clicks | transactions',
+    '--schema NAME              a schema of the definitions (seed: clicks | transactions)',
     '--input FILE               events, one JSON object per line',
     '--from-kafka               or: consume the raw topic in consumer group concord-archiver-<schema>;',
     '                           files <topic>_<partition>-<first>-<last offset>.parquet, offsets committed',
@@ -29,7 +29,9 @@ export const archiveCommand: CommandSpec = {
   },
   required: ['schema', 'dir'],
   async run(v) {
-    const schema = schemaByName(String(v.schema));
+    const registry = await loadRegistry(v);
+    const schema = registry.schema(String(v.schema));
+    const sketched = registry.sketchedFields(schema.name);
     if (v['from-kafka']) {
       const archiver = new KafkaArchiver({
         schema,
@@ -47,7 +49,7 @@ export const archiveCommand: CommandSpec = {
     }
     if (v.input === undefined) throw new ConfigError('give --input FILE, or --from-kafka');
     const progress = new Progress(`archive ${schema.name}`);
-    const stats = await new ParquetArchive(String(v.dir), schema).write(readJsonlFile(String(v.input)), {
+    const stats = await new ParquetArchive(String(v.dir), schema, { sketched }).write(readJsonlFile(String(v.input)), {
       onProgress: (n) => progress.update(n, 'events'),
     });
     progress.done(stats.events, 'events');

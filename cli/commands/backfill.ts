@@ -3,7 +3,7 @@ import { backfillDay, dayRange } from '../../reconcile/reconcile-day.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
-import { pipelinesFor, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
+import { loadRegistry, pipelinesFor, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 
 export const backfillCommand: CommandSpec = {
   name: 'backfill',
@@ -22,9 +22,10 @@ export const backfillCommand: CommandSpec = {
   async run(v) {
     const date = String(v.date);
     dayRange(date);
-    const store = await openStore(storeUrl(v));
+    const registry = await loadRegistry(v);
+    const store = await openStore(storeUrl(v), { registry });
     try {
-      for (const def of pipelinesFor(v.pipeline, loadSettings(v))) {
+      for (const def of pipelinesFor(registry, v.pipeline, loadSettings(v))) {
         const s = await backfillDay({
           def, date, store, archiveDir: String(v.archive), jobId: String(v['job-id'] ?? `backfill:${def.name}:${date}`),
           progress: ({ done, total, what }) => { process.stderr.write(`backfill ${def.name} ${date} [${done}/${total}] ${what}\n`); },
@@ -48,9 +49,10 @@ export const revertCommand: CommandSpec = {
   async run(v) {
     const date = String(v.date);
     dayRange(date);
-    const store = await openStore(storeUrl(v));
+    const registry = await loadRegistry(v);
+    const store = await openStore(storeUrl(v), { registry });
     try {
-      for (const def of pipelinesFor(v.pipeline, {})) {
+      for (const def of pipelinesFor(registry, v.pipeline, {})) {
         const status = await store.status(def.name, date);
         if (status.generations.length === 0) {
           if (v.pipeline !== 'all') throw new ConfigError(`${def.name} ${date} was never reconciled: nothing to revert`);

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { replay } from '../../batch/replay.ts';
 import { generateDay, writeJsonl } from '../../generate/realistic-day.ts';
-import { builtinPipelines } from '../../pipeline/builtins.ts';
 import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import type { ReconcileReport } from '../../reconcile/reconcile.ts';
 import { reconcileDay, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
@@ -18,7 +17,9 @@ import { batchesOf } from '../../sources/jsonl-file.ts';
 import { runStream } from '../../stream/runtime.ts';
 import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
+import { ConfigError } from '../../pipeline/errors.ts';
 import { Progress } from '../progress.ts';
+import { loadRegistry } from './shared.ts';
 
 export const demoCommand: CommandSpec = {
   name: 'demo',
@@ -30,12 +31,16 @@ export const demoCommand: CommandSpec = {
     '--transactions N           card transactions (default 100000, with fraud rings)',
     '--seed N                   generator seed (default 42)',
     '--date D                   the generated UTC day (default 2026-11-23)',
-    'The result store is embedded DuckDB in DIR/store.duckdb; afterwards',
+    'The demo generates the seed schemas (clicks, transactions) and runs every pipeline of the definitions',
+    'that reads them (default: the seed pipelines). The result store is embedded DuckDB in DIR/store.duckdb; afterwards',
     '`npm run concord -- report --date D --store duckdb:DIR/store.duckdb` prints the next-day report.',
   ],
   flags: { dir: { type: 'string' }, clicks: { type: 'string' }, transactions: { type: 'string' }, seed: { type: 'string' }, date: { type: 'string' } },
   async run(v) {
     const started = Date.now();
+    const registry = await loadRegistry(v);
+    const pipelines = registry.pipelines.filter((p) => p.schema.name === 'clicks' || p.schema.name === 'transactions');
+    if (pipelines.length === 0) throw new ConfigError(`${registry.origin} has no pipeline over the generated schemas clicks or transactions: the demo has nothing to run`);
     const dir = String(v.dir ?? '.concord/demo');
     await rm(dir, { recursive: true, force: true });
     const say = (text: string) => process.stderr.write(`${text}\n`);
@@ -54,11 +59,11 @@ export const demoCommand: CommandSpec = {
     for (const [topic, lines] of Object.entries(log)) await writeJsonl(join(dir, 'input', `${topic}.jsonl`), lines);
 
     const bySchema = new Map<EventSchema, PipelineDefinition[]>();
-    for (const p of builtinPipelines) bySchema.set(p.schema, [...(bySchema.get(p.schema) ?? []), p]);
+    for (const p of pipelines) bySchema.set(p.schema, [...(bySchema.get(p.schema) ?? []), p]);
 
     say('2/5 streaming: event-time windows, watermarks, allowed lateness -> the result store (embedded DuckDB)');
     const storeUrl = `duckdb:${join(dir, 'store.duckdb')}`;
-    const store = await openStore(storeUrl);
+    const store = await openStore(storeUrl, { registry });
     const sink = new StoreSink(store);
     const realtime = new Map<string, ResultRecord[]>();
     for (const [schema, pipelines] of bySchema) {
@@ -92,14 +97,14 @@ export const demoCommand: CommandSpec = {
     for (const schema of bySchema.keys()) {
       const lines = log[schema.name] ?? [];
       const progress = new Progress(`  archive ${schema.name}`, lines.length);
-      const stats = await new ParquetArchive(archiveDir, schema).write(toAsync(batchesOf(`file:${schema.name}.jsonl`, lines)), {
+      const stats = await new ParquetArchive(archiveDir, schema, { sketched: registry.sketchedFields(schema.name) }).write(toAsync(batchesOf(`file:${schema.name}.jsonl`, lines)), {
         onProgress: (n) => progress.update(n),
       });
       progress.done(stats.events, `events in ${stats.files.length} files`);
     }
 
     say('4/5 replaying the archive with DuckDB (complete data, same definitions)');
-    for (const p of builtinPipelines) {
+    for (const p of pipelines) {
       const t = Date.now();
       const results = await replay(p, archiveDir);
       const out = new JsonlWriter(join(dir, 'replay', `${p.name}.jsonl`));
@@ -112,7 +117,7 @@ export const demoCommand: CommandSpec = {
     const reports: ReconcileReport[] = [];
     const days: DayReconciliation[] = [];
     try {
-      for (const p of builtinPipelines) {
+      for (const p of pipelines) {
         let rec: DayReconciliation;
         try {
           rec = await reconcileDay({ def: p, date, store, archiveDir, jobId: `demo:${p.name}:${date}`, reportDir: join(dir, 'reports') });

@@ -7,7 +7,8 @@ import { startWorker } from '../../jobs/job-worker.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
-import { storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
+import type { Registry } from '../../pipeline/registry.ts';
+import { loadRegistry, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 
 const SUB = ['worker', 'schedule', 'enqueue', 'backfill', 'status'];
 
@@ -38,8 +39,9 @@ export const jobsCommand: CommandSpec = {
   async run(v) {
     const sub = String(v.do ?? '');
     if (!SUB.includes(sub)) throw new ConfigError(`say what to do: concord jobs ${SUB.join('|')}\nRun \`concord jobs --help\` for the options.`);
-    if (sub === 'worker') return runWorker(v);
-    const jobs = new ConcordJobs();
+    const registry = await loadRegistry(v);
+    if (sub === 'worker') return runWorker(v, registry);
+    const jobs = new ConcordJobs(registry.pipelines.map((p) => p.name));
     try {
       if (sub === 'schedule') {
         await jobs.schedule(v.cron === undefined ? undefined : String(v.cron), v.tz === undefined ? undefined : String(v.tz));
@@ -53,7 +55,7 @@ export const jobsCommand: CommandSpec = {
         if (v.wait) return await waitFor(jobs, added.map((j) => String(j.id)));
       } else if (sub === 'backfill') {
         if (v.from === undefined || v.to === undefined) throw new ConfigError('jobs backfill needs --from D1 --to D2');
-        const store = await openStore(storeUrl(v));
+        const store = await openStore(storeUrl(v), { registry });
         try {
           const added = await jobs.enqueueBackfill(String(v.from), String(v.to), v.pipeline === undefined ? undefined : String(v.pipeline), (p) => store.dirtyDays(p));
           process.stdout.write(added.length === 0 ? 'no dirty cells in that range: nothing to backfill\n' : added.map((j) => `${String(j.id)}\n`).join(''));
@@ -96,12 +98,12 @@ async function waitFor(jobs: ConcordJobs, ids: string[]): Promise<number> {
   }
 }
 
-async function runWorker(v: Record<string, string | boolean | undefined>): Promise<number> {
+async function runWorker(v: Record<string, string | boolean | undefined>, registry: Registry): Promise<number> {
   const archiveDir = String(v.archive ?? process.env.CONCORD_ARCHIVE_DIR ?? '');
   if (archiveDir === '') throw new ConfigError('jobs worker needs --archive DIR (or env CONCORD_ARCHIVE_DIR): the archive days are replayed from');
-  const store = await openStore(storeUrl(v));
-  const worker = startWorker(defaultProcessors({ store, archiveDir, reportDir: String(v['report-dir'] ?? '.concord/reports'), timing: loadSettings(v) }), {
-    concurrency: Number(v.concurrency ?? 1), log: (line) => process.stderr.write(`jobs: ${line}\n`),
+  const store = await openStore(storeUrl(v), { registry });
+  const worker = startWorker(defaultProcessors({ store, registry, archiveDir, reportDir: String(v['report-dir'] ?? '.concord/reports'), timing: loadSettings(v) }), {
+    concurrency: Number(v.concurrency ?? 1), log: (line) => process.stderr.write(`jobs: ${line}\n`), pipelines: registry.pipelines.map((p) => p.name),
   });
   process.stderr.write(`jobs: worker started (queue ${QUEUE}, store ${store.backend}, archive ${archiveDir}); Ctrl-C stops after the current job\n`);
   await new Promise<void>((resolve) => {

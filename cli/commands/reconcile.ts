@@ -1,12 +1,11 @@
 import { writeFile } from 'node:fs/promises';
-import { pipelineByName } from '../../pipeline/builtins.ts';
 import { withTiming } from '../../pipeline/definition.ts';
 import { reconcile } from '../../reconcile/reconcile.ts';
 import { readLateLog, readResultsFile } from '../../reconcile/realtime-input.ts';
 import { formatSummary } from '../../reconcile/summary.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
-import { pipelinesFor, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
+import { loadRegistry, pipelinesFor, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { reconcileDay, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
 import { reconciliationMarkdown, type DayReconciliation } from '../../reconcile/day-report.ts';
@@ -47,7 +46,7 @@ export const reconcileCommand: CommandSpec = {
     for (const r of ['pipeline', 'realtime', 'archive', 'output']) {
       if (v[r] === undefined) throw new ConfigError(`--${r} is required (or --date D to reconcile a day in the store)\nUsage: ${reconcileCommand.usage}`);
     }
-    const def = withTiming(pipelineByName(String(v.pipeline)), loadSettings(v));
+    const def = withTiming((await loadRegistry(v)).pipeline(String(v.pipeline)), loadSettings(v));
     const realtime = await readResultsFile(def, String(v.realtime));
     const lateLog = v.late === undefined ? undefined : await readLateLog(def, String(v.late));
     const report = await reconcile({
@@ -69,11 +68,12 @@ async function reconcileStoredDay(v: Record<string, string | boolean | undefined
   const date = String(v.date);
   const readAt = v['read-at'] === undefined ? undefined : Date.parse(String(v['read-at']));
   if (readAt !== undefined && !Number.isFinite(readAt)) throw new ConfigError(`--read-at ${String(v['read-at'])}: not an ISO timestamp`);
-  const store = await openStore(storeUrl(v));
+  const registry = await loadRegistry(v);
+  const store = await openStore(storeUrl(v), { registry });
   const done: DayReconciliation[] = [];
   let failed = 0;
   try {
-    for (const def of pipelinesFor(v.pipeline, loadSettings(v))) {
+    for (const def of pipelinesFor(registry, v.pipeline, loadSettings(v))) {
       try {
         done.push(await reconcileDay({
           def, date, store, archiveDir: String(v.archive), jobId: String(v['job-id'] ?? `reconcile:${def.name}:${date}`),

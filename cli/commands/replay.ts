@@ -1,22 +1,22 @@
 import { replay } from '../../batch/replay.ts';
-import { pipelineByName } from '../../pipeline/builtins.ts';
 import { resultToJson } from '../../schemas/results.ts';
 import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
+import { loadRegistry } from './shared.ts';
 
 export const replayCommand: CommandSpec = {
   name: 'replay',
   summary: 'compute a pipeline over the complete Parquet archive with DuckDB (no watermark)',
   usage: 'concord replay --pipeline NAME --input ARCHIVE_DIR --output OUT.jsonl',
   options: [
-    '--pipeline NAME            page_views_per_minute | unique_visitors_5m | fraud_multi_country',
+    '--pipeline NAME            a pipeline of the definitions (`concord validate` lists them)',
     '--input DIR                archive root written by `concord archive`',
-    '--output FILE              result rows (revision 0; unique_visitors_5m adds visitors_exact)',
+    '--output FILE              result rows (revision 0; approx_distinct outputs add <output>_exact)',
   ],
   flags: { pipeline: { type: 'string' }, input: { type: 'string' }, output: { type: 'string' } },
   required: ['pipeline', 'input', 'output'],
   async run(v) {
-    const def = pipelineByName(String(v.pipeline));
+    const def = (await loadRegistry(v)).pipeline(String(v.pipeline));
     const started = Date.now();
     const results = await replay(def, String(v.input));
     const out = new JsonlWriter(String(v.output));

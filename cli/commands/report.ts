@@ -7,7 +7,7 @@ import type { StoredRow } from '../../store/rows.ts';
 import type { DayStatus } from '../../store/sql-store.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
-import { pipelinesFor, storeFlags, storeOptions, storeUrl } from './shared.ts';
+import { loadRegistry, pipelinesFor, storeFlags, storeOptions, storeUrl } from './shared.ts';
 
 export interface DayReport {
   date: string;
@@ -50,11 +50,12 @@ export const reportCommand: CommandSpec = {
     dayRange(date);
     const format = String(v.format ?? 'md');
     if (!['md', 'csv', 'json'].includes(format)) throw new ConfigError(`--format ${format}: use md, csv or json`);
-    const store = await openStore(storeUrl(v));
+    const registry = await loadRegistry(v);
+    const store = await openStore(storeUrl(v), { registry });
     let report: DayReport;
     try {
       report = { date, pipelines: [] };
-      for (const def of pipelinesFor(v.pipeline, loadSettings({}))) {
+      for (const def of pipelinesFor(registry, v.pipeline, loadSettings({}))) {
         const [rows, status, recs] = await Promise.all([store.current(def.name, date), store.status(def.name, date), store.reconciliations(def.name, date)]);
         report.pipelines.push({ pipeline: def.name, status, reconciliation: recs.at(-1) ?? null, rows: rows.map(rowJson) });
       }

@@ -4,13 +4,6 @@ import { loadDefinitionsFile } from '../../pipeline/load-definitions.ts';
 import type { Registry } from '../../pipeline/registry.ts';
 import type { CommandSpec } from '../args.ts';
 
-export const definitionsFlags: CommandSpec['flags'] = { definitions: { type: 'string' } };
-
-export const definitionsOptions = [
-  '--definitions FILE         schemas and pipelines (JSON, or a .ts/.js module exporting them by default);',
-  '                           env CONCORD_DEFINITIONS; default: the seed pipelines (examples/seed.definitions.json)',
-];
-
 /** The definitions file a command runs: --definitions, else CONCORD_DEFINITIONS, else the seed example. */
 export function definitionsPath(v: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): string {
   if (typeof v.definitions === 'string') return v.definitions;

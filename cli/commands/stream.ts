@@ -1,4 +1,3 @@
-import { pipelineByName } from '../../pipeline/builtins.ts';
 import { withTiming } from '../../pipeline/definition.ts';
 import { deadLetterToJson } from '../../schemas/decode.ts';
 import { lateToJson, resultToJson, type ResultRecord } from '../../schemas/results.ts';
@@ -9,7 +8,7 @@ import { finalResults } from '../../reconcile/final-results.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
 import { Progress } from '../progress.ts';
-import { storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
+import { loadRegistry, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 import { openStore } from '../../store/open-store.ts';
 import { StoreSink } from '../../store/store-sink.ts';
 
@@ -18,7 +17,7 @@ export const streamCommand: CommandSpec = {
   summary: 'run a pipeline over a JSONL file in file order with event-time semantics',
   usage: 'concord stream --pipeline NAME --input EVENTS.jsonl --output OUT.jsonl [--late-output LATE.jsonl] [--dead-letter DLQ.jsonl] [--max-out-of-orderness 30s] [--allowed-lateness 5m] [--final] [--store URL]',
   options: [
-    '--pipeline NAME            page_views_per_minute | unique_visitors_5m | fraud_multi_country',
+    '--pipeline NAME            a pipeline of the definitions (`concord validate` lists them)',
     '--input FILE               events, one JSON object per line, read in file order (arrival order)',
     '--output FILE              results: every revision (changelog), or with --final the last one per window/key',
     '--late-output FILE         late events: {pipeline, event, watermark, window_start, window_end}',
@@ -36,14 +35,15 @@ export const streamCommand: CommandSpec = {
   },
   required: ['pipeline', 'input', 'output'],
   async run(v) {
-    const def = withTiming(pipelineByName(String(v.pipeline)), loadSettings(v));
+    const registry = await loadRegistry(v);
+    const def = withTiming(registry.pipeline(String(v.pipeline)), loadSettings(v));
     const out = new JsonlWriter(String(v.output));
     const late = v['late-output'] ? new JsonlWriter(String(v['late-output'])) : undefined;
     const dlq = v['dead-letter'] ? new JsonlWriter(String(v['dead-letter'])) : undefined;
     const final = v.final === true;
     const kept: ResultRecord[] = [];
     const progress = new Progress(`stream ${def.name}`);
-    const store = v.store === undefined ? undefined : await openStore(storeUrl(v));
+    const store = v.store === undefined ? undefined : await openStore(storeUrl(v), { registry });
     const sink = store ? new StoreSink(store) : undefined;
     const stats = await runStream({
       pipelines: [def],

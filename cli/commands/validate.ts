@@ -1,14 +1,14 @@
 import { DefinitionsFileError } from '../../pipeline/definitions-file.ts';
 import { definitionVersion } from '../../pipeline/definition.ts';
 import type { CommandSpec } from '../args.ts';
-import { definitionsFlags, definitionsOptions, definitionsPath, loadRegistry } from './shared.ts';
+import { definitionsPath, loadRegistry } from './shared.ts';
 
 export const validateCommand: CommandSpec = {
   name: 'validate',
   summary: 'check a definitions file: every problem at once, each naming its place',
   usage: 'concord validate [--definitions FILE]',
-  options: [...definitionsOptions],
-  flags: { ...definitionsFlags },
+  options: [],
+  flags: {},
   async run(v) {
     const path = definitionsPath(v);
     try {

@@ -1,8 +1,10 @@
 import { definitionVersion, type RulePipeline } from '../../pipeline/definition.ts';
 import { isBeyondLateness, isDecided } from '../../pipeline/lateness.ts';
-import { compareUtf8 } from '../../pipeline/ordering.ts';
+import { compileFilter } from '../../pipeline/filter.ts';
+import { keyValuesOf, paneId, type KeyValues } from '../../pipeline/keys.ts';
+import { compareUtf8, compareValues } from '../../pipeline/ordering.ts';
 import { WatermarkTracker } from '../../pipeline/watermark.ts';
-import type { AnyEvent } from '../../schemas/schema.ts';
+import { presentValue, unitScale, type AnyEvent, type FieldValue } from '../../schemas/schema.ts';
 import type { EventPosition } from '../../schemas/results.ts';
 import { BinaryHeap } from './binary-heap.ts';
 import { checkSnapshot, trackerFor, type Emitter, type OperatorOptions, type OperatorSnapshot, type StreamOperator } from './operator.ts';
@@ -11,7 +13,8 @@ interface RuleEvent {
   readonly user: UserState;
   readonly ts: number;
   readonly id: string;
-  readonly value: string;
+  /** The measured field's value (undefined: null, or a `count` rule). */
+  readonly value: FieldValue | undefined;
   /** Arrival sequence, to order exact (ts, id) duplicates. */
   readonly seq: number;
   decided: boolean;
@@ -21,11 +24,13 @@ interface RuleEvent {
 interface RuleSnapshot {
   seq: number;
   lastSweep: number | null;
-  users: { key: string; lastDroppedSatisfied: boolean; kept: [number, string, string, number, boolean, boolean][] }[];
+  users: { key: string; output: KeyValues; lastDroppedSatisfied: boolean; kept: [number, string, FieldValue | null, number, boolean, boolean][] }[];
 }
 
 interface UserState {
+  /** Key identity (pipeline/keys.ts) and the key as written out. */
   readonly key: string;
+  readonly output: KeyValues;
   /** Kept events in (ts, id, seq) order. */
   readonly kept: RuleEvent[];
   /** Status of the latest event dropped from `kept` (the predecessor of anything older than `kept`). */
@@ -37,7 +42,7 @@ function before(a: RuleEvent, b: RuleEvent): boolean {
 }
 
 /**
- * The distinct-over-lookback rule (fraud: > 3 countries within 10 minutes), incrementally:
+ * The lookback rule (fraud: > 3 distinct countries within 10 minutes; also count and sum), incrementally:
  * an event is decided once W >= ts, in (ts, id) order per key; late events within the allowed
  * lateness are evaluated once on arrival; decided events are never re-evaluated (docs/semantics.md).
  */
@@ -46,6 +51,8 @@ export class LookbackRuleOperator implements StreamOperator {
   private readonly tracker: WatermarkTracker;
   private readonly emitter: Emitter;
   private readonly version: string;
+  private readonly keep: ((event: AnyEvent) => boolean) | undefined;
+  private readonly keyFields: readonly string[];
   private readonly users = new Map<string, UserState>();
   private readonly pending = new BinaryHeap<RuleEvent>(before);
   private seq = 0;
@@ -55,6 +62,8 @@ export class LookbackRuleOperator implements StreamOperator {
     this.def = def;
     this.emitter = emitter;
     this.version = definitionVersion(def);
+    this.keep = compileFilter(def.where);
+    this.keyFields = [def.key];
     const snap = options.restore;
     this.tracker = trackerFor(def.watermark.maxOutOfOrderness, options);
     if (snap) this.restoreState(snap);
@@ -66,8 +75,9 @@ export class LookbackRuleOperator implements StreamOperator {
       lastSweep: Number.isFinite(this.lastSweep) ? this.lastSweep : null,
       users: [...this.users.values()].map((u) => ({
         key: u.key,
+        output: u.output,
         lastDroppedSatisfied: u.lastDroppedSatisfied,
-        kept: u.kept.map((e) => [e.ts, e.id, e.value, e.seq, e.decided, e.satisfied]),
+        kept: u.kept.map((e) => [e.ts, e.id, e.value ?? null, e.seq, e.decided, e.satisfied]),
       })),
     };
     return { definition: this.version, watermark: this.tracker.snapshot(), state };
@@ -79,9 +89,9 @@ export class LookbackRuleOperator implements StreamOperator {
     this.seq = state.seq;
     this.lastSweep = state.lastSweep ?? Number.NEGATIVE_INFINITY;
     for (const u of state.users) {
-      const user: UserState = { key: u.key, kept: [], lastDroppedSatisfied: u.lastDroppedSatisfied };
+      const user: UserState = { key: u.key, output: u.output, kept: [], lastDroppedSatisfied: u.lastDroppedSatisfied };
       for (const [ts, id, value, seq, decided, satisfied] of u.kept) {
-        const e: RuleEvent = { user, ts, id, value, seq, decided, satisfied };
+        const e: RuleEvent = { user, ts, id, value: value ?? undefined, seq, decided, satisfied };
         user.kept.push(e);
         if (!decided) this.pending.push(e);
       }
@@ -96,21 +106,28 @@ export class LookbackRuleOperator implements StreamOperator {
   process(event: AnyEvent, position: EventPosition): void {
     const ts = event[this.def.schema.timeField] as number;
     const w = this.tracker.current;
+    // Dropped by `where`: not evaluated, not late, but the input's watermark still moves.
+    if (this.keep === undefined || this.keep(event)) this.accept(event, position, ts, w);
+    const next = this.tracker.observe(position.source, ts);
+    if (next !== w) this.onWatermark(next);
+  }
+
+  private accept(event: AnyEvent, position: EventPosition, ts: number, w: number): void {
     const L = this.def.allowedLateness;
     if (isDecided(ts, w) && isBeyondLateness(ts, L, w)) {
       this.emitter.late({ pipeline: this.def.name, event, position, watermark: w });
     } else {
-      const key = String(event[this.def.key]);
+      const key = paneId(this.keyFields, event);
       let user = this.users.get(key);
       if (user === undefined) {
-        user = { key, kept: [], lastDroppedSatisfied: false };
+        user = { key, output: keyValuesOf(this.def.schema, this.keyFields, event), kept: [], lastDroppedSatisfied: false };
         this.users.set(key, user);
       }
       const e: RuleEvent = {
         user,
         ts,
         id: String(event[this.def.schema.idField]),
-        value: String(event[this.def.rule.field]),
+        value: this.def.rule.field === undefined ? undefined : event[this.def.rule.field],
         seq: this.seq++,
         decided: false,
         satisfied: false,
@@ -122,8 +139,6 @@ export class LookbackRuleOperator implements StreamOperator {
       }
       else this.pending.push(e);
     }
-    const next = this.tracker.observe(position.source, ts);
-    if (next !== w) this.onWatermark(next);
   }
 
   finish(): void {
@@ -163,23 +178,38 @@ export class LookbackRuleOperator implements StreamOperator {
 
   private decide(e: RuleEvent, index: number, w: number, late: boolean): void {
     const kept = e.user.kept;
-    const values = new Set<string>();
+    const rule = this.def.rule;
+    const inSpan: RuleEvent[] = [];
     // Everything at or before e in (ts, id) order (exact duplicates included) within the span.
-    for (let i = index + 1; i < kept.length && kept[i]!.ts === e.ts && kept[i]!.id === e.id; i++) values.add(kept[i]!.value);
-    for (let i = index; i >= 0 && kept[i]!.ts > e.ts - this.def.rule.span; i--) values.add(kept[i]!.value);
+    for (let i = index + 1; i < kept.length && kept[i]!.ts === e.ts && kept[i]!.id === e.id; i++) inSpan.push(kept[i]!);
+    for (let i = index; i >= 0 && kept[i]!.ts > e.ts - rule.span; i--) inSpan.push(kept[i]!);
+    let measure: number;
+    let distinct: FieldValue[] | undefined;
+    if (rule.measure === 'count') measure = inSpan.length;
+    else if (rule.measure === 'sum') {
+      // Summed in (ts, id) order, the replay's frame order (exact for int and decimal fields).
+      measure = 0;
+      for (let i = inSpan.length - 1; i >= 0; i--) { const v = inSpan[i]!.value; if (typeof v === 'number') measure += v; }
+    } else {
+      const values = new Set<FieldValue>();
+      for (const x of inSpan) if (x.value !== undefined) values.add(x.value);
+      distinct = [...values];
+      measure = values.size;
+    }
     e.decided = true;
-    e.satisfied = values.size > this.def.rule.threshold;
+    e.satisfied = measure > rule.threshold;
     const predecessorSatisfied = index > 0 ? kept[index - 1]!.satisfied : e.user.lastDroppedSatisfied;
     if (e.satisfied && !predecessorSatisfied) {
+      const field = rule.field === undefined ? undefined : this.def.schema.fields[rule.field];
       this.emitter.result({
         kind: 'alert',
         pipeline: this.def.name,
-        key: { [this.def.key]: e.user.key },
+        key: e.user.output,
         idField: this.def.schema.idField,
         id: e.id,
         ts: e.ts,
-        valuesField: this.def.rule.output,
-        distinctValues: [...values].sort(compareUtf8),
+        output: rule.output,
+        value: distinct ? distinct.sort(compareValues).map((v) => presentValue(field, v)) : measure / unitScale(field),
         late,
         watermark: w,
         definitionVersion: this.version,

@@ -2,7 +2,8 @@ import { aggregateFunction, type AggregateFunction } from '../../pipeline/aggreg
 import { definitionVersion, type WindowedPipeline } from '../../pipeline/definition.ts';
 import { isLateForWindow, windowHasFired } from '../../pipeline/lateness.ts';
 import { WatermarkTracker } from '../../pipeline/watermark.ts';
-import { paneId } from '../../pipeline/keys.ts';
+import { compileFilter } from '../../pipeline/filter.ts';
+import { keyValuesOf, paneId } from '../../pipeline/keys.ts';
 import { assignWindows, windowEnd } from '../../pipeline/windows.ts';
 import type { AnyEvent } from '../../schemas/schema.ts';
 import type { EventPosition, KeyValues } from '../../schemas/results.ts';
@@ -36,6 +37,8 @@ interface WindowState {
 export class WindowedOperator implements StreamOperator {
   private readonly def: WindowedPipeline;
   private readonly fns: AggregateFunction<unknown>[];
+  /** The pipeline's `where`; undefined keeps every event. */
+  private readonly keep: ((event: AnyEvent) => boolean) | undefined;
   private readonly tracker: WatermarkTracker;
   private readonly emitter: Emitter;
   private readonly version: string;
@@ -46,7 +49,8 @@ export class WindowedOperator implements StreamOperator {
 
   constructor(def: WindowedPipeline, emitter: Emitter, options: OperatorOptions = {}) {
     this.def = def;
-    this.fns = def.aggregates.map((a) => aggregateFunction(a.aggregate));
+    this.fns = def.aggregates.map((a) => aggregateFunction(a.aggregate, def.schema));
+    this.keep = compileFilter(def.where);
     this.emitter = emitter;
     this.version = definitionVersion(def);
     const snap = options.restore;
@@ -99,6 +103,13 @@ export class WindowedOperator implements StreamOperator {
   process(event: AnyEvent, position: EventPosition): void {
     const ts = event[this.def.schema.timeField] as number;
     const w = this.tracker.current;
+    // Dropped by `where`: not counted, not late, but the input's watermark still moves.
+    if (this.keep === undefined || this.keep(event)) this.accept(event, position, ts, w);
+    const next = this.tracker.observe(position.source, ts);
+    if (next !== w) this.onWatermark(next);
+  }
+
+  private accept(event: AnyEvent, position: EventPosition, ts: number, w: number): void {
     const L = this.def.allowedLateness;
     const starts = assignWindows(this.def.window, ts);
     let accepted = false;
@@ -123,8 +134,6 @@ export class WindowedOperator implements StreamOperator {
         windowEnd: latestEnd,
       });
     }
-    const next = this.tracker.observe(position.source, ts);
-    if (next !== w) this.onWatermark(next);
   }
 
   finish(): void {
@@ -149,9 +158,7 @@ export class WindowedOperator implements StreamOperator {
     const id = paneId(keyFields, event);
     let pane = win.panes.get(id);
     if (pane === undefined) {
-      const key: KeyValues = {};
-      for (const k of keyFields) key[k] = event[k] ?? null;
-      pane = { key, accs: this.fns.map((f) => f.create()), revision: -1 };
+      pane = { key: keyValuesOf(this.def.schema, keyFields, event), accs: this.fns.map((f) => f.create()), revision: -1 };
       win.panes.set(id, pane);
     }
     for (let i = 0; i < this.fns.length; i++) this.fns[i]!.add(pane.accs[i], event);

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDay } from '../../generate/realistic-day.ts';
-import { seedPipelines } from '../../examples/seed.ts';
+import { seedPipelines, seedRegistry } from '../../examples/seed.ts';
 import { openStore } from '../../store/open-store.ts';
 import { concord } from '../fixtures/cli.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
@@ -73,7 +73,7 @@ describe('the single source of truth through the CLI (embedded store)', () => {
       // The next-day report and the replay agree cell for cell.
       expect(new Map([...cells(p.rows)].sort())).toEqual(new Map([...replayed(p.pipeline)].sort()));
       // The dashboard reads the same table.
-      const s = await openStore(store());
+      const s = await openStore(store(), { registry: seedRegistry() });
       try {
         const dashboard = (await s.current(p.pipeline, DATE)).map((x) => [new Date(x.windowStart).toISOString(), x.key, x.values]);
         expect(dashboard).toEqual(p.rows.map((x) => [x.window_start, x.key, x.values]));

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { pipelineByName } from '../../examples/seed.ts';
+import { seedRegistry } from '../../examples/seed.ts';
 import { withTiming } from '../../pipeline/definition.ts';
 import { formatWatermark } from '../../pipeline/time.ts';
 import { resultToJson } from '../../schemas/results.ts';
@@ -12,7 +12,7 @@ const ws = tempWorkspace();
 afterAll(() => ws.cleanup());
 
 describe.each(goldenCases.map((c, i) => [c.name, c, i] as const))('golden: %s', (_name, c, i) => {
-  const def = withTiming(pipelineByName(c.pipeline), { maxOutOfOrderness: c.maxOutOfOrderness, allowedLateness: c.allowedLateness });
+  const def = withTiming(seedRegistry().pipeline(c.pipeline), { maxOutOfOrderness: c.maxOutOfOrderness, allowedLateness: c.allowedLateness });
   const lines = c.input.map((e) => JSON.stringify(e));
   const run = runBoth(def, lines, join(ws.dir, `case-${i}`));
 

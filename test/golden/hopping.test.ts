@@ -17,6 +17,7 @@ const def: PipelineDefinition = checkDefinition({
   name: 'spend_2m_hopping',
   description: 'test pipeline',
   schema: transactionsSchema,
+  where: [],
   watermark: { maxOutOfOrderness: 0 },
   allowedLateness: 0,
   key: ['user_id'],
@@ -32,6 +33,7 @@ const def: PipelineDefinition = checkDefinition({
 const txn = (id: string, ts: number, amount: number, country = 'FR') => JSON.stringify({ txn_id: id, ts, user_id: 'u', country, amount });
 const iso = (ms: number) => new Date(ms).toISOString();
 
+// Amounts are decimal(2): written out in major units (1.5, not 150).
 // B = 0, L = 0: W = max ts - 1 so far; a window [s, s + 2 min) is late once W >= s + 2 min - 1.
 describe('hopping windows through both runtimes', () => {
   const lines = [
@@ -46,10 +48,10 @@ describe('hopping windows through both runtimes', () => {
   it('stream: an event late for some of its windows still counts in the others; late output only when all are late', async () => {
     const { final, lates } = await run;
     expect(final.map(resultToJson)).toMatchObject([
-      { window_start: iso(-60_000), n: 1, total: 150, smallest: 150, largest: 150, countries: 1 },
-      { window_start: iso(0), n: 2, total: 375, smallest: 150, largest: 225, countries: 2 },
-      { window_start: iso(60_000), n: 3, total: 1625, smallest: 225, largest: 1000, countries: 3 },
-      { window_start: iso(120_000), n: 1, total: 1000, countries: 1 },
+      { window_start: iso(-60_000), n: 1, total: 1.5, smallest: 1.5, largest: 1.5, countries: 1 },
+      { window_start: iso(0), n: 2, total: 3.75, smallest: 1.5, largest: 2.25, countries: 2 },
+      { window_start: iso(60_000), n: 3, total: 16.25, smallest: 2.25, largest: 10, countries: 3 },
+      { window_start: iso(120_000), n: 1, total: 10, countries: 1 },
     ]);
     expect(lates.map((l) => [l.event.txn_id, l.windowStart, l.windowEnd])).toEqual([['e', 0, 120_000]]);
   });
@@ -57,10 +59,10 @@ describe('hopping windows through both runtimes', () => {
   it('replay assigns the same windows and computes the same aggregates over complete data', async () => {
     const { replayed, report } = await run;
     expect(replayed.map(resultToJson)).toMatchObject([
-      { window_start: iso(-60_000), n: 2, total: 450, smallest: 150, largest: 300, countries: 2 },
-      { window_start: iso(0), n: 4, total: 1075, countries: 4 },
-      { window_start: iso(60_000), n: 3, total: 1625, countries: 3 },
-      { window_start: iso(120_000), n: 1, total: 1000, countries: 1 },
+      { window_start: iso(-60_000), n: 2, total: 4.5, smallest: 1.5, largest: 3, countries: 2 },
+      { window_start: iso(0), n: 4, total: 10.75, countries: 4 },
+      { window_start: iso(60_000), n: 3, total: 16.25, countries: 3 },
+      { window_start: iso(120_000), n: 1, total: 10, countries: 1 },
     ]);
     expect(report).toMatchObject({ different: 2, unexplained: 0, causes: { late_beyond_lateness: 2 } });
     const zero = report.differences.find((d) => d.cell.window_start === iso(0))!;

@@ -9,7 +9,7 @@ import { defaultProcessors } from '../../jobs/default-processors.ts';
 import { dateIn, jobId, previousDate } from '../../jobs/job-ids.ts';
 import { ConcordJobs } from '../../jobs/job-queue.ts';
 import { startWorker, type JobProcessors } from '../../jobs/job-worker.ts';
-import { pageViewsPerMinute } from '../../examples/seed.ts';
+import { pageViewsPerMinute, seedPipelineNames, seedRegistry } from '../../examples/seed.ts';
 import { ConcordError } from '../../pipeline/errors.ts';
 import { batchesOf } from '../../sources/jsonl-file.ts';
 import { openStore } from '../../store/open-store.ts';
@@ -52,7 +52,7 @@ describe('jobs on BullMQ with the real reconciliation', () => {
   const archiveDir = join(ws.dir, 'archive');
   beforeAll(async () => {
     const day = generateDay({ seed: 3, date: DATE, clicks: 5_000, transactions: 0, lateFraction: 0.01 });
-    const store = await openStore(PG, { schema });
+    const store = await openStore(PG, { schema, registry: seedRegistry() });
     const sink = new StoreSink(store);
     await runStream({
       pipelines: [pageViewsPerMinute], source: asAsync(batchesOf('file:clicks.jsonl', day.clicks, 1000)),
@@ -65,11 +65,11 @@ describe('jobs on BullMQ with the real reconciliation', () => {
 
   it('the same date enqueued twice (and as part of `all`), two workers: one reconciliation, one new version', async () => {
     const q = prefix();
-    const jobs = new ConcordJobs({ redisUrl: REDIS, prefix: q });
-    const stores = [await openStore(PG, { schema }), await openStore(PG, { schema })];
+    const jobs = new ConcordJobs(seedPipelineNames, { redisUrl: REDIS, prefix: q });
+    const stores = [await openStore(PG, { schema, registry: seedRegistry() }), await openStore(PG, { schema, registry: seedRegistry() })];
     const runs: string[] = [];
     const workers = stores.map((store, i) => {
-      const real = defaultProcessors({ store, archiveDir });
+      const real = defaultProcessors({ store, registry: seedRegistry(), archiveDir });
       const counted: JobProcessors = { ...real, reconcile: async (req, progress) => { runs.push(`${i}:${req.jobId}`); return real.reconcile(req, progress); } };
       return startWorker(counted, { redisUrl: REDIS, prefix: q });
     });
@@ -106,7 +106,7 @@ describe('job semantics with test processors (real Redis)', () => {
 
   it('a lock per (pipeline, date): a forced rerun never runs at the same time as the first run', async () => {
     const q = prefix();
-    const jobs = new ConcordJobs({ redisUrl: REDIS, prefix: q });
+    const jobs = new ConcordJobs(seedPipelineNames, { redisUrl: REDIS, prefix: q });
     const spans: [number, number][] = [];
     const slow: JobProcessors = { reconcile: async () => { const s = Date.now(); await new Promise((r) => setTimeout(r, 400)); spans.push([s, Date.now()]); return {}; }, backfill: noop };
     const workers = [0, 1].map(() => startWorker(slow, { redisUrl: REDIS, prefix: q, lockRetryMs: 100 }));
@@ -126,7 +126,7 @@ describe('job semantics with test processors (real Redis)', () => {
 
   it('retries with exponential backoff; a failure that retrying cannot fix fails at once, with its reason', async () => {
     const q = prefix();
-    const jobs = new ConcordJobs({ redisUrl: REDIS, prefix: q, attempts: 4, backoffMs: 200 });
+    const jobs = new ConcordJobs(seedPipelineNames, { redisUrl: REDIS, prefix: q, attempts: 4, backoffMs: 200 });
     const attempts: number[] = [];
     const flaky: JobProcessors = {
       reconcile: async () => {
@@ -159,7 +159,7 @@ describe('job semantics with test processors (real Redis)', () => {
 
   it('the nightly scheduler (cron + time zone) enqueues the previous date; backfill only for dirty dates', async () => {
     const q = prefix();
-    const jobs = new ConcordJobs({ redisUrl: REDIS, prefix: q });
+    const jobs = new ConcordJobs(seedPipelineNames, { redisUrl: REDIS, prefix: q });
     try {
       await jobs.schedule('0 2 * * *', 'Europe/Paris');
       expect(await jobs.queue.getJobScheduler('nightly-reconcile')).toMatchObject({ pattern: '0 2 * * *', tz: 'Europe/Paris' });
@@ -224,7 +224,7 @@ describe('Redis restarted in the middle of a job', () => {
       },
       backfill: async () => ({}),
     };
-    const jobs = new ConcordJobs({ redisUrl: url, prefix: 'restart' });
+    const jobs = new ConcordJobs(seedPipelineNames, { redisUrl: url, prefix: 'restart' });
     const worker = startWorker(effectful, { redisUrl: url, prefix: 'restart', log: phase });
     const bounded = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(r, 5_000))]);
     try {

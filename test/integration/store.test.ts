@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { fraudMultiCountry, pageViewsPerMinute } from '../../examples/seed.ts';
+import { fraudMultiCountry, pageViewsPerMinute, seedRegistry } from '../../examples/seed.ts';
 import { definitionVersion } from '../../pipeline/definition.ts';
 import type { AlertResult, WindowResult } from '../../schemas/results.ts';
 import { openStore } from '../../store/open-store.ts';
@@ -32,8 +32,8 @@ function win(minute: number, url: string, views: number, revision = 0, watermark
 
 function alert(user: string, id: string, ts: number): AlertResult {
   return {
-    kind: 'alert', pipeline: fraudMultiCountry().name, key: { user_id: user }, idField: 'txn_id', id, ts, valuesField: 'countries',
-    distinctValues: ['DE', 'FR', 'IT', 'US'], late: false, watermark: ts, definitionVersion: definitionVersion(fraudMultiCountry()),
+    kind: 'alert', pipeline: fraudMultiCountry().name, key: { user_id: user }, idField: 'txn_id', id, ts, output: 'countries',
+    value: ['DE', 'FR', 'IT', 'US'], late: false, watermark: ts, definitionVersion: definitionVersion(fraudMultiCountry()),
   };
 }
 
@@ -48,7 +48,7 @@ const backends = [
 describe.each(backends)('result store conformance: $name', ({ name, url }) => {
   let clock = T0 + 3_600_000;
   const open = async (schema = schemas.next(), target = url()) => {
-    return { store: await openStore(target, { schema, now: () => clock }), schema, target };
+    return { store: await openStore(target, { registry: seedRegistry(), schema, now: () => clock }), schema, target };
   };
   const stores: SqlResultStore[] = [];
   afterAll(async () => { for (const s of stores) await s.close().catch(() => undefined); });
@@ -120,7 +120,7 @@ describe.each(backends)('result store conformance: $name', ({ name, url }) => {
   });
 
   it('a day is sealed once the watermark passes its end plus the seal delay; rows for it count as late-delta', async () => {
-    const store = await openStore(url(), { schema: schemas.next(), now: () => clock, sealDelayMs: 3_600_000 });
+    const store = await openStore(url(), { registry: seedRegistry(), schema: schemas.next(), now: () => clock, sealDelayMs: 3_600_000 });
     stores.push(store);
     await store.writeRealtime([win(0, '/a', 1)]);
     await store.setWatermark(P, Date.UTC(2026, 10, 24, 0, 59));
@@ -146,7 +146,7 @@ describe.each(backends)('result store conformance: $name', ({ name, url }) => {
   it(`readers never see a half-switched day (${name})`, async () => {
     const { store, schema, target } = await open();
     stores.push(store);
-    const reader = name === 'PostgreSQL' ? await openStore(target, { schema }) : store;
+    const reader = name === 'PostgreSQL' ? await openStore(target, { registry: seedRegistry(), schema }) : store;
     if (reader !== store) stores.push(reader);
     const cells = Array.from({ length: 600 }, (_, i) => win(i % 600, `/u${i}`, 1));
     await store.writeRealtime(cells);
@@ -172,8 +172,8 @@ describe.each(backends)('result store conformance: $name', ({ name, url }) => {
 describe('result store: several processes on PostgreSQL', () => {
   it('concurrent writers of the same cells: the highest revision wins, whatever the order', async () => {
     const schema = schemas.next();
-    const a = await openStore(PG, { schema });
-    const b = await openStore(PG, { schema });
+    const a = await openStore(PG, { registry: seedRegistry(), schema });
+    const b = await openStore(PG, { registry: seedRegistry(), schema });
     try {
       const writes = [];
       for (let rev = 0; rev < 20; rev++) {
@@ -194,7 +194,7 @@ describe('result store: several processes on PostgreSQL', () => {
 describe('store sink on embedded DuckDB: checkpoints between writes', () => {
   it('checkpoints once enough rows were written, and the file holds every row after a reopen', async () => {
     const path = join(ws.dir, `sink-${randomUUID()}.duckdb`);
-    const store = await openStore(`duckdb:${path}`);
+    const store = await openStore(`duckdb:${path}`, { registry: seedRegistry() });
     const sink = new StoreSink(store, 1_000, 100);
     for (let i = 0; i < 60; i++) sink.result(win(i, '/a', i + 1));
     await sink.flush();
@@ -204,7 +204,7 @@ describe('store sink on embedded DuckDB: checkpoints between writes', () => {
     expect(await sink.checkpointIfDue()).toBe(true);
     expect(await sink.checkpointIfDue()).toBe(false); // counted from the checkpoint again
     await store.close();
-    const reopened = await openStore(`duckdb:${path}`);
+    const reopened = await openStore(`duckdb:${path}`, { registry: seedRegistry() });
     try {
       const rows = await reopened.realtimeResults(P, DAY);
       expect(rows).toHaveLength(120);

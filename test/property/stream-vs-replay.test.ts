@@ -36,7 +36,7 @@ function windowCells(results: readonly ResultRecord[], output: string, keyField?
 }
 
 function alertCells(results: readonly ResultRecord[]): Map<string, string[]> {
-  return new Map((results as AlertResult[]).map((r) => [`${String(r.key.user_id)}|${r.id}`, [...r.distinctValues]]));
+  return new Map((results as AlertResult[]).map((r) => [`${String(r.key.user_id)}|${r.id}`, [...(r.value as string[])]]));
 }
 
 const sorted = <V>(m: Map<string, V>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

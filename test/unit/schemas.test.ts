@@ -58,7 +58,7 @@ describe('event schemas', () => {
     expect(Object.fromEntries(Object.entries(transactionsSchema.fields).map(([k, f]) => [k, duckdbType(f.kind)]))).toEqual({
       txn_id: 'VARCHAR', ts: 'TIMESTAMP_MS', user_id: 'VARCHAR', country: 'VARCHAR', amount: 'BIGINT', currency: 'VARCHAR', merchant: 'VARCHAR',
     });
-    expect(arrowType(clicksSchema.fields.ts.kind)).toBe('Timestamp<MILLISECOND, UTC>');
+    expect(arrowType(clicksSchema.fields.ts!.kind)).toBe('Timestamp<MILLISECOND, UTC>');
   });
 });
 
