@@ -1,6 +1,7 @@
 import type { AggregateSpec } from '../pipeline/aggregates.ts';
 import type { PipelineDefinition, RulePipeline, WindowedPipeline } from '../pipeline/definition.ts';
 import { filterSql } from '../pipeline/filter.ts';
+import { DEFAULT_HLL_PRECISION } from '../pipeline/hyperloglog.ts';
 import { unitScale, type FieldValue } from '../schemas/schema.ts';
 import { hashColumns } from './archive-layout.ts';
 import { quoteIdent, quoteString } from './duckdb.ts';
@@ -143,4 +144,42 @@ export function ruleSql(def: RulePipeline, source: string): string {
     flagged AS (SELECT *, ${m.m} AS m, ${m.m} > ${sqlLiteral(threshold)} AS sat FROM s),
     crossed AS (SELECT *, lag(sat) OVER (PARTITION BY k ORDER BY ts, id) AS prev_sat FROM flagged)
     SELECT k, id, ts, m${measure === 'distinct' ? ', vals' : ''} FROM crossed WHERE sat AND NOT coalesce(prev_sat, false)`;
+}
+
+/** The statements a windowed replay runs over `source`, built once for the replay and for `concord explain`. */
+export interface WindowedPlan {
+  readonly groupCols: readonly string[];
+  /** Plain aggregates `a<i>` (and exact distinct counts `x<i>` next to sketches). */
+  readonly selects: readonly { sql: string; as: string }[];
+  /** With more than one pass, the (event, window) pairs are written once to the temp table `assigned`. */
+  readonly createAssigned?: string;
+  readonly assigned: string;
+  /** The plain aggregation into the temp table `replay_main`, when there are plain aggregates. */
+  readonly main?: string;
+  /** One register-histogram query per sketch. */
+  readonly sketches: readonly { output: string; field: string; precision: number; sql: string }[];
+}
+
+export function windowedPlan(def: WindowedPipeline, source: string, exactDistinct: boolean): WindowedPlan {
+  const groupCols = [WS, ...def.key.map(quoteIdent)];
+  const selects: { sql: string; as: string }[] = [];
+  def.aggregates.forEach((a, i) => {
+    const sql = aggregateSql(a.aggregate, def);
+    if (sql !== null) selects.push({ sql, as: `a${i}` });
+    else if (exactDistinct && a.aggregate.kind === 'approx_distinct') selects.push({ sql: `count(DISTINCT ${quoteIdent(a.aggregate.field)})`, as: `x${i}` });
+  });
+  const sketched = def.aggregates.flatMap((a) => (a.aggregate.kind === 'approx_distinct' ? [{ output: a.output, field: a.aggregate.field, precision: a.aggregate.precision ?? DEFAULT_HLL_PRECISION }] : []));
+  // One pass for plain aggregates (and exact distinct counts), one per sketch (register histograms).
+  // Several passes read the (event, window) pairs from a temp table written once; a single pass reads
+  // the files directly (measured: the temp table cost more than it saved for one pass).
+  const passes = (selects.length > 0 ? 1 : 0) + sketched.length;
+  const createAssigned = passes > 1 ? `CREATE OR REPLACE TEMP TABLE assigned AS ${assignedSql(def, source)}` : undefined;
+  const assigned = createAssigned ? 'assigned' : `(${assignedSql(def, source)})`;
+  const main = selects.length > 0
+    ? `CREATE OR REPLACE TEMP TABLE replay_main AS SELECT ${[...groupCols, ...selects.map((x) => `${x.sql} AS ${x.as}`)].join(', ')} FROM ${assigned} GROUP BY ALL`
+    : undefined;
+  return {
+    groupCols, selects, assigned, ...(createAssigned ? { createAssigned } : {}), ...(main ? { main } : {}),
+    sketches: sketched.map((s) => ({ ...s, sql: sketchHistogramSql(s.field, s.precision, groupCols, assigned) })),
+  };
 }

@@ -9,7 +9,7 @@ import type { AlertResult, ResultRecord, WindowResult } from '../schemas/results
 import { partitionGlob } from './archive-layout.ts';
 import { listArchiveFiles } from './parquet-archive.ts';
 import { DuckDb, quoteIdent, quoteString } from './duckdb.ts';
-import { WS, aggregateSql, assignedSql, inTimeRanges, ruleSql, sketchHistogramSql, timeExpr } from './replay-sql.ts';
+import { WS, aggregateSql, assignedSql, inTimeRanges, ruleSql, timeExpr, windowedPlan } from './replay-sql.ts';
 import { sketchHashSource } from './sketch-hashes.ts';
 
 /**
@@ -144,31 +144,16 @@ async function keyDictionaries(db: DuckDb, def: WindowedPipeline, table: string)
 
 async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: string, exactDistinct: boolean): Promise<WindowResult[]> {
   const version = definitionVersion(def);
-  const keys = def.key.map(quoteIdent);
-  const groupCols = [WS, ...keys];
-  const selects: { sql: string; as: string }[] = [];
-  def.aggregates.forEach((a, i) => {
-    const sql = aggregateSql(a.aggregate, def);
-    if (sql !== null) selects.push({ sql, as: `a${i}` });
-    else if (exactDistinct && a.aggregate.kind === 'approx_distinct') selects.push({ sql: `count(DISTINCT ${quoteIdent(a.aggregate.field)})`, as: `x${i}` });
-  });
-  const sketches = def.aggregates.filter((a) => a.aggregate.kind === 'approx_distinct').length;
-  // One pass for plain aggregates (and exact distinct counts), one per sketch (register histograms).
-  // Several passes read the (event, window) pairs from a temp table written once; a single pass reads
-  // the files directly (measured: the temp table cost more than it saved for one pass).
-  const passes = (selects.length > 0 ? 1 : 0) + sketches;
-  let assigned = `(${assignedSql(def, source)})`;
-  if (passes > 1) {
-    await db.run(`CREATE OR REPLACE TEMP TABLE assigned AS ${assignedSql(def, source)}`);
-    assigned = 'assigned';
-  }
+  const plan = windowedPlan(def, source, exactDistinct);
+  const { groupCols, selects, assigned } = plan;
+  if (plan.createAssigned) await db.run(plan.createAssigned);
   const size = def.window.size;
   const cellOf = (start: number, key: KeyValues): WindowResult => ({
     kind: 'window', pipeline: def.name, windowStart: start, windowEnd: start + size, key, values: {}, revision: 0, watermark: null, definitionVersion: version,
   });
   const out: WindowResult[] = [];
-  if (selects.length > 0) {
-    await db.run(`CREATE OR REPLACE TEMP TABLE replay_main AS SELECT ${[...groupCols, ...selects.map((x) => `${x.sql} AS ${x.as}`)].join(', ')} FROM ${assigned} GROUP BY ALL`);
+  if (plan.main) {
+    await db.run(plan.main);
     // Text keys come back as codes into a dictionary (one string per distinct key, not per cell), every
     // column as DOUBLE read vector by vector (measured, 4.2M cells: 3.3 s to fetch as values, 0.6 s so).
     const keyed = await keyDictionaries(db, def, 'replay_main');
@@ -202,14 +187,12 @@ async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: string,
       out.push(extra ? { ...cell, extra } : cell);
     }
   }
-  if (sketches === 0) return out;
+  if (plan.sketches.length === 0) return out;
   const cells = new Map<string, WindowResult>();
   for (const r of out) cells.set(windowCellId(r.windowStart, def.key, r.key), r);
   const keyOut = def.key.map((k, i) => `${def.schema.fields[k]?.kind === 'timestamp' ? `epoch_ms(${quoteIdent(k)})` : quoteIdent(k)} AS k${i}`);
-  for (const a of def.aggregates) {
-    if (a.aggregate.kind !== 'approx_distinct') continue;
-    const p = a.aggregate.precision ?? DEFAULT_HLL_PRECISION;
-    const hist = await db.columns(`SELECT ${[WS, ...keyOut, 'r', 'c'].join(', ')} FROM (${sketchHistogramSql(a.aggregate.field, p, groupCols, assigned)})`);
+  for (const sketch of plan.sketches) {
+    const hist = await db.columns(`SELECT ${[WS, ...keyOut, 'r', 'c'].join(', ')} FROM (${sketch.sql})`);
     const histograms = new Map<string, { start: number; key: KeyValues; h: number[] }>();
     const hs = hist[WS] ?? [];
     for (let r = 0; r < hs.length; r++) {
@@ -222,7 +205,7 @@ async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: string,
       if (hist.r![r] !== null) entry.h[Number(hist.r![r])] = Number(hist.c![r]);
     }
     for (const [id, entry] of histograms) if (!cells.has(id)) cells.set(id, cellOf(entry.start, entry.key));
-    for (const [id, cell] of cells) (cell.values as Record<string, number | null>)[a.output] = estimateFromHistogram(histograms.get(id)?.h ?? [], p);
+    for (const [id, cell] of cells) (cell.values as Record<string, number | null>)[sketch.output] = estimateFromHistogram(histograms.get(id)?.h ?? [], sketch.precision);
   }
   return [...cells.values()].sort((x, y) => x.windowStart - y.windowStart);
 }
@@ -324,4 +307,15 @@ export function windowRecord(def: WindowedPipeline, start: number, fields: reado
     return keyFromSql(def.schema.fields[def.key[i]!], x);
   });
   return make(start, typed);
+}
+
+/**
+ * The SQL `replay` runs for a definition over an archive, statement by statement (`concord explain`).
+ * A field sketched after some files were archived adds a join with hashes computed at replay time.
+ */
+export function replayStatements(def: PipelineDefinition, archiveDir: string, options: ReplayOptions = {}): string[] {
+  const source = sourceRelation(def, archiveDir, options);
+  if (def.kind === 'rule') return [ruleSql(def, source).trim()];
+  const plan = windowedPlan(def, source, options.exactDistinct ?? true);
+  return [plan.createAssigned, plan.main, ...plan.sketches.map((s) => s.sql.trim())].filter((x): x is string => x !== undefined);
 }

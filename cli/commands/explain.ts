@@ -1,14 +1,87 @@
+import { replayStatements } from '../../batch/replay.ts';
+import type { AggregateSpec } from '../../pipeline/aggregates.ts';
+import { definitionVersion, type PipelineDefinition } from '../../pipeline/definition.ts';
+import type { Condition } from '../../pipeline/filter.ts';
+import { formatDuration } from '../../pipeline/time.ts';
+import { fieldTypeName, presentValue, type EventSchema, type FieldValue } from '../../schemas/schema.ts';
 import type { CommandSpec } from '../args.ts';
-import { definitionsFlags, definitionsOptions } from './shared.ts';
+import { loadRegistry } from './shared.ts';
 
 export const explainCommand: CommandSpec = {
   name: 'explain',
   summary: 'show how a pipeline runs: the stream plan and the exact DuckDB SQL of its replay',
-  usage: 'concord explain --pipeline NAME [--definitions FILE] [--archive DIR]',
-  options: ['--pipeline NAME            a pipeline of the definitions', '--archive DIR              archive root the SQL reads (default archive/)', ...definitionsOptions],
-  flags: { pipeline: { type: 'string' }, archive: { type: 'string' }, ...definitionsFlags },
+  usage: 'concord explain --pipeline NAME [--archive DIR]',
+  options: ['--pipeline NAME            a pipeline of the definitions', '--archive DIR              archive root the replay SQL reads (default archive)'],
+  flags: { pipeline: { type: 'string' }, archive: { type: 'string' } },
   required: ['pipeline'],
-  async run() {
-    throw new Error('not implemented yet');
+  async run(v) {
+    const registry = await loadRegistry(v);
+    const def = registry.pipeline(String(v.pipeline));
+    const archive = String(v.archive ?? 'archive');
+    const sql = replayStatements(def, archive, def.kind === 'windowed' ? { exactDistinct: false } : {});
+    process.stdout.write(`${[...streamPlan(def), '', `Replay (DuckDB over ${archive}/${def.schema.name}/dt=*/hour=*/*.parquet; \`concord replay\` adds exact distinct counts next to sketches):`, ...sql.map((s, i) => `-- statement ${i + 1}\n${s};`)].join('\n')}\n`);
+    return 0;
   },
 };
+
+function conditionText(schema: EventSchema, c: Condition): string {
+  const show = (x: FieldValue) => JSON.stringify(presentValue(schema.fields[c.field], x));
+  if (c.op === 'is null' || c.op === 'is not null') return `${c.field} ${c.op}`;
+  if (c.op === 'in' || c.op === 'not in') return `${c.field} ${c.op} (${c.value.map(show).join(', ')})`;
+  return `${c.field} ${c.op} ${show(c.value)}`;
+}
+
+function aggregateText(spec: AggregateSpec): string {
+  if (spec.kind === 'count') return 'count: one counter';
+  if (spec.kind === 'approx_distinct') return `approx_distinct(${spec.field}): HyperLogLog, 2^${spec.precision ?? 14} registers (pinned MurmurHash3, bit-identical in replay)`;
+  if (spec.kind === 'count_distinct') return `count_distinct(${spec.field}): the set of distinct values (exact; grows with them)`;
+  if (spec.kind === 'sum' || spec.kind === 'avg') return `${spec.kind}(${spec.field}): sum and count of non-null values`;
+  return `${spec.kind}(${spec.field}): one value`;
+}
+
+/** The stream runtime's plan for a definition, as lines a person reads. */
+function streamPlan(def: PipelineDefinition): string[] {
+  const schema = def.schema;
+  const B = def.watermark.maxOutOfOrderness, L = def.allowedLateness;
+  const partitionKey = schema.keyField ?? schema.idField;
+  const keys = def.kind === 'windowed' ? def.key : [def.key];
+  const merged = def.kind === 'windowed' ? !def.key.includes(partitionKey) : def.key !== partitionKey;
+  const lines = [
+    `${def.name}: ${def.kind} pipeline over schema ${schema.name}, definition version ${definitionVersion(def)}`,
+    `  ${def.description}`,
+    '',
+    'Stream plan:',
+    `  input      ${schema.name} events (${Object.entries(schema.fields).map(([n, f]) => `${n} ${fieldTypeName(f)}`).join(', ')}); event time ${schema.timeField}, id ${schema.idField}`,
+    '             invalid events go to the dead letters with the reason',
+    `  watermark  W = max(${schema.timeField}) - ${formatDuration(B)} - 1 ms per source (B = ${formatDuration(B)}), the minimum over non-idle sources;`,
+    '             every valid event moves it, whether or not the filter keeps it',
+    `  filter     ${def.where.length === 0 ? '(none: every event)' : def.where.map((c) => conditionText(schema, c)).join(' AND ')}`,
+  ];
+  if (def.kind === 'windowed') {
+    const w = def.window;
+    lines.push(
+      `  windows    ${w.kind === 'tumbling' ? `tumbling ${formatDuration(w.size)}` : `hopping ${formatDuration(w.size)} every ${formatDuration(w.slide)}`}, [start, end) aligned to the epoch`,
+      `  firing     a window fires (revision 0) when W >= end - 1; until W >= end - 1 + L (L = ${formatDuration(L)}) a later event`,
+      '             updates it and re-emits the full value at the next revision; after that events go to the late output',
+      `  key        ${def.key.length === 0 ? '(none: one group per window)' : def.key.join(', ')}; null is a group of its own`,
+      `  state      per open window and key: ${def.aggregates.map((a) => `${a.output} = ${aggregateText(a.aggregate)}`).join('; ')}`,
+    );
+  } else {
+    const r = def.rule;
+    const measure = r.measure === 'count' ? 'the number of events' : r.measure === 'sum' ? `the sum of ${r.field}` : `the distinct non-null values of ${r.field}`;
+    lines.push(
+      `  rule       per ${def.key}, in (${schema.timeField}, ${schema.idField}) order: M = ${measure} over (t - ${formatDuration(r.span)}, t];`,
+      `             alert (output ${r.output}) when M > ${presentValue(r.field === undefined ? undefined : schema.fields[r.field], r.threshold)} and it was not at the key's previous event`,
+      `  deciding   an event is decided once W >= its time; a late one with time > W - L (L = ${formatDuration(L)}) is evaluated on arrival,`,
+      '             older ones go to the late output',
+      `  state      per key: its events of the last ${formatDuration(r.span)} + L (forgotten as W passes)`,
+    );
+  }
+  lines.push(
+    `  over Kafka topic <prefix>${schema.name}, records keyed by ${partitionKey}; one operator per partition; ` +
+      (merged
+        ? `the key (${keys.join(', ') || 'none'}) is not the partition key, so per-partition ${def.kind === 'windowed' ? 'partial aggregates' : 'events'} go to the merge stage, combined at W = min over partitions`
+        : `the key includes the partition key ${partitionKey}: each partition holds all of a key's events (no merge stage)`),
+  );
+  return lines;
+}

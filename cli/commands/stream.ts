@@ -70,11 +70,16 @@ export const streamCommand: CommandSpec = {
       await sink.flush();
       await store!.close();
     }
-    if (final) for (const r of finalResults(kept).values()) out.write(resultToJson(r));
+    let written = stats.results;
+    if (final) {
+      const rows = [...finalResults(kept).values()];
+      for (const r of rows) out.write(resultToJson(r));
+      written = rows.length;
+    }
     await Promise.all([out.close(), late?.close(), dlq?.close()]);
     progress.done(stats.lines, 'lines');
     process.stderr.write(
-      `${def.name}: ${stats.events} events, ${stats.results} results written${final ? ' (final)' : ' (changelog)'}, ` +
+      `${def.name}: ${stats.events} events, ${written} results written${final ? ' (final)' : ' (changelog)'}, ` +
         `${stats.late} late, ${stats.deadLetters} rejected to the dead-letter output${dlq ? '' : ' (counted only: pass --dead-letter FILE to keep them)'}\n`,
     );
     return 0;
