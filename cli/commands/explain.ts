@@ -26,9 +26,16 @@ export const explainCommand: CommandSpec = {
 
 function conditionText(schema: EventSchema, c: Condition): string {
   const show = (x: FieldValue) => JSON.stringify(presentValue(schema.fields[c.field], x));
-  if (c.op === 'is null' || c.op === 'is not null') return `${c.field} ${c.op}`;
-  if (c.op === 'in' || c.op === 'not in') return `${c.field} ${c.op} (${c.value.map(show).join(', ')})`;
-  return `${c.field} ${c.op} ${show(c.value)}`;
+  switch (c.op) {
+    case 'is null':
+    case 'is not null':
+      return `${c.field} ${c.op}`;
+    case 'in':
+    case 'not in':
+      return `${c.field} ${c.op} (${c.value.map(show).join(', ')})`;
+    default:
+      return `${c.field} ${c.op} ${show(c.value)}`;
+  }
 }
 
 function aggregateText(spec: AggregateSpec): string {
