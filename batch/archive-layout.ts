@@ -1,17 +1,19 @@
 import { join } from 'node:path';
 import type { EventSchema } from '../schemas/schema.ts';
+import { safeName } from '../pipeline/names.ts';
 import { quoteIdent } from './duckdb.ts';
 
 /**
  * The Parquet archive layout, shared by writers and readers:
  *   <dir>/<schema>/dt=YYYY-MM-DD/hour=HH/<source>-<firstOffset>-<lastOffset>.parquet   (event time, UTC)
  *   <dir>/<schema>/_rejected/<source>.jsonl                                            (dead letters)
+ * (<schema>: the schema's name, made file-safe by `safeName`.)
  * Besides the schema's fields every row keeps `_source`, `_offset` (arrival position), `_ingest_ts`,
  * and for each sketched field `_h_<field>_hi` / `_h_<field>_lo`: the pinned 64-bit hash, so replay
  * builds HyperLogLog registers in plain SQL.
  */
 export function schemaDir(dir: string, schema: EventSchema): string {
-  return join(dir, schema.name);
+  return join(dir, safeName(schema.name));
 }
 
 export function partitionGlob(dir: string, schema: EventSchema): string {

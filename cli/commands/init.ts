@@ -1,3 +1,6 @@
+import { access, readFile, writeFile } from 'node:fs/promises';
+import { seedDefinitionsPath } from '../../examples/seed.ts';
+import { ConfigError } from '../../pipeline/errors.ts';
 import type { CommandSpec } from '../args.ts';
 
 export const initCommand: CommandSpec = {
@@ -5,12 +8,82 @@ export const initCommand: CommandSpec = {
   summary: 'write a commented starter definitions file (the seed pipelines) to edit',
   usage: 'concord init [--output concord.definitions.ts] [--format ts|json] [--force]',
   options: [
-    '--output FILE              where to write (default concord.definitions.ts, or .json with --format json)',
+    '--output FILE              where to write (default concord.definitions.ts, or concord.definitions.json with --format json)',
     '--format ts|json           a TypeScript module with comments (default), or plain JSON',
     '--force                    overwrite an existing file',
+    'Then: concord validate --definitions FILE, and pass --definitions FILE (or set CONCORD_DEFINITIONS) to every command.',
   ],
   flags: { output: { type: 'string' }, format: { type: 'string' }, force: { type: 'boolean' } },
-  async run() {
-    throw new Error('not implemented yet');
+  async run(v) {
+    const format = String(v.format ?? 'ts');
+    if (format !== 'ts' && format !== 'json') throw new ConfigError(`--format ${format}: use ts or json`);
+    const output = String(v.output ?? `concord.definitions.${format}`);
+    if (!v.force && (await access(output).then(() => true, () => false))) {
+      throw new ConfigError(`${output} exists; pass --force to overwrite it, or --output another file`);
+    }
+    await writeFile(output, format === 'json' ? await readFile(seedDefinitionsPath, 'utf8') : STARTER_MODULE);
+    process.stdout.write(`wrote ${output}: the seed pipelines (page views, unique visitors, card fraud) to edit\n` +
+      `next: concord validate --definitions ${output}\n`);
+    return 0;
   },
 };
+
+/** The seed definitions (examples/seed.definitions.json) as a module, with what each part means. */
+export const STARTER_MODULE = `// Concord definitions: your event schemas and the pipelines over them, in one file.
+// Every command takes it: --definitions concord.definitions.ts (or env CONCORD_DEFINITIONS).
+// Check it with \`concord validate\`; see how a pipeline runs with \`concord explain --pipeline NAME\`.
+// The format is docs/definitions.md; this file holds the seed pipelines to start from.
+import type { DefinitionsFile } from 'concord';
+
+export default {
+  schemas: {
+    clicks: {
+      description: 'Website click events',
+      time: 'ts', // event time: a required timestamp (epoch ms or ISO-8601 with a zone)
+      id: 'event_id', // event id: a required string (names late and rejected events)
+      key: 'url', // Kafka records of this schema are keyed (partitioned) by this field
+      // Types: string, int, double, bool, timestamp, decimal(N) (exact, N decimals); a trailing ? = optional.
+      fields: {
+        event_id: 'string', ts: 'timestamp', url: 'string', visitor_id: 'string',
+        country: 'string?', referrer: 'string?', user_agent: 'string?',
+      },
+    },
+    transactions: {
+      description: 'Card transactions',
+      time: 'ts', id: 'txn_id', key: 'user_id',
+      fields: {
+        txn_id: 'string', ts: 'timestamp', user_id: 'string', country: 'string',
+        amount: 'decimal(2)', // exact: "12.34" or 12.34; more decimals are rejected
+        currency: 'string?', merchant: 'string?',
+      },
+    },
+  },
+  pipelines: {
+    // A windowed pipeline: key -> window -> aggregates (count, sum, min, max, avg, count_distinct, approx_distinct).
+    page_views_per_minute: {
+      description: 'Page views per minute per URL',
+      input: 'clicks',
+      // where: [['country', 'in', ['PT', 'ES']], ['referrer', 'is not null']], // AND of conditions (optional)
+      key: ['url'], // zero or more fields; a null value is a group of its own
+      window: { tumbling: '1m' }, // or { hopping: '30m', every: '10m' }
+      aggregates: { views: 'count' },
+      max_out_of_orderness: '30s', // B: the watermark trails the newest event time by this
+      allowed_lateness: '5m', // L: a fired window still takes events this long, re-emitting revisions
+    },
+    unique_visitors_5m: {
+      description: 'Unique visitors per 5 minutes (HyperLogLog, 2^14 registers)',
+      input: 'clicks', key: [], window: { tumbling: '5m' },
+      aggregates: { visitors: ['approx_distinct', 'visitor_id', 14] }, // the same sketch in stream and replay
+      max_out_of_orderness: '30s', allowed_lateness: '5m',
+    },
+    // A rule: per key, in (time, id) order, a measure over (t - within, t] -- distinct FIELD, count: true or
+    // sum FIELD -- alerts at the event where it first exceeds more_than.
+    fraud_multi_country: {
+      description: 'Flag a user with transactions from more than 3 different countries within 10 minutes',
+      input: 'transactions', key: 'user_id',
+      rule: { within: '10m', distinct: 'country', more_than: 3, output: 'countries' },
+      max_out_of_orderness: '30s', allowed_lateness: '5m',
+    },
+  },
+} satisfies DefinitionsFile;
+`;

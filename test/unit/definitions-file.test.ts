@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { seedRegistry } from '../../examples/seed.ts';
+import { definitionVersion } from '../../pipeline/definition.ts';
+import { DefinitionsFileError, parseDefinitions } from '../../pipeline/definitions-file.ts';
+import { validateEvent } from '../../schemas/schema.ts';
+
+const rides = {
+  time: 'pickup_at', id: 'ride_id', key: 'driver_id',
+  fields: { ride_id: 'string', pickup_at: 'timestamp', driver_id: 'string', city: 'string', fare: 'decimal(2)', passengers: 'int', distance_km: 'double?', shared: 'bool?', promo: 'string?' },
+};
+
+function problems(content: unknown): string[] {
+  try {
+    parseDefinitions(content, 'defs.json');
+  } catch (error) {
+    if (error instanceof DefinitionsFileError) return [...error.problems];
+    throw error;
+  }
+  return [];
+}
+
+describe('definitions file', () => {
+  it('builds the issue example: filters normalised (decimals to minor units), rules with thresholds in field units', () => {
+    const r = parseDefinitions({
+      schemas: { rides },
+      pipelines: {
+        fares: { input: 'rides', where: [['passengers', '>=', 1], ['city', 'in', ['Lisbon', 'Porto']], ['fare', '>', '12.5'], ['promo', 'is null']], key: ['city'], window: { tumbling: '15m' }, aggregates: { rides: 'count', revenue: ['sum', 'fare'], avg_km: ['avg', 'distance_km'], riders: ['approx_distinct', 'ride_id', 12] }, max_out_of_orderness: '30s', allowed_lateness: 300000 },
+        takings: { input: 'rides', key: 'driver_id', rule: { within: '1h', sum: 'fare', more_than: 400.5, output: 'total' } },
+        burst: { input: 'rides', key: 'driver_id', rule: { within: '5m', count: true, more_than: 6, output: 'n' } },
+      },
+    }, 'x');
+    const fares = r.pipeline('fares');
+    expect(fares).toMatchObject({
+      kind: 'windowed', key: ['city'], window: { kind: 'tumbling', size: 900_000 }, watermark: { maxOutOfOrderness: 30_000 }, allowedLateness: 300_000,
+      where: [{ field: 'passengers', op: '>=', value: 1 }, { field: 'city', op: 'in', value: ['Lisbon', 'Porto'] }, { field: 'fare', op: '>', value: 1250 }, { field: 'promo', op: 'is null' }],
+    });
+    expect(r.pipeline('takings')).toMatchObject({ kind: 'rule', key: 'driver_id', rule: { measure: 'sum', field: 'fare', threshold: 40050, span: 3_600_000, output: 'total' } });
+    expect(r.pipeline('burst')).toMatchObject({ rule: { measure: 'count', threshold: 6 } });
+    expect(r.sketchedFields('rides')).toEqual(['ride_id']);
+    expect(r.schema('rides')).toMatchObject({ timeField: 'pickup_at', idField: 'ride_id', keyField: 'driver_id' });
+  });
+
+  it('validates events by the declared types: decimals exact, ints safe, optional fields absent or null', () => {
+    const schema = parseDefinitions({ schemas: { rides }, pipelines: {} }, 'x').schema('rides');
+    const ok = { ride_id: 'r1', pickup_at: '2026-11-23T08:00:00Z', driver_id: 'd', city: 'Lisbon', fare: '12.3', passengers: 2, distance_km: null, shared: true };
+    expect(validateEvent(schema, ok)).toEqual({ ride_id: 'r1', pickup_at: Date.parse('2026-11-23T08:00:00Z'), driver_id: 'd', city: 'Lisbon', fare: 1230, passengers: 2, shared: true });
+    expect(validateEvent(schema, { ...ok, fare: 0.1 })).toMatchObject({ fare: 10 });
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ fare: '1.234' }, /fare: "1.234" is not a number with at most 2 decimal places/],
+      [{ passengers: 1.5 }, /passengers: 1.5 is not an integer/],
+      [{ passengers: 2 ** 53 }, /passengers: .* not an integer within/],
+      [{ passengers: '3' }, /passengers: expected an integer, got string "3"/],
+      [{ distance_km: 'far' }, /distance_km: expected a finite number/],
+      [{ shared: 'yes' }, /shared: expected true or false/],
+      [{ city: null }, /city: is required/],
+    ];
+    for (const [patch, reason] of bad) expect(() => validateEvent(schema, { ...ok, ...patch })).toThrow(reason);
+  });
+
+  it('lists every mistake at once, each naming its place and quoting the offending name or value', () => {
+    const found = problems({
+      schemas: {
+        rides: { ...rides, time: 'city', fields: { ...rides.fields, tip: 'money', legs: 'decimal(12)' } },
+        trips: { time: 'at', id: 'trip_id', fields: { trip_id: 'string' } },
+      },
+      pipelines: {
+        fares_per_city_15m: { input: 'rides', key: ['city', 'nope'], window: { tumbling: '15 minutes' }, aggregates: { revenue: ['sum', 'city'], top: ['median', 'fare'], pipeline: 'count' }, where: [['passengers', '>', 'many'], ['city', 'like', 'L%'], ['fare', '=', null]] },
+        burst: { input: 'rides', key: 'driver_id', rule: { within: '5m', count: true, sum: 'fare', more_than: 6, output: 'n' } },
+        orphan: { input: 'cars', window: { tumbling: '1m' }, aggregates: { n: 'count' } },
+        hopper: { input: 'rides', window: { hopping: '10m', every: '30m' }, aggregates: { n: 'count' }, windw: 1 },
+      },
+    });
+    expect(found).toEqual(expect.arrayContaining([
+      'schemas.rides.fields.tip: unknown type "money"; use string, int, double, bool, timestamp or decimal(N), with ? for optional',
+      expect.stringMatching(/^schemas\.rides\.fields\.legs: decimal\(12\) has more than 9 decimals/),
+      'schemas.rides.time: "city" must be a required timestamp; it is string',
+      'schemas.trips.time: "at" is not a field of the schema',
+      'pipelines.fares_per_city_15m.key[1]: "nope" is not a field of schema "rides"',
+      'pipelines.fares_per_city_15m.window.tumbling: "15 minutes" is not a duration; use an integer with ms|s|m|h, e.g. "30s", "5m"',
+      'pipelines.fares_per_city_15m.aggregates.revenue: sum needs a numeric field; "city" is a string',
+      expect.stringMatching(/^pipelines\.fares_per_city_15m\.aggregates\.top: expected "count" or \[kind, field\]/),
+      'pipelines.fares_per_city_15m.aggregates.pipeline: "pipeline" is a name Concord writes itself in output rows; choose another',
+      expect.stringMatching(/^pipelines\.fares_per_city_15m\.where\[0\]: value "many" does not fit "passengers" \(int\)/),
+      expect.stringMatching(/^pipelines\.fares_per_city_15m\.where\[1\]: unknown operator "like"/),
+      'pipelines.fares_per_city_15m.where[2]: compare with null using "is null" / "is not null"',
+      'pipelines.burst.rule: exactly one measure: "distinct": FIELD, "count": true or "sum": FIELD; got count and sum',
+      expect.stringMatching(/^pipelines\.orphan\.input: "cars" is not a schema of this file/),
+      expect.stringMatching(/^pipelines\.hopper\.window\.every: "30m" is longer than the window "10m"/),
+      expect.stringMatching(/^pipelines\.hopper: unknown key "windw"/),
+    ]));
+    expect(found.length).toBeGreaterThanOrEqual(16);
+  });
+
+  it('refuses keys on double and decimal fields, ordering comparisons on strings, reserved and duplicate output names', () => {
+    const found = problems({
+      schemas: { rides },
+      pipelines: {
+        a: { input: 'rides', key: ['fare'], window: { tumbling: '1m' }, aggregates: { n: 'count' } },
+        b: { input: 'rides', where: [['city', '<', 'M']], key: 'city', window: { tumbling: '1m' }, aggregates: { city: 'count' } },
+        c: { input: 'rides', key: 'driver_id', rule: { within: '1m', distinct: 'city', more_than: 1, output: 'ts' } },
+      },
+    });
+    expect(found).toEqual(expect.arrayContaining([
+      'pipelines.a.key[0]: "fare" is decimal(2); keys are string, int, bool or timestamp fields',
+      'pipelines.b.where[0]: "<" compares numbers and timestamps only; "city" is string',
+      'pipelines.b.aggregates.city: "city" is already an output field of this pipeline',
+      'pipelines.c.rule.output: "ts" is a name Concord writes itself in output rows; choose another',
+    ]));
+  });
+
+  it('a definition version changes with what the pipeline reads, not with fields added for others', () => {
+    const base = { schemas: { rides }, pipelines: { n: { input: 'rides', key: 'city', window: { tumbling: '1m' }, aggregates: { n: 'count' } } } };
+    const v = definitionVersion(parseDefinitions(base, 'x').pipeline('n'));
+    const more = { ...base, schemas: { rides: { ...rides, fields: { ...rides.fields, extra: 'int?' } } } };
+    expect(definitionVersion(parseDefinitions(more, 'x').pipeline('n'))).toBe(v);
+    const filtered = { ...base, pipelines: { n: { ...base.pipelines.n, where: [['passengers', '>', 0]] } } };
+    expect(definitionVersion(parseDefinitions(filtered, 'x').pipeline('n'))).not.toBe(v);
+  });
+
+  it('the seed example file holds the three seed pipelines', () => {
+    expect(seedRegistry().pipelines.map((p) => p.name)).toEqual(['page_views_per_minute', 'unique_visitors_5m', 'fraud_multi_country']);
+    expect(seedRegistry().sketchedFields('clicks')).toEqual(['visitor_id']);
+  });
+});
