@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { replay } from '../batch/replay.ts';
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
-import { windowCellId, type KeyValues } from '../pipeline/keys.ts';
+import { paneId, windowCellId, type KeyValues } from '../pipeline/keys.ts';
 import { cellKey, type ResultRecord } from '../schemas/results.ts';
 import { differencesMarkdown, reconciliationMarkdown, type DayReconciliation } from './day-report.ts';
 import { finalResults } from './final-results.ts';
@@ -172,9 +172,9 @@ export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary
     const results = await replay(def, req.archiveDir, { dedupe: true, timeRanges, exactDistinct: false });
     rows = [...finalResults(results).values()].filter((r) => r.kind === 'window' && wanted.has(windowCellId(r.windowStart, def.key, r.key)));
   } else {
-    const keys = new Set(dirty.map((d) => String(d.key[def.key] ?? null)));
+    const keys = new Set(dirty.map((d) => paneId([def.key], d.key)));
     const results = await replay(def, req.archiveDir, { dedupe: true, timeRanges: [{ from: 0, to: range.to }] });
-    rows = results.filter((r) => r.kind === 'alert' && r.ts >= range.from && r.ts < range.to && keys.has(String(r.key[def.key] ?? null)));
+    rows = results.filter((r) => r.kind === 'alert' && r.ts >= range.from && r.ts < range.to && keys.has(paneId([def.key], r.key)));
   }
   // A dirty cell that replays to nothing (its only events were rejected) is consumed as well.
   rows.sort((a, b) => (cellKey(a) < cellKey(b) ? -1 : 1));
@@ -182,4 +182,39 @@ export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary
   summary.changed = (await store.upsertBackfill(def.name, date, rows, dirty, { jobId: req.jobId })).changed;
   await req.progress?.({ done: dirty.length, total: dirty.length, what: 'backfilled' });
   return summary;
+}
+
+export interface RecomputeSummary {
+  pipeline: string;
+  date: string;
+  cells: number;
+  /** The version made live, or null when the day has neither archived events nor stored rows. */
+  generation: number | null;
+  previous: number;
+  corrections: number;
+}
+
+/**
+ * After a definition changed: recomputes a whole day from the archive under the definition given (its
+ * version goes on every row) and publishes it as the day's new version in one atomic switch. Unlike
+ * `reconcileDay` there is nothing to diff against: the stream's rows were computed by another
+ * definition. Idempotent per job id, like every publish.
+ */
+export async function recomputeDay(req: Omit<BackfillRequest, 'progress'> & { readonly progress?: Progress; readonly hasStoredRows: boolean }): Promise<RecomputeSummary> {
+  const { def, date, store } = req;
+  const range = dayRange(date);
+  await req.progress?.({ done: 0, total: 2, what: `replaying ${date} from the archive` });
+  // A day's windows hold events up to one window size past its end; rules look back without bound.
+  const timeRanges = [def.kind === 'windowed' ? { from: range.from, to: range.to + def.window.size } : { from: 0, to: range.to }];
+  const results = await replay(def, req.archiveDir, { dedupe: true, timeRanges, exactDistinct: false });
+  const rows = [...finalResults(results).values()].filter((r) => {
+    const at = r.kind === 'window' ? r.windowStart : r.ts;
+    return at >= range.from && at < range.to;
+  });
+  const summary: RecomputeSummary = { pipeline: def.name, date, cells: rows.length, generation: null, previous: -1, corrections: 0 };
+  if (rows.length === 0 && !req.hasStoredRows) return summary;
+  await req.progress?.({ done: 1, total: 2, what: `publishing ${rows.length} cells as a new version of ${date}` });
+  const published = await store.publishDay(def.name, date, rows, { jobId: req.jobId, provenance: 'reconciled' });
+  await req.progress?.({ done: 2, total: 2, what: 'published' });
+  return { ...summary, generation: published.generation, previous: published.previous, corrections: published.corrections };
 }

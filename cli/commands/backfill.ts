@@ -1,5 +1,9 @@
 import { ConfigError } from '../../pipeline/errors.ts';
-import { backfillDay, dayRange } from '../../reconcile/reconcile-day.ts';
+import { definitionVersion } from '../../pipeline/definition.ts';
+import type { PipelineDefinition } from '../../pipeline/definition.ts';
+import { datesBetween } from '../../jobs/job-ids.ts';
+import { backfillDay, dayRange, recomputeDay } from '../../reconcile/reconcile-day.ts';
+import type { SqlResultStore } from '../../store/sql-store.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
@@ -7,22 +11,39 @@ import { loadRegistry, pipelinesFor, storeFlags, storeOptions, storeUrl, timingF
 
 export const backfillCommand: CommandSpec = {
   name: 'backfill',
-  summary: 'recompute only the dirty cells of reconciled (or sealed) days from the archive',
-  usage: 'concord backfill --date YYYY-MM-DD --archive DIR [--pipeline NAME|all] [--job-id ID] [--store URL]',
+  summary: 'recompute the dirty cells of a day, or whole days after a definition changed, from the archive',
+  usage: 'concord backfill (--date YYYY-MM-DD | --from D1 --to D2) --archive DIR [--pipeline NAME|all] [--job-id ID] [--store URL]',
   options: [
     '--date D                   the UTC day whose dirty cells (late data after reconciliation) are recomputed',
+    '--from D1 --to D2          or: recompute every day D1..D2 whole under the definitions given (after a',
+    '                           definition changed: rows carry its new version), each published atomically',
     '--archive DIR              the Parquet archive',
     '--pipeline NAME|all        default all',
     '--job-id ID                idempotence key (default backfill:<pipeline>:<date>)',
     ...storeOptions,
     ...timingOptions,
   ],
-  flags: { date: { type: 'string' }, archive: { type: 'string' }, pipeline: { type: 'string' }, 'job-id': { type: 'string' }, ...storeFlags, ...timingFlags },
-  required: ['date', 'archive'],
+  flags: {
+    date: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, archive: { type: 'string' }, pipeline: { type: 'string' },
+    'job-id': { type: 'string' }, ...storeFlags, ...timingFlags,
+  },
+  required: ['archive'],
   async run(v) {
+    const registry = await loadRegistry(v);
+    if (v.from !== undefined || v.to !== undefined) {
+      if (v.from === undefined || v.to === undefined || v.date !== undefined) throw new ConfigError('give --from D1 --to D2 (whole days), or --date D (dirty cells), not both');
+      const dates = datesBetween(String(v.from), String(v.to));
+      const store = await openStore(storeUrl(v), { registry });
+      try {
+        for (const def of pipelinesFor(registry, v.pipeline, loadSettings(v))) await recomputeDays(store, def, dates, String(v.archive));
+      } finally {
+        await store.close();
+      }
+      return 0;
+    }
+    if (v.date === undefined) throw new ConfigError(`--date D (dirty cells) or --from D1 --to D2 (whole days) is required\nUsage: ${backfillCommand.usage}`);
     const date = String(v.date);
     dayRange(date);
-    const registry = await loadRegistry(v);
     const store = await openStore(storeUrl(v), { registry });
     try {
       for (const def of pipelinesFor(registry, v.pipeline, loadSettings(v))) {
@@ -38,6 +59,21 @@ export const backfillCommand: CommandSpec = {
     return 0;
   },
 };
+
+/** Whole days under a (changed) definition, one atomic publish each; the job id carries its version. */
+async function recomputeDays(store: SqlResultStore, def: PipelineDefinition, dates: readonly string[], archiveDir: string): Promise<void> {
+  const version = definitionVersion(def);
+  for (const [i, date] of dates.entries()) {
+    const stored = (await store.realtimeResults(def.name, date)).length > 0 || (await store.status(def.name, date)).generations.length > 0;
+    const s = await recomputeDay({
+      def, date, store, archiveDir, jobId: `recompute:${def.name}:${date}:${version}`, hasStoredRows: stored,
+      progress: ({ what }) => { process.stderr.write(`backfill ${def.name} [${i + 1}/${dates.length}] ${date}: ${what}\n`); },
+    });
+    process.stdout.write(s.generation === null
+      ? `${def.name} ${date}: no archived events and no stored rows, skipped\n`
+      : `${def.name} ${date}: ${s.cells} cells under definition ${version}, version ${s.generation} live (was ${s.previous}), ${s.corrections} cells changed\n`);
+  }
+}
 
 export const revertCommand: CommandSpec = {
   name: 'revert',

@@ -111,6 +111,23 @@ describe('a user definitions file through the CLI', () => {
     expect(sortBy(pick(rows('by_promo'), ['promo', 'n']))).toEqual(sortBy([{ promo: 'null', n: 1 }, { promo: null, n: 5 }]));
   });
 
+  it('a changed definition: backfill --from --to recomputes the stored day under the new version, atomically', () => {
+    const store = `duckdb:${join(ws.dir, 'store.duckdb')}`;
+    const changed = join(ws.dir, 'rides-v2.json');
+    const fares = { ...definitions.pipelines.fares, where: [['passengers', '>=', 1]] }; // every city now
+    writeFileSync(changed, JSON.stringify({ ...definitions, pipelines: { ...definitions.pipelines, fares } }));
+    const version = /fares\s+windowed\s+input rides, version (\w+)/.exec(concord(['validate', '--definitions', changed]).stdout)![1]!;
+    const b = concord(['backfill', '--definitions', changed, '--pipeline', 'fares', '--from', '2026-11-22', '--to', '2026-11-23', '--archive', archive, '--store', store]);
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stdout).toContain('fares 2026-11-22: no archived events and no stored rows, skipped');
+    expect(b.stdout).toMatch(new RegExp(`fares 2026-11-23: 4 cells under definition ${version}, version \\d+ live`));
+    const rep = concord(['report', '--definitions', changed, '--date', '2026-11-23', '--store', store, '--pipeline', 'fares', '--format', 'json']);
+    const rows = (JSON.parse(rep.stdout) as { pipelines: { rows: { key: Record<string, unknown>; values: Record<string, unknown> }[] }[] }).pipelines[0]!.rows;
+    expect(sortBy(rows.map((r) => ({ ...r.key, rides: r.values.rides, revenue: r.values.revenue })))).toEqual(sortBy([
+      { city: 'Lisbon', rides: 2, revenue: 12.3 }, { city: 'Porto', rides: 1, revenue: 5 }, { city: 'Faro', rides: 1, revenue: 7.7 }, { city: 'Lisbon', rides: 1, revenue: 3.33 },
+    ]));
+  });
+
   it('every command refuses a bad definitions file the same way: exit 2, every problem, no stack trace', () => {
     const bad = join(ws.dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({
