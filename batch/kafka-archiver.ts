@@ -8,6 +8,8 @@ import { ParquetArchive, listArchiveFiles } from './parquet-archive.ts';
 
 export interface KafkaArchiverOptions {
   schema: EventSchema;
+  /** The fields the definitions sketch with HyperLogLog (`Registry.sketchedFields`): their hashes are archived too. */
+  sketched: readonly string[];
   dir: string;
   settings: KafkaSettings;
   groupId?: string;
@@ -51,7 +53,7 @@ export class KafkaArchiver {
   constructor(options: KafkaArchiverOptions) {
     this.o = options;
     this.topic = inputTopic(options.schema.name);
-    this.archive = new ParquetArchive(options.dir, options.schema);
+    this.archive = new ParquetArchive(options.dir, options.schema, { sketched: options.sketched });
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {

@@ -1,18 +1,19 @@
-import type { WindowedPipeline } from '../pipeline/definition.ts';
+import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
-import { cellKey, resultToJson } from '../schemas/results.ts';
+import { cellKey, resultToJson, type ResultRecord } from '../schemas/results.ts';
 import {
   BatchConsumer, TransactionalProducer, committedOffsets, endOffsets, ensureTopics, readLatestByKey, topicPartitions,
   type InBatch, type KafkaSettings, type OutRecord,
 } from './kafka/client.ts';
 import { concordTopics, inputTopic, topicNames } from './kafka/topics.ts';
-import { decodeMergeMessage, progressWatermark, toPartial } from './merge-messages.ts';
+import { decodeMergeMessage, fromWire, progressWatermark, toForwardedEvent, toPartial, type MergeMessage } from './merge-messages.ts';
 import { MemberLoop } from './member-loop.ts';
 import { PartialMergeStage, type PartialMergeSnapshot } from './partial-merge.ts';
+import { RuleMergeStage, type RuleMergeSnapshot } from './rule-merge.ts';
 
 export interface KafkaMergeOptions {
-  /** The pipelines whose partials this stage merges (all over one input schema). */
-  pipelines: readonly WindowedPipeline[];
+  /** The pipelines this stage merges (all over one input schema; see needsMergeStage). */
+  pipelines: readonly PipelineDefinition[];
   settings: KafkaSettings;
   /** Consumer group of the merge stage (all members of one deployment share it). */
   groupId: string;
@@ -25,10 +26,50 @@ export interface KafkaMergeOptions {
 /** What one partials partition's merge state checkpoints, with the offset, in each transaction. */
 interface MergeCheckpoint {
   next: number;
-  stages: Record<string, PartialMergeSnapshot>;
+  stages: Record<string, PartialMergeSnapshot | RuleMergeSnapshot>;
+}
+
+/** One pipeline's merge, windowed (PartialMergeStage) or rule (RuleMergeStage), behind one face. */
+interface PipelineMerge {
+  accept(m: MergeMessage): void;
+  advance(): ResultRecord[];
+  snapshot(): PartialMergeSnapshot | RuleMergeSnapshot;
+  restore(snap: PartialMergeSnapshot | RuleMergeSnapshot): void;
+  readonly duplicates: number;
+}
+
+function pipelineMerge(def: PipelineDefinition, inputTopic: string, inputPartitions: number, where: string): PipelineMerge {
+  const unexpected = (m: MergeMessage) => new ConcordError(`${where}: a ${m.type} record for ${def.kind} pipeline ${def.name}`);
+  if (def.kind === 'windowed') {
+    const stage = new PartialMergeStage(def, inputPartitions);
+    return {
+      accept: (m) => {
+        if (m.type === 'partial') stage.partial(toPartial(m));
+        else if (m.type === 'progress') stage.progress(m.partition, progressWatermark(m));
+        else throw unexpected(m);
+      },
+      advance: () => stage.advance(),
+      snapshot: () => stage.snapshot(),
+      restore: (snap) => stage.restore(snap as PartialMergeSnapshot),
+      get duplicates() { return stage.stats.duplicates; },
+    };
+  }
+  const stage = new RuleMergeStage(def, inputTopic, inputPartitions);
+  return {
+    accept: (m) => {
+      if (m.type === 'event') stage.event(toForwardedEvent(m));
+      else if (m.type === 'progress') stage.progress(m.partition, fromWire(m.source_watermark), m.idle);
+      else throw unexpected(m);
+    },
+    advance: () => stage.advance(),
+    snapshot: () => stage.snapshot(),
+    restore: (snap) => stage.restore(snap as RuleMergeSnapshot),
+    get duplicates() { return stage.stats.duplicates; },
+  };
 }
 
 export interface MergeStats {
+  /** Partials (windowed) and forwarded events (rules) merged. */
   partials: number;
   progress: number;
   results: number;
@@ -38,7 +79,8 @@ export interface MergeStats {
 
 /**
  * The merge stage over Kafka: a consumer group on `concord.partials.<schema>` combining the workers'
- * per-partition partials (see PartialMergeStage). Each pipeline's records share one partials partition
+ * per-partition partials (PartialMergeStage) and running the rules whose keys span partitions over the
+ * events the workers forward (RuleMergeStage). Each pipeline's records share one partials partition
  * (keyed by pipeline), so a member owns whole pipelines; every batch commits, in one transaction, the
  * merged results, that partition's merge state and its offset. Members scale out and fail over like
  * workers: the state follows the partition through the checkpoint.
@@ -48,9 +90,9 @@ export class KafkaMergeWorker {
   private readonly schema: string;
   private readonly topic: string;
   private readonly names = topicNames();
-  private readonly defs: Map<string, WindowedPipeline>;
+  private readonly defs: Map<string, PipelineDefinition>;
   /** Per owned partials partition: next offset and one stage per pipeline seen there. */
-  private readonly owned = new Map<number, { next: number; stages: Map<string, PartialMergeStage> }>();
+  private readonly owned = new Map<number, { next: number; stages: Map<string, PipelineMerge> }>();
   /** Fetch position per partials partition, only to tell when a bounded run has read everything. */
   private readonly positions = new Map<number, number>();
   private inputPartitions = 0;
@@ -71,7 +113,7 @@ export class KafkaMergeWorker {
 
   /** Joins the merge group and merges until stopped. */
   async run(): Promise<MergeStats> {
-    await ensureTopics(this.o.settings, concordTopics(this.o.partitions));
+    await ensureTopics(this.o.settings, concordTopics([this.o.pipelines[0]!.schema], this.o.partitions));
     this.inputPartitions = await topicPartitions(this.o.settings, inputTopic(this.schema));
     this.producer = await TransactionalProducer.connect(this.o.settings, `concord-${this.o.groupId}-${this.o.workerId}`);
     this.consumer = await BatchConsumer.start(this.o.settings, {
@@ -137,14 +179,14 @@ export class KafkaMergeWorker {
     return `${this.o.groupId}|${this.topic}|${partition}`;
   }
 
-  private stage(state: { stages: Map<string, PartialMergeStage> }, pipeline: string): PartialMergeStage {
+  private stage(state: { stages: Map<string, PipelineMerge> }, pipeline: string): PipelineMerge {
     let stage = state.stages.get(pipeline);
     if (!stage) {
       const def = this.defs.get(pipeline);
       if (!def) {
         throw new ConcordError(`${this.topic} holds partials of ${pipeline}, which this merge stage does not run: run every member of group ${this.o.groupId} with the same --pipeline set`, { domain: 'user' });
       }
-      state.stages.set(pipeline, (stage = new PartialMergeStage(def, this.inputPartitions)));
+      state.stages.set(pipeline, (stage = pipelineMerge(def, inputTopic(this.schema), this.inputPartitions, this.topic)));
     }
     return stage;
   }
@@ -158,7 +200,7 @@ export class KafkaMergeWorker {
     for (const p of fresh) {
       const text = stored.get(this.checkpointKey(p));
       const cp = text ? (JSON.parse(text) as MergeCheckpoint) : undefined;
-      const state = { next: cp?.next ?? 0, stages: new Map<string, PartialMergeStage>() };
+      const state = { next: cp?.next ?? 0, stages: new Map<string, PipelineMerge>() };
       for (const [pipeline, snap] of Object.entries(cp?.stages ?? {})) this.stage(state, pipeline).restore(snap);
       this.owned.set(p, state);
     }
@@ -172,24 +214,19 @@ export class KafkaMergeWorker {
     for (const record of batch.records) {
       if (record.offset < state.next) continue; // already in the restored state
       const m = decodeMergeMessage(record.value, `${this.topic}:${batch.partition}@${record.offset}`);
-      const stage = this.stage(state, m.pipeline);
-      if (m.type === 'partial') {
-        this.stats.partials++;
-        stage.partial(toPartial(m));
-      } else {
-        this.stats.progress++;
-        stage.progress(m.partition, progressWatermark(m));
-      }
+      if (m.type === 'progress') this.stats.progress++;
+      else this.stats.partials++;
+      this.stage(state, m.pipeline).accept(m);
     }
     const last = batch.records.at(-1);
     if (last) state.next = Math.max(state.next, last.offset + 1);
     const out: OutRecord[] = [];
-    const stages: Record<string, PartialMergeSnapshot> = {};
+    const stages: Record<string, PartialMergeSnapshot | RuleMergeSnapshot> = {};
     let duplicates = 0;
     for (const [name, stage] of state.stages) {
       for (const r of stage.advance()) out.push({ topic: this.names.results, key: `${r.pipeline}|${cellKey(r)}`, value: JSON.stringify(resultToJson(r)) });
       stages[name] = stage.snapshot();
-      duplicates += stage.stats.duplicates;
+      duplicates += stage.duplicates;
     }
     const cp: MergeCheckpoint = { next: state.next, stages };
     out.push({ topic: this.names.checkpoints, key: this.checkpointKey(batch.partition), value: JSON.stringify(cp) });

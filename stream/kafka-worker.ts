@@ -14,11 +14,12 @@ import {
   type KafkaSettings,
   type OutRecord,
 } from './kafka/client.ts';
-import { concordTopics, groupName, inputTopic, needsMergeStage, topicKeyField, topicNames } from './kafka/topics.ts';
+import { concordTopics, groupName, inputTopic, needsMergeStage, topicNames } from './kafka/topics.ts';
 import { createOperator, type Emitter, type OperatorSnapshot, type StreamOperator } from './operators/index.ts';
 import { WindowedOperator } from './operators/windowed.ts';
 import { MemberLoop } from './member-loop.ts';
-import { progressMessage, type PartialMessage } from './merge-messages.ts';
+import { progressMessage, type MergeMessage, type PartialMessage } from './merge-messages.ts';
+import { RuleForwarder } from './rule-merge-forwarder.ts';
 
 export interface KafkaWorkerOptions {
   /** Pipelines over one input schema (one consumer group per schema and pipeline set). */
@@ -79,10 +80,13 @@ export class KafkaWorker {
   private readonly groupId: string;
   private readonly names = topicNames();
   private readonly trackers: WatermarkTracker[];
-  /** Pipelines whose keys span partitions emit per-partition partials to the merge stage, never totals. */
+  /**
+   * Pipelines whose keys span partitions go through the merge stage: windowed ones emit per-partition
+   * partials, never totals; rules forward the events each partition accepted (RuleForwarder).
+   */
   private readonly merged: boolean[];
-  /** The W last reported to the merge stage per `pipeline index|partition`. */
-  private readonly reported = new Map<string, number>();
+  /** What was last reported to the merge stage per `pipeline index|partition` (W, the partition's W, idle). */
+  private readonly reported = new Map<string, string>();
   private readonly partitions = new Map<number, PartitionState>();
   private readonly out: OutRecord[] = [];
   private producer!: TransactionalProducer;
@@ -102,7 +106,7 @@ export class KafkaWorker {
     this.topic = inputTopic(this.schema);
     this.groupId = options.groupId ?? groupName(`concord-${this.schema}`);
     this.trackers = options.pipelines.map((p) => new WatermarkTracker(p.watermark.maxOutOfOrderness));
-    this.merged = options.pipelines.map((p) => needsMergeStage(p, topicKeyField[this.schema]));
+    this.merged = options.pipelines.map((p) => needsMergeStage(p));
   }
 
   private log(line: string): void {
@@ -111,7 +115,7 @@ export class KafkaWorker {
 
   /** Joins the group and processes until stopped (or until idle with `stopWhenIdleMs`). */
   async run(): Promise<WorkerStats> {
-    await ensureTopics(this.o.settings, concordTopics(this.o.partitions));
+    await ensureTopics(this.o.settings, concordTopics([this.o.pipelines[0]!.schema], this.o.partitions));
     this.producer = await TransactionalProducer.connect(this.o.settings, `concord-${this.groupId}-${this.o.workerId}`);
     this.consumer = await BatchConsumer.start(this.o.settings, {
       groupId: this.groupId,
@@ -182,7 +186,9 @@ export class KafkaWorker {
         if (cp && cp.operator.definition !== definitionVersion(def)) {
           throw new ConcordError(`${def.name}: the checkpoint of ${this.source(p)} is from another definition version; use a new --group`, { domain: 'user' });
         }
-        return createOperator(def, this.emitterFor(i, p), { tracker, ...(cp ? { restore: cp.operator } : {}) });
+        return this.merged[i] && def.kind === 'rule'
+          ? new RuleForwarder(def, p, tracker, this.emitterFor(i, p), (m) => this.toMerge(def.name, m))
+          : createOperator(def, this.emitterFor(i, p), { tracker, ...(cp ? { restore: cp.operator } : {}) });
       });
       this.partitions.set(p, { operators, next: checkpoints[0]?.next ?? 0, lastDataAt: Date.now() });
     }
@@ -195,19 +201,23 @@ export class KafkaWorker {
     await this.step(null);
   }
 
+  /** A record for the merge stage: keyed by pipeline, so one pipeline's records keep their order. */
+  private toMerge(pipeline: string, message: MergeMessage): void {
+    this.out.push({ topic: this.names.partials(this.schema), key: pipeline, value: JSON.stringify(message) });
+  }
+
   private emitterFor(pipelineIndex: number, partition: number): Emitter {
     const def = this.o.pipelines[pipelineIndex]!;
-    const partials = this.merged[pipelineIndex] ? this.names.partials(this.schema) : undefined;
     return {
       result: (r) => {
-        if (partials && r.kind === 'window') {
+        if (this.merged[pipelineIndex] && r.kind === 'window') {
           const op = this.partitions.get(partition)?.operators[pipelineIndex];
           const accumulators = op instanceof WindowedOperator ? op.paneAccumulators(r.windowStart, paneId(def.kind === 'windowed' ? def.key : [], r.key)) : undefined;
           if (!accumulators) throw new ConcordError(`${def.name}: window ${r.windowStart} of partition ${partition} fired without state`);
           const message: PartialMessage = {
             type: 'partial', pipeline: def.name, partition, window_start: r.windowStart, window_end: r.windowEnd, key: r.key, revision: r.revision, accumulators,
           };
-          this.out.push({ topic: partials, key: def.name, value: JSON.stringify(message) });
+          this.toMerge(def.name, message);
           return;
         }
         this.emitResult(r);
@@ -276,18 +286,24 @@ export class KafkaWorker {
   }
 
   /**
-   * Tells the merge stage, per assigned partition, the W its operators have been advanced to (after
-   * this step's partials, in the same transaction and the same partials partition, so the merge never
-   * sees a W before the partials it covers). Only changes are sent.
+   * Tells the merge stage, per assigned partition, the W its operators have been advanced to, the
+   * partition's own W and whether it is idle (after this step's partials or events, in the same
+   * transaction and the same partials partition, so the merge never sees a W before the records it
+   * covers). Only changes are sent. A drained worker reports its partitions at +infinity.
    */
   private reportProgress(): void {
     this.o.pipelines.forEach((def, i) => {
       if (!this.merged[i]) return;
-      const w = this.trackers[i]!.current;
+      const tracker = this.trackers[i]!;
+      const w = tracker.current;
+      const own = tracker.perSourceWatermarks();
       for (const p of this.partitions.keys()) {
-        if (this.reported.get(`${i}|${p}`) === w) continue;
-        this.reported.set(`${i}|${p}`, w);
-        this.out.push({ topic: this.names.partials(this.schema), key: def.name, value: JSON.stringify(progressMessage(def.name, p, w)) });
+        const source = { watermark: w === Number.POSITIVE_INFINITY ? w : (own[this.source(p)] ?? Number.NEGATIVE_INFINITY), idle: tracker.isIdle(this.source(p)) };
+        // The windowed merge reads only W; the rule merge rebuilds W from each partition's own W and idleness.
+        const state = def.kind === 'rule' ? `${w}|${source.watermark}|${source.idle}` : String(w);
+        if (this.reported.get(`${i}|${p}`) === state) continue;
+        this.reported.set(`${i}|${p}`, state);
+        this.toMerge(def.name, progressMessage(def.name, p, w, source));
       }
     });
   }

@@ -2,7 +2,7 @@ import { aggregateFunction, type AggregateFunction } from '../pipeline/aggregate
 import { definitionVersion, type WindowedPipeline } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import { isLateForWindow, windowHasFired } from '../pipeline/lateness.ts';
-import { paneId } from '../pipeline/keys.ts';
+import { windowCellId } from '../pipeline/keys.ts';
 import type { KeyValues, WindowResult } from '../schemas/results.ts';
 
 /** One input partition's partial aggregate of a (window, key), at that partition operator's revision. */
@@ -79,7 +79,7 @@ export class PartialMergeStage {
   }
 
   partial(p: Partial): void {
-    const id = `${p.windowStart}\u0000${paneId(this.def.key, p.key)}`;
+    const id = windowCellId(p.windowStart, this.def.key, p.key);
     let win = this.windows.get(id);
     if (!win && isLateForWindow(p.windowEnd, this.def.allowedLateness, this.w)) {
       this.stats.expired++;
@@ -149,7 +149,7 @@ export class PartialMergeStage {
     for (const [p, w] of snap.inputs) this.inputs.set(p, value(w));
     this.windows.clear();
     for (const win of snap.windows) {
-      this.windows.set(`${win.start}\u0000${paneId(this.def.key, win.key)}`, {
+      this.windows.set(windowCellId(win.start, this.def.key, win.key), {
         start: win.start, end: win.end, key: win.key, revision: win.revision, changed: win.changed,
         partials: new Map(win.partials.map(([p, revision, accumulators]) => [p, { revision, accumulators }])),
       });

@@ -35,6 +35,7 @@ export const archiveCommand: CommandSpec = {
     if (v['from-kafka']) {
       const archiver = new KafkaArchiver({
         schema,
+        sketched,
         dir: String(v.dir),
         settings: kafkaSettings('concord-archiver'),
         ...(v['flush-records'] ? { flushRecords: Number(v['flush-records']) } : {}),

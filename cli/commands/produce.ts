@@ -1,10 +1,19 @@
 import { generateDay } from '../../generate/realistic-day.ts';
+import { DEFAULT_ALLOWED_LATENESS } from '../../pipeline/definition.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
-import { parseDuration } from '../../pipeline/time.ts';
+import { formatDuration, parseDuration } from '../../pipeline/time.ts';
+import type { EventSchema } from '../../schemas/schema.ts';
+import { readJsonlFile } from '../../sources/jsonl-file.ts';
 import { BatchProducer, ensureTopics, kafkaSettings, type OutRecord } from '../../stream/kafka/client.ts';
-import { concordTopics, defaultPartitions, inputTopic, topicKeyField } from '../../stream/kafka/topics.ts';
+import { concordTopics, defaultPartitions, inputTopic, partitionKeyField, recordKey } from '../../stream/kafka/topics.ts';
 import type { CommandSpec } from '../args.ts';
 import { Progress } from '../progress.ts';
+import { loadRegistry } from './shared.ts';
+
+/** The schemas the seeded generator writes (the seed definitions' two). */
+const GENERATED = ['clicks', 'transactions'];
+const GENERATOR_FLAGS = ['count', 'duration', 'disorder', 'late-fraction', 'fraud-rings', 'invalid-fraction', 'seed', 'date'];
+const SEND_BATCH = 2_000;
 
 function parseRate(text: string): number {
   const m = /^(\d+)(?:\/s)?$/.exec(text.trim());
@@ -18,87 +27,143 @@ function parseFraction(text: string, flag: string): number {
   return n;
 }
 
+interface Sent {
+  lines: number;
+  /** Lines keyed null: not a JSON object, or a key value of the wrong type (the workers dead-letter them). */
+  unkeyed: number;
+  blank: number;
+  seconds: number;
+}
+
+/**
+ * Sends lines as they are to the schema's topic, keyed by the schema's key field, at `rate` per second
+ * if given. A malformed line is still sent (keyed null): the workers dead-letter it with the reason,
+ * as the file-based stream does. Blank lines are skipped, as every reader skips them.
+ */
+async function sendLines(schema: EventSchema, batches: AsyncIterable<readonly string[]>, rate: number | undefined, progress: Progress): Promise<Sent> {
+  const s = kafkaSettings('concord-produce');
+  const producer = await BatchProducer.connect(s);
+  const topic = inputTopic(schema.name);
+  const sent: Sent = { lines: 0, unkeyed: 0, blank: 0, seconds: 0 };
+  const started = Date.now();
+  try {
+    for await (const lines of batches) {
+      for (let i = 0; i < lines.length; i += SEND_BATCH) {
+        const records: OutRecord[] = [];
+        for (const value of lines.slice(i, i + SEND_BATCH)) {
+          if (value.trim().length === 0) {
+            sent.blank++;
+            continue;
+          }
+          let key: string | null = null;
+          try {
+            key = recordKey(schema, JSON.parse(value));
+          } catch {
+            key = null; // not JSON: sent anyway, for the dead-letter output
+          }
+          if (key === null) sent.unkeyed++;
+          records.push({ topic, key, value });
+        }
+        if (records.length > 0) await producer.send(records);
+        sent.lines += records.length;
+        progress.update(sent.lines);
+        if (rate !== undefined) {
+          // Pace to the requested rate: wait until the time this many events are due.
+          const due = started + (sent.lines / rate) * 1000;
+          if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+        }
+      }
+    }
+  } finally {
+    await producer.close();
+  }
+  sent.seconds = (Date.now() - started) / 1000;
+  progress.done(sent.lines);
+  return sent;
+}
+
+async function* linesOf(path: string): AsyncGenerator<readonly string[]> {
+  for await (const batch of readJsonlFile(path)) yield batch.lines;
+}
+
 export const produceCommand: CommandSpec = {
   name: 'produce',
-  summary: 'load generator: realistic, seeded clicks or transactions into Kafka',
-  usage: 'concord produce --schema clicks|transactions (--count N | --duration 10m) [--rate N/s] [--disorder 20s] [--late-fraction 0.005] [--fraud-rings K] [--seed 42]',
+  summary: 'publish events into Kafka: a JSONL file of any schema (--input), or the seeded load generator',
+  usage: 'concord produce --schema NAME --input EVENTS.jsonl [--rate N/s] | --schema clicks|transactions (--count N | --duration 10m) [generator options]',
   options: [
-    '--schema NAME              clicks (keyed by url) | transactions (keyed by user_id)',
+    '--schema NAME              a schema of the definitions: its topic <prefix><NAME>, keyed by the schema\'s key',
+    '--input FILE               send this file\'s events, one JSON object per line, as they are and in file order;',
+    '                           a malformed line is sent too (keyed null) and dead-lettered by the workers',
+    '--rate N/s                 events per second (default: as fast as the broker takes them)',
+    '--partitions N             partitions when topics are created (default 6, env CONCORD_PARTITIONS)',
+    '                           brokers: env KAFKA_BROKERS (default 127.0.0.1:9092)',
+    'Without --input, the seeded generator (seed schemas clicks and transactions only):',
     '--count N                  events to send',
     '--duration D               or: send for D at --rate (count = rate x duration)',
-    '--rate N/s                 events per second (default: as fast as the broker takes them)',
     '--disorder D               out-of-order delay bound for 2% of events (default 20s)',
-    '--late-fraction F          fraction delivered late beyond B + L, "offline mobile clients" (default 0.005)',
+    '--late-fraction F          fraction delivered long after the newest event, "offline mobile clients" (default 0.005)',
     '--fraud-rings K            transactions: groups of cards used from many countries (default 5)',
     '--invalid-fraction F       fraction of malformed lines, to exercise the dead-letter output (default 0)',
     '--seed N                   generator seed (default 42); --date YYYY-MM-DD event day (default yesterday UTC)',
-    '--partitions N             partitions when topics are created (default 6, env CONCORD_PARTITIONS)',
-    '                           brokers: env KAFKA_BROKERS (default 127.0.0.1:9092)',
   ],
   flags: {
-    schema: { type: 'string' }, count: { type: 'string' }, duration: { type: 'string' }, rate: { type: 'string' },
+    schema: { type: 'string' }, input: { type: 'string' }, count: { type: 'string' }, duration: { type: 'string' }, rate: { type: 'string' },
     disorder: { type: 'string' }, 'late-fraction': { type: 'string' }, 'fraud-rings': { type: 'string' },
     seed: { type: 'string' }, date: { type: 'string' }, partitions: { type: 'string' }, 'invalid-fraction': { type: 'string' },
   },
   required: ['schema'],
   async run(v) {
-    const schema = String(v.schema);
-    if (schema !== 'clicks' && schema !== 'transactions') throw new ConfigError(`--schema must be clicks or transactions, got "${schema}"`);
+    const registry = await loadRegistry(v);
+    const schema = registry.schema(String(v.schema));
     const rate = v.rate === undefined ? undefined : parseRate(String(v.rate));
+    const partitions = v.partitions === undefined ? defaultPartitions() : Number(v.partitions);
+    if (!Number.isInteger(partitions) || partitions <= 0) throw new ConfigError(`--partitions must be a positive integer, got ${String(v.partitions)}`);
+    const topic = inputTopic(schema.name);
+    const keyedBy = `keyed by ${partitionKeyField(schema)}`;
+
+    if (v.input !== undefined) {
+      const generatorOnly = GENERATOR_FLAGS.filter((f) => v[f] !== undefined);
+      if (generatorOnly.length > 0) throw new ConfigError(`--${generatorOnly.join(', --')}: generator options; with --input the file's events are sent as they are`);
+      await ensureTopics(kafkaSettings('concord-produce'), concordTopics(registry, partitions));
+      const sent = await sendLines(schema, linesOf(String(v.input)), rate, new Progress(`produce ${schema.name}`));
+      process.stderr.write(
+        `sent ${sent.lines} lines of ${String(v.input)} to topic "${topic}" (${keyedBy}) in ${sent.seconds.toFixed(1)} s (${Math.round(sent.lines / Math.max(sent.seconds, 0.001))}/s)` +
+          `${sent.unkeyed ? `; ${sent.unkeyed} keyed null (not a JSON object or a bad key value: the workers will dead-letter them)` : ''}` +
+          `${sent.blank ? `; ${sent.blank} blank lines skipped` : ''}\n`,
+      );
+      return 0;
+    }
+
+    if (!GENERATED.includes(schema.name)) {
+      throw new ConfigError(`schema "${schema.name}" has no generator (only the seed schemas ${GENERATED.join(' and ')} do): pass --input FILE.jsonl with its events`);
+    }
     let count: number;
     if (v.count !== undefined) count = Number(v.count);
     else if (v.duration !== undefined && rate !== undefined) count = Math.round((rate * parseDuration(String(v.duration), '--duration')) / 1000);
-    else throw new ConfigError('give --count N, or --duration D with --rate N/s');
+    else throw new ConfigError('give --input FILE.jsonl, or for the generator --count N, or --duration D with --rate N/s');
     if (!Number.isInteger(count) || count <= 0) throw new ConfigError(`--count must be a positive integer, got ${String(v.count)}`);
+    const disorder = parseDuration(String(v.disorder ?? '20s'), '--disorder');
     const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
     const day = generateDay({
       seed: Number(v.seed ?? 42),
       date: String(v.date ?? yesterday),
-      clicks: schema === 'clicks' ? count : 0,
-      transactions: schema === 'transactions' ? count : 0,
-      fraudRings: schema === 'transactions' ? Number(v['fraud-rings'] ?? 5) : 0,
-      maxOutOfOrderness: parseDuration(String(v.disorder ?? '20s'), '--disorder'),
+      clicks: schema.name === 'clicks' ? count : 0,
+      transactions: schema.name === 'transactions' ? count : 0,
+      fraudRings: schema.name === 'transactions' ? Number(v['fraud-rings'] ?? 5) : 0,
+      maxOutOfOrderness: disorder,
+      allowedLateness: DEFAULT_ALLOWED_LATENESS,
       lateFraction: parseFraction(String(v['late-fraction'] ?? '0.005'), '--late-fraction'),
       invalidFraction: parseFraction(String(v['invalid-fraction'] ?? '0'), '--invalid-fraction'),
     });
-    const lines = schema === 'clicks' ? day.clicks : day.transactions;
-    const s = kafkaSettings('concord-produce');
-    await ensureTopics(s, concordTopics(v.partitions === undefined ? defaultPartitions() : Number(v.partitions)));
-    const producer = await BatchProducer.connect(s);
-    const progress = new Progress(`produce ${schema}`, lines.length);
-    const keyField = topicKeyField[schema]!;
-    const topic = inputTopic(schema);
-    const started = Date.now();
-    const batch = 2_000;
-    try {
-      for (let i = 0; i < lines.length; i += batch) {
-        const records: OutRecord[] = lines.slice(i, i + batch).map((value) => {
-          let key: string | null = null;
-          try {
-            const k = (JSON.parse(value) as Record<string, unknown>)[keyField];
-            key = typeof k === 'string' ? k : null;
-          } catch {
-            key = null; // malformed lines still go to the topic: the workers dead-letter them
-          }
-          return { topic, key, value };
-        });
-        await producer.send(records);
-        const sent = Math.min(lines.length, i + batch);
-        progress.update(sent);
-        if (rate !== undefined) {
-          // Pace to the requested rate: wait until the time this many events are due.
-          const due = started + (sent / rate) * 1000;
-          if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-        }
-      }
-    } finally {
-      await producer.close();
-    }
-    const secs = (Date.now() - started) / 1000;
-    progress.done(lines.length);
+    const lines = schema.name === 'clicks' ? day.clicks : day.transactions;
+    await ensureTopics(kafkaSettings('concord-produce'), concordTopics(registry, partitions));
+    const sent = await sendLines(schema, (async function* () { yield lines; })(), rate, new Progress(`produce ${schema.name}`, lines.length));
+    const late = `${day.stats.late} late (delivered more than B + L behind the newest event, B = ${formatDuration(disorder)} and L = ${formatDuration(DEFAULT_ALLOWED_LATENESS)}: ` +
+      'late for workers running with the default B and L or smaller)';
     process.stderr.write(
-      `sent ${lines.length} ${schema} events to topic "${topic}" in ${secs.toFixed(1)} s (${Math.round(lines.length / secs)}/s): ` +
-        `${day.stats.outOfOrder} out of order, ${day.stats.late} late, ${day.stats.invalid} malformed${schema === 'transactions' ? `, ${day.stats.fraudUsers} fraud-ring users` : ''}\n`,
+      `sent ${sent.lines} ${schema.name} events to topic "${topic}" (${keyedBy}) in ${sent.seconds.toFixed(1)} s (${Math.round(sent.lines / Math.max(sent.seconds, 0.001))}/s): ` +
+        `${day.stats.outOfOrder} out of order (within B), ${late}, ${day.stats.invalid} malformed` +
+        `${schema.name === 'transactions' ? `, ${day.stats.fraudUsers} fraud-ring users` : ''}\n`,
     );
     return 0;
   },

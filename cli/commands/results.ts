@@ -2,36 +2,46 @@ import { kafkaSettings, readLatestByKey } from '../../stream/kafka/client.ts';
 import { topicNames } from '../../stream/kafka/topics.ts';
 import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
+import { loadRegistry } from './shared.ts';
 
 export const resultsCommand: CommandSpec = {
   name: 'results',
   summary: 'export the latest realtime results from Kafka (concord.results) to JSONL, e.g. for reconcile',
-  usage: 'concord results --output OUT.jsonl [--pipeline NAME] [--late-output LATE.jsonl]',
+  usage: 'concord results --output OUT.jsonl [--pipeline NAME|all] [--late-output LATE.jsonl]',
   options: [
     '--late-output FILE         also export the late events the workers recorded (concord.late), for reconcile --late',
     '--output FILE              one result row per line: the latest revision of each window/key, and alerts',
-    '--pipeline NAME            only this pipeline (default: all)',
+    '--pipeline NAME|all        only this pipeline of the definitions (default: all of them); rows of',
+    '                           pipelines the definitions do not have are left out and counted',
     '                           topic prefix: env CONCORD_TOPIC_PREFIX; brokers: env KAFKA_BROKERS',
   ],
   flags: { output: { type: 'string' }, pipeline: { type: 'string' }, 'late-output': { type: 'string' } },
   required: ['output'],
   async run(v) {
-    const latest = await readLatestByKey(kafkaSettings('concord-results'), topicNames().results);
+    const registry = await loadRegistry(v);
+    // An unknown --pipeline is a user error (exit 2), not an empty export.
+    const wanted = new Set(registry.select(v.pipeline === undefined ? undefined : String(v.pipeline)).map((p) => p.name));
+    const settings = kafkaSettings('concord-results');
+    const latest = await readLatestByKey(settings, topicNames().results);
     const out = new JsonlWriter(String(v.output));
-    let n = 0;
+    let others = 0;
     for (const key of [...latest.keys()].sort()) {
-      if (v.pipeline !== undefined && !key.startsWith(`${String(v.pipeline)}|`)) continue;
-      out.write(JSON.parse(latest.get(key)!));
-      n++;
+      const row = JSON.parse(latest.get(key)!) as Record<string, unknown>;
+      const pipeline = String(row.pipeline);
+      if (!wanted.has(pipeline)) {
+        if (!registry.pipelines.some((p) => p.name === pipeline)) others++;
+        continue;
+      }
+      out.write(row);
     }
     await out.close();
-    process.stderr.write(`exported ${n} results to ${String(v.output)}\n`);
+    process.stderr.write(`exported ${out.count} results to ${String(v.output)}${others ? ` (${others} rows of pipelines not in ${registry.origin} left out)` : ''}\n`);
     if (v['late-output'] !== undefined) {
-      const late = await readLatestByKey(kafkaSettings('concord-results'), topicNames().late);
+      const late = await readLatestByKey(settings, topicNames().late);
       const lateOut = new JsonlWriter(String(v['late-output']));
       for (const value of late.values()) {
         const row = JSON.parse(value) as Record<string, unknown>;
-        if (v.pipeline === undefined || row.pipeline === v.pipeline) lateOut.write(row);
+        if (wanted.has(String(row.pipeline))) lateOut.write(row);
       }
       await lateOut.close();
       process.stderr.write(`exported ${lateOut.count} late events to ${String(v['late-output'])}\n`);

@@ -1,21 +1,20 @@
 import { hostname } from 'node:os';
-import { builtinPipelines, pipelineByName } from '../../pipeline/builtins.ts';
-import { withTiming, type PipelineDefinition } from '../../pipeline/definition.ts';
+import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { parseDuration } from '../../pipeline/time.ts';
 import { kafkaSettings } from '../../stream/kafka/client.ts';
-import { groupName, needsMergeStage, topicKeyField } from '../../stream/kafka/topics.ts';
+import { groupName, needsMergeStage } from '../../stream/kafka/topics.ts';
 import { KafkaMergeWorker } from '../../stream/kafka-merge.ts';
 import { KafkaWorker } from '../../stream/kafka-worker.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
-import { timingFlags, timingOptions } from './shared.ts';
+import { loadRegistry, pipelinesFor, timingFlags, timingOptions } from './shared.ts';
 
 export const runCommand: CommandSpec = {
   name: 'run',
   summary: 'streaming worker over Kafka: consumer group, per-partition watermarks, exactly-once results',
   usage: 'concord run --pipeline NAME|all [--stop-when-idle 10s] [--idle-timeout 30s] [--worker-id ID] [--group G]',
   options: [
-    '--pipeline NAME|all        a built-in pipeline, or all (one worker per input topic)',
+    '--pipeline NAME|all        a pipeline of the definitions, or all (one worker per input schema)',
     '--stop-when-idle D         exit once every assigned partition is caught up and quiet for D,',
     '                           after draining (W = +infinity: every open window fires)',
     '--idle-timeout D           a partition quiet for D stops holding the watermark (default 30s)',
@@ -23,8 +22,9 @@ export const runCommand: CommandSpec = {
     '                           with the same id fences its previous incarnation',
     '--group G                  consumer group (default <prefix>concord-<schema>, or <prefix>concord-<pipeline>)',
     ...timingOptions,
-    '                           Topics: <prefix>clicks, <prefix>transactions -> concord.results, concord.late,',
-    '                           concord.dlq, concord.checkpoints (prefix: env CONCORD_TOPIC_PREFIX);',
+    '                           Topics: <prefix><schema> (one per schema, keyed by its key) -> concord.results,',
+    '                           concord.late, concord.dlq, concord.checkpoints, concord.partials.<schema> (the',
+    '                           merge stage of pipelines keyed by another field); prefix: env CONCORD_TOPIC_PREFIX;',
     '                           brokers: env KAFKA_BROKERS (default 127.0.0.1:9092)',
   ],
   flags: {
@@ -33,20 +33,20 @@ export const runCommand: CommandSpec = {
   },
   required: ['pipeline'],
   async run(v) {
-    const timing = loadSettings(v);
-    const name = String(v.pipeline);
-    const chosen = (name === 'all' ? builtinPipelines : [pipelineByName(name)]).map((p) => withTiming(p, timing));
+    const registry = await loadRegistry(v);
+    const chosen = pipelinesFor(registry, v.pipeline, loadSettings(v));
     const bySchema = new Map<string, PipelineDefinition[]>();
     for (const p of chosen) bySchema.set(p.schema.name, [...(bySchema.get(p.schema.name) ?? []), p]);
     const workerId = String(v['worker-id'] ?? hostname());
     const merges: KafkaMergeWorker[] = [];
     const workers = [...bySchema].map(([schema, pipelines]) => {
-      const all = builtinPipelines.filter((p) => p.schema.name === schema).length === pipelines.length;
+      const all = registry.pipelinesOf(schema).length === pipelines.length;
       const named = String(v.group ?? groupName(all ? `concord-${schema}` : `concord-${pipelines.map((p) => p.name).join('+')}`));
       const group = bySchema.size > 1 && v.group ? `${named}-${schema}` : named;
-      // Every worker process is also a member of the merge stage's group: partials of pipelines whose
-      // keys span partitions are combined there, by whichever member owns that pipeline's partials.
-      const merged = pipelines.filter((p) => needsMergeStage(p, topicKeyField[schema]));
+      // Every worker process is also a member of the merge stage's group: pipelines whose keys span
+      // partitions (partials of windowed ones, the accepted events of rules) are merged there, by
+      // whichever member owns that pipeline's partials partition.
+      const merged = pipelines.filter((p) => needsMergeStage(p));
       if (merged.length > 0) {
         merges.push(new KafkaMergeWorker({
           pipelines: merged, settings: kafkaSettings(`concord-merge-${workerId}`), groupId: `${group}.merge`, workerId,
@@ -71,7 +71,7 @@ export const runCommand: CommandSpec = {
         const s = w.stats;
         process.stderr.write(`run: ${s.events} events, ${s.results} results, ${s.late} late, ${s.deadLetters} rejected, ${s.transactions} transactions\n`);
       }
-      for (const m of merges) process.stderr.write(`merge: ${m.stats.partials} partials, ${m.stats.results} merged results\n`);
+      for (const m of merges) process.stderr.write(`merge: ${m.stats.partials} partials and rule events, ${m.stats.results} merged results\n`);
     }, 5_000);
     const merging = merges.map((m) => m.run().catch((error: unknown) => {
       stop();
@@ -90,7 +90,7 @@ export const runCommand: CommandSpec = {
       if (v['stop-when-idle']) await Promise.all(merges.map((m) => m.stopWhenCaughtUp()));
       else merges.forEach((m) => m.stop());
       const merged = await Promise.all(merging);
-      merged.forEach((m) => process.stderr.write(`merge: ${m.partials} partials, ${m.progress} progress records, ${m.results} merged results, ${m.duplicates} duplicates\n`));
+      merged.forEach((m) => process.stderr.write(`merge: ${m.partials} partials and rule events, ${m.progress} progress records, ${m.results} merged results, ${m.duplicates} duplicates\n`));
     } finally {
       clearInterval(progress);
     }

@@ -1,21 +1,15 @@
-import { builtinPipelines } from '../../pipeline/builtins.ts';
-import { withTiming, type PipelineDefinition } from '../../pipeline/definition.ts';
+import { withTiming } from '../../pipeline/definition.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { parseDuration } from '../../pipeline/time.ts';
-import { parseLateRow, parseResultLine } from '../../reconcile/realtime-input.ts';
 import { openStore } from '../../store/open-store.ts';
-import { StoreSink } from '../../store/store-sink.ts';
-import { BatchConsumer, endOffsets, ensureTopics, kafkaSettings } from '../../stream/kafka/client.ts';
-import { concordTopics, groupName, topicNames } from '../../stream/kafka/topics.ts';
+import { KafkaStoreSink } from '../../store/kafka-store-sink.ts';
+import { ensureTopics, kafkaSettings } from '../../stream/kafka/client.ts';
+import { concordTopics } from '../../stream/kafka/topics.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
-import { storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
+import { loadRegistry, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 
-/**
- * `concord sink --from-kafka`: the workers' committed output (concord.results, concord.late) into the
- * result store. Offsets are committed after the store write; a restart re-reads at most one batch,
- * which the store's revision-guarded, idempotent upserts absorb: nothing lost, nothing doubled.
- */
+/** `concord sink --from-kafka`: wires flags to KafkaStoreSink (store/kafka-store-sink.ts). */
 export const sinkCommand: CommandSpec = {
   name: 'sink',
   summary: 'write the workers\' results and late events from Kafka into the result store (idempotent)',
@@ -26,67 +20,32 @@ export const sinkCommand: CommandSpec = {
     '--group G                  consumer group (default <prefix>concord-store-sink)',
     ...storeOptions,
     ...timingOptions,
-    '                           (the B and L the workers run with: rows are matched to those definitions)',
+    '                           (the B and L the workers run with: rows are matched to those definitions;',
+    '                           rows of pipelines the definitions do not have are skipped and counted)',
   ],
   flags: { 'from-kafka': { type: 'boolean' }, 'stop-when-idle': { type: 'string' }, group: { type: 'string' }, ...storeFlags, ...timingFlags },
   async run(v) {
     if (v['from-kafka'] !== true) throw new ConfigError('say where from: --from-kafka (the only source for now)');
     const timing = loadSettings(v);
-    const defs = new Map<string, PipelineDefinition>(builtinPipelines.map((p) => [p.name, withTiming(p, timing)]));
-    const names = topicNames();
-    const settings = kafkaSettings('concord-sink');
-    await ensureTopics(settings, concordTopics());
-    const store = await openStore(storeUrl(v));
-    const sink = new StoreSink(store);
-    let lastRecordAt = Date.now();
-    let skipped = 0;
-    const positions = new Map<string, number>();
-    let stop!: () => void;
-    const stopped = new Promise<void>((r) => (stop = r));
-    const consumer = await BatchConsumer.start(settings, {
-      groupId: String(v.group ?? groupName('concord-store-sink')),
-      topics: [names.results, names.late],
-      onPosition: (p) => positions.set(`${p.topic}:${p.partition}`, p.next),
-      onBatch: async (batch) => {
-        for (const r of batch.records) {
-          const row = JSON.parse(r.value) as Record<string, unknown>;
-          const def = defs.get(String(row.pipeline));
-          if (!def) { skipped++; continue; }
-          const where = `${batch.topic}:${batch.partition}@${r.offset}`;
-          if (batch.topic === names.results) {
-            const result = parseResultLine(def, row, r.offset);
-            if (result) sink.result(result);
-          } else {
-            const late = parseLateRow(def, row, where);
-            if (late) sink.lateEvent(late.record, late.evaluatedOnArrival);
-          }
-        }
-        // Written before the offsets commit (BatchConsumer commits after this returns).
-        await sink.flush();
-        await sink.checkpointIfDue(); // after the commit, not inside it
-        if (batch.records.length > 0) lastRecordAt = Date.now();
-        return true;
-      },
-    });
+    const registry = (await loadRegistry(v)).map((p) => withTiming(p, timing));
     const quiet = v['stop-when-idle'] === undefined ? undefined : parseDuration(String(v['stop-when-idle']), '--stop-when-idle');
-    process.once('SIGINT', () => stop());
-    process.once('SIGTERM', () => stop());
-    const timer = setInterval(() => {
-      void (async () => {
-        process.stderr.write(`sink: ${sink.written.results} results, ${sink.written.late} late events written\n`);
-        if (quiet === undefined || Date.now() - lastRecordAt < quiet) return;
-        for (const topic of [names.results, names.late]) {
-          for (const [p, end] of await endOffsets(settings, topic)) if ((positions.get(`${topic}:${p}`) ?? 0) < end) return;
-        }
-        stop();
-      })().catch(() => undefined);
-    }, Math.min(1_000, quiet ?? 5_000));
-    await stopped;
-    clearInterval(timer);
-    await consumer.stop();
-    await sink.flush();
-    await store.close();
-    process.stderr.write(`sink: ${sink.written.results} results and ${sink.written.late} late events in the store${skipped ? `, ${skipped} rows of unknown pipelines skipped` : ''}\n`);
+    const settings = kafkaSettings('concord-sink');
+    await ensureTopics(settings, concordTopics(registry));
+    const store = await openStore(storeUrl(v), { registry });
+    try {
+      const sink = new KafkaStoreSink({
+        settings, store, pipelines: registry.pipelines,
+        ...(v.group === undefined ? {} : { groupId: String(v.group) }),
+        ...(quiet === undefined ? {} : { stopWhenIdleMs: quiet }),
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
+      process.once('SIGINT', () => sink.stop());
+      process.once('SIGTERM', () => sink.stop());
+      const stats = await sink.run();
+      process.stderr.write(`sink: ${stats.results} results and ${stats.late} late events in the store${stats.skipped ? `, ${stats.skipped} rows of pipelines not in ${registry.origin} skipped` : ''}\n`);
+    } finally {
+      await store.close();
+    }
     return 0;
   },
 };

@@ -1,26 +1,29 @@
-import type { PipelineDefinition, WindowedPipeline } from '../../pipeline/definition.ts';
+import type { PipelineDefinition } from '../../pipeline/definition.ts';
+import { safeName } from '../../pipeline/names.ts';
+import type { Registry } from '../../pipeline/registry.ts';
+import { normaliseValue, type EventSchema } from '../../schemas/schema.ts';
 import type { TopicSpec } from './client.ts';
 
 /**
- * Concord's topics. Raw input topics are keyed (clicks by url, transactions by user_id).
- * `CONCORD_TOPIC_PREFIX` (e.g. `test42.`) prefixes every name, so separate runs never share topics.
+ * Concord's topics: one input topic per schema of the definitions (named like the schema; a name Kafka
+ * does not take, e.g. with spaces, by its `safeName`), keyed by the schema's `key` field, plus the shared
+ * output topics. `CONCORD_TOPIC_PREFIX` (e.g. `test42.`) prefixes every name, so separate runs never
+ * share topics.
  */
 export function topicNames(prefix = process.env.CONCORD_TOPIC_PREFIX ?? '') {
   return {
-    clicks: `${prefix}clicks`,
-    transactions: `${prefix}transactions`,
+    /** The raw topic a schema's events arrive on. */
+    input: (schema: string) => `${prefix}${safeName(schema)}`,
     /** Compacted: key = pipeline|window|key, the latest revision wins. */
     results: `${prefix}concord.results`,
     late: `${prefix}concord.late`,
     deadLetter: `${prefix}concord.dlq`,
     /** Compacted: operator state + per-partition watermark, written in the same transaction as offsets. */
     checkpoints: `${prefix}concord.checkpoints`,
-    /** Per-partition partial aggregates and progress of unkeyed pipelines, for the merge stage (keyed by pipeline). */
-    partials: (schema: string) => `${prefix}concord.partials.${schema}`,
+    /** What the merge stage combines, per schema (keyed by pipeline): partials, forwarded rule events, progress. */
+    partials: (schema: string) => `${prefix}concord.partials.${safeName(schema)}`,
   };
 }
-
-export const topics = topicNames();
 
 /** Consumer groups carry the topic prefix too: groups of separate runs must never mix members. */
 export function groupName(name: string, prefix?: string): string {
@@ -29,19 +32,46 @@ export function groupName(name: string, prefix?: string): string {
 
 /** The raw topic a schema's events arrive on. */
 export function inputTopic(schema: string, prefix?: string): string {
-  return `${prefix ?? process.env.CONCORD_TOPIC_PREFIX ?? ''}${schema}`;
+  return topicNames(prefix).input(schema);
 }
 
-/** Which field keys a raw topic's records. */
-export const topicKeyField: Record<string, string> = { clicks: 'url', transactions: 'user_id' };
+/** The field a schema's records are keyed and partitioned by: its `key`, else its id field. */
+export function partitionKeyField(schema: EventSchema): string {
+  return schema.keyField ?? schema.idField;
+}
+
+/** The record key of an event whose key field is absent or null: one key, so they share a partition too. */
+export const NULL_RECORD_KEY = '\u0001null';
 
 /**
- * A windowed pipeline whose key does not include the topic's partition key (unkeyed, like unique
- * visitors, or keyed by another field) has the events of one (window, key) in many partitions: its
- * per-partition results are partials for the merge stage, not competing totals.
+ * The Kafka record key of one input line, parsed (`raw`): the normalised value of the schema's
+ * partition key field as text, so `"12.30"` and `12.3` of a decimal(2) field land in one partition.
+ * Null when the line is not a JSON object or the value does not fit the field's type: such a line is
+ * rejected by the workers anyway (dead-lettered), wherever it lands.
  */
-export function needsMergeStage(def: PipelineDefinition, partitionKey: string | undefined): def is WindowedPipeline {
-  return def.kind === 'windowed' && (partitionKey === undefined || !def.key.includes(partitionKey));
+export function recordKey(schema: EventSchema, raw: unknown): string | null {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
+  const field = partitionKeyField(schema);
+  const value = (raw as Record<string, unknown>)[field];
+  if (value === undefined || value === null) return NULL_RECORD_KEY;
+  const def = schema.fields[field];
+  if (!def) return null;
+  try {
+    return String(normaliseValue(def, value, field));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether a pipeline's per-partition results would be wrong because one of its keys spans partitions:
+ * a windowed pipeline whose key does not include the partition key (unkeyed, like unique visitors, or
+ * keyed by another field), or a rule keyed by another field than the partition key. Such a pipeline
+ * publishes partials (windowed) or the events it accepted (rules) to the merge stage, never results.
+ */
+export function needsMergeStage(def: PipelineDefinition): boolean {
+  const partitionKey = partitionKeyField(def.schema);
+  return def.kind === 'windowed' ? !def.key.includes(partitionKey) : def.key !== partitionKey;
 }
 
 export function defaultPartitions(): number {
@@ -49,17 +79,21 @@ export function defaultPartitions(): number {
   return Number.isInteger(n) && n > 0 ? n : 6;
 }
 
-export function concordTopics(partitions = defaultPartitions(), prefix?: string): TopicSpec[] {
+/**
+ * Every topic Concord uses for these schemas (a registry: all of its schemas): one input and one
+ * partials topic per schema, and the shared output topics. Created idempotently by whoever needs them.
+ */
+export function concordTopics(schemas: Registry | readonly EventSchema[], partitions = defaultPartitions(), prefix?: string): TopicSpec[] {
   const t = topicNames(prefix);
+  const names = Array.isArray(schemas) ? (schemas as readonly EventSchema[]).map((s) => s.name) : [...(schemas as Registry).schemas.keys()];
   return [
-    { name: t.clicks, partitions },
-    { name: t.transactions, partitions },
+    ...names.map((schema) => ({ name: t.input(schema), partitions })),
     { name: t.results, partitions, config: { 'cleanup.policy': 'compact' } },
     { name: t.late, partitions },
     { name: t.deadLetter, partitions },
     // Operator state can outgrow the 1 MiB default record size while a watermark is held back.
     { name: t.checkpoints, partitions: 1, config: { 'cleanup.policy': 'compact', 'max.message.bytes': String(64 << 20) } },
-    // Not compacted: the merge stage reads every partial and progress record in order.
-    ...['clicks', 'transactions'].map((schema) => ({ name: t.partials(schema), partitions, config: { 'max.message.bytes': String(16 << 20) } })),
+    // Not compacted: the merge stage reads every partial, forwarded event and progress record in order.
+    ...names.map((schema) => ({ name: t.partials(schema), partitions, config: { 'max.message.bytes': String(16 << 20) } })),
   ];
 }

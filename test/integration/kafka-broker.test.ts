@@ -5,7 +5,7 @@ import {
   topicConfig, topicPartitions, type InBatch, type OutRecord,
 } from '../../stream/kafka/client.ts';
 import { concordTopics, inputTopic } from '../../stream/kafka/topics.ts';
-import { transactionsSchema } from '../../examples/seed.ts';
+import { seedRegistry, transactionsSchema } from '../../examples/seed.ts';
 import { validateEvent } from '../../schemas/schema.ts';
 import { waitFor } from '../../infra/probes.ts';
 import { concord } from '../fixtures/cli.ts';
@@ -56,10 +56,14 @@ describe('Kafka client (stream/kafka/client.ts) against the real broker', () => 
     expect(await topicConfig(s, name, ['cleanup.policy', 'max.message.bytes'])).toEqual({ 'cleanup.policy': 'compact', 'max.message.bytes': '2097152' });
     // Concord's own topic set, under a prefix of its own.
     const prefix = `test${id()}.`;
-    const specs = concordTopics(2, prefix);
+    const specs = concordTopics(seedRegistry(), 2, prefix);
     expect((await ensureTopics(s, specs)).sort()).toEqual(specs.map((t) => t.name).sort());
     expect(await ensureTopics(s, specs)).toEqual([]);
     expect(await topicConfig(s, `${prefix}concord.results`, ['cleanup.policy'])).toEqual({ 'cleanup.policy': 'compact' });
+    // A user's schema whose name Kafka would refuse (a space, non-ASCII) gets topics by its safe name.
+    const hostile = concordTopics([{ ...transactionsSchema, name: 'mes trajets é' }], 1, prefix).filter((t) => !specs.some((x) => x.name === t.name));
+    expect(hostile.map((t) => t.name)).toEqual([inputTopic('mes trajets é', prefix), `${prefix}concord.partials.${inputTopic('mes trajets é', '')}`]);
+    expect((await ensureTopics(s, hostile)).sort()).toEqual(hostile.map((t) => t.name).sort());
   });
 
   it('round-trips keyed batches: every record once, one partition per key, explicit partitions kept, order kept per partition', async () => {

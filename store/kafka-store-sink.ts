@@ -1,0 +1,129 @@
+import type { PipelineDefinition } from '../pipeline/definition.ts';
+import { ConcordError } from '../pipeline/errors.ts';
+import { parseLateRow, parseResultLine } from '../reconcile/realtime-input.ts';
+import { BatchConsumer, endOffsets, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
+import { groupName, topicNames } from '../stream/kafka/topics.ts';
+import type { SqlResultStore } from './sql-store.ts';
+import { StoreSink } from './store-sink.ts';
+
+export interface KafkaStoreSinkOptions {
+  settings: KafkaSettings;
+  store: SqlResultStore;
+  /** The pipelines whose rows are written (with the B and L the workers run with); rows of others are skipped. */
+  pipelines: readonly PipelineDefinition[];
+  /** Consumer group (default <prefix>concord-store-sink). */
+  groupId?: string;
+  /** Stop once both topics are read to their end and nothing arrived for this long. */
+  stopWhenIdleMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface KafkaStoreSinkStats {
+  results: number;
+  late: number;
+  /** Rows of pipelines this sink does not know (another definitions file shares the topics). */
+  skipped: number;
+}
+
+/**
+ * The workers' committed output (concord.results, concord.late, read_committed) into the result store.
+ * Each batch is written to the store before its offsets commit; a restart re-reads at most one batch,
+ * which the store's revision-guarded, idempotent upserts absorb: nothing lost, nothing doubled.
+ */
+export class KafkaStoreSink {
+  private readonly o: KafkaStoreSinkOptions;
+  private readonly names = topicNames();
+  private readonly defs: Map<string, PipelineDefinition>;
+  private readonly sink: StoreSink;
+  private readonly positions = new Map<string, number>();
+  private lastRecordAt = Date.now();
+  private skipped = 0;
+  private stopRun!: () => void;
+  private failRun!: (error: unknown) => void;
+
+  constructor(options: KafkaStoreSinkOptions) {
+    this.o = options;
+    this.defs = new Map(options.pipelines.map((p) => [p.name, p]));
+    this.sink = new StoreSink(options.store);
+  }
+
+  get stats(): KafkaStoreSinkStats {
+    return { ...this.sink.written, skipped: this.skipped };
+  }
+
+  /** Consumes until `stop` (or until idle with `stopWhenIdleMs`); the store stays open (the caller's). */
+  async run(): Promise<KafkaStoreSinkStats> {
+    const stopped = new Promise<void>((resolve, reject) => {
+      this.stopRun = resolve;
+      this.failRun = reject;
+    });
+    const consumer = await BatchConsumer.start(this.o.settings, {
+      groupId: this.o.groupId ?? groupName('concord-store-sink'),
+      topics: [this.names.results, this.names.late],
+      onPosition: (p) => this.positions.set(`${p.topic}:${p.partition}`, p.next),
+      // Offsets commit after this returns: the rows are in the store by then.
+      onBatch: async (batch) => {
+        try {
+          await this.write(batch);
+          return true;
+        } catch (error) {
+          this.failRun(error);
+          return false;
+        }
+      },
+    });
+    const quiet = this.o.stopWhenIdleMs;
+    const timer = setInterval(() => {
+      this.o.log?.(`sink: ${this.sink.written.results} results, ${this.sink.written.late} late events written`);
+      if (quiet !== undefined && Date.now() - this.lastRecordAt >= quiet) {
+        this.readToEnd().then((done) => { if (done) this.stopRun(); }, () => undefined);
+      }
+    }, Math.min(1_000, quiet ?? 5_000));
+    try {
+      await stopped;
+    } finally {
+      clearInterval(timer);
+      await consumer.stop().catch(() => undefined);
+    }
+    // Every batch flushed before its offsets committed: nothing is buffered here.
+    return this.stats;
+  }
+
+  stop(): void {
+    this.stopRun?.();
+  }
+
+  private async write(batch: InBatch): Promise<void> {
+    for (const r of batch.records) {
+      const where = `${batch.topic}:${batch.partition}@${r.offset}`;
+      let row: Record<string, unknown>;
+      try {
+        row = JSON.parse(r.value) as Record<string, unknown>;
+      } catch (error) {
+        throw new ConcordError(`${where}: a record is not JSON`, { cause: error });
+      }
+      const def = this.defs.get(String(row.pipeline));
+      if (!def) {
+        this.skipped++;
+        continue;
+      }
+      if (batch.topic === this.names.results) {
+        const result = parseResultLine(def, row, r.offset);
+        if (result) this.sink.result(result);
+      } else {
+        const late = parseLateRow(def, row, where);
+        if (late) this.sink.lateEvent(late.record, late.evaluatedOnArrival);
+      }
+    }
+    await this.sink.flush();
+    await this.sink.checkpointIfDue(); // after the write's commit, not inside it
+    if (batch.records.length > 0) this.lastRecordAt = Date.now();
+  }
+
+  private async readToEnd(): Promise<boolean> {
+    for (const topic of [this.names.results, this.names.late]) {
+      for (const [p, end] of await endOffsets(this.o.settings, topic)) if ((this.positions.get(`${topic}:${p}`) ?? 0) < end) return false;
+    }
+    return true;
+  }
+}

@@ -1,0 +1,264 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { fraudMultiCountry } from '../../examples/seed.ts';
+import { checkDefinition, withTiming, type RulePipeline } from '../../pipeline/definition.ts';
+import { WatermarkTracker } from '../../pipeline/watermark.ts';
+import { decodeLine } from '../../schemas/decode.ts';
+import type { AlertResult, LateRecord, ResultRecord } from '../../schemas/results.ts';
+import type { AnyEvent } from '../../schemas/schema.ts';
+import { fromWire, progressMessage, toForwardedEvent, type MergeMessage } from '../../stream/merge-messages.ts';
+import { createOperator } from '../../stream/operators/index.ts';
+import { RuleForwarder } from '../../stream/rule-merge-forwarder.ts';
+import { RuleMergeStage, type RuleMergeSnapshot } from '../../stream/rule-merge.ts';
+import { ruleOracle } from '../fixtures/oracles.ts';
+import { toJsonl, transactionStreamArb } from '../fixtures/arbitraries.ts';
+
+// The rule merge stage against one operator. A rule keyed by user_id over a topic partitioned by
+// another field (txn_id here): a user's transactions land in several partitions. Workers forward what
+// each partition accepted (RuleForwarder) and report each partition's W; the merge runs one operator.
+//
+// "Equal" means, with ONE worker (its W is the W of one operator reading every partition): the same
+// alerts (key, id, ts, measure, late flag) in the same order, the same events dropped as late and the
+// same ones evaluated on arrival, each with the W it met, as one operator over the same consumption
+// order (Kafka batches are per partition), late data, idle partitions, checkpoints and re-sent events
+// included. The W an alert carries is equal too, unless `where` filters events out: those move W
+// between two forwarded events and the merge sees the move at the next record. With several workers
+// (each judging with its own W), on-time data gives exactly the complete-data alerts, each once.
+const B = 30_000;
+const RUNS = Number(process.env.CONCORD_PROPERTY_RUNS ?? 200);
+const TOPIC = 'txns';
+const sourceOf = (p: number) => `${TOPIC}:${p}`;
+
+const fraud = fraudMultiCountry({ threshold: 1 });
+const rules: { label: string; def: RulePipeline }[] = [
+  { label: 'distinct countries > 1', def: fraud },
+  { label: 'count > 3 within 2 min', def: checkDefinition({ ...fraud, name: 'many_txns', rule: { kind: 'lookback', measure: 'count', output: 'n', span: 120_000, threshold: 3 } }) as RulePipeline },
+  {
+    label: 'sum of amount > 1000.00, where amount >= 200.00',
+    def: checkDefinition({ ...fraud, name: 'big_spend', where: [{ field: 'amount', op: '>=', value: 20_000 }], rule: { kind: 'lookback', measure: 'sum', field: 'amount', output: 'spent', span: 300_000, threshold: 100_000 } }) as RulePipeline,
+  },
+];
+
+interface Step {
+  partition: number;
+  events: { event: AnyEvent; offset: number }[];
+  /** After the step: partitions quiet for the last two steps are marked idle (the worker's idle timeout). */
+  idleTick: boolean;
+}
+
+/** Kafka's consumption order: per-partition queues in arrival order, read a batch of one partition at a time. */
+function consumption(events: AnyEvent[], P: number, choices: number[], sizes: number[], ticks: boolean[]): Step[] {
+  const queues = Array.from({ length: P }, () => [] as { event: AnyEvent; offset: number }[]);
+  for (const event of events) {
+    const id = String(event.txn_id);
+    const q = queues[[...id].reduce((h, c) => (h * 31 + c.codePointAt(0)!) % 1_000_003, 7) % P]!;
+    q.push({ event, offset: q.length });
+  }
+  const steps: Step[] = [];
+  for (let k = 0; queues.some((q) => q.length > 0); k++) {
+    const open = queues.map((q, p) => [q, p] as const).filter(([q]) => q.length > 0);
+    const [queue, partition] = open[choices[k % choices.length]! % open.length]!;
+    steps.push({ partition, events: queue.splice(0, sizes[k % sizes.length]!), idleTick: ticks[k % ticks.length]! });
+  }
+  return steps;
+}
+
+function quietPartitions(steps: Step[], k: number, P: number): number[] {
+  const recent = new Set(steps.slice(Math.max(0, k - 1), k + 1).map((s) => s.partition));
+  return [...Array(P).keys()].filter((p) => !recent.has(p));
+}
+
+interface Outcome {
+  alerts: AlertResult[];
+  late: [string, number][];
+  evaluatedOnArrival: [string, number][];
+}
+
+const lateRow = (l: LateRecord): [string, number] => [String(l.event.txn_id), l.watermark];
+
+function oneOperator(def: RulePipeline, steps: Step[], P: number, idle: boolean): Outcome {
+  const o: Outcome = { alerts: [], late: [], evaluatedOnArrival: [] };
+  const tracker = new WatermarkTracker(B);
+  tracker.addSources([...Array(P).keys()].map((p) => ({ source: sourceOf(p), idle: false })));
+  const op = createOperator(def, {
+    result: (r) => o.alerts.push(r as AlertResult),
+    late: (l) => o.late.push(lateRow(l)),
+    lateAccepted: (l) => o.evaluatedOnArrival.push(lateRow(l)),
+  }, { tracker });
+  steps.forEach((step, k) => {
+    for (const e of step.events) op.process(e.event, { source: sourceOf(step.partition), offset: e.offset });
+    if (idle && step.idleTick) {
+      for (const q of quietPartitions(steps, k, P)) tracker.setIdle(sourceOf(q), true);
+      op.onWatermark(tracker.current);
+    }
+  });
+  op.finish();
+  return o;
+}
+
+/** One message into the stage, through JSON as on the wire. */
+function deliver(stage: RuleMergeStage, message: MergeMessage): void {
+  const m = JSON.parse(JSON.stringify(message)) as MergeMessage;
+  if (m.type === 'event') stage.event(toForwardedEvent(m));
+  else if (m.type === 'progress') stage.progress(m.partition, fromWire(m.source_watermark), m.idle);
+}
+
+/**
+ * `workers` workers own the partitions round-robin, each with its own W over its partitions (as
+ * separate processes), forwarding what they accept and reporting their partitions after each step,
+ * into one ordered log the merge reads (the partials partition).
+ */
+function partitioned(def: RulePipeline, steps: Step[], P: number, opts: { workers: number; idle: boolean; checkpointAt: number; resend: boolean }): Outcome & { duplicates: number } {
+  const o: Outcome = { alerts: [], late: [], evaluatedOnArrival: [] };
+  const trackers = Array.from({ length: opts.workers }, () => new WatermarkTracker(B));
+  const ownerOf = (p: number) => p % opts.workers;
+  const partitionsOf = (w: number) => [...Array(P).keys()].filter((p) => ownerOf(p) === w);
+  trackers.forEach((t, w) => t.addSources(partitionsOf(w).map((p) => ({ source: sourceOf(p), idle: false }))));
+  const log: MergeMessage[] = [];
+  const emitter = { result: () => { throw new Error('a forwarder raised an alert'); }, late: (l: LateRecord) => o.late.push(lateRow(l)), lateAccepted: (l: LateRecord) => o.evaluatedOnArrival.push(lateRow(l)) };
+  const forwarders = [...Array(P).keys()].map((p) => new RuleForwarder(def, p, trackers[ownerOf(p)]!, emitter, (m) => log.push(m)));
+  const reported = new Map<number, string>();
+  const report = (worker: number) => {
+    const t = trackers[worker]!;
+    for (const p of partitionsOf(worker)) {
+      const w = t.current;
+      const own = { watermark: w === Infinity ? w : (t.perSourceWatermarks()[sourceOf(p)] ?? -Infinity), idle: t.isIdle(sourceOf(p)) };
+      const state = `${w}|${own.watermark}|${own.idle}`;
+      if (reported.get(p) === state) continue;
+      reported.set(p, state);
+      log.push(progressMessage(def.name, p, w, own));
+    }
+  };
+  let stage = new RuleMergeStage(def, TOPIC, P);
+  let read = 0;
+  let duplicates = 0;
+  const merge = () => {
+    for (; read < log.length; read++) deliver(stage, log[read]!);
+    o.alerts.push(...(stage.advance() as AlertResult[]));
+  };
+  steps.forEach((step, k) => {
+    for (const e of step.events) forwarders[step.partition]!.process(e.event, { source: sourceOf(step.partition), offset: e.offset });
+    report(ownerOf(step.partition));
+    if (opts.idle && step.idleTick) {
+      for (const q of quietPartitions(steps, k, P)) trackers[ownerOf(q)]!.setIdle(sourceOf(q), true);
+      trackers.forEach((_, w) => report(w));
+    }
+    merge();
+    if (k === opts.checkpointAt) {
+      const snap = JSON.parse(JSON.stringify(stage.snapshot())) as RuleMergeSnapshot;
+      stage = new RuleMergeStage(def, TOPIC, P);
+      stage.restore(snap);
+    }
+    if (opts.resend && k % 2 === 1) {
+      // A zombie worker's or a rebalance's re-sent events: already merged, they change nothing.
+      for (const m of log.filter((x) => x.type === 'event').slice(-3)) { deliver(stage, m); duplicates++; }
+      merge();
+    }
+  });
+  // Drain: every worker's W = +infinity, reported for its partitions.
+  forwarders.forEach((f) => f.finish());
+  trackers.forEach((_, w) => report(w));
+  merge();
+  return { ...o, duplicates };
+}
+
+function decode(def: RulePipeline, raw: Record<string, unknown>[]): AnyEvent[] {
+  return toJsonl(raw).map((line, i) => {
+    const d = decodeLine(def.schema, line, { source: 'gen', offset: i });
+    if (!d.ok) throw new Error(`generated an invalid event: ${d.deadLetter.reason}`);
+    return d.event;
+  });
+}
+
+const alertRow = (a: AlertResult, withWatermark: boolean) => [a.key, a.id, a.ts, a.value, a.late, ...(withWatermark ? [a.watermark] : [])];
+const stepsArb = fc.tuple(fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 8 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }));
+
+describe.each(rules)('rule merge stage: $label', ({ def: base }) => {
+  it(`one worker: partitions + merge == one operator over the same consumption order (${RUNS} runs)`, () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0, 60_000, 300_000).chain((L) => transactionStreamArb({ maxOutOfOrderness: B, allowedLateness: L, disorder: 'beyond' }).map((raw) => [raw, L] as const)),
+        fc.integer({ min: 1, max: 4 }), stepsArb, fc.nat(30), fc.boolean(),
+        ([raw, L], P, [choices, sizes, ticks], checkpointAt, resend) => {
+          const def = withTiming(base, { maxOutOfOrderness: B, allowedLateness: L }) as RulePipeline;
+          const steps = consumption(decode(def, raw), P, choices, sizes, ticks);
+          const want = oneOperator(def, steps, P, true);
+          const got = partitioned(def, steps, P, { workers: 1, idle: true, checkpointAt, resend });
+          const withWatermark = def.where.length === 0;
+          expect(got.alerts.map((a) => alertRow(a, withWatermark))).toEqual(want.alerts.map((a) => alertRow(a, withWatermark)));
+          expect(got.late).toEqual(want.late);
+          expect(got.evaluatedOnArrival).toEqual(want.evaluatedOnArrival);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
+  it(`several workers, each with its own W: on-time data gives the complete-data alerts, each once (${RUNS} runs)`, () => {
+    fc.assert(
+      fc.property(
+        transactionStreamArb({ maxOutOfOrderness: B, disorder: 'within' }), fc.integer({ min: 2, max: 6 }), fc.integer({ min: 2, max: 3 }), stepsArb, fc.nat(30), fc.boolean(),
+        (raw, P, workers, [choices, sizes, ticks], checkpointAt, resend) => {
+          const def = withTiming(base, { maxOutOfOrderness: B, allowedLateness: 60_000 }) as RulePipeline;
+          const events = decode(def, raw);
+          const steps = consumption(events, P, choices, sizes, ticks);
+          const reference = oneOperator(def, steps, P, false);
+          const got = partitioned(def, steps, P, { workers, idle: false, checkpointAt, resend });
+          expect(got.late).toEqual([]);
+          expect(got.evaluatedOnArrival).toEqual([]);
+          const sorted = (alerts: AlertResult[]) => alerts.map((a) => JSON.stringify(alertRow(a, false))).sort();
+          expect(sorted(got.alerts)).toEqual(sorted(reference.alerts));
+          expect(got.alerts.every((a) => !a.late)).toBe(true);
+          if (def.rule.measure === 'distinct') {
+            // And the one operator is the complete-data rule (the independent oracle of docs/semantics.md).
+            const oracle = ruleOracle(events.map((e) => ({ id: String(e.txn_id), ts: Number(e.ts), key: String(e.user_id), value: String(e.country) })), def.rule.span, def.rule.threshold);
+            expect(new Map(got.alerts.map((a) => [`${String(a.key.user_id)}|${a.id}`, a.value]))).toEqual(oracle);
+          }
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+describe('rule merge stage: the worker\'s verdict stands', () => {
+  const def = withTiming(fraud, { maxOutOfOrderness: 0, allowedLateness: 60_000 }) as RulePipeline;
+  const txn = (id: string, ts: number, country: string): AnyEvent => ({ txn_id: id, ts, user_id: 'u1', country, amount: 100 });
+  const alerts = (rs: ResultRecord[]) => rs.map((r) => { const a = r as AlertResult; return [a.id, a.value, a.late, a.watermark]; });
+
+  it('a late event is evaluated on arrival at the W the worker met, even where the merged W is lower', () => {
+    const stage = new RuleMergeStage(def, TOPIC, 2);
+    stage.event({ partition: 0, offset: 0, verdictWatermark: -Infinity, sourceWatermark: -Infinity, event: txn('a', 100_000, 'US') });
+    // Partition 1 never reported: the merged W is -infinity. The worker judged b late (its W was 150 000).
+    stage.event({ partition: 0, offset: 1, verdictWatermark: 150_000, sourceWatermark: 99_999, event: txn('b', 120_000, 'FR') });
+    expect(stage.watermark).toBe(-Infinity);
+    expect(alerts(stage.advance())).toEqual([['b', ['FR', 'US'], true, 150_000]]);
+  });
+
+  it('an on-time event the merged W has already passed is decided at once, as on time, never dropped', () => {
+    const stage = new RuleMergeStage(def, TOPIC, 2);
+    stage.progress(0, 500_000, false);
+    stage.progress(1, 500_000, false);
+    expect(stage.watermark).toBe(500_000);
+    // A worker behind the merge (its W was 50 000) accepted these on time; the merged W passed them long ago.
+    stage.event({ partition: 1, offset: 0, verdictWatermark: 50_000, sourceWatermark: 50_000, event: txn('c', 60_000, 'US') });
+    stage.event({ partition: 1, offset: 1, verdictWatermark: 50_000, sourceWatermark: 59_999, event: txn('d', 61_000, 'DE') });
+    expect(alerts(stage.advance())).toEqual([['d', ['DE', 'US'], false, 500_000]]);
+  });
+
+  it('re-sent events change nothing; the checkpoint carries every partition\'s W', () => {
+    const stage = new RuleMergeStage(def, TOPIC, 2);
+    stage.event({ partition: 0, offset: 7, verdictWatermark: -Infinity, sourceWatermark: -Infinity, event: txn('a', 100_000, 'US') });
+    stage.event({ partition: 0, offset: 7, verdictWatermark: -Infinity, sourceWatermark: -Infinity, event: txn('a', 100_000, 'US') });
+    expect(stage.stats).toEqual({ events: 1, duplicates: 1 });
+    stage.progress(1, 200_000, false);
+    const copy = new RuleMergeStage(def, TOPIC, 2);
+    copy.restore(JSON.parse(JSON.stringify(stage.snapshot())) as RuleMergeSnapshot);
+    expect(copy.watermark).toBe(99_999);
+    copy.event({ partition: 1, offset: 0, verdictWatermark: 99_999, sourceWatermark: 200_000, event: txn('b', 100_001, 'FR') });
+    // Partition 0 drained: the merged W is partition 1's, 200 000 (b's record raised it), and both are decided.
+    copy.progress(0, Infinity, false);
+    expect(alerts(copy.advance())).toEqual([['b', ['FR', 'US'], false, 200_000]]);
+    expect(() => copy.progress(2, 0, false)).toThrow(/input partition 2/);
+  });
+});
