@@ -1,21 +1,35 @@
+#!/usr/bin/env node
 import { ConcordError } from '../pipeline/errors.ts';
 import { helpText, parseCommandArgs, type CommandSpec } from './args.ts';
-import { archiveCommand } from './commands/archive.ts';
-import { demoCommand } from './commands/demo.ts';
-import { produceCommand } from './commands/produce.ts';
-import { resultsCommand } from './commands/results.ts';
-import { runCommand } from './commands/run.ts';
-import { reconcileCommand } from './commands/reconcile.ts';
-import { replayCommand } from './commands/replay.ts';
-import { streamCommand } from './commands/stream.ts';
-import { backfillCommand, revertCommand } from './commands/backfill.ts';
-import { reportCommand } from './commands/report.ts';
-import { jobsCommand } from './commands/jobs.ts';
-import { sinkCommand } from './commands/sink.ts';
 
-const commands: readonly CommandSpec[] = [
-  demoCommand, streamCommand, archiveCommand, replayCommand, reconcileCommand, backfillCommand, revertCommand, reportCommand,
-  produceCommand, runCommand, sinkCommand, resultsCommand, jobsCommand,
+/**
+ * The command table, light: a name, the summary (the same string as the module's CommandSpec; a unit
+ * test checks it) and how to load the module. `concord --help` imports no command module (so none of
+ * DuckDB, kafkajs, bullmq, pg...), `concord <cmd> ...` only that command's.
+ */
+interface CommandEntry {
+  readonly name: string;
+  readonly summary: string;
+  load(): Promise<CommandSpec>;
+}
+
+const commands: readonly CommandEntry[] = [
+  { name: 'demo', summary: 'generate a day, stream it into the store, archive, replay, reconcile and correct the day (no Kafka/Redis)', load: async () => (await import('./commands/demo.ts')).demoCommand },
+  { name: 'validate', summary: 'check a definitions file: every problem at once, each naming its place', load: async () => (await import('./commands/validate.ts')).validateCommand },
+  { name: 'explain', summary: 'show how a pipeline runs: the stream plan and the exact DuckDB SQL of its replay', load: async () => (await import('./commands/explain.ts')).explainCommand },
+  { name: 'init', summary: 'write a commented starter definitions file (the seed pipelines) to edit', load: async () => (await import('./commands/init.ts')).initCommand },
+  { name: 'stream', summary: 'run a pipeline over a JSONL file in file order with event-time semantics', load: async () => (await import('./commands/stream.ts')).streamCommand },
+  { name: 'archive', summary: 'write events (late ones included) to Parquet partitioned by event time', load: async () => (await import('./commands/archive.ts')).archiveCommand },
+  { name: 'replay', summary: 'compute a pipeline over the complete Parquet archive with DuckDB (no watermark)', load: async () => (await import('./commands/replay.ts')).replayCommand },
+  { name: 'reconcile', summary: 'diff realtime results against a replay of the archive and attribute every difference', load: async () => (await import('./commands/reconcile.ts')).reconcileCommand },
+  { name: 'backfill', summary: 'recompute the dirty cells of a day, or whole days after a definition changed, from the archive', load: async () => (await import('./commands/backfill.ts')).backfillCommand },
+  { name: 'revert', summary: 'make the version of a day that was live before the last switch live again (atomic)', load: async () => (await import('./commands/backfill.ts')).revertCommand },
+  { name: 'report', summary: 'the next-day report of a date, read from the single-source-of-truth store only', load: async () => (await import('./commands/report.ts')).reportCommand },
+  { name: 'produce', summary: 'publish events into Kafka: a JSONL file of any schema (--input), or the seeded load generator', load: async () => (await import('./commands/produce.ts')).produceCommand },
+  { name: 'run', summary: 'streaming worker over Kafka: consumer group, per-partition watermarks, exactly-once results', load: async () => (await import('./commands/run.ts')).runCommand },
+  { name: 'sink', summary: 'write the workers\' results and late events from Kafka into the result store (idempotent)', load: async () => (await import('./commands/sink.ts')).sinkCommand },
+  { name: 'results', summary: 'export the latest realtime results from Kafka (concord.results) to JSONL, e.g. for reconcile', load: async () => (await import('./commands/results.ts')).resultsCommand },
+  { name: 'jobs', summary: 'BullMQ jobs: nightly replay + reconcile, backfill of dirty cells, workers, status', load: async () => (await import('./commands/jobs.ts')).jobsCommand },
 ];
 
 function mainHelp(): string {
@@ -36,12 +50,13 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(mainHelp());
     return name === undefined ? 2 : 0;
   }
-  const cmd = commands.find((c) => c.name === name);
-  if (!cmd) {
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
     process.stderr.write(`unknown command "${name}"\n\n${mainHelp()}`);
     return 2;
   }
   try {
+    const cmd = await entry.load();
     const values = parseCommandArgs(cmd, rest);
     if (values === 'help') {
       process.stdout.write(helpText(cmd));

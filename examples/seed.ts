@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { seedDefinitionsPath } from './seed-path.ts';
 import { approxDistinct } from '../pipeline/aggregates.ts';
 import { checkDefinition, type PipelineDefinition, type RulePipeline, type WindowedPipeline } from '../pipeline/definition.ts';
 import { parseDefinitions } from '../pipeline/definitions-file.ts';
@@ -11,7 +11,7 @@ import type { EventSchema } from '../schemas/schema.ts';
  * The seed pipelines (page views, unique visitors, card fraud) as an example definitions file: what
  * every command runs without `--definitions`, and what tests, benchmarks and the generator use.
  */
-export const seedDefinitionsPath = fileURLToPath(new URL('./seed.definitions.json', import.meta.url));
+export { seedDefinitionsPath };
 
 let seed: Registry | undefined;
 

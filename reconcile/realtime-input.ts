@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConfigError } from '../pipeline/errors.ts';
 import type { AlertResult, KeyValues, ResultRecord } from '../schemas/results.ts';
-import type { AnyEvent } from '../schemas/schema.ts';
+import { validateEvent, type AnyEvent } from '../schemas/schema.ts';
 import type { LoggedLate } from './reconcile.ts';
 
 const parseTime = (v: unknown, what: string, where: number | string): number => {
@@ -64,9 +64,13 @@ export async function readResultsFile(def: PipelineDefinition, path: string): Pr
 /** One late-event row as workers write it (`concord.late`); null for another pipeline. */
 export function parseLateRow(def: PipelineDefinition, row: Record<string, unknown>, where: string): LoggedLate | null {
   if (row.pipeline !== def.name) return null;
-  const event = { ...(row.event as AnyEvent) };
-  const ts = event[def.schema.timeField];
-  event[def.schema.timeField] = parseTime(ts, 'event ts', where);
+  // Written like the input (ISO time, decimals in major units): normalised back by the schema.
+  let event: AnyEvent;
+  try {
+    event = validateEvent(def.schema, row.event);
+  } catch (error) {
+    throw new ConfigError(`late events ${where}: the event does not fit schema ${def.schema.name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
   if (typeof row.source !== 'string' || typeof row.offset !== 'number') {
     throw new ConfigError(`late events ${where}: no source/offset; export them with \`concord results --late-output\``);
   }

@@ -1,6 +1,6 @@
 import { alertCellId, windowCellId, type KeyValues } from '../pipeline/keys.ts';
 import { formatWatermark, isoMillis } from '../pipeline/time.ts';
-import type { AnyEvent, FieldValue } from './schema.ts';
+import { presentValue, type AnyEvent, type EventSchema, type FieldValue } from './schema.ts';
 
 export type { KeyValues } from '../pipeline/keys.ts';
 
@@ -71,9 +71,10 @@ export function cellKey(r: ResultRecord): string {
   return r.kind === 'window' ? windowCellId(r.windowStart, fields, r.key) : alertCellId(fields, r.key, r.id);
 }
 
-export function eventToJson(event: AnyEvent, timeField: string): Record<string, unknown> {
+/** An event as written out (late outputs): the time as ISO, decimals in major units, like the input. */
+export function eventToJson(event: AnyEvent, schema: EventSchema): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(event)) if (v !== undefined) out[k] = k === timeField ? isoMillis(v as number) : v;
+  for (const [k, v] of Object.entries(event)) if (v !== undefined) out[k] = k === schema.timeField ? isoMillis(v as number) : presentValue(schema.fields[k], v);
   return out;
 }
 
@@ -104,10 +105,10 @@ export function resultToJson(r: ResultRecord): Record<string, unknown> {
   };
 }
 
-export function lateToJson(l: LateRecord, timeField: string): Record<string, unknown> {
+export function lateToJson(l: LateRecord, schema: EventSchema): Record<string, unknown> {
   return {
     pipeline: l.pipeline,
-    event: eventToJson(l.event, timeField),
+    event: eventToJson(l.event, schema),
     watermark: formatWatermark(l.watermark),
     ...(l.windowStart === undefined ? {} : { window_start: isoMillis(l.windowStart), window_end: isoMillis(l.windowEnd!) }),
   };

@@ -224,11 +224,11 @@ export class KafkaWorker {
       },
       late: (l) => {
         this.stats.late++;
-        this.out.push({ topic: this.names.late, key: `${def.name}|${String(l.event[def.schema.idField] ?? '')}`, value: JSON.stringify({ ...lateToJson(l, def.schema.timeField), source: l.position.source, offset: l.position.offset }) });
+        this.out.push({ topic: this.names.late, key: `${def.name}|${String(l.event[def.schema.idField] ?? '')}`, value: JSON.stringify({ ...lateToJson(l, def.schema), source: l.position.source, offset: l.position.offset }) });
       },
       // Recorded too (flagged), so reconcile knows every event this worker judged late, not only the dropped ones.
       lateAccepted: (l) => {
-        this.out.push({ topic: this.names.late, key: `${def.name}|${String(l.event[def.schema.idField] ?? '')}`, value: JSON.stringify({ ...lateToJson(l, def.schema.timeField), source: l.position.source, offset: l.position.offset, evaluated_on_arrival: true }) });
+        this.out.push({ topic: this.names.late, key: `${def.name}|${String(l.event[def.schema.idField] ?? '')}`, value: JSON.stringify({ ...lateToJson(l, def.schema), source: l.position.source, offset: l.position.offset, evaluated_on_arrival: true }) });
       },
     };
   }

@@ -78,7 +78,7 @@ export const demoCommand: CommandSpec = {
         pipelines,
         source: toAsync(batchesOf(source, lines)),
         onResult: (r) => { realtime.get(r.pipeline)!.push(r); outs.get(r.pipeline)!.write(resultToJson(r)); sink.result(r); },
-        onLate: (l) => { late.write(lateToJson(l, schema.timeField)); sink.lateEvent(l, false); },
+        onLate: (l) => { late.write(lateToJson(l, schema)); sink.lateEvent(l, false); },
         onLateAccepted: (l) => sink.lateEvent(l, true),
         onDeadLetter: (d) => dlq.write(deadLetterToJson(d, schema.name)),
         afterBatch: async (s) => {

@@ -1,5 +1,5 @@
 import { access, readFile, writeFile } from 'node:fs/promises';
-import { seedDefinitionsPath } from '../../examples/seed.ts';
+import { seedDefinitionsPath } from '../../examples/seed-path.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import type { CommandSpec } from '../args.ts';
 

@@ -1,4 +1,4 @@
-import { seedDefinitionsPath } from '../../examples/seed.ts';
+import { seedDefinitionsPath } from '../../examples/seed-path.ts';
 import { withTiming, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { loadDefinitionsFile } from '../../pipeline/load-definitions.ts';
 import type { Registry } from '../../pipeline/registry.ts';

@@ -55,7 +55,7 @@ export const streamCommand: CommandSpec = {
       },
       onLate: (l) => {
         sink?.lateEvent(l, false);
-        late?.write(lateToJson(l, def.schema.timeField));
+        late?.write(lateToJson(l, def.schema));
       },
       onLateAccepted: (l) => sink?.lateEvent(l, true),
       onDeadLetter: (d) => dlq?.write(deadLetterToJson(d, def.schema.name)),

@@ -103,7 +103,7 @@ describe('concord CLI', () => {
   it('says what was wrong and what to do', () => {
     const unknown = concord(['stream', '--pipeline', 'nope', '--input', input, '--output', ws.file('x.jsonl')]);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/unknown pipeline "nope"; built-in pipelines: page_views_per_minute/);
+    expect(unknown.stderr).toMatch(/unknown pipeline "nope" in .*seed.definitions.json; pipelines: page_views_per_minute, unique_visitors_5m, fraud_multi_country/);
     const missing = concord(['stream', '--pipeline', 'page_views_per_minute']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--input is required/);
