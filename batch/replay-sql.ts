@@ -75,23 +75,29 @@ export function assignedSql(def: WindowedPipeline, source: string, extra: readon
     ) WHERE ${WS} > ${TS} - ${w.size}`;
 }
 
+/** A field inside the (event, window) pairs: the time as `__ts`, other timestamps as epoch ms. */
+function fieldColumn(def: PipelineDefinition, field: string): string {
+  if (field === def.schema.timeField) return TS;
+  return def.schema.fields[field]?.kind === 'timestamp' ? `epoch_ms(${quoteIdent(field)})` : quoteIdent(field);
+}
+
 /**
  * One aggregate as SQL, in output units like `aggregateFunction`: decimals divided by 10^N once, at the
- * end, by the same double operations (sum / scale, sum / count / scale), so both runtimes agree bit for
+ * end, by the same double operations (sum / scale, sum / (count * scale)), so both runtimes agree bit for
  * bit; null over no non-null value. `filter`: a FILTER clause (` FILTER (WHERE ...)`) or ''. Null for
  * approx_distinct (its registers are built by `sketchHistogramSql`).
  */
 export function aggregateSql(spec: AggregateSpec, def: PipelineDefinition, filter = ''): string | null {
   if (spec.kind === 'count') return `count(*)${filter}`;
   if (spec.kind === 'approx_distinct') return null;
-  const col = spec.field === def.schema.timeField ? TS : quoteIdent(spec.field);
+  const col = fieldColumn(def, spec.field);
   const scale = unitScale(def.schema.fields[spec.field]);
   const scaled = (sql: string) => (scale === 1 ? sql : `(${sql})::DOUBLE / ${scale}`);
   switch (spec.kind) {
     case 'sum':
       return scaled(`sum(${col})${filter}`);
     case 'avg':
-      return `(sum(${col})${filter})::DOUBLE / (count(${col})${filter})${scale === 1 ? '' : ` / ${scale}`}`;
+      return `(sum(${col})${filter})::DOUBLE / ((count(${col})${filter}) * ${scale})`;
     case 'min':
       return scaled(`min(${col})${filter}`);
     case 'max':
@@ -113,9 +119,9 @@ export function sketchHistogramSql(field: string, precision: number, groupCols: 
                        ELSE ${q + 33} END`;
   return `
       WITH regs AS (
-        SELECT ${groupCols.join(', ')}, ${hi} >> ${q} AS idx, max(${rank}) AS r
+        SELECT ${groupCols.join(', ')}, ${hi} >> ${q} AS __idx, max(${rank}) AS __r
         FROM ${assigned} GROUP BY ALL)
-      SELECT ${groupCols.join(', ')}, r, count(*) AS c FROM regs GROUP BY ALL`;
+      SELECT ${groupCols.join(', ')}, __r, count(*) AS __c FROM regs GROUP BY ALL`;
 }
 
 /**
@@ -126,7 +132,7 @@ export function sketchHistogramSql(field: string, precision: number, groupCols: 
  */
 export function ruleSql(def: RulePipeline, source: string): string {
   const { span, threshold, measure, field } = def.rule;
-  const k = fieldExpr(def, def.key), id = quoteIdent(def.schema.idField);
+  const k = keyValueSql(def, def.key), id = quoteIdent(def.schema.idField);
   const v = field === undefined ? 'NULL' : fieldExpr(def, field);
   const filter = def.where.length > 0 ? ` WHERE ${whereSql(def)}` : '';
   // Strictly earlier timestamps within the span, then the rows of the same ts up to this id (peers included).
@@ -165,8 +171,8 @@ export function windowedPlan(def: WindowedPipeline, source: string, exactDistinc
   const selects: { sql: string; as: string }[] = [];
   def.aggregates.forEach((a, i) => {
     const sql = aggregateSql(a.aggregate, def);
-    if (sql !== null) selects.push({ sql, as: `a${i}` });
-    else if (exactDistinct && a.aggregate.kind === 'approx_distinct') selects.push({ sql: `count(DISTINCT ${quoteIdent(a.aggregate.field)})`, as: `x${i}` });
+    if (sql !== null) selects.push({ sql, as: `__a${i}` });
+    else if (exactDistinct && a.aggregate.kind === 'approx_distinct') selects.push({ sql: `count(DISTINCT ${fieldColumn(def, a.aggregate.field)})`, as: `__e${i}` });
   });
   const sketched = def.aggregates.flatMap((a) => (a.aggregate.kind === 'approx_distinct' ? [{ output: a.output, field: a.aggregate.field, precision: a.aggregate.precision ?? DEFAULT_HLL_PRECISION }] : []));
   // One pass for plain aggregates (and exact distinct counts), one per sketch (register histograms).
@@ -182,4 +188,31 @@ export function windowedPlan(def: WindowedPipeline, source: string, exactDistinc
     groupCols, selects, assigned, ...(createAssigned ? { createAssigned } : {}), ...(main ? { main } : {}),
     sketches: sketched.map((s) => ({ ...s, sql: sketchHistogramSql(s.field, s.precision, groupCols, assigned) })),
   };
+}
+
+/** How a key field is compared in SQL next to results: text for strings and booleans, else a number. */
+export function keyColumnType(def: PipelineDefinition, field: string): 'VARCHAR' | 'DOUBLE' {
+  const kind = def.schema.fields[field]?.kind;
+  return kind === 'string' || kind === 'bool' ? 'VARCHAR' : 'DOUBLE';
+}
+
+/**
+ * A key field's value as results carry it (`keyColumnType`): text as is, booleans as 'true'/'false'
+ * (like `String(value)`), timestamps as epoch ms, decimals in major units (the same division as the
+ * stream's), other numbers as DOUBLE. `col`: the column expression (default the quoted field).
+ */
+export function keyValueSql(def: PipelineDefinition, field: string, col = quoteIdent(field)): string {
+  const f = def.schema.fields[field];
+  switch (f?.kind) {
+    case 'string':
+      return col;
+    case 'bool':
+      return `CAST(${col} AS VARCHAR)`;
+    case 'timestamp':
+      return `epoch_ms(${col})::DOUBLE`;
+    case 'decimal':
+      return `(${col}::DOUBLE / ${unitScale(f)})`;
+    default:
+      return `${col}::DOUBLE`;
+  }
 }

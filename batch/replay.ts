@@ -9,7 +9,7 @@ import type { AlertResult, ResultRecord, WindowResult } from '../schemas/results
 import { partitionGlob } from './archive-layout.ts';
 import { listArchiveFiles } from './parquet-archive.ts';
 import { DuckDb, quoteIdent, quoteString } from './duckdb.ts';
-import { WS, aggregateSql, assignedSql, inTimeRanges, ruleSql, timeExpr, windowedPlan } from './replay-sql.ts';
+import { WS, aggregateSql, assignedSql, inTimeRanges, keyValueSql, ruleSql, timeExpr, windowedPlan } from './replay-sql.ts';
 import { sketchHashSource } from './sketch-hashes.ts';
 
 /**
@@ -108,7 +108,7 @@ function windowFactory(def: WindowedPipeline): WindowFactory {
   return make(def.name, def.window.size, definitionVersion(def));
 }
 
-/** A key value read back from SQL, typed by its field (text, bool, or a number; keys are never decimal or double). */
+/** A key value read back from SQL (already in output units), typed by its field: text, bool or a number. */
 function keyFromSql(def: FieldDef | undefined, raw: unknown): string | number | boolean | null {
   if (raw === null || raw === undefined || (typeof raw === 'number' && Number.isNaN(raw))) return null;
   if (def?.kind === 'string') return String(raw);
@@ -116,9 +116,9 @@ function keyFromSql(def: FieldDef | undefined, raw: unknown): string | number | 
   return Number(raw);
 }
 
-/** A key field as SQL that reads as a number (timestamps as epoch ms, booleans as 0/1). */
-function numericKeySql(def: FieldDef | undefined, q: string): string {
-  return def?.kind === 'timestamp' ? `epoch_ms(${q})::DOUBLE` : def?.kind === 'bool' ? `${q}::INTEGER::DOUBLE` : `${q}::DOUBLE`;
+/** A key field as SQL that reads as a number (booleans as 0/1; others as `keyValueSql`). */
+function numericKeySql(def: WindowedPipeline, field: string, q: string): string {
+  return def.schema.fields[field]?.kind === 'bool' ? `${q}::INTEGER::DOUBLE` : keyValueSql(def, field, q);
 }
 
 /**
@@ -132,12 +132,12 @@ async function keyDictionaries(db: DuckDb, def: WindowedPipeline, table: string)
     const q = quoteIdent(k);
     const field = def.schema.fields[k];
     if (field?.kind !== 'string') {
-      out.push({ field: k, column: `${numericKeySql(field, q)} AS k${i}`, join: '', order: q });
+      out.push({ field: k, column: `${numericKeySql(def, k, `${table}.${q}`)} AS __k${i}`, join: '', order: `${table}.${q}` });
       continue;
     }
     await db.run(`CREATE OR REPLACE TEMP TABLE replay_key${i} AS SELECT v, (row_number() OVER (ORDER BY v) - 1)::DOUBLE AS code FROM (SELECT DISTINCT ${q} AS v FROM ${table} WHERE ${q} IS NOT NULL)`);
     const dictionary = ((await db.columns(`SELECT v FROM replay_key${i} ORDER BY code`)).v ?? []).map(String);
-    out.push({ field: k, column: `d${i}.code AS k${i}`, join: `LEFT JOIN replay_key${i} d${i} ON ${table}.${q} = d${i}.v`, order: `d${i}.code`, dictionary });
+    out.push({ field: k, column: `d${i}.code AS __k${i}`, join: `LEFT JOIN replay_key${i} d${i} ON ${table}.${q} = d${i}.v`, order: `d${i}.code`, dictionary });
   }
   return out;
 }
@@ -161,9 +161,9 @@ async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: string,
       FROM replay_main ${keyed.map((k) => k.join).join(' ')} ORDER BY ${[WS, ...keyed.map((k) => k.order)].join(', ')}`);
     const starts = cols[WS]!;
     // Plain indexed loops: no destructuring or iterators per cell.
-    const keyCols = keyed.map((_, i) => cols[`k${i}`]!), dictionaries = keyed.map((k) => k.dictionary);
+    const keyCols = keyed.map((_, i) => cols[`__k${i}`]!), dictionaries = keyed.map((k) => k.dictionary);
     const keyDefs = def.key.map((k) => def.schema.fields[k]);
-    const aggCols = def.aggregates.map((_, i) => cols[`a${i}`] ?? cols[`x${i}`]), approx = def.aggregates.map((a) => a.aggregate.kind === 'approx_distinct');
+    const aggCols = def.aggregates.map((_, i) => cols[`__a${i}`] ?? cols[`__e${i}`]), approx = def.aggregates.map((a) => a.aggregate.kind === 'approx_distinct');
     const exactNames = def.aggregates.map((a) => `${a.output}_exact`);
     const nk = keyCols.length, na = aggCols.length;
     const make = windowFactory(def);
@@ -190,19 +190,19 @@ async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: string,
   if (plan.sketches.length === 0) return out;
   const cells = new Map<string, WindowResult>();
   for (const r of out) cells.set(windowCellId(r.windowStart, def.key, r.key), r);
-  const keyOut = def.key.map((k, i) => `${def.schema.fields[k]?.kind === 'timestamp' ? `epoch_ms(${quoteIdent(k)})` : quoteIdent(k)} AS k${i}`);
+  const keyOut = def.key.map((k, i) => `${keyValueSql(def, k)} AS __k${i}`);
   for (const sketch of plan.sketches) {
-    const hist = await db.columns(`SELECT ${[WS, ...keyOut, 'r', 'c'].join(', ')} FROM (${sketch.sql})`);
+    const hist = await db.columns(`SELECT ${[WS, ...keyOut, '__r', '__c'].join(', ')} FROM (${sketch.sql})`);
     const histograms = new Map<string, { start: number; key: KeyValues; h: number[] }>();
     const hs = hist[WS] ?? [];
     for (let r = 0; r < hs.length; r++) {
       const key: KeyValues = {};
-      def.key.forEach((k, i) => { key[k] = keyFromSql(def.schema.fields[k], hist[`k${i}`]![r]); });
+      def.key.forEach((k, i) => { key[k] = keyFromSql(def.schema.fields[k], hist[`__k${i}`]![r]); });
       const id = windowCellId(Number(hs[r]), def.key, key);
       let entry = histograms.get(id);
       if (!entry) histograms.set(id, (entry = { start: Number(hs[r]), key, h: [] }));
       // A group whose events all lack the field has no register (r is null) but is a cell, as in the stream.
-      if (hist.r![r] !== null) entry.h[Number(hist.r![r])] = Number(hist.c![r]);
+      if (hist.__r![r] !== null) entry.h[Number(hist.__r![r])] = Number(hist.__c![r]);
     }
     for (const [id, entry] of histograms) if (!cells.has(id)) cells.set(id, cellOf(entry.start, entry.key));
     for (const [id, cell] of cells) (cell.values as Record<string, number | null>)[sketch.output] = estimateFromHistogram(histograms.get(id)?.h ?? [], sketch.precision);
@@ -266,27 +266,24 @@ export async function replayCellTable(db: DuckDb, def: WindowedPipeline, archive
     flags.push(...marked.map(([, v]) => `__x${v}`));
   }
   const keys = def.key.map(quoteIdent);
-  const keyText = def.key.map((k) => {
-    const kind = def.schema.fields[k]?.kind;
-    return `CAST(${kind === 'timestamp' ? `epoch_ms(${quoteIdent(k)})` : quoteIdent(k)} AS VARCHAR) AS ${quoteIdent(k)}`;
-  });
+  const keyText = def.key.map((k) => `${keyValueSql(def, k)} AS ${quoteIdent(k)}`);
   const selects = options.variants.flatMap((t, v) => {
     const filter = t === undefined ? '' : ` FILTER (WHERE NOT __x${v})`;
-    return [`count(*)${filter} AS n${v}`, ...def.aggregates.map((a, i) => `(${aggregateSql(a.aggregate, def, filter)!})::DOUBLE AS v${v}_${i}`)];
+    return [`count(*)${filter} AS __n${v}`, ...def.aggregates.map((a, i) => `(${aggregateSql(a.aggregate, def, filter)!})::DOUBLE AS __v${v}_${i}`)];
   });
   await db.run(`CREATE OR REPLACE TEMP TABLE ${table} AS
-    SELECT ${WS}::DOUBLE AS ws, ${[...keyText, ...selects].join(', ')}
+    SELECT ${WS}::DOUBLE AS __ws, ${[...keyText, ...selects].join(', ')}
     FROM (${assignedSql(def, source, flags)}) GROUP BY ${[WS, ...keys].join(', ')}`);
 }
 
 /** The window results of variant `v` of a cell table, as `replay` returns them (keys typed by the schema). */
 export async function cellTableResults(db: DuckDb, def: WindowedPipeline, table: string, v: number, range?: { from: number; to: number }): Promise<WindowResult[]> {
-  const where = range ? `ws >= ${range.from} AND ws < ${range.to}` : 'true';
+  const where = range ? `__ws >= ${range.from} AND __ws < ${range.to}` : 'true';
   const keys = def.key.map(quoteIdent);
-  const cols = await db.columns(`SELECT ws, ${[...keys, ...def.aggregates.map((_, i) => `v${v}_${i}`)].join(', ')}
-    FROM ${table} WHERE n${v} > 0 AND ${where} ORDER BY ${['ws', ...keys].join(', ')}`);
-  const starts = cols.ws ?? [];
-  const fieldCols = [...def.key.map((k) => cols[k]!), ...def.aggregates.map((_, i) => cols[`v${v}_${i}`]!)];
+  const cols = await db.columns(`SELECT __ws, ${[...keys, ...def.aggregates.map((_, i) => `__v${v}_${i}`)].join(', ')}
+    FROM ${table} WHERE __n${v} > 0 AND ${where} ORDER BY ${['__ws', ...keys].join(', ')}`);
+  const starts = cols.__ws ?? [];
+  const fieldCols = [...def.key.map((k) => cols[k]!), ...def.aggregates.map((_, i) => cols[`__v${v}_${i}`]!)];
   const out: WindowResult[] = new Array(starts.length);
   for (let r = 0; r < starts.length; r++) out[r] = windowRecord(def, starts[r] as number, fieldCols.map((col) => col[r]));
   return out;

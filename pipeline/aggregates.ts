@@ -59,7 +59,7 @@ const countFn: AggregateFunction<Counter> = {
 
 /**
  * sum and avg, in output units: decimal fields are summed exactly as minor units and divided by 10^N
- * once at the end (sum / scale, avg = sum / count / scale), the same operations the replay's SQL does.
+ * once at the end (sum / scale, avg = sum / (count * scale): one rounding), the same operations the replay's SQL does.
  */
 function sumFn(field: string, scale: number, average: boolean): AggregateFunction<Sum> {
   return {
@@ -70,7 +70,7 @@ function sumFn(field: string, scale: number, average: boolean): AggregateFunctio
       return acc;
     },
     merge: (into, other) => { into.s += other.s; into.c += other.c; return into; },
-    result: (acc) => (acc.c === 0 ? null : average ? acc.s / acc.c / scale : acc.s / scale),
+    result: (acc) => (acc.c === 0 ? null : average ? acc.s / (acc.c * scale) : acc.s / scale),
     serialize: (acc) => [acc.s, acc.c],
     deserialize: (data) => { const [s, c] = data as [number, number]; return { s, c }; },
   };

@@ -145,8 +145,15 @@ function parseSchema(p: Problems, name: string, spec: unknown): EventSchema | un
   }
   const fields: Record<string, FieldDef> = {};
   const declared: Record<string, unknown> = spec.fields;
+  const seen = new Map<string, string>();
   for (const [f, type] of Object.entries(declared)) {
     if (f.length === 0) p.add(`${path}.fields`, 'a field name must not be empty');
+    // `_...` names are the archive's own columns (_source, _offset, hashes) and the replay's internals.
+    if (f.startsWith('_')) p.add(`${path}.fields.${f}`, `${q(f)}: names starting with "_" are reserved for Concord's own columns; rename the field`);
+    // SQL (DuckDB) matches column names without regard to case: two such fields would be one column.
+    const folded = f.toLowerCase();
+    if (seen.has(folded)) p.add(`${path}.fields.${f}`, `${q(f)} differs from ${q(seen.get(folded))} only in case; columns would collide`);
+    seen.set(folded, f);
     const def = parseField(p, `${path}.fields.${f}`, type);
     if (def) fields[f] = def;
   }
@@ -362,11 +369,8 @@ function parsePipeline(p: Problems, name: string, spec: unknown, schemas: Readon
     watermark: { maxOutOfOrderness: bound ?? 0 }, allowedLateness: lateness ?? 0,
   };
   const checkKey = (k: unknown, at: string): k is string => {
-    const def = typeof k === 'string' ? schema.fields[k] : undefined;
-    if (!def) p.add(at, `${q(k)} is not a field of schema ${q(schema.name)}`);
-    // Grouping by a double (or a decimal printed as one) would make cell identity depend on float text.
-    else if (def.kind === 'double' || def.kind === 'decimal') p.add(at, `${q(k)} is ${fieldTypeName(def)}; keys are string, int, bool or timestamp fields`);
-    else return true;
+    if (typeof k === 'string' && k in schema.fields) return true;
+    p.add(at, `${q(k)} is not a field of schema ${q(schema.name)}`);
     return false;
   };
   if (isRule) {

@@ -3,7 +3,7 @@ import { presentValue, type AnyEvent, type EventSchema } from '../schemas/schema
 /**
  * Cell identity, owned here and nowhere else: a key's identity is its key fields' values in definition
  * order, null marked apart from the string "null"; a window cell is (window start, key), an alert cell
- * (key, event id). Operators, the merge stage, replay, reconcile and the store all call these.
+ * (key, event time, event id): ids may repeat. Operators, the merge stage, replay, reconcile and the store all call these.
  */
 const NULL = '\u0001null';
 
@@ -19,9 +19,9 @@ export function windowCellId(windowStart: number, keyFields: readonly string[], 
   return `${windowStart}\u0000${paneId(keyFields, values)}`;
 }
 
-/** An alert cell: `key identity \0 event id`. */
-export function alertCellId(keyFields: readonly string[], values: Readonly<Record<string, unknown>>, id: string): string {
-  return `${paneId(keyFields, values)}\u0000${id}`;
+/** An alert cell: `key identity \0 event time \0 event id`. */
+export function alertCellId(keyFields: readonly string[], values: Readonly<Record<string, unknown>>, ts: number, id: string): string {
+  return `${paneId(keyFields, values)}\u0000${ts}\u0000${id}`;
 }
 
 /** A result's key values as written out: decimals in major units, absent as null. */

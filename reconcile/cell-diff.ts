@@ -2,6 +2,7 @@ import { quoteIdent, type DuckDb } from '../batch/duckdb.ts';
 import { windowRecord } from '../batch/replay.ts';
 import { FLOAT_TOLERANCE, isFloatingAggregate } from '../pipeline/aggregates.ts';
 import type { WindowedPipeline } from '../pipeline/definition.ts';
+import { keyColumnType } from '../batch/replay-sql.ts';
 import { windowCellId } from '../pipeline/keys.ts';
 import type { ResultRecord, WindowResult } from '../schemas/results.ts';
 import type { ReconcileMetrics } from './reconcile.ts';
@@ -11,8 +12,9 @@ import type { ReconcileMetrics } from './reconcile.ts';
  * joined once, and only the cells that need a cause (plus the metrics) come back to JS. Measured: the
  * same diff over maps in JS cost ~8 s per 877k cells; reconciling a 100M-event day means ~7M cells.
  *
- * A side's relation has the columns `ws` (window start), the key fields as text (`String(value)`, what
- * `cellKey` compares; NULL for null), `a0..` (the aggregates, DOUBLE) and `idx` (the position of the
+ * A side's relation has the columns `__ws` (window start), the key fields (`keyColumnType`: text as
+ * `String(value)`, what `cellKey` compares, or numbers; NULL for null), `__a0..` (the aggregates, DOUBLE)
+ * and `__idx` (the position of the
  * cell's record in `records`, or NULL when the record is rebuilt from the values).
  */
 export interface CellSide {
@@ -31,7 +33,7 @@ export interface DiffRow {
 
 type Range = { readonly from: number; readonly to: number } | undefined;
 
-const rangeSql = (range: Range) => (range ? `ws >= ${range.from} AND ws < ${range.to}` : 'true');
+const rangeSql = (range: Range) => (range ? `__ws >= ${range.from} AND __ws < ${range.to}` : 'true');
 
 /**
  * Loads result records (a changelog or final rows) as the side `name`: the highest revision of each
@@ -41,7 +43,8 @@ export async function loadResults(db: DuckDb, def: WindowedPipeline, name: strin
   const n = records.length;
   // The row's position in the table (DuckDB's rowid, in append order) -> the record's index.
   const positions = new Array<number>(n), ws = new Array<number>(n), revision = new Array<number>(n);
-  const keys = def.key.map(() => new Array<string | null>(n));
+  const keyTypes = def.key.map((k) => keyColumnType(def, k));
+  const keys = def.key.map(() => new Array<string | number | null>(n));
   const values = def.aggregates.map(() => new Array<number | null>(n));
   let rows = 0;
   for (let i = 0; i < n; i++) {
@@ -52,7 +55,7 @@ export async function loadResults(db: DuckDb, def: WindowedPipeline, name: strin
     revision[rows] = r.revision;
     for (let k = 0; k < keys.length; k++) {
       const v = r.key[def.key[k]!];
-      keys[k]![rows] = v === null || v === undefined ? null : String(v);
+      keys[k]![rows] = v === null || v === undefined ? null : keyTypes[k] === 'DOUBLE' ? Number(v) : String(v);
     }
     for (let a = 0; a < values.length; a++) {
       const v = r.values[def.aggregates[a]!.output];
@@ -62,21 +65,21 @@ export async function loadResults(db: DuckDb, def: WindowedPipeline, name: strin
   }
   const cut = <T,>(col: T[]) => (rows === n ? col : col.slice(0, rows));
   await db.createTableFromColumns(`${name}_rows`, [
-    { name: 'ws', type: 'DOUBLE', values: cut(ws) },
-    { name: 'revision', type: 'INTEGER', values: cut(revision) },
-    ...def.key.map((k, i) => ({ name: k, type: 'VARCHAR' as const, values: cut(keys[i]!) })),
-    ...def.aggregates.map((_, i) => ({ name: `a${i}`, type: 'DOUBLE' as const, values: cut(values[i]!) })),
+    { name: '__ws', type: 'DOUBLE', values: cut(ws) },
+    { name: '__revision', type: 'INTEGER', values: cut(revision) },
+    ...def.key.map((k, i) => ({ name: k, type: keyTypes[i]!, values: cut(keys[i]!) })),
+    ...def.aggregates.map((_, i) => ({ name: `__a${i}`, type: 'DOUBLE' as const, values: cut(values[i]!) })),
   ]);
-  const cell = ['ws', ...def.key.map(quoteIdent)].join(', ');
-  await db.run(`CREATE OR REPLACE TEMP VIEW ${name} AS SELECT *, rowid AS idx FROM ${name}_rows WHERE ${rangeSql(range)}
-    QUALIFY row_number() OVER (PARTITION BY ${cell} ORDER BY revision DESC, rowid DESC) = 1`);
+  const cell = ['__ws', ...def.key.map(quoteIdent)].join(', ');
+  await db.run(`CREATE OR REPLACE TEMP VIEW ${name} AS SELECT *, rowid AS __idx FROM ${name}_rows WHERE ${rangeSql(range)}
+    QUALIFY row_number() OVER (PARTITION BY ${cell} ORDER BY __revision DESC, rowid DESC) = 1`);
   return { relation: name, records: rows === n ? records : positions.slice(0, rows).map((i) => records[i]!) };
 }
 
 /** Variant `v` of a `replayCellTable` as a side (cells with no delivery in that variant do not exist). */
 export async function variantSide(db: DuckDb, def: WindowedPipeline, table: string, v: number, name: string, range: Range): Promise<CellSide> {
-  const cols = ['ws', ...def.key.map(quoteIdent), ...def.aggregates.map((_, i) => `v${v}_${i} AS a${i}`), 'NULL::INTEGER AS idx'];
-  await db.run(`CREATE OR REPLACE TEMP VIEW ${name} AS SELECT ${cols.join(', ')} FROM ${table} WHERE n${v} > 0 AND ${rangeSql(range)}`);
+  const cols = ['__ws', ...def.key.map(quoteIdent), ...def.aggregates.map((_, i) => `__v${v}_${i} AS __a${i}`), 'NULL::INTEGER AS __idx'];
+  await db.run(`CREATE OR REPLACE TEMP VIEW ${name} AS SELECT ${cols.join(', ')} FROM ${table} WHERE __n${v} > 0 AND ${rangeSql(range)}`);
   return { relation: name };
 }
 
@@ -90,8 +93,8 @@ export async function diffCells(
   sides: { realtime: CellSide; replayed: CellSide; shadow: CellSide; read?: CellSide },
 ): Promise<{ cells: number; metrics: ReconcileMetrics; rows: DiffRow[] }> {
   const keys = def.key.map(quoteIdent);
-  const aggs = def.aggregates.map((_, i) => `a${i}`);
-  const on = (x: string, y: string) => [`${x}.ws = ${y}.ws`, ...keys.map((k) => `${x}.${k} IS NOT DISTINCT FROM ${y}.${k}`)].join(' AND ');
+  const aggs = def.aggregates.map((_, i) => `__a${i}`);
+  const on = (x: string, y: string) => [`${x}.__ws = ${y}.__ws`, ...keys.map((k) => `${x}.${k} IS NOT DISTINCT FROM ${y}.${k}`)].join(' AND ');
   // Sums and averages of double fields agree within FLOAT_TOLERANCE (the order of additions differs).
   const floating = def.aggregates.map((a) => isFloatingAggregate(a.aggregate, def.schema));
   const sameAgg = (x: string, y: string, i: number) => {
@@ -99,19 +102,19 @@ export async function diffCells(
     const exact = `${x}.${a} IS NOT DISTINCT FROM ${y}.${a}`;
     return floating[i] ? `(${exact} OR abs(${x}.${a} - ${y}.${a}) <= ${FLOAT_TOLERANCE} * greatest(abs(${x}.${a}), abs(${y}.${a})))` : exact;
   };
-  const same = (x: string, y: string) => [`${x}.ws IS NOT NULL`, `${y}.ws IS NOT NULL`, ...aggs.map((_, i) => sameAgg(x, y, i))].join(' AND ');
-  const sideCols = (alias: string) => [`${alias}.ws IS NOT NULL AS ${alias}_in`, `${alias}.idx AS ${alias}_idx`, ...aggs.map((a) => `${alias}.${a} AS ${alias}_${a}`)];
+  const same = (x: string, y: string) => [`${x}.__ws IS NOT NULL`, `${y}.__ws IS NOT NULL`, ...aggs.map((_, i) => sameAgg(x, y, i))].join(' AND ');
+  const sideCols = (alias: string) => [`${alias}.__ws IS NOT NULL AS __${alias}_in`, `${alias}.__idx AS __${alias}_idx`, ...aggs.map((a) => `${alias}.${a} AS __${alias}${a}`)];
   await db.run(`CREATE OR REPLACE TEMP TABLE cell_diff AS
-    SELECT coalesce(rt.ws, rp.ws) AS ws, ${keys.map((k) => `coalesce(rt.${k}, rp.${k}) AS ${k}`).join(', ')}${keys.length > 0 ? ',' : ''}
-      ${[...sideCols('rt'), ...sideCols('rp')].join(', ')}, (${same('rt', 'rp')}) AS same
+    SELECT coalesce(rt.__ws, rp.__ws) AS __ws, ${keys.map((k) => `coalesce(rt.${k}, rp.${k}) AS ${k}`).join(', ')}${keys.length > 0 ? ',' : ''}
+      ${[...sideCols('rt'), ...sideCols('rp')].join(', ')}, (${same('rt', 'rp')}) AS __same
     FROM ${sides.realtime.relation} rt FULL JOIN ${sides.replayed.relation} rp ON ${on('rt', 'rp')}`);
   // Σ|a - b| and Σ(a + b) over the first output (SMAPE), absent cells counting 0.
-  const a = aggs[0] ?? 'NULL';
-  const [m] = await db.rows(`SELECT count(*)::DOUBLE AS cells, count(*) FILTER (WHERE rt_in)::DOUBLE AS realtime_cells,
-      count(*) FILTER (WHERE rp_in)::DOUBLE AS replay_cells, count(*) FILTER (WHERE NOT rt_in)::DOUBLE AS missing,
-      count(*) FILTER (WHERE NOT rp_in)::DOUBLE AS extra, count(*) FILTER (WHERE rt_in AND rp_in AND NOT same)::DOUBLE AS mismatched,
-      coalesce(sum(abs(coalesce(rt_${a}, 0) - coalesce(rp_${a}, 0))), 0)::DOUBLE AS absolute,
-      coalesce(sum(coalesce(rt_${a}, 0) + coalesce(rp_${a}, 0)), 0)::DOUBLE AS total
+  const rtA = aggs[0] ? `__rt${aggs[0]}` : 'NULL', rpA = aggs[0] ? `__rp${aggs[0]}` : 'NULL';
+  const [m] = await db.rows(`SELECT count(*)::DOUBLE AS cells, count(*) FILTER (WHERE __rt_in)::DOUBLE AS realtime_cells,
+      count(*) FILTER (WHERE __rp_in)::DOUBLE AS replay_cells, count(*) FILTER (WHERE NOT __rt_in)::DOUBLE AS missing,
+      count(*) FILTER (WHERE NOT __rp_in)::DOUBLE AS extra, count(*) FILTER (WHERE __rt_in AND __rp_in AND NOT __same)::DOUBLE AS mismatched,
+      coalesce(sum(abs(coalesce(${rtA}, 0) - coalesce(${rpA}, 0))), 0)::DOUBLE AS absolute,
+      coalesce(sum(coalesce(${rtA}, 0) + coalesce(${rpA}, 0)), 0)::DOUBLE AS total
     FROM cell_diff`);
   const num = (k: string) => Number(m![k]);
   const cells = num('cells'), mismatched = num('mismatched'), missing = num('missing'), extra = num('extra');
@@ -121,24 +124,24 @@ export async function diffCells(
     smape: num('total') === 0 ? 0 : num('absolute') / num('total'),
   };
   const read = sides.read;
-  const readDiffers = read ? `(rd.ws IS NOT NULL AND NOT (${['d.rt_in', ...aggs.map((x) => `rd.${x} IS NOT DISTINCT FROM d.rt_${x}`)].join(' AND ')}))` : 'false';
+  const readDiffers = read ? `(rd.__ws IS NOT NULL AND NOT (${['d.__rt_in', ...aggs.map((x) => `rd.${x} IS NOT DISTINCT FROM d.__rt${x}`)].join(' AND ')}))` : 'false';
   const cols = await db.columns(`
     SELECT d.*, ${sideCols('sh').join(', ')}${read ? `, ${sideCols('rd').join(', ')}` : ''}
     FROM cell_diff d LEFT JOIN ${sides.shadow.relation} sh ON ${on('d', 'sh')}
     ${read ? `LEFT JOIN ${read.relation} rd ON ${on('d', 'rd')}` : ''}
-    WHERE NOT d.same OR ${readDiffers}`);
-  const n = cols.ws?.length ?? 0;
+    WHERE NOT d.__same OR ${readDiffers}`);
+  const n = cols.__ws?.length ?? 0;
   const side = (alias: string, s: CellSide | undefined, r: number): WindowResult | undefined => {
-    if (!s || !cols[`${alias}_in`]![r]) return undefined;
-    const at = cols[`${alias}_idx`]![r];
+    if (!s || !cols[`__${alias}_in`]![r]) return undefined;
+    const at = cols[`__${alias}_idx`]![r];
     if (at !== null && at !== undefined && s.records) return s.records[Number(at)] as WindowResult;
-    return windowRecord(def, Number(cols.ws![r]), [...def.key.map((k) => cols[k]![r]), ...def.aggregates.map((_, i) => cols[`${alias}_a${i}`]![r])]);
+    return windowRecord(def, Number(cols.__ws![r]), [...def.key.map((k) => cols[k]![r]), ...def.aggregates.map((_, i) => cols[`__${alias}__a${i}`]![r])]);
   };
   const rows: (DiffRow & { id: string; ws: number })[] = [];
   for (let r = 0; r < n; r++) {
-    const ws = Number(cols.ws![r]);
+    const ws = Number(cols.__ws![r]);
     const id = windowCellId(ws, def.key, Object.fromEntries(def.key.map((k) => [k, cols[k]![r]])));
-    const row = { id, ws, same: cols.same![r] === true };
+    const row = { id, ws, same: cols.__same![r] === true };
     const rt = side('rt', sides.realtime, r), rp = side('rp', sides.replayed, r), sh = side('sh', sides.shadow, r), rd = side('rd', read, r);
     rows.push({ ...row, ...(rt ? { rt } : {}), ...(rp ? { rp } : {}), ...(sh ? { sh } : {}), ...(rd ? { read: rd } : {}) });
   }

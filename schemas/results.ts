@@ -68,7 +68,7 @@ export interface DeadLetter {
 /** The cell a result belongs to (pipeline apart): `window start \0 key` or `key \0 event id` (pipeline/keys.ts). */
 export function cellKey(r: ResultRecord): string {
   const fields = Object.keys(r.key);
-  return r.kind === 'window' ? windowCellId(r.windowStart, fields, r.key) : alertCellId(fields, r.key, r.id);
+  return r.kind === 'window' ? windowCellId(r.windowStart, fields, r.key) : alertCellId(fields, r.key, r.ts, r.id);
 }
 
 /** An event as written out (late outputs): the time as ISO, decimals in major units, like the input. */

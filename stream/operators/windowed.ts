@@ -39,6 +39,11 @@ export class WindowedOperator implements StreamOperator {
   private readonly fns: AggregateFunction<unknown>[];
   /** The pipeline's `where`; undefined keeps every event. */
   private readonly keep: ((event: AnyEvent) => boolean) | undefined;
+  /**
+   * A pane's id: the identity of its key as results carry it (pipeline/keys.ts), so the merge stage finds
+   * a pane by a result's key. Only decimal keys differ from the event's own values (minor units).
+   */
+  private readonly paneIdOf: (event: AnyEvent) => string;
   private readonly tracker: WatermarkTracker;
   private readonly emitter: Emitter;
   private readonly version: string;
@@ -51,6 +56,10 @@ export class WindowedOperator implements StreamOperator {
     this.def = def;
     this.fns = def.aggregates.map((a) => aggregateFunction(a.aggregate, def.schema));
     this.keep = compileFilter(def.where);
+    const keys = def.key;
+    this.paneIdOf = keys.some((k) => def.schema.fields[k]?.kind === 'decimal')
+      ? (event) => paneId(keys, keyValuesOf(def.schema, keys, event))
+      : (event) => paneId(keys, event);
     this.emitter = emitter;
     this.version = definitionVersion(def);
     const snap = options.restore;
@@ -155,7 +164,7 @@ export class WindowedOperator implements StreamOperator {
       if (end < this.nextDropEnd) this.nextDropEnd = end;
     }
     const keyFields = this.def.key;
-    const id = paneId(keyFields, event);
+    const id = this.paneIdOf(event);
     let pane = win.panes.get(id);
     if (pane === undefined) {
       pane = { key: keyValuesOf(this.def.schema, keyFields, event), accs: this.fns.map((f) => f.create()), revision: -1 };

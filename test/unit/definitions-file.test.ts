@@ -91,21 +91,23 @@ describe('definitions file', () => {
     expect(found.length).toBeGreaterThanOrEqual(16);
   });
 
-  it('refuses keys on double and decimal fields, ordering comparisons on strings, reserved and duplicate output names', () => {
+  it('refuses ordering comparisons on strings, reserved field and output names, duplicate outputs, fields equal but for case', () => {
     const found = problems({
-      schemas: { rides },
+      schemas: { rides: { ...rides, fields: { ...rides.fields, _offset: 'int', City: 'string' } } },
       pipelines: {
-        a: { input: 'rides', key: ['fare'], window: { tumbling: '1m' }, aggregates: { n: 'count' } },
+        a: { input: 'rides', key: ['fare'], window: { tumbling: '1m' }, aggregates: { n: 'count' } }, // a decimal key is fine
         b: { input: 'rides', where: [['city', '<', 'M']], key: 'city', window: { tumbling: '1m' }, aggregates: { city: 'count' } },
         c: { input: 'rides', key: 'driver_id', rule: { within: '1m', distinct: 'city', more_than: 1, output: 'ts' } },
       },
     });
     expect(found).toEqual(expect.arrayContaining([
-      'pipelines.a.key[0]: "fare" is decimal(2); keys are string, int, bool or timestamp fields',
+      'schemas.rides.fields._offset: "_offset": names starting with "_" are reserved for Concord\'s own columns; rename the field',
+      'schemas.rides.fields.City: "City" differs from "city" only in case; columns would collide',
       'pipelines.b.where[0]: "<" compares numbers and timestamps only; "city" is string',
       'pipelines.b.aggregates.city: "city" is already an output field of this pipeline',
       'pipelines.c.rule.output: "ts" is a name Concord writes itself in output rows; choose another',
     ]));
+    expect(found.filter((x) => x.startsWith('pipelines.a'))).toEqual([]);
   });
 
   it('a definition version changes with what the pipeline reads, not with fields added for others', () => {
