@@ -111,16 +111,18 @@ export function aggregateSql(spec: AggregateSpec, def: PipelineDefinition, filte
  * The HyperLogLog register histogram of one sketched field per (window, key) group: register index =
  * top p bits of the pinned hash; rank = leading zeros of the other 64 - p bits + 1 (log2 is exact below 2^32).
  */
-export function sketchHistogramSql(field: string, precision: number, groupCols: readonly string[], assigned: string): string {
+export function sketchHistogramSql(field: string, precision: number, groupCols: readonly string[], assigned: string, nullable: boolean): string {
   const { hi, lo } = hashColumns(field);
   const q = 32 - precision;
-  const rank = `CASE WHEN ${hi} IS NULL THEN NULL WHEN (${hi} & ${2 ** q - 1}) <> 0 THEN ${q} - floor(log2(${hi} & ${2 ** q - 1}))::INTEGER
+  // An optional field: a group whose events all lack it still is a cell (with no register, as in the
+  // stream), so its rows stay, ranked NULL. A required field has no such rows: filtered, cheaper.
+  const rank = `CASE WHEN ${nullable ? `${hi} IS NULL THEN NULL WHEN ` : ''}(${hi} & ${2 ** q - 1}) <> 0 THEN ${q} - floor(log2(${hi} & ${2 ** q - 1}))::INTEGER
                        WHEN ${lo} <> 0 THEN ${q + 32} - floor(log2(${lo}))::INTEGER
                        ELSE ${q + 33} END`;
   return `
       WITH regs AS (
         SELECT ${groupCols.join(', ')}, ${hi} >> ${q} AS __idx, max(${rank}) AS __r
-        FROM ${assigned} GROUP BY ALL)
+        FROM ${assigned}${nullable ? '' : ` WHERE ${hi} IS NOT NULL`} GROUP BY ALL)
       SELECT ${groupCols.join(', ')}, __r, count(*) AS __c FROM regs GROUP BY ALL`;
 }
 
@@ -186,7 +188,7 @@ export function windowedPlan(def: WindowedPipeline, source: string, exactDistinc
     : undefined;
   return {
     groupCols, selects, assigned, ...(createAssigned ? { createAssigned } : {}), ...(main ? { main } : {}),
-    sketches: sketched.map((s) => ({ ...s, sql: sketchHistogramSql(s.field, s.precision, groupCols, assigned) })),
+    sketches: sketched.map((s) => ({ ...s, sql: sketchHistogramSql(s.field, s.precision, groupCols, assigned, !(def.schema.fields[s.field]?.required ?? false)) })),
   };
 }
 
