@@ -29,6 +29,7 @@ const commands: readonly CommandEntry[] = [
   { name: 'run', summary: 'streaming worker over Kafka: consumer group, per-partition watermarks, exactly-once results', load: async () => (await import('./commands/run.ts')).runCommand },
   { name: 'sink', summary: 'write the workers\' results and late events from Kafka into the result store (idempotent)', load: async () => (await import('./commands/sink.ts')).sinkCommand },
   { name: 'results', summary: 'export the latest realtime results from Kafka (concord.results) to JSONL, e.g. for reconcile', load: async () => (await import('./commands/results.ts')).resultsCommand },
+  { name: 'serve', summary: 'serve the read-only API, the live dashboard and /metrics over the result store (loopback by default)', load: async () => (await import('./commands/serve.ts')).serveCommand },
   { name: 'jobs', summary: 'BullMQ jobs: nightly replay + reconcile, backfill of dirty cells, workers, status', load: async () => (await import('./commands/jobs.ts')).jobsCommand },
 ];
 

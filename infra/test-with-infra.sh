@@ -14,6 +14,7 @@ finish() {
 trap finish EXIT
 trap 'status=130; exit' INT
 trap 'status=143; exit' TERM
+bash infra/chromium.sh
 if ! npm run --silent infra:up; then
   echo "test-with-infra: infra:up failed: the integration tests need Kafka and Redis (see above; docs/operations.md)" >&2
   exit

@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError } from '../pipeline/errors.ts';
-import { DuckDbDriver, PostgresDriver, redact } from './sql-driver.ts';
+import { DuckDbDriver, DuckDbReadDriver, PostgresDriver, PostgresReadDriver, redact } from './sql-driver.ts';
 import { SqlResultStore, type StoreOptions } from './sql-store.ts';
+import { StoreReader } from './store-reader.ts';
 
 export const DEFAULT_STORE = 'duckdb:.concord/store.duckdb';
 import { DEFAULT_DATABASE_URL } from '../infra/postgres.ts';
@@ -32,4 +33,30 @@ export async function openStore(url: string | undefined, options: StoreOptions):
     return new SqlResultStore(await DuckDbDriver.open(path), opts).init();
   }
   throw new ConfigError(`store "${redact(url)}": use duckdb:<file>, duckdb::memory: or postgres://user@host:port/db (env CONCORD_STORE)`);
+}
+
+/**
+ * Opens the store named by `url` (as `openStore`) for reading only: no tables are created, no writers'
+ * lock is taken, every read is one consistent snapshot that never waits for a writer (see
+ * `SqlReadDriver`). A store that does not exist yet reads as empty.
+ */
+export async function openStoreReader(url: string | undefined, options: StoreOptions & { poolSize?: number; statementTimeoutMs?: number }): Promise<StoreReader> {
+  url ??= process.env.CONCORD_STORE ?? DEFAULT_STORE;
+  const schema = options.schema ?? process.env.CONCORD_STORE_SCHEMA ?? 'concord';
+  const sealDelayMs = options.sealDelayMs ?? (process.env.CONCORD_SEAL_DELAY_MS ? Number(process.env.CONCORD_SEAL_DELAY_MS) : undefined);
+  const opts = { ...options, schema, ...(sealDelayMs === undefined ? {} : { sealDelayMs }) };
+  if (url === 'postgres' || url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    const pgUrl = url === 'postgres' ? (process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL) : url;
+    const driver = await PostgresReadDriver.open(pgUrl, {
+      ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
+      ...(options.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: options.statementTimeoutMs }),
+    });
+    return new StoreReader(driver, opts, redact(pgUrl));
+  }
+  if (url.startsWith('duckdb:')) {
+    const path = url.slice('duckdb:'.length);
+    if (path === '' || path === ':memory:') throw new ConfigError('an in-memory DuckDB store lives in the process that writes it: serve a duckdb:<file> or postgres:// store');
+    return new StoreReader(new DuckDbReadDriver(path), opts, url);
+  }
+  throw new ConfigError(`store "${redact(url)}": use duckdb:<file> or postgres://user@host:port/db (env CONCORD_STORE)`);
 }

@@ -1,4 +1,5 @@
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { stat } from 'node:fs/promises';
 import pg from 'pg';
 import { ConcordError } from '../pipeline/errors.ts';
 
@@ -49,11 +50,22 @@ export class DuckDbDriver implements SqlDriver {
       // DuckDB checkpoints inside the commit that crosses this WAL size (measured: 300-700 ms with the
       // store's indexes, the p99 of the live write path); the sink checkpoints between writes instead
       // (StoreSink.checkpointIfDue), and this stays as the safety net.
-      const instance = await DuckDBInstance.create(path, {
+      const config = {
         memory_limit: process.env.CONCORD_DUCKDB_MEMORY ?? '2GB',
         checkpoint_threshold: process.env.CONCORD_DUCKDB_CHECKPOINT_THRESHOLD ?? '1GB',
-      });
-      return new DuckDbDriver(instance, await instance.connect());
+      };
+      // `concord serve` holds the file read-only for a burst of reads (DuckDB: one writer or several
+      // readers): a writer starting meanwhile waits for it (CONCORD_DUCKDB_LOCK_WAIT_MS, default 5 s).
+      const waitUntil = Date.now() + Number(process.env.CONCORD_DUCKDB_LOCK_WAIT_MS ?? 5_000);
+      for (;;) {
+        try {
+          const instance = await DuckDBInstance.create(path, config);
+          return new DuckDbDriver(instance, await instance.connect());
+        } catch (error) {
+          if (!/Conflicting lock/i.test(String(error)) || Date.now() >= waitUntil) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
     } catch (error) {
       throw new StoreError(`cannot open the DuckDB store at ${path}: ${error instanceof Error ? error.message : String(error)} (another process may hold it; use PostgreSQL for several processes)`, { cause: error });
     }
@@ -197,4 +209,228 @@ export class PostgresDriver implements SqlDriver {
 /** A URL without its password, for messages. */
 export function redact(url: string): string {
   return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}
+
+// ---- read-only access (concord serve) ------------------------------------------------------------
+
+/** The store's database is held by a writer that excludes readers (embedded DuckDB: one process at a time). */
+export class StoreBusyError extends StoreError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, retriable: true });
+  }
+}
+
+/**
+ * A read-only handle on a store database. Reads never take the writers' advisory lock and never wait
+ * for a writer: each `snapshot` sees one consistent state of the store (a day is either its old or its
+ * new version, never a mix), and the database refuses any statement that would write.
+ */
+export interface SqlReadDriver {
+  readonly backend: 'duckdb' | 'postgres';
+  /** Runs `fn` against one consistent snapshot; `q.transaction` throws (nothing writes through a reader). */
+  snapshot<T>(fn: (q: SqlDriver) => Promise<T>): Promise<T>;
+  /** A cheap token that changes when the store may have changed (DuckDB: the files); undefined: unknown, read to know. */
+  changeToken(): Promise<string | undefined>;
+  close(): Promise<void>;
+}
+
+function readOnlyDriver(backend: 'duckdb' | 'postgres', query: SqlDriver['query']): SqlDriver {
+  return {
+    backend, query,
+    transaction: () => Promise.reject(new StoreError('a read-only store connection does not write')),
+    close: async () => undefined,
+  };
+}
+
+/** What a snapshot of a store that does not exist yet answers: no rows, to every query. */
+export const EMPTY_SNAPSHOT: SqlDriver = readOnlyDriver('duckdb', async () => []);
+
+interface DuckSession {
+  instance: DuckDBInstance;
+  connection: DuckDBConnection;
+  users: number;
+  queue: Promise<unknown>;
+}
+
+/**
+ * Embedded DuckDB, read-only. DuckDB lets one process write a file or several read it, never both, so
+ * the file is opened (READ_ONLY) only while reads run and released `lingerMs` after the last one: a
+ * writer (`concord stream --store`, `reconcile --date`) can take it in between. While a writer holds it,
+ * reads fail at once with StoreBusyError (never wait). While opened, no one can write: every query of a
+ * snapshot sees the same state.
+ */
+export class DuckDbReadDriver implements SqlReadDriver {
+  readonly backend = 'duckdb' as const;
+  private readonly path: string;
+  private readonly lingerMs: number;
+  private session: Promise<DuckSession> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(path: string, options: { lingerMs?: number } = {}) {
+    this.path = path;
+    this.lingerMs = options.lingerMs ?? Number(process.env.CONCORD_DUCKDB_READ_LINGER_MS ?? 250);
+  }
+
+  private async openSession(): Promise<DuckSession> {
+    let instance: DuckDBInstance | undefined;
+    try {
+      instance = await DuckDBInstance.create(this.path, { access_mode: 'READ_ONLY', memory_limit: process.env.CONCORD_DUCKDB_MEMORY ?? '1GB' });
+      return { instance, connection: await instance.connect(), users: 0, queue: Promise.resolve() };
+    } catch (error) {
+      instance?.closeSync();
+      const text = error instanceof Error ? error.message : String(error);
+      if (/lock/i.test(text)) {
+        throw new StoreBusyError(`the DuckDB store ${this.path} is held by a writer (DuckDB: one writing process, or several reading ones); reads resume when it is done (use PostgreSQL to read while writing)`, { cause: error });
+      }
+      throw new StoreError(`cannot open the DuckDB store at ${this.path} read-only: ${text}`, { cause: error });
+    }
+  }
+
+  private async acquire(): Promise<DuckSession> {
+    clearTimeout(this.timer);
+    this.session ??= this.openSession();
+    const pending = this.session;
+    try {
+      const s = await pending;
+      s.users++;
+      return s;
+    } catch (error) {
+      if (this.session === pending) this.session = undefined;
+      throw error;
+    }
+  }
+
+  private release(s: DuckSession): void {
+    s.users--;
+    if (s.users > 0) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      if (s.users > 0) return;
+      this.session = undefined;
+      void s.queue.finally(() => { s.connection.closeSync(); s.instance.closeSync(); });
+    }, this.lingerMs);
+  }
+
+  async snapshot<T>(fn: (q: SqlDriver) => Promise<T>): Promise<T> {
+    if (!(await fileSize(this.path))) return fn(EMPTY_SNAPSHOT);
+    const s = await this.acquire();
+    // One connection: its statements run one at a time.
+    const query = (sql: string, params: readonly SqlValue[] = []) => {
+      const run = async () => {
+        try {
+          return (await s.connection.runAndReadAll(sql, params as DuckDBValue[])).getRowObjectsJS() as Record<string, unknown>[];
+        } catch (error) {
+          throw new StoreError(`store query failed: ${error instanceof Error ? error.message : String(error)}\n  in: ${sql.slice(0, 300)}`, { cause: error });
+        }
+      };
+      const next = s.queue.then(run, run);
+      s.queue = next.catch(() => undefined);
+      return next;
+    };
+    try {
+      return await fn(readOnlyDriver('duckdb', query));
+    } finally {
+      this.release(s);
+    }
+  }
+
+  async changeToken(): Promise<string> {
+    const [db, wal] = await Promise.all([fileStamp(this.path), fileStamp(`${this.path}.wal`)]);
+    return `${db}|${wal}`;
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.timer);
+    const pending = this.session;
+    this.session = undefined;
+    if (!pending) return;
+    const s = await pending.catch(() => undefined);
+    if (!s) return;
+    await s.queue;
+    s.connection.closeSync();
+    s.instance.closeSync();
+  }
+}
+
+async function fileSize(path: string): Promise<number> {
+  return (await stat(path).catch(() => undefined))?.size ?? 0;
+}
+
+async function fileStamp(path: string): Promise<string> {
+  const s = await stat(path).catch(() => undefined);
+  return s ? `${s.mtimeMs}:${s.size}` : '-';
+}
+
+/**
+ * PostgreSQL, read-only: its own small pool whose sessions are read-only (`default_transaction_read_only`),
+ * with a statement timeout and a lock timeout. A snapshot is one REPEATABLE READ READ ONLY transaction:
+ * MVCC gives it a consistent state without waiting for writers, and it never takes the advisory lock
+ * writers serialise on.
+ */
+export class PostgresReadDriver implements SqlReadDriver {
+  readonly backend = 'postgres' as const;
+  private readonly pool: pg.Pool;
+
+  private constructor(pool: pg.Pool) {
+    this.pool = pool;
+  }
+
+  static async open(url: string, options: { poolSize?: number; statementTimeoutMs?: number } = {}): Promise<PostgresReadDriver> {
+    const timeout = Math.max(1, Math.floor(options.statementTimeoutMs ?? 15_000));
+    const pool = new pg.Pool({
+      connectionString: url, max: options.poolSize ?? 4, application_name: 'concord-reader', connectionTimeoutMillis: 5_000,
+      options: `-c default_transaction_read_only=on -c statement_timeout=${timeout} -c lock_timeout=2000 -c idle_in_transaction_session_timeout=${timeout * 2}`,
+    });
+    pool.on('error', () => undefined);
+    try {
+      await pool.query('SELECT 1');
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw new StoreError(`PostgreSQL does not answer at ${redact(url)}: ${error instanceof Error ? error.message : String(error)}`, { cause: error, retriable: true });
+    }
+    return new PostgresReadDriver(pool);
+  }
+
+  async snapshot<T>(fn: (q: SqlDriver) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw new StoreError(`PostgreSQL does not answer: ${error instanceof Error ? error.message : String(error)}`, { cause: error, retriable: true });
+    }
+    // One connection: its statements run one at a time (the store's reads may issue several at once).
+    let queue: Promise<unknown> = Promise.resolve();
+    const run = (sql: string, params: readonly SqlValue[] = []) => {
+      const one = async () => {
+        try {
+          return (await client.query(sql, params as unknown[])).rows as Record<string, unknown>[];
+        } catch (error) {
+          throw new StoreError(`store query failed: ${error instanceof Error ? error.message : String(error)}\n  in: ${sql.slice(0, 300)}`, { cause: error });
+        }
+      };
+      const next = queue.then(one, one);
+      queue = next.catch(() => undefined);
+      return next;
+    };
+    let broken = false;
+    try {
+      await run('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const out = await fn(readOnlyDriver('postgres', run));
+      await run('COMMIT');
+      return out;
+    } catch (error) {
+      await run('ROLLBACK').catch(() => { broken = true; });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async changeToken(): Promise<undefined> {
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
 }

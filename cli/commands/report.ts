@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { reconciliationMarkdown } from '../../reconcile/day-report.ts';
 import { dayRange } from '../../reconcile/reconcile-day.ts';
-import { openStore } from '../../store/open-store.ts';
+import { openStoreReader } from '../../store/open-store.ts';
 import type { StoredRow } from '../../store/rows.ts';
 import type { DayStatus } from '../../store/sql-store.ts';
 import type { CommandSpec } from '../args.ts';
@@ -51,16 +51,20 @@ export const reportCommand: CommandSpec = {
     const format = String(v.format ?? 'md');
     if (!['md', 'csv', 'json'].includes(format)) throw new ConfigError(`--format ${format}: use md, csv or json`);
     const registry = await loadRegistry(v);
-    const store = await openStore(storeUrl(v), { registry });
+    // A reader: never waits for writers (no writers' lock), one consistent snapshot of the day.
+    const reader = await openStoreReader(storeUrl(v), { registry });
     let report: DayReport;
     try {
-      report = { date, pipelines: [] };
-      for (const def of pipelinesFor(registry, v.pipeline, loadSettings({}))) {
-        const [rows, status, recs] = await Promise.all([store.current(def.name, date), store.status(def.name, date), store.reconciliations(def.name, date)]);
-        report.pipelines.push({ pipeline: def.name, status, reconciliation: recs.at(-1) ?? null, rows: rows.map(rowJson) });
-      }
+      report = await reader.read(async ({ store }) => {
+        const out: DayReport = { date, pipelines: [] };
+        for (const def of pipelinesFor(registry, v.pipeline, loadSettings({}))) {
+          const [rows, status, recs] = await Promise.all([store.current(def.name, date), store.status(def.name, date), store.reconciliations(def.name, date)]);
+          out.pipelines.push({ pipeline: def.name, status, reconciliation: recs.at(-1) ?? null, rows: rows.map(rowJson) });
+        }
+        return out;
+      });
     } finally {
-      await store.close();
+      await reader.close();
     }
     const text = format === 'json' ? JSON.stringify(report, null, 2) + '\n' : format === 'csv' ? toCsv(report) : toMarkdown(report);
     if (v.output) await writeFile(String(v.output), text);

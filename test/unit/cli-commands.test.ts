@@ -42,7 +42,7 @@ describe('concord command table', () => {
     const table = helpTable(help.stdout);
     expect(table.map(([name]) => name)).toEqual([
       'demo', 'validate', 'explain', 'init', 'stream', 'archive', 'replay', 'reconcile', 'backfill', 'revert', 'report',
-      'produce', 'run', 'sink', 'results', 'jobs',
+      'produce', 'run', 'sink', 'results', 'serve', 'jobs',
     ]);
     expect(new Set(table.map(([name]) => name))).toEqual(new Set(specs.keys()));
     for (const [name, summary] of table) expect(summary, `summary of ${name}`).toBe(specs.get(name)!.summary);

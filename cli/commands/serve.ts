@@ -1,0 +1,79 @@
+import { withTiming } from '../../pipeline/definition.ts';
+import { ConfigError } from '../../pipeline/errors.ts';
+import { JobsView } from '../../serve/jobs-view.ts';
+import { createLogger } from '../../serve/logger.ts';
+import { buildServer } from '../../serve/server.ts';
+import { openStoreReader } from '../../store/open-store.ts';
+import type { CommandSpec } from '../args.ts';
+import { loadSettings } from '../config.ts';
+import { loadRegistry, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
+
+const LOOPBACK = ['127.0.0.1', 'localhost', '::1', '[::1]'];
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.includes(host.toLowerCase()) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export const serveCommand: CommandSpec = {
+  name: 'serve',
+  summary: 'serve the read-only API, the live dashboard and /metrics over the result store (loopback by default)',
+  usage: 'concord serve [--store URL] [--host 127.0.0.1] [--port 8080] [--archive DIR] [--redis URL] [--log-level info] [--poll 1s]',
+  options: [
+    '--host H                   address to listen on (default 127.0.0.1, env CONCORD_SERVE_HOST); anything but',
+    '                           loopback exposes the store to whoever reaches it (there is no authentication)',
+    '--port N                   default 8080 (env CONCORD_SERVE_PORT); 0: any free port (printed)',
+    ...storeOptions,
+    '                           read only: no tables created, no writers\' lock taken; reads never wait for writers',
+    '--archive DIR              the Parquet archive, for its dead letters (env CONCORD_ARCHIVE_DIR)',
+    '--redis URL                BullMQ jobs to show (default env REDIS_URL; none: no jobs view)',
+    '--log-level L              fatal|error|warn|info|debug|trace|silent (default info, env CONCORD_LOG_LEVEL);',
+    '                           one JSON line per event on stdout',
+    '--poll D                   how often the live stream looks for new results (default 1s)',
+    ...timingOptions,
+    'The API is described at /api/openapi.json (docs/api.md); the dashboard is at /; metrics at /metrics.',
+  ],
+  flags: {
+    host: { type: 'string' }, port: { type: 'string' }, archive: { type: 'string' }, redis: { type: 'string' }, 'log-level': { type: 'string' }, poll: { type: 'string' },
+    ...storeFlags, ...timingFlags,
+  },
+  async run(v) {
+    const host = String(v.host ?? process.env.CONCORD_SERVE_HOST ?? '127.0.0.1');
+    const portText = String(v.port ?? process.env.CONCORD_SERVE_PORT ?? '8080');
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65_535) throw new ConfigError(`--port ${portText}: use 0..65535`);
+    const pollText = String(v.poll ?? '1s');
+    const poll = /^(\d+)(ms|s)?$/.exec(pollText);
+    const pollMs = poll ? Number(poll[1]) * (poll[2] === 's' || poll[2] === undefined ? 1000 : 1) : Number.NaN;
+    if (!(pollMs >= 100 && pollMs <= 60_000)) throw new ConfigError(`--poll ${pollText}: use 100ms..60s`);
+    const log = createLogger(v['log-level'] === undefined ? undefined : String(v['log-level']));
+    const timing = loadSettings(v);
+    let registry = await loadRegistry(v);
+    if (timing.maxOutOfOrderness !== undefined || timing.allowedLateness !== undefined) registry = registry.map((d) => withTiming(d, timing));
+    const reader = await openStoreReader(storeUrl(v), { registry });
+    const redis = v.redis === undefined ? process.env.REDIS_URL : String(v.redis);
+    const archive = v.archive === undefined ? process.env.CONCORD_ARCHIVE_DIR : String(v.archive);
+    const loopback = isLoopback(host);
+    const server = await buildServer({
+      registry, reader, log, pollMs,
+      ...(redis ? { jobs: new JobsView(redis) } : {}),
+      ...(archive ? { archive } : {}),
+      ...(loopback ? { allowedHosts: LOOPBACK } : {}),
+    });
+    let address: string;
+    try {
+      address = await server.app.listen({ host, port: Number(portText) });
+    } catch (error) {
+      await server.close();
+      throw new ConfigError(`cannot listen on ${host}:${portText}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (!loopback) log.warn({ host }, 'listening beyond loopback: whoever reaches this address can read the store (no authentication)');
+    log.info({ address, store: reader.location, backend: reader.backend, pipelines: registry.pipelines.length, archive: archive ?? null, redis: redis ? 'configured' : null }, 'concord serve ready');
+    process.stderr.write(`concord serve: ${address}/ (dashboard), ${address}/api/openapi.json (API), ${address}/metrics — store ${reader.location}\n`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+    log.info('concord serve stopping');
+    await server.close();
+    return 0;
+  },
+};

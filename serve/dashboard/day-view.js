@@ -1,0 +1,155 @@
+import { allRows, api } from './api.js';
+import { pointsOf, timeChart } from './charts.js';
+import { clear, el, emptyState, fmt } from './dom.js';
+
+// The day view: for a date, per pipeline its status and version history, the reconciliation's
+// headline numbers and causes, realtime next to batch (a chart for a global series), and every
+// differing cell with its cause and the late events behind it.
+
+const PAGE = 25;
+
+export function mountDay(root, shell, date) {
+  let destroyed = false;
+  const charts = [];
+  const head = el('section', { class: 'card' }, el('h2', {}, 'Day'), el('div', { class: 'sub' }, 'loading…'));
+  const body = el('section', { class: 'stack' });
+  root.append(head, body);
+
+  async function start() {
+    let days;
+    try {
+      days = await api('/api/days');
+    } catch (error) {
+      root.replaceChildren(emptyState('The API does not answer', [[String(error.message)]]));
+      return;
+    }
+    if (days.days.length === 0) {
+      root.replaceChildren(emptyState('No day has results yet', [
+        ['Fill the store with a whole generated and reconciled day: ', el('code', {}, 'concord demo'), '.'],
+        ['Or stream results (', el('code', {}, 'concord stream --store URL'), ', ', el('code', {}, 'concord run'), ' + ', el('code', {}, 'concord sink'),
+          ') and reconcile a day: ', el('code', {}, 'concord reconcile --date YYYY-MM-DD --archive DIR'), '.'],
+      ]));
+      return;
+    }
+    const dates = days.days.map((d) => d.date);
+    const chosen = date && dates.includes(date) ? date : date ?? dates[0];
+    const picker = el('select', { 'aria-label': 'date', 'data-testid': 'date-picker', onchange: (e) => { location.hash = `#/day/${e.target.value}`; } },
+      [...new Set([chosen, ...dates])].map((d) => el('option', { value: d, selected: d === chosen }, d)));
+    head.replaceChildren(el('h2', {}, `Day ${chosen}`), el('div', { class: 'controls' }, 'date ', picker,
+      el('span', { class: 'muted' }, 'realtime (what the stream showed) next to batch (the replay of the complete archive, published as a new version)')));
+    await render(chosen);
+  }
+
+  let chosenDay;
+  let draws = [];
+  async function render(day) {
+    chosenDay = day;
+    const info = await api(`/api/days/${day}`);
+    if (destroyed) return;
+    for (const p of info.pipelines) {
+      const card = await pipelineCard(day, p);
+      if (destroyed) return;
+      body.append(card);
+      for (const draw of draws.splice(0)) draw();
+    }
+    body.dataset.ready = 'true';
+  }
+
+  async function pipelineCard(day, p) {
+    const card = el('article', { class: 'card', 'data-testid': 'day-card', 'data-pipeline': p.pipeline },
+      el('h2', {}, p.pipeline, ' ', el('span', { class: `badge ${p.status}`, 'data-testid': 'day-status' }, p.status)),
+      el('div', { class: 'sub' }, `live version ${p.live_version}${p.live_version === 0 ? ' (realtime, not reconciled)' : ''} · watermark ${fmt.time(p.watermark)} · ` +
+        `${fmt.num(p.late_events)} late events · ${fmt.num(p.dirty_cells)} dirty cells`));
+    const rec = p.reconciliation;
+    if (rec) {
+      card.append(el('div', { class: 'metrics', 'data-testid': 'rec-metrics' },
+        ...[['cells', rec.cells, fmt.num], ['equal', rec.equal, fmt.num], ['different', rec.different, fmt.num], ['mismatch rate', rec.mismatch_rate, fmt.pct],
+          ['SMAPE', rec.smape, fmt.pct], ['unexplained', rec.unexplained, fmt.num]]
+          .map(([label, v, f]) => el('div', { 'data-metric': label, 'data-value': v }, el('b', {}, f(v)), label))));
+      const causes = Object.entries(rec.causes).filter(([, n]) => n > 0);
+      card.append(el('h3', {}, 'causes'), causes.length === 0 ? el('div', { class: 'muted' }, 'no differences') :
+        el('table', { 'data-testid': 'causes' }, ...causes.map(([c, n]) => el('tr', { 'data-testid': 'cause-row', 'data-cause': c, 'data-count': n }, el('td', {}, el('span', { class: 'badge cause' }, c)), el('td', { class: 'num' }, fmt.num(n))))));
+    } else {
+      card.append(el('p', { class: 'muted', 'data-testid': 'not-reconciled' }, 'Not reconciled yet: run ', el('code', {}, `concord reconcile --date ${day} --archive DIR`), ' (or ', el('code', {}, `concord jobs enqueue --date ${day}`), ').'));
+    }
+    card.append(el('h3', {}, 'versions'), versionsTable(p.versions));
+    const kind = await pipelineKind(p.pipeline);
+    if (kind?.kind === 'windowed' && kind.key.length === 0) card.append(el('h3', {}, 'realtime and batch'), await sideBySideChart(day, p, kind));
+    if (rec) {
+      const table = el('table', { 'data-testid': 'differences' },
+        el('tr', {}, el('th', {}, 'cell'), el('th', {}, 'realtime'), el('th', {}, 'batch'), el('th', {}, 'cause'), el('th', {}, 'late events (id, event time, watermark met)')));
+      const more = el('button', { hidden: true }, 'more');
+      card.append(el('h3', {}, `differing cells (${fmt.num(rec.different)})`), rec.different === 0 ? el('div', { class: 'muted' }, 'realtime and batch agree on every cell') : el('div', { class: 'feed' }, table, more));
+      let cursor;
+      const load = async () => {
+        const page = await api(`/api/days/${day}/pipelines/${encodeURIComponent(p.pipeline)}/report`, { limit: PAGE, cursor });
+        for (const d of page.differences) table.append(differenceRow(d));
+        cursor = page.next_cursor;
+        more.hidden = !cursor;
+      };
+      more.addEventListener('click', () => { load(); });
+      await load();
+    }
+    return card;
+  }
+
+  const kinds = api('/api/pipelines').then((x) => x.pipelines).catch(() => []);
+  async function pipelineKind(name) {
+    return (await kinds).find((p) => p.name === name);
+  }
+
+  function versionsTable(versions) {
+    return el('table', { 'data-testid': 'versions' },
+      el('tr', {}, el('th', {}, 'version'), el('th', {}, 'kind'), el('th', {}, 'status'), el('th', {}, 'published'), el('th', {}, 'live since'), el('th', {}, 'job')),
+      ...versions.map((v) => el('tr', { class: v.live ? 'live' : undefined, 'data-testid': 'version-row', 'data-version': v.version, 'data-live': String(v.live) },
+        el('td', {}, String(v.version)), el('td', {}, v.kind), el('td', {}, v.live ? 'live' : v.status), el('td', {}, fmt.time(v.created_at)),
+        el('td', {}, fmt.time(v.live_since)), el('td', {}, v.job_id ?? ''))));
+  }
+
+  async function sideBySideChart(day, p, def) {
+    const agg = def.aggregates[0].name;
+    const path = `/api/pipelines/${encodeURIComponent(p.pipeline)}/windows`;
+    const [realtime, batch] = await Promise.all([allRows(path, { date: day, version: 'realtime', limit: 5000 }), allRows(path, { date: day, version: 'live', limit: 5000 })]);
+    const holder = el('div', { class: 'chart', 'data-testid': 'day-chart' });
+    const legend = el('div', { class: 'legend' }, el('span', { class: 'swatch realtime' }, '━'), ` realtime ${agg} (version 0)   `,
+      el('span', { class: 'swatch batch' }, '┅'), ` batch ${agg} (version ${p.live_version}, live)`);
+    draws.push(() => charts.push(timeChart(holder, [
+      { label: `realtime ${agg}`, points: pointsOf(realtime, agg), color: '#e8590c' },
+      { label: `batch ${agg} (version ${p.live_version})`, points: pointsOf(batch, agg), color: '#3559e0', dash: [4, 3] },
+    ], { height: 220 })));
+    return el('div', {}, holder, legend);
+  }
+
+  function differenceRow(d) {
+    const cell = Object.entries(d.cell).filter(([k]) => k !== 'window_end').map(([k, v]) => (k === 'window_start' ? fmt.time(v) : `${k} ${v === null ? 'null' : v}`)).join(' · ');
+    const values = (x) => (x ? fmt.values(Object.fromEntries(Object.entries(x).filter(([k]) => k !== 'revision'))) : '—');
+    return el('tr', { class: 'diff', 'data-testid': 'difference-row', 'data-cell': JSON.stringify(d.cell), 'data-cause': d.cause },
+      el('td', {}, cell), el('td', { 'data-side': 'realtime' }, values(d.realtime)), el('td', { 'data-side': 'batch' }, values(d.replay)),
+      el('td', {}, el('span', { class: 'badge cause' }, d.cause)),
+      el('td', { 'data-testid': 'late-events' }, d.late_events.length === 0 ? '' :
+        el('ul', {}, d.late_events.slice(0, 5).map((e) => el('li', { 'data-id': e.id }, `${e.id} @ ${fmt.time(e.ts)}, met W ${fmt.time(e.watermark)}`)),
+          d.late_events.length > 5 ? el('li', { class: 'muted' }, `and ${d.late_events.length - 5} more`) : null)));
+  }
+
+  const fail = (error) => { head.querySelector('.sub')?.replaceChildren(el('span', { class: 'error' }, String(error.message))); };
+  start().catch(fail);
+  let again;
+  return {
+    onLive(type, data) {
+      // A new version of the shown day (a reconcile, backfill or revert): show it.
+      if (type !== 'version' || data.date !== chosenDay || destroyed) return;
+      clearTimeout(again);
+      again = setTimeout(() => {
+        for (const c of charts.splice(0)) c.dispose();
+        delete body.dataset.ready;
+        clear(body);
+        render(chosenDay).catch(fail);
+      }, 500);
+    },
+    destroy() {
+      destroyed = true;
+      clearTimeout(again);
+      for (const c of charts) c.dispose();
+    },
+  };
+}

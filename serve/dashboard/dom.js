@@ -1,0 +1,51 @@
+// DOM helpers: every value reaches the page as text (textContent), never as HTML.
+
+export function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') e.className = v;
+    else if (k === 'dataset') Object.assign(e.dataset, v);
+    else if (k.startsWith('on') && typeof v === 'function') e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+export function clear(node) {
+  while (node.firstChild) node.firstChild.remove();
+  return node;
+}
+
+const nf = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
+
+export const fmt = {
+  num: (v) => (v === null || v === undefined ? '–' : typeof v === 'number' ? nf.format(v) : String(v)),
+  pct: (v) => (v === null || v === undefined ? '–' : `${(100 * v).toFixed(2)}%`),
+  time: (iso) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z').replace(/:00Z$/, 'Z') : '–'),
+  clock: (iso) => (iso ? iso.slice(11, 19) : '–'),
+  key: (key) => {
+    const values = Object.values(key ?? {});
+    return values.length === 0 ? '(all)' : values.map((v) => (v === null ? 'null' : String(v))).join(' · ');
+  },
+  values: (values) => (values ? Object.entries(values).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(' ') : fmt.num(v)}`).join(', ') : '–'),
+  lag: (ms) => {
+    if (ms === null || ms === undefined) return '–';
+    const ahead = ms < 0;
+    let s = Math.abs(Math.round(ms / 1000));
+    const parts = [];
+    for (const [u, n] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]]) {
+      if (s >= n || (u === 's' && parts.length === 0)) { parts.push(`${Math.floor(s / n)}${u}`); s %= n; }
+      if (parts.length === 2) break;
+    }
+    return ahead ? `${parts.join(' ')} ahead` : `${parts.join(' ')} behind`;
+  },
+};
+
+export function emptyState(title, lines) {
+  return el('section', { class: 'card empty', 'data-testid': 'empty-state' }, el('h2', {}, title), ...lines.map((l) => el('p', {}, ...l)));
+}

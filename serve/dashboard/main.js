@@ -1,0 +1,49 @@
+import { mountDay } from './day-view.js';
+import { mountLive } from './live-view.js';
+
+// The shell: routes (#/live, #/day/YYYY-MM-DD), one live event stream shared by the views, the banner.
+
+const view = document.getElementById('view');
+const conn = document.getElementById('conn');
+const banner = document.getElementById('banner');
+const storeLabel = document.getElementById('store');
+let current;
+let liveEvents = 0;
+
+const shell = {
+  banner(text) {
+    banner.hidden = !text;
+    banner.textContent = text ?? '';
+  },
+  store(text) {
+    storeLabel.textContent = text;
+  },
+};
+
+function route() {
+  const hash = location.hash || '#/live';
+  const [, name, arg] = hash.split('/');
+  current?.destroy();
+  view.replaceChildren();
+  for (const a of document.querySelectorAll('[data-nav]')) a.classList.toggle('active', a.dataset.nav === (name === 'day' ? 'day' : 'live'));
+  current = name === 'day' ? mountDay(view, shell, arg && /^\d{4}-\d{2}-\d{2}$/.test(arg) ? arg : undefined) : mountLive(view, shell);
+}
+
+function connect() {
+  const es = new EventSource('/api/live');
+  es.addEventListener('open', () => { conn.dataset.state = 'live'; conn.textContent = 'live'; });
+  es.addEventListener('error', () => { conn.dataset.state = 'error'; conn.textContent = 'reconnecting…'; });
+  for (const type of ['revision', 'alert', 'version', 'watermark', 'resync', 'store']) {
+    es.addEventListener(type, (e) => {
+      liveEvents++;
+      document.body.dataset.liveEvents = String(liveEvents);
+      const data = JSON.parse(e.data);
+      if (type === 'store') shell.banner(data.status === 'ok' ? null : `The store does not answer (${data.status}): ${data.message ?? ''} Showing the last data.`);
+      current?.onLive?.(type, data);
+    });
+  }
+}
+
+window.addEventListener('hashchange', route);
+route();
+connect();

@@ -1,0 +1,160 @@
+import client from 'prom-client';
+import type { Logger } from 'pino';
+import type { Registry as Definitions } from '../pipeline/registry.ts';
+import type { DayReconciliation } from '../reconcile/day-report.ts';
+import type { StoreReader } from '../store/store-reader.ts';
+import type { JobsView } from './jobs-view.ts';
+import type { LiveFeed } from './live-feed.ts';
+import { DAY, dayOfMs, dayStartOf } from './params.ts';
+import { dayLabel } from './routes/days.ts';
+
+interface StoreView {
+  up: boolean;
+  seconds: number;
+  pipelines: Map<string, {
+    rows: number; late: number; dirty: number; watermark: number | null;
+    days: Record<'provisional' | 'reconciled' | 'sealed', number>;
+    last: { at: number; success: boolean; mismatchRate: number; smape: number; different: number; unexplained: number } | null;
+  }>;
+}
+
+interface MetricsSources { reader: StoreReader; definitions: Definitions; live: LiveFeed; jobs: JobsView | undefined; log: Logger; now: () => number; cacheMs?: number }
+
+/** Days counted per status: the 92 days up to a pipeline's newest data. */
+const STATUS_DAYS = 92;
+
+/**
+ * The Prometheus metrics of `concord serve` (text format at /metrics, prom-client): the store's view
+ * (rows, late events, dirty cells, days per status, watermarks and their lag, the last reconciliation's
+ * outcome, per pipeline), BullMQ queue counts when Redis is set, the HTTP API's requests and latency,
+ * the live stream, and the process. The store's view is read in one snapshot at most every `cacheMs`.
+ */
+export class ServeMetrics {
+  readonly registry = new client.Registry();
+  private readonly requests: client.Counter<'method' | 'route' | 'status_code'>;
+  private readonly duration: client.Histogram<'method' | 'route'>;
+  private view: { at: number; value: Promise<StoreView> } | undefined;
+  private lastGood: StoreView | undefined;
+  private readonly o: MetricsSources;
+
+  constructor(o: MetricsSources) {
+    this.o = o;
+    const now = o.now;
+    const registers = [this.registry];
+    client.collectDefaultMetrics({ register: this.registry });
+    this.requests = new client.Counter({ name: 'concord_http_requests_total', help: 'HTTP requests answered, by method, route and status code', labelNames: ['method', 'route', 'status_code'], registers });
+    this.duration = new client.Histogram({
+      name: 'concord_http_request_duration_seconds', help: 'HTTP request latency, by method and route', labelNames: ['method', 'route'], registers,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    });
+    const view = () => this.storeView();
+    const perPipeline = (name: string, help: string, pick: (p: StoreView['pipelines'] extends Map<string, infer V> ? V : never, now: number) => number | null) =>
+      new client.Gauge({
+        name, help, labelNames: ['pipeline'], registers,
+        async collect() {
+          this.reset();
+          const v = await view();
+          for (const [pipeline, p] of v.pipelines) {
+            const x = pick(p, now());
+            if (x !== null && Number.isFinite(x)) this.set({ pipeline }, x);
+          }
+        },
+      });
+    new client.Gauge({ name: 'concord_store_up', help: '1 when the last read of the store answered, 0 when it did not (unreachable, or DuckDB held by a writer)', registers, async collect() { this.set((await view()).up ? 1 : 0); } });
+    new client.Gauge({ name: 'concord_store_read_seconds', help: 'How long the last read of the store\'s view for these metrics took', registers, async collect() { this.set((await view()).seconds); } });
+    perPipeline('concord_store_rows', 'Result rows in the store, every version, per pipeline', (p) => p.rows);
+    perPipeline('concord_store_late_events', 'Late events the stream recorded, per pipeline', (p) => p.late);
+    perPipeline('concord_store_dirty_cells', 'Cells waiting for a backfill (late data after reconciliation or sealing), per pipeline', (p) => p.dirty);
+    perPipeline('concord_watermark_timestamp_seconds', 'The pipeline\'s watermark (event time, Unix seconds)', (p) => (p.watermark === null ? null : p.watermark / 1000));
+    perPipeline('concord_watermark_lag_seconds', 'How far the watermark is behind the wall clock', (p, now) => (p.watermark === null ? null : (now - p.watermark) / 1000));
+    perPipeline('concord_reconcile_last_timestamp_seconds', 'When the pipeline\'s last reconciliation ran (Unix seconds)', (p) => (p.last ? p.last.at / 1000 : null));
+    perPipeline('concord_reconcile_last_success', '1 when the last reconciliation published its day, 0 when unexplained differences stopped it', (p) => (p.last ? (p.last.success ? 1 : 0) : null));
+    perPipeline('concord_reconcile_last_mismatch_rate', 'Mismatch rate (differing cells / cells) of the last reconciliation', (p) => p.last?.mismatchRate ?? null);
+    perPipeline('concord_reconcile_last_smape', 'SMAPE of realtime against replay in the last reconciliation', (p) => p.last?.smape ?? null);
+    perPipeline('concord_reconcile_last_differences', 'Differing cells in the last reconciliation', (p) => p.last?.different ?? null);
+    perPipeline('concord_reconcile_last_unexplained', 'Unexplained differences in the last reconciliation (the goal is 0)', (p) => p.last?.unexplained ?? null);
+    new client.Gauge({
+      name: 'concord_store_days', help: `Days per status (provisional, reconciled, sealed) per pipeline, over the ${STATUS_DAYS} days up to its newest data`, labelNames: ['pipeline', 'status'], registers,
+      async collect() {
+        this.reset();
+        for (const [pipeline, p] of (await view()).pipelines) for (const [status, n] of Object.entries(p.days)) this.set({ pipeline, status }, n);
+      },
+    });
+    const live = o.live;
+    new client.Gauge({ name: 'concord_live_clients', help: 'Clients of the live stream (/api/live)', registers, collect() { this.set(live.listenerCount); } });
+    new client.Counter({
+      name: 'concord_live_events_total', help: 'Events sent on the live stream, by type (each client counted once per event)', labelNames: ['type'], registers,
+      collect() { this.reset(); for (const [type, n] of live.sent) this.inc({ type }, n); },
+    });
+    const jobs = o.jobs;
+    if (jobs) {
+      const log = o.log;
+      new client.Gauge({
+        name: 'concord_jobs', help: 'BullMQ jobs per state (reconcile, backfill, nightly)', labelNames: ['state'], registers,
+        async collect() {
+          this.reset();
+          try {
+            for (const [state, n] of Object.entries(await jobs.counts())) this.set({ state }, n);
+          } catch (error) {
+            log.warn({ err: error instanceof Error ? error.message : String(error) }, 'metrics: Redis did not answer');
+          }
+        },
+      });
+    }
+  }
+
+  observe(method: string, route: string, statusCode: number, seconds: number): void {
+    this.requests.inc({ method, route, status_code: String(statusCode) });
+    this.duration.observe({ method, route }, seconds);
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private storeView(): Promise<StoreView> {
+    const now = this.o.now();
+    if (this.view && now - this.view.at < (this.o.cacheMs ?? 10_000)) return this.view.value;
+    const value = this.readView().then((v) => { this.lastGood = v; return v; }, (error: unknown) => {
+      this.o.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'metrics: the store did not answer');
+      // Keep the last values seen (a DuckDB writer holds the file for a while): only `up` says the store is away.
+      return { up: false, seconds: 0, pipelines: this.lastGood?.pipelines ?? new Map() } satisfies StoreView;
+    });
+    this.view = { at: now, value };
+    return value;
+  }
+
+  private async readView(): Promise<StoreView> {
+    const started = performance.now();
+    const pipelines: StoreView['pipelines'] = new Map();
+    await this.o.reader.read(async (s) => {
+      const totals = await s.totals();
+      const last = await s.lastReconciliations();
+      for (const def of this.o.definitions.pipelines) {
+        const t = totals.get(def.name);
+        const days = { provisional: 0, reconciled: 0, sealed: 0 };
+        const { last: newest } = await s.extent(def.name);
+        if (newest !== null) {
+          const toDay = dayOfMs(newest), fromDay = dayOfMs(newest - (STATUS_DAYS - 1) * DAY);
+          const states = await s.dayStates(def.name, fromDay, toDay);
+          for (const day of new Set([...(await s.days(def.name, fromDay, toDay)), ...states.keys()])) {
+            const w = t?.watermark ?? null;
+            days[dayLabel(w !== null && w >= dayStartOf(day) + DAY + this.o.reader.sealDelayMs, states.get(day)?.liveGeneration ?? 0)]++;
+          }
+        }
+        const rec = last.find((r) => r.pipeline === def.name);
+        let lastRec = null;
+        if (rec) {
+          const r = (JSON.parse(rec.reportJson) as DayReconciliation).report;
+          lastRec = { at: rec.at, success: rec.status === 'published', mismatchRate: r.metrics.mismatch_rate, smape: r.metrics.smape, different: r.different, unexplained: r.unexplained };
+        }
+        pipelines.set(def.name, { rows: t?.rows ?? 0, late: t?.late ?? 0, dirty: t?.dirty ?? 0, watermark: t?.watermark ?? null, days, last: lastRec });
+      }
+    });
+    return { up: true, seconds: (performance.now() - started) / 1000, pipelines };
+  }
+}

@@ -1,0 +1,164 @@
+import type { FastifyInstance } from 'fastify';
+import { isoMillis } from '../../pipeline/time.ts';
+import type { DayReconciliation } from '../../reconcile/day-report.ts';
+import { CAUSES, type Cause } from '../../reconcile/reconcile.ts';
+import type { DayStatus } from '../../store/sql-store.ts';
+import type { StoreSnapshot } from '../../store/store-reader.ts';
+import type { ServeContext } from '../context.ts';
+import { ApiError, DAY, dayOfMs, dayStartOf, decodeCursor, encodeCursor, isCellCursor, isoOrNull, parseDate, parseDayRange, parseVersion, pipelineOf } from '../params.ts';
+import { LIMITS, anyObject, cursor, date, dateParams, datePipelineParams, errors, limit, page, version } from '../schemas.ts';
+
+type Label = 'provisional' | 'reconciled' | 'sealed';
+
+/** provisional (realtime numbers), reconciled (a corrected version is live), sealed (the watermark passed the end + the seal delay). */
+export function dayLabel(sealed: boolean, liveGeneration: number): Label {
+  return sealed ? 'sealed' : liveGeneration > 0 ? 'reconciled' : 'provisional';
+}
+
+/** A reconciliation's headline numbers (the report without its differences). */
+export function reconciliationSummary(rec: DayReconciliation) {
+  const r = rec.report;
+  return {
+    status: rec.status, version: rec.generation, previous_version: rec.previous_generation, day_status: rec.day_status, reconciled_at: rec.reconciled_at,
+    job_id: rec.job_id, corrections: rec.corrections, cells: r.cells, equal: r.equal, different: r.different, causes: r.causes, unexplained: r.unexplained,
+    late_events: r.late_events, mismatch_rate: r.metrics.mismatch_rate, smape: r.metrics.smape, metrics: r.metrics, evidence: r.evidence,
+    max_out_of_orderness: r.max_out_of_orderness, allowed_lateness: r.allowed_lateness, definition_version: r.definition_version,
+  };
+}
+
+async function latestDay(s: StoreSnapshot, names: readonly string[], now: number): Promise<string> {
+  let last: number | null = null;
+  for (const n of names) {
+    const e = await s.extent(n);
+    if (e.last !== null && (last === null || e.last > last)) last = e.last;
+  }
+  return dayOfMs(last ?? now);
+}
+
+function versionsOf(status: DayStatus, stored: Awaited<ReturnType<StoreSnapshot['versions']>>, switches: Awaited<ReturnType<StoreSnapshot['switches']>>) {
+  const since = (g: number) => switches.filter((x) => x.generation === g).at(-1)?.at ?? null;
+  return [
+    { version: 0, kind: 'realtime', status: status.liveGeneration === 0 ? 'live' : 'kept', job_id: null, created_at: null, live_since: isoOrNull(since(0)), live: status.liveGeneration === 0 },
+    ...stored.map((v) => ({
+      version: v.generation, kind: 'reconciled', status: v.status, job_id: v.jobId, created_at: isoMillis(v.createdAt), live_since: isoOrNull(since(v.generation)), live: status.liveGeneration === v.generation,
+    })),
+  ];
+}
+
+export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
+  const tags = ['days'];
+
+  app.get<{ Querystring: { from?: string; to?: string } }>('/api/days', {
+    schema: {
+      tags, summary: 'Days with results: per pipeline the status (provisional, reconciled, sealed), the live version and the versions',
+      description: 'Dates `from`..`to` inclusive (default: the 31 days up to the newest data; at most 92).',
+      querystring: { type: 'object', additionalProperties: false, properties: { from: date, to: date } },
+      response: { 200: { type: 'object', properties: { from: { type: 'string' }, to: { type: 'string' }, days: { type: 'array', items: anyObject } } }, ...errors },
+    },
+  }, async (req) => ctx.reader.read(async (s) => {
+    const names = ctx.registry.pipelines.map((p) => p.name);
+    const { fromDay, toDay } = parseDayRange(req.query, { latestDay: await latestDay(s, names, ctx.now()), defaultDays: 31, maxDays: 92 });
+    const watermarks = await s.watermarks();
+    const byDay = new Map<string, unknown[]>();
+    for (const name of names) {
+      const states = await s.dayStates(name, fromDay, toDay);
+      const days = new Set([...(await s.days(name, fromDay, toDay)), ...states.keys()]);
+      for (const day of [...days].sort()) {
+        const st = states.get(day) ?? { liveGeneration: 0, generations: [], reconciliations: [] };
+        const w = watermarks.get(name);
+        const sealed = w !== undefined && w >= dayStartOf(day) + DAY + ctx.reader.sealDelayMs;
+        const rec = st.reconciliations.at(-1);
+        if (!byDay.has(day)) byDay.set(day, []);
+        byDay.get(day)!.push({
+          pipeline: name, status: dayLabel(sealed, st.liveGeneration), live_version: st.liveGeneration, versions: [0, ...st.generations],
+          reconciliation: rec ? { status: rec.status, version: rec.generation, at: isoMillis(rec.at) } : null,
+        });
+      }
+    }
+    return { from: fromDay, to: toDay, empty: s.empty, days: [...byDay.entries()].sort(([a], [b]) => (a < b ? 1 : -1)).map(([d, pipelines]) => ({ date: d, pipelines })) };
+  }));
+
+  app.get<{ Params: { date: string } }>('/api/days/:date', {
+    schema: {
+      tags, summary: 'One day: per pipeline its status, version history, late events and reconciliation headline (cells, equal, different, causes, mismatch rate, SMAPE)',
+      params: dateParams, response: { 200: { type: 'object', properties: { date: { type: 'string' }, pipelines: { type: 'array', items: anyObject } } }, ...errors },
+    },
+  }, async (req) => {
+    const day = parseDate('date', req.params.date);
+    return ctx.reader.read(async (s) => {
+      const late = await s.lateCounts(day, day);
+      const pipelines = [];
+      for (const def of ctx.registry.pipelines) {
+        const status = await s.store.status(def.name, day);
+        const [stored, switches, recs] = await Promise.all([s.versions(def.name, day), s.switches(def.name, { day, limit: 1000 }), s.store.reconciliations(def.name, day)]);
+        const rec = recs.at(-1);
+        pipelines.push({
+          pipeline: def.name, kind: def.kind, status: dayLabel(status.status === 'sealed', status.liveGeneration), day_status: status.status, live_version: status.liveGeneration,
+          watermark: isoOrNull(status.watermark), dirty_cells: status.dirty, late_delta: status.lateDelta,
+          late_events: late.find((l) => l.pipeline === def.name)?.n ?? 0,
+          versions: versionsOf(status, stored, switches),
+          switches: switches.map((x) => ({ version: x.generation, previous: x.previous, reason: x.reason, at: isoMillis(x.at) })),
+          reconciliation: rec ? reconciliationSummary(rec) : null, reconciliations: recs.length,
+        });
+      }
+      return { date: day, empty: s.empty, pipelines };
+    });
+  });
+
+  app.get<{ Params: { date: string; pipeline: string }; Querystring: { cause?: Cause; limit: number; cursor?: string } }>('/api/days/:date/pipelines/:pipeline/report', {
+    schema: {
+      tags, summary: 'The reconciliation report of a date: headline numbers, causes, and a page of the differences with their late events',
+      params: datePipelineParams,
+      querystring: { type: 'object', additionalProperties: false, properties: { cause: { type: 'string', enum: [...CAUSES] }, limit: limit(LIMITS.differences), cursor } },
+      response: { 200: { type: 'object', additionalProperties: true, properties: { differences_total: { type: 'integer' }, differences: { type: 'array', items: anyObject }, next_cursor: { type: ['string', 'null'] } } }, ...errors },
+    },
+  }, async (req) => {
+    const day = parseDate('date', req.params.date);
+    const def = pipelineOf(ctx.registry, req.params.pipeline);
+    const offset = decodeCursor('cursor', req.query.cursor, (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0) ?? 0;
+    const recs = await ctx.reader.read((s) => s.store.reconciliations(def.name, day));
+    const rec = recs.at(-1);
+    if (!rec) throw new ApiError(404, `${def.name} has no reconciliation of ${day}`, { hint: `run \`concord reconcile --date ${day} --archive DIR\` (or \`concord jobs enqueue --date ${day}\`)` });
+    const all = req.query.cause === undefined ? rec.report.differences : rec.report.differences.filter((d) => d.cause === req.query.cause);
+    const differences = all.slice(offset, offset + req.query.limit);
+    return {
+      date: day, pipeline: def.name, ...reconciliationSummary(rec), reconciliations: recs.length, differences_total: all.length, differences,
+      next_cursor: offset + differences.length < all.length ? encodeCursor(offset + differences.length) : null,
+    };
+  });
+
+  app.get<{ Params: { date: string; pipeline: string }; Querystring: { from_version?: string; to_version?: string; only: 'different' | 'all'; limit: number; cursor?: string } }>(
+    '/api/days/:date/pipelines/:pipeline/compare', {
+      schema: {
+        tags, summary: 'What changed between two versions of a day: the cells of both side by side',
+        description: 'Default: realtime (version 0) against the live version; `only=all` also lists equal cells. Ordered by (window_start, key).',
+        params: datePipelineParams,
+        querystring: {
+          type: 'object', additionalProperties: false,
+          properties: { from_version: version, to_version: version, only: { type: 'string', enum: ['different', 'all'], default: 'different' }, limit: limit(LIMITS.compare), cursor },
+        },
+        response: { 200: page({ type: 'object', additionalProperties: true }, { from_version: { type: 'integer' }, to_version: { type: 'integer' } }), ...errors },
+      },
+    }, async (req) => {
+      const day = parseDate('date', req.params.date);
+      const def = pipelineOf(ctx.registry, req.params.pipeline);
+      const q = req.query;
+      const a = parseVersion('from_version', q.from_version ?? 'realtime');
+      const b = parseVersion('to_version', q.to_version);
+      const after = decodeCursor('cursor', q.cursor, isCellCursor);
+      return ctx.reader.read(async (s) => {
+        const live = (await s.dayStates(def.name, day, day)).get(day)?.liveGeneration ?? 0;
+        const from = a === 'live' ? live : a, to = b === 'live' ? live : b;
+        const rows = await s.compare(def.name, day, from, to, { onlyDifferent: q.only === 'different', limit: q.limit, ...(after ? { after: { windowStart: after[0], cell: after[1] } } : {}) });
+        const last = rows.at(-1);
+        return {
+          date: day, pipeline: def.name, from_version: from, to_version: to, live_version: live,
+          rows: rows.map((r) => ({
+            [r.kind === 'window' ? 'window_start' : 'ts']: isoMillis(r.windowStart), ...(r.windowEnd === null ? {} : { window_end: isoMillis(r.windowEnd) }),
+            key: r.key, from: r.a, to: r.b, differs: JSON.stringify(r.a) !== JSON.stringify(r.b),
+          })),
+          next_cursor: last && rows.length === q.limit ? encodeCursor([last.windowStart, last.cell]) : null,
+        };
+      });
+    });
+}

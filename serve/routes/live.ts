@@ -1,0 +1,82 @@
+import type { FastifyInstance } from 'fastify';
+import { isoMillis } from '../../pipeline/time.ts';
+import { StoreBusyError } from '../../store/sql-driver.ts';
+import { EMPTY_HINT, type ServeContext } from '../context.ts';
+import type { LiveEvent } from '../live-feed.ts';
+import { badParameter, isoOrNull } from '../params.ts';
+import { anyObject, errors } from '../schemas.ts';
+
+/** At most this many live-stream clients at once (each costs a socket; the poll is shared). */
+export const MAX_LIVE_CLIENTS = 64;
+const HEARTBEAT_MS = 15_000;
+
+export function liveRoutes(app: FastifyInstance, ctx: ServeContext, security: Record<string, string>): void {
+  const tags = ['live'];
+
+  app.get('/api/status', {
+    schema: {
+      tags, summary: 'The store and each pipeline now: watermark and how far it is behind the wall clock, newest window, late events',
+      description: 'Always answers: `store.status` says whether the store could be read (`busy`: an embedded DuckDB file held by a writer).',
+      response: { 200: { type: 'object', additionalProperties: true, properties: { server_time: { type: 'string' }, store: anyObject, pipelines: { type: 'array', items: anyObject } } } },
+    },
+  }, async () => {
+    const now = ctx.now();
+    const store = { backend: ctx.reader.backend, location: ctx.reader.location, status: 'ok' as 'ok' | 'busy' | 'error', empty: false, message: undefined as string | undefined };
+    let pipelines: unknown[] = [];
+    try {
+      pipelines = await ctx.reader.read(async (s) => {
+        store.empty = s.empty;
+        const totals = await s.totals();
+        const out = [];
+        for (const def of ctx.registry.pipelines) {
+          const t = totals.get(def.name);
+          const { last } = await s.extent(def.name);
+          const w = t?.watermark ?? null;
+          out.push({ pipeline: def.name, kind: def.kind, watermark: isoOrNull(w), lag_ms: w === null ? null : now - w, newest: isoOrNull(last), rows: t?.rows ?? 0, late_events: t?.late ?? 0, dirty_cells: t?.dirty ?? 0 });
+        }
+        return out;
+      });
+    } catch (error) {
+      store.status = error instanceof StoreBusyError ? 'busy' : 'error';
+      store.message = error instanceof StoreBusyError ? error.message : 'the store could not answer (see the server log)';
+      ctx.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'status: the store did not answer');
+    }
+    const empty = store.status === 'ok' && (store.empty || pipelines.every((p) => (p as { rows: number }).rows === 0));
+    return { server_time: isoMillis(now), store, pipelines, empty, ...(empty ? { hint: EMPTY_HINT } : {}) };
+  });
+
+  app.get<{ Querystring: { pipeline?: string[] } }>('/api/live', {
+    schema: {
+      tags, summary: 'Server-sent events: new result revisions and alerts, day-version switches, watermarks',
+      description: 'text/event-stream. Events: `revision` (a window row, as /windows), `alert` (as /alerts), `version` (a day switched to a version), `watermark`, ' +
+        '`resync` (too many rows at once: read again), `store` (the store stopped or resumed answering), `hello`. Rows are sent once per revision; ' +
+        'the store is polled about every second while anyone listens.',
+      querystring: { type: 'object', additionalProperties: false, properties: { pipeline: { type: 'array', maxItems: 100, items: { type: 'string', maxLength: 300 }, description: 'only these pipelines (repeat)' } } },
+      response: { 200: { description: 'an event stream', type: 'string' }, ...errors },
+    },
+  }, async (req, reply) => {
+    const only = req.query.pipeline;
+    for (const p of only ?? []) if (!ctx.registry.pipelines.some((d) => d.name === p)) throw badParameter('pipeline', `unknown pipeline ${JSON.stringify(p)}`);
+    if (ctx.live.listenerCount >= MAX_LIVE_CLIENTS) {
+      return reply.code(503).header('retry-after', '5').send({ error: `too many live clients (at most ${MAX_LIVE_CLIENTS})` });
+    }
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, { ...security, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    const send = (type: string, data: unknown) => raw.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    send('hello', { server_time: isoMillis(ctx.now()), poll_ms: ctx.live.pollMs });
+    const wanted = only ? new Set(only) : undefined;
+    const unsubscribe = ctx.live.subscribe((e: LiveEvent) => {
+      if (wanted && e.pipeline !== undefined && !wanted.has(e.pipeline)) return;
+      send(e.type, e.data);
+    });
+    const heartbeat = setInterval(() => raw.write(': ping\n\n'), HEARTBEAT_MS);
+    ctx.log.info({ clients: ctx.live.listenerCount }, 'live client connected');
+    req.raw.on('close', () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+      ctx.log.info({ clients: ctx.live.listenerCount }, 'live client left');
+    });
+    return reply;
+  });
+}

@@ -1,0 +1,176 @@
+import type { FastifyInstance } from 'fastify';
+import { definitionVersion, type PipelineDefinition } from '../../pipeline/definition.ts';
+import { formatDuration, isoMillis } from '../../pipeline/time.ts';
+import { presentValue } from '../../schemas/schema.ts';
+import type { StoreSnapshot } from '../../store/store-reader.ts';
+import type { ServeContext } from '../context.ts';
+import {
+  DAY, HOUR, alertJson, badParameter, cellOfKey, decodeCursor, encodeCursor, isCellCursor, isoOrNull, keyFields, parseInstant, parseKey,
+  parseRange, parseVersion, pipelineOf, windowJson,
+} from '../params.ts';
+import { LIMITS, alertRow, anyObject, cursor, date, errors, instant, limit, page, pipelineParams, version, windowRow } from '../schemas.ts';
+
+/** A pipeline as the API describes it: what it computes, its B and L, its definition version. */
+export function describePipeline(def: PipelineDefinition) {
+  const common = {
+    name: def.name, kind: def.kind, input: def.schema.name, description: def.description, key: keyFields(def), where: def.where,
+    max_out_of_orderness: formatDuration(def.watermark.maxOutOfOrderness), allowed_lateness: formatDuration(def.allowedLateness),
+    max_out_of_orderness_ms: def.watermark.maxOutOfOrderness, allowed_lateness_ms: def.allowedLateness, definition_version: definitionVersion(def),
+  };
+  if (def.kind === 'windowed') {
+    const w = def.window;
+    return {
+      ...common,
+      window: { kind: w.kind, size: formatDuration(w.size), size_ms: w.size, ...(w.kind === 'hopping' ? { every: formatDuration(w.slide), every_ms: w.slide } : {}) },
+      aggregates: def.aggregates.map((a) => ({ name: a.output, fn: a.aggregate.kind, ...('field' in a.aggregate ? { field: a.aggregate.field } : {}), ...('precision' in a.aggregate ? { precision: a.aggregate.precision } : {}) })),
+      rule: null,
+    };
+  }
+  const r = def.rule;
+  const threshold = r.field === undefined ? r.threshold : presentValue(def.schema.fields[r.field], r.threshold);
+  return { ...common, window: null, aggregates: null, rule: { measure: r.measure, ...(r.field === undefined ? {} : { field: r.field }), within: formatDuration(r.span), within_ms: r.span, more_than: threshold, output: r.output } };
+}
+
+/** Where a default range ends: after the newest window (alert) of the pipeline; null: now. Read only when the range needs it. */
+async function newestEnd(s: StoreSnapshot, def: PipelineDefinition, q: { date?: string; to?: string }): Promise<number | null> {
+  if (q.date !== undefined || q.to !== undefined) return null;
+  const { last } = await s.extent(def.name);
+  return last === null ? null : last + (def.kind === 'windowed' ? def.window.size : 1);
+}
+
+const pipelineAnswer = { type: 'object', additionalProperties: true, description: 'name, kind, input, key, window, aggregates or rule, B and L, definition_version' } as const;
+
+const rangeQuery = {
+  date, from: instant, to: instant,
+} as const;
+
+export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
+  const tags = ['pipelines'];
+
+  app.get('/api/pipelines', {
+    schema: { tags, summary: 'The loaded definitions', response: { 200: { type: 'object', properties: { pipelines: { type: 'array', items: pipelineAnswer } } } } },
+  }, async () => ({ pipelines: ctx.registry.pipelines.map(describePipeline) }));
+
+  app.get<{ Params: { pipeline: string } }>('/api/pipelines/:pipeline', {
+    schema: { tags, summary: 'One pipeline, with what the store holds of it', params: pipelineParams, response: { 200: pipelineAnswer, ...errors } },
+  }, async (req) => {
+    const def = pipelineOf(ctx.registry, req.params.pipeline);
+    const store = await ctx.reader.read(async (s) => {
+      const [extent, totals] = await Promise.all([s.extent(def.name, true), s.totals()]);
+      const t = totals.get(def.name);
+      const w = t?.watermark ?? null;
+      return {
+        rows: extent.rows, first: isoOrNull(extent.first), last: isoOrNull(extent.last), watermark: isoOrNull(w),
+        watermark_lag_ms: w === null ? null : ctx.now() - w, late_events: t?.late ?? 0, dirty_cells: t?.dirty ?? 0,
+      };
+    });
+    return { ...describePipeline(def), store };
+  });
+
+  app.get<{ Params: { pipeline: string }; Querystring: { date?: string; from?: string; to?: string; key?: string[]; asOf?: string; version?: string; limit: number; cursor?: string } }>(
+    '/api/pipelines/:pipeline/windows', {
+      schema: {
+        tags, summary: 'Window results of a windowed pipeline by time range and keys, live, at a version, or as of a past instant',
+        description: `Rows ordered by (window_start, key); the range is on window_start: \`date\`, or \`from\`..\`to\` (to exclusive; default the 6 h before the newest window; at most 31 days). \`asOf\`: what the table said at that instant. At most ${LIMITS.windows.max} rows a page.`,
+        params: pipelineParams,
+        querystring: {
+          type: 'object', additionalProperties: false,
+          properties: {
+            ...rangeQuery, key: { type: 'array', maxItems: LIMITS.keys, items: { type: 'string', maxLength: 1000 }, description: 'a key: JSON object of the key fields, or a one-field key\'s value; repeat for several' },
+            asOf: instant, version, limit: limit(LIMITS.windows), cursor,
+          },
+        },
+        response: { 200: page(windowRow, { pipeline: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, version: {}, as_of: { type: ['string', 'null'] } }), ...errors },
+      },
+    }, async (req) => {
+      const def = pipelineOf(ctx.registry, req.params.pipeline);
+      if (def.kind !== 'windowed') throw badParameter('pipeline', `${def.name} is a rule pipeline: its results are alerts (/api/pipelines/{pipeline}/alerts)`);
+      const q = req.query;
+      if (q.asOf !== undefined && q.version !== undefined) throw badParameter('asOf', 'give asOf or version, not both');
+      const asOf = q.asOf === undefined ? undefined : parseInstant('asOf', q.asOf);
+      const ver = parseVersion('version', q.version);
+      const cells = (q.key ?? []).map((k) => cellOfKey(parseKey(def, k)));
+      const after = decodeCursor('cursor', q.cursor, isCellCursor);
+      return ctx.reader.read(async (s) => {
+        const range = parseRange(q, { end: await newestEnd(s, def, q), defaultSpan: 6 * HOUR, maxSpan: 31 * DAY });
+        const rows = await s.rows(def.name, {
+          ...range, kind: 'window', version: asOf === undefined ? ver : { asOf }, cells, limit: q.limit,
+          ...(after ? { after: { windowStart: after[0], cell: after[1] } } : {}),
+        });
+        const last = rows.at(-1);
+        return {
+          pipeline: def.name, from: isoMillis(range.from), to: isoMillis(range.to), version: asOf === undefined ? ver : null, as_of: asOf === undefined ? null : isoMillis(asOf),
+          rows: rows.map(windowJson), next_cursor: last && rows.length === q.limit ? encodeCursor([last.windowStart, last.cell]) : null,
+        };
+      });
+    });
+
+  app.get<{ Params: { pipeline: string }; Querystring: { by?: string; n: number; window?: string; date?: string; from?: string; to?: string; version?: string } }>(
+    '/api/pipelines/:pipeline/top', {
+      schema: {
+        tags, summary: 'The top-N keys of a window (or of a range of windows) by an aggregate',
+        description: '`window`: one window\'s start: its values. Otherwise a range (`date`, or `from`..`to`, default the hour before the newest window, at most 2 days): the aggregate summed over the range\'s windows.',
+        params: pipelineParams,
+        querystring: {
+          type: 'object', additionalProperties: false,
+          properties: { by: { type: 'string', maxLength: 300, description: 'an aggregate of the pipeline (default its first)' }, n: limit(LIMITS.top), window: instant, ...rangeQuery, version },
+        },
+        response: { 200: { type: 'object', properties: { pipeline: { type: 'string' }, by: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, keys: { type: 'array', items: { type: 'object', properties: { key: anyObject, total: { type: ['number', 'null'] }, windows: { type: 'integer' } } } } } }, ...errors },
+      },
+    }, async (req) => {
+      const def = pipelineOf(ctx.registry, req.params.pipeline);
+      if (def.kind !== 'windowed') throw badParameter('pipeline', `${def.name} is a rule pipeline: it has no aggregates`);
+      const q = req.query;
+      const by = q.by ?? def.aggregates[0]!.output;
+      if (!def.aggregates.some((a) => a.output === by)) throw badParameter('by', `${JSON.stringify(by)} is not an aggregate of ${def.name}; aggregates: ${JSON.stringify(def.aggregates.map((a) => a.output))}`);
+      if (q.window !== undefined && (q.date ?? q.from ?? q.to) !== undefined) throw badParameter('window', 'give window or a range (date, from, to), not both');
+      const ver = parseVersion('version', q.version);
+      return ctx.reader.read(async (s) => {
+        let range: { from: number; to: number };
+        if (q.window !== undefined) {
+          const w = parseInstant('window', q.window);
+          range = { from: w, to: w + 1 };
+        } else {
+          range = parseRange(q, { end: await newestEnd(s, def, q), defaultSpan: HOUR, maxSpan: 2 * DAY });
+        }
+        const keys = await s.top(def.name, { ...range, aggregate: by, n: q.n, version: ver });
+        return { pipeline: def.name, by, from: isoMillis(range.from), to: isoMillis(range.to), version: ver, keys: keys.map((k) => ({ key: k.key, total: k.total, windows: k.windows })) };
+      });
+    });
+
+  app.get<{ Params: { pipeline: string }; Querystring: { date?: string; from?: string; to?: string; key?: string[]; version?: string; order?: 'asc' | 'desc'; limit: number; cursor?: string } }>(
+    '/api/pipelines/:pipeline/alerts', {
+      schema: {
+        tags, summary: 'Alerts of a rule pipeline by time range and key',
+        description: 'Ordered by (ts, key, id), `order=desc` newest first; the range is on the alert\'s ts: `date`, or `from`..`to` (default the 24 h before the newest alert, at most 31 days).',
+        params: pipelineParams,
+        querystring: {
+          type: 'object', additionalProperties: false,
+          properties: {
+            ...rangeQuery, key: { type: 'array', maxItems: LIMITS.keys, items: { type: 'string', maxLength: 1000 }, description: 'the rule key\'s value (or a JSON object); repeat for several' },
+            version, order: { type: 'string', enum: ['asc', 'desc'], default: 'asc' }, limit: limit(LIMITS.alerts), cursor,
+          },
+        },
+        response: { 200: page(alertRow, { pipeline: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } }), ...errors },
+      },
+    }, async (req) => {
+      const def = pipelineOf(ctx.registry, req.params.pipeline);
+      if (def.kind !== 'rule') throw badParameter('pipeline', `${def.name} is a windowed pipeline: read its windows (/api/pipelines/{pipeline}/windows)`);
+      const q = req.query;
+      const ver = parseVersion('version', q.version);
+      const keys = (q.key ?? []).map((k) => JSON.stringify(parseKey(def, k)));
+      const after = decodeCursor('cursor', q.cursor, isCellCursor);
+      return ctx.reader.read(async (s) => {
+        const range = parseRange(q, { end: await newestEnd(s, def, q), defaultSpan: DAY, maxSpan: 31 * DAY });
+        const rows = await s.rows(def.name, {
+          ...range, kind: 'alert', version: ver, keys, limit: q.limit, desc: q.order === 'desc',
+          ...(after ? { after: { windowStart: after[0], cell: after[1] } } : {}),
+        });
+        const last = rows.at(-1);
+        return {
+          pipeline: def.name, from: isoMillis(range.from), to: isoMillis(range.to), version: ver,
+          rows: rows.map((r) => alertJson(def, r)), next_cursor: last && rows.length === q.limit ? encodeCursor([last.windowStart, last.cell]) : null,
+        };
+      });
+    });
+}

@@ -1,0 +1,142 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry } from '../pipeline/registry.ts';
+import { StoreBusyError, StoreError } from '../store/sql-driver.ts';
+import type { StoreReader } from '../store/store-reader.ts';
+import type { ServeContext } from './context.ts';
+import { dashboardRoutes } from './dashboard.ts';
+import { DeadLetters } from './dead-letters.ts';
+import type { JobsView } from './jobs-view.ts';
+import { LiveFeed } from './live-feed.ts';
+import { ServeMetrics } from './metrics.ts';
+import { openApiRoute, registerOpenApi } from './openapi.ts';
+import { ApiError } from './params.ts';
+import { dayRoutes } from './routes/days.ts';
+import { jobRoutes } from './routes/jobs.ts';
+import { lateRoutes } from './routes/late.ts';
+import { liveRoutes } from './routes/live.ts';
+import { pipelineRoutes } from './routes/pipelines.ts';
+import { LIMITS } from './schemas.ts';
+
+export interface ServerOptions {
+  registry: Registry;
+  reader: StoreReader;
+  log: Logger;
+  jobs?: JobsView;
+  /** The Parquet archive, for the dead letters it keeps. */
+  archive?: string;
+  /** Host header values accepted (DNS-rebinding guard of a loopback server); undefined: any. */
+  allowedHosts?: readonly string[];
+  pollMs?: number;
+  metricsCacheMs?: number;
+  now?: () => number;
+  version?: string;
+}
+
+/** Headers on every answer: no sniffing, no framing, no referrer, and a page that loads only its own scripts. */
+export const SECURITY_HEADERS: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-resource-policy': 'same-origin',
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'",
+};
+
+interface AjvError { instancePath?: string; message?: string; params?: { missingProperty?: string; additionalProperty?: string } }
+
+function parameterOf(v: AjvError): string {
+  return v.params?.missingProperty ?? v.params?.additionalProperty ?? (v.instancePath ?? '').split('/').filter(Boolean)[0] ?? 'request';
+}
+
+/**
+ * The `concord serve` process in one Fastify instance: the read-only JSON API (schema-validated routes,
+ * OpenAPI at /api/openapi.json), the live event stream, the dashboard, and /metrics. Nothing here
+ * writes: the store is opened through a read-only reader.
+ */
+export async function buildServer(o: ServerOptions): Promise<{ app: FastifyInstance; ctx: ServeContext; metrics: ServeMetrics; close(): Promise<void> }> {
+  const now = o.now ?? Date.now;
+  const live = new LiveFeed({ reader: o.reader, registry: o.registry, log: o.log, now, ...(o.pollMs === undefined ? {} : { pollMs: o.pollMs }) });
+  const ctx: ServeContext = { registry: o.registry, reader: o.reader, jobs: o.jobs, deadLetters: new DeadLetters(o.registry, o.archive), live, log: o.log, now };
+  const metrics = new ServeMetrics({ reader: o.reader, definitions: o.registry, live, jobs: o.jobs, log: o.log, now, ...(o.metricsCacheMs === undefined ? {} : { cacheMs: o.metricsCacheMs }) });
+
+  const app = Fastify({
+    loggerInstance: o.log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 16 * 1024,
+    routerOptions: { maxParamLength: 600, ignoreTrailingSlash: true },
+    requestTimeout: 60_000,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  });
+  // Answers are plain JSON.stringify: the answer schemas document, they never drop or coerce a value.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+
+  const allowed = o.allowedHosts?.map((h) => h.toLowerCase());
+  app.addHook('onRequest', async (req, reply) => {
+    const url = req.raw.url ?? '';
+    if (url.length > LIMITS.url) return reply.code(414).send({ error: `the URL is longer than ${LIMITS.url} bytes` });
+    // No stored name or key can hold a NUL (PostgreSQL text cannot): refuse it before it reaches a query.
+    if (/%00|\u0000/i.test(url)) return reply.code(400).send({ error: 'url: holds a NUL byte', parameter: 'url' });
+    if (allowed) {
+      const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+      if (!allowed.includes(host)) return reply.code(403).send({ error: 'this server answers to its loopback address only (Host header not allowed)' });
+    }
+  });
+  app.addHook('onSend', async (req, reply, payload) => {
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
+    if (req.url.startsWith('/api/') || req.url.startsWith('/metrics')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.observe(req.method, route, reply.statusCode, seconds);
+    req.log.info({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+  });
+
+  app.setErrorHandler((error: FastifyError, req, reply) => {
+    if (error.validation && error.validation.length > 0) {
+      const v = error.validation[0] as AjvError;
+      const parameter = parameterOf(v);
+      const what = v.params?.additionalProperty ? 'is not a parameter of this route' : (v.message ?? 'is invalid');
+      return reply.code(400).send({ error: `${parameter}: ${what}`, parameter });
+    }
+    if (error instanceof ApiError) {
+      return reply.code(error.status).send({ error: error.message, ...(error.parameter ? { parameter: error.parameter } : {}), ...(error.hint ? { hint: error.hint } : {}) });
+    }
+    if (error instanceof StoreBusyError) {
+      return reply.code(503).header('retry-after', '1').send({ error: error.message, hint: 'retry in a moment; to read while writing, use a PostgreSQL store' });
+    }
+    if (error instanceof StoreError) {
+      req.log.error({ err: error.message }, 'store read failed');
+      return reply.code(error.retriable ? 503 : 500).send({ error: 'the store could not answer (see the server log)' });
+    }
+    const status = typeof error.statusCode === 'number' ? error.statusCode : 500;
+    if (status < 500) return reply.code(status).send({ error: error.message });
+    req.log.error({ err: error }, 'request failed');
+    return reply.code(500).send({ error: 'internal error (see the server log)' });
+  });
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'no such route', hint: 'the API is described at /api/openapi.json; the dashboard is at /' }));
+
+  await registerOpenApi(app, o.version ?? '0.1.0');
+  pipelineRoutes(app, ctx);
+  dayRoutes(app, ctx);
+  lateRoutes(app, ctx);
+  jobRoutes(app, ctx);
+  liveRoutes(app, ctx, SECURITY_HEADERS);
+  openApiRoute(app);
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()));
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
+  dashboardRoutes(app);
+  await app.ready();
+
+  return {
+    app, ctx, metrics,
+    async close() {
+      await live.close();
+      await app.close();
+      await o.jobs?.close();
+      await o.reader.close();
+    },
+  };
+}
