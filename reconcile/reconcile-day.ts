@@ -115,6 +115,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   const rec: DayReconciliation = { ...base, generation: published.generation, previous_generation: published.previous, status: 'published', corrections: published.corrections };
   await step(3, 'storing the report');
   await store.saveReconciliation(rec);
+  await step(4, req.reportDir === undefined ? 'no report files asked for' : `writing the report to ${req.reportDir}`);
   await writeReport(req.reportDir, rec);
   await step(5, 'done');
   return rec;

@@ -2,7 +2,8 @@ import type { ReconcileReport } from './reconcile.ts';
 
 /** A readable summary of reconcile reports: one table row per pipeline, then causes. */
 export function formatSummary(reports: readonly ReconcileReport[]): string {
-  const header = ['pipeline', 'windows/alerts', 'equal', 'different', 'late beyond L', 'late within L', 'missing', 'unexplained'];
+  // Causes by their report keys; `missing` / `extra` mean cells absent from the realtime / replay side.
+  const header = ['pipeline', 'windows/alerts', 'equal', 'different', 'late beyond L', 'late within L', 'missing_window', 'unexplained'];
   const rows = reports.map((r) => [
     r.pipeline, String(r.cells), String(r.equal), String(r.different),
     String(r.causes.late_beyond_lateness), String(r.causes.late_within_lateness),

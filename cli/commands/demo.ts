@@ -146,7 +146,8 @@ export const demoCommand: CommandSpec = {
     }
     process.stdout.write(
       `\nOutputs in ${dir}/ (input, realtime, archive, replay, reports/${date}/*.md|json, store.duckdb). Took ${((Date.now() - started) / 1000).toFixed(1)} s.\n` +
-        `Next-day report: npm run concord -- report --date ${date} --store ${storeUrl}\n`,
+        `Next-day report: npm run concord -- report --date ${date} --store ${storeUrl}\n` +
+        `See it: npm run concord -- serve --store ${storeUrl} --archive ${archiveDir}   (then open http://127.0.0.1:8080/#/day/${date})\n`,
     );
     return reports.some((r) => r.unexplained > 0) ? 3 : 0;
   },

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { ConfigError } from '../../pipeline/errors.ts';
-import { reconciliationMarkdown } from '../../reconcile/day-report.ts';
+import { differencesMarkdown, reconciliationMarkdown } from '../../reconcile/day-report.ts';
 import { dayRange } from '../../reconcile/reconcile-day.ts';
 import { openStoreReader } from '../../store/open-store.ts';
 import type { StoredRow } from '../../store/rows.ts';
@@ -34,16 +34,18 @@ const csvCell = (v: unknown) => {
 export const reportCommand: CommandSpec = {
   name: 'report',
   summary: 'the next-day report of a date, read from the single-source-of-truth store only',
-  usage: 'concord report --date YYYY-MM-DD [--pipeline NAME|all] [--format md|csv|json] [--output FILE] [--store URL]',
+  usage: 'concord report --date YYYY-MM-DD [--pipeline NAME|all] [--format md|csv|json] [--cells] [--output FILE] [--store URL]',
   options: [
     '--date D                   the UTC day',
     '--pipeline NAME|all        default all',
-    '--format md|csv|json       default md: per pipeline the day status, the reconciliation (mismatch',
-    '                           rate, missing/extra windows, SMAPE, causes) and every cell; csv: cells only',
+    '--format md|csv|json       default md: a summary per pipeline (day status, the reconciliation: cells,',
+    '                           equal, different, causes, mismatch rate, SMAPE, the top differences);',
+    '                           csv and json: every cell',
+    '--cells                    md: every cell too (a large day is megabytes)',
     '--output FILE              default stdout',
     ...storeOptions,
   ],
-  flags: { date: { type: 'string' }, pipeline: { type: 'string' }, format: { type: 'string' }, output: { type: 'string' }, ...storeFlags },
+  flags: { date: { type: 'string' }, pipeline: { type: 'string' }, format: { type: 'string' }, output: { type: 'string' }, cells: { type: 'boolean' }, ...storeFlags },
   required: ['date'],
   async run(v) {
     const date = String(v.date);
@@ -66,7 +68,7 @@ export const reportCommand: CommandSpec = {
     } finally {
       await reader.close();
     }
-    const text = format === 'json' ? JSON.stringify(report, null, 2) + '\n' : format === 'csv' ? toCsv(report) : toMarkdown(report);
+    const text = format === 'json' ? JSON.stringify(report, null, 2) + '\n' : format === 'csv' ? toCsv(report) : toMarkdown(report, v.cells === true);
     if (v.output) await writeFile(String(v.output), text);
     else process.stdout.write(text);
     return 0;
@@ -81,7 +83,7 @@ function toCsv(r: DayReport): string {
   return lines.join('\n') + '\n';
 }
 
-function toMarkdown(r: DayReport): string {
+function toMarkdown(r: DayReport, cells: boolean): string {
   const out = [`# Concord report — ${r.date}`, ''];
   const recs = r.pipelines.flatMap((p) => (p.reconciliation ? [p.reconciliation as Parameters<typeof reconciliationMarkdown>[0][number]] : []));
   if (recs.length > 0) out.push('## Reconciliation', '', reconciliationMarkdown(recs), '');
@@ -89,6 +91,12 @@ function toMarkdown(r: DayReport): string {
     const s = p.status;
     out.push(`## ${p.pipeline}`, '', `Day ${s.status} (watermark ${s.watermark === null ? 'unknown' : new Date(s.watermark).toISOString()}); live version ${s.liveGeneration}` +
       `${s.liveGeneration === 0 ? ' (realtime, not reconciled yet)' : ''}; ${s.dirty} dirty cells, late-delta ${s.lateDelta}.`, '');
+    const rec = p.reconciliation as Parameters<typeof differencesMarkdown>[0] | null;
+    if (rec) out.push('Top differences:', '', differencesMarkdown(rec, 10), '');
+    if (!cells) {
+      out.push(`${p.rows.length} cells live (every cell: --cells, or --format csv|json).`, '');
+      continue;
+    }
     out.push('| window start | key | values | revision | provenance |', '|---|---|---|---:|---|');
     for (const x of p.rows) out.push(`| ${x.window_start} | ${Object.values(x.key).join(' ')} | ${Object.entries(x.values).map(([k, val]) => `${k} ${Array.isArray(val) ? val.join(' ') : String(val)}`).join(', ')} | ${x.revision} | ${x.provenance} |`);
     out.push('');

@@ -109,6 +109,12 @@ describe('a user definitions file through the CLI', () => {
     expect(sortBy(pick(rows('fares'), ['city', 'rides', 'revenue', 'top_fare', 'avg_km', 'drivers']))).toEqual(sortBy(expectedFares.map((e) => pick([e], ['city', 'rides', 'revenue', 'top_fare', 'avg_km', 'drivers'])[0]!)));
     expect(pick(rows('takings'), ['driver_id', 'ride_id', 'total'])).toEqual([{ driver_id: 'd1', ride_id: 'r4', total: 22.8 }]);
     expect(sortBy(pick(rows('by_promo'), ['promo', 'n']))).toEqual(sortBy([{ promo: 'null', n: 1 }, { promo: null, n: 5 }]));
+    // Markdown: a summary by default, every cell only when asked.
+    const summary = concord(['report', '--definitions', jsonFile, '--date', '2026-11-23', '--store', store]);
+    expect(summary.stdout).toContain('3 cells live (every cell: --cells, or --format csv|json).');
+    expect(summary.stdout).not.toContain('| window start | key |');
+    const cells = concord(['report', '--definitions', jsonFile, '--date', '2026-11-23', '--store', store, '--cells']);
+    expect(cells.stdout).toContain('| window start | key | values | revision | provenance |');
   });
 
   it('a changed definition: backfill --from --to recomputes the stored day under the new version, atomically', () => {
