@@ -5,6 +5,7 @@ import { BatchConsumer, endOffsets, type InBatch, type KafkaSettings } from '../
 import { groupName, topicNames } from '../stream/kafka/topics.ts';
 import type { SqlResultStore } from './sql-store.ts';
 import { StoreSink } from './store-sink.ts';
+import type { ProcessMetrics } from '../serve/process-metrics.ts';
 
 export interface KafkaStoreSinkOptions {
   settings: KafkaSettings;
@@ -16,6 +17,8 @@ export interface KafkaStoreSinkOptions {
   /** Stop once both topics are read to their end and nothing arrived for this long. */
   stopWhenIdleMs?: number;
   log?: (line: string) => void;
+  /** Metrics of the process (serve/process-metrics.ts): rows written, store write latency. */
+  metrics?: ProcessMetrics;
 }
 
 export interface KafkaStoreSinkStats {
@@ -115,7 +118,13 @@ export class KafkaStoreSink {
         if (late) this.sink.lateEvent(late.record, late.evaluatedOnArrival);
       }
     }
+    const before = this.o.metrics ? { ...this.sink.written } : undefined;
+    const started = performance.now();
     await this.sink.flush();
+    if (before) {
+      const after = this.sink.written;
+      this.o.metrics!.storeWrite({ results: after.results - before.results, late: after.late - before.late }, (performance.now() - started) / 1000);
+    }
     await this.sink.checkpointIfDue(); // after the write's commit, not inside it
     if (batch.records.length > 0) this.lastRecordAt = Date.now();
   }

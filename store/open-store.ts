@@ -16,11 +16,16 @@ export { DEFAULT_DATABASE_URL };
  * `duckdb:<path>` or `duckdb::memory:` (one process), `postgres://...` (several processes; `postgres`
  * alone means DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test). Tables are created if missing.
  */
-export async function openStore(url: string | undefined, options: StoreOptions): Promise<SqlResultStore> {
-  url ??= process.env.CONCORD_STORE ?? DEFAULT_STORE;
+/** The URL (default: env CONCORD_STORE, else the embedded file) and options with the environment's defaults. */
+function resolve<O extends StoreOptions>(url: string | undefined, options: O) {
   const schema = options.schema ?? process.env.CONCORD_STORE_SCHEMA ?? 'concord';
   const sealDelayMs = options.sealDelayMs ?? (process.env.CONCORD_SEAL_DELAY_MS ? Number(process.env.CONCORD_SEAL_DELAY_MS) : undefined);
-  const opts = { ...options, schema, ...(sealDelayMs === undefined ? {} : { sealDelayMs }) };
+  return { url: url ?? process.env.CONCORD_STORE ?? DEFAULT_STORE, opts: { ...options, schema, ...(sealDelayMs === undefined ? {} : { sealDelayMs }) } };
+}
+
+export async function openStore(storeUrl: string | undefined, options: StoreOptions): Promise<SqlResultStore> {
+  const { url, opts } = resolve(storeUrl, options);
+  const schema = opts.schema;
   if (url === 'postgres' || url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const pgUrl = url === 'postgres' ? (process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL) : url;
     // One advisory lock per store schema: writers of one store serialise, other stores do not wait.
@@ -40,11 +45,8 @@ export async function openStore(url: string | undefined, options: StoreOptions):
  * lock is taken, every read is one consistent snapshot that never waits for a writer (see
  * `SqlReadDriver`). A store that does not exist yet reads as empty.
  */
-export async function openStoreReader(url: string | undefined, options: StoreOptions & { poolSize?: number; statementTimeoutMs?: number }): Promise<StoreReader> {
-  url ??= process.env.CONCORD_STORE ?? DEFAULT_STORE;
-  const schema = options.schema ?? process.env.CONCORD_STORE_SCHEMA ?? 'concord';
-  const sealDelayMs = options.sealDelayMs ?? (process.env.CONCORD_SEAL_DELAY_MS ? Number(process.env.CONCORD_SEAL_DELAY_MS) : undefined);
-  const opts = { ...options, schema, ...(sealDelayMs === undefined ? {} : { sealDelayMs }) };
+export async function openStoreReader(storeUrl: string | undefined, options: StoreOptions & { poolSize?: number; statementTimeoutMs?: number }): Promise<StoreReader> {
+  const { url, opts } = resolve(storeUrl, options);
   if (url === 'postgres' || url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const pgUrl = url === 'postgres' ? (process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL) : url;
     const driver = await PostgresReadDriver.open(pgUrl, {

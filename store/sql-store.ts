@@ -61,7 +61,8 @@ function rowParams(r: StoredRow): SqlValue[] {
   return [r.pipeline, r.generation, r.windowStart, r.cell, r.day, r.kind, r.windowEnd, JSON.stringify(r.key), JSON.stringify(r.values), r.revision, r.provenance, w, r.definitionVersion, r.writtenAt, r.jobId];
 }
 
-function fromDb(x: Record<string, unknown>): StoredRow {
+/** A stored row as read from `result_rows` (shared with the store reader). */
+export function rowFromDb(x: Record<string, unknown>): StoredRow {
   const w = x.watermark === null || x.watermark === undefined ? null : x.watermark === 'inf' ? Number.POSITIVE_INFINITY : x.watermark === '-inf' ? Number.NEGATIVE_INFINITY : Number(x.watermark);
   return {
     pipeline: String(x.pipeline), generation: Number(x.generation), windowStart: Number(x.window_start), cell: String(x.cell),
@@ -265,7 +266,7 @@ export class SqlResultStore implements ReconcileStore {
        WHERE r.pipeline = $1 AND r.day = $2
          AND r.generation = coalesce((SELECT generation FROM ${this.s}.day_live WHERE pipeline = $1 AND day = $2), 0)
        ORDER BY r.window_start, r.cell`, [pipeline, day]);
-    return rows.map(fromDb);
+    return rows.map(rowFromDb);
   }
 
   /** What readers saw at `instant`: the generation live then, each cell at its latest revision written by then. */
@@ -278,7 +279,7 @@ export class SqlResultStore implements ReconcileStore {
          FROM ${this.s}.result_history r, g
          WHERE r.pipeline = $1 AND r.day = $2 AND r.generation = g.generation AND r.written_at <= $3)
        SELECT * FROM h WHERE rn = 1 ORDER BY window_start, cell`, [pipeline, day, instant]);
-    return rows.map(fromDb);
+    return rows.map(rowFromDb);
   }
 
   async asOf(pipeline: string, day: string, instant: number): Promise<ResultRecord[]> {
@@ -290,7 +291,7 @@ export class SqlResultStore implements ReconcileStore {
     const def = this.registry.pipeline(pipeline);
     const rows = await this.db.query(
       `SELECT * FROM ${this.s}.result_rows WHERE pipeline = $1 AND day = $2 AND generation = 0 ORDER BY window_start, cell`, [pipeline, day]);
-    return rows.map((r) => toRecord(fromDb(r), def));
+    return rows.map((r) => toRecord(rowFromDb(r), def));
   }
 
   async lateEvents(pipeline: string, day: string): Promise<LoggedLate[]> {
@@ -510,7 +511,7 @@ export class SqlResultStore implements ReconcileStore {
       const rows = await tx.query(
         `SELECT * FROM ${this.s}.result_rows WHERE pipeline = $1 AND generation = $2 AND (${part.map((_, i) => `(window_start = $${2 * i + 3} AND cell = $${2 * i + 4})`).join(' OR ')})`,
         [pipeline, generation, ...part.flatMap((c) => [c.windowStart, c.cell])]);
-      for (const r of rows.map(fromDb)) out.set(`${r.windowStart}\u0000${r.cell}`, r);
+      for (const r of rows.map(rowFromDb)) out.set(`${r.windowStart}\u0000${r.cell}`, r);
     }
     return out;
   }
@@ -542,7 +543,7 @@ export class SqlResultStore implements ReconcileStore {
   /** Makes `to` the day's live generation; publishes old -> new for every visible cell that changes. */
   private async switchTo(tx: SqlDriver, pipeline: string, day: string, to: number, from: number, reason: string, provenance: Change['provenance'], at: number): Promise<number> {
     const load = async (g: number) => new Map((await tx.query(
-      `SELECT * FROM ${this.s}.result_rows WHERE pipeline = $1 AND day = $2 AND generation = $3`, [pipeline, day, g])).map(fromDb).map((r) => [`${r.windowStart}\u0000${r.cell}`, r]));
+      `SELECT * FROM ${this.s}.result_rows WHERE pipeline = $1 AND day = $2 AND generation = $3`, [pipeline, day, g])).map(rowFromDb).map((r) => [`${r.windowStart}\u0000${r.cell}`, r]));
     const [oldRows, newRows] = await Promise.all([load(from), load(to)]);
     // Changes in window, then key order.
     const ids = [...new Set([...oldRows.keys(), ...newRows.keys()])].sort((a, b) => parseFloat(a) - parseFloat(b) || (a < b ? -1 : a > b ? 1 : 0));

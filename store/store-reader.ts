@@ -1,7 +1,7 @@
 import type { KeyValues } from '../pipeline/keys.ts';
-import type { StoredRow, Provenance } from './rows.ts';
+import type { StoredRow } from './rows.ts';
 import { EMPTY_SNAPSHOT, type SqlDriver, type SqlReadDriver, type SqlValue } from './sql-driver.ts';
-import { SqlResultStore, type StoreOptions } from './sql-store.ts';
+import { SqlResultStore, rowFromDb, type StoreOptions } from './sql-store.ts';
 
 const DAY = 86_400_000;
 
@@ -29,18 +29,6 @@ export interface TopKey { cell: string; key: KeyValues; total: number | null; wi
 export interface CompareRow { windowStart: number; windowEnd: number | null; cell: string; kind: 'window' | 'alert'; key: KeyValues; a: Record<string, unknown> | null; b: Record<string, unknown> | null }
 export interface DayState { liveGeneration: number; generations: number[]; reconciliations: { status: string; generation: number | null; at: number }[] }
 export interface StoredLateEvent { pipeline: string; day: string; source: string; offset: number; evaluatedOnArrival: boolean; record: Record<string, unknown> }
-
-/** A stored row as read (the same mapping as the store's own reads). */
-export function rowFromDb(x: Record<string, unknown>): StoredRow {
-  const w = x.watermark === null || x.watermark === undefined ? null : x.watermark === 'inf' ? Number.POSITIVE_INFINITY : x.watermark === '-inf' ? Number.NEGATIVE_INFINITY : Number(x.watermark);
-  return {
-    pipeline: String(x.pipeline), generation: Number(x.generation), windowStart: Number(x.window_start), cell: String(x.cell),
-    day: String(x.day), kind: x.kind === 'alert' ? 'alert' : 'window', windowEnd: x.window_end === null ? null : Number(x.window_end),
-    key: JSON.parse(String(x.key_json)) as KeyValues, values: JSON.parse(String(x.values_json)) as Record<string, unknown>,
-    revision: Number(x.revision), provenance: String(x.provenance) as Provenance, watermark: w,
-    definitionVersion: String(x.definition_version), writtenAt: Number(x.written_at), jobId: x.job_id === null ? null : String(x.job_id),
-  };
-}
 
 const json = (v: unknown): Record<string, unknown> | null => (v === null || v === undefined ? null : (JSON.parse(String(v)) as Record<string, unknown>));
 const int = (n: number) => Math.max(1, Math.floor(n));
