@@ -170,7 +170,7 @@ describe('job semantics with test processors (real Redis)', () => {
       expect(dateIn(Date.UTC(2026, 10, 23, 23, 30), 'UTC')).toBe('2026-11-23');
       // What the scheduler's job does when it runs: one reconcile job per pipeline for the previous date.
       await jobs.queue.add('nightly', { kind: 'nightly', timeZone: 'UTC' }, { jobId: 'nightly-test' });
-      const worker = startWorker({ reconcile: noop, backfill: noop }, { redisUrl: REDIS, prefix: q });
+      const worker = startWorker({ reconcile: noop, backfill: noop }, { redisUrl: REDIS, prefix: q, pipelines: seedPipelineNames });
       try {
         const expected = previousDate(Date.now(), 'UTC');
         await until('the nightly fan-out', async () => (await jobs.queue.getJob(jobId('reconcile', P, expected))) !== undefined, 30_000);
