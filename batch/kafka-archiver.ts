@@ -5,6 +5,7 @@ import { BatchConsumer, endOffsets, type InBatch, type KafkaSettings } from '../
 import { groupName, inputTopic } from '../stream/kafka/topics.ts';
 import { rejectedDir, schemaDir, sourceTag } from './archive-layout.ts';
 import { ParquetArchive, listArchiveFiles } from './parquet-archive.ts';
+import type { ProcessMetrics } from '../serve/process-metrics.ts';
 
 export interface KafkaArchiverOptions {
   schema: EventSchema;
@@ -19,6 +20,8 @@ export interface KafkaArchiverOptions {
   flushIntervalMs?: number;
   stopWhenIdleMs?: number;
   log?: (line: string) => void;
+  /** Metrics of the process (serve/process-metrics.ts): records archived, flush latency. */
+  metrics?: ProcessMetrics;
 }
 
 interface Buffered {
@@ -162,6 +165,7 @@ export class KafkaArchiver {
     const first = b.offsets[0]!, last = b.offsets.at(-1)!;
     const stem = `${this.tag(partition)}-${first}-${last}`;
     const source = `${this.topic}:${partition}`;
+    const started = performance.now();
     await this.archive.write((async function* () {
       yield { source, firstOffset: first, lines: b.lines, offsets: b.offsets, ingestTimes: b.timestamps };
     })(), { mode: 'append', stem });
@@ -170,6 +174,7 @@ export class KafkaArchiver {
     this.archived.set(partition, last);
     this.buffers.delete(partition);
     this.stats.flushes++;
+    this.o.metrics?.archived(this.topic, b.lines.length, (performance.now() - started) / 1000);
   }
 
   private async tick(): Promise<void> {

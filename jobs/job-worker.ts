@@ -3,6 +3,7 @@ import { ConcordError } from '../pipeline/errors.ts';
 import { DayLock } from './day-lock.ts';
 import { lockKey, previousDate } from './job-ids.ts';
 import { ConcordJobs, QUEUE, jobSettings, redisConnection, type JobData, type JobSettings } from './job-queue.ts';
+import type { ProcessMetrics } from '../serve/process-metrics.ts';
 
 export type JobProgress = (p: { done: number; total: number; what: string }) => Promise<void>;
 
@@ -20,6 +21,8 @@ export interface WorkerOptions extends JobSettings {
   log?: (line: string) => void;
   /** The pipelines the nightly run fans out over (every pipeline of the worker's definitions). */
   pipelines?: readonly string[];
+  /** Metrics of the process (serve/process-metrics.ts): job durations and outcomes by kind. */
+  metrics?: ProcessMetrics;
 }
 
 /**
@@ -35,12 +38,13 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
   const locks = redisConnection(settings.redisUrl);
   const log = options.log ?? (() => undefined);
   let fanOut: ConcordJobs | undefined;
-  const worker = new Worker<JobData>(QUEUE, async (job: Job<JobData>, token?: string) => {
+  const run = async (job: Job<JobData>, token?: string) => {
     const { kind } = job.data;
     if (kind === 'nightly') {
       // The scheduled run: the date before the run's date in the scheduler's zone, as per-pipeline jobs.
       const date = previousDate(job.timestamp + (job.opts.delay ?? 0), job.data.timeZone ?? 'UTC');
-      fanOut ??= new ConcordJobs(options.pipelines ?? [], settings);
+      if (!options.pipelines?.length) throw new ConcordError('the nightly run has no pipelines to fan out over: start the worker with its definitions (`concord jobs worker --definitions FILE`)', { domain: 'user' });
+      fanOut ??= new ConcordJobs(options.pipelines, settings);
       const jobs = await fanOut.enqueueReconcile(date);
       log(`nightly: enqueued reconcile of ${date} (${jobs.map((j) => j.id).join(', ')})`);
       return { date, enqueued: jobs.map((j) => j.id) };
@@ -69,7 +73,22 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
     } finally {
       await lock.release();
     }
-  }, { connection, prefix: settings.prefix, concurrency: options.concurrency ?? 1, lockDuration: 30_000 });
+  };
+  const metrics = options.metrics;
+  const processor = !metrics ? run : async (job: Job<JobData>, token?: string) => {
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    try {
+      const result = await run(job, token);
+      metrics.job(job.data.kind, 'completed', seconds());
+      return result;
+    } catch (error) {
+      // A job that found its day locked goes back to the delayed set: not a failure.
+      metrics.job(job.data.kind, error instanceof DelayedError ? 'delayed' : 'failed', seconds());
+      throw error;
+    }
+  };
+  const worker = new Worker<JobData>(QUEUE, processor, { connection, prefix: settings.prefix, concurrency: options.concurrency ?? 1, lockDuration: 30_000 });
   worker.on('failed', (job, error) => log(`${job?.id ?? '?'} failed (attempt ${job?.attemptsMade ?? '?'}): ${error.message}`));
   worker.on('error', () => undefined); // connection errors: BullMQ reconnects; jobs report their own failures
   worker.on('closed', () => {

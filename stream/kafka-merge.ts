@@ -10,6 +10,7 @@ import { decodeMergeMessage, fromWire, progressWatermark, toForwardedEvent, toPa
 import { MemberLoop } from './member-loop.ts';
 import { PartialMergeStage, type PartialMergeSnapshot } from './partial-merge.ts';
 import { RuleMergeStage, type RuleMergeSnapshot } from './rule-merge.ts';
+import type { ProcessMetrics } from '../serve/process-metrics.ts';
 
 export interface KafkaMergeOptions {
   /** The pipelines this stage merges (all over one input schema; see needsMergeStage). */
@@ -21,6 +22,8 @@ export interface KafkaMergeOptions {
   workerId: string;
   partitions?: number;
   log?: (line: string) => void;
+  /** Metrics of the process (serve/process-metrics.ts): merged results out, the merge's watermark. */
+  metrics?: ProcessMetrics;
 }
 
 /** What one partials partition's merge state checkpoints, with the offset, in each transaction. */
@@ -100,6 +103,8 @@ export class KafkaMergeWorker {
   private producer!: TransactionalProducer;
   private consumer: BatchConsumer | undefined;
   private readonly loop = new MemberLoop();
+  /** Per pipeline, the W each input partition's worker last reported (only with metrics). */
+  private readonly reportedW = new Map<string, Map<number, number>>();
   readonly stats: MergeStats = { partials: 0, progress: 0, results: 0, duplicates: 0, transactions: 0 };
 
   constructor(options: KafkaMergeOptions) {
@@ -214,8 +219,13 @@ export class KafkaMergeWorker {
     for (const record of batch.records) {
       if (record.offset < state.next) continue; // already in the restored state
       const m = decodeMergeMessage(record.value, `${this.topic}:${batch.partition}@${record.offset}`);
-      if (m.type === 'progress') this.stats.progress++;
-      else this.stats.partials++;
+      if (m.type === 'progress') {
+        this.stats.progress++;
+        if (this.o.metrics) {
+          const byPartition = this.reportedW.get(m.pipeline) ?? new Map<number, number>();
+          this.reportedW.set(m.pipeline, byPartition.set(m.partition, progressWatermark(m)));
+        }
+      } else this.stats.partials++;
       this.stage(state, m.pipeline).accept(m);
     }
     const last = batch.records.at(-1);
@@ -223,17 +233,26 @@ export class KafkaMergeWorker {
     const out: OutRecord[] = [];
     const stages: Record<string, PartialMergeSnapshot | RuleMergeSnapshot> = {};
     let duplicates = 0;
+    const metrics = this.o.metrics;
     for (const [name, stage] of state.stages) {
-      for (const r of stage.advance()) out.push({ topic: this.names.results, key: `${r.pipeline}|${cellKey(r)}`, value: JSON.stringify(resultToJson(r)) });
+      const results = stage.advance();
+      if (metrics && results.length > 0) metrics.eventsOut(name, results.length);
+      for (const r of results) out.push({ topic: this.names.results, key: `${r.pipeline}|${cellKey(r)}`, value: JSON.stringify(resultToJson(r)) });
       stages[name] = stage.snapshot();
       duplicates += stage.duplicates;
     }
     const cp: MergeCheckpoint = { next: state.next, stages };
     out.push({ topic: this.names.checkpoints, key: this.checkpointKey(batch.partition), value: JSON.stringify(cp) });
+    const committing = performance.now();
     await this.producer.commit(out, { groupId: this.o.groupId, topic: this.topic, partitions: [{ partition: batch.partition, offset: state.next }] });
     this.stats.results += out.length - 1;
     this.stats.duplicates = duplicates;
     this.stats.transactions++;
+    if (metrics) {
+      metrics.transactionCommit((performance.now() - committing) / 1000);
+      // The merge's W: the least W the input partitions' workers reported (labelled partition "merge").
+      for (const [pipeline, byPartition] of this.reportedW) metrics.watermark(pipeline, 'merge', Math.min(...byPartition.values()));
+    }
     return true;
   }
 }

@@ -20,6 +20,7 @@ import { WindowedOperator } from './operators/windowed.ts';
 import { MemberLoop } from './member-loop.ts';
 import { progressMessage, type MergeMessage, type PartialMessage } from './merge-messages.ts';
 import { RuleForwarder } from './rule-merge-forwarder.ts';
+import type { ProcessMetrics } from '../serve/process-metrics.ts';
 
 export interface KafkaWorkerOptions {
   /** Pipelines over one input schema (one consumer group per schema and pipeline set). */
@@ -35,6 +36,8 @@ export interface KafkaWorkerOptions {
   stopWhenIdleMs?: number;
   partitions?: number;
   log?: (line: string) => void;
+  /** Metrics of the process (serve/process-metrics.ts); none: nothing is measured. */
+  metrics?: ProcessMetrics;
 }
 
 /** Per partition: one operator per pipeline (keyed state lives with its partition) and progress. */
@@ -94,6 +97,8 @@ export class KafkaWorker {
   private readonly loop = new MemberLoop();
   private timer: NodeJS.Timeout | undefined;
   private lastRecordAt = Date.now();
+  /** Pipelines of the window results emitted in the current step (for the emit delay; only with metrics). */
+  private readonly emitted: string[] = [];
   readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, late: 0, results: 0, transactions: 0 };
 
   constructor(options: KafkaWorkerOptions) {
@@ -128,12 +133,20 @@ export class KafkaWorker {
       commit: 'none',
       onBatch: (batch) => this.loop.batch(() => this.process(batch)),
     });
+    const metrics = this.o.metrics;
+    let running = true;
+    metrics?.beforeScrape(async () => {
+      if (!running) return;
+      const ends = await endOffsets(this.o.settings, this.topic);
+      for (const [p, state] of this.partitions) metrics.consumerLag(this.topic, p, (ends.get(p) ?? 0) - state.next);
+    });
     this.timer = setInterval(() => {
       void this.loop.exclusive(() => this.tick()).catch((error) => this.loop.fail(error));
     }, 500);
     try {
       await this.loop.wait();
     } finally {
+      running = false;
       clearInterval(this.timer);
       await this.consumer?.stop().catch(() => undefined);
       await this.producer.close().catch(() => undefined);
@@ -218,12 +231,15 @@ export class KafkaWorker {
             type: 'partial', pipeline: def.name, partition, window_start: r.windowStart, window_end: r.windowEnd, key: r.key, revision: r.revision, accumulators,
           };
           this.toMerge(def.name, message);
+          this.o.metrics?.eventsOut(def.name);
           return;
         }
+        if (this.o.metrics && r.kind === 'window') this.emitted.push(r.pipeline);
         this.emitResult(r);
       },
       late: (l) => {
         this.stats.late++;
+        this.o.metrics?.late(def.name);
         this.out.push({ topic: this.names.late, key: `${def.name}|${String(l.event[def.schema.idField] ?? '')}`, value: JSON.stringify({ ...lateToJson(l, def.schema), source: l.position.source, offset: l.position.offset }) });
       },
       // Recorded too (flagged), so reconcile knows every event this worker judged late, not only the dropped ones.
@@ -235,6 +251,7 @@ export class KafkaWorker {
 
   private emitResult(r: ResultRecord): void {
     this.stats.results++;
+    this.o.metrics?.eventsOut(r.pipeline);
     this.out.push({ topic: this.names.results, key: `${r.pipeline}|${cellKey(r)}`, value: JSON.stringify(resultToJson(r)) });
   }
 
@@ -245,6 +262,7 @@ export class KafkaWorker {
       throw new ConcordError(`received ${batch.topic}:${batch.partition}, which is not assigned to this worker`);
     }
     const source = this.source(batch.partition);
+    const eventsBefore = this.stats.events, deadBefore = this.stats.deadLetters;
     for (const record of batch.records) {
       this.stats.records++;
       if (record.offset < state.next) continue; // already in the restored state
@@ -257,6 +275,11 @@ export class KafkaWorker {
       }
       this.stats.events++;
       for (const op of state.operators) op.process(decoded.event, position);
+    }
+    const metrics = this.o.metrics;
+    if (metrics) {
+      if (this.stats.events > eventsBefore) for (const def of this.o.pipelines) metrics.eventsIn(def.name, this.stats.events - eventsBefore);
+      if (this.stats.deadLetters > deadBefore) metrics.deadLetters(this.schema, this.stats.deadLetters - deadBefore);
     }
     const last = batch.records.at(-1);
     if (last) {
@@ -274,15 +297,41 @@ export class KafkaWorker {
    * checkpoints (and the consumed offset, when the step consumed records).
    */
   private async step(consumed: { partition: number; offset: number } | null): Promise<void> {
+    const started = performance.now();
     this.o.pipelines.forEach((_, i) => {
       const w = this.trackers[i]!.current;
       for (const state of this.partitions.values()) state.operators[i]!.onWatermark(w);
     });
     this.reportProgress();
     const records = this.out.splice(0, this.out.length);
-    records.push(...this.checkpointRecords());
-    await this.producer.commit(records, consumed ? { groupId: this.groupId, topic: this.topic, partitions: [consumed] } : null);
+    const metrics = this.o.metrics;
+    if (metrics) {
+      const cpStarted = performance.now();
+      const checkpoints = this.checkpointRecords();
+      metrics.checkpoint(checkpoints.reduce((n, r) => n + Buffer.byteLength(r.value), 0), (performance.now() - cpStarted) / 1000);
+      records.push(...checkpoints);
+    } else {
+      records.push(...this.checkpointRecords());
+    }
+    await this.commit(records, consumed ? { groupId: this.groupId, topic: this.topic, partitions: [consumed] } : null, started);
+  }
+
+  /** Commits one transaction; with metrics, its latency, the emit delay of its window results, and the watermarks. */
+  private async commit(records: OutRecord[], offsets: Parameters<TransactionalProducer['commit']>[1], started: number): Promise<void> {
+    const metrics = this.o.metrics;
+    const before = performance.now();
+    await this.producer.commit(records, offsets);
     this.stats.transactions++;
+    if (!metrics) return;
+    const after = performance.now();
+    metrics.transactionCommit((after - before) / 1000);
+    for (const pipeline of this.emitted.splice(0, this.emitted.length)) metrics.windowEmitDelay(pipeline, (after - started) / 1000);
+    this.o.pipelines.forEach((def, i) => {
+      const tracker = this.trackers[i]!;
+      metrics.watermark(def.name, 'all', tracker.current);
+      const own = tracker.perSourceWatermarks();
+      for (const p of this.partitions.keys()) metrics.watermark(def.name, String(p), own[this.source(p)] ?? Number.NEGATIVE_INFINITY);
+    });
   }
 
   /**
@@ -358,12 +407,12 @@ export class KafkaWorker {
 
   /** End of a bounded run: W = +infinity, every open window fires once, results commit. */
   private async drain(): Promise<void> {
+    const started = performance.now();
     for (const state of this.partitions.values()) for (const op of state.operators) op.finish();
     this.trackers.forEach((t) => t.finish());
     this.reportProgress();
     // The drained state is not checkpointed: a later run continues the stream from the last checkpoint.
-    await this.producer.commit(this.out.splice(0, this.out.length), null);
-    this.stats.transactions++;
+    await this.commit(this.out.splice(0, this.out.length), null, started);
     this.log(`drained: every open window fired (W = +infinity)`);
   }
 }

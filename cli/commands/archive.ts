@@ -4,6 +4,7 @@ import { ConfigError } from '../../pipeline/errors.ts';
 import { parseDuration } from '../../pipeline/time.ts';
 import { kafkaSettings } from '../../stream/kafka/client.ts';
 import { readJsonlFile } from '../../sources/jsonl-file.ts';
+import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/process-metrics.ts';
 import type { CommandSpec } from '../args.ts';
 import { Progress } from '../progress.ts';
 import { loadRegistry } from './shared.ts';
@@ -20,12 +21,13 @@ export const archiveCommand: CommandSpec = {
     '                           after the rename (killed and restarted: no duplicates, no gaps)',
     '--stop-when-idle D         with --from-kafka: exit once caught up and quiet for D',
     '--flush-records N          with --from-kafka: records per partition per file (default 50000)',
+    ...metricsOptions.map((line) => line.replace('--metrics-port N          ', '--metrics-port N  (kafka) ')),
     '--dir DIR                  archive root: <dir>/<schema>/dt=YYYY-MM-DD/hour=HH/*.parquet (UTC);',
     '                           rejected lines go to <dir>/<schema>/_rejected/. Reruns replace, never duplicate.',
   ],
   flags: {
     schema: { type: 'string' }, input: { type: 'string' }, dir: { type: 'string' }, 'from-kafka': { type: 'boolean' },
-    'stop-when-idle': { type: 'string' }, 'flush-records': { type: 'string' },
+    'stop-when-idle': { type: 'string' }, 'flush-records': { type: 'string' }, ...metricsFlags,
   },
   required: ['schema', 'dir'],
   async run(v) {
@@ -33,6 +35,7 @@ export const archiveCommand: CommandSpec = {
     const schema = registry.schema(String(v.schema));
     const sketched = registry.sketchedFields(schema.name);
     if (v['from-kafka']) {
+      const served = await metricsFromFlags(v);
       const archiver = new KafkaArchiver({
         schema,
         sketched,
@@ -41,10 +44,11 @@ export const archiveCommand: CommandSpec = {
         ...(v['flush-records'] ? { flushRecords: Number(v['flush-records']) } : {}),
         ...(v['stop-when-idle'] ? { stopWhenIdleMs: parseDuration(String(v['stop-when-idle']), '--stop-when-idle') } : {}),
         log: (line) => process.stderr.write(`${line}\n`),
+        ...(served ? { metrics: served.metrics } : {}),
       });
       process.once('SIGINT', () => archiver.stop());
       process.once('SIGTERM', () => archiver.stop());
-      const stats = await archiver.run();
+      const stats = await archiver.run().finally(() => served?.close());
       process.stderr.write(`archived ${stats.records - stats.skipped} ${schema.name} records from Kafka in ${stats.flushes} flushes (${stats.skipped} already archived, skipped)\n`);
       return 0;
     }

@@ -5,6 +5,7 @@ import { defaultProcessors } from '../../jobs/default-processors.ts';
 import { ConcordJobs, QUEUE, redisConnection } from '../../jobs/job-queue.ts';
 import { startWorker } from '../../jobs/job-worker.ts';
 import { openStore } from '../../store/open-store.ts';
+import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/process-metrics.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
 import type { Registry } from '../../pipeline/registry.ts';
@@ -26,6 +27,7 @@ export const jobsCommand: CommandSpec = {
     '                           (the subcommand may also be given as the first word: `concord jobs status`)',
     '--archive DIR              the Parquet archive (worker; env CONCORD_ARCHIVE_DIR)',
     '--report-dir DIR           reports of reconcile jobs (default .concord/reports)',
+    ...metricsOptions.map((line) => line.replace('--metrics-port N          ', '--metrics-port N (worker) ')),
     ...storeOptions,
     '                           Redis: env REDIS_URL (default redis://127.0.0.1:6379); queue prefix',
     '                           CONCORD_QUEUE_PREFIX; retries CONCORD_JOB_ATTEMPTS (5), CONCORD_JOB_BACKOFF_MS (5000)',
@@ -34,7 +36,7 @@ export const jobsCommand: CommandSpec = {
   flags: {
     do: { type: 'string' }, date: { type: 'string' }, pipeline: { type: 'string' }, force: { type: 'boolean' }, wait: { type: 'boolean' },
     from: { type: 'string' }, to: { type: 'string' }, cron: { type: 'string' }, tz: { type: 'string' }, archive: { type: 'string' },
-    'report-dir': { type: 'string' }, concurrency: { type: 'string' }, ...storeFlags, ...timingFlags,
+    'report-dir': { type: 'string' }, concurrency: { type: 'string' }, ...storeFlags, ...metricsFlags, ...timingFlags,
   },
   async run(v) {
     const sub = String(v.do ?? '');
@@ -101,9 +103,11 @@ async function waitFor(jobs: ConcordJobs, ids: string[]): Promise<number> {
 async function runWorker(v: Record<string, string | boolean | undefined>, registry: Registry): Promise<number> {
   const archiveDir = String(v.archive ?? process.env.CONCORD_ARCHIVE_DIR ?? '');
   if (archiveDir === '') throw new ConfigError('jobs worker needs --archive DIR (or env CONCORD_ARCHIVE_DIR): the archive days are replayed from');
+  const served = await metricsFromFlags(v);
   const store = await openStore(storeUrl(v), { registry });
   const worker = startWorker(defaultProcessors({ store, registry, archiveDir, reportDir: String(v['report-dir'] ?? '.concord/reports'), timing: loadSettings(v) }), {
     concurrency: Number(v.concurrency ?? 1), log: (line) => process.stderr.write(`jobs: ${line}\n`), pipelines: registry.pipelines.map((p) => p.name),
+    ...(served ? { metrics: served.metrics } : {}),
   });
   process.stderr.write(`jobs: worker started (queue ${QUEUE}, store ${store.backend}, archive ${archiveDir}); Ctrl-C stops after the current job\n`);
   await new Promise<void>((resolve) => {
@@ -112,5 +116,6 @@ async function runWorker(v: Record<string, string | boolean | undefined>, regist
   });
   await worker.close();
   await store.close();
+  await served?.close();
   return 0;
 }

@@ -5,6 +5,7 @@ import { kafkaSettings } from '../../stream/kafka/client.ts';
 import { groupName, needsMergeStage } from '../../stream/kafka/topics.ts';
 import { KafkaMergeWorker } from '../../stream/kafka-merge.ts';
 import { KafkaWorker } from '../../stream/kafka-worker.ts';
+import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/process-metrics.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, pipelinesFor, timingFlags, timingOptions } from './shared.ts';
@@ -12,7 +13,7 @@ import { loadRegistry, pipelinesFor, timingFlags, timingOptions } from './shared
 export const runCommand: CommandSpec = {
   name: 'run',
   summary: 'streaming worker over Kafka: consumer group, per-partition watermarks, exactly-once results',
-  usage: 'concord run --pipeline NAME|all [--stop-when-idle 10s] [--idle-timeout 30s] [--worker-id ID] [--group G]',
+  usage: 'concord run --pipeline NAME|all [--stop-when-idle 10s] [--idle-timeout 30s] [--worker-id ID] [--group G] [--metrics-port N]',
   options: [
     '--pipeline NAME|all        a pipeline of the definitions, or all (one worker per input schema)',
     '--stop-when-idle D         exit once every assigned partition is caught up and quiet for D,',
@@ -21,6 +22,7 @@ export const runCommand: CommandSpec = {
     '--worker-id ID             stable id of this worker (default: host name); a restarted worker',
     '                           with the same id fences its previous incarnation',
     '--group G                  consumer group (default <prefix>concord-<schema>, or <prefix>concord-<pipeline>)',
+    ...metricsOptions,
     ...timingOptions,
     '                           Topics: <prefix><schema> (one per schema, keyed by its key) -> concord.results,',
     '                           concord.late, concord.dlq, concord.checkpoints, concord.partials.<schema> (the',
@@ -29,7 +31,7 @@ export const runCommand: CommandSpec = {
   ],
   flags: {
     pipeline: { type: 'string' }, 'stop-when-idle': { type: 'string' }, 'idle-timeout': { type: 'string' },
-    'worker-id': { type: 'string' }, group: { type: 'string' }, ...timingFlags,
+    'worker-id': { type: 'string' }, group: { type: 'string' }, ...metricsFlags, ...timingFlags,
   },
   required: ['pipeline'],
   async run(v) {
@@ -38,6 +40,8 @@ export const runCommand: CommandSpec = {
     const bySchema = new Map<string, PipelineDefinition[]>();
     for (const p of chosen) bySchema.set(p.schema.name, [...(bySchema.get(p.schema.name) ?? []), p]);
     const workerId = String(v['worker-id'] ?? hostname());
+    const served = await metricsFromFlags(v);
+    const metrics = served ? { metrics: served.metrics } : {};
     const merges: KafkaMergeWorker[] = [];
     const workers = [...bySchema].map(([schema, pipelines]) => {
       const all = registry.pipelinesOf(schema).length === pipelines.length;
@@ -50,7 +54,7 @@ export const runCommand: CommandSpec = {
       if (merged.length > 0) {
         merges.push(new KafkaMergeWorker({
           pipelines: merged, settings: kafkaSettings(`concord-merge-${workerId}`), groupId: `${group}.merge`, workerId,
-          log: (line) => process.stderr.write(`[${schema}] ${line}\n`),
+          log: (line) => process.stderr.write(`[${schema}] ${line}\n`), ...metrics,
         }));
       }
       return new KafkaWorker({
@@ -60,7 +64,7 @@ export const runCommand: CommandSpec = {
         workerId,
         ...(v['idle-timeout'] ? { idleTimeoutMs: parseDuration(String(v['idle-timeout']), '--idle-timeout') } : {}),
         ...(v['stop-when-idle'] ? { stopWhenIdleMs: parseDuration(String(v['stop-when-idle']), '--stop-when-idle') } : {}),
-        log: (line) => process.stderr.write(`[${schema}] ${line}\n`),
+        log: (line) => process.stderr.write(`[${schema}] ${line}\n`), ...metrics,
       });
     });
     const stop = () => [...workers, ...merges].forEach((w) => w.stop());
@@ -93,6 +97,7 @@ export const runCommand: CommandSpec = {
       merged.forEach((m) => process.stderr.write(`merge: ${m.partials} partials and rule events, ${m.progress} progress records, ${m.results} merged results, ${m.duplicates} duplicates\n`));
     } finally {
       clearInterval(progress);
+      await served?.close();
     }
     return 0;
   },

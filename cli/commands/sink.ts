@@ -5,6 +5,7 @@ import { openStore } from '../../store/open-store.ts';
 import { KafkaStoreSink } from '../../store/kafka-store-sink.ts';
 import { ensureTopics, kafkaSettings } from '../../stream/kafka/client.ts';
 import { concordTopics } from '../../stream/kafka/topics.ts';
+import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/process-metrics.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
@@ -13,17 +14,18 @@ import { loadRegistry, storeFlags, storeOptions, storeUrl, timingFlags, timingOp
 export const sinkCommand: CommandSpec = {
   name: 'sink',
   summary: 'write the workers\' results and late events from Kafka into the result store (idempotent)',
-  usage: 'concord sink --from-kafka [--store URL] [--stop-when-idle 5s] [--group G]',
+  usage: 'concord sink --from-kafka [--store URL] [--stop-when-idle 5s] [--group G] [--metrics-port N]',
   options: [
     '--from-kafka               read concord.results and concord.late (read_committed) in group <prefix>concord-store-sink',
     '--stop-when-idle D         exit once both topics are read to their end and quiet for D',
     '--group G                  consumer group (default <prefix>concord-store-sink)',
     ...storeOptions,
+    ...metricsOptions,
     ...timingOptions,
     '                           (the B and L the workers run with: rows are matched to those definitions;',
     '                           rows of pipelines the definitions do not have are skipped and counted)',
   ],
-  flags: { 'from-kafka': { type: 'boolean' }, 'stop-when-idle': { type: 'string' }, group: { type: 'string' }, ...storeFlags, ...timingFlags },
+  flags: { 'from-kafka': { type: 'boolean' }, 'stop-when-idle': { type: 'string' }, group: { type: 'string' }, ...storeFlags, ...metricsFlags, ...timingFlags },
   async run(v) {
     if (v['from-kafka'] !== true) throw new ConfigError('say where from: --from-kafka (the only source for now)');
     const timing = loadSettings(v);
@@ -32,18 +34,21 @@ export const sinkCommand: CommandSpec = {
     const settings = kafkaSettings('concord-sink');
     await ensureTopics(settings, concordTopics(registry));
     const store = await openStore(storeUrl(v), { registry });
+    const served = await metricsFromFlags(v).catch(async (error: unknown) => { await store.close(); throw error; });
     try {
       const sink = new KafkaStoreSink({
         settings, store, pipelines: registry.pipelines,
         ...(v.group === undefined ? {} : { groupId: String(v.group) }),
         ...(quiet === undefined ? {} : { stopWhenIdleMs: quiet }),
         log: (line) => process.stderr.write(`${line}\n`),
+        ...(served ? { metrics: served.metrics } : {}),
       });
       process.once('SIGINT', () => sink.stop());
       process.once('SIGTERM', () => sink.stop());
       const stats = await sink.run();
       process.stderr.write(`sink: ${stats.results} results and ${stats.late} late events in the store${stats.skipped ? `, ${stats.skipped} rows of pipelines not in ${registry.origin} skipped` : ''}\n`);
     } finally {
+      await served?.close();
       await store.close();
     }
     return 0;
