@@ -44,17 +44,6 @@ export type FieldValue = string | number | boolean;
 /** Any normalised event: field -> value; absent optional fields are left out. */
 export type AnyEvent = Record<string, FieldValue | undefined>;
 
-export const field = {
-  string: (doc: string) => ({ kind: 'string', required: true, doc }) as const,
-  optionalString: (doc: string) => ({ kind: 'string', required: false, doc }) as const,
-  timestamp: (doc: string) => ({ kind: 'timestamp', required: true, doc }) as const,
-  minorUnits: (doc: string) => ({ kind: 'decimal', scale: 2, required: true, doc }) as const,
-};
-
-export function defineEventSchema<const F extends Record<string, FieldDef>>(schema: EventSchema<F>): EventSchema<F> {
-  return schema;
-}
-
 /** The largest decimal(N) scale: minor units stay exact integers in a double up to 2^53. */
 export const MAX_DECIMAL_SCALE = 9;
 
