@@ -24,8 +24,9 @@ export const streamCommand: CommandSpec = {
     '--dead-letter FILE         rejected lines with the reason (default: counted only)',
     ...timingOptions,
     '--final                    write only the highest revision per window/key (and all alerts)',
-    '--store URL                also write results, late events and the watermark to the result store (the',
-    '                           single source of truth `report`, `reconcile --date` and the jobs read):',
+    '--store URL                also write results, late events and the watermark to the result store, the',
+    '                           single source of truth `report`, `reconcile --date` and the jobs read:',
+    '                           duckdb:<file> (default duckdb:.concord/store.duckdb, one process)',
     ...storeOptions.slice(1),
   ],
   flags: {
