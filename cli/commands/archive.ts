@@ -6,6 +6,7 @@ import { kafkaSettings } from '../../stream/kafka/client.ts';
 import { readJsonlFile } from '../../sources/jsonl-file.ts';
 import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/process-metrics.ts';
 import type { CommandSpec } from '../args.ts';
+import { logFlags, logOptions, processLog } from '../logging.ts';
 import { Progress } from '../progress.ts';
 import { loadRegistry } from './shared.ts';
 
@@ -22,12 +23,13 @@ export const archiveCommand: CommandSpec = {
     '--stop-when-idle D         with --from-kafka: exit once caught up and quiet for D',
     '--flush-records N          with --from-kafka: records per partition per file (default 50000)',
     ...metricsOptions.map((line) => line.replace('--metrics-port N          ', '--metrics-port N  (kafka) ')),
+    ...logOptions,
     '--dir DIR                  archive root: <dir>/<schema>/dt=YYYY-MM-DD/hour=HH/*.parquet (UTC);',
     '                           rejected lines go to <dir>/<schema>/_rejected/. Reruns replace, never duplicate.',
   ],
   flags: {
     schema: { type: 'string' }, input: { type: 'string' }, dir: { type: 'string' }, 'from-kafka': { type: 'boolean' },
-    'stop-when-idle': { type: 'string' }, 'flush-records': { type: 'string' }, ...metricsFlags,
+    'stop-when-idle': { type: 'string' }, 'flush-records': { type: 'string' }, ...metricsFlags, ...logFlags,
   },
   required: ['schema', 'dir'],
   async run(v) {
@@ -35,7 +37,8 @@ export const archiveCommand: CommandSpec = {
     const schema = registry.schema(String(v.schema));
     const sketched = registry.sketchedFields(schema.name);
     if (v['from-kafka']) {
-      const served = await metricsFromFlags(v);
+      const log = processLog(v, 'concord-archiver');
+      const served = await metricsFromFlags(v, log.lineSink());
       const archiver = new KafkaArchiver({
         schema,
         sketched,
@@ -43,13 +46,14 @@ export const archiveCommand: CommandSpec = {
         settings: kafkaSettings('concord-archiver'),
         ...(v['flush-records'] ? { flushRecords: Number(v['flush-records']) } : {}),
         ...(v['stop-when-idle'] ? { stopWhenIdleMs: parseDuration(String(v['stop-when-idle']), '--stop-when-idle') } : {}),
-        log: (line) => process.stderr.write(`${line}\n`),
+        log: log.lineSink(schema.name),
         ...(served ? { metrics: served.metrics } : {}),
       });
       process.once('SIGINT', () => archiver.stop());
       process.once('SIGTERM', () => archiver.stop());
       const stats = await archiver.run().finally(() => served?.close());
-      process.stderr.write(`archived ${stats.records - stats.skipped} ${schema.name} records from Kafka in ${stats.flushes} flushes (${stats.skipped} already archived, skipped)\n`);
+      log.info(`archived ${stats.records - stats.skipped} ${schema.name} records from Kafka in ${stats.flushes} flushes (${stats.skipped} already archived, skipped)`, { context: schema.name, final: true, ...stats });
+      log.flush();
       return 0;
     }
     if (v.input === undefined) throw new ConfigError('give --input FILE, or --from-kafka');

@@ -7,8 +7,11 @@ import { KafkaMergeWorker } from '../../stream/kafka-merge.ts';
 import { KafkaWorker } from '../../stream/kafka-worker.ts';
 import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/process-metrics.ts';
 import type { CommandSpec } from '../args.ts';
+import { logFlags, logOptions, processLog } from '../logging.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, pipelinesFor, timingFlags, timingOptions } from './shared.ts';
+
+const pipelineNames = (pipelines: readonly PipelineDefinition[] | undefined): string => (pipelines ?? []).map((p) => p.name).join(', ');
 
 export const runCommand: CommandSpec = {
   name: 'run',
@@ -23,6 +26,7 @@ export const runCommand: CommandSpec = {
     '                           with the same id fences its previous incarnation',
     '--group G                  consumer group (default <prefix>concord-<schema>, or <prefix>concord-<pipeline>)',
     ...metricsOptions,
+    ...logOptions,
     ...timingOptions,
     '                           Topics: <prefix><schema> (one per schema, keyed by its key) -> concord.results,',
     '                           concord.late, concord.dlq, concord.checkpoints, concord.partials.<schema> (the',
@@ -31,18 +35,20 @@ export const runCommand: CommandSpec = {
   ],
   flags: {
     pipeline: { type: 'string' }, 'stop-when-idle': { type: 'string' }, 'idle-timeout': { type: 'string' },
-    'worker-id': { type: 'string' }, group: { type: 'string' }, ...metricsFlags, ...timingFlags,
+    'worker-id': { type: 'string' }, group: { type: 'string' }, ...metricsFlags, ...logFlags, ...timingFlags,
   },
   required: ['pipeline'],
   async run(v) {
+    const log = processLog(v, 'concord-run');
     const registry = await loadRegistry(v);
     const chosen = pipelinesFor(registry, v.pipeline, loadSettings(v));
     const bySchema = new Map<string, PipelineDefinition[]>();
     for (const p of chosen) bySchema.set(p.schema.name, [...(bySchema.get(p.schema.name) ?? []), p]);
     const workerId = String(v['worker-id'] ?? hostname());
-    const served = await metricsFromFlags(v);
+    const served = await metricsFromFlags(v, log.lineSink());
     const metrics = served ? { metrics: served.metrics } : {};
     const merges: KafkaMergeWorker[] = [];
+    const mergeLabels: string[] = [];
     const workers = [...bySchema].map(([schema, pipelines]) => {
       const all = registry.pipelinesOf(schema).length === pipelines.length;
       const named = String(v.group ?? groupName(all ? `concord-${schema}` : `concord-${pipelines.map((p) => p.name).join('+')}`));
@@ -52,9 +58,10 @@ export const runCommand: CommandSpec = {
       // whichever member owns that pipeline's partials partition.
       const merged = pipelines.filter((p) => needsMergeStage(p));
       if (merged.length > 0) {
+        mergeLabels.push(pipelineNames(merged));
         merges.push(new KafkaMergeWorker({
           pipelines: merged, settings: kafkaSettings(`concord-merge-${workerId}`), groupId: `${group}.merge`, workerId,
-          log: (line) => process.stderr.write(`[${schema}] ${line}\n`), ...metrics,
+          log: log.lineSink(schema), ...metrics,
         }));
       }
       return new KafkaWorker({
@@ -64,18 +71,22 @@ export const runCommand: CommandSpec = {
         workerId,
         ...(v['idle-timeout'] ? { idleTimeoutMs: parseDuration(String(v['idle-timeout']), '--idle-timeout') } : {}),
         ...(v['stop-when-idle'] ? { stopWhenIdleMs: parseDuration(String(v['stop-when-idle']), '--stop-when-idle') } : {}),
-        log: (line) => process.stderr.write(`[${schema}] ${line}\n`), ...metrics,
+        log: log.lineSink(schema), ...metrics,
       });
     });
     const stop = () => [...workers, ...merges].forEach((w) => w.stop());
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    const schemas = [...bySchema.keys()];
+    const counts = (s: KafkaWorker['stats']) => ({ events: s.events, results: s.results, late: s.late, rejected: s.deadLetters, transactions: s.transactions });
+    const said = (s: ReturnType<typeof counts>) => `${s.events} events, ${s.results} results, ${s.late} late, ${s.rejected} rejected, ${s.transactions} transactions`;
     const progress = setInterval(() => {
-      for (const w of workers) {
-        const s = w.stats;
-        process.stderr.write(`run: ${s.events} events, ${s.results} results, ${s.late} late, ${s.deadLetters} rejected, ${s.transactions} transactions\n`);
-      }
-      for (const m of merges) process.stderr.write(`merge: ${m.stats.partials} partials and rule events, ${m.stats.results} merged results\n`);
+      workers.forEach((w, i) => {
+        const schema = schemas[i] ?? '?';
+        const c = counts(w.stats);
+        log.info(`run ${schema} (${pipelineNames(bySchema.get(schema))}): ${said(c)}`, { context: schema, pipelines: pipelineNames(bySchema.get(schema)), ...c });
+      });
+      merges.forEach((m, i) => log.info(`merge ${mergeLabels[i] ?? ''}: ${m.stats.partials} partials and rule events, ${m.stats.results} merged results`, { context: 'merge', pipelines: mergeLabels[i], partials: m.stats.partials, results: m.stats.results }));
     }, 5_000);
     const merging = merges.map((m) => m.run().catch((error: unknown) => {
       stop();
@@ -87,17 +98,22 @@ export const runCommand: CommandSpec = {
         stop();
         throw error;
       });
-      stats.forEach((s, i) => process.stderr.write(
-        `${[...bySchema.keys()][i]}: ${s.events} events, ${s.results} results, ${s.late} late, ${s.deadLetters} rejected, ${s.transactions} transactions\n`,
-      ));
+      stats.forEach((s, i) => {
+        const schema = schemas[i] ?? '?';
+        log.info(`${schema}: ${said(counts(s))}`, { context: schema, pipelines: pipelineNames(bySchema.get(schema)), final: true, ...counts(s) });
+      });
       // A bounded run ends once the merge has read every partial the drained workers wrote.
       if (v['stop-when-idle']) await Promise.all(merges.map((m) => m.stopWhenCaughtUp()));
       else merges.forEach((m) => m.stop());
       const merged = await Promise.all(merging);
-      merged.forEach((m) => process.stderr.write(`merge: ${m.partials} partials and rule events, ${m.progress} progress records, ${m.results} merged results, ${m.duplicates} duplicates\n`));
+      merged.forEach((m, i) => log.info(
+        `merge ${mergeLabels[i] ?? ''}: ${m.partials} partials and rule events, ${m.progress} progress records, ${m.results} merged results, ${m.duplicates} duplicates`,
+        { context: 'merge', pipelines: mergeLabels[i], final: true, ...m },
+      ));
     } finally {
       clearInterval(progress);
       await served?.close();
+      log.flush();
     }
     return 0;
   },

@@ -7,6 +7,7 @@ import { ensureTopics, kafkaSettings } from '../../stream/kafka/client.ts';
 import { concordTopics } from '../../stream/kafka/topics.ts';
 import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/process-metrics.ts';
 import type { CommandSpec } from '../args.ts';
+import { logFlags, logOptions, processLog } from '../logging.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 
@@ -21,35 +22,38 @@ export const sinkCommand: CommandSpec = {
     '--group G                  consumer group (default <prefix>concord-store-sink)',
     ...storeOptions,
     ...metricsOptions,
+    ...logOptions,
     ...timingOptions,
     '                           (the B and L the workers run with: rows are matched to those definitions;',
     '                           rows of pipelines the definitions do not have are skipped and counted)',
   ],
-  flags: { 'from-kafka': { type: 'boolean' }, 'stop-when-idle': { type: 'string' }, group: { type: 'string' }, ...storeFlags, ...metricsFlags, ...timingFlags },
+  flags: { 'from-kafka': { type: 'boolean' }, 'stop-when-idle': { type: 'string' }, group: { type: 'string' }, ...storeFlags, ...metricsFlags, ...logFlags, ...timingFlags },
   async run(v) {
     if (v['from-kafka'] !== true) throw new ConfigError('say where from: --from-kafka (the only source for now)');
+    const log = processLog(v, 'concord-sink');
     const timing = loadSettings(v);
     const registry = (await loadRegistry(v)).map((p) => withTiming(p, timing));
     const quiet = v['stop-when-idle'] === undefined ? undefined : parseDuration(String(v['stop-when-idle']), '--stop-when-idle');
     const settings = kafkaSettings('concord-sink');
     await ensureTopics(settings, concordTopics(registry));
     const store = await openStore(storeUrl(v), { registry });
-    const served = await metricsFromFlags(v).catch(async (error: unknown) => { await store.close(); throw error; });
+    const served = await metricsFromFlags(v, log.lineSink()).catch(async (error: unknown) => { await store.close(); throw error; });
     try {
       const sink = new KafkaStoreSink({
         settings, store, pipelines: registry.pipelines,
         ...(v.group === undefined ? {} : { groupId: String(v.group) }),
         ...(quiet === undefined ? {} : { stopWhenIdleMs: quiet }),
-        log: (line) => process.stderr.write(`${line}\n`),
+        log: log.lineSink(),
         ...(served ? { metrics: served.metrics } : {}),
       });
       process.once('SIGINT', () => sink.stop());
       process.once('SIGTERM', () => sink.stop());
       const stats = await sink.run();
-      process.stderr.write(`sink: ${stats.results} results and ${stats.late} late events in the store${stats.skipped ? `, ${stats.skipped} rows of pipelines not in ${registry.origin} skipped` : ''}\n`);
+      log.info(`sink: ${stats.results} results and ${stats.late} late events in the store${stats.skipped ? `, ${stats.skipped} rows of pipelines not in ${registry.origin} skipped` : ''}`, { final: true, ...stats });
     } finally {
       await served?.close();
       await store.close();
+      log.flush();
     }
     return 0;
   },

@@ -141,4 +141,27 @@ describe('process metrics', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
   }, 120_000);
+  it('concord run --log-format json: every stderr line a JSON object, the final counts as fields', async () => {
+    const prefix = `j${randomUUID().slice(0, 6)}.`;
+    const produced = await produce(prefix);
+    const child = spawn(process.execPath, [
+      '--import', 'tsx', 'cli/main.ts', 'run', '--pipeline', 'page_views_per_minute', '--worker-id', 'j1', '--stop-when-idle', '2s',
+      '--metrics-port', '0', '--log-format', 'json',
+    ], { cwd: root, env: { ...process.env, CONCORD_TOPIC_PREFIX: prefix, CONCORD_PARTITIONS: String(PARTITIONS) }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += String(d); });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code, stderr).toBe(0);
+    const lines = stderr.split('\n').filter(Boolean).map((line) => {
+      try {
+        return JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        throw new Error(`not a JSON log line: ${line}`);
+      }
+    });
+    expect(lines.every((l) => l.service === 'concord-run' && typeof l.msg === 'string' && typeof l.level === 'number')).toBe(true);
+    expect(lines.some((l) => /^metrics on http:/.test(String(l.msg)))).toBe(true);
+    const final = lines.find((l) => l.final === true && l.context === 'clicks');
+    expect(final, stderr).toMatchObject({ pipelines: 'page_views_per_minute', events: produced.valid, rejected: produced.bad, late: 0 });
+  }, 120_000);
 });
