@@ -25,6 +25,8 @@ export interface DirtyCell {
   /** Window start (alerts: the alert's event ts; 0 with `key` = the rule key to redo the key's day). */
   readonly windowStart: number;
   readonly key: KeyValues;
+  /** When the store marked it (a cell marked again after a backfill read it stays dirty for the next). */
+  readonly recordedAt?: number;
 }
 
 /**
@@ -56,10 +58,21 @@ export class UnexplainedDifferencesError extends ConcordError {
   constructor(rec: DayReconciliation) {
     super(
       `${rec.pipeline} ${rec.date}: ${rec.report.unexplained} of ${rec.report.different} differences are UNEXPLAINED; nothing was corrected. ` +
-        `Read the differences with cause "unexplained" in the report, fix the cause, then rerun with --force`,
+        `Read the differences with cause "unexplained" in the report and fix the cause, or publish the replay anyway with \`reconcile --date ${rec.date} --pipeline ${rec.pipeline} --force\``,
       { domain: 'internal' },
     );
     this.reconciliation = rec;
+  }
+}
+
+/** The stream wrote no rows for a pipeline's day: there is nothing to reconcile (every cell would differ). */
+export class NoRealtimeRowsError extends ConcordError {
+  readonly pipeline: string;
+  readonly date: string;
+  constructor(pipeline: string, date: string) {
+    super(`no realtime rows for ${pipeline} on ${date}: stream it or reconcile only the others with --pipeline`, { domain: 'user' });
+    this.pipeline = pipeline;
+    this.date = date;
   }
 }
 
@@ -77,6 +90,8 @@ export interface ReconcileDayRequest {
   readonly readAt?: number;
   readonly progress?: Progress;
   readonly now?: () => number;
+  /** Publish the replay even when some differences are unexplained (the report says so). */
+  readonly force?: boolean;
 }
 
 /**
@@ -95,6 +110,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
     store.lateEvents(def.name, date),
     req.readAt === undefined ? Promise.resolve(undefined) : store.asOf(def.name, date, req.readAt),
   ]);
+  if (realtime.length === 0) throw new NoRealtimeRowsError(def.name, date);
   await step(1, 'replaying the day from the archive and attributing differences');
   const { report, replayed } = await reconcileWithReplay({
     def, realtime, archiveDir: req.archiveDir, lateLog, range, ...(dashboardRead ? { dashboardRead } : {}),
@@ -104,7 +120,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
     date, pipeline: def.name, job_id: req.jobId, day_status: await store.dayStatus(def.name, date),
     reconciled_at: new Date((req.now ?? Date.now)()).toISOString(), report,
   };
-  if (report.unexplained > 0) {
+  if (report.unexplained > 0 && req.force !== true) {
     const failed: DayReconciliation = { ...base, generation: null, previous_generation: -1, status: 'failed_unexplained', corrections: 0 };
     await store.saveReconciliation(failed);
     await writeReport(req.reportDir, failed);

@@ -4,7 +4,9 @@ import type { LoggedLate } from '../reconcile/reconcile.ts';
 import type { DirtyCell, ReconcileStore } from '../reconcile/reconcile-day.ts';
 import type { KeyValues, ResultRecord } from '../schemas/results.ts';
 import { dayOf, dayStart, lateToStored, toRecord, toRow, type Provenance, type StoredRow } from './rows.ts';
-import type { SqlDriver, SqlValue } from './sql-driver.ts';
+import type { SqlDriver } from './sql-driver.ts';
+import { insertHistory, markNews, recordChanges, stageRows, storedOfStaged, upsertRows, type ChangeToRecord, type StagedRow } from './bulk-write.ts';
+import { appendLateBulk, consumeDirty, dirtyCellId, markDirtyCells, markDirtyFromStage } from './dirty-cells.ts';
 
 const DAY = 86_400_000;
 
@@ -51,16 +53,6 @@ export interface WriteOutcome {
   diverted: number;
 }
 
-const COLUMNS = ['pipeline', 'generation', 'window_start', 'cell', 'day', 'kind', 'window_end', 'key_json', 'values_json', 'revision', 'provenance', 'watermark', 'definition_version', 'written_at', 'job_id'];
-const COLUMN_TYPES = COLUMNS.map((name) => ({
-  name, type: (['generation', 'revision'].includes(name) ? 'INTEGER' : ['window_start', 'window_end', 'written_at'].includes(name) ? 'BIGINT' : 'TEXT') as 'TEXT' | 'BIGINT' | 'INTEGER',
-}));
-
-function rowParams(r: StoredRow): SqlValue[] {
-  const w = r.watermark === null ? null : r.watermark === Number.POSITIVE_INFINITY ? 'inf' : r.watermark === Number.NEGATIVE_INFINITY ? '-inf' : String(r.watermark);
-  return [r.pipeline, r.generation, r.windowStart, r.cell, r.day, r.kind, r.windowEnd, JSON.stringify(r.key), JSON.stringify(r.values), r.revision, r.provenance, w, r.definitionVersion, r.writtenAt, r.jobId];
-}
-
 /** A stored row as read from `result_rows` (shared with the store reader). */
 export function rowFromDb(x: Record<string, unknown>): StoredRow {
   const w = x.watermark === null || x.watermark === undefined ? null : x.watermark === 'inf' ? Number.POSITIVE_INFINITY : x.watermark === '-inf' ? Number.NEGATIVE_INFINITY : Number(x.watermark);
@@ -71,19 +63,6 @@ export function rowFromDb(x: Record<string, unknown>): StoredRow {
     revision: Number(x.revision), provenance: String(x.provenance) as Provenance, watermark: w,
     definitionVersion: String(x.definition_version), writtenAt: Number(x.written_at), jobId: x.job_id === null ? null : String(x.job_id),
   };
-}
-
-/** `($1, ..., $k), ($k+1, ...)` for `rows` rows of `width` values. */
-function placeholders(rows: number, width: number): string {
-  const out: string[] = [];
-  for (let r = 0; r < rows; r++) out.push(`(${Array.from({ length: width }, (_, i) => `$${1 + r * width + i}`).join(', ')})`);
-  return out.join(', ');
-}
-
-interface ChangeToRecord {
-  cell: { pipeline: string; day: string; windowStart: number; cell: string; key: KeyValues };
-  old: Record<string, unknown> | null;
-  next: Record<string, unknown> | null;
 }
 
 const CHUNK = 400;
@@ -183,6 +162,39 @@ export class SqlResultStore implements ReconcileStore {
    */
   async writeRealtime(records: readonly ResultRecord[]): Promise<WriteOutcome> {
     if (records.length === 0) return { applied: 0, diverted: 0 };
+    return this.db.transaction((tx) => this.realtimeIn(tx, records));
+  }
+
+  /** Late events the workers recorded; a new late event for a reconciled or sealed day dirties its cell. */
+  async appendLate(pipeline: string, entries: readonly LoggedLate[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    return this.db.transaction((tx) => this.lateIn(tx, pipeline, entries));
+  }
+
+  /** The pipeline's watermark (max of what was reported), which seals days. */
+  async setWatermark(pipeline: string, w: number): Promise<void> {
+    if (!Number.isFinite(w)) return; // +infinity ends a bounded run; it says nothing about wall-clock sealing
+    await this.db.transaction((tx) => this.watermarkIn(tx, pipeline, w));
+  }
+
+  /**
+   * One flush of a sink in one transaction (one commit): results first, then late events (their cells'
+   * days may have been reconciled), then watermarks (which seal days).
+   */
+  async writeBatch(batch: { results: readonly ResultRecord[]; late: ReadonlyMap<string, readonly LoggedLate[]>; watermarks: ReadonlyMap<string, number> }): Promise<WriteOutcome & { late: number }> {
+    const late = [...batch.late].filter(([, l]) => l.length > 0);
+    const watermarks = [...batch.watermarks].filter(([, w]) => Number.isFinite(w));
+    if (batch.results.length === 0 && late.length === 0 && watermarks.length === 0) return { applied: 0, diverted: 0, late: 0 };
+    return this.db.transaction(async (tx) => {
+      const out = batch.results.length > 0 ? await this.realtimeIn(tx, batch.results) : { applied: 0, diverted: 0 };
+      let added = 0;
+      for (const [pipeline, entries] of late) added += await this.lateIn(tx, pipeline, entries);
+      for (const [pipeline, w] of watermarks) await this.watermarkIn(tx, pipeline, w);
+      return { ...out, late: added };
+    });
+  }
+
+  private async realtimeIn(tx: SqlDriver, records: readonly ResultRecord[]): Promise<WriteOutcome> {
     const writtenAt = this.now();
     // Highest revision per cell within the batch (one statement may not touch a row twice).
     const best = new Map<string, StoredRow>();
@@ -192,69 +204,60 @@ export class SqlResultStore implements ReconcileStore {
       const seen = best.get(id);
       if (!seen || seen.revision < row.revision) best.set(id, row);
     }
-    const rows = [...best.values()];
-    return this.db.transaction(async (tx) => {
-      await this.insertHistory(tx, rows);
-      const watermarks = await this.watermarksIn(tx);
-      const live = await this.liveGenerations(tx, rows);
-      let applied = 0, diverted = 0;
-      const visible: StoredRow[] = [];
-      const dirty: { row: StoredRow; reason: string }[] = [];
-      for (const row of rows) {
-        const sealed = this.isSealed(row.day, watermarks.get(row.pipeline));
-        const reconciled = (live.get(`${row.pipeline}\u0000${row.day}`) ?? 0) > 0;
-        if (sealed || reconciled) {
-          diverted++;
-          dirty.push({ row, reason: sealed ? 'sealed_day' : 'late_after_reconcile' });
-        }
-        // Sealed days with no reconciled version show generation 0: keep it unchanged.
-        if (!(sealed && !reconciled)) visible.push(row);
+    const holds = await this.holds(tx, [...best.values()]);
+    let held = false;
+    const staged: StagedRow[] = [];
+    for (const row of best.values()) {
+      const h = holds.get(`${row.pipeline}\u0000${row.day}`);
+      const hold = h?.sealed ? 'sealed_day' : h?.reconciled ? 'late_after_reconcile' : null;
+      held ||= hold !== null;
+      const alert = row.kind === 'alert';
+      // Sealed days with no reconciled version show generation 0: keep it unchanged.
+      staged.push({ row, hold, visible: !(h?.sealed && !h.reconciled), dirtyWs: alert ? dayStart(row.day) : row.windowStart, dirtyCell: alert ? dirtyCellId(row.key) : row.cell });
+    }
+    const stage = await stageRows(tx, this.s, staged);
+    let diverted = 0;
+    if (held) {
+      // Rows for a reconciled or sealed day: only those that change a cell dirty it (and count as late-delta).
+      await markNews(tx, this.s, stage);
+      for (const c of await tx.query(`SELECT pipeline, day, hold, count(*) AS n FROM ${stage} WHERE news = 1 GROUP BY pipeline, day, hold`)) {
+        diverted += Number(c.n);
+        if (c.hold === 'sealed_day') await this.addLateDelta(tx, String(c.pipeline), String(c.day), Number(c.n));
       }
-      applied = await this.upsertRows(tx, visible.length === rows.length ? rows : visible);
-      for (const { row, reason } of dirty) {
-        const alert = row.kind === 'alert';
-        await this.markDirty(tx, row.pipeline, row.day, alert ? dayStart(row.day) : row.windowStart, alert ? JSON.stringify(Object.values(row.key)) : row.cell, row.key, reason);
-        if (reason === 'sealed_day') await this.addLateDelta(tx, row.pipeline, row.day, 1);
-      }
-      return { applied, diverted };
-    });
+      if (diverted > 0) await markDirtyFromStage(tx, this.s, stage, this.now());
+    }
+    await insertHistory(tx, this.s, stage);
+    const applied = await upsertRows(tx, this.s, stage);
+    return { applied, diverted };
   }
 
-  /** Late events the workers recorded; a late event for a reconciled or sealed day dirties its cell. */
-  async appendLate(pipeline: string, entries: readonly LoggedLate[]): Promise<number> {
-    if (entries.length === 0) return 0;
+  private async lateIn(tx: SqlDriver, pipeline: string, entries: readonly LoggedLate[]): Promise<number> {
     const def = this.registry.pipeline(pipeline);
     const stored = entries.map((l) => lateToStored(def, l));
-    return this.db.transaction(async (tx) => {
-      let added = 0;
-      for (const part of chunks(stored)) {
-        const params = part.flatMap((l) => [l.pipeline, l.day, l.source, l.offset, JSON.stringify({ evaluated_on_arrival: l.late.evaluatedOnArrival, record: l.late.record })]);
-        const inserted = await tx.query(
-          `INSERT INTO ${this.s}.late_events (pipeline, day, source, "offset", record_json) VALUES ${placeholders(part.length, 5)}
-           ON CONFLICT (pipeline, source, "offset") DO NOTHING RETURNING source`, params);
-        added += inserted.length;
-      }
-      const watermarks = await this.watermarksIn(tx);
-      const live = await this.liveGenerations(tx, stored);
-      for (const l of stored) {
-        const sealed = this.isSealed(l.day, watermarks.get(l.pipeline));
-        if (sealed || (live.get(`${l.pipeline}\u0000${l.day}`) ?? 0) > 0) {
-          await this.markDirty(tx, l.pipeline, l.day, l.windowStart, l.cell, l.key, sealed ? 'sealed_day' : 'late_after_reconcile');
-        }
-      }
-      return added;
-    });
+    const holds = await this.holds(tx, stored);
+    return appendLateBulk(tx, this.s, stored, (l) => {
+      const h = holds.get(`${l.pipeline}\u0000${l.day}`);
+      return h?.sealed ? 'sealed_day' : h?.reconciled ? 'late_after_reconcile' : null;
+    }, this.now());
   }
 
-  /** The pipeline's watermark (max of what was reported), which seals days. */
-  async setWatermark(pipeline: string, w: number): Promise<void> {
-    if (!Number.isFinite(w)) return; // +infinity ends a bounded run; it says nothing about wall-clock sealing
-    await this.db.transaction(async (tx) => {
-      await tx.query(
-        `INSERT INTO ${this.s}.watermarks (pipeline, watermark) VALUES ($1, $2)
-         ON CONFLICT (pipeline) DO UPDATE SET watermark = excluded.watermark WHERE excluded.watermark > ${this.s}.watermarks.watermark`,
-        [pipeline, w]);
-    });
+  private async watermarkIn(tx: SqlDriver, pipeline: string, w: number): Promise<void> {
+    await tx.query(
+      `INSERT INTO ${this.s}.watermarks (pipeline, watermark) VALUES ($1, $2)
+       ON CONFLICT (pipeline) DO UPDATE SET watermark = excluded.watermark WHERE excluded.watermark > ${this.s}.watermarks.watermark`,
+      [pipeline, w]);
+  }
+
+  /** Per (pipeline, day) of `items`: is it sealed, is a reconciled version live. */
+  private async holds(tx: SqlDriver, items: readonly { pipeline: string; day: string }[]): Promise<Map<string, { sealed: boolean; reconciled: boolean }>> {
+    const watermarks = await this.watermarksIn(tx);
+    const live = await this.liveGenerations(tx, items);
+    const out = new Map<string, { sealed: boolean; reconciled: boolean }>();
+    for (const i of items) {
+      const id = `${i.pipeline}\u0000${i.day}`;
+      if (!out.has(id)) out.set(id, { sealed: this.isSealed(i.day, watermarks.get(i.pipeline)), reconciled: (live.get(id) ?? 0) > 0 });
+    }
+    return out;
   }
 
   // ---- reads -----------------------------------------------------------------------------------
@@ -339,8 +342,8 @@ export class SqlResultStore implements ReconcileStore {
 
   async dirtyCells(pipeline: string, day: string): Promise<DirtyCell[]> {
     const rows = await this.db.query(
-      `SELECT window_start, key_json FROM ${this.s}.dirty_cells WHERE pipeline = $1 AND day = $2 AND consumed_by IS NULL ORDER BY window_start, cell`, [pipeline, day]);
-    return rows.map((r) => ({ pipeline, windowStart: Number(r.window_start), key: JSON.parse(String(r.key_json)) as KeyValues }));
+      `SELECT window_start, key_json, recorded_at FROM ${this.s}.dirty_cells WHERE pipeline = $1 AND day = $2 AND consumed_by IS NULL ORDER BY window_start, cell`, [pipeline, day]);
+    return rows.map((r) => ({ pipeline, windowStart: Number(r.window_start), key: JSON.parse(String(r.key_json)) as KeyValues, recordedAt: Number(r.recorded_at) }));
   }
 
   /** Days with unconsumed dirty cells, each with when its newest one was recorded (backfill job ids). */
@@ -382,8 +385,9 @@ export class SqlResultStore implements ReconcileStore {
       const rows = records.map((r) => toRow(r, { generation, provenance: meta.provenance, writtenAt: at, jobId: meta.jobId }))
         .filter((r) => r.pipeline === pipeline && r.day === day)
         .map((r) => ({ ...r, revision: 0 }));
-      await this.insertHistory(tx, rows);
-      await this.upsertRows(tx, rows);
+      const stage = await stageRows(tx, this.s, rows.map((row) => ({ row })));
+      await insertHistory(tx, this.s, stage);
+      await upsertRows(tx, this.s, stage);
       const corrections = await this.switchTo(tx, pipeline, day, generation, previous, 'reconcile', meta.provenance, at);
       // The reconciliation read the whole archive: cells dirtied before it are covered.
       await tx.query(`UPDATE ${this.s}.dirty_cells SET consumed_by = $3 WHERE pipeline = $1 AND day = $2 AND consumed_by IS NULL AND recorded_at <= $4`, [pipeline, day, meta.jobId, at]);
@@ -402,12 +406,16 @@ export class SqlResultStore implements ReconcileStore {
     });
   }
 
-  async upsertBackfill(pipeline: string, day: string, records: readonly ResultRecord[], consumed: readonly DirtyCell[], meta: { jobId: string }): Promise<{ changed: number }> {
+  /**
+   * Upserts recomputed cells into the day's live version (provenance `backfill`) and consumes the dirty
+   * cells read for them, in one transaction of set-based statements; `progress` hears each step.
+   */
+  async upsertBackfill(pipeline: string, day: string, records: readonly ResultRecord[], consumed: readonly DirtyCell[], meta: { jobId: string; progress?: (what: string) => void | Promise<void> }): Promise<{ changed: number }> {
     return this.db.transaction(async (tx) => {
       const generation = await this.liveGeneration(tx, pipeline, day);
       const at = this.now();
       const rows = records.map((r) => toRow(r, { generation, provenance: 'backfill', writtenAt: at, jobId: meta.jobId })).filter((r) => r.day === day);
-      const before = await this.rowsOf(tx, pipeline, generation, rows);
+      const before = await storedOfStaged(tx, this.s, await stageRows(tx, this.s, rows.map((row) => ({ row }))), generation);
       const next: StoredRow[] = [];
       const changes: ChangeToRecord[] = [];
       for (const row of rows) {
@@ -416,17 +424,24 @@ export class SqlResultStore implements ReconcileStore {
         next.push({ ...row, revision: old ? old.revision + 1 : 0 });
         changes.push({ cell: row, old: old?.values ?? null, next: row.values });
       }
-      const changed = changes.length;
-      await this.recordChanges(tx, changes, 'backfill', generation, at);
-      await this.insertHistory(tx, next);
-      await this.upsertRows(tx, next);
-      for (const d of consumed) {
-        await tx.query(`UPDATE ${this.s}.dirty_cells SET consumed_by = $4 WHERE pipeline = $1 AND window_start = $2 AND cell = $3`,
-          [pipeline, d.windowStart, JSON.stringify(Object.values(d.key)), meta.jobId]);
+      await meta.progress?.(`${rows.length} recomputed cells compared with the live version: ${changes.length} changed`);
+      await recordChanges(tx, this.s, changes, 'backfill', generation, at);
+      if (next.length > 0) {
+        const stage = await stageRows(tx, this.s, next.map((row) => ({ row })));
+        await insertHistory(tx, this.s, stage);
+        await upsertRows(tx, this.s, stage);
       }
+      await meta.progress?.(`${changes.length} changed cells written; consuming ${consumed.length} dirty cells`);
+      await consumeDirty(tx, this.s, pipeline, consumed, meta.jobId);
       await tx.query(`DELETE FROM ${this.s}.late_delta WHERE pipeline = $1 AND day = $2`, [pipeline, day]);
-      return { changed };
+      return { changed: changes.length };
     });
+  }
+
+  /** Marks cells dirty (e.g. those archive content added after the day's reconcile touches), one statement. */
+  async markDirty(pipeline: string, cells: readonly { day: string; windowStart: number; key: KeyValues }[], reason: string): Promise<void> {
+    if (cells.length === 0) return;
+    await this.db.transaction((tx) => markDirtyCells(tx, this.s, pipeline, cells, reason, this.now()));
   }
 
   // ---- internals ---------------------------------------------------------------------------------
@@ -457,87 +472,10 @@ export class SqlResultStore implements ReconcileStore {
     return out;
   }
 
-  /** Rows into the staging table when the backend has a bulk path; false: use multi-row VALUES. */
-  private async staged(tx: SqlDriver, rows: readonly StoredRow[]): Promise<boolean> {
-    if (!tx.stage || rows.length < 50) return false;
-    // History and rows are usually written from the same array in one transaction: stage it once.
-    if (this.lastStaged?.tx === tx && this.lastStaged.rows === rows) return true;
-    await tx.stage(this.s, 'stage_rows', COLUMN_TYPES, rows.map(rowParams));
-    this.lastStaged = { tx, rows };
-    return true;
-  }
-
-  private lastStaged: { tx: SqlDriver; rows: readonly StoredRow[] } | undefined;
-
-  private async insertHistory(tx: SqlDriver, rows: readonly StoredRow[]): Promise<void> {
-    if (await this.staged(tx, rows)) {
-      await tx.query(`INSERT INTO ${this.s}.result_history (${COLUMNS.join(', ')}) SELECT ${COLUMNS.join(', ')} FROM ${this.s}.stage_rows
-         ON CONFLICT (pipeline, generation, window_start, cell, revision) DO NOTHING`);
-      return;
-    }
-    for (const part of chunks(rows)) {
-      await tx.query(
-        `INSERT INTO ${this.s}.result_history (${COLUMNS.join(', ')}) VALUES ${placeholders(part.length, COLUMNS.length)}
-         ON CONFLICT (pipeline, generation, window_start, cell, revision) DO NOTHING`, part.flatMap(rowParams));
-    }
-  }
-
-  /** Guarded upsert: only a higher revision replaces a stored row. Returns the rows applied. */
-  private async upsertRows(tx: SqlDriver, rows: readonly StoredRow[]): Promise<number> {
-    let applied = 0;
-    const set = COLUMNS.filter((c) => !['pipeline', 'generation', 'window_start', 'cell'].includes(c)).map((c) => `${c} = excluded.${c}`).join(', ');
-    if (await this.staged(tx, rows)) {
-      const out = await tx.query(
-        `INSERT INTO ${this.s}.result_rows (${COLUMNS.join(', ')}) SELECT ${COLUMNS.join(', ')} FROM ${this.s}.stage_rows
-         ON CONFLICT (pipeline, generation, window_start, cell) DO UPDATE SET ${set}
-         WHERE excluded.revision > ${this.s}.result_rows.revision
-         RETURNING cell`);
-      return out.length;
-    }
-    for (const part of chunks(rows)) {
-      const out = await tx.query(
-        `INSERT INTO ${this.s}.result_rows (${COLUMNS.join(', ')}) VALUES ${placeholders(part.length, COLUMNS.length)}
-         ON CONFLICT (pipeline, generation, window_start, cell) DO UPDATE SET ${set}
-         WHERE excluded.revision > ${this.s}.result_rows.revision
-         RETURNING cell`, part.flatMap(rowParams));
-      applied += out.length;
-    }
-    return applied;
-  }
-
-  private async rowsOf(tx: SqlDriver, pipeline: string, generation: number, cells: readonly { windowStart: number; cell: string }[]): Promise<Map<string, StoredRow>> {
-    const out = new Map<string, StoredRow>();
-    for (const part of chunks(cells)) {
-      const rows = await tx.query(
-        `SELECT * FROM ${this.s}.result_rows WHERE pipeline = $1 AND generation = $2 AND (${part.map((_, i) => `(window_start = $${2 * i + 3} AND cell = $${2 * i + 4})`).join(' OR ')})`,
-        [pipeline, generation, ...part.flatMap((c) => [c.windowStart, c.cell])]);
-      for (const r of rows.map(rowFromDb)) out.set(`${r.windowStart}\u0000${r.cell}`, r);
-    }
-    return out;
-  }
-
-  private async markDirty(tx: SqlDriver, pipeline: string, day: string, windowStart: number, cell: string, key: KeyValues, reason: string): Promise<void> {
-    await tx.query(
-      `INSERT INTO ${this.s}.dirty_cells (pipeline, day, window_start, cell, key_json, reason, recorded_at, consumed_by) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)
-       ON CONFLICT (pipeline, window_start, cell) DO UPDATE SET consumed_by = NULL, reason = excluded.reason, recorded_at = excluded.recorded_at`,
-      [pipeline, day, windowStart, cell, JSON.stringify(key), reason, this.now()]);
-  }
-
   private async addLateDelta(tx: SqlDriver, pipeline: string, day: string, n: number): Promise<void> {
     await tx.query(
       `INSERT INTO ${this.s}.late_delta (pipeline, day, n) VALUES ($1, $2, $3) ON CONFLICT (pipeline, day) DO UPDATE SET n = ${this.s}.late_delta.n + excluded.n`,
       [pipeline, day, n]);
-  }
-
-  /** Publishes old -> new changes, in the given order (sequence numbers follow it). */
-  private async recordChanges(tx: SqlDriver, list: readonly ChangeToRecord[], provenance: Change['provenance'], generation: number, at: number): Promise<void> {
-    for (const part of chunks(list, 200)) {
-      const values = part.map((_, i) => `(nextval('${this.s}.change_seq'), ${Array.from({ length: 10 }, (__, j) => `$${i * 10 + j + 1}`).join(', ')})`).join(', ');
-      await tx.query(
-        `INSERT INTO ${this.s}.changes (seq, pipeline, day, window_start, cell, key_json, old_json, new_json, provenance, generation, at_ms) VALUES ${values}`,
-        part.flatMap(({ cell, old, next }) => [cell.pipeline, cell.day, cell.windowStart, cell.cell, JSON.stringify(cell.key),
-          old === null ? null : JSON.stringify(old), next === null ? null : JSON.stringify(next), provenance, generation, at]));
-    }
   }
 
   /** Makes `to` the day's live generation; publishes old -> new for every visible cell that changes. */
@@ -554,7 +492,7 @@ export class SqlResultStore implements ReconcileStore {
       changes.push({ cell: (n ?? o)!, old: o?.values ?? null, next: n?.values ?? null });
     }
     const corrections = changes.length;
-    await this.recordChanges(tx, changes, provenance, to, at);
+    await recordChanges(tx, this.s, changes, provenance, to, at);
     await tx.query(
       `INSERT INTO ${this.s}.day_live (pipeline, day, generation, switched_at) VALUES ($1, $2, $3, $4)
        ON CONFLICT (pipeline, day) DO UPDATE SET generation = excluded.generation, switched_at = excluded.switched_at`, [pipeline, day, to, at]);

@@ -54,10 +54,8 @@ export class StoreSink {
     this.late = new Map();
     this.watermarks = new Map();
     this.pending = 0;
-    // Rows first, then late events (their cells' days may have been reconciled), then W (seals days).
-    await this.store.writeRealtime(results);
-    for (const [pipeline, entries] of late) await this.store.appendLate(pipeline, entries);
-    for (const [pipeline, w] of watermarks) await this.store.setWatermark(pipeline, w);
+    // One transaction: rows, then late events (their cells' days may have been reconciled), then W (seals days).
+    await this.store.writeBatch({ results, late, watermarks });
     this.written.results += results.length;
     const lateRows = [...late.values()].reduce((n, l) => n + l.length, 0);
     this.written.late += lateRows;

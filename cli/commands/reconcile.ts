@@ -7,7 +7,7 @@ import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, pipelinesFor, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
-import { reconcileDay, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
+import { NoRealtimeRowsError, reconcileDay, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
 import { reconciliationMarkdown, type DayReconciliation } from '../../reconcile/day-report.ts';
 import { openStore } from '../../store/open-store.ts';
 
@@ -15,7 +15,7 @@ export const reconcileCommand: CommandSpec = {
   name: 'reconcile',
   summary: 'diff realtime results against a replay of the archive and attribute every difference',
   usage: 'concord reconcile --pipeline NAME --realtime STREAM_OUT.jsonl --archive ARCHIVE_DIR --output REPORT.json [--max-out-of-orderness 30s] [--allowed-lateness 5m]\n' +
-    '   or: concord reconcile --date YYYY-MM-DD --archive ARCHIVE_DIR [--pipeline NAME|all] [--store URL] [--report-dir DIR] [--read-at ISO] [--job-id ID]',
+    '   or: concord reconcile --date YYYY-MM-DD --archive ARCHIVE_DIR [--pipeline NAME|all] [--store URL] [--report-dir DIR] [--read-at ISO] [--job-id ID] [--force]',
   options: [
     'Files (one pipeline, realtime results from a file):',
     '--pipeline NAME            page_views_per_minute | unique_visitors_5m | fraud_multi_country',
@@ -34,15 +34,21 @@ export const reconcileCommand: CommandSpec = {
     '--report-dir DIR           JSON + Markdown reports go to DIR/<date>/<pipeline>.json|.md (default .concord/reports)',
     '--read-at ISO              also attribute what the dashboard showed at that instant (update_after_read)',
     '--job-id ID                idempotence key of this run (default reconcile:<pipeline>:<date>)',
+    '--force                    publish the replayed day even when some differences are unexplained (they stay',
+    '                           in the stored report); without it such a day publishes nothing and exits 3',
+    '--pipeline NAME|all        default all; a pipeline the stream wrote no rows for on D is reported and skipped',
+    '                           (exit 2 once the others are done)',
     ...storeOptions,
   ],
   flags: {
     pipeline: { type: 'string' }, realtime: { type: 'string' }, archive: { type: 'string' }, output: { type: 'string' },
     'fail-on-unexplained': { type: 'boolean' }, late: { type: 'string' }, ...timingFlags,
-    date: { type: 'string' }, 'report-dir': { type: 'string' }, 'read-at': { type: 'string' }, 'job-id': { type: 'string' }, ...storeFlags,
+    date: { type: 'string' }, 'report-dir': { type: 'string' }, 'read-at': { type: 'string' }, 'job-id': { type: 'string' },
+    force: { type: 'boolean' }, ...storeFlags,
   },
   async run(v) {
     if (v.date !== undefined) return reconcileStoredDay(v);
+    if (v.force !== undefined) throw new ConfigError('--force applies to a day in the store: use it with --date D (with files, nothing is published)');
     for (const r of ['pipeline', 'realtime', 'archive', 'output']) {
       if (v[r] === undefined) throw new ConfigError(`--${r} is required (or --date D to reconcile a day in the store)\nUsage: ${reconcileCommand.usage}`);
     }
@@ -71,16 +77,22 @@ async function reconcileStoredDay(v: Record<string, string | boolean | undefined
   const registry = await loadRegistry(v);
   const store = await openStore(storeUrl(v), { registry });
   const done: DayReconciliation[] = [];
+  const empty: string[] = [];
   let failed = 0;
   try {
     for (const def of pipelinesFor(registry, v.pipeline, loadSettings(v))) {
       try {
         done.push(await reconcileDay({
           def, date, store, archiveDir: String(v.archive), jobId: String(v['job-id'] ?? `reconcile:${def.name}:${date}`),
-          reportDir: String(v['report-dir'] ?? '.concord/reports'), ...(readAt === undefined ? {} : { readAt }),
+          reportDir: String(v['report-dir'] ?? '.concord/reports'), ...(readAt === undefined ? {} : { readAt }), force: v.force === true,
           progress: ({ done: d, total, what }) => { process.stderr.write(`reconcile ${def.name} ${date} [${d}/${total}] ${what}\n`); },
         }));
       } catch (error) {
+        if (error instanceof NoRealtimeRowsError) {
+          empty.push(def.name);
+          process.stderr.write(`${error.message}\n`);
+          continue;
+        }
         if (!(error instanceof UnexplainedDifferencesError)) throw error;
         failed++;
         done.push(error.reconciliation);
@@ -90,9 +102,13 @@ async function reconcileStoredDay(v: Record<string, string | boolean | undefined
   } finally {
     await store.close();
   }
-  process.stdout.write(reconciliationMarkdown(done) + '\n');
+  if (done.length > 0) process.stdout.write(reconciliationMarkdown(done) + '\n');
   for (const d of done) {
-    if (d.status === 'published') process.stderr.write(`${d.pipeline} ${date}: version ${d.generation} live (was ${d.previous_generation}), ${d.corrections} cells corrected\n`);
+    if (d.status !== 'published') continue;
+    const forced = d.report.unexplained > 0 ? ` despite ${d.report.unexplained} unexplained differences (--force)` : '';
+    process.stderr.write(`${d.pipeline} ${date}: version ${d.generation} live (was ${d.previous_generation}), ${d.corrections} cells corrected${forced}\n`);
   }
-  return failed > 0 ? 3 : 0;
+  if (failed > 0) return 3;
+  // A user error (exit 2), said once per pipeline above; the others were reconciled.
+  return empty.length > 0 ? 2 : 0;
 }

@@ -98,7 +98,7 @@ describe.each(backends)('result store conformance: $name', ({ name, url }) => {
     expect(await store.writeRealtime([win(0, '/b', 2, 1)])).toEqual({ applied: 1, diverted: 1 });
     expect(views(await store.current(P, DAY))).toEqual([[0, '/a', 3], [0, '/b', 1], [1, '/d', 1]]);
     expect((await store.realtimeResults(P, DAY)).map((r) => [(r as WindowResult).key.url, (r as WindowResult).values.views])).toEqual([['/a', 2], ['/b', 2], ['/c', 4]]);
-    expect(await store.dirtyCells(P, DAY)).toEqual([{ pipeline: P, windowStart: T0, key: { url: '/b' } }]);
+    expect((await store.dirtyCells(P, DAY)).map(({ recordedAt: _, ...d }) => d)).toEqual([{ pipeline: P, windowStart: T0, key: { url: '/b' } }]);
     expect((await store.status(P, DAY)).dirty).toBe(1);
     // Backfill writes the recomputed cell into the live version and consumes it.
     const afterSwitch = clock;

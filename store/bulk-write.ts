@@ -1,0 +1,114 @@
+import type { KeyValues } from '../schemas/results.ts';
+import type { StoredRow } from './rows.ts';
+import type { SqlDriver, SqlValue, StageColumn } from './sql-driver.ts';
+
+/**
+ * The store's bulk write path, shared by every write (live rows, late events, backfill, publish): rows
+ * go into a staging table through the backend's bulk path (DuckDB: appender; PostgreSQL: one
+ * `INSERT ... SELECT FROM unnest(arrays)` into a temporary table), then each step is one set-based
+ * statement over the staged rows. No statement per row, no multi-row VALUES (DuckDB parses those at
+ * ~0.4 ms a row).
+ */
+
+export const COLUMNS = ['pipeline', 'generation', 'window_start', 'cell', 'day', 'kind', 'window_end', 'key_json', 'values_json', 'revision', 'provenance', 'watermark', 'definition_version', 'written_at', 'job_id'];
+const KEY = ['pipeline', 'generation', 'window_start', 'cell'];
+
+const ROW_COLUMNS: StageColumn[] = COLUMNS.map((name) => ({
+  name, type: ['generation', 'revision'].includes(name) ? 'INTEGER' : ['window_start', 'window_end', 'written_at'].includes(name) ? 'BIGINT' : 'TEXT',
+}));
+
+/**
+ * Staged rows carry what the write decides per row, so one statement can act on a whole batch:
+ * `hold` (null, or why the row's day no longer shows generation 0: 'sealed_day' | 'late_after_reconcile'),
+ * `visible` (1: upsert into the row's generation), the dirty cell it would mark (`dirty_ws`, `dirty_cell`)
+ * and `news` (set by the store: 1 when the row tells something not stored yet).
+ */
+const STAGE_ROW_COLUMNS: StageColumn[] = [...ROW_COLUMNS,
+  { name: 'hold', type: 'TEXT' }, { name: 'visible', type: 'INTEGER' }, { name: 'dirty_ws', type: 'BIGINT' }, { name: 'dirty_cell', type: 'TEXT' }, { name: 'news', type: 'INTEGER' }];
+
+export interface StagedRow {
+  row: StoredRow;
+  hold?: 'sealed_day' | 'late_after_reconcile' | null;
+  visible?: boolean;
+  dirtyWs?: number;
+  dirtyCell?: string;
+}
+
+export function rowParams(r: StoredRow): SqlValue[] {
+  const w = r.watermark === null ? null : r.watermark === Number.POSITIVE_INFINITY ? 'inf' : r.watermark === Number.NEGATIVE_INFINITY ? '-inf' : String(r.watermark);
+  return [r.pipeline, r.generation, r.windowStart, r.cell, r.day, r.kind, r.windowEnd, JSON.stringify(r.key), JSON.stringify(r.values), r.revision, r.provenance, w, r.definitionVersion, r.writtenAt, r.jobId];
+}
+
+/** Stages `rows` (replacing what was staged before in this transaction); returns the staging table's name. */
+export async function stageRows(tx: SqlDriver, schema: string, rows: readonly StagedRow[]): Promise<string> {
+  return tx.stage(schema, 'stage_rows', STAGE_ROW_COLUMNS, rows.map((s) => [...rowParams(s.row),
+    s.hold ?? null, s.visible === false ? 0 : 1, s.dirtyWs ?? s.row.windowStart, s.dirtyCell ?? s.row.cell, 0]));
+}
+
+const cols = COLUMNS.join(', ');
+const staged = (alias: string) => COLUMNS.map((c) => `${alias}.${c}`).join(', ');
+const matches = (a: string, b: string) => KEY.map((c) => `${a}.${c} = ${b}.${c}`).join(' AND ');
+
+/** Every staged row into the history (a row already there at its revision is kept). */
+export async function insertHistory(tx: SqlDriver, schema: string, stage: string): Promise<void> {
+  await tx.query(
+    `INSERT INTO ${schema}.result_history (${cols}) SELECT ${staged('s')} FROM ${stage} s
+     ON CONFLICT (pipeline, generation, window_start, cell, revision) DO NOTHING`);
+}
+
+/** Guarded upsert of the staged rows marked visible: only a higher revision replaces a stored row. Returns the rows applied. */
+export async function upsertRows(tx: SqlDriver, schema: string, stage: string): Promise<number> {
+  const set = COLUMNS.filter((c) => !KEY.includes(c)).map((c) => `${c} = excluded.${c}`).join(', ');
+  const out = await tx.query(
+    `INSERT INTO ${schema}.result_rows (${cols}) SELECT ${staged('s')} FROM ${stage} s WHERE s.visible = 1
+     ON CONFLICT (pipeline, generation, window_start, cell) DO UPDATE SET ${set}
+     WHERE excluded.revision > ${schema}.result_rows.revision
+     RETURNING cell`);
+  return out.length;
+}
+
+/**
+ * Marks `news` on the staged held rows that tell something new: a revision the history does not hold
+ * whose values differ from the stream's stored row (or a cell the stream had no row for). A replayed
+ * row, or a new revision with the same values, changes no cell and dirties nothing.
+ */
+export async function markNews(tx: SqlDriver, schema: string, stage: string): Promise<void> {
+  await tx.query(
+    `UPDATE ${stage} SET news = 1 WHERE hold IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM ${schema}.result_history h WHERE ${matches('h', stage)} AND h.revision = ${stage}.revision)
+       AND NOT EXISTS (SELECT 1 FROM ${schema}.result_rows r WHERE ${matches('r', stage)} AND r.values_json = ${stage}.values_json)`);
+}
+
+/** The stored rows of the staged cells in `generation`, keyed window_start \0 cell (one statement). */
+export async function storedOfStaged(tx: SqlDriver, schema: string, stage: string, generation: number): Promise<Map<string, { revision: number; values: Record<string, unknown> }>> {
+  const rows = await tx.query(
+    `SELECT r.window_start, r.cell, r.revision, r.values_json FROM ${schema}.result_rows r JOIN ${stage} s
+       ON r.pipeline = s.pipeline AND r.window_start = s.window_start AND r.cell = s.cell
+     WHERE r.generation = $1::INTEGER`, [generation]);
+  return new Map(rows.map((r) => [`${Number(r.window_start)}\u0000${String(r.cell)}`, { revision: Number(r.revision), values: JSON.parse(String(r.values_json)) as Record<string, unknown> }]));
+}
+
+export interface ChangeToRecord {
+  cell: { pipeline: string; day: string; windowStart: number; cell: string; key: KeyValues };
+  old: Record<string, unknown> | null;
+  next: Record<string, unknown> | null;
+}
+
+const CHANGE_COLUMNS: StageColumn[] = [
+  { name: 'ord', type: 'BIGINT' }, { name: 'pipeline', type: 'TEXT' }, { name: 'day', type: 'TEXT' }, { name: 'window_start', type: 'BIGINT' },
+  { name: 'cell', type: 'TEXT' }, { name: 'key_json', type: 'TEXT' }, { name: 'old_json', type: 'TEXT' }, { name: 'new_json', type: 'TEXT' }];
+
+/**
+ * Publishes old -> new changes in the given order: a block of sequence numbers is reserved in one
+ * statement (writers are serialised, so the block is contiguous) and the changes go in with one insert.
+ */
+export async function recordChanges(tx: SqlDriver, schema: string, list: readonly ChangeToRecord[], provenance: string, generation: number, at: number): Promise<void> {
+  if (list.length === 0) return;
+  const last = Number((await tx.query(`SELECT max(nextval('${schema}.change_seq')) AS last FROM generate_series(1, $1::BIGINT)`, [list.length]))[0]!.last);
+  const first = last - list.length + 1;
+  const stage = await tx.stage(schema, 'stage_changes', CHANGE_COLUMNS, list.map(({ cell, old, next }, i) => [i, cell.pipeline, cell.day, cell.windowStart, cell.cell,
+    JSON.stringify(cell.key), old === null ? null : JSON.stringify(old), next === null ? null : JSON.stringify(next)]));
+  await tx.query(
+    `INSERT INTO ${schema}.changes (seq, pipeline, day, window_start, cell, key_json, old_json, new_json, provenance, generation, at_ms)
+     SELECT $1::BIGINT + ord, pipeline, day, window_start, cell, key_json, old_json, new_json, $2::TEXT, $3::INTEGER, $4::BIGINT FROM ${stage}`, [first, provenance, generation, at]);
+}

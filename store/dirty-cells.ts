@@ -1,0 +1,87 @@
+import type { DirtyCell } from '../reconcile/reconcile-day.ts';
+import type { KeyValues } from '../schemas/results.ts';
+import type { StoredLate } from './rows.ts';
+import type { SqlDriver, StageColumn } from './sql-driver.ts';
+
+/**
+ * Dirty-cell bookkeeping, set-based: a batch marks or consumes its cells with one statement over a
+ * staging table (never one statement per cell), on both backends.
+ */
+
+export type HoldReason = 'sealed_day' | 'late_after_reconcile';
+
+/**
+ * Marks dirty the cells of the staged rows (bulk-write.ts) that carry news; one row per cell (alerts of
+ * one key and day share a cell), so PostgreSQL's ON CONFLICT never touches a row twice.
+ */
+export async function markDirtyFromStage(tx: SqlDriver, schema: string, stage: string, at: number): Promise<void> {
+  await tx.query(
+    `INSERT INTO ${schema}.dirty_cells (pipeline, day, window_start, cell, key_json, reason, recorded_at, consumed_by)
+     SELECT pipeline, min(day), dirty_ws, dirty_cell, min(key_json), min(hold), $1::BIGINT, NULL FROM ${stage}
+     WHERE news = 1 GROUP BY pipeline, dirty_ws, dirty_cell
+     ON CONFLICT (pipeline, window_start, cell) DO UPDATE SET consumed_by = NULL, reason = excluded.reason, recorded_at = excluded.recorded_at`, [at]);
+}
+
+const LATE_COLUMNS: StageColumn[] = [
+  { name: 'pipeline', type: 'TEXT' }, { name: 'day', type: 'TEXT' }, { name: 'source', type: 'TEXT' }, { name: 'off', type: 'BIGINT' },
+  { name: 'record_json', type: 'TEXT' }, { name: 'dirty_ws', type: 'BIGINT' }, { name: 'dirty_cell', type: 'TEXT' }, { name: 'key_json', type: 'TEXT' },
+  { name: 'hold', type: 'TEXT' }, { name: 'news', type: 'INTEGER' }];
+
+/**
+ * Late events into `late_events` (idempotent per source offset). Only an event not stored before dirties
+ * its cell, and only when its day is held (`holdOf`): replaying the late topic changes nothing.
+ * Returns how many events were new.
+ */
+export async function appendLateBulk(tx: SqlDriver, schema: string, entries: readonly StoredLate[], holdOf: (l: StoredLate) => HoldReason | null, at: number): Promise<number> {
+  const unique = new Map<string, StoredLate>();
+  for (const l of entries) unique.set(`${l.pipeline}\u0000${l.source}\u0000${l.offset}`, l);
+  const stage = await tx.stage(schema, 'stage_late', LATE_COLUMNS, [...unique.values()].map((l) => [l.pipeline, l.day, l.source, l.offset,
+    JSON.stringify({ evaluated_on_arrival: l.late.evaluatedOnArrival, record: l.late.record }), l.windowStart, l.cell, JSON.stringify(l.key), holdOf(l), 0]));
+  await tx.query(
+    `UPDATE ${stage} SET news = 1 WHERE NOT EXISTS (SELECT 1 FROM ${schema}.late_events e
+       WHERE e.pipeline = ${stage}.pipeline AND e.source = ${stage}.source AND e."offset" = ${stage}.off)`);
+  const added = await tx.query(
+    `INSERT INTO ${schema}.late_events (pipeline, day, source, "offset", record_json)
+     SELECT pipeline, day, source, off, record_json FROM ${stage} WHERE news = 1 RETURNING source`);
+  if (added.length > 0 && unique.size > 0 && [...unique.values()].some((l) => holdOf(l) !== null)) {
+    await tx.query(
+      `INSERT INTO ${schema}.dirty_cells (pipeline, day, window_start, cell, key_json, reason, recorded_at, consumed_by)
+       SELECT pipeline, min(day), dirty_ws, dirty_cell, min(key_json), min(hold), $1::BIGINT, NULL FROM ${stage}
+       WHERE news = 1 AND hold IS NOT NULL GROUP BY pipeline, dirty_ws, dirty_cell
+       ON CONFLICT (pipeline, window_start, cell) DO UPDATE SET consumed_by = NULL, reason = excluded.reason, recorded_at = excluded.recorded_at`, [at]);
+  }
+  return added.length;
+}
+
+const CELL_COLUMNS: StageColumn[] = [
+  { name: 'window_start', type: 'BIGINT' }, { name: 'cell', type: 'TEXT' }, { name: 'key_json', type: 'TEXT' }, { name: 'day', type: 'TEXT' },
+  { name: 'reason', type: 'TEXT' }, { name: 'recorded_at', type: 'BIGINT' }];
+
+/** The dirty cell's stored id: the key values in field order as JSON (pipeline/keys.ts storedCellId). */
+export function dirtyCellId(key: KeyValues): string {
+  return JSON.stringify(Object.values(key));
+}
+
+/**
+ * Consumes the given dirty cells (one statement): a cell dirtied again after it was read for this
+ * backfill (`recordedAt` newer) stays dirty for the next one.
+ */
+export async function consumeDirty(tx: SqlDriver, schema: string, pipeline: string, cells: readonly DirtyCell[], jobId: string): Promise<void> {
+  if (cells.length === 0) return;
+  const stage = await tx.stage(schema, 'stage_cells', CELL_COLUMNS, cells.map((d) => [d.windowStart, dirtyCellId(d.key), null, null, null, d.recordedAt ?? Number.MAX_SAFE_INTEGER]));
+  await tx.query(
+    `UPDATE ${schema}.dirty_cells SET consumed_by = $2 WHERE pipeline = $1 AND EXISTS (SELECT 1 FROM ${stage} c
+       WHERE c.window_start = ${schema}.dirty_cells.window_start AND c.cell = ${schema}.dirty_cells.cell AND ${schema}.dirty_cells.recorded_at <= c.recorded_at)`,
+    [pipeline, jobId]);
+}
+
+/** Marks the given cells dirty (one statement), e.g. the cells archive content added after a reconcile touches. */
+export async function markDirtyCells(tx: SqlDriver, schema: string, pipeline: string, cells: readonly { day: string; windowStart: number; key: KeyValues }[], reason: string, at: number): Promise<void> {
+  if (cells.length === 0) return;
+  const unique = new Map(cells.map((c) => [`${c.windowStart}\u0000${dirtyCellId(c.key)}`, c]));
+  const stage = await tx.stage(schema, 'stage_cells', CELL_COLUMNS, [...unique.values()].map((c) => [c.windowStart, dirtyCellId(c.key), JSON.stringify(c.key), c.day, reason, at]));
+  await tx.query(
+    `INSERT INTO ${schema}.dirty_cells (pipeline, day, window_start, cell, key_json, reason, recorded_at, consumed_by)
+     SELECT $1::TEXT, day, window_start, cell, key_json, reason, recorded_at, NULL FROM ${stage}
+     ON CONFLICT (pipeline, window_start, cell) DO UPDATE SET consumed_by = NULL, reason = excluded.reason, recorded_at = excluded.recorded_at`, [pipeline]);
+}
