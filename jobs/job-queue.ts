@@ -1,7 +1,12 @@
 import { Queue, type Job, type JobsOptions } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { ConcordError } from '../pipeline/errors.ts';
 import { datesBetween, jobId, type JobKind } from './job-ids.ts';
+import { redisConnection } from './redis-connection.ts';
+import { validateSchedule } from './schedule.ts';
+import { registeredWorkers, type WorkerInfo } from './worker-registry.ts';
+
+export { redisConnection };
 
 export interface JobData {
   kind: JobKind | 'nightly';
@@ -9,6 +14,10 @@ export interface JobData {
   date?: string;
   /** Nightly: the time zone whose previous date is reconciled. */
   timeZone?: string;
+  /** Reconcile: publish an empty version when the archive holds no event of the date (else the job refuses). */
+  allowEmpty?: boolean;
+  /** The store the enqueuer meant (`storeIdentity`): a worker writing another store refuses the job. */
+  store?: string;
 }
 
 export interface JobSettings {
@@ -30,11 +39,6 @@ export function jobSettings(overrides: JobSettings = {}): Required<JobSettings> 
 }
 
 export const QUEUE = 'concord-jobs';
-
-/** A Redis connection as BullMQ needs it (blocking commands: no per-request retry limit). */
-export function redisConnection(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
-}
 
 
 export interface JobStatus {
@@ -63,11 +67,16 @@ export class ConcordJobs {
   constructor(pipelineNames: readonly string[], settings: JobSettings = {}) {
     this.pipelineNames = pipelineNames;
     this.settings = jobSettings(settings);
-    this.connection = redisConnection(this.settings.redisUrl);
-    this.queue = new Queue<JobData>(QUEUE, { connection: this.connection, prefix: this.settings.prefix });
     // A lost Redis connection is re-emitted as 'error'; without a listener Node would throw. ioredis
     // reconnects by itself and queued commands run then; callers see errors on the calls that fail.
+    this.connection = redisConnection(this.settings.redisUrl, (error) => { this.lastConnectionError = error; });
+    this.queue = new Queue<JobData>(QUEUE, { connection: this.connection, prefix: this.settings.prefix });
     this.queue.on('error', (error) => { this.lastConnectionError = error; });
+  }
+
+  /** The pipelines `name` means (`all` or none: every one); an unknown name is a user error. */
+  pipelineList(name: string | undefined): readonly string[] {
+    return this.pipelines(name);
   }
 
   private pipelines(name: string | undefined): readonly string[] {
@@ -88,11 +97,46 @@ export class ConcordJobs {
     };
   }
 
-  /** One reconcile job per pipeline; `force` adds a rerun even when the day's job exists or ran. */
-  async enqueueReconcile(date: string, pipeline?: string, force = false): Promise<Job<JobData>[]> {
+  /**
+   * One reconcile job per pipeline; `force` adds a rerun even when the day's job exists or ran.
+   * `allowEmpty`: a date without archived events publishes an empty version instead of failing.
+   * `store`: the store meant (see `storeIdentity`), checked by the worker.
+   */
+  async enqueueReconcile(date: string, pipeline?: string, force = false, extra: { allowEmpty?: boolean; store?: string } = {}): Promise<Job<JobData>[]> {
     const rerun = force ? `rerun-${Date.now()}` : undefined;
-    return Promise.all(this.pipelines(pipeline).map((p) =>
-      this.queue.add('reconcile', { kind: 'reconcile', pipeline: p, date }, this.options(jobId('reconcile', p, date, rerun)))));
+    const data = (p: string): JobData => ({
+      kind: 'reconcile', pipeline: p, date, ...(extra.allowEmpty ? { allowEmpty: true } : {}), ...(extra.store ? { store: extra.store } : {}),
+    });
+    return Promise.all(this.pipelines(pipeline).map((p) => this.queue.add('reconcile', data(p), this.options(jobId('reconcile', p, date, rerun)))));
+  }
+
+  /**
+   * The jobs of `ids` as they are in the queue now: an id enqueued again is the job that already
+   * exists (BullMQ keeps ids unique), and its state says whether the new request changed anything.
+   */
+  async current(ids: readonly string[]): Promise<JobStatus[]> {
+    const out: JobStatus[] = [];
+    for (const id of ids) {
+      const j = await this.queue.getJob(id);
+      if (j) out.push(await describe(j));
+    }
+    return out;
+  }
+
+  /**
+   * Moves the failed jobs of `date` (one pipeline, or all) back to waiting: the same job ids run again
+   * (the store keys versions by job id, so a retry whose earlier attempt had published changes nothing).
+   */
+  async retryFailed(date: string, pipeline?: string): Promise<string[]> {
+    const names = new Set(this.pipelines(pipeline));
+    const failed = await this.queue.getJobs(['failed'], 0, 10_000);
+    const retried: string[] = [];
+    for (const j of failed) {
+      if (!j || j.data.date !== date || !names.has(j.data.pipeline ?? '')) continue;
+      await j.retry('failed');
+      retried.push(String(j.id));
+    }
+    return retried.sort();
   }
 
   /**
@@ -100,7 +144,7 @@ export class ConcordJobs {
    * per date, when its newest dirty cell was recorded: that goes into the job id, so enqueueing the same
    * backlog twice is one job, while cells dirtied after a backfill ran make a new one.
    */
-  async enqueueBackfill(from: string, to: string, pipeline: string | undefined, dirtyDays: (pipeline: string) => Promise<Map<string, number>>): Promise<Job<JobData>[]> {
+  async enqueueBackfill(from: string, to: string, pipeline: string | undefined, dirtyDays: (pipeline: string) => Promise<Map<string, number>>, store?: string): Promise<Job<JobData>[]> {
     const dates = datesBetween(from, to);
     const jobs: Job<JobData>[] = [];
     for (const p of this.pipelines(pipeline)) {
@@ -108,17 +152,31 @@ export class ConcordJobs {
       for (const date of dates) {
         const version = dirty.get(date);
         if (version === undefined) continue;
-        jobs.push(await this.queue.add('backfill', { kind: 'backfill', pipeline: p, date }, this.options(jobId('backfill', p, date, `d${version}`))));
+        jobs.push(await this.queue.add('backfill', { kind: 'backfill', pipeline: p, date, ...(store ? { store } : {}) }, this.options(jobId('backfill', p, date, `d${version}`))));
       }
     }
     return jobs;
   }
 
-  /** The nightly run: replay + reconcile of the previous date, every pipeline (cron in `timeZone`). */
+  /**
+   * The nightly run: replay + reconcile of the previous date, every pipeline (cron in `timeZone`).
+   * A cron or zone that cannot run is refused (ConfigError naming --cron / --tz) before anything is stored.
+   */
   async schedule(cron = process.env.CONCORD_NIGHTLY_CRON ?? '0 2 * * *', timeZone = process.env.CONCORD_NIGHTLY_TZ ?? 'UTC'): Promise<void> {
-    await this.queue.upsertJobScheduler('nightly-reconcile', { pattern: cron, tz: timeZone }, {
+    validateSchedule(cron, timeZone);
+    await this.queue.upsertJobScheduler(NIGHTLY, { pattern: cron, tz: timeZone }, {
       name: 'nightly', data: { kind: 'nightly', timeZone }, opts: { attempts: this.settings.attempts, backoff: { type: 'exponential', delay: this.settings.backoffMs } },
     });
+  }
+
+  /** Removes the nightly schedule; false when there was none. Jobs it already enqueued stay. */
+  async unschedule(): Promise<boolean> {
+    return this.queue.removeJobScheduler(NIGHTLY);
+  }
+
+  /** The workers alive on this queue prefix, with the store each writes. */
+  async workers(): Promise<WorkerInfo[]> {
+    return registeredWorkers(this.connection, this.settings.prefix);
   }
 
   async status(date?: string): Promise<JobStatus[]> {
@@ -126,16 +184,23 @@ export class ConcordJobs {
     const out: JobStatus[] = [];
     for (const j of jobs) {
       if (!j || (date !== undefined && j.data.date !== date)) continue;
-      out.push({
-        id: String(j.id), name: j.name, state: await j.getState(), data: j.data, attemptsMade: j.attemptsMade, progress: j.progress,
-        ...(j.failedReason ? { failedReason: j.failedReason } : {}), ...(j.returnvalue !== undefined && j.returnvalue !== null ? { result: j.returnvalue } : {}),
-      });
+      out.push(await describe(j));
     }
     return out.sort((a, b) => a.id.localeCompare(b.id));
   }
 
   async close(): Promise<void> {
-    await this.queue.close();
+    await this.queue.close().catch(() => undefined);
     this.connection.disconnect();
   }
+}
+
+/** The id of the nightly job scheduler (one per queue prefix). */
+export const NIGHTLY = 'nightly-reconcile';
+
+async function describe(j: Job<JobData>): Promise<JobStatus> {
+  return {
+    id: String(j.id), name: j.name, state: await j.getState(), data: j.data, attemptsMade: j.attemptsMade, progress: j.progress,
+    ...(j.failedReason ? { failedReason: j.failedReason } : {}), ...(j.returnvalue !== undefined && j.returnvalue !== null ? { result: j.returnvalue } : {}),
+  };
 }

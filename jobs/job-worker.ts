@@ -2,14 +2,26 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { ConcordError } from '../pipeline/errors.ts';
 import { DayLock } from './day-lock.ts';
 import { lockKey, previousDate } from './job-ids.ts';
-import { ConcordJobs, QUEUE, jobSettings, redisConnection, type JobData, type JobSettings } from './job-queue.ts';
+import { ConcordJobs, QUEUE, jobSettings, type JobData, type JobSettings } from './job-queue.ts';
+import { RedisHealth, redisConnection } from './redis-connection.ts';
+import { registerWorker } from './worker-registry.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
 
 export type JobProgress = (p: { done: number; total: number; what: string }) => Promise<void>;
 
 /** The work behind the jobs (default: jobs/default-processors.ts: replay + reconcile, backfill). */
+export interface JobRequest {
+  date: string;
+  pipeline: string;
+  jobId: string;
+  /** Reconcile: the enqueuer allowed an empty day (no archived event of the date). */
+  allowEmpty?: boolean;
+  /** 0 on the first run; >0 when an earlier attempt (failed or cut off by a lost connection) ran. */
+  attempt?: number;
+}
+
 export interface JobProcessors {
-  reconcile(req: { date: string; pipeline: string; jobId: string }, progress: JobProgress): Promise<Record<string, unknown>>;
+  reconcile(req: JobRequest, progress: JobProgress): Promise<Record<string, unknown>>;
   backfill(req: { date: string; pipeline: string; jobId: string }, progress: JobProgress): Promise<Record<string, unknown>>;
 }
 
@@ -23,6 +35,11 @@ export interface WorkerOptions extends JobSettings {
   pipelines?: readonly string[];
   /** Metrics of the process (serve/process-metrics.ts): job durations and outcomes by kind. */
   metrics?: ProcessMetrics;
+  /**
+   * The store this worker writes (`storeIdentity`): registered in Redis for the commands that enqueue
+   * to compare with, and jobs enqueued for another store are refused.
+   */
+  store?: string;
 }
 
 /**
@@ -34,12 +51,20 @@ export interface WorkerOptions extends JobSettings {
  */
 export function startWorker(processors: JobProcessors, options: WorkerOptions = {}): Worker<JobData> {
   const settings = jobSettings(options);
+  const log = options.log ?? (() => undefined);
+  // One line per change of Redis' reachability (lost / back), not one per reconnect attempt.
+  const health = new RedisHealth(settings.redisUrl, log);
   const connection = redisConnection(settings.redisUrl);
   const locks = redisConnection(settings.redisUrl);
-  const log = options.log ?? (() => undefined);
+  health.watch(connection);
+  health.watch(locks);
+  const registration = options.store === undefined ? undefined : registerWorker(locks, settings.prefix, options.store);
   let fanOut: ConcordJobs | undefined;
   const run = async (job: Job<JobData>, token?: string) => {
     const { kind } = job.data;
+    if (job.data.store !== undefined && options.store !== undefined && job.data.store !== options.store) {
+      throw new UnrecoverableError(`job ${job.id} was enqueued for store ${job.data.store} but this worker writes ${options.store}: enqueue it again with the worker's --store, or run a worker with --store for that store`);
+    }
     if (kind === 'nightly') {
       // The scheduled run: the date before the run's date in the scheduler's zone, as per-pipeline jobs.
       const date = previousDate(job.timestamp + (job.opts.delay ?? 0), job.data.timeZone ?? 'UTC');
@@ -62,7 +87,10 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
         await job.updateProgress({ ...p, percent: p.total === 0 ? 100 : Math.round((100 * p.done) / p.total) });
         log(`${job.id}: [${p.done}/${p.total}] ${p.what}`);
       };
-      const req = { date, pipeline, jobId: String(job.id) };
+      // attemptsMade counts failed attempts; stalledCounter the runs cut off (e.g. Redis lost mid-job).
+      const attempt = job.attemptsMade + (job.stalledCounter ?? 0);
+      if (attempt > 0) log(`${job.id}: attempt ${attempt + 1}; the earlier one reached ${describeProgress(job.progress)} (see docs/operations.md: what a rerun redoes)`);
+      const req = { date, pipeline, jobId: String(job.id), attempt, ...(job.data.allowEmpty ? { allowEmpty: true } : {}) };
       try {
         return kind === 'reconcile' ? await processors.reconcile(req, progress) : await processors.backfill(req, progress);
       } catch (error) {
@@ -90,11 +118,20 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
   };
   const worker = new Worker<JobData>(QUEUE, processor, { connection, prefix: settings.prefix, concurrency: options.concurrency ?? 1, lockDuration: 30_000 });
   worker.on('failed', (job, error) => log(`${job?.id ?? '?'} failed (attempt ${job?.attemptsMade ?? '?'}): ${error.message}`));
-  worker.on('error', () => undefined); // connection errors: BullMQ reconnects; jobs report their own failures
+  worker.on('error', () => undefined); // connection errors: BullMQ reconnects, `health` logs the outage; jobs report their own failures
+  worker.on('closing', () => { health.closing = true; });
   worker.on('closed', () => {
-    locks.disconnect();
-    connection.disconnect();
-    void fanOut?.close();
+    void (async () => {
+      await registration?.stop();
+      locks.disconnect();
+      connection.disconnect();
+      await fanOut?.close();
+    })();
   });
   return worker;
+}
+
+function describeProgress(progress: unknown): string {
+  const p = progress as { done?: number; total?: number; what?: string } | undefined;
+  return p && typeof p === 'object' && p.total !== undefined ? `[${p.done}/${p.total}] ${p.what ?? ''}`.trim() : 'no step';
 }

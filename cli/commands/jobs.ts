@@ -1,9 +1,13 @@
-import { QueueEvents } from 'bullmq';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { dayRange } from '../../reconcile/reconcile-day.ts';
 import { defaultProcessors } from '../../jobs/default-processors.ts';
-import { ConcordJobs, QUEUE, redisConnection } from '../../jobs/job-queue.ts';
+import { jobId } from '../../jobs/job-ids.ts';
+import { ConcordJobs, NIGHTLY, QUEUE, jobSettings, type JobStatus } from '../../jobs/job-queue.ts';
 import { startWorker } from '../../jobs/job-worker.ts';
+import { whenWrapperExits } from '../../jobs/launcher-watch.ts';
+import { RedisUnreachableError, probeRedis, redactRedisUrl } from '../../jobs/redis-connection.ts';
+import { validateSchedule } from '../../jobs/schedule.ts';
+import { storeIdentity } from '../../jobs/worker-registry.ts';
 import { openStore } from '../../store/open-store.ts';
 import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/process-metrics.ts';
 import type { CommandSpec } from '../args.ts';
@@ -11,111 +15,251 @@ import { loadSettings } from '../config.ts';
 import type { Registry } from '../../pipeline/registry.ts';
 import { loadRegistry, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 
-const SUB = ['worker', 'schedule', 'enqueue', 'backfill', 'status'];
+const SUB = ['worker', 'schedule', 'unschedule', 'enqueue', 'retry', 'backfill', 'status'];
+type Values = Record<string, string | boolean | undefined>;
 
 export const jobsCommand: CommandSpec = {
   name: 'jobs',
   summary: 'BullMQ jobs: nightly replay + reconcile, backfill of dirty cells, workers, status',
-  usage: 'concord jobs worker|schedule|enqueue|backfill|status [options]',
+  usage: 'concord jobs worker|schedule|unschedule|enqueue|retry|backfill|status [options]',
   leadingWordAs: 'do',
   options: [
-    '--do worker                run jobs until SIGINT/SIGTERM (--archive DIR, --store URL, --concurrency N)',
-    '--do schedule              nightly replay + reconcile of the previous date (--cron "0 2 * * *", --tz UTC)',
-    '--do enqueue               reconcile --date D [--pipeline NAME|all] [--force: a deliberate rerun] [--wait]',
-    '--do backfill              --from D1 --to D2 [--pipeline P]: one job per (pipeline, date) with dirty cells',
-    '--do status                jobs with state, attempts, progress, result or failure reason [--date D]',
-    '                           (the subcommand may also be given as the first word: `concord jobs status`)',
-    '--archive DIR              the Parquet archive (worker; env CONCORD_ARCHIVE_DIR)',
-    '--report-dir DIR           reports of reconcile jobs (default .concord/reports)',
+    '--do SUBCOMMAND            what to do (may also be given as the first word: `concord jobs status`):',
+    '  worker                   run jobs until SIGINT/SIGTERM (the current job finishes; a second signal stops at once)',
+    '                           --archive DIR (required), --store URL, --concurrency N (1), --report-dir DIR, --metrics-port N',
+    '  schedule                 nightly replay + reconcile of the previous date: --cron "0 2 * * *" --tz UTC',
+    '  unschedule               remove the nightly schedule (jobs it already enqueued stay)',
+    '  enqueue                  reconcile --date D [--pipeline NAME|all] [--force] [--allow-empty] [--wait] [--store URL]',
+    '  retry                    run the failed jobs of --date D [--pipeline NAME|all] again (same job ids)',
+    '  backfill                 --from D1 --to D2 [--pipeline P] [--store URL]: one job per (pipeline, date) with dirty cells',
+    '  status                   jobs with state, attempts, progress, result or failure reason [--date D]; workers and schedule',
+    '--date YYYY-MM-DD          the day (enqueue, retry, status)',
+    '--pipeline NAME|all        one pipeline or all (default all)',
+    '--force                    enqueue: a deliberate rerun, even when the day\'s job ran or failed (a new job id)',
+    '--allow-empty              enqueue: publish an empty version when the archive holds no event of the date',
+    '                           (without it such a job fails: "no archived events for D in DIR")',
+    '--wait                     enqueue: wait for the jobs, print each result; exit 0 if all completed, 1 if not',
+    '--from D1 --to D2          backfill: the dates, inclusive',
+    '--cron EXPR                schedule: five cron fields (env CONCORD_NIGHTLY_CRON, default "0 2 * * *")',
+    '--tz ZONE                  schedule: IANA time zone of the cron (env CONCORD_NIGHTLY_TZ, default UTC)',
+    '--archive DIR              worker: the Parquet archive (env CONCORD_ARCHIVE_DIR)',
+    '--concurrency N            worker: jobs at once (default 1)',
+    '--report-dir DIR           worker: reports of reconcile jobs (default .concord/reports)',
     ...metricsOptions.map((line) => line.replace('--metrics-port N          ', '--metrics-port N (worker) ')),
     ...storeOptions,
-    '                           Redis: env REDIS_URL (default redis://127.0.0.1:6379); queue prefix',
-    '                           CONCORD_QUEUE_PREFIX; retries CONCORD_JOB_ATTEMPTS (5), CONCORD_JOB_BACKOFF_MS (5000)',
+    '                           The worker records its store in Redis; enqueue --store and backfill refuse another one.',
+    '                           Redis: env REDIS_URL (default redis://127.0.0.1:6379; a command waits',
+    '                           CONCORD_REDIS_TIMEOUT_MS (3000) for it); queue prefix CONCORD_QUEUE_PREFIX (concord);',
+    '                           retries CONCORD_JOB_ATTEMPTS (5), CONCORD_JOB_BACKOFF_MS (5000)',
     ...timingOptions,
   ],
   flags: {
     do: { type: 'string' }, date: { type: 'string' }, pipeline: { type: 'string' }, force: { type: 'boolean' }, wait: { type: 'boolean' },
-    from: { type: 'string' }, to: { type: 'string' }, cron: { type: 'string' }, tz: { type: 'string' }, archive: { type: 'string' },
-    'report-dir': { type: 'string' }, concurrency: { type: 'string' }, ...storeFlags, ...metricsFlags, ...timingFlags,
+    'allow-empty': { type: 'boolean' }, from: { type: 'string' }, to: { type: 'string' }, cron: { type: 'string' }, tz: { type: 'string' },
+    archive: { type: 'string' }, 'report-dir': { type: 'string' }, concurrency: { type: 'string' }, ...storeFlags, ...metricsFlags, ...timingFlags,
   },
   async run(v) {
     const sub = String(v.do ?? '');
     if (!SUB.includes(sub)) throw new ConfigError(`say what to do: concord jobs ${SUB.join('|')}\nRun \`concord jobs --help\` for the options.`);
-    const registry = await loadRegistry(v);
-    if (sub === 'worker') return runWorker(v, registry);
-    const jobs = new ConcordJobs(registry.pipelines.map((p) => p.name));
+    const settings = jobSettings();
     try {
-      if (sub === 'schedule') {
-        await jobs.schedule(v.cron === undefined ? undefined : String(v.cron), v.tz === undefined ? undefined : String(v.tz));
-        const s = await jobs.queue.getJobScheduler('nightly-reconcile');
-        process.stdout.write(`nightly reconcile scheduled: ${s?.pattern ?? '?'} (${s?.tz ?? 'UTC'}), next run ${s?.next ? new Date(s.next).toISOString() : '?'}\n`);
-      } else if (sub === 'enqueue') {
-        if (v.date === undefined) throw new ConfigError('jobs enqueue needs --date YYYY-MM-DD');
-        dayRange(String(v.date));
-        const added = await jobs.enqueueReconcile(String(v.date), v.pipeline === undefined ? undefined : String(v.pipeline), v.force === true);
-        for (const j of added) process.stdout.write(`${String(j.id)} ${await j.getState()}\n`);
-        if (v.wait) return await waitFor(jobs, added.map((j) => String(j.id)));
-      } else if (sub === 'backfill') {
-        if (v.from === undefined || v.to === undefined) throw new ConfigError('jobs backfill needs --from D1 --to D2');
-        const store = await openStore(storeUrl(v), { registry });
-        try {
-          const added = await jobs.enqueueBackfill(String(v.from), String(v.to), v.pipeline === undefined ? undefined : String(v.pipeline), (p) => store.dirtyDays(p));
-          process.stdout.write(added.length === 0 ? 'no dirty cells in that range: nothing to backfill\n' : added.map((j) => `${String(j.id)}\n`).join(''));
-        } finally {
-          await store.close();
-        }
-      } else {
-        for (const j of await jobs.status(v.date === undefined ? undefined : String(v.date))) {
-          const why = j.failedReason ? ` — failed: ${j.failedReason}` : '';
-          const result = j.result ? ` ${JSON.stringify(j.result)}` : '';
-          const progress = j.state === 'active' && j.progress ? ` ${JSON.stringify(j.progress)}` : '';
-          process.stdout.write(`${j.id} ${j.state} attempts=${j.attemptsMade}${progress}${result}${why}\n`);
-        }
-      }
-    } finally {
-      await jobs.close();
+      return await runSub(sub, v, settings.redisUrl);
+    } catch (error) {
+      // Redis down is neither a bug nor bad input: one line, no stack, exit 1.
+      if (!(error instanceof RedisUnreachableError)) throw error;
+      process.stderr.write(`concord jobs: ${error.message}\n`);
+      return 1;
     }
-    return 0;
   },
 };
 
-async function waitFor(jobs: ConcordJobs, ids: string[]): Promise<number> {
-  const events = new QueueEvents(QUEUE, { connection: redisConnection(jobs.settings.redisUrl), prefix: jobs.settings.prefix });
+async function runSub(sub: string, v: Values, redisUrl: string): Promise<number> {
+  // What can be checked without Redis is checked first.
+  if (sub === 'schedule') validateSchedule(stringOr(v.cron, process.env.CONCORD_NIGHTLY_CRON ?? '0 2 * * *'), stringOr(v.tz, process.env.CONCORD_NIGHTLY_TZ ?? 'UTC'));
+  if (sub === 'enqueue' || sub === 'retry') {
+    if (v.date === undefined) throw new ConfigError(`jobs ${sub} needs --date YYYY-MM-DD`);
+    dayRange(String(v.date));
+  }
+  if (sub === 'backfill' && (v.from === undefined || v.to === undefined)) throw new ConfigError('jobs backfill needs --from D1 --to D2 (YYYY-MM-DD)');
+  const registry = await loadRegistry(v);
+  await probeRedis(redisUrl);
+  if (sub === 'worker') return runWorker(v, registry);
+  const jobs = new ConcordJobs(registry.pipelines.map((p) => p.name));
   try {
-    let failed = 0;
-    for (const id of ids) {
-      const job = await jobs.queue.getJob(id);
-      if (!job) continue;
-      try {
-        const result = await job.waitUntilFinished(events);
-        process.stdout.write(`${id} completed ${JSON.stringify(result)}\n`);
-      } catch (error) {
-        failed++;
-        process.stdout.write(`${id} failed: ${error instanceof Error ? error.message : String(error)}\n`);
-      }
+    if (sub === 'schedule') {
+      await jobs.schedule(v.cron === undefined ? undefined : String(v.cron), v.tz === undefined ? undefined : String(v.tz));
+      const s = await jobs.queue.getJobScheduler(NIGHTLY);
+      process.stdout.write(`nightly reconcile scheduled: ${s?.pattern ?? '?'} (${s?.tz ?? 'UTC'}), next run ${s?.next ? new Date(s.next).toISOString() : '?'}\n`);
+      return 0;
     }
-    return failed > 0 ? 1 : 0;
+    if (sub === 'unschedule') {
+      const s = await jobs.queue.getJobScheduler(NIGHTLY);
+      const removed = await jobs.unschedule();
+      process.stdout.write(removed ? `nightly reconcile unscheduled (was ${s?.pattern ?? '?'} ${s?.tz ?? 'UTC'})\n` : `no nightly schedule on queue prefix ${jobs.settings.prefix}: nothing to remove\n`);
+      return 0;
+    }
+    if (sub === 'enqueue') return await enqueue(jobs, v);
+    if (sub === 'retry') {
+      const retried = await jobs.retryFailed(String(v.date), v.pipeline === undefined ? undefined : String(v.pipeline));
+      process.stdout.write(retried.length === 0
+        ? `no failed job of ${String(v.date)} to retry (\`concord jobs status --date ${String(v.date)}\` shows its jobs)\n`
+        : retried.map((id) => `${id} retried: waiting\n`).join(''));
+      return 0;
+    }
+    if (sub === 'backfill') {
+      const store = await agreedStore(jobs, v, true);
+      const opened = await openStore(storeUrl(v), { registry });
+      try {
+        const added = await jobs.enqueueBackfill(String(v.from), String(v.to), v.pipeline === undefined ? undefined : String(v.pipeline), (p) => opened.dirtyDays(p), store);
+        process.stdout.write(added.length === 0 ? 'no dirty cells in that range: nothing to backfill\n' : added.map((j) => `${String(j.id)}\n`).join(''));
+      } finally {
+        await opened.close();
+      }
+      return 0;
+    }
+    for (const j of await jobs.status(v.date === undefined ? undefined : String(v.date))) process.stdout.write(`${statusLine(j)}\n`);
+    const workers = await jobs.workers();
+    const schedule = await jobs.queue.getJobScheduler(NIGHTLY);
+    process.stderr.write(`queue prefix ${jobs.settings.prefix} at ${redactRedisUrl(jobs.settings.redisUrl)}: ${workers.length} worker(s)${workers.map((w) => `; ${w.host}:${w.pid} writes ${w.store}`).join('')}; ` +
+      `nightly ${schedule ? `${schedule.pattern} (${schedule.tz ?? 'UTC'})` : 'not scheduled'}\n`);
+    return 0;
   } finally {
-    await events.close();
+    await jobs.close();
   }
 }
 
-async function runWorker(v: Record<string, string | boolean | undefined>, registry: Registry): Promise<number> {
+function statusLine(j: JobStatus): string {
+  const why = j.failedReason ? ` — failed: ${j.failedReason}` : '';
+  const result = j.result ? ` ${JSON.stringify(j.result)}` : '';
+  const progress = j.state === 'active' && j.progress ? ` ${JSON.stringify(j.progress)}` : '';
+  return `${j.id} ${j.state} attempts=${j.attemptsMade}${progress}${result}${why}`;
+}
+
+/**
+ * Enqueues reconcile jobs and says what became of each: a new job waits; a job id that exists already
+ * is not enqueued again (BullMQ keeps ids unique), so a failed or completed one is reported with how to
+ * run it again. Exit 1 when a failed job was left as it is.
+ */
+async function enqueue(jobs: ConcordJobs, v: Values): Promise<number> {
+  const date = String(v.date);
+  const pipeline = v.pipeline === undefined ? undefined : String(v.pipeline);
+  const explicitStore = v.store !== undefined || process.env.CONCORD_STORE !== undefined;
+  const store = explicitStore ? await agreedStore(jobs, v, false) : undefined;
+  const force = v.force === true;
+  const before = force ? [] : await jobs.current(jobs.pipelineList(pipeline).map((p) => jobId('reconcile', p, date)));
+  const added = await jobs.enqueueReconcile(date, pipeline, force, { ...(v['allow-empty'] ? { allowEmpty: true } : {}), ...(store ? { store } : {}) });
+  let failedLeft = 0;
+  const toWait: string[] = [];
+  const select = `--date ${date}${pipeline ? ` --pipeline ${pipeline}` : ''}`;
+  for (const job of added) {
+    const id = String(job.id);
+    const earlier = before.find((b) => b.id === id);
+    if (earlier?.state === 'failed') {
+      failedLeft++;
+      process.stdout.write(`${id} failed earlier (attempts=${earlier.attemptsMade}): ${earlier.failedReason ?? 'no reason recorded'}\n`);
+      process.stderr.write(`concord jobs: ${id} was not enqueued again: a job id runs once. Retry it with \`concord jobs retry ${select}\`, or run a new job with \`concord jobs enqueue ${select} --force\`\n`);
+    } else if (earlier?.state === 'completed') {
+      process.stdout.write(`${id} completed earlier: not run again (\`concord jobs enqueue ${select} --force\` reruns it)${earlier.result ? ` ${JSON.stringify(earlier.result)}` : ''}\n`);
+    } else {
+      process.stdout.write(`${id} ${earlier ? `${earlier.state} (already enqueued)` : await job.getState()}\n`);
+      toWait.push(id);
+    }
+  }
+  if (!v.wait) return failedLeft > 0 ? 1 : 0;
+  const failed = await waitFor(jobs, toWait);
+  return failed + failedLeft > 0 ? 1 : 0;
+}
+
+/**
+ * The store the command means, checked against the workers registered on the queue: they must agree,
+ * or the command refuses (a backfill computed from one store and run against another is wrong twice).
+ */
+async function agreedStore(jobs: ConcordJobs, v: Values, usesDefault: boolean): Promise<string> {
+  const mine = storeIdentity(storeUrl(v));
+  const workers = await jobs.workers();
+  const theirs = [...new Set(workers.map((w) => w.store))];
+  const named = v.store !== undefined ? 'names' : process.env.CONCORD_STORE !== undefined ? 'names (env CONCORD_STORE)' : usesDefault ? 'would use (no --store given)' : 'names';
+  if (theirs.some((s) => s !== mine)) {
+    throw new ConfigError(
+      `the worker${theirs.length > 1 ? 's' : ''} on queue prefix ${jobs.settings.prefix} write${theirs.length > 1 ? '' : 's'} ${theirs.join(' and ')}, but this command ${named} ${mine}: ` +
+        'pass --store with the workers\' store (or env CONCORD_STORE), or run a worker with this store on another queue prefix (CONCORD_QUEUE_PREFIX)');
+  }
+  if (workers.length === 0) process.stderr.write(`concord jobs: note: no worker runs on queue prefix ${jobs.settings.prefix}; the jobs wait for one that writes ${mine}\n`);
+  return mine;
+}
+
+/**
+ * Waits for each job to finish (completed, or failed after its last attempt) and prints its result;
+ * returns how many failed. It polls the job's state: QueueEvents can miss a job that finishes while
+ * its event stream is being set up, and a wait must not hang.
+ */
+async function waitFor(jobs: ConcordJobs, ids: string[], pollMs = 500): Promise<number> {
+  let failed = 0;
+  for (const id of ids) {
+    for (;;) {
+      const job = await jobs.queue.getJob(id);
+      if (!job) {
+        failed++;
+        process.stdout.write(`${id} is gone from the queue (removed?): its outcome is unknown\n`);
+        break;
+      }
+      const state = await job.getState();
+      if (state === 'completed') {
+        process.stdout.write(`${id} completed ${JSON.stringify(job.returnvalue)}\n`);
+        break;
+      }
+      if (state === 'failed') {
+        failed++;
+        process.stdout.write(`${id} failed: ${job.failedReason}\n`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+  return failed;
+}
+
+async function runWorker(v: Values, registry: Registry): Promise<number> {
   const archiveDir = String(v.archive ?? process.env.CONCORD_ARCHIVE_DIR ?? '');
   if (archiveDir === '') throw new ConfigError('jobs worker needs --archive DIR (or env CONCORD_ARCHIVE_DIR): the archive days are replayed from');
+  const concurrency = Number(v.concurrency ?? 1);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new ConfigError(`--concurrency "${String(v.concurrency)}": use a whole number >= 1`);
   const served = await metricsFromFlags(v);
   const store = await openStore(storeUrl(v), { registry });
+  const settings = jobSettings();
+  const identity = storeIdentity(storeUrl(v));
+  const log = (line: string) => process.stderr.write(`jobs: ${line}\n`);
   const worker = startWorker(defaultProcessors({ store, registry, archiveDir, reportDir: String(v['report-dir'] ?? '.concord/reports'), timing: loadSettings(v) }), {
-    concurrency: Number(v.concurrency ?? 1), log: (line) => process.stderr.write(`jobs: ${line}\n`), pipelines: registry.pipelines.map((p) => p.name),
+    concurrency, log, pipelines: registry.pipelines.map((p) => p.name), store: identity,
     ...(served ? { metrics: served.metrics } : {}),
   });
-  process.stderr.write(`jobs: worker started (queue ${QUEUE}, store ${store.backend}, archive ${archiveDir}); Ctrl-C stops after the current job\n`);
+  log(`worker started (redis ${redactRedisUrl(settings.redisUrl)}, queue prefix ${settings.prefix}, queue ${QUEUE}, store ${identity}, archive ${archiveDir}); ` +
+    'SIGINT/SIGTERM stops after the current job');
+  let unwatch = () => undefined as void;
   await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals, why: string = signal) => {
+      if (++signals === 1) {
+        log(`${why}: stopping after the current job (a second signal stops at once; the job is then retried by a worker)`);
+        resolve();
+      } else {
+        log(`${signal} again: stopping now`);
+        process.exit(130);
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    // npm's shell does not pass a SIGTERM on: the wrapper's exit counts as one (jobs/launcher-watch.ts).
+    unwatch = whenWrapperExits((w) => onSignal('SIGTERM', `its launcher ${w.command.split(' ').slice(0, 3).join(' ')} (pid ${w.pid}) exited`));
   });
+  unwatch();
   await worker.close();
   await store.close();
   await served?.close();
+  log('worker stopped');
   return 0;
+}
+
+function stringOr(value: string | boolean | undefined, fallback: string): string {
+  return value === undefined ? fallback : String(value);
 }

@@ -1,0 +1,82 @@
+import { Redis } from 'ioredis';
+import { ConcordError } from '../pipeline/errors.ts';
+
+/** A Redis URL as it may be shown: the password (if any) replaced by `***`. */
+export function redactRedisUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]*):[^@]*@/, (_m, user: string) => `//${user}:***@`);
+}
+
+/** Redis did not answer within the bounded wait: start it, or point REDIS_URL at the one that runs. */
+export class RedisUnreachableError extends ConcordError {
+  constructor(url: string, cause?: unknown) {
+    super(`Redis at ${redactRedisUrl(url)} does not answer; start it or set REDIS_URL`, { domain: 'external', retriable: true, cause });
+  }
+}
+
+/**
+ * A Redis connection as BullMQ needs it (blocking commands: no per-request retry limit). Errors are
+ * listened to here (an 'error' without a listener makes ioredis print a stack per reconnect attempt):
+ * `onError` receives them, and reconnection is ioredis' own.
+ */
+export function redisConnection(url: string, onError: (error: Error) => void = () => undefined): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false, retryStrategy: (times) => Math.min(200 * times, 2_000) });
+  redis.on('error', onError);
+  return redis;
+}
+
+/**
+ * Waits at most `timeoutMs` for Redis to answer a PING; throws RedisUnreachableError otherwise. What a
+ * command run by a user does first, so that it says what is wrong instead of waiting forever.
+ */
+export async function probeRedis(url: string, timeoutMs = Number(process.env.CONCORD_REDIS_TIMEOUT_MS ?? 3_000)): Promise<void> {
+  const probe = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      probe.connect().then(() => probe.ping()),
+      new Promise((_r, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs); }),
+    ]);
+  } catch (error) {
+    throw new RedisUnreachableError(url, error);
+  } finally {
+    clearTimeout(timer);
+    probe.disconnect();
+  }
+}
+
+/**
+ * Watches connections and reports one line per change of the whole: `lost` when the first of them
+ * loses Redis, `back` when all are ready again (not one line per reconnect attempt of each).
+ */
+export class RedisHealth {
+  private readonly down = new Set<Redis>();
+  private lostAt = 0;
+  private readonly url: string;
+  private readonly log: (line: string) => void;
+
+  constructor(url: string, log: (line: string) => void) {
+    this.url = url;
+    this.log = log;
+  }
+
+  watch(redis: Redis): void {
+    const lost = (error?: Error) => {
+      if (this.down.has(redis)) return;
+      this.down.add(redis);
+      if (this.down.size === 1) {
+        this.lostAt = Date.now();
+        this.log(`Redis at ${redactRedisUrl(this.url)} lost${error ? ` (${error.message})` : ''}; reconnecting, jobs resume when it is back`);
+      }
+    };
+    redis.on('error', (error: Error) => lost(error));
+    redis.on('close', () => { if (redis.status !== 'end' && !this.closing) lost(); });
+    redis.on('ready', () => {
+      if (!this.down.delete(redis) || this.down.size > 0) return;
+      this.log(`Redis at ${redactRedisUrl(this.url)} back after ${((Date.now() - this.lostAt) / 1000).toFixed(1)} s`);
+    });
+  }
+
+  /** Set before closing on purpose: a deliberate disconnect is not an outage. */
+  closing = false;
+}

@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import type { Redis } from 'ioredis';
+import { DEFAULT_DATABASE_URL, DEFAULT_STORE } from '../store/open-store.ts';
+
+/**
+ * The store a command means, as one comparable string without secrets: `postgres://user@host:port/db
+ * schema S` or `duckdb:<absolute path> schema S` (the same defaults as `openStore`: --store, else
+ * CONCORD_STORE, else the embedded file; schema CONCORD_STORE_SCHEMA, else `concord`).
+ */
+export function storeIdentity(url: string | undefined, schemaName?: string): string {
+  const u = url ?? process.env.CONCORD_STORE ?? DEFAULT_STORE;
+  const schema = schemaName ?? process.env.CONCORD_STORE_SCHEMA ?? 'concord';
+  if (u === 'postgres' || u.startsWith('postgres://') || u.startsWith('postgresql://')) {
+    try {
+      const p = new URL(u === 'postgres' ? (process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL) : u);
+      const user = p.username ? `${decodeURIComponent(p.username)}@` : '';
+      return `postgres://${user}${p.hostname}:${p.port || '5432'}${p.pathname} schema ${schema}`;
+    } catch {
+      return `${u.replace(/\/\/([^:/@]*):[^@]*@/, '//$1@')} schema ${schema}`;
+    }
+  }
+  if (u.startsWith('duckdb:')) {
+    const path = u.slice('duckdb:'.length);
+    return `duckdb:${path === '' || path === ':memory:' ? ':memory:' : resolve(path)} schema ${schema}`;
+  }
+  return `${u} schema ${schema}`;
+}
+
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  pid: number;
+  store: string;
+  startedAt: string;
+}
+
+const key = (prefix: string, id = '*') => `${prefix}:workers:${id}`;
+const TTL_MS = 30_000;
+
+/**
+ * A worker says which store it writes: one key per worker, expiring unless renewed (a killed worker
+ * disappears after TTL_MS). Commands that enqueue compare their store with it. Returns `stop`.
+ */
+export function registerWorker(redis: Redis, prefix: string, store: string): { info: WorkerInfo; stop: () => Promise<void> } {
+  const info: WorkerInfo = { id: randomUUID().slice(0, 8), host: hostname(), pid: process.pid, store, startedAt: new Date().toISOString() };
+  const write = () => redis.set(key(prefix, info.id), JSON.stringify(info), 'PX', TTL_MS).catch(() => undefined);
+  void write();
+  const timer = setInterval(() => void write(), TTL_MS / 3);
+  return {
+    info,
+    stop: async () => {
+      clearInterval(timer);
+      await redis.del(key(prefix, info.id)).catch(() => undefined);
+    },
+  };
+}
+
+export async function registeredWorkers(redis: Redis, prefix: string): Promise<WorkerInfo[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', key(prefix), 'COUNT', 200);
+    cursor = next;
+    keys.push(...found);
+  } while (cursor !== '0');
+  if (keys.length === 0) return [];
+  const values = await redis.mget(...keys);
+  return values.flatMap((v) => (v ? [JSON.parse(v) as WorkerInfo] : [])).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+}
