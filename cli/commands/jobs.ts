@@ -247,8 +247,8 @@ async function runWorker(v: Values, registry: Registry): Promise<number> {
         process.exit(130);
       }
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
     // npm's shell does not pass a SIGTERM on: the wrapper's exit counts as one (jobs/launcher-watch.ts).
     unwatch = whenWrapperExits((w) => onSignal('SIGTERM', `its launcher ${w.command.split(' ').slice(0, 3).join(' ')} (pid ${w.pid}) exited`));
   });
