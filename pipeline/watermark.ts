@@ -66,6 +66,18 @@ export class WatermarkTracker {
     this.recompute();
   }
 
+  /**
+   * Raises `source`'s W to `w` (never lowers it) and counts it as delivering again: how a tracker over
+   * partitions learns each partition's own W from the operator that judged its events.
+   */
+  advanceSource(source: string, w: number): number {
+    const before = this.perSource.get(source);
+    if (before === undefined || w > before) this.perSource.set(source, w);
+    this.idle.delete(source);
+    this.recompute();
+    return this.combined;
+  }
+
   /** Forgets a source (a partition handed to another worker). */
   removeSource(source: string): void {
     this.perSource.delete(source);

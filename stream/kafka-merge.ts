@@ -48,7 +48,7 @@ function pipelineMerge(def: PipelineDefinition, inputTopic: string, inputPartiti
     return {
       accept: (m) => {
         if (m.type === 'partial') stage.partial(toPartial(m));
-        else if (m.type === 'progress') stage.progress(m.partition, progressWatermark(m));
+        else if (m.type === 'progress') stage.progress(m.partition, progressWatermark(m), fromWire(m.source_watermark));
         else throw unexpected(m);
       },
       advance: () => stage.advance(),

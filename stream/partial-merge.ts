@@ -31,6 +31,10 @@ export interface PartialMergeSnapshot {
   readonly definition: string;
   readonly watermark: number | null;
   readonly inputs: [number, number | null][];
+  /** Per input partition, its own W as reported (absent in older checkpoints: the input's W). */
+  readonly sources?: [number, number | null][];
+  /** The W state is dropped by (absent: the merge W). */
+  readonly cleanup?: number | null;
   readonly windows: { start: number; end: number; key: KeyValues; revision: number; changed: boolean; partials: [number, number, unknown[]][] }[];
 }
 
@@ -55,16 +59,23 @@ export class PartialMergeStage {
   private readonly version: string;
   private readonly fns: AggregateFunction<unknown>[];
   private readonly inputs = new Map<number, number>();
+  /** Each input partition's own W (max ts - B - 1): no partition accepts an event late by it any more. */
+  private readonly sources = new Map<number, number>();
   /** By `start \0 key id`. */
   private readonly windows = new Map<string, MergeWindow>();
   private w = Number.NEGATIVE_INFINITY;
+  /** min over the partitions' own W: a window is dropped by it, never by the firing W alone. */
+  private cleanup = Number.NEGATIVE_INFINITY;
   readonly stats: MergeStats = { duplicates: 0, expired: 0 };
 
   constructor(def: WindowedPipeline, inputPartitions: number) {
     this.def = def;
     this.version = definitionVersion(def);
     this.fns = def.aggregates.map((a) => aggregateFunction(a.aggregate, def.schema));
-    for (let p = 0; p < inputPartitions; p++) this.inputs.set(p, Number.NEGATIVE_INFINITY);
+    for (let p = 0; p < inputPartitions; p++) {
+      this.inputs.set(p, Number.NEGATIVE_INFINITY);
+      this.sources.set(p, Number.NEGATIVE_INFINITY);
+    }
   }
 
   /** The merge watermark: min over the inputs, never moving back. */
@@ -72,16 +83,23 @@ export class PartialMergeStage {
     return this.w;
   }
 
-  /** Input `partition`'s operator has been advanced to `watermark`. */
-  progress(partition: number, watermark: number): void {
+  /**
+   * Input `partition`'s operator has fired its windows up to `watermark`, and the partition's own W
+   * (which judges its events: none later than that is accepted for a window with end - 1 + L <= it) is
+   * `sourceWatermark` (default: `watermark`, when the two are one). A window fires here by the minimum
+   * of the first, and is dropped only by the minimum of the second: a partial can still come while any
+   * partition may accept an event for the window.
+   */
+  progress(partition: number, watermark: number, sourceWatermark = watermark): void {
     if (!this.inputs.has(partition)) throw new ConcordError(`${this.def.name}: progress from input partition ${partition}, but the merge has ${this.inputs.size} inputs`);
     this.inputs.set(partition, Math.max(this.inputs.get(partition)!, watermark));
+    this.sources.set(partition, Math.max(this.sources.get(partition)!, Math.min(sourceWatermark, watermark)));
   }
 
   partial(p: Partial): void {
     const id = windowCellId(p.windowStart, this.def.key, p.key);
     let win = this.windows.get(id);
-    if (!win && isLateForWindow(p.windowEnd, this.def.allowedLateness, this.w)) {
+    if (!win && isLateForWindow(p.windowEnd, this.def.allowedLateness, this.cleanup)) {
       this.stats.expired++;
       return;
     }
@@ -101,6 +119,7 @@ export class PartialMergeStage {
    */
   advance(): WindowResult[] {
     this.w = Math.max(this.w, Math.min(...this.inputs.values()));
+    this.cleanup = Math.max(this.cleanup, Math.min(...this.sources.values()));
     const out: WindowResult[] = [];
     const ordered = [...this.windows].sort(([a, x], [b, y]) => x.start - y.start || (a < b ? -1 : a > b ? 1 : 0));
     for (const [id, win] of ordered) {
@@ -109,7 +128,7 @@ export class PartialMergeStage {
         win.changed = false;
         out.push(this.merged(win));
       }
-      if (isLateForWindow(win.end, this.def.allowedLateness, this.w)) this.windows.delete(id);
+      if (isLateForWindow(win.end, this.def.allowedLateness, this.cleanup) && windowHasFired(win.end, this.w)) this.windows.delete(id);
     }
     return out;
   }
@@ -133,6 +152,8 @@ export class PartialMergeStage {
       definition: this.version,
       watermark: finite(this.w),
       inputs: [...this.inputs].map(([p, w]) => [p, finite(w)]),
+      sources: [...this.sources].map(([p, w]) => [p, finite(w)]),
+      cleanup: finite(this.cleanup),
       windows: [...this.windows.values()].map((win) => ({
         start: win.start, end: win.end, key: win.key, revision: win.revision, changed: win.changed,
         partials: [...win.partials].map(([p, v]) => [p, v.revision, [...v.accumulators]]),
@@ -147,6 +168,8 @@ export class PartialMergeStage {
     const value = (v: number | null) => (v === null ? Number.NEGATIVE_INFINITY : v === Number.MAX_VALUE ? Number.POSITIVE_INFINITY : v);
     this.w = value(snap.watermark);
     for (const [p, w] of snap.inputs) this.inputs.set(p, value(w));
+    for (const [p, w] of snap.sources ?? snap.inputs) this.sources.set(p, value(w));
+    this.cleanup = value(snap.cleanup === undefined ? snap.watermark : snap.cleanup);
     this.windows.clear();
     for (const win of snap.windows) {
       this.windows.set(windowCellId(win.start, this.def.key, win.key), {

@@ -68,6 +68,11 @@ export class RuleForwarder implements StreamOperator {
     this.tracker.finish();
   }
 
+  /** Its only state is the tracker, which moves with the partition's events (checkpointed with them). */
+  takeChanged(): boolean {
+    return false;
+  }
+
   snapshot(): OperatorSnapshot {
     return { definition: this.version, watermark: this.tracker.snapshot(), state: null };
   }

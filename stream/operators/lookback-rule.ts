@@ -57,6 +57,7 @@ export class LookbackRuleOperator implements StreamOperator {
   private readonly pending = new BinaryHeap<RuleEvent>(before);
   private seq = 0;
   private lastSweep = Number.NEGATIVE_INFINITY;
+  private changed = false;
 
   constructor(def: RulePipeline, emitter: Emitter, options: OperatorOptions = {}) {
     this.def = def;
@@ -81,6 +82,12 @@ export class LookbackRuleOperator implements StreamOperator {
       })),
     };
     return { definition: this.version, watermark: this.tracker.snapshot(), state };
+  }
+
+  takeChanged(): boolean {
+    const changed = this.changed;
+    this.changed = false;
+    return changed;
   }
 
   private restoreState(snap: OperatorSnapshot): void {
@@ -109,11 +116,15 @@ export class LookbackRuleOperator implements StreamOperator {
     // Dropped by `where`: not evaluated, not late, but the input's watermark still moves.
     if (this.keep === undefined || this.keep(event)) this.accept(event, position, ts, w);
     const next = this.tracker.observe(position.source, ts);
-    if (next !== w) this.onWatermark(next);
+    if (next !== w) {
+      this.changed = true;
+      this.onWatermark(next);
+    }
   }
 
   private accept(event: AnyEvent, position: EventPosition, ts: number, w: number): void {
     const L = this.def.allowedLateness;
+    this.changed = true;
     if (isDecided(ts, w) && isBeyondLateness(ts, L, w)) {
       this.emitter.late({ pipeline: this.def.name, event, position, watermark: w });
     } else {
@@ -145,7 +156,13 @@ export class LookbackRuleOperator implements StreamOperator {
     this.onWatermark(this.tracker.finish());
   }
 
-  onWatermark(w: number): void {
+  /**
+   * Decides by the tracker's own W, whatever W a caller passes: a decision is final, so it may only
+   * happen once no on-time event can still precede it, i.e. by the W that judges this operator's events
+   * (a caller's W may be the minimum over other partitions, which an idle partition's own W is behind).
+   */
+  onWatermark(_w?: number): void {
+    const w = this.tracker.current;
     for (let top = this.pending.peek(); top !== undefined && isDecided(top.ts, w); top = this.pending.peek()) {
       this.pending.pop();
       this.decide(top, top.user.kept.indexOf(top), w, false);
@@ -171,6 +188,7 @@ export class LookbackRuleOperator implements StreamOperator {
     let n = 0;
     while (n < kept.length && kept[n]!.ts <= horizon && kept[n]!.decided) n++;
     if (n > 0) {
+      this.changed = true;
       user.lastDroppedSatisfied = kept[n - 1]!.satisfied;
       kept.splice(0, n);
     }
@@ -196,6 +214,7 @@ export class LookbackRuleOperator implements StreamOperator {
       distinct = [...values];
       measure = values.size;
     }
+    this.changed = true;
     e.decided = true;
     e.satisfied = measure > rule.threshold;
     const predecessorSatisfied = index > 0 ? kept[index - 1]!.satisfied : e.user.lastDroppedSatisfied;

@@ -28,6 +28,11 @@ export interface StreamOperator {
   readonly watermark: number;
   /** The operator's whole state (windows or kept events, and its watermark), JSON-safe, for checkpoints. */
   snapshot(): OperatorSnapshot;
+  /**
+   * Whether the state changed (events taken, windows fired or dropped, events decided or forgotten)
+   * since the last call; resets. A checkpoint need not rewrite an operator that answers false.
+   */
+  takeChanged(): boolean;
 }
 
 /** A checkpoint of one operator; `definition` guards against restoring into another definition. */
@@ -35,6 +40,8 @@ export interface OperatorSnapshot {
   definition: string;
   watermark: WatermarkSnapshot;
   state: unknown;
+  /** Windowed: the W windows have been fired up to, when a caller fired them beyond the operator's own W (null: -infinity). */
+  firing?: number | null;
 }
 
 export interface OperatorOptions {

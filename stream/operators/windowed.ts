@@ -51,6 +51,9 @@ export class WindowedOperator implements StreamOperator {
   /** Smallest end among windows not fired yet / among all windows (cheap checks on every event). */
   private nextFireEnd = Number.POSITIVE_INFINITY;
   private nextDropEnd = Number.POSITIVE_INFINITY;
+  /** The highest W a caller fired windows with (`onWatermark`): may run ahead of the tracker's W. */
+  private firing = Number.NEGATIVE_INFINITY;
+  private changed = false;
 
   constructor(def: WindowedPipeline, emitter: Emitter, options: OperatorOptions = {}) {
     this.def = def;
@@ -79,7 +82,13 @@ export class WindowedOperator implements StreamOperator {
         accs: pane.accs.map((acc, i) => this.fns[i]!.serialize(acc)),
       })),
     }));
-    return { definition: this.version, watermark: this.tracker.snapshot(), state: windows };
+    return { definition: this.version, watermark: this.tracker.snapshot(), state: windows, firing: Number.isFinite(this.firing) ? this.firing : null };
+  }
+
+  takeChanged(): boolean {
+    const changed = this.changed;
+    this.changed = false;
+    return changed;
   }
 
   /** Serialised accumulators of one pane (for merging partial aggregates across partitions). */
@@ -90,6 +99,7 @@ export class WindowedOperator implements StreamOperator {
 
   private restoreState(snap: OperatorSnapshot): void {
     checkSnapshot(snap, this.version, this.def.name);
+    this.firing = snap.firing ?? Number.NEGATIVE_INFINITY;
     for (const w of snap.state as WindowSnapshot[]) {
       const panes = new Map<string, Pane>(
         w.panes.map((p) => [p.id, { key: p.key, revision: p.revision, accs: p.accs.map((a, i) => this.fns[i]!.deserialize(a)) }]),
@@ -100,8 +110,18 @@ export class WindowedOperator implements StreamOperator {
     }
   }
 
+  /** The W events are judged against and state is dropped by (the tracker's). */
   get watermark(): number {
     return this.tracker.current;
+  }
+
+  /**
+   * The W windows fire by: the tracker's, or higher when a caller fired with a higher one (a Kafka
+   * worker fires a partition's windows by the minimum over its non-idle partitions, which passes an
+   * idle partition's own W). Firing only decides when a first value is shown, never what is late.
+   */
+  get firingWatermark(): number {
+    return this.firing > this.tracker.current ? this.firing : this.tracker.current;
   }
 
   /** Windows holding state now (fired or not). */
@@ -115,7 +135,10 @@ export class WindowedOperator implements StreamOperator {
     // Dropped by `where`: not counted, not late, but the input's watermark still moves.
     if (this.keep === undefined || this.keep(event)) this.accept(event, position, ts, w);
     const next = this.tracker.observe(position.source, ts);
-    if (next !== w) this.onWatermark(next);
+    if (next !== w) {
+      this.changed = true;
+      this.onWatermark(next);
+    }
   }
 
   private accept(event: AnyEvent, position: EventPosition, ts: number, w: number): void {
@@ -123,6 +146,7 @@ export class WindowedOperator implements StreamOperator {
     const starts = assignWindows(this.def.window, ts);
     let accepted = false;
     let latestEnd = 0;
+    const fireW = this.firingWatermark;
     for (const start of starts) {
       const end = windowEnd(this.def.window, start);
       latestEnd = end;
@@ -131,7 +155,7 @@ export class WindowedOperator implements StreamOperator {
         continue;
       }
       accepted = true;
-      this.addToWindow(start, end, event, w);
+      this.addToWindow(start, end, event, fireW);
     }
     if (!accepted) {
       this.emitter.late({
@@ -149,13 +173,21 @@ export class WindowedOperator implements StreamOperator {
     this.onWatermark(this.tracker.finish());
   }
 
-  /** Called when W moves (after an event, or when a source turns idle). */
+  /**
+   * Called when W moves (after an event, or when a source turns idle): fires by the highest W seen
+   * (`firingWatermark`), drops state only by the tracker's own W, the W events are judged by: a window
+   * is dropped only once every further event for it would be late (and it has fired).
+   */
   onWatermark(w: number): void {
-    if (w >= this.nextFireEnd - 1) this.fireDue(w);
-    if (w >= this.nextDropEnd - 1 + this.def.allowedLateness) this.dropExpired(w);
+    if (w > this.firing) this.firing = w;
+    const fireW = this.firingWatermark;
+    if (fireW >= this.nextFireEnd - 1) this.fireDue(fireW);
+    const own = this.tracker.current;
+    if (own >= this.nextDropEnd - 1 + this.def.allowedLateness) this.dropExpired(own);
   }
 
   private addToWindow(start: number, end: number, event: AnyEvent, w: number): void {
+    this.changed = true;
     let win = this.windows.get(start);
     if (win === undefined) {
       win = { start, end, fired: windowHasFired(end, w), panes: new Map() };
@@ -178,6 +210,7 @@ export class WindowedOperator implements StreamOperator {
   private fireDue(w: number): void {
     const due = [...this.windows.values()].filter((win) => !win.fired && windowHasFired(win.end, w));
     due.sort((a, b) => a.end - b.end || a.start - b.start);
+    if (due.length > 0) this.changed = true;
     for (const win of due) {
       win.fired = true;
       for (const pane of win.panes.values()) this.emitPane(win, pane, w);
@@ -189,7 +222,10 @@ export class WindowedOperator implements StreamOperator {
   private dropExpired(w: number): void {
     this.nextDropEnd = Number.POSITIVE_INFINITY;
     for (const [start, win] of this.windows) {
-      if (win.fired && isLateForWindow(win.end, this.def.allowedLateness, w)) this.windows.delete(start);
+      if (win.fired && isLateForWindow(win.end, this.def.allowedLateness, w)) {
+        this.windows.delete(start);
+        this.changed = true;
+      }
       else if (win.end < this.nextDropEnd) this.nextDropEnd = win.end;
     }
   }

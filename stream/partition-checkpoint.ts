@@ -1,0 +1,78 @@
+import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
+import { ConcordError } from '../pipeline/errors.ts';
+import type { OutRecord } from './kafka/client.ts';
+import type { OperatorSnapshot, StreamOperator } from './operators/index.ts';
+
+/**
+ * A stream worker's checkpoints: one record per (input partition, pipeline) on the compacted checkpoint
+ * topic, keyed `group|topic|partition|pipeline`, written in the transaction that commits the partition's
+ * offset and outputs. Incremental: a transaction rewrites only the partitions whose state changed since
+ * the last one (records consumed, windows fired or dropped, events decided or forgotten); compaction
+ * keeps the latest record per key, which is the partition's state as of its last change. A partition
+ * whose record is not rewritten is exactly as its last record says: its offset moves only with its
+ * own records, and everything else it holds only changes through the operators, which report it.
+ */
+export const CHECKPOINT_FORMAT = 2;
+
+export interface PartitionCheckpoint {
+  /** 2: per-partition own watermark in the operator, no combined W (format 1 raised W to it). */
+  format: number;
+  /** Next offset to read (the offset committed with the partition's last change). */
+  next: number;
+  /** The partition's own W (null = -infinity): what judges its events, the same in every run. */
+  watermark: number | null;
+  /** Whether the partition was idle (not holding back firing) when written. */
+  idle: boolean;
+  /** The operator's state, its own single-partition watermark and how far its windows were fired. */
+  operator: OperatorSnapshot;
+}
+
+/** The key of one (partition, pipeline) checkpoint record. */
+export function checkpointKey(groupId: string, topic: string, partition: number, pipeline: string): string {
+  return `${groupId}|${topic}|${partition}|${pipeline}`;
+}
+
+/** One partition's state as the worker holds it, for checkpointing. */
+export interface CheckpointedPartition {
+  readonly operators: readonly StreamOperator[];
+  readonly next: number;
+  readonly idle: boolean;
+}
+
+/** The checkpoint records of one partition (every pipeline, so they always agree on the offset). */
+export function partitionCheckpointRecords(
+  checkpoints: string, key: (pipeline: string) => string, pipelines: readonly PipelineDefinition[], state: CheckpointedPartition,
+): OutRecord[] {
+  return pipelines.map((def, i) => {
+    const op = state.operators[i]!;
+    const w = op.watermark;
+    const cp: PartitionCheckpoint = {
+      format: CHECKPOINT_FORMAT, next: state.next, watermark: Number.isFinite(w) ? w : null, idle: state.idle, operator: op.snapshot(),
+    };
+    return { topic: checkpoints, key: key(def.name), value: JSON.stringify(cp) };
+  });
+}
+
+/**
+ * The stored checkpoints of one partition, one per pipeline (undefined: none yet), checked: written by
+ * this format, for these definitions, in one transaction (one offset).
+ */
+export function readPartitionCheckpoints(
+  stored: ReadonlyMap<string, string>, key: (pipeline: string) => string, pipelines: readonly PipelineDefinition[], source: string,
+): { checkpoints: (PartitionCheckpoint | undefined)[]; next: number } {
+  const checkpoints = pipelines.map((def) => {
+    const text = stored.get(key(def.name));
+    if (!text) return undefined;
+    const cp = JSON.parse(text) as Partial<PartitionCheckpoint>;
+    if (cp.format !== CHECKPOINT_FORMAT) {
+      throw new ConcordError(`${def.name}: the checkpoint of ${source} was written by an older Concord (format ${cp.format ?? 1}); use a new --group`, { domain: 'user' });
+    }
+    if (cp.operator!.definition !== definitionVersion(def)) {
+      throw new ConcordError(`${def.name}: the checkpoint of ${source} is from another definition version; use a new --group`, { domain: 'user' });
+    }
+    return cp as PartitionCheckpoint;
+  });
+  const nexts = new Set(checkpoints.map((cp) => cp?.next ?? 0));
+  if (nexts.size > 1) throw new ConcordError(`checkpoints of ${source} disagree on the offset (${[...nexts].join(', ')}): they must be written in one transaction`);
+  return { checkpoints, next: checkpoints[0]?.next ?? 0 };
+}
