@@ -3,21 +3,16 @@ import { join } from 'node:path';
 import { replay } from '../batch/replay.ts';
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
-import { paneId, windowCellId, type KeyValues } from '../pipeline/keys.ts';
-import { cellKey, type ResultRecord } from '../schemas/results.ts';
+import type { KeyValues } from '../pipeline/keys.ts';
+import type { ResultRecord } from '../schemas/results.ts';
 import { differencesMarkdown, reconciliationMarkdown, type DayReconciliation } from './day-report.ts';
 import { finalResults } from './final-results.ts';
 import { reconcileWithReplay, type LoggedLate } from './reconcile.ts';
+import { dayRange } from './day-range.ts';
+import type { BackfillRequest } from './backfill-day.ts';
 
-/** Days are UTC dates, `YYYY-MM-DD`; a window (alert) belongs to the day its start (ts) falls in. */
-export function dayRange(date: string): { from: number; to: number } {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
-  const from = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : Number.NaN;
-  if (!m || new Date(from).toISOString().slice(0, 10) !== date) {
-    throw new ConcordError(`"${date}" is not a date: use YYYY-MM-DD (UTC)`, { domain: 'user' });
-  }
-  return { from, to: from + 86_400_000 };
-}
+export { dayRange } from './day-range.ts';
+export { backfillDay, detectArchiveChanges, type BackfillRequest, type BackfillSummary } from './backfill-day.ts';
 
 /** A cell a late event touched after its day was reconciled: recomputed by a backfill. */
 export interface DirtyCell {
@@ -50,7 +45,12 @@ export interface ReconcileStore {
   dayStatus(pipeline: string, date: string): Promise<'provisional' | 'sealed'>;
   dirtyCells(pipeline: string, date: string): Promise<DirtyCell[]>;
   /** Upserts recomputed cells into the day's live version (provenance `backfill`), consuming those dirty cells. */
-  upsertBackfill(pipeline: string, date: string, rows: readonly ResultRecord[], consumed: readonly DirtyCell[], meta: { jobId: string }): Promise<{ changed: number }>;
+  upsertBackfill(pipeline: string, date: string, rows: readonly ResultRecord[], consumed: readonly DirtyCell[], meta: { jobId: string; progress?: (what: string) => void | Promise<void> }): Promise<{ changed: number }>;
+  /** Marks cells dirty (archive content added after the day's reconcile touches them). */
+  markDirty?(pipeline: string, cells: readonly { day: string; windowStart: number; key: KeyValues }[], reason: string): Promise<void>;
+  /** Archive files written after this instant are news to the day's live version; null: never reconciled. */
+  archiveCheckedThrough?(pipeline: string, date: string): Promise<number | null>;
+  setArchiveCheckedThrough?(pipeline: string, date: string, at: number): Promise<void>;
 }
 
 export class UnexplainedDifferencesError extends ConcordError {
@@ -111,6 +111,8 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
     req.readAt === undefined ? Promise.resolve(undefined) : store.asOf(def.name, date, req.readAt),
   ]);
   if (realtime.length === 0) throw new NoRealtimeRowsError(def.name, date);
+  // Archive files written from here on may be missed by this replay: the next archive check looks at them.
+  const archiveReadFrom = Date.now();
   await step(1, 'replaying the day from the archive and attributing differences');
   const { report, replayed } = await reconcileWithReplay({
     def, realtime, archiveDir: req.archiveDir, lateLog, range, ...(dashboardRead ? { dashboardRead } : {}),
@@ -128,6 +130,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   }
   await step(2, `publishing ${replayed.length} corrected cells as a new version of ${date}`);
   const published = await store.publishDay(def.name, date, replayed, { jobId: req.jobId, provenance: 'reconciled' });
+  await store.setArchiveCheckedThrough?.(def.name, date, archiveReadFrom);
   const rec: DayReconciliation = { ...base, generation: published.generation, previous_generation: published.previous, status: 'published', corrections: published.corrections };
   await step(3, 'storing the report');
   await store.saveReconciliation(rec);
@@ -148,57 +151,6 @@ async function writeReport(dir: string | undefined, rec: DayReconciliation): Pro
     await writeFile(`${path}.tmp`, text);
     await rename(`${path}.tmp`, path);
   }
-}
-
-export interface BackfillRequest {
-  readonly def: PipelineDefinition;
-  readonly date: string;
-  readonly store: ReconcileStore;
-  readonly archiveDir: string;
-  readonly jobId: string;
-  readonly progress?: Progress;
-}
-
-export interface BackfillSummary {
-  pipeline: string;
-  date: string;
-  dirty: number;
-  recomputed: number;
-  changed: number;
-}
-
-/**
- * Recomputes only the dirty cells of a reconciled day from the archive (the events of their windows,
- * not the whole day) and upserts them into the day's live version with provenance `backfill`.
- * Rule pipelines: a dirty key's alerts of the day are recomputed (an alert depends on its key's
- * earlier events, so the key's events are read; other keys are not touched).
- */
-export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary> {
-  const { def, date, store } = req;
-  const range = dayRange(date);
-  const dirty = await store.dirtyCells(def.name, date);
-  const summary: BackfillSummary = { pipeline: def.name, date, dirty: dirty.length, recomputed: 0, changed: 0 };
-  if (dirty.length === 0) return summary;
-  await req.progress?.({ done: 0, total: dirty.length, what: `recomputing ${dirty.length} dirty cells` });
-  let rows: ResultRecord[];
-  if (def.kind === 'windowed') {
-    const starts = [...new Set(dirty.map((d) => d.windowStart))].sort((a, b) => a - b);
-    const size = def.window.size;
-    const timeRanges = starts.map((s) => ({ from: s, to: s + size }));
-    const wanted = new Set(dirty.map((d) => windowCellId(d.windowStart, def.key, d.key)));
-    const results = await replay(def, req.archiveDir, { dedupe: true, timeRanges, exactDistinct: false });
-    rows = [...finalResults(results).values()].filter((r) => r.kind === 'window' && wanted.has(windowCellId(r.windowStart, def.key, r.key)));
-  } else {
-    const keys = new Set(dirty.map((d) => paneId([def.key], d.key)));
-    const results = await replay(def, req.archiveDir, { dedupe: true, timeRanges: [{ from: 0, to: range.to }] });
-    rows = results.filter((r) => r.kind === 'alert' && r.ts >= range.from && r.ts < range.to && keys.has(paneId([def.key], r.key)));
-  }
-  // A dirty cell that replays to nothing (its only events were rejected) is consumed as well.
-  rows.sort((a, b) => (cellKey(a) < cellKey(b) ? -1 : 1));
-  summary.recomputed = rows.length;
-  summary.changed = (await store.upsertBackfill(def.name, date, rows, dirty, { jobId: req.jobId })).changed;
-  await req.progress?.({ done: dirty.length, total: dirty.length, what: 'backfilled' });
-  return summary;
 }
 
 export interface RecomputeSummary {

@@ -133,6 +133,7 @@ export class SqlResultStore implements ReconcileStore {
       `CREATE TABLE IF NOT EXISTS ${s}.late_delta (pipeline TEXT NOT NULL, day TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`,
       `CREATE TABLE IF NOT EXISTS ${s}.late_events (pipeline TEXT NOT NULL, day TEXT NOT NULL, source TEXT NOT NULL,
         "offset" BIGINT NOT NULL, record_json TEXT NOT NULL, PRIMARY KEY (pipeline, source, "offset"))`,
+      `CREATE TABLE IF NOT EXISTS ${s}.archive_checks (pipeline TEXT NOT NULL, day TEXT NOT NULL, checked_through BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`,
       `CREATE TABLE IF NOT EXISTS ${s}.watermarks (pipeline TEXT PRIMARY KEY, watermark DOUBLE PRECISION NOT NULL)`,
       `CREATE TABLE IF NOT EXISTS ${s}.reconciliations (pipeline TEXT NOT NULL, day TEXT NOT NULL, job_id TEXT NOT NULL,
         status TEXT NOT NULL, generation INTEGER, report_json TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (pipeline, day, job_id))`,
@@ -435,6 +436,28 @@ export class SqlResultStore implements ReconcileStore {
       await consumeDirty(tx, this.s, pipeline, consumed, meta.jobId);
       await tx.query(`DELETE FROM ${this.s}.late_delta WHERE pipeline = $1 AND day = $2`, [pipeline, day]);
       return { changed: changes.length };
+    });
+  }
+
+  /**
+   * Archive files written after this instant (epoch ms, wall clock) are news to the day's live version:
+   * set by each reconcile (when it began reading the archive) and each archive check; before the first
+   * check, when the live version was switched to. Null: the day was never reconciled.
+   */
+  async archiveCheckedThrough(pipeline: string, day: string): Promise<number | null> {
+    const rows = await this.db.query(
+      `SELECT l.generation, l.switched_at, c.checked_through FROM ${this.s}.day_live l
+       LEFT JOIN ${this.s}.archive_checks c ON c.pipeline = l.pipeline AND c.day = l.day WHERE l.pipeline = $1 AND l.day = $2`, [pipeline, day]);
+    const r = rows[0];
+    if (!r || Number(r.generation) === 0) return null;
+    return r.checked_through === null || r.checked_through === undefined ? Number(r.switched_at) : Number(r.checked_through);
+  }
+
+  async setArchiveCheckedThrough(pipeline: string, day: string, at: number): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO ${this.s}.archive_checks (pipeline, day, checked_through) VALUES ($1, $2, $3)
+         ON CONFLICT (pipeline, day) DO UPDATE SET checked_through = excluded.checked_through`, [pipeline, day, Math.floor(at)]);
     });
   }
 

@@ -14,7 +14,9 @@ export const backfillCommand: CommandSpec = {
   summary: 'recompute the dirty cells of a day, or whole days after a definition changed, from the archive',
   usage: 'concord backfill (--date YYYY-MM-DD | --from D1 --to D2) --archive DIR [--pipeline NAME|all] [--job-id ID] [--store URL]',
   options: [
-    '--date D                   the UTC day whose dirty cells (late data after reconciliation) are recomputed',
+    '--date D                   the UTC day whose dirty cells are recomputed: cells late stream rows or late',
+    '                           events changed after the day was reconciled, and cells of archive files',
+    '                           written after its last reconcile or backfill (found here, marked dirty)',
     '--from D1 --to D2          or: recompute every day D1..D2 whole under the definitions given (after a',
     '                           definition changed: rows carry its new version), each published atomically',
     '--archive DIR              the Parquet archive',
@@ -51,7 +53,8 @@ export const backfillCommand: CommandSpec = {
           def, date, store, archiveDir: String(v.archive), jobId: String(v['job-id'] ?? `backfill:${def.name}:${date}`),
           progress: ({ done, total, what }) => { process.stderr.write(`backfill ${def.name} ${date} [${done}/${total}] ${what}\n`); },
         });
-        process.stdout.write(`${def.name} ${date}: ${s.dirty} dirty cells, ${s.recomputed} recomputed, ${s.changed} changed\n`);
+        const archived = s.fromArchive > 0 ? ` (${s.fromArchive} cells touched by archive files written after the day's reconcile)` : '';
+        process.stdout.write(`${def.name} ${date}: ${s.dirty} dirty cells, ${s.recomputed} recomputed, ${s.changed} changed${archived}\n`);
       }
     } finally {
       await store.close();

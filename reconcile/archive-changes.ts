@@ -1,0 +1,81 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { schemaDir } from '../batch/archive-layout.ts';
+import { DuckDb, quoteIdent, quoteString } from '../batch/duckdb.ts';
+import { listArchiveFiles } from '../batch/parquet-archive.ts';
+import type { PipelineDefinition } from '../pipeline/definition.ts';
+import { keyValuesOf, type KeyValues } from '../pipeline/keys.ts';
+import { assignWindows } from '../pipeline/windows.ts';
+import type { AnyEvent } from '../schemas/schema.ts';
+import { dayRange } from './day-range.ts';
+
+/** A cell of a day that archive content touches. */
+export interface ArchiveCell {
+  day: string;
+  /** Window start (rule pipelines: the day's start, with `key` the rule key whose alerts are redone). */
+  windowStart: number;
+  key: KeyValues;
+}
+
+export interface ArchiveChanges {
+  /** Archive files of the day written after `since` (modification time, epoch ms). */
+  files: string[];
+  /** The day's cells the events of those files fall into (each once). */
+  cells: ArchiveCell[];
+  /** When the archive was listed: the next check starts here. */
+  listedAt: number;
+}
+
+/**
+ * Archive content added to a day after `since` (e.g. the day's last reconcile): the Parquet files of the
+ * day written later (files are written whole, temp then rename, and never rewritten in place, so a
+ * file's modification time says when its events reached the archive), and the cells of `def` their
+ * events fall into. Rule pipelines: a touched key's alerts of the day (an alert depends on its key's
+ * earlier events). Events a `where` filter drops mark cells that a recompute finds unchanged.
+ *
+ * The nightly job calls this (or `detectArchiveChanges` in reconcile/backfill-day.ts, which also marks
+ * the cells dirty in the store) before backfilling a reconciled day.
+ */
+export async function archiveChangedSince(def: PipelineDefinition, archiveDir: string, day: string, since: number): Promise<ArchiveChanges> {
+  const range = dayRange(day);
+  const listedAt = Date.now();
+  // A window of the day may end after midnight (hopping windows): its events sit in the next day's first hour.
+  const nextDay = new Date(range.to).toISOString().slice(0, 10);
+  const dirs = [join(schemaDir(archiveDir, def.schema), `dt=${day}`), join(schemaDir(archiveDir, def.schema), `dt=${nextDay}`, 'hour=00')];
+  const files: string[] = [];
+  for (const f of await listArchiveFiles(archiveDir, def.schema)) {
+    if (!dirs.some((d) => f.startsWith(d + '/'))) continue;
+    const s = await stat(f).catch(() => undefined);
+    if (s && s.mtimeMs > since) files.push(f);
+  }
+  files.sort();
+  if (files.length === 0) return { files, cells: [], listedAt };
+  const keyFields = def.kind === 'windowed' ? def.key : [def.key];
+  const names = [...new Set([def.schema.timeField, ...keyFields])];
+  const select = names.map((n) => (def.schema.fields[n]!.kind === 'timestamp' ? `epoch_ms(${quoteIdent(n)}) AS ${quoteIdent(n)}` : quoteIdent(n)));
+  const db = await DuckDb.open(':memory:', { threads: 1 });
+  let cols: Record<string, unknown[]>;
+  try {
+    cols = await db.columns(`SELECT DISTINCT ${select.join(', ')} FROM read_parquet([${files.map(quoteString).join(', ')}], hive_partitioning = false, union_by_name = true)`);
+  } finally {
+    db.close();
+  }
+  const cells = new Map<string, ArchiveCell>();
+  const n = cols[def.schema.timeField]?.length ?? 0;
+  for (let r = 0; r < n; r++) {
+    const event: AnyEvent = {};
+    for (const name of names) {
+      const v = cols[name]![r];
+      if (v !== null && v !== undefined) event[name] = typeof v === 'bigint' ? Number(v) : (v as string | number);
+    }
+    const ts = event[def.schema.timeField] as number;
+    const key = keyValuesOf(def.schema, keyFields, event);
+    const starts = def.kind === 'windowed' ? assignWindows(def.window, ts) : ts >= range.from && ts < range.to ? [range.from] : [];
+    for (const windowStart of starts) {
+      if (windowStart < range.from || windowStart >= range.to) continue;
+      const id = `${windowStart}\u0000${JSON.stringify(Object.values(key))}`;
+      if (!cells.has(id)) cells.set(id, { day, windowStart, key });
+    }
+  }
+  return { files, cells: [...cells.values()].sort((a, b) => a.windowStart - b.windowStart), listedAt };
+}

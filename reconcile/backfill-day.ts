@@ -1,0 +1,94 @@
+import { replay } from '../batch/replay.ts';
+import type { PipelineDefinition } from '../pipeline/definition.ts';
+import { paneId, windowCellId } from '../pipeline/keys.ts';
+import { cellKey, type ResultRecord } from '../schemas/results.ts';
+import { archiveChangedSince } from './archive-changes.ts';
+import { dayRange } from './day-range.ts';
+import { finalResults } from './final-results.ts';
+import type { Progress, ReconcileStore } from './reconcile-day.ts';
+
+export interface BackfillRequest {
+  readonly def: PipelineDefinition;
+  readonly date: string;
+  readonly store: ReconcileStore;
+  readonly archiveDir: string;
+  readonly jobId: string;
+  readonly progress?: Progress;
+}
+
+export interface BackfillSummary {
+  pipeline: string;
+  date: string;
+  dirty: number;
+  recomputed: number;
+  changed: number;
+  /** Cells dirtied by archive files written after the day's last reconcile (or backfill). */
+  fromArchive: number;
+}
+
+/**
+ * Archive content added to a reconciled day after its last reconcile (or backfill): marks the cells
+ * its events fall into dirty, so the backfill recomputes exactly those, and moves the day's archive
+ * check forward. A day never reconciled is left alone (its reconcile reads the whole archive).
+ * Returns the cells marked. The nightly job may call this before `backfillDay`.
+ */
+export async function detectArchiveChanges(def: PipelineDefinition, date: string, store: ReconcileStore, archiveDir: string): Promise<number> {
+  if (!store.archiveCheckedThrough || !store.markDirty || !store.setArchiveCheckedThrough) return 0;
+  const since = await store.archiveCheckedThrough(def.name, date);
+  if (since === null) return 0;
+  const changes = await archiveChangedSince(def, archiveDir, date, since);
+  await store.markDirty(def.name, changes.cells, 'archive_added');
+  await store.setArchiveCheckedThrough(def.name, date, changes.listedAt);
+  return changes.cells.length;
+}
+
+/**
+ * Recomputes only the dirty cells of a reconciled day from the archive (the events of their windows,
+ * not the whole day) and upserts them into the day's live version with provenance `backfill`. Cells
+ * are dirty when stream rows or late events changed them after the reconcile, or when archive files
+ * arrived after it (`detectArchiveChanges`). Rule pipelines: a dirty key's alerts of the day are
+ * recomputed (an alert depends on its key's earlier events, so the key's events are read; other keys
+ * are not touched).
+ */
+export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary> {
+  const { def, date, store } = req;
+  const range = dayRange(date);
+  const total = 5;
+  const step = async (done: number, what: string) => req.progress?.({ done, total, what });
+  await step(0, 'looking for archive files written after the day\'s last reconcile');
+  const fromArchive = await detectArchiveChanges(def, date, store, req.archiveDir);
+  const dirty = await store.dirtyCells(def.name, date);
+  const summary: BackfillSummary = { pipeline: def.name, date, dirty: dirty.length, recomputed: 0, changed: 0, fromArchive };
+  if (dirty.length === 0) {
+    await step(total, 'no dirty cells: nothing to recompute');
+    return summary;
+  }
+  await step(1, `replaying the archive for ${dirty.length} dirty cells (${fromArchive} from archive files added after the reconcile)`);
+  let rows: ResultRecord[];
+  if (def.kind === 'windowed') {
+    const starts = [...new Set(dirty.map((d) => d.windowStart))].sort((a, b) => a - b);
+    const size = def.window.size;
+    // Adjacent windows merge into one time range: fewer ranges, the same events.
+    const timeRanges: { from: number; to: number }[] = [];
+    for (const s of starts) {
+      const last = timeRanges.at(-1);
+      if (last && s <= last.to) last.to = Math.max(last.to, s + size);
+      else timeRanges.push({ from: s, to: s + size });
+    }
+    const wanted = new Set(dirty.map((d) => windowCellId(d.windowStart, def.key, d.key)));
+    const results = await replay(def, req.archiveDir, { dedupe: true, timeRanges, exactDistinct: false });
+    rows = [...finalResults(results).values()].filter((r) => r.kind === 'window' && wanted.has(windowCellId(r.windowStart, def.key, r.key)));
+  } else {
+    const keys = new Set(dirty.map((d) => paneId([def.key], d.key)));
+    const results = await replay(def, req.archiveDir, { dedupe: true, timeRanges: [{ from: 0, to: range.to }] });
+    rows = results.filter((r) => r.kind === 'alert' && r.ts >= range.from && r.ts < range.to && keys.has(paneId([def.key], r.key)));
+  }
+  // A dirty cell that replays to nothing (its only events were rejected) is consumed as well.
+  rows.sort((a, b) => (cellKey(a) < cellKey(b) ? -1 : 1));
+  summary.recomputed = rows.length;
+  await step(2, `writing ${rows.length} recomputed cells into the live version`);
+  let n = 2;
+  summary.changed = (await store.upsertBackfill(def.name, date, rows, dirty, { jobId: req.jobId, progress: (what) => step(Math.min(++n, 4), what) })).changed;
+  await step(total, `backfilled: ${summary.changed} of ${dirty.length} dirty cells changed`);
+  return summary;
+}
