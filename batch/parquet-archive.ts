@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { ArchiveError, ConcordError } from '../pipeline/errors.ts';
 import { hash64Into } from '../pipeline/hash.ts';
 import { utcPartition } from '../pipeline/time.ts';
-import { decodeLine, deadLetterToJson } from '../schemas/decode.ts';
+import { TimeGuard, timeGuardSettings } from '../pipeline/time-guard.ts';
+import { admitLine, deadLetterToJson } from '../schemas/decode.ts';
 import { duckdbType, type AnyEvent, type EventSchema, type FieldKind } from '../schemas/schema.ts';
 import { offsetOf, type LineSource } from '../sources/source.ts';
 import { JsonlWriter } from '../stream/sinks/jsonl-writer.ts';
@@ -67,20 +68,22 @@ export class ParquetArchive {
       await db.run(`CREATE TABLE staging (${columns.join(', ')})`);
       const appender = await db.appender('staging');
       const hash = new Uint32Array(2);
+      // The same judgement as the stream's (the record timestamp, else this input's progress): what the
+      // stream quarantined never reaches the archive's data, so the replay leaves it out too.
+      const guard = new TimeGuard(timeGuardSettings(schema));
       for await (const batch of source) {
         sourceName ??= batch.source;
         for (let i = 0; i < batch.lines.length; i++) {
-          const line = batch.lines[i]!;
-          if (line.trim().length === 0) continue;
           const position = { source: batch.source, offset: offsetOf(batch, i) };
-          const decoded = decodeLine(schema, line, position);
-          if (!decoded.ok) {
+          const admitted = admitLine(schema, guard, batch, i, position);
+          if (admitted === null) continue;
+          if (!admitted.ok) {
             stats.deadLetters++;
             rejected ??= new JsonlWriter(join(rejectedDir(this.dir, schema), `${options.stem ?? sourceTag(batch.source)}.jsonl`));
-            rejected.write(deadLetterToJson(decoded.deadLetter, schema.name));
+            rejected.write(deadLetterToJson(admitted.deadLetter, schema.name));
             continue;
           }
-          this.appendEvent(appender, decoded.event, names, kinds, sketched, hash);
+          this.appendEvent(appender, admitted.event, names, kinds, sketched, hash);
           appender.appendVarchar(position.source);
           appender.appendBigInt(BigInt(position.offset));
           appender.appendBigInt(BigInt(batch.ingestTimes?.[i] ?? ingest));

@@ -137,7 +137,12 @@ export function definitionVersion(def: PipelineDefinition): string {
     // schema for another pipeline does not change this one's version.
     if (key === 'schema') {
       const schema = value as EventSchema;
-      return { name: schema.name, fields: read.map((n) => [n, schema.fields[n]?.kind ?? null, schema.fields[n]?.scale ?? null]) };
+      return {
+        name: schema.name, fields: read.map((n) => [n, schema.fields[n]?.kind ?? null, schema.fields[n]?.scale ?? null]),
+        // Which events count depends on the time quarantine too (null: off; JSON has no Infinity).
+        ...(schema.maxFutureSkewMs === undefined ? {} : { maxFutureSkew: Number.isFinite(schema.maxFutureSkewMs) ? schema.maxFutureSkewMs : null }),
+        ...(schema.pastHorizonMs === undefined ? {} : { pastHorizon: schema.pastHorizonMs }),
+      };
     }
     if (key === 'description') return undefined;
     if (value && typeof value === 'object' && !Array.isArray(value)) {

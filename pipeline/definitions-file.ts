@@ -6,6 +6,7 @@ import { COMPARISON_OPS, LIST_OPS, NULL_OPS, ORDERING_OPS, type Condition } from
 import { DEFAULT_HLL_PRECISION } from './hyperloglog.ts';
 import { Registry } from './registry.ts';
 import { parseDuration, type Millis } from './time.ts';
+import { DEFAULT_MAX_FUTURE_SKEW } from './time-guard.ts';
 import type { WindowSpec } from './windows.ts';
 
 /**
@@ -24,6 +25,10 @@ export interface SchemaSpec {
   readonly key?: string;
   /** Field name -> `string | int | double | bool | timestamp | decimal(N)`, `?` for optional. */
   readonly fields: Readonly<Record<string, FieldType>>;
+  /** Events more than this ahead of their reference (Kafka record timestamp, else the input's progress) are quarantined; default "1h", "off" to disable. */
+  readonly max_future_skew?: Duration | 'off';
+  /** Events more than this behind their reference go to the dead letters (reason past_horizon); default "off". */
+  readonly past_horizon?: Duration | 'off';
   readonly description?: string;
 }
 
@@ -138,7 +143,7 @@ function parseSchema(p: Problems, name: string, spec: unknown): EventSchema | un
     p.add(path, `expected an object {time, id, key, fields}, got ${q(spec)}`);
     return undefined;
   }
-  p.keys(path, spec, ['time', 'id', 'key', 'fields', 'description']);
+  p.keys(path, spec, ['time', 'id', 'key', 'fields', 'max_future_skew', 'past_horizon', 'description']);
   if (!isObject(spec.fields) || Object.keys(spec.fields).length === 0) {
     p.add(`${path}.fields`, 'expected an object of field name -> type with at least one field');
     return undefined;
@@ -170,7 +175,13 @@ function parseSchema(p: Problems, name: string, spec: unknown): EventSchema | un
   };
   const time = role('time', 'timestamp', false), id = role('id', 'string', false), key = role('key', undefined, true);
   if (time === undefined || id === undefined) return undefined;
-  return { name, timeField: time, idField: id, ...(key === undefined ? {} : { keyField: key }), fields };
+  const guard = (k: 'max_future_skew' | 'past_horizon', fallback: number): number | undefined =>
+    spec[k] === undefined ? fallback : spec[k] === 'off' ? Infinity : p.duration(`${path}.${k}`, spec[k], true);
+  const maxFutureSkewMs = guard('max_future_skew', DEFAULT_MAX_FUTURE_SKEW), pastHorizonMs = guard('past_horizon', Infinity);
+  return {
+    name, timeField: time, idField: id, ...(key === undefined ? {} : { keyField: key }), fields,
+    ...(maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs }), ...(pastHorizonMs === undefined || pastHorizonMs === Infinity ? {} : { pastHorizonMs }),
+  };
 }
 
 function parseConditions(p: Problems, path: string, where: unknown, schema: EventSchema): Condition[] {

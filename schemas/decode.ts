@@ -1,4 +1,8 @@
 import { SchemaViolationError } from '../pipeline/errors.ts';
+import { isoMillis } from '../pipeline/time.ts';
+import type { TimeGuard } from '../pipeline/time-guard.ts';
+import { RAW_PREFIX_BYTES, type LineProblem } from '../sources/line-limits.ts';
+import type { LineBatch } from '../sources/source.ts';
 import type { DeadLetter, EventPosition } from './results.ts';
 import { validateEvent, type AnyEvent, type EventSchema } from './schema.ts';
 
@@ -23,6 +27,54 @@ export function decodeLine(schema: EventSchema, line: string, position: EventPos
   }
 }
 
+/**
+ * A dead letter as written out. `raw` never echoes more than a bounded prefix of a hostile line
+ * (`raw_truncated`, `raw_bytes` then say so); bytes that were not UTF-8 are base64 (`raw_encoding`).
+ */
 export function deadLetterToJson(d: DeadLetter, schema: string): Record<string, unknown> {
-  return { schema, source: d.source, offset: d.offset, field: d.field, reason: d.reason, raw: d.raw };
+  const reference = d.reference ? { reference: isoMillis(d.reference.at), reference_basis: d.reference.basis, detail: d.reference.detail } : {};
+  const cut = d.raw.length > RAW_PREFIX_BYTES;
+  const raw = cut ? d.raw.slice(0, RAW_PREFIX_BYTES) : d.raw;
+  const bytes = d.rawBytes ?? (cut ? Buffer.byteLength(d.raw) : undefined);
+  return {
+    schema, source: d.source, offset: d.offset, field: d.field, reason: d.reason, ...reference, raw,
+    ...(d.rawEncoding ? { raw_encoding: d.rawEncoding } : {}), ...(bytes === undefined ? {} : { raw_truncated: true, raw_bytes: bytes }),
+  };
+}
+
+export type Admitted = { ok: true; event: AnyEvent } | { ok: false; deadLetter: DeadLetter; quarantined: boolean };
+
+/**
+ * Line `i` of a batch through every gate before an operator or the archive sees it: bytes (not UTF-8,
+ * over the line limit), JSON and schema, then the time quarantine. null: a blank line (skipped, counted
+ * as a line only).
+ */
+export function admitLine(schema: EventSchema, guard: TimeGuard, batch: LineBatch, i: number, position: EventPosition): Admitted | null {
+  const problem = batch.problems?.get(i);
+  if (problem) return { ok: false, deadLetter: problemDeadLetter(problem, position), quarantined: false };
+  const line = batch.lines[i]!;
+  if (line.trim().length === 0) return null;
+  const decoded = decodeLine(schema, line, position);
+  if (!decoded.ok) return { ...decoded, quarantined: false };
+  const held = quarantine(guard, schema, decoded.event, line, position, batch.ingestTimes?.[i]);
+  return held ? { ok: false, deadLetter: held, quarantined: true } : decoded;
+}
+
+/** The dead letter of a line that never became text (sources/line-limits.ts). */
+export function problemDeadLetter(problem: LineProblem, position: EventPosition): DeadLetter {
+  const truncated = problem.encoding === 'base64' ? Buffer.from(problem.raw, 'base64').length < problem.bytes : Buffer.byteLength(problem.raw) < problem.bytes;
+  return {
+    ...position, field: null, reason: problem.reason, raw: problem.raw,
+    ...(problem.encoding === 'base64' ? { rawEncoding: 'base64' as const } : {}), ...(truncated ? { rawBytes: problem.bytes } : {}),
+  };
+}
+
+/**
+ * Judges a decoded event's time (pipeline/time-guard.ts): null when accepted, else its dead letter
+ * (reason `future_timestamp` or `past_horizon`, with the reference it met).
+ */
+export function quarantine(guard: TimeGuard, schema: EventSchema, event: AnyEvent, line: string, position: EventPosition, recordTime?: number): DeadLetter | null {
+  const verdict = guard.judge(event[schema.timeField] as number, recordTime);
+  if (verdict === null) return null;
+  return { ...position, field: schema.timeField, reason: verdict.reason, raw: line, reference: { at: verdict.reference, basis: verdict.basis, detail: verdict.detail } };
 }

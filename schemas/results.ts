@@ -63,6 +63,12 @@ export interface DeadLetter {
   readonly field: string | null;
   readonly reason: string;
   readonly raw: string;
+  /** Time quarantine (reason future_timestamp | past_horizon): what the event time was judged against. */
+  readonly reference?: { readonly at: number; readonly basis: string; readonly detail: string };
+  /** `raw` is base64 of the original bytes (they were not UTF-8). */
+  readonly rawEncoding?: 'base64';
+  /** Bytes of the whole line when `raw` holds only a prefix of it. */
+  readonly rawBytes?: number;
 }
 
 /** The cell a result belongs to (pipeline apart): `window start \0 key` or `key \0 event id` (pipeline/keys.ts). */

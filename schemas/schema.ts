@@ -26,6 +26,10 @@ export interface EventSchema<F extends Record<string, FieldDef> = Record<string,
   /** Field Kafka records of this schema are keyed and partitioned by (none: keyed by the id). */
   readonly keyField?: string;
   readonly fields: F;
+  /** Events more than this (ms) ahead of their reference are quarantined (pipeline/time-guard.ts); absent: off. */
+  readonly maxFutureSkewMs?: number;
+  /** Events more than this (ms) behind their reference go to the dead letters; absent: off. */
+  readonly pastHorizonMs?: number;
 }
 
 type RequiredKeys<F> = { [K in keyof F]: F[K] extends FieldDef<FieldKind, true> ? K : never }[keyof F];
@@ -144,7 +148,12 @@ function normaliseTimestamp(value: unknown, name: string): number {
     if (value < 0 || value > MAX_TS) throw new SchemaViolationError(name, `${value} is outside years 1970..9999 (epoch milliseconds expected)`);
     return value;
   }
-  if (typeof value === 'string') return parseIsoTimestamp(value, name);
+  if (typeof value === 'string') {
+    const ms = parseIsoTimestamp(value, name);
+    // The same years as for numbers (an offset can push 9999-12-31T23:59Z-01:00 past them).
+    if (ms < 0 || ms > MAX_TS) throw new SchemaViolationError(name, `"${value.length > 40 ? `${value.slice(0, 40)}...` : value}" is outside years 1970..9999 (UTC)`);
+    return ms;
+  }
   throw new SchemaViolationError(name, `expected epoch milliseconds or an ISO-8601 string, got ${describe(value)}`);
 }
 

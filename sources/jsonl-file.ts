@@ -1,7 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
+import { isUtf8 } from 'node:buffer';
 import { basename } from 'node:path';
 import { ConfigError } from '../pipeline/errors.ts';
+import { RAW_PREFIX_BYTES, lineProblem, maxLineBytes, type LineProblem } from './line-limits.ts';
 import type { LineBatch } from './source.ts';
 
 /** The source name a file's events carry (its base name), e.g. `file:events.jsonl`. */
@@ -9,11 +11,16 @@ export function fileSourceName(path: string): string {
   return `file:${basename(path)}`;
 }
 
+const NL = 10, CR = 13;
+
 /**
  * Reads a JSONL file in file order, in batches of lines. Offsets are 0-based line numbers, counting
  * every line (blank lines are skipped but keep their number), so positions are stable across reruns.
+ * Bytes are split into lines before they become text: a line that is not UTF-8, or longer than the
+ * line limit (never held whole: it is skipped while it streams past), arrives as a problem of the
+ * batch (its dead letter keeps a bounded prefix, in base64 where it is not text).
  */
-export async function* readJsonlFile(path: string, options: { batchLines?: number; source?: string } = {}): AsyncGenerator<LineBatch> {
+export async function* readJsonlFile(path: string, options: { batchLines?: number; source?: string; maxLineBytes?: number } = {}): AsyncGenerator<LineBatch> {
   try {
     await access(path);
   } catch (error) {
@@ -21,31 +28,93 @@ export async function* readJsonlFile(path: string, options: { batchLines?: numbe
   }
   const source = options.source ?? fileSourceName(path);
   const batchLines = options.batchLines ?? 8192;
+  const limit = options.maxLineBytes ?? maxLineBytes();
   let lines: string[] = [];
+  let problems: Map<number, LineProblem> | undefined;
   let firstOffset = 0;
   let lineNo = 0;
-  let carry = '';
-  const flush = function* (): Generator<LineBatch> {
-    if (lines.length > 0) yield { source, firstOffset, lines };
-    lines = [];
-  };
-  const push = (line: string) => {
+  // The line being read across chunks: its bytes so far, or (over the limit) only its prefix and length.
+  let carry: Buffer[] = [];
+  let carryBytes = 0;
+  let skipped: { prefix: Buffer; bytes: number } | undefined;
+
+  const push = (line: string, problem?: LineProblem) => {
     if (lines.length === 0) firstOffset = lineNo;
+    if (problem) (problems ??= new Map()).set(lines.length, problem);
     lines.push(line);
     lineNo++;
   };
-  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
-    const text = carry + (chunk as string);
-    let start = 0;
-    for (let nl = text.indexOf('\n', start); nl !== -1; nl = text.indexOf('\n', start)) {
-      push(text.charCodeAt(nl - 1) === 13 ? text.slice(start, nl - 1) : text.slice(start, nl));
-      start = nl + 1;
-      if (lines.length >= batchLines) yield* flush();
+  const pushBytes = (bytes: Buffer, total = bytes.length) => {
+    const end = bytes.length > 0 && bytes[bytes.length - 1] === CR && total === bytes.length ? bytes.length - 1 : bytes.length;
+    const body = bytes.subarray(0, end);
+    const problem = lineProblem(body, limit, total === bytes.length ? end : total);
+    push(problem ? '' : body.toString('utf8'), problem ?? undefined);
+  };
+  const batch = (): LineBatch => {
+    const out: LineBatch = { source, firstOffset, lines, ...(problems ? { problems } : {}) };
+    lines = [];
+    problems = undefined;
+    return out;
+  };
+  /** Bytes of the current line with no newline in them yet. */
+  const extend = (part: Buffer) => {
+    if (skipped) {
+      skipped.bytes += part.length;
+    } else if (carryBytes + part.length > limit) {
+      skipped = { prefix: Buffer.concat([...carry, part]).subarray(0, RAW_PREFIX_BYTES), bytes: carryBytes + part.length };
+      carry = [];
+      carryBytes = 0;
+    } else {
+      carry.push(Buffer.from(part)); // a copy: the stream reuses nothing, but a view would pin the 1 MiB chunk
+      carryBytes += part.length;
     }
-    carry = text.slice(start);
+  };
+  /** The current line ends with `tail`. */
+  const finish = (tail: Buffer) => {
+    if (skipped) {
+      pushBytes(skipped.prefix, skipped.bytes + tail.length);
+      skipped = undefined;
+    } else {
+      pushBytes(carry.length === 0 ? tail : Buffer.concat([...carry, tail]));
+    }
+    carry = [];
+    carryBytes = 0;
+  };
+
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    const last = chunk.lastIndexOf(NL);
+    if (last === -1) {
+      extend(chunk);
+      continue;
+    }
+    let start = 0;
+    if (carryBytes > 0 || skipped) {
+      const first = chunk.indexOf(NL);
+      finish(chunk.subarray(0, first));
+      start = first + 1;
+    }
+    // [start, last] holds whole lines: decoded at once when it is all UTF-8 (the common case).
+    const whole = chunk.subarray(start, last + 1);
+    if (isUtf8(whole)) {
+      const text = whole.toString('utf8');
+      for (let from = 0, nl = text.indexOf('\n'); nl !== -1; from = nl + 1, nl = text.indexOf('\n', from)) {
+        const line = text.charCodeAt(nl - 1) === CR && nl > from ? text.slice(from, nl - 1) : text.slice(from, nl);
+        // Characters never outnumber bytes: only a long line needs its bytes counted.
+        if (line.length * 3 > limit && Buffer.byteLength(line) > limit) pushBytes(Buffer.from(line));
+        else push(line);
+        if (lines.length >= batchLines) yield batch();
+      }
+    } else {
+      for (let from = 0, nl = whole.indexOf(NL); nl !== -1; from = nl + 1, nl = whole.indexOf(NL, from)) {
+        pushBytes(whole.subarray(from, nl));
+        if (lines.length >= batchLines) yield batch();
+      }
+    }
+    extend(chunk.subarray(last + 1));
+    if (lines.length >= batchLines) yield batch();
   }
-  if (carry.length > 0) push(carry);
-  yield* flush();
+  if (carryBytes > 0 || skipped) finish(Buffer.alloc(0));
+  if (lines.length > 0) yield batch();
 }
 
 /** Same batches from lines already in memory (the embedded log). */

@@ -1,3 +1,5 @@
+import type { LineProblem } from './line-limits.ts';
+
 /**
  * A batch of raw input lines from one source, with the offset of the first one.
  * Sources deliver batches (never one promise per event); offsets are line numbers for files
@@ -11,6 +13,8 @@ export interface LineBatch {
   readonly offsets?: readonly number[];
   /** When each line entered the system (Kafka record timestamps), if known; else the archive's write time. */
   readonly ingestTimes?: readonly number[];
+  /** Lines that never became text (not UTF-8, over the line limit), by index in `lines` (which holds ''). */
+  readonly problems?: ReadonlyMap<number, LineProblem>;
 }
 
 /** The offset of line `i` of a batch. */

@@ -1,6 +1,7 @@
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { DefinitionError } from '../pipeline/errors.ts';
-import { decodeLine } from '../schemas/decode.ts';
+import { TimeGuard, timeGuardSettings } from '../pipeline/time-guard.ts';
+import { admitLine } from '../schemas/decode.ts';
 import type { DeadLetter, LateRecord, ResultRecord } from '../schemas/results.ts';
 import { offsetOf, type LineSource } from '../sources/source.ts';
 import { createOperator, type Emitter, type StreamOperator } from './operators/index.ts';
@@ -8,7 +9,10 @@ import { createOperator, type Emitter, type StreamOperator } from './operators/i
 export interface StreamStats {
   lines: number;
   events: number;
+  /** Rejected lines, quarantined ones included. */
   deadLetters: number;
+  /** Of those, events whose time lies (reason future_timestamp or past_horizon). */
+  quarantined: number;
   late: number;
   results: number;
   /** Operator watermark per pipeline at the end (+Infinity after a bounded input). */
@@ -40,30 +44,31 @@ export async function runStream(options: StreamRunOptions): Promise<StreamStats>
   const mixed = options.pipelines.find((p) => p.schema.name !== schema.name);
   if (mixed) throw new DefinitionError(`pipelines read one input: ${mixed.name} reads ${mixed.schema.name}, not ${schema.name}`);
 
-  const stats: StreamStats = { lines: 0, events: 0, deadLetters: 0, late: 0, results: 0, watermarks: {} };
+  const stats: StreamStats = { lines: 0, events: 0, deadLetters: 0, quarantined: 0, late: 0, results: 0, watermarks: {} };
   const emitter: Emitter = {
     result: (r) => { stats.results++; options.onResult(r); },
     late: (l) => { stats.late++; options.onLate(l); },
     ...(options.onLateAccepted ? { lateAccepted: options.onLateAccepted } : {}),
   };
   const operators: StreamOperator[] = options.pipelines.map((p) => createOperator(p, emitter));
+  const guard = new TimeGuard(timeGuardSettings(schema));
 
   for await (const batch of options.source) {
     const position = { source: batch.source, offset: 0 };
     for (let i = 0; i < batch.lines.length; i++) {
-      const line = batch.lines[i]!;
       stats.lines++;
-      if (line.trim().length === 0) continue;
       position.offset = offsetOf(batch, i);
-      const decoded = decodeLine(schema, line, position);
-      if (!decoded.ok) {
+      const admitted = admitLine(schema, guard, batch, i, position);
+      if (admitted === null) continue;
+      if (!admitted.ok) {
         stats.deadLetters++;
-        options.onDeadLetter(decoded.deadLetter);
+        if (admitted.quarantined) stats.quarantined++;
+        options.onDeadLetter(admitted.deadLetter);
         continue;
       }
       stats.events++;
       const at = { source: batch.source, offset: position.offset };
-      for (const op of operators) op.process(decoded.event, at);
+      for (const op of operators) op.process(admitted.event, at);
     }
     if (options.afterBatch) await options.afterBatch(stats);
   }

@@ -81,7 +81,8 @@ export const streamCommand: CommandSpec = {
     progress.done(stats.lines, 'lines');
     process.stderr.write(
       `${def.name}: ${stats.events} events, ${written} results written${final ? ' (final)' : ' (changelog)'}, ` +
-        `${stats.late} late, ${stats.deadLetters} rejected to the dead-letter output${dlq ? '' : ' (counted only: pass --dead-letter FILE to keep them)'}\n`,
+        `${stats.late} late, ${stats.deadLetters} rejected to the dead-letter output${stats.quarantined ? ` (${stats.quarantined} quarantined: event time beyond max_future_skew or past_horizon)` : ''}` +
+        `${dlq ? '' : ' (counted only: pass --dead-letter FILE to keep them)'}\n`,
     );
     return 0;
   },

@@ -1,0 +1,65 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { concord, jsonLines } from '../fixtures/cli.ts';
+import { tempWorkspace } from '../fixtures/workspace.ts';
+
+const ws = tempWorkspace('concord-time-');
+afterAll(() => ws.cleanup());
+const read = (path: string) => jsonLines(readFileSync(path, 'utf8'));
+
+// The case a new user tried: 2,000 clicks, one stamped in 2100 at line 100, default B and L. Before the
+// quarantine W jumped to 2100 and 1,900 clicks were late.
+const T0 = Date.parse('2026-11-23T10:00:00Z');
+const clicks = Array.from({ length: 2_000 }, (_, i) => ({ event_id: `e${i}`, ts: new Date(T0 + i * 1_000).toISOString(), url: `/p${i % 7}`, visitor_id: `v${i % 50}` }));
+clicks[100] = { event_id: 'from-2100', ts: '2100-01-01T00:00:00Z', url: '/p1', visitor_id: 'v1' };
+const input = ws.file('clicks.jsonl', clicks);
+const views = (rows: Record<string, unknown>[]) => rows.reduce((a, r) => a + Number(r.views), 0);
+
+describe('time that lies (max_future_skew)', () => {
+  it('stream: every on-time click counted, the one event quarantined with its reference, nothing late', () => {
+    const out = ws.file('rt.jsonl'), dlq = ws.file('dlq.jsonl'), late = ws.file('late.jsonl');
+    const r = concord(['stream', '--pipeline', 'page_views_per_minute', '--input', input, '--output', out, '--final', '--dead-letter', dlq, '--late-output', late]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(views(read(out))).toBe(1_999);
+    expect(read(late)).toEqual([]);
+    expect(r.stderr).toMatch(/1999 events, .* 0 late, 1 rejected .*1 quarantined/);
+    const [dead, ...more] = read(dlq);
+    expect(more).toEqual([]);
+    expect(dead).toMatchObject({
+      reason: 'future_timestamp', field: 'ts', offset: 100, reference_basis: 'stream progress',
+      // The progress: the largest event time accepted before line 100 (0-based offset 100 = the 101st line).
+      reference: new Date(T0 + 99_000).toISOString(),
+    });
+    expect(JSON.parse(String(dead!.raw))).toMatchObject({ event_id: 'from-2100' });
+  });
+
+  it('archive + replay judge the event the same way: same results, the event in _rejected with its reason', () => {
+    const dir = join(ws.dir, 'archive'), out = ws.file('rt2.jsonl'), replayed = ws.file('replay.jsonl');
+    expect(concord(['stream', '--pipeline', 'page_views_per_minute', '--input', input, '--output', out, '--final']).code).toBe(0);
+    const a = concord(['archive', '--schema', 'clicks', '--input', input, '--dir', dir]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stderr).toMatch(/archived 1999 clicks events into \d+ Parquet files, 1 rejected/);
+    // No partition of the year 2100.
+    expect(readdirSync(join(dir, 'clicks')).filter((d) => d.startsWith('dt=')).every((d) => d.startsWith('dt=2026-11-23'))).toBe(true);
+    const rejected = readdirSync(join(dir, 'clicks', '_rejected')).flatMap((f) => read(join(dir, 'clicks', '_rejected', f)));
+    expect(rejected.map((d) => d.reason)).toEqual(['future_timestamp']);
+    expect(concord(['replay', '--pipeline', 'page_views_per_minute', '--input', dir, '--output', replayed]).code).toBe(0);
+    const cells = (rows: Record<string, unknown>[]) => rows.map((x) => `${String(x.window_start)} ${String(x.url)} ${String(x.views)}`).sort();
+    expect(cells(read(replayed))).toEqual(cells(read(out)));
+  });
+
+  it('"off" turns it off; a bad value is named in validate', () => {
+    const defs = (skew: unknown) => ws.file(`defs-${String(skew)}.json`, [{
+      schemas: { clicks: { time: 'ts', id: 'event_id', key: 'url', max_future_skew: skew, fields: { event_id: 'string', ts: 'timestamp', url: 'string', visitor_id: 'string' } } },
+      pipelines: { views: { input: 'clicks', key: ['url'], window: { tumbling: '1m' }, aggregates: { views: 'count' } } },
+    }]);
+    const out = ws.file('off.jsonl');
+    const r = concord(['stream', '--definitions', defs('off'), '--pipeline', 'views', '--input', input, '--output', out, '--final']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/2000 events, .* 1899 late, 0 rejected/);
+    const bad = concord(['validate', '--definitions', defs('soon')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/schemas\.clicks\.max_future_skew: "soon" is not a duration/);
+  });
+});
