@@ -118,7 +118,7 @@ export class ConcordJobs {
     const out: JobStatus[] = [];
     for (const id of ids) {
       const j = await this.queue.getJob(id);
-      if (j) out.push(await describe(j));
+      if (j) out.push(await describe(this.queue, j));
     }
     return out;
   }
@@ -184,7 +184,7 @@ export class ConcordJobs {
     const out: JobStatus[] = [];
     for (const j of jobs) {
       if (!j || (date !== undefined && j.data.date !== date)) continue;
-      out.push(await describe(j));
+      out.push(await describe(this.queue, j));
     }
     return out.sort((a, b) => a.id.localeCompare(b.id));
   }
@@ -198,9 +198,16 @@ export class ConcordJobs {
 /** The id of the nightly job scheduler (one per queue prefix). */
 export const NIGHTLY = 'nightly-reconcile';
 
-async function describe(j: Job<JobData>): Promise<JobStatus> {
+/**
+ * The job with its state. The state is read after the job, so a job that finished in between shows a
+ * final state without its result or reason: such a job is read again.
+ */
+async function describe(queue: Queue<JobData>, fetched: Job<JobData>): Promise<JobStatus> {
+  const state = await fetched.getState();
+  const stale = (state === 'failed' && !fetched.failedReason) || (state === 'completed' && (fetched.returnvalue === undefined || fetched.returnvalue === null));
+  const j = (stale ? await queue.getJob(String(fetched.id)) : undefined) ?? fetched;
   return {
-    id: String(j.id), name: j.name, state: await j.getState(), data: j.data, attemptsMade: j.attemptsMade, progress: j.progress,
+    id: String(j.id), name: j.name, state, data: j.data, attemptsMade: j.attemptsMade, progress: j.progress,
     ...(j.failedReason ? { failedReason: j.failedReason } : {}), ...(j.returnvalue !== undefined && j.returnvalue !== null ? { result: j.returnvalue } : {}),
   };
 }

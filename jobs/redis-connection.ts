@@ -6,10 +6,20 @@ export function redactRedisUrl(url: string): string {
   return url.replace(/\/\/([^:/@]*):[^@]*@/, (_m, user: string) => `//${user}:***@`);
 }
 
-/** Redis did not answer within the bounded wait: start it, or point REDIS_URL at the one that runs. */
+/**
+ * Redis did not answer within the bounded wait (start it, or point REDIS_URL at the one that runs), or
+ * answered but refused the credentials of the URL.
+ */
 export class RedisUnreachableError extends ConcordError {
   constructor(url: string, cause?: unknown) {
-    super(`Redis at ${redactRedisUrl(url)} does not answer; start it or set REDIS_URL`, { domain: 'external', retriable: true, cause });
+    const why = cause instanceof Error ? cause.message : '';
+    const shown = redactRedisUrl(url);
+    super(
+      /NOAUTH/.test(why) ? `Redis at ${shown} wants a password: set REDIS_URL=redis://:PASSWORD@host:port (or redis://USER:PASSWORD@...)`
+        : /WRONGPASS|invalid password|invalid username/i.test(why) ? `Redis at ${shown} refused the user or password of REDIS_URL: set REDIS_URL with the right ones`
+          : `Redis at ${shown} does not answer; start it or set REDIS_URL`,
+      { domain: 'external', retriable: true, cause },
+    );
   }
 }
 
@@ -30,7 +40,9 @@ export function redisConnection(url: string, onError: (error: Error) => void = (
  */
 export async function probeRedis(url: string, timeoutMs = Number(process.env.CONCORD_REDIS_TIMEOUT_MS ?? 3_000)): Promise<void> {
   const probe = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null });
-  probe.on('error', () => undefined);
+  // An authentication failure arrives as an 'error' event, the connect() itself only says "Connection is closed".
+  let reported: Error | undefined;
+  probe.on('error', (error: Error) => { reported ??= error; });
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -38,7 +50,7 @@ export async function probeRedis(url: string, timeoutMs = Number(process.env.CON
       new Promise((_r, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs); }),
     ]);
   } catch (error) {
-    throw new RedisUnreachableError(url, error);
+    throw new RedisUnreachableError(url, reported && /NOAUTH|WRONGPASS|invalid password|invalid username/i.test(reported.message) ? reported : error);
   } finally {
     clearTimeout(timer);
     probe.disconnect();

@@ -110,12 +110,25 @@ async function runSub(sub: string, v: Values, redisUrl: string): Promise<number>
       const store = await agreedStore(jobs, v, true);
       const opened = await openStore(storeUrl(v), { registry });
       try {
+        const startedAt = Date.now();
         const added = await jobs.enqueueBackfill(String(v.from), String(v.to), v.pipeline === undefined ? undefined : String(v.pipeline), (p) => opened.dirtyDays(p), store);
-        process.stdout.write(added.length === 0 ? 'no dirty cells in that range: nothing to backfill\n' : added.map((j) => `${String(j.id)}\n`).join(''));
+        if (added.length === 0) process.stdout.write('no dirty cells in that range: nothing to backfill\n');
+        // A backfill id exists already when the same dirty cells were enqueued before: say what became of it.
+        let failedLeft = 0;
+        for (const earlier of await jobs.current(added.map((j) => String(j.id)))) {
+          const before = (await jobs.queue.getJob(earlier.id))!.timestamp < startedAt;
+          if (before && earlier.state === 'failed') {
+            failedLeft++;
+            process.stdout.write(`${earlier.id} failed earlier (attempts=${earlier.attemptsMade}): ${earlier.failedReason ?? 'no reason recorded'}\n`);
+            process.stderr.write(`concord jobs: ${earlier.id} was not enqueued again: a job id runs once. Retry it with \`concord jobs retry --date ${earlier.data.date ?? '?'} --pipeline ${earlier.data.pipeline ?? '?'}\`\n`);
+          } else {
+            process.stdout.write(`${earlier.id} ${earlier.state}${before ? ' (already enqueued)' : ''}\n`);
+          }
+        }
+        return failedLeft > 0 ? 1 : 0;
       } finally {
         await opened.close();
       }
-      return 0;
     }
     for (const j of await jobs.status(v.date === undefined ? undefined : String(v.date))) process.stdout.write(`${statusLine(j)}\n`);
     const workers = await jobs.workers();
@@ -197,20 +210,19 @@ async function waitFor(jobs: ConcordJobs, ids: string[], pollMs = 500): Promise<
   let failed = 0;
   for (const id of ids) {
     for (;;) {
-      const job = await jobs.queue.getJob(id);
+      const [job] = await jobs.current([id]);
       if (!job) {
         failed++;
         process.stdout.write(`${id} is gone from the queue (removed?): its outcome is unknown\n`);
         break;
       }
-      const state = await job.getState();
-      if (state === 'completed') {
-        process.stdout.write(`${id} completed ${JSON.stringify(job.returnvalue)}\n`);
+      if (job.state === 'completed') {
+        process.stdout.write(`${id} completed ${JSON.stringify(job.result ?? null)}\n`);
         break;
       }
-      if (state === 'failed') {
+      if (job.state === 'failed') {
         failed++;
-        process.stdout.write(`${id} failed: ${job.failedReason}\n`);
+        process.stdout.write(`${id} failed: ${job.failedReason ?? 'no reason recorded'}\n`);
         break;
       }
       await new Promise((r) => setTimeout(r, pollMs));

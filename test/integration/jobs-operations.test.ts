@@ -156,7 +156,7 @@ describe('jobs through the CLI, a worker on PostgreSQL', () => {
     expect(retry.stdout).toBe(`${id} retried: waiting\n`);
     const rerun = await until('the retried job to fail again', async () => {
       const j = await jobs.queue.getJob(id);
-      return j && (await j.getState()) === 'failed' && j.finishedOn! > finishedBefore ? j : undefined;
+      return j && (await j.getState()) === 'failed' && j.finishedOn! > finishedBefore ? (await jobs.queue.getJob(id))! : undefined;
     });
     expect(rerun.failedReason).toContain('no archived events');
     const none = await concord(['jobs', 'retry', '--date', DATE, '--pipeline', P], env);
@@ -202,8 +202,8 @@ describe('jobs through the CLI, a worker on PostgreSQL', () => {
     // A job enqueued for another store (e.g. before the worker changed) is refused by the worker.
     const [job] = await jobs.enqueueReconcile(DATE, P, true, { store: 'duckdb:/elsewhere.duckdb schema concord' });
     const failed = await until('the job to be refused', async () => {
-      const j = await jobs.queue.getJob(String(job!.id));
-      return j && (await j.getState()) === 'failed' ? j : undefined;
+      const [j] = await jobs.current([String(job!.id)]);
+      return j?.state === 'failed' ? j : undefined;
     });
     expect(failed.failedReason).toContain(`was enqueued for store duckdb:/elsewhere.duckdb schema concord but this worker writes ${theirs}`);
     expect(failed.attemptsMade).toBe(1);
@@ -299,6 +299,11 @@ describe('the worker process: Redis outages, its start line, and stopping', () =
     await until('the worker to start', () => stderr.includes('worker started'), 60_000);
     expect(stderr).toContain(`jobs: worker started (redis redis://:***@127.0.0.1:${port}, queue prefix ${q}, queue concord-jobs, store duckdb:${join(ws.dir, 'outage.duckdb')} schema concord`);
 
+    // The wrong password is told apart from no answer, and not shown either.
+    const wrong = await concord(['jobs', 'status'], { REDIS_URL: `redis://:n0pe@127.0.0.1:${port}`, CONCORD_QUEUE_PREFIX: q }, 60_000);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toBe(`concord jobs: Redis at redis://:***@127.0.0.1:${port} refused the user or password of REDIS_URL: set REDIS_URL with the right ones\n`);
+
     redis!.kill('SIGKILL');
     await until('the worker to notice', () => /lost/.test(stderr), 20_000);
     await new Promise((r) => setTimeout(r, 4_000)); // several reconnect attempts while it is down
@@ -317,8 +322,8 @@ describe('the worker process: Redis outages, its start line, and stopping', () =
     try {
       const [job] = await jobs.enqueueReconcile(EMPTY, P);
       const done = await until('the job after the outage', async () => {
-        const j = await jobs.queue.getJob(String(job!.id));
-        return j && (await j.getState()) === 'failed' ? j : undefined;
+        const [j] = await jobs.current([String(job!.id)]);
+        return j?.state === 'failed' ? j : undefined;
       }, 60_000);
       expect(done.failedReason).toBe(`no archived events for ${EMPTY} in ${archiveDir}: archive the day first, or pass --allow-empty`);
     } finally {
