@@ -82,6 +82,7 @@ export class KafkaArchiver {
       groupId: this.o.groupId ?? groupName(`concord-archiver-${this.o.schema.name}`),
       topics: [this.topic],
       commit: 'none',
+      onError: (error) => this.failed(error),
       onAssignment: (assigned) => {
         const mine = assigned.filter((a) => a.topic === this.topic).map((a) => a.partition);
         this.ready = this.exclusive(() => this.assign(mine));

@@ -24,7 +24,7 @@ import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import {
   Admin, compatibilityPartitioner, Consumer, FetchIsolationLevels, murmur2, ProduceAcks, Producer, stringDeserializers, stringSerializers, type Message, type Partitioner,
 } from '@platformatic/kafka';
-import { BatchConsumer, BatchProducer, ensureTopics, kafkaSettings } from '../stream/kafka/client.ts';
+import { BatchConsumer, BatchProducer, TransactionalProducer, ensureTopics, kafkaSettings, type InBatch } from '../stream/kafka/client.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -33,6 +33,7 @@ const { values: opt } = parseArgs({
     rounds: { type: 'string', default: '3' },
     'checks-only': { type: 'boolean', default: false },
     'throughput-only': { type: 'boolean', default: false },
+    transactions: { type: 'string', default: '500' },
   },
 });
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -75,7 +76,13 @@ function partitionMismatches(records: { key: string; partition: number }[]): str
   return 'all 200 keys agree';
 }
 
-interface Rates { produce: number; consume: number; consumeWithJoin: number }
+/** Records/s; CPU of this process in µs per record (produce, consume) or per transaction; transactions/s. */
+interface Rates { produce: number; consume: number; consumeWithJoin: number; produceCpu: number; consumeCpu: number; tx: number; txCpu: number }
+
+const TXNS = Number(opt.transactions);
+const cpuNow = () => { const u = process.cpuUsage(); return u.user + u.system; };
+/** Per transaction: 10 records of 150 B to an output topic, the group's offset of the input, commit. */
+const txRecords = (output: string, i: number) => Array.from({ length: 10 }, (_, j) => ({ topic: output, key: `k${(i * 10 + j) % 100}`, value: value150 }));
 
 // ---------------------------------------------------------------- kafkajs
 
@@ -203,14 +210,17 @@ async function kafkajsThroughput(): Promise<Rates> {
   const p = kjs.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
   await p.connect();
   let t = performance.now();
+  let cpu = cpuNow();
   for (let i = 0; i < N; i += BATCH) {
     await p.sendBatch({ acks: -1, topicMessages: [{ topic, messages: Array.from({ length: Math.min(BATCH, N - i) }, (_, j) => ({ key: `k${(i + j) % 100}`, value: value150 })) }] });
   }
   const produce = N / ((performance.now() - t) / 1000);
+  const produceCpu = (cpuNow() - cpu) / N;
   await p.disconnect();
   const c = kjs.consumer({ groupId: `bench.g.${uid()}`, maxBytesPerPartition: 1 << 20, maxWaitTimeInMs: 500 });
   let seen = 0, first = 0;
   t = performance.now();
+  cpu = cpuNow();
   await c.connect();
   await c.subscribe({ topics: [topic], fromBeginning: true });
   await c.run({
@@ -223,8 +233,24 @@ async function kafkajsThroughput(): Promise<Rates> {
   });
   await until(`${N} records`, () => seen >= N, 120_000);
   const end = performance.now();
+  const consumeCpu = (cpuNow() - cpu) / N;
   await c.disconnect();
-  return { produce, consume: N / ((end - first) / 1000), consumeWithJoin: N / ((end - t) / 1000) };
+  // Transactions: records + sendOffsets (TxnOffsetCommit v0-1, no generation) + commit.
+  const output = `bench.tx.kjs.${uid()}`, group = `bench.g.${uid()}`;
+  await kjsTopic(output, 3);
+  const tp = kjs.producer({ transactionalId: `bench-tx-${uid()}`, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  await tp.connect();
+  t = performance.now();
+  cpu = cpuNow();
+  for (let i = 0; i < TXNS; i++) {
+    const tx = await tp.transaction();
+    await tx.sendBatch({ acks: -1, topicMessages: [{ topic: output, messages: txRecords(output, i).map(({ key, value }) => ({ key, value })) }] });
+    await tx.sendOffsets({ consumerGroupId: group, topics: [{ topic, partitions: [{ partition: 0, offset: String(i + 1) }] }] });
+    await tx.commit();
+  }
+  const tx = TXNS / ((performance.now() - t) / 1000), txCpu = (cpuNow() - cpu) / TXNS;
+  await tp.disconnect();
+  return { produce, consume: N / ((end - first) / 1000), consumeWithJoin: N / ((end - t) / 1000), produceCpu, consumeCpu, tx, txCpu };
 }
 
 // ---------------------------------------------------------------- @platformatic/kafka
@@ -349,20 +375,43 @@ async function platformaticThroughput(): Promise<Rates> {
   await pltTopic(topic, 3);
   const p = new Producer({ ...base, clientId: 'bench-platformatic', serializers: stringSerializers, idempotent: true, acks: ProduceAcks.ALL });
   let t = performance.now();
+  let cpu = cpuNow();
   for (let i = 0; i < N; i += BATCH) {
     await p.send({ messages: Array.from({ length: Math.min(BATCH, N - i) }, (_, j) => ({ topic, key: `k${(i + j) % 100}`, value: value150 })) });
   }
   const produce = N / ((performance.now() - t) / 1000);
+  const produceCpu = (cpuNow() - cpu) / N;
   await p.close();
   let seen = 0, first = 0;
   t = performance.now();
+  cpu = cpuNow();
   const c = new Consumer({ ...base, clientId: `bench-platformatic-${uid()}`, groupId: `bench.g.${uid()}`, deserializers: stringDeserializers, maxWaitTime: 500, maxBytesPerPartition: 1 << 20 });
   const stream = await c.consume({ topics: [topic], mode: 'earliest', autocommit: false });
   stream.on('data', () => { if (seen === 0) first = performance.now(); seen++; });
   await until(`${N} records`, () => seen >= N, 120_000);
   const end = performance.now();
+  const consumeCpu = (cpuNow() - cpu) / N;
   await c.close(true);
-  return { produce, consume: N / ((end - first) / 1000), consumeWithJoin: N / ((end - t) / 1000) };
+  // Transactions: records + addOffset (TxnOffsetCommit v4 with the member's generation) + commit.
+  const output = `bench.tx.plt.${uid()}`;
+  await pltTopic(output, 3);
+  const m = await pltMember(`bench.g.${uid()}`, topic, false);
+  await until('a record with its group metadata', () => m.records.length > 0);
+  const read = m.records[0]!;
+  const tp = new Producer({ ...base, clientId: 'bench-platformatic-tx', serializers: stringSerializers, idempotent: true, acks: ProduceAcks.ALL, transactionalId: `bench-tx-${uid()}` });
+  t = performance.now();
+  cpu = cpuNow();
+  for (let i = 0; i < TXNS; i++) {
+    const tx = await tp.beginTransaction();
+    await tx.send({ messages: txRecords(output, i) });
+    await tx.addConsumer(m.consumer);
+    await tx.addOffset(read);
+    await tx.commit();
+  }
+  const tx = TXNS / ((performance.now() - t) / 1000), txCpu = (cpuNow() - cpu) / TXNS;
+  await tp.close();
+  await m.consumer.close(true);
+  return { produce, consume: N / ((end - first) / 1000), consumeWithJoin: N / ((end - t) / 1000), produceCpu, consumeCpu, tx, txCpu };
 }
 
 // ---------------------------------------------------------------- stream/kafka/client.ts (kafkajs inside)
@@ -373,18 +422,32 @@ async function moduleThroughput(): Promise<Rates> {
   await ensureTopics(s, [{ name: topic, partitions: 3 }]);
   const p = await BatchProducer.connect(s);
   let t = performance.now();
+  let cpu = cpuNow();
   for (let i = 0; i < N; i += BATCH) {
     await p.send(Array.from({ length: Math.min(BATCH, N - i) }, (_, j) => ({ topic, key: `k${(i + j) % 100}`, value: value150 })));
   }
   const produce = N / ((performance.now() - t) / 1000);
+  const produceCpu = (cpuNow() - cpu) / N;
   await p.close();
   let seen = 0, first = 0;
+  let generation: InBatch['generation'] | undefined;
   t = performance.now();
-  const c = await BatchConsumer.start(s, { groupId: `bench.g.${uid()}`, topics: [topic], onBatch: (b) => { if (seen === 0) first = performance.now(); seen += b.records.length; } });
+  cpu = cpuNow();
+  const c = await BatchConsumer.start(s, { groupId: `bench.g.${uid()}`, topics: [topic], commit: 'none', onBatch: (b) => { if (seen === 0) first = performance.now(); seen += b.records.length; generation = b.generation; } });
   await until(`${N} records`, () => seen >= N, 120_000);
   const end = performance.now();
+  const consumeCpu = (cpuNow() - cpu) / N;
+  // Transactions through the module: what a worker commits per step (records, then its offsets).
+  const output = `bench.tx.module.${uid()}`;
+  await ensureTopics(s, [{ name: output, partitions: 3 }]);
+  const tp = await TransactionalProducer.connect(s, `bench-tx-${uid()}`);
+  t = performance.now();
+  cpu = cpuNow();
+  for (let i = 0; i < TXNS; i++) await tp.commit(txRecords(output, i), { generation: generation!, topic, partitions: [{ partition: 0, offset: i + 1 }] });
+  const tx = TXNS / ((performance.now() - t) / 1000), txCpu = (cpuNow() - cpu) / TXNS;
+  await tp.close();
   await c.stop();
-  return { produce, consume: N / ((end - first) / 1000), consumeWithJoin: N / ((end - t) / 1000) };
+  return { produce, consume: N / ((end - first) / 1000), consumeWithJoin: N / ((end - t) / 1000), produceCpu, consumeCpu, tx, txCpu };
 }
 
 // ---------------------------------------------------------------- run
@@ -405,18 +468,20 @@ if (!opt['checks-only']) {
     for (let r = 0; r < Number(opt.rounds); r++) {
       const rates = c === 'kafkajs' ? await kafkajsThroughput() : c === 'platformatic' ? await platformaticThroughput() : await moduleThroughput();
       rounds.push(rates);
-      console.error(`${c} round ${r + 1}: produce ${Math.round(rates.produce)}/s, consume ${Math.round(rates.consume)}/s (incl. join ${Math.round(rates.consumeWithJoin)}/s)`);
+      console.error(`${c} round ${r + 1}: produce ${Math.round(rates.produce)}/s (${rates.produceCpu.toFixed(1)} µs CPU/record), consume ${Math.round(rates.consume)}/s (${rates.consumeCpu.toFixed(1)} µs CPU/record; incl. join ${Math.round(rates.consumeWithJoin)}/s), ${Math.round(rates.tx)} transactions/s (${(rates.txCpu / 1000).toFixed(2)} ms CPU each)`);
     }
     const med = (k: keyof Rates) => { const v = rounds.map((x) => x[k]).sort((a, b) => a - b); return Math.round(v[Math.floor(v.length / 2)]!); };
     const range = (k: keyof Rates) => `${Math.round(Math.min(...rounds.map((x) => x[k])) / 1000)}k-${Math.round(Math.max(...rounds.map((x) => x[k])) / 1000)}k`;
-    table.push(`| ${c} | ${med('produce')} (${range('produce')}) | ${med('consume')} (${range('consume')}) | ${med('consumeWithJoin')} (${range('consumeWithJoin')}) |`);
+    const medF = (k: keyof Rates, digits: number, scale = 1) => { const v = rounds.map((x) => x[k] / scale).sort((a, b) => a - b); return v[Math.floor(v.length / 2)]!.toFixed(digits); };
+    table.push(`| ${c} | ${med('produce')} (${range('produce')}) | ${medF('produceCpu', 1)} | ${med('consume')} (${range('consume')}) | ${medF('consumeCpu', 1)} | ${med('consumeWithJoin')} (${range('consumeWithJoin')}) | ${med('tx')} | ${medF('txCpu', 2, 1000)} |`);
   }
 }
 console.log(`\nchecks against ${brokers.join(',')}:`);
 for (const c of checks) console.log(`- ${c.ok ? 'ok' : c.informational ? 'note' : 'FAILED'}: ${c.check}: ${c.detail}`);
 if (table.length > 0) {
   console.log(`\nthroughput, ${N} records of 150 B, batches of ${BATCH}, 3 partitions, median of ${opt.rounds} (range), records/s:`);
-  console.log('| client | produce | consume | consume incl. group join |\n|---|---|---|---|');
+  console.log(`(${TXNS} transactions of 10 records + the group's offset; CPU = this process's user+system time)`);
+  console.log('| client | produce/s | produce CPU µs/record | consume/s | consume CPU µs/record | consume/s incl. group join | transactions/s | CPU ms/transaction |\n|---|---|---|---|---|---|---|---|');
   for (const row of table) console.log(row);
 }
 process.exit(checks.some((c) => !c.ok && !c.informational) ? 1 : 0);

@@ -64,6 +64,7 @@ export class KafkaStoreSink {
       groupId: this.o.groupId ?? groupName('concord-store-sink'),
       topics: [this.names.results, this.names.late],
       onPosition: (p) => this.positions.set(`${p.topic}:${p.partition}`, p.next),
+      onError: (error) => this.failRun(error),
       // Offsets commit after this returns: the rows are in the store by then.
       onBatch: async (batch) => {
         try {

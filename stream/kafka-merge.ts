@@ -2,7 +2,7 @@ import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import { cellKey, resultToJson, type ResultRecord } from '../schemas/results.ts';
 import {
-  BatchConsumer, TransactionalProducer, committedOffsets, endOffsets, ensureTopics, readLatestByKey, topicPartitions,
+  BatchConsumer, GroupFencedError, TransactionalProducer, committedOffsets, endOffsets, ensureTopics, readLatestByKey, topicPartitions,
   type InBatch, type KafkaSettings, type OutRecord,
 } from './kafka/client.ts';
 import { concordTopics, inputTopic, topicNames } from './kafka/topics.ts';
@@ -124,6 +124,8 @@ export class KafkaMergeWorker {
     this.consumer = await BatchConsumer.start(this.o.settings, {
       groupId: this.o.groupId,
       topics: [this.topic],
+      // Static membership: a restarted member gets its partitions back without waiting for a rebalance.
+      instanceId: `concord-${this.o.groupId}-${this.o.workerId}`,
       onAssignment: (assigned) => {
         this.joined = true;
         const mine = assigned.filter((a) => a.topic === this.topic).map((a) => a.partition);
@@ -131,6 +133,7 @@ export class KafkaMergeWorker {
       },
       commit: 'none',
       onBatch: (batch) => this.loop.batch(() => this.process(batch)),
+      onError: (error) => void this.loop.exclusive(() => Promise.reject(error)).catch((e: unknown) => this.loop.fail(e)),
       // Transaction markers take offsets too: the fetch position (not the records) tells "caught up".
       onPosition: (p) => this.positions.set(p.partition, Math.max(this.positions.get(p.partition) ?? 0, p.next)),
     });
@@ -244,7 +247,16 @@ export class KafkaMergeWorker {
     const cp: MergeCheckpoint = { next: state.next, stages };
     out.push({ topic: this.names.checkpoints, key: this.checkpointKey(batch.partition), value: JSON.stringify(cp) });
     const committing = performance.now();
-    await this.producer.commit(out, { groupId: this.o.groupId, topic: this.topic, partitions: [{ partition: batch.partition, offset: state.next }] });
+    try {
+      await this.producer.commit(out, { generation: batch.generation, topic: this.topic, partitions: [{ partition: batch.partition, offset: state.next }] });
+    } catch (error) {
+      if (!(error instanceof GroupFencedError)) throw error;
+      // The group gave the partition to another member meanwhile (KIP-447): this state is dropped, and
+      // restored from the last committed checkpoint if the group assigns the partition here again.
+      this.owned.delete(batch.partition);
+      this.o.log?.(`merge: transaction refused and aborted: ${error.message}`);
+      return true;
+    }
     this.stats.results += out.length - 1;
     this.stats.duplicates = duplicates;
     this.stats.transactions++;

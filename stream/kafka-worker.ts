@@ -6,10 +6,13 @@ import { decodeLine, deadLetterToJson } from '../schemas/decode.ts';
 import { cellKey, lateToJson, resultToJson, type ResultRecord } from '../schemas/results.ts';
 import {
   BatchConsumer,
+  GroupFencedError,
   TransactionalProducer,
   endOffsets,
   ensureTopics,
   readLatestByKey,
+  type ConsumedOffsets,
+  type GroupGeneration,
   type InBatch,
   type KafkaSettings,
   type OutRecord,
@@ -66,6 +69,8 @@ export interface WorkerStats {
   late: number;
   results: number;
   transactions: number;
+  /** Transactions the broker refused because the group had moved on (KIP-447 fencing). */
+  fenced: number;
 }
 
 /**
@@ -95,11 +100,15 @@ export class KafkaWorker {
   private producer!: TransactionalProducer;
   private consumer: BatchConsumer | undefined;
   private readonly loop = new MemberLoop();
+  /** The group membership of the assignment in use: steps that read nothing commit their offsets under it (KIP-447). */
+  private generation: GroupGeneration | undefined;
+  /** Transactions begun so far (for the test-only stall hook, CONCORD_TEST_STOP_BEFORE_TXN). */
+  private begun = 0;
   private timer: NodeJS.Timeout | undefined;
   private lastRecordAt = Date.now();
   /** Pipelines of the window results emitted in the current step (for the emit delay; only with metrics). */
   private readonly emitted: string[] = [];
-  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, late: 0, results: 0, transactions: 0 };
+  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, late: 0, results: 0, transactions: 0, fenced: 0 };
 
   constructor(options: KafkaWorkerOptions) {
     this.o = options;
@@ -125,13 +134,20 @@ export class KafkaWorker {
     this.consumer = await BatchConsumer.start(this.o.settings, {
       groupId: this.groupId,
       topics: [this.topic],
-      onAssignment: (assigned) => {
+      // Static membership: a restarted worker gets its partitions back without waiting for a rebalance.
+      instanceId: `concord-${this.groupId}-${this.o.workerId}`,
+      onAssignment: (assigned, generation) => {
         const mine = assigned.filter((a) => a.topic === this.topic).map((a) => a.partition);
-        this.loop.assigned(() => this.assign(mine));
+        this.loop.assigned(() => {
+          this.generation = generation;
+          return this.assign(mine);
+        });
       },
       // Offsets commit only inside the transactions, together with results and checkpoints.
       commit: 'none',
       onBatch: (batch) => this.loop.batch(() => this.process(batch)),
+      // After the step in flight (a refused commit is reported first), the run ends with the failure.
+      onError: (error) => void this.loop.exclusive(() => Promise.reject(error)).catch((e: unknown) => this.loop.fail(e)),
     });
     const metrics = this.o.metrics;
     let running = true;
@@ -165,6 +181,23 @@ export class KafkaWorker {
 
   private checkpointKey(partition: number, pipeline: string): string {
     return `${this.groupId}|${this.topic}|${partition}|${pipeline}`;
+  }
+
+  /**
+   * The broker refused this worker's transaction: the group gave its partitions to another member while
+   * it stalled. What it built since the last committed checkpoint is dropped; the next assignment
+   * restores whatever it owns then from the checkpoints (another member's, if it moved on).
+   */
+  private fenced(error: GroupFencedError): void {
+    this.log(`transaction refused and aborted: ${error.message}; dropping partitions [${[...this.partitions.keys()].join(', ')}] until the group assigns again`);
+    for (const p of this.partitions.keys()) {
+      this.trackers.forEach((t) => t.removeSource(this.source(p)));
+      this.o.pipelines.forEach((_, i) => this.reported.delete(`${i}|${p}`));
+    }
+    this.partitions.clear();
+    this.out.length = 0;
+    this.emitted.length = 0;
+    this.stats.fenced++;
   }
 
   /** A new assignment: drop partitions handed away, restore the new ones from their checkpoints. */
@@ -287,7 +320,7 @@ export class KafkaWorker {
       state.lastDataAt = Date.now();
       this.lastRecordAt = Date.now();
     }
-    await this.step({ partition: batch.partition, offset: state.next });
+    await this.step({ partition: batch.partition, offset: state.next, generation: batch.generation });
     return true;
   }
 
@@ -296,7 +329,7 @@ export class KafkaWorker {
    * too), partial aggregates are merged, and everything commits in one transaction with the
    * checkpoints (and the consumed offset, when the step consumed records).
    */
-  private async step(consumed: { partition: number; offset: number } | null): Promise<void> {
+  private async step(consumed: { partition: number; offset: number; generation: GroupGeneration } | null): Promise<void> {
     const started = performance.now();
     this.o.pipelines.forEach((_, i) => {
       const w = this.trackers[i]!.current;
@@ -313,14 +346,34 @@ export class KafkaWorker {
     } else {
       records.push(...this.checkpointRecords());
     }
-    await this.commit(records, consumed ? { groupId: this.groupId, topic: this.topic, partitions: [consumed] } : null, started);
+    await this.commit(records, consumed ? { generation: consumed.generation, topic: this.topic, partitions: [{ partition: consumed.partition, offset: consumed.offset }] } : this.ownership(), started);
+  }
+
+  /**
+   * The offsets of a transaction that read nothing (assignment, idle tick, drain): the current position
+   * of one owned partition again, under the generation of the assignment. The broker checks the
+   * generation only on an offset commit, so without one a stalled worker whose partitions went to
+   * another member could still commit its results and checkpoints.
+   */
+  private ownership(): ConsumedOffsets | null {
+    const first = [...this.partitions].sort(([a], [b]) => a - b)[0];
+    if (!first || !this.generation) return null;
+    return { generation: this.generation, topic: this.topic, partitions: [{ partition: first[0], offset: first[1].next }] };
   }
 
   /** Commits one transaction; with metrics, its latency, the emit delay of its window results, and the watermarks. */
-  private async commit(records: OutRecord[], offsets: Parameters<TransactionalProducer['commit']>[1], started: number): Promise<void> {
+  private async commit(records: OutRecord[], offsets: ConsumedOffsets | null, started: number): Promise<void> {
     const metrics = this.o.metrics;
+    // Test-only: stall (SIGSTOP) just before the Nth transaction, as a GC pause or a slow disk would.
+    if (++this.begun === Number(process.env.CONCORD_TEST_STOP_BEFORE_TXN)) process.kill(process.pid, 'SIGSTOP');
     const before = performance.now();
-    await this.producer.commit(records, offsets);
+    try {
+      await this.producer.commit(records, offsets);
+    } catch (error) {
+      if (!(error instanceof GroupFencedError)) throw error;
+      this.fenced(error);
+      return;
+    }
     this.stats.transactions++;
     if (!metrics) return;
     const after = performance.now();
@@ -412,7 +465,7 @@ export class KafkaWorker {
     this.trackers.forEach((t) => t.finish());
     this.reportProgress();
     // The drained state is not checkpointed: a later run continues the stream from the last checkpoint.
-    await this.commit(this.out.splice(0, this.out.length), null, started);
+    await this.commit(this.out.splice(0, this.out.length), this.ownership(), started);
     this.log(`drained: every open window fired (W = +infinity)`);
   }
 }

@@ -154,12 +154,12 @@ describe('Kafka client (stream/kafka/client.ts) against the real broker', () => 
       // Committed: partition 0 transformed, its offsets with it.
       await producer.commit(
         byPartition(0).map((r) => ({ topic: output, key: r.key, value: `x${Number(r.value) * 10}` })),
-        { groupId: group, topic: input, partitions: [{ partition: 0, offset: byPartition(0).at(-1)!.offset + 1 }] },
+        { generation: consumed.find((x) => x.partition === 0)!.generation, topic: input, partitions: [{ partition: 0, offset: byPartition(0).at(-1)!.offset + 1 }] },
       );
       // Aborted: partition 1 transformed, its offsets with it, then abort.
       const tx = await producer.begin();
       await tx.send(byPartition(1).map((r) => ({ topic: output, key: r.key, value: `aborted-${r.value}` })));
-      await tx.sendOffsets({ groupId: group, topic: input, partitions: [{ partition: 1, offset: byPartition(1).at(-1)!.offset + 1 }] });
+      await tx.sendOffsets({ generation: consumed.find((x) => x.partition === 1)!.generation, topic: input, partitions: [{ partition: 1, offset: byPartition(1).at(-1)!.offset + 1 }] });
       await tx.abort();
     } finally {
       await consumer.stop();

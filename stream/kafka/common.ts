@@ -1,0 +1,124 @@
+/**
+ * What every part of the Kafka client shares: settings, the record shapes the rest of the code sees,
+ * the error type, and retry of safe reads. Nothing here imports the client library's clients.
+ */
+import { findErrorBy } from '@platformatic/kafka';
+import { ConcordError } from '../../pipeline/errors.ts';
+
+export class KafkaClientError extends ConcordError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { domain: 'external', retriable: true, cause });
+  }
+}
+
+/**
+ * The group took this member's partitions away (or never gave them under that generation): the broker
+ * refused an offset commit made under the generation the records were read with (KIP-447). The
+ * transaction was aborted; the caller drops what it built on those records and restores from the
+ * last committed checkpoint when the group assigns it partitions again.
+ */
+export class GroupFencedError extends KafkaClientError {}
+
+export interface KafkaSettings {
+  /** host:port list; env KAFKA_BROKERS, default 127.0.0.1:9092. */
+  brokers: string[];
+  clientId: string;
+}
+
+export function kafkaSettings(clientId = 'concord'): KafkaSettings {
+  return { brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()).filter(Boolean), clientId };
+}
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  config?: Record<string, string>;
+}
+
+export interface OutRecord {
+  topic: string;
+  key: string | null;
+  value: string;
+  partition?: number;
+}
+
+export interface InRecord {
+  offset: number;
+  key: string | null;
+  value: string;
+  timestamp: number;
+}
+
+/** A consumer-group membership as the broker knows it: what an offset commit is checked against. */
+export interface GroupGeneration {
+  groupId: string;
+  memberId: string;
+  generationId: number;
+  /** The group coordinator's broker id (where offset commits go). */
+  coordinatorId: number;
+}
+
+export interface InBatch {
+  topic: string;
+  partition: number;
+  records: InRecord[];
+  /** The membership these records were fetched under: commit their offsets under it, or not at all. */
+  generation: GroupGeneration;
+}
+
+/** Offsets to commit for a consumer group: per partition, the next offset to read, under the generation that read them. */
+export interface ConsumedOffsets {
+  generation: GroupGeneration;
+  topic: string;
+  partitions: { partition: number; offset: number }[];
+}
+
+/** The client library's connection options for `s`. */
+export function baseOptions(s: KafkaSettings, clientId = s.clientId): { clientId: string; bootstrapBrokers: string[]; retries: number; retryDelay: number } {
+  return { clientId, bootstrapBrokers: s.brokers, retries: 8, retryDelay: 100 };
+}
+
+const FENCED = ['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID', 'REBALANCE_IN_PROGRESS'];
+
+/** The broker's error id (ILLEGAL_GENERATION, ...) somewhere in `error`'s chain, if it is a group-membership refusal. */
+export function fencedBy(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  for (const id of FENCED) if (findErrorBy(error, 'apiId', id)) return id;
+  return undefined;
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const parts = [error.message];
+  const inner = (error as { errors?: unknown[] }).errors;
+  if (Array.isArray(inner) && inner.length > 0) parts.push(`[${[...new Set(inner.map((e) => (e instanceof Error ? e.message : String(e))))].join('; ')}]`);
+  else if (error.cause instanceof Error) parts.push(`[${error.cause.message}]`);
+  return parts.join(' ');
+}
+
+export async function wrap<T>(what: string, s: KafkaSettings, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof KafkaClientError) throw error;
+    throw new KafkaClientError(`${what} failed against ${s.brokers.join(',')}: ${describe(error)} (is the broker up? \`npm run infra:up\`)`, error);
+  }
+}
+
+/**
+ * `wrap` for reads that are safe to repeat: retries errors the broker marks retriable for up to 30 s.
+ * Right after topics are created (by this or another process) a busy broker answered "not the leader
+ * for that topic-partition" to ListOffsets for a while.
+ */
+export async function wrapRead<T>(what: string, s: KafkaSettings, fn: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
+    try {
+      return await fn();
+    } catch (error) {
+      const retriable = error instanceof Error && (findErrorBy(error, 'canRetry', true) !== null || findErrorBy(error, 'hasStaleMetadata', true) !== null);
+      if (!retriable || Date.now() - started > 30_000) return wrap(what, s, () => Promise.reject(error));
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}

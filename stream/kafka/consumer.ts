@@ -1,0 +1,224 @@
+/** Consumer-group members delivering whole batches, and a reader of a compacted topic to its end. */
+import { Consumer, FetchIsolationLevels, stringDeserializers, type GroupAssignment, type Message, type MessagesStream } from '@platformatic/kafka';
+import { deleteGroups, endOffsets } from './admin.ts';
+import { baseOptions, KafkaClientError, wrap, type GroupGeneration, type InBatch, type InRecord, type KafkaSettings } from './common.ts';
+
+type StringConsumer = Consumer<string, string, string, string>;
+type StringMessage = Message<string, string, string, string>;
+
+export interface ConsumeOptions {
+  groupId: string;
+  topics: string[];
+  /** Start from the earliest offset when the group has no committed offset (default true). */
+  fromBeginning?: boolean;
+  /**
+   * Called with each fetched batch, in order per partition. Return true when the batch was
+   * processed; with `commit: 'after-batch'` (the default) its offsets are then committed.
+   * Returning false leaves the offsets alone.
+   */
+  onBatch: (batch: InBatch) => Promise<boolean | void> | boolean | void;
+  /** 'after-batch': commit after each processed batch; 'none': the caller commits (in a transaction). */
+  commit?: 'after-batch' | 'none';
+  /** Every assignment, with the generation it belongs to (commits made for it must carry it). */
+  onAssignment?: (partitions: { topic: string; partition: number }[], generation: GroupGeneration) => void;
+  /**
+   * After delivered batches and after fetches holding only transaction markers (which `onBatch` never
+   * sees): the next offset to read, to tell "caught up" (markers take offsets too).
+   */
+  onPosition?: (position: { topic: string; partition: number; next: number }) => void;
+  /**
+   * Static membership (KIP-345): a stable id per member, so a restarted member gets its partitions
+   * back at once instead of after a rebalance. A stalled one is still removed after the session timeout.
+   */
+  instanceId?: string;
+  /**
+   * The consumer gave up (it could not rejoin the group, or its fetches failed for good): it delivers
+   * nothing more. Without this, the failure is only kept (`error()`).
+   */
+  onError?: (error: KafkaClientError) => void;
+}
+
+/**
+ * How long the broker waits for a silent member before handing its partitions away (the broker
+ * minimum is 6 s). Env CONCORD_KAFKA_SESSION_TIMEOUT_MS; docs/operations.md has the trade-off.
+ */
+function sessionTimeoutMs(): number {
+  return Number(process.env.CONCORD_KAFKA_SESSION_TIMEOUT_MS ?? 10_000);
+}
+
+const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
+
+/**
+ * A consumer-group member (classic group protocol: under KIP-848 the library sends generation 0 in
+ * offset commits, which would disable fencing) processing whole batches, one at a time.
+ */
+export class BatchConsumer {
+  private generation: GroupGeneration | undefined;
+  /** Next offset delivered per partition in this generation: a refetch after a rejoin is not delivered twice. */
+  private readonly delivered = new Map<string, number>();
+  /** The partitions of the current assignment ("topic:partition"). */
+  private readonly assigned = new Set<string>();
+  private pumping = false;
+  private stopped = false;
+  private failure: unknown;
+
+  private constructor(
+    private readonly settings: KafkaSettings,
+    private readonly consumer: StringConsumer,
+    private readonly options: ConsumeOptions,
+  ) {}
+
+  static async start(s: KafkaSettings, options: ConsumeOptions): Promise<BatchConsumer> {
+    // CONCORD_KAFKA_MAX_BYTES_PER_PARTITION bounds a fetched batch (smaller: more, smaller transactions).
+    const maxBytesPerPartition = Number(process.env.CONCORD_KAFKA_MAX_BYTES_PER_PARTITION ?? 1 << 20);
+    const session = sessionTimeoutMs();
+    const consumer: StringConsumer = new Consumer({
+      // More patience than the other clients: after a stall the group coordinator may take a while to rejoin.
+      ...baseOptions(s), retries: 30, retryDelay: 200, groupId: options.groupId, groupProtocol: 'classic',
+      ...(options.instanceId ? { groupInstanceId: options.instanceId } : {}),
+      sessionTimeout: session, rebalanceTimeout: Math.max(session, 30_000), heartbeatInterval: Math.min(1_000, Math.floor(session / 3)),
+      // A fetch waits at most this long for data.
+      maxWaitTime: 500, maxBytesPerPartition, maxBytes: maxBytesPerPartition * 8,
+      isolationLevel: FetchIsolationLevels.READ_COMMITTED, deserializers: stringDeserializers, autocommit: false,
+    });
+    const self = new BatchConsumer(s, consumer, options);
+    consumer.on('consumer:group:join', (e: { groupId: string; memberId: string; generationId: number; assignments: GroupAssignment[] | null }) => {
+      self.generation = { groupId: e.groupId, memberId: e.memberId, generationId: e.generationId, coordinatorId: consumer.coordinatorId ?? -1 };
+      self.delivered.clear();
+      const topics = new Set(options.topics);
+      const assigned = (e.assignments ?? []).filter((a) => topics.has(a.topic)).flatMap((a) => a.partitions.map((partition) => ({ topic: a.topic, partition })));
+      self.assigned.clear();
+      for (const a of assigned) self.assigned.add(partitionKey(a.topic, a.partition));
+      options.onAssignment?.(assigned, self.generation);
+    });
+    const stream = await wrap('joining the consumer group', s, () => consumer.consume({
+      topics: options.topics, mode: 'committed', fallbackMode: (options.fromBeginning ?? true) ? 'earliest' : 'latest', autocommit: false,
+      highWaterMark: 20_000,
+    }));
+    stream.on('readable', () => void self.pump(stream));
+    // A fetch holding only transaction markers delivers nothing but moves the position.
+    stream.on('fetch', () => setImmediate(() => { if (!self.pumping && stream.readableLength === 0) self.reportPositions(stream); }));
+    stream.on('error', (error: Error) => self.failed('consuming', error));
+    consumer.on('error', (error: Error) => self.failed('the consumer group membership', error));
+    return self;
+  }
+
+  /** Drains what the stream has fetched, in batches per partition, one batch at a time. */
+  private async pump(stream: MessagesStream<string, string, string, string>): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (;;) {
+        if (this.stopped) return;
+        const fetched: StringMessage[] = [];
+        for (let m: StringMessage | null; (m = stream.read() as StringMessage | null) !== null;) fetched.push(m);
+        if (fetched.length === 0) break;
+        for (const batch of this.batches(fetched)) {
+          if (this.stopped) return;
+          const processed = await this.options.onBatch(batch);
+          if (processed === false || (this.options.commit ?? 'after-batch') !== 'after-batch' || batch.records.length === 0) continue;
+          await this.commit(batch.topic, batch.partition, batch.records.at(-1)!.offset + 1).catch((error: unknown) => { this.failure = error; });
+        }
+        if (stream.readableLength === 0) this.reportPositions(stream);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /**
+   * Groups messages per partition (order kept). Drops those fetched under an older membership: the
+   * library labels a message with the membership current when the fetch response arrives, so a fetch
+   * sent before a rebalance can deliver a partition this member no longer owns; and those delivered already.
+   */
+  private batches(fetched: StringMessage[]): InBatch[] {
+    const out = new Map<string, InBatch>();
+    const g = this.generation;
+    for (const m of fetched) {
+      const c = m.metadata?.consumer as GroupGeneration | undefined;
+      if (!g || !c || c.generationId !== g.generationId || c.memberId !== g.memberId) continue;
+      const key = partitionKey(m.topic, m.partition);
+      if (!this.assigned.has(key)) continue;
+      const offset = Number(m.offset);
+      if (offset < (this.delivered.get(key) ?? 0)) continue;
+      this.delivered.set(key, offset + 1);
+      let b = out.get(key);
+      if (!b) out.set(key, (b = { topic: m.topic, partition: m.partition, records: [], generation: { ...c } }));
+      const record: InRecord = { offset, key: m.key ?? null, value: m.value ?? '', timestamp: Number(m.timestamp) };
+      b.records.push(record);
+    }
+    return [...out.values()];
+  }
+
+  private reportPositions(stream: MessagesStream<string, string, string, string>): void {
+    const report = this.options.onPosition;
+    if (!report || !this.generation) return;
+    for (const a of this.consumer.assignments ?? []) {
+      for (const partition of a.partitions) {
+        const next = stream.offsetsToFetch.get(partitionKey(a.topic, partition));
+        if (next !== undefined && next >= 0n) report({ topic: a.topic, partition, next: Number(next) });
+      }
+    }
+  }
+
+  private failed(what: string, error: Error): void {
+    if (this.stopped || this.failure) return;
+    const failure = new KafkaClientError(`${what} failed against ${this.settings.brokers.join(',')}: ${error.message}`, error);
+    this.failure = failure;
+    this.options.onError?.(failure);
+  }
+
+  /** The membership the consumer holds now (undefined before the first assignment). */
+  currentGeneration(): GroupGeneration | undefined {
+    return this.generation;
+  }
+
+  /** Commits `offset` (the next one to read) for a partition, for callers using `commit: 'none'` without transactions. */
+  async commit(topic: string, partition: number, offset: number): Promise<void> {
+    await wrap('committing offsets', this.settings, () => this.consumer.commit({ offsets: [{ topic, partition, offset: BigInt(offset), leaderEpoch: -1 }] }));
+  }
+
+  /** A stream error so far (the consumer stopped delivering), if any. */
+  error(): unknown {
+    return this.failure;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await wrap('leaving the consumer group', this.settings, () => this.consumer.close(true));
+  }
+}
+
+/**
+ * Reads a (compacted) topic from the beginning to its current end: the latest value per key.
+ * Committed transactional records only. Used to load checkpoints and to read results.
+ */
+export async function readLatestByKey(s: KafkaSettings, topic: string): Promise<Map<string, string>> {
+  const ends = await endOffsets(s, topic);
+  const out = new Map<string, string>();
+  const pending = new Set([...ends].filter(([, end]) => end > 0).map(([p]) => p));
+  if (pending.size === 0) return out;
+  const groupId = `concord-reader-${Math.random().toString(36).slice(2)}`;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const consumer = await BatchConsumer.start(s, {
+    groupId,
+    topics: [topic],
+    commit: 'none',
+    onBatch: (b) => {
+      for (const r of b.records) if (r.key !== null) out.set(r.key, r.value);
+    },
+    // Transaction markers take offsets too: positions (not records) say when everything is read.
+    onPosition: (p) => {
+      if (p.next >= (ends.get(p.partition) ?? 0)) pending.delete(p.partition);
+      if (pending.size === 0) done();
+    },
+  });
+  const timer = setTimeout(done, 30_000);
+  await finished;
+  clearTimeout(timer);
+  await consumer.stop().catch(() => undefined);
+  await deleteGroups(s, [groupId]);
+  if (pending.size > 0) throw new KafkaClientError(`reading ${topic} to its end timed out (partitions ${[...pending].join(', ')} incomplete)`);
+  return out;
+}

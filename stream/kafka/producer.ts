@@ -1,0 +1,162 @@
+/** Producing: plain idempotent batches, and transactions that commit records with consumer offsets. */
+import { findErrorBy, murmur2, ProduceAcks, Producer, stringSerializers, type Message, type MessageToProduce } from '@platformatic/kafka';
+import { baseOptions, fencedBy, GroupFencedError, KafkaClientError, wrap, type ConsumedOffsets, type KafkaSettings, type OutRecord } from './common.ts';
+
+type StringProducer = Producer<string, string, string, string>;
+
+/**
+ * The library's message shape. An explicit `partition` is kept; a keyed record goes where Java's default
+ * partitioner puts it (toPositive(murmur2(key)), reduced modulo the partition count by the library);
+ * a record without key goes round-robin.
+ */
+function messages(records: readonly OutRecord[]): MessageToProduce<string, string, string, string>[] {
+  return records.map((r) => {
+    const partition = r.partition ?? (r.key === null ? undefined : murmur2(Buffer.from(r.key)) & 0x7fffffff);
+    return { topic: r.topic, value: r.value, ...(r.key === null ? {} : { key: r.key }), ...(partition === undefined ? {} : { partition }) };
+  });
+}
+
+function producer(s: KafkaSettings, transactionalId?: string): StringProducer {
+  return new Producer({
+    ...baseOptions(s), serializers: stringSerializers, idempotent: true, acks: ProduceAcks.ALL,
+    ...(transactionalId ? { transactionalId } : {}),
+  });
+}
+
+/** Idempotent producer (acks = all) sending batches; keyed records go to partition by murmur2 of the key. */
+export class BatchProducer {
+  private constructor(private readonly settings: KafkaSettings, private readonly producer: StringProducer) {}
+
+  static async connect(s: KafkaSettings): Promise<BatchProducer> {
+    const p = producer(s);
+    // The library connects lazily: ask for the cluster now, so a broker that is down fails here.
+    await wrap('connecting a producer', s, () => p.metadata({ topics: [] }));
+    return new BatchProducer(s, p);
+  }
+
+  async send(records: readonly OutRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await wrap('producing', this.settings, () => this.producer.send({ messages: messages(records) }));
+  }
+
+  async close(): Promise<void> {
+    await this.producer.close();
+  }
+}
+
+type LibraryTransaction = Awaited<ReturnType<StringProducer['beginTransaction']>>;
+
+/** An open transaction: what it sends and the offsets it commits become visible together on commit, never on abort. */
+export class KafkaTransaction {
+  private readonly groups = new Set<string>();
+
+  constructor(private readonly settings: KafkaSettings, private readonly tx: LibraryTransaction) {}
+
+  async send(records: readonly OutRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await wrap('producing in a transaction', this.settings, () => this.tx.send({ messages: messages(records) }));
+  }
+
+  /**
+   * Commits the group's offsets with the transaction (Kafka's sendOffsetsToTransaction with the
+   * consumer's group metadata, KIP-447): TxnOffsetCommit v4 carries the generation and member id the
+   * records were read under, and the broker refuses it (GroupFencedError) when the group has since
+   * moved on. One request per partition (the library's `addOffset`).
+   */
+  async sendOffsets(offsets: ConsumedOffsets): Promise<void> {
+    const g = offsets.generation;
+    try {
+      if (!this.groups.has(g.groupId)) {
+        // The library reads only the group id of the consumer it is given here.
+        await this.tx.addConsumer({ groupId: g.groupId } as Parameters<LibraryTransaction['addConsumer']>[0]);
+        this.groups.add(g.groupId);
+      }
+      for (const p of offsets.partitions) {
+        // The library commits `offset + 1` of the message it is given (the next one to read).
+        const message = { topic: offsets.topic, partition: p.partition, offset: BigInt(p.offset - 1), metadata: { consumer: g } };
+        await this.tx.addOffset(message as unknown as Message<string, string, string, string>);
+      }
+    } catch (error) {
+      const refusal = fencedBy(error);
+      if (refusal) {
+        throw new GroupFencedError(`the broker refused the offsets of ${offsets.topic} for group ${g.groupId} (generation ${g.generationId}, member ${g.memberId}): ${refusal}; another member owns those partitions now`, error);
+      }
+      return wrap('adding offsets to a transaction', this.settings, () => Promise.reject(error));
+    }
+  }
+
+  async commit(): Promise<void> {
+    await wrap('committing a transaction', this.settings, () => this.tx.commit());
+  }
+
+  async abort(): Promise<void> {
+    await wrap('aborting a transaction', this.settings, () => this.tx.abort());
+  }
+
+  /** Forgets a transaction to which nothing was added (nothing to abort on the broker). */
+  async cancel(): Promise<void> {
+    await this.tx.cancel();
+  }
+}
+
+/**
+ * A transactional producer: records and consumer offsets commit together or not at all
+ * (consume-transform-produce, exactly once). A stable `transactionalId` fences a previous
+ * incarnation on restart and aborts its open transaction at once; the group generation in every
+ * offset commit fences a stalled member whose partitions went to another one.
+ */
+export class TransactionalProducer {
+  private constructor(private readonly settings: KafkaSettings, private readonly producer: StringProducer) {}
+
+  static async connect(s: KafkaSettings, transactionalId: string): Promise<TransactionalProducer> {
+    const self = new TransactionalProducer(s, producer(s, transactionalId));
+    // The first transaction registers the transactional id (InitProducerId): that fences a previous
+    // incarnation and aborts its open transaction. Done here, so a restart fences at once.
+    const tx = await self.begin();
+    await tx.cancel();
+    return self;
+  }
+
+  /**
+   * Starts a transaction: send, sendOffsets, then commit or abort. One open transaction per producer at
+   * a time. While the broker is still aborting a killed predecessor's transaction it answers
+   * CONCURRENT_TRANSACTIONS for a while: retried for up to 30 s.
+   */
+  async begin(): Promise<KafkaTransaction> {
+    const started = Date.now();
+    for (let delay = 100; ; delay = Math.min(delay * 2, 1_000)) {
+      try {
+        // -1/-1: "no expected producer" in InitProducerId. The library's default (0/0) asks the broker to
+        // bump producer 0, which it refuses (PRODUCER_FENCED) for a transactional id used before: a restart.
+        return new KafkaTransaction(this.settings, await this.producer.beginTransaction({ producerId: -1n, producerEpoch: -1 }));
+      } catch (error) {
+        // A failed start leaves the library's transaction in place: drop it, or every later start fails.
+        await this.producer.transaction?.cancel().catch(() => undefined);
+        const retriable = error instanceof Error && findErrorBy(error, 'canRetry', true) !== null;
+        if (!retriable || Date.now() - started > 30_000) return wrap('starting a transaction', this.settings, () => Promise.reject(error));
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  /** Sends `records` and commits `offsets` (next offset to read, per topic-partition) atomically. */
+  async commit(records: readonly OutRecord[], offsets: ConsumedOffsets | null): Promise<void> {
+    const tx = await this.begin();
+    try {
+      await tx.send(records);
+      if (offsets) await tx.sendOffsets(offsets);
+      await tx.commit();
+    } catch (error) {
+      // Not aborted: the broker still holds the transaction open, and this producer must not start
+      // another in it (the caller fails; a restart fences it and the broker aborts it).
+      await tx.abort().catch((abortError: unknown) => {
+        throw new KafkaClientError(`a failed transaction could not be aborted (${error instanceof Error ? error.message : String(error)})`, abortError);
+      });
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.producer.close();
+  }
+}
