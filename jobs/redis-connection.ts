@@ -1,9 +1,12 @@
 import { Redis } from 'ioredis';
 import { ConcordError } from '../pipeline/errors.ts';
 
-/** A Redis URL as it may be shown: the password (if any) replaced by `***`. */
+/**
+ * A Redis URL as it may be shown: the password (if any) replaced by `***`. Up to the last '@': a
+ * password may hold an unencoded '@' (ioredis accepts it).
+ */
 export function redactRedisUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]*):[^@]*@/, (_m, user: string) => `//${user}:***@`);
+  return url.replace(/\/\/([^:/@]*):\S*@/, (_m, user: string) => `//${user}:***@`);
 }
 
 /**

@@ -18,7 +18,7 @@ export function storeIdentity(url: string | undefined, schemaName?: string): str
       const user = p.username ? `${decodeURIComponent(p.username)}@` : '';
       return `postgres://${user}${p.hostname}:${p.port || '5432'}${p.pathname} schema ${schema}`;
     } catch {
-      return `${u.replace(/\/\/([^:/@]*):[^@]*@/, '//$1@')} schema ${schema}`;
+      return `${u.replace(/\/\/([^:/@]*):\S*@/, '//$1@')} schema ${schema}`;
     }
   }
   if (u.startsWith('duckdb:')) {

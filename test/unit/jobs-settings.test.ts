@@ -1,0 +1,54 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { archiveHasDate } from '../../jobs/default-processors.ts';
+import { redactRedisUrl, RedisUnreachableError } from '../../jobs/redis-connection.ts';
+import { validateSchedule } from '../../jobs/schedule.ts';
+import { storeIdentity } from '../../jobs/worker-registry.ts';
+import { clicksSchema } from '../../examples/seed.ts';
+import { ConfigError } from '../../pipeline/errors.ts';
+import { tempWorkspace } from '../fixtures/workspace.ts';
+
+describe('what the jobs commands show and compare', () => {
+  it('a Redis URL is shown without its password, whatever the user part', () => {
+    expect(redactRedisUrl('redis://:s3cret@host:6379/0')).toBe('redis://:***@host:6379/0');
+    expect(redactRedisUrl('rediss://alice:p@ss:w0rd@host:6380')).toBe('rediss://alice:***@host:6380');
+    expect(redactRedisUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
+    expect(redactRedisUrl('redis://alice@host')).toBe('redis://alice@host');
+    expect(new RedisUnreachableError('redis://u:pw@h:1').message).toBe('Redis at redis://u:***@h:1 does not answer; start it or set REDIS_URL');
+  });
+
+  it('a store is one comparable string: defaults resolved, no password, the schema included', () => {
+    expect(storeIdentity('postgres://app:secret@db.example:5433/prod', 'concord')).toBe('postgres://app@db.example:5433/prod schema concord');
+    expect(storeIdentity('postgresql://app@db.example/prod', 'x')).toBe('postgres://app@db.example:5432/prod schema x');
+    expect(storeIdentity('duckdb:rel/store.duckdb', 'concord')).toBe(`duckdb:${resolve('rel/store.duckdb')} schema concord`);
+    expect(storeIdentity('duckdb:rel/store.duckdb', 'a')).not.toBe(storeIdentity('duckdb:rel/store.duckdb', 'b'));
+    expect(storeIdentity('postgres://app:one@h/db', 's')).toBe(storeIdentity('postgres://app:two@h:5432/db', 's'));
+  });
+
+  it('a cron or time zone that cannot run is refused naming the option', () => {
+    expect(() => validateSchedule('0 2 * * *', 'Europe/Paris')).not.toThrow();
+    expect(() => validateSchedule('*/15 * * * *', 'UTC')).not.toThrow();
+    const err = (cron: string, tz: string) => { try { validateSchedule(cron, tz); } catch (e) { return e; } return undefined; };
+    const bad = err('bad', 'UTC');
+    expect(bad).toBeInstanceOf(ConfigError);
+    expect((bad as Error).message).toMatch(/^--cron "bad" is not a cron expression \(Validation error, cannot resolve alias "bad"\): use five fields/);
+    expect((err('61 2 * * *', 'UTC') as Error).message).toMatch(/^--cron "61 2 \* \* \*" is not a cron expression/);
+    expect((err('0 2 * * *', 'Mars/Base') as Error).message).toBe('--tz "Mars/Base" is not a time zone: use an IANA name such as UTC or Europe/Paris (env CONCORD_NIGHTLY_TZ)');
+  });
+
+  it('an archive day exists when its event-time partition holds a Parquet file', async () => {
+    const ws = tempWorkspace();
+    try {
+      const hour = join(ws.dir, 'clicks', 'dt=2026-11-23', 'hour=05');
+      mkdirSync(hour, { recursive: true });
+      expect(await archiveHasDate(ws.dir, clicksSchema, '2026-11-23')).toBe(false); // a directory alone is no data
+      writeFileSync(join(hour, 'file_clicks.jsonl-0-9.parquet'), 'x');
+      expect(await archiveHasDate(ws.dir, clicksSchema, '2026-11-23')).toBe(true);
+      expect(await archiveHasDate(ws.dir, clicksSchema, '2026-11-22')).toBe(false);
+      expect(await archiveHasDate(join(ws.dir, 'nope'), clicksSchema, '2026-11-23')).toBe(false);
+    } finally {
+      ws.cleanup();
+    }
+  });
+});
