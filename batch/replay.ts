@@ -8,6 +8,7 @@ import { presentValue, unitScale, type FieldDef, type FieldValue } from '../sche
 import type { AlertResult, ResultRecord, WindowResult } from '../schemas/results.ts';
 import { partitionGlob } from './archive-layout.ts';
 import { listArchiveFiles } from './parquet-archive.ts';
+import { quarantineCorruptFiles, type CorruptFile } from './archive-check.ts';
 import { DuckDb, QueryError, quoteIdent, quoteString } from './duckdb.ts';
 import { WS, aggregateSql, assignedSql, inTimeRanges, keyValueSql, ruleSql, timeExpr, windowedPlan } from './replay-sql.ts';
 import { sketchHashSource } from './sketch-hashes.ts';
@@ -20,6 +21,8 @@ import { sketchHashSource } from './sketch-hashes.ts';
  */
 export interface ReplayOptions {
   db?: DuckDb;
+  /** A corrupt archive file was moved out of the reads (default: a process warning naming it). */
+  onCorrupt?: (file: CorruptFile) => void;
   /**
    * Count each event id once (the first delivery in arrival order): a producer that re-sent an event
    * put it in the log twice, and the next-day numbers count it once. Off by default (the stream
@@ -61,6 +64,10 @@ function archiveFiles(archiveDir: string, def: PipelineDefinition): string {
   return `read_parquet(${quoteString(partitionGlob(archiveDir, def.schema))}, hive_partitioning = false)`;
 }
 
+const warnCorrupt = (c: CorruptFile): void => {
+  process.emitWarning(`archive file ${c.file} is not read: ${c.reason}; moved to ${c.movedTo}`, 'CorruptArchiveFile');
+};
+
 const EXCLUDED = 'replay_excluded';
 
 async function loadExcluded(db: DuckDb, positions: readonly { source: string; offset: number }[]): Promise<void> {
@@ -78,6 +85,8 @@ export async function replay(def: PipelineDefinition, archiveDir: string, option
   await access(archiveDir).catch((error) => {
     throw new DefinitionError(`archive directory ${archiveDir} does not exist; run \`concord archive\` first (${String(error)})`);
   });
+  const report = (moved: readonly CorruptFile[]) => moved.forEach((c) => (options.onCorrupt ?? warnCorrupt)(c));
+  report(await quarantineCorruptFiles(archiveDir, def.schema));
   if ((await listArchiveFiles(archiveDir, def.schema)).length === 0) return [];
   const db = options.db ?? (await DuckDb.open());
   try {
@@ -93,8 +102,15 @@ export async function replay(def: PipelineDefinition, archiveDir: string, option
       // A field sketched after some files were archived has no stored hash there, and DuckDB refuses the
       // glob (schema mismatch / column not found): only then check every file and hash the field here.
       // (Checking first cost 30-90 ms on every replay; measured in docs/benchmarks.md.)
-      if (!(error instanceof QueryError) || !/_h_.*_(hi|lo)/.test(error.message) || !/schema mismatch|not found/i.test(error.message)) throw error;
-      return await run(await sketchHashSource(db, def, archiveDir, files));
+      if (error instanceof QueryError && /_h_.*_(hi|lo)/.test(error.message) && /schema mismatch|not found/i.test(error.message)) {
+        return await run(await sketchHashSource(db, def, archiveDir, files));
+      }
+      // A footer that does not decode, or a file of another schema: moved out by name, then read again.
+      const moved = await quarantineCorruptFiles(archiveDir, def.schema, { deep: true, db });
+      if (moved.length === 0) throw error;
+      report(moved);
+      if ((await listArchiveFiles(archiveDir, def.schema)).length === 0) return [];
+      return await run(files);
     }
   } finally {
     if (!options.db) db.close();

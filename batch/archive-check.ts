@@ -1,0 +1,72 @@
+import { mkdir, open, rename, stat, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import type { EventSchema } from '../schemas/schema.ts';
+import { schemaDir } from './archive-layout.ts';
+import { DuckDb, quoteString } from './duckdb.ts';
+import { listArchiveFiles } from './parquet-archive.ts';
+
+/** A file of the archive that is not readable data of its schema. */
+export interface CorruptFile {
+  readonly file: string;
+  readonly reason: string;
+  /** Where it was moved: `<dir>/<schema>/_corrupt/...`, out of every read. */
+  readonly movedTo: string;
+}
+
+export const corruptDir = (dir: string, schema: EventSchema): string => join(schemaDir(dir, schema), '_corrupt');
+
+const MAGIC = Buffer.from('PAR1');
+
+/** Truncated or not Parquet at all: the magic bytes at both ends (8 bytes read, no decoding). */
+async function magicProblem(file: string): Promise<string | null> {
+  const size = (await stat(file)).size;
+  if (size < 12) return `${size} bytes: too short for a Parquet file (truncated?)`;
+  const fh = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(4), tail = Buffer.alloc(4);
+    await fh.read(head, 0, 4, 0);
+    await fh.read(tail, 0, 4, size - 4);
+    if (!head.equals(MAGIC)) return 'no Parquet magic bytes at the start: not a Parquet file';
+    if (!tail.equals(MAGIC)) return 'no Parquet magic bytes at the end: truncated';
+    return null;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A footer that does not decode, or columns of another schema (the time field, `_source`, `_offset` missing). */
+async function footerProblem(db: DuckDb, file: string, schema: EventSchema): Promise<string | null> {
+  let names: Set<string>;
+  try {
+    names = new Set((await db.columns(`SELECT name FROM parquet_schema(${quoteString(file)})`)).name?.map(String) ?? []);
+  } catch (error) {
+    return `unreadable footer: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
+  }
+  const missing = [schema.timeField, schema.idField, '_source', '_offset'].filter((c) => !names.has(c));
+  return missing.length > 0 ? `not an archive file of schema ${schema.name}: no column ${missing.join(', ')}` : null;
+}
+
+/**
+ * Moves the archive's corrupt files (truncated, not Parquet, another schema) to `_corrupt/` with a
+ * `.reason` file beside each, so no read ever takes them for data, and returns them for the caller to
+ * report by name. The cheap check (magic bytes) runs on every call; the footers are read only when
+ * `deep` (after DuckDB refused the archive), since that costs a query per file.
+ */
+export async function quarantineCorruptFiles(dir: string, schema: EventSchema, options: { deep?: boolean; db?: DuckDb } = {}): Promise<CorruptFile[]> {
+  const out: CorruptFile[] = [];
+  const db = options.deep ? (options.db ?? (await DuckDb.open())) : undefined;
+  try {
+    for (const file of await listArchiveFiles(dir, schema)) {
+      const reason = (await magicProblem(file)) ?? (db ? await footerProblem(db, file, schema) : null);
+      if (reason === null) continue;
+      const movedTo = join(corruptDir(dir, schema), relative(schemaDir(dir, schema), file).replace(/[/\\]/g, '__'));
+      await mkdir(corruptDir(dir, schema), { recursive: true });
+      await rename(file, movedTo);
+      await writeFile(`${movedTo}.reason`, `${reason}\n`);
+      out.push({ file, reason, movedTo });
+    }
+  } finally {
+    if (db && !options.db) db.close();
+  }
+  return out;
+}
