@@ -77,8 +77,12 @@ export class KafkaStoreSink {
       },
     });
     const quiet = this.o.stopWhenIdleMs;
+    let said = '';
     const timer = setInterval(() => {
-      this.o.log?.(`sink: ${this.sink.written.results} results, ${this.sink.written.late} late events written`);
+      // A line when the numbers moved, not every second while idle.
+      const line = `sink: ${this.sink.written.results} results, ${this.sink.written.late} late events written`;
+      if (line !== said) this.o.log?.(line);
+      said = line;
       if (quiet !== undefined && Date.now() - this.lastRecordAt >= quiet) {
         this.readToEnd().then((done) => { if (done) this.stopRun(); }, () => undefined);
       }
