@@ -233,6 +233,37 @@ describe('jobs through the CLI, a worker on PostgreSQL', () => {
     expect((await concord(['jobs', 'unschedule'], env)).stdout).toBe(`no nightly schedule on queue prefix ${q}: nothing to remove\n`);
   }, 120_000);
 
+  it('SIGTERM while a job runs: the worker finishes it, takes no other, and exits 0', async () => {
+    const q2 = prefix();
+    const worker = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'jobs', 'worker', '--archive', archiveDir, '--report-dir', join(ws.dir, 'reports-sigterm')], {
+      cwd: root, env: { ...process.env, ...env, CONCORD_QUEUE_PREFIX: q2 }, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    children.push(worker);
+    let stderr = '';
+    worker.stderr!.on('data', (d) => { stderr += String(d); });
+    const exited = new Promise<number | null>((r) => worker.on('exit', (code) => r(code)));
+    const jobs2 = new ConcordJobs(seedPipelineNames, { redisUrl: REDIS, prefix: q2 });
+    try {
+      await until('the worker to start', () => stderr.includes('worker started'), 60_000);
+      const [a] = await jobs2.enqueueReconcile(DATE, P, true);
+      const [b] = await jobs2.enqueueReconcile(EMPTY, P, true);
+      await until('the first job to run', () => stderr.includes(`${String(a!.id)}: [0/5]`), 60_000);
+      worker.kill('SIGTERM');
+      expect(await exited, stderr).toBe(0);
+      const [doneA] = await jobs2.current([String(a!.id)]);
+      expect(doneA).toMatchObject({ state: 'completed' });
+      const stop = stderr.indexOf('SIGTERM: stopping after the current job');
+      const finished = stderr.indexOf(`${String(a!.id)}: [5/5]`);
+      expect(stop, stderr).toBeGreaterThan(0);
+      expect(stderr.indexOf('jobs: worker stopped'), stderr).toBeGreaterThan(Math.max(stop, finished));
+      // Stopped while the first job ran: the second was not taken.
+      if (stop < finished) expect((await jobs2.current([String(b!.id)]))[0]?.state).toBe('waiting');
+    } finally {
+      await jobs2.queue.obliterate({ force: true });
+      await jobs2.close();
+    }
+  }, 120_000);
+
   it('a rerun of a job whose earlier attempt published resumes after the publish (no second replay, no second version)', async () => {
     const processors = defaultProcessors({ store, registry: seedRegistry(), archiveDir, reportDir: join(ws.dir, 'reports') });
     const steps: string[] = [];
