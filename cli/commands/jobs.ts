@@ -15,7 +15,25 @@ import { loadSettings } from '../config.ts';
 import type { Registry } from '../../pipeline/registry.ts';
 import { loadRegistry, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 
-const SUB = ['worker', 'schedule', 'unschedule', 'enqueue', 'retry', 'backfill', 'status'];
+/** Each subcommand's own options: another one given is refused with whose option it is (not ignored). */
+const SUB_FLAGS: Record<string, readonly string[]> = {
+  worker: ['archive', 'store', 'concurrency', 'report-dir', ...Object.keys(metricsFlags), ...Object.keys(timingFlags)],
+  schedule: ['cron', 'tz'],
+  unschedule: [],
+  enqueue: ['date', 'pipeline', 'force', 'allow-empty', 'wait', 'store'],
+  retry: ['date', 'pipeline'],
+  backfill: ['from', 'to', 'pipeline', 'store'],
+  status: ['date'],
+};
+const SUB = Object.keys(SUB_FLAGS);
+
+function checkFlags(sub: string, v: Values): void {
+  for (const [flag, value] of Object.entries(v)) {
+    if (value === undefined || flag === 'do' || flag === 'definitions' || SUB_FLAGS[sub]!.includes(flag)) continue;
+    const owners = SUB.filter((s) => SUB_FLAGS[s]!.includes(flag));
+    throw new ConfigError(`--${flag} is an option of jobs ${owners.join(', jobs ')}, not of jobs ${sub}: leave it out (\`concord jobs --help\` lists the options)`);
+  }
+}
 type Values = Record<string, string | boolean | undefined>;
 
 export const jobsCommand: CommandSpec = {
@@ -36,8 +54,8 @@ export const jobsCommand: CommandSpec = {
     '--date YYYY-MM-DD          the day (enqueue, retry, status)',
     '--pipeline NAME|all        one pipeline or all (default all)',
     '--force                    enqueue: a deliberate rerun, even when the day\'s job ran or failed (a new job id)',
-    '--allow-empty              enqueue: publish an empty version when the archive holds no event of the date',
-    '                           (without it such a job fails: "no archived events for D in DIR")',
+    '--allow-empty              enqueue: reconcile even when the archive holds no event of the date (a day',
+    '                           without traffic); without it such a job fails: "no archived events for D in DIR"',
     '--wait                     enqueue: wait for the jobs, print each result; exit 0 if all completed, 1 if not',
     '--from D1 --to D2          backfill: the dates, inclusive',
     '--cron EXPR                schedule: five cron fields (env CONCORD_NIGHTLY_CRON, default "0 2 * * *")',
@@ -61,6 +79,7 @@ export const jobsCommand: CommandSpec = {
   async run(v) {
     const sub = String(v.do ?? '');
     if (!SUB.includes(sub)) throw new ConfigError(`say what to do: concord jobs ${SUB.join('|')}\nRun \`concord jobs --help\` for the options.`);
+    checkFlags(sub, v);
     const settings = jobSettings();
     try {
       return await runSub(sub, v, settings.redisUrl);

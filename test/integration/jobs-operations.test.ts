@@ -387,7 +387,12 @@ describe('the worker process: Redis outages, its start line, and stopping', () =
 describe('help', () => {
   it('jobs <subcommand> --help lists every option of each subcommand', async () => {
     const subs = ['worker', 'schedule', 'unschedule', 'enqueue', 'retry', 'backfill', 'status'];
-    const runs = await Promise.all(subs.map((sub) => concord(['jobs', sub, '--help'], {})));
+    const [misplaced, ...runs] = await Promise.all([
+      concord(['jobs', 'status', '--wait'], {}), ...subs.map((sub) => concord(['jobs', sub, '--help'], {})),
+    ]);
+    // An option of another subcommand is refused, not ignored.
+    expect(misplaced!.code).toBe(2);
+    expect(misplaced!.stderr).toBe('concord jobs: --wait is an option of jobs enqueue, not of jobs status: leave it out (`concord jobs --help` lists the options)\n');
     for (const [i, sub] of subs.entries()) {
       const r = runs[i]!;
       expect(r.code).toBe(0);
