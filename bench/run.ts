@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick | --tiny] [--only stream,replay,reconcile,hll,emit,growth,kafka]`
+ * `npm run bench [-- --quick | --tiny] [--only stream,replay,reconcile,hll,emit,store,growth,kafka]`
  * Concord next to its peers in the same run, on this machine; prints Markdown and writes it to
  * bench/results/<mode>.md (and .json). Definitions of every figure: docs/benchmarks.md.
  *   --tiny   seconds, for the CI smoke test (small data, no Kafka)
@@ -21,7 +21,7 @@ import { clickEvents, clickLines, DEFAULT_SHAPE } from './synthetic.ts';
 
 const { values: opt } = parseArgs({ options: { quick: { type: 'boolean' }, tiny: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean' } } });
 if (opt.help) {
-  process.stdout.write('npm run bench [-- --quick | --tiny] [--only stream,replay,reconcile,hll,emit,growth,kafka] [--out DIR]\n');
+  process.stdout.write('npm run bench [-- --quick | --tiny] [--only stream,replay,reconcile,hll,emit,store,growth,kafka] [--out DIR]\n');
   process.exit(0);
 }
 const mode = opt.tiny ? 'tiny' : opt.quick ? 'quick' : 'full';
@@ -88,6 +88,12 @@ if (want('emit')) {
     }
   }
   sections.push(['### Emit delay (page views per minute; the sink commits after each batch)', '', '| sink | events per batch | results fired | p50 | p99 | max |', '|---|---:|---:|---:|---:|---:|', ...rows].join('\n'));
+}
+
+if (want('store')) {
+  const { storeBenchmarks } = await import('./store-bench.ts');
+  say('the store: the demo\'s stream step into each store vs the stream alone; backfill of a reconciled day with every cell dirty');
+  sections.push(await storeBenchmarks(mode, workDir));
 }
 
 if (want('growth')) {

@@ -42,11 +42,30 @@ export class StoreSink {
     if (Number.isFinite(w)) this.watermarks.set(pipeline, Math.max(this.watermarks.get(pipeline) ?? w, w));
   }
 
+  /** The write in flight (one at most): the stream keeps computing while the store commits. */
+  private writing: Promise<void> | undefined;
+
+  /**
+   * Starts writing a full batch without waiting for it: the database works (DuckDB in its own threads,
+   * PostgreSQL in its process) while the stream computes the next batch. At most one write is in
+   * flight: a second full batch waits for the first (backpressure). A failed write fails the next call.
+   */
   async maybeFlush(): Promise<void> {
-    if (this.pending >= this.batchSize) await this.flush();
+    if (this.pending < this.batchSize) return;
+    await this.writing;
+    const w = this.write();
+    w.catch(() => undefined); // surfaced by the next maybeFlush, flush or checkpointIfDue, which await it
+    this.writing = w;
   }
 
+  /** Writes everything buffered and waits until it is committed. */
   async flush(): Promise<void> {
+    await this.writing;
+    this.writing = undefined;
+    await this.write();
+  }
+
+  private async write(): Promise<void> {
     const results = this.results;
     const late = this.late;
     const watermarks = this.watermarks;
@@ -69,6 +88,7 @@ export class StoreSink {
    */
   async checkpointIfDue(): Promise<boolean> {
     if (this.sinceCheckpoint < this.checkpointEvery) return false;
+    await this.writing;
     this.sinceCheckpoint = 0;
     await this.store.checkpoint();
     return true;
