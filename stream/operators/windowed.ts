@@ -7,6 +7,7 @@ import { keyValuesOf, paneId } from '../../pipeline/keys.ts';
 import { assignWindows, windowEnd } from '../../pipeline/windows.ts';
 import type { AnyEvent } from '../../schemas/schema.ts';
 import type { EventPosition, KeyValues } from '../../schemas/results.ts';
+import { stateBudgetCells, stateBudgetExceeded } from '../../pipeline/state-budget.ts';
 import { checkSnapshot, trackerFor, type Emitter, type OperatorOptions, type OperatorSnapshot, type StreamOperator } from './operator.ts';
 
 interface Pane {
@@ -54,6 +55,9 @@ export class WindowedOperator implements StreamOperator {
   /** The highest W a caller fired windows with (`onWatermark`): may run ahead of the tracker's W. */
   private firing = Number.NEGATIVE_INFINITY;
   private changed = false;
+  /** Open (window, key) cells, held against the state budget (pipeline/state-budget.ts). */
+  private cells = 0;
+  private readonly budget: ReturnType<typeof stateBudgetCells>;
 
   constructor(def: WindowedPipeline, emitter: Emitter, options: OperatorOptions = {}) {
     this.def = def;
@@ -65,6 +69,7 @@ export class WindowedOperator implements StreamOperator {
       : (event) => paneId(keys, event);
     this.emitter = emitter;
     this.version = definitionVersion(def);
+    this.budget = stateBudgetCells(def);
     const snap = options.restore;
     this.tracker = trackerFor(def.watermark.maxOutOfOrderness, options);
     if (snap) this.restoreState(snap);
@@ -105,6 +110,7 @@ export class WindowedOperator implements StreamOperator {
         w.panes.map((p) => [p.id, { key: p.key, revision: p.revision, accs: p.accs.map((a, i) => this.fns[i]!.deserialize(a)) }]),
       );
       this.windows.set(w.start, { start: w.start, end: w.end, fired: w.fired, panes });
+      this.cells += panes.size;
       if (!w.fired && w.end < this.nextFireEnd) this.nextFireEnd = w.end;
       if (w.end < this.nextDropEnd) this.nextDropEnd = w.end;
     }
@@ -199,6 +205,7 @@ export class WindowedOperator implements StreamOperator {
     const id = this.paneIdOf(event);
     let pane = win.panes.get(id);
     if (pane === undefined) {
+      if (++this.cells > this.budget.cells) throw stateBudgetExceeded(this.def, this.cells, this.budget);
       pane = { key: keyValuesOf(this.def.schema, keyFields, event), accs: this.fns.map((f) => f.create()), revision: -1 };
       win.panes.set(id, pane);
     }
@@ -223,6 +230,7 @@ export class WindowedOperator implements StreamOperator {
     this.nextDropEnd = Number.POSITIVE_INFINITY;
     for (const [start, win] of this.windows) {
       if (win.fired && isLateForWindow(win.end, this.def.allowedLateness, w)) {
+        this.cells -= win.panes.size;
         this.windows.delete(start);
         this.changed = true;
       }
