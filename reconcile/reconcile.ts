@@ -24,16 +24,18 @@ import { findDuplicates, findGaps, readRejected, type Duplicates, type RejectedR
  *   stream was down, or its output was lost);
  * - duplicate: the log holds an event id more than once; the stream counted every delivery, the
  *   replay counts the event once;
+ * - future_timestamp: the stream counted events the archive quarantined for a time too far ahead of
+ *   their reference (pipeline/time-guard.ts: e.g. the schema's max_future_skew changed in between);
  * - parse_reject: records the pipeline rejected (dead letters) belong to the cell;
  * - archive_gap: the archive misses offsets of a source that are neither archived nor rejected;
  * - unexplained: none of the above (a bug somewhere; the goal is 0).
  */
 export type Cause =
   | 'late_beyond_lateness' | 'late_within_lateness' | 'update_after_read' | 'missing_window'
-  | 'duplicate' | 'parse_reject' | 'archive_gap' | 'unexplained';
+  | 'duplicate' | 'future_timestamp' | 'parse_reject' | 'archive_gap' | 'unexplained';
 
 export const CAUSES: readonly Cause[] = [
-  'late_beyond_lateness', 'late_within_lateness', 'update_after_read', 'missing_window', 'duplicate', 'parse_reject', 'archive_gap', 'unexplained',
+  'late_beyond_lateness', 'late_within_lateness', 'update_after_read', 'missing_window', 'duplicate', 'future_timestamp', 'parse_reject', 'archive_gap', 'unexplained',
 ];
 
 export interface LateEventRef {
@@ -389,14 +391,18 @@ function evidenceAttribution(def: PipelineDefinition, evidence: Evidence): (id: 
   };
   const dupCells = new Set<string>();
   for (const a of duplicates) cellsOf(a.event).forEach((c) => dupCells.add(c));
-  const rejectedCells = new Map<string, number>();
-  for (const r of rejected) if (r.loose) cellsOf(r.loose).forEach((c) => rejectedCells.set(c, (rejectedCells.get(c) ?? 0) + 1));
+  const rejectedCells = new Map<string, number>(), quarantinedCells = new Map<string, number>();
+  for (const r of rejected) {
+    const into = r.reason === 'future_timestamp' ? quarantinedCells : rejectedCells;
+    if (r.loose) cellsOf(r.loose).forEach((c) => into.set(c, (into.get(c) ?? 0) + 1));
+  }
   const missingOffsets = [...gaps.values()].reduce((a, b) => a + b, 0);
   return (id, rt, rp, sh) => {
     const cell = def.kind === 'windowed' ? id : `key:${paneId([def.key], ((rt ?? rp) as AlertResult).key)}`;
     if (dupCells.has(cell) && sameValue(rt, sh)) return 'duplicate';
     const excess = primaryValue(def, rt) - primaryValue(def, rp);
     if (excess <= 0 || sameValue(rt, sh)) return undefined;
+    if (excess <= (quarantinedCells.get(cell) ?? 0)) return 'future_timestamp';
     if (excess <= (rejectedCells.get(cell) ?? 0)) return 'parse_reject';
     if (excess <= missingOffsets) return 'archive_gap';
     return undefined;
