@@ -214,3 +214,31 @@ describe('store sink on embedded DuckDB: checkpoints between writes', () => {
     }
   });
 });
+
+describe('store sink: one write in flight while the stream computes', () => {
+  it('maybeFlush writes full batches in the background, in order; flush waits for everything; a failed write fails the next call', async () => {
+    const store = await openStore(`duckdb:${join(ws.dir, `sink-${randomUUID()}.duckdb`)}`, { registry: seedRegistry() });
+    try {
+      const sink = new StoreSink(store, 10);
+      // The same cell at rising revisions across batches: the last one must win.
+      for (let rev = 0; rev < 35; rev++) {
+        sink.result(win(0, '/a', rev, rev));
+        sink.result(win(rev + 1, '/b', 1));
+        await sink.maybeFlush();
+      }
+      await sink.flush();
+      expect(sink.written.results).toBe(70);
+      const rows = await store.current(P, DAY);
+      expect(rows).toHaveLength(36);
+      expect(rows[0]).toMatchObject({ revision: 34, values: { views: 34 } });
+      // A write that fails (the store is closed under it) is reported by the next call, not lost.
+      await store.close();
+      for (let i = 0; i < 10; i++) sink.result(win(100 + i, '/c', 1));
+      await sink.maybeFlush(); // starts the write and returns
+      await expect(sink.flush()).rejects.toThrow();
+    } finally {
+      await store.close().catch(() => undefined);
+    }
+  });
+});
+
