@@ -1,4 +1,4 @@
-import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
+import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { paneId } from '../pipeline/keys.ts';
 import { ConcordError, DefinitionError } from '../pipeline/errors.ts';
 import { WatermarkTracker } from '../pipeline/watermark.ts';
@@ -18,9 +18,10 @@ import {
   type OutRecord,
 } from './kafka/client.ts';
 import { concordTopics, groupName, inputTopic, needsMergeStage, topicNames } from './kafka/topics.ts';
-import { createOperator, type Emitter, type OperatorSnapshot, type StreamOperator } from './operators/index.ts';
+import { createOperator, type Emitter, type StreamOperator } from './operators/index.ts';
 import { WindowedOperator } from './operators/windowed.ts';
 import { MemberLoop } from './member-loop.ts';
+import { checkpointKey, partitionCheckpointRecords, readPartitionCheckpoints } from './partition-checkpoint.ts';
 import { progressMessage, type MergeMessage, type PartialMessage } from './merge-messages.ts';
 import { RuleForwarder } from './rule-merge-forwarder.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
@@ -43,23 +44,17 @@ export interface KafkaWorkerOptions {
   metrics?: ProcessMetrics;
 }
 
-/** Per partition: one operator per pipeline (keyed state lives with its partition) and progress. */
+/**
+ * Per partition: one operator per pipeline (keyed state lives with its partition), each with its own
+ * watermark over this partition alone (it judges the partition's events), and progress.
+ */
 interface PartitionState {
   operators: StreamOperator[];
   /** Next offset to read. */
   next: number;
   lastDataAt: number;
-}
-
-/** One record per (partition, pipeline), so no single record carries every pipeline's state. */
-interface PartitionCheckpoint {
-  /** Next offset to read (the same as the offset committed in the transaction). */
-  next: number;
-  /** This partition's watermark (null = -infinity). */
-  watermark: number | null;
-  /** The pipeline's operator W when written (W never goes back after a restart). */
-  combined: number | null;
-  operator: OperatorSnapshot;
+  /** Changed since its last checkpoint record (incremental checkpoints). */
+  dirty: boolean;
 }
 
 export interface WorkerStats {
@@ -71,6 +66,8 @@ export interface WorkerStats {
   transactions: number;
   /** Transactions the broker refused because the group had moved on (KIP-447 fencing). */
   fenced: number;
+  /** Bytes of checkpoint records written (only partitions that changed since their last record). */
+  checkpointBytes: number;
 }
 
 /**
@@ -108,7 +105,7 @@ export class KafkaWorker {
   private lastRecordAt = Date.now();
   /** Pipelines of the window results emitted in the current step (for the emit delay; only with metrics). */
   private readonly emitted: string[] = [];
-  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, late: 0, results: 0, transactions: 0, fenced: 0 };
+  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, late: 0, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0 };
 
   constructor(options: KafkaWorkerOptions) {
     this.o = options;
@@ -180,7 +177,7 @@ export class KafkaWorker {
   }
 
   private checkpointKey(partition: number, pipeline: string): string {
-    return `${this.groupId}|${this.topic}|${partition}|${pipeline}`;
+    return checkpointKey(this.groupId, this.topic, partition, pipeline);
   }
 
   /**
@@ -215,33 +212,25 @@ export class KafkaWorker {
     const stored = await readLatestByKey(this.o.settings, this.names.checkpoints);
     let restoredCount = 0;
     const sources = this.o.pipelines.map(() => [] as { source: string; idle: boolean; watermark: number }[]);
-    const combined = this.o.pipelines.map(() => Number.NEGATIVE_INFINITY);
     for (const p of fresh) {
-      const checkpoints = this.o.pipelines.map((def) => {
-        const text = stored.get(this.checkpointKey(p, def.name));
-        return text ? (JSON.parse(text) as PartitionCheckpoint) : undefined;
-      });
-      const nexts = new Set(checkpoints.map((cp) => cp?.next ?? 0));
-      if (nexts.size > 1) throw new ConcordError(`checkpoints of ${this.source(p)} disagree on the offset (${[...nexts].join(', ')}): they must be written in one transaction`);
+      const { checkpoints, next } = readPartitionCheckpoints(stored, (pipeline) => this.checkpointKey(p, pipeline), this.o.pipelines, this.source(p));
       if (checkpoints.some((cp) => cp)) restoredCount++;
+      // Each partition's operators carry the partition's own W (restored from its checkpoint, never
+      // raised to another partition's): it judges the partition's events, the same in every run.
       const operators = this.o.pipelines.map((def, i) => {
-        const tracker = this.trackers[i]!;
         const cp = checkpoints[i];
-        sources[i]!.push({ source: this.source(p), idle: false, watermark: cp?.watermark ?? Number.NEGATIVE_INFINITY });
-        if (cp?.combined !== undefined && cp.combined !== null) combined[i] = Math.max(combined[i]!, cp.combined);
-        if (cp && cp.operator.definition !== definitionVersion(def)) {
-          throw new ConcordError(`${def.name}: the checkpoint of ${this.source(p)} is from another definition version; use a new --group`, { domain: 'user' });
+        sources[i]!.push({ source: this.source(p), idle: cp?.idle ?? false, watermark: cp?.watermark ?? Number.NEGATIVE_INFINITY });
+        if (this.merged[i] && def.kind === 'rule') {
+          const B = def.watermark.maxOutOfOrderness;
+          const own = cp ? WatermarkTracker.restore(B, cp.operator.watermark) : new WatermarkTracker(B);
+          return new RuleForwarder(def, p, own, this.emitterFor(i, p), (m) => this.toMerge(def.name, m));
         }
-        return this.merged[i] && def.kind === 'rule'
-          ? new RuleForwarder(def, p, tracker, this.emitterFor(i, p), (m) => this.toMerge(def.name, m))
-          : createOperator(def, this.emitterFor(i, p), { tracker, ...(cp ? { restore: cp.operator } : {}) });
+        return createOperator(def, this.emitterFor(i, p), cp ? { restore: cp.operator } : {});
       });
-      this.partitions.set(p, { operators, next: checkpoints[0]?.next ?? 0, lastDataAt: Date.now() });
+      this.partitions.set(p, { operators, next, lastDataAt: Date.now(), dirty: false });
     }
-    this.trackers.forEach((t, i) => {
-      t.addSources(sources[i]!);
-      t.raiseTo(combined[i]!);
-    });
+    // The firing W over partitions (min over the non-idle ones) starts from the partitions' own W.
+    this.trackers.forEach((t, i) => t.addSources(sources[i]!));
     this.log(`assigned ${this.topic} partitions [${assigned.join(', ')}]; restored ${restoredCount} from checkpoints`);
     // Pending decisions of restored state happen before any new event is judged.
     await this.step(null);
@@ -319,15 +308,21 @@ export class KafkaWorker {
       state.next = Math.max(state.next, last.offset + 1);
       state.lastDataAt = Date.now();
       this.lastRecordAt = Date.now();
+      state.dirty = true;
+    }
+    // The partition's own W (its operators judged its events by it) feeds the W windows fire by.
+    if (this.stats.events > eventsBefore) {
+      state.operators.forEach((op, i) => this.trackers[i]!.advanceSource(source, op.watermark));
     }
     await this.step({ partition: batch.partition, offset: state.next, generation: batch.generation });
     return true;
   }
 
   /**
-   * End of a step: every partition operator sees the current W (windows of other partitions fire
-   * too), partial aggregates are merged, and everything commits in one transaction with the
-   * checkpoints (and the consumed offset, when the step consumed records).
+   * End of a step: every partition operator sees the firing W (the minimum over the non-idle
+   * partitions: windows of other partitions fire too; it never decides lateness), partial aggregates
+   * are merged, and everything commits in one transaction with the checkpoints of the partitions that
+   * changed (and the consumed offset, when the step consumed records).
    */
   private async step(consumed: { partition: number; offset: number; generation: GroupGeneration } | null): Promise<void> {
     const started = performance.now();
@@ -335,17 +330,19 @@ export class KafkaWorker {
       const w = this.trackers[i]!.current;
       for (const state of this.partitions.values()) state.operators[i]!.onWatermark(w);
     });
+    for (const state of this.partitions.values()) {
+      // Every operator is asked (it resets its flag), not only until the first one that changed.
+      if (state.operators.map((op) => op.takeChanged()).includes(true)) state.dirty = true;
+    }
     this.reportProgress();
     const records = this.out.splice(0, this.out.length);
     const metrics = this.o.metrics;
-    if (metrics) {
-      const cpStarted = performance.now();
-      const checkpoints = this.checkpointRecords();
-      metrics.checkpoint(checkpoints.reduce((n, r) => n + Buffer.byteLength(r.value), 0), (performance.now() - cpStarted) / 1000);
-      records.push(...checkpoints);
-    } else {
-      records.push(...this.checkpointRecords());
-    }
+    const cpStarted = performance.now();
+    const checkpoints = this.checkpointRecords();
+    const bytes = checkpoints.reduce((n, r) => n + Buffer.byteLength(r.value), 0);
+    this.stats.checkpointBytes += bytes;
+    metrics?.checkpoint(bytes, (performance.now() - cpStarted) / 1000);
+    records.push(...checkpoints);
     await this.commit(records, consumed ? { generation: consumed.generation, topic: this.topic, partitions: [{ partition: consumed.partition, offset: consumed.offset }] } : this.ownership(), started);
   }
 
@@ -380,29 +377,28 @@ export class KafkaWorker {
     metrics.transactionCommit((after - before) / 1000);
     for (const pipeline of this.emitted.splice(0, this.emitted.length)) metrics.windowEmitDelay(pipeline, (after - started) / 1000);
     this.o.pipelines.forEach((def, i) => {
-      const tracker = this.trackers[i]!;
-      metrics.watermark(def.name, 'all', tracker.current);
-      const own = tracker.perSourceWatermarks();
-      for (const p of this.partitions.keys()) metrics.watermark(def.name, String(p), own[this.source(p)] ?? Number.NEGATIVE_INFINITY);
+      metrics.watermark(def.name, 'all', this.trackers[i]!.current);
+      for (const [p, state] of this.partitions) metrics.watermark(def.name, String(p), state.operators[i]!.watermark);
     });
   }
 
   /**
-   * Tells the merge stage, per assigned partition, the W its operators have been advanced to, the
+   * Tells the merge stage, per assigned partition, the W its operators have fired windows up to, the
    * partition's own W and whether it is idle (after this step's partials or events, in the same
    * transaction and the same partials partition, so the merge never sees a W before the records it
-   * covers). Only changes are sent. A drained worker reports its partitions at +infinity.
+   * covers). Only changes are sent. A drained worker reports its partitions at +infinity. The windowed
+   * merge fires by the first and drops state by the own W; the rule merge rebuilds one operator's W from
+   * the own W and idleness.
    */
   private reportProgress(): void {
     this.o.pipelines.forEach((def, i) => {
       if (!this.merged[i]) return;
       const tracker = this.trackers[i]!;
-      const w = tracker.current;
-      const own = tracker.perSourceWatermarks();
-      for (const p of this.partitions.keys()) {
-        const source = { watermark: w === Number.POSITIVE_INFINITY ? w : (own[this.source(p)] ?? Number.NEGATIVE_INFINITY), idle: tracker.isIdle(this.source(p)) };
-        // The windowed merge reads only W; the rule merge rebuilds W from each partition's own W and idleness.
-        const state = def.kind === 'rule' ? `${w}|${source.watermark}|${source.idle}` : String(w);
+      for (const [p, partition] of this.partitions) {
+        const op = partition.operators[i]!;
+        const w = op instanceof WindowedOperator ? op.firingWatermark : tracker.current;
+        const source = { watermark: w === Number.POSITIVE_INFINITY ? w : op.watermark, idle: tracker.isIdle(this.source(p)) };
+        const state = `${w}|${source.watermark}|${source.idle}`;
         if (this.reported.get(`${i}|${p}`) === state) continue;
         this.reported.set(`${i}|${p}`, state);
         this.toMerge(def.name, progressMessage(def.name, p, w, source));
@@ -410,20 +406,14 @@ export class KafkaWorker {
     });
   }
 
+  /** Checkpoint records of the partitions that changed since their last ones (incremental). */
   private checkpointRecords(): OutRecord[] {
     const records: OutRecord[] = [];
     for (const [p, state] of this.partitions) {
-      this.o.pipelines.forEach((def, i) => {
-        const tracker = this.trackers[i]!;
-        const w = tracker.perSourceWatermarks()[this.source(p)];
-        const cp: PartitionCheckpoint = {
-          next: state.next,
-          watermark: w !== undefined && Number.isFinite(w) ? w : null,
-          combined: Number.isFinite(tracker.current) ? tracker.current : null,
-          operator: state.operators[i]!.snapshot(),
-        };
-        records.push({ topic: this.names.checkpoints, key: this.checkpointKey(p, def.name), value: JSON.stringify(cp) });
-      });
+      if (!state.dirty) continue;
+      state.dirty = false;
+      const idle = this.trackers[0]!.isIdle(this.source(p));
+      records.push(...partitionCheckpointRecords(this.names.checkpoints, (pipeline) => this.checkpointKey(p, pipeline), this.o.pipelines, { ...state, idle }));
     }
     return records;
   }
