@@ -73,10 +73,15 @@ export async function upsertRows(tx: SqlDriver, schema: string, stage: string): 
  * row, or a new revision with the same values, changes no cell and dirties nothing.
  */
 export async function markNews(tx: SqlDriver, schema: string, stage: string): Promise<void> {
+  // Inner joins (UPDATE ... FROM), not NOT EXISTS: the staged batch is the join's build side and the
+  // big tables are only scanned (an anti-join would hash the whole history for every batch).
+  await tx.query(`UPDATE ${stage} SET news = CASE WHEN hold IS NULL THEN 0 ELSE 1 END`);
   await tx.query(
-    `UPDATE ${stage} SET news = 1 WHERE hold IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM ${schema}.result_history h WHERE ${matches('h', stage)} AND h.revision = ${stage}.revision)
-       AND NOT EXISTS (SELECT 1 FROM ${schema}.result_rows r WHERE ${matches('r', stage)} AND r.values_json = ${stage}.values_json)`);
+    `UPDATE ${stage} SET news = 0 FROM ${schema}.result_history h
+     WHERE ${stage}.news = 1 AND ${matches('h', stage)} AND h.revision = ${stage}.revision`);
+  await tx.query(
+    `UPDATE ${stage} SET news = 0 FROM ${schema}.result_rows r
+     WHERE ${stage}.news = 1 AND ${matches('r', stage)} AND r.values_json = ${stage}.values_json`);
 }
 
 /** The stored rows of the staged cells in `generation`, keyed window_start \0 cell (one statement). */
