@@ -72,7 +72,7 @@ export async function backfillBench(storeUrl: string, archiveDir: string, urls: 
     const reconciledWriteS = (performance.now() - t) / 1000;
     const dirty = (await store.status(def.name, DAY)).dirty;
     t = performance.now();
-    const summary = await backfillDay({ def, date: DAY, store, archiveDir, jobId: 'bench-backfill' });
+    const summary = await backfillDay({ def, date: DAY, store, archiveDir, jobId: 'bench-backfill', ...(process.env.BENCH_TRACE ? { progress: ({ done, what }: { done: number; what: string }) => { process.stderr.write(`${((performance.now() - t) / 1000).toFixed(2)} s [${done}] ${what}\n`); } } : {}) });
     const backfillS = (performance.now() - t) / 1000;
     return { backend: store.backend, cells: first.length, provisionalWriteS, reconciledWriteS, dirty, backfillS, changed: summary.changed };
   } finally {

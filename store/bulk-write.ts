@@ -84,8 +84,12 @@ export async function markNews(tx: SqlDriver, schema: string, stage: string): Pr
      WHERE ${stage}.news = 1 AND ${matches('r', stage)} AND r.values_json = ${stage}.values_json`);
 }
 
-/** The stored rows of the staged cells in `generation`, keyed window_start \0 cell (one statement). */
-export async function storedOfStaged(tx: SqlDriver, schema: string, stage: string, generation: number): Promise<Map<string, { revision: number; values: Record<string, unknown> }>> {
+const KEY_COLUMNS: StageColumn[] = [{ name: 'pipeline', type: 'TEXT' }, { name: 'window_start', type: 'BIGINT' }, { name: 'cell', type: 'TEXT' }];
+
+/** The stored rows of `cells` in `generation`, keyed window_start \0 cell: only the keys are staged, one join. */
+export async function storedRowsOf(tx: SqlDriver, schema: string, pipeline: string, generation: number, cells: readonly { windowStart: number; cell: string }[]): Promise<Map<string, { revision: number; values: Record<string, unknown> }>> {
+  if (cells.length === 0) return new Map();
+  const stage = await tx.stage(schema, 'stage_keys', KEY_COLUMNS, cells.map((c) => [pipeline, c.windowStart, c.cell]));
   const rows = await tx.query(
     `SELECT r.window_start, r.cell, r.revision, r.values_json FROM ${schema}.result_rows r JOIN ${stage} s
        ON r.pipeline = s.pipeline AND r.window_start = s.window_start AND r.cell = s.cell

@@ -5,7 +5,7 @@ import type { DirtyCell, ReconcileStore } from '../reconcile/reconcile-day.ts';
 import type { KeyValues, ResultRecord } from '../schemas/results.ts';
 import { dayOf, dayStart, lateToStored, toRecord, toRow, type Provenance, type StoredRow } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
-import { insertHistory, markNews, recordChanges, stageRows, storedOfStaged, upsertRows, type ChangeToRecord, type StagedRow } from './bulk-write.ts';
+import { insertHistory, markNews, recordChanges, stageRows, storedRowsOf, upsertRows, type ChangeToRecord, type StagedRow } from './bulk-write.ts';
 import { appendLateBulk, consumeDirty, dirtyCellId, markDirtyCells, markDirtyFromStage } from './dirty-cells.ts';
 
 const DAY = 86_400_000;
@@ -416,7 +416,7 @@ export class SqlResultStore implements ReconcileStore {
       const generation = await this.liveGeneration(tx, pipeline, day);
       const at = this.now();
       const rows = records.map((r) => toRow(r, { generation, provenance: 'backfill', writtenAt: at, jobId: meta.jobId })).filter((r) => r.day === day);
-      const before = await storedOfStaged(tx, this.s, await stageRows(tx, this.s, rows.map((row) => ({ row }))), generation);
+      const before = await storedRowsOf(tx, this.s, pipeline, generation, rows);
       const next: StoredRow[] = [];
       const changes: ChangeToRecord[] = [];
       for (const row of rows) {
