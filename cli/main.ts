@@ -5,7 +5,7 @@ import { helpText, parseCommandArgs, type CommandSpec } from './args.ts';
 /**
  * The command table, light: a name, the summary (the same string as the module's CommandSpec; a unit
  * test checks it) and how to load the module. `concord --help` imports no command module (so none of
- * DuckDB, kafkajs, bullmq, pg...), `concord <cmd> ...` only that command's.
+ * DuckDB, the Kafka client, bullmq, pg...), `concord <cmd> ...` only that command's.
  */
 interface CommandEntry {
   readonly name: string;

@@ -19,7 +19,9 @@ function messages(records: readonly OutRecord[]): MessageToProduce<string, strin
 function producer(s: KafkaSettings, transactionalId?: string): StringProducer {
   return new Producer({
     ...baseOptions(s), serializers: stringSerializers, idempotent: true, acks: ProduceAcks.ALL,
-    ...(transactionalId ? { transactionalId } : {}),
+    // A transaction started right after the previous commit meets CONCURRENT_TRANSACTIONS until the
+    // broker has written the commit markers (milliseconds): retried every 20 ms, not every 100 ms.
+    ...(transactionalId ? { transactionalId, retries: 50, retryDelay: 20 } : {}),
   });
 }
 
