@@ -8,6 +8,7 @@ import type { EventSchema } from '../schemas/schema.ts';
 import type { DayReconciliation } from '../reconcile/day-report.ts';
 import { backfillDay, reconcileDay } from '../reconcile/reconcile-day.ts';
 import type { SqlResultStore } from '../store/sql-store.ts';
+import { backfillDays } from './backfill-days.ts';
 import type { JobProcessors } from './job-worker.ts';
 
 export interface ProcessorSettings {
@@ -45,13 +46,17 @@ export function defaultProcessors(s: ProcessorSettings): JobProcessors {
         }
       }
       const rec = await reconcileDay({
-        def: d, date, store: s.store, archiveDir: s.archiveDir, jobId, progress,
+        def: d, date, store: s.store, archiveDir: s.archiveDir, jobId, progress, ...(allowEmpty ? { allowEmpty: true } : {}),
         ...(s.reportDir ? { reportDir: s.reportDir } : {}),
       });
       return summary(rec, false);
     },
     async backfill({ date, pipeline, jobId }, progress) {
+      // backfillDay first marks the cells of archive files written after the day's last reconcile dirty.
       return { ...(await backfillDay({ def: def(pipeline), date, store: s.store, archiveDir: s.archiveDir, jobId, progress })) };
+    },
+    async pendingBackfills(pipeline, dates) {
+      return backfillDays(s.store, def(pipeline), dates, s.archiveDir);
     },
   };
 }

@@ -140,15 +140,16 @@ export class ConcordJobs {
   }
 
   /**
-   * Backfill jobs for the dates in [from, to] that have dirty cells, per pipeline. `dirtyDays` gives,
-   * per date, when its newest dirty cell was recorded: that goes into the job id, so enqueueing the same
-   * backlog twice is one job, while cells dirtied after a backfill ran make a new one.
+   * Backfill jobs for the dates in [from, to] that have work, per pipeline. `pending` gives, per date with
+   * dirty cells or archive files written after its last reconcile (jobs/backfill-days.ts), the instant
+   * of its newest news: that goes into the job id, so enqueueing the same backlog twice is one job, while
+   * news after a backfill ran makes a new one.
    */
-  async enqueueBackfill(from: string, to: string, pipeline: string | undefined, dirtyDays: (pipeline: string) => Promise<Map<string, number>>, store?: string): Promise<Job<JobData>[]> {
+  async enqueueBackfill(from: string, to: string, pipeline: string | undefined, pending: (pipeline: string, dates: readonly string[]) => Promise<Map<string, number>>, store?: string): Promise<Job<JobData>[]> {
     const dates = datesBetween(from, to);
     const jobs: Job<JobData>[] = [];
     for (const p of this.pipelines(pipeline)) {
-      const dirty = await dirtyDays(p);
+      const dirty = await pending(p, dates);
       for (const date of dates) {
         const version = dirty.get(date);
         if (version === undefined) continue;

@@ -23,6 +23,12 @@ export interface JobRequest {
 export interface JobProcessors {
   reconcile(req: JobRequest, progress: JobProgress): Promise<Record<string, unknown>>;
   backfill(req: { date: string; pipeline: string; jobId: string }, progress: JobProgress): Promise<Record<string, unknown>>;
+  /**
+   * The dates (of `dates`) a backfill of `pipeline` has work for: dirty cells, or archive files written
+   * after the day's last reconcile (jobs/backfill-days.ts). The nightly run asks it for the date it
+   * handles: a day reconciled before (its reconcile job then runs no more) still gets its late data.
+   */
+  pendingBackfills?(pipeline: string, dates: readonly string[]): Promise<Map<string, number>>;
 }
 
 export interface WorkerOptions extends JobSettings {
@@ -40,6 +46,8 @@ export interface WorkerOptions extends JobSettings {
    * to compare with, and jobs enqueued for another store are refused.
    */
   store?: string;
+  /** The archive the processors replay from, registered with the store (`jobs backfill` looks there). */
+  archive?: string;
 }
 
 /**
@@ -58,7 +66,7 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
   const locks = redisConnection(settings.redisUrl);
   health.watch(connection);
   health.watch(locks);
-  const registration = options.store === undefined ? undefined : registerWorker(locks, settings.prefix, options.store);
+  const registration = options.store === undefined ? undefined : registerWorker(locks, settings.prefix, options.store, options.archive);
   let fanOut: ConcordJobs | undefined;
   const run = async (job: Job<JobData>, token?: string) => {
     const { kind } = job.data;
@@ -72,7 +80,11 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
       fanOut ??= new ConcordJobs(options.pipelines, settings);
       const jobs = await fanOut.enqueueReconcile(date);
       log(`nightly: enqueued reconcile of ${date} (${jobs.map((j) => j.id).join(', ')})`);
-      return { date, enqueued: jobs.map((j) => j.id) };
+      // A day reconciled before (its reconcile job id ran already) with news since: a backfill redoes exactly those cells.
+      const pending = processors.pendingBackfills?.bind(processors);
+      const backfills = pending ? await fanOut.enqueueBackfill(date, date, undefined, pending, options.store) : [];
+      if (backfills.length > 0) log(`nightly: ${date} has dirty cells or archive files written after its last reconcile: enqueued ${backfills.map((j) => j.id).join(', ')}`);
+      return { date, enqueued: [...jobs, ...backfills].map((j) => j.id) };
     }
     const { pipeline, date } = job.data;
     if (!pipeline || !date) throw new Error(`job ${job.id} has no pipeline/date: ${JSON.stringify(job.data)}`);

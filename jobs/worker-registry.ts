@@ -33,6 +33,8 @@ export interface WorkerInfo {
   host: string;
   pid: number;
   store: string;
+  /** The archive it replays from (absolute): where `jobs backfill` looks for files added after a reconcile. */
+  archive?: string;
   startedAt: string;
 }
 
@@ -40,11 +42,13 @@ const key = (prefix: string, id = '*') => `${prefix}:workers:${id}`;
 const TTL_MS = 30_000;
 
 /**
- * A worker says which store it writes: one key per worker, expiring unless renewed (a killed worker
+ * A worker says which store it writes (and which archive it reads): one key per worker, expiring unless renewed (a killed worker
  * disappears after TTL_MS). Commands that enqueue compare their store with it. Returns `stop`.
  */
-export function registerWorker(redis: Redis, prefix: string, store: string): { info: WorkerInfo; stop: () => Promise<void> } {
-  const info: WorkerInfo = { id: randomUUID().slice(0, 8), host: hostname(), pid: process.pid, store, startedAt: new Date().toISOString() };
+export function registerWorker(redis: Redis, prefix: string, store: string, archive?: string): { info: WorkerInfo; stop: () => Promise<void> } {
+  const info: WorkerInfo = {
+    id: randomUUID().slice(0, 8), host: hostname(), pid: process.pid, store, ...(archive === undefined ? {} : { archive: resolve(archive) }), startedAt: new Date().toISOString(),
+  };
   const write = () => redis.set(key(prefix, info.id), JSON.stringify(info), 'PX', TTL_MS).catch(() => undefined);
   void write();
   const timer = setInterval(() => void write(), TTL_MS / 3);

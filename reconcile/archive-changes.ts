@@ -27,6 +27,24 @@ export interface ArchiveChanges {
 }
 
 /**
+ * The archive files that may hold events of `day`'s cells (the day's partition, and the next day's first
+ * hour: a window of the day may end after midnight), written after `since` (epoch ms), sorted by path.
+ * Cheap (a listing and a stat per file): what deciding whether a day needs a backfill reads.
+ */
+export async function archiveFilesWrittenSince(def: PipelineDefinition, archiveDir: string, day: string, since: number): Promise<{ path: string; mtimeMs: number }[]> {
+  const range = dayRange(day);
+  const nextDay = new Date(range.to).toISOString().slice(0, 10);
+  const dirs = [join(schemaDir(archiveDir, def.schema), `dt=${day}`), join(schemaDir(archiveDir, def.schema), `dt=${nextDay}`, 'hour=00')];
+  const files: { path: string; mtimeMs: number }[] = [];
+  for (const path of await listArchiveFiles(archiveDir, def.schema)) {
+    if (!dirs.some((d) => path.startsWith(d + '/'))) continue;
+    const s = await stat(path).catch(() => undefined);
+    if (s && s.mtimeMs > since) files.push({ path, mtimeMs: s.mtimeMs });
+  }
+  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/**
  * Archive content added to a day after `since` (e.g. the day's last reconcile): the Parquet files of the
  * day written later (files are written whole, temp then rename, and never rewritten in place, so a
  * file's modification time says when its events reached the archive), and the cells of `def` their
@@ -39,16 +57,7 @@ export interface ArchiveChanges {
 export async function archiveChangedSince(def: PipelineDefinition, archiveDir: string, day: string, since: number): Promise<ArchiveChanges> {
   const range = dayRange(day);
   const listedAt = Date.now();
-  // A window of the day may end after midnight (hopping windows): its events sit in the next day's first hour.
-  const nextDay = new Date(range.to).toISOString().slice(0, 10);
-  const dirs = [join(schemaDir(archiveDir, def.schema), `dt=${day}`), join(schemaDir(archiveDir, def.schema), `dt=${nextDay}`, 'hour=00')];
-  const files: string[] = [];
-  for (const f of await listArchiveFiles(archiveDir, def.schema)) {
-    if (!dirs.some((d) => f.startsWith(d + '/'))) continue;
-    const s = await stat(f).catch(() => undefined);
-    if (s && s.mtimeMs > since) files.push(f);
-  }
-  files.sort();
+  const files = (await archiveFilesWrittenSince(def, archiveDir, day, since)).map((f) => f.path);
   if (files.length === 0) return { files, cells: [], listedAt };
   const keyFields = def.kind === 'windowed' ? def.key : [def.key];
   const names = [...new Set([def.schema.timeField, ...keyFields])];

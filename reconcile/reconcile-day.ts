@@ -92,6 +92,12 @@ export interface ReconcileDayRequest {
   readonly now?: () => number;
   /** Publish the replay even when some differences are unexplained (the report says so). */
   readonly force?: boolean;
+  /**
+   * A day asked for explicitly although it may be empty (`jobs enqueue --allow-empty`): when the stream
+   * wrote no row AND the replay is empty too, an empty version is published instead of refusing. A
+   * replay with rows still refuses (NoRealtimeRowsError): the stream missed the day, it was not empty.
+   */
+  readonly allowEmpty?: boolean;
 }
 
 /**
@@ -110,7 +116,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
     store.lateEvents(def.name, date),
     req.readAt === undefined ? Promise.resolve(undefined) : store.asOf(def.name, date, req.readAt),
   ]);
-  if (realtime.length === 0) throw new NoRealtimeRowsError(def.name, date);
+  if (realtime.length === 0 && req.allowEmpty !== true) throw new NoRealtimeRowsError(def.name, date);
   // Archive files written from here on may be missed by this replay: the next archive check looks at them.
   const archiveReadFrom = Date.now();
   await step(1, 'replaying the day from the archive and attributing differences');
@@ -118,6 +124,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
     def, realtime, archiveDir: req.archiveDir, lateLog, range, ...(dashboardRead ? { dashboardRead } : {}),
     progress: (stage) => step(1, `replaying the day and attributing differences: ${stage}`),
   });
+  if (realtime.length === 0 && replayed.length > 0) throw new NoRealtimeRowsError(def.name, date);
   const base = {
     date, pipeline: def.name, job_id: req.jobId, day_status: await store.dayStatus(def.name, date),
     reconciled_at: new Date((req.now ?? Date.now)()).toISOString(), report,

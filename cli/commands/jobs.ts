@@ -1,5 +1,7 @@
+import { resolve } from 'node:path';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { dayRange } from '../../reconcile/reconcile-day.ts';
+import { backfillDays } from '../../jobs/backfill-days.ts';
 import { defaultProcessors } from '../../jobs/default-processors.ts';
 import { jobId } from '../../jobs/job-ids.ts';
 import { ConcordJobs, NIGHTLY, QUEUE, jobSettings, type JobStatus } from '../../jobs/job-queue.ts';
@@ -12,17 +14,18 @@ import { openStore } from '../../store/open-store.ts';
 import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/process-metrics.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
+import { logFlags, logOptions, processLog } from '../logging.ts';
 import type { Registry } from '../../pipeline/registry.ts';
 import { loadRegistry, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 
 /** Each subcommand's own options: another one given is refused with whose option it is (not ignored). */
 const SUB_FLAGS: Record<string, readonly string[]> = {
-  worker: ['archive', 'store', 'concurrency', 'report-dir', ...Object.keys(metricsFlags), ...Object.keys(timingFlags)],
+  worker: ['archive', 'store', 'concurrency', 'report-dir', ...Object.keys(metricsFlags), ...Object.keys(logFlags), ...Object.keys(timingFlags)],
   schedule: ['cron', 'tz'],
   unschedule: [],
   enqueue: ['date', 'pipeline', 'force', 'allow-empty', 'wait', 'store'],
   retry: ['date', 'pipeline'],
-  backfill: ['from', 'to', 'pipeline', 'store'],
+  backfill: ['from', 'to', 'pipeline', 'store', 'archive'],
   status: ['date'],
 };
 const SUB = Object.keys(SUB_FLAGS);
@@ -44,12 +47,14 @@ export const jobsCommand: CommandSpec = {
   options: [
     '--do SUBCOMMAND            what to do (may also be given as the first word: `concord jobs status`):',
     '  worker                   run jobs until SIGINT/SIGTERM (the current job finishes; a second signal stops at once)',
-    '                           --archive DIR (required), --store URL, --concurrency N (1), --report-dir DIR, --metrics-port N',
+    '                           --archive DIR (required), --store URL, --concurrency N (1), --report-dir DIR, --metrics-port N,',
+    '                           --log-format text|json, --log-level L',
     '  schedule                 nightly replay + reconcile of the previous date: --cron "0 2 * * *" --tz UTC',
     '  unschedule               remove the nightly schedule (jobs it already enqueued stay)',
     '  enqueue                  reconcile --date D [--pipeline NAME|all] [--force] [--allow-empty] [--wait] [--store URL]',
     '  retry                    run the failed jobs of --date D [--pipeline NAME|all] again (same job ids)',
-    '  backfill                 --from D1 --to D2 [--pipeline P] [--store URL]: one job per (pipeline, date) with dirty cells',
+    '  backfill                 --from D1 --to D2 [--pipeline P] [--store URL] [--archive DIR]: one job per (pipeline,',
+    '                           date) with dirty cells or archive files written after the day\'s last reconcile',
     '  status                   jobs with state, attempts, progress, result or failure reason [--date D]; workers and schedule',
     '--date YYYY-MM-DD          the day (enqueue, retry, status)',
     '--pipeline NAME|all        one pipeline or all (default all)',
@@ -60,10 +65,12 @@ export const jobsCommand: CommandSpec = {
     '--from D1 --to D2          backfill: the dates, inclusive',
     '--cron EXPR                schedule: five cron fields (env CONCORD_NIGHTLY_CRON, default "0 2 * * *")',
     '--tz ZONE                  schedule: IANA time zone of the cron (env CONCORD_NIGHTLY_TZ, default UTC)',
-    '--archive DIR              worker: the Parquet archive (env CONCORD_ARCHIVE_DIR)',
+    '--archive DIR              worker: the Parquet archive (env CONCORD_ARCHIVE_DIR); backfill: where to look for',
+    '                           files added after a reconcile (default: the archive the workers registered)',
     '--concurrency N            worker: jobs at once (default 1)',
     '--report-dir DIR           worker: reports of reconcile jobs (default .concord/reports)',
     ...metricsOptions.map((line) => line.replace('--metrics-port N          ', '--metrics-port N (worker) ')),
+    ...logOptions.map((line) => line.replace(/^(--log-\S+ \S) {9}/, '$1 (worker)')),
     ...storeOptions,
     '                           The worker records its store in Redis; enqueue --store and backfill refuse another one.',
     '                           Redis: env REDIS_URL (default redis://127.0.0.1:6379; a command waits',
@@ -74,7 +81,7 @@ export const jobsCommand: CommandSpec = {
   flags: {
     do: { type: 'string' }, date: { type: 'string' }, pipeline: { type: 'string' }, force: { type: 'boolean' }, wait: { type: 'boolean' },
     'allow-empty': { type: 'boolean' }, from: { type: 'string' }, to: { type: 'string' }, cron: { type: 'string' }, tz: { type: 'string' },
-    archive: { type: 'string' }, 'report-dir': { type: 'string' }, concurrency: { type: 'string' }, ...storeFlags, ...metricsFlags, ...timingFlags,
+    archive: { type: 'string' }, 'report-dir': { type: 'string' }, concurrency: { type: 'string' }, ...storeFlags, ...metricsFlags, ...logFlags, ...timingFlags,
   },
   async run(v) {
     const sub = String(v.do ?? '');
@@ -127,11 +134,16 @@ async function runSub(sub: string, v: Values, redisUrl: string): Promise<number>
     }
     if (sub === 'backfill') {
       const store = await agreedStore(jobs, v, true);
+      const archiveDir = await backfillArchive(jobs, v);
       const opened = await openStore(storeUrl(v), { registry });
       try {
         const startedAt = Date.now();
-        const added = await jobs.enqueueBackfill(String(v.from), String(v.to), v.pipeline === undefined ? undefined : String(v.pipeline), (p) => opened.dirtyDays(p), store);
-        if (added.length === 0) process.stdout.write('no dirty cells in that range: nothing to backfill\n');
+        const pending = (p: string, dates: readonly string[]) => backfillDays(opened, registry.pipeline(p), dates, archiveDir);
+        const added = await jobs.enqueueBackfill(String(v.from), String(v.to), v.pipeline === undefined ? undefined : String(v.pipeline), pending, store);
+        if (added.length === 0) {
+          process.stdout.write(archiveDir === undefined ? 'no dirty cells in that range: nothing to backfill\n'
+            : 'no dirty cells and no archive files written after a reconcile in that range: nothing to backfill\n');
+        }
         // A backfill id exists already when the same dirty cells were enqueued before: say what became of it.
         let failedLeft = 0;
         for (const earlier of await jobs.current(added.map((j) => String(j.id)))) {
@@ -221,6 +233,23 @@ async function agreedStore(jobs: ConcordJobs, v: Values, usesDefault: boolean): 
 }
 
 /**
+ * The archive `jobs backfill` looks in for files written after a day's last reconcile: --archive (or
+ * env CONCORD_ARCHIVE_DIR), else the one the workers registered. None known: dirty cells only, said so.
+ */
+async function backfillArchive(jobs: ConcordJobs, v: Values): Promise<string | undefined> {
+  const given = v.archive ?? process.env.CONCORD_ARCHIVE_DIR;
+  if (given !== undefined && String(given) !== '') return resolve(String(given));
+  const registered = [...new Set((await jobs.workers()).flatMap((w) => (w.archive ? [w.archive] : [])))];
+  if (registered.length > 1) {
+    throw new ConfigError(`the workers on queue prefix ${jobs.settings.prefix} read different archives (${registered.join(' and ')}): say which with --archive DIR`);
+  }
+  if (registered.length === 0) {
+    process.stderr.write('concord jobs: note: no --archive given and no worker registered one: only dirty cells are looked for, not archive files written after a reconcile\n');
+  }
+  return registered[0];
+}
+
+/**
  * Waits for each job to finish (completed, or failed after its last attempt) and prints its result;
  * returns how many failed. It polls the job's state: QueueEvents can miss a job that finishes while
  * its event stream is being set up, and a wait must not hang.
@@ -255,13 +284,16 @@ async function runWorker(v: Values, registry: Registry): Promise<number> {
   if (archiveDir === '') throw new ConfigError('jobs worker needs --archive DIR (or env CONCORD_ARCHIVE_DIR): the archive days are replayed from');
   const concurrency = Number(v.concurrency ?? 1);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new ConfigError(`--concurrency "${String(v.concurrency)}": use a whole number >= 1`);
-  const served = await metricsFromFlags(v);
-  const store = await openStore(storeUrl(v), { registry });
+  const processLogger = processLog(v, 'concord-jobs');
+  // Every line of the worker goes through the process log (text or JSON); `jobs: ` keeps the text lines as they were.
+  const sink = processLogger.lineSink();
+  const log = (line: string) => sink(`jobs: ${line}`);
+  const served = await metricsFromFlags(v, sink);
+  const store = await openStore(storeUrl(v), { registry }).catch(async (error: unknown) => { await served?.close(); throw error; });
   const settings = jobSettings();
   const identity = storeIdentity(storeUrl(v));
-  const log = (line: string) => process.stderr.write(`jobs: ${line}\n`);
   const worker = startWorker(defaultProcessors({ store, registry, archiveDir, reportDir: String(v['report-dir'] ?? '.concord/reports'), timing: loadSettings(v) }), {
-    concurrency, log, pipelines: registry.pipelines.map((p) => p.name), store: identity,
+    concurrency, log, pipelines: registry.pipelines.map((p) => p.name), store: identity, archive: archiveDir,
     ...(served ? { metrics: served.metrics } : {}),
   });
   log(`worker started (redis ${redactRedisUrl(settings.redisUrl)}, queue prefix ${settings.prefix}, queue ${QUEUE}, store ${identity}, archive ${archiveDir}); ` +
@@ -288,6 +320,7 @@ async function runWorker(v: Values, registry: Registry): Promise<number> {
   await store.close();
   await served?.close();
   log('worker stopped');
+  processLogger.flush();
   return 0;
 }
 
