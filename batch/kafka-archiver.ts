@@ -5,6 +5,7 @@ import { BatchConsumer, endOffsets, type InBatch, type KafkaSettings } from '../
 import { groupName, inputTopic } from '../stream/kafka/topics.ts';
 import { rejectedDir, schemaDir, sourceTag } from './archive-layout.ts';
 import { ParquetArchive, listArchiveFiles } from './parquet-archive.ts';
+import type { LineProblem } from '../sources/line-limits.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
 
 export interface KafkaArchiverOptions {
@@ -28,6 +29,8 @@ interface Buffered {
   lines: string[];
   offsets: number[];
   timestamps: number[];
+  /** Records that are no event (tombstones, empty, not UTF-8, too long), by index: written to _rejected. */
+  problems: Map<number, LineProblem>;
   since: number;
 }
 
@@ -51,7 +54,8 @@ export class KafkaArchiver {
   private lastRecordAt = Date.now();
   private finished!: () => void;
   private failed!: (error: unknown) => void;
-  readonly stats = { records: 0, flushes: 0, skipped: 0 };
+  /** records read; events archived and records rejected (to _rejected, with the reason); skipped: archived before. */
+  readonly stats = { records: 0, events: 0, rejected: 0, flushes: 0, skipped: 0 };
 
   constructor(options: KafkaArchiverOptions) {
     this.o = options;
@@ -151,7 +155,10 @@ export class KafkaArchiver {
         this.stats.skipped++;
         continue;
       }
-      if (!b) this.buffers.set(batch.partition, (b = { lines: [], offsets: [], timestamps: [], since: Date.now() }));
+      if (!b) this.buffers.set(batch.partition, (b = { lines: [], offsets: [], timestamps: [], problems: new Map(), since: Date.now() }));
+      // A record whose value is no event is a dead letter with its reason, never silently dropped.
+      if (r.problem) b.problems.set(b.lines.length, r.problem);
+      else if (r.value.trim() === '') b.problems.set(b.lines.length, { reason: 'empty record: no event', raw: r.value, encoding: 'utf8', bytes: r.value.length });
       b.lines.push(r.value);
       b.offsets.push(r.offset);
       b.timestamps.push(r.timestamp);
@@ -167,14 +174,16 @@ export class KafkaArchiver {
     const stem = `${this.tag(partition)}-${first}-${last}`;
     const source = `${this.topic}:${partition}`;
     const started = performance.now();
-    await this.archive.write((async function* () {
-      yield { source, firstOffset: first, lines: b.lines, offsets: b.offsets, ingestTimes: b.timestamps };
+    const written = await this.archive.write((async function* () {
+      yield { source, firstOffset: first, lines: b.lines, offsets: b.offsets, ingestTimes: b.timestamps, problems: b.problems };
     })(), { mode: 'append', stem });
     await writeFile(join(this.markerDir(), stem), `${new Date().toISOString()}\n`);
     await this.consumer!.commit(this.topic, partition, last + 1);
     this.archived.set(partition, last);
     this.buffers.delete(partition);
     this.stats.flushes++;
+    this.stats.events += written.events;
+    this.stats.rejected += written.deadLetters;
     this.o.metrics?.archived(this.topic, b.lines.length, (performance.now() - started) / 1000);
   }
 

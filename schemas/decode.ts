@@ -50,13 +50,18 @@ export type Admitted = { ok: true; event: AnyEvent } | { ok: false; deadLetter: 
  * as a line only).
  */
 export function admitLine(schema: EventSchema, guard: TimeGuard, batch: LineBatch, i: number, position: EventPosition): Admitted | null {
-  const problem = batch.problems?.get(i);
+  return admit(schema, guard, batch.lines[i]!, batch.problems?.get(i), batch.ingestTimes?.[i], position);
+}
+
+/** `admitLine` for one record (a Kafka record: its value, problem and timestamp). */
+export function admit(
+  schema: EventSchema, guard: TimeGuard, line: string, problem: LineProblem | undefined, recordTime: number | undefined, position: EventPosition,
+): Admitted | null {
   if (problem) return { ok: false, deadLetter: problemDeadLetter(problem, position), quarantined: false };
-  const line = batch.lines[i]!;
   if (line.trim().length === 0) return null;
   const decoded = decodeLine(schema, line, position);
   if (!decoded.ok) return { ...decoded, quarantined: false };
-  const held = quarantine(guard, schema, decoded.event, line, position, batch.ingestTimes?.[i]);
+  const held = quarantine(guard, schema, decoded.event, line, position, recordTime);
   return held ? { ok: false, deadLetter: held, quarantined: true } : decoded;
 }
 

@@ -52,7 +52,11 @@ export const archiveCommand: CommandSpec = {
       process.once('SIGINT', () => archiver.stop());
       process.once('SIGTERM', () => archiver.stop());
       const stats = await archiver.run().finally(() => served?.close());
-      log.info(`archived ${stats.records - stats.skipped} ${schema.name} records from Kafka in ${stats.flushes} flushes (${stats.skipped} already archived, skipped)`, { context: schema.name, final: true, ...stats });
+      log.info(
+        `archived ${stats.events} ${schema.name} events from Kafka and ${stats.rejected} rejected records (with their reason, in _rejected/) ` +
+          `of ${stats.records} records read, in ${stats.flushes} flushes (${stats.skipped} already archived, skipped)`,
+        { context: schema.name, final: true, ...stats },
+      );
       log.flush();
       return 0;
     }

@@ -3,6 +3,7 @@
  * the error type, and retry of safe reads. Nothing here imports the client library's clients.
  */
 import { findErrorBy } from '@platformatic/kafka';
+import type { LineProblem } from '../../sources/line-limits.ts';
 import { ConcordError } from '../../pipeline/errors.ts';
 
 export class KafkaClientError extends ConcordError {
@@ -45,8 +46,11 @@ export interface OutRecord {
 export interface InRecord {
   offset: number;
   key: string | null;
+  /** The value as text ('' when there is a problem). */
   value: string;
   timestamp: number;
+  /** Why the value is no event: a tombstone, no bytes, not UTF-8 (kept in base64), over the line limit. */
+  problem?: LineProblem;
 }
 
 /** A consumer-group membership as the broker knows it: what an offset commit is checked against. */

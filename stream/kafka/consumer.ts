@@ -1,10 +1,14 @@
 /** Consumer-group members delivering whole batches, and a reader of a compacted topic to its end. */
 import { Consumer, FetchIsolationLevels, stringDeserializers, type GroupAssignment, type Message, type MessagesStream } from '@platformatic/kafka';
 import { deleteGroups, endOffsets } from './admin.ts';
+import { lineProblem, maxLineBytes } from '../../sources/line-limits.ts';
 import { baseOptions, KafkaClientError, wrap, type GroupGeneration, type InBatch, type InRecord, type KafkaSettings } from './common.ts';
 
-type StringConsumer = Consumer<string, string, string, string>;
-type StringMessage = Message<string, string, string, string>;
+// Values stay bytes until judged (sources/line-limits.ts): a string deserializer would turn bytes that
+// are not UTF-8 into U+FFFD and a tombstone into nothing.
+type StringConsumer = Consumer<string, Buffer, string, string>;
+type StringMessage = Message<string, Buffer, string, string>;
+const deserializers = { ...stringDeserializers, value: (data?: Buffer): Buffer | undefined => data };
 
 export interface ConsumeOptions {
   groupId: string;
@@ -48,6 +52,16 @@ function sessionTimeoutMs(): number {
 
 const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
 
+/** A record's value as text, or the problem that keeps it from being one (a tombstone, no bytes, not UTF-8, too long). */
+function inRecord(offset: number, key: string | null, value: Buffer | null | undefined, timestamp: number, limit: number): InRecord {
+  if (value === null || value === undefined) return { offset, key, value: '', timestamp, problem: { reason: 'null value (a tombstone): no event', raw: '', encoding: 'utf8', bytes: 0 } };
+  const problem = lineProblem(value, limit);
+  if (problem) return { offset, key, value: '', timestamp, problem };
+  const text = value.toString('utf8');
+  if (text.trim() === '') return { offset, key, value: '', timestamp, problem: { reason: `empty record (${value.length === 0 ? '0 bytes' : `${value.length} bytes of white space`}): no event`, raw: text, encoding: 'utf8', bytes: value.length } };
+  return { offset, key, value: text, timestamp };
+}
+
 /**
  * A consumer-group member (classic group protocol: under KIP-848 the library sends generation 0 in
  * offset commits, which would disable fencing) processing whole batches, one at a time.
@@ -61,6 +75,7 @@ export class BatchConsumer {
   private pumping = false;
   private stopped = false;
   private failure: unknown;
+  private readonly lineLimit = maxLineBytes();
 
   private constructor(
     private readonly settings: KafkaSettings,
@@ -79,7 +94,7 @@ export class BatchConsumer {
       sessionTimeout: session, rebalanceTimeout: Math.max(session, 30_000), heartbeatInterval: Math.min(1_000, Math.floor(session / 3)),
       // A fetch waits at most this long for data.
       maxWaitTime: 500, maxBytesPerPartition, maxBytes: maxBytesPerPartition * 8,
-      isolationLevel: FetchIsolationLevels.READ_COMMITTED, deserializers: stringDeserializers, autocommit: false,
+      isolationLevel: FetchIsolationLevels.READ_COMMITTED, deserializers, autocommit: false,
     });
     const self = new BatchConsumer(s, consumer, options);
     consumer.on('consumer:group:join', (e: { groupId: string; memberId: string; generationId: number; assignments: GroupAssignment[] | null }) => {
@@ -104,7 +119,7 @@ export class BatchConsumer {
   }
 
   /** Drains what the stream has fetched, in batches per partition, one batch at a time. */
-  private async pump(stream: MessagesStream<string, string, string, string>): Promise<void> {
+  private async pump(stream: MessagesStream<string, Buffer, string, string>): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
     try {
@@ -144,13 +159,13 @@ export class BatchConsumer {
       this.delivered.set(key, offset + 1);
       let b = out.get(key);
       if (!b) out.set(key, (b = { topic: m.topic, partition: m.partition, records: [], generation: { ...c } }));
-      const record: InRecord = { offset, key: m.key ?? null, value: m.value ?? '', timestamp: Number(m.timestamp) };
+      const record = inRecord(offset, m.key ?? null, m.value, Number(m.timestamp), this.lineLimit);
       b.records.push(record);
     }
     return [...out.values()];
   }
 
-  private reportPositions(stream: MessagesStream<string, string, string, string>): void {
+  private reportPositions(stream: MessagesStream<string, Buffer, string, string>): void {
     const report = this.options.onPosition;
     if (!report || !this.generation) return;
     for (const a of this.consumer.assignments ?? []) {
