@@ -13,6 +13,7 @@ import type { SqlResultStore } from '../../store/sql-store.ts';
 import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
 import { streamLines } from '../fixtures/run-both.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
+import { concord } from '../fixtures/cli.ts';
 
 // Issue 14 on both backends: dirty cells only for changed values, set-based bookkeeping, backfill of
 // archive content that arrived after the day was reconciled, reconcile's --force and empty days.
@@ -160,3 +161,19 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     expect(views(await store.current(P, DAY)).slice(0, 2)).toEqual([[0, '/a', 1], [0, '/b', 1]]);
   });
 });
+
+describe('reconcile through the CLI: options that exist, days with no realtime rows', () => {
+  it('--force is an option with help text; a pipeline with no realtime rows is reported as such (exit 2)', async () => {
+    const help = concord(['reconcile', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout + help.stderr).toMatch(/--force\s+publish the replayed day even when some differences are unexplained/);
+    const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
+    await archiveLines(archiveDir, dayLines(), 'file:day.jsonl');
+    const r = concord(['reconcile', '--date', DAY, '--archive', archiveDir, '--store', `duckdb:${join(ws.dir, `${randomUUID()}.duckdb`)}`,
+      '--pipeline', P, '--force', '--report-dir', join(ws.dir, 'reports')]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`no realtime rows for ${P} on ${DAY}: stream it or reconcile only the others with --pipeline`);
+    expect(r.stderr).not.toMatch(/Unknown option|missing_window|UNEXPLAINED/);
+  }, 120_000);
+});
+
