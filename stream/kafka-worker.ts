@@ -2,7 +2,8 @@ import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { paneId } from '../pipeline/keys.ts';
 import { ConcordError, DefinitionError } from '../pipeline/errors.ts';
 import { WatermarkTracker } from '../pipeline/watermark.ts';
-import { decodeLine, deadLetterToJson } from '../schemas/decode.ts';
+import { TimeGuard, timeGuardSettings } from '../pipeline/time-guard.ts';
+import { admit, deadLetterToJson } from '../schemas/decode.ts';
 import { cellKey, lateToJson, resultToJson, type ResultRecord } from '../schemas/results.ts';
 import {
   BatchConsumer,
@@ -94,6 +95,8 @@ export class KafkaWorker {
   private readonly reported = new Map<string, string>();
   private readonly partitions = new Map<number, PartitionState>();
   private readonly out: OutRecord[] = [];
+  /** Judges event times against the record timestamps (pipeline/time-guard.ts), the archiver's reference too. */
+  private timeGuard?: TimeGuard;
   private producer!: TransactionalProducer;
   private consumer: BatchConsumer | undefined;
   private readonly loop = new MemberLoop();
@@ -289,7 +292,10 @@ export class KafkaWorker {
       this.stats.records++;
       if (record.offset < state.next) continue; // already in the restored state
       const position = { source, offset: record.offset };
-      const decoded = decodeLine(this.o.pipelines[0]!.schema, record.value, position);
+      const schema = this.o.pipelines[0]!.schema;
+      // Consumer-side problems (tombstones, empty, not UTF-8, too long) arrive with the record; a blank value is one.
+      const decoded = admit(schema, this.timeGuard ??= new TimeGuard(timeGuardSettings(schema)), record.value, record.problem, record.timestamp, position)
+        ?? { ok: false as const, deadLetter: { ...position, field: null, reason: 'empty record: no event', raw: record.value }, quarantined: false };
       if (!decoded.ok) {
         this.stats.deadLetters++;
         this.out.push({ topic: this.names.deadLetter, key: source, value: JSON.stringify({ ...deadLetterToJson(decoded.deadLetter, this.schema), partition: batch.partition }) });

@@ -88,9 +88,11 @@ export function concordTopics(schemas: Registry | readonly EventSchema[], partit
   const names = Array.isArray(schemas) ? (schemas as readonly EventSchema[]).map((s) => s.name) : [...(schemas as Registry).schemas.keys()];
   return [
     ...names.map((schema) => ({ name: t.input(schema), partitions })),
-    { name: t.results, partitions, config: { 'cleanup.policy': 'compact' } },
-    { name: t.late, partitions },
-    { name: t.deadLetter, partitions },
+    // One transaction writes a batch of records per partition: thousands of results, or one result or
+    // late event of an event with a 400 KB field, outgrow the 1 MiB default (the broker then refuses it).
+    { name: t.results, partitions, config: { 'cleanup.policy': 'compact', 'max.message.bytes': String(16 << 20) } },
+    { name: t.late, partitions, config: { 'max.message.bytes': String(16 << 20) } },
+    { name: t.deadLetter, partitions, config: { 'max.message.bytes': String(16 << 20) } },
     // Operator state can outgrow the 1 MiB default record size while a watermark is held back.
     { name: t.checkpoints, partitions: 1, config: { 'cleanup.policy': 'compact', 'max.message.bytes': String(64 << 20) } },
     // Not compacted: the merge stage reads every partial, forwarded event and progress record in order.
