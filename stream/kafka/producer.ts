@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /** Producing: plain idempotent batches, and transactions that commit records with consumer offsets. */
 import { findErrorBy, murmur2, ProduceAcks, Producer, stringSerializers, type Message, type MessageToProduce } from '@platformatic/kafka';
 import { baseOptions, fencedBy, GroupFencedError, KafkaClientError, wrap, type ConsumedOffsets, type KafkaSettings, type OutRecord } from './common.ts';
@@ -9,10 +10,22 @@ type StringProducer = Producer<string, string, string, string>;
  * partitioner puts it (toPositive(murmur2(key)), reduced modulo the partition count by the library);
  * a record without key goes round-robin.
  */
+/** Longer keys are sent as their SHA-256 (still one key per value: partitioning and compaction unchanged in effect). */
+const MAX_KEY_CHARS = 1_024;
+
+/**
+ * A record key as sent. Measured: the client spins (the event loop blocked, no error) on a record whose
+ * key is a few hundred KB, e.g. a result keyed by a 400 KB url; values of MBs are fine.
+ */
+export function wireKey(key: string): string {
+  return key.length <= MAX_KEY_CHARS ? key : `sha256:${createHash('sha256').update(key).digest('hex')}`;
+}
+
 function messages(records: readonly OutRecord[]): MessageToProduce<string, string, string, string>[] {
   return records.map((r) => {
-    const partition = r.partition ?? (r.key === null ? undefined : murmur2(Buffer.from(r.key)) & 0x7fffffff);
-    return { topic: r.topic, value: r.value, ...(r.key === null ? {} : { key: r.key }), ...(partition === undefined ? {} : { partition }) };
+    const key = r.key === null ? null : wireKey(r.key);
+    const partition = r.partition ?? (key === null ? undefined : murmur2(Buffer.from(key)) & 0x7fffffff);
+    return { topic: r.topic, value: r.value, ...(key === null ? {} : { key }), ...(partition === undefined ? {} : { partition }) };
   });
 }
 
