@@ -25,7 +25,7 @@ export interface SchemaSpec {
   readonly key?: string;
   /** Field name -> `string | int | double | bool | timestamp | decimal(N)`, `?` for optional. */
   readonly fields: Readonly<Record<string, FieldType>>;
-  /** Events more than this ahead of their reference (Kafka record timestamp, else the input's progress) are quarantined; default "1h", "off" to disable. */
+  /** Events more than this ahead of their reference (the Kafka record timestamp, else the wall clock when read) are quarantined; default "1h", "off" to disable. */
   readonly max_future_skew?: Duration | 'off';
   /** Events more than this behind their reference go to the dead letters (reason past_horizon); default "off". */
   readonly past_horizon?: Duration | 'off';

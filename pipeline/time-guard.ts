@@ -10,7 +10,7 @@ export interface TimeVerdict {
   readonly reason: TimeVerdictReason;
   /** Epoch ms the event time was compared with. */
   readonly reference: number;
-  readonly basis: 'record timestamp' | 'stream progress';
+  readonly basis: 'record timestamp' | 'wall clock';
   readonly detail: string;
 }
 
@@ -23,34 +23,30 @@ export interface TimeGuardSettings {
 
 /**
  * Quarantines events whose clock lies, before they reach any operator or the archive, so one event
- * stamped in 2100 cannot drag the watermark there. The reference is one every runtime can rebuild from
- * the input alone, so stream, archive (hence replay) and reconcile judge each event the same way:
- * - the record's own timestamp where there is one (Kafka: the producer's or the broker's clock,
- *   kept in the archive as `_ingest`);
- * - otherwise the stream's progress: the largest event time accepted so far in input order (a file's
- *   line order; the first event of an input has no reference and is accepted).
- * One guard per ordered input (a file, a Kafka partition).
+ * stamped in 2100 cannot drag the watermark there. The reference is when the event entered the system:
+ * - the record's own timestamp where there is one (Kafka: the producer's or the broker's clock, kept
+ *   in the archive as `_ingest`), so the workers and the archiver judge each record alike;
+ * - otherwise (a file) the wall clock when the line is read.
+ * Not the input's own progress: after a quiet hour a legitimate event would look "ahead", and every
+ * later one with it. Nothing that has already happened is ever ahead of the clock, so historical data,
+ * gaps and backfills pass; only times ahead of when they were read are held.
  */
 export class TimeGuard {
-  private progress = Number.NEGATIVE_INFINITY;
+  constructor(private readonly settings: TimeGuardSettings, private readonly now: () => number = Date.now) {}
 
-  constructor(private readonly settings: TimeGuardSettings) {}
-
-  /** null: the event is accepted (and advances the progress); otherwise why it is quarantined. */
+  /** null: the event is accepted; otherwise why it is quarantined. */
   judge(eventTime: number, recordTime?: number): TimeVerdict | null {
+    const { maxFutureSkewMs: ahead, pastHorizonMs: behind } = this.settings;
+    if (ahead === Infinity && behind === Infinity) return null;
     const byRecord = recordTime !== undefined && Number.isFinite(recordTime) && recordTime > 0;
-    const reference = byRecord ? recordTime : this.progress;
-    const basis = byRecord ? 'record timestamp' : 'stream progress';
-    if (Number.isFinite(reference)) {
-      const { maxFutureSkewMs: ahead, pastHorizonMs: behind } = this.settings;
-      if (eventTime - reference > ahead) {
-        return { reason: 'future_timestamp', reference, basis, detail: `event time ${iso(eventTime)} is more than max_future_skew ${formatDuration(ahead)} ahead of the ${basis} ${isoMillis(reference)}` };
-      }
-      if (reference - eventTime > behind) {
-        return { reason: 'past_horizon', reference, basis, detail: `event time ${iso(eventTime)} is more than past_horizon ${formatDuration(behind)} behind the ${basis} ${isoMillis(reference)}` };
-      }
+    const reference = byRecord ? recordTime : this.now();
+    const basis = byRecord ? 'record timestamp' : 'wall clock';
+    if (eventTime - reference > ahead) {
+      return { reason: 'future_timestamp', reference, basis, detail: `event time ${iso(eventTime)} is more than max_future_skew ${formatDuration(ahead)} ahead of the ${basis} ${isoMillis(reference)}` };
     }
-    if (eventTime > this.progress) this.progress = eventTime;
+    if (reference - eventTime > behind) {
+      return { reason: 'past_horizon', reference, basis, detail: `event time ${iso(eventTime)} is more than past_horizon ${formatDuration(behind)} behind the ${basis} ${isoMillis(reference)}` };
+    }
     return null;
   }
 }
