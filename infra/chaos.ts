@@ -124,7 +124,8 @@ function report(base: RunState, run: RunState, outcomes: Map<Fault, FaultOutcome
       String(m.lost), String(m.doubled), String(m.different), String(unexplained)];
   });
   // The fault-free run's own reconcile: what the product leaves unexplained without any fault.
-  rows.unshift(['none (the fault-free run)', '-', '-', '-', '-', '-', String(unexplainedOf(base))]);
+  const own = compareStream(base, base);
+  rows.unshift(['none (the fault-free run, stream rows)', '-', '-', String(own.lost), String(own.doubled), '-', String(unexplainedOf(base))]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   const out = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)];
@@ -133,11 +134,11 @@ function report(base: RunState, run: RunState, outcomes: Map<Fault, FaultOutcome
     const note = outcomes.get(fault)?.note;
     if (note) process.stdout.write(`- ${label}: ${note}\n`);
   }
-  process.stdout.write(`- measured: stream rows = clicks counted by page_views_per_minute + clicks recorded late, and realtime cells that differ from the fault-free run; ` +
-    `archive rows = archived event ids (${compareArchive(base, run).rows}); sink rows = views in the results topic against views in the store; ` +
-    `nightly rows = the day visible after reconcile. The stream faults share one run, so a loss there would show in every row measured the same way.\n`);
+  process.stdout.write(`- measured: stream rows = clicks counted by page_views_per_minute + clicks recorded late, against the clicks archived, and realtime cells that differ from the fault-free run; ` +
+    `archive rows = archived event ids against the fault-free archive (${compareArchive(base, run).rows}); sink rows = views in the results topic against views in the store; ` +
+    `nightly rows = views of the day visible after reconcile against the clicks archived. The stream faults share one run, so a loss there would show in every row measured the same way.\n`);
   process.stdout.write(`- late sets: ${lateSummary(base, run)}\n`);
-  const failed = Object.values(measures).some((m) => m.lost > 0 || m.doubled > 0) || unexplained > 0
+  const failed = [...Object.values(measures), own].some((m) => m.lost > 0 || m.doubled > 0) || unexplained > 0 || unexplainedOf(base) > 0
     || FAULT_ROWS.some(({ fault }) => { const x = outcomes.get(fault); return x !== undefined && x.injected > 0 && !x.recovered; });
   process.stdout.write(failed ? 'chaos: FAILED (events lost or doubled, a fault not recovered, or differences left unexplained)\n' : 'chaos: ok\n');
   return failed ? 1 : 0;

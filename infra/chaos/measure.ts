@@ -102,13 +102,17 @@ function cellsDifferent(a: Map<string, Map<string, string>>, b: Map<string, Map<
 const sumViews = (cells: Map<string, string> | undefined) =>
   [...(cells ?? new Map<string, string>()).values()].reduce((s, v) => s + Number((JSON.parse(v) as { views?: number }).views ?? 0), 0);
 
+/** Valid clicks of the day: the click rows in the run's archive (its ids are checked against the fault-free archive). */
+const archivedClicks = (run: RunState) => [...(run.archive.get('clicks') ?? new Map<string, number>()).values()].reduce((a, b) => a + b, 0);
+
 /**
- * The stream's accounting of clicks: every click is either counted in a window of page_views_per_minute or
- * recorded late. Fewer than the fault-free run: lost; more: doubled. Cells: realtime rows that differ.
+ * The stream's accounting of clicks: every valid click is either counted in a window of page_views_per_minute
+ * or recorded late. Fewer than the archive holds: lost; more: doubled. Cells: realtime rows that differ from the
+ * fault-free run's.
  */
 export function compareStream(base: RunState, run: RunState): Comparison {
   const p = 'page_views_per_minute';
-  const delta = sumViews(run.realtime.get(p)) + (run.late.get(p)?.length ?? 0) - sumViews(base.realtime.get(p)) - (base.late.get(p)?.length ?? 0);
+  const delta = sumViews(run.realtime.get(p)) + (run.late.get(p)?.length ?? 0) - archivedClicks(run);
   return { lost: Math.max(0, -delta), doubled: Math.max(0, delta), different: cellsDifferent(base.realtime, run.realtime) };
 }
 
@@ -118,9 +122,12 @@ export function compareSink(base: RunState, run: RunState): Comparison {
   return { lost: Math.max(0, -delta), doubled: Math.max(0, delta), different: cellsDifferent(base.realtime, run.realtime) };
 }
 
-/** After reconcile: the visible day against the fault-free run's visible day. */
+/**
+ * After reconcile: the visible day counts every archived click once (a published replay covers late clicks too).
+ * Cells: against the fault-free run's visible day.
+ */
 export function compareLive(base: RunState, run: RunState): Comparison {
-  const delta = sumViews(run.live.get('page_views_per_minute')) - sumViews(base.live.get('page_views_per_minute'));
+  const delta = sumViews(run.live.get('page_views_per_minute')) - archivedClicks(run);
   return { lost: Math.max(0, -delta), doubled: Math.max(0, delta), different: cellsDifferent(base.live, run.live) };
 }
 

@@ -166,7 +166,7 @@ async function injectStreamFaults(c: DayConfig, r: StreamRoles, done: () => bool
     }
     if (applied) { plan.shift(); deferred = 0; } else if (++deferred > 20) { plan.shift(); deferred = 0; }
   }
-  for (const f of plan) {
+  for (const f of new Set(plan)) {
     const o = outcomes.get(f)!;
     o.note = `${o.note ? `${o.note}; ` : ''}the stream phase ended before ${plan.filter((x) => x === f).length} planned injection(s)`;
   }
