@@ -41,7 +41,7 @@ export async function runDay(c: DayConfig): Promise<Map<Fault, FaultOutcome>> {
   const env = {
     KAFKA_BROKERS: `127.0.0.1:${c.broker.port}`, CONCORD_TOPIC_PREFIX: c.prefix,
     // Small fetches: many small transactions, so a kill lands in the middle of the work.
-    CONCORD_KAFKA_MAX_BYTES_PER_PARTITION: '16384',
+    CONCORD_KAFKA_MAX_BYTES_PER_PARTITION: '8192',
   };
   const common = ['--seed', String(c.seed), '--date', c.date, '--late-fraction', '0.005', '--invalid-fraction', '0.001'];
   for (const [schema, n, extra] of [['clicks', c.clicks, []], ['transactions', c.transactions, ['--fraud-rings', '5']]] as const) {
@@ -110,25 +110,29 @@ interface StreamRoles { workers: Role[]; archivers: Role[]; sink: Role }
 
 /** Injects the stream faults in a seeded order at seeded moments while the stream phase runs. */
 async function injectStreamFaults(c: DayConfig, r: StreamRoles, done: () => boolean, outcomes: Map<Fault, FaultOutcome>, inputConsumed: () => Promise<boolean>): Promise<void> {
-  const plan: Fault[] = [];
-  for (const f of ['worker-kill', 'zombie', 'broker', 'archiver-kill', 'disk-full', 'sink-kill'] as const) {
-    outcomes.set(f, { injected: 0, recovered: false, note: c.plan!.skipped[f] ?? '' });
-    if (!c.plan!.skipped[f]) for (let i = 0; i < c.plan!.counts[f]; i++) plan.push(f);
-  }
-  for (let i = plan.length - 1; i > 0; i--) {
-    const j = Math.floor(c.rng() * (i + 1));
-    [plan[i], plan[j]] = [plan[j]!, plan[i]!];
-  }
+  // One of each kind first (the short ones before the zombie and the broker, which take seconds), then the
+  // repeats, each part in a seeded order: every fault lands while there is still work to hit.
+  const kinds = (['worker-kill', 'archiver-kill', 'sink-kill', 'disk-full', 'zombie', 'broker'] as const).filter((f) => !c.plan!.skipped[f] && c.plan!.counts[f] > 0);
+  for (const f of ['worker-kill', 'zombie', 'broker', 'archiver-kill', 'disk-full', 'sink-kill'] as const) outcomes.set(f, { injected: 0, recovered: false, note: c.plan!.skipped[f] ?? '' });
+  const shuffle = <T>(xs: T[]): T[] => {
+    for (let i = xs.length - 1; i > 0; i--) {
+      const j = Math.floor(c.rng() * (i + 1));
+      [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+    }
+    return xs;
+  };
+  const repeats = kinds.flatMap((f) => Array.from({ length: c.plan!.counts[f] - 1 }, () => f));
+  const plan: Fault[] = [...shuffle(kinds.slice(0, 4)), ...kinds.slice(4), ...shuffle(repeats)];
   const hit = (f: Fault, note?: string) => {
     const o = outcomes.get(f)!;
     o.injected++;
     if (note) o.note = note;
     c.say(`${c.label}: injected ${f} #${o.injected}${note ? ` (${note})` : ''}`);
   };
-  const live = (roles: Role[]) => roles.filter((x) => x.current?.running && Date.now() - x.current.startedAt > 1_500);
+  const live = (roles: Role[]) => roles.filter((x) => x.current?.running && Date.now() - x.current.startedAt > 1_000);
   let deferred = 0;
   while (plan.length > 0 && !done() && !(await inputConsumed())) {
-    await sleep(300 + Math.floor(c.rng() * 1_200));
+    await sleep(150 + Math.floor(c.rng() * 600));
     const f = plan[0]!;
     const pick = (roles: Role[]) => { const l = live(roles); return l.length ? l[Math.floor(c.rng() * l.length)]! : null; };
     let applied = true;
