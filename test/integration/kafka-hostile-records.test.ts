@@ -69,7 +69,7 @@ describe('hostile records over Kafka', () => {
       await producer.close();
     }
 
-    const dir = join(ws.dir, 'archive');
+    const dir = join(ws.dir, `archive-${bigUrl}`);
     const [run, archive] = await Promise.all([
       cli(['run', '--pipeline', 'page_views_per_minute', '--worker-id', 'h1', '--stop-when-idle', '3s'], prefix),
       cli(['archive', '--from-kafka', '--schema', 'clicks', '--dir', dir, '--stop-when-idle', '3s'], prefix),
