@@ -100,7 +100,6 @@ export class KafkaMergeWorker {
   private readonly positions = new Map<number, number>();
   private inputPartitions = 0;
   private joined = false;
-  private rejoining = false;
   private producer!: TransactionalProducer;
   private consumer: BatchConsumer | undefined;
   private readonly loop = new MemberLoop();
@@ -122,18 +121,7 @@ export class KafkaMergeWorker {
     await ensureTopics(this.o.settings, concordTopics([this.o.pipelines[0]!.schema], this.o.partitions));
     this.inputPartitions = await topicPartitions(this.o.settings, inputTopic(this.schema));
     this.producer = await TransactionalProducer.connect(this.o.settings, `concord-${this.o.groupId}-${this.o.workerId}`);
-    this.consumer = await this.startConsumer();
-    try {
-      await this.loop.wait();
-    } finally {
-      await this.consumer?.stop().catch(() => undefined);
-      await this.producer.close().catch(() => undefined);
-    }
-    return this.stats;
-  }
-
-  private startConsumer(): Promise<BatchConsumer> {
-    return BatchConsumer.start(this.o.settings, {
+    this.consumer = await BatchConsumer.start(this.o.settings, {
       groupId: this.o.groupId,
       topics: [this.topic],
       // Static membership: a restarted member gets its partitions back without waiting for a rebalance.
@@ -149,22 +137,13 @@ export class KafkaMergeWorker {
       // Transaction markers take offsets too: the fetch position (not the records) tells "caught up".
       onPosition: (p) => this.positions.set(p.partition, Math.max(this.positions.get(p.partition) ?? 0, p.next)),
     });
-  }
-
-  /**
-   * After a refused commit the group has moved on and may send this member no further assignment: it
-   * leaves and joins again as a fresh member, like a restarted process (state from the checkpoints,
-   * reading on from the committed offsets). Outside the loop's queue: the old consumer's delivery may wait in it.
-   */
-  private rejoinSoon(): void {
-    if (this.rejoining) return;
-    this.rejoining = true;
-    setImmediate(() => void (async () => {
-      const old = this.consumer;
-      this.consumer = undefined;
-      await old?.stop().catch(() => undefined);
-      if (!this.loop.stopping) this.consumer = await this.startConsumer();
-    })().catch((e: unknown) => this.loop.fail(e)).finally(() => { this.rejoining = false; }));
+    try {
+      await this.loop.wait();
+    } finally {
+      await this.consumer?.stop().catch(() => undefined);
+      await this.producer.close().catch(() => undefined);
+    }
+    return this.stats;
   }
 
   stop(): void {
@@ -239,8 +218,7 @@ export class KafkaMergeWorker {
   private async process(batch: InBatch): Promise<boolean> {
     if (this.loop.stopping) return false;
     const state = this.owned.get(batch.partition);
-    // Fetched before this member's partitions moved (or before it was fenced): the owner reads it again.
-    if (!state || batch.topic !== this.topic) return false;
+    if (!state || batch.topic !== this.topic) throw new ConcordError(`merge received ${batch.topic}:${batch.partition}, which is not assigned to it`);
     for (const record of batch.records) {
       if (record.offset < state.next) continue; // already in the restored state
       const m = decodeMergeMessage(record.value, `${this.topic}:${batch.partition}@${record.offset}`);
@@ -273,11 +251,10 @@ export class KafkaMergeWorker {
       await this.producer.commit(out, { generation: batch.generation, topic: this.topic, partitions: [{ partition: batch.partition, offset: state.next }] });
     } catch (error) {
       if (!(error instanceof GroupFencedError)) throw error;
-      // The group moved on meanwhile (KIP-447): this member's state is dropped and it joins again; whoever
-      // owns each partition then restores it from the last committed checkpoint.
-      this.owned.clear();
-      this.o.log?.(`merge: transaction refused and aborted: ${error.message}; joining the group again`);
-      this.rejoinSoon();
+      // The group gave the partition to another member meanwhile (KIP-447): this state is dropped, and
+      // restored from the last committed checkpoint if the group assigns the partition here again.
+      this.owned.delete(batch.partition);
+      this.o.log?.(`merge: transaction refused and aborted: ${error.message}`);
       return true;
     }
     this.stats.results += out.length - 1;

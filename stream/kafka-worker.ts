@@ -102,7 +102,6 @@ export class KafkaWorker {
   private readonly loop = new MemberLoop();
   /** The group membership of the assignment in use: steps that read nothing commit their offsets under it (KIP-447). */
   private generation: GroupGeneration | undefined;
-  private rejoining = false;
   /** Transactions begun so far (for the test-only stall hook, CONCORD_TEST_STOP_BEFORE_TXN). */
   private begun = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -132,7 +131,24 @@ export class KafkaWorker {
   async run(): Promise<WorkerStats> {
     await ensureTopics(this.o.settings, concordTopics([this.o.pipelines[0]!.schema], this.o.partitions));
     this.producer = await TransactionalProducer.connect(this.o.settings, `concord-${this.groupId}-${this.o.workerId}`);
-    this.consumer = await this.startConsumer();
+    this.consumer = await BatchConsumer.start(this.o.settings, {
+      groupId: this.groupId,
+      topics: [this.topic],
+      // Static membership: a restarted worker gets its partitions back without waiting for a rebalance.
+      instanceId: `concord-${this.groupId}-${this.o.workerId}`,
+      onAssignment: (assigned, generation) => {
+        const mine = assigned.filter((a) => a.topic === this.topic).map((a) => a.partition);
+        this.loop.assigned(() => {
+          this.generation = generation;
+          return this.assign(mine);
+        });
+      },
+      // Offsets commit only inside the transactions, together with results and checkpoints.
+      commit: 'none',
+      onBatch: (batch) => this.loop.batch(() => this.process(batch)),
+      // After the step in flight (a refused commit is reported first), the run ends with the failure.
+      onError: (error) => void this.loop.exclusive(() => Promise.reject(error)).catch((e: unknown) => this.loop.fail(e)),
+    });
     const metrics = this.o.metrics;
     let running = true;
     metrics?.beforeScrape(async () => {
@@ -152,41 +168,6 @@ export class KafkaWorker {
       await this.producer.close().catch(() => undefined);
     }
     return this.stats;
-  }
-
-  private startConsumer(): Promise<BatchConsumer> {
-    return BatchConsumer.start(this.o.settings, {
-      groupId: this.groupId,
-      topics: [this.topic],
-      // Static membership: a restarted worker gets its partitions back without waiting for a rebalance.
-      instanceId: `concord-${this.groupId}-${this.o.workerId}`,
-      onAssignment: (assigned, generation) => {
-        const mine = assigned.filter((a) => a.topic === this.topic).map((a) => a.partition);
-        this.loop.assigned(() => {
-          this.generation = generation;
-          return this.assign(mine);
-        });
-      },
-      // Offsets commit only inside the transactions, together with results and checkpoints.
-      commit: 'none',
-      onBatch: (batch) => this.loop.batch(() => this.process(batch)),
-      // After the step in flight (a refused commit is reported first), the run ends with the failure.
-      onError: (error) => void this.loop.exclusive(() => Promise.reject(error)).catch((e: unknown) => this.loop.fail(e)),
-    });
-  }
-
-  /**
-   * After a refused commit: the group has moved on (an eager rebalance while a batch was in flight, or a
-   * stall), and no further assignment may come for this member. It leaves and joins again as a fresh
-   * member, the way a restarted process does: the new assignment restores its partitions from the
-   * checkpoints and the consumer reads on from the committed offsets.
-   */
-  private async rejoin(): Promise<void> {
-    const old = this.consumer;
-    this.consumer = undefined;
-    await old?.stop().catch(() => undefined);
-    if (this.loop.stopping) return;
-    this.consumer = await this.startConsumer();
   }
 
   /** Stops after the current step, without draining (the next run continues from the checkpoint). */
@@ -217,12 +198,6 @@ export class KafkaWorker {
     this.out.length = 0;
     this.emitted.length = 0;
     this.stats.fenced++;
-    // Not from inside the consumer's own delivery (this runs within a batch): right after it.
-    // Outside the loop's queue: the old consumer's delivery may be waiting in it.
-    if (!this.rejoining) {
-      this.rejoining = true;
-      setImmediate(() => void this.rejoin().catch((e: unknown) => this.loop.fail(e)).finally(() => { this.rejoining = false; }));
-    }
   }
 
   /** A new assignment: drop partitions handed away, restore the new ones from their checkpoints. */
@@ -308,9 +283,9 @@ export class KafkaWorker {
   private async process(batch: InBatch): Promise<boolean> {
     if (this.loop.stopping) return false;
     const state = this.partitions.get(batch.partition);
-    // A batch fetched before this member's partitions moved (or before it was fenced): its records are
-    // read again by whoever owns the partition now, from the committed offsets.
-    if (!state || batch.topic !== this.topic) return false;
+    if (!state || batch.topic !== this.topic) {
+      throw new ConcordError(`received ${batch.topic}:${batch.partition}, which is not assigned to this worker`);
+    }
     const source = this.source(batch.partition);
     const eventsBefore = this.stats.events, deadBefore = this.stats.deadLetters;
     for (const record of batch.records) {
