@@ -9,4 +9,4 @@ export {
 } from './common.ts';
 export { committedOffsets, endOffsets, ensureTopics, topicConfig, topicPartitions } from './admin.ts';
 export { BatchProducer, KafkaTransaction, TransactionalProducer } from './producer.ts';
-export { BatchConsumer, readLatestByKey, type ConsumeOptions } from './consumer.ts';
+export { BatchConsumer, readLatestByKey, readToEnd, type ConsumeOptions } from './consumer.ts';

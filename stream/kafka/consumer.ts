@@ -205,12 +205,12 @@ export class BatchConsumer {
 }
 
 /**
- * Reads a (compacted) topic from the beginning to its current end: the latest value per key.
- * Committed transactional records only. Used to load checkpoints and to read results.
+ * Every committed record (read_committed) of a topic from the beginning to its current end, in order
+ * per partition. Transaction markers take offsets too: positions (not records) say when all is read.
  */
-export async function readLatestByKey(s: KafkaSettings, topic: string): Promise<Map<string, string>> {
+export async function readToEnd(s: KafkaSettings, topic: string): Promise<InRecord[]> {
   const ends = await endOffsets(s, topic);
-  const out = new Map<string, string>();
+  const out: InRecord[] = [];
   const pending = new Set([...ends].filter(([, end]) => end > 0).map(([p]) => p));
   if (pending.size === 0) return out;
   const groupId = `concord-reader-${Math.random().toString(36).slice(2)}`;
@@ -220,10 +220,7 @@ export async function readLatestByKey(s: KafkaSettings, topic: string): Promise<
     groupId,
     topics: [topic],
     commit: 'none',
-    onBatch: (b) => {
-      for (const r of b.records) if (r.key !== null) out.set(r.key, r.value);
-    },
-    // Transaction markers take offsets too: positions (not records) say when everything is read.
+    onBatch: (b) => { out.push(...b.records); },
     onPosition: (p) => {
       if (p.next >= (ends.get(p.partition) ?? 0)) pending.delete(p.partition);
       if (pending.size === 0) done();
@@ -235,5 +232,12 @@ export async function readLatestByKey(s: KafkaSettings, topic: string): Promise<
   await consumer.stop().catch(() => undefined);
   await deleteGroups(s, [groupId]);
   if (pending.size > 0) throw new KafkaClientError(`reading ${topic} to its end timed out (partitions ${[...pending].join(', ')} incomplete)`);
+  return out;
+}
+
+/** A (compacted) topic read to its end: the latest value per key. Used to load checkpoints and to read results. */
+export async function readLatestByKey(s: KafkaSettings, topic: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const r of await readToEnd(s, topic)) if (r.key !== null) out.set(r.key, r.value);
   return out;
 }

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDefinitionsPath } from '../../examples/seed.ts';
 import { parseDefinitions } from '../../pipeline/definitions-file.ts';
-import { BatchConsumer, BatchProducer, committedOffsets, endOffsets, ensureTopics, kafkaSettings, readLatestByKey, type InRecord } from '../../stream/kafka/client.ts';
+import { BatchProducer, committedOffsets, endOffsets, ensureTopics, kafkaSettings, readLatestByKey, readToEnd, type InRecord } from '../../stream/kafka/client.ts';
 import { concordTopics, recordKey, topicNames } from '../../stream/kafka/topics.ts';
 import { generateDay } from '../../generate/realistic-day.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
@@ -64,28 +64,7 @@ async function produce(prefix: string): Promise<void> {
 }
 
 /** Every committed record of a topic (read_committed), to its current end. */
-async function readAll(topic: string): Promise<InRecord[]> {
-  const ends = await endOffsets(s, topic);
-  const pending = new Set([...ends].filter(([, end]) => end > 0).map(([p]) => p));
-  const records: InRecord[] = [];
-  if (pending.size === 0) return records;
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => (done = resolve));
-  const consumer = await BatchConsumer.start(s, {
-    groupId: `zombie-reader-${randomUUID()}`, topics: [topic], commit: 'none',
-    onBatch: (b) => { records.push(...b.records); },
-    onPosition: (p) => {
-      if (p.next >= (ends.get(p.partition) ?? 0)) pending.delete(p.partition);
-      if (pending.size === 0) done();
-    },
-  });
-  const timer = setTimeout(done, 30_000);
-  await finished;
-  clearTimeout(timer);
-  await consumer.stop();
-  expect([...pending], `${topic} read to its end`).toEqual([]);
-  return records;
-}
+const readAll = (topic: string): Promise<InRecord[]> => readToEnd(s, topic);
 
 /** What readers of the outputs see for one prefix (sources renamed, so two prefixes compare). */
 async function outputs(prefix: string) {
