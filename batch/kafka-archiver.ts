@@ -156,9 +156,9 @@ export class KafkaArchiver {
         continue;
       }
       if (!b) this.buffers.set(batch.partition, (b = { lines: [], offsets: [], timestamps: [], problems: new Map(), since: Date.now() }));
-      // A record whose value is no event is a dead letter with its reason, never silently dropped.
+      // A record whose value is no event (the consumer judged it: tombstone, empty, not UTF-8, too long)
+      // is a dead letter with its reason, never silently dropped.
       if (r.problem) b.problems.set(b.lines.length, r.problem);
-      else if (r.value.trim() === '') b.problems.set(b.lines.length, { reason: 'empty record: no event', raw: r.value, encoding: 'utf8', bytes: r.value.length });
       b.lines.push(r.value);
       b.offsets.push(r.offset);
       b.timestamps.push(r.timestamp);
