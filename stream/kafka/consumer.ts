@@ -2,6 +2,7 @@
 import { Consumer, FetchIsolationLevels, stringDeserializers, type GroupAssignment, type Message, type MessagesStream } from '@platformatic/kafka';
 import { deleteGroups, endOffsets } from './admin.ts';
 import { lineProblem, maxLineBytes } from '../../sources/line-limits.ts';
+import { installReadCommittedFilter } from './read-committed.ts';
 import { baseOptions, KafkaClientError, wrap, type GroupGeneration, type InBatch, type InRecord, type KafkaSettings } from './common.ts';
 
 // Values stay bytes until judged (sources/line-limits.ts): a string deserializer would turn bytes that
@@ -84,6 +85,7 @@ export class BatchConsumer {
   ) {}
 
   static async start(s: KafkaSettings, options: ConsumeOptions): Promise<BatchConsumer> {
+    installReadCommittedFilter();
     // CONCORD_KAFKA_MAX_BYTES_PER_PARTITION bounds a fetched batch (smaller: more, smaller transactions).
     const maxBytesPerPartition = Number(process.env.CONCORD_KAFKA_MAX_BYTES_PER_PARTITION ?? 1 << 20);
     const session = sessionTimeoutMs();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   BatchConsumer, BatchProducer, KafkaClientError, TransactionalProducer, committedOffsets, endOffsets, ensureTopics, kafkaSettings,
-  topicConfig, topicPartitions, type InBatch, type OutRecord,
+  readToEnd, topicConfig, topicPartitions, type InBatch, type OutRecord,
 } from '../../stream/kafka/client.ts';
 import { concordTopics, inputTopic } from '../../stream/kafka/topics.ts';
 import { seedRegistry, transactionsSchema } from '../../examples/seed.ts';
@@ -173,6 +173,32 @@ describe('Kafka client (stream/kafka/client.ts) against the real broker', () => 
     expect(seen.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `x${i * 2 * 10}`).sort());
     // The group's offsets: partition 0 committed with the transaction; partition 1's were aborted with it.
     expect(await committedOffsets(s, group, input)).toEqual(new Map([[0, 10]]));
+  });
+
+  // The library alone delivered 160 of these 200 aborted records: it drops an aborted transaction only
+  // when the abort marker comes in the same fetch response (stream/kafka/read-committed.ts).
+  it('read_committed with small fetches: an aborted transaction split over many fetch responses leaves no trace', async () => {
+    const topic = unique('split-abort');
+    await ensureTopics(s, [{ name: topic, partitions: 1 }]);
+    const producer = await TransactionalProducer.connect(s, `concord-test-${id()}`);
+    try {
+      await producer.commit([{ topic, key: 'a', value: 'committed-1' }], null);
+      const tx = await producer.begin();
+      for (let i = 0; i < 10; i++) await tx.send(Array.from({ length: 20 }, (_, j) => ({ topic, key: `k${i}-${j}`, value: `aborted-${'x'.repeat(300)}` })));
+      await tx.abort();
+      await producer.commit([{ topic, key: 'b', value: 'committed-2' }], null);
+    } finally {
+      await producer.close();
+    }
+    const before = process.env.CONCORD_KAFKA_MAX_BYTES_PER_PARTITION;
+    process.env.CONCORD_KAFKA_MAX_BYTES_PER_PARTITION = '1024';
+    try {
+      const values = (await readToEnd(s, topic)).map((r) => r.value);
+      expect(values).toEqual(['committed-1', 'committed-2']);
+    } finally {
+      if (before === undefined) delete process.env.CONCORD_KAFKA_MAX_BYTES_PER_PARTITION;
+      else process.env.CONCORD_KAFKA_MAX_BYTES_PER_PARTITION = before;
+    }
   });
 
   it('says what is wrong when the broker does not answer', async () => {
