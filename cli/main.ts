@@ -75,4 +75,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
+// Done: a handle a client library left open (seen after a Kafka consumer was replaced mid-run) must not
+// keep a finished command alive. Unref'd, so a process with nothing left exits at once as before.
+setTimeout(() => process.exit(code), 5_000).unref();

@@ -2,12 +2,13 @@ import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import { cellKey, resultToJson, type ResultRecord } from '../schemas/results.ts';
 import {
-  BatchConsumer, GroupFencedError, TransactionalProducer, committedOffsets, endOffsets, ensureTopics, readLatestByKey, topicPartitions,
+  GroupFencedError, TransactionalProducer, committedOffsets, endOffsets, ensureTopics, readLatestByKey, topicPartitions,
   type InBatch, type KafkaSettings, type OutRecord,
 } from './kafka/client.ts';
 import { concordTopics, inputTopic, topicNames } from './kafka/topics.ts';
 import { decodeMergeMessage, fromWire, progressWatermark, toForwardedEvent, toPartial, type MergeMessage } from './merge-messages.ts';
 import { MemberLoop } from './member-loop.ts';
+import { MemberConsumer } from './member-consumer.ts';
 import { PartialMergeStage, type PartialMergeSnapshot } from './partial-merge.ts';
 import { RuleMergeStage, type RuleMergeSnapshot } from './rule-merge.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
@@ -101,7 +102,7 @@ export class KafkaMergeWorker {
   private inputPartitions = 0;
   private joined = false;
   private producer!: TransactionalProducer;
-  private consumer: BatchConsumer | undefined;
+  private consumer: MemberConsumer | undefined;
   private readonly loop = new MemberLoop();
   /** Per pipeline, the W each input partition's worker last reported (only with metrics). */
   private readonly reportedW = new Map<string, Map<number, number>>();
@@ -121,26 +122,31 @@ export class KafkaMergeWorker {
     await ensureTopics(this.o.settings, concordTopics([this.o.pipelines[0]!.schema], this.o.partitions));
     this.inputPartitions = await topicPartitions(this.o.settings, inputTopic(this.schema));
     this.producer = await TransactionalProducer.connect(this.o.settings, `concord-${this.o.groupId}-${this.o.workerId}`);
-    this.consumer = await BatchConsumer.start(this.o.settings, {
+    this.consumer = new MemberConsumer(this.o.settings, (isCurrent) => ({
       groupId: this.o.groupId,
       topics: [this.topic],
       // Static membership: a restarted member gets its partitions back without waiting for a rebalance.
       instanceId: `concord-${this.o.groupId}-${this.o.workerId}`,
       onAssignment: (assigned) => {
-        this.joined = true;
         const mine = assigned.filter((a) => a.topic === this.topic).map((a) => a.partition);
-        this.loop.assigned(() => this.assign(mine));
+        this.loop.assigned(async () => {
+          if (!isCurrent()) return;
+          this.joined = true;
+          await this.assign(mine);
+        });
       },
       commit: 'none',
-      onBatch: (batch) => this.loop.batch(() => this.process(batch)),
-      onError: (error) => void this.loop.exclusive(() => Promise.reject(error)).catch((e: unknown) => this.loop.fail(e)),
+      // A replaced consumer's batches are of a membership this member lost: ignored.
+      onBatch: (batch) => this.loop.batch(async () => isCurrent() && this.process(batch)),
+      onError: (error) => void this.loop.exclusive(() => (isCurrent() ? Promise.reject(error) : Promise.resolve())).catch((e: unknown) => this.loop.fail(e)),
       // Transaction markers take offsets too: the fetch position (not the records) tells "caught up".
-      onPosition: (p) => this.positions.set(p.partition, Math.max(this.positions.get(p.partition) ?? 0, p.next)),
-    });
+      onPosition: (p) => { if (isCurrent()) this.positions.set(p.partition, Math.max(this.positions.get(p.partition) ?? 0, p.next)); },
+    }));
+    await this.consumer.start();
     try {
       await this.loop.wait();
     } finally {
-      await this.consumer?.stop().catch(() => undefined);
+      await this.consumer?.stop();
       await this.producer.close().catch(() => undefined);
     }
     return this.stats;
@@ -251,10 +257,13 @@ export class KafkaMergeWorker {
       await this.producer.commit(out, { generation: batch.generation, topic: this.topic, partitions: [{ partition: batch.partition, offset: state.next }] });
     } catch (error) {
       if (!(error instanceof GroupFencedError)) throw error;
-      // The group gave the partition to another member meanwhile (KIP-447): this state is dropped, and
-      // restored from the last committed checkpoint if the group assigns the partition here again.
-      this.owned.delete(batch.partition);
+      // The group moved on meanwhile (KIP-447): all state is dropped and the consumer replaced
+      // (MemberConsumer); the next assignment restores from the last committed checkpoints.
+      this.owned.clear();
+      this.positions.clear();
+      this.joined = false;
       this.o.log?.(`merge: transaction refused and aborted: ${error.message}`);
+      void this.loop.exclusive(() => this.consumer!.replace()).catch((e: unknown) => this.loop.fail(e));
       return true;
     }
     this.stats.results += out.length - 1;

@@ -1,5 +1,5 @@
 /** Consumer-group members delivering whole batches, and a reader of a compacted topic to its end. */
-import { Consumer, FetchIsolationLevels, stringDeserializers, type GroupAssignment, type Message, type MessagesStream } from '@platformatic/kafka';
+import { Base, Consumer, FetchIsolationLevels, stringDeserializers, type GroupAssignment, type Message, type MessagesStream } from '@platformatic/kafka';
 import { deleteGroups, endOffsets } from './admin.ts';
 import { lineProblem, maxLineBytes } from '../../sources/line-limits.ts';
 import { installReadCommittedFilter } from './read-committed.ts';
@@ -50,6 +50,9 @@ export interface ConsumeOptions {
 function sessionTimeoutMs(): number {
   return Number(process.env.CONCORD_KAFKA_SESSION_TIMEOUT_MS ?? 10_000);
 }
+
+/** How long `stop` waits for the group to acknowledge the member leaving. */
+const LEAVE_TIMEOUT_MS = 10_000;
 
 const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
 
@@ -202,7 +205,20 @@ export class BatchConsumer {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await wrap('leaving the consumer group', this.settings, () => this.consumer.close(true));
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // Leaving can also hang (seen after a refused commit and a rejoin): the session timeout removes the member anyway.
+      const stuck = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${LEAVE_TIMEOUT_MS} ms`)), LEAVE_TIMEOUT_MS); });
+      await Promise.race([this.consumer.close(true), stuck]);
+    } catch (error) {
+      // The library keeps a consumer open when its LeaveGroup is refused (a member the group fenced or
+      // replaced): it would go on heartbeating and rejoin as a zombie, and keep the process alive. The
+      // streams are closed and heartbeats cancelled by then; closing the connections ends the rest.
+      await Base.prototype.close.call(this.consumer).catch(() => undefined);
+      throw new KafkaClientError(`leaving the consumer group ${this.options.groupId} failed (connections closed): ${error instanceof Error ? error.message : String(error)}`, error);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 
