@@ -122,26 +122,18 @@ export class KafkaMergeWorker {
     await ensureTopics(this.o.settings, concordTopics([this.o.pipelines[0]!.schema], this.o.partitions));
     this.inputPartitions = await topicPartitions(this.o.settings, inputTopic(this.schema));
     this.producer = await TransactionalProducer.connect(this.o.settings, `concord-${this.o.groupId}-${this.o.workerId}`);
-    this.consumer = new MemberConsumer(this.o.settings, (isCurrent) => ({
+    this.consumer = new MemberConsumer(this.o.settings, this.loop, {
       groupId: this.o.groupId,
-      topics: [this.topic],
-      // Static membership: a restarted member gets its partitions back without waiting for a rebalance.
+      topic: this.topic,
       instanceId: `concord-${this.o.groupId}-${this.o.workerId}`,
-      onAssignment: (assigned) => {
-        const mine = assigned.filter((a) => a.topic === this.topic).map((a) => a.partition);
-        this.loop.assigned(async () => {
-          if (!isCurrent()) return;
-          this.joined = true;
-          await this.assign(mine);
-        });
+      assigned: (partitions) => {
+        this.joined = true;
+        return this.assign(partitions);
       },
-      commit: 'none',
-      // A replaced consumer's batches are of a membership this member lost: ignored.
-      onBatch: (batch) => this.loop.batch(async () => isCurrent() && this.process(batch)),
-      onError: (error) => void this.loop.exclusive(() => (isCurrent() ? Promise.reject(error) : Promise.resolve())).catch((e: unknown) => this.loop.fail(e)),
+      batch: (batch) => this.process(batch),
       // Transaction markers take offsets too: the fetch position (not the records) tells "caught up".
-      onPosition: (p) => { if (isCurrent()) this.positions.set(p.partition, Math.max(this.positions.get(p.partition) ?? 0, p.next)); },
-    }));
+      position: (p) => this.positions.set(p.partition, Math.max(this.positions.get(p.partition) ?? 0, p.next)),
+    });
     await this.consumer.start();
     try {
       await this.loop.wait();
@@ -263,7 +255,7 @@ export class KafkaMergeWorker {
       this.positions.clear();
       this.joined = false;
       this.o.log?.(`merge: transaction refused and aborted: ${error.message}`);
-      void this.loop.exclusive(() => this.consumer!.replace()).catch((e: unknown) => this.loop.fail(e));
+      this.consumer!.replaceAfterStep();
       return true;
     }
     this.stats.results += out.length - 1;

@@ -138,26 +138,16 @@ export class KafkaWorker {
   async run(): Promise<WorkerStats> {
     await ensureTopics(this.o.settings, concordTopics([this.o.pipelines[0]!.schema], this.o.partitions));
     this.producer = await TransactionalProducer.connect(this.o.settings, `concord-${this.groupId}-${this.o.workerId}`);
-    this.consumer = new MemberConsumer(this.o.settings, (isCurrent) => ({
+    this.consumer = new MemberConsumer(this.o.settings, this.loop, {
       groupId: this.groupId,
-      topics: [this.topic],
-      // Static membership: a restarted worker gets its partitions back without waiting for a rebalance.
+      topic: this.topic,
       instanceId: `concord-${this.groupId}-${this.o.workerId}`,
-      onAssignment: (assigned, generation) => {
-        const mine = assigned.filter((a) => a.topic === this.topic).map((a) => a.partition);
-        this.loop.assigned(async () => {
-          if (!isCurrent()) return;
-          this.generation = generation;
-          await this.assign(mine);
-        });
+      assigned: (partitions, generation) => {
+        this.generation = generation;
+        return this.assign(partitions);
       },
-      // Offsets commit only inside the transactions, together with results and checkpoints.
-      commit: 'none',
-      // A replaced consumer's batches are of a membership this worker lost: ignored.
-      onBatch: (batch) => this.loop.batch(async () => isCurrent() && this.process(batch)),
-      // After the step in flight (a refused commit is reported first), the run ends with the failure.
-      onError: (error) => void this.loop.exclusive(() => (isCurrent() ? Promise.reject(error) : Promise.resolve())).catch((e: unknown) => this.loop.fail(e)),
-    }));
+      batch: (batch) => this.process(batch),
+    });
     await this.consumer.start();
     const metrics = this.o.metrics;
     let running = true;
@@ -219,7 +209,7 @@ export class KafkaWorker {
     this.out.length = 0;
     this.emitted.length = 0;
     this.generation = undefined;
-    void this.loop.exclusive(() => this.consumer!.replace()).catch((error: unknown) => this.loop.fail(error));
+    this.consumer!.replaceAfterStep();
   }
 
   /** A new assignment: drop partitions handed away, restore the new ones from their checkpoints. */

@@ -1,36 +1,72 @@
-import { BatchConsumer, type ConsumeOptions, type KafkaSettings } from './kafka/client.ts';
+import { BatchConsumer, type GroupGeneration, type InBatch, type KafkaSettings } from './kafka/client.ts';
+import type { MemberLoop } from './member-loop.ts';
+
+/** What a group member (stream worker, merge stage) does with its consumer's callbacks. */
+export interface MemberHandlers {
+  groupId: string;
+  topic: string;
+  /** Static membership (KIP-345): a restarted member gets its partitions back without waiting for a rebalance. */
+  instanceId: string;
+  /** A new assignment (this topic's partitions), before any batch that follows it. */
+  assigned: (partitions: number[], generation: GroupGeneration) => Promise<void>;
+  /** One fetched batch, inside the member's loop; true when processed. */
+  batch: (batch: InBatch) => Promise<boolean>;
+  /** Fetch positions, markers included (see ConsumeOptions.onPosition). */
+  position?: (position: { partition: number; next: number }) => void;
+}
 
 /**
- * The consumer of a group member (stream worker, merge stage) that is replaced by a fresh one after the
- * broker refused a commit (KIP-447: the group moved on while this member read). The old consumer's
- * positions ran ahead of the committed offsets, and it may still deliver batches of the membership it
- * lost; a fresh one starts at the group's committed offsets, which are exactly the offsets of the
- * checkpoints the member restores on its next assignment (they commit in one transaction). Keeping the
- * old consumer left both: a batch of a partition the member had dropped ("not assigned to this worker"),
- * and, for a partition never committed, a position past records nobody processed.
+ * The consumer of a group member, wired to its MemberLoop, and replaced by a fresh one after the broker
+ * refused a commit (KIP-447: the group moved on while this member read). The old consumer's positions
+ * ran ahead of the committed offsets, and it may still deliver batches of the membership it lost; a fresh
+ * one starts at the group's committed offsets, which are exactly the offsets of the checkpoints the
+ * member restores on its next assignment (they commit in one transaction). Keeping the old consumer left
+ * both: a batch of a partition the member had dropped ("not assigned to this worker"), and, for a
+ * partition never committed, a position past records nobody processed. Callbacks of a replaced consumer
+ * are ignored, checked when they run in the loop (not when they arrive).
  */
 export class MemberConsumer {
   private current: BatchConsumer | undefined;
   private generation = 0;
   private stopped = false;
 
-  /** `options(isCurrent)`: the consumer's options; `isCurrent()` is false once that consumer was replaced. */
   constructor(
     private readonly settings: KafkaSettings,
-    private readonly options: (isCurrent: () => boolean) => ConsumeOptions,
+    private readonly loop: MemberLoop,
+    private readonly member: MemberHandlers,
   ) {}
 
   async start(): Promise<void> {
     if (this.stopped) return;
     const generation = ++this.generation;
-    const consumer = await BatchConsumer.start(this.settings, this.options(() => generation === this.generation));
+    const isCurrent = () => generation === this.generation;
+    const m = this.member;
+    const consumer = await BatchConsumer.start(this.settings, {
+      groupId: m.groupId,
+      topics: [m.topic],
+      instanceId: m.instanceId,
+      onAssignment: (assigned, g) => {
+        const mine = assigned.filter((a) => a.topic === m.topic).map((a) => a.partition);
+        this.loop.assigned(async () => { if (isCurrent()) await m.assigned(mine, g); });
+      },
+      // Offsets commit only inside the member's transactions, together with its outputs and checkpoints.
+      commit: 'none',
+      onBatch: (batch) => this.loop.batch(async () => isCurrent() && m.batch(batch)),
+      // After the step in flight (a refused commit is reported first), the run ends with the failure.
+      onError: (error) => void this.loop.exclusive(() => (isCurrent() ? Promise.reject(error) : Promise.resolve())).catch((e: unknown) => this.loop.fail(e)),
+      ...(m.position ? { onPosition: (p: { partition: number; next: number }) => { if (isCurrent()) m.position!(p); } } : {}),
+    });
     // Stopped or replaced while joining: this one is not needed any more.
-    if (generation !== this.generation) await consumer.stop().catch(() => undefined);
+    if (!isCurrent()) await consumer.stop().catch(() => undefined);
     else this.current = consumer;
   }
 
-  /** Stops the consumer in use (its callbacks are ignored from now on) and joins with a fresh one. */
-  async replace(): Promise<void> {
+  /** After the step in flight: stops the consumer in use and joins with a fresh one (a failure fails the loop). */
+  replaceAfterStep(): void {
+    void this.loop.exclusive(() => this.replace()).catch((error: unknown) => this.loop.fail(error));
+  }
+
+  private async replace(): Promise<void> {
     const old = this.current;
     this.current = undefined;
     this.generation++;
