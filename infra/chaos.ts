@@ -24,7 +24,7 @@ CHAOS_REDIS_PORT), its own PostgreSQL databases (chaos_<id>_*) and, as root, a t
 Prints one table; exits 1 on any event lost or doubled or any difference reconcile left unexplained.
 
 Options:
-  --quick       the CI variant (env CONCORD_CHAOS=quick): 20k clicks, a few faults of each kind
+  --quick       the CI variant (env CONCORD_CHAOS=quick): 30k clicks, a few faults of each kind
   --seed N      the day's and the fault schedule's seed (default 7)
   --keep        keep the databases, the archive and the chaos broker running (for a look afterwards)
   --help        show this help
@@ -72,7 +72,7 @@ async function main(): Promise<number> {
   };
   const redis = new OwnRedis(Number(process.env.CHAOS_REDIS_PORT ?? 16380), join(dir, 'redis'));
   const size = opts.quick
-    ? { clicks: 20_000, transactions: 4_000, counts: { 'worker-kill': 4, zombie: 1, broker: 1, 'archiver-kill': 2, 'disk-full': 1, 'sink-kill': 2, redis: 1, 'pg-drop': 1 } }
+    ? { clicks: 30_000, transactions: 6_000, counts: { 'worker-kill': 4, zombie: 1, broker: 1, 'archiver-kill': 2, 'disk-full': 1, 'sink-kill': 2, redis: 1, 'pg-drop': 1 } }
     : { clicks: 200_000, transactions: 40_000, counts: { 'worker-kill': 20, zombie: 1, broker: 1, 'archiver-kill': 5, 'disk-full': 1, 'sink-kill': 5, redis: 1, 'pg-drop': 1 } };
   const date = '2026-11-23';
   const databases = [`chaos_${id}_base`, `chaos_${id}_faults`];

@@ -199,11 +199,12 @@ export class PostgresDriver implements SqlDriver {
 
   async transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    const lost = watchConnection(client);
     const run = async (sql: string, params: readonly SqlValue[] = []) => {
       try {
         return (await client.query(sql, params as unknown[])).rows as Record<string, unknown>[];
       } catch (error) {
-        throw new StoreError(`store query failed: ${error instanceof Error ? error.message : String(error)}\n  in: ${sql.slice(0, 300)}`, { cause: error });
+        throw new StoreError(`store query failed: ${error instanceof Error ? error.message : String(error)}\n  in: ${sql.slice(0, 300)}`, { cause: error, retriable: connectionLost(error) });
       }
     };
     const tx: SqlDriver = {
@@ -222,7 +223,7 @@ export class PostgresDriver implements SqlDriver {
       await run('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      client.release(lost.release());
     }
   }
 
@@ -251,6 +252,25 @@ async function stagePostgres(run: (sql: string, params?: readonly SqlValue[]) =>
     await run(`INSERT INTO ${name} (${columns.map((c) => c.name).join(', ')}) SELECT * FROM unnest(${columns.map((c, j) => `$${j + 1}::${PG_ARRAY[c.type]}`).join(', ')})`, arrays as unknown as SqlValue[]);
   }
   return name;
+}
+
+/**
+ * A checked-out client whose connection drops between two statements emits 'error' on itself (the pool
+ * listens only while a client is idle): unheard, that kills the process. Heard here, the next statement
+ * fails with a StoreError and the client is destroyed on release, not handed out again.
+ */
+function watchConnection(client: pg.PoolClient): { release: () => boolean } {
+  let broken = false;
+  const onError = () => { broken = true; };
+  client.on('error', onError);
+  return { release: () => { client.off('error', onError); return broken; } };
+}
+
+/** The connection went away (dropped, server shut down or terminated the backend): running again may succeed. */
+function connectionLost(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '57P01' || code === '57P02' || code === '57P03' || code === 'ECONNRESET' || code === 'ECONNREFUSED'
+    || /Connection terminated|connection timeout|Client has encountered a connection error/i.test(error instanceof Error ? error.message : String(error));
 }
 
 /** A URL without its password, for messages. */
@@ -446,6 +466,7 @@ export class PostgresReadDriver implements SqlReadDriver {
     } catch (error) {
       throw new StoreError(`PostgreSQL does not answer: ${error instanceof Error ? error.message : String(error)}`, { cause: error, retriable: true });
     }
+    const lost = watchConnection(client);
     // One connection: its statements run one at a time (the store's reads may issue several at once).
     let queue: Promise<unknown> = Promise.resolve();
     const run = (sql: string, params: readonly SqlValue[] = []) => {
@@ -470,7 +491,7 @@ export class PostgresReadDriver implements SqlReadDriver {
       await run('ROLLBACK').catch(() => { broken = true; });
       throw error;
     } finally {
-      client.release(broken);
+      client.release(lost.release() || broken);
     }
   }
 

@@ -110,9 +110,9 @@ interface StreamRoles { workers: Role[]; archivers: Role[]; sink: Role }
 
 /** Injects the stream faults in a seeded order at seeded moments while the stream phase runs. */
 async function injectStreamFaults(c: DayConfig, r: StreamRoles, done: () => boolean, outcomes: Map<Fault, FaultOutcome>, inputConsumed: () => Promise<boolean>): Promise<void> {
-  // One of each kind first (the short ones before the zombie and the broker, which take seconds), then the
+  // One of each kind first (the short ones before the broker and the zombie, which take seconds), then the
   // repeats, each part in a seeded order: every fault lands while there is still work to hit.
-  const kinds = (['worker-kill', 'archiver-kill', 'sink-kill', 'disk-full', 'zombie', 'broker'] as const).filter((f) => !c.plan!.skipped[f] && c.plan!.counts[f] > 0);
+  const kinds = (['worker-kill', 'archiver-kill', 'sink-kill', 'disk-full', 'broker', 'zombie'] as const).filter((f) => !c.plan!.skipped[f] && c.plan!.counts[f] > 0);
   for (const f of ['worker-kill', 'zombie', 'broker', 'archiver-kill', 'disk-full', 'sink-kill'] as const) outcomes.set(f, { injected: 0, recovered: false, note: c.plan!.skipped[f] ?? '' });
   const shuffle = <T>(xs: T[]): T[] => {
     for (let i = xs.length - 1; i > 0; i--) {

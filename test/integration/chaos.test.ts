@@ -32,11 +32,7 @@ function tableRows(stdout: string): Map<string, string[]> {
 }
 
 describe('npm run chaos -- --quick', () => {
-  // KNOWN BUG (issue 13, open): the fault-free run itself loses results between concord.results and the
-  // store when the sink stops on --stop-when-idle while a worker still publishes (49-83 views per run;
-  // docs/operations.md "Fault matrix"), so the table's first row fails. Every fault row passed. Skipped
-  // until the sink is fixed; `npm run chaos -- --quick` runs it by hand.
-  it.skip('injects every fault, recovers from each, and loses, doubles or leaves unexplained nothing', async () => {
+  it('injects every fault, recovers from each, and loses, doubles or leaves unexplained nothing', async () => {
     const r = await runChaos();
     const rows = tableRows(r.stdout);
     expect([...rows.keys()].filter((k) => FAULTS.includes(k)).sort(), r.stdout + r.stderr.slice(-4000)).toEqual([...FAULTS].sort());

@@ -242,3 +242,34 @@ describe('store sink: one write in flight while the stream computes', () => {
   });
 });
 
+
+describe('result store: a PostgreSQL connection dropped in the middle of a transaction', () => {
+  it('fails that transaction with a retriable StoreError (no unhandled error event), and the next one runs on a fresh connection', async () => {
+    const { PostgresDriver, PostgresReadDriver, StoreError } = await import('../../store/sql-driver.ts');
+    const pgAdmin = new (await import('pg')).default.Client({ connectionString: PG }); // eslint-disable-line new-cap
+    await pgAdmin.connect();
+    const writer = await PostgresDriver.open(PG, 4242);
+    const reader = await PostgresReadDriver.open(PG);
+    try {
+      const dropMine = async (q: { query: (sql: string) => Promise<Record<string, unknown>[]> }) => {
+        const pid = Number((await q.query('SELECT pg_backend_pid() AS pid'))[0]!.pid);
+        await pgAdmin.query('SELECT pg_terminate_backend($1)', [pid]);
+        // The drop reaches the client between two statements, as during a day switch's computation.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return q.query('SELECT 1 AS one');
+      };
+      const failed = await writer.transaction(dropMine).then(() => null, (e: unknown) => e);
+      expect(failed).toBeInstanceOf(StoreError);
+      expect((failed as InstanceType<typeof StoreError>).retriable).toBe(true);
+      expect(String((failed as Error).message)).toMatch(/store query failed/);
+      expect(await writer.transaction((tx) => tx.query('SELECT 2 AS two'))).toEqual([{ two: 2 }]);
+      const readFailed = await reader.snapshot(dropMine).then(() => null, (e: unknown) => e);
+      expect(readFailed).toBeInstanceOf(StoreError);
+      expect(await reader.snapshot((q) => q.query('SELECT 3 AS three'))).toEqual([{ three: 3 }]);
+    } finally {
+      await writer.close();
+      await reader.close();
+      await pgAdmin.end();
+    }
+  });
+});
