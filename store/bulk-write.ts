@@ -5,7 +5,7 @@ import type { SqlDriver, SqlValue, StageColumn } from './sql-driver.ts';
 /**
  * The store's bulk write path, shared by every write (live rows, late events, backfill, publish): rows
  * go into a staging table through the backend's bulk path (DuckDB: appender; PostgreSQL: one
- * `INSERT ... SELECT FROM unnest(arrays)` into a temporary table), then each step is one set-based
+ * `COPY ... FROM STDIN` into a temporary table, store/pg-stage.ts), then each step is one set-based
  * statement over the staged rows. No statement per row, no multi-row VALUES (DuckDB parses those at
  * ~0.4 ms a row).
  */
@@ -59,12 +59,10 @@ export async function insertHistory(tx: SqlDriver, schema: string, stage: string
 /** Guarded upsert of the staged rows marked visible: only a higher revision replaces a stored row. Returns the rows applied. */
 export async function upsertRows(tx: SqlDriver, schema: string, stage: string): Promise<number> {
   const set = COLUMNS.filter((c) => !KEY.includes(c)).map((c) => `${c} = excluded.${c}`).join(', ');
-  const out = await tx.query(
+  return tx.execute(
     `INSERT INTO ${schema}.result_rows (${cols}) SELECT ${staged('s')} FROM ${stage} s WHERE s.visible = 1
      ON CONFLICT (pipeline, generation, window_start, cell) DO UPDATE SET ${set}
-     WHERE excluded.revision > ${schema}.result_rows.revision
-     RETURNING cell`);
-  return out.length;
+     WHERE excluded.revision > ${schema}.result_rows.revision`);
 }
 
 /**
@@ -84,17 +82,25 @@ export async function markNews(tx: SqlDriver, schema: string, stage: string): Pr
      WHERE ${stage}.news = 1 AND ${matches('r', stage)} AND r.values_json = ${stage}.values_json`);
 }
 
-const KEY_COLUMNS: StageColumn[] = [{ name: 'pipeline', type: 'TEXT' }, { name: 'window_start', type: 'BIGINT' }, { name: 'cell', type: 'TEXT' }];
+const CELL_VALUE_COLUMNS: StageColumn[] = [{ name: 'pipeline', type: 'TEXT' }, { name: 'window_start', type: 'BIGINT' }, { name: 'cell', type: 'TEXT' }, { name: 'values_json', type: 'TEXT' }, { name: 'ord', type: 'BIGINT' }];
 
-/** The stored rows of `cells` in `generation`, keyed window_start \0 cell: only the keys are staged, one join. */
-export async function storedRowsOf(tx: SqlDriver, schema: string, pipeline: string, generation: number, cells: readonly { windowStart: number; cell: string }[]): Promise<Map<string, { revision: number; values: Record<string, unknown> }>> {
-  if (cells.length === 0) return new Map();
-  const stage = await tx.stage(schema, 'stage_keys', KEY_COLUMNS, cells.map((c) => [pipeline, c.windowStart, c.cell]));
-  const rows = await tx.query(
-    `SELECT r.window_start, r.cell, r.revision, r.values_json FROM ${schema}.result_rows r JOIN ${stage} s
-       ON r.pipeline = s.pipeline AND r.window_start = s.window_start AND r.cell = s.cell
-     WHERE r.generation = $1::INTEGER`, [generation]);
-  return new Map(rows.map((r) => [`${Number(r.window_start)}\u0000${String(r.cell)}`, { revision: Number(r.revision), values: JSON.parse(String(r.values_json)) as Record<string, unknown> }]));
+/**
+ * Of `rows` (one generation's cells with new values), those whose values differ from the stored row of
+ * the cell in `generation`, or whose cell has no stored row, with what is stored (null: nothing). One
+ * join over the staged keys and values: rows that change nothing never come back to JavaScript. Values
+ * compare as their JSON text, which the store always writes with JSON.stringify (rowParams).
+ */
+export async function changedRowsOf<R extends { windowStart: number; cell: string; values: Record<string, unknown> }>(tx: SqlDriver, schema: string, pipeline: string, generation: number, rows: readonly R[]): Promise<{ row: R; old: { revision: number; values: Record<string, unknown> } | null }[]> {
+  if (rows.length === 0) return [];
+  const stage = await tx.stage(schema, 'stage_cell_values', CELL_VALUE_COLUMNS, rows.map((r, i) => [pipeline, r.windowStart, r.cell, JSON.stringify(r.values), i]));
+  const found = await tx.query(
+    `SELECT s.ord, r.revision, r.values_json FROM ${stage} s LEFT JOIN ${schema}.result_rows r
+       ON r.pipeline = s.pipeline AND r.generation = $1::INTEGER AND r.window_start = s.window_start AND r.cell = s.cell
+     WHERE r.cell IS NULL OR r.values_json <> s.values_json ORDER BY s.ord`, [generation]);
+  return found.map((f) => ({
+    row: rows[Number(f.ord)]!,
+    old: f.values_json === null || f.values_json === undefined ? null : { revision: Number(f.revision), values: JSON.parse(String(f.values_json)) as Record<string, unknown> },
+  }));
 }
 
 export interface ChangeToRecord {

@@ -2,6 +2,7 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb
 import { stat } from 'node:fs/promises';
 import pg from 'pg';
 import { ConcordError } from '../pipeline/errors.ts';
+import { stageByCopy } from './pg-stage.ts';
 
 /** The store's database could not be reached or refused a statement. */
 export class StoreError extends ConcordError {
@@ -26,13 +27,18 @@ export interface StageColumn {
 export interface SqlDriver {
   readonly backend: 'duckdb' | 'postgres';
   query(sql: string, params?: readonly SqlValue[]): Promise<Record<string, unknown>[]>;
+  /**
+   * A write statement's count of rows inserted, updated or deleted, without materialising rows
+   * (DuckDB: RETURNING 100k rows costs ~1.3 s, the statement itself ~0.2 s).
+   */
+  execute(sql: string, params?: readonly SqlValue[]): Promise<number>;
   /** Runs `fn` in one transaction; writers are serialised (PostgreSQL: across processes). */
   transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T>;
   /**
    * The bulk path: replaces the contents of a staging table (created on first use with these columns)
    * with `rows` and returns its qualified name, for set-based statements. DuckDB: a table in `schema`
    * filled by the appender (multi-row VALUES parse at ~0.4 ms a row); PostgreSQL: a temporary table of
-   * the session filled by one INSERT ... SELECT FROM unnest(column arrays). Inside a transaction only.
+   * the session filled by COPY FROM STDIN (store/pg-stage.ts). Inside a transaction only.
    */
   stage(schema: string, table: string, columns: readonly StageColumn[], rows: readonly SqlValue[][]): Promise<string>;
   /** Folds the write-ahead log into the database file, where the backend leaves that to its user (DuckDB). */
@@ -87,6 +93,14 @@ export class DuckDbDriver implements SqlDriver {
     }
   }
 
+  private async exec(sql: string, params: readonly SqlValue[]): Promise<number> {
+    try {
+      return Number((await this.connection.run(sql, params as DuckDBValue[])).rowsChanged);
+    } catch (error) {
+      throw new StoreError(`store statement failed: ${error instanceof Error ? error.message : String(error)}\n  in: ${sql.slice(0, 300)}`, { cause: error });
+    }
+  }
+
   private readonly stageTables = new Set<string>();
 
 
@@ -128,10 +142,15 @@ export class DuckDbDriver implements SqlDriver {
     return this.exclusive(() => this.run(sql, params));
   }
 
+  execute(sql: string, params: readonly SqlValue[] = []): Promise<number> {
+    return this.exclusive(() => this.exec(sql, params));
+  }
+
   transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
     return this.exclusive(async () => {
       const tx: SqlDriver = {
-        backend: 'duckdb', query: (sql, params = []) => this.run(sql, params), transaction: (inner) => inner(tx), close: async () => undefined,
+        backend: 'duckdb', query: (sql, params = []) => this.run(sql, params), execute: (sql, params = []) => this.exec(sql, params),
+        transaction: (inner) => inner(tx), close: async () => undefined,
         stage: (schema, table, columns, rows) => this.stageRows(schema, table, columns, rows),
       };
       await this.run('BEGIN TRANSACTION', []);
@@ -197,9 +216,24 @@ export class PostgresDriver implements SqlDriver {
     }
   }
 
+  async execute(sql: string, params: readonly SqlValue[] = []): Promise<number> {
+    try {
+      return (await this.pool.query(sql, params as unknown[])).rowCount ?? 0;
+    } catch (error) {
+      throw new StoreError(`store statement failed: ${error instanceof Error ? error.message : String(error)}\n  in: ${sql.slice(0, 300)}`, { cause: error });
+    }
+  }
+
   async transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     const lost = watchConnection(client);
+    const exec = async (sql: string, params: readonly SqlValue[] = []) => {
+      try {
+        return (await client.query(sql, params as unknown[])).rowCount ?? 0;
+      } catch (error) {
+        throw new StoreError(`store statement failed: ${error instanceof Error ? error.message : String(error)}\n  in: ${sql.slice(0, 300)}`, { cause: error, retriable: connectionLost(error) });
+      }
+    };
     const run = async (sql: string, params: readonly SqlValue[] = []) => {
       try {
         return (await client.query(sql, params as unknown[])).rows as Record<string, unknown>[];
@@ -208,8 +242,14 @@ export class PostgresDriver implements SqlDriver {
       }
     };
     const tx: SqlDriver = {
-      backend: 'postgres', query: run, transaction: (inner) => inner(tx), close: async () => undefined,
-      stage: (schema, table, columns, rows) => stagePostgres(run, schema, table, columns, rows),
+      backend: 'postgres', query: run, execute: exec, transaction: (inner) => inner(tx), close: async () => undefined,
+      stage: async (schema, table, columns, rows) => {
+        try {
+          return await stageByCopy(client, schema, table, columns, rows);
+        } catch (error) {
+          throw new StoreError(`staging ${rows.length} rows into ${schema}_${table} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error, retriable: connectionLost(error) });
+        }
+      },
     };
     try {
       await run('BEGIN');
@@ -234,24 +274,6 @@ export class PostgresDriver implements SqlDriver {
   async close(): Promise<void> {
     await this.pool.end();
   }
-}
-
-const PG_ARRAY = { TEXT: 'text[]', BIGINT: 'bigint[]', INTEGER: 'integer[]' } as const;
-
-/**
- * PostgreSQL's bulk path: a temporary table of the session (emptied at commit), filled with one
- * INSERT ... SELECT FROM unnest(one array per column) per 20k rows: one round trip, no per-row parsing.
- */
-async function stagePostgres(run: (sql: string, params?: readonly SqlValue[]) => Promise<unknown>, schema: string, table: string, columns: readonly StageColumn[], rows: readonly SqlValue[][]): Promise<string> {
-  const name = `pg_temp.${schema}_${table}`;
-  await run(`CREATE TEMP TABLE IF NOT EXISTS ${schema}_${table} (${columns.map((c) => `${c.name} ${c.type}`).join(', ')}) ON COMMIT DELETE ROWS`);
-  await run(`TRUNCATE ${name}`);
-  for (let i = 0; i < rows.length; i += 20_000) {
-    const part = rows.slice(i, i + 20_000);
-    const arrays = columns.map((_, c) => part.map((r) => r[c] ?? null));
-    await run(`INSERT INTO ${name} (${columns.map((c) => c.name).join(', ')}) SELECT * FROM unnest(${columns.map((c, j) => `$${j + 1}::${PG_ARRAY[c.type]}`).join(', ')})`, arrays as unknown as SqlValue[]);
-  }
-  return name;
 }
 
 /**
@@ -304,6 +326,7 @@ export interface SqlReadDriver {
 function readOnlyDriver(backend: 'duckdb' | 'postgres', query: SqlDriver['query']): SqlDriver {
   return {
     backend, query,
+    execute: () => Promise.reject(new StoreError('a read-only store connection does not write')),
     transaction: () => Promise.reject(new StoreError('a read-only store connection does not write')),
     stage: () => Promise.reject(new StoreError('a read-only store connection does not write')),
     close: async () => undefined,

@@ -5,7 +5,7 @@ import type { DirtyCell, ReconcileStore } from '../reconcile/reconcile-day.ts';
 import type { KeyValues, ResultRecord } from '../schemas/results.ts';
 import { dayOf, dayStart, lateToStored, toRecord, toRow, type Provenance, type StoredRow } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
-import { insertHistory, markNews, recordChanges, stageRows, storedRowsOf, upsertRows, type ChangeToRecord, type StagedRow } from './bulk-write.ts';
+import { changedRowsOf, insertHistory, markNews, recordChanges, stageRows, upsertRows, type ChangeToRecord, type StagedRow } from './bulk-write.ts';
 import { appendLateBulk, consumeDirty, dirtyCellId, markDirtyCells, markDirtyFromStage } from './dirty-cells.ts';
 
 const DAY = 86_400_000;
@@ -141,6 +141,13 @@ export class SqlResultStore implements ReconcileStore {
     // Two processes creating the tables at once may race on PostgreSQL's catalog: serialise DDL too.
     await this.db.transaction(async (tx) => {
       for (const sql of ddl) await tx.query(sql);
+      // PostgreSQL: room on each page of result_rows for the new version of an updated row, so an upsert
+      // (late updates, backfill) is a HOT update that leaves the primary key index alone (measured: 100,800
+      // upserts 1.5-1.7 s at 75 against 2.0-2.5 s at the default 100). Set once; pages written from then on.
+      if (this.db.backend === 'postgres') {
+        const [t] = await tx.query(`SELECT reloptions::TEXT AS o FROM pg_class WHERE oid = '${s}.result_rows'::regclass`);
+        if (!String(t?.o ?? '').includes('fillfactor=75')) await tx.query(`ALTER TABLE ${s}.result_rows SET (fillfactor = 75)`);
+      }
     });
     return this;
   }
@@ -391,7 +398,7 @@ export class SqlResultStore implements ReconcileStore {
       await upsertRows(tx, this.s, stage);
       const corrections = await this.switchTo(tx, pipeline, day, generation, previous, 'reconcile', meta.provenance, at);
       // The reconciliation read the whole archive: cells dirtied before it are covered.
-      await tx.query(`UPDATE ${this.s}.dirty_cells SET consumed_by = $3 WHERE pipeline = $1 AND day = $2 AND consumed_by IS NULL AND recorded_at <= $4`, [pipeline, day, meta.jobId, at]);
+      await tx.execute(`DELETE FROM ${this.s}.dirty_cells WHERE pipeline = $1 AND day = $2 AND recorded_at <= $3`, [pipeline, day, at]);
       return { generation, previous, corrections };
     });
   }
@@ -416,12 +423,9 @@ export class SqlResultStore implements ReconcileStore {
       const generation = await this.liveGeneration(tx, pipeline, day);
       const at = this.now();
       const rows = records.map((r) => toRow(r, { generation, provenance: 'backfill', writtenAt: at, jobId: meta.jobId })).filter((r) => r.day === day);
-      const before = await storedRowsOf(tx, this.s, pipeline, generation, rows);
       const next: StoredRow[] = [];
       const changes: ChangeToRecord[] = [];
-      for (const row of rows) {
-        const old = before.get(`${row.windowStart}\u0000${row.cell}`);
-        if (old && JSON.stringify(old.values) === JSON.stringify(row.values)) continue;
+      for (const { row, old } of await changedRowsOf(tx, this.s, pipeline, generation, rows)) {
         next.push({ ...row, revision: old ? old.revision + 1 : 0 });
         changes.push({ cell: row, old: old?.values ?? null, next: row.values });
       }
@@ -433,7 +437,7 @@ export class SqlResultStore implements ReconcileStore {
         await upsertRows(tx, this.s, stage);
       }
       await meta.progress?.(`${changes.length} changed cells written; consuming ${consumed.length} dirty cells`);
-      await consumeDirty(tx, this.s, pipeline, consumed, meta.jobId);
+      await consumeDirty(tx, this.s, pipeline, consumed);
       await tx.query(`DELETE FROM ${this.s}.late_delta WHERE pipeline = $1 AND day = $2`, [pipeline, day]);
       return { changed: changes.length };
     });

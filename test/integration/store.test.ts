@@ -273,3 +273,22 @@ describe('result store: a PostgreSQL connection dropped in the middle of a trans
     }
   });
 });
+
+describe('result store: PostgreSQL staging by COPY', () => {
+  it('stages any text exactly (tabs, newlines, backslashes, \\N and \\. as text, quotes, non-ASCII) and nulls as nulls', async () => {
+    const { PostgresDriver } = await import('../../store/sql-driver.ts');
+    const driver = await PostgresDriver.open(PG, 4243);
+    const hostile = ['a\tb', 'line1\nline2\r\n', 'back\\slash\\', '\\N', '\\.', '"quoted" \'single\'', 'zürich 東京 🙂', '', ' lead and trail '];
+    try {
+      const back = await driver.transaction(async (tx) => {
+        const stage = await tx.stage('copytest', 'stage_x', [{ name: 'i', type: 'INTEGER' }, { name: 'big', type: 'BIGINT' }, { name: 's', type: 'TEXT' }],
+          [...hostile.map((s, i) => [i, 2 ** 53 - 1 - i, s]), [hostile.length, null, null]]);
+        return tx.query(`SELECT i, big, s FROM ${stage} ORDER BY i`);
+      });
+      expect(back.map((r) => r.s)).toEqual([...hostile, null]);
+      expect(back.map((r) => r.big)).toEqual([...hostile.map((_, i) => 2 ** 53 - 1 - i), null]);
+    } finally {
+      await driver.close();
+    }
+  });
+});
