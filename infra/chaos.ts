@@ -4,6 +4,7 @@
  * injected at seeded random moments; compares the two and prints one table. Exit 1 on any event lost or doubled,
  * or any difference reconcile could not explain; exit 2 on bad arguments.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -22,6 +23,7 @@ once without faults and once with faults at seeded random moments, on its own Ka
 (KAFKA_PORT 19192 / controller 19193, env CHAOS_KAFKA_PORT), its own redis-server (port 16380, env
 CHAOS_REDIS_PORT), its own PostgreSQL databases (chaos_<id>_*) and, as root, a tmpfs for the archive.
 Prints one table; exits 1 on any event lost or doubled or any difference reconcile left unexplained.
+The full run then fuzzes hostile inputs at scale (~90k: stream, archive and a Kafka worker).
 
 Options:
   --quick       the CI variant (env CONCORD_CHAOS=quick): 30k clicks, a few faults of each kind
@@ -94,6 +96,8 @@ async function main(): Promise<number> {
     const base = await readRun({ registry, store: stores[0]!, archive: archives[0]!, date, brokers, prefix: `chaos${id}b.` });
     const run = await readRun({ registry, store: stores[1]!, archive: archives[1]!, date, brokers, prefix: `chaos${id}f.` });
     exitCode = report(base, run, outcomes, { quick: opts.quick, seed: opts.seed, clicks: size.clicks, transactions: size.transactions, seconds: (Date.now() - started) / 1000 });
+    // The full run also fuzzes at scale (the CI variant runs the same tests at CI size on its own).
+    if (!opts.quick && fuzzAtScale(say) !== 0) exitCode = 1;
   } catch (error) {
     process.stderr.write(`chaos: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
     exitCode = 1;
@@ -109,6 +113,16 @@ async function main(): Promise<number> {
     }
   }
   return exitCode;
+}
+
+/** Hostile bytes at chaos scale: ~50k lines through `stream` and `archive`, 40k records through a Kafka worker. */
+function fuzzAtScale(say: (s: string) => void): number {
+  say('fuzz: hostile inputs at scale (test/property/hostile-input.test.ts, test/integration/kafka-hostile-records.test.ts)');
+  const r = spawnSync('bash', ['infra/test-with-infra.sh', 'test/property/hostile-input.test.ts', 'test/integration/kafka-hostile-records.test.ts'], {
+    cwd: projectRoot, stdio: 'inherit', env: { ...process.env, CONCORD_FUZZ_RUNS: '1000', CONCORD_FUZZ_KAFKA_LINES: '40000' },
+  });
+  process.stdout.write(`fuzz at scale: ${r.status === 0 ? 'ok' : `FAILED (exit ${r.status ?? r.signal})`}\n`);
+  return r.status ?? 1;
 }
 
 function report(base: RunState, run: RunState, outcomes: Map<Fault, FaultOutcome>, o: { quick: boolean; seed: number; clicks: number; transactions: number; seconds: number }): number {
