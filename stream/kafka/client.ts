@@ -4,7 +4,7 @@
  * plain records, never the client library.
  */
 export {
-  GroupFencedError, KafkaClientError, kafkaSettings,
+  GroupFencedError, KafkaClientError, ProducerFencedError, kafkaSettings,
   type ConsumedOffsets, type GroupGeneration, type InBatch, type InRecord, type KafkaSettings, type OutRecord, type TopicSpec,
 } from './common.ts';
 export { committedOffsets, endOffsets, ensureTopics, topicConfig, topicPartitions } from './admin.ts';

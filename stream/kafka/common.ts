@@ -20,6 +20,15 @@ export class KafkaClientError extends ConcordError {
  */
 export class GroupFencedError extends KafkaClientError {}
 
+/**
+ * The broker fenced this member's transactional producer (PRODUCER_FENCED / INVALID_PRODUCER_EPOCH) and
+ * aborted its open transaction: the transaction stayed open past the transaction timeout (the process
+ * stalled: a GC pause, SIGSTOP, a slow disk) or another process took the same transactional id. Handled
+ * like a refused commit (state dropped, restored from the checkpoints on the next assignment); the
+ * producer re-registers its transactional id before its next transaction.
+ */
+export class ProducerFencedError extends GroupFencedError {}
+
 export interface KafkaSettings {
   /** host:port list; env KAFKA_BROKERS, default 127.0.0.1:9092. */
   brokers: string[];
@@ -83,6 +92,17 @@ export function baseOptions(s: KafkaSettings, clientId = s.clientId): { clientId
 }
 
 const FENCED = ['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID', 'REBALANCE_IN_PROGRESS'];
+
+const PRODUCER_FENCED = ['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH'];
+
+/** The broker's error id somewhere in `error`'s chain, if it fenced the transactional producer itself. */
+export function producerFencedBy(error: unknown): string | undefined {
+  // Through our wrappers' causes (a commit failure arrives wrapped) down to the library's error.
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    for (const id of PRODUCER_FENCED) if (findErrorBy(e, 'apiId', id)) return id;
+  }
+  return undefined;
+}
 
 /** The broker's error id (ILLEGAL_GENERATION, ...) somewhere in `error`'s chain, if it is a group-membership refusal. */
 export function fencedBy(error: unknown): string | undefined {

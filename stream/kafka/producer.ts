@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 /** Producing: plain idempotent batches, and transactions that commit records with consumer offsets. */
 import { findErrorBy, murmur2, ProduceAcks, Producer, stringSerializers, type Message, type MessageToProduce } from '@platformatic/kafka';
-import { baseOptions, fencedBy, GroupFencedError, KafkaClientError, wrap, type ConsumedOffsets, type KafkaSettings, type OutRecord } from './common.ts';
+import { baseOptions, fencedBy, GroupFencedError, KafkaClientError, ProducerFencedError, producerFencedBy, wrap, type ConsumedOffsets, type KafkaSettings, type OutRecord } from './common.ts';
 
 type StringProducer = Producer<string, string, string, string>;
 
@@ -121,10 +121,10 @@ export class KafkaTransaction {
  * offset commit fences a stalled member whose partitions went to another one.
  */
 export class TransactionalProducer {
-  private constructor(private readonly settings: KafkaSettings, private readonly producer: StringProducer) {}
+  private constructor(private readonly settings: KafkaSettings, private readonly transactionalId: string, private producer: StringProducer) {}
 
   static async connect(s: KafkaSettings, transactionalId: string): Promise<TransactionalProducer> {
-    const self = new TransactionalProducer(s, producer(s, transactionalId));
+    const self = new TransactionalProducer(s, transactionalId, producer(s, transactionalId));
     // The first transaction registers the transactional id (InitProducerId): that fences a previous
     // incarnation and aborts its open transaction. Done here, so a restart fences at once.
     const tx = await self.begin();
@@ -162,6 +162,15 @@ export class TransactionalProducer {
       if (offsets) await tx.sendOffsets(offsets);
       await tx.commit();
     } catch (error) {
+      const fencedAs = producerFencedBy(error);
+      if (fencedAs) {
+        // The broker already aborted the transaction and will refuse this producer from now on: a fresh
+        // one re-registers the transactional id (InitProducerId, a new epoch) before the next transaction.
+        const old = this.producer;
+        this.producer = producer(this.settings, this.transactionalId);
+        await old.close().catch(() => undefined);
+        throw new ProducerFencedError(`the broker fenced transactional id ${this.transactionalId} (${fencedAs}) and aborted its transaction: it was open past the transaction timeout (this process stalled) or another process uses the same worker id`, error);
+      }
       // Not aborted: the broker still holds the transaction open, and this producer must not start
       // another in it (the caller fails; a restart fences it and the broker aborts it).
       await tx.abort().catch((abortError: unknown) => {

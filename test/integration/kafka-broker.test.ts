@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  BatchConsumer, BatchProducer, KafkaClientError, TransactionalProducer, committedOffsets, endOffsets, ensureTopics, kafkaSettings,
+  BatchConsumer, BatchProducer, KafkaClientError, ProducerFencedError, TransactionalProducer, committedOffsets, endOffsets, ensureTopics, kafkaSettings,
   readToEnd, topicConfig, topicPartitions, type InBatch, type OutRecord,
 } from '../../stream/kafka/client.ts';
 import { concordTopics, inputTopic } from '../../stream/kafka/topics.ts';
@@ -198,6 +198,25 @@ describe('Kafka client (stream/kafka/client.ts) against the real broker', () => 
     } finally {
       if (before === undefined) delete process.env.CONCORD_KAFKA_MAX_BYTES_PER_PARTITION;
       else process.env.CONCORD_KAFKA_MAX_BYTES_PER_PARTITION = before;
+    }
+  });
+
+  it('a producer the broker fenced (its transactional id taken over) fails one commit as ProducerFencedError, then re-registers and commits', async () => {
+    const topic = unique('fenced');
+    await ensureTopics(s, [{ name: topic, partitions: 1 }]);
+    const txId = `concord-test-fenced-${id()}`;
+    const a = await TransactionalProducer.connect(s, txId);
+    const b = await TransactionalProducer.connect(s, txId); // a newer epoch: the broker now refuses a
+    try {
+      const refused = await a.commit([{ topic, key: 'k', value: 'from the fenced epoch' }], null).then(() => null, (e: unknown) => e);
+      expect(refused).toBeInstanceOf(ProducerFencedError);
+      expect(String((refused as Error).message)).toMatch(/fenced transactional id .* \((PRODUCER_FENCED|INVALID_PRODUCER_EPOCH)\)/);
+      // The same object goes on: a fresh producer registers the id again (fencing b in turn) and commits.
+      await a.commit([{ topic, key: 'k', value: 'after re-registering' }], null);
+      expect((await readToEnd(s, topic)).map((r) => r.value)).toEqual(['after re-registering']);
+    } finally {
+      await a.close();
+      await b.close().catch(() => undefined);
     }
   });
 

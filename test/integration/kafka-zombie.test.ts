@@ -108,11 +108,7 @@ describe('a stalled worker whose partition went to another member (zombie, KIP-4
     await produce(zombie);
   }, 120_000);
 
-  // FLAKY (issue 12, open): 2 of 3 runs pass on two busy cores. In the third, A's merge stage (same process)
-  // is fenced as a producer ("a newer producer with the same transactionalId") before A's worker commits,
-  // and A exits with that error instead of logging the refused commit. Skipped so the rest can land: run it
-  // alone (npx vitest run test/integration/kafka-zombie.test.ts).
-  it.skip('cannot commit once it continues: every input offset is seen once, and B\'s checkpoint and offset are the last word', async () => {
+  it('cannot commit once it continues: every input offset is seen once, and B\'s checkpoint and offset are the last word', async () => {
     // Reference: one worker, uninterrupted, over the same records.
     const r = startWorker(ref, 'r', ['--stop-when-idle', '2s']);
     expect((await r.exited).code, r.out.stderr).toBe(0);
