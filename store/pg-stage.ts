@@ -18,11 +18,12 @@ export async function stageByCopy(client: pg.ClientBase, schema: string, table: 
     stream.on('finish', () => resolve());
     stream.on('error', reject);
   });
+  done.catch(() => undefined); // awaited below; a failure while writing ends the loop through the race
   // Chunks of ~10k rows: one string per chunk, not one per row, and never the whole batch at once.
   for (let i = 0; i < rows.length; i += 10_000) {
     let chunk = '';
     for (const row of rows.slice(i, i + 10_000)) chunk += `${row.map(copyText).join('\t')}\n`;
-    if (!stream.write(chunk)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
+    if (!stream.write(chunk)) await Promise.race([new Promise<void>((resolve) => stream.once('drain', () => resolve())), done]);
   }
   stream.end();
   await done;
