@@ -23,7 +23,7 @@ once without faults and once with faults at seeded random moments, on its own Ka
 (KAFKA_PORT 19192 / controller 19193, env CHAOS_KAFKA_PORT), its own redis-server (port 16380, env
 CHAOS_REDIS_PORT), its own PostgreSQL databases (chaos_<id>_*) and, as root, a tmpfs for the archive.
 Prints one table; exits 1 on any event lost or doubled or any difference reconcile left unexplained.
-The full run then fuzzes hostile inputs at scale (~90k: stream, archive and a Kafka worker).
+The full run then fuzzes hostile inputs at scale (~100k: stream, archive and a Kafka worker).
 
 Options:
   --quick       the CI variant (env CONCORD_CHAOS=quick): 30k clicks, a few faults of each kind
@@ -115,11 +115,11 @@ async function main(): Promise<number> {
   return exitCode;
 }
 
-/** Hostile bytes at chaos scale: ~50k lines through `stream` and `archive`, 40k records through a Kafka worker. */
+/** Hostile bytes at chaos scale: ~50k lines through `stream` and `archive`, 50k records through a Kafka worker. */
 function fuzzAtScale(say: (s: string) => void): number {
   say('fuzz: hostile inputs at scale (test/property/hostile-input.test.ts, test/integration/kafka-hostile-records.test.ts)');
   const r = spawnSync('bash', ['infra/test-with-infra.sh', 'test/property/hostile-input.test.ts', 'test/integration/kafka-hostile-records.test.ts'], {
-    cwd: projectRoot, stdio: 'inherit', env: { ...process.env, CONCORD_FUZZ_RUNS: '1000', CONCORD_FUZZ_KAFKA_LINES: '40000' },
+    cwd: projectRoot, stdio: 'inherit', env: { ...process.env, CONCORD_FUZZ_RUNS: '1000', CONCORD_FUZZ_KAFKA_LINES: '50000' },
   });
   process.stdout.write(`fuzz at scale: ${r.status === 0 ? 'ok' : `FAILED (exit ${r.status ?? r.signal})`}\n`);
   return r.status ?? 1;

@@ -111,7 +111,7 @@ describe('hostile records over Kafka (fuzz)', () => {
   // generated valid clicks, through a real worker and the archiver: no crash, every hostile record a dead
   // letter with a reason (bounded, bytes kept), counters equal to what was sent, and the results over the
   // valid records equal to a worker's over the valid records alone. CONCORD_FUZZ_KAFKA_LINES: how many
-  // (CI 5,000: with the stream and archive properties ~10k hostile inputs; `npm run chaos`: 40,000).
+  // (CI 5,000: with the stream and archive properties ~10k hostile inputs; `npm run chaos`: 50,000).
   const HOSTILE = Number(process.env.CONCORD_FUZZ_KAFKA_LINES ?? 5_000);
   it(`${HOSTILE} generated hostile records among generated clicks: dead letters, counts and results as without them`, async () => {
     const LIMIT = 4_096;

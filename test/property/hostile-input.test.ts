@@ -17,7 +17,7 @@ import { hostileLineArb, type HostileLine } from '../fixtures/hostile-lines.ts';
 // Hostile bytes through `stream` and `archive`: zero crashes, every rejected line a dead letter with a
 // reason (bounded, original bytes kept), the counters equal to what was sent, and the results over the
 // valid part equal to a run without the bad lines. CI: ~5k hostile lines here (and 5k more through a Kafka
-// worker, kafka-hostile-records.test.ts); `npm run chaos` (full): ~50k here (CONCORD_FUZZ_RUNS=1000) + 40k.
+// worker, kafka-hostile-records.test.ts); `npm run chaos` (full): ~50k here (CONCORD_FUZZ_RUNS=1000) + 50k.
 const RUNS = Number(process.env.CONCORD_FUZZ_RUNS ?? 100);
 const LIMIT = 4_096;
 const dir = mkdtempSync(join(tmpdir(), 'concord-hostile-'));
