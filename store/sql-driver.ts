@@ -89,7 +89,7 @@ export class DuckDbDriver implements SqlDriver {
       const reader = await this.connection.runAndReadAll(sql, params as DuckDBValue[]);
       return reader.getRowObjectsJS() as Record<string, unknown>[];
     } catch (error) {
-      throw new StoreError(`store query failed: ${error instanceof Error ? error.message : String(error)}\n  in: ${sql.slice(0, 300)}`, { cause: error });
+      throw statementFailed('query', sql, error);
     }
   }
 
@@ -97,7 +97,7 @@ export class DuckDbDriver implements SqlDriver {
     try {
       return Number((await this.connection.run(sql, params as DuckDBValue[])).rowsChanged);
     } catch (error) {
-      throw new StoreError(`store statement failed: ${error instanceof Error ? error.message : String(error)}\n  in: ${sql.slice(0, 300)}`, { cause: error });
+      throw statementFailed('statement', sql, error);
     }
   }
 
@@ -212,7 +212,7 @@ export class PostgresDriver implements SqlDriver {
     try {
       return (await this.pool.query(sql, params as unknown[])).rows as Record<string, unknown>[];
     } catch (error) {
-      throw new StoreError(`store query failed: ${error instanceof Error ? error.message : String(error)}\n  in: ${sql.slice(0, 300)}`, { cause: error });
+      throw statementFailed('query', sql, error);
     }
   }
 
@@ -220,7 +220,7 @@ export class PostgresDriver implements SqlDriver {
     try {
       return (await this.pool.query(sql, params as unknown[])).rowCount ?? 0;
     } catch (error) {
-      throw new StoreError(`store statement failed: ${error instanceof Error ? error.message : String(error)}\n  in: ${sql.slice(0, 300)}`, { cause: error });
+      throw statementFailed('statement', sql, error);
     }
   }
 
@@ -231,14 +231,14 @@ export class PostgresDriver implements SqlDriver {
       try {
         return (await client.query(sql, params as unknown[])).rowCount ?? 0;
       } catch (error) {
-        throw new StoreError(`store statement failed: ${error instanceof Error ? error.message : String(error)}\n  in: ${sql.slice(0, 300)}`, { cause: error, retriable: connectionLost(error) });
+        throw statementFailed('statement', sql, error, connectionLost(error));
       }
     };
     const run = async (sql: string, params: readonly SqlValue[] = []) => {
       try {
         return (await client.query(sql, params as unknown[])).rows as Record<string, unknown>[];
       } catch (error) {
-        throw new StoreError(`store query failed: ${error instanceof Error ? error.message : String(error)}\n  in: ${sql.slice(0, 300)}`, { cause: error, retriable: connectionLost(error) });
+        throw statementFailed('query', sql, error, connectionLost(error));
       }
     };
     const tx: SqlDriver = {
@@ -293,6 +293,11 @@ function connectionLost(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === '57P01' || code === '57P02' || code === '57P03' || code === 'ECONNRESET' || code === 'ECONNREFUSED'
     || /Connection terminated|connection timeout|Client has encountered a connection error/i.test(error instanceof Error ? error.message : String(error));
+}
+
+/** A failed statement as the store reports it: what failed, the database's words, the statement's start. */
+function statementFailed(kind: 'query' | 'statement', sql: string, error: unknown, retriable = false): StoreError {
+  return new StoreError(`store ${kind} failed: ${error instanceof Error ? error.message : String(error)}\n  in: ${sql.slice(0, 300)}`, { cause: error, retriable });
 }
 
 /** A URL without its password, for messages. */
@@ -411,7 +416,7 @@ export class DuckDbReadDriver implements SqlReadDriver {
         try {
           return (await s.connection.runAndReadAll(sql, params as DuckDBValue[])).getRowObjectsJS() as Record<string, unknown>[];
         } catch (error) {
-          throw new StoreError(`store query failed: ${error instanceof Error ? error.message : String(error)}\n  in: ${sql.slice(0, 300)}`, { cause: error });
+          throw statementFailed('query', sql, error);
         }
       };
       const next = s.queue.then(run, run);
@@ -497,7 +502,7 @@ export class PostgresReadDriver implements SqlReadDriver {
         try {
           return (await client.query(sql, params as unknown[])).rows as Record<string, unknown>[];
         } catch (error) {
-          throw new StoreError(`store query failed: ${error instanceof Error ? error.message : String(error)}\n  in: ${sql.slice(0, 300)}`, { cause: error });
+          throw statementFailed('query', sql, error);
         }
       };
       const next = queue.then(one, one);
