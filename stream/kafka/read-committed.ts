@@ -6,11 +6,19 @@
  * a killed worker's aborted checkpoints, and merges its aborted partials (issue 12: a run killed and
  * restarted ended with cells that differ from an uninterrupted one).
  *
+ * Its own filter also drops committed records: it keeps one aborted range per producer, from the first
+ * aborted offset to the LAST abort marker of that producer in the response. A restarted worker keeps its
+ * producer id (its transactional id), so "aborted at 4, marker at 7; committed at 18; empty abort marker
+ * at 24 (the next restart's epoch bump)" dropped the committed checkpoint at 18: the restart restored an
+ * older checkpoint while the group's offset was the newer one, and a range of records was never processed
+ * (seen as a run of missing results after SIGKILLs, and as late events judged by an old W).
+ *
  * This applies the rule of Kafka's own consumer to every fetch response before the library reads it: the
  * response lists the aborted transactions overlapping the fetched range (producer, first offset); walking
  * the batches in offset order, a producer is aborted from its first offset until its abort marker, and its
  * transactional batches in between carry no records. The batches stay (emptied), so the library's
- * position still moves past them; removing them would refetch the same range for ever.
+ * position still moves past them; removing them would refetch the same range for ever. The list of
+ * aborted transactions is then emptied, so the library's filter has nothing left to (mis)apply.
  */
 import { subscribe } from 'node:diagnostics_channel';
 
@@ -64,24 +72,33 @@ export function dropAbortedBatches(partition: FetchedPartition): number {
   return dropped;
 }
 
-/** Every partition of a fetch response. */
+/** Every partition of a fetch response; the aborted transactions are consumed (emptied). */
 export function dropAbortedRecords(response: FetchResponseShape): number {
   let dropped = 0;
-  for (const topic of response.responses ?? []) for (const p of topic.partitions) dropped += dropAbortedBatches(p);
+  for (const topic of response.responses ?? []) {
+    for (const p of topic.partitions) {
+      dropped += dropAbortedBatches(p);
+      if (p.abortedTransactions) p.abortedTransactions = [];
+    }
+  }
   return dropped;
 }
+
+/** The Kafka protocol's API key of Fetch. */
+const FETCH_API_KEY = 1;
 
 let installed = false;
 
 /**
- * Filters every fetch response of every consumer in this process, before the library reads it (its
- * tracing channel publishes the response first). Idempotent.
+ * Filters every fetch response of every consumer in this process as it comes off the connection, before
+ * the consumer (and its own filter) reads it: the connection's tracing channel publishes each parsed
+ * response first. Idempotent.
  */
 export function installReadCommittedFilter(): void {
   if (installed) return;
   installed = true;
-  subscribe('tracing:plt:kafka:consumer:fetches:asyncStart', (message) => {
-    const result = (message as { result?: FetchResponseShape }).result;
-    if (result) dropAbortedRecords(result);
+  subscribe('tracing:plt:kafka:connections:api:asyncStart', (message) => {
+    const { apiKey, result } = message as { apiKey?: number; result?: FetchResponseShape };
+    if (apiKey === FETCH_API_KEY && result) dropAbortedRecords(result);
   });
 }

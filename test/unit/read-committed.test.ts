@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dropAbortedBatches, type FetchedBatch } from '../../stream/kafka/read-committed.ts';
+import { dropAbortedBatches, dropAbortedRecords, type FetchedBatch } from '../../stream/kafka/read-committed.ts';
 
 // Record batches as the library parses them: transactional data, and control markers (key: version, type).
 const TX = 1 << 4, CONTROL = 1 << 5;
@@ -31,6 +31,20 @@ describe('read_committed filtering of one partition\'s fetched batches (Kafka co
     const batches = [data(7, 0, 2), control(7, 2, 0), data(7, 3, 1), control(7, 4, 1), data(7, 5, 2), control(7, 7, 0)];
     dropAbortedBatches({ abortedTransactions: [{ producerId: 7n, firstOffset: 5n }, { producerId: 7n, firstOffset: 0n }], records: batches });
     expect(kept(batches)).toEqual([3]);
+  });
+
+  // The checkpoints partition of a failed determinism run (DumpLogSegments-style, offsets as in the log): a
+  // restarted worker keeps its producer id, and the next restart's epoch bump wrote an abort marker with no
+  // records. The library's own filter read "aborted from 4 to the producer's last abort marker (24)" and
+  // dropped the committed checkpoint at 18.
+  it('keeps a committed transaction between a producer\'s aborted one and a later empty abort marker', () => {
+    const batches = [data(7, 4, 1), data(8, 5, 1), control(7, 7, 0), control(8, 8, 0), data(9, 9, 2), control(9, 15, 1),
+      data(7, 18, 1), data(8, 20, 1), control(7, 22, 1), control(8, 23, 0), control(7, 24, 0)];
+    const response = { responses: [{ partitions: [{ abortedTransactions: [{ producerId: 7n, firstOffset: 4n }, { producerId: 8n, firstOffset: 5n }, { producerId: 8n, firstOffset: 20n }], records: batches }] }] };
+    expect(dropAbortedRecords(response)).toBe(3);
+    expect(kept(batches)).toEqual([9, 18]);
+    // Consumed: the library's filter, which runs after this one, finds no aborted transaction to misapply.
+    expect(response.responses[0]!.partitions[0]!.abortedTransactions).toEqual([]);
   });
 
   it('leaves everything when nothing was aborted, and non-transactional batches of an aborted producer id', () => {
