@@ -126,9 +126,9 @@ export class KafkaMergeWorker {
       groupId: this.o.groupId,
       topic: this.topic,
       instanceId: `concord-${this.o.groupId}-${this.o.workerId}`,
-      assigned: (partitions) => {
+      assigned: (partitions, _generation, continued) => {
         this.joined = true;
-        return this.assign(partitions);
+        return this.assign(partitions, continued);
       },
       batch: (batch) => this.process(batch),
       // Transaction markers take offsets too: the fetch position (not the records) tells "caught up".
@@ -197,8 +197,9 @@ export class KafkaMergeWorker {
     return stage;
   }
 
-  private async assign(assigned: number[]): Promise<void> {
-    const keep = new Set(assigned);
+  /** Keeps the state of partitions it still owns only when the membership `continued` (see MemberHandlers.assigned). */
+  private async assign(assigned: number[], continued: boolean): Promise<void> {
+    const keep = new Set(continued ? assigned : []);
     for (const p of [...this.owned.keys()]) if (!keep.has(p)) this.owned.delete(p);
     const fresh = assigned.filter((p) => !this.owned.has(p));
     if (fresh.length === 0) return;

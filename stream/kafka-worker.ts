@@ -142,9 +142,9 @@ export class KafkaWorker {
       groupId: this.groupId,
       topic: this.topic,
       instanceId: `concord-${this.groupId}-${this.o.workerId}`,
-      assigned: (partitions, generation) => {
+      assigned: (partitions, generation, continued) => {
         this.generation = generation;
-        return this.assign(partitions);
+        return this.assign(partitions, continued);
       },
       batch: (batch) => this.process(batch),
     });
@@ -212,9 +212,12 @@ export class KafkaWorker {
     this.consumer!.replaceAfterStep();
   }
 
-  /** A new assignment: drop partitions handed away, restore the new ones from their checkpoints. */
-  private async assign(assigned: number[]): Promise<void> {
-    const keep = new Set(assigned);
+  /**
+   * A new assignment: drop partitions handed away (all of them unless the membership `continued`: another
+   * member may have moved them on meanwhile), restore the new ones from their checkpoints.
+   */
+  private async assign(assigned: number[], continued: boolean): Promise<void> {
+    const keep = new Set(continued ? assigned : []);
     for (const p of [...this.partitions.keys()]) {
       if (!keep.has(p)) {
         this.partitions.delete(p);

@@ -7,8 +7,11 @@ export interface MemberHandlers {
   topic: string;
   /** Static membership (KIP-345): a restarted member gets its partitions back without waiting for a rebalance. */
   instanceId: string;
-  /** A new assignment (this topic's partitions), before any batch that follows it. */
-  assigned: (partitions: number[], generation: GroupGeneration) => Promise<void>;
+  /**
+   * A new assignment (this topic's partitions), before any batch that follows it. Unless `continued`
+   * (see ConsumeOptions.onAssignment), state kept from an earlier assignment is stale: restore it.
+   */
+  assigned: (partitions: number[], generation: GroupGeneration, continued: boolean) => Promise<void>;
   /** One fetched batch, inside the member's loop; true when processed. */
   batch: (batch: InBatch) => Promise<boolean>;
   /** Fetch positions, markers included (see ConsumeOptions.onPosition). */
@@ -45,9 +48,9 @@ export class MemberConsumer {
       groupId: m.groupId,
       topics: [m.topic],
       instanceId: m.instanceId,
-      onAssignment: (assigned, g) => {
+      onAssignment: (assigned, g, continued) => {
         const mine = assigned.filter((a) => a.topic === m.topic).map((a) => a.partition);
-        this.loop.assigned(async () => { if (isCurrent()) await m.assigned(mine, g); });
+        this.loop.assigned(async () => { if (isCurrent()) await m.assigned(mine, g, continued); });
       },
       // Offsets commit only inside the member's transactions, together with its outputs and checkpoints.
       commit: 'none',

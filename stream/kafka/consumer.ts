@@ -3,6 +3,7 @@ import { Base, Consumer, FetchIsolationLevels, stringDeserializers, type GroupAs
 import { deleteGroups, endOffsets } from './admin.ts';
 import { lineProblem, maxLineBytes } from '../../sources/line-limits.ts';
 import { installReadCommittedFilter } from './read-committed.ts';
+import { FetchPositionGuard, joinOf, type GuardedConsumer } from './fetch-positions.ts';
 import { baseOptions, KafkaClientError, wrap, type GroupGeneration, type InBatch, type InRecord, type KafkaSettings } from './common.ts';
 
 // Values stay bytes until judged (sources/line-limits.ts): a string deserializer would turn bytes that
@@ -24,8 +25,14 @@ export interface ConsumeOptions {
   onBatch: (batch: InBatch) => Promise<boolean | void> | boolean | void;
   /** 'after-batch': commit after each processed batch; 'none': the caller commits (in a transaction). */
   commit?: 'after-batch' | 'none';
-  /** Every assignment, with the generation it belongs to (commits made for it must carry it). */
-  onAssignment?: (partitions: { topic: string; partition: number }[], generation: GroupGeneration) => void;
+  /**
+   * Every assignment, with the generation it belongs to (commits made for it must carry it), and whether
+   * this member held the generation just before it: only then were the partitions it keeps nobody
+   * else's meanwhile. A member dropped from the group (a stall past the session timeout, a rejoin under a
+   * new member id) gets a later generation: another member may have processed its partitions in between,
+   * so state kept in memory from before is stale (seen as a range of late events judged by an old W).
+   */
+  onAssignment?: (partitions: { topic: string; partition: number }[], generation: GroupGeneration, continued: boolean) => void;
   /**
    * After delivered batches and after fetches holding only transaction markers (which `onBatch` never
    * sees): the next offset to read, to tell "caught up" (markers take offsets too).
@@ -85,6 +92,7 @@ export class BatchConsumer {
     private readonly settings: KafkaSettings,
     private readonly consumer: StringConsumer,
     private readonly options: ConsumeOptions,
+    private readonly guard: FetchPositionGuard,
   ) {}
 
   static async start(s: KafkaSettings, options: ConsumeOptions): Promise<BatchConsumer> {
@@ -101,20 +109,26 @@ export class BatchConsumer {
       maxWaitTime: 500, maxBytesPerPartition, maxBytes: maxBytesPerPartition * 8,
       isolationLevel: FetchIsolationLevels.READ_COMMITTED, deserializers, autocommit: false,
     });
-    const self = new BatchConsumer(s, consumer, options);
+    // Registered before the stream exists, so its join handler runs before the stream's (fetch-positions.ts).
+    const guard = new FetchPositionGuard(consumer as unknown as GuardedConsumer);
+    const self = new BatchConsumer(s, consumer, options, guard);
     consumer.on('consumer:group:join', (e: { groupId: string; memberId: string; generationId: number; assignments: GroupAssignment[] | null }) => {
+      guard.joined();
+      const previous = self.generation;
       self.generation = { groupId: e.groupId, memberId: e.memberId, generationId: e.generationId, coordinatorId: consumer.coordinatorId ?? -1 };
+      const continued = previous !== undefined && previous.memberId === e.memberId && previous.generationId + 1 === e.generationId;
       self.delivered.clear();
       const topics = new Set(options.topics);
       const assigned = (e.assignments ?? []).filter((a) => topics.has(a.topic)).flatMap((a) => a.partitions.map((partition) => ({ topic: a.topic, partition })));
       self.assigned.clear();
       for (const a of assigned) self.assigned.add(partitionKey(a.topic, a.partition));
-      options.onAssignment?.(assigned, self.generation);
+      options.onAssignment?.(assigned, self.generation, continued);
     });
     const stream = await wrap('joining the consumer group', s, () => consumer.consume({
       topics: options.topics, mode: 'committed', fallbackMode: (options.fromBeginning ?? true) ? 'earliest' : 'latest', autocommit: false,
       highWaterMark: 20_000,
     }));
+    guard.attach(stream.offsetsToFetch);
     stream.on('readable', () => void self.pump(stream));
     // A fetch holding only transaction markers delivers nothing but moves the position.
     stream.on('fetch', () => setImmediate(() => { if (!self.pumping && stream.readableLength === 0) self.reportPositions(stream); }));
@@ -147,16 +161,16 @@ export class BatchConsumer {
   }
 
   /**
-   * Groups messages per partition (order kept). Drops those fetched under an older membership: the
-   * library labels a message with the membership current when the fetch response arrives, so a fetch
-   * sent before a rebalance can deliver a partition this member no longer owns; and those delivered already.
+   * Groups messages per partition (order kept). Drops those fetched before the latest join (read from a
+   * position the group had not handed this member: fetch-positions.ts) or under an older membership, and
+   * those delivered already.
    */
   private batches(fetched: StringMessage[]): InBatch[] {
     const out = new Map<string, InBatch>();
     const g = this.generation;
     for (const m of fetched) {
       const c = m.metadata?.consumer as GroupGeneration | undefined;
-      if (!g || !c || c.generationId !== g.generationId || c.memberId !== g.memberId) continue;
+      if (!g || !c || c.generationId !== g.generationId || c.memberId !== g.memberId || joinOf(m) !== this.guard.currentJoin) continue;
       const key = partitionKey(m.topic, m.partition);
       if (!this.assigned.has(key)) continue;
       const offset = Number(m.offset);

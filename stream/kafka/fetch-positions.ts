@@ -1,0 +1,103 @@
+/**
+ * Fetch positions that never run ahead of what a member was handed. @platformatic/kafka moves a
+ * partition's position to the end of every fetch response it reads, whenever that fetch was sent:
+ *  - a fetch sent before a rebalance and answered after it moves the position past records nobody will
+ *    process (its records carry the new generation, but the offset the group refreshed was older);
+ *  - a response read between the JoinGroup answer and the join event carries the new generation before
+ *    the member knows it, so the member drops it while the position has moved past it;
+ *  - after a rebalance the library resets positions to the group's committed offsets, but keeps its own
+ *    (ahead) position for a partition that has none.
+ * Each left a contiguous range of records unprocessed: the worker killed and restarted ended with a run of
+ * minutes missing from the results, and the determinism test saw a merge resume past its checkpoint.
+ *
+ * The guard: a response to a fetch sent before the latest join (or under another generation or member) is
+ * read as empty, so it moves nothing; at every join all positions are forgotten, so the library's refresh
+ * sets each one from the committed offset or, without one, from the start (as a new consumer would); a
+ * fetch that would go out before that refresh has no position to ask from and is answered empty, unsent.
+ * Every record read is tagged with the join it was fetched under (`joinOf`), so records already buffered
+ * when a join comes are never delivered after it. Reading from the committed offset again is always safe:
+ * members skip records below their restored or in-memory next offset.
+ */
+
+/** The parts of a consumer this needs (the library's `Consumer`). */
+export interface GuardedConsumer {
+  generationId: number;
+  memberId: string | null;
+  fetch: (options: FetchRequestShape, callback: (error: Error | null, response: unknown) => void) => unknown;
+}
+
+export interface FetchRequestShape {
+  topics: { partitions: { fetchOffset?: bigint }[] }[];
+}
+
+interface FetchResponseShape {
+  responses?: { partitions: { records?: { records: { metadata?: Record<string, unknown> }[] }[] | null }[] }[];
+}
+
+/** The key of the join tag in a message's metadata (the library merges a raw record's metadata into it). */
+const JOIN_TAG = 'concordJoin';
+
+/** The join a delivered message was fetched under (see FetchPositionGuard), if tagged. */
+export function joinOf(message: { metadata?: Record<string, unknown> }): number | undefined {
+  const tag = message.metadata?.[JOIN_TAG];
+  return typeof tag === 'number' ? tag : undefined;
+}
+
+/** How long an unsent fetch waits before it is answered (the library asks again at once, until its refresh ends). */
+const UNSENT_RETRY_MS = 10;
+
+export class FetchPositionGuard {
+  /** Joins seen so far: a fetch belongs to the join current when it was sent. */
+  private joins = 0;
+  private positions: Map<string, bigint> | undefined;
+  /** Responses read as empty because they were stale, and fetches not sent (no position yet): for tests and logs. */
+  readonly stats = { staleResponses: 0, unsentFetches: 0 };
+
+  constructor(private readonly consumer: GuardedConsumer) {
+    const send = consumer.fetch.bind(consumer);
+    consumer.fetch = (options, callback) => {
+      const sent = { joins: this.joins, generation: consumer.generationId, member: consumer.memberId };
+      if (options.topics.some((t) => t.partitions.some((p) => p.fetchOffset === undefined || p.fetchOffset < 0n))) {
+        this.stats.unsentFetches++;
+        setTimeout(() => callback(null, { responses: [] }), UNSENT_RETRY_MS);
+        return undefined;
+      }
+      return send(options, (error, response) => {
+        if (sent.joins !== this.joins || sent.generation !== consumer.generationId || sent.member !== consumer.memberId) {
+          this.stats.staleResponses++;
+          callback(null, { responses: [] });
+          return;
+        }
+        if (!error) tag(response as FetchResponseShape, sent.joins);
+        callback(error, response);
+      });
+    };
+  }
+
+  /** The current join (compare with `joinOf` of a message). */
+  get currentJoin(): number {
+    return this.joins;
+  }
+
+  /** The stream's position map (MessagesStream.offsetsToFetch), once the stream exists. */
+  attach(positions: Map<string, bigint>): void {
+    this.positions = positions;
+  }
+
+  /**
+   * A join: must run before the stream's own join handler (which refreshes the positions), so register
+   * it on the consumer before the stream is created.
+   */
+  joined(): void {
+    this.joins++;
+    this.positions?.clear();
+  }
+}
+
+function tag(response: FetchResponseShape, joins: number): void {
+  for (const topic of response.responses ?? []) {
+    for (const partition of topic.partitions) {
+      for (const batch of partition.records ?? []) for (const record of batch.records) record.metadata = { ...record.metadata, [JOIN_TAG]: joins };
+    }
+  }
+}
