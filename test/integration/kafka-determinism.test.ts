@@ -140,8 +140,9 @@ describe('deterministic lateness over a real broker', () => {
     expect(differing).toEqual([]);
   }
 
-  // Once ~1 in 3 of these runs differed: the client moved a partition's fetch position past records nobody
-  // processed around rebalances (stream/kafka/fetch-positions.ts has the three ways).
+  // Once ~1 in 3 of these runs differed: the client's read_committed filter dropped a restarted worker's
+  // committed checkpoint (stream/kafka/read-committed.ts), and its fetch positions could run past records
+  // nobody processed around rebalances (stream/kafka/fetch-positions.ts).
   it.each([
     ['one worker', ['a']],
     ['two worker processes', ['a', 'b']],
