@@ -433,7 +433,9 @@ export class SqlResultStore implements ReconcileStore {
       await recordChanges(tx, this.s, changes, 'backfill', generation, at);
       if (next.length > 0) {
         const stage = await stageRows(tx, this.s, next.map((row) => ({ row })));
-        await insertHistory(tx, this.s, stage);
+        // A reconciled version's history holds exactly the revisions of its rows (publish and backfill
+        // write both): one above the stored row's is new. Generation 0 also holds held stream rows.
+        await insertHistory(tx, this.s, stage, { fresh: generation > 0 });
         await upsertRows(tx, this.s, stage);
       }
       await meta.progress?.(`${changes.length} changed cells written; consuming ${consumed.length} dirty cells`);

@@ -119,6 +119,21 @@ describe.each(backends)('result store conformance: $name', ({ name, url }) => {
     expect((await store.status(P, DAY))).toMatchObject({ liveGeneration: 0, generations: [1] });
   });
 
+  it('backfills of a reconciled day add one history revision each; as-of reads see every one', async () => {
+    const store = await fresh();
+    await store.writeRealtime([win(0, '/a', 1), win(0, '/b', 1)]);
+    await store.publishDay(P, DAY, [win(0, '/a', 1), win(0, '/b', 1)], { jobId: 'rec', provenance: 'reconciled' });
+    const states: number[] = [];
+    for (const views of [4, 6]) {
+      clock += 60_000;
+      expect(await store.upsertBackfill(P, DAY, [win(0, '/a', views)], [], { jobId: `bf-${views}` })).toEqual({ changed: 1 });
+      states.push(clock);
+    }
+    expect((await store.current(P, DAY))[0]).toMatchObject({ provenance: 'backfill', revision: 2, generation: 1, values: { views: 6 } });
+    expect(views(await store.asOfRows(P, DAY, states[0]!))).toEqual([[0, '/a', 4], [0, '/b', 1]]);
+    expect(views(await store.asOfRows(P, DAY, states[1]!))).toEqual([[0, '/a', 6], [0, '/b', 1]]);
+  });
+
   it('a day is sealed once the watermark passes its end plus the seal delay; rows for it count as late-delta', async () => {
     const store = await openStore(url(), { registry: seedRegistry(), schema: schemas.next(), now: () => clock, sealDelayMs: 3_600_000 });
     stores.push(store);
