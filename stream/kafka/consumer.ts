@@ -168,20 +168,34 @@ export class BatchConsumer {
   private batches(fetched: StringMessage[]): InBatch[] {
     const out = new Map<string, InBatch>();
     const g = this.generation;
+    const join = this.guard.currentJoin;
+    // Messages come in runs of one partition: its key, batch and delivered offset are looked up once per run.
+    let topic: string | undefined, partition = -1, key = '', batch: InBatch | undefined, next = 0;
+    const flush = () => { if (batch) this.delivered.set(key, next); };
     for (const m of fetched) {
       const c = m.metadata?.consumer as GroupGeneration | undefined;
-      if (!g || !c || c.generationId !== g.generationId || c.memberId !== g.memberId || joinOf(m) !== this.guard.currentJoin) continue;
-      const key = partitionKey(m.topic, m.partition);
-      if (!this.assigned.has(key)) continue;
+      if (!g || !c || c.generationId !== g.generationId || c.memberId !== g.memberId || joinOf(m) !== join) continue;
+      if (m.topic !== topic || m.partition !== partition) {
+        flush();
+        topic = m.topic;
+        partition = m.partition;
+        key = partitionKey(topic, partition);
+        if (!this.assigned.has(key)) {
+          batch = undefined;
+          continue;
+        }
+        batch = out.get(key);
+        if (!batch) out.set(key, (batch = { topic, partition, records: [], generation: { ...c } }));
+        next = this.delivered.get(key) ?? 0;
+      }
+      if (!batch) continue;
       const offset = Number(m.offset);
-      if (offset < (this.delivered.get(key) ?? 0)) continue;
-      this.delivered.set(key, offset + 1);
-      let b = out.get(key);
-      if (!b) out.set(key, (b = { topic: m.topic, partition: m.partition, records: [], generation: { ...c } }));
-      const record = inRecord(offset, m.key ?? null, m.value, Number(m.timestamp), this.lineLimit);
-      b.records.push(record);
+      if (offset < next) continue;
+      next = offset + 1;
+      batch.records.push(inRecord(offset, m.key ?? null, m.value, Number(m.timestamp), this.lineLimit));
     }
-    return [...out.values()];
+    flush();
+    return [...out.values()].filter((b) => b.records.length > 0);
   }
 
   private reportPositions(stream: MessagesStream<string, Buffer, string, string>): void {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 /** Producing: plain idempotent batches, and transactions that commit records with consumer offsets. */
-import { findErrorBy, murmur2, ProduceAcks, Producer, stringSerializers, type Message, type MessageToProduce } from '@platformatic/kafka';
+import { findErrorBy, ProduceAcks, Producer, stringSerializers, type Message, type MessageToProduce } from '@platformatic/kafka';
+import { keyHash } from './murmur2.ts';
 import { baseOptions, fencedBy, GroupFencedError, KafkaClientError, ProducerFencedError, producerFencedBy, wrap, type ConsumedOffsets, type KafkaSettings, type OutRecord } from './common.ts';
 
 type StringProducer = Producer<string, string, string, string>;
@@ -24,7 +25,7 @@ export function wireKey(key: string): string {
 function messages(records: readonly OutRecord[]): MessageToProduce<string, string, string, string>[] {
   return records.map((r) => {
     const key = r.key === null ? null : wireKey(r.key);
-    const partition = r.partition ?? (key === null ? undefined : murmur2(Buffer.from(key)) & 0x7fffffff);
+    const partition = r.partition ?? (key === null ? undefined : keyHash(key));
     return { topic: r.topic, value: r.value, ...(key === null ? {} : { key }), ...(partition === undefined ? {} : { partition }) };
   });
 }
