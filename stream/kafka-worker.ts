@@ -105,6 +105,9 @@ export class KafkaWorker {
   private producer!: TransactionalProducer;
   private consumer: MemberConsumer | undefined;
   private readonly loop = new MemberLoop();
+  /** Per partition, the next offset after the batches processed since the last commit, and the generation they were read under. */
+  private readonly consumed = new Map<number, number>();
+  private consumedUnder: GroupGeneration | undefined;
   /** The group membership of the assignment in use: steps that read nothing commit their offsets under it (KIP-447). */
   private generation: GroupGeneration | undefined;
   /** Transactions begun so far (for the test-only stall hook, CONCORD_TEST_STOP_BEFORE_TXN). */
@@ -206,6 +209,7 @@ export class KafkaWorker {
       this.o.pipelines.forEach((_, i) => this.reported.delete(`${i}|${p}`));
     }
     this.partitions.clear();
+    this.consumed.clear();
     this.out.length = 0;
     this.emitted.length = 0;
     this.generation = undefined;
@@ -218,6 +222,14 @@ export class KafkaWorker {
    */
   private async assign(assigned: number[], continued: boolean): Promise<void> {
     const keep = new Set(continued ? assigned : []);
+    if (this.consumed.size > 0) {
+      // The group rebalanced between the batches of one fetch: what they produced is dropped with their
+      // partitions' state (everything pending comes from them), restored below from the checkpoints and
+      // read again.
+      for (const p of this.consumed.keys()) keep.delete(p);
+      this.consumed.clear();
+      this.out.length = 0;
+    }
     for (const p of [...this.partitions.keys()]) {
       if (!keep.has(p)) {
         this.partitions.delete(p);
@@ -251,7 +263,7 @@ export class KafkaWorker {
     this.trackers.forEach((t, i) => t.addSources(sources[i]!));
     this.log(`assigned ${this.topic} partitions [${assigned.join(', ')}]; restored ${restoredCount} from checkpoints`);
     // Pending decisions of restored state happen before any new event is judged.
-    await this.step(null);
+    await this.step();
   }
 
   /** A record for the merge stage: keyed by pipeline, so one pipeline's records keep their order. */
@@ -335,7 +347,10 @@ export class KafkaWorker {
     if (this.stats.events > eventsBefore) {
       state.operators.forEach((op, i) => this.trackers[i]!.advanceSource(source, op.watermark));
     }
-    await this.step({ partition: batch.partition, offset: state.next, generation: batch.generation });
+    this.consumed.set(batch.partition, state.next);
+    this.consumedUnder = batch.generation;
+    // The other partitions' batches of the same fetch follow at once: one transaction for all of them.
+    if (!batch.more) await this.step();
     return true;
   }
 
@@ -345,7 +360,7 @@ export class KafkaWorker {
    * are merged, and everything commits in one transaction with the checkpoints of the partitions that
    * changed (and the consumed offset, when the step consumed records).
    */
-  private async step(consumed: { partition: number; offset: number; generation: GroupGeneration } | null): Promise<void> {
+  private async step(): Promise<void> {
     const started = performance.now();
     this.o.pipelines.forEach((_, i) => {
       const w = this.trackers[i]!.current;
@@ -364,7 +379,14 @@ export class KafkaWorker {
     this.stats.checkpointBytes += bytes;
     metrics?.checkpoint(bytes, (performance.now() - cpStarted) / 1000);
     records.push(...checkpoints);
-    await this.commit(records, consumed ? { generation: consumed.generation, topic: this.topic, partitions: [{ partition: consumed.partition, offset: consumed.offset }] } : this.ownership(), started);
+    const consumed = this.consumedOffsets();
+    if (await this.commit(records, consumed ?? this.ownership(), started)) this.consumed.clear();
+  }
+
+  /** The offsets of the batches processed since the last commit, under the generation they were read with. */
+  private consumedOffsets(): ConsumedOffsets | null {
+    if (this.consumed.size === 0 || !this.consumedUnder) return null;
+    return { generation: this.consumedUnder, topic: this.topic, partitions: [...this.consumed].map(([partition, offset]) => ({ partition, offset })) };
   }
 
   /**
@@ -460,7 +482,7 @@ export class KafkaWorker {
         });
       }
     }
-    if (moved) await this.step(null);
+    if (moved) await this.step();
     // Seen a few times in ~20 loaded test runs: the client stopped fetching one partition that still had
     // records (all others read to their end). Every step commits, so a fresh consumer loses nothing.
     const stall = stalledAfterMs();
@@ -484,6 +506,9 @@ export class KafkaWorker {
 
   /** End of a bounded run: W = +infinity, every open window fires once, results commit (false: refused). */
   private async drain(): Promise<boolean> {
+    // Batches processed but not committed yet go first, with their checkpoints: the drain writes none,
+    // so its offsets must not run ahead of them.
+    if (this.consumed.size > 0) await this.step();
     const started = performance.now();
     for (const state of this.partitions.values()) for (const op of state.operators) op.finish();
     this.trackers.forEach((t) => t.finish());

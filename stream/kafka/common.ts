@@ -77,6 +77,8 @@ export interface InBatch {
   records: InRecord[];
   /** The membership these records were fetched under: commit their offsets under it, or not at all. */
   generation: GroupGeneration;
+  /** More batches of the same fetched data follow at once: a member may commit them all in one transaction. */
+  more?: boolean;
 }
 
 /** Offsets to commit for a consumer group: per partition, the next offset to read, under the generation that read them. */

@@ -147,8 +147,10 @@ export class BatchConsumer {
         const fetched: StringMessage[] = [];
         for (let m: StringMessage | null; (m = stream.read() as StringMessage | null) !== null;) fetched.push(m);
         if (fetched.length === 0) break;
-        for (const batch of this.batches(fetched)) {
+        const batches = this.batches(fetched);
+        for (const [i, batch] of batches.entries()) {
           if (this.stopped) return;
+          batch.more = i < batches.length - 1;
           const processed = await this.options.onBatch(batch);
           if (processed === false || (this.options.commit ?? 'after-batch') !== 'after-batch' || batch.records.length === 0) continue;
           await this.commit(batch.topic, batch.partition, batch.records.at(-1)!.offset + 1).catch((error: unknown) => { this.failure = error; });
