@@ -3,7 +3,7 @@ import { Base, Consumer, FetchIsolationLevels, stringDeserializers, type GroupAs
 import { deleteGroups, endOffsets } from './admin.ts';
 import { lineProblem, maxLineBytes } from '../../sources/line-limits.ts';
 import { installReadCommittedFilter } from './read-committed.ts';
-import { FetchPositionGuard, joinOf, type GuardedConsumer } from './fetch-positions.ts';
+import { FetchPositionGuard, type GuardedConsumer } from './fetch-positions.ts';
 import { baseOptions, KafkaClientError, wrap, type GroupGeneration, type InBatch, type InRecord, type KafkaSettings } from './common.ts';
 
 // Values stay bytes until judged (sources/line-limits.ts): a string deserializer would turn bytes that
@@ -128,7 +128,7 @@ export class BatchConsumer {
       topics: options.topics, mode: 'committed', fallbackMode: (options.fromBeginning ?? true) ? 'earliest' : 'latest', autocommit: false,
       highWaterMark: 20_000,
     }));
-    guard.attach(stream.offsetsToFetch);
+    guard.attach(stream);
     stream.on('readable', () => void self.pump(stream));
     // A fetch holding only transaction markers delivers nothing but moves the position.
     stream.on('fetch', () => setImmediate(() => { if (!self.pumping && stream.readableLength === 0) self.reportPositions(stream); }));
@@ -163,20 +163,18 @@ export class BatchConsumer {
   }
 
   /**
-   * Groups messages per partition (order kept). Drops those fetched before the latest join (read from a
-   * position the group had not handed this member: fetch-positions.ts) or under an older membership, and
-   * those delivered already.
+   * Groups messages per partition (order kept). Drops those fetched under an older membership (those
+   * fetched before the latest join never get here: fetch-positions.ts), and those delivered already.
    */
   private batches(fetched: StringMessage[]): InBatch[] {
     const out = new Map<string, InBatch>();
     const g = this.generation;
-    const join = this.guard.currentJoin;
     // Messages come in runs of one partition: its key, batch and delivered offset are looked up once per run.
     let topic: string | undefined, partition = -1, key = '', batch: InBatch | undefined, next = 0;
     const flush = () => { if (batch) this.delivered.set(key, next); };
     for (const m of fetched) {
       const c = m.metadata?.consumer as GroupGeneration | undefined;
-      if (!g || !c || c.generationId !== g.generationId || c.memberId !== g.memberId || joinOf(m) !== join) continue;
+      if (!g || !c || c.generationId !== g.generationId || c.memberId !== g.memberId) continue;
       if (m.topic !== topic || m.partition !== partition) {
         flush();
         topic = m.topic;
