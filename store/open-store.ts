@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError } from '../pipeline/errors.ts';
-import { DuckDbDriver, DuckDbReadDriver, PostgresDriver, PostgresReadDriver, redact } from './sql-driver.ts';
+import { DuckDbDriver, DuckDbReadDriver } from './duckdb-driver.ts';
+import { PostgresDriver, PostgresReadDriver } from './pg-driver.ts';
+import { redact } from './sql-driver.ts';
 import { SqlResultStore, type StoreOptions } from './sql-store.ts';
 import { StoreReader } from './store-reader.ts';
 

@@ -260,7 +260,8 @@ describe('store sink: one write in flight while the stream computes', () => {
 
 describe('result store: a PostgreSQL connection dropped in the middle of a transaction', () => {
   it('fails that transaction with a retriable StoreError (no unhandled error event), and the next one runs on a fresh connection', async () => {
-    const { PostgresDriver, PostgresReadDriver, StoreError } = await import('../../store/sql-driver.ts');
+    const { PostgresDriver, PostgresReadDriver } = await import('../../store/pg-driver.ts');
+    const { StoreError } = await import('../../store/sql-driver.ts');
     const pgAdmin = new (await import('pg')).default.Client({ connectionString: PG }); // eslint-disable-line new-cap
     await pgAdmin.connect();
     const writer = await PostgresDriver.open(PG, 4242);
@@ -291,7 +292,7 @@ describe('result store: a PostgreSQL connection dropped in the middle of a trans
 
 describe('result store: PostgreSQL staging by COPY', () => {
   it('stages any text exactly (tabs, newlines, backslashes, \\N and \\. as text, quotes, non-ASCII) and nulls as nulls', async () => {
-    const { PostgresDriver } = await import('../../store/sql-driver.ts');
+    const { PostgresDriver } = await import('../../store/pg-driver.ts');
     const driver = await PostgresDriver.open(PG, 4243);
     const hostile = ['a\tb', 'line1\nline2\r\n', 'back\\slash\\', '\\N', '\\.', '"quoted" \'single\'', 'zürich 東京 🙂', '', ' lead and trail '];
     try {

@@ -1,0 +1,255 @@
+/** The store on embedded DuckDB: the writer (one process) and the read-only snapshots of `concord serve`. */
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { stat } from 'node:fs/promises';
+import { StoreError, StoreBusyError, statementFailed, readOnlyDriver, EMPTY_SNAPSHOT, type SqlDriver, type SqlReadDriver, type SqlValue, type StageColumn } from './sql-driver.ts';
+
+/** Embedded DuckDB: one process; calls are queued on its one connection. */
+export class DuckDbDriver implements SqlDriver {
+  readonly backend = 'duckdb' as const;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly instance: DuckDBInstance;
+  private readonly connection: DuckDBConnection;
+
+  private constructor(instance: DuckDBInstance, connection: DuckDBConnection) {
+    this.instance = instance;
+    this.connection = connection;
+  }
+
+  static async open(path: string): Promise<DuckDbDriver> {
+    try {
+      // DuckDB checkpoints inside the commit that crosses this WAL size (measured: 300-700 ms with the
+      // store's indexes, the p99 of the live write path); the sink checkpoints between writes instead
+      // (StoreSink.checkpointIfDue), and this stays as the safety net.
+      const config = {
+        memory_limit: process.env.CONCORD_DUCKDB_MEMORY ?? '2GB',
+        checkpoint_threshold: process.env.CONCORD_DUCKDB_CHECKPOINT_THRESHOLD ?? '1GB',
+      };
+      // `concord serve` holds the file read-only for a burst of reads (DuckDB: one writer or several
+      // readers): a writer starting meanwhile waits for it (CONCORD_DUCKDB_LOCK_WAIT_MS, default 5 s).
+      const waitUntil = Date.now() + Number(process.env.CONCORD_DUCKDB_LOCK_WAIT_MS ?? 5_000);
+      for (;;) {
+        try {
+          const instance = await DuckDBInstance.create(path, config);
+          return new DuckDbDriver(instance, await instance.connect());
+        } catch (error) {
+          if (!/Conflicting lock/i.test(String(error)) || Date.now() >= waitUntil) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+    } catch (error) {
+      throw new StoreError(`cannot open the DuckDB store at ${path}: ${error instanceof Error ? error.message : String(error)} (another process may hold it; use PostgreSQL for several processes)`, { cause: error });
+    }
+  }
+
+  private async run(sql: string, params: readonly SqlValue[]): Promise<Record<string, unknown>[]> {
+    try {
+      const reader = await this.connection.runAndReadAll(sql, params as DuckDBValue[]);
+      return reader.getRowObjectsJS() as Record<string, unknown>[];
+    } catch (error) {
+      throw statementFailed('query', sql, error);
+    }
+  }
+
+  private async exec(sql: string, params: readonly SqlValue[]): Promise<number> {
+    try {
+      return Number((await this.connection.run(sql, params as DuckDBValue[])).rowsChanged);
+    } catch (error) {
+      throw statementFailed('statement', sql, error);
+    }
+  }
+
+  private readonly stageTables = new Set<string>();
+
+
+  private async stageRows(schema: string, table: string, columns: readonly StageColumn[], rows: readonly SqlValue[][]): Promise<string> {
+    // A temporary table: in memory, outside the database file and its write-ahead log.
+    const local = `${schema}_${table}`;
+    const name = `temp.main.${local}`;
+    if (!this.stageTables.has(local)) {
+      await this.run(`CREATE OR REPLACE TEMP TABLE ${local} (${columns.map((c) => `${c.name} ${c.type}`).join(', ')})`, []);
+      this.stageTables.add(local);
+    }
+    await this.run(`DELETE FROM ${name}`, []);
+    try {
+      const appender = await this.connection.createAppender(local, 'main', 'temp');
+      for (const row of rows) {
+        columns.forEach((c, i) => {
+          const v = row[i];
+          if (v === null || v === undefined) appender.appendNull();
+          else if (c.type === 'TEXT') appender.appendVarchar(String(v));
+          else if (c.type === 'BIGINT') appender.appendBigInt(BigInt(v));
+          else appender.appendInteger(Number(v));
+        });
+        appender.endRow();
+      }
+      appender.closeSync();
+    } catch (error) {
+      throw new StoreError(`staging ${rows.length} rows into ${name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    return name;
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  query(sql: string, params: readonly SqlValue[] = []): Promise<Record<string, unknown>[]> {
+    return this.exclusive(() => this.run(sql, params));
+  }
+
+  execute(sql: string, params: readonly SqlValue[] = []): Promise<number> {
+    return this.exclusive(() => this.exec(sql, params));
+  }
+
+  transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
+    return this.exclusive(async () => {
+      const tx: SqlDriver = {
+        backend: 'duckdb', query: (sql, params = []) => this.run(sql, params), execute: (sql, params = []) => this.exec(sql, params),
+        transaction: (inner) => inner(tx), close: async () => undefined,
+        stage: (schema, table, columns, rows) => this.stageRows(schema, table, columns, rows),
+      };
+      await this.run('BEGIN TRANSACTION', []);
+      try {
+        const out = await fn(tx);
+        await this.run('COMMIT', []);
+        return out;
+      } catch (error) {
+        await this.run('ROLLBACK', []).catch(() => undefined);
+        this.stageTables.clear(); // a staging table created in the rolled-back transaction is gone
+        throw error;
+      }
+    });
+  }
+
+  stage(schema: string, table: string, columns: readonly StageColumn[], rows: readonly SqlValue[][]): Promise<string> {
+    return this.exclusive(() => this.stageRows(schema, table, columns, rows));
+  }
+
+  checkpoint(): Promise<void> {
+    return this.exclusive(async () => { await this.run('CHECKPOINT', []); });
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+interface DuckSession {
+  instance: DuckDBInstance;
+  connection: DuckDBConnection;
+  users: number;
+  queue: Promise<unknown>;
+}
+
+/**
+ * Embedded DuckDB, read-only. DuckDB lets one process write a file or several read it, never both, so
+ * the file is opened (READ_ONLY) only while reads run and released `lingerMs` after the last one: a
+ * writer (`concord stream --store`, `reconcile --date`) can take it in between. While a writer holds it,
+ * reads fail at once with StoreBusyError (never wait). While opened, no one can write: every query of a
+ * snapshot sees the same state.
+ */
+export class DuckDbReadDriver implements SqlReadDriver {
+  readonly backend = 'duckdb' as const;
+  private readonly path: string;
+  private readonly lingerMs: number;
+  private session: Promise<DuckSession> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(path: string, options: { lingerMs?: number } = {}) {
+    this.path = path;
+    this.lingerMs = options.lingerMs ?? Number(process.env.CONCORD_DUCKDB_READ_LINGER_MS ?? 250);
+  }
+
+  private async openSession(): Promise<DuckSession> {
+    let instance: DuckDBInstance | undefined;
+    try {
+      instance = await DuckDBInstance.create(this.path, { access_mode: 'READ_ONLY', memory_limit: process.env.CONCORD_DUCKDB_MEMORY ?? '1GB' });
+      return { instance, connection: await instance.connect(), users: 0, queue: Promise.resolve() };
+    } catch (error) {
+      instance?.closeSync();
+      const text = error instanceof Error ? error.message : String(error);
+      if (/lock/i.test(text)) {
+        throw new StoreBusyError(`the DuckDB store ${this.path} is held by a writer (DuckDB: one writing process, or several reading ones); reads resume when it is done (use PostgreSQL to read while writing)`, { cause: error });
+      }
+      throw new StoreError(`cannot open the DuckDB store at ${this.path} read-only: ${text}`, { cause: error });
+    }
+  }
+
+  private async acquire(): Promise<DuckSession> {
+    clearTimeout(this.timer);
+    this.session ??= this.openSession();
+    const pending = this.session;
+    try {
+      const s = await pending;
+      s.users++;
+      return s;
+    } catch (error) {
+      if (this.session === pending) this.session = undefined;
+      throw error;
+    }
+  }
+
+  private release(s: DuckSession): void {
+    s.users--;
+    if (s.users > 0) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      if (s.users > 0) return;
+      this.session = undefined;
+      void s.queue.finally(() => { s.connection.closeSync(); s.instance.closeSync(); });
+    }, this.lingerMs);
+  }
+
+  async snapshot<T>(fn: (q: SqlDriver) => Promise<T>): Promise<T> {
+    if (!(await fileSize(this.path))) return fn(EMPTY_SNAPSHOT);
+    const s = await this.acquire();
+    // One connection: its statements run one at a time.
+    const query = (sql: string, params: readonly SqlValue[] = []) => {
+      const run = async () => {
+        try {
+          return (await s.connection.runAndReadAll(sql, params as DuckDBValue[])).getRowObjectsJS() as Record<string, unknown>[];
+        } catch (error) {
+          throw statementFailed('query', sql, error);
+        }
+      };
+      const next = s.queue.then(run, run);
+      s.queue = next.catch(() => undefined);
+      return next;
+    };
+    try {
+      return await fn(readOnlyDriver('duckdb', query));
+    } finally {
+      this.release(s);
+    }
+  }
+
+  async changeToken(): Promise<string> {
+    const [db, wal] = await Promise.all([fileStamp(this.path), fileStamp(`${this.path}.wal`)]);
+    return `${db}|${wal}`;
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.timer);
+    const pending = this.session;
+    this.session = undefined;
+    if (!pending) return;
+    const s = await pending.catch(() => undefined);
+    if (!s) return;
+    await s.queue;
+    s.connection.closeSync();
+    s.instance.closeSync();
+  }
+}
+
+async function fileSize(path: string): Promise<number> {
+  return (await stat(path).catch(() => undefined))?.size ?? 0;
+}
+
+async function fileStamp(path: string): Promise<string> {
+  const s = await stat(path).catch(() => undefined);
+  return s ? `${s.mtimeMs}:${s.size}` : '-';
+}

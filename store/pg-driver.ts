@@ -1,0 +1,193 @@
+/** The store on PostgreSQL: the writer (advisory lock, COPY staging) and the read-only snapshots of `concord serve`. */
+import pg from 'pg';
+import { stageByCopy } from './pg-stage.ts';
+import { StoreError, statementFailed, readOnlyDriver, redact, type SqlDriver, type SqlReadDriver, type SqlValue, type StageColumn } from './sql-driver.ts';
+
+// BIGINT (int8) as a JS number: store times are epoch ms, far below 2^53.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+/** PostgreSQL: a pool shared by the process; writers of every process serialise on one advisory lock. */
+export class PostgresDriver implements SqlDriver {
+  readonly backend = 'postgres' as const;
+
+  private readonly pool: pg.Pool;
+  private readonly lockKey: number;
+
+  private constructor(pool: pg.Pool, lockKey: number) {
+    this.pool = pool;
+    this.lockKey = lockKey;
+  }
+
+  static async open(url: string, lockKey: number): Promise<PostgresDriver> {
+    const pool = new pg.Pool({ connectionString: url, max: 4 });
+    pool.on('error', () => undefined); // an idle client's error surfaces on its next query
+    try {
+      await pool.query('SELECT 1');
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw new StoreError(`PostgreSQL does not answer at ${redact(url)}: ${error instanceof Error ? error.message : String(error)} (run \`npm run infra:up\`, or set DATABASE_URL)`, { cause: error, retriable: true });
+    }
+    return new PostgresDriver(pool, lockKey);
+  }
+
+  async query(sql: string, params: readonly SqlValue[] = []): Promise<Record<string, unknown>[]> {
+    try {
+      return (await this.pool.query(sql, params as unknown[])).rows as Record<string, unknown>[];
+    } catch (error) {
+      throw statementFailed('query', sql, error);
+    }
+  }
+
+  async execute(sql: string, params: readonly SqlValue[] = []): Promise<number> {
+    try {
+      return (await this.pool.query(sql, params as unknown[])).rowCount ?? 0;
+    } catch (error) {
+      throw statementFailed('statement', sql, error);
+    }
+  }
+
+  async transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    const lost = watchConnection(client);
+    const exec = async (sql: string, params: readonly SqlValue[] = []) => {
+      try {
+        return (await client.query(sql, params as unknown[])).rowCount ?? 0;
+      } catch (error) {
+        throw statementFailed('statement', sql, error, connectionLost(error));
+      }
+    };
+    const run = async (sql: string, params: readonly SqlValue[] = []) => {
+      try {
+        return (await client.query(sql, params as unknown[])).rows as Record<string, unknown>[];
+      } catch (error) {
+        throw statementFailed('query', sql, error, connectionLost(error));
+      }
+    };
+    const tx: SqlDriver = {
+      backend: 'postgres', query: run, execute: exec, transaction: (inner) => inner(tx), close: async () => undefined,
+      stage: async (schema, table, columns, rows) => {
+        try {
+          return await stageByCopy(client, schema, table, columns, rows);
+        } catch (error) {
+          throw new StoreError(`staging ${rows.length} rows into ${schema}_${table} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error, retriable: connectionLost(error) });
+        }
+      },
+    };
+    try {
+      await run('BEGIN');
+      // One writer at a time across processes: the store's read-modify-write steps (guards, switches,
+      // change sequence) stay simple and correct; writes are batched, so the lock is short.
+      await run('SELECT pg_advisory_xact_lock($1)', [this.lockKey]);
+      const out = await fn(tx);
+      await run('COMMIT');
+      return out;
+    } catch (error) {
+      await run('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release(lost.release());
+    }
+  }
+
+  stage(_schema: string, _table: string, _columns: readonly StageColumn[], _rows: readonly SqlValue[][]): Promise<string> {
+    return Promise.reject(new StoreError('staging rows needs a transaction (its temporary table is emptied at commit)'));
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/**
+ * A checked-out client whose connection drops between two statements emits 'error' on itself (the pool
+ * listens only while a client is idle): unheard, that kills the process. Heard here, the next statement
+ * fails with a StoreError and the client is destroyed on release, not handed out again.
+ */
+function watchConnection(client: pg.PoolClient): { release: () => boolean } {
+  let broken = false;
+  const onError = () => { broken = true; };
+  client.on('error', onError);
+  return { release: () => { client.off('error', onError); return broken; } };
+}
+
+/** The connection went away (dropped, server shut down or terminated the backend): running again may succeed. */
+function connectionLost(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '57P01' || code === '57P02' || code === '57P03' || code === 'ECONNRESET' || code === 'ECONNREFUSED'
+    || /Connection terminated|connection timeout|Client has encountered a connection error/i.test(error instanceof Error ? error.message : String(error));
+}
+
+/**
+ * PostgreSQL, read-only: its own small pool whose sessions are read-only (`default_transaction_read_only`),
+ * with a statement timeout and a lock timeout. A snapshot is one REPEATABLE READ READ ONLY transaction:
+ * MVCC gives it a consistent state without waiting for writers, and it never takes the advisory lock
+ * writers serialise on.
+ */
+export class PostgresReadDriver implements SqlReadDriver {
+  readonly backend = 'postgres' as const;
+  private readonly pool: pg.Pool;
+
+  private constructor(pool: pg.Pool) {
+    this.pool = pool;
+  }
+
+  static async open(url: string, options: { poolSize?: number; statementTimeoutMs?: number } = {}): Promise<PostgresReadDriver> {
+    const timeout = Math.max(1, Math.floor(options.statementTimeoutMs ?? 15_000));
+    const pool = new pg.Pool({
+      connectionString: url, max: options.poolSize ?? 4, application_name: 'concord-reader', connectionTimeoutMillis: 5_000,
+      options: `-c default_transaction_read_only=on -c statement_timeout=${timeout} -c lock_timeout=2000 -c idle_in_transaction_session_timeout=${timeout * 2}`,
+    });
+    pool.on('error', () => undefined);
+    try {
+      await pool.query('SELECT 1');
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw new StoreError(`PostgreSQL does not answer at ${redact(url)}: ${error instanceof Error ? error.message : String(error)}`, { cause: error, retriable: true });
+    }
+    return new PostgresReadDriver(pool);
+  }
+
+  async snapshot<T>(fn: (q: SqlDriver) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw new StoreError(`PostgreSQL does not answer: ${error instanceof Error ? error.message : String(error)}`, { cause: error, retriable: true });
+    }
+    const lost = watchConnection(client);
+    // One connection: its statements run one at a time (the store's reads may issue several at once).
+    let queue: Promise<unknown> = Promise.resolve();
+    const run = (sql: string, params: readonly SqlValue[] = []) => {
+      const one = async () => {
+        try {
+          return (await client.query(sql, params as unknown[])).rows as Record<string, unknown>[];
+        } catch (error) {
+          throw statementFailed('query', sql, error);
+        }
+      };
+      const next = queue.then(one, one);
+      queue = next.catch(() => undefined);
+      return next;
+    };
+    let broken = false;
+    try {
+      await run('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const out = await fn(readOnlyDriver('postgres', run));
+      await run('COMMIT');
+      return out;
+    } catch (error) {
+      await run('ROLLBACK').catch(() => { broken = true; });
+      throw error;
+    } finally {
+      client.release(lost.release() || broken);
+    }
+  }
+
+  async changeToken(): Promise<undefined> {
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
