@@ -74,6 +74,8 @@ export interface WorkerStats {
   fenced: number;
   /** Bytes of checkpoint records written (only partitions that changed since their last record). */
   checkpointBytes: number;
+  /** Time spent committing transactions (produce, offsets, commit), seconds. */
+  commitSeconds: number;
 }
 
 /**
@@ -118,7 +120,7 @@ export class KafkaWorker {
   private stallCheckedAt = 0;
   /** Pipelines of the window results emitted in the current step (for the emit delay; only with metrics). */
   private readonly emitted: string[] = [];
-  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, late: 0, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0 };
+  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, late: 0, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0 };
 
   constructor(options: KafkaWorkerOptions) {
     this.o = options;
@@ -418,8 +420,9 @@ export class KafkaWorker {
       return false;
     }
     this.stats.transactions++;
-    if (!metrics) return true;
     const after = performance.now();
+    this.stats.commitSeconds += (after - before) / 1000;
+    if (!metrics) return true;
     metrics.transactionCommit((after - before) / 1000);
     for (const pipeline of this.emitted.splice(0, this.emitted.length)) metrics.windowEmitDelay(pipeline, (after - started) / 1000);
     this.o.pipelines.forEach((def, i) => {

@@ -100,7 +100,10 @@ export const runCommand: CommandSpec = {
       });
       stats.forEach((s, i) => {
         const schema = schemas[i] ?? '?';
-        log.info(`${schema}: ${said(counts(s))}`, { context: schema, pipelines: pipelineNames(bySchema.get(schema)), final: true, ...counts(s) });
+        const perTxn = s.transactions > 0 ? `; per transaction: ${(s.checkpointBytes / s.transactions / 1024).toFixed(1)} KiB of checkpoints, commit ${(s.commitSeconds * 1000 / s.transactions).toFixed(1)} ms` : '';
+        log.info(`${schema}: ${said(counts(s))}${perTxn}`, {
+          context: schema, pipelines: pipelineNames(bySchema.get(schema)), final: true, ...counts(s), checkpointBytes: s.checkpointBytes, commitSeconds: Number(s.commitSeconds.toFixed(3)),
+        });
       });
       // A bounded run ends once the merge has read every partial the drained workers wrote.
       if (v['stop-when-idle']) await Promise.all(merges.map((m) => m.stopWhenCaughtUp()));
