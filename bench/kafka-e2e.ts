@@ -57,7 +57,7 @@ export async function kafkaEndToEnd(n: number, workDir: string): Promise<string>
   // The broker does not create topics on first use (auto.create.topics.enable=false): the peer's output too.
   await ensureTopics(kafkaSettings('concord-bench'), [{ name: `${prefix}ks.views`, partitions: 6 }, { name: `${prefix}flink.views`, partitions: 6 }]);
   const concord = await timedRun(process.execPath, [...tsx, 'run', '--pipeline', 'page_views_per_minute', '--stop-when-idle', '1s', '--worker-id', 'bench'], env);
-  const rows = [`| Concord worker (@platformatic/kafka, transactions per fetched batch) | ${concord.seconds.toFixed(1)} s | ${(n / concord.seconds / 1000).toFixed(0)}k/s | includes Node start, group join and the 1 s idle wait before the drain |`];
+  const rows = [`| Concord worker (@platformatic/kafka, one transaction per fetch) | ${concord.seconds.toFixed(1)} s | ${(n / concord.seconds / 1000).toFixed(0)}k/s | includes Node start, group join and the 1 s idle wait before the drain |`];
   let ratio = '-';
   try {
     const ks = await timedRun('java', ['-Xmx1g', '-cp', classpath, 'ViewsPerMinute', process.env.KAFKA_BROKERS ?? '127.0.0.1:9092', `${prefix}clicks`, `${prefix}ks.views`, `${prefix}ks-app`, String(n), '100'], {});
