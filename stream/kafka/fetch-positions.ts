@@ -7,8 +7,8 @@
  *    the member knows it, so the member drops it while the position has moved past it;
  *  - after a rebalance the library resets positions to the group's committed offsets, but keeps its own
  *    (ahead) position for a partition that has none.
- * Each left a contiguous range of records unprocessed: the worker killed and restarted ended with a run of
- * minutes missing from the results, and the determinism test saw a merge resume past its checkpoint.
+ * Each can leave a contiguous range of records unprocessed (found, reading the client, while chasing the
+ * SIGKILL tests' missing ranges, whose main cause was the read_committed filter: read-committed.ts).
  *
  * The guard: a response to a fetch sent before the latest join (or under another generation or member) is
  * read as empty, so it moves nothing; at every join all positions are forgotten, so the library's refresh
