@@ -43,10 +43,10 @@ export class FetchPositionGuard {
   /** Joins seen so far: a fetch belongs to the join current when it was sent. */
   private joins = 0;
   private stream: GuardedStream | undefined;
-  /** Responses read as empty because they were stale, and fetches not sent (no position yet): for tests and logs. */
+  /** Responses read as empty (stale), fetches not sent (no position yet) and buffered records discarded at a join. */
   readonly stats = { staleResponses: 0, unsentFetches: 0, discardedRecords: 0 };
 
-  constructor(private readonly consumer: GuardedConsumer) {
+  constructor(consumer: GuardedConsumer) {
     const send = consumer.fetch.bind(consumer);
     consumer.fetch = (options, callback) => {
       const sent = { joins: this.joins, generation: consumer.generationId, member: consumer.memberId };
