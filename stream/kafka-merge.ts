@@ -215,7 +215,8 @@ export class KafkaMergeWorker {
   }
 
   private async process(batch: InBatch): Promise<boolean> {
-    if (this.loop.stopping) return false;
+    // Dropped after a refused commit: nothing is held until the next assignment restores (and reads again).
+    if (this.loop.stopping || !this.joined) return false;
     const state = this.owned.get(batch.partition);
     if (!state || batch.topic !== this.topic) throw new ConcordError(`merge received ${batch.topic}:${batch.partition}, which is not assigned to it`);
     for (const record of batch.records) {
@@ -250,13 +251,13 @@ export class KafkaMergeWorker {
       await this.producer.commit(out, { generation: batch.generation, topic: this.topic, partitions: [{ partition: batch.partition, offset: state.next }] });
     } catch (error) {
       if (!(error instanceof GroupFencedError)) throw error;
-      // The group moved on meanwhile (KIP-447): all state is dropped and the consumer replaced
-      // (MemberConsumer); the next assignment restores from the last committed checkpoints.
+      // The group moved on meanwhile (KIP-447): all state is dropped; the next assignment restores from
+      // the last committed checkpoints (MemberConsumer.afterRefusal).
       this.owned.clear();
       this.positions.clear();
       this.joined = false;
       this.o.log?.(`merge: transaction refused and aborted: ${error.message}`);
-      this.consumer!.replaceAfterStep();
+      this.consumer!.afterRefusal(error);
       return true;
     }
     this.stats.results += out.length - 1;

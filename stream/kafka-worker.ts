@@ -190,14 +190,15 @@ export class KafkaWorker {
 
   /**
    * The broker refused this worker's transaction: the group gave its partitions to another member while
-   * it stalled. What it built since the last committed checkpoint is dropped, and the consumer replaced
-   * (MemberConsumer); the next assignment restores whatever it owns then from the checkpoints (another
-   * member's, if it moved on).
+   * it stalled, or a rebalance moved the generation on. What it built since the last committed checkpoint
+   * is dropped (MemberConsumer.afterRefusal decides whether the consumer is replaced); the next assignment
+   * restores whatever it owns then from the checkpoints (another member's, if it moved on).
    */
   private fenced(error: GroupFencedError): void {
     this.log(`transaction refused and aborted: ${error.message}; dropping partitions [${[...this.partitions.keys()].join(', ')}] until the group assigns again`);
     this.stats.fenced++;
-    this.rejoin();
+    this.dropAll();
+    this.consumer!.afterRefusal(error);
   }
 
   /**
@@ -206,6 +207,12 @@ export class KafkaWorker {
    * from the checkpoints at the committed offsets. The old consumer's batches queued meanwhile are ignored.
    */
   private rejoin(): void {
+    this.dropAll();
+    this.consumer!.replaceAfterStep();
+  }
+
+  /** Forgets every partition's state and whatever was pending for them (all of it is in the checkpoints, or refused). */
+  private dropAll(): void {
     for (const p of this.partitions.keys()) {
       this.trackers.forEach((t) => t.removeSource(this.source(p)));
       this.o.pipelines.forEach((_, i) => this.reported.delete(`${i}|${p}`));
@@ -215,7 +222,6 @@ export class KafkaWorker {
     this.out.length = 0;
     this.emitted.length = 0;
     this.generation = undefined;
-    this.consumer!.replaceAfterStep();
   }
 
   /**
@@ -310,7 +316,8 @@ export class KafkaWorker {
   }
 
   private async process(batch: InBatch): Promise<boolean> {
-    if (this.loop.stopping) return false;
+    // Dropped after a refused commit: nothing is held until the next assignment restores (and reads again).
+    if (this.loop.stopping || !this.generation) return false;
     const state = this.partitions.get(batch.partition);
     if (!state || batch.topic !== this.topic) {
       throw new ConcordError(`received ${batch.topic}:${batch.partition}, which is not assigned to this worker`);

@@ -18,7 +18,19 @@ export class KafkaClientError extends ConcordError {
  * transaction was aborted; the caller drops what it built on those records and restores from the
  * last committed checkpoint when the group assigns it partitions again.
  */
-export class GroupFencedError extends KafkaClientError {}
+export class GroupFencedError extends KafkaClientError {
+  /**
+   * @param memberKnown the broker still counts this member in the group (ILLEGAL_GENERATION,
+   *   REBALANCE_IN_PROGRESS): a rebalance moved the generation on and the member's consumer rejoins it
+   *   by itself. False: the member was dropped (UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, a fenced producer).
+   */
+  constructor(message: string, cause?: unknown, readonly memberKnown = false) {
+    super(message, cause);
+  }
+}
+
+/** Refusals of an offset commit by a member the group still holds (see GroupFencedError.memberKnown). */
+export const MEMBER_KNOWN = new Set(['ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS']);
 
 /**
  * The broker fenced this member's transactional producer (PRODUCER_FENCED / INVALID_PRODUCER_EPOCH) and

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 /** Producing: plain idempotent batches, and transactions that commit records with consumer offsets. */
 import { findErrorBy, ProduceAcks, Producer, stringSerializers, type Message, type MessageToProduce } from '@platformatic/kafka';
 import { keyHash } from './murmur2.ts';
-import { baseOptions, fencedBy, GroupFencedError, KafkaClientError, ProducerFencedError, producerFencedBy, wrap, type ConsumedOffsets, type KafkaSettings, type OutRecord } from './common.ts';
+import { baseOptions, fencedBy, MEMBER_KNOWN, GroupFencedError, KafkaClientError, ProducerFencedError, producerFencedBy, wrap, type ConsumedOffsets, type KafkaSettings, type OutRecord } from './common.ts';
 
 type StringProducer = Producer<string, string, string, string>;
 
@@ -95,7 +95,7 @@ export class KafkaTransaction {
     } catch (error) {
       const refusal = fencedBy(error);
       if (refusal) {
-        throw new GroupFencedError(`the broker refused the offsets of ${offsets.topic} for group ${g.groupId} (generation ${g.generationId}, member ${g.memberId}): ${refusal}; another member owns those partitions now`, error);
+        throw new GroupFencedError(`the broker refused the offsets of ${offsets.topic} for group ${g.groupId} (generation ${g.generationId}, member ${g.memberId}): ${refusal}; another member owns those partitions now`, error, MEMBER_KNOWN.has(refusal));
       }
       return wrap('adding offsets to a transaction', this.settings, () => Promise.reject(error));
     }
