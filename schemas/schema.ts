@@ -1,4 +1,5 @@
 import { SchemaViolationError } from '../pipeline/errors.ts';
+import { fastIsoMillis } from './iso-fast.ts';
 
 /**
  * A schema is plain data: field name -> field definition. From it we derive validation
@@ -111,6 +112,12 @@ const ISO_WITHOUT_ZONE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}([.,]\d+)?)?)
 
 /** Parses an ISO-8601 timestamp with `Z` or an offset into epoch ms (sub-ms digits truncated). */
 export function parseIsoTimestamp(text: string, fieldName: string): number {
+  const fast = fastIsoMillis(text);
+  return fast >= 0 ? fast : parseIsoTimestampByPattern(text, fieldName);
+}
+
+/** `parseIsoTimestamp` for every shape, through the pattern (exported for the fast path's property test). */
+export function parseIsoTimestampByPattern(text: string, fieldName: string): number {
   const m = ISO_TS.exec(text);
   if (!m) {
     if (ISO_WITHOUT_ZONE.test(text)) {
