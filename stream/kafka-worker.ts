@@ -120,6 +120,13 @@ export class KafkaWorker {
   private stallCheckedAt = 0;
   /** Pipelines of the window results emitted in the current step (for the emit delay; only with metrics). */
   private readonly emitted: string[] = [];
+  /**
+   * The transaction in flight (false once refused). A fetch's step starts its commit and returns, so
+   * the next fetch is processed while the broker writes; every other step, an assignment, a tick and
+   * the drain wait for it first. Refused: the state was dropped, and whatever was built on it since is
+   * never committed (the step after a refusal commits nothing).
+   */
+  private inFlight: Promise<boolean> = Promise.resolve(true);
   readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, late: 0, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0 };
 
   constructor(options: KafkaWorkerOptions) {
@@ -170,6 +177,7 @@ export class KafkaWorker {
       running = false;
       clearInterval(this.timer);
       await this.consumer?.stop();
+      await this.inFlight.catch(() => undefined);
       await this.producer.close().catch(() => undefined);
     }
     return this.stats;
@@ -229,6 +237,8 @@ export class KafkaWorker {
    * member may have moved them on meanwhile), restore the new ones from their checkpoints.
    */
   private async assign(assigned: number[], continued: boolean): Promise<void> {
+    // A refusal of the transaction in flight drops every partition: all of them are restored below.
+    await this.inFlight;
     const keep = new Set(continued ? assigned : []);
     if (this.consumed.size > 0) {
       // The group rebalanced between the batches of one fetch: what they produced is dropped with their
@@ -358,8 +368,9 @@ export class KafkaWorker {
     }
     this.consumed.set(batch.partition, state.next);
     this.consumedUnder = batch.generation;
-    // The other partitions' batches of the same fetch follow at once: one transaction for all of them.
-    if (!batch.more) await this.step();
+    // The other partitions' batches of the same fetch follow at once: one transaction for all of them,
+    // committed while the next fetch is processed.
+    if (!batch.more) await this.step({ overlap: true });
     return true;
   }
 
@@ -369,7 +380,7 @@ export class KafkaWorker {
    * are merged, and everything commits in one transaction with the checkpoints of the partitions that
    * changed (and the consumed offset, when the step consumed records).
    */
-  private async step(): Promise<void> {
+  private async step(o: { overlap?: boolean } = {}): Promise<void> {
     const started = performance.now();
     this.o.pipelines.forEach((_, i) => {
       const w = this.trackers[i]!.current;
@@ -389,7 +400,18 @@ export class KafkaWorker {
     metrics?.checkpoint(bytes, (performance.now() - cpStarted) / 1000);
     records.push(...checkpoints);
     const consumed = this.consumedOffsets();
-    if (await this.commit(records, consumed ?? this.ownership(), started)) this.consumed.clear();
+    this.consumed.clear();
+    const emitted = this.emitted.splice(0, this.emitted.length);
+    // One transaction at a time; after a refusal this step's state was dropped with the rest.
+    if (!(await this.inFlight)) return;
+    this.begin(records, consumed ?? this.ownership(), started, emitted);
+    if (!o.overlap) await this.inFlight;
+  }
+
+  /** Starts a transaction as the one in flight; a failure other than a refusal fails the run at once. */
+  private begin(records: OutRecord[], offsets: ConsumedOffsets | null, started: number, emitted: readonly string[]): void {
+    this.inFlight = this.commit(records, offsets, started, emitted);
+    this.inFlight.catch((error: unknown) => this.loop.fail(error));
   }
 
   /** The offsets of the batches processed since the last commit, under the generation they were read with. */
@@ -414,7 +436,7 @@ export class KafkaWorker {
    * Commits one transaction; with metrics, its latency, the emit delay of its window results, and the
    * watermarks. False when the broker refused it (the worker was fenced and dropped its partitions).
    */
-  private async commit(records: OutRecord[], offsets: ConsumedOffsets | null, started: number): Promise<boolean> {
+  private async commit(records: OutRecord[], offsets: ConsumedOffsets | null, started: number, emitted: readonly string[]): Promise<boolean> {
     const metrics = this.o.metrics;
     // Test-only: stall (SIGSTOP) just before the Nth transaction, as a GC pause or a slow disk would.
     if (++this.begun === Number(process.env.CONCORD_TEST_STOP_BEFORE_TXN)) process.kill(process.pid, 'SIGSTOP');
@@ -431,7 +453,7 @@ export class KafkaWorker {
     this.stats.commitSeconds += (after - before) / 1000;
     if (!metrics) return true;
     metrics.transactionCommit((after - before) / 1000);
-    for (const pipeline of this.emitted.splice(0, this.emitted.length)) metrics.windowEmitDelay(pipeline, (after - started) / 1000);
+    for (const pipeline of emitted) metrics.windowEmitDelay(pipeline, (after - started) / 1000);
     this.o.pipelines.forEach((def, i) => {
       metrics.watermark(def.name, 'all', this.trackers[i]!.current);
       for (const [p, state] of this.partitions) metrics.watermark(def.name, String(p), state.operators[i]!.watermark);
@@ -477,7 +499,7 @@ export class KafkaWorker {
 
   /** Every 500 ms: mark quiet partitions idle (W may move), and stop when idle if asked. */
   private async tick(): Promise<void> {
-    if (this.loop.stopping) return;
+    if (this.loop.stopping || !(await this.inFlight)) return;
     const now = Date.now();
     const idleAfter = this.o.idleTimeoutMs ?? 30_000;
     let moved = false;
@@ -519,12 +541,14 @@ export class KafkaWorker {
     // Batches processed but not committed yet go first, with their checkpoints: the drain writes none,
     // so its offsets must not run ahead of them.
     if (this.consumed.size > 0) await this.step();
+    if (!(await this.inFlight)) return false;
     const started = performance.now();
     for (const state of this.partitions.values()) for (const op of state.operators) op.finish();
     this.trackers.forEach((t) => t.finish());
     this.reportProgress();
     // The drained state is not checkpointed: a later run continues the stream from the last checkpoint.
-    if (!(await this.commit(this.out.splice(0, this.out.length), this.ownership(), started))) return false;
+    this.begin(this.out.splice(0, this.out.length), this.ownership(), started, this.emitted.splice(0, this.emitted.length));
+    if (!(await this.inFlight)) return false;
     this.log(`drained: every open window fired (W = +infinity)`);
     return true;
   }

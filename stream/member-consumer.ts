@@ -88,6 +88,9 @@ export class MemberConsumer {
       this.replaceAfterStep();
       return;
     }
+    // Joined a newer generation already: its assignment is delivered (queued behind this step).
+    const now = this.current?.currentGeneration();
+    if (now && error.generationId !== undefined && now.generationId > error.generationId) return;
     const seen = this.assignments, generation = this.generation;
     clearTimeout(this.reassignTimer);
     this.reassignTimer = setTimeout(() => {

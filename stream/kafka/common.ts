@@ -20,12 +20,18 @@ export class KafkaClientError extends ConcordError {
  */
 export class GroupFencedError extends KafkaClientError {
   /**
-   * @param memberKnown the broker still counts this member in the group (ILLEGAL_GENERATION,
-   *   REBALANCE_IN_PROGRESS): a rebalance moved the generation on and the member's consumer rejoins it
-   *   by itself. False: the member was dropped (UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, a fenced producer).
+   * The broker still counts this member in the group (ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS): a
+   * rebalance moved the generation on and the member's consumer rejoins it by itself. False: the member
+   * was dropped (UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, a fenced producer).
    */
-  constructor(message: string, cause?: unknown, readonly memberKnown = false) {
+  readonly memberKnown: boolean;
+  /** The generation the refused offsets were committed under, when known. */
+  readonly generationId: number | undefined;
+
+  constructor(message: string, cause?: unknown, refusal: { memberKnown?: boolean; generationId?: number } = {}) {
     super(message, cause);
+    this.memberKnown = refusal.memberKnown ?? false;
+    this.generationId = refusal.generationId;
   }
 }
 

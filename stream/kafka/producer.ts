@@ -95,7 +95,7 @@ export class KafkaTransaction {
     } catch (error) {
       const refusal = fencedBy(error);
       if (refusal) {
-        throw new GroupFencedError(`the broker refused the offsets of ${offsets.topic} for group ${g.groupId} (generation ${g.generationId}, member ${g.memberId}): ${refusal}; another member owns those partitions now`, error, MEMBER_KNOWN.has(refusal));
+        throw new GroupFencedError(`the broker refused the offsets of ${offsets.topic} for group ${g.groupId} (generation ${g.generationId}, member ${g.memberId}): ${refusal}; another member owns those partitions now`, error, { memberKnown: MEMBER_KNOWN.has(refusal), generationId: g.generationId });
       }
       return wrap('adding offsets to a transaction', this.settings, () => Promise.reject(error));
     }
