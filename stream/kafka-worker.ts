@@ -237,8 +237,10 @@ export class KafkaWorker {
    * member may have moved them on meanwhile), restore the new ones from their checkpoints.
    */
   private async assign(assigned: number[], continued: boolean): Promise<void> {
-    // A refusal of the transaction in flight drops every partition: all of them are restored below.
+    // A refusal of the transaction in flight drops every partition: all of them are restored below, and
+    // from here on this member commits again (until an assignment, every step after a refusal is void).
     await this.inFlight;
+    this.inFlight = Promise.resolve(true);
     const keep = new Set(continued ? assigned : []);
     if (this.consumed.size > 0) {
       // The group rebalanced between the batches of one fetch: what they produced is dropped with their

@@ -32,11 +32,11 @@ const registry = parseDefinitions(definitionsJson, definitionsFile);
 const withDefinitions = { CONCORD_DEFINITIONS: definitionsFile };
 
 /** What the file-based stream runtime says for the same (on-time) events: the final value per cell. */
-async function expectedResults(): Promise<Map<string, unknown>> {
+async function expectedResults(clicks = CLICKS): Promise<Map<string, unknown>> {
   const expected = new Map<string, unknown>();
   for (const schema of ['clicks', 'transactions'] as const) {
     const day = generateDay({
-      seed: SEED, date: DATE, clicks: schema === 'clicks' ? CLICKS : 0, transactions: schema === 'transactions' ? TXNS : 0,
+      seed: SEED, date: DATE, clicks: schema === 'clicks' ? clicks : 0, transactions: schema === 'transactions' ? TXNS : 0,
       fraudRings: schema === 'transactions' ? 5 : 0, maxOutOfOrderness: 20_000, lateFraction: 0, invalidFraction: 0.002,
     });
     for (const def of registry.pipelinesOf(schema)) {
@@ -59,10 +59,10 @@ async function actualResults(prefix: string): Promise<Map<string, unknown>> {
   return out;
 }
 
-function produce(prefix: string): void {
+function produce(prefix: string, clicks = CLICKS): void {
   const env = { CONCORD_TOPIC_PREFIX: prefix, ...withDefinitions };
   const common = ['--seed', String(SEED), '--date', DATE, '--late-fraction', '0', '--invalid-fraction', '0.002'];
-  expect(concord(['produce', '--schema', 'clicks', '--count', String(CLICKS), ...common], env).code).toBe(0);
+  expect(concord(['produce', '--schema', 'clicks', '--count', String(clicks), ...common], env).code).toBe(0);
   expect(concord(['produce', '--schema', 'transactions', '--count', String(TXNS), '--fraud-rings', '5', ...common], env).code).toBe(0);
 }
 
@@ -104,10 +104,12 @@ describe('concord run: one worker over a real broker', () => {
 
 describe('concord run: killed with SIGKILL at random moments and restarted', () => {
   const prefix = `k${randomUUID().slice(0, 6)}.`;
+  // Enough clicks that every one of the kills still finds work left (20k were read by the third).
+  const clicks = 80_000;
   let expected: Map<string, unknown>;
   beforeAll(async () => {
-    produce(prefix);
-    expected = await expectedResults();
+    produce(prefix, clicks);
+    expected = await expectedResults(clicks);
   }, 120_000);
 
   // Each incarnation waits ~10 s (the session timeout) for its dead predecessor to leave four groups (two
@@ -126,7 +128,10 @@ describe('concord run: killed with SIGKILL at random moments and restarted', () 
       const before = await consumed();
       const { child, exited } = startWorker(prefix, [], slow);
       // Kill at a random moment after this incarnation has committed something, before it is done.
-      await waitFor(async () => (await consumed()) > before, 60_000);
+      await waitFor(async () => (await consumed()) > before, 60_000).catch(async (error: unknown) => {
+        child.kill('SIGKILL');
+        throw new Error(`incarnation ${i + 1} committed nothing: ${String(error)}; it said:\n${(await exited).stderr}`);
+      });
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 300)));
       child.kill('SIGKILL');
       const r = await exited;
