@@ -1,30 +1,30 @@
 import type { PipelineDefinition } from '../pipeline/definition.ts';
-import { paneId } from '../pipeline/keys.ts';
 import { ConcordError, DefinitionError } from '../pipeline/errors.ts';
 import { WatermarkTracker } from '../pipeline/watermark.ts';
 import { TimeGuard, timeGuardSettings } from '../pipeline/time-guard.ts';
-import { admit, deadLetterToJson } from '../schemas/decode.ts';
-import { cellKey, lateToJson, resultToJson, type ResultRecord } from '../schemas/results.ts';
+import { admit } from '../schemas/decode.ts';
 import {
-  GroupFencedError,
   TransactionalProducer,
   endOffsets,
   ensureTopics,
   readLatestByKey,
   type ConsumedOffsets,
+  type GroupFencedError,
   type GroupGeneration,
   type InBatch,
   type KafkaSettings,
   type OutRecord,
 } from './kafka/client.ts';
 import { concordTopics, groupName, inputTopic, needsMergeStage, topicNames } from './kafka/topics.ts';
-import { createOperator, type Emitter, type StreamOperator } from './operators/index.ts';
+import type { StreamOperator } from './operators/index.ts';
 import { WindowedOperator } from './operators/windowed.ts';
 import { MemberLoop } from './member-loop.ts';
 import { MemberConsumer } from './member-consumer.ts';
 import { checkpointKey, partitionCheckpointRecords, readPartitionCheckpoints } from './partition-checkpoint.ts';
-import { progressMessage, type MergeMessage, type PartialMessage } from './merge-messages.ts';
-import { RuleForwarder } from './rule-merge-forwarder.ts';
+import { progressMessage } from './merge-messages.ts';
+import { partitionOperators, type WatermarkSource } from './partition-operators.ts';
+import { WorkerOutputs } from './worker-outputs.ts';
+import { WorkerTransactions, type Committed } from './worker-transactions.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
 
 /** No record for this long while assigned partitions have unread ones: the consumer is replaced (env CONCORD_KAFKA_STALL_MS). */
@@ -81,10 +81,11 @@ export interface WorkerStats {
 /**
  * A streaming worker over Kafka. Per input partition it keeps one operator per pipeline; the
  * watermark of each pipeline is the minimum over the assigned, non-idle partitions (each partition's
- * own W = max ts - B - 1). Every consumed batch commits, in one Kafka transaction: the results
- * (compacted upserts keyed by pipeline|window|key), late events, dead letters, a checkpoint of every
- * assigned partition's state and watermark, and the consumer offsets. A killed worker restarts from
- * the last committed transaction: nothing lost, nothing doubled.
+ * own W = max ts - B - 1). Every fetch commits, in one Kafka transaction (WorkerOutputs,
+ * WorkerTransactions): the results (compacted upserts keyed by pipeline|window|key), late events, dead
+ * letters, checkpoints of the partitions that changed (state and own watermark), and the consumer
+ * offsets; the next fetch is processed while it commits. A killed worker restarts from the last
+ * committed transaction: nothing lost, nothing doubled.
  */
 export class KafkaWorker {
   private readonly o: KafkaWorkerOptions;
@@ -101,10 +102,10 @@ export class KafkaWorker {
   /** What was last reported to the merge stage per `pipeline index|partition` (W, the partition's W, idle). */
   private readonly reported = new Map<string, string>();
   private readonly partitions = new Map<number, PartitionState>();
-  private readonly out: OutRecord[] = [];
+  private readonly outputs: WorkerOutputs;
   /** Judges event times against the record timestamps (pipeline/time-guard.ts), the archiver's reference too. */
   private timeGuard?: TimeGuard;
-  private producer!: TransactionalProducer;
+  private transactions!: WorkerTransactions;
   private consumer: MemberConsumer | undefined;
   private readonly loop = new MemberLoop();
   /** Per partition, the next offset after the batches processed since the last commit, and the generation they were read under. */
@@ -112,21 +113,10 @@ export class KafkaWorker {
   private consumedUnder: GroupGeneration | undefined;
   /** The group membership of the assignment in use: steps that read nothing commit their offsets under it (KIP-447). */
   private generation: GroupGeneration | undefined;
-  /** Transactions begun so far (for the test-only stall hook, CONCORD_TEST_STOP_BEFORE_TXN). */
-  private begun = 0;
   private timer: NodeJS.Timeout | undefined;
   private lastRecordAt = Date.now();
   /** When the stall check last asked for end offsets (at most once per stall period). */
   private stallCheckedAt = 0;
-  /** Pipelines of the window results emitted in the current step (for the emit delay; only with metrics). */
-  private readonly emitted: string[] = [];
-  /**
-   * The transaction in flight (false once refused). A fetch's step starts its commit and returns, so
-   * the next fetch is processed while the broker writes; every other step, an assignment, a tick and
-   * the drain wait for it first. Refused: the state was dropped, and whatever was built on it since is
-   * never committed (the step after a refusal commits nothing).
-   */
-  private inFlight: Promise<boolean> = Promise.resolve(true);
   readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, late: 0, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0 };
 
   constructor(options: KafkaWorkerOptions) {
@@ -140,6 +130,7 @@ export class KafkaWorker {
     this.groupId = options.groupId ?? groupName(`concord-${this.schema}`);
     this.trackers = options.pipelines.map((p) => new WatermarkTracker(p.watermark.maxOutOfOrderness));
     this.merged = options.pipelines.map((p) => needsMergeStage(p));
+    this.outputs = new WorkerOutputs(this.schema, options.pipelines, this.merged, this.names, this.stats, (p, i) => this.partitions.get(p)?.operators[i], options.metrics);
   }
 
   private log(line: string): void {
@@ -149,7 +140,12 @@ export class KafkaWorker {
   /** Joins the group and processes until stopped (or until idle with `stopWhenIdleMs`). */
   async run(): Promise<WorkerStats> {
     await ensureTopics(this.o.settings, concordTopics([this.o.pipelines[0]!.schema], this.o.partitions));
-    this.producer = await TransactionalProducer.connect(this.o.settings, `concord-${this.groupId}-${this.o.workerId}`);
+    const producer = await TransactionalProducer.connect(this.o.settings, `concord-${this.groupId}-${this.o.workerId}`);
+    this.transactions = new WorkerTransactions(producer, {
+      refused: (error) => this.fenced(error),
+      failed: (error) => this.loop.fail(error),
+      committed: (c) => this.committed(c),
+    });
     this.consumer = new MemberConsumer(this.o.settings, this.loop, {
       groupId: this.groupId,
       topic: this.topic,
@@ -177,8 +173,7 @@ export class KafkaWorker {
       running = false;
       clearInterval(this.timer);
       await this.consumer?.stop();
-      await this.inFlight.catch(() => undefined);
-      await this.producer.close().catch(() => undefined);
+      await this.transactions.close();
     }
     return this.stats;
   }
@@ -221,15 +216,17 @@ export class KafkaWorker {
 
   /** Forgets every partition's state and whatever was pending for them (all of it is in the checkpoints, or refused). */
   private dropAll(): void {
-    for (const p of this.partitions.keys()) {
-      this.trackers.forEach((t) => t.removeSource(this.source(p)));
-      this.o.pipelines.forEach((_, i) => this.reported.delete(`${i}|${p}`));
-    }
-    this.partitions.clear();
+    for (const p of [...this.partitions.keys()]) this.forget(p);
     this.consumed.clear();
-    this.out.length = 0;
-    this.emitted.length = 0;
+    this.outputs.clear();
     this.generation = undefined;
+  }
+
+  /** A partition's state, its watermark sources and what the merge stage was told of it. */
+  private forget(p: number): void {
+    this.partitions.delete(p);
+    this.trackers.forEach((t) => t.removeSource(this.source(p)));
+    this.o.pipelines.forEach((_, i) => this.reported.delete(`${i}|${p}`));
   }
 
   /**
@@ -239,8 +236,8 @@ export class KafkaWorker {
   private async assign(assigned: number[], continued: boolean): Promise<void> {
     // A refusal of the transaction in flight drops every partition: all of them are restored below, and
     // from here on this member commits again (until an assignment, every step after a refusal is void).
-    await this.inFlight;
-    this.inFlight = Promise.resolve(true);
+    await this.transactions.settled();
+    this.transactions.resume();
     const keep = new Set(continued ? assigned : []);
     if (this.consumed.size > 0) {
       // The group rebalanced between the batches of one fetch: what they produced is dropped with their
@@ -248,83 +245,26 @@ export class KafkaWorker {
       // read again.
       for (const p of this.consumed.keys()) keep.delete(p);
       this.consumed.clear();
-      this.out.length = 0;
+      this.outputs.clear();
     }
-    for (const p of [...this.partitions.keys()]) {
-      if (!keep.has(p)) {
-        this.partitions.delete(p);
-        this.trackers.forEach((t) => t.removeSource(this.source(p)));
-        this.o.pipelines.forEach((_, i) => this.reported.delete(`${i}|${p}`));
-      }
-    }
+    for (const p of [...this.partitions.keys()]) if (!keep.has(p)) this.forget(p);
     const fresh = assigned.filter((p) => !this.partitions.has(p));
     if (fresh.length === 0) return;
     const stored = await readLatestByKey(this.o.settings, this.names.checkpoints);
     let restoredCount = 0;
-    const sources = this.o.pipelines.map(() => [] as { source: string; idle: boolean; watermark: number }[]);
+    const sources = this.o.pipelines.map(() => [] as WatermarkSource[]);
     for (const p of fresh) {
       const { checkpoints, next } = readPartitionCheckpoints(stored, (pipeline) => this.checkpointKey(p, pipeline), this.o.pipelines, this.source(p));
       if (checkpoints.some((cp) => cp)) restoredCount++;
-      // Each partition's operators carry the partition's own W (restored from its checkpoint, never
-      // raised to another partition's): it judges the partition's events, the same in every run.
-      const operators = this.o.pipelines.map((def, i) => {
-        const cp = checkpoints[i];
-        sources[i]!.push({ source: this.source(p), idle: cp?.idle ?? false, watermark: cp?.watermark ?? Number.NEGATIVE_INFINITY });
-        if (this.merged[i] && def.kind === 'rule') {
-          const B = def.watermark.maxOutOfOrderness;
-          const own = cp ? WatermarkTracker.restore(B, cp.operator.watermark) : new WatermarkTracker(B);
-          return new RuleForwarder(def, p, own, this.emitterFor(i, p), (m) => this.toMerge(def.name, m));
-        }
-        return createOperator(def, this.emitterFor(i, p), cp ? { restore: cp.operator } : {});
-      });
-      this.partitions.set(p, { operators, next, lastDataAt: Date.now(), dirty: false });
+      const restored = partitionOperators(this.o.pipelines, this.merged, p, this.source(p), checkpoints, this.outputs);
+      restored.sources.forEach((source, i) => sources[i]!.push(source));
+      this.partitions.set(p, { operators: restored.operators, next, lastDataAt: Date.now(), dirty: false });
     }
     // The firing W over partitions (min over the non-idle ones) starts from the partitions' own W.
     this.trackers.forEach((t, i) => t.addSources(sources[i]!));
     this.log(`assigned ${this.topic} partitions [${assigned.join(', ')}]; restored ${restoredCount} from checkpoints`);
     // Pending decisions of restored state happen before any new event is judged.
     await this.step();
-  }
-
-  /** A record for the merge stage: keyed by pipeline, so one pipeline's records keep their order. */
-  private toMerge(pipeline: string, message: MergeMessage): void {
-    this.out.push({ topic: this.names.partials(this.schema), key: pipeline, value: JSON.stringify(message) });
-  }
-
-  private emitterFor(pipelineIndex: number, partition: number): Emitter {
-    const def = this.o.pipelines[pipelineIndex]!;
-    return {
-      result: (r) => {
-        if (this.merged[pipelineIndex] && r.kind === 'window') {
-          const op = this.partitions.get(partition)?.operators[pipelineIndex];
-          const accumulators = op instanceof WindowedOperator ? op.paneAccumulators(r.windowStart, paneId(def.kind === 'windowed' ? def.key : [], r.key)) : undefined;
-          if (!accumulators) throw new ConcordError(`${def.name}: window ${r.windowStart} of partition ${partition} fired without state`);
-          const message: PartialMessage = {
-            type: 'partial', pipeline: def.name, partition, window_start: r.windowStart, window_end: r.windowEnd, key: r.key, revision: r.revision, accumulators,
-          };
-          this.toMerge(def.name, message);
-          this.o.metrics?.eventsOut(def.name);
-          return;
-        }
-        if (this.o.metrics && r.kind === 'window') this.emitted.push(r.pipeline);
-        this.emitResult(r);
-      },
-      late: (l) => {
-        this.stats.late++;
-        this.o.metrics?.late(def.name);
-        this.out.push({ topic: this.names.late, key: `${def.name}|${String(l.event[def.schema.idField] ?? '')}`, value: JSON.stringify({ ...lateToJson(l, def.schema), source: l.position.source, offset: l.position.offset }) });
-      },
-      // Recorded too (flagged), so reconcile knows every event this worker judged late, not only the dropped ones.
-      lateAccepted: (l) => {
-        this.out.push({ topic: this.names.late, key: `${def.name}|${String(l.event[def.schema.idField] ?? '')}`, value: JSON.stringify({ ...lateToJson(l, def.schema), source: l.position.source, offset: l.position.offset, evaluated_on_arrival: true }) });
-      },
-    };
-  }
-
-  private emitResult(r: ResultRecord): void {
-    this.stats.results++;
-    this.o.metrics?.eventsOut(r.pipeline);
-    this.out.push({ topic: this.names.results, key: `${r.pipeline}|${cellKey(r)}`, value: JSON.stringify(resultToJson(r)) });
   }
 
   private async process(batch: InBatch): Promise<boolean> {
@@ -346,7 +286,7 @@ export class KafkaWorker {
         ?? { ok: false as const, deadLetter: { ...position, field: null, reason: 'empty record: no event', raw: record.value }, quarantined: false };
       if (!decoded.ok) {
         this.stats.deadLetters++;
-        this.out.push({ topic: this.names.deadLetter, key: source, value: JSON.stringify({ ...deadLetterToJson(decoded.deadLetter, this.schema), partition: batch.partition }) });
+        this.outputs.deadLetter(decoded.deadLetter, batch.partition);
         continue;
       }
       this.stats.events++;
@@ -393,7 +333,7 @@ export class KafkaWorker {
       if (state.operators.map((op) => op.takeChanged()).includes(true)) state.dirty = true;
     }
     this.reportProgress();
-    const records = this.out.splice(0, this.out.length);
+    const { records, emitted } = this.outputs.take();
     const metrics = this.o.metrics;
     const cpStarted = performance.now();
     const checkpoints = this.checkpointRecords();
@@ -403,17 +343,9 @@ export class KafkaWorker {
     records.push(...checkpoints);
     const consumed = this.consumedOffsets();
     this.consumed.clear();
-    const emitted = this.emitted.splice(0, this.emitted.length);
-    // One transaction at a time; after a refusal this step's state was dropped with the rest.
-    if (!(await this.inFlight)) return;
-    this.begin(records, consumed ?? this.ownership(), started, emitted);
-    if (!o.overlap) await this.inFlight;
-  }
-
-  /** Starts a transaction as the one in flight; a failure other than a refusal fails the run at once. */
-  private begin(records: OutRecord[], offsets: ConsumedOffsets | null, started: number, emitted: readonly string[]): void {
-    this.inFlight = this.commit(records, offsets, started, emitted);
-    this.inFlight.catch((error: unknown) => this.loop.fail(error));
+    // After the transaction in flight (void if that one is refused: this state is dropped with it).
+    const committing = this.transactions.begin(records, consumed ?? this.ownership(), started, emitted);
+    if (!o.overlap) await committing;
   }
 
   /** The offsets of the batches processed since the last commit, under the generation they were read with. */
@@ -434,33 +366,18 @@ export class KafkaWorker {
     return { generation: this.generation, topic: this.topic, partitions: [{ partition: first[0], offset: first[1].next }] };
   }
 
-  /**
-   * Commits one transaction; with metrics, its latency, the emit delay of its window results, and the
-   * watermarks. False when the broker refused it (the worker was fenced and dropped its partitions).
-   */
-  private async commit(records: OutRecord[], offsets: ConsumedOffsets | null, started: number, emitted: readonly string[]): Promise<boolean> {
-    const metrics = this.o.metrics;
-    // Test-only: stall (SIGSTOP) just before the Nth transaction, as a GC pause or a slow disk would.
-    if (++this.begun === Number(process.env.CONCORD_TEST_STOP_BEFORE_TXN)) process.kill(process.pid, 'SIGSTOP');
-    const before = performance.now();
-    try {
-      await this.producer.commit(records, offsets);
-    } catch (error) {
-      if (!(error instanceof GroupFencedError)) throw error;
-      this.fenced(error);
-      return false;
-    }
+  /** A transaction committed: its cost, the emit delay of its window results, and the watermarks (with metrics). */
+  private committed(c: Committed): void {
     this.stats.transactions++;
-    const after = performance.now();
-    this.stats.commitSeconds += (after - before) / 1000;
-    if (!metrics) return true;
-    metrics.transactionCommit((after - before) / 1000);
-    for (const pipeline of emitted) metrics.windowEmitDelay(pipeline, (after - started) / 1000);
+    this.stats.commitSeconds += c.seconds;
+    const metrics = this.o.metrics;
+    if (!metrics) return;
+    metrics.transactionCommit(c.seconds);
+    for (const pipeline of c.emitted) metrics.windowEmitDelay(pipeline, (c.at - c.started) / 1000);
     this.o.pipelines.forEach((def, i) => {
       metrics.watermark(def.name, 'all', this.trackers[i]!.current);
       for (const [p, state] of this.partitions) metrics.watermark(def.name, String(p), state.operators[i]!.watermark);
     });
-    return true;
   }
 
   /**
@@ -482,7 +399,7 @@ export class KafkaWorker {
         const state = `${w}|${source.watermark}|${source.idle}`;
         if (this.reported.get(`${i}|${p}`) === state) continue;
         this.reported.set(`${i}|${p}`, state);
-        this.toMerge(def.name, progressMessage(def.name, p, w, source));
+        this.outputs.toMerge(def.name, progressMessage(def.name, p, w, source));
       }
     });
   }
@@ -501,7 +418,7 @@ export class KafkaWorker {
 
   /** Every 500 ms: mark quiet partitions idle (W may move), and stop when idle if asked. */
   private async tick(): Promise<void> {
-    if (this.loop.stopping || !(await this.inFlight)) return;
+    if (this.loop.stopping || !(await this.transactions.settled())) return;
     const now = Date.now();
     const idleAfter = this.o.idleTimeoutMs ?? 30_000;
     let moved = false;
@@ -543,14 +460,14 @@ export class KafkaWorker {
     // Batches processed but not committed yet go first, with their checkpoints: the drain writes none,
     // so its offsets must not run ahead of them.
     if (this.consumed.size > 0) await this.step();
-    if (!(await this.inFlight)) return false;
+    if (!(await this.transactions.settled())) return false;
     const started = performance.now();
     for (const state of this.partitions.values()) for (const op of state.operators) op.finish();
     this.trackers.forEach((t) => t.finish());
     this.reportProgress();
     // The drained state is not checkpointed: a later run continues the stream from the last checkpoint.
-    this.begin(this.out.splice(0, this.out.length), this.ownership(), started, this.emitted.splice(0, this.emitted.length));
-    if (!(await this.inFlight)) return false;
+    const { records, emitted } = this.outputs.take();
+    if (!(await this.transactions.begin(records, this.ownership(), started, emitted))) return false;
     this.log(`drained: every open window fired (W = +infinity)`);
     return true;
   }

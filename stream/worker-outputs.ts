@@ -1,0 +1,104 @@
+import type { PipelineDefinition } from '../pipeline/definition.ts';
+import { ConcordError } from '../pipeline/errors.ts';
+import { paneId } from '../pipeline/keys.ts';
+import { deadLetterToJson } from '../schemas/decode.ts';
+import { cellKey, lateToJson, resultToJson, type DeadLetter, type ResultRecord } from '../schemas/results.ts';
+import type { ProcessMetrics } from '../serve/process-metrics.ts';
+import type { OutRecord } from './kafka/client.ts';
+import type { topicNames } from './kafka/topics.ts';
+import type { MergeMessage, PartialMessage } from './merge-messages.ts';
+import type { Emitter, StreamOperator } from './operators/index.ts';
+import { WindowedOperator } from './operators/windowed.ts';
+
+/** The counters the outputs move (the worker's stats). */
+export interface OutputCounts {
+  late: number;
+  results: number;
+}
+
+/**
+ * What a stream worker's step will commit, as Kafka records: window and rule results (compacted
+ * upserts keyed by pipeline|cell), late events, dead letters, and the merge stage's partials and
+ * progress for pipelines whose keys span partitions. `take` hands them to the step's transaction.
+ */
+export class WorkerOutputs {
+  private out: OutRecord[] = [];
+  /** Pipelines of the window results emitted since the last `take` (for the emit delay; only with metrics). */
+  private emitted: string[] = [];
+
+  constructor(
+    private readonly schema: string,
+    private readonly pipelines: readonly PipelineDefinition[],
+    /** Per pipeline: merged across partitions (needsMergeStage). */
+    private readonly merged: readonly boolean[],
+    private readonly names: ReturnType<typeof topicNames>,
+    private readonly counts: OutputCounts,
+    /** A partition's operator of a pipeline (its pane accumulators become the merge stage's partials). */
+    private readonly operatorOf: (partition: number, pipelineIndex: number) => StreamOperator | undefined,
+    private readonly metrics?: ProcessMetrics,
+  ) {}
+
+  /** The records and emitted pipelines so far, for one transaction; the outputs start empty again. */
+  take(): { records: OutRecord[]; emitted: string[] } {
+    const taken = { records: this.out, emitted: this.emitted };
+    this.out = [];
+    this.emitted = [];
+    return taken;
+  }
+
+  /** Forgets everything not taken (its partitions' state was dropped). */
+  clear(): void {
+    this.take();
+  }
+
+  /** A record for the merge stage: keyed by pipeline, so one pipeline's records keep their order. */
+  toMerge(pipeline: string, message: MergeMessage): void {
+    this.out.push({ topic: this.names.partials(this.schema), key: pipeline, value: JSON.stringify(message) });
+  }
+
+  deadLetter(d: DeadLetter, partition: number): void {
+    this.out.push({ topic: this.names.deadLetter, key: d.source, value: JSON.stringify({ ...deadLetterToJson(d, this.schema), partition }) });
+  }
+
+  /** The emitter of one pipeline's operator over one partition. */
+  emitterFor(pipelineIndex: number, partition: number): Emitter {
+    const def = this.pipelines[pipelineIndex]!;
+    return {
+      result: (r) => {
+        if (this.merged[pipelineIndex] && r.kind === 'window') {
+          this.partial(def, pipelineIndex, partition, r);
+          return;
+        }
+        if (this.metrics && r.kind === 'window') this.emitted.push(r.pipeline);
+        this.result(r);
+      },
+      late: (l) => {
+        this.counts.late++;
+        this.metrics?.late(def.name);
+        this.out.push({ topic: this.names.late, key: `${def.name}|${String(l.event[def.schema.idField] ?? '')}`, value: JSON.stringify({ ...lateToJson(l, def.schema), source: l.position.source, offset: l.position.offset }) });
+      },
+      // Recorded too (flagged), so reconcile knows every event this worker judged late, not only the dropped ones.
+      lateAccepted: (l) => {
+        this.out.push({ topic: this.names.late, key: `${def.name}|${String(l.event[def.schema.idField] ?? '')}`, value: JSON.stringify({ ...lateToJson(l, def.schema), source: l.position.source, offset: l.position.offset, evaluated_on_arrival: true }) });
+      },
+    };
+  }
+
+  /** A window of a pipeline merged across partitions: this partition's accumulators, never a total. */
+  private partial(def: PipelineDefinition, pipelineIndex: number, partition: number, r: Extract<ResultRecord, { kind: 'window' }>): void {
+    const op = this.operatorOf(partition, pipelineIndex);
+    const accumulators = op instanceof WindowedOperator ? op.paneAccumulators(r.windowStart, paneId(def.kind === 'windowed' ? def.key : [], r.key)) : undefined;
+    if (!accumulators) throw new ConcordError(`${def.name}: window ${r.windowStart} of partition ${partition} fired without state`);
+    const message: PartialMessage = {
+      type: 'partial', pipeline: def.name, partition, window_start: r.windowStart, window_end: r.windowEnd, key: r.key, revision: r.revision, accumulators,
+    };
+    this.toMerge(def.name, message);
+    this.metrics?.eventsOut(def.name);
+  }
+
+  private result(r: ResultRecord): void {
+    this.counts.results++;
+    this.metrics?.eventsOut(r.pipeline);
+    this.out.push({ topic: this.names.results, key: `${r.pipeline}|${cellKey(r)}`, value: JSON.stringify(resultToJson(r)) });
+  }
+}
