@@ -18,21 +18,20 @@ export interface MemberHandlers {
   position?: (position: { partition: number; next: number }) => void;
 }
 
-/**
- * The consumer of a group member, wired to its MemberLoop, and replaced by a fresh one after the broker
- * refused a commit (KIP-447: the group moved on while this member read). The old consumer's positions
- * ran ahead of the committed offsets, and it may still deliver batches of the membership it lost; a fresh
- * one starts at the group's committed offsets, which are exactly the offsets of the checkpoints the
- * member restores on its next assignment (they commit in one transaction). Keeping the old consumer left
- * both: a batch of a partition the member had dropped ("not assigned to this worker"), and, for a
- * partition never committed, a position past records nobody processed. Callbacks of a replaced consumer
- * are ignored, checked when they run in the loop (not when they arrive).
- */
 /** A member refused as still known waits this long for its next assignment before it rejoins afresh (env CONCORD_KAFKA_REASSIGN_WAIT_MS). */
 function reassignWaitMs(): number {
   return Number(process.env.CONCORD_KAFKA_REASSIGN_WAIT_MS ?? 15_000);
 }
 
+/**
+ * The consumer of a group member, wired to its MemberLoop. After the broker refused a commit (KIP-447:
+ * the group moved on while this member read) the member drops its state and restores from the
+ * checkpoints on its next assignment, at the group's committed offsets (the fetch positions are reset
+ * at every join: kafka/fetch-positions.ts); batches of the ended membership are ignored when they come
+ * up in the loop. The consumer itself is kept while the group still holds the member (`afterRefusal`)
+ * and replaced by a fresh one when the broker dropped it or it stalls; callbacks of a replaced consumer
+ * are ignored, checked when they run in the loop (not when they arrive).
+ */
 export class MemberConsumer {
   private current: BatchConsumer | undefined;
   private generation = 0;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 /** Producing: plain idempotent batches, and transactions that commit records with consumer offsets. */
-import { findErrorBy, ProduceAcks, Producer, stringSerializers, type Message, type MessageToProduce } from '@platformatic/kafka';
+import { findErrorBy, kGetApi, kGetConnection, kMetadata, kPerformWithRetry, ProduceAcks, Producer, stringSerializers, type MessageToProduce } from '@platformatic/kafka';
 import { keyHash } from './murmur2.ts';
 import { baseOptions, fencedBy, MEMBER_KNOWN, GroupFencedError, KafkaClientError, ProducerFencedError, producerFencedBy, wrap, type ConsumedOffsets, type KafkaSettings, type OutRecord } from './common.ts';
 
@@ -62,11 +62,50 @@ export class BatchProducer {
 
 type LibraryTransaction = Awaited<ReturnType<StringProducer['beginTransaction']>>;
 
+type Callback<T> = (error: Error | null, result?: T) => void;
+/** The producer's own plumbing the library's `addOffset` uses (exported by the library under these symbols). */
+interface ProducerInternals {
+  [kPerformWithRetry]: (operationId: string, operation: (retry: Callback<void>) => void, callback: Callback<void>) => void;
+  [kMetadata]: (options: { topics: string[] }, callback: Callback<{ brokers: Map<number, unknown>; topics: Map<string, { partitions: { leaderEpoch: number }[] }> }>) => void;
+  [kGetConnection]: (broker: unknown, callback: Callback<unknown>) => void;
+  [kGetApi]: (name: string, callback: Callback<(...args: unknown[]) => void>) => void;
+}
+
+/**
+ * One TxnOffsetCommit for every partition of a transaction, as the library's `addOffset` sends it for
+ * one (same connection, API version, retries; generation and member id of KIP-447). `addOffset` takes
+ * one partition per request and must be called one at a time (concurrent calls are merged into the
+ * first by its request deduplication): up to a round trip per partition per transaction.
+ */
+function txnOffsetCommit(producer: StringProducer, transactionalId: string, o: ConsumedOffsets): Promise<void> {
+  const p = producer as unknown as ProducerInternals;
+  const g = o.generation;
+  return new Promise((resolve, reject) => {
+    p[kPerformWithRetry]('commit', (retry) => {
+      p[kMetadata]({ topics: [o.topic] }, (error, metadata) => {
+        if (error || !metadata) return retry(error ?? new KafkaClientError('no metadata'));
+        p[kGetConnection](metadata.brokers.get(g.coordinatorId), (error, connection) => {
+          if (error) return retry(error);
+          p[kGetApi]('TxnOffsetCommit', (error, api) => {
+            if (error || !api) return retry(error ?? new KafkaClientError('no TxnOffsetCommit API'));
+            const leaders = metadata.topics.get(o.topic)?.partitions ?? [];
+            const partitions = o.partitions.map((x) => ({
+              partitionIndex: x.partition, committedOffset: BigInt(x.offset), committedLeaderEpoch: leaders[x.partition]?.leaderEpoch ?? -1, committedMetadata: null,
+            }));
+            api(connection, transactionalId, g.groupId, producer.producerId, producer.producerEpoch, g.generationId, g.memberId, null, [{ name: o.topic, partitions }],
+              (error: Error | null) => retry(error));
+          });
+        });
+      });
+    }, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
 /** An open transaction: what it sends and the offsets it commits become visible together on commit, never on abort. */
 export class KafkaTransaction {
   private readonly groups = new Set<string>();
 
-  constructor(private readonly settings: KafkaSettings, private readonly tx: LibraryTransaction) {}
+  constructor(private readonly settings: KafkaSettings, private readonly tx: LibraryTransaction, private readonly producer: StringProducer) {}
 
   async send(records: readonly OutRecord[]): Promise<void> {
     if (records.length === 0) return;
@@ -77,7 +116,7 @@ export class KafkaTransaction {
    * Commits the group's offsets with the transaction (Kafka's sendOffsetsToTransaction with the
    * consumer's group metadata, KIP-447): TxnOffsetCommit v4 carries the generation and member id the
    * records were read under, and the broker refuses it (GroupFencedError) when the group has since
-   * moved on. One request per partition (the library's `addOffset`).
+   * moved on. One request for all partitions (txnOffsetCommit).
    */
   async sendOffsets(offsets: ConsumedOffsets): Promise<void> {
     const g = offsets.generation;
@@ -87,11 +126,7 @@ export class KafkaTransaction {
         await this.tx.addConsumer({ groupId: g.groupId } as Parameters<LibraryTransaction['addConsumer']>[0]);
         this.groups.add(g.groupId);
       }
-      for (const p of offsets.partitions) {
-        // The library commits `offset + 1` of the message it is given (the next one to read).
-        const message = { topic: offsets.topic, partition: p.partition, offset: BigInt(p.offset - 1), metadata: { consumer: g } };
-        await this.tx.addOffset(message as unknown as Message<string, string, string, string>);
-      }
+      await txnOffsetCommit(this.producer, this.tx.id, offsets);
     } catch (error) {
       const refusal = fencedBy(error);
       if (refusal) {
@@ -144,7 +179,7 @@ export class TransactionalProducer {
       try {
         // -1/-1: "no expected producer" in InitProducerId. The library's default (0/0) asks the broker to
         // bump producer 0, which it refuses (PRODUCER_FENCED) for a transactional id used before: a restart.
-        return new KafkaTransaction(this.settings, await this.producer.beginTransaction({ producerId: -1n, producerEpoch: -1 }));
+        return new KafkaTransaction(this.settings, await this.producer.beginTransaction({ producerId: -1n, producerEpoch: -1 }), this.producer);
       } catch (error) {
         // A failed start leaves the library's transaction in place: drop it, or every later start fails.
         await this.producer.transaction?.cancel().catch(() => undefined);
