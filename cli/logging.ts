@@ -33,14 +33,17 @@ export function processLog(v: Record<string, string | boolean | undefined>, serv
   if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ConfigError(`--log-level "${level}": use one of ${LOG_LEVELS.join(', ')}`);
   const format = String(v['log-format'] ?? process.env.CONCORD_LOG_FORMAT ?? 'text');
   if (!(LOG_FORMATS as readonly string[]).includes(format)) throw new ConfigError(`--log-format "${format}": use one of ${LOG_FORMATS.join(', ')}`);
-  const logger: Logger = pino({ level, base: { service }, timestamp: pino.stdTimeFunctions.isoTime }, destination as pino.DestinationStream);
+  // One of `concord run --workers N`'s processes: every line names which (cli/commands/run-workers.ts).
+  const worker = process.env.CONCORD_LOG_WORKER;
+  const logger: Logger = pino({ level, base: { service, ...(worker ? { worker } : {}) }, timestamp: pino.stdTimeFunctions.isoTime }, destination as pino.DestinationStream);
   const write = (at: Level, msg: string, fields: Record<string, unknown> = {}): void => {
     if (format === 'json') {
       logger[at](fields, msg);
       return;
     }
     if (!logger.isLevelEnabled(at)) return;
-    const context = typeof fields.context === 'string' ? `[${fields.context}] ` : '';
+    const named = [typeof fields.context === 'string' ? fields.context : undefined, worker].filter((x) => x !== undefined);
+    const context = named.length > 0 ? `[${named.join(' ')}] ` : '';
     destination.write(`${at === 'info' ? '' : `${at}: `}${context}${msg}\n`);
   };
   if (format === 'json' && destination === process.stderr) {

@@ -10,13 +10,14 @@ import type { CommandSpec } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, pipelinesFor, timingFlags, timingOptions } from './shared.ts';
+import { runWorkerProcesses, workerCount } from './run-workers.ts';
 
 const pipelineNames = (pipelines: readonly PipelineDefinition[] | undefined): string => (pipelines ?? []).map((p) => p.name).join(', ');
 
 export const runCommand: CommandSpec = {
   name: 'run',
   summary: 'streaming worker over Kafka: consumer group, per-partition watermarks, exactly-once results',
-  usage: 'concord run --pipeline NAME|all [--stop-when-idle 10s] [--idle-timeout 30s] [--worker-id ID] [--group G] [--metrics-port N]',
+  usage: 'concord run --pipeline NAME|all [--stop-when-idle 10s] [--idle-timeout 30s] [--worker-id ID] [--workers N] [--group G] [--metrics-port N]',
   options: [
     '--pipeline NAME|all        a pipeline of the definitions, or all (one worker per input schema)',
     '--stop-when-idle D         exit once every assigned partition is caught up and quiet for D,',
@@ -24,6 +25,8 @@ export const runCommand: CommandSpec = {
     '--idle-timeout D           a partition quiet for D stops holding the watermark (default 30s)',
     '--worker-id ID             stable id of this worker (default: host name); a restarted worker',
     '                           with the same id fences its previous incarnation',
+    '--workers N                N worker processes of the group on this machine (like Flink\'s parallelism),',
+    '                           ids <ID>-0..<ID>-N-1, metrics ports N, N+1, ... (default 1; env CONCORD_WORKERS)',
     '--group G                  consumer group (default <prefix>concord-<schema>, or <prefix>concord-<pipeline>)',
     ...metricsOptions,
     ...logOptions,
@@ -35,16 +38,18 @@ export const runCommand: CommandSpec = {
   ],
   flags: {
     pipeline: { type: 'string' }, 'stop-when-idle': { type: 'string' }, 'idle-timeout': { type: 'string' },
-    'worker-id': { type: 'string' }, group: { type: 'string' }, ...metricsFlags, ...logFlags, ...timingFlags,
+    'worker-id': { type: 'string' }, workers: { type: 'string' }, group: { type: 'string' }, ...metricsFlags, ...logFlags, ...timingFlags,
   },
   required: ['pipeline'],
   async run(v) {
     const log = processLog(v, 'concord-run');
     const registry = await loadRegistry(v);
     const chosen = pipelinesFor(registry, v.pipeline, loadSettings(v));
+    const workerId = String(v['worker-id'] ?? hostname());
+    const parallel = workerCount(v.workers);
+    if (parallel > 1) return runWorkerProcesses(parallel, v, workerId, (line) => log.info(line));
     const bySchema = new Map<string, PipelineDefinition[]>();
     for (const p of chosen) bySchema.set(p.schema.name, [...(bySchema.get(p.schema.name) ?? []), p]);
-    const workerId = String(v['worker-id'] ?? hostname());
     const served = await metricsFromFlags(v, log.lineSink());
     const metrics = served ? { metrics: served.metrics } : {};
     const merges: KafkaMergeWorker[] = [];

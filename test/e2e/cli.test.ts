@@ -113,5 +113,8 @@ describe('concord CLI', () => {
     const noFile = concord(['archive', '--schema', 'clicks', '--input', '/nonexistent.jsonl', '--dir', ws.dir]);
     expect(noFile.code).toBe(2);
     expect(noFile.stderr).toMatch(/cannot read input file/);
+    const workers = concord(['run', '--pipeline', 'all', '--workers', '0']);
+    expect(workers.code).toBe(2);
+    expect(workers.stderr).toMatch(/--workers "0": give a whole number of worker processes from 1 to 64/);
   });
 });

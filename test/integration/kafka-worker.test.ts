@@ -181,6 +181,23 @@ describe('concord run: two workers share the partitions of one group', () => {
     expect({ missing: [...want.keys()].filter((k) => !actual.has(k)), extra: [...actual.keys()].filter((k) => !want.has(k)) }).toEqual({ missing: [], extra: [] });
     expect(actual).toEqual(want);
   }, 180_000);
+
+  it('concord run --workers 2: two processes of one command, each named in its lines; results equal one worker\'s', async () => {
+    // Topics of its own: the results topic must hold what these two processes wrote, nothing earlier.
+    const own = `m${randomUUID().slice(0, 6)}.`;
+    produce(own);
+    const w = startWorker(own, ['--stop-when-idle', '3s', '--workers', '2'], { CONCORD_KAFKA_MAX_BYTES_PER_PARTITION: '16384' }, 'page_views_per_minute', 'p');
+    const stalled = setTimeout(() => w.child.kill('SIGTERM'), 120_000);
+    const r = await w.exited;
+    clearTimeout(stalled);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/\[clicks p-0\] assigned \S+ partitions \[\d/);
+    expect(r.stderr).toMatch(/\[clicks p-1\] assigned \S+ partitions \[\d/);
+    expect(r.stderr).toContain('2 workers ended: exit codes 0, 0');
+    const actual = new Map([...(await actualResults(own))].filter(([k]) => k.startsWith('page_views_per_minute|')).sort());
+    const want = new Map([...expected].filter(([k]) => k.startsWith('page_views_per_minute|')).sort());
+    expect(actual).toEqual(want);
+  }, 180_000);
 });
 
 async function waitFor(condition: () => Promise<boolean>, deadlineMs: number): Promise<void> {

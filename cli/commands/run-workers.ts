@@ -1,0 +1,49 @@
+import { spawn } from 'node:child_process';
+import { ConfigError } from '../../pipeline/errors.ts';
+
+/** `--workers N`: a positive integer (1 = this process is the worker). */
+export function workerCount(value: string | boolean | undefined): number {
+  const text = String(value ?? process.env.CONCORD_WORKERS ?? '1');
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new ConfigError(`--workers "${text}": give a whole number of worker processes from 1 to 64`);
+  return n;
+}
+
+/**
+ * `concord run --workers N`: N worker processes of one consumer group on this machine, as Flink's
+ * parallelism or Kafka Streams' `num.stream.threads` (a Node process computes on one core). Each is
+ * `concord run` with the same flags, worker id `<id>-<i>` (its own transactional id) and, with a fixed
+ * `--metrics-port P`, port P + i. The group spreads the partitions over them; they fence and restore as
+ * separate workers do. SIGINT/SIGTERM go to all; the exit code is the worst of theirs.
+ */
+export async function runWorkerProcesses(n: number, values: Record<string, string | boolean | undefined>, workerId: string, log: (line: string) => void): Promise<number> {
+  // A fixed metrics port (flag or env) is one per process: P, P + 1, ...; 0 (any free port) and none as given.
+  const portText = values['metrics-port'] ?? process.env.CONCORD_METRICS_PORT;
+  const port = (i: number) => (portText === undefined ? undefined : Number(portText) > 0 ? String(Number(portText) + i) : String(portText));
+  const children = Array.from({ length: n }, (_, i) => {
+    const id = `${workerId}-${i}`;
+    const args = ['run'];
+    const flags: Record<string, string | boolean | undefined> = { ...values, workers: undefined, 'worker-id': id, 'metrics-port': port(i) };
+    for (const [flag, value] of Object.entries(flags)) {
+      if (value === undefined || value === false) continue;
+      args.push(`--${flag}`, ...(value === true ? [] : [String(value)]));
+    }
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
+      stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CONCORD_WORKERS: '1', CONCORD_LOG_WORKER: id },
+    });
+    const exited = new Promise<number>((resolve) => {
+      child.on('error', (error) => {
+        log(`worker ${id} did not start: ${error.message}`);
+        resolve(1);
+      });
+      child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+    });
+    return { child, exited };
+  });
+  const forward = (signal: NodeJS.Signals) => () => children.forEach(({ child }) => child.kill(signal));
+  process.once('SIGINT', forward('SIGINT'));
+  process.once('SIGTERM', forward('SIGTERM'));
+  const codes = await Promise.all(children.map((c) => c.exited));
+  log(`${n} workers ended: exit codes ${codes.join(', ')}`);
+  return Math.max(...codes);
+}
