@@ -57,12 +57,17 @@ export async function kafkaEndToEnd(n: number, workDir: string): Promise<string>
   // The broker does not create topics on first use (auto.create.topics.enable=false): the peer's output too.
   await ensureTopics(kafkaSettings('concord-bench'), [{ name: `${prefix}ks.views`, partitions: 6 }, { name: `${prefix}flink.views`, partitions: 6 }]);
   const concord = await timedRun(process.execPath, [...tsx, 'run', '--pipeline', 'page_views_per_minute', '--stop-when-idle', '1s', '--worker-id', 'bench'], env);
-  const rows = [`| Concord worker (@platformatic/kafka, one transaction per fetch) | ${concord.seconds.toFixed(1)} s | ${(n / concord.seconds / 1000).toFixed(0)}k/s | includes Node start, group join and the 1 s idle wait before the drain |`];
+  // The peers run at parallelism 2: Concord too, as two worker processes of one group (a fresh one).
+  const two = await timedRun(process.execPath, [...tsx, 'run', '--pipeline', 'page_views_per_minute', '--stop-when-idle', '1s', '--worker-id', 'bench2', '--workers', '2', '--group', `${prefix}concord-workers2`], env);
+  const rows = [
+    `| Concord worker (@platformatic/kafka, one transaction per fetch) | ${concord.seconds.toFixed(1)} s | ${(n / concord.seconds / 1000).toFixed(0)}k/s | includes Node start, group join and the 1 s idle wait before the drain |`,
+    `| Concord, \`--workers 2\` (two processes, one group) | ${two.seconds.toFixed(1)} s | ${(n / two.seconds / 1000).toFixed(0)}k/s | the same, twice, plus the rebalances of two members |`,
+  ];
   let ratio = '-';
   try {
     const ks = await timedRun('java', ['-Xmx1g', '-cp', classpath, 'ViewsPerMinute', process.env.KAFKA_BROKERS ?? '127.0.0.1:9092', `${prefix}clicks`, `${prefix}ks.views`, `${prefix}ks-app`, String(n), '100'], {});
     rows.push(`| Kafka Streams 4.3.1 (exactly_once_v2, commit.interval.ms 100) | ${ks.seconds.toFixed(1)} s | ${(n / ks.seconds / 1000).toFixed(0)}k/s | includes JVM start and group join; its own timer: ${ks.stdout.trim()} |`);
-    ratio = (ks.seconds / concord.seconds).toFixed(2);
+    ratio = `**${(ks.seconds / concord.seconds).toFixed(2)}x** (two workers: **${(ks.seconds / two.seconds).toFixed(2)}x**)`;
   } catch (error) {
     rows.push(`| Kafka Streams peer | failed | - | ${firstLine(error)} |`);
   }
@@ -71,13 +76,13 @@ export async function kafkaEndToEnd(n: number, workDir: string): Promise<string>
   try {
     const flink = await runFlinkPeer(buildJavaPeer('flink', 'FlinkViewsPerMinute.java', workDir), process.env.KAFKA_BROKERS ?? '127.0.0.1:9092', `${prefix}clicks`, `${prefix}flink.views`, `${prefix}flink-job`, n);
     rows.push(`| Flink 2.2.1 MiniCluster (parallelism 2, exactly-once Kafka sink, checkpoint 100 ms) | ${flink.seconds.toFixed(1)} s | ${(n / flink.seconds / 1000).toFixed(0)}k/s | includes JVM and MiniCluster start; its own timer: ${flink.stdout.trim()} |`);
-    flinkRatio = (flink.seconds / concord.seconds).toFixed(2);
+    flinkRatio = `**${(flink.seconds / concord.seconds).toFixed(2)}x** (two workers: **${(flink.seconds / two.seconds).toFixed(2)}x**)`;
   } catch (error) {
     rows.push(`| Flink peer | failed | - | ${firstLine(error)} |`);
   }
   return [`### End to end through the local broker: ${n.toLocaleString('en-US')} clicks, views per minute per URL`, '',
-    '| runtime | time | throughput | note |', '|---|---:|---:|---|', ...rows, '', `Ratio (Kafka Streams time / Concord time): **${ratio}x** (target >= 0.5x).`, '',
-    `Ratio (Flink time / Concord time): **${flinkRatio}x**.`].join('\n');
+    '| runtime | time | throughput | note |', '|---|---:|---:|---|', ...rows, '', `Ratio (Kafka Streams time / Concord time): ${ratio} (target >= 0.5x).`, '',
+    `Ratio (Flink time / Concord time): ${flinkRatio}.`].join('\n');
 }
 
 /**
