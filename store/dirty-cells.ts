@@ -35,15 +35,18 @@ const LATE_COLUMNS: StageColumn[] = [
 export async function appendLateBulk(tx: SqlDriver, schema: string, entries: readonly StoredLate[], holdOf: (l: StoredLate) => HoldReason | null, at: number): Promise<number> {
   const unique = new Map<string, StoredLate>();
   for (const l of entries) unique.set(`${l.pipeline}\u0000${l.source}\u0000${l.offset}`, l);
-  const stage = await tx.stage(schema, 'stage_late', LATE_COLUMNS, [...unique.values()].map((l) => [l.pipeline, l.day, l.source, l.offset,
-    JSON.stringify({ evaluated_on_arrival: l.late.evaluatedOnArrival, record: l.late.record }), l.windowStart, l.cell, JSON.stringify(l.key), holdOf(l), 0]));
-  await tx.query(
-    `UPDATE ${stage} SET news = 1 WHERE NOT EXISTS (SELECT 1 FROM ${schema}.late_events e
-       WHERE e.pipeline = ${stage}.pipeline AND e.source = ${stage}.source AND e."offset" = ${stage}.off)`);
+  const holds = new Map([...unique].map(([id, l]) => [id, holdOf(l)]));
+  const stage = await tx.stage(schema, 'stage_late', LATE_COLUMNS, [...unique].map(([id, l]) => [l.pipeline, l.day, l.source, l.offset,
+    JSON.stringify({ evaluated_on_arrival: l.late.evaluatedOnArrival, record: l.late.record }), l.windowStart, l.cell, JSON.stringify(l.key), holds.get(id) ?? null, 0]));
+  const notStored = (s: string) => `NOT EXISTS (SELECT 1 FROM ${schema}.late_events e WHERE e.pipeline = ${s}.pipeline AND e.source = ${s}.source AND e."offset" = ${s}.off)`;
+  const held = [...holds.values()].some((h) => h !== null);
+  // Nothing held (the live case): no cell to dirty, so no need to remember which events were new.
+  if (!held) return tx.execute(`INSERT INTO ${schema}.late_events (pipeline, day, source, "offset", record_json) SELECT pipeline, day, source, off, record_json FROM ${stage} s WHERE ${notStored('s')}`);
+  await tx.query(`UPDATE ${stage} SET news = 1 WHERE ${notStored(stage)}`);
   const added = await tx.execute(
     `INSERT INTO ${schema}.late_events (pipeline, day, source, "offset", record_json)
      SELECT pipeline, day, source, off, record_json FROM ${stage} WHERE news = 1`);
-  if (added > 0 && unique.size > 0 && [...unique.values()].some((l) => holdOf(l) !== null)) {
+  if (added > 0) {
     await tx.query(
       `INSERT INTO ${schema}.dirty_cells (pipeline, day, window_start, cell, key_json, reason, recorded_at, consumed_by)
        SELECT pipeline, min(day), dirty_ws, dirty_cell, min(key_json), min(hold), $1::BIGINT, NULL FROM ${stage}

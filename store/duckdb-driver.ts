@@ -1,7 +1,7 @@
 /** The store on embedded DuckDB: the writer (one process) and the read-only snapshots of `concord serve`. */
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { stat } from 'node:fs/promises';
-import { StoreError, StoreBusyError, statementFailed, readOnlyDriver, EMPTY_SNAPSHOT, type SqlDriver, type SqlReadDriver, type SqlValue, type StageColumn } from './sql-driver.ts';
+import { StoreError, StoreBusyError, statementFailed, readOnlyDriver, EMPTY_SNAPSHOT, type SqlDriver, type SqlReadDriver, type SqlValue, type StageColumn, type TransactionHooks } from './sql-driver.ts';
 
 /** Embedded DuckDB: one process; calls are queued on its one connection. */
 export class DuckDbDriver implements SqlDriver {
@@ -23,6 +23,7 @@ export class DuckDbDriver implements SqlDriver {
       const config = {
         memory_limit: process.env.CONCORD_DUCKDB_MEMORY ?? '2GB',
         checkpoint_threshold: process.env.CONCORD_DUCKDB_CHECKPOINT_THRESHOLD ?? '1GB',
+        ...(process.env.CONCORD_DUCKDB_THREADS ? { threads: process.env.CONCORD_DUCKDB_THREADS } : {}),
       };
       // `concord serve` holds the file read-only for a burst of reads (DuckDB: one writer or several
       // readers): a writer starting meanwhile waits for it (CONCORD_DUCKDB_LOCK_WAIT_MS, default 5 s).
@@ -103,7 +104,7 @@ export class DuckDbDriver implements SqlDriver {
     return this.exclusive(() => this.exec(sql, params));
   }
 
-  transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: SqlDriver) => Promise<T>, hooks: TransactionHooks = {}): Promise<T> {
     return this.exclusive(async () => {
       const tx: SqlDriver = {
         backend: 'duckdb', query: (sql, params = []) => this.run(sql, params), execute: (sql, params = []) => this.exec(sql, params),
@@ -118,6 +119,7 @@ export class DuckDbDriver implements SqlDriver {
       } catch (error) {
         await this.run('ROLLBACK', []).catch(() => undefined);
         this.stageTables.clear(); // a staging table created in the rolled-back transaction is gone
+        hooks.onRollback?.();
         throw error;
       }
     });

@@ -1,7 +1,7 @@
 /** The store on PostgreSQL: the writer (advisory lock, COPY staging) and the read-only snapshots of `concord serve`. */
 import pg from 'pg';
 import { stageByCopy } from './pg-stage.ts';
-import { StoreError, statementFailed, readOnlyDriver, redact, type SqlDriver, type SqlReadDriver, type SqlValue, type StageColumn } from './sql-driver.ts';
+import { StoreError, statementFailed, readOnlyDriver, redact, type SqlDriver, type SqlReadDriver, type SqlValue, type StageColumn, type TransactionHooks } from './sql-driver.ts';
 
 // BIGINT (int8) as a JS number: store times are epoch ms, far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -46,7 +46,7 @@ export class PostgresDriver implements SqlDriver {
     }
   }
 
-  async transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: SqlDriver) => Promise<T>, hooks: TransactionHooks = {}): Promise<T> {
     const client = await this.pool.connect();
     const lost = watchConnection(client);
     const exec = async (sql: string, params: readonly SqlValue[] = []) => {
@@ -83,6 +83,7 @@ export class PostgresDriver implements SqlDriver {
       return out;
     } catch (error) {
       await run('ROLLBACK').catch(() => undefined);
+      hooks.onRollback?.();
       throw error;
     } finally {
       client.release(lost.release());

@@ -13,6 +13,10 @@ export class StoreError extends ConcordError {
 
 export type SqlValue = string | number | null;
 
+export interface TransactionHooks {
+  onRollback?(): void;
+}
+
 /** A column of a staging table (store/bulk-write.ts). */
 export interface StageColumn {
   name: string;
@@ -32,8 +36,11 @@ export interface SqlDriver {
    * (DuckDB: RETURNING 100k rows costs ~1.3 s, the statement itself ~0.2 s).
    */
   execute(sql: string, params?: readonly SqlValue[]): Promise<number>;
-  /** Runs `fn` in one transaction; writers are serialised (PostgreSQL: across processes). */
-  transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in one transaction; writers are serialised (PostgreSQL: across processes). `onRollback`
+   * runs when it fails (its statements or its commit), before the next transaction may start.
+   */
+  transaction<T>(fn: (tx: SqlDriver) => Promise<T>, hooks?: TransactionHooks): Promise<T>;
   /**
    * The bulk path: replaces the contents of a staging table (created on first use with these columns)
    * with `rows` and returns its qualified name, for set-based statements. DuckDB: a table in `schema`

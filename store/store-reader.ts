@@ -1,7 +1,7 @@
 import type { KeyValues } from '../pipeline/keys.ts';
 import type { StoredRow } from './rows.ts';
 import { EMPTY_SNAPSHOT, type SqlDriver, type SqlReadDriver, type SqlValue } from './sql-driver.ts';
-import { SqlResultStore, rowFromDb, type StoreOptions } from './sql-store.ts';
+import { SqlResultStore, everyVersion, rowFromDb, type StoreOptions } from './sql-store.ts';
 
 const DAY = 86_400_000;
 
@@ -108,7 +108,7 @@ export class StoreSnapshot {
       sql = `WITH g AS (SELECT day, generation FROM (SELECT day, generation, row_number() OVER (PARTITION BY day ORDER BY seq DESC) AS rn
                FROM ${s}.switch_log WHERE pipeline = $1 AND at_ms <= ${at}) x WHERE rn = 1),
              h AS (SELECT r.*, row_number() OVER (PARTITION BY r.window_start, r.cell ORDER BY r.revision DESC) AS rn_
-               FROM ${s}.result_history r LEFT JOIN g ON g.day = r.day
+               FROM (${everyVersion(s)}) r LEFT JOIN g ON g.day = r.day
                WHERE ${where.join(' AND ')} AND r.generation = coalesce(g.generation, 0) AND r.written_at <= ${at})
              SELECT * FROM h WHERE rn_ = 1 ${order('')}`;
     } else if (v === 'live') {

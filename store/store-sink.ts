@@ -16,13 +16,18 @@ export class StoreSink {
   private pending = 0;
   private sinceCheckpoint = 0;
   private readonly checkpointEvery: number;
+  private readonly maxPending: number;
   written = { results: 0, late: 0 };
 
-  /** `checkpointEvery`: rows written between two `checkpointIfDue` checkpoints. */
-  constructor(store: SqlResultStore, batchSize = 5_000, checkpointEvery = 50_000) {
+  /**
+   * `batchSize`: rows that start a write; `checkpointEvery`: rows written between two `checkpointIfDue`
+   * checkpoints; `maxPending`: rows buffered while a write is in flight before the stream waits for it.
+   */
+  constructor(store: SqlResultStore, batchSize = 5_000, checkpointEvery = 500_000, maxPending = Math.max(batchSize, 100_000)) {
     this.store = store;
     this.batchSize = batchSize;
     this.checkpointEvery = checkpointEvery;
+    this.maxPending = maxPending;
   }
 
   result(r: ResultRecord): void {
@@ -42,19 +47,32 @@ export class StoreSink {
     if (Number.isFinite(w)) this.watermarks.set(pipeline, Math.max(this.watermarks.get(pipeline) ?? w, w));
   }
 
-  /** The write in flight (one at most): the stream keeps computing while the store commits. */
+  /** The write (or checkpoint) in flight, one at most: the stream keeps computing while the store commits. */
   private writing: Promise<void> | undefined;
+  private inFlight = false;
 
   /**
-   * Starts writing a full batch without waiting for it: the database works (DuckDB in its own threads,
-   * PostgreSQL in its process) while the stream computes the next batch. At most one write is in
-   * flight: a second full batch waits for the first (backpressure). A failed write fails the next call.
+   * Starts writing what is buffered once a batch is full, without waiting: the database works (DuckDB in
+   * its own threads, PostgreSQL in its process) while the stream computes. While a write is in flight the
+   * sink buffers on (group commit: the next write takes everything that came meanwhile, so a slow store
+   * gets fewer, larger writes) and lets the write's statements progress: a stream fed from memory never
+   * reaches the event loop by itself (its awaits are microtasks), and each statement of the write needs
+   * it. Past `maxPending` rows the stream waits for the write (backpressure). A failed write fails the
+   * next call.
    */
   async maybeFlush(): Promise<void> {
+    if (this.inFlight) {
+      if (this.pending < this.maxPending) return new Promise((resolve) => setImmediate(resolve));
+      await this.writing;
+    }
     if (this.pending < this.batchSize) return;
-    await this.writing;
-    const w = this.write();
-    w.catch(() => undefined); // surfaced by the next maybeFlush, flush or checkpointIfDue, which await it
+    await this.writing; // settled: surfaces a failed write
+    this.track(this.write());
+  }
+
+  private track(w: Promise<void>): void {
+    this.inFlight = true;
+    w.catch(() => undefined).finally(() => { if (this.writing === w) this.inFlight = false; }); // errors surface where it is awaited
     this.writing = w;
   }
 
@@ -62,6 +80,7 @@ export class StoreSink {
   async flush(): Promise<void> {
     await this.writing;
     this.writing = undefined;
+    this.inFlight = false;
     await this.write();
   }
 
@@ -82,15 +101,15 @@ export class StoreSink {
   }
 
   /**
-   * Checkpoints the store once enough rows were written since the last time. Call it after a flush,
-   * when the results are already committed: the pause then falls between writes, not inside the commit
-   * that makes a window's results durable (where DuckDB would take it on its own).
+   * Checkpoints the store once enough rows were written since the last time, between two writes (not
+   * inside the commit that makes a window's results durable, where DuckDB would take it on its own).
+   * It runs as the write in flight: the stream computes on meanwhile, the next write waits for it.
    */
   async checkpointIfDue(): Promise<boolean> {
-    if (this.sinceCheckpoint < this.checkpointEvery) return false;
+    if (this.sinceCheckpoint < this.checkpointEvery || this.inFlight) return false;
     await this.writing;
     this.sinceCheckpoint = 0;
-    await this.store.checkpoint();
+    this.track(this.store.checkpoint());
     return true;
   }
 }
