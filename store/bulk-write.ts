@@ -34,9 +34,13 @@ export interface StagedRow {
   dirtyCell?: string;
 }
 
+/** W as stored (text: +-infinity are 'inf' and '-inf'). */
+function watermarkText(w: number | null): string | null {
+  return w === null ? null : w === Number.POSITIVE_INFINITY ? 'inf' : w === Number.NEGATIVE_INFINITY ? '-inf' : String(w);
+}
+
 export function rowParams(r: StoredRow): SqlValue[] {
-  const w = r.watermark === null ? null : r.watermark === Number.POSITIVE_INFINITY ? 'inf' : r.watermark === Number.NEGATIVE_INFINITY ? '-inf' : String(r.watermark);
-  return [r.pipeline, r.generation, r.windowStart, r.cell, r.day, r.kind, r.windowEnd, JSON.stringify(r.key), JSON.stringify(r.values), r.revision, r.provenance, w, r.definitionVersion, r.writtenAt, r.jobId];
+  return [r.pipeline, r.generation, r.windowStart, r.cell, r.day, r.kind, r.windowEnd, JSON.stringify(r.key), JSON.stringify(r.values), r.revision, r.provenance, watermarkText(r.watermark), r.definitionVersion, r.writtenAt, r.jobId];
 }
 
 /** Stages `rows` (replacing what was staged before in this transaction); returns the staging table's name. */
@@ -113,8 +117,9 @@ export async function writeLiveRows(tx: SqlDriver, schema: string, rows: readonl
   if (rows.length === 0) return;
   const stage = await tx.stage(schema, 'stage_live', LIVE_COLUMNS, rows.map(({ row: r, fresh }) => {
     if (r.pipeline.includes(SEP) || r.definitionVersion.includes(SEP)) throw new StoreError(`pipeline ${JSON.stringify(r.pipeline)}: a name or definition version with a control character cannot be stored`);
-    const p = rowParams(r);
-    return [[r.pipeline, r.windowStart, r.cell, r.day, r.kind, r.windowEnd ?? '', p[7], p[8], r.revision, r.provenance, p[11] ?? '', r.definitionVersion, fresh ? 1 : 0].join(SEP)];
+    const w = watermarkText(r.watermark) ?? '';
+    // The order of LIVE_FIELDS.
+    return [`${r.pipeline}${SEP}${r.windowStart}${SEP}${r.cell}${SEP}${r.day}${SEP}${r.kind}${SEP}${r.windowEnd ?? ''}${SEP}${JSON.stringify(r.key)}${SEP}${JSON.stringify(r.values)}${SEP}${r.revision}${SEP}${r.provenance}${SEP}${w}${SEP}${r.definitionVersion}${SEP}${fresh ? 1 : 0}`];
   }));
   const f = (name: string) => `f[${LIVE_FIELDS.indexOf(name) + 1}]`;
   const at = Math.trunc(writtenAt);
@@ -122,7 +127,8 @@ export async function writeLiveRows(tx: SqlDriver, schema: string, rows: readonl
   const values = `${f('pipeline')}, 0, ${f('window_start')}::BIGINT, ${f('cell')}, ${f('day')}, ${f('kind')}, nullif(${f('window_end')}, '')::BIGINT, ${f('key_json')}, ${f('values_json')},
     ${f('revision')}::INTEGER, ${f('provenance')}, nullif(${f('watermark')}, ''), ${f('definition_version')}, ${at}, NULL`;
   const fresh = rows.reduce((n, r) => n + (r.fresh ? 1 : 0), 0);
-  if (fresh > 0) await tx.execute(`INSERT INTO ${schema}.result_rows (${cols}) SELECT ${values} FROM ${rowsOf} WHERE ${f('fresh')} = '1'`);
+  // MATERIALIZED: split each row once, not once per field (measured 2,714 rows: 3.7-5.7 ms against 5.4-11).
+  if (fresh > 0) await tx.execute(`INSERT INTO ${schema}.result_rows (${cols}) WITH x AS MATERIALIZED ${rowsOf} SELECT ${values} FROM x WHERE ${f('fresh')} = '1'`);
   if (fresh < rows.length) {
     const t = `${schema}.result_rows`;
     const replaced = `(SELECT ${f('pipeline')} AS pipeline, ${f('window_start')}::BIGINT AS window_start, ${f('cell')} AS cell FROM ${rowsOf} WHERE ${f('fresh')} = '0') s`;

@@ -44,7 +44,7 @@ export class DuckDbDriver implements SqlDriver {
 
   private async run(sql: string, params: readonly SqlValue[]): Promise<Record<string, unknown>[]> {
     try {
-      const reader = await this.connection.runAndReadAll(sql, params as DuckDBValue[]);
+      const reader = await this.connection.runAndReadAll(sql, bound(params));
       return reader.getRowObjectsJS() as Record<string, unknown>[];
     } catch (error) {
       throw statementFailed('query', sql, error);
@@ -53,24 +53,27 @@ export class DuckDbDriver implements SqlDriver {
 
   private async exec(sql: string, params: readonly SqlValue[]): Promise<number> {
     try {
-      return Number((await this.connection.run(sql, params as DuckDBValue[])).rowsChanged);
+      return Number((await this.connection.run(sql, bound(params))).rowsChanged);
     } catch (error) {
       throw statementFailed('statement', sql, error);
     }
   }
 
+  /** Staging tables created on this connection, and those holding rows of an earlier use. */
   private readonly stageTables = new Set<string>();
+  private readonly usedStages = new Set<string>();
 
-
-  private async stageRows(schema: string, table: string, columns: readonly StageColumn[], rows: readonly SqlValue[][]): Promise<string> {
+  private async stageRows(schema: string, table: string, columns: readonly StageColumn[], rows: readonly SqlValue[][], run = (sql: string) => this.run(sql, [])): Promise<string> {
     // A temporary table: in memory, outside the database file and its write-ahead log.
     const local = `${schema}_${table}`;
     const name = `temp.main.${local}`;
     if (!this.stageTables.has(local)) {
-      await this.run(`CREATE OR REPLACE TEMP TABLE ${local} (${columns.map((c) => `${c.name} ${c.type}`).join(', ')})`, []);
+      await run(`CREATE OR REPLACE TEMP TABLE ${local} (${columns.map((c) => `${c.name} ${c.type}`).join(', ')})`);
       this.stageTables.add(local);
+    } else if (this.usedStages.has(local)) {
+      await run(`DELETE FROM ${name}`);
     }
-    await this.run(`DELETE FROM ${name}`, []);
+    this.usedStages.add(local);
     try {
       const appender = await this.connection.createAppender(local, 'main', 'temp');
       for (const row of rows) {
@@ -104,21 +107,44 @@ export class DuckDbDriver implements SqlDriver {
     return this.exclusive(() => this.exec(sql, params));
   }
 
+  /**
+   * Each call to the client is a trip to its thread pool and back to this (busy) thread, so the
+   * transaction saves trips: BEGIN empties the staging tables used before in the same text, and
+   * statements deferred with `tx.defer` go out with the next statement (or the COMMIT) in one text.
+   */
   transaction<T>(fn: (tx: SqlDriver) => Promise<T>, hooks: TransactionHooks = {}): Promise<T> {
     return this.exclusive(async () => {
-      const tx: SqlDriver = {
-        backend: 'duckdb', query: (sql, params = []) => this.run(sql, params), execute: (sql, params = []) => this.exec(sql, params),
-        transaction: (inner) => inner(tx), close: async () => undefined,
-        stage: (schema, table, columns, rows) => this.stageRows(schema, table, columns, rows),
+      let deferred: string[] = [];
+      const withDeferred = async <R>(sql: string, params: readonly SqlValue[], go: (sql: string, params: readonly SqlValue[]) => Promise<R>): Promise<R> => {
+        const before = deferred;
+        deferred = [];
+        if (before.length === 0) return go(sql, params);
+        if (params.length > 0) {
+          await this.run(before.join(';\n'), []);
+          return go(sql, params);
+        }
+        return go([...before, sql].join(';\n'), params);
       };
-      await this.run('BEGIN TRANSACTION', []);
+      const tx: SqlDriver = {
+        backend: 'duckdb',
+        query: (sql, params = []) => withDeferred(sql, params, (q, p) => this.run(q, p)),
+        execute: (sql, params = []) => withDeferred(sql, params, (q, p) => this.exec(q, p)),
+        defer: (sql) => { deferred.push(sql); },
+        transaction: (inner) => inner(tx), close: async () => undefined,
+        stage: (schema, table, columns, rows) => this.stageRows(schema, table, columns, rows, (sql) => withDeferred(sql, [], (q, p) => this.run(q, p))),
+      };
+      const emptied = [...this.usedStages].map((local) => `DELETE FROM temp.main.${local}`);
+      await this.run(['BEGIN TRANSACTION', ...emptied].join(';\n'), []);
+      this.usedStages.clear();
       try {
         const out = await fn(tx);
-        await this.run('COMMIT', []);
+        await this.run([...deferred, 'COMMIT'].join(';\n'), []);
         return out;
       } catch (error) {
         await this.run('ROLLBACK', []).catch(() => undefined);
-        this.stageTables.clear(); // a staging table created in the rolled-back transaction is gone
+        // A staging table created in the rolled-back transaction is gone; one emptied there is full again.
+        this.stageTables.clear();
+        this.usedStages.clear();
         hooks.onRollback?.();
         throw error;
       }
@@ -245,6 +271,15 @@ export class DuckDbReadDriver implements SqlReadDriver {
     s.connection.closeSync();
     s.instance.closeSync();
   }
+}
+
+/**
+ * Parameters as the client wants them: none at all for a statement without any. With an array, even an
+ * empty one, the client extracts, prepares, binds and runs (four trips to its thread pool, ~2-3 ms a
+ * statement measured on the live path: BEGIN alone took 3.4 ms); without, it runs the text in one.
+ */
+function bound(params: readonly SqlValue[]): DuckDBValue[] | undefined {
+  return params.length > 0 ? (params as DuckDBValue[]) : undefined;
 }
 
 async function fileSize(path: string): Promise<number> {

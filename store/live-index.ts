@@ -1,4 +1,4 @@
-import type { SqlDriver } from './sql-driver.ts';
+import { sqlText, type SqlDriver } from './sql-driver.ts';
 
 /**
  * What the one writer of an embedded (DuckDB) store knows about what it wrote, so a live flush needs
@@ -49,8 +49,12 @@ export class LiveIndex {
     const known = await this.watermarksIn(tx);
     const stored = known.get(pipeline);
     if (stored !== undefined && w <= stored) return;
-    if (stored === undefined) await tx.execute(`INSERT INTO ${this.schema}.watermarks (pipeline, watermark) VALUES ($1, $2)`, [pipeline, w]);
-    else await tx.execute(`UPDATE ${this.schema}.watermarks SET watermark = $2 WHERE pipeline = $1`, [pipeline, w]);
+    // Sent with the next statement or the commit: W is a finite number (the store skips others).
+    const sql = stored === undefined
+      ? `INSERT INTO ${this.schema}.watermarks (pipeline, watermark) VALUES (${sqlText(pipeline)}, ${w})`
+      : `UPDATE ${this.schema}.watermarks SET watermark = ${w} WHERE pipeline = ${sqlText(pipeline)}`;
+    if (tx.defer) tx.defer(sql);
+    else await tx.execute(sql);
     known.set(pipeline, w);
   }
 

@@ -48,9 +48,20 @@ export interface SqlDriver {
    * the session filled by COPY FROM STDIN (store/pg-stage.ts). Inside a transaction only.
    */
   stage(schema: string, table: string, columns: readonly StageColumn[], rows: readonly SqlValue[][]): Promise<string>;
+  /**
+   * Inside a transaction (DuckDB): a statement without parameters to run before the next statement or
+   * the commit, sent in the same text (one trip to the client's thread instead of two). Values must be
+   * inlined: numbers, or strings through `sqlText`.
+   */
+  defer?(sql: string): void;
   /** Folds the write-ahead log into the database file, where the backend leaves that to its user (DuckDB). */
   checkpoint?(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A string as an SQL literal (for `defer`, which takes no parameters). */
+export function sqlText(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
 }
 
 /** A failed statement as the store reports it: what failed, the database's words, the statement's start. */

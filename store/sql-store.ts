@@ -253,8 +253,9 @@ export class SqlResultStore implements ReconcileStore {
       const seen = best.get(id);
       if (!seen || seen.revision < row.revision) best.set(id, row);
     }
-    const holds = await this.holds(tx, [...best.values()]);
-    if (this.live && ![...holds.values()].some((h) => h.sealed || h.reconciled)) return this.liveRowsIn(tx, this.live, [...best.values()], writtenAt);
+    const rows = [...best.values()];
+    const holds = await this.holds(tx, rows);
+    if (this.live && ![...holds.values()].some((h) => h.sealed || h.reconciled)) return this.liveRowsIn(tx, this.live, rows, writtenAt);
     let held = false;
     const staged: StagedRow[] = [];
     for (const row of best.values()) {
@@ -291,16 +292,16 @@ export class SqlResultStore implements ReconcileStore {
   /** Rows of days that show generation 0 (none held), written by the sole writer without lookups. */
   private async liveRowsIn(tx: SqlDriver, live: LiveIndex, rows: readonly StoredRow[], writtenAt: number): Promise<WriteOutcome> {
     const windows = await live.windowsOf(tx, rows);
-    const writes: { row: StoredRow; fresh: boolean }[] = [];
+    const writes: { row: StoredRow; fresh: boolean; window: Map<string, number> }[] = [];
     for (const row of rows) {
       const window = windows.get(`${row.pipeline}\u0000${row.windowStart}`)!;
       const stored = window.get(row.cell);
       // At or below the stored revision: a replayed row, which changes nothing (as the guarded upsert).
       if (stored !== undefined && row.revision <= stored) continue;
-      writes.push({ row, fresh: stored === undefined });
+      writes.push({ row, fresh: stored === undefined, window });
     }
     await writeLiveRows(tx, this.s, writes, writtenAt);
-    for (const { row } of writes) live.noteWritten(windows.get(`${row.pipeline}\u0000${row.windowStart}`)!, row.pipeline, row.windowStart, row.cell, row.revision);
+    for (const { row, window } of writes) live.noteWritten(window, row.pipeline, row.windowStart, row.cell, row.revision);
     live.trim();
     return { applied: writes.length, diverted: 0 };
   }
