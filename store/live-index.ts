@@ -75,22 +75,22 @@ export class LiveIndex {
    */
   async windowsOf(tx: SqlDriver, rows: readonly { pipeline: string; windowStart: number }[]): Promise<Map<string, Map<string, number>>> {
     const out = new Map<string, Map<string, number>>();
-    const missing: { pipeline: string; windowStart: number }[] = [];
+    const missing = new Map<string, { pipeline: string; windowStart: number }>();
     for (const r of rows) {
       const id = `${r.pipeline}\u0000${r.windowStart}`;
-      if (out.has(id)) continue;
+      if (out.has(id) || missing.has(id)) continue;
       let window = this.windows.get(id);
       if (window) this.windows.delete(id); // re-inserted below: Map order is recency
       else if (r.windowStart > (await this.frontier(tx, r.pipeline))) window = new Map();
       else {
-        missing.push(r);
+        missing.set(id, r);
         continue;
       }
       this.windows.set(id, window);
       out.set(id, window);
     }
-    if (missing.length > 0) {
-      for (const [id, window] of await this.load(tx, missing)) {
+    if (missing.size > 0) {
+      for (const [id, window] of await this.load(tx, [...missing.values()])) {
         this.windows.set(id, window);
         out.set(id, window);
       }
@@ -128,7 +128,11 @@ export class LiveIndex {
   private async load(tx: SqlDriver, windows: readonly { pipeline: string; windowStart: number }[]): Promise<Map<string, Map<string, number>>> {
     const out = new Map<string, Map<string, number>>();
     const byPipeline = new Map<string, number[]>();
-    for (const w of windows) byPipeline.set(w.pipeline, [...(byPipeline.get(w.pipeline) ?? []), w.windowStart]);
+    for (const w of windows) {
+      const starts = byPipeline.get(w.pipeline);
+      if (starts) starts.push(w.windowStart);
+      else byPipeline.set(w.pipeline, [w.windowStart]);
+    }
     for (const [pipeline, starts] of byPipeline) {
       for (const ws of starts) out.set(`${pipeline}\u0000${ws}`, new Map());
       // Window starts are numbers (epoch ms): inlined, no injection surface.
