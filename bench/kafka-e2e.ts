@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTopics, kafkaSettings } from '../stream/kafka/client.ts';
@@ -36,7 +36,7 @@ function timedRun(cmd: string, args: string[], env: Record<string, string>): Pro
   return new Promise((ok, fail) => child.on('exit', (code) => {
     const seconds = (performance.now() - t) / 1000;
     if (code === 0) ok({ seconds, stdout, stderr });
-    else fail(new Error(`${cmd} ${args.slice(0, 4).join(' ')} exited with ${code}: ${stderr.slice(-2000)}`));
+    else fail(new Error(`${cmd} ${args.slice(0, 4).join(' ')} exited with ${code}: ${stderr.slice(-20_000)}`));
   }));
 }
 
@@ -74,7 +74,7 @@ export async function kafkaEndToEnd(n: number, workDir: string): Promise<string>
   // Built here, not up front: a Flink that cannot be resolved or compiled fails its row only.
   let flinkRatio = '-';
   try {
-    const flink = await runFlinkPeer(buildJavaPeer('flink', 'FlinkViewsPerMinute.java', workDir), process.env.KAFKA_BROKERS ?? '127.0.0.1:9092', `${prefix}clicks`, `${prefix}flink.views`, `${prefix}flink-job`, n);
+    const flink = await runFlinkPeer(buildJavaPeer('flink', 'FlinkViewsPerMinute.java', workDir), process.env.KAFKA_BROKERS ?? '127.0.0.1:9092', `${prefix}clicks`, `${prefix}flink.views`, `${prefix}flink-job`, n, workDir);
     rows.push(`| Flink 2.2.1 MiniCluster (parallelism 2, exactly-once Kafka sink, checkpoint 100 ms) | ${flink.seconds.toFixed(1)} s | ${(n / flink.seconds / 1000).toFixed(0)}k/s | includes JVM and MiniCluster start; its own timer: ${flink.stdout.trim()} |`);
     flinkRatio = `**${(flink.seconds / concord.seconds).toFixed(2)}x** (two workers: **${(flink.seconds / two.seconds).toFixed(2)}x**)`;
   } catch (error) {
@@ -91,13 +91,16 @@ export async function kafkaEndToEnd(n: number, workDir: string): Promise<string>
  * `n` records, so a short read fails the row instead of looking fast. On failure, the innermost cause
  * of Flink's long exception chain.
  */
-async function runFlinkPeer(classpath: string, brokers: string, input: string, output: string, groupId: string, n: number): Promise<{ seconds: number; stdout: string }> {
+async function runFlinkPeer(classpath: string, brokers: string, input: string, output: string, groupId: string, n: number, workDir: string): Promise<{ seconds: number; stdout: string }> {
   try {
     return await timedRun('java', ['-Xmx1g', '-cp', classpath, 'FlinkViewsPerMinute', brokers, input, output, groupId, String(n), '2'], {});
   } catch (error) {
     const text = error instanceof Error ? error.message : String(error);
+    // The whole exception chain, kept for whoever investigates (the row shows its innermost cause).
+    const log = join(workDir, `flink-failure-${Date.now()}.log`);
+    writeFileSync(log, text);
     const causes = text.split('\n').filter((l) => /^(Caused by: |Exception in thread )/.test(l));
-    throw new Error(`the Flink peer failed: ${(causes.at(-1) ?? firstLine(error)).slice(0, 500)}`);
+    throw new Error(`the Flink peer failed: ${(causes.at(-1) ?? firstLine(error)).slice(0, 500)} (whole chain: ${log})`);
   }
 }
 

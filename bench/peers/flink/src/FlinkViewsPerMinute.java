@@ -127,6 +127,11 @@ public class FlinkViewsPerMinute {
     env.setParallelism(parallelism);
     // The transactional sink commits on checkpoints; 100 ms like the Kafka Streams peer's commit interval.
     env.enableCheckpointing(100);
+    // A checkpoint that fails (one of the sink's asynchronous pre-commits timing out under the 10M load)
+    // is covered by the next one, as a Flink user running exactly-once would configure it; by default a
+    // single failure failed the whole job (issue 12, two of three 10M runs). Every record still reaches
+    // the output through a completed checkpoint: the record count check below stays.
+    env.getCheckpointConfig().setTolerableCheckpointFailureNumber(1_000);
 
     KafkaSource<Tuple2<String, Long>> source = KafkaSource.<Tuple2<String, Long>>builder()
         .setBootstrapServers(brokers)
