@@ -103,13 +103,17 @@ export class StoreSink {
   /**
    * Checkpoints the store once enough rows were written since the last time, between two writes (not
    * inside the commit that makes a window's results durable, where DuckDB would take it on its own).
-   * It runs as the write in flight: the stream computes on meanwhile, the next write waits for it.
+   * It runs as the write in flight (after the one in flight now): the stream computes on meanwhile, the
+   * next write waits for it.
    */
   async checkpointIfDue(): Promise<boolean> {
-    if (this.sinceCheckpoint < this.checkpointEvery || this.inFlight) return false;
-    await this.writing;
+    if (this.sinceCheckpoint < this.checkpointEvery) return false;
     this.sinceCheckpoint = 0;
-    this.track(this.store.checkpoint());
+    const previous = this.writing;
+    this.track((async () => {
+      await previous; // a write in flight first (a failed one fails this too, and surfaces where awaited)
+      await this.store.checkpoint();
+    })());
     return true;
   }
 }

@@ -231,6 +231,37 @@ describe('store sink on embedded DuckDB: checkpoints between writes', () => {
 });
 
 describe('store sink: one write in flight while the stream computes', () => {
+  it('group-commits: while a write is in flight the sink buffers on, and waits only past maxPending', async () => {
+    const store = await openStore(`duckdb:${join(ws.dir, `sink-${randomUUID()}.duckdb`)}`, { registry: seedRegistry() });
+    try {
+      const sizes: number[] = [];
+      const writeBatch = store.writeBatch.bind(store);
+      let release: () => void = () => undefined;
+      let gate = new Promise<void>((r) => { release = r; });
+      store.writeBatch = async (batch) => { sizes.push(batch.results.length); await gate; return writeBatch(batch); };
+      const sink = new StoreSink(store, 10, 1_000_000, 50);
+      for (let i = 0; i < 10; i++) sink.result(win(i, '/a', 1));
+      await sink.maybeFlush(); // 10 buffered: the first write starts (and is held at the gate)
+      for (let i = 10; i < 40; i++) {
+        sink.result(win(i, '/a', 1));
+        await sink.maybeFlush(); // a write in flight, under 50 buffered: returns at once
+      }
+      expect(sizes).toEqual([10]);
+      const waiting = (async () => {
+        for (let i = 40; i < 60; i++) sink.result(win(i, '/a', 1));
+        await sink.maybeFlush(); // 50 buffered: waits for the write in flight, then takes all 50
+      })();
+      release();
+      gate = Promise.resolve();
+      await waiting;
+      await sink.flush();
+      expect(sizes.filter((n) => n > 0)).toEqual([10, 50]); // flush also writes an empty batch (W only)
+      expect(await store.current(P, DAY)).toHaveLength(60);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('maybeFlush writes full batches in the background, in order; flush waits for everything; a failed write fails the next call', async () => {
     const store = await openStore(`duckdb:${join(ws.dir, `sink-${randomUUID()}.duckdb`)}`, { registry: seedRegistry() });
     try {
