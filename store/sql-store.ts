@@ -579,17 +579,22 @@ export class SqlResultStore implements ReconcileStore {
 
   /** Makes `to` the day's live generation; publishes old -> new for every visible cell that changes. */
   private async switchTo(tx: SqlDriver, pipeline: string, day: string, to: number, from: number, reason: string, provenance: Change['provenance'], at: number): Promise<number> {
-    const load = async (g: number) => new Map((await tx.query(
-      `SELECT * FROM ${this.s}.result_rows WHERE pipeline = $1 AND day = $2 AND generation = $3`, [pipeline, day, g])).map(rowFromDb).map((r) => [`${r.windowStart}\u0000${r.cell}`, r]));
-    const [oldRows, newRows] = await Promise.all([load(from), load(to)]);
-    // Changes in window, then key order.
-    const ids = [...new Set([...oldRows.keys(), ...newRows.keys()])].sort((a, b) => parseFloat(a) - parseFloat(b) || (a < b ? -1 : a > b ? 1 : 0));
-    const changes: ChangeToRecord[] = [];
-    for (const id of ids) {
-      const o = oldRows.get(id), n = newRows.get(id);
-      if (o && n && JSON.stringify(o.values) === JSON.stringify(n.values)) continue;
-      changes.push({ cell: (n ?? o)!, old: o?.values ?? null, next: n?.values ?? null });
-    }
+    // The cells whose visible value changes, found by one join in the database: a day has ~200k cells
+    // and a reconcile changes a few thousand (reading both versions into JS took 3.5 s each).
+    const rows = await tx.query(
+      `SELECT coalesce(n.window_start, o.window_start) AS window_start, coalesce(n.cell, o.cell) AS cell, coalesce(n.key_json, o.key_json) AS key_json,
+         o.values_json AS old_json, n.values_json AS new_json
+       FROM (SELECT window_start, cell, key_json, values_json FROM ${this.s}.result_rows WHERE pipeline = $1 AND day = $2 AND generation = $3) o
+       FULL OUTER JOIN (SELECT window_start, cell, key_json, values_json FROM ${this.s}.result_rows WHERE pipeline = $1 AND day = $2 AND generation = $4) n
+         ON o.window_start = n.window_start AND o.cell = n.cell
+       WHERE o.cell IS NULL OR n.cell IS NULL OR o.values_json <> n.values_json`, [pipeline, day, from, to]);
+    const parse = (json: unknown) => (json === null || json === undefined ? null : (JSON.parse(String(json)) as Record<string, unknown>));
+    const changes: ChangeToRecord[] = rows.map((r) => ({
+      cell: { pipeline, day, windowStart: Number(r.window_start), cell: String(r.cell), key: JSON.parse(String(r.key_json)) as KeyValues },
+      old: parse(r.old_json), next: parse(r.new_json),
+    }));
+    // Changes in window, then key order (JS string order, as every other listing of cells).
+    changes.sort((a, b) => a.cell.windowStart - b.cell.windowStart || (a.cell.cell < b.cell.cell ? -1 : a.cell.cell > b.cell.cell ? 1 : 0));
     const corrections = changes.length;
     await recordChanges(tx, this.s, changes, provenance, to, at);
     await tx.query(
