@@ -3,13 +3,13 @@ import type { DayReconciliation } from '../reconcile/day-report.ts';
 import type { LoggedLate } from '../reconcile/reconcile.ts';
 import type { DirtyCell, ReconcileStore } from '../reconcile/reconcile-day.ts';
 import type { KeyValues, ResultRecord } from '../schemas/results.ts';
-import { dayOf, dayStart, lateToStored, toRecord, toRow, type Provenance, type StoredLate, type StoredRow } from './rows.ts';
+import { dayOf, lateToStored, toRecord, toRow, type Provenance, type StoredRow } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
-import { changedRowsOf, keepReplaced, keepUnseen, markNews, recordChanges, stageRows, upsertRows, writeLiveRows, type ChangeToRecord, type StagedRow } from './bulk-write.ts';
-import { LiveIndex } from './live-index.ts';
-import { appendLateBulk, consumeDirty, dirtyCellId, markDirtyCells, markDirtyFromStage } from './dirty-cells.ts';
+import { changedRowsOf, keepReplaced, recordChanges, stageRows, upsertRows, type ChangeToRecord } from './bulk-write.ts';
+import { isSealed, StreamWrites, type WriteOutcome } from './stream-writes.ts';
 
-const DAY = 86_400_000;
+export type { WriteOutcome };
+import { consumeDirty, markDirtyCells } from './dirty-cells.ts';
 
 export interface StoreOptions {
   /** SQL schema holding the tables (tests use one each). */
@@ -47,16 +47,13 @@ export interface DayStatus {
   watermark: number | null;
 }
 
-export interface WriteOutcome {
-  /** Rows that changed the stream's own version (a higher revision than stored). */
-  applied: number;
-  /** Rows kept for history only: their day is reconciled or sealed (and marked dirty). */
-  diverted: number;
-}
-
-/** Every stored version of every cell: the replaced ones (history) and the current ones (bulk-write.ts keepReplaced). */
+/**
+ * Every stored version of every cell: the replaced ones (history, `replaced` 1) and the current ones
+ * (`replaced` 0; bulk-write.ts keepReplaced). At one revision the current row comes first: the history
+ * may also hold a sealed day's stream row that was never shown at that revision.
+ */
 export function everyVersion(schema: string): string {
-  return `SELECT * FROM ${schema}.result_history UNION ALL SELECT * FROM ${schema}.result_rows`;
+  return `SELECT *, 1 AS replaced FROM ${schema}.result_history UNION ALL SELECT *, 0 AS replaced FROM ${schema}.result_rows`;
 }
 
 /** A stored row as read from `result_rows` (shared with the store reader). */
@@ -69,13 +66,6 @@ export function rowFromDb(x: Record<string, unknown>): StoredRow {
     revision: Number(x.revision), provenance: String(x.provenance) as Provenance, watermark: w,
     definitionVersion: String(x.definition_version), writtenAt: Number(x.written_at), jobId: x.job_id === null ? null : String(x.job_id),
   };
-}
-
-const CHUNK = 400;
-function chunks<T>(items: readonly T[], n = CHUNK): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += n) out.push(items.slice(i, i + n));
-  return out;
 }
 
 /**
@@ -91,8 +81,9 @@ function chunks<T>(items: readonly T[], n = CHUNK): T[][] {
  *   generation 0 (what the next reconciliation diffs against) but never what readers see: the cell is
  *   marked dirty for a backfill, which writes into the live generation (provenance `backfill`).
  * - `result_rows` holds each cell's current version, `result_history` the versions replaced (as-of reads
- *   take both). On embedded DuckDB the one writing process keeps what it stored in memory (LiveIndex),
- *   and the stream's rows go in with plain inserts and updates: no lookups, no upserts.
+ *   take both). The stream's writes are `StreamWrites` (stream-writes.ts); on embedded DuckDB the one
+ *   writing process keeps what it stored in memory (LiveIndex), and the stream's rows go in with plain
+ *   inserts and updates: no lookups, no upserts.
  */
 export class SqlResultStore implements ReconcileStore {
   private readonly db: SqlDriver;
@@ -102,8 +93,8 @@ export class SqlResultStore implements ReconcileStore {
   private readonly now: () => number;
   /** result_rows and result_history have no primary key (embedded DuckDB stores created since issue 12). */
   private keyless = false;
-  /** The sole writer's knowledge of what it stored (keyless DuckDB stores): live writes without lookups. */
-  private live: LiveIndex | undefined;
+  /** The stream's write path (keyed until `init` finds the tables without keys). */
+  private writes: StreamWrites;
 
   constructor(db: SqlDriver, options: StoreOptions) {
     this.db = db;
@@ -113,6 +104,7 @@ export class SqlResultStore implements ReconcileStore {
     this.sealDelayMs = options.sealDelayMs ?? 72 * 3_600_000;
     this.registry = options.registry;
     this.now = options.now ?? Date.now;
+    this.writes = new StreamWrites(schema, false, { now: this.now, sealDelayMs: this.sealDelayMs });
   }
 
   get backend(): 'duckdb' | 'postgres' {
@@ -172,7 +164,7 @@ export class SqlResultStore implements ReconcileStore {
         this.keyless = Number(keys[0]?.n ?? 0) === 0;
       }
     });
-    this.live = this.keyless ? new LiveIndex(s) : undefined;
+    this.writes = new StreamWrites(s, this.keyless, { now: this.now, sealDelayMs: this.sealDelayMs });
     return this;
   }
 
@@ -194,20 +186,20 @@ export class SqlResultStore implements ReconcileStore {
    */
   async writeRealtime(records: readonly ResultRecord[]): Promise<WriteOutcome> {
     if (records.length === 0) return { applied: 0, diverted: 0 };
-    return this.writing((tx) => this.realtimeIn(tx, records));
+    return this.writing((tx) => this.writes.results(tx, records));
   }
 
   /** Late events the workers recorded; a new late event for a reconciled or sealed day dirties its cell. */
   async appendLate(pipeline: string, entries: readonly LoggedLate[]): Promise<number> {
     if (entries.length === 0) return 0;
     const def = this.registry.pipeline(pipeline);
-    return this.writing((tx) => this.lateIn(tx, entries.map((l) => lateToStored(def, l))));
+    return this.writing((tx) => this.writes.lateEvents(tx, entries.map((l) => lateToStored(def, l))));
   }
 
   /** The pipeline's watermark (max of what was reported), which seals days. */
   async setWatermark(pipeline: string, w: number): Promise<void> {
     if (!Number.isFinite(w)) return; // +infinity ends a bounded run; it says nothing about wall-clock sealing
-    await this.writing((tx) => this.watermarkIn(tx, pipeline, w));
+    await this.writing((tx) => this.writes.watermark(tx, pipeline, w));
   }
 
   /**
@@ -219,9 +211,9 @@ export class SqlResultStore implements ReconcileStore {
     const watermarks = [...batch.watermarks].filter(([, w]) => Number.isFinite(w));
     if (batch.results.length === 0 && late.length === 0 && watermarks.length === 0) return { applied: 0, diverted: 0, late: 0 };
     return this.writing(async (tx) => {
-      const out = batch.results.length > 0 ? await this.realtimeIn(tx, batch.results) : { applied: 0, diverted: 0 };
-      const added = late.length > 0 ? await this.lateIn(tx, late.flatMap(([pipeline, entries]) => entries.map((l) => lateToStored(this.registry.pipeline(pipeline), l)))) : 0;
-      for (const [pipeline, w] of watermarks) await this.watermarkIn(tx, pipeline, w);
+      const out = batch.results.length > 0 ? await this.writes.results(tx, batch.results) : { applied: 0, diverted: 0 };
+      const added = late.length > 0 ? await this.writes.lateEvents(tx, late.flatMap(([pipeline, entries]) => entries.map((l) => lateToStored(this.registry.pipeline(pipeline), l)))) : 0;
+      for (const [pipeline, w] of watermarks) await this.writes.watermark(tx, pipeline, w);
       return { ...out, late: added };
     });
   }
@@ -232,112 +224,15 @@ export class SqlResultStore implements ReconcileStore {
    * starts), to be reloaded by the next write.
    */
   private writing<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
-    return this.db.transaction(fn, { onRollback: () => this.live?.clear() });
+    return this.db.transaction(fn, { onRollback: () => this.writes.live?.clear() });
   }
 
   /** A write outside the live path (reconcile, backfill, revert): the live index is reloaded after it. */
   private rewriting<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
     return this.db.transaction(async (tx) => {
-      this.live?.clear();
+      this.writes.live?.clear();
       return fn(tx);
     });
-  }
-
-  private async realtimeIn(tx: SqlDriver, records: readonly ResultRecord[]): Promise<WriteOutcome> {
-    const writtenAt = this.now();
-    // Highest revision per cell within the batch (one statement may not touch a row twice).
-    const best = new Map<string, StoredRow>();
-    for (const r of records) {
-      const row = toRow(r, { generation: 0, writtenAt });
-      const id = `${row.pipeline}\u0000${row.windowStart}\u0000${row.cell}`;
-      const seen = best.get(id);
-      if (!seen || seen.revision < row.revision) best.set(id, row);
-    }
-    const rows = [...best.values()];
-    const holds = await this.holds(tx, rows);
-    if (this.live && ![...holds.values()].some((h) => h.sealed || h.reconciled)) return this.liveRowsIn(tx, this.live, rows, writtenAt);
-    let held = false;
-    const staged: StagedRow[] = [];
-    for (const row of best.values()) {
-      const h = holds.get(`${row.pipeline}\u0000${row.day}`);
-      const hold = h?.sealed ? 'sealed_day' : h?.reconciled ? 'late_after_reconcile' : null;
-      held ||= hold !== null;
-      const alert = row.kind === 'alert';
-      // Sealed days with no reconciled version show generation 0: keep it unchanged.
-      staged.push({ row, hold, visible: !(h?.sealed && !h.reconciled), dirtyWs: alert ? dayStart(row.day) : row.windowStart, dirtyCell: alert ? dirtyCellId(row.key) : row.cell });
-    }
-    const stage = await stageRows(tx, this.s, staged);
-    let diverted = 0;
-    if (held) {
-      // Rows for a reconciled or sealed day: only those that change a cell dirty it (and count as late-delta).
-      await markNews(tx, this.s, stage);
-      for (const c of await tx.query(`SELECT pipeline, day, hold, count(*) AS n FROM ${stage} WHERE news = 1 GROUP BY pipeline, day, hold`)) {
-        diverted += Number(c.n);
-        if (c.hold === 'sealed_day') await this.addLateDelta(tx, String(c.pipeline), String(c.day), Number(c.n));
-      }
-      if (diverted > 0) await markDirtyFromStage(tx, this.s, stage, this.now());
-    }
-    if (staged.some((s) => s.visible === false)) await keepUnseen(tx, this.s, stage);
-    await keepReplaced(tx, this.s, stage, { keyless: this.keyless });
-    const applied = await upsertRows(tx, this.s, stage, { keyless: this.keyless });
-    if (this.live) {
-      const visible = staged.filter((s) => s.visible !== false).map((s) => s.row);
-      const windows = await this.live.windowsOf(tx, visible);
-      for (const r of visible) this.live.noteWritten(windows.get(`${r.pipeline}\u0000${r.windowStart}`)!, r.pipeline, r.windowStart, r.cell, r.revision);
-      this.live.trim();
-    }
-    return { applied, diverted };
-  }
-
-  /** Rows of days that show generation 0 (none held), written by the sole writer without lookups. */
-  private async liveRowsIn(tx: SqlDriver, live: LiveIndex, rows: readonly StoredRow[], writtenAt: number): Promise<WriteOutcome> {
-    const windows = await live.windowsOf(tx, rows);
-    const writes: { row: StoredRow; fresh: boolean; window: Map<string, number> }[] = [];
-    for (const row of rows) {
-      const window = windows.get(`${row.pipeline}\u0000${row.windowStart}`)!;
-      const stored = window.get(row.cell);
-      // At or below the stored revision: a replayed row, which changes nothing (as the guarded upsert).
-      if (stored !== undefined && row.revision <= stored) continue;
-      writes.push({ row, fresh: stored === undefined, window });
-    }
-    await writeLiveRows(tx, this.s, writes, writtenAt);
-    for (const { row, window } of writes) live.noteWritten(window, row.pipeline, row.windowStart, row.cell, row.revision);
-    live.trim();
-    return { applied: writes.length, diverted: 0 };
-  }
-
-  private async lateIn(tx: SqlDriver, stored: readonly StoredLate[]): Promise<number> {
-    const holds = await this.holds(tx, stored);
-    return appendLateBulk(tx, this.s, stored, (l) => {
-      const h = holds.get(`${l.pipeline}\u0000${l.day}`);
-      return h?.sealed ? 'sealed_day' : h?.reconciled ? 'late_after_reconcile' : null;
-    }, this.now());
-  }
-
-  private async watermarkIn(tx: SqlDriver, pipeline: string, w: number): Promise<void> {
-    if (this.live) return this.live.raiseWatermark(tx, pipeline, w);
-    await tx.query(
-      `INSERT INTO ${this.s}.watermarks (pipeline, watermark) VALUES ($1, $2)
-       ON CONFLICT (pipeline) DO UPDATE SET watermark = excluded.watermark WHERE excluded.watermark > ${this.s}.watermarks.watermark`,
-      [pipeline, w]);
-  }
-
-  /** Per (pipeline, day) of `items`: is it sealed, is a reconciled version live. */
-  private async holds(tx: SqlDriver, all: readonly { pipeline: string; day: string }[]): Promise<Map<string, { sealed: boolean; reconciled: boolean }>> {
-    const days = new Map<string, { pipeline: string; day: string }>();
-    for (const i of all) {
-      const id = `${i.pipeline}\u0000${i.day}`;
-      if (!days.has(id)) days.set(id, i);
-    }
-    const items = [...days.values()];
-    const watermarks = this.live ? await this.live.watermarksIn(tx) : await this.watermarksIn(tx);
-    const live = this.live ? await this.live.liveGenerationsOf(tx, items) : await this.liveGenerations(tx, items);
-    const out = new Map<string, { sealed: boolean; reconciled: boolean }>();
-    for (const i of items) {
-      const id = `${i.pipeline}\u0000${i.day}`;
-      if (!out.has(id)) out.set(id, { sealed: this.isSealed(i.day, watermarks.get(i.pipeline)), reconciled: (live.get(id) ?? 0) > 0 });
-    }
-    return out;
   }
 
   // ---- reads -----------------------------------------------------------------------------------
@@ -358,7 +253,7 @@ export class SqlResultStore implements ReconcileStore {
       `WITH g AS (
          SELECT coalesce((SELECT generation FROM ${this.s}.switch_log WHERE pipeline = $1 AND day = $2 AND at_ms <= $3 ORDER BY seq DESC LIMIT 1), 0) AS generation),
        h AS (
-         SELECT r.*, row_number() OVER (PARTITION BY r.window_start, r.cell ORDER BY r.revision DESC) AS rn
+         SELECT r.*, row_number() OVER (PARTITION BY r.window_start, r.cell ORDER BY r.revision DESC, r.replaced) AS rn
          FROM (${everyVersion(this.s)}) r, g
          WHERE r.pipeline = $1 AND r.day = $2 AND r.generation = g.generation AND r.written_at <= $3)
        SELECT * FROM h WHERE rn = 1 ORDER BY window_start, cell`, [pipeline, day, instant]);
@@ -410,7 +305,7 @@ export class SqlResultStore implements ReconcileStore {
       this.watermark(pipeline),
     ]);
     return {
-      pipeline, day, status: this.isSealed(day, w ?? undefined) ? 'sealed' : 'provisional',
+      pipeline, day, status: isSealed(day, w ?? undefined, this.sealDelayMs) ? 'sealed' : 'provisional',
       liveGeneration: live[0] ? Number(live[0].generation) : 0, generations: gens.map((g) => Number(g.generation)),
       lateDelta: delta[0] ? Number(delta[0].n) : 0, dirty: Number(dirty[0]?.n ?? 0), watermark: w,
     };
@@ -545,36 +440,9 @@ export class SqlResultStore implements ReconcileStore {
 
   // ---- internals ---------------------------------------------------------------------------------
 
-  private isSealed(day: string, w: number | undefined | null): boolean {
-    return w !== undefined && w !== null && w >= dayStart(day) + DAY + this.sealDelayMs;
-  }
-
-  private async watermarksIn(tx: SqlDriver): Promise<Map<string, number>> {
-    const rows = await tx.query(`SELECT pipeline, watermark FROM ${this.s}.watermarks`);
-    return new Map(rows.map((r) => [String(r.pipeline), Number(r.watermark)]));
-  }
-
   private async liveGeneration(tx: SqlDriver, pipeline: string, day: string): Promise<number> {
     const rows = await tx.query(`SELECT generation FROM ${this.s}.day_live WHERE pipeline = $1 AND day = $2`, [pipeline, day]);
     return rows[0] ? Number(rows[0].generation) : 0;
-  }
-
-  private async liveGenerations(tx: SqlDriver, items: readonly { pipeline: string; day: string }[]): Promise<Map<string, number>> {
-    const pairs = [...new Set(items.map((i) => `${i.pipeline}\u0000${i.day}`))];
-    const out = new Map<string, number>();
-    for (const part of chunks(pairs)) {
-      const params = part.flatMap((p) => p.split('\u0000'));
-      const rows = await tx.query(
-        `SELECT pipeline, day, generation FROM ${this.s}.day_live WHERE ${part.map((_, i) => `(pipeline = $${2 * i + 1} AND day = $${2 * i + 2})`).join(' OR ')}`, params);
-      for (const r of rows) out.set(`${String(r.pipeline)}\u0000${String(r.day)}`, Number(r.generation));
-    }
-    return out;
-  }
-
-  private async addLateDelta(tx: SqlDriver, pipeline: string, day: string, n: number): Promise<void> {
-    await tx.query(
-      `INSERT INTO ${this.s}.late_delta (pipeline, day, n) VALUES ($1, $2, $3) ON CONFLICT (pipeline, day) DO UPDATE SET n = ${this.s}.late_delta.n + excluded.n`,
-      [pipeline, day, n]);
   }
 
   /** Makes `to` the day's live generation; publishes old -> new for every visible cell that changes. */

@@ -107,7 +107,7 @@ export class StoreSnapshot {
       const at = p(v.asOf);
       sql = `WITH g AS (SELECT day, generation FROM (SELECT day, generation, row_number() OVER (PARTITION BY day ORDER BY seq DESC) AS rn
                FROM ${s}.switch_log WHERE pipeline = $1 AND at_ms <= ${at}) x WHERE rn = 1),
-             h AS (SELECT r.*, row_number() OVER (PARTITION BY r.window_start, r.cell ORDER BY r.revision DESC) AS rn_
+             h AS (SELECT r.*, row_number() OVER (PARTITION BY r.window_start, r.cell ORDER BY r.revision DESC, r.replaced) AS rn_
                FROM (${everyVersion(s)}) r LEFT JOIN g ON g.day = r.day
                WHERE ${where.join(' AND ')} AND r.generation = coalesce(g.generation, 0) AND r.written_at <= ${at})
              SELECT * FROM h WHERE rn_ = 1 ${order('')}`;

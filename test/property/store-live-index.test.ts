@@ -86,7 +86,7 @@ describe('embedded store: the live index path answers as the keyed upsert path',
       let keyed = await openStore(`duckdb:${keyedPath}`, options);
       const instants: number[] = [];
       // The two stores must take the two paths (private state read on purpose: the property is about them).
-      const path = (s: SqlResultStore) => ((s as unknown as { live?: unknown }).live ? 'live index' : 'keyed');
+      const path = (s: SqlResultStore) => ((s as unknown as { writes: { live?: unknown } }).writes.live ? 'live index' : 'keyed');
       expect([path(live), path(keyed)]).toEqual(['live index', 'keyed']);
       try {
         for (const [i, step] of steps.entries()) {

@@ -1,0 +1,174 @@
+import type { ResultRecord } from '../schemas/results.ts';
+import { keepReplaced, keepUnseen, markNews, stageRows, upsertRows, writeLiveRows, type StagedRow } from './bulk-write.ts';
+import { appendLateBulk, dirtyCellId, markDirtyFromStage } from './dirty-cells.ts';
+import { LiveIndex } from './live-index.ts';
+import { dayStart, toRow, type StoredLate, type StoredRow } from './rows.ts';
+import type { SqlDriver } from './sql-driver.ts';
+
+const DAY = 86_400_000;
+
+export interface WriteOutcome {
+  /** Rows that changed the stream's own version (a higher revision than stored). */
+  applied: number;
+  /** Rows kept for history only: their day is reconciled or sealed (and marked dirty). */
+  diverted: number;
+}
+
+/** A day is sealed once the pipeline's watermark passes its end plus the seal delay. */
+export function isSealed(day: string, w: number | undefined | null, sealDelayMs: number): boolean {
+  return w !== undefined && w !== null && w >= dayStart(day) + DAY + sealDelayMs;
+}
+
+const CHUNK = 400;
+function chunks<T>(items: readonly T[], n = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += n) out.push(items.slice(i, i + n));
+  return out;
+}
+
+/**
+ * The stream's write path into the store, one flush per transaction (the store opens it): results
+ * into generation 0, late events, watermarks. Rows of a day that still shows generation 0 go in
+ * directly; rows of a sealed or reconciled day update generation 0 only, and dirty the cells they
+ * change. On embedded DuckDB the one writer's memory of what it stored (`live`) makes the first case
+ * plain inserts and updates with no lookups.
+ */
+export class StreamWrites {
+  /** What the sole writer stored (keyless DuckDB stores); undefined: look it up (PostgreSQL, keyed stores). */
+  readonly live: LiveIndex | undefined;
+  private readonly s: string;
+  private readonly keyless: boolean;
+  private readonly now: () => number;
+  private readonly sealDelayMs: number;
+
+  constructor(schema: string, keyless: boolean, o: { now: () => number; sealDelayMs: number }) {
+    this.s = schema;
+    this.keyless = keyless;
+    this.live = keyless ? new LiveIndex(schema) : undefined;
+    this.now = o.now;
+    this.sealDelayMs = o.sealDelayMs;
+  }
+
+  /** The stream's results (any pipeline, any day) into generation 0, guarded by revision. */
+  async results(tx: SqlDriver, records: readonly ResultRecord[]): Promise<WriteOutcome> {
+    const writtenAt = this.now();
+    // Highest revision per cell within the batch (one statement may not touch a row twice).
+    const best = new Map<string, StoredRow>();
+    for (const r of records) {
+      const row = toRow(r, { generation: 0, writtenAt });
+      const id = `${row.pipeline}\u0000${row.windowStart}\u0000${row.cell}`;
+      const seen = best.get(id);
+      if (!seen || seen.revision < row.revision) best.set(id, row);
+    }
+    const rows = [...best.values()];
+    const holds = await this.holds(tx, rows);
+    if (this.live && ![...holds.values()].some((h) => h.sealed || h.reconciled)) return this.liveRows(tx, this.live, rows, writtenAt);
+    let held = false;
+    const staged: StagedRow[] = [];
+    for (const row of best.values()) {
+      const h = holds.get(`${row.pipeline}\u0000${row.day}`);
+      const hold = h?.sealed ? 'sealed_day' : h?.reconciled ? 'late_after_reconcile' : null;
+      held ||= hold !== null;
+      const alert = row.kind === 'alert';
+      // Sealed days with no reconciled version show generation 0: keep it unchanged.
+      staged.push({ row, hold, visible: !(h?.sealed && !h.reconciled), dirtyWs: alert ? dayStart(row.day) : row.windowStart, dirtyCell: alert ? dirtyCellId(row.key) : row.cell });
+    }
+    const stage = await stageRows(tx, this.s, staged);
+    let diverted = 0;
+    if (held) {
+      // Rows for a reconciled or sealed day: only those that change a cell dirty it (and count as late-delta).
+      await markNews(tx, this.s, stage);
+      for (const c of await tx.query(`SELECT pipeline, day, hold, count(*) AS n FROM ${stage} WHERE news = 1 GROUP BY pipeline, day, hold`)) {
+        diverted += Number(c.n);
+        if (c.hold === 'sealed_day') await this.addLateDelta(tx, String(c.pipeline), String(c.day), Number(c.n));
+      }
+      if (diverted > 0) await markDirtyFromStage(tx, this.s, stage, this.now());
+    }
+    if (staged.some((s) => s.visible === false)) await keepUnseen(tx, this.s, stage);
+    await keepReplaced(tx, this.s, stage, { keyless: this.keyless });
+    const applied = await upsertRows(tx, this.s, stage, { keyless: this.keyless });
+    if (this.live) {
+      const visible = staged.filter((s) => s.visible !== false).map((s) => s.row);
+      const windows = await this.live.windowsOf(tx, visible);
+      for (const r of visible) this.live.noteWritten(windows.get(`${r.pipeline}\u0000${r.windowStart}`)!, r.pipeline, r.windowStart, r.cell, r.revision);
+      this.live.trim();
+    }
+    return { applied, diverted };
+  }
+
+  /** Rows of days that show generation 0 (none held), written by the sole writer without lookups. */
+  private async liveRows(tx: SqlDriver, live: LiveIndex, rows: readonly StoredRow[], writtenAt: number): Promise<WriteOutcome> {
+    const windows = await live.windowsOf(tx, rows);
+    const writes: { row: StoredRow; fresh: boolean; window: Map<string, number> }[] = [];
+    for (const row of rows) {
+      const window = windows.get(`${row.pipeline}\u0000${row.windowStart}`)!;
+      const stored = window.get(row.cell);
+      // At or below the stored revision: a replayed row, which changes nothing (as the guarded upsert).
+      if (stored !== undefined && row.revision <= stored) continue;
+      writes.push({ row, fresh: stored === undefined, window });
+    }
+    await writeLiveRows(tx, this.s, writes, writtenAt);
+    for (const { row, window } of writes) live.noteWritten(window, row.pipeline, row.windowStart, row.cell, row.revision);
+    live.trim();
+    return { applied: writes.length, diverted: 0 };
+  }
+
+  /** Late events (idempotent per source offset); a new one for a sealed or reconciled day dirties its cell. */
+  async lateEvents(tx: SqlDriver, stored: readonly StoredLate[]): Promise<number> {
+    const holds = await this.holds(tx, stored);
+    return appendLateBulk(tx, this.s, stored, (l) => {
+      const h = holds.get(`${l.pipeline}\u0000${l.day}`);
+      return h?.sealed ? 'sealed_day' : h?.reconciled ? 'late_after_reconcile' : null;
+    }, this.now());
+  }
+
+  /** A pipeline's W, kept if it moves forward (it seals days). */
+  async watermark(tx: SqlDriver, pipeline: string, w: number): Promise<void> {
+    if (this.live) return this.live.raiseWatermark(tx, pipeline, w);
+    await tx.query(
+      `INSERT INTO ${this.s}.watermarks (pipeline, watermark) VALUES ($1, $2)
+       ON CONFLICT (pipeline) DO UPDATE SET watermark = excluded.watermark WHERE excluded.watermark > ${this.s}.watermarks.watermark`,
+      [pipeline, w]);
+  }
+
+  /** Per (pipeline, day) of `items`: is it sealed, is a reconciled version live. */
+  private async holds(tx: SqlDriver, all: readonly { pipeline: string; day: string }[]): Promise<Map<string, { sealed: boolean; reconciled: boolean }>> {
+    const days = new Map<string, { pipeline: string; day: string }>();
+    for (const i of all) {
+      const id = `${i.pipeline}\u0000${i.day}`;
+      if (!days.has(id)) days.set(id, i);
+    }
+    const items = [...days.values()];
+    const watermarks = this.live ? await this.live.watermarksIn(tx) : await this.watermarksIn(tx);
+    const live = this.live ? await this.live.liveGenerationsOf(tx, items) : await this.liveGenerations(tx, items);
+    const out = new Map<string, { sealed: boolean; reconciled: boolean }>();
+    for (const i of items) {
+      const id = `${i.pipeline}\u0000${i.day}`;
+      if (!out.has(id)) out.set(id, { sealed: isSealed(i.day, watermarks.get(i.pipeline), this.sealDelayMs), reconciled: (live.get(id) ?? 0) > 0 });
+    }
+    return out;
+  }
+
+  private async watermarksIn(tx: SqlDriver): Promise<Map<string, number>> {
+    const rows = await tx.query(`SELECT pipeline, watermark FROM ${this.s}.watermarks`);
+    return new Map(rows.map((r) => [String(r.pipeline), Number(r.watermark)]));
+  }
+
+  private async liveGenerations(tx: SqlDriver, items: readonly { pipeline: string; day: string }[]): Promise<Map<string, number>> {
+    const pairs = [...new Set(items.map((i) => `${i.pipeline}\u0000${i.day}`))];
+    const out = new Map<string, number>();
+    for (const part of chunks(pairs)) {
+      const params = part.flatMap((p) => p.split('\u0000'));
+      const rows = await tx.query(
+        `SELECT pipeline, day, generation FROM ${this.s}.day_live WHERE ${part.map((_, i) => `(pipeline = $${2 * i + 1} AND day = $${2 * i + 2})`).join(' OR ')}`, params);
+      for (const r of rows) out.set(`${String(r.pipeline)}\u0000${String(r.day)}`, Number(r.generation));
+    }
+    return out;
+  }
+
+  private async addLateDelta(tx: SqlDriver, pipeline: string, day: string, n: number): Promise<void> {
+    await tx.query(
+      `INSERT INTO ${this.s}.late_delta (pipeline, day, n) VALUES ($1, $2, $3) ON CONFLICT (pipeline, day) DO UPDATE SET n = ${this.s}.late_delta.n + excluded.n`,
+      [pipeline, day, n]);
+  }
+}
