@@ -63,7 +63,7 @@ export class DuckDbDriver implements SqlDriver {
   private readonly stageTables = new Set<string>();
   private readonly usedStages = new Set<string>();
 
-  private async stageRows(schema: string, table: string, columns: readonly StageColumn[], rows: readonly SqlValue[][], run = (sql: string) => this.run(sql, [])): Promise<string> {
+  private async stageRows(schema: string, table: string, columns: readonly StageColumn[], rows: Iterable<readonly SqlValue[]>, run = (sql: string) => this.run(sql, [])): Promise<string> {
     // A temporary table: in memory, outside the database file and its write-ahead log.
     const local = `${schema}_${table}`;
     const name = `temp.main.${local}`;
@@ -74,9 +74,11 @@ export class DuckDbDriver implements SqlDriver {
       await run(`DELETE FROM ${name}`);
     }
     this.usedStages.add(local);
+    let staged = 0;
     try {
       const appender = await this.connection.createAppender(local, 'main', 'temp');
       for (const row of rows) {
+        staged++;
         columns.forEach((c, i) => {
           const v = row[i];
           if (v === null || v === undefined) appender.appendNull();
@@ -88,7 +90,8 @@ export class DuckDbDriver implements SqlDriver {
       }
       appender.closeSync();
     } catch (error) {
-      throw new StoreError(`staging ${rows.length} rows into ${name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      if (error instanceof StoreError) throw error; // the rows' own (a lazily produced row refused)
+      throw new StoreError(`staging row ${staged} into ${name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     return name;
   }
@@ -151,7 +154,7 @@ export class DuckDbDriver implements SqlDriver {
     });
   }
 
-  stage(schema: string, table: string, columns: readonly StageColumn[], rows: readonly SqlValue[][]): Promise<string> {
+  stage(schema: string, table: string, columns: readonly StageColumn[], rows: Iterable<readonly SqlValue[]>): Promise<string> {
     return this.exclusive(() => this.stageRows(schema, table, columns, rows));
   }
 

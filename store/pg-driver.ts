@@ -65,7 +65,8 @@ export class PostgresDriver implements SqlDriver {
     };
     const tx: SqlDriver = {
       backend: 'postgres', query: run, execute: exec, transaction: (inner) => inner(tx), close: async () => undefined,
-      stage: async (schema, table, columns, rows) => {
+      stage: async (schema, table, columns, all) => {
+        const rows = Array.isArray(all) ? all as readonly (readonly SqlValue[])[] : [...all];
         try {
           return await stageByCopy(client, schema, table, columns, rows);
         } catch (error) {
@@ -90,7 +91,7 @@ export class PostgresDriver implements SqlDriver {
     }
   }
 
-  stage(_schema: string, _table: string, _columns: readonly StageColumn[], _rows: readonly SqlValue[][]): Promise<string> {
+  stage(_schema: string, _table: string, _columns: readonly StageColumn[], _rows: Iterable<readonly SqlValue[]>): Promise<string> {
     return Promise.reject(new StoreError('staging rows needs a transaction (its temporary table is emptied at commit)'));
   }
 

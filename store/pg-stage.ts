@@ -8,7 +8,7 @@ import type { SqlValue, StageColumn } from './sql-driver.ts';
  * 2.25 s for one INSERT ... SELECT FROM unnest(one array per column) (node-postgres escapes every array
  * element in JavaScript) and 1.56 s for JSON column arrays (docs/decisions.md).
  */
-export async function stageByCopy(client: pg.ClientBase, schema: string, table: string, columns: readonly StageColumn[], rows: readonly SqlValue[][]): Promise<string> {
+export async function stageByCopy(client: pg.ClientBase, schema: string, table: string, columns: readonly StageColumn[], rows: readonly (readonly SqlValue[])[]): Promise<string> {
   const name = `pg_temp.${schema}_${table}`;
   await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${schema}_${table} (${columns.map((c) => `${c.name} ${c.type}`).join(', ')}) ON COMMIT DELETE ROWS`);
   await client.query(`TRUNCATE ${name}`);

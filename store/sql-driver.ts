@@ -45,9 +45,10 @@ export interface SqlDriver {
    * The bulk path: replaces the contents of a staging table (created on first use with these columns)
    * with `rows` and returns its qualified name, for set-based statements. DuckDB: a table in `schema`
    * filled by the appender (multi-row VALUES parse at ~0.4 ms a row); PostgreSQL: a temporary table of
-   * the session filled by COPY FROM STDIN (store/pg-stage.ts). Inside a transaction only.
+   * the session filled by COPY FROM STDIN (store/pg-stage.ts). Inside a transaction only. `rows` may be
+   * produced lazily (DuckDB appends each as it comes: a large batch is never all in memory as rows).
    */
-  stage(schema: string, table: string, columns: readonly StageColumn[], rows: readonly SqlValue[][]): Promise<string>;
+  stage(schema: string, table: string, columns: readonly StageColumn[], rows: Iterable<readonly SqlValue[]>): Promise<string>;
   /**
    * Inside a transaction (DuckDB): a statement without parameters to run before the next statement or
    * the commit, sent in the same text (one trip to the client's thread instead of two). Values must be

@@ -19,6 +19,34 @@ export function isSealed(day: string, w: number | undefined | null, sealDelayMs:
   return w !== undefined && w !== null && w >= dayStart(day) + DAY + sealDelayMs;
 }
 
+/** One (pipeline, window start) of a batch: the highest revision per cell (one statement may not touch a row twice). */
+interface BatchWindow {
+  pipeline: string;
+  windowStart: number;
+  day: string;
+  cells: Map<string, StoredRow>;
+}
+
+/**
+ * The batch's rows grouped per (pipeline, window start), the highest revision per cell. A window's
+ * results come in one run (it fires all its cells at once): its id and lookup are made once per run.
+ */
+function latestPerCell(records: readonly ResultRecord[], writtenAt: number): Map<string, BatchWindow> {
+  const out = new Map<string, BatchWindow>();
+  let w: BatchWindow | undefined;
+  for (const r of records) {
+    const row = toRow(r, { generation: 0, writtenAt });
+    if (w === undefined || w.pipeline !== row.pipeline || w.windowStart !== row.windowStart) {
+      const id = `${row.pipeline}\u0000${row.windowStart}`;
+      w = out.get(id);
+      if (!w) out.set(id, (w = { pipeline: row.pipeline, windowStart: row.windowStart, day: row.day, cells: new Map() }));
+    }
+    const seen = w.cells.get(row.cell);
+    if (!seen || seen.revision < row.revision) w.cells.set(row.cell, row);
+  }
+  return out;
+}
+
 const CHUNK = 400;
 function chunks<T>(items: readonly T[], n = CHUNK): T[][] {
   const out: T[][] = [];
@@ -52,26 +80,20 @@ export class StreamWrites {
   /** The stream's results (any pipeline, any day) into generation 0, guarded by revision. */
   async results(tx: SqlDriver, records: readonly ResultRecord[]): Promise<WriteOutcome> {
     const writtenAt = this.now();
-    // Highest revision per cell within the batch (one statement may not touch a row twice).
-    const best = new Map<string, StoredRow>();
-    for (const r of records) {
-      const row = toRow(r, { generation: 0, writtenAt });
-      const id = `${row.pipeline}\u0000${row.windowStart}\u0000${row.cell}`;
-      const seen = best.get(id);
-      if (!seen || seen.revision < row.revision) best.set(id, row);
-    }
-    const rows = [...best.values()];
-    const holds = await this.holds(tx, rows);
-    if (this.live && ![...holds.values()].some((h) => h.sealed || h.reconciled)) return this.liveRows(tx, this.live, rows, writtenAt);
+    const windows = latestPerCell(records, writtenAt);
+    const holds = await this.holds(tx, [...windows.values()]);
+    if (this.live && ![...holds.values()].some((h) => h.sealed || h.reconciled)) return this.liveRows(tx, this.live, windows, writtenAt);
     let held = false;
     const staged: StagedRow[] = [];
-    for (const row of best.values()) {
-      const h = holds.get(`${row.pipeline}\u0000${row.day}`);
+    for (const w of windows.values()) {
+      const h = holds.get(`${w.pipeline}\u0000${w.day}`);
       const hold = h?.sealed ? 'sealed_day' : h?.reconciled ? 'late_after_reconcile' : null;
       held ||= hold !== null;
-      const alert = row.kind === 'alert';
-      // Sealed days with no reconciled version show generation 0: keep it unchanged.
-      staged.push({ row, hold, visible: !(h?.sealed && !h.reconciled), dirtyWs: alert ? dayStart(row.day) : row.windowStart, dirtyCell: alert ? dirtyCellId(row.key) : row.cell });
+      for (const row of w.cells.values()) {
+        const alert = row.kind === 'alert';
+        // Sealed days with no reconciled version show generation 0: keep it unchanged.
+        staged.push({ row, hold, visible: !(h?.sealed && !h.reconciled), dirtyWs: alert ? dayStart(row.day) : row.windowStart, dirtyCell: alert ? dirtyCellId(row.key) : row.cell });
+      }
     }
     const stage = await stageRows(tx, this.s, staged);
     let diverted = 0;
@@ -89,28 +111,36 @@ export class StreamWrites {
     const applied = await upsertRows(tx, this.s, stage, { keyless: this.keyless });
     if (this.live) {
       const visible = staged.filter((s) => s.visible !== false).map((s) => s.row);
-      const windows = await this.live.windowsOf(tx, visible);
-      for (const r of visible) this.live.noteWritten(windows.get(`${r.pipeline}\u0000${r.windowStart}`)!, r.pipeline, r.windowStart, r.cell, r.revision);
+      const stored = await this.live.windowsOf(tx, visible);
+      for (const r of visible) this.live.noteWritten(stored.get(`${r.pipeline}\u0000${r.windowStart}`)!, r.pipeline, r.windowStart, r.cell, r.revision);
       this.live.trim();
     }
     return { applied, diverted };
   }
 
   /** Rows of days that show generation 0 (none held), written by the sole writer without lookups. */
-  private async liveRows(tx: SqlDriver, live: LiveIndex, rows: readonly StoredRow[], writtenAt: number): Promise<WriteOutcome> {
-    const windows = await live.windowsOf(tx, rows);
-    const writes: { row: StoredRow; fresh: boolean; window: Map<string, number> }[] = [];
-    for (const row of rows) {
-      const window = windows.get(`${row.pipeline}\u0000${row.windowStart}`)!;
-      const stored = window.get(row.cell);
-      // At or below the stored revision: a replayed row, which changes nothing (as the guarded upsert).
-      if (stored !== undefined && row.revision <= stored) continue;
-      writes.push({ row, fresh: stored === undefined, window });
+  private async liveRows(tx: SqlDriver, live: LiveIndex, windows: ReadonlyMap<string, BatchWindow>, writtenAt: number): Promise<WriteOutcome> {
+    const stored = await live.windowsOf(tx, [...windows.values()]);
+    // Until noteWritten below, `stored` holds what was stored before this batch: each pass decides alike.
+    const writes = function* (): Generator<{ row: StoredRow; fresh: boolean }> {
+      for (const [id, w] of windows) {
+        const window = stored.get(id)!;
+        for (const row of w.cells.values()) {
+          const revision = window.get(row.cell);
+          // At or below the stored revision: a replayed row, which changes nothing (as the guarded upsert).
+          if (revision === undefined || row.revision > revision) yield { row, fresh: revision === undefined };
+        }
+      }
+    };
+    const counts = { fresh: 0, updated: 0 };
+    for (const { fresh } of writes()) counts[fresh ? 'fresh' : 'updated']++;
+    await writeLiveRows(tx, this.s, writes(), counts, writtenAt);
+    for (const [id, w] of windows) {
+      const window = stored.get(id)!;
+      for (const row of w.cells.values()) live.noteWritten(window, row.pipeline, row.windowStart, row.cell, row.revision);
     }
-    await writeLiveRows(tx, this.s, writes, writtenAt);
-    for (const { row, window } of writes) live.noteWritten(window, row.pipeline, row.windowStart, row.cell, row.revision);
     live.trim();
-    return { applied: writes.length, diverted: 0 };
+    return { applied: counts.fresh + counts.updated, diverted: 0 };
   }
 
   /** Late events (idempotent per source offset); a new one for a sealed or reconciled day dirties its cell. */

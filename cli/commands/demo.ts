@@ -65,7 +65,6 @@ export const demoCommand: CommandSpec = {
     const storeUrl = `duckdb:${join(dir, 'store.duckdb')}`;
     const store = await openStore(storeUrl, { registry });
     const sink = new StoreSink(store);
-    const realtime = new Map<string, ResultRecord[]>();
     for (const [schema, pipelines] of bySchema) {
       const lines = log[schema.name] ?? [];
       const source = `file:${schema.name}.jsonl`;
@@ -73,11 +72,10 @@ export const demoCommand: CommandSpec = {
       const outs = new Map(pipelines.map((p) => [p.name, new JsonlWriter(join(dir, 'realtime', `${p.name}.jsonl`))]));
       const late = new JsonlWriter(join(dir, 'realtime', `${schema.name}.late.jsonl`));
       const dlq = new JsonlWriter(join(dir, 'realtime', `${schema.name}.dead-letter.jsonl`));
-      pipelines.forEach((p) => realtime.set(p.name, []));
       const stats = await runStream({
         pipelines,
         source: toAsync(batchesOf(source, lines)),
-        onResult: (r) => { realtime.get(r.pipeline)!.push(r); outs.get(r.pipeline)!.write(resultToJson(r)); sink.result(r); },
+        onResult: (r) => { outs.get(r.pipeline)!.write(resultToJson(r)); sink.result(r); },
         onLate: (l) => { late.write(lateToJson(l, schema)); sink.lateEvent(l, false); },
         onLateAccepted: (l) => sink.lateEvent(l, true),
         onDeadLetter: (d) => dlq.write(deadLetterToJson(d, schema.name)),
