@@ -1,9 +1,10 @@
 /** Consumer-group members delivering whole batches, and a reader of a compacted topic to its end. */
 import { Base, Consumer, FetchIsolationLevels, stringDeserializers, type GroupAssignment, type Message, type MessagesStream } from '@platformatic/kafka';
 import { deleteGroups, endOffsets } from './admin.ts';
-import { lineProblem, maxLineBytes } from '../../sources/line-limits.ts';
+import { maxLineBytes } from '../../sources/line-limits.ts';
 import { installReadCommittedFilter } from './read-committed.ts';
 import { FetchPositionGuard, type GuardedConsumer } from './fetch-positions.ts';
+import { inRecord, takeRecords, type FetchedPartition, type FetchRequestPartitions, type FetchResponseRecords } from './fetched-records.ts';
 import { baseOptions, KafkaClientError, wrap, type GroupGeneration, type InBatch, type InRecord, type KafkaSettings } from './common.ts';
 
 // Values stay bytes until judged (sources/line-limits.ts): a string deserializer would turn bytes that
@@ -63,14 +64,14 @@ const LEAVE_TIMEOUT_MS = 10_000;
 
 const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
 
-/** A record's value as text, or the problem that keeps it from being one (a tombstone, no bytes, not UTF-8, too long). */
-function inRecord(offset: number, key: string | null, value: Buffer | null | undefined, timestamp: number, limit: number): InRecord {
-  if (value === null || value === undefined) return { offset, key, value: '', timestamp, problem: { reason: 'null value (a tombstone): no event', raw: '', encoding: 'utf8', bytes: 0 } };
-  const problem = lineProblem(value, limit);
-  if (problem) return { offset, key, value: '', timestamp, problem };
-  const text = value.toString('utf8');
-  if (text.trim() === '') return { offset, key, value: '', timestamp, problem: { reason: `empty record (${value.length === 0 ? '0 bytes' : `${value.length} bytes of white space`}): no event`, raw: text, encoding: 'utf8', bytes: value.length } };
-  return { offset, key, value: text, timestamp };
+/** Records taken from fetch responses and not yet delivered, past which the next fetch waits. */
+const TAKEN_HIGH = 20_000;
+
+/** The parts of the library's consumer the record taking needs. */
+interface TakingConsumer {
+  generationId: number;
+  memberId: string | null;
+  fetch: (request: FetchRequestPartitions, callback: (error: Error | null, response: unknown) => void) => unknown;
 }
 
 /**
@@ -85,6 +86,14 @@ export class BatchConsumer {
   private readonly assigned = new Set<string>();
   private pumping = false;
   private stopped = false;
+  /** Records taken from fetch responses (fetched-records.ts), not yet delivered, and how many. */
+  private taken: FetchedPartition[] = [];
+  private takenCount = 0;
+  /** A response held back while `taken` is full: handing it to the library lets it fetch on. */
+  private held: ((dropped: boolean) => void) | undefined;
+  private stream: MessagesStream<string, Buffer, string, string> | undefined;
+  /** Topic ids (in fetch responses) to names. */
+  private readonly topicNames = new Map<string, string>();
   private failure: unknown;
   private readonly lineLimit = maxLineBytes();
 
@@ -112,8 +121,10 @@ export class BatchConsumer {
     // Registered before the stream exists, so its join handler runs before the stream's (fetch-positions.ts).
     const guard = new FetchPositionGuard(consumer as unknown as GuardedConsumer);
     const self = new BatchConsumer(s, consumer, options, guard);
+    self.takeFetchedRecords(consumer as unknown as TakingConsumer);
     consumer.on('consumer:group:join', (e: { groupId: string; memberId: string; generationId: number; assignments: GroupAssignment[] | null }) => {
       guard.joined();
+      self.dropTaken();
       const previous = self.generation;
       self.generation = { groupId: e.groupId, memberId: e.memberId, generationId: e.generationId, coordinatorId: consumer.coordinatorId ?? -1 };
       const continued = previous !== undefined && previous.memberId === e.memberId && previous.generationId + 1 === e.generationId;
@@ -124,20 +135,66 @@ export class BatchConsumer {
       for (const a of assigned) self.assigned.add(partitionKey(a.topic, a.partition));
       options.onAssignment?.(assigned, self.generation, continued);
     });
+    // Topic ids before the first fetch: a topic's records then always take one path (a topic unknown
+    // here, or when this fails, goes the library's way: as messages through its stream).
+    await consumer.metadata({ topics: options.topics }).then((m) => {
+      for (const [name, t] of m.topics) if (t.id) self.topicNames.set(t.id, name);
+    }, () => undefined);
     const stream = await wrap('joining the consumer group', s, () => consumer.consume({
       topics: options.topics, mode: 'committed', fallbackMode: (options.fromBeginning ?? true) ? 'earliest' : 'latest', autocommit: false,
       highWaterMark: 20_000,
     }));
     guard.attach(stream);
+    self.stream = stream;
     stream.on('readable', () => void self.pump(stream));
     // A fetch holding only transaction markers delivers nothing but moves the position.
-    stream.on('fetch', () => setImmediate(() => { if (!self.pumping && stream.readableLength === 0) self.reportPositions(stream); }));
+    stream.on('fetch', () => setImmediate(() => { if (!self.pumping && self.takenCount === 0 && stream.readableLength === 0) self.reportPositions(stream); }));
     stream.on('error', (error: Error) => self.failed('consuming', error));
     consumer.on('error', (error: Error) => self.failed('the consumer group membership', error));
     return self;
   }
 
-  /** Drains what the stream has fetched, in batches per partition, one batch at a time. */
+  /**
+   * Takes each fetch response's records before the library turns them into messages (fetched-records.ts),
+   * wrapping the consumer's fetch after the position guard (which answers stale fetches as empty). A
+   * response is handed back to the library at once, or, while TAKEN_HIGH records wait, once they are
+   * delivered: the library fetches again only after that (as its stream's high-water mark did).
+   */
+  private takeFetchedRecords(consumer: TakingConsumer): void {
+    const send = consumer.fetch.bind(consumer);
+    consumer.fetch = (request, callback) => send(request, (error, response) => {
+      if (error || !response || this.stopped) return callback(error, response);
+      const g = this.generation;
+      // Fetched under a membership this member does not know yet (its join event is still to come): the
+      // join resets every position, so these records are read again; the old path dropped them too.
+      const current = g !== undefined && g.generationId === consumer.generationId && g.memberId === consumer.memberId;
+      const taken = takeRecords(request, response as FetchResponseRecords, (id) => this.topicNames.get(id), this.lineLimit);
+      if (current && taken.length > 0) {
+        for (const p of taken) this.takenCount += p.records.length;
+        this.taken.push(...taken);
+        setImmediate(() => void this.pump(this.stream!));
+      }
+      if (this.takenCount < TAKEN_HIGH) return callback(error, response);
+      this.held = (dropped) => callback(null, dropped ? { responses: [] } : response);
+    });
+  }
+
+  /** At a join: records taken but not delivered belong to the old membership (as the guard's discarded ones). */
+  private dropTaken(): void {
+    this.guard.stats.discardedRecords += this.takenCount;
+    this.taken = [];
+    this.takenCount = 0;
+    this.release(true);
+  }
+
+  /** Hands a held response back to the library (as empty when dropped: it must not move positions after a join). */
+  private release(dropped = false): void {
+    const held = this.held;
+    this.held = undefined;
+    held?.(dropped);
+  }
+
+  /** Drains what was fetched, in batches per partition, one batch at a time. */
   private async pump(stream: MessagesStream<string, Buffer, string, string>): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
@@ -146,8 +203,13 @@ export class BatchConsumer {
         if (this.stopped) return;
         const fetched: StringMessage[] = [];
         for (let m: StringMessage | null; (m = stream.read() as StringMessage | null) !== null;) fetched.push(m);
-        if (fetched.length === 0) break;
-        const batches = this.batches(fetched);
+        const taken = this.taken;
+        this.taken = [];
+        this.takenCount = 0;
+        if (fetched.length === 0 && taken.length === 0) break;
+        const batches = fetched.length > 0 ? this.batches(fetched) : this.batchesOfTaken(taken);
+        if (fetched.length > 0 && taken.length > 0) batches.push(...this.batchesOfTaken(taken));
+        this.release();
         for (const [i, batch] of batches.entries()) {
           if (this.stopped) return;
           batch.more = i < batches.length - 1;
@@ -155,11 +217,32 @@ export class BatchConsumer {
           if (processed === false || (this.options.commit ?? 'after-batch') !== 'after-batch' || batch.records.length === 0) continue;
           await this.commit(batch.topic, batch.partition, batch.records.at(-1)!.offset + 1).catch((error: unknown) => { this.failure = error; });
         }
-        if (stream.readableLength === 0) this.reportPositions(stream);
+        if (stream.readableLength === 0 && this.takenCount === 0) this.reportPositions(stream);
       }
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** Taken records as batches per partition (order kept), without those delivered already or not assigned now. */
+  private batchesOfTaken(taken: readonly FetchedPartition[]): InBatch[] {
+    const g = this.generation;
+    if (!g) return [];
+    const out = new Map<string, InBatch>();
+    for (const t of taken) {
+      const key = partitionKey(t.topic, t.partition);
+      if (!this.assigned.has(key)) continue;
+      let next = this.delivered.get(key) ?? 0;
+      let batch = out.get(key);
+      if (!batch) out.set(key, (batch = { topic: t.topic, partition: t.partition, records: [], generation: { ...g } }));
+      for (const r of t.records) {
+        if (r.offset < next) continue;
+        next = r.offset + 1;
+        batch.records.push(r);
+      }
+      this.delivered.set(key, next);
+    }
+    return [...out.values()].filter((b) => b.records.length > 0);
   }
 
   /**
@@ -233,6 +316,7 @@ export class BatchConsumer {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.release(true);
     let timer: NodeJS.Timeout | undefined;
     try {
       // Leaving can also hang (seen after a refused commit and a rejoin): the session timeout removes the member anyway.
