@@ -40,8 +40,10 @@ export async function runDay(c: DayConfig): Promise<Map<Fault, FaultOutcome>> {
   const outcomes = new Map<Fault, FaultOutcome>();
   const env = {
     KAFKA_BROKERS: `127.0.0.1:${c.broker.port}`, CONCORD_TOPIC_PREFIX: c.prefix,
-    // Small fetches: many small transactions, so a kill lands in the middle of the work.
-    CONCORD_KAFKA_MAX_BYTES_PER_PARTITION: '8192',
+    // Small fetches: many small transactions, so a kill lands in the middle of the work, and the stream
+    // phase lasts past the plan's last fault (8 KiB was enough until the consumer stopped building a
+    // message per record: then the quick run's input was consumed before its zombie, seen twice).
+    CONCORD_KAFKA_MAX_BYTES_PER_PARTITION: '4096',
   };
   const common = ['--seed', String(c.seed), '--date', c.date, '--late-fraction', '0.005', '--invalid-fraction', '0.001'];
   for (const [schema, n, extra] of [['clicks', c.clicks, []], ['transactions', c.transactions, ['--fraud-rings', '5']]] as const) {
