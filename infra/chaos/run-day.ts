@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { brokerStop, brokerUp, fillDisk, freeDisk, terminateBackends, type BrokerConfig, type OwnRedis } from './own-infra.ts';
 import { committedOffsets, endOffsets } from '../../stream/kafka/client.ts';
+import { InputFeed } from './input-feed.ts';
 import { Role, runToEnd, sleep, type Logs } from './procs.ts';
 
 export type Fault = 'worker-kill' | 'zombie' | 'broker' | 'archiver-kill' | 'disk-full' | 'sink-kill' | 'redis' | 'pg-drop';
@@ -33,6 +34,9 @@ export interface DayConfig {
   deadlineMs: number;
 }
 
+/** The faults injected while the stream runs, in the order the plan takes one of each first. */
+const STREAM_FAULTS = ['worker-kill', 'archiver-kill', 'sink-kill', 'disk-full', 'broker', 'zombie'] as const;
+
 /** The workers' default session timeout (stream/kafka/consumer.ts): a zombie is paused longer than this. */
 const SESSION_TIMEOUT_MS = Number(process.env.CONCORD_KAFKA_SESSION_TIMEOUT_MS ?? 10_000);
 
@@ -40,17 +44,15 @@ export async function runDay(c: DayConfig): Promise<Map<Fault, FaultOutcome>> {
   const outcomes = new Map<Fault, FaultOutcome>();
   const env = {
     KAFKA_BROKERS: `127.0.0.1:${c.broker.port}`, CONCORD_TOPIC_PREFIX: c.prefix,
-    // Small fetches: many small transactions, so a kill lands in the middle of the work, and the stream
-    // phase lasts past the plan's last fault (8 KiB was enough until the consumer stopped building a
-    // message per record: then the quick run's input was consumed before its zombie, seen twice).
-    CONCORD_KAFKA_MAX_BYTES_PER_PARTITION: '4096',
+    // Small fetches: many small transactions, so a kill lands in the middle of the work.
+    CONCORD_KAFKA_MAX_BYTES_PER_PARTITION: '8192',
   };
-  const common = ['--seed', String(c.seed), '--date', c.date, '--late-fraction', '0.005', '--invalid-fraction', '0.001'];
-  for (const [schema, n, extra] of [['clicks', c.clicks, []], ['transactions', c.transactions, ['--fraud-rings', '5']]] as const) {
-    const r = await runToEnd(`${c.label}-produce`, ['produce', '--schema', schema, '--count', String(n), ...extra, ...common], env, c.logs);
-    if (r.code !== 0) throw new Error(`${c.label}: concord produce --schema ${schema} exited ${r.code}:\n${r.output.slice(-2000)}`);
-  }
-  c.say(`${c.label}: produced ${c.clicks} clicks and ${c.transactions} transactions (seed ${c.seed}, ${c.date})`);
+  // With faults, the clicks go out in one slice per planned stream fault (and one more), one after each
+  // injection (input-feed.ts); the first slice before the workers start (it creates the topics).
+  const planned = c.plan ? STREAM_FAULTS.reduce((n, f) => n + (c.plan!.skipped[f] ? 0 : c.plan!.counts[f]), 0) : 0;
+  const feed = InputFeed.write(c, env, planned + 1);
+  await feed.sendNext();
+  c.say(`${c.label}: generated ${c.clicks} clicks and ${c.transactions} transactions (seed ${c.seed}, ${c.date}); sending them in ${planned + 1} slice(s)`);
 
   const always = () => true;
   const drainWorker = new Role(`${c.label}-worker-drain`, ['run', '--pipeline', 'all', '--worker-id', 'a', '--stop-when-idle', '3s'], env, c.logs, always);
@@ -58,7 +60,7 @@ export async function runDay(c: DayConfig): Promise<Map<Fault, FaultOutcome>> {
   // (W = +infinity fires every open window) and exits: the same ending for the fault-free and the faulty run.
   const workers = ['a', 'b'].map((id) => new Role(`${c.label}-worker-${id}`, ['run', '--pipeline', 'all', '--worker-id', id], env, c.logs, () => false));
   const archivers = ['clicks', 'transactions'].map((schema) => new Role(`${c.label}-archive-${schema}`,
-    ['archive', '--schema', schema, '--from-kafka', '--dir', c.archive, '--stop-when-idle', '3s', '--flush-records', '1000'], env, c.logs, always));
+    ['archive', '--schema', schema, '--from-kafka', '--dir', c.archive, '--stop-when-idle', '3s', '--flush-records', '1000'], env, c.logs, () => feed.done));
   const sink = new Role(`${c.label}-sink`, ['sink', '--from-kafka', '--store', c.store, '--stop-when-idle', '3s'], env, c.logs, () => drainWorker.finished);
   const roles = [...workers, ...archivers, sink];
   for (const r of roles) r.start();
@@ -68,6 +70,7 @@ export async function runDay(c: DayConfig): Promise<Map<Fault, FaultOutcome>> {
   let consumed = false;
   const inputConsumed = async () => {
     if (consumed) return true;
+    if (!feed.done) return false;
     for (const schema of ['clicks', 'transactions']) {
       const topic = `${c.prefix}${schema}`;
       const [end, done] = await Promise.all([endOffsets(kafka, topic), committedOffsets(kafka, `${c.prefix}concord-${schema}`, topic)]);
@@ -83,7 +86,8 @@ export async function runDay(c: DayConfig): Promise<Map<Fault, FaultOutcome>> {
       throw new Error(`${c.label}: ${what} did not happen within ${c.deadlineMs / 1000} s (still running: ${[...roles, drainWorker].filter((r) => r.current?.running).map((r) => r.name).join(', ')}); logs in ${c.logs.dir}`);
     }
   };
-  if (c.plan) await injectStreamFaults(c, { workers, archivers, sink }, () => false, outcomes, async () => inputConsumed().catch(() => false));
+  if (c.plan) await injectStreamFaults(c, { workers, archivers, sink }, feed, outcomes, async () => inputConsumed().catch(() => false));
+  await feed.sendRest();
   while (!(await inputConsumed().catch(() => false))) { check('consuming the input'); await sleep(500); }
   await Promise.all(workers.map(async (w) => {
     const p = w.current;
@@ -111,10 +115,10 @@ export async function runDay(c: DayConfig): Promise<Map<Fault, FaultOutcome>> {
 interface StreamRoles { workers: Role[]; archivers: Role[]; sink: Role }
 
 /** Injects the stream faults in a seeded order at seeded moments while the stream phase runs. */
-async function injectStreamFaults(c: DayConfig, r: StreamRoles, done: () => boolean, outcomes: Map<Fault, FaultOutcome>, inputConsumed: () => Promise<boolean>): Promise<void> {
+async function injectStreamFaults(c: DayConfig, r: StreamRoles, feed: InputFeed, outcomes: Map<Fault, FaultOutcome>, inputConsumed: () => Promise<boolean>): Promise<void> {
   // One of each kind first (the short ones before the broker and the zombie, which take seconds), then the
   // repeats, each part in a seeded order: every fault lands while there is still work to hit.
-  const kinds = (['worker-kill', 'archiver-kill', 'sink-kill', 'disk-full', 'broker', 'zombie'] as const).filter((f) => !c.plan!.skipped[f] && c.plan!.counts[f] > 0);
+  const kinds = STREAM_FAULTS.filter((f) => !c.plan!.skipped[f] && c.plan!.counts[f] > 0);
   for (const f of ['worker-kill', 'zombie', 'broker', 'archiver-kill', 'disk-full', 'sink-kill'] as const) outcomes.set(f, { injected: 0, recovered: false, note: c.plan!.skipped[f] ?? '' });
   const shuffle = <T>(xs: T[]): T[] => {
     for (let i = xs.length - 1; i > 0; i--) {
@@ -133,7 +137,7 @@ async function injectStreamFaults(c: DayConfig, r: StreamRoles, done: () => bool
   };
   const live = (roles: Role[]) => roles.filter((x) => x.current?.running && Date.now() - x.current.startedAt > 1_000);
   let deferred = 0;
-  while (plan.length > 0 && !done() && !(await inputConsumed())) {
+  while (plan.length > 0 && !(await inputConsumed())) {
     await sleep(150 + Math.floor(c.rng() * 600));
     const f = plan[0]!;
     const pick = (roles: Role[]) => { const l = live(roles); return l.length ? l[Math.floor(c.rng() * l.length)]! : null; };
@@ -170,7 +174,11 @@ async function injectStreamFaults(c: DayConfig, r: StreamRoles, done: () => bool
       }
       default: break;
     }
-    if (applied) { plan.shift(); deferred = 0; } else if (++deferred > 20) { plan.shift(); deferred = 0; }
+    if (applied || ++deferred > 20) {
+      plan.shift();
+      deferred = 0;
+      await feed.sendNext(); // the next fault meets new work
+    }
   }
   for (const f of new Set(plan)) {
     const o = outcomes.get(f)!;
