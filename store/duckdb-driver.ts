@@ -1,5 +1,5 @@
 /** The store on embedded DuckDB: the writer (one process) and the read-only snapshots of `concord serve`. */
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { stat } from 'node:fs/promises';
 import { StoreError, StoreBusyError, statementFailed, readOnlyDriver, EMPTY_SNAPSHOT, type SqlDriver, type SqlReadDriver, type SqlValue, type StageColumn, type TransactionHooks } from './sql-driver.ts';
 
@@ -75,21 +75,24 @@ export class DuckDbDriver implements SqlDriver {
     }
     this.usedStages.add(local);
     let staged = 0;
+    let appender: DuckDBAppender | undefined;
     try {
-      const appender = await this.connection.createAppender(local, 'main', 'temp');
+      appender = await this.connection.createAppender(local, 'main', 'temp');
       for (const row of rows) {
         staged++;
         columns.forEach((c, i) => {
           const v = row[i];
-          if (v === null || v === undefined) appender.appendNull();
-          else if (c.type === 'TEXT') appender.appendVarchar(String(v));
-          else if (c.type === 'BIGINT') appender.appendBigInt(BigInt(v));
-          else appender.appendInteger(Number(v));
+          if (v === null || v === undefined) appender!.appendNull();
+          else if (c.type === 'TEXT') appender!.appendVarchar(String(v));
+          else if (c.type === 'BIGINT') appender!.appendBigInt(BigInt(v));
+          else appender!.appendInteger(Number(v));
         });
         appender.endRow();
       }
       appender.closeSync();
     } catch (error) {
+      // What was appended and not flushed is dropped, never flushed later by the appender's release.
+      try { appender?.clear(); appender?.closeSync(); } catch { /* the statement failed already */ }
       if (error instanceof StoreError) throw error; // the rows' own (a lazily produced row refused)
       throw new StoreError(`staging row ${staged} into ${name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
