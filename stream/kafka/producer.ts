@@ -30,6 +30,35 @@ function messages(records: readonly OutRecord[]): MessageToProduce<string, strin
   });
 }
 
+/**
+ * Bytes of keys and values per produce request. The broker refuses a partition's record batch over its
+ * `max.message.bytes` (1 MiB by default) with MESSAGE_TOO_LARGE, and the library puts every record of a
+ * request for one partition into one batch: a transaction of 50k hostile records sent its dead letters
+ * in one 1+ MiB batch and the worker failed. Requests of at most this many bytes keep every batch under it.
+ */
+const MAX_REQUEST_BYTES = 768 * 1024;
+/** A record's framing in a batch (varint lengths, offset and timestamp deltas, attributes), at most. */
+const RECORD_OVERHEAD_BYTES = 32;
+
+/** `records` in order, cut into requests of at most MAX_REQUEST_BYTES (a larger record goes alone). */
+export function produceRequests(records: readonly OutRecord[]): OutRecord[][] {
+  const out: OutRecord[][] = [];
+  let current: OutRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = RECORD_OVERHEAD_BYTES + Buffer.byteLength(r.value) + (r.key === null ? 0 : Math.min(Buffer.byteLength(r.key), MAX_KEY_CHARS * 3));
+    if (current.length > 0 && bytes + size > MAX_REQUEST_BYTES) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(r);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
 function producer(s: KafkaSettings, transactionalId?: string): StringProducer {
   return new Producer({
     ...baseOptions(s), serializers: stringSerializers, idempotent: true, acks: ProduceAcks.ALL,
@@ -51,8 +80,7 @@ export class BatchProducer {
   }
 
   async send(records: readonly OutRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await wrap('producing', this.settings, () => this.producer.send({ messages: messages(records) }));
+    for (const part of produceRequests(records)) await wrap('producing', this.settings, () => this.producer.send({ messages: messages(part) }));
   }
 
   async close(): Promise<void> {
@@ -108,8 +136,7 @@ export class KafkaTransaction {
   constructor(private readonly settings: KafkaSettings, private readonly tx: LibraryTransaction, private readonly producer: StringProducer) {}
 
   async send(records: readonly OutRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await wrap('producing in a transaction', this.settings, () => this.tx.send({ messages: messages(records) }));
+    for (const part of produceRequests(records)) await wrap('producing in a transaction', this.settings, () => this.tx.send({ messages: messages(part) }));
   }
 
   /**
