@@ -7,9 +7,9 @@ import { dayOf, lateToStored, toRecord, toRow, type Provenance, type StoredRow }
 import type { SqlDriver } from './sql-driver.ts';
 import { changedRowsOf, keepReplaced, recordChanges, stageRows, upsertRows, type ChangeToRecord } from './bulk-write.ts';
 import { isSealed, StreamWrites, type WriteOutcome } from './stream-writes.ts';
+import { consumeDirty, markDirtyCells } from './dirty-cells.ts';
 
 export type { WriteOutcome };
-import { consumeDirty, markDirtyCells } from './dirty-cells.ts';
 
 export interface StoreOptions {
   /** SQL schema holding the tables (tests use one each). */

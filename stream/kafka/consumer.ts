@@ -207,8 +207,7 @@ export class BatchConsumer {
         this.taken = [];
         this.takenCount = 0;
         if (fetched.length === 0 && taken.length === 0) break;
-        const batches = fetched.length > 0 ? this.batches(fetched) : this.batchesOfTaken(taken);
-        if (fetched.length > 0 && taken.length > 0) batches.push(...this.batchesOfTaken(taken));
+        const batches = this.batchesOfTaken(fetched.length > 0 ? [...this.takenOf(fetched), ...taken] : taken);
         this.release();
         for (const [i, batch] of batches.entries()) {
           if (this.stopped) return;
@@ -246,39 +245,21 @@ export class BatchConsumer {
   }
 
   /**
-   * Groups messages per partition (order kept). Drops those fetched under an older membership (those
-   * fetched before the latest join never get here: fetch-positions.ts), and those delivered already.
+   * Messages of the library's own path (a topic whose id was not known at start) as taken partitions,
+   * without those fetched under another membership (those fetched before the latest join never get
+   * here: fetch-positions.ts).
    */
-  private batches(fetched: StringMessage[]): InBatch[] {
-    const out = new Map<string, InBatch>();
+  private takenOf(fetched: readonly StringMessage[]): FetchedPartition[] {
     const g = this.generation;
-    // Messages come in runs of one partition: its key, batch and delivered offset are looked up once per run.
-    let topic: string | undefined, partition = -1, key = '', batch: InBatch | undefined, next = 0;
-    const flush = () => { if (batch) this.delivered.set(key, next); };
+    const out: FetchedPartition[] = [];
+    let run: FetchedPartition | undefined;
     for (const m of fetched) {
       const c = m.metadata?.consumer as GroupGeneration | undefined;
       if (!g || !c || c.generationId !== g.generationId || c.memberId !== g.memberId) continue;
-      if (m.topic !== topic || m.partition !== partition) {
-        flush();
-        topic = m.topic;
-        partition = m.partition;
-        key = partitionKey(topic, partition);
-        if (!this.assigned.has(key)) {
-          batch = undefined;
-          continue;
-        }
-        batch = out.get(key);
-        if (!batch) out.set(key, (batch = { topic, partition, records: [], generation: { ...c } }));
-        next = this.delivered.get(key) ?? 0;
-      }
-      if (!batch) continue;
-      const offset = Number(m.offset);
-      if (offset < next) continue;
-      next = offset + 1;
-      batch.records.push(inRecord(offset, m.key ?? null, m.value, Number(m.timestamp), this.lineLimit));
+      if (run?.topic !== m.topic || run.partition !== m.partition) out.push((run = { topic: m.topic, partition: m.partition, records: [] }));
+      run.records.push(inRecord(Number(m.offset), m.key ?? null, m.value, Number(m.timestamp), this.lineLimit));
     }
-    flush();
-    return [...out.values()].filter((b) => b.records.length > 0);
+    return out;
   }
 
   private reportPositions(stream: MessagesStream<string, Buffer, string, string>): void {
