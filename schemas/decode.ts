@@ -2,6 +2,7 @@ import { SchemaViolationError } from '../pipeline/errors.ts';
 import { isoMillis } from '../pipeline/time.ts';
 import type { TimeGuard } from '../pipeline/time-guard.ts';
 import { RAW_PREFIX_BYTES, type LineProblem } from '../sources/line-limits.ts';
+import { flatObjectReader } from './flat-json.ts';
 import type { LineBatch } from '../sources/source.ts';
 import type { DeadLetter, EventPosition } from './results.ts';
 import { validateEvent, type AnyEvent, type EventSchema } from './schema.ts';
@@ -10,12 +11,14 @@ export type Decoded = { ok: true; event: AnyEvent } | { ok: false; deadLetter: D
 
 /** Parses and validates one input line. Never throws for bad input: it returns a dead letter with the reason. */
 export function decodeLine(schema: EventSchema, line: string, position: EventPosition): Decoded {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(line);
-  } catch (error) {
-    const reason = `malformed JSON: ${error instanceof Error ? error.message : String(error)}`;
-    return { ok: false, deadLetter: { ...position, field: null, reason, raw: line } };
+  let raw: unknown = parserOf(schema)(line);
+  if (raw === undefined) {
+    try {
+      raw = JSON.parse(line);
+    } catch (error) {
+      const reason = `malformed JSON: ${error instanceof Error ? error.message : String(error)}`;
+      return { ok: false, deadLetter: { ...position, field: null, reason, raw: line } };
+    }
   }
   try {
     return { ok: true, event: validateEvent(schema, raw) as AnyEvent };
@@ -25,6 +28,32 @@ export function decodeLine(schema: EventSchema, line: string, position: EventPos
     }
     throw error;
   }
+}
+
+type FlatParser = (line: string) => Record<string, unknown> | undefined;
+const parsers = new WeakMap<EventSchema, FlatParser>();
+
+/**
+ * The schema's fields of a line read by its flat-object reader (schemas/flat-json.ts) into an object
+ * literal of one shape, or undefined: then only `JSON.parse` reads the line.
+ */
+function parserOf(schema: EventSchema): FlatParser {
+  let parser = parsers.get(schema);
+  if (parser) return parser;
+  const names = Object.keys(schema.fields);
+  const read = flatObjectReader(names);
+  if (!read) {
+    parser = () => undefined;
+  } else {
+    // Names are embedded as JSON string literals (flatObjectReader refused the ones that would not be plain keys).
+    const literal = new Function('v', `return { ${names.map((n, i) => `${JSON.stringify(n)}: v[${i}]`).join(', ')} };`) as (v: unknown[]) => Record<string, unknown>;
+    parser = (line) => {
+      const values = read(line);
+      return values === undefined ? undefined : literal(values);
+    };
+  }
+  parsers.set(schema, parser);
+  return parser;
 }
 
 /**
