@@ -1,4 +1,4 @@
-import { generateDay } from '../../generate/realistic-day.ts';
+import { PRODUCE_DEFAULTS, producedDay, type GeneratedSchema } from '../../generate/produced-day.ts';
 import { DEFAULT_ALLOWED_LATENESS } from '../../pipeline/definition.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { formatDuration, parseDuration } from '../../pipeline/time.ts';
@@ -11,7 +11,7 @@ import { Progress } from '../progress.ts';
 import { loadRegistry } from './shared.ts';
 
 /** The schemas the seeded generator writes (the seed definitions' two). */
-const GENERATED = ['clicks', 'transactions'];
+const GENERATED: readonly GeneratedSchema[] = ['clicks', 'transactions'];
 const GENERATOR_FLAGS = ['count', 'duration', 'disorder', 'late-fraction', 'fraud-rings', 'invalid-fraction', 'seed', 'date'];
 const SEND_BATCH = 2_000;
 
@@ -134,7 +134,7 @@ export const produceCommand: CommandSpec = {
       return 0;
     }
 
-    if (!GENERATED.includes(schema.name)) {
+    if (!GENERATED.includes(schema.name as GeneratedSchema)) {
       throw new ConfigError(`schema "${schema.name}" has no generator (only the seed schemas ${GENERATED.join(' and ')} do): pass --input FILE.jsonl with its events`);
     }
     let count: number;
@@ -142,20 +142,18 @@ export const produceCommand: CommandSpec = {
     else if (v.duration !== undefined && rate !== undefined) count = Math.round((rate * parseDuration(String(v.duration), '--duration')) / 1000);
     else throw new ConfigError('give --input FILE.jsonl, or for the generator --count N, or --duration D with --rate N/s');
     if (!Number.isInteger(count) || count <= 0) throw new ConfigError(`--count must be a positive integer, got ${String(v.count)}`);
-    const disorder = parseDuration(String(v.disorder ?? '20s'), '--disorder');
+    const disorder = v.disorder === undefined ? PRODUCE_DEFAULTS.disorderMs : parseDuration(String(v.disorder), '--disorder');
     const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
-    const day = generateDay({
-      seed: Number(v.seed ?? 42),
+    const { day, lines } = producedDay({
+      schema: schema.name as GeneratedSchema,
+      count,
       date: String(v.date ?? yesterday),
-      clicks: schema.name === 'clicks' ? count : 0,
-      transactions: schema.name === 'transactions' ? count : 0,
-      fraudRings: schema.name === 'transactions' ? Number(v['fraud-rings'] ?? 5) : 0,
-      maxOutOfOrderness: disorder,
-      allowedLateness: DEFAULT_ALLOWED_LATENESS,
-      lateFraction: parseFraction(String(v['late-fraction'] ?? '0.005'), '--late-fraction'),
-      invalidFraction: parseFraction(String(v['invalid-fraction'] ?? '0'), '--invalid-fraction'),
+      seed: v.seed === undefined ? undefined : Number(v.seed),
+      disorderMs: disorder,
+      lateFraction: v['late-fraction'] === undefined ? undefined : parseFraction(String(v['late-fraction']), '--late-fraction'),
+      invalidFraction: v['invalid-fraction'] === undefined ? undefined : parseFraction(String(v['invalid-fraction']), '--invalid-fraction'),
+      fraudRings: v['fraud-rings'] === undefined ? undefined : Number(v['fraud-rings']),
     });
-    const lines = schema.name === 'clicks' ? day.clicks : day.transactions;
     await ensureTopics(kafkaSettings('concord-produce'), concordTopics(registry, partitions));
     const sent = await sendLines(schema, (async function* () { yield lines; })(), rate, new Progress(`produce ${schema.name}`, lines.length));
     const late = `${day.stats.late} late (delivered more than B + L behind the newest event, B = ${formatDuration(disorder)} and L = ${formatDuration(DEFAULT_ALLOWED_LATENESS)}: ` +

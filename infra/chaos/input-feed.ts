@@ -8,8 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateDay } from '../../generate/realistic-day.ts';
-import { DEFAULT_ALLOWED_LATENESS } from '../../pipeline/definition.ts';
+import { producedDay } from '../../generate/produced-day.ts';
 import { runToEnd, type Logs } from './procs.ts';
 
 export interface FeedDay {
@@ -21,15 +20,9 @@ export interface FeedDay {
   logs: Logs;
 }
 
-/** `concord produce`'s generator defaults, with the harness's late and malformed fractions. */
+/** What `concord produce --schema S --count N` would send, with the harness's malformed fraction. */
 function generated(d: FeedDay, schema: 'clicks' | 'transactions'): readonly string[] {
-  const day = generateDay({
-    seed: d.seed, date: d.date,
-    clicks: schema === 'clicks' ? d.clicks : 0, transactions: schema === 'transactions' ? d.transactions : 0,
-    fraudRings: schema === 'transactions' ? 5 : 0, maxOutOfOrderness: 20_000, allowedLateness: DEFAULT_ALLOWED_LATENESS,
-    lateFraction: 0.005, invalidFraction: 0.001,
-  });
-  return schema === 'clicks' ? day.clicks : day.transactions;
+  return producedDay({ schema, count: schema === 'clicks' ? d.clicks : d.transactions, date: d.date, seed: d.seed, invalidFraction: 0.001 }).lines;
 }
 
 export class InputFeed {
