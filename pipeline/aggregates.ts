@@ -1,3 +1,4 @@
+import { detached } from '../schemas/flat-json.ts';
 import { unitScale, type AnyEvent, type EventSchema } from '../schemas/schema.ts';
 import { DefinitionError } from './errors.ts';
 import { DEFAULT_HLL_PRECISION, HyperLogLog, checkPrecision } from './hyperloglog.ts';
@@ -91,7 +92,14 @@ function extremeFn(field: string, pick: (a: number, b: number) => number, scale:
 function distinctFn(field: string): AggregateFunction<Set<string>> {
   return {
     create: () => new Set(),
-    add: (acc, e) => { const v = e[field]; if (v !== undefined) acc.add(String(v)); return acc; },
+    add: (acc, e) => {
+      const v = e[field];
+      if (v !== undefined) {
+        const text = String(v);
+        if (!acc.has(text)) acc.add(detached(text)); // held for the window's life, not its line's
+      }
+      return acc;
+    },
     merge: (into, other) => { for (const v of other) into.add(v); return into; },
     result: (acc) => acc.size,
     serialize: (acc) => [...acc],

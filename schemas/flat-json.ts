@@ -141,3 +141,20 @@ function numberValue(line: string, start: number, end: number): number {
   }
   return n;
 }
+
+/**
+ * A string that holds only its own characters. The reader's strings are slices of their line, and V8
+ * keeps a slice's whole line alive (a 40-character key of a 2 KB line held 2 KB; 20k of them 42.6 MB
+ * against 1.8 MB detached). Values that outlive their batch — state keys, distinct sets, a rule's kept
+ * events — go through this; values used and dropped within the batch need not (copying every string
+ * would cost most of what the reader saves). Shorter strings are never slices.
+ */
+export function detached<T>(value: T): T {
+  return typeof value === 'string' && value.length >= 13 ? ((' ' + value).slice(1) as T) : value;
+}
+
+/** `detached` for every value of a record (a result's key values). */
+export function detachedValues<R extends Record<string, unknown>>(values: R): R {
+  for (const k of Object.keys(values)) (values as Record<string, unknown>)[k] = detached(values[k]);
+  return values;
+}

@@ -4,6 +4,7 @@ import { compileFilter } from '../../pipeline/filter.ts';
 import { keyValuesOf, paneId, type KeyValues } from '../../pipeline/keys.ts';
 import { compareUtf8, compareValues } from '../../pipeline/ordering.ts';
 import { WatermarkTracker } from '../../pipeline/watermark.ts';
+import { detached, detachedValues } from '../../schemas/flat-json.ts';
 import { presentValue, unitScale, type AnyEvent, type FieldValue } from '../../schemas/schema.ts';
 import type { EventPosition } from '../../schemas/results.ts';
 import { BinaryHeap } from './binary-heap.ts';
@@ -131,14 +132,15 @@ export class LookbackRuleOperator implements StreamOperator {
       const key = paneId(this.keyFields, event);
       let user = this.users.get(key);
       if (user === undefined) {
-        user = { key, output: keyValuesOf(this.def.schema, this.keyFields, event), kept: [], lastDroppedSatisfied: false };
-        this.users.set(key, user);
+        // Kept for the rule's span: no string may hold the line it was read from (schemas/flat-json.ts).
+        user = { key: detached(key), output: detachedValues(keyValuesOf(this.def.schema, this.keyFields, event)), kept: [], lastDroppedSatisfied: false };
+        this.users.set(user.key, user);
       }
       const e: RuleEvent = {
         user,
         ts,
-        id: String(event[this.def.schema.idField]),
-        value: this.def.rule.field === undefined ? undefined : event[this.def.rule.field],
+        id: detached(String(event[this.def.schema.idField])),
+        value: this.def.rule.field === undefined ? undefined : detached(event[this.def.rule.field]),
         seq: this.seq++,
         decided: false,
         satisfied: false,

@@ -5,6 +5,7 @@ import { WatermarkTracker } from '../../pipeline/watermark.ts';
 import { compileFilter } from '../../pipeline/filter.ts';
 import { keyValuesOf, paneId } from '../../pipeline/keys.ts';
 import { assignWindows, windowEnd } from '../../pipeline/windows.ts';
+import { detached, detachedValues } from '../../schemas/flat-json.ts';
 import type { AnyEvent } from '../../schemas/schema.ts';
 import type { EventPosition, KeyValues } from '../../schemas/results.ts';
 import { stateBudgetCells, stateBudgetExceeded } from '../../pipeline/state-budget.ts';
@@ -206,8 +207,9 @@ export class WindowedOperator implements StreamOperator {
     let pane = win.panes.get(id);
     if (pane === undefined) {
       if (++this.cells > this.budget.cells) throw stateBudgetExceeded(this.def, this.cells, this.budget);
-      pane = { key: keyValuesOf(this.def.schema, keyFields, event), accs: this.fns.map((f) => f.create()), revision: -1 };
-      win.panes.set(id, pane);
+      // State outlives the line the event was read from: its strings must not hold the line (schemas/flat-json.ts).
+      pane = { key: detachedValues(keyValuesOf(this.def.schema, keyFields, event)), accs: this.fns.map((f) => f.create()), revision: -1 };
+      win.panes.set(detached(id), pane);
     }
     for (let i = 0; i < this.fns.length; i++) this.fns[i]!.add(pane.accs[i], event);
     // A fired window that is not late yet: every update re-emits the full value at the next revision.
