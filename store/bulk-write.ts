@@ -1,5 +1,5 @@
-import type { KeyValues } from '../schemas/results.ts';
-import type { StoredRow } from './rows.ts';
+import type { KeyValues, ResultRecord } from '../schemas/results.ts';
+import { revisionOf, rowStartOf, storedValues, streamProvenance, type StoredRow } from './rows.ts';
 import { StoreError, type SqlDriver, type SqlValue, type StageColumn } from './sql-driver.ts';
 
 /**
@@ -109,13 +109,45 @@ const CONTROL = /[\u001e\u001f]/;
 /** Rows per staged value: the appender's cost is per value, DuckDB splits the rest. */
 const ROWS_PER_VALUE = 4_096;
 
-/** Staged values of `rows`: each row as text (fields in LIVE_FIELDS order), ROWS_PER_VALUE of them per value. */
-function* packedRows(rows: Iterable<{ row: StoredRow; fresh: boolean }>): Generator<string[]> {
+/** A stream row for the live path: the record, its cell and day, `fresh` when the cell has no stored row. */
+export interface LiveRow {
+  record: ResultRecord;
+  cell: string;
+  day: string;
+  fresh: boolean;
+}
+
+/**
+ * Staged values of `rows`: each row as text (fields in LIVE_FIELDS order), ROWS_PER_VALUE of them per
+ * value. A window's rows come in one run: what they share (pipeline, start, day, kind, end, definition
+ * version) is written once per run, and W once per distinct value, so a row costs its key and values.
+ */
+function* packedRows(rows: Iterable<LiveRow>): Generator<string[]> {
   let packed: string[] = [];
-  for (const { row: r, fresh } of rows) {
-    if (CONTROL.test(r.pipeline) || CONTROL.test(r.definitionVersion)) throw new StoreError(`pipeline ${JSON.stringify(r.pipeline)}: a name or definition version with a control character cannot be stored`);
-    const w = watermarkText(r.watermark) ?? '';
-    packed.push(`${r.pipeline}${SEP}${r.windowStart}${SEP}${r.cell}${SEP}${r.day}${SEP}${r.kind}${SEP}${r.windowEnd ?? ''}${SEP}${JSON.stringify(r.key)}${SEP}${JSON.stringify(r.values)}${SEP}${r.revision}${SEP}${r.provenance}${SEP}${w}${SEP}${r.definitionVersion}${SEP}${fresh ? 1 : 0}`);
+  let pipeline: string | undefined;
+  let start = Number.NaN;
+  let version: string | undefined;
+  let head = '';
+  let middle = '';
+  let tail = '';
+  let w: number | null | undefined;
+  let wText = '';
+  for (const { record: r, cell, day, fresh } of rows) {
+    const at = rowStartOf(r);
+    if (r.pipeline !== pipeline || at !== start || r.definitionVersion !== version) {
+      if (CONTROL.test(r.pipeline) || CONTROL.test(r.definitionVersion)) throw new StoreError(`pipeline ${JSON.stringify(r.pipeline)}: a name or definition version with a control character cannot be stored`);
+      ({ pipeline, definitionVersion: version } = r);
+      start = at;
+      head = `${r.pipeline}${SEP}${at}${SEP}`;
+      middle = `${SEP}${day}${SEP}${r.kind}${SEP}${r.kind === 'window' ? r.windowEnd : ''}${SEP}`;
+      tail = `${SEP}${r.definitionVersion}${SEP}`;
+    }
+    if (r.watermark !== w) {
+      w = r.watermark;
+      wText = watermarkText(w) ?? '';
+    }
+    const values = r.kind === 'window' ? JSON.stringify(r.values) : JSON.stringify(storedValues(r));
+    packed.push(`${head}${cell}${middle}${JSON.stringify(r.key)}${SEP}${values}${SEP}${revisionOf(r)}${SEP}${streamProvenance(r)}${SEP}${wText}${tail}${fresh ? 1 : 0}`);
     if (packed.length === ROWS_PER_VALUE) {
       yield [packed.join(ROW_SEP)];
       packed = [];
@@ -137,7 +169,7 @@ const LIVE_FIELDS = ['pipeline', 'window_start', 'cell', 'day', 'kind', 'window_
  * packed value appended as it is made, so the packed text of a large batch dies young (kept for the
  * whole batch, it cost ~1 µs a row more in garbage collection).
  */
-export async function writeLiveRows(tx: SqlDriver, schema: string, rows: Iterable<{ row: StoredRow; fresh: boolean }>, counts: { fresh: number; updated: number }, writtenAt: number): Promise<void> {
+export async function writeLiveRows(tx: SqlDriver, schema: string, rows: Iterable<LiveRow>, counts: { fresh: number; updated: number }, writtenAt: number): Promise<void> {
   if (counts.fresh + counts.updated === 0) return;
   const stage = await tx.stage(schema, 'stage_live', LIVE_COLUMNS, packedRows(rows));
   const f = (name: string) => `f[${LIVE_FIELDS.indexOf(name) + 1}]`;

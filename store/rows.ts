@@ -56,8 +56,28 @@ export function cellOf(r: ResultRecord): string {
   return storedCellId(r.key, r.kind === 'window' ? undefined : r.id);
 }
 
+/** Where a record's row sits in time: the window start, or an alert's event time. */
+export function rowStartOf(r: ResultRecord): number {
+  return r.kind === 'window' ? r.windowStart : r.ts;
+}
+
+/** A record's stored revision (alerts have one version). */
+export function revisionOf(r: ResultRecord): number {
+  return r.kind === 'window' ? r.revision : 0;
+}
+
+/** What the stream's own rows record as their origin. */
+export function streamProvenance(r: ResultRecord): Provenance {
+  return r.kind === 'window' && r.revision > 0 ? 'late-update' : 'realtime';
+}
+
+/** A record's stored values: a window's values, or for an alert `{ <id field>: id, <values field>: [...], late }`. */
+export function storedValues(r: ResultRecord): Record<string, unknown> {
+  return r.kind === 'window' ? { ...r.values } : { [r.idField]: r.id, [r.output]: Array.isArray(r.value) ? [...r.value] : r.value, late: r.late };
+}
+
 export function toRow(r: ResultRecord, o: { generation: number; provenance?: Provenance; writtenAt: number; jobId?: string | null }): StoredRow {
-  const at = r.kind === 'window' ? r.windowStart : r.ts;
+  const at = rowStartOf(r);
   return {
     pipeline: r.pipeline,
     generation: o.generation,
@@ -67,9 +87,9 @@ export function toRow(r: ResultRecord, o: { generation: number; provenance?: Pro
     kind: r.kind,
     windowEnd: r.kind === 'window' ? r.windowEnd : null,
     key: r.key,
-    values: r.kind === 'window' ? { ...r.values } : { [r.idField]: r.id, [r.output]: Array.isArray(r.value) ? [...r.value] : r.value, late: r.late },
-    revision: r.kind === 'window' ? r.revision : 0,
-    provenance: o.provenance ?? (r.kind === 'window' && r.revision > 0 ? 'late-update' : 'realtime'),
+    values: storedValues(r),
+    revision: revisionOf(r),
+    provenance: o.provenance ?? streamProvenance(r),
     watermark: r.watermark,
     definitionVersion: r.definitionVersion,
     writtenAt: o.writtenAt,

@@ -1,8 +1,8 @@
 import type { ResultRecord } from '../schemas/results.ts';
-import { keepReplaced, keepUnseen, markNews, stageRows, upsertRows, writeLiveRows, type StagedRow } from './bulk-write.ts';
+import { keepReplaced, keepUnseen, markNews, stageRows, upsertRows, writeLiveRows, type LiveRow, type StagedRow } from './bulk-write.ts';
 import { appendLateBulk, dirtyCellId, markDirtyFromStage } from './dirty-cells.ts';
 import { LiveIndex } from './live-index.ts';
-import { dayStart, toRow, type StoredLate, type StoredRow } from './rows.ts';
+import { cellOf, dayOf, dayStart, revisionOf, rowStartOf, toRow, type StoredLate } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
 
 const DAY = 86_400_000;
@@ -19,30 +19,34 @@ export function isSealed(day: string, w: number | undefined | null, sealDelayMs:
   return w !== undefined && w !== null && w >= dayStart(day) + DAY + sealDelayMs;
 }
 
-/** One (pipeline, window start) of a batch: the highest revision per cell (one statement may not touch a row twice). */
+/**
+ * One (pipeline, window start) of a batch: per cell, the record at the highest revision (one statement
+ * may not touch a row twice). Records, not stored rows: the live path packs them straight into text.
+ */
 interface BatchWindow {
   pipeline: string;
   windowStart: number;
   day: string;
-  cells: Map<string, StoredRow>;
+  cells: Map<string, ResultRecord>;
 }
 
 /**
- * The batch's rows grouped per (pipeline, window start), the highest revision per cell. A window's
+ * The batch's records grouped per (pipeline, window start), the highest revision per cell. A window's
  * results come in one run (it fires all its cells at once): its id and lookup are made once per run.
  */
-function latestPerCell(records: readonly ResultRecord[], writtenAt: number): Map<string, BatchWindow> {
+function latestPerCell(records: readonly ResultRecord[]): Map<string, BatchWindow> {
   const out = new Map<string, BatchWindow>();
   let w: BatchWindow | undefined;
   for (const r of records) {
-    const row = toRow(r, { generation: 0, writtenAt });
-    if (w === undefined || w.pipeline !== row.pipeline || w.windowStart !== row.windowStart) {
-      const id = `${row.pipeline}\u0000${row.windowStart}`;
+    const start = rowStartOf(r);
+    if (w === undefined || w.pipeline !== r.pipeline || w.windowStart !== start) {
+      const id = `${r.pipeline}\u0000${start}`;
       w = out.get(id);
-      if (!w) out.set(id, (w = { pipeline: row.pipeline, windowStart: row.windowStart, day: row.day, cells: new Map() }));
+      if (!w) out.set(id, (w = { pipeline: r.pipeline, windowStart: start, day: dayOf(start), cells: new Map() }));
     }
-    const seen = w.cells.get(row.cell);
-    if (!seen || seen.revision < row.revision) w.cells.set(row.cell, row);
+    const cell = cellOf(r);
+    const seen = w.cells.get(cell);
+    if (!seen || revisionOf(seen) < revisionOf(r)) w.cells.set(cell, r);
   }
   return out;
 }
@@ -80,7 +84,7 @@ export class StreamWrites {
   /** The stream's results (any pipeline, any day) into generation 0, guarded by revision. */
   async results(tx: SqlDriver, records: readonly ResultRecord[]): Promise<WriteOutcome> {
     const writtenAt = this.now();
-    const windows = latestPerCell(records, writtenAt);
+    const windows = latestPerCell(records);
     const holds = await this.holds(tx, [...windows.values()]);
     if (this.live && ![...holds.values()].some((h) => h.sealed || h.reconciled)) return this.liveRows(tx, this.live, windows, writtenAt);
     let held = false;
@@ -89,7 +93,8 @@ export class StreamWrites {
       const h = holds.get(`${w.pipeline}\u0000${w.day}`);
       const hold = h?.sealed ? 'sealed_day' : h?.reconciled ? 'late_after_reconcile' : null;
       held ||= hold !== null;
-      for (const row of w.cells.values()) {
+      for (const record of w.cells.values()) {
+        const row = toRow(record, { generation: 0, writtenAt });
         const alert = row.kind === 'alert';
         // Sealed days with no reconciled version show generation 0: keep it unchanged.
         staged.push({ row, hold, visible: !(h?.sealed && !h.reconciled), dirtyWs: alert ? dayStart(row.day) : row.windowStart, dirtyCell: alert ? dirtyCellId(row.key) : row.cell });
@@ -122,13 +127,13 @@ export class StreamWrites {
   private async liveRows(tx: SqlDriver, live: LiveIndex, windows: ReadonlyMap<string, BatchWindow>, writtenAt: number): Promise<WriteOutcome> {
     const stored = await live.windowsOf(tx, [...windows.values()]);
     // Until noteWritten below, `stored` holds what was stored before this batch: each pass decides alike.
-    const writes = function* (): Generator<{ row: StoredRow; fresh: boolean }> {
+    const writes = function* (): Generator<LiveRow> {
       for (const [id, w] of windows) {
         const window = stored.get(id)!;
-        for (const row of w.cells.values()) {
-          const revision = window.get(row.cell);
+        for (const [cell, record] of w.cells) {
+          const revision = window.get(cell);
           // At or below the stored revision: a replayed row, which changes nothing (as the guarded upsert).
-          if (revision === undefined || row.revision > revision) yield { row, fresh: revision === undefined };
+          if (revision === undefined || revisionOf(record) > revision) yield { record, cell, day: w.day, fresh: revision === undefined };
         }
       }
     };
@@ -137,7 +142,7 @@ export class StreamWrites {
     await writeLiveRows(tx, this.s, writes(), counts, writtenAt);
     for (const [id, w] of windows) {
       const window = stored.get(id)!;
-      for (const row of w.cells.values()) live.noteWritten(window, row.pipeline, row.windowStart, row.cell, row.revision);
+      for (const [cell, record] of w.cells) live.noteWritten(window, w.pipeline, w.windowStart, cell, revisionOf(record));
     }
     live.trim();
     return { applied: counts.fresh + counts.updated, diverted: 0 };
