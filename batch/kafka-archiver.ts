@@ -1,7 +1,7 @@
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventSchema } from '../schemas/schema.ts';
-import { BatchConsumer, endOffsets, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
+import { BatchConsumer, CaughtUpWatch, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
 import { groupName, inputTopic } from '../stream/kafka/topics.ts';
 import { rejectedDir, schemaDir, sourceTag } from './archive-layout.ts';
 import { ParquetArchive, listArchiveFiles } from './parquet-archive.ts';
@@ -51,7 +51,7 @@ export class KafkaArchiver {
   private consumer: BatchConsumer | undefined;
   private ready: Promise<void> = Promise.resolve();
   private lock: Promise<unknown> = Promise.resolve();
-  private lastRecordAt = Date.now();
+  private readonly watch: CaughtUpWatch;
   private finished!: () => void;
   private failed!: (error: unknown) => void;
   /** records read; events archived and records rejected (to _rejected, with the reason); skipped: archived before. */
@@ -61,6 +61,7 @@ export class KafkaArchiver {
     this.o = options;
     this.topic = inputTopic(options.schema.name);
     this.archive = new ParquetArchive(options.dir, options.schema, { sketched: options.sketched });
+    this.watch = new CaughtUpWatch(options.settings, options.stopWhenIdleMs);
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -87,6 +88,7 @@ export class KafkaArchiver {
       topics: [this.topic],
       commit: 'none',
       onError: (error) => this.failed(error),
+      onPosition: (p) => this.watch.position(p.topic, p.partition, p.next),
       onAssignment: (assigned) => {
         const mine = assigned.filter((a) => a.topic === this.topic).map((a) => a.partition);
         this.ready = this.exclusive(() => this.assign(mine));
@@ -120,6 +122,8 @@ export class KafkaArchiver {
 
   /** Removes half-written flushes (files without a marker) and finds where each partition stands. */
   private async assign(partitions: number[]): Promise<void> {
+    // Fetch positions of the membership that ended no longer hold: a partition restarts after its last marker.
+    this.watch.forget();
     await mkdir(this.markerDir(), { recursive: true });
     const markers = new Set(await readdir(this.markerDir()));
     const files = await listArchiveFiles(this.o.dir, this.o.schema);
@@ -163,7 +167,7 @@ export class KafkaArchiver {
       b.offsets.push(r.offset);
       b.timestamps.push(r.timestamp);
     }
-    if (batch.records.length > 0) this.lastRecordAt = Date.now();
+    if (batch.records.length > 0) this.watch.heard();
     if (b && b.lines.length >= (this.o.flushRecords ?? 50_000)) await this.flush(batch.partition);
   }
 
@@ -190,11 +194,10 @@ export class KafkaArchiver {
   private async tick(): Promise<void> {
     const now = Date.now();
     for (const [p, b] of this.buffers) if (now - b.since >= (this.o.flushIntervalMs ?? 5_000)) await this.flush(p);
-    const quiet = this.o.stopWhenIdleMs;
-    if (quiet !== undefined && now - this.lastRecordAt >= quiet && this.archived.size > 0) {
+    if (this.watch.quiet(now) && this.archived.size > 0) {
       for (const p of [...this.buffers.keys()]) await this.flush(p);
-      const ends = await endOffsets(this.o.settings, this.topic);
-      if ([...this.archived].every(([p, last]) => last + 1 >= (ends.get(p) ?? 0) && !this.buffers.has(p))) this.finished();
+      for (const [p, last] of this.archived) this.watch.position(this.topic, p, last + 1);
+      if (this.buffers.size === 0 && (await this.watch.caughtUp(this.topic, this.archived.keys()))) this.finished();
     }
   }
 }

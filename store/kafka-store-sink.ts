@@ -1,7 +1,7 @@
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import { parseLateRow, parseResultLine } from '../reconcile/realtime-input.ts';
-import { BatchConsumer, endOffsets, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
+import { BatchConsumer, CaughtUpWatch, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
 import { groupName, topicNames } from '../stream/kafka/topics.ts';
 import type { SqlResultStore } from './sql-store.ts';
 import { StoreSink } from './store-sink.ts';
@@ -38,8 +38,7 @@ export class KafkaStoreSink {
   private readonly names = topicNames();
   private readonly defs: Map<string, PipelineDefinition>;
   private readonly sink: StoreSink;
-  private readonly positions = new Map<string, number>();
-  private lastRecordAt = Date.now();
+  private readonly watch: CaughtUpWatch;
   private skipped = 0;
   private stopRun!: () => void;
   private failRun!: (error: unknown) => void;
@@ -48,6 +47,7 @@ export class KafkaStoreSink {
     this.o = options;
     this.defs = new Map(options.pipelines.map((p) => [p.name, p]));
     this.sink = new StoreSink(options.store);
+    this.watch = new CaughtUpWatch(options.settings, options.stopWhenIdleMs);
   }
 
   get stats(): KafkaStoreSinkStats {
@@ -63,7 +63,7 @@ export class KafkaStoreSink {
     const consumer = await BatchConsumer.start(this.o.settings, {
       groupId: this.o.groupId ?? groupName('concord-store-sink'),
       topics: [this.names.results, this.names.late],
-      onPosition: (p) => this.positions.set(`${p.topic}:${p.partition}`, p.next),
+      onPosition: (p) => this.watch.position(p.topic, p.partition, p.next),
       onError: (error) => this.failRun(error),
       // Offsets commit after this returns: the rows are in the store by then.
       onBatch: async (batch) => {
@@ -83,7 +83,7 @@ export class KafkaStoreSink {
       const line = `sink: ${this.sink.written.results} results, ${this.sink.written.late} late events written`;
       if (line !== said) this.o.log?.(line);
       said = line;
-      if (quiet !== undefined && Date.now() - this.lastRecordAt >= quiet) {
+      if (this.watch.quiet()) {
         this.readToEnd().then((done) => { if (done) this.stopRun(); }, () => undefined);
       }
     }, Math.min(1_000, quiet ?? 5_000));
@@ -131,13 +131,11 @@ export class KafkaStoreSink {
       this.o.metrics!.storeWrite({ results: after.results - before.results, late: after.late - before.late }, (performance.now() - started) / 1000);
     }
     await this.sink.checkpointIfDue(); // after the write's commit, not inside it
-    if (batch.records.length > 0) this.lastRecordAt = Date.now();
+    if (batch.records.length > 0) this.watch.heard();
   }
 
   private async readToEnd(): Promise<boolean> {
-    for (const topic of [this.names.results, this.names.late]) {
-      for (const [p, end] of await endOffsets(this.o.settings, topic)) if ((this.positions.get(`${topic}:${p}`) ?? 0) < end) return false;
-    }
+    for (const topic of [this.names.results, this.names.late]) if (!(await this.watch.caughtUp(topic))) return false;
     return true;
   }
 }

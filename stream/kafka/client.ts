@@ -10,3 +10,4 @@ export {
 export { committedOffsets, endOffsets, ensureTopics, topicConfig, topicPartitions } from './admin.ts';
 export { BatchProducer, KafkaTransaction, TransactionalProducer } from './producer.ts';
 export { BatchConsumer, readLatestByKey, readToEnd, type ConsumeOptions } from './consumer.ts';
+export { CaughtUpWatch } from './caught-up.ts';

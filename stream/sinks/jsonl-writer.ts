@@ -5,6 +5,7 @@ import { ArchiveError } from '../../pipeline/errors.ts';
 
 /** Bytes of one write to disk (lines go into a buffer of this size as they are written). */
 const CHUNK = 1 << 20;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Buffered JSON-lines writer. Each line is encoded into a byte buffer as it is written (no string of the
@@ -17,7 +18,8 @@ export class JsonlWriter {
   private stream: WriteStream | undefined;
   /** Encoded lines not yet handed to the stream: full chunks, then the one being filled. */
   private full: Buffer[] = [];
-  private chunk = Buffer.allocUnsafe(CHUNK);
+  /** Allocated by the first line that needs it: a writer that gets no line (a dead-letter file) holds none. */
+  private chunk = EMPTY;
   private used = 0;
   private bytes = 0;
   count = 0;
@@ -50,7 +52,7 @@ export class JsonlWriter {
     const parts = this.used > 0 ? [...this.full, this.chunk.subarray(0, this.used)] : this.full;
     // The stream keeps the buffers until written: the next line starts a fresh chunk.
     this.full = [];
-    this.chunk = Buffer.allocUnsafe(CHUNK);
+    this.chunk = EMPTY;
     this.used = 0;
     this.bytes = 0;
     const stream = this.stream;
