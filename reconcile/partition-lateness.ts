@@ -5,14 +5,18 @@ import { compileFilter } from '../pipeline/filter.ts';
 import { isBeyondLateness, isDecided, isLateForWindow } from '../pipeline/lateness.ts';
 import { assignWindows, windowEnd } from '../pipeline/windows.ts';
 import type { EventPosition } from '../schemas/results.ts';
+import type { AnyEvent } from '../schemas/schema.ts';
 
 /** One event the stream judged late, rebuilt from its partition's order alone. */
 export interface JudgedLate {
+  readonly event: AnyEvent;
   readonly position: EventPosition;
   /** Its partition's own W before it: what it was judged against. */
   readonly watermark: number;
   /** A rule event late within L (evaluated once on arrival); false: dropped to the late output. */
   readonly evaluatedOnArrival: boolean;
+  /** Windowed pipelines: the last window the event was late for (what a worker's late record names). */
+  readonly window?: { readonly start: number; readonly end: number };
 }
 
 /**
@@ -40,10 +44,14 @@ export function lateSetByPartition(def: PipelineDefinition, events: readonly Arc
       const ts = event[def.schema.timeField] as number;
       if (keep === undefined || keep(event)) {
         if (def.kind === 'windowed') {
-          const late = assignWindows(def.window, ts).every((start) => isLateForWindow(windowEnd(def.window, start), L, w));
-          if (late) out.push({ position, watermark: w, evaluatedOnArrival: false });
+          const starts = assignWindows(def.window, ts);
+          if (starts.every((start) => isLateForWindow(windowEnd(def.window, start), L, w))) {
+            const last = starts.at(-1);
+            const end = last === undefined ? 0 : windowEnd(def.window, last); // as the operator names it
+            out.push({ event, position, watermark: w, evaluatedOnArrival: false, window: { start: end - def.window.size, end } });
+          }
         } else if (isDecided(ts, w)) {
-          out.push({ position, watermark: w, evaluatedOnArrival: !isBeyondLateness(ts, L, w) });
+          out.push({ event, position, watermark: w, evaluatedOnArrival: !isBeyondLateness(ts, L, w) });
         }
       }
       if (ts - B - 1 > w) w = ts - B - 1;

@@ -13,6 +13,7 @@ import { CollectingEmitter, createOperator } from '../stream/operators/index.ts'
 import { finalResults } from './final-results.ts';
 import { diffCells, loadResults, variantSide, type CellSide } from './cell-diff.ts';
 import { findDuplicates, findGaps, readRejected, type Duplicates, type RejectedRecord } from './evidence.ts';
+import { archiveLateSet } from './partition-lateness.ts';
 
 /**
  * Why a realtime number differs from the replayed (complete) one, each backed by evidence:
@@ -95,8 +96,8 @@ export interface ReconcileInput {
   readonly archiveDir: string;
   /**
    * The late events the realtime workers recorded (Kafka: `concord.late`). When given, attribution uses
-   * what the workers actually judged late instead of simulating it from the archive's arrival order
-   * (across Kafka partitions the consumption interleaving, and so lateness, is not recoverable).
+   * what the workers actually judged late. Without it, lateness is rebuilt from the archive: by re-running
+   * the stream over a one-source archive, per partition over a Kafka topic's (lateLogOfPartitions).
    */
   readonly lateLog?: readonly LoggedLate[];
   /** Only cells of windows starting (alerts raised) in [from, to), e.g. one UTC day. */
@@ -156,13 +157,29 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
       rejected,
       gaps: await findGaps(input.archiveDir, def.schema, db, rejected),
     };
-    const logged = input.lateLog?.filter((l) => l.record.pipeline === def.name);
+    const logged = input.lateLog?.filter((l) => l.record.pipeline === def.name) ?? (await lateLogOfPartitions(def, input.archiveDir, db));
     return def.kind === 'windowed'
       ? await reconcileWindowed(db, def, input, evidence, logged, timeRanges, withReplayed)
       : await reconcileRule(db, def, input, evidence, logged);
   } finally {
     db.close();
   }
+}
+
+/**
+ * Without the workers' late log. An archive of one source (a file) holds the stream's whole order, and
+ * the stream is re-run over it (undefined here). One of several sources (Kafka partitions) holds each
+ * partition's order only, and that is all the workers' lateness depends on (each event is judged by its
+ * own partition's W: docs/semantics.md, "Over Kafka"): the late set is rebuilt per partition, as the
+ * workers logged it. (Judged in the archive's ingest order against the minimum W over partitions, a
+ * partition archived ahead of the others kept its late events "on time".)
+ */
+async function lateLogOfPartitions(def: PipelineDefinition, dir: string, db: DuckDb): Promise<LoggedLate[] | undefined> {
+  if ((await archivedSources(dir, def.schema, db)).length <= 1) return undefined;
+  return (await archiveLateSet(dir, def, db)).map((l) => ({
+    evaluatedOnArrival: l.evaluatedOnArrival,
+    record: { pipeline: def.name, event: l.event, position: l.position, watermark: l.watermark, ...(l.window ? { windowStart: l.window.start, windowEnd: l.window.end } : {}) },
+  }));
 }
 
 function emptyReport(def: PipelineDefinition, metrics: ReconcileMetrics, lateEvents: number, evidence: Evidence): ReconcileReport {
