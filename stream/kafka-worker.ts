@@ -4,7 +4,6 @@ import { WatermarkTracker } from '../pipeline/watermark.ts';
 import { TimeGuard, timeGuardSettings } from '../pipeline/time-guard.ts';
 import { admit } from '../schemas/decode.ts';
 import {
-  CaughtUpWatch,
   TransactionalProducer,
   endOffsets,
   ensureTopics,
@@ -115,10 +114,9 @@ export class KafkaWorker {
   /** The group membership of the assignment in use: steps that read nothing commit their offsets under it (KIP-447). */
   private generation: GroupGeneration | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private lastRecordAt = Date.now();
   /** When the stall check last asked for end offsets (at most once per stall period). */
   private stallCheckedAt = 0;
-  /** Quiet and read to the end (`stopWhenIdleMs`), and the stall check's "no records for a while". */
-  private readonly watch: CaughtUpWatch;
   readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, late: 0, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0 };
 
   constructor(options: KafkaWorkerOptions) {
@@ -133,7 +131,6 @@ export class KafkaWorker {
     this.trackers = options.pipelines.map((p) => new WatermarkTracker(p.watermark.maxOutOfOrderness));
     this.merged = options.pipelines.map((p) => needsMergeStage(p));
     this.outputs = new WorkerOutputs(this.schema, options.pipelines, this.merged, this.names, this.stats, (p, i) => this.partitions.get(p)?.operators[i], options.metrics);
-    this.watch = new CaughtUpWatch(options.settings, options.stopWhenIdleMs);
   }
 
   private log(line: string): void {
@@ -158,7 +155,6 @@ export class KafkaWorker {
         return this.assign(partitions, continued);
       },
       batch: (batch) => this.process(batch),
-      position: (p) => this.watch.position(this.topic, p.partition, p.next),
     });
     await this.consumer.start();
     const metrics = this.o.metrics;
@@ -224,7 +220,6 @@ export class KafkaWorker {
     this.consumed.clear();
     this.outputs.clear();
     this.generation = undefined;
-    this.watch.forget();
   }
 
   /** A partition's state, its watermark sources and what the merge stage was told of it. */
@@ -243,8 +238,6 @@ export class KafkaWorker {
     // from here on this member commits again (until an assignment, every step after a refusal is void).
     await this.transactions.settled();
     this.transactions.resume();
-    // Fetch positions of the membership that ended no longer hold: a partition restores at its checkpoint.
-    this.watch.forget();
     const keep = new Set(continued ? assigned : []);
     if (this.consumed.size > 0) {
       // The group rebalanced between the batches of one fetch: what they produced is dropped with their
@@ -308,7 +301,7 @@ export class KafkaWorker {
     if (last) {
       state.next = Math.max(state.next, last.offset + 1);
       state.lastDataAt = Date.now();
-      this.watch.heard();
+      this.lastRecordAt = Date.now();
       state.dirty = true;
     }
     // The partition's own W (its operators judged its events by it) feeds the W windows fire by.
@@ -444,22 +437,22 @@ export class KafkaWorker {
     // Seen a few times in ~20 loaded test runs: the client stopped fetching one partition that still had
     // records (all others read to their end). Every step commits, so a fresh consumer loses nothing.
     const stall = stalledAfterMs();
-    if (this.watch.silentMs(now) >= stall && now - this.stallCheckedAt >= stall && this.partitions.size > 0 && ((this.stallCheckedAt = now), !(await this.caughtUp()))) {
-      this.log(`no records for ${Math.round(this.watch.silentMs(now) / 1000)} s although partitions have unread records: rejoining with a fresh consumer`);
-      this.watch.heard(now);
+    if (now - this.lastRecordAt >= stall && now - this.stallCheckedAt >= stall && this.partitions.size > 0 && ((this.stallCheckedAt = now), !(await this.caughtUp()))) {
+      this.log(`no records for ${Math.round((now - this.lastRecordAt) / 1000)} s although partitions have unread records: rejoining with a fresh consumer`);
+      this.lastRecordAt = now;
       this.rejoin();
       return;
     }
-    if (this.watch.quiet(now) && this.partitions.size > 0 && (await this.caughtUp())) {
+    const quietFor = this.o.stopWhenIdleMs;
+    if (quietFor !== undefined && now - this.lastRecordAt >= quietFor && this.partitions.size > 0 && (await this.caughtUp())) {
       // A refused drain (fenced meanwhile) is not the end: the next assignment restores and drains again.
       if (await this.drain()) this.loop.stop();
     }
   }
 
-  /** Every assigned partition read to its end: by its fetch position (markers included) or its processed records. */
   private async caughtUp(): Promise<boolean> {
-    for (const [p, state] of this.partitions) this.watch.position(this.topic, p, state.next);
-    return this.watch.caughtUp(this.topic, this.partitions.keys());
+    const ends = await endOffsets(this.o.settings, this.topic);
+    return [...this.partitions].every(([p, state]) => state.next >= (ends.get(p) ?? 0));
   }
 
   /** End of a bounded run: W = +infinity, every open window fires once, results commit (false: refused). */
