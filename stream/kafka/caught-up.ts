@@ -2,15 +2,15 @@ import { endOffsets } from './admin.ts';
 import type { KafkaSettings } from './common.ts';
 
 /**
- * How a bounded run over Kafka (`--stop-when-idle D`) knows it is done, for every service that reads a
- * topic (stream worker, archiver, store sink): no record for D, and every partition it reads fetched to
- * the end of its topic.
+ * How a bounded run over Kafka (`--stop-when-idle D`) knows it is done (archiver, store sink): no record
+ * for D, and every partition it reads fetched to the end of its topic. The stream worker still checks the
+ * records it processed: fed fetch positions, two workers drained early (docs/operations.md, known gap).
  *
  * Ends are compared with fetch positions (the consumer's `onPosition`, transaction markers included),
  * not only with the last record's offset + 1: a transaction's commit marker takes an offset, so a topic
  * written by a transactional producer (Kafka Streams or Flink exactly-once, Concord's own outputs) ends
- * one offset past its last record. Checked on records alone, such a topic was never read to its end: a
- * worker never stopped, and every 30 s took the "unread records" for a stalled fetch and rejoined.
+ * one offset past its last record. Checked on records alone, such a topic was never read to its end: the
+ * archiver never stopped.
  */
 export class CaughtUpWatch {
   private lastRecordAt = Date.now();
