@@ -56,8 +56,13 @@ export interface KafkaWorkerOptions {
  */
 interface PartitionState {
   operators: StreamOperator[];
-  /** Next offset to read. */
+  /** Next offset to read: the offset after the last record processed (committed with the step). */
   next: number;
+  /**
+   * Read up to here, transaction markers included (InBatch.next): at or past the topic's end, the
+   * partition is caught up although `next` may stay one short (a transactional producer's commit marker).
+   */
+  readTo: number;
   lastDataAt: number;
   /** Changed since its last checkpoint record (incremental checkpoints). */
   dirty: boolean;
@@ -155,6 +160,7 @@ export class KafkaWorker {
         return this.assign(partitions, continued);
       },
       batch: (batch) => this.process(batch),
+      markerBatches: true,
     });
     await this.consumer.start();
     const metrics = this.o.metrics;
@@ -162,7 +168,7 @@ export class KafkaWorker {
     metrics?.beforeScrape(async () => {
       if (!running) return;
       const ends = await endOffsets(this.o.settings, this.topic);
-      for (const [p, state] of this.partitions) metrics.consumerLag(this.topic, p, (ends.get(p) ?? 0) - state.next);
+      for (const [p, state] of this.partitions) metrics.consumerLag(this.topic, p, Math.max(0, (ends.get(p) ?? 0) - Math.max(state.next, state.readTo)));
     });
     this.timer = setInterval(() => {
       void this.loop.exclusive(() => this.tick()).catch((error) => this.loop.fail(error));
@@ -258,7 +264,7 @@ export class KafkaWorker {
       if (checkpoints.some((cp) => cp)) restoredCount++;
       const restored = partitionOperators(this.o.pipelines, this.merged, p, this.source(p), checkpoints, this.outputs);
       restored.sources.forEach((source, i) => sources[i]!.push(source));
-      this.partitions.set(p, { operators: restored.operators, next, lastDataAt: Date.now(), dirty: false });
+      this.partitions.set(p, { operators: restored.operators, next, readTo: next, lastDataAt: Date.now(), dirty: false });
     }
     // The firing W over partitions (min over the non-idle ones) starts from the partitions' own W.
     this.trackers.forEach((t, i) => t.addSources(sources[i]!));
@@ -298,6 +304,7 @@ export class KafkaWorker {
       if (this.stats.deadLetters > deadBefore) metrics.deadLetters(this.schema, this.stats.deadLetters - deadBefore);
     }
     const last = batch.records.at(-1);
+    state.readTo = Math.max(state.readTo, batch.next ?? 0, last ? last.offset + 1 : 0);
     if (last) {
       state.next = Math.max(state.next, last.offset + 1);
       state.lastDataAt = Date.now();
@@ -308,11 +315,13 @@ export class KafkaWorker {
     if (this.stats.events > eventsBefore) {
       state.operators.forEach((op, i) => this.trackers[i]!.advanceSource(source, op.watermark));
     }
-    this.consumed.set(batch.partition, state.next);
-    this.consumedUnder = batch.generation;
+    if (last) {
+      this.consumed.set(batch.partition, state.next);
+      this.consumedUnder = batch.generation;
+    }
     // The other partitions' batches of the same fetch follow at once: one transaction for all of them,
     // committed while the next fetch is processed.
-    if (!batch.more) await this.step({ overlap: true });
+    if (!batch.more && this.consumed.size > 0) await this.step({ overlap: true });
     return true;
   }
 
@@ -452,7 +461,7 @@ export class KafkaWorker {
 
   private async caughtUp(): Promise<boolean> {
     const ends = await endOffsets(this.o.settings, this.topic);
-    return [...this.partitions].every(([p, state]) => state.next >= (ends.get(p) ?? 0));
+    return [...this.partitions].every(([p, state]) => Math.max(state.next, state.readTo) >= (ends.get(p) ?? 0));
   }
 
   /** End of a bounded run: W = +infinity, every open window fires once, results commit (false: refused). */

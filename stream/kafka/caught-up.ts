@@ -3,8 +3,9 @@ import type { KafkaSettings } from './common.ts';
 
 /**
  * How a bounded run over Kafka (`--stop-when-idle D`) knows it is done (archiver, store sink): no record
- * for D, and every partition it reads fetched to the end of its topic. The stream worker still checks the
- * records it processed: fed fetch positions, two workers drained early (docs/operations.md, known gap).
+ * for D, and every partition it reads fetched to the end of its topic. The stream worker checks the
+ * batches it processed instead (InBatch.next, markers included): it drains its windows, and a fetch
+ * position runs ahead of what it processed (fed them, two workers drained early).
  *
  * Ends are compared with fetch positions (the consumer's `onPosition`, transaction markers included),
  * not only with the last record's offset + 1: a transaction's commit marker takes an offset, so a topic

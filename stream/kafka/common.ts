@@ -97,6 +97,12 @@ export interface InBatch {
   generation: GroupGeneration;
   /** More batches of the same fetched data follow at once: a member may commit them all in one transaction. */
   more?: boolean;
+  /**
+   * The next offset to read after the fetched data of this batch, transaction markers included (a topic
+   * written by a transactional producer ends one offset past its last record). Undefined when the fetch
+   * path does not say; see ConsumeOptions.markerBatches.
+   */
+  next?: number;
 }
 
 /** Offsets to commit for a consumer group: per partition, the next offset to read, under the generation that read them. */

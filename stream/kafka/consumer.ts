@@ -40,6 +40,12 @@ export interface ConsumeOptions {
    */
   onPosition?: (position: { topic: string; partition: number; next: number }) => void;
   /**
+   * Also deliver batches with no records whose fetch moved past transaction markers (or aborted records):
+   * with `InBatch.next`, a member tells "read to the end" from what it processed, in order with its
+   * batches and under their membership (`onPosition` reports as fetched, ahead of what was processed).
+   */
+  markerBatches?: boolean;
+  /**
    * Static membership (KIP-345): a stable id per member, so a restarted member gets its partitions
    * back at once instead of after a rebalance. A stalled one is still removed after the session timeout.
    */
@@ -234,6 +240,7 @@ export class BatchConsumer {
       let next = this.delivered.get(key) ?? 0;
       let batch = out.get(key);
       if (!batch) out.set(key, (batch = { topic: t.topic, partition: t.partition, records: [], generation: { ...g } }));
+      if (t.next !== undefined) batch.next = Math.max(batch.next ?? 0, t.next);
       for (const r of t.records) {
         if (r.offset < next) continue;
         next = r.offset + 1;
@@ -241,7 +248,8 @@ export class BatchConsumer {
       }
       this.delivered.set(key, next);
     }
-    return [...out.values()].filter((b) => b.records.length > 0);
+    const markers = this.options.markerBatches === true;
+    return [...out.values()].filter((b) => b.records.length > 0 || (markers && b.next !== undefined));
   }
 
   /**

@@ -25,6 +25,7 @@ export interface FetchResponseRecords {
 interface ParsedBatch {
   firstOffset: bigint;
   firstTimestamp: bigint;
+  lastOffsetDelta: number;
   attributes: number;
   records: { offsetDelta: number; timestampDelta: bigint; key?: Buffer | null; value?: Buffer | null }[];
 }
@@ -33,6 +34,11 @@ export interface FetchedPartition {
   topic: string;
   partition: number;
   records: InRecord[];
+  /**
+   * The offset after the response's last batch of this partition (transaction markers and aborted batches
+   * take offsets too); undefined on the library's message path, which does not say.
+   */
+  next?: number;
 }
 
 /** A record's value as text, or the problem that keeps it from being one (a tombstone, no bytes, not UTF-8, too long). */
@@ -48,7 +54,8 @@ export function inRecord(offset: number, key: string | null, value: Buffer | nul
 /**
  * Takes the records of every requested partition of `response` (in offset order, control batches
  * skipped, none below the offset the fetch asked from: the library's own rules) and empties its
- * batches. Partitions the request did not ask for (a stale incremental fetch session) and topics
+ * batches. A partition whose batches hold no record to take (only transaction markers, aborted or already
+ * read ones) is still returned, with no records: its `next` moved. Partitions the request did not ask for (a stale incremental fetch session) and topics
  * `topicName` does not know are left to the library.
  */
 export function takeRecords(request: FetchRequestPartitions, response: FetchResponseRecords, topicName: (id: string) => string | undefined, lineLimit: number): FetchedPartition[] {
@@ -63,7 +70,9 @@ export function takeRecords(request: FetchRequestPartitions, response: FetchResp
       if (from === undefined || !p.records) continue;
       const records: InRecord[] = [];
       const min = Number(from);
+      let next = -1;
       for (const batch of p.records) {
+        next = Math.max(next, Number(batch.firstOffset) + batch.lastOffsetDelta + 1);
         if (!(batch.attributes & IS_CONTROL)) {
           const first = Number(batch.firstOffset);
           const firstTimestamp = Number(batch.firstTimestamp);
@@ -75,7 +84,7 @@ export function takeRecords(request: FetchRequestPartitions, response: FetchResp
         }
         batch.records = [];
       }
-      if (records.length > 0) out.push({ topic, partition: p.partitionIndex, records });
+      if (next > min) out.push({ topic, partition: p.partitionIndex, records, next });
     }
   }
   return out;

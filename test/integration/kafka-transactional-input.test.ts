@@ -4,15 +4,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { clicksSchema } from '../../examples/seed.ts';
-import { ensureTopics, kafkaSettings, TransactionalProducer, type OutRecord } from '../../stream/kafka/client.ts';
+import { ensureTopics, kafkaSettings, readLatestByKey, TransactionalProducer, type OutRecord } from '../../stream/kafka/client.ts';
 import { concordTopics, topicNames } from '../../stream/kafka/topics.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // An input topic written by a transactional producer (Kafka Streams or Flink exactly-once upstream):
 // each commit marker takes an offset, so the topic ends one offset past its last record. A bounded
-// archiver run (`--stop-when-idle`) must still see it read to its end, stop, and count every event once;
-// a check on records alone never passed. (The stream worker still checks records: not covered here,
-// see the issue's note.)
+// archiver or worker run (`--stop-when-idle`) must still see it read to its end, stop, and count every
+// event once; a check on records alone never passed (the worker rejoined every stall period instead).
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const ws = tempWorkspace('concord-txn-input-');
 afterAll(() => ws.cleanup());
@@ -42,30 +41,51 @@ const click = (n: number, topic: string): OutRecord => ({
   value: JSON.stringify({ event_id: `c${n}`, ts: T0 + n * 1_000, url: `/p${n % 5}`, visitor_id: `v${n % 7}` }),
 });
 
+/** A fresh set of topics whose input holds EVENTS clicks committed in transactions (and aborted ones after, if asked). */
+async function transactionalInput(abortLast: boolean): Promise<string> {
+  const prefix = `x${randomUUID().slice(0, 6)}.`;
+  await ensureTopics(s, concordTopics([clicksSchema], PARTITIONS, prefix));
+  const topic = topicNames(prefix).input('clicks');
+  const upstream = await TransactionalProducer.connect(s, `upstream-${prefix}`);
+  try {
+    for (let t = 0; t < TRANSACTIONS; t++) {
+      await upstream.commit(Array.from({ length: PER_TRANSACTION }, (_, i) => click(t * PER_TRANSACTION + i, topic)), null);
+    }
+    if (abortLast) {
+      const tx = await upstream.begin();
+      await tx.send(Array.from({ length: 10 }, (_, i) => click(EVENTS + i, topic)));
+      await tx.abort();
+    }
+  } finally {
+    await upstream.close();
+  }
+  return prefix;
+}
+
+const cases = [['committed transactions', false], ['committed transactions, then an aborted one', true]] as const;
+
 describe('an input topic written in transactions', () => {
-  it.each([['committed transactions', false], ['committed transactions, then an aborted one', true]])(
+  it.each(cases)(
     '%s: the archiver stops when idle, every committed event archived once',
     async (_, abortLast) => {
-      const prefix = `x${randomUUID().slice(0, 6)}.`;
-      await ensureTopics(s, concordTopics([clicksSchema], PARTITIONS, prefix));
-      const topic = topicNames(prefix).input('clicks');
-      const upstream = await TransactionalProducer.connect(s, `upstream-${prefix}`);
-      try {
-        for (let t = 0; t < TRANSACTIONS; t++) {
-          await upstream.commit(Array.from({ length: PER_TRANSACTION }, (_, i) => click(t * PER_TRANSACTION + i, topic)), null);
-        }
-        if (abortLast) {
-          const tx = await upstream.begin();
-          await tx.send(Array.from({ length: 10 }, (_, i) => click(EVENTS + i, topic)));
-          await tx.abort();
-        }
-      } finally {
-        await upstream.close();
-      }
-
+      const prefix = await transactionalInput(abortLast);
       const archive = await cli(['archive', '--from-kafka', '--schema', 'clicks', '--dir', join(ws.dir, prefix), '--stop-when-idle', '2s'], prefix, 60_000);
       expect(archive.code, archive.stderr).toBe(0);
       expect(archive.stderr).toMatch(new RegExp(`archived ${EVENTS} clicks events from Kafka and 0 rejected records .* of ${EVENTS} records read`));
+    },
+    150_000,
+  );
+
+  it.each(cases)(
+    '%s: the stream worker stops when idle, every committed event counted once',
+    async (_, abortLast) => {
+      const prefix = await transactionalInput(abortLast);
+      // Well under the stall period (CONCORD_KAFKA_STALL_MS): a worker that never sees its end rejoins instead of stopping.
+      const run = await cli(['run', '--pipeline', 'page_views_per_minute', '--stop-when-idle', '2s'], prefix, 60_000);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).not.toMatch(/rejoining with a fresh consumer/);
+      const rows = [...(await readLatestByKey(s, topicNames(prefix).results)).values()].map((v) => JSON.parse(v) as { views: number });
+      expect(rows.reduce((sum, r) => sum + r.views, 0)).toBe(EVENTS);
     },
     150_000,
   );
