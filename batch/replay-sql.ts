@@ -59,20 +59,40 @@ function columnsRead(def: WindowedPipeline): string[] {
 }
 
 /**
+ * (delivery, window) pairs to leave out of those windows only: a table `(_source, _offset, __ws)`. A
+ * hopping event late for some of its windows was skipped by those and counted by the others.
+ * `flag`: mark the pairs with this boolean column instead of leaving them out (one variant of several).
+ */
+export interface WindowSkips {
+  readonly table: string;
+  readonly flag?: string;
+}
+
+/**
  * Every (event, window) pair of the events the `where` keeps, as SQL: window starts aligned to the epoch
  * like `assignWindows`. Only the columns the definition reads are carried (measured: SELECT * made the
  * 1M-event replay ~2x slower), plus `extra` (e.g. per-delivery flags).
  */
-export function assignedSql(def: WindowedPipeline, source: string, extra: readonly string[] = []): string {
+export function assignedSql(def: WindowedPipeline, source: string, extra: readonly string[] = [], skips?: WindowSkips): string {
   const w = def.window;
   const filter = def.where.length > 0 ? ` WHERE ${whereSql(def)}` : '';
-  const events = `SELECT ${[...columnsRead(def), `${timeExpr(def)} AS ${TS}`, ...extra].join(', ')} FROM ${source}${filter}`;
-  if (w.kind === 'tumbling') return `SELECT *, ${TS} - (${TS} % ${w.size}) AS ${WS} FROM (${events})`;
-  const back = Math.ceil(w.size / w.slide) - 1;
-  return `SELECT * FROM (
+  const carried = skips ? [...extra, '_source', '_offset'] : extra;
+  const events = `SELECT ${[...columnsRead(def), `${timeExpr(def)} AS ${TS}`, ...carried].join(', ')} FROM ${source}${filter}`;
+  let pairs: string;
+  if (w.kind === 'tumbling') pairs = `SELECT *, ${TS} - (${TS} % ${w.size}) AS ${WS} FROM (${events})`;
+  else {
+    const back = Math.ceil(w.size / w.slide) - 1;
+    pairs = `SELECT * FROM (
       SELECT *, unnest(range(${TS} - (${TS} % ${w.slide}) - ${back * w.slide}, ${TS} - (${TS} % ${w.slide}) + 1, ${w.slide})) AS ${WS}
       FROM (${events})
     ) WHERE ${WS} > ${TS} - ${w.size}`;
+  }
+  if (!skips) return pairs;
+  const skipped = `(SELECT DISTINCT _source AS __ks, _offset AS __ko, ${WS} AS __kw FROM ${skips.table})`;
+  const on = `p._source = k.__ks AND p._offset = k.__ko AND p.${WS} = k.__kw`;
+  return skips.flag
+    ? `SELECT p.*, k.__kw IS NOT NULL AS ${skips.flag} FROM (${pairs}) p LEFT JOIN ${skipped} k ON ${on}`
+    : `SELECT p.* FROM (${pairs}) p ANTI JOIN ${skipped} k ON ${on}`;
 }
 
 /** A field inside the (event, window) pairs: the time as `__ts`, other timestamps as epoch ms. */
@@ -168,7 +188,7 @@ export interface WindowedPlan {
   readonly sketches: readonly { output: string; field: string; precision: number; sql: string }[];
 }
 
-export function windowedPlan(def: WindowedPipeline, source: string, exactDistinct: boolean): WindowedPlan {
+export function windowedPlan(def: WindowedPipeline, source: string, exactDistinct: boolean, skips?: WindowSkips): WindowedPlan {
   const groupCols = [WS, ...def.key.map(quoteIdent)];
   const selects: { sql: string; as: string }[] = [];
   def.aggregates.forEach((a, i) => {
@@ -181,8 +201,8 @@ export function windowedPlan(def: WindowedPipeline, source: string, exactDistinc
   // Several passes read the (event, window) pairs from a temp table written once; a single pass reads
   // the files directly (measured: the temp table cost more than it saved for one pass).
   const passes = (selects.length > 0 ? 1 : 0) + sketched.length;
-  const createAssigned = passes > 1 ? `CREATE OR REPLACE TEMP TABLE assigned AS ${assignedSql(def, source)}` : undefined;
-  const assigned = createAssigned ? 'assigned' : `(${assignedSql(def, source)})`;
+  const createAssigned = passes > 1 ? `CREATE OR REPLACE TEMP TABLE assigned AS ${assignedSql(def, source, [], skips)}` : undefined;
+  const assigned = createAssigned ? 'assigned' : `(${assignedSql(def, source, [], skips)})`;
   const main = selects.length > 0
     ? `CREATE OR REPLACE TEMP TABLE replay_main AS SELECT ${[...groupCols, ...selects.map((x) => `${x.sql} AS ${x.as}`)].join(', ')} FROM ${assigned} GROUP BY ALL`
     : undefined;

@@ -10,7 +10,7 @@ import { partitionGlob } from './archive-layout.ts';
 import { listArchiveFiles } from './parquet-archive.ts';
 import { quarantineCorruptFiles, type CorruptFile } from './archive-check.ts';
 import { DuckDb, QueryError, quoteIdent, quoteString } from './duckdb.ts';
-import { WS, aggregateSql, assignedSql, inTimeRanges, keyValueSql, ruleSql, timeExpr, windowedPlan } from './replay-sql.ts';
+import { WS, aggregateSql, assignedSql, inTimeRanges, keyValueSql, ruleSql, timeExpr, windowedPlan, type WindowSkips } from './replay-sql.ts';
 import { sketchHashSource } from './sketch-hashes.ts';
 
 /**
@@ -39,6 +39,11 @@ export interface ReplayOptions {
    * judged late. Reconcile uses it to check its attribution in SQL instead of re-running the stream.
    */
   exclude?: readonly { source: string; offset: number }[];
+  /**
+   * Leave these deliveries out of one window each (windowed pipelines): hopping windows that skipped an
+   * event late for them alone, which the stream's other windows of that event counted.
+   */
+  excludeFromWindows?: readonly { source: string; offset: number; windowStart: number }[];
   /**
    * Next to each HLL estimate, the exact distinct count (`<output>_exact`), for checking the sketch's
    * error (default true; costs a full distinct aggregation, so benchmarks and reconcile turn it off).
@@ -69,6 +74,20 @@ const warnCorrupt = (c: CorruptFile): void => {
 };
 
 const EXCLUDED = 'replay_excluded';
+const EXCLUDED_FROM_WINDOWS = 'replay_excluded_windows';
+
+/** (delivery, window) pairs as the table `WindowSkips` reads. */
+export async function loadWindowSkips(db: DuckDb, table: string, skips: readonly { source: string; offset: number; windowStart: number }[]): Promise<void> {
+  await db.run(`CREATE OR REPLACE TEMP TABLE ${table} (_source VARCHAR, _offset BIGINT, ${WS} BIGINT)`);
+  const appender = await db.appender(table);
+  for (const k of skips) {
+    appender.appendVarchar(k.source);
+    appender.appendBigInt(BigInt(k.offset));
+    appender.appendBigInt(BigInt(k.windowStart));
+    appender.endRow();
+  }
+  appender.closeSync();
+}
 
 async function loadExcluded(db: DuckDb, positions: readonly { source: string; offset: number }[]): Promise<void> {
   await db.run(`CREATE OR REPLACE TABLE ${EXCLUDED} (_source VARCHAR, _offset BIGINT)`);
@@ -91,10 +110,12 @@ export async function replay(def: PipelineDefinition, archiveDir: string, option
   const db = options.db ?? (await DuckDb.open());
   try {
     if (options.exclude && options.exclude.length > 0) await loadExcluded(db, options.exclude);
+    const windowSkips = options.excludeFromWindows && options.excludeFromWindows.length > 0 ? { table: EXCLUDED_FROM_WINDOWS } : undefined;
+    if (windowSkips) await loadWindowSkips(db, windowSkips.table, options.excludeFromWindows!);
     const files = archiveFiles(archiveDir, def);
     const run = (from: string) => {
       const source = sourceRelation(def, archiveDir, options, from);
-      return def.kind === 'windowed' ? replayWindowed(db, def, source, options.exactDistinct ?? true) : replayRule(db, def, source);
+      return def.kind === 'windowed' ? replayWindowed(db, def, source, options.exactDistinct ?? true, windowSkips) : replayRule(db, def, source);
     };
     try {
       return await run(files);
@@ -169,9 +190,9 @@ async function keyDictionaries(db: DuckDb, def: WindowedPipeline, table: string)
   return out;
 }
 
-async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: string, exactDistinct: boolean): Promise<WindowResult[]> {
+async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: string, exactDistinct: boolean, skips?: WindowSkips): Promise<WindowResult[]> {
   const version = definitionVersion(def);
-  const plan = windowedPlan(def, source, exactDistinct);
+  const plan = windowedPlan(def, source, exactDistinct, skips);
   const { groupCols, selects, assigned } = plan;
   if (plan.createAssigned) await db.run(plan.createAssigned);
   const size = def.window.size;
@@ -272,6 +293,8 @@ export interface CellTableOptions {
    * or undefined for every delivery.
    */
   readonly variants: readonly (string | undefined)[];
+  /** A table of (delivery, window) pairs (`WindowSkips`) variant `variant` also leaves out, of those windows only. */
+  readonly skippedWindows?: { readonly variant: number; readonly table: string };
 }
 
 /**
@@ -294,13 +317,15 @@ export async function replayCellTable(db: DuckDb, def: WindowedPipeline, archive
   }
   const keys = def.key.map(quoteIdent);
   const keyText = def.key.map((k) => `${keyValueSql(def, k)} AS ${quoteIdent(k)}`);
+  const skipped = options.skippedWindows;
   const selects = options.variants.flatMap((t, v) => {
-    const filter = t === undefined ? '' : ` FILTER (WHERE NOT __x${v})`;
+    const left = [...(t === undefined ? [] : [`__x${v}`]), ...(skipped?.variant === v ? ['__skipped'] : [])];
+    const filter = left.length === 0 ? '' : ` FILTER (WHERE NOT (${left.join(' OR ')}))`;
     return [`count(*)${filter} AS __n${v}`, ...def.aggregates.map((a, i) => `(${aggregateSql(a.aggregate, def, filter)!})::DOUBLE AS __v${v}_${i}`)];
   });
   await db.run(`CREATE OR REPLACE TEMP TABLE ${table} AS
     SELECT ${WS}::DOUBLE AS __ws, ${[...keyText, ...selects].join(', ')}
-    FROM (${assignedSql(def, source, flags)}) GROUP BY ${[WS, ...keys].join(', ')}`);
+    FROM (${assignedSql(def, source, flags, skipped ? { table: skipped.table, flag: '__skipped' } : undefined)}) GROUP BY ${[WS, ...keys].join(', ')}`);
 }
 
 /** The window results of variant `v` of a cell table, as `replay` returns them (keys typed by the schema). */

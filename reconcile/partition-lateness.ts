@@ -19,6 +19,17 @@ export interface JudgedLate {
   readonly window?: { readonly start: number; readonly end: number };
 }
 
+/** What the stream decided per partition: the late set, and the windows that skipped an event other windows took. */
+export interface PartitionJudgement {
+  readonly late: JudgedLate[];
+  /**
+   * Hopping windows: an event late for some of its windows only is not a late event (the others count it,
+   * as in Flink, and nothing is logged), but each window that skipped it differs from the replay; `window`
+   * names that window.
+   */
+  readonly skippedWindows: JudgedLate[];
+}
+
 /**
  * The stream's late set, rebuilt the way the workers decide it (docs/semantics.md, "Over Kafka"): each
  * event is judged against its own partition's W (max over the partition's earlier events of ts - B - 1),
@@ -27,6 +38,11 @@ export interface JudgedLate {
  * `where` drops are never late but move W, like every valid event. Returned per source, by offset.
  */
 export function lateSetByPartition(def: PipelineDefinition, events: readonly ArchivedEvent[]): JudgedLate[] {
+  return judgeByPartition(def, events).late;
+}
+
+/** `lateSetByPartition`, with the windows that skipped an event they alone were late for. */
+export function judgeByPartition(def: PipelineDefinition, events: readonly ArchivedEvent[]): PartitionJudgement {
   const bySource = new Map<string, ArchivedEvent[]>();
   for (const e of events) {
     const list = bySource.get(e.position.source);
@@ -37,6 +53,7 @@ export function lateSetByPartition(def: PipelineDefinition, events: readonly Arc
   const B = def.watermark.maxOutOfOrderness;
   const L = def.allowedLateness;
   const out: JudgedLate[] = [];
+  const skippedWindows: JudgedLate[] = [];
   for (const source of [...bySource.keys()].sort()) {
     const ordered = bySource.get(source)!.sort((a, b) => a.position.offset - b.position.offset);
     let w = Number.NEGATIVE_INFINITY;
@@ -45,10 +62,13 @@ export function lateSetByPartition(def: PipelineDefinition, events: readonly Arc
       if (keep === undefined || keep(event)) {
         if (def.kind === 'windowed') {
           const starts = assignWindows(def.window, ts);
-          if (starts.every((start) => isLateForWindow(windowEnd(def.window, start), L, w))) {
+          const late = starts.filter((start) => isLateForWindow(windowEnd(def.window, start), L, w));
+          if (late.length === starts.length) {
             const last = starts.at(-1);
             const end = last === undefined ? 0 : windowEnd(def.window, last); // as the operator names it
             out.push({ event, position, watermark: w, evaluatedOnArrival: false, window: { start: end - def.window.size, end } });
+          } else {
+            for (const start of late) skippedWindows.push({ event, position, watermark: w, evaluatedOnArrival: false, window: { start, end: windowEnd(def.window, start) } });
           }
         } else if (isDecided(ts, w)) {
           out.push({ event, position, watermark: w, evaluatedOnArrival: !isBeyondLateness(ts, L, w) });
@@ -57,11 +77,16 @@ export function lateSetByPartition(def: PipelineDefinition, events: readonly Arc
       if (ts - B - 1 > w) w = ts - B - 1;
     }
   }
-  return out;
+  return { late: out, skippedWindows };
 }
 
 /** The late set of `def` over an archive (its events' partition and offset), without the workers' late log. */
 export async function archiveLateSet(dir: string, def: PipelineDefinition, db?: DuckDb): Promise<JudgedLate[]> {
+  return (await archiveJudgement(dir, def, db)).late;
+}
+
+/** `judgeByPartition` over an archive. */
+export async function archiveJudgement(dir: string, def: PipelineDefinition, db?: DuckDb): Promise<PartitionJudgement> {
   const fields = [...new Set([...fieldsRead(def), def.schema.timeField])];
-  return lateSetByPartition(def, await readArrivalOrder(dir, def.schema, { ...(db ? { db } : {}), fields }));
+  return judgeByPartition(def, await readArrivalOrder(dir, def.schema, { ...(db ? { db } : {}), fields }));
 }

@@ -1,7 +1,7 @@
 import { archivedSources, readArrivalOrder } from '../batch/archive-reader.ts';
-import { assignWindows } from '../pipeline/windows.ts';
+import { assignWindows, windowEnd } from '../pipeline/windows.ts';
 import { DuckDb } from '../batch/duckdb.ts';
-import { cellTableResults, replay, replayCellTable, replaysAsTable } from '../batch/replay.ts';
+import { cellTableResults, loadWindowSkips, replay, replayCellTable, replaysAsTable } from '../batch/replay.ts';
 import { definitionVersion, fieldsRead, type PipelineDefinition, type RulePipeline, type WindowedPipeline } from '../pipeline/definition.ts';
 import { sameNumber } from '../pipeline/aggregates.ts';
 import { paneId, windowCellId } from '../pipeline/keys.ts';
@@ -13,7 +13,7 @@ import { CollectingEmitter, createOperator } from '../stream/operators/index.ts'
 import { finalResults } from './final-results.ts';
 import { diffCells, loadResults, variantSide, type CellSide } from './cell-diff.ts';
 import { findDuplicates, findGaps, readRejected, type Duplicates, type RejectedRecord } from './evidence.ts';
-import { archiveLateSet } from './partition-lateness.ts';
+import { archiveJudgement, type JudgedLate } from './partition-lateness.ts';
 
 /**
  * Why a realtime number differs from the replayed (complete) one, each backed by evidence:
@@ -157,9 +157,14 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
       rejected,
       gaps: await findGaps(input.archiveDir, def.schema, db, rejected),
     };
-    const logged = input.lateLog?.filter((l) => l.record.pipeline === def.name) ?? (await lateLogOfPartitions(def, input.archiveDir, db));
+    const given = input.lateLog?.filter((l) => l.record.pipeline === def.name);
+    // Hopping windows: the windows that skipped an event others took are in no late log (the event was
+    // not late), so they are judged from the archive, as the workers judged them (per partition).
+    const hopping = def.kind === 'windowed' && def.window.kind === 'hopping';
+    const judged = (given === undefined || hopping) ? await judgedByPartition(def, input.archiveDir, db, { whenOneSource: given !== undefined }) : undefined;
+    const logged = given ?? judged?.late;
     return def.kind === 'windowed'
-      ? await reconcileWindowed(db, def, input, evidence, logged, timeRanges, withReplayed)
+      ? await reconcileWindowed(db, def, input, evidence, logged, logged ? (judged?.skippedWindows ?? []) : [], timeRanges, withReplayed)
       : await reconcileRule(db, def, input, evidence, logged);
   } finally {
     db.close();
@@ -174,12 +179,23 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
  * workers logged it. (Judged in the archive's ingest order against the minimum W over partitions, a
  * partition archived ahead of the others kept its late events "on time".)
  */
-async function lateLogOfPartitions(def: PipelineDefinition, dir: string, db: DuckDb): Promise<LoggedLate[] | undefined> {
-  if ((await archivedSources(dir, def.schema, db)).length <= 1) return undefined;
-  return (await archiveLateSet(dir, def, db)).map((l) => ({
-    evaluatedOnArrival: l.evaluatedOnArrival,
-    record: { pipeline: def.name, event: l.event, position: l.position, watermark: l.watermark, ...(l.window ? { windowStart: l.window.start, windowEnd: l.window.end } : {}) },
-  }));
+async function judgedByPartition(def: PipelineDefinition, dir: string, db: DuckDb, o: { whenOneSource: boolean }): Promise<{ late: LoggedLate[]; skippedWindows: LateRecord[] } | undefined> {
+  // One source without a log: the stream is re-run over the archive instead (shadowRun), skips included.
+  if (!o.whenOneSource && (await archivedSources(dir, def.schema, db)).length <= 1) return undefined;
+  const judged = await archiveJudgement(dir, def, db);
+  const record = (l: JudgedLate): LateRecord => ({
+    pipeline: def.name, event: l.event, position: l.position, watermark: l.watermark, ...(l.window ? { windowStart: l.window.start, windowEnd: l.window.end } : {}),
+  });
+  return { late: judged.late.map((l) => ({ evaluatedOnArrival: l.evaluatedOnArrival, record: record(l) })), skippedWindows: judged.skippedWindows.map(record) };
+}
+
+/**
+ * Every window a logged late event skipped: all of its windows (it was late for each; the record names
+ * the last one, as Flink's side output does). One window unless hopping.
+ */
+function windowsSkippedBy(def: WindowedPipeline, l: LoggedLate): LateRecord[] {
+  if (l.evaluatedOnArrival || def.window.kind !== 'hopping') return [l.record];
+  return assignWindows(def.window, l.record.event[def.schema.timeField] as number).map((start) => ({ ...l.record, windowStart: start, windowEnd: windowEnd(def.window, start) }));
 }
 
 function emptyReport(def: PipelineDefinition, metrics: ReconcileMetrics, lateEvents: number, evidence: Evidence): ReconcileReport {
@@ -225,7 +241,7 @@ function causeOf(attribute: Attribution, fallback: ReturnType<typeof evidenceAtt
  */
 async function reconcileWindowed(
   db: DuckDb, def: WindowedPipeline, input: ReconcileInput, evidence: Evidence,
-  logged: readonly LoggedLate[] | undefined, timeRanges: { from: number; to: number }[] | undefined, withReplayed: boolean,
+  logged: readonly LoggedLate[] | undefined, skippedWindows: readonly LateRecord[], timeRanges: { from: number; to: number }[] | undefined, withReplayed: boolean,
 ): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
   const range = input.range;
   const dedupe = input.dedupe ?? true;
@@ -243,7 +259,12 @@ async function reconcileWindowed(
       await db.run('CREATE OR REPLACE TEMP TABLE late_logged AS SELECT _source, _offset::BIGINT AS _offset FROM late_logged_rows');
       variants.push('late_logged');
     }
-    await replayCellTable(db, def, input.archiveDir, 'replay_cells', { ...ranges, variants });
+    let skipped: { variant: number; table: string } | undefined;
+    if (skippedWindows.length > 0) {
+      await loadWindowSkips(db, 'skipped_windows', skippedWindows.map((l) => ({ ...l.position, windowStart: l.windowStart! })));
+      skipped = { variant: 1, table: 'skipped_windows' };
+    }
+    await replayCellTable(db, def, input.archiveDir, 'replay_cells', { ...ranges, variants, ...(skipped ? { skippedWindows: skipped } : {}) });
     replayed = await variantSide(db, def, 'replay_cells', 0, 'rp_cells', range);
     if (logged) shadow = await variantSide(db, def, 'replay_cells', 1, 'sh_cells', range);
     replayedRecords = () => cellTableResults(db, def, 'replay_cells', 0, range);
@@ -254,13 +275,14 @@ async function reconcileWindowed(
       // The workers said which events they judged late: what they should have produced is the archive
       // without exactly those, every delivery counted (as the stream counts).
       const exclude = logged.map((l) => l.record.position);
-      shadow = await loadResults(db, def, 'sh_cells', await replay(def, input.archiveDir, { db, exactDistinct: false, exclude, ...ranges }), range);
+      const excludeFromWindows = skippedWindows.map((l) => ({ ...l.position, windowStart: l.windowStart! }));
+      shadow = await loadResults(db, def, 'sh_cells', await replay(def, input.archiveDir, { db, exactDistinct: false, exclude, excludeFromWindows, ...ranges }), range);
     }
     replayedRecords = async () => [...finalResults(all.filter((r) => inRange(r, range))).values()];
   }
   let skips: readonly LateRecord[], lateEvents: number;
   if (logged) {
-    skips = logged.map((l) => l.record);
+    skips = [...logged.flatMap((l) => windowsSkippedBy(def, l)), ...skippedWindows];
     lateEvents = logged.filter((l) => !l.evaluatedOnArrival).length;
   } else {
     // No record of what the stream judged late: rebuild it by running the stream semantics over the
@@ -447,6 +469,8 @@ function windowAttribution(def: Extract<PipelineDefinition, { kind: 'windowed' }
     if (!list) byCell.set(id, (list = []));
     list.push(lateRef(l, def));
   }
+  // In arrival order per source, however the skips were gathered (whole-late and per-window ones apart).
+  for (const list of byCell.values()) list.sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : a.offset - b.offset));
   return (id, rt, _rp, sh) => {
     const events = byCell.get(id) ?? [];
     if (!sameValue(rt, sh)) return { cause: rt === undefined && sh !== undefined ? 'missing_window' : 'unexplained', events };
