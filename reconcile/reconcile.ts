@@ -172,8 +172,9 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
 }
 
 /**
- * Without the workers' late log. An archive of one source (a file) holds the stream's whole order, and
- * the stream is re-run over it (undefined here). One of several sources (Kafka partitions) holds each
+ * Without the workers' late log (and, for hopping windows, also with it: the windows that skipped an
+ * event their other windows took, which no late log holds). An archive of one source (a file) without a
+ * log holds the stream's whole order, and the stream is re-run over it (undefined here). One of several sources (Kafka partitions) holds each
  * partition's order only, and that is all the workers' lateness depends on (each event is judged by its
  * own partition's W: docs/semantics.md, "Over Kafka"): the late set is rebuilt per partition, as the
  * workers logged it. (Judged in the archive's ingest order against the minimum W over partitions, a

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
-import { fraudMultiCountry, pageViewsPerMinute } from '../../examples/seed.ts';
+import { fraudMultiCountry, pageViewsPerMinute, uniqueVisitors5m } from '../../examples/seed.ts';
 import { checkDefinition, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { hopping } from '../../pipeline/windows.ts';
 import { reconcile, type LoggedLate } from '../../reconcile/reconcile.ts';
@@ -47,12 +47,15 @@ function workers(def: PipelineDefinition, partitions: readonly Record<string, un
 
 // Hopping windows: an event falls in several windows, and may be late for the older ones only.
 const hoppingViews = checkDefinition({ ...pageViewsPerMinute, name: 'page_views_2m_every_1m', window: hopping(120_000, 60_000) });
+// A sketch (replayed to records, not to a cell table: the other shadow path), keyed by the partition key as the workers' direct path is.
+const hoppingVisitors = checkDefinition({ ...uniqueVisitors5m(), name: 'visitors_2m_every_1m', key: ['url'], window: hopping(120_000, 60_000) });
 
 // One partition: an archive of one source, reconciled without the log by re-running the stream over it.
 const cases = [
   { def: pageViewsPerMinute as PipelineDefinition, key: 'url', partitions: 3, events: clickStreamArb({ maxEvents: 200, disorder: 'beyond' }) },
   { def: hoppingViews, key: 'url', partitions: 3, events: clickStreamArb({ maxEvents: 200, disorder: 'beyond' }) },
   { def: hoppingViews, key: 'url', partitions: 1, events: clickStreamArb({ maxEvents: 200, disorder: 'beyond' }) },
+  { def: hoppingVisitors, key: 'url', partitions: 3, events: clickStreamArb({ maxEvents: 200, disorder: 'beyond' }) },
   { def: fraudMultiCountry() as PipelineDefinition, key: 'user_id', partitions: 3, events: transactionStreamArb({ maxEvents: 200, disorder: 'beyond' }) },
 ];
 
