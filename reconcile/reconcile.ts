@@ -1,19 +1,17 @@
 import { archivedSources, readArrivalOrder } from '../batch/archive-reader.ts';
-import { assignWindows, windowEnd } from '../pipeline/windows.ts';
 import { DuckDb } from '../batch/duckdb.ts';
 import { cellTableResults, loadWindowSkips, replay, replayCellTable, replaysAsTable } from '../batch/replay.ts';
 import { definitionVersion, fieldsRead, type PipelineDefinition, type RulePipeline, type WindowedPipeline } from '../pipeline/definition.ts';
-import { sameNumber } from '../pipeline/aggregates.ts';
-import { paneId, windowCellId } from '../pipeline/keys.ts';
 import { isBeyondLateness, isDecided } from '../pipeline/lateness.ts';
 import { WatermarkTracker } from '../pipeline/watermark.ts';
 import { formatDuration, isoMillis } from '../pipeline/time.ts';
-import { cellKey, type AlertResult, type LateRecord, type ResultRecord, type WindowResult } from '../schemas/results.ts';
+import { cellKey, type LateRecord, type ResultRecord, type WindowResult } from '../schemas/results.ts';
 import { CollectingEmitter, createOperator } from '../stream/operators/index.ts';
 import { finalResults } from './final-results.ts';
 import { diffCells, loadResults, variantSide, type CellSide } from './cell-diff.ts';
-import { findDuplicates, findGaps, readRejected, type Duplicates, type RejectedRecord } from './evidence.ts';
+import { findDuplicates, findGaps, readRejected } from './evidence.ts';
 import { archiveJudgement, type JudgedLate } from './partition-lateness.ts';
+import { causeOf, evidenceAttribution, primaryValue, ruleAttribution, sameValue, valuesOf, windowAttribution, windowsSkippedBy, type Attribution, type Evidence } from './attribution.ts';
 
 /**
  * Why a realtime number differs from the replayed (complete) one, each backed by evidence:
@@ -135,13 +133,6 @@ export async function reconcileWithReplay(input: ReconcileInput): Promise<{ repo
   return run(input, true);
 }
 
-/** What the archive says about itself, gathered once (see evidence.ts). */
-interface Evidence {
-  readonly duplicates: Duplicates;
-  readonly rejected: readonly RejectedRecord[];
-  readonly gaps: ReadonlyMap<string, number>;
-}
-
 type Range = ReconcileInput['range'];
 
 async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
@@ -190,15 +181,6 @@ async function judgedByPartition(def: PipelineDefinition, dir: string, db: DuckD
   return { late: judged.late.map((l) => ({ evaluatedOnArrival: l.evaluatedOnArrival, record: record(l) })), skippedWindows: judged.skippedWindows.map(record) };
 }
 
-/**
- * Every window a logged late event skipped: all of its windows (it was late for each; the record names
- * the last one, as Flink's side output does). One window unless hopping.
- */
-function windowsSkippedBy(def: WindowedPipeline, l: LoggedLate): LateRecord[] {
-  if (l.evaluatedOnArrival || def.window.kind !== 'hopping') return [l.record];
-  return assignWindows(def.window, l.record.event[def.schema.timeField] as number).map((start) => ({ ...l.record, windowStart: start, windowEnd: windowEnd(def.window, start) }));
-}
-
 function emptyReport(def: PipelineDefinition, metrics: ReconcileMetrics, lateEvents: number, evidence: Evidence): ReconcileReport {
   return {
     pipeline: def.name,
@@ -223,16 +205,6 @@ function recordDifference(report: ReconcileReport, rt: ResultRecord | undefined,
   report.different++;
   report.causes[cause]++;
   report.differences.push({ cell: cellFields((rt ?? rp)!), realtime: rt ? valueFields(rt) : null, replay: rp ? valueFields(rp) : null, cause, late_events: events });
-}
-
-/** The cause of a cell whose realtime and replayed values differ: lateness first, then the archive's evidence. */
-function causeOf(attribute: Attribution, fallback: ReturnType<typeof evidenceAttribution>, id: string, rt?: ResultRecord, rp?: ResultRecord, sh?: ResultRecord) {
-  let { cause, events } = attribute(id, rt, rp, sh);
-  if (cause === 'unexplained' || (cause === 'late_beyond_lateness' && events.length === 0)) {
-    const evidence = fallback(id, rt, rp, sh);
-    if (evidence) cause = evidence;
-  }
-  return { cause, events };
 }
 
 /**
@@ -385,13 +357,6 @@ async function reconcileRule(
   return { report, replayed: [...replayed.values()] };
 }
 
-function primaryValue(def: PipelineDefinition, r: ResultRecord | undefined): number {
-  if (r === undefined) return 0;
-  if (r.kind === 'alert') return 1;
-  const first = def.kind === 'windowed' ? def.aggregates[0]?.output : undefined;
-  return first === undefined ? 0 : Number(r.values[first] ?? 0);
-}
-
 function metricsOf(def: PipelineDefinition, realtime: Map<string, ResultRecord>, replayed: Map<string, ResultRecord>): ReconcileMetrics {
   let mismatched = 0, missing = 0, extra = 0, absolute = 0, total = 0;
   const cells = new Set([...realtime.keys(), ...replayed.keys()]);
@@ -409,124 +374,6 @@ function metricsOf(def: PipelineDefinition, realtime: Map<string, ResultRecord>,
     mismatch_rate: cells.size === 0 ? 0 : (mismatched + missing + extra) / cells.size,
     smape: total === 0 ? 0 : absolute / total,
   };
-}
-
-/**
- * For differences the lateness rules do not explain: the archive's own evidence. A cell holding a
- * repeated delivery whose realtime value is what the stream computes over every delivery is a
- * `duplicate`. The other two apply only when the realtime value is above the replay's and is NOT what
- * the stream semantics give over the archived events (so the stream saw records the archive lacks),
- * by no more than the records there is evidence for: rejected records of the cell (`parse_reject`:
- * the stream accepted what the archive rejected, e.g. another schema version) or offsets the archive
- * misses (`archive_gap`). Otherwise nothing: unexplained.
- */
-function evidenceAttribution(def: PipelineDefinition, evidence: Evidence): (id: string, rt?: ResultRecord, rp?: ResultRecord, sh?: ResultRecord) => Cause | undefined {
-  const { rejected, gaps } = evidence;
-  const duplicates = evidence.duplicates.deliveries;
-  const cellsOf = (event: Record<string, unknown>): string[] => {
-    const ts = typeof event[def.schema.timeField] === 'number' ? (event[def.schema.timeField] as number) : Date.parse(String(event[def.schema.timeField]));
-    if (!Number.isFinite(ts)) return [];
-    if (def.kind === 'windowed') return assignWindows(def.window, ts).map((start) => windowCellId(start, def.key, event));
-    return [`key:${paneId([def.key], event)}`];
-  };
-  const dupCells = new Set<string>();
-  for (const a of duplicates) cellsOf(a.event).forEach((c) => dupCells.add(c));
-  const rejectedCells = new Map<string, number>(), quarantinedCells = new Map<string, number>();
-  for (const r of rejected) {
-    const into = r.reason === 'future_timestamp' ? quarantinedCells : rejectedCells;
-    if (r.loose) cellsOf(r.loose).forEach((c) => into.set(c, (into.get(c) ?? 0) + 1));
-  }
-  const missingOffsets = [...gaps.values()].reduce((a, b) => a + b, 0);
-  return (id, rt, rp, sh) => {
-    const cell = def.kind === 'windowed' ? id : `key:${paneId([def.key], ((rt ?? rp) as AlertResult).key)}`;
-    if (dupCells.has(cell) && sameValue(rt, sh)) return 'duplicate';
-    const excess = primaryValue(def, rt) - primaryValue(def, rp);
-    if (excess <= 0 || sameValue(rt, sh)) return undefined;
-    if (excess <= (quarantinedCells.get(cell) ?? 0)) return 'future_timestamp';
-    if (excess <= (rejectedCells.get(cell) ?? 0)) return 'parse_reject';
-    if (excess <= missingOffsets) return 'archive_gap';
-    return undefined;
-  };
-}
-
-type Attribution = (id: string, rt?: ResultRecord, rp?: ResultRecord, sh?: ResultRecord) => { cause: Cause; events: LateEventRef[] };
-
-function lateRef(l: LateRecord, def: PipelineDefinition): LateEventRef {
-  return {
-    id: String(l.event[def.schema.idField]),
-    ts: isoMillis(l.event[def.schema.timeField] as number),
-    source: l.position.source,
-    offset: l.position.offset,
-    watermark: isoMillis(l.watermark),
-  };
-}
-
-function windowAttribution(def: Extract<PipelineDefinition, { kind: 'windowed' }>, skips: readonly LateRecord[]): Attribution {
-  // Late events by the cells that skipped them (a hopping event can be late for some of its windows only).
-  const byCell = new Map<string, LateEventRef[]>();
-  for (const l of skips) {
-    const id = windowCellId(l.windowStart!, def.key, l.event);
-    let list = byCell.get(id);
-    if (!list) byCell.set(id, (list = []));
-    list.push(lateRef(l, def));
-  }
-  // In arrival order per source, however the skips were gathered (whole-late and per-window ones apart).
-  for (const list of byCell.values()) list.sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : a.offset - b.offset));
-  return (id, rt, _rp, sh) => {
-    const events = byCell.get(id) ?? [];
-    if (!sameValue(rt, sh)) return { cause: rt === undefined && sh !== undefined ? 'missing_window' : 'unexplained', events };
-    return { cause: events.length > 0 ? 'late_beyond_lateness' : 'unexplained', events };
-  };
-}
-
-function ruleAttribution(
-  def: Extract<PipelineDefinition, { kind: 'rule' }>,
-  dropped: readonly LateRecord[],
-  evaluatedLate: readonly LateRecord[],
-): Attribution {
-  const lateByKey = new Map<string, { ref: LateEventRef; ts: number; dropped: boolean }[]>();
-  const add = (l: LateRecord, isDropped: boolean) => {
-    const key = paneId([def.key], l.event);
-    let list = lateByKey.get(key);
-    if (!list) lateByKey.set(key, (list = []));
-    list.push({ ref: lateRef(l, def), ts: l.event[def.schema.timeField] as number, dropped: isDropped });
-  };
-  dropped.forEach((l) => add(l, true));
-  evaluatedLate.forEach((l) => add(l, false));
-  const span = def.rule.span;
-  return (_id, rt, rp, sh) => {
-    const alert = (rt ?? rp) as AlertResult;
-    const candidates = lateByKey.get(paneId([def.key], alert.key)) ?? [];
-    // A late event changes C(t) for t within one span after it, and a changed status changes the
-    // next event's alert: so look one span back, then through the predecessor (two spans).
-    const near = candidates.filter((c) => c.ts <= alert.ts && c.ts > alert.ts - span);
-    const chain = near.length > 0 ? near : candidates.filter((c) => c.ts <= alert.ts && c.ts > alert.ts - 2 * span);
-    const events = chain.map((c) => c.ref);
-    if (!sameValue(rt, sh) || chain.length === 0) return { cause: 'unexplained', events };
-    return { cause: chain.some((c) => c.dropped) ? 'late_beyond_lateness' : 'late_within_lateness', events };
-  };
-}
-
-function valuesOf(r: ResultRecord): Record<string, unknown> {
-  return r.kind === 'window' ? r.values : { [r.output]: r.value };
-}
-
-/** Same numbers (windows: every output; alerts: the same distinct values). Called per cell: no JSON. */
-function sameValue(a?: ResultRecord, b?: ResultRecord): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  if (a.kind === 'window' && b.kind === 'window') {
-    const x = a.values, y = b.values;
-    for (const k in x) if (x[k] !== y[k]) return false;
-    for (const k in y) if (!(k in x)) return false;
-    return true;
-  }
-  if (a.kind === 'alert' && b.kind === 'alert') {
-    const x = a.value, y = b.value;
-    // A sum rule's total over double fields differs by the order of additions: integers compare exactly.
-    if (typeof x === 'number' || typeof y === 'number') return typeof x === 'number' && typeof y === 'number' && sameNumber(x, y, !Number.isInteger(x) || !Number.isInteger(y));
-    return x.length === y.length && x.every((v, i) => v === y[i]);
-  }
-  return false;
 }
 
 function cellFields(r: ResultRecord): Record<string, unknown> {
