@@ -2,7 +2,7 @@ import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import { cellKey, resultToJson, type ResultRecord } from '../schemas/results.ts';
 import {
-  GroupFencedError, TransactionalProducer, committedOffsets, endOffsets, ensureTopics, readLatestByKey, topicPartitions,
+  CaughtUpWatch, GroupFencedError, TransactionalProducer, committedOffsets, endOffsets, ensureTopics, readLatestByKey, topicPartitions,
   type InBatch, type KafkaSettings, type OutRecord,
 } from './kafka/client.ts';
 import { concordTopics, inputTopic, topicNames } from './kafka/topics.ts';
@@ -97,8 +97,11 @@ export class KafkaMergeWorker {
   private readonly defs: Map<string, PipelineDefinition>;
   /** Per owned partials partition: next offset and one stage per pipeline seen there. */
   private readonly owned = new Map<number, { next: number; stages: Map<string, PipelineMerge> }>();
-  /** Fetch position per partials partition, only to tell when a bounded run has read everything. */
-  private readonly positions = new Map<number, number>();
+  /**
+   * Per owned partials partition, read to here by the batches merged (transaction markers included:
+   * InBatch.next), only to tell when a bounded run has merged everything.
+   */
+  private readonly watch: CaughtUpWatch;
   private inputPartitions = 0;
   private joined = false;
   private producer!: TransactionalProducer;
@@ -115,6 +118,7 @@ export class KafkaMergeWorker {
     this.schema = first.schema.name;
     this.topic = this.names.partials(this.schema);
     this.defs = new Map(options.pipelines.map((p) => [p.name, p]));
+    this.watch = new CaughtUpWatch(options.settings);
   }
 
   /** Joins the merge group and merges until stopped. */
@@ -131,8 +135,8 @@ export class KafkaMergeWorker {
         return this.assign(partitions, continued);
       },
       batch: (batch) => this.process(batch),
-      // Transaction markers take offsets too: the fetch position (not the records) tells "caught up".
-      position: (p) => this.positions.set(p.partition, Math.max(this.positions.get(p.partition) ?? 0, p.next)),
+      // Transaction markers take offsets too: batches past them (no records) tell "merged to the end".
+      markerBatches: true,
     });
     await this.consumer.start();
     try {
@@ -150,7 +154,7 @@ export class KafkaMergeWorker {
 
   /**
    * For bounded runs: stops once every partials partition has been merged to its end, by this member
-   * (fetch position, markers included) or by whichever member owns it (the group's committed offset
+   * (the batches it merged, markers included) or by whichever member owns it (the group's committed offset
    * reaches the last transaction's marker). Checking only this member's partitions was not enough: a
    * member that looked while a rebalance was handing it a partition owned nothing, stopped, and the last
    * worker's final partials were never merged (seen as a missing last window in the two-worker test).
@@ -173,7 +177,7 @@ export class KafkaMergeWorker {
     for (const [p, end] of ends) {
       if (end === 0) continue;
       const mine = this.owned.get(p);
-      if (mine && Math.max(mine.next, this.positions.get(p) ?? 0) >= end) continue;
+      if (mine && Math.max(mine.next, this.watch.next(this.topic, p) ?? 0) >= end) continue;
       // Every transaction ends with a marker after its last record: merged up to it = committed >= end - 1.
       if ((committed.get(p) ?? 0) >= end - 1 && !mine) continue;
       return false;
@@ -200,7 +204,11 @@ export class KafkaMergeWorker {
   /** Keeps the state of partitions it still owns only when the membership `continued` (see MemberHandlers.assigned). */
   private async assign(assigned: number[], continued: boolean): Promise<void> {
     const keep = new Set(continued ? assigned : []);
-    for (const p of [...this.owned.keys()]) if (!keep.has(p)) this.owned.delete(p);
+    for (const p of [...this.owned.keys()]) {
+      if (keep.has(p)) continue;
+      this.owned.delete(p);
+      this.watch.forget(this.topic, p);
+    }
     const fresh = assigned.filter((p) => !this.owned.has(p));
     if (fresh.length === 0) return;
     const stored = await readLatestByKey(this.o.settings, this.names.checkpoints);
@@ -210,6 +218,7 @@ export class KafkaMergeWorker {
       const state = { next: cp?.next ?? 0, stages: new Map<string, PipelineMerge>() };
       for (const [pipeline, snap] of Object.entries(cp?.stages ?? {})) this.stage(state, pipeline).restore(snap);
       this.owned.set(p, state);
+      this.watch.position(this.topic, p, state.next);
     }
     this.o.log?.(`merge: assigned ${this.topic} partitions [${assigned.join(', ')}]`);
   }
@@ -232,7 +241,10 @@ export class KafkaMergeWorker {
       this.stage(state, m.pipeline).accept(m);
     }
     const last = batch.records.at(-1);
-    if (last) state.next = Math.max(state.next, last.offset + 1);
+    this.watch.position(this.topic, batch.partition, Math.max(batch.next ?? 0, last ? last.offset + 1 : 0));
+    // Only transaction markers were read: nothing to merge or commit.
+    if (!last) return true;
+    state.next = Math.max(state.next, last.offset + 1);
     const out: OutRecord[] = [];
     const stages: Record<string, PartialMergeSnapshot | RuleMergeSnapshot> = {};
     let duplicates = 0;
@@ -254,7 +266,7 @@ export class KafkaMergeWorker {
       // The group moved on meanwhile (KIP-447): all state is dropped; the next assignment restores from
       // the last committed checkpoints (MemberConsumer.afterRefusal).
       this.owned.clear();
-      this.positions.clear();
+      this.watch.forget();
       this.joined = false;
       this.o.log?.(`merge: transaction refused and aborted: ${error.message}`);
       this.consumer!.afterRefusal(error);

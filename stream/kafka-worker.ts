@@ -4,6 +4,7 @@ import { WatermarkTracker } from '../pipeline/watermark.ts';
 import { TimeGuard, timeGuardSettings } from '../pipeline/time-guard.ts';
 import { admit } from '../schemas/decode.ts';
 import {
+  CaughtUpWatch,
   TransactionalProducer,
   endOffsets,
   ensureTopics,
@@ -58,11 +59,6 @@ interface PartitionState {
   operators: StreamOperator[];
   /** Next offset to read: the offset after the last record processed (committed with the step). */
   next: number;
-  /**
-   * Read up to here, transaction markers included (InBatch.next): at or past the topic's end, the
-   * partition is caught up although `next` may stay one short (a transactional producer's commit marker).
-   */
-  readTo: number;
   lastDataAt: number;
   /** Changed since its last checkpoint record (incremental checkpoints). */
   dirty: boolean;
@@ -119,7 +115,11 @@ export class KafkaWorker {
   /** The group membership of the assignment in use: steps that read nothing commit their offsets under it (KIP-447). */
   private generation: GroupGeneration | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private lastRecordAt = Date.now();
+  /**
+   * Caught up and quiet, from the batches processed (transaction markers included: InBatch.next), not the
+   * fetch position, which runs ahead of them: `next` may stay one short of the end (a commit marker).
+   */
+  private readonly watch: CaughtUpWatch;
   /** When the stall check last asked for end offsets (at most once per stall period). */
   private stallCheckedAt = 0;
   readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, late: 0, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0 };
@@ -135,6 +135,7 @@ export class KafkaWorker {
     this.groupId = options.groupId ?? groupName(`concord-${this.schema}`);
     this.trackers = options.pipelines.map((p) => new WatermarkTracker(p.watermark.maxOutOfOrderness));
     this.merged = options.pipelines.map((p) => needsMergeStage(p));
+    this.watch = new CaughtUpWatch(options.settings, options.stopWhenIdleMs);
     this.outputs = new WorkerOutputs(this.schema, options.pipelines, this.merged, this.names, this.stats, (p, i) => this.partitions.get(p)?.operators[i], options.metrics);
   }
 
@@ -168,7 +169,7 @@ export class KafkaWorker {
     metrics?.beforeScrape(async () => {
       if (!running) return;
       const ends = await endOffsets(this.o.settings, this.topic);
-      for (const [p, state] of this.partitions) metrics.consumerLag(this.topic, p, Math.max(0, (ends.get(p) ?? 0) - Math.max(state.next, state.readTo)));
+      for (const [p, state] of this.partitions) metrics.consumerLag(this.topic, p, Math.max(0, (ends.get(p) ?? 0) - Math.max(state.next, this.watch.next(this.topic, p) ?? 0)));
     });
     this.timer = setInterval(() => {
       void this.loop.exclusive(() => this.tick()).catch((error) => this.loop.fail(error));
@@ -231,6 +232,7 @@ export class KafkaWorker {
   /** A partition's state, its watermark sources and what the merge stage was told of it. */
   private forget(p: number): void {
     this.partitions.delete(p);
+    this.watch.forget(this.topic, p);
     this.trackers.forEach((t) => t.removeSource(this.source(p)));
     this.o.pipelines.forEach((_, i) => this.reported.delete(`${i}|${p}`));
   }
@@ -264,7 +266,8 @@ export class KafkaWorker {
       if (checkpoints.some((cp) => cp)) restoredCount++;
       const restored = partitionOperators(this.o.pipelines, this.merged, p, this.source(p), checkpoints, this.outputs);
       restored.sources.forEach((source, i) => sources[i]!.push(source));
-      this.partitions.set(p, { operators: restored.operators, next, readTo: next, lastDataAt: Date.now(), dirty: false });
+      this.partitions.set(p, { operators: restored.operators, next, lastDataAt: Date.now(), dirty: false });
+      this.watch.position(this.topic, p, next);
     }
     // The firing W over partitions (min over the non-idle ones) starts from the partitions' own W.
     this.trackers.forEach((t, i) => t.addSources(sources[i]!));
@@ -304,11 +307,11 @@ export class KafkaWorker {
       if (this.stats.deadLetters > deadBefore) metrics.deadLetters(this.schema, this.stats.deadLetters - deadBefore);
     }
     const last = batch.records.at(-1);
-    state.readTo = Math.max(state.readTo, batch.next ?? 0, last ? last.offset + 1 : 0);
+    this.watch.position(this.topic, batch.partition, Math.max(batch.next ?? 0, last ? last.offset + 1 : 0));
     if (last) {
       state.next = Math.max(state.next, last.offset + 1);
       state.lastDataAt = Date.now();
-      this.lastRecordAt = Date.now();
+      this.watch.heard(state.lastDataAt);
       state.dirty = true;
     }
     // The partition's own W (its operators judged its events by it) feeds the W windows fire by.
@@ -446,22 +449,21 @@ export class KafkaWorker {
     // Seen a few times in ~20 loaded test runs: the client stopped fetching one partition that still had
     // records (all others read to their end). Every step commits, so a fresh consumer loses nothing.
     const stall = stalledAfterMs();
-    if (now - this.lastRecordAt >= stall && now - this.stallCheckedAt >= stall && this.partitions.size > 0 && ((this.stallCheckedAt = now), !(await this.caughtUp()))) {
-      this.log(`no records for ${Math.round((now - this.lastRecordAt) / 1000)} s although partitions have unread records: rejoining with a fresh consumer`);
-      this.lastRecordAt = now;
+    if (this.watch.silentMs(now) >= stall && now - this.stallCheckedAt >= stall && this.partitions.size > 0 && ((this.stallCheckedAt = now), !(await this.caughtUp()))) {
+      this.log(`no records for ${Math.round(this.watch.silentMs(now) / 1000)} s although partitions have unread records: rejoining with a fresh consumer`);
+      this.watch.heard(now);
       this.rejoin();
       return;
     }
-    const quietFor = this.o.stopWhenIdleMs;
-    if (quietFor !== undefined && now - this.lastRecordAt >= quietFor && this.partitions.size > 0 && (await this.caughtUp())) {
+    if (this.watch.quiet(now) && this.partitions.size > 0 && (await this.caughtUp())) {
       // A refused drain (fenced meanwhile) is not the end: the next assignment restores and drains again.
       if (await this.drain()) this.loop.stop();
     }
   }
 
-  private async caughtUp(): Promise<boolean> {
-    const ends = await endOffsets(this.o.settings, this.topic);
-    return [...this.partitions].every(([p, state]) => Math.max(state.next, state.readTo) >= (ends.get(p) ?? 0));
+  /** Every assigned partition processed to the end of the input topic. */
+  private caughtUp(): Promise<boolean> {
+    return this.watch.caughtUp(this.topic, this.partitions.keys());
   }
 
   /** End of a bounded run: W = +infinity, every open window fires once, results commit (false: refused). */

@@ -14,8 +14,6 @@ export interface MemberHandlers {
   assigned: (partitions: number[], generation: GroupGeneration, continued: boolean) => Promise<void>;
   /** One fetched batch, inside the member's loop; true when processed. */
   batch: (batch: InBatch) => Promise<boolean>;
-  /** Fetch positions, markers included (see ConsumeOptions.onPosition). */
-  position?: (position: { partition: number; next: number }) => void;
   /** Also batches without records that moved past transaction markers (ConsumeOptions.markerBatches). */
   markerBatches?: boolean;
 }
@@ -70,7 +68,6 @@ export class MemberConsumer {
       onBatch: (batch) => this.loop.batch(async () => isCurrent() && this.ofCurrentMembership(batch) && m.batch(batch)),
       // After the step in flight (a refused commit is reported first), the run ends with the failure.
       onError: (error) => void this.loop.exclusive(() => (isCurrent() ? Promise.reject(error) : Promise.resolve())).catch((e: unknown) => this.loop.fail(e)),
-      ...(m.position ? { onPosition: (p: { partition: number; next: number }) => { if (isCurrent()) m.position!(p); } } : {}),
     });
     // Stopped or replaced while joining: this one is not needed any more.
     if (!isCurrent()) await consumer.stop().catch(() => undefined);
