@@ -1,6 +1,5 @@
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError, DefinitionError } from '../pipeline/errors.ts';
-import { WatermarkTracker } from '../pipeline/watermark.ts';
 import { TimeGuard, timeGuardSettings } from '../pipeline/time-guard.ts';
 import { admit } from '../schemas/decode.ts';
 import {
@@ -17,14 +16,10 @@ import {
   type OutRecord,
 } from './kafka/client.ts';
 import { concordTopics, groupName, inputTopic, needsMergeStage, topicNames } from './kafka/topics.ts';
-import type { StreamOperator } from './operators/index.ts';
-import { WindowedOperator } from './operators/windowed.ts';
 import { MemberLoop } from './member-loop.ts';
 import { MemberConsumer } from './member-consumer.ts';
-import { checkpointKey, partitionCheckpointRecords, readPartitionCheckpoints } from './partition-checkpoint.ts';
-import { progressMessage } from './merge-messages.ts';
-import { partitionOperators, type WatermarkSource } from './partition-operators.ts';
 import { WorkerOutputs } from './worker-outputs.ts';
+import { WorkerPartitions } from './worker-partitions.ts';
 import { WorkerTransactions, type Committed } from './worker-transactions.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
 
@@ -49,19 +44,6 @@ export interface KafkaWorkerOptions {
   log?: (line: string) => void;
   /** Metrics of the process (serve/process-metrics.ts); none: nothing is measured. */
   metrics?: ProcessMetrics;
-}
-
-/**
- * Per partition: one operator per pipeline (keyed state lives with its partition), each with its own
- * watermark over this partition alone (it judges the partition's events), and progress.
- */
-interface PartitionState {
-  operators: StreamOperator[];
-  /** Next offset to read: the offset after the last record processed (committed with the step). */
-  next: number;
-  lastDataAt: number;
-  /** Changed since its last checkpoint record (incremental checkpoints). */
-  dirty: boolean;
 }
 
 export interface WorkerStats {
@@ -94,15 +76,8 @@ export class KafkaWorker {
   private readonly topic: string;
   private readonly groupId: string;
   private readonly names = topicNames();
-  private readonly trackers: WatermarkTracker[];
-  /**
-   * Pipelines whose keys span partitions go through the merge stage: windowed ones emit per-partition
-   * partials, never totals; rules forward the events each partition accepted (RuleForwarder).
-   */
-  private readonly merged: boolean[];
-  /** What was last reported to the merge stage per `pipeline index|partition` (W, the partition's W, idle). */
-  private readonly reported = new Map<string, string>();
-  private readonly partitions = new Map<number, PartitionState>();
+  /** The owned input partitions: their operators, checkpoints and the firing W over them. */
+  private readonly partitions: WorkerPartitions;
   private readonly outputs: WorkerOutputs;
   /** Judges event times against the record timestamps (pipeline/time-guard.ts), the archiver's reference too. */
   private timeGuard?: TimeGuard;
@@ -133,10 +108,12 @@ export class KafkaWorker {
     this.schema = first.schema.name;
     this.topic = inputTopic(this.schema);
     this.groupId = options.groupId ?? groupName(`concord-${this.schema}`);
-    this.trackers = options.pipelines.map((p) => new WatermarkTracker(p.watermark.maxOutOfOrderness));
-    this.merged = options.pipelines.map((p) => needsMergeStage(p));
+    // Pipelines whose keys span partitions go through the merge stage: windowed ones emit per-partition
+    // partials, never totals; rules forward the events each partition accepted (RuleForwarder).
+    const merged = options.pipelines.map((p) => needsMergeStage(p));
+    this.partitions = new WorkerPartitions({ pipelines: options.pipelines, merged, groupId: this.groupId, topic: this.topic, names: this.names });
     this.watch = new CaughtUpWatch(options.settings, options.stopWhenIdleMs);
-    this.outputs = new WorkerOutputs(this.schema, options.pipelines, this.merged, this.names, this.stats, (p, i) => this.partitions.get(p)?.operators[i], options.metrics);
+    this.outputs = new WorkerOutputs(this.schema, options.pipelines, merged, this.names, this.stats, (p, i) => this.partitions.get(p)?.operators[i], options.metrics);
   }
 
   private log(line: string): void {
@@ -169,7 +146,7 @@ export class KafkaWorker {
     metrics?.beforeScrape(async () => {
       if (!running) return;
       const ends = await endOffsets(this.o.settings, this.topic);
-      for (const [p, state] of this.partitions) metrics.consumerLag(this.topic, p, Math.max(0, (ends.get(p) ?? 0) - Math.max(state.next, this.watch.next(this.topic, p) ?? 0)));
+      for (const [p, state] of this.partitions.entries()) metrics.consumerLag(this.topic, p, Math.max(0, (ends.get(p) ?? 0) - Math.max(state.next, this.watch.next(this.topic, p) ?? 0)));
     });
     this.timer = setInterval(() => {
       void this.loop.exclusive(() => this.tick()).catch((error) => this.loop.fail(error));
@@ -188,14 +165,6 @@ export class KafkaWorker {
   /** Stops after the current step, without draining (the next run continues from the checkpoint). */
   stop(): void {
     this.loop.stop();
-  }
-
-  private source(partition: number): string {
-    return `${this.topic}:${partition}`;
-  }
-
-  private checkpointKey(partition: number, pipeline: string): string {
-    return checkpointKey(this.groupId, this.topic, partition, pipeline);
   }
 
   /**
@@ -229,12 +198,10 @@ export class KafkaWorker {
     this.generation = undefined;
   }
 
-  /** A partition's state, its watermark sources and what the merge stage was told of it. */
+  /** A partition handed away or dropped: its state and its position. */
   private forget(p: number): void {
-    this.partitions.delete(p);
+    this.partitions.forget(p);
     this.watch.forget(this.topic, p);
-    this.trackers.forEach((t) => t.removeSource(this.source(p)));
-    this.o.pipelines.forEach((_, i) => this.reported.delete(`${i}|${p}`));
   }
 
   /**
@@ -259,18 +226,8 @@ export class KafkaWorker {
     const fresh = assigned.filter((p) => !this.partitions.has(p));
     if (fresh.length === 0) return;
     const stored = await readLatestByKey(this.o.settings, this.names.checkpoints);
-    let restoredCount = 0;
-    const sources = this.o.pipelines.map(() => [] as WatermarkSource[]);
-    for (const p of fresh) {
-      const { checkpoints, next } = readPartitionCheckpoints(stored, (pipeline) => this.checkpointKey(p, pipeline), this.o.pipelines, this.source(p));
-      if (checkpoints.some((cp) => cp)) restoredCount++;
-      const restored = partitionOperators(this.o.pipelines, this.merged, p, this.source(p), checkpoints, this.outputs);
-      restored.sources.forEach((source, i) => sources[i]!.push(source));
-      this.partitions.set(p, { operators: restored.operators, next, lastDataAt: Date.now(), dirty: false });
-      this.watch.position(this.topic, p, next);
-    }
-    // The firing W over partitions (min over the non-idle ones) starts from the partitions' own W.
-    this.trackers.forEach((t, i) => t.addSources(sources[i]!));
+    const restoredCount = this.partitions.restore(fresh, stored, this.outputs);
+    for (const p of fresh) this.watch.position(this.topic, p, this.partitions.get(p)!.next);
     this.log(`assigned ${this.topic} partitions [${assigned.join(', ')}]; restored ${restoredCount} from checkpoints`);
     // Pending decisions of restored state happen before any new event is judged.
     await this.step();
@@ -283,7 +240,7 @@ export class KafkaWorker {
     if (!state || batch.topic !== this.topic) {
       throw new ConcordError(`received ${batch.topic}:${batch.partition}, which is not assigned to this worker`);
     }
-    const source = this.source(batch.partition);
+    const source = this.partitions.source(batch.partition);
     const eventsBefore = this.stats.events, deadBefore = this.stats.deadLetters;
     for (const record of batch.records) {
       this.stats.records++;
@@ -314,10 +271,7 @@ export class KafkaWorker {
       this.watch.heard(state.lastDataAt);
       state.dirty = true;
     }
-    // The partition's own W (its operators judged its events by it) feeds the W windows fire by.
-    if (this.stats.events > eventsBefore) {
-      state.operators.forEach((op, i) => this.trackers[i]!.advanceSource(source, op.watermark));
-    }
+    if (this.stats.events > eventsBefore) this.partitions.advance(batch.partition);
     if (last) {
       this.consumed.set(batch.partition, state.next);
       this.consumedUnder = batch.generation;
@@ -336,19 +290,12 @@ export class KafkaWorker {
    */
   private async step(o: { overlap?: boolean } = {}): Promise<void> {
     const started = performance.now();
-    this.o.pipelines.forEach((_, i) => {
-      const w = this.trackers[i]!.current;
-      for (const state of this.partitions.values()) state.operators[i]!.onWatermark(w);
-    });
-    for (const state of this.partitions.values()) {
-      // Every operator is asked (it resets its flag), not only until the first one that changed.
-      if (state.operators.map((op) => op.takeChanged()).includes(true)) state.dirty = true;
-    }
-    this.reportProgress();
+    this.partitions.fire();
+    this.partitions.reportProgress(this.outputs);
     const { records, emitted } = this.outputs.take();
     const metrics = this.o.metrics;
     const cpStarted = performance.now();
-    const checkpoints = this.checkpointRecords();
+    const checkpoints = this.partitions.checkpointRecords();
     const bytes = checkpoints.reduce((n, r) => n + Buffer.byteLength(r.value), 0);
     this.stats.checkpointBytes += bytes;
     metrics?.checkpoint(bytes, (performance.now() - cpStarted) / 1000);
@@ -373,7 +320,7 @@ export class KafkaWorker {
    * another member could still commit its results and checkpoints.
    */
   private ownership(): ConsumedOffsets | null {
-    const first = [...this.partitions].sort(([a], [b]) => a - b)[0];
+    const first = this.partitions.first();
     if (!first || !this.generation) return null;
     return { generation: this.generation, topic: this.topic, partitions: [{ partition: first[0], offset: first[1].next }] };
   }
@@ -387,65 +334,16 @@ export class KafkaWorker {
     metrics.transactionCommit(c.seconds);
     for (const pipeline of c.emitted) metrics.windowEmitDelay(pipeline, (c.at - c.started) / 1000);
     this.o.pipelines.forEach((def, i) => {
-      metrics.watermark(def.name, 'all', this.trackers[i]!.current);
-      for (const [p, state] of this.partitions) metrics.watermark(def.name, String(p), state.operators[i]!.watermark);
+      metrics.watermark(def.name, 'all', this.partitions.trackers[i]!.current);
+      for (const [p, state] of this.partitions.entries()) metrics.watermark(def.name, String(p), state.operators[i]!.watermark);
     });
-  }
-
-  /**
-   * Tells the merge stage, per assigned partition, the W its operators have fired windows up to, the
-   * partition's own W and whether it is idle (after this step's partials or events, in the same
-   * transaction and the same partials partition, so the merge never sees a W before the records it
-   * covers). Only changes are sent. A drained worker reports its partitions at +infinity. The windowed
-   * merge fires by the first and drops state by the own W; the rule merge rebuilds one operator's W from
-   * the own W and idleness.
-   */
-  private reportProgress(): void {
-    this.o.pipelines.forEach((def, i) => {
-      if (!this.merged[i]) return;
-      const tracker = this.trackers[i]!;
-      for (const [p, partition] of this.partitions) {
-        const op = partition.operators[i]!;
-        const w = op instanceof WindowedOperator ? op.firingWatermark : tracker.current;
-        const source = { watermark: w === Number.POSITIVE_INFINITY ? w : op.watermark, idle: tracker.isIdle(this.source(p)) };
-        const state = `${w}|${source.watermark}|${source.idle}`;
-        if (this.reported.get(`${i}|${p}`) === state) continue;
-        this.reported.set(`${i}|${p}`, state);
-        this.outputs.toMerge(def.name, progressMessage(def.name, p, w, source));
-      }
-    });
-  }
-
-  /** Checkpoint records of the partitions that changed since their last ones (incremental). */
-  private checkpointRecords(): OutRecord[] {
-    const records: OutRecord[] = [];
-    for (const [p, state] of this.partitions) {
-      if (!state.dirty) continue;
-      state.dirty = false;
-      const idle = this.trackers[0]!.isIdle(this.source(p));
-      records.push(...partitionCheckpointRecords(this.names.checkpoints, (pipeline) => this.checkpointKey(p, pipeline), this.o.pipelines, { ...state, idle }));
-    }
-    return records;
   }
 
   /** Every 500 ms: mark quiet partitions idle (W may move), and stop when idle if asked. */
   private async tick(): Promise<void> {
     if (this.loop.stopping || !(await this.transactions.settled())) return;
     const now = Date.now();
-    const idleAfter = this.o.idleTimeoutMs ?? 30_000;
-    let moved = false;
-    for (const [p, state] of this.partitions) {
-      if (now - state.lastDataAt >= idleAfter) {
-        this.trackers.forEach((t) => {
-          if (!t.isIdle(this.source(p))) {
-            const before = t.current;
-            t.setIdle(this.source(p), true);
-            if (t.current !== before) moved = true;
-          }
-        });
-      }
-    }
-    if (moved) await this.step();
+    if (this.partitions.markIdle(now, this.o.idleTimeoutMs ?? 30_000)) await this.step();
     // Seen a few times in ~20 loaded test runs: the client stopped fetching one partition that still had
     // records (all others read to their end). Every step commits, so a fresh consumer loses nothing.
     const stall = stalledAfterMs();
@@ -473,9 +371,8 @@ export class KafkaWorker {
     if (this.consumed.size > 0) await this.step();
     if (!(await this.transactions.settled())) return false;
     const started = performance.now();
-    for (const state of this.partitions.values()) for (const op of state.operators) op.finish();
-    this.trackers.forEach((t) => t.finish());
-    this.reportProgress();
+    this.partitions.finish();
+    this.partitions.reportProgress(this.outputs);
     // The drained state is not checkpointed: a later run continues the stream from the last checkpoint.
     const { records, emitted } = this.outputs.take();
     if (!(await this.transactions.begin(records, this.ownership(), started, emitted))) return false;

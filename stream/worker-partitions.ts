@@ -1,0 +1,216 @@
+import type { PipelineDefinition } from '../pipeline/definition.ts';
+import { WatermarkTracker } from '../pipeline/watermark.ts';
+import type { OutRecord } from './kafka/client.ts';
+import type { topicNames } from './kafka/topics.ts';
+import { progressMessage } from './merge-messages.ts';
+import { createOperator, type StreamOperator } from './operators/index.ts';
+import { WindowedOperator } from './operators/windowed.ts';
+import { checkpointKey, partitionCheckpointRecords, readPartitionCheckpoints, type PartitionCheckpoint } from './partition-checkpoint.ts';
+import { RuleForwarder } from './rule-merge-forwarder.ts';
+import type { WorkerOutputs } from './worker-outputs.ts';
+
+/**
+ * Per partition: one operator per pipeline (keyed state lives with its partition), each with its own
+ * watermark over this partition alone (it judges the partition's events), and progress.
+ */
+export interface PartitionState {
+  operators: StreamOperator[];
+  /** Next offset to read: the offset after the last record processed (committed with the step). */
+  next: number;
+  lastDataAt: number;
+  /** Changed since its last checkpoint record (incremental checkpoints). */
+  dirty: boolean;
+}
+
+/** A partition's watermark as a source of the firing W over partitions. */
+interface WatermarkSource {
+  source: string;
+  idle: boolean;
+  watermark: number;
+}
+
+export interface WorkerPartitionsOptions {
+  pipelines: readonly PipelineDefinition[];
+  /** Per pipeline: merged across partitions (needsMergeStage). */
+  merged: readonly boolean[];
+  groupId: string;
+  /** The input topic. */
+  topic: string;
+  names: ReturnType<typeof topicNames>;
+}
+
+/**
+ * The input partitions a stream worker owns: each one's operators, restored from its checkpoints, and
+ * per pipeline the firing W over them (a WatermarkTracker: the minimum of the non-idle partitions' own
+ * W). A partition's own W decides lateness of its events, the same in every run; the firing W only
+ * fires windows and frees state (docs/semantics.md). It also writes the partitions' checkpoint records
+ * and what the merge stage is told of them; the worker (kafka-worker.ts) owns the consumer and the
+ * transactions.
+ */
+export class WorkerPartitions {
+  private readonly o: WorkerPartitionsOptions;
+  private readonly states = new Map<number, PartitionState>();
+  /** Per pipeline, the firing W over the partitions. */
+  readonly trackers: WatermarkTracker[];
+  /** What was last reported to the merge stage per `pipeline index|partition` (W, the partition's W, idle). */
+  private readonly reported = new Map<string, string>();
+
+  constructor(options: WorkerPartitionsOptions) {
+    this.o = options;
+    this.trackers = options.pipelines.map((p) => new WatermarkTracker(p.watermark.maxOutOfOrderness));
+  }
+
+  get size(): number {
+    return this.states.size;
+  }
+
+  has(partition: number): boolean {
+    return this.states.has(partition);
+  }
+
+  get(partition: number): PartitionState | undefined {
+    return this.states.get(partition);
+  }
+
+  keys(): IterableIterator<number> {
+    return this.states.keys();
+  }
+
+  entries(): IterableIterator<[number, PartitionState]> {
+    return this.states.entries();
+  }
+
+  /** The owned partition with the lowest number (a transaction that read nothing commits its offset again). */
+  first(): [number, PartitionState] | undefined {
+    return [...this.states].sort(([a], [b]) => a - b)[0];
+  }
+
+  /** The watermark source name of a partition (also its events' position source). */
+  source(partition: number): string {
+    return `${this.o.topic}:${partition}`;
+  }
+
+  private checkpointKey(partition: number, pipeline: string): string {
+    return checkpointKey(this.o.groupId, this.o.topic, partition, pipeline);
+  }
+
+  /**
+   * Takes on `fresh` partitions from the checkpoints `stored` (the latest value per key of the
+   * checkpoints topic); returns how many had one. The firing W starts from their own W.
+   */
+  restore(fresh: readonly number[], stored: ReadonlyMap<string, string>, outputs: WorkerOutputs): number {
+    let restored = 0;
+    const sources = this.o.pipelines.map(() => [] as WatermarkSource[]);
+    for (const p of fresh) {
+      const { checkpoints, next } = readPartitionCheckpoints(stored, (pipeline) => this.checkpointKey(p, pipeline), this.o.pipelines, this.source(p));
+      if (checkpoints.some((cp) => cp)) restored++;
+      const operators = this.operators(p, checkpoints, outputs, (i, source) => sources[i]!.push(source));
+      this.states.set(p, { operators, next, lastDataAt: Date.now(), dirty: false });
+    }
+    this.trackers.forEach((t, i) => t.addSources(sources[i]!));
+    return restored;
+  }
+
+  /**
+   * One operator per pipeline for partition `p`, restored from its checkpoints where it has them, each
+   * carrying the partition's own W (restored, never raised to another partition's). A rule merged across
+   * partitions forwards the events its partition accepted (RuleForwarder).
+   */
+  private operators(p: number, checkpoints: readonly (PartitionCheckpoint | undefined)[], outputs: WorkerOutputs, source: (pipeline: number, s: WatermarkSource) => void): StreamOperator[] {
+    return this.o.pipelines.map((def, i) => {
+      const cp = checkpoints[i];
+      source(i, { source: this.source(p), idle: cp?.idle ?? false, watermark: cp?.watermark ?? Number.NEGATIVE_INFINITY });
+      if (this.o.merged[i] && def.kind === 'rule') {
+        const B = def.watermark.maxOutOfOrderness;
+        const own = cp ? WatermarkTracker.restore(B, cp.operator.watermark) : new WatermarkTracker(B);
+        return new RuleForwarder(def, p, own, outputs.emitterFor(i, p), (m) => outputs.toMerge(def.name, m));
+      }
+      return createOperator(def, outputs.emitterFor(i, p), cp ? { restore: cp.operator } : {});
+    });
+  }
+
+  /** A partition handed away or dropped: its state, its watermark sources and what the merge stage was told of it. */
+  forget(partition: number): void {
+    this.states.delete(partition);
+    this.trackers.forEach((t) => t.removeSource(this.source(partition)));
+    this.o.pipelines.forEach((_, i) => this.reported.delete(`${i}|${partition}`));
+  }
+
+  /** The partition's own W (its operators judged its events by it) feeds the W windows fire by. */
+  advance(partition: number): void {
+    const state = this.states.get(partition);
+    state?.operators.forEach((op, i) => this.trackers[i]!.advanceSource(this.source(partition), op.watermark));
+  }
+
+  /**
+   * Every partition's operators see the firing W (windows of other partitions fire too; it never decides
+   * lateness); a partition whose state changed is marked for its next checkpoint.
+   */
+  fire(): void {
+    this.o.pipelines.forEach((_, i) => {
+      const w = this.trackers[i]!.current;
+      for (const state of this.states.values()) state.operators[i]!.onWatermark(w);
+    });
+    for (const state of this.states.values()) {
+      // Every operator is asked (it resets its flag), not only until the first one that changed.
+      if (state.operators.map((op) => op.takeChanged()).includes(true)) state.dirty = true;
+    }
+  }
+
+  /** End of a bounded run: W = +infinity, every open window fires once. */
+  finish(): void {
+    for (const state of this.states.values()) for (const op of state.operators) op.finish();
+    this.trackers.forEach((t) => t.finish());
+  }
+
+  /** Partitions with no data for `idleAfterMs` stop holding the firing W; true when a W moved. */
+  markIdle(now: number, idleAfterMs: number): boolean {
+    let moved = false;
+    for (const [p, state] of this.states) {
+      if (now - state.lastDataAt < idleAfterMs) continue;
+      for (const t of this.trackers) {
+        if (t.isIdle(this.source(p))) continue;
+        const before = t.current;
+        t.setIdle(this.source(p), true);
+        if (t.current !== before) moved = true;
+      }
+    }
+    return moved;
+  }
+
+  /**
+   * Tells the merge stage, per owned partition, the W its operators have fired windows up to, the
+   * partition's own W and whether it is idle (after this step's partials or events, in the same
+   * transaction and the same partials partition, so the merge never sees a W before the records it
+   * covers). Only changes are sent. A drained worker reports its partitions at +infinity. The windowed
+   * merge fires by the first and drops state by the own W; the rule merge rebuilds one operator's W from
+   * the own W and idleness.
+   */
+  reportProgress(outputs: WorkerOutputs): void {
+    this.o.pipelines.forEach((def, i) => {
+      if (!this.o.merged[i]) return;
+      const tracker = this.trackers[i]!;
+      for (const [p, partition] of this.states) {
+        const op = partition.operators[i]!;
+        const w = op instanceof WindowedOperator ? op.firingWatermark : tracker.current;
+        const source = { watermark: w === Number.POSITIVE_INFINITY ? w : op.watermark, idle: tracker.isIdle(this.source(p)) };
+        const state = `${w}|${source.watermark}|${source.idle}`;
+        if (this.reported.get(`${i}|${p}`) === state) continue;
+        this.reported.set(`${i}|${p}`, state);
+        outputs.toMerge(def.name, progressMessage(def.name, p, w, source));
+      }
+    });
+  }
+
+  /** Checkpoint records of the partitions that changed since their last ones (incremental). */
+  checkpointRecords(): OutRecord[] {
+    const records: OutRecord[] = [];
+    for (const [p, state] of this.states) {
+      if (!state.dirty) continue;
+      state.dirty = false;
+      const idle = this.trackers[0]!.isIdle(this.source(p));
+      records.push(...partitionCheckpointRecords(this.o.names.checkpoints, (pipeline) => this.checkpointKey(p, pipeline), this.o.pipelines, { ...state, idle }));
+    }
+    return records;
+  }
+}
