@@ -3,7 +3,9 @@ import { ConcordError } from '../pipeline/errors.ts';
 import type { ResultRecord } from '../schemas/results.ts';
 import type { AnyEvent } from '../schemas/schema.ts';
 import { createOperator, type OperatorSnapshot, type StreamOperator } from './operators/index.ts';
-import { VerdictTracker } from './rule-merge-tracker.ts';
+import { BinaryHeap } from './operators/binary-heap.ts';
+import { CanonicalClock, MergedWatermark } from './rule-merge-tracker.ts';
+import type { WatermarkSnapshot } from '../pipeline/watermark.ts';
 
 /** One event a worker accepted for the rule (see RuleEventMessage), decoded. */
 export interface ForwardedEvent {
@@ -18,11 +20,18 @@ export interface ForwardedEvent {
 
 export interface RuleMergeSnapshot {
   readonly definition: string;
-  /** The one operator's state, its tracker (every partition's W and idleness) included. */
+  /** The one operator's state (its W: the canonical clock). */
   readonly operator: OperatorSnapshot;
   /** Last forwarded offset merged, per input partition. */
   readonly offsets: [number, number][];
+  /** The merged W: every partition's W and idleness (absent in checkpoints before the canonical order: the operator's). */
+  readonly merged?: WatermarkSnapshot;
+  /** Events received and not released yet (the merged W has not passed the W they met). */
+  readonly held?: RuleEventWire[];
 }
+
+/** A held event in a checkpoint (infinite W as null). */
+type RuleEventWire = [partition: number, offset: number, verdict: number | null, source: number | null, event: AnyEvent];
 
 export interface RuleMergeStats {
   events: number;
@@ -30,28 +39,44 @@ export interface RuleMergeStats {
   duplicates: number;
 }
 
+/** The canonical order: by the W the event's partition had before it, then partition, then offset. */
+function canonicalBefore(a: ForwardedEvent, b: ForwardedEvent): boolean {
+  return a.sourceWatermark !== b.sourceWatermark ? a.sourceWatermark < b.sourceWatermark : a.partition !== b.partition ? a.partition < b.partition : a.offset < b.offset;
+}
+
+const wire = (w: number): number | null => (Number.isFinite(w) ? w : w > 0 ? Number.MAX_VALUE : null);
+const unwire = (w: number | null): number => (w === null ? Number.NEGATIVE_INFINITY : w === Number.MAX_VALUE ? Number.POSITIVE_INFINITY : w);
+
 /**
  * The merge stage of a rule keyed by another field than the partition key: a key's events arrive in
  * several partitions, so no partition's operator could decide them. Workers forward the events each
  * partition accepted (with their verdict and the partition's W) and report each partition's W; this
- * runs ONE lookback operator over all of them, its W the minimum over the partitions rebuilt from those
- * reports (VerdictTracker), so an event is decided when one operator reading every partition would
- * decide it. Lateness is the worker's verdict, never re-judged here: a late event (ts <= the worker's
- * W) is evaluated on arrival as the worker judged it; an event the worker took as on time is never
- * dropped, and one whose ts the merged W has already passed (a worker behind the merge) is decided at
- * once, as on time (docs/semantics.md, "Rules in the merge stage"). Pure: no I/O.
+ * runs ONE lookback operator over all of them.
+ *
+ * In the canonical order, not in arrival order: how the partitions' records interleave in the partials
+ * topic depends on fetch timing, kills and the number of workers, and an event evaluated on arrival
+ * (late within L) sees what arrived before it. So events are held until the merged W (the minimum over
+ * the partitions' own W, MergedWatermark) passes the W their partition had before them — no partition
+ * sends an event below that W any more — and released ordered by that W, partition and offset: a
+ * function of each partition's contents alone. The operator's W is a clock moved along that order
+ * (CanonicalClock): the W each released event met, then the merged W. An on-time event is decided once
+ * the clock >= ts, in `(ts, id)` order per key, as in one operator. Lateness is the worker's verdict,
+ * never re-judged: a late event is evaluated at its release, at the W the worker met; an event the worker
+ * took as on time is never dropped, and one the clock has passed already (its partition woke up from
+ * idle behind the merge) is decided at once, as on time (docs/semantics.md, "Rules in the merge stage").
+ * Pure: no I/O.
  */
 export class RuleMergeStage {
   readonly def: RulePipeline;
   private readonly version: string;
   private readonly sourceOf: (partition: number) => string;
   private readonly partitions: number;
-  private tracker!: VerdictTracker;
+  private merged!: MergedWatermark;
+  private clock!: CanonicalClock;
   private operator!: StreamOperator;
+  private held = new BinaryHeap<ForwardedEvent>(canonicalBefore);
   private readonly out: ResultRecord[] = [];
   private readonly offsets = new Map<number, number>();
-  /** The merged W the operator was last advanced to. */
-  private applied = Number.NEGATIVE_INFINITY;
   readonly stats: RuleMergeStats = { events: 0, duplicates: 0 };
 
   /** `inputTopic`: the events' topic, whose partitions `0..partitions-1` are the sources (`topic:partition`). */
@@ -63,13 +88,22 @@ export class RuleMergeStage {
     this.start(undefined);
   }
 
-  private start(snap: OperatorSnapshot | undefined): void {
+  private start(snap: RuleMergeSnapshot | undefined): void {
     const B = this.def.watermark.maxOutOfOrderness;
-    if (snap) this.tracker = VerdictTracker.resume(B, snap.watermark);
-    else {
-      this.tracker = new VerdictTracker(B);
+    if (snap) {
+      // A checkpoint from before the canonical order kept one tracker, the merged W, as the operator's:
+      // the clock resumes at it either way.
+      this.merged = MergedWatermark.resume(B, snap.merged ?? snap.operator.watermark);
+      this.clock = CanonicalClock.resume(B, snap.operator.watermark);
+    } else {
+      this.merged = new MergedWatermark(B);
       // Every partition holds the merged W back until its worker reports it (as a worker's own partitions do).
-      this.tracker.addSources(Array.from({ length: this.partitions }, (_, p) => ({ source: this.sourceOf(p), idle: false })));
+      this.merged.addSources(Array.from({ length: this.partitions }, (_, p) => ({ source: this.sourceOf(p), idle: false })));
+      this.clock = new CanonicalClock(B);
+    }
+    this.held = new BinaryHeap<ForwardedEvent>(canonicalBefore);
+    for (const [partition, offset, verdict, source, event] of snap?.held ?? []) {
+      this.held.push({ partition, offset, verdictWatermark: unwire(verdict), sourceWatermark: unwire(source), event });
     }
     this.operator = createOperator(this.def, {
       result: (r) => this.out.push(r),
@@ -78,13 +112,12 @@ export class RuleMergeStage {
       },
       // Recorded by the worker that judged it (concord.late), not again here.
       lateAccepted: () => undefined,
-    }, { tracker: this.tracker, ...(snap ? { restore: snap } : {}) });
-    this.applied = this.tracker.current;
+    }, { tracker: this.clock, ...(snap ? { restore: snap.operator } : {}) });
   }
 
-  /** The merged W: one operator's W over every input partition. */
+  /** The merged W: the minimum over the input partitions' own W (those not idle). */
   get watermark(): number {
-    return this.tracker.current;
+    return this.merged.current;
   }
 
   private checkPartition(partition: number): void {
@@ -103,45 +136,59 @@ export class RuleMergeStage {
     }
     this.offsets.set(e.partition, e.offset);
     this.stats.events++;
-    const source = this.sourceOf(e.partition);
-    // Events the merge never sees (filtered out, dropped as late) moved the partition's W: decide what
-    // that made due before this event, as the one operator would have.
-    this.tracker.report(source, e.sourceWatermark, false);
-    this.apply();
-    this.tracker.judgeNextAt(e.verdictWatermark);
-    try {
-      this.operator.process(e.event, { source, offset: e.offset });
-    } finally {
-      this.tracker.judgeNextAt(undefined);
-    }
-    this.apply();
+    // Events the merge never sees (filtered out, dropped as late) moved the partition's W: the event's
+    // record says where it stands.
+    this.merged.report(this.sourceOf(e.partition), e.sourceWatermark, false);
+    this.held.push(e);
   }
 
-  /**
-   * A worker's report of input `partition`: its own W and whether it is idle. Applied at the next event
-   * or `advance`, not here: a worker reports its partitions one by one (a drain: each to +infinity), and
-   * one operator would have met only the W they give together.
-   */
+  /** A worker's report of input `partition`: its own W and whether it is idle (applied at the next `advance`). */
   progress(partition: number, sourceWatermark: number, idle: boolean): void {
     this.checkPartition(partition);
-    this.tracker.report(this.sourceOf(partition), sourceWatermark, idle);
+    this.merged.report(this.sourceOf(partition), sourceWatermark, idle);
   }
 
-  /** The alerts raised since the last call, in the order the operator raised them. */
+  /** Releases what the merged W made final; the alerts raised since the last call, in the order the operator raised them. */
   advance(): ResultRecord[] {
-    this.apply();
+    this.release();
     return this.out.splice(0, this.out.length);
   }
 
-  private apply(): void {
-    const w = this.tracker.current;
-    if (w === this.applied) return;
-    this.applied = w;
-    this.operator.onWatermark(w);
+  /**
+   * Feeds the operator the held events the merged W has passed, in the canonical order: before each, the
+   * clock moves to the W its partition met (deciding what that makes due, as one operator would before
+   * reading it); then the clock moves to the merged W.
+   */
+  private release(): void {
+    const m = this.merged.current;
+    for (let e = this.held.peek(); e !== undefined && e.sourceWatermark < m; e = this.held.peek()) {
+      this.held.pop();
+      this.moveClock(e.sourceWatermark);
+      this.clock.judgeNextAt(e.verdictWatermark);
+      try {
+        this.operator.process(e.event, { source: this.sourceOf(e.partition), offset: e.offset });
+      } finally {
+        this.clock.judgeNextAt(undefined);
+      }
+    }
+    this.moveClock(m);
+  }
+
+  private moveClock(w: number): void {
+    const before = this.clock.current;
+    this.clock.advanceTo(w);
+    if (this.clock.current !== before) this.operator.onWatermark(this.clock.current);
   }
 
   snapshot(): RuleMergeSnapshot {
-    return { definition: this.version, operator: this.operator.snapshot(), offsets: [...this.offsets] };
+    const held: RuleEventWire[] = [];
+    const copy = new BinaryHeap<ForwardedEvent>(canonicalBefore);
+    for (let e = this.held.pop(); e !== undefined; e = this.held.pop()) {
+      held.push([e.partition, e.offset, wire(e.verdictWatermark), wire(e.sourceWatermark), e.event]);
+      copy.push(e);
+    }
+    this.held = copy;
+    return { definition: this.version, operator: this.operator.snapshot(), offsets: [...this.offsets], merged: this.merged.snapshot(), held };
   }
 
   restore(snap: RuleMergeSnapshot): void {
@@ -149,7 +196,7 @@ export class RuleMergeStage {
       throw new ConcordError(`${this.def.name}: the merge checkpoint is from another definition version; use a new --group`, { domain: 'user' });
     }
     this.out.length = 0;
-    this.start(snap.operator);
+    this.start(snap);
     this.offsets.clear();
     for (const [p, offset] of snap.offsets) this.offsets.set(p, offset);
   }

@@ -17,13 +17,12 @@ import { toJsonl, transactionStreamArb } from '../fixtures/arbitraries.ts';
 // another field (txn_id here): a user's transactions land in several partitions. Workers forward what
 // each partition accepted (RuleForwarder) and report each partition's W; the merge runs one operator.
 //
-// "Equal" means, with ONE worker (its W is the W of one operator reading every partition): the same
-// alerts (key, id, ts, measure, late flag) in the same order, the same events dropped as late and the
-// same ones evaluated on arrival, each with the W it met, as one operator over the same consumption
-// order (Kafka batches are per partition), late data, idle partitions, checkpoints and re-sent events
-// included. The W an alert carries is equal too, unless `where` filters events out: those move W
-// between two forwarded events and the merge sees the move at the next record. With several workers
-// (each judging with its own W), on-time data gives exactly the complete-data alerts, each once.
+// Each partition is judged by its own W, as the stream worker does (stream/worker-partitions.ts). What
+// is checked: (1) the same topic contents give the same alerts (key, id, ts, measure, late flag), the
+// same late events and the same ones evaluated on arrival, whatever the consumption order (Kafka batches
+// are per partition), the number of workers, merge checkpoints and re-sent events; (2) over ONE
+// partition the merge is the one operator over that partition; (3) on-time data gives exactly the
+// complete-data alerts, each once.
 const B = 30_000;
 const RUNS = Number(process.env.CONCORD_PROPERTY_RUNS ?? 200);
 const TOPIC = 'txns';
@@ -104,25 +103,24 @@ function deliver(stage: RuleMergeStage, message: MergeMessage): void {
 }
 
 /**
- * `workers` workers own the partitions round-robin, each with its own W over its partitions (as
- * separate processes), forwarding what they accept and reporting their partitions after each step,
+ * `workers` workers own the partitions round-robin, each partition with its own W (as the stream
+ * worker's partitions), forwarding what they accept and reporting their partitions after each step,
  * into one ordered log the merge reads (the partials partition).
  */
 function partitioned(def: RulePipeline, steps: Step[], P: number, opts: { workers: number; idle: boolean; checkpointAt: number; resend: boolean }): Outcome & { duplicates: number } {
   const o: Outcome = { alerts: [], late: [], evaluatedOnArrival: [] };
-  const trackers = Array.from({ length: opts.workers }, () => new WatermarkTracker(B));
+  const trackers = Array.from({ length: P }, (_, p) => { const t = new WatermarkTracker(B); t.addSource(sourceOf(p), { idle: false }); return t; });
   const ownerOf = (p: number) => p % opts.workers;
   const partitionsOf = (w: number) => [...Array(P).keys()].filter((p) => ownerOf(p) === w);
-  trackers.forEach((t, w) => t.addSources(partitionsOf(w).map((p) => ({ source: sourceOf(p), idle: false }))));
   const log: MergeMessage[] = [];
   const emitter = { result: () => { throw new Error('a forwarder raised an alert'); }, late: (l: LateRecord) => o.late.push(lateRow(l)), lateAccepted: (l: LateRecord) => o.evaluatedOnArrival.push(lateRow(l)) };
-  const forwarders = [...Array(P).keys()].map((p) => new RuleForwarder(def, p, trackers[ownerOf(p)]!, emitter, (m) => log.push(m)));
+  const forwarders = [...Array(P).keys()].map((p) => new RuleForwarder(def, p, trackers[p]!, emitter, (m) => log.push(m)));
   const reported = new Map<number, string>();
   const report = (worker: number) => {
-    const t = trackers[worker]!;
     for (const p of partitionsOf(worker)) {
+      const t = trackers[p]!;
       const w = t.current;
-      const own = { watermark: w === Infinity ? w : (t.perSourceWatermarks()[sourceOf(p)] ?? -Infinity), idle: t.isIdle(sourceOf(p)) };
+      const own = { watermark: w, idle: t.isIdle(sourceOf(p)) };
       const state = `${w}|${own.watermark}|${own.idle}`;
       if (reported.get(p) === state) continue;
       reported.set(p, state);
@@ -140,8 +138,8 @@ function partitioned(def: RulePipeline, steps: Step[], P: number, opts: { worker
     for (const e of step.events) forwarders[step.partition]!.process(e.event, { source: sourceOf(step.partition), offset: e.offset });
     report(ownerOf(step.partition));
     if (opts.idle && step.idleTick) {
-      for (const q of quietPartitions(steps, k, P)) trackers[ownerOf(q)]!.setIdle(sourceOf(q), true);
-      trackers.forEach((_, w) => report(w));
+      for (const q of quietPartitions(steps, k, P)) trackers[q]!.setIdle(sourceOf(q), true);
+      for (let w = 0; w < opts.workers; w++) report(w);
     }
     merge();
     if (k === opts.checkpointAt) {
@@ -157,7 +155,7 @@ function partitioned(def: RulePipeline, steps: Step[], P: number, opts: { worker
   });
   // Drain: every worker's W = +infinity, reported for its partitions.
   forwarders.forEach((f) => f.finish());
-  trackers.forEach((_, w) => report(w));
+  for (let w = 0; w < opts.workers; w++) report(w);
   merge();
   return { ...o, duplicates };
 }
@@ -174,18 +172,37 @@ const alertRow = (a: AlertResult, withWatermark: boolean) => [a.key, a.id, a.ts,
 const stepsArb = fc.tuple(fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 8 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }));
 
 describe.each(rules)('rule merge stage: $label', ({ def: base }) => {
-  it(`one worker: partitions + merge == one operator over the same consumption order (${RUNS} runs)`, () => {
+  it(`late data: the same alerts and late sets whatever the consumption order and the number of workers (${RUNS} runs)`, () => {
     fc.assert(
       fc.property(
         fc.constantFrom(0, 60_000, 300_000).chain((L) => transactionStreamArb({ maxOutOfOrderness: B, allowedLateness: L, disorder: 'beyond' }).map((raw) => [raw, L] as const)),
-        fc.integer({ min: 1, max: 4 }), stepsArb, fc.nat(30), fc.boolean(),
-        ([raw, L], P, [choices, sizes, ticks], checkpointAt, resend) => {
+        fc.integer({ min: 2, max: 4 }), stepsArb, stepsArb, fc.integer({ min: 1, max: 3 }), fc.nat(30), fc.boolean(),
+        ([raw, L], P, [choicesA, sizesA], [choicesB, sizesB], workers, checkpointAt, resend) => {
           const def = withTiming(base, { maxOutOfOrderness: B, allowedLateness: L }) as RulePipeline;
-          const steps = consumption(decode(def, raw), P, choices, sizes, ticks);
-          const want = oneOperator(def, steps, P, true);
-          const got = partitioned(def, steps, P, { workers: 1, idle: true, checkpointAt, resend });
-          const withWatermark = def.where.length === 0;
-          expect(got.alerts.map((a) => alertRow(a, withWatermark))).toEqual(want.alerts.map((a) => alertRow(a, withWatermark)));
+          const events = decode(def, raw);
+          const a = partitioned(def, consumption(events, P, choicesA, sizesA, [false]), P, { workers: 1, idle: false, checkpointAt: -1, resend: false });
+          const b = partitioned(def, consumption(events, P, choicesB, sizesB, [false]), P, { workers, idle: false, checkpointAt, resend });
+          const rows = (o: Outcome) => o.alerts.map((x) => JSON.stringify(alertRow(x, false))).sort();
+          expect(rows(b)).toEqual(rows(a));
+          expect(b.late.map(([id]) => id).sort()).toEqual(a.late.map(([id]) => id).sort());
+          expect(b.evaluatedOnArrival.map(([id]) => id).sort()).toEqual(a.evaluatedOnArrival.map(([id]) => id).sort());
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
+  it(`one partition: the merge == the one operator over it, late data, idleness, checkpoints and re-sent events included (${RUNS} runs)`, () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0, 60_000, 300_000).chain((L) => transactionStreamArb({ maxOutOfOrderness: B, allowedLateness: L, disorder: 'beyond' }).map((raw) => [raw, L] as const)),
+        stepsArb, fc.nat(30), fc.boolean(),
+        ([raw, L], [choices, sizes, ticks], checkpointAt, resend) => {
+          const def = withTiming(base, { maxOutOfOrderness: B, allowedLateness: L }) as RulePipeline;
+          const steps = consumption(decode(def, raw), 1, choices, sizes, ticks);
+          const want = oneOperator(def, steps, 1, true);
+          const got = partitioned(def, steps, 1, { workers: 1, idle: true, checkpointAt, resend });
+          expect(got.alerts.map((a) => alertRow(a, false))).toEqual(want.alerts.map((a) => alertRow(a, false)));
           expect(got.late).toEqual(want.late);
           expect(got.evaluatedOnArrival).toEqual(want.evaluatedOnArrival);
         },
@@ -226,13 +243,20 @@ describe('rule merge stage: the worker\'s verdict stands', () => {
   const txn = (id: string, ts: number, country: string): AnyEvent => ({ txn_id: id, ts, user_id: 'u1', country, amount: 100 });
   const alerts = (rs: ResultRecord[]) => rs.map((r) => { const a = r as AlertResult; return [a.id, a.value, a.late, a.watermark]; });
 
-  it('a late event is evaluated on arrival at the W the worker met, even where the merged W is lower', () => {
+  it('a late event waits for the canonical order (what met a lower W goes first, from any partition), then is evaluated at the W the worker met', () => {
     const stage = new RuleMergeStage(def, TOPIC, 2);
     stage.event({ partition: 0, offset: 0, verdictWatermark: -Infinity, sourceWatermark: -Infinity, event: txn('a', 100_000, 'US') });
-    // Partition 1 never reported: the merged W is -infinity. The worker judged b late (its W was 150 000).
-    stage.event({ partition: 0, offset: 1, verdictWatermark: 150_000, sourceWatermark: 99_999, event: txn('b', 120_000, 'FR') });
+    // The worker judged b late (its W was 150 000).
+    stage.event({ partition: 0, offset: 1, verdictWatermark: 150_000, sourceWatermark: 150_000, event: txn('b', 120_000, 'FR') });
+    // Partition 1 never reported: the merged W is -infinity, and partition 1 may still send c (below).
     expect(stage.watermark).toBe(-Infinity);
-    expect(alerts(stage.advance())).toEqual([['b', ['FR', 'US'], true, 150_000]]);
+    expect(alerts(stage.advance())).toEqual([]);
+    // c met W 140 000 on partition 1: before b in the canonical order, although it arrived after it. The
+    // clock reaches 150 000 (b's partition's W) first: c is decided (it sees a), then b is evaluated (a).
+    stage.event({ partition: 1, offset: 0, verdictWatermark: 140_000, sourceWatermark: 140_000, event: txn('c', 141_000, 'DE') });
+    stage.progress(1, 160_000, false);
+    stage.progress(0, 170_000, false);
+    expect(alerts(stage.advance())).toEqual([['c', ['DE', 'US'], false, 150_000], ['b', ['FR', 'US'], true, 150_000]]);
   });
 
   it('an on-time event the merged W has already passed is decided at once, as on time, never dropped', () => {
@@ -246,19 +270,23 @@ describe('rule merge stage: the worker\'s verdict stands', () => {
     expect(alerts(stage.advance())).toEqual([['d', ['DE', 'US'], false, 500_000]]);
   });
 
-  it('re-sent events change nothing; the checkpoint carries every partition\'s W', () => {
+  it('re-sent events change nothing; held events and every partition\'s W survive a checkpoint', () => {
     const stage = new RuleMergeStage(def, TOPIC, 2);
     stage.event({ partition: 0, offset: 7, verdictWatermark: -Infinity, sourceWatermark: -Infinity, event: txn('a', 100_000, 'US') });
     stage.event({ partition: 0, offset: 7, verdictWatermark: -Infinity, sourceWatermark: -Infinity, event: txn('a', 100_000, 'US') });
     expect(stage.stats).toEqual({ events: 1, duplicates: 1 });
     stage.progress(1, 200_000, false);
+    expect(alerts(stage.advance())).toEqual([]); // partition 0 holds the merged W at -infinity: a is held
     const copy = new RuleMergeStage(def, TOPIC, 2);
     copy.restore(JSON.parse(JSON.stringify(stage.snapshot())) as RuleMergeSnapshot);
-    expect(copy.watermark).toBe(99_999);
-    copy.event({ partition: 1, offset: 0, verdictWatermark: 99_999, sourceWatermark: 200_000, event: txn('b', 100_001, 'FR') });
-    // Partition 0 drained: the merged W is partition 1's, 200 000 (b's record raised it), and both are decided.
+    expect(copy.watermark).toBe(-Infinity);
+    copy.event({ partition: 1, offset: 0, verdictWatermark: 200_000, sourceWatermark: 200_000, event: txn('b', 150_001, 'FR') });
     copy.progress(0, Infinity, false);
-    expect(alerts(copy.advance())).toEqual([['b', ['FR', 'US'], false, 200_000]]);
+    // The merged W is partition 1's, 200 000: a is released and decided (nothing before it), b still held.
+    expect(copy.watermark).toBe(200_000);
+    expect(alerts(copy.advance())).toEqual([]);
+    copy.progress(1, Infinity, false);
+    expect(alerts(copy.advance())).toEqual([['b', ['FR', 'US'], true, 200_000]]);
     expect(() => copy.progress(2, 0, false)).toThrow(/input partition 2/);
   });
 });
