@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { seedRegistry } from '../../examples/seed.ts';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedDefinitionsPath } from '../../examples/seed.ts';
+import { parseDefinitions } from '../../pipeline/definitions-file.ts';
 import { committedOffsets, endOffsets, kafkaSettings, readLatestByKey } from '../../stream/kafka/client.ts';
 import { topicNames } from '../../stream/kafka/topics.ts';
 import { concord } from '../fixtures/cli.ts';
@@ -19,18 +21,30 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 // first kill in one CI run once the worker got faster).
 const CLICKS = 60_000, TXNS = 4_000, SEED = 23, DATE = '2026-11-23';
 const PARTITIONS = '4';
-const registry = seedRegistry();
+
+// The seed definitions plus a rule keyed by country over transactions partitioned by user_id: it runs in
+// the merge stage, whose alerts must not depend on how the partitions' records interleave either.
+const defs = tempWorkspace('concord-determinism-defs-');
+afterAll(() => defs.cleanup());
+const definitionsJson = JSON.parse(readFileSync(seedDefinitionsPath, 'utf8')) as { pipelines: Record<string, unknown> };
+definitionsJson.pipelines.busy_country = {
+  description: 'More than 3 transactions from one country within 2 minutes', input: 'transactions', key: 'country',
+  rule: { within: '2m', count: true, more_than: 3, output: 'n' }, max_out_of_orderness: '30s', allowed_lateness: '5m',
+};
+const definitionsFile = defs.file('definitions.json', [JSON.stringify(definitionsJson)]);
+const registry = parseDefinitions(definitionsJson, definitionsFile);
 
 function produce(prefix: string): void {
   const env = { CONCORD_TOPIC_PREFIX: prefix, CONCORD_PARTITIONS: PARTITIONS };
   const common = ['--seed', String(SEED), '--date', DATE, '--late-fraction', '0.01', '--invalid-fraction', '0'];
   expect(concord(['produce', '--schema', 'clicks', '--count', String(CLICKS), ...common], env).code).toBe(0);
-  expect(concord(['produce', '--schema', 'transactions', '--count', String(TXNS), '--fraud-rings', '5', ...common], env).code).toBe(0);
+  // Disorder past B (30 s) for transactions: some events are late within L, evaluated on arrival.
+  expect(concord(['produce', '--schema', 'transactions', '--count', String(TXNS), '--fraud-rings', '5', '--disorder', '90s', ...common], env).code).toBe(0);
 }
 
 function startWorker(prefix: string, workerId: string, extra: string[] = [], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'run', '--pipeline', 'all', '--worker-id', workerId, ...extra], {
-    cwd: root, env: { ...process.env, CONCORD_TOPIC_PREFIX: prefix, CONCORD_PARTITIONS: PARTITIONS, ...env }, stdio: ['ignore', 'ignore', 'pipe'],
+    cwd: root, env: { ...process.env, CONCORD_TOPIC_PREFIX: prefix, CONCORD_PARTITIONS: PARTITIONS, CONCORD_DEFINITIONS: definitionsFile, ...env }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += String(d); });
@@ -114,6 +128,9 @@ describe('deterministic lateness over a real broker', () => {
     // ~1% late input: the late set is not empty, so the comparisons mean something.
     expect(lateOne.filter((l) => l.startsWith('page_views_per_minute|')).length).toBeGreaterThan(20);
     expect(resultsOne.size).toBeGreaterThan(100);
+    // The merge-stage rule raised alerts, and some of its events were late within L (evaluated at the merge).
+    expect([...resultsOne.keys()].filter((k) => k.startsWith('busy_country|')).length).toBeGreaterThan(0);
+    expect(lateOne.filter((l) => l.startsWith('busy_country|') && l.endsWith('|true')).length).toBeGreaterThan(0);
   }, 180_000);
 
   it('reconcile rebuilds the workers\' late set from the archive\'s partition and offset alone', async () => {
@@ -121,7 +138,7 @@ describe('deterministic lateness over a real broker', () => {
     try {
       const rebuilt: string[] = [];
       for (const schema of ['clicks', 'transactions']) {
-        const r = concord(['archive', '--schema', schema, '--from-kafka', '--stop-when-idle', '2s', '--dir', ws.dir], { CONCORD_TOPIC_PREFIX: reference, CONCORD_PARTITIONS: PARTITIONS });
+        const r = concord(['archive', '--schema', schema, '--from-kafka', '--stop-when-idle', '2s', '--dir', ws.dir], { CONCORD_TOPIC_PREFIX: reference, CONCORD_PARTITIONS: PARTITIONS, CONCORD_DEFINITIONS: definitionsFile });
         expect(r.code, r.stderr).toBe(0);
         for (const def of registry.pipelinesOf(schema)) {
           for (const l of await archiveLateSet(ws.dir, def)) {
