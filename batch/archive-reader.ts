@@ -16,6 +16,36 @@ export interface ArchivedEvent {
   readonly position: EventPosition;
 }
 
+/** The SELECT list of `names` as JS wants them (timestamps as epoch milliseconds). */
+function selectList(schema: EventSchema, names: readonly string[]): string {
+  return names.map((n) => (schema.fields[n]!.kind === 'timestamp' ? `epoch_ms(${quoteIdent(n)}) AS ${quoteIdent(n)}` : quoteIdent(n))).join(', ');
+}
+
+/** Events of fetched columns `names` (+ `_source`, `_offset`), one per row; `extra` reads more per row. */
+function eventsOf<T>(cols: Record<string, unknown[]>, names: readonly string[], extra: (row: number) => T): (ArchivedEvent & T)[] {
+  const n = cols._offset?.length ?? 0;
+  const out: (ArchivedEvent & T)[] = new Array(n);
+  const columns = names.map((name) => [name, cols[name]!] as const);
+  for (let r = 0; r < n; r++) {
+    const event: AnyEvent = {};
+    for (const [name, values] of columns) {
+      const v = values[r];
+      if (v !== null && v !== undefined) event[name] = typeof v === 'bigint' ? Number(v) : (v as string | number);
+    }
+    out[r] = { event, position: { source: String(cols._source![r]), offset: Number(cols._offset![r]) }, ...extra(r) };
+  }
+  return out;
+}
+
+async function withDb<T>(db: DuckDb | undefined, fn: (db: DuckDb) => Promise<T>): Promise<T> {
+  const own = db ?? (await DuckDb.open());
+  try {
+    return await fn(own);
+  } finally {
+    if (!db) own.close();
+  }
+}
+
 /**
  * Reads archived events back in arrival order: by ingest time (Kafka record timestamps; one value for a
  * file), then per source by offset. Across Kafka partitions this approximates the order a worker saw.
@@ -26,32 +56,44 @@ export async function readArrivalOrder(
   schema: EventSchema,
   options: { db?: DuckDb; fields?: readonly string[] } = {},
 ): Promise<ArchivedEvent[]> {
-  const db = options.db;
   if ((await listArchiveFiles(dir, schema)).length === 0) return [];
-  const own = db ?? (await DuckDb.open());
-  try {
-    const names = options.fields ? [...options.fields] : Object.keys(schema.fields);
-    const select = names.map((n) =>
-      schema.fields[n]!.kind === 'timestamp' ? `epoch_ms(${quoteIdent(n)}) AS ${quoteIdent(n)}` : quoteIdent(n),
+  const names = options.fields ? [...options.fields] : Object.keys(schema.fields);
+  return withDb(options.db, async (db) => eventsOf(await db.columns(
+    `SELECT ${selectList(schema, names)}, _source, _offset
+     FROM read_parquet(${quoteString(partitionGlob(dir, schema))}, hive_partitioning = false)
+     ORDER BY _ingest_ts, _source, _offset`,
+  ), names, () => ({})));
+}
+
+/** An archived event with the W its source (Kafka partition) had before it: max ts - B - 1 over its earlier offsets. */
+export interface WatermarkedEvent extends ArchivedEvent {
+  readonly watermark: number;
+}
+
+/**
+ * The archived events that met a W at or above their own time, each with that W: its source's own W
+ * before it (bound B), over the source's earlier offsets — everything an event can be late against, per
+ * partition (docs/semantics.md, "Over Kafka"). Every other event is on time for every window and rule,
+ * so only these reach JS: DuckDB computes each source's running W over the whole archive (a column or
+ * three), instead of every event being read back. By source, then offset.
+ */
+export async function readLateCandidates(
+  dir: string,
+  schema: EventSchema,
+  options: { maxOutOfOrderness: number; db?: DuckDb; fields?: readonly string[] },
+): Promise<WatermarkedEvent[]> {
+  if ((await listArchiveFiles(dir, schema)).length === 0) return [];
+  const names = [...new Set([...(options.fields ?? Object.keys(schema.fields)), schema.timeField])];
+  const ts = `epoch_ms(${quoteIdent(schema.timeField)})`;
+  const B = Math.trunc(options.maxOutOfOrderness);
+  return withDb(options.db, async (db) => {
+    const cols = await db.columns(
+      `SELECT ${selectList(schema, names)}, _source, _offset, _w FROM (
+         SELECT *, max(${ts}) OVER (PARTITION BY _source ORDER BY _offset ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) - ${B} - 1 AS _w
+         FROM read_parquet(${quoteString(partitionGlob(dir, schema))}, hive_partitioning = false))
+       WHERE ${ts} <= _w
+       ORDER BY _source, _offset`,
     );
-    const cols = await own.columns(
-      `SELECT ${select.join(', ')}, _source, _offset
-       FROM read_parquet(${quoteString(partitionGlob(dir, schema))}, hive_partitioning = false)
-       ORDER BY _ingest_ts, _source, _offset`,
-    );
-    const n = cols._offset?.length ?? 0;
-    const out: ArchivedEvent[] = new Array(n);
-    const columns = names.map((name) => [name, cols[name]!] as const);
-    for (let r = 0; r < n; r++) {
-      const event: AnyEvent = {};
-      for (const [name, values] of columns) {
-        const v = values[r];
-        if (v !== null && v !== undefined) event[name] = typeof v === 'bigint' ? Number(v) : (v as string | number);
-      }
-      out[r] = { event, position: { source: String(cols._source![r]), offset: Number(cols._offset![r]) } };
-    }
-    return out;
-  } finally {
-    if (!db) own.close();
-  }
+    return eventsOf(cols, names, (r) => ({ watermark: Number(cols._w![r]) }));
+  });
 }

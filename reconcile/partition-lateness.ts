@@ -1,4 +1,4 @@
-import { readArrivalOrder, type ArchivedEvent } from '../batch/archive-reader.ts';
+import { readLateCandidates, type ArchivedEvent, type WatermarkedEvent } from '../batch/archive-reader.ts';
 import type { DuckDb } from '../batch/duckdb.ts';
 import { fieldsRead, type PipelineDefinition } from '../pipeline/definition.ts';
 import { compileFilter } from '../pipeline/filter.ts';
@@ -43,38 +43,51 @@ export function lateSetByPartition(def: PipelineDefinition, events: readonly Arc
 
 /** `lateSetByPartition`, with the windows that skipped an event they alone were late for. */
 export function judgeByPartition(def: PipelineDefinition, events: readonly ArchivedEvent[]): PartitionJudgement {
+  return judgeAgainstOwnWatermark(def, withPartitionWatermarks(def, events));
+}
+
+/** Each event with its partition's own W before it, per source (sorted) by offset. */
+function withPartitionWatermarks(def: PipelineDefinition, events: readonly ArchivedEvent[]): WatermarkedEvent[] {
   const bySource = new Map<string, ArchivedEvent[]>();
   for (const e of events) {
     const list = bySource.get(e.position.source);
     if (list) list.push(e);
     else bySource.set(e.position.source, [e]);
   }
-  const keep = compileFilter(def.where);
   const B = def.watermark.maxOutOfOrderness;
+  const out: WatermarkedEvent[] = [];
+  for (const source of [...bySource.keys()].sort()) {
+    let w = Number.NEGATIVE_INFINITY;
+    for (const e of bySource.get(source)!.sort((a, b) => a.position.offset - b.position.offset)) {
+      out.push({ ...e, watermark: w });
+      const ts = e.event[def.schema.timeField] as number;
+      if (ts - B - 1 > w) w = ts - B - 1;
+    }
+  }
+  return out;
+}
+
+/** Judges each event against the W it met (`watermark`), with the operators' predicates (pipeline/lateness.ts). */
+function judgeAgainstOwnWatermark(def: PipelineDefinition, events: readonly WatermarkedEvent[]): PartitionJudgement {
+  const keep = compileFilter(def.where);
   const L = def.allowedLateness;
   const out: JudgedLate[] = [];
   const skippedWindows: JudgedLate[] = [];
-  for (const source of [...bySource.keys()].sort()) {
-    const ordered = bySource.get(source)!.sort((a, b) => a.position.offset - b.position.offset);
-    let w = Number.NEGATIVE_INFINITY;
-    for (const { event, position } of ordered) {
-      const ts = event[def.schema.timeField] as number;
-      if (keep === undefined || keep(event)) {
-        if (def.kind === 'windowed') {
-          const starts = assignWindows(def.window, ts);
-          const late = starts.filter((start) => isLateForWindow(windowEnd(def.window, start), L, w));
-          if (late.length === starts.length) {
-            const last = starts.at(-1);
-            const end = last === undefined ? 0 : windowEnd(def.window, last); // as the operator names it
-            out.push({ event, position, watermark: w, evaluatedOnArrival: false, window: { start: end - def.window.size, end } });
-          } else {
-            for (const start of late) skippedWindows.push({ event, position, watermark: w, evaluatedOnArrival: false, window: { start, end: windowEnd(def.window, start) } });
-          }
-        } else if (isDecided(ts, w)) {
-          out.push({ event, position, watermark: w, evaluatedOnArrival: !isBeyondLateness(ts, L, w) });
-        }
+  for (const { event, position, watermark: w } of events) {
+    if (keep !== undefined && !keep(event)) continue;
+    const ts = event[def.schema.timeField] as number;
+    if (def.kind === 'windowed') {
+      const starts = assignWindows(def.window, ts);
+      const late = starts.filter((start) => isLateForWindow(windowEnd(def.window, start), L, w));
+      if (late.length === starts.length) {
+        const last = starts.at(-1);
+        const end = last === undefined ? 0 : windowEnd(def.window, last); // as the operator names it
+        out.push({ event, position, watermark: w, evaluatedOnArrival: false, window: { start: end - def.window.size, end } });
+      } else {
+        for (const start of late) skippedWindows.push({ event, position, watermark: w, evaluatedOnArrival: false, window: { start, end: windowEnd(def.window, start) } });
       }
-      if (ts - B - 1 > w) w = ts - B - 1;
+    } else if (isDecided(ts, w)) {
+      out.push({ event, position, watermark: w, evaluatedOnArrival: !isBeyondLateness(ts, L, w) });
     }
   }
   return { late: out, skippedWindows };
@@ -85,8 +98,11 @@ export async function archiveLateSet(dir: string, def: PipelineDefinition, db?: 
   return (await archiveJudgement(dir, def, db)).late;
 }
 
-/** `judgeByPartition` over an archive. */
+/**
+ * `judgeByPartition` over an archive: DuckDB computes each partition's W and hands over only the events
+ * that met a W at or above their time (readLateCandidates: no other event is late for any window or rule).
+ */
 export async function archiveJudgement(dir: string, def: PipelineDefinition, db?: DuckDb): Promise<PartitionJudgement> {
-  const fields = [...new Set([...fieldsRead(def), def.schema.timeField])];
-  return judgeByPartition(def, await readArrivalOrder(dir, def.schema, { ...(db ? { db } : {}), fields }));
+  const candidates = await readLateCandidates(dir, def.schema, { maxOutOfOrderness: def.watermark.maxOutOfOrderness, fields: fieldsRead(def), ...(db ? { db } : {}) });
+  return judgeAgainstOwnWatermark(def, candidates);
 }

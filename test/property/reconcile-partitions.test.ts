@@ -5,6 +5,7 @@ import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { fraudMultiCountry, pageViewsPerMinute, uniqueVisitors5m } from '../../examples/seed.ts';
 import { checkDefinition, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { hopping } from '../../pipeline/windows.ts';
+import { archiveJudgement } from '../../reconcile/partition-lateness.ts';
 import { reconcile, type LoggedLate } from '../../reconcile/reconcile.ts';
 import type { LateRecord, ResultRecord } from '../../schemas/results.ts';
 import type { AnyEvent } from '../../schemas/schema.ts';
@@ -30,20 +31,26 @@ async function* asAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
 }
 
 /** The workers: per partition (the input is keyed by the pipeline's key) one operator judging by its own W, in offset order. */
-function workers(def: PipelineDefinition, partitions: readonly Record<string, unknown>[][]): { realtime: ResultRecord[]; late: LoggedLate[] } {
+function workers(def: PipelineDefinition, partitions: readonly Record<string, unknown>[][]): { realtime: ResultRecord[]; late: LoggedLate[]; skipped: LateRecord[] } {
   const realtime: ResultRecord[] = [];
   const late: LoggedLate[] = [];
+  const skipped: LateRecord[] = [];
   partitions.forEach((events, p) => {
     const op = createOperator(def, {
       result: (r) => realtime.push(r),
       late: (l: LateRecord) => late.push({ record: l, evaluatedOnArrival: false }),
       lateAccepted: (l: LateRecord) => late.push({ record: l, evaluatedOnArrival: true }),
+      skipped: (l: LateRecord) => skipped.push(l),
     });
     events.forEach((event, offset) => op.process(event as AnyEvent, { source: sourceOf(p), offset }));
     op.finish();
   });
-  return { realtime, late };
+  return { realtime, late, skipped };
 }
+
+/** A judged or logged event as compared: where it is, what W it met, which window, evaluated on arrival. */
+const judgedRow = (l: { position: { source: string; offset: number }; watermark: number; windowStart?: number }, onArrival: boolean) =>
+  `${l.position.source}@${l.position.offset}|${l.watermark}|${l.windowStart ?? ''}|${onArrival}`;
 
 // Hopping windows: an event falls in several windows, and may be late for the older ones only.
 const hoppingViews = checkDefinition({ ...pageViewsPerMinute, name: 'page_views_2m_every_1m', window: hopping(120_000, 60_000) });
@@ -69,7 +76,7 @@ describe.each(cases)('property: reconcile of an archive of $def.name in $partiti
         async (events, slices) => {
           const partitions: Record<string, unknown>[][] = Array.from({ length: PARTITIONS }, () => []);
           for (const e of events) partitions[[...String(e[key])].reduce((h, c) => h * 31 + c.charCodeAt(0), 7) % PARTITIONS]!.push(e);
-          const { realtime, late } = workers(def, partitions);
+          const { realtime, late, skipped } = workers(def, partitions);
 
           const batches: LineBatch[] = [];
           const next = partitions.map(() => 0);
@@ -87,6 +94,15 @@ describe.each(cases)('property: reconcile of an archive of $def.name in $partiti
           for (let p = 0; p < PARTITIONS; p++) take(p, Number.MAX_SAFE_INTEGER);
           const dir = join(ws.dir, `run-${runNo++}`);
           await new ParquetArchive(dir, def.schema).write(asAsync(batches));
+
+          // The archive's judgement (each partition's W computed in DuckDB, readLateCandidates) is the workers' own.
+          const judged = await archiveJudgement(dir, def);
+          expect(judged.late.map((l) => judgedRow({ ...l, windowStart: l.window?.start }, l.evaluatedOnArrival)).sort())
+            .toEqual(late.map((l) => judgedRow(l.record, l.evaluatedOnArrival)).sort());
+          // The operator reports every window it skipped; those of an event late for all of them are the late event's.
+          const lateAt = new Set(late.map((l) => `${l.record.position.source}@${l.record.position.offset}`));
+          const partlySkipped = skipped.filter((l) => !lateAt.has(`${l.position.source}@${l.position.offset}`));
+          expect(judged.skippedWindows.map((l) => judgedRow({ ...l, windowStart: l.window?.start }, false)).sort()).toEqual(partlySkipped.map((l) => judgedRow(l, false)).sort());
 
           const rebuilt = await reconcile({ def, realtime, archiveDir: dir });
           const logged = await reconcile({ def, realtime, archiveDir: dir, lateLog: late });
