@@ -1,13 +1,11 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedDefinitionsPath } from '../../examples/seed.ts';
-import { parseDefinitions } from '../../pipeline/definitions-file.ts';
 import { committedOffsets, endOffsets, kafkaSettings, readLatestByKey } from '../../stream/kafka/client.ts';
 import { topicNames } from '../../stream/kafka/topics.ts';
 import { concord } from '../fixtures/cli.ts';
+import { withMergeStageRule } from '../fixtures/merge-rule-definitions.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 import { archiveLateSet } from '../../reconcile/partition-lateness.ts';
 
@@ -26,13 +24,7 @@ const PARTITIONS = '4';
 // the merge stage, whose alerts must not depend on how the partitions' records interleave either.
 const defs = tempWorkspace('concord-determinism-defs-');
 afterAll(() => defs.cleanup());
-const definitionsJson = JSON.parse(readFileSync(seedDefinitionsPath, 'utf8')) as { pipelines: Record<string, unknown> };
-definitionsJson.pipelines.busy_country = {
-  description: 'More than 3 transactions from one country within 2 minutes', input: 'transactions', key: 'country',
-  rule: { within: '2m', count: true, more_than: 3, output: 'n' }, max_out_of_orderness: '30s', allowed_lateness: '5m',
-};
-const definitionsFile = defs.file('definitions.json', [JSON.stringify(definitionsJson)]);
-const registry = parseDefinitions(definitionsJson, definitionsFile);
+const { definitionsFile, registry } = withMergeStageRule(defs.file);
 
 function produce(prefix: string): void {
   const env = { CONCORD_TOPIC_PREFIX: prefix, CONCORD_PARTITIONS: PARTITIONS };

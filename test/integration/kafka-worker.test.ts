@@ -1,16 +1,15 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDay } from '../../generate/realistic-day.ts';
-import { seedDefinitionsPath, seedRegistry } from '../../examples/seed.ts';
-import { parseDefinitions } from '../../pipeline/definitions-file.ts';
+import { seedRegistry } from '../../examples/seed.ts';
 import { cellKey } from '../../schemas/results.ts';
 import { BatchProducer, committedOffsets, endOffsets, ensureTopics, kafkaSettings, readLatestByKey } from '../../stream/kafka/client.ts';
 import { concordTopics, topicNames } from '../../stream/kafka/topics.ts';
 import { concord } from '../fixtures/cli.ts';
 import { streamLines } from '../fixtures/run-both.ts';
+import { withMergeStageRule } from '../fixtures/merge-rule-definitions.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // Real broker, real CLI processes. Each describe uses its own topic prefix, so nothing is shared.
@@ -22,13 +21,7 @@ const CLICKS = 20_000, TXNS = 4_000, SEED = 11, DATE = '2026-11-23';
 // events span partitions, so it runs in the merge stage (kills and two workers included).
 const ws = tempWorkspace('concord-worker-');
 afterAll(() => ws.cleanup());
-const definitionsJson = JSON.parse(readFileSync(seedDefinitionsPath, 'utf8')) as { pipelines: Record<string, unknown> };
-definitionsJson.pipelines.busy_country = {
-  description: 'More than 3 transactions from one country within 2 minutes', input: 'transactions', key: 'country',
-  rule: { within: '2m', count: true, more_than: 3, output: 'n' }, max_out_of_orderness: '30s', allowed_lateness: '5m',
-};
-const definitionsFile = ws.file('definitions.json', [JSON.stringify(definitionsJson)]);
-const registry = parseDefinitions(definitionsJson, definitionsFile);
+const { definitionsFile, registry } = withMergeStageRule(ws.file);
 const withDefinitions = { CONCORD_DEFINITIONS: definitionsFile };
 
 /** What the file-based stream runtime says for the same (on-time) events: the final value per cell. */
