@@ -3,6 +3,7 @@ import { ConcordError } from '../pipeline/errors.ts';
 import type { ResultRecord } from '../schemas/results.ts';
 import type { AnyEvent } from '../schemas/schema.ts';
 import { createOperator, type OperatorSnapshot, type StreamOperator } from './operators/index.ts';
+import { fromWire, toWire, type WireWatermark } from './merge-messages.ts';
 import { BinaryHeap } from './operators/binary-heap.ts';
 import { CanonicalClock, MergedWatermark } from './rule-merge-tracker.ts';
 import type { WatermarkSnapshot } from '../pipeline/watermark.ts';
@@ -30,8 +31,8 @@ export interface RuleMergeSnapshot {
   readonly held?: RuleEventWire[];
 }
 
-/** A held event in a checkpoint (infinite W as null). */
-type RuleEventWire = [partition: number, offset: number, verdict: number | null, source: number | null, event: AnyEvent];
+/** A held event in a checkpoint (W as on the wire: infinities as text). */
+type RuleEventWire = [partition: number, offset: number, verdict: WireWatermark, source: WireWatermark, event: AnyEvent];
 
 export interface RuleMergeStats {
   events: number;
@@ -43,9 +44,6 @@ export interface RuleMergeStats {
 function canonicalBefore(a: ForwardedEvent, b: ForwardedEvent): boolean {
   return a.sourceWatermark !== b.sourceWatermark ? a.sourceWatermark < b.sourceWatermark : a.partition !== b.partition ? a.partition < b.partition : a.offset < b.offset;
 }
-
-const wire = (w: number): number | null => (Number.isFinite(w) ? w : w > 0 ? Number.MAX_VALUE : null);
-const unwire = (w: number | null): number => (w === null ? Number.NEGATIVE_INFINITY : w === Number.MAX_VALUE ? Number.POSITIVE_INFINITY : w);
 
 /**
  * The merge stage of a rule keyed by another field than the partition key: a key's events arrive in
@@ -74,7 +72,7 @@ export class RuleMergeStage {
   private merged!: MergedWatermark;
   private clock!: CanonicalClock;
   private operator!: StreamOperator;
-  private held = new BinaryHeap<ForwardedEvent>(canonicalBefore);
+  private held!: BinaryHeap<ForwardedEvent>;
   private readonly out: ResultRecord[] = [];
   private readonly offsets = new Map<number, number>();
   readonly stats: RuleMergeStats = { events: 0, duplicates: 0 };
@@ -103,7 +101,7 @@ export class RuleMergeStage {
     }
     this.held = new BinaryHeap<ForwardedEvent>(canonicalBefore);
     for (const [partition, offset, verdict, source, event] of snap?.held ?? []) {
-      this.held.push({ partition, offset, verdictWatermark: unwire(verdict), sourceWatermark: unwire(source), event });
+      this.held.push({ partition, offset, verdictWatermark: fromWire(verdict), sourceWatermark: fromWire(source), event });
     }
     this.operator = createOperator(this.def, {
       result: (r) => this.out.push(r),
@@ -181,13 +179,7 @@ export class RuleMergeStage {
   }
 
   snapshot(): RuleMergeSnapshot {
-    const held: RuleEventWire[] = [];
-    const copy = new BinaryHeap<ForwardedEvent>(canonicalBefore);
-    for (let e = this.held.pop(); e !== undefined; e = this.held.pop()) {
-      held.push([e.partition, e.offset, wire(e.verdictWatermark), wire(e.sourceWatermark), e.event]);
-      copy.push(e);
-    }
-    this.held = copy;
+    const held = this.held.values().map((e): RuleEventWire => [e.partition, e.offset, toWire(e.verdictWatermark), toWire(e.sourceWatermark), e.event]);
     return { definition: this.version, operator: this.operator.snapshot(), offsets: [...this.offsets], merged: this.merged.snapshot(), held };
   }
 

@@ -15,6 +15,11 @@ export class BinaryHeap<T> {
     return this.items[0];
   }
 
+  /** Every item, in no particular order (a snapshot pushes them back one by one). */
+  values(): readonly T[] {
+    return this.items;
+  }
+
   push(item: T): void {
     const a = this.items;
     a.push(item);
