@@ -3,11 +3,12 @@ import type { DayReconciliation } from '../reconcile/day-report.ts';
 import type { LoggedLate } from '../reconcile/reconcile.ts';
 import type { DirtyCell, ReconcileStore } from '../reconcile/reconcile-day.ts';
 import type { KeyValues, ResultRecord } from '../schemas/results.ts';
-import { dayOf, lateToStored, toRecord, toRow, type Provenance, type StoredRow } from './rows.ts';
+import { DayVersions } from './day-versions.ts';
+import { markDirtyCells } from './dirty-cells.ts';
+import { dayOf, lateToStored, toRecord, type Provenance, type StoredRow } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
-import { changedRowsOf, keepReplaced, recordChanges, stageRows, upsertRows, type ChangeToRecord } from './bulk-write.ts';
+import { createStoreTables } from './store-tables.ts';
 import { isSealed, StreamWrites, type WriteOutcome } from './stream-writes.ts';
-import { consumeDirty, markDirtyCells } from './dirty-cells.ts';
 
 export type { WriteOutcome };
 
@@ -95,6 +96,8 @@ export class SqlResultStore implements ReconcileStore {
   private keyless = false;
   /** The stream's write path (keyed until `init` finds the tables without keys). */
   private writes: StreamWrites;
+  /** Reconciled versions, reverts and backfills of a day. */
+  private versions: DayVersions;
 
   constructor(db: SqlDriver, options: StoreOptions) {
     this.db = db;
@@ -105,6 +108,7 @@ export class SqlResultStore implements ReconcileStore {
     this.registry = options.registry;
     this.now = options.now ?? Date.now;
     this.writes = new StreamWrites(schema, false, { now: this.now, sealDelayMs: this.sealDelayMs });
+    this.versions = new DayVersions(schema, false);
   }
 
   get backend(): 'duckdb' | 'postgres' {
@@ -113,58 +117,9 @@ export class SqlResultStore implements ReconcileStore {
 
   /** Creates the schema's tables if missing (idempotent). */
   async init(): Promise<this> {
-    const s = this.s;
-    const rowCols = `pipeline TEXT NOT NULL, generation INTEGER NOT NULL, window_start BIGINT NOT NULL, cell TEXT NOT NULL,
-      day TEXT NOT NULL, kind TEXT NOT NULL, window_end BIGINT, key_json TEXT NOT NULL, values_json TEXT NOT NULL,
-      revision INTEGER NOT NULL, provenance TEXT NOT NULL, watermark TEXT, definition_version TEXT NOT NULL,
-      written_at BIGINT NOT NULL, job_id TEXT`;
-    // Embedded DuckDB: the two big tables without a primary key. A DuckDB file has one writing process,
-    // so the store knows which cells it holds (LiveIndex) and writes plain inserts and updates; the ART
-    // index behind a key made every live flush an upsert (measured: 2,700 rows per flush, p50 49 ms keyed
-    // with ON CONFLICT, 28 ms keyless). PostgreSQL has several writers and keeps its keys.
-    const duck = this.db.backend === 'duckdb';
-    const ddl = [
-      `CREATE SCHEMA IF NOT EXISTS ${s}`,
-      `CREATE SEQUENCE IF NOT EXISTS ${s}.change_seq`,
-      `CREATE TABLE IF NOT EXISTS ${s}.result_rows (${rowCols}${duck ? '' : ', PRIMARY KEY (pipeline, generation, window_start, cell)'})`,
-      `CREATE TABLE IF NOT EXISTS ${s}.result_history (${rowCols}${duck ? '' : ', PRIMARY KEY (pipeline, generation, window_start, cell, revision)'})`,
-      `CREATE TABLE IF NOT EXISTS ${s}.day_versions (pipeline TEXT NOT NULL, day TEXT NOT NULL, generation INTEGER NOT NULL,
-        status TEXT NOT NULL, job_id TEXT, created_at BIGINT NOT NULL, PRIMARY KEY (pipeline, day, generation))`,
-      `CREATE TABLE IF NOT EXISTS ${s}.day_live (pipeline TEXT NOT NULL, day TEXT NOT NULL, generation INTEGER NOT NULL,
-        switched_at BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`,
-      `CREATE TABLE IF NOT EXISTS ${s}.switch_log (seq BIGINT PRIMARY KEY, pipeline TEXT NOT NULL, day TEXT NOT NULL,
-        generation INTEGER NOT NULL, previous INTEGER NOT NULL, reason TEXT NOT NULL, at_ms BIGINT NOT NULL)`,
-      `CREATE TABLE IF NOT EXISTS ${s}.changes (seq BIGINT PRIMARY KEY, pipeline TEXT NOT NULL, day TEXT NOT NULL,
-        window_start BIGINT NOT NULL, cell TEXT NOT NULL, key_json TEXT NOT NULL, old_json TEXT, new_json TEXT,
-        provenance TEXT NOT NULL, generation INTEGER NOT NULL, at_ms BIGINT NOT NULL)`,
-      `CREATE TABLE IF NOT EXISTS ${s}.dirty_cells (pipeline TEXT NOT NULL, day TEXT NOT NULL, window_start BIGINT NOT NULL,
-        cell TEXT NOT NULL, key_json TEXT NOT NULL, reason TEXT NOT NULL, recorded_at BIGINT NOT NULL, consumed_by TEXT,
-        PRIMARY KEY (pipeline, window_start, cell))`,
-      `CREATE TABLE IF NOT EXISTS ${s}.late_delta (pipeline TEXT NOT NULL, day TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`,
-      `CREATE TABLE IF NOT EXISTS ${s}.late_events (pipeline TEXT NOT NULL, day TEXT NOT NULL, source TEXT NOT NULL,
-        "offset" BIGINT NOT NULL, record_json TEXT NOT NULL, PRIMARY KEY (pipeline, source, "offset"))`,
-      `CREATE TABLE IF NOT EXISTS ${s}.archive_checks (pipeline TEXT NOT NULL, day TEXT NOT NULL, checked_through BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`,
-      `CREATE TABLE IF NOT EXISTS ${s}.watermarks (pipeline TEXT PRIMARY KEY, watermark DOUBLE PRECISION NOT NULL)`,
-      `CREATE TABLE IF NOT EXISTS ${s}.reconciliations (pipeline TEXT NOT NULL, day TEXT NOT NULL, job_id TEXT NOT NULL,
-        status TEXT NOT NULL, generation INTEGER, report_json TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (pipeline, day, job_id))`,
-    ];
-    // Two processes creating the tables at once may race on PostgreSQL's catalog: serialise DDL too.
-    await this.db.transaction(async (tx) => {
-      for (const sql of ddl) await tx.query(sql);
-      // PostgreSQL: room on each page of result_rows for the new version of an updated row, so an upsert
-      // (late updates, backfill) is a HOT update that leaves the primary key index alone (measured: 100,800
-      // upserts 1.5-1.7 s at 75 against 2.0-2.5 s at the default 100). Set once; pages written from then on.
-      if (this.db.backend === 'postgres') {
-        const [t] = await tx.query(`SELECT reloptions::TEXT AS o FROM pg_class WHERE oid = '${s}.result_rows'::regclass`);
-        if (!String(t?.o ?? '').includes('fillfactor=75')) await tx.query(`ALTER TABLE ${s}.result_rows SET (fillfactor = 75)`);
-      }
-      if (duck) {
-        // A store created before keeps its keys and the keyed statements.
-        const keys = await tx.query(`SELECT count(*) AS n FROM duckdb_constraints() WHERE schema_name = $1 AND table_name IN ('result_rows', 'result_history') AND constraint_type = 'PRIMARY KEY'`, [s]);
-        this.keyless = Number(keys[0]?.n ?? 0) === 0;
-      }
-    });
-    this.writes = new StreamWrites(s, this.keyless, { now: this.now, sealDelayMs: this.sealDelayMs });
+    ({ keyless: this.keyless } = await createStoreTables(this.db, this.s));
+    this.writes = new StreamWrites(this.s, this.keyless, { now: this.now, sealDelayMs: this.sealDelayMs });
+    this.versions = new DayVersions(this.s, this.keyless);
     return this;
   }
 
@@ -345,40 +300,12 @@ export class SqlResultStore implements ReconcileStore {
   }
 
   async publishDay(pipeline: string, day: string, records: readonly ResultRecord[], meta: { jobId: string; provenance: 'reconciled' }): Promise<{ generation: number; previous: number; corrections: number }> {
-    return this.rewriting(async (tx) => {
-      const mine = await tx.query(`SELECT generation, status FROM ${this.s}.day_versions WHERE pipeline = $1 AND day = $2 AND job_id = $3`, [pipeline, day, meta.jobId]);
-      const previous = await this.liveGeneration(tx, pipeline, day);
-      if (mine[0] && Number(mine[0].generation) === previous) return { generation: previous, previous, corrections: 0 }; // a retried job: already live
-      const generation = mine[0]
-        ? Number(mine[0].generation)
-        : Number((await tx.query(`SELECT coalesce(max(generation), 0) + 1 AS g FROM ${this.s}.day_versions WHERE pipeline = $1 AND day = $2`, [pipeline, day]))[0]!.g);
-      const at = this.now();
-      if (!mine[0]) {
-        await tx.query(`INSERT INTO ${this.s}.day_versions (pipeline, day, generation, status, job_id, created_at) VALUES ($1, $2, $3, 'staged', $4, $5)`,
-          [pipeline, day, generation, meta.jobId, at]);
-      }
-      const rows = records.map((r) => toRow(r, { generation, provenance: meta.provenance, writtenAt: at, jobId: meta.jobId }))
-        .filter((r) => r.pipeline === pipeline && r.day === day)
-        .map((r) => ({ ...r, revision: 0 }));
-      const stage = await stageRows(tx, this.s, rows.map((row) => ({ row })));
-      await keepReplaced(tx, this.s, stage, { keyless: this.keyless });
-      await upsertRows(tx, this.s, stage, { keyless: this.keyless });
-      const corrections = await this.switchTo(tx, pipeline, day, generation, previous, 'reconcile', meta.provenance, at);
-      // The reconciliation read the whole archive: cells dirtied before it are covered.
-      await tx.execute(`DELETE FROM ${this.s}.dirty_cells WHERE pipeline = $1 AND day = $2 AND recorded_at <= $3`, [pipeline, day, at]);
-      return { generation, previous, corrections };
-    });
+    return this.rewriting((tx) => this.versions.publish(tx, pipeline, day, records, meta, this.now()));
   }
 
   /** Makes the version that was live before the current one live again (one atomic switch). */
   async revert(pipeline: string, day: string): Promise<{ from: number; to: number; corrections: number }> {
-    return this.rewriting(async (tx) => {
-      const last = await tx.query(`SELECT generation, previous FROM ${this.s}.switch_log WHERE pipeline = $1 AND day = $2 ORDER BY seq DESC LIMIT 1`, [pipeline, day]);
-      if (!last[0]) throw new Error(`${pipeline} ${day}: no version was ever switched to, nothing to revert`);
-      const from = Number(last[0].generation), to = Number(last[0].previous);
-      const corrections = await this.switchTo(tx, pipeline, day, to, from, 'revert', 'revert', this.now());
-      return { from, to, corrections };
-    });
+    return this.rewriting((tx) => this.versions.revert(tx, pipeline, day, this.now()));
   }
 
   /**
@@ -386,28 +313,7 @@ export class SqlResultStore implements ReconcileStore {
    * cells read for them, in one transaction of set-based statements; `progress` hears each step.
    */
   async upsertBackfill(pipeline: string, day: string, records: readonly ResultRecord[], consumed: readonly DirtyCell[], meta: { jobId: string; progress?: (what: string) => void | Promise<void> }): Promise<{ changed: number }> {
-    return this.rewriting(async (tx) => {
-      const generation = await this.liveGeneration(tx, pipeline, day);
-      const at = this.now();
-      const rows = records.map((r) => toRow(r, { generation, provenance: 'backfill', writtenAt: at, jobId: meta.jobId })).filter((r) => r.day === day);
-      const next: StoredRow[] = [];
-      const changes: ChangeToRecord[] = [];
-      for (const { row, old } of await changedRowsOf(tx, this.s, pipeline, generation, rows)) {
-        next.push({ ...row, revision: old ? old.revision + 1 : 0 });
-        changes.push({ cell: row, old: old?.values ?? null, next: row.values });
-      }
-      await meta.progress?.(`${rows.length} recomputed cells compared with the live version: ${changes.length} changed`);
-      await recordChanges(tx, this.s, changes, 'backfill', generation, at);
-      if (next.length > 0) {
-        const stage = await stageRows(tx, this.s, next.map((row) => ({ row })));
-        await keepReplaced(tx, this.s, stage, { keyless: this.keyless });
-        await upsertRows(tx, this.s, stage, { keyless: this.keyless });
-      }
-      await meta.progress?.(`${changes.length} changed cells written; consuming ${consumed.length} dirty cells`);
-      await consumeDirty(tx, this.s, pipeline, consumed);
-      await tx.query(`DELETE FROM ${this.s}.late_delta WHERE pipeline = $1 AND day = $2`, [pipeline, day]);
-      return { changed: changes.length };
-    });
+    return this.rewriting((tx) => this.versions.backfill(tx, pipeline, day, records, consumed, meta, this.now()));
   }
 
   /**
@@ -436,43 +342,6 @@ export class SqlResultStore implements ReconcileStore {
   async markDirty(pipeline: string, cells: readonly { day: string; windowStart: number; key: KeyValues }[], reason: string): Promise<void> {
     if (cells.length === 0) return;
     await this.db.transaction((tx) => markDirtyCells(tx, this.s, pipeline, cells, reason, this.now()));
-  }
-
-  // ---- internals ---------------------------------------------------------------------------------
-
-  private async liveGeneration(tx: SqlDriver, pipeline: string, day: string): Promise<number> {
-    const rows = await tx.query(`SELECT generation FROM ${this.s}.day_live WHERE pipeline = $1 AND day = $2`, [pipeline, day]);
-    return rows[0] ? Number(rows[0].generation) : 0;
-  }
-
-  /** Makes `to` the day's live generation; publishes old -> new for every visible cell that changes. */
-  private async switchTo(tx: SqlDriver, pipeline: string, day: string, to: number, from: number, reason: string, provenance: Change['provenance'], at: number): Promise<number> {
-    // The cells whose visible value changes, found by one join in the database: a day has ~200k cells
-    // and a reconcile changes a few thousand (reading both versions into JS took 3.5 s each).
-    const rows = await tx.query(
-      `SELECT coalesce(n.window_start, o.window_start) AS window_start, coalesce(n.cell, o.cell) AS cell, coalesce(n.key_json, o.key_json) AS key_json,
-         o.values_json AS old_json, n.values_json AS new_json
-       FROM (SELECT window_start, cell, key_json, values_json FROM ${this.s}.result_rows WHERE pipeline = $1 AND day = $2 AND generation = $3) o
-       FULL OUTER JOIN (SELECT window_start, cell, key_json, values_json FROM ${this.s}.result_rows WHERE pipeline = $1 AND day = $2 AND generation = $4) n
-         ON o.window_start = n.window_start AND o.cell = n.cell
-       WHERE o.cell IS NULL OR n.cell IS NULL OR o.values_json <> n.values_json`, [pipeline, day, from, to]);
-    const parse = (json: unknown) => (json === null || json === undefined ? null : (JSON.parse(String(json)) as Record<string, unknown>));
-    const changes: ChangeToRecord[] = rows.map((r) => ({
-      cell: { pipeline, day, windowStart: Number(r.window_start), cell: String(r.cell), key: JSON.parse(String(r.key_json)) as KeyValues },
-      old: parse(r.old_json), next: parse(r.new_json),
-    }));
-    // Changes in window, then key order (JS string order, as every other listing of cells).
-    changes.sort((a, b) => a.cell.windowStart - b.cell.windowStart || (a.cell.cell < b.cell.cell ? -1 : a.cell.cell > b.cell.cell ? 1 : 0));
-    const corrections = changes.length;
-    await recordChanges(tx, this.s, changes, provenance, to, at);
-    await tx.query(
-      `INSERT INTO ${this.s}.day_live (pipeline, day, generation, switched_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (pipeline, day) DO UPDATE SET generation = excluded.generation, switched_at = excluded.switched_at`, [pipeline, day, to, at]);
-    await tx.query(
-      `INSERT INTO ${this.s}.switch_log (seq, pipeline, day, generation, previous, reason, at_ms) VALUES (nextval('${this.s}.change_seq'), $1, $2, $3, $4, $5, $6)`,
-      [pipeline, day, to, from, reason, at]);
-    await tx.query(`UPDATE ${this.s}.day_versions SET status = CASE WHEN generation = $3 THEN 'live' ELSE 'kept' END WHERE pipeline = $1 AND day = $2`, [pipeline, day, to]);
-    return corrections;
   }
 }
 
