@@ -115,10 +115,12 @@ describe('concord run: killed with SIGKILL at random moments and restarted', () 
     const total = [...(await endOffsets(s, clicks)).values()].reduce((a, b) => a + b, 0);
     const consumed = async () => [...(await committedOffsets(s, `${prefix}concord-clicks`, clicks)).values()].reduce((a, b) => a + b, 0);
     // Small fetches make many small transactions, so the kills land in the middle of the work.
-    const slow = { CONCORD_KAFKA_MAX_BYTES_PER_PARTITION: '16384' };
+    const slow = { CONCORD_KAFKA_MAX_BYTES_PER_PARTITION: '8192' };
     const progress: number[] = [];
     for (let i = 0; i < kills; i++) {
       const before = await consumed();
+      // Everything read already (a fast hour: CI once read all 80k clicks by the fifth kill): no work left to interrupt.
+      if (before >= total) break;
       const { child, exited } = startWorker(prefix, [], slow);
       // Kill at a random moment after this incarnation has committed something, before it is done.
       await waitFor(async () => (await consumed()) > before, 60_000).catch(async (error: unknown) => {
@@ -131,9 +133,9 @@ describe('concord run: killed with SIGKILL at random moments and restarted', () 
       expect(r.signal).toBe('SIGKILL');
       progress.push(await consumed());
     }
-    // Every kill hit a worker with work left (the run was really interrupted, 'kills' times).
-    expect(progress.at(-1)!).toBeLessThan(total);
-    expect(new Set(progress).size).toBe(kills);
+    // The run was really interrupted: kills hit workers with work left, each after it had committed more.
+    expect(progress.filter((p) => p < total).length).toBeGreaterThanOrEqual(Math.min(2, kills));
+    expect(new Set(progress).size).toBe(progress.length);
     const { exited } = startWorker(prefix, ['--stop-when-idle', '2s']);
     const r = await exited;
     expect(r.code, r.stderr).toBe(0);
