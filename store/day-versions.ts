@@ -2,9 +2,8 @@ import type { DirtyCell } from '../reconcile/reconcile-day.ts';
 import type { KeyValues, ResultRecord } from '../schemas/results.ts';
 import { changedRowsOf, keepReplaced, recordChanges, stageRows, upsertRows, type ChangeToRecord } from './bulk-write.ts';
 import { consumeDirty } from './dirty-cells.ts';
-import { toRow, type StoredRow } from './rows.ts';
+import { toRow, type Provenance, type StoredRow } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
-import type { Change } from './sql-store.ts';
 
 /**
  * The versions of a (pipeline, day) after the stream's: a reconciliation stages generation g with all
@@ -83,7 +82,7 @@ export class DayVersions {
   }
 
   /** Makes `to` the day's live generation; publishes old -> new for every visible cell that changes. */
-  private async switchTo(tx: SqlDriver, pipeline: string, day: string, to: number, from: number, reason: string, provenance: Change['provenance'], at: number): Promise<number> {
+  private async switchTo(tx: SqlDriver, pipeline: string, day: string, to: number, from: number, reason: string, provenance: Provenance | 'revert', at: number): Promise<number> {
     // The cells whose visible value changes, found by one join in the database: a day has ~200k cells
     // and a reconcile changes a few thousand (reading both versions into JS took 3.5 s each).
     const rows = await tx.query(

@@ -146,7 +146,8 @@ export class KafkaWorker {
     metrics?.beforeScrape(async () => {
       if (!running) return;
       const ends = await endOffsets(this.o.settings, this.topic);
-      for (const [p, state] of this.partitions.entries()) metrics.consumerLag(this.topic, p, Math.max(0, (ends.get(p) ?? 0) - Math.max(state.next, this.watch.next(this.topic, p) ?? 0)));
+      // The watch's position: fed at restore and after every batch, markers included, never behind `next`.
+      for (const [p, state] of this.partitions.entries()) metrics.consumerLag(this.topic, p, Math.max(0, (ends.get(p) ?? 0) - (this.watch.next(this.topic, p) ?? state.next)));
     });
     this.timer = setInterval(() => {
       void this.loop.exclusive(() => this.tick()).catch((error) => this.loop.fail(error));
