@@ -9,11 +9,14 @@ import { parseDuration, type Millis } from '../pipeline/time.ts';
 export interface Settings {
   maxOutOfOrderness?: Millis;
   allowedLateness?: Millis;
+  /** `concord run`: watermark alignment's drift (stream/watermark-alignment.ts); none: no alignment. */
+  maxWatermarkDrift?: Millis;
 }
 
 const KEYS: Record<keyof Settings, { env: string; flag: string }> = {
   maxOutOfOrderness: { env: 'CONCORD_MAX_OUT_OF_ORDERNESS', flag: 'max-out-of-orderness' },
   allowedLateness: { env: 'CONCORD_ALLOWED_LATENESS', flag: 'allowed-lateness' },
+  maxWatermarkDrift: { env: 'CONCORD_MAX_WATERMARK_DRIFT', flag: 'max-watermark-drift' },
 };
 
 export function loadSettings(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Settings {

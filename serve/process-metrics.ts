@@ -25,6 +25,8 @@ export interface ProcessMetrics {
   transactionCommit(seconds: number): void;
   /** Wall-clock seconds from the step in which the watermark passed a window's end to its result's commit. */
   windowEmitDelay(pipeline: string, seconds: number): void;
+  /** Watermark alignment after a step: input partitions left out of fetches, and the event-time spread (ms) of the worker's partitions. */
+  alignment(paused: number, spreadMs: number): void;
   /** A checkpoint written: its size (bytes of state) and how long taking it took. */
   checkpoint(bytes: number, seconds: number): void;
   /** Records written to the Parquet archive, and one flush's latency. */
@@ -47,7 +49,7 @@ export class PromProcessMetrics implements ProcessMetrics {
   private readonly c: {
     eventsIn: client.Counter<'pipeline'>; eventsOut: client.Counter<'pipeline'>; deadLetters: client.Counter<'input'>; late: client.Counter<'pipeline'>;
     lag: client.Gauge<'topic' | 'partition'>; commit: client.Histogram; emit: client.Histogram<'pipeline'>;
-    cpBytes: client.Gauge; cpSeconds: client.Histogram; archived: client.Counter<'topic'>; flush: client.Histogram;
+    paused: client.Gauge; spread: client.Gauge; cpBytes: client.Gauge; cpSeconds: client.Histogram; archived: client.Counter<'topic'>; flush: client.Histogram;
     rows: client.Counter<'kind'>; storeWrite: client.Histogram; jobs: client.Counter<'kind' | 'outcome'>; jobSeconds: client.Histogram<'kind' | 'outcome'>;
   };
 
@@ -76,6 +78,8 @@ export class PromProcessMetrics implements ProcessMetrics {
         name: 'concord_window_emit_delay_seconds', help: 'Wall-clock delay from the step in which the watermark passed a window\'s end to the commit of its result',
         labelNames: ['pipeline'], buckets: LATENCY, registers,
       }),
+      paused: new client.Gauge({ name: 'concord_stream_paused_partitions', help: 'Input partitions a worker leaves out of its fetches (watermark alignment: too far ahead in event time)', registers }),
+      spread: new client.Gauge({ name: 'concord_stream_watermark_spread_seconds', help: 'Event-time spread of a worker\'s input partitions: the highest own watermark minus the lowest (not idle)', registers }),
       cpBytes: new client.Gauge({ name: 'concord_checkpoint_size_bytes', help: 'Size of the last checkpoint (every assigned partition and pipeline)', registers }),
       cpSeconds: new client.Histogram({ name: 'concord_checkpoint_seconds', help: 'Time to take a checkpoint (snapshot and serialise the state)', buckets: LATENCY, registers }),
       archived: new client.Counter({ name: 'concord_archived_records_total', help: 'Records written to the Parquet archive, per topic', labelNames: ['topic'], registers }),
@@ -101,6 +105,10 @@ export class PromProcessMetrics implements ProcessMetrics {
   consumerLag(topic: string, partition: number, lag: number): void { this.c.lag.set({ topic, partition: String(partition) }, Math.max(0, lag)); }
   transactionCommit(seconds: number): void { this.c.commit.observe(seconds); }
   windowEmitDelay(pipeline: string, seconds: number): void { this.c.emit.observe({ pipeline }, seconds); }
+  alignment(paused: number, spreadMs: number): void {
+    this.c.paused.set(paused);
+    this.c.spread.set(spreadMs / 1000);
+  }
   checkpoint(bytes: number, seconds: number): void {
     this.c.cpBytes.set(bytes);
     this.c.cpSeconds.observe(seconds);

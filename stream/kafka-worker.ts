@@ -38,6 +38,11 @@ export interface KafkaWorkerOptions {
   workerId: string;
   /** A partition that delivers nothing for this long stops holding the watermark (default 30 s). */
   idleTimeoutMs?: number;
+  /**
+   * Watermark alignment: stop fetching a partition whose own W runs more than this ahead of the slowest
+   * partition still reading (stream/watermark-alignment.ts). Undefined: no alignment.
+   */
+  maxWatermarkDriftMs?: number;
   /** Exit once every assigned partition is caught up and quiet for this long; then drain (W = +inf). */
   stopWhenIdleMs?: number;
   partitions?: number;
@@ -59,6 +64,10 @@ export interface WorkerStats {
   checkpointBytes: number;
   /** Time spent committing transactions (produce, offsets, commit), seconds. */
   commitSeconds: number;
+  /** Times watermark alignment paused a partition. */
+  alignmentPauses: number;
+  /** The largest event-time spread of the owned partitions seen after a step, ms (what alignment bounds). */
+  maxWatermarkSpreadMs: number;
 }
 
 /**
@@ -97,7 +106,7 @@ export class KafkaWorker {
   private readonly watch: CaughtUpWatch;
   /** When the stall check last asked for end offsets (at most once per stall period). */
   private stallCheckedAt = 0;
-  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, late: 0, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0 };
+  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, late: 0, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0, alignmentPauses: 0, maxWatermarkSpreadMs: 0 };
 
   constructor(options: KafkaWorkerOptions) {
     this.o = options;
@@ -292,6 +301,7 @@ export class KafkaWorker {
   private async step(o: { overlap?: boolean } = {}): Promise<void> {
     const started = performance.now();
     this.partitions.fire();
+    this.align();
     this.partitions.reportProgress(this.outputs);
     const { records, emitted } = this.outputs.take();
     const metrics = this.o.metrics;
@@ -306,6 +316,27 @@ export class KafkaWorker {
     // After the transaction in flight (void if that one is refused: this state is dropped with it).
     const committing = this.transactions.begin(records, consumed ?? this.ownership(), started, emitted);
     if (!o.overlap) await committing;
+  }
+
+  /**
+   * Watermark alignment after the step's events: partitions too far ahead of the slowest one still
+   * reading are left out of the next fetches (a partition read to the end the broker last reported holds
+   * nothing back). The spread is measured with or without alignment.
+   */
+  private align(): void {
+    const consumer = this.consumer;
+    if (!consumer) return;
+    const drift = this.o.maxWatermarkDriftMs;
+    const unread = (p: number) => {
+      const end = consumer.end(p);
+      return end === undefined || (this.watch.next(this.topic, p) ?? this.partitions.get(p)?.next ?? 0) < end;
+    };
+    const { paused, newlyPaused, spread } = this.partitions.align(drift, unread);
+    if (spread > this.stats.maxWatermarkSpreadMs) this.stats.maxWatermarkSpreadMs = spread;
+    this.o.metrics?.alignment(paused.length, spread);
+    if (drift === undefined) return;
+    this.stats.alignmentPauses += newlyPaused;
+    consumer.pause(paused);
   }
 
   /** The offsets of the batches processed since the last commit, under the generation they were read with. */

@@ -39,6 +39,8 @@ export class MemberConsumer {
   /** Assignments delivered so far (the wait after a refusal checks that one came). */
   private assignments = 0;
   private reassignTimer: NodeJS.Timeout | undefined;
+  /** Partitions the member wants left out of fetches (watermark alignment), also for a replacement consumer. */
+  private paused: readonly number[] = [];
 
   constructor(
     private readonly settings: KafkaSettings,
@@ -71,7 +73,21 @@ export class MemberConsumer {
     });
     // Stopped or replaced while joining: this one is not needed any more.
     if (!isCurrent()) await consumer.stop().catch(() => undefined);
-    else this.current = consumer;
+    else {
+      this.current = consumer;
+      consumer.pause(m.topic, this.paused);
+    }
+  }
+
+  /** Fetches leave `partitions` out from now on (and the others in): watermark alignment. */
+  pause(partitions: Iterable<number>): void {
+    this.paused = [...partitions];
+    this.current?.pause(this.member.topic, this.paused);
+  }
+
+  /** The end of a partition as the latest fetch response said (undefined: none seen by the consumer in use). */
+  end(partition: number): number | undefined {
+    return this.current?.end(this.member.topic, partition);
   }
 
   /**

@@ -7,6 +7,7 @@ import { createOperator, type StreamOperator } from './operators/index.ts';
 import { WindowedOperator } from './operators/windowed.ts';
 import { checkpointKey, partitionCheckpointRecords, readPartitionCheckpoints, type PartitionCheckpoint } from './partition-checkpoint.ts';
 import { RuleForwarder } from './rule-merge-forwarder.ts';
+import { partitionsAhead, watermarkSpread, type AlignedPartition } from './watermark-alignment.ts';
 import type { WorkerOutputs } from './worker-outputs.ts';
 
 /**
@@ -20,6 +21,8 @@ export interface PartitionState {
   lastDataAt: number;
   /** Changed since its last checkpoint record (incremental checkpoints). */
   dirty: boolean;
+  /** Left out of fetches by watermark alignment: quiet because it is not read, never idle for it. */
+  paused: boolean;
 }
 
 /** A partition's watermark as a source of the firing W over partitions. */
@@ -105,7 +108,7 @@ export class WorkerPartitions {
       const { checkpoints, next } = readPartitionCheckpoints(stored, (pipeline) => this.checkpointKey(p, pipeline), this.o.pipelines, this.source(p));
       if (checkpoints.some((cp) => cp)) restored++;
       const operators = this.operators(p, checkpoints, outputs, (i, source) => sources[i]!.push(source));
-      this.states.set(p, { operators, next, lastDataAt: Date.now(), dirty: false });
+      this.states.set(p, { operators, next, lastDataAt: Date.now(), dirty: false, paused: false });
     }
     this.trackers.forEach((t, i) => t.addSources(sources[i]!));
     return restored;
@@ -167,7 +170,7 @@ export class WorkerPartitions {
   markIdle(now: number, idleAfterMs: number): boolean {
     let moved = false;
     for (const [p, state] of this.states) {
-      if (now - state.lastDataAt < idleAfterMs) continue;
+      if (state.paused || now - state.lastDataAt < idleAfterMs) continue;
       for (const t of this.trackers) {
         if (t.isIdle(this.source(p))) continue;
         const before = t.current;
@@ -176,6 +179,30 @@ export class WorkerPartitions {
       }
     }
     return moved;
+  }
+
+  /**
+   * Watermark alignment (stream/watermark-alignment.ts): marks the partitions to leave out of fetches
+   * (`maxDriftMs` undefined: none) and returns them, with how many were newly paused and the event-time
+   * spread of the partitions. `unread(p)`: partition p has records left to read. A partition fetched
+   * again starts its idle time afresh (it was quiet because it was not read).
+   */
+  align(maxDriftMs: number | undefined, unread: (partition: number) => boolean, now = Date.now()): { paused: number[]; newlyPaused: number; spread: number } {
+    const view: AlignedPartition[] = [...this.states].map(([p, state]) => ({
+      partition: p,
+      watermarks: state.operators.map((op) => op.watermark),
+      idle: this.trackers[0]!.isIdle(this.source(p)),
+      unread: unread(p),
+    }));
+    const paused = new Set(maxDriftMs === undefined ? [] : partitionsAhead(view, maxDriftMs));
+    let newlyPaused = 0;
+    for (const [p, state] of this.states) {
+      const pause = paused.has(p);
+      if (pause && !state.paused) newlyPaused++;
+      if (!pause && state.paused) state.lastDataAt = now;
+      state.paused = pause;
+    }
+    return { paused: [...paused], newlyPaused, spread: watermarkSpread(view) };
   }
 
   /**

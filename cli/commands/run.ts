@@ -17,12 +17,16 @@ const pipelineNames = (pipelines: readonly PipelineDefinition[] | undefined): st
 export const runCommand: CommandSpec = {
   name: 'run',
   summary: 'streaming worker over Kafka: consumer group, per-partition watermarks, exactly-once results',
-  usage: 'concord run --pipeline NAME|all [--stop-when-idle 10s] [--idle-timeout 30s] [--worker-id ID] [--workers N] [--group G] [--metrics-port N]',
+  usage: 'concord run --pipeline NAME|all [--stop-when-idle 10s] [--idle-timeout 30s] [--max-watermark-drift 10m] [--worker-id ID] [--workers N] [--group G] [--metrics-port N]',
   options: [
     '--pipeline NAME|all        a pipeline of the definitions, or all (one worker per input schema)',
     '--stop-when-idle D         exit once every assigned partition is caught up and quiet for D,',
     '                           after draining (W = +infinity: every open window fires)',
     '--idle-timeout D           a partition quiet for D stops holding the watermark (default 30s)',
+    '--max-watermark-drift D    watermark alignment: stop fetching a partition whose event time runs more than D',
+    '                           ahead of the slowest partition still reading, until it catches up (bounds open',
+    '                           windows in a backfill; results unchanged). Default: none; env',
+    '                           CONCORD_MAX_WATERMARK_DRIFT, config key maxWatermarkDrift',
     '--worker-id ID             stable id of this worker (default: host name); a restarted worker',
     '                           with the same id fences its previous incarnation',
     '--workers N                N worker processes of the group on this machine (like Flink\'s parallelism):',
@@ -38,14 +42,15 @@ export const runCommand: CommandSpec = {
     '                           brokers: env KAFKA_BROKERS (default 127.0.0.1:9092)',
   ],
   flags: {
-    pipeline: { type: 'string' }, 'stop-when-idle': { type: 'string' }, 'idle-timeout': { type: 'string' },
+    pipeline: { type: 'string' }, 'stop-when-idle': { type: 'string' }, 'idle-timeout': { type: 'string' }, 'max-watermark-drift': { type: 'string' },
     'worker-id': { type: 'string' }, workers: { type: 'string' }, group: { type: 'string' }, ...metricsFlags, ...logFlags, ...timingFlags,
   },
   required: ['pipeline'],
   async run(v) {
     const log = processLog(v, 'concord-run');
     const registry = await loadRegistry(v);
-    const chosen = pipelinesFor(registry, v.pipeline, loadSettings(v));
+    const settings = loadSettings(v);
+    const chosen = pipelinesFor(registry, v.pipeline, settings);
     const workerId = String(v['worker-id'] ?? hostname());
     const parallel = workerCount(v.workers);
     if (parallel > 1) return runWorkerProcesses(parallel, v, workerId, (line) => log.info(line));
@@ -77,6 +82,7 @@ export const runCommand: CommandSpec = {
         workerId,
         ...(v['idle-timeout'] ? { idleTimeoutMs: parseDuration(String(v['idle-timeout']), '--idle-timeout') } : {}),
         ...(v['stop-when-idle'] ? { stopWhenIdleMs: parseDuration(String(v['stop-when-idle']), '--stop-when-idle') } : {}),
+        ...(settings.maxWatermarkDrift === undefined ? {} : { maxWatermarkDriftMs: settings.maxWatermarkDrift }),
         log: log.lineSink(schema), ...metrics,
       });
     });
@@ -107,8 +113,10 @@ export const runCommand: CommandSpec = {
       stats.forEach((s, i) => {
         const schema = schemas[i] ?? '?';
         const perTxn = s.transactions > 0 ? `; per transaction: ${(s.checkpointBytes / s.transactions / 1024).toFixed(1)} KiB of checkpoints, commit ${(s.commitSeconds * 1000 / s.transactions).toFixed(1)} ms` : '';
-        log.info(`${schema}: ${said(counts(s))}${perTxn}`, {
+        const aligned = `${settings.maxWatermarkDrift === undefined ? '' : `; alignment: ${s.alignmentPauses} pauses`}; event-time spread at most ${(s.maxWatermarkSpreadMs / 1000).toFixed(0)} s`;
+        log.info(`${schema}: ${said(counts(s))}${perTxn}${aligned}`, {
           context: schema, pipelines: pipelineNames(bySchema.get(schema)), final: true, ...counts(s), checkpointBytes: s.checkpointBytes, commitSeconds: Number(s.commitSeconds.toFixed(3)),
+          maxWatermarkSpreadMs: s.maxWatermarkSpreadMs, ...(settings.maxWatermarkDrift === undefined ? {} : { alignmentPauses: s.alignmentPauses }),
         });
       });
       // A bounded run ends once the merge has read every partial the drained workers wrote.

@@ -3,6 +3,7 @@ import { Base, Consumer, FetchIsolationLevels, stringDeserializers, type GroupAs
 import { deleteGroups, endOffsets } from './admin.ts';
 import { maxLineBytes } from '../../sources/line-limits.ts';
 import { installReadCommittedFilter } from './read-committed.ts';
+import { FetchPause, type PausableConsumer } from './fetch-pause.ts';
 import { FetchPositionGuard, type GuardedConsumer } from './fetch-positions.ts';
 import { inRecord, takeRecords, type FetchedPartition, type FetchRequestPartitions, type FetchResponseRecords } from './fetched-records.ts';
 import { baseOptions, KafkaClientError, wrap, type GroupGeneration, type InBatch, type InRecord, type KafkaSettings } from './common.ts';
@@ -70,8 +71,14 @@ const LEAVE_TIMEOUT_MS = 10_000;
 
 const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
 
-/** Records taken from fetch responses and not yet delivered, past which the next fetch waits. */
-const TAKEN_HIGH = 20_000;
+/**
+ * Records taken from fetch responses and not yet delivered, past which the next fetch waits (env
+ * CONCORD_KAFKA_PREFETCH_RECORDS): how far reading runs ahead of processing, so also how coarse
+ * watermark alignment is (a paused partition's records fetched already are still processed).
+ */
+function prefetchRecords(): number {
+  return Number(process.env.CONCORD_KAFKA_PREFETCH_RECORDS ?? 20_000);
+}
 
 /** The parts of the library's consumer the record taking needs. */
 interface TakingConsumer {
@@ -102,6 +109,9 @@ export class BatchConsumer {
   private readonly topicNames = new Map<string, string>();
   private failure: unknown;
   private readonly lineLimit = maxLineBytes();
+  /** Partitions left out of fetches (watermark alignment), and the ends the broker reported. */
+  private pauses: FetchPause | undefined;
+  private readonly takenHigh = prefetchRecords();
 
   private constructor(
     private readonly settings: KafkaSettings,
@@ -128,6 +138,8 @@ export class BatchConsumer {
     const guard = new FetchPositionGuard(consumer as unknown as GuardedConsumer);
     const self = new BatchConsumer(s, consumer, options, guard);
     self.takeFetchedRecords(consumer as unknown as TakingConsumer);
+    // Outermost: the record taking and the library's fetch session both see the request without paused partitions.
+    self.pauses = new FetchPause(consumer as unknown as PausableConsumer, (id) => self.topicNames.get(id));
     consumer.on('consumer:group:join', (e: { groupId: string; memberId: string; generationId: number; assignments: GroupAssignment[] | null }) => {
       guard.joined();
       self.dropTaken();
@@ -163,7 +175,7 @@ export class BatchConsumer {
   /**
    * Takes each fetch response's records before the library turns them into messages (fetched-records.ts),
    * wrapping the consumer's fetch after the position guard (which answers stale fetches as empty). A
-   * response is handed back to the library at once, or, while TAKEN_HIGH records wait, once they are
+   * response is handed back to the library at once, or, while `takenHigh` records wait, once they are
    * delivered: the library fetches again only after that (as its stream's high-water mark did).
    */
   private takeFetchedRecords(consumer: TakingConsumer): void {
@@ -180,7 +192,7 @@ export class BatchConsumer {
         this.taken.push(...taken);
         setImmediate(() => void this.pump(this.stream!));
       }
-      if (this.takenCount < TAKEN_HIGH) return callback(error, response);
+      if (this.takenCount < this.takenHigh) return callback(error, response);
       this.held = (dropped) => callback(null, dropped ? { responses: [] } : response);
     });
   }
@@ -286,6 +298,16 @@ export class BatchConsumer {
     const failure = new KafkaClientError(`${what} failed against ${this.settings.brokers.join(',')}: ${error.message}`, error);
     this.failure = failure;
     this.options.onError?.(failure);
+  }
+
+  /** From the next fetch on, `partitions` of `topic` are not fetched (the others are); records fetched already still come. */
+  pause(topic: string, partitions: Iterable<number>): void {
+    this.pauses?.pause(topic, partitions);
+  }
+
+  /** The last stable offset the broker reported for a partition (the end of what read_committed reads), if any. */
+  end(topic: string, partition: number): number | undefined {
+    return this.pauses?.end(topic, partition);
   }
 
   /** The membership the consumer holds now (undefined before the first assignment). */

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { formatDuration, parseDuration } from '../../pipeline/time.ts';
@@ -22,5 +25,19 @@ describe('durations', () => {
     expect(loadSettings({}, env)).toEqual({ maxOutOfOrderness: 10_000, allowedLateness: 120_000 });
     expect(loadSettings({ 'allowed-lateness': '0' }, env)).toEqual({ maxOutOfOrderness: 10_000, allowedLateness: 0 });
     expect(() => loadSettings({}, { CONCORD_ALLOWED_LATENESS: 'soon' })).toThrow(/environment CONCORD_ALLOWED_LATENESS/);
+  });
+
+  it('watermark alignment\'s drift: config file < environment < --max-watermark-drift', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'concord-config-'));
+    try {
+      const file = join(dir, 'concord.json');
+      writeFileSync(file, JSON.stringify({ maxWatermarkDrift: '10m' }));
+      expect(loadSettings({ config: file }, {})).toEqual({ maxWatermarkDrift: 600_000 });
+      expect(loadSettings({ config: file }, { CONCORD_MAX_WATERMARK_DRIFT: '5m' })).toEqual({ maxWatermarkDrift: 300_000 });
+      expect(loadSettings({ config: file, 'max-watermark-drift': '90s' }, { CONCORD_MAX_WATERMARK_DRIFT: '5m' })).toEqual({ maxWatermarkDrift: 90_000 });
+      expect(() => loadSettings({ 'max-watermark-drift': 'far' }, {})).toThrow(/--max-watermark-drift/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
