@@ -1,0 +1,35 @@
+/** Shared by the definitions-file parsers: quoting for messages, the object test, and problem collection. */
+
+import { parseDuration, type Millis } from './time.ts';
+
+export const q = (v: unknown) => JSON.stringify(v);
+export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Collects problems, each scoped to its place (a path like `pipelines.p.aggregates.revenue`). */
+export class Problems {
+  readonly list: string[] = [];
+  add(path: string, message: string): void {
+    this.list.push(`${path}: ${message}`);
+  }
+  /** Unknown keys are mistakes (a typo would silently mean a default). */
+  keys(path: string, value: Record<string, unknown>, allowed: readonly string[]): void {
+    for (const k of Object.keys(value)) if (!allowed.includes(k)) this.add(path, `unknown key ${q(k)}; expected one of ${allowed.join(', ')}`);
+  }
+  duration(path: string, value: unknown, positive: boolean): Millis | undefined {
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      this.add(path, `expected a duration like "30s", "10m", "1h" or integer milliseconds, got ${q(value)}`);
+      return undefined;
+    }
+    try {
+      const ms = parseDuration(String(value), 'duration');
+      if (positive && ms <= 0) {
+        this.add(path, `must be longer than 0, got ${q(value)}`);
+        return undefined;
+      }
+      return ms;
+    } catch {
+      this.add(path, `${q(value)} is not a duration; use an integer with ms|s|m|h, e.g. "30s", "5m"`);
+      return undefined;
+    }
+  }
+}

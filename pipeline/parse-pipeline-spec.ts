@@ -1,0 +1,173 @@
+/** Checks one `pipelines.NAME` entry of a definitions file (windowed or rule) and builds its `PipelineDefinition`. */
+
+import { fieldTypeName, isNumericKind, normaliseValue, type EventSchema } from '../schemas/schema.ts';
+import type { AggregateSpec } from './aggregates.ts';
+import { DEFAULT_ALLOWED_LATENESS, DEFAULT_MAX_OUT_OF_ORDERNESS, RESERVED_OUTPUT_NAMES, type LookbackRule, type NamedAggregate, type PipelineDefinition } from './definition.ts';
+import { isObject, q, type Problems } from './definitions-problems.ts';
+import { ConcordError } from './errors.ts';
+import { DEFAULT_HLL_PRECISION } from './hyperloglog.ts';
+import { parseConditions } from './parse-conditions-spec.ts';
+import type { WindowSpec } from './windows.ts';
+
+const AGGREGATES = ['count', 'sum', 'min', 'max', 'avg', 'count_distinct', 'approx_distinct'];
+
+function parseWindow(p: Problems, path: string, w: unknown): WindowSpec | undefined {
+  if (!isObject(w) || (w.tumbling === undefined) === (w.hopping === undefined)) {
+    p.add(path, `expected {"tumbling": "1m"} or {"hopping": "30m", "every": "10m"}, got ${q(w)}`);
+    return undefined;
+  }
+  if (w.tumbling !== undefined) {
+    p.keys(path, w, ['tumbling']);
+    const size = p.duration(`${path}.tumbling`, w.tumbling, true);
+    return size === undefined ? undefined : { kind: 'tumbling', size };
+  }
+  p.keys(path, w, ['hopping', 'every']);
+  const size = p.duration(`${path}.hopping`, w.hopping, true);
+  if (w.every === undefined) {
+    p.add(`${path}.every`, 'required for a hopping window: how often a window starts, e.g. "10m"');
+    return undefined;
+  }
+  const slide = p.duration(`${path}.every`, w.every, true);
+  if (size === undefined || slide === undefined) return undefined;
+  if (slide > size) {
+    p.add(`${path}.every`, `${q(w.every)} is longer than the window ${q(w.hopping)}; events between windows would be lost`);
+    return undefined;
+  }
+  return { kind: 'hopping', size, slide };
+}
+
+function outputName(p: Problems, path: string, name: string, taken: Set<string>): void {
+  if (name.length === 0) p.add(path, 'an output name must not be empty');
+  else if (RESERVED_OUTPUT_NAMES.includes(name)) p.add(path, `${q(name)} is a name Concord writes itself in output rows; choose another`);
+  else if (taken.has(name)) p.add(path, `${q(name)} is already an output field of this pipeline`);
+  taken.add(name);
+}
+
+function parseAggregate(p: Problems, path: string, text: unknown, schema: EventSchema): AggregateSpec | undefined {
+  const parts = text === 'count' ? ['count'] : Array.isArray(text) ? text : undefined;
+  const kind = parts?.[0];
+  if (!parts || typeof kind !== 'string' || !AGGREGATES.includes(kind)) {
+    p.add(path, `expected "count" or [kind, field] with kind one of ${AGGREGATES.join(', ')}, got ${q(text)}`);
+    return undefined;
+  }
+  if (kind === 'count') {
+    if (parts.length > 1) p.add(path, '"count" counts events and takes no field');
+    return { kind: 'count' };
+  }
+  const field = parts[1];
+  const def = typeof field === 'string' ? schema.fields[field] : undefined;
+  if (!def) {
+    p.add(path, `${kind} needs a field of schema ${q(schema.name)}; ${q(field)} is not one`);
+    return undefined;
+  }
+  const f = field as string;
+  if ((kind === 'sum' || kind === 'avg') && !isNumericKind(def.kind)) {
+    p.add(path, `${kind} needs a numeric field; ${q(f)} is a ${fieldTypeName(def)}`);
+    return undefined;
+  }
+  if ((kind === 'min' || kind === 'max') && !isNumericKind(def.kind) && def.kind !== 'timestamp') {
+    p.add(path, `${kind} needs a numeric or timestamp field; ${q(f)} is a ${fieldTypeName(def)}`);
+    return undefined;
+  }
+  if (kind === 'approx_distinct') {
+    const precision = parts[2] ?? DEFAULT_HLL_PRECISION;
+    if (parts.length > 3 || !Number.isInteger(precision) || (precision as number) < 4 || (precision as number) > 16) {
+      p.add(path, `approx_distinct precision must be an integer in 4..16, got ${q(parts[2])}`);
+      return undefined;
+    }
+    return { kind, field: f, precision: precision as number };
+  }
+  if (parts.length > 2) p.add(path, `${kind} takes one field, got ${q(text)}`);
+  return { kind: kind as 'sum' | 'min' | 'max' | 'avg' | 'count_distinct', field: f };
+}
+
+function parseRule(p: Problems, path: string, r: unknown, schema: EventSchema, key: string | undefined): LookbackRule | undefined {
+  if (!isObject(r)) {
+    p.add(path, `expected {within, distinct | count | sum, more_than, output}, got ${q(r)}`);
+    return undefined;
+  }
+  p.keys(path, r, ['within', 'distinct', 'count', 'sum', 'more_than', 'output']);
+  const span = p.duration(`${path}.within`, r.within, true);
+  const measures = (['distinct', 'count', 'sum'] as const).filter((m) => r[m] !== undefined);
+  if (measures.length !== 1) {
+    p.add(path, `exactly one measure: "distinct": FIELD, "count": true or "sum": FIELD; got ${measures.length === 0 ? 'none' : measures.join(' and ')}`);
+    return undefined;
+  }
+  const measure = measures[0]!;
+  let field: string | undefined;
+  if (measure === 'count') {
+    if (r.count !== true) p.add(`${path}.count`, `expected true, got ${q(r.count)}`);
+  } else {
+    field = typeof r[measure] === 'string' ? (r[measure] as string) : undefined;
+    const def = field === undefined ? undefined : schema.fields[field];
+    if (!def) p.add(`${path}.${measure}`, `${q(r[measure])} is not a field of schema ${q(schema.name)}`);
+    else if (measure === 'sum' && !isNumericKind(def.kind)) p.add(`${path}.sum`, `sum needs a numeric field; ${q(field)} is a ${fieldTypeName(def)}`);
+  }
+  let threshold: number | undefined;
+  if (typeof r.more_than !== 'number' || !Number.isFinite(r.more_than)) p.add(`${path}.more_than`, `expected a number, got ${q(r.more_than)}`);
+  else {
+    const def = measure === 'sum' && field ? schema.fields[field] : undefined;
+    // In the field's units: a decimal threshold becomes minor units exactly, like the values it meets.
+    if (def?.kind === 'decimal') {
+      try {
+        threshold = normaliseValue(def, r.more_than, 'more_than') as number;
+      } catch (error) {
+        p.add(`${path}.more_than`, `${q(r.more_than)} does not fit ${q(field)} (${fieldTypeName(def)}): ${error instanceof ConcordError ? error.message : String(error)}`);
+      }
+    } else threshold = r.more_than;
+  }
+  const output = r.output;
+  if (typeof output !== 'string') p.add(`${path}.output`, `required: the name of the output field, got ${q(output)}`);
+  else outputName(p, `${path}.output`, output, new Set([schema.idField, ...(key === undefined ? [] : [key])]));
+  if (span === undefined || threshold === undefined || typeof output !== 'string' || (measure !== 'count' && !field)) return undefined;
+  return { kind: 'lookback', measure, ...(field === undefined ? {} : { field }), output, span, threshold };
+}
+
+export function parsePipeline(p: Problems, name: string, spec: unknown, schemas: ReadonlyMap<string, EventSchema>): PipelineDefinition | undefined {
+  const path = `pipelines.${name}`;
+  if (!isObject(spec)) {
+    p.add(path, `expected an object {input, ...}, got ${q(spec)}`);
+    return undefined;
+  }
+  const isRule = spec.rule !== undefined;
+  p.keys(path, spec, ['input', 'description', 'where', 'key', 'max_out_of_orderness', 'allowed_lateness', ...(isRule ? ['rule'] : ['window', 'aggregates'])]);
+  const schema = typeof spec.input === 'string' ? schemas.get(spec.input) : undefined;
+  if (!schema) {
+    p.add(`${path}.input`, spec.input === undefined ? 'required: the schema this pipeline reads' : `${q(spec.input)} is not a schema of this file${schemas.size > 0 ? ` (${[...schemas.keys()].map(q).join(', ')})` : ''}`);
+    return undefined;
+  }
+  const where = parseConditions(p, `${path}.where`, spec.where, schema);
+  const bound = spec.max_out_of_orderness === undefined ? DEFAULT_MAX_OUT_OF_ORDERNESS : p.duration(`${path}.max_out_of_orderness`, spec.max_out_of_orderness, false);
+  const lateness = spec.allowed_lateness === undefined ? DEFAULT_ALLOWED_LATENESS : p.duration(`${path}.allowed_lateness`, spec.allowed_lateness, false);
+  const base = {
+    name, description: typeof spec.description === 'string' ? spec.description : name, schema, where,
+    watermark: { maxOutOfOrderness: bound ?? 0 }, allowedLateness: lateness ?? 0,
+  };
+  const checkKey = (k: unknown, at: string): k is string => {
+    if (typeof k === 'string' && k in schema.fields) return true;
+    p.add(at, `${q(k)} is not a field of schema ${q(schema.name)}`);
+    return false;
+  };
+  if (isRule) {
+    const key = checkKey(spec.key, `${path}.key`) ? (spec.key as string) : undefined;
+    const rule = parseRule(p, `${path}.rule`, spec.rule, schema, key);
+    if (!rule || key === undefined || bound === undefined || lateness === undefined) return undefined;
+    return { ...base, kind: 'rule', key, rule };
+  }
+  const keys = spec.key === undefined ? [] : Array.isArray(spec.key) ? spec.key : [spec.key];
+  const key = keys.filter((k, i) => checkKey(k, `${path}.key${Array.isArray(spec.key) ? `[${i}]` : ''}`)) as string[];
+  const taken = new Set<string>();
+  key.forEach((k) => outputName(p, `${path}.key`, k, taken));
+  const window = spec.window === undefined ? (p.add(`${path}.window`, 'required (or a "rule")'), undefined) : parseWindow(p, `${path}.window`, spec.window);
+  const aggregates: NamedAggregate[] = [];
+  if (!isObject(spec.aggregates) || Object.keys(spec.aggregates).length === 0) p.add(`${path}.aggregates`, 'expected at least one aggregate, e.g. {"views": "count"}');
+  else {
+    for (const [output, text] of Object.entries(spec.aggregates)) {
+      outputName(p, `${path}.aggregates.${output}`, output, taken);
+      const aggregate = parseAggregate(p, `${path}.aggregates.${output}`, text, schema);
+      if (aggregate) aggregates.push({ output, aggregate });
+    }
+  }
+  if (!window || key.length !== keys.length || bound === undefined || lateness === undefined) return undefined;
+  return { ...base, kind: 'windowed', key, window, aggregates };
+}
