@@ -79,6 +79,8 @@ export interface MergeStats {
   results: number;
   duplicates: number;
   transactions: number;
+  /** Bytes of merge checkpoints written (each transaction rewrites its partials partition's whole merge state). */
+  checkpointBytes: number;
 }
 
 /**
@@ -109,7 +111,7 @@ export class KafkaMergeWorker {
   private readonly loop = new MemberLoop();
   /** Per pipeline, the W each input partition's worker last reported (only with metrics). */
   private readonly reportedW = new Map<string, Map<number, number>>();
-  readonly stats: MergeStats = { partials: 0, progress: 0, results: 0, duplicates: 0, transactions: 0 };
+  readonly stats: MergeStats = { partials: 0, progress: 0, results: 0, duplicates: 0, transactions: 0, checkpointBytes: 0 };
 
   constructor(options: KafkaMergeOptions) {
     this.o = options;
@@ -257,7 +259,8 @@ export class KafkaMergeWorker {
       duplicates += stage.duplicates;
     }
     const cp: MergeCheckpoint = { next: state.next, stages };
-    out.push({ topic: this.names.checkpoints, key: this.checkpointKey(batch.partition), value: JSON.stringify(cp) });
+    const checkpoint = JSON.stringify(cp);
+    out.push({ topic: this.names.checkpoints, key: this.checkpointKey(batch.partition), value: checkpoint });
     const committing = performance.now();
     try {
       await this.producer.commit(out, { generation: batch.generation, topic: this.topic, partitions: [{ partition: batch.partition, offset: state.next }] });
@@ -275,6 +278,7 @@ export class KafkaMergeWorker {
     this.stats.results += out.length - 1;
     this.stats.duplicates = duplicates;
     this.stats.transactions++;
+    this.stats.checkpointBytes += Buffer.byteLength(checkpoint);
     if (metrics) {
       metrics.transactionCommit((performance.now() - committing) / 1000);
       // The merge's W: the least W the input partitions' workers reported (labelled partition "merge").

@@ -1,10 +1,12 @@
 /**
  * Watermark alignment (Flink's `withWatermarkAlignment`): a worker stops fetching a partition whose own
  * event time runs more than a set drift ahead of the slowest partition it still waits for, and fetches
- * it again once that one caught up. Windows fire, and state is freed, by the minimum W over the
- * partitions (the firing W): a partition far ahead keeps every window between the two open, so in a
- * backfill whose partitions advance in event time at different speeds (skewed keys, uneven sizes) its
- * state, checkpoints and the delay before results grow with the spread. Pausing bounds the spread.
+ * it again once that one caught up. A partition's own windows fire and are freed by its own W, but the
+ * merge stage waits for every partition: a window of a pipeline merged across partitions is final only
+ * once the slowest partition passed it, and a rule's forwarded events are held until then (canonical
+ * order). So in a backfill whose partitions advance in event time at different speeds (skewed keys,
+ * uneven sizes) the merge stage's state, its checkpoints (rewritten with every batch) and the delay
+ * before merged results grow with the spread. Pausing bounds the spread.
  *
  * It never changes a result: lateness is judged against each partition's own W, a function of that
  * partition's order alone, which pausing does not change (docs/semantics.md).

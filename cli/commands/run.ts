@@ -124,7 +124,8 @@ export const runCommand: CommandSpec = {
       else merges.forEach((m) => m.stop());
       const merged = await Promise.all(merging);
       merged.forEach((m, i) => log.info(
-        `merge ${mergeLabels[i] ?? ''}: ${m.partials} partials and rule events, ${m.progress} progress records, ${m.results} merged results, ${m.duplicates} duplicates`,
+        `merge ${mergeLabels[i] ?? ''}: ${m.partials} partials and rule events, ${m.progress} progress records, ${m.results} merged results, ${m.duplicates} duplicates` +
+          (m.transactions > 0 ? `; per transaction: ${(m.checkpointBytes / m.transactions / 1024).toFixed(1)} KiB of checkpoints` : ''),
         { context: 'merge', pipelines: mergeLabels[i], final: true, ...m },
       ));
     } finally {
