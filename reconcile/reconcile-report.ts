@@ -1,0 +1,113 @@
+import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
+import { formatDuration, isoMillis } from '../pipeline/time.ts';
+import type { ResultRecord, WindowResult } from '../schemas/results.ts';
+import { valuesOf, type Evidence } from './attribution.ts';
+
+/**
+ * Why a realtime number differs from the replayed (complete) one, each backed by evidence:
+ * - late_beyond_lateness: events that arrived after their window (or rule decision) was closed for good;
+ * - late_within_lateness: rule events evaluated once on arrival, after later events had been decided;
+ * - update_after_read: the dashboard showed a value the stream itself corrected later (a late update
+ *   within the allowed lateness arrived after the read);
+ * - missing_window: the realtime output lacks a cell the stream semantics would have produced (the
+ *   stream was down, or its output was lost);
+ * - duplicate: the log holds an event id more than once; the stream counted every delivery, the
+ *   replay counts the event once;
+ * - future_timestamp: the stream counted events the archive quarantined for a time too far ahead of
+ *   their reference (pipeline/time-guard.ts: e.g. the schema's max_future_skew changed in between);
+ * - parse_reject: records the pipeline rejected (dead letters) belong to the cell;
+ * - archive_gap: the archive misses offsets of a source that are neither archived nor rejected;
+ * - unexplained: none of the above (a bug somewhere; the goal is 0).
+ */
+export type Cause =
+  | 'late_beyond_lateness' | 'late_within_lateness' | 'update_after_read' | 'missing_window'
+  | 'duplicate' | 'future_timestamp' | 'parse_reject' | 'archive_gap' | 'unexplained';
+
+export const CAUSES: readonly Cause[] = [
+  'late_beyond_lateness', 'late_within_lateness', 'update_after_read', 'missing_window', 'duplicate', 'future_timestamp', 'parse_reject', 'archive_gap', 'unexplained',
+];
+
+export interface LateEventRef {
+  id: string;
+  ts: string;
+  source: string;
+  offset: number;
+  /** W the event met on arrival. */
+  watermark: string;
+}
+
+export interface Difference {
+  cell: Record<string, unknown>;
+  realtime: Record<string, unknown> | null;
+  replay: Record<string, unknown> | null;
+  cause: Cause;
+  late_events: LateEventRef[];
+}
+
+/** How far realtime is from the replay, per pipeline (the next-day report's headline numbers). */
+export interface ReconcileMetrics {
+  realtime_cells: number;
+  replay_cells: number;
+  /** In both, with different values. */
+  mismatched: number;
+  /** In the replay only (windows or alerts the realtime output lacks; alerts: missed). */
+  missing: number;
+  /** In the realtime output only (alerts: spurious). */
+  extra: number;
+  /** (mismatched + missing + extra) / cells. */
+  mismatch_rate: number;
+  /** Σ|a - b| / Σ(a + b) over every cell of the first output (alerts: 1 per alert), 0 when both are empty. */
+  smape: number;
+}
+
+export interface ReconcileReport {
+  pipeline: string;
+  definition_version: string;
+  max_out_of_orderness: string;
+  allowed_lateness: string;
+  cells: number;
+  equal: number;
+  different: number;
+  causes: Record<Cause, number>;
+  unexplained: number;
+  late_events: number;
+  metrics: ReconcileMetrics;
+  /** Deliveries of an already delivered event id, rejected records, and archive gaps (offsets) seen. */
+  evidence: { duplicates: number; dead_letters: number; archive_gaps: number };
+  differences: Difference[];
+}
+
+export function emptyReport(def: PipelineDefinition, metrics: ReconcileMetrics, lateEvents: number, evidence: Evidence): ReconcileReport {
+  return {
+    pipeline: def.name,
+    definition_version: definitionVersion(def),
+    max_out_of_orderness: formatDuration(def.watermark.maxOutOfOrderness),
+    allowed_lateness: formatDuration(def.allowedLateness),
+    cells: 0, equal: 0, different: 0,
+    causes: Object.fromEntries(CAUSES.map((c) => [c, 0])) as Record<Cause, number>,
+    unexplained: 0,
+    late_events: lateEvents,
+    metrics,
+    evidence: {
+      duplicates: evidence.duplicates.deliveries.length,
+      dead_letters: evidence.rejected.length,
+      archive_gaps: [...evidence.gaps.values()].reduce((a, b) => a + b, 0),
+    },
+    differences: [],
+  };
+}
+
+export function recordDifference(report: ReconcileReport, rt: ResultRecord | undefined, rp: ResultRecord | undefined, cause: Cause, events: LateEventRef[]): void {
+  report.different++;
+  report.causes[cause]++;
+  report.differences.push({ cell: cellFields((rt ?? rp)!), realtime: rt ? valueFields(rt) : null, replay: rp ? valueFields(rp) : null, cause, late_events: events });
+}
+
+function cellFields(r: ResultRecord): Record<string, unknown> {
+  if (r.kind === 'window') return { window_start: isoMillis(r.windowStart), window_end: isoMillis(r.windowEnd), ...r.key };
+  return { ...r.key, [r.idField]: r.id, ts: isoMillis(r.ts) };
+}
+
+function valueFields(r: ResultRecord): Record<string, unknown> {
+  return r.kind === 'window' ? { ...(r as WindowResult).values, revision: r.revision } : valuesOf(r);
+}

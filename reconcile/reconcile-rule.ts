@@ -1,0 +1,72 @@
+import type { DuckDb } from '../batch/duckdb.ts';
+import { replay } from '../batch/replay.ts';
+import type { PipelineDefinition, RulePipeline } from '../pipeline/definition.ts';
+import type { ResultRecord } from '../schemas/results.ts';
+import { causeOf, evidenceAttribution, primaryValue, ruleAttribution, sameValue, type Attribution, type Evidence } from './attribution.ts';
+import { finalResults } from './final-results.ts';
+import type { LoggedLate, ReconcileInput } from './reconcile.ts';
+import { emptyReport, recordDifference, type ReconcileMetrics, type ReconcileReport } from './reconcile-report.ts';
+import { inRange } from './result-range.ts';
+import { shadowRun } from './shadow-run.ts';
+
+/** Rules: alerts are few; the diff runs over maps in JS. */
+export async function reconcileRule(
+  db: DuckDb, def: RulePipeline, input: ReconcileInput, evidence: Evidence, logged: readonly LoggedLate[] | undefined,
+): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
+  const range = input.range;
+  const exclude = (input.dedupe ?? true) ? { exclude: evidence.duplicates.replayExtras } : {};
+  const replayed = finalResults((await replay(def, input.archiveDir, { db, exactDistinct: false, ...exclude })).filter((r) => inRange(r, range)));
+  const realtime = finalResults(input.realtime.filter((r) => inRange(r, range)));
+  const read = input.dashboardRead ? finalResults(input.dashboardRead.filter((r) => inRange(r, range))) : undefined;
+  let attribute: Attribution, shadow: Map<string, ResultRecord>, lateEvents: number;
+  if (logged) {
+    // The workers' own decisions are the reference: no simulated alert set to compare against.
+    const rule = ruleAttribution(def, logged.filter((l) => !l.evaluatedOnArrival).map((l) => l.record), logged.filter((l) => l.evaluatedOnArrival).map((l) => l.record));
+    attribute = (id, rt, rp) => rule(id, rt, rp, rt);
+    shadow = realtime;
+    lateEvents = logged.filter((l) => !l.evaluatedOnArrival).length;
+  } else {
+    const run = await shadowRun(db, def, input.archiveDir);
+    attribute = ruleAttribution(def, run.out.lates, run.evaluatedLate);
+    shadow = finalResults(run.out.results);
+    lateEvents = run.out.lates.length;
+  }
+  const report = emptyReport(def, metricsOf(def, realtime, replayed), lateEvents, evidence);
+  const fallback = evidenceAttribution(def, evidence);
+  const cells = new Set([...replayed.keys(), ...realtime.keys()]);
+  // Alert order (ids start with the key), as the windows' report orders by window then key.
+  for (const id of [...cells].sort((a, b) => parseFloat(a) - parseFloat(b) || (a < b ? -1 : a > b ? 1 : 0))) {
+    report.cells++;
+    const rt = realtime.get(id), rp = replayed.get(id), sh = shadow.get(id);
+    if (sameValue(rt, rp)) {
+      const shown = read?.get(id);
+      if (shown !== undefined && !sameValue(shown, rt)) recordDifference(report, shown, rp, 'update_after_read', []);
+      else report.equal++;
+      continue;
+    }
+    const { cause, events } = causeOf(attribute, fallback, id, rt, rp, sh);
+    recordDifference(report, rt, rp, cause, events);
+  }
+  report.unexplained = report.causes.unexplained;
+  return { report, replayed: [...replayed.values()] };
+}
+
+/** cell-diff.ts's metrics (computed there in SQL for windows), over the alert maps. */
+function metricsOf(def: PipelineDefinition, realtime: Map<string, ResultRecord>, replayed: Map<string, ResultRecord>): ReconcileMetrics {
+  let mismatched = 0, missing = 0, extra = 0, absolute = 0, total = 0;
+  const cells = new Set([...realtime.keys(), ...replayed.keys()]);
+  for (const id of cells) {
+    const rt = realtime.get(id), rp = replayed.get(id);
+    if (!rt) missing++;
+    else if (!rp) extra++;
+    else if (!sameValue(rt, rp)) mismatched++;
+    const a = primaryValue(def, rt), b = primaryValue(def, rp);
+    absolute += Math.abs(a - b);
+    total += a + b;
+  }
+  return {
+    realtime_cells: realtime.size, replay_cells: replayed.size, mismatched, missing, extra,
+    mismatch_rate: cells.size === 0 ? 0 : (mismatched + missing + extra) / cells.size,
+    smape: total === 0 ? 0 : absolute / total,
+  };
+}

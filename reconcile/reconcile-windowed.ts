@@ -1,0 +1,93 @@
+import type { DuckDb } from '../batch/duckdb.ts';
+import { cellTableResults, loadWindowSkips, replay, replayCellTable, replaysAsTable } from '../batch/replay.ts';
+import type { WindowedPipeline } from '../pipeline/definition.ts';
+import { cellKey, type LateRecord, type ResultRecord } from '../schemas/results.ts';
+import { causeOf, evidenceAttribution, windowAttribution, windowsSkippedBy, type Evidence } from './attribution.ts';
+import { diffCells, loadResults, variantSide, type CellSide } from './cell-diff.ts';
+import { finalResults } from './final-results.ts';
+import type { LoggedLate, ReconcileInput } from './reconcile.ts';
+import { emptyReport, recordDifference, type ReconcileReport } from './reconcile-report.ts';
+import { inRange } from './result-range.ts';
+import { shadowRun } from './shadow-run.ts';
+
+/**
+ * Windows: every side of the diff is a DuckDB relation (see cell-diff.ts), so only differing cells
+ * reach JS. Definitions without sketches replay straight into a cell table, the deduplicated replay and
+ * the shadow (every delivery but the logged late ones) from one scan; sketches are replayed to records.
+ */
+export async function reconcileWindowed(
+  db: DuckDb, def: WindowedPipeline, input: ReconcileInput, evidence: Evidence,
+  logged: readonly LoggedLate[] | undefined, skippedWindows: readonly LateRecord[], timeRanges: { from: number; to: number }[] | undefined, withReplayed: boolean,
+): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
+  const range = input.range;
+  const dedupe = input.dedupe ?? true;
+  const extras = evidence.duplicates;
+  const ranges = timeRanges ? { timeRanges } : {};
+  let replayed: CellSide, shadow: CellSide | undefined, replayedRecords: () => Promise<ResultRecord[]>;
+  await input.progress?.('replaying the archive');
+  if (replaysAsTable(def)) {
+    const variants = [dedupe ? extras.replayExtrasTable : undefined];
+    if (logged) {
+      await db.createTableFromColumns('late_logged_rows', [
+        { name: '_source', type: 'VARCHAR', values: logged.map((l) => l.record.position.source) },
+        { name: '_offset', type: 'DOUBLE', values: logged.map((l) => l.record.position.offset) },
+      ]);
+      await db.run('CREATE OR REPLACE TEMP TABLE late_logged AS SELECT _source, _offset::BIGINT AS _offset FROM late_logged_rows');
+      variants.push('late_logged');
+    }
+    let skipped: { variant: number; table: string } | undefined;
+    if (skippedWindows.length > 0) {
+      await loadWindowSkips(db, 'skipped_windows', skippedWindows.map((l) => ({ ...l.position, windowStart: l.windowStart! })));
+      skipped = { variant: 1, table: 'skipped_windows' };
+    }
+    await replayCellTable(db, def, input.archiveDir, 'replay_cells', { ...ranges, variants, ...(skipped ? { skippedWindows: skipped } : {}) });
+    replayed = await variantSide(db, def, 'replay_cells', 0, 'rp_cells', range);
+    if (logged) shadow = await variantSide(db, def, 'replay_cells', 1, 'sh_cells', range);
+    replayedRecords = () => cellTableResults(db, def, 'replay_cells', 0, range);
+  } else {
+    const all = await replay(def, input.archiveDir, { db, exactDistinct: false, ...ranges, ...(dedupe ? { exclude: extras.replayExtras } : {}) });
+    replayed = await loadResults(db, def, 'rp_cells', all, range);
+    if (logged) {
+      // The workers said which events they judged late: what they should have produced is the archive
+      // without exactly those, every delivery counted (as the stream counts).
+      const exclude = logged.map((l) => l.record.position);
+      const excludeFromWindows = skippedWindows.map((l) => ({ ...l.position, windowStart: l.windowStart! }));
+      shadow = await loadResults(db, def, 'sh_cells', await replay(def, input.archiveDir, { db, exactDistinct: false, exclude, excludeFromWindows, ...ranges }), range);
+    }
+    replayedRecords = async () => [...finalResults(all.filter((r) => inRange(r, range))).values()];
+  }
+  let skips: readonly LateRecord[], lateEvents: number;
+  if (logged) {
+    skips = [...logged.flatMap((l) => windowsSkippedBy(def, l)), ...skippedWindows];
+    lateEvents = logged.filter((l) => !l.evaluatedOnArrival).length;
+  } else {
+    // No record of what the stream judged late: rebuild it by running the stream semantics over the
+    // archive in arrival order.
+    await input.progress?.('re-running the stream over the archive in arrival order');
+    const { out } = await shadowRun(db, def, input.archiveDir);
+    shadow = await loadResults(db, def, 'sh_cells', out.results, range);
+    skips = out.skips;
+    lateEvents = out.lates.length;
+  }
+  await input.progress?.(`loading ${input.realtime.length} realtime rows`);
+  const realtime = await loadResults(db, def, 'rt_cells', input.realtime, range);
+  const read = input.dashboardRead ? await loadResults(db, def, 'read_cells', input.dashboardRead, range) : undefined;
+  await input.progress?.('diffing every cell');
+  const diff = await diffCells(db, def, { realtime, replayed, shadow: shadow!, ...(read ? { read } : {}) });
+  await input.progress?.(`attributing ${diff.rows.length} differing cells of ${diff.cells}`);
+  const report = emptyReport(def, diff.metrics, lateEvents, evidence);
+  const attribute = windowAttribution(def, skips);
+  const fallback = evidenceAttribution(def, evidence);
+  for (const row of diff.rows) {
+    // Equal, but the reader saw another value, and the stream itself settled on the right one later.
+    if (row.same) recordDifference(report, row.read, row.rp, 'update_after_read', []);
+    else {
+      const { cause, events } = causeOf(attribute, fallback, cellKey((row.rt ?? row.rp)!), row.rt, row.rp, row.sh);
+      recordDifference(report, row.rt, row.rp, cause, events);
+    }
+  }
+  report.cells = diff.cells;
+  report.equal = diff.cells - report.different;
+  report.unexplained = report.causes.unexplained;
+  return { report, replayed: withReplayed ? await replayedRecords() : [] };
+}
