@@ -9,6 +9,7 @@ import { concordTopics, inputTopic, topicNames } from './kafka/topics.ts';
 import { decodeMergeMessage, fromWire, progressWatermark, toForwardedEvent, toPartial, type MergeMessage } from './merge-messages.ts';
 import { MemberLoop } from './member-loop.ts';
 import { MemberConsumer } from './member-consumer.ts';
+import { partKey, partsFit, storedParts } from './merge-checkpoint-keys.ts';
 import { PartialMergeStage, type PartialMergeSnapshot } from './partial-merge.ts';
 import { RuleMergeStage, type RuleMergeSnapshot } from './rule-merge.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
@@ -27,18 +28,26 @@ export interface KafkaMergeOptions {
   metrics?: ProcessMetrics;
 }
 
-/** What one partials partition's merge state checkpoints, with the offset, in each transaction. */
+/**
+ * What one partials partition's merge state checkpoints, with the offset, in each transaction: the head
+ * record (this), plus one record per window or held event changed since the last transaction
+ * (merge-checkpoint-keys.ts). A stage whose part keys would be too long is written whole in the head.
+ */
 interface MergeCheckpoint {
   next: number;
   stages: Record<string, PartialMergeSnapshot | RuleMergeSnapshot>;
 }
 
+type StageSnapshot = PartialMergeSnapshot | RuleMergeSnapshot;
+
 /** One pipeline's merge, windowed (PartialMergeStage) or rule (RuleMergeStage), behind one face. */
 interface PipelineMerge {
   accept(m: MergeMessage): void;
   advance(): ResultRecord[];
-  snapshot(): PartialMergeSnapshot | RuleMergeSnapshot;
-  restore(snap: PartialMergeSnapshot | RuleMergeSnapshot): void;
+  snapshot(): StageSnapshot;
+  /** The head and the windows or held events changed since the last call. */
+  checkpoint(): { head: StageSnapshot; parts: [string, string | null][] };
+  restore(head: StageSnapshot, parts: Iterable<string>): void;
   readonly duplicates: number;
 }
 
@@ -54,7 +63,8 @@ function pipelineMerge(def: PipelineDefinition, inputTopic: string, inputPartiti
       },
       advance: () => stage.advance(),
       snapshot: () => stage.snapshot(),
-      restore: (snap) => stage.restore(snap as PartialMergeSnapshot),
+      checkpoint: () => stage.checkpoint(),
+      restore: (head, parts) => stage.restoreParts(head as PartialMergeSnapshot, parts),
       get duplicates() { return stage.stats.duplicates; },
     };
   }
@@ -67,7 +77,8 @@ function pipelineMerge(def: PipelineDefinition, inputTopic: string, inputPartiti
     },
     advance: () => stage.advance(),
     snapshot: () => stage.snapshot(),
-    restore: (snap) => stage.restore(snap as RuleMergeSnapshot),
+    checkpoint: () => stage.checkpoint(),
+    restore: (head, parts) => stage.restoreParts(head as RuleMergeSnapshot, parts),
     get duplicates() { return stage.stats.duplicates; },
   };
 }
@@ -218,7 +229,7 @@ export class KafkaMergeWorker {
       const text = stored.get(this.checkpointKey(p));
       const cp = text ? (JSON.parse(text) as MergeCheckpoint) : undefined;
       const state = { next: cp?.next ?? 0, stages: new Map<string, PipelineMerge>() };
-      for (const [pipeline, snap] of Object.entries(cp?.stages ?? {})) this.stage(state, pipeline).restore(snap);
+      for (const [pipeline, snap] of Object.entries(cp?.stages ?? {})) this.stage(state, pipeline).restore(snap, storedParts(stored, this.checkpointKey(p), pipeline));
       this.owned.set(p, state);
       this.watch.position(this.topic, p, state.next);
     }
@@ -251,16 +262,31 @@ export class KafkaMergeWorker {
     const stages: Record<string, PartialMergeSnapshot | RuleMergeSnapshot> = {};
     let duplicates = 0;
     const metrics = this.o.metrics;
+    const head = this.checkpointKey(batch.partition);
+    let checkpointBytes = 0;
+    let merged = 0;
     for (const [name, stage] of state.stages) {
       const results = stage.advance();
+      merged += results.length;
       if (metrics && results.length > 0) metrics.eventsOut(name, results.length);
       for (const r of results) out.push({ topic: this.names.results, key: `${r.pipeline}|${cellKey(r)}`, value: JSON.stringify(resultToJson(r)) });
-      stages[name] = stage.snapshot();
+      if (!partsFit(head, name)) {
+        stages[name] = stage.snapshot();
+      } else {
+        // Incremental: the stage's head, and a record per window or held event changed since the last transaction.
+        const delta = stage.checkpoint();
+        stages[name] = delta.head;
+        for (const [id, json] of delta.parts) {
+          out.push({ topic: this.names.checkpoints, key: partKey(head, name, id), value: json });
+          checkpointBytes += json === null ? 0 : Buffer.byteLength(json);
+        }
+      }
       duplicates += stage.duplicates;
     }
     const cp: MergeCheckpoint = { next: state.next, stages };
     const checkpoint = JSON.stringify(cp);
-    out.push({ topic: this.names.checkpoints, key: this.checkpointKey(batch.partition), value: checkpoint });
+    checkpointBytes += Buffer.byteLength(checkpoint);
+    out.push({ topic: this.names.checkpoints, key: head, value: checkpoint });
     const committing = performance.now();
     try {
       await this.producer.commit(out, { generation: batch.generation, topic: this.topic, partitions: [{ partition: batch.partition, offset: state.next }] });
@@ -275,10 +301,10 @@ export class KafkaMergeWorker {
       this.consumer!.afterRefusal(error);
       return true;
     }
-    this.stats.results += out.length - 1;
+    this.stats.results += merged;
     this.stats.duplicates = duplicates;
     this.stats.transactions++;
-    this.stats.checkpointBytes += Buffer.byteLength(checkpoint);
+    this.stats.checkpointBytes += checkpointBytes;
     if (metrics) {
       metrics.transactionCommit((performance.now() - committing) / 1000);
       // The merge's W: the least W the input partitions' workers reported (labelled partition "merge").

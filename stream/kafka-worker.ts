@@ -307,7 +307,7 @@ export class KafkaWorker {
     const metrics = this.o.metrics;
     const cpStarted = performance.now();
     const checkpoints = this.partitions.checkpointRecords();
-    const bytes = checkpoints.reduce((n, r) => n + Buffer.byteLength(r.value), 0);
+    const bytes = checkpoints.reduce((n, r) => n + Buffer.byteLength(r.value ?? ''), 0);
     this.stats.checkpointBytes += bytes;
     metrics?.checkpoint(bytes, (performance.now() - cpStarted) / 1000);
     records.push(...checkpoints);

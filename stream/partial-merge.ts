@@ -35,7 +35,19 @@ export interface PartialMergeSnapshot {
   readonly sources?: [number, number | null][];
   /** The W state is dropped by (absent: the merge W). */
   readonly cleanup?: number | null;
-  readonly windows: { start: number; end: number; key: KeyValues; revision: number; changed: boolean; partials: [number, number, unknown[]][] }[];
+  readonly windows: WindowSnapshot[];
+}
+
+type WindowSnapshot = { start: number; end: number; key: KeyValues; revision: number; changed: boolean; partials: [number, number, unknown[]][] };
+
+/**
+ * An incremental checkpoint (kafka-merge.ts): the stage without its windows, and each window changed since
+ * the last one by its id (its snapshot as JSON, or null: dropped). Restoring the last head with the latest
+ * part per id gives the state back (`restoreParts`).
+ */
+export interface PartialMergeDelta {
+  readonly head: PartialMergeSnapshot;
+  readonly parts: [id: string, json: string | null][];
 }
 
 export interface MergeStats {
@@ -64,6 +76,8 @@ export class PartialMergeStage {
   /** By `start \0 key id`. */
   private readonly windows = new Map<string, MergeWindow>();
   private w = Number.NEGATIVE_INFINITY;
+  /** Windows created, changed, fired or dropped since the last `checkpoint`. */
+  private readonly touched = new Set<string>();
   /** min over the partitions' own W: a window is dropped by it, never by the firing W alone. */
   private cleanup = Number.NEGATIVE_INFINITY;
   readonly stats: MergeStats = { duplicates: 0, expired: 0 };
@@ -111,6 +125,7 @@ export class PartialMergeStage {
     }
     win.partials.set(p.partition, { revision: p.revision, accumulators: p.accumulators });
     win.changed = true;
+    this.touched.add(id);
   }
 
   /**
@@ -127,8 +142,12 @@ export class PartialMergeStage {
         win.revision++;
         win.changed = false;
         out.push(this.merged(win));
+        this.touched.add(id);
       }
-      if (isLateForWindow(win.end, this.def.allowedLateness, this.cleanup) && windowHasFired(win.end, this.w)) this.windows.delete(id);
+      if (isLateForWindow(win.end, this.def.allowedLateness, this.cleanup) && windowHasFired(win.end, this.w)) {
+        this.windows.delete(id);
+        this.touched.add(id);
+      }
     }
     return out;
   }
@@ -147,6 +166,11 @@ export class PartialMergeStage {
   }
 
   snapshot(): PartialMergeSnapshot {
+    return { ...this.head(), windows: [...this.windows.values()].map(windowSnapshot) };
+  }
+
+  /** The stage without its windows (the head of an incremental checkpoint). */
+  private head(): PartialMergeSnapshot {
     const finite = (v: number) => (Number.isFinite(v) ? v : v > 0 ? Number.MAX_VALUE : null);
     return {
       definition: this.version,
@@ -154,11 +178,29 @@ export class PartialMergeStage {
       inputs: [...this.inputs].map(([p, w]) => [p, finite(w)]),
       sources: [...this.sources].map(([p, w]) => [p, finite(w)]),
       cleanup: finite(this.cleanup),
-      windows: [...this.windows.values()].map((win) => ({
-        start: win.start, end: win.end, key: win.key, revision: win.revision, changed: win.changed,
-        partials: [...win.partials].map(([p, v]) => [p, v.revision, [...v.accumulators]]),
-      })),
+      windows: [],
     };
+  }
+
+  /** What changed since the last call (the first call: every window created since the start or restore). */
+  checkpoint(): PartialMergeDelta {
+    const parts: [string, string | null][] = [];
+    for (const id of this.touched) {
+      const win = this.windows.get(id);
+      parts.push([id, win ? JSON.stringify(windowSnapshot(win)) : null]);
+    }
+    this.touched.clear();
+    return { head: this.head(), parts };
+  }
+
+  /** Restores an incremental checkpoint: the head and the latest part (JSON) of every window not dropped. */
+  restoreParts(head: PartialMergeSnapshot, parts: Iterable<string>): void {
+    const windows = [...head.windows];
+    for (const json of parts) windows.push(JSON.parse(json) as WindowSnapshot);
+    this.restore({ ...head, windows });
+    // A head holding windows is a whole checkpoint (written before the parts, or as the fallback): the
+    // next incremental one must write them all, its head holds none.
+    if (head.windows.length > 0) for (const id of this.windows.keys()) this.touched.add(id);
   }
 
   restore(snap: PartialMergeSnapshot): void {
@@ -171,6 +213,7 @@ export class PartialMergeStage {
     for (const [p, w] of snap.sources ?? snap.inputs) this.sources.set(p, value(w));
     this.cleanup = value(snap.cleanup === undefined ? snap.watermark : snap.cleanup);
     this.windows.clear();
+    this.touched.clear();
     for (const win of snap.windows) {
       this.windows.set(windowCellId(win.start, this.def.key, win.key), {
         start: win.start, end: win.end, key: win.key, revision: win.revision, changed: win.changed,
@@ -178,4 +221,11 @@ export class PartialMergeStage {
       });
     }
   }
+}
+
+function windowSnapshot(win: MergeWindow): WindowSnapshot {
+  return {
+    start: win.start, end: win.end, key: win.key, revision: win.revision, changed: win.changed,
+    partials: [...win.partials].map(([p, v]) => [p, v.revision, [...v.accumulators]]),
+  };
 }

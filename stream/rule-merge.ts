@@ -34,6 +34,18 @@ export interface RuleMergeSnapshot {
 /** A held event in a checkpoint (W as on the wire: infinities as text). */
 type RuleEventWire = [partition: number, offset: number, verdict: WireWatermark, source: WireWatermark, event: AnyEvent];
 
+/**
+ * An incremental checkpoint (kafka-merge.ts): the stage without its held events, and each event held or
+ * released since the last one by `partition:offset` (its wire form as JSON, or null: released).
+ */
+export interface RuleMergeDelta {
+  readonly head: RuleMergeSnapshot;
+  readonly parts: [id: string, json: string | null][];
+}
+
+const heldId = (e: { partition: number; offset: number }) => `${e.partition}:${e.offset}`;
+const toHeldWire = (e: ForwardedEvent): RuleEventWire => [e.partition, e.offset, toWire(e.verdictWatermark), toWire(e.sourceWatermark), e.event];
+
 export interface RuleMergeStats {
   events: number;
   /** Events already merged (offset not above the partition's last one): re-sent, ignored. */
@@ -73,6 +85,9 @@ export class RuleMergeStage {
   private clock!: CanonicalClock;
   private operator!: StreamOperator;
   private held!: BinaryHeap<ForwardedEvent>;
+  /** Events held or released since the last `checkpoint`, by id. */
+  private readonly touched = new Map<string, ForwardedEvent>();
+  private readonly released = new Set<string>();
   private readonly out: ResultRecord[] = [];
   private readonly offsets = new Map<number, number>();
   readonly stats: RuleMergeStats = { events: 0, duplicates: 0 };
@@ -138,6 +153,7 @@ export class RuleMergeStage {
     // record says where it stands.
     this.merged.report(this.sourceOf(e.partition), e.sourceWatermark, false);
     this.held.push(e);
+    this.touched.set(heldId(e), e);
   }
 
   /** A worker's report of input `partition`: its own W and whether it is idle (applied at the next `advance`). */
@@ -161,6 +177,7 @@ export class RuleMergeStage {
     const m = this.merged.current;
     for (let e = this.held.peek(); e !== undefined && e.sourceWatermark < m; e = this.held.peek()) {
       this.held.pop();
+      if (!this.touched.delete(heldId(e))) this.released.add(heldId(e)); // held in a checkpoint already
       this.moveClock(e.sourceWatermark);
       this.clock.judgeNextAt(e.verdictWatermark);
       try {
@@ -179,8 +196,31 @@ export class RuleMergeStage {
   }
 
   snapshot(): RuleMergeSnapshot {
-    const held = this.held.values().map((e): RuleEventWire => [e.partition, e.offset, toWire(e.verdictWatermark), toWire(e.sourceWatermark), e.event]);
-    return { definition: this.version, operator: this.operator.snapshot(), offsets: [...this.offsets], merged: this.merged.snapshot(), held };
+    return { ...this.head(), held: this.held.values().map(toHeldWire) };
+  }
+
+  /** The stage without its held events (the head of an incremental checkpoint). */
+  private head(): RuleMergeSnapshot {
+    return { definition: this.version, operator: this.operator.snapshot(), offsets: [...this.offsets], merged: this.merged.snapshot(), held: [] };
+  }
+
+  /** What changed since the last call: events held since (and still held), events released that a checkpoint held. */
+  checkpoint(): RuleMergeDelta {
+    const parts: [string, string | null][] = [];
+    for (const [id, e] of this.touched) parts.push([id, JSON.stringify(toHeldWire(e))]);
+    for (const id of this.released) parts.push([id, null]);
+    this.touched.clear();
+    this.released.clear();
+    return { head: this.head(), parts };
+  }
+
+  /** Restores an incremental checkpoint: the head and the latest part (JSON) of every event still held. */
+  restoreParts(head: RuleMergeSnapshot, parts: Iterable<string>): void {
+    const held = [...(head.held ?? [])];
+    for (const json of parts) held.push(JSON.parse(json) as RuleEventWire);
+    this.restore({ ...head, held });
+    // A head holding events is a whole checkpoint: the next incremental one must write them all.
+    if ((head.held ?? []).length > 0) for (const e of this.held.values()) this.touched.set(heldId(e), e);
   }
 
   restore(snap: RuleMergeSnapshot): void {
@@ -188,6 +228,8 @@ export class RuleMergeStage {
       throw new ConcordError(`${this.def.name}: the merge checkpoint is from another definition version; use a new --group`, { domain: 'user' });
     }
     this.out.length = 0;
+    this.touched.clear();
+    this.released.clear();
     this.start(snap);
     this.offsets.clear();
     for (const [p, offset] of snap.offsets) this.offsets.set(p, offset);

@@ -8,6 +8,6 @@ export {
   type ConsumedOffsets, type GroupGeneration, type InBatch, type InRecord, type KafkaSettings, type OutRecord, type TopicSpec,
 } from './common.ts';
 export { committedOffsets, endOffsets, ensureTopics, topicConfig, topicPartitions } from './admin.ts';
-export { BatchProducer, KafkaTransaction, TransactionalProducer } from './producer.ts';
+export { BatchProducer, KafkaTransaction, MAX_KEY_CHARS, TransactionalProducer } from './producer.ts';
 export { BatchConsumer, readLatestByKey, readToEnd, type ConsumeOptions } from './consumer.ts';
 export { CaughtUpWatch } from './caught-up.ts';

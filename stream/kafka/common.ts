@@ -66,7 +66,8 @@ export interface TopicSpec {
 export interface OutRecord {
   topic: string;
   key: string | null;
-  value: string;
+  /** null: a tombstone (a compacted topic forgets the key). */
+  value: string | null;
   partition?: number;
 }
 

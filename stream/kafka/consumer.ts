@@ -5,7 +5,7 @@ import { maxLineBytes } from '../../sources/line-limits.ts';
 import { installReadCommittedFilter } from './read-committed.ts';
 import { FetchPause, type PausableConsumer } from './fetch-pause.ts';
 import { FetchPositionGuard, type GuardedConsumer } from './fetch-positions.ts';
-import { inRecord, takeRecords, type FetchedPartition, type FetchRequestPartitions, type FetchResponseRecords } from './fetched-records.ts';
+import { inRecord, takeRecords, TOMBSTONE, type FetchedPartition, type FetchRequestPartitions, type FetchResponseRecords } from './fetched-records.ts';
 import { baseOptions, KafkaClientError, wrap, type GroupGeneration, type InBatch, type InRecord, type KafkaSettings } from './common.ts';
 
 // Values stay bytes until judged (sources/line-limits.ts): a string deserializer would turn bytes that
@@ -376,9 +376,16 @@ export async function readToEnd(s: KafkaSettings, topic: string): Promise<InReco
   return out;
 }
 
-/** A (compacted) topic read to its end: the latest value per key. Used to load checkpoints and to read results. */
+/**
+ * A (compacted) topic read to its end: the latest value per key, without the keys whose latest record is
+ * a tombstone. Used to load checkpoints and to read results.
+ */
 export async function readLatestByKey(s: KafkaSettings, topic: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  for (const r of await readToEnd(s, topic)) if (r.key !== null) out.set(r.key, r.value);
+  for (const r of await readToEnd(s, topic)) {
+    if (r.key === null) continue;
+    if (r.problem?.reason === TOMBSTONE) out.delete(r.key);
+    else out.set(r.key, r.value);
+  }
   return out;
 }

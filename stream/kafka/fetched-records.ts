@@ -41,9 +41,12 @@ export interface FetchedPartition {
   next?: number;
 }
 
+/** The problem of a record with a null value: a tombstone (in a compacted topic, the key is deleted). */
+export const TOMBSTONE = 'null value (a tombstone): no event';
+
 /** A record's value as text, or the problem that keeps it from being one (a tombstone, no bytes, not UTF-8, too long). */
 export function inRecord(offset: number, key: string | null, value: Buffer | null | undefined, timestamp: number, limit: number): InRecord {
-  if (value === null || value === undefined) return { offset, key, value: '', timestamp, problem: { reason: 'null value (a tombstone): no event', raw: '', encoding: 'utf8', bytes: 0 } };
+  if (value === null || value === undefined) return { offset, key, value: '', timestamp, problem: { reason: TOMBSTONE, raw: '', encoding: 'utf8', bytes: 0 } };
   const problem = lineProblem(value, limit);
   if (problem) return { offset, key, value: '', timestamp, problem };
   const text = value.toString('utf8');

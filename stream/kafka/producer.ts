@@ -12,7 +12,7 @@ type StringProducer = Producer<string, string, string, string>;
  * a record without key goes round-robin.
  */
 /** Longer keys are sent as their SHA-256 (still one key per value: partitioning and compaction unchanged in effect). */
-const MAX_KEY_CHARS = 1_024;
+export const MAX_KEY_CHARS = 1_024;
 
 /**
  * A record key as sent. Measured: the client spins (the event loop blocked, no error) on a record whose
@@ -26,7 +26,8 @@ function messages(records: readonly OutRecord[]): MessageToProduce<string, strin
   return records.map((r) => {
     const key = r.key === null ? null : wireKey(r.key);
     const partition = r.partition ?? (key === null ? undefined : keyHash(key));
-    return { topic: r.topic, value: r.value, ...(key === null ? {} : { key }), ...(partition === undefined ? {} : { partition }) };
+    // A null value is a tombstone: the compacted topic forgets the key.
+    return { topic: r.topic, ...(r.value === null ? {} : { value: r.value }), ...(key === null ? {} : { key }), ...(partition === undefined ? {} : { partition }) } as MessageToProduce<string, string, string, string>;
   });
 }
 
@@ -46,7 +47,7 @@ export function produceRequests(records: readonly OutRecord[]): OutRecord[][] {
   let current: OutRecord[] = [];
   let bytes = 0;
   for (const r of records) {
-    const size = RECORD_OVERHEAD_BYTES + Buffer.byteLength(r.value) + (r.key === null ? 0 : Math.min(Buffer.byteLength(r.key), MAX_KEY_CHARS * 3));
+    const size = RECORD_OVERHEAD_BYTES + (r.value === null ? 0 : Buffer.byteLength(r.value)) + (r.key === null ? 0 : Math.min(Buffer.byteLength(r.key), MAX_KEY_CHARS * 3));
     if (current.length > 0 && bytes + size > MAX_REQUEST_BYTES) {
       out.push(current);
       current = [];

@@ -9,7 +9,7 @@ import { cellKey, type WindowResult } from '../../schemas/results.ts';
 import type { AnyEvent } from '../../schemas/schema.ts';
 import { createOperator, type StreamOperator } from '../../stream/operators/index.ts';
 import { WindowedOperator } from '../../stream/operators/windowed.ts';
-import { PartialMergeStage, type Partial } from '../../stream/partial-merge.ts';
+import { PartialMergeStage, type Partial, type PartialMergeSnapshot } from '../../stream/partial-merge.ts';
 import { batchSizesArb, clickStreamArb, splitIntoBatches, toJsonl } from '../fixtures/arbitraries.ts';
 
 // The merge stage against one operator: P partition operators sharing one watermark (as a Kafka worker
@@ -52,6 +52,11 @@ function oneOperator(def: WindowedPipeline, events: AnyEvent[], partitionOf: (e:
   return out;
 }
 
+/** A snapshot with its windows in a fixed order (a restore rebuilds them in another). */
+function sortedWindows(snap: PartialMergeSnapshot): PartialMergeSnapshot {
+  return { ...snap, windows: [...snap.windows].sort((a, b) => a.start - b.start || (JSON.stringify(a.key) < JSON.stringify(b.key) ? -1 : 1)) };
+}
+
 interface Run {
   merged: WindowResult[];
   duplicatesSent: number;
@@ -86,6 +91,8 @@ function partitioned(
   // Partitions that never deliver hold nothing back: the worker reports their W like the others'.
   const merged: WindowResult[] = [];
   let duplicatesSent = 0;
+  // The compacted checkpoints topic as kafka-merge.ts writes it: the head, and the latest part per window (null: deleted).
+  const stored = { head: JSON.parse(JSON.stringify(stage.checkpoint().head)) as PartialMergeSnapshot, parts: new Map<string, string>() };
   const step = () => {
     for (const [p, op] of ops) op.onWatermark(trackerOf(p).current);
     for (const partial of pending.splice(0)) {
@@ -94,6 +101,16 @@ function partitioned(
     }
     for (const p of partitions) stage.progress(p, trackerOf(p).current);
     merged.push(...stage.advance());
+    const delta = stage.checkpoint();
+    stored.head = JSON.parse(JSON.stringify(delta.head)) as PartialMergeSnapshot;
+    for (const [id, json] of delta.parts) if (json === null) stored.parts.delete(id); else stored.parts.set(id, json);
+    expect(sortedWindows(restoredFrom().snapshot())).toEqual(sortedWindows(JSON.parse(JSON.stringify(stage.snapshot())) as PartialMergeSnapshot));
+  };
+  /** A stage restored from the incremental checkpoints (head + parts): after every step, the same state as the whole snapshot. */
+  const restoredFrom = () => {
+    const restored = new PartialMergeStage(def, inputs);
+    restored.restoreParts(stored.head, stored.parts.values());
+    return restored;
   };
   let offset = 0;
   batches.forEach((batch, b) => {
@@ -102,11 +119,7 @@ function partitioned(
       ops.get(p)!.process(e, { source: `p${p}`, offset: offset++ });
     }
     step();
-    if (b === opts.checkpointAt) {
-      const snap = JSON.parse(JSON.stringify(stage.snapshot())) as ReturnType<PartialMergeStage['snapshot']>;
-      stage = new PartialMergeStage(def, inputs);
-      stage.restore(snap);
-    }
+    if (b === opts.checkpointAt) stage = restoredFrom();
     if (opts.resend && b % 2 === 1) {
       // A rebalance or a drain re-sends partials the merge has already seen: they change nothing.
       for (const partial of sent.slice(-3)) { stage.partial(partial); duplicatesSent++; }

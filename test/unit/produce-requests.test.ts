@@ -18,7 +18,7 @@ describe('produce requests', () => {
       expect(requests.flat()).toEqual(records);
       for (const r of requests) {
         expect(r.length).toBeGreaterThan(0);
-        const bytes = r.reduce((n, x) => n + 32 + Buffer.byteLength(x.value) + (x.key === null ? 0 : Buffer.byteLength(x.key)), 0);
+        const bytes = r.reduce((n, x) => n + 32 + Buffer.byteLength(x.value ?? '') + (x.key === null ? 0 : Buffer.byteLength(x.key)), 0);
         if (r.length > 1) expect(bytes).toBeLessThanOrEqual(768 * 1024);
       }
     }), { numRuns: 200 });
