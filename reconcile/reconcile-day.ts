@@ -9,6 +9,7 @@ import { differencesMarkdown, reconciliationMarkdown, type DayReconciliation } f
 import { finalResults } from './final-results.ts';
 import { reconcileWithReplay, type LoggedLate } from './reconcile.ts';
 import { dayRange } from './day-range.ts';
+import { inRange } from './result-range.ts';
 import type { BackfillRequest } from './backfill-day.ts';
 
 export { dayRange } from './day-range.ts';
@@ -183,10 +184,7 @@ export async function recomputeDay(req: Omit<BackfillRequest, 'progress'> & { re
   // A day's windows hold events up to one window size past its end; rules look back without bound.
   const timeRanges = [def.kind === 'windowed' ? { from: range.from, to: range.to + def.window.size } : { from: 0, to: range.to }];
   const results = await replay(def, req.archiveDir, { dedupe: true, timeRanges, exactDistinct: false });
-  const rows = [...finalResults(results).values()].filter((r) => {
-    const at = r.kind === 'window' ? r.windowStart : r.ts;
-    return at >= range.from && at < range.to;
-  });
+  const rows = [...finalResults(results).values()].filter((r) => inRange(r, range));
   const summary: RecomputeSummary = { pipeline: def.name, date, cells: rows.length, generation: null, previous: -1, corrections: 0 };
   if (rows.length === 0 && !req.hasStoredRows) return summary;
   await req.progress?.({ done: 1, total: 2, what: `publishing ${rows.length} cells as a new version of ${date}` });
