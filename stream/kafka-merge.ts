@@ -270,11 +270,12 @@ export class KafkaMergeWorker {
       merged += results.length;
       if (metrics && results.length > 0) metrics.eventsOut(name, results.length);
       for (const r of results) out.push({ topic: this.names.results, key: `${r.pipeline}|${cellKey(r)}`, value: JSON.stringify(resultToJson(r)) });
+      // Incremental: the stage's head, and a record per window or held event changed since the last
+      // transaction (taken either way: the stage forgets what it reported).
+      const delta = stage.checkpoint();
       if (!partsFit(head, name)) {
         stages[name] = stage.snapshot();
       } else {
-        // Incremental: the stage's head, and a record per window or held event changed since the last transaction.
-        const delta = stage.checkpoint();
         stages[name] = delta.head;
         for (const [id, json] of delta.parts) {
           out.push({ topic: this.names.checkpoints, key: partKey(head, name, id), value: json });

@@ -28,8 +28,6 @@ export class FetchPause {
   private paused = new Set<string>();
   /** `topic:partition` -> the last stable offset of its latest response. */
   private readonly ends = new Map<string, number>();
-  /** Fetches that left a paused partition out. */
-  pausedFetches = 0;
 
   /** Wraps `consumer.fetch`; `topicName` names the topic ids of requests and responses (undefined: not ours). */
   constructor(consumer: PausableConsumer, private readonly topicName: (id: string) => string | undefined) {
@@ -45,10 +43,6 @@ export class FetchPause {
     const next = new Set([...this.paused].filter((k) => !k.startsWith(`${topic}:`)));
     for (const p of partitions) next.add(`${topic}:${p}`);
     this.paused = next;
-  }
-
-  isPaused(topic: string, partition: number): boolean {
-    return this.paused.has(`${topic}:${partition}`);
   }
 
   /** The end of a partition as its latest fetch response said (undefined: none seen). */
@@ -71,9 +65,7 @@ export class FetchPause {
       dropped += t.partitions.length - partitions.length;
       return { ...t, partitions };
     }).filter((t) => t.partitions.length > 0);
-    if (dropped === 0 || left === 0) return request;
-    this.pausedFetches++;
-    return { ...request, topics };
+    return dropped === 0 || left === 0 ? request : { ...request, topics };
   }
 
   private noteEnds(response: ResponseEnds): void {
