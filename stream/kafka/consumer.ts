@@ -1,12 +1,12 @@
-/** Consumer-group members delivering whole batches, and a reader of a compacted topic to its end. */
+/** Consumer-group members delivering whole batches. */
 import { Base, Consumer, FetchIsolationLevels, stringDeserializers, type GroupAssignment, type Message, type MessagesStream } from '@platformatic/kafka';
-import { deleteGroups, endOffsets } from './admin.ts';
 import { maxLineBytes } from '../../sources/line-limits.ts';
 import { installReadCommittedFilter } from './read-committed.ts';
 import { FetchPause, type PausableConsumer } from './fetch-pause.ts';
 import { FetchPositionGuard, type GuardedConsumer } from './fetch-positions.ts';
-import { inRecord, takeRecords, TOMBSTONE, type FetchedPartition, type FetchRequestPartitions, type FetchResponseRecords } from './fetched-records.ts';
-import { baseOptions, KafkaClientError, wrap, type GroupGeneration, type InBatch, type InRecord, type KafkaSettings } from './common.ts';
+import { inRecord, type FetchedPartition } from './fetched-records.ts';
+import { ReadAhead, type TakingConsumer } from './read-ahead.ts';
+import { baseOptions, KafkaClientError, wrap, type GroupGeneration, type InBatch, type KafkaSettings } from './common.ts';
 
 // Values stay bytes until judged (sources/line-limits.ts): a string deserializer would turn bytes that
 // are not UTF-8 into U+FFFD and a tombstone into nothing.
@@ -72,22 +72,6 @@ const LEAVE_TIMEOUT_MS = 10_000;
 const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
 
 /**
- * Records taken from fetch responses and not yet delivered, past which the next fetch waits (env
- * CONCORD_KAFKA_PREFETCH_RECORDS): how far reading runs ahead of processing, so also how coarse
- * watermark alignment is (a paused partition's records fetched already are still processed).
- */
-function prefetchRecords(): number {
-  return Number(process.env.CONCORD_KAFKA_PREFETCH_RECORDS ?? 20_000);
-}
-
-/** The parts of the library's consumer the record taking needs. */
-interface TakingConsumer {
-  generationId: number;
-  memberId: string | null;
-  fetch: (request: FetchRequestPartitions, callback: (error: Error | null, response: unknown) => void) => unknown;
-}
-
-/**
  * A consumer-group member (classic group protocol: under KIP-848 the library sends generation 0 in
  * offset commits, which would disable fencing) processing whole batches, one at a time.
  */
@@ -99,11 +83,8 @@ export class BatchConsumer {
   private readonly assigned = new Set<string>();
   private pumping = false;
   private stopped = false;
-  /** Records taken from fetch responses (fetched-records.ts), not yet delivered, and how many. */
-  private taken: FetchedPartition[] = [];
-  private takenCount = 0;
-  /** A response held back while `taken` is full: handing it to the library lets it fetch on. */
-  private held: ((dropped: boolean) => void) | undefined;
+  /** Records taken from fetch responses (read-ahead.ts), not yet delivered. */
+  private readonly readAhead: ReadAhead;
   private stream: MessagesStream<string, Buffer, string, string> | undefined;
   /** Topic ids (in fetch responses) to names. */
   private readonly topicNames = new Map<string, string>();
@@ -111,14 +92,22 @@ export class BatchConsumer {
   private readonly lineLimit = maxLineBytes();
   /** Partitions left out of fetches (watermark alignment), and the ends the broker reported. */
   private pauses: FetchPause | undefined;
-  private readonly takenHigh = prefetchRecords();
 
   private constructor(
     private readonly settings: KafkaSettings,
     private readonly consumer: StringConsumer,
     private readonly options: ConsumeOptions,
     private readonly guard: FetchPositionGuard,
-  ) {}
+  ) {
+    // Wraps the fetch after the guard (constructed before this), before FetchPause (after this).
+    this.readAhead = new ReadAhead(consumer as unknown as TakingConsumer, {
+      generation: () => this.generation,
+      stopped: () => this.stopped,
+      topicName: (id) => this.topicNames.get(id),
+      lineLimit: this.lineLimit,
+      arrived: () => void this.pump(this.stream!),
+    });
+  }
 
   static async start(s: KafkaSettings, options: ConsumeOptions): Promise<BatchConsumer> {
     installReadCommittedFilter();
@@ -136,13 +125,15 @@ export class BatchConsumer {
     });
     // Registered before the stream exists, so its join handler runs before the stream's (fetch-positions.ts).
     const guard = new FetchPositionGuard(consumer as unknown as GuardedConsumer);
+    // Its read-ahead takes the records of what the guard lets through (read-ahead.ts).
     const self = new BatchConsumer(s, consumer, options, guard);
-    self.takeFetchedRecords(consumer as unknown as TakingConsumer);
     // Outermost: the record taking and the library's fetch session both see the request without paused partitions.
     self.pauses = new FetchPause(consumer as unknown as PausableConsumer, (id) => self.topicNames.get(id));
     consumer.on('consumer:group:join', (e: { groupId: string; memberId: string; generationId: number; assignments: GroupAssignment[] | null }) => {
       guard.joined();
-      self.dropTaken();
+      // Records taken but not delivered belong to the old membership (as the guard's discarded ones).
+      guard.stats.discardedRecords += self.readAhead.size;
+      self.readAhead.drop();
       const previous = self.generation;
       self.generation = { groupId: e.groupId, memberId: e.memberId, generationId: e.generationId, coordinatorId: consumer.coordinatorId ?? -1 };
       const continued = previous !== undefined && previous.memberId === e.memberId && previous.generationId + 1 === e.generationId;
@@ -166,50 +157,10 @@ export class BatchConsumer {
     self.stream = stream;
     stream.on('readable', () => void self.pump(stream));
     // A fetch holding only transaction markers delivers nothing but moves the position.
-    stream.on('fetch', () => setImmediate(() => { if (!self.pumping && self.takenCount === 0 && stream.readableLength === 0) self.reportPositions(stream); }));
+    stream.on('fetch', () => setImmediate(() => { if (!self.pumping && self.readAhead.size === 0 && stream.readableLength === 0) self.reportPositions(stream); }));
     stream.on('error', (error: Error) => self.failed('consuming', error));
     consumer.on('error', (error: Error) => self.failed('the consumer group membership', error));
     return self;
-  }
-
-  /**
-   * Takes each fetch response's records before the library turns them into messages (fetched-records.ts),
-   * wrapping the consumer's fetch after the position guard (which answers stale fetches as empty). A
-   * response is handed back to the library at once, or, while `takenHigh` records wait, once they are
-   * delivered: the library fetches again only after that (as its stream's high-water mark did).
-   */
-  private takeFetchedRecords(consumer: TakingConsumer): void {
-    const send = consumer.fetch.bind(consumer);
-    consumer.fetch = (request, callback) => send(request, (error, response) => {
-      if (error || !response || this.stopped) return callback(error, response);
-      const g = this.generation;
-      // Fetched under a membership this member does not know yet (its join event is still to come): the
-      // join resets every position, so these records are read again; the old path dropped them too.
-      const current = g !== undefined && g.generationId === consumer.generationId && g.memberId === consumer.memberId;
-      const taken = takeRecords(request, response as FetchResponseRecords, (id) => this.topicNames.get(id), this.lineLimit);
-      if (current && taken.length > 0) {
-        for (const p of taken) this.takenCount += p.records.length;
-        this.taken.push(...taken);
-        setImmediate(() => void this.pump(this.stream!));
-      }
-      if (this.takenCount < this.takenHigh) return callback(error, response);
-      this.held = (dropped) => callback(null, dropped ? { responses: [] } : response);
-    });
-  }
-
-  /** At a join: records taken but not delivered belong to the old membership (as the guard's discarded ones). */
-  private dropTaken(): void {
-    this.guard.stats.discardedRecords += this.takenCount;
-    this.taken = [];
-    this.takenCount = 0;
-    this.release(true);
-  }
-
-  /** Hands a held response back to the library (as empty when dropped: it must not move positions after a join). */
-  private release(dropped = false): void {
-    const held = this.held;
-    this.held = undefined;
-    held?.(dropped);
   }
 
   /** Drains what was fetched, in batches per partition, one batch at a time. */
@@ -221,12 +172,10 @@ export class BatchConsumer {
         if (this.stopped) return;
         const fetched: StringMessage[] = [];
         for (let m: StringMessage | null; (m = stream.read() as StringMessage | null) !== null;) fetched.push(m);
-        const taken = this.taken;
-        this.taken = [];
-        this.takenCount = 0;
+        const taken = this.readAhead.takeAll();
         if (fetched.length === 0 && taken.length === 0) break;
         const batches = this.batchesOfTaken(fetched.length > 0 ? [...this.takenOf(fetched), ...taken] : taken);
-        this.release();
+        this.readAhead.release();
         for (const [i, batch] of batches.entries()) {
           if (this.stopped) return;
           batch.more = i < batches.length - 1;
@@ -234,7 +183,7 @@ export class BatchConsumer {
           if (processed === false || (this.options.commit ?? 'after-batch') !== 'after-batch' || batch.records.length === 0) continue;
           await this.commit(batch.topic, batch.partition, batch.records.at(-1)!.offset + 1).catch((error: unknown) => { this.failure = error; });
         }
-        if (stream.readableLength === 0 && this.takenCount === 0) this.reportPositions(stream);
+        if (stream.readableLength === 0 && this.readAhead.size === 0) this.reportPositions(stream);
       }
     } finally {
       this.pumping = false;
@@ -327,7 +276,7 @@ export class BatchConsumer {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.release(true);
+    this.readAhead.release(true);
     let timer: NodeJS.Timeout | undefined;
     try {
       // Leaving can also hang (seen after a refused commit and a rejoin): the session timeout removes the member anyway.
@@ -345,47 +294,3 @@ export class BatchConsumer {
   }
 }
 
-/**
- * Every committed record (read_committed) of a topic from the beginning to its current end, in order
- * per partition. Transaction markers take offsets too: positions (not records) say when all is read.
- */
-export async function readToEnd(s: KafkaSettings, topic: string): Promise<InRecord[]> {
-  const ends = await endOffsets(s, topic);
-  const out: InRecord[] = [];
-  const pending = new Set([...ends].filter(([, end]) => end > 0).map(([p]) => p));
-  if (pending.size === 0) return out;
-  const groupId = `concord-reader-${Math.random().toString(36).slice(2)}`;
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => (done = resolve));
-  const consumer = await BatchConsumer.start(s, {
-    groupId,
-    topics: [topic],
-    commit: 'none',
-    onBatch: (b) => { out.push(...b.records); },
-    onPosition: (p) => {
-      if (p.next >= (ends.get(p.partition) ?? 0)) pending.delete(p.partition);
-      if (pending.size === 0) done();
-    },
-  });
-  const timer = setTimeout(done, 30_000);
-  await finished;
-  clearTimeout(timer);
-  await consumer.stop().catch(() => undefined);
-  await deleteGroups(s, [groupId]);
-  if (pending.size > 0) throw new KafkaClientError(`reading ${topic} to its end timed out (partitions ${[...pending].join(', ')} incomplete)`);
-  return out;
-}
-
-/**
- * A (compacted) topic read to its end: the latest value per key, without the keys whose latest record is
- * a tombstone. Used to load checkpoints and to read results.
- */
-export async function readLatestByKey(s: KafkaSettings, topic: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const r of await readToEnd(s, topic)) {
-    if (r.key === null) continue;
-    if (r.problem?.reason === TOMBSTONE) out.delete(r.key);
-    else out.set(r.key, r.value);
-  }
-  return out;
-}
