@@ -9,7 +9,7 @@ import { concordTopics, inputTopic, topicNames } from './kafka/topics.ts';
 import { decodeMergeMessage, fromWire, progressWatermark, toForwardedEvent, toPartial, type MergeMessage } from './merge-messages.ts';
 import { MemberLoop } from './member-loop.ts';
 import { MemberConsumer } from './member-consumer.ts';
-import { partKey, partsFit, storedParts } from './merge-checkpoint-keys.ts';
+import { mergeCheckpointRecords, readMergeCheckpoint, type CheckpointedStage } from './merge-checkpoints.ts';
 import { PartialMergeStage, type PartialMergeSnapshot } from './partial-merge.ts';
 import { RuleMergeStage, type RuleMergeSnapshot } from './rule-merge.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
@@ -28,25 +28,12 @@ export interface KafkaMergeOptions {
   metrics?: ProcessMetrics;
 }
 
-/**
- * What one partials partition's merge state checkpoints, with the offset, in each transaction: the head
- * record (this), plus one record per window or held event changed since the last transaction
- * (merge-checkpoint-keys.ts). A stage whose part keys would be too long is written whole in the head.
- */
-interface MergeCheckpoint {
-  next: number;
-  stages: Record<string, PartialMergeSnapshot | RuleMergeSnapshot>;
-}
-
 type StageSnapshot = PartialMergeSnapshot | RuleMergeSnapshot;
 
 /** One pipeline's merge, windowed (PartialMergeStage) or rule (RuleMergeStage), behind one face. */
-interface PipelineMerge {
+interface PipelineMerge extends CheckpointedStage {
   accept(m: MergeMessage): void;
   advance(): ResultRecord[];
-  snapshot(): StageSnapshot;
-  /** The head and the windows or held events changed since the last call. */
-  checkpoint(): { head: StageSnapshot; parts: [string, string | null][] };
   restore(head: StageSnapshot, parts: Iterable<string>): void;
   readonly duplicates: number;
 }
@@ -90,7 +77,7 @@ export interface MergeStats {
   results: number;
   duplicates: number;
   transactions: number;
-  /** Bytes of merge checkpoints written (each transaction rewrites its partials partition's whole merge state). */
+  /** Bytes of merge checkpoints written (heads, and the windows or held events that changed: merge-checkpoints.ts). */
   checkpointBytes: number;
 }
 
@@ -226,10 +213,9 @@ export class KafkaMergeWorker {
     if (fresh.length === 0) return;
     const stored = await readLatestByKey(this.o.settings, this.names.checkpoints);
     for (const p of fresh) {
-      const text = stored.get(this.checkpointKey(p));
-      const cp = text ? (JSON.parse(text) as MergeCheckpoint) : undefined;
-      const state = { next: cp?.next ?? 0, stages: new Map<string, PipelineMerge>() };
-      for (const [pipeline, snap] of Object.entries(cp?.stages ?? {})) this.stage(state, pipeline).restore(snap, storedParts(stored, this.checkpointKey(p), pipeline));
+      const cp = readMergeCheckpoint(stored, this.checkpointKey(p));
+      const state = { next: cp.next, stages: new Map<string, PipelineMerge>() };
+      for (const [pipeline, head, parts] of cp.stages) this.stage(state, pipeline).restore(head, parts);
       this.owned.set(p, state);
       this.watch.position(this.topic, p, state.next);
     }
@@ -259,35 +245,18 @@ export class KafkaMergeWorker {
     if (!last) return true;
     state.next = Math.max(state.next, last.offset + 1);
     const out: OutRecord[] = [];
-    const stages: Record<string, PartialMergeSnapshot | RuleMergeSnapshot> = {};
     let duplicates = 0;
     const metrics = this.o.metrics;
-    const head = this.checkpointKey(batch.partition);
-    let checkpointBytes = 0;
     let merged = 0;
     for (const [name, stage] of state.stages) {
       const results = stage.advance();
       merged += results.length;
       if (metrics && results.length > 0) metrics.eventsOut(name, results.length);
       for (const r of results) out.push({ topic: this.names.results, key: `${r.pipeline}|${cellKey(r)}`, value: JSON.stringify(resultToJson(r)) });
-      // Incremental: the stage's head, and a record per window or held event changed since the last
-      // transaction (taken either way: the stage forgets what it reported).
-      const delta = stage.checkpoint();
-      if (!partsFit(head, name)) {
-        stages[name] = stage.snapshot();
-      } else {
-        stages[name] = delta.head;
-        for (const [id, json] of delta.parts) {
-          out.push({ topic: this.names.checkpoints, key: partKey(head, name, id), value: json });
-          checkpointBytes += json === null ? 0 : Buffer.byteLength(json);
-        }
-      }
       duplicates += stage.duplicates;
     }
-    const cp: MergeCheckpoint = { next: state.next, stages };
-    const checkpoint = JSON.stringify(cp);
-    checkpointBytes += Buffer.byteLength(checkpoint);
-    out.push({ topic: this.names.checkpoints, key: head, value: checkpoint });
+    const checkpoint = mergeCheckpointRecords(this.names.checkpoints, this.checkpointKey(batch.partition), state.next, state.stages);
+    out.push(...checkpoint.records);
     const committing = performance.now();
     try {
       await this.producer.commit(out, { generation: batch.generation, topic: this.topic, partitions: [{ partition: batch.partition, offset: state.next }] });
@@ -305,7 +274,7 @@ export class KafkaMergeWorker {
     this.stats.results += merged;
     this.stats.duplicates = duplicates;
     this.stats.transactions++;
-    this.stats.checkpointBytes += checkpointBytes;
+    this.stats.checkpointBytes += checkpoint.bytes;
     if (metrics) {
       metrics.transactionCommit((performance.now() - committing) / 1000);
       // The merge's W: the least W the input partitions' workers reported (labelled partition "merge").
