@@ -91,7 +91,7 @@ export class BatchConsumer {
   private failure: unknown;
   private readonly lineLimit = maxLineBytes();
   /** Partitions left out of fetches (watermark alignment), and the ends the broker reported. */
-  private pauses: FetchPause | undefined;
+  private readonly pauses: FetchPause;
 
   private constructor(
     private readonly settings: KafkaSettings,
@@ -99,7 +99,7 @@ export class BatchConsumer {
     private readonly options: ConsumeOptions,
     private readonly guard: FetchPositionGuard,
   ) {
-    // Wraps the fetch after the guard (constructed before this), before FetchPause (after this).
+    // Wraps the fetch after the guard (constructed before this), inside FetchPause (below).
     this.readAhead = new ReadAhead(consumer as unknown as TakingConsumer, {
       generation: () => this.generation,
       stopped: () => this.stopped,
@@ -107,6 +107,8 @@ export class BatchConsumer {
       lineLimit: this.lineLimit,
       arrived: () => void this.pump(this.stream!),
     });
+    // Outermost: the record taking and the library's fetch session both see the request without paused partitions.
+    this.pauses = new FetchPause(consumer as unknown as PausableConsumer, (id) => this.topicNames.get(id));
   }
 
   static async start(s: KafkaSettings, options: ConsumeOptions): Promise<BatchConsumer> {
@@ -127,8 +129,6 @@ export class BatchConsumer {
     const guard = new FetchPositionGuard(consumer as unknown as GuardedConsumer);
     // Its read-ahead takes the records of what the guard lets through (read-ahead.ts).
     const self = new BatchConsumer(s, consumer, options, guard);
-    // Outermost: the record taking and the library's fetch session both see the request without paused partitions.
-    self.pauses = new FetchPause(consumer as unknown as PausableConsumer, (id) => self.topicNames.get(id));
     consumer.on('consumer:group:join', (e: { groupId: string; memberId: string; generationId: number; assignments: GroupAssignment[] | null }) => {
       guard.joined();
       // Records taken but not delivered belong to the old membership (as the guard's discarded ones).
@@ -251,12 +251,12 @@ export class BatchConsumer {
 
   /** From the next fetch on, `partitions` of `topic` are not fetched (the others are); records fetched already still come. */
   pause(topic: string, partitions: Iterable<number>): void {
-    this.pauses?.pause(topic, partitions);
+    this.pauses.pause(topic, partitions);
   }
 
   /** The last stable offset the broker reported for a partition (the end of what read_committed reads), if any. */
   end(topic: string, partition: number): number | undefined {
-    return this.pauses?.end(topic, partition);
+    return this.pauses.end(topic, partition);
   }
 
   /** The membership the consumer holds now (undefined before the first assignment). */
