@@ -1,6 +1,6 @@
-import type { KeyValues, ResultRecord } from '../schemas/results.ts';
-import { revisionOf, rowStartOf, storedValues, streamProvenance, type StoredRow } from './rows.ts';
-import { StoreError, type SqlDriver, type SqlValue, type StageColumn } from './sql-driver.ts';
+import type { KeyValues } from '../schemas/results.ts';
+import type { StoredRow } from './rows.ts';
+import type { SqlDriver, SqlValue, StageColumn } from './sql-driver.ts';
 
 /**
  * The store's bulk write path, shared by every write (live rows, late events, backfill, publish): rows
@@ -35,7 +35,7 @@ export interface StagedRow {
 }
 
 /** W as stored (text: +-infinity are 'inf' and '-inf'). */
-function watermarkText(w: number | null): string | null {
+export function watermarkText(w: number | null): string | null {
   return w === null ? null : w === Number.POSITIVE_INFINITY ? 'inf' : w === Number.NEGATIVE_INFINITY ? '-inf' : String(w);
 }
 
@@ -49,8 +49,10 @@ export async function stageRows(tx: SqlDriver, schema: string, rows: readonly St
     s.hold ?? null, s.visible === false ? 0 : 1, s.dirtyWs ?? s.row.windowStart, s.dirtyCell ?? s.row.cell, 0]));
 }
 
-const cols = COLUMNS.join(', ');
-const staged = (alias: string) => COLUMNS.map((c) => `${alias}.${c}`).join(', ');
+/** The stored row's columns, in order. */
+export const cols = COLUMNS.join(', ');
+/** The stored row's columns of `alias`, in order. */
+export const staged = (alias: string) => COLUMNS.map((c) => `${alias}.${c}`).join(', ');
 const matches = (a: string, b: string) => KEY.map((c) => `${a}.${c} = ${b}.${c}`).join(' AND ');
 
 /**
@@ -98,99 +100,6 @@ export async function upsertRows(tx: SqlDriver, schema: string, stage: string, o
     `INSERT INTO ${schema}.result_rows (${cols}) SELECT ${staged('s')} FROM ${stage} s WHERE s.visible = 1
      ON CONFLICT (pipeline, generation, window_start, cell) DO UPDATE SET ${values.map((c) => `${c} = excluded.${c}`).join(', ')}
      WHERE excluded.revision > ${schema}.result_rows.revision`);
-}
-
-const LIVE_COLUMNS: StageColumn[] = [{ name: 'packed', type: 'TEXT' }];
-/** ASCII unit separator: JSON text escapes it, and names, days, kinds, versions and numbers never hold it. */
-const SEP = '\u001f';
-/** ASCII record separator between the rows of one staged value (JSON text escapes it too). */
-const ROW_SEP = '\u001e';
-const CONTROL = /[\u001e\u001f]/;
-/** Rows per staged value: the appender's cost is per value, DuckDB splits the rest. */
-const ROWS_PER_VALUE = 4_096;
-
-/** A stream row for the live path: the record, its cell and day, `fresh` when the cell has no stored row. */
-export interface LiveRow {
-  record: ResultRecord;
-  cell: string;
-  day: string;
-  fresh: boolean;
-}
-
-/**
- * Staged values of `rows`: each row as text (fields in LIVE_FIELDS order), ROWS_PER_VALUE of them per
- * value. A window's rows come in one run: what they share (pipeline, start, day, kind, end, definition
- * version) is written once per run, and W once per distinct value, so a row costs its key and values.
- */
-function* packedRows(rows: Iterable<LiveRow>): Generator<string[]> {
-  let packed: string[] = [];
-  let pipeline: string | undefined;
-  let start = Number.NaN;
-  let version: string | undefined;
-  let head = '';
-  let middle = '';
-  let tail = '';
-  let w: number | null | undefined;
-  let wText = '';
-  for (const { record: r, cell, day, fresh } of rows) {
-    const at = rowStartOf(r);
-    if (r.pipeline !== pipeline || at !== start || r.definitionVersion !== version) {
-      if (CONTROL.test(r.pipeline) || CONTROL.test(r.definitionVersion)) throw new StoreError(`pipeline ${JSON.stringify(r.pipeline)}: a name or definition version with a control character cannot be stored`);
-      ({ pipeline, definitionVersion: version } = r);
-      start = at;
-      head = `${r.pipeline}${SEP}${at}${SEP}`;
-      middle = `${SEP}${day}${SEP}${r.kind}${SEP}${r.kind === 'window' ? r.windowEnd : ''}${SEP}`;
-      tail = `${SEP}${r.definitionVersion}${SEP}`;
-    }
-    if (r.watermark !== w) {
-      w = r.watermark;
-      wText = watermarkText(w) ?? '';
-    }
-    const values = r.kind === 'window' ? JSON.stringify(r.values) : JSON.stringify(storedValues(r));
-    packed.push(`${head}${cell}${middle}${JSON.stringify(r.key)}${SEP}${values}${SEP}${revisionOf(r)}${SEP}${streamProvenance(r)}${SEP}${wText}${tail}${fresh ? 1 : 0}`);
-    if (packed.length === ROWS_PER_VALUE) {
-      yield [packed.join(ROW_SEP)];
-      packed = [];
-    }
-  }
-  if (packed.length > 0) yield [packed.join(ROW_SEP)];
-}
-const LIVE_FIELDS = ['pipeline', 'window_start', 'cell', 'day', 'kind', 'window_end', 'key_json', 'values_json', 'revision', 'provenance', 'watermark', 'definition_version', 'fresh'];
-
-/**
- * The live path of the sole writer (embedded DuckDB, store/live-index.ts): stream rows (generation 0),
- * each at a revision above the stored one, `fresh` when the cell has no stored row (`counts` says how
- * many of each). No lookups and no conflict handling: `result_rows` gets an insert of the fresh cells
- * and an update of the others, whose replaced versions go to the history (as `keepReplaced`).
- *
- * Rows are packed as text, thousands per staged value, and DuckDB splits them: the appender costs
- * ~0.5-1 µs a value whatever its length (measured: 13 values a row cost 6 µs of the stream's thread,
- * one packed value 1.1 µs, one per 4,096 rows ~0.5 µs with the join). `rows` is read lazily and each
- * packed value appended as it is made, so the packed text of a large batch dies young (kept for the
- * whole batch, it cost ~1 µs a row more in garbage collection).
- */
-export async function writeLiveRows(tx: SqlDriver, schema: string, rows: Iterable<LiveRow>, counts: { fresh: number; updated: number }, writtenAt: number): Promise<void> {
-  if (counts.fresh + counts.updated === 0) return;
-  const stage = await tx.stage(schema, 'stage_live', LIVE_COLUMNS, packedRows(rows));
-  const f = (name: string) => `f[${LIVE_FIELDS.indexOf(name) + 1}]`;
-  const at = Math.trunc(writtenAt);
-  const rowsOf = `(SELECT string_split(unnest(string_split(packed, chr(30))), chr(31)) AS f FROM ${stage})`;
-  const values = `${f('pipeline')}, 0, ${f('window_start')}::BIGINT, ${f('cell')}, ${f('day')}, ${f('kind')}, nullif(${f('window_end')}, '')::BIGINT, ${f('key_json')}, ${f('values_json')},
-    ${f('revision')}::INTEGER, ${f('provenance')}, nullif(${f('watermark')}, ''), ${f('definition_version')}, ${at}, NULL`;
-  // MATERIALIZED: split each row once, not once per field (measured 2,714 rows: 3.7-5.7 ms against 5.4-11).
-  if (counts.fresh > 0) await tx.execute(`INSERT INTO ${schema}.result_rows (${cols}) WITH x AS MATERIALIZED ${rowsOf} SELECT ${values} FROM x WHERE ${f('fresh')} = '1'`);
-  if (counts.updated > 0) {
-    const t = `${schema}.result_rows`;
-    const replaced = `(SELECT ${f('pipeline')} AS pipeline, ${f('window_start')}::BIGINT AS window_start, ${f('cell')} AS cell FROM ${rowsOf} WHERE ${f('fresh')} = '0') s`;
-    await tx.execute(
-      `INSERT INTO ${schema}.result_history (${cols}) SELECT ${staged('r')} FROM ${t} r JOIN ${replaced}
-       ON r.pipeline = s.pipeline AND r.generation = 0 AND r.window_start = s.window_start AND r.cell = s.cell`);
-    await tx.execute(
-      `UPDATE ${t} SET day = s.day, kind = s.kind, window_end = s.window_end, key_json = s.key_json, values_json = s.values_json, revision = s.revision,
-         provenance = s.provenance, watermark = s.watermark, definition_version = s.definition_version, written_at = s.written_at, job_id = NULL
-       FROM (SELECT ${values} FROM ${rowsOf} WHERE ${f('fresh')} = '0') AS s(${cols})
-       WHERE ${t}.pipeline = s.pipeline AND ${t}.generation = 0 AND ${t}.window_start = s.window_start AND ${t}.cell = s.cell`);
-  }
 }
 
 /**

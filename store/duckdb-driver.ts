@@ -115,8 +115,8 @@ export class DuckDbDriver implements SqlDriver {
 
   /**
    * Each call to the client is a trip to its thread pool and back to this (busy) thread, so the
-   * transaction saves trips: BEGIN empties the staging tables used before in the same text, and
-   * statements deferred with `tx.defer` go out with the next statement (or the COMMIT) in one text.
+   * transaction saves trips: BEGIN, and statements deferred with `tx.defer`, go out with the next
+   * statement (or the COMMIT) in one text, and the COMMIT's text empties the staging tables used.
    */
   transaction<T>(fn: (tx: SqlDriver) => Promise<T>, hooks: TransactionHooks = {}): Promise<T> {
     return this.exclusive(async () => {
@@ -139,12 +139,17 @@ export class DuckDbDriver implements SqlDriver {
         transaction: (inner) => inner(tx), close: async () => undefined,
         stage: (schema, table, columns, rows) => this.stageRows(schema, table, columns, rows, (sql) => withDeferred(sql, [], (q, p) => this.run(q, p))),
       };
-      const emptied = [...this.usedStages].map((local) => `DELETE FROM temp.main.${local}`);
-      await this.run(['BEGIN TRANSACTION', ...emptied].join(';\n'), []);
-      this.usedStages.clear();
+      // BEGIN goes out with the first statement (one trip less per transaction). Staging tables are
+      // emptied inside the transaction that used them, before its COMMIT, so the next one finds them
+      // empty and appends at once (before its BEGIN is sent: a temporary table's append needs none).
+      if (this.usedStages.size > 0) {
+        await this.run(['BEGIN TRANSACTION', ...this.emptyStages()].join(';\n'), []);
+      } else {
+        deferred.push('BEGIN TRANSACTION');
+      }
       try {
         const out = await fn(tx);
-        await this.run([...deferred, 'COMMIT'].join(';\n'), []);
+        await this.run([...deferred, ...this.emptyStages(), 'COMMIT'].join(';\n'), []);
         return out;
       } catch (error) {
         await this.run('ROLLBACK', []).catch(() => undefined);
@@ -159,6 +164,13 @@ export class DuckDbDriver implements SqlDriver {
 
   stage(schema: string, table: string, columns: readonly StageColumn[], rows: Iterable<readonly SqlValue[]>): Promise<string> {
     return this.exclusive(() => this.stageRows(schema, table, columns, rows));
+  }
+
+  /** DELETEs for the staging tables that may hold rows (they hold none once those run). */
+  private emptyStages(): string[] {
+    const out = [...this.usedStages].map((local) => `DELETE FROM temp.main.${local}`);
+    this.usedStages.clear();
+    return out;
   }
 
   checkpoint(): Promise<void> {

@@ -1,5 +1,6 @@
 import type { ResultRecord } from '../schemas/results.ts';
-import { keepReplaced, keepUnseen, markNews, stageRows, upsertRows, writeLiveRows, type LiveRow, type StagedRow } from './bulk-write.ts';
+import { keepReplaced, keepUnseen, markNews, stageRows, upsertRows, type StagedRow } from './bulk-write.ts';
+import { writeLiveRows, type LiveRow } from './live-rows.ts';
 import { appendLateBulk, dirtyCellId, markDirtyFromStage } from './dirty-cells.ts';
 import { LiveIndex } from './live-index.ts';
 import { cellOf, dayOf, dayStart, revisionOf, rowStartOf, toRow, type StoredLate } from './rows.ts';
