@@ -1,7 +1,7 @@
 import type { ResultRecord } from '../schemas/results.ts';
 import { cols, staged, watermarkText } from './bulk-write.ts';
 import { revisionOf, rowStartOf, storedValues, streamProvenance } from './rows.ts';
-import type { SqlDriver, SqlValue, StageColumn } from './sql-driver.ts';
+import { sqlText, type SqlDriver, type SqlValue, type StageColumn } from './sql-driver.ts';
 
 /** A stream row for the live path: the record, its cell and day, `fresh` when the cell has no stored row. */
 export interface LiveRow {
@@ -86,7 +86,7 @@ export async function writeLiveRows(tx: SqlDriver, schema: string, rows: Iterabl
   if (counts.fresh + counts.updated === 0) return;
   const windows: SqlValue[][] = [];
   const stage = await tx.stage(schema, 'stage_live', PACKED_COLUMNS, packedRows(rows, windows));
-  const windowStage = await tx.stage(schema, 'stage_live_windows', WINDOW_COLUMNS, windows);
+  const windowsOf = await windowSource(tx, schema, windows);
   const f = (name: string) => `x.f[${PACKED_FIELDS.indexOf(name) + 1}]`;
   const at = Math.trunc(writtenAt);
   // MATERIALIZED: split each row once, not once per field (measured 2,714 rows: 3.7-5.7 ms against 5.4-11).
@@ -94,18 +94,31 @@ export async function writeLiveRows(tx: SqlDriver, schema: string, rows: Iterabl
     SELECT w.pipeline, w.window_start, w.day, w.kind, w.window_end, w.definition_version, ${f('cell')} AS cell, ${f('key_json')} AS key_json,
       ${f('values_json')} AS values_json, ${f('revision')}::INTEGER AS revision, ${f('provenance')} AS provenance, nullif(${f('watermark')}, '') AS watermark,
       ${f('fresh')} AS fresh
-    FROM x JOIN ${windowStage} w ON w.w = ${f('w')}::INTEGER)`;
+    FROM x JOIN ${windowsOf} ON w.w = ${f('w')}::INTEGER)`;
   const values = `pipeline, 0, window_start, cell, day, kind, window_end, key_json, values_json, revision, provenance, watermark, definition_version, ${at}, NULL`;
-  if (counts.fresh > 0) await tx.execute(`INSERT INTO ${schema}.result_rows (${cols}) SELECT ${values} FROM ${rowsOf} WHERE fresh = '1'`);
+  // Nothing here needs an answer (the counts are known): the statements go out with the commit's text.
+  const run = async (sql: string) => { if (tx.defer) tx.defer(sql); else await tx.execute(sql); };
+  if (counts.fresh > 0) await run(`INSERT INTO ${schema}.result_rows (${cols}) SELECT ${values} FROM ${rowsOf} WHERE fresh = '1'`);
   if (counts.updated > 0) {
     const t = `${schema}.result_rows`;
-    await tx.execute(
+    await run(
       `INSERT INTO ${schema}.result_history (${cols}) SELECT ${staged('r')} FROM ${t} r JOIN ${rowsOf} s
        ON s.fresh = '0' AND r.pipeline = s.pipeline AND r.generation = 0 AND r.window_start = s.window_start AND r.cell = s.cell`);
-    await tx.execute(
+    await run(
       `UPDATE ${t} SET day = s.day, kind = s.kind, window_end = s.window_end, key_json = s.key_json, values_json = s.values_json, revision = s.revision,
          provenance = s.provenance, watermark = s.watermark, definition_version = s.definition_version, written_at = s.written_at, job_id = NULL
        FROM (SELECT ${values} FROM ${rowsOf} WHERE fresh = '0') AS s(${cols})
        WHERE ${t}.pipeline = s.pipeline AND ${t}.generation = 0 AND ${t}.window_start = s.window_start AND ${t}.cell = s.cell`);
   }
+}
+
+/** Windows written as SQL literals up to this many (no trip to stage them); more go to a staging table. */
+const INLINE_WINDOWS = 64;
+
+/** The batch's windows as a relation `w` (WINDOW_COLUMNS). */
+async function windowSource(tx: SqlDriver, schema: string, windows: readonly SqlValue[][]): Promise<string> {
+  const names = WINDOW_COLUMNS.map((c) => c.name).join(', ');
+  if (windows.length > INLINE_WINDOWS) return `${await tx.stage(schema, 'stage_live_windows', WINDOW_COLUMNS, windows)} w`;
+  const literal = (v: SqlValue, type: string) => (v === null || v === undefined ? `NULL::${type}` : type === 'TEXT' ? sqlText(String(v)) : `${Math.trunc(Number(v))}::${type}`);
+  return `(VALUES ${windows.map((row) => `(${row.map((v, i) => literal(v, WINDOW_COLUMNS[i]!.type)).join(', ')})`).join(', ')}) AS w(${names})`;
 }
