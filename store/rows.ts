@@ -141,3 +141,15 @@ export function lateToStored(def: PipelineDefinition, l: LoggedLate): StoredLate
     cell: storedCellId(key), key, source: r.position.source, offset: r.position.offset, late: l,
   };
 }
+
+/** A stored row as read from `result_rows` or `result_history`. */
+export function rowFromDb(x: Record<string, unknown>): StoredRow {
+  const w = x.watermark === null || x.watermark === undefined ? null : x.watermark === 'inf' ? Number.POSITIVE_INFINITY : x.watermark === '-inf' ? Number.NEGATIVE_INFINITY : Number(x.watermark);
+  return {
+    pipeline: String(x.pipeline), generation: Number(x.generation), windowStart: Number(x.window_start), cell: String(x.cell),
+    day: String(x.day), kind: x.kind === 'alert' ? 'alert' : 'window', windowEnd: x.window_end === null ? null : Number(x.window_end),
+    key: JSON.parse(String(x.key_json)) as KeyValues, values: JSON.parse(String(x.values_json)) as Record<string, unknown>,
+    revision: Number(x.revision), provenance: String(x.provenance) as Provenance, watermark: w,
+    definitionVersion: String(x.definition_version), writtenAt: Number(x.written_at), jobId: x.job_id === null ? null : String(x.job_id),
+  };
+}

@@ -5,9 +5,9 @@ import type { DirtyCell, ReconcileStore } from '../reconcile/reconcile-day.ts';
 import type { KeyValues, ResultRecord } from '../schemas/results.ts';
 import { DayVersions } from './day-versions.ts';
 import { markDirtyCells } from './dirty-cells.ts';
-import { dayOf, lateToStored, toRecord, type Provenance, type StoredRow } from './rows.ts';
+import { dayOf, lateToStored, rowFromDb, toRecord, type Provenance, type StoredRow } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
-import { createStoreTables } from './store-tables.ts';
+import { createStoreTables, everyVersion } from './store-tables.ts';
 import { isSealed, StreamWrites, type WriteOutcome } from './stream-writes.ts';
 
 export type { WriteOutcome };
@@ -46,27 +46,6 @@ export interface DayStatus {
   lateDelta: number;
   dirty: number;
   watermark: number | null;
-}
-
-/**
- * Every stored version of every cell: the replaced ones (history, `replaced` 1) and the current ones
- * (`replaced` 0; bulk-write.ts keepReplaced). At one revision the current row comes first: the history
- * may also hold a sealed day's stream row that was never shown at that revision.
- */
-export function everyVersion(schema: string): string {
-  return `SELECT *, 1 AS replaced FROM ${schema}.result_history UNION ALL SELECT *, 0 AS replaced FROM ${schema}.result_rows`;
-}
-
-/** A stored row as read from `result_rows` (shared with the store reader). */
-export function rowFromDb(x: Record<string, unknown>): StoredRow {
-  const w = x.watermark === null || x.watermark === undefined ? null : x.watermark === 'inf' ? Number.POSITIVE_INFINITY : x.watermark === '-inf' ? Number.NEGATIVE_INFINITY : Number(x.watermark);
-  return {
-    pipeline: String(x.pipeline), generation: Number(x.generation), windowStart: Number(x.window_start), cell: String(x.cell),
-    day: String(x.day), kind: x.kind === 'alert' ? 'alert' : 'window', windowEnd: x.window_end === null ? null : Number(x.window_end),
-    key: JSON.parse(String(x.key_json)) as KeyValues, values: JSON.parse(String(x.values_json)) as Record<string, unknown>,
-    revision: Number(x.revision), provenance: String(x.provenance) as Provenance, watermark: w,
-    definitionVersion: String(x.definition_version), writtenAt: Number(x.written_at), jobId: x.job_id === null ? null : String(x.job_id),
-  };
 }
 
 /**

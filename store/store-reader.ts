@@ -1,7 +1,8 @@
 import type { KeyValues } from '../pipeline/keys.ts';
-import type { StoredRow } from './rows.ts';
 import { EMPTY_SNAPSHOT, type SqlDriver, type SqlReadDriver, type SqlValue } from './sql-driver.ts';
-import { SqlResultStore, everyVersion, rowFromDb, type StoreOptions } from './sql-store.ts';
+import { rowFromDb, type StoredRow } from './rows.ts';
+import { SqlResultStore, type StoreOptions } from './sql-store.ts';
+import { everyVersion } from './store-tables.ts';
 
 const DAY = 86_400_000;
 

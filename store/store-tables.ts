@@ -59,3 +59,12 @@ export async function createStoreTables(db: SqlDriver, s: string): Promise<{ key
   });
   return { keyless };
 }
+
+/**
+ * Every stored version of every cell: the replaced ones (history, `replaced` 1) and the current ones
+ * (`replaced` 0; bulk-write.ts keepReplaced). At one revision the current row comes first: the history
+ * may also hold a sealed day's stream row that was never shown at that revision.
+ */
+export function everyVersion(schema: string): string {
+  return `SELECT *, 1 AS replaced FROM ${schema}.result_history UNION ALL SELECT *, 0 AS replaced FROM ${schema}.result_rows`;
+}
