@@ -75,6 +75,10 @@ export class PartialMergeStage {
   private readonly sources = new Map<number, number>();
   /** By `start \0 key id`. */
   private readonly windows = new Map<string, MergeWindow>();
+  /** Ids of the windows with partials not yet emitted (`changed`) by their end: what `advance` may fire. */
+  private readonly pending = new Map<number, Set<string>>();
+  /** Ids of the windows by their end: what `advance` may drop. */
+  private readonly byEnd = new Map<number, Set<string>>();
   private w = Number.NEGATIVE_INFINITY;
   /** Windows created, changed, fired or dropped since the last `checkpoint`. */
   private readonly touched = new Set<string>();
@@ -117,7 +121,7 @@ export class PartialMergeStage {
       this.stats.expired++;
       return;
     }
-    if (!win) this.windows.set(id, (win = { start: p.windowStart, end: p.windowEnd, key: p.key, partials: new Map(), revision: -1, changed: false }));
+    if (!win) this.add(id, (win = { start: p.windowStart, end: p.windowEnd, key: p.key, partials: new Map(), revision: -1, changed: false }));
     const seen = win.partials.get(p.partition);
     if (seen && seen.revision >= p.revision) {
       this.stats.duplicates++;
@@ -125,29 +129,47 @@ export class PartialMergeStage {
     }
     win.partials.set(p.partition, { revision: p.revision, accumulators: p.accumulators });
     win.changed = true;
+    addTo(this.pending, win.end, id);
     this.touched.add(id);
+  }
+
+  private add(id: string, win: MergeWindow): void {
+    this.windows.set(id, win);
+    if (win.changed) addTo(this.pending, win.end, id);
+    addTo(this.byEnd, win.end, id);
   }
 
   /**
    * Applies the inputs' watermarks: fires the windows W has passed, re-emits fired windows whose
-   * partials changed, and drops windows beyond the allowed lateness. Results in window order.
+   * partials changed, and drops windows beyond the allowed lateness. Results in window order. Windows
+   * are found by their end (a few distinct ends): the cost follows the windows that fire or drop, not
+   * every open one (with a wide event-time spread between partitions, many wait).
    */
   advance(): WindowResult[] {
     this.w = Math.max(this.w, Math.min(...this.inputs.values()));
     this.cleanup = Math.max(this.cleanup, Math.min(...this.sources.values()));
+    const due: [string, MergeWindow][] = [];
+    for (const [end, ids] of this.pending) {
+      if (!windowHasFired(end, this.w)) continue;
+      for (const id of ids) due.push([id, this.windows.get(id)!]);
+      this.pending.delete(end);
+    }
+    due.sort(([a, x], [b, y]) => x.start - y.start || (a < b ? -1 : a > b ? 1 : 0));
     const out: WindowResult[] = [];
-    const ordered = [...this.windows].sort(([a, x], [b, y]) => x.start - y.start || (a < b ? -1 : a > b ? 1 : 0));
-    for (const [id, win] of ordered) {
-      if (win.changed && windowHasFired(win.end, this.w)) {
-        win.revision++;
-        win.changed = false;
-        out.push(this.merged(win));
-        this.touched.add(id);
-      }
-      if (isLateForWindow(win.end, this.def.allowedLateness, this.cleanup) && windowHasFired(win.end, this.w)) {
+    for (const [id, win] of due) {
+      win.revision++;
+      win.changed = false;
+      out.push(this.merged(win));
+      this.touched.add(id);
+    }
+    // Dropped only once fired: a pending window of that end was emitted above.
+    for (const [end, ids] of this.byEnd) {
+      if (!isLateForWindow(end, this.def.allowedLateness, this.cleanup) || !windowHasFired(end, this.w)) continue;
+      for (const id of ids) {
         this.windows.delete(id);
         this.touched.add(id);
       }
+      this.byEnd.delete(end);
     }
     return out;
   }
@@ -213,14 +235,22 @@ export class PartialMergeStage {
     for (const [p, w] of snap.sources ?? snap.inputs) this.sources.set(p, value(w));
     this.cleanup = value(snap.cleanup === undefined ? snap.watermark : snap.cleanup);
     this.windows.clear();
+    this.pending.clear();
+    this.byEnd.clear();
     this.touched.clear();
     for (const win of snap.windows) {
-      this.windows.set(windowCellId(win.start, this.def.key, win.key), {
+      this.add(windowCellId(win.start, this.def.key, win.key), {
         start: win.start, end: win.end, key: win.key, revision: win.revision, changed: win.changed,
         partials: new Map(win.partials.map(([p, revision, accumulators]) => [p, { revision, accumulators }])),
       });
     }
   }
+}
+
+function addTo(index: Map<number, Set<string>>, end: number, id: string): void {
+  const ids = index.get(end);
+  if (ids) ids.add(id);
+  else index.set(end, new Set([id]));
 }
 
 function windowSnapshot(win: MergeWindow): WindowSnapshot {
