@@ -5,7 +5,7 @@
  * merge stage waits for every partition: a window of a pipeline merged across partitions is final only
  * once the slowest partition passed it, and a rule's forwarded events are held until then (canonical
  * order). So in a backfill whose partitions advance in event time at different speeds (skewed keys,
- * uneven sizes) the merge stage's state, its checkpoints (rewritten with every batch) and the delay
+ * uneven sizes) the merge stage's state, the parts its checkpoints rewrite and the delay
  * before merged results grow with the spread. Pausing bounds the spread.
  *
  * It never changes a result: lateness is judged against each partition's own W, a function of that
