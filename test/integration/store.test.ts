@@ -158,6 +158,25 @@ describe.each(backends)('result store conformance: $name', ({ name, url }) => {
     expect(await store.realtimeResults(a.pipeline, DAY)).toEqual([a]);
   });
 
+  it('one write of many windows and alerts (more windows than a write inlines) stores each row with its own window; a second write updates half', async () => {
+    const store = await fresh();
+    const windows = Array.from({ length: 100 }, (_, m) => [win(m, '/a', m + 1), win(m, "/b'q", 2 * m + 1)]).flat();
+    const alerts = Array.from({ length: 80 }, (_, i) => alert(`u${i % 7}`, `t${i}`, T0 + i * 1_000));
+    expect(await store.writeRealtime([...windows, ...alerts])).toEqual({ applied: 280, diverted: 0 });
+    const updates = windows.filter((_, i) => i % 4 === 0).map((r) => ({ ...r, values: { views: r.values.views! + 1000 }, revision: 1 }));
+    expect(await store.writeRealtime(updates)).toEqual({ applied: 50, diverted: 0 });
+    const current = await store.current(P, DAY);
+    expect(current).toHaveLength(200);
+    const updated = new Set(updates.map((r) => `${r.windowStart}|${r.key.url}`));
+    for (const r of current) {
+      const minute = (r.windowStart - T0) / 60_000;
+      const bumped = updated.has(`${r.windowStart}|${r.key.url}`);
+      expect({ end: r.windowEnd, kind: r.kind, version: r.definitionVersion, revision: r.revision, views: r.values.views })
+        .toEqual({ end: r.windowStart + 60_000, kind: 'window', version: V, revision: bumped ? 1 : 0, views: (r.key.url === '/a' ? minute + 1 : 2 * minute + 1) + (bumped ? 1000 : 0) });
+    }
+    expect(await store.realtimeResults(fraudMultiCountry().name, DAY)).toEqual(alerts);
+  });
+
   it(`readers never see a half-switched day (${name})`, async () => {
     const { store, schema, target } = await open();
     stores.push(store);
