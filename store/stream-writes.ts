@@ -127,20 +127,20 @@ export class StreamWrites {
   /** Rows of days that show generation 0 (none held), written by the sole writer without lookups. */
   private async liveRows(tx: SqlDriver, live: LiveIndex, windows: ReadonlyMap<string, BatchWindow>, writtenAt: number): Promise<WriteOutcome> {
     const stored = await live.windowsOf(tx, [...windows.values()]);
-    // Until noteWritten below, `stored` holds what was stored before this batch: each pass decides alike.
-    const writes = function* (): Generator<LiveRow> {
-      for (const [id, w] of windows) {
-        const window = stored.get(id)!;
-        for (const [cell, record] of w.cells) {
-          const revision = window.get(cell);
-          // At or below the stored revision: a replayed row, which changes nothing (as the guarded upsert).
-          if (revision === undefined || revisionOf(record) > revision) yield { record, cell, day: w.day, fresh: revision === undefined };
-        }
-      }
-    };
+    // Until noteWritten below, `stored` holds what was stored before this batch.
+    const rows: LiveRow[] = [];
     const counts = { fresh: 0, updated: 0 };
-    for (const { fresh } of writes()) counts[fresh ? 'fresh' : 'updated']++;
-    await writeLiveRows(tx, this.s, writes(), counts, writtenAt);
+    for (const [id, w] of windows) {
+      const window = stored.get(id)!;
+      for (const [cell, record] of w.cells) {
+        const revision = window.get(cell);
+        // At or below the stored revision: a replayed row, which changes nothing (as the guarded upsert).
+        if (revision !== undefined && revisionOf(record) <= revision) continue;
+        rows.push({ record, cell, day: w.day, fresh: revision === undefined });
+        counts[revision === undefined ? 'fresh' : 'updated']++;
+      }
+    }
+    await writeLiveRows(tx, this.s, rows, counts, writtenAt);
     for (const [id, w] of windows) {
       const window = stored.get(id)!;
       for (const [cell, record] of w.cells) live.noteWritten(window, w.pipeline, w.windowStart, cell, revisionOf(record));
