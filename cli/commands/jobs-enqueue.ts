@@ -1,0 +1,147 @@
+import { resolve } from 'node:path';
+import { ConfigError } from '../../pipeline/errors.ts';
+import type { Registry } from '../../pipeline/registry.ts';
+import { backfillDays } from '../../jobs/backfill-days.ts';
+import { jobId } from '../../jobs/job-ids.ts';
+import type { ConcordJobs } from '../../jobs/job-queue.ts';
+import { storeIdentity } from '../../jobs/worker-registry.ts';
+import { openStore } from '../../store/open-store.ts';
+import { storeUrl } from './shared.ts';
+
+// `concord jobs enqueue` and `concord jobs backfill`: put jobs on the queue, say what became of each.
+
+type Values = Record<string, string | boolean | undefined>;
+
+/**
+ * Enqueues reconcile jobs and says what became of each: a new job waits; a job id that exists already
+ * is not enqueued again (BullMQ keeps ids unique), so a failed or completed one is reported with how to
+ * run it again. Exit 1 when a failed job was left as it is.
+ */
+export async function enqueue(jobs: ConcordJobs, v: Values): Promise<number> {
+  const date = String(v.date);
+  const pipeline = v.pipeline === undefined ? undefined : String(v.pipeline);
+  const explicitStore = v.store !== undefined || process.env.CONCORD_STORE !== undefined;
+  const store = explicitStore ? await agreedStore(jobs, v, false) : undefined;
+  const force = v.force === true;
+  const before = force ? [] : await jobs.current(jobs.pipelineList(pipeline).map((p) => jobId('reconcile', p, date)));
+  const added = await jobs.enqueueReconcile(date, pipeline, force, { ...(v['allow-empty'] ? { allowEmpty: true } : {}), ...(store ? { store } : {}) });
+  let failedLeft = 0;
+  const toWait: string[] = [];
+  const select = `--date ${date}${pipeline ? ` --pipeline ${pipeline}` : ''}`;
+  for (const job of added) {
+    const id = String(job.id);
+    const earlier = before.find((b) => b.id === id);
+    if (earlier?.state === 'failed') {
+      failedLeft++;
+      process.stdout.write(`${id} failed earlier (attempts=${earlier.attemptsMade}): ${earlier.failedReason ?? 'no reason recorded'}\n`);
+      process.stderr.write(`concord jobs: ${id} was not enqueued again: a job id runs once. Retry it with \`concord jobs retry ${select}\`, or run a new job with \`concord jobs enqueue ${select} --force\`\n`);
+    } else if (earlier?.state === 'completed') {
+      process.stdout.write(`${id} completed earlier: not run again (\`concord jobs enqueue ${select} --force\` reruns it)${earlier.result ? ` ${JSON.stringify(earlier.result)}` : ''}\n`);
+    } else {
+      process.stdout.write(`${id} ${earlier ? `${earlier.state} (already enqueued)` : await job.getState()}\n`);
+      toWait.push(id);
+    }
+  }
+  if (!v.wait) return failedLeft > 0 ? 1 : 0;
+  const failed = await waitFor(jobs, toWait);
+  return failed + failedLeft > 0 ? 1 : 0;
+}
+
+/**
+ * Enqueues one backfill job per (pipeline, date) with dirty cells (or archive files written after the
+ * day's last reconcile) and says what became of each. Exit 1 when a failed job was left as it is.
+ */
+export async function backfill(jobs: ConcordJobs, v: Values, registry: Registry): Promise<number> {
+  const store = await agreedStore(jobs, v, true);
+  const archiveDir = await backfillArchive(jobs, v);
+  const opened = await openStore(storeUrl(v), { registry });
+  try {
+    const startedAt = Date.now();
+    const pending = (p: string, dates: readonly string[]) => backfillDays(opened, registry.pipeline(p), dates, archiveDir);
+    const added = await jobs.enqueueBackfill(String(v.from), String(v.to), v.pipeline === undefined ? undefined : String(v.pipeline), pending, store);
+    if (added.length === 0) {
+      process.stdout.write(archiveDir === undefined ? 'no dirty cells in that range: nothing to backfill\n'
+        : 'no dirty cells and no archive files written after a reconcile in that range: nothing to backfill\n');
+    }
+    // A backfill id exists already when the same dirty cells were enqueued before: say what became of it.
+    let failedLeft = 0;
+    for (const earlier of await jobs.current(added.map((j) => String(j.id)))) {
+      const before = (await jobs.queue.getJob(earlier.id))!.timestamp < startedAt;
+      if (before && earlier.state === 'failed') {
+        failedLeft++;
+        process.stdout.write(`${earlier.id} failed earlier (attempts=${earlier.attemptsMade}): ${earlier.failedReason ?? 'no reason recorded'}\n`);
+        process.stderr.write(`concord jobs: ${earlier.id} was not enqueued again: a job id runs once. Retry it with \`concord jobs retry --date ${earlier.data.date ?? '?'} --pipeline ${earlier.data.pipeline ?? '?'}\`\n`);
+      } else {
+        process.stdout.write(`${earlier.id} ${earlier.state}${before ? ' (already enqueued)' : ''}\n`);
+      }
+    }
+    return failedLeft > 0 ? 1 : 0;
+  } finally {
+    await opened.close();
+  }
+}
+
+/**
+ * The store the command means, checked against the workers registered on the queue: they must agree,
+ * or the command refuses (a backfill computed from one store and run against another is wrong twice).
+ */
+async function agreedStore(jobs: ConcordJobs, v: Values, usesDefault: boolean): Promise<string> {
+  const mine = storeIdentity(storeUrl(v));
+  const workers = await jobs.workers();
+  const theirs = [...new Set(workers.map((w) => w.store))];
+  const named = v.store !== undefined ? 'names' : process.env.CONCORD_STORE !== undefined ? 'names (env CONCORD_STORE)' : usesDefault ? 'would use (no --store given)' : 'names';
+  if (theirs.some((s) => s !== mine)) {
+    throw new ConfigError(
+      `the worker${theirs.length > 1 ? 's' : ''} on queue prefix ${jobs.settings.prefix} write${theirs.length > 1 ? '' : 's'} ${theirs.join(' and ')}, but this command ${named} ${mine}: ` +
+        'pass --store with the workers\' store (or env CONCORD_STORE), or run a worker with this store on another queue prefix (CONCORD_QUEUE_PREFIX)');
+  }
+  if (workers.length === 0) process.stderr.write(`concord jobs: note: no worker runs on queue prefix ${jobs.settings.prefix}; the jobs wait for one that writes ${mine}\n`);
+  return mine;
+}
+
+/**
+ * The archive `jobs backfill` looks in for files written after a day's last reconcile: --archive (or
+ * env CONCORD_ARCHIVE_DIR), else the one the workers registered. None known: dirty cells only, said so.
+ */
+async function backfillArchive(jobs: ConcordJobs, v: Values): Promise<string | undefined> {
+  const given = v.archive ?? process.env.CONCORD_ARCHIVE_DIR;
+  if (given !== undefined && String(given) !== '') return resolve(String(given));
+  const registered = [...new Set((await jobs.workers()).flatMap((w) => (w.archive ? [w.archive] : [])))];
+  if (registered.length > 1) {
+    throw new ConfigError(`the workers on queue prefix ${jobs.settings.prefix} read different archives (${registered.join(' and ')}): say which with --archive DIR`);
+  }
+  if (registered.length === 0) {
+    process.stderr.write('concord jobs: note: no --archive given and no worker registered one: only dirty cells are looked for, not archive files written after a reconcile\n');
+  }
+  return registered[0];
+}
+
+/**
+ * Waits for each job to finish (completed, or failed after its last attempt) and prints its result;
+ * returns how many failed. It polls the job's state: QueueEvents can miss a job that finishes while
+ * its event stream is being set up, and a wait must not hang.
+ */
+async function waitFor(jobs: ConcordJobs, ids: string[], pollMs = 500): Promise<number> {
+  let failed = 0;
+  for (const id of ids) {
+    for (;;) {
+      const [job] = await jobs.current([id]);
+      if (!job) {
+        failed++;
+        process.stdout.write(`${id} is gone from the queue (removed?): its outcome is unknown\n`);
+        break;
+      }
+      if (job.state === 'completed') {
+        process.stdout.write(`${id} completed ${JSON.stringify(job.result ?? null)}\n`);
+        break;
+      }
+      if (job.state === 'failed') {
+        failed++;
+        process.stdout.write(`${id} failed: ${job.failedReason ?? 'no reason recorded'}\n`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+  return failed;
+}

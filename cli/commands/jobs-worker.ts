@@ -1,0 +1,62 @@
+import { ConfigError } from '../../pipeline/errors.ts';
+import type { Registry } from '../../pipeline/registry.ts';
+import { defaultProcessors } from '../../jobs/default-processors.ts';
+import { QUEUE, jobSettings } from '../../jobs/job-queue.ts';
+import { startWorker } from '../../jobs/job-worker.ts';
+import { whenWrapperExits } from '../../jobs/launcher-watch.ts';
+import { redactRedisUrl } from '../../jobs/redis-connection.ts';
+import { storeIdentity } from '../../jobs/worker-registry.ts';
+import { openStore } from '../../store/open-store.ts';
+import { metricsFromFlags } from '../../serve/process-metrics.ts';
+import { loadSettings } from '../config.ts';
+import { processLog } from '../logging.ts';
+import { storeUrl } from './shared.ts';
+
+// `concord jobs worker`: runs jobs until SIGINT/SIGTERM, then stops after the current one.
+
+type Values = Record<string, string | boolean | undefined>;
+
+export async function runWorker(v: Values, registry: Registry): Promise<number> {
+  const archiveDir = String(v.archive ?? process.env.CONCORD_ARCHIVE_DIR ?? '');
+  if (archiveDir === '') throw new ConfigError('jobs worker needs --archive DIR (or env CONCORD_ARCHIVE_DIR): the archive days are replayed from');
+  const concurrency = Number(v.concurrency ?? 1);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new ConfigError(`--concurrency "${String(v.concurrency)}": use a whole number >= 1`);
+  const processLogger = processLog(v, 'concord-jobs');
+  // Every line of the worker goes through the process log (text or JSON); `jobs: ` keeps the text lines as they were.
+  const sink = processLogger.lineSink();
+  const log = (line: string) => sink(`jobs: ${line}`);
+  const served = await metricsFromFlags(v, sink);
+  const store = await openStore(storeUrl(v), { registry }).catch(async (error: unknown) => { await served?.close(); throw error; });
+  const settings = jobSettings();
+  const identity = storeIdentity(storeUrl(v));
+  const worker = startWorker(defaultProcessors({ store, registry, archiveDir, reportDir: String(v['report-dir'] ?? '.concord/reports'), timing: loadSettings(v) }), {
+    concurrency, log, pipelines: registry.pipelines.map((p) => p.name), store: identity, archive: archiveDir,
+    ...(served ? { metrics: served.metrics } : {}),
+  });
+  log(`worker started (redis ${redactRedisUrl(settings.redisUrl)}, queue prefix ${settings.prefix}, queue ${QUEUE}, store ${identity}, archive ${archiveDir}); ` +
+    'SIGINT/SIGTERM stops after the current job');
+  let unwatch = () => undefined as void;
+  await new Promise<void>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals, why: string = signal) => {
+      if (++signals === 1) {
+        log(`${why}: stopping after the current job (a second signal stops at once; the job is then retried by a worker)`);
+        resolve();
+      } else {
+        log(`${signal} again: stopping now`);
+        process.exit(130);
+      }
+    };
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    // npm's shell does not pass a SIGTERM on: the wrapper's exit counts as one (jobs/launcher-watch.ts).
+    unwatch = whenWrapperExits((w) => onSignal('SIGTERM', `its launcher ${w.command.split(' ').slice(0, 3).join(' ')} (pid ${w.pid}) exited`));
+  });
+  unwatch();
+  await worker.close();
+  await store.close();
+  await served?.close();
+  log('worker stopped');
+  processLogger.flush();
+  return 0;
+}
