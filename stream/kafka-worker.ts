@@ -50,6 +50,8 @@ export interface WorkerStats {
   events: number;
   deadLetters: number;
   late: number;
+  /** Of those, per pipeline (each judges an event on its own). */
+  latePerPipeline: Record<string, number>;
   results: number;
   transactions: number;
   /** Transactions the broker refused because the group had moved on (KIP-447 fencing). */
@@ -96,7 +98,7 @@ export class KafkaWorker {
    * fetch position, which runs ahead of them: `next` may stay one short of the end (a commit marker).
    */
   private readonly watch: CaughtUpWatch;
-  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, late: 0, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0, alignmentPauses: 0, maxWatermarkSpreadMs: 0 };
+  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, late: 0, latePerPipeline: {}, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0, alignmentPauses: 0, maxWatermarkSpreadMs: 0 };
 
   constructor(options: KafkaWorkerOptions) {
     this.o = options;

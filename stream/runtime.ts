@@ -14,6 +14,8 @@ export interface StreamStats {
   /** Of those, events whose time lies (reason future_timestamp or past_horizon). */
   quarantined: number;
   late: number;
+  /** Of those, per pipeline: each pipeline judges an event on its own, so one event may count once per pipeline. */
+  latePerPipeline: Record<string, number>;
   results: number;
   /** Operator watermark per pipeline at the end (+Infinity after a bounded input). */
   watermarks: Record<string, number>;
@@ -44,10 +46,14 @@ export async function runStream(options: StreamRunOptions): Promise<StreamStats>
   const mixed = options.pipelines.find((p) => p.schema.name !== schema.name);
   if (mixed) throw new DefinitionError(`pipelines read one input: ${mixed.name} reads ${mixed.schema.name}, not ${schema.name}`);
 
-  const stats: StreamStats = { lines: 0, events: 0, deadLetters: 0, quarantined: 0, late: 0, results: 0, watermarks: {} };
+  const stats: StreamStats = { lines: 0, events: 0, deadLetters: 0, quarantined: 0, late: 0, latePerPipeline: {}, results: 0, watermarks: {} };
   const emitter: Emitter = {
     result: (r) => { stats.results++; options.onResult(r); },
-    late: (l) => { stats.late++; options.onLate(l); },
+    late: (l) => {
+      stats.late++;
+      stats.latePerPipeline[l.pipeline] = (stats.latePerPipeline[l.pipeline] ?? 0) + 1;
+      options.onLate(l);
+    },
     ...(options.onLateAccepted ? { lateAccepted: options.onLateAccepted } : {}),
   };
   const operators: StreamOperator[] = options.pipelines.map((p) => createOperator(p, emitter));

@@ -13,6 +13,8 @@ import { WindowedOperator } from './operators/windowed.ts';
 /** The counters the outputs move (the worker's stats). */
 export interface OutputCounts {
   late: number;
+  /** Of those, per pipeline (each judges an event on its own). */
+  latePerPipeline: Record<string, number>;
   results: number;
 }
 
@@ -74,6 +76,7 @@ export class WorkerOutputs {
       },
       late: (l) => {
         this.counts.late++;
+        this.counts.latePerPipeline[def.name] = (this.counts.latePerPipeline[def.name] ?? 0) + 1;
         this.metrics?.late(def.name);
         this.out.push({ topic: this.names.late, key: `${def.name}|${String(l.event[def.schema.idField] ?? '')}`, value: JSON.stringify({ ...lateToJson(l, def.schema), source: l.position.source, offset: l.position.offset }) });
       },

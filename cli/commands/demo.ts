@@ -19,7 +19,7 @@ import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { Progress } from '../progress.ts';
-import { loadRegistry } from './shared.ts';
+import { latePerPipeline, loadRegistry } from './shared.ts';
 
 export const demoCommand: CommandSpec = {
   name: 'demo',
@@ -87,7 +87,7 @@ export const demoCommand: CommandSpec = {
       });
       await sink.flush();
       await Promise.all([...outs.values(), late, dlq].map((w) => w.close()));
-      progress.done(stats.lines, `${stats.results} results, ${stats.late} late (side output), ${stats.deadLetters} rejected`);
+      progress.done(stats.lines, `${stats.results} results, ${stats.late} late (side output), ${stats.deadLetters} rejected${latePerPipeline(stats.latePerPipeline, pipelines.map((p) => p.name))}`);
     }
 
     say('3/5 archiving every event (late ones included) to Parquet by event time');

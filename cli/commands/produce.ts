@@ -157,7 +157,7 @@ export const produceCommand: CommandSpec = {
     await ensureTopics(kafkaSettings('concord-produce'), concordTopics(registry, partitions));
     const sent = await sendLines(schema, (async function* () { yield lines; })(), rate, new Progress(`produce ${schema.name}`, lines.length));
     const late = `${day.stats.late} late (delivered more than B + L behind the newest event, B = ${formatDuration(disorder)} and L = ${formatDuration(DEFAULT_ALLOWED_LATENESS)}: ` +
-      'late for workers running with the default B and L or smaller)';
+      'late for workers running with the default B and L or smaller, which count them once per pipeline)';
     process.stderr.write(
       `sent ${sent.lines} ${schema.name} events to topic "${topic}" (${keyedBy}) in ${sent.seconds.toFixed(1)} s (${Math.round(sent.lines / Math.max(sent.seconds, 0.001))}/s): ` +
         `${day.stats.outOfOrder} out of order (within B), ${late}, ${day.stats.invalid} malformed` +

@@ -9,7 +9,7 @@ import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/proc
 import type { CommandSpec } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
 import { loadSettings } from '../config.ts';
-import { loadRegistry, pipelinesFor, timingFlags, timingOptions } from './shared.ts';
+import { latePerPipeline, loadRegistry, pipelinesFor, timingFlags, timingOptions } from './shared.ts';
 import { runWorkerProcesses, workerCount } from './run-workers.ts';
 
 const pipelineNames = (pipelines: readonly PipelineDefinition[] | undefined): string => (pipelines ?? []).map((p) => p.name).join(', ');
@@ -90,13 +90,15 @@ export const runCommand: CommandSpec = {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     const schemas = [...bySchema.keys()];
-    const counts = (s: KafkaWorker['stats']) => ({ events: s.events, results: s.results, late: s.late, rejected: s.deadLetters, transactions: s.transactions });
-    const said = (s: ReturnType<typeof counts>) => `${s.events} events, ${s.results} results, ${s.late} late, ${s.rejected} rejected, ${s.transactions} transactions`;
+    const counts = (s: KafkaWorker['stats']) => ({ events: s.events, results: s.results, late: s.late, latePerPipeline: { ...s.latePerPipeline }, rejected: s.deadLetters, transactions: s.transactions });
+    const said = (s: ReturnType<typeof counts>, schema: string) =>
+      `${s.events} events, ${s.results} results, ${s.late} late, ${s.rejected} rejected, ${s.transactions} transactions` +
+      latePerPipeline(s.latePerPipeline, (bySchema.get(schema) ?? []).map((p) => p.name));
     const progress = setInterval(() => {
       workers.forEach((w, i) => {
         const schema = schemas[i] ?? '?';
         const c = counts(w.stats);
-        log.info(`run ${schema} (${pipelineNames(bySchema.get(schema))}): ${said(c)}`, { context: schema, pipelines: pipelineNames(bySchema.get(schema)), ...c });
+        log.info(`run ${schema} (${pipelineNames(bySchema.get(schema))}): ${said(c, schema)}`, { context: schema, pipelines: pipelineNames(bySchema.get(schema)), ...c });
       });
       merges.forEach((m, i) => log.info(`merge ${mergeLabels[i] ?? ''}: ${m.stats.partials} partials and rule events, ${m.stats.results} merged results`, { context: 'merge', pipelines: mergeLabels[i], partials: m.stats.partials, results: m.stats.results }));
     }, 5_000);
@@ -114,7 +116,7 @@ export const runCommand: CommandSpec = {
         const schema = schemas[i] ?? '?';
         const perTxn = s.transactions > 0 ? `; per transaction: ${(s.checkpointBytes / s.transactions / 1024).toFixed(1)} KiB of checkpoints, commit ${(s.commitSeconds * 1000 / s.transactions).toFixed(1)} ms` : '';
         const aligned = `${settings.maxWatermarkDrift === undefined ? '' : `; alignment: ${s.alignmentPauses} pauses`}; event-time spread at most ${(s.maxWatermarkSpreadMs / 1000).toFixed(0)} s`;
-        log.info(`${schema}: ${said(counts(s))}${perTxn}${aligned}`, {
+        log.info(`${schema}: ${said(counts(s), schema)}${perTxn}${aligned}`, {
           context: schema, pipelines: pipelineNames(bySchema.get(schema)), final: true, ...counts(s), checkpointBytes: s.checkpointBytes, commitSeconds: Number(s.commitSeconds.toFixed(3)),
           maxWatermarkSpreadMs: s.maxWatermarkSpreadMs, ...(settings.maxWatermarkDrift === undefined ? {} : { alignmentPauses: s.alignmentPauses }),
         });

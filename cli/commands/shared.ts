@@ -44,3 +44,12 @@ export function storeUrl(v: Record<string, unknown>): string | undefined {
 export function pipelinesFor(registry: Registry, name: unknown, timing: { maxOutOfOrderness?: number; allowedLateness?: number }): PipelineDefinition[] {
   return registry.select(name === undefined ? undefined : String(name)).map((p) => withTiming(p, timing));
 }
+
+/**
+ * With several pipelines over one input, their late counts: each pipeline judges an event on its own,
+ * so an event late for two counts twice in the total (`produce` counts events, once). Empty for one.
+ */
+export function latePerPipeline(perPipeline: Readonly<Record<string, number>>, pipelines: readonly string[]): string {
+  if (pipelines.length < 2) return '';
+  return `; late per pipeline: ${pipelines.map((p) => `${p} ${perPipeline[p] ?? 0}`).join(', ')}`;
+}

@@ -123,6 +123,13 @@ describe('deterministic lateness over a real broker', () => {
     // The merge-stage rule raised alerts, and some of its events were late within L (evaluated at the merge).
     expect([...resultsOne.keys()].filter((k) => k.startsWith('busy_country|')).length).toBeGreaterThan(0);
     expect(lateOne.filter((l) => l.startsWith('busy_country|') && l.endsWith('|true')).length).toBeGreaterThan(0);
+    // The summary counts late events per pipeline, as recorded on the late topic (dropped ones).
+    const dropped = (p: string) => lateOne.filter((l) => l.startsWith(`${p}|`) && l.endsWith('|false')).length;
+    const summary = /clicks: \d+ events, \d+ results, (\d+) late, .*; late per pipeline: page_views_per_minute (\d+), unique_visitors_5m (\d+);/.exec(r.stderr);
+    expect(summary, r.stderr).not.toBeNull();
+    const [total, views, visitors] = summary!.slice(1).map(Number);
+    expect([views, visitors]).toEqual([dropped('page_views_per_minute'), dropped('unique_visitors_5m')]);
+    expect(total).toBe(views! + visitors!);
   }, 180_000);
 
   it('reconcile rebuilds the workers\' late set from the archive\'s partition and offset alone', async () => {
