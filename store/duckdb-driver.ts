@@ -1,7 +1,7 @@
-/** The store on embedded DuckDB: the writer (one process) and the read-only snapshots of `concord serve`. */
-import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
-import { stat } from 'node:fs/promises';
-import { StoreError, StoreBusyError, statementFailed, readOnlyDriver, EMPTY_SNAPSHOT, type SqlDriver, type SqlReadDriver, type SqlValue, type StageColumn, type TransactionHooks } from './sql-driver.ts';
+/** The store on embedded DuckDB, the writer (one process); its readers are in duckdb-read-driver.ts. */
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDbStages } from './duckdb-stage.ts';
+import { StoreError, statementFailed, type SqlDriver, type SqlValue, type StageColumn, type TransactionHooks } from './sql-driver.ts';
 
 /** Embedded DuckDB: one process; calls are queued on its one connection. */
 export class DuckDbDriver implements SqlDriver {
@@ -9,10 +9,13 @@ export class DuckDbDriver implements SqlDriver {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly instance: DuckDBInstance;
   private readonly connection: DuckDBConnection;
+  /** The staging tables of this connection (the bulk path). */
+  private readonly stages: DuckDbStages;
 
   private constructor(instance: DuckDBInstance, connection: DuckDBConnection) {
     this.instance = instance;
     this.connection = connection;
+    this.stages = new DuckDbStages(connection);
   }
 
   static async open(path: string): Promise<DuckDbDriver> {
@@ -59,46 +62,6 @@ export class DuckDbDriver implements SqlDriver {
     }
   }
 
-  /** Staging tables created on this connection, and those holding rows of an earlier use. */
-  private readonly stageTables = new Set<string>();
-  private readonly usedStages = new Set<string>();
-
-  private async stageRows(schema: string, table: string, columns: readonly StageColumn[], rows: Iterable<readonly SqlValue[]>, run = (sql: string) => this.run(sql, [])): Promise<string> {
-    // A temporary table: in memory, outside the database file and its write-ahead log.
-    const local = `${schema}_${table}`;
-    const name = `temp.main.${local}`;
-    if (!this.stageTables.has(local)) {
-      await run(`CREATE OR REPLACE TEMP TABLE ${local} (${columns.map((c) => `${c.name} ${c.type}`).join(', ')})`);
-      this.stageTables.add(local);
-    } else if (this.usedStages.has(local)) {
-      await run(`DELETE FROM ${name}`);
-    }
-    this.usedStages.add(local);
-    let staged = 0;
-    let appender: DuckDBAppender | undefined;
-    try {
-      appender = await this.connection.createAppender(local, 'main', 'temp');
-      for (const row of rows) {
-        staged++;
-        columns.forEach((c, i) => {
-          const v = row[i];
-          if (v === null || v === undefined) appender!.appendNull();
-          else if (c.type === 'TEXT') appender!.appendVarchar(String(v));
-          else if (c.type === 'BIGINT') appender!.appendBigInt(BigInt(v));
-          else appender!.appendInteger(Number(v));
-        });
-        appender.endRow();
-      }
-      appender.closeSync();
-    } catch (error) {
-      // What was appended and not flushed is dropped, never flushed later by the appender's release.
-      try { appender?.clear(); appender?.closeSync(); } catch { /* the statement failed already */ }
-      if (error instanceof StoreError) throw error; // the rows' own (a lazily produced row refused)
-      throw new StoreError(`staging row ${staged} into ${name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-    }
-    return name;
-  }
-
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.queue.then(fn, fn);
     this.queue = next.catch(() => undefined);
@@ -137,25 +100,23 @@ export class DuckDbDriver implements SqlDriver {
         execute: (sql, params = []) => withDeferred(sql, params, (q, p) => this.exec(q, p)),
         defer: (sql) => { deferred.push(sql); },
         transaction: (inner) => inner(tx), close: async () => undefined,
-        stage: (schema, table, columns, rows) => this.stageRows(schema, table, columns, rows, (sql) => withDeferred(sql, [], (q, p) => this.run(q, p))),
+        stage: (schema, table, columns, rows) => this.stages.stageRows(schema, table, columns, rows, (sql) => withDeferred(sql, [], (q, p) => this.run(q, p))),
       };
       // BEGIN goes out with the first statement (one trip less per transaction). Staging tables are
       // emptied inside the transaction that used them, before its COMMIT, so the next one finds them
       // empty and appends at once (before its BEGIN is sent: a temporary table's append needs none).
-      if (this.usedStages.size > 0) {
-        await this.run(['BEGIN TRANSACTION', ...this.emptyStages()].join(';\n'), []);
+      if (this.stages.anyUsed) {
+        await this.run(['BEGIN TRANSACTION', ...this.stages.emptyStages()].join(';\n'), []);
       } else {
         deferred.push('BEGIN TRANSACTION');
       }
       try {
         const out = await fn(tx);
-        await this.run([...deferred, ...this.emptyStages(), 'COMMIT'].join(';\n'), []);
+        await this.run([...deferred, ...this.stages.emptyStages(), 'COMMIT'].join(';\n'), []);
         return out;
       } catch (error) {
         await this.run('ROLLBACK', []).catch(() => undefined);
-        // A staging table created in the rolled-back transaction is gone; one emptied there is full again.
-        this.stageTables.clear();
-        this.usedStages.clear();
+        this.stages.forget();
         hooks.onRollback?.();
         throw error;
       }
@@ -163,14 +124,7 @@ export class DuckDbDriver implements SqlDriver {
   }
 
   stage(schema: string, table: string, columns: readonly StageColumn[], rows: Iterable<readonly SqlValue[]>): Promise<string> {
-    return this.exclusive(() => this.stageRows(schema, table, columns, rows));
-  }
-
-  /** DELETEs for the staging tables that may hold rows (they hold none once those run). */
-  private emptyStages(): string[] {
-    const out = [...this.usedStages].map((local) => `DELETE FROM temp.main.${local}`);
-    this.usedStages.clear();
-    return out;
+    return this.exclusive(() => this.stages.stageRows(schema, table, columns, rows, (sql) => this.run(sql, [])));
   }
 
   checkpoint(): Promise<void> {
@@ -184,113 +138,6 @@ export class DuckDbDriver implements SqlDriver {
   }
 }
 
-interface DuckSession {
-  instance: DuckDBInstance;
-  connection: DuckDBConnection;
-  users: number;
-  queue: Promise<unknown>;
-}
-
-/**
- * Embedded DuckDB, read-only. DuckDB lets one process write a file or several read it, never both, so
- * the file is opened (READ_ONLY) only while reads run and released `lingerMs` after the last one: a
- * writer (`concord stream --store`, `reconcile --date`) can take it in between. While a writer holds it,
- * reads fail at once with StoreBusyError (never wait). While opened, no one can write: every query of a
- * snapshot sees the same state.
- */
-export class DuckDbReadDriver implements SqlReadDriver {
-  readonly backend = 'duckdb' as const;
-  private readonly path: string;
-  private readonly lingerMs: number;
-  private session: Promise<DuckSession> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(path: string, options: { lingerMs?: number } = {}) {
-    this.path = path;
-    this.lingerMs = options.lingerMs ?? Number(process.env.CONCORD_DUCKDB_READ_LINGER_MS ?? 250);
-  }
-
-  private async openSession(): Promise<DuckSession> {
-    let instance: DuckDBInstance | undefined;
-    try {
-      instance = await DuckDBInstance.create(this.path, { access_mode: 'READ_ONLY', memory_limit: process.env.CONCORD_DUCKDB_MEMORY ?? '1GB' });
-      return { instance, connection: await instance.connect(), users: 0, queue: Promise.resolve() };
-    } catch (error) {
-      instance?.closeSync();
-      const text = error instanceof Error ? error.message : String(error);
-      if (/lock/i.test(text)) {
-        throw new StoreBusyError(`the DuckDB store ${this.path} is held by a writer (DuckDB: one writing process, or several reading ones); reads resume when it is done (use PostgreSQL to read while writing)`, { cause: error });
-      }
-      throw new StoreError(`cannot open the DuckDB store at ${this.path} read-only: ${text}`, { cause: error });
-    }
-  }
-
-  private async acquire(): Promise<DuckSession> {
-    clearTimeout(this.timer);
-    this.session ??= this.openSession();
-    const pending = this.session;
-    try {
-      const s = await pending;
-      s.users++;
-      return s;
-    } catch (error) {
-      if (this.session === pending) this.session = undefined;
-      throw error;
-    }
-  }
-
-  private release(s: DuckSession): void {
-    s.users--;
-    if (s.users > 0) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      if (s.users > 0) return;
-      this.session = undefined;
-      void s.queue.finally(() => { s.connection.closeSync(); s.instance.closeSync(); });
-    }, this.lingerMs);
-  }
-
-  async snapshot<T>(fn: (q: SqlDriver) => Promise<T>): Promise<T> {
-    if (!(await fileSize(this.path))) return fn(EMPTY_SNAPSHOT);
-    const s = await this.acquire();
-    // One connection: its statements run one at a time.
-    const query = (sql: string, params: readonly SqlValue[] = []) => {
-      const run = async () => {
-        try {
-          return (await s.connection.runAndReadAll(sql, params as DuckDBValue[])).getRowObjectsJS() as Record<string, unknown>[];
-        } catch (error) {
-          throw statementFailed('query', sql, error);
-        }
-      };
-      const next = s.queue.then(run, run);
-      s.queue = next.catch(() => undefined);
-      return next;
-    };
-    try {
-      return await fn(readOnlyDriver('duckdb', query));
-    } finally {
-      this.release(s);
-    }
-  }
-
-  async changeToken(): Promise<string> {
-    const [db, wal] = await Promise.all([fileStamp(this.path), fileStamp(`${this.path}.wal`)]);
-    return `${db}|${wal}`;
-  }
-
-  async close(): Promise<void> {
-    clearTimeout(this.timer);
-    const pending = this.session;
-    this.session = undefined;
-    if (!pending) return;
-    const s = await pending.catch(() => undefined);
-    if (!s) return;
-    await s.queue;
-    s.connection.closeSync();
-    s.instance.closeSync();
-  }
-}
-
 /**
  * Parameters as the client wants them: none at all for a statement without any. With an array, even an
  * empty one, the client extracts, prepares, binds and runs (four trips to its thread pool, ~2-3 ms a
@@ -298,13 +145,4 @@ export class DuckDbReadDriver implements SqlReadDriver {
  */
 function bound(params: readonly SqlValue[]): DuckDBValue[] | undefined {
   return params.length > 0 ? (params as DuckDBValue[]) : undefined;
-}
-
-async function fileSize(path: string): Promise<number> {
-  return (await stat(path).catch(() => undefined))?.size ?? 0;
-}
-
-async function fileStamp(path: string): Promise<string> {
-  const s = await stat(path).catch(() => undefined);
-  return s ? `${s.mtimeMs}:${s.size}` : '-';
 }

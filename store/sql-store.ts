@@ -5,10 +5,11 @@ import type { DirtyCell, ReconcileStore } from '../reconcile/reconcile-day.ts';
 import type { KeyValues, ResultRecord } from '../schemas/results.ts';
 import { DayVersions } from './day-versions.ts';
 import { markDirtyCells } from './dirty-cells.ts';
-import { dayOf, lateToStored, rowFromDb, toRecord, type Provenance, type StoredRow } from './rows.ts';
+import { dayOf, lateToStored, type StoredRow } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
-import { createStoreTables, everyVersion } from './store-tables.ts';
-import { isSealed, StreamWrites, type WriteOutcome } from './stream-writes.ts';
+import { StoreReads, type Change, type DayStatus } from './store-reads.ts';
+import { createStoreTables } from './store-tables.ts';
+import { StreamWrites, type WriteOutcome } from './stream-writes.ts';
 
 export type { WriteOutcome };
 
@@ -20,32 +21,6 @@ export interface StoreOptions {
   /** The loaded definitions, to turn rows back into records. */
   registry: Registry;
   now?: () => number;
-}
-
-/** One published old -> new change of a visible cell. */
-export interface Change {
-  seq: number;
-  pipeline: string;
-  day: string;
-  windowStart: number;
-  cell: string;
-  key: KeyValues;
-  old: Record<string, unknown> | null;
-  new: Record<string, unknown> | null;
-  provenance: Provenance | 'revert';
-  generation: number;
-  at: number;
-}
-
-export interface DayStatus {
-  pipeline: string;
-  day: string;
-  status: 'provisional' | 'sealed';
-  liveGeneration: number;
-  generations: number[];
-  lateDelta: number;
-  dirty: number;
-  watermark: number | null;
 }
 
 /**
@@ -77,6 +52,8 @@ export class SqlResultStore implements ReconcileStore {
   private writes: StreamWrites;
   /** Reconciled versions, reverts and backfills of a day. */
   private versions: DayVersions;
+  /** What the store answers (every read but the archive checks). */
+  private readonly reads: StoreReads;
 
   constructor(db: SqlDriver, options: StoreOptions) {
     this.db = db;
@@ -88,6 +65,7 @@ export class SqlResultStore implements ReconcileStore {
     this.now = options.now ?? Date.now;
     this.writes = new StreamWrites(schema, false, { now: this.now, sealDelayMs: this.sealDelayMs });
     this.versions = new DayVersions(schema, false);
+    this.reads = new StoreReads(db, schema, this.registry, this.sealDelayMs);
   }
 
   get backend(): 'duckdb' | 'postgres' {
@@ -169,103 +147,20 @@ export class SqlResultStore implements ReconcileStore {
     });
   }
 
-  // ---- reads -----------------------------------------------------------------------------------
+  // ---- reads (StoreReads, store-reads.ts) ------------------------------------------------------------
 
-  /** What readers see now: per cell of the day, its row in the day's live generation. */
-  async current(pipeline: string, day: string): Promise<StoredRow[]> {
-    const rows = await this.db.query(
-      `SELECT r.* FROM ${this.s}.result_rows r
-       WHERE r.pipeline = $1 AND r.day = $2
-         AND r.generation = coalesce((SELECT generation FROM ${this.s}.day_live WHERE pipeline = $1 AND day = $2), 0)
-       ORDER BY r.window_start, r.cell`, [pipeline, day]);
-    return rows.map(rowFromDb);
-  }
-
-  /** What readers saw at `instant`: the generation live then, each cell at its latest revision written by then. */
-  async asOfRows(pipeline: string, day: string, instant: number): Promise<StoredRow[]> {
-    const rows = await this.db.query(
-      `WITH g AS (
-         SELECT coalesce((SELECT generation FROM ${this.s}.switch_log WHERE pipeline = $1 AND day = $2 AND at_ms <= $3 ORDER BY seq DESC LIMIT 1), 0) AS generation),
-       h AS (
-         SELECT r.*, row_number() OVER (PARTITION BY r.window_start, r.cell ORDER BY r.revision DESC, r.replaced) AS rn
-         FROM (${everyVersion(this.s)}) r, g
-         WHERE r.pipeline = $1 AND r.day = $2 AND r.generation = g.generation AND r.written_at <= $3)
-       SELECT * FROM h WHERE rn = 1 ORDER BY window_start, cell`, [pipeline, day, instant]);
-    return rows.map(rowFromDb);
-  }
-
-  async asOf(pipeline: string, day: string, instant: number): Promise<ResultRecord[]> {
-    const def = this.registry.pipeline(pipeline);
-    return (await this.asOfRows(pipeline, day, instant)).map((r) => toRecord(r, def));
-  }
-
-  async realtimeResults(pipeline: string, day: string): Promise<ResultRecord[]> {
-    const def = this.registry.pipeline(pipeline);
-    const rows = await this.db.query(
-      `SELECT * FROM ${this.s}.result_rows WHERE pipeline = $1 AND day = $2 AND generation = 0 ORDER BY window_start, cell`, [pipeline, day]);
-    return rows.map((r) => toRecord(rowFromDb(r), def));
-  }
-
-  async lateEvents(pipeline: string, day: string): Promise<LoggedLate[]> {
-    const rows = await this.db.query(`SELECT record_json FROM ${this.s}.late_events WHERE pipeline = $1 AND day = $2 ORDER BY source, "offset"`, [pipeline, day]);
-    return rows.map((r) => {
-      const x = JSON.parse(String(r.record_json)) as { evaluated_on_arrival: boolean; record: LoggedLate['record'] };
-      return { evaluatedOnArrival: x.evaluated_on_arrival, record: x.record };
-    });
-  }
-
-  async changesSince(seq: number, limit = 1000): Promise<Change[]> {
-    const rows = await this.db.query(`SELECT * FROM ${this.s}.changes WHERE seq > $1 ORDER BY seq LIMIT ${Math.max(1, Math.floor(limit))}`, [seq]);
-    return rows.map((x) => ({
-      seq: Number(x.seq), pipeline: String(x.pipeline), day: String(x.day), windowStart: Number(x.window_start), cell: String(x.cell),
-      key: JSON.parse(String(x.key_json)) as KeyValues,
-      old: x.old_json === null ? null : (JSON.parse(String(x.old_json)) as Record<string, unknown>),
-      new: x.new_json === null ? null : (JSON.parse(String(x.new_json)) as Record<string, unknown>),
-      provenance: String(x.provenance) as Change['provenance'], generation: Number(x.generation), at: Number(x.at_ms),
-    }));
-  }
-
-  async watermark(pipeline: string): Promise<number | null> {
-    const rows = await this.db.query(`SELECT watermark FROM ${this.s}.watermarks WHERE pipeline = $1`, [pipeline]);
-    return rows[0] ? Number(rows[0].watermark) : null;
-  }
-
-  async status(pipeline: string, day: string): Promise<DayStatus> {
-    const [live, gens, delta, dirty, w] = await Promise.all([
-      this.db.query(`SELECT generation FROM ${this.s}.day_live WHERE pipeline = $1 AND day = $2`, [pipeline, day]),
-      this.db.query(`SELECT generation FROM ${this.s}.day_versions WHERE pipeline = $1 AND day = $2 ORDER BY generation`, [pipeline, day]),
-      this.db.query(`SELECT n FROM ${this.s}.late_delta WHERE pipeline = $1 AND day = $2`, [pipeline, day]),
-      this.db.query(`SELECT count(*) AS n FROM ${this.s}.dirty_cells WHERE pipeline = $1 AND day = $2 AND consumed_by IS NULL`, [pipeline, day]),
-      this.watermark(pipeline),
-    ]);
-    return {
-      pipeline, day, status: isSealed(day, w ?? undefined, this.sealDelayMs) ? 'sealed' : 'provisional',
-      liveGeneration: live[0] ? Number(live[0].generation) : 0, generations: gens.map((g) => Number(g.generation)),
-      lateDelta: delta[0] ? Number(delta[0].n) : 0, dirty: Number(dirty[0]?.n ?? 0), watermark: w,
-    };
-  }
-
-  async dayStatus(pipeline: string, day: string): Promise<'provisional' | 'sealed'> {
-    return (await this.status(pipeline, day)).status;
-  }
-
-  async dirtyCells(pipeline: string, day: string): Promise<DirtyCell[]> {
-    const rows = await this.db.query(
-      `SELECT window_start, key_json, recorded_at FROM ${this.s}.dirty_cells WHERE pipeline = $1 AND day = $2 AND consumed_by IS NULL ORDER BY window_start, cell`, [pipeline, day]);
-    return rows.map((r) => ({ pipeline, windowStart: Number(r.window_start), key: JSON.parse(String(r.key_json)) as KeyValues, recordedAt: Number(r.recorded_at) }));
-  }
-
-  /** Days with unconsumed dirty cells, each with when its newest one was recorded (backfill job ids). */
-  async dirtyDays(pipeline: string): Promise<Map<string, number>> {
-    const rows = await this.db.query(
-      `SELECT day, max(recorded_at) AS at_ms FROM ${this.s}.dirty_cells WHERE pipeline = $1 AND consumed_by IS NULL GROUP BY day ORDER BY day`, [pipeline]);
-    return new Map(rows.map((r) => [String(r.day), Number(r.at_ms)]));
-  }
-
-  async reconciliations(pipeline: string, day: string): Promise<DayReconciliation[]> {
-    const rows = await this.db.query(`SELECT report_json FROM ${this.s}.reconciliations WHERE pipeline = $1 AND day = $2 ORDER BY at_ms`, [pipeline, day]);
-    return rows.map((r) => JSON.parse(String(r.report_json)) as DayReconciliation);
-  }
+  current(pipeline: string, day: string): Promise<StoredRow[]> { return this.reads.current(pipeline, day); }
+  asOfRows(pipeline: string, day: string, instant: number): Promise<StoredRow[]> { return this.reads.asOfRows(pipeline, day, instant); }
+  asOf(pipeline: string, day: string, instant: number): Promise<ResultRecord[]> { return this.reads.asOf(pipeline, day, instant); }
+  realtimeResults(pipeline: string, day: string): Promise<ResultRecord[]> { return this.reads.realtimeResults(pipeline, day); }
+  lateEvents(pipeline: string, day: string): Promise<LoggedLate[]> { return this.reads.lateEvents(pipeline, day); }
+  changesSince(seq: number, limit?: number): Promise<Change[]> { return this.reads.changesSince(seq, limit); }
+  watermark(pipeline: string): Promise<number | null> { return this.reads.watermark(pipeline); }
+  status(pipeline: string, day: string): Promise<DayStatus> { return this.reads.status(pipeline, day); }
+  dayStatus(pipeline: string, day: string): Promise<'provisional' | 'sealed'> { return this.reads.dayStatus(pipeline, day); }
+  dirtyCells(pipeline: string, day: string): Promise<DirtyCell[]> { return this.reads.dirtyCells(pipeline, day); }
+  dirtyDays(pipeline: string): Promise<Map<string, number>> { return this.reads.dirtyDays(pipeline); }
+  reconciliations(pipeline: string, day: string): Promise<DayReconciliation[]> { return this.reads.reconciliations(pipeline, day); }
 
   // ---- reconciliation, backfill, revert -----------------------------------------------------------
 

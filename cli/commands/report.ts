@@ -4,7 +4,7 @@ import { differencesMarkdown, reconciliationMarkdown } from '../../reconcile/day
 import { dayRange } from '../../reconcile/reconcile-day.ts';
 import { openStoreReader } from '../../store/open-store.ts';
 import type { StoredRow } from '../../store/rows.ts';
-import type { DayStatus } from '../../store/sql-store.ts';
+import type { DayStatus } from '../../store/store-reads.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, pipelinesFor, storeFlags, storeOptions, storeUrl } from './shared.ts';

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { isoMillis } from '../../pipeline/time.ts';
 import type { DayReconciliation } from '../../reconcile/day-report.ts';
 import { CAUSES, type Cause } from '../../reconcile/reconcile.ts';
-import type { DayStatus } from '../../store/sql-store.ts';
+import type { DayStatus } from '../../store/store-reads.ts';
 import type { StoreSnapshot } from '../../store/store-reader.ts';
 import type { ServeContext } from '../context.ts';
 import { ApiError, DAY, dayOfMs, dayStartOf, decodeCursor, encodeCursor, isCellCursor, isoOrNull, parseDate, parseDayRange, parseVersion, pipelineOf } from '../params.ts';

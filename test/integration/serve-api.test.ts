@@ -14,7 +14,7 @@ import { JobsView } from '../../serve/jobs-view.ts';
 import { createLogger } from '../../serve/logger.ts';
 import { buildServer } from '../../serve/server.ts';
 import { openStore, openStoreReader } from '../../store/open-store.ts';
-import { DuckDbReadDriver } from '../../store/duckdb-driver.ts';
+import { DuckDbReadDriver } from '../../store/duckdb-read-driver.ts';
 import { PostgresReadDriver } from '../../store/pg-driver.ts';
 import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
 import { fillStore, reportOf, type FilledStore, type ReportJson } from '../fixtures/serve-store.ts';
