@@ -1,6 +1,6 @@
 import { planArrivals, timeOrder } from './arrival-plan.ts';
 import type { Resolved } from './day-options.ts';
-import { emptyTopicStats, invalidLine, invalidMask, isoWithOffset, isoZ, LineBuffer, money, OFFSETS, type TopicStats } from './event-lines.ts';
+import { arrivalLines, emptyTopicStats, invalidMask, isoWithOffset, isoZ, money, OFFSETS, type TopicStats } from './event-lines.ts';
 import { SeededRandom, WeightedSampler } from './random.ts';
 import { COUNTRIES, COUNTRY_WEIGHTS, dailyCurve, DAY_MS } from './reference-data.ts';
 
@@ -94,16 +94,7 @@ export function generateTransactions(
   const currencyOf = COUNTRIES.map((c) => CURRENCY[c] ?? 'EUR');
   const currencyJson = currencyOf.map((c) => `,"currency":"${c}","merchant":"`);
   const fields = random.fork('fields');
-  const out = new LineBuffer();
-  for (let k = 0; k < n; k++) {
-    const rank = plan.order[k]!;
-    const i = byTime[rank]!;
-    const ts = o.dayStart + sortedOffsets[rank]!;
-    if (invalid?.[rank] === 1) {
-      out.push(invalidLine('transactions', `t-${rank}`, ts, fields));
-      stats.invalid++;
-      continue;
-    }
+  const lines = arrivalLines('transactions', plan.order, { byTime, sortedOffsets }, o.dayStart, invalid, fields, stats, (i, rank, ts) => {
     const isRing = ring[i] === 1;
     const c = country[i]!;
     const currency = currencyOf[c]!;
@@ -119,8 +110,8 @@ export function generateTransactions(
       tsJson = `"${form < 0.98 ? isoZ(ts) : isoWithOffset(ts, OFFSETS[i % OFFSETS.length]!)}"`;
       stats.isoTimestamps++;
     }
-    out.push(`{"txn_id":"t-${rank}","ts":${tsJson},"user_id":"u-${user[i]!}${countryJson[c]!}${money(cents)}${currencyJson[c]!}${merchant}"}`);
-  }
+    return `{"txn_id":"t-${rank}","ts":${tsJson},"user_id":"u-${user[i]!}${countryJson[c]!}${money(cents)}${currencyJson[c]!}${merchant}"}`;
+  });
   const fraudUserIds = [...compromised].map((u) => `u-${u}`).sort();
-  return { lines: out.finish(), stats, fraudUserIds };
+  return { lines, stats, fraudUserIds };
 }

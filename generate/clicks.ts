@@ -1,6 +1,6 @@
 import { planArrivals, timeOrder } from './arrival-plan.ts';
 import type { Resolved } from './day-options.ts';
-import { emptyTopicStats, invalidLine, invalidMask, isoWithOffset, isoZ, LineBuffer, OFFSETS, type TopicStats } from './event-lines.ts';
+import { arrivalLines, emptyTopicStats, invalidMask, isoWithOffset, isoZ, OFFSETS, type TopicStats } from './event-lines.ts';
 import { SeededRandom, WeightedSampler } from './random.ts';
 import { COUNTRIES, COUNTRY_WEIGHTS, dailyCurve, DAY_MS } from './reference-data.ts';
 
@@ -84,16 +84,7 @@ export function generateClicks(n: number, random: SeededRandom, o: Resolved): { 
   const urlJson = urls.map((u) => `,"url":${JSON.stringify(u)},"visitor_id":"v-`);
   const referrerJson = REFERRERS.map((r) => `,"referrer":${JSON.stringify(r)}`);
   const fields = random.fork('fields');
-  const out = new LineBuffer();
-  for (let k = 0; k < n; k++) {
-    const rank = plan.order[k]!;
-    const i = byTime[rank]!;
-    const ts = o.dayStart + sortedOffsets[rank]!;
-    if (invalid?.[rank] === 1) {
-      out.push(invalidLine('clicks', `c-${rank}`, ts, fields));
-      stats.invalid++;
-      continue;
-    }
+  const lines = arrivalLines('clicks', plan.order, { byTime, sortedOffsets }, o.dayStart, invalid, fields, stats, (i, rank, ts) => {
     const v = visitor[i]!;
     const client = visitorClient[v]!;
     const iso = CLIENTS[client]!.iso;
@@ -108,7 +99,7 @@ export function generateClicks(n: number, random: SeededRandom, o: Resolved): { 
     const referrer = landing[i] === 1 && fields.next() < 0.5 ? referrerJson[Math.floor(fields.next() * referrerJson.length)]! : '';
     // Geo lookup fails for ~1% of visitors: country is optional.
     const country = v % 97 === 13 ? '' : countryJson[visitorCountry[v]!]!;
-    out.push(`{"event_id":"c-${rank}","ts":${tsJson}${urlJson[url]!}${v}"${country}${referrer}${clientJson[client]!}`);
-  }
-  return { lines: out.finish(), stats };
+    return `{"event_id":"c-${rank}","ts":${tsJson}${urlJson[url]!}${v}"${country}${referrer}${clientJson[client]!}`;
+  });
+  return { lines, stats };
 }

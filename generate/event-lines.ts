@@ -103,6 +103,32 @@ export class LineBuffer {
   }
 }
 
+/**
+ * A topic's lines in arrival order: the k-th line is the event at time rank `order[k]`, written by
+ * `line(i, rank, ts)` (i: its index in the generated arrays), or a malformed line (counted in
+ * `stats.invalid`) where `invalid` marks its rank. Both take their random fields from `fields`, in
+ * arrival order.
+ */
+export function arrivalLines(
+  topic: 'clicks' | 'transactions', order: Int32Array, time: { byTime: Int32Array; sortedOffsets: Float64Array }, dayStart: number,
+  invalid: Uint8Array | undefined, fields: SeededRandom, stats: TopicStats, line: (i: number, rank: number, ts: number) => string,
+): string[] {
+  const { byTime, sortedOffsets } = time;
+  const prefix = topic === 'clicks' ? 'c-' : 't-';
+  const out = new LineBuffer();
+  for (let k = 0; k < order.length; k++) {
+    const rank = order[k]!;
+    const ts = dayStart + sortedOffsets[rank]!;
+    if (invalid?.[rank] === 1) {
+      out.push(invalidLine(topic, `${prefix}${rank}`, ts, fields));
+      stats.invalid++;
+    } else {
+      out.push(line(byTime[rank]!, rank, ts));
+    }
+  }
+  return out.finish();
+}
+
 /** Which time ranks become malformed lines (undefined when none are asked for). */
 export function invalidMask(n: number, random: SeededRandom, fraction: number): Uint8Array | undefined {
   if (fraction <= 0) return undefined;
