@@ -3,7 +3,9 @@
  * with read_committed, Java partitioner) and one throughput round (produce, consume, transactions).
  */
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { BATCH, brokers, check, cpuNow, PARTITIONER_CHECK, partitionMismatches, txRecords, uid, until, value150, type Rates, type Sizes } from './shared.ts';
+import {
+  BATCH, brokers, check, cpuNow, GROUP_COMMIT_CHECK, groupReadsAndCommits, PARTITIONER_CHECK, partitionMismatches, readCommittedOutcome, rebalance, REBALANCE_CHECK, txRecords, uid, until, value150, type Rates, type Sizes,
+} from './shared.ts';
 
 const kjs = new Kafka({ clientId: 'bench-kafkajs', brokers, logLevel: logLevel.NOTHING });
 
@@ -38,6 +40,8 @@ async function kjsMember(groupId: string, topic: string, commit: boolean) {
   return state;
 }
 
+const kjsLeave = (m: Awaited<ReturnType<typeof kjsMember>>) => m.consumer.disconnect();
+
 export async function kafkajsChecks(): Promise<void> {
   const topic = `bench.check.kjs.${uid()}`;
   await check('kafkajs', 'produce 1,000 keyed records (acks=all, idempotent)', async () => {
@@ -48,35 +52,8 @@ export async function kafkajsChecks(): Promise<void> {
     await p.disconnect();
     return 'sent';
   });
-  await check('kafkajs', 'consumer group reads all and commits', async () => {
-    const group = `bench.g.${uid()}`;
-    const m = await kjsMember(group, topic, true);
-    await until('1000 records', () => m.records.length >= 1000);
-    await m.consumer.disconnect();
-    const committed = await kjsCommitted(group, topic);
-    // An empty partition has no committed offset (-1).
-    if (committed.filter((o) => o > 0).reduce((a, b) => a + b, 0) !== 1000) throw new Error(`committed offsets ${committed} do not add up to 1000`);
-    return `1000 records, committed ${committed.join('/')}`;
-  });
-  await check('kafkajs', 'rebalance: a second member joins, then leaves', async () => {
-    const group = `bench.g.${uid()}`;
-    const a = await kjsMember(group, topic, true);
-    const t0 = performance.now();
-    await until('member A owning 4 partitions', () => a.assigned.length === 4);
-    const t1 = performance.now();
-    const b = await kjsMember(group, topic, true);
-    await until('A and B splitting 4 partitions', () => a.assigned.length + b.assigned.length === 4 && a.assigned.length > 0 && b.assigned.length > 0);
-    const t2 = performance.now();
-    const split = `A ${a.assigned.join(',')} | B ${b.assigned.join(',')}`;
-    if (a.assigned.some((p) => b.assigned.includes(p))) throw new Error(`a partition is in both members: ${split}`);
-    await b.consumer.disconnect();
-    const t3 = performance.now();
-    await until('A owning all 4 again after B left', () => a.assigned.length === 4);
-    const ms = (x: number, y: number) => `${Math.round(y - x)} ms`;
-    const phases = `A assigned ${ms(t0, t1)}, split ${ms(t1, t2)}, back to A ${ms(t3, performance.now())}`;
-    await a.consumer.disconnect();
-    return `split ${split}; back to A after B left; ${phases}`;
-  });
+  await check('kafkajs', GROUP_COMMIT_CHECK, () => groupReadsAndCommits((group) => kjsMember(group, topic, true), kjsLeave, (group) => kjsCommitted(group, topic)));
+  await check('kafkajs', REBALANCE_CHECK, () => rebalance((group) => kjsMember(group, topic, true), kjsLeave));
   await check('kafkajs', 'transactions: send + sendOffsets + commit, then abort; read_committed', async () => {
     const input = `bench.tx.in.${uid()}`, output = `bench.tx.out.${uid()}`, group = `bench.g.${uid()}`;
     await kjsTopic(input, 1);
@@ -100,14 +77,7 @@ export async function kafkajsChecks(): Promise<void> {
     await tp.disconnect();
     await m.consumer.disconnect();
     const reader = await kjsMember(`bench.g.${uid()}`, output, false); // kafkajs reads committed by default
-    await until('5 committed output records', () => reader.records.length >= 5);
-    await new Promise((r) => setTimeout(r, 1_000)); // give an aborted record a chance to show up
-    await reader.consumer.disconnect();
-    const seen = reader.records.map((r) => r.value);
-    if (seen.includes('aborted') || seen.length !== 5) throw new Error(`read_committed consumer saw ${JSON.stringify(seen)}`);
-    const committed = await kjsCommitted(group, input);
-    if (committed[0] !== 5) throw new Error(`group offset is ${committed[0]}, expected 5 (the aborted sendOffsets must not count)`);
-    return `read_committed saw 5 records, no aborted one; group offset 5`;
+    return readCommittedOutcome(reader, kjsLeave, () => kjsCommitted(group, input), 'sendOffsets');
   });
   await check('kafkajs', PARTITIONER_CHECK, async () => {
     const t = `bench.part.kjs.${uid()}`;

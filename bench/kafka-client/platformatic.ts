@@ -6,7 +6,9 @@
 import {
   Admin, compatibilityPartitioner, Consumer, FetchIsolationLevels, ProduceAcks, Producer, stringDeserializers, stringSerializers, type Message, type Partitioner,
 } from '@platformatic/kafka';
-import { BATCH, brokers, check, cpuNow, PARTITIONER_CHECK, partitionMismatches, txRecords, uid, until, value150, type Rates, type Sizes } from './shared.ts';
+import {
+  BATCH, brokers, check, cpuNow, GROUP_COMMIT_CHECK, groupReadsAndCommits, PARTITIONER_CHECK, partitionMismatches, readCommittedOutcome, rebalance, REBALANCE_CHECK, txRecords, uid, until, value150, type Rates, type Sizes,
+} from './shared.ts';
 
 const base = { bootstrapBrokers: brokers, retries: 10, retryDelay: 200 };
 
@@ -37,6 +39,8 @@ async function pltMember(groupId: string, topic: string, commit: boolean, readCo
   return state;
 }
 
+const pltLeave = (m: Awaited<ReturnType<typeof pltMember>>) => m.consumer.close(true);
+
 export async function platformaticChecks(): Promise<void> {
   const topic = `bench.check.plt.${uid()}`;
   await check('@platformatic/kafka', 'produce 1,000 keyed records (acks=all, idempotent)', async () => {
@@ -46,36 +50,11 @@ export async function platformaticChecks(): Promise<void> {
     await p.close();
     return 'sent';
   });
-  await check('@platformatic/kafka', 'consumer group reads all and commits', async () => {
-    const group = `bench.g.${uid()}`;
-    const m = await pltMember(group, topic, true);
-    await until('1000 records', () => m.records.length >= 1000);
-    await until('autocommit', () => false, 400).catch(() => undefined); // autocommit runs every 100 ms
-    await m.consumer.close(true);
-    const committed = await pltCommitted(group, topic);
-    // An empty partition has no committed offset (-1).
-    if (committed.filter((o) => o > 0).reduce((a, b) => a + b, 0) !== 1000) throw new Error(`committed offsets ${committed} do not add up to 1000`);
-    return `1000 records, committed ${committed.join('/')}`;
-  });
-  await check('@platformatic/kafka', 'rebalance: a second member joins, then leaves', async () => {
-    const group = `bench.g.${uid()}`;
-    const a = await pltMember(group, topic, true);
-    const t0 = performance.now();
-    await until('member A owning 4 partitions', () => a.assigned.length === 4);
-    const t1 = performance.now();
-    const b = await pltMember(group, topic, true);
-    await until('A and B splitting 4 partitions', () => a.assigned.length + b.assigned.length === 4 && a.assigned.length > 0 && b.assigned.length > 0);
-    const t2 = performance.now();
-    const split = `A ${a.assigned.join(',')} | B ${b.assigned.join(',')}`;
-    if (a.assigned.some((p) => b.assigned.includes(p))) throw new Error(`a partition is in both members: ${split}`);
-    await b.consumer.close(true);
-    const t3 = performance.now();
-    await until('A owning all 4 again after B left', () => a.assigned.length === 4);
-    const ms = (x: number, y: number) => `${Math.round(y - x)} ms`;
-    const phases = `A assigned ${ms(t0, t1)}, split ${ms(t1, t2)}, back to A ${ms(t3, performance.now())}`;
-    await a.consumer.close(true);
-    return `split ${split}; back to A after B left; ${phases}`;
-  });
+  await check('@platformatic/kafka', GROUP_COMMIT_CHECK, () => groupReadsAndCommits(
+    (group) => pltMember(group, topic, true), pltLeave, (group) => pltCommitted(group, topic),
+    () => until('autocommit', () => false, 400).catch(() => undefined), // autocommit runs every 100 ms
+  ));
+  await check('@platformatic/kafka', REBALANCE_CHECK, () => rebalance((group) => pltMember(group, topic, true), pltLeave));
   await check('@platformatic/kafka', 'transactions: send + addOffset (sendOffsets) + commit, then abort; read_committed', async () => {
     const input = `bench.tx.in.${uid()}`, output = `bench.tx.out.${uid()}`, group = `bench.g.${uid()}`;
     await pltTopic(input, 1);
@@ -99,14 +78,7 @@ export async function platformaticChecks(): Promise<void> {
     await tp.close();
     await m.consumer.close(true);
     const reader = await pltMember(`bench.g.${uid()}`, output, false, true);
-    await until('5 committed output records', () => reader.records.length >= 5);
-    await new Promise((r) => setTimeout(r, 1_000)); // give an aborted record a chance to show up
-    await reader.consumer.close(true);
-    const seen = reader.records.map((r) => r.value);
-    if (seen.includes('aborted') || seen.length !== 5) throw new Error(`read_committed consumer saw ${JSON.stringify(seen)}`);
-    const committed = await pltCommitted(group, input);
-    if (committed[0] !== 5) throw new Error(`group offset is ${committed[0]}, expected 5 (the aborted offset must not count)`);
-    return `read_committed saw 5 records, no aborted one; group offset 5`;
+    return readCommittedOutcome(reader, pltLeave, () => pltCommitted(group, input), 'offset');
   });
   for (const [label, partitioner] of [['default partitioner', undefined], ['compatibilityPartitioner', compatibilityPartitioner]] as const) {
     await check('@platformatic/kafka', `${PARTITIONER_CHECK}, ${label}`, async () => {
