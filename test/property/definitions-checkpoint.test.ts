@@ -12,8 +12,11 @@ import { WindowedOperator } from '../../stream/operators/windowed.ts';
 import { PartialMergeStage, type Partial } from '../../stream/partial-merge.ts';
 import { batchesOf } from '../../sources/jsonl-file.ts';
 import { batchSizesArb, splitIntoBatches } from '../fixtures/arbitraries.ts';
-import { definitionCaseArb, describeCase, type DefinitionArbOptions, type GeneratedCase } from '../fixtures/definition-arbitraries.ts';
-import { definitionOracle, diffRows, type Row } from '../fixtures/definition-oracle.ts';
+import type { DefinitionArbOptions } from '../fixtures/definition-arb-draws.ts';
+import { definitionCaseArb, describeCase, type GeneratedCase } from '../fixtures/definition-arbitraries.ts';
+import { definitionOracle } from '../fixtures/definition-oracle.ts';
+import { diffRows } from '../fixtures/definition-oracle-diff.ts';
+import type { Row } from '../fixtures/definition-oracle-result.ts';
 
 // Over random definitions files (the generator of definitions-stream-vs-replay.test.ts):
 // - every operator checkpointed at random points (through JSON) and restored into a fresh operator

@@ -8,8 +8,11 @@ import { finalResults } from '../../reconcile/final-results.ts';
 import { resultToJson, type DeadLetter, type LateRecord, type ResultRecord } from '../../schemas/results.ts';
 import { batchesOf } from '../../sources/jsonl-file.ts';
 import { runStream } from '../../stream/runtime.ts';
-import { buildCase, definitionCaseArb, describeCase, type DefinitionArbOptions, type GeneratedCase } from '../fixtures/definition-arbitraries.ts';
-import { definitionOracle, diffRows, type OracleResult, type Row } from '../fixtures/definition-oracle.ts';
+import type { DefinitionArbOptions } from '../fixtures/definition-arb-draws.ts';
+import { buildCase, definitionCaseArb, describeCase, type GeneratedCase } from '../fixtures/definition-arbitraries.ts';
+import { definitionOracle } from '../fixtures/definition-oracle.ts';
+import { diffRows } from '../fixtures/definition-oracle-diff.ts';
+import type { OracleResult, Row } from '../fixtures/definition-oracle-result.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // Random definitions files (random schemas with awkward field names, filters, keys, every aggregate,

@@ -1,7 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { definitionCaseArb } from '../fixtures/definition-arbitraries.ts';
-import { definitionOracle, diffRows, oracleDuration, oracleIso, type Row } from '../fixtures/definition-oracle.ts';
+import { definitionOracle } from '../fixtures/definition-oracle.ts';
+import { diffRows } from '../fixtures/definition-oracle-diff.ts';
+import { oracleDuration, oracleIso } from '../fixtures/definition-oracle-model.ts';
+import type { Row } from '../fixtures/definition-oracle-result.ts';
 
 // The oracle of the definitions property tests, checked by hand on tiny cases computed on paper from
 // the contract (docs/semantics.md worked examples where they apply).

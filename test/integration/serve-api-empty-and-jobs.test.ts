@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { seedRegistry } from '../../examples/seed.ts';
+import { ConcordJobs, QUEUE } from '../../jobs/job-queue.ts';
+import { JobsView } from '../../serve/jobs-view.ts';
+import { createLogger } from '../../serve/logger.ts';
+import { buildServer } from '../../serve/server.ts';
+import { openStoreReader } from '../../store/open-store.ts';
+import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
+import { DATE, F, P, U } from '../fixtures/serve-api.ts';
+import { tempWorkspace } from '../fixtures/workspace.ts';
+
+// `concord serve` on a store nothing has been written to yet, on both backends, and its jobs view
+// over BullMQ (Redis), working and not answering.
+const ws = tempWorkspace('concord-serve-api-empty-');
+const schemas = testSchemas();
+afterAll(async () => {
+  ws.cleanup();
+  await schemas.drop();
+});
+
+describe('concord serve on an empty store, and with BullMQ jobs', () => {
+  const registry = seedRegistry();
+  const prefix = `serve-test-${randomUUID().slice(0, 8)}`;
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+  it.each([
+    { name: 'DuckDB (no file yet)', url: `duckdb:${join(ws.dir, 'nothing', 'store.duckdb')}`, schema: undefined as string | undefined },
+    { name: 'PostgreSQL (no tables yet)', url: PG_URL, schema: schemas.next('empty') },
+  ])('$name: answers empty, says what to run, creates nothing', async ({ url, schema }) => {
+    const reader = await openStoreReader(url, { registry, ...(schema ? { schema } : {}) });
+    const server = await buildServer({ registry, reader, log: createLogger('silent') });
+    try {
+      const status = (await server.app.inject('/api/status')).json();
+      expect(status).toMatchObject({ empty: true, store: { status: 'ok', empty: true } });
+      expect(status.hint).toMatch(/concord demo/);
+      expect((await server.app.inject('/api/days')).json().days).toEqual([]);
+      expect((await server.app.inject(`/api/pipelines/${P}/windows`)).json().rows).toEqual([]);
+      expect((await server.app.inject(`/api/pipelines/${F}/alerts`)).json().rows).toEqual([]);
+      expect((await server.app.inject(`/api/days/${DATE}`)).statusCode).toBe(200);
+      expect((await server.app.inject('/metrics')).body).toContain('concord_store_up 1');
+      const page = await server.app.inject('/');
+      expect(page.statusCode).toBe(200);
+      expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+    } finally {
+      await server.close();
+    }
+    if (!schema) expect(existsSync(url.slice('duckdb:'.length))).toBe(false);
+  });
+
+  it('jobs: BullMQ queue counts and the last run per (kind, pipeline, date) with progress and errors', async () => {
+    const jobs = new ConcordJobs(registry.pipelines.map((p) => p.name), { redisUrl, prefix, attempts: 1 });
+    const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    const worker = new Worker(QUEUE, async (job) => {
+      await job.updateProgress({ done: 1, total: 3, what: 'replay' });
+      throw new Error('the archive has no files for this day');
+    }, { connection, prefix, autorun: false });
+    const reader = await openStoreReader(`duckdb:${join(ws.dir, 'nothing', 'store.duckdb')}`, { registry });
+    const server = await buildServer({ registry, reader, log: createLogger('silent'), jobs: new JobsView(redisUrl, { prefix }) });
+    try {
+      await jobs.enqueueReconcile(DATE, P);
+      await jobs.enqueueReconcile('2026-11-22', U);
+      let body = (await server.app.inject('/api/jobs')).json();
+      expect(body).toMatchObject({ enabled: true, counts: { waiting: 2, failed: 0 } });
+      expect(body.runs.map((r: any) => [r.kind, r.pipeline, r.date, r.state]).sort()).toEqual([['reconcile', P, DATE, 'waiting'], ['reconcile', U, '2026-11-22', 'waiting']]);
+      const failed = new Promise<void>((resolve) => { let n = 0; worker.on('failed', () => { if (++n === 2) resolve(); }); });
+      void worker.run();
+      await failed;
+      body = (await server.app.inject('/api/jobs')).json();
+      expect(body.counts).toMatchObject({ waiting: 0, failed: 2 });
+      expect(body.runs.find((r: any) => r.pipeline === P)).toMatchObject({ state: 'failed', failed_reason: 'the archive has no files for this day', progress: { done: 1, total: 3, what: 'replay' }, attempts: 1 });
+      expect((await server.app.inject('/metrics')).body).toMatch(/concord_jobs\{state="failed"\} 2/);
+    } finally {
+      await worker.close();
+      await jobs.queue.obliterate({ force: true });
+      await jobs.close();
+      connection.disconnect();
+      await server.close();
+    }
+  }, 60_000);
+
+  it('jobs: a Redis that does not answer is a 503 within seconds, not a hang', async () => {
+    const reader = await openStoreReader(`duckdb:${join(ws.dir, 'nothing', 'store.duckdb')}`, { registry });
+    const server = await buildServer({ registry, reader, log: createLogger('silent'), jobs: new JobsView('redis://127.0.0.1:1', { timeoutMs: 1_000 }) });
+    try {
+      const t = performance.now();
+      const r = await server.app.inject('/api/jobs');
+      expect(r.statusCode).toBe(503);
+      expect(r.json().error).toMatch(/Redis/);
+      expect(performance.now() - t).toBeLessThan(5_000);
+    } finally {
+      await server.close();
+    }
+  });
+});
