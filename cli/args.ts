@@ -1,6 +1,9 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../pipeline/errors.ts';
 
+/** A command's parsed flags, by name. */
+export type FlagValues = Record<string, string | boolean | undefined>;
+
 export interface CommandSpec {
   readonly name: string;
   readonly summary: string;
@@ -11,7 +14,7 @@ export interface CommandSpec {
   readonly required?: readonly string[];
   /** A leading bare word is this flag's value (`concord jobs status` = `concord jobs --do status`). */
   readonly leadingWordAs?: string;
-  run(values: Record<string, string | boolean | undefined>): Promise<number>;
+  run(values: FlagValues): Promise<number>;
 }
 
 /** Every command takes the definitions file: one registry value for the whole run. */

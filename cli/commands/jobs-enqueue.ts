@@ -6,18 +6,17 @@ import { jobId } from '../../jobs/job-ids.ts';
 import type { ConcordJobs } from '../../jobs/job-queue.ts';
 import { storeIdentity } from '../../jobs/worker-registry.ts';
 import { openStore } from '../../store/open-store.ts';
+import type { FlagValues } from '../args.ts';
 import { storeUrl } from './shared.ts';
 
 // `concord jobs enqueue` and `concord jobs backfill`: put jobs on the queue, say what became of each.
-
-type Values = Record<string, string | boolean | undefined>;
 
 /**
  * Enqueues reconcile jobs and says what became of each: a new job waits; a job id that exists already
  * is not enqueued again (BullMQ keeps ids unique), so a failed or completed one is reported with how to
  * run it again. Exit 1 when a failed job was left as it is.
  */
-export async function enqueue(jobs: ConcordJobs, v: Values): Promise<number> {
+export async function enqueue(jobs: ConcordJobs, v: FlagValues): Promise<number> {
   const date = String(v.date);
   const pipeline = v.pipeline === undefined ? undefined : String(v.pipeline);
   const explicitStore = v.store !== undefined || process.env.CONCORD_STORE !== undefined;
@@ -51,7 +50,7 @@ export async function enqueue(jobs: ConcordJobs, v: Values): Promise<number> {
  * Enqueues one backfill job per (pipeline, date) with dirty cells (or archive files written after the
  * day's last reconcile) and says what became of each. Exit 1 when a failed job was left as it is.
  */
-export async function backfill(jobs: ConcordJobs, v: Values, registry: Registry): Promise<number> {
+export async function backfill(jobs: ConcordJobs, v: FlagValues, registry: Registry): Promise<number> {
   const store = await agreedStore(jobs, v, true);
   const archiveDir = await backfillArchive(jobs, v);
   const opened = await openStore(storeUrl(v), { registry });
@@ -85,7 +84,7 @@ export async function backfill(jobs: ConcordJobs, v: Values, registry: Registry)
  * The store the command means, checked against the workers registered on the queue: they must agree,
  * or the command refuses (a backfill computed from one store and run against another is wrong twice).
  */
-async function agreedStore(jobs: ConcordJobs, v: Values, usesDefault: boolean): Promise<string> {
+async function agreedStore(jobs: ConcordJobs, v: FlagValues, usesDefault: boolean): Promise<string> {
   const mine = storeIdentity(storeUrl(v));
   const workers = await jobs.workers();
   const theirs = [...new Set(workers.map((w) => w.store))];
@@ -103,7 +102,7 @@ async function agreedStore(jobs: ConcordJobs, v: Values, usesDefault: boolean): 
  * The archive `jobs backfill` looks in for files written after a day's last reconcile: --archive (or
  * env CONCORD_ARCHIVE_DIR), else the one the workers registered. None known: dirty cells only, said so.
  */
-async function backfillArchive(jobs: ConcordJobs, v: Values): Promise<string | undefined> {
+async function backfillArchive(jobs: ConcordJobs, v: FlagValues): Promise<string | undefined> {
   const given = v.archive ?? process.env.CONCORD_ARCHIVE_DIR;
   if (given !== undefined && String(given) !== '') return resolve(String(given));
   const registered = [...new Set((await jobs.workers()).flatMap((w) => (w.archive ? [w.archive] : [])))];

@@ -10,13 +10,12 @@ import { openStore } from '../../store/open-store.ts';
 import { metricsFromFlags } from '../../serve/process-metrics.ts';
 import { loadSettings } from '../config.ts';
 import { processLog } from '../logging.ts';
+import type { FlagValues } from '../args.ts';
 import { storeUrl } from './shared.ts';
 
 // `concord jobs worker`: runs jobs until SIGINT/SIGTERM, then stops after the current one.
 
-type Values = Record<string, string | boolean | undefined>;
-
-export async function runWorker(v: Values, registry: Registry): Promise<number> {
+export async function runWorker(v: FlagValues, registry: Registry): Promise<number> {
   const archiveDir = String(v.archive ?? process.env.CONCORD_ARCHIVE_DIR ?? '');
   if (archiveDir === '') throw new ConfigError('jobs worker needs --archive DIR (or env CONCORD_ARCHIVE_DIR): the archive days are replayed from');
   const concurrency = Number(v.concurrency ?? 1);

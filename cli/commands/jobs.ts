@@ -4,7 +4,7 @@ import { ConcordJobs, NIGHTLY, jobSettings, type JobStatus } from '../../jobs/jo
 import { RedisUnreachableError, probeRedis, redactRedisUrl } from '../../jobs/redis-connection.ts';
 import { validateSchedule } from '../../jobs/schedule.ts';
 import { metricsFlags, metricsOptions } from '../../serve/process-metrics.ts';
-import type { CommandSpec } from '../args.ts';
+import type { CommandSpec, FlagValues } from '../args.ts';
 import { logFlags, logOptions } from '../logging.ts';
 import { backfill, enqueue } from './jobs-enqueue.ts';
 import { runWorker } from './jobs-worker.ts';
@@ -22,14 +22,13 @@ const SUB_FLAGS: Record<string, readonly string[]> = {
 };
 const SUB = Object.keys(SUB_FLAGS);
 
-function checkFlags(sub: string, v: Values): void {
+function checkFlags(sub: string, v: FlagValues): void {
   for (const [flag, value] of Object.entries(v)) {
     if (value === undefined || flag === 'do' || flag === 'definitions' || SUB_FLAGS[sub]!.includes(flag)) continue;
     const owners = SUB.filter((s) => SUB_FLAGS[s]!.includes(flag));
     throw new ConfigError(`--${flag} is an option of jobs ${owners.join(', jobs ')}, not of jobs ${sub}: leave it out (\`concord jobs --help\` lists the options)`);
   }
 }
-type Values = Record<string, string | boolean | undefined>;
 
 export const jobsCommand: CommandSpec = {
   name: 'jobs',
@@ -91,7 +90,7 @@ export const jobsCommand: CommandSpec = {
   },
 };
 
-async function runSub(sub: string, v: Values, redisUrl: string): Promise<number> {
+async function runSub(sub: string, v: FlagValues, redisUrl: string): Promise<number> {
   // What can be checked without Redis is checked first.
   if (sub === 'schedule') validateSchedule(stringOr(v.cron, process.env.CONCORD_NIGHTLY_CRON ?? '0 2 * * *'), stringOr(v.tz, process.env.CONCORD_NIGHTLY_TZ ?? 'UTC'));
   if (sub === 'enqueue' || sub === 'retry') {
