@@ -1,10 +1,24 @@
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import { StoreError, type SqlValue, type StageColumn } from './sql-driver.ts';
 
+/** Rows per packed chunk: the appender's cost is per value, DuckDB splits the rest. */
+const CHUNK_ROWS = 4_096;
+/** Between a column's values in a chunk (ASCII record separator): JSON text escapes it, numbers never hold it. */
+const VALUE_SEP = '\u001e';
+/** A null in a chunk (ASCII unit separator alone). */
+const NULL_TEXT = '\u001f';
+
 /**
- * DuckDB's bulk path: temporary tables of the writer's connection filled by the appender. A table is
- * created on first use and emptied by the transaction that used it, before its COMMIT
- * (DuckDbDriver.transaction), so the next use finds it empty and appends at once.
+ * DuckDB's bulk path: temporary tables of the writer's connection. A table is created on first use and
+ * emptied by the transaction that used it, before its COMMIT (DuckDbDriver.transaction), so the next use
+ * finds it empty and appends at once.
+ *
+ * Rows are packed by column: per chunk of CHUNK_ROWS rows, each column's values joined into one text,
+ * appended as one row of a chunk table, then split back into the typed staging table by one statement
+ * (the appender costs ~1-1.5 µs a value whatever its length: 10 columns of 10,000 late events took 147 ms
+ * of the stream's thread value by value; split by column in DuckDB a 207k-row live write took 180-250 ms
+ * against 320-450 ms split by row). A chunk holding a text DuckDB could not split back (one containing
+ * VALUE_SEP, or equal to NULL_TEXT) is appended value by value instead.
  */
 export class DuckDbStages {
   /** Staging tables created on this connection, and those holding rows of an earlier use. */
@@ -18,46 +32,68 @@ export class DuckDbStages {
     return this.usedStages.size > 0;
   }
 
-  /** Fills the staging table with `rows`; `run` sends its CREATE or DELETE (in the caller's transaction). */
-  async stageRows(schema: string, table: string, columns: readonly StageColumn[], rows: Iterable<readonly SqlValue[]>, run: (sql: string) => Promise<unknown>): Promise<string> {
-    // A temporary table: in memory, outside the database file and its write-ahead log.
+  /**
+   * Fills the staging table with `rows`; `run` sends its CREATE or DELETE (in the caller's transaction),
+   * `before` the statement that splits the packed chunks (run before whatever reads the stage next).
+   */
+  async stageRows(
+    schema: string, table: string, columns: readonly StageColumn[], rows: Iterable<readonly SqlValue[]>,
+    run: (sql: string) => Promise<unknown>, before: (sql: string) => Promise<unknown> | void = run,
+  ): Promise<string> {
+    // Temporary tables: in memory, outside the database file and its write-ahead log.
     const local = `${schema}_${table}`;
+    const chunks = `${local}_chunks`;
     const name = `temp.main.${local}`;
     if (!this.stageTables.has(local)) {
-      await run(`CREATE OR REPLACE TEMP TABLE ${local} (${columns.map((c) => `${c.name} ${c.type}`).join(', ')})`);
+      await run([
+        `CREATE OR REPLACE TEMP TABLE ${local} (${columns.map((c) => `${c.name} ${c.type}`).join(', ')})`,
+        `CREATE OR REPLACE TEMP TABLE ${chunks} (${columns.map((_, i) => `c${i} TEXT`).join(', ')})`,
+      ].join(';\n'));
       this.stageTables.add(local);
     } else if (this.usedStages.has(local)) {
-      await run(`DELETE FROM ${name}`);
+      await run(`DELETE FROM ${name};\nDELETE FROM temp.main.${chunks}`);
     }
     this.usedStages.add(local);
-    let staged = 0;
+    const unpackable: (readonly SqlValue[])[] = [];
+    let packed = 0;
+    await this.append(chunks, name, (appender) => {
+      for (const chunk of packedChunks(columns, rows, unpackable)) {
+        for (const text of chunk) appender.appendVarchar(text);
+        appender.endRow();
+        packed++;
+      }
+    });
+    if (unpackable.length > 0) {
+      await this.append(local, name, (appender) => {
+        for (const row of unpackable) appendRow(appender, columns, row);
+      });
+    }
+    if (packed > 0) {
+      const split = columns.map((_, i) => `unnest(string_split(c${i}, chr(30))) AS c${i}`).join(', ');
+      const typed = columns.map((c, i) => (c.type === 'TEXT' ? `nullif(c${i}, chr(31))` : `nullif(c${i}, chr(31))::${c.type}`)).join(', ');
+      await before(`INSERT INTO ${name} SELECT ${typed} FROM (SELECT ${split} FROM temp.main.${chunks})`);
+    }
+    return name;
+  }
+
+  /** Opens an appender on a staging table, lets `fill` append, and flushes it (or drops what it appended). */
+  private async append(local: string, name: string, fill: (appender: DuckDBAppender) => void): Promise<void> {
     let appender: DuckDBAppender | undefined;
     try {
       appender = await this.connection.createAppender(local, 'main', 'temp');
-      for (const row of rows) {
-        staged++;
-        columns.forEach((c, i) => {
-          const v = row[i];
-          if (v === null || v === undefined) appender!.appendNull();
-          else if (c.type === 'TEXT') appender!.appendVarchar(String(v));
-          else if (c.type === 'BIGINT') appender!.appendBigInt(BigInt(v));
-          else appender!.appendInteger(Number(v));
-        });
-        appender.endRow();
-      }
+      fill(appender);
       appender.closeSync();
     } catch (error) {
       // What was appended and not flushed is dropped, never flushed later by the appender's release.
       try { appender?.clear(); appender?.closeSync(); } catch { /* the statement failed already */ }
       if (error instanceof StoreError) throw error; // the rows' own (a lazily produced row refused)
-      throw new StoreError(`staging row ${staged} into ${name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new StoreError(`staging rows into ${name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    return name;
   }
 
   /** DELETEs for the staging tables that may hold rows (they hold none once those run). */
   emptyStages(): string[] {
-    const out = [...this.usedStages].map((local) => `DELETE FROM temp.main.${local}`);
+    const out = [...this.usedStages].flatMap((local) => [`DELETE FROM temp.main.${local}`, `DELETE FROM temp.main.${local}_chunks`]);
     this.usedStages.clear();
     return out;
   }
@@ -67,4 +103,57 @@ export class DuckDbStages {
     this.stageTables.clear();
     this.usedStages.clear();
   }
+}
+
+/**
+ * `rows` packed by column, CHUNK_ROWS at a time: one text per column, its values joined by VALUE_SEP,
+ * nulls as NULL_TEXT. The rows of a chunk with a text that would not split back go to `unpackable`.
+ */
+function* packedChunks(columns: readonly StageColumn[], rows: Iterable<readonly SqlValue[]>, unpackable: (readonly SqlValue[])[]): Generator<string[]> {
+  const width = columns.length;
+  const integer = columns.map((c) => c.type !== 'TEXT');
+  const int32 = columns.map((c) => c.type === 'INTEGER');
+  let values: string[][] = columns.map(() => []);
+  let chunkRows: (readonly SqlValue[])[] = [];
+  let clean = true;
+  const flush = function* (): Generator<string[]> {
+    if (chunkRows.length === 0) return;
+    if (clean) yield values.map((column) => column.join(VALUE_SEP));
+    else unpackable.push(...chunkRows);
+    values = columns.map(() => []);
+    chunkRows = [];
+    clean = true;
+  };
+  for (const row of rows) {
+    chunkRows.push(row);
+    for (let i = 0; i < width; i++) {
+      const v = row[i];
+      let text: string;
+      if (v === null || v === undefined) {
+        text = NULL_TEXT;
+      } else if (integer[i]) {
+        // What the appender would store, or its refusal (appendRow) for a value that is no integer.
+        if (typeof v !== 'number' || !Number.isSafeInteger(v) || (int32[i] && (v < -2_147_483_648 || v > 2_147_483_647))) clean = false;
+        text = String(v);
+      } else {
+        text = String(v);
+        if (text === NULL_TEXT || text.includes(VALUE_SEP)) clean = false;
+      }
+      values[i]!.push(text);
+    }
+    if (chunkRows.length === CHUNK_ROWS) yield* flush();
+  }
+  yield* flush();
+}
+
+/** One row through the appender value by value, typed as its column. */
+function appendRow(appender: DuckDBAppender, columns: readonly StageColumn[], row: readonly SqlValue[]): void {
+  columns.forEach((c, i) => {
+    const v = row[i];
+    if (v === null || v === undefined) appender.appendNull();
+    else if (c.type === 'TEXT') appender.appendVarchar(String(v));
+    else if (c.type === 'BIGINT') appender.appendBigInt(BigInt(v));
+    else appender.appendInteger(Number(v));
+  });
+  appender.endRow();
 }
