@@ -10,19 +10,13 @@ import type { ResultRecord, WindowResult } from '../../schemas/results.ts';
 import { batchesOf } from '../../sources/jsonl-file.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
-import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
+import { storeBackends } from '../fixtures/result-store.ts';
 import { streamLines } from '../fixtures/run-both.ts';
-import { tempWorkspace } from '../fixtures/workspace.ts';
 import { concord } from '../fixtures/cli.ts';
 
 // Issue 14 on both backends: dirty cells only for changed values, set-based bookkeeping, backfill of
 // archive content that arrived after the day was reconciled, reconcile's --force and empty days.
-const ws = tempWorkspace();
-const schemas = testSchemas();
-afterAll(async () => {
-  ws.cleanup();
-  await schemas.drop();
-});
+const { ws, schemas, backends } = storeBackends();
 
 const DAY = '2026-11-23';
 const T0 = Date.UTC(2026, 10, 23, 10);
@@ -51,11 +45,6 @@ async function* asAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
 async function archiveLines(dir: string, lines: string[], source: string): Promise<void> {
   await new ParquetArchive(dir, def.schema).write(asAsync(batchesOf(source, lines, 1000)));
 }
-
-const backends = [
-  { name: 'DuckDB (embedded)', url: () => `duckdb:${join(ws.dir, `${randomUUID()}.duckdb`)}` },
-  { name: 'PostgreSQL', url: () => PG_URL },
-];
 
 describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
   const stores: SqlResultStore[] = [];

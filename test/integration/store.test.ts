@@ -1,34 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import { fraudMultiCountry, pageViewsPerMinute, seedRegistry } from '../../examples/seed.ts';
+import { fraudMultiCountry, seedRegistry } from '../../examples/seed.ts';
 import { definitionVersion } from '../../pipeline/definition.ts';
 import type { AlertResult, WindowResult } from '../../schemas/results.ts';
 import { openStore } from '../../store/open-store.ts';
-import { StoreSink } from '../../store/store-sink.ts';
-import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
-import { tempWorkspace } from '../fixtures/workspace.ts';
+import { DAY, P, storeBackends, T0, V, win } from '../fixtures/result-store.ts';
 
 // One conformance suite, run against both backends: embedded DuckDB and the real PostgreSQL
 // (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test), each test in a schema of its own.
-const ws = tempWorkspace();
-const PG = PG_URL;
-const schemas = testSchemas();
-afterAll(async () => {
-  ws.cleanup();
-  await schemas.drop();
-});
-
-const DAY = '2026-11-23';
-const T0 = Date.UTC(2026, 10, 23, 10);
-const P = pageViewsPerMinute.name;
-const V = definitionVersion(pageViewsPerMinute);
-
-function win(minute: number, url: string, views: number, revision = 0, watermark = T0 + minute * 60_000 + 59_999): WindowResult {
-  const start = T0 + minute * 60_000;
-  return { kind: 'window', pipeline: P, windowStart: start, windowEnd: start + 60_000, key: { url }, values: { views }, revision, watermark, definitionVersion: V };
-}
+// PostgreSQL's own behaviour is in store-postgres.test.ts, the store sink's in store-sink.test.ts.
+const { schemas, backends } = storeBackends();
 
 function alert(user: string, id: string, ts: number): AlertResult {
   return {
@@ -39,11 +20,6 @@ function alert(user: string, id: string, ts: number): AlertResult {
 
 const views = (rows: { key: Record<string, unknown>; values: Record<string, unknown>; windowStart: number }[]) =>
   rows.map((r) => [(r.windowStart - T0) / 60_000, r.key.url, r.values.views]);
-
-const backends = [
-  { name: 'DuckDB (embedded)', url: () => `duckdb:${join(ws.dir, `${randomUUID()}.duckdb`)}` },
-  { name: 'PostgreSQL', url: () => PG },
-];
 
 describe.each(backends)('result store conformance: $name', ({ name, url }) => {
   let clock = T0 + 3_600_000;
@@ -200,161 +176,5 @@ describe.each(backends)('result store conformance: $name', ({ name, url }) => {
     expect(new Set(after.map((r) => r.values.views))).toEqual(new Set([2]));
     // Every read saw one version: all 1s or all 2s, never a mix.
     for (const s of seen) expect(['1', '2']).toContain(s);
-  });
-});
-
-describe('result store: several processes on PostgreSQL', () => {
-  it('concurrent writers of the same cells: the highest revision wins, whatever the order', async () => {
-    const schema = schemas.next();
-    const a = await openStore(PG, { registry: seedRegistry(), schema });
-    const b = await openStore(PG, { registry: seedRegistry(), schema });
-    try {
-      const writes = [];
-      for (let rev = 0; rev < 20; rev++) {
-        const store = rev % 2 === 0 ? a : b;
-        writes.push(store.writeRealtime(Array.from({ length: 50 }, (_, i) => win(i, `/k${i}`, rev, rev))));
-      }
-      await Promise.all(writes.reverse());
-      const rows = await a.current(P, DAY);
-      expect(rows).toHaveLength(50);
-      expect(new Set(rows.map((r) => `${r.revision}:${String(r.values.views)}`))).toEqual(new Set(['19:19']));
-    } finally {
-      await a.close();
-      await b.close();
-    }
-  });
-});
-
-describe('store sink on embedded DuckDB: checkpoints between writes', () => {
-  it('checkpoints once enough rows were written, and the file holds every row after a reopen', async () => {
-    const path = join(ws.dir, `sink-${randomUUID()}.duckdb`);
-    const store = await openStore(`duckdb:${path}`, { registry: seedRegistry() });
-    const sink = new StoreSink(store, 1_000, 100);
-    for (let i = 0; i < 60; i++) sink.result(win(i, '/a', i + 1));
-    await sink.flush();
-    expect(await sink.checkpointIfDue()).toBe(false); // 60 rows since the last checkpoint
-    for (let i = 60; i < 120; i++) sink.result(win(i, '/a', i + 1));
-    await sink.flush();
-    expect(await sink.checkpointIfDue()).toBe(true);
-    expect(await sink.checkpointIfDue()).toBe(false); // counted from the checkpoint again
-    await store.close();
-    const reopened = await openStore(`duckdb:${path}`, { registry: seedRegistry() });
-    try {
-      const rows = await reopened.realtimeResults(P, DAY);
-      expect(rows).toHaveLength(120);
-      expect((rows as WindowResult[]).map((r) => r.values.views)).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
-    } finally {
-      await reopened.close();
-    }
-  });
-});
-
-describe('store sink: one write in flight while the stream computes', () => {
-  it('group-commits: while a write is in flight the sink buffers on, and waits only past maxPending', async () => {
-    const store = await openStore(`duckdb:${join(ws.dir, `sink-${randomUUID()}.duckdb`)}`, { registry: seedRegistry() });
-    try {
-      const sizes: number[] = [];
-      const writeBatch = store.writeBatch.bind(store);
-      let release: () => void = () => undefined;
-      let gate = new Promise<void>((r) => { release = r; });
-      store.writeBatch = async (batch) => { sizes.push(batch.results.length); await gate; return writeBatch(batch); };
-      const sink = new StoreSink(store, 10, 1_000_000, 50);
-      for (let i = 0; i < 10; i++) sink.result(win(i, '/a', 1));
-      await sink.maybeFlush(); // 10 buffered: the first write starts (and is held at the gate)
-      for (let i = 10; i < 40; i++) {
-        sink.result(win(i, '/a', 1));
-        await sink.maybeFlush(); // a write in flight, under 50 buffered: returns at once
-      }
-      expect(sizes).toEqual([10]);
-      const waiting = (async () => {
-        for (let i = 40; i < 60; i++) sink.result(win(i, '/a', 1));
-        await sink.maybeFlush(); // 50 buffered: waits for the write in flight, then takes all 50
-      })();
-      release();
-      gate = Promise.resolve();
-      await waiting;
-      await sink.flush();
-      expect(sizes.filter((n) => n > 0)).toEqual([10, 50]); // flush also writes an empty batch (W only)
-      expect(await store.current(P, DAY)).toHaveLength(60);
-    } finally {
-      await store.close();
-    }
-  });
-
-  it('maybeFlush writes full batches in the background, in order; flush waits for everything; a failed write fails the next call', async () => {
-    const store = await openStore(`duckdb:${join(ws.dir, `sink-${randomUUID()}.duckdb`)}`, { registry: seedRegistry() });
-    try {
-      const sink = new StoreSink(store, 10);
-      // The same cell at rising revisions across batches: the last one must win.
-      for (let rev = 0; rev < 35; rev++) {
-        sink.result(win(0, '/a', rev, rev));
-        sink.result(win(rev + 1, '/b', 1));
-        await sink.maybeFlush();
-      }
-      await sink.flush();
-      expect(sink.written.results).toBe(70);
-      const rows = await store.current(P, DAY);
-      expect(rows).toHaveLength(36);
-      expect(rows[0]).toMatchObject({ revision: 34, values: { views: 34 } });
-      // A write that fails (the store is closed under it) is reported by the next call, not lost.
-      await store.close();
-      for (let i = 0; i < 10; i++) sink.result(win(100 + i, '/c', 1));
-      await sink.maybeFlush(); // starts the write and returns
-      await expect(sink.flush()).rejects.toThrow();
-    } finally {
-      await store.close().catch(() => undefined);
-    }
-  });
-});
-
-
-describe('result store: a PostgreSQL connection dropped in the middle of a transaction', () => {
-  it('fails that transaction with a retriable StoreError (no unhandled error event), and the next one runs on a fresh connection', async () => {
-    const { PostgresDriver, PostgresReadDriver } = await import('../../store/pg-driver.ts');
-    const { StoreError } = await import('../../store/sql-driver.ts');
-    const pgAdmin = new (await import('pg')).default.Client({ connectionString: PG }); // eslint-disable-line new-cap
-    await pgAdmin.connect();
-    const writer = await PostgresDriver.open(PG, 4242);
-    const reader = await PostgresReadDriver.open(PG);
-    try {
-      const dropMine = async (q: { query: (sql: string) => Promise<Record<string, unknown>[]> }) => {
-        const pid = Number((await q.query('SELECT pg_backend_pid() AS pid'))[0]!.pid);
-        await pgAdmin.query('SELECT pg_terminate_backend($1)', [pid]);
-        // The drop reaches the client between two statements, as during a day switch's computation.
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        return q.query('SELECT 1 AS one');
-      };
-      const failed = await writer.transaction(dropMine).then(() => null, (e: unknown) => e);
-      expect(failed).toBeInstanceOf(StoreError);
-      expect((failed as InstanceType<typeof StoreError>).retriable).toBe(true);
-      expect(String((failed as Error).message)).toMatch(/store query failed/);
-      expect(await writer.transaction((tx) => tx.query('SELECT 2 AS two'))).toEqual([{ two: 2 }]);
-      const readFailed = await reader.snapshot(dropMine).then(() => null, (e: unknown) => e);
-      expect(readFailed).toBeInstanceOf(StoreError);
-      expect(await reader.snapshot((q) => q.query('SELECT 3 AS three'))).toEqual([{ three: 3 }]);
-    } finally {
-      await writer.close();
-      await reader.close();
-      await pgAdmin.end();
-    }
-  });
-});
-
-describe('result store: PostgreSQL staging by COPY', () => {
-  it('stages any text exactly (tabs, newlines, backslashes, \\N and \\. as text, quotes, non-ASCII) and nulls as nulls', async () => {
-    const { PostgresDriver } = await import('../../store/pg-driver.ts');
-    const driver = await PostgresDriver.open(PG, 4243);
-    const hostile = ['a\tb', 'line1\nline2\r\n', 'back\\slash\\', '\\N', '\\.', '"quoted" \'single\'', 'zürich 東京 🙂', '', ' lead and trail '];
-    try {
-      const back = await driver.transaction(async (tx) => {
-        const stage = await tx.stage('copytest', 'stage_x', [{ name: 'i', type: 'INTEGER' }, { name: 'big', type: 'BIGINT' }, { name: 's', type: 'TEXT' }],
-          [...hostile.map((s, i) => [i, 2 ** 53 - 1 - i, s]), [hostile.length, null, null]]);
-        return tx.query(`SELECT i, big, s FROM ${stage} ORDER BY i`);
-      });
-      expect(back.map((r) => r.s)).toEqual([...hostile, null]);
-      expect(back.map((r) => r.big)).toEqual([...hostile.map((_, i) => 2 ** 53 - 1 - i), null]);
-    } finally {
-      await driver.close();
-    }
   });
 });
