@@ -1,80 +1,30 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { generateDay } from '../../generate/realistic-day.ts';
-import { defaultProcessors } from '../../jobs/default-processors.ts';
 import { jobId } from '../../jobs/job-ids.ts';
 import { ConcordJobs, type JobStatus } from '../../jobs/job-queue.ts';
-import { startWorker } from '../../jobs/job-worker.ts';
-import { storeIdentity } from '../../jobs/worker-registry.ts';
 import { pageViewsPerMinute, seedRegistry } from '../../examples/seed.ts';
 import { NoRealtimeRowsError, reconcileDay } from '../../reconcile/reconcile-day.ts';
-import { batchesOf } from '../../sources/jsonl-file.ts';
 import { openStore } from '../../store/open-store.ts';
-import { StoreSink } from '../../store/store-sink.ts';
-import { runStream } from '../../stream/runtime.ts';
-import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
-import { tempWorkspace } from '../fixtures/workspace.ts';
+import { archiveClicks, jobsTestFile, REDIS, startInProcessWorker, streamClicks } from '../fixtures/jobs-cli.ts';
+import { PG_URL } from '../fixtures/postgres.ts';
 
 // Issue 14 follow-ups through the jobs, on real Redis, PostgreSQL (the store several processes share)
 // and DuckDB (replay of the Parquet archive): late data that reaches only the archive after a day was
 // reconciled, an explicitly allowed empty day, and the worker's JSON log.
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const ws = tempWorkspace('concord-jobs-late-');
-const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const schemas = testSchemas();
+const { ws, schemas, archiveDir, prefix, until, spawnCli, concord } = jobsTestFile({ workspacePrefix: 'concord-jobs-late-', queuePrefix: 'cjl', waitMs: 60_000 });
 const DATE = '2026-11-23';
 const P = pageViewsPerMinute.name;
-const archiveDir = join(ws.dir, 'archive');
-const prefix = () => `cjl${randomUUID().slice(0, 8)}`;
-const children: ChildProcess[] = [];
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  ws.cleanup();
-  await schemas.drop();
-});
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, deadlineMs = 60_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() - started > deadlineMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
-
-function concord(args: string[], env: Record<string, string | undefined>, timeoutMs = 90_000): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stdout = '', stderr = '';
-  child.stdout!.on('data', (d) => { stdout += String(d); });
-  child.stderr!.on('data', (d) => { stderr += String(d); });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  return new Promise((resolve) => child.on('exit', (code, signal) => {
-    clearTimeout(timer);
-    resolve({ code, signal, stdout, stderr });
-  }));
-}
-
-async function* asAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
-  yield* items;
-}
 
 const click = (id: string, ts: number, url: string) => JSON.stringify({ event_id: id, ts, url, visitor_id: `v${id}` });
-const archive = (lines: string[], source: string) => new ParquetArchive(archiveDir, pageViewsPerMinute.schema).write(asAsync(batchesOf(source, lines, 1000)));
 /** (window start, url) -> views of the day's live cells. */
 const viewsOf = (rows: { key: Record<string, unknown>; values: Record<string, unknown>; windowStart: number }[]) =>
   new Map(rows.map((r) => [`${r.windowStart} ${String(r.key.url)}`, Number(r.values.views)]));
 
 beforeAll(async () => {
   const day = generateDay({ seed: 11, date: DATE, clicks: 300, transactions: 0, lateFraction: 0 });
-  await archive(day.clicks, 'file:clicks.jsonl');
+  await archiveClicks(archiveDir, day.clicks, 'file:clicks.jsonl');
 }, 60_000);
 
 describe('jobs and archive files written after a day was reconciled (worker on PostgreSQL)', () => {
@@ -93,23 +43,9 @@ describe('jobs and archive files written after a day was reconciled (worker on P
   beforeAll(async () => {
     store = await openStore(PG_URL, { schema, registry: seedRegistry() });
     const day = generateDay({ seed: 11, date: DATE, clicks: 300, transactions: 0, lateFraction: 0 });
-    const sink = new StoreSink(store);
-    await runStream({
-      pipelines: [pageViewsPerMinute], source: asAsync(batchesOf('file:clicks.jsonl', day.clicks, 1000)),
-      onResult: (r) => sink.result(r), onLate: (l) => sink.lateEvent(l, false), onDeadLetter: () => undefined,
-    });
-    await sink.flush();
-    jobs = new ConcordJobs([P], { redisUrl: REDIS, prefix: q });
+    await streamClicks(store, [['file:clicks.jsonl', day.clicks]]);
     // The worker registers its archive with its store: `jobs backfill` finds it there (no --archive).
-    const worker = startWorker(defaultProcessors({ store, registry: seedRegistry(), archiveDir }), {
-      redisUrl: REDIS, prefix: q, store: storeIdentity(PG_URL, schema), archive: archiveDir, pipelines: [P], attempts: 2, backoffMs: 100,
-    });
-    stop = async () => {
-      await worker.close();
-      await jobs.queue.obliterate({ force: true });
-      await jobs.close();
-      await store.close();
-    };
+    ({ jobs, stop } = startInProcessWorker(store, { schema, queuePrefix: q, archiveDir, archive: archiveDir, pipelines: [P], attempts: 2 }));
     await until('the worker to register', async () => (await jobs.workers()).length === 1);
   }, 60_000);
   afterAll(async () => stop?.());
@@ -128,7 +64,7 @@ describe('jobs and archive files written after a day was reconciled (worker on P
     // Late data that reaches only the archive: one more click of an existing cell, two of a url never seen
     // (in the same minute: an archive write refuses events far ahead of its own progress).
     await new Promise((r) => setTimeout(r, 20));
-    await archive([click('late-1', start + 1_000, url), click('late-2', start + 2_000, '/late-only'), click('late-3', start + 3_000, '/late-only')], 'file:late-archive.jsonl');
+    await archiveClicks(archiveDir, [click('late-1', start + 1_000, url), click('late-2', start + 2_000, '/late-only'), click('late-3', start + 3_000, '/late-only')], 'file:late-archive.jsonl');
 
     const run = await concord(['jobs', 'backfill', '--from', DATE, '--to', DATE, '--pipeline', P], env);
     expect(run.code, run.stderr).toBe(0);
@@ -151,7 +87,7 @@ describe('jobs and archive files written after a day was reconciled (worker on P
   it('the nightly run of a day reconciled before backfills the archive files written since', async () => {
     await new Promise((r) => setTimeout(r, 20));
     const late = Date.parse(`${DATE}T15:31:00.000Z`);
-    await archive([click('night-1', late + 1, '/nightly-late')], 'file:nightly-late.jsonl');
+    await archiveClicks(archiveDir, [click('night-1', late + 1, '/nightly-late')], 'file:nightly-late.jsonl');
     // A run scheduled at 02:00 the next morning reconciles DATE: its reconcile job ran already (above).
     const nightly = await jobs.queue.add('nightly', { kind: 'nightly', timeZone: 'UTC' }, { jobId: `nightly-${randomUUID()}`, timestamp: Date.parse('2026-11-24T02:00:00.000Z') });
     const ran = await finished(String(nightly.id));
@@ -202,10 +138,7 @@ describe('reconcileDay allowEmpty', () => {
 describe('jobs worker --log-format json', () => {
   it('writes only JSON lines on stderr: the start line, job lines, the stop line', async () => {
     const q = prefix();
-    const worker = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'jobs', 'worker', '--log-format', 'json', '--archive', archiveDir, '--store', `duckdb:${join(ws.dir, 'json-log.duckdb')}`], {
-      cwd: root, env: { ...process.env, REDIS_URL: REDIS, CONCORD_QUEUE_PREFIX: q }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(worker);
+    const worker = spawnCli(['jobs', 'worker', '--log-format', 'json', '--archive', archiveDir, '--store', `duckdb:${join(ws.dir, 'json-log.duckdb')}`], { REDIS_URL: REDIS, CONCORD_QUEUE_PREFIX: q });
     let stderr = '', stdout = '';
     worker.stderr!.on('data', (d) => { stderr += String(d); });
     worker.stdout!.on('data', (d) => { stdout += String(d); });

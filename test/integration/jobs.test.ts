@@ -13,6 +13,7 @@ import { pageViewsPerMinute, seedPipelineNames, seedRegistry } from '../../examp
 import { ConcordError } from '../../pipeline/errors.ts';
 import { batchesOf } from '../../sources/jsonl-file.ts';
 import { openStore } from '../../store/open-store.ts';
+import { until as untilReady } from '../fixtures/jobs-cli.ts';
 import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
 import { StoreSink } from '../../store/store-sink.ts';
 import { runStream } from '../../stream/runtime.ts';
@@ -33,15 +34,7 @@ const prefix = () => `cj${randomUUID().slice(0, 8)}`;
 const DATE = '2026-11-23';
 const P = pageViewsPerMinute.name;
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, deadlineMs = 30_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() - started > deadlineMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined | false>, deadlineMs = 30_000) => untilReady(what, fn, deadlineMs, 50);
 
 async function* asAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
   yield* items;
