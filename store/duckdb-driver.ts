@@ -102,6 +102,7 @@ export class DuckDbDriver implements SqlDriver {
         transaction: (inner) => inner(tx), close: async () => undefined,
         // The statement that fills the stage from its packed chunks goes out with the next one.
         stage: (schema, table, columns, rows) => this.stages.stageRows(schema, table, columns, rows, (sql) => withDeferred(sql, [], (q, p) => this.run(q, p)), (sql) => { deferred.push(sql); }),
+        stageRelation: (schema, table, columns, rows) => this.stages.stageRelation(schema, table, columns, rows, (sql) => withDeferred(sql, [], (q, p) => this.run(q, p))),
       };
       // BEGIN goes out with the first statement (one trip less per transaction). Staging tables are
       // emptied inside the transaction that used them, before its COMMIT, so the next one finds them

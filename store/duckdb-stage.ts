@@ -40,23 +40,45 @@ export class DuckDbStages {
     schema: string, table: string, columns: readonly StageColumn[], rows: Iterable<readonly SqlValue[]>,
     run: (sql: string) => Promise<unknown>, before: (sql: string) => Promise<unknown> | void = run,
   ): Promise<string> {
+    const { name, chunks } = await this.pack(schema, table, columns, rows, run);
+    if (chunks !== undefined) await before(`INSERT INTO ${name} SELECT ${typedColumns(columns, false)} FROM (${splitChunks(columns, chunks)})`);
+    return name;
+  }
+
+  /**
+   * `rows` as a relation that splits their packed chunks where it is read, with no staging table filled
+   * (for rows read by a statement or two: a live write of 5,400 rows took 4-5 ms more with the rows
+   * first split into the table).
+   */
+  async stageRelation(schema: string, table: string, columns: readonly StageColumn[], rows: Iterable<readonly SqlValue[]>, run: (sql: string) => Promise<unknown>): Promise<string> {
+    const { name, chunks } = await this.pack(schema, table, columns, rows, run);
+    const names = columns.map((c) => c.name).join(', ');
+    if (chunks === undefined) return name;
+    return `(SELECT ${typedColumns(columns, true)} FROM (${splitChunks(columns, chunks)}) UNION ALL SELECT ${names} FROM ${name})`;
+  }
+
+  /**
+   * Appends `rows` packed into the chunk table (`chunks`, undefined when none was packed); the rows of a
+   * chunk that would not split back go value by value into the staging table (`name`).
+   */
+  private async pack(schema: string, table: string, columns: readonly StageColumn[], rows: Iterable<readonly SqlValue[]>, run: (sql: string) => Promise<unknown>): Promise<{ name: string; chunks: string | undefined }> {
     // Temporary tables: in memory, outside the database file and its write-ahead log.
     const local = `${schema}_${table}`;
-    const chunks = `${local}_chunks`;
+    const chunks = `temp.main.${local}_chunks`;
     const name = `temp.main.${local}`;
     if (!this.stageTables.has(local)) {
       await run([
         `CREATE OR REPLACE TEMP TABLE ${local} (${columns.map((c) => `${c.name} ${c.type}`).join(', ')})`,
-        `CREATE OR REPLACE TEMP TABLE ${chunks} (${columns.map((_, i) => `c${i} TEXT`).join(', ')})`,
+        `CREATE OR REPLACE TEMP TABLE ${local}_chunks (${columns.map((_, i) => `c${i} TEXT`).join(', ')})`,
       ].join(';\n'));
       this.stageTables.add(local);
     } else if (this.usedStages.has(local)) {
-      await run(`DELETE FROM ${name};\nDELETE FROM temp.main.${chunks}`);
+      await run(`DELETE FROM ${name};\nDELETE FROM ${chunks}`);
     }
     this.usedStages.add(local);
     const unpackable: (readonly SqlValue[])[] = [];
     let packed = 0;
-    await this.append(chunks, name, (appender) => {
+    await this.append(`${local}_chunks`, name, (appender) => {
       for (const chunk of packedChunks(columns, rows, unpackable)) {
         for (const text of chunk) appender.appendVarchar(text);
         appender.endRow();
@@ -68,12 +90,7 @@ export class DuckDbStages {
         for (const row of unpackable) appendRow(appender, columns, row);
       });
     }
-    if (packed > 0) {
-      const split = columns.map((_, i) => `unnest(string_split(c${i}, chr(30))) AS c${i}`).join(', ');
-      const typed = columns.map((c, i) => (c.type === 'TEXT' ? `nullif(c${i}, chr(31))` : `nullif(c${i}, chr(31))::${c.type}`)).join(', ');
-      await before(`INSERT INTO ${name} SELECT ${typed} FROM (SELECT ${split} FROM temp.main.${chunks})`);
-    }
-    return name;
+    return { name, chunks: packed > 0 ? chunks : undefined };
   }
 
   /** Opens an appender on a staging table, lets `fill` append, and flushes it (or drops what it appended). */
@@ -103,6 +120,16 @@ export class DuckDbStages {
     this.stageTables.clear();
     this.usedStages.clear();
   }
+}
+
+/** The chunk table's columns split back, in lockstep: one row per packed row, every value as text. */
+function splitChunks(columns: readonly StageColumn[], chunks: string): string {
+  return `SELECT ${columns.map((_, i) => `unnest(string_split(c${i}, chr(30))) AS c${i}`).join(', ')} FROM ${chunks}`;
+}
+
+/** The split values typed as their columns (named when `named`), nulls restored. */
+function typedColumns(columns: readonly StageColumn[], named: boolean): string {
+  return columns.map((c, i) => `${c.type === 'TEXT' ? `nullif(c${i}, chr(31))` : `nullif(c${i}, chr(31))::${c.type}`}${named ? ` AS ${c.name}` : ''}`).join(', ');
 }
 
 /**

@@ -68,7 +68,8 @@ function* liveStageRows(rows: Iterable<LiveRow>, windows: SqlValue[][]): Generat
 export async function writeLiveRows(tx: SqlDriver, schema: string, rows: Iterable<LiveRow>, counts: { fresh: number; updated: number }, writtenAt: number): Promise<void> {
   if (counts.fresh + counts.updated === 0) return;
   const windows: SqlValue[][] = [];
-  const stage = await tx.stage(schema, 'stage_live', LIVE_COLUMNS, liveStageRows(rows, windows));
+  // Read where used (the statements below), not split into a staging table first.
+  const stage = await (tx.stageRelation ?? tx.stage).call(tx, schema, 'stage_live', LIVE_COLUMNS, liveStageRows(rows, windows));
   const windowsOf = await windowSource(tx, schema, windows);
   const at = Math.trunc(writtenAt);
   const rowsOf = `(SELECT w.pipeline, w.window_start, w.day, w.kind, w.window_end, w.definition_version, x.cell, x.key_json, x.values_json, x.revision,

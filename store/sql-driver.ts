@@ -50,6 +50,11 @@ export interface SqlDriver {
    */
   stage(schema: string, table: string, columns: readonly StageColumn[], rows: Iterable<readonly SqlValue[]>): Promise<string>;
   /**
+   * DuckDB: `rows` as a relation read where it is used (from their packed chunks, no staging table
+   * filled), for rows one or two statements read. Inside a transaction only; reusing `table` replaces them.
+   */
+  stageRelation?(schema: string, table: string, columns: readonly StageColumn[], rows: Iterable<readonly SqlValue[]>): Promise<string>;
+  /**
    * Inside a transaction (DuckDB): a statement without parameters to run before the next statement or
    * the commit, sent in the same text (one trip to the client's thread instead of two). Values must be
    * inlined: numbers, or strings through `sqlText`.

@@ -5,8 +5,9 @@ import { DuckDbDriver } from '../../store/duckdb-driver.ts';
 import type { SqlValue, StageColumn } from '../../store/sql-driver.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
-// DuckDB's staging packs rows by column (values joined by a separator, DuckDB splits them back) and
-// falls back to value-by-value appends for a chunk whose text would not split back. Whatever the rows,
+// DuckDB's staging packs rows by column (values joined by a separator, DuckDB splits them back, into a
+// staging table or where a statement reads them) and falls back to value-by-value appends for a chunk
+// whose text would not split back. Whatever the rows,
 // the staging table must hold exactly them: hostile text (the separators themselves, a text equal to
 // the null marker, empty strings), nulls, integers at their type's limits, chunks of either kind mixed.
 const ws = tempWorkspace();
@@ -35,17 +36,24 @@ describe('DuckDB staging (packed by column)', () => {
     try {
       await fc.assert(fc.asyncProperty(
         // Long runs of clean rows fill whole chunks; a hostile row sends its chunk value by value.
+        fc.array(rowArb(cleanText), { minLength: 1, maxLength: 30 }),
         fc.array(fc.oneof({ weight: 4, arbitrary: rowArb(cleanText) }, { weight: 1, arbitrary: rowArb(hostileText) }), { maxLength: 40 }),
-        fc.integer({ min: 1, max: 3 }),
-        async (sample, copies) => {
-          // Repeat the sample to cross the 4,096-row chunk boundary in some runs.
+        fc.boolean(),
+        async (clean, mixed, long) => {
+          // Some runs repeat the clean rows past the 4,096-row chunk boundary, so clean chunks and one
+          // with hostile rows come in the same stage.
           const rows: SqlValue[][] = [];
-          for (let k = 0; k < (copies === 3 ? 230 : copies); k++) for (const r of sample) rows.push([rows.length, ...r]);
-          const stored = await db.transaction(async (tx) => {
+          const repeat = long ? Math.ceil(4_200 / clean.length) : 1;
+          for (let k = 0; k < repeat; k++) for (const r of clean) rows.push([rows.length, ...r]);
+          for (const r of mixed) rows.push([rows.length, ...r]);
+          // Filled into a staging table, and read where used (a relation over the packed chunks).
+          const [staged, relation] = await db.transaction(async (tx) => {
             const stage = await tx.stage('p', 'probe', COLUMNS, rows);
-            return tx.query(`SELECT ord, a, b, c, d FROM ${stage} ORDER BY ord`);
+            const a = await tx.query(`SELECT ord, a, b, c, d FROM ${stage} ORDER BY ord`);
+            const read = await tx.stageRelation!('p', 'probe_read', COLUMNS, rows);
+            return [a, await tx.query(`SELECT ord, a, b, c, d FROM ${read} s ORDER BY ord`)];
           });
-          expect(stored.map((r) => [Number(r.ord), r.a, r.b === null ? null : Number(r.b), r.c, r.d])).toEqual(rows);
+          for (const stored of [staged, relation]) expect(stored.map((r) => [Number(r.ord), r.a, r.b === null ? null : Number(r.b), r.c, r.d])).toEqual(rows);
         }), { numRuns: RUNS });
     } finally {
       await db.close();
