@@ -22,7 +22,7 @@ const pct = (xs: number[], p: number) => (xs.length === 0 ? Number.NaN : xs[Math
  * committed). Events arrive in batches of `batch` (as from a Kafka fetch); the sink commits after each
  * batch. Measured per fired window; p50/p99 over all of them.
  */
-export async function emitDelay(events: readonly AnyEvent[], batch: number, target: { storeUrl: string } | { file: string }): Promise<EmitDelay> {
+export async function emitDelay(events: Iterable<AnyEvent>, batch: number, target: { storeUrl: string } | { file: string }): Promise<EmitDelay> {
   // The sink: the result store (DuckDB, committed), or a JSONL file (written and fsync'ed).
   const store = 'storeUrl' in target ? await openStore(target.storeUrl, { registry: seedRegistry() }) : undefined;
   const sink = store ? new StoreSink(store, Number.MAX_SAFE_INTEGER) : undefined;
@@ -49,12 +49,19 @@ export async function emitDelay(events: readonly AnyEvent[], batch: number, targ
   const delays: number[] = [];
   const position = { source: 'bench', offset: 0 };
   try {
-    for (let i = 0; i < events.length; i += batch) {
-      const end = Math.min(events.length, i + batch);
-      for (let j = i; j < end; j++) {
+    // A batch at a time, as a source delivers them (the batch is made before its events are timed).
+    const input = events[Symbol.iterator]();
+    for (let offset = 0; ;) {
+      const next: AnyEvent[] = [];
+      for (let step = input.next(); !step.done; step = input.next()) {
+        next.push(step.value);
+        if (next.length === batch) break;
+      }
+      if (next.length === 0) break;
+      for (const event of next) {
         firedAt = performance.now();
-        position.offset = j;
-        op.process(events[j]!, position);
+        position.offset = offset++;
+        op.process(event, position);
       }
       if (pending.length > 0) {
         await flush();

@@ -17,7 +17,7 @@ import { figuresMarkdown, type Figure } from './measure.ts';
 import { reconcileArchive } from './reconcile-archive.ts';
 import { DUCKDB_BENCH, replayVsSql, writeSyntheticArchive } from './replay-vs-sql.ts';
 import { streamThroughput } from './stream-throughput.ts';
-import { clickEvents, clickLines, DEFAULT_SHAPE } from './synthetic.ts';
+import { clickEvents, clickEventStream, clickLines, DEFAULT_SHAPE } from './synthetic.ts';
 
 const { values: opt } = parseArgs({ options: { quick: { type: 'boolean' }, tiny: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean' } } });
 if (opt.help) {
@@ -83,7 +83,7 @@ if (want('emit')) {
       // 100 events per simulated second: a minute window every 6,000 events.
       const target = sink === 'file' ? { file: join(workDir, `emit-${batch}.jsonl`) } : { storeUrl: `duckdb:${join(workDir, `emit-${batch}-${Date.now()}.duckdb`)}` };
       (globalThis as { gc?: () => void }).gc?.(); // the earlier sections' garbage is not this run's pause
-      const d = await emitDelay(clickEvents(sizes.emit, { ...DEFAULT_SHAPE, perSecond: 100 }), batch, target);
+      const d = await emitDelay(clickEventStream(sizes.emit, { ...DEFAULT_SHAPE, perSecond: 100 }), batch, target);
       rows.push(`| ${sink === 'file' ? 'JSONL file (write + fsync)' : 'result store (embedded DuckDB, committed)'} | ${batch.toLocaleString('en-US')} | ${d.windows.toLocaleString('en-US')} | ${d.p50Ms.toFixed(2)} ms | ${d.p99Ms.toFixed(2)} ms | ${d.maxMs.toFixed(2)} ms |`);
     }
   }
