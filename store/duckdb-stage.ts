@@ -14,11 +14,12 @@ const NULL_TEXT = '\u001f';
  * finds it empty and appends at once.
  *
  * Rows are packed by column: per chunk of CHUNK_ROWS rows, each column's values joined into one text,
- * appended as one row of a chunk table, then split back into the typed staging table by one statement
- * (the appender costs ~1-1.5 µs a value whatever its length: 10 columns of 10,000 late events took 147 ms
- * of the stream's thread value by value; split by column in DuckDB a 207k-row live write took 180-250 ms
- * against 320-450 ms split by row). A chunk holding a text DuckDB could not split back (one containing
- * VALUE_SEP, or equal to NULL_TEXT) is appended value by value instead.
+ * appended as one row of a chunk table, then split back by DuckDB, into the typed staging table
+ * (`stageRows`) or where a statement reads them (`stageRelation`). The appender costs ~1-1.5 µs a value
+ * whatever its length: the demo's 10,000 late events (10 columns) took ~200 ms of the stream's thread
+ * value by value, 24-27 ms packed. A chunk holding a text DuckDB could not split back (one containing
+ * VALUE_SEP, or equal to NULL_TEXT) or a number that is no integer of its column's type is appended value
+ * by value instead.
  */
 export class DuckDbStages {
   /** Staging tables created on this connection, and those holding rows of an earlier use. */
