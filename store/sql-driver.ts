@@ -43,10 +43,11 @@ export interface SqlDriver {
   transaction<T>(fn: (tx: SqlDriver) => Promise<T>, hooks?: TransactionHooks): Promise<T>;
   /**
    * The bulk path: replaces the contents of a staging table (created on first use with these columns)
-   * with `rows` and returns its qualified name, for set-based statements. DuckDB: a table in `schema`
-   * filled by the appender (multi-row VALUES parse at ~0.4 ms a row); PostgreSQL: a temporary table of
-   * the session filled by COPY FROM STDIN (store/pg-stage.ts). Inside a transaction only. `rows` may be
-   * produced lazily (DuckDB appends each as it comes: a large batch is never all in memory as rows).
+   * with `rows` and returns its qualified name, for set-based statements. DuckDB: a temporary table
+   * filled through the appender, a text per column per 4,096 rows (store/duckdb-stage.ts; multi-row
+   * VALUES parse at ~0.4 ms a row); PostgreSQL: a temporary table of the session filled by COPY FROM STDIN
+   * (store/pg-stage.ts). Inside a transaction only. `rows` may be produced lazily (DuckDB packs them a
+   * chunk at a time: a large batch is never all in memory as rows).
    */
   stage(schema: string, table: string, columns: readonly StageColumn[], rows: Iterable<readonly SqlValue[]>): Promise<string>;
   /**
