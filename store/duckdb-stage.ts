@@ -52,17 +52,20 @@ export class DuckDbStages {
    * first split into the table).
    */
   async stageRelation(schema: string, table: string, columns: readonly StageColumn[], rows: Iterable<readonly SqlValue[]>, run: (sql: string) => Promise<unknown>): Promise<string> {
-    const { name, chunks } = await this.pack(schema, table, columns, rows, run);
-    const names = columns.map((c) => c.name).join(', ');
+    const { name, chunks, valueByValue } = await this.pack(schema, table, columns, rows, run);
     if (chunks === undefined) return name;
-    return `(SELECT ${typedColumns(columns, true)} FROM (${splitChunks(columns, chunks)}) UNION ALL SELECT ${names} FROM ${name})`;
+    const split = `SELECT ${typedColumns(columns, true)} FROM (${splitChunks(columns, chunks)})`;
+    return valueByValue ? `(${split} UNION ALL SELECT ${columns.map((c) => c.name).join(', ')} FROM ${name})` : `(${split})`;
   }
 
   /**
    * Appends `rows` packed into the chunk table (`chunks`, undefined when none was packed); the rows of a
-   * chunk that would not split back go value by value into the staging table (`name`).
+   * chunk that would not split back go value by value into the staging table (`name`; `valueByValue`
+   * says whether any did).
    */
-  private async pack(schema: string, table: string, columns: readonly StageColumn[], rows: Iterable<readonly SqlValue[]>, run: (sql: string) => Promise<unknown>): Promise<{ name: string; chunks: string | undefined }> {
+  private async pack(
+    schema: string, table: string, columns: readonly StageColumn[], rows: Iterable<readonly SqlValue[]>, run: (sql: string) => Promise<unknown>,
+  ): Promise<{ name: string; chunks: string | undefined; valueByValue: boolean }> {
     // Temporary tables: in memory, outside the database file and its write-ahead log.
     const local = `${schema}_${table}`;
     const chunks = `temp.main.${local}_chunks`;
@@ -91,7 +94,7 @@ export class DuckDbStages {
         for (const row of unpackable) appendRow(appender, columns, row);
       });
     }
-    return { name, chunks: packed > 0 ? chunks : undefined };
+    return { name, chunks: packed > 0 ? chunks : undefined, valueByValue: unpackable.length > 0 };
   }
 
   /** Opens an appender on a staging table, lets `fill` append, and flushes it (or drops what it appended). */

@@ -10,7 +10,7 @@ import type { ResultRecord, WindowResult } from '../../schemas/results.ts';
 import { batchesOf } from '../../sources/jsonl-file.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
-import { storeBackends } from '../fixtures/result-store.ts';
+import { DAY, storeBackends, T0 } from '../fixtures/result-store.ts';
 import { streamLines } from '../fixtures/run-both.ts';
 import { concord } from '../fixtures/cli.ts';
 
@@ -18,8 +18,6 @@ import { concord } from '../fixtures/cli.ts';
 // archive content that arrived after the day was reconciled, reconcile's --force and empty days.
 const { ws, schemas, backends } = storeBackends();
 
-const DAY = '2026-11-23';
-const T0 = Date.UTC(2026, 10, 23, 10);
 const M = 60_000;
 const def = withTiming(pageViewsPerMinute, { maxOutOfOrderness: 1_000, allowedLateness: 0 });
 const P = def.name;
