@@ -56,8 +56,10 @@ export const reportCommand: CommandSpec = {
     // A reader: never waits for writers (no writers' lock), one consistent snapshot of the day.
     const reader = await openStoreReader(storeUrl(v), { registry });
     let report: DayReport;
+    let empty = false;
     try {
-      report = await reader.read(async ({ store }) => {
+      report = await reader.read(async ({ store, empty: nothing }) => {
+        empty = nothing;
         const out: DayReport = { date, pipelines: [] };
         for (const def of pipelinesFor(registry, v.pipeline, loadSettings({}))) {
           const [rows, status, recs] = await Promise.all([store.current(def.name, date), store.status(def.name, date), store.reconciliations(def.name, date)]);
@@ -71,6 +73,8 @@ export const reportCommand: CommandSpec = {
     const text = format === 'json' ? JSON.stringify(report, null, 2) + '\n' : format === 'csv' ? toCsv(report) : toMarkdown(report, v.cells === true);
     if (v.output) await writeFile(String(v.output), text);
     else process.stdout.write(text);
+    // Empty, not an error (a store before its first write reads so), but most often a mistyped --store.
+    if (empty) process.stderr.write(`note: nothing was ever written to the store ${reader.location} (it holds no Concord tables): check --store or CONCORD_STORE\n`);
     return 0;
   },
 };

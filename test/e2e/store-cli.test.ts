@@ -113,4 +113,13 @@ describe('the single source of truth through the CLI (embedded store)', () => {
     expect(now.rows.filter((x) => x.provenance === 'backfill')).toHaveLength(3);
     expect(new Map([...cells(now.rows)].sort())).toEqual(new Map([...replayed('page_views_per_minute')].sort()));
   }, 120_000);
+
+  it('a report of a store nothing ever wrote (a mistyped --store) is empty and says so on stderr; a written one does not', () => {
+    const missing = `duckdb:${join(ws.dir, 'no-such-store.duckdb')}`;
+    const r = concord(['report', '--date', DATE, '--format', 'json', '--store', missing]);
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as Report).pipelines.every((p) => p.rows.length === 0)).toBe(true);
+    expect(r.stderr).toContain(`nothing was ever written to the store ${missing}`);
+    expect(concord(['report', '--date', DATE, '--format', 'json', '--store', store()]).stderr).not.toContain('nothing was ever written');
+  });
 });
