@@ -1,14 +1,12 @@
-import { definitionVersion, type RulePipeline } from '../../pipeline/definition.ts';
+import type { RulePipeline } from '../../pipeline/definition.ts';
 import { isBeyondLateness, isDecided } from '../../pipeline/lateness.ts';
-import { compileFilter } from '../../pipeline/filter.ts';
 import { keyValuesOf, paneId, type KeyValues } from '../../pipeline/keys.ts';
 import { compareUtf8, compareValues } from '../../pipeline/ordering.ts';
-import { WatermarkTracker } from '../../pipeline/watermark.ts';
 import { detached, detachedValues } from '../../schemas/flat-json.ts';
 import { presentValue, unitScale, type AnyEvent, type FieldValue } from '../../schemas/schema.ts';
 import type { EventPosition } from '../../schemas/results.ts';
 import { BinaryHeap } from './binary-heap.ts';
-import { checkSnapshot, trackerFor, type Emitter, type OperatorOptions, type OperatorSnapshot, type StreamOperator } from './operator.ts';
+import { checkSnapshot, EventTimeOperator, type Emitter, type OperatorOptions, type OperatorSnapshot } from './operator.ts';
 
 interface RuleEvent {
   readonly user: UserState;
@@ -47,28 +45,19 @@ function before(a: RuleEvent, b: RuleEvent): boolean {
  * an event is decided once W >= ts, in (ts, id) order per key; late events within the allowed
  * lateness are evaluated once on arrival; decided events are never re-evaluated (docs/semantics.md).
  */
-export class LookbackRuleOperator implements StreamOperator {
+export class LookbackRuleOperator extends EventTimeOperator {
   private readonly def: RulePipeline;
-  private readonly tracker: WatermarkTracker;
-  private readonly emitter: Emitter;
-  private readonly version: string;
-  private readonly keep: ((event: AnyEvent) => boolean) | undefined;
   private readonly keyFields: readonly string[];
   private readonly users = new Map<string, UserState>();
   private readonly pending = new BinaryHeap<RuleEvent>(before);
   private seq = 0;
   private lastSweep = Number.NEGATIVE_INFINITY;
-  private changed = false;
 
   constructor(def: RulePipeline, emitter: Emitter, options: OperatorOptions = {}) {
+    super(def, emitter, options);
     this.def = def;
-    this.emitter = emitter;
-    this.version = definitionVersion(def);
-    this.keep = compileFilter(def.where);
     this.keyFields = [def.key];
-    const snap = options.restore;
-    this.tracker = trackerFor(def.watermark.maxOutOfOrderness, options);
-    if (snap) this.restoreState(snap);
+    if (options.restore) this.restoreState(options.restore);
   }
 
   snapshot(): OperatorSnapshot {
@@ -83,12 +72,6 @@ export class LookbackRuleOperator implements StreamOperator {
       })),
     };
     return { definition: this.version, watermark: this.tracker.snapshot(), state };
-  }
-
-  takeChanged(): boolean {
-    const changed = this.changed;
-    this.changed = false;
-    return changed;
   }
 
   private restoreState(snap: OperatorSnapshot): void {
@@ -107,23 +90,7 @@ export class LookbackRuleOperator implements StreamOperator {
     }
   }
 
-  get watermark(): number {
-    return this.tracker.current;
-  }
-
-  process(event: AnyEvent, position: EventPosition): void {
-    const ts = event[this.def.schema.timeField] as number;
-    const w = this.tracker.current;
-    // Dropped by `where`: not evaluated, not late, but the input's watermark still moves.
-    if (this.keep === undefined || this.keep(event)) this.accept(event, position, ts, w);
-    const next = this.tracker.observe(position.source, ts);
-    if (next !== w) {
-      this.changed = true;
-      this.onWatermark(next);
-    }
-  }
-
-  private accept(event: AnyEvent, position: EventPosition, ts: number, w: number): void {
+  protected accept(event: AnyEvent, position: EventPosition, ts: number, w: number): void {
     const L = this.def.allowedLateness;
     this.changed = true;
     if (isDecided(ts, w) && isBeyondLateness(ts, L, w)) {

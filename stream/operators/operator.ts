@@ -1,5 +1,7 @@
 import type { AnyEvent } from '../../schemas/schema.ts';
+import { definitionVersion, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { ConcordError } from '../../pipeline/errors.ts';
+import { compileFilter } from '../../pipeline/filter.ts';
 import { WatermarkTracker, type WatermarkSnapshot } from '../../pipeline/watermark.ts';
 import type { EventPosition, LateRecord, ResultRecord } from '../../schemas/results.ts';
 
@@ -55,6 +57,60 @@ export interface OperatorOptions {
 export function trackerFor(maxOutOfOrderness: number, options: OperatorOptions): WatermarkTracker {
   if (options.tracker) return options.tracker;
   return options.restore ? WatermarkTracker.restore(maxOutOfOrderness, options.restore.watermark) : new WatermarkTracker(maxOutOfOrderness);
+}
+
+/**
+ * What every operator shares: its W, its `where`, and the order of `process` (the event is judged by
+ * the W in force before it, then W advances and what became due fires), so both kinds of operator keep
+ * the one contract. Subclasses say what accepting an event and a moved W do.
+ */
+export abstract class EventTimeOperator implements StreamOperator {
+  protected readonly tracker: WatermarkTracker;
+  protected readonly emitter: Emitter;
+  /** The definition's version: checkpoints and results carry it. */
+  protected readonly version: string;
+  /** Whether the state changed since `takeChanged` last asked. */
+  protected changed = false;
+  private readonly timeField: string;
+  /** The pipeline's `where`; undefined keeps every event. */
+  private readonly keep: ((event: AnyEvent) => boolean) | undefined;
+
+  protected constructor(def: PipelineDefinition, emitter: Emitter, options: OperatorOptions) {
+    this.emitter = emitter;
+    this.version = definitionVersion(def);
+    this.timeField = def.schema.timeField;
+    this.keep = compileFilter(def.where);
+    this.tracker = trackerFor(def.watermark.maxOutOfOrderness, options);
+  }
+
+  /** The W events are judged against and state is dropped by (the tracker's). */
+  get watermark(): number {
+    return this.tracker.current;
+  }
+
+  process(event: AnyEvent, position: EventPosition): void {
+    const ts = event[this.timeField] as number;
+    const w = this.tracker.current;
+    // Dropped by `where`: not taken, not late, but the input's watermark still moves.
+    if (this.keep === undefined || this.keep(event)) this.accept(event, position, ts, w);
+    const next = this.tracker.observe(position.source, ts);
+    if (next !== w) {
+      this.changed = true;
+      this.onWatermark(next);
+    }
+  }
+
+  takeChanged(): boolean {
+    const changed = this.changed;
+    this.changed = false;
+    return changed;
+  }
+
+  /** An event that passed `where`, at event time `ts`, judged by `w` (the W before it). */
+  protected abstract accept(event: AnyEvent, position: EventPosition, ts: number, w: number): void;
+  abstract onWatermark(w: number): void;
+  abstract finish(): void;
+  abstract snapshot(): OperatorSnapshot;
 }
 
 /** A checkpoint of another definition (or version of it) must not be restored silently. */

@@ -1,15 +1,13 @@
 import { aggregateFunction, type AggregateFunction } from '../../pipeline/aggregates.ts';
-import { definitionVersion, type WindowedPipeline } from '../../pipeline/definition.ts';
+import type { WindowedPipeline } from '../../pipeline/definition.ts';
 import { isLateForWindow, windowHasFired } from '../../pipeline/lateness.ts';
-import { WatermarkTracker } from '../../pipeline/watermark.ts';
-import { compileFilter } from '../../pipeline/filter.ts';
 import { keyValuesOf, paneId } from '../../pipeline/keys.ts';
 import { assignWindows, windowEnd } from '../../pipeline/windows.ts';
 import { detached, detachedValues } from '../../schemas/flat-json.ts';
 import type { AnyEvent } from '../../schemas/schema.ts';
 import type { EventPosition, KeyValues } from '../../schemas/results.ts';
 import { stateBudgetCells, stateBudgetExceeded } from '../../pipeline/state-budget.ts';
-import { checkSnapshot, trackerFor, type Emitter, type OperatorOptions, type OperatorSnapshot, type StreamOperator } from './operator.ts';
+import { checkSnapshot, EventTimeOperator, type Emitter, type OperatorOptions, type OperatorSnapshot } from './operator.ts';
 
 interface Pane {
   readonly key: KeyValues;
@@ -36,44 +34,34 @@ interface WindowState {
  * Event-time windowed aggregation with Flink's EventTimeTrigger + allowedLateness semantics
  * (docs/semantics.md). State is one map per open window; panes are per key.
  */
-export class WindowedOperator implements StreamOperator {
+export class WindowedOperator extends EventTimeOperator {
   private readonly def: WindowedPipeline;
   private readonly fns: AggregateFunction<unknown>[];
-  /** The pipeline's `where`; undefined keeps every event. */
-  private readonly keep: ((event: AnyEvent) => boolean) | undefined;
   /**
    * A pane's id: the identity of its key as results carry it (pipeline/keys.ts), so the merge stage finds
    * a pane by a result's key. Only decimal keys differ from the event's own values (minor units).
    */
   private readonly paneIdOf: (event: AnyEvent) => string;
-  private readonly tracker: WatermarkTracker;
-  private readonly emitter: Emitter;
-  private readonly version: string;
   private readonly windows = new Map<number, WindowState>();
   /** Smallest end among windows not fired yet / among all windows (cheap checks on every event). */
   private nextFireEnd = Number.POSITIVE_INFINITY;
   private nextDropEnd = Number.POSITIVE_INFINITY;
   /** The highest W a caller fired windows with (`onWatermark`): may run ahead of the tracker's W. */
   private firing = Number.NEGATIVE_INFINITY;
-  private changed = false;
   /** Open (window, key) cells, held against the state budget (pipeline/state-budget.ts). */
   private cells = 0;
   private readonly budget: ReturnType<typeof stateBudgetCells>;
 
   constructor(def: WindowedPipeline, emitter: Emitter, options: OperatorOptions = {}) {
+    super(def, emitter, options);
     this.def = def;
     this.fns = def.aggregates.map((a) => aggregateFunction(a.aggregate, def.schema));
-    this.keep = compileFilter(def.where);
     const keys = def.key;
     this.paneIdOf = keys.some((k) => def.schema.fields[k]?.kind === 'decimal')
       ? (event) => paneId(keys, keyValuesOf(def.schema, keys, event))
       : (event) => paneId(keys, event);
-    this.emitter = emitter;
-    this.version = definitionVersion(def);
     this.budget = stateBudgetCells(def);
-    const snap = options.restore;
-    this.tracker = trackerFor(def.watermark.maxOutOfOrderness, options);
-    if (snap) this.restoreState(snap);
+    if (options.restore) this.restoreState(options.restore);
   }
 
   snapshot(): OperatorSnapshot {
@@ -89,12 +77,6 @@ export class WindowedOperator implements StreamOperator {
       })),
     }));
     return { definition: this.version, watermark: this.tracker.snapshot(), state: windows, firing: Number.isFinite(this.firing) ? this.firing : null };
-  }
-
-  takeChanged(): boolean {
-    const changed = this.changed;
-    this.changed = false;
-    return changed;
   }
 
   /** Serialised accumulators of one pane (for merging partial aggregates across partitions). */
@@ -117,11 +99,6 @@ export class WindowedOperator implements StreamOperator {
     }
   }
 
-  /** The W events are judged against and state is dropped by (the tracker's). */
-  get watermark(): number {
-    return this.tracker.current;
-  }
-
   /**
    * The W windows fire by: the tracker's, or higher when a caller fired with a higher one (a Kafka
    * worker fires a partition's windows by the minimum over its non-idle partitions, which passes an
@@ -136,19 +113,7 @@ export class WindowedOperator implements StreamOperator {
     return [...this.windows.values()].map((w) => ({ start: w.start, end: w.end }));
   }
 
-  process(event: AnyEvent, position: EventPosition): void {
-    const ts = event[this.def.schema.timeField] as number;
-    const w = this.tracker.current;
-    // Dropped by `where`: not counted, not late, but the input's watermark still moves.
-    if (this.keep === undefined || this.keep(event)) this.accept(event, position, ts, w);
-    const next = this.tracker.observe(position.source, ts);
-    if (next !== w) {
-      this.changed = true;
-      this.onWatermark(next);
-    }
-  }
-
-  private accept(event: AnyEvent, position: EventPosition, ts: number, w: number): void {
+  protected accept(event: AnyEvent, position: EventPosition, ts: number, w: number): void {
     const L = this.def.allowedLateness;
     const starts = assignWindows(this.def.window, ts);
     let accepted = false;
