@@ -6,7 +6,7 @@ import { pageViewsPerMinute, seedRegistry } from '../examples/seed.ts';
 import { definitionVersion } from '../pipeline/definition.ts';
 import { backfillDay } from '../reconcile/backfill-day.ts';
 import type { WindowResult } from '../schemas/results.ts';
-import { batchesOf } from '../sources/jsonl-file.ts';
+import { memoryBatches } from '../sources/jsonl-file.ts';
 import { openStore } from '../store/open-store.ts';
 
 const DAY = '2026-11-23';
@@ -35,7 +35,7 @@ export async function writeBackfillArchive(dir: string, urls: number): Promise<v
       if (u % 2 === 0) lines.push(JSON.stringify({ event_id: `f${m}-${u}`, ts: ts + 1, url: `/u${u}`, visitor_id: `w${u}` }));
     }
   }
-  await new ParquetArchive(dir, pageViewsPerMinute.schema).write((async function* () { yield* batchesOf('file:bench.jsonl', lines, 50_000); })());
+  await new ParquetArchive(dir, pageViewsPerMinute.schema).write(memoryBatches('file:bench.jsonl', lines, 50_000));
 }
 
 /**

@@ -2,7 +2,7 @@ import { generateDay } from '../generate/realistic-day.ts';
 import { seedRegistry } from '../examples/seed.ts';
 import { openStore } from '../store/open-store.ts';
 import { StoreSink } from '../store/store-sink.ts';
-import { batchesOf } from '../sources/jsonl-file.ts';
+import { memoryBatches } from '../sources/jsonl-file.ts';
 import { runStream } from '../stream/runtime.ts';
 
 /** The demo's day of clicks (seed 42), as `concord demo` generates it. */
@@ -31,7 +31,7 @@ export async function streamIntoStore(lines: readonly string[], storeUrl: string
   try {
     const stats = await runStream({
       pipelines,
-      source: (async function* () { yield* batchesOf('file:clicks.jsonl', lines); })(),
+      source: memoryBatches('file:clicks.jsonl', lines),
       onResult: (r) => { results++; sink?.result(r); },
       onLate: (l) => sink?.lateEvent(l, false),
       onLateAccepted: (l) => sink?.lateEvent(l, true),

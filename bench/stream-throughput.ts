@@ -3,7 +3,7 @@ import { hash64Into } from '../pipeline/hash.ts';
 import { HyperLogLog } from '../pipeline/hyperloglog.ts';
 import { WatermarkTracker } from '../pipeline/watermark.ts';
 import type { AnyEvent } from '../schemas/schema.ts';
-import { batchesOf } from '../sources/jsonl-file.ts';
+import { memoryBatches } from '../sources/jsonl-file.ts';
 import { createOperator, type Emitter } from '../stream/operators/index.ts';
 import { runStream } from '../stream/runtime.ts';
 import { best, type Figure } from './measure.ts';
@@ -49,14 +49,10 @@ export function mapLoop(events: readonly AnyEvent[]): number {
   return n;
 }
 
-async function* once<T>(items: Iterable<T>): AsyncGenerator<T> {
-  yield* items;
-}
-
 /** Concord from JSON lines: decode + validate + both pipelines (the runtime `concord stream` runs). */
 export async function concordFromJson(lines: readonly string[]): Promise<number> {
   let results = 0;
-  await runStream({ pipelines, source: once(batchesOf('bench', lines, 10_000)), onResult: () => { results++; }, onLate: () => undefined, onDeadLetter: () => undefined });
+  await runStream({ pipelines, source: memoryBatches('bench', lines, 10_000), onResult: () => { results++; }, onLate: () => undefined, onDeadLetter: () => undefined });
   return results;
 }
 

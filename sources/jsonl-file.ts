@@ -123,3 +123,8 @@ export function* batchesOf(source: string, all: readonly string[], batchLines = 
     yield { source, firstOffset: startOffset + i, lines: all.slice(i, i + batchLines) };
   }
 }
+
+/** `batchesOf` as a source (what `runStream` and the archive take): the embedded log read like a file. */
+export async function* memoryBatches(source: string, all: readonly string[], batchLines = 8192, startOffset = 0): AsyncGenerator<LineBatch> {
+  yield* batchesOf(source, all, batchLines, startOffset);
+}

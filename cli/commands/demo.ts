@@ -13,7 +13,7 @@ import { StoreSink } from '../../store/store-sink.ts';
 import { deadLetterToJson } from '../../schemas/decode.ts';
 import { lateToJson, resultToJson, type ResultRecord, type WindowResult } from '../../schemas/results.ts';
 import type { EventSchema } from '../../schemas/schema.ts';
-import { batchesOf } from '../../sources/jsonl-file.ts';
+import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { runStream } from '../../stream/runtime.ts';
 import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
@@ -74,7 +74,7 @@ export const demoCommand: CommandSpec = {
       const dlq = new JsonlWriter(join(dir, 'realtime', `${schema.name}.dead-letter.jsonl`));
       const stats = await runStream({
         pipelines,
-        source: toAsync(batchesOf(source, lines)),
+        source: memoryBatches(source, lines),
         onResult: (r) => { outs.get(r.pipeline)!.write(resultToJson(r)); sink.result(r); },
         onLate: (l) => { late.write(lateToJson(l, schema)); sink.lateEvent(l, false); },
         onLateAccepted: (l) => sink.lateEvent(l, true),
@@ -95,7 +95,7 @@ export const demoCommand: CommandSpec = {
     for (const schema of bySchema.keys()) {
       const lines = log[schema.name] ?? [];
       const progress = new Progress(`  archive ${schema.name}`, lines.length);
-      const stats = await new ParquetArchive(archiveDir, schema, { sketched: registry.sketchedFields(schema.name) }).write(toAsync(batchesOf(`file:${schema.name}.jsonl`, lines)), {
+      const stats = await new ParquetArchive(archiveDir, schema, { sketched: registry.sketchedFields(schema.name) }).write(memoryBatches(`file:${schema.name}.jsonl`, lines), {
         onProgress: (n) => progress.update(n),
       });
       progress.done(stats.events, `events in ${stats.files.length} files`);
@@ -150,10 +150,6 @@ export const demoCommand: CommandSpec = {
     return reports.some((r) => r.unexplained > 0) ? 3 : 0;
   },
 };
-
-async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
-  yield* items;
-}
 
 function hllNote(p: PipelineDefinition, results: ResultRecord[]): string {
   if (p.kind !== 'windowed' || !p.aggregates.some((a) => a.aggregate.kind === 'approx_distinct')) return '';

@@ -7,7 +7,7 @@ import { withTiming } from '../../pipeline/definition.ts';
 import { archiveChangedSince } from '../../reconcile/archive-changes.ts';
 import { backfillDay, NoRealtimeRowsError, reconcileDay, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
 import type { ResultRecord, WindowResult } from '../../schemas/results.ts';
-import { batchesOf } from '../../sources/jsonl-file.ts';
+import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
 import { DAY, storeBackends, T0 } from '../fixtures/result-store.ts';
@@ -36,12 +36,8 @@ function dayLines(): string[] {
   return lines;
 }
 
-async function* asAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
-  yield* items;
-}
-
 async function archiveLines(dir: string, lines: string[], source: string): Promise<void> {
-  await new ParquetArchive(dir, def.schema).write(asAsync(batchesOf(source, lines, 1000)));
+  await new ParquetArchive(dir, def.schema).write(memoryBatches(source, lines, 1000));
 }
 
 describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {

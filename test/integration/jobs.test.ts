@@ -11,7 +11,7 @@ import { ConcordJobs } from '../../jobs/job-queue.ts';
 import { startWorker, type JobProcessors } from '../../jobs/job-worker.ts';
 import { pageViewsPerMinute, seedPipelineNames, seedRegistry } from '../../examples/seed.ts';
 import { ConcordError } from '../../pipeline/errors.ts';
-import { batchesOf } from '../../sources/jsonl-file.ts';
+import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { openStore } from '../../store/open-store.ts';
 import { until as untilReady } from '../fixtures/jobs-cli.ts';
 import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
@@ -36,10 +36,6 @@ const P = pageViewsPerMinute.name;
 
 const until = <T>(what: string, fn: () => Promise<T | undefined | false>, deadlineMs = 30_000) => untilReady(what, fn, deadlineMs, 50);
 
-async function* asAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
-  yield* items;
-}
-
 describe('jobs on BullMQ with the real reconciliation', () => {
   const schema = schemas.next('j');
   const archiveDir = join(ws.dir, 'archive');
@@ -48,12 +44,12 @@ describe('jobs on BullMQ with the real reconciliation', () => {
     const store = await openStore(PG, { schema, registry: seedRegistry() });
     const sink = new StoreSink(store);
     await runStream({
-      pipelines: [pageViewsPerMinute], source: asAsync(batchesOf('file:clicks.jsonl', day.clicks, 1000)),
+      pipelines: [pageViewsPerMinute], source: memoryBatches('file:clicks.jsonl', day.clicks, 1000),
       onResult: (r) => sink.result(r), onLate: (l) => sink.lateEvent(l, false), onDeadLetter: () => undefined,
     });
     await sink.flush();
     await store.close();
-    await new ParquetArchive(archiveDir, pageViewsPerMinute.schema).write(asAsync(batchesOf('file:clicks.jsonl', day.clicks, 1000)));
+    await new ParquetArchive(archiveDir, pageViewsPerMinute.schema).write(memoryBatches('file:clicks.jsonl', day.clicks, 1000));
   }, 60_000);
 
   it('the same date enqueued twice (and as part of `all`), two workers: one reconciliation, one new version', async () => {

@@ -12,7 +12,7 @@ import { generateDay } from '../../generate/realistic-day.ts';
 import { pageViewsPerMinute } from '../../examples/seed.ts';
 import { clicksSchema } from '../../examples/seed.ts';
 import { resultToJson } from '../../schemas/results.ts';
-import { batchesOf } from '../../sources/jsonl-file.ts';
+import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { concord } from '../fixtures/cli.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
@@ -97,7 +97,7 @@ describe('concord archive --from-kafka (real broker), killed and restarted', () 
     // The same events archived from a file replay to the same numbers.
     const day = generateDay({ seed: SEED, date: DATE, clicks: COUNT, transactions: 0, fraudRings: 0, maxOutOfOrderness: 20_000, invalidFraction: 0.002 });
     const fileDir = join(ws.dir, 'from-file');
-    await new ParquetArchive(fileDir, clicksSchema).write((async function* () { yield* batchesOf('file:clicks.jsonl', day.clicks); })());
+    await new ParquetArchive(fileDir, clicksSchema).write(memoryBatches('file:clicks.jsonl', day.clicks));
     const fromKafka = (await replay(pageViewsPerMinute, dir)).map(resultToJson);
     const fromFile = (await replay(pageViewsPerMinute, fileDir)).map(resultToJson);
     expect(fromKafka).toEqual(fromFile);

@@ -8,7 +8,7 @@ import { DuckDb } from '../../batch/duckdb.ts';
 import { findGaps } from '../../reconcile/evidence.ts';
 import { reconcile } from '../../reconcile/reconcile.ts';
 import type { ResultRecord, WindowResult } from '../../schemas/results.ts';
-import { batchesOf } from '../../sources/jsonl-file.ts';
+import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { streamLines } from '../fixtures/run-both.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
@@ -21,13 +21,9 @@ const M = 60_000;
 const click = (id: string, ts: number, url = '/a') => JSON.stringify({ event_id: id, ts, url, visitor_id: `v${id}` });
 let n = 0;
 
-async function* asAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
-  yield* items;
-}
-
 async function archive(lines: string[], source = 'file:input.jsonl'): Promise<string> {
   const dir = join(ws.dir, `a${n++}`);
-  await new ParquetArchive(dir, def.schema).write(asAsync(batchesOf(source, lines, 1000)));
+  await new ParquetArchive(dir, def.schema).write(memoryBatches(source, lines, 1000));
   return dir;
 }
 
@@ -86,7 +82,7 @@ describe('reconcile: every cause, backed by evidence', () => {
     const lines = [click('e1', 1_000), click('e3', 3 * M), click('e2', ahead + 1_000)];
     const streamed = await streamLines({ ...def, schema: { ...def.schema, maxFutureSkewMs: Infinity } }, lines);
     const dir = join(ws.dir, `a${n++}`);
-    await new ParquetArchive(dir, { ...def.schema, maxFutureSkewMs: 3_600_000 }).write(asAsync(batchesOf('file:input.jsonl', lines, 1000)));
+    await new ParquetArchive(dir, { ...def.schema, maxFutureSkewMs: 3_600_000 }).write(memoryBatches('file:input.jsonl', lines, 1000));
     const report = await reconcile({ def, realtime: streamed.changelog, archiveDir: dir });
     expect(report).toMatchObject({ unexplained: 0, causes: { future_timestamp: 1 } });
     expect(report.differences.map((d) => [d.cause, d.realtime?.views, d.replay?.views ?? null])).toEqual([['future_timestamp', 1, null]]);
@@ -105,8 +101,8 @@ describe('reconcile: every cause, backed by evidence', () => {
     // Two sources, each file one source (statistics answer): offsets 0..3 of a with 1 missing, 0..2 of b complete.
     const a = [click('e1', 1_000), '', click('e3', 3_000), click('e4', 4_000)];
     const dir = join(ws.dir, `a${n++}`);
-    await new ParquetArchive(dir, def.schema).write(asAsync(batchesOf('file:a.jsonl', a, 1000)));
-    await new ParquetArchive(dir, def.schema).write(asAsync(batchesOf('file:b.jsonl', [click('f1', 1_000), click('f2', 2_000), click('f3', 3_000)], 1000)));
+    await new ParquetArchive(dir, def.schema).write(memoryBatches('file:a.jsonl', a, 1000));
+    await new ParquetArchive(dir, def.schema).write(memoryBatches('file:b.jsonl', [click('f1', 1_000), click('f2', 2_000), click('f3', 3_000)], 1000));
     const db = await DuckDb.open();
     try {
       expect(await findGaps(dir, def.schema, db, [])).toEqual(new Map([['file:a.jsonl', 1]]));

@@ -6,7 +6,7 @@ import { replay } from '../../batch/replay.ts';
 import { parseDefinitions } from '../../pipeline/definitions-file.ts';
 import { finalResults } from '../../reconcile/final-results.ts';
 import { resultToJson, type DeadLetter, type LateRecord, type ResultRecord } from '../../schemas/results.ts';
-import { batchesOf } from '../../sources/jsonl-file.ts';
+import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { runStream } from '../../stream/runtime.ts';
 import type { DefinitionArbOptions } from '../fixtures/definition-arb-draws.ts';
 import { buildCase, definitionCaseArb, describeCase, type GeneratedCase } from '../fixtures/definition-arbitraries.ts';
@@ -39,10 +39,6 @@ const SOURCE = 'file:input.jsonl';
 // shrinking is cut short; a slow machine runs fewer cases rather than failing.
 const opts = (numRuns: number) => ({ numRuns, interruptAfterTimeLimit: 45_000 });
 
-async function* asAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
-  yield* items;
-}
-
 interface Streamed {
   changelog: ResultRecord[];
   lates: LateRecord[];
@@ -55,7 +51,7 @@ async function streamAll(file: unknown, lines: readonly string[], batch: number,
   const out: Streamed = { changelog: [], lates: [], lateAccepted: [], deadLetters: [] };
   await runStream({
     pipelines: only === undefined ? registry.pipelines : [registry.pipeline(only)],
-    source: asAsync(batchesOf(SOURCE, lines, batch)),
+    source: memoryBatches(SOURCE, lines, batch),
     onResult: (r) => out.changelog.push(r),
     onLate: (l) => out.lates.push(l),
     onLateAccepted: (l) => out.lateAccepted.push(l),
@@ -85,7 +81,7 @@ async function checkCase(c: GeneratedCase, batch: number): Promise<string[]> {
   const schema = registry.schema(c.schemaName);
   const streamed = await streamAll(c.file, c.lines, batch);
   const dir = nextDir();
-  const archived = await attempt('archive', problems, () => new ParquetArchive(dir, schema, { sketched: registry.sketchedFields(schema.name) }).write(asAsync(batchesOf(SOURCE, c.lines, 1000))));
+  const archived = await attempt('archive', problems, () => new ParquetArchive(dir, schema, { sketched: registry.sketchedFields(schema.name) }).write(memoryBatches(SOURCE, c.lines, 1000)));
   if (archived === undefined) return problems;
 
   const expectedDead = definitionOracle(c.file, c.pipelines[0]!, c.lines, { mode: 'complete' }).deadLetters;
@@ -206,7 +202,7 @@ describe('approx_distinct added to the registry after the archive was written', 
           const before = parseDefinitions(c.file, 'generated');
           const schema = before.schema(c.schemaName);
           const dir = nextDir();
-          await new ParquetArchive(dir, schema, { sketched: [] }).write(asAsync(batchesOf(SOURCE, c.lines, 1000)));
+          await new ParquetArchive(dir, schema, { sketched: [] }).write(memoryBatches(SOURCE, c.lines, 1000));
           const registry = parseDefinitions(later, 'generated');
           const def = registry.pipeline('sketched later');
           const streamed = await streamAll(later, c.lines, 1000, 'sketched later');

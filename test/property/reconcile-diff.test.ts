@@ -8,7 +8,7 @@ import type { WindowedPipeline } from '../../pipeline/definition.ts';
 import { isoMillis } from '../../pipeline/time.ts';
 import { reconcile } from '../../reconcile/reconcile.ts';
 import type { WindowResult } from '../../schemas/results.ts';
-import { batchesOf } from '../../sources/jsonl-file.ts';
+import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { clickStreamArb, DAY, toJsonl } from '../fixtures/arbitraries.ts';
 import { streamLines } from '../fixtures/run-both.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
@@ -21,10 +21,6 @@ const ws = tempWorkspace();
 afterAll(() => ws.cleanup());
 let runNo = 0;
 const RUNS = Math.max(20, Math.floor(Number(process.env.CONCORD_PROPERTY_RUNS ?? 200) / 4));
-
-async function* asAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
-  yield* items;
-}
 
 type Op = 'keep' | 'drop' | 'bump' | 'stale' | 'tie';
 const opArb = fc.constantFrom<Op>('keep', 'keep', 'keep', 'drop', 'bump', 'stale', 'tie');
@@ -63,7 +59,7 @@ describe.each(pipelines)('property: the SQL diff of $def.name equals a plain-JS 
           const lines = toJsonl([...events, ...dupPicks.map((i) => events[i % events.length]!)]);
           const streamed = await streamLines(def, lines);
           const dir = join(ws.dir, `run-${runNo++}`);
-          await new ParquetArchive(dir, def.schema).write(asAsync(batchesOf('file:input.jsonl', lines, 1000)));
+          await new ParquetArchive(dir, def.schema).write(memoryBatches('file:input.jsonl', lines, 1000));
           const final = streamed.final as WindowResult[];
           const realtime: WindowResult[] = [...(streamed.changelog as WindowResult[])];
           const read: WindowResult[] = [];
