@@ -40,25 +40,32 @@ export function parseResultLine(def: PipelineDefinition, row: Record<string, unk
 }
 
 export async function readResultsFile(def: PipelineDefinition, path: string): Promise<ResultRecord[]> {
+  const out: ResultRecord[] = [];
+  await eachJsonRow(path, 'realtime results', (row, line) => {
+    const r = parseResultLine(def, row, line);
+    if (r) out.push(r);
+  });
+  return out;
+}
+
+/** Each non-blank line of a JSON-lines file as an object, with its line number; a user's error for an unreadable file or line. */
+async function eachJsonRow(path: string, what: string, each: (row: Record<string, unknown>, line: number) => void): Promise<void> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new ConfigError(`cannot read realtime results ${path}: check the path`, { cause: error });
+    throw new ConfigError(`cannot read ${what} ${path}: check the path`, { cause: error });
   }
-  const out: ResultRecord[] = [];
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
     let row: Record<string, unknown>;
     try {
       row = JSON.parse(line) as Record<string, unknown>;
     } catch (error) {
-      throw new ConfigError(`realtime results ${path} line ${i + 1} is not JSON`, { cause: error });
+      throw new ConfigError(`${what} ${path} line ${i + 1} is not JSON`, { cause: error });
     }
-    const r = parseResultLine(def, row, i + 1);
-    if (r) out.push(r);
+    each(row, i + 1);
   });
-  return out;
 }
 
 /** One late-event row as workers write it (`concord.late`); null for another pipeline. */
@@ -88,16 +95,9 @@ export function parseLateRow(def: PipelineDefinition, row: Record<string, unknow
 
 /** Reads late events recorded by workers (`concord results --late-output`) for one pipeline. */
 export async function readLateLog(def: PipelineDefinition, path: string): Promise<LoggedLate[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError(`cannot read late events ${path}: check the path`, { cause: error });
-  }
   const out: LoggedLate[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (line.trim() === '') return;
-    const late = parseLateRow(def, JSON.parse(line) as Record<string, unknown>, `${path} line ${i + 1}`);
+  await eachJsonRow(path, 'late events', (row, line) => {
+    const late = parseLateRow(def, row, `${path} line ${line}`);
     if (late) out.push(late);
   });
   return out;

@@ -1,0 +1,38 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { pageViewsPerMinute } from '../../examples/seed.ts';
+import { ConfigError } from '../../pipeline/errors.ts';
+import { readLateLog, readResultsFile } from '../../reconcile/realtime-input.ts';
+import { tempWorkspace } from '../fixtures/workspace.ts';
+
+// The realtime inputs of `concord reconcile` (--realtime, --late) are the user's files: a line that is
+// not JSON is the user's error, named by file and line, never a bare SyntaxError.
+const ws = tempWorkspace();
+afterAll(() => ws.cleanup());
+
+const late = {
+  pipeline: 'page_views_per_minute', event: { event_id: 'c1', ts: '2026-11-23T10:00:01.000Z', url: '/a', visitor_id: 'v1' },
+  watermark: '2026-11-23T10:10:00.000Z', window_start: '2026-11-23T10:00:00.000Z', window_end: '2026-11-23T10:01:00.000Z',
+  source: 'clicks:0', offset: 7,
+};
+const result = {
+  pipeline: 'page_views_per_minute', window_start: '2026-11-23T10:00:00.000Z', window_end: '2026-11-23T10:01:00.000Z',
+  url: '/a', views: 3, revision: 0, watermark: '2026-11-23T10:01:30.000Z', definition_version: 'v',
+};
+
+describe('reading the realtime inputs of reconcile', () => {
+  it('reads late events and results, skipping blank lines', async () => {
+    const logged = await readLateLog(pageViewsPerMinute, ws.file('late.jsonl', [late, '', late]));
+    expect(logged.map((l) => [l.record.position, l.record.event.event_id])).toEqual([[{ source: 'clicks:0', offset: 7 }, 'c1'], [{ source: 'clicks:0', offset: 7 }, 'c1']]);
+    const results = await readResultsFile(pageViewsPerMinute, ws.file('results.jsonl', [result]));
+    expect(results).toMatchObject([{ kind: 'window', key: { url: '/a' }, values: { views: 3 } }]);
+  });
+
+  it('a line that is not JSON is a user error naming the file and the line, in either file', async () => {
+    const badLate = ws.file('bad-late.jsonl', [late, '{"pipeline": "page_views_per']);
+    await expect(readLateLog(pageViewsPerMinute, badLate)).rejects.toThrow(ConfigError);
+    await expect(readLateLog(pageViewsPerMinute, badLate)).rejects.toThrow(`late events ${badLate} line 2 is not JSON`);
+    const badResults = ws.file('bad-results.jsonl', ['not json', result]);
+    await expect(readResultsFile(pageViewsPerMinute, badResults)).rejects.toThrow(`realtime results ${badResults} line 1 is not JSON`);
+    await expect(readLateLog(pageViewsPerMinute, ws.file('missing.jsonl'))).rejects.toThrow(/cannot read late events .*missing\.jsonl: check the path/);
+  });
+});
