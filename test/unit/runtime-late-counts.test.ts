@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seedRegistry } from '../../examples/seed.ts';
-import { batchesOf } from '../../sources/jsonl-file.ts';
+import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { runStream } from '../../stream/runtime.ts';
 
 // Each pipeline judges an event on its own: the stats count late events per pipeline, and the total is
@@ -14,9 +14,8 @@ describe('runStream late counts', () => {
     // 5-minute one (50-55, open until 59:59.999).
     const lines = [at(0, 'a'), at(60, 'b'), at(0, 'c'), at(52.5, 'd')];
     const lates: string[] = [];
-    async function* source() { yield* batchesOf('file:clicks.jsonl', lines); }
     const stats = await runStream({
-      pipelines: clicks, source: source(), onResult: () => undefined, onDeadLetter: () => undefined,
+      pipelines: clicks, source: memoryBatches('file:clicks.jsonl', lines), onResult: () => undefined, onDeadLetter: () => undefined,
       onLate: (l) => lates.push(`${l.pipeline}:${String(l.event.event_id)}`),
     });
     expect(lates.sort()).toEqual(['page_views_per_minute:c', 'page_views_per_minute:d', 'unique_visitors_5m:c']);
