@@ -7,6 +7,7 @@ import { quoteIdent } from './duckdb.ts';
  * The Parquet archive layout, shared by writers and readers:
  *   <dir>/<schema>/dt=YYYY-MM-DD/hour=HH/<source>-<firstOffset>-<lastOffset>.parquet   (event time, UTC)
  *   <dir>/<schema>/_rejected/<source>.jsonl                                            (dead letters)
+ *   <dir>/<schema>/_blank/<source>.jsonl                                               (offsets of blank lines)
  * (<schema>: the schema's name, made file-safe by `safeName`.)
  * Besides the schema's fields every row keeps `_source`, `_offset` (arrival position), `_ingest_ts`,
  * and for each sketched field `_h_<field>_hi` / `_h_<field>_lo`: the pinned 64-bit hash, so replay
@@ -22,6 +23,14 @@ export function partitionGlob(dir: string, schema: EventSchema): string {
 
 export function rejectedDir(dir: string, schema: EventSchema): string {
   return join(schemaDir(dir, schema), '_rejected');
+}
+
+/**
+ * Offsets of a file's blank lines, `{"source", "offset"}` per line: no event and no dead letter (a blank
+ * line is skipped by both runtimes), but an offset the archive saw, not a gap (reconcile/evidence.ts).
+ */
+export function blankDir(dir: string, schema: EventSchema): string {
+  return join(schemaDir(dir, schema), '_blank');
 }
 
 /** The stored hash columns of a sketched field, as names (e.g. for Parquet metadata). */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArchiveError, ConcordError } from '../pipeline/errors.ts';
 import { hash64Into } from '../pipeline/hash.ts';
@@ -9,7 +9,7 @@ import { admitLine, deadLetterToJson } from '../schemas/decode.ts';
 import { duckdbType, type AnyEvent, type EventSchema, type FieldKind } from '../schemas/schema.ts';
 import { offsetOf, type LineSource } from '../sources/source.ts';
 import { JsonlWriter } from '../stream/sinks/jsonl-writer.ts';
-import { hashColumns, rejectedDir, schemaDir, sourceTag } from './archive-layout.ts';
+import { blankDir, hashColumns, rejectedDir, schemaDir, sourceTag } from './archive-layout.ts';
 import { DuckDb, quoteIdent, quoteString } from './duckdb.ts';
 
 const HOUR = 3_600_000;
@@ -58,6 +58,7 @@ export class ParquetArchive {
     const stats: ArchiveStats = { events: 0, deadLetters: 0, files: [] };
     const ingest = options.ingestTime ?? Date.now();
     let rejected: JsonlWriter | undefined;
+    let blank: JsonlWriter | undefined;
     let sourceName: string | undefined;
     try {
       const columns = [
@@ -76,7 +77,11 @@ export class ParquetArchive {
         for (let i = 0; i < batch.lines.length; i++) {
           const position = { source: batch.source, offset: offsetOf(batch, i) };
           const admitted = admitLine(schema, guard, batch, i, position);
-          if (admitted === null) continue;
+          if (admitted === null) {
+            blank ??= new JsonlWriter(join(blankDir(this.dir, schema), `${options.stem ?? sourceTag(batch.source)}.jsonl`));
+            blank.write(position);
+            continue;
+          }
           if (!admitted.ok) {
             stats.deadLetters++;
             rejected ??= new JsonlWriter(join(rejectedDir(this.dir, schema), `${options.stem ?? sourceTag(batch.source)}.jsonl`));
@@ -94,6 +99,13 @@ export class ParquetArchive {
       }
       appender.closeSync();
       await rejected?.close();
+      await blank?.close();
+      // A source archived again replaces its dead letters and blank lines too (none now: none kept).
+      if (options.mode !== 'append' && options.stem === undefined && sourceName !== undefined) {
+        const own = `${sourceTag(sourceName)}.jsonl`;
+        if (!rejected) await rm(join(rejectedDir(this.dir, schema), own), { force: true });
+        if (!blank) await rm(join(blankDir(this.dir, schema), own), { force: true });
+      }
       stats.files = await this.writePartitions(db, names, sketched, options.mode === 'append' ? (options.stem ?? 'part') : undefined);
       return stats;
     } catch (error) {
@@ -165,6 +177,8 @@ export class ParquetArchive {
       files.push(finalPath);
     }
     await rm(tmpDir, { recursive: true, force: true });
+    // The shared parent too, once no other writer uses it (an archive directory holds only the archive).
+    await rmdir(join(this.dir, '.tmp')).catch(() => undefined);
     if (stem === undefined) await this.removeSuperseded(groups.map((g) => String(g._source)), files);
     return files;
   }

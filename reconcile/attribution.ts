@@ -3,7 +3,7 @@
  * then the archive's own evidence (duplicates, rejected records, gaps). Each cause holds only when the
  * realtime value equals what the stream should have produced without those events (the shadow).
  */
-import { sameNumber } from '../pipeline/aggregates.ts';
+import { isFloatingAggregate, sameNumber } from '../pipeline/aggregates.ts';
 import type { PipelineDefinition, WindowedPipeline } from '../pipeline/definition.ts';
 import { paneId, windowCellId } from '../pipeline/keys.ts';
 import { isoMillis } from '../pipeline/time.ts';
@@ -71,6 +71,7 @@ export function evidenceAttribution(def: PipelineDefinition, evidence: Evidence)
     if (r.loose) cellsOf(r.loose).forEach((c) => into.set(c, (into.get(c) ?? 0) + 1));
   }
   const missingOffsets = [...gaps.values()].reduce((a, b) => a + b, 0);
+  const sameValue = sameValueOf(def);
   return (id, rt, rp, sh) => {
     const cell = def.kind === 'windowed' ? id : `key:${paneId([def.key], ((rt ?? rp) as AlertResult).key)}`;
     if (dupCells.has(cell) && sameValue(rt, sh)) return 'duplicate';
@@ -106,6 +107,7 @@ export function windowAttribution(def: Extract<PipelineDefinition, { kind: 'wind
   }
   // In arrival order per source, however the skips were gathered (whole-late and per-window ones apart).
   for (const list of byCell.values()) list.sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : a.offset - b.offset));
+  const sameValue = sameValueOf(def);
   return (id, rt, _rp, sh) => {
     const events = byCell.get(id) ?? [];
     if (!sameValue(rt, sh)) return { cause: rt === undefined && sh !== undefined ? 'missing_window' : 'unexplained', events };
@@ -128,6 +130,7 @@ export function ruleAttribution(
   dropped.forEach((l) => add(l, true));
   evaluatedLate.forEach((l) => add(l, false));
   const span = def.rule.span;
+  const sameValue = sameValueOf(def);
   return (_id, rt, rp, sh) => {
     const alert = (rt ?? rp) as AlertResult;
     const candidates = lateByKey.get(paneId([def.key], alert.key)) ?? [];
@@ -145,20 +148,33 @@ export function valuesOf(r: ResultRecord): Record<string, unknown> {
   return r.kind === 'window' ? r.values : { [r.output]: r.value };
 }
 
-/** Same numbers (windows: every output; alerts: the same distinct values). Called per cell: no JSON. */
-export function sameValue(a?: ResultRecord, b?: ResultRecord): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  if (a.kind === 'window' && b.kind === 'window') {
-    const x = a.values, y = b.values;
-    for (const k in x) if (x[k] !== y[k]) return false;
-    for (const k in y) if (!(k in x)) return false;
-    return true;
-  }
-  if (a.kind === 'alert' && b.kind === 'alert') {
-    const x = a.value, y = b.value;
-    // A sum rule's total over double fields differs by the order of additions: integers compare exactly.
-    if (typeof x === 'number' || typeof y === 'number') return typeof x === 'number' && typeof y === 'number' && sameNumber(x, y, !Number.isInteger(x) || !Number.isInteger(y));
-    return x.length === y.length && x.every((v, i) => v === y[i]);
-  }
-  return false;
+/** Compares two results of one pipeline: the same numbers, or not. */
+export type SameValue = (a?: ResultRecord, b?: ResultRecord) => boolean;
+
+/**
+ * Same numbers for `def`'s results (windows: every output; alerts: the same distinct values or measure).
+ * Sums and averages of `double` fields agree within FLOAT_TOLERANCE, as in the SQL diff (cell-diff.ts):
+ * their last bits depend on the order of additions, which differs between the stream's partial merges,
+ * the shadow run and the replay. Everything else, decimals included, compares exactly. Called per cell:
+ * no JSON.
+ */
+export function sameValueOf(def: PipelineDefinition): SameValue {
+  const floating = def.kind === 'windowed'
+    ? new Set(def.aggregates.filter((a) => isFloatingAggregate(a.aggregate, def.schema)).map((a) => a.output))
+    : new Set(def.rule.measure === 'sum' && def.schema.fields[def.rule.field ?? '']?.kind === 'double' ? [def.rule.output] : []);
+  return (a, b) => {
+    if (a === undefined || b === undefined) return a === b;
+    if (a.kind === 'window' && b.kind === 'window') {
+      const x = a.values, y = b.values;
+      for (const k in x) if (x[k] !== y[k] && !(floating.has(k) && sameNumber(x[k], y[k], true))) return false;
+      for (const k in y) if (!(k in x)) return false;
+      return true;
+    }
+    if (a.kind === 'alert' && b.kind === 'alert') {
+      const x = a.value, y = b.value;
+      if (typeof x === 'number' || typeof y === 'number') return typeof x === 'number' && typeof y === 'number' && sameNumber(x, y, floating.has(a.output));
+      return x.length === y.length && x.every((v, i) => v === y[i]);
+    }
+    return false;
+  };
 }

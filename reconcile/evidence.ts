@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArchivedEvent } from '../batch/archive-reader.ts';
-import { partitionGlob, rejectedDir } from '../batch/archive-layout.ts';
+import { blankDir, partitionGlob, rejectedDir } from '../batch/archive-layout.ts';
 import { quoteIdent, quoteString, type DuckDb } from '../batch/duckdb.ts';
 import { inTimeRanges } from '../batch/replay.ts';
 import { listArchiveFiles } from '../batch/parquet-archive.ts';
@@ -76,6 +76,18 @@ export async function findDuplicates(
   return { deliveries, replayExtrasTable: REPLAY_EXTRAS, replayExtras };
 }
 
+/** The offsets of blank lines the archive skipped (batch/archive-layout.ts `blankDir`). */
+async function readBlankOffsets(dir: string, schema: EventSchema): Promise<EventPosition[]> {
+  const folder = blankDir(dir, schema);
+  const out: EventPosition[] = [];
+  for (const f of (await readdir(folder).catch(() => [] as string[])).filter((name) => name.endsWith('.jsonl'))) {
+    for (const line of (await readFile(join(folder, f), 'utf8')).split('\n')) {
+      if (line.trim() !== '') out.push(JSON.parse(line) as EventPosition);
+    }
+  }
+  return out;
+}
+
 export async function readRejected(dir: string, schema: EventSchema): Promise<RejectedRecord[]> {
   const folder = rejectedDir(dir, schema);
   const files = await readdir(folder).catch(() => [] as string[]);
@@ -98,7 +110,8 @@ export async function readRejected(dir: string, schema: EventSchema): Promise<Re
 }
 
 /**
- * Missing offsets per source between the first and last archived one, rejected records excepted.
+ * Missing offsets per source between the first and last archived one, rejected records and blank lines
+ * excepted.
  * Distinct offsets are counted with a bitmap over [first, last] (measured, 10M events: 0.3 s, against
  * 1.7 s for count(DISTINCT)).
  */
@@ -111,10 +124,17 @@ export async function findGaps(dir: string, schema: EventSchema, db: DuckDb, rej
   const distinct = await db.rows(`SELECT ${sources
     .map((s, i) => `bit_count(bitstring_agg(_offset, ${s.first}, ${s.last}) FILTER (WHERE _source = ${quoteString(s.source)})) AS d${i}`)
     .join(', ')} FROM ${files}`);
-  const rejectedBySource = new Map<string, number[]>();
-  for (const r of rejected) rejectedBySource.set(r.source, [...(rejectedBySource.get(r.source) ?? []), r.offset]);
+  // Offsets the archive saw that hold no event: rejected records and blank lines.
+  const seenBySource = new Map<string, number[]>();
+  const seen = (source: string, offset: number) => {
+    let list = seenBySource.get(source);
+    if (!list) seenBySource.set(source, (list = []));
+    list.push(offset);
+  };
+  for (const r of rejected) seen(r.source, r.offset);
+  for (const b of await readBlankOffsets(dir, schema)) seen(b.source, b.offset);
   sources.forEach(({ source, first, last }, i) => {
-    const inside = (rejectedBySource.get(source) ?? []).filter((o) => o > first && o < last).length;
+    const inside = new Set((seenBySource.get(source) ?? []).filter((o) => o > first && o < last)).size;
     const missing = last - first + 1 - Number(distinct[0]![`d${i}`]) - inside;
     if (missing > 0) gaps.set(source, missing);
   });

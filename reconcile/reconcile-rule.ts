@@ -2,7 +2,7 @@ import type { DuckDb } from '../batch/duckdb.ts';
 import { replay } from '../batch/replay.ts';
 import type { PipelineDefinition, RulePipeline } from '../pipeline/definition.ts';
 import type { ResultRecord } from '../schemas/results.ts';
-import { causeOf, evidenceAttribution, primaryValue, ruleAttribution, sameValue, type Attribution, type Evidence } from './attribution.ts';
+import { causeOf, evidenceAttribution, primaryValue, ruleAttribution, sameValueOf, type Attribution, type Evidence } from './attribution.ts';
 import { finalResults } from './final-results.ts';
 import type { LoggedLate, ReconcileInput } from './reconcile.ts';
 import { emptyReport, recordDifference, type ReconcileMetrics, type ReconcileReport } from './reconcile-report.ts';
@@ -33,6 +33,7 @@ export async function reconcileRule(
   }
   const report = emptyReport(def, metricsOf(def, realtime, replayed), lateEvents, evidence);
   const fallback = evidenceAttribution(def, evidence);
+  const sameValue = sameValueOf(def);
   const cells = new Set([...replayed.keys(), ...realtime.keys()]);
   // Alert order (ids start with the key), as the windows' report orders by window then key.
   for (const id of [...cells].sort((a, b) => parseFloat(a) - parseFloat(b) || (a < b ? -1 : a > b ? 1 : 0))) {
@@ -53,6 +54,7 @@ export async function reconcileRule(
 
 /** cell-diff.ts's metrics (computed there in SQL for windows), over the alert maps. */
 function metricsOf(def: PipelineDefinition, realtime: Map<string, ResultRecord>, replayed: Map<string, ResultRecord>): ReconcileMetrics {
+  const sameValue = sameValueOf(def);
   let mismatched = 0, missing = 0, extra = 0, absolute = 0, total = 0;
   const cells = new Set([...realtime.keys(), ...replayed.keys()]);
   for (const id of cells) {

@@ -1,14 +1,17 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { blankDir } from '../../batch/archive-layout.ts';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { pageViewsPerMinute } from '../../examples/seed.ts';
 import { withTiming } from '../../pipeline/definition.ts';
+import { parseDefinitions } from '../../pipeline/definitions-file.ts';
 import { DuckDb } from '../../batch/duckdb.ts';
 import { findGaps } from '../../reconcile/evidence.ts';
 import { reconcile } from '../../reconcile/reconcile.ts';
 import type { ResultRecord, WindowResult } from '../../schemas/results.ts';
 import { memoryBatches } from '../../sources/jsonl-file.ts';
+import type { LineBatch } from '../../sources/source.ts';
 import { streamLines } from '../fixtures/run-both.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
@@ -25,6 +28,12 @@ async function archive(lines: string[], source = 'file:input.jsonl'): Promise<st
   const dir = join(ws.dir, `a${n++}`);
   await new ParquetArchive(dir, def.schema).write(memoryBatches(source, lines, 1000));
   return dir;
+}
+
+/** A source whose lines at `missing` never reached the archive: a real gap, offsets skipped (not blank lines). */
+async function* withoutLines(source: string, lines: readonly string[], missing: readonly number[]): AsyncIterable<LineBatch> {
+  const kept = lines.map((l, i) => [l, i] as const).filter(([, i]) => !missing.includes(i));
+  yield { source, firstOffset: 0, lines: kept.map(([l]) => l), offsets: kept.map(([, i]) => i) };
 }
 
 const views = (r: ResultRecord) => (r as WindowResult).values.views;
@@ -91,17 +100,35 @@ describe('reconcile: every cause, backed by evidence', () => {
   it('archive_gap: offsets neither archived nor rejected; the stream counted what the archive lacks', async () => {
     const lines = [click('e1', 1_000), click('e2', 2_000), click('e3', 3_000), click('e4', 3 * M)];
     const streamed = await streamLines(def, lines);
-    const holed = await archive(lines.map((l, i) => (i === 1 ? '' : l)));
+    const holed = join(ws.dir, `a${n++}`);
+    await new ParquetArchive(holed, def.schema).write(withoutLines('file:input.jsonl', lines, [1]));
     const report = await reconcile({ def, realtime: streamed.changelog, archiveDir: holed });
     expect(report).toMatchObject({ different: 1, unexplained: 0, causes: { archive_gap: 1 }, evidence: { archive_gaps: 1 } });
     expect(report.differences[0]).toMatchObject({ realtime: { views: 3 }, replay: { views: 2 } });
   });
 
+  it('a blank line is no gap: both runtimes skip it, the archive notes its offset', async () => {
+    const lines = [click('e1', 1_000), '', click('e3', 3_000), '  ', click('e4', 3 * M)];
+    const streamed = await streamLines(def, lines);
+    const dir = await archive(lines);
+    const report = await reconcile({ def, realtime: streamed.changelog, archiveDir: dir });
+    expect(report).toMatchObject({ different: 0, unexplained: 0, evidence: { archive_gaps: 0 } });
+    // The stream counted the event the archive lacks: no blank line may explain it as a gap.
+    const more = streamed.changelog.map((r) => ((r as WindowResult).windowStart === 0 ? withViews(r, 3) : r));
+    const unexplained = await reconcile({ def, realtime: more, archiveDir: dir });
+    expect(unexplained).toMatchObject({ different: 1, unexplained: 1, evidence: { archive_gaps: 0 } });
+    // Archived again without its blank lines, the source's earlier note of them goes.
+    const note = join(blankDir(dir, def.schema), 'file_input.jsonl.jsonl'); // sourceTag(source).jsonl
+    expect((await readFile(note, 'utf8')).trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ source: 'file:input.jsonl', offset: 1 }, { source: 'file:input.jsonl', offset: 3 }]);
+    await new ParquetArchive(dir, def.schema).write(memoryBatches('file:input.jsonl', lines.filter((l) => l.trim() !== ''), 1000));
+    await expect(readFile(note, 'utf8')).rejects.toThrow(/ENOENT/);
+  });
+
   it('archive gaps: read from the row-group statistics, or by a scan when a row group mixes sources; both exact', async () => {
     // Two sources, each file one source (statistics answer): offsets 0..3 of a with 1 missing, 0..2 of b complete.
-    const a = [click('e1', 1_000), '', click('e3', 3_000), click('e4', 4_000)];
+    const a = [click('e1', 1_000), click('e2', 2_000), click('e3', 3_000), click('e4', 4_000)];
     const dir = join(ws.dir, `a${n++}`);
-    await new ParquetArchive(dir, def.schema).write(memoryBatches('file:a.jsonl', a, 1000));
+    await new ParquetArchive(dir, def.schema).write(withoutLines('file:a.jsonl', a, [1]));
     await new ParquetArchive(dir, def.schema).write(memoryBatches('file:b.jsonl', [click('f1', 1_000), click('f2', 2_000), click('f3', 3_000)], 1000));
     const db = await DuckDb.open();
     try {
@@ -121,6 +148,33 @@ describe('reconcile: every cause, backed by evidence', () => {
     } finally {
       db.close();
     }
+  });
+
+  it('doubles: a sum or average of a double field differing in its last bits is the same value (the order of additions)', async () => {
+    const rides = parseDefinitions({
+      schemas: { rides: { time: 'ts', id: 'ride_id', fields: { ride_id: 'string', ts: 'timestamp', city: 'string', km: 'double', fare: 'decimal(2)' } } },
+      pipelines: { km: { input: 'rides', key: ['city'], window: { tumbling: '1m' }, aggregates: { n: 'count', km: ['sum', 'km'], avg_km: ['avg', 'km'], fare: ['sum', 'fare'] }, max_out_of_orderness: 1000, allowed_lateness: 0 } },
+    }, 'x').pipeline('km');
+    const ride = (id: string, ts: number, km: number) => JSON.stringify({ ride_id: id, ts, city: 'L', km, fare: '1.10' });
+    // r4 is late for the first window: the realtime value lacks it, the replay has it.
+    const lines = [ride('r1', 1_000, 1.1), ride('r2', 2_000, 2.2), ride('r3', 3 * M, 0.7), ride('r4', 1_500, 3.3)];
+    const streamed = await streamLines(rides, lines);
+    expect(streamed.lates).toHaveLength(1);
+    const dir = join(ws.dir, `a${n++}`);
+    await new ParquetArchive(dir, rides.schema).write(memoryBatches('file:input.jsonl', lines, 1000));
+    // As the Kafka path's partial merges give them: the doubles' last bits differ.
+    const nudged = (r: ResultRecord): WindowResult => {
+      const w = r as WindowResult;
+      return { ...w, values: { ...w.values, km: w.values.km! * (1 + 1e-15), avg_km: w.values.avg_km! * (1 - 1e-15) } };
+    };
+    const realtime = streamed.changelog.map(nudged);
+    const lateLog = streamed.lates.map((record) => ({ record, evaluatedOnArrival: false }));
+    for (const report of [await reconcile({ def: rides, realtime, archiveDir: dir }), await reconcile({ def: rides, realtime, archiveDir: dir, lateLog })]) {
+      expect(report).toMatchObject({ cells: 2, different: 1, unexplained: 0, causes: { late_beyond_lateness: 1 } });
+    }
+    // Decimals stay exact: a sum of decimals one cent off is a difference nothing explains.
+    const cent = streamed.changelog.map((r) => ((r as WindowResult).windowStart === 3 * M ? { ...(r as WindowResult), values: { ...(r as WindowResult).values, fare: 1.11 } } : r));
+    expect(await reconcile({ def: rides, realtime: cent, archiveDir: dir, lateLog })).toMatchObject({ different: 2, unexplained: 1 });
   });
 
   it('range: only the cells of windows starting in [from, to) are reconciled', async () => {
