@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ArchiveError, ConcordError } from '../pipeline/errors.ts';
+import { ArchiveError, ConcordError, ConfigError } from '../pipeline/errors.ts';
 import { hash64Into } from '../pipeline/hash.ts';
 import { utcPartition } from '../pipeline/time.ts';
 import { TimeGuard, timeGuardSettings } from '../pipeline/time-guard.ts';
@@ -9,7 +9,7 @@ import { admitLine, deadLetterToJson } from '../schemas/decode.ts';
 import { duckdbType, type AnyEvent, type EventSchema, type FieldKind } from '../schemas/schema.ts';
 import { offsetOf, type LineSource } from '../sources/source.ts';
 import { JsonlWriter } from '../stream/sinks/jsonl-writer.ts';
-import { blankDir, hashColumns, rejectedDir, schemaDir, sourceTag } from './archive-layout.ts';
+import { blankDir, hashColumns, partitionGlob, rejectedDir, schemaDir, sourceTag } from './archive-layout.ts';
 import { DuckDb, quoteIdent, quoteString } from './duckdb.ts';
 
 const HOUR = 3_600_000;
@@ -214,4 +214,15 @@ export async function listArchiveFiles(dir: string, schema: EventSchema): Promis
   };
   await walk(root);
   return out.sort();
+}
+
+/**
+ * The archive files of a schema, or the user's error when there are none: a replay or reconciliation
+ * of nothing reads as success (0 results) or blames every realtime cell, never as the wrong --archive.
+ */
+export async function requireArchiveFiles(dir: string, schema: EventSchema): Promise<string[]> {
+  const files = await listArchiveFiles(dir, schema);
+  if (files.length > 0) return files;
+  const where = (await stat(dir).catch(() => undefined)) === undefined ? `${dir} does not exist` : `${dir} holds no Parquet file of schema ${schema.name} (${partitionGlob(dir, schema)})`;
+  throw new ConfigError(`no archive to read: ${where}; write it with \`concord archive --schema ${schema.name} --dir ${dir}\`, or check --archive / --input`);
 }

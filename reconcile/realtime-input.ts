@@ -39,12 +39,22 @@ export function parseResultLine(def: PipelineDefinition, row: Record<string, unk
   };
 }
 
+/**
+ * Reads the pipeline's rows of a results file. A file whose rows are all another pipeline's is the
+ * wrong file (or the wrong --pipeline): every replayed cell would read as a missing window.
+ */
 export async function readResultsFile(def: PipelineDefinition, path: string): Promise<ResultRecord[]> {
   const out: ResultRecord[] = [];
+  const others = new Set<string>();
   await eachJsonRow(path, 'realtime results', (row, line) => {
     const r = parseResultLine(def, row, line);
     if (r) out.push(r);
+    else others.add(String(row.pipeline));
   });
+  if (out.length === 0 && others.size > 0) {
+    const held = [...others].sort();
+    throw new ConfigError(`realtime results ${path} hold no row of pipeline ${def.name}, only of ${held.join(', ')}: pass ${def.name}'s output, or --pipeline ${held[0]}`);
+  }
   return out;
 }
 

@@ -1,5 +1,6 @@
 import { archivedSources } from '../batch/archive-reader.ts';
 import { DuckDb } from '../batch/duckdb.ts';
+import { requireArchiveFiles } from '../batch/parquet-archive.ts';
 import { fieldsRead, type PipelineDefinition } from '../pipeline/definition.ts';
 import type { LateRecord, ResultRecord } from '../schemas/results.ts';
 import type { Evidence } from './attribution.ts';
@@ -60,6 +61,7 @@ export async function reconcileWithReplay(input: ReconcileInput): Promise<{ repo
 
 async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
   const { def, range } = input;
+  await requireArchiveFiles(input.archiveDir, def.schema);
   const db = await DuckDb.open();
   try {
     // A day's windows hold events up to one window size past its end; rules look back without bound.

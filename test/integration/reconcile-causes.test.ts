@@ -6,6 +6,7 @@ import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { pageViewsPerMinute } from '../../examples/seed.ts';
 import { withTiming } from '../../pipeline/definition.ts';
 import { parseDefinitions } from '../../pipeline/definitions-file.ts';
+import { ConfigError } from '../../pipeline/errors.ts';
 import { DuckDb } from '../../batch/duckdb.ts';
 import { findGaps } from '../../reconcile/evidence.ts';
 import { reconcile } from '../../reconcile/reconcile.ts';
@@ -175,6 +176,15 @@ describe('reconcile: every cause, backed by evidence', () => {
     // Decimals stay exact: a sum of decimals one cent off is a difference nothing explains.
     const cent = streamed.changelog.map((r) => ((r as WindowResult).windowStart === 3 * M ? { ...(r as WindowResult), values: { ...(r as WindowResult).values, fare: 1.11 } } : r));
     expect(await reconcile({ def: rides, realtime: cent, archiveDir: dir, lateLog })).toMatchObject({ different: 2, unexplained: 1 });
+  });
+
+  it('no archive of the schema to read is the user\'s error, not a report blaming every realtime cell', async () => {
+    const streamed = await streamLines(def, [click('e1', 1_000), click('e2', 3 * M)]);
+    const empty = join(ws.dir, `a${n++}`);
+    await mkdir(empty, { recursive: true });
+    await expect(reconcile({ def, realtime: streamed.changelog, archiveDir: empty })).rejects.toThrow(ConfigError);
+    await expect(reconcile({ def, realtime: streamed.changelog, archiveDir: empty })).rejects.toThrow(`no archive to read: ${empty} holds no Parquet file of schema clicks`);
+    await expect(reconcile({ def, realtime: streamed.changelog, archiveDir: join(empty, 'nope') })).rejects.toThrow(`no archive to read: ${join(empty, 'nope')} does not exist`);
   });
 
   it('range: only the cells of windows starting in [from, to) are reconciled', async () => {

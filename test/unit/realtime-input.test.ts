@@ -35,4 +35,13 @@ describe('reading the realtime inputs of reconcile', () => {
     await expect(readResultsFile(pageViewsPerMinute, badResults)).rejects.toThrow(`realtime results ${badResults} line 1 is not JSON`);
     await expect(readLateLog(pageViewsPerMinute, ws.file('missing.jsonl'))).rejects.toThrow(/cannot read late events .*missing\.jsonl: check the path/);
   });
+
+  it('a results file holding only other pipelines\' rows is the wrong file, not a day of missing windows', async () => {
+    const other = { ...result, pipeline: 'unique_visitors_5m' };
+    const path = ws.file('others.jsonl', [other, other]);
+    await expect(readResultsFile(pageViewsPerMinute, path)).rejects.toThrow(ConfigError);
+    await expect(readResultsFile(pageViewsPerMinute, path)).rejects.toThrow(`realtime results ${path} hold no row of pipeline page_views_per_minute, only of unique_visitors_5m`);
+    // An empty output is a stream that emitted nothing (every replayed window then missing): read as such.
+    expect(await readResultsFile(pageViewsPerMinute, ws.file('empty.jsonl', []))).toEqual([]);
+  });
 });
