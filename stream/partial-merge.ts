@@ -176,7 +176,10 @@ export class PartialMergeStage {
 
   private merged(win: MergeWindow): WindowResult {
     const accs = this.fns.map((f) => f.create());
-    for (const { accumulators } of win.partials.values()) {
+    // In partition order, whatever order the partials came in: a sum of doubles depends on the order of
+    // its additions, and the same topic must give the same number in every run (issue 12).
+    const partials = [...win.partials].sort((a, b) => a[0] - b[0]).map(([, partial]) => partial);
+    for (const { accumulators } of partials) {
       accumulators.forEach((a, i) => this.fns[i]!.merge(accs[i], this.fns[i]!.deserialize(a)));
     }
     const values: Record<string, number | null> = {};
