@@ -13,7 +13,8 @@ export interface WatermarkSpec {
 
 interface PipelineBase {
   readonly name: string;
-  readonly description: string;
+  /** What the pipeline is for, as its author wrote it; absent when none was given (never the name again). */
+  readonly description?: string;
   readonly schema: EventSchema;
   readonly watermark: WatermarkSpec;
   readonly allowedLateness: Millis;

@@ -1,3 +1,4 @@
+import { dayStatusOf, type DayStatusName } from '../store/day-status.ts';
 import { CAUSES, type ReconcileReport } from './reconcile.ts';
 
 /** One pipeline's reconciliation of one day, as stored with the version it published. */
@@ -19,14 +20,25 @@ export interface DayReconciliation {
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
-/** The per-pipeline headline table and the per-cause table, in Markdown. */
-export function reconciliationMarkdown(days: readonly DayReconciliation[]): string {
+/**
+ * The day's status once the reconciliation ran, in the words of `/api/days` (store/day-status.ts): what
+ * it recorded (`day_status`) was the day before it published.
+ */
+export function statusAfter(d: DayReconciliation): DayStatusName {
+  return dayStatusOf({ sealed: d.day_status === 'sealed', liveGeneration: d.generation ?? Math.max(d.previous_generation, 0) });
+}
+
+/**
+ * The per-pipeline headline table and the per-cause table, in Markdown. `status`: each day's status to
+ * show (`concord report`: the day's status now); by default the one the reconciliation left.
+ */
+export function reconciliationMarkdown(days: readonly DayReconciliation[], status: (d: DayReconciliation) => string = statusAfter): string {
   const out: string[] = [];
-  out.push('| pipeline | day | version | cells | equal | mismatched | missing | extra | mismatch rate | SMAPE | unexplained |');
+  out.push('| pipeline | day status | version | cells | equal | mismatched | missing | extra | mismatch rate | SMAPE | unexplained |');
   out.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const d of days) {
     const m = d.report.metrics;
-    out.push(`| ${d.pipeline} | ${d.day_status} | ${d.generation ?? 'not published'} | ${d.report.cells} | ${d.report.equal} | ${m.mismatched} | ${m.missing} | ${m.extra} | ${pct(m.mismatch_rate)} | ${pct(m.smape)} | ${d.report.unexplained} |`);
+    out.push(`| ${d.pipeline} | ${status(d)} | ${d.generation ?? 'not published'} | ${d.report.cells} | ${d.report.equal} | ${m.mismatched} | ${m.missing} | ${m.extra} | ${pct(m.mismatch_rate)} | ${pct(m.smape)} | ${d.report.unexplained} |`);
   }
   out.push('', '| pipeline | ' + CAUSES.join(' | ') + ' |', '|---|' + CAUSES.map(() => '---:').join('|') + '|');
   for (const d of days) out.push(`| ${d.pipeline} | ${CAUSES.map((c) => d.report.causes[c]).join(' | ')} |`);

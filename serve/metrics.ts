@@ -2,18 +2,18 @@ import client from 'prom-client';
 import type { Logger } from 'pino';
 import type { Registry as Definitions } from '../pipeline/registry.ts';
 import type { DayReconciliation } from '../reconcile/day-report.ts';
+import { DAY_STATUSES, dayStatusOf, isSealed, type DayStatusName } from '../store/day-status.ts';
 import type { StoreReader } from '../store/store-reader.ts';
 import type { JobsView } from './jobs-view.ts';
 import type { LiveFeed } from './live-feed.ts';
-import { DAY, dayOfMs, dayStartOf } from './params.ts';
-import { dayLabel } from './routes/days.ts';
+import { DAY, dayOfMs } from './params.ts';
 
 interface StoreView {
   up: boolean;
   seconds: number;
   pipelines: Map<string, {
     rows: number; late: number; dirty: number; watermark: number | null;
-    days: Record<'provisional' | 'reconciled' | 'sealed', number>;
+    days: Record<DayStatusName, number>;
     last: { at: number; success: boolean; mismatchRate: number; smape: number; different: number; unexplained: number } | null;
   }>;
 }
@@ -74,7 +74,7 @@ export class ServeMetrics {
     perPipeline('concord_reconcile_last_differences', 'Differing cells in the last reconciliation', (p) => p.last?.different ?? null);
     perPipeline('concord_reconcile_last_unexplained', 'Unexplained differences in the last reconciliation (the goal is 0)', (p) => p.last?.unexplained ?? null);
     new client.Gauge({
-      name: 'concord_store_days', help: `Days per status (provisional, reconciled, sealed) per pipeline, over the ${STATUS_DAYS} days up to its newest data`, labelNames: ['pipeline', 'status'], registers,
+      name: 'concord_store_days', help: `Days per status (${DAY_STATUSES.join(', ')}) per pipeline, over the ${STATUS_DAYS} days up to its newest data`, labelNames: ['pipeline', 'status'], registers,
       async collect() {
         this.reset();
         for (const [pipeline, p] of (await view()).pipelines) for (const [status, n] of Object.entries(p.days)) this.set({ pipeline, status }, n);
@@ -136,14 +136,13 @@ export class ServeMetrics {
       const last = await s.lastReconciliations();
       for (const def of this.o.definitions.pipelines) {
         const t = totals.get(def.name);
-        const days = { provisional: 0, reconciled: 0, sealed: 0 };
+        const days = Object.fromEntries(DAY_STATUSES.map((x) => [x, 0])) as Record<DayStatusName, number>;
         const { last: newest } = await s.extent(def.name);
         if (newest !== null) {
           const toDay = dayOfMs(newest), fromDay = dayOfMs(newest - (STATUS_DAYS - 1) * DAY);
           const states = await s.dayStates(def.name, fromDay, toDay);
           for (const day of new Set([...(await s.days(def.name, fromDay, toDay)), ...states.keys()])) {
-            const w = t?.watermark ?? null;
-            days[dayLabel(w !== null && w >= dayStartOf(day) + DAY + this.o.reader.sealDelayMs, states.get(day)?.liveGeneration ?? 0)]++;
+            days[dayStatusOf({ sealed: isSealed(day, t?.watermark, this.o.reader.sealDelayMs), liveGeneration: states.get(day)?.liveGeneration ?? 0 })]++;
           }
         }
         const rec = last.find((r) => r.pipeline === def.name);

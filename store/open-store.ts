@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError } from '../pipeline/errors.ts';
 import { DuckDbDriver } from './duckdb-driver.ts';
@@ -44,9 +44,20 @@ export async function openStore(storeUrl: string | undefined, options: StoreOpti
 }
 
 /**
+ * Nothing to read where a reading command looked: most often a mistyped --store (a user error, exit 2).
+ * `what` says what is missing; the advice is the same.
+ */
+export class NoStoreError extends ConfigError {
+  constructor(what: string, url: string) {
+    super(`${what}: run \`concord stream --store ${url} ...\` or \`concord demo\` first, or check --store (or CONCORD_STORE)`);
+  }
+}
+
+/**
  * Opens the store named by `url` (as `openStore`) for reading only: no tables are created, no writers'
  * lock is taken, every read is one consistent snapshot that never waits for a writer (see
- * `SqlReadDriver`). A store that does not exist yet reads as empty.
+ * `SqlReadDriver`). A DuckDB file that does not exist is a NoStoreError (and is not created); a
+ * PostgreSQL schema without tables reads as empty (a database is there; writers may start any time).
  */
 export async function openStoreReader(storeUrl: string | undefined, options: StoreOptions & { poolSize?: number; statementTimeoutMs?: number }): Promise<StoreReader> {
   const { url, opts } = resolve(storeUrl, options);
@@ -61,6 +72,7 @@ export async function openStoreReader(storeUrl: string | undefined, options: Sto
   if (url.startsWith('duckdb:')) {
     const path = url.slice('duckdb:'.length);
     if (path === '' || path === ':memory:') throw new ConfigError('an in-memory DuckDB store lives in the process that writes it: serve a duckdb:<file> or postgres:// store');
+    if (!existsSync(path)) throw new NoStoreError(`no store at ${path}`, url);
     return new StoreReader(new DuckDbReadDriver(path), opts, url);
   }
   throw new ConfigError(`store "${redact(url)}": use duckdb:<file> or postgres://user@host:port/db (env CONCORD_STORE)`);

@@ -117,6 +117,20 @@ export function toRecord(row: StoredRow, def: PipelineDefinition): ResultRecord 
   return a;
 }
 
+/**
+ * The digits after the point of a window output that is a decimal: sum, min or max of a decimal(N)
+ * field, stored in major units (12.34). Null for every other output: counts are whole numbers (exact as
+ * doubles), doubles and averages have no fixed scale. Totals of a decimal output are summed in units of
+ * 10^-N, so they stay exact like the aggregate itself (StoreSnapshot.top).
+ */
+export function decimalDigitsOf(def: PipelineDefinition, output: string): number | null {
+  if (def.kind !== 'windowed') return null;
+  const spec = def.aggregates.find((a) => a.output === output)?.aggregate;
+  if (spec === undefined || !(spec.kind === 'sum' || spec.kind === 'min' || spec.kind === 'max')) return null;
+  const field = def.schema.fields[spec.field];
+  return field?.kind === 'decimal' ? (field.scale ?? 0) : null;
+}
+
 /** A late event as stored, with the cell it belongs to (windowed: its window; rules: the key's day). */
 export interface StoredLate {
   pipeline: string;

@@ -1,4 +1,5 @@
 import type { KeyValues } from '../pipeline/keys.ts';
+import { MAX_DECIMAL_SCALE } from '../schemas/schema.ts';
 import { EMPTY_SNAPSHOT, type SqlDriver, type SqlReadDriver, type SqlValue } from './sql-driver.ts';
 import { rowFromDb, type StoredRow } from './rows.ts';
 import { SqlResultStore, type StoreOptions } from './sql-store.ts';
@@ -45,6 +46,8 @@ export class StoreReader {
   readonly location: string;
   /** A day is sealed once the pipeline's watermark passes its end plus this (the store's setting, default 72 h). */
   readonly sealDelayMs: number;
+  /** The store's SQL schema (PostgreSQL: one database may hold several stores). */
+  readonly schema: string;
   private readonly driver: SqlReadDriver;
   private readonly options: StoreOptions & { schema: string };
 
@@ -52,6 +55,7 @@ export class StoreReader {
     this.driver = driver;
     this.backend = driver.backend;
     this.options = { ...options, schema: options.schema ?? 'concord' };
+    this.schema = this.options.schema;
     this.location = location;
     this.sealDelayMs = options.sealDelayMs ?? 72 * 3_600_000; // SqlResultStore's default
     new SqlResultStore(EMPTY_SNAPSHOT, this.options); // checks the schema name once, here
@@ -121,22 +125,42 @@ export class StoreSnapshot {
     return (await this.q.query(sql, params)).map(rowFromDb);
   }
 
-  /** The `n` keys with the largest sum of `aggregate` over the windows starting in [from, to) (one window: its value). */
-  async top(pipeline: string, o: { from: number; to: number; aggregate: string; n: number; version: 'live' | number }): Promise<TopKey[]> {
+  /**
+   * The `n` keys with the largest sum of `aggregate` over the windows starting in [from, to) (one window: its value).
+   * `decimals` (rows.ts decimalDigitsOf): summed as integers of 10^-decimals, exact (24541.47, not 24541.469999999998).
+   */
+  async top(pipeline: string, o: { from: number; to: number; aggregate: string; n: number; version: 'live' | number; decimals?: number | null }): Promise<TopKey[]> {
     const params: SqlValue[] = [pipeline, o.from, o.to];
     const p = (v: SqlValue) => { params.push(v); return `$${params.length}`; };
     // The aggregate's name reaches SQL only as a parameter: a JSON key (PostgreSQL) or a JSON pointer (DuckDB, RFC 6901).
     const value = this.q.backend === 'postgres'
       ? `CAST((r.values_json::jsonb ->> ${p(o.aggregate)}) AS DOUBLE PRECISION)`
       : `TRY_CAST(json_extract_string(r.values_json, ${p(`/${o.aggregate.replaceAll('~', '~0').replaceAll('/', '~1')}`)}) AS DOUBLE)`;
+    const d = o.decimals ?? null;
+    if (d !== null && !(Number.isInteger(d) && d >= 0 && d <= MAX_DECIMAL_SCALE)) throw new RangeError(`decimals: 0..${MAX_DECIMAL_SCALE}, got ${d}`);
+    const unit = 10 ** (d ?? 0);
+    // Each stored value is the double nearest m / 10^d: times 10^d, rounded, is m again (|m| < 2^53).
+    const summed = d === null ? value : `CAST(round(${value} * ${unit}) AS BIGINT)`;
     const live = o.version === 'live';
     const rows = await this.q.query(
-      `SELECT r.cell AS cell, min(r.key_json) AS key_json, sum(${value}) AS total, count(*) AS windows
+      `SELECT r.cell AS cell, min(r.key_json) AS key_json, sum(${summed}) AS total, count(*) AS windows
        FROM ${this.s}.result_rows r ${live ? `LEFT JOIN ${this.s}.day_live d ON d.pipeline = r.pipeline AND d.day = r.day` : ''}
        WHERE r.pipeline = $1 AND r.kind = 'window' AND r.window_start >= $2 AND r.window_start < $3
          AND r.generation = ${live ? 'coalesce(d.generation, 0)' : p(o.version as number)}
        GROUP BY r.cell ORDER BY total DESC NULLS LAST, r.cell LIMIT ${int(o.n)}`, params);
-    return rows.map((x) => ({ cell: String(x.cell), key: JSON.parse(String(x.key_json)) as KeyValues, total: x.total === null ? null : Number(x.total), windows: Number(x.windows) }));
+    // An integer sum (bigint from DuckDB's HUGEINT, text from PostgreSQL's numeric) divided once: the double nearest the exact total.
+    return rows.map((x) => ({ cell: String(x.cell), key: JSON.parse(String(x.key_json)) as KeyValues, total: x.total === null ? null : Number(x.total) / unit, windows: Number(x.windows) }));
+  }
+
+  /** The pipelines the store holds results or a watermark of (an index skip-scan on PostgreSQL). */
+  async pipelines(): Promise<string[]> {
+    const rows = await this.q.query(
+      `WITH RECURSIVE p(name) AS (
+         SELECT min(pipeline) FROM ${this.s}.result_rows
+         UNION ALL
+         SELECT (SELECT min(r.pipeline) FROM ${this.s}.result_rows r WHERE r.pipeline > p.name) FROM p WHERE p.name IS NOT NULL)
+       SELECT name FROM p WHERE name IS NOT NULL UNION SELECT pipeline AS name FROM ${this.s}.watermarks`);
+    return [...new Set(rows.map((x) => String(x.name)))].sort();
   }
 
   /** First and last window start (alert ts) of the stream's rows, and how many rows the pipeline has in all versions. */

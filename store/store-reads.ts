@@ -3,10 +3,10 @@ import type { DayReconciliation } from '../reconcile/day-report.ts';
 import type { LoggedLate } from '../reconcile/reconcile.ts';
 import type { DirtyCell } from '../reconcile/reconcile-day.ts';
 import type { KeyValues, ResultRecord } from '../schemas/results.ts';
+import { dayStatusOf, isSealed, type DayStatusName } from './day-status.ts';
 import { rowFromDb, toRecord, type Provenance, type StoredRow } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { everyVersion } from './store-tables.ts';
-import { isSealed } from './stream-writes.ts';
 
 /** One published old -> new change of a visible cell. */
 export interface Change {
@@ -26,12 +26,23 @@ export interface Change {
 export interface DayStatus {
   pipeline: string;
   day: string;
-  status: 'provisional' | 'sealed';
+  /** provisional, reconciled or sealed (day-status.ts: the API's and the metrics' vocabulary too). */
+  status: DayStatusName;
+  /** The watermark passed the end of the day plus the seal delay. */
+  sealed: boolean;
   liveGeneration: number;
   generations: number[];
   lateDelta: number;
   dirty: number;
   watermark: number | null;
+}
+
+/**
+ * The version a reconciliation replaced; null when it replaced none: a failed one published nothing
+ * (its stored record says -1).
+ */
+export function previousVersionOf(rec: Pick<DayReconciliation, 'generation' | 'previous_generation'>): number | null {
+  return rec.generation === null || rec.previous_generation < 0 ? null : rec.previous_generation;
 }
 
 /**
@@ -110,15 +121,17 @@ export class StoreReads {
       this.db.query(`SELECT count(*) AS n FROM ${this.s}.dirty_cells WHERE pipeline = $1 AND day = $2 AND consumed_by IS NULL`, [pipeline, day]),
       this.watermark(pipeline),
     ]);
+    const sealed = isSealed(day, w, this.sealDelayMs);
+    const liveGeneration = live[0] ? Number(live[0].generation) : 0;
     return {
-      pipeline, day, status: isSealed(day, w ?? undefined, this.sealDelayMs) ? 'sealed' : 'provisional',
-      liveGeneration: live[0] ? Number(live[0].generation) : 0, generations: gens.map((g) => Number(g.generation)),
+      pipeline, day, status: dayStatusOf({ sealed, liveGeneration }), sealed, liveGeneration, generations: gens.map((g) => Number(g.generation)),
       lateDelta: delta[0] ? Number(delta[0].n) : 0, dirty: Number(dirty[0]?.n ?? 0), watermark: w,
     };
   }
 
+  /** Whether the day is sealed yet (what a reconciliation records as its `day_status`). */
   async dayStatus(pipeline: string, day: string): Promise<'provisional' | 'sealed'> {
-    return (await this.status(pipeline, day)).status;
+    return (await this.status(pipeline, day)).sealed ? 'sealed' : 'provisional';
   }
 
   async dirtyCells(pipeline: string, day: string): Promise<DirtyCell[]> {

@@ -1,23 +1,17 @@
 import type { ResultRecord } from '../schemas/results.ts';
 import { keepReplaced, keepUnseen, markNews, stageRows, upsertRows, type StagedRow } from './bulk-write.ts';
 import { writeLiveRows, type LiveRow } from './live-rows.ts';
+import { isSealed } from './day-status.ts';
 import { appendLateBulk, dirtyCellId, markDirtyFromStage } from './dirty-cells.ts';
 import { LiveIndex } from './live-index.ts';
 import { cellOf, dayOf, dayStart, revisionOf, rowStartOf, toRow, type StoredLate } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
-
-const DAY = 86_400_000;
 
 export interface WriteOutcome {
   /** Rows that changed the stream's own version (a higher revision than stored). */
   applied: number;
   /** Rows kept for history only: their day is reconciled or sealed (and marked dirty). */
   diverted: number;
-}
-
-/** A day is sealed once the pipeline's watermark passes its end plus the seal delay. */
-export function isSealed(day: string, w: number | undefined | null, sealDelayMs: number): boolean {
-  return w !== undefined && w !== null && w >= dayStart(day) + DAY + sealDelayMs;
 }
 
 /**

@@ -55,7 +55,7 @@ function streamPlan(def: PipelineDefinition): string[] {
   const merged = def.kind === 'windowed' ? !def.key.includes(partitionKey) : def.key !== partitionKey;
   const lines = [
     `${def.name}: ${def.kind} pipeline over schema ${schema.name}, definition version ${definitionVersion(def)}`,
-    `  ${def.description}`,
+    ...(def.description ? [`  ${def.description}`] : []),
     '',
     'Stream plan:',
     `  input      ${schema.name} events (${Object.entries(schema.fields).map(([n, f]) => `${n} ${fieldTypeName(f)}`).join(', ')}); event time ${schema.timeField}, id ${schema.idField}`,

@@ -1,10 +1,13 @@
 import { writeFile } from 'node:fs/promises';
+import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
-import { differencesMarkdown, reconciliationMarkdown } from '../../reconcile/day-report.ts';
+import type { Registry } from '../../pipeline/registry.ts';
+import { differencesMarkdown, reconciliationMarkdown, statusAfter, type DayReconciliation } from '../../reconcile/day-report.ts';
 import { dayRange } from '../../reconcile/reconcile-day.ts';
-import { openStoreReader } from '../../store/open-store.ts';
+import { NoStoreError, openStoreReader } from '../../store/open-store.ts';
 import type { StoredRow } from '../../store/rows.ts';
-import type { DayStatus } from '../../store/store-reads.ts';
+import type { StoreReader } from '../../store/store-reader.ts';
+import { previousVersionOf, type DayStatus } from '../../store/store-reads.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, pipelinesFor, storeFlags, storeOptions, storeUrl } from './shared.ts';
@@ -14,7 +17,8 @@ export interface DayReport {
   pipelines: {
     pipeline: string;
     status: DayStatus;
-    reconciliation: unknown;
+    /** The newest reconciliation of the day, as stored. */
+    reconciliation: DayReconciliation | null;
     rows: { window_start: string; window_end: string | null; key: Record<string, unknown>; values: Record<string, unknown>; revision: number; provenance: string; generation: number }[];
   }[];
 }
@@ -53,15 +57,19 @@ export const reportCommand: CommandSpec = {
     const format = String(v.format ?? 'md');
     if (!['md', 'csv', 'json'].includes(format)) throw new ConfigError(`--format ${format}: use md, csv or json`);
     const registry = await loadRegistry(v);
-    // A reader: never waits for writers (no writers' lock), one consistent snapshot of the day.
+    const selected = pipelinesFor(registry, v.pipeline, loadSettings({}));
+    // A reader: never waits for writers (no writers' lock), one consistent snapshot of the day. A DuckDB
+    // file that is not there is a user error here, before anything is read (and it is not created).
     const reader = await openStoreReader(storeUrl(v), { registry });
     let report: DayReport;
-    let empty = false;
+    let missing: string[] = [];
     try {
-      report = await reader.read(async ({ store, empty: nothing }) => {
-        empty = nothing;
+      report = await reader.read(async (snapshot) => {
+        const { store } = snapshot;
+        const held = snapshot.empty ? [] : await snapshot.pipelines();
+        missing = checkHeld(reader, registry, selected, held);
         const out: DayReport = { date, pipelines: [] };
-        for (const def of pipelinesFor(registry, v.pipeline, loadSettings({}))) {
+        for (const def of selected) {
           const [rows, status, recs] = await Promise.all([store.current(def.name, date), store.status(def.name, date), store.reconciliations(def.name, date)]);
           out.pipelines.push({ pipeline: def.name, status, reconciliation: recs.at(-1) ?? null, rows: rows.map(rowJson) });
         }
@@ -70,14 +78,35 @@ export const reportCommand: CommandSpec = {
     } finally {
       await reader.close();
     }
-    const text = format === 'json' ? JSON.stringify(report, null, 2) + '\n' : format === 'csv' ? toCsv(report) : toMarkdown(report, v.cells === true);
+    const text = format === 'json' ? JSON.stringify(reportJson(report), null, 2) + '\n' : format === 'csv' ? toCsv(report) : toMarkdown(report, v.cells === true);
     if (v.output) await writeFile(String(v.output), text);
     else process.stdout.write(text);
-    // Empty, not an error (a store before its first write reads so), but most often a mistyped --store.
-    if (empty) process.stderr.write(`note: nothing was ever written to the store ${reader.location} (it holds no Concord tables): check --store or CONCORD_STORE\n`);
+    if (missing.length > 0) process.stderr.write(`note: the store ${reader.location} holds no results of ${missing.join(', ')} (reported empty)\n`);
     return 0;
   },
 };
+
+/**
+ * A report of pipelines the store holds nothing of is a mistake (a mistyped --store, or other
+ * definitions than the store was filled with), not an empty report: a user error naming what the store
+ * holds. Returns the selected pipelines it holds nothing of when it holds some of the others.
+ */
+function checkHeld(reader: StoreReader, registry: Registry, selected: readonly PipelineDefinition[], held: readonly string[]): string[] {
+  const url = reader.location;
+  if (held.length === 0) throw new NoStoreError(`the store ${url}${reader.backend === 'postgres' ? ` (schema ${reader.schema})` : ''} holds no results`, url);
+  const missing = selected.map((d) => d.name).filter((n) => !held.includes(n));
+  if (missing.length < selected.length) return missing;
+  if (selected.length < registry.pipelines.length) throw new ConfigError(`the store ${url} holds no results of ${missing.join(', ')} (it holds ${held.join(', ')}): check --pipeline or --store`);
+  throw new ConfigError(
+    `the store ${url} holds the pipelines ${held.join(', ')}; the definitions (${registry.origin}) name ${registry.pipelines.map((d) => d.name).join(', ') || 'none'}: ` +
+      'pass the --definitions the store was filled with (or CONCORD_DEFINITIONS), or check --store',
+  );
+}
+
+/** The report as JSON: as read, but a reconciliation that replaced no version says so with null (its record: -1), as the API does. */
+function reportJson(r: DayReport) {
+  return { ...r, pipelines: r.pipelines.map((p) => ({ ...p, reconciliation: p.reconciliation && { ...p.reconciliation, previous_generation: previousVersionOf(p.reconciliation) } })) };
+}
 
 function toCsv(r: DayReport): string {
   const lines = ['pipeline,window_start,window_end,key,values,revision,provenance,generation'];
@@ -89,14 +118,15 @@ function toCsv(r: DayReport): string {
 
 function toMarkdown(r: DayReport, cells: boolean): string {
   const out = [`# Concord report — ${r.date}`, ''];
-  const recs = r.pipelines.flatMap((p) => (p.reconciliation ? [p.reconciliation as Parameters<typeof reconciliationMarkdown>[0][number]] : []));
-  if (recs.length > 0) out.push('## Reconciliation', '', reconciliationMarkdown(recs), '');
+  const recs = r.pipelines.flatMap((p) => (p.reconciliation ? [p.reconciliation] : []));
+  // The day's status now (what a reconciliation recorded was the day before it published).
+  const now = new Map(r.pipelines.map((p) => [p.pipeline, p.status.status]));
+  if (recs.length > 0) out.push('## Reconciliation', '', reconciliationMarkdown(recs, (d) => now.get(d.pipeline) ?? statusAfter(d)), '');
   for (const p of r.pipelines) {
     const s = p.status;
     out.push(`## ${p.pipeline}`, '', `Day ${s.status} (watermark ${s.watermark === null ? 'unknown' : new Date(s.watermark).toISOString()}); live version ${s.liveGeneration}` +
       `${s.liveGeneration === 0 ? ' (realtime, not reconciled yet)' : ''}; ${s.dirty} dirty cells, late-delta ${s.lateDelta}.`, '');
-    const rec = p.reconciliation as Parameters<typeof differencesMarkdown>[0] | null;
-    if (rec) out.push('Top differences:', '', differencesMarkdown(rec, 10), '');
+    if (p.reconciliation) out.push('Top differences:', '', differencesMarkdown(p.reconciliation, 10), '');
     if (!cells) {
       out.push(`${p.rows.length} cells live (every cell: --cells, or --format csv|json).`, '');
       continue;

@@ -2,24 +2,18 @@ import type { FastifyInstance } from 'fastify';
 import { isoMillis } from '../../pipeline/time.ts';
 import type { DayReconciliation } from '../../reconcile/day-report.ts';
 import { CAUSES, type Cause } from '../../reconcile/reconcile.ts';
-import type { DayStatus } from '../../store/store-reads.ts';
+import { dayStatusOf, isSealed } from '../../store/day-status.ts';
+import { previousVersionOf, type DayStatus } from '../../store/store-reads.ts';
 import type { StoreSnapshot } from '../../store/store-reader.ts';
 import type { ServeContext } from '../context.ts';
-import { ApiError, DAY, dayOfMs, dayStartOf, decodeCursor, encodeCursor, isCellCursor, isoOrNull, parseDate, parseDayRange, parseVersion, pipelineOf } from '../params.ts';
+import { ApiError, dayOfMs, decodeCursor, encodeCursor, isCellCursor, isoOrNull, parseDate, parseDayRange, parseVersion, pipelineOf } from '../params.ts';
 import { LIMITS, anyObject, cursor, date, dateParams, datePipelineParams, errors, limit, page, version } from '../schemas.ts';
-
-type Label = 'provisional' | 'reconciled' | 'sealed';
-
-/** provisional (realtime numbers), reconciled (a corrected version is live), sealed (the watermark passed the end + the seal delay). */
-export function dayLabel(sealed: boolean, liveGeneration: number): Label {
-  return sealed ? 'sealed' : liveGeneration > 0 ? 'reconciled' : 'provisional';
-}
 
 /** A reconciliation's headline numbers (the report without its differences). */
 export function reconciliationSummary(rec: DayReconciliation) {
   const r = rec.report;
   return {
-    status: rec.status, version: rec.generation, previous_version: rec.previous_generation, day_status: rec.day_status, reconciled_at: rec.reconciled_at,
+    status: rec.status, version: rec.generation, previous_version: previousVersionOf(rec), day_status: rec.day_status, reconciled_at: rec.reconciled_at,
     job_id: rec.job_id, corrections: rec.corrections, cells: r.cells, equal: r.equal, different: r.different, causes: r.causes, unexplained: r.unexplained,
     late_events: r.late_events, mismatch_rate: r.metrics.mismatch_rate, smape: r.metrics.smape, metrics: r.metrics, evidence: r.evidence,
     max_out_of_orderness: r.max_out_of_orderness, allowed_lateness: r.allowed_lateness, definition_version: r.definition_version,
@@ -65,12 +59,11 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
       const days = new Set([...(await s.days(name, fromDay, toDay)), ...states.keys()]);
       for (const day of [...days].sort()) {
         const st = states.get(day) ?? { liveGeneration: 0, generations: [], reconciliations: [] };
-        const w = watermarks.get(name);
-        const sealed = w !== undefined && w >= dayStartOf(day) + DAY + ctx.reader.sealDelayMs;
+        const sealed = isSealed(day, watermarks.get(name), ctx.reader.sealDelayMs);
         const rec = st.reconciliations.at(-1);
         if (!byDay.has(day)) byDay.set(day, []);
         byDay.get(day)!.push({
-          pipeline: name, status: dayLabel(sealed, st.liveGeneration), live_version: st.liveGeneration, versions: [0, ...st.generations],
+          pipeline: name, status: dayStatusOf({ sealed, liveGeneration: st.liveGeneration }), live_version: st.liveGeneration, versions: [0, ...st.generations],
           reconciliation: rec ? { status: rec.status, version: rec.generation, at: isoMillis(rec.at) } : null,
         });
       }
@@ -93,7 +86,7 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
         const [stored, switches, recs] = await Promise.all([s.versions(def.name, day), s.switches(def.name, { day, limit: 1000 }), s.store.reconciliations(def.name, day)]);
         const rec = recs.at(-1);
         pipelines.push({
-          pipeline: def.name, kind: def.kind, status: dayLabel(status.status === 'sealed', status.liveGeneration), day_status: status.status, live_version: status.liveGeneration,
+          pipeline: def.name, kind: def.kind, status: status.status, day_status: status.status, live_version: status.liveGeneration,
           watermark: isoOrNull(status.watermark), dirty_cells: status.dirty, late_delta: status.lateDelta,
           late_events: late.find((l) => l.pipeline === def.name)?.n ?? 0,
           versions: versionsOf(status, stored, switches),

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { definitionVersion, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { formatDuration, isoMillis } from '../../pipeline/time.ts';
 import { presentValue } from '../../schemas/schema.ts';
+import { decimalDigitsOf } from '../../store/rows.ts';
 import type { StoreSnapshot } from '../../store/store-reader.ts';
 import type { ServeContext } from '../context.ts';
 import {
@@ -13,7 +14,7 @@ import { LIMITS, alertRow, anyObject, cursor, date, errors, instant, limit, page
 /** A pipeline as the API describes it: what it computes, its B and L, its definition version. */
 export function describePipeline(def: PipelineDefinition) {
   const common = {
-    name: def.name, kind: def.kind, input: def.schema.name, description: def.description, key: keyFields(def), where: def.where,
+    name: def.name, kind: def.kind, input: def.schema.name, description: def.description ?? null, key: keyFields(def), where: def.where,
     max_out_of_orderness: formatDuration(def.watermark.maxOutOfOrderness), allowed_lateness: formatDuration(def.allowedLateness),
     max_out_of_orderness_ms: def.watermark.maxOutOfOrderness, allowed_lateness_ms: def.allowedLateness, definition_version: definitionVersion(def),
   };
@@ -133,7 +134,7 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
         } else {
           range = parseRange(q, { end: await newestEnd(s, def, q), defaultSpan: HOUR, maxSpan: 2 * DAY });
         }
-        const keys = await s.top(def.name, { ...range, aggregate: by, n: q.n, version: ver });
+        const keys = await s.top(def.name, { ...range, aggregate: by, n: q.n, version: ver, decimals: decimalDigitsOf(def, by) });
         return { pipeline: def.name, by, from: isoMillis(range.from), to: isoMillis(range.to), version: ver, keys: keys.map((k) => ({ key: k.key, total: k.total, windows: k.windows })) };
       });
     });

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDay } from '../../generate/realistic-day.ts';
@@ -114,12 +114,15 @@ describe('the single source of truth through the CLI (embedded store)', () => {
     expect(new Map([...cells(now.rows)].sort())).toEqual(new Map([...replayed('page_views_per_minute')].sort()));
   }, 120_000);
 
-  it('a report of a store nothing ever wrote (a mistyped --store) is empty and says so on stderr; a written one does not', () => {
-    const missing = `duckdb:${join(ws.dir, 'no-such-store.duckdb')}`;
-    const r = concord(['report', '--date', DATE, '--format', 'json', '--store', missing]);
-    expect(r.code, r.stderr).toBe(0);
-    expect((JSON.parse(r.stdout) as Report).pipelines.every((p) => p.rows.length === 0)).toBe(true);
-    expect(r.stderr).toContain(`nothing was ever written to the store ${missing}`);
-    expect(concord(['report', '--date', DATE, '--format', 'json', '--store', store()]).stderr).not.toContain('nothing was ever written');
+  it('a report of a store that is not there (a mistyped --store) is a user error naming the path, and creates nothing; a written one is not', () => {
+    const path = join(ws.dir, 'no-such-store.duckdb');
+    const r = concord(['report', '--date', DATE, '--format', 'json', '--store', `duckdb:${path}`]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toEqual([`concord report: no store at ${path}: run \`concord stream --store duckdb:${path} ...\` or \`concord demo\` first, or check --store (or CONCORD_STORE)`]);
+    expect(existsSync(path)).toBe(false);
+    const written = concord(['report', '--date', DATE, '--format', 'json', '--store', store()]);
+    expect(written.code, written.stderr).toBe(0);
+    expect(written.stderr).not.toContain('no store');
   });
 });

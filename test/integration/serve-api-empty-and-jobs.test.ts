@@ -6,6 +6,7 @@ import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { seedRegistry } from '../../examples/seed.ts';
 import { ConcordJobs, QUEUE } from '../../jobs/job-queue.ts';
+import { ConfigError } from '../../pipeline/errors.ts';
 import { JobsView } from '../../serve/jobs-view.ts';
 import { createLogger } from '../../serve/logger.ts';
 import { buildServer } from '../../serve/server.ts';
@@ -14,8 +15,8 @@ import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
 import { DATE, F, P, U } from '../fixtures/serve-api.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
-// `concord serve` on a store nothing has been written to yet, on both backends, and its jobs view
-// over BullMQ (Redis), working and not answering.
+// `concord serve` on a store nothing has been written to yet (PostgreSQL; a DuckDB file that is not
+// there is refused), and its jobs view over BullMQ (Redis), working and not answering.
 const ws = tempWorkspace('concord-serve-api-empty-');
 const schemas = testSchemas();
 afterAll(async () => {
@@ -28,11 +29,8 @@ describe('concord serve on an empty store, and with BullMQ jobs', () => {
   const prefix = `serve-test-${randomUUID().slice(0, 8)}`;
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-  it.each([
-    { name: 'DuckDB (no file yet)', url: `duckdb:${join(ws.dir, 'nothing', 'store.duckdb')}`, schema: undefined as string | undefined },
-    { name: 'PostgreSQL (no tables yet)', url: PG_URL, schema: schemas.next('empty') },
-  ])('$name: answers empty, says what to run, creates nothing', async ({ url, schema }) => {
-    const reader = await openStoreReader(url, { registry, ...(schema ? { schema } : {}) });
+  it('PostgreSQL (no tables yet): answers empty, says what to run, creates nothing', async () => {
+    const reader = await openStoreReader(PG_URL, { registry, schema: schemas.next('empty') });
     const server = await buildServer({ registry, reader, log: createLogger('silent') });
     try {
       const status = (await server.app.inject('/api/status')).json();
@@ -49,7 +47,14 @@ describe('concord serve on an empty store, and with BullMQ jobs', () => {
     } finally {
       await server.close();
     }
-    if (!schema) expect(existsSync(url.slice('duckdb:'.length))).toBe(false);
+  });
+
+  it('DuckDB (no file): a user error naming the path, and the file is not created', async () => {
+    const path = join(ws.dir, 'nothing', 'store.duckdb');
+    const opening = openStoreReader(`duckdb:${path}`, { registry });
+    await expect(opening).rejects.toBeInstanceOf(ConfigError);
+    await expect(opening).rejects.toThrow(`no store at ${path}: run \`concord stream --store duckdb:${path} ...\` or \`concord demo\` first, or check --store`);
+    expect(existsSync(path)).toBe(false);
   });
 
   it('jobs: BullMQ queue counts and the last run per (kind, pipeline, date) with progress and errors', async () => {
@@ -59,7 +64,7 @@ describe('concord serve on an empty store, and with BullMQ jobs', () => {
       await job.updateProgress({ done: 1, total: 3, what: 'replay' });
       throw new Error('the archive has no files for this day');
     }, { connection, prefix, autorun: false });
-    const reader = await openStoreReader(`duckdb:${join(ws.dir, 'nothing', 'store.duckdb')}`, { registry });
+    const reader = await openStoreReader(PG_URL, { registry, schema: schemas.next('jobs') });
     const server = await buildServer({ registry, reader, log: createLogger('silent'), jobs: new JobsView(redisUrl, { prefix }) });
     try {
       await jobs.enqueueReconcile(DATE, P);
@@ -84,7 +89,7 @@ describe('concord serve on an empty store, and with BullMQ jobs', () => {
   }, 60_000);
 
   it('jobs: a Redis that does not answer is a 503 within seconds, not a hang', async () => {
-    const reader = await openStoreReader(`duckdb:${join(ws.dir, 'nothing', 'store.duckdb')}`, { registry });
+    const reader = await openStoreReader(PG_URL, { registry, schema: schemas.next('jobs') });
     const server = await buildServer({ registry, reader, log: createLogger('silent'), jobs: new JobsView('redis://127.0.0.1:1', { timeoutMs: 1_000 }) });
     try {
       const t = performance.now();
