@@ -46,3 +46,11 @@ export function hashColumns(field: string): { hi: string; lo: string } {
 export function sourceTag(source: string): string {
   return source.replace(/[^A-Za-z0-9._-]+/g, '_');
 }
+
+/**
+ * The file of a source's dead letters or blank lines (`_rejected/`, `_blank/`): its tag as a JSON-lines
+ * name, once (`file:rides.jsonl` -> `file_rides.jsonl`, not `file_rides.jsonl.jsonl` as before).
+ */
+export function sideFileName(tag: string): string {
+  return tag.endsWith('.jsonl') ? tag : `${tag}.jsonl`;
+}

@@ -9,7 +9,7 @@ import { admitLine, deadLetterToJson } from '../schemas/decode.ts';
 import { duckdbType, type AnyEvent, type EventSchema, type FieldKind } from '../schemas/schema.ts';
 import { offsetOf, type LineSource } from '../sources/source.ts';
 import { JsonlWriter } from '../stream/sinks/jsonl-writer.ts';
-import { blankDir, hashColumns, partitionGlob, rejectedDir, schemaDir, sourceTag } from './archive-layout.ts';
+import { blankDir, hashColumns, partitionGlob, rejectedDir, schemaDir, sideFileName, sourceTag } from './archive-layout.ts';
 import { DuckDb, quoteIdent, quoteString } from './duckdb.ts';
 
 const HOUR = 3_600_000;
@@ -78,13 +78,13 @@ export class ParquetArchive {
           const position = { source: batch.source, offset: offsetOf(batch, i) };
           const admitted = admitLine(schema, guard, batch, i, position);
           if (admitted === null) {
-            blank ??= new JsonlWriter(join(blankDir(this.dir, schema), `${options.stem ?? sourceTag(batch.source)}.jsonl`));
+            blank ??= new JsonlWriter(join(blankDir(this.dir, schema), sideFileName(options.stem ?? sourceTag(batch.source))));
             blank.write(position);
             continue;
           }
           if (!admitted.ok) {
             stats.deadLetters++;
-            rejected ??= new JsonlWriter(join(rejectedDir(this.dir, schema), `${options.stem ?? sourceTag(batch.source)}.jsonl`));
+            rejected ??= new JsonlWriter(join(rejectedDir(this.dir, schema), sideFileName(options.stem ?? sourceTag(batch.source))));
             rejected.write(deadLetterToJson(admitted.deadLetter, schema.name));
             continue;
           }
@@ -100,11 +100,15 @@ export class ParquetArchive {
       appender.closeSync();
       await rejected?.close();
       await blank?.close();
-      // A source archived again replaces its dead letters and blank lines too (none now: none kept).
+      // A source archived again replaces its dead letters and blank lines too (none now: none kept), and
+      // drops those an older Concord named `<tag>.jsonl` beside the name it writes now.
       if (options.mode !== 'append' && options.stem === undefined && sourceName !== undefined) {
-        const own = `${sourceTag(sourceName)}.jsonl`;
-        if (!rejected) await rm(join(rejectedDir(this.dir, schema), own), { force: true });
-        if (!blank) await rm(join(blankDir(this.dir, schema), own), { force: true });
+        const tag = sourceTag(sourceName);
+        const older = `${tag}.jsonl`;
+        for (const [dir, written] of [[rejectedDir(this.dir, schema), rejected], [blankDir(this.dir, schema), blank]] as const) {
+          if (!written) await rm(join(dir, sideFileName(tag)), { force: true });
+          if (older !== sideFileName(tag)) await rm(join(dir, older), { force: true });
+        }
       }
       stats.files = await this.writePartitions(db, names, sketched, options.mode === 'append' ? (options.stem ?? 'part') : undefined);
       return stats;

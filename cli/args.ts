@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../pipeline/errors.ts';
+import type { PathUse } from './paths.ts';
 
 /** A command's parsed flags, by name. */
 export type FlagValues = Record<string, string | boolean | undefined>;
@@ -12,6 +13,8 @@ export interface CommandSpec {
   readonly options: readonly string[];
   readonly flags: NonNullable<ParseArgsConfig['options']>;
   readonly required?: readonly string[];
+  /** Path flags this command means otherwise than the common ones (cli/paths.ts), checked before it runs. */
+  readonly paths?: Readonly<Record<string, PathUse>>;
   /** A leading bare word is this flag's value (`concord jobs status` = `concord jobs --do status`). */
   readonly leadingWordAs?: string;
   run(values: FlagValues): Promise<number>;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../pipeline/errors.ts';
 import { parseDuration, type Millis } from '../pipeline/time.ts';
+import { checkPath, COMMON_PATH_FLAGS } from './paths.ts';
 
 /**
  * Settings shared by commands. Layering, lowest first: built-in defaults < config file
@@ -23,6 +24,7 @@ export function loadSettings(flags: Record<string, unknown>, env: NodeJS.Process
   const settings: Settings = {};
   const file = (flags.config as string | undefined) ?? env.CONCORD_CONFIG;
   if (file) {
+    checkPath(flags.config === undefined ? 'CONCORD_CONFIG' : '--config', file, COMMON_PATH_FLAGS.config!);
     let data: Record<string, unknown>;
     try {
       data = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
-import { ConcordError } from '../pipeline/errors.ts';
 import { helpText, parseCommandArgs, type CommandSpec } from './args.ts';
+import { useCallerDirectory } from './caller-directory.ts';
+import { endQuietlyOnClosedPipe } from './closed-pipe.ts';
+import { reportFailure } from './failure.ts';
+import { checkPathFlags } from './paths.ts';
 
 /**
  * The command table, light: a name, the summary (the same string as the module's CommandSpec; a unit
@@ -63,18 +66,16 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(helpText(cmd));
       return 0;
     }
+    // Before any work: a directory named as --output was found only after the whole input was processed.
+    checkPathFlags(values, cmd.paths);
     return await cmd.run(values);
   } catch (error) {
-    if (error instanceof ConcordError && error.domain === 'user') {
-      process.stderr.write(`concord ${name}: ${error.message}\n`);
-      return 2;
-    }
-    process.stderr.write(`concord ${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    if (error instanceof Error && error.cause) process.stderr.write(`caused by: ${String(error.cause)}\n`);
-    return 1;
+    return reportFailure(name, error);
   }
 }
 
+endQuietlyOnClosedPipe();
+useCallerDirectory();
 const code = await main(process.argv.slice(2));
 process.exitCode = code;
 // Done: a handle a client library left open (seen after a Kafka consumer was replaced mid-run) must not

@@ -15,8 +15,8 @@ export function formatSummary(reports: readonly ReconcileReport[]): string {
   for (const r of reports) {
     const explained = r.different - r.unexplained;
     out.push(
-      `${r.pipeline}: ${r.different} difference${r.different === 1 ? '' : 's'}, ${explained} explained (${r.different === 0 ? 100 : ((100 * explained) / r.different).toFixed(1)}%), ` +
-        `${r.late_events} event${r.late_events === 1 ? '' : 's'} late beyond lateness (B = ${r.max_out_of_orderness}, L = ${r.allowed_lateness})`,
+      `${r.pipeline}: ${r.different} differences, ${explained} explained (${r.different === 0 ? 100 : ((100 * explained) / r.different).toFixed(1)}%), ` +
+        `${r.late_events} events late beyond lateness (B = ${r.max_out_of_orderness}, L = ${r.allowed_lateness})`,
     );
   }
   return out.join('\n');

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { isUtf8 } from 'node:buffer';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { ConfigError } from '../pipeline/errors.ts';
 import { RAW_PREFIX_BYTES, lineProblem, maxLineBytes, type LineProblem } from './line-limits.ts';
 import type { LineBatch } from './source.ts';
@@ -21,11 +21,12 @@ const NL = 10, CR = 13;
  * batch (its dead letter keeps a bounded prefix, in base64 where it is not text).
  */
 export async function* readJsonlFile(path: string, options: { batchLines?: number; source?: string; maxLineBytes?: number } = {}): AsyncGenerator<LineBatch> {
-  try {
-    await access(path);
-  } catch (error) {
-    throw new ConfigError(`cannot read input file ${path}: check the path`, { cause: error });
-  }
+  // Said before reading (the CLI checks its flags earlier, naming them): a directory failed mid-read with EISDIR.
+  const found = await stat(path).catch((error: unknown) => {
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new ConfigError(`cannot read input file ${path}: ${missing ? `no such file (looked for ${resolve(path)})` : String(error)}`, { cause: error });
+  });
+  if (found.isDirectory()) throw new ConfigError(`input ${path} is a directory: name a JSON-lines file`);
   const source = options.source ?? fileSourceName(path);
   const batchLines = options.batchLines ?? 8192;
   const limit = options.maxLineBytes ?? maxLineBytes();

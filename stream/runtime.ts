@@ -19,6 +19,11 @@ export interface StreamStats {
   results: number;
   /** Operator watermark per pipeline at the end (+Infinity after a bounded input). */
   watermarks: Record<string, number>;
+  /**
+   * Per pipeline, the watermark the input took it to: before a bounded input's end fires everything
+   * (W = +Infinity), what a store keeps as the pipeline's W (it seals days; infinity would seal them all).
+   */
+  inputWatermarks: Record<string, number>;
 }
 
 export interface StreamRunOptions {
@@ -46,7 +51,7 @@ export async function runStream(options: StreamRunOptions): Promise<StreamStats>
   const mixed = options.pipelines.find((p) => p.schema.name !== schema.name);
   if (mixed) throw new DefinitionError(`pipelines read one input: ${mixed.name} reads ${mixed.schema.name}, not ${schema.name}`);
 
-  const stats: StreamStats = { lines: 0, events: 0, deadLetters: 0, quarantined: 0, late: 0, latePerPipeline: {}, results: 0, watermarks: {} };
+  const stats: StreamStats = { lines: 0, events: 0, deadLetters: 0, quarantined: 0, late: 0, latePerPipeline: {}, results: 0, watermarks: {}, inputWatermarks: {} };
   const emitter: Emitter = {
     result: (r) => { stats.results++; options.onResult(r); },
     late: (l) => {
@@ -78,6 +83,7 @@ export async function runStream(options: StreamRunOptions): Promise<StreamStats>
     }
     if (options.afterBatch) await options.afterBatch(stats);
   }
+  options.pipelines.forEach((p, i) => { stats.inputWatermarks[p.name] = operators[i]!.watermark; });
   if (options.finish ?? true) for (const op of operators) op.finish();
   options.pipelines.forEach((p, i) => { stats.watermarks[p.name] = operators[i]!.watermark; });
   return stats;

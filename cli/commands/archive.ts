@@ -3,9 +3,11 @@ import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { parseDuration } from '../../pipeline/time.ts';
 import { kafkaSettings } from '../../stream/kafka/client.ts';
+import { probeBrokers, requireTopics } from '../../stream/kafka/admin.ts';
+import { inputTopic } from '../../stream/kafka/topics.ts';
 import { readJsonlFile } from '../../sources/jsonl-file.ts';
 import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/process-metrics.ts';
-import type { CommandSpec } from '../args.ts';
+import type { CommandSpec, FlagValues } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
 import { Progress } from '../progress.ts';
 import { loadRegistry } from './shared.ts';
@@ -15,7 +17,7 @@ export const archiveCommand: CommandSpec = {
   summary: 'write events (late ones included) to Parquet partitioned by event time',
   usage: 'concord archive --schema NAME (--input EVENTS.jsonl | --from-kafka [--stop-when-idle 10s]) --dir ARCHIVE_DIR',
   options: [
-    '--schema NAME              a schema of the definitions (seed: clicks | transactions)',
+    '--schema NAME              a schema of the definitions file (`concord validate` lists the pipelines\' inputs)',
     '--input FILE               events, one JSON object per line',
     '--from-kafka               or: consume the raw topic in consumer group concord-archiver-<schema>;',
     '                           files <topic>_<partition>-<first>-<last offset>.parquet, offsets committed',
@@ -33,17 +35,22 @@ export const archiveCommand: CommandSpec = {
   },
   required: ['schema', 'dir'],
   async run(v) {
+    checkSource(v);
     const registry = await loadRegistry(v);
     const schema = registry.schema(String(v.schema));
     const sketched = registry.sketchedFields(schema.name);
     if (v['from-kafka']) {
       const log = processLog(v, 'concord-archiver');
+      const settings = kafkaSettings('concord-archiver');
+      // Said at once: the consumer would retry a missing broker or topic for many seconds, then fail unclearly.
+      await probeBrokers(settings);
+      await requireTopics(settings, [inputTopic(schema.name)]);
       const served = await metricsFromFlags(v, log.lineSink());
       const archiver = new KafkaArchiver({
         schema,
         sketched,
         dir: String(v.dir),
-        settings: kafkaSettings('concord-archiver'),
+        settings,
         ...(v['flush-records'] ? { flushRecords: Number(v['flush-records']) } : {}),
         ...(v['stop-when-idle'] ? { stopWhenIdleMs: parseDuration(String(v['stop-when-idle']), '--stop-when-idle') } : {}),
         log: log.lineSink(schema.name),
@@ -60,13 +67,24 @@ export const archiveCommand: CommandSpec = {
       log.flush();
       return 0;
     }
-    if (v.input === undefined) throw new ConfigError('give --input FILE, or --from-kafka');
-    const progress = new Progress(`archive ${schema.name}`);
+    const progress = new Progress(`archive ${schema.name}`, { unit: 'events' });
     const stats = await new ParquetArchive(String(v.dir), schema, { sketched }).write(readJsonlFile(String(v.input)), {
-      onProgress: (n) => progress.update(n, 'events'),
+      onProgress: (n) => progress.update(n),
     });
-    progress.done(stats.events, 'events');
+    progress.done(stats.events);
     process.stderr.write(`archived ${stats.events} ${schema.name} events into ${stats.files.length} Parquet files, ${stats.deadLetters} rejected\n`);
     return 0;
   },
 };
+
+/** Kafka-only flags are used with --from-kafka only. */
+const KAFKA_ONLY = ['stop-when-idle', 'flush-records', 'metrics-port', 'metrics-host'];
+
+/** One source: --input FILE or --from-kafka, never both (one was silently ignored) nor none. */
+function checkSource(v: FlagValues): void {
+  if (v['from-kafka'] && v.input !== undefined) throw new ConfigError('--input and --from-kafka are two sources: give one (a file, or the schema\'s topic)');
+  if (v['from-kafka']) return;
+  if (v.input === undefined) throw new ConfigError('give --input FILE, or --from-kafka');
+  const kafkaOnly = KAFKA_ONLY.filter((f) => v[f] !== undefined);
+  if (kafkaOnly.length > 0) throw new ConfigError(`--${kafkaOnly.join(', --')}: ${kafkaOnly.length === 1 ? 'an option' : 'options'} of --from-kafka, not of --input`);
+}

@@ -85,6 +85,7 @@ export const demoCommand: CommandSpec = {
           await sink.checkpointIfDue(); // after the commit, not inside it
         },
       });
+      for (const [pipeline, w] of Object.entries(stats.inputWatermarks)) sink.watermark(pipeline, w);
       await sink.flush();
       await Promise.all([...outs.values(), late, dlq].map((w) => w.close()));
       progress.done(stats.lines, `${stats.results} results, ${stats.late} late (side output), ${stats.deadLetters} rejected${latePerPipeline(stats.latePerPipeline, pipelines.map((p) => p.name))}`);

@@ -2,6 +2,7 @@ import { access, readFile, writeFile } from 'node:fs/promises';
 import { seedDefinitionsPath } from '../../examples/seed-path.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import type { CommandSpec } from '../args.ts';
+import { checkPath } from '../paths.ts';
 
 export const initCommand: CommandSpec = {
   name: 'init',
@@ -18,6 +19,7 @@ export const initCommand: CommandSpec = {
     const format = String(v.format ?? 'ts');
     if (format !== 'ts' && format !== 'json') throw new ConfigError(`--format ${format}: use ts or json`);
     const output = String(v.output ?? `concord.definitions.${format}`);
+    checkPath('--output', output, { kind: 'write-file' }); // the default too
     if (!v.force && (await access(output).then(() => true, () => false))) {
       throw new ConfigError(`${output} exists; pass --force to overwrite it, or --output another file`);
     }

@@ -76,7 +76,10 @@ export const jobsCommand: CommandSpec = {
   },
   async run(v) {
     const sub = String(v.do ?? '');
-    if (!SUB.includes(sub)) throw new ConfigError(`say what to do: concord jobs ${SUB.join('|')}\nRun \`concord jobs --help\` for the options.`);
+    if (!SUB.includes(sub)) {
+      const what = v.do === undefined ? 'say what to do' : `unknown subcommand "${sub}"`;
+      throw new ConfigError(`${what}: use one of ${SUB.join(', ')} (\`concord jobs status\`)\nRun \`concord jobs --help\` for the options.`);
+    }
     checkFlags(sub, v);
     const settings = jobSettings();
     try {

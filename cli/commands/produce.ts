@@ -5,6 +5,7 @@ import { formatDuration, parseDuration } from '../../pipeline/time.ts';
 import type { EventSchema } from '../../schemas/schema.ts';
 import { readJsonlFile } from '../../sources/jsonl-file.ts';
 import { BatchProducer, ensureTopics, kafkaSettings, type OutRecord } from '../../stream/kafka/client.ts';
+import { probeBrokers } from '../../stream/kafka/admin.ts';
 import { concordTopics, defaultPartitions, inputTopic, partitionKeyField, recordKey } from '../../stream/kafka/topics.ts';
 import type { CommandSpec } from '../args.ts';
 import { Progress } from '../progress.ts';
@@ -124,11 +125,12 @@ export const produceCommand: CommandSpec = {
     if (v.input !== undefined) {
       const generatorOnly = GENERATOR_FLAGS.filter((f) => v[f] !== undefined);
       if (generatorOnly.length > 0) throw new ConfigError(`--${generatorOnly.join(', --')}: generator options; with --input the file's events are sent as they are`);
+      await probeBrokers(kafkaSettings('concord-produce'));
       await ensureTopics(kafkaSettings('concord-produce'), concordTopics(registry, partitions));
-      const sent = await sendLines(schema, linesOf(String(v.input)), rate, new Progress(`produce ${schema.name}`));
+      const sent = await sendLines(schema, linesOf(String(v.input)), rate, new Progress(`produce ${schema.name}`, { unit: 'lines sent' }));
       process.stderr.write(
         `sent ${sent.lines} lines of ${String(v.input)} to topic "${topic}" (${keyedBy}) in ${sent.seconds.toFixed(1)} s (${Math.round(sent.lines / Math.max(sent.seconds, 0.001))}/s)` +
-          `${sent.unkeyed ? `; ${sent.unkeyed} keyed null (not a JSON object or a bad key value: the workers will dead-letter them)` : ''}` +
+          `${sent.unkeyed ? `; ${sent.unkeyed} keyed null (not a JSON object or a bad key value: the workers will dead-letter ${sent.unkeyed === 1 ? 'it' : 'them'})` : ''}` +
           `${sent.blank ? `; ${sent.blank} blank lines skipped` : ''}\n`,
       );
       return 0;
@@ -154,8 +156,9 @@ export const produceCommand: CommandSpec = {
       invalidFraction: v['invalid-fraction'] === undefined ? undefined : parseFraction(String(v['invalid-fraction']), '--invalid-fraction'),
       fraudRings: v['fraud-rings'] === undefined ? undefined : Number(v['fraud-rings']),
     });
+    await probeBrokers(kafkaSettings('concord-produce'));
     await ensureTopics(kafkaSettings('concord-produce'), concordTopics(registry, partitions));
-    const sent = await sendLines(schema, (async function* () { yield lines; })(), rate, new Progress(`produce ${schema.name}`, lines.length));
+    const sent = await sendLines(schema, (async function* () { yield lines; })(), rate, new Progress(`produce ${schema.name}`, { total: lines.length, unit: 'events sent' }));
     const late = `${day.stats.late} late (delivered more than B + L behind the newest event, B = ${formatDuration(disorder)} and L = ${formatDuration(DEFAULT_ALLOWED_LATENESS)}: ` +
       'late for workers running with the default B and L or smaller, which count them once per pipeline)';
     process.stderr.write(

@@ -14,11 +14,11 @@ import { openStore } from '../../store/open-store.ts';
 export const reconcileCommand: CommandSpec = {
   name: 'reconcile',
   summary: 'diff realtime results against a replay of the archive and attribute every difference',
-  usage: 'concord reconcile --pipeline NAME --realtime STREAM_OUT.jsonl --archive ARCHIVE_DIR --output REPORT.json [--max-out-of-orderness 30s] [--allowed-lateness 5m]\n' +
+  usage: 'concord reconcile --pipeline NAME --realtime STREAM_OUT.jsonl --archive ARCHIVE_DIR --output REPORT.json [--late LATE.jsonl] [--fail-on-unexplained] [--max-out-of-orderness 30s] [--allowed-lateness 5m]\n' +
     '   or: concord reconcile --date YYYY-MM-DD --archive ARCHIVE_DIR [--pipeline NAME|all] [--store URL] [--report-dir DIR] [--read-at ISO] [--job-id ID] [--force]',
   options: [
     'Files (one pipeline, realtime results from a file):',
-    '--pipeline NAME            page_views_per_minute | unique_visitors_5m | fraud_multi_country',
+    '--pipeline NAME            a pipeline of the definitions file (`concord validate` lists them)',
     '--realtime FILE            output of `concord stream` (changelog or --final)',
     '--archive DIR              archive root written by `concord archive`',
     '--output FILE              JSON report: counts, causes, every difference with its late events',
@@ -47,8 +47,8 @@ export const reconcileCommand: CommandSpec = {
     force: { type: 'boolean' }, ...storeFlags,
   },
   async run(v) {
+    checkMode(v);
     if (v.date !== undefined) return reconcileStoredDay(v);
-    if (v.force !== undefined) throw new ConfigError('--force applies to a day in the store: use it with --date D (with files, nothing is published)');
     for (const r of ['pipeline', 'realtime', 'archive', 'output']) {
       if (v[r] === undefined) throw new ConfigError(`--${r} is required (or --date D to reconcile a day in the store)\nUsage: ${reconcileCommand.usage}`);
     }
@@ -68,6 +68,17 @@ export const reconcileCommand: CommandSpec = {
     return 0;
   },
 };
+
+/** The flags of one way of reconciling only: given with the other, one was silently ignored. */
+const FILE_ONLY = ['realtime', 'output', 'late', 'fail-on-unexplained'];
+const DAY_ONLY = ['report-dir', 'read-at', 'job-id', 'store'];
+
+function checkMode(v: Record<string, string | boolean | undefined>): void {
+  if (v.date === undefined && v.force !== undefined) throw new ConfigError('--force applies to a day in the store: use it with --date D (with files, nothing is published)');
+  const [wrong, mode] = v.date === undefined ? [DAY_ONLY, 'a day in the store (--date D)'] : [FILE_ONLY, 'files (without --date)'];
+  const given = wrong.filter((f) => v[f] !== undefined);
+  if (given.length > 0) throw new ConfigError(`--${given.join(', --')}: ${given.length === 1 ? 'an option' : 'options'} of reconciling ${mode} only\nUsage: ${reconcileCommand.usage}`);
+}
 
 async function reconcileStoredDay(v: Record<string, string | boolean | undefined>): Promise<number> {
   if (v.archive === undefined) throw new ConfigError('--archive is required: the Parquet archive the day is replayed from');

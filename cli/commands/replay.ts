@@ -14,6 +14,8 @@ export const replayCommand: CommandSpec = {
     '--output FILE              result rows (revision 0; approx_distinct outputs add <output>_exact)',
   ],
   flags: { pipeline: { type: 'string' }, input: { type: 'string' }, output: { type: 'string' } },
+  // Its --input is the archive's root, not a JSON-lines file as every other command's.
+  paths: { input: { kind: 'dir', ifFile: 'replay reads an archive directory (written by `concord archive --dir`)' } },
   required: ['pipeline', 'input', 'output'],
   async run(v) {
     const def = (await loadRegistry(v)).pipeline(String(v.pipeline));

@@ -1,4 +1,5 @@
 import { kafkaSettings, readLatestByKey } from '../../stream/kafka/client.ts';
+import { probeBrokers } from '../../stream/kafka/admin.ts';
 import { topicNames } from '../../stream/kafka/topics.ts';
 import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
@@ -9,8 +10,8 @@ export const resultsCommand: CommandSpec = {
   summary: 'export the latest realtime results from Kafka (concord.results) to JSONL, e.g. for reconcile',
   usage: 'concord results --output OUT.jsonl [--pipeline NAME|all] [--late-output LATE.jsonl]',
   options: [
-    '--late-output FILE         also export the late events the workers recorded (concord.late), for reconcile --late',
     '--output FILE              one result row per line: the latest revision of each window/key, and alerts',
+    '--late-output FILE         also export the late events the workers recorded (concord.late), for reconcile --late',
     '--pipeline NAME|all        only this pipeline of the definitions (default: all of them); rows of',
     '                           pipelines the definitions do not have are left out and counted',
     '                           topic prefix: env CONCORD_TOPIC_PREFIX; brokers: env KAFKA_BROKERS',
@@ -22,6 +23,7 @@ export const resultsCommand: CommandSpec = {
     // An unknown --pipeline is a user error (exit 2), not an empty export.
     const wanted = new Set(registry.select(v.pipeline === undefined ? undefined : String(v.pipeline)).map((p) => p.name));
     const settings = kafkaSettings('concord-results');
+    await probeBrokers(settings); // a broker that is not there, said in seconds (reads retry for 30 s)
     const latest = await readLatestByKey(settings, topicNames().results);
     const out = new JsonlWriter(String(v.output));
     let others = 0;

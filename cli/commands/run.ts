@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { parseDuration } from '../../pipeline/time.ts';
 import { kafkaSettings } from '../../stream/kafka/client.ts';
+import { probeBrokers } from '../../stream/kafka/admin.ts';
 import { groupName, needsMergeStage } from '../../stream/kafka/topics.ts';
 import { KafkaMergeWorker } from '../../stream/kafka-merge.ts';
 import { KafkaWorker } from '../../stream/kafka-worker.ts';
@@ -53,6 +54,8 @@ export const runCommand: CommandSpec = {
     const chosen = pipelinesFor(registry, v.pipeline, settings);
     const workerId = String(v['worker-id'] ?? hostname());
     const parallel = workerCount(v.workers);
+    // A broker that is not there, said once in seconds (the workers' clients retry for long, by design).
+    await probeBrokers(kafkaSettings(`concord-run-${workerId}`));
     if (parallel > 1) return runWorkerProcesses(parallel, v, workerId, (line) => log.info(line));
     const bySchema = new Map<string, PipelineDefinition[]>();
     for (const p of chosen) bySchema.set(p.schema.name, [...(bySchema.get(p.schema.name) ?? []), p]);

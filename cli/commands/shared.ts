@@ -3,6 +3,7 @@ import { withTiming, type PipelineDefinition } from '../../pipeline/definition.t
 import { loadDefinitionsFile } from '../../pipeline/load-definitions.ts';
 import type { Registry } from '../../pipeline/registry.ts';
 import type { CommandSpec } from '../args.ts';
+import { checkPath, COMMON_PATH_FLAGS } from '../paths.ts';
 
 /** The definitions file a command runs: --definitions, else CONCORD_DEFINITIONS, else the seed example. */
 export function definitionsPath(v: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): string {
@@ -12,7 +13,10 @@ export function definitionsPath(v: Record<string, unknown>, env: NodeJS.ProcessE
 
 /** Loads the registry once per command: every problem of a bad file is a user error (exit 2). */
 export async function loadRegistry(v: Record<string, unknown>): Promise<Registry> {
-  return loadDefinitionsFile(definitionsPath(v));
+  const path = definitionsPath(v);
+  // The flag is checked with the others (cli/paths.ts); the environment's file the same way, by its name.
+  if (typeof v.definitions !== 'string' && path !== seedDefinitionsPath) checkPath('CONCORD_DEFINITIONS', path, COMMON_PATH_FLAGS.definitions!);
+  return loadDefinitionsFile(path);
 }
 
 export const timingFlags: CommandSpec['flags'] = {

@@ -4,6 +4,7 @@ import { parseDuration } from '../../pipeline/time.ts';
 import { openStore } from '../../store/open-store.ts';
 import { KafkaStoreSink } from '../../store/kafka-store-sink.ts';
 import { ensureTopics, kafkaSettings } from '../../stream/kafka/client.ts';
+import { probeBrokers } from '../../stream/kafka/admin.ts';
 import { concordTopics } from '../../stream/kafka/topics.ts';
 import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/process-metrics.ts';
 import type { CommandSpec } from '../args.ts';
@@ -35,6 +36,7 @@ export const sinkCommand: CommandSpec = {
     const registry = (await loadRegistry(v)).map((p) => withTiming(p, timing));
     const quiet = v['stop-when-idle'] === undefined ? undefined : parseDuration(String(v['stop-when-idle']), '--stop-when-idle');
     const settings = kafkaSettings('concord-sink');
+    await probeBrokers(settings);
     await ensureTopics(settings, concordTopics(registry));
     const store = await openStore(storeUrl(v), { registry });
     const served = await metricsFromFlags(v, log.lineSink()).catch(async (error: unknown) => { await store.close(); throw error; });

@@ -41,9 +41,15 @@ export const streamCommand: CommandSpec = {
     const out = new JsonlWriter(String(v.output));
     const late = v['late-output'] ? new JsonlWriter(String(v['late-output'])) : undefined;
     const dlq = v['dead-letter'] ? new JsonlWriter(String(v['dead-letter'])) : undefined;
+    const writers = [out, late, dlq].filter((w) => w !== undefined);
+    const abort = async (error: unknown): Promise<never> => {
+      await Promise.all(writers.map((w) => w.abort())); // a failed run leaves no .tmp behind
+      throw error;
+    };
     const final = v.final === true;
     const kept: ResultRecord[] = [];
-    const progress = new Progress(`stream ${def.name}`);
+    // Lines read, blank and rejected ones too: the summary's events are the lines that were events.
+    const progress = new Progress(`stream ${def.name}`, { unit: 'lines read' });
     const store = v.store === undefined ? undefined : await openStore(storeUrl(v), { registry });
     const sink = store ? new StoreSink(store) : undefined;
     const stats = await runStream({
@@ -61,13 +67,13 @@ export const streamCommand: CommandSpec = {
       onLateAccepted: (l) => sink?.lateEvent(l, true),
       onDeadLetter: (d) => dlq?.write(deadLetterToJson(d, def.schema.name)),
       afterBatch: async (s) => {
-        progress.update(s.lines, `events, ${s.deadLetters} rejected, ${s.late} late`);
+        progress.update(s.lines, `${s.deadLetters} rejected, ${s.late} late`);
         await Promise.all([out.maybeFlush(), late?.maybeFlush(), dlq?.maybeFlush(), sink?.maybeFlush()]);
         await sink?.checkpointIfDue(); // after the commit, not inside it
       },
-    });
+    }).catch(abort);
     if (sink) {
-      for (const [pipeline, w] of Object.entries(stats.watermarks)) sink.watermark(pipeline, w);
+      for (const [pipeline, w] of Object.entries(stats.inputWatermarks)) sink.watermark(pipeline, w);
       await sink.flush();
       await store!.close();
     }
@@ -77,8 +83,8 @@ export const streamCommand: CommandSpec = {
       for (const r of rows) out.write(resultToJson(r));
       written = rows.length;
     }
-    await Promise.all([out.close(), late?.close(), dlq?.close()]);
-    progress.done(stats.lines, 'lines');
+    await Promise.all(writers.map((w) => w.close()));
+    progress.done(stats.lines, `${stats.deadLetters} rejected, ${stats.late} late`);
     process.stderr.write(
       `${def.name}: ${stats.events} events, ${written} results written${final ? ' (final)' : ' (changelog)'}, ` +
         `${stats.late} late, ${stats.deadLetters} rejected to the dead-letter output${stats.quarantined ? ` (${stats.quarantined} quarantined: event time beyond max_future_skew or past_horizon)` : ''}` +

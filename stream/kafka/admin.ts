@@ -1,6 +1,6 @@
 /** Topic and group administration: create topics, read metadata, configuration and offsets. */
 import { Admin, ConfigResourceTypes, ListOffsetTimestamps } from '@platformatic/kafka';
-import { baseOptions, wrap, wrapRead, type KafkaSettings, type TopicSpec } from './common.ts';
+import { baseOptions, KafkaTopicMissingError, wrap, wrapRead, type KafkaSettings, type TopicSpec } from './common.ts';
 
 async function withAdmin<T>(s: KafkaSettings, fn: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = new Admin(baseOptions(s, `${s.clientId}-admin`));
@@ -74,6 +74,28 @@ export async function ensureTopics(s: KafkaSettings, topics: readonly TopicSpec[
     await waitForLeaders(admin, topics.map((t) => (missing.includes(t) ? t : { ...t, partitions: 1 })));
     return missing.map((t) => t.name);
   }));
+}
+
+/**
+ * A command's first contact with the brokers, with little patience: a broker that is not running is
+ * said in seconds, in one line. The clients' own retries (which ride out a restarting broker under a
+ * long-running worker, and are left as they are) took up to half a minute to give up, repeating the
+ * cause once per attempt.
+ */
+export async function probeBrokers(s: KafkaSettings): Promise<void> {
+  const admin = new Admin({ ...baseOptions(s, `${s.clientId}-probe`), retries: 1, retryDelay: 200, connectTimeout: 3_000 });
+  try {
+    await wrap('connecting', s, () => admin.listTopics());
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+}
+
+/** Refuses topics that do not exist (a consumer would wait for them, retrying, then fail unclearly). */
+export async function requireTopics(s: KafkaSettings, topics: readonly string[]): Promise<void> {
+  const existing = new Set(await wrapRead('listing topics', s, () => withAdmin(s, (admin) => admin.listTopics())));
+  const missing = topics.find((t) => !existing.has(t));
+  if (missing !== undefined) throw new KafkaTopicMissingError(missing, s.brokers);
 }
 
 export async function topicPartitions(s: KafkaSettings, topic: string): Promise<number> {

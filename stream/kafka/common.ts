@@ -4,11 +4,27 @@
  */
 import { findErrorBy } from '@platformatic/kafka';
 import type { LineProblem } from '../../sources/line-limits.ts';
-import { ConcordError } from '../../pipeline/errors.ts';
+import { ConcordError, type ErrorDomain } from '../../pipeline/errors.ts';
 
 export class KafkaClientError extends ConcordError {
-  constructor(message: string, cause?: unknown) {
-    super(message, { domain: 'external', retriable: true, cause });
+  constructor(message: string, cause?: unknown, options: { domain?: ErrorDomain; retriable?: boolean } = {}) {
+    super(message, { domain: options.domain ?? 'external', retriable: options.retriable ?? true, cause });
+  }
+}
+
+const missingTopic = (topic: string, brokers: readonly string[]) =>
+  `topic ${topic} does not exist on ${brokers.join(',')} (produce to it first, or check CONCORD_TOPIC_PREFIX)`;
+
+/**
+ * A topic a command is to read does not exist, found before it starts (admin.ts `requireTopics`): the
+ * broker answered, so "is the broker up?" misleads. The user's to fix (a prefix not set, nothing
+ * produced yet): retrying does not help.
+ */
+export class KafkaTopicMissingError extends KafkaClientError {
+  readonly topic: string;
+  constructor(topic: string, brokers: readonly string[], cause?: unknown) {
+    super(missingTopic(topic, brokers), cause, { domain: 'user', retriable: false });
+    this.topic = topic;
   }
 }
 
@@ -147,12 +163,52 @@ function describe(error: unknown): string {
   return parts.join(' ');
 }
 
+/** Why a connection failed (the innermost cause: `connect ECONNREFUSED ...`), when `error` is one; else undefined. */
+export function unreachableReason(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const network = findErrorBy(error, 'code', 'PLT_KFK_NETWORK') ?? findErrorBy(error, 'code', 'PLT_KFK_TIMEOUT');
+  if (!network) return undefined;
+  let root: Error = network;
+  while (root.cause instanceof Error) root = root.cause;
+  return root.message;
+}
+
+/** The topic of the client's "Unknown topic X." (or the broker's UNKNOWN_TOPIC_OR_PARTITION), if that is the failure. */
+function unknownTopic(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const m = /^Unknown topic (.+?)\.?$/.exec(e.message);
+    if (m) return m[1];
+    for (const inner of (e as { errors?: unknown[] }).errors ?? []) {
+      const topic = unknownTopic(inner);
+      if (topic) return topic;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The failure of `what` as one sentence that says what to do: a broker that cannot be reached (with
+ * why, once: the client's retries each repeated the same cause), a topic that does not exist, or what
+ * the broker said.
+ */
+export function kafkaFailure(what: string, s: KafkaSettings, error: unknown): KafkaClientError {
+  if (error instanceof KafkaClientError) return error;
+  const unreachable = unreachableReason(error);
+  if (unreachable !== undefined) {
+    return new KafkaClientError(`cannot reach the Kafka broker at ${s.brokers.join(',')} (${unreachable}): is it running? \`npm run infra:up\`, or set KAFKA_BROKERS`, error);
+  }
+  // Said as it is, but still the dependency's and retriable: under a running worker it may be a broker
+  // that has just restarted (a process restarted after exit 1, not given up after exit 2).
+  const topic = unknownTopic(error);
+  if (topic !== undefined) return new KafkaClientError(missingTopic(topic, s.brokers), error);
+  return new KafkaClientError(`${what} failed against ${s.brokers.join(',')}: ${describe(error)}`, error);
+}
+
 export async function wrap<T>(what: string, s: KafkaSettings, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {
-    if (error instanceof KafkaClientError) throw error;
-    throw new KafkaClientError(`${what} failed against ${s.brokers.join(',')}: ${describe(error)} (is the broker up? \`npm run infra:up\`)`, error);
+    throw kafkaFailure(what, s, error);
   }
 }
 

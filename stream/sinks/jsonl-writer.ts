@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, rename } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ArchiveError } from '../../pipeline/errors.ts';
 
@@ -11,7 +11,8 @@ const EMPTY = Buffer.alloc(0);
  * Buffered JSON-lines writer. Each line is encoded into a byte buffer as it is written (no string of the
  * whole chunk to join and encode again: that was ~40% of a results file's cost); full buffers go to disk
  * in large writes; callers `await flush()` at batch boundaries, which also honours back-pressure.
- * Writes to `<path>.tmp` and renames on close, so a reader never sees half a file.
+ * Writes to `<path>.tmp` and renames on close, so a reader never sees half a file; a write that fails
+ * (or is `abort`ed) removes its `.tmp`, so a failed run leaves nothing half-written behind either.
  */
 export class JsonlWriter {
   private readonly path: string;
@@ -22,6 +23,8 @@ export class JsonlWriter {
   private chunk = EMPTY;
   private used = 0;
   private bytes = 0;
+  /** The stream's error (disk full, no permission), raised at the next flush or close. */
+  private failure: Error | undefined;
   count = 0;
 
   constructor(path: string) {
@@ -45,20 +48,57 @@ export class JsonlWriter {
 
   async flush(): Promise<void> {
     if (this.bytes === 0) return;
-    if (this.stream === undefined) {
-      await mkdir(dirname(this.path), { recursive: true });
-      this.stream = createWriteStream(`${this.path}.tmp`);
-    }
+    const stream = await this.open();
     const parts = this.used > 0 ? [...this.full, this.chunk.subarray(0, this.used)] : this.full;
     // The stream keeps the buffers until written: the next line starts a fresh chunk.
     this.full = [];
     this.chunk = EMPTY;
     this.used = 0;
     this.bytes = 0;
-    const stream = this.stream;
     let ok = true;
     for (const part of parts) ok = stream.write(part) && ok;
-    if (!ok) await new Promise<void>((resolve) => stream.once('drain', resolve));
+    // Drained, or closed by an error (then no 'drain' comes): either listener goes with the other.
+    if (!ok) {
+      await new Promise<void>((resolve) => {
+        const done = () => { stream.off('drain', done); stream.off('close', done); resolve(); };
+        stream.on('drain', done);
+        stream.on('close', done);
+      });
+    }
+    if (this.failure) await this.fail(this.failure);
+  }
+
+  /** The `.tmp` stream, opened (and its directory made) by the first write. */
+  private async open(): Promise<WriteStream> {
+    if (this.failure) await this.fail(this.failure);
+    if (this.stream !== undefined) return this.stream;
+    try {
+      await mkdir(dirname(this.path), { recursive: true });
+    } catch (error) {
+      throw new ArchiveError(`cannot write ${this.path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    const stream = createWriteStream(`${this.path}.tmp`);
+    // Without a listener a failed open or write is an uncaught 'error' event: kept, raised by flush/close.
+    stream.on('error', (error) => { this.failure ??= error; });
+    this.stream = stream;
+    return stream;
+  }
+
+  /** Removes the `.tmp` and throws why the file could not be written. */
+  private async fail(error: unknown): Promise<never> {
+    await this.abort();
+    throw new ArchiveError(`cannot write ${this.path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+
+  /** Gives the file up: nothing is renamed into place, the `.tmp` goes (a run that failed before `close`). */
+  async abort(): Promise<void> {
+    const stream = this.stream;
+    this.full = [];
+    this.chunk = EMPTY;
+    this.used = 0;
+    this.bytes = 0;
+    if (stream !== undefined && !stream.destroyed) await new Promise<void>((resolve) => { stream.once('close', () => resolve()); stream.destroy(); });
+    if (stream !== undefined) await rm(`${this.path}.tmp`, { force: true }).catch(() => undefined);
   }
 
   /** Flushes only when enough is buffered (cheap to call after every batch). */
@@ -68,16 +108,13 @@ export class JsonlWriter {
 
   async close(): Promise<void> {
     await this.flush();
-    if (this.stream === undefined) {
-      await mkdir(dirname(this.path), { recursive: true });
-      this.stream = createWriteStream(`${this.path}.tmp`);
-    }
-    const stream = this.stream;
-    await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    const stream = await this.open();
     try {
+      await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
+      if (this.failure) throw this.failure;
       await rename(`${this.path}.tmp`, this.path);
     } catch (error) {
-      throw new ArchiveError(`cannot move ${this.path}.tmp into place`, { cause: error });
+      await this.fail(error);
     }
   }
 }

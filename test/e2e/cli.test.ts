@@ -112,7 +112,7 @@ describe('concord CLI', () => {
     expect(badDuration.stderr).toMatch(/--allowed-lateness: "5 minutes" is not a duration/);
     const noFile = concord(['archive', '--schema', 'clicks', '--input', '/nonexistent.jsonl', '--dir', ws.dir]);
     expect(noFile.code).toBe(2);
-    expect(noFile.stderr).toMatch(/cannot read input file/);
+    expect(noFile.stderr).toMatch(/--input \/nonexistent.jsonl: no such file \(looked for \/nonexistent.jsonl\)/);
     const workers = concord(['run', '--pipeline', 'all', '--workers', '0']);
     expect(workers.code).toBe(2);
     expect(workers.stderr).toMatch(/--workers "0": give a whole number of worker processes from 1 to 64/);

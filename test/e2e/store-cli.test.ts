@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDay } from '../../generate/realistic-day.ts';
 import { seedPipelines, seedRegistry } from '../../examples/seed.ts';
 import { openStore } from '../../store/open-store.ts';
+import { decodeLine } from '../../schemas/decode.ts';
 import { concord } from '../fixtures/cli.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
@@ -57,6 +58,21 @@ describe('the single source of truth through the CLI (embedded store)', () => {
       expect(concord(['archive', '--schema', schema, '--input', join(ws.dir, `${schema}.jsonl`), '--dir', archive()]).code).toBe(0);
     }
   }, 120_000);
+
+  it("the store keeps each pipeline's watermark as the input took it (not the last emitted row's, not +infinity)", () => {
+    const before = report() as unknown as { pipelines: { pipeline: string; status: { watermark: number | null } }[] };
+    for (const p of before.pipelines) {
+      const def = seedPipelines.find((d) => d.name === p.pipeline)!;
+      const lines = readFileSync(join(ws.dir, `${def.schema.name}.jsonl`), 'utf8').split('\n');
+      let maxTs = -Infinity;
+      lines.forEach((line, i) => {
+        const d = line.trim() === '' ? undefined : decodeLine(def.schema, line, { source: 'f', offset: i });
+        if (d?.ok) maxTs = Math.max(maxTs, d.event[def.schema.timeField] as number);
+      });
+      // Flink's bounded out-of-orderness: W = max ts - B - 1 (B = 30 s by default).
+      expect(p.status.watermark, p.pipeline).toBe(maxTs - def.watermark.maxOutOfOrderness - 1);
+    }
+  });
 
   it('reconcile explains 100% of differences, publishes the corrected day; the report equals the dashboard query and the replay', async () => {
     const before = report();

@@ -119,7 +119,7 @@ describe('reconcile: every cause, backed by evidence', () => {
     const unexplained = await reconcile({ def, realtime: more, archiveDir: dir });
     expect(unexplained).toMatchObject({ different: 1, unexplained: 1, evidence: { archive_gaps: 0 } });
     // Archived again without its blank lines, the source's earlier note of them goes.
-    const note = join(blankDir(dir, def.schema), 'file_input.jsonl.jsonl'); // sourceTag(source).jsonl
+    const note = join(blankDir(dir, def.schema), 'file_input.jsonl');
     expect((await readFile(note, 'utf8')).trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ source: 'file:input.jsonl', offset: 1 }, { source: 'file:input.jsonl', offset: 3 }]);
     await new ParquetArchive(dir, def.schema).write(memoryBatches('file:input.jsonl', lines.filter((l) => l.trim() !== ''), 1000));
     await expect(readFile(note, 'utf8')).rejects.toThrow(/ENOENT/);

@@ -1,0 +1,43 @@
+import { ConcordError } from '../pipeline/errors.ts';
+
+/** The innermost cause of `error` (through `cause`, and the first of an AggregateError's `errors`). */
+function rootCause(error: unknown): unknown {
+  let e = error;
+  for (let depth = 0; depth < 16 && e instanceof Error; depth++) {
+    const next = e.cause ?? (e as { errors?: unknown[] }).errors?.[0];
+    if (!(next instanceof Error)) break;
+    e = next;
+  }
+  return e;
+}
+
+const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/**
+ * Tells why command `name` failed, on stderr, and returns its exit status:
+ * - the user's (bad flag, input, definitions): the message, exit 2;
+ * - a dependency's (broker, database, disk): the message and, when it does not say it already, the
+ *   innermost cause, on one line, exit 1. No stack: it is nobody's bug, and a client library's chain of
+ *   retries repeated the same cause many times;
+ * - anything else is a bug: the stack and each cause once, exit 1.
+ */
+export function reportFailure(name: string, error: unknown, write: (text: string) => void = (t) => void process.stderr.write(t)): number {
+  if (error instanceof ConcordError && error.domain === 'user') {
+    write(`concord ${name}: ${error.message}\n`);
+    return 2;
+  }
+  if (error instanceof ConcordError && error.domain === 'external') {
+    const root = rootCause(error);
+    const why = root === error || error.message.includes(messageOf(root)) ? '' : ` (${messageOf(root)})`;
+    write(`concord ${name}: ${error.message}${why}\n`);
+    return 1;
+  }
+  write(`concord ${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  const seen = new Set<string>();
+  for (let e: unknown = error instanceof Error ? error.cause : undefined, depth = 0; e !== undefined && depth < 16; e = e instanceof Error ? e.cause : undefined, depth++) {
+    const text = messageOf(e);
+    if (!seen.has(text)) write(`caused by: ${text}\n`);
+    seen.add(text);
+  }
+  return 1;
+}

@@ -1,0 +1,93 @@
+import { realpathSync, statSync, type Stats } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { ConfigError } from '../pipeline/errors.ts';
+import type { FlagValues } from './args.ts';
+
+/**
+ * What a path flag names, checked before a command does any work: a wrong kind of path found after a
+ * whole input was processed (a directory named as --output) threw away that work and left a `.tmp`.
+ * - `read-file`: an existing file to read (not a directory).
+ * - `write-file`: a file to (over)write; not a directory, and no file where its parent directory goes.
+ * - `dir`: a directory; it may not exist yet (archives are made by a later step), but it is no file.
+ */
+export type PathUse =
+  | { readonly kind: 'read-file'; readonly what?: string }
+  | { readonly kind: 'write-file' }
+  | { readonly kind: 'dir'; readonly ifFile?: string };
+
+/**
+ * The path flags every command means the same way; a command's `paths` (CommandSpec) adds or overrides
+ * (replay's --input is an archive directory). Flag names, not per-command lists: a new command's
+ * --output is checked without anyone remembering to.
+ */
+export const COMMON_PATH_FLAGS: Readonly<Record<string, PathUse>> = {
+  input: { kind: 'read-file', what: 'a JSON-lines file' },
+  realtime: { kind: 'read-file', what: 'a JSON-lines file' },
+  late: { kind: 'read-file', what: 'a JSON-lines file' },
+  config: { kind: 'read-file', what: 'a JSON settings file' },
+  definitions: { kind: 'read-file', what: 'a definitions file (JSON, or a .ts/.js module)' },
+  output: { kind: 'write-file' },
+  'late-output': { kind: 'write-file' },
+  'dead-letter': { kind: 'write-file' },
+  archive: { kind: 'dir', ifFile: 'name the archive directory (written by `concord archive --dir`)' },
+  dir: { kind: 'dir' },
+  'report-dir': { kind: 'dir' },
+};
+
+/** The path's kind, undefined when nothing is there; a path that cannot be looked at says why. */
+function statOf(path: string, source: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new ConfigError(`${source} ${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}
+
+/** The nearest existing ancestor of `path`, if it is a file (then nothing can be created under it). */
+function fileAncestor(path: string, source: string): string | undefined {
+  for (let p = dirname(resolve(path)); ; p = dirname(p)) {
+    const s = statOf(p, source);
+    if (s) return s.isDirectory() ? undefined : p;
+    if (dirname(p) === p) return undefined;
+  }
+}
+
+/** Checks one path named by `source` (a flag such as `--output`, or an environment variable). */
+export function checkPath(source: string, path: string, use: PathUse): void {
+  const s = statOf(path, source);
+  if (use.kind === 'read-file') {
+    if (!s) throw new ConfigError(`${source} ${path}: no such file (looked for ${resolve(path)})`);
+    if (s.isDirectory()) throw new ConfigError(`${source} ${path} is a directory: name ${use.what ?? 'a file'}`);
+    return;
+  }
+  if (s?.isDirectory() && use.kind === 'write-file') throw new ConfigError(`${source} ${path} is a directory: name a file`);
+  if (s && !s.isDirectory() && use.kind === 'dir') throw new ConfigError(`${source} ${path} is a file: ${use.ifFile ?? 'name a directory'}`);
+  if (!s) {
+    const blocking = fileAncestor(path, source);
+    if (blocking) throw new ConfigError(`${source} ${path}: ${blocking} is a file, not a directory`);
+  }
+}
+
+/** The same file under another name (a link, `./x`): compared by where it really is. */
+function sameFile(a: string, b: string): boolean {
+  const real = (p: string) => { try { return realpathSync(p); } catch { return resolve(p); } };
+  return real(a) === real(b);
+}
+
+/**
+ * Checks every path flag given to a command: `uses` are its own, over the common ones. A file written
+ * that is also read (--output = --input) or written twice is refused: the rename at the end would
+ * replace the input, or one output the other.
+ */
+export function checkPathFlags(values: FlagValues, uses: Readonly<Record<string, PathUse>> = {}): void {
+  const all = { ...COMMON_PATH_FLAGS, ...uses };
+  const given = Object.entries(all).flatMap(([flag, use]) => (typeof values[flag] === 'string' ? [{ flag, path: values[flag], use }] : []));
+  for (const g of given) checkPath(`--${g.flag}`, g.path, g.use);
+  const written = given.filter((g) => g.use.kind === 'write-file');
+  for (const [i, w] of written.entries()) {
+    const other = given.find((g) => (g.use.kind === 'read-file' || written.indexOf(g) > i) && sameFile(g.path, w.path));
+    if (other) throw new ConfigError(`--${w.flag} ${w.path} is also the --${other.flag} file: name another file to write`);
+  }
+}

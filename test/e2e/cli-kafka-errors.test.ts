@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { concord } from '../fixtures/cli.ts';
+import { ridesRegistry } from '../fixtures/rides-store.ts';
+import { tempWorkspace } from '../fixtures/workspace.ts';
+
+// Kafka failures as a user meets them: a broker that is not running (one line, in seconds, no stack,
+// not the cause of each retry), a topic that does not exist (the user's mistake, not "is the broker
+// up?"), and contradictory flags. The missing-topic case needs the broker of `npm run infra:up`.
+const ws = tempWorkspace('concord-cli-kafka-errors-');
+afterAll(() => ws.cleanup());
+const { file: rides } = ridesRegistry(ws.dir);
+const input = ws.file('rides.jsonl', [{ ride_id: 'r1', pickup_at: '2026-12-01T00:00:00Z', driver_id: 'd1', city: 'Lisbon', fare: '1.00', passengers: 1 }]);
+const noBroker = { KAFKA_BROKERS: '127.0.0.1:1' };
+const unreachable = /^cannot reach the Kafka broker at 127\.0\.0\.1:1 \(connect ECONNREFUSED 127\.0\.0\.1:1\): is it running\? `npm run infra:up`, or set KAFKA_BROKERS$/;
+
+function timed(args: string[], env: Record<string, string>) {
+  const started = Date.now();
+  const r = concord(args, env);
+  return { ...r, seconds: (Date.now() - started) / 1000 };
+}
+
+describe('Kafka failures from the CLI', () => {
+  for (const [cmd, args] of [
+    ['produce', ['produce', '--definitions', rides, '--schema', 'rides', '--input', input]],
+    ['results', ['results', '--definitions', rides, '--output', ws.file('out.jsonl')]],
+    ['archive', ['archive', '--definitions', rides, '--schema', 'rides', '--from-kafka', '--dir', join(ws.dir, 'archive')]],
+  ] as const) {
+    it(`${cmd} with no broker: one line saying what to do, within seconds, exit 1`, () => {
+      const r = timed([...args], noBroker);
+      expect(r.code, r.stderr).toBe(1);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]!.replace(`concord ${cmd}: `, '')).toMatch(unreachable);
+      expect(r.seconds).toBeLessThan(15); // `results` took 31 s: its reads retry for 30 s
+    });
+  }
+
+  it('archive --from-kafka of a topic that does not exist: the user\'s mistake, exit 2, one line', () => {
+    const prefix = `missing-${randomUUID().slice(0, 8)}.`;
+    const r = concord(['archive', '--definitions', rides, '--schema', 'rides', '--from-kafka', '--dir', join(ws.dir, 'archive'), '--stop-when-idle', '1s'], { CONCORD_TOPIC_PREFIX: prefix });
+    expect(r.code, r.stderr).toBe(2);
+    const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
+    expect(r.stderr).toBe(`concord archive: topic ${prefix}rides does not exist on ${brokers} (produce to it first, or check CONCORD_TOPIC_PREFIX)\n`);
+  });
+
+  it('archive refuses contradictory sources and Kafka-only flags without --from-kafka', () => {
+    const both = concord(['archive', '--definitions', rides, '--schema', 'rides', '--from-kafka', '--input', input, '--dir', join(ws.dir, 'a')], noBroker);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toBe('concord archive: --input and --from-kafka are two sources: give one (a file, or the schema\'s topic)\n');
+    const idle = concord(['archive', '--definitions', rides, '--schema', 'rides', '--input', input, '--dir', join(ws.dir, 'a'), '--stop-when-idle', '1s']);
+    expect(idle.code).toBe(2);
+    expect(idle.stderr).toBe('concord archive: --stop-when-idle: an option of --from-kafka, not of --input\n');
+  });
+});

@@ -1,0 +1,80 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { concord } from '../fixtures/cli.ts';
+import { ridesRegistry } from '../fixtures/rides-store.ts';
+import { tempWorkspace } from '../fixtures/workspace.ts';
+
+// What the CLI says as a new user meets it: help texts of the user's definitions, names of what was
+// unknown, progress lines counted in one unit, and a closed stdout pipe. (Summary lines keep their
+// wording, `1 events` too: scripts match them.)
+const ws = tempWorkspace('concord-cli-messages-');
+afterAll(() => ws.cleanup());
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const { file: rides } = ridesRegistry(ws.dir);
+
+const events = ws.file('events.jsonl', [
+  { event_id: 'e1', ts: 59_999, url: '/a', visitor_id: 'v1' },
+  '',
+  'not json',
+]);
+
+describe('concord CLI messages', () => {
+  it('jobs with an unknown subcommand names it and lists the valid ones', () => {
+    const r = concord(['jobs', 'frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe('concord jobs: unknown subcommand "frobnicate": use one of worker, schedule, unschedule, enqueue, retry, backfill, status (`concord jobs status`)');
+    expect(concord(['jobs']).stderr).toMatch(/^concord jobs: say what to do: use one of worker, /);
+  });
+
+  it('help: reconcile names no seed pipeline and its usage has --late and --fail-on-unexplained; results lists --output first', () => {
+    const r = concord(['reconcile', '--help', '--definitions', rides]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/page_views_per_minute|unique_visitors_5m|fraud_multi_country/);
+    expect(r.stdout).toMatch(/--pipeline NAME {12}a pipeline of the definitions file/);
+    const usage = r.stdout.split('\n').find((l) => l.startsWith('Usage: '))!;
+    expect(usage).toContain('[--late LATE.jsonl]');
+    expect(usage).toContain('[--fail-on-unexplained]');
+    const results = concord(['results', '--help']).stdout;
+    expect(results.indexOf('  --output FILE')).toBeGreaterThan(-1);
+    expect(results.indexOf('  --output FILE')).toBeLessThan(results.indexOf('  --late-output FILE'));
+  });
+
+  it('reconcile refuses the flags of its other mode (they were silently ignored)', () => {
+    const day = concord(['reconcile', '--date', '2026-12-01', '--archive', ws.dir, '--output', ws.file('rep.json')]);
+    expect(day.code).toBe(2);
+    expect(day.stderr.split('\n')[0]).toBe('concord reconcile: --output: an option of reconciling files (without --date) only');
+    const files = concord(['reconcile', '--pipeline', 'page_views_per_minute', '--realtime', events, '--archive', ws.dir, '--output', ws.file('rep.json'), '--report-dir', ws.dir, '--job-id', 'j']);
+    expect(files.code).toBe(2);
+    expect(files.stderr.split('\n')[0]).toBe('concord reconcile: --report-dir, --job-id: options of reconciling a day in the store (--date D) only');
+  });
+
+  it('stream counts lines read in its progress and events in its summary', () => {
+    const r = concord(['stream', '--pipeline', 'page_views_per_minute', '--input', events, '--output', ws.file('out.jsonl'), '--allowed-lateness', '0', '--max-out-of-orderness', '0']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^stream page_views_per_minute 3 lines read( \(\S+\/s\))?, 1 rejected, 0 late$/);
+    expect(lines[1]).toMatch(/^page_views_per_minute: 1 events, 1 results written \(changelog\), 0 late, 1 rejected/);
+  });
+
+  it('archive prints its final progress line once', () => {
+    const r = concord(['archive', '--schema', 'clicks', '--input', events, '--dir', join(ws.dir, 'archive')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('archive clicks '))).toHaveLength(1);
+    expect(r.stderr).toMatch(/archived 1 clicks events into 1 Parquet files, 1 rejected/);
+  });
+
+  it('a closed stdout pipe ends the command quietly (as SIGPIPE ends a Unix tool), for every format', () => {
+    const store = `duckdb:${join(ws.dir, 'store.duckdb')}`;
+    expect(concord(['stream', '--pipeline', 'page_views_per_minute', '--input', events, '--output', ws.file('s.jsonl'), '--store', store]).code).toBe(0);
+    for (const format of ['json', 'csv', 'md']) {
+      // The reader closes its end at once, so every write of the report meets a closed pipe.
+      const cmd = `"${process.execPath}" --import tsx cli/main.ts report --date 1970-01-01 --store ${store} --format ${format} --pipeline page_views_per_minute | { exec 0<&-; sleep 2; }; echo "exit \${PIPESTATUS[0]}" >&2`;
+      const r = spawnSync('bash', ['-c', cmd], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+      expect(r.stderr, format).not.toMatch(/EPIPE|Unhandled|node:events|\n {4}at /);
+      expect(r.stderr.trim().split('\n').at(-1), format).toBe('exit 141');
+    }
+  });
+});

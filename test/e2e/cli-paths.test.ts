@@ -1,0 +1,106 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { concord } from '../fixtures/cli.ts';
+import { tempWorkspace } from '../fixtures/workspace.ts';
+
+// Paths named by flags are checked before any work, whatever the command: a directory named as a file
+// to write (found only after the whole input was processed, with a stack trace and a `.tmp` left
+// behind), a directory named as a file to read (EISDIR mid-read), a file named as a directory.
+const ws = tempWorkspace('concord-cli-paths-');
+afterAll(() => ws.cleanup());
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+const input = ws.file('events.jsonl', [
+  { event_id: 'e1', ts: 59_999, url: '/a', visitor_id: 'v1' },
+  { event_id: 'e2', ts: 90_000, url: '/a', visitor_id: 'v2' },
+]);
+const dir = join(ws.dir, 'a-dir');
+mkdirSync(dir);
+const archive = join(ws.dir, 'archive');
+const stream = ['stream', '--pipeline', 'page_views_per_minute', '--input', input];
+/** No broker there: a command that got past its path checks would fail on Kafka instead (exit 1). */
+const noBroker = { KAFKA_BROKERS: '127.0.0.1:1' };
+
+/** A user error: exit 2, one line `concord <cmd>: <message>`, nothing on stdout, no stack trace. */
+function refused(r: { code: number; stdout: string; stderr: string }, cmd: string, message: string): void {
+  expect(r.code, r.stderr).toBe(2);
+  expect(r.stderr).toBe(`concord ${cmd}: ${message}\n`);
+}
+
+describe('every command checks the paths its flags name before doing any work', () => {
+  it('a directory named as a file to write: exit 2 naming the flag, and no .tmp left behind', () => {
+    refused(concord([...stream, '--output', dir]), 'stream', `--output ${dir} is a directory: name a file`);
+    refused(concord([...stream, '--output', ws.file('o1.jsonl'), '--late-output', dir]), 'stream', `--late-output ${dir} is a directory: name a file`);
+    refused(concord([...stream, '--output', ws.file('o2.jsonl'), '--dead-letter', dir]), 'stream', `--dead-letter ${dir} is a directory: name a file`);
+    refused(concord(['results', '--output', dir], noBroker), 'results', `--output ${dir} is a directory: name a file`);
+    refused(concord(['results', '--output', ws.file('r.jsonl'), '--late-output', dir], noBroker), 'results', `--late-output ${dir} is a directory: name a file`);
+    refused(concord(['report', '--date', '2026-12-01', '--output', dir, '--store', `duckdb:${join(ws.dir, 'none.duckdb')}`]), 'report', `--output ${dir} is a directory: name a file`);
+    refused(concord(['init', '--output', dir, '--force']), 'init', `--output ${dir} is a directory: name a file`);
+    refused(concord(['reconcile', '--pipeline', 'page_views_per_minute', '--realtime', input, '--archive', archive, '--output', dir]), 'reconcile', `--output ${dir} is a directory: name a file`);
+    expect(existsSync(`${dir}.tmp`)).toBe(false);
+  });
+
+  it('replay --output a directory: refused before the replay, nothing left behind', () => {
+    expect(concord(['archive', '--schema', 'clicks', '--input', input, '--dir', archive]).code).toBe(0);
+    refused(concord(['replay', '--pipeline', 'page_views_per_minute', '--input', archive, '--output', dir]), 'replay', `--output ${dir} is a directory: name a file`);
+    expect(existsSync(`${dir}.tmp`)).toBe(false);
+  });
+
+  it('a file to write under a file, or the same file as an input or another output: refused', () => {
+    const under = join(input, 'out.jsonl');
+    refused(concord([...stream, '--output', under]), 'stream', `--output ${under}: ${input} is a file, not a directory`);
+    refused(concord([...stream, '--output', input]), 'stream', `--output ${input} is also the --input file: name another file to write`);
+    const out = ws.file('same.jsonl');
+    refused(concord([...stream, '--output', out, '--late-output', out]), 'stream', `--output ${out} is also the --late-output file: name another file to write`);
+    expect(readFileSync(input, 'utf8')).toContain('"e2"'); // the input is intact
+  });
+
+  it('a directory named as a JSON-lines file to read: exit 2 naming the flag', () => {
+    const message = `--input ${dir} is a directory: name a JSON-lines file`;
+    refused(concord(['stream', '--pipeline', 'page_views_per_minute', '--input', dir, '--output', ws.file('o3.jsonl')]), 'stream', message);
+    refused(concord(['archive', '--schema', 'clicks', '--input', dir, '--dir', join(ws.dir, 'archive2')]), 'archive', message);
+    refused(concord(['produce', '--schema', 'clicks', '--input', dir], noBroker), 'produce', message);
+    refused(concord(['reconcile', '--pipeline', 'page_views_per_minute', '--realtime', dir, '--archive', archive, '--output', ws.file('rep.json')]), 'reconcile',
+      `--realtime ${dir} is a directory: name a JSON-lines file`);
+    expect(existsSync(join(ws.dir, 'archive2'))).toBe(false);
+  });
+
+  it('replay --input names an archive directory: a file there is the mistake', () => {
+    refused(concord(['replay', '--pipeline', 'page_views_per_minute', '--input', input, '--output', ws.file('o4.jsonl')]), 'replay',
+      `--input ${input} is a file: replay reads an archive directory (written by \`concord archive --dir\`)`);
+  });
+
+  it('archive --dir an existing file: exit 2 naming the flag, the file untouched', () => {
+    const file = ws.file('not-a-dir.txt');
+    writeFileSync(file, 'keep me');
+    refused(concord(['archive', '--schema', 'clicks', '--input', input, '--dir', file]), 'archive', `--dir ${file} is a file: name a directory`);
+    refused(concord(['reconcile', '--pipeline', 'page_views_per_minute', '--realtime', input, '--archive', file, '--output', ws.file('rep2.json')]), 'reconcile',
+      `--archive ${file} is a file: name the archive directory (written by \`concord archive --dir\`)`);
+    expect(readFileSync(file, 'utf8')).toBe('keep me');
+  });
+
+  it('a file that is not there: the message says the absolute path looked at', () => {
+    refused(concord(['validate', '--definitions', 'no-such-definitions.json']), 'validate',
+      `--definitions no-such-definitions.json: no such file (looked for ${join(root, 'no-such-definitions.json')})`);
+    refused(concord(['validate'], { CONCORD_DEFINITIONS: 'nope/defs.json' }), 'validate', `CONCORD_DEFINITIONS nope/defs.json: no such file (looked for ${join(root, 'nope', 'defs.json')})`);
+    refused(concord([...stream, '--output', ws.file('o5.jsonl'), '--config', dir]), 'stream', `--config ${dir} is a directory: name a JSON settings file`);
+  });
+});
+
+describe('run through npm from another directory', () => {
+  it('relative paths are the caller\'s (npm runs scripts in the package root; INIT_CWD says where the user was)', () => {
+    const user = join(ws.dir, 'user');
+    mkdirSync(user);
+    writeFileSync(join(user, 'events.jsonl'), readFileSync(input));
+    const npm = (args: string[]) => spawnSync('npm', ['--prefix', root, 'run', '-s', 'concord', '--', ...args], { cwd: user, encoding: 'utf8', timeout: 120_000 });
+    const s = npm(['stream', '--pipeline', 'page_views_per_minute', '--input', 'events.jsonl', '--output', 'out.jsonl']);
+    expect(s.status, s.stderr).toBe(0);
+    expect(readdirSync(user).sort()).toEqual(['events.jsonl', 'out.jsonl']);
+    const missing = npm(['validate', '--definitions', 'rides.json']);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toBe(`concord validate: --definitions rides.json: no such file (looked for ${join(user, 'rides.json')})\n`);
+  });
+});
