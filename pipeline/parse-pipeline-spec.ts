@@ -140,7 +140,7 @@ export function parsePipeline(p: Problems, name: string, spec: unknown, schemas:
   const bound = spec.max_out_of_orderness === undefined ? DEFAULT_MAX_OUT_OF_ORDERNESS : p.duration(`${path}.max_out_of_orderness`, spec.max_out_of_orderness, false);
   const lateness = spec.allowed_lateness === undefined ? DEFAULT_ALLOWED_LATENESS : p.duration(`${path}.allowed_lateness`, spec.allowed_lateness, false);
   const base = {
-    name, description: typeof spec.description === 'string' ? spec.description : name, schema, where,
+    name, ...(typeof spec.description === 'string' ? { description: spec.description } : {}), schema, where,
     watermark: { maxOutOfOrderness: bound ?? 0 }, allowedLateness: lateness ?? 0,
   };
   const checkKey = (k: unknown, at: string): k is string => {
