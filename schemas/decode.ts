@@ -87,6 +87,8 @@ export function admit(
   schema: EventSchema, guard: TimeGuard, line: string, problem: LineProblem | undefined, recordTime: number | undefined, position: EventPosition,
 ): Admitted | null {
   if (problem) return { ok: false, deadLetter: problemDeadLetter(problem, position), quarantined: false };
+  // A byte-order mark (files saved by Windows editors) opens the first line: no part of the event.
+  if (line.charCodeAt(0) === 0xfeff) line = line.slice(1);
   if (line.trim().length === 0) return null;
   const decoded = decodeLine(schema, line, position);
   if (!decoded.ok) return { ...decoded, quarantined: false };
