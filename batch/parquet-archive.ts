@@ -221,12 +221,11 @@ export async function listArchiveFiles(dir: string, schema: EventSchema): Promis
 }
 
 /**
- * The archive files of a schema, or the user's error when there are none: a replay or reconciliation
- * of nothing reads as success (0 results) or blames every realtime cell, never as the wrong --archive.
+ * The user's error when `dir` holds no archived event of the schema (most often a mistyped --archive):
+ * reconciling realtime rows against nothing blamed every cell, or failed on DuckDB's empty glob.
  */
-export async function requireArchiveFiles(dir: string, schema: EventSchema): Promise<string[]> {
-  const files = await listArchiveFiles(dir, schema);
-  if (files.length > 0) return files;
+export async function requireArchive(dir: string, schema: EventSchema): Promise<void> {
+  if ((await listArchiveFiles(dir, schema)).length > 0) return;
   const where = (await stat(dir).catch(() => undefined)) === undefined ? `${dir} does not exist` : `${dir} holds no Parquet file of schema ${schema.name} (${partitionGlob(dir, schema)})`;
   throw new ConfigError(`no archive to read: ${where}; write it with \`concord archive --schema ${schema.name} --dir ${dir}\`, or check --archive / --input`);
 }

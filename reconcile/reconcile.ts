@@ -1,6 +1,6 @@
 import { archivedSources } from '../batch/archive-reader.ts';
 import { DuckDb } from '../batch/duckdb.ts';
-import { requireArchiveFiles } from '../batch/parquet-archive.ts';
+import { requireArchive } from '../batch/parquet-archive.ts';
 import { fieldsRead, type PipelineDefinition } from '../pipeline/definition.ts';
 import type { LateRecord, ResultRecord } from '../schemas/results.ts';
 import type { Evidence } from './attribution.ts';
@@ -61,7 +61,8 @@ export async function reconcileWithReplay(input: ReconcileInput): Promise<{ repo
 
 async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
   const { def, range } = input;
-  await requireArchiveFiles(input.archiveDir, def.schema);
+  // Realtime rows and no archive of the schema: the wrong --archive (no rows on either side: nothing to say).
+  if (input.realtime.length > 0) await requireArchive(input.archiveDir, def.schema);
   const db = await DuckDb.open();
   try {
     // A day's windows hold events up to one window size past its end; rules look back without bound.

@@ -185,6 +185,9 @@ describe('reconcile: every cause, backed by evidence', () => {
     await expect(reconcile({ def, realtime: streamed.changelog, archiveDir: empty })).rejects.toThrow(ConfigError);
     await expect(reconcile({ def, realtime: streamed.changelog, archiveDir: empty })).rejects.toThrow(`no archive to read: ${empty} holds no Parquet file of schema clicks`);
     await expect(reconcile({ def, realtime: streamed.changelog, archiveDir: join(empty, 'nope') })).rejects.toThrow(`no archive to read: ${join(empty, 'nope')} does not exist`);
+    // An archive whose every line was rejected holds no event either (DuckDB failed on its empty glob).
+    const rejectedOnly = await archive(['not json', '{"event_id": 1}']);
+    await expect(reconcile({ def, realtime: streamed.changelog, archiveDir: rejectedOnly })).rejects.toThrow(`no archive to read: ${rejectedOnly} holds no Parquet file of schema clicks`);
   });
 
   it('range: only the cells of windows starting in [from, to) are reconciled', async () => {
