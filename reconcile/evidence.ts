@@ -76,37 +76,30 @@ export async function findDuplicates(
   return { deliveries, replayExtrasTable: REPLAY_EXTRAS, replayExtras };
 }
 
-/** The offsets of blank lines the archive skipped (batch/archive-layout.ts `blankDir`). */
-async function readBlankOffsets(dir: string, schema: EventSchema): Promise<EventPosition[]> {
-  const folder = blankDir(dir, schema);
-  const out: EventPosition[] = [];
-  for (const f of (await readdir(folder).catch(() => [] as string[])).filter((name) => name.endsWith('.jsonl'))) {
+/** The rows of the archive's side files in `folder` (`_rejected/`, `_blank/`: JSON lines), files in name order. */
+async function readSideRows<T>(folder: string): Promise<T[]> {
+  const files = await readdir(folder).catch(() => [] as string[]);
+  const out: T[] = [];
+  for (const f of files.filter((name) => name.endsWith('.jsonl')).sort()) {
     for (const line of (await readFile(join(folder, f), 'utf8')).split('\n')) {
-      if (line.trim() !== '') out.push(JSON.parse(line) as EventPosition);
+      if (line.trim() !== '') out.push(JSON.parse(line) as T);
     }
   }
   return out;
 }
 
 export async function readRejected(dir: string, schema: EventSchema): Promise<RejectedRecord[]> {
-  const folder = rejectedDir(dir, schema);
-  const files = await readdir(folder).catch(() => [] as string[]);
-  const out: RejectedRecord[] = [];
-  for (const f of files.filter((name) => name.endsWith('.jsonl')).sort()) {
-    for (const line of (await readFile(join(folder, f), 'utf8')).split('\n')) {
-      if (line.trim() === '') continue;
-      const row = JSON.parse(line) as { source: string; offset: number; reason: string; raw: string };
-      let loose: Record<string, unknown> | null = null;
-      try {
-        const parsed: unknown = JSON.parse(row.raw);
-        if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) loose = parsed as Record<string, unknown>;
-      } catch {
-        loose = null; // bad bytes: nothing to place in a cell
-      }
-      out.push({ source: row.source, offset: row.offset, reason: row.reason, loose });
+  const rows = await readSideRows<{ source: string; offset: number; reason: string; raw: string }>(rejectedDir(dir, schema));
+  return rows.map((row) => {
+    let loose: Record<string, unknown> | null = null;
+    try {
+      const parsed: unknown = JSON.parse(row.raw);
+      if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) loose = parsed as Record<string, unknown>;
+    } catch {
+      loose = null; // bad bytes: nothing to place in a cell
     }
-  }
-  return out;
+    return { source: row.source, offset: row.offset, reason: row.reason, loose };
+  });
 }
 
 /**
@@ -132,7 +125,8 @@ export async function findGaps(dir: string, schema: EventSchema, db: DuckDb, rej
     list.push(offset);
   };
   for (const r of rejected) seen(r.source, r.offset);
-  for (const b of await readBlankOffsets(dir, schema)) seen(b.source, b.offset);
+  // The offsets of blank lines the archive skipped (batch/archive-layout.ts `blankDir`).
+  for (const b of await readSideRows<EventPosition>(blankDir(dir, schema))) seen(b.source, b.offset);
   sources.forEach(({ source, first, last }, i) => {
     const inside = new Set((seenBySource.get(source) ?? []).filter((o) => o > first && o < last)).size;
     const missing = last - first + 1 - Number(distinct[0]![`d${i}`]) - inside;
