@@ -1,5 +1,6 @@
 /** Shared by the definitions-file parsers: quoting for messages, the object test, and problem collection. */
 
+import type { EventSchema, FieldDef } from '../schemas/schema.ts';
 import { parseDuration, type Millis } from './time.ts';
 
 export const q = (v: unknown) => JSON.stringify(v);
@@ -8,8 +9,23 @@ export const isObject = (v: unknown): v is Record<string, unknown> => typeof v =
 /** Collects problems, each scoped to its place (a path like `pipelines.p.aggregates.revenue`). */
 export class Problems {
   readonly list: string[] = [];
+  private readonly places: string[] = [];
   add(path: string, message: string): void {
     this.list.push(`${path}: ${message}`);
+    this.places.push(path);
+  }
+  /** Whether a problem was found at `path` or inside it. */
+  reported(path: string): boolean {
+    return this.places.some((at) => at === path || at.startsWith(`${path}.`) || at.startsWith(`${path}[`));
+  }
+  /**
+   * `schema`'s field `name`, or undefined with the problem `message` — none when the field is declared
+   * but its declaration has a problem of its own (one mistake, one line: not again at every use).
+   */
+  field(path: string, schema: EventSchema, name: unknown, message: string): FieldDef | undefined {
+    const def = typeof name === 'string' && Object.hasOwn(schema.fields, name) ? schema.fields[name] : undefined;
+    if (!def && !(typeof name === 'string' && this.reported(`schemas.${schema.name}.fields.${name}`))) this.add(path, message);
+    return def;
   }
   /** Unknown keys are mistakes (a typo would silently mean a default). */
   keys(path: string, value: Record<string, unknown>, allowed: readonly string[]): void {

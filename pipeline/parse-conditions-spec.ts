@@ -19,11 +19,8 @@ export function parseConditions(p: Problems, path: string, where: unknown, schem
       return;
     }
     const [field, op, value] = c as [string, string, unknown];
-    const def = schema.fields[field];
-    if (!def) {
-      p.add(at, `${q(field)} is not a field of schema ${q(schema.name)}`);
-      return;
-    }
+    const def = p.field(at, schema, field, `${q(field)} is not a field of schema ${q(schema.name)}`);
+    if (!def) return;
     if (NULL_OPS.includes(op)) {
       if (c.length === 3) p.add(at, `${q(op)} takes no value`);
       else out.push({ field, op: op as 'is null' | 'is not null' });

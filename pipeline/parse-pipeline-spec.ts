@@ -55,11 +55,8 @@ function parseAggregate(p: Problems, path: string, text: unknown, schema: EventS
     return { kind: 'count' };
   }
   const field = parts[1];
-  const def = typeof field === 'string' ? schema.fields[field] : undefined;
-  if (!def) {
-    p.add(path, `${kind} needs a field of schema ${q(schema.name)}; ${q(field)} is not one`);
-    return undefined;
-  }
+  const def = p.field(path, schema, field, `${kind} needs a field of schema ${q(schema.name)}; ${q(field)} is not one`);
+  if (!def) return undefined;
   const f = field as string;
   if ((kind === 'sum' || kind === 'avg') && !isNumericKind(def.kind)) {
     p.add(path, `${kind} needs a numeric field; ${q(f)} is a ${fieldTypeName(def)}`);
@@ -99,8 +96,8 @@ function parseRule(p: Problems, path: string, r: unknown, schema: EventSchema, k
     if (r.count !== true) p.add(`${path}.count`, `expected true, got ${q(r.count)}`);
   } else {
     field = typeof r[measure] === 'string' ? (r[measure] as string) : undefined;
-    const def = field === undefined ? undefined : schema.fields[field];
-    if (!def) p.add(`${path}.${measure}`, `${q(r[measure])} is not a field of schema ${q(schema.name)}`);
+    const def = p.field(`${path}.${measure}`, schema, field, `${q(r[measure])} is not a field of schema ${q(schema.name)}`);
+    if (!def) field = undefined;
     else if (measure === 'sum' && !isNumericKind(def.kind)) p.add(`${path}.sum`, `sum needs a numeric field; ${q(field)} is a ${fieldTypeName(def)}`);
   }
   let threshold: number | undefined;
@@ -133,6 +130,8 @@ export function parsePipeline(p: Problems, name: string, spec: unknown, schemas:
   p.keys(path, spec, ['input', 'description', 'where', 'key', 'max_out_of_orderness', 'allowed_lateness', ...(isRule ? ['rule'] : ['window', 'aggregates'])]);
   const schema = typeof spec.input === 'string' ? schemas.get(spec.input) : undefined;
   if (!schema) {
+    // A declared schema too broken to check against has its own problems listed; not again here.
+    if (typeof spec.input === 'string' && p.reported(`schemas.${spec.input}`)) return undefined;
     p.add(`${path}.input`, spec.input === undefined ? 'required: the schema this pipeline reads' : `${q(spec.input)} is not a schema of this file${schemas.size > 0 ? ` (${[...schemas.keys()].map(q).join(', ')})` : ''}`);
     return undefined;
   }
@@ -143,11 +142,7 @@ export function parsePipeline(p: Problems, name: string, spec: unknown, schemas:
     name, ...(typeof spec.description === 'string' ? { description: spec.description } : {}), schema, where,
     watermark: { maxOutOfOrderness: bound ?? 0 }, allowedLateness: lateness ?? 0,
   };
-  const checkKey = (k: unknown, at: string): k is string => {
-    if (typeof k === 'string' && k in schema.fields) return true;
-    p.add(at, `${q(k)} is not a field of schema ${q(schema.name)}`);
-    return false;
-  };
+  const checkKey = (k: unknown, at: string): k is string => p.field(at, schema, k, `${q(k)} is not a field of schema ${q(schema.name)}`) !== undefined;
   if (isRule) {
     const key = checkKey(spec.key, `${path}.key`) ? (spec.key as string) : undefined;
     const rule = parseRule(p, `${path}.rule`, spec.rule, schema, key);

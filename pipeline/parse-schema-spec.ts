@@ -24,6 +24,7 @@ function parseField(p: Problems, path: string, type: unknown): FieldDef | undefi
   return { kind: m[1] as FieldKind, required, doc: '' };
 }
 
+/** The schema, or undefined when it has no fields to check pipelines against (problems say why). */
 export function parseSchema(p: Problems, name: string, spec: unknown): EventSchema | undefined {
   const path = `schemas.${name}`;
   if (!isObject(spec)) {
@@ -61,12 +62,13 @@ export function parseSchema(p: Problems, name: string, spec: unknown): EventSche
     return v;
   };
   const time = role('time', 'timestamp', false), id = role('id', 'string', false), key = role('key', undefined, true);
-  if (time === undefined || id === undefined) return undefined;
   const guard = (k: 'max_future_skew' | 'past_horizon', fallback: number): number | undefined =>
     spec[k] === undefined ? fallback : spec[k] === 'off' ? Infinity : p.duration(`${path}.${k}`, spec[k], true);
   const maxFutureSkewMs = guard('max_future_skew', DEFAULT_MAX_FUTURE_SKEW), pastHorizonMs = guard('past_horizon', Infinity);
   return {
-    name, timeField: time, idField: id, ...(key === undefined ? {} : { keyField: key }), fields,
+    // Without a time or id field this is a draft, returned so pipelines are still checked against its
+    // fields; its problems are listed, and parseDefinitions builds nothing while any problem stands.
+    name, timeField: time ?? '', idField: id ?? '', ...(key === undefined ? {} : { keyField: key }), fields,
     ...(maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs }), ...(pastHorizonMs === undefined || pastHorizonMs === Infinity ? {} : { pastHorizonMs }),
   };
 }

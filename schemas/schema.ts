@@ -178,11 +178,13 @@ export function normaliseDecimal(value: unknown, name: string, scale: number): n
     throw new SchemaViolationError(name, `expected a number or decimal string, got ${describe(value)}`);
   }
   const pattern = (DECIMALS[scale] ??= new RegExp(scale === 0 ? '^-?\\d+$' : `^-?\\d+(\\.\\d{1,${scale}})?$`));
-  if (!pattern.test(text)) throw new SchemaViolationError(name, `"${text.length > 40 ? `${text.slice(0, 40)}...` : text}" is not a number with at most ${scale} decimal places`);
+  // Quoted only when it came as a string: a JSON number 5.123 is said as 5.123, as it was written.
+  const shown = typeof value === 'string' ? `"${text.length > 40 ? `${text.slice(0, 40)}...` : text}"` : text;
+  if (!pattern.test(text)) throw new SchemaViolationError(name, `${shown} is not a number with at most ${scale} decimal places`);
   const negative = text.startsWith('-');
   const [whole = '0', fraction = ''] = (negative ? text.slice(1) : text).split('.');
   const minor = Number(whole) * 10 ** scale + Number(fraction.padEnd(scale, '0') || '0');
-  if (!Number.isSafeInteger(minor)) throw new SchemaViolationError(name, `"${text}" is too large to be held exactly`);
+  if (!Number.isSafeInteger(minor)) throw new SchemaViolationError(name, `${shown} is too large to be held exactly`);
   return negative && minor !== 0 ? -minor : minor;
 }
 

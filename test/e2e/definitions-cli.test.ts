@@ -158,6 +158,23 @@ describe('a user definitions file through the CLI', () => {
     }
   });
 
+  it('a file that does not load says where and what to do: the syntax error\'s line, the missing package, an empty file', () => {
+    const cases: [string, string, RegExp][] = [
+      ['typo.definitions.js', 'export default {\n  schemas: {},\n  pipelines: { a: 1 b: 2 },\n};\n', /syntax error at .*typo\.definitions\.js:3\b/],
+      ['typo.definitions.ts', 'const defs: object = {\n  schemas: {}\n  pipelines: {},\n};\nexport default defs;\n', /syntax error at .*typo\.definitions\.ts:3\b/],
+      ['typed.definitions.ts', "import { defineDefinitions } from 'concord';\nexport default defineDefinitions({ schemas: {}, pipelines: {} });\n", /'concord'.*install the package where .*, or drop the import/],
+      ['empty.json', '\n', /definitions file .*empty\.json is empty/],
+    ];
+    for (const [name, text, message] of cases) {
+      const file = join(ws.dir, name);
+      writeFileSync(file, text);
+      const r = concord(['validate', '--definitions', file]);
+      expect(r.code, `${name}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
   it('validate lists the pipelines of a good file; explain prints the stream plan and the replay SQL', () => {
     const v = concord(['validate', '--definitions', jsonFile]);
     expect(v.code).toBe(0);

@@ -198,6 +198,12 @@ describe('concord installed from its npm package', () => {
     expect(bad.stderr).toMatch(/2 problems/);
     expect(bad.stderr).toContain('pipelines.by_city');
     expect(bad.stderr).toContain('pipelines.revenue');
+
+    // Node's own loader does not say where a syntax error is; the message must (line 2 of the module here).
+    writeFileSync(inProject('typo.definitions.ts'), definitionsModule.replace("\n\nconst rides", "\nconst rides: = 1;\nconst ridesSchema"));
+    const typo = concord(['validate', '--definitions', 'typo.definitions.ts']);
+    expect(typo.code, show(typo)).toBe(2);
+    expect(typo.stderr).toMatch(/syntax error at .*typo\.definitions\.ts:2\b/);
   });
 
   it('stream: the final windows with exact decimal sums, the late ride on the side, the burst alert', () => {

@@ -47,6 +47,7 @@ describe('definitions file', () => {
     expect(validateEvent(schema, { ...ok, fare: 0.1 })).toMatchObject({ fare: 10 });
     const bad: [Record<string, unknown>, RegExp][] = [
       [{ fare: '1.234' }, /fare: "1.234" is not a number with at most 2 decimal places/],
+      [{ fare: 5.123 }, /fare: 5\.123 is not a number with at most 2 decimal places/],
       [{ passengers: 1.5 }, /passengers: 1.5 is not an integer/],
       [{ passengers: 2 ** 53 }, /passengers: .* not an integer within/],
       [{ passengers: '3' }, /passengers: expected an integer, got string "3"/],
@@ -89,6 +90,27 @@ describe('definitions file', () => {
       expect.stringMatching(/^pipelines\.hopper: unknown key "windw"/),
     ]));
     expect(found.length).toBeGreaterThanOrEqual(16);
+  });
+
+  it('says a mistake once: fields with an unknown type, or a schema without its time field, are not reported again at each use', () => {
+    const uses = {
+      fares: { input: 'rides', where: [['passengers', '>=', 1]], key: ['city'], window: { tumbling: '15m' }, aggregates: { revenue: ['sum', 'fare'], n: 'count', bad: ['sum', 'nope'] } },
+      burst: { input: 'rides', key: 'driver_id', rule: { within: '5m', sum: 'fare', more_than: 6, output: 'n' } },
+    };
+    expect(problems({ schemas: { rides: { ...rides, fields: { ...rides.fields, fare: 'decimal', passengers: 'integer' } } }, pipelines: uses })).toEqual([
+      'schemas.rides.fields.fare: unknown type "decimal"; use string, int, double, bool, timestamp or decimal(N), with ? for optional',
+      'schemas.rides.fields.passengers: unknown type "integer"; use string, int, double, bool, timestamp or decimal(N), with ? for optional',
+      'pipelines.fares.aggregates.bad: sum needs a field of schema "rides"; "nope" is not one',
+    ]);
+    // Pipelines are still checked against the fields of a schema whose time field is misspelt.
+    expect(problems({ schemas: { rides: { ...rides, time: 'pickup' } }, pipelines: uses })).toEqual([
+      'schemas.rides.time: "pickup" is not a field of the schema',
+      'pipelines.fares.aggregates.bad: sum needs a field of schema "rides"; "nope" is not one',
+    ]);
+    // A schema with no fields to check against: its pipelines say nothing about their input.
+    expect(problems({ schemas: { rides: { ...rides, fields: {} } }, pipelines: uses })).toEqual([
+      'schemas.rides.fields: expected an object of field name -> type with at least one field',
+    ]);
   });
 
   it('refuses ordering comparisons on strings, reserved field and output names, duplicate outputs, fields equal but for case', () => {
