@@ -2,6 +2,7 @@ import { DefinitionError } from '../pipeline/errors.ts';
 import type { PipelineDefinition, WindowedPipeline } from '../pipeline/definition.ts';
 import type { WindowResult } from '../schemas/results.ts';
 import { quoteIdent, type DuckDb } from './duckdb.ts';
+import { listArchiveFiles } from './parquet-archive.ts';
 import { windowRecord } from './replay-records.ts';
 import { WS, aggregateSql, assignedSql, keyValueSql } from './replay-sql.ts';
 import { sourceRelation } from './replay-source.ts';
@@ -31,6 +32,13 @@ export interface CellTableOptions {
  */
 export async function replayCellTable(db: DuckDb, def: WindowedPipeline, archiveDir: string, table: string, options: CellTableOptions): Promise<void> {
   if (!replaysAsTable(def)) throw new DefinitionError(`${def.name}: sketches cannot be replayed into a cell table; use replay()`);
+  if ((await listArchiveFiles(archiveDir, def.schema)).length === 0) {
+    // No Parquet file at all (an archive of rejected lines only): DuckDB would refuse the empty glob. No cells.
+    const columns = ['__ws DOUBLE', ...def.key.map((k) => `${quoteIdent(k)} VARCHAR`),
+      ...options.variants.flatMap((_, v) => [`__n${v} BIGINT`, ...def.aggregates.map((_a, i) => `__v${v}_${i} DOUBLE`)])];
+    await db.run(`CREATE OR REPLACE TEMP TABLE ${table} (${columns.join(', ')})`);
+    return;
+  }
   const marked = options.variants.map((t, v) => [t, v] as const).filter(([t]) => t !== undefined) as [string, number][];
   let source = sourceRelation(def, archiveDir, options.timeRanges ? { timeRanges: options.timeRanges } : {});
   const flags: string[] = [];

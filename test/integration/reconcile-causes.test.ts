@@ -188,6 +188,8 @@ describe('reconcile: every cause, backed by evidence', () => {
     // An archive whose every line was rejected holds no event either (DuckDB failed on its empty glob).
     const rejectedOnly = await archive(['not json', '{"event_id": 1}']);
     await expect(reconcile({ def, realtime: streamed.changelog, archiveDir: rejectedOnly })).rejects.toThrow(`no archive to read: ${rejectedOnly} holds no Parquet file of schema clicks`);
+    // Nothing on either side is an empty report, not an error (nor DuckDB's).
+    expect(await reconcile({ def, realtime: [], archiveDir: rejectedOnly })).toMatchObject({ cells: 0, different: 0, unexplained: 0 });
   });
 
   it('range: only the cells of windows starting in [from, to) are reconciled', async () => {
