@@ -89,7 +89,8 @@ export function parseLateRow(def: PipelineDefinition, row: Record<string, unknow
     throw new ConfigError(`late events ${where}: the event does not fit schema ${def.schema.name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
   if (typeof row.source !== 'string' || typeof row.offset !== 'number') {
-    throw new ConfigError(`late events ${where}: no source/offset; export them with \`concord results --late-output\``);
+    // `stream --late-output` (files) writes no delivery position: a file's lateness reconcile simulates itself.
+    throw new ConfigError(`late events ${where}: no source/offset, so not a worker's late log (\`concord results --late-output\` exports it); for \`concord stream\` over a file, drop --late: reconcile re-runs the file's arrival order itself`);
   }
   return {
     evaluatedOnArrival: row.evaluated_on_arrival === true,

@@ -34,6 +34,10 @@ describe('reading the realtime inputs of reconcile', () => {
     const badResults = ws.file('bad-results.jsonl', ['not json', result]);
     await expect(readResultsFile(pageViewsPerMinute, badResults)).rejects.toThrow(`realtime results ${badResults} line 1 is not JSON`);
     await expect(readLateLog(pageViewsPerMinute, ws.file('missing.jsonl'))).rejects.toThrow(/cannot read late events .*missing\.jsonl: check the path/);
+    // What `concord stream --late-output` writes (no delivery position) is not a worker's late log: said so.
+    const { source: _s, offset: _o, ...fromStream } = late;
+    await expect(readLateLog(pageViewsPerMinute, ws.file('stream-late.jsonl', [fromStream])))
+      .rejects.toThrow(/line 1: no source\/offset, so not a worker's late log .* for `concord stream` over a file, drop --late/);
   });
 
   it('a results file holding only other pipelines\' rows is the wrong file, not a day of missing windows', async () => {
