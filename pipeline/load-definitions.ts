@@ -20,29 +20,38 @@ function moduleFailure(error: unknown, full: string, ext: string): string {
     const inCheckout = /[\\/]dist[\\/]index\.js'/.test(message);
     return `${message.split('\n')[0]}: ${inCheckout ? 'in a checkout, `npm run build` first so that \'concord\' resolves' : `install the package where ${full} lives (\`npm pack\` in Concord, then \`npm install <the .tgz>\`)`}, or drop the import: defineDefinitions only adds types`;
   }
-  if (error instanceof SyntaxError || code === 'ERR_INVALID_TYPESCRIPT_SYNTAX' || /Transform failed/.test(message)) return syntaxFailure(message, full);
+  if (error instanceof SyntaxError || code === 'ERR_INVALID_TYPESCRIPT_SYNTAX' || /Transform failed/.test(message)) return syntaxFailure(error, message, full);
   return message.split('\n')[0]!;
 }
 
 /**
- * A syntax error with its place: Node's own module errors do not carry the line, so the running Node
- * checks the file (`node --check` prints `file:line`, the line and a caret under the mistake).
+ * A syntax error with its place. tsx puts `file:line:col` in the message; Node's type stripping puts
+ * `file:line`, the lines around and a caret in the stack; Node's JavaScript loader says no place at all,
+ * so the running Node checks the file (`node --check` prints the same shape on stderr).
  */
-function syntaxFailure(message: string, full: string): string {
-  const located = message.split('\n').find((line) => line.startsWith(`${full}:`)); // tsx (esbuild): file:line:col: ERROR: ...
+function syntaxFailure(error: unknown, message: string, full: string): string {
+  const reason = message.split('\n')[0]!;
+  const located = message.split('\n').find((line) => line.startsWith(`${full}:`));
   if (located) return `syntax error at ${located.replace(/: ERROR: /, ': ')}`;
+  const fromStack = placeIn(error instanceof Error ? (error.stack ?? '') : '', full);
+  if (fromStack) return `syntax error at ${fromStack.at}: ${reason}${fromStack.shown}`;
   const check = spawnSync(process.execPath, ['--check', full], { encoding: 'utf8', timeout: 10_000 });
-  const lines = (check.stderr ?? '').split('\n');
-  const at = lines.findIndex((line) => line.startsWith(`${full}:`));
-  if (at < 0) return message.split('\n')[0]!;
-  const reason = lines.find((line) => /^SyntaxError/.test(line))?.replace(/^SyntaxError(\s*\[\w+\])?: /, '') ?? message.split('\n')[0];
-  return `syntax error at ${lines[at]}: ${reason}\n    ${lines[at + 1] ?? ''}\n    ${lines[at + 2] ?? ''}`;
+  const checked = placeIn(check.stderr ?? '', full);
+  if (!checked) return reason;
+  const said = /^SyntaxError(?:\s*\[\w+\])?: (.*)$/m.exec(check.stderr)?.[1] ?? reason;
+  return `syntax error at ${checked.at}: ${said}${checked.shown}`;
 }
 
-/**
- * Loads a definitions file: JSON, or a module whose default export is the same object (loaded by the
- * running Node itself; `.ts` needs Node >= 22.18 / 23.6, which strips types without a build step).
- */
+/** `file:line` of Node's syntax report in `text`, and the offending line with its caret under it. */
+function placeIn(text: string, full: string): { at: string; shown: string } | undefined {
+  const lines = text.split('\n');
+  const head = lines.findIndex((line) => line.startsWith(`${full}:`) || line.startsWith(`${pathToFileURL(full).href}:`));
+  if (head < 0) return undefined;
+  const at = `${full}${/:\d+$/.exec(lines[head]!)?.[0] ?? ''}`;
+  const caret = lines.findIndex((line, i) => i > head && /^\s*\^+\s*$/.test(line));
+  return { at, shown: caret > head + 1 ? `\n    ${lines[caret - 1]}\n    ${lines[caret]}` : '' };
+}
+
 export async function loadDefinitionsFile(path: string): Promise<Registry> {
   const full = resolve(path);
   const ext = extname(full).toLowerCase();
