@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventSchema } from '../schemas/schema.ts';
 import { safeName } from '../pipeline/names.ts';
@@ -31,6 +32,22 @@ export function rejectedDir(dir: string, schema: EventSchema): string {
  */
 export function blankDir(dir: string, schema: EventSchema): string {
   return join(schemaDir(dir, schema), '_blank');
+}
+
+/** True if the archive holds a Parquet file of `date` (the event-time partition `dt=date`) for the schema. */
+export async function archiveHasDate(archiveDir: string, schema: EventSchema, date: string): Promise<boolean> {
+  const day = join(schemaDir(archiveDir, schema), `dt=${date}`);
+  let hours: string[];
+  try {
+    hours = await readdir(day);
+  } catch {
+    return false;
+  }
+  for (const h of hours) {
+    const files = await readdir(join(day, h)).catch(() => [] as string[]);
+    if (files.some((f) => f.endsWith('.parquet'))) return true;
+  }
+  return false;
 }
 
 /** The stored hash columns of a sketched field, as names (e.g. for Parquet metadata). */

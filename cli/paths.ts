@@ -79,13 +79,14 @@ function sameFile(a: string, b: string): boolean {
 /**
  * Checks every path flag given to a command: `uses` are its own, over the common ones. A file written
  * that is also read (--output = --input) or written twice is refused: the rename at the end would
- * replace the input, or one output the other.
+ * replace the input, or one output the other (a device such as /dev/null is no such file).
  */
 export function checkPathFlags(values: FlagValues, uses: Readonly<Record<string, PathUse>> = {}): void {
   const all = { ...COMMON_PATH_FLAGS, ...uses };
   const given = Object.entries(all).flatMap(([flag, use]) => (typeof values[flag] === 'string' ? [{ flag, path: values[flag], use }] : []));
   for (const g of given) checkPath(`--${g.flag}`, g.path, g.use);
-  const written = given.filter((g) => g.use.kind === 'write-file');
+  // A device or a pipe (`/dev/null` for two outputs) is written in place, never renamed over: no clash.
+  const written = given.filter((g) => g.use.kind === 'write-file' && statOf(g.path, `--${g.flag}`)?.isFile() !== false);
   for (const [i, w] of written.entries()) {
     const other = given.find((g) => (g.use.kind === 'read-file' || written.indexOf(g) > i) && sameFile(g.path, w.path));
     if (other) throw new ConfigError(`--${w.flag} ${w.path} is also the --${other.flag} file: name another file to write`);

@@ -1,9 +1,11 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { archiveHasDate } from '../batch/archive-layout.ts';
 import { replay } from '../batch/replay.ts';
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import type { KeyValues } from '../pipeline/keys.ts';
+import { safeName } from '../pipeline/names.ts';
 import type { ResultRecord } from '../schemas/results.ts';
 import { differencesMarkdown, reconciliationMarkdown, type DayReconciliation } from './day-report.ts';
 import { finalResults } from './final-results.ts';
@@ -77,6 +79,20 @@ export class NoRealtimeRowsError extends ConcordError {
   }
 }
 
+/**
+ * The archive holds no event of the day for the pipeline's schema: almost always a day not archived
+ * (yet). Replaying it would call every stored cell a difference nothing explains.
+ */
+export class NoArchivedDayError extends ConcordError {
+  readonly date: string;
+  readonly archiveDir: string;
+  constructor(date: string, archiveDir: string) {
+    super(`no archived events for ${date} in ${archiveDir}: archive the day first`, { domain: 'user' });
+    this.date = date;
+    this.archiveDir = archiveDir;
+  }
+}
+
 export type Progress = (p: { done: number; total: number; what: string }) => Promise<void> | void;
 
 export interface ReconcileDayRequest {
@@ -94,7 +110,8 @@ export interface ReconcileDayRequest {
   /** Publish the replay even when some differences are unexplained (the report says so). */
   readonly force?: boolean;
   /**
-   * A day asked for explicitly although it may be empty (`jobs enqueue --allow-empty`): when the stream
+   * A day asked for explicitly although it may be empty (`jobs enqueue --allow-empty`): a day with no
+   * archived event is replayed (else NoArchivedDayError); when the stream
    * wrote no row AND the replay is empty too, an empty version is published instead of refusing. A
    * replay with rows still refuses (NoRealtimeRowsError): the stream missed the day, it was not empty.
    */
@@ -112,6 +129,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   const range = dayRange(date);
   const step = async (done: number, what: string) => req.progress?.({ done, total: 5, what });
   await step(0, 'reading the stream\'s rows and late events');
+  if (req.allowEmpty !== true && !(await archiveHasDate(req.archiveDir, def.schema, date))) throw new NoArchivedDayError(date, req.archiveDir);
   const [realtime, lateLog, dashboardRead] = await Promise.all([
     store.realtimeResults(def.name, date),
     store.lateEvents(def.name, date),
@@ -148,14 +166,18 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   return rec;
 }
 
+/** Where a day's report goes: `<dir>/<date>/<pipeline>.<ext>`, the pipeline's name made file-safe (`a/b`, `../x`). */
+export function reportPath(dir: string, date: string, pipeline: string, ext: 'json' | 'md'): string {
+  return join(dir, date, `${safeName(pipeline)}.${ext}`);
+}
+
 async function writeReport(dir: string | undefined, rec: DayReconciliation): Promise<void> {
   if (dir === undefined) return;
-  const folder = join(dir, rec.date);
-  await mkdir(folder, { recursive: true });
+  await mkdir(join(dir, rec.date), { recursive: true });
   const md = [`# ${rec.pipeline} — ${rec.date}`, '', reconciliationMarkdown([rec]), '', '## Differences', '', differencesMarkdown(rec), ''].join('\n');
   // Temp then rename: a reader never sees half a report.
   for (const [ext, text] of [['json', JSON.stringify(rec, null, 2) + '\n'], ['md', md]] as const) {
-    const path = join(folder, `${rec.pipeline}.${ext}`);
+    const path = reportPath(dir, rec.date, rec.pipeline, ext);
     await writeFile(`${path}.tmp`, text);
     await rename(`${path}.tmp`, path);
   }

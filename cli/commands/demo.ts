@@ -18,6 +18,7 @@ import { runStream } from '../../stream/runtime.ts';
 import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
+import { safeName } from '../../pipeline/names.ts';
 import { Progress } from '../progress.ts';
 import { latePerPipeline, loadRegistry } from './shared.ts';
 
@@ -69,9 +70,9 @@ export const demoCommand: CommandSpec = {
       const lines = log[schema.name] ?? [];
       const source = `file:${schema.name}.jsonl`;
       const progress = new Progress(`  stream ${schema.name}`, lines.length);
-      const outs = new Map(pipelines.map((p) => [p.name, new JsonlWriter(join(dir, 'realtime', `${p.name}.jsonl`))]));
-      const late = new JsonlWriter(join(dir, 'realtime', `${schema.name}.late.jsonl`));
-      const dlq = new JsonlWriter(join(dir, 'realtime', `${schema.name}.dead-letter.jsonl`));
+      const outs = new Map(pipelines.map((p) => [p.name, new JsonlWriter(join(dir, 'realtime', `${safeName(p.name)}.jsonl`))]));
+      const late = new JsonlWriter(join(dir, 'realtime', `${safeName(schema.name)}.late.jsonl`));
+      const dlq = new JsonlWriter(join(dir, 'realtime', `${safeName(schema.name)}.dead-letter.jsonl`));
       const stats = await runStream({
         pipelines,
         source: memoryBatches(source, lines),
@@ -106,7 +107,7 @@ export const demoCommand: CommandSpec = {
     for (const p of pipelines) {
       const t = Date.now();
       const results = await replay(p, archiveDir);
-      const out = new JsonlWriter(join(dir, 'replay', `${p.name}.jsonl`));
+      const out = new JsonlWriter(join(dir, 'replay', `${safeName(p.name)}.jsonl`));
       for (const r of results) out.write(resultToJson(r));
       await out.close();
       say(`  ${p.name}: ${results.length} results in ${Date.now() - t} ms${hllNote(p, results)}`);

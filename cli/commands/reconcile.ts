@@ -7,7 +7,7 @@ import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, pipelinesFor, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
-import { NoRealtimeRowsError, reconcileDay, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
+import { NoArchivedDayError, NoRealtimeRowsError, reconcileDay, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
 import { reconciliationMarkdown, type DayReconciliation } from '../../reconcile/day-report.ts';
 import { openStore } from '../../store/open-store.ts';
 
@@ -37,8 +37,8 @@ export const reconcileCommand: CommandSpec = {
     '--job-id ID                idempotence key of this run (default reconcile:<pipeline>:<date>)',
     '--force                    publish the replayed day even when some differences are unexplained (they stay',
     '                           in the stored report); without it such a day publishes nothing and exits 3',
-    '--pipeline NAME|all        default all; a pipeline the stream wrote no rows for on D is reported and skipped',
-    '                           (exit 2 once the others are done)',
+    '--pipeline NAME|all        default all; a pipeline the stream wrote no rows for on D, or whose events of D',
+    '                           the archive does not hold, is reported and skipped (exit 2 once the others are done)',
     ...storeOptions,
   ],
   flags: {
@@ -100,9 +100,9 @@ async function reconcileStoredDay(v: Record<string, string | boolean | undefined
           progress: ({ done: d, total, what }) => { process.stderr.write(`reconcile ${def.name} ${date} [${d}/${total}] ${what}\n`); },
         }));
       } catch (error) {
-        if (error instanceof NoRealtimeRowsError) {
+        if (error instanceof NoRealtimeRowsError || error instanceof NoArchivedDayError) {
           empty.push(def.name);
-          process.stderr.write(`${error.message}\n`);
+          process.stderr.write(`${error instanceof NoArchivedDayError ? `${def.name}: ` : ''}${error.message}\n`);
           continue;
         }
         if (!(error instanceof UnexplainedDifferencesError)) throw error;

@@ -1,6 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { ArchiveError } from '../../pipeline/errors.ts';
 
 /** Bytes of one write to disk (lines go into a buffer of this size as they are written). */
@@ -13,10 +13,14 @@ const EMPTY = Buffer.alloc(0);
  * in large writes; callers `await flush()` at batch boundaries, which also honours back-pressure.
  * Writes to `<path>.tmp` and renames on close, so a reader never sees half a file; a write that fails
  * (or is `abort`ed) removes its `.tmp`, so a failed run leaves nothing half-written behind either.
+ * A path through a link is written where the link points (the link stays); what is no file to replace
+ * (`/dev/null`, `/dev/stdout`, a named pipe) is written in place.
  */
 export class JsonlWriter {
   private readonly path: string;
   private stream: WriteStream | undefined;
+  /** Where the bytes go and the file they become on close (none: written in place). Set by `open`. */
+  private target: Target | undefined;
   /** Encoded lines not yet handed to the stream: full chunks, then the one being filled. */
   private full: Buffer[] = [];
   /** Allocated by the first line that needs it: a writer that gets no line (a dead-letter file) holds none. */
@@ -68,7 +72,7 @@ export class JsonlWriter {
     if (this.failure) await this.fail(this.failure);
   }
 
-  /** The `.tmp` stream, opened (and its directory made) by the first write. */
+  /** The output stream (`.tmp` of a file), opened (and its directory made) by the first write. */
   private async open(): Promise<WriteStream> {
     if (this.failure) await this.fail(this.failure);
     if (this.stream !== undefined) return this.stream;
@@ -77,7 +81,10 @@ export class JsonlWriter {
     } catch (error) {
       throw new ArchiveError(`cannot write ${this.path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    const stream = createWriteStream(`${this.path}.tmp`);
+    this.target = await targetOf(this.path);
+    const writing = this.target.writing;
+    // The process's own descriptor (a socket cannot be opened again by its /proc name): kept open after.
+    const stream = typeof writing === 'number' ? createWriteStream('', { fd: writing, autoClose: false }) : createWriteStream(writing);
     // Without a listener a failed open or write is an uncaught 'error' event: kept, raised by flush/close.
     stream.on('error', (error) => { this.failure ??= error; });
     this.stream = stream;
@@ -98,7 +105,8 @@ export class JsonlWriter {
     this.used = 0;
     this.bytes = 0;
     if (stream !== undefined && !stream.destroyed) await new Promise<void>((resolve) => { stream.once('close', () => resolve()); stream.destroy(); });
-    if (stream !== undefined) await rm(`${this.path}.tmp`, { force: true }).catch(() => undefined);
+    const final = this.target?.final;
+    if (stream !== undefined && final !== undefined) await rm(`${final}.tmp`, { force: true }).catch(() => undefined);
   }
 
   /** Flushes only when enough is buffered (cheap to call after every batch). */
@@ -112,9 +120,32 @@ export class JsonlWriter {
     try {
       await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
       if (this.failure) throw this.failure;
-      await rename(`${this.path}.tmp`, this.path);
+      const final = this.target?.final;
+      if (final !== undefined) await rename(`${final}.tmp`, final);
     } catch (error) {
       await this.fail(error);
     }
   }
+}
+
+/** Where a writer's bytes go: a path or an open descriptor; `final` is the file `<final>.tmp` becomes on close. */
+type Target = { readonly writing: string | number; readonly final?: string };
+
+/** `/dev/stdout`, `/dev/fd/2`, `/proc/self/fd/1`: the descriptor they name in this process. */
+const OWN_DESCRIPTOR = /^\/(?:dev\/(stdout|stderr)|dev\/fd\/(\d+)|proc\/self\/fd\/(\d+))$/;
+
+/**
+ * Where a writer's bytes go. The process's stdout and stderr by name are its open descriptors. A device
+ * or a pipe (`/dev/null`, a FIFO), or anything under /dev or /proc, is written in place: a rename would
+ * replace the device node, or the file a shell redirected stdout to under the process's descriptor. A
+ * link is followed, so the rename replaces the file it points to, not the link.
+ */
+async function targetOf(path: string): Promise<Target> {
+  const own = OWN_DESCRIPTOR.exec(resolve(path));
+  if (own) return { writing: own[1] === 'stdout' ? 1 : own[1] === 'stderr' ? 2 : Number(own[2] ?? own[3]) };
+  const found = await stat(path).catch(() => undefined);
+  if (found === undefined) return { writing: `${path}.tmp`, final: path };
+  const real = await realpath(path).catch(() => path);
+  if (!found.isFile() || /^\/(dev|proc)\//.test(real) || /^\/(dev|proc)\//.test(resolve(path))) return { writing: path };
+  return { writing: `${real}.tmp`, final: real };
 }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -56,6 +56,17 @@ describe('every command checks the paths its flags name before doing any work', 
     const out = ws.file('same.jsonl');
     refused(concord([...stream, '--output', out, '--late-output', out]), 'stream', `--output ${out} is also the --late-output file: name another file to write`);
     expect(readFileSync(input, 'utf8')).toContain('"e2"'); // the input is intact
+  });
+
+  it('/dev/null for every output, /dev/stdout for results: accepted, written in place, the device kept', () => {
+    const r = concord([...stream, '--output', '/dev/stdout', '--late-output', '/dev/null', '--dead-letter', '/dev/null']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l)).map((row) => [row.window_start, row.url, row.views])).toEqual([
+      ['1970-01-01T00:00:00.000Z', '/a', 1], ['1970-01-01T00:01:00.000Z', '/a', 1],
+    ]);
+    expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
+    expect(concord([...stream, '--output', '/dev/null', '--late-output', '/dev/null']).code).toBe(0);
+    expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
   });
 
   it('a directory named as a JSON-lines file to read: exit 2 naming the flag', () => {

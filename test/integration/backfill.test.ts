@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { pageViewsPerMinute, seedRegistry } from '../../examples/seed.ts';
 import { withTiming } from '../../pipeline/definition.ts';
+import { safeName } from '../../pipeline/names.ts';
+import { Registry } from '../../pipeline/registry.ts';
 import { archiveChangedSince } from '../../reconcile/archive-changes.ts';
-import { backfillDay, NoRealtimeRowsError, reconcileDay, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
+import { backfillDay, NoArchivedDayError, NoRealtimeRowsError, reconcileDay, reportPath, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
 import type { ResultRecord, WindowResult } from '../../schemas/results.ts';
 import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { openStore } from '../../store/open-store.ts';
@@ -143,6 +146,37 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     expect(forced).toMatchObject({ status: 'published', generation: 1, report: { unexplained: 1 } });
     expect(views(await store.current(P, DAY)).slice(0, 2)).toEqual([[0, '/a', 1], [0, '/b', 1]]);
   });
+
+  it('reconcile: a day the archive does not hold is refused as such, not called unexplained; odd pipeline names stay inside --report-dir', async () => {
+    const names = ['plain/slash', '../../escaped'];
+    const registry = new Registry([def.schema], names.map((name) => ({ ...def, name })), 'odd names');
+    const store = await openStore(url(), { registry, schema: schemas.next('bf') });
+    stores.push(store);
+    const root = join(ws.dir, `reports-${randomUUID()}`);
+    const reportDir = join(root, 'inside');
+    const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
+    const lines = dayLines();
+    for (const name of names) {
+      const odd = { ...def, name };
+      const streamed = await streamLines(odd, lines);
+      await store.writeRealtime(streamed.changelog);
+      const refused = await reconcileDay({ def: odd, date: DAY, store, archiveDir, jobId: `n-${name}`, reportDir }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(NoArchivedDayError);
+      expect((refused as Error).message).toBe(`no archived events for ${DAY} in ${archiveDir}: archive the day first`);
+      expect(await store.reconciliations(name, DAY)).toEqual([]);
+    }
+    await archiveLines(archiveDir, lines, 'file:day.jsonl');
+    for (const name of names) {
+      const rec = await reconcileDay({ def: { ...def, name }, date: DAY, store, archiveDir, jobId: `r-${name}`, reportDir });
+      expect(rec).toMatchObject({ status: 'published', corrections: 0 });
+      expect(JSON.parse(await readFile(reportPath(reportDir, DAY, name, 'json'), 'utf8'))).toMatchObject({ pipeline: name, status: 'published' });
+    }
+    // Every report file is inside --report-dir/<date>, and nothing else was written beside it.
+    expect((await readdir(join(reportDir, DAY))).sort()).toEqual([
+      `${safeName('../../escaped')}.json`, `${safeName('../../escaped')}.md`, `${safeName('plain/slash')}.json`, `${safeName('plain/slash')}.md`,
+    ].sort());
+    expect(await readdir(root)).toEqual(['inside']);
+  });
 });
 
 describe('reconcile through the CLI: options that exist, days with no realtime rows', () => {
@@ -157,6 +191,18 @@ describe('reconcile through the CLI: options that exist, days with no realtime r
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain(`no realtime rows for ${P} on ${DAY}: stream it or reconcile only the others with --pipeline`);
     expect(r.stderr).not.toMatch(/Unknown option|missing_window|UNEXPLAINED/);
+  }, 120_000);
+
+  it('a day the archive does not hold: said per pipeline and skipped (exit 2), nothing called unexplained', async () => {
+    const store = `duckdb:${join(ws.dir, `${randomUUID()}.duckdb`)}`;
+    const input = join(ws.dir, `day-${randomUUID()}.jsonl`);
+    await writeFile(input, dayLines().join('\n') + '\n');
+    expect(concord(['stream', '--pipeline', P, '--input', input, '--output', `${input}.out`, '--store', store, '--max-out-of-orderness', '1s']).code).toBe(0);
+    const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
+    const r = concord(['reconcile', '--date', DAY, '--archive', archiveDir, '--store', store, '--pipeline', P, '--report-dir', join(ws.dir, 'reports')]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`${P}: no archived events for ${DAY} in ${archiveDir}: archive the day first`);
+    expect(r.stderr).not.toMatch(/UNEXPLAINED|unexplained/);
   }, 120_000);
 });
 

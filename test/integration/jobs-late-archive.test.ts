@@ -5,7 +5,7 @@ import { generateDay } from '../../generate/realistic-day.ts';
 import { jobId } from '../../jobs/job-ids.ts';
 import { ConcordJobs, type JobStatus } from '../../jobs/job-queue.ts';
 import { pageViewsPerMinute, seedRegistry } from '../../examples/seed.ts';
-import { NoRealtimeRowsError, reconcileDay } from '../../reconcile/reconcile-day.ts';
+import { NoArchivedDayError, NoRealtimeRowsError, reconcileDay } from '../../reconcile/reconcile-day.ts';
 import { openStore } from '../../store/open-store.ts';
 import { archiveClicks, jobsTestFile, REDIS, startInProcessWorker, streamClicks } from '../fixtures/jobs-cli.ts';
 import { PG_URL } from '../fixtures/postgres.ts';
@@ -128,7 +128,8 @@ describe('reconcileDay allowEmpty', () => {
       expect((await store.status(P, DATE)).generations).toEqual([]);
       const rec = await reconcileDay({ def: pageViewsPerMinute, date: '2026-11-17', store, archiveDir, jobId: 'ae2', allowEmpty: true });
       expect(rec).toMatchObject({ status: 'published', generation: 1, corrections: 0 });
-      await expect(reconcileDay({ def: pageViewsPerMinute, date: '2026-11-16', store, archiveDir, jobId: 'ae3' })).rejects.toThrow(NoRealtimeRowsError);
+      // Neither archived nor streamed, without allowEmpty: the archive is named first (as the jobs always did).
+      await expect(reconcileDay({ def: pageViewsPerMinute, date: '2026-11-16', store, archiveDir, jobId: 'ae3' })).rejects.toThrow(NoArchivedDayError);
     } finally {
       await store.close();
     }

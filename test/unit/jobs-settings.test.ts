@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { archiveHasDate } from '../../jobs/default-processors.ts';
+import { archiveHasDate } from '../../batch/archive-layout.ts';
 import { redactRedisUrl, RedisUnreachableError } from '../../jobs/redis-connection.ts';
 import { validateSchedule } from '../../jobs/schedule.ts';
 import { storeIdentity } from '../../jobs/worker-registry.ts';
