@@ -3,6 +3,7 @@ import { helpText, parseCommandArgs, type CommandSpec } from './args.ts';
 import { useCallerDirectory } from './caller-directory.ts';
 import { endQuietlyOnClosedPipe } from './closed-pipe.ts';
 import { reportFailure } from './failure.ts';
+import { whenWrapperExits } from './launcher-watch.ts';
 import { checkPathFlags } from './paths.ts';
 
 /**
@@ -68,7 +69,16 @@ export async function main(argv: string[]): Promise<number> {
     }
     // Before any work: a directory named as --output was found only after the whole input was processed.
     checkPathFlags(values, cmd.paths);
-    return await cmd.run(values);
+    // npm's shell does not pass a SIGTERM on: its exit counts as one, for every command (cli/launcher-watch.ts).
+    const unwatch = whenWrapperExits((w) => {
+      process.stderr.write(`concord ${name}: its launcher ${w.command.split(' ').slice(0, 3).join(' ')} (pid ${w.pid}) exited: stopping as on SIGTERM\n`);
+      process.kill(process.pid, 'SIGTERM');
+    });
+    try {
+      return await cmd.run(values);
+    } finally {
+      unwatch();
+    }
   } catch (error) {
     return reportFailure(name, error);
   }

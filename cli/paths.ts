@@ -8,12 +8,18 @@ import type { FlagValues } from './args.ts';
  * whole input was processed (a directory named as --output) threw away that work and left a `.tmp`.
  * - `read-file`: an existing file to read (not a directory).
  * - `write-file`: a file to (over)write; not a directory, and no file where its parent directory goes.
- * - `dir`: a directory; it may not exist yet (archives are made by a later step), but it is no file.
+ * - `dir`: a directory; it may not exist yet (archives are made by a later step), but it is no file;
+ *   `missing` set: it must exist (a command that only reads it), and the message says what to do.
  */
 export type PathUse =
   | { readonly kind: 'read-file'; readonly what?: string }
   | { readonly kind: 'write-file' }
-  | { readonly kind: 'dir'; readonly ifFile?: string };
+  | { readonly kind: 'dir'; readonly ifFile?: string; readonly missing?: string };
+
+const ARCHIVE_IF_FILE = 'name the archive directory (written by `concord archive --dir`)';
+
+/** --archive of a command that only reads the archive (reconcile, backfill, serve): a typo is no empty archive. */
+export const READ_ARCHIVE: PathUse = { kind: 'dir', ifFile: ARCHIVE_IF_FILE, missing: 'name the directory `concord archive --dir` wrote' };
 
 /**
  * The path flags every command means the same way; a command's `paths` (CommandSpec) adds or overrides
@@ -29,7 +35,7 @@ export const COMMON_PATH_FLAGS: Readonly<Record<string, PathUse>> = {
   output: { kind: 'write-file' },
   'late-output': { kind: 'write-file' },
   'dead-letter': { kind: 'write-file' },
-  archive: { kind: 'dir', ifFile: 'name the archive directory (written by `concord archive --dir`)' },
+  archive: { kind: 'dir', ifFile: ARCHIVE_IF_FILE },
   dir: { kind: 'dir' },
   'report-dir': { kind: 'dir' },
 };
@@ -64,6 +70,7 @@ export function checkPath(source: string, path: string, use: PathUse): void {
   }
   if (s?.isDirectory() && use.kind === 'write-file') throw new ConfigError(`${source} ${path} is a directory: name a file`);
   if (s && !s.isDirectory() && use.kind === 'dir') throw new ConfigError(`${source} ${path} is a file: ${use.ifFile ?? 'name a directory'}`);
+  if (!s && use.kind === 'dir' && use.missing !== undefined) throw new ConfigError(`${source} ${path}: no such directory (looked for ${resolve(path)}); ${use.missing}`);
   if (!s) {
     const blocking = fileAncestor(path, source);
     if (blocking) throw new ConfigError(`${source} ${path}: ${blocking} is a file, not a directory`);

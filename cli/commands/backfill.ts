@@ -6,11 +6,13 @@ import { backfillDay, dayRange, recomputeDay } from '../../reconcile/reconcile-d
 import type { SqlResultStore } from '../../store/sql-store.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { CommandSpec } from '../args.ts';
+import { READ_ARCHIVE } from '../paths.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, pipelinesFor, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 
 export const backfillCommand: CommandSpec = {
   name: 'backfill',
+  paths: { archive: READ_ARCHIVE },
   summary: 'recompute the dirty cells of a day, or whole days after a definition changed, from the archive',
   usage: 'concord backfill (--date YYYY-MM-DD | --from D1 --to D2) --archive DIR [--pipeline NAME|all] [--job-id ID] [--store URL]',
   options: [

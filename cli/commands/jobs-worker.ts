@@ -3,7 +3,6 @@ import type { Registry } from '../../pipeline/registry.ts';
 import { defaultProcessors } from '../../jobs/default-processors.ts';
 import { QUEUE, jobSettings } from '../../jobs/job-queue.ts';
 import { startWorker } from '../../jobs/job-worker.ts';
-import { whenWrapperExits } from '../../jobs/launcher-watch.ts';
 import { redactRedisUrl } from '../../jobs/redis-connection.ts';
 import { storeIdentity } from '../../jobs/worker-registry.ts';
 import { openStore } from '../../store/open-store.ts';
@@ -34,12 +33,11 @@ export async function runWorker(v: FlagValues, registry: Registry): Promise<numb
   });
   log(`worker started (redis ${redactRedisUrl(settings.redisUrl)}, queue prefix ${settings.prefix}, queue ${QUEUE}, store ${identity}, archive ${archiveDir}); ` +
     'SIGINT/SIGTERM stops after the current job');
-  let unwatch = () => undefined as void;
   await new Promise<void>((resolve) => {
     let signals = 0;
-    const onSignal = (signal: NodeJS.Signals, why: string = signal) => {
+    const onSignal = (signal: NodeJS.Signals) => {
       if (++signals === 1) {
-        log(`${why}: stopping after the current job (a second signal stops at once; the job is then retried by a worker)`);
+        log(`${signal}: stopping after the current job (a second signal stops at once; the job is then retried by a worker)`);
         resolve();
       } else {
         log(`${signal} again: stopping now`);
@@ -48,10 +46,7 @@ export async function runWorker(v: FlagValues, registry: Registry): Promise<numb
     };
     process.on('SIGINT', () => onSignal('SIGINT'));
     process.on('SIGTERM', () => onSignal('SIGTERM'));
-    // npm's shell does not pass a SIGTERM on: the wrapper's exit counts as one (jobs/launcher-watch.ts).
-    unwatch = whenWrapperExits((w) => onSignal('SIGTERM', `its launcher ${w.command.split(' ').slice(0, 3).join(' ')} (pid ${w.pid}) exited`));
   });
-  unwatch();
   await worker.close();
   await store.close();
   await served?.close();

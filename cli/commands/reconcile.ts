@@ -4,6 +4,7 @@ import { reconcile } from '../../reconcile/reconcile.ts';
 import { readLateLog, readResultsFile } from '../../reconcile/realtime-input.ts';
 import { formatSummary } from '../../reconcile/summary.ts';
 import type { CommandSpec } from '../args.ts';
+import { READ_ARCHIVE } from '../paths.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, pipelinesFor, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
@@ -13,6 +14,7 @@ import { openStore } from '../../store/open-store.ts';
 
 export const reconcileCommand: CommandSpec = {
   name: 'reconcile',
+  paths: { archive: READ_ARCHIVE },
   summary: 'diff realtime results against a replay of the archive and attribute every difference',
   usage: 'concord reconcile --pipeline NAME --realtime STREAM_OUT.jsonl --archive ARCHIVE_DIR --output REPORT.json [--late LATE.jsonl] [--fail-on-unexplained] [--max-out-of-orderness 30s] [--allowed-lateness 5m]\n' +
     '   or: concord reconcile --date YYYY-MM-DD --archive ARCHIVE_DIR [--pipeline NAME|all] [--store URL] [--report-dir DIR] [--read-at ISO] [--job-id ID] [--force]',

@@ -5,6 +5,7 @@ import { createLogger } from '../../serve/logger.ts';
 import { buildServer } from '../../serve/server.ts';
 import { openStoreReader } from '../../store/open-store.ts';
 import type { CommandSpec } from '../args.ts';
+import { checkPath, READ_ARCHIVE } from '../paths.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 
@@ -16,6 +17,7 @@ export function isLoopback(host: string): boolean {
 
 export const serveCommand: CommandSpec = {
   name: 'serve',
+  paths: { archive: READ_ARCHIVE },
   summary: 'serve the read-only API, the live dashboard and /metrics over the result store (loopback by default)',
   usage: 'concord serve [--store URL] [--host 127.0.0.1] [--port 8080] [--archive DIR] [--redis URL] [--log-level info] [--poll 1s]',
   options: [
@@ -40,6 +42,8 @@ export const serveCommand: CommandSpec = {
     const host = String(v.host ?? process.env.CONCORD_SERVE_HOST ?? '127.0.0.1');
     const portText = String(v.port ?? process.env.CONCORD_SERVE_PORT ?? '8080');
     if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65_535) throw new ConfigError(`--port ${portText}: use 0..65535`);
+    // The flag was checked with the others before the command ran; the environment's value is checked here.
+    if (v.archive === undefined && process.env.CONCORD_ARCHIVE_DIR) checkPath('CONCORD_ARCHIVE_DIR', process.env.CONCORD_ARCHIVE_DIR, READ_ARCHIVE);
     const pollText = String(v.poll ?? '1s');
     const poll = /^(\d+)(ms|s)?$/.exec(pollText);
     const pollMs = poll ? Number(poll[1]) * (poll[2] === 's' || poll[2] === undefined ? 1000 : 1) : Number.NaN;

@@ -58,6 +58,17 @@ describe('every command checks the paths its flags name before doing any work', 
     expect(readFileSync(input, 'utf8')).toContain('"e2"'); // the input is intact
   });
 
+  it('an archive that is not there, named to a command that only reads it: refused, not read as empty', () => {
+    const nowhere = join(ws.dir, 'no-archive');
+    const said = `--archive ${nowhere}: no such directory (looked for ${nowhere}); name the directory \`concord archive --dir\` wrote`;
+    const store = ['--store', `duckdb:${join(ws.dir, 'paths.duckdb')}`];
+    refused(concord(['backfill', '--date', '2026-11-23', '--archive', nowhere, ...store]), 'backfill', said);
+    refused(concord(['reconcile', '--date', '2026-11-23', '--archive', nowhere, ...store]), 'reconcile', said);
+    refused(concord(['reconcile', '--pipeline', 'page_views_per_minute', '--realtime', input, '--archive', nowhere, '--output', ws.file('rep.json')]), 'reconcile', said);
+    refused(concord(['serve', '--archive', nowhere, ...store]), 'serve', said);
+    refused(concord(['serve', ...store], { CONCORD_ARCHIVE_DIR: nowhere }), 'serve', said.replace('--archive', 'CONCORD_ARCHIVE_DIR'));
+  });
+
   it('/dev/null for every output, /dev/stdout for results: accepted, written in place, the device kept', () => {
     const r = concord([...stream, '--output', '/dev/stdout', '--late-output', '/dev/null', '--dead-letter', '/dev/null']);
     expect(r.code, r.stderr).toBe(0);

@@ -199,6 +199,8 @@ describe('reconcile through the CLI: options that exist, days with no realtime r
     await writeFile(input, dayLines().join('\n') + '\n');
     expect(concord(['stream', '--pipeline', P, '--input', input, '--output', `${input}.out`, '--store', store, '--max-out-of-orderness', '1s']).code).toBe(0);
     const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
+    // An archive of another day only.
+    await archiveLines(archiveDir, [click('other', T0 - 86_400_000)], 'file:other.jsonl');
     const r = concord(['reconcile', '--date', DAY, '--archive', archiveDir, '--store', store, '--pipeline', P, '--report-dir', join(ws.dir, 'reports')]);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain(`${P}: no archived events for ${DAY} in ${archiveDir}: archive the day first`);

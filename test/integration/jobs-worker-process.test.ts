@@ -1,6 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { generateDay } from '../../generate/realistic-day.ts';
 import { ConcordJobs } from '../../jobs/job-queue.ts';
 import { pageViewsPerMinute, seedPipelineNames } from '../../examples/seed.ts';
 import { archiveClicks, jobsTestFile, REDIS } from '../fixtures/jobs-cli.ts';
+import { processesWith } from '../fixtures/processes.ts';
 
 // The jobs commands as processes of their own, through the real CLI: what they answer when Redis does
 // not (a port nothing listens on, and redis-servers of this file's own that it stops and restarts), the
@@ -23,20 +23,6 @@ async function freePort(): Promise<number> {
   const port = (server.address() as { port: number }).port;
   await new Promise((r) => server.close(r));
   return port;
-}
-
-/** Processes whose command line contains `marker` (Linux /proc). */
-function processesWith(marker: string): string[] {
-  const out: string[] = [];
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (cmd.includes(marker) && Number(pid) !== process.pid) out.push(`${pid} ${cmd}`);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }
 
 // The workers' --archive, with a day in it: a job of a day not archived is refused at once.

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * `npm run concord -- jobs worker` runs node under npm -> sh -> tsx. A SIGTERM to npm stops npm and
- * its shell, but the shell does not pass it on: tsx and this process would run on, orphaned. So the
- * worker watches the wrappers between it and the nearest npm/npx (Linux /proc) and stops, as on
- * SIGTERM, when one of them is gone. Started any other way (node, tsx, a service manager), nothing is
- * watched: those deliver signals themselves.
+ * `npm run concord -- serve` (or `jobs worker`, `run`, `sink`) runs node under npm -> sh -> tsx. A SIGTERM
+ * to npm stops npm and its shell, but the shell does not pass it on: tsx and this process would run on,
+ * orphaned. So every command watches the wrappers between it and the nearest npm/npx (Linux /proc) and
+ * takes one's exit as a SIGTERM (cli/main.ts). Started any other way (node, tsx, a service manager),
+ * nothing is watched: those deliver signals themselves.
  */
 interface Ancestor {
   pid: number;
