@@ -1,11 +1,10 @@
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { schemaDir } from '../batch/archive-layout.ts';
 import { DuckDb, quoteIdent, quoteString } from '../batch/duckdb.ts';
 import { listArchiveFiles } from '../batch/parquet-archive.ts';
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { keyValuesOf, type KeyValues } from '../pipeline/keys.ts';
-import { assignWindows } from '../pipeline/windows.ts';
+import { assignWindows, windowEnd } from '../pipeline/windows.ts';
 import type { AnyEvent } from '../schemas/schema.ts';
 import { dayRange } from './day-range.ts';
 
@@ -26,18 +25,35 @@ export interface ArchiveChanges {
   listedAt: number;
 }
 
+const HOUR = 3_600_000;
+const PARTITION = /\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\//;
+
 /**
- * The archive files that may hold events of `day`'s cells (the day's partition, and the next day's first
- * hour: a window of the day may end after midnight), written after `since` (epoch ms), sorted by path.
+ * The event times whose events can change a cell of the day: a window that starts in the day ends up to
+ * a window's size after midnight (6 h hopping windows: into the next day's hour 05); a rule's alert of
+ * the day depends on its key's events up to `span` before it (into the day before).
+ */
+export function eventTimesOfDay(def: PipelineDefinition, day: string): { from: number; to: number } {
+  const range = dayRange(day);
+  if (def.kind === 'rule') return { from: range.from - def.rule.span, to: range.to };
+  const lastStart = assignWindows(def.window, range.to - 1).at(-1)!; // the day's last window
+  return { from: range.from, to: windowEnd(def.window, lastStart) };
+}
+
+/**
+ * The archive files that may hold events of `day`'s cells (the event-time partitions `eventTimesOfDay`
+ * overlaps), written after `since` (epoch ms), sorted by path.
  * Cheap (a listing and a stat per file): what deciding whether a day needs a backfill reads.
  */
 export async function archiveFilesWrittenSince(def: PipelineDefinition, archiveDir: string, day: string, since: number): Promise<{ path: string; mtimeMs: number }[]> {
-  const range = dayRange(day);
-  const nextDay = new Date(range.to).toISOString().slice(0, 10);
-  const dirs = [join(schemaDir(archiveDir, def.schema), `dt=${day}`), join(schemaDir(archiveDir, def.schema), `dt=${nextDay}`, 'hour=00')];
+  const reach = eventTimesOfDay(def, day);
+  const root = schemaDir(archiveDir, def.schema);
   const files: { path: string; mtimeMs: number }[] = [];
   for (const path of await listArchiveFiles(archiveDir, def.schema)) {
-    if (!dirs.some((d) => path.startsWith(d + '/'))) continue;
+    const part = PARTITION.exec(path.slice(root.length));
+    if (!part) continue;
+    const hourStart = Date.parse(`${part[1]}T${part[2]}:00:00Z`);
+    if (!(hourStart < reach.to && hourStart + HOUR > reach.from)) continue;
     const s = await stat(path).catch(() => undefined);
     if (s && s.mtimeMs > since) files.push({ path, mtimeMs: s.mtimeMs });
   }
@@ -79,7 +95,8 @@ export async function archiveChangedSince(def: PipelineDefinition, archiveDir: s
     }
     const ts = event[def.schema.timeField] as number;
     const key = keyValuesOf(def.schema, keyFields, event);
-    const starts = def.kind === 'windowed' ? assignWindows(def.window, ts) : ts >= range.from && ts < range.to ? [range.from] : [];
+    // A rule's key is redone for the whole day when one of its events falls in the day or within `span` before it.
+    const starts = def.kind === 'windowed' ? assignWindows(def.window, ts) : ts >= range.from - def.rule.span && ts < range.to ? [range.from] : [];
     for (const windowStart of starts) {
       if (windowStart < range.from || windowStart >= range.to) continue;
       const id = `${windowStart}\u0000${JSON.stringify(Object.values(key))}`;

@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ParquetArchive } from '../../batch/parquet-archive.ts';
+import { clicksSchema } from '../../examples/seed.ts';
+import type { PipelineDefinition, RulePipeline, WindowedPipeline } from '../../pipeline/definition.ts';
+import { Registry } from '../../pipeline/registry.ts';
+import { hopping } from '../../pipeline/windows.ts';
+import { archiveChangedSince } from '../../reconcile/archive-changes.ts';
+import { backfillDay, reconcileDay } from '../../reconcile/reconcile-day.ts';
+import { memoryBatches } from '../../sources/jsonl-file.ts';
+import { openStore } from '../../store/open-store.ts';
+import type { SqlResultStore } from '../../store/sql-store.ts';
+import { DAY, storeBackends } from '../fixtures/result-store.ts';
+import { streamLines } from '../fixtures/run-both.ts';
+
+// Archive files that reach a reconciled day from outside its own date partition: a 6 h hopping window
+// that starts at 23:00 takes events until 05:00 the next day, and a rule's alert at 00:02 counts its
+// key's events of the 10 minutes before it (the day before). A backfill looked only at the day's
+// partition and the next day's hour 00, so such late files changed nothing and their cells stayed stale.
+const { ws, schemas, backends } = storeBackends();
+const M = 60_000;
+const H = 60 * M;
+const D0 = Date.parse(`${DAY}T00:00:00Z`);
+const base = { schema: clicksSchema, watermark: { maxOutOfOrderness: 1_000 }, allowedLateness: 0, where: [] };
+const views6h: WindowedPipeline = {
+  ...base, kind: 'windowed', name: 'views_6h', key: ['url'], window: hopping(6 * H, H),
+  aggregates: [{ output: 'views', aggregate: { kind: 'count' } }],
+};
+const busyUrl: RulePipeline = {
+  ...base, kind: 'rule', name: 'busy_url', key: 'url',
+  rule: { kind: 'lookback', measure: 'count', output: 'clicks', span: 10 * M, threshold: 2 },
+};
+const registry = new Registry([clicksSchema], [views6h, busyUrl], 'backfill-reach');
+const click = (id: string, ts: number, url: string) => JSON.stringify({ event_id: id, ts, url, visitor_id: `v${id}` });
+
+async function archive(dir: string, lines: string[], source: string): Promise<void> {
+  await new ParquetArchive(dir, clicksSchema).write(memoryBatches(source, lines, 1000));
+}
+
+/** The day: /a at 22:30 (in 6 windows of the day), /q three times at 00:05-00:07 (an alert at 00:07), /r at 00:01 and 00:02. */
+const dayLines = () => [
+  click('q1', D0 + 5 * M, '/q'), click('q2', D0 + 6 * M, '/q'), click('q3', D0 + 7 * M, '/q'),
+  click('r1', D0 + 1 * M, '/r'), click('r2', D0 + 2 * M, '/r'),
+  click('a1', D0 + 22 * H + 30 * M, '/a'),
+];
+
+describe('what can change a day: the event times of its cells, not its date partition', () => {
+  it('hopping 6 h: a file of the next day\'s hour 03 touches the day\'s windows of 22:00 and 23:00; one of hour 05 none', async () => {
+    const dir = join(ws.dir, `archive-${randomUUID()}`);
+    await archive(dir, [click('z1', D0 + 27 * H, '/z')], 'file:next-03.jsonl');
+    const found = await archiveChangedSince(views6h, dir, DAY, 0);
+    expect(found.files).toHaveLength(1);
+    expect(found.cells.map((c) => [(c.windowStart - D0) / H, c.key.url])).toEqual([[22, '/z'], [23, '/z']]);
+    await archive(dir, [click('z2', D0 + 29 * H, '/y')], 'file:next-05.jsonl');
+    expect((await archiveChangedSince(views6h, dir, DAY, 0)).files).toHaveLength(1); // 05:00 is past every window of the day
+  });
+
+  it('rule with a 10 min span: a file of the day before at 23:55 touches the key\'s alerts of the day; one at 23:40 does not', async () => {
+    const dir = join(ws.dir, `archive-${randomUUID()}`);
+    await archive(dir, [click('p1', D0 - 5 * M, '/r')], 'file:before.jsonl');
+    const found = await archiveChangedSince(busyUrl, dir, DAY, 0);
+    expect(found.cells.map((c) => [c.windowStart, c.key.url])).toEqual([[D0, '/r']]);
+    const far = join(ws.dir, `archive-${randomUUID()}`);
+    await archive(far, [click('p0', D0 - 20 * M, '/r')], 'file:before.jsonl');
+    expect((await archiveChangedSince(busyUrl, far, DAY, 0)).cells).toEqual([]); // its hour's file is read, no cell found
+  });
+});
+
+describe.each(backends)('backfill of a reconciled day from files outside its partition: $name', ({ url }) => {
+  const stores: SqlResultStore[] = [];
+  afterAll(async () => { for (const s of stores) await s.close().catch(() => undefined); });
+  const fresh = async () => {
+    const s = await openStore(url(), { registry, schema: schemas.next('reach') });
+    stores.push(s);
+    return s;
+  };
+
+  async function reconciled(def: PipelineDefinition): Promise<{ store: SqlResultStore; dir: string }> {
+    const store = await fresh();
+    const dir = join(ws.dir, `archive-${randomUUID()}`);
+    await archive(dir, dayLines(), 'file:day.jsonl');
+    await store.writeRealtime((await streamLines(def, dayLines())).changelog);
+    expect(await reconcileDay({ def, date: DAY, store, archiveDir: dir, jobId: `r-${def.name}` })).toMatchObject({ status: 'published', corrections: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    return { store, dir };
+  }
+
+  it('hopping 6 h: a late click of 03:00 the next day is backfilled into the day\'s windows of 22:00 and 23:00', async () => {
+    const { store, dir } = await reconciled(views6h);
+    await archive(dir, [click('z1', D0 + 27 * H, '/a')], 'file:late-next-day.jsonl');
+    const s = await backfillDay({ def: views6h, date: DAY, store, archiveDir: dir, jobId: 'bf-hop' });
+    expect(s).toMatchObject({ dirty: 2, fromArchive: 2, changed: 2 }); // 22:00 (1 -> 2), 23:00 (new: 1)
+    const a = (await store.current(views6h.name, DAY)).filter((r) => r.key.url === '/a');
+    expect(a.map((r) => [(r.windowStart - D0) / H, r.values.views])).toEqual([[17, 1], [18, 1], [19, 1], [20, 1], [21, 1], [22, 2], [23, 1]]);
+  });
+
+  it('rule: a late click of 23:55 the day before makes the day\'s 00:02 click an alert, and the backfill publishes it', async () => {
+    const { store, dir } = await reconciled(busyUrl);
+    expect((await store.current(busyUrl.name, DAY)).map((r) => r.key.url)).toEqual(['/q']);
+    await archive(dir, [click('p1', D0 - 5 * M, '/r')], 'file:late-day-before.jsonl');
+    const s = await backfillDay({ def: busyUrl, date: DAY, store, archiveDir: dir, jobId: 'bf-rule' });
+    expect(s).toMatchObject({ dirty: 1, fromArchive: 1, changed: 1 });
+    const alerts = (await store.current(busyUrl.name, DAY)).map((r) => [r.key.url, (r.windowStart - D0) / M, r.values.clicks]);
+    expect(alerts.sort((x, y) => (x[1] as number) - (y[1] as number))).toEqual([['/r', 2, 3], ['/q', 7, 3]]);
+  });
+});
