@@ -3,9 +3,10 @@
  * then the archive's own evidence (duplicates, rejected records, gaps). Each cause holds only when the
  * realtime value equals what the stream should have produced without those events (the shadow).
  */
-import { isFloatingAggregate, sameNumber } from '../pipeline/aggregates.ts';
+import { sameNumber } from '../pipeline/aggregates.ts';
 import type { PipelineDefinition, WindowedPipeline } from '../pipeline/definition.ts';
 import { paneId, windowCellId } from '../pipeline/keys.ts';
+import { floatingOutputs, sameValuesOf } from '../pipeline/same-values.ts';
 import { isoMillis } from '../pipeline/time.ts';
 import { assignWindows, windowEnd } from '../pipeline/windows.ts';
 import type { AlertResult, LateRecord, ResultRecord } from '../schemas/results.ts';
@@ -152,24 +153,16 @@ export function valuesOf(r: ResultRecord): Record<string, unknown> {
 export type SameValue = (a?: ResultRecord, b?: ResultRecord) => boolean;
 
 /**
- * Same numbers for `def`'s results (windows: every output; alerts: the same distinct values or measure).
- * Sums and averages of `double` fields agree within FLOAT_TOLERANCE, as in the SQL diff (cell-diff.ts):
- * their last bits depend on the order of additions, which differs between the stream's partial merges,
- * the shadow run and the replay. Everything else, decimals included, compares exactly. Called per cell:
- * no JSON.
+ * Same numbers for `def`'s results (windows: every output; alerts: the same distinct values or measure),
+ * `double` sums and averages within FLOAT_TOLERANCE as in the SQL diff (cell-diff.ts) and the store
+ * (pipeline/same-values.ts).
  */
 export function sameValueOf(def: PipelineDefinition): SameValue {
-  const floating = def.kind === 'windowed'
-    ? new Set(def.aggregates.filter((a) => isFloatingAggregate(a.aggregate, def.schema)).map((a) => a.output))
-    : new Set(def.rule.measure === 'sum' && def.schema.fields[def.rule.field ?? '']?.kind === 'double' ? [def.rule.output] : []);
+  const floating = floatingOutputs(def);
+  const sameValues = sameValuesOf(def);
   return (a, b) => {
     if (a === undefined || b === undefined) return a === b;
-    if (a.kind === 'window' && b.kind === 'window') {
-      const x = a.values, y = b.values;
-      for (const k in x) if (x[k] !== y[k] && !(floating.has(k) && sameNumber(x[k], y[k], true))) return false;
-      for (const k in y) if (!(k in x)) return false;
-      return true;
-    }
+    if (a.kind === 'window' && b.kind === 'window') return sameValues(a.values, b.values);
     if (a.kind === 'alert' && b.kind === 'alert') {
       const x = a.value, y = b.value;
       if (typeof x === 'number' || typeof y === 'number') return typeof x === 'number' && typeof y === 'number' && sameNumber(x, y, floating.has(a.output));

@@ -8,6 +8,7 @@ import type { KeyValues } from '../pipeline/keys.ts';
 import { safeName } from '../pipeline/names.ts';
 import type { ResultRecord } from '../schemas/results.ts';
 import { differencesMarkdown, reconciliationMarkdown, type DayReconciliation } from './day-report.ts';
+import { eventTimesOfDay } from './archive-changes.ts';
 import { finalResults } from './final-results.ts';
 import { reconcileWithReplay, type LoggedLate } from './reconcile.ts';
 import { dayRange } from './day-range.ts';
@@ -203,8 +204,8 @@ export async function recomputeDay(req: Omit<BackfillRequest, 'progress'> & { re
   const { def, date, store } = req;
   const range = dayRange(date);
   await req.progress?.({ done: 0, total: 2, what: `replaying ${date} from the archive` });
-  // A day's windows hold events up to one window size past its end; rules look back without bound.
-  const timeRanges = [def.kind === 'windowed' ? { from: range.from, to: range.to + def.window.size } : { from: 0, to: range.to }];
+  // A day's windows hold events up to its last window's end (archive-changes.ts); rules look back without bound.
+  const timeRanges = [def.kind === 'windowed' ? eventTimesOfDay(def, date) : { from: 0, to: range.to }];
   const results = await replay(def, req.archiveDir, { dedupe: true, timeRanges, exactDistinct: false });
   const rows = [...finalResults(results).values()].filter((r) => inRange(r, range));
   const summary: RecomputeSummary = { pipeline: def.name, date, cells: rows.length, generation: null, previous: -1, corrections: 0 };

@@ -1,3 +1,5 @@
+import type { Registry } from '../pipeline/registry.ts';
+import { sameValuesOf } from '../pipeline/same-values.ts';
 import type { DirtyCell } from '../reconcile/reconcile-day.ts';
 import type { KeyValues, ResultRecord } from '../schemas/results.ts';
 import { changedRowsOf, keepReplaced, recordChanges, stageRows, upsertRows, type ChangeToRecord } from './bulk-write.ts';
@@ -13,8 +15,17 @@ import type { SqlDriver } from './sql-driver.ts';
  * method runs inside the caller's transaction (SqlResultStore: the live index is reloaded after it).
  */
 export class DayVersions {
-  /** `keyless`: result_rows and result_history have no primary key (SqlResultStore.init). */
-  constructor(private readonly schema: string, private readonly keyless: boolean) {}
+  /**
+   * `keyless`: result_rows and result_history have no primary key (SqlResultStore.init). `registry`: a
+   * cell whose JSON differs only in a `double` sum's last bits (another order of additions) is no change.
+   */
+  constructor(private readonly schema: string, private readonly keyless: boolean, private readonly registry: Registry) {}
+
+  /** Whether two value records of the pipeline are the same numbers (pipeline/same-values.ts); exact for one the definitions no longer name. */
+  private sameValues(pipeline: string): (x: Readonly<Record<string, unknown>>, y: Readonly<Record<string, unknown>>) => boolean {
+    const def = this.registry.pipelines.find((p) => p.name === pipeline);
+    return def ? sameValuesOf(def) : () => false;
+  }
 
   /** Stages the day's reconciled version and switches readers to it (a retried job: nothing to do). */
   async publish(tx: SqlDriver, pipeline: string, day: string, records: readonly ResultRecord[], meta: { jobId: string; provenance: 'reconciled' }, at: number): Promise<{ generation: number; previous: number; corrections: number }> {
@@ -58,7 +69,9 @@ export class DayVersions {
     const rows = records.map((r) => toRow(r, { generation, provenance: 'backfill', writtenAt: at, jobId: meta.jobId })).filter((r) => r.day === day);
     const next: StoredRow[] = [];
     const changes: ChangeToRecord[] = [];
+    const same = this.sameValues(pipeline);
     for (const { row, old } of await changedRowsOf(tx, this.schema, pipeline, generation, rows)) {
+      if (old && same(old.values, row.values)) continue; // the text differs, not the numbers: the live row stays
       next.push({ ...row, revision: old ? old.revision + 1 : 0 });
       changes.push({ cell: row, old: old?.values ?? null, next: row.values });
     }
@@ -93,10 +106,11 @@ export class DayVersions {
          ON o.window_start = n.window_start AND o.cell = n.cell
        WHERE o.cell IS NULL OR n.cell IS NULL OR o.values_json <> n.values_json`, [pipeline, day, from, to]);
     const parse = (json: unknown) => (json === null || json === undefined ? null : (JSON.parse(String(json)) as Record<string, unknown>));
+    const same = this.sameValues(pipeline);
     const changes: ChangeToRecord[] = rows.map((r) => ({
       cell: { pipeline, day, windowStart: Number(r.window_start), cell: String(r.cell), key: JSON.parse(String(r.key_json)) as KeyValues },
       old: parse(r.old_json), next: parse(r.new_json),
-    }));
+    })).filter((c) => c.old === null || c.next === null || !same(c.old, c.next));
     // Changes in window, then key order (JS string order, as every other listing of cells).
     changes.sort((a, b) => a.cell.windowStart - b.cell.windowStart || (a.cell.cell < b.cell.cell ? -1 : a.cell.cell > b.cell.cell ? 1 : 0));
     const corrections = changes.length;

@@ -64,7 +64,7 @@ export class SqlResultStore implements ReconcileStore {
     this.registry = options.registry;
     this.now = options.now ?? Date.now;
     this.writes = new StreamWrites(schema, false, { now: this.now, sealDelayMs: this.sealDelayMs });
-    this.versions = new DayVersions(schema, false);
+    this.versions = new DayVersions(schema, false, this.registry);
     this.reads = new StoreReads(db, schema, this.registry, this.sealDelayMs);
   }
 
@@ -76,7 +76,7 @@ export class SqlResultStore implements ReconcileStore {
   async init(): Promise<this> {
     ({ keyless: this.keyless } = await createStoreTables(this.db, this.s));
     this.writes = new StreamWrites(this.s, this.keyless, { now: this.now, sealDelayMs: this.sealDelayMs });
-    this.versions = new DayVersions(this.s, this.keyless);
+    this.versions = new DayVersions(this.s, this.keyless, this.registry);
     return this;
   }
 

@@ -1,4 +1,6 @@
 import type { KeyValues } from '../pipeline/keys.ts';
+import type { Registry } from '../pipeline/registry.ts';
+import { sameValuesOf } from '../pipeline/same-values.ts';
 import { MAX_DECIMAL_SCALE } from '../schemas/schema.ts';
 import type { SqlDriver, SqlValue } from './sql-driver.ts';
 import { rowFromDb, type StoredRow } from './rows.ts';
@@ -27,7 +29,8 @@ export interface RowQuery {
 }
 
 export interface TopKey { cell: string; key: KeyValues; total: number | null; windows: number }
-export interface CompareRow { windowStart: number; windowEnd: number | null; cell: string; kind: 'window' | 'alert'; key: KeyValues; a: Record<string, unknown> | null; b: Record<string, unknown> | null }
+/** `differs`: the values are other numbers (a `double` sum's last bits differing is no difference: pipeline/same-values.ts). */
+export interface CompareRow { windowStart: number; windowEnd: number | null; cell: string; kind: 'window' | 'alert'; key: KeyValues; a: Record<string, unknown> | null; b: Record<string, unknown> | null; differs: boolean }
 export interface DayState { liveGeneration: number; generations: number[]; reconciliations: { status: string; generation: number | null; at: number }[] }
 export interface StoredLateEvent { pipeline: string; day: string; source: string; offset: number; evaluatedOnArrival: boolean; record: Record<string, unknown> }
 
@@ -45,10 +48,12 @@ export class StoreSnapshot {
   readonly store: SqlResultStore;
   private readonly q: SqlDriver;
   private readonly s: string;
+  private readonly registry: Registry;
 
   constructor(q: SqlDriver, options: StoreOptions & { schema: string }, empty: boolean) {
     this.q = q;
     this.s = options.schema;
+    this.registry = options.registry;
     this.empty = empty;
     this.store = new SqlResultStore(q, options);
   }
@@ -165,8 +170,31 @@ export class StoreSnapshot {
       .sort((a, b) => a.seq - b.seq);
   }
 
-  /** Cells of a day in version `a` next to version `b` (full outer join), optionally only those whose values differ. */
+  /**
+   * Cells of a day in version `a` next to version `b` (full outer join), optionally only those whose values
+   * differ. The SQL compares JSON text; rows whose numbers agree within the `double` tolerance are then
+   * left out, and further pages read until `limit` rows are found or none are left.
+   */
   async compare(pipeline: string, day: string, a: number, b: number, o: { onlyDifferent: boolean; after?: { windowStart: number; cell: string }; limit: number }): Promise<CompareRow[]> {
+    const def = this.registry.pipelines.find((p) => p.name === pipeline);
+    const same = def ? sameValuesOf(def) : () => false;
+    const out: CompareRow[] = [];
+    let after = o.after;
+    for (;;) {
+      const page = await this.comparePage(pipeline, day, a, b, { ...o, ...(after ? { after } : {}) });
+      for (const row of page) {
+        row.differs = row.a === null || row.b === null || (JSON.stringify(row.a) !== JSON.stringify(row.b) && !same(row.a, row.b));
+        if (row.differs || !o.onlyDifferent) out.push(row);
+        if (out.length === o.limit) return out;
+      }
+      if (page.length < o.limit) return out;
+      const last = page.at(-1)!;
+      after = { windowStart: last.windowStart, cell: last.cell };
+    }
+  }
+
+  /** One page of `compare` as the SQL finds it (JSON text compared). */
+  private async comparePage(pipeline: string, day: string, a: number, b: number, o: { onlyDifferent: boolean; after?: { windowStart: number; cell: string }; limit: number }): Promise<CompareRow[]> {
     const params: SqlValue[] = [pipeline, day, a, b];
     const where: string[] = [];
     if (o.onlyDifferent) where.push('(x.a_values IS NULL OR x.b_values IS NULL OR x.a_values <> x.b_values)');
@@ -183,7 +211,7 @@ export class StoreSnapshot {
        ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY x.window_start, x.cell LIMIT ${int(o.limit)}`, params);
     return rows.map((x) => ({
       windowStart: Number(x.window_start), windowEnd: x.window_end === null ? null : Number(x.window_end), cell: String(x.cell),
-      kind: x.kind === 'alert' ? 'alert' : 'window', key: JSON.parse(String(x.key_json)) as KeyValues, a: json(x.a_values), b: json(x.b_values),
+      kind: x.kind === 'alert' ? 'alert' : 'window', key: JSON.parse(String(x.key_json)) as KeyValues, a: json(x.a_values), b: json(x.b_values), differs: true,
     }));
   }
 

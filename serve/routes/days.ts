@@ -148,7 +148,7 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
           date: day, pipeline: def.name, from_version: from, to_version: to, live_version: live,
           rows: rows.map((r) => ({
             [r.kind === 'window' ? 'window_start' : 'ts']: isoMillis(r.windowStart), ...(r.windowEnd === null ? {} : { window_end: isoMillis(r.windowEnd) }),
-            key: r.key, from: r.a, to: r.b, differs: JSON.stringify(r.a) !== JSON.stringify(r.b),
+            key: r.key, from: r.a, to: r.b, differs: r.differs,
           })),
           next_cursor: last && rows.length === q.limit ? encodeCursor([last.windowStart, last.cell]) : null,
         };
