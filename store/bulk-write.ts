@@ -119,6 +119,24 @@ export async function markNews(tx: SqlDriver, schema: string, stage: string): Pr
      WHERE ${stage}.news = 1 AND ${matches('r', stage)} AND (r.values_json = ${stage}.values_json OR r.revision = ${stage}.revision)`);
 }
 
+/**
+ * Marks `news` on the staged stream rows that another run contradicts: generation 0 holds the cell at
+ * the same revision (now, or replaced, in the history) with other values. One run never writes a
+ * revision twice with other values (a rerun or a replayed topic writes the same ones); a run over other
+ * input of the same windows (a day's second file) does, and the revision guard would drop its rows as
+ * replays. Returns how many rows are marked.
+ */
+export async function markConflicting(tx: SqlDriver, schema: string, stage: string): Promise<number> {
+  await tx.query(`UPDATE ${stage} SET news = 0`);
+  let n = 0;
+  for (const table of ['result_rows', 'result_history']) {
+    n += await tx.execute(
+      `UPDATE ${stage} SET news = 1 FROM ${schema}.${table} t
+       WHERE ${stage}.news = 0 AND ${matches('t', stage)} AND t.revision = ${stage}.revision AND t.values_json <> ${stage}.values_json`);
+  }
+  return n;
+}
+
 const CELL_VALUE_COLUMNS: StageColumn[] = [{ name: 'pipeline', type: 'TEXT' }, { name: 'window_start', type: 'BIGINT' }, { name: 'cell', type: 'TEXT' }, { name: 'values_json', type: 'TEXT' }, { name: 'ord', type: 'BIGINT' }];
 
 /**

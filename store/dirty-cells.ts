@@ -12,12 +12,13 @@ export type HoldReason = 'sealed_day' | 'late_after_reconcile';
 
 /**
  * Marks dirty the cells of the staged rows (bulk-write.ts) that carry news; one row per cell (alerts of
- * one key and day share a cell), so PostgreSQL's ON CONFLICT never touches a row twice.
+ * one key and day share a cell), so PostgreSQL's ON CONFLICT never touches a row twice. The reason is
+ * the rows' hold, or `other_run` for rows another run contradicts (`markConflicting`).
  */
-export async function markDirtyFromStage(tx: SqlDriver, schema: string, stage: string, at: number): Promise<void> {
+export async function markDirtyFromStage(tx: SqlDriver, schema: string, stage: string, at: number, reason?: 'other_run'): Promise<void> {
   await tx.query(
     `INSERT INTO ${schema}.dirty_cells (pipeline, day, window_start, cell, key_json, reason, recorded_at, consumed_by)
-     SELECT pipeline, min(day), dirty_ws, dirty_cell, min(key_json), min(hold), $1::BIGINT, NULL FROM ${stage}
+     SELECT pipeline, min(day), dirty_ws, dirty_cell, min(key_json), ${reason === undefined ? 'min(hold)' : `'${reason}'`}, $1::BIGINT, NULL FROM ${stage}
      WHERE news = 1 GROUP BY pipeline, dirty_ws, dirty_cell
      ON CONFLICT (pipeline, window_start, cell) DO UPDATE SET consumed_by = NULL, reason = excluded.reason, recorded_at = excluded.recorded_at`, [at]);
 }

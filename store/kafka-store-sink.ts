@@ -80,7 +80,8 @@ export class KafkaStoreSink {
     let said = '';
     const timer = setInterval(() => {
       // A line when the numbers moved, not every second while idle.
-      const line = `sink: ${this.sink.written.results} results, ${this.sink.written.late} late events written`;
+      const { results, late, conflicting } = this.sink.written;
+      const line = `sink: ${results} results, ${late} late events written${conflicting > 0 ? `; ${conflicting} contradict rows another run stored (kept out, cells marked dirty: backfill them)` : ''}`;
       if (line !== said) this.o.log?.(line);
       said = line;
       if (this.watch.quiet()) {

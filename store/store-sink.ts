@@ -17,7 +17,8 @@ export class StoreSink {
   private sinceCheckpoint = 0;
   private readonly checkpointEvery: number;
   private readonly maxPending: number;
-  written = { results: 0, late: 0 };
+  /** `conflicting`: results another run contradicts (kept out, their cells marked dirty: stream-writes.ts). */
+  written = { results: 0, late: 0, conflicting: 0 };
 
   /**
    * `batchSize`: rows that start a write; `checkpointEvery`: rows written between two `checkpointIfDue`
@@ -93,8 +94,9 @@ export class StoreSink {
     this.watermarks = new Map();
     this.pending = 0;
     // One transaction: rows, then late events (their cells' days may have been reconciled), then W (seals days).
-    await this.store.writeBatch({ results, late, watermarks });
+    const outcome = await this.store.writeBatch({ results, late, watermarks });
     this.written.results += results.length;
+    this.written.conflicting += outcome.conflicting ?? 0;
     const lateRows = [...late.values()].reduce((n, l) => n + l.length, 0);
     this.written.late += lateRows;
     this.sinceCheckpoint += results.length + lateRows;

@@ -1,10 +1,10 @@
 import type { ResultRecord } from '../schemas/results.ts';
-import { keepReplaced, keepUnseen, markNews, stageRows, upsertRows, type StagedRow } from './bulk-write.ts';
+import { keepReplaced, keepUnseen, markConflicting, markNews, stageRows, upsertRows, type StagedRow } from './bulk-write.ts';
 import { writeLiveRows, type LiveRow } from './live-rows.ts';
 import { isSealed } from './day-status.ts';
 import { appendLateBulk, dirtyCellId, markDirtyFromStage } from './dirty-cells.ts';
 import { LiveIndex } from './live-index.ts';
-import { cellOf, dayOf, dayStart, revisionOf, rowStartOf, toRow, type StoredLate } from './rows.ts';
+import { cellOf, dayOf, dayStart, revisionOf, rowStartOf, toRow, type StoredLate, type StoredRow } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
 
 export interface WriteOutcome {
@@ -12,6 +12,12 @@ export interface WriteOutcome {
   applied: number;
   /** Rows kept for history only: their day is reconciled or sealed (and marked dirty). */
   diverted: number;
+  /**
+   * Rows another run contradicts (the store holds their cell at the same revision with other values: a
+   * second input of the same windows). The stored rows stay; the cells are marked dirty (`other_run`),
+   * for a backfill or reconcile to recompute from the archive. Absent: none.
+   */
+  conflicting?: number;
 }
 
 /**
@@ -23,6 +29,11 @@ interface BatchWindow {
   windowStart: number;
   day: string;
   cells: Map<string, ResultRecord>;
+}
+
+/** The dirty cell a stream row marks: its own, or for an alert its key's day (the key's alerts are redone). */
+function dirtyTargetOf(row: StoredRow): { dirtyWs: number; dirtyCell: string } {
+  return row.kind === 'alert' ? { dirtyWs: dayStart(row.day), dirtyCell: dirtyCellId(row.key) } : { dirtyWs: row.windowStart, dirtyCell: row.cell };
 }
 
 /**
@@ -90,9 +101,8 @@ export class StreamWrites {
       held ||= hold !== null;
       for (const record of w.cells.values()) {
         const row = toRow(record, { generation: 0, writtenAt });
-        const alert = row.kind === 'alert';
         // Sealed days with no reconciled version show generation 0: keep it unchanged.
-        staged.push({ row, hold, visible: !(h?.sealed && !h.reconciled), dirtyWs: alert ? dayStart(row.day) : row.windowStart, dirtyCell: alert ? dirtyCellId(row.key) : row.cell });
+        staged.push({ row, hold, visible: !(h?.sealed && !h.reconciled), ...dirtyTargetOf(row) });
       }
     }
     const stage = await stageRows(tx, this.s, staged);
@@ -106,6 +116,7 @@ export class StreamWrites {
       }
       if (diverted > 0) await markDirtyFromStage(tx, this.s, stage, this.now());
     }
+    const conflicting = await this.markConflicting(tx, stage);
     if (staged.some((s) => s.visible === false)) await keepUnseen(tx, this.s, stage);
     await keepReplaced(tx, this.s, stage, { keyless: this.keyless });
     const applied = await upsertRows(tx, this.s, stage, { keyless: this.keyless });
@@ -115,7 +126,14 @@ export class StreamWrites {
       for (const r of visible) this.live.noteWritten(stored.get(`${r.pipeline}\u0000${r.windowStart}`)!, r.pipeline, r.windowStart, r.cell, r.revision);
       this.live.trim();
     }
-    return { applied, diverted };
+    return { applied, diverted, ...(conflicting > 0 ? { conflicting } : {}) };
+  }
+
+  /** Marks the cells of staged rows another run contradicts dirty (`markConflicting`); how many rows. */
+  private async markConflicting(tx: SqlDriver, stage: string): Promise<number> {
+    const n = await markConflicting(tx, this.s, stage);
+    if (n > 0) await markDirtyFromStage(tx, this.s, stage, this.now(), 'other_run');
+    return n;
   }
 
   /** Rows of days that show generation 0 (none held), written by the sole writer without lookups. */
@@ -124,23 +142,30 @@ export class StreamWrites {
     // Until noteWritten below, `stored` holds what was stored before this batch.
     const rows: LiveRow[] = [];
     const counts = { fresh: 0, updated: 0 };
+    const replayed: StagedRow[] = [];
     for (const [id, w] of windows) {
       const window = stored.get(id)!;
       for (const [cell, record] of w.cells) {
         const revision = window.get(cell);
-        // At or below the stored revision: a replayed row, which changes nothing (as the guarded upsert).
-        if (revision !== undefined && revisionOf(record) <= revision) continue;
+        // At or below the stored revision: a replayed row, which changes nothing (as the guarded upsert),
+        // unless another run's values are stored at that revision (checked below, for these rows only).
+        if (revision !== undefined && revisionOf(record) <= revision) {
+          const row = toRow(record, { generation: 0, writtenAt });
+          replayed.push({ row, ...dirtyTargetOf(row) });
+          continue;
+        }
         rows.push({ record, cell, day: w.day, fresh: revision === undefined });
         counts[revision === undefined ? 'fresh' : 'updated']++;
       }
     }
+    const conflicting = replayed.length > 0 ? await this.markConflicting(tx, await stageRows(tx, this.s, replayed)) : 0;
     await writeLiveRows(tx, this.s, rows, counts, writtenAt);
     for (const [id, w] of windows) {
       const window = stored.get(id)!;
       for (const [cell, record] of w.cells) live.noteWritten(window, w.pipeline, w.windowStart, cell, revisionOf(record));
     }
     live.trim();
-    return { applied: counts.fresh + counts.updated, diverted: 0 };
+    return { applied: counts.fresh + counts.updated, diverted: 0, ...(conflicting > 0 ? { conflicting } : {}) };
   }
 
   /** Late events (idempotent per source offset); a new one for a sealed or reconciled day dirties its cell. */

@@ -90,6 +90,14 @@ export const streamCommand: CommandSpec = {
         `${stats.late} late, ${stats.deadLetters} rejected to the dead-letter output${stats.quarantined ? ` (${stats.quarantined} quarantined: event time beyond max_future_skew or past_horizon)` : ''}` +
         `${dlq ? '' : ' (counted only: pass --dead-letter FILE to keep them)'}\n`,
     );
+    const conflicting = sink?.written.conflicting ?? 0;
+    if (conflicting > 0) {
+      process.stderr.write(
+        `!! ${conflicting} results contradict rows another run stored for the same windows (another input of the same time span?): ` +
+          'the store kept its rows and marked those cells dirty (`concord report` counts them). Archive every input of the day ' +
+          '(`concord archive`) and run `concord backfill --date D --archive DIR` to recompute them from all events\n',
+      );
+    }
     return 0;
   },
 };

@@ -141,4 +141,24 @@ describe('the single source of truth through the CLI (embedded store)', () => {
     expect(written.code, written.stderr).toBe(0);
     expect(written.stderr).not.toContain('no store');
   });
+
+  it('a second file of the same windows streamed into the store: said, its cells dirty, and a backfill over both files gives the sum', () => {
+    const at = `duckdb:${join(ws.dir, 'two-files.duckdb')}`;
+    const click = (id: string, ts: number, url: string) => ({ event_id: id, ts, url, visitor_id: `v${id}` });
+    const a = ws.file('morning.jsonl', [click('a1', 1_000, '/a'), click('a2', 2_000, '/a')]);
+    const b = ws.file('afternoon.jsonl', [click('b1', 3_000, '/a'), click('b2', 4_000, '/b')]);
+    const stream = (input: string) => concord(['stream', '--pipeline', 'page_views_per_minute', '--input', input, '--output', `${input}.out`, '--store', at]);
+    expect(stream(a).stderr).not.toContain('contradict');
+    const second = stream(b);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toContain('!! 1 results contradict rows another run stored for the same windows');
+    expect(stream(a).stderr).not.toContain('contradict'); // a rerun of the first file writes the same values
+    const arch = join(ws.dir, 'two-files-archive');
+    for (const f of [a, b]) expect(concord(['archive', '--schema', 'clicks', '--input', f, '--dir', arch]).code).toBe(0);
+    const bf = concord(['backfill', '--date', '1970-01-01', '--archive', arch, '--store', at, '--pipeline', 'page_views_per_minute']);
+    expect(bf.stdout).toContain('page_views_per_minute 1970-01-01: 1 dirty cells, 1 recomputed, 1 changed');
+    const r = concord(['report', '--date', '1970-01-01', '--format', 'json', '--store', at, '--pipeline', 'page_views_per_minute']);
+    const rows = (JSON.parse(r.stdout) as Report).pipelines[0]!.rows;
+    expect(rows.map((x) => [x.key.url, x.values.views])).toEqual([['/a', 3], ['/b', 1]]);
+  });
 });

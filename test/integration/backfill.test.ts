@@ -74,6 +74,21 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     expect(views(await store.current(P, DAY)).slice(0, 2)).toEqual([[0, '/a', 1], [0, '/b', 1]]);
   });
 
+  it('another run over other input of the same windows: its contradicting rows are counted and their cells dirtied, not dropped as replays', async () => {
+    const store = await fresh();
+    const first = await streamLines(def, dayLines());
+    expect(await store.writeRealtime(first.changelog)).toMatchObject({ applied: first.changelog.length });
+    // A second file of the same span: minute 2 of /a has 1 view there (3 in the first file), /new is new.
+    const other = await streamLines(def, [click('o1', T0 + 2 * M + 5, '/a'), click('o2', T0 + 2 * M + 6, '/new'), click('close2', T0 + 20 * M, '/c')]);
+    const outcome = await store.writeRealtime(other.changelog);
+    expect(outcome.conflicting).toBe(1); // minute 2 of /a; minute 20 of /c has 1 view in both runs: no contradiction
+    expect((await store.dirtyCells(P, DAY)).map((d) => [(d.windowStart - T0) / M, d.key.url])).toEqual([[2, '/a']]);
+    expect(views(await store.current(P, DAY))).toContainEqual([2, '/a', 3]); // the stored row stays until a backfill
+    expect(views(await store.current(P, DAY))).toContainEqual([2, '/new', 1]); // a new cell is simply written
+    // The first run again (a rerun, a replayed topic): the same values, no conflict.
+    expect((await store.writeRealtime(first.changelog)).conflicting).toBeUndefined();
+  });
+
   it('late events dirty their cell once: the same late events again change nothing', async () => {
     const store = await fresh();
     const first = await streamLines(def, dayLines());
