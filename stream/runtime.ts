@@ -16,6 +16,8 @@ export interface StreamStats {
   late: number;
   /** Of those, per pipeline: each pipeline judges an event on its own, so one event may count once per pipeline. */
   latePerPipeline: Record<string, number>;
+  /** Rule events late within the allowed lateness, evaluated on arrival (not in `late`; the store keeps both). */
+  lateAccepted: number;
   results: number;
   /** Operator watermark per pipeline at the end (+Infinity after a bounded input). */
   watermarks: Record<string, number>;
@@ -51,7 +53,7 @@ export async function runStream(options: StreamRunOptions): Promise<StreamStats>
   const mixed = options.pipelines.find((p) => p.schema.name !== schema.name);
   if (mixed) throw new DefinitionError(`pipelines read one input: ${mixed.name} reads ${mixed.schema.name}, not ${schema.name}`);
 
-  const stats: StreamStats = { lines: 0, events: 0, deadLetters: 0, quarantined: 0, late: 0, latePerPipeline: {}, results: 0, watermarks: {}, inputWatermarks: {} };
+  const stats: StreamStats = { lines: 0, events: 0, deadLetters: 0, quarantined: 0, late: 0, latePerPipeline: {}, lateAccepted: 0, results: 0, watermarks: {}, inputWatermarks: {} };
   const emitter: Emitter = {
     result: (r) => { stats.results++; options.onResult(r); },
     late: (l) => {
@@ -59,7 +61,7 @@ export async function runStream(options: StreamRunOptions): Promise<StreamStats>
       stats.latePerPipeline[l.pipeline] = (stats.latePerPipeline[l.pipeline] ?? 0) + 1;
       options.onLate(l);
     },
-    ...(options.onLateAccepted ? { lateAccepted: options.onLateAccepted } : {}),
+    ...(options.onLateAccepted ? { lateAccepted: (l: LateRecord) => { stats.lateAccepted++; options.onLateAccepted!(l); } } : {}),
   };
   const operators: StreamOperator[] = options.pipelines.map((p) => createOperator(p, emitter));
   const guard = new TimeGuard(timeGuardSettings(schema));

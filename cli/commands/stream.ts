@@ -87,7 +87,7 @@ export const streamCommand: CommandSpec = {
     progress.done(stats.lines, `${stats.deadLetters} rejected, ${stats.late} late`);
     process.stderr.write(
       `${def.name}: ${stats.events} events, ${written} results written${final ? ' (final)' : ' (changelog)'}, ` +
-        `${stats.late} late, ${stats.deadLetters} rejected to the dead-letter output${stats.quarantined ? ` (${stats.quarantined} quarantined: event time beyond max_future_skew or past_horizon)` : ''}` +
+        `${stats.late} late${stats.lateAccepted > 0 ? ` (beyond the allowed lateness; ${stats.lateAccepted} more within it, evaluated on arrival)` : ''}, ${stats.deadLetters} rejected to the dead-letter output${stats.quarantined ? ` (${stats.quarantined} quarantined: event time beyond max_future_skew or past_horizon)` : ''}` +
         `${dlq ? '' : ' (counted only: pass --dead-letter FILE to keep them)'}\n`,
     );
     const conflicting = sink?.written.conflicting ?? 0;

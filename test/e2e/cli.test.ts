@@ -59,6 +59,17 @@ describe('concord CLI', () => {
     expect(dead[1]!.reason).toMatch(/no time zone/);
   });
 
+  it('stream of a rule: the summary counts the late events beyond the lateness (the late output) and those evaluated on arrival (the store keeps both)', () => {
+    const txn = (id: string, ts: number, country: string) => ({ txn_id: id, ts, user_id: 'u1', country, amount: '1.00' });
+    // B 30s, L 5m: after t1 at 10 min W is 9:29.999; t2 (5 min) is late within L, t3 (1 min) beyond it.
+    const txns = ws.file('txns.jsonl', [txn('t0', 0, 'PT'), txn('t1', 600_000, 'ES'), txn('t2', 300_000, 'FR'), txn('t3', 60_000, 'DE')]);
+    const late = ws.file('rule-late.jsonl');
+    const r = concord(['stream', '--pipeline', 'fraud_multi_country', '--input', txns, '--output', ws.file('rule-out.jsonl'), '--late-output', late]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('4 events, 0 results written (changelog), 1 late (beyond the allowed lateness; 1 more within it, evaluated on arrival), 0 rejected');
+    expect(read(late).map((l) => (l.event as { txn_id: string }).txn_id)).toEqual(['t3']);
+  });
+
   it('stream --final keeps the highest revision per window and key', () => {
     const out = ws.file('final.jsonl');
     expect(concord(['stream', '--pipeline', 'page_views_per_minute', '--input', input, '--output', out, '--final', ...timing]).code).toBe(0);
