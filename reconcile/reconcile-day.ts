@@ -155,7 +155,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
     await writeReport(req.reportDir, failed);
     throw new UnexplainedDifferencesError(failed);
   }
-  await step(2, `publishing ${replayed.length} corrected cells as a new version of ${date}`);
+  await step(2, `publishing the replayed day (${replayed.length} cells, ${report.different} of them different) as a new version of ${date}`);
   const published = await store.publishDay(def.name, date, replayed, { jobId: req.jobId, provenance: 'reconciled' });
   await store.setArchiveCheckedThrough?.(def.name, date, archiveReadFrom);
   const rec: DayReconciliation = { ...base, generation: published.generation, previous_generation: published.previous, status: 'published', corrections: published.corrections };

@@ -25,7 +25,7 @@ export class PostgresDriver implements SqlDriver {
       await pool.query('SELECT 1');
     } catch (error) {
       await pool.end().catch(() => undefined);
-      throw new StoreError(`PostgreSQL does not answer at ${redact(url)}: ${error instanceof Error ? error.message : String(error)} (run \`npm run infra:up\`, or set DATABASE_URL)`, { cause: error, retriable: true });
+      throw connectFailure(url, error, ' (run `npm run infra:up`, or set DATABASE_URL)');
     }
     return new PostgresDriver(pool, lockKey);
   }
@@ -144,7 +144,7 @@ export class PostgresReadDriver implements SqlReadDriver {
       await pool.query('SELECT 1');
     } catch (error) {
       await pool.end().catch(() => undefined);
-      throw new StoreError(`PostgreSQL does not answer at ${redact(url)}: ${error instanceof Error ? error.message : String(error)}`, { cause: error, retriable: true });
+      throw connectFailure(url, error, '');
     }
     return new PostgresReadDriver(pool);
   }
@@ -192,4 +192,20 @@ export class PostgresReadDriver implements SqlReadDriver {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/**
+ * Why a first query failed. A database that does not exist, or a login refused, is the URL's mistake
+ * (exit 2, what to do); anything else is PostgreSQL not answering (retriable).
+ */
+function connectFailure(url: string, error: unknown, hint: string): StoreError {
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === '3D000') {
+    return new StoreError(`${message} at ${redact(url)}: create it (\`createdb\`) or name another database in --store (or CONCORD_STORE / DATABASE_URL)`, { cause: error, domain: 'user' });
+  }
+  if (code === '28P01' || code === '28000') {
+    return new StoreError(`PostgreSQL refused the login at ${redact(url)}: ${message}: check the user and password of --store (or CONCORD_STORE / DATABASE_URL)`, { cause: error, domain: 'user' });
+  }
+  return new StoreError(`PostgreSQL does not answer at ${redact(url)}: ${message}${hint}`, { cause: error, retriable: true });
 }

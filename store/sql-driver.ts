@@ -6,7 +6,8 @@ import { ConcordError } from '../pipeline/errors.ts';
 
 /** The store's database could not be reached or refused a statement. */
 export class StoreError extends ConcordError {
-  constructor(message: string, options: { cause?: unknown; retriable?: boolean } = {}) {
+  /** `domain` 'user': the store named is wrong (no such database, refused login), not down. */
+  constructor(message: string, options: { cause?: unknown; retriable?: boolean; domain?: 'user' | 'external' } = {}) {
     super(message, { domain: 'external', ...options });
   }
 }

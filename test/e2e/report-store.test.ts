@@ -48,6 +48,15 @@ describe('concord report and serve on a store that is not what the user thinks',
     expect(r.stderr).toContain(`(schema ${schema}) holds no results: run \`concord stream --store`);
   });
 
+  it('a PostgreSQL database that does not exist is the URL\'s mistake (exit 2, what to do), not PostgreSQL down', () => {
+    const url = new URL(PG_URL);
+    url.pathname = '/concord_no_such_database';
+    const r = concord(['report', '--date', RIDES_DATE, '--store', url.toString()]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(oneLine(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toMatch(/^concord report: database "concord_no_such_database" does not exist at postgres:.*: create it \(`createdb`\) or name another database in --store/);
+  });
+
   it('a store filled under other definitions says which pipelines it holds and which the definitions name', () => {
     const r = concord(['report', '--date', RIDES_DATE, '--store', store]); // the seed definitions
     expect(r.code, r.stderr).toBe(2);
