@@ -140,8 +140,14 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
       const b = parseVersion('to_version', q.to_version);
       const after = decodeCursor('cursor', q.cursor, isCellCursor);
       return ctx.reader.read(async (s) => {
-        const live = (await s.dayStates(def.name, day, day)).get(day)?.liveGeneration ?? 0;
+        const state = (await s.dayStates(def.name, day, day)).get(day);
+        const live = state?.liveGeneration ?? 0;
         const from = a === 'live' ? live : a, to = b === 'live' ? live : b;
+        // A version the day never had is asked for by mistake: not an empty comparison.
+        const versions = [0, ...(state?.generations ?? [])];
+        for (const [parameter, v] of [['from_version', from], ['to_version', to]] as const) {
+          if (!versions.includes(v)) throw new ApiError(404, `${def.name} ${day} has no version ${v}`, { parameter, hint: `its versions: ${versions.join(', ')} (GET /api/days/${day} lists them)` });
+        }
         const rows = await s.compare(def.name, day, from, to, { onlyDifferent: q.only === 'different', limit: q.limit, ...(after ? { after: { windowStart: after[0], cell: after[1] } } : {}) });
         const last = rows.at(-1);
         return {

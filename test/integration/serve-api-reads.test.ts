@@ -204,6 +204,11 @@ describe.each(serveBackends('concord-serve-api-reads-'))('concord serve API on $
     }
     for (const path of ['report', 'compare']) expect((await get(`/api/days/${DATE}/pipelines/no_such_pipeline/${path}`)).status).toBe(404);
     expect((await get('/api/days/2026-11-20/pipelines/page_views_per_minute/report')).status).toBe(404);
+    // A version the day never had: 404 naming the parameter and the versions it has, not an empty comparison.
+    const noVersion = await get(`/api/days/${DATE}/pipelines/${P}/compare?to_version=99`);
+    expect(noVersion.status, noVersion.raw).toBe(404);
+    expect(noVersion.body).toMatchObject({ parameter: 'to_version', error: `${P} ${DATE} has no version 99` });
+    expect(noVersion.body.hint).toMatch(/^its versions: 0, 1/);
     expect((await get(`/api/pipelines/${P}/windows?key=${'x'.repeat(9000)}`)).status).toBe(414);
     for (const method of ['POST', 'PUT', 'DELETE', 'PATCH'] as const) {
       const r = await server.app.inject({ method, url: '/api/pipelines', payload: { a: 1 } });
