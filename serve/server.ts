@@ -42,7 +42,7 @@ export const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'",
 };
 
-interface AjvError { instancePath?: string; message?: string; params?: { missingProperty?: string; additionalProperty?: string } }
+interface AjvError { instancePath?: string; message?: string; params?: { missingProperty?: string; additionalProperty?: string; allowedValues?: unknown[] } }
 
 function parameterOf(v: AjvError): string {
   return v.params?.missingProperty ?? v.params?.additionalProperty ?? (v.instancePath ?? '').split('/').filter(Boolean)[0] ?? 'request';
@@ -98,7 +98,9 @@ export async function buildServer(o: ServerOptions): Promise<{ app: FastifyInsta
     if (error.validation && error.validation.length > 0) {
       const v = error.validation[0] as AjvError;
       const parameter = parameterOf(v);
-      const what = v.params?.additionalProperty ? 'is not a parameter of this route' : (v.message ?? 'is invalid');
+      const allowed = v.params?.allowedValues;
+      const what = v.params?.additionalProperty ? 'is not a parameter of this route'
+        : allowed ? `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}` : (v.message ?? 'is invalid');
       return reply.code(400).send({ error: `${parameter}: ${what}`, parameter });
     }
     if (error instanceof ApiError) {

@@ -204,6 +204,9 @@ describe.each(serveBackends('concord-serve-api-reads-'))('concord serve API on $
     }
     for (const path of ['report', 'compare']) expect((await get(`/api/days/${DATE}/pipelines/no_such_pipeline/${path}`)).status).toBe(404);
     expect((await get('/api/days/2026-11-20/pipelines/page_views_per_minute/report')).status).toBe(404);
+    // A value outside a parameter's list names the values it takes.
+    const only = await get(`/api/days/${DATE}/pipelines/${P}/compare?only=changed`);
+    expect(only.body).toEqual({ error: 'only: must be one of "different", "all"', parameter: 'only' });
     // A version the day never had: 404 naming the parameter and the versions it has, not an empty comparison.
     const noVersion = await get(`/api/days/${DATE}/pipelines/${P}/compare?to_version=99`);
     expect(noVersion.status, noVersion.raw).toBe(404);
