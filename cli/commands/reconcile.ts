@@ -6,7 +6,7 @@ import { formatSummary } from '../../reconcile/summary.ts';
 import type { CommandSpec } from '../args.ts';
 import { READ_ARCHIVE } from '../paths.ts';
 import { loadSettings } from '../config.ts';
-import { loadRegistry, pipelinesFor, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
+import { loadRegistry, onePipeline, pipelinesFor, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { NoArchivedDayError, NoRealtimeRowsError, reconcileDay, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
 import { reconciliationMarkdown, type DayReconciliation } from '../../reconcile/day-report.ts';
@@ -55,7 +55,7 @@ export const reconcileCommand: CommandSpec = {
     for (const r of ['pipeline', 'realtime', 'archive', 'output']) {
       if (v[r] === undefined) throw new ConfigError(`--${r} is required (or --date D to reconcile a day in the store)\nUsage: ${reconcileCommand.usage}`);
     }
-    const def = withTiming((await loadRegistry(v)).pipeline(String(v.pipeline)), loadSettings(v));
+    const def = withTiming(onePipeline(await loadRegistry(v), v.pipeline, '`reconcile --date D` reconciles every pipeline of a day in the store'), loadSettings(v));
     const realtime = await readResultsFile(def, String(v.realtime));
     const lateLog = v.late === undefined ? undefined : await readLateLog(def, String(v.late));
     const report = await reconcile({

@@ -2,7 +2,7 @@ import { replay } from '../../batch/replay.ts';
 import { resultToJson } from '../../schemas/results.ts';
 import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
-import { loadRegistry } from './shared.ts';
+import { loadRegistry, onePipeline } from './shared.ts';
 
 export const replayCommand: CommandSpec = {
   name: 'replay',
@@ -18,7 +18,7 @@ export const replayCommand: CommandSpec = {
   paths: { input: { kind: 'dir', ifFile: 'replay reads an archive directory (written by `concord archive --dir`)' } },
   required: ['pipeline', 'input', 'output'],
   async run(v) {
-    const def = (await loadRegistry(v)).pipeline(String(v.pipeline));
+    const def = onePipeline(await loadRegistry(v), v.pipeline, 'run it once per pipeline');
     const started = Date.now();
     const results = await replay(def, String(v.input));
     const out = new JsonlWriter(String(v.output));

@@ -1,5 +1,6 @@
 import { seedDefinitionsPath } from '../../examples/seed-path.ts';
 import { withTiming, type PipelineDefinition } from '../../pipeline/definition.ts';
+import { ConfigError } from '../../pipeline/errors.ts';
 import { loadDefinitionsFile } from '../../pipeline/load-definitions.ts';
 import type { Registry } from '../../pipeline/registry.ts';
 import type { CommandSpec } from '../args.ts';
@@ -47,6 +48,17 @@ export function storeUrl(v: Record<string, unknown>): string | undefined {
 /** `--pipeline NAME|all` (default all) of the registry, with the timing settings applied. */
 export function pipelinesFor(registry: Registry, name: unknown, timing: { maxOutOfOrderness?: number; allowedLateness?: number }): PipelineDefinition[] {
   return registry.select(name === undefined ? undefined : String(name)).map((p) => withTiming(p, timing));
+}
+
+/**
+ * `--pipeline NAME` of a command that writes one pipeline's results to one file (stream, replay,
+ * reconcile with files): `all` is said to be the others' word, not looked up as a pipeline's name.
+ */
+export function onePipeline(registry: Registry, name: unknown, also: string): PipelineDefinition {
+  if (name === 'all' && !registry.pipelines.some((p) => p.name === 'all')) {
+    throw new ConfigError(`--pipeline all: this command writes one pipeline's results to one file; name one of ${registry.pipelines.map((p) => p.name).join(', ')} (${also})`);
+  }
+  return registry.pipeline(String(name));
 }
 
 /**

@@ -8,7 +8,7 @@ import { finalResults } from '../../reconcile/final-results.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
 import { Progress } from '../progress.ts';
-import { loadRegistry, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
+import { loadRegistry, onePipeline, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 import { openStore } from '../../store/open-store.ts';
 import { StoreSink } from '../../store/store-sink.ts';
 
@@ -37,7 +37,7 @@ export const streamCommand: CommandSpec = {
   required: ['pipeline', 'input', 'output'],
   async run(v) {
     const registry = await loadRegistry(v);
-    const def = withTiming(registry.pipeline(String(v.pipeline)), loadSettings(v));
+    const def = withTiming(onePipeline(registry, v.pipeline, '`concord run --pipeline all` runs them all over Kafka, `concord demo` over a generated day'), loadSettings(v));
     const out = new JsonlWriter(String(v.output));
     const late = v['late-output'] ? new JsonlWriter(String(v['late-output'])) : undefined;
     const dlq = v['dead-letter'] ? new JsonlWriter(String(v['dead-letter'])) : undefined;

@@ -50,6 +50,15 @@ describe('concord CLI messages', () => {
     expect(files.stderr.split('\n')[0]).toBe('concord reconcile: --report-dir, --job-id: options of reconciling a day in the store (--date D) only');
   });
 
+  it('--pipeline all to a command of one pipeline and one output file: said so, with the pipelines and what runs them all', () => {
+    const seed = 'name one of page_views_per_minute, unique_visitors_5m, fraud_multi_country';
+    const stream = concord(['stream', '--pipeline', 'all', '--input', events, '--output', ws.file('all.jsonl')]);
+    expect(stream.code).toBe(2);
+    expect(stream.stderr).toBe(`concord stream: --pipeline all: this command writes one pipeline's results to one file; ${seed} (\`concord run --pipeline all\` runs them all over Kafka, \`concord demo\` over a generated day)\n`);
+    const replay = concord(['replay', '--pipeline', 'all', '--input', ws.dir, '--output', ws.file('all-replay.jsonl')]);
+    expect(replay.stderr).toBe(`concord replay: --pipeline all: this command writes one pipeline's results to one file; ${seed} (run it once per pipeline)\n`);
+  });
+
   it('stream counts lines read in its progress and events in its summary', () => {
     const r = concord(['stream', '--pipeline', 'page_views_per_minute', '--input', events, '--output', ws.file('out.jsonl'), '--allowed-lateness', '0', '--max-out-of-orderness', '0']);
     expect(r.code, r.stderr).toBe(0);
