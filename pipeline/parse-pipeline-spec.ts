@@ -120,6 +120,18 @@ function parseRule(p: Problems, path: string, r: unknown, schema: EventSchema, k
   return { kind: 'lookback', measure, ...(field === undefined ? {} : { field }), output, span, threshold };
 }
 
+/**
+ * What of a pipeline can be checked without its schema (an unknown input): the durations and the
+ * window, so the first run of `validate` lists them too, not only after the input is fixed.
+ */
+function checkWithoutSchema(p: Problems, path: string, spec: Record<string, unknown>, isRule: boolean): undefined {
+  if (spec.max_out_of_orderness !== undefined) p.duration(`${path}.max_out_of_orderness`, spec.max_out_of_orderness, false);
+  if (spec.allowed_lateness !== undefined) p.duration(`${path}.allowed_lateness`, spec.allowed_lateness, false);
+  if (!isRule && spec.window !== undefined) parseWindow(p, `${path}.window`, spec.window);
+  if (isRule && isObject(spec.rule) && spec.rule.within !== undefined) p.duration(`${path}.rule.within`, spec.rule.within, true);
+  return undefined;
+}
+
 export function parsePipeline(p: Problems, name: string, spec: unknown, schemas: ReadonlyMap<string, EventSchema>): PipelineDefinition | undefined {
   const path = `pipelines.${name}`;
   if (!isObject(spec)) {
@@ -131,8 +143,9 @@ export function parsePipeline(p: Problems, name: string, spec: unknown, schemas:
   const schema = typeof spec.input === 'string' ? schemas.get(spec.input) : undefined;
   if (!schema) {
     // A declared schema too broken to check against has its own problems listed; not again here.
-    if (typeof spec.input === 'string' && p.reported(`schemas.${spec.input}`)) return undefined;
+    if (typeof spec.input === 'string' && p.reported(`schemas.${spec.input}`)) return checkWithoutSchema(p, path, spec, isRule);
     p.add(`${path}.input`, spec.input === undefined ? 'required: the schema this pipeline reads' : `${q(spec.input)} is not a schema of this file${schemas.size > 0 ? ` (${[...schemas.keys()].map(q).join(', ')})` : ''}`);
+    checkWithoutSchema(p, path, spec, isRule);
     return undefined;
   }
   const where = parseConditions(p, `${path}.where`, spec.where, schema);
