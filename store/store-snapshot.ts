@@ -177,13 +177,14 @@ export class StoreSnapshot {
    */
   async compare(pipeline: string, day: string, a: number, b: number, o: { onlyDifferent: boolean; after?: { windowStart: number; cell: string }; limit: number }): Promise<CompareRow[]> {
     const def = this.registry.pipelines.find((p) => p.name === pipeline);
-    const same = def ? sameValuesOf(def) : () => false;
+    // A pipeline the definitions no longer name: its values compare as stored text.
+    const same = def ? sameValuesOf(def) : (x: Record<string, unknown>, y: Record<string, unknown>) => JSON.stringify(x) === JSON.stringify(y);
     const out: CompareRow[] = [];
     let after = o.after;
     for (;;) {
       const page = await this.comparePage(pipeline, day, a, b, { ...o, ...(after ? { after } : {}) });
       for (const row of page) {
-        row.differs = row.a === null || row.b === null || (JSON.stringify(row.a) !== JSON.stringify(row.b) && !same(row.a, row.b));
+        row.differs = row.a === null || row.b === null || !same(row.a, row.b);
         if (row.differs || !o.onlyDifferent) out.push(row);
         if (out.length === o.limit) return out;
       }
