@@ -118,7 +118,14 @@ export async function buildServer(o: ServerOptions): Promise<{ app: FastifyInsta
     req.log.error({ err: error }, 'request failed');
     return reply.code(500).send({ error: 'internal error (see the server log)' });
   });
-  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'no such route', hint: 'the API is described at /api/openapi.json; the dashboard is at /' }));
+  app.setNotFoundHandler((req, reply) => {
+    // Every route is read-only: a path that answers GET names its methods (RFC 9110: 405 with Allow).
+    const path = (req.raw.url ?? '').split('?')[0] ?? '';
+    if (req.method !== 'GET' && req.method !== 'HEAD' && app.findRoute({ method: 'GET', url: path })) {
+      return reply.code(405).header('allow', 'GET, HEAD').send({ error: `${req.method} is not allowed here: this API is read-only`, hint: 'use GET' });
+    }
+    return reply.code(404).send({ error: 'no such route', hint: 'the API is described at /api/openapi.json; the dashboard is at /' });
+  });
 
   await registerOpenApi(app, o.version ?? '0.1.0');
   pipelineRoutes(app, ctx);

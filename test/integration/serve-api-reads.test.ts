@@ -213,9 +213,15 @@ describe.each(serveBackends('concord-serve-api-reads-'))('concord serve API on $
     expect(noVersion.body).toMatchObject({ parameter: 'to_version', error: `${P} ${DATE} has no version 99` });
     expect(noVersion.body.hint).toMatch(/^its versions: 0, 1/);
     expect((await get(`/api/pipelines/${P}/windows?key=${'x'.repeat(9000)}`)).status).toBe(414);
+    // The API is read-only: a method other than GET on a route is 405 naming what it allows; on no route, 404.
     for (const method of ['POST', 'PUT', 'DELETE', 'PATCH'] as const) {
-      const r = await server.app.inject({ method, url: '/api/pipelines', payload: { a: 1 } });
-      expect(r.statusCode, method).toBe(404);
+      for (const url of ['/api/pipelines', `/api/pipelines/${P}/windows?limit=1`, '/metrics']) {
+        const r = await server.app.inject({ method, url, payload: { a: 1 } });
+        expect(r.statusCode, `${method} ${url}`).toBe(405);
+        expect(r.headers.allow).toBe('GET, HEAD');
+        expect(r.json().error).toBe(`${method} is not allowed here: this API is read-only`);
+      }
+      expect((await server.app.inject({ method, url: '/api/no_such_route', payload: { a: 1 } })).statusCode, method).toBe(404);
     }
   });
 
