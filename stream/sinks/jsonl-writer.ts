@@ -19,7 +19,7 @@ const EMPTY = Buffer.alloc(0);
 export class JsonlWriter {
   private readonly path: string;
   private stream: WriteStream | undefined;
-  /** Where the bytes go and the file they become on close (none: written in place). Set by `open`. */
+  /** Where the bytes go (a file's `.tmp`, renamed on close; a device in place; a descriptor). Set by `open`. */
   private target: Target | undefined;
   /** Encoded lines not yet handed to the stream: full chunks, then the one being filled. */
   private full: Buffer[] = [];
@@ -81,10 +81,11 @@ export class JsonlWriter {
     } catch (error) {
       throw new ArchiveError(`cannot write ${this.path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    this.target = await targetOf(this.path);
-    const writing = this.target.writing;
+    const target = await targetOf(this.path);
+    this.target = target;
     // The process's own descriptor (a socket cannot be opened again by its /proc name): kept open after.
-    const stream = typeof writing === 'number' ? createWriteStream('', { fd: writing, autoClose: false }) : createWriteStream(writing);
+    const stream = 'fd' in target ? createWriteStream('', { fd: target.fd, autoClose: false })
+      : createWriteStream('final' in target ? `${target.final}.tmp` : target.inPlace);
     // Without a listener a failed open or write is an uncaught 'error' event: kept, raised by flush/close.
     stream.on('error', (error) => { this.failure ??= error; });
     this.stream = stream;
@@ -105,8 +106,8 @@ export class JsonlWriter {
     this.used = 0;
     this.bytes = 0;
     if (stream !== undefined && !stream.destroyed) await new Promise<void>((resolve) => { stream.once('close', () => resolve()); stream.destroy(); });
-    const final = this.target?.final;
-    if (stream !== undefined && final !== undefined) await rm(`${final}.tmp`, { force: true }).catch(() => undefined);
+    const target = this.target;
+    if (stream !== undefined && target !== undefined && 'final' in target) await rm(`${target.final}.tmp`, { force: true }).catch(() => undefined);
   }
 
   /** Flushes only when enough is buffered (cheap to call after every batch). */
@@ -120,16 +121,16 @@ export class JsonlWriter {
     try {
       await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
       if (this.failure) throw this.failure;
-      const final = this.target?.final;
-      if (final !== undefined) await rename(`${final}.tmp`, final);
+      const target = this.target;
+      if (target !== undefined && 'final' in target) await rename(`${target.final}.tmp`, target.final);
     } catch (error) {
       await this.fail(error);
     }
   }
 }
 
-/** Where a writer's bytes go: a path or an open descriptor; `final` is the file `<final>.tmp` becomes on close. */
-type Target = { readonly writing: string | number; readonly final?: string };
+/** Where a writer's bytes go: a file written as `<final>.tmp` and renamed on close, a path written in place, or an open descriptor. */
+type Target = { readonly final: string } | { readonly inPlace: string } | { readonly fd: number };
 
 /** `/dev/stdout`, `/dev/fd/2`, `/proc/self/fd/1`: the descriptor they name in this process. */
 const OWN_DESCRIPTOR = /^\/(?:dev\/(stdout|stderr)|dev\/fd\/(\d+)|proc\/self\/fd\/(\d+))$/;
@@ -142,10 +143,10 @@ const OWN_DESCRIPTOR = /^\/(?:dev\/(stdout|stderr)|dev\/fd\/(\d+)|proc\/self\/fd
  */
 async function targetOf(path: string): Promise<Target> {
   const own = OWN_DESCRIPTOR.exec(resolve(path));
-  if (own) return { writing: own[1] === 'stdout' ? 1 : own[1] === 'stderr' ? 2 : Number(own[2] ?? own[3]) };
+  if (own) return { fd: own[1] === 'stdout' ? 1 : own[1] === 'stderr' ? 2 : Number(own[2] ?? own[3]) };
   const found = await stat(path).catch(() => undefined);
-  if (found === undefined) return { writing: `${path}.tmp`, final: path };
+  if (found === undefined) return { final: path };
   const real = await realpath(path).catch(() => path);
-  if (!found.isFile() || /^\/(dev|proc)\//.test(real) || /^\/(dev|proc)\//.test(resolve(path))) return { writing: path };
-  return { writing: `${real}.tmp`, final: real };
+  if (!found.isFile() || /^\/(dev|proc)\//.test(real) || /^\/(dev|proc)\//.test(resolve(path))) return { inPlace: path };
+  return { final: real };
 }
