@@ -57,7 +57,8 @@ export function mountDay(root, shell, date) {
 
   async function pipelineCard(day, p) {
     const card = el('article', { class: 'card', 'data-testid': 'day-card', 'data-pipeline': p.pipeline },
-      el('h2', {}, p.pipeline, ' ', el('span', { class: `badge ${p.status}`, 'data-testid': 'day-status' }, p.status)),
+      el('h2', {}, p.pipeline, ' ', el('span', { class: `badge ${p.status}`, 'data-testid': 'day-status' }, p.status),
+        ...(p.empty ? [' ', el('span', { class: 'badge empty', 'data-testid': 'day-empty' }, 'no data')] : [])),
       el('div', { class: 'sub' }, `live version ${p.live_version}${p.live_version === 0 ? ' (realtime, not reconciled)' : ''} · watermark ${fmt.time(p.watermark)} · ` +
         `${fmt.num(p.late_events)} late events · ${fmt.num(p.dirty_cells)} dirty cells`));
     const rec = p.reconciliation;
@@ -69,6 +70,8 @@ export function mountDay(root, shell, date) {
       const causes = Object.entries(rec.causes).filter(([, n]) => n > 0);
       card.append(el('h3', {}, 'causes'), causes.length === 0 ? el('div', { class: 'muted' }, 'no differences') :
         el('table', { 'data-testid': 'causes' }, ...causes.map(([c, n]) => el('tr', { 'data-testid': 'cause-row', 'data-cause': c, 'data-count': n }, el('td', {}, el('span', { class: 'badge cause' }, c)), el('td', { class: 'num' }, fmt.num(n))))));
+    } else if (p.empty) {
+      card.append(el('p', { class: 'muted', 'data-testid': 'no-data' }, `Nothing stored for ${day}: no results, late events or reconciliation.`));
     } else {
       card.append(el('p', { class: 'muted', 'data-testid': 'not-reconciled' }, 'Not reconciled yet: run ', el('code', {}, `concord reconcile --date ${day} --archive DIR`), ' (or ', el('code', {}, `concord jobs enqueue --date ${day}`), ').'));
     }

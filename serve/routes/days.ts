@@ -85,10 +85,14 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
         const status = await s.store.status(def.name, day);
         const [stored, switches, recs] = await Promise.all([s.versions(def.name, day), s.switches(def.name, { day, limit: 1000 }), s.store.reconciliations(def.name, day)]);
         const rec = recs.at(-1);
+        const lateEvents = late.find((l) => l.pipeline === def.name)?.n ?? 0;
+        // A day the pipeline holds nothing for is still `sealed` once W passed it (a late write would be held);
+        // `empty` tells a reader there is nothing to see rather than a finished day.
+        const empty = lateEvents === 0 && recs.length === 0 && (await s.days(def.name, day, day)).length === 0;
         pipelines.push({
-          pipeline: def.name, kind: def.kind, status: status.status, day_status: status.status, live_version: status.liveGeneration,
+          pipeline: def.name, kind: def.kind, status: status.status, day_status: status.status, empty, live_version: status.liveGeneration,
           watermark: isoOrNull(status.watermark), dirty_cells: status.dirty, late_delta: status.lateDelta,
-          late_events: late.find((l) => l.pipeline === def.name)?.n ?? 0,
+          late_events: lateEvents,
           versions: versionsOf(status, stored, switches),
           switches: switches.map((x) => ({ version: x.generation, previous: x.previous, reason: x.reason, at: isoMillis(x.at) })),
           reconciliation: rec ? reconciliationSummary(rec) : null, reconciliations: recs.length,

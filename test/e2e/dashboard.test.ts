@@ -176,6 +176,14 @@ describe('the dashboard in a browser', () => {
     expect(await inked(page, `[data-pipeline="${U}"] [data-testid="day-chart"] canvas`)).toBeGreaterThan(200);
     await page.evaluate(() => { for (const f of (globalThis as any).document.querySelectorAll('.feed')) f.scrollTop = 0; });
     await page.screenshot({ path: join(shots, 'dashboard-day.png'), fullPage: true });
+    // A day the store holds nothing for says "no data", not "not reconciled yet".
+    await page.goto('about:blank');
+    await page.goto(`${base}/#/day/2020-01-01`);
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('section.stack')?.getAttribute('data-ready') === 'true');
+    expect(await page.locator('[data-testid="day-card"]').count()).toBe(3);
+    expect(await page.locator('[data-testid="day-empty"]').count()).toBe(3);
+    expect(await page.locator('[data-testid="no-data"]').count()).toBe(3);
+    expect(await page.locator('[data-testid="not-reconciled"]').count()).toBe(0);
     expect(problems).toEqual([]);
   }, 60_000);
 });

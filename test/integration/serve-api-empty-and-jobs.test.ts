@@ -39,7 +39,9 @@ describe('concord serve on an empty store, and with BullMQ jobs', () => {
       expect((await server.app.inject('/api/days')).json().days).toEqual([]);
       expect((await server.app.inject(`/api/pipelines/${P}/windows`)).json().rows).toEqual([]);
       expect((await server.app.inject(`/api/pipelines/${F}/alerts`)).json().rows).toEqual([]);
-      expect((await server.app.inject(`/api/days/${DATE}`)).statusCode).toBe(200);
+      const day = await server.app.inject(`/api/days/${DATE}`);
+      expect(day.statusCode).toBe(200);
+      expect(day.json().pipelines.map((p: { empty: boolean }) => p.empty)).toEqual(registry.pipelines.map(() => true));
       expect((await server.app.inject('/metrics')).body).toContain('concord_store_up 1');
       const page = await server.app.inject('/');
       expect(page.statusCode).toBe(200);

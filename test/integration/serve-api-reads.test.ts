@@ -119,11 +119,14 @@ describe.each(serveBackends('concord-serve-api-reads-'))('concord serve API on $
     for (const p of after.pipelines) {
       expect(today.pipelines.find((x: any) => x.pipeline === p.pipeline)).toMatchObject({ status: 'reconciled', live_version: p.status.liveGeneration, versions: [0, ...p.status.generations] });
     }
+    // A day the store holds nothing for says so beside its status (which can be sealed all the same).
+    const none = await get('/api/days/2026-11-20');
+    expect(none.body.pipelines.map((x: any) => [x.pipeline, x.empty, x.live_version, x.reconciliation])).toEqual(after.pipelines.map((p) => [p.pipeline, true, 0, null]));
     const day = await get(`/api/days/${DATE}`);
     for (const p of after.pipelines) {
       const d = day.body.pipelines.find((x: any) => x.pipeline === p.pipeline);
       const rec = p.reconciliation!.report;
-      expect(d).toMatchObject({ status: 'reconciled', day_status: p.status.status, live_version: p.status.liveGeneration, dirty_cells: p.status.dirty, late_delta: p.status.lateDelta, late_events: filled.lateEvents.get(p.pipeline) ?? 0 });
+      expect(d).toMatchObject({ status: 'reconciled', day_status: p.status.status, empty: false, live_version: p.status.liveGeneration, dirty_cells: p.status.dirty, late_delta: p.status.lateDelta, late_events: filled.lateEvents.get(p.pipeline) ?? 0 });
       expect(d.watermark).toBe(new Date(p.status.watermark!).toISOString());
       expect(d.reconciliation).toMatchObject({ cells: rec.cells, equal: rec.equal, different: rec.different, causes: rec.causes, unexplained: rec.unexplained, mismatch_rate: rec.metrics.mismatch_rate, smape: rec.metrics.smape });
       expect(d.versions.map((v: any) => [v.version, v.live])).toEqual([[0, false], ...p.status.generations.map((g) => [g, g === p.status.liveGeneration])]);
