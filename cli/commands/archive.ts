@@ -1,11 +1,12 @@
 import { KafkaArchiver } from '../../batch/kafka-archiver.ts';
+import { claimFileSource } from '../../batch/archive-sources.ts';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { parseDuration } from '../../pipeline/time.ts';
 import { kafkaSettings } from '../../stream/kafka/client.ts';
 import { probeBrokers, requireTopics } from '../../stream/kafka/admin.ts';
 import { inputTopic } from '../../stream/kafka/topics.ts';
-import { readJsonlFile } from '../../sources/jsonl-file.ts';
+import { fileSourceName, readJsonlFile } from '../../sources/jsonl-file.ts';
 import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/process-metrics.ts';
 import type { CommandSpec, FlagValues } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
@@ -27,7 +28,9 @@ export const archiveCommand: CommandSpec = {
     ...metricsOptions.map((line) => line.replace('--metrics-port N          ', '--metrics-port N  (kafka) ')),
     ...logOptions,
     '--dir DIR                  archive root: <dir>/<schema>/dt=YYYY-MM-DD/hour=HH/*.parquet (UTC);',
-    '                           rejected lines go to <dir>/<schema>/_rejected/. Reruns replace, never duplicate.',
+    '                           rejected lines go to <dir>/<schema>/_rejected/. Reruns replace, never duplicate;',
+    '                           a file\'s events are named by its file name: two inputs of one name (d21/clicks.jsonl,',
+    '                           d23/clicks.jsonl) into one DIR are refused (rename one, e.g. with its date)',
   ],
   flags: {
     schema: { type: 'string' }, input: { type: 'string' }, dir: { type: 'string' }, 'from-kafka': { type: 'boolean' },
@@ -67,6 +70,7 @@ export const archiveCommand: CommandSpec = {
       log.flush();
       return 0;
     }
+    await claimFileSource(String(v.dir), schema, fileSourceName(String(v.input)), String(v.input));
     const progress = new Progress(`archive ${schema.name}`, { unit: 'events' });
     const stats = await new ParquetArchive(String(v.dir), schema, { sketched }).write(readJsonlFile(String(v.input)), {
       onProgress: (n) => progress.update(n),

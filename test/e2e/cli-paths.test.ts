@@ -58,6 +58,27 @@ describe('every command checks the paths its flags name before doing any work', 
     expect(readFileSync(input, 'utf8')).toContain('"e2"'); // the input is intact
   });
 
+  it('two input files of one name archived into one directory: the second is refused, the first day kept', () => {
+    const two = join(ws.dir, 'two-days');
+    const d23 = join(ws.dir, 'd23'), d21 = join(ws.dir, 'd21');
+    mkdirSync(d23);
+    mkdirSync(d21);
+    const day = (d: string) => Date.parse(`${d}T10:00:00Z`);
+    writeFileSync(join(d23, 'clicks.jsonl'), `${JSON.stringify({ event_id: 'a1', ts: day('2026-11-23'), url: '/a', visitor_id: 'v1' })}\n`);
+    writeFileSync(join(d21, 'clicks.jsonl'), `${JSON.stringify({ event_id: 'b1', ts: day('2026-11-21'), url: '/b', visitor_id: 'v2' })}\n`);
+    const archived = () => readdirSync(join(two, 'clicks')).filter((d) => d.startsWith('dt=')).sort();
+    expect(concord(['archive', '--schema', 'clicks', '--input', join(d23, 'clicks.jsonl'), '--dir', two]).code).toBe(0);
+    // The same file again is a rerun (it replaces its own files).
+    expect(concord(['archive', '--schema', 'clicks', '--input', join(d23, 'clicks.jsonl'), '--dir', two]).code).toBe(0);
+    refused(concord(['archive', '--schema', 'clicks', '--input', join(d21, 'clicks.jsonl'), '--dir', two]), 'archive',
+      `${two} already holds source file:clicks.jsonl archived from ${join(d23, 'clicks.jsonl')}; ${join(d21, 'clicks.jsonl')} has the same file name and would replace it ` +
+      '(a file\'s events are named by its file name): give the file a name of its own (e.g. with its date) or archive it into another directory');
+    expect(archived()).toEqual(['dt=2026-11-23']);
+    writeFileSync(join(d21, 'clicks-2026-11-21.jsonl'), readFileSync(join(d21, 'clicks.jsonl')));
+    expect(concord(['archive', '--schema', 'clicks', '--input', join(d21, 'clicks-2026-11-21.jsonl'), '--dir', two]).code).toBe(0);
+    expect(archived()).toEqual(['dt=2026-11-21', 'dt=2026-11-23']);
+  });
+
   it('an archive that is not there, named to a command that only reads it: refused, not read as empty', () => {
     const nowhere = join(ws.dir, 'no-archive');
     const said = `--archive ${nowhere}: no such directory (looked for ${nowhere}); name the directory \`concord archive --dir\` wrote`;
