@@ -17,4 +17,9 @@ export function validateSchedule(cron: string, timeZone: string): void {
     const why = error instanceof Error ? error.message : String(error);
     throw new ConfigError(`--cron "${cron}" is not a cron expression (${why}): use five fields, minute hour day month weekday, e.g. "0 2 * * *" (env CONCORD_NIGHTLY_CRON)`);
   }
+  // The parser fills missing fields with `*`: "0 2 * *" would run every minute of 2 January, "2" every minute of Tuesdays.
+  const fields = cron.trim().split(/\s+/).filter(Boolean).length;
+  if (fields !== 5 && fields !== 6 && !cron.trim().startsWith('@')) {
+    throw new ConfigError(`--cron "${cron}" has ${fields} field${fields === 1 ? '' : 's'}: use five, minute hour day month weekday, e.g. "0 2 * * *" (or six, seconds first) (env CONCORD_NIGHTLY_CRON)`);
+  }
 }

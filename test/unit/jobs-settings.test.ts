@@ -34,6 +34,11 @@ describe('what the jobs commands show and compare', () => {
     expect(bad).toBeInstanceOf(ConfigError);
     expect((bad as Error).message).toMatch(/^--cron "bad" is not a cron expression \(Validation error, cannot resolve alias "bad"\): use five fields/);
     expect((err('61 2 * * *', 'UTC') as Error).message).toMatch(/^--cron "61 2 \* \* \*" is not a cron expression/);
+    // Fewer fields parse (the missing ones read as *) but do not mean what they seem: "0 2 * *" is every minute of 2 January.
+    expect((err('0 2 * *', 'UTC') as Error).message).toBe('--cron "0 2 * *" has 4 fields: use five, minute hour day month weekday, e.g. "0 2 * * *" (or six, seconds first) (env CONCORD_NIGHTLY_CRON)');
+    expect((err('2', 'UTC') as Error).message).toMatch(/^--cron "2" has 1 field: use five/);
+    expect(() => validateSchedule('0 0 2 * * *', 'UTC')).not.toThrow();
+    expect(() => validateSchedule('@daily', 'UTC')).not.toThrow();
     expect((err('0 2 * * *', 'Mars/Base') as Error).message).toBe('--tz "Mars/Base" is not a time zone: use an IANA name such as UTC or Europe/Paris (env CONCORD_NIGHTLY_TZ)');
   });
 
