@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ConfigError } from '../../pipeline/errors.ts';
 import type { Registry } from '../../pipeline/registry.ts';
 import { defaultProcessors } from '../../jobs/default-processors.ts';
@@ -33,6 +35,8 @@ export async function runWorker(v: FlagValues, registry: Registry): Promise<numb
   });
   log(`worker started (redis ${redactRedisUrl(settings.redisUrl)}, queue prefix ${settings.prefix}, queue ${QUEUE}, store ${identity}, archive ${archiveDir}); ` +
     'SIGINT/SIGTERM stops after the current job');
+  // Not refused: a worker may start before the archiver's first flush. Said at once, not only in each failed job.
+  if (!existsSync(archiveDir)) log(`warning: the archive ${resolve(archiveDir)} does not exist (yet): every job fails until \`concord archive --dir ${archiveDir}\` writes it; check --archive / CONCORD_ARCHIVE_DIR`);
   await new Promise<void>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {

@@ -71,6 +71,7 @@ describe('the worker process: Redis outages, its start line, and stopping', () =
     worker.stdout!.on('data', (d) => { stderr += String(d); });
     const exited = new Promise<number | null>((r) => worker.on('exit', (code) => r(code)));
     await until('the worker to start', () => stderr.includes('worker started'), 60_000);
+    expect(stderr).not.toContain('does not exist');
     expect(stderr).toContain(`jobs: worker started (redis redis://:***@127.0.0.1:${port}, queue prefix ${q}, queue concord-jobs, store duckdb:${join(ws.dir, 'outage.duckdb')} schema concord`);
 
     // The wrong password is told apart from no answer, and not shown either.
@@ -111,11 +112,14 @@ describe('the worker process: Redis outages, its start line, and stopping', () =
 
   it('`npm run concord -- jobs worker` stopped by SIGTERM to npm leaves no process behind', async () => {
     const marker = join(ws.dir, `reports-${randomUUID().slice(0, 8)}`);
-    const npm = spawnChild('npm', ['run', 'concord', '--', 'jobs', 'worker', '--archive', archiveDir, '--store', `duckdb:${join(ws.dir, 'npm.duckdb')}`, '--report-dir', marker], { REDIS_URL: REDIS, CONCORD_QUEUE_PREFIX: prefix() });
+    const notYet = join(ws.dir, 'archive-not-yet');
+    const npm = spawnChild('npm', ['run', 'concord', '--', 'jobs', 'worker', '--archive', notYet, '--store', `duckdb:${join(ws.dir, 'npm.duckdb')}`, '--report-dir', marker], { REDIS_URL: REDIS, CONCORD_QUEUE_PREFIX: prefix() });
     let out = '';
     npm.stdout!.on('data', (d) => { out += String(d); });
     npm.stderr!.on('data', (d) => { out += String(d); });
     await until('the worker to start', () => out.includes('worker started'), 60_000);
+    // An archive that is not there (yet) is said at start, not only in every job that fails on it.
+    await until('the missing archive to be said', () => out.includes(`jobs: warning: the archive ${notYet} does not exist (yet): every job fails until`), 10_000);
     expect(processesWith(marker).length).toBeGreaterThanOrEqual(3); // npm, sh, tsx, node
     process.kill(npm.pid!, 'SIGTERM');
     await until('every process of the worker to exit', () => processesWith(marker).length === 0, 20_000).catch((error: Error) => {
