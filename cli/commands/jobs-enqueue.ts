@@ -27,13 +27,21 @@ export async function enqueue(jobs: ConcordJobs, v: FlagValues): Promise<number>
   let failedLeft = 0;
   const toWait: string[] = [];
   const select = `--date ${date}${pipeline ? ` --pipeline ${pipeline}` : ''}`;
+  const rerun = `concord jobs enqueue ${select}${v['allow-empty'] ? ' --allow-empty' : ''} --force`;
+  if (!explicitStore && (await jobs.workers()).length === 0) process.stderr.write(`concord jobs: note: no worker runs on queue prefix ${jobs.settings.prefix}; the jobs wait for one (\`concord jobs worker\`)\n`);
   for (const job of added) {
     const id = String(job.id);
     const earlier = before.find((b) => b.id === id);
     if (earlier?.state === 'failed') {
       failedLeft++;
       process.stdout.write(`${id} failed earlier (attempts=${earlier.attemptsMade}): ${earlier.failedReason ?? 'no reason recorded'}\n`);
-      process.stderr.write(`concord jobs: ${id} was not enqueued again: a job id runs once. Retry it with \`concord jobs retry ${select}\`, or run a new job with \`concord jobs enqueue ${select} --force\`\n`);
+      // A retry runs the job as it was enqueued: options given now (--allow-empty, --store) need a new job.
+      process.stderr.write(`concord jobs: ${id} was not enqueued again: a job id runs once. Retry it as it was enqueued with \`concord jobs retry ${select}\`, or run a new job with this command's options by adding --force: \`${rerun}\`\n`);
+    } else if (earlier?.state === 'completed' && store !== undefined && earlier.data.store !== undefined && earlier.data.store !== store) {
+      // Job ids name (kind, pipeline, date), not the store: a day reconciled in another store is not done in this one.
+      failedLeft++;
+      process.stdout.write(`${id} completed earlier in ${earlier.data.store}, not in ${store}\n`);
+      process.stderr.write(`concord jobs: ${id} ran for another store: run it for ${store} by adding --force: \`${rerun}\`\n`);
     } else if (earlier?.state === 'completed') {
       process.stdout.write(`${id} completed earlier: not run again (\`concord jobs enqueue ${select} --force\` reruns it)${earlier.result ? ` ${JSON.stringify(earlier.result)}` : ''}\n`);
     } else {

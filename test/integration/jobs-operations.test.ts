@@ -59,6 +59,10 @@ describe('jobs through the CLI, a worker on PostgreSQL', () => {
     expect(again.stderr).toContain(`${id} was not enqueued again`);
     expect(again.stderr).toContain(`concord jobs retry --date ${EMPTY} --pipeline ${P}`);
     expect(again.stderr).toContain(`concord jobs enqueue --date ${EMPTY} --pipeline ${P} --force`);
+    // The hint the failure gave (--allow-empty) needs a new job: a retry runs the job as it was enqueued.
+    const againAllowed = await concord(['jobs', 'enqueue', '--date', EMPTY, '--pipeline', P, '--allow-empty'], env);
+    expect(againAllowed.code).toBe(1);
+    expect(againAllowed.stderr).toContain(`or run a new job with this command's options by adding --force: \`concord jobs enqueue --date ${EMPTY} --pipeline ${P} --allow-empty --force\``);
 
     const finishedBefore = (await jobs.queue.getJob(id))!.finishedOn!;
     const retry = await concord(['jobs', 'retry', '--date', EMPTY, '--pipeline', P], env);
@@ -93,6 +97,12 @@ describe('jobs through the CLI, a worker on PostgreSQL', () => {
     expect(again.stdout).toContain(`${id} completed earlier: not run again`);
     expect((await store.status(P, DATE)).generations).toEqual([1]);
   }, 120_000);
+
+  it('enqueue on a queue prefix no worker serves says so (with --wait it would wait for one)', async () => {
+    const lonely = await concord(['jobs', 'enqueue', '--date', DATE, '--pipeline', P], { ...env, CONCORD_QUEUE_PREFIX: prefix(), CONCORD_STORE: undefined, CONCORD_STORE_SCHEMA: undefined });
+    expect(lonely.code, lonely.stderr).toBe(0);
+    expect(lonely.stderr).toMatch(/^concord jobs: note: no worker runs on queue prefix \S+; the jobs wait for one \(`concord jobs worker`\)$/m);
+  }, 60_000);
 
   it('commands and the worker must agree on the store: backfill without --store, or with another store, is refused', async () => {
     const theirs = storeIdentity(PG_URL, schema);
