@@ -66,7 +66,8 @@ export const jobsCommand: CommandSpec = {
     '                           The worker records its store in Redis; enqueue --store and backfill refuse another one.',
     '                           Redis: env REDIS_URL (default redis://127.0.0.1:6379; a command waits',
     '                           CONCORD_REDIS_TIMEOUT_MS (3000) for it); queue prefix CONCORD_QUEUE_PREFIX (concord);',
-    '                           retries CONCORD_JOB_ATTEMPTS (5), CONCORD_JOB_BACKOFF_MS (5000)',
+    '                           retries CONCORD_JOB_ATTEMPTS (5), CONCORD_JOB_BACKOFF_MS (5000): a job keeps the ones',
+    '                           set where it was enqueued (enqueue, backfill, schedule), not the worker\'s',
     ...timingOptions,
   ],
   flags: {
