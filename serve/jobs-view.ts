@@ -13,6 +13,8 @@ export interface JobRun {
   progress: unknown;
   result: unknown;
   failed_reason: string | null;
+  /** The error of the last failed attempt, also when a retry then ran (or runs) on. */
+  last_error: string | null;
   created_at: string | null;
   processed_at: string | null;
   finished_at: string | null;
@@ -67,7 +69,8 @@ export class JobsView {
         if (!j) continue;
         runs.push({
           id: String(j.id), kind: j.name, pipeline: j.data.pipeline ?? null, date: j.data.date ?? null, state, attempts: j.attemptsMade, progress: j.progress ?? null,
-          result: j.returnvalue ?? null, failed_reason: j.failedReason || null, created_at: iso(j.timestamp), processed_at: iso(j.processedOn), finished_at: iso(j.finishedOn),
+          // BullMQ keeps an earlier attempt's error on a job that then completed: a failure only when it failed.
+          result: j.returnvalue ?? null, failed_reason: state === 'failed' ? j.failedReason || null : null, last_error: j.failedReason || null, created_at: iso(j.timestamp), processed_at: iso(j.processedOn), finished_at: iso(j.finishedOn),
         });
       }
     }

@@ -139,8 +139,9 @@ async function runSub(sub: string, v: FlagValues, redisUrl: string): Promise<num
   }
 }
 
-function statusLine(j: JobStatus): string {
-  const why = j.failedReason ? ` — failed: ${j.failedReason}` : '';
+export function statusLine(j: JobStatus): string {
+  // BullMQ keeps an earlier attempt's error on a job a retry then completed (or runs again).
+  const why = !j.failedReason ? '' : j.state === 'failed' ? ` — failed: ${j.failedReason}` : ` (an earlier attempt failed: ${j.failedReason})`;
   const result = j.result ? ` ${JSON.stringify(j.result)}` : '';
   const progress = j.state === 'active' && j.progress ? ` ${JSON.stringify(j.progress)}` : '';
   return `${j.id} ${j.state} attempts=${j.attemptsMade}${progress}${result}${why}`;

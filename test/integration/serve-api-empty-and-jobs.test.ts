@@ -62,7 +62,13 @@ describe('concord serve on an empty store, and with BullMQ jobs', () => {
   it('jobs: BullMQ queue counts and the last run per (kind, pipeline, date) with progress and errors', async () => {
     const jobs = new ConcordJobs(registry.pipelines.map((p) => p.name), { redisUrl, prefix, attempts: 1 });
     const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    const RETRIED = '2026-11-21';
+    const retrying = new ConcordJobs(registry.pipelines.map((p) => p.name), { redisUrl, prefix, attempts: 2, backoffMs: 10 });
     const worker = new Worker(QUEUE, async (job) => {
+      if (job.data.date === RETRIED) {
+        if (job.attemptsMade === 0) throw new Error('the store went away');
+        return { generation: 1 };
+      }
       await job.updateProgress({ done: 1, total: 3, what: 'replay' });
       throw new Error('the archive has no files for this day');
     }, { connection, prefix, autorun: false });
@@ -74,17 +80,22 @@ describe('concord serve on an empty store, and with BullMQ jobs', () => {
       let body = (await server.app.inject('/api/jobs')).json();
       expect(body).toMatchObject({ enabled: true, counts: { waiting: 2, failed: 0 } });
       expect(body.runs.map((r: any) => [r.kind, r.pipeline, r.date, r.state]).sort()).toEqual([['reconcile', P, DATE, 'waiting'], ['reconcile', U, '2026-11-22', 'waiting']]);
-      const failed = new Promise<void>((resolve) => { let n = 0; worker.on('failed', () => { if (++n === 2) resolve(); }); });
+      await retrying.enqueueReconcile(RETRIED, F);
       void worker.run();
-      await failed;
-      body = (await server.app.inject('/api/jobs')).json();
-      expect(body.counts).toMatchObject({ waiting: 0, failed: 2 });
-      expect(body.runs.find((r: any) => r.pipeline === P)).toMatchObject({ state: 'failed', failed_reason: 'the archive has no files for this day', progress: { done: 1, total: 3, what: 'replay' }, attempts: 1 });
+      for (let t = Date.now(); ; await new Promise((r) => setTimeout(r, 50))) {
+        body = (await server.app.inject('/api/jobs')).json();
+        if ((body.counts.failed === 2 && body.counts.completed === 1) || Date.now() - t > 20_000) break;
+      }
+      expect(body.counts).toMatchObject({ waiting: 0, failed: 2, completed: 1 });
+      expect(body.runs.find((r: any) => r.pipeline === P)).toMatchObject({ state: 'failed', failed_reason: 'the archive has no files for this day', last_error: 'the archive has no files for this day', progress: { done: 1, total: 3, what: 'replay' }, attempts: 1 });
+      // Completed by its retry: no failure shown as the run's, the first attempt's error kept as last_error.
+      expect(body.runs.find((r: any) => r.date === RETRIED)).toMatchObject({ state: 'completed', failed_reason: null, last_error: 'the store went away', result: { generation: 1 }, attempts: 2 });
       expect((await server.app.inject('/metrics')).body).toMatch(/concord_jobs\{state="failed"\} 2/);
     } finally {
       await worker.close();
       await jobs.queue.obliterate({ force: true });
       await jobs.close();
+      await retrying.close();
       connection.disconnect();
       await server.close();
     }

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { archiveHasDate } from '../../batch/archive-layout.ts';
 import { redactRedisUrl, RedisUnreachableError } from '../../jobs/redis-connection.ts';
 import { validateSchedule } from '../../jobs/schedule.ts';
+import { statusLine } from '../../cli/commands/jobs.ts';
 import { storeIdentity } from '../../jobs/worker-registry.ts';
 import { clicksSchema } from '../../examples/seed.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
@@ -24,6 +25,12 @@ describe('what the jobs commands show and compare', () => {
     expect(storeIdentity('duckdb:rel/store.duckdb', 'concord')).toBe(`duckdb:${resolve('rel/store.duckdb')} schema concord`);
     expect(storeIdentity('duckdb:rel/store.duckdb', 'a')).not.toBe(storeIdentity('duckdb:rel/store.duckdb', 'b'));
     expect(storeIdentity('postgres://app:one@h/db', 's')).toBe(storeIdentity('postgres://app:two@h:5432/db', 's'));
+  });
+
+  it('a job a retry completed is shown completed, its earlier attempt\'s error as such', () => {
+    const job = { id: 'reconcile__p__2026-11-23', name: 'reconcile', data: { kind: 'reconcile' as const, pipeline: 'p', date: '2026-11-23' }, attemptsMade: 2, progress: 0, failedReason: 'connection lost' };
+    expect(statusLine({ ...job, state: 'completed', result: { generation: 1 } })).toBe('reconcile__p__2026-11-23 completed attempts=2 {"generation":1} (an earlier attempt failed: connection lost)');
+    expect(statusLine({ ...job, state: 'failed' })).toBe('reconcile__p__2026-11-23 failed attempts=2 — failed: connection lost');
   });
 
   it('a cron or time zone that cannot run is refused naming the option', () => {
