@@ -2,7 +2,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { archiveHasDate } from '../batch/archive-layout.ts';
 import { replay } from '../batch/replay.ts';
-import type { PipelineDefinition } from '../pipeline/definition.ts';
+import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import type { KeyValues } from '../pipeline/keys.ts';
 import { safeName } from '../pipeline/names.ts';
@@ -81,6 +81,22 @@ export class NoRealtimeRowsError extends ConcordError {
 }
 
 /**
+ * The stream's rows of the day were computed under another definition than the one given: a diff would
+ * blame the definition's change on late data or a stream outage (`missing_window`) and publish it.
+ */
+export class DefinitionChangedError extends ConcordError {
+  constructor(pipeline: string, date: string, given: string, stored: ReadonlyMap<string, number>) {
+    const versions = [...stored].map(([v, n]) => `${v} (${n} rows)`).join(', ');
+    super(
+      `${pipeline} ${date}: the stream's rows were computed by definition version ${versions}, the definitions give ${given}: ` +
+        `reconcile compares a day with the definition that computed it (run it with that definition), or recompute the day under this one ` +
+        `with \`concord backfill --from ${date} --to ${date} --pipeline ${pipeline}\``,
+      { domain: 'user' },
+    );
+  }
+}
+
+/**
  * The archive holds no event of the day for the pipeline's schema: almost always a day not archived
  * (yet). Replaying it would call every stored cell a difference nothing explains.
  */
@@ -137,6 +153,10 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
     req.readAt === undefined ? Promise.resolve(undefined) : store.asOf(def.name, date, req.readAt),
   ]);
   if (realtime.length === 0 && req.allowEmpty !== true) throw new NoRealtimeRowsError(def.name, date);
+  const given = definitionVersion(def);
+  const stored = new Map<string, number>();
+  for (const r of realtime) if (r.definitionVersion !== given) stored.set(r.definitionVersion, (stored.get(r.definitionVersion) ?? 0) + 1);
+  if (stored.size > 0) throw new DefinitionChangedError(def.name, date, given, stored);
   // Archive files written from here on may be missed by this replay: the next archive check looks at them.
   const archiveReadFrom = Date.now();
   await step(1, 'replaying the day from the archive and attributing differences');

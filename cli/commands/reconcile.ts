@@ -8,7 +8,7 @@ import { READ_ARCHIVE } from '../paths.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, onePipeline, pipelinesFor, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
-import { NoArchivedDayError, NoRealtimeRowsError, reconcileDay, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
+import { DefinitionChangedError, NoArchivedDayError, NoRealtimeRowsError, reconcileDay, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
 import { reconciliationMarkdown, type DayReconciliation } from '../../reconcile/day-report.ts';
 import { openStore } from '../../store/open-store.ts';
 
@@ -102,7 +102,7 @@ async function reconcileStoredDay(v: Record<string, string | boolean | undefined
           progress: ({ done: d, total, what }) => { process.stderr.write(`reconcile ${def.name} ${date} [${d}/${total}] ${what}\n`); },
         }));
       } catch (error) {
-        if (error instanceof NoRealtimeRowsError || error instanceof NoArchivedDayError) {
+        if (error instanceof NoRealtimeRowsError || error instanceof NoArchivedDayError || error instanceof DefinitionChangedError) {
           empty.push(def.name);
           process.stderr.write(`${error instanceof NoArchivedDayError ? `${def.name}: ` : ''}${error.message}\n`);
           continue;

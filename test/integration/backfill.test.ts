@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { pageViewsPerMinute, seedRegistry } from '../../examples/seed.ts';
-import { withTiming } from '../../pipeline/definition.ts';
+import { definitionVersion, withTiming } from '../../pipeline/definition.ts';
 import { safeName } from '../../pipeline/names.ts';
 import { Registry } from '../../pipeline/registry.ts';
 import { archiveChangedSince } from '../../reconcile/archive-changes.ts';
-import { backfillDay, NoArchivedDayError, NoRealtimeRowsError, reconcileDay, reportPath, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
+import { backfillDay, DefinitionChangedError, NoArchivedDayError, NoRealtimeRowsError, reconcileDay, reportPath, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
 import type { ResultRecord, WindowResult } from '../../schemas/results.ts';
 import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { openStore } from '../../store/open-store.ts';
@@ -160,6 +160,24 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     const forced = await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'r2', force: true });
     expect(forced).toMatchObject({ status: 'published', generation: 1, report: { unexplained: 1 } });
     expect(views(await store.current(P, DAY)).slice(0, 2)).toEqual([[0, '/a', 1], [0, '/b', 1]]);
+  });
+
+  it('reconcile: stream rows of another definition are refused (a changed filter is no stream outage), nothing published', async () => {
+    const store = await fresh();
+    const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
+    const lines = dayLines();
+    await archiveLines(archiveDir, lines, 'file:day.jsonl');
+    const streamed = await streamLines(def, lines);
+    await store.writeRealtime(streamed.changelog);
+    const filtered = { ...def, where: [{ field: 'url', op: '!=' as const, value: '/b' }] };
+    const refused = await reconcileDay({ def: filtered, date: DAY, store, archiveDir, jobId: 'r1' }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(DefinitionChangedError);
+    expect((refused as Error).message).toBe(
+      `${P} ${DAY}: the stream's rows were computed by definition version ${definitionVersion(def)} (${streamed.changelog.length} rows), the definitions give ${definitionVersion(filtered)}: ` +
+      `reconcile compares a day with the definition that computed it (run it with that definition), or recompute the day under this one with \`concord backfill --from ${DAY} --to ${DAY} --pipeline ${P}\``);
+    expect(await store.reconciliations(P, DAY)).toEqual([]);
+    expect((await store.status(P, DAY)).liveGeneration).toBe(0);
+    expect(await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'r2' })).toMatchObject({ status: 'published' });
   });
 
   it('reconcile: a day the archive does not hold is refused as such, not called unexplained; odd pipeline names stay inside --report-dir', async () => {
