@@ -101,6 +101,7 @@ async function runSub(sub: string, v: FlagValues, redisUrl: string): Promise<num
     if (v.date === undefined) throw new ConfigError(`jobs ${sub} needs --date YYYY-MM-DD`);
     dayRange(String(v.date));
   }
+  if (sub === 'status' && v.date !== undefined) dayRange(String(v.date)); // a filter that matches nothing is no answer
   if (sub === 'backfill' && (v.from === undefined || v.to === undefined)) throw new ConfigError('jobs backfill needs --from D1 --to D2 (YYYY-MM-DD)');
   const registry = await loadRegistry(v);
   await probeRedis(redisUrl);

@@ -102,6 +102,9 @@ describe('jobs through the CLI, a worker on PostgreSQL', () => {
     const lonely = await concord(['jobs', 'enqueue', '--date', DATE, '--pipeline', P], { ...env, CONCORD_QUEUE_PREFIX: prefix(), CONCORD_STORE: undefined, CONCORD_STORE_SCHEMA: undefined });
     expect(lonely.code, lonely.stderr).toBe(0);
     expect(lonely.stderr).toMatch(/^concord jobs: note: no worker runs on queue prefix \S+; the jobs wait for one \(`concord jobs worker`\)$/m);
+    const notADate = await concord(['jobs', 'status', '--date', 'yesterday'], env);
+    expect(notADate.code).toBe(2);
+    expect(notADate.stderr).toBe('concord jobs: "yesterday" is not a date: use YYYY-MM-DD (UTC)\n');
   }, 60_000);
 
   it('commands and the worker must agree on the store: backfill without --store, or with another store, is refused', async () => {
