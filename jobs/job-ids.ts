@@ -25,10 +25,15 @@ export function dateIn(ms: number, timeZone: string): string {
   }
 }
 
-/** The date before the date of `ms` in `timeZone`: what a nightly run reconciles. */
+/**
+ * What a nightly run reconciles: the date before the date of `ms` in `timeZone`, but never a UTC day that
+ * has not ended (days are UTC: at 02:00 in Tokyo, the 17:00 UTC of the day before, that day runs 7 hours more).
+ */
 export function previousDate(ms: number, timeZone = 'UTC'): string {
-  const today = dateIn(ms, timeZone);
-  return new Date(Date.parse(`${today}T00:00:00.000Z`) - 86_400_000).toISOString().slice(0, 10);
+  const before = (date: string) => new Date(Date.parse(`${date}T00:00:00.000Z`) - 86_400_000).toISOString().slice(0, 10);
+  const local = before(dateIn(ms, timeZone));
+  const lastEndedUtc = before(new Date(ms).toISOString().slice(0, 10));
+  return local < lastEndedUtc ? local : lastEndedUtc;
 }
 
 /** Every date from `from` to `to`, inclusive. */

@@ -128,7 +128,11 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
       throw error;
     }
   };
-  const worker = new Worker<JobData>(QUEUE, processor, { connection, prefix: settings.prefix, concurrency: options.concurrency ?? 1, lockDuration: 30_000 });
+  // A job whose worker died (its lock expired) is handed on as often as a failing job is retried: BullMQ's
+  // default (once) failed a job for good on a second dead worker ("job stalled more than allowable limit").
+  const worker = new Worker<JobData>(QUEUE, processor, {
+    connection, prefix: settings.prefix, concurrency: options.concurrency ?? 1, lockDuration: 30_000, maxStalledCount: Math.max(1, settings.attempts),
+  });
   worker.on('failed', (job, error) => log(`${job?.id ?? '?'} failed (attempt ${job?.attemptsMade ?? '?'}): ${error.message}`));
   worker.on('error', () => undefined); // connection errors: BullMQ reconnects, `health` logs the outage; jobs report their own failures
   worker.on('closing', () => { health.closing = true; });

@@ -157,11 +157,17 @@ describe('job semantics with test processors (real Redis)', () => {
       await jobs.schedule('30 3 * * *', 'UTC'); // upsert: still one scheduler
       expect((await jobs.queue.getJobSchedulers()).map((s) => [s.pattern, s.tz])).toEqual([['30 3 * * *', 'UTC']]);
       expect(previousDate(Date.UTC(2026, 10, 24, 2, 0), 'UTC')).toBe('2026-11-23');
-      expect(previousDate(Date.UTC(2026, 10, 23, 23, 30), 'Europe/Paris')).toBe('2026-11-23'); // 00:30 on the 24th in Paris
+      expect(previousDate(Date.UTC(2026, 10, 24, 1, 30), 'Europe/Paris')).toBe('2026-11-23'); // 02:30 on the 24th in Paris
+      // East of UTC the local day before may not have ended in UTC: 02:00 on the 24th in Tokyo is 17:00 UTC on the 23rd.
+      expect(previousDate(Date.UTC(2026, 10, 23, 17, 0), 'Asia/Tokyo')).toBe('2026-11-22');
+      expect(previousDate(Date.UTC(2026, 10, 23, 12, 0), 'Pacific/Kiritimati')).toBe('2026-11-22');
+      expect(previousDate(Date.UTC(2026, 10, 24, 7, 0), 'America/New_York')).toBe('2026-11-23'); // 02:00 on the 24th in New York
       expect(dateIn(Date.UTC(2026, 10, 23, 23, 30), 'UTC')).toBe('2026-11-23');
       // What the scheduler's job does when it runs: one reconcile job per pipeline for the previous date.
       await jobs.queue.add('nightly', { kind: 'nightly', timeZone: 'UTC' }, { jobId: 'nightly-test' });
-      const worker = startWorker({ reconcile: noop, backfill: noop }, { redisUrl: REDIS, prefix: q, pipelines: seedPipelineNames });
+      const worker = startWorker({ reconcile: noop, backfill: noop }, { redisUrl: REDIS, prefix: q, pipelines: seedPipelineNames, attempts: 4 });
+      // A job whose worker died is handed on as often as a failing one is retried (BullMQ's default: once).
+      expect(worker.opts.maxStalledCount).toBe(4);
       try {
         const expected = previousDate(Date.now(), 'UTC');
         await until('the nightly fan-out', async () => (await jobs.queue.getJob(jobId('reconcile', P, expected))) !== undefined, 30_000);
