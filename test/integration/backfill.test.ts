@@ -52,6 +52,17 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     return s;
   };
 
+  /** A fresh store holding the day as streamed, and an archive of the same lines. */
+  const streamedAndArchived = async () => {
+    const store = await fresh();
+    const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
+    const lines = dayLines();
+    await archiveLines(archiveDir, lines, 'file:day.jsonl');
+    const streamed = await streamLines(def, lines);
+    await store.writeRealtime(streamed.changelog);
+    return { store, archiveDir, streamed };
+  };
+
   it('re-streaming a reconciled day dirties only the cells whose value changed', async () => {
     const store = await fresh();
     const first = await streamLines(def, dayLines());
@@ -107,12 +118,7 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
   });
 
   it('archive files written after the reconcile: backfill finds their cells, recomputes exactly those, then finds nothing', async () => {
-    const store = await fresh();
-    const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
-    const lines = dayLines();
-    await archiveLines(archiveDir, lines, 'file:day.jsonl');
-    const streamed = await streamLines(def, lines);
-    await store.writeRealtime(streamed.changelog);
+    const { store, archiveDir } = await streamedAndArchived();
     expect(await backfillDay({ def, date: DAY, store, archiveDir, jobId: 'bf0' })).toMatchObject({ dirty: 0, fromArchive: 0 }); // not reconciled yet
     const rec = await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'r1' });
     expect(rec).toMatchObject({ status: 'published', corrections: 0 });
@@ -163,12 +169,7 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
   });
 
   it('reconcile: stream rows of another definition are refused (a changed filter is no stream outage), nothing published', async () => {
-    const store = await fresh();
-    const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
-    const lines = dayLines();
-    await archiveLines(archiveDir, lines, 'file:day.jsonl');
-    const streamed = await streamLines(def, lines);
-    await store.writeRealtime(streamed.changelog);
+    const { store, archiveDir, streamed } = await streamedAndArchived();
     const filtered = { ...def, where: [{ field: 'url', op: '!=' as const, value: '/b' }] };
     const refused = await reconcileDay({ def: filtered, date: DAY, store, archiveDir, jobId: 'r1' }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(DefinitionChangedError);
