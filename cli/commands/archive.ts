@@ -12,6 +12,7 @@ import type { CommandSpec, FlagValues } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
 import { Progress } from '../progress.ts';
 import { loadRegistry } from './shared.ts';
+import { onStopSignal } from '../stop-signals.ts';
 
 export const archiveCommand: CommandSpec = {
   name: 'archive',
@@ -59,8 +60,7 @@ export const archiveCommand: CommandSpec = {
         log: log.lineSink(schema.name),
         ...(served ? { metrics: served.metrics } : {}),
       });
-      process.once('SIGINT', () => archiver.stop());
-      process.once('SIGTERM', () => archiver.stop());
+      onStopSignal(() => archiver.stop());
       const stats = await archiver.run().finally(() => served?.close());
       log.info(
         `archived ${stats.events} ${schema.name} events from Kafka and ${stats.rejected} rejected records (with their reason, in _rejected/) ` +

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { ConfigError } from '../../pipeline/errors.ts';
+import { onStopSignal } from '../stop-signals.ts';
 
 /** `--workers N`: a positive integer (1 = this process is the worker). */
 export function workerCount(value: string | boolean | undefined): number {
@@ -41,8 +42,7 @@ export async function runWorkerProcesses(n: number, values: Record<string, strin
     return { child, exited };
   });
   const forward = (signal: NodeJS.Signals) => () => children.forEach(({ child }) => child.kill(signal));
-  process.once('SIGINT', forward('SIGINT'));
-  process.once('SIGTERM', forward('SIGTERM'));
+  onStopSignal((signal) => forward(signal)());
   const codes = await Promise.all(children.map((c) => c.exited));
   log(`${n} workers ended: exit codes ${codes.join(', ')}`);
   return Math.max(...codes);

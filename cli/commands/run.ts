@@ -12,6 +12,7 @@ import { logFlags, logOptions, processLog } from '../logging.ts';
 import { loadSettings } from '../config.ts';
 import { latePerPipeline, loadRegistry, pipelinesFor, timingFlags, timingOptions } from './shared.ts';
 import { runWorkerProcesses, workerCount } from './run-workers.ts';
+import { onStopSignal } from '../stop-signals.ts';
 
 const pipelineNames = (pipelines: readonly PipelineDefinition[] | undefined): string => (pipelines ?? []).map((p) => p.name).join(', ');
 
@@ -90,8 +91,7 @@ export const runCommand: CommandSpec = {
       });
     });
     const stop = () => [...workers, ...merges].forEach((w) => w.stop());
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    onStopSignal(stop);
     const schemas = [...bySchema.keys()];
     const counts = (s: KafkaWorker['stats']) => ({ events: s.events, results: s.results, late: s.late, latePerPipeline: { ...s.latePerPipeline }, rejected: s.deadLetters, transactions: s.transactions });
     const said = (s: ReturnType<typeof counts>, schema: string) =>

@@ -8,6 +8,7 @@ import type { CommandSpec } from '../args.ts';
 import { checkPath, READ_ARCHIVE } from '../paths.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
+import { onStopSignal } from '../stop-signals.ts';
 
 const LOOPBACK = ['127.0.0.1', 'localhost', '::1', '[::1]'];
 
@@ -73,8 +74,7 @@ export const serveCommand: CommandSpec = {
     log.info({ address, store: reader.location, backend: reader.backend, pipelines: registry.pipelines.length, archive: archive ?? null, redis: redis ? 'configured' : null }, 'concord serve ready');
     process.stderr.write(`concord serve: ${address}/ (dashboard), ${address}/api/openapi.json (API), ${address}/metrics — store ${reader.location}\n`);
     await new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
+      onStopSignal(() => resolve());
     });
     log.info('concord serve stopping');
     await server.close();

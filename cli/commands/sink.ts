@@ -11,6 +11,7 @@ import type { CommandSpec } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
+import { onStopSignal } from '../stop-signals.ts';
 
 /** `concord sink --from-kafka`: wires flags to KafkaStoreSink (store/kafka-store-sink.ts). */
 export const sinkCommand: CommandSpec = {
@@ -48,8 +49,7 @@ export const sinkCommand: CommandSpec = {
         log: log.lineSink(),
         ...(served ? { metrics: served.metrics } : {}),
       });
-      process.once('SIGINT', () => sink.stop());
-      process.once('SIGTERM', () => sink.stop());
+      onStopSignal(() => sink.stop());
       const stats = await sink.run();
       log.info(`sink: ${stats.results} results and ${stats.late} late events in the store${stats.skipped ? `, ${stats.skipped} rows of pipelines not in ${registry.origin} skipped` : ''}`, { final: true, ...stats });
     } finally {

@@ -4,7 +4,7 @@
  */
 import { findErrorBy } from '@platformatic/kafka';
 import type { LineProblem } from '../../sources/line-limits.ts';
-import { ConcordError, type ErrorDomain } from '../../pipeline/errors.ts';
+import { ConcordError, ConfigError, type ErrorDomain } from '../../pipeline/errors.ts';
 
 export class KafkaClientError extends ConcordError {
   constructor(message: string, cause?: unknown, options: { domain?: ErrorDomain; retriable?: boolean } = {}) {
@@ -70,7 +70,15 @@ export interface KafkaSettings {
 }
 
 export function kafkaSettings(clientId = 'concord'): KafkaSettings {
-  return { brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()).filter(Boolean), clientId };
+  const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()).filter(Boolean);
+  // Said before any connection: an empty list overflowed the client's stack, a bad port failed after seconds.
+  const what = 'name the brokers as host:port[,host:port] (unset: 127.0.0.1:9092)';
+  if (brokers.length === 0) throw new ConfigError(`KAFKA_BROKERS is empty: ${what}`);
+  for (const b of brokers) {
+    const port = /:(\d+)$/.exec(b)?.[1];
+    if (port === undefined || Number(port) < 1 || Number(port) > 65_535 || b.length === port.length + 1) throw new ConfigError(`KAFKA_BROKERS "${b}" is not host:port: ${what}`);
+  }
+  return { brokers, clientId };
 }
 
 export interface TopicSpec {

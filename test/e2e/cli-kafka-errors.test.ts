@@ -35,6 +35,16 @@ describe('Kafka failures from the CLI', () => {
       expect(lines[0]!.replace(`concord ${cmd}: `, '')).toMatch(unreachable);
       expect(r.seconds).toBeLessThan(15); // `results` took 31 s: its reads retry for 30 s
     });
+
+    it(`${cmd} with an empty or malformed KAFKA_BROKERS: the user's mistake, exit 2, one line`, () => {
+      const what = 'name the brokers as host:port[,host:port] (unset: 127.0.0.1:9092)';
+      const empty = concord([...args], { KAFKA_BROKERS: '' });
+      expect(empty.code, empty.stderr).toBe(2);
+      expect(empty.stderr).toBe(`concord ${cmd}: KAFKA_BROKERS is empty: ${what}\n`);
+      const port = concord([...args], { KAFKA_BROKERS: '127.0.0.1:9092,127.0.0.1:abc' });
+      expect(port.code, port.stderr).toBe(2);
+      expect(port.stderr).toBe(`concord ${cmd}: KAFKA_BROKERS "127.0.0.1:abc" is not host:port: ${what}\n`);
+    });
   }
 
   it('archive --from-kafka of a topic that does not exist: the user\'s mistake, exit 2, one line', () => {
