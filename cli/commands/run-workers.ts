@@ -41,8 +41,7 @@ export async function runWorkerProcesses(n: number, values: Record<string, strin
     });
     return { child, exited };
   });
-  const forward = (signal: NodeJS.Signals) => () => children.forEach(({ child }) => child.kill(signal));
-  onStopSignal((signal) => forward(signal)());
+  onStopSignal((signal) => children.forEach(({ child }) => child.kill(signal)));
   const codes = await Promise.all(children.map((c) => c.exited));
   log(`${n} workers ended: exit codes ${codes.join(', ')}`);
   return Math.max(...codes);

@@ -75,8 +75,8 @@ export function kafkaSettings(clientId = 'concord'): KafkaSettings {
   const what = 'name the brokers as host:port[,host:port] (unset: 127.0.0.1:9092)';
   if (brokers.length === 0) throw new ConfigError(`KAFKA_BROKERS is empty: ${what}`);
   for (const b of brokers) {
-    const port = /:(\d+)$/.exec(b)?.[1];
-    if (port === undefined || Number(port) < 1 || Number(port) > 65_535 || b.length === port.length + 1) throw new ConfigError(`KAFKA_BROKERS "${b}" is not host:port: ${what}`);
+    const port = /^.+:(\d{1,5})$/.exec(b)?.[1];
+    if (port === undefined || Number(port) < 1 || Number(port) > 65_535) throw new ConfigError(`KAFKA_BROKERS "${b}" is not host:port: ${what}`);
   }
   return { brokers, clientId };
 }
