@@ -1,11 +1,11 @@
-import type { PipelineDefinition } from '../pipeline/definition.ts';
+import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import { cellKey, resultToJson, type ResultRecord } from '../schemas/results.ts';
 import {
   CaughtUpWatch, GroupFencedError, TransactionalProducer, committedOffsets, endOffsets, ensureTopics, readLatestByKey, topicPartitions,
   type InBatch, type KafkaSettings, type OutRecord,
 } from './kafka/client.ts';
-import { concordTopics, inputTopic, topicNames } from './kafka/topics.ts';
+import { concordTopics, inputTopic, partialsTopic, topicNames } from './kafka/topics.ts';
 import { decodeMergeMessage, fromWire, progressWatermark, toForwardedEvent, toPartial, type MergeMessage } from './merge-messages.ts';
 import { MemberLoop } from './member-loop.ts';
 import { MemberConsumer } from './member-consumer.ts';
@@ -18,7 +18,10 @@ export interface KafkaMergeOptions {
   /** The pipelines this stage merges (all over one input schema; see needsMergeStage). */
   pipelines: readonly PipelineDefinition[];
   settings: KafkaSettings;
-  /** Consumer group of the merge stage (all members of one deployment share it). */
+  /**
+   * The stream workers' consumer group whose partials this stage merges; the stage's own group is
+   * `<groupId>.merge` (all members of one deployment share both).
+   */
   groupId: string;
   /** Stable per member: its transactional id fences a previous incarnation. */
   workerId: string;
@@ -40,10 +43,22 @@ interface PipelineMerge extends CheckpointedStage {
 
 function pipelineMerge(def: PipelineDefinition, inputTopic: string, inputPartitions: number, where: string): PipelineMerge {
   const unexpected = (m: MergeMessage) => new ConcordError(`${where}: a ${m.type} record for ${def.kind} pipeline ${def.name}`);
+  const version = definitionVersion(def);
+  // A group's records come from one definition version (its workers refuse another's checkpoints); a
+  // record of another one was written before the definition changed and has not been merged yet.
+  const sameVersion = (m: MergeMessage) => {
+    if (m.definition === version) return;
+    throw new ConcordError(
+      `${where} holds ${m.type} records of ${def.name} written under definition version ${String(m.definition)}, and this merge stage runs version ${version}: ` +
+        'run a changed definition under a new --group (docs/operations.md, "Recovering")',
+      { domain: 'user' },
+    );
+  };
   if (def.kind === 'windowed') {
     const stage = new PartialMergeStage(def, inputPartitions);
     return {
       accept: (m) => {
+        sameVersion(m);
         if (m.type === 'partial') stage.partial(toPartial(m));
         else if (m.type === 'progress') stage.progress(m.partition, progressWatermark(m), fromWire(m.source_watermark));
         else throw unexpected(m);
@@ -58,6 +73,7 @@ function pipelineMerge(def: PipelineDefinition, inputTopic: string, inputPartiti
   const stage = new RuleMergeStage(def, inputTopic, inputPartitions);
   return {
     accept: (m) => {
+      sameVersion(m);
       if (m.type === 'event') stage.event(toForwardedEvent(m));
       else if (m.type === 'progress') stage.progress(m.partition, fromWire(m.source_watermark), m.idle);
       else throw unexpected(m);
@@ -82,7 +98,7 @@ export interface MergeStats {
 }
 
 /**
- * The merge stage over Kafka: a consumer group on `concord.partials.<schema>` combining the workers'
+ * The merge stage over Kafka: a consumer group on a stream group's partials topic combining the workers'
  * per-partition partials (PartialMergeStage) and running the rules whose keys span partitions over the
  * events the workers forward (RuleMergeStage). Each pipeline's records share one partials partition
  * (keyed by pipeline), so a member owns whole pipelines; every batch commits, in one transaction, the
@@ -93,6 +109,8 @@ export class KafkaMergeWorker {
   private readonly o: KafkaMergeOptions;
   private readonly schema: string;
   private readonly topic: string;
+  /** The stage's own consumer group (`<stream group>.merge`). */
+  private readonly groupId: string;
   private readonly names = topicNames();
   private readonly defs: Map<string, PipelineDefinition>;
   /** Per owned partials partition: next offset and one stage per pipeline seen there. */
@@ -116,20 +134,21 @@ export class KafkaMergeWorker {
     const first = options.pipelines[0];
     if (!first) throw new ConcordError('the merge stage needs at least one pipeline');
     this.schema = first.schema.name;
-    this.topic = this.names.partials(this.schema);
+    this.topic = this.names.partials(this.schema, options.groupId);
+    this.groupId = `${options.groupId}.merge`;
     this.defs = new Map(options.pipelines.map((p) => [p.name, p]));
     this.watch = new CaughtUpWatch(options.settings);
   }
 
   /** Joins the merge group and merges until stopped. */
   async run(): Promise<MergeStats> {
-    await ensureTopics(this.o.settings, concordTopics([this.o.pipelines[0]!.schema], this.o.partitions));
+    await ensureTopics(this.o.settings, [...concordTopics([this.o.pipelines[0]!.schema], this.o.partitions), partialsTopic(this.schema, this.o.groupId, this.o.partitions)]);
     this.inputPartitions = await topicPartitions(this.o.settings, inputTopic(this.schema));
-    this.producer = await TransactionalProducer.connect(this.o.settings, `concord-${this.o.groupId}-${this.o.workerId}`);
+    this.producer = await TransactionalProducer.connect(this.o.settings, `concord-${this.groupId}-${this.o.workerId}`);
     this.consumer = new MemberConsumer(this.o.settings, this.loop, {
-      groupId: this.o.groupId,
+      groupId: this.groupId,
       topic: this.topic,
-      instanceId: `concord-${this.o.groupId}-${this.o.workerId}`,
+      instanceId: `concord-${this.groupId}-${this.o.workerId}`,
       assigned: (partitions, _generation, continued) => {
         this.joined = true;
         return this.assign(partitions, continued);
@@ -173,7 +192,7 @@ export class KafkaMergeWorker {
   }
 
   private async everythingMerged(): Promise<boolean> {
-    const [ends, committed] = await Promise.all([endOffsets(this.o.settings, this.topic), committedOffsets(this.o.settings, this.o.groupId, this.topic)]);
+    const [ends, committed] = await Promise.all([endOffsets(this.o.settings, this.topic), committedOffsets(this.o.settings, this.groupId, this.topic)]);
     for (const [p, end] of ends) {
       if (end === 0) continue;
       const mine = this.owned.get(p);
@@ -186,7 +205,7 @@ export class KafkaMergeWorker {
   }
 
   private checkpointKey(partition: number): string {
-    return `${this.o.groupId}|${this.topic}|${partition}`;
+    return `${this.groupId}|${this.topic}|${partition}`;
   }
 
   private stage(state: { stages: Map<string, PipelineMerge> }, pipeline: string): PipelineMerge {

@@ -10,7 +10,7 @@ import {
   type InBatch,
   type KafkaSettings,
 } from './kafka/client.ts';
-import { concordTopics, groupName, inputTopic, needsMergeStage, topicNames } from './kafka/topics.ts';
+import { concordTopics, groupName, inputTopic, needsMergeStage, partialsTopic, topicNames } from './kafka/topics.ts';
 import { MemberLoop } from './member-loop.ts';
 import { MemberConsumer } from './member-consumer.ts';
 import { WorkerAdmission } from './worker-admission.ts';
@@ -115,7 +115,7 @@ export class KafkaWorker {
     this.partitions = new WorkerPartitions({ pipelines: options.pipelines, merged, groupId: this.groupId, topic: this.topic, names: this.names });
     this.offsets = new WorkerOffsets(this.topic, this.partitions);
     this.watch = new CaughtUpWatch(options.settings, options.stopWhenIdleMs);
-    this.outputs = new WorkerOutputs(this.schema, options.pipelines, merged, this.names, this.stats, (p, i) => this.partitions.get(p)?.operators[i], options.metrics);
+    this.outputs = new WorkerOutputs(this.names.partials(this.schema, this.groupId), this.schema, options.pipelines, merged, this.names, this.stats, (p, i) => this.partitions.get(p)?.operators[i], options.metrics);
     this.admission = new WorkerAdmission(options.pipelines, this.partitions, this.outputs, this.stats, options.metrics);
   }
 
@@ -125,7 +125,8 @@ export class KafkaWorker {
 
   /** Joins the group and processes until stopped (or until idle with `stopWhenIdleMs`). */
   async run(): Promise<WorkerStats> {
-    await ensureTopics(this.o.settings, concordTopics([this.o.pipelines[0]!.schema], this.o.partitions));
+    const merging = this.o.pipelines.some((p) => needsMergeStage(p)) ? [partialsTopic(this.schema, this.groupId, this.o.partitions)] : [];
+    await ensureTopics(this.o.settings, [...concordTopics([this.o.pipelines[0]!.schema], this.o.partitions), ...merging]);
     const producer = await TransactionalProducer.connect(this.o.settings, `concord-${this.groupId}-${this.o.workerId}`);
     this.transactions = new WorkerTransactions(producer, {
       refused: (error) => this.fenced(error),

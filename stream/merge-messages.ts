@@ -5,13 +5,15 @@ import type { Partial } from './partial-merge.ts';
 import type { ForwardedEvent } from './rule-merge.ts';
 
 /**
- * The records on `concord.partials.<schema>`, from stream workers to the merge stage. Keyed by pipeline,
- * so one pipeline's records share a partition and keep the order they were written in (a worker writes
- * a step's partials or events, then its progress, in one transaction).
+ * The records on a stream group's partials topic (topicNames().partials), from its workers to its merge
+ * stage. Keyed by pipeline, so one pipeline's records share a partition and keep the order they were
+ * written in (a worker writes a step's partials or events, then its progress, in one transaction).
+ * Each names the definition version that wrote it: the merge never combines records of two versions.
  */
 export interface PartialMessage {
   type: 'partial';
   pipeline: string;
+  definition: string;
   partition: number;
   window_start: number;
   window_end: number;
@@ -32,6 +34,7 @@ export type WireWatermark = number | '+infinity' | '-infinity';
 export interface ProgressMessage {
   type: 'progress';
   pipeline: string;
+  definition: string;
   partition: number;
   watermark: WireWatermark;
   source_watermark: WireWatermark;
@@ -48,6 +51,7 @@ export interface ProgressMessage {
 export interface RuleEventMessage {
   type: 'event';
   pipeline: string;
+  definition: string;
   partition: number;
   offset: number;
   watermark: WireWatermark;
@@ -66,8 +70,8 @@ export function fromWire(w: WireWatermark): number {
   return w === '+infinity' ? Number.POSITIVE_INFINITY : w === '-infinity' ? Number.NEGATIVE_INFINITY : w;
 }
 
-export function progressMessage(pipeline: string, partition: number, w: number, source: { watermark: number; idle: boolean }): ProgressMessage {
-  return { type: 'progress', pipeline, partition, watermark: toWire(w), source_watermark: toWire(source.watermark), idle: source.idle };
+export function progressMessage(pipeline: string, definition: string, partition: number, w: number, source: { watermark: number; idle: boolean }): ProgressMessage {
+  return { type: 'progress', pipeline, definition, partition, watermark: toWire(w), source_watermark: toWire(source.watermark), idle: source.idle };
 }
 
 export function progressWatermark(m: ProgressMessage): number {

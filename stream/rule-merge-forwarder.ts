@@ -52,7 +52,7 @@ export class RuleForwarder implements StreamOperator {
         const fields: AnyEvent = {};
         for (const f of this.fields) if (event[f] !== undefined) fields[f] = event[f];
         this.forward({
-          type: 'event', pipeline: this.def.name, partition: this.partition, offset: position.offset,
+          type: 'event', pipeline: this.def.name, definition: this.version, partition: this.partition, offset: position.offset,
           watermark: toWire(w), source_watermark: toWire(own), event: fields,
         });
       }

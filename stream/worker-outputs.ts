@@ -1,4 +1,4 @@
-import type { PipelineDefinition } from '../pipeline/definition.ts';
+import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import { paneId } from '../pipeline/keys.ts';
 import { deadLetterToJson } from '../schemas/decode.ts';
@@ -27,8 +27,11 @@ export class WorkerOutputs {
   private out: OutRecord[] = [];
   /** Pipelines of the window results emitted since the last `take` (for the emit delay; only with metrics). */
   private emitted: string[] = [];
+  private readonly versions: readonly string[];
 
   constructor(
+    /** The stream group's partials topic (topicNames().partials), for the pipelines merged across partitions. */
+    private readonly partialsTopic: string,
     private readonly schema: string,
     private readonly pipelines: readonly PipelineDefinition[],
     /** Per pipeline: merged across partitions (needsMergeStage). */
@@ -38,7 +41,9 @@ export class WorkerOutputs {
     /** A partition's operator of a pipeline (its pane accumulators become the merge stage's partials). */
     private readonly operatorOf: (partition: number, pipelineIndex: number) => StreamOperator | undefined,
     private readonly metrics?: ProcessMetrics,
-  ) {}
+  ) {
+    this.versions = pipelines.map((p) => definitionVersion(p));
+  }
 
   /** The records and emitted pipelines so far, for one transaction; the outputs start empty again. */
   take(): { records: OutRecord[]; emitted: string[] } {
@@ -55,7 +60,7 @@ export class WorkerOutputs {
 
   /** A record for the merge stage: keyed by pipeline, so one pipeline's records keep their order. */
   toMerge(pipeline: string, message: MergeMessage): void {
-    this.out.push({ topic: this.names.partials(this.schema), key: pipeline, value: JSON.stringify(message) });
+    this.out.push({ topic: this.partialsTopic, key: pipeline, value: JSON.stringify(message) });
   }
 
   deadLetter(d: DeadLetter, partition: number): void {
@@ -93,7 +98,7 @@ export class WorkerOutputs {
     const accumulators = op instanceof WindowedOperator ? op.paneAccumulators(r.windowStart, paneId(def.kind === 'windowed' ? def.key : [], r.key)) : undefined;
     if (!accumulators) throw new ConcordError(`${def.name}: window ${r.windowStart} of partition ${partition} fired without state`);
     const message: PartialMessage = {
-      type: 'partial', pipeline: def.name, partition, window_start: r.windowStart, window_end: r.windowEnd, key: r.key, revision: r.revision, accumulators,
+      type: 'partial', pipeline: def.name, definition: this.versions[pipelineIndex]!, partition, window_start: r.windowStart, window_end: r.windowEnd, key: r.key, revision: r.revision, accumulators,
     };
     this.toMerge(def.name, message);
     this.metrics?.eventsOut(def.name);

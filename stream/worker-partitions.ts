@@ -1,4 +1,4 @@
-import type { PipelineDefinition } from '../pipeline/definition.ts';
+import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { WatermarkTracker } from '../pipeline/watermark.ts';
 import type { OutRecord } from './kafka/client.ts';
 import type { topicNames } from './kafka/topics.ts';
@@ -57,10 +57,12 @@ export class WorkerPartitions {
   readonly trackers: WatermarkTracker[];
   /** What was last reported to the merge stage per `pipeline index|partition` (W, the partition's W, idle). */
   private readonly reported = new Map<string, string>();
+  private readonly versions: readonly string[];
 
   constructor(options: WorkerPartitionsOptions) {
     this.o = options;
     this.trackers = options.pipelines.map((p) => new WatermarkTracker(p.watermark.maxOutOfOrderness));
+    this.versions = options.pipelines.map((p) => definitionVersion(p));
   }
 
   get size(): number {
@@ -224,7 +226,7 @@ export class WorkerPartitions {
         const state = `${w}|${source.watermark}|${source.idle}`;
         if (this.reported.get(`${i}|${p}`) === state) continue;
         this.reported.set(`${i}|${p}`, state);
-        outputs.toMerge(def.name, progressMessage(def.name, p, w, source));
+        outputs.toMerge(def.name, progressMessage(def.name, this.versions[i]!, p, w, source));
       }
     });
   }

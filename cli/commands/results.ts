@@ -1,4 +1,5 @@
-import { kafkaSettings, readLatestByKey } from '../../stream/kafka/client.ts';
+import { definitionVersion } from '../../pipeline/definition.ts';
+import { kafkaSettings, readLatestByKey, readToEnd } from '../../stream/kafka/client.ts';
 import { probeBrokers } from '../../stream/kafka/admin.ts';
 import { topicNames } from '../../stream/kafka/topics.ts';
 import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
@@ -13,7 +14,8 @@ export const resultsCommand: CommandSpec = {
     '--output FILE              one result row per line: the latest revision of each window/key, and alerts',
     '--late-output FILE         also export the late events the workers recorded (concord.late), for reconcile --late',
     '--pipeline NAME|all        only this pipeline of the definitions (default: all of them); rows of',
-    '                           pipelines the definitions do not have are left out and counted',
+    '                           pipelines the definitions do not have, or of another version of one',
+    '                           (another group ran a changed definition on these topics), are left out and counted',
     '                           topic prefix: env CONCORD_TOPIC_PREFIX; brokers: env KAFKA_BROKERS',
   ],
   flags: { output: { type: 'string' }, pipeline: { type: 'string' }, 'late-output': { type: 'string' } },
@@ -21,12 +23,15 @@ export const resultsCommand: CommandSpec = {
   async run(v) {
     const registry = await loadRegistry(v);
     // An unknown --pipeline is a user error (exit 2), not an empty export.
-    const wanted = new Set(registry.select(v.pipeline === undefined ? undefined : String(v.pipeline)).map((p) => p.name));
+    const selected = registry.select(v.pipeline === undefined ? undefined : String(v.pipeline));
+    const wanted = new Set(selected.map((p) => p.name));
+    const versions = new Map(selected.map((p) => [p.name, definitionVersion(p)]));
     const settings = kafkaSettings('concord-results');
     await probeBrokers(settings); // a broker that is not there, said in seconds (reads retry for 30 s)
     const latest = await readLatestByKey(settings, topicNames().results);
     const out = new JsonlWriter(String(v.output));
     let others = 0;
+    let otherVersions = 0;
     for (const key of [...latest.keys()].sort()) {
       const row = JSON.parse(latest.get(key)!) as Record<string, unknown>;
       const pipeline = String(row.pipeline);
@@ -34,15 +39,25 @@ export const resultsCommand: CommandSpec = {
         if (!registry.pipelines.some((p) => p.name === pipeline)) others++;
         continue;
       }
+      if (row.definition_version !== undefined && row.definition_version !== versions.get(pipeline)) {
+        otherVersions++;
+        continue;
+      }
       out.write(row);
     }
     await out.close();
-    process.stderr.write(`exported ${out.count} results to ${String(v.output)}${others ? ` (${others} rows of pipelines not in ${registry.origin} left out)` : ''}\n`);
+    const leftOut = [
+      ...(others ? [`${others} rows of pipelines not in ${registry.origin}`] : []),
+      ...(otherVersions ? [`${otherVersions} rows of another definition version of its pipelines`] : []),
+    ];
+    process.stderr.write(`exported ${out.count} results to ${String(v.output)}${leftOut.length ? ` (${leftOut.join(', ')} left out)` : ''}\n`);
     if (v['late-output'] !== undefined) {
-      const late = await readLatestByKey(settings, topicNames().late);
+      // Every record: the topic is not compacted, and two late events may share an id (keys are pipeline|id).
+      const late = await readToEnd(settings, topicNames().late);
       const lateOut = new JsonlWriter(String(v['late-output']));
-      for (const value of late.values()) {
-        const row = JSON.parse(value) as Record<string, unknown>;
+      for (const record of late) {
+        if (record.problem) continue; // only Concord's workers write this topic
+        const row = JSON.parse(record.value) as Record<string, unknown>;
         if (wanted.has(String(row.pipeline))) lateOut.write(row);
       }
       await lateOut.close();

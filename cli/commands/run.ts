@@ -39,8 +39,8 @@ export const runCommand: CommandSpec = {
     ...logOptions,
     ...timingOptions,
     '                           Topics: <prefix><schema> (one per schema, keyed by its key) -> concord.results,',
-    '                           concord.late, concord.dlq, concord.checkpoints, concord.partials.<schema> (the',
-    '                           merge stage of pipelines keyed by another field); prefix: env CONCORD_TOPIC_PREFIX;',
+    '                           concord.late, concord.dlq, concord.checkpoints, concord.partials.<schema>.<group>',
+    '                           (the group\'s merge stage of pipelines keyed by another field); prefix: env CONCORD_TOPIC_PREFIX;',
     '                           brokers: env KAFKA_BROKERS (default 127.0.0.1:9092)',
   ],
   flags: {
@@ -75,7 +75,7 @@ export const runCommand: CommandSpec = {
       if (merged.length > 0) {
         mergeLabels.push(pipelineNames(merged));
         merges.push(new KafkaMergeWorker({
-          pipelines: merged, settings: kafkaSettings(`concord-merge-${workerId}`), groupId: `${group}.merge`, workerId,
+          pipelines: merged, settings: kafkaSettings(`concord-merge-${workerId}`), groupId: group, workerId,
           log: log.lineSink(schema), ...metrics,
         }));
       }

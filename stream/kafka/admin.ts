@@ -1,5 +1,5 @@
 /** Topic and group administration: create topics, read metadata, configuration and offsets. */
-import { Admin, ConfigResourceTypes, ListOffsetTimestamps } from '@platformatic/kafka';
+import { Admin, ConfigResourceTypes, findErrorBy, ListOffsetTimestamps } from '@platformatic/kafka';
 import { baseOptions, KafkaTopicMissingError, wrap, wrapRead, type KafkaSettings, type TopicSpec } from './common.ts';
 
 async function withAdmin<T>(s: KafkaSettings, fn: (admin: Admin) => Promise<T>): Promise<T> {
@@ -65,7 +65,9 @@ export async function ensureTopics(s: KafkaSettings, topics: readonly TopicSpec[
           configs: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
         });
       } catch (error) {
-        // Another process created it in the meantime: fine, it is there.
+        // Another process (or another member in this one) created it in the meantime: fine, it is there.
+        // The broker says so before its metadata lists the topic, so the answer counts, not the listing.
+        if (error instanceof Error && findErrorBy(error, 'apiId', 'TOPIC_ALREADY_EXISTS')) continue;
         if (!(await admin.listTopics()).includes(t.name)) throw error;
       }
     }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { safeName } from '../../pipeline/names.ts';
 import type { Registry } from '../../pipeline/registry.ts';
@@ -20,9 +21,28 @@ export function topicNames(prefix = process.env.CONCORD_TOPIC_PREFIX ?? '') {
     deadLetter: `${prefix}concord.dlq`,
     /** Compacted: operator state + per-partition watermark, written in the same transaction as offsets. */
     checkpoints: `${prefix}concord.checkpoints`,
-    /** What the merge stage combines, per schema (keyed by pipeline): partials, forwarded rule events, progress. */
-    partials: (schema: string) => `${prefix}concord.partials.${safeName(schema)}`,
+    /**
+     * What a stream group's merge stage combines (keyed by pipeline): partials, forwarded rule events,
+     * progress. One per group and schema, like a Kafka Streams application's internal topics: a second
+     * group over the same input (e.g. a changed definition) never merges the first one's records.
+     */
+    partials: (schema: string, group: string) => partialsTopicName(prefix, schema, group),
   };
+}
+
+/** Kafka's limit on a topic name's length. */
+const MAX_TOPIC_NAME = 249;
+
+function partialsTopicName(prefix: string, schema: string, group: string): string {
+  const name = `${prefix}concord.partials.${safeName(schema)}.${safeName(group)}`;
+  if (name.length <= MAX_TOPIC_NAME) return name;
+  return `${prefix}concord.partials.${createHash('sha256').update(`${schema}\0${group}`).digest('hex').slice(0, 32)}`;
+}
+
+/** The partials topic of one stream group over one schema (see topicNames().partials). */
+export function partialsTopic(schema: string, group: string, partitions = defaultPartitions(), prefix?: string): TopicSpec {
+  // Not compacted: the merge stage reads every partial, forwarded event and progress record in order.
+  return { name: topicNames(prefix).partials(schema, group), partitions, config: { 'max.message.bytes': String(16 << 20) } };
 }
 
 /** Consumer groups carry the topic prefix too: groups of separate runs must never mix members. */
@@ -80,8 +100,9 @@ export function defaultPartitions(): number {
 }
 
 /**
- * Every topic Concord uses for these schemas (a registry: all of its schemas): one input and one
- * partials topic per schema, and the shared output topics. Created idempotently by whoever needs them.
+ * The topics Concord shares for these schemas (a registry: all of its schemas): one input topic per
+ * schema and the output topics. Created idempotently by whoever needs them; a stream group's own
+ * partials topic (partialsTopic) by its workers and merge members.
  */
 export function concordTopics(schemas: Registry | readonly EventSchema[], partitions = defaultPartitions(), prefix?: string): TopicSpec[] {
   const t = topicNames(prefix);
@@ -95,7 +116,5 @@ export function concordTopics(schemas: Registry | readonly EventSchema[], partit
     { name: t.deadLetter, partitions, config: { 'max.message.bytes': String(16 << 20) } },
     // Operator state can outgrow the 1 MiB default record size while a watermark is held back.
     { name: t.checkpoints, partitions: 1, config: { 'cleanup.policy': 'compact', 'max.message.bytes': String(64 << 20) } },
-    // Not compacted: the merge stage reads every partial, forwarded event and progress record in order.
-    ...names.map((schema) => ({ name: t.partials(schema), partitions, config: { 'max.message.bytes': String(16 << 20) } })),
   ];
 }

@@ -4,7 +4,7 @@ import {
   BatchConsumer, BatchProducer, KafkaClientError, ProducerFencedError, TransactionalProducer, committedOffsets, endOffsets, ensureTopics, kafkaSettings,
   readToEnd, topicConfig, topicPartitions, type InBatch, type OutRecord,
 } from '../../stream/kafka/client.ts';
-import { concordTopics, inputTopic } from '../../stream/kafka/topics.ts';
+import { concordTopics, inputTopic, partialsTopic } from '../../stream/kafka/topics.ts';
 import { seedRegistry, transactionsSchema } from '../../examples/seed.ts';
 import { validateEvent } from '../../schemas/schema.ts';
 import { waitFor } from '../../infra/probes.ts';
@@ -61,8 +61,11 @@ describe('Kafka client (stream/kafka/client.ts) against the real broker', () => 
     expect(await ensureTopics(s, specs)).toEqual([]);
     expect(await topicConfig(s, `${prefix}concord.results`, ['cleanup.policy'])).toEqual({ 'cleanup.policy': 'compact' });
     // A user's schema whose name Kafka would refuse (a space, non-ASCII) gets topics by its safe name.
-    const hostile = concordTopics([{ ...transactionsSchema, name: 'mes trajets é' }], 1, prefix).filter((t) => !specs.some((x) => x.name === t.name));
-    expect(hostile.map((t) => t.name)).toEqual([inputTopic('mes trajets é', prefix), `${prefix}concord.partials.${inputTopic('mes trajets é', '')}`]);
+    const hostile = [
+      ...concordTopics([{ ...transactionsSchema, name: 'mes trajets é' }], 1, prefix).filter((t) => !specs.some((x) => x.name === t.name)),
+      partialsTopic('mes trajets é', 'mon groupe', 1, prefix),
+    ];
+    expect(hostile.map((t) => t.name)).toEqual([inputTopic('mes trajets é', prefix), `${prefix}concord.partials.${inputTopic('mes trajets é', '')}.${inputTopic('mon groupe', '')}`]);
     expect((await ensureTopics(s, hostile)).sort()).toEqual(hostile.map((t) => t.name).sort());
   });
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDefinitionsPath } from '../../examples/seed.ts';
 import { parseDefinitions } from '../../pipeline/definitions-file.ts';
 import { BatchProducer, committedOffsets, endOffsets, ensureTopics, kafkaSettings, readLatestByKey, readToEnd, type InRecord } from '../../stream/kafka/client.ts';
-import { concordTopics, recordKey, topicNames } from '../../stream/kafka/topics.ts';
+import { concordTopics, groupName, recordKey, topicNames } from '../../stream/kafka/topics.ts';
 import { generateDay } from '../../generate/realistic-day.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
@@ -75,7 +75,7 @@ async function outputs(prefix: string) {
   const dead = (await readAll(names.deadLetter)).map(json).filter((d) => d.source === `${input}:0`).map((d) => String(d.offset));
   const results = (await readAll(names.results)).filter((r) => r.key !== null && /^(page_views_per_minute|unique_visitors_5m)\|/.test(r.key));
   // Partial aggregates (progress records may legitimately repeat after a restore: the merge takes the max).
-  const partials = (await readAll(names.partials('clicks'))).map(json).filter((m) => m.type === 'partial')
+  const partials = (await readAll(names.partials('clicks', groupName('concord-clicks', prefix)))).map(json).filter((m) => m.type === 'partial')
     .map((m) => [m.pipeline, m.partition, m.window_start, JSON.stringify(m.key), m.revision].join('|'));
   const final = new Map<string, unknown>();
   for (const r of results) {

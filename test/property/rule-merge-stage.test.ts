@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fraudMultiCountry } from '../../examples/seed.ts';
-import { checkDefinition, withTiming, type RulePipeline } from '../../pipeline/definition.ts';
+import { checkDefinition, definitionVersion, withTiming, type RulePipeline } from '../../pipeline/definition.ts';
 import { WatermarkTracker } from '../../pipeline/watermark.ts';
 import { decodeLine } from '../../schemas/decode.ts';
 import type { AlertResult, LateRecord, ResultRecord } from '../../schemas/results.ts';
@@ -129,7 +129,7 @@ function partitioned(def: RulePipeline, steps: Step[], P: number, opts: { worker
       const state = `${w}|${own.watermark}|${own.idle}`;
       if (reported.get(p) === state) continue;
       reported.set(p, state);
-      log.push(progressMessage(def.name, p, w, own));
+      log.push(progressMessage(def.name, definitionVersion(def), p, w, own));
     }
   };
   let stage = new RuleMergeStage(def, TOPIC, P);
