@@ -1,6 +1,6 @@
 import { definitionVersion } from '../../pipeline/definition.ts';
 import { kafkaSettings, readLatestByKey, readToEnd } from '../../stream/kafka/client.ts';
-import { probeBrokers } from '../../stream/kafka/admin.ts';
+import { probeBrokers, requireTopics } from '../../stream/kafka/admin.ts';
 import { topicNames } from '../../stream/kafka/topics.ts';
 import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
@@ -28,6 +28,8 @@ export const resultsCommand: CommandSpec = {
     const versions = new Map(selected.map((p) => [p.name, definitionVersion(p)]));
     const settings = kafkaSettings('concord-results');
     await probeBrokers(settings); // a broker that is not there, said in seconds (reads retry for 30 s)
+    // Nothing has run under this prefix: a user error (exit 2), as for `archive --from-kafka`.
+    await requireTopics(settings, [topicNames().results, ...(v['late-output'] === undefined ? [] : [topicNames().late])], 'run `concord run`');
     const latest = await readLatestByKey(settings, topicNames().results);
     const out = new JsonlWriter(String(v.output));
     let others = 0;

@@ -2,8 +2,8 @@ import { hostname } from 'node:os';
 import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { parseDuration } from '../../pipeline/time.ts';
 import { kafkaSettings } from '../../stream/kafka/client.ts';
-import { probeBrokers } from '../../stream/kafka/admin.ts';
-import { groupName, needsMergeStage } from '../../stream/kafka/topics.ts';
+import { missingTopics, probeBrokers } from '../../stream/kafka/admin.ts';
+import { groupName, inputTopic, needsMergeStage } from '../../stream/kafka/topics.ts';
 import { KafkaMergeWorker } from '../../stream/kafka-merge.ts';
 import { KafkaWorker } from '../../stream/kafka-worker.ts';
 import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/process-metrics.ts';
@@ -57,6 +57,15 @@ export const runCommand: CommandSpec = {
     const parallel = workerCount(v.workers);
     // A broker that is not there, said once in seconds (the workers' clients retry for long, by design).
     await probeBrokers(kafkaSettings(`concord-run-${workerId}`));
+    // Created empty and waited on, as before, but said: a misspelt CONCORD_TOPIC_PREFIX looked like a quiet
+    // run (0 events, exit 0). Once per `run`: its worker processes (CONCORD_LOG_WORKER set) do not repeat it.
+    if (process.env.CONCORD_LOG_WORKER === undefined) {
+      const inputs = [...new Set(chosen.map((p) => inputTopic(p.schema.name)))];
+      for (const topic of await missingTopics(kafkaSettings(`concord-run-${workerId}`), inputs)) {
+        log.warn(`input topic ${topic} does not exist yet: creating it empty and waiting for its events (produce to it; ` +
+          `the topic prefix is ${JSON.stringify(process.env.CONCORD_TOPIC_PREFIX ?? '')}, env CONCORD_TOPIC_PREFIX)`, { topic });
+      }
+    }
     if (parallel > 1) return runWorkerProcesses(parallel, v, workerId, (line) => log.info(line));
     const bySchema = new Map<string, PipelineDefinition[]>();
     for (const p of chosen) bySchema.set(p.schema.name, [...(bySchema.get(p.schema.name) ?? []), p]);

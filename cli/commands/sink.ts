@@ -4,8 +4,8 @@ import { parseDuration } from '../../pipeline/time.ts';
 import { openStore } from '../../store/open-store.ts';
 import { KafkaStoreSink } from '../../store/kafka-store-sink.ts';
 import { ensureTopics, kafkaSettings } from '../../stream/kafka/client.ts';
-import { probeBrokers } from '../../stream/kafka/admin.ts';
-import { concordTopics } from '../../stream/kafka/topics.ts';
+import { missingTopics, probeBrokers } from '../../stream/kafka/admin.ts';
+import { concordTopics, topicNames } from '../../stream/kafka/topics.ts';
 import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/process-metrics.ts';
 import type { CommandSpec } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
@@ -38,7 +38,16 @@ export const sinkCommand: CommandSpec = {
     const quiet = v['stop-when-idle'] === undefined ? undefined : parseDuration(String(v['stop-when-idle']), '--stop-when-idle');
     const settings = kafkaSettings('concord-sink');
     await probeBrokers(settings);
-    await ensureTopics(settings, concordTopics(registry));
+    // Only the topics it reads; missing ones are created empty and waited on, but said (a misspelt
+    // CONCORD_TOPIC_PREFIX once made every schema's topics and ended with 0 results, exit 0).
+    const names = topicNames();
+    const read = concordTopics(registry).filter((t) => t.name === names.results || t.name === names.late);
+    const missing = await missingTopics(settings, read.map((t) => t.name));
+    if (missing.length > 0) {
+      log.warn(`${missing.join(' and ')} ${missing.length > 1 ? 'do' : 'does'} not exist yet (no \`concord run\` has written under the topic prefix ` +
+        `${JSON.stringify(process.env.CONCORD_TOPIC_PREFIX ?? '')}, env CONCORD_TOPIC_PREFIX): creating ${missing.length > 1 ? 'them' : 'it'} empty and waiting`, { topics: missing });
+    }
+    await ensureTopics(settings, read);
     const store = await openStore(storeUrl(v), { registry });
     const served = await metricsFromFlags(v, log.lineSink()).catch(async (error: unknown) => { await store.close(); throw error; });
     try {

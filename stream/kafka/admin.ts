@@ -58,12 +58,14 @@ export async function ensureTopics(s: KafkaSettings, topics: readonly TopicSpec[
   return wrap('creating topics', s, () => withAdmin(s, async (admin) => {
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t.name));
+    const created: string[] = [];
     for (const t of missing) {
       try {
         await admin.createTopics({
           topics: [t.name], partitions: t.partitions, replicas: 1,
           configs: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
         });
+        created.push(t.name);
       } catch (error) {
         // Another process (or another member in this one) created it in the meantime: fine, it is there.
         // The broker says so before its metadata lists the topic, so the answer counts, not the listing.
@@ -74,7 +76,7 @@ export async function ensureTopics(s: KafkaSettings, topics: readonly TopicSpec[
     // Also topics another process has just created: they may not be served yet either (their
     // partition count is whatever they were created with: only the new ones' is checked).
     await waitForLeaders(admin, topics.map((t) => (missing.includes(t) ? t : { ...t, partitions: 1 })));
-    return missing.map((t) => t.name);
+    return created;
   }));
 }
 
@@ -93,11 +95,19 @@ export async function probeBrokers(s: KafkaSettings): Promise<void> {
   }
 }
 
-/** Refuses topics that do not exist (a consumer would wait for them, retrying, then fail unclearly). */
-export async function requireTopics(s: KafkaSettings, topics: readonly string[]): Promise<void> {
+/** Those of `topics` that do not exist (yet). */
+export async function missingTopics(s: KafkaSettings, topics: readonly string[]): Promise<string[]> {
   const existing = new Set(await wrapRead('listing topics', s, () => withAdmin(s, (admin) => admin.listTopics())));
-  const missing = topics.find((t) => !existing.has(t));
-  if (missing !== undefined) throw new KafkaTopicMissingError(missing, s.brokers);
+  return topics.filter((t) => !existing.has(t));
+}
+
+/**
+ * Refuses topics that do not exist (a consumer would wait for them, retrying, then fail unclearly).
+ * `writer`: what makes them, for the message (default "produce to it").
+ */
+export async function requireTopics(s: KafkaSettings, topics: readonly string[], writer?: string): Promise<void> {
+  const [missing] = await missingTopics(s, topics);
+  if (missing !== undefined) throw new KafkaTopicMissingError(missing, s.brokers, undefined, writer);
 }
 
 export async function topicPartitions(s: KafkaSettings, topic: string): Promise<number> {

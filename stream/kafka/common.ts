@@ -12,8 +12,8 @@ export class KafkaClientError extends ConcordError {
   }
 }
 
-const missingTopic = (topic: string, brokers: readonly string[]) =>
-  `topic ${topic} does not exist on ${brokers.join(',')} (produce to it first, or check CONCORD_TOPIC_PREFIX)`;
+const missingTopic = (topic: string, brokers: readonly string[], writer: string) =>
+  `topic ${topic} does not exist on ${brokers.join(',')} (${writer} first, or check CONCORD_TOPIC_PREFIX)`;
 
 /**
  * A topic a command is to read does not exist, found before it starts (admin.ts `requireTopics`): the
@@ -22,8 +22,9 @@ const missingTopic = (topic: string, brokers: readonly string[]) =>
  */
 export class KafkaTopicMissingError extends KafkaClientError {
   readonly topic: string;
-  constructor(topic: string, brokers: readonly string[], cause?: unknown) {
-    super(missingTopic(topic, brokers), cause, { domain: 'user', retriable: false });
+  /** `writer`: what would have made the topic, e.g. "run `concord run`". */
+  constructor(topic: string, brokers: readonly string[], cause?: unknown, writer = 'produce to it') {
+    super(missingTopic(topic, brokers, writer), cause, { domain: 'user', retriable: false });
     this.topic = topic;
   }
 }
@@ -208,7 +209,7 @@ export function kafkaFailure(what: string, s: KafkaSettings, error: unknown): Ka
   // Said as it is, but still the dependency's and retriable: under a running worker it may be a broker
   // that has just restarted (a process restarted after exit 1, not given up after exit 2).
   const topic = unknownTopic(error);
-  if (topic !== undefined) return new KafkaClientError(missingTopic(topic, s.brokers), error);
+  if (topic !== undefined) return new KafkaClientError(missingTopic(topic, s.brokers, 'produce to it'), error);
   return new KafkaClientError(`${what} failed against ${s.brokers.join(',')}: ${describe(error)}`, error);
 }
 

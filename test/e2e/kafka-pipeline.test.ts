@@ -67,6 +67,26 @@ describe('end to end through a real broker', () => {
     }
   }, 300_000);
 
+  // A new user's first try: nothing produced yet, or a misspelt CONCORD_TOPIC_PREFIX. `run` lost a race
+  // between its worker and its merge member creating the same topics (exit 1, 2 runs of 3), and a sink or
+  // run on a misspelt prefix looked like a quiet success.
+  it('on a prefix nothing ran under: results is refused, sink and run create their topics, say so, and exit 0', async () => {
+    const env = { CONCORD_TOPIC_PREFIX: `fresh${randomUUID().slice(0, 6)}.` };
+    const results = concord(['results', '--output', join(ws.dir, 'fresh-results.jsonl')], env);
+    expect(results.code).toBe(2);
+    expect(results.stderr).toContain(`topic ${env.CONCORD_TOPIC_PREFIX}concord.results does not exist`);
+    expect(results.stderr).toContain('run `concord run` first, or check CONCORD_TOPIC_PREFIX');
+    const sink = await background(['sink', '--from-kafka', '--stop-when-idle', '1s', '--store', `duckdb:${join(ws.dir, 'fresh.duckdb')}`], env);
+    expect(sink.code, sink.stderr).toBe(0);
+    expect(sink.stderr).toContain(`${env.CONCORD_TOPIC_PREFIX}concord.results and ${env.CONCORD_TOPIC_PREFIX}concord.late do not exist yet`);
+    // Four fresh prefixes: the race was lost in about half of the runs.
+    for (const prefix of [env.CONCORD_TOPIC_PREFIX, ...[1, 2, 3, 4].map(() => `fresh${randomUUID().slice(0, 6)}.`)]) {
+      const run = await background(['run', '--pipeline', 'all', '--stop-when-idle', '1s'], { CONCORD_TOPIC_PREFIX: prefix });
+      expect(run.code, run.stderr).toBe(0);
+      for (const schema of ['clicks', 'transactions']) expect(run.stderr).toContain(`input topic ${prefix}${schema} does not exist yet`);
+    }
+  }, 120_000);
+
   it('on-time data: realtime and replay agree, 0 differences for every pipeline (no late log needed)', async () => {
     const { reports } = await pipelineThroughKafka('ontime', '0', { withLateLog: false });
     for (const [pipeline, rep] of Object.entries(reports)) {

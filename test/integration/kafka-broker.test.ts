@@ -69,6 +69,17 @@ describe('Kafka client (stream/kafka/client.ts) against the real broker', () => 
     expect((await ensureTopics(s, hostile)).sort()).toEqual(hostile.map((t) => t.name).sort());
   });
 
+  // `run` starts a worker and a merge member that both create the same topics (the lost race itself, an
+  // "already exists" before the topic is listed, is tested through `run` in test/e2e/kafka-pipeline.test.ts).
+  it('creates topics from racing callers: each succeeds, and each topic is reported created by one of them', async () => {
+    const prefix = `race${id()}.`;
+    const specs = [...concordTopics(seedRegistry(), 2, prefix), partialsTopic('clicks', `${prefix}concord-clicks`, 2, prefix)];
+    // As `run --pipeline all` calls it: per schema, a worker and a merge member, each with its own list.
+    const lists = [0, 1, 2, 3, 4, 5].map((i) => (i % 2 ? [...specs].reverse() : specs).filter((_, j) => (j + i) % 3 !== 0));
+    const created = await Promise.all([specs, ...lists].map((list) => ensureTopics(s, list)));
+    expect(created.flat().sort()).toEqual(specs.map((t) => t.name).sort());
+  });
+
   it('round-trips keyed batches: every record once, one partition per key, explicit partitions kept, order kept per partition', async () => {
     const topic = unique('roundtrip');
     await ensureTopics(s, [{ name: topic, partitions: 4 }]);
