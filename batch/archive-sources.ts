@@ -4,7 +4,7 @@ import { ConfigError } from '../pipeline/errors.ts';
 import type { EventSchema } from '../schemas/schema.ts';
 import { schemaDir } from './archive-layout.ts';
 
-/** Which input file each file source of a schema's archive was written from (beside `_rejected/`). */
+/** Which input each source of a schema's archive was written from (a file's path, a topic's id; beside `_rejected/`). */
 const SOURCES_FILE = '_sources.json';
 
 /**
@@ -17,25 +17,42 @@ const SOURCES_FILE = '_sources.json';
 export async function claimFileSource(dir: string, schema: EventSchema, source: string, input: string): Promise<void> {
   // A pipe or stdin has no identity across runs: its reruns replace as before.
   if (!(await stat(input).catch(() => undefined))?.isFile()) return;
-  const path = join(schemaDir(dir, schema), SOURCES_FILE);
   const real = await realpath(input).catch(() => input);
+  await claim(dir, schema, source, real, (owner) =>
+    `${dir} already holds source ${source} archived from ${owner}; ${real} has the same file name and would replace it ` +
+    `(a file's events are named by its file name): give the file a name of its own (e.g. with its date) or archive it into another directory`);
+}
+
+/**
+ * Claims a Kafka topic's records in an archive for the topic as it is now (its topic id). A topic
+ * deleted and made again (e.g. after `npm run infra:down -- --clean`) starts its offsets at 0 again:
+ * the archive's commit markers would skip its records as "already archived" and keep the old topic's
+ * events under their offsets. Refused instead. An archive written before this record existed claims
+ * the topic as it is now.
+ */
+export async function claimKafkaTopic(dir: string, schema: EventSchema, topic: string, topicId: string): Promise<void> {
+  await claim(dir, schema, `kafka:${topic}`, `topic id ${topicId}`, (owner) =>
+    `${dir} archives topic ${topic} as it was before it was deleted and made again (${owner} then, topic id ${topicId} now): ` +
+    'its offsets start at 0 again, and the archive\'s commit markers would skip its records as already archived. ' +
+    `Archive the new topic into another --dir, or move ${schemaDir(dir, schema)} away first`);
+}
+
+async function claim(dir: string, schema: EventSchema, source: string, owner: string, conflict: (owner: string) => string): Promise<void> {
+  const path = join(schemaDir(dir, schema), SOURCES_FILE);
   const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? '{}' : Promise.reject(error)));
   let claims: Record<string, string>;
   try {
     claims = JSON.parse(text) as Record<string, string>;
   } catch (error) {
-    throw new ConfigError(`${path} is not the JSON this archive keeps (which input each file source came from): remove it to start the record again`, { cause: error });
+    throw new ConfigError(`${path} is not the JSON this archive keeps (which input each source came from): remove it to start the record again`, { cause: error });
   }
-  const owner = claims[source];
-  if (owner === real) return;
-  if (owner !== undefined) {
-    throw new ConfigError(
-      `${dir} already holds source ${source} archived from ${owner}; ${real} has the same file name and would replace it ` +
-      `(a file's events are named by its file name): give the file a name of its own (e.g. with its date) or archive it into another directory`,
-    );
-  }
-  claims[source] = real;
+  const claimed = claims[source];
+  if (claimed === owner) return;
+  if (claimed !== undefined) throw new ConfigError(conflict(claimed));
+  claims[source] = owner;
   await mkdir(schemaDir(dir, schema), { recursive: true });
-  await writeFile(`${path}.tmp`, `${JSON.stringify(claims, null, 2)}\n`);
-  await rename(`${path}.tmp`, path);
+  // Per process: two archivers of one topic (a group's members) may claim it at once.
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, `${JSON.stringify(claims, null, 2)}\n`);
+  await rename(temp, path);
 }

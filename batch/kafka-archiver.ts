@@ -2,8 +2,10 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventSchema } from '../schemas/schema.ts';
 import { BatchConsumer, CaughtUpWatch, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
+import { topicId } from '../stream/kafka/admin.ts';
 import { groupName, inputTopic } from '../stream/kafka/topics.ts';
 import { rejectedDir, schemaDir, sourceTag } from './archive-layout.ts';
+import { claimKafkaTopic } from './archive-sources.ts';
 import { ParquetArchive, listArchiveFiles } from './parquet-archive.ts';
 import type { LineProblem } from '../sources/line-limits.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
@@ -39,7 +41,9 @@ interface Buffered {
  * Each flush of a partition writes `<topic>_<partition>-<first>-<last>` files (one per event-time
  * hour, temp then rename), then a commit marker in `_committed/`, then the consumer offset. On
  * assignment, files of a flush without a marker are removed and records up to the last marked
- * offset are skipped: a kill at any point leaves no duplicate rows and no gaps.
+ * offset are skipped: a kill at any point leaves no duplicate rows and no gaps. The markers count
+ * offsets of the topic as it is (its id, claimed in the archive's `_sources.json`): a topic deleted and
+ * made again is refused, not skipped as already archived.
  */
 export class KafkaArchiver {
   private readonly o: KafkaArchiverOptions;
@@ -83,6 +87,7 @@ export class KafkaArchiver {
       this.finished = resolve;
       this.failed = reject;
     });
+    await claimKafkaTopic(this.o.dir, this.o.schema, this.topic, await topicId(this.o.settings, this.topic));
     this.consumer = await BatchConsumer.start(this.o.settings, {
       groupId: this.o.groupId ?? groupName(`concord-archiver-${this.o.schema.name}`),
       topics: [this.topic],

@@ -21,9 +21,10 @@ export const archiveCommand: CommandSpec = {
   options: [
     '--schema NAME              a schema of the definitions file (`concord validate` lists the pipelines\' inputs)',
     '--input FILE               events, one JSON object per line',
-    '--from-kafka               or: consume the raw topic in consumer group concord-archiver-<schema>;',
-    '                           files <topic>_<partition>-<first>-<last offset>.parquet, offsets committed',
-    '                           after the rename (killed and restarted: no duplicates, no gaps)',
+    '--from-kafka               or: consume the raw topic in consumer group <prefix>concord-archiver-<schema>',
+    '                           (prefix: env CONCORD_TOPIC_PREFIX); files <topic>_<partition>-<first>-<last offset>.parquet,',
+    '                           offsets committed after the rename (killed and restarted: no duplicates, no gaps);',
+    '                           a topic deleted and made again since it was archived here is refused (exit 2)',
     '--stop-when-idle D         with --from-kafka: exit once caught up and quiet for D',
     '--flush-records N          with --from-kafka: records per partition per file (default 50000)',
     ...metricsOptions.map((line) => line.replace('--metrics-port N          ', '--metrics-port N  (kafka) ')),

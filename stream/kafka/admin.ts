@@ -110,6 +110,16 @@ export async function requireTopics(s: KafkaSettings, topics: readonly string[],
   if (missing !== undefined) throw new KafkaTopicMissingError(missing, s.brokers, undefined, writer);
 }
 
+/** The id the cluster gave the topic when it was made (a topic deleted and made again has another). */
+export async function topicId(s: KafkaSettings, topic: string): Promise<string> {
+  return wrapRead('reading topic metadata', s, () => withAdmin(s, async (admin) => {
+    const meta = await admin.metadata({ topics: [topic], forceUpdate: true });
+    const id = meta.topics.get(topic)?.id;
+    if (id === undefined) throw new KafkaTopicMissingError(topic, s.brokers);
+    return id;
+  }));
+}
+
 export async function topicPartitions(s: KafkaSettings, topic: string): Promise<number> {
   return wrapRead('reading topic metadata', s, () => withAdmin(s, async (admin) => {
     if (!(await admin.listTopics()).includes(topic)) return 0;

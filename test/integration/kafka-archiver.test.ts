@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Admin } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDb, quoteString } from '../../batch/duckdb.ts';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
@@ -13,6 +14,7 @@ import { pageViewsPerMinute } from '../../examples/seed.ts';
 import { clicksSchema } from '../../examples/seed.ts';
 import { resultToJson } from '../../schemas/results.ts';
 import { memoryBatches } from '../../sources/jsonl-file.ts';
+import { baseOptions, kafkaSettings } from '../../stream/kafka/common.ts';
 import { concord } from '../fixtures/cli.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
@@ -102,4 +104,43 @@ describe('concord archive --from-kafka (real broker), killed and restarted', () 
     const fromFile = (await replay(pageViewsPerMinute, fileDir)).map(resultToJson);
     expect(fromKafka).toEqual(fromFile);
   }, 300_000);
+});
+
+// After `npm run infra:down -- --clean` (or any delete) the topic is made again with offsets from 0: the
+// archive's commit markers skipped its records as "already archived" (50,009 of them) and kept the old
+// topic's events.
+describe('concord archive --from-kafka of a topic deleted and made again', () => {
+  it('is refused (exit 2) naming both topic ids, not skipped as already archived', async () => {
+    const prefix = `r${randomUUID().slice(0, 6)}.`;
+    const env = { CONCORD_TOPIC_PREFIX: prefix };
+    const dir = join(ws.dir, 'recreated');
+    const produce = (seed: number) => {
+      const r = concord(['produce', '--schema', 'clicks', '--count', '300', '--seed', String(seed), '--date', DATE, '--partitions', '1'], env);
+      expect(r.code, r.stderr).toBe(0);
+    };
+    produce(1);
+    const first = await archiver(prefix, dir, ['--stop-when-idle', '1s']).exited;
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/archived \d+ clicks events .* of 300 records read/);
+    const sources = JSON.parse(readFileSync(join(dir, 'clicks', '_sources.json'), 'utf8')) as Record<string, string>;
+    expect(sources[`kafka:${prefix}clicks`]).toMatch(/^topic id \S+$/);
+
+    const admin = new Admin(baseOptions(kafkaSettings('concord-test')));
+    try {
+      await admin.deleteTopics({ topics: [`${prefix}clicks`] });
+      // The controller finishes a delete after answering it: wait until a create is taken.
+      for (const started = Date.now(); (await admin.listTopics()).includes(`${prefix}clicks`);) {
+        if (Date.now() - started > 30_000) throw new Error('topic not deleted within 30 s');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      await admin.close();
+    }
+    produce(2);
+    const again = await archiver(prefix, dir, ['--stop-when-idle', '1s']).exited;
+    expect(again.code, again.stderr).toBe(2);
+    expect(again.stderr).toContain(`archives topic ${prefix}clicks as it was before it was deleted and made again`);
+    expect(again.stderr).toContain('Archive the new topic into another --dir');
+    expect(again.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  }, 120_000);
 });
