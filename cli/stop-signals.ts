@@ -5,11 +5,32 @@
  * stops, as a JVM does while its shutdown hooks run; SIGKILL still stops it at once. Returns the remover.
  */
 export function onStopSignal(stop: (signal: NodeJS.Signals) => void): () => void {
-  let stopping = false;
+  return onStopSignals(stop);
+}
+
+export interface StopSignalOptions {
+  /** A later signal, the user's "stop now" (absent: ignored). */
+  again?: (signal: NodeJS.Signals) => void;
+  /** Signals this soon after the first are the same Ctrl-C delivered twice (default 1 s). */
+  sameWithinMs?: number;
+  now?: () => number;
+}
+
+/**
+ * onStopSignal with a second signal that means "stop at once" (the jobs worker): the two deliveries of
+ * one Ctrl-C under `npm run` arrive within milliseconds, so signals within `sameWithinMs` of the first
+ * count as the first; one after that is the user's second.
+ */
+export function onStopSignals(stop: (signal: NodeJS.Signals) => void, options: StopSignalOptions = {}): () => void {
+  const now = options.now ?? Date.now;
+  let first: number | undefined;
   const listener = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    stop(signal);
+    if (first === undefined) {
+      first = now();
+      stop(signal);
+    } else if (options.again && now() - first > (options.sameWithinMs ?? 1_000)) {
+      options.again(signal);
+    }
   };
   process.on('SIGINT', listener);
   process.on('SIGTERM', listener);

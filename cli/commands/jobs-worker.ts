@@ -13,6 +13,7 @@ import { loadSettings } from '../config.ts';
 import { processLog } from '../logging.ts';
 import type { FlagValues } from '../args.ts';
 import { storeUrl } from './shared.ts';
+import { onStopSignals } from '../stop-signals.ts';
 
 // `concord jobs worker`: runs jobs until SIGINT/SIGTERM, then stops after the current one.
 
@@ -38,18 +39,15 @@ export async function runWorker(v: FlagValues, registry: Registry): Promise<numb
   // Not refused: a worker may start before the archiver's first flush. Said at once, not only in each failed job.
   if (!existsSync(archiveDir)) log(`warning: the archive ${resolve(archiveDir)} does not exist (yet): every job fails until \`concord archive --dir ${archiveDir}\` writes it; check --archive / CONCORD_ARCHIVE_DIR`);
   await new Promise<void>((resolve) => {
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (++signals === 1) {
-        log(`${signal}: stopping after the current job (a second signal stops at once; the job is then retried by a worker)`);
-        resolve();
-      } else {
+    onStopSignals((signal) => {
+      log(`${signal}: stopping after the current job (a second signal stops at once; the job is then retried by a worker)`);
+      resolve();
+    }, {
+      again: (signal) => {
         log(`${signal} again: stopping now`);
         process.exit(130);
-      }
-    };
-    process.on('SIGINT', () => onSignal('SIGINT'));
-    process.on('SIGTERM', () => onSignal('SIGTERM'));
+      },
+    });
   });
   await worker.close();
   await store.close();
