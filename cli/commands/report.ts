@@ -17,6 +17,8 @@ export interface DayReport {
   pipelines: {
     pipeline: string;
     status: DayStatus;
+    /** Nothing of the day: no row, no reconciliation, no late event or dirty cell (as `/api/days/D` says it). */
+    empty: boolean;
     /** The newest reconciliation of the day, as stored. */
     reconciliation: DayReconciliation | null;
     rows: { window_start: string; window_end: string | null; key: Record<string, unknown>; values: Record<string, unknown>; revision: number; provenance: string; generation: number }[];
@@ -71,7 +73,8 @@ export const reportCommand: CommandSpec = {
         const out: DayReport = { date, pipelines: [] };
         for (const def of selected) {
           const [rows, status, recs] = await Promise.all([store.current(def.name, date), store.status(def.name, date), store.reconciliations(def.name, date)]);
-          out.pipelines.push({ pipeline: def.name, status, reconciliation: recs.at(-1) ?? null, rows: rows.map(rowJson) });
+          const empty = rows.length === 0 && recs.length === 0 && status.liveGeneration === 0 && status.dirty === 0 && status.lateDelta === 0;
+          out.pipelines.push({ pipeline: def.name, status, empty, reconciliation: recs.at(-1) ?? null, rows: rows.map(rowJson) });
         }
         return out;
       });
@@ -124,6 +127,10 @@ function toMarkdown(r: DayReport, cells: boolean): string {
   if (recs.length > 0) out.push('## Reconciliation', '', reconciliationMarkdown(recs, (d) => now.get(d.pipeline) ?? statusAfter(d)), '');
   for (const p of r.pipelines) {
     const s = p.status;
+    if (p.empty) {
+      out.push(`## ${p.pipeline}`, '', 'No data for this day: nothing was streamed into the store or reconciled for it.', '');
+      continue;
+    }
     out.push(`## ${p.pipeline}`, '', `Day ${s.status} (watermark ${s.watermark === null ? 'unknown' : new Date(s.watermark).toISOString()}); live version ${s.liveGeneration}` +
       `${s.liveGeneration === 0 ? ' (realtime, not reconciled yet)' : ''}; ${s.dirty} dirty cells, late-delta ${s.lateDelta}.`, '');
     if (p.reconciliation) out.push('Top differences:', '', differencesMarkdown(p.reconciliation, 10), '');

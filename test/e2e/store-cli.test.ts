@@ -74,6 +74,18 @@ describe('the single source of truth through the CLI (embedded store)', () => {
     }
   });
 
+  // A day nothing ran for read "Day provisional ...; live version 0 (realtime, not reconciled yet)", as if
+  // its numbers were coming; /api/days/D says `empty`.
+  it('the report of a day with no data says so (md), and `empty` (json); a day with data is not empty', () => {
+    const md = concord(['report', '--date', '2026-11-20', '--store', store(), '--pipeline', 'page_views_per_minute']);
+    expect(md.code, md.stderr).toBe(0);
+    expect(md.stdout).toContain('## page_views_per_minute\n\nNo data for this day: nothing was streamed into the store or reconciled for it.');
+    expect(md.stdout).not.toContain('not reconciled yet');
+    const json = concord(['report', '--date', '2026-11-20', '--store', store(), '--format', 'json']);
+    expect((JSON.parse(json.stdout) as { pipelines: { empty: boolean }[] }).pipelines.map((p) => p.empty)).toEqual(seedPipelines.map(() => true));
+    expect((report() as unknown as { pipelines: { empty: boolean }[] }).pipelines.map((p) => p.empty)).toEqual(seedPipelines.map(() => false));
+  });
+
   it('reconcile explains 100% of differences, publishes the corrected day; the report equals the dashboard query and the replay', async () => {
     const before = report();
     for (const p of before.pipelines) expect(p.status.liveGeneration).toBe(0);
