@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { ConfigError } from '../../pipeline/errors.ts';
+import { parseDuration } from '../../pipeline/time.ts';
 import type { Registry } from '../../pipeline/registry.ts';
 import { backfillDays } from '../../jobs/backfill-days.ts';
 import { jobId } from '../../jobs/job-ids.ts';
@@ -19,6 +20,8 @@ import { storeUrl } from './shared.ts';
 export async function enqueue(jobs: ConcordJobs, v: FlagValues): Promise<number> {
   const date = String(v.date);
   const pipeline = v.pipeline === undefined ? undefined : String(v.pipeline);
+  if (v.timeout !== undefined && v.wait !== true) throw new ConfigError('--timeout bounds --wait: add --wait, or leave --timeout out');
+  const timeoutMs = v.timeout === undefined ? undefined : parseDuration(String(v.timeout), '--timeout');
   const explicitStore = v.store !== undefined || process.env.CONCORD_STORE !== undefined;
   const store = explicitStore ? await agreedStore(jobs, v, false) : undefined;
   const force = v.force === true;
@@ -50,7 +53,7 @@ export async function enqueue(jobs: ConcordJobs, v: FlagValues): Promise<number>
     }
   }
   if (!v.wait) return failedLeft > 0 ? 1 : 0;
-  const failed = await waitFor(jobs, toWait);
+  const failed = await waitFor(jobs, toWait, timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs);
   return failed + failedLeft > 0 ? 1 : 0;
 }
 
@@ -128,9 +131,10 @@ async function backfillArchive(jobs: ConcordJobs, v: FlagValues): Promise<string
  * returns how many failed. It polls the job's state: QueueEvents can miss a job that finishes while
  * its event stream is being set up, and a wait must not hang.
  */
-async function waitFor(jobs: ConcordJobs, ids: string[], pollMs = 500): Promise<number> {
+async function waitFor(jobs: ConcordJobs, ids: string[], deadline: number, pollMs = 500): Promise<number> {
   let failed = 0;
-  for (const id of ids) {
+  for (const [i, id] of ids.entries()) {
+    let said = '';
     for (;;) {
       const [job] = await jobs.current([id]);
       if (!job) {
@@ -147,6 +151,16 @@ async function waitFor(jobs: ConcordJobs, ids: string[], pollMs = 500): Promise<
         process.stdout.write(`${id} failed: ${job.failedReason ?? 'no reason recorded'}\n`);
         break;
       }
+      if (Date.now() >= deadline) {
+        // The jobs go on: only this wait ends (as `kubectl wait --timeout`).
+        const left = ids.slice(i);
+        process.stdout.write(`${id} ${job.state} after --timeout\n`);
+        process.stderr.write(`concord jobs: --timeout passed with ${left.length} job(s) not finished (${left.join(', ')}); they go on: \`concord jobs status\` shows them\n`);
+        return failed + left.length;
+      }
+      // Long jobs show where they are: the state and progress, when they change.
+      const now = `${job.state}${job.progress ? ` ${JSON.stringify(job.progress)}` : ''}`;
+      if (now !== said) process.stderr.write(`${id} ${(said = now)}\n`);
       await new Promise((r) => setTimeout(r, pollMs));
     }
   }

@@ -102,6 +102,18 @@ describe('jobs through the CLI, a worker on PostgreSQL', () => {
     const lonely = await concord(['jobs', 'enqueue', '--date', DATE, '--pipeline', P], { ...env, CONCORD_QUEUE_PREFIX: prefix(), CONCORD_STORE: undefined, CONCORD_STORE_SCHEMA: undefined });
     expect(lonely.code, lonely.stderr).toBe(0);
     expect(lonely.stderr).toMatch(/^concord jobs: note: no worker runs on queue prefix \S+; the jobs wait for one \(`concord jobs worker`\)$/m);
+    // --wait had no bound: with no worker it waited for ever. --timeout ends the wait (exit 1), not the job.
+    const started = Date.now();
+    const bounded = await concord(['jobs', 'enqueue', '--date', DATE, '--pipeline', P, '--wait', '--timeout', '1s'], { ...env, CONCORD_QUEUE_PREFIX: prefix(), CONCORD_STORE: undefined, CONCORD_STORE_SCHEMA: undefined });
+    expect(bounded.signal, bounded.stderr).toBeNull();
+    expect(bounded.code, bounded.stderr).toBe(1);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(bounded.stdout).toContain(`${jobId('reconcile', P, DATE)} waiting after --timeout`);
+    expect(bounded.stderr).toContain('--timeout passed with 1 job(s) not finished');
+    expect(bounded.stderr).toContain(`${jobId('reconcile', P, DATE)} waiting\n`); // its state, as it waits
+    const unbounded = await concord(['jobs', 'enqueue', '--date', DATE, '--pipeline', P, '--timeout', '1s'], env);
+    expect(unbounded.code).toBe(2);
+    expect(unbounded.stderr).toContain('--timeout bounds --wait');
     const notADate = await concord(['jobs', 'status', '--date', 'yesterday'], env);
     expect(notADate.code).toBe(2);
     expect(notADate.stderr).toBe('concord jobs: "yesterday" is not a date: use YYYY-MM-DD (UTC)\n');
