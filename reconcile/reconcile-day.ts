@@ -1,9 +1,10 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { archiveHasDate } from '../batch/archive-layout.ts';
 import { replay } from '../batch/replay.ts';
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
-import { ConcordError } from '../pipeline/errors.ts';
+import { ConcordError, ConfigError } from '../pipeline/errors.ts';
 import type { KeyValues } from '../pipeline/keys.ts';
 import { safeName } from '../pipeline/names.ts';
 import type { ResultRecord } from '../schemas/results.ts';
@@ -145,6 +146,9 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   const { def, date, store } = req;
   const range = dayRange(date);
   const step = async (done: number, what: string) => req.progress?.({ done, total: 5, what });
+  // Before anything is published: a report directory that cannot be written failed the job after its
+  // version went live (the job failed, its retries too, and the day stayed switched).
+  await prepareReportDir(req.reportDir, date);
   await step(0, 'reading the stream\'s rows and late events');
   if (req.allowEmpty !== true && !(await archiveHasDate(req.archiveDir, def.schema, date))) throw new NoArchivedDayError(date, req.archiveDir);
   const [realtime, lateLog, dashboardRead] = await Promise.all([
@@ -190,6 +194,17 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
 /** Where a day's report goes: `<dir>/<date>/<pipeline>.<ext>`, the pipeline's name made file-safe (`a/b`, `../x`). */
 export function reportPath(dir: string, date: string, pipeline: string, ext: 'json' | 'md'): string {
   return join(dir, date, `${safeName(pipeline)}.${ext}`);
+}
+
+async function prepareReportDir(dir: string | undefined, date: string): Promise<void> {
+  if (dir === undefined) return;
+  const day = join(dir, date);
+  try {
+    await mkdir(day, { recursive: true });
+    await access(day, constants.W_OK);
+  } catch (error) {
+    throw new ConfigError(`the report directory ${day} cannot be written (${(error as Error).message}): pass another --report-dir, or fix it`, { cause: error });
+  }
 }
 
 async function writeReport(dir: string | undefined, rec: DayReconciliation): Promise<void> {

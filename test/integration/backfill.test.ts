@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { pageViewsPerMinute, seedRegistry } from '../../examples/seed.ts';
 import { definitionVersion, withTiming } from '../../pipeline/definition.ts';
+import { ConfigError } from '../../pipeline/errors.ts';
 import { safeName } from '../../pipeline/names.ts';
 import { Registry } from '../../pipeline/registry.ts';
 import { archiveChangedSince } from '../../reconcile/archive-changes.ts';
@@ -166,6 +167,20 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     const forced = await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'r2', force: true });
     expect(forced).toMatchObject({ status: 'published', generation: 1, report: { unexplained: 1 } });
     expect(views(await store.current(P, DAY)).slice(0, 2)).toEqual([[0, '/a', 1], [0, '/b', 1]]);
+  });
+
+  // The report files were written after the switch: a report directory that could not be written failed
+  // the job (and each retry) with the new version already live.
+  it('reconcile: a report directory that cannot be written is refused before anything is published', async () => {
+    const { store, archiveDir } = await streamedAndArchived();
+    const reportDir = join(ws.dir, `reports-${randomUUID()}`);
+    await writeFile(reportDir, 'a file where the directory goes');
+    const refused = await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'r1', reportDir }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as Error).message).toContain(`the report directory ${join(reportDir, DAY)} cannot be written (`);
+    expect((refused as Error).message).toContain('): pass another --report-dir');
+    expect(await store.reconciliations(P, DAY)).toEqual([]);
+    expect((await store.status(P, DAY)).liveGeneration).toBe(0);
   });
 
   it('reconcile: stream rows of another definition are refused (a changed filter is no stream outage), nothing published', async () => {
