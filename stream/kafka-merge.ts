@@ -41,7 +41,8 @@ interface PipelineMerge extends CheckpointedStage {
   readonly duplicates: number;
 }
 
-function pipelineMerge(def: PipelineDefinition, inputTopic: string, inputPartitions: number, where: string): PipelineMerge {
+/** One pipeline's merge stage (exported for its tests). `where`: the partials topic, for messages. */
+export function pipelineMerge(def: PipelineDefinition, inputTopic: string, inputPartitions: number, where: string): PipelineMerge {
   const unexpected = (m: MergeMessage) => new ConcordError(`${where}: a ${m.type} record for ${def.kind} pipeline ${def.name}`);
   const version = definitionVersion(def);
   // A group's records come from one definition version (its workers refuse another's checkpoints); a
@@ -161,6 +162,7 @@ export class KafkaMergeWorker {
     try {
       await this.loop.wait();
     } finally {
+      await this.loop.settled(); // the batch in flight commits while this member is in the group
       await this.consumer?.stop();
       await this.producer.close().catch(() => undefined);
     }
