@@ -47,9 +47,19 @@ export interface JobStatus {
   state: string;
   data: JobData;
   attemptsMade: number;
+  /** Runs started, the one going on included: also those a dead worker cut off (stalled), which attemptsMade misses. */
+  attemptsStarted?: number;
   progress: unknown;
   failedReason?: string;
   result?: unknown;
+}
+
+/**
+ * How many times a job ran, as the worker counts them ("attempt N"): the runs started, so a run a dead
+ * worker cut off counts (BullMQ's attemptsMade counts failed and completed ones only).
+ */
+export function attemptsOf(j: { attemptsMade: number; attemptsStarted?: number }): number {
+  return Math.max(j.attemptsMade, j.attemptsStarted ?? 0);
 }
 
 /**
@@ -208,7 +218,7 @@ async function describe(queue: Queue<JobData>, fetched: Job<JobData>): Promise<J
   const stale = (state === 'failed' && !fetched.failedReason) || (state === 'completed' && (fetched.returnvalue === undefined || fetched.returnvalue === null));
   const j = (stale ? await queue.getJob(String(fetched.id)) : undefined) ?? fetched;
   return {
-    id: String(j.id), name: j.name, state, data: j.data, attemptsMade: j.attemptsMade, progress: j.progress,
+    id: String(j.id), name: j.name, state, data: j.data, attemptsMade: j.attemptsMade, attemptsStarted: j.attemptsStarted ?? 0, progress: j.progress,
     ...(j.failedReason ? { failedReason: j.failedReason } : {}), ...(j.returnvalue !== undefined && j.returnvalue !== null ? { result: j.returnvalue } : {}),
   };
 }

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { QUEUE, jobSettings, type JobData } from '../jobs/job-queue.ts';
+import { attemptsOf, QUEUE, jobSettings, type JobData } from '../jobs/job-queue.ts';
 import { redact } from '../store/sql-driver.ts';
 
 export interface JobRun {
@@ -68,7 +68,7 @@ export class JobsView {
       for (const j of jobs) {
         if (!j) continue;
         runs.push({
-          id: String(j.id), kind: j.name, pipeline: j.data.pipeline ?? null, date: j.data.date ?? null, state, attempts: j.attemptsMade, progress: j.progress ?? null,
+          id: String(j.id), kind: j.name, pipeline: j.data.pipeline ?? null, date: j.data.date ?? null, state, attempts: attemptsOf(j), progress: j.progress ?? null,
           // BullMQ keeps an earlier attempt's error on a job that then completed: a failure only when it failed.
           result: j.returnvalue ?? null, failed_reason: state === 'failed' ? j.failedReason || null : null, last_error: j.failedReason || null, created_at: iso(j.timestamp), processed_at: iso(j.processedOn), finished_at: iso(j.finishedOn),
         });

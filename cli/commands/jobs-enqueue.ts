@@ -4,7 +4,7 @@ import { parseDuration } from '../../pipeline/time.ts';
 import type { Registry } from '../../pipeline/registry.ts';
 import { backfillDays } from '../../jobs/backfill-days.ts';
 import { jobId } from '../../jobs/job-ids.ts';
-import type { ConcordJobs } from '../../jobs/job-queue.ts';
+import { attemptsOf, type ConcordJobs } from '../../jobs/job-queue.ts';
 import { storeIdentity } from '../../jobs/worker-registry.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { FlagValues } from '../args.ts';
@@ -37,7 +37,7 @@ export async function enqueue(jobs: ConcordJobs, v: FlagValues): Promise<number>
     const earlier = before.find((b) => b.id === id);
     if (earlier?.state === 'failed') {
       failedLeft++;
-      process.stdout.write(`${id} failed earlier (attempts=${earlier.attemptsMade}): ${earlier.failedReason ?? 'no reason recorded'}\n`);
+      process.stdout.write(`${id} failed earlier (attempts=${attemptsOf(earlier)}): ${earlier.failedReason ?? 'no reason recorded'}\n`);
       // A retry runs the job as it was enqueued: options given now (--allow-empty, --store) need a new job.
       process.stderr.write(`concord jobs: ${id} was not enqueued again: a job id runs once. Retry it as it was enqueued with \`concord jobs retry ${select}\`, or run a new job with this command's options by adding --force: \`${rerun}\`\n`);
     } else if (earlier?.state === 'completed' && store !== undefined && earlier.data.store !== undefined && earlier.data.store !== store) {
@@ -79,7 +79,7 @@ export async function backfill(jobs: ConcordJobs, v: FlagValues, registry: Regis
       const before = (await jobs.queue.getJob(earlier.id))!.timestamp < startedAt;
       if (before && earlier.state === 'failed') {
         failedLeft++;
-        process.stdout.write(`${earlier.id} failed earlier (attempts=${earlier.attemptsMade}): ${earlier.failedReason ?? 'no reason recorded'}\n`);
+        process.stdout.write(`${earlier.id} failed earlier (attempts=${attemptsOf(earlier)}): ${earlier.failedReason ?? 'no reason recorded'}\n`);
         process.stderr.write(`concord jobs: ${earlier.id} was not enqueued again: a job id runs once. Retry it with \`concord jobs retry --date ${earlier.data.date ?? '?'} --pipeline ${earlier.data.pipeline ?? '?'}\`\n`);
       } else {
         process.stdout.write(`${earlier.id} ${earlier.state}${before ? ' (already enqueued)' : ''}\n`);

@@ -1,6 +1,6 @@
 import { ConfigError } from '../../pipeline/errors.ts';
 import { dayRange } from '../../reconcile/reconcile-day.ts';
-import { ConcordJobs, NIGHTLY, jobSettings, type JobStatus } from '../../jobs/job-queue.ts';
+import { attemptsOf, ConcordJobs, NIGHTLY, jobSettings, type JobStatus } from '../../jobs/job-queue.ts';
 import { RedisUnreachableError, probeRedis, redactRedisUrl } from '../../jobs/redis-connection.ts';
 import { validateSchedule } from '../../jobs/schedule.ts';
 import { metricsFlags, metricsOptions } from '../../serve/process-metrics.ts';
@@ -147,7 +147,7 @@ export function statusLine(j: JobStatus): string {
   const why = !j.failedReason ? '' : j.state === 'failed' ? ` — failed: ${j.failedReason}` : ` (an earlier attempt failed: ${j.failedReason})`;
   const result = j.result ? ` ${JSON.stringify(j.result)}` : '';
   const progress = j.state === 'active' && j.progress ? ` ${JSON.stringify(j.progress)}` : '';
-  return `${j.id} ${j.state} attempts=${j.attemptsMade}${progress}${result}${why}`;
+  return `${j.id} ${j.state} attempts=${attemptsOf(j)}${progress}${result}${why}`;
 }
 
 function stringOr(value: string | boolean | undefined, fallback: string): string {

@@ -33,6 +33,15 @@ describe('what the jobs commands show and compare', () => {
     expect(statusLine({ ...job, state: 'failed' })).toBe('reconcile__p__2026-11-23 failed attempts=2 — failed: connection lost');
   });
 
+  // The worker said "attempt 2" for a job whose first run a dead worker cut off; status said attempts=1
+  // (BullMQ's attemptsMade does not count a stalled run).
+  it('attempts count the runs started, as the worker does: a run a dead worker cut off counts', () => {
+    const job = { id: 'reconcile__p__2026-11-23', name: 'reconcile', data: { kind: 'reconcile' as const, pipeline: 'p', date: '2026-11-23' }, progress: 0 };
+    expect(statusLine({ ...job, state: 'active', attemptsMade: 0, attemptsStarted: 2 })).toBe('reconcile__p__2026-11-23 active attempts=2');
+    expect(statusLine({ ...job, state: 'completed', attemptsMade: 2, attemptsStarted: 3 })).toBe('reconcile__p__2026-11-23 completed attempts=3');
+    expect(statusLine({ ...job, state: 'waiting', attemptsMade: 0, attemptsStarted: 0 })).toBe('reconcile__p__2026-11-23 waiting attempts=0');
+  });
+
   it('a cron or time zone that cannot run is refused naming the option', () => {
     expect(() => validateSchedule('0 2 * * *', 'Europe/Paris')).not.toThrow();
     expect(() => validateSchedule('*/15 * * * *', 'UTC')).not.toThrow();
