@@ -168,6 +168,10 @@ export class KafkaWorker {
     } finally {
       running = false;
       tick.stop();
+      // The step in flight and its transaction end while this member is still in the group: a commit
+      // after leaving it is refused (UNKNOWN_MEMBER_ID) and the restart reads those records again.
+      await this.loop.settled();
+      await this.transactions.settled().catch(() => undefined);
       await this.consumer?.stop();
       await this.transactions.close();
     }
