@@ -1,4 +1,4 @@
-import type { PipelineDefinition } from '../pipeline/definition.ts';
+import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import { parseLateRow, parseResultLine } from '../reconcile/realtime-input.ts';
 import { BatchConsumer, CaughtUpWatch, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
@@ -26,6 +26,11 @@ export interface KafkaStoreSinkStats {
   late: number;
   /** Rows of pipelines this sink does not know (another definitions file shares the topics). */
   skipped: number;
+  /**
+   * Result rows of another version of its pipelines (another group ran a changed definition on these
+   * topics, or other B and L): not this definition's numbers, so not stored.
+   */
+  otherVersion: number;
 }
 
 /**
@@ -40,18 +45,21 @@ export class KafkaStoreSink {
   private readonly sink: StoreSink;
   private readonly watch: CaughtUpWatch;
   private skipped = 0;
+  private otherVersion = 0;
+  private readonly versions: Map<string, string>;
   private stopRun!: () => void;
   private failRun!: (error: unknown) => void;
 
   constructor(options: KafkaStoreSinkOptions) {
     this.o = options;
     this.defs = new Map(options.pipelines.map((p) => [p.name, p]));
+    this.versions = new Map(options.pipelines.map((p) => [p.name, definitionVersion(p)]));
     this.sink = new StoreSink(options.store);
     this.watch = new CaughtUpWatch(options.settings, options.stopWhenIdleMs);
   }
 
   get stats(): KafkaStoreSinkStats {
-    return { ...this.sink.written, skipped: this.skipped };
+    return { ...this.sink.written, skipped: this.skipped, otherVersion: this.otherVersion };
   }
 
   /** Consumes until `stop` (or until idle with `stopWhenIdleMs`); the store stays open (the caller's). */
@@ -117,6 +125,10 @@ export class KafkaStoreSink {
         continue;
       }
       if (batch.topic === this.names.results) {
+        if (row.definition_version !== undefined && row.definition_version !== this.versions.get(def.name)) {
+          this.otherVersion++;
+          continue;
+        }
         const result = parseResultLine(def, row, r.offset);
         if (result) this.sink.result(result);
       } else {

@@ -50,7 +50,7 @@ export const resultsCommand: CommandSpec = {
     await out.close();
     const leftOut = [
       ...(others ? [`${others} rows of pipelines not in ${registry.origin}`] : []),
-      ...(otherVersions ? [`${otherVersions} rows of another definition version of its pipelines`] : []),
+      ...(otherVersions ? [`${otherVersions} rows of another definition version of its pipelines (another group's definition, or other --max-out-of-orderness/--allowed-lateness than these)`] : []),
     ];
     process.stderr.write(`exported ${out.count} results to ${String(v.output)}${leftOut.length ? ` (${leftOut.join(', ')} left out)` : ''}\n`);
     if (v['late-output'] !== undefined) {

@@ -27,7 +27,9 @@ export const sinkCommand: CommandSpec = {
     ...logOptions,
     ...timingOptions,
     '                           (the B and L the workers run with: rows are matched to those definitions;',
-    '                           rows of pipelines the definitions do not have are skipped and counted)',
+    '                           rows of pipelines the definitions do not have, and result rows of another',
+    '                           version of one (another group ran a changed definition, or other B and L),',
+    '                           are skipped and counted)',
   ],
   flags: { 'from-kafka': { type: 'boolean' }, 'stop-when-idle': { type: 'string' }, group: { type: 'string' }, ...storeFlags, ...metricsFlags, ...logFlags, ...timingFlags },
   async run(v) {
@@ -60,7 +62,11 @@ export const sinkCommand: CommandSpec = {
       });
       onStopSignal(() => sink.stop());
       const stats = await sink.run();
-      log.info(`sink: ${stats.results} results and ${stats.late} late events in the store${stats.skipped ? `, ${stats.skipped} rows of pipelines not in ${registry.origin} skipped` : ''}`, { final: true, ...stats });
+      const skipped = [
+        ...(stats.skipped ? [`${stats.skipped} rows of pipelines not in ${registry.origin}`] : []),
+        ...(stats.otherVersion ? [`${stats.otherVersion} result rows of another definition version (another group's definition, or other --max-out-of-orderness/--allowed-lateness than these)`] : []),
+      ];
+      log.info(`sink: ${stats.results} results and ${stats.late} late events in the store${skipped.length ? `; skipped: ${skipped.join(', ')}` : ''}`, { final: true, ...stats });
     } finally {
       await served?.close();
       await store.close();

@@ -207,5 +207,17 @@ describe('a user\'s definitions end to end through a real broker (rides keyed by
       for (const [k, value] of cells(jsonLines(readFileSync(out, 'utf8')))) expected.set(k, value);
     }
     expect(cells(jsonLines(readFileSync(realtime, 'utf8')))).toEqual(new Map([...expected].sort(([a], [b]) => (a < b ? -1 : 1))));
+
+    // A sink given the changed definitions stores their rows, not the first group's (it kept the old
+    // filter's counts: the revision guard dropped the new rows as replays of the same cells).
+    const store = `duckdb:${join(ws.dir, 'store-g2.duckdb')}`;
+    const sink = concord(['sink', '--from-kafka', '--stop-when-idle', '2s', '--store', store, ...after], env);
+    expect(sink.code, sink.stderr).toBe(0);
+    expect(sink.stderr).toMatch(/skipped: [1-9]\d* result rows of another definition version/);
+    const report = concord(['report', '--date', DATE, '--store', store, '--format', 'json', '--pipeline', 'rides_per_city_5m', ...after]);
+    expect(report.code, report.stderr).toBe(0);
+    const rows = (JSON.parse(report.stdout) as { pipelines: { rows: { window_start: string; key: { city: string }; values: { rides: number; fares: unknown } }[] }[] }).pipelines[0]!.rows;
+    const stored = new Map(rows.map((r) => [`rides_per_city_5m|${r.window_start}|${r.key.city}`, [r.values.rides, r.values.fares]]));
+    expect(new Map([...stored].sort(([a], [b]) => (a < b ? -1 : 1)))).toEqual(new Map([...expected].filter(([k]) => k.startsWith('rides_per_city_5m|')).sort(([a], [b]) => (a < b ? -1 : 1))));
   }, 300_000);
 });
