@@ -2,7 +2,8 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventSchema } from '../schemas/schema.ts';
 import { BatchConsumer, CaughtUpWatch, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
-import { topicId } from '../stream/kafka/admin.ts';
+import { committedOffsets, topicId } from '../stream/kafka/admin.ts';
+import { ConfigError } from '../pipeline/errors.ts';
 import { groupName, inputTopic } from '../stream/kafka/topics.ts';
 import { rejectedDir, schemaDir, sourceTag } from './archive-layout.ts';
 import { claimKafkaTopic } from './archive-sources.ts';
@@ -88,8 +89,10 @@ export class KafkaArchiver {
       this.failed = reject;
     });
     await claimKafkaTopic(this.o.dir, this.o.schema, this.topic, await topicId(this.o.settings, this.topic));
+    const groupId = this.o.groupId ?? groupName(`concord-archiver-${this.o.schema.name}`);
+    await this.checkGroupMatchesArchive(groupId);
     this.consumer = await BatchConsumer.start(this.o.settings, {
-      groupId: this.o.groupId ?? groupName(`concord-archiver-${this.o.schema.name}`),
+      groupId,
       topics: [this.topic],
       commit: 'none',
       onError: (error) => this.failed(error),
@@ -125,6 +128,27 @@ export class KafkaArchiver {
     this.finished();
   }
 
+  /**
+   * The group's offsets are committed after each flush's marker, so they never pass this archive's last
+   * marker + 1. When they do, the group archived into another directory (or the markers were removed):
+   * it would resume there and this archive would get nothing (0 records read, exit 0). Refused instead.
+   */
+  private async checkGroupMatchesArchive(groupId: string): Promise<void> {
+    const committed = await committedOffsets(this.o.settings, groupId, this.topic);
+    if (committed.size === 0) return;
+    await mkdir(this.markerDir(), { recursive: true });
+    const markers = await readdir(this.markerDir());
+    for (const [p, offset] of [...committed].sort((a, b) => a[0] - b[0])) {
+      const next = lastMarked(markers, `${this.tag(p)}-`) + 1;
+      if (offset <= next) continue;
+      throw new ConfigError(
+        `consumer group ${groupId} has archived ${this.topic} partition ${p} up to offset ${offset}, but ${this.o.dir} holds it only up to ${next} ` +
+          '(the group archived into another directory, or its markers were removed): archive into this directory under a group of its own, ' +
+          '`--group NAME` (it reads the topic from its start; records this directory holds are skipped)',
+      );
+    }
+  }
+
   /** Removes half-written flushes (files without a marker) and finds where each partition stands. */
   private async assign(partitions: number[]): Promise<void> {
     // Fetch positions of the membership that ended no longer hold: a partition restarts after its last marker.
@@ -140,11 +164,7 @@ export class KafkaArchiver {
     }
     for (const p of partitions) {
       const prefix = `${this.tag(p)}-`;
-      let last = -1;
-      for (const m of markers) {
-        const range = /^(\d+)-(\d+)$/.exec(m.slice(prefix.length));
-        if (m.startsWith(prefix) && range) last = Math.max(last, Number(range[2]));
-      }
+      const last = lastMarked(markers, prefix);
       for (const file of [...files, ...rejected]) {
         const name = file.slice(file.lastIndexOf('/') + 1).replace(/\.(parquet|jsonl)$/, '');
         if (name.startsWith(prefix) && /^\d+-\d+$/.test(name.slice(prefix.length)) && !markers.has(name)) await rm(file, { force: true });
@@ -205,4 +225,14 @@ export class KafkaArchiver {
       if (this.buffers.size === 0 && (await this.watch.caughtUp(this.topic, this.archived.keys()))) this.finished();
     }
   }
+}
+
+/** The last offset the commit markers of one partition (`<tag>-`) vouch for; -1: none. */
+function lastMarked(markers: Iterable<string>, prefix: string): number {
+  let last = -1;
+  for (const m of markers) {
+    const range = /^(\d+)-(\d+)$/.exec(m.slice(prefix.length));
+    if (m.startsWith(prefix) && range) last = Math.max(last, Number(range[2]));
+  }
+  return last;
 }

@@ -26,6 +26,8 @@ export const archiveCommand: CommandSpec = {
     '                           offsets committed after the rename (killed and restarted: no duplicates, no gaps);',
     '                           a topic deleted and made again since it was archived here is refused (exit 2)',
     '--stop-when-idle D         with --from-kafka: exit once caught up and quiet for D',
+    '--group NAME               with --from-kafka: the consumer group (default <prefix>concord-archiver-<schema>);',
+    '                           one per archive directory: a group that archived into another one is refused',
     '--flush-records N          with --from-kafka: records per partition per file (default 50000)',
     ...metricsOptions.map((line) => line.replace('--metrics-port N          ', '--metrics-port N  (kafka) ')),
     ...logOptions,
@@ -36,7 +38,7 @@ export const archiveCommand: CommandSpec = {
   ],
   flags: {
     schema: { type: 'string' }, input: { type: 'string' }, dir: { type: 'string' }, 'from-kafka': { type: 'boolean' },
-    'stop-when-idle': { type: 'string' }, 'flush-records': { type: 'string' }, ...metricsFlags, ...logFlags,
+    'stop-when-idle': { type: 'string' }, 'flush-records': { type: 'string' }, group: { type: 'string' }, ...metricsFlags, ...logFlags,
   },
   required: ['schema', 'dir'],
   async run(v) {
@@ -56,6 +58,7 @@ export const archiveCommand: CommandSpec = {
         sketched,
         dir: String(v.dir),
         settings,
+        ...(v.group === undefined ? {} : { groupId: String(v.group) }),
         ...(v['flush-records'] ? { flushRecords: Number(v['flush-records']) } : {}),
         ...(v['stop-when-idle'] ? { stopWhenIdleMs: parseDuration(String(v['stop-when-idle']), '--stop-when-idle') } : {}),
         log: log.lineSink(schema.name),
@@ -83,7 +86,7 @@ export const archiveCommand: CommandSpec = {
 };
 
 /** Kafka-only flags are used with --from-kafka only. */
-const KAFKA_ONLY = ['stop-when-idle', 'flush-records', 'metrics-port', 'metrics-host'];
+const KAFKA_ONLY = ['stop-when-idle', 'flush-records', 'group', 'metrics-port', 'metrics-host'];
 
 /** One source: --input FILE or --from-kafka, never both (one was silently ignored) nor none. */
 function checkSource(v: FlagValues): void {

@@ -106,6 +106,27 @@ describe('concord archive --from-kafka (real broker), killed and restarted', () 
   }, 300_000);
 });
 
+// The group's committed offsets said where to resume, whatever the directory: a second --dir (a lost
+// archive rebuilt, a copy elsewhere) got 0 records, exit 0, and no way to fill it under that prefix.
+describe('concord archive --from-kafka into a second directory', () => {
+  it('is refused while the group has archived elsewhere; under a group of its own it archives everything', async () => {
+    const prefix = `d${randomUUID().slice(0, 6)}.`;
+    const env = { CONCORD_TOPIC_PREFIX: prefix };
+    const produced = concord(['produce', '--schema', 'clicks', '--count', '400', '--seed', '4', '--date', DATE, '--partitions', '2'], env);
+    expect(produced.code, produced.stderr).toBe(0);
+    const first = await archiver(prefix, join(ws.dir, 'first'), ['--stop-when-idle', '1s']).exited;
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain('of 400 records read');
+    const second = await archiver(prefix, join(ws.dir, 'second'), ['--stop-when-idle', '1s']).exited;
+    expect(second.code, second.stderr).toBe(2);
+    expect(second.stderr).toMatch(new RegExp(`consumer group ${prefix.replace('.', '\\.')}concord-archiver-clicks has archived ${prefix.replace('.', '\\.')}clicks partition 0 up to offset \\d+, but .*second holds it only up to 0`));
+    expect(second.stderr).toContain('`--group NAME`');
+    const own = await archiver(prefix, join(ws.dir, 'second'), ['--stop-when-idle', '1s', '--group', `${prefix}second`]).exited;
+    expect(own.code, own.stderr).toBe(0);
+    expect(own.stderr).toMatch(/archived \d+ clicks events from Kafka and \d+ rejected records .* of 400 records read/);
+  }, 120_000);
+});
+
 // After `npm run infra:down -- --clean` (or any delete) the topic is made again with offsets from 0: the
 // archive's commit markers skipped its records as "already archived" (50,009 of them) and kept the old
 // topic's events.
