@@ -25,6 +25,11 @@ export interface PartitionCheckpoint {
   idle: boolean;
   /** The operator's state, its own single-partition watermark and how far its windows were fired. */
   operator: OperatorSnapshot;
+  /**
+   * The input topic's id (absent in older checkpoints): a topic deleted and made again starts its offsets
+   * at 0, and `next` would skip its records.
+   */
+  topic_id?: string;
 }
 
 /** The key of one (partition, pipeline) checkpoint record. */
@@ -41,13 +46,14 @@ export interface CheckpointedPartition {
 
 /** The checkpoint records of one partition (every pipeline, so they always agree on the offset). */
 export function partitionCheckpointRecords(
-  checkpoints: string, key: (pipeline: string) => string, pipelines: readonly PipelineDefinition[], state: CheckpointedPartition,
+  checkpoints: string, key: (pipeline: string) => string, pipelines: readonly PipelineDefinition[], state: CheckpointedPartition, topicId?: string,
 ): OutRecord[] {
   return pipelines.map((def, i) => {
     const op = state.operators[i]!;
     const w = op.watermark;
     const cp: PartitionCheckpoint = {
       format: CHECKPOINT_FORMAT, next: state.next, watermark: Number.isFinite(w) ? w : null, idle: state.idle, operator: op.snapshot(),
+      ...(topicId === undefined ? {} : { topic_id: topicId }),
     };
     return { topic: checkpoints, key: key(def.name), value: JSON.stringify(cp) };
   });
@@ -58,7 +64,7 @@ export function partitionCheckpointRecords(
  * this format, for these definitions, in one transaction (one offset).
  */
 export function readPartitionCheckpoints(
-  stored: ReadonlyMap<string, string>, key: (pipeline: string) => string, pipelines: readonly PipelineDefinition[], source: string,
+  stored: ReadonlyMap<string, string>, key: (pipeline: string) => string, pipelines: readonly PipelineDefinition[], source: string, topicId?: string,
 ): { checkpoints: (PartitionCheckpoint | undefined)[]; next: number } {
   const checkpoints = pipelines.map((def) => {
     const text = stored.get(key(def.name));
@@ -69,6 +75,13 @@ export function readPartitionCheckpoints(
     }
     if (cp.operator!.definition !== definitionVersion(def)) {
       throw new ConcordError(`${def.name}: the checkpoint of ${source} is from another definition version; use a new --group`, { domain: 'user' });
+    }
+    if (topicId !== undefined && cp.topic_id !== undefined && cp.topic_id !== topicId) {
+      throw new ConcordError(
+        `the checkpoint of ${source} is of the topic as it was before it was deleted and made again (topic id ${cp.topic_id} then, ${topicId} now): ` +
+          'its offsets start at 0 again and the checkpoint would skip its records. Run under a new --group (and reconcile the days it covers from the archive)',
+        { domain: 'user' },
+      );
     }
     return cp as PartitionCheckpoint;
   });

@@ -58,6 +58,8 @@ export class WorkerPartitions {
   /** What was last reported to the merge stage per `pipeline index|partition` (W, the partition's W, idle). */
   private readonly reported = new Map<string, string>();
   private readonly versions: readonly string[];
+  /** The input topic's id, once the worker has read it: kept in the checkpoints, checked on restore. */
+  topicId: string | undefined;
 
   constructor(options: WorkerPartitionsOptions) {
     this.o = options;
@@ -107,7 +109,7 @@ export class WorkerPartitions {
     let restored = 0;
     const sources = this.o.pipelines.map(() => [] as WatermarkSource[]);
     for (const p of fresh) {
-      const { checkpoints, next } = readPartitionCheckpoints(stored, (pipeline) => this.checkpointKey(p, pipeline), this.o.pipelines, this.source(p));
+      const { checkpoints, next } = readPartitionCheckpoints(stored, (pipeline) => this.checkpointKey(p, pipeline), this.o.pipelines, this.source(p), this.topicId);
       if (checkpoints.some((cp) => cp)) restored++;
       const operators = this.operators(p, checkpoints, outputs, (i, source) => sources[i]!.push(source));
       this.states.set(p, { operators, next, lastDataAt: Date.now(), dirty: false, paused: false });
@@ -238,7 +240,7 @@ export class WorkerPartitions {
       if (!state.dirty) continue;
       state.dirty = false;
       const idle = this.trackers[0]!.isIdle(this.source(p));
-      records.push(...partitionCheckpointRecords(this.o.names.checkpoints, (pipeline) => this.checkpointKey(p, pipeline), this.o.pipelines, { ...state, idle }));
+      records.push(...partitionCheckpointRecords(this.o.names.checkpoints, (pipeline) => this.checkpointKey(p, pipeline), this.o.pipelines, { ...state, idle }, this.topicId));
     }
     return records;
   }

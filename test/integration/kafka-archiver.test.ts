@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Admin } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDb, quoteString } from '../../batch/duckdb.ts';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
@@ -14,8 +13,8 @@ import { pageViewsPerMinute } from '../../examples/seed.ts';
 import { clicksSchema } from '../../examples/seed.ts';
 import { resultToJson } from '../../schemas/results.ts';
 import { memoryBatches } from '../../sources/jsonl-file.ts';
-import { baseOptions, kafkaSettings } from '../../stream/kafka/common.ts';
 import { concord } from '../fixtures/cli.ts';
+import { deleteTopic } from '../fixtures/kafka-topics.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -146,17 +145,7 @@ describe('concord archive --from-kafka of a topic deleted and made again', () =>
     const sources = JSON.parse(readFileSync(join(dir, 'clicks', '_sources.json'), 'utf8')) as Record<string, string>;
     expect(sources[`kafka:${prefix}clicks`]).toMatch(/^topic id \S+$/);
 
-    const admin = new Admin(baseOptions(kafkaSettings('concord-test')));
-    try {
-      await admin.deleteTopics({ topics: [`${prefix}clicks`] });
-      // The controller finishes a delete after answering it: wait until a create is taken.
-      for (const started = Date.now(); (await admin.listTopics()).includes(`${prefix}clicks`);) {
-        if (Date.now() - started > 30_000) throw new Error('topic not deleted within 30 s');
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    } finally {
-      await admin.close();
-    }
+    await deleteTopic(`${prefix}clicks`);
     produce(2);
     const again = await archiver(prefix, dir, ['--stop-when-idle', '1s']).exited;
     expect(again.code, again.stderr).toBe(2);
