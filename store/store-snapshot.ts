@@ -118,6 +118,12 @@ export class StoreSnapshot {
   }
 
   /** The pipelines the store holds results or a watermark of (an index skip-scan on PostgreSQL). */
+  /** No result at all: no tables yet, or none in them (a sink that wrote nothing creates the tables). */
+  async holdsNoResult(): Promise<boolean> {
+    if (this.empty) return true;
+    return (await this.q.query(`SELECT 1 AS one FROM ${this.s}.result_rows LIMIT 1`)).length === 0;
+  }
+
   async pipelines(): Promise<string[]> {
     const rows = await this.q.query(
       `WITH RECURSIVE p(name) AS (

@@ -68,7 +68,7 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
         });
       }
     }
-    return { from: fromDay, to: toDay, empty: s.empty, days: [...byDay.entries()].sort(([a], [b]) => (a < b ? 1 : -1)).map(([d, pipelines]) => ({ date: d, pipelines })) };
+    return { from: fromDay, to: toDay, empty: await s.holdsNoResult(), days: [...byDay.entries()].sort(([a], [b]) => (a < b ? 1 : -1)).map(([d, pipelines]) => ({ date: d, pipelines })) };
   }));
 
   app.get<{ Params: { date: string } }>('/api/days/:date', {
@@ -98,7 +98,7 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
           reconciliation: rec ? reconciliationSummary(rec) : null, reconciliations: recs.length,
         });
       }
-      return { date: day, empty: s.empty, pipelines };
+      return { date: day, empty: await s.holdsNoResult(), pipelines };
     });
   });
 

@@ -25,7 +25,7 @@ export function liveRoutes(app: FastifyInstance, ctx: ServeContext, security: Re
     let pipelines: unknown[] = [];
     try {
       pipelines = await ctx.reader.read(async (s) => {
-        store.empty = s.empty;
+        store.empty = await s.holdsNoResult();
         const totals = await s.totals();
         const out = [];
         for (const def of ctx.registry.pipelines) {

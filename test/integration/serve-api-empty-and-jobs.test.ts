@@ -10,7 +10,7 @@ import { ConfigError } from '../../pipeline/errors.ts';
 import { JobsView } from '../../serve/jobs-view.ts';
 import { createLogger } from '../../serve/logger.ts';
 import { buildServer } from '../../serve/server.ts';
-import { openStoreReader } from '../../store/open-store.ts';
+import { openStore, openStoreReader } from '../../store/open-store.ts';
 import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
 import { DATE, F, P, U } from '../fixtures/serve-api.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
@@ -46,6 +46,23 @@ describe('concord serve on an empty store, and with BullMQ jobs', () => {
       const page = await server.app.inject('/');
       expect(page.statusCode).toBe(200);
       expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+    } finally {
+      await server.close();
+    }
+  });
+
+  // A sink that wrote nothing creates the tables: /api/days said `empty: false` and /api/status
+  // contradicted itself (`store.empty: false`, top-level `empty: true`).
+  it('PostgreSQL with tables but no result: every answer says empty', async () => {
+    const schema = schemas.next('tables');
+    const writer = await openStore(PG_URL, { registry, schema });
+    await writer.close();
+    const reader = await openStoreReader(PG_URL, { registry, schema });
+    const server = await buildServer({ registry, reader, log: createLogger('silent') });
+    try {
+      expect((await server.app.inject('/api/status')).json()).toMatchObject({ empty: true, store: { status: 'ok', empty: true } });
+      expect((await server.app.inject('/api/days')).json()).toMatchObject({ empty: true, days: [] });
+      expect((await server.app.inject(`/api/days/${DATE}`)).json()).toMatchObject({ empty: true });
     } finally {
       await server.close();
     }
