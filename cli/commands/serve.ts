@@ -71,8 +71,10 @@ export const serveCommand: CommandSpec = {
       throw new ConfigError(`cannot listen on ${host}:${portText}: ${error instanceof Error ? error.message : String(error)}`);
     }
     if (!loopback) log.warn({ host }, 'listening beyond loopback: whoever reaches this address can read the store (no authentication)');
-    log.info({ address, store: reader.location, backend: reader.backend, pipelines: registry.pipelines.length, archive: archive ?? null, redis: redis ? 'configured' : null }, 'concord serve ready');
-    process.stderr.write(`concord serve: ${address}/ (dashboard), ${address}/api/openapi.json (API), ${address}/metrics — store ${reader.location}\n`);
+    // Two serves of one database differ by schema only: say it.
+    const storeSaid = reader.backend === 'postgres' ? `${reader.location} (schema ${reader.schema})` : reader.location;
+    log.info({ address, store: reader.location, ...(reader.backend === 'postgres' ? { schema: reader.schema } : {}), backend: reader.backend, pipelines: registry.pipelines.length, archive: archive ?? null, redis: redis ? 'configured' : null }, 'concord serve ready');
+    process.stderr.write(`concord serve: ${address}/ (dashboard), ${address}/api/openapi.json (API), ${address}/metrics — store ${storeSaid}\n`);
     await new Promise<void>((resolve) => {
       onStopSignal(() => resolve());
     });
