@@ -24,7 +24,8 @@ export const streamCommand: CommandSpec = {
     '--dead-letter FILE         rejected lines with the reason (default: counted only)',
     ...timingOptions,
     '--final                    write only the highest revision per window/key (and all alerts)',
-    '--store URL                also write results, late events and the watermark to the result store, the',
+    '--store URL                also write results, late events and the watermark to the result store (also',
+    '                           when env CONCORD_STORE names one), the',
     '                           single source of truth `report`, `reconcile --date` and the jobs read:',
     '                           duckdb:<file> (default duckdb:.concord/store.duckdb, one process)',
     ...storeOptions.slice(1),
@@ -50,7 +51,9 @@ export const streamCommand: CommandSpec = {
     const kept: ResultRecord[] = [];
     // Lines read, blank and rejected ones too: the summary's events are the lines that were events.
     const progress = new Progress(`stream ${def.name}`, { unit: 'lines read' });
-    const store = v.store === undefined ? undefined : await openStore(storeUrl(v), { registry });
+    // The store is optional here: written when named, by --store or env CONCORD_STORE (which its help names).
+    const named = v.store !== undefined || (process.env.CONCORD_STORE ?? '') !== '';
+    const store = named ? await openStore(storeUrl(v), { registry }) : undefined;
     const sink = store ? new StoreSink(store) : undefined;
     const stats = await runStream({
       pipelines: [def],

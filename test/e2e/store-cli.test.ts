@@ -86,6 +86,17 @@ describe('the single source of truth through the CLI (embedded store)', () => {
     expect((report() as unknown as { pipelines: { empty: boolean }[] }).pipelines.map((p) => p.empty)).toEqual(seedPipelines.map(() => false));
   });
 
+  // `stream`'s help names CONCORD_STORE, but only --store made it write: late data streamed with the
+  // variable alone silently never reached the store.
+  it('stream writes to the store CONCORD_STORE names, as its help says', () => {
+    const named = `duckdb:${join(ws.dir, 'from-env.duckdb')}`;
+    const r = concord(['stream', '--pipeline', 'page_views_per_minute', '--input', join(ws.dir, 'clicks.jsonl'), '--output', join(ws.dir, 'from-env.jsonl')], { CONCORD_STORE: named });
+    expect(r.code, r.stderr).toBe(0);
+    const rep = concord(['report', '--date', DATE, '--store', named, '--pipeline', 'page_views_per_minute', '--format', 'json']);
+    expect(rep.code, rep.stderr).toBe(0);
+    expect((JSON.parse(rep.stdout) as Report).pipelines[0]!.rows.length).toBeGreaterThan(0);
+  });
+
   it('reconcile explains 100% of differences, publishes the corrected day; the report equals the dashboard query and the replay', async () => {
     const before = report();
     for (const p of before.pipelines) expect(p.status.liveGeneration).toBe(0);
