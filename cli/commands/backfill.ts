@@ -97,6 +97,7 @@ export const revertCommand: CommandSpec = {
         const status = await store.status(def.name, date);
         if (status.generations.length === 0) {
           if (v.pipeline !== 'all') throw new ConfigError(`${def.name} ${date} was never reconciled: nothing to revert`);
+          process.stdout.write(`${def.name} ${date}: never reconciled, nothing to revert\n`);
           continue;
         }
         const r = await store.revert(def.name, date);

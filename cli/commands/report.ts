@@ -132,7 +132,7 @@ function toMarkdown(r: DayReport, cells: boolean): string {
       continue;
     }
     out.push(`## ${p.pipeline}`, '', `Day ${s.status} (watermark ${s.watermark === null ? 'unknown' : new Date(s.watermark).toISOString()}); live version ${s.liveGeneration}` +
-      `${s.liveGeneration === 0 ? ' (realtime, not reconciled yet)' : ''}; ${s.dirty} dirty cells, late-delta ${s.lateDelta}.`, '');
+      `${s.liveGeneration !== 0 ? '' : s.generations.length > 0 ? ` (realtime: reconciled version ${s.generations.join(', ')} reverted)` : ' (realtime, not reconciled yet)'}; ${s.dirty} dirty cells, late-delta ${s.lateDelta}.`, '');
     if (p.reconciliation) out.push('Top differences:', '', differencesMarkdown(p.reconciliation, 10), '');
     if (!cells) {
       out.push(`${p.rows.length} cells live (every cell: --cells, or --format csv|json).`, '');

@@ -184,4 +184,17 @@ describe('the single source of truth through the CLI (embedded store)', () => {
     const rows = (JSON.parse(r.stdout) as Report).pipelines[0]!.rows;
     expect(rows.map((x) => [x.key.url, x.values.views])).toEqual([['/a', 3], ['/b', 1]]);
   });
+
+  // After a revert the report said "live version 0 (realtime, not reconciled yet)" of a reconciled day;
+  // `revert --pipeline all` of a day nothing was reconciled for printed nothing.
+  it('revert: the report says which reconciled version was reverted; a day with nothing to revert says so', () => {
+    const r = concord(['revert', '--date', DATE, '--pipeline', 'page_views_per_minute', '--store', store()]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^page_views_per_minute 2026-11-23: version 0 live again \(was 1\)/);
+    const md = concord(['report', '--date', DATE, '--store', store(), '--pipeline', 'page_views_per_minute']);
+    expect(md.stdout).toContain('live version 0 (realtime: reconciled version 1 reverted)');
+    const nothing = concord(['revert', '--date', '2026-11-20', '--pipeline', 'all', '--store', store()]);
+    expect(nothing.code, nothing.stderr).toBe(0);
+    expect(nothing.stdout.trim().split('\n')).toEqual(seedPipelines.map((p) => `${p.name} 2026-11-20: never reconciled, nothing to revert`));
+  });
 });
