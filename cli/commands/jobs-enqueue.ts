@@ -20,8 +20,7 @@ import { storeUrl } from './shared.ts';
 export async function enqueue(jobs: ConcordJobs, v: FlagValues): Promise<number> {
   const date = String(v.date);
   const pipeline = v.pipeline === undefined ? undefined : String(v.pipeline);
-  if (v.timeout !== undefined && v.wait !== true) throw new ConfigError('--timeout bounds --wait: add --wait, or leave --timeout out');
-  const timeoutMs = v.timeout === undefined ? undefined : parseDuration(String(v.timeout), '--timeout');
+  const deadline = waitDeadline(v);
   const explicitStore = v.store !== undefined || process.env.CONCORD_STORE !== undefined;
   const store = explicitStore ? await agreedStore(jobs, v, false) : undefined;
   const force = v.force === true;
@@ -52,8 +51,8 @@ export async function enqueue(jobs: ConcordJobs, v: FlagValues): Promise<number>
       toWait.push(id);
     }
   }
-  if (!v.wait) return failedLeft > 0 ? 1 : 0;
-  const failed = await waitFor(jobs, toWait, timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs);
+  if (deadline === undefined) return failedLeft > 0 ? 1 : 0;
+  const failed = await waitFor(jobs, toWait, deadline);
   return failed + failedLeft > 0 ? 1 : 0;
 }
 
@@ -131,7 +130,17 @@ async function backfillArchive(jobs: ConcordJobs, v: FlagValues): Promise<string
  * returns how many failed. It polls the job's state: QueueEvents can miss a job that finishes while
  * its event stream is being set up, and a wait must not hang.
  */
-async function waitFor(jobs: ConcordJobs, ids: string[], deadline: number, pollMs = 500): Promise<number> {
+/**
+ * `--wait [--timeout D]` (enqueue, retry), read before anything is enqueued: when the wait ends
+ * (epoch ms; Infinity: no limit), or undefined when not asked to wait.
+ */
+export function waitDeadline(v: FlagValues): number | undefined {
+  if (v.timeout !== undefined && v.wait !== true) throw new ConfigError('--timeout bounds --wait: add --wait, or leave --timeout out');
+  if (v.wait !== true) return undefined;
+  return v.timeout === undefined ? Number.POSITIVE_INFINITY : Date.now() + parseDuration(String(v.timeout), '--timeout');
+}
+
+export async function waitFor(jobs: ConcordJobs, ids: string[], deadline: number, pollMs = 500): Promise<number> {
   let failed = 0;
   for (const [i, id] of ids.entries()) {
     let said = '';

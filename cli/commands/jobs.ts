@@ -6,7 +6,7 @@ import { validateSchedule } from '../../jobs/schedule.ts';
 import { metricsFlags, metricsOptions } from '../../serve/process-metrics.ts';
 import type { CommandSpec, FlagValues } from '../args.ts';
 import { logFlags, logOptions } from '../logging.ts';
-import { backfill, enqueue } from './jobs-enqueue.ts';
+import { backfill, enqueue, waitDeadline, waitFor } from './jobs-enqueue.ts';
 import { runWorker } from './jobs-worker.ts';
 import { loadRegistry, storeFlags, storeOptions, timingFlags, timingOptions } from './shared.ts';
 
@@ -16,7 +16,7 @@ const SUB_FLAGS: Record<string, readonly string[]> = {
   schedule: ['cron', 'tz'],
   unschedule: [],
   enqueue: ['date', 'pipeline', 'force', 'allow-empty', 'wait', 'timeout', 'store'],
-  retry: ['date', 'pipeline'],
+  retry: ['date', 'pipeline', 'wait', 'timeout'],
   backfill: ['from', 'to', 'pipeline', 'store', 'archive'],
   status: ['date'],
 };
@@ -43,7 +43,7 @@ export const jobsCommand: CommandSpec = {
     '  schedule                 nightly replay + reconcile of the previous date: --cron "0 2 * * *" --tz UTC',
     '  unschedule               remove the nightly schedule (jobs it already enqueued stay)',
     '  enqueue                  reconcile --date D [--pipeline NAME|all] [--force] [--allow-empty] [--wait [--timeout D]] [--store URL]',
-    '  retry                    run the failed jobs of --date D [--pipeline NAME|all] again (same job ids)',
+    '  retry                    run the failed jobs of --date D [--pipeline NAME|all] again (same job ids) [--wait [--timeout D]]',
     '  backfill                 --from D1 --to D2 [--pipeline P] [--store URL] [--archive DIR]: one job per (pipeline,',
     '                           date) with dirty cells or archive files written after the day\'s last reconcile',
     '  status                   jobs with state, attempts, progress, result or failure reason [--date D]; workers and schedule',
@@ -52,9 +52,9 @@ export const jobsCommand: CommandSpec = {
     '--force                    enqueue: a deliberate rerun, even when the day\'s job ran or failed (a new job id)',
     '--allow-empty              enqueue: reconcile even when the archive holds no event of the date (a day',
     '                           without traffic); without it such a job fails: "no archived events for D in DIR"',
-    '--wait                     enqueue: wait for the jobs (their state and progress on stderr as they change), print',
+    '--wait                     enqueue, retry: wait for the jobs (their state and progress on stderr as they change), print',
     '                           each result; exit 0 if all completed, 1 if not',
-    '--timeout D                enqueue --wait: stop waiting after D (e.g. 30m; exit 1; the jobs go on). Default: no limit',
+    '--timeout D                enqueue/retry --wait: stop waiting after D (e.g. 30m; exit 1; the jobs go on). Default: no limit',
     '--from D1 --to D2          backfill: the dates, inclusive',
     '--cron EXPR                schedule: five cron fields (env CONCORD_NIGHTLY_CRON, default "0 2 * * *")',
     '--tz ZONE                  schedule: IANA time zone of the cron (env CONCORD_NIGHTLY_TZ, default UTC)',
@@ -124,11 +124,13 @@ async function runSub(sub: string, v: FlagValues, redisUrl: string): Promise<num
     }
     if (sub === 'enqueue') return await enqueue(jobs, v);
     if (sub === 'retry') {
+      const deadline = waitDeadline(v);
       const retried = await jobs.retryFailed(String(v.date), v.pipeline === undefined ? undefined : String(v.pipeline));
       process.stdout.write(retried.length === 0
         ? `no failed job of ${String(v.date)} to retry (\`concord jobs status --date ${String(v.date)}\` shows its jobs)\n`
         : retried.map((id) => `${id} retried: waiting\n`).join(''));
-      return 0;
+      if (deadline === undefined) return 0;
+      return (await waitFor(jobs, retried, deadline)) > 0 ? 1 : 0;
     }
     if (sub === 'backfill') return await backfill(jobs, v, registry);
     for (const j of await jobs.status(v.date === undefined ? undefined : String(v.date))) process.stdout.write(`${statusLine(j)}\n`);

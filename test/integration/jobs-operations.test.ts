@@ -73,6 +73,10 @@ describe('jobs through the CLI, a worker on PostgreSQL', () => {
       return j && (await j.getState()) === 'failed' && j.finishedOn! > finishedBefore ? (await jobs.queue.getJob(id))! : undefined;
     });
     expect(rerun.failedReason).toContain('no archived events');
+    // Waited on, as `enqueue --wait` is (`retry --wait` was refused as an option of enqueue only).
+    const waited = await concord(['jobs', 'retry', '--date', EMPTY, '--pipeline', P, '--wait', '--timeout', '60s'], env);
+    expect(waited.code, waited.stderr).toBe(1);
+    expect(waited.stdout).toContain(`${id} retried: waiting\n${id} failed: no archived events for ${EMPTY}`);
     const none = await concord(['jobs', 'retry', '--date', DATE, '--pipeline', P], env);
     expect(none.stdout).toContain(`no failed job of ${DATE} to retry`);
 

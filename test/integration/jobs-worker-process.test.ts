@@ -136,7 +136,7 @@ describe('help', () => {
     ]);
     // An option of another subcommand is refused, not ignored.
     expect(misplaced!.code).toBe(2);
-    expect(misplaced!.stderr).toBe('concord jobs: --wait is an option of jobs enqueue, not of jobs status: leave it out (`concord jobs --help` lists the options)\n');
+    expect(misplaced!.stderr).toBe('concord jobs: --wait is an option of jobs enqueue, jobs retry, not of jobs status: leave it out (`concord jobs --help` lists the options)\n');
     for (const [i, sub] of subs.entries()) {
       const r = runs[i]!;
       expect(r.code).toBe(0);
