@@ -1,9 +1,9 @@
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ConfigError } from '../pipeline/errors.ts';
 import type { EventSchema } from '../schemas/schema.ts';
 import { BatchConsumer, CaughtUpWatch, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
 import { committedOffsets, topicId } from '../stream/kafka/admin.ts';
-import { ConfigError } from '../pipeline/errors.ts';
 import { groupName, inputTopic } from '../stream/kafka/topics.ts';
 import { rejectedDir, schemaDir, sourceTag } from './archive-layout.ts';
 import { claimKafkaTopic } from './archive-sources.ts';

@@ -117,13 +117,13 @@ export class StoreSnapshot {
     return rows.map((x) => ({ cell: String(x.cell), key: JSON.parse(String(x.key_json)) as KeyValues, total: x.total === null ? null : Number(x.total) / unit, windows: Number(x.windows) }));
   }
 
-  /** The pipelines the store holds results or a watermark of (an index skip-scan on PostgreSQL). */
   /** No result at all: no tables yet, or none in them (a sink that wrote nothing creates the tables). */
   async holdsNoResult(): Promise<boolean> {
     if (this.empty) return true;
     return (await this.q.query(`SELECT 1 AS one FROM ${this.s}.result_rows LIMIT 1`)).length === 0;
   }
 
+  /** The pipelines the store holds results or a watermark of (an index skip-scan on PostgreSQL). */
   async pipelines(): Promise<string[]> {
     const rows = await this.q.query(
       `WITH RECURSIVE p(name) AS (
