@@ -5,6 +5,7 @@ import { fieldsRead, type PipelineDefinition } from '../pipeline/definition.ts';
 import type { LateRecord, ResultRecord } from '../schemas/results.ts';
 import type { Evidence } from './attribution.ts';
 import { findDuplicates, findGaps, readRejected } from './evidence.ts';
+import { lateAtArchivePositions } from './late-positions.ts';
 import { archiveJudgement, type JudgedLate } from './partition-lateness.ts';
 import type { ReconcileReport } from './reconcile-report.ts';
 import { reconcileRule } from './reconcile-rule.ts';
@@ -74,7 +75,8 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
       rejected,
       gaps: await findGaps(input.archiveDir, def.schema, db, rejected),
     };
-    const given = input.lateLog?.filter((l) => l.record.pipeline === def.name);
+    const own = input.lateLog?.filter((l) => l.record.pipeline === def.name);
+    const given = own && (await lateAtArchivePositions(db, def, input.archiveDir, own));
     // Hopping windows: the windows that skipped an event others took are in no late log (the event was
     // not late), so they are judged from the archive, as the workers judged them (per partition).
     const hopping = def.kind === 'windowed' && def.window.kind === 'hopping';

@@ -169,6 +169,23 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     expect(views(await store.current(P, DAY)).slice(0, 2)).toEqual([[0, '/a', 1], [0, '/b', 1]]);
   });
 
+  // The stream read one file and the archive was made from another (the day streamed from all.jsonl,
+  // archived from its per-day file): late events matched the archive by position only, so every cell
+  // they changed was UNEXPLAINED and nothing was published. Looked up by id and time, they explain it.
+  it('reconcile: late events logged at positions of another file are found in the archive by id and time', async () => {
+    const store = await fresh();
+    const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
+    const lines = [...dayLines(), click('late-1', T0 + 2 * M + 5, '/a'), click('late-2', T0 + 3 * M + 5, '/b')];
+    await archiveLines(archiveDir, lines, 'file:day-2026-11-23.jsonl');
+    const streamed = await streamLines(def, lines); // read as file:input.jsonl
+    expect(streamed.lates.map((l) => l.event.event_id)).toEqual(['late-1', 'late-2']);
+    await store.writeRealtime(streamed.changelog);
+    await store.appendLate(P, streamed.lates.map((record) => ({ record, evaluatedOnArrival: false })));
+    const rec = await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'r1' });
+    expect(rec).toMatchObject({ status: 'published', report: { different: 2, unexplained: 0, causes: { late_beyond_lateness: 2 } } });
+    expect(views(await store.current(P, DAY)).slice(4, 8)).toEqual([[2, '/a', 4], [2, '/b', 1], [3, '/a', 4], [3, '/b', 2]]);
+  });
+
   // The report files were written after the switch: a report directory that could not be written failed
   // the job (and each retry) with the new version already live.
   it('reconcile: a report directory that cannot be written is refused before anything is published', async () => {
