@@ -126,11 +126,6 @@ async function backfillArchive(jobs: ConcordJobs, v: FlagValues): Promise<string
 }
 
 /**
- * Waits for each job to finish (completed, or failed after its last attempt) and prints its result;
- * returns how many failed. It polls the job's state: QueueEvents can miss a job that finishes while
- * its event stream is being set up, and a wait must not hang.
- */
-/**
  * `--wait [--timeout D]` (enqueue, retry), read before anything is enqueued: when the wait ends
  * (epoch ms; Infinity: no limit), or undefined when not asked to wait.
  */
@@ -140,6 +135,12 @@ export function waitDeadline(v: FlagValues): number | undefined {
   return v.timeout === undefined ? Number.POSITIVE_INFINITY : Date.now() + parseDuration(String(v.timeout), '--timeout');
 }
 
+/**
+ * Waits for each job to finish (completed, or failed after its last attempt) and prints its result;
+ * returns how many failed. It polls the job's state: QueueEvents can miss a job that finishes while
+ * its event stream is being set up, and a wait must not hang. At `deadline` it stops waiting and
+ * counts the jobs not finished with the failed ones (they go on).
+ */
 export async function waitFor(jobs: ConcordJobs, ids: string[], deadline: number, pollMs = 500): Promise<number> {
   let failed = 0;
   for (const [i, id] of ids.entries()) {
