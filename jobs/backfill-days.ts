@@ -8,14 +8,17 @@ import type { SqlResultStore } from '../store/sql-store.ts';
  * file written after the day's last reconcile or backfill (late data that reached only the archive).
  * That instant goes into the backfill job id, so asking twice for the same news is one job, while news
  * arriving after a backfill ran makes a new one. Days never reconciled have no archive news (their
- * reconcile reads the whole archive). `archiveDir` undefined: dirty cells only.
+ * reconcile reads the whole archive); a day reverted to the stream's version is left out. `archiveDir`
+ * undefined: dirty cells only.
  */
 export async function backfillDays(
-  store: Pick<SqlResultStore, 'dirtyDays' | 'archiveCheckedThrough'>, def: PipelineDefinition, dates: readonly string[], archiveDir: string | undefined,
+  store: Pick<SqlResultStore, 'dirtyDays' | 'archiveCheckedThrough' | 'revertedToStream'>, def: PipelineDefinition, dates: readonly string[], archiveDir: string | undefined,
 ): Promise<Map<string, number>> {
   const dirty = await store.dirtyDays(def.name);
   const out = new Map<string, number>();
   for (const date of dates) {
+    // A day reverted to the stream's version is left as the revert left it (backfillDay skips it too).
+    if (await store.revertedToStream(def.name, date)) continue;
     let newest = dirty.get(date);
     if (archiveDir !== undefined) {
       const since = await store.archiveCheckedThrough(def.name, date);

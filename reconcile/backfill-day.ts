@@ -24,6 +24,14 @@ export interface BackfillSummary {
   changed: number;
   /** Cells dirtied by archive files written after the day's last reconcile (or backfill). */
   fromArchive: number;
+  /** Why nothing was recomputed although cells may be dirty (`revertedDayMessage`); absent: not skipped. */
+  skipped?: string;
+}
+
+/** What a backfill says of a day reverted to the stream's version, and what to do instead. */
+export function revertedDayMessage(pipeline: string, date: string): string {
+  return `${date} was reverted to the stream's own version (0): a backfill would write recomputed cells into the stream's record, `
+    + `so its dirty cells are kept. Reconcile the day again to publish a corrected version (concord reconcile --date ${date} --pipeline ${pipeline}), or leave it reverted`;
 }
 
 /**
@@ -48,13 +56,19 @@ export async function detectArchiveChanges(def: PipelineDefinition, date: string
  * are dirty when stream rows or late events changed them after the reconcile, or when archive files
  * arrived after it (`detectArchiveChanges`). Rule pipelines: a dirty key's alerts of the day are
  * recomputed (an alert depends on its key's earlier events, so the key's events are read; other keys
- * are not touched).
+ * are not touched). A day reverted to the stream's version is skipped, its dirty cells kept: the revert
+ * chose the stream's record, which a backfill would mix recomputed cells into.
  */
 export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary> {
   const { def, date, store } = req;
   const range = dayRange(date);
   const total = 5;
   const step = async (done: number, what: string) => req.progress?.({ done, total, what });
+  if (await store.revertedToStream(def.name, date)) {
+    const skipped = revertedDayMessage(def.name, date);
+    await step(total, `skipped: ${skipped}`);
+    return { pipeline: def.name, date, dirty: (await store.dirtyCells(def.name, date)).length, recomputed: 0, changed: 0, fromArchive: 0, skipped };
+  }
   await step(0, 'looking for archive files written after the day\'s last reconcile');
   const fromArchive = await detectArchiveChanges(def, date, store, req.archiveDir);
   const dirty = await store.dirtyCells(def.name, date);

@@ -17,7 +17,7 @@ import { inRange } from './result-range.ts';
 import type { BackfillRequest } from './backfill-day.ts';
 
 export { dayRange } from './day-range.ts';
-export { backfillDay, detectArchiveChanges, type BackfillRequest, type BackfillSummary } from './backfill-day.ts';
+export { backfillDay, detectArchiveChanges, revertedDayMessage, type BackfillRequest, type BackfillSummary } from './backfill-day.ts';
 
 /** A cell a late event touched after its day was reconciled: recomputed by a backfill. */
 export interface DirtyCell {
@@ -49,6 +49,11 @@ export interface ReconcileStore {
   saveReconciliation(rec: DayReconciliation): Promise<void>;
   dayStatus(pipeline: string, date: string): Promise<'provisional' | 'sealed'>;
   dirtyCells(pipeline: string, date: string): Promise<DirtyCell[]>;
+  /**
+   * The day shows the stream's own version (0) again although it was reconciled: a revert went back to
+   * it. A backfill leaves such a day alone (it would mix recomputed cells into the stream's record).
+   */
+  revertedToStream(pipeline: string, date: string): Promise<boolean>;
   /** Upserts recomputed cells into the day's live version (provenance `backfill`), consuming those dirty cells. */
   upsertBackfill(pipeline: string, date: string, rows: readonly ResultRecord[], consumed: readonly DirtyCell[], meta: { jobId: string; progress?: (what: string) => void | Promise<void> }): Promise<{ changed: number }>;
   /** Marks cells dirty (archive content added after the day's reconcile touches them). */

@@ -1,3 +1,4 @@
+import { ConcordError } from '../pipeline/errors.ts';
 import type { Registry } from '../pipeline/registry.ts';
 import { sameValuesOf } from '../pipeline/same-values.ts';
 import type { DirtyCell } from '../reconcile/reconcile-day.ts';
@@ -66,6 +67,10 @@ export class DayVersions {
    */
   async backfill(tx: SqlDriver, pipeline: string, day: string, records: readonly ResultRecord[], consumed: readonly DirtyCell[], meta: { jobId: string; progress?: (what: string) => void | Promise<void> }, at: number): Promise<{ changed: number }> {
     const generation = await this.liveGeneration(tx, pipeline, day);
+    if (generation === 0 && await this.reconciledBefore(tx, pipeline, day)) {
+      // The stream's own record stays its own (reconcile/backfill-day.ts skips such a day before this).
+      throw new ConcordError(`${pipeline} ${day} was reverted to the stream's own version (0): a backfill does not write into it; reconcile the day again`, { domain: 'user' });
+    }
     const rows = records.map((r) => toRow(r, { generation, provenance: 'backfill', writtenAt: at, jobId: meta.jobId })).filter((r) => r.day === day);
     const next: StoredRow[] = [];
     const changes: ChangeToRecord[] = [];
@@ -86,6 +91,16 @@ export class DayVersions {
     await consumeDirty(tx, this.schema, pipeline, consumed);
     await tx.query(`DELETE FROM ${this.schema}.late_delta WHERE pipeline = $1 AND day = $2`, [pipeline, day]);
     return { changed: changes.length };
+  }
+
+  /** Whether the day shows the stream's version (0) again after a reconciled one: a revert went back to it. */
+  async revertedToStream(tx: SqlDriver, pipeline: string, day: string): Promise<boolean> {
+    return (await this.liveGeneration(tx, pipeline, day)) === 0 && this.reconciledBefore(tx, pipeline, day);
+  }
+
+  /** Whether any version of the day was ever published (every published version is 1 or higher). */
+  private async reconciledBefore(tx: SqlDriver, pipeline: string, day: string): Promise<boolean> {
+    return (await tx.query(`SELECT 1 AS x FROM ${this.schema}.day_versions WHERE pipeline = $1 AND day = $2 LIMIT 1`, [pipeline, day])).length > 0;
   }
 
   /** The day's live generation (0: the stream's rows). */

@@ -55,6 +55,10 @@ export const backfillCommand: CommandSpec = {
           def, date, store, archiveDir: String(v.archive), jobId: String(v['job-id'] ?? `backfill:${def.name}:${date}`),
           progress: ({ done, total, what }) => { process.stderr.write(`backfill ${def.name} ${date} [${done}/${total}] ${what}\n`); },
         });
+        if (s.skipped !== undefined) {
+          process.stdout.write(`${def.name} ${date}: ${s.dirty} dirty cells, skipped: ${s.skipped}\n`);
+          continue;
+        }
         const archived = s.fromArchive > 0 ? ` (${s.fromArchive} cells touched by archive files written after the day's reconcile)` : '';
         process.stdout.write(`${def.name} ${date}: ${s.dirty} dirty cells, ${s.recomputed} recomputed, ${s.changed} changed${archived}\n`);
       }

@@ -8,6 +8,7 @@ import { definitionVersion, withTiming } from '../../pipeline/definition.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { safeName } from '../../pipeline/names.ts';
 import { Registry } from '../../pipeline/registry.ts';
+import { backfillDays } from '../../jobs/backfill-days.ts';
 import { archiveChangedSince } from '../../reconcile/archive-changes.ts';
 import { backfillDay, DefinitionChangedError, NoArchivedDayError, NoRealtimeRowsError, reconcileDay, reportPath, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
 import type { ResultRecord, WindowResult } from '../../schemas/results.ts';
@@ -146,6 +147,30 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     expect(changes.map((c) => [(c.windowStart - T0) / M, c.key.url, c.old, c.new])).toEqual([[2, '/a', { views: 3 }, { views: 5 }], [5, '/new', null, { views: 1 }]]);
     // Nothing new since: the next backfill finds nothing.
     expect(await backfillDay({ def, date: DAY, store, archiveDir, jobId: 'bf2' })).toMatchObject({ dirty: 0, fromArchive: 0, changed: 0 });
+  });
+
+  // A revert chose the stream's record: a backfill used to upsert recomputed cells into version 0,
+  // mixing them into that record (provenance `backfill` among the stream's rows).
+  it('a day reverted to the stream\'s version: backfill skips it and keeps its dirty cells, the jobs look past it, a new reconcile still works', async () => {
+    const { store, archiveDir } = await streamedAndArchived();
+    await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'r1' });
+    expect(await store.revertedToStream(P, DAY)).toBe(false);
+    expect(await store.revert(P, DAY)).toMatchObject({ from: 1, to: 0 });
+    expect(await store.revertedToStream(P, DAY)).toBe(true);
+    await store.markDirty(P, [{ day: DAY, windowStart: T0 + 4 * M, key: { url: '/a' } }], 'late_after_reconcile');
+    const before = views(await store.current(P, DAY));
+    const s = await backfillDay({ def, date: DAY, store, archiveDir, jobId: 'bf1' });
+    expect(s).toMatchObject({ dirty: 1, recomputed: 0, changed: 0, skipped: expect.stringContaining(`concord reconcile --date ${DAY} --pipeline ${P}`) });
+    expect(views(await store.current(P, DAY))).toEqual(before);
+    expect((await store.current(P, DAY)).every((r) => r.provenance !== 'backfill')).toBe(true);
+    expect(await store.dirtyCells(P, DAY)).toHaveLength(1);
+    expect(await backfillDays(store, def, [DAY], archiveDir)).toEqual(new Map());
+    // The store itself refuses to write a backfill into the stream's version of a reverted day.
+    await expect(store.upsertBackfill(P, DAY, [], [], { jobId: 'bf2' })).rejects.toThrow(/reverted to the stream's own version/);
+    // Reconciled again: a new version, backfills possible again.
+    expect(await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'r2' })).toMatchObject({ status: 'published', generation: 2 });
+    expect(await store.revertedToStream(P, DAY)).toBe(false);
+    expect(await backfillDay({ def, date: DAY, store, archiveDir, jobId: 'bf3' })).toMatchObject({ dirty: 0, changed: 0 });
   });
 
   it('reconcile: a pipeline with no realtime rows is refused as such; --force publishes despite unexplained differences', async () => {
