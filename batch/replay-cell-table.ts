@@ -20,8 +20,8 @@ export interface CellTableOptions {
    * or undefined for every delivery.
    */
   readonly variants: readonly (string | undefined)[];
-  /** A table of (delivery, window) pairs (`WindowSkips`) variant `variant` also leaves out, of those windows only. */
-  readonly skippedWindows?: { readonly variant: number; readonly table: string };
+  /** A table of (delivery, window) pairs (`WindowSkips`) the variants `variants` also leave out, of those windows only. */
+  readonly skippedWindows?: { readonly variants: readonly number[]; readonly table: string };
 }
 
 /**
@@ -53,7 +53,7 @@ export async function replayCellTable(db: DuckDb, def: WindowedPipeline, archive
   const keyText = def.key.map((k) => `${keyValueSql(def, k)} AS ${quoteIdent(k)}`);
   const skipped = options.skippedWindows;
   const selects = options.variants.flatMap((t, v) => {
-    const left = [...(t === undefined ? [] : [`__x${v}`]), ...(skipped?.variant === v ? ['__skipped'] : [])];
+    const left = [...(t === undefined ? [] : [`__x${v}`]), ...(skipped?.variants.includes(v) ? ['__skipped'] : [])];
     const filter = left.length === 0 ? '' : ` FILTER (WHERE NOT (${left.join(' OR ')}))`;
     return [`count(*)${filter} AS __n${v}`, ...def.aggregates.map((a, i) => `(${aggregateSql(a.aggregate, def, filter)!})::DOUBLE AS __v${v}_${i}`)];
   });

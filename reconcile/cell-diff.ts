@@ -28,6 +28,8 @@ export interface DiffRow {
   readonly rt?: WindowResult;
   readonly rp?: WindowResult;
   readonly sh?: WindowResult;
+  /** The shadow without the events of archive files added after the day's first reconcile. */
+  readonly sha?: WindowResult;
   readonly read?: WindowResult;
 }
 
@@ -90,7 +92,7 @@ export async function variantSide(db: DuckDb, def: WindowedPipeline, table: stri
  */
 export async function diffCells(
   db: DuckDb, def: WindowedPipeline,
-  sides: { realtime: CellSide; replayed: CellSide; shadow: CellSide; read?: CellSide },
+  sides: { realtime: CellSide; replayed: CellSide; shadow: CellSide; read?: CellSide; shadowAdded?: CellSide },
 ): Promise<{ cells: number; metrics: ReconcileMetrics; rows: DiffRow[] }> {
   const keys = def.key.map(quoteIdent);
   const aggs = def.aggregates.map((_, i) => `__a${i}`);
@@ -125,10 +127,12 @@ export async function diffCells(
   };
   const read = sides.read;
   const readDiffers = read ? `(rd.__ws IS NOT NULL AND NOT (${['d.__rt_in', ...aggs.map((x) => `rd.${x} IS NOT DISTINCT FROM d.__rt${x}`)].join(' AND ')}))` : 'false';
+  const added = sides.shadowAdded;
   const cols = await db.columns(`
-    SELECT d.*, ${sideCols('sh').join(', ')}${read ? `, ${sideCols('rd').join(', ')}` : ''}
+    SELECT d.*, ${sideCols('sh').join(', ')}${read ? `, ${sideCols('rd').join(', ')}` : ''}${added ? `, ${sideCols('sha').join(', ')}` : ''}
     FROM cell_diff d LEFT JOIN ${sides.shadow.relation} sh ON ${on('d', 'sh')}
     ${read ? `LEFT JOIN ${read.relation} rd ON ${on('d', 'rd')}` : ''}
+    ${added ? `LEFT JOIN ${added.relation} sha ON ${on('d', 'sha')}` : ''}
     WHERE NOT d.__same OR ${readDiffers}`);
   const n = cols.__ws?.length ?? 0;
   const side = (alias: string, s: CellSide | undefined, r: number): WindowResult | undefined => {
@@ -142,8 +146,8 @@ export async function diffCells(
     const ws = Number(cols.__ws![r]);
     const id = windowCellId(ws, def.key, Object.fromEntries(def.key.map((k) => [k, cols[k]![r]])));
     const row = { id, ws, same: cols.__same![r] === true };
-    const rt = side('rt', sides.realtime, r), rp = side('rp', sides.replayed, r), sh = side('sh', sides.shadow, r), rd = side('rd', read, r);
-    rows.push({ ...row, ...(rt ? { rt } : {}), ...(rp ? { rp } : {}), ...(sh ? { sh } : {}), ...(rd ? { read: rd } : {}) });
+    const rt = side('rt', sides.realtime, r), rp = side('rp', sides.replayed, r), sh = side('sh', sides.shadow, r), rd = side('rd', read, r), sha = side('sha', added, r);
+    rows.push({ ...row, ...(rt ? { rt } : {}), ...(rp ? { rp } : {}), ...(sh ? { sh } : {}), ...(sha ? { sha } : {}), ...(rd ? { read: rd } : {}) });
   }
   rows.sort((x, y) => x.ws - y.ws || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
   return { cells, metrics, rows };

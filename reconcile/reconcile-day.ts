@@ -9,7 +9,7 @@ import type { KeyValues } from '../pipeline/keys.ts';
 import { safeName } from '../pipeline/names.ts';
 import type { ResultRecord } from '../schemas/results.ts';
 import { differencesMarkdown, reconciliationMarkdown, type DayReconciliation } from './day-report.ts';
-import { eventTimesOfDay } from './archive-changes.ts';
+import { archiveFilesWrittenSince, eventTimesOfDay } from './archive-changes.ts';
 import { finalResults } from './final-results.ts';
 import { reconcileWithReplay, type LoggedLate } from './reconcile.ts';
 import { dayRange } from './day-range.ts';
@@ -54,6 +54,8 @@ export interface ReconcileStore {
    * it. A backfill leaves such a day alone (it would mix recomputed cells into the stream's record).
    */
   revertedToStream(pipeline: string, date: string): Promise<boolean>;
+  /** When the day's first version was published (epoch ms); null: never reconciled. */
+  firstPublishedAt(pipeline: string, date: string): Promise<number | null>;
   /** Upserts recomputed cells into the day's live version (provenance `backfill`), consuming those dirty cells. */
   upsertBackfill(pipeline: string, date: string, rows: readonly ResultRecord[], consumed: readonly DirtyCell[], meta: { jobId: string; progress?: (what: string) => void | Promise<void> }): Promise<{ changed: number }>;
   /** Marks cells dirty (archive content added after the day's reconcile touches them). */
@@ -168,8 +170,12 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   if (stored.size > 0) throw new DefinitionChangedError(def.name, date, given, stored);
   // Archive files written from here on may be missed by this replay: the next archive check looks at them.
   const archiveReadFrom = Date.now();
+  // Archive files written after the day's first reconcile: events the stream may never have read.
+  const firstPublished = await store.firstPublishedAt(def.name, date);
+  const archiveAdded = firstPublished === null ? [] : (await archiveFilesWrittenSince(def, req.archiveDir, date, firstPublished)).map((f) => f.path);
   await step(1, 'replaying the day from the archive and attributing differences');
   const { report, replayed } = await reconcileWithReplay({
+    ...(archiveAdded.length > 0 ? { archiveAdded } : {}),
     def, realtime, archiveDir: req.archiveDir, lateLog, range, ...(dashboardRead ? { dashboardRead } : {}),
     progress: (stage) => step(1, `replaying the day and attributing differences: ${stage}`),
   });

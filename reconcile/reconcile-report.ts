@@ -17,14 +17,17 @@ import { valuesOf, type Evidence } from './attribution.ts';
  *   their reference (pipeline/time-guard.ts: e.g. the schema's max_future_skew changed in between);
  * - parse_reject: records the pipeline rejected (dead letters) belong to the cell;
  * - archive_gap: the archive misses offsets of a source that are neither archived nor rejected;
+ * - archive_added: events of archive files written after the day's first reconcile, which the stream
+ *   never read (late data that reached only the archive; a backfill added them): the realtime value is
+ *   what the stream gives over the archive without them;
  * - unexplained: none of the above (a bug somewhere; the goal is 0).
  */
 export type Cause =
   | 'late_beyond_lateness' | 'late_within_lateness' | 'update_after_read' | 'missing_window'
-  | 'duplicate' | 'future_timestamp' | 'parse_reject' | 'archive_gap' | 'unexplained';
+  | 'duplicate' | 'future_timestamp' | 'parse_reject' | 'archive_gap' | 'archive_added' | 'unexplained';
 
 export const CAUSES: readonly Cause[] = [
-  'late_beyond_lateness', 'late_within_lateness', 'update_after_read', 'missing_window', 'duplicate', 'future_timestamp', 'parse_reject', 'archive_gap', 'unexplained',
+  'late_beyond_lateness', 'late_within_lateness', 'update_after_read', 'missing_window', 'duplicate', 'future_timestamp', 'parse_reject', 'archive_gap', 'archive_added', 'unexplained',
 ];
 
 export interface LateEventRef {
@@ -32,8 +35,8 @@ export interface LateEventRef {
   ts: string;
   source: string;
   offset: number;
-  /** W the event met on arrival. */
-  watermark: string;
+  /** W the event met on arrival (absent for `archive_added` events: the stream never read them). */
+  watermark?: string;
 }
 
 export interface Difference {

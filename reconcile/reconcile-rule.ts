@@ -1,7 +1,8 @@
 import type { DuckDb } from '../batch/duckdb.ts';
 import { replay } from '../batch/replay.ts';
 import type { PipelineDefinition, RulePipeline } from '../pipeline/definition.ts';
-import type { ResultRecord } from '../schemas/results.ts';
+import type { AlertResult, ResultRecord } from '../schemas/results.ts';
+import { addedNearAlert, type ArchiveAdded } from './archive-added.ts';
 import { causeOf, evidenceAttribution, primaryValue, ruleAttribution, sameValueOf, type Attribution, type Evidence } from './attribution.ts';
 import { finalResults } from './final-results.ts';
 import type { LoggedLate, ReconcileInput } from './reconcile.ts';
@@ -11,7 +12,7 @@ import { shadowRun } from './shadow-run.ts';
 
 /** Rules: alerts are few; the diff runs over maps in JS. */
 export async function reconcileRule(
-  db: DuckDb, def: RulePipeline, input: ReconcileInput, evidence: Evidence, logged: readonly LoggedLate[] | undefined,
+  db: DuckDb, def: RulePipeline, input: ReconcileInput, evidence: Evidence, logged: readonly LoggedLate[] | undefined, added?: ArchiveAdded,
 ): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
   const range = input.range;
   const exclude = (input.dedupe ?? true) ? { exclude: evidence.duplicates.replayExtras } : {};
@@ -22,7 +23,14 @@ export async function reconcileRule(
   if (logged) {
     // The workers' own decisions are the reference: no simulated alert set to compare against.
     const rule = ruleAttribution(def, logged.filter((l) => !l.evaluatedOnArrival).map((l) => l.record), logged.filter((l) => l.evaluatedOnArrival).map((l) => l.record));
-    attribute = (id, rt, rp) => rule(id, rt, rp, rt);
+    const near = added ? addedNearAlert(def, added) : undefined;
+    attribute = (id, rt, rp) => {
+      const judged = rule(id, rt, rp, rt);
+      // An alert key's events the stream never read (archived after the day's first reconcile).
+      const alert = (rt ?? rp) as AlertResult;
+      const events = judged.cause === 'unexplained' && near ? near(alert.key, alert.ts) : [];
+      return events.length > 0 ? { cause: 'archive_added', events: [...judged.events, ...events] } : judged;
+    };
     shadow = realtime;
     lateEvents = logged.filter((l) => !l.evaluatedOnArrival).length;
   } else {

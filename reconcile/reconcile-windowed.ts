@@ -2,7 +2,8 @@ import type { DuckDb } from '../batch/duckdb.ts';
 import { cellTableResults, loadWindowSkips, replay, replayCellTable, replaysAsTable } from '../batch/replay.ts';
 import type { WindowedPipeline } from '../pipeline/definition.ts';
 import { cellKey, type LateRecord, type ResultRecord } from '../schemas/results.ts';
-import { causeOf, evidenceAttribution, windowAttribution, windowsSkippedBy, type Evidence } from './attribution.ts';
+import { addedByCell, type ArchiveAdded } from './archive-added.ts';
+import { causeOf, evidenceAttribution, sameValueOf, windowAttribution, windowsSkippedBy, type Evidence } from './attribution.ts';
 import { diffCells, loadResults, variantSide, type CellSide } from './cell-diff.ts';
 import { finalResults } from './final-results.ts';
 import type { LoggedLate, ReconcileInput } from './reconcile.ts';
@@ -14,16 +15,20 @@ import { shadowRun } from './shadow-run.ts';
  * Windows: every side of the diff is a DuckDB relation (see cell-diff.ts), so only differing cells
  * reach JS. Definitions without sketches replay straight into a cell table, the deduplicated replay and
  * the shadow (every delivery but the logged late ones) from one scan; sketches are replayed to records.
+ * With archive files added after the day's first reconcile, a second shadow leaves their events out too.
  */
 export async function reconcileWindowed(
   db: DuckDb, def: WindowedPipeline, input: ReconcileInput, evidence: Evidence,
-  logged: readonly LoggedLate[] | undefined, skippedWindows: readonly LateRecord[], timeRanges: { from: number; to: number }[] | undefined, withReplayed: boolean,
+  lateness: { logged: readonly LoggedLate[] | undefined; skippedWindows: readonly LateRecord[]; added: ArchiveAdded | undefined },
+  timeRanges: { from: number; to: number }[] | undefined, withReplayed: boolean,
 ): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
+  const { logged, skippedWindows } = lateness;
+  const added = logged ? lateness.added : undefined;
   const range = input.range;
   const dedupe = input.dedupe ?? true;
   const extras = evidence.duplicates;
   const ranges = timeRanges ? { timeRanges } : {};
-  let replayed: CellSide, shadow: CellSide | undefined, replayedRecords: () => Promise<ResultRecord[]>;
+  let replayed: CellSide, shadow: CellSide | undefined, shadowAdded: CellSide | undefined, replayedRecords: () => Promise<ResultRecord[]>;
   await input.progress?.('replaying the archive');
   if (replaysAsTable(def)) {
     const variants = [dedupe ? extras.replayExtrasTable : undefined];
@@ -35,14 +40,19 @@ export async function reconcileWindowed(
       await db.run('CREATE OR REPLACE TEMP TABLE late_logged AS SELECT _source, _offset::BIGINT AS _offset FROM late_logged_rows');
       variants.push('late_logged');
     }
-    let skipped: { variant: number; table: string } | undefined;
+    if (added) {
+      await db.run(`CREATE OR REPLACE TEMP TABLE late_or_added AS SELECT _source, _offset FROM late_logged UNION ALL SELECT _source, _offset FROM ${added.table}`);
+      variants.push('late_or_added');
+    }
+    let skipped: { variants: number[]; table: string } | undefined;
     if (skippedWindows.length > 0) {
       await loadWindowSkips(db, 'skipped_windows', skippedWindows.map((l) => ({ ...l.position, windowStart: l.windowStart! })));
-      skipped = { variant: 1, table: 'skipped_windows' };
+      skipped = { variants: added ? [1, 2] : [1], table: 'skipped_windows' };
     }
     await replayCellTable(db, def, input.archiveDir, 'replay_cells', { ...ranges, variants, ...(skipped ? { skippedWindows: skipped } : {}) });
     replayed = await variantSide(db, def, 'replay_cells', 0, 'rp_cells', range);
     if (logged) shadow = await variantSide(db, def, 'replay_cells', 1, 'sh_cells', range);
+    if (added) shadowAdded = await variantSide(db, def, 'replay_cells', 2, 'sha_cells', range);
     replayedRecords = () => cellTableResults(db, def, 'replay_cells', 0, range);
   } else {
     const all = await replay(def, input.archiveDir, { db, exactDistinct: false, ...ranges, ...(dedupe ? { exclude: extras.replayExtras } : {}) });
@@ -53,6 +63,10 @@ export async function reconcileWindowed(
       const exclude = logged.map((l) => l.record.position);
       const excludeFromWindows = skippedWindows.map((l) => ({ ...l.position, windowStart: l.windowStart! }));
       shadow = await loadResults(db, def, 'sh_cells', await replay(def, input.archiveDir, { db, exactDistinct: false, exclude, excludeFromWindows, ...ranges }), range);
+      if (added) {
+        const without = [...exclude, ...added.events.map((e) => e.position)];
+        shadowAdded = await loadResults(db, def, 'sha_cells', await replay(def, input.archiveDir, { db, exactDistinct: false, exclude: without, excludeFromWindows, ...ranges }), range);
+      }
     }
     replayedRecords = async () => [...finalResults(all.filter((r) => inRange(r, range))).values()];
   }
@@ -73,16 +87,26 @@ export async function reconcileWindowed(
   const realtime = await loadResults(db, def, 'rt_cells', input.realtime, range);
   const read = input.dashboardRead ? await loadResults(db, def, 'read_cells', input.dashboardRead, range) : undefined;
   await input.progress?.('diffing every cell');
-  const diff = await diffCells(db, def, { realtime, replayed, shadow: shadow!, ...(read ? { read } : {}) });
+  const diff = await diffCells(db, def, { realtime, replayed, shadow: shadow!, ...(read ? { read } : {}), ...(shadowAdded ? { shadowAdded } : {}) });
   await input.progress?.(`attributing ${diff.rows.length} differing cells of ${diff.cells}`);
   const report = emptyReport(def, diff.metrics, lateEvents, evidence);
   const attribute = windowAttribution(def, skips);
   const fallback = evidenceAttribution(def, evidence);
+  const addedEvents = added ? addedByCell(def, added) : undefined;
+  const sameValue = sameValueOf(def);
   for (const row of diff.rows) {
     // Equal, but the reader saw another value, and the stream itself settled on the right one later.
     if (row.same) recordDifference(report, row.read, row.rp, 'update_after_read', []);
     else {
-      const { cause, events } = causeOf(attribute, fallback, cellKey((row.rt ?? row.rp)!), row.rt, row.rp, row.sh);
+      const id = cellKey((row.rt ?? row.rp)!);
+      let { cause, events } = causeOf(attribute, fallback, id, row.rt, row.rp, row.sh);
+      // Events the stream never read (archived after the day's first reconcile): explained by them
+      // when the stream's value is what it gives without them.
+      const addedHere = addedEvents?.get(id);
+      if ((cause === 'unexplained' || cause === 'missing_window') && addedHere && sameValue(row.rt, row.sha)) {
+        cause = 'archive_added';
+        events = [...events, ...addedHere];
+      }
       recordDifference(report, row.rt, row.rp, cause, events);
     }
   }

@@ -4,6 +4,7 @@ import { requireArchive } from '../batch/parquet-archive.ts';
 import { fieldsRead, type PipelineDefinition } from '../pipeline/definition.ts';
 import type { LateRecord, ResultRecord } from '../schemas/results.ts';
 import type { Evidence } from './attribution.ts';
+import { loadArchiveAdded } from './archive-added.ts';
 import { findDuplicates, findGaps, readRejected } from './evidence.ts';
 import { lateAtArchivePositions } from './late-positions.ts';
 import { archiveJudgement, type JudgedLate } from './partition-lateness.ts';
@@ -36,6 +37,12 @@ export interface ReconcileInput {
   readonly dashboardRead?: readonly ResultRecord[];
   /** Told each stage as it starts (a 100M-event day takes ~45 s on 2 cores). */
   readonly progress?: (stage: string) => Promise<void> | void;
+  /**
+   * Archive files written after the day's first reconcile (reconcileDay lists them): events the stream
+   * never read that a differing cell may owe its difference to (`archive_added`, archive-added.ts).
+   * Used with the late log only (the store's days).
+   */
+  readonly archiveAdded?: readonly string[];
 }
 
 /** A late event as a worker recorded it. */
@@ -82,9 +89,10 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
     const hopping = def.kind === 'windowed' && def.window.kind === 'hopping';
     const judged = (given === undefined || hopping) ? await judgedByPartition(def, input.archiveDir, db, { whenOneSource: given !== undefined }) : undefined;
     const logged = given ?? judged?.late;
+    const added = given && input.archiveAdded ? await loadArchiveAdded(db, def, input.archiveDir, input.archiveAdded) : undefined;
     return def.kind === 'windowed'
-      ? await reconcileWindowed(db, def, input, evidence, logged, logged ? (judged?.skippedWindows ?? []) : [], timeRanges, withReplayed)
-      : await reconcileRule(db, def, input, evidence, logged);
+      ? await reconcileWindowed(db, def, input, evidence, { logged, skippedWindows: logged ? (judged?.skippedWindows ?? []) : [], added }, timeRanges, withReplayed)
+      : await reconcileRule(db, def, input, evidence, logged, added);
   } finally {
     db.close();
   }

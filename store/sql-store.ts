@@ -205,6 +205,13 @@ export class SqlResultStore implements ReconcileStore {
     return r.checked_through === null || r.checked_through === undefined ? Number(r.switched_at) : Number(r.checked_through);
   }
 
+  /** When the day's first version was published (epoch ms); null: never reconciled. */
+  async firstPublishedAt(pipeline: string, day: string): Promise<number | null> {
+    const rows = await this.db.query(`SELECT min(created_at) AS at FROM ${this.s}.day_versions WHERE pipeline = $1 AND day = $2`, [pipeline, day]);
+    const at = rows[0]?.at;
+    return at === null || at === undefined ? null : Number(at);
+  }
+
   async setArchiveCheckedThrough(pipeline: string, day: string, at: number): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx.query(

@@ -3,7 +3,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
-import { pageViewsPerMinute, seedRegistry } from '../../examples/seed.ts';
+import { fraudMultiCountry, pageViewsPerMinute, seedRegistry, uniqueVisitors5m } from '../../examples/seed.ts';
 import { definitionVersion, withTiming } from '../../pipeline/definition.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { safeName } from '../../pipeline/names.ts';
@@ -171,6 +171,45 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     expect(await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'r2' })).toMatchObject({ status: 'published', generation: 2 });
     expect(await store.revertedToStream(P, DAY)).toBe(false);
     expect(await backfillDay({ def, date: DAY, store, archiveDir, jobId: 'bf3' })).toMatchObject({ dirty: 0, changed: 0 });
+  });
+
+  // Late data that reached only the archive after the day was reconciled, then backfilled: reconciling
+  // the day again called its cells UNEXPLAINED (the stream never read those events) and published nothing.
+  it('reconcile after archive-only late data: the cells it changed are archive_added, with its events, and the day is published', async () => {
+    const uv = withTiming(uniqueVisitors5m(), { maxOutOfOrderness: 1_000, allowedLateness: 0 });
+    const { store, archiveDir } = await streamedAndArchived();
+    await store.writeRealtime((await streamLines(uv, dayLines())).changelog);
+    for (const d of [def, uv]) expect(await reconcileDay({ def: d, date: DAY, store, archiveDir, jobId: `r1-${d.name}` })).toMatchObject({ status: 'published' });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await archiveLines(archiveDir, [click('z1', T0 + 2 * M + 7, '/a'), click('z2', T0 + 2 * M + 8, '/a'), click('z3', T0 + 5 * M + 9, '/new')], 'file:late-archive.jsonl');
+    for (const d of [def, uv]) expect(await backfillDay({ def: d, date: DAY, store, archiveDir, jobId: `bf-${d.name}` })).toMatchObject({ changed: 2 });
+    const again = await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'r2' });
+    expect(again).toMatchObject({ status: 'published', report: { different: 2, unexplained: 0, causes: { archive_added: 2, missing_window: 0 } } });
+    expect(again.report.differences.map((d) => [d.cause, d.late_events.map((e) => e.id)])).toEqual([['archive_added', ['z1', 'z2']], ['archive_added', ['z3']]]);
+    expect(again.report.differences[0]!.late_events[0]).toEqual({ id: 'z1', ts: new Date(T0 + 2 * M + 7).toISOString(), source: 'file:late-archive.jsonl', offset: 0 });
+    // Sketches take the other replay path: the 5-minute windows of minutes 0-4 and 5-9 both gained a visitor.
+    const sketched = await reconcileDay({ def: uv, date: DAY, store, archiveDir, jobId: 'r2-uv' });
+    expect(sketched).toMatchObject({ status: 'published', report: { different: 2, unexplained: 0, causes: { archive_added: 2 } } });
+  });
+
+  it('rules: an alert only a transaction archived after the reconcile raises is archive_added, with that transaction', async () => {
+    const fraud = withTiming(fraudMultiCountry(), { maxOutOfOrderness: 1_000, allowedLateness: 0 });
+    const store = await fresh();
+    const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
+    const txn = (id: string, ts: number, country: string, user: string) => JSON.stringify({ txn_id: id, ts, user_id: user, country, amount: 10 });
+    // u9 is flagged (4 countries); u1 has 3 until its 4th country reaches only the archive.
+    const lines = [txn('t1', T0, 'DE', 'u1'), txn('t2', T0 + M, 'FR', 'u1'), txn('t3', T0 + 2 * M, 'IT', 'u1'),
+      ...['US', 'ES', 'PT', 'NL'].map((c, i) => txn(`n${i}`, T0 + 4 * M + i, c, 'u9')), txn('close', T0 + 30 * M, 'DE', 'u3')];
+    const archive = (source: string, ls: string[]) => new ParquetArchive(archiveDir, fraud.schema).write(memoryBatches(source, ls, 1000));
+    await archive('file:txns.jsonl', lines);
+    await store.writeRealtime((await streamLines(fraud, lines)).changelog);
+    expect(await reconcileDay({ def: fraud, date: DAY, store, archiveDir, jobId: 'r1' })).toMatchObject({ status: 'published', report: { different: 0 } });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await archive('file:late-txns.jsonl', [txn('t9', T0 + 3 * M, 'US', 'u1')]);
+    expect(await backfillDay({ def: fraud, date: DAY, store, archiveDir, jobId: 'bf1' })).toMatchObject({ changed: 1 });
+    const again = await reconcileDay({ def: fraud, date: DAY, store, archiveDir, jobId: 'r2' });
+    expect(again).toMatchObject({ status: 'published', report: { different: 1, unexplained: 0, causes: { archive_added: 1 } } });
+    expect(again.report.differences.map((d) => [d.cause, d.late_events.map((e) => e.id)])).toEqual([['archive_added', ['t9']]]);
   });
 
   it('reconcile: a pipeline with no realtime rows is refused as such; --force publishes despite unexplained differences', async () => {

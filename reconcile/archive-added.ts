@@ -1,0 +1,70 @@
+import { readArrivalOrder, type ArchivedEvent } from '../batch/archive-reader.ts';
+import type { DuckDb } from '../batch/duckdb.ts';
+import { fieldsRead, type PipelineDefinition, type RulePipeline, type WindowedPipeline } from '../pipeline/definition.ts';
+import { paneId, windowCellId } from '../pipeline/keys.ts';
+import { isoMillis } from '../pipeline/time.ts';
+import { assignWindows } from '../pipeline/windows.ts';
+import type { KeyValues } from '../schemas/results.ts';
+import type { LateEventRef } from './reconcile-report.ts';
+
+/**
+ * The events of archive files written after a day's first reconcile: they reached the archive after the
+ * stream's record of the day had been reconciled (late data archived from a file the stream never read,
+ * which a backfill then added to the live version). Reconciling the day again compares the stream's
+ * numbers with the whole archive: a cell whose realtime value is what the stream gives over the archive
+ * without these events is `archive_added` (reconcile-windowed.ts, reconcile-rule.ts).
+ */
+export interface ArchiveAdded {
+  /** A DuckDB table `(_source, _offset)` of their deliveries. */
+  readonly table: string;
+  readonly events: readonly ArchivedEvent[];
+}
+
+/** Reads the events of `files` (archive paths) into `archive_added`; undefined when there are none. */
+export async function loadArchiveAdded(db: DuckDb, def: PipelineDefinition, dir: string, files: readonly string[]): Promise<ArchiveAdded | undefined> {
+  if (files.length === 0) return undefined;
+  const fields = [...new Set([...fieldsRead(def), def.schema.idField, def.schema.timeField])];
+  const events = await readArrivalOrder(dir, def.schema, { db, fields, files });
+  if (events.length === 0) return undefined;
+  await db.createTableFromColumns('archive_added_rows', [
+    { name: '_source', type: 'VARCHAR', values: events.map((e) => e.position.source) },
+    { name: '_offset', type: 'DOUBLE', values: events.map((e) => e.position.offset) },
+  ]);
+  await db.run('CREATE OR REPLACE TEMP TABLE archive_added AS SELECT _source, _offset::BIGINT AS _offset FROM archive_added_rows');
+  return { table: 'archive_added', events };
+}
+
+/** An added event as a difference lists it (no W: the stream never met it). */
+export function addedRef(def: PipelineDefinition, e: ArchivedEvent): LateEventRef {
+  return { id: String(e.event[def.schema.idField]), ts: isoMillis(e.event[def.schema.timeField] as number), source: e.position.source, offset: e.position.offset };
+}
+
+/** Windows: the added events by the cells (window, key) they fall into. */
+export function addedByCell(def: WindowedPipeline, added: ArchiveAdded): Map<string, LateEventRef[]> {
+  const out = new Map<string, LateEventRef[]>();
+  for (const e of added.events) {
+    for (const start of assignWindows(def.window, e.event[def.schema.timeField] as number)) {
+      const id = windowCellId(start, def.key, e.event);
+      let list = out.get(id);
+      if (!list) out.set(id, (list = []));
+      list.push(addedRef(def, e));
+    }
+  }
+  return out;
+}
+
+/**
+ * Rules: the added events of an alert's key that can change it (one span before it, then through the
+ * predecessor: two spans, as ruleAttribution looks at late events), by key.
+ */
+export function addedNearAlert(def: RulePipeline, added: ArchiveAdded): (key: KeyValues, ts: number) => LateEventRef[] {
+  const byKey = new Map<string, ArchivedEvent[]>();
+  for (const e of added.events) {
+    const k = paneId([def.key], e.event);
+    let list = byKey.get(k);
+    if (!list) byKey.set(k, (list = []));
+    list.push(e);
+  }
+  const tsOf = (e: ArchivedEvent) => e.event[def.schema.timeField] as number;
+  return (key, ts) => (byKey.get(paneId([def.key], key)) ?? []).filter((e) => tsOf(e) <= ts && tsOf(e) > ts - 2 * def.rule.span).map((e) => addedRef(def, e));
+}
