@@ -6,8 +6,8 @@ import { decimalDigitsOf } from '../../store/rows.ts';
 import type { StoreSnapshot } from '../../store/store-reader.ts';
 import type { ServeContext } from '../context.ts';
 import {
-  DAY, HOUR, alertJson, badParameter, cellOfKey, decodeCursor, encodeCursor, isCellCursor, isoOrNull, keyFields, parseInstant, parseKey,
-  parseRange, parseVersion, pipelineOf, windowJson,
+  ApiError, DAY, HOUR, alertJson, badParameter, cellOfKey, decodeCursor, encodeCursor, isCellCursor, isoOrNull, keyFields, parseInstant, parseKey,
+  dayOfMs, parseRange, parseVersion, pipelineOf, windowJson,
 } from '../params.ts';
 import { LIMITS, alertRow, anyObject, cursor, date, errors, instant, limit, page, pipelineParams, version, windowRow } from '../schemas.ts';
 
@@ -33,6 +33,20 @@ export function describePipeline(def: PipelineDefinition) {
 }
 
 /** Where a default range ends: after the newest window (alert) of the pipeline; null: now. Read only when the range needs it. */
+/**
+ * A version number no day of the range has is asked for by mistake: 404, as /compare answers, not an
+ * empty page (version 0, the stream's, and `live` exist for every day).
+ */
+async function requireVersion(s: StoreSnapshot, def: PipelineDefinition, range: { from: number; to: number }, ver: 'live' | number): Promise<void> {
+  if (ver === 'live' || ver === 0) return;
+  const fromDay = dayOfMs(range.from), toDay = dayOfMs(Math.max(range.from, range.to - 1));
+  const states = await s.dayStates(def.name, fromDay, toDay);
+  if ([...states.values()].some((d) => d.generations.includes(ver))) return;
+  throw new ApiError(404, `${def.name} has no version ${ver} of any day from ${fromDay} to ${toDay}`, {
+    parameter: 'version', hint: 'GET /api/days lists each day\'s versions; version=live or version=realtime reads every day',
+  });
+}
+
 async function newestEnd(s: StoreSnapshot, def: PipelineDefinition, q: { date?: string; to?: string }): Promise<number | null> {
   if (q.date !== undefined || q.to !== undefined) return null;
   const { last } = await s.extent(def.name);
@@ -94,6 +108,7 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
       const after = decodeCursor('cursor', q.cursor, isCellCursor);
       return ctx.reader.read(async (s) => {
         const range = parseRange(q, { end: await newestEnd(s, def, q), defaultSpan: 6 * HOUR, maxSpan: 31 * DAY });
+        if (asOf === undefined) await requireVersion(s, def, range, ver);
         const rows = await s.rows(def.name, {
           ...range, kind: 'window', version: asOf === undefined ? ver : { asOf }, cells, limit: q.limit,
           ...(after ? { after: { windowStart: after[0], cell: after[1] } } : {}),
@@ -134,6 +149,7 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
         } else {
           range = parseRange(q, { end: await newestEnd(s, def, q), defaultSpan: HOUR, maxSpan: 2 * DAY });
         }
+        await requireVersion(s, def, range, ver);
         const keys = await s.top(def.name, { ...range, aggregate: by, n: q.n, version: ver, decimals: decimalDigitsOf(def, by) });
         return { pipeline: def.name, by, from: isoMillis(range.from), to: isoMillis(range.to), version: ver, keys: keys.map((k) => ({ key: k.key, total: k.total, windows: k.windows })) };
       });
@@ -163,6 +179,7 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
       const after = decodeCursor('cursor', q.cursor, isCellCursor);
       return ctx.reader.read(async (s) => {
         const range = parseRange(q, { end: await newestEnd(s, def, q), defaultSpan: DAY, maxSpan: 31 * DAY });
+        await requireVersion(s, def, range, ver);
         const rows = await s.rows(def.name, {
           ...range, kind: 'alert', version: ver, keys, limit: q.limit, desc: q.order === 'desc',
           ...(after ? { after: { windowStart: after[0], cell: after[1] } } : {}),

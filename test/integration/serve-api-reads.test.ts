@@ -215,6 +215,13 @@ describe.each(serveBackends('concord-serve-api-reads-'))('concord serve API on $
     expect(noVersion.status, noVersion.raw).toBe(404);
     expect(noVersion.body).toMatchObject({ parameter: 'to_version', error: `${P} ${DATE} has no version 99` });
     expect(noVersion.body.hint).toMatch(/^its versions: 0, 1/);
+    // The same for the range reads (they answered 200 with no rows): windows, top keys, alerts.
+    for (const path of [`/api/pipelines/${P}/windows?date=${DATE}&version=99`, `/api/pipelines/${P}/top?date=${DATE}&version=99`, `/api/pipelines/fraud_multi_country/alerts?date=${DATE}&version=99`]) {
+      const r = await get(path);
+      expect(r.status, path).toBe(404);
+      expect(r.body, path).toMatchObject({ parameter: 'version', error: expect.stringMatching(/has no version 99 of any day from 2026-11-23 to 2026-11-23$/) });
+    }
+    expect((await get(`/api/pipelines/${P}/windows?date=${DATE}&version=1&limit=1`)).status).toBe(200);
     expect((await get(`/api/pipelines/${P}/windows?key=${'x'.repeat(9000)}`)).status).toBe(414);
     // The API is read-only: a method other than GET on a route is 405 naming what it allows; on no route, 404.
     for (const method of ['POST', 'PUT', 'DELETE', 'PATCH'] as const) {
