@@ -147,6 +147,21 @@ export class StoreReads {
     return new Map(rows.map((r) => [String(r.day), Number(r.at_ms)]));
   }
 
+  /**
+   * Whether the store holds nothing of the pipeline's day: no stream row, late event, version,
+   * reconciliation (a failed one too), dirty cell or late-delta. What `report` and `/api/days/{date}`
+   * call empty (a day nothing reached is still `sealed` once W passed it).
+   */
+  async holdsNothing(pipeline: string, day: string): Promise<boolean> {
+    const from = Date.parse(`${day}T00:00:00.000Z`);
+    const of = (table: string) => `EXISTS (SELECT 1 FROM ${this.s}.${table} WHERE pipeline = $1 AND day = $2)`;
+    const rows = await this.db.query(
+      `SELECT (EXISTS (SELECT 1 FROM ${this.s}.result_rows WHERE pipeline = $1 AND generation = 0 AND window_start >= $3 AND window_start < $4)
+         OR ${['late_events', 'day_versions', 'reconciliations', 'dirty_cells', 'late_delta'].map(of).join(' OR ')}) AS held`,
+      [pipeline, day, from, from + 86_400_000]);
+    return !rows[0]?.held;
+  }
+
   async reconciliations(pipeline: string, day: string): Promise<DayReconciliation[]> {
     const rows = await this.db.query(`SELECT report_json FROM ${this.s}.reconciliations WHERE pipeline = $1 AND day = $2 ORDER BY at_ms`, [pipeline, day]);
     return rows.map((r) => JSON.parse(String(r.report_json)) as DayReconciliation);

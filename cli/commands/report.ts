@@ -72,8 +72,7 @@ export const reportCommand: CommandSpec = {
         missing = checkHeld(reader, registry, selected, held);
         const out: DayReport = { date, pipelines: [] };
         for (const def of selected) {
-          const [rows, status, recs] = await Promise.all([store.current(def.name, date), store.status(def.name, date), store.reconciliations(def.name, date)]);
-          const empty = rows.length === 0 && recs.length === 0 && status.liveGeneration === 0 && status.dirty === 0 && status.lateDelta === 0;
+          const [rows, status, recs, empty] = await Promise.all([store.current(def.name, date), store.status(def.name, date), store.reconciliations(def.name, date), store.holdsNothing(def.name, date)]);
           out.pipelines.push({ pipeline: def.name, status, empty, reconciliation: recs.at(-1) ?? null, rows: rows.map(rowJson) });
         }
         return out;

@@ -87,8 +87,8 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
         const rec = recs.at(-1);
         const lateEvents = late.find((l) => l.pipeline === def.name)?.n ?? 0;
         // A day the pipeline holds nothing for is still `sealed` once W passed it (a late write would be held);
-        // `empty` tells a reader there is nothing to see rather than a finished day.
-        const empty = lateEvents === 0 && recs.length === 0 && stored.length === 0 && (await s.days(def.name, day, day)).length === 0;
+        // `empty` tells a reader there is nothing to see rather than a finished day (as `concord report` says).
+        const empty = await s.store.holdsNothing(def.name, day);
         pipelines.push({
           pipeline: def.name, kind: def.kind, status: status.status, day_status: status.status, empty, live_version: status.liveGeneration,
           watermark: isoOrNull(status.watermark), dirty_cells: status.dirty, late_delta: status.lateDelta,

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { seedRegistry } from '../../examples/seed.ts';
+import { definitionVersion } from '../../pipeline/definition.ts';
 import { ConcordJobs, QUEUE } from '../../jobs/job-queue.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { JobsView } from '../../serve/jobs-view.ts';
@@ -14,6 +15,7 @@ import { openStore, openStoreReader } from '../../store/open-store.ts';
 import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
 import { DATE, F, P, U } from '../fixtures/serve-api.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
+import { concord } from '../fixtures/cli.ts';
 
 // `concord serve` on a store nothing has been written to yet (PostgreSQL; a DuckDB file that is not
 // there is refused), and its jobs view over BullMQ (Redis), working and not answering.
@@ -63,6 +65,35 @@ describe('concord serve on an empty store, and with BullMQ jobs', () => {
       expect((await server.app.inject('/api/status')).json()).toMatchObject({ empty: true, store: { status: 'ok', empty: true } });
       expect((await server.app.inject('/api/days')).json()).toMatchObject({ empty: true, days: [] });
       expect((await server.app.inject(`/api/days/${DATE}`)).json()).toMatchObject({ empty: true });
+    } finally {
+      await server.close();
+    }
+  });
+
+  // `report` and /api/days/{date} decided "no data" from different reads: a day holding only late
+  // events (its windows were never written into the store) was empty to `report`, not to the API.
+  it('a day holding only late events is not empty, to `report` and the API alike (one predicate)', async () => {
+    const path = join(ws.dir, `late-only-${randomUUID()}.duckdb`);
+    const writer = await openStore(`duckdb:${path}`, { registry });
+    const ts = Date.parse(`${DATE}T10:00:05Z`);
+    await writer.appendLate(P, [{ evaluatedOnArrival: false, record: {
+      pipeline: P, event: { event_id: 'e1', ts, url: '/a', visitor_id: 'v1' }, watermark: ts + 60_000, windowStart: ts - 5_000, windowEnd: ts + 55_000, position: { source: 'file:x.jsonl', offset: 7 },
+    } }]);
+    // The stream's rows are of the next day: the late event is of a day whose windows it never wrote.
+    const next = Date.parse(`${DATE}T00:00:00Z`) + 86_400_000;
+    await writer.writeRealtime([{ kind: 'window', pipeline: P, key: { url: '/a' }, values: { views: 1 }, windowStart: next, windowEnd: next + 60_000, revision: 0, watermark: null, definitionVersion: definitionVersion(registry.pipeline(P)) }]);
+    expect(await writer.holdsNothing(P, DATE)).toBe(false);
+    expect(await writer.holdsNothing(U, DATE)).toBe(true);
+    await writer.close();
+    const report = concord(['report', '--date', DATE, '--format', 'json', '--store', `duckdb:${path}`]);
+    expect(report.code, report.stderr).toBe(0);
+    const reported = JSON.parse(report.stdout) as { pipelines: { pipeline: string; empty: boolean }[] };
+    const server = await buildServer({ registry, reader: await openStoreReader(`duckdb:${path}`, { registry }), log: createLogger('silent') });
+    try {
+      const day = (await server.app.inject(`/api/days/${DATE}`)).json() as { pipelines: { pipeline: string; empty: boolean }[] };
+      const byName = (ps: { pipeline: string; empty: boolean }[]) => Object.fromEntries(ps.map((p) => [p.pipeline, p.empty]));
+      expect(byName(day.pipelines)).toEqual(byName(reported.pipelines));
+      expect(byName(day.pipelines)).toMatchObject({ [P]: false, [U]: true, [F]: true });
     } finally {
       await server.close();
     }
