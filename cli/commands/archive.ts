@@ -11,7 +11,7 @@ import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/proc
 import type { CommandSpec, FlagValues } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
 import { Progress } from '../progress.ts';
-import { loadRegistry } from './shared.ts';
+import { applyBrokersFlag, kafkaFlags, kafkaOptions, loadRegistry } from './shared.ts';
 import { onStopSignal } from '../stop-signals.ts';
 
 export const archiveCommand: CommandSpec = {
@@ -29,6 +29,7 @@ export const archiveCommand: CommandSpec = {
     '--group NAME               with --from-kafka: the consumer group (default <prefix>concord-archiver-<schema>);',
     '                           one per archive directory: a group that archived into another one is refused',
     '--flush-records N          with --from-kafka: records per partition per file (default 50000)',
+    ...kafkaOptions.map((line) => line.replace('Kafka bootstrap servers', 'with --from-kafka: bootstrap servers')),
     ...metricsOptions.map((line) => line.replace('--metrics-port N          ', '--metrics-port N  (kafka) ')),
     ...logOptions,
     '--dir DIR                  archive root: <dir>/<schema>/dt=YYYY-MM-DD/hour=HH/*.parquet (UTC);',
@@ -38,11 +39,12 @@ export const archiveCommand: CommandSpec = {
   ],
   flags: {
     schema: { type: 'string' }, input: { type: 'string' }, dir: { type: 'string' }, 'from-kafka': { type: 'boolean' },
-    'stop-when-idle': { type: 'string' }, 'flush-records': { type: 'string' }, group: { type: 'string' }, ...metricsFlags, ...logFlags,
+    'stop-when-idle': { type: 'string' }, 'flush-records': { type: 'string' }, group: { type: 'string' }, ...metricsFlags, ...logFlags, ...kafkaFlags,
   },
   required: ['schema', 'dir'],
   async run(v) {
     checkSource(v);
+    applyBrokersFlag(v);
     const registry = await loadRegistry(v);
     const schema = registry.schema(String(v.schema));
     const sketched = registry.sketchedFields(schema.name);

@@ -9,7 +9,7 @@ import { probeBrokers } from '../../stream/kafka/admin.ts';
 import { concordTopics, defaultPartitions, inputTopic, partitionKeyField, recordKey } from '../../stream/kafka/topics.ts';
 import type { CommandSpec } from '../args.ts';
 import { Progress } from '../progress.ts';
-import { loadRegistry } from './shared.ts';
+import { applyBrokersFlag, kafkaFlags, kafkaOptions, loadRegistry } from './shared.ts';
 
 /** The schemas the seeded generator writes (the seed definitions' two). */
 const GENERATED: readonly GeneratedSchema[] = ['clicks', 'transactions'];
@@ -97,7 +97,7 @@ export const produceCommand: CommandSpec = {
     '                           a malformed line is sent too (keyed null) and dead-lettered by the workers',
     '--rate N/s                 events per second (default: as fast as the broker takes them)',
     '--partitions N             partitions when topics are created (default 6, env CONCORD_PARTITIONS)',
-    '                           brokers: env KAFKA_BROKERS (default 127.0.0.1:9092)',
+    ...kafkaOptions,
     'Without --input, the seeded generator (seed schemas clicks and transactions only):',
     '--count N                  events to send',
     '--duration D               or: send for D at --rate (count = rate x duration)',
@@ -110,10 +110,11 @@ export const produceCommand: CommandSpec = {
   flags: {
     schema: { type: 'string' }, input: { type: 'string' }, count: { type: 'string' }, duration: { type: 'string' }, rate: { type: 'string' },
     disorder: { type: 'string' }, 'late-fraction': { type: 'string' }, 'fraud-rings': { type: 'string' },
-    seed: { type: 'string' }, date: { type: 'string' }, partitions: { type: 'string' }, 'invalid-fraction': { type: 'string' },
+    seed: { type: 'string' }, date: { type: 'string' }, partitions: { type: 'string' }, 'invalid-fraction': { type: 'string' }, ...kafkaFlags,
   },
   required: ['schema'],
   async run(v) {
+    applyBrokersFlag(v);
     const registry = await loadRegistry(v);
     const schema = registry.schema(String(v.schema));
     const rate = v.rate === undefined ? undefined : parseRate(String(v.rate));

@@ -4,7 +4,7 @@ import { probeBrokers, requireTopics } from '../../stream/kafka/admin.ts';
 import { topicNames } from '../../stream/kafka/topics.ts';
 import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
-import { loadRegistry } from './shared.ts';
+import { applyBrokersFlag, kafkaFlags, kafkaOptions, loadRegistry } from './shared.ts';
 
 export const resultsCommand: CommandSpec = {
   name: 'results',
@@ -16,11 +16,13 @@ export const resultsCommand: CommandSpec = {
     '--pipeline NAME|all        only this pipeline of the definitions (default: all of them); rows of',
     '                           pipelines the definitions do not have, or of another version of one',
     '                           (another group ran a changed definition on these topics), are left out and counted',
-    '                           topic prefix: env CONCORD_TOPIC_PREFIX; brokers: env KAFKA_BROKERS',
+    '                           topic prefix: env CONCORD_TOPIC_PREFIX',
+    ...kafkaOptions,
   ],
-  flags: { output: { type: 'string' }, pipeline: { type: 'string' }, 'late-output': { type: 'string' } },
+  flags: { output: { type: 'string' }, pipeline: { type: 'string' }, 'late-output': { type: 'string' }, ...kafkaFlags },
   required: ['output'],
   async run(v) {
+    applyBrokersFlag(v);
     const registry = await loadRegistry(v);
     // An unknown --pipeline is a user error (exit 2), not an empty export.
     const selected = registry.select(v.pipeline === undefined ? undefined : String(v.pipeline));

@@ -10,7 +10,7 @@ import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/proc
 import type { CommandSpec } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
 import { loadSettings } from '../config.ts';
-import { latePerPipeline, loadRegistry, pipelinesFor, timingFlags, timingOptions } from './shared.ts';
+import { applyBrokersFlag, kafkaFlags, kafkaOptions, latePerPipeline, loadRegistry, pipelinesFor, timingFlags, timingOptions } from './shared.ts';
 import { runWorkerProcesses, workerCount } from './run-workers.ts';
 import { onStopSignal } from '../stop-signals.ts';
 
@@ -40,15 +40,16 @@ export const runCommand: CommandSpec = {
     ...timingOptions,
     '                           Topics: <prefix><schema> (one per schema, keyed by its key) -> concord.results,',
     '                           concord.late, concord.dlq, concord.checkpoints, concord.partials.<schema>.<group>',
-    '                           (the group\'s merge stage of pipelines keyed by another field); prefix: env CONCORD_TOPIC_PREFIX;',
-    '                           brokers: env KAFKA_BROKERS (default 127.0.0.1:9092)',
+    '                           (the group\'s merge stage of pipelines keyed by another field); prefix: env CONCORD_TOPIC_PREFIX',
+    ...kafkaOptions,
   ],
   flags: {
     pipeline: { type: 'string' }, 'stop-when-idle': { type: 'string' }, 'idle-timeout': { type: 'string' }, 'max-watermark-drift': { type: 'string' },
-    'worker-id': { type: 'string' }, workers: { type: 'string' }, group: { type: 'string' }, ...metricsFlags, ...logFlags, ...timingFlags,
+    'worker-id': { type: 'string' }, workers: { type: 'string' }, group: { type: 'string' }, ...metricsFlags, ...logFlags, ...timingFlags, ...kafkaFlags,
   },
   required: ['pipeline'],
   async run(v) {
+    applyBrokersFlag(v);
     const log = processLog(v, 'concord-run');
     const registry = await loadRegistry(v);
     const settings = loadSettings(v);

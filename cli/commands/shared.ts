@@ -5,6 +5,7 @@ import { loadDefinitionsFile } from '../../pipeline/load-definitions.ts';
 import type { Registry } from '../../pipeline/registry.ts';
 import type { CommandSpec } from '../args.ts';
 import { checkPath, COMMON_PATH_FLAGS } from '../paths.ts';
+import { parseBrokers } from '../../stream/kafka/brokers.ts';
 
 /** The definitions file a command runs: --definitions, else CONCORD_DEFINITIONS, else the seed example. */
 export function definitionsPath(v: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): string {
@@ -34,6 +35,20 @@ export const timingOptions = [
 ];
 
 export const storeFlags: CommandSpec['flags'] = { store: { type: 'string' } };
+
+export const kafkaFlags: CommandSpec['flags'] = { brokers: { type: 'string' } };
+
+export const kafkaOptions = [
+  '--brokers LIST             Kafka bootstrap servers host:port[,host:port] (env KAFKA_BROKERS, default 127.0.0.1:9092)',
+];
+
+/**
+ * --brokers over KAFKA_BROKERS: put into this process's environment, which kafkaSettings reads and the
+ * worker processes `run --workers` starts inherit.
+ */
+export function applyBrokersFlag(v: Record<string, unknown>): void {
+  if (typeof v.brokers === 'string') process.env.KAFKA_BROKERS = parseBrokers(v.brokers, '--brokers').join(',');
+}
 
 export const storeOptions = [
   '--store URL                result store: duckdb:<file> (default duckdb:.concord/store.duckdb, one process)',

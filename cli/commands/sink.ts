@@ -10,7 +10,7 @@ import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/proc
 import type { CommandSpec } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
 import { loadSettings } from '../config.ts';
-import { loadRegistry, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
+import { applyBrokersFlag, kafkaFlags, kafkaOptions, loadRegistry, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 import { onStopSignal } from '../stop-signals.ts';
 
 /** `concord sink --from-kafka`: wires flags to KafkaStoreSink (store/kafka-store-sink.ts). */
@@ -22,6 +22,7 @@ export const sinkCommand: CommandSpec = {
     '--from-kafka               read concord.results and concord.late (read_committed) in group <prefix>concord-store-sink',
     '--stop-when-idle D         exit once both topics are read to their end and quiet for D',
     '--group G                  consumer group (default <prefix>concord-store-sink)',
+    ...kafkaOptions,
     ...storeOptions,
     ...metricsOptions,
     ...logOptions,
@@ -31,8 +32,9 @@ export const sinkCommand: CommandSpec = {
     '                           version of one (another group ran a changed definition, or other B and L),',
     '                           are skipped and counted)',
   ],
-  flags: { 'from-kafka': { type: 'boolean' }, 'stop-when-idle': { type: 'string' }, group: { type: 'string' }, ...storeFlags, ...metricsFlags, ...logFlags, ...timingFlags },
+  flags: { 'from-kafka': { type: 'boolean' }, 'stop-when-idle': { type: 'string' }, group: { type: 'string' }, ...storeFlags, ...metricsFlags, ...logFlags, ...timingFlags, ...kafkaFlags },
   async run(v) {
+    applyBrokersFlag(v);
     if (v['from-kafka'] !== true) throw new ConfigError('say where from: --from-kafka (the only source for now)');
     const log = processLog(v, 'concord-sink');
     const timing = loadSettings(v);

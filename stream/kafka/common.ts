@@ -4,7 +4,8 @@
  */
 import { findErrorBy } from '@platformatic/kafka';
 import type { LineProblem } from '../../sources/line-limits.ts';
-import { ConcordError, ConfigError, type ErrorDomain } from '../../pipeline/errors.ts';
+import { ConcordError, type ErrorDomain } from '../../pipeline/errors.ts';
+import { parseBrokers } from './brokers.ts';
 
 export class KafkaClientError extends ConcordError {
   constructor(message: string, cause?: unknown, options: { domain?: ErrorDomain; retriable?: boolean } = {}) {
@@ -65,22 +66,15 @@ export const MEMBER_KNOWN = new Set(['ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRES
 export class ProducerFencedError extends GroupFencedError {}
 
 export interface KafkaSettings {
-  /** host:port list; env KAFKA_BROKERS, default 127.0.0.1:9092. */
+  /** host:port list; env KAFKA_BROKERS (the commands' --brokers sets it), default 127.0.0.1:9092. */
   brokers: string[];
   clientId: string;
 }
 
 export function kafkaSettings(clientId = 'concord'): KafkaSettings {
-  const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()).filter(Boolean);
-  // Said before any connection: an empty list overflowed the client's stack, a bad port failed after seconds.
-  const what = 'name the brokers as host:port[,host:port] (unset: 127.0.0.1:9092)';
-  if (brokers.length === 0) throw new ConfigError(`KAFKA_BROKERS is empty: ${what}`);
-  for (const b of brokers) {
-    const port = /^.+:(\d{1,5})$/.exec(b)?.[1];
-    if (port === undefined || Number(port) < 1 || Number(port) > 65_535) throw new ConfigError(`KAFKA_BROKERS "${b}" is not host:port: ${what}`);
-  }
-  return { brokers, clientId };
+  return { brokers: parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092', 'KAFKA_BROKERS'), clientId };
 }
+
 
 export interface TopicSpec {
   name: string;

@@ -45,6 +45,16 @@ describe('Kafka failures from the CLI', () => {
       expect(port.code, port.stderr).toBe(2);
       expect(port.stderr).toBe(`concord ${cmd}: KAFKA_BROKERS "127.0.0.1:abc" is not host:port: ${what}\n`);
     });
+
+    it(`${cmd} --brokers: the flag wins over KAFKA_BROKERS, and a malformed one is named as the flag`, () => {
+      const r = timed([...args, '--brokers', '127.0.0.1:1'], { KAFKA_BROKERS: '127.0.0.1:9092' });
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr.trim().replace(`concord ${cmd}: `, '')).toMatch(unreachable);
+      const bad = concord([...args, '--brokers', 'localhost'], noBroker);
+      expect(bad.code, bad.stderr).toBe(2);
+      expect(bad.stderr).toBe(`concord ${cmd}: --brokers "localhost" is not host:port: name the brokers as host:port[,host:port] (unset: 127.0.0.1:9092)\n`);
+      expect(concord([cmd, '--help']).stdout).toContain('--brokers LIST');
+    });
   }
 
   it('archive --from-kafka of a topic that does not exist: the user\'s mistake, exit 2, one line', () => {
