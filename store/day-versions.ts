@@ -2,8 +2,9 @@ import { ConcordError } from '../pipeline/errors.ts';
 import type { Registry } from '../pipeline/registry.ts';
 import { sameValuesOf } from '../pipeline/same-values.ts';
 import type { DirtyCell } from '../reconcile/reconcile-day.ts';
+import { paneId } from '../pipeline/keys.ts';
 import type { KeyValues, ResultRecord } from '../schemas/results.ts';
-import { changedRowsOf, keepReplaced, recordChanges, stageRows, upsertRows, type ChangeToRecord } from './bulk-write.ts';
+import { changedRowsOf, COLUMNS, keepReplaced, recordChanges, stageRows, upsertRows, type ChangeToRecord } from './bulk-write.ts';
 import { consumeDirty } from './dirty-cells.ts';
 import { toRow, type Provenance, type StoredRow } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
@@ -72,6 +73,8 @@ export class DayVersions {
       throw new ConcordError(`${pipeline} ${day} was reverted to the stream's own version (0): a backfill does not write into it; reconcile the day again`, { domain: 'user' });
     }
     const rows = records.map((r) => toRow(r, { generation, provenance: 'backfill', writtenAt: at, jobId: meta.jobId })).filter((r) => r.day === day);
+    const withdrawn = await this.withdrawnAlerts(tx, pipeline, day, generation, rows, consumed);
+    if (withdrawn.length > 0) return this.backfillAsVersion(tx, pipeline, day, generation, rows, withdrawn, consumed, meta, at);
     const next: StoredRow[] = [];
     const changes: ChangeToRecord[] = [];
     const same = this.sameValues(pipeline);
@@ -91,6 +94,45 @@ export class DayVersions {
     await consumeDirty(tx, this.schema, pipeline, consumed);
     await tx.query(`DELETE FROM ${this.schema}.late_delta WHERE pipeline = $1 AND day = $2`, [pipeline, day]);
     return { changed: changes.length };
+  }
+
+  /**
+   * Rules: the live alerts of the recomputed keys that the recomputation no longer raises (a late event
+   * moved a crossing earlier: one alert per crossing). Windows never lose a cell to more events.
+   */
+  private async withdrawnAlerts(tx: SqlDriver, pipeline: string, day: string, generation: number, rows: readonly StoredRow[], consumed: readonly DirtyCell[]): Promise<{ windowStart: number; cell: string }[]> {
+    const def = this.registry.pipelines.find((p) => p.name === pipeline);
+    if (def?.kind !== 'rule' || consumed.length === 0) return [];
+    const keys = new Set(consumed.map((d) => paneId([def.key], d.key)));
+    const raised = new Set(rows.map((r) => r.cell));
+    const live = await tx.query(`SELECT window_start, cell, key_json FROM ${this.schema}.result_rows WHERE pipeline = $1 AND day = $2 AND generation = $3 AND kind = 'alert'`, [pipeline, day, generation]);
+    return live.filter((r) => !raised.has(String(r.cell)) && keys.has(paneId([def.key], JSON.parse(String(r.key_json)) as KeyValues)))
+      .map((r) => ({ windowStart: Number(r.window_start), cell: String(r.cell) }));
+  }
+
+  /**
+   * A backfill that withdraws alerts: a row cannot leave a version readers saw (as-of reads would still
+   * find it in the history), so the corrected day becomes a new version — the live one's rows, minus the
+   * withdrawn alerts, with the recomputed ones — switched to atomically (`revert` goes back).
+   */
+  private async backfillAsVersion(
+    tx: SqlDriver, pipeline: string, day: string, from: number, rows: readonly StoredRow[], withdrawn: readonly { windowStart: number; cell: string }[],
+    consumed: readonly DirtyCell[], meta: { jobId: string; progress?: (what: string) => void | Promise<void> }, at: number,
+  ): Promise<{ changed: number }> {
+    const to = Number((await tx.query(`SELECT coalesce(max(generation), 0) + 1 AS g FROM ${this.schema}.day_versions WHERE pipeline = $1 AND day = $2`, [pipeline, day]))[0]!.g);
+    await tx.query(`INSERT INTO ${this.schema}.day_versions (pipeline, day, generation, status, job_id, created_at) VALUES ($1, $2, $3, 'staged', $4, $5)`, [pipeline, day, to, meta.jobId, at]);
+    const copied = COLUMNS.map((c) => (c === 'generation' ? `${to} AS generation` : c)).join(', ');
+    await tx.execute(`INSERT INTO ${this.schema}.result_rows (${COLUMNS.join(', ')}) SELECT ${copied} FROM ${this.schema}.result_rows WHERE pipeline = $1 AND day = $2 AND generation = $3`, [pipeline, day, from]);
+    for (const w of withdrawn) {
+      await tx.execute(`DELETE FROM ${this.schema}.result_rows WHERE pipeline = $1 AND generation = $2 AND window_start = $3 AND cell = $4`, [pipeline, to, w.windowStart, w.cell]);
+    }
+    const next = (await changedRowsOf(tx, this.schema, pipeline, to, rows)).map(({ row, old }) => ({ ...row, generation: to, revision: old ? old.revision + 1 : 0 }));
+    if (next.length > 0) await upsertRows(tx, this.schema, await stageRows(tx, this.schema, next.map((row) => ({ row }))), { keyless: this.keyless });
+    await meta.progress?.(`${withdrawn.length} alerts withdrawn and ${next.length} recomputed: the day's version ${to} (was ${from}) made live`);
+    const changed = await this.switchTo(tx, pipeline, day, to, from, 'backfill', 'backfill', at);
+    await consumeDirty(tx, this.schema, pipeline, consumed);
+    await tx.query(`DELETE FROM ${this.schema}.late_delta WHERE pipeline = $1 AND day = $2`, [pipeline, day]);
+    return { changed };
   }
 
   /** Whether the day shows the stream's version (0) again after a reconciled one: a revert went back to it. */

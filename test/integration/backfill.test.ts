@@ -212,6 +212,37 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     expect(again.report.differences.map((d) => [d.cause, d.late_events.map((e) => e.id)])).toEqual([['archive_added', ['t9']]]);
   });
 
+  // A late transaction that moves a crossing earlier withdraws the later alert (one alert per crossing):
+  // backfill upserted the new alert and kept the withdrawn one (two alerts for one crossing).
+  it('rules: a backfill that withdraws an alert publishes a new version without it (revert brings it back)', async () => {
+    const fraud = withTiming(fraudMultiCountry(), { maxOutOfOrderness: 1_000, allowedLateness: 0 });
+    const store = await fresh();
+    const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
+    const txn = (id: string, ts: number, country: string, user = 'u1') => JSON.stringify({ txn_id: id, ts, user_id: user, country, amount: 10 });
+    const lines = [txn('t1', T0, 'DE'), txn('t2', T0 + M, 'FR'), txn('t3', T0 + 2 * M, 'IT'), txn('t5', T0 + 5 * M, 'US'),
+      ...['US', 'ES', 'PT', 'NL'].map((c, i) => txn(`n${i}`, T0 + 6 * M + i, c, 'u9')), txn('close', T0 + 30 * M, 'DE', 'u3')];
+    const archive = (source: string, ls: string[]) => new ParquetArchive(archiveDir, fraud.schema).write(memoryBatches(source, ls, 1000));
+    await archive('file:txns.jsonl', lines);
+    await store.writeRealtime((await streamLines(fraud, lines)).changelog);
+    await reconcileDay({ def: fraud, date: DAY, store, archiveDir, jobId: 'r1' });
+    const alerts = async () => (await store.current(fraud.name, DAY)).filter((r) => r.key.user_id === 'u1').map((r) => [(r.windowStart - T0) / M, r.provenance]);
+    expect(await alerts()).toEqual([[5, 'reconciled']]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await archive('file:late-txns.jsonl', [txn('t4', T0 + 3 * M, 'ES')]);
+    const seqBefore = (await store.changesSince(0)).length;
+    expect(await backfillDay({ def: fraud, date: DAY, store, archiveDir, jobId: 'bf1' })).toMatchObject({ dirty: 1, recomputed: 1, changed: 2 });
+    expect(await alerts()).toEqual([[3, 'backfill']]);
+    expect((await store.status(fraud.name, DAY))).toMatchObject({ liveGeneration: 2, generations: [1, 2] });
+    const changes = (await store.changesSince(0)).slice(seqBefore);
+    expect(changes.map((c) => [(c.windowStart - T0) / M, c.old === null ? null : 'alert', c.new === null ? null : 'alert', c.provenance])).toEqual([[3, null, 'alert', 'backfill'], [5, 'alert', null, 'backfill']]);
+    // The previous version is still there to go back to; the backfilled one is what a full replay computes.
+    expect(await store.revert(fraud.name, DAY)).toMatchObject({ from: 2, to: 1 });
+    expect(await alerts()).toEqual([[5, 'reconciled']]);
+    await store.revert(fraud.name, DAY);
+    expect(await alerts()).toEqual([[3, 'backfill']]);
+    expect(await reconcileDay({ def: fraud, date: DAY, store, archiveDir, jobId: 'r2' })).toMatchObject({ generation: 3, corrections: 0 });
+  });
+
   it('reconcile: a pipeline with no realtime rows is refused as such; --force publishes despite unexplained differences', async () => {
     const store = await fresh();
     const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
