@@ -29,11 +29,18 @@ export class DayVersions {
     return def ? sameValuesOf(def) : () => false;
   }
 
-  /** Stages the day's reconciled version and switches readers to it (a retried job: nothing to do). */
+  /**
+   * Stages the day's reconciled version and switches readers to it. A retried job whose version is live
+   * with these very values: nothing to do. The same job id with other values (archive files added since:
+   * `reconcile --date` run again under its default id) is no retry: a new version.
+   */
   async publish(tx: SqlDriver, pipeline: string, day: string, records: readonly ResultRecord[], meta: { jobId: string; provenance: 'reconciled' }, at: number): Promise<{ generation: number; previous: number; corrections: number }> {
-    const mine = await tx.query(`SELECT generation, status FROM ${this.schema}.day_versions WHERE pipeline = $1 AND day = $2 AND job_id = $3`, [pipeline, day, meta.jobId]);
+    let mine = await tx.query(`SELECT generation, status FROM ${this.schema}.day_versions WHERE pipeline = $1 AND day = $2 AND job_id = $3 ORDER BY generation DESC LIMIT 1`, [pipeline, day, meta.jobId]);
     const previous = await this.liveGeneration(tx, pipeline, day);
-    if (mine[0] && Number(mine[0].generation) === previous) return { generation: previous, previous, corrections: 0 }; // a retried job: already live
+    if (mine[0] && Number(mine[0].generation) === previous) {
+      if (await this.holdsValues(tx, pipeline, day, previous, records)) return { generation: previous, previous, corrections: 0 }; // a retried job: already live
+      mine = [];
+    }
     const generation = mine[0]
       ? Number(mine[0].generation)
       : Number((await tx.query(`SELECT coalesce(max(generation), 0) + 1 AS g FROM ${this.schema}.day_versions WHERE pipeline = $1 AND day = $2`, [pipeline, day]))[0]!.g);
@@ -51,6 +58,15 @@ export class DayVersions {
     // The reconciliation read the whole archive: cells dirtied before it are covered.
     await tx.execute(`DELETE FROM ${this.schema}.dirty_cells WHERE pipeline = $1 AND day = $2 AND recorded_at <= $3`, [pipeline, day, at]);
     return { generation, previous, corrections };
+  }
+
+  /** Whether version `generation` of the day holds exactly `records`' cells with the same numbers. */
+  private async holdsValues(tx: SqlDriver, pipeline: string, day: string, generation: number, records: readonly ResultRecord[]): Promise<boolean> {
+    const rows = records.map((r) => toRow(r, { generation, writtenAt: 0 })).filter((r) => r.pipeline === pipeline && r.day === day);
+    const stored = Number((await tx.query(`SELECT count(*) AS n FROM ${this.schema}.result_rows WHERE pipeline = $1 AND day = $2 AND generation = $3`, [pipeline, day, generation]))[0]!.n);
+    if (stored !== rows.length) return false;
+    const same = this.sameValues(pipeline);
+    return (await changedRowsOf(tx, this.schema, pipeline, generation, rows)).every(({ row, old }) => old !== null && same(old.values, row.values));
   }
 
   /** Makes the version that was live before the current one live again (one atomic switch). */

@@ -36,7 +36,9 @@ export const reconcileCommand: CommandSpec = {
     '--date D                   the UTC day to reconcile',
     '--report-dir DIR           JSON + Markdown reports go to DIR/<date>/<pipeline>.json|.md (default .concord/reports)',
     '--read-at ISO              also attribute what the dashboard showed at that instant (update_after_read)',
-    '--job-id ID                idempotence key of this run (default reconcile:<pipeline>:<date>)',
+    '--job-id ID                idempotence key of this run (default reconcile:<pipeline>:<date>): run again',
+    '                           with the same replay it changes nothing; with a replay that differs (archive',
+    '                           files added since) it publishes a new version',
     '--force                    publish the replayed day even when some differences are unexplained (they stay',
     '                           in the stored report); without it such a day publishes nothing and exits 3',
     '--pipeline NAME|all        default all; a pipeline the stream wrote no rows for on D, or whose events of D',
@@ -120,7 +122,9 @@ async function reconcileStoredDay(v: Record<string, string | boolean | undefined
   for (const d of done) {
     if (d.status !== 'published') continue;
     const forced = d.report.unexplained > 0 ? ` despite ${d.report.unexplained} unexplained differences (--force)` : '';
-    process.stderr.write(`${d.pipeline} ${date}: version ${d.generation} live (was ${d.previous_generation}), ${d.corrections} cells corrected${forced}\n`);
+    if (d.generation === d.previous_generation) {
+      process.stderr.write(`${d.pipeline} ${date}: version ${d.generation}, published by job id ${d.job_id}, already holds this replay: nothing changed\n`);
+    } else process.stderr.write(`${d.pipeline} ${date}: version ${d.generation} live (was ${d.previous_generation}), ${d.corrections} cells corrected${forced}\n`);
   }
   if (failed > 0) return 3;
   // A user error (exit 2), said once per pipeline above; the others were reconciled.

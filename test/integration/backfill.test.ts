@@ -243,6 +243,19 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     expect(await reconcileDay({ def: fraud, date: DAY, store, archiveDir, jobId: 'r2' })).toMatchObject({ generation: 3, corrections: 0 });
   });
 
+  // `reconcile --date` run again under its default job id after archive files were added: taken for a
+  // retry, it published nothing while its report (stored under that id) described the new replay.
+  it('reconcile again under the same job id: the same replay changes nothing, a replay that differs is a new version', async () => {
+    const { store, archiveDir } = await streamedAndArchived();
+    expect(await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile:day' })).toMatchObject({ generation: 1, previous_generation: 0 });
+    expect(await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile:day' })).toMatchObject({ generation: 1, previous_generation: 1, corrections: 0 });
+    await archiveLines(archiveDir, [click('z1', T0 + 2 * M + 7, '/a')], 'file:late-archive.jsonl');
+    const again = await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile:day' });
+    expect(again).toMatchObject({ generation: 2, previous_generation: 1, corrections: 1 });
+    expect(views(await store.current(P, DAY))).toContainEqual([2, '/a', 4]);
+    expect((await store.reconciliations(P, DAY)).map((r) => r.generation)).toEqual([2]);
+  });
+
   it('reconcile: a pipeline with no realtime rows is refused as such; --force publishes despite unexplained differences', async () => {
     const store = await fresh();
     const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
