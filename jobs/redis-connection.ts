@@ -1,13 +1,6 @@
 import { Redis } from 'ioredis';
 import { ConcordError } from '../pipeline/errors.ts';
-
-/**
- * A Redis URL as it may be shown: the password (if any) replaced by `***`. Up to the last '@': a
- * password may hold an unencoded '@' (ioredis accepts it).
- */
-export function redactRedisUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]*):\S*@/, (_m, user: string) => `//${user}:***@`);
-}
+import { redact } from '../store/sql-driver.ts';
 
 /**
  * Redis did not answer within the bounded wait (start it, or point REDIS_URL at the one that runs), or
@@ -16,7 +9,7 @@ export function redactRedisUrl(url: string): string {
 export class RedisUnreachableError extends ConcordError {
   constructor(url: string, cause?: unknown) {
     const why = cause instanceof Error ? cause.message : '';
-    const shown = redactRedisUrl(url);
+    const shown = redact(url);
     super(
       /NOAUTH/.test(why) ? `Redis at ${shown} wants a password: set REDIS_URL=redis://:PASSWORD@host:port (or redis://USER:PASSWORD@...)`
         : /WRONGPASS|invalid password|invalid username/i.test(why) ? `Redis at ${shown} refused the user or password of REDIS_URL: set REDIS_URL with the right ones`
@@ -81,14 +74,14 @@ export class RedisHealth {
       this.down.add(redis);
       if (this.down.size === 1) {
         this.lostAt = Date.now();
-        this.log(`Redis at ${redactRedisUrl(this.url)} lost${error ? ` (${error.message})` : ''}; reconnecting, jobs resume when it is back`);
+        this.log(`Redis at ${redact(this.url)} lost${error ? ` (${error.message})` : ''}; reconnecting, jobs resume when it is back`);
       }
     };
     redis.on('error', (error: Error) => lost(error));
     redis.on('close', () => { if (redis.status !== 'end' && !this.closing) lost(); });
     redis.on('ready', () => {
       if (!this.down.delete(redis) || this.down.size > 0) return;
-      this.log(`Redis at ${redactRedisUrl(this.url)} back after ${((Date.now() - this.lostAt) / 1000).toFixed(1)} s`);
+      this.log(`Redis at ${redact(this.url)} back after ${((Date.now() - this.lostAt) / 1000).toFixed(1)} s`);
     });
   }
 

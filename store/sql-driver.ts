@@ -77,9 +77,12 @@ export function statementFailed(kind: 'query' | 'statement', sql: string, error:
   return new StoreError(`store ${kind} failed: ${error instanceof Error ? error.message : String(error)}\n  in: ${sql.slice(0, 300)}`, { cause: error, retriable });
 }
 
-/** A URL without its password, for messages. */
+/**
+ * A URL (store, Redis) without its password, for messages: replaced by `***`, the user kept (also an empty
+ * one: `redis://:pw@host`). Up to the last '@': a password may hold an unencoded '@'.
+ */
 export function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+  return url.replace(/\/\/([^:/@]*):\S*@/, (_m, user: string) => `//${user}:***@`);
 }
 
 // ---- read-only access (concord serve) ------------------------------------------------------------

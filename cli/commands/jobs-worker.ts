@@ -5,7 +5,7 @@ import type { Registry } from '../../pipeline/registry.ts';
 import { defaultProcessors } from '../../jobs/default-processors.ts';
 import { QUEUE, jobSettings } from '../../jobs/job-queue.ts';
 import { startWorker } from '../../jobs/job-worker.ts';
-import { redactRedisUrl } from '../../jobs/redis-connection.ts';
+import { redact } from '../../store/sql-driver.ts';
 import { storeIdentity } from '../../jobs/worker-registry.ts';
 import { openStore } from '../../store/open-store.ts';
 import { metricsFromFlags } from '../../serve/process-metrics.ts';
@@ -34,7 +34,7 @@ export async function runWorker(v: FlagValues, registry: Registry): Promise<numb
     concurrency, log, pipelines: registry.pipelines.map((p) => p.name), store: identity, archive: archiveDir,
     ...(served ? { metrics: served.metrics } : {}),
   });
-  log(`worker started (redis ${redactRedisUrl(settings.redisUrl)}, queue prefix ${settings.prefix}, queue ${QUEUE}, store ${identity}, archive ${archiveDir}); ` +
+  log(`worker started (redis ${redact(settings.redisUrl)}, queue prefix ${settings.prefix}, queue ${QUEUE}, store ${identity}, archive ${archiveDir}); ` +
     'SIGINT/SIGTERM stops after the current job');
   // Not refused: a worker may start before the archiver's first flush. Said at once, not only in each failed job.
   if (!existsSync(archiveDir)) log(`warning: the archive ${resolve(archiveDir)} does not exist (yet): every job fails until \`concord archive --dir ${archiveDir}\` writes it; check --archive / CONCORD_ARCHIVE_DIR`);

@@ -1,7 +1,8 @@
 import { ConfigError } from '../../pipeline/errors.ts';
 import { dayRange } from '../../reconcile/reconcile-day.ts';
 import { attemptsOf, ConcordJobs, NIGHTLY, jobSettings, type JobStatus } from '../../jobs/job-queue.ts';
-import { RedisUnreachableError, probeRedis, redactRedisUrl } from '../../jobs/redis-connection.ts';
+import { RedisUnreachableError, probeRedis } from '../../jobs/redis-connection.ts';
+import { redact } from '../../store/sql-driver.ts';
 import { validateSchedule } from '../../jobs/schedule.ts';
 import { metricsFlags, metricsOptions } from '../../serve/process-metrics.ts';
 import type { CommandSpec, FlagValues } from '../args.ts';
@@ -136,7 +137,7 @@ async function runSub(sub: string, v: FlagValues, redisUrl: string): Promise<num
     for (const j of await jobs.status(v.date === undefined ? undefined : String(v.date))) process.stdout.write(`${statusLine(j)}\n`);
     const workers = await jobs.workers();
     const schedule = await jobs.queue.getJobScheduler(NIGHTLY);
-    process.stderr.write(`queue prefix ${jobs.settings.prefix} at ${redactRedisUrl(jobs.settings.redisUrl)}: ${workers.length} worker(s)${workers.map((w) => `; ${w.host}:${w.pid} writes ${w.store}`).join('')}; ` +
+    process.stderr.write(`queue prefix ${jobs.settings.prefix} at ${redact(jobs.settings.redisUrl)}: ${workers.length} worker(s)${workers.map((w) => `; ${w.host}:${w.pid} writes ${w.store}`).join('')}; ` +
       `nightly ${schedule ? `${schedule.pattern} (${schedule.tz ?? 'UTC'})` : 'not scheduled'}\n`);
     return 0;
   } finally {

@@ -151,12 +151,13 @@ describe('concord serve on an empty store, and with BullMQ jobs', () => {
 
   it('jobs: a Redis that does not answer is a 503 within seconds, not a hang', async () => {
     const reader = await openStoreReader(PG_URL, { registry, schema: schemas.next('jobs') });
-    const server = await buildServer({ registry, reader, log: createLogger('silent'), jobs: new JobsView('redis://127.0.0.1:1', { timeoutMs: 1_000 }) });
+    const server = await buildServer({ registry, reader, log: createLogger('silent'), jobs: new JobsView('redis://:s3cretpw@127.0.0.1:1', { timeoutMs: 1_000 }) });
     try {
       const t = performance.now();
       const r = await server.app.inject('/api/jobs');
       expect(r.statusCode).toBe(503);
-      expect(r.json().error).toMatch(/Redis/);
+      expect(r.json().error).toMatch(/Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
+      expect(r.body).not.toContain('s3cretpw'); // a URL with an empty user kept its password in the answer
       expect(performance.now() - t).toBeLessThan(5_000);
     } finally {
       await server.close();

@@ -2,7 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { archiveHasDate } from '../../batch/archive-layout.ts';
-import { redactRedisUrl, RedisUnreachableError } from '../../jobs/redis-connection.ts';
+import { RedisUnreachableError } from '../../jobs/redis-connection.ts';
+import { redact } from '../../store/sql-driver.ts';
 import { validateSchedule } from '../../jobs/schedule.ts';
 import { statusLine } from '../../cli/commands/jobs.ts';
 import { storeIdentity } from '../../jobs/worker-registry.ts';
@@ -12,10 +13,12 @@ import { tempWorkspace } from '../fixtures/workspace.ts';
 
 describe('what the jobs commands show and compare', () => {
   it('a Redis URL is shown without its password, whatever the user part', () => {
-    expect(redactRedisUrl('redis://:s3cret@host:6379/0')).toBe('redis://:***@host:6379/0');
-    expect(redactRedisUrl('rediss://alice:p@ss:w0rd@host:6380')).toBe('rediss://alice:***@host:6380');
-    expect(redactRedisUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
-    expect(redactRedisUrl('redis://alice@host')).toBe('redis://alice@host');
+    expect(redact('redis://:s3cret@host:6379/0')).toBe('redis://:***@host:6379/0');
+    expect(redact('rediss://alice:p@ss:w0rd@host:6380')).toBe('rediss://alice:***@host:6380');
+    expect(redact('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
+    expect(redact('redis://alice@host')).toBe('redis://alice@host');
+    expect(redact('postgres://:pw@host:5432/db')).toBe('postgres://:***@host:5432/db');
+    expect(redact('postgres://bob:p@ss@host/db')).toBe('postgres://bob:***@host/db');
     expect(new RedisUnreachableError('redis://u:pw@h:1').message).toBe('Redis at redis://u:***@h:1 does not answer; start it or set REDIS_URL');
   });
 
