@@ -16,6 +16,14 @@ const GENERATED: readonly GeneratedSchema[] = ['clicks', 'transactions'];
 const GENERATOR_FLAGS = ['count', 'duration', 'disorder', 'late-fraction', 'fraud-rings', 'invalid-fraction', 'seed', 'date'];
 const SEND_BATCH = 2_000;
 
+/**
+ * Records per send: as many as the broker takes at once, or at `rate` 50 ms worth (at least one), so a
+ * paced run sends an even stream (2,000 at once then a wait made `--rate 25/s` a burst and 80 s of silence).
+ */
+export function sendBatchSize(rate: number | undefined): number {
+  return rate === undefined ? SEND_BATCH : Math.max(1, Math.min(SEND_BATCH, Math.floor(rate / 20)));
+}
+
 function parseRate(text: string): number {
   const m = /^(\d+)(?:\/s)?$/.exec(text.trim());
   if (!m || Number(m[1]) <= 0) throw new ConfigError(`--rate: "${text}" is not a rate; use e.g. 5000/s`);
@@ -47,11 +55,12 @@ async function sendLines(schema: EventSchema, batches: AsyncIterable<readonly st
   const topic = inputTopic(schema.name);
   const sent: Sent = { lines: 0, unkeyed: 0, blank: 0, seconds: 0 };
   const started = Date.now();
+  const batch = sendBatchSize(rate);
   try {
     for await (const lines of batches) {
-      for (let i = 0; i < lines.length; i += SEND_BATCH) {
+      for (let i = 0; i < lines.length; i += batch) {
         const records: OutRecord[] = [];
-        for (const value of lines.slice(i, i + SEND_BATCH)) {
+        for (const value of lines.slice(i, i + batch)) {
           if (value.trim().length === 0) {
             sent.blank++;
             continue;

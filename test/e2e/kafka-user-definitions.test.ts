@@ -220,4 +220,17 @@ describe('a user\'s definitions end to end through a real broker (rides keyed by
     const stored = new Map(rows.map((r) => [`rides_per_city_5m|${r.window_start}|${r.key.city}`, [r.values.rides, r.values.fares]]));
     expect(new Map([...stored].sort(([a], [b]) => (a < b ? -1 : 1)))).toEqual(new Map([...expected].filter(([k]) => k.startsWith('rides_per_city_5m|')).sort(([a], [b]) => (a < b ? -1 : 1))));
   }, 300_000);
+  // `--rate` sent 2,000 records at once, then waited: at 25/s a burst and 80 s of silence, which a
+  // `--stop-when-idle 20s` consumer took for the end. Paced in 50 ms sends, the records spread evenly.
+  it('produce --rate N/s sends an even stream, not bursts of 2,000', async () => {
+    const prefix = `r${randomUUID().slice(0, 6)}.`;
+    const defs = ws.file('rides-rate.definitions.json', [JSON.stringify(definitions)]);
+    const lines = rides().slice(0, 80);
+    const produced = concord(['produce', '--schema', 'rides', '--input', ws.file('rides-rate.jsonl', lines), '--rate', '40/s', '--definitions', defs], { CONCORD_TOPIC_PREFIX: prefix });
+    expect(produced.code, produced.stderr).toBe(0);
+    const stamps = (await readAll(inputTopic('rides', prefix), lines.length)).map((r) => r.timestamp).sort((a, b) => a - b);
+    expect(stamps).toHaveLength(lines.length);
+    expect(stamps.at(-1)! - stamps[0]!).toBeGreaterThanOrEqual(1_500); // 80 at 40/s: about 2 s, not one send
+    expect(new Set(stamps).size).toBeGreaterThanOrEqual(20);
+  });
 });
