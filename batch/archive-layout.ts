@@ -34,18 +34,25 @@ export function blankDir(dir: string, schema: EventSchema): string {
   return join(schemaDir(dir, schema), '_blank');
 }
 
-/** True if the archive holds a Parquet file of `date` (the event-time partition `dt=date`) for the schema. */
-export async function archiveHasDate(archiveDir: string, schema: EventSchema, date: string): Promise<boolean> {
-  const day = join(schemaDir(archiveDir, schema), `dt=${date}`);
-  let hours: string[];
-  try {
-    hours = await readdir(day);
-  } catch {
-    return false;
-  }
-  for (const h of hours) {
-    const files = await readdir(join(day, h)).catch(() => [] as string[]);
-    if (files.some((f) => f.endsWith('.parquet'))) return true;
+const HOUR = 3_600_000;
+
+/**
+ * True if the archive holds a Parquet file of the schema in an event-time partition (`dt=D/hour=HH`)
+ * that overlaps [from, to) (epoch ms): events of those times may be archived. Reads the listings of the
+ * days concerned only. A directory without a Parquet file is no data.
+ */
+export async function archiveHasEventTimes(archiveDir: string, schema: EventSchema, range: { from: number; to: number }): Promise<boolean> {
+  for (let d = Math.floor(range.from / 86_400_000) * 86_400_000; d < range.to; d += 86_400_000) {
+    const day = join(schemaDir(archiveDir, schema), `dt=${new Date(d).toISOString().slice(0, 10)}`);
+    const hours = await readdir(day).catch(() => [] as string[]);
+    for (const h of hours) {
+      const m = /^hour=(\d{2})$/.exec(h);
+      if (!m) continue;
+      const start = d + Number(m[1]) * HOUR;
+      if (!(start < range.to && start + HOUR > range.from)) continue;
+      const files = await readdir(join(day, h)).catch(() => [] as string[]);
+      if (files.some((f) => f.endsWith('.parquet'))) return true;
+    }
   }
   return false;
 }

@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { schemaDir } from '../batch/archive-layout.ts';
+import { archiveHasEventTimes, schemaDir } from '../batch/archive-layout.ts';
 import { DuckDb, quoteIdent, quoteString } from '../batch/duckdb.ts';
 import { listArchiveFiles } from '../batch/parquet-archive.ts';
 import type { PipelineDefinition } from '../pipeline/definition.ts';
@@ -38,6 +38,17 @@ export function eventTimesOfDay(def: PipelineDefinition, day: string): { from: n
   if (def.kind === 'rule') return { from: range.from - def.rule.span, to: range.to };
   const lastStart = assignWindows(def.window, range.to - 1).at(-1)!; // the day's last window
   return { from: range.from, to: windowEnd(def.window, lastStart) };
+}
+
+/**
+ * True if the archive holds events that can make a cell of `day` (an event-time hour partition with a
+ * Parquet file): what `reconcile --date` asks before replaying a day. Windows: the hours of
+ * `eventTimesOfDay` (hopping windows starting 23:50 hold only events of the next day); rules: the day's
+ * own hours (an alert is raised at one of the day's events; the span before only adds to it, and an
+ * archive holding only the evening before has none of the day's alerts).
+ */
+export async function archiveHoldsDay(def: PipelineDefinition, archiveDir: string, day: string): Promise<boolean> {
+  return archiveHasEventTimes(archiveDir, def.schema, def.kind === 'rule' ? dayRange(day) : eventTimesOfDay(def, day));
 }
 
 /**

@@ -1,7 +1,6 @@
 import { constants } from 'node:fs';
 import { access, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { archiveHasDate } from '../batch/archive-layout.ts';
 import { replay } from '../batch/replay.ts';
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError, ConfigError } from '../pipeline/errors.ts';
@@ -9,7 +8,7 @@ import type { KeyValues } from '../pipeline/keys.ts';
 import { safeName } from '../pipeline/names.ts';
 import type { ResultRecord } from '../schemas/results.ts';
 import { differencesMarkdown, reconciliationMarkdown, type DayReconciliation } from './day-report.ts';
-import { archiveFilesWrittenSince, eventTimesOfDay } from './archive-changes.ts';
+import { archiveFilesWrittenSince, archiveHoldsDay, eventTimesOfDay } from './archive-changes.ts';
 import { finalResults } from './final-results.ts';
 import { reconcileWithReplay, type LoggedLate } from './reconcile.ts';
 import { dayRange } from './day-range.ts';
@@ -105,8 +104,9 @@ export class DefinitionChangedError extends ConcordError {
 }
 
 /**
- * The archive holds no event of the day for the pipeline's schema: almost always a day not archived
- * (yet). Replaying it would call every stored cell a difference nothing explains.
+ * The archive holds no event that can make a cell of the day (`archiveHoldsDay`: the day's hours and,
+ * for windows, those up to its last window's end) for the pipeline's schema: almost always a day not
+ * archived (yet). Replaying it would call every stored cell a difference nothing explains.
  */
 export class NoArchivedDayError extends ConcordError {
   readonly date: string;
@@ -157,10 +157,10 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   // version went live (the job failed, its retries too, and the day stayed switched).
   await prepareReportDir(req.reportDir, date);
   await step(0, 'reading the stream\'s rows and late events');
-  if (req.allowEmpty !== true && !(await archiveHasDate(req.archiveDir, def.schema, date))) throw new NoArchivedDayError(date, req.archiveDir);
+  if (req.allowEmpty !== true && !(await archiveHoldsDay(def, req.archiveDir, date))) throw new NoArchivedDayError(date, req.archiveDir);
   const [realtime, lateLog, dashboardRead] = await Promise.all([
     store.realtimeResults(def.name, date),
-    store.lateEvents(def.name, date),
+    lateEventsOfDay(store, def, date),
     req.readAt === undefined ? Promise.resolve(undefined) : store.asOf(def.name, date, req.readAt),
   ]);
   if (realtime.length === 0 && req.allowEmpty !== true) throw new NoRealtimeRowsError(def.name, date);
@@ -200,6 +200,25 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   await writeReport(req.reportDir, rec);
   await step(5, 'done');
   return rec;
+}
+
+/**
+ * The late events the workers logged for the day's cells. The store files a late event under the day of
+ * the last window it missed, but a hopping window starting late on D also holds events of D+1 (30 m
+ * windows every 10 m: the 23:50 window holds D+1 00:00-00:20): those logged under a later day whose event
+ * time falls into D's windows (`eventTimesOfDay`) are read too, else D's cells that missed them are
+ * differences nothing explains.
+ */
+async function lateEventsOfDay(store: ReconcileStore, def: PipelineDefinition, date: string): Promise<LoggedLate[]> {
+  const own = await store.lateEvents(def.name, date);
+  if (def.kind !== 'windowed') return own;
+  const reach = eventTimesOfDay(def, date);
+  const later: LoggedLate[] = [];
+  for (let day = dayRange(date).to; day < reach.to; day += 86_400_000) {
+    const logged = await store.lateEvents(def.name, new Date(day).toISOString().slice(0, 10));
+    later.push(...logged.filter((l) => Number(l.record.event[def.schema.timeField]) < reach.to));
+  }
+  return [...own, ...later];
 }
 
 /** Where a day's report goes: `<dir>/<date>/<pipeline>.<ext>`, the pipeline's name made file-safe (`a/b`, `../x`). */

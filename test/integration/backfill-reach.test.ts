@@ -7,7 +7,7 @@ import type { PipelineDefinition, RulePipeline, WindowedPipeline } from '../../p
 import { Registry } from '../../pipeline/registry.ts';
 import { hopping } from '../../pipeline/windows.ts';
 import { archiveChangedSince } from '../../reconcile/archive-changes.ts';
-import { backfillDay, reconcileDay } from '../../reconcile/reconcile-day.ts';
+import { backfillDay, NoArchivedDayError, reconcileDay } from '../../reconcile/reconcile-day.ts';
 import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
@@ -93,6 +93,43 @@ describe.each(backends)('backfill of a reconciled day from files outside its par
     expect(s).toMatchObject({ dirty: 2, fromArchive: 2, changed: 2 }); // 22:00 (1 -> 2), 23:00 (new: 1)
     const a = (await store.current(views6h.name, DAY)).filter((r) => r.key.url === '/a');
     expect(a.map((r) => [(r.windowStart - D0) / H, r.values.views])).toEqual([[17, 1], [18, 1], [19, 1], [20, 1], [21, 1], [22, 2], [23, 1]]);
+  });
+
+  // reconcile --date asked the archive for the date's own partition: a day whose windows hold only the next
+  // day's events was refused ("archive the day first") although backfill --from/--to computed it, and the
+  // late click logged under the next day (the day of the last window it missed) went unexplained there.
+  it('hopping 6 h: a day whose windows hold only the next day\'s events is reconciled, its late click found under the next day', async () => {
+    const store = await fresh();
+    const dir = join(ws.dir, `archive-${randomUUID()}`);
+    const prev = new Date(D0 - 24 * H).toISOString().slice(0, 10);
+    // /a at 00:30 and 04:00 of DAY (in the day before's windows of 19:00-23:00 and 23:00), then 07:00 closes
+    // every window of 00:20: the click of 00:20 arriving last is late for all of them.
+    const lines = [click('n1', D0 + 30 * M, '/a'), click('n2', D0 + 4 * H, '/a'), click('close', D0 + 7 * H, '/c'), click('l1', D0 + 20 * M, '/a')];
+    await archive(dir, lines, 'file:day.jsonl');
+    const streamed = await streamLines(views6h, lines);
+    expect(streamed.lates.map((l) => l.event.event_id)).toEqual(['l1']);
+    await store.writeRealtime(streamed.changelog);
+    await store.appendLate(views6h.name, streamed.lates.map((record) => ({ record, evaluatedOnArrival: false })));
+    expect(await store.lateEvents(views6h.name, prev)).toEqual([]); // logged under DAY, the day of its last window (00:00)
+    const rec = await reconcileDay({ def: views6h, date: prev, store, archiveDir: dir, jobId: 'r-prev' });
+    expect(rec).toMatchObject({ status: 'published', generation: 1, report: { different: 5, unexplained: 0, causes: { late_beyond_lateness: 5 } } });
+    const a = (await store.current(views6h.name, prev)).filter((r) => r.key.url === '/a');
+    expect(a.map((r) => [(r.windowStart - D0) / H, r.values.views])).toEqual([[-5, 2], [-4, 2], [-3, 2], [-2, 2], [-1, 3]]);
+    // Nothing of the archive can fall into the day before that (its last window ends at 05:00 of prev): still refused.
+    const before = new Date(D0 - 48 * H).toISOString().slice(0, 10);
+    const refused = await reconcileDay({ def: views6h, date: before, store, archiveDir: dir, jobId: 'r-before' }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(NoArchivedDayError);
+    expect((refused as Error).message).toBe(`no archived events for ${before} in ${dir}: archive the day first`);
+  });
+
+  it('rule: an archive holding only the evening before has none of the day\'s alerts: the day is refused as not archived', async () => {
+    const store = await fresh();
+    const dir = join(ws.dir, `archive-${randomUUID()}`);
+    await archive(dir, [click('p1', D0 - 5 * M, '/r')], 'file:day-before.jsonl');
+    await store.writeRealtime((await streamLines(busyUrl, dayLines())).changelog);
+    const refused = await reconcileDay({ def: busyUrl, date: DAY, store, archiveDir: dir, jobId: 'r-rule' }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(NoArchivedDayError);
+    expect((refused as Error).message).toBe(`no archived events for ${DAY} in ${dir}: archive the day first`);
   });
 
   it('rule: a late click of 23:55 the day before makes the day\'s 00:02 click an alert, and the backfill publishes it', async () => {

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { archiveHasDate } from '../../batch/archive-layout.ts';
+import { archiveHasEventTimes } from '../../batch/archive-layout.ts';
 import { RedisUnreachableError } from '../../jobs/redis-connection.ts';
 import { redact } from '../../store/sql-driver.ts';
 import { validateSchedule } from '../../jobs/schedule.ts';
@@ -61,16 +61,21 @@ describe('what the jobs commands show and compare', () => {
     expect((err('0 2 * * *', 'Mars/Base') as Error).message).toBe('--tz "Mars/Base" is not a time zone: use an IANA name such as UTC or Europe/Paris (env CONCORD_NIGHTLY_TZ)');
   });
 
-  it('an archive day exists when its event-time partition holds a Parquet file', async () => {
+  it('archived event times: an event-time hour partition overlapping the range holds a Parquet file', async () => {
     const ws = tempWorkspace();
     try {
       const hour = join(ws.dir, 'clicks', 'dt=2026-11-23', 'hour=05');
       mkdirSync(hour, { recursive: true });
-      expect(await archiveHasDate(ws.dir, clicksSchema, '2026-11-23')).toBe(false); // a directory alone is no data
+      const day = (d: string) => ({ from: Date.parse(`${d}T00:00:00Z`), to: Date.parse(`${d}T00:00:00Z`) + 86_400_000 });
+      expect(await archiveHasEventTimes(ws.dir, clicksSchema, day('2026-11-23'))).toBe(false); // a directory alone is no data
       writeFileSync(join(hour, 'file_clicks.jsonl-0-9.parquet'), 'x');
-      expect(await archiveHasDate(ws.dir, clicksSchema, '2026-11-23')).toBe(true);
-      expect(await archiveHasDate(ws.dir, clicksSchema, '2026-11-22')).toBe(false);
-      expect(await archiveHasDate(join(ws.dir, 'nope'), clicksSchema, '2026-11-23')).toBe(false);
+      expect(await archiveHasEventTimes(ws.dir, clicksSchema, day('2026-11-23'))).toBe(true);
+      expect(await archiveHasEventTimes(ws.dir, clicksSchema, day('2026-11-22'))).toBe(false);
+      expect(await archiveHasEventTimes(join(ws.dir, 'nope'), clicksSchema, day('2026-11-23'))).toBe(false);
+      // Hours, not days: 05:00-06:00 of the 23rd, reached from the day before (22nd 23:40 to 23rd 05:10) or not.
+      expect(await archiveHasEventTimes(ws.dir, clicksSchema, { from: Date.parse('2026-11-22T23:40:00Z'), to: Date.parse('2026-11-23T05:10:00Z') })).toBe(true);
+      expect(await archiveHasEventTimes(ws.dir, clicksSchema, { from: Date.parse('2026-11-22T23:40:00Z'), to: Date.parse('2026-11-23T05:00:00Z') })).toBe(false);
+      expect(await archiveHasEventTimes(ws.dir, clicksSchema, { from: Date.parse('2026-11-23T06:00:00Z'), to: Date.parse('2026-11-24T00:00:00Z') })).toBe(false);
     } finally {
       ws.cleanup();
     }
