@@ -9,6 +9,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { seedRegistry } from '../examples/seed.ts';
+import { mdCell, mdRow } from '../reconcile/markdown.ts';
 import { compareArchive, compareLive, compareSink, compareStream, lateSummary, readRun, unexplainedOf, type Comparison, type RunState } from './chaos/measure.ts';
 import { brokerDown, brokerUp, createDatabase, dropDatabase, mountSmallDisk, OwnRedis, unmount, type BrokerConfig } from './chaos/own-infra.ts';
 import { Logs, seededRandom } from './chaos/procs.ts';
@@ -140,8 +141,8 @@ function report(base: RunState, run: RunState, outcomes: Map<Fault, FaultOutcome
   // The fault-free run's own reconcile: what the product leaves unexplained without any fault.
   const own = compareStream(base, base);
   rows.unshift(['none (the fault-free run, stream rows)', '-', '-', String(own.lost), String(own.doubled), '-', String(unexplainedOf(base))]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  const widths = header.map((h, i) => Math.max(mdCell(h).length, ...rows.map((r) => mdCell(r[i]).length)));
+  const line = (cells: string[]) => mdRow(cells, widths);
   const out = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)];
   process.stdout.write(`\nFault matrix (${o.quick ? 'quick' : 'full'}: ${o.clicks} clicks + ${o.transactions} transactions, seed ${o.seed}, ${o.seconds.toFixed(0)} s)\n\n${out.join('\n')}\n\n`);
   for (const { fault, label } of FAULT_ROWS) {

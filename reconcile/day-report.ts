@@ -1,4 +1,5 @@
 import { dayStatusOf, type DayStatusName } from '../store/day-status.ts';
+import { mdKeyValues, mdRow, mdTable } from './markdown.ts';
 import { CAUSES, type ReconcileReport } from './reconcile.ts';
 
 /** One pipeline's reconciliation of one day, as stored with the version it published. */
@@ -34,14 +35,15 @@ export function statusAfter(d: DayReconciliation): DayStatusName {
  */
 export function reconciliationMarkdown(days: readonly DayReconciliation[], status: (d: DayReconciliation) => string = statusAfter): string {
   const out: string[] = [];
-  out.push('| pipeline | day status | version | cells | equal | mismatched | missing | extra | mismatch rate | SMAPE | unexplained |');
-  out.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const d of days) {
-    const m = d.report.metrics;
-    out.push(`| ${d.pipeline} | ${status(d)} | ${d.generation ?? 'not published'} | ${d.report.cells} | ${d.report.equal} | ${m.mismatched} | ${m.missing} | ${m.extra} | ${pct(m.mismatch_rate)} | ${pct(m.smape)} | ${d.report.unexplained} |`);
-  }
-  out.push('', '| pipeline | ' + CAUSES.join(' | ') + ' |', '|---|' + CAUSES.map(() => '---:').join('|') + '|');
-  for (const d of days) out.push(`| ${d.pipeline} | ${CAUSES.map((c) => d.report.causes[c]).join(' | ')} |`);
+  out.push(mdTable(
+    ['pipeline', 'day status', 'version', 'cells', 'equal', 'mismatched', 'missing', 'extra', 'mismatch rate', 'SMAPE', 'unexplained'],
+    days.map((d) => {
+      const m = d.report.metrics;
+      return [d.pipeline, status(d), d.generation ?? 'not published', d.report.cells, d.report.equal, m.mismatched, m.missing, m.extra, pct(m.mismatch_rate), pct(m.smape), d.report.unexplained];
+    }),
+    ['---', '---', '---', ...Array<string>(8).fill('---:')],
+  ));
+  out.push('', mdTable(['pipeline', ...CAUSES], days.map((d) => [d.pipeline, ...CAUSES.map((c) => d.report.causes[c])]), ['---', ...CAUSES.map(() => '---:')]));
   const failed = days.filter((d) => d.status === 'failed_unexplained');
   if (failed.length > 0) {
     out.push('', `**${failed.map((d) => d.pipeline).join(', ')}: unexplained differences; no correction was published.**`);
@@ -49,16 +51,19 @@ export function reconciliationMarkdown(days: readonly DayReconciliation[], statu
   return out.join('\n');
 }
 
-/** Every difference of the day with its cause, for the Markdown report (capped; the JSON has all). */
+/**
+ * Every difference of the day with its cause, for the Markdown report (capped; the JSON has all). The
+ * cell's values as in every Markdown table of keys (`mdKeyValues`: null is `∅`, the string "null" is `"null"`).
+ */
 export function differencesMarkdown(d: DayReconciliation, limit = 50): string {
   const rows = d.report.differences.slice(0, limit).map((x) => {
     const late = x.late_events.map((e) => `${e.id}@${e.source}:${e.offset}`).join(', ');
-    return `| ${Object.values(x.cell).map(String).join(' ')} | ${x.realtime ? JSON.stringify(x.realtime) : '-'} | ${x.replay ? JSON.stringify(x.replay) : '-'} | ${x.cause} | ${late} |`;
+    return mdRow([mdKeyValues(Object.values(x.cell)), x.realtime ? JSON.stringify(x.realtime) : '-', x.replay ? JSON.stringify(x.replay) : '-', x.cause, late]);
   });
   if (rows.length === 0) return `${d.pipeline}: no differences.`;
   const more = d.report.differences.length - rows.length;
   return [
-    `| cell | realtime | replay | cause | late events (id@source:offset) |`, '|---|---|---|---|---|', ...rows,
+    mdRow(['cell', 'realtime', 'replay', 'cause', 'late events (id@source:offset)']), '|---|---|---|---|---|', ...rows,
     ...(more > 0 ? [``, `(${more} more in the JSON report)`] : []),
   ].join('\n');
 }

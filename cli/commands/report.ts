@@ -3,6 +3,7 @@ import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import type { Registry } from '../../pipeline/registry.ts';
 import { differencesMarkdown, reconciliationMarkdown, statusAfter, type DayReconciliation } from '../../reconcile/day-report.ts';
+import { mdKeyValues, mdRow } from '../../reconcile/markdown.ts';
 import { dayRange } from '../../reconcile/reconcile-day.ts';
 import { NoStoreError, openStoreReader } from '../../store/open-store.ts';
 import type { StoredRow } from '../../store/rows.ts';
@@ -137,8 +138,12 @@ function toMarkdown(r: DayReport, cells: boolean): string {
       out.push(`${p.rows.length} cells live (every cell: --cells, or --format csv|json).`, '');
       continue;
     }
-    out.push('| window start | key | values | revision | provenance |', '|---|---|---|---:|---|');
-    for (const x of p.rows) out.push(`| ${x.window_start} | ${Object.values(x.key).join(' ')} | ${Object.entries(x.values).map(([k, val]) => `${k} ${Array.isArray(val) ? val.join(' ') : String(val)}`).join(', ')} | ${x.revision} | ${x.provenance} |`);
+    // Keys as in "Top differences" (mdKeyValues: null is `∅`, the string "null" is `"null"`).
+    out.push(mdRow(['window start', 'key', 'values', 'revision', 'provenance']), '|---|---|---|---:|---|');
+    for (const x of p.rows) {
+      const values = Object.entries(x.values).map(([k, val]) => `${k} ${Array.isArray(val) ? val.join(' ') : String(val)}`).join(', ');
+      out.push(mdRow([x.window_start, mdKeyValues(Object.values(x.key)), values, x.revision, x.provenance]));
+    }
     out.push('');
   }
   return out.join('\n');

@@ -115,6 +115,9 @@ describe('a user definitions file through the CLI', () => {
     expect(summary.stdout).not.toContain('| window start | key |');
     const cells = concord(['report', '--definitions', jsonFile, '--date', '2026-11-23', '--store', store, '--cells']);
     expect(cells.stdout).toContain('| window start | key | values | revision | provenance |');
+    // A null promo and the string "null" print apart, as in "Top differences" (null is ∅, the string quoted).
+    const promo = concord(['report', '--definitions', jsonFile, '--date', '2026-11-23', '--store', store, '--pipeline', 'by_promo', '--cells']);
+    expect(promo.stdout.split('\n').filter((l) => l.startsWith(`| ${iso('08:00')} |`)).map((l) => l.split(' | ')[1]).sort()).toEqual(['"null"', '∅']);
   });
 
   it('a changed definition: backfill --from --to recomputes the stored day under the new version, atomically', () => {

@@ -1,0 +1,39 @@
+/**
+ * Markdown tables, for every table Concord prints (reconcile's report .md, `concord report --format md`,
+ * the chaos matrix): a cell's text never breaks its row. A `|` is escaped as `\|` (with the backslashes
+ * right before it doubled, so a value ending in `\` does not unescape it) and a line break becomes
+ * `<br>`; null and undefined are an empty cell. The JSON and CSV outputs show values as they are; only Markdown needs this.
+ */
+export function mdCell(value: unknown): string {
+  const text = typeof value === 'string' ? value : value === null || value === undefined ? '' : String(value);
+  return text.replace(/(\\*)\|/g, (_, bs: string) => `${bs}${bs}\\|`).replace(/\r\n|\r|\n/g, '<br>');
+}
+
+/** A table row: each cell escaped (`mdCell`). `pad`: widths to pad the escaped cells to (aligned plain text). */
+export function mdRow(cells: readonly unknown[], pad?: readonly number[]): string {
+  return `| ${cells.map((c, i) => mdCell(c).padEnd(pad?.[i] ?? 0)).join(' | ')} |`;
+}
+
+/** A whole table: header, alignment row (`---`, `---:`; default `---`), rows; every cell escaped. */
+export function mdTable(header: readonly string[], rows: readonly (readonly unknown[])[], align?: readonly string[]): string {
+  return [mdRow(header), `|${header.map((_, i) => align?.[i] ?? '---').join('|')}|`, ...rows.map((r) => mdRow(r))].join('\n');
+}
+
+/**
+ * A key value (or a value of a difference's cell) in a Markdown table, the same in every table, told
+ * apart from every other value: null is `∅`; a string is shown bare unless it could be read as
+ * something else (empty, `null`, `∅`, a number or boolean, with spaces, quotes or line breaks), then
+ * JSON-quoted (`"null"`, `"42"`, `"ünï cødé"`). Numbers and booleans as they are.
+ */
+export function mdKeyValue(value: unknown): string {
+  if (value === null || value === undefined) return '∅';
+  if (typeof value !== 'string') return typeof value === 'object' ? JSON.stringify(value) : String(value);
+  const ambiguous = value === '' || value === 'null' || value === '∅' || value === 'true' || value === 'false' ||
+    /[\s"\\]/.test(value) || value === 'NaN' || !Number.isNaN(Number(value));
+  return ambiguous ? JSON.stringify(value) : value;
+}
+
+/** Several key values in one cell, space-separated (each `mdKeyValue`, so a space inside one is quoted). */
+export function mdKeyValues(values: readonly unknown[]): string {
+  return values.map(mdKeyValue).join(' ');
+}

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { differencesMarkdown, reconciliationMarkdown, type DayReconciliation } from '../../reconcile/day-report.ts';
+import { CAUSES } from '../../reconcile/reconcile.ts';
+
+// The Markdown reports (reconcile's <pipeline>.md, `concord report --format md`): a key value holding `|`
+// split its row into more cells than the header has, and "Top differences" printed a null key and the
+// string "null" both as `null` (where the --cells table printed null as blank).
+
+/** A table row's cells as a GitHub-flavoured Markdown reader splits them: on pipes no backslash escapes. */
+const cellsOf = (row: string) => row.replace(/^\|/, '').replace(/\|$/, '').split(/(?<!\\)\|/).map((c) => c.trim());
+
+const W = { window_start: '2026-11-20T01:00:00.000Z', window_end: '2026-11-20T01:10:00.000Z' };
+const difference = (cell: Record<string, unknown>, late: { id: string; source: string; offset: number }[] = []) => ({
+  cell: { ...W, ...cell }, realtime: { n: 1, revision: 0 }, replay: { n: 2, revision: 0 }, cause: 'late_beyond_lateness' as const,
+  late_events: late.map((e) => ({ ...e, ts: W.window_start })),
+});
+
+function day(pipeline: string, differences: ReturnType<typeof difference>[]): DayReconciliation {
+  return {
+    date: '2026-11-20', pipeline, generation: 1, previous_generation: 0, status: 'published', day_status: 'provisional',
+    reconciled_at: '2026-11-21T02:00:00.000Z', job_id: 'j', corrections: differences.length,
+    report: {
+      pipeline, definition_version: 'v', max_out_of_orderness: '30s', allowed_lateness: '5m', cells: 10, equal: 10 - differences.length,
+      different: differences.length, causes: Object.fromEntries(CAUSES.map((c) => [c, c === 'late_beyond_lateness' ? differences.length : 0])) as DayReconciliation['report']['causes'],
+      unexplained: 0, late_events: differences.length, evidence: { duplicates: 0, dead_letters: 0, archive_gaps: 0 }, differences,
+      metrics: { mismatched: differences.length, missing: 0, extra: 0, mismatch_rate: 0.1, smape: 0.01 } as DayReconciliation['report']['metrics'],
+    },
+  };
+}
+
+describe('Markdown report tables', () => {
+  it('a `|` or a line break in a key, an event id or a pipeline name stays inside its cell', () => {
+    const rec = day('site|zone', [
+      difference({ site: 'a|b', zone: 'north' }, [{ id: 'r|1', source: 'file:x|y.jsonl', offset: 3 }]),
+      difference({ site: 'two\nlines', zone: 'south' }, [{ id: 'r2', source: 'file:\nz.jsonl', offset: 4 }]),
+    ]);
+    const table = differencesMarkdown(rec).split('\n');
+    expect(table).toHaveLength(4); // header, alignment, two rows: no line break inside a row
+    for (const row of table) expect(cellsOf(row)).toHaveLength(5);
+    expect(cellsOf(table[2]!)[0]).toBe(`${W.window_start} ${W.window_end} a\\|b north`);
+    expect(cellsOf(table[2]!)[4]).toBe('r\\|1@file:x\\|y.jsonl:3');
+    expect(cellsOf(table[3]!)[0]).toBe(`${W.window_start} ${W.window_end} "two\\nlines" south`);
+    expect(cellsOf(table[3]!)[4]).toBe('r2@file:<br>z.jsonl:4');
+    const summary = reconciliationMarkdown([rec]).split('\n');
+    expect(cellsOf(summary[2]!)).toEqual(['site\\|zone', 'reconciled', '1', '10', '8', '2', '0', '0', '10.00%', '1.00%', '0']);
+    expect(cellsOf(summary[6]!)).toHaveLength(1 + CAUSES.length);
+    expect(cellsOf(summary[6]!)[0]).toBe('site\\|zone');
+  });
+
+  it('a null key, the string "null", an empty string and a number-like string print apart', () => {
+    const rec = day('p', [
+      difference({ site: 'plain', zone: null }), difference({ site: 'plain', zone: 'null' }),
+      difference({ site: '', zone: '42' }), difference({ site: 'ünï cødé', zone: 42 }),
+    ]);
+    const keys = differencesMarkdown(rec).split('\n').slice(2).map((row) => cellsOf(row)[0]!.slice(`${W.window_start} ${W.window_end} `.length));
+    expect(keys).toEqual(['plain ∅', 'plain "null"', '"" "42"', '"ünï cødé" 42']);
+  });
+});
