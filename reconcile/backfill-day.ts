@@ -1,11 +1,11 @@
 import { replay } from '../batch/replay.ts';
-import type { PipelineDefinition } from '../pipeline/definition.ts';
+import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { paneId, windowCellId } from '../pipeline/keys.ts';
 import { cellKey, type ResultRecord } from '../schemas/results.ts';
 import { archiveChangedSince } from './archive-changes.ts';
 import { dayRange } from './day-range.ts';
 import { finalResults } from './final-results.ts';
-import type { Progress, ReconcileStore } from './reconcile-day.ts';
+import { DefinitionChangedError, type Progress, type ReconcileStore } from './reconcile-day.ts';
 
 export interface BackfillRequest {
   readonly def: PipelineDefinition;
@@ -69,6 +69,9 @@ export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary
     await step(total, `skipped: ${skipped}`);
     return { pipeline: def.name, date, dirty: (await store.dirtyCells(def.name, date)).length, recomputed: 0, changed: 0, fromArchive: 0, skipped };
   }
+  const given = definitionVersion(def);
+  const others = new Map([...(await store.definitionVersions(def.name, date))].filter(([v]) => v !== given));
+  if (others.size > 0) throw new DefinitionChangedError(def.name, date, given, others, 'backfill');
   await step(0, 'looking for archive files written after the day\'s last reconcile');
   const fromArchive = await detectArchiveChanges(def, date, store, req.archiveDir);
   const dirty = await store.dirtyCells(def.name, date);

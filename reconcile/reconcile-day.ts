@@ -55,6 +55,8 @@ export interface ReconcileStore {
   revertedToStream(pipeline: string, date: string): Promise<boolean>;
   /** When the day's first version was published (epoch ms); null: never reconciled. */
   firstPublishedAt(pipeline: string, date: string): Promise<number | null>;
+  /** The definition versions of the day's live rows, with how many rows each. */
+  definitionVersions(pipeline: string, date: string): Promise<Map<string, number>>;
   /** Upserts recomputed cells into the day's live version (provenance `backfill`), consuming those dirty cells. */
   upsertBackfill(pipeline: string, date: string, rows: readonly ResultRecord[], consumed: readonly DirtyCell[], meta: { jobId: string; progress?: (what: string) => void | Promise<void> }): Promise<{ changed: number }>;
   /** Marks cells dirty (archive content added after the day's reconcile touches them). */
@@ -92,11 +94,13 @@ export class NoRealtimeRowsError extends ConcordError {
  * blame the definition's change on late data or a stream outage (`missing_window`) and publish it.
  */
 export class DefinitionChangedError extends ConcordError {
-  constructor(pipeline: string, date: string, given: string, stored: ReadonlyMap<string, number>) {
+  constructor(pipeline: string, date: string, given: string, stored: ReadonlyMap<string, number>, by: 'reconcile' | 'backfill' = 'reconcile') {
     const versions = [...stored].map(([v, n]) => `${v} (${n} rows)`).join(', ');
+    const what = by === 'reconcile'
+      ? `the stream's rows were computed by definition version ${versions}, the definitions give ${given}: reconcile compares a day with the definition that computed it`
+      : `the day's live rows were computed by definition version ${versions}, the definitions give ${given}: backfill recomputes cells of a day with the definition that computed it (recomputed cells beside the others would mix two definitions)`;
     super(
-      `${pipeline} ${date}: the stream's rows were computed by definition version ${versions}, the definitions give ${given}: ` +
-        `reconcile compares a day with the definition that computed it (run it with that definition), or recompute the day under this one ` +
+      `${pipeline} ${date}: ${what} (run it with that definition), or recompute the day under this one ` +
         `with \`concord backfill --from ${date} --to ${date} --pipeline ${pipeline}\``,
       { domain: 'user' },
     );

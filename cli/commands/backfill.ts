@@ -2,7 +2,7 @@ import { ConfigError } from '../../pipeline/errors.ts';
 import { definitionVersion } from '../../pipeline/definition.ts';
 import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { datesBetween } from '../../jobs/job-ids.ts';
-import { backfillDay, dayRange, recomputeDay } from '../../reconcile/reconcile-day.ts';
+import { backfillDay, dayRange, DefinitionChangedError, recomputeDay } from '../../reconcile/reconcile-day.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { CommandSpec } from '../args.ts';
@@ -49,12 +49,19 @@ export const backfillCommand: CommandSpec = {
     const date = String(v.date);
     dayRange(date);
     const store = await openStore(storeUrl(v), { registry });
+    let refused = 0;
     try {
       for (const def of pipelinesFor(registry, v.pipeline, loadSettings(v))) {
         const s = await backfillDay({
           def, date, store, archiveDir: String(v.archive), jobId: String(v['job-id'] ?? `backfill:${def.name}:${date}`),
           progress: ({ done, total, what }) => { process.stderr.write(`backfill ${def.name} ${date} [${done}/${total}] ${what}\n`); },
+        }).catch((error: unknown) => {
+          if (!(error instanceof DefinitionChangedError)) throw error;
+          process.stderr.write(`${error.message}\n`); // the others are backfilled; exit 2 at the end
+          refused++;
+          return undefined;
         });
+        if (s === undefined) continue;
         if (s.skipped !== undefined) {
           process.stdout.write(`${def.name} ${date}: ${s.dirty} dirty cells, skipped: ${s.skipped}\n`);
           continue;
@@ -65,7 +72,7 @@ export const backfillCommand: CommandSpec = {
     } finally {
       await store.close();
     }
-    return 0;
+    return refused > 0 ? 2 : 0;
   },
 };
 

@@ -1,4 +1,4 @@
-import { withTiming } from '../../pipeline/definition.ts';
+import { definitionVersion, withTiming } from '../../pipeline/definition.ts';
 import { deadLetterToJson } from '../../schemas/decode.ts';
 import { lateToJson, resultToJson, type ResultRecord } from '../../schemas/results.ts';
 import { readJsonlFile } from '../../sources/jsonl-file.ts';
@@ -75,9 +75,12 @@ export const streamCommand: CommandSpec = {
         await sink?.checkpointIfDue(); // after the commit, not inside it
       },
     }).catch(abort);
+    // Rows of another definition version in the store: contradictions come from the changed definition.
+    let otherVersions: string[] = [];
     if (sink) {
       for (const [pipeline, w] of Object.entries(stats.inputWatermarks)) sink.watermark(pipeline, w);
       await sink.flush();
+      if ((sink.written.conflicting ?? 0) > 0) otherVersions = [...(await store!.definitionVersions(def.name)).keys()].filter((x) => x !== definitionVersion(def));
       await store!.close();
     }
     let written = stats.results;
@@ -94,7 +97,14 @@ export const streamCommand: CommandSpec = {
         `${dlq ? '' : ' (counted only: pass --dead-letter FILE to keep them)'}\n`,
     );
     const conflicting = sink?.written.conflicting ?? 0;
-    if (conflicting > 0) {
+    if (conflicting > 0 && otherVersions.length > 0) {
+      process.stderr.write(
+        `!! ${conflicting} results contradict rows of the same windows that definition version ${otherVersions.join(', ')} of ${def.name} stored ` +
+          `(this run's is ${definitionVersion(def)}: the definition changed): the store kept its rows and marked those cells dirty. ` +
+          'Recompute those days under the changed definition with `concord backfill --from D1 --to D2 --archive DIR` ' +
+          '(`backfill --date` refuses a day computed by another definition), or stream into a fresh store\n',
+      );
+    } else if (conflicting > 0) {
       process.stderr.write(
         `!! ${conflicting} results contradict rows another run stored for the same windows (another input of the same time span?): ` +
           'the store kept its rows and marked those cells dirty (`concord report` counts them). Archive every input of the day ' +

@@ -319,6 +319,13 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     expect(await store.reconciliations(P, DAY)).toEqual([]);
     expect((await store.status(P, DAY)).liveGeneration).toBe(0);
     expect(await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'r2' })).toMatchObject({ status: 'published' });
+    // backfill --date under the changed definition mixed recomputed cells of the new definition with the
+    // old one's (the day reconciled under the old): refused, whole days are recomputed with --from/--to.
+    await store.markDirty(P, [{ day: DAY, windowStart: T0, key: { url: '/a' } }], 'late_after_reconcile');
+    const mixed = await backfillDay({ def: filtered, date: DAY, store, archiveDir, jobId: 'bf1' }).catch((e: unknown) => e);
+    expect(mixed).toBeInstanceOf(DefinitionChangedError);
+    expect((mixed as Error).message).toMatch(new RegExp(`^${P} ${DAY}: the day's live rows were computed by definition version ${definitionVersion(def)} \\(\\d+ rows\\), the definitions give ${definitionVersion(filtered)}: backfill recomputes`));
+    expect((await store.current(P, DAY)).every((r) => r.definitionVersion === definitionVersion(def))).toBe(true);
   });
 
   it('reconcile: a day the archive does not hold is refused as such, not called unexplained; odd pipeline names stay inside --report-dir', async () => {
