@@ -1,4 +1,4 @@
-import type { AnyEvent, FieldValue } from '../schemas/schema.ts';
+import { presentValue, type AnyEvent, type EventSchema, type FieldValue } from '../schemas/schema.ts';
 
 /**
  * A pipeline's `where`: an AND of conditions over normalised event fields, as plain data. Values are
@@ -11,6 +11,25 @@ export type Condition =
   | { readonly field: string; readonly op: ComparisonOp; readonly value: FieldValue }
   | { readonly field: string; readonly op: 'in' | 'not in'; readonly value: readonly FieldValue[] }
   | { readonly field: string; readonly op: 'is null' | 'is not null' };
+
+/**
+ * A condition as a definitions file writes it (decimals in major units, timestamps as ISO text), for
+ * what users read (`explain`, `/api/pipelines`): the held form is minor units and epoch ms.
+ */
+export function presentCondition(schema: EventSchema, c: Condition): Condition {
+  const field = schema.fields[c.field];
+  const show = (v: FieldValue): FieldValue => (field?.kind === 'timestamp' && typeof v === 'number' ? new Date(v).toISOString() : presentValue(field, v));
+  switch (c.op) {
+    case 'in':
+    case 'not in':
+      return { ...c, value: c.value.map(show) };
+    case 'is null':
+    case 'is not null':
+      return c;
+    default:
+      return { ...c, value: show(c.value) };
+  }
+}
 
 export const COMPARISON_OPS: readonly string[] = ['=', '!=', '<', '<=', '>', '>='];
 export const ORDERING_OPS: readonly string[] = ['<', '<=', '>', '>='];

@@ -1,7 +1,7 @@
 import { replayStatements } from '../../batch/replay.ts';
 import type { AggregateSpec } from '../../pipeline/aggregates.ts';
 import { definitionVersion, type PipelineDefinition } from '../../pipeline/definition.ts';
-import type { Condition } from '../../pipeline/filter.ts';
+import { presentCondition, type Condition } from '../../pipeline/filter.ts';
 import { formatDuration } from '../../pipeline/time.ts';
 import { fieldTypeName, presentValue, type EventSchema, type FieldValue } from '../../schemas/schema.ts';
 import type { CommandSpec } from '../args.ts';
@@ -24,8 +24,9 @@ export const explainCommand: CommandSpec = {
   },
 };
 
-function conditionText(schema: EventSchema, c: Condition): string {
-  const show = (x: FieldValue) => JSON.stringify(presentValue(schema.fields[c.field], x));
+function conditionText(schema: EventSchema, held: Condition): string {
+  const c = presentCondition(schema, held);
+  const show = (x: FieldValue) => JSON.stringify(x);
   switch (c.op) {
     case 'is null':
     case 'is not null':

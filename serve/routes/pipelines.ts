@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { definitionVersion, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { formatDuration, isoMillis } from '../../pipeline/time.ts';
+import { presentCondition } from '../../pipeline/filter.ts';
 import { presentValue } from '../../schemas/schema.ts';
 import { decimalDigitsOf } from '../../store/rows.ts';
 import type { StoreSnapshot } from '../../store/store-reader.ts';
@@ -14,7 +15,7 @@ import { LIMITS, alertRow, anyObject, cursor, date, errors, instant, limit, page
 /** A pipeline as the API describes it: what it computes, its B and L, its definition version. */
 export function describePipeline(def: PipelineDefinition) {
   const common = {
-    name: def.name, kind: def.kind, input: def.schema.name, description: def.description ?? null, key: keyFields(def), where: def.where,
+    name: def.name, kind: def.kind, input: def.schema.name, description: def.description ?? null, key: keyFields(def), where: def.where.map((c) => presentCondition(def.schema, c)),
     max_out_of_orderness: formatDuration(def.watermark.maxOutOfOrderness), allowed_lateness: formatDuration(def.allowedLateness),
     max_out_of_orderness_ms: def.watermark.maxOutOfOrderness, allowed_lateness_ms: def.allowedLateness, definition_version: definitionVersion(def),
   };

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { seedRegistry } from '../../examples/seed.ts';
 import { definitionVersion } from '../../pipeline/definition.ts';
 import { DefinitionsFileError, parseDefinitions } from '../../pipeline/definitions-file.ts';
+import { presentCondition } from '../../pipeline/filter.ts';
+import { describePipeline } from '../../serve/routes/pipelines.ts';
 import { validateEvent } from '../../schemas/schema.ts';
 
 const rides = {
@@ -34,6 +36,12 @@ describe('definitions file', () => {
       kind: 'windowed', key: ['city'], window: { kind: 'tumbling', size: 900_000 }, watermark: { maxOutOfOrderness: 30_000 }, allowedLateness: 300_000,
       where: [{ field: 'passengers', op: '>=', value: 1 }, { field: 'city', op: 'in', value: ['Lisbon', 'Porto'] }, { field: 'fare', op: '>', value: 1250 }, { field: 'promo', op: 'is null' }],
     });
+    // What users read (`explain`, /api/pipelines) is the file's form again, not minor units or epoch ms.
+    expect(fares.where.map((c) => presentCondition(fares.schema, c))).toEqual([
+      { field: 'passengers', op: '>=', value: 1 }, { field: 'city', op: 'in', value: ['Lisbon', 'Porto'] }, { field: 'fare', op: '>', value: 12.5 }, { field: 'promo', op: 'is null' }]);
+    const since = parseDefinitions({ schemas: { rides }, pipelines: { p: { input: 'rides', where: [['pickup_at', '>=', '2026-11-23T08:00:00Z']], key: [], window: { tumbling: '1m' }, aggregates: { n: 'count' } } } }, 'x').pipeline('p');
+    expect(since.where.map((c) => presentCondition(since.schema, c))).toEqual([{ field: 'pickup_at', op: '>=', value: '2026-11-23T08:00:00.000Z' }]);
+    expect(describePipeline(since).where).toEqual([{ field: 'pickup_at', op: '>=', value: '2026-11-23T08:00:00.000Z' }]);
     expect(r.pipeline('takings')).toMatchObject({ kind: 'rule', key: 'driver_id', rule: { measure: 'sum', field: 'fare', threshold: 40050, span: 3_600_000, output: 'total' } });
     expect(r.pipeline('burst')).toMatchObject({ rule: { measure: 'count', threshold: 6 } });
     expect(r.sketchedFields('rides')).toEqual(['ride_id']);
