@@ -21,11 +21,19 @@ export function liveRoutes(app: FastifyInstance, ctx: ServeContext, security: Re
     },
   }, async () => {
     const now = ctx.now();
-    const store = { backend: ctx.reader.backend, location: ctx.reader.location, status: 'ok' as 'ok' | 'busy' | 'error', empty: false, message: undefined as string | undefined };
+    const store = {
+      backend: ctx.reader.backend, location: ctx.reader.location, ...(ctx.reader.backend === 'postgres' ? { schema: ctx.reader.schema } : {}),
+      status: 'ok' as 'ok' | 'busy' | 'error', empty: false, message: undefined as string | undefined,
+    };
     let pipelines: unknown[] = [];
+    // Results of other pipelines only: the store was filled with other definitions (not "run concord demo").
+    let others: string[] = [];
     try {
       pipelines = await ctx.reader.read(async (s) => {
         store.empty = await s.holdsNoResult();
+        const names = new Set(ctx.registry.pipelines.map((p) => p.name));
+        const held = store.empty ? [] : await s.pipelines();
+        if (held.length > 0 && !held.some((p) => names.has(p))) others = held;
         const totals = await s.totals();
         const out = [];
         for (const def of ctx.registry.pipelines) {
@@ -42,7 +50,10 @@ export function liveRoutes(app: FastifyInstance, ctx: ServeContext, security: Re
       ctx.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'status: the store did not answer');
     }
     const empty = store.status === 'ok' && (store.empty || pipelines.every((p) => (p as { rows: number }).rows === 0));
-    return { server_time: isoMillis(now), store, pipelines, empty, ...(empty ? { hint: EMPTY_HINT } : {}) };
+    const hint = others.length > 0
+      ? `the store holds results of ${others.join(', ')}, none of the loaded definitions' pipelines (${ctx.registry.pipelines.map((p) => p.name).join(', ')}): start \`concord serve\` with the --definitions the store was filled with (or CONCORD_DEFINITIONS)`
+      : EMPTY_HINT;
+    return { server_time: isoMillis(now), store, pipelines, empty, ...(empty ? { hint } : {}) };
   });
 
   app.get<{ Querystring: { pipeline?: string[] } }>('/api/live', {

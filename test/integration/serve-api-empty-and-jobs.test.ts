@@ -16,6 +16,7 @@ import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
 import { DATE, F, P, U } from '../fixtures/serve-api.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 import { concord } from '../fixtures/cli.ts';
+import { ridesRegistry } from '../fixtures/rides-store.ts';
 
 // `concord serve` on a store nothing has been written to yet (PostgreSQL; a DuckDB file that is not
 // there is refused), and its jobs view over BullMQ (Redis), working and not answering.
@@ -94,6 +95,27 @@ describe('concord serve on an empty store, and with BullMQ jobs', () => {
       const byName = (ps: { pipeline: string; empty: boolean }[]) => Object.fromEntries(ps.map((p) => [p.pipeline, p.empty]));
       expect(byName(day.pipelines)).toEqual(byName(reported.pipelines));
       expect(byName(day.pipelines)).toMatchObject({ [P]: false, [U]: true, [F]: true });
+    } finally {
+      await server.close();
+    }
+  });
+
+  // Served with other definitions than the store was filled with: /api/status said "no results yet: run
+  // concord demo" while /api/days listed days.
+  it('a store of other pipelines than the loaded definitions: /api/status says so and names the schema', async () => {
+    const schema = schemas.next('others');
+    const rides = ridesRegistry().registry;
+    const writer = await openStore(PG_URL, { registry: rides, schema });
+    const def = rides.pipelines.find((p) => p.kind === 'windowed')!;
+    const t = Date.parse(`${DATE}T10:00:00Z`);
+    await writer.writeRealtime([{ kind: 'window', pipeline: def.name, key: { city: 'Lisbon' }, values: { rides: 1 }, windowStart: t, windowEnd: t + 60_000, revision: 0, watermark: null, definitionVersion: definitionVersion(def) }]);
+    await writer.close();
+    const server = await buildServer({ registry, reader: await openStoreReader(PG_URL, { registry, schema }), log: createLogger('silent') });
+    try {
+      const status = (await server.app.inject('/api/status')).json();
+      expect(status).toMatchObject({ empty: true, store: { status: 'ok', empty: false, schema } });
+      expect(status.hint).toBe(`the store holds results of ${def.name}, none of the loaded definitions' pipelines (${registry.pipelines.map((p) => p.name).join(', ')}): ` +
+        'start `concord serve` with the --definitions the store was filled with (or CONCORD_DEFINITIONS)');
     } finally {
       await server.close();
     }
