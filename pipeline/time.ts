@@ -12,8 +12,13 @@ export function parseDuration(text: string, what = 'duration'): Millis {
   if (!match) {
     throw new ConfigError(`${what}: "${text}" is not a duration; use an integer with ms|s|m|h, e.g. 30s, 5m, 0`);
   }
-  return Number(match[1]) * (UNIT_MS[match[2] ?? 'ms'] ?? 1);
+  const ms = Number(match[1]) * (UNIT_MS[match[2] ?? 'ms'] ?? 1);
+  // Instants plus such a duration must stay printable dates (±8.64e15 ms): 99999999999999999999h was taken.
+  if (ms > MAX_DURATION_MS) throw new ConfigError(`${what}: "${text}" is longer than 100 years (876000h); use a shorter duration`);
+  return ms;
 }
+
+const MAX_DURATION_MS = 876_000 * 3_600_000;
 
 export function formatDuration(ms: Millis): string {
   for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {

@@ -16,6 +16,11 @@ describe('durations', () => {
     expect(() => parseDuration(text, '--allowed-lateness')).toThrow(/--allowed-lateness: .* use an integer with ms\|s\|m\|h/);
   });
 
+  it.each(['99999999999999999999h', '876001h'])('rejects %j as longer than 100 years (instants past it are no dates)', (text) => {
+    expect(() => parseDuration(text, '--allowed-lateness')).toThrow(`--allowed-lateness: "${text}" is longer than 100 years (876000h); use a shorter duration`);
+    expect(parseDuration('876000h')).toBe(876_000 * 3_600_000);
+  });
+
   it('formats back', () => {
     expect([30_000, 300_000, 3_600_000, 1_500, 0].map(formatDuration)).toEqual(['30s', '5m', '1h', '1500ms', '0ms']);
   });
