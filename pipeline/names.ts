@@ -12,3 +12,8 @@ export function safeName(name: string): string {
   const readable = name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '_').slice(0, 100);
   return `${readable}-${createHash('sha256').update(name).digest('hex').slice(0, 10)}`;
 }
+
+/** A user's name as one shell word in a command we suggest: plain names as they are, others single-quoted. */
+export function shellWord(name: string): string {
+  return /^[A-Za-z0-9._\/:=@%+-]+$/.test(name) ? name : `'${name.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,3 +1,4 @@
+import { shellWord } from '../pipeline/names.ts';
 import { replay } from '../batch/replay.ts';
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { paneId, windowCellId } from '../pipeline/keys.ts';
@@ -31,7 +32,7 @@ export interface BackfillSummary {
 /** What a backfill says of a day reverted to the stream's version, and what to do instead. */
 export function revertedDayMessage(pipeline: string, date: string): string {
   return `${date} was reverted to the stream's own version (0): a backfill would write recomputed cells into the stream's record, `
-    + `so its dirty cells are kept. Reconcile the day again to publish a corrected version (concord reconcile --date ${date} --pipeline ${pipeline}), or leave it reverted`;
+    + `so its dirty cells are kept. Reconcile the day again to publish a corrected version (concord reconcile --date ${date} --pipeline ${shellWord(pipeline)}), or leave it reverted`;
 }
 
 /**

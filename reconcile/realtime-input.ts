@@ -1,3 +1,4 @@
+import { shellWord } from '../pipeline/names.ts';
 import { readFile } from 'node:fs/promises';
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConfigError } from '../pipeline/errors.ts';
@@ -53,7 +54,7 @@ export async function readResultsFile(def: PipelineDefinition, path: string): Pr
   });
   if (out.length === 0 && others.size > 0) {
     const held = [...others].sort();
-    throw new ConfigError(`realtime results ${path} hold no row of pipeline ${def.name}, only of ${held.join(', ')}: pass ${def.name}'s output, or --pipeline ${held[0]}`);
+    throw new ConfigError(`realtime results ${path} hold no row of pipeline ${def.name}, only of ${held.join(', ')}: pass ${def.name}'s output, or --pipeline ${shellWord(held[0]!)}`);
   }
   return out;
 }

@@ -5,7 +5,7 @@ import { replay } from '../batch/replay.ts';
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError, ConfigError } from '../pipeline/errors.ts';
 import type { KeyValues } from '../pipeline/keys.ts';
-import { safeName } from '../pipeline/names.ts';
+import { safeName, shellWord } from '../pipeline/names.ts';
 import type { ResultRecord } from '../schemas/results.ts';
 import { differencesMarkdown, reconciliationMarkdown, type DayReconciliation } from './day-report.ts';
 import { archiveFilesWrittenSince, archiveHoldsDay, eventTimesOfDay } from './archive-changes.ts';
@@ -71,7 +71,7 @@ export class UnexplainedDifferencesError extends ConcordError {
   constructor(rec: DayReconciliation) {
     super(
       `${rec.pipeline} ${rec.date}: ${rec.report.unexplained} of ${rec.report.different} differences are UNEXPLAINED; nothing was corrected. ` +
-        `Read the differences with cause "unexplained" in the report and fix the cause, or publish the replay anyway with \`reconcile --date ${rec.date} --pipeline ${rec.pipeline} --force\``,
+        `Read the differences with cause "unexplained" in the report and fix the cause, or publish the replay anyway with \`reconcile --date ${rec.date} --pipeline ${shellWord(rec.pipeline)} --force\``,
       { domain: 'internal' },
     );
     this.reconciliation = rec;
@@ -101,7 +101,7 @@ export class DefinitionChangedError extends ConcordError {
       : `the day's live rows were computed by definition version ${versions}, the definitions give ${given}: backfill recomputes cells of a day with the definition that computed it (recomputed cells beside the others would mix two definitions)`;
     super(
       `${pipeline} ${date}: ${what} (run it with that definition), or recompute the day under this one ` +
-        `with \`concord backfill --from ${date} --to ${date} --pipeline ${pipeline}\``,
+        `with \`concord backfill --from ${date} --to ${date} --pipeline ${shellWord(pipeline)}\``,
       { domain: 'user' },
     );
   }

@@ -1,3 +1,4 @@
+import { shellWord } from '../../pipeline/names.ts';
 import { resolve } from 'node:path';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { parseDuration } from '../../pipeline/time.ts';
@@ -28,7 +29,7 @@ export async function enqueue(jobs: ConcordJobs, v: FlagValues): Promise<number>
   const added = await jobs.enqueueReconcile(date, pipeline, force, { ...(v['allow-empty'] ? { allowEmpty: true } : {}), ...(store ? { store } : {}) });
   let failedLeft = 0;
   const toWait: string[] = [];
-  const select = `--date ${date}${pipeline ? ` --pipeline ${pipeline}` : ''}`;
+  const select = `--date ${date}${pipeline ? ` --pipeline ${shellWord(pipeline)}` : ''}`;
   const rerun = `concord jobs enqueue ${select}${v['allow-empty'] ? ' --allow-empty' : ''} --force`;
   if (!explicitStore && (await jobs.workers()).length === 0) process.stderr.write(`concord jobs: note: no worker runs on queue prefix ${jobs.settings.prefix}; the jobs wait for one (\`concord jobs worker\`)\n`);
   for (const job of added) {
@@ -79,7 +80,7 @@ export async function backfill(jobs: ConcordJobs, v: FlagValues, registry: Regis
       if (before && earlier.state === 'failed') {
         failedLeft++;
         process.stdout.write(`${earlier.id} failed earlier (attempts=${attemptsOf(earlier)}): ${earlier.failedReason ?? 'no reason recorded'}\n`);
-        process.stderr.write(`concord jobs: ${earlier.id} was not enqueued again: a job id runs once. Retry it with \`concord jobs retry --date ${earlier.data.date ?? '?'} --pipeline ${earlier.data.pipeline ?? '?'}\`\n`);
+        process.stderr.write(`concord jobs: ${earlier.id} was not enqueued again: a job id runs once. Retry it with \`concord jobs retry --date ${earlier.data.date ?? '?'} --pipeline ${shellWord(earlier.data.pipeline ?? '?')}\`\n`);
       } else {
         process.stdout.write(`${earlier.id} ${earlier.state}${before ? ' (already enqueued)' : ''}\n`);
       }
