@@ -1,7 +1,7 @@
 import { readArrivalOrder, type ArchivedEvent } from '../batch/archive-reader.ts';
 import type { DuckDb } from '../batch/duckdb.ts';
 import { fieldsRead, type PipelineDefinition, type RulePipeline, type WindowedPipeline } from '../pipeline/definition.ts';
-import { paneId, windowCellId } from '../pipeline/keys.ts';
+import { eventPaneIdOf, eventWindowCellId, paneId } from '../pipeline/keys.ts';
 import { isoMillis } from '../pipeline/time.ts';
 import { assignWindows } from '../pipeline/windows.ts';
 import type { KeyValues } from '../schemas/results.ts';
@@ -44,7 +44,7 @@ export function addedByCell(def: WindowedPipeline, added: ArchiveAdded): Map<str
   const out = new Map<string, LateEventRef[]>();
   for (const e of added.events) {
     for (const start of assignWindows(def.window, e.event[def.schema.timeField] as number)) {
-      const id = windowCellId(start, def.key, e.event);
+      const id = eventWindowCellId(def.schema, start, def.key, e.event);
       let list = out.get(id);
       if (!list) out.set(id, (list = []));
       list.push(addedRef(def, e));
@@ -59,8 +59,9 @@ export function addedByCell(def: WindowedPipeline, added: ArchiveAdded): Map<str
  */
 export function addedNearAlert(def: RulePipeline, added: ArchiveAdded): (key: KeyValues, ts: number) => LateEventRef[] {
   const byKey = new Map<string, ArchivedEvent[]>();
+  const eventPane = eventPaneIdOf(def.schema, [def.key]);
   for (const e of added.events) {
-    const k = paneId([def.key], e.event);
+    const k = eventPane(e.event);
     let list = byKey.get(k);
     if (!list) byKey.set(k, (list = []));
     list.push(e);

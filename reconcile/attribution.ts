@@ -5,11 +5,12 @@
  */
 import { sameNumber } from '../pipeline/aggregates.ts';
 import type { PipelineDefinition, WindowedPipeline } from '../pipeline/definition.ts';
-import { paneId, windowCellId } from '../pipeline/keys.ts';
+import { eventPaneIdOf, eventWindowCellId, paneId } from '../pipeline/keys.ts';
 import { floatingOutputs, sameValuesOf } from '../pipeline/same-values.ts';
 import { isoMillis } from '../pipeline/time.ts';
 import { assignWindows, windowEnd } from '../pipeline/windows.ts';
 import type { AlertResult, LateRecord, ResultRecord } from '../schemas/results.ts';
+import { normaliseValue } from '../schemas/schema.ts';
 import type { Duplicates, RejectedRecord } from './evidence.ts';
 import type { Cause, LateEventRef, LoggedLate } from './reconcile.ts';
 
@@ -58,18 +59,37 @@ export function primaryValue(def: PipelineDefinition, r: ResultRecord | undefine
 export function evidenceAttribution(def: PipelineDefinition, evidence: Evidence): (id: string, rt?: ResultRecord, rp?: ResultRecord, sh?: ResultRecord) => Cause | undefined {
   const { rejected, gaps } = evidence;
   const duplicates = evidence.duplicates.deliveries;
+  // Events as archived (normalised: decimals in minor units), named by the cells of their results.
+  const keyFields = def.kind === 'windowed' ? def.key : [def.key];
+  const eventPane = eventPaneIdOf(def.schema, keyFields);
   const cellsOf = (event: Record<string, unknown>): string[] => {
     const ts = typeof event[def.schema.timeField] === 'number' ? (event[def.schema.timeField] as number) : Date.parse(String(event[def.schema.timeField]));
     if (!Number.isFinite(ts)) return [];
-    if (def.kind === 'windowed') return assignWindows(def.window, ts).map((start) => windowCellId(start, def.key, event));
-    return [`key:${paneId([def.key], event)}`];
+    if (def.kind === 'windowed') return assignWindows(def.window, ts).map((start) => eventWindowCellId(def.schema, start, def.key, event));
+    return [`key:${eventPane(event)}`];
+  };
+  // A rejected record is raw input (decimals in major units, times as text): its key normalised as an
+  // archived event's, field by field where it can be.
+  const normalisedKey = (loose: Record<string, unknown>): Record<string, unknown> => {
+    const out = { ...loose };
+    for (const k of keyFields) {
+      const f = def.schema.fields[k], v = loose[k];
+      if (f && v !== null && v !== undefined) {
+        try {
+          out[k] = normaliseValue(f, v, k);
+        } catch {
+          // not a value of the field: left as it came
+        }
+      }
+    }
+    return out;
   };
   const dupCells = new Set<string>();
   for (const a of duplicates) cellsOf(a.event).forEach((c) => dupCells.add(c));
   const rejectedCells = new Map<string, number>(), quarantinedCells = new Map<string, number>();
   for (const r of rejected) {
     const into = r.reason === 'future_timestamp' ? quarantinedCells : rejectedCells;
-    if (r.loose) cellsOf(r.loose).forEach((c) => into.set(c, (into.get(c) ?? 0) + 1));
+    if (r.loose) cellsOf(normalisedKey(r.loose)).forEach((c) => into.set(c, (into.get(c) ?? 0) + 1));
   }
   const missingOffsets = [...gaps.values()].reduce((a, b) => a + b, 0);
   const sameValue = sameValueOf(def);
@@ -101,7 +121,7 @@ export function windowAttribution(def: Extract<PipelineDefinition, { kind: 'wind
   // Late events by the cells that skipped them (a hopping event can be late for some of its windows only).
   const byCell = new Map<string, LateEventRef[]>();
   for (const l of skips) {
-    const id = windowCellId(l.windowStart!, def.key, l.event);
+    const id = eventWindowCellId(def.schema, l.windowStart!, def.key, l.event);
     let list = byCell.get(id);
     if (!list) byCell.set(id, (list = []));
     list.push(lateRef(l, def));
@@ -122,8 +142,9 @@ export function ruleAttribution(
   evaluatedLate: readonly LateRecord[],
 ): Attribution {
   const lateByKey = new Map<string, { ref: LateEventRef; ts: number; dropped: boolean }[]>();
+  const eventPane = eventPaneIdOf(def.schema, [def.key]);
   const add = (l: LateRecord, isDropped: boolean) => {
-    const key = paneId([def.key], l.event);
+    const key = eventPane(l.event);
     let list = lateByKey.get(key);
     if (!list) lateByKey.set(key, (list = []));
     list.push({ ref: lateRef(l, def), ts: l.event[def.schema.timeField] as number, dropped: isDropped });

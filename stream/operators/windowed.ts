@@ -1,7 +1,7 @@
 import { aggregateFunction, type AggregateFunction } from '../../pipeline/aggregates.ts';
 import type { WindowedPipeline } from '../../pipeline/definition.ts';
 import { isLateForWindow, windowHasFired } from '../../pipeline/lateness.ts';
-import { keyValuesOf, paneId } from '../../pipeline/keys.ts';
+import { eventPaneIdOf, keyValuesOf } from '../../pipeline/keys.ts';
 import { assignWindows, windowEnd } from '../../pipeline/windows.ts';
 import { detached, detachedValues } from '../../schemas/flat-json.ts';
 import type { AnyEvent } from '../../schemas/schema.ts';
@@ -57,9 +57,7 @@ export class WindowedOperator extends EventTimeOperator {
     this.def = def;
     this.fns = def.aggregates.map((a) => aggregateFunction(a.aggregate, def.schema));
     const keys = def.key;
-    this.paneIdOf = keys.some((k) => def.schema.fields[k]?.kind === 'decimal')
-      ? (event) => paneId(keys, keyValuesOf(def.schema, keys, event))
-      : (event) => paneId(keys, event);
+    this.paneIdOf = eventPaneIdOf(def.schema, keys);
     this.budget = stateBudgetCells(def);
     if (options.restore) this.restoreState(options.restore);
   }
