@@ -2,6 +2,7 @@ import type { LoggedLate } from '../reconcile/reconcile.ts';
 import type { AlertResult, KeyValues, LateRecord, ResultRecord, WindowResult } from '../schemas/results.ts';
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { keyValuesOf, storedCellId } from '../pipeline/keys.ts';
+import { assignWindows } from '../pipeline/windows.ts';
 
 /**
  * How results live in the store: one row per cell and version, where a cell is (pipeline,
@@ -141,6 +142,11 @@ export interface StoredLate {
   source: string;
   offset: number;
   late: LoggedLate;
+  /**
+   * The other windows a late event of hopping windows skipped (it is late for all of them: the record
+   * names the last): their cells are dirtied too, each under its own day.
+   */
+  alsoSkipped: readonly number[];
 }
 
 export function lateToStored(def: PipelineDefinition, l: LoggedLate): StoredLate {
@@ -153,6 +159,7 @@ export function lateToStored(def: PipelineDefinition, l: LoggedLate): StoredLate
   return {
     pipeline: def.name, day: dayOf(def.kind === 'windowed' ? windowStart : ts), windowStart,
     cell: storedCellId(key), key, source: r.position.source, offset: r.position.offset, late: l,
+    alsoSkipped: def.kind === 'windowed' && def.window.kind === 'hopping' && !l.evaluatedOnArrival ? assignWindows(def.window, ts).filter((ws) => ws !== windowStart) : [],
   };
 }
 

@@ -95,6 +95,21 @@ describe.each(backends)('backfill of a reconciled day from files outside its par
     expect(a.map((r) => [(r.windowStart - D0) / H, r.values.views])).toEqual([[17, 1], [18, 1], [19, 1], [20, 1], [21, 1], [22, 2], [23, 1]]);
   });
 
+  // A late event of hopping windows is late for all of them; the store dirtied only the last one its record
+  // names, so a backfill left the day's other windows that missed it stale.
+  it('hopping 6 h: a late click stored after the reconcile dirties every window it missed, each under its day', async () => {
+    const { store } = await reconciled(views6h);
+    const late = (id: string, ts: number, last: number) => ({
+      evaluatedOnArrival: false,
+      record: { pipeline: views6h.name, event: { event_id: id, ts, url: '/a', visitor_id: 'lv' }, watermark: ts + 12 * H, windowStart: last, windowEnd: last + 6 * H, position: { source: 'file:late.jsonl', offset: Number(id.slice(1)) } },
+    });
+    // 22:30: windows of 17:00..22:00, all of the day. 01:30 the next day: windows of 20:00..01:00, the day's four.
+    expect(await store.appendLate(views6h.name, [late('l1', D0 + 22 * H + 30 * M, D0 + 22 * H), late('l2', D0 + 25 * H + 30 * M, D0 + 25 * H)] as never)).toBe(2);
+    const dirty = (await store.dirtyCells(views6h.name, DAY)).map((d) => (d.windowStart - D0) / H);
+    expect(dirty).toEqual([17, 18, 19, 20, 21, 22, 23]);
+    expect((await store.status(views6h.name, DAY)).dirty).toBe(7);
+  });
+
   // reconcile --date asked the archive for the date's own partition: a day whose windows hold only the next
   // day's events was refused ("archive the day first") although backfill --from/--to computed it, and the
   // late click logged under the next day (the day of the last window it missed) went unexplained there.
