@@ -211,11 +211,16 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
  * the last window it missed, but a hopping window starting late on D also holds events of D+1 (30 m
  * windows every 10 m: the 23:50 window holds D+1 00:00-00:20): those logged under a later day whose event
  * time falls into D's windows (`eventTimesOfDay`) are read too, else D's cells that missed them are
- * differences nothing explains.
+ * differences nothing explains. A rule's late events of the evening before count for D's first alerts.
  */
 async function lateEventsOfDay(store: ReconcileStore, def: PipelineDefinition, date: string): Promise<LoggedLate[]> {
   const own = await store.lateEvents(def.name, date);
-  if (def.kind !== 'windowed') return own;
+  if (def.kind === 'rule') {
+    // A rule's late event is filed under its own day; the day's alerts look two spans back (ruleAttribution).
+    const from = dayRange(date).from;
+    const before = await store.lateEvents(def.name, new Date(from - 86_400_000).toISOString().slice(0, 10));
+    return [...before.filter((l) => Number(l.record.event[def.schema.timeField]) > from - 2 * def.rule.span), ...own];
+  }
   const reach = eventTimesOfDay(def, date);
   const later: LoggedLate[] = [];
   for (let day = dayRange(date).to; day < reach.to; day += 86_400_000) {

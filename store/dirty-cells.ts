@@ -34,14 +34,14 @@ const SKIPPED_COLUMNS: StageColumn[] = [
 
 /**
  * Late events into `late_events` (idempotent per source offset). Only an event not stored before dirties
- * its cell (and, hopping, the other windows it skipped: `alsoSkipped`), each only when its day is held
+ * its cell (and the others it changes: `alsoChanges`), each only when its day is held
  * (`holdOf(pipeline, day)`): replaying the late topic changes nothing. Returns how many events were new.
  */
 export async function appendLateBulk(tx: SqlDriver, schema: string, entries: readonly StoredLate[], holdOf: (pipeline: string, day: string) => HoldReason | null, at: number): Promise<number> {
   const unique = new Map<string, StoredLate>();
   for (const l of entries) unique.set(`${l.pipeline}\u0000${l.source}\u0000${l.offset}`, l);
   const holds = new Map([...unique].map(([id, l]) => [id, holdOf(l.pipeline, l.day)]));
-  const skipped = [...unique.values()].flatMap((l) => l.alsoSkipped.map((ws) => {
+  const skipped = [...unique.values()].flatMap((l) => l.alsoChanges.map((ws) => {
     const day = dayOf(ws);
     return [l.pipeline, day, l.source, l.offset, ws, l.cell, JSON.stringify(l.key), holdOf(l.pipeline, day)];
   })).filter((row) => row[7] !== null);

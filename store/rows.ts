@@ -143,10 +143,11 @@ export interface StoredLate {
   offset: number;
   late: LoggedLate;
   /**
-   * The other windows a late event of hopping windows skipped (it is late for all of them: the record
-   * names the last): their cells are dirtied too, each under its own day.
+   * The other cells' window starts (same key) the late event changes, dirtied too, each under its own
+   * day: hopping windows, every window it skipped (it is late for all of them; the record names the
+   * last); rules, the next day's (the key's alerts there count it while within one span of it).
    */
-  alsoSkipped: readonly number[];
+  alsoChanges: readonly number[];
 }
 
 export function lateToStored(def: PipelineDefinition, l: LoggedLate): StoredLate {
@@ -159,7 +160,9 @@ export function lateToStored(def: PipelineDefinition, l: LoggedLate): StoredLate
   return {
     pipeline: def.name, day: dayOf(def.kind === 'windowed' ? windowStart : ts), windowStart,
     cell: storedCellId(key), key, source: r.position.source, offset: r.position.offset, late: l,
-    alsoSkipped: def.kind === 'windowed' && def.window.kind === 'hopping' && !l.evaluatedOnArrival ? assignWindows(def.window, ts).filter((ws) => ws !== windowStart) : [],
+    alsoChanges: def.kind === 'windowed'
+      ? (def.window.kind === 'hopping' && !l.evaluatedOnArrival ? assignWindows(def.window, ts).filter((ws) => ws !== windowStart) : [])
+      : (ts + def.rule.span > windowStart + DAY_MS ? [windowStart + DAY_MS] : []),
   };
 }
 

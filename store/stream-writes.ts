@@ -170,7 +170,7 @@ export class StreamWrites {
 
   /** Late events (idempotent per source offset); a new one for a sealed or reconciled day dirties its cell. */
   async lateEvents(tx: SqlDriver, stored: readonly StoredLate[]): Promise<number> {
-    const holds = await this.holds(tx, stored.flatMap((l) => [l, ...l.alsoSkipped.map((ws) => ({ pipeline: l.pipeline, day: dayOf(ws) }))]));
+    const holds = await this.holds(tx, stored.flatMap((l) => [l, ...l.alsoChanges.map((ws) => ({ pipeline: l.pipeline, day: dayOf(ws) }))]));
     return appendLateBulk(tx, this.s, stored, (pipeline, day) => {
       const h = holds.get(`${pipeline}\u0000${day}`);
       return h?.sealed ? 'sealed_day' : h?.reconciled ? 'late_after_reconcile' : null;

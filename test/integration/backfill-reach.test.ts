@@ -137,6 +137,25 @@ describe.each(backends)('backfill of a reconciled day from files outside its par
     expect((refused as Error).message).toBe(`no archived events for ${before} in ${dir}: archive the day first`);
   });
 
+  // A rule's late event is filed under its own day: reconciling the next day missed it (its first alerts
+  // count the evening before), and a late event stored after the next day's reconcile did not dirty it.
+  it('rule: a late click of 23:55 the day before explains the day\'s 00:02 alert, and dirties the day\'s key', async () => {
+    const store = await fresh();
+    const dir = join(ws.dir, `archive-${randomUUID()}`);
+    const lines = [click('r1', D0 + 1 * M, '/r'), click('r2', D0 + 2 * M, '/r'), ...dayLines().slice(0, 3), click('a1', D0 + 22 * H + 30 * M, '/a'), click('p1', D0 - 5 * M, '/r')];
+    await archive(dir, lines, 'file:day.jsonl');
+    const streamed = await streamLines(busyUrl, lines);
+    expect(streamed.lates.map((l) => l.event.event_id)).toEqual(['p1']);
+    await store.writeRealtime(streamed.changelog);
+    await store.appendLate(busyUrl.name, streamed.lates.map((record) => ({ record, evaluatedOnArrival: false })));
+    const rec = await reconcileDay({ def: busyUrl, date: DAY, store, archiveDir: dir, jobId: 'r-rule-late' });
+    expect(rec).toMatchObject({ status: 'published', report: { different: 1, unexplained: 0, causes: { late_beyond_lateness: 1 } } });
+    expect(rec.report.differences[0]!.late_events.map((e) => e.id)).toEqual(['p1']);
+    const again = { ...streamed.lates[0]!, event: { ...streamed.lates[0]!.event, event_id: 'p2', ts: D0 - 2 * M }, position: { source: 'file:day.jsonl', offset: 99 } };
+    await store.appendLate(busyUrl.name, [{ record: again, evaluatedOnArrival: false }]);
+    expect((await store.dirtyCells(busyUrl.name, DAY)).map((d) => [d.windowStart, d.key.url])).toEqual([[D0, '/r']]);
+  });
+
   it('rule: an archive holding only the evening before has none of the day\'s alerts: the day is refused as not archived', async () => {
     const store = await fresh();
     const dir = join(ws.dir, `archive-${randomUUID()}`);
