@@ -33,4 +33,21 @@ export async function allRows(path, params = {}, maxPages = 10) {
   return rows;
 }
 
+/**
+ * `/windows?top=N`: the ranked keys (`top`, as /top answers them, from the first page) and every page of
+ * their windows, at most `maxPages`.
+ */
+export async function topWindows(path, params, maxPages = 10) {
+  const rows = [];
+  let cursor, top;
+  for (let i = 0; i < maxPages; i++) {
+    const page = await api(path, { ...params, cursor });
+    top ??= { keys: page.top ?? [] };
+    rows.push(...page.rows);
+    cursor = page.next_cursor;
+    if (!cursor) break;
+  }
+  return { top, rows };
+}
+
 export const enc = encodeURIComponent;

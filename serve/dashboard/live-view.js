@@ -1,4 +1,4 @@
-import { allRows, api } from './api.js';
+import { allRows, api, topWindows } from './api.js';
 import { PALETTE, pointsOf, timeChart } from './charts.js';
 import { clear, el, emptyState, fmt } from './dom.js';
 
@@ -55,6 +55,7 @@ export function mountLive(root, shell) {
       el('h2', {}, p.name),
       el('div', { class: 'sub' }, `${p.window.kind} ${p.window.size}${p.window.every ? ` every ${p.window.every}` : ''} windows · ${what} · B ${p.max_out_of_orderness}, L ${p.allowed_lateness}`),
       el('div', { class: 'controls' }, aggSelect, spanSelect, el('span', { class: 'muted', 'data-role': 'range' })),
+      problemLine(),
       el('div', { class: 'chart', 'data-testid': 'chart' }),
       el('table', { 'data-testid': 'top-table' }));
   }
@@ -63,7 +64,19 @@ export function mountLive(root, shell) {
     return el('article', { class: 'card', 'data-pipeline': p.name, 'data-testid': 'alerts-card' },
       el('h2', {}, p.name),
       el('div', { class: 'sub' }, `alert when ${p.rule.measure}${p.rule.field ? ` ${p.rule.field}` : ''} per ${p.key.join(', ')} within ${p.rule.within} exceeds ${p.rule.more_than}`),
+      problemLine(),
       el('div', { class: 'feed' }, el('table', { 'data-testid': 'alerts' })));
+  }
+
+  /** Where a card says it could not read (its description line stays as it is); hidden while reads succeed. */
+  function problemLine() {
+    return el('div', { class: 'error', 'data-role': 'problem', 'data-testid': 'card-problem', hidden: true });
+  }
+
+  function showProblem(card, text) {
+    const line = card.querySelector('[data-role="problem"]');
+    line.textContent = text ?? '';
+    line.hidden = !text;
   }
 
   function schedule(ms = 1000) {
@@ -112,8 +125,9 @@ export function mountLive(root, shell) {
       try {
         if (p.kind === 'windowed') await renderChart(p, s, card);
         else await renderAlerts(p, card);
+        showProblem(card, null);
       } catch (error) {
-        card.querySelector('.sub').textContent = `could not read: ${error.message}`;
+        showProblem(card, `could not read: ${error.message}`);
       }
     }
     refreshes++;
@@ -153,9 +167,10 @@ export function mountLive(root, shell) {
       const last = rows.at(-1);
       rowsOut = [{ key: {}, total: null, latest: last?.values?.[aggregate] ?? null, windows: rows.length }];
     } else {
-      const top = await api(`/api/pipelines/${encodeURIComponent(p.name)}/top`, { ...range, by: aggregate, n: TOP });
+      // One bounded request names the top keys and reads their windows (the keys never travel in the URL:
+      // however long they are, the URL stays short).
+      const { top, rows } = await topWindows(`/api/pipelines/${encodeURIComponent(p.name)}/windows`, { ...range, top: TOP, by: aggregate, limit: 5000 });
       const keys = top.keys.map((k) => JSON.stringify(k.key));
-      const rows = keys.length ? await allRows(`/api/pipelines/${encodeURIComponent(p.name)}/windows`, { ...range, key: keys, limit: 5000 }) : [];
       const byKey = new Map(keys.map((k) => [k, []]));
       for (const r of rows) byKey.get(JSON.stringify(r.key))?.push(r);
       series = top.keys.map((k) => ({ label: fmt.key(k.key), points: pointsOf(byKey.get(JSON.stringify(k.key)), aggregate) }));

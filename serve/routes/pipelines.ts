@@ -54,6 +54,15 @@ async function newestEnd(s: StoreSnapshot, def: PipelineDefinition, q: { date?: 
   return last === null ? null : last + (def.kind === 'windowed' ? def.window.size : 1);
 }
 
+/** `by` of /top and /windows?top: an aggregate of the windowed pipeline, default its first. */
+function aggregateOf(def: PipelineDefinition & { kind: 'windowed' }, by: string | undefined): string {
+  const name = by ?? def.aggregates[0]!.output;
+  if (!def.aggregates.some((a) => a.output === name)) throw badParameter('by', `${JSON.stringify(name)} is not an aggregate of ${def.name}; aggregates: ${JSON.stringify(def.aggregates.map((a) => a.output))}`);
+  return name;
+}
+
+const topKeys = { type: 'array', items: { type: 'object', properties: { key: anyObject, total: { type: ['number', 'null'] }, windows: { type: 'integer' } } } } as const;
+
 const pipelineAnswer = { type: 'object', additionalProperties: true, description: 'name, kind, input, key, window, aggregates or rule, B and L, definition_version' } as const;
 
 const rangeQuery = {
@@ -83,20 +92,22 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
     return { ...describePipeline(def), store };
   });
 
-  app.get<{ Params: { pipeline: string }; Querystring: { date?: string; from?: string; to?: string; key?: string[]; asOf?: string; version?: string; limit: number; cursor?: string } }>(
+  app.get<{ Params: { pipeline: string }; Querystring: { date?: string; from?: string; to?: string; key?: string[]; top?: number; by?: string; asOf?: string; version?: string; limit: number; cursor?: string } }>(
     '/api/pipelines/:pipeline/windows', {
       schema: {
         tags, summary: 'Window results of a windowed pipeline by time range and keys, live, at a version, or as of a past instant',
-        description: `Rows ordered by (window_start, key); the range is on window_start: \`date\`, or \`from\`..\`to\` (to exclusive; default the 6 h before the newest window; at most 31 days). \`asOf\`: what the table said at that instant. At most ${LIMITS.windows.max} rows a page.`,
+        description: `Rows ordered by (window_start, key); the range is on window_start: \`date\`, or \`from\`..\`to\` (to exclusive; default the 6 h before the newest window; at most 31 days). \`asOf\`: what the table said at that instant. \`top\` (instead of \`key\`): only the windows of the range's top-N keys by \`by\`, ranked as /top ranks them over the same range (at most 2 days), listed in the answer's \`top\`. At most ${LIMITS.windows.max} rows a page.`,
         params: pipelineParams,
         querystring: {
           type: 'object', additionalProperties: false,
           properties: {
             ...rangeQuery, key: { type: 'array', maxItems: LIMITS.keys, items: { type: 'string', maxLength: 1000 }, description: 'a key: JSON object of the key fields, or a one-field key\'s value; repeat for several' },
+            top: { type: 'integer', minimum: 1, maximum: LIMITS.top.max, description: 'instead of key: the windows of the range\'s top-N keys by `by` (as /top ranks them; the range at most 2 days); a request that does not carry the keys, however long they are' },
+            by: { type: 'string', maxLength: 300, description: 'with top: the aggregate the keys are ranked by (default the first)' },
             asOf: instant, version, limit: limit(LIMITS.windows), cursor,
           },
         },
-        response: { 200: page(windowRow, { pipeline: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, version: {}, as_of: { type: ['string', 'null'] } }), ...errors },
+        response: { 200: page(windowRow, { pipeline: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, version: {}, as_of: { type: ['string', 'null'] }, top: { ...topKeys, description: 'with top: the ranked keys (as /top answers them); absent otherwise' } }), ...errors },
       },
     }, async (req) => {
       const def = pipelineOf(ctx.registry, req.params.pipeline);
@@ -105,18 +116,26 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
       if (q.asOf !== undefined && q.version !== undefined) throw badParameter('asOf', 'give asOf or version, not both');
       const asOf = q.asOf === undefined ? undefined : parseInstant('asOf', q.asOf);
       const ver = parseVersion('version', q.version);
+      if (q.by !== undefined && q.top === undefined) throw badParameter('by', 'by ranks the keys of top: give top too');
+      if (q.top !== undefined && q.key !== undefined) throw badParameter('top', 'give key or top, not both');
+      if (q.top !== undefined && asOf !== undefined) throw badParameter('top', 'top ranks the keys of a version (version=...), not of asOf');
+      const by = q.top === undefined ? undefined : aggregateOf(def, q.by);
       const cells = (q.key ?? []).map((k) => cellOfKey(parseKey(def, k)));
       const after = decodeCursor('cursor', q.cursor, isCellCursor);
       return ctx.reader.read(async (s) => {
-        const range = parseRange(q, { end: await newestEnd(s, def, q), defaultSpan: 6 * HOUR, maxSpan: 31 * DAY });
+        const range = parseRange(q, { end: await newestEnd(s, def, q), defaultSpan: 6 * HOUR, maxSpan: q.top === undefined ? 31 * DAY : 2 * DAY });
         if (asOf === undefined) await requireVersion(s, def, range, ver);
-        const rows = await s.rows(def.name, {
+        // top: the keys ranked in this same snapshot, so the rows are those of exactly the keys listed.
+        const top = by === undefined ? undefined : await s.top(def.name, { ...range, aggregate: by, n: q.top!, version: ver, decimals: decimalDigitsOf(def, by) });
+        if (top) cells.push(...top.map((k) => k.cell));
+        const rows = top?.length === 0 ? [] : await s.rows(def.name, {
           ...range, kind: 'window', version: asOf === undefined ? ver : { asOf }, cells, limit: q.limit,
           ...(after ? { after: { windowStart: after[0], cell: after[1] } } : {}),
         });
         const last = rows.at(-1);
         return {
           pipeline: def.name, from: isoMillis(range.from), to: isoMillis(range.to), version: asOf === undefined ? ver : null, as_of: asOf === undefined ? null : isoMillis(asOf),
+          ...(top ? { top: top.map((k) => ({ key: k.key, total: k.total, windows: k.windows })) } : {}),
           rows: rows.map(windowJson), next_cursor: last && rows.length === q.limit ? encodeCursor([last.windowStart, last.cell]) : null,
         };
       });
@@ -132,14 +151,13 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
           type: 'object', additionalProperties: false,
           properties: { by: { type: 'string', maxLength: 300, description: 'an aggregate of the pipeline (default its first)' }, n: limit(LIMITS.top), window: instant, ...rangeQuery, version },
         },
-        response: { 200: { type: 'object', properties: { pipeline: { type: 'string' }, by: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, keys: { type: 'array', items: { type: 'object', properties: { key: anyObject, total: { type: ['number', 'null'] }, windows: { type: 'integer' } } } } } }, ...errors },
+        response: { 200: { type: 'object', properties: { pipeline: { type: 'string' }, by: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, keys: topKeys } }, ...errors },
       },
     }, async (req) => {
       const def = pipelineOf(ctx.registry, req.params.pipeline);
       if (def.kind !== 'windowed') throw badParameter('pipeline', `${def.name} is a rule pipeline: it has no aggregates`);
       const q = req.query;
-      const by = q.by ?? def.aggregates[0]!.output;
-      if (!def.aggregates.some((a) => a.output === by)) throw badParameter('by', `${JSON.stringify(by)} is not an aggregate of ${def.name}; aggregates: ${JSON.stringify(def.aggregates.map((a) => a.output))}`);
+      const by = aggregateOf(def, q.by);
       if (q.window !== undefined && (q.date ?? q.from ?? q.to) !== undefined) throw badParameter('window', 'give window or a range (date, from, to), not both');
       const ver = parseVersion('version', q.version);
       return ctx.reader.read(async (s) => {

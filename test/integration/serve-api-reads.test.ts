@@ -101,6 +101,14 @@ describe.each(serveBackends('concord-serve-api-reads-'))('concord serve API on $
     for (const r of rows) sums.set(r.key.url as string, (sums.get(r.key.url as string) ?? 0) + (r.values.views as number));
     expect(range.body.keys.map((k: any) => k.total)).toEqual([...sums.values()].sort((a, b) => b - a).slice(0, 5));
     for (const k of range.body.keys) expect(sums.get(k.key.url)).toBe(k.total);
+    // top=N: the windows of the range's top-N keys, ranked as /top ranks them, without the keys in the URL.
+    const topped = await get(`/api/pipelines/${P}/windows?date=${DATE}&top=5&by=views&limit=5000`);
+    expect(topped.status, topped.raw).toBe(200);
+    expect(topped.body.top).toEqual(range.body.keys);
+    const named = new Set(range.body.keys.map((k: any) => k.key.url));
+    expect(topped.body.rows.map(pick)).toEqual(rows.filter((r) => named.has(r.key.url)).map(pick));
+    expect(await pages(`/api/pipelines/${P}/windows?date=${DATE}&top=5&limit=7`)).toEqual(topped.body.rows);
+    expect((await get(`/api/pipelines/${P}/windows?date=${DATE}&limit=5`)).body.top).toBeUndefined();
   });
 
   it('alerts of a rule pipeline by key and newest first', async () => {
@@ -175,7 +183,7 @@ describe.each(serveBackends('concord-serve-api-reads-'))('concord serve API on $
       '/api/days/{date}/pipelines/{pipeline}/report', '/api/days/{date}/pipelines/{pipeline}/compare', '/api/late', '/api/pipelines/{pipeline}/late', '/api/dead-letters', '/api/jobs', '/api/status', '/api/live']) {
       expect(doc.body.paths[path], path).toBeDefined();
     }
-    expect(doc.body.paths['/api/pipelines/{pipeline}/windows'].get.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(['pipeline', 'from', 'to', 'key', 'asOf', 'version', 'limit', 'cursor']));
+    expect(doc.body.paths['/api/pipelines/{pipeline}/windows'].get.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(['pipeline', 'from', 'to', 'key', 'top', 'by', 'asOf', 'version', 'limit', 'cursor']));
   });
 
   it('bad parameters get a 400 naming the parameter; unknown pipelines a 404; no stack traces', async () => {
@@ -187,6 +195,8 @@ describe.each(serveBackends('concord-serve-api-reads-'))('concord serve API on $
       [`/api/pipelines/${P}/windows?asOf=2026-11-23T00:00:00Z&version=1`, 'asOf'], [`/api/pipelines/${P}/windows?cursor=garbage`, 'cursor'],
       [`/api/pipelines/${P}/windows?key=${encodeURIComponent('{"nope":1}')}`, 'key'], [`/api/pipelines/${P}/windows?key=${encodeURIComponent('{"url":5}')}`, 'key'],
       [`/api/pipelines/${P}/windows?${Array.from({ length: 51 }, (_, i) => `key=k${i}`).join('&')}`, 'key'], [`/api/pipelines/${U}/windows?key=x`, 'key'],
+      [`/api/pipelines/${P}/windows?top=3&key=x`, 'top'], [`/api/pipelines/${P}/windows?top=3&asOf=2026-11-23T00:00:00Z`, 'top'], [`/api/pipelines/${P}/windows?by=views`, 'by'],
+      [`/api/pipelines/${P}/windows?top=3&by=nope`, 'by'], [`/api/pipelines/${P}/windows?top=101`, 'top'], [`/api/pipelines/${P}/windows?top=3&from=2026-11-01T00:00:00Z&to=2026-11-23T00:00:00Z`, 'to'],
       [`/api/pipelines/${F}/windows`, 'pipeline'], [`/api/pipelines/${P}/alerts`, 'pipeline'], [`/api/pipelines/${P}/top?by=nope`, 'by'], [`/api/pipelines/${P}/top?n=101`, 'n'],
       [`/api/pipelines/${P}/top?from=2026-11-20T00:00:00Z&to=2026-11-23T00:00:00Z`, 'to'], [`/api/pipelines/${P}/top?window=${DATE}&date=${DATE}`, 'window'],
       [`/api/days?from=2026-01-01&to=2026-11-23`, 'to'], ['/api/days/2026-13-01', 'date'], [`/api/days/${DATE}/pipelines/${P}/report?cause=nope`, 'cause'],
