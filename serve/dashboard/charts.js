@@ -1,3 +1,5 @@
+import { formatNumber } from './numbers.js';
+
 // Time-series charts with uPlot (loaded as the global `uPlot` by index.html): x in UTC.
 
 export const PALETTE = ['#3559e0', '#e8590c', '#2f9e44', '#c2255c', '#7048e8', '#0c8599', '#f08c00', '#5c940d', '#862e9c', '#495057', '#1971c2', '#d6336c'];
@@ -5,12 +7,15 @@ export const PALETTE = ['#3559e0', '#e8590c', '#2f9e44', '#c2255c', '#7048e8', '
 /**
  * A chart of several series over shared timestamps. `series`: [{ label, points: Map<ms, number|null> }].
  * `fill`: the value of a missing point (0 for counts; null leaves a gap). Returns the uPlot instance; the
- * container carries data-series and data-points (non-null points drawn) for tests.
+ * container carries data-series, data-points (non-null points drawn) and data-y-ticks (the y axis' labels) for tests.
  */
 export function timeChart(container, series, { height = 260, fill = null } = {}) {
   const xs = [...new Set(series.flatMap((s) => [...s.points.keys()]))].sort((a, b) => a - b);
   const columns = series.map((s) => xs.map((x) => (s.points.has(x) ? s.points.get(x) : fill)));
-  const data = [xs.map((x) => x / 1000), ...columns];
+  // uPlot finds no tick step beyond about 1e±16 (no label at all on the y axis): values that large or
+  // that small are drawn divided by a power of ten, and the labels say the real values.
+  const unit = unitOf(columns);
+  const data = [xs.map((x) => x / 1000), ...(unit === 1 ? columns : columns.map((col) => col.map((v) => (typeof v === 'number' ? v / unit : v))))];
   const width = Math.max(320, container.clientWidth || 640);
   const opts = {
     width, height,
@@ -20,7 +25,16 @@ export function timeChart(container, series, { height = 260, fill = null } = {})
     legend: { show: false },
     cursor: { drag: { x: true, y: false } },
     series: [{ label: 'time (UTC)' }, ...series.map((s, i) => ({ label: s.label, stroke: s.color ?? PALETTE[i % PALETTE.length], width: 1.5, dash: s.dash, points: { show: xs.length <= 60 } }))],
-    axes: [{ stroke: '#667085', grid: { stroke: '#eef0f3' } }, { stroke: '#667085', size: 56, grid: { stroke: '#eef0f3' } }],
+    axes: [{ stroke: '#667085', grid: { stroke: '#eef0f3' } }, {
+      stroke: '#667085', grid: { stroke: '#eef0f3' },
+      // The page's number format (never 0 for a value that is not, exponents for huge ones).
+      values: (u, ticks) => {
+        const labels = ticks.map((v) => formatNumber(unit === 1 ? v : v * unit));
+        container.dataset.yTicks = JSON.stringify(labels); // the labels drawn on the canvas, for tests
+        return labels;
+      },
+      size: (u, values) => Math.max(40, 24 + 8 * Math.max(0, ...(values ?? []).map((v) => String(v).length))),
+    }],
   };
   container.replaceChildren();
   const plot = new uPlot(opts, data, container);
@@ -35,6 +49,14 @@ export function timeChart(container, series, { height = 260, fill = null } = {})
   resize.observe(container);
   plot.dispose = () => { resize.disconnect(); plot.destroy(); };
   return plot;
+}
+
+/** 1, or the power of ten the y values are divided by when their largest magnitude is at least 1e12 or below 1e-9. */
+export function unitOf(columns) {
+  let top = 0;
+  for (const col of columns) for (const v of col) if (typeof v === 'number' && Number.isFinite(v)) top = Math.max(top, Math.abs(v));
+  if (top === 0 || (top < 1e12 && top >= 1e-9)) return 1;
+  return 10 ** Math.floor(Math.log10(top));
 }
 
 /** Points of one key's rows: window start (ms) -> the aggregate's value. */

@@ -1,3 +1,5 @@
+import { formatNumber, formatPercent } from './numbers.js';
+
 // DOM helpers: every value reaches the page as text (textContent), never as HTML.
 
 export function el(tag, attrs = {}, ...children) {
@@ -21,11 +23,9 @@ export function clear(node) {
   return node;
 }
 
-const nf = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
-
 export const fmt = {
-  num: (v) => (v === null || v === undefined ? '–' : typeof v === 'number' ? nf.format(v) : String(v)),
-  pct: (v) => (v === null || v === undefined ? '–' : `${(100 * v).toFixed(2)}%`),
+  num: (v) => formatNumber(v),
+  pct: (v) => formatPercent(v),
   time: (iso) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z').replace(/:00Z$/, 'Z') : '–'),
   clock: (iso) => (iso ? iso.slice(11, 19) : '–'),
   key: (key) => {
