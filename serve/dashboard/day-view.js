@@ -1,6 +1,6 @@
 import { allRows, api } from './api.js';
 import { pointsOf, timeChart } from './charts.js';
-import { clear, el, emptyState, fmt } from './dom.js';
+import { clear, clipped, el, emptyState, fmt } from './dom.js';
 
 // The day view: for a date, per pipeline its status and version history, the reconciliation's
 // headline numbers and causes, realtime next to batch (a chart for a global series), and every
@@ -84,9 +84,11 @@ export function mountDay(root, shell, date) {
       const more = el('button', { hidden: true }, 'more');
       card.append(el('h3', {}, `differing cells (${fmt.num(rec.different)})`), rec.different === 0 ? el('div', { class: 'muted' }, 'realtime and batch agree on every cell') : el('div', { class: 'feed' }, table, more));
       let cursor;
+      // The cell's time: a window's start, a rule's alert time (`ts`); shown in the page's short form.
+      const timeField = kind?.kind === 'rule' ? 'ts' : 'window_start';
       const load = async () => {
         const page = await api(`/api/days/${day}/pipelines/${encodeURIComponent(p.pipeline)}/report`, { limit: PAGE, cursor });
-        for (const d of page.differences) table.append(differenceRow(d));
+        for (const d of page.differences) table.append(differenceRow(d, timeField));
         cursor = page.next_cursor;
         more.hidden = !cursor;
       };
@@ -123,14 +125,14 @@ export function mountDay(root, shell, date) {
     return el('div', {}, holder, legend);
   }
 
-  function differenceRow(d) {
-    const cell = Object.entries(d.cell).filter(([k]) => k !== 'window_end').map(([k, v]) => (k === 'window_start' ? fmt.time(v) : `${k} ${v === null ? 'null' : v}`)).join(' · ');
+  function differenceRow(d, timeField) {
+    const cell = Object.entries(d.cell).filter(([k]) => k !== 'window_end').map(([k, v]) => (k === timeField ? fmt.time(v) : `${k} ${v === null ? 'null' : v}`)).join(' · ');
     const values = (x) => (x ? fmt.values(Object.fromEntries(Object.entries(x).filter(([k]) => k !== 'revision'))) : '—');
     return el('tr', { class: 'diff', 'data-testid': 'difference-row', 'data-cell': JSON.stringify(d.cell), 'data-cause': d.cause },
-      el('td', {}, cell), el('td', { 'data-side': 'realtime' }, values(d.realtime)), el('td', { 'data-side': 'batch' }, values(d.replay)),
+      el('td', { class: 'key', 'data-testid': 'cell' }, clipped(cell)), el('td', { 'data-side': 'realtime' }, values(d.realtime)), el('td', { 'data-side': 'batch' }, values(d.replay)),
       el('td', {}, el('span', { class: 'badge cause' }, d.cause)),
       el('td', { 'data-testid': 'late-events' }, d.late_events.length === 0 ? '' :
-        el('ul', {}, d.late_events.slice(0, 5).map((e) => el('li', { 'data-id': e.id }, `${e.id} @ ${fmt.time(e.ts)}, met W ${fmt.time(e.watermark)}`)),
+        el('ul', {}, d.late_events.slice(0, 5).map((e) => el('li', { 'data-id': e.id }, clipped(e.id, 'span'), ` @ ${fmt.time(e.ts)}, met W ${fmt.time(e.watermark)}`)),
           d.late_events.length > 5 ? el('li', { class: 'muted' }, `and ${d.late_events.length - 5} more`) : null)));
   }
 

@@ -18,6 +18,14 @@ export function el(tag, attrs = {}, ...children) {
   return e;
 }
 
+/**
+ * A value that may be very long (a key, an id): one line cut with an ellipsis at a bounded width (CSS
+ * `.clip`), the whole value in its title (shown on hover), so no table column is squeezed by it.
+ */
+export function clipped(text, tag = 'div') {
+  return el(tag, { class: 'clip', title: text }, text);
+}
+
 export function clear(node) {
   while (node.firstChild) node.firstChild.remove();
   return node;

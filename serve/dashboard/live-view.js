@@ -1,6 +1,6 @@
 import { allRows, api, topWindows } from './api.js';
 import { PALETTE, pointsOf, timeChart } from './charts.js';
-import { clear, el, emptyState, fmt } from './dom.js';
+import { clear, clipped, el, emptyState, fmt } from './dom.js';
 
 // The live view: per windowed pipeline a chart of its top keys (or its one global series), per rule
 // pipeline an alerts feed, and per pipeline its watermark, lag, late and dead-letter counts. It re-reads
@@ -187,7 +187,7 @@ export function mountLive(root, shell) {
         el('th', { class: 'num' }, `newest window`), el('th', { class: 'num' }, 'windows')),
       ...rowsOut.map((r, i) => el('tr', { 'data-testid': 'top-row', 'data-key': JSON.stringify(r.key), 'data-total': r.total ?? '', 'data-latest': r.latest ?? '' },
         el('td', {}, el('span', { dataset: { color: PALETTE[i % PALETTE.length] } }, '■')),
-        el('td', {}, fmt.key(r.key)), el('td', { class: 'num' }, r.total === null ? '' : fmt.num(r.total)),
+        el('td', { class: 'key' }, clipped(fmt.key(r.key))), el('td', { class: 'num' }, r.total === null ? '' : fmt.num(r.total)),
         el('td', { class: 'num' }, fmt.num(r.latest)), el('td', { class: 'num' }, fmt.num(r.windows)))));
     for (const b of table.querySelectorAll('[data-color]')) b.style.color = b.dataset.color;
     Object.assign(table.dataset, range, { aggregate });
@@ -204,7 +204,7 @@ export function mountLive(root, shell) {
 
   function alertRow(a, fresh) {
     return el('tr', { 'data-testid': 'alert-row', 'data-id': a.id, class: fresh ? 'new' : undefined },
-      el('td', {}, fmt.time(a.ts)), el('td', {}, fmt.key(a.key)), el('td', {}, a.id),
+      el('td', { class: 'time' }, fmt.time(a.ts)), el('td', { class: 'key' }, clipped(fmt.key(a.key))), el('td', { class: 'id' }, clipped(a.id)),
       el('td', {}, Array.isArray(a.value) ? a.value.join(' ') : fmt.num(a.value)), el('td', {}, a.late ? el('span', { class: 'badge cause' }, 'late') : ''));
   }
 
