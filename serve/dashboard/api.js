@@ -1,11 +1,29 @@
 // The page reads only the JSON API of the same server.
 
 export class ApiError extends Error {
-  constructor(status, body) {
+  constructor(status, body, retryAfter = null) {
     super(body?.error ?? `HTTP ${status}`);
     this.status = status;
     this.body = body;
+    /** Seconds, from a Retry-After header (a 503 of a store a writer holds says 1); null: none. */
+    this.retryAfter = retryAfter;
   }
+}
+
+/** Retry-After in seconds (delta-seconds or an HTTP date); null when absent or unreadable. */
+function retryAfterOf(r) {
+  const h = r.headers.get('retry-after');
+  if (!h) return null;
+  const n = Number(h);
+  if (Number.isFinite(n) && n >= 0) return n;
+  const at = Date.parse(h);
+  return Number.isNaN(at) ? null : Math.max(0, (at - Date.now()) / 1000);
+}
+
+/** When to try again after `error` (ms): its Retry-After (default 1 s), doubled for each busy answer in a row (`streak` from 1), at most `cap`. */
+export function retryDelay(error, streak = 1, cap = 5000) {
+  const base = 1000 * (error?.retryAfter ?? 1);
+  return Math.min(cap, Math.max(250, base) * 2 ** Math.min(Math.max(0, streak - 1), 5));
 }
 
 export async function api(path, params = {}) {
@@ -16,7 +34,7 @@ export async function api(path, params = {}) {
   }
   const r = await fetch(url, { headers: { accept: 'application/json' } });
   const body = await r.json().catch(() => ({}));
-  if (!r.ok) throw new ApiError(r.status, body);
+  if (!r.ok) throw new ApiError(r.status, body, retryAfterOf(r));
   return body;
 }
 

@@ -1,4 +1,4 @@
-import { allRows, api } from './api.js';
+import { allRows, api, retryDelay } from './api.js';
 import { pointsOf, timeChart } from './charts.js';
 import { clear, clipped, el, emptyState, fmt } from './dom.js';
 
@@ -20,6 +20,7 @@ export function mountDay(root, shell, date) {
     try {
       days = await api('/api/days');
     } catch (error) {
+      if (error.status === 503) throw error; // a busy store: said in the head card, tried again soon
       root.replaceChildren(emptyState('The API does not answer', [[String(error.message)]]));
       return;
     }
@@ -44,6 +45,7 @@ export function mountDay(root, shell, date) {
   let draws = [];
   async function render(day) {
     chosenDay = day;
+    head.querySelector('[data-testid="day-error"]')?.remove();
     const info = await api(`/api/days/${day}`);
     if (destroyed) return;
     for (const p of info.pipelines) {
@@ -136,20 +138,41 @@ export function mountDay(root, shell, date) {
           d.late_events.length > 5 ? el('li', { class: 'muted' }, `and ${d.late_events.length - 5} more`) : null)));
   }
 
-  const fail = (error) => { head.querySelector('.sub')?.replaceChildren(el('span', { class: 'error' }, String(error.message))); };
-  start().catch(fail);
+  // An error of the API (a 400 for a date that does not exist, a 503 of a busy store) is said in the head
+  // card, which is always there (start() replaces its description line with the date picker).
   let again;
+  let failed = false;
+  let busyStreak = 0;
+  /** Reads the day again from the start (its cards cleared): after a new version, or a store that answers again. */
+  function reload(ms) {
+    clearTimeout(again);
+    again = setTimeout(() => {
+      if (destroyed) return;
+      failed = false;
+      for (const c of charts.splice(0)) c.dispose();
+      delete body.dataset.ready;
+      clear(body);
+      (chosenDay ? render(chosenDay) : start()).then(() => { busyStreak = 0; }, fail);
+    }, ms);
+  }
+  const fail = (error) => {
+    if (destroyed) return;
+    failed = true;
+    // A store a writer holds (503, Retry-After): try again soon, not never.
+    if (error?.status === 503) reload(retryDelay(error, ++busyStreak));
+    head.querySelector('[data-testid="day-error"]')?.remove();
+    const hint = error?.body?.hint;
+    head.append(el('p', { class: 'error', role: 'alert', 'data-testid': 'day-error', 'data-status': error?.status },
+      `could not read ${chosenDay ?? date ?? 'the day'}: ${String(error?.message ?? error)}`, hint ? ` (${hint})` : null));
+  };
+  start().catch(fail);
   return {
     onLive(type, data) {
+      if (destroyed) return;
+      // The store answers again after a read failed: read the day now.
+      if (type === 'store' && data.status === 'ok' && failed) reload(100);
       // A new version of the shown day (a reconcile, backfill or revert): show it.
-      if (type !== 'version' || data.date !== chosenDay || destroyed) return;
-      clearTimeout(again);
-      again = setTimeout(() => {
-        for (const c of charts.splice(0)) c.dispose();
-        delete body.dataset.ready;
-        clear(body);
-        render(chosenDay).catch(fail);
-      }, 500);
+      if (type === 'version' && data.date === chosenDay) reload(500);
     },
     destroy() {
       destroyed = true;

@@ -1,4 +1,4 @@
-import { allRows, api, topWindows } from './api.js';
+import { allRows, api, retryDelay, topWindows } from './api.js';
 import { PALETTE, pointsOf, timeChart } from './charts.js';
 import { clear, clipped, el, emptyState, fmt } from './dom.js';
 
@@ -20,6 +20,7 @@ export function mountLive(root, shell) {
   const choice = new Map(); // pipeline -> { aggregate, span }
   let pipelines = [];
   let refreshes = 0;
+  let busyStreak = 0; // refreshes in a row that met a busy (or unanswering) store
 
   const statsRow = el('section', { class: 'strip', 'data-testid': 'pipeline-stats' });
   const cards = el('section', { class: 'grid2' });
@@ -85,6 +86,17 @@ export function mountLive(root, shell) {
     timer = setTimeout(() => { refreshing = refreshing.then(refresh, refresh); }, ms);
   }
 
+  /**
+   * A refresh met a store that could not answer (a DuckDB file a writer holds: 503, Retry-After: 1): try
+   * again soon, not at the next 30 s tick, so the page catches up right after the writer is done.
+   */
+  function retrySoon(error) {
+    busyStreak++;
+    const ms = retryDelay(error, busyStreak);
+    document.body.dataset.retryMs = String(ms);
+    schedule(ms);
+  }
+
   async function refresh() {
     if (destroyed) return;
     let status;
@@ -92,11 +104,13 @@ export function mountLive(root, shell) {
       status = await api('/api/status');
     } catch (error) {
       updated.textContent = `the API does not answer: ${error.message}`;
+      retrySoon(error);
       return;
     }
     shell.store(`${status.store.backend} · ${status.store.location}`);
     if (status.store.status !== 'ok') {
       shell.banner(`The store does not answer (${status.store.status}): ${status.store.message ?? ''} Showing the last data.`);
+      retrySoon(null);
       return;
     }
     shell.banner(null);
@@ -112,7 +126,8 @@ export function mountLive(root, shell) {
       schedule(5000);
       return;
     }
-    const dead = await api('/api/dead-letters').catch(() => null);
+    let busy = null; // the first 503 of this refresh
+    const dead = await api('/api/dead-letters').catch((error) => { if (error.status === 503) busy ??= error; return null; });
     renderStats(status, dead);
     for (const p of pipelines) {
       const s = status.pipelines.find((x) => x.pipeline === p.name);
@@ -127,9 +142,12 @@ export function mountLive(root, shell) {
         else await renderAlerts(p, card);
         showProblem(card, null);
       } catch (error) {
-        showProblem(card, `could not read: ${error.message}`);
+        if (error.status === 503) busy ??= error;
+        showProblem(card, `could not read: ${error.message}${error.status === 503 ? ' (retrying)' : ''}`);
       }
     }
+    if (busy) retrySoon(busy);
+    else busyStreak = 0;
     refreshes++;
     updated.textContent = `updated ${fmt.clock(status.server_time)} UTC · ${document.body.dataset.liveEvents ?? 0} live events`;
     updated.dataset.refreshes = String(refreshes);
@@ -216,7 +234,8 @@ export function mountLive(root, shell) {
         const table = cards.querySelector(`[data-pipeline="${CSS.escape(data.pipeline)}"] [data-testid="alerts"]`);
         if (table && !table.querySelector(`tr[data-id="${CSS.escape(data.id)}"]`)) table.firstChild?.after(alertRow(data, true));
       }
-      if (type !== 'store') schedule();
+      // The store answers again (a writer let go of the DuckDB file): read what it wrote now.
+      if (type === 'store') { if (data.status === 'ok') schedule(100); } else schedule();
     },
     destroy() {
       destroyed = true;
