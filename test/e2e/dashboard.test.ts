@@ -265,3 +265,171 @@ describe('the dashboard with a user\'s definitions (unusual names)', () => {
     expect(problems).toEqual([]);
   }, 60_000);
 });
+
+describe('the dashboard with hostile values: long keys, tiny and huge numbers, a bad date, a busy store', () => {
+  const dir = join(ws.dir, 'hostile');
+  const defs = join(dir, 'things.definitions.json');
+  const url = `duckdb:${join(dir, 'store.duckdb')}`;
+  const K = 'by key', G = 'global', R = 'burst';
+  // Ten keys too long to name in one URL together (the old page asked for all ten at once: 414), one of
+  // 3000 characters (longer than a key parameter may be), two CJK ones (9 URL bytes a character).
+  const A = 'a'.repeat(3000);
+  const cjk = [0, 1].map((i) => `${'日本語'.repeat(100)}${i}`);
+  const urls = Array.from({ length: 10 }, (_, i) => `https://t.example/c?u=${i}&ref=${'x'.repeat(780)}`);
+  let page: Page;
+  let hostileBase = '';
+  let server: ChildProcess | undefined;
+  const problems: string[] = [];
+  const failed: string[] = [];
+  afterAll(() => { server?.kill('SIGTERM'); });
+
+  beforeAll(async () => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(defs, JSON.stringify({
+      schemas: { things: { time: 'ts', id: 'id', key: 'k', fields: { id: 'string', ts: 'timestamp', k: 'string', amt: 'double' } } },
+      pipelines: {
+        [K]: { input: 'things', key: ['k'], window: { tumbling: '1m' }, aggregates: { n: 'count', low: ['min', 'amt'] } },
+        [G]: { input: 'things', window: { tumbling: '5m' }, aggregates: { tiny: ['min', 'amt'], huge: ['max', 'amt'] } },
+        [R]: { input: 'things', key: 'k', rule: { within: '10m', count: true, more_than: 2, output: 'n' } },
+      },
+    }));
+    const start = Date.UTC(2026, 10, 23, 9);
+    const events: { id: string; ts: number; k: string; amt: number }[] = [];
+    const add = (k: string, count: number, amt: (i: number) => number) => {
+      for (let i = 0; i < count; i++) events.push({ id: `e${events.length}`, ts: start + Math.floor((i * 3_600_000) / count), k, amt: amt(i) });
+    };
+    add(A, 40, () => 0.000123);
+    for (const k of cjk) add(k, 35, (i) => [1.5, 42][i % 2]!);
+    for (const k of urls) add(k, 20, (i) => [1e300, -5e-7, 2.8e301, 0.5][i % 4]!);
+    events.push({ id: 'huge', ts: start + 3_599_000, k: urls[0]!, amt: 2.8e301 }); // in the newest window
+    events.sort((a, b) => a.ts - b.ts);
+    // Late beyond the allowed lateness (the file's end, an hour after their time): batch has them, realtime not.
+    for (let i = 0; i < 3; i++) events.push({ id: `late${i}`, ts: start + 60_000 + i * 1000, k: A, amt: -5e-7 });
+    writeFileSync(join(dir, 'things.jsonl'), events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    for (const p of [K, G, R]) {
+      const r = concord(['stream', '--definitions', defs, '--pipeline', p, '--input', join(dir, 'things.jsonl'), '--output', join(dir, `${p.length}.jsonl`), '--store', url]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const archived = concord(['archive', '--definitions', defs, '--schema', 'things', '--input', join(dir, 'things.jsonl'), '--dir', join(dir, 'archive')]);
+    expect(archived.code, archived.stderr).toBe(0);
+    const rec = concord(['reconcile', '--definitions', defs, '--date', DATE, '--archive', join(dir, 'archive'), '--store', url, '--report-dir', join(dir, 'reports')]);
+    expect(rec.code, rec.stderr).toBe(0);
+    const script = `import { serveCommand } from './cli/commands/serve.ts'; import { parseCommandArgs } from './cli/args.ts';
+      const v = parseCommandArgs(serveCommand, ${JSON.stringify(['--store', url, '--definitions', defs, '--port', '0', '--log-level', 'warn'])}); process.exitCode = await serveCommand.run(v);`;
+    server = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    hostileBase = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: server!.stderr! }).on('line', (l) => { const m = /^concord serve: (http:\/\/127\.0\.0\.1:\d+)\//.exec(l); if (m) resolve(m[1]!); });
+      server!.on('exit', (code) => reject(new Error(`concord serve exited (${code})`)));
+    });
+    if (!browser) browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    page.on('pageerror', (e) => problems.push(String(e)));
+    page.on('dialog', (d) => { problems.push(`a dialog opened: ${d.message()}`); void d.dismiss(); });
+    page.on('response', (r) => { if (r.status() >= 400) failed.push(`${r.status()} ${r.url().slice(0, 120)} (${r.url().length} bytes)`); });
+  }, 240_000);
+
+  const card = (name: string) => page.locator(`[data-testid="chart-card"][data-pipeline="${name}"]`);
+  const ticks = async (name: string) => JSON.parse((await card(name).locator('[data-testid="chart"]').getAttribute('data-y-ticks')) ?? 'null') as string[] | null;
+
+  it('charts the top 10 keys however long they are: one short request, no 414, the description kept', async () => {
+    await page.goto(`${hostileBase}/#/live`);
+    await card(K).locator('[data-testid="top-row"]').nth(9).waitFor({ timeout: 15_000 });
+    const table = card(K).locator('[data-testid="top-table"]');
+    const top = await (await fetch(`${hostileBase}/api/pipelines/${encodeURIComponent(K)}/top?by=n&n=10&from=${await table.getAttribute('data-from')}&to=${await table.getAttribute('data-to')}`)).json() as { keys: { key: { k: string } }[] };
+    const shown = await table.locator('[data-testid="top-row"]').evaluateAll((rows) => rows.map((r) => JSON.parse((r as any).dataset.key).k));
+    expect(shown).toEqual(top.keys.map((k) => k.key.k));
+    expect(shown).toEqual(expect.arrayContaining([A, ...cjk]));
+    expect(await card(K).locator('[data-testid="chart"]').getAttribute('data-series')).toBe('10');
+    expect(Number(await card(K).locator('[data-testid="chart"]').getAttribute('data-points'))).toBeGreaterThan(0);
+    expect(await card(K).locator('.sub').textContent()).toMatch(/^tumbling 1m windows · top 10 k/);
+    expect(await card(K).locator('[data-testid="card-problem"]').isHidden()).toBe(true);
+    // The 3000-character key: one line cut with an ellipsis, the whole key in its title.
+    const cell = table.locator('[data-testid="top-row"] td.key .clip', { hasText: 'aaaa' });
+    expect(await cell.getAttribute('title')).toBe(A);
+    expect((await cell.boundingBox())!.height).toBeLessThan(30);
+    expect(failed).toEqual([]);
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('shows tiny and huge values as they are, in the tables and on the y axis', async () => {
+    // The global series' newest window: min -5e-7 (was "-0"); the 3000-character key's low 0.000123 (was "0").
+    const g = card(G).locator('[data-testid="top-row"]');
+    await g.waitFor();
+    const latest = Number(await g.getAttribute('data-latest'));
+    expect([0.000123, -5e-7]).toContain(latest);
+    expect(await g.locator('td').nth(3).textContent()).toBe(latest === 0.000123 ? '0.000123' : '-5e-7');
+    const tiny = await ticks(G);
+    expect(tiny!.length).toBeGreaterThan(1);
+    expect(new Set(tiny).size, JSON.stringify(tiny)).toBe(tiny!.length); // not "0 0 0 0"
+    expect(tiny!.filter((t) => /^-?0$/.test(t)).length).toBeLessThanOrEqual(1);
+    await card(G).locator('select[aria-label="aggregate"]').selectOption('huge');
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('[data-pipeline="global"] [data-testid="top-table"]')?.dataset.aggregate === 'huge');
+    await page.waitForFunction(() => /e301/.test((globalThis as any).document.querySelector('[data-pipeline="global"] [data-testid="chart"]')?.dataset.yTicks ?? ''));
+    const huge = await ticks(G);
+    for (const t of huge!) expect(t).toMatch(/^(0|-?\d(\.\d+)?e30\d)$/);
+    expect(await g.locator('td').nth(3).textContent()).toBe('2.8e301');
+    await card(K).locator('select[aria-label="aggregate"]').selectOption('low');
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('[data-pipeline="by key"] [data-testid="top-table"]')?.dataset.aggregate === 'low');
+    const lows = await card(K).locator('[data-testid="top-row"] td.num:nth-child(4)').allTextContents();
+    for (const t of lows) expect(t).not.toMatch(/^-?0$/);
+    expect(lows.join(' ')).not.toMatch(/\d{4},\d{3},\d{3}/); // no 300-digit numbers
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('a long key keeps the alerts feed and the differing cells readable; rule cells show short times', async () => {
+    const alerts = page.locator(`[data-testid="alerts-card"][data-pipeline="${R}"] [data-testid="alert-row"]`);
+    await alerts.first().waitFor();
+    // Every column keeps its width (the time on one line, the key and id readable), every row one line.
+    const boxes = await alerts.evaluateAll((rows) => rows.map((r) => [...(r as any).children].map((td: any) => td.getBoundingClientRect()).map((b: any) => [Math.round(b.width), Math.round(b.height)])));
+    expect(boxes.length).toBeGreaterThan(0);
+    for (const b of boxes) {
+      expect(b[0]![0], JSON.stringify(b)).toBeGreaterThan(120);
+      expect(b[1]![0], JSON.stringify(b)).toBeGreaterThan(100);
+      expect(b[2]![0], JSON.stringify(b)).toBeGreaterThan(40);
+      expect(Math.max(...b.map((x) => x[1]!)), JSON.stringify(b)).toBeLessThan(40);
+    }
+    expect(await page.locator(`[data-testid="alerts-card"][data-pipeline="${R}"] td.key .clip[title="${A}"]`).count()).toBeGreaterThan(0);
+    await page.goto(`${hostileBase}/#/day/${DATE}`);
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('section.stack')?.getAttribute('data-ready') === 'true');
+    const diff = page.locator(`[data-testid="day-card"][data-pipeline="${K}"] [data-testid="difference-row"]`).filter({ hasText: 'aaaa' }).first();
+    const tds = await diff.locator(':scope > td').evaluateAll((els) => els.map((td: any) => Math.round(td.getBoundingClientRect().width)));
+    expect(Math.min(...tds), JSON.stringify(tds)).toBeGreaterThan(60);
+    expect(await diff.locator('[data-testid="cell"] .clip').getAttribute('title')).toContain(A);
+    // Realtime's low 0.000123 against batch's -5e-7 (both were shown as 0 and -0).
+    expect(await diff.locator('[data-side="realtime"]').textContent()).toContain('low 0.000123');
+    expect(await diff.locator('[data-side="batch"]').textContent()).toContain('low -5e-7');
+    const ruleCells = await page.locator(`[data-testid="day-card"][data-pipeline="${R}"] [data-testid="difference-row"] [data-testid="cell"]`).allTextContents();
+    expect(ruleCells.length).toBeGreaterThan(0);
+    for (const c of ruleCells) expect(c).toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?Z/);
+    for (const c of ruleCells) expect(c).not.toMatch(/\d{4}-\d\d-\d\dT/);
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('a date that does not exist: the API\'s error in the page, not a blank one', async () => {
+    await page.goto('about:blank');
+    await page.goto(`${hostileBase}/#/day/2026-02-30`);
+    const error = page.locator('[data-testid="day-error"]');
+    await error.waitFor({ timeout: 10_000 });
+    expect(await error.textContent()).toMatch(/2026-02-30.*date/);
+    expect(await error.getAttribute('data-status')).toBe('400');
+    expect(problems).toEqual([]);
+  }, 30_000);
+
+  it('a busy store (503, Retry-After: 1): the page tries again in a moment, not at the next 30 s tick', async () => {
+    const busy = await browser!.newPage({ viewport: { width: 1400, height: 1000 } });
+    let refused = 0;
+    await busy.route('**/api/live', (r) => r.abort()); // no live event may trigger the refresh
+    await busy.route('**/api/pipelines/*/windows?**', (r) => {
+      if (refused++ >= 3) return r.continue();
+      return r.fulfill({ status: 503, headers: { 'retry-after': '1', 'content-type': 'application/json' }, body: JSON.stringify({ error: 'the DuckDB store is held by a writer' }) });
+    });
+    const t0 = Date.now();
+    await busy.goto(`${hostileBase}/#/live`);
+    await busy.locator(`[data-testid="chart-card"][data-pipeline="${K}"] [data-testid="top-row"]`).first().waitFor({ timeout: 12_000 });
+    expect(refused).toBeGreaterThanOrEqual(3);
+    expect(Date.now() - t0).toBeLessThan(12_000);
+    expect(await busy.locator(`[data-testid="chart-card"][data-pipeline="${K}"] .sub`).textContent()).toMatch(/^tumbling 1m windows/);
+    await busy.locator(`[data-testid="chart-card"][data-pipeline="${K}"] [data-testid="card-problem"]`).waitFor({ state: 'hidden' });
+    await busy.close();
+  }, 30_000);
+});
