@@ -116,12 +116,17 @@ export function mountLive(root, shell) {
     shell.banner(null);
     emptyBox.hidden = !status.empty;
     statsRow.hidden = cards.hidden = status.empty;
-    if (status.empty) {
+    if (status.empty && status.other_pipelines) {
+      // Results of other pipelines only: served with other definitions than the store was filled with.
+      emptyBox.replaceChildren(emptyState('The store holds no results of these definitions', [[status.hint ?? '']]));
+    } else if (status.empty) {
       emptyBox.replaceChildren(emptyState('The store has no results yet', [
         ['Fill it with a whole generated day: ', el('code', {}, 'concord demo'), ' (then ', el('code', {}, 'concord serve --store duckdb:.concord/demo/store.duckdb'), ').'],
         ['Or stream your own events: ', el('code', {}, 'concord stream --pipeline NAME --input events.jsonl --output out.jsonl --store URL'), ', or over Kafka ', el('code', {}, 'concord run'), ' + ', el('code', {}, 'concord sink'), '.'],
         ['This page updates by itself as results arrive.'],
       ]));
+    }
+    if (status.empty) {
       updated.textContent = `checked ${fmt.clock(status.server_time)} UTC`;
       schedule(5000);
       return;

@@ -53,7 +53,7 @@ export function liveRoutes(app: FastifyInstance, ctx: ServeContext, security: Re
     const hint = others.length > 0
       ? `the store holds results of ${others.join(', ')}, none of the loaded definitions' pipelines (${ctx.registry.pipelines.map((p) => p.name).join(', ')}): start \`concord serve\` with the --definitions the store was filled with (or CONCORD_DEFINITIONS)`
       : EMPTY_HINT;
-    return { server_time: isoMillis(now), store, pipelines, empty, ...(empty ? { hint } : {}) };
+    return { server_time: isoMillis(now), store, pipelines, empty, ...(empty ? { hint } : {}), ...(others.length > 0 ? { other_pipelines: others } : {}) };
   });
 
   app.get<{ Querystring: { pipeline?: string[] } }>('/api/live', {

@@ -264,6 +264,29 @@ describe('the dashboard with a user\'s definitions (unusual names)', () => {
     expect(await page.locator('[data-testid="not-reconciled"]').count()).toBe(2);
     expect(problems).toEqual([]);
   }, 60_000);
+
+  // Served with other definitions than the store was filled with (here the seed ones): the page said "no
+  // results yet: run concord demo".
+  it('served with other definitions: the page says the store holds other pipelines, and which', async () => {
+    const script = `import { serveCommand } from './cli/commands/serve.ts'; import { parseCommandArgs } from './cli/args.ts';
+      const v = parseCommandArgs(serveCommand, ${JSON.stringify(['--store', url, '--port', '0', '--log-level', 'warn'])}); process.exitCode = await serveCommand.run(v);`;
+    const seed = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CONCORD_DEFINITIONS: '' } });
+    try {
+      const base = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: seed.stderr! }).on('line', (l) => { const m = /^concord serve: (http:\/\/127\.0\.0\.1:\d+)\//.exec(l); if (m) resolve(m[1]!); });
+        seed.on('exit', (code) => reject(new Error(`concord serve exited (${code})`)));
+      });
+      const other = await browser!.newPage({ viewport: { width: 1400, height: 1000 } });
+      await other.goto(`${base}/#/live`);
+      const empty = other.locator('[data-testid="empty-state"]');
+      await empty.waitFor();
+      expect(await empty.locator('h2').textContent()).toBe('The store holds no results of these definitions');
+      expect(await empty.textContent()).toContain(`the store holds results of ${[R, W].sort().join(', ')}`);
+      await other.close();
+    } finally {
+      seed.kill('SIGTERM');
+    }
+  }, 60_000);
 });
 
 describe('the dashboard with hostile values: long keys, tiny and huge numbers, a bad date, a busy store', () => {

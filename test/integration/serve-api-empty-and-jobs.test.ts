@@ -113,7 +113,7 @@ describe('concord serve on an empty store, and with BullMQ jobs', () => {
     const server = await buildServer({ registry, reader: await openStoreReader(PG_URL, { registry, schema }), log: createLogger('silent') });
     try {
       const status = (await server.app.inject('/api/status')).json();
-      expect(status).toMatchObject({ empty: true, store: { status: 'ok', empty: false, schema } });
+      expect(status).toMatchObject({ empty: true, store: { status: 'ok', empty: false, schema }, other_pipelines: [def.name] });
       expect(status.hint).toBe(`the store holds results of ${def.name}, none of the loaded definitions' pipelines (${registry.pipelines.map((p) => p.name).join(', ')}): ` +
         'start `concord serve` with the --definitions the store was filled with (or CONCORD_DEFINITIONS)');
     } finally {
