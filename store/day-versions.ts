@@ -1,8 +1,8 @@
 import { ConcordError } from '../pipeline/errors.ts';
+import { paneId } from '../pipeline/keys.ts';
 import type { Registry } from '../pipeline/registry.ts';
 import { sameValuesOf } from '../pipeline/same-values.ts';
 import type { DirtyCell } from '../reconcile/reconcile-day.ts';
-import { paneId } from '../pipeline/keys.ts';
 import type { KeyValues, ResultRecord } from '../schemas/results.ts';
 import { changedRowsOf, COLUMNS, keepReplaced, recordChanges, stageRows, upsertRows, type ChangeToRecord } from './bulk-write.ts';
 import { consumeDirty } from './dirty-cells.ts';
@@ -80,7 +80,8 @@ export class DayVersions {
 
   /**
    * Upserts recomputed cells into the day's live version (provenance `backfill`) and consumes the dirty
-   * cells read for them, in one transaction of set-based statements; `progress` hears each step.
+   * cells read for them, in one transaction of set-based statements; `progress` hears each step. A rule
+   * key that lost an alert makes a new version instead (`backfillAsVersion`).
    */
   async backfill(tx: SqlDriver, pipeline: string, day: string, records: readonly ResultRecord[], consumed: readonly DirtyCell[], meta: { jobId: string; progress?: (what: string) => void | Promise<void> }, at: number): Promise<{ changed: number }> {
     const generation = await this.liveGeneration(tx, pipeline, day);
