@@ -1,7 +1,7 @@
-import { shellWord } from '../pipeline/names.ts';
 import { replay } from '../batch/replay.ts';
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { paneId, windowCellId } from '../pipeline/keys.ts';
+import { shellWord } from '../pipeline/names.ts';
 import { cellKey, type ResultRecord } from '../schemas/results.ts';
 import { archiveChangedSince } from './archive-changes.ts';
 import { dayRange } from './day-range.ts';

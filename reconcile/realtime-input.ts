@@ -1,7 +1,7 @@
-import { shellWord } from '../pipeline/names.ts';
 import { readFile } from 'node:fs/promises';
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConfigError } from '../pipeline/errors.ts';
+import { shellWord } from '../pipeline/names.ts';
 import type { AlertResult, KeyValues, ResultRecord } from '../schemas/results.ts';
 import { validateEvent, type AnyEvent } from '../schemas/schema.ts';
 import type { LoggedLate } from './reconcile.ts';

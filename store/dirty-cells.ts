@@ -28,7 +28,7 @@ const LATE_COLUMNS: StageColumn[] = [
   { name: 'record_json', type: 'TEXT' }, { name: 'dirty_ws', type: 'BIGINT' }, { name: 'dirty_cell', type: 'TEXT' }, { name: 'key_json', type: 'TEXT' },
   { name: 'hold', type: 'TEXT' }, { name: 'news', type: 'INTEGER' }];
 
-const SKIPPED_COLUMNS: StageColumn[] = [
+const ALSO_COLUMNS: StageColumn[] = [
   { name: 'pipeline', type: 'TEXT' }, { name: 'day', type: 'TEXT' }, { name: 'source', type: 'TEXT' }, { name: 'off', type: 'BIGINT' },
   { name: 'dirty_ws', type: 'BIGINT' }, { name: 'dirty_cell', type: 'TEXT' }, { name: 'key_json', type: 'TEXT' }, { name: 'hold', type: 'TEXT' }];
 
@@ -41,14 +41,14 @@ export async function appendLateBulk(tx: SqlDriver, schema: string, entries: rea
   const unique = new Map<string, StoredLate>();
   for (const l of entries) unique.set(`${l.pipeline}\u0000${l.source}\u0000${l.offset}`, l);
   const holds = new Map([...unique].map(([id, l]) => [id, holdOf(l.pipeline, l.day)]));
-  const skipped = [...unique.values()].flatMap((l) => l.alsoChanges.map((ws) => {
+  const also = [...unique.values()].flatMap((l) => l.alsoChanges.map((ws) => {
     const day = dayOf(ws);
     return [l.pipeline, day, l.source, l.offset, ws, l.cell, JSON.stringify(l.key), holdOf(l.pipeline, day)];
   })).filter((row) => row[7] !== null);
   const stage = await tx.stage(schema, 'stage_late', LATE_COLUMNS, [...unique].map(([id, l]) => [l.pipeline, l.day, l.source, l.offset,
     JSON.stringify({ evaluated_on_arrival: l.late.evaluatedOnArrival, record: l.late.record }), l.windowStart, l.cell, JSON.stringify(l.key), holds.get(id) ?? null, 0]));
   const notStored = (s: string) => `NOT EXISTS (SELECT 1 FROM ${schema}.late_events e WHERE e.pipeline = ${s}.pipeline AND e.source = ${s}.source AND e."offset" = ${s}.off)`;
-  const held = skipped.length > 0 || [...holds.values()].some((h) => h !== null);
+  const held = also.length > 0 || [...holds.values()].some((h) => h !== null);
   // Nothing held (the live case): no cell to dirty, so no need to remember which events were new.
   if (!held) return tx.execute(`INSERT INTO ${schema}.late_events (pipeline, day, source, "offset", record_json) SELECT pipeline, day, source, off, record_json FROM ${stage} s WHERE ${notStored('s')}`);
   await tx.query(`UPDATE ${stage} SET news = 1 WHERE ${notStored(stage)}`);
@@ -61,8 +61,8 @@ export async function appendLateBulk(tx: SqlDriver, schema: string, entries: rea
        SELECT pipeline, min(day), dirty_ws, dirty_cell, min(key_json), min(hold), $1::BIGINT, NULL FROM ${stage}
        WHERE news = 1 AND hold IS NOT NULL GROUP BY pipeline, dirty_ws, dirty_cell
        ON CONFLICT (pipeline, window_start, cell) DO UPDATE SET consumed_by = NULL, reason = excluded.reason, recorded_at = excluded.recorded_at`, [at]);
-    if (skipped.length > 0) {
-      const more = await tx.stage(schema, 'stage_late_skipped', SKIPPED_COLUMNS, skipped);
+    if (also.length > 0) {
+      const more = await tx.stage(schema, 'stage_late_also', ALSO_COLUMNS, also);
       await tx.query(
         `INSERT INTO ${schema}.dirty_cells (pipeline, day, window_start, cell, key_json, reason, recorded_at, consumed_by)
          SELECT m.pipeline, min(m.day), m.dirty_ws, m.dirty_cell, min(m.key_json), min(m.hold), $1::BIGINT, NULL

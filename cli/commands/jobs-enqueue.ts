@@ -1,6 +1,6 @@
-import { shellWord } from '../../pipeline/names.ts';
 import { resolve } from 'node:path';
 import { ConfigError } from '../../pipeline/errors.ts';
+import { shellWord } from '../../pipeline/names.ts';
 import { parseDuration } from '../../pipeline/time.ts';
 import type { Registry } from '../../pipeline/registry.ts';
 import { backfillDays } from '../../jobs/backfill-days.ts';
