@@ -102,10 +102,23 @@ function fieldColumn(def: PipelineDefinition, field: string): string {
 }
 
 /**
- * One aggregate as SQL, in output units like `aggregateFunction`: decimals divided by 10^N once, at the
- * end, by the same double operations (sum / scale, sum / (count * scale)), so both runtimes agree bit for
- * bit; null over no non-null value. `filter`: a FILTER clause (` FILTER (WHERE ...)`) or ''. Null for
- * approx_distinct (its registers are built by `sketchHistogramSql`).
+ * An exact integer (a HUGEINT sum of an int or decimal column) as the double nearest it, like the
+ * stream's `Number(total)` (ties to even). DuckDB's own HUGEINT -> DOUBLE cast is not correctly rounded
+ * (measured, DuckDB 1.5: negative totals past 2^53 come out toward zero, even one a double holds, e.g.
+ * -18014398509481982 as -18014398509481980; totals past 2^64 are off either way); BIGINT -> DOUBLE and
+ * VARCHAR -> DOUBLE are, so a total within BIGINT goes through BIGINT and a larger one through its
+ * decimal text. Per group, not per row.
+ */
+export function exactDoubleSql(sql: string): string {
+  return `(CASE WHEN (${sql}) BETWEEN -9223372036854775807 AND 9223372036854775807 THEN (${sql})::BIGINT::DOUBLE ELSE (${sql})::VARCHAR::DOUBLE END)`;
+}
+
+/**
+ * One aggregate as SQL, in output units like `aggregateFunction`: sums of int and decimal fields exact
+ * (HUGEINT), then the double nearest the exact total (`exactDoubleSql`), decimals divided by 10^N once,
+ * at the end, by the same double operations (sum / scale, sum / (count * scale)), so both runtimes agree
+ * bit for bit; null over no non-null value. `filter`: a FILTER clause (` FILTER (WHERE ...)`) or ''. Null
+ * for approx_distinct (its registers are built by `sketchHistogramSql`).
  */
 export function aggregateSql(spec: AggregateSpec, def: PipelineDefinition, filter = ''): string | null {
   if (spec.kind === 'count') return `count(*)${filter}`;
@@ -113,11 +126,13 @@ export function aggregateSql(spec: AggregateSpec, def: PipelineDefinition, filte
   const col = fieldColumn(def, spec.field);
   const scale = unitScale(def.schema.fields[spec.field]);
   const scaled = (sql: string) => (scale === 1 ? sql : `(${sql})::DOUBLE / ${scale}`);
+  const double = def.schema.fields[spec.field]?.kind === 'double';
+  const total = (sql: string) => (double ? sql : exactDoubleSql(sql));
   switch (spec.kind) {
     case 'sum':
-      return scaled(`sum(${col})${filter}`);
+      return scale === 1 ? total(`sum(${col})${filter}`) : `${total(`sum(${col})${filter}`)} / ${scale}`;
     case 'avg':
-      return `(sum(${col})${filter})::DOUBLE / ((count(${col})${filter}) * ${scale})`;
+      return `(${total(`sum(${col})${filter}`)})::DOUBLE / ((count(${col})${filter}) * ${scale})`;
     case 'min':
       return scaled(`min(${col})${filter}`);
     case 'max':
@@ -165,11 +180,15 @@ export function ruleSql(def: RulePipeline, source: string): string {
     : measure === 'count'
       ? { cols: `count(*) ${earlier} AS e, count(*) ${sameTs} AS s`, value: 'coalesce(e, 0) + s AS m0', m: 'm0' }
       : { cols: `sum(v) ${earlier} AS e, sum(v) ${sameTs} AS s`, value: 'coalesce(e, 0) + coalesce(s, 0) AS m0', m: 'm0' };
+  // An exact (HUGEINT) sum meets an integer threshold as an integer literal: exact, as the stream's bigint
+  // comparison (`String` would write 1e21 and beyond as a DOUBLE, and the sum would be rounded to meet it).
+  const exact = measure === 'sum' && def.schema.fields[field ?? '']?.kind !== 'double';
+  const limit = exact && Number.isInteger(threshold) && Math.abs(threshold) < 2 ** 126 ? BigInt(threshold).toString() : sqlLiteral(threshold);
   return `
     WITH t AS (SELECT ${k} AS k, ${id} AS id, ${timeExpr(def)} AS ts, ${v} AS v FROM ${source}${filter}),
     c AS (SELECT k, id, ts, ${m.cols} FROM t),
     s AS (SELECT k, id, ts, ${m.value} FROM c),
-    flagged AS (SELECT *, ${m.m} AS m, ${m.m} > ${sqlLiteral(threshold)} AS sat FROM s),
+    flagged AS (SELECT *, ${m.m} AS m, ${m.m} > ${limit} AS sat FROM s),
     crossed AS (SELECT *, lag(sat) OVER (PARTITION BY k ORDER BY ts, id) AS prev_sat FROM flagged)
     SELECT k, id, ts, m${measure === 'distinct' ? ', vals' : ''} FROM crossed WHERE sat AND NOT coalesce(prev_sat, false)`;
 }

@@ -42,6 +42,12 @@ export interface AggregateFunction<A> {
 interface Counter { n: number }
 /** A sum with the number of non-null values it holds (0: the sum is null, as in SQL). */
 interface Sum { s: number; c: number }
+/**
+ * An exact integer sum (int fields, decimal minor units) with the number of non-null values it holds:
+ * the total is `b + s`, where `s` stays a safe integer (the hot path: plain number additions) and `b`
+ * takes over whatever would leave the safe range (0n until a total passes 2^53 - 1).
+ */
+interface ExactSum { s: number; b: bigint; c: number }
 interface Extreme { v: number | null }
 
 function numeric(event: AnyEvent, field: string): number | undefined {
@@ -59,10 +65,25 @@ const countFn: AggregateFunction<Counter> = {
 };
 
 /**
- * sum and avg, in output units: decimal fields are summed exactly as minor units and divided by 10^N
- * once at the end (sum / scale, avg = sum / (count * scale): one rounding), the same operations the replay's SQL does.
+ * Adds the safe integer `v` to the exact sum `acc` (`s` stays a safe integer: a total that leaves the safe
+ * range moves to `b`). Both operands are safe integers, so `s + v` is exact whenever it is a safe integer.
  */
-function sumFn(field: string, scale: number, average: boolean): AggregateFunction<Sum> {
+export function addExact(acc: { s: number; b: bigint }, v: number): void {
+  const t = acc.s + v;
+  if (Number.isSafeInteger(t)) acc.s = t;
+  else { acc.b += BigInt(acc.s) + BigInt(v); acc.s = 0; }
+}
+
+/** An exact sum's total as the double nearest it (`Number` of a bigint rounds to nearest, ties to even). */
+export function exactTotal(acc: { s: number; b: bigint }): number {
+  return acc.b === 0n ? acc.s : Number(acc.b + BigInt(acc.s));
+}
+
+/**
+ * sum and avg of a `double` field: plain double additions (their last bits depend on the order of
+ * additions; runtimes agree within FLOAT_TOLERANCE).
+ */
+function floatSumFn(field: string, average: boolean): AggregateFunction<Sum> {
   return {
     create: () => ({ s: 0, c: 0 }),
     add: (acc, e) => {
@@ -71,9 +92,46 @@ function sumFn(field: string, scale: number, average: boolean): AggregateFunctio
       return acc;
     },
     merge: (into, other) => { into.s += other.s; into.c += other.c; return into; },
-    result: (acc) => (acc.c === 0 ? null : average ? acc.s / (acc.c * scale) : acc.s / scale),
+    result: (acc) => (acc.c === 0 ? null : average ? acc.s / acc.c : acc.s),
     serialize: (acc) => [acc.s, acc.c],
     deserialize: (data) => { const [s, c] = data as [number, number]; return { s, c }; },
+  };
+}
+
+/**
+ * sum and avg of an `int` or `decimal(N)` field, in output units: summed exactly (as minor units for
+ * decimals, past 2^53 too), then the double nearest the exact total divided by 10^N once at the end
+ * (sum / scale, avg = sum / (count * scale)), the same operations the replay's SQL does
+ * (`exactDoubleSql`). Serialised as `[total, count]`, the total a number while it is a safe integer and
+ * its decimal text beyond (checkpoints and partials are JSON), so restores and partial merges stay exact.
+ */
+function exactSumFn(field: string, scale: number, average: boolean): AggregateFunction<ExactSum> {
+  return {
+    create: () => ({ s: 0, b: 0n, c: 0 }),
+    add: (acc, e) => {
+      const v = numeric(e, field);
+      if (v !== undefined) {
+        // addExact, inlined by hand: the hot path of every int and decimal sum.
+        const t = acc.s + v;
+        if (t <= Number.MAX_SAFE_INTEGER && t >= -Number.MAX_SAFE_INTEGER) acc.s = t;
+        else { acc.b += BigInt(acc.s) + BigInt(v); acc.s = 0; }
+        acc.c++;
+      }
+      return acc;
+    },
+    merge: (into, other) => {
+      addExact(into, other.s);
+      if (other.b !== 0n) into.b += other.b;
+      into.c += other.c;
+      return into;
+    },
+    result: (acc) => (acc.c === 0 ? null : average ? exactTotal(acc) / (acc.c * scale) : exactTotal(acc) / scale),
+    serialize: (acc) => [acc.b === 0n ? acc.s : String(acc.b + BigInt(acc.s)), acc.c],
+    deserialize: (data) => {
+      const [s, c] = data as [number | string, number];
+      // A number beyond the safe range (a checkpoint written before sums were exact) is an integer too.
+      return typeof s === 'number' && Number.isSafeInteger(s) ? { s, b: 0n, c } : { s: 0, b: BigInt(s), c };
+    },
   };
 }
 
@@ -126,7 +184,9 @@ export function aggregateFunction(spec: AggregateSpec, schema: EventSchema): Agg
       return countFn as AggregateFunction<unknown>;
     case 'sum':
     case 'avg':
-      return sumFn(spec.field, scale, spec.kind === 'avg') as AggregateFunction<unknown>;
+      return (schema.fields[spec.field]?.kind === 'double'
+        ? floatSumFn(spec.field, spec.kind === 'avg')
+        : exactSumFn(spec.field, scale, spec.kind === 'avg')) as AggregateFunction<unknown>;
     case 'min':
       return extremeFn(spec.field, Math.min, scale) as AggregateFunction<unknown>;
     case 'max':

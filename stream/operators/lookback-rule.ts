@@ -1,3 +1,4 @@
+import { addExact } from '../../pipeline/aggregates.ts';
 import type { RulePipeline } from '../../pipeline/definition.ts';
 import { isBeyondLateness, isDecided } from '../../pipeline/lateness.ts';
 import { keyValuesOf, paneId, type KeyValues } from '../../pipeline/keys.ts';
@@ -52,11 +53,14 @@ export class LookbackRuleOperator extends EventTimeOperator {
   private readonly pending = new BinaryHeap<RuleEvent>(before);
   private seq = 0;
   private lastSweep = Number.NEGATIVE_INFINITY;
+  /** A `sum` rule over an int or decimal field: summed exactly (a double field sums as doubles). */
+  private readonly exactSum: boolean;
 
   constructor(def: RulePipeline, emitter: Emitter, options: OperatorOptions = {}) {
     super(def, emitter, options);
     this.def = def;
     this.keyFields = [def.key];
+    this.exactSum = def.rule.measure === 'sum' && def.schema.fields[def.rule.field ?? '']?.kind !== 'double';
     if (options.restore) this.restoreState(options.restore);
   }
 
@@ -170,11 +174,17 @@ export class LookbackRuleOperator extends EventTimeOperator {
     // Everything at or before e in (ts, id) order (exact duplicates included) within the span.
     for (let i = index + 1; i < kept.length && kept[i]!.ts === e.ts && kept[i]!.id === e.id; i++) inSpan.push(kept[i]!);
     for (let i = index; i >= 0 && kept[i]!.ts > e.ts - rule.span; i--) inSpan.push(kept[i]!);
-    let measure: number;
+    let measure: number | bigint;
     let distinct: FieldValue[] | undefined;
     if (rule.measure === 'count') measure = inSpan.length;
-    else if (rule.measure === 'sum') {
-      // Summed in (ts, id) order, the replay's frame order (exact for int and decimal fields).
+    else if (rule.measure === 'sum' && this.exactSum) {
+      // int and decimal fields: exact (past 2^53 too, as the replay's HUGEINT sum), compared with the
+      // threshold exactly (a bigint against a number compares their mathematical values).
+      const acc = { s: 0, b: 0n };
+      for (let i = inSpan.length - 1; i >= 0; i--) { const v = inSpan[i]!.value; if (typeof v === 'number') addExact(acc, v); }
+      measure = acc.b === 0n ? acc.s : acc.b + BigInt(acc.s);
+    } else if (rule.measure === 'sum') {
+      // A double field: summed in (ts, id) order, the replay's frame order.
       measure = 0;
       for (let i = inSpan.length - 1; i >= 0; i--) { const v = inSpan[i]!.value; if (typeof v === 'number') measure += v; }
     } else {
@@ -197,7 +207,7 @@ export class LookbackRuleOperator extends EventTimeOperator {
         id: e.id,
         ts: e.ts,
         output: rule.output,
-        value: distinct ? distinct.sort(compareValues).map((v) => presentValue(field, v)) : measure / unitScale(field),
+        value: distinct ? distinct.sort(compareValues).map((v) => presentValue(field, v)) : Number(measure) / unitScale(field),
         late,
         watermark: w,
         definitionVersion: this.version,

@@ -187,7 +187,7 @@ describe('a user definitions file through the CLI', () => {
     expect(e.stdout).toContain('filter     passengers >= 1 AND city in ("Lisbon", "Porto")');
     expect(e.stdout).toContain('merge stage');
     expect(e.stdout).toContain(`WHERE ("passengers" >= 1) AND ("city" IN ('Lisbon', 'Porto'))`);
-    expect(e.stdout).toContain('(sum("fare"))::DOUBLE / 100 AS __a1');
+    expect(e.stdout).toMatch(/\(sum\("fare"\)\)::BIGINT::DOUBLE ELSE .* END\) \/ 100 AS __a1/);
     const t = concord(['explain', '--definitions', jsonFile, '--pipeline', 'takings']);
     expect(t.stdout).toContain('no merge stage');
     expect(t.stdout).toContain('m0 > 2000 AS sat');
