@@ -403,10 +403,19 @@ describe('the dashboard with hostile values: long keys, tiny and huge numbers, a
   }, 60_000);
 
   it('a long key keeps the alerts feed and the differing cells readable; rule cells show short times', async () => {
-    const alerts = page.locator(`[data-testid="alerts-card"][data-pipeline="${R}"] [data-testid="alert-row"]`);
-    await alerts.first().waitFor();
+    const rowsOf = `[data-testid="alerts-card"][data-pipeline="${R}"] [data-testid="alert-row"]`;
+    await page.locator(rowsOf).first().waitFor();
     // Every column keeps its width (the time on one line, the key and id readable), every row one line.
-    const boxes = await alerts.evaluateAll((rows) => rows.map((r) => [...(r as any).children].map((td: any) => td.getBoundingClientRect()).map((b: any) => [Math.round(b.width), Math.round(b.height)])));
+    // Read in one step in the page, and again while rows are caught being replaced (the feed re-renders on
+    // each refresh; CI once read rows mid-replacement).
+    const layout = () => page.evaluate((sel) => [...(globalThis as any).document.querySelectorAll(sel)]
+      .map((r: any) => [...r.children].map((td: any) => td.getBoundingClientRect()).map((b: any) => [Math.round(b.width), Math.round(b.height)])), rowsOf);
+    const readable = (b: number[][]) => b.length >= 3 && b[0]![0]! > 120 && b[1]![0]! > 100 && b[2]![0]! > 40 && Math.max(...b.map((x) => x[1]!)) < 40;
+    let boxes = await layout();
+    for (let i = 0; i < 20 && !(boxes.length > 0 && boxes.every(readable)); i++) {
+      await page.waitForTimeout(250);
+      boxes = await layout();
+    }
     expect(boxes.length).toBeGreaterThan(0);
     for (const b of boxes) {
       expect(b[0]![0], JSON.stringify(b)).toBeGreaterThan(120);
@@ -418,7 +427,12 @@ describe('the dashboard with hostile values: long keys, tiny and huge numbers, a
     await page.goto(`${hostileBase}/#/day/${DATE}`);
     await page.waitForFunction(() => (globalThis as any).document.querySelector('section.stack')?.getAttribute('data-ready') === 'true');
     const diff = page.locator(`[data-testid="day-card"][data-pipeline="${K}"] [data-testid="difference-row"]`).filter({ hasText: 'aaaa' }).first();
-    const tds = await diff.locator(':scope > td').evaluateAll((els) => els.map((td: any) => Math.round(td.getBoundingClientRect().width)));
+    await diff.waitFor();
+    let tds = await diff.evaluate((row: any) => [...row.children].map((td: any) => Math.round(td.getBoundingClientRect().width)));
+    for (let i = 0; i < 20 && !(tds.length > 0 && Math.min(...tds) > 60); i++) {
+      await page.waitForTimeout(250);
+      tds = await diff.evaluate((row: any) => [...row.children].map((td: any) => Math.round(td.getBoundingClientRect().width)));
+    }
     expect(Math.min(...tds), JSON.stringify(tds)).toBeGreaterThan(60);
     expect(await diff.locator('[data-testid="cell"] .clip').getAttribute('title')).toContain(A);
     // Realtime's low 0.000123 against batch's -5e-7 (both were shown as 0 and -0).
