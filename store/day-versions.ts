@@ -41,13 +41,7 @@ export class DayVersions {
       if (await this.holdsValues(tx, pipeline, day, previous, records)) return { generation: previous, previous, corrections: 0 }; // a retried job: already live
       mine = [];
     }
-    const generation = mine[0]
-      ? Number(mine[0].generation)
-      : Number((await tx.query(`SELECT coalesce(max(generation), 0) + 1 AS g FROM ${this.schema}.day_versions WHERE pipeline = $1 AND day = $2`, [pipeline, day]))[0]!.g);
-    if (!mine[0]) {
-      await tx.query(`INSERT INTO ${this.schema}.day_versions (pipeline, day, generation, status, job_id, created_at) VALUES ($1, $2, $3, 'staged', $4, $5)`,
-        [pipeline, day, generation, meta.jobId, at]);
-    }
+    const generation = mine[0] ? Number(mine[0].generation) : await this.stageVersion(tx, pipeline, day, meta.jobId, at);
     const rows = records.map((r) => toRow(r, { generation, provenance: meta.provenance, writtenAt: at, jobId: meta.jobId }))
       .filter((r) => r.pipeline === pipeline && r.day === day)
       .map((r) => ({ ...r, revision: 0 }));
@@ -58,6 +52,13 @@ export class DayVersions {
     // The reconciliation read the whole archive: cells dirtied before it are covered.
     await tx.execute(`DELETE FROM ${this.schema}.dirty_cells WHERE pipeline = $1 AND day = $2 AND recorded_at <= $3`, [pipeline, day, at]);
     return { generation, previous, corrections };
+  }
+
+  /** Registers the day's next version (staged until a switch makes it live) for `jobId`; its number. */
+  private async stageVersion(tx: SqlDriver, pipeline: string, day: string, jobId: string, at: number): Promise<number> {
+    const generation = Number((await tx.query(`SELECT coalesce(max(generation), 0) + 1 AS g FROM ${this.schema}.day_versions WHERE pipeline = $1 AND day = $2`, [pipeline, day]))[0]!.g);
+    await tx.query(`INSERT INTO ${this.schema}.day_versions (pipeline, day, generation, status, job_id, created_at) VALUES ($1, $2, $3, 'staged', $4, $5)`, [pipeline, day, generation, jobId, at]);
+    return generation;
   }
 
   /** Whether version `generation` of the day holds exactly `records`' cells with the same numbers. */
@@ -136,8 +137,7 @@ export class DayVersions {
     tx: SqlDriver, pipeline: string, day: string, from: number, rows: readonly StoredRow[], withdrawn: readonly { windowStart: number; cell: string }[],
     consumed: readonly DirtyCell[], meta: { jobId: string; progress?: (what: string) => void | Promise<void> }, at: number,
   ): Promise<{ changed: number }> {
-    const to = Number((await tx.query(`SELECT coalesce(max(generation), 0) + 1 AS g FROM ${this.schema}.day_versions WHERE pipeline = $1 AND day = $2`, [pipeline, day]))[0]!.g);
-    await tx.query(`INSERT INTO ${this.schema}.day_versions (pipeline, day, generation, status, job_id, created_at) VALUES ($1, $2, $3, 'staged', $4, $5)`, [pipeline, day, to, meta.jobId, at]);
+    const to = await this.stageVersion(tx, pipeline, day, meta.jobId, at);
     const copied = COLUMNS.map((c) => (c === 'generation' ? `${to} AS generation` : c)).join(', ');
     await tx.execute(`INSERT INTO ${this.schema}.result_rows (${COLUMNS.join(', ')}) SELECT ${copied} FROM ${this.schema}.result_rows WHERE pipeline = $1 AND day = $2 AND generation = $3`, [pipeline, day, from]);
     for (const w of withdrawn) {
