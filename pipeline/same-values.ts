@@ -22,13 +22,16 @@ function sameOutput(a: unknown, b: unknown, floating: boolean): boolean {
 
 /**
  * Same numbers in two value records of `def`'s cells (a window's outputs; a stored alert's id and
- * measure), as reconcile compares them: what the store counts as a change. Called per cell: no JSON.
+ * measure), as reconcile compares them: what the store counts as a change. A stored alert's `late` flag
+ * says how the stream came to raise it (the replay marks none late), not what it found: an alert whose
+ * only difference is that flag is no correction. Called per cell: no JSON.
  */
 export function sameValuesOf(def: PipelineDefinition): (x: Readonly<Record<string, unknown>>, y: Readonly<Record<string, unknown>>) => boolean {
   const floating = floatingOutputs(def);
+  const ignored = def.kind === 'rule' ? 'late' : undefined;
   return (x, y) => {
-    for (const k in x) if (!sameOutput(x[k], y[k], floating.has(k))) return false;
-    for (const k in y) if (!(k in x)) return false;
+    for (const k in x) if (k !== ignored && !sameOutput(x[k], y[k], floating.has(k))) return false;
+    for (const k in y) if (k !== ignored && !(k in x)) return false;
     return true;
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { definitionVersion } from '../../pipeline/definition.ts';
-import type { WindowResult } from '../../schemas/results.ts';
+import type { AlertResult, WindowResult } from '../../schemas/results.ts';
 import { openStore, openStoreReader } from '../../store/open-store.ts';
 import { storeBackends } from '../fixtures/result-store.ts';
 import { FARES, RIDES_DATE, ridesRegistry } from '../fixtures/rides-store.ts';
@@ -12,6 +12,7 @@ import { FARES, RIDES_DATE, ridesRegistry } from '../fixtures/rides-store.ts';
 const { schemas, backends } = storeBackends();
 const { registry } = ridesRegistry();
 const def = registry.pipeline(FARES);
+const BURST = 'driver_burst';
 const T0 = Date.parse(`${RIDES_DATE}T00:00:00.000Z`);
 const W = 15 * 60_000;
 
@@ -57,6 +58,39 @@ describe.each(backends)('a double\'s last bits are no change: $name', ({ url }) 
       expect(different.map((r) => [(r.windowStart - T0) / W, r.a?.revenue, r.b?.revenue, r.differs])).toEqual([[2, 12.34, 12.35, true]]);
       const all = await reader.read((s) => s.compare(FARES, RIDES_DATE, g1!, g2!, { onlyDifferent: false, limit: 10 }));
       expect(all.map((r) => r.differs)).toEqual([false, false, true]);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  // A rule's stored alert carries `late` (raised by a late event evaluated on arrival); the replay marks
+  // none late. A reconciled version counted every alert whose only change was that flag as a correction
+  // (57 corrected where the report said 47 different).
+  it('an alert whose only change is its late flag is no correction', async () => {
+    const alerts = (late: boolean, n7: number): AlertResult[] => [1, 2, 3].map((i) => ({
+      kind: 'alert', pipeline: BURST, key: { driver_id: `d${i}` }, idField: 'ride_id', id: `r${i}`, ts: T0 + i * W, output: 'n',
+      value: i === 3 ? n7 : 7, late, watermark: null, definitionVersion: definitionVersion(registry.pipeline(BURST)),
+    }));
+    const schema = schemas.next('lateflag');
+    const at = url();
+    const store = await openStore(at, { registry, schema });
+    let generations: number[];
+    try {
+      const first = await store.publishDay(BURST, RIDES_DATE, alerts(true, 7), { jobId: 'a1', provenance: 'reconciled' });
+      const second = await store.publishDay(BURST, RIDES_DATE, alerts(false, 8), { jobId: 'a2', provenance: 'reconciled' });
+      expect(second.generation).toBe(first.generation + 1);
+      expect(second.corrections).toBe(1); // d3's measure, not the two flags
+      const changes = (await store.changesSince(0)).filter((c) => c.generation === second.generation);
+      expect(changes.map((c) => [c.key.driver_id, c.old?.n, c.new?.n])).toEqual([['d3', 7, 8]]);
+      generations = [first.generation, second.generation];
+    } finally {
+      await store.close();
+    }
+    const reader = await openStoreReader(at, { registry, schema });
+    try {
+      const [g1, g2] = generations;
+      const different = await reader.read((s) => s.compare(BURST, RIDES_DATE, g1!, g2!, { onlyDifferent: true, limit: 10 }));
+      expect(different.map((r) => [r.a?.n, r.b?.n])).toEqual([[7, 8]]);
     } finally {
       await reader.close();
     }
