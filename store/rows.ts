@@ -119,17 +119,18 @@ export function toRecord(row: StoredRow, def: PipelineDefinition): ResultRecord 
 }
 
 /**
- * The digits after the point of a window output that is a decimal: sum, min or max of a decimal(N)
- * field, stored in major units (12.34). Null for every other output: counts are whole numbers (exact as
- * doubles), doubles and averages have no fixed scale. Totals of a decimal output are summed in units of
- * 10^-N, so they stay exact like the aggregate itself (StoreSnapshot.top).
+ * The digits after the point at which a window output's values are whole numbers, for totals summed
+ * exactly as integers (StoreSnapshot.top): N for sum, min or max of a decimal(N) field (stored in major
+ * units, 12.34, summed in units of 10^-N); 0 for counts, distinct counts and sum, min or max of an int.
+ * Null for doubles and averages, which have no fixed scale.
  */
-export function decimalDigitsOf(def: PipelineDefinition, output: string): number | null {
+export function exactDigitsOf(def: PipelineDefinition, output: string): number | null {
   if (def.kind !== 'windowed') return null;
   const spec = def.aggregates.find((a) => a.output === output)?.aggregate;
-  if (spec === undefined || !(spec.kind === 'sum' || spec.kind === 'min' || spec.kind === 'max')) return null;
+  if (spec === undefined || spec.kind === 'avg') return null;
+  if (spec.kind === 'count' || spec.kind === 'count_distinct' || spec.kind === 'approx_distinct') return 0;
   const field = def.schema.fields[spec.field];
-  return field?.kind === 'decimal' ? (field.scale ?? 0) : null;
+  return field?.kind === 'decimal' ? (field.scale ?? 0) : field?.kind === 'int' ? 0 : null;
 }
 
 /** A late event as stored, with the cell it belongs to (windowed: its window; rules: the key's day). */

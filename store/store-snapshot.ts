@@ -92,7 +92,8 @@ export class StoreSnapshot {
 
   /**
    * The `n` keys with the largest sum of `aggregate` over the windows starting in [from, to) (one window: its value).
-   * `decimals` (rows.ts decimalDigitsOf): summed as integers of 10^-decimals, exact (24541.47, not 24541.469999999998).
+   * `decimals` (rows.ts exactDigitsOf): the values are whole numbers of 10^-decimals, summed as integers, so
+   * the total is the double nearest the exact sum (24541.47, not 24541.469999999998; 2^53 + 2, not 2^53).
    */
   async top(pipeline: string, o: { from: number; to: number; aggregate: string; n: number; version: 'live' | number; decimals?: number | null }): Promise<TopKey[]> {
     const params: SqlValue[] = [pipeline, o.from, o.to];
@@ -104,17 +105,24 @@ export class StoreSnapshot {
     const d = o.decimals ?? null;
     if (d !== null && !(Number.isInteger(d) && d >= 0 && d <= MAX_DECIMAL_SCALE)) throw new RangeError(`decimals: 0..${MAX_DECIMAL_SCALE}, got ${d}`);
     const unit = 10 ** (d ?? 0);
-    // Each stored value is the double nearest m / 10^d: times 10^d, rounded, is m again (|m| < 2^53).
-    const summed = d === null ? value : `CAST(round(${value} * ${unit}) AS BIGINT)`;
+    // Each stored value is the double nearest m / 10^d: times 10^d, rounded, is m again (|m| < 2^53; past
+    // that the stored double was all there was). Values whose m would overflow a BIGINT are summed as doubles.
+    const fits = `abs(${value}) < ${2 ** 62 / unit}`;
+    const exact = d === null ? 'NULL' : `sum(CASE WHEN ${fits} THEN CAST(round(${value} * ${unit}) AS BIGINT) END)`;
+    const rest = d === null ? `sum(${value})` : `sum(CASE WHEN NOT (${fits}) THEN ${value} END)`;
     const live = o.version === 'live';
     const rows = await this.q.query(
-      `SELECT r.cell AS cell, min(r.key_json) AS key_json, sum(${summed}) AS total, count(*) AS windows
-       FROM ${this.s}.result_rows r ${live ? `LEFT JOIN ${this.s}.day_live d ON d.pipeline = r.pipeline AND d.day = r.day` : ''}
-       WHERE r.pipeline = $1 AND r.kind = 'window' AND r.window_start >= $2 AND r.window_start < $3
-         AND r.generation = ${live ? 'coalesce(d.generation, 0)' : p(o.version as number)}
-       GROUP BY r.cell ORDER BY total DESC NULLS LAST, r.cell LIMIT ${int(o.n)}`, params);
-    // An integer sum (bigint from DuckDB's HUGEINT, text from PostgreSQL's numeric) divided once: the double nearest the exact total.
-    return rows.map((x) => ({ cell: String(x.cell), key: JSON.parse(String(x.key_json)) as KeyValues, total: x.total === null ? null : Number(x.total) / unit, windows: Number(x.windows) }));
+      `SELECT cell, key_json, exact, rest, windows, CASE WHEN exact IS NULL AND rest IS NULL THEN NULL
+         ELSE coalesce(CAST(exact AS FLOAT8), 0) / ${unit} + coalesce(rest, 0) END AS ranked
+       FROM (SELECT r.cell AS cell, min(r.key_json) AS key_json, ${exact} AS exact, ${rest} AS rest, count(*) AS windows
+         FROM ${this.s}.result_rows r ${live ? `LEFT JOIN ${this.s}.day_live d ON d.pipeline = r.pipeline AND d.day = r.day` : ''}
+         WHERE r.pipeline = $1 AND r.kind = 'window' AND r.window_start >= $2 AND r.window_start < $3
+           AND r.generation = ${live ? 'coalesce(d.generation, 0)' : p(o.version as number)}
+         GROUP BY r.cell) t
+       ORDER BY ranked DESC NULLS LAST, exact DESC NULLS LAST, cell LIMIT ${int(o.n)}`, params);
+    // An integer sum (HUGEINT from DuckDB, numeric text from PostgreSQL) converted and divided once: the double nearest the exact total.
+    const totalOf = (x: Record<string, unknown>) => x.exact === null && x.rest === null ? null : Number(x.exact ?? 0) / unit + Number(x.rest ?? 0);
+    return rows.map((x) => ({ cell: String(x.cell), key: JSON.parse(String(x.key_json)) as KeyValues, total: totalOf(x), windows: Number(x.windows) }));
   }
 
   /** No result at all: no tables yet, or none in them (a sink that wrote nothing creates the tables). */

@@ -3,7 +3,7 @@ import { definitionVersion, type PipelineDefinition } from '../../pipeline/defin
 import { formatDuration, isoMillis } from '../../pipeline/time.ts';
 import { presentCondition } from '../../pipeline/filter.ts';
 import { presentValue } from '../../schemas/schema.ts';
-import { decimalDigitsOf } from '../../store/rows.ts';
+import { exactDigitsOf } from '../../store/rows.ts';
 import type { StoreSnapshot } from '../../store/store-reader.ts';
 import type { ServeContext } from '../context.ts';
 import {
@@ -126,7 +126,7 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
         const range = parseRange(q, { end: await newestEnd(s, def, q), defaultSpan: 6 * HOUR, maxSpan: q.top === undefined ? 31 * DAY : 2 * DAY });
         if (asOf === undefined) await requireVersion(s, def, range, ver);
         // top: the keys ranked in this same snapshot, so the rows are those of exactly the keys listed.
-        const top = by === undefined ? undefined : await s.top(def.name, { ...range, aggregate: by, n: q.top!, version: ver, decimals: decimalDigitsOf(def, by) });
+        const top = by === undefined ? undefined : await s.top(def.name, { ...range, aggregate: by, n: q.top!, version: ver, decimals: exactDigitsOf(def, by) });
         if (top) cells.push(...top.map((k) => k.cell));
         const rows = top?.length === 0 ? [] : await s.rows(def.name, {
           ...range, kind: 'window', version: asOf === undefined ? ver : { asOf }, cells, limit: q.limit,
@@ -169,7 +169,7 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
           range = parseRange(q, { end: await newestEnd(s, def, q), defaultSpan: HOUR, maxSpan: 2 * DAY });
         }
         await requireVersion(s, def, range, ver);
-        const keys = await s.top(def.name, { ...range, aggregate: by, n: q.n, version: ver, decimals: decimalDigitsOf(def, by) });
+        const keys = await s.top(def.name, { ...range, aggregate: by, n: q.n, version: ver, decimals: exactDigitsOf(def, by) });
         return { pipeline: def.name, by, from: isoMillis(range.from), to: isoMillis(range.to), version: ver, keys: keys.map((k) => ({ key: k.key, total: k.total, windows: k.windows })) };
       });
     });
