@@ -37,24 +37,34 @@ export function blankDir(dir: string, schema: EventSchema): string {
 const HOUR = 3_600_000;
 
 /**
- * True if the archive holds a Parquet file of the schema in an event-time partition (`dt=D/hour=HH`)
- * that overlaps [from, to) (epoch ms): events of those times may be archived. Reads the listings of the
- * days concerned only. A directory without a Parquet file is no data.
+ * The Parquet files of the schema in the event-time partitions (`dt=D/hour=HH`) whose hour overlaps
+ * [from, to) (epoch ms), sorted: the files that may hold events of those times. Reads the listings of
+ * the days concerned only (not the whole archive). `first`: stop at the first file found.
  */
-export async function archiveHasEventTimes(archiveDir: string, schema: EventSchema, range: { from: number; to: number }): Promise<boolean> {
+export async function archiveFilesOfEventTimes(archiveDir: string, schema: EventSchema, range: { from: number; to: number }, o: { first?: boolean } = {}): Promise<string[]> {
+  const out: string[] = [];
   for (let d = Math.floor(range.from / 86_400_000) * 86_400_000; d < range.to; d += 86_400_000) {
     const day = join(schemaDir(archiveDir, schema), `dt=${new Date(d).toISOString().slice(0, 10)}`);
     const hours = await readdir(day).catch(() => [] as string[]);
-    for (const h of hours) {
+    for (const h of hours.sort()) {
       const m = /^hour=(\d{2})$/.exec(h);
       if (!m) continue;
       const start = d + Number(m[1]) * HOUR;
       if (!(start < range.to && start + HOUR > range.from)) continue;
       const files = await readdir(join(day, h)).catch(() => [] as string[]);
-      if (files.some((f) => f.endsWith('.parquet'))) return true;
+      for (const f of files.sort()) {
+        if (!f.endsWith('.parquet')) continue;
+        out.push(join(day, h, f));
+        if (o.first) return out;
+      }
     }
   }
-  return false;
+  return out;
+}
+
+/** True if the archive holds a Parquet file of events that may fall in [from, to) (a directory alone is no data). */
+export async function archiveHasEventTimes(archiveDir: string, schema: EventSchema, range: { from: number; to: number }): Promise<boolean> {
+  return (await archiveFilesOfEventTimes(archiveDir, schema, range, { first: true })).length > 0;
 }
 
 /** The stored hash columns of a sketched field, as names (e.g. for Parquet metadata). */

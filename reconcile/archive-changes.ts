@@ -1,7 +1,6 @@
 import { stat } from 'node:fs/promises';
-import { archiveHasEventTimes, schemaDir } from '../batch/archive-layout.ts';
+import { archiveFilesOfEventTimes, archiveHasEventTimes } from '../batch/archive-layout.ts';
 import { DuckDb, quoteIdent, quoteString } from '../batch/duckdb.ts';
-import { listArchiveFiles } from '../batch/parquet-archive.ts';
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { keyValuesOf, type KeyValues } from '../pipeline/keys.ts';
 import { assignWindows, windowEnd } from '../pipeline/windows.ts';
@@ -24,9 +23,6 @@ export interface ArchiveChanges {
   /** When the archive was listed: the next check starts here. */
   listedAt: number;
 }
-
-const HOUR = 3_600_000;
-const PARTITION = /\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\//;
 
 /**
  * The event times whose events can change a cell of the day: a window that starts in the day ends up to
@@ -57,18 +53,12 @@ export async function archiveHoldsDay(def: PipelineDefinition, archiveDir: strin
  * Cheap (a listing and a stat per file): what deciding whether a day needs a backfill reads.
  */
 export async function archiveFilesWrittenSince(def: PipelineDefinition, archiveDir: string, day: string, since: number): Promise<{ path: string; mtimeMs: number }[]> {
-  const reach = eventTimesOfDay(def, day);
-  const root = schemaDir(archiveDir, def.schema);
   const files: { path: string; mtimeMs: number }[] = [];
-  for (const path of await listArchiveFiles(archiveDir, def.schema)) {
-    const part = PARTITION.exec(path.slice(root.length));
-    if (!part) continue;
-    const hourStart = Date.parse(`${part[1]}T${part[2]}:00:00Z`);
-    if (!(hourStart < reach.to && hourStart + HOUR > reach.from)) continue;
+  for (const path of await archiveFilesOfEventTimes(archiveDir, def.schema, eventTimesOfDay(def, day))) {
     const s = await stat(path).catch(() => undefined);
     if (s && s.mtimeMs > since) files.push({ path, mtimeMs: s.mtimeMs });
   }
-  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return files;
 }
 
 /**
