@@ -8,6 +8,12 @@ import { clear, clipped, el, emptyState, fmt } from './dom.js';
 
 const PAGE = 25;
 
+/** YYYY-MM-DD of a day the calendar has. */
+function isCalendarDay(d) {
+  const t = Date.parse(`${d}T00:00:00Z`);
+  return /^\d{4}-\d{2}-\d{2}$/.test(d) && Number.isFinite(t) && new Date(t).toISOString().slice(0, 10) === d;
+}
+
 export function mountDay(root, shell, date) {
   let destroyed = false;
   const charts = [];
@@ -33,9 +39,13 @@ export function mountDay(root, shell, date) {
       return;
     }
     const dates = days.days.map((d) => d.date);
-    const chosen = date && dates.includes(date) ? date : date ?? dates[0];
+    const chosen = date ?? dates[0];
+    // A date of the address that is no calendar day (2026-02-30) is read (the API says what is wrong) but
+    // not offered: the picker lists real days only, with a placeholder while none of them is shown.
+    const options = [...new Set([...(isCalendarDay(chosen) ? [chosen] : []), ...dates])];
     const picker = el('select', { 'aria-label': 'date', 'data-testid': 'date-picker', onchange: (e) => { location.hash = `#/day/${e.target.value}`; } },
-      [...new Set([chosen, ...dates])].map((d) => el('option', { value: d, selected: d === chosen }, d)));
+      ...(options.includes(chosen) ? [] : [el('option', { value: '', disabled: true, selected: true }, 'choose a day')]),
+      options.map((d) => el('option', { value: d, selected: d === chosen }, d)));
     head.replaceChildren(el('h2', {}, `Day ${chosen}`), el('div', { class: 'controls' }, 'date ', picker,
       el('span', { class: 'muted' }, 'realtime (what the stream showed) next to batch (the replay of the complete archive, published as a new version)')));
     await render(chosen);
@@ -43,14 +53,19 @@ export function mountDay(root, shell, date) {
 
   let chosenDay;
   let draws = [];
+  let renders = 0;
   async function render(day) {
     chosenDay = day;
+    // A reload while this render awaits starts another: this one stops at its next await (it appended
+    // its cards after the other's, so the page showed a card twice).
+    const mine = ++renders;
+    const stale = () => destroyed || mine !== renders;
     head.querySelector('[data-testid="day-error"]')?.remove();
     const info = await api(`/api/days/${day}`);
-    if (destroyed) return;
+    if (stale()) return;
     for (const p of info.pipelines) {
       const card = await pipelineCard(day, p);
-      if (destroyed) return;
+      if (stale()) return;
       body.append(card);
       for (const draw of draws.splice(0)) draw();
     }

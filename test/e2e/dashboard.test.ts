@@ -452,8 +452,40 @@ describe('the dashboard with hostile values: long keys, tiny and huge numbers, a
     await error.waitFor({ timeout: 10_000 });
     expect(await error.textContent()).toMatch(/2026-02-30.*date/);
     expect(await error.getAttribute('data-status')).toBe('400');
+    // The picker offers real days only (it listed 2026-02-30), with a placeholder while none is shown.
+    const picker = page.locator('[data-testid="date-picker"]');
+    expect(await picker.locator('option:not([disabled])').evaluateAll((os) => os.map((o) => o.getAttribute('value')))).toEqual([DATE]);
+    expect(await picker.inputValue()).toBe('');
     expect(problems).toEqual([]);
   }, 30_000);
+
+  it('a new version announced while the day renders: every card once (the old render appended its cards too)', async () => {
+    const slow = await browser!.newPage({ viewport: { width: 1400, height: 1000 } });
+    let announced = false;
+    let rendered!: () => void;
+    const rendering = new Promise<void>((resolve) => { rendered = resolve; });
+    // The event comes once the first card's report is asked for (the day is being rendered), and each
+    // report comes late: the reload (500 ms after the event) lands while the first render waits.
+    await slow.route('**/api/live', async (r) => {
+      if (announced) return r.abort();
+      announced = true;
+      await rendering;
+      return r.fulfill({ status: 200, headers: { 'content-type': 'text/event-stream' }, body: `event: version\ndata: ${JSON.stringify({ date: DATE })}\n\n` });
+    });
+    await slow.route('**/api/days/*/pipelines/*/report**', async (r) => {
+      rendered();
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      await r.continue();
+    });
+    await slow.goto(`${hostileBase}/#/day/${DATE}`);
+    await slow.locator('[data-testid="day-card"]').first().waitFor({ timeout: 15_000 });
+    await slow.locator('section.stack[data-ready="true"]').waitFor({ timeout: 20_000 });
+    await slow.waitForTimeout(3_000); // a stale render still waiting would append its cards by now
+    expect(announced).toBe(true);
+    const cards = await slow.locator('[data-testid="day-card"]').evaluateAll((cs) => cs.map((c) => c.getAttribute('data-pipeline')));
+    expect(cards.toSorted()).toEqual([K, G, R].toSorted());
+    await slow.close();
+  }, 60_000);
 
   it('a busy store (503, Retry-After: 1): the page tries again in a moment, not at the next 30 s tick', async () => {
     const busy = await browser!.newPage({ viewport: { width: 1400, height: 1000 } });
