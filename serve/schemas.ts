@@ -19,7 +19,11 @@ export const LIMITS = {
 
 export const instant = { type: 'string', maxLength: 40, description: 'ISO 8601 instant with Z or an offset, or epoch milliseconds' } as const;
 export const date = { type: 'string', maxLength: 10, description: 'UTC date, YYYY-MM-DD' } as const;
-export const cursor = { type: 'string', maxLength: 4000, description: 'next_cursor of the previous page' } as const;
+// A cursor names the last row's cell, and a key is the user's data: both as long as a URL lets them be
+// (a cursor of a 3,000-character key, which the API itself returned, was refused at 4,000).
+export const cursor = { type: 'string', maxLength: LIMITS.url, description: 'next_cursor of the previous page' } as const;
+/** A key parameter (a JSON object or a one-field key's value): bounded by the URL alone. */
+export const keyParameter = (description: string) => ({ type: 'array', maxItems: LIMITS.keys, items: { type: 'string', maxLength: LIMITS.url }, description }) as const;
 export const version = { type: 'string', maxLength: 12, description: '`live` (default: what readers see now), `realtime` (= 0, the stream\'s own rows) or a day version number' } as const;
 export const limit = (l: { default: number; max: number }) => ({ type: 'integer', minimum: 1, maximum: l.max, default: l.default, description: `rows per page (at most ${l.max})` }) as const;
 

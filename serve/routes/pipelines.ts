@@ -10,7 +10,7 @@ import {
   ApiError, DAY, HOUR, alertJson, badParameter, cellOfKey, decodeCursor, encodeCursor, isCellCursor, isoOrNull, keyFields, parseInstant, parseKey,
   dayOfMs, parseRange, parseVersion, pipelineOf, windowJson,
 } from '../params.ts';
-import { LIMITS, alertRow, anyObject, cursor, date, errors, instant, limit, page, pipelineParams, version, windowRow } from '../schemas.ts';
+import { LIMITS, alertRow, anyObject, cursor, date, errors, keyParameter, instant, limit, page, pipelineParams, version, windowRow } from '../schemas.ts';
 
 /** A pipeline as the API describes it: what it computes, its B and L, its definition version. */
 export function describePipeline(def: PipelineDefinition) {
@@ -101,7 +101,7 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
         querystring: {
           type: 'object', additionalProperties: false,
           properties: {
-            ...rangeQuery, key: { type: 'array', maxItems: LIMITS.keys, items: { type: 'string', maxLength: 1000 }, description: 'a key: JSON object of the key fields, or a one-field key\'s value; repeat for several' },
+            ...rangeQuery, key: keyParameter('a key: JSON object of the key fields, or a one-field key\'s value; repeat for several'),
             top: { type: 'integer', minimum: 1, maximum: LIMITS.top.max, description: 'instead of key: the windows of the range\'s top-N keys by `by` (as /top ranks them; the range at most 2 days); a request that does not carry the keys, however long they are' },
             by: { type: 'string', maxLength: 300, description: 'with top: the aggregate the keys are ranked by (default the first)' },
             asOf: instant, version, limit: limit(LIMITS.windows), cursor,
@@ -183,7 +183,7 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
         querystring: {
           type: 'object', additionalProperties: false,
           properties: {
-            ...rangeQuery, key: { type: 'array', maxItems: LIMITS.keys, items: { type: 'string', maxLength: 1000 }, description: 'the rule key\'s value (or a JSON object); repeat for several' },
+            ...rangeQuery, key: keyParameter('the rule key\'s value (or a JSON object); repeat for several'),
             version, order: { type: 'string', enum: ['asc', 'desc'], default: 'asc' }, limit: limit(LIMITS.alerts), cursor,
           },
         },
