@@ -11,7 +11,7 @@ import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/proc
 import type { CommandSpec, FlagValues } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
 import { Progress } from '../progress.ts';
-import { applyBrokersFlag, kafkaFlags, kafkaOptions, loadRegistry } from './shared.ts';
+import { applyBrokersFlag, checkKafkaNames, kafkaFlags, kafkaOptions, loadRegistry } from './shared.ts';
 import { onStopSignal } from '../stop-signals.ts';
 
 export const archiveCommand: CommandSpec = {
@@ -49,6 +49,7 @@ export const archiveCommand: CommandSpec = {
     const schema = registry.schema(String(v.schema));
     const sketched = registry.sketchedFields(schema.name);
     if (v['from-kafka']) {
+      checkKafkaNames(v);
       const log = processLog(v, 'concord-archiver');
       const settings = kafkaSettings('concord-archiver');
       // Said at once: the consumer would retry a missing broker or topic for many seconds, then fail unclearly.

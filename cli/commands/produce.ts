@@ -9,7 +9,7 @@ import { probeBrokers } from '../../stream/kafka/admin.ts';
 import { concordTopics, defaultPartitions, inputTopic, partitionKeyField, recordKey } from '../../stream/kafka/topics.ts';
 import type { CommandSpec } from '../args.ts';
 import { Progress } from '../progress.ts';
-import { applyBrokersFlag, kafkaFlags, kafkaOptions, loadRegistry } from './shared.ts';
+import { applyBrokersFlag, checkKafkaNames, kafkaFlags, kafkaOptions, loadRegistry } from './shared.ts';
 
 /** The schemas the seeded generator writes (the seed definitions' two). */
 const GENERATED: readonly GeneratedSchema[] = ['clicks', 'transactions'];
@@ -124,6 +124,7 @@ export const produceCommand: CommandSpec = {
   required: ['schema'],
   async run(v) {
     applyBrokersFlag(v);
+    checkKafkaNames(v);
     const registry = await loadRegistry(v);
     const schema = registry.schema(String(v.schema));
     const rate = v.rate === undefined ? undefined : parseRate(String(v.rate));

@@ -4,7 +4,7 @@ import { probeBrokers, requireTopics } from '../../stream/kafka/admin.ts';
 import { topicNames } from '../../stream/kafka/topics.ts';
 import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
-import { applyBrokersFlag, kafkaFlags, kafkaOptions, loadRegistry } from './shared.ts';
+import { applyBrokersFlag, checkKafkaNames, kafkaFlags, kafkaOptions, loadRegistry } from './shared.ts';
 
 export const resultsCommand: CommandSpec = {
   name: 'results',
@@ -23,6 +23,7 @@ export const resultsCommand: CommandSpec = {
   required: ['output'],
   async run(v) {
     applyBrokersFlag(v);
+    checkKafkaNames(v);
     const registry = await loadRegistry(v);
     // An unknown --pipeline is a user error (exit 2), not an empty export.
     const selected = registry.select(v.pipeline === undefined ? undefined : String(v.pipeline));

@@ -10,7 +10,7 @@ import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/proc
 import type { CommandSpec } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
 import { loadSettings } from '../config.ts';
-import { applyBrokersFlag, kafkaFlags, kafkaOptions, latePerPipeline, loadRegistry, pipelinesFor, timingFlags, timingOptions } from './shared.ts';
+import { applyBrokersFlag, checkKafkaNames, kafkaFlags, kafkaOptions, latePerPipeline, loadRegistry, pipelinesFor, timingFlags, timingOptions } from './shared.ts';
 import { runWorkerProcesses, workerCount } from './run-workers.ts';
 import { onStopSignal } from '../stop-signals.ts';
 
@@ -50,6 +50,7 @@ export const runCommand: CommandSpec = {
   required: ['pipeline'],
   async run(v) {
     applyBrokersFlag(v);
+    checkKafkaNames(v);
     const log = processLog(v, 'concord-run');
     const registry = await loadRegistry(v);
     const settings = loadSettings(v);

@@ -6,6 +6,7 @@ import type { Registry } from '../../pipeline/registry.ts';
 import type { CommandSpec } from '../args.ts';
 import { checkPath, COMMON_PATH_FLAGS } from '../paths.ts';
 import { parseBrokers } from '../../stream/kafka/brokers.ts';
+import { checkKafkaId, checkTopicPrefix } from '../../stream/kafka/kafka-names.ts';
 
 /** The definitions file a command runs: --definitions, else CONCORD_DEFINITIONS, else the seed example. */
 export function definitionsPath(v: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): string {
@@ -48,6 +49,17 @@ export const kafkaOptions = [
  */
 export function applyBrokersFlag(v: Record<string, unknown>): void {
   if (typeof v.brokers === 'string') process.env.KAFKA_BROKERS = parseBrokers(v.brokers, '--brokers').join(',');
+}
+
+/**
+ * The names a Kafka command hands the broker, checked before it connects (stream/kafka/kafka-names.ts):
+ * the topic prefix, and `--group` / `--worker-id` where the command takes them.
+ */
+export function checkKafkaNames(v: Record<string, unknown>): void {
+  checkTopicPrefix(process.env.CONCORD_TOPIC_PREFIX ?? '');
+  for (const flag of ['group', 'worker-id']) {
+    if (typeof v[flag] === 'string') checkKafkaId(v[flag], `--${flag}`);
+  }
 }
 
 export const storeOptions = [

@@ -65,6 +65,30 @@ describe('Kafka failures from the CLI', () => {
     expect(r.stderr).toBe(`concord archive: topic ${prefix}rides does not exist on ${brokers} (produce to it first, or check CONCORD_TOPIC_PREFIX)\n`);
   });
 
+  // Said before the broker is asked (noBroker: a check made after connecting would say "cannot reach"):
+  // a group or worker id with a space was refused by the client only once a consumer started, as a
+  // stack trace with exit 1 after the topics were made; a bad prefix by the broker as "invalid topic".
+  it('a --group or --worker-id Kafka does not take, or a bad CONCORD_TOPIC_PREFIX: exit 2, one line, before connecting', () => {
+    const archive = ['archive', '--definitions', rides, '--schema', 'rides', '--from-kafka', '--dir', join(ws.dir, 'archive')];
+    const spaced = 'concord %s: --group "my group": Kafka takes no spaces or line breaks in group and member ids; use e.g. "my-group"\n';
+    for (const args of [['run', '--definitions', rides, '--pipeline', 'all'], ['sink', '--definitions', rides, '--from-kafka'], archive]) {
+      const r = concord([...args, '--group', 'my group'], noBroker);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toBe(spaced.replace('%s', args[0]!));
+    }
+    const worker = concord(['run', '--definitions', rides, '--pipeline', 'all', '--worker-id', 'a b'], noBroker);
+    expect(worker.code, worker.stderr).toBe(2);
+    expect(worker.stderr).toBe('concord run: --worker-id "a b": Kafka takes no spaces or line breaks in group and member ids; use e.g. "a-b"\n');
+    const empty = concord(['run', '--definitions', rides, '--pipeline', 'all', '--worker-id', ''], noBroker);
+    expect(empty.code, empty.stderr).toBe(2);
+    expect(empty.stderr).toBe('concord run: --worker-id is empty: give a name (no spaces), e.g. worker-1\n');
+    for (const args of [['produce', '--definitions', rides, '--schema', 'rides', '--input', input], ['results', '--definitions', rides, '--output', ws.file('p.jsonl')], archive]) {
+      const r = concord(args, { ...noBroker, CONCORD_TOPIC_PREFIX: 'run 1/' });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toBe(`concord ${args[0]}: CONCORD_TOPIC_PREFIX "run 1/": Kafka topic names take only letters, digits, '.', '_' and '-' (e.g. run1- or test.42.)\n`);
+    }
+  });
+
   it('archive refuses contradictory sources and Kafka-only flags without --from-kafka', () => {
     const both = concord(['archive', '--definitions', rides, '--schema', 'rides', '--from-kafka', '--input', input, '--dir', join(ws.dir, 'a')], noBroker);
     expect(both.code).toBe(2);
