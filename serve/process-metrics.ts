@@ -176,12 +176,22 @@ export const metricsOptions = [
   '--metrics-host H           the metrics server\'s address (default 127.0.0.1, env CONCORD_METRICS_HOST)',
 ];
 
-/** Starts the metrics server when `--metrics-port` (or env CONCORD_METRICS_PORT) asks for one; prints where. */
-export async function metricsFromFlags(v: Record<string, unknown>, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<MetricsServer | undefined> {
+/**
+ * The metrics port of `--metrics-port` (env CONCORD_METRICS_PORT), undefined for none. Apart from
+ * metricsFromFlags so a command checks it with its other flags, before it talks to a broker.
+ */
+export function metricsPort(v: Record<string, unknown>): number | undefined {
   const raw = v['metrics-port'] ?? process.env.CONCORD_METRICS_PORT;
   if (raw === undefined || raw === '') return undefined;
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError(`--metrics-port ${String(raw)}: give a port number (0: any free port)`);
+  return port;
+}
+
+/** Starts the metrics server when `--metrics-port` (or env CONCORD_METRICS_PORT) asks for one; prints where. */
+export async function metricsFromFlags(v: Record<string, unknown>, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<MetricsServer | undefined> {
+  const port = metricsPort(v);
+  if (port === undefined) return undefined;
   const host = String(v['metrics-host'] ?? process.env.CONCORD_METRICS_HOST ?? '127.0.0.1');
   const server = await startMetricsServer({ port, host });
   log(`metrics on http://${host.includes(':') ? `[${host}]` : host}:${server.port}/metrics`);

@@ -7,7 +7,7 @@ import { kafkaSettings } from '../../stream/kafka/client.ts';
 import { probeBrokers, requireTopics } from '../../stream/kafka/admin.ts';
 import { inputTopic } from '../../stream/kafka/topics.ts';
 import { fileSourceName, readJsonlFile } from '../../sources/jsonl-file.ts';
-import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/process-metrics.ts';
+import { metricsFlags, metricsFromFlags, metricsOptions, metricsPort } from '../../serve/process-metrics.ts';
 import type { CommandSpec, FlagValues } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
 import { Progress } from '../progress.ts';
@@ -50,6 +50,11 @@ export const archiveCommand: CommandSpec = {
     const sketched = registry.sketchedFields(schema.name);
     if (v['from-kafka']) {
       checkKafkaNames(v);
+      // Checked before the broker is asked: a bad duration was said after it, and --flush-records was taken
+      // as it came (abc: never a flush by count, 0 or -5: a file per record).
+      const flushRecords = v['flush-records'] === undefined ? undefined : positiveInteger(String(v['flush-records']), '--flush-records');
+      const stopWhenIdleMs = v['stop-when-idle'] ? parseDuration(String(v['stop-when-idle']), '--stop-when-idle') : undefined;
+      metricsPort(v);
       const log = processLog(v, 'concord-archiver');
       const settings = kafkaSettings('concord-archiver');
       // Said at once: the consumer would retry a missing broker or topic for many seconds, then fail unclearly.
@@ -62,8 +67,8 @@ export const archiveCommand: CommandSpec = {
         dir: String(v.dir),
         settings,
         ...(v.group === undefined ? {} : { groupId: String(v.group) }),
-        ...(v['flush-records'] ? { flushRecords: Number(v['flush-records']) } : {}),
-        ...(v['stop-when-idle'] ? { stopWhenIdleMs: parseDuration(String(v['stop-when-idle']), '--stop-when-idle') } : {}),
+        ...(flushRecords === undefined ? {} : { flushRecords }),
+        ...(stopWhenIdleMs === undefined ? {} : { stopWhenIdleMs }),
         log: log.lineSink(schema.name),
         ...(served ? { metrics: served.metrics } : {}),
       });
@@ -98,4 +103,11 @@ function checkSource(v: FlagValues): void {
   if (v.input === undefined) throw new ConfigError('give --input FILE, or --from-kafka');
   const kafkaOnly = KAFKA_ONLY.filter((f) => v[f] !== undefined);
   if (kafkaOnly.length > 0) throw new ConfigError(`--${kafkaOnly.join(', --')}: ${kafkaOnly.length === 1 ? 'an option' : 'options'} of --from-kafka, not of --input`);
+}
+
+/** A whole number of at least 1 (`--flush-records`), said as `produce` says its counts. */
+function positiveInteger(text: string, flag: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isInteger(n) || n < 1) throw new ConfigError(`${flag} must be a positive integer, got ${text}`);
+  return n;
 }

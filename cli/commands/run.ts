@@ -6,7 +6,7 @@ import { missingTopics, probeBrokers } from '../../stream/kafka/admin.ts';
 import { groupName, inputTopic, needsMergeStage } from '../../stream/kafka/topics.ts';
 import { KafkaMergeWorker } from '../../stream/kafka-merge.ts';
 import { KafkaWorker } from '../../stream/kafka-worker.ts';
-import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/process-metrics.ts';
+import { metricsFlags, metricsFromFlags, metricsOptions, metricsPort } from '../../serve/process-metrics.ts';
 import type { CommandSpec } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
 import { loadSettings } from '../config.ts';
@@ -57,6 +57,11 @@ export const runCommand: CommandSpec = {
     const chosen = pipelinesFor(registry, v.pipeline, settings);
     const workerId = String(v['worker-id'] ?? hostname());
     const parallel = workerCount(v.workers);
+    // Checked before the broker is asked and before `--workers N` starts its processes: a bad duration was
+    // said after the warnings that input topics were being created, or once by each worker process.
+    const idleTimeoutMs = v['idle-timeout'] ? parseDuration(String(v['idle-timeout']), '--idle-timeout') : undefined;
+    const stopWhenIdleMs = v['stop-when-idle'] ? parseDuration(String(v['stop-when-idle']), '--stop-when-idle') : undefined;
+    metricsPort(v);
     // A broker that is not there, said once in seconds (the workers' clients retry for long, by design).
     await probeBrokers(kafkaSettings(`concord-run-${workerId}`));
     // Created empty and waited on, as before, but said: a misspelt CONCORD_TOPIC_PREFIX looked like a quiet
@@ -95,8 +100,8 @@ export const runCommand: CommandSpec = {
         settings: kafkaSettings(`concord-run-${workerId}`),
         groupId: group,
         workerId,
-        ...(v['idle-timeout'] ? { idleTimeoutMs: parseDuration(String(v['idle-timeout']), '--idle-timeout') } : {}),
-        ...(v['stop-when-idle'] ? { stopWhenIdleMs: parseDuration(String(v['stop-when-idle']), '--stop-when-idle') } : {}),
+        ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
+        ...(stopWhenIdleMs === undefined ? {} : { stopWhenIdleMs }),
         ...(settings.maxWatermarkDrift === undefined ? {} : { maxWatermarkDriftMs: settings.maxWatermarkDrift }),
         log: log.lineSink(schema), ...metrics,
       });

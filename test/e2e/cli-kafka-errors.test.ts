@@ -89,6 +89,41 @@ describe('Kafka failures from the CLI', () => {
     }
   });
 
+  // Flags are the user's to fix before anything runs: run said a bad duration after warning that it was
+  // creating the input topics (with --workers N, once per worker process), archive took --flush-records
+  // abc or 0 as it came, and neither was said before the broker was asked (noBroker: exit 1 instead).
+  it('bad run and archive flags: exit 2, said once, before the broker is asked', () => {
+    const duration = (flag: string) => `--${flag}: "x" is not a duration; use an integer with ms|s|m|h, e.g. 30s, 5m, 0\n`;
+    for (const [flag, extra] of [['stop-when-idle', []], ['idle-timeout', ['--workers', '2']]] as const) {
+      const r = concord(['run', '--definitions', rides, '--pipeline', 'all', `--${flag}`, 'x', ...extra], noBroker);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toBe(`concord run: ${duration(flag)}`);
+    }
+    const port = concord(['run', '--definitions', rides, '--pipeline', 'all', '--workers', '2', '--metrics-port', 'x'], noBroker);
+    expect(port.code, port.stderr).toBe(2);
+    expect(port.stderr).toBe('concord run: --metrics-port x: give a port number (0: any free port)\n');
+    const archive = ['archive', '--definitions', rides, '--schema', 'rides', '--from-kafka', '--dir', join(ws.dir, 'archive')];
+    for (const n of ['abc', '0', '-5']) {
+      const r = concord([...archive, `--flush-records=${n}`], noBroker);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toBe(`concord archive: --flush-records must be a positive integer, got ${n}\n`);
+    }
+    const idle = concord([...archive, '--stop-when-idle', 'x'], noBroker);
+    expect(idle.code, idle.stderr).toBe(2);
+    expect(idle.stderr).toBe(`concord archive: ${duration('stop-when-idle')}`);
+  });
+
+  it('sink with a store URL it does not know: exit 2, one line, and no topics made first', () => {
+    const prefix = `badstore-${randomUUID().slice(0, 8)}.`;
+    const r = concord(['sink', '--definitions', rides, '--from-kafka', '--store', 'mysql://db'], { CONCORD_TOPIC_PREFIX: prefix });
+    expect(r.code, r.stderr).toBe(2);
+    // Before: a warning that concord.results and concord.late were being created, and they were.
+    expect(r.stderr).toBe('concord sink: store "mysql://db": use duckdb:<file>, duckdb::memory: or postgres://user@host:port/db (env CONCORD_STORE)\n');
+    const results = concord(['results', '--definitions', rides, '--output', ws.file('none.jsonl')], { CONCORD_TOPIC_PREFIX: prefix });
+    expect(results.code, results.stderr).toBe(2);
+    expect(results.stderr).toContain(`topic ${prefix}concord.results does not exist`);
+  });
+
   it('archive refuses contradictory sources and Kafka-only flags without --from-kafka', () => {
     const both = concord(['archive', '--definitions', rides, '--schema', 'rides', '--from-kafka', '--input', input, '--dir', join(ws.dir, 'a')], noBroker);
     expect(both.code).toBe(2);
