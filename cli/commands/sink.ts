@@ -6,7 +6,7 @@ import { KafkaStoreSink } from '../../store/kafka-store-sink.ts';
 import { ensureTopics, kafkaSettings } from '../../stream/kafka/client.ts';
 import { missingTopics, probeBrokers } from '../../stream/kafka/admin.ts';
 import { concordTopics, topicNames } from '../../stream/kafka/topics.ts';
-import { metricsFlags, metricsFromFlags, metricsOptions } from '../../serve/process-metrics.ts';
+import { metricsFlags, metricsFromFlags, metricsOptions, metricsPort } from '../../serve/process-metrics.ts';
 import type { CommandSpec } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
 import { loadSettings } from '../config.ts';
@@ -41,20 +41,29 @@ export const sinkCommand: CommandSpec = {
     const timing = loadSettings(v);
     const registry = (await loadRegistry(v)).map((p) => withTiming(p, timing));
     const quiet = v['stop-when-idle'] === undefined ? undefined : parseDuration(String(v['stop-when-idle']), '--stop-when-idle');
+    metricsPort(v);
     const settings = kafkaSettings('concord-sink');
     await probeBrokers(settings);
-    // Only the topics it reads; missing ones are created empty and waited on, but said (a misspelt
-    // CONCORD_TOPIC_PREFIX once made every schema's topics and ended with 0 results, exit 0).
-    const names = topicNames();
-    const read = concordTopics(registry).filter((t) => t.name === names.results || t.name === names.late);
-    const missing = await missingTopics(settings, read.map((t) => t.name));
-    if (missing.length > 0) {
-      log.warn(`${missing.join(' and ')} ${missing.length > 1 ? 'do' : 'does'} not exist yet (no \`concord run\` has written under the topic prefix ` +
-        `${JSON.stringify(process.env.CONCORD_TOPIC_PREFIX ?? '')}, env CONCORD_TOPIC_PREFIX): creating ${missing.length > 1 ? 'them' : 'it'} empty and waiting`, { topics: missing });
-    }
-    await ensureTopics(settings, read);
+    // The store before the topics: a bad --store or a store that does not open was said only after the
+    // missing topics had been made (and the warning that they were).
     const store = await openStore(storeUrl(v), { registry });
-    const served = await metricsFromFlags(v, log.lineSink()).catch(async (error: unknown) => { await store.close(); throw error; });
+    let served: Awaited<ReturnType<typeof metricsFromFlags>>;
+    try {
+      // Only the topics it reads; missing ones are created empty and waited on, but said (a misspelt
+      // CONCORD_TOPIC_PREFIX once made every schema's topics and ended with 0 results, exit 0).
+      const names = topicNames();
+      const read = concordTopics(registry).filter((t) => t.name === names.results || t.name === names.late);
+      const missing = await missingTopics(settings, read.map((t) => t.name));
+      if (missing.length > 0) {
+        log.warn(`${missing.join(' and ')} ${missing.length > 1 ? 'do' : 'does'} not exist yet (no \`concord run\` has written under the topic prefix ` +
+          `${JSON.stringify(process.env.CONCORD_TOPIC_PREFIX ?? '')}, env CONCORD_TOPIC_PREFIX): creating ${missing.length > 1 ? 'them' : 'it'} empty and waiting`, { topics: missing });
+      }
+      await ensureTopics(settings, read);
+      served = await metricsFromFlags(v, log.lineSink());
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
     try {
       const sink = new KafkaStoreSink({
         settings, store, pipelines: registry.pipelines,
