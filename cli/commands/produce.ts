@@ -2,6 +2,7 @@ import { PRODUCE_DEFAULTS, producedDay, type GeneratedSchema } from '../../gener
 import { DEFAULT_ALLOWED_LATENESS } from '../../pipeline/definition.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { formatDuration, parseDuration } from '../../pipeline/time.ts';
+import { timeGuardSettings } from '../../pipeline/time-guard.ts';
 import type { EventSchema } from '../../schemas/schema.ts';
 import { readJsonlFile } from '../../sources/jsonl-file.ts';
 import { BatchProducer, ensureTopics, kafkaSettings, type OutRecord } from '../../stream/kafka/client.ts';
@@ -28,6 +29,32 @@ function parseRate(text: string): number {
   const m = /^(\d+)(?:\/s)?$/.exec(text.trim());
   if (!m || Number(m[1]) <= 0) throw new ConfigError(`--rate: "${text}" is not a rate; use e.g. 5000/s`);
   return Number(m[1]);
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The generated day as the workers' time guard will judge it: the reference is the record timestamp,
+ * the time of sending. A day wholly more than max_future_skew ahead (or past_horizon behind) was sent
+ * and reported as sent, and every event of it quarantined by the workers (future_timestamp /
+ * past_horizon), a run of 0 events and all rejected: refused. A day partly ahead (today) is said.
+ */
+export function checkDayAgainstTimeGuard(schema: EventSchema, date: string, now: number): void {
+  const { maxFutureSkewMs: ahead, pastHorizonMs: behind } = timeGuardSettings(schema);
+  const start = Date.parse(`${date}T00:00:00.000Z`);
+  const off = (k: string) => `set "${k}": "off" on schema ${schema.name} in the definitions`;
+  if (start > now + ahead) {
+    throw new ConfigError(`--date ${date} lies more than max_future_skew (${formatDuration(ahead)}) ahead of now: the workers would quarantine ` +
+      `every event (reason future_timestamp); give a past date (default: yesterday), or ${off('max_future_skew')}`);
+  }
+  if (start + DAY_MS < now - behind) {
+    throw new ConfigError(`--date ${date} lies more than past_horizon (${formatDuration(behind)}) behind now: the workers would quarantine ` +
+      `every event (reason past_horizon); give a later date, or ${off('past_horizon')}`);
+  }
+  if (start + DAY_MS > now + ahead) {
+    process.stderr.write(`warn: --date ${date}: events after ${new Date(now + ahead).toISOString()} lie more than max_future_skew (${formatDuration(ahead)}) ` +
+      'ahead of now; the workers will quarantine them (reason future_timestamp)\n');
+  }
 }
 
 function parseFraction(text: string, flag: string): number {
@@ -167,6 +194,7 @@ export const produceCommand: CommandSpec = {
       invalidFraction: v['invalid-fraction'] === undefined ? undefined : parseFraction(String(v['invalid-fraction']), '--invalid-fraction'),
       fraudRings: v['fraud-rings'] === undefined ? undefined : Number(v['fraud-rings']),
     });
+    checkDayAgainstTimeGuard(schema, String(v.date ?? yesterday), Date.now());
     await probeBrokers(kafkaSettings('concord-produce'));
     await ensureTopics(kafkaSettings('concord-produce'), concordTopics(registry, partitions));
     const sent = await sendLines(schema, (async function* () { yield lines; })(), rate, new Progress(`produce ${schema.name}`, { total: lines.length, unit: 'events sent' }));

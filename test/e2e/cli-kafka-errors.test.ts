@@ -113,6 +113,13 @@ describe('Kafka failures from the CLI', () => {
     expect(idle.stderr).toBe(`concord archive: ${duration('stop-when-idle')}`);
   });
 
+  it('produce --date of a day the workers would quarantine whole: exit 2, before the broker is asked', () => {
+    const r = concord(['produce', '--schema', 'clicks', '--count', '10', '--date', '2099-01-01'], noBroker);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toBe('concord produce: --date 2099-01-01 lies more than max_future_skew (1h) ahead of now: the workers would quarantine every event ' +
+      '(reason future_timestamp); give a past date (default: yesterday), or set "max_future_skew": "off" on schema clicks in the definitions\n');
+  });
+
   it('sink with a store URL it does not know: exit 2, one line, and no topics made first', () => {
     const prefix = `badstore-${randomUUID().slice(0, 8)}.`;
     const r = concord(['sink', '--definitions', rides, '--from-kafka', '--store', 'mysql://db'], { CONCORD_TOPIC_PREFIX: prefix });
