@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { onStopSignal } from '../stop-signals.ts';
 
@@ -15,7 +16,8 @@ export function workerCount(value: string | boolean | undefined): number {
  * parallelism or Kafka Streams' `num.stream.threads` (a Node process computes on one core). Each is
  * `concord run` with the same flags, worker id `<id>-<i>` (its own transactional id) and, with a fixed
  * `--metrics-port P`, port P + i. The group spreads the partitions over them; they fence and restore as
- * separate workers do. SIGINT/SIGTERM go to all; the exit code is the worst of theirs.
+ * separate workers do. SIGINT/SIGTERM go to all; the exit code is the worst of theirs (one a signal ended:
+ * 128 + its number, as a shell says).
  */
 export async function runWorkerProcesses(n: number, values: Record<string, string | boolean | undefined>, workerId: string, log: (line: string) => void): Promise<number> {
   // A fixed metrics port (flag or env) is one per process: P, P + 1, ...; 0 (any free port) and none as given.
@@ -32,17 +34,40 @@ export async function runWorkerProcesses(n: number, values: Record<string, strin
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
       stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CONCORD_WORKERS: '1', CONCORD_LOG_WORKER: id },
     });
-    const exited = new Promise<number>((resolve) => {
+    const exited = new Promise<WorkerExit>((resolve) => {
       child.on('error', (error) => {
         log(`worker ${id} did not start: ${error.message}`);
-        resolve(1);
+        resolve({ id, code: 1, signal: null });
       });
-      child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+      child.on('exit', (code, signal) => resolve({ id, code, signal }));
     });
     return { child, exited };
   });
   onStopSignal((signal) => children.forEach(({ child }) => child.kill(signal)));
-  const codes = await Promise.all(children.map((c) => c.exited));
-  log(`${n} workers ended: exit codes ${codes.join(', ')}`);
-  return Math.max(...codes);
+  const exits = await Promise.all(children.map((c) => c.exited));
+  log(workersEnded(exits));
+  return Math.max(...exits.map(exitCodeOf));
+}
+
+/** How one worker process ended: its exit code, or the signal that ended it. */
+export interface WorkerExit {
+  id: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A process ended by a signal exits 128 + its number, as a shell reports it (SIGKILL: 137). */
+export function exitCodeOf(e: WorkerExit): number {
+  if (e.code !== null) return e.code;
+  return e.signal === null ? 0 : 128 + (constants.signals[e.signal] ?? 0);
+}
+
+/**
+ * The line `run --workers N` ends with: the exit codes, then each worker that failed and how ("exit codes
+ * 0, 1" said neither which worker failed nor that a signal killed it).
+ */
+export function workersEnded(exits: readonly WorkerExit[]): string {
+  const failed = exits.filter((e) => exitCodeOf(e) !== 0)
+    .map((e) => `${e.id} ${e.code === null && e.signal !== null ? `killed by ${e.signal}` : `exited ${e.code}`}`);
+  return `${exits.length} workers ended: exit codes ${exits.map(exitCodeOf).join(', ')}${failed.length > 0 ? ` (${failed.join(', ')})` : ''}`;
 }
