@@ -7,6 +7,7 @@ import type { CommandSpec } from '../args.ts';
 import { checkPath, COMMON_PATH_FLAGS } from '../paths.ts';
 import { parseBrokers } from '../../stream/kafka/brokers.ts';
 import { checkKafkaId, checkTopicPrefix } from '../../stream/kafka/kafka-names.ts';
+import { defaultPartitions } from '../../stream/kafka/topics.ts';
 
 /** The definitions file a command runs: --definitions, else CONCORD_DEFINITIONS, else the seed example. */
 export function definitionsPath(v: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): string {
@@ -53,10 +54,12 @@ export function applyBrokersFlag(v: Record<string, unknown>): void {
 
 /**
  * The names a Kafka command hands the broker, checked before it connects (stream/kafka/kafka-names.ts):
- * the topic prefix, and `--group` / `--worker-id` where the command takes them.
+ * the topic prefix, and `--group` / `--worker-id` where the command takes them; and the partitions of
+ * topics it makes.
  */
 export function checkKafkaNames(v: Record<string, unknown>): void {
   checkTopicPrefix(process.env.CONCORD_TOPIC_PREFIX ?? '');
+  defaultPartitions(); // env CONCORD_PARTITIONS, used when a topic is made
   for (const flag of ['group', 'worker-id']) {
     if (typeof v[flag] === 'string') checkKafkaId(v[flag], `--${flag}`);
   }

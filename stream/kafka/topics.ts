@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { PipelineDefinition } from '../../pipeline/definition.ts';
+import { ConfigError } from '../../pipeline/errors.ts';
 import { safeName } from '../../pipeline/names.ts';
 import type { Registry } from '../../pipeline/registry.ts';
 import { normaliseValue, type EventSchema } from '../../schemas/schema.ts';
@@ -94,9 +95,12 @@ export function needsMergeStage(def: PipelineDefinition): boolean {
   return def.kind === 'windowed' ? !def.key.includes(partitionKey) : def.key !== partitionKey;
 }
 
+/** Partitions of the topics Concord creates: env CONCORD_PARTITIONS, default 6 (a bad value is refused, not taken as 6). */
 export function defaultPartitions(): number {
-  const n = Number(process.env.CONCORD_PARTITIONS ?? 6);
-  return Number.isInteger(n) && n > 0 ? n : 6;
+  const text = process.env.CONCORD_PARTITIONS ?? '6';
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isInteger(n) || n < 1) throw new ConfigError(`CONCORD_PARTITIONS ${JSON.stringify(text)}: give a positive whole number of partitions (default 6)`);
+  return n;
 }
 
 /**

@@ -87,6 +87,12 @@ describe('Kafka failures from the CLI', () => {
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toBe(`concord ${args[0]}: CONCORD_TOPIC_PREFIX "run 1/": Kafka topic names take only letters, digits, '.', '_' and '-' (e.g. run1- or test.42.)\n`);
     }
+    // A bad CONCORD_PARTITIONS was taken as 6, silently.
+    for (const value of ['abc', '0', '-2', '1.5']) {
+      const r = concord(['run', '--definitions', rides, '--pipeline', 'all'], { ...noBroker, CONCORD_PARTITIONS: value });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toBe(`concord run: CONCORD_PARTITIONS "${value}": give a positive whole number of partitions (default 6)\n`);
+    }
   });
 
   // Flags are the user's to fix before anything runs: run said a bad duration after warning that it was
