@@ -140,9 +140,10 @@ export interface ReconcileDayRequest {
   readonly force?: boolean;
   /**
    * A day asked for explicitly although it may be empty (`jobs enqueue --allow-empty`): a day with no
-   * archived event is replayed (else NoArchivedDayError); when the stream
-   * wrote no row AND the replay is empty too, an empty version is published instead of refusing. A
-   * replay with rows still refuses (NoRealtimeRowsError): the stream missed the day, it was not empty.
+   * archived event is replayed (else NoArchivedDayError), and published as an empty version when the
+   * stream wrote no row either. (A day the archive holds with no stream row and no replayed row, e.g. a
+   * rule's day without an alert, is published empty with or without it; a replay with rows refuses:
+   * NoRealtimeRowsError, the stream missed the day.)
    */
   readonly allowEmpty?: boolean;
 }
@@ -167,7 +168,6 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
     lateEventsOfDay(store, def, date),
     req.readAt === undefined ? Promise.resolve(undefined) : store.asOf(def.name, date, req.readAt),
   ]);
-  if (realtime.length === 0 && req.allowEmpty !== true) throw new NoRealtimeRowsError(def.name, date);
   const given = definitionVersion(def);
   const stored = new Map<string, number>();
   for (const r of realtime) if (r.definitionVersion !== given) stored.set(r.definitionVersion, (stored.get(r.definitionVersion) ?? 0) + 1);
@@ -183,6 +183,8 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
     def, realtime, archiveDir: req.archiveDir, lateLog, range, ...(dashboardRead ? { dashboardRead } : {}),
     progress: (stage) => step(1, `replaying the day and attributing differences: ${stage}`),
   });
+  // No stream row is not yet a missed day: a rule that raised no alert, a filter that kept nothing, store
+  // nothing. Only a replay with rows says the stream missed the day.
   if (realtime.length === 0 && replayed.length > 0) throw new NoRealtimeRowsError(def.name, date);
   const base = {
     date, pipeline: def.name, job_id: req.jobId, day_status: await store.dayStatus(def.name, date),

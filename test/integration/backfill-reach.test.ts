@@ -7,7 +7,7 @@ import type { PipelineDefinition, RulePipeline, WindowedPipeline } from '../../p
 import { Registry } from '../../pipeline/registry.ts';
 import { hopping } from '../../pipeline/windows.ts';
 import { archiveChangedSince } from '../../reconcile/archive-changes.ts';
-import { backfillDay, NoArchivedDayError, reconcileDay } from '../../reconcile/reconcile-day.ts';
+import { backfillDay, NoArchivedDayError, NoRealtimeRowsError, reconcileDay } from '../../reconcile/reconcile-day.ts';
 import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
@@ -85,6 +85,24 @@ describe.each(backends)('backfill of a reconciled day from files outside its par
     await new Promise((resolve) => setTimeout(resolve, 20));
     return { store, dir };
   }
+
+  // A rule that raised no alert on a day stores nothing for it: reconcile refused the day as never
+  // streamed ("no realtime rows ... stream it"). The replay decides: none either, an empty version.
+  it('rule: a day with events but no alert is reconciled (an empty version), a day the stream missed is still refused', async () => {
+    const store = await fresh();
+    const dir = join(ws.dir, `archive-${randomUUID()}`);
+    const quiet = [click('r1', D0 + 1 * M, '/r'), click('r2', D0 + 2 * M, '/r')];
+    await archive(dir, quiet, 'file:quiet.jsonl');
+    const streamed = await streamLines(busyUrl, quiet);
+    expect(streamed.changelog).toEqual([]);
+    expect(await reconcileDay({ def: busyUrl, date: DAY, store, archiveDir: dir, jobId: 'r-quiet' })).toMatchObject({
+      status: 'published', generation: 1, report: { different: 0, unexplained: 0 },
+    });
+    expect(await store.current(busyUrl.name, DAY)).toEqual([]);
+    const missed = join(ws.dir, `archive-${randomUUID()}`);
+    await archive(missed, dayLines(), 'file:day.jsonl'); // /q alerts at 00:07: the stream stored nothing of it
+    await expect(reconcileDay({ def: busyUrl, date: DAY, store: await fresh(), archiveDir: missed, jobId: 'r-missed' })).rejects.toThrow(new NoRealtimeRowsError(busyUrl.name, DAY).message);
+  });
 
   it('hopping 6 h: a late click of 03:00 the next day is backfilled into the day\'s windows of 22:00 and 23:00', async () => {
     const { store, dir } = await reconciled(views6h);
