@@ -41,7 +41,11 @@ export class DayVersions {
       if (await this.holdsValues(tx, pipeline, day, previous, records)) return { generation: previous, previous, corrections: 0 }; // a retried job: already live
       mine = [];
     }
-    const generation = mine[0] ? Number(mine[0].generation) : await this.stageVersion(tx, pipeline, day, meta.jobId, at);
+    // Only a version of this job never switched to may be filled again. One that was live and is not now
+    // (a revert, a backfill's version or another job switched away from it) was seen by readers and stays
+    // as it was: upserting the replay into it kept its rows (revision 0 replaces no revision 0) and its
+    // withdrawn alerts, and switched readers back to that stale version.
+    const generation = mine[0] && String(mine[0].status) === 'staged' ? Number(mine[0].generation) : await this.stageVersion(tx, pipeline, day, meta.jobId, at);
     const rows = records.map((r) => toRow(r, { generation, provenance: meta.provenance, writtenAt: at, jobId: meta.jobId }))
       .filter((r) => r.pipeline === pipeline && r.day === day)
       .map((r) => ({ ...r, revision: 0 }));

@@ -95,6 +95,31 @@ describe.each(backends)('result store conformance: $name', ({ name, url }) => {
     expect((await store.status(P, DAY))).toMatchObject({ liveGeneration: 0, generations: [1] });
   });
 
+  it('the same job id publishing again after its version stopped being live makes a new version with the replay, never rewrites the old one', async () => {
+    const store = await fresh();
+    await store.writeRealtime([win(0, '/a', 2), win(0, '/b', 1)]);
+    clock += 60_000;
+    expect(await store.publishDay(P, DAY, [win(0, '/a', 3), win(0, '/b', 1)], { jobId: 'rec', provenance: 'reconciled' })).toMatchObject({ generation: 1, previous: 0 });
+    const sawOne = clock;
+    // Another version goes live (another job; a backfill withdrawing alerts does the same), then `rec`
+    // runs again over an archive that gained events: its replay is the new truth, as a new version.
+    clock += 60_000;
+    expect(await store.publishDay(P, DAY, [win(0, '/a', 4), win(0, '/b', 1)], { jobId: 'other', provenance: 'reconciled' })).toMatchObject({ generation: 2, previous: 1 });
+    clock += 60_000;
+    expect(await store.publishDay(P, DAY, [win(0, '/a', 5), win(0, '/b', 2)], { jobId: 'rec', provenance: 'reconciled' })).toEqual({ generation: 3, previous: 2, corrections: 2 });
+    expect(views(await store.current(P, DAY))).toEqual([[0, '/a', 5], [0, '/b', 2]]);
+    // After a revert (back to version 2), the same again: a new version, not version 3 switched back to.
+    clock += 60_000;
+    await store.revert(P, DAY);
+    expect((await store.status(P, DAY)).liveGeneration).toBe(2);
+    clock += 60_000;
+    expect(await store.publishDay(P, DAY, [win(0, '/a', 6), win(0, '/b', 2)], { jobId: 'rec', provenance: 'reconciled' })).toMatchObject({ generation: 4, previous: 2 });
+    expect(views(await store.current(P, DAY))).toEqual([[0, '/a', 6], [0, '/b', 2]]);
+    // Version 1, which readers saw, still says what it said.
+    expect(views(await store.asOfRows(P, DAY, sawOne))).toEqual([[0, '/a', 3], [0, '/b', 1]]);
+    expect((await store.status(P, DAY)).generations).toEqual([1, 2, 3, 4]);
+  });
+
   it('backfills of a reconciled day add one history revision each; as-of reads see every one', async () => {
     const store = await fresh();
     await store.writeRealtime([win(0, '/a', 1), win(0, '/b', 1)]);
