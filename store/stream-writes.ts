@@ -29,6 +29,12 @@ interface BatchWindow {
   windowStart: number;
   day: string;
   cells: Map<string, ResultRecord>;
+  /**
+   * The batch's other records of those cells, below the highest revision: never written, but checked
+   * against the stored rows for another run's values (a run's revisions 0 and 1 of a cell in one flush:
+   * only revision 1 was looked at, which beats another run's stored revision 0 as a plain update).
+   */
+  superseded: ResultRecord[];
 }
 
 /** The dirty cell a stream row marks: its own, or for an alert its key's day (the key's alerts are redone). */
@@ -48,11 +54,26 @@ function latestPerCell(records: readonly ResultRecord[]): Map<string, BatchWindo
     if (w === undefined || w.pipeline !== r.pipeline || w.windowStart !== start) {
       const id = `${r.pipeline}\u0000${start}`;
       w = out.get(id);
-      if (!w) out.set(id, (w = { pipeline: r.pipeline, windowStart: start, day: dayOf(start), cells: new Map() }));
+      if (!w) out.set(id, (w = { pipeline: r.pipeline, windowStart: start, day: dayOf(start), cells: new Map(), superseded: [] }));
     }
     const cell = cellOf(r);
     const seen = w.cells.get(cell);
-    if (!seen || revisionOf(seen) < revisionOf(r)) w.cells.set(cell, r);
+    if (!seen || revisionOf(seen) < revisionOf(r)) {
+      w.cells.set(cell, r);
+      if (seen) w.superseded.push(seen);
+    } else w.superseded.push(r);
+  }
+  return out;
+}
+
+/** The superseded records of the batch as rows to check for another run's values (`markConflicting`). */
+function supersededRows(windows: ReadonlyMap<string, BatchWindow>, writtenAt: number): StagedRow[] {
+  const out: StagedRow[] = [];
+  for (const w of windows.values()) {
+    for (const record of w.superseded) {
+      const row = toRow(record, { generation: 0, writtenAt });
+      out.push({ row, ...dirtyTargetOf(row) });
+    }
   }
   return out;
 }
@@ -93,6 +114,9 @@ export class StreamWrites {
     const windows = latestPerCell(records);
     const holds = await this.holds(tx, [...windows.values()]);
     if (this.live && ![...holds.values()].some((h) => h.sealed || h.reconciled)) return this.liveRows(tx, this.live, windows, writtenAt);
+    // Before the batch's rows are staged (a stage replaces the one before it in the transaction).
+    const superseded = supersededRows(windows, writtenAt);
+    const conflictingBefore = superseded.length > 0 ? await this.markConflicting(tx, await stageRows(tx, this.s, superseded)) : 0;
     let held = false;
     const staged: StagedRow[] = [];
     for (const w of windows.values()) {
@@ -116,7 +140,7 @@ export class StreamWrites {
       }
       if (diverted > 0) await markDirtyFromStage(tx, this.s, stage, this.now());
     }
-    const conflicting = await this.markConflicting(tx, stage);
+    const conflicting = conflictingBefore + await this.markConflicting(tx, stage);
     if (staged.some((s) => s.visible === false)) await keepUnseen(tx, this.s, stage);
     await keepReplaced(tx, this.s, stage, { keyless: this.keyless });
     const applied = await upsertRows(tx, this.s, stage, { keyless: this.keyless });
@@ -158,6 +182,7 @@ export class StreamWrites {
         counts[revision === undefined ? 'fresh' : 'updated']++;
       }
     }
+    replayed.push(...supersededRows(windows, writtenAt));
     const conflicting = replayed.length > 0 ? await this.markConflicting(tx, await stageRows(tx, this.s, replayed)) : 0;
     await writeLiveRows(tx, this.s, rows, counts, writtenAt);
     for (const [id, w] of windows) {

@@ -102,6 +102,22 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     expect((await store.writeRealtime(first.changelog)).conflicting).toBeUndefined();
   });
 
+  it('another run whose contradicting revision 0 and next revision come in one flush: the cell is dirtied, not silently overwritten', async () => {
+    const store = await fresh();
+    const first = await streamLines(def, dayLines());
+    await store.writeRealtime(first.changelog);
+    // A second file of the same span whose minute 2 of /a fires (1 view), then gets a late click within
+    // L (revision 1, 2 views): both revisions reach the store in one write. Revision 1 is higher than the
+    // first run's stored revision 0, but the cell's revision 0 contradicts the stored one.
+    const lenient = withTiming(pageViewsPerMinute, { maxOutOfOrderness: 1_000, allowedLateness: 12 * M });
+    const other = await streamLines(lenient, [click('o1', T0 + 2 * M + 5, '/a'), click('o2', T0 + 4 * M, '/b'), click('o3', T0 + 2 * M + 9, '/a'), click('close2', T0 + 20 * M, '/c')]);
+    const a2 = other.changelog.filter((r) => r.kind === 'window' && r.key.url === '/a' && r.windowStart === T0 + 2 * M) as WindowResult[];
+    expect(a2.map((r) => [r.revision, r.values.views])).toEqual([[0, 1], [1, 2]]);
+    const outcome = await store.writeRealtime(other.changelog);
+    expect(outcome.conflicting).toBeGreaterThanOrEqual(1);
+    expect((await store.dirtyCells(P, DAY)).map((d) => [(d.windowStart - T0) / M, d.key.url])).toContainEqual([2, '/a']);
+  });
+
   it('late events dirty their cell once: the same late events again change nothing', async () => {
     const store = await fresh();
     const first = await streamLines(def, dayLines());
