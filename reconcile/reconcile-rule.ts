@@ -3,6 +3,7 @@ import { replay } from '../batch/replay.ts';
 import type { PipelineDefinition, RulePipeline } from '../pipeline/definition.ts';
 import type { AlertResult, ResultRecord } from '../schemas/results.ts';
 import { addedNearAlert, type ArchiveAdded } from './archive-added.ts';
+import { archivedIds } from './archived-ids.ts';
 import { causeOf, evidenceAttribution, primaryValue, ruleAttribution, sameValueOf, type Attribution, type Evidence } from './attribution.ts';
 import { finalResults } from './final-results.ts';
 import type { LoggedLate, ReconcileInput } from './reconcile.ts';
@@ -24,7 +25,14 @@ export async function reconcileRule(
     // The workers' own decisions are the reference: no simulated alert set to compare against.
     const rule = ruleAttribution(def, logged.filter((l) => !l.evaluatedOnArrival).map((l) => l.record), logged.filter((l) => l.evaluatedOnArrival).map((l) => l.record));
     const near = added ? addedNearAlert(def, added) : undefined;
+    // The workers' late events near an alert are no explanation when the archive lacks the alert's own
+    // event (an archive missing what the stream read): without this check such alerts were attributed to
+    // late_within_lateness and withdrawn by the published replay.
+    const same = sameValueOf(def);
+    const raisedAt = [...realtime].flatMap(([cell, r]) => (r.kind === 'alert' && !same(r, replayed.get(cell)) ? [r.id] : []));
+    const archived = await archivedIds(db, def, input.archiveDir, raisedAt);
     attribute = (id, rt, rp) => {
+      if (rt?.kind === 'alert' && !archived.has(rt.id)) return { cause: 'unexplained', events: [] };
       const judged = rule(id, rt, rp, rt);
       // An alert key's events the stream never read (archived after the day's first reconcile).
       const alert = (rt ?? rp) as AlertResult;

@@ -11,7 +11,8 @@ import { Registry } from '../../pipeline/registry.ts';
 import { backfillDays } from '../../jobs/backfill-days.ts';
 import { archiveChangedSince } from '../../reconcile/archive-changes.ts';
 import { backfillDay, DefinitionChangedError, NoArchivedDayError, NoRealtimeRowsError, reconcileDay, reportPath, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
-import type { ResultRecord, WindowResult } from '../../schemas/results.ts';
+import type { LateRecord, ResultRecord, WindowResult } from '../../schemas/results.ts';
+import { runStream } from '../../stream/runtime.ts';
 import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
@@ -230,6 +231,32 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
 
   // A late transaction that moves a crossing earlier withdraws the later alert (one alert per crossing):
   // backfill upserted the new alert and kept the withdrawn one (two alerts for one crossing).
+  // The stream read a transaction the archive lacks (archived from an input cut short), and raised an
+  // alert at it; a transaction of the same user evaluated on arrival was near. The alert was attributed
+  // to late_within_lateness, and the published replay withdrew a correct alert.
+  it('rules: an alert raised at an event the archive lacks is unexplained, not late_within_lateness', async () => {
+    const fraud = withTiming(fraudMultiCountry(), { maxOutOfOrderness: 1_000, allowedLateness: 5 * M });
+    const store = await fresh();
+    const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
+    const txn = (id: string, ts: number, country: string, user: string) => JSON.stringify({ txn_id: id, ts, user_id: user, country, amount: 10 });
+    // t3 arrives after W passed it (within L: evaluated on arrival); t4 raises u1's alert (4 countries).
+    const lines = [txn('t1', T0, 'DE', 'u1'), txn('t2', T0 + M, 'FR', 'u1'), txn('w', T0 + 3 * M, 'DE', 'u2'), txn('t3', T0 + 2 * M, 'IT', 'u1'),
+      txn('t4', T0 + 3 * M + 10_000, 'US', 'u1'), txn('close', T0 + 30 * M, 'DE', 'u3')];
+    const evaluated: LateRecord[] = [];
+    const changelog: ResultRecord[] = [];
+    await runStream({ pipelines: [fraud], source: memoryBatches('file:txns.jsonl', lines, 1000), onResult: (r) => changelog.push(r), onLate: () => undefined, onDeadLetter: () => undefined, onLateAccepted: (l) => evaluated.push(l) });
+    expect(evaluated.map((l) => l.event.txn_id)).toEqual(['t3']);
+    expect(changelog.map((r) => (r.kind === 'alert' ? r.id : null))).toEqual(['t4']);
+    await store.writeRealtime(changelog);
+    await store.appendLate(fraud.name, evaluated.map((record) => ({ record, evaluatedOnArrival: true })));
+    // The archive holds every line but t4 and what came after it.
+    await new ParquetArchive(archiveDir, fraud.schema).write(memoryBatches('file:txns.jsonl', lines.slice(0, 4), 1000));
+    const refused = await reconcileDay({ def: fraud, date: DAY, store, archiveDir, jobId: 'r1' }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(UnexplainedDifferencesError);
+    expect((refused as UnexplainedDifferencesError).reconciliation.report).toMatchObject({ unexplained: 1, causes: { late_within_lateness: 0 } });
+    expect((await store.status(fraud.name, DAY)).liveGeneration).toBe(0);
+  });
+
   it('rules: a backfill that withdraws an alert publishes a new version without it (revert brings it back)', async () => {
     const fraud = withTiming(fraudMultiCountry(), { maxOutOfOrderness: 1_000, allowedLateness: 0 });
     const store = await fresh();
