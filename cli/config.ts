@@ -25,14 +25,22 @@ export function loadSettings(flags: Record<string, unknown>, env: NodeJS.Process
   const file = (flags.config as string | undefined) ?? env.CONCORD_CONFIG;
   if (file) {
     checkPath(flags.config === undefined ? 'CONCORD_CONFIG' : '--config', file, COMMON_PATH_FLAGS.config!);
-    let data: Record<string, unknown>;
+    let data: unknown;
     try {
-      data = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      data = JSON.parse(readFileSync(file, 'utf8'));
     } catch (error) {
       throw new ConfigError(`cannot read config file ${file}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
+    // `null`, a list or a bare value parse as JSON too: say what the file must hold (Object.entries(null) threw a TypeError).
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+      throw new ConfigError(`config file ${file}: expected a JSON object like {"maxOutOfOrderness": "30s", "allowedLateness": "5m"}, got ${JSON.stringify(data)}`);
+    }
     for (const [key, value] of Object.entries(data)) {
       if (!(key in KEYS)) throw new ConfigError(`config file ${file}: unknown key "${key}"; known keys: ${Object.keys(KEYS).join(', ')}`);
+      // A duration is a string ("30s") or a number of ms; String() of null or an object named "null" / "[object Object]".
+      if (typeof value !== 'string' && typeof value !== 'number') {
+        throw new ConfigError(`config file ${file}: ${key}: expected a duration like "30s" or a number of milliseconds, got ${JSON.stringify(value)}`);
+      }
       settings[key as keyof Settings] = parseDuration(String(value), `config file ${file}: ${key}`);
     }
   }

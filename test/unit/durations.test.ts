@@ -32,6 +32,23 @@ describe('durations', () => {
     expect(() => loadSettings({}, { CONCORD_ALLOWED_LATENESS: 'soon' })).toThrow(/environment CONCORD_ALLOWED_LATENESS/);
   });
 
+  it.each([['null', /expected a JSON object/], ['[1]', /expected a JSON object/], ['"30s"', /expected a JSON object/],
+    ['{"allowedLateness": null}', /allowedLateness: expected a duration like "30s" or a number of milliseconds, got null/],
+    ['{"maxOutOfOrderness": {"s": 1}}', /maxOutOfOrderness: expected a duration .* got \{"s":1\}/]])(
+    'a config file %s is refused as the user\'s mistake, saying what it must hold', (text, message) => {
+      const dir = mkdtempSync(join(tmpdir(), 'concord-config-'));
+      try {
+        const file = join(dir, 'concord.json');
+        writeFileSync(file, text);
+        expect(() => loadSettings({ config: file }, {})).toThrow(ConfigError);
+        expect(() => loadSettings({ config: file }, {})).toThrow(message);
+        writeFileSync(file, '{"maxOutOfOrderness": 1500, "allowedLateness": "0"}');
+        expect(loadSettings({ config: file }, {})).toEqual({ maxOutOfOrderness: 1500, allowedLateness: 0 });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
   it('watermark alignment\'s drift: config file < environment < --max-watermark-drift', () => {
     const dir = mkdtempSync(join(tmpdir(), 'concord-config-'));
     try {
