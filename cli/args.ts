@@ -39,14 +39,33 @@ export function parseCommandArgs(cmd: CommandSpec, argv: string[]): Record<strin
   const first = argv[0];
   if (cmd.leadingWordAs && first !== undefined && !first.startsWith('-')) argv = [`--${cmd.leadingWordAs}`, first, ...argv.slice(1)];
   try {
-    parsed = parseArgs({ args: argv, options: { ...cmd.flags, ...DEFINITIONS_FLAG, help: { type: 'boolean' } }, strict: true, allowPositionals: false });
+    parsed = parseArgs({ args: argv, options: { ...cmd.flags, ...DEFINITIONS_FLAG, help: { type: 'boolean' } }, strict: true, allowPositionals: false, tokens: true });
   } catch (error) {
     throw new ConfigError(`${error instanceof Error ? error.message : String(error)}\nRun \`concord ${cmd.name} --help\` for usage.`);
   }
+  refuseConflictingRepeats(cmd, parsed.tokens);
   const values = parsed.values as Record<string, string | boolean | undefined>;
   if (values.help) return 'help';
   for (const r of cmd.required ?? []) {
     if (values[r] === undefined) throw new ConfigError(`--${r} is required\nUsage: ${cmd.usage}`);
   }
   return values;
+}
+
+/**
+ * A flag given twice with different values (`--pipeline a ... --pipeline b`) is refused: parseArgs keeps
+ * the last one silently, so the run used a value the user may not have meant (a pasted command line
+ * with an older flag left in). The same value twice is harmless and allowed.
+ */
+function refuseConflictingRepeats(cmd: CommandSpec, tokens: ReturnType<typeof parseArgs>['tokens']): void {
+  const seen = new Map<string, string | undefined>();
+  for (const t of tokens ?? []) {
+    if (t.kind !== 'option') continue;
+    if (seen.has(t.name) && seen.get(t.name) !== t.value) {
+      throw new ConfigError(
+        `--${t.name} is given twice, as ${JSON.stringify(seen.get(t.name))} and ${JSON.stringify(t.value)}: give it once\nRun \`concord ${cmd.name} --help\` for usage.`,
+      );
+    }
+    seen.set(t.name, t.value);
+  }
 }

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { parseCommandArgs, type CommandSpec } from '../../cli/args.ts';
+import { ConfigError } from '../../pipeline/errors.ts';
+
+const cmd: CommandSpec = {
+  name: 'stream', summary: 's', usage: 'concord stream --pipeline NAME', options: [],
+  flags: { pipeline: { type: 'string' }, final: { type: 'boolean' }, do: { type: 'string' } },
+  leadingWordAs: 'do',
+  run: async () => 0,
+};
+
+describe('command-line flags', () => {
+  it('refuses a flag given twice with different values, naming both (parseArgs silently kept the last)', () => {
+    for (const argv of [['--pipeline', 'a', '--pipeline', 'b'], ['--pipeline=a', '--pipeline', 'b'], ['status', '--do', 'worker']]) {
+      expect(() => parseCommandArgs(cmd, argv)).toThrow(ConfigError);
+      expect(() => parseCommandArgs(cmd, argv)).toThrow(/is given twice, as ".+" and ".+": give it once/);
+    }
+  });
+
+  it('takes the same value twice, and a boolean twice', () => {
+    expect(parseCommandArgs(cmd, ['--pipeline', 'a', '--pipeline=a', '--final', '--final'])).toMatchObject({ pipeline: 'a', final: true });
+  });
+});
