@@ -3,6 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError } from '../pipeline/errors.ts';
 import { DuckDbDriver } from './duckdb-driver.ts';
+import { checkDuckDbStorePath } from './duckdb-path.ts';
 import { DuckDbReadDriver } from './duckdb-read-driver.ts';
 import { PostgresDriver, PostgresReadDriver } from './pg-driver.ts';
 import { redact } from './sql-driver.ts';
@@ -37,7 +38,10 @@ export async function openStore(storeUrl: string | undefined, options: StoreOpti
   }
   if (url.startsWith('duckdb:')) {
     const path = url.slice('duckdb:'.length) || ':memory:';
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') {
+      checkDuckDbStorePath(path, url);
+      mkdirSync(dirname(path), { recursive: true });
+    }
     return new SqlResultStore(await DuckDbDriver.open(path), opts).init();
   }
   throw new ConfigError(`store "${redact(url)}": use duckdb:<file>, duckdb::memory: or postgres://user@host:port/db (env CONCORD_STORE)`);
@@ -73,6 +77,7 @@ export async function openStoreReader(storeUrl: string | undefined, options: Sto
     const path = url.slice('duckdb:'.length);
     if (path === '' || path === ':memory:') throw new ConfigError('an in-memory DuckDB store lives in the process that writes it: serve a duckdb:<file> or postgres:// store');
     if (!existsSync(path)) throw new NoStoreError(`no store at ${path}`, url);
+    checkDuckDbStorePath(path, url);
     return new StoreReader(new DuckDbReadDriver(path), opts, url);
   }
   throw new ConfigError(`store "${redact(url)}": use duckdb:<file> or postgres://user@host:port/db (env CONCORD_STORE)`);
