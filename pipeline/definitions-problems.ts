@@ -3,7 +3,17 @@
 import type { EventSchema, FieldDef } from '../schemas/schema.ts';
 import { parseDuration, type Millis } from './time.ts';
 
-export const q = (v: unknown) => JSON.stringify(v);
+/**
+ * A value quoted for a message, as JSON. A module's values need not be JSON: a BigInt (`5n`) made
+ * JSON.stringify throw (a stack trace instead of the list of problems), a function or `undefined` read
+ * as "undefined".
+ */
+export const q = (v: unknown): string => {
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'function') return 'a function';
+  if (typeof v === 'symbol') return String(v);
+  return JSON.stringify(v, (_key, x: unknown) => (typeof x === 'bigint' ? `${x}n (a BigInt)` : x)) ?? String(v);
+};
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Collects problems, each scoped to its place (a path like `pipelines.p.aggregates.revenue`). */

@@ -10,7 +10,7 @@ const MODULES = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
 
 /** Why a definitions module did not load, said so the user can fix it: where a syntax error is, what to install. */
 function moduleFailure(error: unknown, full: string, ext: string): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = thrownText(error);
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (ext.endsWith('ts') && (code === 'ERR_UNKNOWN_FILE_EXTENSION' || /Unknown file extension/.test(message))) {
     return `${message.split('\n')[0]} (this Node ${process.versions.node} cannot load TypeScript; use Node >= 22.18 or a .js/.json file)`;
@@ -22,6 +22,19 @@ function moduleFailure(error: unknown, full: string, ext: string): string {
   }
   if (error instanceof SyntaxError || code === 'ERR_INVALID_TYPESCRIPT_SYNTAX' || /Transform failed/.test(message)) return syntaxFailure(error, message, full);
   return message.split('\n')[0]!;
+}
+
+/** What a module threw, in words: `throw { code: 1 }` read as "[object Object]". */
+function thrownText(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'object' && error !== null) {
+    try {
+      return `threw ${JSON.stringify(error)}`;
+    } catch {
+      // not JSON (a cycle, a BigInt): String() below
+    }
+  }
+  return String(error);
 }
 
 /**
@@ -64,6 +77,10 @@ export async function loadDefinitionsFile(path: string): Promise<Registry> {
       throw new ConfigError(`cannot load definitions module ${path}: ${moduleFailure(error, full, ext)}`, { cause: error });
     }
     if (mod.default === undefined) throw new ConfigError(`definitions module ${path} has no default export; write \`export default { schemas: {...}, pipelines: {...} }\``);
+    // A promise (an async loader exported as is) would read as an object with no schemas.
+    if (typeof (mod.default as { then?: unknown } | null)?.then === 'function') {
+      throw new ConfigError(`definitions module ${path} exports a Promise; export the object itself (\`export default await ...\` waits for it)`);
+    }
     content = mod.default;
   } else {
     let text: string;

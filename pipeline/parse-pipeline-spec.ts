@@ -157,7 +157,9 @@ export function parsePipeline(p: Problems, name: string, spec: unknown, schemas:
   };
   const checkKey = (k: unknown, at: string): k is string => p.field(at, schema, k, `${q(k)} is not a field of schema ${q(schema.name)}`) !== undefined;
   if (isRule) {
-    const key = checkKey(spec.key, `${path}.key`) ? (spec.key as string) : undefined;
+    // A rule runs per key: none given is "required", not "nothing is not a field".
+    const key = spec.key === undefined ? (p.add(`${path}.key`, 'required: the field a rule runs per (one field)'), undefined)
+      : checkKey(spec.key, `${path}.key`) ? (spec.key as string) : undefined;
     const rule = parseRule(p, `${path}.rule`, spec.rule, schema, key);
     if (!rule || key === undefined || bound === undefined || lateness === undefined) return undefined;
     return { ...base, kind: 'rule', key, rule };

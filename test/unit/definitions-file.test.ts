@@ -103,6 +103,22 @@ describe('definitions file', () => {
     expect(found.length).toBeGreaterThanOrEqual(18);
   });
 
+  it('a module\'s values that are not JSON (a BigInt, a function) and a rule without a key are listed as problems, not a stack trace', () => {
+    expect(problems({
+      schemas: { rides },
+      pipelines: {
+        burst: { input: 'rides', key: 'driver_id', rule: { within: '5m', count: true, more_than: 6n, output: 'n' } },
+        views: { input: 'rides', window: { tumbling: 60_000n }, aggregates: { n: 'count' } },
+        keyless: { input: 'rides', rule: { within: '5m', count: true, more_than: 6, output: 'n' } },
+      },
+    })).toEqual([
+      'pipelines.burst.rule.more_than: expected a number, got "6n (a BigInt)"',
+      'pipelines.views.window.tumbling: expected a duration like "30s", "10m", "1h" or integer milliseconds, got "60000n (a BigInt)"',
+      'pipelines.keyless.key: required: the field a rule runs per (one field)',
+    ]);
+    expect(problems(() => ({ schemas: { rides }, pipelines: {} }))).toEqual(['(file): expected an object {"schemas": {...}, "pipelines": {...}}, got a function']);
+  });
+
   it('says a mistake once: fields with an unknown type, or a schema without its time field, are not reported again at each use', () => {
     const uses = {
       fares: { input: 'rides', where: [['passengers', '>=', 1]], key: ['city'], window: { tumbling: '15m' }, aggregates: { revenue: ['sum', 'fare'], n: 'count', bad: ['sum', 'nope'] } },
