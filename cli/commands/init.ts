@@ -1,4 +1,5 @@
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, extname, resolve } from 'node:path';
 import { seedDefinitionsPath } from '../../examples/seed-path.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import type { CommandSpec } from '../args.ts';
@@ -10,25 +11,46 @@ export const initCommand: CommandSpec = {
   usage: 'concord init [--output concord.definitions.ts] [--format ts|json] [--force]',
   options: [
     '--output FILE              where to write (default concord.definitions.ts, or concord.definitions.json with --format json)',
-    '--format ts|json           a TypeScript module with comments (default), or plain JSON',
+    '--format ts|json           a TypeScript module with comments (default), or plain JSON; with --output, by default',
+    '                           the format its extension is loaded as (.ts: a module, .json and others: JSON)',
     '--force                    overwrite an existing file',
     'Then: concord validate --definitions FILE, and pass --definitions FILE (or set CONCORD_DEFINITIONS) to every command.',
   ],
   flags: { output: { type: 'string' }, format: { type: 'string' }, force: { type: 'boolean' } },
   async run(v) {
-    const format = String(v.format ?? 'ts');
-    if (format !== 'ts' && format !== 'json') throw new ConfigError(`--format ${format}: use ts or json`);
+    if (v.format !== undefined && v.format !== 'ts' && v.format !== 'json') throw new ConfigError(`--format ${String(v.format)}: use ts or json`);
+    const format = formatFor(v.output as string | undefined, v.format as 'ts' | 'json' | undefined);
     const output = String(v.output ?? `concord.definitions.${format}`);
     checkPath('--output', output, { kind: 'write-file' }); // the default too
     if (!v.force && (await access(output).then(() => true, () => false))) {
       throw new ConfigError(`${output} exists; pass --force to overwrite it, or --output another file`);
     }
+    await mkdir(dirname(resolve(output)), { recursive: true }); // as every other output: its directory is made
     await writeFile(output, format === 'json' ? await readFile(seedDefinitionsPath, 'utf8') : STARTER_MODULE);
     process.stdout.write(`wrote ${output}: the seed pipelines (page views, unique visitors, card fraud) to edit\n` +
       `next: concord validate --definitions ${output}\n`);
     return 0;
   },
 };
+
+/**
+ * The format to write: the one the file's name will be loaded as (pipeline/load-definitions.ts: a .ts
+ * file is a module, anything but a module extension is JSON). `--output d.json` wrote the TypeScript
+ * starter into d.json, and `--format json --output d.ts` JSON into a module: neither loaded. A .js file
+ * fits neither (the starter is TypeScript, JSON is no module): refused, naming what would.
+ */
+export function formatFor(output: string | undefined, format: 'ts' | 'json' | undefined): 'ts' | 'json' {
+  if (output === undefined) return format ?? 'ts';
+  const ext = extname(output).toLowerCase();
+  if (['.js', '.mjs', '.cjs'].includes(ext)) {
+    throw new ConfigError(`--output ${output}: a ${ext} file is loaded as JavaScript, and the starter is TypeScript or JSON; name a .ts or a .json file`);
+  }
+  const byName = ['.ts', '.mts', '.cts'].includes(ext) ? 'ts' : 'json';
+  if (format !== undefined && format !== byName) {
+    throw new ConfigError(`--output ${output} is loaded as ${byName === 'ts' ? 'a TypeScript module' : 'JSON'} (by its extension), not ${format}: name a .${format} file, or drop --format`);
+  }
+  return byName;
+}
 
 /** The seed definitions (examples/seed.definitions.json) as a module, with what each part means. */
 export const STARTER_MODULE = `// Concord definitions: your event schemas and the pipelines over them, in one file.

@@ -203,4 +203,25 @@ describe('a user definitions file through the CLI', () => {
     expect(v.stdout.split('\n').slice(1)).toEqual(seed.stdout.split('\n').slice(1));
     expect(concord(['init', '--output', file]).code).toBe(2);
   });
+
+  it('init writes the format its --output will be loaded as, into a directory it makes; a contradiction is refused', () => {
+    // `--output d.json` wrote the TypeScript starter into d.json (not JSON), `--format json --output d.ts`
+    // JSON into a module, and a missing directory was a stack trace (ENOENT).
+    const json = join(ws.dir, 'new-dir', 'nested', 'starter.json');
+    const i = concord(['init', '--output', json]);
+    expect(i.code, i.stderr).toBe(0);
+    const v = concord(['validate', '--definitions', json]);
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.stdout).toContain('3 pipelines');
+    for (const [args, message] of [
+      [['--format', 'json', '--output', join(ws.dir, 'x.ts')], /x\.ts is loaded as a TypeScript module \(by its extension\), not json/],
+      [['--format', 'ts', '--output', join(ws.dir, 'x.json')], /x\.json is loaded as JSON \(by its extension\), not ts/],
+      [['--output', join(ws.dir, 'x.mjs')], /a \.mjs file is loaded as JavaScript.*name a \.ts or a \.json file/],
+    ] as const) {
+      const r = concord(['init', ...args]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toContain('    at ');
+    }
+  });
 });
