@@ -1,4 +1,7 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { schemaDir } from '../../batch/archive-layout.ts';
 import { replay } from '../../batch/replay.ts';
+import { ConfigError } from '../../pipeline/errors.ts';
 import { resultToJson } from '../../schemas/results.ts';
 import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
@@ -18,9 +21,20 @@ export const replayCommand: CommandSpec = {
   paths: { input: { kind: 'dir', ifFile: 'replay reads an archive directory (written by `concord archive --dir`)' } },
   required: ['pipeline', 'input', 'output'],
   async run(v) {
-    const def = onePipeline(await loadRegistry(v), v.pipeline, 'run it once per pipeline');
+    const registry = await loadRegistry(v);
+    const def = onePipeline(registry, v.pipeline, 'run it once per pipeline');
+    // An archive without the schema's folder is another archive or another schema (a wrong --input or
+    // --definitions), not a day without events: "replayed 0 results" with exit 0 hid the mistake.
+    const archive = String(v.input);
+    if (existsSync(archive) && !existsSync(schemaDir(archive, def.schema))) {
+      const held = readdirSync(archive, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+      throw new ConfigError(
+        `--input ${archive} holds no events of schema "${def.schema.name}" (the input of ${def.name}; no folder ${schemaDir(archive, def.schema)})` +
+          `${held.length > 0 ? `; it holds the folders ${held.join(', ')}` : ''}: archive them first with \`concord archive --schema ${def.schema.name} --dir ${archive}\`, or check --input and --definitions`,
+      );
+    }
     const started = Date.now();
-    const results = await replay(def, String(v.input));
+    const results = await replay(def, archive);
     const out = new JsonlWriter(String(v.output));
     for (const r of results) out.write(resultToJson(r));
     await out.close();

@@ -59,6 +59,16 @@ describe('concord CLI messages', () => {
     expect(replay.stderr).toBe(`concord replay: --pipeline all: this command writes one pipeline's results to one file; ${seed} (run it once per pipeline)\n`);
   });
 
+  it('replay of an archive without the pipeline\'s schema is refused, naming what it holds (was "replayed 0 results", exit 0)', () => {
+    const archive = join(ws.dir, 'clicks-archive');
+    expect(concord(['archive', '--schema', 'clicks', '--input', events, '--dir', archive]).code).toBe(0);
+    const r = concord(['replay', '--definitions', rides, '--pipeline', 'fares_per_city_15m', '--input', archive, '--output', ws.file('fares-replay.jsonl')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`concord replay: --input ${archive} holds no events of schema "rides" (the input of fares_per_city_15m; no folder ${join(archive, 'rides')}); ` +
+      `it holds the folders clicks: archive them first with \`concord archive --schema rides --dir ${archive}\`, or check --input and --definitions\n`);
+    expect(concord(['replay', '--pipeline', 'page_views_per_minute', '--input', archive, '--output', ws.file('views-replay.jsonl')]).code).toBe(0);
+  });
+
   it('stream counts lines read in its progress and events in its summary', () => {
     const r = concord(['stream', '--pipeline', 'page_views_per_minute', '--input', events, '--output', ws.file('out.jsonl'), '--allowed-lateness', '0', '--max-out-of-orderness', '0']);
     expect(r.code, r.stderr).toBe(0);
