@@ -141,7 +141,10 @@ export function parseIsoTimestampByPattern(text: string, fieldName: string): num
   if (zone !== 'Z' && zone !== 'z' && zone !== undefined) {
     const sign = zone.startsWith('-') ? -1 : 1;
     const digits = zone.slice(1).replace(':', '');
-    offsetMinutes = sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4) || '0'));
+    const offsetHours = Number(digits.slice(0, 2)), offsetMins = Number(digits.slice(2, 4) || '0');
+    // The pattern takes any two digits: +25:00 or +05:99 moved the event by a day or more, unseen.
+    if (offsetHours > 23 || offsetMins > 59) throw new SchemaViolationError(fieldName, `"${text}" has no valid UTC offset (at most +-23:59)`);
+    offsetMinutes = sign * (offsetHours * 60 + offsetMins);
   }
   return local - offsetMinutes * 60_000;
 }

@@ -26,6 +26,14 @@ describe('event schemas', () => {
     expect(() => validateEvent(clicksSchema, { ...click, ts: 'yesterday' })).toThrow(/not an ISO-8601/);
   });
 
+  it('rejects a UTC offset past +-23:59 (+25:00 moved the event a day back, unseen) and takes the widest real ones', () => {
+    for (const ts of ['2026-11-24T10:00:00+25:00', '2026-11-24T10:00:00-24:00', '2026-11-24T10:00:00+05:99', '2026-11-24T10:00:00+0560']) {
+      expect(() => validateEvent(clicksSchema, { ...click, ts })).toThrow(/ts: .* has no valid UTC offset \(at most \+-23:59\)/);
+    }
+    expect(validateEvent(clicksSchema, { ...click, ts: '2026-11-24T10:00:00+14:00' }).ts).toBe(Date.parse('2026-11-23T20:00:00Z'));
+    expect(validateEvent(clicksSchema, { ...click, ts: '2026-11-24T10:00:00-23:59' }).ts).toBe(Date.parse('2026-11-25T09:59:00Z'));
+  });
+
   it('names the offending field', () => {
     try {
       validateEvent(clicksSchema, { ...click, url: 42 });
