@@ -11,6 +11,8 @@ import { SqlResultStore, type StoreOptions } from './sql-store.ts';
 import { StoreReader } from './store-reader.ts';
 
 export const DEFAULT_STORE = 'duckdb:.concord/store.duckdb';
+/** A store schema name: it is written into SQL unquoted (store/sql-store.ts checks it again). */
+const STORE_SCHEMA = /^[a-z_][a-z0-9_]*$/;
 import { DEFAULT_DATABASE_URL } from '../infra/postgres.ts';
 
 export { DEFAULT_DATABASE_URL };
@@ -23,7 +25,12 @@ export { DEFAULT_DATABASE_URL };
 /** The URL (default: env CONCORD_STORE, else the embedded file) and options with the environment's defaults. */
 function resolve<O extends StoreOptions>(url: string | undefined, options: O) {
   const schema = options.schema ?? process.env.CONCORD_STORE_SCHEMA ?? 'concord';
-  const sealDelayMs = options.sealDelayMs ?? (process.env.CONCORD_SEAL_DELAY_MS ? Number(process.env.CONCORD_SEAL_DELAY_MS) : undefined);
+  // Checked before a connection is opened, as the user's setting it is (was a plain Error with a stack,
+  // after the database was opened; a CONCORD_SEAL_DELAY_MS that is no number was NaN, silently).
+  if (!STORE_SCHEMA.test(schema)) throw new ConfigError(`store schema "${schema}" (env CONCORD_STORE_SCHEMA): use lower-case letters, digits and _, starting with a letter or _`);
+  const sealText = process.env.CONCORD_SEAL_DELAY_MS;
+  if (options.sealDelayMs === undefined && sealText && !/^\d+$/.test(sealText)) throw new ConfigError(`environment CONCORD_SEAL_DELAY_MS "${sealText}": use a whole number of milliseconds`);
+  const sealDelayMs = options.sealDelayMs ?? (sealText ? Number(sealText) : undefined);
   return { url: url ?? process.env.CONCORD_STORE ?? DEFAULT_STORE, opts: { ...options, schema, ...(sealDelayMs === undefined ? {} : { sealDelayMs }) } };
 }
 

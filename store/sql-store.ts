@@ -1,3 +1,4 @@
+import { ConfigError } from '../pipeline/errors.ts';
 import type { Registry } from '../pipeline/registry.ts';
 import type { DayReconciliation } from '../reconcile/day-report.ts';
 import type { LoggedLate } from '../reconcile/reconcile.ts';
@@ -58,7 +59,7 @@ export class SqlResultStore implements ReconcileStore {
   constructor(db: SqlDriver, options: StoreOptions) {
     this.db = db;
     const schema = options.schema ?? 'concord';
-    if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`store schema "${schema}": use lower-case letters, digits and _`);
+    if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new ConfigError(`store schema "${schema}": use lower-case letters, digits and _`);
     this.s = schema;
     this.sealDelayMs = options.sealDelayMs ?? 72 * 3_600_000;
     this.registry = options.registry;

@@ -1,0 +1,30 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ConfigError } from '../../pipeline/errors.ts';
+import { DEFAULT_MAX_LINE_BYTES, maxLineBytes } from '../../sources/line-limits.ts';
+import { openStore } from '../../store/open-store.ts';
+import { seedRegistry } from '../../examples/seed.ts';
+
+// Environment settings that are not what they must be are the user's mistake, said with exit 2 (no
+// silent fallback, no stack trace after a database was opened).
+describe('environment settings', () => {
+  afterEach(() => vi.unstubAllEnvs());
+
+  it('CONCORD_MAX_LINE_BYTES: a positive whole number of bytes; anything else is refused (it fell back to 1 MiB silently)', () => {
+    expect(maxLineBytes({})).toBe(DEFAULT_MAX_LINE_BYTES);
+    expect(maxLineBytes({ CONCORD_MAX_LINE_BYTES: '' })).toBe(DEFAULT_MAX_LINE_BYTES);
+    expect(maxLineBytes({ CONCORD_MAX_LINE_BYTES: '2097152' })).toBe(2_097_152);
+    for (const raw of ['abc', '2MB', '0', '-5', '1.5']) {
+      expect(() => maxLineBytes({ CONCORD_MAX_LINE_BYTES: raw })).toThrow(ConfigError);
+      expect(() => maxLineBytes({ CONCORD_MAX_LINE_BYTES: raw })).toThrow(`environment CONCORD_MAX_LINE_BYTES "${raw}": use a whole number of bytes`);
+    }
+  });
+
+  it('CONCORD_STORE_SCHEMA and CONCORD_SEAL_DELAY_MS are checked before the store is opened, as the user\'s', async () => {
+    vi.stubEnv('CONCORD_STORE_SCHEMA', 'x"; drop');
+    await expect(openStore('duckdb::memory:', { registry: seedRegistry() })).rejects.toThrow(ConfigError);
+    await expect(openStore('duckdb::memory:', { registry: seedRegistry() })).rejects.toThrow('store schema "x"; drop" (env CONCORD_STORE_SCHEMA)');
+    vi.stubEnv('CONCORD_STORE_SCHEMA', 'wc_ok');
+    vi.stubEnv('CONCORD_SEAL_DELAY_MS', '3d');
+    await expect(openStore('duckdb::memory:', { registry: seedRegistry() })).rejects.toThrow('environment CONCORD_SEAL_DELAY_MS "3d": use a whole number of milliseconds');
+  });
+});
