@@ -1,6 +1,7 @@
 /** The store on embedded DuckDB, the writer (one process); its readers are in duckdb-read-driver.ts. */
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { DuckDbStages } from './duckdb-stage.ts';
+import { ConfigError } from '../pipeline/errors.ts';
 import { StoreError, statementFailed, type SqlDriver, type SqlValue, type StageColumn, type TransactionHooks } from './sql-driver.ts';
 
 /** Embedded DuckDB: one process; calls are queued on its one connection. */
@@ -41,7 +42,14 @@ export class DuckDbDriver implements SqlDriver {
         }
       }
     } catch (error) {
-      throw new StoreError(`cannot open the DuckDB store at ${path}: ${error instanceof Error ? error.message : String(error)} (another process may hold it; use PostgreSQL for several processes)`, { cause: error });
+      const message = error instanceof Error ? error.message : String(error);
+      // DuckDB refuses a setting without naming it: the settings come from the user's environment.
+      if (/Failed to set config/i.test(message)) {
+        throw new ConfigError(`cannot open the DuckDB store at ${path}: ${message}: check CONCORD_DUCKDB_MEMORY (e.g. 2GB), CONCORD_DUCKDB_CHECKPOINT_THRESHOLD (e.g. 1GB), CONCORD_DUCKDB_THREADS (a number)`, { cause: error });
+      }
+      // The hint about another process only where DuckDB said it could not take the lock.
+      const hint = /lock/i.test(message) ? ' (another process holds it; use PostgreSQL for several processes)' : '';
+      throw new StoreError(`cannot open the DuckDB store at ${path}: ${message}${hint}`, { cause: error });
     }
   }
 

@@ -27,4 +27,11 @@ describe('environment settings', () => {
     vi.stubEnv('CONCORD_SEAL_DELAY_MS', '3d');
     await expect(openStore('duckdb::memory:', { registry: seedRegistry() })).rejects.toThrow('environment CONCORD_SEAL_DELAY_MS "3d": use a whole number of milliseconds');
   });
+
+  it('a DuckDB setting it refuses is named as the environment\'s, not "another process may hold it"', async () => {
+    vi.stubEnv('CONCORD_DUCKDB_MEMORY', 'lots');
+    const opened = openStore('duckdb::memory:', { registry: seedRegistry() });
+    await expect(opened).rejects.toThrow(ConfigError);
+    await expect(openStore('duckdb::memory:', { registry: seedRegistry() })).rejects.toThrow(/Failed to set config: check CONCORD_DUCKDB_MEMORY/);
+  });
 });
