@@ -72,6 +72,9 @@ export function checkPath(source: string, path: string, use: PathUse): void {
   if (s && !s.isDirectory() && use.kind === 'dir') throw new ConfigError(`${source} ${path} is a file: ${use.ifFile ?? 'name a directory'}`);
   if (!s && use.kind === 'dir' && use.missing !== undefined) throw new ConfigError(`${source} ${path}: no such directory (looked for ${resolve(path)}); ${use.missing}`);
   if (!s) {
+    // Nothing can be made under /proc or /sys, and Node's recursive mkdir loops there for ever (a hang at 100% CPU).
+    const kernel = /^\/(proc|sys)(\/|$)/.exec(resolve(path));
+    if (kernel) throw new ConfigError(`${source} ${path}: /${kernel[1]} is the kernel's, no file can be made there: name a path on a disk`);
     const blocking = fileAncestor(path, source);
     if (blocking) throw new ConfigError(`${source} ${path}: ${blocking} is a file, not a directory`);
   }

@@ -56,6 +56,9 @@ describe('every command checks the paths its flags name before doing any work', 
     const out = ws.file('same.jsonl');
     refused(concord([...stream, '--output', out, '--late-output', out]), 'stream', `--output ${out} is also the --late-output file: name another file to write`);
     expect(readFileSync(input, 'utf8')).toContain('"e2"'); // the input is intact
+    // Under /proc nothing can be made, and Node's recursive mkdir looped there for ever (a hang at 100% CPU).
+    refused(concord([...stream, '--output', '/proc/nope/o.jsonl']), 'stream', '--output /proc/nope/o.jsonl: /proc is the kernel\'s, no file can be made there: name a path on a disk');
+    refused(concord(['archive', '--schema', 'clicks', '--input', input, '--dir', '/sys/nope']), 'archive', '--dir /sys/nope: /sys is the kernel\'s, no file can be made there: name a path on a disk');
   });
 
   it('two input files of one name archived into one directory: the second is refused, the first day kept', () => {
