@@ -94,7 +94,9 @@ export const streamCommand: CommandSpec = {
     process.stderr.write(
       `${def.name}: ${stats.events} events, ${written} results written${final ? ' (final)' : ' (changelog)'}, ` +
         `${stats.late} late${stats.lateAccepted > 0 ? ` (beyond the allowed lateness; ${stats.lateAccepted} more within it, evaluated on arrival)` : ''}, ${stats.deadLetters} rejected to the dead-letter output${stats.quarantined ? ` (${stats.quarantined} quarantined: event time beyond max_future_skew or past_horizon)` : ''}` +
-        `${dlq ? '' : ' (counted only: pass --dead-letter FILE to keep them)'}\n`,
+        `${dlq ? '' : ' (counted only: pass --dead-letter FILE to keep them)'}` +
+        // Lines that were neither events nor dead letters: blank ones (skipped by both runtimes, as `produce` says too).
+        `${stats.lines > stats.events + stats.deadLetters ? `; ${stats.lines - stats.events - stats.deadLetters} blank lines skipped` : ''}\n`,
     );
     const conflicting = sink?.written.conflicting ?? 0;
     if (conflicting > 0 && otherVersions.length > 0) {

@@ -76,6 +76,8 @@ describe('concord CLI messages', () => {
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/^stream page_views_per_minute 3 lines read( \(\S+\/s\))?, 1 rejected, 0 late$/);
     expect(lines[1]).toMatch(/^page_views_per_minute: 1 events, 1 results written \(changelog\), 0 late, 1 rejected/);
+    // The third line is blank: neither an event nor a dead letter, and said (it was in no count).
+    expect(lines[1]).toMatch(/; 1 blank lines skipped$/);
   });
 
   it('archive prints its final progress line once', () => {
