@@ -43,7 +43,8 @@ export function parseDefinitions(content: unknown, origin: string): Registry {
   const pipelines: PipelineDefinition[] = [];
   if (!isObject(content.pipelines)) p.add('pipelines', 'expected an object of pipeline name -> definition');
   else for (const [name, spec] of Object.entries(content.pipelines)) {
-    if (name.length === 0 || name === 'all') p.add(`pipelines.${name}`, `${q(name)} cannot name a pipeline ("all" selects every pipeline)`);
+    if (name.length === 0) p.add('pipelines.""', 'a pipeline needs a name: "" names none (--pipeline NAME selects it)');
+    else if (name === 'all') p.add(`pipelines.${name}`, `${q(name)} cannot name a pipeline ("all" selects every pipeline)`);
     const def = parsePipeline(p, name, spec, schemas);
     if (def) pipelines.push(def);
   }

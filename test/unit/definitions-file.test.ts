@@ -119,6 +119,14 @@ describe('definitions file', () => {
     expect(problems(() => ({ schemas: { rides }, pipelines: {} }))).toEqual(['(file): expected an object {"schemas": {...}, "pipelines": {...}}, got a function']);
   });
 
+  it('an empty pipeline name is said as such (it was refused with a reason about "all")', () => {
+    const views = { input: 'rides', window: { tumbling: '1m' }, aggregates: { n: 'count' } };
+    expect(problems({ schemas: { rides }, pipelines: { '': views, all: views } })).toEqual([
+      'pipelines."": a pipeline needs a name: "" names none (--pipeline NAME selects it)',
+      'pipelines.all: "all" cannot name a pipeline ("all" selects every pipeline)',
+    ]);
+  });
+
   it('says a mistake once: fields with an unknown type, or a schema without its time field, are not reported again at each use', () => {
     const uses = {
       fares: { input: 'rides', where: [['passengers', '>=', 1]], key: ['city'], window: { tumbling: '15m' }, aggregates: { revenue: ['sum', 'fare'], n: 'count', bad: ['sum', 'nope'] } },
