@@ -5,6 +5,7 @@ import { datesBetween, jobId, type JobKind } from './job-ids.ts';
 import { redisConnection } from './redis-connection.ts';
 import { validateSchedule } from './schedule.ts';
 import { registeredWorkers, type WorkerInfo } from './worker-registry.ts';
+import { envNumber } from '../pipeline/env-number.ts';
 
 export { redisConnection };
 
@@ -33,8 +34,8 @@ export function jobSettings(overrides: JobSettings = {}): Required<JobSettings> 
   return {
     redisUrl: overrides.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     prefix: overrides.prefix ?? process.env.CONCORD_QUEUE_PREFIX ?? 'concord',
-    attempts: overrides.attempts ?? Number(process.env.CONCORD_JOB_ATTEMPTS ?? 5),
-    backoffMs: overrides.backoffMs ?? Number(process.env.CONCORD_JOB_BACKOFF_MS ?? 5_000),
+    attempts: overrides.attempts ?? envNumber('CONCORD_JOB_ATTEMPTS', 5, { integer: true, min: 1, unit: 'attempts' }),
+    backoffMs: overrides.backoffMs ?? envNumber('CONCORD_JOB_BACKOFF_MS', 5_000, { unit: 'milliseconds' }),
   };
 }
 

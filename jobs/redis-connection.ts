@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { ConcordError } from '../pipeline/errors.ts';
 import { redact } from '../store/sql-driver.ts';
+import { envNumber } from '../pipeline/env-number.ts';
 
 /**
  * Redis did not answer within the bounded wait (start it, or point REDIS_URL at the one that runs), or
@@ -34,7 +35,7 @@ export function redisConnection(url: string, onError: (error: Error) => void = (
  * Waits at most `timeoutMs` for Redis to answer a PING; throws RedisUnreachableError otherwise. What a
  * command run by a user does first, so that it says what is wrong instead of waiting forever.
  */
-export async function probeRedis(url: string, timeoutMs = Number(process.env.CONCORD_REDIS_TIMEOUT_MS ?? 3_000)): Promise<void> {
+export async function probeRedis(url: string, timeoutMs = envNumber('CONCORD_REDIS_TIMEOUT_MS', 3_000, { min: 1, unit: 'milliseconds' })): Promise<void> {
   const probe = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null });
   // An authentication failure arrives as an 'error' event, the connect() itself only says "Connection is closed".
   let reported: Error | undefined;

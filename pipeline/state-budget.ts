@@ -1,5 +1,6 @@
 import type { WindowedPipeline } from './definition.ts';
-import { ConcordError, ConfigError } from './errors.ts';
+import { envNumber } from './env-number.ts';
+import { ConcordError } from './errors.ts';
 
 /** Default memory an operator's open windows may hold (MB); env CONCORD_STATE_BUDGET_MB. */
 export const DEFAULT_STATE_BUDGET_MB = 2048;
@@ -22,10 +23,8 @@ export function cellBytes(def: WindowedPipeline): number {
 
 /** How many cells an operator may hold before it stops with a StateBudgetError. */
 export function stateBudgetCells(def: WindowedPipeline, env: NodeJS.ProcessEnv = process.env): { cells: number; mb: number; perCell: number } {
-  const text = env.CONCORD_STATE_BUDGET_MB;
-  const mb = text === undefined || text === '' ? DEFAULT_STATE_BUDGET_MB : Number(text);
-  // A budget that is no positive number is the user's mistake, said (it fell back to 2048 MB silently: "512MB" was ignored).
-  if (!(Number.isFinite(mb) && mb > 0)) throw new ConfigError(`environment CONCORD_STATE_BUDGET_MB "${text}": use a number of megabytes greater than 0 (default ${DEFAULT_STATE_BUDGET_MB})`);
+  // A budget that is no number is refused (it fell back to 2048 MB silently: "512MB" was ignored).
+  const mb = envNumber('CONCORD_STATE_BUDGET_MB', DEFAULT_STATE_BUDGET_MB, { min: 1, unit: 'megabytes' }, env);
   const perCell = cellBytes(def);
   return { cells: Math.max(1, Math.floor((mb * 2 ** 20) / perCell)), mb, perCell };
 }

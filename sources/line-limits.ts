@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { ConfigError } from '../pipeline/errors.ts';
+import { envNumber } from '../pipeline/env-number.ts';
 
 /**
  * What a hostile line can cost: at most `maxLineBytes` are ever held for one line (longer ones are
@@ -13,13 +13,7 @@ export const RAW_PREFIX_BYTES = 4096;
  * number is the user's mistake, said (it fell back to 1 MiB silently: a limit set as "2MB" was ignored).
  */
 export function maxLineBytes(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.CONCORD_MAX_LINE_BYTES;
-  if (raw === undefined || raw === '') return DEFAULT_MAX_LINE_BYTES;
-  const n = Number(raw);
-  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(n) || n <= 0) {
-    throw new ConfigError(`environment CONCORD_MAX_LINE_BYTES "${raw}": use a whole number of bytes greater than 0 (default ${DEFAULT_MAX_LINE_BYTES}, 1 MiB)`);
-  }
-  return n;
+  return envNumber('CONCORD_MAX_LINE_BYTES', DEFAULT_MAX_LINE_BYTES, { integer: true, min: 1, unit: 'bytes' }, env);
 }
 
 /** A line that never became text: too long, or not UTF-8. `raw` is a bounded prefix. */

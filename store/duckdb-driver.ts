@@ -3,6 +3,7 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb
 import { DuckDbStages } from './duckdb-stage.ts';
 import { ConfigError } from '../pipeline/errors.ts';
 import { StoreError, statementFailed, type SqlDriver, type SqlValue, type StageColumn, type TransactionHooks } from './sql-driver.ts';
+import { envNumber } from '../pipeline/env-number.ts';
 
 /** Embedded DuckDB: one process; calls are queued on its one connection. */
 export class DuckDbDriver implements SqlDriver {
@@ -31,7 +32,7 @@ export class DuckDbDriver implements SqlDriver {
       };
       // `concord serve` holds the file read-only for a burst of reads (DuckDB: one writer or several
       // readers): a writer starting meanwhile waits for it (CONCORD_DUCKDB_LOCK_WAIT_MS, default 5 s).
-      const waitUntil = Date.now() + Number(process.env.CONCORD_DUCKDB_LOCK_WAIT_MS ?? 5_000);
+      const waitUntil = Date.now() + envNumber('CONCORD_DUCKDB_LOCK_WAIT_MS', 5_000, { unit: 'milliseconds' });
       for (;;) {
         try {
           const instance = await DuckDBInstance.create(path, config);

@@ -2,6 +2,7 @@
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { stat } from 'node:fs/promises';
 import { StoreError, StoreBusyError, statementFailed, readOnlyDriver, EMPTY_SNAPSHOT, type SqlDriver, type SqlReadDriver, type SqlValue } from './sql-driver.ts';
+import { envNumber } from '../pipeline/env-number.ts';
 
 interface DuckSession {
   instance: DuckDBInstance;
@@ -26,7 +27,7 @@ export class DuckDbReadDriver implements SqlReadDriver {
 
   constructor(path: string, options: { lingerMs?: number } = {}) {
     this.path = path;
-    this.lingerMs = options.lingerMs ?? Number(process.env.CONCORD_DUCKDB_READ_LINGER_MS ?? 250);
+    this.lingerMs = options.lingerMs ?? envNumber('CONCORD_DUCKDB_READ_LINGER_MS', 250, { unit: 'milliseconds' });
   }
 
   private async openSession(): Promise<DuckSession> {

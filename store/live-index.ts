@@ -1,4 +1,5 @@
 import { sqlText, type SqlDriver } from './sql-driver.ts';
+import { envNumber } from '../pipeline/env-number.ts';
 
 /**
  * What the one writer of an embedded (DuckDB) store knows about what it wrote, so a live flush needs
@@ -23,7 +24,7 @@ export class LiveIndex {
   private readonly windows = new Map<string, Map<string, number>>();
   private cells = 0;
 
-  constructor(schema: string, maxCells = Number(process.env.CONCORD_STORE_INDEX_CELLS ?? 2_000_000)) {
+  constructor(schema: string, maxCells = envNumber('CONCORD_STORE_INDEX_CELLS', 2_000_000, { integer: true, min: 1, unit: 'cells' })) {
     this.schema = schema;
     this.maxCells = maxCells;
   }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { envNumber } from '../pipeline/env-number.ts';
 import { ConfigError } from '../pipeline/errors.ts';
 import { DuckDbDriver } from './duckdb-driver.ts';
 import { checkDuckDbStorePath } from './duckdb-path.ts';
@@ -28,9 +29,7 @@ function resolve<O extends StoreOptions>(url: string | undefined, options: O) {
   // Checked before a connection is opened, as the user's setting it is (was a plain Error with a stack,
   // after the database was opened; a CONCORD_SEAL_DELAY_MS that is no number was NaN, silently).
   if (!STORE_SCHEMA.test(schema)) throw new ConfigError(`store schema "${schema}" (env CONCORD_STORE_SCHEMA): use lower-case letters, digits and _, starting with a letter or _`);
-  const sealText = process.env.CONCORD_SEAL_DELAY_MS;
-  if (options.sealDelayMs === undefined && sealText && !/^\d+$/.test(sealText)) throw new ConfigError(`environment CONCORD_SEAL_DELAY_MS "${sealText}": use a whole number of milliseconds`);
-  const sealDelayMs = options.sealDelayMs ?? (sealText ? Number(sealText) : undefined);
+  const sealDelayMs = options.sealDelayMs ?? envNumber('CONCORD_SEAL_DELAY_MS', undefined, { integer: true, unit: 'milliseconds' });
   return { url: url ?? process.env.CONCORD_STORE ?? DEFAULT_STORE, opts: { ...options, schema, ...(sealDelayMs === undefined ? {} : { sealDelayMs }) } };
 }
 

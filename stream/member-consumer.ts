@@ -1,5 +1,6 @@
 import { BatchConsumer, type GroupFencedError, type GroupGeneration, type InBatch, type KafkaSettings } from './kafka/client.ts';
 import type { MemberLoop } from './member-loop.ts';
+import { envNumber } from '../pipeline/env-number.ts';
 
 /** What a group member (stream worker, merge stage) does with its consumer's callbacks. */
 export interface MemberHandlers {
@@ -20,7 +21,7 @@ export interface MemberHandlers {
 
 /** A member refused as still known waits this long for its next assignment before it rejoins afresh (env CONCORD_KAFKA_REASSIGN_WAIT_MS). */
 function reassignWaitMs(): number {
-  return Number(process.env.CONCORD_KAFKA_REASSIGN_WAIT_MS ?? 15_000);
+  return envNumber('CONCORD_KAFKA_REASSIGN_WAIT_MS', 15_000, { unit: 'milliseconds' });
 }
 
 /**

@@ -3,10 +3,11 @@ import type { MemberLoop } from './member-loop.ts';
 import type { WorkerPartitions } from './worker-partitions.ts';
 import type { WorkerSteps } from './worker-steps.ts';
 import type { WorkerTransactions } from './worker-transactions.ts';
+import { envNumber } from '../pipeline/env-number.ts';
 
 /** No record for this long while assigned partitions have unread ones: the consumer is replaced (env CONCORD_KAFKA_STALL_MS). */
 function stalledAfterMs(): number {
-  return Number(process.env.CONCORD_KAFKA_STALL_MS ?? 30_000);
+  return envNumber('CONCORD_KAFKA_STALL_MS', 30_000, { min: 1, unit: 'milliseconds' });
 }
 
 export interface WorkerTickOptions {

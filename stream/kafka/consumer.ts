@@ -7,6 +7,7 @@ import { FetchPositionGuard, type GuardedConsumer } from './fetch-positions.ts';
 import { inRecord, type FetchedPartition } from './fetched-records.ts';
 import { ReadAhead, type TakingConsumer } from './read-ahead.ts';
 import { baseOptions, KafkaClientError, wrap, type GroupGeneration, type InBatch, type KafkaSettings } from './common.ts';
+import { envNumber } from '../../pipeline/env-number.ts';
 
 // Values stay bytes until judged (sources/line-limits.ts): a string deserializer would turn bytes that
 // are not UTF-8 into U+FFFD and a tombstone into nothing.
@@ -63,7 +64,7 @@ export interface ConsumeOptions {
  * minimum is 6 s). Env CONCORD_KAFKA_SESSION_TIMEOUT_MS; docs/operations.md has the trade-off.
  */
 function sessionTimeoutMs(): number {
-  return Number(process.env.CONCORD_KAFKA_SESSION_TIMEOUT_MS ?? 10_000);
+  return envNumber('CONCORD_KAFKA_SESSION_TIMEOUT_MS', 10_000, { integer: true, min: 1, unit: 'milliseconds' });
 }
 
 /** How long `stop` waits for the group to acknowledge the member leaving. */
@@ -114,7 +115,7 @@ export class BatchConsumer {
   static async start(s: KafkaSettings, options: ConsumeOptions): Promise<BatchConsumer> {
     installReadCommittedFilter();
     // CONCORD_KAFKA_MAX_BYTES_PER_PARTITION bounds a fetched batch (smaller: more, smaller transactions).
-    const maxBytesPerPartition = Number(process.env.CONCORD_KAFKA_MAX_BYTES_PER_PARTITION ?? 1 << 20);
+    const maxBytesPerPartition = envNumber('CONCORD_KAFKA_MAX_BYTES_PER_PARTITION', 1 << 20, { integer: true, min: 1, unit: 'bytes' });
     const session = sessionTimeoutMs();
     const consumer: StringConsumer = new Consumer({
       // More patience than the other clients: after a stall the group coordinator may take a while to rejoin.

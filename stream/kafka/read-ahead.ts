@@ -1,6 +1,7 @@
 /** How far a consumer reads ahead of what it delivered: records taken from fetch responses, held for delivery. */
 import type { GroupGeneration } from './common.ts';
 import { takeRecords, type FetchedPartition, type FetchRequestPartitions, type FetchResponseRecords } from './fetched-records.ts';
+import { envNumber } from '../../pipeline/env-number.ts';
 
 /**
  * Records taken from fetch responses and not yet delivered, past which the next fetch waits (env
@@ -8,7 +9,7 @@ import { takeRecords, type FetchedPartition, type FetchRequestPartitions, type F
  * watermark alignment is (a paused partition's records fetched already are still processed).
  */
 function prefetchRecords(): number {
-  return Number(process.env.CONCORD_KAFKA_PREFETCH_RECORDS ?? 20_000);
+  return envNumber('CONCORD_KAFKA_PREFETCH_RECORDS', 20_000, { integer: true, min: 1, unit: 'records' });
 }
 
 /** The parts of the library's consumer the record taking needs. */

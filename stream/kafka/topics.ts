@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { PipelineDefinition } from '../../pipeline/definition.ts';
-import { ConfigError } from '../../pipeline/errors.ts';
+import { envNumber } from '../../pipeline/env-number.ts';
 import { safeName } from '../../pipeline/names.ts';
 import type { Registry } from '../../pipeline/registry.ts';
 import { normaliseValue, type EventSchema } from '../../schemas/schema.ts';
@@ -97,10 +97,7 @@ export function needsMergeStage(def: PipelineDefinition): boolean {
 
 /** Partitions of the topics Concord creates: env CONCORD_PARTITIONS, default 6 (a bad value is refused, not taken as 6). */
 export function defaultPartitions(): number {
-  const text = process.env.CONCORD_PARTITIONS ?? '6';
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isInteger(n) || n < 1) throw new ConfigError(`CONCORD_PARTITIONS ${JSON.stringify(text)}: give a positive whole number of partitions (default 6)`);
-  return n;
+  return envNumber('CONCORD_PARTITIONS', 6, { integer: true, min: 1, unit: 'partitions' });
 }
 
 /**

@@ -91,7 +91,7 @@ describe('Kafka failures from the CLI', () => {
     for (const value of ['abc', '0', '-2', '1.5']) {
       const r = concord(['run', '--definitions', rides, '--pipeline', 'all'], { ...noBroker, CONCORD_PARTITIONS: value });
       expect(r.code, r.stderr).toBe(2);
-      expect(r.stderr).toBe(`concord run: CONCORD_PARTITIONS "${value}": give a positive whole number of partitions (default 6)\n`);
+      expect(r.stderr).toBe(`concord run: environment CONCORD_PARTITIONS "${value}": use a whole number of partitions, at least 1 (default 6)\n`);
     }
   });
 

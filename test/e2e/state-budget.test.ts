@@ -21,6 +21,6 @@ describe('a key-cardinality explosion', () => {
     // A budget that is no number fell back to 2048 MB silently.
     const bad = concord(['stream', '--pipeline', 'page_views_per_minute', '--input', input, '--output', ws.file('out3.jsonl')], { CONCORD_STATE_BUDGET_MB: '512MB' });
     expect(bad.code, bad.stderr).toBe(2);
-    expect(bad.stderr).toBe('concord stream: environment CONCORD_STATE_BUDGET_MB "512MB": use a number of megabytes greater than 0 (default 2048)\n');
+    expect(bad.stderr).toBe('concord stream: environment CONCORD_STATE_BUDGET_MB "512MB": use a number of megabytes, at least 1 (default 2048)\n');
   });
 });

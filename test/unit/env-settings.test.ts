@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { envNumber } from '../../pipeline/env-number.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
+import { jobSettings } from '../../jobs/job-queue.ts';
 import { DEFAULT_MAX_LINE_BYTES, maxLineBytes } from '../../sources/line-limits.ts';
 import { openStore } from '../../store/open-store.ts';
 import { seedRegistry } from '../../examples/seed.ts';
@@ -17,6 +19,22 @@ describe('environment settings', () => {
       expect(() => maxLineBytes({ CONCORD_MAX_LINE_BYTES: raw })).toThrow(ConfigError);
       expect(() => maxLineBytes({ CONCORD_MAX_LINE_BYTES: raw })).toThrow(`environment CONCORD_MAX_LINE_BYTES "${raw}": use a whole number of bytes`);
     }
+  });
+
+  // Every CONCORD_* number is read by one helper: a bare Number() made "5s" NaN (jobs with NaN attempts,
+  // a NaN session timeout), far from where it was set.
+  it('numbers from the environment: the default when unset or empty, else a valid number or the user\'s error naming it', () => {
+    expect(envNumber('X', 7, {}, {})).toBe(7);
+    expect(envNumber('X', 7, {}, { X: ' ' })).toBe(7);
+    expect(envNumber('X', 7, { integer: true, min: 1 }, { X: '12' })).toBe(12);
+    expect(envNumber('X', undefined, {}, {})).toBeUndefined();
+    expect(() => envNumber('X', 7, { integer: true, min: 1, unit: 'attempts' }, { X: '1.5' })).toThrow('environment X "1.5": use a whole number of attempts, at least 1 (default 7)');
+    expect(() => envNumber('X', 7, { unit: 'milliseconds' }, { X: '5s' })).toThrow('environment X "5s": use a number of milliseconds, 0 or more (default 7)');
+    expect(() => envNumber('X', 7, {}, { X: '-1' })).toThrow(ConfigError);
+    vi.stubEnv('CONCORD_JOB_ATTEMPTS', 'five');
+    expect(() => jobSettings()).toThrow('environment CONCORD_JOB_ATTEMPTS "five": use a whole number of attempts, at least 1 (default 5)');
+    vi.stubEnv('CONCORD_JOB_ATTEMPTS', '3');
+    expect(jobSettings().attempts).toBe(3);
   });
 
   it('CONCORD_STORE_SCHEMA and CONCORD_SEAL_DELAY_MS are checked before the store is opened, as the user\'s', async () => {
