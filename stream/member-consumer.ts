@@ -40,6 +40,8 @@ export class MemberConsumer {
   /** Assignments delivered so far (the wait after a refusal checks that one came). */
   private assignments = 0;
   private reassignTimer: NodeJS.Timeout | undefined;
+  /** Read once at start: a bad CONCORD_KAFKA_REASSIGN_WAIT_MS is said before the worker runs. */
+  private readonly reassignWaitMs = reassignWaitMs();
   /** Partitions the member wants left out of fetches (watermark alignment), also for a replacement consumer. */
   private paused: readonly number[] = [];
 
@@ -111,7 +113,7 @@ export class MemberConsumer {
     clearTimeout(this.reassignTimer);
     this.reassignTimer = setTimeout(() => {
       if (this.assignments === seen && this.generation === generation && !this.stopped) this.replaceAfterStep();
-    }, reassignWaitMs());
+    }, this.reassignWaitMs);
     this.reassignTimer.unref();
   }
 

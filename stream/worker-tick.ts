@@ -36,6 +36,9 @@ export class WorkerTick {
   /** When the stall check last asked for end offsets (at most once per stall period). */
   private stallCheckedAt = 0;
 
+  /** Read once at start: a bad CONCORD_KAFKA_STALL_MS is said before the worker runs, not at a tick. */
+  private readonly stallMs = stalledAfterMs();
+
   constructor(private readonly o: WorkerTickOptions) {}
 
   start(): void {
@@ -56,7 +59,7 @@ export class WorkerTick {
     if (partitions.markIdle(now, this.o.idleTimeoutMs ?? 30_000)) await this.o.steps.step();
     // Seen a few times in ~20 loaded test runs: the client stopped fetching one partition that still had
     // records (all others read to their end). Every step commits, so a fresh consumer loses nothing.
-    const stall = stalledAfterMs();
+    const stall = this.stallMs;
     if (watch.silentMs(now) >= stall && now - this.stallCheckedAt >= stall && partitions.size > 0 && ((this.stallCheckedAt = now), !(await this.caughtUp()))) {
       this.o.log(`no records for ${Math.round(watch.silentMs(now) / 1000)} s although partitions have unread records: rejoining with a fresh consumer`);
       watch.heard(now);
