@@ -18,6 +18,13 @@ export async function reconcileRule(
   const range = input.range;
   const exclude = (input.dedupe ?? true) ? { exclude: evidence.duplicates.replayExtras } : {};
   const replayed = finalResults((await replay(def, input.archiveDir, { db, exactDistinct: false, ...exclude })).filter((r) => inRange(r, range)));
+  // Complete data over every delivery (no lateness, duplicates counted as the stream counts them). An
+  // alert the stream raised exactly as this raises it owes its difference to repeated deliveries alone,
+  // whatever late events of its key are near: without this, such cells were blamed on those late events
+  // (the proximity attribution below) instead of `duplicate`.
+  const everyDelivery = 'exclude' in exclude && evidence.duplicates.replayExtras.length > 0
+    ? finalResults((await replay(def, input.archiveDir, { db, exactDistinct: false })).filter((r) => inRange(r, range)))
+    : undefined;
   const realtime = finalResults(input.realtime.filter((r) => inRange(r, range)));
   const read = input.dashboardRead ? finalResults(input.dashboardRead.filter((r) => inRange(r, range))) : undefined;
   let attribute: Attribution, shadow: Map<string, ResultRecord>, lateEvents: number;
@@ -50,6 +57,10 @@ export async function reconcileRule(
   const report = emptyReport(def, metricsOf(def, realtime, replayed), lateEvents, evidence);
   const fallback = evidenceAttribution(def, evidence);
   const sameValue = sameValueOf(def);
+  if (everyDelivery) {
+    const byLateness = attribute;
+    attribute = (id, rt, rp, sh) => (sameValue(rt, everyDelivery.get(id)) ? { cause: 'unexplained', events: [] } : byLateness(id, rt, rp, sh));
+  }
   const cells = new Set([...replayed.keys(), ...realtime.keys()]);
   // Alert order (ids start with the key), as the windows' report orders by window then key.
   for (const id of [...cells].sort((a, b) => parseFloat(a) - parseFloat(b) || (a < b ? -1 : a > b ? 1 : 0))) {

@@ -1,0 +1,68 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { ParquetArchive } from '../../batch/parquet-archive.ts';
+import type { PipelineDefinition } from '../../pipeline/definition.ts';
+import { parseDefinitions } from '../../pipeline/definitions-file.ts';
+import { reconcile, type LoggedLate } from '../../reconcile/reconcile.ts';
+import type { LateRecord, ResultRecord } from '../../schemas/results.ts';
+import { memoryBatches } from '../../sources/jsonl-file.ts';
+import { runStream } from '../../stream/runtime.ts';
+import { tempWorkspace } from '../fixtures/workspace.ts';
+
+// A rule's differences are named by what really caused them: the stream's own run, archived and
+// reconciled both ways (re-running the stream over the archive, and with the workers' late log).
+const ws = tempWorkspace();
+afterAll(() => ws.cleanup());
+const S = 1_000;
+const defs = parseDefinitions({
+  schemas: { tx: { time: 'ts', id: 'id', fields: { id: 'string', ts: 'timestamp', user: 'string' } } },
+  pipelines: {
+    burst: { input: 'tx', key: 'user', rule: { within: '10s', count: true, more_than: 1, output: 'n' }, max_out_of_orderness: 0, allowed_lateness: '1m' },
+  },
+}, 'x');
+const tx = (id: string, ts: number, user = 'u1') => JSON.stringify({ id, ts, user });
+let n = 0;
+
+async function reconcileBothWays(def: PipelineDefinition, lines: string[]) {
+  const realtime: ResultRecord[] = [];
+  const logged: LoggedLate[] = [];
+  await runStream({
+    pipelines: [def],
+    source: memoryBatches('file:input.jsonl', lines, 1000),
+    onResult: (r) => realtime.push(r),
+    onLate: (record: LateRecord) => logged.push({ record, evaluatedOnArrival: false }),
+    onLateAccepted: (record: LateRecord) => logged.push({ record, evaluatedOnArrival: true }),
+    onDeadLetter: () => {},
+  });
+  const dir = join(ws.dir, `a${n++}`);
+  await new ParquetArchive(dir, def.schema).write(memoryBatches('file:input.jsonl', lines, 1000));
+  return { realtime, reports: [await reconcile({ def, realtime, archiveDir: dir }), await reconcile({ def, realtime, archiveDir: dir, lateLog: logged })] };
+}
+
+describe('reconcile: rule causes', () => {
+  it('an alert that differs by a repeated delivery alone is a duplicate, not the late event next to it', async () => {
+    // a is delivered twice (the stream counts 2 at a: alert); x arrives late within L and is evaluated
+    // on arrival, after the predecessor a satisfied the rule: no alert at x. The deduplicated replay
+    // alerts at x instead. Without the repeated delivery the stream would have alerted at x too (x's
+    // predecessor a, counted once, does not satisfy the rule): x's difference is the duplicate's, the
+    // late x changed nothing. (It was named late_within_lateness: x is a late event within one span.)
+    const { realtime, reports } = await reconcileBothWays(defs.pipeline('burst'), [tx('a', 0), tx('a', 0), tx('z', 20 * S), tx('x', 5 * S)]);
+    expect(realtime.map((r) => r.kind === 'alert' && [r.id, r.value, r.late])).toEqual([['a', 2, false]]);
+    for (const report of reports) {
+      expect(report).toMatchObject({ different: 2, unexplained: 0, causes: { duplicate: 2, late_within_lateness: 0 } });
+      expect(report.differences.map((d) => [d.cell.id, d.realtime, d.replay, d.cause])).toEqual([
+        ['a', { n: 2 }, null, 'duplicate'], ['x', null, { n: 2 }, 'duplicate']]);
+    }
+  });
+
+  it('a late event that really moved the alert is still named for it, next to a repeated delivery elsewhere', async () => {
+    // u2's repeated delivery changes nothing of u1; u1's late x (evaluated on arrival) alerts at x as the
+    // replay does, but the stream had already alerted at b, before x arrived.
+    const { reports } = await reconcileBothWays(defs.pipeline('burst'), [
+      tx('d', 0, 'u2'), tx('d', 0, 'u2'), tx('a', 1 * S), tx('b', 3 * S), tx('z', 30 * S), tx('x', 2 * S)]);
+    for (const report of reports) {
+      expect(report.differences.map((d) => [d.cell.user, d.cell.id, d.cause]).sort()).toEqual([
+        ['u1', 'b', 'late_within_lateness'], ['u2', 'd', 'duplicate']]);
+    }
+  });
+});
