@@ -55,8 +55,15 @@ export async function reconcileRule(
     lateEvents = run.out.lates.length;
   }
   const report = emptyReport(def, metricsOf(def, realtime, replayed), lateEvents, evidence);
-  const fallback = evidenceAttribution(def, evidence);
   const sameValue = sameValueOf(def);
+  // `duplicate` only where repeated deliveries alone make the difference (the stream's alert is the
+  // every-delivery one). The evidence's own test (a repeated delivery of the key, and the realtime alert
+  // equal to the shadow) holds trivially with the workers' log, whose shadow is the realtime itself: any
+  // difference of a key with a repeated delivery anywhere in the day was named `duplicate`, e.g. an alert
+  // at an event the stream never read.
+  const withDuplicates = evidenceAttribution(def, evidence);
+  const withoutDuplicates = evidenceAttribution(def, { ...evidence, duplicates: { ...evidence.duplicates, deliveries: [] } });
+  const fallback: typeof withDuplicates = (id, rt, rp, sh) => (everyDelivery && sameValue(rt, everyDelivery.get(id)) ? withDuplicates : withoutDuplicates)(id, rt, rp, sh);
   if (everyDelivery) {
     const byLateness = attribute;
     attribute = (id, rt, rp, sh) => (sameValue(rt, everyDelivery.get(id)) ? { cause: 'unexplained', events: [] } : byLateness(id, rt, rp, sh));

@@ -23,7 +23,7 @@ const defs = parseDefinitions({
 const tx = (id: string, ts: number, user = 'u1') => JSON.stringify({ id, ts, user });
 let n = 0;
 
-async function reconcileBothWays(def: PipelineDefinition, lines: string[]) {
+async function reconcileBothWays(def: PipelineDefinition, lines: string[], archived = lines) {
   const realtime: ResultRecord[] = [];
   const logged: LoggedLate[] = [];
   await runStream({
@@ -35,7 +35,7 @@ async function reconcileBothWays(def: PipelineDefinition, lines: string[]) {
     onDeadLetter: () => {},
   });
   const dir = join(ws.dir, `a${n++}`);
-  await new ParquetArchive(dir, def.schema).write(memoryBatches('file:input.jsonl', lines, 1000));
+  await new ParquetArchive(dir, def.schema).write(memoryBatches('file:input.jsonl', archived, 1000));
   return { realtime, reports: [await reconcile({ def, realtime, archiveDir: dir }), await reconcile({ def, realtime, archiveDir: dir, lateLog: logged })] };
 }
 
@@ -63,6 +63,17 @@ describe('reconcile: rule causes', () => {
     for (const report of reports) {
       expect(report.differences.map((d) => [d.cell.user, d.cell.id, d.cause]).sort()).toEqual([
         ['u1', 'b', 'late_within_lateness'], ['u2', 'd', 'duplicate']]);
+    }
+  });
+
+  it('a key with a repeated delivery is no duplicate where the stream never read the event that alerts', async () => {
+    // The archive holds y, which the stream never read and no late log names (an archive holding more
+    // than the stream saw): the replay alerts at y. u1's repeated delivery of a, 30 s earlier, has nothing
+    // to do with it. (With the workers' log it was named `duplicate`: the key had a repeated delivery.)
+    const streamed = [tx('a', 0), tx('a', 0), tx('b', 30 * S), tx('z', 60 * S)];
+    const { reports } = await reconcileBothWays(defs.pipeline('burst'), streamed, [...streamed, tx('y', 31 * S)]);
+    for (const report of reports) {
+      expect(report.differences.map((d) => [d.cell.id, d.cause])).toEqual([['a', 'duplicate'], ['y', 'unexplained']]);
     }
   });
 });
