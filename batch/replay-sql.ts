@@ -175,14 +175,16 @@ export function ruleSql(def: RulePipeline, source: string): string {
   // Strictly earlier timestamps within the span, then the rows of the same ts up to this id (peers included).
   const earlier = `OVER (PARTITION BY k ORDER BY ts RANGE BETWEEN ${span - 1} PRECEDING AND 1 PRECEDING)`;
   const sameTs = `OVER (PARTITION BY k, ts ORDER BY id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)`;
+  // An exact (HUGEINT) sum meets an integer threshold as an integer literal: exact, as the stream's bigint
+  // comparison (`String` would write 1e21 and beyond as a DOUBLE, and the sum would be rounded to meet it).
+  const exact = measure === 'sum' && def.schema.fields[field ?? '']?.kind !== 'double';
   const m = measure === 'distinct'
     ? { cols: `list(v) ${earlier} AS e, list(v) ${sameTs} AS s`, value: 'list_distinct(list_concat(coalesce(e, []), s)) AS vals', m: 'len(vals)' }
     : measure === 'count'
       ? { cols: `count(*) ${earlier} AS e, count(*) ${sameTs} AS s`, value: 'coalesce(e, 0) + s AS m0', m: 'm0' }
-      : { cols: `sum(v) ${earlier} AS e, sum(v) ${sameTs} AS s`, value: 'coalesce(e, 0) + coalesce(s, 0) AS m0', m: 'm0' };
-  // An exact (HUGEINT) sum meets an integer threshold as an integer literal: exact, as the stream's bigint
-  // comparison (`String` would write 1e21 and beyond as a DOUBLE, and the sum would be rounded to meet it).
-  const exact = measure === 'sum' && def.schema.fields[field ?? '']?.kind !== 'double';
+      : exact
+        ? { cols: `sum(v) ${earlier} AS e, sum(v) ${sameTs} AS s`, value: 'coalesce(e, 0) + coalesce(s, 0) AS m0', m: 'm0' }
+        : orderedDoubleSum(earlier, sameTs);
   const limit = exact && Number.isInteger(threshold) && Math.abs(threshold) < 2 ** 126 ? BigInt(threshold).toString() : sqlLiteral(threshold);
   return `
     WITH t AS (SELECT ${k} AS k, ${id} AS id, ${timeExpr(def)} AS ts, ${v} AS v FROM ${source}${filter}),
@@ -191,6 +193,22 @@ export function ruleSql(def: RulePipeline, source: string): string {
     flagged AS (SELECT *, ${m.m} AS m, ${m.m} > ${limit} AS sat FROM s),
     crossed AS (SELECT *, lag(sat) OVER (PARTITION BY k ORDER BY ts, id) AS prev_sat FROM flagged)
     SELECT k, id, ts, m${measure === 'distinct' ? ', vals' : ''} FROM crossed WHERE sat AND NOT coalesce(prev_sat, false)`;
+}
+
+/**
+ * A rule's sum of a `double` field as the stream adds it: left to right in (ts, id) order. DuckDB's window
+ * sum adds in an order of its own, and a frame summing to 0.6000000000000001 one way and 0.6 the other
+ * decides an alert at "more than 0.6" differently (the stream alerted, the replay did not, with no late
+ * data: unexplained). Frames are a key's events within one span: lists are cheap.
+ */
+function orderedDoubleSum(earlier: string, sameTs: string): { cols: string; value: string; m: string } {
+  const row = `{'ts': ts, 'id': id, 'v': v}`;
+  const ordered = 'CASE WHEN e IS NULL THEN list_sort(s) ELSE list_concat(list_sort(e), list_sort(s)) END';
+  return {
+    cols: `list(${row}) ${earlier} AS e, list(${row}) ${sameTs} AS s`,
+    value: `list_filter(list_transform(${ordered}, lambda x: x.v), lambda x: x IS NOT NULL) AS vs`,
+    m: 'CASE WHEN len(vs) = 0 THEN 0::DOUBLE ELSE list_reduce(vs, lambda a, b: a + b) END',
+  };
 }
 
 /** The statements a windowed replay runs over `source`, built once for the replay and for `concord explain`. */
