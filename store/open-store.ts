@@ -8,12 +8,10 @@ import { checkDuckDbStorePath } from './duckdb-path.ts';
 import { DuckDbReadDriver } from './duckdb-read-driver.ts';
 import { PostgresDriver, PostgresReadDriver } from './pg-driver.ts';
 import { redact } from './sql-driver.ts';
-import { SqlResultStore, type StoreOptions } from './sql-store.ts';
+import { SqlResultStore, STORE_SCHEMA_NAME, type StoreOptions } from './sql-store.ts';
 import { StoreReader } from './store-reader.ts';
 
 export const DEFAULT_STORE = 'duckdb:.concord/store.duckdb';
-/** A store schema name: it is written into SQL unquoted (store/sql-store.ts checks it again). */
-const STORE_SCHEMA = /^[a-z_][a-z0-9_]*$/;
 import { DEFAULT_DATABASE_URL } from '../infra/postgres.ts';
 
 export { DEFAULT_DATABASE_URL };
@@ -28,7 +26,7 @@ function resolve<O extends StoreOptions>(url: string | undefined, options: O) {
   const schema = options.schema ?? process.env.CONCORD_STORE_SCHEMA ?? 'concord';
   // Checked before a connection is opened, as the user's setting it is (was a plain Error with a stack,
   // after the database was opened; a CONCORD_SEAL_DELAY_MS that is no number was NaN, silently).
-  if (!STORE_SCHEMA.test(schema)) throw new ConfigError(`store schema "${schema}" (env CONCORD_STORE_SCHEMA): use lower-case letters, digits and _, starting with a letter or _`);
+  if (!STORE_SCHEMA_NAME.test(schema)) throw new ConfigError(`store schema "${schema}" (env CONCORD_STORE_SCHEMA): use lower-case letters, digits and _, starting with a letter or _`);
   const sealDelayMs = options.sealDelayMs ?? envNumber('CONCORD_SEAL_DELAY_MS', undefined, { integer: true, unit: 'milliseconds' });
   return { url: url ?? process.env.CONCORD_STORE ?? DEFAULT_STORE, opts: { ...options, schema, ...(sealDelayMs === undefined ? {} : { sealDelayMs }) } };
 }

@@ -24,6 +24,9 @@ export interface StoreOptions {
   now?: () => number;
 }
 
+/** A store schema name: it is written into SQL unquoted. */
+export const STORE_SCHEMA_NAME = /^[a-z_][a-z0-9_]*$/;
+
 /**
  * The single source of truth: result rows per cell and generation, with history, day versions and an
  * atomic switch per (pipeline, day), published changes, dirty cells, late events and reconciliation
@@ -59,7 +62,7 @@ export class SqlResultStore implements ReconcileStore {
   constructor(db: SqlDriver, options: StoreOptions) {
     this.db = db;
     const schema = options.schema ?? 'concord';
-    if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new ConfigError(`store schema "${schema}": use lower-case letters, digits and _`);
+    if (!STORE_SCHEMA_NAME.test(schema)) throw new ConfigError(`store schema "${schema}": use lower-case letters, digits and _`);
     this.s = schema;
     this.sealDelayMs = options.sealDelayMs ?? 72 * 3_600_000;
     this.registry = options.registry;
