@@ -11,7 +11,7 @@ import { metricsFlags, metricsFromFlags, metricsOptions, metricsPort } from '../
 import type { CommandSpec, FlagValues } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
 import { Progress } from '../progress.ts';
-import { applyBrokersFlag, checkKafkaNames, kafkaFlags, kafkaOptions, loadRegistry } from './shared.ts';
+import { applyBrokersFlag, checkKafkaNames, kafkaFlags, kafkaOptions, loadRegistry, positiveIntegerFlag } from './shared.ts';
 import { onStopSignal } from '../stop-signals.ts';
 
 export const archiveCommand: CommandSpec = {
@@ -52,7 +52,7 @@ export const archiveCommand: CommandSpec = {
       checkKafkaNames(v);
       // Checked before the broker is asked: a bad duration was said after it, and --flush-records was taken
       // as it came (abc: never a flush by count, 0 or -5: a file per record).
-      const flushRecords = v['flush-records'] === undefined ? undefined : positiveInteger(String(v['flush-records']), '--flush-records');
+      const flushRecords = v['flush-records'] === undefined ? undefined : positiveIntegerFlag(String(v['flush-records']), '--flush-records');
       const stopWhenIdleMs = v['stop-when-idle'] ? parseDuration(String(v['stop-when-idle']), '--stop-when-idle') : undefined;
       metricsPort(v);
       const log = processLog(v, 'concord-archiver');
@@ -103,11 +103,4 @@ function checkSource(v: FlagValues): void {
   if (v.input === undefined) throw new ConfigError('give --input FILE, or --from-kafka');
   const kafkaOnly = KAFKA_ONLY.filter((f) => v[f] !== undefined);
   if (kafkaOnly.length > 0) throw new ConfigError(`--${kafkaOnly.join(', --')}: ${kafkaOnly.length === 1 ? 'an option' : 'options'} of --from-kafka, not of --input`);
-}
-
-/** A whole number of at least 1 (`--flush-records`), said as `produce` says its counts. */
-function positiveInteger(text: string, flag: string): number {
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isInteger(n) || n < 1) throw new ConfigError(`${flag} must be a positive integer, got ${text}`);
-  return n;
 }

@@ -10,7 +10,7 @@ import { probeBrokers } from '../../stream/kafka/admin.ts';
 import { concordTopics, defaultPartitions, inputTopic, partitionKeyField, recordKey } from '../../stream/kafka/topics.ts';
 import type { CommandSpec } from '../args.ts';
 import { Progress } from '../progress.ts';
-import { applyBrokersFlag, checkKafkaNames, kafkaFlags, kafkaOptions, loadRegistry } from './shared.ts';
+import { applyBrokersFlag, checkKafkaNames, kafkaFlags, kafkaOptions, loadRegistry, positiveIntegerFlag } from './shared.ts';
 
 /** The schemas the seeded generator writes (the seed definitions' two). */
 const GENERATED: readonly GeneratedSchema[] = ['clicks', 'transactions'];
@@ -155,8 +155,7 @@ export const produceCommand: CommandSpec = {
     const registry = await loadRegistry(v);
     const schema = registry.schema(String(v.schema));
     const rate = v.rate === undefined ? undefined : parseRate(String(v.rate));
-    const partitions = v.partitions === undefined ? defaultPartitions() : Number(v.partitions);
-    if (!Number.isInteger(partitions) || partitions <= 0) throw new ConfigError(`--partitions must be a positive integer, got ${String(v.partitions)}`);
+    const partitions = v.partitions === undefined ? defaultPartitions() : positiveIntegerFlag(String(v.partitions), '--partitions');
     const topic = inputTopic(schema.name);
     const keyedBy = `keyed by ${partitionKeyField(schema)}`;
 

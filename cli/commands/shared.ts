@@ -65,6 +65,13 @@ export function checkKafkaNames(v: Record<string, unknown>): void {
   }
 }
 
+/** A flag's whole number of at least 1 (`--partitions`, `--flush-records`). */
+export function positiveIntegerFlag(text: string, flag: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isInteger(n) || n < 1) throw new ConfigError(`${flag} must be a positive integer, got ${text}`);
+  return n;
+}
+
 export const storeOptions = [
   '--store URL                result store: duckdb:<file> (default duckdb:.concord/store.duckdb, one process)',
   '                           or postgres://user@host:port/db (several processes); env CONCORD_STORE',
