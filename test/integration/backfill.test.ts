@@ -229,8 +229,6 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     expect(again.report.differences.map((d) => [d.cause, d.late_events.map((e) => e.id)])).toEqual([['archive_added', ['t9']]]);
   });
 
-  // A late transaction that moves a crossing earlier withdraws the later alert (one alert per crossing):
-  // backfill upserted the new alert and kept the withdrawn one (two alerts for one crossing).
   // The stream read a transaction the archive lacks (archived from an input cut short), and raised an
   // alert at it; a transaction of the same user evaluated on arrival was near. The alert was attributed
   // to late_within_lateness, and the published replay withdrew a correct alert.
@@ -257,6 +255,8 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     expect((await store.status(fraud.name, DAY)).liveGeneration).toBe(0);
   });
 
+  // A late transaction that moves a crossing earlier withdraws the later alert (one alert per crossing):
+  // backfill upserted the new alert and kept the withdrawn one (two alerts for one crossing).
   it('rules: a backfill that withdraws an alert publishes a new version without it (revert brings it back)', async () => {
     const fraud = withTiming(fraudMultiCountry(), { maxOutOfOrderness: 1_000, allowedLateness: 0 });
     const store = await fresh();
