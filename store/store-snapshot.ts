@@ -107,18 +107,20 @@ export class StoreSnapshot {
     const unit = 10 ** (d ?? 0);
     // Each stored value is the double nearest m / 10^d: times 10^d, rounded, is m again (|m| < 2^53; past
     // that the stored double was all there was). Values whose m would overflow a BIGINT are summed as doubles.
-    const fits = `abs(${value}) < ${2 ** 62 / unit}`;
-    const exact = d === null ? 'NULL' : `sum(CASE WHEN ${fits} THEN CAST(round(${value} * ${unit}) AS BIGINT) END)`;
-    const rest = d === null ? `sum(${value})` : `sum(CASE WHEN NOT (${fits}) THEN ${value} END)`;
+    // `v`: each window's value, extracted from its JSON once.
+    const fits = `abs(v) < ${2 ** 62 / unit}`;
+    const exact = d === null ? 'NULL' : `sum(CASE WHEN ${fits} THEN CAST(round(v * ${unit}) AS BIGINT) END)`;
+    const rest = d === null ? 'sum(v)' : `sum(CASE WHEN NOT (${fits}) THEN v END)`;
     const live = o.version === 'live';
     const rows = await this.q.query(
       `SELECT cell, key_json, exact, rest, windows, CASE WHEN exact IS NULL AND rest IS NULL THEN NULL
          ELSE coalesce(CAST(exact AS FLOAT8), 0) / ${unit} + coalesce(rest, 0) END AS ranked
-       FROM (SELECT r.cell AS cell, min(r.key_json) AS key_json, ${exact} AS exact, ${rest} AS rest, count(*) AS windows
-         FROM ${this.s}.result_rows r ${live ? `LEFT JOIN ${this.s}.day_live d ON d.pipeline = r.pipeline AND d.day = r.day` : ''}
-         WHERE r.pipeline = $1 AND r.kind = 'window' AND r.window_start >= $2 AND r.window_start < $3
-           AND r.generation = ${live ? 'coalesce(d.generation, 0)' : p(o.version as number)}
-         GROUP BY r.cell) t
+       FROM (SELECT cell, min(key_json) AS key_json, ${exact} AS exact, ${rest} AS rest, count(*) AS windows
+         FROM (SELECT r.cell AS cell, r.key_json AS key_json, ${value} AS v
+           FROM ${this.s}.result_rows r ${live ? `LEFT JOIN ${this.s}.day_live d ON d.pipeline = r.pipeline AND d.day = r.day` : ''}
+           WHERE r.pipeline = $1 AND r.kind = 'window' AND r.window_start >= $2 AND r.window_start < $3
+             AND r.generation = ${live ? 'coalesce(d.generation, 0)' : p(o.version as number)}) w
+         GROUP BY cell) t
        ORDER BY ranked DESC NULLS LAST, exact DESC NULLS LAST, cell LIMIT ${int(o.n)}`, params);
     // An integer sum (HUGEINT from DuckDB, numeric text from PostgreSQL) converted and divided once: the double nearest the exact total.
     const totalOf = (x: Record<string, unknown>) => x.exact === null && x.rest === null ? null : Number(x.exact ?? 0) / unit + Number(x.rest ?? 0);
