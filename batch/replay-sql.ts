@@ -1,4 +1,4 @@
-import type { AggregateSpec } from '../pipeline/aggregates.ts';
+import { isFloatingRuleSum, type AggregateSpec } from '../pipeline/aggregates.ts';
 import type { PipelineDefinition, RulePipeline, WindowedPipeline } from '../pipeline/definition.ts';
 import { filterSql } from '../pipeline/filter.ts';
 import { DEFAULT_HLL_PRECISION } from '../pipeline/hyperloglog.ts';
@@ -177,7 +177,7 @@ export function ruleSql(def: RulePipeline, source: string): string {
   const sameTs = `OVER (PARTITION BY k, ts ORDER BY id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)`;
   // An exact (HUGEINT) sum meets an integer threshold as an integer literal: exact, as the stream's bigint
   // comparison (`String` would write 1e21 and beyond as a DOUBLE, and the sum would be rounded to meet it).
-  const exact = measure === 'sum' && def.schema.fields[field ?? '']?.kind !== 'double';
+  const exact = measure === 'sum' && !isFloatingRuleSum(def.rule, def.schema);
   const m = measure === 'distinct'
     ? { cols: `list(v) ${earlier} AS e, list(v) ${sameTs} AS s`, value: 'list_distinct(list_concat(coalesce(e, []), s)) AS vals', m: 'len(vals)' }
     : measure === 'count'

@@ -211,6 +211,11 @@ export function isFloatingAggregate(spec: AggregateSpec, schema: EventSchema): b
   return (spec.kind === 'sum' || spec.kind === 'avg') && schema.fields[spec.field]?.kind === 'double';
 }
 
+/** A rule's `sum` of a `double` field: double additions (a rule's sum of an int or decimal field is exact). */
+export function isFloatingRuleSum(rule: { readonly measure: string; readonly field?: string }, schema: EventSchema): boolean {
+  return rule.measure === 'sum' && schema.fields[rule.field ?? '']?.kind === 'double';
+}
+
 /** Equal values, or within `FLOAT_TOLERANCE` relative when `floating` (null only equals null). */
 export function sameNumber(a: number | null | undefined, b: number | null | undefined, floating: boolean): boolean {
   if (a === b) return true;

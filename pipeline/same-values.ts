@@ -1,4 +1,4 @@
-import { isFloatingAggregate, sameNumber } from './aggregates.ts';
+import { isFloatingAggregate, isFloatingRuleSum, sameNumber } from './aggregates.ts';
 import type { PipelineDefinition } from './definition.ts';
 
 /**
@@ -10,7 +10,7 @@ import type { PipelineDefinition } from './definition.ts';
 export function floatingOutputs(def: PipelineDefinition): ReadonlySet<string> {
   return def.kind === 'windowed'
     ? new Set(def.aggregates.filter((a) => isFloatingAggregate(a.aggregate, def.schema)).map((a) => a.output))
-    : new Set(def.rule.measure === 'sum' && def.schema.fields[def.rule.field ?? '']?.kind === 'double' ? [def.rule.output] : []);
+    : new Set(isFloatingRuleSum(def.rule, def.schema) ? [def.rule.output] : []);
 }
 
 /** Two values of one output: equal, within tolerance for a floating output, or the same list (distinct values). */

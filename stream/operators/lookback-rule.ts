@@ -1,4 +1,4 @@
-import { addExact } from '../../pipeline/aggregates.ts';
+import { addExact, isFloatingRuleSum } from '../../pipeline/aggregates.ts';
 import type { RulePipeline } from '../../pipeline/definition.ts';
 import { isBeyondLateness, isDecided } from '../../pipeline/lateness.ts';
 import { keyValuesOf, paneId, type KeyValues } from '../../pipeline/keys.ts';
@@ -60,7 +60,7 @@ export class LookbackRuleOperator extends EventTimeOperator {
     super(def, emitter, options);
     this.def = def;
     this.keyFields = [def.key];
-    this.exactSum = def.rule.measure === 'sum' && def.schema.fields[def.rule.field ?? '']?.kind !== 'double';
+    this.exactSum = def.rule.measure === 'sum' && !isFloatingRuleSum(def.rule, def.schema);
     if (options.restore) this.restoreState(options.restore);
   }
 
