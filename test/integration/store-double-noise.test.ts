@@ -27,6 +27,16 @@ function rows(order: 'a' | 'b', revenue = 12.34): WindowResult[] {
   }));
 }
 
+/** The API's /compare of two versions of the day, read through a reader as `concord serve` reads it. */
+async function compareVersions(at: string, schema: string, pipeline: string, [a, b]: number[], o: { onlyDifferent: boolean; limit: number }) {
+  const reader = await openStoreReader(at, { registry, schema });
+  try {
+    return await reader.read((s) => s.compare(pipeline, RIDES_DATE, a!, b!, o));
+  } finally {
+    await reader.close();
+  }
+}
+
 describe.each(backends)('a double\'s last bits are no change: $name', ({ url }) => {
   it('publish, backfill and compare count only other numbers (a decimal\'s cent still counts)', async () => {
     const a = rows('a')[0]!.values.avg_km as number, b = rows('b')[0]!.values.avg_km as number;
@@ -51,16 +61,10 @@ describe.each(backends)('a double\'s last bits are no change: $name', ({ url }) 
       await store.close();
     }
     // What the API's /compare reads: only the cent, even a page of one row at a time (noise skipped, not a short page).
-    const reader = await openStoreReader(at, { registry, schema });
-    try {
-      const [g1, g2] = generations;
-      const different = await reader.read((s) => s.compare(FARES, RIDES_DATE, g1!, g2!, { onlyDifferent: true, limit: 1 }));
-      expect(different.map((r) => [(r.windowStart - T0) / W, r.a?.revenue, r.b?.revenue, r.differs])).toEqual([[2, 12.34, 12.35, true]]);
-      const all = await reader.read((s) => s.compare(FARES, RIDES_DATE, g1!, g2!, { onlyDifferent: false, limit: 10 }));
-      expect(all.map((r) => r.differs)).toEqual([false, false, true]);
-    } finally {
-      await reader.close();
-    }
+    const different = await compareVersions(at, schema, FARES, generations, { onlyDifferent: true, limit: 1 });
+    expect(different.map((r) => [(r.windowStart - T0) / W, r.a?.revenue, r.b?.revenue, r.differs])).toEqual([[2, 12.34, 12.35, true]]);
+    const all = await compareVersions(at, schema, FARES, generations, { onlyDifferent: false, limit: 10 });
+    expect(all.map((r) => r.differs)).toEqual([false, false, true]);
   });
 
   // A rule's stored alert carries `late` (raised by a late event evaluated on arrival); the replay marks
@@ -86,13 +90,7 @@ describe.each(backends)('a double\'s last bits are no change: $name', ({ url }) 
     } finally {
       await store.close();
     }
-    const reader = await openStoreReader(at, { registry, schema });
-    try {
-      const [g1, g2] = generations;
-      const different = await reader.read((s) => s.compare(BURST, RIDES_DATE, g1!, g2!, { onlyDifferent: true, limit: 10 }));
-      expect(different.map((r) => [r.a?.n, r.b?.n])).toEqual([[7, 8]]);
-    } finally {
-      await reader.close();
-    }
+    const different = await compareVersions(at, schema, BURST, generations, { onlyDifferent: true, limit: 10 });
+    expect(different.map((r) => [r.a?.n, r.b?.n])).toEqual([[7, 8]]);
   });
 });
