@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { seedRegistry } from '../examples/seed.ts';
 import { mdCell, mdRow } from '../reconcile/markdown.ts';
-import { compareArchive, compareLive, compareSink, compareStream, lateSummary, readRun, unexplainedOf, type Comparison, type RunState } from './chaos/measure.ts';
+import { compareArchive, compareLive, compareSink, compareStream, differingCells, lateSummary, readRun, unexplainedOf, type Comparison, type RunState } from './chaos/measure.ts';
 import { brokerDown, brokerUp, createDatabase, dropDatabase, mountSmallDisk, OwnRedis, unmount, type BrokerConfig } from './chaos/own-infra.ts';
 import { Logs, seededRandom } from './chaos/procs.ts';
 import { runDay, type Fault, type FaultOutcome, type FaultPlan } from './chaos/run-day.ts';
@@ -153,6 +153,9 @@ function report(base: RunState, run: RunState, outcomes: Map<Fault, FaultOutcome
     `archive rows = archived event ids against the fault-free archive (${compareArchive(base, run).rows}); sink rows = views in the results topic against views in the store; ` +
     `nightly rows = views of the day visible after reconcile against the clicks archived. The stream faults share one run, so a loss there would show in every row measured the same way.\n`);
   process.stdout.write(`- late sets: ${lateSummary(base, run)}\n`);
+  // Which realtime cells differ, so a rare loss can be traced from the log alone (its run's logs stay in .concord/chaos).
+  const cells = differingCells(base.realtime, run.realtime);
+  if (cells.length > 0) process.stdout.write(`- realtime cells different (first ${Math.min(cells.length, 20)} of ${cells.length}, fault-free -> with faults):\n${cells.slice(0, 20).map((x) => `  ${x}`).join('\n')}\n`);
   const failed = [...Object.values(measures), own].some((m) => m.lost > 0 || m.doubled > 0) || unexplained > 0 || unexplainedOf(base) > 0
     || FAULT_ROWS.some(({ fault }) => { const x = outcomes.get(fault); return x !== undefined && x.injected > 0 && !x.recovered; });
   process.stdout.write(failed ? 'chaos: FAILED (events lost or doubled, a fault not recovered, or differences left unexplained)\n' : 'chaos: ok\n');

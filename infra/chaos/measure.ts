@@ -89,15 +89,18 @@ export function compareArchive(base: RunState, run: RunState): Comparison & { ro
   return { lost, doubled, different: 0, rows: `${runRows} archived rows vs ${baseRows}` };
 }
 
-function cellsDifferent(a: Map<string, Map<string, string>>, b: Map<string, Map<string, string>>): number {
-  let n = 0;
+/** The cells of `b` that differ from `a`'s, as `pipeline cell: a-values -> b-values` ('-' for a missing cell). */
+export function differingCells(a: Map<string, Map<string, string>>, b: Map<string, Map<string, string>>): string[] {
+  const out: string[] = [];
   for (const [p, cells] of a) {
     const other = b.get(p) ?? new Map<string, string>();
-    for (const [k, v] of cells) if (other.get(k) !== v) n++;
-    for (const k of other.keys()) if (!cells.has(k)) n++;
+    for (const [k, v] of cells) if (other.get(k) !== v) out.push(`${p} ${k}: ${v} -> ${other.get(k) ?? '-'}`);
+    for (const [k, v] of other) if (!cells.has(k)) out.push(`${p} ${k}: - -> ${v}`);
   }
-  return n;
+  return out;
 }
+
+const cellsDifferent = (a: Map<string, Map<string, string>>, b: Map<string, Map<string, string>>) => differingCells(a, b).length;
 
 const sumViews = (cells: Map<string, string> | undefined) =>
   [...(cells ?? new Map<string, string>()).values()].reduce((s, v) => s + Number((JSON.parse(v) as { views?: number }).views ?? 0), 0);
