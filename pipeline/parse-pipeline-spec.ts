@@ -7,7 +7,8 @@ import { isObject, q, type Problems } from './definitions-problems.ts';
 import { ConcordError } from './errors.ts';
 import { DEFAULT_HLL_PRECISION } from './hyperloglog.ts';
 import { parseConditions } from './parse-conditions-spec.ts';
-import type { WindowSpec } from './windows.ts';
+import { formatDuration } from './time.ts';
+import { MAX_WINDOWS_PER_EVENT, windowsPerEvent, type WindowSpec } from './windows.ts';
 
 const AGGREGATES = ['count', 'sum', 'min', 'max', 'avg', 'count_distinct', 'approx_distinct'];
 
@@ -33,7 +34,13 @@ function parseWindow(p: Problems, path: string, w: unknown): WindowSpec | undefi
     p.add(`${path}.every`, `${q(w.every)} is longer than the window ${q(w.hopping)}; events between windows would be lost`);
     return undefined;
   }
-  return { kind: 'hopping', size, slide };
+  const spec: WindowSpec = { kind: 'hopping', size, slide };
+  if (windowsPerEvent(spec) > MAX_WINDOWS_PER_EVENT) {
+    p.add(`${path}.every`, `${q(w.hopping)} every ${q(w.every)} puts each event in ${windowsPerEvent(spec).toLocaleString('en-US')} windows (each one state and an output row per key); ` +
+      `at most ${MAX_WINDOWS_PER_EVENT.toLocaleString('en-US')} are allowed: use a longer "every" (at least ${q(formatDuration(Math.ceil(size / MAX_WINDOWS_PER_EVENT)))})`);
+    return undefined;
+  }
+  return spec;
 }
 
 function outputName(p: Problems, path: string, name: string, taken: Set<string>): void {

@@ -9,10 +9,22 @@ export type WindowSpec =
 export const tumbling = (size: Millis): WindowSpec => ({ kind: 'tumbling', size });
 export const hopping = (size: Millis, slide: Millis): WindowSpec => ({ kind: 'hopping', size, slide });
 
+/**
+ * The most windows one event may fall in (size / slide of a hopping window). Each is state and an emitted row per
+ * key: "1h" every "1ms" would put every event in 3.6M windows and stall the stream; 1d every 10s (8,640) still fits.
+ */
+export const MAX_WINDOWS_PER_EVENT = 10_000;
+
+/** How many windows of `spec` hold one event (at most). */
+export const windowsPerEvent = (spec: WindowSpec): number => (spec.kind === 'tumbling' ? 1 : Math.ceil(spec.size / spec.slide));
+
 export function checkWindow(spec: WindowSpec): void {
   if (!Number.isInteger(spec.size) || spec.size <= 0) throw new DefinitionError(`window size must be a positive integer of ms, got ${spec.size}`);
   if (spec.kind === 'hopping' && (!Number.isInteger(spec.slide) || spec.slide <= 0 || spec.slide > spec.size)) {
     throw new DefinitionError(`hopping slide must be a positive integer of ms no larger than the size, got ${spec.slide}`);
+  }
+  if (spec.kind === 'hopping' && windowsPerEvent(spec) > MAX_WINDOWS_PER_EVENT) {
+    throw new DefinitionError(`a hopping window of ${spec.size} ms every ${spec.slide} ms puts each event in ${windowsPerEvent(spec)} windows; at most ${MAX_WINDOWS_PER_EVENT} are allowed`);
   }
 }
 

@@ -3,6 +3,7 @@ import { seedRegistry } from '../../examples/seed.ts';
 import { definitionVersion } from '../../pipeline/definition.ts';
 import { DefinitionsFileError, parseDefinitions } from '../../pipeline/definitions-file.ts';
 import { presentCondition } from '../../pipeline/filter.ts';
+import { checkWindow, hopping } from '../../pipeline/windows.ts';
 import { describePipeline } from '../../serve/routes/pipelines.ts';
 import { validateEvent } from '../../schemas/schema.ts';
 
@@ -117,6 +118,17 @@ describe('definitions file', () => {
       'pipelines.keyless.key: required: the field a rule runs per (one field)',
     ]);
     expect(problems(() => ({ schemas: { rides }, pipelines: {} }))).toEqual(['(file): expected an object {"schemas": {...}, "pipelines": {...}}, got a function']);
+  });
+
+  it('refuses a hopping window that would put each event in more than 10,000 windows, and says which "every" fits', () => {
+    const pipe = (window: unknown) => ({ schemas: { rides }, pipelines: { rolling: { input: 'rides', window, aggregates: { n: 'count' } } } });
+    // 1h every 1ms: 3.6M windows per event (it validated, then stalled the stream on its first event).
+    expect(problems(pipe({ hopping: '1h', every: '1ms' }))).toEqual([
+      'pipelines.rolling.window.every: "1h" every "1ms" puts each event in 3,600,000 windows (each one state and an output row per key); at most 10,000 are allowed: use a longer "every" (at least "360ms")',
+    ]);
+    expect(problems(pipe({ hopping: '1h', every: '360ms' }))).toEqual([]);
+    expect(problems(pipe({ hopping: '24h', every: '10s' }))).toEqual([]);
+    expect(() => checkWindow(hopping(3_600_000, 1))).toThrow(/3600000 windows; at most 10000/);
   });
 
   it('an empty pipeline name is said as such (it was refused with a reason about "all")', () => {
