@@ -50,6 +50,8 @@ export interface WorkerStats {
   records: number;
   events: number;
   deadLetters: number;
+  /** Where the first dead letter was and why (null: none). */
+  firstRejection: string | null;
   late: number;
   /** Of those, per pipeline (each judges an event on its own). */
   latePerPipeline: Record<string, number>;
@@ -99,7 +101,7 @@ export class KafkaWorker {
    * fetch position, which runs ahead of them: `next` may stay one short of the end (a commit marker).
    */
   private readonly watch: CaughtUpWatch;
-  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, late: 0, latePerPipeline: {}, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0, alignmentPauses: 0, maxWatermarkSpreadMs: 0 };
+  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, firstRejection: null, late: 0, latePerPipeline: {}, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0, alignmentPauses: 0, maxWatermarkSpreadMs: 0 };
 
   constructor(options: KafkaWorkerOptions) {
     this.o = options;

@@ -2,7 +2,7 @@ import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { DefinitionError } from '../pipeline/errors.ts';
 import { TimeGuard, timeGuardSettings } from '../pipeline/time-guard.ts';
 import { admitLine } from '../schemas/decode.ts';
-import type { DeadLetter, LateRecord, ResultRecord } from '../schemas/results.ts';
+import { rejectionText, type DeadLetter, type LateRecord, type ResultRecord } from '../schemas/results.ts';
 import { offsetOf, type LineSource } from '../sources/source.ts';
 import { createOperator, type Emitter, type StreamOperator } from './operators/index.ts';
 
@@ -11,6 +11,8 @@ export interface StreamStats {
   events: number;
   /** Rejected lines, quarantined ones included. */
   deadLetters: number;
+  /** Where the first dead letter was and why (null: none). */
+  firstRejection: string | null;
   /** Of those, events whose time lies (reason future_timestamp or past_horizon). */
   quarantined: number;
   late: number;
@@ -53,7 +55,7 @@ export async function runStream(options: StreamRunOptions): Promise<StreamStats>
   const mixed = options.pipelines.find((p) => p.schema.name !== schema.name);
   if (mixed) throw new DefinitionError(`pipelines read one input: ${mixed.name} reads ${mixed.schema.name}, not ${schema.name}`);
 
-  const stats: StreamStats = { lines: 0, events: 0, deadLetters: 0, quarantined: 0, late: 0, latePerPipeline: {}, lateAccepted: 0, results: 0, watermarks: {}, inputWatermarks: {} };
+  const stats: StreamStats = { lines: 0, events: 0, deadLetters: 0, firstRejection: null, quarantined: 0, late: 0, latePerPipeline: {}, lateAccepted: 0, results: 0, watermarks: {}, inputWatermarks: {} };
   const emitter: Emitter = {
     result: (r) => { stats.results++; options.onResult(r); },
     late: (l) => {
@@ -75,6 +77,7 @@ export async function runStream(options: StreamRunOptions): Promise<StreamStats>
       if (admitted === null) continue;
       if (!admitted.ok) {
         stats.deadLetters++;
+        stats.firstRejection ??= rejectionText(admitted.deadLetter);
         if (admitted.quarantined) stats.quarantined++;
         options.onDeadLetter(admitted.deadLetter);
         continue;

@@ -1,6 +1,7 @@
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { TimeGuard, timeGuardSettings } from '../pipeline/time-guard.ts';
 import { admit } from '../schemas/decode.ts';
+import { rejectionText } from '../schemas/results.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
 import type { InBatch } from './kafka/client.ts';
 import type { WorkerOutputs } from './worker-outputs.ts';
@@ -11,6 +12,8 @@ export interface AdmissionCounts {
   records: number;
   events: number;
   deadLetters: number;
+  /** The first rejection's place and reason (schemas/results.ts rejectionText), for the summary: why nothing counts. */
+  firstRejection: string | null;
 }
 
 /**
@@ -45,6 +48,7 @@ export class WorkerAdmission {
         ?? { ok: false as const, deadLetter: { ...position, field: null, reason: 'empty record: no event', raw: record.value }, quarantined: false };
       if (!decoded.ok) {
         this.counts.deadLetters++;
+        this.counts.firstRejection ??= rejectionText(decoded.deadLetter);
         this.outputs.deadLetter(decoded.deadLetter, batch.partition);
         continue;
       }

@@ -3,7 +3,7 @@ import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { parseDuration } from '../../pipeline/time.ts';
 import { kafkaSettings } from '../../stream/kafka/client.ts';
 import { missingTopics, probeBrokers } from '../../stream/kafka/admin.ts';
-import { groupName, inputTopic, needsMergeStage } from '../../stream/kafka/topics.ts';
+import { groupName, inputTopic, needsMergeStage, topicNames } from '../../stream/kafka/topics.ts';
 import { KafkaMergeWorker } from '../../stream/kafka-merge.ts';
 import { KafkaWorker } from '../../stream/kafka-worker.ts';
 import { metricsFlags, metricsFromFlags, metricsOptions, metricsPort } from '../../serve/process-metrics.ts';
@@ -113,9 +113,18 @@ export const runCommand: CommandSpec = {
     const said = (s: ReturnType<typeof counts>, schema: string) =>
       `${s.events} events, ${s.results} results, ${s.late} late, ${s.rejected} rejected, ${s.transactions} transactions` +
       latePerPipeline(s.latePerPipeline, (bySchema.get(schema) ?? []).map((p) => p.name));
+    // The first rejection of each input is said once, with where the others go (all rejected printed no reason).
+    const toldRejection = new Set<number>();
+    const tellRejection = (s: KafkaWorker['stats'], i: number) => {
+      if (s.firstRejection === null || toldRejection.has(i)) return;
+      toldRejection.add(i);
+      log.warn(`run ${schemas[i] ?? '?'}: first rejected record: ${s.firstRejection}; every rejected record is in topic ${topicNames().deadLetter} (reason, field, partition, offset, raw)`,
+        { context: schemas[i] ?? '?', firstRejection: s.firstRejection, deadLetterTopic: topicNames().deadLetter });
+    };
     const progress = setInterval(() => {
       workers.forEach((w, i) => {
         const schema = schemas[i] ?? '?';
+        tellRejection(w.stats, i);
         const c = counts(w.stats);
         log.info(`run ${schema} (${pipelineNames(bySchema.get(schema))}): ${said(c, schema)}`, { context: schema, pipelines: pipelineNames(bySchema.get(schema)), ...c });
       });
@@ -133,6 +142,7 @@ export const runCommand: CommandSpec = {
       });
       stats.forEach((s, i) => {
         const schema = schemas[i] ?? '?';
+        tellRejection(s, i);
         const perTxn = s.transactions > 0 ? `; per transaction: ${(s.checkpointBytes / s.transactions / 1024).toFixed(1)} KiB of checkpoints, commit ${(s.commitSeconds * 1000 / s.transactions).toFixed(1)} ms` : '';
         const aligned = `${settings.maxWatermarkDrift === undefined ? '' : `; alignment: ${s.alignmentPauses} pauses`}; event-time spread at most ${(s.maxWatermarkSpreadMs / 1000).toFixed(0)} s`;
         log.info(`${schema}: ${said(counts(s), schema)}${perTxn}${aligned}`, {

@@ -96,7 +96,9 @@ export const streamCommand: CommandSpec = {
         `${stats.late} late${stats.lateAccepted > 0 ? ` (beyond the allowed lateness; ${stats.lateAccepted} more within it, evaluated on arrival)` : ''}, ${stats.deadLetters} rejected to the dead-letter output${stats.quarantined ? ` (${stats.quarantined} quarantined: event time beyond max_future_skew or past_horizon)` : ''}` +
         `${dlq ? '' : ' (counted only: pass --dead-letter FILE to keep them)'}` +
         // Lines that were neither events nor dead letters: blank ones (skipped by both runtimes, as `produce` says too).
-        `${stats.lines > stats.events + stats.deadLetters ? `; ${stats.lines - stats.events - stats.deadLetters} blank lines skipped` : ''}\n`,
+        `${stats.lines > stats.events + stats.deadLetters ? `; ${stats.lines - stats.events - stats.deadLetters} blank lines skipped` : ''}\n` +
+        // Why lines were rejected, without opening the dead letters (all of them rejected printed no reason).
+        (stats.firstRejection === null ? '' : `  first rejected: ${stats.firstRejection}\n`),
     );
     const conflicting = sink?.written.conflicting ?? 0;
     if (conflicting > 0 && otherVersions.length > 0) {

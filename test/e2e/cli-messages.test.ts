@@ -73,11 +73,13 @@ describe('concord CLI messages', () => {
     const r = concord(['stream', '--pipeline', 'page_views_per_minute', '--input', events, '--output', ws.file('out.jsonl'), '--allowed-lateness', '0', '--max-out-of-orderness', '0']);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stderr.trim().split('\n');
-    expect(lines).toHaveLength(2);
+    expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^stream page_views_per_minute 3 lines read( \(\S+\/s\))?, 1 rejected, 0 late$/);
     expect(lines[1]).toMatch(/^page_views_per_minute: 1 events, 1 results written \(changelog\), 0 late, 1 rejected/);
     // The third line is blank: neither an event nor a dead letter, and said (it was in no count).
     expect(lines[1]).toMatch(/; 1 blank lines skipped$/);
+    // Why a line was rejected, without --dead-letter (a run that rejected every line said no reason).
+    expect(lines[2]).toMatch(/^  first rejected: file:events\.jsonl offset \d+: .*JSON/);
   });
 
   it('archive prints its final progress line once', () => {

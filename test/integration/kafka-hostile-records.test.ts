@@ -64,6 +64,8 @@ describe('hostile records over Kafka', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(archive.code, archive.stderr).toBe(0);
     expect(run.stderr).toMatch(new RegExp(`clicks: ${VALID} events, \\d+ results, 0 late, ${hostile.length} rejected`));
+    // The first rejection is said with its reason and where the rest are (all rejected printed no reason).
+    expect(run.stderr).toMatch(new RegExp(`run clicks: first rejected record: \\S+ offset \\d+: .+; every rejected record is in topic ${prefix.replace('.', '\\.')}concord\\.dlq`));
     expect(archive.stderr).toMatch(new RegExp(`archived ${VALID} clicks events from Kafka and ${hostile.length} rejected records .* of ${VALID + hostile.length} records read`));
 
     const dlq = (await readToEnd(s, topicNames(prefix).deadLetter)).map((r) => JSON.parse(r.value) as Record<string, unknown>);
