@@ -43,7 +43,7 @@ export function reconciliationMarkdown(days: readonly DayReconciliation[], statu
     }),
     ['---', '---', '---', ...Array<string>(8).fill('---:')],
   ));
-  out.push('', mdTable(['pipeline', ...CAUSES], days.map((d) => [d.pipeline, ...CAUSES.map((c) => d.report.causes[c])]), ['---', ...CAUSES.map(() => '---:')]));
+  out.push('', mdTable(['pipeline', ...CAUSES], days.map((d) => [d.pipeline, ...CAUSES.map((c) => d.report.causes[c] ?? 0)]), ['---', ...CAUSES.map(() => '---:')]));
   const failed = days.filter((d) => d.status === 'failed_unexplained');
   if (failed.length > 0) {
     out.push('', `**${failed.map((d) => d.pipeline).join(', ')}: unexplained differences; no correction was published.**`);

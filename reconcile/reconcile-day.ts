@@ -48,6 +48,8 @@ export interface ReconcileStore {
   saveReconciliation(rec: DayReconciliation): Promise<void>;
   dayStatus(pipeline: string, date: string): Promise<'provisional' | 'sealed'>;
   dirtyCells(pipeline: string, date: string): Promise<DirtyCell[]>;
+  /** Cells whose rows another run over other input contradicted (the stream's row misses that input): `other_run`. */
+  contradictedCells(pipeline: string, date: string): Promise<DirtyCell[]>;
   /**
    * The day shows the stream's own version (0) again although it was reconciled: a revert went back to
    * it. A backfill leaves such a day alone (it would mix recomputed cells into the stream's record).
@@ -163,10 +165,11 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   await prepareReportDir(req.reportDir, date);
   await step(0, 'reading the stream\'s rows and late events');
   if (req.allowEmpty !== true && !(await archiveHoldsDay(def, req.archiveDir, date))) throw new NoArchivedDayError(date, req.archiveDir);
-  const [realtime, lateLog, dashboardRead] = await Promise.all([
+  const [realtime, lateLog, dashboardRead, otherRun] = await Promise.all([
     store.realtimeResults(def.name, date),
     lateEventsOfDay(store, def, date),
     req.readAt === undefined ? Promise.resolve(undefined) : store.asOf(def.name, date, req.readAt),
+    store.contradictedCells(def.name, date),
   ]);
   const given = definitionVersion(def);
   const stored = new Map<string, number>();
@@ -180,6 +183,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   await step(1, 'replaying the day from the archive and attributing differences');
   const { report, replayed } = await reconcileWithReplay({
     ...(archiveAdded.length > 0 ? { archiveAdded } : {}),
+    ...(otherRun.length > 0 ? { otherRun } : {}),
     def, realtime, archiveDir: req.archiveDir, lateLog, range, ...(dashboardRead ? { dashboardRead } : {}),
     progress: (stage) => step(1, `replaying the day and attributing differences: ${stage}`),
   });

@@ -20,14 +20,16 @@ import { valuesOf, type Evidence } from './attribution.ts';
  * - archive_added: events of archive files written after the day's first reconcile, which the stream
  *   never read (late data that reached only the archive; a backfill added them): the realtime value is
  *   what the stream gives over the archive without them;
+ * - other_run: another run over other input of the same windows wrote rows the store refused (it kept the
+ *   first run's, marked the cell dirty `other_run`): the stream's row misses that input's events;
  * - unexplained: none of the above (a bug somewhere; the goal is 0).
  */
 export type Cause =
   | 'late_beyond_lateness' | 'late_within_lateness' | 'update_after_read' | 'missing_window'
-  | 'duplicate' | 'future_timestamp' | 'parse_reject' | 'archive_gap' | 'archive_added' | 'unexplained';
+  | 'duplicate' | 'future_timestamp' | 'parse_reject' | 'archive_gap' | 'archive_added' | 'other_run' | 'unexplained';
 
 export const CAUSES: readonly Cause[] = [
-  'late_beyond_lateness', 'late_within_lateness', 'update_after_read', 'missing_window', 'duplicate', 'future_timestamp', 'parse_reject', 'archive_gap', 'archive_added', 'unexplained',
+  'late_beyond_lateness', 'late_within_lateness', 'update_after_read', 'missing_window', 'duplicate', 'future_timestamp', 'parse_reject', 'archive_gap', 'archive_added', 'other_run', 'unexplained',
 ];
 
 export interface LateEventRef {

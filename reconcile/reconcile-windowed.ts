@@ -6,6 +6,7 @@ import { addedByCell, type ArchiveAdded } from './archive-added.ts';
 import { causeOf, evidenceAttribution, sameValueOf, windowAttribution, windowsSkippedBy, type Evidence } from './attribution.ts';
 import { diffCells, loadResults, variantSide, type CellSide } from './cell-diff.ts';
 import { finalResults } from './final-results.ts';
+import { contradictedBy } from './other-run.ts';
 import type { LoggedLate, ReconcileInput } from './reconcile.ts';
 import { emptyReport, recordDifference, type ReconcileReport } from './reconcile-report.ts';
 import { inRange } from './result-range.ts';
@@ -94,6 +95,7 @@ export async function reconcileWindowed(
   const fallback = evidenceAttribution(def, evidence);
   const addedEvents = added ? addedByCell(def, added) : undefined;
   const sameValue = sameValueOf(def);
+  const contradicted = contradictedBy(input.otherRun);
   for (const row of diff.rows) {
     // Equal, but the reader saw another value, and the stream itself settled on the right one later.
     if (row.same) recordDifference(report, row.read, row.rp, 'update_after_read', []);
@@ -107,6 +109,7 @@ export async function reconcileWindowed(
         cause = 'archive_added';
         events = [...events, ...addedHere];
       }
+      if (cause === 'unexplained' && contradicted(row.rt ?? row.rp)) cause = 'other_run';
       recordDifference(report, row.rt, row.rp, cause, events);
     }
   }

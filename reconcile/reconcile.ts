@@ -8,6 +8,7 @@ import { loadArchiveAdded } from './archive-added.ts';
 import { findDuplicates, findGaps, readRejected } from './evidence.ts';
 import { lateAtArchivePositions } from './late-positions.ts';
 import { archiveJudgement, type JudgedLate } from './partition-lateness.ts';
+import type { DirtyCell } from './reconcile-day.ts';
 import type { ReconcileReport } from './reconcile-report.ts';
 import { reconcileRule } from './reconcile-rule.ts';
 import { reconcileWindowed } from './reconcile-windowed.ts';
@@ -43,6 +44,11 @@ export interface ReconcileInput {
    * Used with the late log only (the store's days).
    */
   readonly archiveAdded?: readonly string[];
+  /**
+   * Cells whose stored rows another run over other input of the same windows contradicted (the store's
+   * `other_run` dirty cells): a difference there no other cause explains is `other_run`.
+   */
+  readonly otherRun?: readonly DirtyCell[];
 }
 
 /** A late event as a worker recorded it. */

@@ -23,6 +23,19 @@ export async function markDirtyFromStage(tx: SqlDriver, schema: string, stage: s
      ON CONFLICT (pipeline, window_start, cell) DO UPDATE SET consumed_by = NULL, reason = excluded.reason, recorded_at = excluded.recorded_at`, [at]);
 }
 
+/**
+ * Remembers the cells of the staged rows marked `news` as contradicted by another run (`contradicted_cells`):
+ * their dirty mark goes when a backfill or reconcile reads it, the fact that the stream's row misses the
+ * other run's input does not (reconcile names such differences `other_run`).
+ */
+export async function recordContradicted(tx: SqlDriver, schema: string, stage: string, at: number): Promise<void> {
+  await tx.query(
+    `INSERT INTO ${schema}.contradicted_cells (pipeline, day, window_start, cell, key_json, recorded_at)
+     SELECT pipeline, min(day), dirty_ws, dirty_cell, min(key_json), $1::BIGINT FROM ${stage}
+     WHERE news = 1 GROUP BY pipeline, dirty_ws, dirty_cell
+     ON CONFLICT (pipeline, window_start, cell) DO NOTHING`, [at]);
+}
+
 const LATE_COLUMNS: StageColumn[] = [
   { name: 'pipeline', type: 'TEXT' }, { name: 'day', type: 'TEXT' }, { name: 'source', type: 'TEXT' }, { name: 'off', type: 'BIGINT' },
   { name: 'record_json', type: 'TEXT' }, { name: 'dirty_ws', type: 'BIGINT' }, { name: 'dirty_cell', type: 'TEXT' }, { name: 'key_json', type: 'TEXT' },

@@ -164,6 +164,7 @@ export class SqlResultStore implements ReconcileStore {
   dayStatus(pipeline: string, day: string): Promise<'provisional' | 'sealed'> { return this.reads.dayStatus(pipeline, day); }
   dirtyCells(pipeline: string, day: string): Promise<DirtyCell[]> { return this.reads.dirtyCells(pipeline, day); }
   dirtyDays(pipeline: string): Promise<Map<string, number>> { return this.reads.dirtyDays(pipeline); }
+  contradictedCells(pipeline: string, day: string): Promise<DirtyCell[]> { return this.reads.contradictedCells(pipeline, day); }
   revertedToStream(pipeline: string, day: string): Promise<boolean> { return this.versions.revertedToStream(this.db, pipeline, day); }
   reconciliations(pipeline: string, day: string): Promise<DayReconciliation[]> { return this.reads.reconciliations(pipeline, day); }
   holdsNothing(pipeline: string, day: string): Promise<boolean> { return this.reads.holdsNothing(pipeline, day); }

@@ -140,6 +140,13 @@ export class StoreReads {
     return rows.map((r) => ({ pipeline, windowStart: Number(r.window_start), key: JSON.parse(String(r.key_json)) as KeyValues, recordedAt: Number(r.recorded_at) }));
   }
 
+  /** Cells of the day whose stream rows another run contradicted (backfilled, reconciled or not): reconcile's `other_run`. */
+  async contradictedCells(pipeline: string, day: string): Promise<DirtyCell[]> {
+    const rows = await this.db.query(
+      `SELECT window_start, key_json, recorded_at FROM ${this.s}.contradicted_cells WHERE pipeline = $1 AND day = $2 ORDER BY window_start, cell`, [pipeline, day]);
+    return rows.map((r) => ({ pipeline, windowStart: Number(r.window_start), key: JSON.parse(String(r.key_json)) as KeyValues, recordedAt: Number(r.recorded_at) }));
+  }
+
   /** Days with unconsumed dirty cells, each with when its newest one was recorded (backfill job ids). */
   async dirtyDays(pipeline: string): Promise<Map<string, number>> {
     const rows = await this.db.query(

@@ -33,6 +33,10 @@ export async function createStoreTables(db: SqlDriver, s: string): Promise<{ key
     `CREATE TABLE IF NOT EXISTS ${s}.dirty_cells (pipeline TEXT NOT NULL, day TEXT NOT NULL, window_start BIGINT NOT NULL,
       cell TEXT NOT NULL, key_json TEXT NOT NULL, reason TEXT NOT NULL, recorded_at BIGINT NOT NULL, consumed_by TEXT,
       PRIMARY KEY (pipeline, window_start, cell))`,
+    // Cells whose stream rows another run contradicted (reconcile's `other_run`); a fact about generation 0,
+    // kept when the dirty cell is backfilled or a reconcile publishes the day.
+    `CREATE TABLE IF NOT EXISTS ${s}.contradicted_cells (pipeline TEXT NOT NULL, day TEXT NOT NULL, window_start BIGINT NOT NULL,
+      cell TEXT NOT NULL, key_json TEXT NOT NULL, recorded_at BIGINT NOT NULL, PRIMARY KEY (pipeline, window_start, cell))`,
     `CREATE TABLE IF NOT EXISTS ${s}.late_delta (pipeline TEXT NOT NULL, day TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`,
     `CREATE TABLE IF NOT EXISTS ${s}.late_events (pipeline TEXT NOT NULL, day TEXT NOT NULL, source TEXT NOT NULL,
       "offset" BIGINT NOT NULL, record_json TEXT NOT NULL, PRIMARY KEY (pipeline, source, "offset"))`,

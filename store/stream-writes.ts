@@ -2,7 +2,7 @@ import type { ResultRecord } from '../schemas/results.ts';
 import { keepReplaced, keepUnseen, markConflicting, markNews, stageRows, upsertRows, type StagedRow } from './bulk-write.ts';
 import { writeLiveRows, type LiveRow } from './live-rows.ts';
 import { isSealed } from './day-status.ts';
-import { appendLateBulk, dirtyCellId, markDirtyFromStage } from './dirty-cells.ts';
+import { appendLateBulk, dirtyCellId, markDirtyFromStage, recordContradicted } from './dirty-cells.ts';
 import { LiveIndex } from './live-index.ts';
 import { cellOf, dayOf, dayStart, revisionOf, rowStartOf, toRow, type StoredLate, type StoredRow } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
@@ -156,7 +156,10 @@ export class StreamWrites {
   /** Marks the cells of staged rows another run contradicts dirty (`markConflicting`); how many rows. */
   private async markConflicting(tx: SqlDriver, stage: string): Promise<number> {
     const n = await markConflicting(tx, this.s, stage);
-    if (n > 0) await markDirtyFromStage(tx, this.s, stage, this.now(), 'other_run');
+    if (n > 0) {
+      await markDirtyFromStage(tx, this.s, stage, this.now(), 'other_run');
+      await recordContradicted(tx, this.s, stage, this.now());
+    }
     return n;
   }
 
