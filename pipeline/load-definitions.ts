@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -45,7 +46,10 @@ function thrownText(error: unknown): string {
 function syntaxFailure(error: unknown, message: string, full: string): string {
   const reason = message.split('\n')[0]!;
   const located = message.split('\n').find((line) => line.startsWith(`${full}:`));
-  if (located) return `syntax error at ${located.replace(/: ERROR: /, ': ')}`;
+  if (located) {
+    const place = /^.*:(\d+):(\d+): /.exec(located);
+    return `syntax error at ${located.replace(/: ERROR: /, ': ')}${place ? excerpt(readText(full), Number(place[1]), Number(place[2]) + 1) : ''}`;
+  }
   const fromStack = placeIn(error instanceof Error ? (error.stack ?? '') : '', full);
   if (fromStack) return `syntax error at ${fromStack.at}: ${reason}${fromStack.shown}`;
   const check = spawnSync(process.execPath, ['--check', full], { encoding: 'utf8', timeout: 10_000 });
@@ -53,6 +57,22 @@ function syntaxFailure(error: unknown, message: string, full: string): string {
   if (!checked) return reason;
   const said = /^SyntaxError(?:\s*\[\w+\])?: (.*)$/m.exec(check.stderr)?.[1] ?? reason;
   return `syntax error at ${checked.at}: ${said}${checked.shown}`;
+}
+
+/** The file's text, or '' when it cannot be read (the place alone is said then). */
+function readText(full: string): string {
+  try {
+    return readFileSync(full, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Line `line` (1-based) of `text` with a caret under column `column` (1-based), indented under the message. */
+function excerpt(text: string, line: number, column: number): string {
+  const shown = text.split(/\r?\n/)[line - 1];
+  if (shown === undefined || shown.length > 500) return '';
+  return `\n    ${shown}\n    ${' '.repeat(Math.max(0, Math.min(column - 1, shown.length)))}^`;
 }
 
 /** `file:line` of Node's syntax report in `text`, and the offending line with its caret under it. */
@@ -93,7 +113,9 @@ export async function loadDefinitionsFile(path: string): Promise<Registry> {
     try {
       content = JSON.parse(text);
     } catch (error) {
-      throw new ConfigError(`definitions file ${path} is not valid JSON: ${error instanceof Error ? error.message : String(error)} (a module needs a .ts or .js extension)`, { cause: error });
+      const message = error instanceof Error ? error.message : String(error);
+      const place = /\(line (\d+) column (\d+)\)/.exec(message);
+      throw new ConfigError(`definitions file ${path} is not valid JSON: ${message} (a module needs a .ts or .js extension)${place ? excerpt(text, Number(place[1]), Number(place[2])) : ''}`, { cause: error });
     }
   }
   return parseDefinitions(content, path);

@@ -161,10 +161,12 @@ describe('a user definitions file through the CLI', () => {
     }
   });
 
-  it('a file that does not load says where and what to do: the syntax error\'s line, the missing package, an empty file', () => {
+  it('a file that does not load says where and what to do: the syntax error\'s line (shown, with a caret), the missing package, an empty file', () => {
     const cases: [string, string, RegExp][] = [
       ['typo.definitions.js', 'export default {\n  schemas: {},\n  pipelines: { a: 1 b: 2 },\n};\n', /syntax error at .*typo\.definitions\.js:3\b/],
-      ['typo.definitions.ts', 'const defs: object = {\n  schemas: {}\n  pipelines: {},\n};\nexport default defs;\n', /syntax error at .*typo\.definitions\.ts:3\b/],
+      ['typo.definitions.ts', 'const defs: object = {\n  schemas: {}\n  pipelines: {},\n};\nexport default defs;\n', /syntax error at .*typo\.definitions\.ts:3\b.*\n {4} {2}pipelines: \{\},\n {4} {2}\^\n/],
+      // JSON: the place and the line, a caret under the column.
+      ['trailing.json', '{"schemas": {\n  "a": 1,\n}\n', /is not valid JSON: .*\(line 3 column 1\).*\n {4}\}\n {4}\^\n/],
       ['typed.definitions.ts', "import { defineDefinitions } from 'concord';\nexport default defineDefinitions({ schemas: {}, pipelines: {} });\n", /'concord'.*install the package where .*, or drop the import/],
       ['empty.json', '\n', /definitions file .*empty\.json is empty/],
     ];
