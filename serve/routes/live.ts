@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { ServerResponse } from 'node:http';
 import { isoMillis } from '../../pipeline/time.ts';
 import { StoreBusyError } from '../../store/sql-driver.ts';
 import { EMPTY_HINT, type ServeContext } from '../context.ts';
@@ -12,6 +13,12 @@ const HEARTBEAT_MS = 15_000;
 
 export function liveRoutes(app: FastifyInstance, ctx: ServeContext, security: Record<string, string>): void {
   const tags = ['live'];
+  // The open streams, ended when the server closes: they never end on their own, and the server's close
+  // waits for every connection (SIGTERM would leave the process running while a dashboard is open).
+  const streams = new Set<ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const raw of streams) raw.end();
+  });
 
   app.get('/api/status', {
     schema: {
@@ -82,9 +89,11 @@ export function liveRoutes(app: FastifyInstance, ctx: ServeContext, security: Re
       send(e.type, e.data);
     });
     const heartbeat = setInterval(() => raw.write(': ping\n\n'), HEARTBEAT_MS);
+    streams.add(raw);
     ctx.log.info({ clients: ctx.live.listenerCount }, 'live client connected');
     req.raw.on('close', () => {
       clearInterval(heartbeat);
+      streams.delete(raw);
       unsubscribe();
       ctx.log.info({ clients: ctx.live.listenerCount }, 'live client left');
     });
