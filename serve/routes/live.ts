@@ -78,9 +78,12 @@ export function liveRoutes(app: FastifyInstance, ctx: ServeContext, security: Re
     if (ctx.live.listenerCount >= MAX_LIVE_CLIENTS) {
       return reply.code(503).header('retry-after', '5').send({ error: `too many live clients (at most ${MAX_LIVE_CLIENTS})` });
     }
+    const headers = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' };
+    // HEAD: the stream's headers, then the end (a probe must not hold a live-client place for ever).
+    if (req.method === 'HEAD') return reply.code(200).headers(headers).send();
     reply.hijack();
     const raw = reply.raw;
-    raw.writeHead(200, { ...security, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    raw.writeHead(200, { ...security, ...headers, connection: 'keep-alive' });
     const send = (type: string, data: unknown) => raw.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
     send('hello', { server_time: isoMillis(ctx.now()), poll_ms: ctx.live.pollMs });
     const wanted = only ? new Set(only) : undefined;
