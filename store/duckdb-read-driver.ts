@@ -71,7 +71,13 @@ export class DuckDbReadDriver implements SqlReadDriver {
   }
 
   async snapshot<T>(fn: (q: SqlDriver) => Promise<T>): Promise<T> {
-    if (!(await fileSize(this.path))) return fn(EMPTY_SNAPSHOT);
+    const size = await fileSize(this.path);
+    // Gone while served (deleted, moved, a volume unmounted): the store does not answer. Read as empty, it
+    // said `ok` with 0 rows, and /metrics dropped every series with `concord_store_up 1`.
+    if (size === undefined) {
+      throw new StoreError(`the DuckDB store ${this.path} is not there any more (deleted or moved?); reads resume when it is back`, { retriable: true });
+    }
+    if (size === 0) return fn(EMPTY_SNAPSHOT); // a writer creating it
     const s = await this.acquire();
     // One connection: its statements run one at a time.
     const query = (sql: string, params: readonly SqlValue[] = []) => {
@@ -111,8 +117,9 @@ export class DuckDbReadDriver implements SqlReadDriver {
   }
 }
 
-async function fileSize(path: string): Promise<number> {
-  return (await stat(path).catch(() => undefined))?.size ?? 0;
+/** The file's size; undefined: there is no such file. */
+async function fileSize(path: string): Promise<number | undefined> {
+  return (await stat(path).catch(() => undefined))?.size;
 }
 
 async function fileStamp(path: string): Promise<string> {
