@@ -1,5 +1,6 @@
 import { withTiming } from '../../pipeline/definition.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
+import { parseDuration } from '../../pipeline/time.ts';
 import { JobsView } from '../../serve/jobs-view.ts';
 import { createLogger } from '../../serve/logger.ts';
 import { buildServer } from '../../serve/server.ts';
@@ -31,7 +32,7 @@ export const serveCommand: CommandSpec = {
     '--redis URL                BullMQ jobs to show (default env REDIS_URL; none: no jobs view)',
     '--log-level L              fatal|error|warn|info|debug|trace|silent (default info, env CONCORD_LOG_LEVEL);',
     '                           one JSON line per event on stdout',
-    '--poll D                   how often the live stream looks for new results (default 1s)',
+    '--poll D                   how often the live stream looks for new results (default 1s; 100ms..60s)',
     ...timingOptions,
     'The API is described at /api/openapi.json (docs/api.md); the dashboard is at /; metrics at /metrics.',
   ],
@@ -46,8 +47,7 @@ export const serveCommand: CommandSpec = {
     // The flag was checked with the others before the command ran; the environment's value is checked here.
     if (v.archive === undefined && process.env.CONCORD_ARCHIVE_DIR) checkPath('CONCORD_ARCHIVE_DIR', process.env.CONCORD_ARCHIVE_DIR, READ_ARCHIVE);
     const pollText = String(v.poll ?? '1s');
-    const poll = /^(\d+)(ms|s)?$/.exec(pollText);
-    const pollMs = poll ? Number(poll[1]) * (poll[2] === 's' || poll[2] === undefined ? 1000 : 1) : Number.NaN;
+    const pollMs = parseDuration(pollText, '--poll'); // as every duration flag: bare = ms
     if (!(pollMs >= 100 && pollMs <= 60_000)) throw new ConfigError(`--poll ${pollText}: use 100ms..60s`);
     const log = createLogger(v['log-level'] === undefined ? undefined : String(v['log-level']));
     const timing = loadSettings(v);
