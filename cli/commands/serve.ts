@@ -41,9 +41,14 @@ export const serveCommand: CommandSpec = {
     ...storeFlags, ...timingFlags,
   },
   async run(v) {
+    // Each setting names where it came from: the flag, else the environment (set, even empty), else the default.
+    const hostFrom = v.host !== undefined ? '--host' : process.env.CONCORD_SERVE_HOST !== undefined ? 'CONCORD_SERVE_HOST' : undefined;
     const host = String(v.host ?? process.env.CONCORD_SERVE_HOST ?? '127.0.0.1');
+    // An empty host would listen on every interface: never what an empty setting meant.
+    if (host.trim() === '') throw new ConfigError(`${hostFrom}: empty; name the address to listen on (default 127.0.0.1, loopback)`);
+    const portFrom = v.port !== undefined ? '--port' : process.env.CONCORD_SERVE_PORT !== undefined ? 'CONCORD_SERVE_PORT' : '--port';
     const portText = String(v.port ?? process.env.CONCORD_SERVE_PORT ?? '8080');
-    if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65_535) throw new ConfigError(`--port ${portText}: use 0..65535`);
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65_535) throw new ConfigError(`${portFrom} ${portText}: use 0..65535`);
     // The flag was checked with the others before the command ran; the environment's value is checked here.
     if (v.archive === undefined && process.env.CONCORD_ARCHIVE_DIR) checkPath('CONCORD_ARCHIVE_DIR', process.env.CONCORD_ARCHIVE_DIR, READ_ARCHIVE);
     const pollText = String(v.poll ?? '1s');

@@ -1,0 +1,49 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseCommandArgs } from '../../cli/args.ts';
+import { serveCommand } from '../../cli/commands/serve.ts';
+
+// Where `concord serve` listens comes from --host/--port or CONCORD_SERVE_HOST/CONCORD_SERVE_PORT. An
+// empty CONCORD_SERVE_HOST (an env file's `CONCORD_SERVE_HOST=`, a manifest's `value: ""`) listened on
+// every interface, with a warning only, where unset means loopback; a bad CONCORD_SERVE_PORT was
+// reported as the flag `--port`, which the user never gave. Both are refused naming what was given.
+// The store named here does not exist: settings that are accepted get as far as that error.
+const missing = 'duckdb:/nonexistent-concord-dir/store.duckdb';
+const saved = { host: process.env.CONCORD_SERVE_HOST, port: process.env.CONCORD_SERVE_PORT };
+afterEach(() => {
+  for (const [k, v] of [['CONCORD_SERVE_HOST', saved.host], ['CONCORD_SERVE_PORT', saved.port]] as const) {
+    if (v === undefined) delete process.env[k]; else process.env[k] = v;
+  }
+});
+
+async function serveWith(args: string[], env: Record<string, string> = {}): Promise<string> {
+  delete process.env.CONCORD_SERVE_HOST;
+  delete process.env.CONCORD_SERVE_PORT;
+  Object.assign(process.env, env);
+  const v = parseCommandArgs(serveCommand, ['--store', missing, '--log-level', 'silent', ...args]);
+  if (v === 'help') throw new Error('help');
+  try {
+    await serveCommand.run(v);
+    return 'ran';
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+describe('concord serve: where it listens', () => {
+  it('refuses an empty host, from the environment or the flag, instead of listening on every interface', async () => {
+    expect(await serveWith([], { CONCORD_SERVE_HOST: '' })).toMatch(/^CONCORD_SERVE_HOST: empty/);
+    expect(await serveWith([], { CONCORD_SERVE_HOST: '  ' })).toMatch(/^CONCORD_SERVE_HOST: empty/);
+    expect(await serveWith(['--host', ''])).toMatch(/^--host: empty/);
+  });
+
+  it('names CONCORD_SERVE_PORT when the bad port came from it', async () => {
+    expect(await serveWith([], { CONCORD_SERVE_PORT: 'abc' })).toMatch(/^CONCORD_SERVE_PORT abc: use 0\.\.65535/);
+    expect(await serveWith([], { CONCORD_SERVE_PORT: '' })).toMatch(/^CONCORD_SERVE_PORT : use 0\.\.65535/);
+    expect(await serveWith(['--port', '70000'])).toMatch(/^--port 70000: use 0\.\.65535/);
+  });
+
+  it('takes good settings from either place', async () => {
+    expect(await serveWith([], { CONCORD_SERVE_HOST: '127.0.0.1', CONCORD_SERVE_PORT: '0' })).toMatch(/no store at/);
+    expect(await serveWith(['--host', 'localhost', '--port', '0'])).toMatch(/no store at/);
+  });
+});
