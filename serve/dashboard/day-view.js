@@ -188,6 +188,8 @@ export function mountDay(root, shell, date) {
       if (type === 'store' && data.status === 'ok' && failed) reload(100);
       // A new version of the shown day (a reconcile, backfill or revert): show it.
       if (type === 'version' && data.date === chosenDay) reload(500);
+      // The live stream is back after a gap: a switch of that time was not announced.
+      if (type === 'reconnected') reload(100);
     },
     destroy() {
       destroyed = true;

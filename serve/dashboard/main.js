@@ -31,8 +31,14 @@ function route() {
 
 function connect() {
   const es = new EventSource('/api/live');
-  es.addEventListener('open', () => { conn.dataset.state = 'live'; conn.textContent = 'live'; });
-  es.addEventListener('error', () => { conn.dataset.state = 'error'; conn.textContent = 'reconnecting…'; });
+  // Events of the time the stream was away are never sent (a restarted server starts at the newest
+  // switch): once it is back, the view reads again what it shows.
+  let lost = false;
+  es.addEventListener('open', () => {
+    conn.dataset.state = 'live'; conn.textContent = 'live';
+    if (lost) { lost = false; current?.onLive?.('reconnected', {}); }
+  });
+  es.addEventListener('error', () => { lost = true; conn.dataset.state = 'error'; conn.textContent = 'reconnecting…'; });
   for (const type of ['revision', 'alert', 'version', 'watermark', 'resync', 'store']) {
     es.addEventListener(type, (e) => {
       liveEvents++;

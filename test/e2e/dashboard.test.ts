@@ -186,6 +186,28 @@ describe('the dashboard in a browser', () => {
     expect(await page.locator('[data-testid="not-reconciled"]').count()).toBe(0);
     expect(problems).toEqual([]);
   }, 60_000);
+
+  // The live stream lost and found again (`concord serve` restarted by a deploy, a proxy's timeout): what
+  // happened meanwhile is never sent (a new server starts its feed at the newest switch), so the day view
+  // showed a version that was no longer live until someone reloaded the page.
+  it('day view: reads the day again when the live stream reconnects (a version switched while it was away)', async () => {
+    const away = await browser!.newPage({ viewport: { width: 1400, height: 1000 } });
+    // Every connection answers a hello and ends: EventSource reconnects (about every 3 s), no switch is ever announced.
+    await away.route('**/api/live', (r) => r.fulfill({ status: 200, contentType: 'text/event-stream', body: 'event: hello\ndata: {}\n\n' }));
+    await away.goto(`${base}/#/day/${DATE}`);
+    const liveVersion = () => away.locator(`[data-testid="day-card"][data-pipeline="${P}"] [data-testid="version-row"][data-live="true"]`).getAttribute('data-version');
+    await away.locator(`[data-testid="day-card"][data-pipeline="${P}"] [data-testid="version-row"][data-live="true"]`).waitFor();
+    expect(await liveVersion()).toBe('1');
+    let reverted;
+    for (let i = 0; i < 40; i++) {
+      reverted = concord(['revert', '--date', DATE, '--pipeline', P, '--store', storeUrl]);
+      if (reverted.code === 0 || !/cannot open the DuckDB store|another process/.test(reverted.stderr)) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(reverted!.code, reverted!.stderr).toBe(0);
+    await away.waitForFunction((p) => (globalThis as any).document.querySelector(`[data-testid="day-card"][data-pipeline="${p}"] [data-testid="version-row"][data-live="true"]`)?.dataset.version === '0', P, { timeout: 20_000 });
+    await away.close();
+  }, 90_000);
 });
 
 /** Non-transparent pixels drawn on the canvas matched by `selector`. */
