@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConfigError } from '../pipeline/errors.ts';
 import { shellWord } from '../pipeline/names.ts';
+import { formatDuration } from '../pipeline/time.ts';
 import type { AlertResult, KeyValues, ResultRecord } from '../schemas/results.ts';
 import { validateEvent, type AnyEvent } from '../schemas/schema.ts';
 import type { LoggedLate } from './reconcile.ts';
@@ -57,6 +58,26 @@ export async function readResultsFile(def: PipelineDefinition, path: string): Pr
     throw new ConfigError(`realtime results ${path} hold no row of pipeline ${def.name}, only of ${held.join(', ')}: pass ${def.name}'s output, or --pipeline ${shellWord(held[0]!)}`);
   }
   return out;
+}
+
+/**
+ * Realtime rows computed by another definition version than `def` (another definition, or the same one
+ * with other B / L) cannot be reconciled against it: every late event would be judged by other rules
+ * and the differences read as unexplained. Refused as the user's error, as `reconcile --date` refuses a
+ * day stored under another version.
+ */
+export function checkRealtimeVersion(def: PipelineDefinition, rows: readonly ResultRecord[], path: string): void {
+  const given = definitionVersion(def);
+  const others = new Map<string, number>();
+  for (const r of rows) if (r.definitionVersion !== given) others.set(r.definitionVersion, (others.get(r.definitionVersion) ?? 0) + 1);
+  if (others.size === 0) return;
+  const versions = [...others].map(([v, n]) => `${v} (${n} of ${rows.length} rows)`).join(', ');
+  throw new ConfigError(
+    `realtime results ${path}: computed by definition version ${versions} of ${def.name}, but these definitions give ${given} ` +
+      `(B = ${formatDuration(def.watermark.maxOutOfOrderness)}, L = ${formatDuration(def.allowedLateness)}): reconcile compares results with ` +
+      `the definition that computed them. Pass the definitions file and the --max-out-of-orderness / --allowed-lateness the stream ran with, ` +
+      `or stream the input again under these definitions`,
+  );
 }
 
 /** Each non-blank line of a JSON-lines file as an object, with its line number; a user's error for an unreadable file or line. */

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { withTiming } from '../../pipeline/definition.ts';
 import { reconcile } from '../../reconcile/reconcile.ts';
-import { readLateLog, readResultsFile } from '../../reconcile/realtime-input.ts';
+import { checkRealtimeVersion, readLateLog, readResultsFile } from '../../reconcile/realtime-input.ts';
 import { formatSummary } from '../../reconcile/summary.ts';
 import type { CommandSpec } from '../args.ts';
 import { READ_ARCHIVE } from '../paths.ts';
@@ -59,6 +59,7 @@ export const reconcileCommand: CommandSpec = {
     }
     const def = withTiming(onePipeline(await loadRegistry(v), v.pipeline, '`reconcile --date D` reconciles every pipeline of a day in the store'), loadSettings(v));
     const realtime = await readResultsFile(def, String(v.realtime));
+    checkRealtimeVersion(def, realtime, String(v.realtime));
     const lateLog = v.late === undefined ? undefined : await readLateLog(def, String(v.late));
     const report = await reconcile({
       def, realtime, archiveDir: String(v.archive), ...(lateLog ? { lateLog } : {}),

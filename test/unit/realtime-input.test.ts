@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { pageViewsPerMinute } from '../../examples/seed.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
-import { readLateLog, readResultsFile } from '../../reconcile/realtime-input.ts';
+import { definitionVersion, withTiming } from '../../pipeline/definition.ts';
+import { checkRealtimeVersion, readLateLog, readResultsFile } from '../../reconcile/realtime-input.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // The realtime inputs of `concord reconcile` (--realtime, --late) are the user's files: a line that is
@@ -47,5 +48,21 @@ describe('reading the realtime inputs of reconcile', () => {
     await expect(readResultsFile(pageViewsPerMinute, path)).rejects.toThrow(`realtime results ${path} hold no row of pipeline page_views_per_minute, only of unique_visitors_5m`);
     // An empty output is a stream that emitted nothing (every replayed window then missing): read as such.
     expect(await readResultsFile(pageViewsPerMinute, ws.file('empty.jsonl', []))).toEqual([]);
+  });
+
+  it('rows of another definition version (another definition, or other B / L) are refused, naming both versions', async () => {
+    const streamed = withTiming(pageViewsPerMinute, { allowedLateness: 0 });
+    const path = ws.file('other-version.jsonl', [{ ...result, definition_version: definitionVersion(streamed) }, '', { ...result, url: '/b', definition_version: definitionVersion(streamed) }]);
+    const rows = await readResultsFile(pageViewsPerMinute, path);
+    expect(() => checkRealtimeVersion(streamed, rows, path)).not.toThrow();
+    expect(() => checkRealtimeVersion(pageViewsPerMinute, rows, path)).toThrow(ConfigError);
+    expect(() => checkRealtimeVersion(pageViewsPerMinute, rows, path)).toThrow(
+      `realtime results ${path}: computed by definition version ${definitionVersion(streamed)} (2 of 2 rows) of page_views_per_minute, ` +
+        `but these definitions give ${definitionVersion(pageViewsPerMinute)} (B = 30s, L = 5m)`,
+    );
+    // Rows without a version (hand-written) are taken as this definition's.
+    const { definition_version: _v, ...bare } = result;
+    const unversioned = await readResultsFile(pageViewsPerMinute, ws.file('unversioned.jsonl', [bare]));
+    expect(() => checkRealtimeVersion(pageViewsPerMinute, unversioned, path)).not.toThrow();
   });
 });
