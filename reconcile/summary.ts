@@ -1,4 +1,4 @@
-import type { ReconcileReport } from './reconcile.ts';
+import { CAUSES, type ReconcileReport } from './reconcile.ts';
 
 /** A readable summary of reconcile reports: one table row per pipeline, then causes. */
 export function formatSummary(reports: readonly ReconcileReport[]): string {
@@ -14,8 +14,13 @@ export function formatSummary(reports: readonly ReconcileReport[]): string {
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
   for (const r of reports) {
     const explained = r.different - r.unexplained;
+    // Every cause that explained a difference, by name: the table has columns for the late causes and
+    // missing_window only, so differences explained as duplicate, parse_reject, archive_gap, ... were
+    // counted "explained" with no cause in sight.
+    const named = CAUSES.filter((c) => c !== 'unexplained' && r.causes[c] > 0).map((c) => `${c} ${r.causes[c]}`);
     out.push(
-      `${r.pipeline}: ${r.different} differences, ${explained} explained (${r.different === 0 ? 100 : ((100 * explained) / r.different).toFixed(1)}%), ` +
+      `${r.pipeline}: ${r.different} differences, ${explained} explained (${r.different === 0 ? 100 : ((100 * explained) / r.different).toFixed(1)}%` +
+        `${named.length > 0 ? `: ${named.join(', ')}` : ''}), ` +
         `${r.late_events} events late beyond lateness (B = ${r.max_out_of_orderness}, L = ${r.allowed_lateness})`,
     );
   }
