@@ -10,6 +10,7 @@ import { EXCLUDED_FROM_WINDOWS, archiveFiles, loadExcluded, loadWindowSkips, sou
 import { replayRule } from './replay-rule.ts';
 import { replayWindowed } from './replay-windowed.ts';
 import { sketchHashSource } from './sketch-hashes.ts';
+import { refuseArchiveWithoutFields } from './archive-columns.ts';
 
 export { inTimeRanges, loadWindowSkips };
 export { windowRecord } from './replay-records.ts';
@@ -65,8 +66,15 @@ export async function replay(def: PipelineDefinition, archiveDir: string, option
       // glob (schema mismatch / column not found): only then check every file and hash the field here.
       // (Checking first cost 30-90 ms on every replay; measured in docs/benchmarks.md.)
       if (error instanceof QueryError && /_h_.*_(hi|lo)/.test(error.message) && /schema mismatch|not found/i.test(error.message)) {
-        return await run(await sketchHashSource(db, def, archiveDir, files));
+        try {
+          return await run(await sketchHashSource(db, def, archiveDir, files));
+        } catch (again) {
+          await refuseArchiveWithoutFields(db, def, archiveDir, again);
+          throw again;
+        }
       }
+      // A field the pipeline reads that files archived before it was in the schema have no column for.
+      await refuseArchiveWithoutFields(db, def, archiveDir, error);
       // A footer that does not decode, or a file of another schema: moved out by name, then read again.
       const moved = await quarantineCorruptFiles(archiveDir, def.schema, { deep: true, db });
       if (moved.length === 0) throw error;

@@ -12,6 +12,7 @@ import type { DirtyCell } from './reconcile-day.ts';
 import type { ReconcileReport } from './reconcile-report.ts';
 import { reconcileRule } from './reconcile-rule.ts';
 import { reconcileWindowed } from './reconcile-windowed.ts';
+import { refuseArchiveWithoutFields } from '../batch/archive-columns.ts';
 
 // The report's shape lives in reconcile-report.ts; importers keep reading it from here.
 export { CAUSES, type Cause, type Difference, type LateEventRef, type ReconcileMetrics, type ReconcileReport } from './reconcile-report.ts';
@@ -99,6 +100,10 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
     return def.kind === 'windowed'
       ? await reconcileWindowed(db, def, input, evidence, { logged, skippedWindows: logged ? (judged?.skippedWindows ?? []) : [], added }, timeRanges, withReplayed)
       : await reconcileRule(db, def, input, evidence, logged, added);
+  } catch (error) {
+    // A field the pipeline reads that files archived before it was in the schema have no column for.
+    await refuseArchiveWithoutFields(db, def, input.archiveDir, error);
+    throw error;
   } finally {
     db.close();
   }
