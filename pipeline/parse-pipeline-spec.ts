@@ -62,7 +62,9 @@ function parseAggregate(p: Problems, path: string, text: unknown, schema: EventS
     return { kind: 'count' };
   }
   const field = parts[1];
-  const def = p.field(path, schema, field, `${kind} needs a field of schema ${q(schema.name)}; ${q(field)} is not one`);
+  const def = p.field(path, schema, field, field === undefined
+    ? `${kind} needs a field: ["${kind}", FIELD] with FIELD one of schema ${q(schema.name)}'s`
+    : `${kind} needs a field of schema ${q(schema.name)}; ${q(field)} is not one`);
   if (!def) return undefined;
   const f = field as string;
   if ((kind === 'sum' || kind === 'avg') && !isNumericKind(def.kind)) {

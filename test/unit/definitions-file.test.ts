@@ -131,6 +131,12 @@ describe('definitions file', () => {
     expect(() => checkWindow(hopping(3_600_000, 1))).toThrow(/3600000 windows; at most 10000/);
   });
 
+  it('an aggregate without its field says how to write it (it read: nothing is not one)', () => {
+    expect(problems({ schemas: { rides }, pipelines: { p: { input: 'rides', window: { tumbling: '1m' }, aggregates: { a: ['avg'] } } } })).toEqual([
+      'pipelines.p.aggregates.a: avg needs a field: ["avg", FIELD] with FIELD one of schema "rides"\'s',
+    ]);
+  });
+
   it('an empty pipeline name is said as such (it was refused with a reason about "all")', () => {
     const views = { input: 'rides', window: { tumbling: '1m' }, aggregates: { n: 'count' } };
     expect(problems({ schemas: { rides }, pipelines: { '': views, all: views } })).toEqual([
