@@ -77,3 +77,34 @@ describe('reconcile: rule causes', () => {
     }
   });
 });
+
+describe('reconcile: a rule alert is named late only when recomputing the key proves it', () => {
+  it('a late event next to an alert is no explanation when the stream never read the event that made it', async () => {
+    // x arrives late within L (evaluated on arrival: alone within 10 s, no alert; z, decided at the end,
+    // alerts with x). The archive also holds y (28 s), which the stream never read and no late log names:
+    // the replay alerts at x (y, x), not at z. Re-running the key with the workers' verdicts over the
+    // archive does the same, unlike the stream: x's lateness explains neither difference. (With the
+    // workers' log both were named late_within_lateness: a logged late event within one span.)
+    const streamed = [tx('a', 1 * S), tx('z', 30 * S), tx('x', 29 * S)];
+    const { realtime, reports } = await reconcileBothWays(defs.pipeline('burst'), streamed, [tx('a', 1 * S), tx('y', 28 * S), tx('z', 30 * S), tx('x', 29 * S)]);
+    expect(realtime.map((r) => r.kind === 'alert' && [r.id, r.value])).toEqual([['z', 2]]);
+    for (const [i, report] of reports.entries()) {
+      expect([i, report.differences.map((d) => [d.cell.id, d.realtime, d.replay, d.cause])]).toEqual([i, [
+        ['x', null, { n: 2 }, 'unexplained'], ['z', { n: 2 }, null, 'unexplained']]]);
+    }
+  });
+
+  it('an alert a dropped event changed through its predecessor is late_beyond_lateness, not hidden by a late event within L', async () => {
+    // Complete data: d (90 s), p (99 s), w (105 s), e (110 s): alert at p (d, p). The stream read p, e,
+    // z (160 s), then d (90 s <= W - L: dropped) and w (evaluated on arrival): p alone did not satisfy
+    // the rule, so w (p, w) alerts. w's difference is d's, 1.5 spans back, through w's predecessor p; w,
+    // within one span, was named alone (late_within_lateness) before.
+    const { realtime, reports } = await reconcileBothWays(defs.pipeline('burst'), [
+      tx('p', 99 * S), tx('e', 110 * S), tx('z', 160 * S), tx('d', 90 * S), tx('w', 105 * S)]);
+    expect(realtime.map((r) => r.kind === 'alert' && [r.id, r.late])).toEqual([['w', true]]);
+    const withLog = reports[1]!;
+    expect(withLog).toMatchObject({ different: 2, unexplained: 0 });
+    expect(withLog.differences.map((d) => [d.cell.id, d.cause, d.late_events.map((e) => e.id)]).sort()).toEqual([
+      ['p', 'late_beyond_lateness', ['d']], ['w', 'late_beyond_lateness', ['d', 'w']]]);
+  });
+});
