@@ -50,19 +50,21 @@ async function withDb<T>(db: DuckDb | undefined, fn: (db: DuckDb) => Promise<T>)
  * Reads archived events back in arrival order: by ingest time (Kafka record timestamps; one value for a
  * file), then per source by offset. Across Kafka partitions this approximates the order a worker saw.
  * Reconcile uses this to rebuild which events met which watermark; `fields` limits the columns read,
- * `files` the archive files read (default: all of the schema's).
+ * `files` the archive files read (default: all of the schema's), `where` (SQL over the archive's
+ * columns) the rows.
  */
 export async function readArrivalOrder(
   dir: string,
   schema: EventSchema,
-  options: { db?: DuckDb; fields?: readonly string[]; files?: readonly string[] } = {},
+  options: { db?: DuckDb; fields?: readonly string[]; files?: readonly string[]; where?: string } = {},
 ): Promise<ArchivedEvent[]> {
   if (options.files ? options.files.length === 0 : (await listArchiveFiles(dir, schema)).length === 0) return [];
   const names = options.fields ? [...options.fields] : Object.keys(schema.fields);
   const from = options.files ? `[${options.files.map(quoteString).join(', ')}]` : quoteString(partitionGlob(dir, schema));
   return withDb(options.db, async (db) => eventsOf(await db.columns(
     `SELECT ${selectList(schema, names)}, _source, _offset
-     FROM read_parquet(${from}, hive_partitioning = false)
+     FROM read_parquet(${from}, hive_partitioning = false)${options.where ? `
+     WHERE ${options.where}` : ''}
      ORDER BY _ingest_ts, _source, _offset`,
   ), names, () => ({})));
 }

@@ -54,10 +54,11 @@ export function addedByCell(def: WindowedPipeline, added: ArchiveAdded): Map<str
 }
 
 /**
- * Rules: the added events of an alert's key that can change it (one span before it, then through the
- * predecessor: two spans, as ruleAttribution looks at late events), by key.
+ * Rules: the added events of an alert's key that can change it, by key: those after `from` (store mode:
+ * the reach of rule-recompute.ts; by default two spans, one before the alert and one through its
+ * predecessor, as ruleAttribution looks at late events without it).
  */
-export function addedNearAlert(def: RulePipeline, added: ArchiveAdded): (key: KeyValues, ts: number) => LateEventRef[] {
+export function addedNearAlert(def: RulePipeline, added: ArchiveAdded): (key: KeyValues, ts: number, from?: number) => LateEventRef[] {
   const byKey = new Map<string, ArchivedEvent[]>();
   const eventPane = eventPaneIdOf(def.schema, [def.key]);
   for (const e of added.events) {
@@ -67,5 +68,5 @@ export function addedNearAlert(def: RulePipeline, added: ArchiveAdded): (key: Ke
     list.push(e);
   }
   const tsOf = (e: ArchivedEvent) => e.event[def.schema.timeField] as number;
-  return (key, ts) => (byKey.get(paneId([def.key], key)) ?? []).filter((e) => tsOf(e) <= ts && tsOf(e) > ts - 2 * def.rule.span).map((e) => addedRef(def, e));
+  return (key, ts, from = ts - 2 * def.rule.span) => (byKey.get(paneId([def.key], key)) ?? []).filter((e) => tsOf(e) <= ts && tsOf(e) > from).map((e) => addedRef(def, e));
 }

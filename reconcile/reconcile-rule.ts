@@ -1,6 +1,7 @@
 import type { DuckDb } from '../batch/duckdb.ts';
 import { replay } from '../batch/replay.ts';
 import type { PipelineDefinition, RulePipeline } from '../pipeline/definition.ts';
+import { paneId } from '../pipeline/keys.ts';
 import type { AlertResult, ResultRecord } from '../schemas/results.ts';
 import { addedNearAlert, type ArchiveAdded } from './archive-added.ts';
 import { archivedIds } from './archived-ids.ts';
@@ -9,6 +10,7 @@ import { finalResults } from './final-results.ts';
 import type { LoggedLate, ReconcileInput } from './reconcile.ts';
 import { emptyReport, recordDifference, type ReconcileMetrics, type ReconcileReport } from './reconcile-report.ts';
 import { inRange } from './result-range.ts';
+import { recomputeRuleKeys } from './rule-recompute.ts';
 import { shadowRun } from './shadow-run.ts';
 
 /** Rules: alerts are few; the diff runs over maps in JS. */
@@ -29,24 +31,34 @@ export async function reconcileRule(
   const read = input.dashboardRead ? finalResults(input.dashboardRead.filter((r) => inRange(r, range))) : undefined;
   let attribute: Attribution, shadow: Map<string, ResultRecord>, lateEvents: number;
   if (logged) {
-    // The workers' own decisions are the reference: no simulated alert set to compare against.
-    const rule = ruleAttribution(def, logged.filter((l) => !l.evaluatedOnArrival).map((l) => l.record), logged.filter((l) => l.evaluatedOnArrival).map((l) => l.record));
+    // The workers' log says which events were late, not what they changed: the keys of differing alerts
+    // are re-run with the stream's semantics and those verdicts (rule-recompute.ts), and a late cause
+    // holds only where that gives the realtime alert (naming the late events near an alert explained
+    // differences made by events the stream never read, or by a bug).
+    const same = sameValueOf(def);
+    const differing = [...new Set([...realtime.keys(), ...replayed.keys()])].flatMap((cell) => {
+      const rt = realtime.get(cell), rp = replayed.get(cell);
+      return same(rt, rp) ? [] : [(rt ?? rp) as AlertResult];
+    });
+    const keys = [...new Map(differing.map((a) => [paneId([def.key], a.key), a.key])).values()];
+    const rec = await recomputeRuleKeys(db, def, input.archiveDir, keys, logged, added);
+    const rule = ruleAttribution(def, logged.filter((l) => !l.evaluatedOnArrival).map((l) => l.record), logged.filter((l) => l.evaluatedOnArrival).map((l) => l.record), rec.reach);
     const near = added ? addedNearAlert(def, added) : undefined;
     // The workers' late events near an alert are no explanation when the archive lacks the alert's own
     // event (an archive missing what the stream read): without this check such alerts were attributed to
     // late_within_lateness and withdrawn by the published replay.
-    const same = sameValueOf(def);
     const raisedAt = [...realtime].flatMap(([cell, r]) => (r.kind === 'alert' && !same(r, replayed.get(cell)) ? [r.id] : []));
     const archived = await archivedIds(db, def, input.archiveDir, raisedAt);
     attribute = (id, rt, rp) => {
       if (rt?.kind === 'alert' && !archived.has(rt.id)) return { cause: 'unexplained', events: [] };
-      const judged = rule(id, rt, rp, rt);
-      // An alert key's events the stream never read (archived after the day's first reconcile).
+      const judged = rule(id, rt, rp, rec.alerts.get(id));
+      if (judged.cause !== 'unexplained' || !near || !rec.withoutAdded || !same(rt, rec.withoutAdded.get(id))) return judged;
+      // The stream's alert over what it could read: the events archived later (never read) made the difference.
       const alert = (rt ?? rp) as AlertResult;
-      const events = judged.cause === 'unexplained' && near ? near(alert.key, alert.ts) : [];
+      const events = near(alert.key, alert.ts, rec.reach(alert));
       return events.length > 0 ? { cause: 'archive_added', events: [...judged.events, ...events] } : judged;
     };
-    shadow = realtime;
+    shadow = new Map(rec.alerts);
     lateEvents = logged.filter((l) => !l.evaluatedOnArrival).length;
   } else {
     const run = await shadowRun(db, def, input.archiveDir);

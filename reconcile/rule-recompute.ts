@@ -1,0 +1,154 @@
+import { readArrivalOrder, type ArchivedEvent } from '../batch/archive-reader.ts';
+import { quoteIdent, type DuckDb } from '../batch/duckdb.ts';
+import { fieldsRead, type RulePipeline } from '../pipeline/definition.ts';
+import { ConcordError } from '../pipeline/errors.ts';
+import { compileFilter } from '../pipeline/filter.ts';
+import { eventPaneIdOf, paneId, type KeyValues } from '../pipeline/keys.ts';
+import { compareUtf8 } from '../pipeline/ordering.ts';
+import type { AlertResult, EventPosition, ResultRecord } from '../schemas/results.ts';
+import { CollectingEmitter, createOperator } from '../stream/operators/index.ts';
+import { CanonicalClock } from '../stream/rule-merge-tracker.ts';
+import type { ArchiveAdded } from './archive-added.ts';
+import { finalResults } from './final-results.ts';
+import type { LoggedLate } from './reconcile.ts';
+
+/**
+ * Store mode's proof for rule alerts (reconcile-rule.ts): the stream's own rule operator re-run over the
+ * archived events of the keys whose alerts differ, with the workers' logged verdicts. A late cause is
+ * named only where this gives the realtime alert (the workers' log alone says which events were late,
+ * not what they changed; naming whatever late event was near an alert explained differences that an
+ * event the stream never read, or a bug, made).
+ *
+ * Why it is the stream's result (lookback-rule.ts; docs/semantics.md, "Rules" and "Rules in the merge
+ * stage"), per key:
+ * - an event logged as dropped (beyond L) was never counted: left out;
+ * - an event logged as evaluated on arrival met the W its record carries. The key's events kept then are
+ *   every on-time event with ts <= W (each arrived while W was below its ts, so before this one) and the
+ *   events evaluated on arrival before it. Arrival order matters among those only, and it is the canonical
+ *   order (W met, partition, offset): a partition's W only grows along its offsets (a rule keyed by the
+ *   partition key runs per partition), and the merge stage feeds its one operator in that order (a rule
+ *   keyed by another field);
+ * - any other archived event was on time: decided once W >= ts, against the on-time events before it and
+ *   the events evaluated on arrival at a W below its ts (they arrived before it was decided).
+ * So one operator over the keys, on a clock: the on-time events first, undecided (W = -infinity); then each
+ * event evaluated on arrival, in the canonical order, the clock moved to its W first (deciding what that
+ * makes due); then W = +infinity. The operator forgets only what no event within L can see, so the
+ * result does not depend on sweeps. Not reproduced: an event the merge stage decided "at once" because its
+ * partition woke up from idle behind the merge (processing time decides that).
+ */
+export interface RuleRecomputation {
+  /** The recomputed alerts of the keys, by cell; archive-added events counted as on time (as replay counts them). */
+  readonly alerts: ReadonlyMap<string, ResultRecord>;
+  /** The same without the archive-added events (what the stream could have read); undefined when none is of these keys. */
+  readonly withoutAdded: ReadonlyMap<string, ResultRecord> | undefined;
+  /**
+   * The event time above which a late (or added) event can change the alert at `alert`'s event, in the
+   * stream or in the replay: one span before the earliest event that can be its predecessor. An alert at
+   * t depends on M(t) (one span back) and its predecessor's status (one span before the predecessor).
+   * The stream's predecessor is at or after the key's last on-time event before t (on-time events are
+   * kept by every decision), the replay's is the last event before t.
+   */
+  reach(alert: AlertResult): number;
+}
+
+const at = (p: EventPosition) => `${p.source}\u0000${p.offset}`;
+
+export async function recomputeRuleKeys(
+  db: DuckDb, def: RulePipeline, dir: string, keys: readonly KeyValues[], logged: readonly LoggedLate[], added: ArchiveAdded | undefined,
+): Promise<RuleRecomputation> {
+  const events = keys.length === 0 ? [] : await readKeysEvents(db, def, dir, keys);
+  const verdicts = new Map(logged.map((l) => [at(l.record.position), l]));
+  const addedAt = new Set(added?.events.map((e) => at(e.position)) ?? []);
+  const read = events.filter((e) => !addedAt.has(at(e.position)));
+  return {
+    alerts: run(def, events, verdicts),
+    withoutAdded: read.length < events.length ? run(def, read, verdicts) : undefined,
+    reach: reachOf(def, events, (e) => !verdicts.has(at(e.position)) && !addedAt.has(at(e.position))),
+  };
+}
+
+/** The archived events of `keys` only: DuckDB narrows by the key column where its text is the key's own; JS decides exactly. */
+async function readKeysEvents(db: DuckDb, def: RulePipeline, dir: string, keys: readonly KeyValues[]): Promise<ArchivedEvent[]> {
+  const wanted = new Set(keys.map((k) => paneId([def.key], k)));
+  const eventPane = eventPaneIdOf(def.schema, [def.key]);
+  const fields = [...new Set([...fieldsRead(def), def.key, def.schema.idField, def.schema.timeField])];
+  const kind = def.schema.fields[def.key]?.kind;
+  if (kind === undefined) throw new ConcordError(`${def.name}: key field ${def.key} is not in schema ${def.schema.name}`, { domain: 'internal' });
+  // Other kinds (double, decimal, timestamp) read as text differently from the results' key: all rows.
+  const narrow = kind === 'string' || kind === 'int' || kind === 'bool';
+  let where: string | undefined;
+  if (narrow) {
+    const values = [...new Set(keys.flatMap((k) => (k[def.key] === null ? [] : [String(k[def.key])])))];
+    await db.createTableFromColumns('recompute_keys', [{ name: 'k', type: 'VARCHAR', values }]);
+    const col = quoteIdent(def.key);
+    where = `(CAST(${col} AS VARCHAR) IN (SELECT k FROM recompute_keys)${keys.some((k) => k[def.key] === null) ? ` OR ${col} IS NULL` : ''})`;
+  }
+  try {
+    const events = await readArrivalOrder(dir, def.schema, { db, fields, ...(where ? { where } : {}) });
+    return events.filter((e) => wanted.has(eventPane(e.event)));
+  } finally {
+    if (narrow) await db.run('DROP TABLE recompute_keys');
+  }
+}
+
+/** Kafka sources (`topic:partition`) by partition number, as the merge stage orders them; others as text. */
+function compareSources(a: string, b: string): number {
+  const x = /^(.*):(\d+)$/.exec(a), y = /^(.*):(\d+)$/.exec(b);
+  if (x && y && x[1] === y[1]) return Number(x[2]) - Number(y[2]);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function run(def: RulePipeline, events: readonly ArchivedEvent[], verdicts: ReadonlyMap<string, LoggedLate>): Map<string, ResultRecord> {
+  const out = new CollectingEmitter();
+  const clock = new CanonicalClock(def.watermark.maxOutOfOrderness);
+  const op = createOperator(def, out, { tracker: clock });
+  const onArrival: { e: ArchivedEvent; w: number }[] = [];
+  for (const e of events) {
+    const v = verdicts.get(at(e.position));
+    if (v === undefined) op.process(e.event, e.position); // on time: kept, decided as the clock passes it
+    else if (v.evaluatedOnArrival) onArrival.push({ e, w: v.record.watermark });
+  }
+  onArrival.sort((a, b) => a.w - b.w || compareSources(a.e.position.source, b.e.position.source) || a.e.position.offset - b.e.position.offset);
+  for (const { e, w } of onArrival) {
+    clock.advanceTo(w);
+    op.onWatermark(w);
+    op.process(e.event, e.position);
+  }
+  op.finish();
+  return finalResults(out.results);
+}
+
+/** `keptByAll`: an event every decision after it keeps (on time, and read by the stream). */
+function reachOf(def: RulePipeline, events: readonly ArchivedEvent[], keptByAll: (e: ArchivedEvent) => boolean): (alert: AlertResult) => number {
+  const { timeField, idField } = def.schema;
+  const keep = compileFilter(def.where);
+  const eventPane = eventPaneIdOf(def.schema, [def.key]);
+  // Per key, in (ts, id) order: time, id, and the index of the last on-time event up to here (-1: none).
+  const byKey = new Map<string, { ts: number; id: string; onTime: boolean; lastOnTime: number }[]>();
+  for (const e of events) {
+    if (keep && !keep(e.event)) continue;
+    const key = eventPane(e.event);
+    let list = byKey.get(key);
+    if (!list) byKey.set(key, (list = []));
+    list.push({ ts: e.event[timeField] as number, id: String(e.event[idField]), onTime: keptByAll(e), lastOnTime: -1 });
+  }
+  for (const list of byKey.values()) {
+    list.sort((a, b) => a.ts - b.ts || compareUtf8(a.id, b.id));
+    list.forEach((x, i) => (x.lastOnTime = x.onTime ? i : i > 0 ? list[i - 1]!.lastOnTime : -1));
+  }
+  const span = def.rule.span;
+  return (alert) => {
+    const list = byKey.get(paneId([def.key], alert.key)) ?? [];
+    // How many of the key's events are before (alert.ts, alert.id).
+    let lo = 0, hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1, x = list[mid]!;
+      if (x.ts < alert.ts || (x.ts === alert.ts && compareUtf8(x.id, alert.id) < 0)) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === 0) return alert.ts - span;
+    const last = list[lo - 1]!.lastOnTime;
+    // No on-time event before it: any earlier event may be the stream's predecessor.
+    return (last >= 0 ? list[last]!.ts : list[0]!.ts) - span;
+  };
+}
