@@ -10,7 +10,7 @@ import { finalResults } from './final-results.ts';
 import type { LoggedLate, ReconcileInput } from './reconcile.ts';
 import { emptyReport, recordDifference, type ReconcileMetrics, type ReconcileReport } from './reconcile-report.ts';
 import { inRange } from './result-range.ts';
-import { recomputeRuleKeys } from './rule-recompute.ts';
+import { reachOf, recomputeRuleKeys } from './rule-recompute.ts';
 import { shadowRun } from './shadow-run.ts';
 
 /** Rules: alerts are few; the diff runs over maps in JS. */
@@ -62,7 +62,10 @@ export async function reconcileRule(
     lateEvents = logged.filter((l) => !l.evaluatedOnArrival).length;
   } else {
     const run = await shadowRun(db, def, input.archiveDir);
-    attribute = ruleAttribution(def, run.out.lates, run.evaluatedLate);
+    // The late events named as with the workers' log: those after the alert's reach.
+    const late = new Set([...run.out.lates, ...run.evaluatedLate].map((l) => `${l.position.source}\u0000${l.position.offset}`));
+    const reach = reachOf(def, run.arrivals, (e) => !late.has(`${e.position.source}\u0000${e.position.offset}`));
+    attribute = ruleAttribution(def, run.out.lates, run.evaluatedLate, reach);
     shadow = finalResults(run.out.results);
     lateEvents = run.out.lates.length;
   }

@@ -118,8 +118,11 @@ function run(def: RulePipeline, events: readonly ArchivedEvent[], verdicts: Read
   return finalResults(out.results);
 }
 
-/** `keptByAll`: an event every decision after it keeps (on time, and read by the stream). */
-function reachOf(def: RulePipeline, events: readonly ArchivedEvent[], keptByAll: (e: ArchivedEvent) => boolean): (alert: AlertResult) => number {
+/**
+ * RuleRecomputation.reach over `events` (a key's archived events, any order); `keptByAll`: an event every
+ * decision after it keeps (on time, and read by the stream). The shadow run's naming uses it too.
+ */
+export function reachOf(def: RulePipeline, events: readonly ArchivedEvent[], keptByAll: (e: ArchivedEvent) => boolean): (alert: AlertResult) => number {
   const { timeField, idField } = def.schema;
   const keep = compileFilter(def.where);
   const eventPane = eventPaneIdOf(def.schema, [def.key]);

@@ -1,4 +1,4 @@
-import { archivedSources, readArrivalOrder } from '../batch/archive-reader.ts';
+import { archivedSources, readArrivalOrder, type ArchivedEvent } from '../batch/archive-reader.ts';
 import type { DuckDb } from '../batch/duckdb.ts';
 import { fieldsRead, type PipelineDefinition } from '../pipeline/definition.ts';
 import { isBeyondLateness, isDecided } from '../pipeline/lateness.ts';
@@ -7,7 +7,7 @@ import type { LateRecord } from '../schemas/results.ts';
 import { CollectingEmitter, createOperator } from '../stream/operators/index.ts';
 
 /** The stream semantics over the archive in arrival order (every source holds W from the start, as a worker's partitions do). */
-export async function shadowRun(db: DuckDb, def: PipelineDefinition, archiveDir: string): Promise<{ out: CollectingEmitter; evaluatedLate: LateRecord[] }> {
+export async function shadowRun(db: DuckDb, def: PipelineDefinition, archiveDir: string): Promise<{ out: CollectingEmitter; evaluatedLate: LateRecord[]; arrivals: ArchivedEvent[] }> {
   const out = new CollectingEmitter();
   const evaluatedLate: LateRecord[] = [];
   const arrivals = await readArrivalOrder(archiveDir, def.schema, { db, fields: fieldsRead(def) });
@@ -24,5 +24,5 @@ export async function shadowRun(db: DuckDb, def: PipelineDefinition, archiveDir:
     op.process(a.event, a.position);
   }
   op.finish();
-  return { out, evaluatedLate };
+  return { out, evaluatedLate, arrivals };
 }
