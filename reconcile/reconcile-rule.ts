@@ -73,7 +73,7 @@ export async function reconcileRule(
   const sameValue = sameValueOf(def);
   // `duplicate` only where repeated deliveries alone make the difference (the stream's alert is the
   // every-delivery one). The evidence's own test (a repeated delivery of the key, and the realtime alert
-  // equal to the shadow) holds trivially with the workers' log, whose shadow is the realtime itself: any
+  // equal to the shadow) is weaker: when the workers' log had no shadow but the realtime itself, any
   // difference of a key with a repeated delivery anywhere in the day was named `duplicate`, e.g. an alert
   // at an event the stream never read.
   const withDuplicates = evidenceAttribution(def, evidence);
