@@ -21,7 +21,8 @@ function timed(args: string[], env: Record<string, string>) {
   return { ...r, seconds: (Date.now() - started) / 1000 };
 }
 
-describe('Kafka failures from the CLI', () => {
+// Each case spawns the CLI up to a dozen times (~1-5 s each on a loaded 2-core machine): more than the default 60 s.
+describe('Kafka failures from the CLI', { timeout: 180_000 }, () => {
   for (const [cmd, args] of [
     ['produce', ['produce', '--definitions', rides, '--schema', 'rides', '--input', input]],
     ['results', ['results', '--definitions', rides, '--output', ws.file('out.jsonl')]],
