@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fraudMultiCountry } from '../../examples/seed.ts';
-import { checkDefinition, definitionVersion, withTiming, type RulePipeline } from '../../pipeline/definition.ts';
+import { definitionVersion, withTiming, type RulePipeline } from '../../pipeline/definition.ts';
 import { WatermarkTracker } from '../../pipeline/watermark.ts';
 import { decodeLine } from '../../schemas/decode.ts';
 import type { AlertResult, LateRecord, ResultRecord } from '../../schemas/results.ts';
@@ -12,6 +11,7 @@ import { RuleForwarder } from '../../stream/rule-merge-forwarder.ts';
 import { RuleMergeStage, type RuleMergeSnapshot } from '../../stream/rule-merge.ts';
 import { ruleOracle } from '../fixtures/oracles.ts';
 import { toJsonl, transactionStreamArb } from '../fixtures/arbitraries.ts';
+import { LOOKBACK_RULES } from '../fixtures/rule-cases.ts';
 
 // The rule merge stage against one operator. A rule keyed by user_id over a topic partitioned by
 // another field (txn_id here): a user's transactions land in several partitions. Workers forward what
@@ -28,15 +28,7 @@ const RUNS = Number(process.env.CONCORD_PROPERTY_RUNS ?? 200);
 const TOPIC = 'txns';
 const sourceOf = (p: number) => `${TOPIC}:${p}`;
 
-const fraud = fraudMultiCountry({ threshold: 1 });
-const rules: { label: string; def: RulePipeline }[] = [
-  { label: 'distinct countries > 1', def: fraud },
-  { label: 'count > 3 within 2 min', def: checkDefinition({ ...fraud, name: 'many_txns', rule: { kind: 'lookback', measure: 'count', output: 'n', span: 120_000, threshold: 3 } }) as RulePipeline },
-  {
-    label: 'sum of amount > 1000.00, where amount >= 200.00',
-    def: checkDefinition({ ...fraud, name: 'big_spend', where: [{ field: 'amount', op: '>=', value: 20_000 }], rule: { kind: 'lookback', measure: 'sum', field: 'amount', output: 'spent', span: 300_000, threshold: 100_000 } }) as RulePipeline,
-  },
-];
+const rules = LOOKBACK_RULES;
 
 interface Step {
   partition: number;
@@ -252,7 +244,7 @@ describe.each(rules)('rule merge stage: $label', ({ def: base }) => {
 });
 
 describe('rule merge stage: the worker\'s verdict stands', () => {
-  const def = withTiming(fraud, { maxOutOfOrderness: 0, allowedLateness: 60_000 }) as RulePipeline;
+  const def = withTiming(LOOKBACK_RULES[0]!.def, { maxOutOfOrderness: 0, allowedLateness: 60_000 }) as RulePipeline;
   const txn = (id: string, ts: number, country: string): AnyEvent => ({ txn_id: id, ts, user_id: 'u1', country, amount: 100 });
   const alerts = (rs: ResultRecord[]) => rs.map((r) => { const a = r as AlertResult; return [a.id, a.value, a.late, a.watermark]; });
 

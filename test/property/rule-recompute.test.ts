@@ -3,8 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { DuckDb } from '../../batch/duckdb.ts';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
-import { fraudMultiCountry } from '../../examples/seed.ts';
-import { checkDefinition, withTiming, type RulePipeline } from '../../pipeline/definition.ts';
+import { withTiming, type RulePipeline } from '../../pipeline/definition.ts';
 import { WatermarkTracker } from '../../pipeline/watermark.ts';
 import { sameValueOf } from '../../reconcile/attribution.ts';
 import { finalResults } from '../../reconcile/final-results.ts';
@@ -19,6 +18,7 @@ import { createOperator, type Emitter } from '../../stream/operators/index.ts';
 import { RuleForwarder } from '../../stream/rule-merge-forwarder.ts';
 import { RuleMergeStage } from '../../stream/rule-merge.ts';
 import { toJsonl, transactionStreamArb } from '../fixtures/arbitraries.ts';
+import { LOOKBACK_RULES } from '../fixtures/rule-cases.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // Store mode names a late cause for a rule alert only where re-running the key with the workers' logged
@@ -34,15 +34,7 @@ const TOPIC = 'txns';
 const sourceOf = (p: number) => `${TOPIC}:${p}`;
 let runNo = 0;
 
-const fraud = fraudMultiCountry({ threshold: 1 });
-const rules: { label: string; def: RulePipeline }[] = [
-  { label: 'distinct countries > 1', def: fraud },
-  { label: 'count > 3 within 2 min', def: checkDefinition({ ...fraud, name: 'many_txns', rule: { kind: 'lookback', measure: 'count', output: 'n', span: 120_000, threshold: 3 } }) as RulePipeline },
-  {
-    label: 'sum of amount > 1000.00, where amount >= 200.00',
-    def: checkDefinition({ ...fraud, name: 'big_spend', where: [{ field: 'amount', op: '>=', value: 20_000 }], rule: { kind: 'lookback', measure: 'sum', field: 'amount', output: 'spent', span: 300_000, threshold: 100_000 } }) as RulePipeline,
-  },
-];
+const rules = LOOKBACK_RULES;
 
 async function* asAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
   yield* items;

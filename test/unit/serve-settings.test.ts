@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseCommandArgs } from '../../cli/args.ts';
 import { serveCommand } from '../../cli/commands/serve.ts';
 
-// Where `concord serve` listens comes from --host/--port or CONCORD_SERVE_HOST/CONCORD_SERVE_PORT. An
+// `concord serve`'s own settings, checked before it opens the store.
+// Where it listens comes from --host/--port or CONCORD_SERVE_HOST/CONCORD_SERVE_PORT. An
 // empty CONCORD_SERVE_HOST (an env file's `CONCORD_SERVE_HOST=`, a manifest's `value: ""`) listened on
 // every interface, with a warning only, where unset means loopback; a bad CONCORD_SERVE_PORT was
 // reported as the flag `--port`, which the user never gave. Both are refused naming what was given.
@@ -28,6 +29,22 @@ async function serveWith(args: string[], env: Record<string, string> = {}): Prom
     return error instanceof Error ? error.message : String(error);
   }
 }
+
+// `--poll D` reads a duration as every other D flag does (`--max-out-of-orderness`, `--stop-when-idle`,
+// `--timeout`: an integer with ms|s|m|h, bare = milliseconds). It took a bare number as seconds
+// (`--poll 5` was 5 s, `--poll 500` refused) and refused minutes (`--poll 1m`).
+describe('concord serve --poll', () => {
+  const poll = (d: string) => serveWith(['--poll', d, '--port', '0']);
+  it('reads a bare number as milliseconds and takes the units of every duration flag', async () => {
+    for (const d of ['500', '250ms', '2s', '1m']) expect(await poll(d)).toMatch(/no store at/);
+  });
+
+  it('refuses what is out of range or not a duration, naming the flag', async () => {
+    expect(await poll('5')).toMatch(/--poll 5: use 100ms\.\.60s/);
+    expect(await poll('2m')).toMatch(/--poll 2m: use 100ms\.\.60s/);
+    expect(await poll('fast')).toMatch(/--poll.*"fast" is not a duration/);
+  });
+});
 
 describe('concord serve: where it listens', () => {
   it('refuses an empty host, from the environment or the flag, instead of listening on every interface', async () => {
