@@ -33,9 +33,13 @@ function rowJson(r: StoredRow): DayReport['pipelines'][number]['rows'][number] {
   };
 }
 
-const csvCell = (v: unknown) => {
+/**
+ * One CSV field (RFC 4180): quoted when it holds a quote, a comma or a line break — CR as well as LF (an
+ * unquoted CR ends the record in a strict reader); objects as JSON. Values are written as they are.
+ */
+export const csvCell = (v: unknown) => {
   const text = typeof v === 'string' ? v : JSON.stringify(v);
-  return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 };
 
 export const reportCommand: CommandSpec = {
@@ -111,7 +115,7 @@ function reportJson(r: DayReport) {
   return { ...r, pipelines: r.pipelines.map((p) => ({ ...p, reconciliation: p.reconciliation && { ...p.reconciliation, previous_generation: previousVersionOf(p.reconciliation) } })) };
 }
 
-function toCsv(r: DayReport): string {
+export function toCsv(r: DayReport): string {
   const lines = ['pipeline,window_start,window_end,key,values,revision,provenance,generation'];
   for (const p of r.pipelines) {
     for (const x of p.rows) lines.push([p.pipeline, x.window_start, x.window_end ?? '', x.key, x.values, x.revision, x.provenance, x.generation].map(csvCell).join(','));
