@@ -1,5 +1,5 @@
 import { dayStatusOf, type DayStatusName } from '../store/day-status.ts';
-import { mdKeyValues, mdRow, mdTable } from './markdown.ts';
+import { mdCell, mdKeyValues, mdRow, mdTable } from './markdown.ts';
 import { CAUSES, type ReconcileReport } from './reconcile.ts';
 
 /** One pipeline's reconciliation of one day, as stored with the version it published. */
@@ -46,7 +46,7 @@ export function reconciliationMarkdown(days: readonly DayReconciliation[], statu
   out.push('', mdTable(['pipeline', ...CAUSES], days.map((d) => [d.pipeline, ...CAUSES.map((c) => d.report.causes[c] ?? 0)]), ['---', ...CAUSES.map(() => '---:')]));
   const failed = days.filter((d) => d.status === 'failed_unexplained');
   if (failed.length > 0) {
-    out.push('', `**${failed.map((d) => d.pipeline).join(', ')}: unexplained differences; no correction was published.**`);
+    out.push('', `**${failed.map((d) => mdCell(d.pipeline)).join(', ')}: unexplained differences; no correction was published.**`);
   }
   return out.join('\n');
 }
@@ -60,10 +60,15 @@ export function differencesMarkdown(d: DayReconciliation, limit = 50): string {
     const late = x.late_events.map((e) => `${e.id}@${e.source}:${e.offset}`).join(', ');
     return mdRow([mdKeyValues(Object.values(x.cell)), x.realtime ? JSON.stringify(x.realtime) : '-', x.replay ? JSON.stringify(x.replay) : '-', x.cause, late]);
   });
-  if (rows.length === 0) return `${d.pipeline}: no differences.`;
+  if (rows.length === 0) return `${mdCell(d.pipeline)}: no differences.`;
   const more = d.report.differences.length - rows.length;
   return [
     mdRow(['cell', 'realtime', 'replay', 'cause', 'late events (id@source:offset)']), '|---|---|---|---|---|', ...rows,
     ...(more > 0 ? [``, `(${more} more in the JSON report)`] : []),
   ].join('\n');
+}
+
+/** A reconciliation's Markdown report file (`<report-dir>/<date>/<pipeline>.md`): its heading names the pipeline as text (`mdCell`). */
+export function dayReportMarkdown(rec: DayReconciliation): string {
+  return [`# ${mdCell(rec.pipeline)} — ${rec.date}`, '', reconciliationMarkdown([rec]), '', '## Differences', '', differencesMarkdown(rec), ''].join('\n');
 }

@@ -1,12 +1,22 @@
 /**
- * Markdown tables, for every table Concord prints (reconcile's report .md, `concord report --format md`,
- * the chaos matrix): a cell's text never breaks its row. A `|` is escaped as `\|` (with the backslashes
- * right before it doubled, so a value ending in `\` does not unescape it) and a line break becomes
- * `<br>`; null and undefined are an empty cell. The JSON and CSV outputs show values as they are; only Markdown needs this.
+ * Markdown text, for every table Concord prints (reconcile's report .md, `concord report --format md`,
+ * the chaos matrix) and the headings naming a pipeline: a value's text never breaks its row and renders
+ * as the text it is. A `|` is escaped as `\|` and a line break becomes `<br>`, so a row keeps its columns;
+ * `` ` ``, `*`, `~`, `[`, `]` and a `_` that is not inside a word are backslash-escaped (no code span,
+ * emphasis or link eats them); `&` and `<` are written as `&amp;` and `&lt;` (a value is never read as
+ * HTML, and a value holding the text `<br>` is told apart from a line break); a backslash before
+ * punctuation or a line break is doubled (it stays a backslash). Null and undefined are an empty cell.
+ * The JSON and CSV outputs show values as they are; only Markdown needs this.
  */
 export function mdCell(value: unknown): string {
   const text = typeof value === 'string' ? value : value === null || value === undefined ? '' : String(value);
-  return text.replace(/(\\*)\|/g, (_, bs: string) => `${bs}${bs}\\|`).replace(/\r\n|\r|\n/g, '<br>');
+  return text.replace(/\\(?=[!-/:-@[-`{-~\r\n])|[|`*~[\]]|_|&|<|\r\n|\r|\n/g, (m: string, at: number) => {
+    if (m === '&') return '&amp;';
+    if (m === '<') return '&lt;';
+    if (m === '\r\n' || m === '\r' || m === '\n') return '<br>';
+    if (m === '_') return /[\p{L}\p{N}]/u.test(text[at - 1] ?? '') && /[\p{L}\p{N}]/u.test(text[at + 1] ?? '') ? '_' : '\\_';
+    return `\\${m}`;
+  });
 }
 
 /** A table row: each cell escaped (`mdCell`). `pad`: widths to pad the escaped cells to (aligned plain text). */

@@ -7,7 +7,7 @@ import { ConcordError, ConfigError } from '../pipeline/errors.ts';
 import type { KeyValues } from '../pipeline/keys.ts';
 import { safeName, shellWord } from '../pipeline/names.ts';
 import type { ResultRecord } from '../schemas/results.ts';
-import { differencesMarkdown, reconciliationMarkdown, type DayReconciliation } from './day-report.ts';
+import { dayReportMarkdown, type DayReconciliation } from './day-report.ts';
 import { archiveFilesWrittenSince, archiveHoldsDay, eventTimesOfDay } from './archive-changes.ts';
 import { finalResults } from './final-results.ts';
 import { reconcileWithReplay, type LoggedLate } from './reconcile.ts';
@@ -255,7 +255,7 @@ async function prepareReportDir(dir: string | undefined, date: string): Promise<
 async function writeReport(dir: string | undefined, rec: DayReconciliation): Promise<void> {
   if (dir === undefined) return;
   await mkdir(join(dir, rec.date), { recursive: true });
-  const md = [`# ${rec.pipeline} — ${rec.date}`, '', reconciliationMarkdown([rec]), '', '## Differences', '', differencesMarkdown(rec), ''].join('\n');
+  const md = dayReportMarkdown(rec);
   // Temp then rename: a reader never sees half a report.
   for (const [ext, text] of [['json', JSON.stringify(rec, null, 2) + '\n'], ['md', md]] as const) {
     const path = reportPath(dir, rec.date, rec.pipeline, ext);

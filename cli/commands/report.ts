@@ -3,7 +3,7 @@ import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import type { Registry } from '../../pipeline/registry.ts';
 import { differencesMarkdown, reconciliationMarkdown, statusAfter, type DayReconciliation } from '../../reconcile/day-report.ts';
-import { mdKeyValues, mdRow } from '../../reconcile/markdown.ts';
+import { mdCell, mdKeyValues, mdRow } from '../../reconcile/markdown.ts';
 import { dayRange } from '../../reconcile/reconcile-day.ts';
 import { NoStoreError, openStoreReader } from '../../store/open-store.ts';
 import type { StoredRow } from '../../store/rows.ts';
@@ -123,7 +123,7 @@ export function toCsv(r: DayReport): string {
   return lines.join('\n') + '\n';
 }
 
-function toMarkdown(r: DayReport, cells: boolean): string {
+export function toMarkdown(r: DayReport, cells: boolean): string {
   const out = [`# Concord report — ${r.date}`, ''];
   const recs = r.pipelines.flatMap((p) => (p.reconciliation ? [p.reconciliation] : []));
   // The day's status now (what a reconciliation recorded was the day before it published).
@@ -132,10 +132,10 @@ function toMarkdown(r: DayReport, cells: boolean): string {
   for (const p of r.pipelines) {
     const s = p.status;
     if (p.empty) {
-      out.push(`## ${p.pipeline}`, '', 'No data for this day: nothing was streamed into the store or reconciled for it.', '');
+      out.push(`## ${mdCell(p.pipeline)}`, '', 'No data for this day: nothing was streamed into the store or reconciled for it.', '');
       continue;
     }
-    out.push(`## ${p.pipeline}`, '', `Day ${s.status} (watermark ${s.watermark === null ? 'unknown' : new Date(s.watermark).toISOString()}); live version ${s.liveGeneration}` +
+    out.push(`## ${mdCell(p.pipeline)}`, '', `Day ${s.status} (watermark ${s.watermark === null ? 'unknown' : new Date(s.watermark).toISOString()}); live version ${s.liveGeneration}` +
       `${s.liveGeneration !== 0 ? '' : s.generations.length > 0 ? ` (realtime: reconciled version ${s.generations.join(', ')} reverted)` : ' (realtime, not reconciled yet)'}; ${s.dirty} dirty cells, late-delta ${s.lateDelta}.`, '');
     if (p.reconciliation) out.push('Top differences:', '', differencesMarkdown(p.reconciliation, 10), '');
     if (!cells) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { differencesMarkdown, reconciliationMarkdown, type DayReconciliation } from '../../reconcile/day-report.ts';
+import { dayReportMarkdown, differencesMarkdown, reconciliationMarkdown, type DayReconciliation } from '../../reconcile/day-report.ts';
+import { mdCell } from '../../reconcile/markdown.ts';
 import { CAUSES } from '../../reconcile/reconcile.ts';
 
 // The Markdown reports (reconcile's <pipeline>.md, `concord report --format md`): a key value holding `|`
@@ -55,4 +56,30 @@ describe('Markdown report tables', () => {
     const keys = differencesMarkdown(rec).split('\n').slice(2).map((row) => cellsOf(row)[0]!.slice(`${W.window_start} ${W.window_end} `.length));
     expect(keys).toEqual(['plain ∅', 'plain "null"', '"" "42"', '"ünï cødé" 42']);
   });
+
+  it('a value renders as its own text: no HTML, code span, emphasis or link made of it, and a heading stays one line', () => {
+    // Before: `<script>` and `<img onerror>` went into the .md as HTML (a wiki rendering raw HTML ran
+    // them), `*x*`, `_x_` and backticks became emphasis or code (the characters vanished), a value
+    // holding the text `<br>` read as a line break, a `\"` of a JSON-quoted key rendered as `"`, and a
+    // pipeline name with a line break split the report's `# name — date` heading.
+    const hostile = ['<script>alert(1)</script>', '<img src=x onerror=alert(1)>', 'a&amp;b', '*bold* _em_ `code` ~~s~~', '[x](javascript:alert(1))', 'lit<br>eral', 'back\\|slash\\', 'snake_case_name'];
+    /** CommonMark's reading of a cell's inline text, for what mdCell writes: entities, backslash escapes, `<br>`. */
+    const render = (cell: string) => cell.replace(/\\([!-/:-@[-`{-~])|&amp;|&lt;|<br>/g, (m, p: string | undefined) => (p ?? (m === '&amp;' ? '&' : m === '&lt;' ? '<' : '\n')));
+    for (const v of hostile) {
+      const cell = mdCell(v);
+      expect(render(cell)).toBe(v);
+      // Nothing left that a Markdown reader would take as markup: no raw `<`, no unescaped code/emphasis/link marks.
+      expect(cell).not.toMatch(/</);
+      expect(cell.replace(/\\[!-/:-@[-`{-~]/g, '')).not.toMatch(/[`*~[\]|]|(?<![\p{L}\p{N}])_|_(?![\p{L}\p{N}])/u);
+    }
+    expect(mdCell('snake_case_name')).toBe('snake_case_name'); // intraword `_` is no emphasis: cause names stay as they were
+    expect(mdCell('two\nlines')).toBe('two<br>lines');
+
+    const rec = day('rule\nline <b>*x*</b>', [difference({ site: '"q" <i>&', zone: 'null' })]);
+    const md = dayReportMarkdown(rec).split('\n');
+    expect(md[0]).toBe('# rule<br>line &lt;b>\\*x\\*&lt;/b> — 2026-11-20');
+    const row = md.find((l) => l.includes('late_beyond_lateness') && l.startsWith('| 2026'))!;
+    expect(render(cellsOf(row)[0]!)).toBe(`${W.window_start} ${W.window_end} "\\"q\\" <i>&" "null"`);
+  });
 });
+
