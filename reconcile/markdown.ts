@@ -32,16 +32,24 @@ export function mdTable(header: readonly string[], rows: readonly (readonly unkn
 /**
  * A key value (or a value of a difference's cell) in a Markdown table, the same in every table, told
  * apart from every other value: null is `∅`; a string is shown bare unless it could be read as
- * something else (empty, `null`, `∅`, a number or boolean, with spaces, quotes or line breaks), then
- * JSON-quoted (`"null"`, `"42"`, `"ünï cødé"`). Numbers and booleans as they are.
+ * something else (empty, `null`, `∅`, a number or boolean, with spaces, quotes, line breaks or invisible
+ * characters: `INVISIBLE`, written `\uXXXX`), then JSON-quoted (`"null"`, `"42"`, `"ünï cødé"`). Numbers and booleans as they are.
  */
 export function mdKeyValue(value: unknown): string {
   if (value === null || value === undefined) return '∅';
   if (typeof value !== 'string') return typeof value === 'object' ? JSON.stringify(value) : String(value);
   const ambiguous = value === '' || value === 'null' || value === '∅' || value === 'true' || value === 'false' ||
-    /[\s"\\]/.test(value) || value === 'NaN' || !Number.isNaN(Number(value));
-  return ambiguous ? JSON.stringify(value) : value;
+    /[\s"\\]/.test(value) || INVISIBLE.test(value) || value === 'NaN' || !Number.isNaN(Number(value));
+  return ambiguous ? JSON.stringify(value).replace(INVISIBLE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : value;
 }
+
+/**
+ * Characters a reader cannot see or that change how the text around them reads: control characters (NUL
+ * makes `grep` and `git diff` take the file for binary) and the bidirectional controls (a right-to-left
+ * override turns the rest of the line around). A key value holding one is JSON-quoted with them as `\uXXXX`.
+ */
+const INVISIBLE = /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+const INVISIBLE_ALL = new RegExp(INVISIBLE.source, 'gu');
 
 /** Several key values in one cell, space-separated (each `mdKeyValue`, so a space inside one is quoted). */
 export function mdKeyValues(values: readonly unknown[]): string {

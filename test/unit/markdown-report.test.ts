@@ -57,6 +57,15 @@ describe('Markdown report tables', () => {
     expect(keys).toEqual(['plain ∅', 'plain "null"', '"" "42"', '"ünï cødé" 42']);
   });
 
+  it('a key value with an invisible or bidirectional control character is quoted, the character written \\uXXXX', () => {
+    // Before: a NUL went into the .md raw (grep and git diff then take the report for binary) and a
+    // right-to-left override was shown bare, turning the rest of the row around.
+    const rec = day('p', [difference({ site: 'nul\u0000x', zone: 'abc\u202eevil' }), difference({ site: 'del\u007f', zone: 'lrm\u200e' })]);
+    const keys = differencesMarkdown(rec).split('\n').slice(2).map((row) => cellsOf(row)[0]!.slice(`${W.window_start} ${W.window_end} `.length));
+    expect(keys).toEqual(['"nul\\u0000x" "abc\\u202eevil"', '"del\\u007f" "lrm\\u200e"']);
+    expect(differencesMarkdown(rec)).not.toMatch(/[\u0000\u007f\u200e\u202e]/);
+  });
+
   it('a value renders as its own text: no HTML, code span, emphasis or link made of it, and a heading stays one line', () => {
     // Before: `<script>` and `<img onerror>` went into the .md as HTML (a wiki rendering raw HTML ran
     // them), `*x*`, `_x_` and backticks became emphasis or code (the characters vanished), a value
