@@ -143,7 +143,7 @@ export function mountDay(root, shell, date) {
   }
 
   function differenceRow(d, timeField) {
-    const cell = Object.entries(d.cell).filter(([k]) => k !== 'window_end').map(([k, v]) => (k === timeField ? fmt.time(v) : `${k} ${v === null ? 'null' : v}`)).join(' · ');
+    const cell = Object.entries(d.cell).filter(([k]) => k !== 'window_end').map(([k, v]) => (k === timeField ? fmt.time(v) : `${k} ${fmt.keyValue(v)}`)).join(' · ');
     const values = (x) => (x ? fmt.values(Object.fromEntries(Object.entries(x).filter(([k]) => k !== 'revision'))) : '—');
     return el('tr', { class: 'diff', 'data-testid': 'difference-row', 'data-cell': JSON.stringify(d.cell), 'data-cause': d.cause },
       el('td', { class: 'key', 'data-testid': 'cell' }, clipped(cell)), el('td', { 'data-side': 'realtime' }, values(d.realtime)), el('td', { 'data-side': 'batch' }, values(d.replay)),

@@ -31,6 +31,17 @@ export function clear(node) {
   return node;
 }
 
+/**
+ * A key value as text, told apart from every other, as the Markdown reports show keys: null is `∅`; a
+ * string that could read as something else (empty, `null`, `∅`, a leading or trailing space, the ` · `
+ * between key values, a control character such as a CR, which shows as a space) is JSON-quoted.
+ */
+function keyValueText(v) {
+  if (v === null || v === undefined) return '∅';
+  if (typeof v !== 'string') return String(v);
+  return v === '' || v === 'null' || v === '∅' || v === '(all)' || /^\s|\s$|·|[\u0000-\u001f\u007f-\u009f]/.test(v) ? JSON.stringify(v) : v;
+}
+
 export const fmt = {
   num: (v) => formatNumber(v),
   pct: (v) => formatPercent(v),
@@ -38,8 +49,9 @@ export const fmt = {
   clock: (iso) => (iso ? iso.slice(11, 19) : '–'),
   key: (key) => {
     const values = Object.values(key ?? {});
-    return values.length === 0 ? '(all)' : values.map((v) => (v === null ? 'null' : String(v))).join(' · ');
+    return values.length === 0 ? '(all)' : values.map(keyValueText).join(' · ');
   },
+  keyValue: (v) => keyValueText(v),
   values: (values) => (values ? Object.entries(values).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(' ') : fmt.num(v)}`).join(', ') : '–'),
   lag: (ms) => {
     if (ms === null || ms === undefined) return '–';

@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error the dashboard is plain browser JavaScript without types
+import { fmt } from '../../serve/dashboard/dom.js';
+
+// The dashboard showed a null key and the string "null" both as `null`, an empty key as nothing, and a
+// key holding a CR as a space: different groups read as the same one (docs/definitions.md: a null key
+// is a group of its own, apart from the string "null").
+
+const key = (k: Record<string, unknown>) => (fmt as { key: (k: Record<string, unknown>) => string }).key(k);
+
+describe('dashboard key text', () => {
+  it('tells null, "null", "", a CR and the separator apart; a plain value shows bare', () => {
+    const shown = [null, 'null', '', '∅', 'cr\rx', 'a · b', ' pad', 'plain', '=1+2', '<b>x</b>', 42].map((v) => key({ k: v }));
+    expect(new Set(shown).size).toBe(shown.length);
+    expect(shown).toEqual(['∅', '"null"', '""', '"∅"', '"cr\\rx"', '"a · b"', '" pad"', 'plain', '=1+2', '<b>x</b>', '42']);
+    expect(key({ a: null, b: 'null' })).toBe('∅ · "null"');
+    expect(key({})).toBe('(all)');
+  });
+});
