@@ -124,7 +124,9 @@ export async function markNews(tx: SqlDriver, schema: string, stage: string): Pr
  * the same revision (now, or replaced, in the history) with other values. One run never writes a
  * revision twice with other values (a rerun or a replayed topic writes the same ones); a run over other
  * input of the same windows (a day's second file) does, and the revision guard would drop its rows as
- * replays. Returns how many rows are marked.
+ * replays. A run of another definition version (the definition changed) contradicts a stored row at any
+ * revision: its higher revision would otherwise replace the other definition's row (`dropOtherDefinition`
+ * keeps it out). Returns how many rows are marked.
  */
 export async function markConflicting(tx: SqlDriver, schema: string, stage: string): Promise<number> {
   await tx.query(`UPDATE ${stage} SET news = 0`);
@@ -134,7 +136,26 @@ export async function markConflicting(tx: SqlDriver, schema: string, stage: stri
       `UPDATE ${stage} SET news = 1 FROM ${schema}.${table} t
        WHERE ${stage}.news = 0 AND ${matches('t', stage)} AND t.revision = ${stage}.revision AND t.values_json <> ${stage}.values_json`);
   }
+  n += await tx.execute(
+    `UPDATE ${stage} SET news = 1 FROM ${schema}.result_rows t
+     WHERE ${stage}.news = 0 AND ${matches('t', stage)} AND t.revision < ${stage}.revision AND t.definition_version <> ${stage}.definition_version`);
   return n;
+}
+
+/**
+ * Removes from the stage the stream rows that would replace (a higher revision) a stored row of another
+ * definition version: a day's version 0 never mixes two definitions in one cell (the changed definition's
+ * cells are recomputed by `backfill --from D --to D`). Returns them as `pipeline \0 window_start \0 cell`.
+ */
+export async function dropOtherDefinition(tx: SqlDriver, schema: string, stage: string): Promise<Set<string>> {
+  const found = await tx.query(
+    `SELECT s.pipeline, s.window_start, s.cell FROM ${stage} s JOIN ${schema}.result_rows t ON ${matches('t', 's')}
+     WHERE t.revision < s.revision AND t.definition_version <> s.definition_version`);
+  if (found.length === 0) return new Set();
+  await tx.execute(
+    `DELETE FROM ${stage} WHERE EXISTS (SELECT 1 FROM ${schema}.result_rows t
+       WHERE ${matches('t', stage)} AND t.revision < ${stage}.revision AND t.definition_version <> ${stage}.definition_version)`);
+  return new Set(found.map((f) => `${String(f.pipeline)}\u0000${Number(f.window_start)}\u0000${String(f.cell)}`));
 }
 
 const CELL_VALUE_COLUMNS: StageColumn[] = [{ name: 'pipeline', type: 'TEXT' }, { name: 'window_start', type: 'BIGINT' }, { name: 'cell', type: 'TEXT' }, { name: 'values_json', type: 'TEXT' }, { name: 'ord', type: 'BIGINT' }];

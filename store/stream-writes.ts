@@ -1,5 +1,5 @@
 import type { ResultRecord } from '../schemas/results.ts';
-import { keepReplaced, keepUnseen, markConflicting, markNews, stageRows, upsertRows, type StagedRow } from './bulk-write.ts';
+import { dropOtherDefinition, keepReplaced, keepUnseen, markConflicting, markNews, stageRows, upsertRows, type StagedRow } from './bulk-write.ts';
 import { writeLiveRows, type LiveRow } from './live-rows.ts';
 import { isSealed } from './day-status.ts';
 import { appendLateBulk, dirtyCellId, markDirtyFromStage, recordContradicted } from './dirty-cells.ts';
@@ -141,11 +141,13 @@ export class StreamWrites {
       if (diverted > 0) await markDirtyFromStage(tx, this.s, stage, this.now());
     }
     const conflicting = conflictingBefore + await this.markConflicting(tx, stage);
+    // Counted and dirtied above; a row of another definition version never replaces the stored one.
+    const dropped = conflicting > 0 ? await dropOtherDefinition(tx, this.s, stage) : new Set<string>();
     if (staged.some((s) => s.visible === false)) await keepUnseen(tx, this.s, stage);
     await keepReplaced(tx, this.s, stage, { keyless: this.keyless });
     const applied = await upsertRows(tx, this.s, stage, { keyless: this.keyless });
     if (this.live) {
-      const visible = staged.filter((s) => s.visible !== false).map((s) => s.row);
+      const visible = staged.filter((s) => s.visible !== false && !dropped.has(`${s.row.pipeline}\u0000${s.row.windowStart}\u0000${s.row.cell}`)).map((s) => s.row);
       const stored = await this.live.windowsOf(tx, visible);
       for (const r of visible) this.live.noteWritten(stored.get(`${r.pipeline}\u0000${r.windowStart}`)!, r.pipeline, r.windowStart, r.cell, r.revision);
       this.live.trim();
@@ -181,16 +183,27 @@ export class StreamWrites {
           replayed.push({ row, ...dirtyTargetOf(row) });
           continue;
         }
+        // A higher revision of a stored cell: checked too, as it must not replace another definition's row.
+        if (revision !== undefined) {
+          const row = toRow(record, { generation: 0, writtenAt });
+          replayed.push({ row, ...dirtyTargetOf(row) });
+        }
         rows.push({ record, cell, day: w.day, fresh: revision === undefined });
         counts[revision === undefined ? 'fresh' : 'updated']++;
       }
     }
     replayed.push(...supersededRows(windows, writtenAt));
-    const conflicting = replayed.length > 0 ? await this.markConflicting(tx, await stageRows(tx, this.s, replayed)) : 0;
-    await writeLiveRows(tx, this.s, rows, counts, writtenAt);
+    const stage = replayed.length > 0 ? await stageRows(tx, this.s, replayed) : null;
+    const conflicting = stage ? await this.markConflicting(tx, stage) : 0;
+    // Rows of another definition version that would replace a stored row: counted and dirtied, kept out.
+    const dropped = stage && conflicting > 0 ? await dropOtherDefinition(tx, this.s, stage) : new Set<string>();
+    const keep = (pipeline: string, windowStart: number, cell: string) => !dropped.has(`${pipeline}\u0000${windowStart}\u0000${cell}`);
+    const written = dropped.size === 0 ? rows : rows.filter((r) => keep(r.record.pipeline, rowStartOf(r.record), r.cell));
+    if (written.length < rows.length) counts.updated -= rows.length - written.length;
+    await writeLiveRows(tx, this.s, written, counts, writtenAt);
     for (const [id, w] of windows) {
       const window = stored.get(id)!;
-      for (const [cell, record] of w.cells) live.noteWritten(window, w.pipeline, w.windowStart, cell, revisionOf(record));
+      for (const [cell, record] of w.cells) if (keep(w.pipeline, w.windowStart, cell)) live.noteWritten(window, w.pipeline, w.windowStart, cell, revisionOf(record));
     }
     live.trim();
     return { applied: counts.fresh + counts.updated, diverted: 0, ...(conflicting > 0 ? { conflicting } : {}) };
