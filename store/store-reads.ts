@@ -182,6 +182,27 @@ export class StoreReads {
     return new Map(rows.map((r) => [String(r.v), Number(r.n)]));
   }
 
+  /**
+   * Of `days`, those whose stream rows (version 0) come from more than one definition version of the
+   * pipeline (a changed definition streamed into a day the old one had rows of), with the rows of each.
+   */
+  async mixedStreamDays(pipeline: string, days: readonly string[]): Promise<Map<string, Map<string, number>>> {
+    const out = new Map<string, Map<string, number>>();
+    for (let i = 0; i < days.length; i += 400) {
+      const part = days.slice(i, i + 400);
+      const rows = await this.db.query(
+        `SELECT day, definition_version AS v, count(*) AS n FROM ${this.s}.result_rows WHERE pipeline = $1 AND generation = 0
+           AND day IN (${part.map((_, j) => `$${j + 2}`).join(', ')}) GROUP BY 1, 2 ORDER BY 1, 2`, [pipeline, ...part]);
+      for (const r of rows) {
+        const day = String(r.day);
+        if (!out.has(day)) out.set(day, new Map());
+        out.get(day)!.set(String(r.v), Number(r.n));
+      }
+    }
+    for (const [day, versions] of out) if (versions.size < 2) out.delete(day);
+    return out;
+  }
+
   async reconciliations(pipeline: string, day: string): Promise<DayReconciliation[]> {
     const rows = await this.db.query(`SELECT report_json FROM ${this.s}.reconciliations WHERE pipeline = $1 AND day = $2 ORDER BY at_ms`, [pipeline, day]);
     return rows.map((r) => JSON.parse(String(r.report_json)) as DayReconciliation);

@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import type { PipelineDefinition } from '../../pipeline/definition.ts';
+import { definitionVersion, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import type { Registry } from '../../pipeline/registry.ts';
 import { differencesMarkdown, reconciliationMarkdown, statusAfter, type DayReconciliation } from '../../reconcile/day-report.ts';
@@ -22,6 +22,10 @@ export interface DayReport {
     empty: boolean;
     /** The newest reconciliation of the day, as stored. */
     reconciliation: DayReconciliation | null;
+    /** The definition versions of the live rows, with how many rows each (two: the day mixes definitions). */
+    definition_versions: Record<string, number>;
+    /** The version the definitions given compute. */
+    definition_version: string;
     rows: { window_start: string; window_end: string | null; key: Record<string, unknown>; values: Record<string, unknown>; revision: number; provenance: string; generation: number }[];
   }[];
 }
@@ -78,7 +82,9 @@ export const reportCommand: CommandSpec = {
         const out: DayReport = { date, pipelines: [] };
         for (const def of selected) {
           const [rows, status, recs, empty] = await Promise.all([store.current(def.name, date), store.status(def.name, date), store.reconciliations(def.name, date), store.holdsNothing(def.name, date)]);
-          out.pipelines.push({ pipeline: def.name, status, empty, reconciliation: recs.at(-1) ?? null, rows: rows.map(rowJson) });
+          const versions: Record<string, number> = {};
+          for (const r of rows) versions[r.definitionVersion] = (versions[r.definitionVersion] ?? 0) + 1;
+          out.pipelines.push({ pipeline: def.name, status, empty, reconciliation: recs.at(-1) ?? null, definition_versions: versions, definition_version: definitionVersion(def), rows: rows.map(rowJson) });
         }
         return out;
       });
@@ -137,6 +143,14 @@ export function toMarkdown(r: DayReport, cells: boolean): string {
     }
     out.push(`## ${mdCell(p.pipeline)}`, '', `Day ${s.status} (watermark ${s.watermark === null ? 'unknown' : new Date(s.watermark).toISOString()}); live version ${s.liveGeneration}` +
       `${s.liveGeneration !== 0 ? '' : s.generations.length > 0 ? ` (realtime: reconciled version ${s.generations.join(', ')} reverted)` : ' (realtime, not reconciled yet)'}; ${s.dirty} dirty cells, late-delta ${s.lateDelta}.`, '');
+    const versions = Object.entries(p.definition_versions);
+    const backfill = `\`concord backfill --from ${r.date} --to ${r.date} --pipeline ${p.pipeline} --archive DIR\``;
+    if (versions.length > 1) {
+      out.push(`!! The live rows mix definition versions ${versions.map(([x, n]) => `${x} (${n} rows)`).join(' and ')} (the definition changed while the day was streamed): ` +
+        `its numbers are not one definition's; recompute the day under the definitions given (${p.definition_version}) with ${backfill}.`, '');
+    } else if (versions.length === 1 && versions[0]![0] !== p.definition_version) {
+      out.push(`Computed by definition version ${versions[0]![0]}; the definitions given compute ${p.definition_version} (${backfill} recomputes the day under them).`, '');
+    }
     if (p.reconciliation) out.push('Top differences:', '', differencesMarkdown(p.reconciliation, 10), '');
     if (!cells) {
       out.push(`${p.rows.length} cells live (every cell: --cells, or --format csv|json).`, '');

@@ -11,6 +11,7 @@ import { Progress } from '../progress.ts';
 import { loadRegistry, onePipeline, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 import { openStore } from '../../store/open-store.ts';
 import { StoreSink } from '../../store/store-sink.ts';
+import { dayOf, rowStartOf } from '../../store/rows.ts';
 
 export const streamCommand: CommandSpec = {
   name: 'stream',
@@ -54,11 +55,13 @@ export const streamCommand: CommandSpec = {
     // The store is optional here: written when named, by --store or env CONCORD_STORE (which its help names).
     const named = v.store !== undefined || (process.env.CONCORD_STORE ?? '') !== '';
     const store = named ? await openStore(storeUrl(v), { registry }) : undefined;
+    const days = new Set<string>();
     const sink = store ? new StoreSink(store) : undefined;
     const stats = await runStream({
       pipelines: [def],
       source: readJsonlFile(String(v.input)),
       onResult: (r) => {
+        if (sink) days.add(dayOf(rowStartOf(r)));
         sink?.result(r);
         if (final) kept.push(r);
         else out.write(resultToJson(r));
@@ -77,10 +80,14 @@ export const streamCommand: CommandSpec = {
     }).catch(abort);
     // Rows of another definition version in the store: contradictions come from the changed definition.
     let otherVersions: string[] = [];
+    // Days this run wrote whose stream rows now come from two definitions (new cells of a changed key,
+    // window or filter beside the old definition's): readers of such a day not reconciled see both.
+    let mixed = new Map<string, Map<string, number>>();
     if (sink) {
       for (const [pipeline, w] of Object.entries(stats.inputWatermarks)) sink.watermark(pipeline, w);
       await sink.flush();
       if ((sink.written.conflicting ?? 0) > 0) otherVersions = [...(await store!.definitionVersions(def.name)).keys()].filter((x) => x !== definitionVersion(def));
+      mixed = await store!.mixedStreamDays(def.name, [...days].sort());
       await store!.close();
     }
     let written = stats.results;
@@ -113,6 +120,16 @@ export const streamCommand: CommandSpec = {
         `!! ${conflicting} results contradict rows another run stored for the same windows (another input of the same time span?): ` +
           'the store kept its rows and marked those cells dirty (`concord report` counts them). Archive every input of the day ' +
           '(`concord archive`) and run `concord backfill --date D --archive DIR` to recompute them from all events\n',
+      );
+    }
+    if (mixed.size > 0) {
+      const list = [...mixed.keys()];
+      const versions = (m: Map<string, number>) => [...m].map(([x, n]) => `${x} (${n} rows${x === definitionVersion(def) ? ', this run' : ''})`).join(' and ');
+      process.stderr.write(
+        `!! ${def.name}: the stream's rows of ${list.length === 1 ? list[0] : `${list.length} days (${list[0]} .. ${list.at(-1)})`} now come from two definitions: ` +
+          `${list.slice(0, 3).map((d) => `${d}: ${versions(mixed.get(d)!)}`).join('; ')}${list.length > 3 ? '; ...' : ''}. ` +
+          'A day not reconciled shows both; recompute those days under this definition with ' +
+          `\`concord backfill --from ${list[0]} --to ${list.at(-1)} --pipeline ${def.name} --archive DIR\`, or stream into a fresh store\n`,
       );
     }
     return 0;
