@@ -131,14 +131,14 @@ export async function markNews(tx: SqlDriver, schema: string, stage: string): Pr
 export async function markConflicting(tx: SqlDriver, schema: string, stage: string): Promise<number> {
   await tx.query(`UPDATE ${stage} SET news = 0`);
   let n = 0;
-  for (const table of ['result_rows', 'result_history']) {
+  const contradicts = `t.revision = ${stage}.revision AND t.values_json <> ${stage}.values_json`;
+  // The current row also when another definition's (one statement per table: this runs on every flush).
+  const otherDefinition = `t.revision < ${stage}.revision AND t.definition_version <> ${stage}.definition_version`;
+  for (const [table, when] of [['result_rows', `((${contradicts}) OR (${otherDefinition}))`], ['result_history', contradicts]] as const) {
     n += await tx.execute(
       `UPDATE ${stage} SET news = 1 FROM ${schema}.${table} t
-       WHERE ${stage}.news = 0 AND ${matches('t', stage)} AND t.revision = ${stage}.revision AND t.values_json <> ${stage}.values_json`);
+       WHERE ${stage}.news = 0 AND ${matches('t', stage)} AND ${when}`);
   }
-  n += await tx.execute(
-    `UPDATE ${stage} SET news = 1 FROM ${schema}.result_rows t
-     WHERE ${stage}.news = 0 AND ${matches('t', stage)} AND t.revision < ${stage}.revision AND t.definition_version <> ${stage}.definition_version`);
   return n;
 }
 

@@ -47,7 +47,7 @@ describe('report --format csv', () => {
     const report: DayReport = {
       date: '2026-11-23',
       pipelines: names.map((pipeline) => ({
-        pipeline, empty: false, reconciliation: null, status: {} as DayReport['pipelines'][number]['status'],
+        pipeline, empty: false, reconciliation: null, definition_versions: { v1: 1 }, definition_version: 'v1', status: {} as DayReport['pipelines'][number]['status'],
         rows: [{ ...row, key: { who: `k\r${pipeline}` }, values: { n: 1 } }],
       })),
     };
