@@ -71,7 +71,7 @@ export interface DeadLetter {
   readonly rawBytes?: number;
 }
 
-/** Where a rejected line was and why, for a summary line: `clicks/0 offset 17: <reason>`. */
+/** Where a rejected line or record was and why, for a summary line: `file:day.jsonl offset 17: <reason>`. */
 export const rejectionText = (d: DeadLetter): string => `${d.source} offset ${d.offset}: ${d.reason}`;
 
 /** The cell a result belongs to (pipeline apart): `window start \0 key` or `key \0 event id` (pipeline/keys.ts). */
