@@ -87,7 +87,10 @@ async function recomputeDays(store: SqlResultStore, def: PipelineDefinition, dat
     });
     process.stdout.write(s.generation === null
       ? `${def.name} ${date}: no archived events and no stored rows, skipped\n`
-      : `${def.name} ${date}: ${s.cells} cells under definition ${version}, version ${s.generation} live (was ${s.previous}), ${s.corrections} cells changed\n`);
+      : s.generation === s.previous
+        // The same definition's recompute ran before (its job id is the version's): nothing switched.
+        ? `${def.name} ${date}: ${s.cells} cells under definition ${version}, version ${s.generation} already live (recomputed under this definition before), nothing changed\n`
+        : `${def.name} ${date}: ${s.cells} cells under definition ${version}, version ${s.generation} live (was ${s.previous}), ${s.corrections} cells changed\n`);
   }
 }
 

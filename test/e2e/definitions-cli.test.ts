@@ -129,7 +129,10 @@ describe('a user definitions file through the CLI', () => {
     const b = concord(['backfill', '--definitions', changed, '--pipeline', 'fares', '--from', '2026-11-22', '--to', '2026-11-23', '--archive', archive, '--store', store]);
     expect(b.code, b.stderr).toBe(0);
     expect(b.stdout).toContain('fares 2026-11-22: no archived events and no stored rows, skipped');
-    expect(b.stdout).toMatch(new RegExp(`fares 2026-11-23: 4 cells under definition ${version}, version \\d+ live`));
+    expect(b.stdout).toMatch(new RegExp(`fares 2026-11-23: 4 cells under definition ${version}, version \\d+ live \\(was \\d+\\)`));
+    // Again: the same definition's version is live already (it said "version 2 live (was 2)").
+    const again = concord(['backfill', '--definitions', changed, '--pipeline', 'fares', '--from', '2026-11-23', '--to', '2026-11-23', '--archive', archive, '--store', store]);
+    expect(again.stdout).toMatch(new RegExp(`fares 2026-11-23: 4 cells under definition ${version}, version \\d+ already live \\(recomputed under this definition before\\), nothing changed`));
     const rep = concord(['report', '--definitions', changed, '--date', '2026-11-23', '--store', store, '--pipeline', 'fares', '--format', 'json']);
     const rows = (JSON.parse(rep.stdout) as { pipelines: { rows: { key: Record<string, unknown>; values: Record<string, unknown> }[] }[] }).pipelines[0]!.rows;
     expect(sortBy(rows.map((r) => ({ ...r.key, rides: r.values.rides, revenue: r.values.revenue })))).toEqual(sortBy([
