@@ -3,6 +3,7 @@ import type { EventPosition } from '../schemas/results.ts';
 import { partitionGlob } from './archive-layout.ts';
 import { DuckDb, quoteIdent, quoteString } from './duckdb.ts';
 import { listArchiveFiles } from './parquet-archive.ts';
+import { archiveScan } from './archive-columns.ts';
 
 /** The sources (file, topic:partition) an archive holds, for registering them before a shadow run. */
 export async function archivedSources(dir: string, schema: EventSchema, db: DuckDb): Promise<string[]> {
@@ -60,10 +61,9 @@ export async function readArrivalOrder(
 ): Promise<ArchivedEvent[]> {
   if (options.files ? options.files.length === 0 : (await listArchiveFiles(dir, schema)).length === 0) return [];
   const names = options.fields ? [...options.fields] : Object.keys(schema.fields);
-  const from = options.files ? `[${options.files.map(quoteString).join(', ')}]` : quoteString(partitionGlob(dir, schema));
   return withDb(options.db, async (db) => eventsOf(await db.columns(
     `SELECT ${selectList(schema, names)}, _source, _offset
-     FROM read_parquet(${from}, hive_partitioning = false)${options.where ? `
+     FROM ${archiveScan(dir, schema, options.files)}${options.where ? `
      WHERE ${options.where}` : ''}
      ORDER BY _ingest_ts, _source, _offset`,
   ), names, () => ({})));
@@ -94,7 +94,7 @@ export async function readLateCandidates(
     const cols = await db.columns(
       `SELECT ${selectList(schema, names)}, _source, _offset, _w FROM (
          SELECT *, max(${ts}) OVER (PARTITION BY _source ORDER BY _offset ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) - ${B} - 1 AS _w
-         FROM read_parquet(${quoteString(partitionGlob(dir, schema))}, hive_partitioning = false))
+         FROM ${archiveScan(dir, schema)})
        WHERE ${ts} <= _w
        ORDER BY _source, _offset`,
     );

@@ -1,6 +1,6 @@
 import type { PipelineDefinition } from '../pipeline/definition.ts';
-import { partitionGlob } from './archive-layout.ts';
-import { DuckDb, quoteIdent, quoteString } from './duckdb.ts';
+import { archiveScan } from './archive-columns.ts';
+import { DuckDb, quoteIdent } from './duckdb.ts';
 import { WS, inTimeRanges, timeExpr } from './replay-sql.ts';
 
 /** Which archived deliveries a replay reads. */
@@ -38,9 +38,9 @@ export function sourceRelation(def: PipelineDefinition, archiveDir: string, opti
   return `(SELECT * FROM ${base} ${where} ${once})`;
 }
 
-/** Every archived event of the definition's schema. */
+/** Every archived event of the definition's schema (optional fields added later: NULL, archive-columns.ts). */
 export function archiveFiles(archiveDir: string, def: PipelineDefinition): string {
-  return `read_parquet(${quoteString(partitionGlob(archiveDir, def.schema))}, hive_partitioning = false)`;
+  return archiveScan(archiveDir, def.schema);
 }
 
 /** (delivery, window) pairs as the table `WindowSkips` reads. */

@@ -4,13 +4,13 @@ import { DefinitionError } from '../pipeline/errors.ts';
 import type { ResultRecord } from '../schemas/results.ts';
 import { listArchiveFiles } from './parquet-archive.ts';
 import { quarantineCorruptFiles, type CorruptFile } from './archive-check.ts';
-import { DuckDb, QueryError } from './duckdb.ts';
+import { DuckDb } from './duckdb.ts';
 import { inTimeRanges, ruleSql, windowedPlan } from './replay-sql.ts';
 import { EXCLUDED_FROM_WINDOWS, archiveFiles, loadExcluded, loadWindowSkips, sourceRelation, type SourceFilter } from './replay-source.ts';
 import { replayRule } from './replay-rule.ts';
 import { replayWindowed } from './replay-windowed.ts';
 import { sketchHashSource } from './sketch-hashes.ts';
-import { refuseArchiveWithoutFields } from './archive-columns.ts';
+import { guardRequired, learnArchiveFields, missingColumn, readsTolerantly } from './archive-columns.ts';
 
 export { inTimeRanges, loadWindowSkips };
 export { windowRecord } from './replay-records.ts';
@@ -54,33 +54,39 @@ export async function replay(def: PipelineDefinition, archiveDir: string, option
     if (options.exclude && options.exclude.length > 0) await loadExcluded(db, options.exclude);
     const windowSkips = options.excludeFromWindows && options.excludeFromWindows.length > 0 ? { table: EXCLUDED_FROM_WINDOWS } : undefined;
     if (windowSkips) await loadWindowSkips(db, windowSkips.table, options.excludeFromWindows!);
-    const files = archiveFiles(archiveDir, def);
+    await guardRequired(db, def, archiveDir);
     const run = (from: string) => {
       const source = sourceRelation(def, archiveDir, options, from);
       return def.kind === 'windowed' ? replayWindowed(db, def, source, options.exactDistinct ?? true, windowSkips) : replayRule(db, def, source);
     };
-    try {
-      return await run(files);
-    } catch (error) {
-      // A field sketched after some files were archived has no stored hash there, and DuckDB refuses the
-      // glob (schema mismatch / column not found): only then check every file and hash the field here.
-      // (Checking first cost 30-90 ms on every replay; measured in docs/benchmarks.md.)
-      if (error instanceof QueryError && /_h_.*_(hi|lo)/.test(error.message) && /schema mismatch|not found/i.test(error.message)) {
-        try {
-          return await run(await sketchHashSource(db, def, archiveDir, files));
-        } catch (again) {
-          await refuseArchiveWithoutFields(db, def, archiveDir, again);
-          throw again;
+    // A tolerant read (fields added later) would read a stored hash that some files lack as NULL: then
+    // the sketched fields' hashes are checked, and computed here where missing (as for a field sketched later).
+    let hashesMissing = false;
+    const source = async () => {
+      const files = archiveFiles(archiveDir, def);
+      return hashesMissing || readsTolerantly(archiveDir, def.schema) ? await sketchHashSource(db, def, archiveDir, files) : files;
+    };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await run(await source());
+      } catch (error) {
+        if (attempt >= 3) throw error;
+        // A column some files lack (DuckDB refuses the glob): a field added to the schema later (required:
+        // refused; optional: read as NULL from now on) or sketched later (hashed here). Checked only now:
+        // checking every file first cost 30-90 ms on every replay (docs/benchmarks.md).
+        if (missingColumn(error)) {
+          const tolerant = readsTolerantly(archiveDir, def.schema);
+          const gaps = await learnArchiveFields(db, def, archiveDir);
+          const learnt = (!tolerant && readsTolerantly(archiveDir, def.schema)) || (gaps.hashes.length > 0 && !hashesMissing);
+          hashesMissing ||= gaps.hashes.length > 0;
+          if (learnt && gaps.foreign === 0) continue;
         }
+        // A footer that does not decode, or a file of another schema: moved out by name, then read again.
+        const moved = await quarantineCorruptFiles(archiveDir, def.schema, { deep: true, db });
+        if (moved.length === 0) throw error;
+        report(moved);
+        if ((await listArchiveFiles(archiveDir, def.schema)).length === 0) return [];
       }
-      // A field the pipeline reads that files archived before it was in the schema have no column for.
-      await refuseArchiveWithoutFields(db, def, archiveDir, error);
-      // A footer that does not decode, or a file of another schema: moved out by name, then read again.
-      const moved = await quarantineCorruptFiles(archiveDir, def.schema, { deep: true, db });
-      if (moved.length === 0) throw error;
-      report(moved);
-      if ((await listArchiveFiles(archiveDir, def.schema)).length === 0) return [];
-      return await run(files);
     }
   } finally {
     if (!options.db) db.close();

@@ -3,6 +3,7 @@ import { hash64Into } from '../pipeline/hash.ts';
 import { partitionGlob, hashColumnNames, hashColumns } from './archive-layout.ts';
 import { DuckDb, quoteIdent, quoteString } from './duckdb.ts';
 import { listArchiveFiles } from './parquet-archive.ts';
+import { tolerantScan } from './archive-columns.ts';
 import { fieldExpr } from './replay-sql.ts';
 
 /**
@@ -23,7 +24,8 @@ export async function sketchHashSource(db: DuckDb, def: PipelineDefinition, arch
     if (Number(rows[0]?.n ?? 0) < archived) missing.push(f);
   }
   if (missing.length === 0) return files;
-  const all = `read_parquet(${glob}, hive_partitioning = false, union_by_name = true)`;
+  // Every footer is read here anyway: optional fields some files lack are NULL (archive-columns.ts).
+  const all = tolerantScan(glob, def.schema);
   const joins: string[] = [];
   const hashCols: string[] = [];
   for (const [i, f] of missing.entries()) {

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { archiveFilesOfEventTimes, archiveHasEventTimes } from '../batch/archive-layout.ts';
 import { DuckDb, quoteIdent, quoteString } from '../batch/duckdb.ts';
+import { tolerantScan } from '../batch/archive-columns.ts';
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { keyValuesOf, type KeyValues } from '../pipeline/keys.ts';
 import { assignWindows, windowEnd } from '../pipeline/windows.ts';
@@ -82,7 +83,8 @@ export async function archiveChangedSince(def: PipelineDefinition, archiveDir: s
   const db = await DuckDb.open(':memory:', { threads: 1 });
   let cols: Record<string, unknown[]>;
   try {
-    cols = await db.columns(`SELECT DISTINCT ${select.join(', ')} FROM read_parquet([${files.map(quoteString).join(', ')}], hive_partitioning = false, union_by_name = true)`);
+    // Its own union_by_name read of a few files: optional fields no file has bind too (archive-columns.ts).
+    cols = await db.columns(`SELECT DISTINCT ${select.join(', ')} FROM ${tolerantScan(`[${files.map(quoteString).join(', ')}]`, def.schema)}`);
   } finally {
     db.close();
   }

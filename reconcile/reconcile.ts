@@ -12,7 +12,7 @@ import type { DirtyCell } from './reconcile-day.ts';
 import type { ReconcileReport } from './reconcile-report.ts';
 import { reconcileRule } from './reconcile-rule.ts';
 import { reconcileWindowed } from './reconcile-windowed.ts';
-import { refuseArchiveWithoutFields } from '../batch/archive-columns.ts';
+import { guardRequired, learnArchiveFields, missingColumn, readsTolerantly } from '../batch/archive-columns.ts';
 
 // The report's shape lives in reconcile-report.ts; importers keep reading it from here.
 export { CAUSES, type Cause, type Difference, type LateEventRef, type ReconcileMetrics, type ReconcileReport } from './reconcile-report.ts';
@@ -80,6 +80,7 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
   if (input.realtime.length > 0) await requireArchive(input.archiveDir, def.schema);
   const db = await DuckDb.open();
   try {
+    await guardRequired(db, def, input.archiveDir);
     // A day's windows hold events up to one window size past its end; rules look back without bound.
     const timeRanges = range && def.kind === 'windowed' ? [{ from: range.from, to: range.to + def.window.size }] : undefined;
     await input.progress?.('evidence: dead letters, repeated event ids, archive gaps');
@@ -101,12 +102,16 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
       ? await reconcileWindowed(db, def, input, evidence, { logged, skippedWindows: logged ? (judged?.skippedWindows ?? []) : [], added }, timeRanges, withReplayed)
       : await reconcileRule(db, def, input, evidence, logged, added);
   } catch (error) {
-    // A field the pipeline reads that files archived before it was in the schema have no column for.
-    await refuseArchiveWithoutFields(db, def, input.archiveDir, error);
-    throw error;
+    // Files archived before a field was added to the schema have no column for it (DuckDB refuses the
+    // read): a required field the pipeline reads is refused; optional ones read as NULL from now on,
+    // and the reconciliation runs again (once: only when that was newly learnt).
+    if (!missingColumn(error) || readsTolerantly(input.archiveDir, def.schema)) throw error;
+    await learnArchiveFields(db, def, input.archiveDir);
+    if (!readsTolerantly(input.archiveDir, def.schema)) throw error;
   } finally {
     db.close();
   }
+  return run(input, withReplayed);
 }
 
 /**
