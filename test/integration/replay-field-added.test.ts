@@ -5,6 +5,7 @@ import { replay } from '../../batch/replay.ts';
 import { parseDefinitions } from '../../pipeline/definitions-file.ts';
 import { DefinitionError } from '../../pipeline/errors.ts';
 import { reconcile } from '../../reconcile/reconcile.ts';
+import type { WindowResult } from '../../schemas/results.ts';
 import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
@@ -63,7 +64,7 @@ describe('a field added to the schema after the archive was written', () => {
       const dir = join(ws.dir, name);
       await archive(dir, withAdded);
       const def = after.pipeline('firmwares');
-      const rows = await replay(def, dir);
+      const rows = (await replay(def, dir)) as WindowResult[];
       expect(rows.map((r) => [r.key.site, r.values.fw])).toEqual([['x', withAdded ? 1 : 0], ['y', 0]]);
       const report = await reconcile({ def, realtime: rows, archiveDir: dir });
       expect(report.unexplained).toBe(0);
