@@ -1,3 +1,4 @@
+import { CronExpressionParser } from 'cron-parser';
 import { ConcordError } from '../pipeline/errors.ts';
 
 /**
@@ -34,6 +35,27 @@ export function previousDate(ms: number, timeZone = 'UTC'): string {
   const local = before(dateIn(ms, timeZone));
   const lastEndedUtc = before(new Date(ms).toISOString().slice(0, 10));
   return local < lastEndedUtc ? local : lastEndedUtc;
+}
+
+/**
+ * The dates a scheduled nightly run at `ms` reconciles: `previousDate(ms)`, and every date after the one
+ * the schedule's run before (`cron`, in `timeZone`) reconciled. Daily runs are 23 or 25 hours apart across
+ * a DST change, and `previousDate` then moves by two dates in some zones and hours (e.g. 01:30
+ * Europe/Berlin, 00:30 Europe/Lisbon at the end of October: the 24th would be skipped); the run after
+ * such a change takes the skipped date too. Without `cron`: the one date.
+ */
+export function nightlyDates(ms: number, timeZone = 'UTC', cron?: string): string[] {
+  const last = previousDate(ms, timeZone);
+  if (cron === undefined) return [last];
+  let before: number;
+  try {
+    before = CronExpressionParser.parse(cron, { tz: timeZone, currentDate: new Date(ms) }).prev().getTime();
+  } catch {
+    before = ms - 25 * 3_600_000; // the parser gives up on some DST changes (America/Santiago, 00:30): a day's run before, at most 25 h
+  }
+  const done = previousDate(before, timeZone);
+  if (done >= last) return [last];
+  return datesBetween(new Date(Date.parse(`${done}T00:00:00.000Z`) + 86_400_000).toISOString().slice(0, 10), last);
 }
 
 /** Every date from `from` to `to`, inclusive. */

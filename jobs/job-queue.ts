@@ -15,6 +15,8 @@ export interface JobData {
   date?: string;
   /** Nightly: the time zone whose previous date is reconciled. */
   timeZone?: string;
+  /** Nightly: the schedule's cron, to find the date the run before reconciled (`nightlyDates`). */
+  cron?: string;
   /** Reconcile: publish an empty version when the archive holds no event of the date (else the job refuses). */
   allowEmpty?: boolean;
   /** The store the enqueuer meant (`storeIdentity`): a worker writing another store refuses the job. */
@@ -177,7 +179,7 @@ export class ConcordJobs {
   async schedule(cron = process.env.CONCORD_NIGHTLY_CRON ?? '0 2 * * *', timeZone = process.env.CONCORD_NIGHTLY_TZ ?? 'UTC'): Promise<void> {
     validateSchedule(cron, timeZone);
     await this.queue.upsertJobScheduler(NIGHTLY, { pattern: cron, tz: timeZone }, {
-      name: 'nightly', data: { kind: 'nightly', timeZone }, opts: { attempts: this.settings.attempts, backoff: { type: 'exponential', delay: this.settings.backoffMs } },
+      name: 'nightly', data: { kind: 'nightly', timeZone, cron }, opts: { attempts: this.settings.attempts, backoff: { type: 'exponential', delay: this.settings.backoffMs } },
     });
   }
 

@@ -1,7 +1,7 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { ConcordError } from '../pipeline/errors.ts';
 import { DayLock } from './day-lock.ts';
-import { lockKey, previousDate } from './job-ids.ts';
+import { lockKey, nightlyDates } from './job-ids.ts';
 import { ConcordJobs, QUEUE, jobSettings, type JobData, type JobSettings } from './job-queue.ts';
 import { RedisHealth, redisConnection } from './redis-connection.ts';
 import { registerWorker } from './worker-registry.ts';
@@ -74,17 +74,19 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
       throw new UnrecoverableError(`job ${job.id} was enqueued for store ${job.data.store} but this worker writes ${options.store}: enqueue it again with the worker's --store, or run a worker with --store for that store`);
     }
     if (kind === 'nightly') {
-      // The scheduled run: the date before the run's date in the scheduler's zone, as per-pipeline jobs.
-      const date = previousDate(job.timestamp + (job.opts.delay ?? 0), job.data.timeZone ?? 'UTC');
+      // The scheduled run: the date before the run's date in the scheduler's zone (and a date the run
+      // before it skipped across a DST change), as per-pipeline jobs.
+      const dates = nightlyDates(job.timestamp + (job.opts.delay ?? 0), job.data.timeZone ?? 'UTC', job.data.cron);
+      const date = dates[dates.length - 1]!;
       if (!options.pipelines?.length) throw new ConcordError('the nightly run has no pipelines to fan out over: start the worker with its definitions (`concord jobs worker --definitions FILE`)', { domain: 'user' });
       fanOut ??= new ConcordJobs(options.pipelines, settings);
-      const jobs = await fanOut.enqueueReconcile(date);
-      log(`nightly: enqueued reconcile of ${date} (${jobs.map((j) => j.id).join(', ')})`);
+      const jobs = (await Promise.all(dates.map((d) => fanOut!.enqueueReconcile(d)))).flat();
+      log(`nightly: enqueued reconcile of ${dates.join(', ')} (${jobs.map((j) => j.id).join(', ')})`);
       // A day reconciled before (its reconcile job id ran already) with news since: a backfill redoes exactly those cells.
       const pending = processors.pendingBackfills?.bind(processors);
-      const backfills = pending ? await fanOut.enqueueBackfill(date, date, undefined, pending, options.store) : [];
-      if (backfills.length > 0) log(`nightly: ${date} has dirty cells or archive files written after its last reconcile: enqueued ${backfills.map((j) => j.id).join(', ')}`);
-      return { date, enqueued: [...jobs, ...backfills].map((j) => j.id) };
+      const backfills = pending ? await fanOut.enqueueBackfill(dates[0]!, date, undefined, pending, options.store) : [];
+      if (backfills.length > 0) log(`nightly: ${dates.join(', ')} has dirty cells or archive files written after its last reconcile: enqueued ${backfills.map((j) => j.id).join(', ')}`);
+      return { date, ...(dates.length > 1 ? { dates } : {}), enqueued: [...jobs, ...backfills].map((j) => j.id) };
     }
     const { pipeline, date } = job.data;
     if (!pipeline || !date) throw new Error(`job ${job.id} has no pipeline/date: ${JSON.stringify(job.data)}`);

@@ -156,6 +156,8 @@ describe('job semantics with test processors (real Redis)', () => {
       expect(await jobs.queue.getJobScheduler('nightly-reconcile')).toMatchObject({ pattern: '0 2 * * *', tz: 'Europe/Paris' });
       await jobs.schedule('30 3 * * *', 'UTC'); // upsert: still one scheduler
       expect((await jobs.queue.getJobSchedulers()).map((s) => [s.pattern, s.tz])).toEqual([['30 3 * * *', 'UTC']]);
+      // The nightly job carries its cron: the run after a DST change finds the date the run before took (nightlyDates).
+      expect((await jobs.queue.getJobScheduler('nightly-reconcile'))?.template?.data).toMatchObject({ kind: 'nightly', timeZone: 'UTC', cron: '30 3 * * *' });
       expect(previousDate(Date.UTC(2026, 10, 24, 2, 0), 'UTC')).toBe('2026-11-23');
       expect(previousDate(Date.UTC(2026, 10, 24, 1, 30), 'Europe/Paris')).toBe('2026-11-23'); // 02:30 on the 24th in Paris
       // East of UTC the local day before may not have ended in UTC: 02:00 on the 24th in Tokyo is 17:00 UTC on the 23rd.
