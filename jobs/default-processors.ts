@@ -41,7 +41,10 @@ export function defaultProcessors(s: ProcessorSettings): JobProcessors {
         def: d, date, store: s.store, archiveDir: s.archiveDir, jobId, progress, ...(allowEmpty ? { allowEmpty: true } : {}),
         ...(s.reportDir ? { reportDir: s.reportDir } : {}),
       }).catch((error: unknown) => {
-        if (error instanceof NoArchivedDayError) throw new ConcordError(`${error.message}, or pass --allow-empty`, { domain: 'user', cause: error });
+        // A job is not rerun by passing an option to it: say which command does what (retry keeps the job's options).
+        if (error instanceof NoArchivedDayError) {
+          throw new ConcordError(`${error.message}, then \`concord jobs retry --date ${date}\`; or, for a day without traffic, \`concord jobs enqueue --date ${date} --pipeline ${pipeline} --allow-empty --force\``, { domain: 'user', cause: error });
+        }
         throw error;
       });
       return summary(rec, false);

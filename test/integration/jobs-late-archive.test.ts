@@ -114,7 +114,7 @@ describe('jobs and archive files written after a day was reconciled (worker on P
     const refusedDay = '2026-11-18';
     const refused = await concord(['jobs', 'enqueue', '--date', refusedDay, '--pipeline', P, '--wait'], env);
     expect(refused.code).toBe(1);
-    expect(refused.stdout).toContain(`${jobId('reconcile', P, refusedDay)} failed: no archived events for ${refusedDay} in ${archiveDir}: archive the day first, or pass --allow-empty`);
+    expect(refused.stdout).toContain(`${jobId('reconcile', P, refusedDay)} failed: no archived events for ${refusedDay} in ${archiveDir}: archive the day first, then \`concord jobs retry --date ${refusedDay}\``);
     expect((await store.status(P, refusedDay)).generations).toEqual([]);
   }, 120_000);
 });

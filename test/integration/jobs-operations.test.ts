@@ -48,7 +48,7 @@ describe('jobs through the CLI, a worker on PostgreSQL', () => {
     const first = await concord(['jobs', 'enqueue', '--date', EMPTY, '--pipeline', P, '--wait'], env);
     expect(first.signal, first.stdout + first.stderr).toBeNull(); // --wait exits by itself
     expect(first.code, first.stderr).toBe(1);
-    expect(first.stdout).toContain(`${id} failed: no archived events for ${EMPTY} in ${archiveDir}: archive the day first, or pass --allow-empty`);
+    expect(first.stdout).toContain(`${id} failed: no archived events for ${EMPTY} in ${archiveDir}: archive the day first, then \`concord jobs retry --date ${EMPTY}\`; or, for a day without traffic, \`concord jobs enqueue --date ${EMPTY} --pipeline ${P} --allow-empty --force\``);
     const failed = (await jobs.current([id]))[0]!;
     expect(failed).toMatchObject({ state: 'failed', attemptsMade: 1 }); // unrecoverable: no retries
     expect((await store.status(P, EMPTY)).generations).toEqual([]); // nothing published

@@ -100,7 +100,7 @@ describe('the worker process: Redis outages, its start line, and stopping', () =
         const [j] = await jobs.current([String(job!.id)]);
         return j?.state === 'failed' ? j : undefined;
       }, 60_000);
-      expect(done.failedReason).toBe(`no archived events for ${EMPTY} in ${archiveDir}: archive the day first, or pass --allow-empty`);
+      expect(done.failedReason).toBe(`no archived events for ${EMPTY} in ${archiveDir}: archive the day first, then \`concord jobs retry --date ${EMPTY}\`; or, for a day without traffic, \`concord jobs enqueue --date ${EMPTY} --pipeline ${P} --allow-empty --force\``);
     } finally {
       await jobs.close();
     }
