@@ -50,6 +50,10 @@ export function previousVersionOf(rec: Pick<DayReconciliation, 'generation' | 'p
  * (live, as of an instant, the stream's own), late events, published changes, watermarks, a day's
  * status, dirty cells and reconciliation reports. `concord serve` reads through StoreReader instead.
  */
+/** A dirty or contradicted cell as stored (`window_start`, `key_json`, `recorded_at`). */
+const cellOfRow = (pipeline: string, r: Record<string, unknown>): DirtyCell =>
+  ({ pipeline, windowStart: Number(r.window_start), key: JSON.parse(String(r.key_json)) as KeyValues, recordedAt: Number(r.recorded_at) });
+
 export class StoreReads {
   /** `s`: the store's schema, checked by SqlResultStore. */
   constructor(private readonly db: SqlDriver, private readonly s: string, private readonly registry: Registry, private readonly sealDelayMs: number) {}
@@ -137,14 +141,14 @@ export class StoreReads {
   async dirtyCells(pipeline: string, day: string): Promise<DirtyCell[]> {
     const rows = await this.db.query(
       `SELECT window_start, key_json, recorded_at FROM ${this.s}.dirty_cells WHERE pipeline = $1 AND day = $2 AND consumed_by IS NULL ORDER BY window_start, cell`, [pipeline, day]);
-    return rows.map((r) => ({ pipeline, windowStart: Number(r.window_start), key: JSON.parse(String(r.key_json)) as KeyValues, recordedAt: Number(r.recorded_at) }));
+    return rows.map((r) => cellOfRow(pipeline, r));
   }
 
   /** Cells of the day whose stream rows another run contradicted (backfilled, reconciled or not): reconcile's `other_run`. */
   async contradictedCells(pipeline: string, day: string): Promise<DirtyCell[]> {
     const rows = await this.db.query(
       `SELECT window_start, key_json, recorded_at FROM ${this.s}.contradicted_cells WHERE pipeline = $1 AND day = $2 ORDER BY window_start, cell`, [pipeline, day]);
-    return rows.map((r) => ({ pipeline, windowStart: Number(r.window_start), key: JSON.parse(String(r.key_json)) as KeyValues, recordedAt: Number(r.recorded_at) }));
+    return rows.map((r) => cellOfRow(pipeline, r));
   }
 
   /** Days with unconsumed dirty cells, each with when its newest one was recorded (backfill job ids). */
