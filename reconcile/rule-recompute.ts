@@ -8,6 +8,7 @@ import { compareUtf8 } from '../pipeline/ordering.ts';
 import type { AlertResult, EventPosition, ResultRecord } from '../schemas/results.ts';
 import { CollectingEmitter, createOperator } from '../stream/operators/index.ts';
 import { CanonicalClock } from '../stream/rule-merge-tracker.ts';
+import { compareCanonical } from '../stream/rule-merge.ts';
 import type { ArchiveAdded } from './archive-added.ts';
 import { finalResults } from './final-results.ts';
 import type { LoggedLate } from './reconcile.ts';
@@ -91,11 +92,21 @@ async function readKeysEvents(db: DuckDb, def: RulePipeline, dir: string, keys: 
   }
 }
 
-/** Kafka sources (`topic:partition`) by partition number, as the merge stage orders them; others as text. */
-function compareSources(a: string, b: string): number {
-  const x = /^(.*):(\d+)$/.exec(a), y = /^(.*):(\d+)$/.exec(b);
-  if (x && y && x[1] === y[1]) return Number(x[2]) - Number(y[2]);
-  return a < b ? -1 : a > b ? 1 : 0;
+/**
+ * Each source's partition number in the canonical order: a Kafka source's (`topic:partition`) own number;
+ * other sources (files) numbered in text order after them.
+ */
+function partitionNumbers(sources: Iterable<string>): Map<string, number> {
+  const numbers = new Map<string, number>();
+  const others: string[] = [];
+  for (const s of new Set(sources)) {
+    const kafka = /:(\d+)$/.exec(s);
+    if (kafka) numbers.set(s, Number(kafka[1]));
+    else others.push(s);
+  }
+  const next = Math.max(-1, ...numbers.values()) + 1;
+  others.sort().forEach((s, i) => numbers.set(s, next + i));
+  return numbers;
 }
 
 function run(def: RulePipeline, events: readonly ArchivedEvent[], verdicts: ReadonlyMap<string, LoggedLate>): Map<string, ResultRecord> {
@@ -108,8 +119,10 @@ function run(def: RulePipeline, events: readonly ArchivedEvent[], verdicts: Read
     if (v === undefined) op.process(e.event, e.position); // on time: kept, decided as the clock passes it
     else if (v.evaluatedOnArrival) onArrival.push({ e, w: v.record.watermark });
   }
-  onArrival.sort((a, b) => a.w - b.w || compareSources(a.e.position.source, b.e.position.source) || a.e.position.offset - b.e.position.offset);
-  for (const { e, w } of onArrival) {
+  const partition = partitionNumbers(onArrival.map(({ e }) => e.position.source));
+  const placed = onArrival.map(({ e, w }) => ({ e, sourceWatermark: w, partition: partition.get(e.position.source)!, offset: e.position.offset }));
+  placed.sort(compareCanonical);
+  for (const { e, sourceWatermark: w } of placed) {
     clock.advanceTo(w);
     op.onWatermark(w);
     op.process(e.event, e.position);

@@ -52,10 +52,23 @@ export interface RuleMergeStats {
   duplicates: number;
 }
 
-/** The canonical order: by the W the event's partition had before it, then partition, then offset. */
-function canonicalBefore(a: ForwardedEvent, b: ForwardedEvent): boolean {
-  return a.sourceWatermark !== b.sourceWatermark ? a.sourceWatermark < b.sourceWatermark : a.partition !== b.partition ? a.partition < b.partition : a.offset < b.offset;
+/** An event's place in the canonical order: the W its partition had before it, the partition, the offset. */
+export interface CanonicalPlace {
+  readonly sourceWatermark: number;
+  readonly partition: number;
+  readonly offset: number;
 }
+
+/**
+ * The canonical order, a function of each partition's contents alone: the merge stage releases held events
+ * in it, and reconcile's rule recomputation feeds events evaluated on arrival in it.
+ */
+export function compareCanonical(a: CanonicalPlace, b: CanonicalPlace): number {
+  // Equal infinite W subtract to NaN (falsy): equal, as they are.
+  return a.sourceWatermark - b.sourceWatermark || a.partition - b.partition || a.offset - b.offset;
+}
+
+const canonicalBefore = (a: ForwardedEvent, b: ForwardedEvent): boolean => compareCanonical(a, b) < 0;
 
 /**
  * The merge stage of a rule keyed by another field than the partition key: a key's events arrive in
