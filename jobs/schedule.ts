@@ -23,3 +23,13 @@ export function validateSchedule(cron: string, timeZone: string): void {
     throw new ConfigError(`--cron "${cron}" has ${fields} field${fields === 1 ? '' : 's'}: use five, minute hour day month weekday, e.g. "0 2 * * *" (or six, seconds first) (env CONCORD_NIGHTLY_CRON)`);
   }
 }
+
+/** A run time for people: UTC, and the wall-clock time in the schedule's zone when that is another. */
+export function describeRunTime(at: number, timeZone: string): string {
+  const utc = new Date(at).toISOString();
+  if (timeZone === 'UTC' || timeZone === 'Etc/UTC') return utc;
+  // sv-SE writes `YYYY-MM-DD HH:MM`; the zone's abbreviation shows which side of a DST change it is.
+  const local = new Intl.DateTimeFormat('sv-SE', { timeZone, dateStyle: 'short', timeStyle: 'short' }).format(at);
+  const zone = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'short' }).formatToParts(at).find((p) => p.type === 'timeZoneName')?.value;
+  return `${utc} (${local} ${timeZone}${zone ? `, ${zone}` : ''})`;
+}

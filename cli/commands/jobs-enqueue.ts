@@ -8,6 +8,7 @@ import { jobId } from '../../jobs/job-ids.ts';
 import { attemptsOf, type ConcordJobs } from '../../jobs/job-queue.ts';
 import { storeIdentity } from '../../jobs/worker-registry.ts';
 import { openStore } from '../../store/open-store.ts';
+import { redact } from '../../store/sql-driver.ts';
 import type { FlagValues } from '../args.ts';
 import { storeUrl } from './shared.ts';
 
@@ -30,7 +31,7 @@ export async function enqueue(jobs: ConcordJobs, v: FlagValues): Promise<number>
   let failedLeft = 0;
   const toWait: string[] = [];
   const select = `--date ${date}${pipeline ? ` --pipeline ${shellWord(pipeline)}` : ''}`;
-  const rerun = `concord jobs enqueue ${select}${v['allow-empty'] ? ' --allow-empty' : ''} --force`;
+  const rerun = `concord jobs enqueue ${select}${rerunOptions(v)} --force`;
   if (!explicitStore && (await jobs.workers()).length === 0) process.stderr.write(`concord jobs: note: no worker runs on queue prefix ${jobs.settings.prefix}; the jobs wait for one (\`concord jobs worker\`)\n`);
   for (const job of added) {
     const id = String(job.id);
@@ -130,6 +131,15 @@ async function backfillArchive(jobs: ConcordJobs, v: FlagValues): Promise<string
  * `--wait [--timeout D]` (enqueue, retry), read before anything is enqueued: when the wait ends
  * (epoch ms; Infinity: no limit), or undefined when not asked to wait.
  */
+/**
+ * The options of this command a rerun with --force repeats: --allow-empty, --store (password as `***`:
+ * never written out) and --wait / --timeout.
+ */
+export function rerunOptions(v: FlagValues): string {
+  return (v['allow-empty'] ? ' --allow-empty' : '') + (v.store !== undefined ? ` --store ${shellWord(redact(String(v.store)))}` : '') +
+    (v.wait === true ? ' --wait' : '') + (v.timeout !== undefined ? ` --timeout ${shellWord(String(v.timeout))}` : '');
+}
+
 export function waitDeadline(v: FlagValues): number | undefined {
   if (v.timeout !== undefined && v.wait !== true) throw new ConfigError('--timeout bounds --wait: add --wait, or leave --timeout out');
   if (v.wait !== true) return undefined;

@@ -3,7 +3,7 @@ import { dayRange } from '../../reconcile/reconcile-day.ts';
 import { attemptsOf, ConcordJobs, NIGHTLY, jobSettings, type JobStatus } from '../../jobs/job-queue.ts';
 import { RedisUnreachableError, probeRedis } from '../../jobs/redis-connection.ts';
 import { redact } from '../../store/sql-driver.ts';
-import { validateSchedule } from '../../jobs/schedule.ts';
+import { describeRunTime, validateSchedule } from '../../jobs/schedule.ts';
 import { metricsFlags, metricsOptions } from '../../serve/process-metrics.ts';
 import type { CommandSpec, FlagValues } from '../args.ts';
 import { logFlags, logOptions } from '../logging.ts';
@@ -114,7 +114,7 @@ async function runSub(sub: string, v: FlagValues, redisUrl: string): Promise<num
     if (sub === 'schedule') {
       await jobs.schedule(v.cron === undefined ? undefined : String(v.cron), v.tz === undefined ? undefined : String(v.tz));
       const s = await jobs.queue.getJobScheduler(NIGHTLY);
-      process.stdout.write(`nightly reconcile scheduled: ${s?.pattern ?? '?'} (${s?.tz ?? 'UTC'}), next run ${s?.next ? new Date(s.next).toISOString() : '?'}\n`);
+      process.stdout.write(`nightly reconcile scheduled: ${s?.pattern ?? '?'} (${s?.tz ?? 'UTC'}), next run ${s?.next ? describeRunTime(s.next, s.tz ?? 'UTC') : '?'}\n`);
       return 0;
     }
     if (sub === 'unschedule') {
