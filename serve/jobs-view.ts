@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { attemptsOf, QUEUE, jobSettings, type JobData } from '../jobs/job-queue.ts';
+import { registeredWorkers } from '../jobs/worker-registry.ts';
 import { redact } from '../store/sql-driver.ts';
 
 export interface JobRun {
@@ -18,6 +19,18 @@ export interface JobRun {
   created_at: string | null;
   processed_at: string | null;
   finished_at: string | null;
+  /** The store the job was enqueued for (`jobs enqueue --store`), null when it runs on any worker's store. */
+  store: string | null;
+}
+
+/** A worker alive on the queue prefix (it renews its registration every 10 s; gone 30 s after it died). */
+export interface JobWorker {
+  id: string;
+  host: string;
+  pid: number;
+  store: string;
+  archive: string | null;
+  started_at: string;
 }
 
 const STATES = ['active', 'waiting', 'delayed', 'prioritized', 'completed', 'failed'] as const;
@@ -36,10 +49,12 @@ export class JobsView {
   private readonly queue: Queue<JobData>;
   private readonly connection: Redis;
   private readonly timeoutMs: number;
+  private readonly prefix: string;
 
   constructor(redisUrl?: string, options: { prefix?: string; timeoutMs?: number } = {}) {
     const settings = jobSettings({ ...(redisUrl === undefined ? {} : { redisUrl }), ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
     this.url = redact(settings.redisUrl);
+    this.prefix = settings.prefix;
     this.timeoutMs = options.timeoutMs ?? 2_000;
     this.connection = new Redis(settings.redisUrl, {
       lazyConnect: true, connectTimeout: this.timeoutMs, maxRetriesPerRequest: 1, enableOfflineQueue: true,
@@ -71,6 +86,7 @@ export class JobsView {
           id: String(j.id), kind: j.name, pipeline: j.data.pipeline ?? null, date: j.data.date ?? null, state, attempts: attemptsOf(j), progress: j.progress ?? null,
           // BullMQ keeps an earlier attempt's error on a job that then completed: a failure only when it failed.
           result: j.returnvalue ?? null, failed_reason: state === 'failed' ? j.failedReason || null : null, last_error: j.failedReason || null, created_at: iso(j.timestamp), processed_at: iso(j.processedOn), finished_at: iso(j.finishedOn),
+          store: j.data.store ?? null,
         });
       }
     }
@@ -82,6 +98,12 @@ export class JobsView {
       if (!seen || when(r) > when(seen)) newest.set(id, r);
     }
     return [...newest.values()].sort((a, b) => (when(a) < when(b) ? 1 : -1));
+  }
+
+  /** The workers alive on the queue prefix and the store each writes, oldest first. */
+  async workers(): Promise<JobWorker[]> {
+    const alive = await this.within(registeredWorkers(this.connection, this.prefix));
+    return alive.map((w) => ({ id: w.id, host: w.host, pid: w.pid, store: w.store, archive: w.archive ?? null, started_at: w.startedAt }));
   }
 
   async close(): Promise<void> {

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { seedRegistry } from '../../examples/seed.ts';
 import { definitionVersion } from '../../pipeline/definition.ts';
 import { ConcordJobs, QUEUE } from '../../jobs/job-queue.ts';
+import { registerWorker, storeIdentity } from '../../jobs/worker-registry.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { JobsView } from '../../serve/jobs-view.ts';
 import { createLogger } from '../../serve/logger.ts';
@@ -145,11 +147,21 @@ describe('concord serve on an empty store, and with BullMQ jobs', () => {
     const reader = await openStoreReader(PG_URL, { registry, schema: schemas.next('jobs') });
     const server = await buildServer({ registry, reader, log: createLogger('silent'), jobs: new JobsView(redisUrl, { prefix }) });
     try {
-      await jobs.enqueueReconcile(DATE, P);
+      const theStore = storeIdentity(PG_URL, 'jobs_store');
+      await jobs.enqueueReconcile(DATE, P, false, { store: theStore });
       await jobs.enqueueReconcile('2026-11-22', U);
       let body = (await server.app.inject('/api/jobs')).json();
-      expect(body).toMatchObject({ enabled: true, counts: { waiting: 2, failed: 0 } });
-      expect(body.runs.map((r: any) => [r.kind, r.pipeline, r.date, r.state]).sort()).toEqual([['reconcile', P, DATE, 'waiting'], ['reconcile', U, '2026-11-22', 'waiting']]);
+      expect(body).toMatchObject({ enabled: true, counts: { waiting: 2, failed: 0 }, workers: [] });
+      expect(body.runs.map((r: any) => [r.kind, r.pipeline, r.date, r.state, r.store]).sort()).toEqual([['reconcile', P, DATE, 'waiting', theStore], ['reconcile', U, '2026-11-22', 'waiting', null]]);
+      // The workers alive, with the store each writes: which one a job enqueued for a store waits for.
+      const registered = registerWorker(connection, prefix, theStore, ws.dir);
+      try {
+        for (let t = Date.now(); (await server.app.inject('/api/jobs')).json().workers.length === 0 && Date.now() - t < 5_000;) await new Promise((r) => setTimeout(r, 50));
+        expect((await server.app.inject('/api/jobs')).json().workers).toEqual([{ id: registered.info.id, host: hostname(), pid: process.pid, store: theStore, archive: resolve(ws.dir), started_at: registered.info.startedAt }]);
+      } finally {
+        await registered.stop();
+      }
+      expect((await server.app.inject('/api/jobs')).json().workers).toEqual([]);
       await retrying.enqueueReconcile(RETRIED, F);
       void worker.run();
       for (let t = Date.now(); ; await new Promise((r) => setTimeout(r, 50))) {
