@@ -31,15 +31,22 @@ export function statusAfter(d: DayReconciliation): DayStatusName {
 
 /**
  * The per-pipeline headline table and the per-cause table, in Markdown. `status`: each day's status to
- * show (`concord report`: the day's status now); by default the one the reconciliation left.
+ * show (`concord report`: the day's status now); by default the one the reconciliation left. `live`: the
+ * version live now, shown beside the one the reconciliation published when a later one (a backfill, a
+ * revert) replaced it.
  */
-export function reconciliationMarkdown(days: readonly DayReconciliation[], status: (d: DayReconciliation) => string = statusAfter): string {
+export function reconciliationMarkdown(days: readonly DayReconciliation[], status: (d: DayReconciliation) => string = statusAfter, live?: (d: DayReconciliation) => number | undefined): string {
+  const version = (d: DayReconciliation) => {
+    const now = live?.(d);
+    const published = d.generation ?? 'not published';
+    return now === undefined || now === d.generation ? published : `${published} (live now: ${now})`;
+  };
   const out: string[] = [];
   out.push(mdTable(
     ['pipeline', 'day status', 'version', 'cells', 'equal', 'mismatched', 'missing', 'extra', 'mismatch rate', 'SMAPE', 'unexplained'],
     days.map((d) => {
       const m = d.report.metrics;
-      return [d.pipeline, status(d), d.generation ?? 'not published', d.report.cells, d.report.equal, m.mismatched, m.missing, m.extra, pct(m.mismatch_rate), pct(m.smape), d.report.unexplained];
+      return [d.pipeline, status(d), version(d), d.report.cells, d.report.equal, m.mismatched, m.missing, m.extra, pct(m.mismatch_rate), pct(m.smape), d.report.unexplained];
     }),
     ['---', '---', '---', ...Array<string>(8).fill('---:')],
   ));

@@ -133,8 +133,8 @@ export function toMarkdown(r: DayReport, cells: boolean): string {
   const out = [`# Concord report — ${r.date}`, ''];
   const recs = r.pipelines.flatMap((p) => (p.reconciliation ? [p.reconciliation] : []));
   // The day's status now (what a reconciliation recorded was the day before it published).
-  const now = new Map(r.pipelines.map((p) => [p.pipeline, p.status.status]));
-  if (recs.length > 0) out.push('## Reconciliation', '', reconciliationMarkdown(recs, (d) => now.get(d.pipeline) ?? statusAfter(d)), '');
+  const now = new Map(r.pipelines.map((p) => [p.pipeline, p.status]));
+  if (recs.length > 0) out.push('## Reconciliation', '', reconciliationMarkdown(recs, (d) => now.get(d.pipeline)?.status ?? statusAfter(d), (d) => now.get(d.pipeline)?.liveGeneration), '');
   for (const p of r.pipelines) {
     const s = p.status;
     if (p.empty) {

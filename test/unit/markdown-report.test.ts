@@ -48,6 +48,15 @@ describe('Markdown report tables', () => {
     expect(cellsOf(summary[6]!)[0]).toBe('site\\|zone');
   });
 
+  it('the version a reconciliation published, and the one live now when a backfill or revert replaced it', () => {
+    const rec = day('p', []);
+    const row = (live?: number) => cellsOf(reconciliationMarkdown([rec], undefined, () => live).split('\n')[2]!)[2];
+    expect(row()).toBe('1');
+    expect(row(1)).toBe('1');
+    expect(row(2)).toBe('1 (live now: 2)');
+    expect(row(0)).toBe('1 (live now: 0)');
+  });
+
   it('a null key, the string "null", an empty string and a number-like string print apart', () => {
     const rec = day('p', [
       difference({ site: 'plain', zone: null }), difference({ site: 'plain', zone: 'null' }),
