@@ -35,6 +35,7 @@ export class ServeMetrics {
   private readonly duration: client.Histogram<'method' | 'route'>;
   private view: { at: number; value: Promise<StoreView> } | undefined;
   private lastGood: StoreView | undefined;
+  private jobsRead: { at: number; value: Promise<{ counts: Record<string, number>; workers: number } | undefined> } | undefined;
   private readonly o: MetricsSources;
 
   constructor(o: MetricsSources) {
@@ -86,21 +87,36 @@ export class ServeMetrics {
       name: 'concord_live_events_total', help: 'Events sent on the live stream, by type (each client counted once per event)', labelNames: ['type'], registers,
       collect() { this.reset(); for (const [type, n] of live.sent) this.inc({ type }, n); },
     });
-    const jobs = o.jobs;
-    if (jobs) {
-      const log = o.log;
+    if (o.jobs) {
+      const jobs = this.jobsView.bind(this, o.jobs);
+      new client.Gauge({ name: 'concord_redis_up', help: '1 when the jobs\' Redis answered the last scrape, 0 when it did not', registers, async collect() { this.set((await jobs()) ? 1 : 0); } });
       new client.Gauge({
         name: 'concord_jobs', help: 'BullMQ jobs per state (reconcile, backfill, nightly)', labelNames: ['state'], registers,
         async collect() {
           this.reset();
-          try {
-            for (const [state, n] of Object.entries(await jobs.counts())) this.set({ state }, n);
-          } catch (error) {
-            log.warn({ err: error instanceof Error ? error.message : String(error) }, 'metrics: Redis did not answer');
-          }
+          for (const [state, n] of Object.entries((await jobs())?.counts ?? {})) this.set({ state }, n);
+        },
+      });
+      new client.Gauge({
+        name: 'concord_jobs_workers', help: 'Job workers alive on the queue prefix (`concord jobs worker`); 0 while jobs wait for none', registers,
+        async collect() {
+          const v = await jobs();
+          if (v) this.set(v.workers);
         },
       });
     }
+  }
+
+  /** One Redis read per scrape for the jobs' gauges (undefined: Redis did not answer). */
+  private jobsView(jobs: JobsView): Promise<{ counts: Record<string, number>; workers: number } | undefined> {
+    const at = performance.now();
+    if (this.jobsRead && at - this.jobsRead.at < 1_000) return this.jobsRead.value;
+    const value = Promise.all([jobs.counts(), jobs.workers()]).then(([counts, workers]) => ({ counts, workers: workers.length }), (error: unknown) => {
+      this.o.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'metrics: Redis did not answer');
+      return undefined;
+    });
+    this.jobsRead = { at, value };
+    return value;
   }
 
   observe(method: string, route: string, statusCode: number, seconds: number): void {

@@ -12,6 +12,7 @@ import { ServeMetrics } from './metrics.ts';
 import { openApiRoute, registerOpenApi } from './openapi.ts';
 import { ApiError } from './params.ts';
 import { dayRoutes } from './routes/days.ts';
+import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { lateRoutes } from './routes/late.ts';
 import { liveRoutes } from './routes/live.ts';
@@ -135,7 +136,7 @@ export async function buildServer(o: ServerOptions): Promise<{ app: FastifyInsta
   liveRoutes(app, ctx, SECURITY_HEADERS);
   openApiRoute(app);
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()));
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
+  healthRoutes(app, ctx);
   dashboardRoutes(app);
   await app.ready();
 

@@ -155,13 +155,8 @@ describe('concord serve on an empty store, and with BullMQ jobs', () => {
       expect(body.runs.map((r: any) => [r.kind, r.pipeline, r.date, r.state, r.store]).sort()).toEqual([['reconcile', P, DATE, 'waiting', theStore], ['reconcile', U, '2026-11-22', 'waiting', null]]);
       // The workers alive, with the store each writes: which one a job enqueued for a store waits for.
       const registered = registerWorker(connection, prefix, theStore, ws.dir);
-      try {
-        for (let t = Date.now(); (await server.app.inject('/api/jobs')).json().workers.length === 0 && Date.now() - t < 5_000;) await new Promise((r) => setTimeout(r, 50));
-        expect((await server.app.inject('/api/jobs')).json().workers).toEqual([{ id: registered.info.id, host: hostname(), pid: process.pid, store: theStore, archive: resolve(ws.dir), started_at: registered.info.startedAt }]);
-      } finally {
-        await registered.stop();
-      }
-      expect((await server.app.inject('/api/jobs')).json().workers).toEqual([]);
+      for (let t = Date.now(); (await server.app.inject('/api/jobs')).json().workers.length === 0 && Date.now() - t < 5_000;) await new Promise((r) => setTimeout(r, 50));
+      expect((await server.app.inject('/api/jobs')).json().workers).toEqual([{ id: registered.info.id, host: hostname(), pid: process.pid, store: theStore, archive: resolve(ws.dir), started_at: registered.info.startedAt }]);
       await retrying.enqueueReconcile(RETRIED, F);
       void worker.run();
       for (let t = Date.now(); ; await new Promise((r) => setTimeout(r, 50))) {
@@ -172,7 +167,12 @@ describe('concord serve on an empty store, and with BullMQ jobs', () => {
       expect(body.runs.find((r: any) => r.pipeline === P)).toMatchObject({ state: 'failed', failed_reason: 'the archive has no files for this day', last_error: 'the archive has no files for this day', progress: { done: 1, total: 3, what: 'replay' }, attempts: 1 });
       // Completed by its retry: no failure shown as the run's, the first attempt's error kept as last_error.
       expect(body.runs.find((r: any) => r.date === RETRIED)).toMatchObject({ state: 'completed', failed_reason: null, last_error: 'the store went away', result: { generation: 1 }, attempts: 2 });
-      expect((await server.app.inject('/metrics')).body).toMatch(/concord_jobs\{state="failed"\} 2/);
+      const metrics = (await server.app.inject('/metrics')).body;
+      expect(metrics).toMatch(/^concord_jobs\{state="failed"\} 2$/m);
+      expect(metrics).toMatch(/^concord_jobs_workers 1$/m);
+      expect(metrics).toMatch(/^concord_redis_up 1$/m);
+      await registered.stop();
+      expect((await server.app.inject('/api/jobs')).json().workers).toEqual([]);
     } finally {
       await worker.close();
       await jobs.queue.obliterate({ force: true });
@@ -193,6 +193,8 @@ describe('concord serve on an empty store, and with BullMQ jobs', () => {
       expect(r.json().error).toMatch(/Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
       expect(r.body).not.toContain('s3cretpw'); // a URL with an empty user kept its password in the answer
       expect(performance.now() - t).toBeLessThan(5_000);
+      const metrics = (await server.app.inject('/metrics')).body;
+      expect(metrics).toMatch(/^concord_redis_up 0$/m);
     } finally {
       await server.close();
     }

@@ -33,6 +33,7 @@ describe('concord serve when its DuckDB file goes away and comes back', () => {
       expect((await server.app.inject('/api/status')).json().store.status).toBe('ok');
       expect(await metric(/^concord_store_up (\S+)$/m)).toBe('1');
       expect(await metric(/^concord_store_rows\{pipeline="page_views_per_minute"\} (\S+)$/m)).toBe('1');
+      expect((await server.app.inject('/readyz')).json()).toEqual({ ready: true, store: 'ok' });
       await new Promise((r) => setTimeout(r, 400)); // the reader lets the file go
 
       renameSync(path, `${path}.moved`);
@@ -41,6 +42,11 @@ describe('concord serve when its DuckDB file goes away and comes back', () => {
       expect(status.empty).toBe(false);
       const day = await server.app.inject('/api/days/2026-11-23');
       expect(day.statusCode).toBe(503);
+      // Readiness follows the store (a load balancer sends readers elsewhere); liveness does not (no restart).
+      const ready = await server.app.inject('/readyz');
+      expect([ready.statusCode, ready.json()]).toEqual([503, { ready: false, store: 'error', message: 'the store could not answer (see the server log)' }]);
+      expect(ready.headers['retry-after']).toBe('5');
+      expect((await server.app.inject('/healthz')).statusCode).toBe(200);
       expect(await metric(/^concord_store_up (\S+)$/m)).toBe('0');
       expect(await metric(/^concord_store_rows\{pipeline="page_views_per_minute"\} (\S+)$/m)).toBe('1');
       expect(await metric(/^concord_watermark_timestamp_seconds\{pipeline="page_views_per_minute"\} (\S+)$/m)).toBe(String((start + 61_000) / 1000));
@@ -48,6 +54,7 @@ describe('concord serve when its DuckDB file goes away and comes back', () => {
       copyFileSync(`${path}.moved`, path);
       expect((await server.app.inject('/api/status')).json().store.status).toBe('ok');
       expect((await server.app.inject('/api/days/2026-11-23')).statusCode).toBe(200);
+      expect((await server.app.inject('/readyz')).statusCode).toBe(200);
       expect(await metric(/^concord_store_up (\S+)$/m)).toBe('1');
     } finally {
       await server.close();

@@ -1,0 +1,25 @@
+import type { FastifyInstance } from 'fastify';
+import { StoreBusyError } from '../../store/sql-driver.ts';
+import type { ServeContext } from '../context.ts';
+
+/**
+ * Kubernetes-style probes. `/healthz` (liveness) answers while the process does and reads nothing: a
+ * store outage must not get the server restarted. `/readyz` (readiness) reads the store once: 503 while
+ * it cannot answer (unreachable, its file gone, an embedded DuckDB file held by a writer), so a load
+ * balancer sends readers elsewhere until it answers again. Redis is not asked: only /api/jobs needs it.
+ */
+export function healthRoutes(app: FastifyInstance, ctx: ServeContext): void {
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
+  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+    try {
+      await ctx.reader.read((s) => s.holdsNoResult());
+      return { ready: true, store: 'ok' };
+    } catch (error) {
+      const busy = error instanceof StoreBusyError;
+      ctx.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'readyz: the store did not answer');
+      return reply.code(503).header('retry-after', busy ? '1' : '5').send({
+        ready: false, store: busy ? 'busy' : 'error', message: busy ? error.message : 'the store could not answer (see the server log)',
+      });
+    }
+  });
+}
