@@ -10,6 +10,7 @@ import { DefinitionError } from './errors.ts';
 import { parsePipeline } from './parse-pipeline-spec.ts';
 import { parseSchema } from './parse-schema-spec.ts';
 import { Registry } from './registry.ts';
+import { nameProblem, quotedName } from './names.ts';
 
 export {
   defineDefinitions, definePipeline, defineSchema,
@@ -37,6 +38,8 @@ export function parseDefinitions(content: unknown, origin: string): Registry {
   const schemas = new Map<string, EventSchema>();
   if (!isObject(content.schemas) || Object.keys(content.schemas).length === 0) p.add('schemas', 'expected at least one schema, e.g. {"clicks": {"time": "ts", "id": "event_id", "fields": {...}}}');
   else for (const [name, spec] of Object.entries(content.schemas)) {
+    const badName = nameProblem(name);
+    if (badName) p.add(`schemas[${quotedName(name)}]`, `the schema name ${badName}`);
     const schema = parseSchema(p, name, spec);
     if (schema) schemas.set(name, schema);
   }
@@ -45,6 +48,8 @@ export function parseDefinitions(content: unknown, origin: string): Registry {
   else for (const [name, spec] of Object.entries(content.pipelines)) {
     if (name.length === 0) p.add('pipelines.""', 'a pipeline needs a name: "" names none (--pipeline NAME selects it)');
     else if (name === 'all') p.add(`pipelines.${name}`, `${q(name)} cannot name a pipeline ("all" selects every pipeline)`);
+    const badName = nameProblem(name);
+    if (badName) p.add(`pipelines[${quotedName(name)}]`, `the pipeline name ${badName}`);
     const def = parsePipeline(p, name, spec, schemas);
     if (def) pipelines.push(def);
   }

@@ -145,6 +145,16 @@ describe('definitions file', () => {
     ]);
   });
 
+  it('a name with a line break, an invisible character or surrounding space is refused (it split or disguised printed lines)', () => {
+    const views = { input: 'rides', window: { tumbling: '1m' }, aggregates: { n: 'count' } };
+    expect(problems({ schemas: { rides, 'ri\u200bdes': rides }, pipelines: { 'two\nlines': views, 'evil\u202eweiv': views, ' padded': views, 'fine name-1.x': views } })).toEqual([
+      'schemas["ri\\u200bdes"]: the schema name holds the character U+200B (a control or invisible character): names are printed in logs, reports, metric labels and commands; use visible characters',
+      'pipelines["two\\nlines"]: the pipeline name holds the character U+000A (a control or invisible character): names are printed in logs, reports, metric labels and commands; use visible characters',
+      'pipelines["evil\\u202eweiv"]: the pipeline name holds the character U+202E (a control or invisible character): names are printed in logs, reports, metric labels and commands; use visible characters',
+      'pipelines[" padded"]: the pipeline name starts or ends with a space: it would not show where the name is printed; remove it',
+    ]);
+  });
+
   it('says a mistake once: fields with an unknown type, or a schema without its time field, are not reported again at each use', () => {
     const uses = {
       fares: { input: 'rides', where: [['passengers', '>=', 1]], key: ['city'], window: { tumbling: '15m' }, aggregates: { revenue: ['sum', 'fare'], n: 'count', bad: ['sum', 'nope'] } },
