@@ -44,6 +44,7 @@ export async function createStoreTables(db: SqlDriver, s: string): Promise<{ key
     `CREATE TABLE IF NOT EXISTS ${s}.watermarks (pipeline TEXT PRIMARY KEY, watermark DOUBLE PRECISION NOT NULL)`,
     `CREATE TABLE IF NOT EXISTS ${s}.reconciliations (pipeline TEXT NOT NULL, day TEXT NOT NULL, job_id TEXT NOT NULL,
       status TEXT NOT NULL, generation INTEGER, report_json TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (pipeline, day, job_id))`,
+    liveResultsView(s),
   ];
   let keyless = false;
   await db.transaction(async (tx) => {
@@ -62,6 +63,21 @@ export async function createStoreTables(db: SqlDriver, s: string): Promise<{ key
     }
   });
   return { keyless };
+}
+
+/**
+ * `live_results`: the numbers as the API's live version shows them, for SQL clients (Grafana's PostgreSQL
+ * data source, BI tools, psql): each day's live version (the reconciled one once a day switched, the
+ * stream's before), times as timestamps, key and values as JSON. `window_start_ms` is the indexed column
+ * to filter ranges on. Replaced on every writer's start, so a store created before gets it too.
+ */
+function liveResultsView(s: string): string {
+  return `CREATE OR REPLACE VIEW ${s}.live_results AS
+    SELECT r.pipeline, r.day, r.kind, to_timestamp(r.window_start / 1000.0) AS window_start, to_timestamp(r.window_end / 1000.0) AS window_end,
+      r.window_start AS window_start_ms, CAST(r.key_json AS JSON) AS key, CAST(r.values_json AS JSON) AS "values", r.revision, r.provenance,
+      r.generation, r.definition_version
+    FROM ${s}.result_rows r LEFT JOIN ${s}.day_live d ON d.pipeline = r.pipeline AND d.day = r.day
+    WHERE r.generation = coalesce(d.generation, 0)`;
 }
 
 /**

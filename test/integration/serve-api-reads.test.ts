@@ -263,6 +263,30 @@ describe.each(serveBackends('concord-serve-api-reads-'))('concord serve API on $
     expect(asReportRows(P, await dayRows(P, ''))).toEqual(reported(after, P).rows.map(pick));
   });
 
+  it('the live_results view (for SQL clients such as Grafana) holds each day\'s live rows, as `concord report` reads them', async () => {
+    const driver = b.pg ? await PostgresReadDriver.open(PG_URL) : new DuckDbReadDriver(b.url.slice('duckdb:'.length));
+    const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
+    const order = (rows: ReturnType<typeof pick>[]) => rows.sort((x, y) => x.window_start.localeCompare(y.window_start) || JSON.stringify(x.key).localeCompare(JSON.stringify(y.key)));
+    try {
+      for (const p of [P, U, F]) {
+        const rows = await driver.snapshot((q) => q.query(
+          `SELECT window_start_ms, extract(epoch FROM window_start) * 1000 AS start_again, extract(epoch FROM window_end) * 1000 AS end_ms, key, "values", revision, provenance, generation
+           FROM ${b.schema ?? 'concord'}.live_results WHERE pipeline = $1 AND day = $2`, [p, DATE]));
+        const viewed = rows.map((r) => {
+          expect(Number(r.start_again)).toBe(Number(r.window_start_ms));
+          return {
+            window_start: new Date(Number(r.window_start_ms)).toISOString(), window_end: r.end_ms === null ? null : new Date(Number(r.end_ms)).toISOString(),
+            key: json(r.key), values: json(r.values), revision: Number(r.revision), provenance: String(r.provenance), generation: Number(r.generation),
+          };
+        });
+        expect(viewed.length, p).toBeGreaterThan(0);
+        expect(order(viewed), p).toEqual(order(reported(after, p).rows.map(pick)));
+      }
+    } finally {
+      await driver.close();
+    }
+  });
+
   it('reads through a read-only connection: the database refuses writes', async () => {
     const driver = b.pg ? await PostgresReadDriver.open(PG_URL) : new DuckDbReadDriver(b.url.slice('duckdb:'.length));
     try {
