@@ -28,11 +28,13 @@ export interface ArchiveChanges {
 /**
  * The event times whose events can change a cell of the day: a window that starts in the day ends up to
  * a window's size after midnight (6 h hopping windows: into the next day's hour 05); a rule's alert of
- * the day depends on its key's events up to `span` before it (into the day before).
+ * the day depends on its key's events up to `span` before it and on its predecessor's status, which
+ * counts the predecessor's own span: two spans before the day (a predecessor more than a span before
+ * midnight, a key quiet that long, is not covered).
  */
 export function eventTimesOfDay(def: PipelineDefinition, day: string): { from: number; to: number } {
   const range = dayRange(day);
-  if (def.kind === 'rule') return { from: range.from - def.rule.span, to: range.to };
+  if (def.kind === 'rule') return { from: range.from - 2 * def.rule.span, to: range.to };
   const lastStart = assignWindows(def.window, range.to - 1).at(-1)!; // the day's last window
   return { from: range.from, to: windowEnd(def.window, lastStart) };
 }
@@ -74,6 +76,7 @@ export async function archiveFilesWrittenSince(def: PipelineDefinition, archiveD
  */
 export async function archiveChangedSince(def: PipelineDefinition, archiveDir: string, day: string, since: number): Promise<ArchiveChanges> {
   const range = dayRange(day);
+  const reach = eventTimesOfDay(def, day);
   const listedAt = Date.now();
   const files = (await archiveFilesWrittenSince(def, archiveDir, day, since)).map((f) => f.path);
   if (files.length === 0) return { files, cells: [], listedAt };
@@ -98,8 +101,8 @@ export async function archiveChangedSince(def: PipelineDefinition, archiveDir: s
     }
     const ts = event[def.schema.timeField] as number;
     const key = keyValuesOf(def.schema, keyFields, event);
-    // A rule's key is redone for the whole day when one of its events falls in the day or within `span` before it.
-    const starts = def.kind === 'windowed' ? assignWindows(def.window, ts) : ts >= range.from - def.rule.span && ts < range.to ? [range.from] : [];
+    // A rule's key is redone for the whole day when one of its events falls in the day or within its reach before it.
+    const starts = def.kind === 'windowed' ? assignWindows(def.window, ts) : ts >= reach.from && ts < range.to ? [range.from] : [];
     for (const windowStart of starts) {
       if (windowStart < range.from || windowStart >= range.to) continue;
       const id = `${windowStart}\u0000${JSON.stringify(Object.values(key))}`;

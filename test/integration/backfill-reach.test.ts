@@ -56,13 +56,16 @@ describe('what can change a day: the event times of its cells, not its date part
     expect((await archiveChangedSince(views6h, dir, DAY, 0)).files).toHaveLength(1); // 05:00 is past every window of the day
   });
 
-  it('rule with a 10 min span: a file of the day before at 23:55 touches the key\'s alerts of the day; one at 23:40 does not', async () => {
+  it('rule with a 10 min span: a file of the day before at 23:55, or at 23:45 (the span of a predecessor at 23:5x), touches the key\'s alerts of the day; one at 23:35 does not', async () => {
     const dir = join(ws.dir, `archive-${randomUUID()}`);
     await archive(dir, [click('p1', D0 - 5 * M, '/r')], 'file:before.jsonl');
     const found = await archiveChangedSince(busyUrl, dir, DAY, 0);
     expect(found.cells.map((c) => [c.windowStart, c.key.url])).toEqual([[D0, '/r']]);
+    const pred = join(ws.dir, `archive-${randomUUID()}`);
+    await archive(pred, [click('p2', D0 - 15 * M, '/r')], 'file:before.jsonl');
+    expect((await archiveChangedSince(busyUrl, pred, DAY, 0)).cells.map((c) => [c.windowStart, c.key.url])).toEqual([[D0, '/r']]);
     const far = join(ws.dir, `archive-${randomUUID()}`);
-    await archive(far, [click('p0', D0 - 20 * M, '/r')], 'file:before.jsonl');
+    await archive(far, [click('p0', D0 - 25 * M, '/r')], 'file:before.jsonl');
     expect((await archiveChangedSince(busyUrl, far, DAY, 0)).cells).toEqual([]); // its hour's file is read, no cell found
   });
 });
@@ -192,5 +195,22 @@ describe.each(backends)('backfill of a reconciled day from files outside its par
     expect(s).toMatchObject({ dirty: 1, fromArchive: 1, changed: 1 });
     const alerts = (await store.current(busyUrl.name, DAY)).map((r) => [r.key.url, (r.windowStart - D0) / M, r.values.clicks]);
     expect(alerts.sort((x, y) => (x[1] as number) - (y[1] as number))).toEqual([['/r', 2, 3], ['/q', 7, 3]]);
+  });
+
+  // The day's first alert depends on its predecessor's status, which counts the predecessor's own span:
+  // a late click 15 min before midnight (past one span, within two) made 23:53 the crossing, so the day's
+  // 00:00:30 alert no longer holds. The backfill looked one span back only and kept it.
+  it('rule: a late click of 23:45 makes the 23:53 click the crossing, and the backfill withdraws the day\'s 00:00:30 alert', async () => {
+    const store = await fresh();
+    const dir = join(ws.dir, `archive-${randomUUID()}`);
+    const lines = [click('w1', D0 - 9 * M, '/w'), click('w2', D0 - 7 * M, '/w'), click('w3', D0 + 30_000, '/w')];
+    await archive(dir, lines, 'file:day.jsonl');
+    await store.writeRealtime((await streamLines(busyUrl, lines)).changelog);
+    await reconcileDay({ def: busyUrl, date: DAY, store, archiveDir: dir, jobId: 'r-pred' });
+    expect((await store.current(busyUrl.name, DAY)).map((r) => r.key.url)).toEqual(['/w']);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await archive(dir, [click('x1', D0 - 15 * M, '/w')], 'file:late-pred.jsonl');
+    expect(await backfillDay({ def: busyUrl, date: DAY, store, archiveDir: dir, jobId: 'bf-pred' })).toMatchObject({ dirty: 1, fromArchive: 1, changed: 1 });
+    expect(await store.current(busyUrl.name, DAY)).toEqual([]);
   });
 });
