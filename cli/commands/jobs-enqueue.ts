@@ -128,10 +128,6 @@ async function backfillArchive(jobs: ConcordJobs, v: FlagValues): Promise<string
 }
 
 /**
- * `--wait [--timeout D]` (enqueue, retry), read before anything is enqueued: when the wait ends
- * (epoch ms; Infinity: no limit), or undefined when not asked to wait.
- */
-/**
  * The options of this command a rerun with --force repeats: --allow-empty, --store (password as `***`:
  * never written out) and --wait / --timeout.
  */
@@ -140,6 +136,10 @@ export function rerunOptions(v: FlagValues): string {
     (v.wait === true ? ' --wait' : '') + (v.timeout !== undefined ? ` --timeout ${shellWord(String(v.timeout))}` : '');
 }
 
+/**
+ * `--wait [--timeout D]` (enqueue, retry), read before anything is enqueued: when the wait ends
+ * (epoch ms; Infinity: no limit), or undefined when not asked to wait.
+ */
 export function waitDeadline(v: FlagValues): number | undefined {
   if (v.timeout !== undefined && v.wait !== true) throw new ConfigError('--timeout bounds --wait: add --wait, or leave --timeout out');
   if (v.wait !== true) return undefined;
