@@ -158,7 +158,7 @@ export class ServeMetrics {
           const toDay = dayOfMs(newest), fromDay = dayOfMs(newest - (STATUS_DAYS - 1) * DAY);
           const states = await s.dayStates(def.name, fromDay, toDay);
           for (const day of new Set([...(await s.days(def.name, fromDay, toDay)), ...states.keys()])) {
-            days[dayStatusOf({ sealed: isSealed(day, t?.watermark, this.o.reader.sealDelayMs), liveGeneration: states.get(day)?.liveGeneration ?? 0 })]++;
+            days[dayStatusOf({ sealed: isSealed(day, t?.watermark, this.o.reader.sealDelayMs, def.kind === 'windowed' ? def.window : undefined), liveGeneration: states.get(day)?.liveGeneration ?? 0 })]++;
           }
         }
         const rec = last.find((r) => r.pipeline === def.name);

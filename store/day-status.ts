@@ -1,3 +1,5 @@
+import type { Registry } from '../pipeline/registry.ts';
+import { assignWindows, type WindowSpec } from '../pipeline/windows.ts';
 import { dayStart } from './rows.ts';
 
 const DAY = 86_400_000;
@@ -7,15 +9,34 @@ const DAY = 86_400_000;
  * (`concord_store_days`) speak, so they never disagree about the same day:
  * - `provisional`: the stream's own numbers (version 0) are live;
  * - `reconciled`: a corrected version (1, 2, ...) is live;
- * - `sealed`: the pipeline's watermark passed the end of the day plus the seal delay (late data is
- *   kept aside as late-delta and dirty cells); it wins over `reconciled`.
+ * - `sealed`: the pipeline's watermark passed the end of the day's last window plus the seal delay
+ *   (late data is kept aside as late-delta and dirty cells); it wins over `reconciled`.
  */
 export const DAY_STATUSES = ['provisional', 'reconciled', 'sealed'] as const;
 export type DayStatusName = (typeof DAY_STATUSES)[number];
 
-/** A day is sealed once the pipeline's watermark passes its end plus the seal delay. */
-export function isSealed(day: string, w: number | undefined | null, sealDelayMs: number): boolean {
-  return w !== undefined && w !== null && w >= dayStart(day) + DAY + sealDelayMs;
+/**
+ * Where the results of a day end: the end of the last window that starts in it, or the day's end when
+ * that is later (rules, and windows that divide the day). A day's rows are the windows starting in it,
+ * so a 168h window starting on a day fires a week later; sealing it at the day's end hid that window's
+ * first value (its day was sealed three days before the window closed).
+ */
+export function dayReach(day: string, window?: WindowSpec): number {
+  const end = dayStart(day) + DAY;
+  if (!window) return end;
+  const lastStart = assignWindows(window, end - 1).at(-1)!; // the latest window holding the day's last instant
+  return Math.max(end, lastStart + window.size);
+}
+
+/** A day is sealed once the pipeline's watermark passes the end of the day's last window plus the seal delay. */
+export function isSealed(day: string, w: number | undefined | null, sealDelayMs: number, window?: WindowSpec): boolean {
+  return w !== undefined && w !== null && w >= dayReach(day, window) + sealDelayMs;
+}
+
+/** The window of a windowed pipeline of `registry` (undefined: a rule, or a pipeline the definitions lack). */
+export function windowOf(registry: Registry, pipeline: string): WindowSpec | undefined {
+  const def = registry.pipelines.find((p) => p.name === pipeline);
+  return def?.kind === 'windowed' ? def.window : undefined;
 }
 
 export function dayStatusOf(o: { sealed: boolean; liveGeneration: number }): DayStatusName {

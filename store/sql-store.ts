@@ -4,6 +4,7 @@ import type { DayReconciliation } from '../reconcile/day-report.ts';
 import type { LoggedLate } from '../reconcile/reconcile.ts';
 import type { DirtyCell, ReconcileStore } from '../reconcile/reconcile-day.ts';
 import type { KeyValues, ResultRecord } from '../schemas/results.ts';
+import { windowOf } from './day-status.ts';
 import { DayVersions } from './day-versions.ts';
 import { markDirtyCells } from './dirty-cells.ts';
 import { dayOf, lateToStored, type StoredRow } from './rows.ts';
@@ -67,7 +68,7 @@ export class SqlResultStore implements ReconcileStore {
     this.sealDelayMs = options.sealDelayMs ?? 72 * 3_600_000;
     this.registry = options.registry;
     this.now = options.now ?? Date.now;
-    this.writes = new StreamWrites(schema, false, { now: this.now, sealDelayMs: this.sealDelayMs });
+    this.writes = new StreamWrites(schema, false, { now: this.now, sealDelayMs: this.sealDelayMs, windowOf: (p) => windowOf(this.registry, p) });
     this.versions = new DayVersions(schema, false, this.registry);
     this.reads = new StoreReads(db, schema, this.registry, this.sealDelayMs);
   }
@@ -79,7 +80,7 @@ export class SqlResultStore implements ReconcileStore {
   /** Creates the schema's tables if missing (idempotent). */
   async init(): Promise<this> {
     ({ keyless: this.keyless } = await createStoreTables(this.db, this.s));
-    this.writes = new StreamWrites(this.s, this.keyless, { now: this.now, sealDelayMs: this.sealDelayMs });
+    this.writes = new StreamWrites(this.s, this.keyless, { now: this.now, sealDelayMs: this.sealDelayMs, windowOf: (p) => windowOf(this.registry, p) });
     this.versions = new DayVersions(this.s, this.keyless, this.registry);
     return this;
   }

@@ -3,7 +3,7 @@ import type { DayReconciliation } from '../reconcile/day-report.ts';
 import type { LoggedLate } from '../reconcile/reconcile.ts';
 import type { DirtyCell } from '../reconcile/reconcile-day.ts';
 import type { KeyValues, ResultRecord } from '../schemas/results.ts';
-import { dayStatusOf, isSealed, type DayStatusName } from './day-status.ts';
+import { dayStatusOf, isSealed, windowOf, type DayStatusName } from './day-status.ts';
 import { rowFromDb, toRecord, type Provenance, type StoredRow } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { everyVersion } from './store-tables.ts';
@@ -125,7 +125,7 @@ export class StoreReads {
       this.db.query(`SELECT count(*) AS n FROM ${this.s}.dirty_cells WHERE pipeline = $1 AND day = $2 AND consumed_by IS NULL`, [pipeline, day]),
       this.watermark(pipeline),
     ]);
-    const sealed = isSealed(day, w, this.sealDelayMs);
+    const sealed = isSealed(day, w, this.sealDelayMs, windowOf(this.registry, pipeline));
     const liveGeneration = live[0] ? Number(live[0].generation) : 0;
     return {
       pipeline, day, status: dayStatusOf({ sealed, liveGeneration }), sealed, liveGeneration, generations: gens.map((g) => Number(g.generation)),

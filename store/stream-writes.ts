@@ -1,3 +1,4 @@
+import type { WindowSpec } from '../pipeline/windows.ts';
 import type { ResultRecord } from '../schemas/results.ts';
 import { dropOtherDefinition, keepReplaced, keepUnseen, markConflicting, markNews, stageRows, upsertRows, type StagedRow } from './bulk-write.ts';
 import { writeLiveRows, type LiveRow } from './live-rows.ts';
@@ -99,13 +100,16 @@ export class StreamWrites {
   private readonly keyless: boolean;
   private readonly now: () => number;
   private readonly sealDelayMs: number;
+  /** A pipeline's window (store/day-status.ts: a day is sealed after its last window's end). */
+  private readonly windowOf: (pipeline: string) => WindowSpec | undefined;
 
-  constructor(schema: string, keyless: boolean, o: { now: () => number; sealDelayMs: number }) {
+  constructor(schema: string, keyless: boolean, o: { now: () => number; sealDelayMs: number; windowOf: (pipeline: string) => WindowSpec | undefined }) {
     this.s = schema;
     this.keyless = keyless;
     this.live = keyless ? new LiveIndex(schema) : undefined;
     this.now = o.now;
     this.sealDelayMs = o.sealDelayMs;
+    this.windowOf = o.windowOf;
   }
 
   /** The stream's results (any pipeline, any day) into generation 0, guarded by revision. */
@@ -240,7 +244,7 @@ export class StreamWrites {
     const out = new Map<string, { sealed: boolean; reconciled: boolean }>();
     for (const i of items) {
       const id = `${i.pipeline}\u0000${i.day}`;
-      if (!out.has(id)) out.set(id, { sealed: isSealed(i.day, watermarks.get(i.pipeline), this.sealDelayMs), reconciled: (live.get(id) ?? 0) > 0 });
+      if (!out.has(id)) out.set(id, { sealed: isSealed(i.day, watermarks.get(i.pipeline), this.sealDelayMs, this.windowOf(i.pipeline)), reconciled: (live.get(id) ?? 0) > 0 });
     }
     return out;
   }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { isoMillis } from '../../pipeline/time.ts';
 import type { DayReconciliation } from '../../reconcile/day-report.ts';
 import { CAUSES, type Cause } from '../../reconcile/reconcile.ts';
-import { dayStatusOf, isSealed } from '../../store/day-status.ts';
+import { dayStatusOf, isSealed, windowOf } from '../../store/day-status.ts';
 import { previousVersionOf, type DayStatus } from '../../store/store-reads.ts';
 import type { StoreSnapshot } from '../../store/store-reader.ts';
 import type { ServeContext } from '../context.ts';
@@ -59,7 +59,7 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
       const days = new Set([...(await s.days(name, fromDay, toDay)), ...states.keys()]);
       for (const day of [...days].sort()) {
         const st = states.get(day) ?? { liveGeneration: 0, generations: [], reconciliations: [] };
-        const sealed = isSealed(day, watermarks.get(name), ctx.reader.sealDelayMs);
+        const sealed = isSealed(day, watermarks.get(name), ctx.reader.sealDelayMs, windowOf(ctx.registry, name));
         const rec = st.reconciliations.at(-1);
         if (!byDay.has(day)) byDay.set(day, []);
         byDay.get(day)!.push({
