@@ -109,6 +109,8 @@ export function arrowType(kind: FieldKind): string {
 const ISO_TS =
   /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|z|[+-]\d{2}(?::?\d{2})?)$/;
 const ISO_WITHOUT_ZONE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}([.,]\d+)?)?)?$/;
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+const DIGITS = /^-?\d+$/;
 
 /** Parses an ISO-8601 timestamp with `Z` or an offset into epoch ms (sub-ms digits truncated). */
 export function parseIsoTimestamp(text: string, fieldName: string): number {
@@ -120,13 +122,25 @@ export function parseIsoTimestamp(text: string, fieldName: string): number {
 export function parseIsoTimestampByPattern(text: string, fieldName: string): number {
   const m = ISO_TS.exec(text);
   if (!m) {
+    // Each says what to write instead: "add Z" to a date alone still failed, and "1732440000000" read as "not epoch milliseconds".
+    const date = DATE_ONLY.exec(text);
+    if (date) {
+      const missing = date[1] === undefined ? 'no time of day and no time zone' : 'no time of day';
+      throw new SchemaViolationError(fieldName, `"${text}" has ${missing}; write a time with Z or an offset, e.g. "${text.slice(0, 10)}T00:00:00Z"`);
+    }
     if (ISO_WITHOUT_ZONE.test(text)) {
       throw new SchemaViolationError(fieldName, `"${text}" has no time zone; add Z or an offset like +02:00`);
+    }
+    if (DIGITS.test(text)) {
+      throw new SchemaViolationError(fieldName, `"${text}" is a string; write epoch milliseconds as a JSON number (${text.slice(0, 20)}), or an ISO-8601 time with Z or an offset`);
     }
     throw new SchemaViolationError(fieldName, `"${text}" is not an ISO-8601 timestamp or epoch milliseconds`);
   }
   const [, y, mo, d, h, mi, s, frac, zone] = m as unknown as string[];
   const year = Number(y), month = Number(mo), day = Number(d);
+  // Date.UTC reads years 0..99 as 1900..1999: "0050-01-01" was "not a valid calendar time". Before 1969 no
+  // offset reaches 1970 (1969-12-31T20:00-05:00 does, and is judged after the offset).
+  if (year < 1969) throw new SchemaViolationError(fieldName, `"${text}" is outside years 1970..9999 (UTC)`);
   const hour = Number(h), minute = Number(mi), second = Number(s ?? '0');
   const millis = Number((frac ?? '').padEnd(3, '0').slice(0, 3));
   const local = Date.UTC(year, month - 1, day, hour, minute, second, millis);

@@ -87,3 +87,29 @@ describe('decodeLine (dead letters instead of exceptions)', () => {
     }
   });
 });
+
+describe('a timestamp refused says what to write instead', () => {
+  const refused = (ts: unknown) => {
+    try {
+      validateEvent(clicksSchema, { ...click, ts });
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return expect.unreachable();
+  };
+
+  it('a date alone asks for a time of day ("add Z" to it was refused again)', () => {
+    expect(refused('2026-11-24')).toBe('ts: "2026-11-24" has no time of day and no time zone; write a time with Z or an offset, e.g. "2026-11-24T00:00:00Z"');
+    expect(refused('2026-11-24Z')).toBe('ts: "2026-11-24Z" has no time of day; write a time with Z or an offset, e.g. "2026-11-24T00:00:00Z"');
+  });
+
+  it('epoch milliseconds in a string ask for a JSON number (they read as "not epoch milliseconds")', () => {
+    expect(refused('1732440000000')).toBe('ts: "1732440000000" is a string; write epoch milliseconds as a JSON number (1732440000000), or an ISO-8601 time with Z or an offset');
+  });
+
+  it('years 0000-0099 are outside 1970..9999 (they read as "not a valid calendar time"); 1969 with an offset into 1970 is taken', () => {
+    expect(refused('0050-06-01T00:00:00Z')).toBe('ts: "0050-06-01T00:00:00Z" is outside years 1970..9999 (UTC)');
+    expect(refused('1969-12-31T23:59:59.999Z')).toBe('ts: "1969-12-31T23:59:59.999Z" is outside years 1970..9999 (UTC)');
+    expect(validateEvent(clicksSchema, { ...click, ts: '1969-12-31T20:00:00-05:00' }).ts).toBe(3_600_000);
+  });
+});
