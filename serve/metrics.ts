@@ -2,7 +2,7 @@ import client from 'prom-client';
 import type { Logger } from 'pino';
 import type { Registry as Definitions } from '../pipeline/registry.ts';
 import type { DayReconciliation } from '../reconcile/day-report.ts';
-import { DAY_STATUSES, dayStatusOf, isSealed, type DayStatusName } from '../store/day-status.ts';
+import { DAY_STATUSES, dayStatusOf, isSealed, windowOf, type DayStatusName } from '../store/day-status.ts';
 import type { StoreReader } from '../store/store-reader.ts';
 import type { JobsView } from './jobs-view.ts';
 import type { LiveFeed } from './live-feed.ts';
@@ -158,7 +158,7 @@ export class ServeMetrics {
           const toDay = dayOfMs(newest), fromDay = dayOfMs(newest - (STATUS_DAYS - 1) * DAY);
           const states = await s.dayStates(def.name, fromDay, toDay);
           for (const day of new Set([...(await s.days(def.name, fromDay, toDay)), ...states.keys()])) {
-            days[dayStatusOf({ sealed: isSealed(day, t?.watermark, this.o.reader.sealDelayMs, def.kind === 'windowed' ? def.window : undefined), liveGeneration: states.get(day)?.liveGeneration ?? 0 })]++;
+            days[dayStatusOf({ sealed: isSealed(day, t?.watermark, this.o.reader.sealDelayMs, windowOf(this.o.definitions, def.name)), liveGeneration: states.get(day)?.liveGeneration ?? 0 })]++;
           }
         }
         const rec = last.find((r) => r.pipeline === def.name);
