@@ -68,6 +68,12 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
   health.watch(locks);
   const registration = options.store === undefined ? undefined : registerWorker(locks, settings.prefix, options.store, options.archive);
   let fanOut: ConcordJobs | undefined;
+  const saidLost = new Set<string>();
+  const sayLost = (id: string) => {
+    if (saidLost.has(id)) return;
+    saidLost.add(id);
+    log(`${id}: Redis no longer holds this job (restarted without its data?): its steps go on, but its outcome cannot be recorded in the queue; see \`concord jobs status\` and enqueue its date again (the store keeps one version per job id)`);
+  };
   const run = async (job: Job<JobData>, token?: string) => {
     const { kind } = job.data;
     if (job.data.store !== undefined && options.store !== undefined && job.data.store !== options.store) {
@@ -97,8 +103,18 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
       throw new DelayedError();
     }
     try {
+      // Progress is what `jobs status` shows, not part of the work: a Redis that came back without its
+      // data (no persistence) no longer holds the job, and failing its update cut the job between two of
+      // its steps in the store (a version published without its report). The steps go on.
+      let gone = false;
       const progress: JobProgress = async (p) => {
-        await job.updateProgress({ ...p, percent: p.total === 0 ? 100 : Math.round((100 * p.done) / p.total) });
+        if (!gone) {
+          await job.updateProgress({ ...p, percent: p.total === 0 ? 100 : Math.round((100 * p.done) / p.total) }).catch((error: unknown) => {
+            if (!isMissingJob(error)) throw error;
+            gone = true;
+            sayLost(String(job.id));
+          });
+        }
         log(`${job.id}: [${p.done}/${p.total}] ${p.what}`);
       };
       // attemptsMade counts failed attempts; stalledCounter the runs cut off (e.g. Redis lost mid-job).
@@ -136,7 +152,12 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
     connection, prefix: settings.prefix, concurrency: options.concurrency ?? 1, lockDuration: 30_000, maxStalledCount: Math.max(1, settings.attempts),
   });
   worker.on('failed', (job, error) => log(`${job?.id ?? '?'} failed (attempt ${job?.attemptsMade ?? '?'}): ${error.message}`));
-  worker.on('error', () => undefined); // connection errors: BullMQ reconnects, `health` logs the outage; jobs report their own failures
+  // Connection errors: BullMQ reconnects, `health` logs the outage; jobs report their own failures. A
+  // job that ended after Redis lost it cannot be marked completed or failed: say so (once per job).
+  worker.on('error', (error) => {
+    const id = missingJobId(error);
+    if (id !== undefined) sayLost(id);
+  });
   worker.on('closing', () => { health.closing = true; });
   worker.on('closed', () => {
     void (async () => {
@@ -147,6 +168,15 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
     })();
   });
   return worker;
+}
+
+/** BullMQ's error for a job whose key Redis no longer holds (`Missing key for job <id>. <command>`). */
+function missingJobId(error: unknown): string | undefined {
+  return error instanceof Error ? /^Missing key for job (\S+)\. /.exec(error.message)?.[1] : undefined;
+}
+
+function isMissingJob(error: unknown): boolean {
+  return missingJobId(error) !== undefined;
 }
 
 function describeProgress(progress: unknown): string {
