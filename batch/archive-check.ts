@@ -1,5 +1,6 @@
-import { mkdir, open, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { ConcordError } from '../pipeline/errors.ts';
 import type { EventSchema } from '../schemas/schema.ts';
 import { schemaDir } from './archive-layout.ts';
 import { DuckDb, quoteString } from './duckdb.ts';
@@ -69,4 +70,30 @@ export async function quarantineCorruptFiles(dir: string, schema: EventSchema, o
     if (db && !options.db) db.close();
   }
   return out;
+}
+
+/** Names a file moved out of the archive: a `CorruptArchiveFile` warning on stderr. */
+export function warnCorrupt(c: CorruptFile): void {
+  process.emitWarning(`archive file ${c.file} is not read: ${c.reason}; moved to ${c.movedTo}`, 'CorruptArchiveFile');
+}
+
+/**
+ * The files of `_corrupt/` whose event-time hour lies in [from, to): data the archive held and no replay
+ * reads, named `dt=YYYY-MM-DD__hour=HH__<file>` by `quarantineCorruptFiles`.
+ */
+export async function corruptFilesIn(dir: string, schema: EventSchema, range: { from: number; to: number }): Promise<string[]> {
+  const names = await readdir(corruptDir(dir, schema)).catch(() => [] as string[]);
+  return names.filter((n) => {
+    const m = /^dt=(\d{4}-\d{2}-\d{2})__hour=(\d{2})__.*\.parquet$/.exec(n);
+    if (!m) return false;
+    const hour = Date.parse(`${m[1]}T${m[2]}:00:00Z`);
+    return hour + 3_600_000 > range.from && hour < range.to;
+  }).map((n) => join(corruptDir(dir, schema), n));
+}
+
+/** A day cannot be published: archive files of its hours were corrupt, and a replay without them misses their events. */
+export class CorruptArchiveDayError extends ConcordError {
+  constructor(pipeline: string, date: string, files: readonly string[]) {
+    super(`${pipeline} ${date}: not published: ${files.length} archive file(s) of the day are corrupt and not read (${files.join(', ')}; the reason in each .reason file), so the replay misses their events. Re-archive their source or restore the files, then run again; --force publishes without them`, { domain: 'user' });
+  }
 }

@@ -3,7 +3,7 @@ import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { DefinitionError } from '../pipeline/errors.ts';
 import type { ResultRecord } from '../schemas/results.ts';
 import { listArchiveFiles } from './parquet-archive.ts';
-import { quarantineCorruptFiles, type CorruptFile } from './archive-check.ts';
+import { quarantineCorruptFiles, warnCorrupt, type CorruptFile } from './archive-check.ts';
 import { DuckDb } from './duckdb.ts';
 import { inTimeRanges, ruleSql, windowedPlan } from './replay-sql.ts';
 import { EXCLUDED_FROM_WINDOWS, archiveFiles, loadExcluded, loadWindowSkips, sourceRelation, type SourceFilter } from './replay-source.ts';
@@ -37,10 +37,6 @@ export interface ReplayOptions extends SourceFilter {
    */
   exactDistinct?: boolean;
 }
-
-const warnCorrupt = (c: CorruptFile): void => {
-  process.emitWarning(`archive file ${c.file} is not read: ${c.reason}; moved to ${c.movedTo}`, 'CorruptArchiveFile');
-};
 
 export async function replay(def: PipelineDefinition, archiveDir: string, options: ReplayOptions = {}): Promise<ResultRecord[]> {
   await access(archiveDir).catch((error) => {

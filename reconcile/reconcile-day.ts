@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { access, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { corruptFilesIn, CorruptArchiveDayError } from '../batch/archive-check.ts';
 import { replay } from '../batch/replay.ts';
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError, ConfigError } from '../pipeline/errors.ts';
@@ -194,6 +195,10 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
     date, pipeline: def.name, job_id: req.jobId, day_status: await store.dayStatus(def.name, date),
     reconciled_at: new Date((req.now ?? Date.now)()).toISOString(), report,
   };
+  // A file of the day moved to _corrupt/ (now or by an earlier read): the replay lacks its events, and its
+  // cells read as `archive_gap` (or unexplained); publishing would replace the stream's numbers with smaller ones.
+  const corrupt = await corruptFilesIn(req.archiveDir, def.schema, eventTimesOfDay(def, date));
+  if (corrupt.length > 0 && req.force !== true) throw new CorruptArchiveDayError(def.name, date, corrupt);
   if (report.unexplained > 0 && req.force !== true) {
     const failed: DayReconciliation = { ...base, generation: null, previous_generation: -1, status: 'failed_unexplained', corrections: 0 };
     await store.saveReconciliation(failed);

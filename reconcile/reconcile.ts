@@ -1,6 +1,7 @@
+import { quarantineCorruptFiles, warnCorrupt } from '../batch/archive-check.ts';
 import { archivedSources } from '../batch/archive-reader.ts';
 import { DuckDb } from '../batch/duckdb.ts';
-import { requireArchive } from '../batch/parquet-archive.ts';
+import { listArchiveFiles, requireArchive } from '../batch/parquet-archive.ts';
 import { fieldsRead, type PipelineDefinition } from '../pipeline/definition.ts';
 import type { LateRecord, ResultRecord } from '../schemas/results.ts';
 import type { Evidence } from './attribution.ts';
@@ -78,6 +79,9 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
   const { def, range } = input;
   // Realtime rows and no archive of the schema: the wrong --archive (no rows on either side: nothing to say).
   if (input.realtime.length > 0) await requireArchive(input.archiveDir, def.schema);
+  // Corrupt files (truncated, not Parquet) are moved out before the first read, as replay does: the
+  // evidence read the archive first and failed on them, so a reconcile never got to the replay's check.
+  (await quarantineCorruptFiles(input.archiveDir, def.schema)).forEach(warnCorrupt);
   const db = await DuckDb.open();
   try {
     await guardRequired(db, def, input.archiveDir);
@@ -97,11 +101,18 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
     const hopping = def.kind === 'windowed' && def.window.kind === 'hopping';
     const judged = (given === undefined || hopping) ? await judgedByPartition(def, input.archiveDir, db, { whenOneSource: given !== undefined }) : undefined;
     const logged = given ?? judged?.late;
-    const added = given && input.archiveAdded ? await loadArchiveAdded(db, def, input.archiveDir, input.archiveAdded) : undefined;
+    // Files listed as added before a check moved some of them to _corrupt/: only those still there.
+    const present = input.archiveAdded && new Set(await listArchiveFiles(input.archiveDir, def.schema));
+    const addedFiles = input.archiveAdded?.filter((f) => present!.has(f));
+    const added = given && addedFiles ? await loadArchiveAdded(db, def, input.archiveDir, addedFiles) : undefined;
     return def.kind === 'windowed'
       ? await reconcileWindowed(db, def, input, evidence, { logged, skippedWindows: logged ? (judged?.skippedWindows ?? []) : [], added }, timeRanges, withReplayed)
       : await reconcileRule(db, def, input, evidence, logged, added);
   } catch (error) {
+    // A footer that does not decode, or a file of another schema: moved out by name, then run again.
+    const moved = missingColumn(error) ? [] : await quarantineCorruptFiles(input.archiveDir, def.schema, { deep: true, db });
+    moved.forEach(warnCorrupt);
+    if (moved.length > 0) return run(input, withReplayed);
     // Files archived before a field was added to the schema have no column for it (DuckDB refuses the
     // read): a required field the pipeline reads is refused; optional ones read as NULL from now on,
     // and the reconciliation runs again (once: only when that was newly learnt).

@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import { CorruptArchiveDayError } from '../../batch/archive-check.ts';
 import { withTiming } from '../../pipeline/definition.ts';
 import { reconcile } from '../../reconcile/reconcile.ts';
 import { checkRealtimeVersion, readLateLog, readResultsFile } from '../../reconcile/realtime-input.ts';
@@ -40,7 +41,8 @@ export const reconcileCommand: CommandSpec = {
     '                           with the same replay it changes nothing; with a replay that differs (archive',
     '                           files added since) it publishes a new version',
     '--force                    publish the replayed day even when some differences are unexplained (they stay',
-    '                           in the stored report); without it such a day publishes nothing and exits 3',
+    '                           in the stored report); without it such a day publishes nothing and exits 3.',
+    '                           Also: publish without the day\'s archive files moved to _corrupt/ (else skipped, exit 2)',
     '--pipeline NAME|all        default all; a pipeline the stream wrote no rows for on D, or whose events of D',
     '                           the archive does not hold, is reported and skipped (exit 2 once the others are done)',
     ...storeOptions,
@@ -105,7 +107,7 @@ async function reconcileStoredDay(v: Record<string, string | boolean | undefined
           progress: ({ done: d, total, what }) => { process.stderr.write(`reconcile ${def.name} ${date} [${d}/${total}] ${what}\n`); },
         }));
       } catch (error) {
-        if (error instanceof NoRealtimeRowsError || error instanceof NoArchivedDayError || error instanceof DefinitionChangedError) {
+        if (error instanceof NoRealtimeRowsError || error instanceof NoArchivedDayError || error instanceof DefinitionChangedError || error instanceof CorruptArchiveDayError) {
           empty.push(def.name);
           process.stderr.write(`${error instanceof NoArchivedDayError ? `${def.name}: ` : ''}${error.message}\n`);
           continue;

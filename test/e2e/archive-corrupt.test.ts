@@ -36,4 +36,26 @@ describe('corrupt files in the archive', () => {
       expect(readFileSync(`${moved}.reason`, 'utf8')).toMatch(why);
     }
   });
+
+  it('reconcile --date: a truncated file is moved out and named, and the day is not published without its events (--force publishes)', () => {
+    const dir = join(ws.dir, 'archive-day'), store = `duckdb:${join(ws.dir, 'day.duckdb')}`, reports = join(ws.dir, 'reports');
+    // Three hours, a file each: the two files left explain the third's cells as an archive gap.
+    const hours = ws.file('hours.jsonl', Array.from({ length: 360 }, (_, i) => ({ event_id: `h${i}`, ts: T0 + i * 30_000, url: `/p${i % 3}`, visitor_id: `v${i % 9}` })));
+    expect(concord(['archive', '--schema', 'clicks', '--input', hours, '--dir', dir]).code).toBe(0);
+    expect(concord(['stream', '--pipeline', 'page_views_per_minute', '--input', hours, '--output', ws.file('rt.jsonl'), '--store', store]).code).toBe(0);
+    const file = parquet(join(dir, 'clicks')).find((f) => f.includes('hour=11'));
+    writeFileSync(file!, readFileSync(file!).subarray(0, 500));
+    const day = ['reconcile', '--date', '2026-11-23', '--pipeline', 'page_views_per_minute', '--archive', dir, '--store', store, '--report-dir', reports];
+    const r = concord(day);
+    // Before: the evidence step read the archive first and died on the file (a stack trace, exit 1);
+    // with the file moved out, its events' cells read as archive_gap and the smaller replay was published.
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stderr).toContain(`${file} is not read: no Parquet magic bytes at the end: truncated`);
+    expect(r.stderr).toContain('page_views_per_minute 2026-11-23: not published: 1 archive file(s) of the day are corrupt and not read');
+    expect(r.code, r.stderr).toBe(2);
+    expect(concord(['report', '--date', '2026-11-23', '--pipeline', 'page_views_per_minute', '--store', store, '--format', 'json']).stdout).toMatch(/"liveGeneration": 0,/);
+    const forced = concord([...day, '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stderr).toContain('page_views_per_minute 2026-11-23: version 1 live (was 0)');
+  });
 });
