@@ -1,12 +1,21 @@
 import { DOUBLE, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR, type DuckDBAppender, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import { ConcordError } from '../pipeline/errors.ts';
 
-/** A query DuckDB rejected or failed to run; `sql` is kept for the error report. */
+/** What the operating system answered when DuckDB read or wrote a file: the disk or its permissions, not the query. */
+const OS_FILE_FAILURE = /No space left on device|Disk quota exceeded|Read-only file system|Permission denied|Operation not permitted|Input\/output error/;
+
+/**
+ * A query DuckDB rejected or failed to run; `sql` is kept for the error report. A file the operating
+ * system refused (disk full, read-only, permissions) is the environment's failure (exit 1, one line
+ * saying what to do); anything else is a bug, reported with the statement.
+ */
 export class QueryError extends ConcordError {
   readonly sql: string;
   constructor(sql: string, cause: unknown) {
-    super(`DuckDB query failed: ${cause instanceof Error ? cause.message : String(cause)}\n  in: ${sql.slice(0, 500)}`, {
-      domain: 'internal',
+    const why = cause instanceof Error ? cause.message : String(cause);
+    const os = OS_FILE_FAILURE.test(why);
+    super(os ? `DuckDB could not read or write a file: ${why.split('\n')[0]}: free space or fix the permissions there, then run again` : `DuckDB query failed: ${why}\n  in: ${sql.slice(0, 500)}`, {
+      domain: os ? 'external' : 'internal',
       cause,
     });
     this.sql = sql;

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { QueryError } from '../../batch/duckdb.ts';
 import { callerDirectory } from '../../cli/caller-directory.ts';
 import { reportFailure } from '../../cli/failure.ts';
 import { Progress } from '../../cli/progress.ts';
@@ -46,6 +47,13 @@ describe('reportFailure: one line for the user\'s and a dependency\'s failures, 
     // A message that says its cause already does not repeat it.
     const said = new ConcordError('cannot reach the broker (connect ECONNREFUSED 1.2.3.4:1)', { domain: 'external', cause: new Error('connect ECONNREFUSED 1.2.3.4:1') });
     expect(told(said).text).toBe('concord x: cannot reach the broker (connect ECONNREFUSED 1.2.3.4:1)\n');
+  });
+
+  it('DuckDB refused a file by the operating system (disk full, read-only): one line saying what to do, exit 1; a query it rejects stays a bug', () => {
+    // Before: `archive --input` into a full disk printed a stack trace and the COPY statement, as for a bug.
+    const full = new QueryError(`COPY (SELECT 1) TO '/a/x.parquet'`, new Error('IO Error: Could not write file "/a/x.parquet": No space left on device'));
+    expect(told(full)).toEqual({ code: 1, text: 'concord x: DuckDB could not read or write a file: IO Error: Could not write file "/a/x.parquet": No space left on device: free space or fix the permissions there, then run again\n' });
+    expect(told(new QueryError('SELEC 1', new Error('Parser Error: syntax error'))).text).toMatch(/^concord x failed: QueryError: DuckDB query failed: Parser Error: syntax error\n {2}in: SELEC 1\n/);
   });
 
   it('a bug: the stack, and each cause once', () => {
