@@ -165,24 +165,28 @@ export class ParquetArchive {
     const tmpDir = join(this.dir, '.tmp', randomUUID());
     await mkdir(tmpDir, { recursive: true });
     const files: string[] = [];
-    for (const g of groups) {
-      const hourStart = Number(g.h) * HOUR;
-      const { dt, hour } = utcPartition(hourStart);
-      const source = String(g._source);
-      const partDir = join(schemaDir(this.dir, schema), `dt=${dt}`, `hour=${hour}`);
-      const finalPath = join(partDir, `${stem ?? `${sourceTag(source)}-${g.lo}-${g.hi}`}.parquet`);
-      const tmpPath = join(tmpDir, `${randomUUID()}.parquet`);
-      await db.run(
-        `COPY (SELECT ${select} FROM staging WHERE ${ts} >= ${hourStart} AND ${ts} < ${hourStart + HOUR} AND _source = ${quoteString(source)} ORDER BY _offset)
-         TO ${quoteString(tmpPath)} (FORMAT parquet, COMPRESSION zstd)`,
-      );
-      await mkdir(partDir, { recursive: true });
-      await rename(tmpPath, finalPath);
-      files.push(finalPath);
+    // A failed write (disk full, a path that cannot be made) takes its half-written files with it.
+    try {
+      for (const g of groups) {
+        const hourStart = Number(g.h) * HOUR;
+        const { dt, hour } = utcPartition(hourStart);
+        const source = String(g._source);
+        const partDir = join(schemaDir(this.dir, schema), `dt=${dt}`, `hour=${hour}`);
+        const finalPath = join(partDir, `${stem ?? `${sourceTag(source)}-${g.lo}-${g.hi}`}.parquet`);
+        const tmpPath = join(tmpDir, `${randomUUID()}.parquet`);
+        await db.run(
+          `COPY (SELECT ${select} FROM staging WHERE ${ts} >= ${hourStart} AND ${ts} < ${hourStart + HOUR} AND _source = ${quoteString(source)} ORDER BY _offset)
+           TO ${quoteString(tmpPath)} (FORMAT parquet, COMPRESSION zstd)`,
+        );
+        await mkdir(partDir, { recursive: true });
+        await rename(tmpPath, finalPath);
+        files.push(finalPath);
+      }
+    } finally {
+      await rm(tmpDir, { recursive: true, force: true });
+      // The shared parent too, once no other writer uses it (an archive directory holds only the archive).
+      await rmdir(join(this.dir, '.tmp')).catch(() => undefined);
     }
-    await rm(tmpDir, { recursive: true, force: true });
-    // The shared parent too, once no other writer uses it (an archive directory holds only the archive).
-    await rmdir(join(this.dir, '.tmp')).catch(() => undefined);
     if (stem === undefined) await this.removeSuperseded(groups.map((g) => String(g._source)), files);
     return files;
   }

@@ -150,3 +150,17 @@ describe('run through npm from another directory', () => {
     expect(missing.stderr).toBe(`concord validate: --definitions rides.json: no such file (looked for ${join(user, 'rides.json')})\n`);
   });
 });
+
+describe('archive: a write that fails midway', () => {
+  it('says why in one line (exit 1) and leaves no half-written file in <dir>/.tmp', () => {
+    // A file where an hour's directory goes: the first hour's Parquet file is written to .tmp, then its
+    // directory cannot be made. Before, .tmp kept that file (a full disk kept its partial file there).
+    const blocked = join(ws.dir, 'archive-blocked');
+    mkdirSync(join(blocked, 'clicks'), { recursive: true });
+    writeFileSync(join(blocked, 'clicks', 'dt=1970-01-01'), 'not a directory');
+    const r = concord(['archive', '--schema', 'clicks', '--input', input, '--dir', blocked]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^concord archive: archiving file:events\.jsonl into .* failed \(ENOTDIR: not a directory, mkdir .*hour=00'\)\n$/);
+    expect(existsSync(join(blocked, '.tmp'))).toBe(false);
+  });
+});
