@@ -1,8 +1,5 @@
 import { DOUBLE, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR, type DuckDBAppender, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
-import { ConcordError } from '../pipeline/errors.ts';
-
-/** What the operating system answered when DuckDB read or wrote a file: the disk or its permissions, not the query. */
-const OS_FILE_FAILURE = /No space left on device|Disk quota exceeded|Read-only file system|Permission denied|Operation not permitted|Input\/output error/;
+import { ConcordError, OS_FILE_FAILURE } from '../pipeline/errors.ts';
 
 /**
  * A query DuckDB rejected or failed to run; `sql` is kept for the error report. A file the operating

@@ -28,7 +28,8 @@ export function reportFailure(name: string, error: unknown, write: (text: string
   }
   if (error instanceof ConcordError && error.domain === 'external') {
     const root = rootCause(error);
-    const why = root === error || error.message.includes(messageOf(root)) ? '' : ` (${messageOf(root)})`;
+    const rootLine = messageOf(root).split('\n')[0] ?? ''; // one line: a database's HINT/DETAIL lines are not it
+    const why = root === error || error.message.includes(rootLine) ? '' : ` (${rootLine})`;
     write(`concord ${name}: ${error.message}${why}\n`);
     return 1;
   }

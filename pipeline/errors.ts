@@ -18,6 +18,9 @@ export class ConcordError extends Error {
   }
 }
 
+/** What the operating system answers when a file cannot be read or written: the disk or its permissions, not the code. */
+export const OS_FILE_FAILURE = /No space left on device|Disk quota exceeded|Read-only file system|Permission denied|Operation not permitted|Input\/output error/;
+
 /** An event does not match its schema. `field` names the offending field. */
 export class SchemaViolationError extends ConcordError {
   readonly field: string;

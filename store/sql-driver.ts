@@ -2,7 +2,7 @@
  * The store's port onto a SQL database (SqlDriver, SqlReadDriver) and its errors; the drivers are
  * store/duckdb-driver.ts and store/pg-driver.ts.
  */
-import { ConcordError } from '../pipeline/errors.ts';
+import { ConcordError, OS_FILE_FAILURE } from '../pipeline/errors.ts';
 
 /** The store's database could not be reached or refused a statement. */
 export class StoreError extends ConcordError {
@@ -72,9 +72,21 @@ export function sqlText(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
-/** A failed statement as the store reports it: what failed, the database's words, the statement's start. */
+/** PostgreSQL SQLSTATE classes of the environment: connection, resources (disk full), operator intervention, system. */
+const ENVIRONMENT_STATE = /^(08|53|57|58)/;
+
+/**
+ * A failed statement as the store reports it, on one line: the database's words, then what to do when
+ * the database was down, full or refusing (a lost connection, a disk the OS refused); otherwise the
+ * statement's start, for the bug report.
+ */
 export function statementFailed(kind: 'query' | 'statement', sql: string, error: unknown, retriable = false): StoreError {
-  return new StoreError(`store ${kind} failed: ${error instanceof Error ? error.message : String(error)}\n  in: ${sql.slice(0, 300)}`, { cause: error, retriable });
+  const why = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+  const code = (error as { code?: unknown } | null)?.code;
+  if (retriable || (typeof code === 'string' && ENVIRONMENT_STATE.test(code)) || OS_FILE_FAILURE.test(why)) {
+    return new StoreError(`store ${kind} failed: ${why}: the database was down, full or refusing; run again once it answers`, { cause: error, retriable });
+  }
+  return new StoreError(`store ${kind} failed: ${why} (in: ${sql.replace(/\s+/g, ' ').trim().slice(0, 300)})`, { cause: error, retriable });
 }
 
 /**
