@@ -182,9 +182,10 @@ export const metricsOptions = [
  */
 export function metricsPort(v: Record<string, unknown>): number | undefined {
   const raw = v['metrics-port'] ?? process.env.CONCORD_METRICS_PORT;
-  if (raw === undefined || raw === '') return undefined;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError(`--metrics-port ${String(raw)}: give a port number (0: any free port)`);
+  // `none` turns off a port the environment sets, as the help says.
+  if (raw === undefined || raw === '' || raw === 'none') return undefined;
+  const port = /^\d+$/.test(String(raw)) ? Number(raw) : Number.NaN;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError(`--metrics-port ${String(raw)}: give a port number (0: any free port; none: no metrics server)`);
   return port;
 }
 

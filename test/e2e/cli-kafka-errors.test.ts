@@ -108,7 +108,7 @@ describe('Kafka failures from the CLI', { timeout: 180_000 }, () => {
     }
     const port = concord(['run', '--definitions', rides, '--pipeline', 'all', '--workers', '2', '--metrics-port', 'x'], noBroker);
     expect(port.code, port.stderr).toBe(2);
-    expect(port.stderr).toBe('concord run: --metrics-port x: give a port number (0: any free port)\n');
+    expect(port.stderr).toBe('concord run: --metrics-port x: give a port number (0: any free port; none: no metrics server)\n');
     const archive = ['archive', '--definitions', rides, '--schema', 'rides', '--from-kafka', '--dir', join(ws.dir, 'archive')];
     for (const n of ['abc', '0', '-5']) {
       const r = concord([...archive, `--flush-records=${n}`], noBroker);
