@@ -8,6 +8,7 @@ import { finalResults } from '../../reconcile/final-results.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
 import { Progress } from '../progress.ts';
+import { onStopSignal } from '../stop-signals.ts';
 import { loadRegistry, onePipeline, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 import { openStore } from '../../store/open-store.ts';
 import { StoreSink } from '../../store/store-sink.ts';
@@ -48,6 +49,12 @@ export const streamCommand: CommandSpec = {
       await Promise.all(writers.map((w) => w.abort())); // a failed run leaves no .tmp behind
       throw error;
     };
+    // Stopped (Ctrl-C, SIGTERM): no half-written output left beside the files (their .tmp), as on a failure.
+    // What a --store got so far is committed per batch, and a rerun rewrites the same rows.
+    const removeStop = onStopSignal((signal) => {
+      process.stderr.write(`concord stream: ${signal}: stopped before the end of ${String(v.input)}; no output file was written (run it again)\n`);
+      void Promise.all(writers.map((w) => w.abort())).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
     const final = v.final === true;
     const kept: ResultRecord[] = [];
     // Lines read, blank and rejected ones too: the summary's events are the lines that were events.
@@ -97,6 +104,7 @@ export const streamCommand: CommandSpec = {
       written = rows.length;
     }
     await Promise.all(writers.map((w) => w.close()));
+    removeStop();
     progress.done(stats.lines, `${stats.deadLetters} rejected, ${stats.late} late`);
     process.stderr.write(
       `${def.name}: ${stats.events} events, ${written} results written${final ? ' (final)' : ' (changelog)'}, ` +

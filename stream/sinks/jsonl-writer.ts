@@ -29,6 +29,8 @@ export class JsonlWriter {
   private bytes = 0;
   /** The stream's error (disk full, no permission), raised at the next flush or close. */
   private failure: Error | undefined;
+  /** Given up (`abort`): later lines, flushes and closes write nothing (a run stopping while its loop goes on). */
+  private aborted = false;
   count = 0;
 
   constructor(path: string) {
@@ -36,6 +38,7 @@ export class JsonlWriter {
   }
 
   write(value: unknown): void {
+    if (this.aborted) return;
     const line = JSON.stringify(value) ?? ''; // undefined: an empty line, as before
     // UTF-8 takes at most 3 bytes per UTF-16 unit: a line that may not fit starts a new chunk.
     if (this.used + 3 * line.length + 1 > this.chunk.length) {
@@ -51,8 +54,9 @@ export class JsonlWriter {
   }
 
   async flush(): Promise<void> {
-    if (this.bytes === 0) return;
+    if (this.bytes === 0 || this.aborted) return;
     const stream = await this.open();
+    if (stream === undefined) return;
     const parts = this.used > 0 ? [...this.full, this.chunk.subarray(0, this.used)] : this.full;
     // The stream keeps the buffers until written: the next line starts a fresh chunk.
     this.full = [];
@@ -72,8 +76,8 @@ export class JsonlWriter {
     if (this.failure) await this.fail(this.failure);
   }
 
-  /** The output stream (`.tmp` of a file), opened (and its directory made) by the first write. */
-  private async open(): Promise<WriteStream> {
+  /** The output stream (`.tmp` of a file), opened (and its directory made) by the first write; undefined once aborted. */
+  private async open(): Promise<WriteStream | undefined> {
     if (this.failure) await this.fail(this.failure);
     if (this.stream !== undefined) return this.stream;
     try {
@@ -82,6 +86,7 @@ export class JsonlWriter {
       throw new ArchiveError(`cannot write ${this.path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     const target = await targetOf(this.path);
+    if (this.aborted) return undefined; // aborted while the directory was made: no .tmp after it
     this.target = target;
     // The process's own descriptor (a socket cannot be opened again by its /proc name): kept open after.
     const stream = 'fd' in target ? createWriteStream('', { fd: target.fd, autoClose: false })
@@ -100,6 +105,7 @@ export class JsonlWriter {
 
   /** Gives the file up: nothing is renamed into place, the `.tmp` goes (a run that failed before `close`). */
   async abort(): Promise<void> {
+    this.aborted = true;
     const stream = this.stream;
     this.full = [];
     this.chunk = EMPTY;
@@ -116,8 +122,10 @@ export class JsonlWriter {
   }
 
   async close(): Promise<void> {
+    if (this.aborted) return;
     await this.flush();
     const stream = await this.open();
+    if (stream === undefined) return;
     try {
       await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
       if (this.failure) throw this.failure;
