@@ -1,5 +1,6 @@
 import { access } from 'node:fs/promises';
 import { withTiming } from '../pipeline/definition.ts';
+import { dayFinalAt } from '../store/day-status.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import type { Registry } from '../pipeline/registry.ts';
 import type { DayReconciliation } from '../reconcile/day-report.ts';
@@ -55,6 +56,9 @@ export function defaultProcessors(s: ProcessorSettings): JobProcessors {
     },
     async pendingBackfills(pipeline, dates) {
       return backfillDays(s.store, def(pipeline), dates, s.archiveDir);
+    },
+    dayFinalAt(pipeline, date) {
+      return dayFinalAt(def(pipeline), date);
     },
   };
 }

@@ -43,9 +43,13 @@ export function previousDate(ms: number, timeZone = 'UTC'): string {
  * a DST change, and `previousDate` then moves by two dates in some zones and hours (e.g. 01:30
  * Europe/Berlin, 00:30 Europe/Lisbon at the end of October: the 24th would be skipped); the run after
  * such a change takes the skipped date too. Without `cron`: the one date.
+ *
+ * `finalAt` (the pipeline's `dayFinalAt`): a date whose results are not final at the run is left to a
+ * later run: a 24 h window every hour keeps a day's last window open until 23:00 the next day, and a
+ * run at 02:00 would publish it from a partial archive (the run takes the date before, then).
  */
-export function nightlyDates(ms: number, timeZone = 'UTC', cron?: string): string[] {
-  const last = previousDate(ms, timeZone);
+export function nightlyDates(ms: number, timeZone = 'UTC', cron?: string, finalAt?: (date: string) => number): string[] {
+  const last = finalDate(ms, timeZone, finalAt);
   if (cron === undefined) return [last];
   let before: number;
   try {
@@ -53,9 +57,20 @@ export function nightlyDates(ms: number, timeZone = 'UTC', cron?: string): strin
   } catch {
     before = ms - 25 * 3_600_000; // the parser gives up on some DST changes (America/Santiago, 00:30): a day's run before, at most 25 h
   }
-  const done = previousDate(before, timeZone);
+  const done = finalDate(before, timeZone, finalAt);
   if (done >= last) return [last];
-  return datesBetween(new Date(Date.parse(`${done}T00:00:00.000Z`) + 86_400_000).toISOString().slice(0, 10), last);
+  return datesBetween(dayAfter(done), last);
+}
+
+const dayAfter = (date: string) => new Date(Date.parse(`${date}T00:00:00.000Z`) + 86_400_000).toISOString().slice(0, 10);
+const dayBefore = (date: string) => new Date(Date.parse(`${date}T00:00:00.000Z`) - 86_400_000).toISOString().slice(0, 10);
+
+/** The newest date a run at `ms` reconciles: `previousDate`, or the latest before it whose results are final by `ms`. */
+function finalDate(ms: number, timeZone: string, finalAt?: (date: string) => number): string {
+  let date = previousDate(ms, timeZone);
+  // A window longer than a day keeps its day open a while: at most its size (a year of days at most).
+  for (let n = 0; finalAt !== undefined && finalAt(date) > ms && n < 366; n++) date = dayBefore(date);
+  return date;
 }
 
 /** Every date from `from` to `to`, inclusive. */

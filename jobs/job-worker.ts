@@ -29,6 +29,8 @@ export interface JobProcessors {
    * handles: a day reconciled before (its reconcile job then runs no more) still gets its late data.
    */
   pendingBackfills?(pipeline: string, dates: readonly string[]): Promise<Map<string, number>>;
+  /** When the pipeline's results of a day are final (store/day-status.ts `dayFinalAt`): the nightly run waits for it. */
+  dayFinalAt?(pipeline: string, date: string): number;
 }
 
 export interface WorkerOptions extends JobSettings {
@@ -81,18 +83,34 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
     }
     if (kind === 'nightly') {
       // The scheduled run: the date before the run's date in the scheduler's zone (and a date the run
-      // before it skipped across a DST change), as per-pipeline jobs.
-      const dates = nightlyDates(job.timestamp + (job.opts.delay ?? 0), job.data.timeZone ?? 'UTC', job.data.cron);
-      const date = dates[dates.length - 1]!;
+      // before it skipped across a DST change), as per-pipeline jobs; a pipeline whose days stay open past
+      // midnight (windows longer than the run's hour) takes the dates final by now.
       if (!options.pipelines?.length) throw new ConcordError('the nightly run has no pipelines to fan out over: start the worker with its definitions (`concord jobs worker --definitions FILE`)', { domain: 'user' });
+      const at = job.timestamp + (job.opts.delay ?? 0);
+      const finalAt = processors.dayFinalAt?.bind(processors);
+      const groups = new Map<string, string[]>(); // the dates (joined) -> the pipelines that take them
+      for (const p of options.pipelines) {
+        const key = nightlyDates(at, job.data.timeZone ?? 'UTC', job.data.cron, finalAt && ((d) => finalAt(p, d))).join(' ');
+        groups.set(key, [...(groups.get(key) ?? []), p]);
+      }
       fanOut ??= new ConcordJobs(options.pipelines, settings);
-      const jobs = (await Promise.all(dates.map((d) => fanOut!.enqueueReconcile(d)))).flat();
-      log(`nightly: enqueued reconcile of ${dates.join(', ')} (${jobs.map((j) => j.id).join(', ')})`);
-      // A day reconciled before (its reconcile job id ran already) with news since: a backfill redoes exactly those cells.
       const pending = processors.pendingBackfills?.bind(processors);
-      const backfills = pending ? await fanOut.enqueueBackfill(dates[0]!, date, undefined, pending, options.store) : [];
-      if (backfills.length > 0) log(`nightly: ${dates.join(', ')} has dirty cells or archive files written after its last reconcile: enqueued ${backfills.map((j) => j.id).join(', ')}`);
-      return { date, ...(dates.length > 1 ? { dates } : {}), enqueued: [...jobs, ...backfills].map((j) => j.id) };
+      const enqueued: string[] = [];
+      const all: string[] = [];
+      for (const [key, pipelines] of groups) {
+        const dates = key.split(' ');
+        all.push(...dates);
+        // One group (every pipeline): one enqueue per date for all of them, as before.
+        const of = groups.size === 1 ? [undefined] : pipelines;
+        const jobs = (await Promise.all(of.flatMap((p) => dates.map((d) => fanOut!.enqueueReconcile(d, p))))).flat();
+        log(`nightly: enqueued reconcile of ${dates.join(', ')}${groups.size === 1 ? '' : ` for ${pipelines.join(', ')}`} (${jobs.map((j) => j.id).join(', ')})`);
+        // A day reconciled before (its reconcile job id ran already) with news since: a backfill redoes exactly those cells.
+        const backfills = pending ? (await Promise.all(of.map((p) => fanOut!.enqueueBackfill(dates[0]!, dates.at(-1)!, p, pending, options.store)))).flat() : [];
+        if (backfills.length > 0) log(`nightly: ${dates.join(', ')} has dirty cells or archive files written after its last reconcile: enqueued ${backfills.map((j) => j.id).join(', ')}`);
+        enqueued.push(...[...jobs, ...backfills].map((j) => String(j.id)));
+      }
+      const dates = [...new Set(all)].sort();
+      return { date: dates.at(-1)!, ...(dates.length > 1 ? { dates } : {}), enqueued };
     }
     const { pipeline, date } = job.data;
     if (!pipeline || !date) throw new Error(`job ${job.id} has no pipeline/date: ${JSON.stringify(job.data)}`);

@@ -44,3 +44,11 @@ export function assignWindows(spec: WindowSpec, ts: Millis): Millis[] {
 export function windowEnd(spec: WindowSpec, start: Millis): Millis {
   return start + spec.size;
 }
+
+/**
+ * The end of the last window holding the instant before `before` (a day's end): where the windows that
+ * start before it end (hopping 6 h windows starting in a day reach into the next day's hour 05).
+ */
+export function lastWindowEndBefore(spec: WindowSpec, before: Millis): Millis {
+  return windowEnd(spec, assignWindows(spec, before - 1).at(-1)!);
+}

@@ -4,7 +4,7 @@ import { DuckDb, quoteIdent, quoteString } from '../batch/duckdb.ts';
 import { tolerantScan } from '../batch/archive-columns.ts';
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { keyValuesOf, type KeyValues } from '../pipeline/keys.ts';
-import { assignWindows, windowEnd } from '../pipeline/windows.ts';
+import { assignWindows, lastWindowEndBefore } from '../pipeline/windows.ts';
 import type { AnyEvent } from '../schemas/schema.ts';
 import { dayRange } from './day-range.ts';
 
@@ -35,8 +35,7 @@ export interface ArchiveChanges {
 export function eventTimesOfDay(def: PipelineDefinition, day: string): { from: number; to: number } {
   const range = dayRange(day);
   if (def.kind === 'rule') return { from: range.from - 2 * def.rule.span, to: range.to };
-  const lastStart = assignWindows(def.window, range.to - 1).at(-1)!; // the day's last window
-  return { from: range.from, to: windowEnd(def.window, lastStart) };
+  return { from: range.from, to: lastWindowEndBefore(def.window, range.to) };
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Registry } from '../pipeline/registry.ts';
-import { assignWindows, type WindowSpec } from '../pipeline/windows.ts';
+import type { PipelineDefinition } from '../pipeline/definition.ts';
+import { lastWindowEndBefore, type WindowSpec } from '../pipeline/windows.ts';
 import { dayStart } from './rows.ts';
 
 const DAY = 86_400_000;
@@ -23,9 +24,16 @@ export type DayStatusName = (typeof DAY_STATUSES)[number];
  */
 export function dayReach(day: string, window?: WindowSpec): number {
   const end = dayStart(day) + DAY;
-  if (!window) return end;
-  const lastStart = assignWindows(window, end - 1).at(-1)!; // the latest window holding the day's last instant
-  return Math.max(end, lastStart + window.size);
+  return window ? Math.max(end, lastWindowEndBefore(window, end)) : end;
+}
+
+/**
+ * When the stream's results of a day are final: its watermark passed the end of the day's last window
+ * (`dayReach`) plus the allowed lateness, and the events of that instant came in (W trails them by B).
+ * A reconciliation before then compares windows still open against a partial archive.
+ */
+export function dayFinalAt(def: PipelineDefinition, day: string): number {
+  return dayReach(day, def.kind === 'windowed' ? def.window : undefined) + def.watermark.maxOutOfOrderness + def.allowedLateness;
 }
 
 /** A day is sealed once the pipeline's watermark passes the end of the day's last window plus the seal delay. */

@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { CorruptArchiveDayError } from '../../batch/archive-check.ts';
+import { dayFinalAt } from '../../store/day-status.ts';
 import { withTiming } from '../../pipeline/definition.ts';
 import { reconcile } from '../../reconcile/reconcile.ts';
 import { checkRealtimeVersion, readLateLog, readResultsFile } from '../../reconcile/realtime-input.ts';
@@ -100,6 +101,12 @@ async function reconcileStoredDay(v: Record<string, string | boolean | undefined
   let failed = 0;
   try {
     for (const def of pipelinesFor(registry, v.pipeline, loadSettings(v))) {
+      // A live stream's day is final once its last window ended plus B and L (the nightly run waits for it).
+      const finalAt = dayFinalAt(def, date);
+      if (Date.now() < finalAt) {
+        process.stderr.write(`reconcile ${def.name} ${date}: note: its results are final at ${new Date(finalAt).toISOString()} (the day's last window ends ` +
+          `then, plus B and L): a stream still running has windows of it open, compared now against a partial archive (they show as differences; run it again after)\n`);
+      }
       try {
         done.push(await reconcileDay({
           def, date, store, archiveDir: String(v.archive), jobId: String(v['job-id'] ?? `reconcile:${def.name}:${date}`),

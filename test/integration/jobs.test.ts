@@ -33,6 +33,7 @@ afterAll(async () => {
 const prefix = () => `cj${randomUUID().slice(0, 8)}`;
 const DATE = '2026-11-23';
 const P = pageViewsPerMinute.name;
+const U = 'unique_visitors_5m', F = 'fraud_multi_country';
 
 const until = <T>(what: string, fn: () => Promise<T | undefined | false>, deadlineMs = 30_000) => untilReady(what, fn, deadlineMs, 50);
 
@@ -167,12 +168,21 @@ describe('job semantics with test processors (real Redis)', () => {
       expect(dateIn(Date.UTC(2026, 10, 23, 23, 30), 'UTC')).toBe('2026-11-23');
       // What the scheduler's job does when it runs: one reconcile job per pipeline for the previous date.
       await jobs.queue.add('nightly', { kind: 'nightly', timeZone: 'UTC' }, { jobId: 'nightly-test' });
-      const worker = startWorker({ reconcile: noop, backfill: noop }, { redisUrl: REDIS, prefix: q, pipelines: seedPipelineNames, attempts: 4 });
+      // U's days stay open 23 h past midnight (24 h windows every hour), the others' 6 minutes (B + L).
+      const dayEnd = (d: string) => Date.parse(`${d}T00:00:00.000Z`) + 86_400_000;
+      const dayFinalAt = (p: string, d: string) => dayEnd(d) + (p === U ? 23 * 3_600_000 : 6 * 60_000);
+      const worker = startWorker({ reconcile: noop, backfill: noop, dayFinalAt }, { redisUrl: REDIS, prefix: q, pipelines: seedPipelineNames, attempts: 4 });
       // A job whose worker died is handed on as often as a failing one is retried (BullMQ's default: once).
       expect(worker.opts.maxStalledCount).toBe(4);
       try {
         const expected = previousDate(Date.now(), 'UTC');
         await until('the nightly fan-out', async () => (await jobs.queue.getJob(jobId('reconcile', P, expected))) !== undefined, 30_000);
+        // At 02:00 the 23rd's last 24 h window is open until 23:00: U reconciles the 22nd, whose windows closed, the others the 23rd.
+        const night = await jobs.queue.add('nightly', { kind: 'nightly', timeZone: 'UTC', cron: '0 2 * * *' }, { jobId: 'nightly-long-windows', timestamp: Date.parse('2026-11-24T02:00:00.000Z') });
+        await until('the second fan-out', async () => (await jobs.queue.getJob(String(night.id)))?.finishedOn !== undefined, 30_000);
+        expect((await jobs.queue.getJob(String(night.id)))!.returnvalue).toMatchObject({ date: '2026-11-23', dates: ['2026-11-22', '2026-11-23'] });
+        for (const [p, d] of [[P, '2026-11-23'], [F, '2026-11-23'], [U, '2026-11-22']] as const) expect(await jobs.queue.getJob(jobId('reconcile', p, d)), `${p} ${d}`).toBeDefined();
+        expect(await jobs.queue.getJob(jobId('reconcile', U, '2026-11-23'))).toBeUndefined();
       } finally {
         await worker.close();
       }

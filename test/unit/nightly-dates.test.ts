@@ -1,6 +1,9 @@
 import { CronExpressionParser } from 'cron-parser';
 import { describe, expect, it } from 'vitest';
 import { nightlyDates, previousDate } from '../../jobs/job-ids.ts';
+import { withTiming } from '../../pipeline/definition.ts';
+import { parseDefinitions } from '../../pipeline/definitions-file.ts';
+import { dayFinalAt } from '../../store/day-status.ts';
 
 describe('the dates a nightly run reconciles', () => {
   it('the run after a DST change takes the date the 25-hour gap would skip', () => {
@@ -14,6 +17,43 @@ describe('the dates a nightly run reconciles', () => {
     expect(nightlyDates(Date.UTC(2026, 10, 24, 2, 0), 'UTC', '0 2 * * *')).toEqual(['2026-11-23']);
     // Without the cron (a schedule stored before it was kept with the job): the one date.
     expect(nightlyDates(Date.UTC(2026, 9, 26, 0, 30), 'Europe/Berlin')).toEqual(['2026-10-25']);
+  });
+
+  it('a pipeline whose days stay open past the run takes the dates final by then, none left out', () => {
+    const defs = parseDefinitions({
+      schemas: { clicks: { time: 'ts', id: 'id', fields: { id: 'string', ts: 'timestamp', url: 'string' } } },
+      pipelines: {
+        minute: { input: 'clicks', window: { tumbling: '1m' }, aggregates: { n: 'count' } },
+        daily: { input: 'clicks', window: { tumbling: '24h' }, aggregates: { n: 'count' } },
+        rolling: { input: 'clicks', window: { hopping: '24h', every: '1h' }, aggregates: { n: 'count' } },
+        weekly: { input: 'clicks', window: { tumbling: '168h' }, aggregates: { n: 'count' } },
+      },
+    }, 'test');
+    const at = (name: string) => (date: string) => dayFinalAt(withTiming(defs.pipeline(name), { maxOutOfOrderness: 30_000, allowedLateness: 300_000 }), date);
+    const dayEnd = Date.UTC(2026, 10, 24);
+    expect(at('minute')('2026-11-23')).toBe(dayEnd + 330_000);
+    expect(at('daily')('2026-11-23')).toBe(dayEnd + 330_000); // UTC days: the day's window ends with it
+    expect(at('rolling')('2026-11-23')).toBe(dayEnd + 23 * 3_600_000 + 330_000); // the window starting 23:00
+    const run = Date.UTC(2026, 10, 24, 2, 0);
+    expect(nightlyDates(run, 'UTC', '0 2 * * *', at('minute'))).toEqual(['2026-11-23']);
+    expect(nightlyDates(run, 'UTC', '0 2 * * *', at('daily'))).toEqual(['2026-11-23']);
+    expect(nightlyDates(run, 'UTC', '0 2 * * *', at('rolling'))).toEqual(['2026-11-22']);
+    // Runs at 00:03, before B + L passed: the day before, then both the next night.
+    expect(nightlyDates(Date.UTC(2026, 10, 24, 0, 3), 'UTC', '3 0 * * *', at('minute'))).toEqual(['2026-11-22']);
+    // Three weeks of nightly runs over weekly windows (epoch-aligned: Thursdays) take every date, each
+    // after its window closed: a week's seven at once (a night with no new final date repeats the last:
+    // one job per pipeline and date, as enqueueing twice is).
+    const seen = new Set<string>();
+    for (let d = 0; d < 21; d++) {
+      const t = Date.UTC(2026, 10, 1 + d, 2, 0);
+      for (const date of nightlyDates(t, 'UTC', '0 2 * * *', at('weekly'))) {
+        expect(at('weekly')(date), date).toBeLessThanOrEqual(t);
+        seen.add(date);
+      }
+    }
+    expect(nightlyDates(Date.UTC(2026, 10, 12, 2, 0), 'UTC', '0 2 * * *', at('weekly'))).toEqual(['2026-11-05', '2026-11-06', '2026-11-07', '2026-11-08', '2026-11-09', '2026-11-10', '2026-11-11']);
+    const sorted = [...seen].sort();
+    expect((Date.parse(sorted.at(-1)!) - Date.parse(sorted[0]!)) / 86_400_000 + 1).toBe(sorted.length);
   });
 
   it('a year of daily runs in zones with DST leaves no date out', () => {
