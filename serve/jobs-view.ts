@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { attemptsOf, QUEUE, jobSettings, type JobData } from '../jobs/job-queue.ts';
+import { attemptsOf, NIGHTLY, QUEUE, jobSettings, type JobData } from '../jobs/job-queue.ts';
 import { registeredWorkers } from '../jobs/worker-registry.ts';
 import { redact } from '../store/sql-driver.ts';
 
@@ -98,6 +98,12 @@ export class JobsView {
       if (!seen || when(r) > when(seen)) newest.set(id, r);
     }
     return [...newest.values()].sort((a, b) => (when(a) < when(b) ? 1 : -1));
+  }
+
+  /** The nightly schedule (`concord jobs schedule`), null when there is none (never made, or lost with Redis' data). */
+  async schedule(): Promise<{ cron: string | null; tz: string; next_run: string | null } | null> {
+    const s = await this.within(this.queue.getJobScheduler(NIGHTLY));
+    return s ? { cron: s.pattern ?? null, tz: s.tz ?? 'UTC', next_run: iso(s.next) } : null;
   }
 
   /** The workers alive on the queue prefix and the store each writes, oldest first. */

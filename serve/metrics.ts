@@ -18,6 +18,9 @@ interface StoreView {
   }>;
 }
 
+/** What the jobs' gauges show, read from Redis once per scrape. */
+interface JobsRead { counts: Record<string, number>; workers: number; scheduled: boolean }
+
 interface MetricsSources { reader: StoreReader; definitions: Definitions; live: LiveFeed; jobs: JobsView | undefined; log: Logger; now: () => number; cacheMs?: number }
 
 /** Days counted per status: the 92 days up to a pipeline's newest data. */
@@ -35,7 +38,7 @@ export class ServeMetrics {
   private readonly duration: client.Histogram<'method' | 'route'>;
   private view: { at: number; value: Promise<StoreView> } | undefined;
   private lastGood: StoreView | undefined;
-  private jobsRead: { at: number; value: Promise<{ counts: Record<string, number>; workers: number } | undefined> } | undefined;
+  private jobsRead: { at: number; value: Promise<JobsRead | undefined> } | undefined;
   private readonly o: MetricsSources;
 
   constructor(o: MetricsSources) {
@@ -98,6 +101,13 @@ export class ServeMetrics {
         },
       });
       new client.Gauge({
+        name: 'concord_jobs_nightly_scheduled', help: '1 when the nightly schedule (`concord jobs schedule`) exists, 0 when not (never made, or lost with Redis\' data)', registers,
+        async collect() {
+          const v = await jobs();
+          if (v) this.set(v.scheduled ? 1 : 0);
+        },
+      });
+      new client.Gauge({
         name: 'concord_jobs_workers', help: 'Job workers alive on the queue prefix (`concord jobs worker`); 0 while jobs wait for none', registers,
         async collect() {
           const v = await jobs();
@@ -108,10 +118,10 @@ export class ServeMetrics {
   }
 
   /** One Redis read per scrape for the jobs' gauges (undefined: Redis did not answer). */
-  private jobsView(jobs: JobsView): Promise<{ counts: Record<string, number>; workers: number } | undefined> {
+  private jobsView(jobs: JobsView): Promise<JobsRead | undefined> {
     const at = performance.now();
     if (this.jobsRead && at - this.jobsRead.at < 1_000) return this.jobsRead.value;
-    const value = Promise.all([jobs.counts(), jobs.workers()]).then(([counts, workers]) => ({ counts, workers: workers.length }), (error: unknown) => {
+    const value = Promise.all([jobs.counts(), jobs.workers(), jobs.schedule()]).then(([counts, workers, schedule]) => ({ counts, workers: workers.length, scheduled: schedule !== null }), (error: unknown) => {
       this.o.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'metrics: Redis did not answer');
       return undefined;
     });

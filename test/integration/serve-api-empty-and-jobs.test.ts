@@ -151,7 +151,9 @@ describe('concord serve on an empty store, and with BullMQ jobs', () => {
       await jobs.enqueueReconcile(DATE, P, false, { store: theStore });
       await jobs.enqueueReconcile('2026-11-22', U);
       let body = (await server.app.inject('/api/jobs')).json();
-      expect(body).toMatchObject({ enabled: true, counts: { waiting: 2, failed: 0 }, workers: [] });
+      expect(body).toMatchObject({ enabled: true, counts: { waiting: 2, failed: 0 }, workers: [], schedule: null });
+      await jobs.schedule('30 1 * * *', 'Europe/Paris');
+      expect((await server.app.inject('/api/jobs')).json().schedule).toMatchObject({ cron: '30 1 * * *', tz: 'Europe/Paris', next_run: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:30:00\.000Z$/) });
       expect(body.runs.map((r: any) => [r.kind, r.pipeline, r.date, r.state, r.store]).sort()).toEqual([['reconcile', P, DATE, 'waiting', theStore], ['reconcile', U, '2026-11-22', 'waiting', null]]);
       // The workers alive, with the store each writes: which one a job enqueued for a store waits for.
       const registered = registerWorker(connection, prefix, theStore, ws.dir);
@@ -171,6 +173,7 @@ describe('concord serve on an empty store, and with BullMQ jobs', () => {
       expect(metrics).toMatch(/^concord_jobs\{state="failed"\} 2$/m);
       expect(metrics).toMatch(/^concord_jobs_workers 1$/m);
       expect(metrics).toMatch(/^concord_redis_up 1$/m);
+      expect(metrics).toMatch(/^concord_jobs_nightly_scheduled 1$/m);
       await registered.stop();
       expect((await server.app.inject('/api/jobs')).json().workers).toEqual([]);
     } finally {
