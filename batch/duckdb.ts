@@ -32,6 +32,8 @@ export interface DuckDbOptions {
   threads?: number;
   /** e.g. `4GB`. */
   memoryLimit?: string;
+  /** Where DuckDB writes what does not fit in `memoryLimit` (made on demand, emptied on close). */
+  tempDirectory?: string;
 }
 
 export type ColumnType = 'DOUBLE' | 'VARCHAR' | 'INTEGER';
@@ -52,6 +54,7 @@ export class DuckDb {
     const config: Record<string, string> = {};
     if (options.threads !== undefined) config.threads = String(options.threads);
     if (options.memoryLimit !== undefined) config.memory_limit = options.memoryLimit;
+    if (options.tempDirectory !== undefined) config.temp_directory = options.tempDirectory;
     const instance = await DuckDBInstance.create(path, config);
     return new DuckDb(instance, await instance.connect());
   }
