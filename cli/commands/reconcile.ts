@@ -1,10 +1,10 @@
-import { writeFile } from 'node:fs/promises';
 import { CorruptArchiveDayError } from '../../batch/archive-check.ts';
 import { dayFinalAt } from '../../store/day-status.ts';
 import { withTiming } from '../../pipeline/definition.ts';
 import { reconcile } from '../../reconcile/reconcile.ts';
 import { checkRealtimeVersion, readLateLog, readResultsFile } from '../../reconcile/realtime-input.ts';
 import { formatSummary } from '../../reconcile/summary.ts';
+import { writeTextFile } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
 import { READ_ARCHIVE } from '../paths.ts';
 import { loadSettings } from '../config.ts';
@@ -68,7 +68,7 @@ export const reconcileCommand: CommandSpec = {
       def, realtime, archiveDir: String(v.archive), ...(lateLog ? { lateLog } : {}),
       progress: (stage) => { process.stderr.write(`reconcile ${def.name}: ${stage}\n`); },
     });
-    await writeFile(String(v.output), JSON.stringify(report, null, 2) + '\n');
+    await writeTextFile(String(v.output), JSON.stringify(report, null, 2) + '\n');
     process.stderr.write(formatSummary([report]) + '\n');
     if (report.unexplained > 0) {
       process.stderr.write(`!! ${report.unexplained} differences are UNEXPLAINED: see "differences" with cause "unexplained" in ${String(v.output)}\n`);

@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { definitionVersion, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import type { Registry } from '../../pipeline/registry.ts';
@@ -9,6 +8,7 @@ import { NoStoreError, openStoreReader } from '../../store/open-store.ts';
 import type { StoredRow } from '../../store/rows.ts';
 import type { StoreReader } from '../../store/store-reader.ts';
 import { previousVersionOf, type DayStatus } from '../../store/store-reads.ts';
+import { writeTextFile } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, pipelinesFor, storeFlags, storeOptions, storeUrl } from './shared.ts';
@@ -92,7 +92,7 @@ export const reportCommand: CommandSpec = {
       await reader.close();
     }
     const text = format === 'json' ? JSON.stringify(reportJson(report), null, 2) + '\n' : format === 'csv' ? toCsv(report) : toMarkdown(report, v.cells === true);
-    if (v.output) await writeFile(String(v.output), text);
+    if (v.output) await writeTextFile(String(v.output), text);
     else process.stdout.write(text);
     if (missing.length > 0) process.stderr.write(`note: the store ${reader.location} holds no results of ${missing.join(', ')} (reported empty)\n`);
     return 0;

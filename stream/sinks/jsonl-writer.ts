@@ -53,6 +53,17 @@ export class JsonlWriter {
     this.count++;
   }
 
+  /** Text that is already lines (a report, a JSON document), written as it is. */
+  writeText(text: string): void {
+    if (text.length === 0) return;
+    if (this.used > 0) this.full.push(this.chunk.subarray(0, this.used));
+    const bytes = Buffer.from(text, 'utf8');
+    this.full.push(bytes);
+    this.chunk = EMPTY;
+    this.used = 0;
+    this.bytes += bytes.length;
+  }
+
   async flush(): Promise<void> {
     if (this.bytes === 0 || this.aborted) return;
     const stream = await this.open();
@@ -157,4 +168,11 @@ async function targetOf(path: string): Promise<Target> {
   const real = await realpath(path).catch(() => path);
   if (!found.isFile() || /^\/(dev|proc)\//.test(real) || /^\/(dev|proc)\//.test(resolve(path))) return { inPlace: path };
   return { final: real };
+}
+
+/** Writes `text` as the whole file at `path` the way a writer does: `<path>.tmp`, renamed when complete. */
+export async function writeTextFile(path: string, text: string): Promise<void> {
+  const out = new JsonlWriter(path);
+  out.writeText(text);
+  await out.close();
 }
