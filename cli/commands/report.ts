@@ -26,6 +26,7 @@ export interface DayReport {
     definition_versions: Record<string, number>;
     /** The version the definitions given compute. */
     definition_version: string;
+    /** Every live cell (csv, json, md --cells); the Markdown summary reads none (definition_versions counts them). */
     rows: { window_start: string; window_end: string | null; key: Record<string, unknown>; values: Record<string, unknown>; revision: number; provenance: string; generation: number }[];
   }[];
 }
@@ -72,6 +73,7 @@ export const reportCommand: CommandSpec = {
     // A reader: never waits for writers (no writers' lock), one consistent snapshot of the day. A DuckDB
     // file that is not there is a user error here, before anything is read (and it is not created).
     const reader = await openStoreReader(storeUrl(v), { registry });
+    const everyCell = format !== 'md' || v.cells === true;
     let report: DayReport;
     let missing: string[] = [];
     try {
@@ -81,10 +83,14 @@ export const reportCommand: CommandSpec = {
         missing = checkHeld(reader, registry, selected, held);
         const out: DayReport = { date, pipelines: [] };
         for (const def of selected) {
-          const [rows, status, recs, empty] = await Promise.all([store.current(def.name, date), store.status(def.name, date), store.reconciliations(def.name, date), store.holdsNothing(def.name, date)]);
+          // The Markdown summary counts the cells: a big day's rows are read only for the formats that print them.
+          const [rows, status, recs, empty] = await Promise.all([
+            everyCell ? store.current(def.name, date) : Promise.resolve(null), store.status(def.name, date), store.reconciliations(def.name, date), store.holdsNothing(def.name, date),
+          ]);
           const versions: Record<string, number> = {};
-          for (const r of rows) versions[r.definitionVersion] = (versions[r.definitionVersion] ?? 0) + 1;
-          out.pipelines.push({ pipeline: def.name, status, empty, reconciliation: recs.at(-1) ?? null, definition_versions: versions, definition_version: definitionVersion(def), rows: rows.map(rowJson) });
+          if (rows === null) for (const [version, n] of await store.definitionVersions(def.name, date)) versions[version] = n;
+          else for (const r of rows) versions[r.definitionVersion] = (versions[r.definitionVersion] ?? 0) + 1;
+          out.pipelines.push({ pipeline: def.name, status, empty, reconciliation: recs.at(-1) ?? null, definition_versions: versions, definition_version: definitionVersion(def), rows: rows?.map(rowJson) ?? [] });
         }
         return out;
       });
@@ -129,6 +135,11 @@ export function toCsv(r: DayReport): string {
   return lines.join('\n') + '\n';
 }
 
+/** The day's live cells, counted per definition version (the summary reads no rows). */
+function liveCells(p: DayReport['pipelines'][number]): number {
+  return Object.values(p.definition_versions).reduce((a, b) => a + b, 0);
+}
+
 export function toMarkdown(r: DayReport, cells: boolean): string {
   const out = [`# Concord report — ${r.date}`, ''];
   const recs = r.pipelines.flatMap((p) => (p.reconciliation ? [p.reconciliation] : []));
@@ -153,7 +164,7 @@ export function toMarkdown(r: DayReport, cells: boolean): string {
     }
     if (p.reconciliation) out.push('Top differences:', '', differencesMarkdown(p.reconciliation, 10), '');
     if (!cells) {
-      out.push(`${p.rows.length} cells live (every cell: --cells, or --format csv|json).`, '');
+      out.push(`${liveCells(p)} cells live (every cell: --cells, or --format csv|json).`, '');
       continue;
     }
     // Keys as in "Top differences" (mdKeyValues: null is `∅`, the string "null" is `"null"`).
