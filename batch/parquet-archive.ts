@@ -57,7 +57,15 @@ export class ParquetArchive {
    */
   async write(
     source: LineSource,
-    options: { ingestTime?: number; onProgress?: (events: number) => void; mode?: 'replace-source' | 'append'; stem?: string } = {},
+    options: {
+      ingestTime?: number;
+      /** Events staged so far, after each input batch. */
+      onProgress?: (events: number) => void;
+      /** Once the input is staged: Parquet files written of the files to write, from 0 and after each. */
+      onFiles?: (written: number, files: number) => void;
+      mode?: 'replace-source' | 'append';
+      stem?: string;
+    } = {},
   ): Promise<ArchiveStats> {
     const schema = this.schema;
     const names = Object.keys(schema.fields);
@@ -124,7 +132,7 @@ export class ParquetArchive {
           if (older !== sideFileName(tag)) await rm(join(dir, older), { force: true });
         }
       }
-      stats.files = await this.writePartitions(db, work, names, sketched, options.mode === 'append' ? (options.stem ?? 'part') : undefined);
+      stats.files = await this.writePartitions(db, work, names, sketched, options.mode === 'append' ? (options.stem ?? 'part') : undefined, options.onFiles);
       return stats;
     } catch (error) {
       if (error instanceof ConcordError) throw error;
@@ -167,7 +175,9 @@ export class ParquetArchive {
     }
   }
 
-  private async writePartitions(db: DuckDb, work: string, names: string[], sketched: string[], stem?: string): Promise<string[]> {
+  private async writePartitions(
+    db: DuckDb, work: string, names: string[], sketched: string[], stem?: string, onFiles?: (written: number, files: number) => void,
+  ): Promise<string[]> {
     const schema = this.schema;
     const ts = quoteIdent(schema.timeField);
     const groups = await db.rows(
@@ -183,6 +193,7 @@ export class ParquetArchive {
     const tmpDir = join(work, 'parquet');
     await mkdir(tmpDir, { recursive: true });
     const files: string[] = [];
+    onFiles?.(0, groups.length);
     for (const g of groups) {
       const hourStart = Number(g.h) * HOUR;
       const { dt, hour } = utcPartition(hourStart);
@@ -197,6 +208,7 @@ export class ParquetArchive {
       await mkdir(partDir, { recursive: true });
       await rename(tmpPath, finalPath);
       files.push(finalPath);
+      onFiles?.(files.length, groups.length);
     }
     if (stem === undefined) await this.removeSuperseded(groups.map((g) => String(g._source)), files);
     return files;

@@ -84,10 +84,20 @@ export const archiveCommand: CommandSpec = {
     }
     await claimFileSource(String(v.dir), schema, fileSourceName(String(v.input)), String(v.input));
     const progress = new Progress(`archive ${schema.name}`, { unit: 'events' });
+    let staged = 0;
+    // Writing the hours takes seconds per million events after the last input line: said as it goes.
+    let writing: Progress | undefined;
     const stats = await new ParquetArchive(String(v.dir), schema, { sketched }).write(readJsonlFile(String(v.input)), {
-      onProgress: (n) => progress.update(n),
+      onProgress: (n) => { staged = n; progress.update(n); },
+      onFiles: (written, files) => {
+        if (writing === undefined) {
+          progress.done(staged);
+          writing = new Progress(`archive ${schema.name}: writing Parquet files`, { total: files });
+        }
+        writing.update(written);
+      },
     });
-    progress.done(stats.events);
+    if (writing === undefined) progress.done(stats.events);
     process.stderr.write(`archived ${stats.events} ${schema.name} events into ${stats.files.length} Parquet files, ${stats.deadLetters} rejected\n`);
     return 0;
   },
