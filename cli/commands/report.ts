@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { definitionVersion, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import type { Registry } from '../../pipeline/registry.ts';
@@ -8,7 +10,7 @@ import { NoStoreError, openStoreReader } from '../../store/open-store.ts';
 import type { StoredRow } from '../../store/rows.ts';
 import type { StoreReader } from '../../store/store-reader.ts';
 import { previousVersionOf, type DayStatus } from '../../store/store-reads.ts';
-import { writeTextFile } from '../../stream/sinks/jsonl-writer.ts';
+import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, pipelinesFor, storeFlags, storeOptions, storeUrl } from './shared.ts';
@@ -97,9 +99,8 @@ export const reportCommand: CommandSpec = {
     } finally {
       await reader.close();
     }
-    const text = format === 'json' ? JSON.stringify(reportJson(report), null, 2) + '\n' : format === 'csv' ? toCsv(report) : toMarkdown(report, v.cells === true);
-    if (v.output) await writeTextFile(String(v.output), text);
-    else process.stdout.write(text);
+    const pieces = format === 'json' ? jsonPieces(report) : format === 'csv' ? csvPieces(report) : [toMarkdown(report, v.cells === true)];
+    await writeReport(pieces, v.output === undefined ? undefined : String(v.output));
     if (missing.length > 0) process.stderr.write(`note: the store ${reader.location} holds no results of ${missing.join(', ')} (reported empty)\n`);
     return 0;
   },
@@ -128,11 +129,66 @@ function reportJson(r: DayReport) {
 }
 
 export function toCsv(r: DayReport): string {
-  const lines = ['pipeline,window_start,window_end,key,values,revision,provenance,generation'];
+  return [...csvPieces(r)].join('');
+}
+
+/**
+ * The report's text a piece at a time (a line, a row), never as one string: a day's JSON is ~400 bytes a
+ * cell, so one string of it passed V8's limit (~512 MB) at about 1.3M cells, and held the day twice.
+ */
+function* csvPieces(r: DayReport): Iterable<string> {
+  yield 'pipeline,window_start,window_end,key,values,revision,provenance,generation\n';
   for (const p of r.pipelines) {
-    for (const x of p.rows) lines.push([p.pipeline, x.window_start, x.window_end ?? '', x.key, x.values, x.revision, x.provenance, x.generation].map(csvCell).join(','));
+    for (const x of p.rows) yield [p.pipeline, x.window_start, x.window_end ?? '', x.key, x.values, x.revision, x.provenance, x.generation].map(csvCell).join(',') + '\n';
   }
-  return lines.join('\n') + '\n';
+}
+
+/** `JSON.stringify(reportJson(r), null, 2)` and a line break, with each pipeline's rows stringified one by one. */
+export function* jsonPieces(r: DayReport): Iterable<string> {
+  const marker = `rows ${randomUUID()}`;
+  const json = reportJson(r);
+  const text = JSON.stringify({ ...json, pipelines: json.pipelines.map((p) => ({ ...p, rows: marker })) }, null, 2);
+  // Each pipeline's rows are at depth 3 (report, pipelines, pipeline): the array's items at 8 spaces.
+  const parts = text.split(`"rows": ${JSON.stringify(marker)}`);
+  if (parts.length !== r.pipelines.length + 1) throw new Error(`internal: the report's rows marker was found ${parts.length - 1} times for ${r.pipelines.length} pipelines`);
+  for (let i = 0; i < r.pipelines.length; i++) {
+    yield parts[i]!;
+    const rows = r.pipelines[i]!.rows;
+    if (rows.length === 0) {
+      yield '"rows": []';
+      continue;
+    }
+    yield '"rows": [\n';
+    for (let j = 0; j < rows.length; j++) yield `        ${JSON.stringify(rows[j], null, 2).replaceAll('\n', '\n        ')}${j < rows.length - 1 ? ',' : ''}\n`;
+    yield '      ]';
+  }
+  yield `${parts.at(-1)!}\n`;
+}
+
+/** Writes the pieces to `path` (temp file, renamed once complete) or to stdout, a chunk at a time. */
+async function writeReport(pieces: Iterable<string>, path: string | undefined): Promise<void> {
+  if (path !== undefined) {
+    const out = new JsonlWriter(path);
+    try {
+      for (const piece of pieces) {
+        out.writeText(piece);
+        await out.maybeFlush();
+      }
+      await out.close();
+    } catch (error) {
+      await out.abort();
+      throw error;
+    }
+    return;
+  }
+  let chunk = '';
+  for (const piece of pieces) {
+    chunk += piece;
+    if (chunk.length < 1 << 20) continue;
+    if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
+    chunk = '';
+  }
+  process.stdout.write(chunk);
 }
 
 /** The day's live cells, counted per definition version (the summary reads no rows). */

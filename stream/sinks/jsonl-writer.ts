@@ -38,30 +38,27 @@ export class JsonlWriter {
   }
 
   write(value: unknown): void {
-    if (this.aborted) return;
-    const line = JSON.stringify(value) ?? ''; // undefined: an empty line, as before
-    // UTF-8 takes at most 3 bytes per UTF-16 unit: a line that may not fit starts a new chunk.
-    if (this.used + 3 * line.length + 1 > this.chunk.length) {
-      if (this.used > 0) this.full.push(this.chunk.subarray(0, this.used));
-      this.chunk = Buffer.allocUnsafe(Math.max(CHUNK, 3 * line.length + 1));
-      this.used = 0;
-    }
-    const n = this.chunk.write(line, this.used, 'utf8') + 1;
-    this.chunk[this.used + n - 1] = 0x0a;
-    this.used += n;
-    this.bytes += n;
+    this.append(JSON.stringify(value) ?? '', true); // undefined: an empty line, as before
     this.count++;
   }
 
   /** Text that is already lines (a report, a JSON document), written as it is. */
   writeText(text: string): void {
-    if (text.length === 0) return;
-    if (this.used > 0) this.full.push(this.chunk.subarray(0, this.used));
-    const bytes = Buffer.from(text, 'utf8');
-    this.full.push(bytes);
-    this.chunk = EMPTY;
-    this.used = 0;
-    this.bytes += bytes.length;
+    this.append(text, false);
+  }
+
+  private append(text: string, newline: boolean): void {
+    if (this.aborted) return;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: a text that may not fit starts a new chunk.
+    if (this.used + 3 * text.length + 1 > this.chunk.length) {
+      if (this.used > 0) this.full.push(this.chunk.subarray(0, this.used));
+      this.chunk = Buffer.allocUnsafe(Math.max(CHUNK, 3 * text.length + 1));
+      this.used = 0;
+    }
+    let n = this.chunk.write(text, this.used, 'utf8');
+    if (newline) this.chunk[this.used + n++] = 0x0a;
+    this.used += n;
+    this.bytes += n;
   }
 
   async flush(): Promise<void> {
