@@ -1,3 +1,7 @@
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DOUBLE, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR, type DuckDBAppender, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import { ConcordError, OS_FILE_FAILURE } from '../pipeline/errors.ts';
 
@@ -44,19 +48,27 @@ const VECTOR_SIZE = 2048;
 export class DuckDb {
   private readonly instance: DuckDBInstance;
   private readonly connection: DuckDBConnection;
+  /** The spill folder this instance made its own (removed on close). */
+  private readonly ownTemp: string | undefined;
 
-  private constructor(instance: DuckDBInstance, connection: DuckDBConnection) {
+  private constructor(instance: DuckDBInstance, connection: DuckDBConnection, ownTemp: string | undefined) {
     this.instance = instance;
     this.connection = connection;
+    this.ownTemp = ownTemp;
   }
 
   static async open(path = ':memory:', options: DuckDbOptions = {}): Promise<DuckDb> {
     const config: Record<string, string> = {};
     if (options.threads !== undefined) config.threads = String(options.threads);
     if (options.memoryLimit !== undefined) config.memory_limit = options.memoryLimit;
-    if (options.tempDirectory !== undefined) config.temp_directory = options.tempDirectory;
+    // An in-memory database spills what does not fit into `.tmp` of the current directory by default: the
+    // user's working directory, where a process that dies (killed mid-reconcile) leaves its temp files. A
+    // folder of its own under the system's temporary directory instead, removed on close.
+    const ownTemp = path === ':memory:' && options.tempDirectory === undefined ? join(tmpdir(), `concord-duckdb-${randomUUID()}`) : undefined;
+    const temp = options.tempDirectory ?? ownTemp;
+    if (temp !== undefined) config.temp_directory = temp;
     const instance = await DuckDBInstance.create(path, config);
-    return new DuckDb(instance, await instance.connect());
+    return new DuckDb(instance, await instance.connect(), ownTemp);
   }
 
   async run(sql: string): Promise<void> {
@@ -160,5 +172,6 @@ export class DuckDb {
   close(): void {
     this.connection.closeSync();
     this.instance.closeSync();
+    if (this.ownTemp !== undefined) rmSync(this.ownTemp, { recursive: true, force: true });
   }
 }
