@@ -72,7 +72,7 @@ describe('concord report and serve on a store that is not what the user thinks',
     const md = concord(['report', '--definitions', file, '--date', RIDES_DATE, '--store', store]);
     expect(md.code, md.stderr).toBe(0);
     expect(md.stdout).toContain('| pipeline | day status | version | cells |');
-    expect(md.stdout).toContain(`| ${FARES} | reconciled | not published | 270 |`);
+    expect(md.stdout).toContain(`| ${FARES} | reconciled | not published (live now: 1) | 270 |`);
     expect(md.stdout).toContain('Day reconciled (watermark 2026-12-01T22:30:00.000Z); live version 1;');
     expect(md.stderr).toContain(`holds no results of driver_burst (reported empty)`);
     const json = concord(['report', '--definitions', file, '--date', RIDES_DATE, '--store', store, '--format', 'json', '--pipeline', FARES]);
