@@ -16,6 +16,16 @@ const parseTime = (v: unknown, what: string, where: number | string): number => 
 const parseWatermark = (v: unknown): number | null =>
   v === null || v === undefined ? null : v === '+infinity' ? Infinity : v === '-infinity' ? -Infinity : Date.parse(String(v));
 
+/**
+ * Whether a row the workers wrote to Kafka (a result or a late event) is of another version of its
+ * pipeline than `version`: another group ran a changed definition on the same topics, or another
+ * deployment's definition shares the pipeline's name. A row without a version (late events written
+ * before 2026-12-06 carry none) is taken as this version's.
+ */
+export function ofOtherVersion(row: Record<string, unknown>, version: string | undefined): boolean {
+  return row.definition_version !== undefined && row.definition_version !== version;
+}
+
 /** Reads an OUT.jsonl (changelog or final rows) of one pipeline back into result records. */
 export function parseResultLine(def: PipelineDefinition, row: Record<string, unknown>, line: number): ResultRecord | null {
   if (row.pipeline !== def.name) return null;

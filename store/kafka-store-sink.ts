@@ -1,6 +1,6 @@
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
-import { parseLateRow, parseResultLine } from '../reconcile/realtime-input.ts';
+import { ofOtherVersion, parseLateRow, parseResultLine } from '../reconcile/realtime-input.ts';
 import { BatchConsumer, CaughtUpWatch, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
 import { groupName, topicNames } from '../stream/kafka/topics.ts';
 import type { SqlResultStore } from './sql-store.ts';
@@ -31,6 +31,8 @@ export interface KafkaStoreSinkStats {
    * topics, or other B and L): not this definition's numbers, so not stored.
    */
   otherVersion: number;
+  /** Late events another version of its pipelines judged late: not this definition's, so not stored either. */
+  otherVersionLate: number;
 }
 
 /**
@@ -46,6 +48,7 @@ export class KafkaStoreSink {
   private readonly watch: CaughtUpWatch;
   private skipped = 0;
   private otherVersion = 0;
+  private otherVersionLate = 0;
   private readonly versions: Map<string, string>;
   private stopRun!: () => void;
   private failRun!: (error: unknown) => void;
@@ -59,7 +62,7 @@ export class KafkaStoreSink {
   }
 
   get stats(): KafkaStoreSinkStats {
-    return { ...this.sink.written, skipped: this.skipped, otherVersion: this.otherVersion };
+    return { ...this.sink.written, skipped: this.skipped, otherVersion: this.otherVersion, otherVersionLate: this.otherVersionLate };
   }
 
   /** Consumes until `stop` (or until idle with `stopWhenIdleMs`); the store stays open (the caller's). */
@@ -89,7 +92,10 @@ export class KafkaStoreSink {
     const timer = setInterval(() => {
       // A line when the numbers moved, not every second while idle.
       const { results, late, conflicting } = this.sink.written;
-      const line = `sink: ${results} results, ${late} late events written${conflicting > 0 ? `; ${conflicting} contradict rows another run stored (kept out, cells marked dirty: backfill them)` : ''}`;
+      const others = this.otherVersion + this.otherVersionLate;
+      const line = `sink: ${results} results, ${late} late events written${conflicting > 0 ? `; ${conflicting} contradict rows another run stored (kept out, cells marked dirty: backfill them)` : ''}` +
+        // Said while it runs: a sink on another deployment's topics (a wrong CONCORD_TOPIC_PREFIX) writes nothing, and said so only at its end.
+        (others > 0 ? `; skipped ${others} rows of another definition version of its pipelines` : '');
       if (line !== said) this.o.log?.(line);
       said = line;
       if (this.watch.quiet()) {
@@ -124,11 +130,13 @@ export class KafkaStoreSink {
         this.skipped++;
         continue;
       }
-      if (batch.topic === this.names.results) {
-        if (row.definition_version !== undefined && row.definition_version !== this.versions.get(def.name)) {
-          this.otherVersion++;
-          continue;
-        }
+      const results = batch.topic === this.names.results;
+      if (ofOtherVersion(row, this.versions.get(def.name))) {
+        if (results) this.otherVersion++;
+        else this.otherVersionLate++;
+        continue;
+      }
+      if (results) {
         const result = parseResultLine(def, row, r.offset);
         if (result) this.sink.result(result);
       } else {

@@ -2,7 +2,7 @@ import { definitionVersion, type PipelineDefinition } from '../pipeline/definiti
 import { ConcordError } from '../pipeline/errors.ts';
 import { paneId } from '../pipeline/keys.ts';
 import { deadLetterToJson } from '../schemas/decode.ts';
-import { cellKey, lateToJson, resultToJson, type DeadLetter, type ResultRecord } from '../schemas/results.ts';
+import { cellKey, lateToJson, resultToJson, type DeadLetter, type LateRecord, type ResultRecord } from '../schemas/results.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
 import type { OutRecord } from './kafka/client.ts';
 import type { topicNames } from './kafka/topics.ts';
@@ -83,13 +83,22 @@ export class WorkerOutputs {
         this.counts.late++;
         this.counts.latePerPipeline[def.name] = (this.counts.latePerPipeline[def.name] ?? 0) + 1;
         this.metrics?.late(def.name);
-        this.out.push({ topic: this.names.late, key: `${def.name}|${String(l.event[def.schema.idField] ?? '')}`, value: JSON.stringify({ ...lateToJson(l, def.schema), source: l.position.source, offset: l.position.offset }) });
+        this.late(pipelineIndex, l, {});
       },
       // Recorded too (flagged), so reconcile knows every event this worker judged late, not only the dropped ones.
-      lateAccepted: (l) => {
-        this.out.push({ topic: this.names.late, key: `${def.name}|${String(l.event[def.schema.idField] ?? '')}`, value: JSON.stringify({ ...lateToJson(l, def.schema), source: l.position.source, offset: l.position.offset, evaluated_on_arrival: true }) });
-      },
+      lateAccepted: (l) => this.late(pipelineIndex, l, { evaluated_on_arrival: true }),
     };
+  }
+
+  /**
+   * A late event with where it arrived and the definition version that judged it: another group's
+   * definition of the same pipeline name writes to the same late topic, and its late events are not this
+   * one's (the sink and `results --late-output` leave them out, as they do its result rows).
+   */
+  private late(pipelineIndex: number, l: LateRecord, flags: { evaluated_on_arrival?: true }): void {
+    const def = this.pipelines[pipelineIndex]!;
+    const value = { ...lateToJson(l, def.schema), source: l.position.source, offset: l.position.offset, ...flags, definition_version: this.versions[pipelineIndex] };
+    this.out.push({ topic: this.names.late, key: `${def.name}|${String(l.event[def.schema.idField] ?? '')}`, value: JSON.stringify(value) });
   }
 
   /** A window of a pipeline merged across partitions: this partition's accumulators, never a total. */

@@ -1,4 +1,5 @@
 import { definitionVersion } from '../../pipeline/definition.ts';
+import { ofOtherVersion } from '../../reconcile/realtime-input.ts';
 import { kafkaSettings, readLatestByKey, readToEnd } from '../../stream/kafka/client.ts';
 import { probeBrokers, requireTopics } from '../../stream/kafka/admin.ts';
 import { topicNames } from '../../stream/kafka/topics.ts';
@@ -15,7 +16,8 @@ export const resultsCommand: CommandSpec = {
     '--late-output FILE         also export the late events the workers recorded (concord.late), for reconcile --late',
     '--pipeline NAME|all        only this pipeline of the definitions (default: all of them); rows of',
     '                           pipelines the definitions do not have, or of another version of one',
-    '                           (another group ran a changed definition on these topics), are left out and counted',
+    '                           (another group ran a changed definition on these topics), are left out and counted,',
+    '                           late events of another version too',
     '                           topic prefix: env CONCORD_TOPIC_PREFIX',
     ...kafkaOptions,
   ],
@@ -44,7 +46,7 @@ export const resultsCommand: CommandSpec = {
         if (!registry.pipelines.some((p) => p.name === pipeline)) others++;
         continue;
       }
-      if (row.definition_version !== undefined && row.definition_version !== versions.get(pipeline)) {
+      if (ofOtherVersion(row, versions.get(pipeline))) {
         otherVersions++;
         continue;
       }
@@ -60,13 +62,17 @@ export const resultsCommand: CommandSpec = {
       // Every record: the topic is not compacted, and two late events may share an id (keys are pipeline|id).
       const late = await readToEnd(settings, topicNames().late);
       const lateOut = new JsonlWriter(String(v['late-output']));
+      let lateOfOthers = 0;
       for (const record of late) {
         if (record.problem) continue; // only Concord's workers write this topic
         const row = JSON.parse(record.value) as Record<string, unknown>;
-        if (wanted.has(String(row.pipeline))) lateOut.write(row);
+        if (!wanted.has(String(row.pipeline))) continue;
+        // Judged by another version of the pipeline: not this definition's late events.
+        if (ofOtherVersion(row, versions.get(String(row.pipeline)))) lateOfOthers++;
+        else lateOut.write(row);
       }
       await lateOut.close();
-      process.stderr.write(`exported ${lateOut.count} late events to ${String(v['late-output'])}\n`);
+      process.stderr.write(`exported ${lateOut.count} late events to ${String(v['late-output'])}${lateOfOthers ? ` (${lateOfOthers} of another definition version of its pipelines left out)` : ''}\n`);
     }
     return 0;
   },

@@ -28,9 +28,9 @@ export const sinkCommand: CommandSpec = {
     ...logOptions,
     ...timingOptions,
     '                           (the B and L the workers run with: rows are matched to those definitions;',
-    '                           rows of pipelines the definitions do not have, and result rows of another',
-    '                           version of one (another group ran a changed definition, or other B and L),',
-    '                           are skipped and counted)',
+    '                           rows of pipelines the definitions do not have, and result rows and late events',
+    '                           of another version of one (another group ran a changed definition, another',
+    '                           deployment\'s definition shares its name, or other B and L) are skipped and counted)',
   ],
   flags: { 'from-kafka': { type: 'boolean' }, 'stop-when-idle': { type: 'string' }, group: { type: 'string' }, ...storeFlags, ...metricsFlags, ...logFlags, ...timingFlags, ...kafkaFlags },
   async run(v) {
@@ -77,6 +77,7 @@ export const sinkCommand: CommandSpec = {
       const skipped = [
         ...(stats.skipped ? [`${stats.skipped} rows of pipelines not in ${registry.origin}`] : []),
         ...(stats.otherVersion ? [`${stats.otherVersion} result rows of another definition version (another group's definition, or other --max-out-of-orderness/--allowed-lateness than these)`] : []),
+        ...(stats.otherVersionLate ? [`${stats.otherVersionLate} late events of another definition version`] : []),
       ];
       log.info(`sink: ${stats.results} results and ${stats.late} late events in the store${skipped.length ? `; skipped: ${skipped.join(', ')}` : ''}`, { final: true, ...stats });
     } finally {
