@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Redis } from 'ioredis';
+import { ConfigError } from '../pipeline/errors.ts';
 import { DEFAULT_DATABASE_URL, DEFAULT_STORE } from '../store/open-store.ts';
 
 /**
@@ -72,4 +73,19 @@ export async function registeredWorkers(redis: Redis, prefix: string): Promise<W
   if (keys.length === 0) return [];
   const values = await redis.mget(...keys);
   return values.flatMap((v) => (v ? [JSON.parse(v) as WorkerInfo] : [])).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+}
+
+/**
+ * A queue prefix serves one store: its jobs carry that store, its schedule fans out over the pipelines of
+ * the worker that takes the nightly run, its day locks are per pipeline name. A worker of another store
+ * (another team's, started with their CONCORD_QUEUE_PREFIX) would take their jobs and fail each for good,
+ * so it is refused before it registers, while workers of another store are alive on the prefix.
+ */
+export async function refuseOtherStores(redis: Redis, prefix: string, store: string): Promise<void> {
+  const others = (await registeredWorkers(redis, prefix)).filter((w) => w.store !== store);
+  if (others.length === 0) return;
+  const stores = [...new Set(others.map((w) => w.store))];
+  throw new ConfigError(
+    `queue prefix ${prefix} has ${others.length} worker${others.length > 1 ? 's' : ''} alive writing ${stores.join(' and ')} (${others.map((w) => `${w.host}:${w.pid}`).join(', ')}), ` +
+      `but this worker would write ${store}: one queue prefix serves one store; start this worker with its store's own CONCORD_QUEUE_PREFIX, or with --store of the store they write (a worker that died is forgotten ${TTL_MS / 1000} s after)`);
 }

@@ -6,7 +6,8 @@ import { defaultProcessors } from '../../jobs/default-processors.ts';
 import { QUEUE, jobSettings } from '../../jobs/job-queue.ts';
 import { startWorker } from '../../jobs/job-worker.ts';
 import { redact } from '../../store/sql-driver.ts';
-import { storeIdentity } from '../../jobs/worker-registry.ts';
+import { refuseOtherStores, storeIdentity } from '../../jobs/worker-registry.ts';
+import { redisConnection } from '../../jobs/redis-connection.ts';
 import { openStore } from '../../store/open-store.ts';
 import { metricsFromFlags } from '../../serve/process-metrics.ts';
 import { loadSettings } from '../config.ts';
@@ -22,14 +23,21 @@ export async function runWorker(v: FlagValues, registry: Registry): Promise<numb
   if (archiveDir === '') throw new ConfigError('jobs worker needs --archive DIR (or env CONCORD_ARCHIVE_DIR): the archive days are replayed from');
   const concurrency = Number(v.concurrency ?? 1);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new ConfigError(`--concurrency "${String(v.concurrency)}": use a whole number >= 1`);
+  const settings = jobSettings();
+  const identity = storeIdentity(storeUrl(v));
+  // Before anything starts: a worker on another store's queue prefix takes that store's jobs.
+  const redis = redisConnection(settings.redisUrl);
+  try {
+    await refuseOtherStores(redis, settings.prefix, identity);
+  } finally {
+    redis.disconnect();
+  }
   const processLogger = processLog(v, 'concord-jobs');
   // Every line of the worker goes through the process log (text or JSON); `jobs: ` keeps the text lines as they were.
   const sink = processLogger.lineSink();
   const log = (line: string) => sink(`jobs: ${line}`);
   const served = await metricsFromFlags(v, sink);
   const store = await openStore(storeUrl(v), { registry }).catch(async (error: unknown) => { await served?.close(); throw error; });
-  const settings = jobSettings();
-  const identity = storeIdentity(storeUrl(v));
   const worker = startWorker(defaultProcessors({ store, registry, archiveDir, reportDir: String(v['report-dir'] ?? '.concord/reports'), timing: loadSettings(v) }), {
     concurrency, log, pipelines: registry.pipelines.map((p) => p.name), store: identity, archive: archiveDir,
     ...(served ? { metrics: served.metrics } : {}),
