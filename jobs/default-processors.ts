@@ -1,10 +1,9 @@
-import { access } from 'node:fs/promises';
 import { withTiming } from '../pipeline/definition.ts';
 import { dayFinalAt } from '../store/day-status.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import type { Registry } from '../pipeline/registry.ts';
 import type { DayReconciliation } from '../reconcile/day-report.ts';
-import { backfillDay, NoArchivedDayError, reconcileDay, reportPath } from '../reconcile/reconcile-day.ts';
+import { backfillDay, NoArchivedDayError, reconcileDay, reportWritten } from '../reconcile/reconcile-day.ts';
 import type { SqlResultStore } from '../store/sql-store.ts';
 import { backfillDays } from './backfill-days.ts';
 import type { JobProcessors } from './job-worker.ts';
@@ -16,6 +15,8 @@ export interface ProcessorSettings {
   /** The Parquet archive days are replayed from. */
   archiveDir: string;
   reportDir?: string;
+  /** The store's name (`storeIdentity`), written into the reports: another store's report in reportDir is refused. */
+  storeName?: string;
   timing?: { maxOutOfOrderness?: number; allowedLateness?: number };
 }
 
@@ -33,14 +34,14 @@ export function defaultProcessors(s: ProcessorSettings): JobProcessors {
       // resumes after them; before that point everything is redone (the replay lives in memory only).
       if (attempt) {
         const done = (await s.store.reconciliations(pipeline, date)).find((r) => r.job_id === jobId && r.status === 'published');
-        if (done && (s.reportDir === undefined || await exists(reportPath(s.reportDir, date, pipeline, 'json')))) {
+        if (done && (s.reportDir === undefined || await reportWritten(s.reportDir, date, pipeline, s.storeName))) {
           await progress({ done: 5, total: 5, what: 'done (the earlier attempt had published and stored its report)' });
           return summary(done, true);
         }
       }
       const rec = await reconcileDay({
         def: d, date, store: s.store, archiveDir: s.archiveDir, jobId, progress, ...(allowEmpty ? { allowEmpty: true } : {}),
-        ...(s.reportDir ? { reportDir: s.reportDir } : {}),
+        ...(s.reportDir ? { reportDir: s.reportDir } : {}), ...(s.storeName === undefined ? {} : { storeName: s.storeName }),
       }).catch((error: unknown) => {
         // A job is not rerun by passing an option to it: say which command does what (retry keeps the job's options).
         if (error instanceof NoArchivedDayError) {
@@ -61,8 +62,4 @@ export function defaultProcessors(s: ProcessorSettings): JobProcessors {
       return dayFinalAt(def(pipeline), date);
     },
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
 }

@@ -1,14 +1,12 @@
-import { constants } from 'node:fs';
-import { access, mkdir, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { corruptFilesIn, CorruptArchiveDayError } from '../batch/archive-check.ts';
 import { replay } from '../batch/replay.ts';
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
-import { ConcordError, ConfigError } from '../pipeline/errors.ts';
+import { ConcordError } from '../pipeline/errors.ts';
 import type { KeyValues } from '../pipeline/keys.ts';
-import { safeName, shellWord } from '../pipeline/names.ts';
+import { shellWord } from '../pipeline/names.ts';
 import type { ResultRecord } from '../schemas/results.ts';
-import { dayReportMarkdown, type DayReconciliation } from './day-report.ts';
+import type { DayReconciliation } from './day-report.ts';
+import { prepareReportDir, writeReport } from './report-files.ts';
 import { archiveFilesWrittenSince, archiveHoldsDay, eventTimesOfDay } from './archive-changes.ts';
 import { finalResults } from './final-results.ts';
 import { reconcileWithReplay, type LoggedLate } from './reconcile.ts';
@@ -17,6 +15,7 @@ import { inRange } from './result-range.ts';
 import type { BackfillRequest } from './backfill-day.ts';
 
 export { dayRange } from './day-range.ts';
+export { reportPath, reportWritten } from './report-files.ts';
 export { backfillDay, detectArchiveChanges, revertedDayMessage, type BackfillRequest, type BackfillSummary } from './backfill-day.ts';
 
 /** A cell a late event touched after its day was reconciled: recomputed by a backfill. */
@@ -135,6 +134,8 @@ export interface ReconcileDayRequest {
   readonly jobId: string;
   /** Where the JSON + Markdown report go (`<dir>/<date>/<pipeline>.json|.md`); none when absent. */
   readonly reportDir?: string;
+  /** The store's name (`storeIdentity`), in the JSON report: another store's report there is refused, not replaced. */
+  readonly storeName?: string;
   /** Also attribute what the dashboard showed at this instant (`update_after_read`). */
   readonly readAt?: number;
   readonly progress?: Progress;
@@ -163,7 +164,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   const step = async (done: number, what: string) => req.progress?.({ done, total: 5, what });
   // Before anything is published: a report directory that cannot be written failed the job after its
   // version went live (the job failed, its retries too, and the day stayed switched).
-  await prepareReportDir(req.reportDir, date);
+  await prepareReportDir(req.reportDir, date, def.name, req.storeName);
   await step(0, 'reading the stream\'s rows and late events');
   if (req.allowEmpty !== true && !(await archiveHoldsDay(def, req.archiveDir, date))) throw new NoArchivedDayError(date, req.archiveDir);
   const [realtime, lateLog, dashboardRead, otherRun] = await Promise.all([
@@ -202,7 +203,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   if (report.unexplained > 0 && req.force !== true) {
     const failed: DayReconciliation = { ...base, generation: null, previous_generation: -1, status: 'failed_unexplained', corrections: 0 };
     await store.saveReconciliation(failed);
-    await writeReport(req.reportDir, failed);
+    await writeReport(req.reportDir, failed, req.storeName);
     throw new UnexplainedDifferencesError(failed);
   }
   await step(2, `publishing the replayed day (${replayed.length} cells, ${report.different} of them different) as a new version of ${date}`);
@@ -212,7 +213,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   await step(3, 'storing the report');
   await store.saveReconciliation(rec);
   await step(4, req.reportDir === undefined ? 'no report files asked for' : `writing the report to ${req.reportDir}`);
-  await writeReport(req.reportDir, rec);
+  await writeReport(req.reportDir, rec, req.storeName);
   await step(5, 'done');
   return rec;
 }
@@ -239,34 +240,6 @@ async function lateEventsOfDay(store: ReconcileStore, def: PipelineDefinition, d
     later.push(...logged.filter((l) => Number(l.record.event[def.schema.timeField]) < reach.to));
   }
   return [...own, ...later];
-}
-
-/** Where a day's report goes: `<dir>/<date>/<pipeline>.<ext>`, the pipeline's name made file-safe (`a/b`, `../x`). */
-export function reportPath(dir: string, date: string, pipeline: string, ext: 'json' | 'md'): string {
-  return join(dir, date, `${safeName(pipeline)}.${ext}`);
-}
-
-async function prepareReportDir(dir: string | undefined, date: string): Promise<void> {
-  if (dir === undefined) return;
-  const day = join(dir, date);
-  try {
-    await mkdir(day, { recursive: true });
-    await access(day, constants.W_OK);
-  } catch (error) {
-    throw new ConfigError(`the report directory ${day} cannot be written (${(error as Error).message}): pass another --report-dir, or fix it`, { cause: error });
-  }
-}
-
-async function writeReport(dir: string | undefined, rec: DayReconciliation): Promise<void> {
-  if (dir === undefined) return;
-  await mkdir(join(dir, rec.date), { recursive: true });
-  const md = dayReportMarkdown(rec);
-  // Temp then rename: a reader never sees half a report.
-  for (const [ext, text] of [['json', JSON.stringify(rec, null, 2) + '\n'], ['md', md]] as const) {
-    const path = reportPath(dir, rec.date, rec.pipeline, ext);
-    await writeFile(`${path}.tmp`, text);
-    await rename(`${path}.tmp`, path);
-  }
 }
 
 export interface RecomputeSummary {

@@ -38,7 +38,7 @@ export async function runWorker(v: FlagValues, registry: Registry): Promise<numb
   const log = (line: string) => sink(`jobs: ${line}`);
   const served = await metricsFromFlags(v, sink);
   const store = await openStore(storeUrl(v), { registry }).catch(async (error: unknown) => { await served?.close(); throw error; });
-  const worker = startWorker(defaultProcessors({ store, registry, archiveDir, reportDir: String(v['report-dir'] ?? '.concord/reports'), timing: loadSettings(v) }), {
+  const worker = startWorker(defaultProcessors({ store, registry, archiveDir, reportDir: String(v['report-dir'] ?? '.concord/reports'), storeName: identity, timing: loadSettings(v) }), {
     concurrency, log, pipelines: registry.pipelines.map((p) => p.name), store: identity, archive: archiveDir,
     ...(served ? { metrics: served.metrics } : {}),
   });

@@ -13,6 +13,7 @@ import { ConfigError } from '../../pipeline/errors.ts';
 import { DefinitionChangedError, NoArchivedDayError, NoRealtimeRowsError, reconcileDay, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
 import { reconciliationMarkdown, type DayReconciliation } from '../../reconcile/day-report.ts';
 import { openStore } from '../../store/open-store.ts';
+import { storeIdentity } from '../../jobs/worker-registry.ts';
 
 export const reconcileCommand: CommandSpec = {
   name: 'reconcile',
@@ -110,7 +111,7 @@ async function reconcileStoredDay(v: Record<string, string | boolean | undefined
       try {
         done.push(await reconcileDay({
           def, date, store, archiveDir: String(v.archive), jobId: String(v['job-id'] ?? `reconcile:${def.name}:${date}`),
-          reportDir: String(v['report-dir'] ?? '.concord/reports'), ...(readAt === undefined ? {} : { readAt }), force: v.force === true,
+          reportDir: String(v['report-dir'] ?? '.concord/reports'), storeName: storeIdentity(storeUrl(v)), ...(readAt === undefined ? {} : { readAt }), force: v.force === true,
           progress: ({ done: d, total, what }) => { process.stderr.write(`reconcile ${def.name} ${date} [${d}/${total}] ${what}\n`); },
         }));
       } catch (error) {
