@@ -5,7 +5,11 @@ import { BatchConsumer, CaughtUpWatch, type InBatch, type KafkaSettings } from '
 import { groupName, topicNames } from '../stream/kafka/topics.ts';
 import type { SqlResultStore } from './sql-store.ts';
 import { StoreSink } from './store-sink.ts';
+import { mixedDaysMessage, MixedDaysWatch } from './mixed-days.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
+
+/** How often a running sink looks for days it wrote that mix two definitions (and at its end). */
+const MIXED_CHECK_MS = 30_000;
 
 export interface KafkaStoreSinkOptions {
   settings: KafkaSettings;
@@ -50,6 +54,9 @@ export class KafkaStoreSink {
   private otherVersion = 0;
   private otherVersionLate = 0;
   private readonly versions: Map<string, string>;
+  /** Days written whose stream rows now mix two definitions of a pipeline: checked after writes, at most every MIXED_CHECK_MS. */
+  private readonly mixed = new MixedDaysWatch();
+  private mixedCheckedAt = 0;
   private stopRun!: () => void;
   private failRun!: (error: unknown) => void;
 
@@ -109,7 +116,21 @@ export class KafkaStoreSink {
       await consumer.stop().catch(() => undefined);
     }
     // Every batch flushed before its offsets committed: nothing is buffered here.
+    await this.sayMixedDays();
     return this.stats;
+  }
+
+  /**
+   * Says each day this sink wrote whose stream rows now come from two definitions of a pipeline: another
+   * deployment's rows in this store (a sink given the wrong store or CONCORD_STORE_SCHEMA) or a changed
+   * definition. Its contradicted cells alone ("contradict rows another run stored") did not say that.
+   */
+  private async sayMixedDays(): Promise<void> {
+    this.mixedCheckedAt = Date.now();
+    for (const [pipeline, days] of await this.mixed.check(this.o.store)) {
+      this.o.log?.(mixedDaysMessage(pipeline, this.versions.get(pipeline) ?? '?', days, 'this sink\'s',
+        'or, if the other rows are another deployment\'s, give each deployment its own store (--store, env CONCORD_STORE_SCHEMA) and reset this one'));
+    }
   }
 
   stop(): void {
@@ -138,7 +159,10 @@ export class KafkaStoreSink {
       }
       if (results) {
         const result = parseResultLine(def, row, r.offset);
-        if (result) this.sink.result(result);
+        if (result) {
+          this.sink.result(result);
+          this.mixed.wrote(result);
+        }
       } else {
         const late = parseLateRow(def, row, where);
         if (late) this.sink.lateEvent(late.record, late.evaluatedOnArrival);
@@ -152,6 +176,7 @@ export class KafkaStoreSink {
       this.o.metrics!.storeWrite({ results: after.results - before.results, late: after.late - before.late }, (performance.now() - started) / 1000);
     }
     await this.sink.checkpointIfDue(); // after the write's commit, not inside it
+    if (Date.now() - this.mixedCheckedAt >= MIXED_CHECK_MS) await this.sayMixedDays();
     if (batch.records.length > 0) this.watch.heard();
   }
 

@@ -12,6 +12,7 @@ import { onStopSignal } from '../stop-signals.ts';
 import { loadRegistry, onePipeline, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 import { openStore } from '../../store/open-store.ts';
 import { StoreSink } from '../../store/store-sink.ts';
+import { mixedDaysMessage } from '../../store/mixed-days.ts';
 import { dayOf, rowStartOf } from '../../store/rows.ts';
 
 export const streamCommand: CommandSpec = {
@@ -130,16 +131,7 @@ export const streamCommand: CommandSpec = {
           '(`concord archive`) and run `concord backfill --date D --archive DIR` to recompute them from all events\n',
       );
     }
-    if (mixed.size > 0) {
-      const list = [...mixed.keys()];
-      const versions = (m: Map<string, number>) => [...m].map(([x, n]) => `${x} (${n} rows${x === definitionVersion(def) ? ', this run' : ''})`).join(' and ');
-      process.stderr.write(
-        `!! ${def.name}: the stream's rows of ${list.length === 1 ? list[0] : `${list.length} days (${list[0]} .. ${list.at(-1)})`} now come from two definitions: ` +
-          `${list.slice(0, 3).map((d) => `${d}: ${versions(mixed.get(d)!)}`).join('; ')}${list.length > 3 ? '; ...' : ''}. ` +
-          'A day not reconciled shows both; recompute those days under this definition with ' +
-          `\`concord backfill --from ${list[0]} --to ${list.at(-1)} --pipeline ${def.name} --archive DIR\`, or stream into a fresh store\n`,
-      );
-    }
+    if (mixed.size > 0) process.stderr.write(`${mixedDaysMessage(def.name, definitionVersion(def), mixed, 'this run', 'or stream into a fresh store')}\n`);
     return 0;
   },
 };
