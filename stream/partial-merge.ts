@@ -4,6 +4,7 @@ import { ConcordError } from '../pipeline/errors.ts';
 import { isLateForWindow, windowHasFired } from '../pipeline/lateness.ts';
 import { windowCellId } from '../pipeline/keys.ts';
 import type { KeyValues, WindowResult } from '../schemas/results.ts';
+import { OTHER_VERSION_ADVICE } from './partition-checkpoint.ts';
 
 /** One input partition's partial aggregate of a (window, key), at that partition operator's revision. */
 export interface Partial {
@@ -230,7 +231,7 @@ export class PartialMergeStage {
 
   restore(snap: PartialMergeSnapshot): void {
     if (snap.definition !== this.version) {
-      throw new ConcordError(`${this.def.name}: the merge checkpoint is from another definition version; use a new --group`, { domain: 'user' });
+      throw new ConcordError(`${this.def.name}: the merge checkpoint is from another definition version; ${OTHER_VERSION_ADVICE}`, { domain: 'user' });
     }
     const value = (v: number | null) => (v === null ? Number.NEGATIVE_INFINITY : v === Number.MAX_VALUE ? Number.POSITIVE_INFINITY : v);
     this.w = value(snap.watermark);

@@ -60,6 +60,15 @@ export function partitionCheckpointRecords(
 }
 
 /**
+ * What to do about a checkpoint (a worker's or the merge stage's) of another version of a pipeline: the
+ * definition changed, or the group is another deployment's whose pipeline shares the name (a worker
+ * started with another team's CONCORD_TOPIC_PREFIX finds their checkpoints; a new --group would run this
+ * definition over their topics).
+ */
+export const OTHER_VERSION_ADVICE = 'if you changed the definition, run it under a new --group; if this group is another deployment\'s, ' +
+  'check CONCORD_TOPIC_PREFIX and --definitions (CONCORD_DEFINITIONS): each deployment runs under its own prefix';
+
+/**
  * The stored checkpoints of one partition, one per pipeline (undefined: none yet), checked: written by
  * this format, for these definitions, in one transaction (one offset).
  */
@@ -74,7 +83,7 @@ export function readPartitionCheckpoints(
       throw new ConcordError(`${def.name}: the checkpoint of ${source} was written by an older Concord (format ${cp.format ?? 1}); use a new --group`, { domain: 'user' });
     }
     if (cp.operator!.definition !== definitionVersion(def)) {
-      throw new ConcordError(`${def.name}: the checkpoint of ${source} is from another definition version; use a new --group`, { domain: 'user' });
+      throw new ConcordError(`${def.name}: the checkpoint of ${source} is from another definition version; ${OTHER_VERSION_ADVICE}`, { domain: 'user' });
     }
     if (topicId !== undefined && cp.topic_id !== undefined && cp.topic_id !== topicId) {
       throw new ConcordError(

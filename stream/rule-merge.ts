@@ -7,6 +7,7 @@ import { fromWire, toWire, type WireWatermark } from './merge-messages.ts';
 import { BinaryHeap } from './operators/binary-heap.ts';
 import { CanonicalClock, MergedWatermark } from './rule-merge-tracker.ts';
 import type { WatermarkSnapshot } from '../pipeline/watermark.ts';
+import { OTHER_VERSION_ADVICE } from './partition-checkpoint.ts';
 
 /** One event a worker accepted for the rule (see RuleEventMessage), decoded. */
 export interface ForwardedEvent {
@@ -238,7 +239,7 @@ export class RuleMergeStage {
 
   restore(snap: RuleMergeSnapshot): void {
     if (snap.definition !== this.version) {
-      throw new ConcordError(`${this.def.name}: the merge checkpoint is from another definition version; use a new --group`, { domain: 'user' });
+      throw new ConcordError(`${this.def.name}: the merge checkpoint is from another definition version; ${OTHER_VERSION_ADVICE}`, { domain: 'user' });
     }
     this.out.length = 0;
     this.touched.clear();
