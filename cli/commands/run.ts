@@ -62,6 +62,13 @@ export const runCommand: CommandSpec = {
     const idleTimeoutMs = v['idle-timeout'] ? parseDuration(String(v['idle-timeout']), '--idle-timeout') : undefined;
     const stopWhenIdleMs = v['stop-when-idle'] ? parseDuration(String(v['stop-when-idle']), '--stop-when-idle') : undefined;
     metricsPort(v);
+    // A --group is the group as named (Kafka's group.id), not under the topic prefix: two deployments that
+    // name the same one share it, and the transactional ids made of it (their producers fence each other).
+    const prefix = process.env.CONCORD_TOPIC_PREFIX ?? '';
+    if (v.group !== undefined && prefix !== '' && process.env.CONCORD_LOG_WORKER === undefined && !String(v.group).startsWith(prefix)) {
+      log.warn(`--group ${String(v.group)} is used as named, without the topic prefix ${JSON.stringify(prefix)}: another deployment that names the same group ` +
+        `shares it and its transactional ids (concord-<group>-<worker id>), and their producers fence each other; name it ${prefix}${String(v.group)} to keep it this deployment's`);
+    }
     // A broker that is not there, said once in seconds (the workers' clients retry for long, by design).
     await probeBrokers(kafkaSettings(`concord-run-${workerId}`));
     // Created empty and waited on, as before, but said: a misspelt CONCORD_TOPIC_PREFIX looked like a quiet

@@ -120,6 +120,17 @@ describe('Kafka failures from the CLI', { timeout: 180_000 }, () => {
     expect(idle.stderr).toBe(`concord archive: ${duration('stop-when-idle')}`);
   });
 
+  // Two deployments under their own prefixes that both named `--group v2` shared one group and its
+  // transactional ids, and fenced each other's producers: a --group is used as named (as Kafka's group.id).
+  it('run --group without the topic prefix warns that another deployment naming it would share it', () => {
+    const r = concord(['run', '--definitions', rides, '--pipeline', 'all', '--group', 'v2', '--log-format', 'text'], { ...noBroker, CONCORD_TOPIC_PREFIX: 'team1_' });
+    expect(r.code).toBe(1); // no broker: the warning comes before it is asked
+    expect(r.stderr).toContain('--group v2 is used as named, without the topic prefix "team1_": another deployment that names the same group shares it');
+    expect(r.stderr).toContain('name it team1_v2 to keep it this deployment\'s');
+    const prefixed = concord(['run', '--definitions', rides, '--pipeline', 'all', '--group', 'team1_v2'], { ...noBroker, CONCORD_TOPIC_PREFIX: 'team1_' });
+    expect(prefixed.stderr).not.toContain('is used as named');
+  });
+
   it('produce --date of a day the workers would quarantine whole: exit 2, before the broker is asked', () => {
     const r = concord(['produce', '--schema', 'clicks', '--count', '10', '--date', '2099-01-01'], noBroker);
     expect(r.code, r.stderr).toBe(2);
