@@ -12,8 +12,7 @@ import { onStopSignal } from '../stop-signals.ts';
 import { loadRegistry, onePipeline, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 import { openStore } from '../../store/open-store.ts';
 import { StoreSink } from '../../store/store-sink.ts';
-import { mixedDaysMessage } from '../../store/mixed-days.ts';
-import { dayOf, rowStartOf } from '../../store/rows.ts';
+import { MixedDaysWatch, mixedDaysMessage, type MixedDays } from '../../store/mixed-days.ts';
 
 export const streamCommand: CommandSpec = {
   name: 'stream',
@@ -63,13 +62,13 @@ export const streamCommand: CommandSpec = {
     // The store is optional here: written when named, by --store or env CONCORD_STORE (which its help names).
     const named = v.store !== undefined || (process.env.CONCORD_STORE ?? '') !== '';
     const store = named ? await openStore(storeUrl(v), { registry }) : undefined;
-    const days = new Set<string>();
+    const daysWritten = new MixedDaysWatch();
     const sink = store ? new StoreSink(store) : undefined;
     const stats = await runStream({
       pipelines: [def],
       source: readJsonlFile(String(v.input)),
       onResult: (r) => {
-        if (sink) days.add(dayOf(rowStartOf(r)));
+        if (sink) daysWritten.wrote(r);
         sink?.result(r);
         if (final) kept.push(r);
         else out.write(resultToJson(r));
@@ -90,12 +89,12 @@ export const streamCommand: CommandSpec = {
     let otherVersions: string[] = [];
     // Days this run wrote whose stream rows now come from two definitions (new cells of a changed key,
     // window or filter beside the old definition's): readers of such a day not reconciled see both.
-    let mixed = new Map<string, Map<string, number>>();
+    let mixed: MixedDays = new Map();
     if (sink) {
       for (const [pipeline, w] of Object.entries(stats.inputWatermarks)) sink.watermark(pipeline, w);
       await sink.flush();
       if ((sink.written.conflicting ?? 0) > 0) otherVersions = [...(await store!.definitionVersions(def.name)).keys()].filter((x) => x !== definitionVersion(def));
-      mixed = await store!.mixedStreamDays(def.name, [...days].sort());
+      mixed = (await daysWritten.check(store!)).get(def.name) ?? new Map();
       await store!.close();
     }
     let written = stats.results;
