@@ -34,6 +34,9 @@ export interface ServerOptions {
   version?: string;
 }
 
+/** The largest request body accepted, in bytes (no route takes one). */
+const BODY_LIMIT = 16 * 1024;
+
 /** Headers on every answer: no sniffing, no framing, no referrer, and a page that loads only its own scripts. */
 export const SECURITY_HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',
@@ -63,7 +66,7 @@ export async function buildServer(o: ServerOptions): Promise<{ app: FastifyInsta
   const app = Fastify({
     loggerInstance: o.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 16 * 1024,
+    bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 600, ignoreTrailingSlash: true },
     requestTimeout: 60_000,
     return503OnClosing: true,
@@ -78,6 +81,11 @@ export async function buildServer(o: ServerOptions): Promise<{ app: FastifyInsta
     if (url.length > LIMITS.url) return reply.code(414).send({ error: `the URL is longer than ${LIMITS.url} bytes` });
     // No stored name or key can hold a NUL (PostgreSQL text cannot): refuse it before it reaches a query.
     if (/%00|\u0000/i.test(url)) return reply.code(400).send({ error: 'url: holds a NUL byte', parameter: 'url' });
+    // bodyLimit holds for the bodies Fastify parses, and it parses none on GET or HEAD (every route here):
+    // a body announced larger is refused before any route runs (one sent chunked is never parsed: Node drops it).
+    if (Number(req.headers['content-length'] ?? 0) > BODY_LIMIT) {
+      return reply.code(413).send({ error: `the request body is larger than ${BODY_LIMIT} bytes (no route takes one)` });
+    }
     if (allowed) {
       const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
       if (!allowed.includes(host)) return reply.code(403).send({ error: 'this server answers to its loopback address only (Host header not allowed)' });
