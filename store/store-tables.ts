@@ -44,11 +44,17 @@ export async function createStoreTables(db: SqlDriver, s: string): Promise<{ key
     `CREATE TABLE IF NOT EXISTS ${s}.watermarks (pipeline TEXT PRIMARY KEY, watermark DOUBLE PRECISION NOT NULL)`,
     `CREATE TABLE IF NOT EXISTS ${s}.reconciliations (pipeline TEXT NOT NULL, day TEXT NOT NULL, job_id TEXT NOT NULL,
       status TEXT NOT NULL, generation INTEGER, report_json TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (pipeline, day, job_id))`,
-    liveResultsView(s),
   ];
   let keyless = false;
   await db.transaction(async (tx) => {
     for (const sql of ddl) await tx.query(sql);
+    // PostgreSQL replaces a view for its owner only: a store written by several roles (a sink's, the job
+    // workers') keeps the view the first one made, else every other role's writer failed to start on
+    // "must be owner of view live_results" (the tables never asked for ownership).
+    const [view] = db.backend === 'postgres'
+      ? await tx.query(`SELECT pg_has_role(c.relowner, 'USAGE') AS mine FROM pg_class c WHERE c.oid = to_regclass($1)`, [`${s}.live_results`])
+      : [];
+    if (view === undefined || view.mine === true) await tx.query(liveResultsView(s));
     // PostgreSQL: room on each page of result_rows for the new version of an updated row, so an upsert
     // (late updates, backfill) is a HOT update that leaves the primary key index alone (measured: 100,800
     // upserts 1.5-1.7 s at 75 against 2.0-2.5 s at the default 100). Set once; pages written from then on.
@@ -69,7 +75,8 @@ export async function createStoreTables(db: SqlDriver, s: string): Promise<{ key
  * `live_results`: the numbers as the API's live version shows them, for SQL clients (Grafana's PostgreSQL
  * data source, BI tools, psql): each day's live version (the reconciled one once a day switched, the
  * stream's before), times as timestamps, key and values as JSON. `window_start_ms` is the indexed column
- * to filter ranges on. Replaced on every writer's start, so a store created before gets it too.
+ * to filter ranges on. Replaced on every writer's start, so a store created before gets it too (on
+ * PostgreSQL by a role that owns it, or made by the first writer when missing).
  */
 function liveResultsView(s: string): string {
   return `CREATE OR REPLACE VIEW ${s}.live_results AS

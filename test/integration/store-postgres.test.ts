@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { seedRegistry } from '../../examples/seed.ts';
 import { openStore } from '../../store/open-store.ts';
@@ -80,6 +82,43 @@ describe('result store: PostgreSQL staging by COPY', () => {
       expect(back.map((r) => r.big)).toEqual([...hostile.map((_, i) => 2 ** 53 - 1 - i), null]);
     } finally {
       await driver.close();
+    }
+  });
+});
+
+describe('result store: PostgreSQL written by several roles', () => {
+  it('a writer of another role than the one that made live_results opens the store (it was refused: must be owner of view)', async () => {
+    const schema = schemas.next();
+    const role = `concord_w_${randomUUID().slice(0, 8)}`;
+    const admin = new pg.Client({ connectionString: PG });
+    await admin.connect();
+    const first = await openStore(PG, { registry: seedRegistry(), schema });
+    await first.close();
+    try {
+      // The store's tables were made by the first writer's role; the second writes them, as a sink's or a job worker's role.
+      const [db] = (await admin.query('SELECT current_database() AS db')).rows as { db: string }[];
+      await admin.query(`CREATE ROLE ${role} LOGIN`);
+      await admin.query(`GRANT CREATE ON DATABASE ${db!.db} TO ${role}`);
+      await admin.query(`GRANT USAGE, CREATE ON SCHEMA ${schema} TO ${role}`);
+      await admin.query(`GRANT ALL ON ALL TABLES IN SCHEMA ${schema} TO ${role}`);
+      await admin.query(`GRANT ALL ON ALL SEQUENCES IN SCHEMA ${schema} TO ${role}`);
+      await admin.query(`GRANT SELECT ON ${schema}.live_results TO ${role}`);
+      const url = new URL(PG);
+      url.username = role;
+      url.password = '';
+      const second = await openStore(url.toString(), { registry: seedRegistry(), schema });
+      try {
+        await second.writeRealtime([win(0, '/a', 3)]);
+        expect((await second.current(P, DAY)).map((r) => r.values.views)).toEqual([3]);
+      } finally {
+        await second.close();
+      }
+      const rows = (await admin.query(`SELECT ("values"->>'views')::int AS views FROM ${schema}.live_results WHERE pipeline = $1`, [P])).rows as { views: number }[];
+      expect(rows).toEqual([{ views: 3 }]);
+    } finally {
+      await admin.query(`DROP OWNED BY ${role}`).catch(() => undefined);
+      await admin.query(`DROP ROLE IF EXISTS ${role}`);
+      await admin.end();
     }
   });
 });
