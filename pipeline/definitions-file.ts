@@ -31,6 +31,10 @@ export class DefinitionsFileError extends DefinitionError {
  * Checks a definitions file's content and builds the registry; throws `DefinitionsFileError` with
  * every problem found (each `place: what is wrong`), never only the first.
  */
+// A name refused since 2026-12-06 was valid before: renaming what ran under it leaves its state behind.
+const RENAMED_SCHEMA = ' (a schema that ran under the old name keeps its topic and archive folder under it: see "Upgrading" in docs/operations.md)';
+const RENAMED_PIPELINE = ' (a pipeline that ran under the old name is another pipeline once renamed: its stored days, checkpoints and jobs stay under the old name; see "Upgrading" in docs/operations.md)';
+
 export function parseDefinitions(content: unknown, origin: string): Registry {
   const p = new Problems();
   if (!isObject(content)) throw new DefinitionsFileError(origin, [`(file): expected an object {"schemas": {...}, "pipelines": {...}}, got ${q(content)?.slice(0, 80)}`]);
@@ -39,7 +43,7 @@ export function parseDefinitions(content: unknown, origin: string): Registry {
   if (!isObject(content.schemas) || Object.keys(content.schemas).length === 0) p.add('schemas', 'expected at least one schema, e.g. {"clicks": {"time": "ts", "id": "event_id", "fields": {...}}}');
   else for (const [name, spec] of Object.entries(content.schemas)) {
     const badName = nameProblem(name);
-    if (badName) p.add(`schemas[${quotedName(name)}]`, `the schema name ${badName}`);
+    if (badName) p.add(`schemas[${quotedName(name)}]`, `the schema name ${badName}${RENAMED_SCHEMA}`);
     const schema = parseSchema(p, name, spec);
     if (schema) schemas.set(name, schema);
   }
@@ -49,7 +53,7 @@ export function parseDefinitions(content: unknown, origin: string): Registry {
     if (name.length === 0) p.add('pipelines.""', 'a pipeline needs a name: "" names none (--pipeline NAME selects it)');
     else if (name === 'all') p.add(`pipelines.${name}`, `${q(name)} cannot name a pipeline ("all" selects every pipeline)`);
     const badName = nameProblem(name);
-    if (badName) p.add(`pipelines[${quotedName(name)}]`, `the pipeline name ${badName}`);
+    if (badName) p.add(`pipelines[${quotedName(name)}]`, `the pipeline name ${badName}${RENAMED_PIPELINE}`);
     const def = parsePipeline(p, name, spec, schemas);
     if (def) pipelines.push(def);
   }

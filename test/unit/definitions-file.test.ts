@@ -12,6 +12,9 @@ const rides = {
   fields: { ride_id: 'string', pickup_at: 'timestamp', driver_id: 'string', city: 'string', fare: 'decimal(2)', passengers: 'int', distance_km: 'double?', shared: 'bool?', promo: 'string?' },
 };
 
+const RENAMED_SCHEMA = ' (a schema that ran under the old name keeps its topic and archive folder under it: see "Upgrading" in docs/operations.md)';
+const RENAMED_PIPELINE = ' (a pipeline that ran under the old name is another pipeline once renamed: its stored days, checkpoints and jobs stay under the old name; see "Upgrading" in docs/operations.md)';
+
 function problems(content: unknown): string[] {
   try {
     parseDefinitions(content, 'defs.json');
@@ -148,11 +151,18 @@ describe('definitions file', () => {
   it('a name with a line break, an invisible character or surrounding space is refused (it split or disguised printed lines)', () => {
     const views = { input: 'rides', window: { tumbling: '1m' }, aggregates: { n: 'count' } };
     expect(problems({ schemas: { rides, 'ri\u200bdes': rides }, pipelines: { 'two\nlines': views, 'evil\u202eweiv': views, ' padded': views, 'fine name-1.x': views } })).toEqual([
-      'schemas["ri\\u200bdes"]: the schema name holds the character U+200B (a control or invisible character): names are printed in logs, reports, metric labels and commands; use visible characters',
-      'pipelines["two\\nlines"]: the pipeline name holds the character U+000A (a control or invisible character): names are printed in logs, reports, metric labels and commands; use visible characters',
-      'pipelines["evil\\u202eweiv"]: the pipeline name holds the character U+202E (a control or invisible character): names are printed in logs, reports, metric labels and commands; use visible characters',
-      'pipelines[" padded"]: the pipeline name starts or ends with a space: it would not show where the name is printed; remove it',
+      'schemas["ri\\u200bdes"]: the schema name holds the character U+200B (a control or invisible character): names are printed in logs, reports, metric labels and commands; use visible characters' + RENAMED_SCHEMA,
+      'pipelines["two\\nlines"]: the pipeline name holds the character U+000A (a control or invisible character): names are printed in logs, reports, metric labels and commands; use visible characters' + RENAMED_PIPELINE,
+      'pipelines["evil\\u202eweiv"]: the pipeline name holds the character U+202E (a control or invisible character): names are printed in logs, reports, metric labels and commands; use visible characters' + RENAMED_PIPELINE,
+      'pipelines[" padded"]: the pipeline name starts or ends with a space: it would not show where the name is printed; remove it' + RENAMED_PIPELINE,
     ]);
+  });
+
+  it('a refused name that the release before accepted says what renaming leaves behind (following "remove it" left them behind without a word)', () => {
+    const views = { input: 'rides', window: { tumbling: '1m' }, aggregates: { n: 'count' } };
+    const said = problems({ schemas: { 'rides ': rides }, pipelines: { 'views ': { ...views, input: 'rides ' } } });
+    expect(said.find((s) => s.startsWith('schemas'))).toContain('keeps its topic and archive folder under it: see "Upgrading" in docs/operations.md');
+    expect(said.find((s) => s.startsWith('pipelines'))).toContain('its stored days, checkpoints and jobs stay under the old name; see "Upgrading" in docs/operations.md');
   });
 
   it('says a mistake once: fields with an unknown type, or a schema without its time field, are not reported again at each use', () => {
