@@ -7,15 +7,24 @@ import type { Millis } from './time.ts';
  * W is the maximum over sources (nothing is holding it back).
  */
 export interface WatermarkSnapshot {
+  /** Each source's W; null: -infinity (no event yet), or +infinity when the source is in `drained`. */
   sources: [string, number | null][];
   idle: string[];
+  /** Sources at +infinity (a merge stage's partition whose worker drained); absent in older snapshots. */
+  drained?: string[];
   combined: number | null;
   finished: boolean;
 }
 
-/** -Infinity (no event yet) travels as null in JSON. */
+/** -Infinity (no event yet) travels as null in JSON; so does +Infinity, named in the snapshot's `drained`. */
 function finiteOrNull(w: number): number | null {
   return Number.isFinite(w) ? w : null;
+}
+
+/** A snapshot's source W: null is -infinity, unless the source is drained (+infinity). */
+export function sourceWatermarkOf(snap: WatermarkSnapshot, source: string, w: number | null): number {
+  if (w !== null) return w;
+  return snap.drained?.includes(source) ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
 }
 
 export class WatermarkTracker {
@@ -115,9 +124,11 @@ export class WatermarkTracker {
 
   /** Everything needed to continue exactly where this tracker is (JSON-safe: infinities as null). */
   snapshot(): WatermarkSnapshot {
+    const drained = [...this.perSource].filter(([, w]) => w === Number.POSITIVE_INFINITY).map(([source]) => source);
     return {
       sources: [...this.perSource].map(([source, w]) => [source, finiteOrNull(w)]),
       idle: [...this.idle],
+      ...(drained.length > 0 ? { drained } : {}),
       combined: finiteOrNull(this.combined),
       finished: this.finished,
     };
@@ -125,7 +136,7 @@ export class WatermarkTracker {
 
   static restore(maxOutOfOrderness: Millis, snap: WatermarkSnapshot): WatermarkTracker {
     const t = new WatermarkTracker(maxOutOfOrderness);
-    for (const [source, w] of snap.sources) t.perSource.set(source, w ?? Number.NEGATIVE_INFINITY);
+    for (const [source, w] of snap.sources) t.perSource.set(source, sourceWatermarkOf(snap, source, w));
     for (const source of snap.idle) t.idle.add(source);
     t.finished = snap.finished;
     t.combined = snap.finished ? Number.POSITIVE_INFINITY : (snap.combined ?? Number.NEGATIVE_INFINITY);

@@ -1,4 +1,4 @@
-import { WatermarkTracker, type WatermarkSnapshot } from '../pipeline/watermark.ts';
+import { sourceWatermarkOf, WatermarkTracker, type WatermarkSnapshot } from '../pipeline/watermark.ts';
 import type { Millis } from '../pipeline/time.ts';
 
 /**
@@ -19,7 +19,9 @@ export class MergedWatermark extends WatermarkTracker {
   static resume(maxOutOfOrderness: Millis, snap: WatermarkSnapshot): MergedWatermark {
     const t = new MergedWatermark(maxOutOfOrderness);
     const idle = new Set(snap.idle);
-    t.addSources(snap.sources.map(([source, w]) => ({ source, idle: idle.has(source), watermark: w ?? Number.NEGATIVE_INFINITY })));
+    // A drained partition (its worker reported +infinity) stays drained: restored at -infinity, it held
+    // the merged W back for good, and the events the last partitions' drain should decide stayed held.
+    t.addSources(snap.sources.map(([source, w]) => ({ source, idle: idle.has(source), watermark: sourceWatermarkOf(snap, source, w) })));
     // The merged W is the highest it ever was (it never goes back), not what the sources give now.
     if (snap.combined !== null) t.raiseTo(snap.combined);
     if (snap.finished) t.finish();
