@@ -48,6 +48,12 @@ export interface ConsumeOptions {
    */
   markerBatches?: boolean;
   /**
+   * Records longer than this many bytes are delivered as a problem (InRecord.problem), not their value.
+   * Default: the input line limit (CONCORD_MAX_LINE_BYTES, 1 MiB), which guards against hostile input
+   * events; Concord's own records (checkpoints, results, late events) are read whole: `Infinity`.
+   */
+  maxRecordBytes?: number;
+  /**
    * Static membership (KIP-345): a stable id per member, so a restarted member gets its partitions
    * back at once instead of after a rebalance. A stalled one is still removed after the session timeout.
    */
@@ -90,7 +96,7 @@ export class BatchConsumer {
   /** Topic ids (in fetch responses) to names. */
   private readonly topicNames = new Map<string, string>();
   private failure: unknown;
-  private readonly lineLimit = maxLineBytes();
+  private readonly lineLimit: number;
   /** Partitions left out of fetches (watermark alignment), and the ends the broker reported. */
   private readonly pauses: FetchPause;
 
@@ -100,6 +106,7 @@ export class BatchConsumer {
     private readonly options: ConsumeOptions,
     private readonly guard: FetchPositionGuard,
   ) {
+    this.lineLimit = options.maxRecordBytes ?? maxLineBytes();
     // Wraps the fetch after the guard (constructed before this), inside FetchPause (below).
     this.readAhead = new ReadAhead(consumer as unknown as TakingConsumer, {
       generation: () => this.generation,

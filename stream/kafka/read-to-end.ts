@@ -7,6 +7,9 @@ import { KafkaClientError, type InRecord, type KafkaSettings } from './common.ts
 /**
  * Every committed record (read_committed) of a topic from the beginning to its current end, in order
  * per partition. Transaction markers take offsets too: positions (not records) say when all is read.
+ * Records are read whole, whatever their size: these are Concord's own (checkpoints, results, late
+ * events), not input events under the line limit (a 1.2 MiB merge checkpoint read as an empty value
+ * was taken for "no checkpoint", and its state was lost).
  */
 export async function readToEnd(s: KafkaSettings, topic: string): Promise<InRecord[]> {
   const ends = await endOffsets(s, topic);
@@ -20,6 +23,7 @@ export async function readToEnd(s: KafkaSettings, topic: string): Promise<InReco
     groupId,
     topics: [topic],
     commit: 'none',
+    maxRecordBytes: Number.POSITIVE_INFINITY,
     onBatch: (b) => { out.push(...b.records); },
     onPosition: (p) => {
       if (p.next >= (ends.get(p.partition) ?? 0)) pending.delete(p.partition);
@@ -37,13 +41,15 @@ export async function readToEnd(s: KafkaSettings, topic: string): Promise<InReco
 
 /**
  * A (compacted) topic read to its end: the latest value per key, without the keys whose latest record is
- * a tombstone. Used to load checkpoints and to read results.
+ * a tombstone. Used to load checkpoints and to read results. A record it cannot read (not UTF-8, empty)
+ * fails the read: taken as absent, a checkpoint's state would be silently dropped.
  */
 export async function readLatestByKey(s: KafkaSettings, topic: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const r of await readToEnd(s, topic)) {
     if (r.key === null) continue;
     if (r.problem?.reason === TOMBSTONE) out.delete(r.key);
+    else if (r.problem) throw new KafkaClientError(`${topic} offset ${r.offset} (key ${r.key}) cannot be read: ${r.problem.reason}`, undefined, { retriable: false });
     else out.set(r.key, r.value);
   }
   return out;
