@@ -27,14 +27,14 @@ export class DefinitionsFileError extends DefinitionError {
   }
 }
 
-/**
- * Checks a definitions file's content and builds the registry; throws `DefinitionsFileError` with
- * every problem found (each `place: what is wrong`), never only the first.
- */
 // A name refused since 2026-12-06 was valid before: renaming what ran under it leaves its state behind.
 const RENAMED_SCHEMA = ' (a schema that ran under the old name keeps its topic and archive folder under it: see "Upgrading" in docs/operations.md)';
 const RENAMED_PIPELINE = ' (a pipeline that ran under the old name is another pipeline once renamed: its stored days, checkpoints and jobs stay under the old name; see "Upgrading" in docs/operations.md)';
 
+/**
+ * Checks a definitions file's content and builds the registry; throws `DefinitionsFileError` with
+ * every problem found (each `place: what is wrong`), never only the first.
+ */
 export function parseDefinitions(content: unknown, origin: string): Registry {
   const p = new Problems();
   if (!isObject(content)) throw new DefinitionsFileError(origin, [`(file): expected an object {"schemas": {...}, "pipelines": {...}}, got ${q(content)?.slice(0, 80)}`]);
