@@ -160,7 +160,9 @@ describe('archive: a write that fails midway', () => {
     writeFileSync(join(blocked, 'clicks', 'dt=1970-01-01'), 'not a directory');
     const r = concord(['archive', '--schema', 'clicks', '--input', input, '--dir', blocked]);
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/^concord archive: archiving file:events\.jsonl into .* failed \(ENOTDIR: not a directory, mkdir .*hour=00'\)\n$/);
+    // The staging's progress line, then the one line of the failure.
+    expect(r.stderr).toMatch(/^archive clicks .*\nconcord archive: archiving file:events\.jsonl into .* failed \(ENOTDIR: not a directory, mkdir .*hour=00'\)\n$/);
+    expect(r.stderr.match(/concord archive:/g)).toHaveLength(1);
     expect(existsSync(join(blocked, '.tmp'))).toBe(false);
   });
 });
