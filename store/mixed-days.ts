@@ -28,17 +28,25 @@ export class MixedDaysWatch {
   private pending = new Map<string, Set<string>>();
   private readonly said = new Set<string>();
 
-  /** A result about to be written. */
+  private lastPipeline: string | undefined;
+  private lastStart = Number.NaN;
+
+  /** A result about to be written (a window's rows come in runs: its day is looked up once per run). */
   wrote(r: ResultRecord): void {
+    const start = rowStartOf(r);
+    if (r.pipeline === this.lastPipeline && start === this.lastStart) return;
+    this.lastPipeline = r.pipeline;
+    this.lastStart = start;
     let days = this.pending.get(r.pipeline);
     if (!days) this.pending.set(r.pipeline, days = new Set());
-    days.add(dayOf(rowStartOf(r)));
+    days.add(dayOf(start));
   }
 
   /** Per pipeline, the days written since the last check that mix definitions and were not said before. */
   async check(store: SqlResultStore): Promise<Map<string, MixedDays>> {
     const pending = this.pending;
     this.pending = new Map();
+    this.lastPipeline = undefined; // the next result's day goes into the new pending set
     const out = new Map<string, MixedDays>();
     for (const [pipeline, days] of pending) {
       const mixed = await store.mixedStreamDays(pipeline, [...days].sort());
