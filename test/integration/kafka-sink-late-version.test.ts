@@ -1,14 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pageViewsPerMinute, seedRegistry } from '../../examples/seed.ts';
 import { definitionVersion, withTiming } from '../../pipeline/definition.ts';
 import { openStore } from '../../store/open-store.ts';
 import { KafkaStoreSink } from '../../store/kafka-store-sink.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
-import { BatchProducer, ensureTopics, kafkaSettings } from '../../stream/kafka/client.ts';
-import { concordTopics, topicNames } from '../../stream/kafka/topics.ts';
+import { BatchProducer, kafkaSettings } from '../../stream/kafka/client.ts';
+import { topicNames } from '../../stream/kafka/topics.ts';
 import { KafkaWorker } from '../../stream/kafka-worker.ts';
-import { deleteTopic } from '../fixtures/kafka-topics.ts';
+import { deleteTopic, seedTopicsUnderNewPrefix } from '../fixtures/kafka-topics.ts';
 
 // Two deployments whose pipelines share a name but not a definition (a platform's two teams, or one
 // team's changed definition under a new --group) on the same concord.late: a sink given the one
@@ -39,11 +38,7 @@ describe('concord sink: late events of another definition version of a pipeline'
 
   it('are skipped and counted like its result rows, not stored as this definition\'s late events', async () => {
     expect(definitionVersion(theirs)).not.toBe(definitionVersion(ours));
-    const prefix = `lv${randomUUID().slice(0, 6)}.`;
-    process.env.CONCORD_TOPIC_PREFIX = prefix;
-    const made = concordTopics(seedRegistry(), 1, prefix);
-    topics.push(...made.map((t) => t.name));
-    await ensureTopics(s, made);
+    const prefix = await seedTopicsUnderNewPrefix('lv', s, topics);
     const producer = await BatchProducer.connect(s);
     await producer.send(clicks(topicNames(prefix).input('clicks')));
     await producer.close();

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pageViewsPerMinute, seedRegistry } from '../../examples/seed.ts';
 import { definitionVersion, withTiming, type PipelineDefinition } from '../../pipeline/definition.ts';
@@ -6,10 +5,10 @@ import { tumbling } from '../../pipeline/windows.ts';
 import { openStore } from '../../store/open-store.ts';
 import { KafkaStoreSink } from '../../store/kafka-store-sink.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
-import { BatchProducer, ensureTopics, kafkaSettings } from '../../stream/kafka/client.ts';
-import { concordTopics, topicNames } from '../../stream/kafka/topics.ts';
+import { BatchProducer, kafkaSettings } from '../../stream/kafka/client.ts';
+import { topicNames } from '../../stream/kafka/topics.ts';
 import { KafkaWorker } from '../../stream/kafka-worker.ts';
-import { deleteTopic } from '../fixtures/kafka-topics.ts';
+import { deleteTopic, seedTopicsUnderNewPrefix } from '../fixtures/kafka-topics.ts';
 
 // Two teams on one PostgreSQL, the second team's sink started without its CONCORD_STORE_SCHEMA: it wrote
 // its page_views_per_minute (2 min windows, a filter) into the first team's store, beside their 1 min
@@ -33,11 +32,7 @@ describe('concord sink into a store another definition of its pipeline wrote', (
 
   it('says which days now mix two definitions, with the rows of each and what to check', async () => {
     expect(definitionVersion(second)).not.toBe(definitionVersion(first));
-    const prefix = `ms${randomUUID().slice(0, 6)}.`;
-    process.env.CONCORD_TOPIC_PREFIX = prefix;
-    const made = concordTopics(seedRegistry(), 1, prefix);
-    topics.push(...made.map((t) => t.name));
-    await ensureTopics(s, made);
+    const prefix = await seedTopicsUnderNewPrefix('ms', s, topics);
     const producer = await BatchProducer.connect(s);
     const input = topicNames(prefix).input('clicks');
     await producer.send(Array.from({ length: 12 }, (_, i) => ({
