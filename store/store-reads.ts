@@ -45,15 +45,15 @@ export function previousVersionOf(rec: Pick<DayReconciliation, 'generation' | 'p
   return rec.generation === null || rec.previous_generation < 0 ? null : rec.previous_generation;
 }
 
+/** A dirty or contradicted cell as stored (`window_start`, `key_json`, `recorded_at`). */
+const cellOfRow = (pipeline: string, r: Record<string, unknown>): DirtyCell =>
+  ({ pipeline, windowStart: Number(r.window_start), key: JSON.parse(String(r.key_json)) as KeyValues, recordedAt: Number(r.recorded_at) });
+
 /**
  * The reads of the result store on the writer's connection (SqlResultStore delegates to it): a day's rows
  * (live, as of an instant, the stream's own), late events, published changes, watermarks, a day's
  * status, dirty cells and reconciliation reports. `concord serve` reads through StoreReader instead.
  */
-/** A dirty or contradicted cell as stored (`window_start`, `key_json`, `recorded_at`). */
-const cellOfRow = (pipeline: string, r: Record<string, unknown>): DirtyCell =>
-  ({ pipeline, windowStart: Number(r.window_start), key: JSON.parse(String(r.key_json)) as KeyValues, recordedAt: Number(r.recorded_at) });
-
 export class StoreReads {
   /** `s`: the store's schema, checked by SqlResultStore. */
   constructor(private readonly db: SqlDriver, private readonly s: string, private readonly registry: Registry, private readonly sealDelayMs: number) {}
