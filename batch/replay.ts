@@ -2,15 +2,15 @@ import { access } from 'node:fs/promises';
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { DefinitionError } from '../pipeline/errors.ts';
 import type { ResultRecord } from '../schemas/results.ts';
-import { listArchiveFiles } from './parquet-archive.ts';
-import { quarantineCorruptFiles, warnCorrupt, type CorruptFile } from './archive-check.ts';
-import { DuckDb } from './duckdb.ts';
+import type { CorruptFile } from './archive-check.ts';
+import { readArchiveRecovering, type ArchiveReadGaps } from './archive-recovery.ts';
+import type { DuckDb } from './duckdb.ts';
 import { inTimeRanges, ruleSql, windowedPlan } from './replay-sql.ts';
 import { EXCLUDED_FROM_WINDOWS, archiveFiles, loadExcluded, loadWindowSkips, sourceRelation, type SourceFilter } from './replay-source.ts';
 import { replayRule } from './replay-rule.ts';
 import { replayWindowed } from './replay-windowed.ts';
 import { sketchHashSource } from './sketch-hashes.ts';
-import { guardRequired, learnArchiveFields, missingColumn, readsTolerantly } from './archive-columns.ts';
+import { readsTolerantly } from './archive-columns.ts';
 
 export { inTimeRanges, loadWindowSkips };
 export { windowRecord } from './replay-records.ts';
@@ -42,51 +42,18 @@ export async function replay(def: PipelineDefinition, archiveDir: string, option
   await access(archiveDir).catch((error) => {
     throw new DefinitionError(`archive directory ${archiveDir} does not exist; run \`concord archive\` first (${String(error)})`);
   });
-  const report = (moved: readonly CorruptFile[]) => moved.forEach((c) => (options.onCorrupt ?? warnCorrupt)(c));
-  report(await quarantineCorruptFiles(archiveDir, def.schema));
-  if ((await listArchiveFiles(archiveDir, def.schema)).length === 0) return [];
-  const db = options.db ?? (await DuckDb.open());
-  try {
+  const run = async (db: DuckDb, gaps: ArchiveReadGaps) => {
     if (options.exclude && options.exclude.length > 0) await loadExcluded(db, options.exclude);
     const windowSkips = options.excludeFromWindows && options.excludeFromWindows.length > 0 ? { table: EXCLUDED_FROM_WINDOWS } : undefined;
     if (windowSkips) await loadWindowSkips(db, windowSkips.table, options.excludeFromWindows!);
-    await guardRequired(db, def, archiveDir);
-    const run = (from: string) => {
-      const source = sourceRelation(def, archiveDir, options, from);
-      return def.kind === 'windowed' ? replayWindowed(db, def, source, options.exactDistinct ?? true, windowSkips) : replayRule(db, def, source);
-    };
     // A tolerant read (fields added later) would read a stored hash that some files lack as NULL: then
     // the sketched fields' hashes are checked, and computed here where missing (as for a field sketched later).
-    let hashesMissing = false;
-    const source = async () => {
-      const files = archiveFiles(archiveDir, def);
-      return hashesMissing || readsTolerantly(archiveDir, def.schema) ? await sketchHashSource(db, def, archiveDir, files) : files;
-    };
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await run(await source());
-      } catch (error) {
-        if (attempt >= 3) throw error;
-        // A column some files lack (DuckDB refuses the glob): a field added to the schema later (required:
-        // refused; optional: read as NULL from now on) or sketched later (hashed here). Checked only now:
-        // checking every file first cost 30-90 ms on every replay (docs/benchmarks.md).
-        if (missingColumn(error)) {
-          const tolerant = readsTolerantly(archiveDir, def.schema);
-          const gaps = await learnArchiveFields(db, def, archiveDir);
-          const learnt = (!tolerant && readsTolerantly(archiveDir, def.schema)) || (gaps.hashes.length > 0 && !hashesMissing);
-          hashesMissing ||= gaps.hashes.length > 0;
-          if (learnt && gaps.foreign === 0) continue;
-        }
-        // A footer that does not decode, or a file of another schema: moved out by name, then read again.
-        const moved = await quarantineCorruptFiles(archiveDir, def.schema, { deep: true, db });
-        if (moved.length === 0) throw error;
-        report(moved);
-        if ((await listArchiveFiles(archiveDir, def.schema)).length === 0) return [];
-      }
-    }
-  } finally {
-    if (!options.db) db.close();
-  }
+    const files = archiveFiles(archiveDir, def);
+    const from = gaps.hashesMissing || readsTolerantly(archiveDir, def.schema) ? await sketchHashSource(db, def, archiveDir, files) : files;
+    const source = sourceRelation(def, archiveDir, options, from);
+    return def.kind === 'windowed' ? replayWindowed(db, def, source, options.exactDistinct ?? true, windowSkips) : replayRule(db, def, source);
+  };
+  return readArchiveRecovering(def, archiveDir, run, { ...(options.db ? { db: options.db } : {}), ...(options.onCorrupt ? { onCorrupt: options.onCorrupt } : {}), whenEmpty: () => [] });
 }
 
 /**

@@ -1,6 +1,6 @@
-import { quarantineCorruptFiles, warnCorrupt } from '../batch/archive-check.ts';
 import { archivedSources } from '../batch/archive-reader.ts';
-import { DuckDb } from '../batch/duckdb.ts';
+import type { DuckDb } from '../batch/duckdb.ts';
+import { readArchiveRecovering } from '../batch/archive-recovery.ts';
 import { listArchiveFiles, requireArchive } from '../batch/parquet-archive.ts';
 import { fieldsRead, type PipelineDefinition } from '../pipeline/definition.ts';
 import type { LateRecord, ResultRecord } from '../schemas/results.ts';
@@ -13,7 +13,6 @@ import type { DirtyCell } from './reconcile-day.ts';
 import type { ReconcileReport } from './reconcile-report.ts';
 import { reconcileRule } from './reconcile-rule.ts';
 import { reconcileWindowed } from './reconcile-windowed.ts';
-import { guardRequired, learnArchiveFields, missingColumn, readsTolerantly } from '../batch/archive-columns.ts';
 
 // The report's shape lives in reconcile-report.ts; importers keep reading it from here.
 export { CAUSES, type Cause, type Difference, type LateEventRef, type ReconcileMetrics, type ReconcileReport } from './reconcile-report.ts';
@@ -77,14 +76,12 @@ export async function reconcileWithReplay(input: ReconcileInput): Promise<{ repo
 
 async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
   const { def, range } = input;
-  // Realtime rows and no archive of the schema: the wrong --archive (no rows on either side: nothing to say).
-  if (input.realtime.length > 0) await requireArchive(input.archiveDir, def.schema);
-  // Corrupt files (truncated, not Parquet) are moved out before the first read, as replay does: the
-  // evidence read the archive first and failed on them, so a reconcile never got to the replay's check.
-  (await quarantineCorruptFiles(input.archiveDir, def.schema)).forEach(warnCorrupt);
-  const db = await DuckDb.open();
-  try {
-    await guardRequired(db, def, input.archiveDir);
+  // Corrupt files and fields added later are dealt with as replay does (the evidence reads the archive
+  // first, so a reconcile never got to the replay's own recovery).
+  return readArchiveRecovering(def, input.archiveDir, async (db) => {
+    // Realtime rows and no archive of the schema (or none left once corrupt files were moved out): the
+    // wrong --archive. No rows on either side: nothing to say.
+    if (input.realtime.length > 0) await requireArchive(input.archiveDir, def.schema);
     // A day's windows hold events up to one window size past its end; rules look back without bound.
     const timeRanges = range && def.kind === 'windowed' ? [{ from: range.from, to: range.to + def.window.size }] : undefined;
     await input.progress?.('evidence: dead letters, repeated event ids, archive gaps');
@@ -108,21 +105,7 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
     return def.kind === 'windowed'
       ? await reconcileWindowed(db, def, input, evidence, { logged, skippedWindows: logged ? (judged?.skippedWindows ?? []) : [], added }, timeRanges, withReplayed)
       : await reconcileRule(db, def, input, evidence, logged, added);
-  } catch (error) {
-    // A footer that does not decode, or a file of another schema: moved out by name, then run again.
-    const moved = missingColumn(error) ? [] : await quarantineCorruptFiles(input.archiveDir, def.schema, { deep: true, db });
-    moved.forEach(warnCorrupt);
-    if (moved.length > 0) return run(input, withReplayed);
-    // Files archived before a field was added to the schema have no column for it (DuckDB refuses the
-    // read): a required field the pipeline reads is refused; optional ones read as NULL from now on,
-    // and the reconciliation runs again (once: only when that was newly learnt).
-    if (!missingColumn(error) || readsTolerantly(input.archiveDir, def.schema)) throw error;
-    await learnArchiveFields(db, def, input.archiveDir);
-    if (!readsTolerantly(input.archiveDir, def.schema)) throw error;
-  } finally {
-    db.close();
-  }
-  return run(input, withReplayed);
+  });
 }
 
 /**

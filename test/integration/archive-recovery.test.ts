@@ -1,0 +1,83 @@
+import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { ParquetArchive } from '../../batch/parquet-archive.ts';
+import { replay } from '../../batch/replay.ts';
+import { parseDefinitions } from '../../pipeline/definitions-file.ts';
+import { reconcile } from '../../reconcile/reconcile.ts';
+import type { ResultRecord } from '../../schemas/results.ts';
+import { memoryBatches } from '../../sources/jsonl-file.ts';
+import { streamLines } from '../fixtures/run-both.ts';
+import { tempWorkspace } from '../fixtures/workspace.ts';
+
+// Replay and reconcile read the archive through one recovery (batch/archive-recovery.ts): files that are
+// not this schema's data are moved out by name and the read runs again, in whichever reader meets them first.
+const ws = tempWorkspace('concord-archive-recovery-');
+afterAll(() => ws.cleanup());
+
+const timing = { max_out_of_orderness: 0, allowed_lateness: 0 };
+const defs = parseDefinitions({
+  schemas: {
+    s: { time: 'ts', id: 'id', fields: { id: 'string', ts: 'timestamp', site: 'string' } },
+    other: { time: 'at', id: 'ref', fields: { ref: 'string', at: 'timestamp', amount: 'int' } },
+  },
+  pipelines: {
+    per_site: { input: 's', key: 'site', window: { tumbling: '1m' }, ...timing, aggregates: { n: 'count' } },
+    burst: { input: 's', key: 'site', rule: { within: '1m', count: true, more_than: 3, output: 'n' }, ...timing },
+    amounts: { input: 'other', key: [], window: { tumbling: '1m' }, ...timing, aggregates: { n: 'count' } },
+  },
+}, 'x');
+const lines = Array.from({ length: 40 }, (_, i) => JSON.stringify({ id: `e${String(i).padStart(2, '0')}`, ts: i * 4_000, site: i % 3 ? 'a' : 'b' }));
+const parquet = (dir: string) => readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.parquet') && !f.includes('_corrupt')).map((f) => join(dir, f));
+
+/** What a row says, without the watermark it was emitted under (replay has none). */
+const cells = (rows: readonly ResultRecord[]) => rows.map((r) => (r.kind === 'alert' ? [r.key, r.id, r.ts, r.value] : [r.windowStart, r.key, r.values])).map((c) => JSON.stringify(c)).sort();
+
+async function archiveWithForeignFile(name: string): Promise<{ dir: string; foreign: string }> {
+  const dir = join(ws.dir, name), otherDir = join(ws.dir, `${name}-other`);
+  await new ParquetArchive(dir, defs.pipeline('per_site').schema).write(memoryBatches('file:s.jsonl', lines, 1000));
+  const others = Array.from({ length: 5 }, (_, i) => JSON.stringify({ ref: `r${i}`, at: i * 1_000, amount: i }));
+  await new ParquetArchive(otherDir, defs.pipeline('amounts').schema).write(memoryBatches('file:o.jsonl', others, 1000));
+  // Another schema's file in this schema's hour: its magic bytes are fine, only its columns say whose it is.
+  const [mine] = parquet(join(dir, 's'));
+  const foreign = join(mine!, '..', 'foreign-0-4.parquet');
+  copyFileSync(parquet(join(otherDir, 'other'))[0]!, foreign);
+  return { dir, foreign };
+}
+
+describe('archive reads recover alike in replay and reconcile', () => {
+  for (const p of ['per_site', 'burst']) {
+    it(`${p}: reconcile meeting another schema's file first moves it out and explains every cell`, async () => {
+      const def = defs.pipeline(p);
+      const { dir, foreign } = await archiveWithForeignFile(`foreign-${p}`);
+      const warned = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+      try {
+        const streamed = await streamLines(def, lines);
+        // Before: reconcile took the foreign file's missing columns for a field added later and failed.
+        const report = await reconcile({ def, realtime: streamed.changelog, archiveDir: dir });
+        expect({ unexplained: report.unexplained, different: report.different }).toEqual({ unexplained: 0, different: 0 });
+        expect(existsSync(foreign)).toBe(false);
+        expect(warned.mock.calls.map((c) => String(c[0]))).toEqual([expect.stringMatching(/foreign-0-4\.parquet is not read: not an archive file of schema s: no column/)]);
+        expect(cells(await replay(def, dir, { exactDistinct: false }))).toEqual(cells(streamed.final));
+      } finally {
+        warned.mockRestore();
+      }
+    });
+  }
+
+  it('every file corrupt: replay reads nothing, reconcile of realtime rows says no archive is left to read', async () => {
+    const def = defs.pipeline('per_site');
+    const dir = join(ws.dir, 'all-corrupt');
+    await new ParquetArchive(dir, def.schema).write(memoryBatches('file:s.jsonl', lines, 1000));
+    for (const f of parquet(join(dir, 's'))) writeFileSync(f, 'not parquet\n');
+    const warned = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const streamed = await streamLines(def, lines);
+      await expect(reconcile({ def, realtime: streamed.changelog, archiveDir: dir })).rejects.toThrow(/no archive to read: .* holds no Parquet file of schema s/);
+      expect(await replay(def, dir)).toEqual([]);
+      expect(warned).toHaveBeenCalledWith(expect.stringMatching(/is not read: no Parquet magic bytes at the start/), 'CorruptArchiveFile');
+    } finally {
+      warned.mockRestore();
+    }
+  });
+});
