@@ -83,6 +83,8 @@ export class KafkaStoreSink {
       topics: [this.names.results, this.names.late],
       onPosition: (p) => this.watch.position(p.topic, p.partition, p.next),
       onError: (error) => this.failRun(error),
+      // Concord's own records, read whole: a late event carries its whole event, itself up to the input limit.
+      maxRecordBytes: Number.POSITIVE_INFINITY,
       // Offsets commit after this returns: the rows are in the store by then.
       onBatch: async (batch) => {
         try {
@@ -141,6 +143,7 @@ export class KafkaStoreSink {
     for (const r of batch.records) {
       const where = `${batch.topic}:${batch.partition}@${r.offset}`;
       let row: Record<string, unknown>;
+      if (r.problem) throw new ConcordError(`${where}: a record is unreadable: ${r.problem.reason}`);
       try {
         row = JSON.parse(r.value) as Record<string, unknown>;
       } catch (error) {

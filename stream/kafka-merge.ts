@@ -157,6 +157,8 @@ export class KafkaMergeWorker {
       batch: (batch) => this.process(batch),
       // Transaction markers take offsets too: batches past them (no records) tell "merged to the end".
       markerBatches: true,
+      // Workers' records, read whole: an exact distinct count's partial holds every value seen.
+      maxRecordBytes: Number.POSITIVE_INFINITY,
     });
     await this.consumer.start();
     try {
@@ -250,7 +252,7 @@ export class KafkaMergeWorker {
     if (!state || batch.topic !== this.topic) throw new ConcordError(`merge received ${batch.topic}:${batch.partition}, which is not assigned to it`);
     for (const record of batch.records) {
       if (record.offset < state.next) continue; // already in the restored state
-      const m = decodeMergeMessage(record.value, `${this.topic}:${batch.partition}@${record.offset}`);
+      const m = decodeMergeMessage(record, `${this.topic}:${batch.partition}@${record.offset}`);
       if (m.type === 'progress') {
         this.stats.progress++;
         if (this.o.metrics) {

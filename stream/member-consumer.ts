@@ -17,6 +17,8 @@ export interface MemberHandlers {
   batch: (batch: InBatch) => Promise<boolean>;
   /** Also batches without records that moved past transaction markers (ConsumeOptions.markerBatches). */
   markerBatches?: boolean;
+  /** Records longer than this are delivered as a problem (ConsumeOptions.maxRecordBytes; default: the input line limit). */
+  maxRecordBytes?: number;
 }
 
 /** A member refused as still known waits this long for its next assignment before it rejoins afresh (env CONCORD_KAFKA_REASSIGN_WAIT_MS). */
@@ -68,6 +70,7 @@ export class MemberConsumer {
       // Offsets commit only inside the member's transactions, together with its outputs and checkpoints.
       commit: 'none',
       ...(m.markerBatches ? { markerBatches: true } : {}),
+      ...(m.maxRecordBytes !== undefined ? { maxRecordBytes: m.maxRecordBytes } : {}),
       // A batch formed before a join (queued behind the step the join interrupted) is of a membership
       // that ended: the assignment that follows restores its partitions and they are read again.
       onBatch: (batch) => this.loop.batch(async () => isCurrent() && this.ofCurrentMembership(batch) && m.batch(batch)),

@@ -1,4 +1,5 @@
 import { ConcordError } from '../pipeline/errors.ts';
+import type { InRecord } from './kafka/client.ts';
 import type { KeyValues } from '../schemas/results.ts';
 import type { AnyEvent } from '../schemas/schema.ts';
 import type { Partial } from './partial-merge.ts';
@@ -86,10 +87,11 @@ export function toForwardedEvent(m: RuleEventMessage): ForwardedEvent {
   return { partition: m.partition, offset: m.offset, verdictWatermark: fromWire(m.watermark), sourceWatermark: fromWire(m.source_watermark), event: m.event };
 }
 
-export function decodeMergeMessage(text: string, where: string): MergeMessage {
+export function decodeMergeMessage(record: Pick<InRecord, 'value' | 'problem'>, where: string): MergeMessage {
+  if (record.problem) throw new ConcordError(`${where}: a partials record is unreadable: ${record.problem.reason}`);
   let m: unknown;
   try {
-    m = JSON.parse(text);
+    m = JSON.parse(record.value);
   } catch (error) {
     throw new ConcordError(`${where}: a partials record is not JSON`, { cause: error });
   }
