@@ -102,7 +102,7 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
         all.push(...dates);
         // One group (every pipeline): one enqueue per date for all of them, as before.
         const of = groups.size === 1 ? [undefined] : pipelines;
-        const jobs = (await Promise.all(of.flatMap((p) => dates.map((d) => fanOut!.enqueueReconcile(d, p))))).flat();
+        const jobs = (await Promise.all(of.flatMap((p) => dates.map((d) => fanOut!.enqueueReconcile(d, p, false, options.store === undefined ? {} : { store: options.store }))))).flat();
         log(`nightly: enqueued reconcile of ${dates.join(', ')}${groups.size === 1 ? '' : ` for ${pipelines.join(', ')}`} (${jobs.map((j) => j.id).join(', ')})`);
         // A day reconciled before (its reconcile job id ran already) with news since: a backfill redoes exactly those cells.
         const backfills = pending ? (await Promise.all(of.map((p) => fanOut!.enqueueBackfill(dates[0]!, dates.at(-1)!, p, pending, options.store)))).flat() : [];

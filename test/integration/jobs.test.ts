@@ -171,7 +171,8 @@ describe('job semantics with test processors (real Redis)', () => {
       // U's days stay open 23 h past midnight (24 h windows every hour), the others' 6 minutes (B + L).
       const dayEnd = (d: string) => Date.parse(`${d}T00:00:00.000Z`) + 86_400_000;
       const dayFinalAt = (p: string, d: string) => dayEnd(d) + (p === U ? 23 * 3_600_000 : 6 * 60_000);
-      const worker = startWorker({ reconcile: noop, backfill: noop, dayFinalAt }, { redisUrl: REDIS, prefix: q, pipelines: seedPipelineNames, attempts: 4 });
+      const store = 'duckdb:/srv/concord/nightly.duckdb';
+      const worker = startWorker({ reconcile: noop, backfill: noop, dayFinalAt }, { redisUrl: REDIS, prefix: q, pipelines: seedPipelineNames, attempts: 4, store });
       // A job whose worker died is handed on as often as a failing one is retried (BullMQ's default: once).
       expect(worker.opts.maxStalledCount).toBe(4);
       try {
@@ -181,7 +182,8 @@ describe('job semantics with test processors (real Redis)', () => {
         const night = await jobs.queue.add('nightly', { kind: 'nightly', timeZone: 'UTC', cron: '0 2 * * *' }, { jobId: 'nightly-long-windows', timestamp: Date.parse('2026-11-24T02:00:00.000Z') });
         await until('the second fan-out', async () => (await jobs.queue.getJob(String(night.id)))?.finishedOn !== undefined, 30_000);
         expect((await jobs.queue.getJob(String(night.id)))!.returnvalue).toMatchObject({ date: '2026-11-23', dates: ['2026-11-22', '2026-11-23'] });
-        for (const [p, d] of [[P, '2026-11-23'], [F, '2026-11-23'], [U, '2026-11-22']] as const) expect(await jobs.queue.getJob(jobId('reconcile', p, d)), `${p} ${d}`).toBeDefined();
+        // Each fanned-out job carries the worker's store, as a `jobs enqueue --store` would (/api/jobs shows it).
+        for (const [p, d] of [[P, '2026-11-23'], [F, '2026-11-23'], [U, '2026-11-22']] as const) expect((await jobs.queue.getJob(jobId('reconcile', p, d)))?.data, `${p} ${d}`).toMatchObject({ store });
         expect(await jobs.queue.getJob(jobId('reconcile', U, '2026-11-23'))).toBeUndefined();
       } finally {
         await worker.close();
