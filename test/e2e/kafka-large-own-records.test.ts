@@ -1,17 +1,14 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { concord, jsonLines } from '../fixtures/cli.ts';
+import { concord, concordInBackground, jsonLines } from '../fixtures/cli.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // Concord's own records over the input line limit (CONCORD_MAX_LINE_BYTES, 1 MiB, meant for input events)
 // are read whole by every Concord reader: the merge stage's partials (an exact distinct count's
 // accumulator holds every value seen) and the sink's late events (a late event carries the whole event,
 // which may itself be near the limit). Before, the merge stage and the sink took them for bad records and failed.
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const ws = tempWorkspace('concord-large-own-');
 afterAll(() => ws.cleanup());
 const HOUR = Date.parse('2026-11-23T10:00:00Z');
@@ -32,12 +29,6 @@ const definitions = {
   },
 };
 
-function run(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => { stderr += String(d); });
-  return new Promise<{ code: number | null; stderr: string }>((r) => child.on('exit', (code) => r({ code, stderr })));
-}
 
 describe('Concord\'s own Kafka records over the input line limit', () => {
   it('a partial of 60,000 distinct visitors and a late event of ~1 MiB: merged and sunk, nothing refused', async () => {
@@ -58,7 +49,7 @@ describe('Concord\'s own Kafka records over the input line limit', () => {
 
     const produced = concord(['produce', '--schema', 'visits', '--input', input, '--partitions', '2', ...d], env);
     expect(produced.code, produced.stderr).toBe(0);
-    const streamed = await run(['run', '--pipeline', 'all', '--stop-when-idle', '2s', ...d], env);
+    const streamed = await concordInBackground(['run', '--pipeline', 'all', '--stop-when-idle', '2s', ...d], env);
     expect(streamed.code, streamed.stderr).toBe(0);
     expect(streamed.stderr).toMatch(/visits: 60003 events, .*\b1 late\b/);
 

@@ -1,23 +1,14 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { concord } from '../fixtures/cli.ts';
+import { concord, concordInBackground } from '../fixtures/cli.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // produce -> Kafka -> (concord run | concord archive --from-kafka) -> replay -> reconcile, all real processes.
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const ws = tempWorkspace('concord-e2e-');
 afterAll(() => ws.cleanup());
 
-function background(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => { stderr += String(d); });
-  return new Promise<{ code: number | null; stderr: string }>((r) => child.on('exit', (code) => r({ code, stderr })));
-}
 
 async function pipelineThroughKafka(name: string, lateFraction: string, options: { withLateLog: boolean }) {
   const env = { CONCORD_TOPIC_PREFIX: `${name}${randomUUID().slice(0, 6)}.` };
@@ -27,9 +18,9 @@ async function pipelineThroughKafka(name: string, lateFraction: string, options:
     expect(r.code, r.stderr).toBe(0);
   }
   const runs = await Promise.all([
-    background(['run', '--pipeline', 'all', '--stop-when-idle', '2s'], env),
-    background(['archive', '--from-kafka', '--schema', 'clicks', '--dir', dir, '--stop-when-idle', '2s'], env),
-    background(['archive', '--from-kafka', '--schema', 'transactions', '--dir', dir, '--stop-when-idle', '2s'], env),
+    concordInBackground(['run', '--pipeline', 'all', '--stop-when-idle', '2s'], env),
+    concordInBackground(['archive', '--from-kafka', '--schema', 'clicks', '--dir', dir, '--stop-when-idle', '2s'], env),
+    concordInBackground(['archive', '--from-kafka', '--schema', 'transactions', '--dir', dir, '--stop-when-idle', '2s'], env),
   ]);
   for (const r of runs) expect(r.code, r.stderr).toBe(0);
   const realtime = join(ws.dir, `${name}-realtime.jsonl`), late = join(ws.dir, `${name}-late.jsonl`);
@@ -76,12 +67,12 @@ describe('end to end through a real broker', () => {
     expect(results.code).toBe(2);
     expect(results.stderr).toContain(`topic ${env.CONCORD_TOPIC_PREFIX}concord.results does not exist`);
     expect(results.stderr).toContain('run `concord run` first, or check CONCORD_TOPIC_PREFIX');
-    const sink = await background(['sink', '--from-kafka', '--stop-when-idle', '1s', '--store', `duckdb:${join(ws.dir, 'fresh.duckdb')}`], env);
+    const sink = await concordInBackground(['sink', '--from-kafka', '--stop-when-idle', '1s', '--store', `duckdb:${join(ws.dir, 'fresh.duckdb')}`], env);
     expect(sink.code, sink.stderr).toBe(0);
     expect(sink.stderr).toContain(`${env.CONCORD_TOPIC_PREFIX}concord.results and ${env.CONCORD_TOPIC_PREFIX}concord.late do not exist yet`);
     // Four fresh prefixes: the race was lost in about half of the runs.
     for (const prefix of [env.CONCORD_TOPIC_PREFIX, ...[1, 2, 3, 4].map(() => `fresh${randomUUID().slice(0, 6)}.`)]) {
-      const run = await background(['run', '--pipeline', 'all', '--stop-when-idle', '1s'], { CONCORD_TOPIC_PREFIX: prefix });
+      const run = await concordInBackground(['run', '--pipeline', 'all', '--stop-when-idle', '1s'], { CONCORD_TOPIC_PREFIX: prefix });
       expect(run.code, run.stderr).toBe(0);
       for (const schema of ['clicks', 'transactions']) expect(run.stderr).toContain(`input topic ${prefix}${schema} does not exist yet`);
     }

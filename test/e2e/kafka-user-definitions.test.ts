@@ -1,12 +1,10 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BatchConsumer, kafkaSettings, type InRecord } from '../../stream/kafka/client.ts';
 import { inputTopic } from '../../stream/kafka/topics.ts';
-import { concord, jsonLines } from '../fixtures/cli.ts';
+import { concord, concordInBackground, jsonLines } from '../fixtures/cli.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // A user's own definitions through Kafka, all real CLI processes: a `rides` schema keyed (partitioned) by
@@ -15,7 +13,6 @@ import { tempWorkspace } from '../fixtures/workspace.ts';
 // disordered within B, so nothing is late under any interleaving of partitions: the realtime results
 // must equal a file-based `concord stream` over the same events (which is the complete-data answer),
 // and reconciling the day in the store must find nothing to explain.
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const ws = tempWorkspace('concord-user-defs-');
 afterAll(() => ws.cleanup());
 const DATE = '2026-11-23';
@@ -76,12 +73,6 @@ function rides(): string[] {
   return lines;
 }
 
-function background(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => { stderr += String(d); });
-  return new Promise<{ code: number | null; stderr: string }>((r) => child.on('exit', (code) => r({ code, stderr })));
-}
 
 /** Every record of a topic, read in a fresh group. */
 async function readAll(topic: string, expected: number): Promise<InRecord[]> {
@@ -137,8 +128,8 @@ describe('a user\'s definitions end to end through a real broker (rides keyed by
 
     const archive = join(ws.dir, 'archive');
     const [run, archived] = await Promise.all([
-      background(['run', '--pipeline', 'all', '--stop-when-idle', '2s', ...d], env),
-      background(['archive', '--from-kafka', '--schema', 'rides', '--dir', archive, '--stop-when-idle', '2s', ...d], env),
+      concordInBackground(['run', '--pipeline', 'all', '--stop-when-idle', '2s', ...d], env),
+      concordInBackground(['archive', '--from-kafka', '--schema', 'rides', '--dir', archive, '--stop-when-idle', '2s', ...d], env),
     ]);
     expect(run.code, run.stderr).toBe(0);
     expect(archived.code, archived.stderr).toBe(0);
@@ -189,9 +180,9 @@ describe('a user\'s definitions end to end through a real broker (rides keyed by
 
     const produced = concord(['produce', '--schema', 'rides', '--input', input, '--partitions', '4', ...before], env);
     expect(produced.code, produced.stderr).toBe(0);
-    const first = await background(['run', '--pipeline', 'all', '--stop-when-idle', '2s', ...before], env);
+    const first = await concordInBackground(['run', '--pipeline', 'all', '--stop-when-idle', '2s', ...before], env);
     expect(first.code, first.stderr).toBe(0);
-    const second = await background(['run', '--pipeline', 'all', '--group', 'rides-v2', '--stop-when-idle', '2s', ...after], env);
+    const second = await concordInBackground(['run', '--pipeline', 'all', '--group', 'rides-v2', '--stop-when-idle', '2s', ...after], env);
     expect(second.code, second.stderr).toBe(0);
 
     // The results topic holds both groups' rows; `results` exports those of the definitions given.
