@@ -91,10 +91,14 @@ export function statementFailed(kind: 'query' | 'statement', sql: string, error:
 
 /**
  * A URL (store, Redis) without its password, for messages: replaced by `***`, the user kept (also an empty
- * one: `redis://:pw@host`). Up to the last '@': a password may hold an unencoded '@'.
+ * one: `redis://:pw@host`). Up to the last '@': a password may hold an unencoded '@'. node-postgres and
+ * ioredis also take a password as a query parameter (`?password=`, `?sslpassword=`): every parameter
+ * whose name holds "pass" is masked as well.
  */
 export function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]*):\S*@/, (_m, user: string) => `//${user}:***@`);
+  return url
+    .replace(/\/\/([^:/@]*):\S*@/, (_m, user: string) => `//${user}:***@`)
+    .replace(/([?&][^=&#\s]*pass[^=&#\s]*=)[^&#\s]*/gi, '$1***');
 }
 
 // ---- read-only access (concord serve) ------------------------------------------------------------
