@@ -10,7 +10,7 @@ import type { JobsView } from './jobs-view.ts';
 import { LiveFeed } from './live-feed.ts';
 import { ServeMetrics } from './metrics.ts';
 import { openApiRoute, registerOpenApi } from './openapi.ts';
-import { ApiError } from './params.ts';
+import { ApiError, badParameter } from './params.ts';
 import { dayRoutes } from './routes/days.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
@@ -89,6 +89,16 @@ export async function buildServer(o: ServerOptions): Promise<{ app: FastifyInsta
     if (allowed) {
       const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
       if (!allowed.includes(host)) return reply.code(403).send({ error: 'this server answers to its loopback address only (Host header not allowed)' });
+    }
+  });
+  // Ajv coerces "Infinity" (and 1e400) to a number that passes `type: integer` and skips minimum and
+  // maximum (it bounds finite numbers only): `limit=Infinity` reached SQL as `LIMIT Infinity` (a 500) and
+  // lifted the row limits of the routes that page in memory. No parameter may be a non-finite number.
+  app.addHook('preHandler', async (req) => {
+    for (const part of [req.params, req.query]) {
+      for (const [name, value] of Object.entries((part ?? {}) as Record<string, unknown>)) {
+        for (const v of Array.isArray(value) ? value : [value]) if (typeof v === 'number' && !Number.isFinite(v)) throw badParameter(name, 'must be a finite number');
+      }
     }
   });
   app.addHook('onSend', async (req, reply, payload) => {

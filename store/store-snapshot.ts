@@ -35,7 +35,12 @@ export interface DayState { liveGeneration: number; generations: number[]; recon
 export interface StoredLateEvent { pipeline: string; day: string; source: string; offset: number; evaluatedOnArrival: boolean; record: Record<string, unknown> }
 
 const json = (v: unknown): Record<string, unknown> | null => (v === null || v === undefined ? null : (JSON.parse(String(v)) as Record<string, unknown>));
-const int = (n: number) => Math.max(1, Math.floor(n));
+/** A row limit as SQL text (LIMIT takes no parameter here): a whole number, never `Infinity` or `NaN`. */
+const int = (n: number) => {
+  const x = Math.max(1, Math.floor(n));
+  if (!Number.isSafeInteger(x)) throw new RangeError(`internal: a row limit must be a whole number, got ${n}`);
+  return x;
+};
 
 /**
  * The queries `concord serve` answers from, over one consistent snapshot of the store (StoreReader.read):

@@ -1,0 +1,37 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedRegistry } from '../../examples/seed.ts';
+import { createLogger } from '../../serve/logger.ts';
+import { buildServer } from '../../serve/server.ts';
+import type { StoreReader } from '../../store/store-reader.ts';
+
+// Ajv coerces "Infinity" and 1e400 to Infinity, which passes `type: integer` and skips the schema's
+// minimum and maximum: `?limit=Infinity` reached the store as `LIMIT Infinity` (500, "the store could not
+// answer"), and the routes that page in memory (a day's differences, dead letters) answered every row.
+describe('concord serve: numeric parameters are finite', () => {
+  let server: Awaited<ReturnType<typeof buildServer>>;
+  let reads = 0;
+  beforeAll(async () => {
+    // A refused parameter is refused before the store is read.
+    const reader = { close: async () => undefined, read: async () => { reads++; throw new Error('the store was read'); } } as unknown as StoreReader;
+    server = await buildServer({ registry: seedRegistry(), reader, log: createLogger('silent') });
+  });
+  afterAll(() => server.close());
+
+  it.each([
+    ['/api/pipelines/page_views_per_minute/windows?limit=Infinity', 'limit'],
+    ['/api/pipelines/page_views_per_minute/windows?limit=1e400', 'limit'],
+    ['/api/pipelines/page_views_per_minute/windows?top=Infinity', 'top'],
+    ['/api/pipelines/page_views_per_minute/top?n=Infinity', 'n'],
+    ['/api/pipelines/fraud_multi_country/alerts?limit=Infinity', 'limit'],
+    ['/api/pipelines/fraud_multi_country/late?limit=Infinity', 'limit'],
+    ['/api/days/2026-11-23/pipelines/page_views_per_minute/report?limit=Infinity', 'limit'],
+    ['/api/days/2026-11-23/pipelines/page_views_per_minute/compare?limit=Infinity', 'limit'],
+    ['/api/dead-letters?limit=Infinity', 'limit'],
+  ])('%s: 400 naming %s, the store not read', async (url, parameter) => {
+    reads = 0;
+    const r = await server.app.inject({ method: 'GET', url });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toEqual({ error: `${parameter}: must be a finite number`, parameter });
+    expect(reads).toBe(0);
+  });
+});
