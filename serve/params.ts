@@ -26,11 +26,20 @@ export const badParameter = (parameter: string, message: string) => new ApiError
 export const DAY = 86_400_000;
 export const HOUR = 3_600_000;
 
+/**
+ * The instants a parameter may name: years 0000..9999. JavaScript dates reach ±8.64e15 ms, but a range
+ * is computed from its instant (`from` + 1 h, `window` + 1 ms): one at that edge made an invalid date,
+ * and formatting it a 500.
+ */
+const FIRST_INSTANT = Date.parse('0000-01-01T00:00:00.000Z');
+const LAST_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');
+
 /** An instant: ISO 8601 with Z or an offset (`2026-11-23T10:00:00Z`), a UTC date (its midnight), or epoch milliseconds. */
 export function parseInstant(parameter: string, text: string): number {
   const ms = /^-?\d{1,16}$/.test(text) ? Number(text)
     : /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2}))?$/i.test(text) ? Date.parse(text.length === 10 ? `${text}T00:00:00Z` : text) : Number.NaN;
-  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) throw badParameter(parameter, 'use an ISO 8601 instant with Z or an offset (2026-11-23T10:00:00Z) or epoch milliseconds');
+  if (!Number.isFinite(ms)) throw badParameter(parameter, 'use an ISO 8601 instant with Z or an offset (2026-11-23T10:00:00Z) or epoch milliseconds');
+  if (ms < FIRST_INSTANT || ms > LAST_INSTANT) throw badParameter(parameter, 'use an instant of the years 0000..9999');
   return ms;
 }
 
