@@ -9,6 +9,12 @@ import { anyObject, errors } from '../schemas.ts';
 
 /** At most this many live-stream clients at once (each costs a socket; the poll is shared). */
 export const MAX_LIVE_CLIENTS = 64;
+/**
+ * Bytes a live client may leave unread before it is dropped: a client that stops reading (a hung tab, a
+ * hostile socket) would otherwise hold every event sent since in the server's memory. A reading client
+ * stays far below it (a poll sends at most ~2,000 rows a pipeline); a dropped browser reconnects and reads again.
+ */
+export const MAX_UNREAD_BYTES = 8 * 1024 * 1024;
 const HEARTBEAT_MS = 15_000;
 
 export function liveRoutes(app: FastifyInstance, ctx: ServeContext, security: Record<string, string>): void {
@@ -84,14 +90,22 @@ export function liveRoutes(app: FastifyInstance, ctx: ServeContext, security: Re
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, { ...security, ...headers, connection: 'keep-alive' });
-    const send = (type: string, data: unknown) => raw.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    const write = (text: string) => {
+      if (raw.destroyed) return;
+      raw.write(text);
+      if (raw.writableLength > MAX_UNREAD_BYTES) {
+        ctx.log.warn({ unread: raw.writableLength }, 'live client dropped: it stopped reading');
+        raw.destroy();
+      }
+    };
+    const send = (type: string, data: unknown) => write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
     send('hello', { server_time: isoMillis(ctx.now()), poll_ms: ctx.live.pollMs });
     const wanted = only ? new Set(only) : undefined;
     const unsubscribe = ctx.live.subscribe((e: LiveEvent) => {
       if (wanted && e.pipeline !== undefined && !wanted.has(e.pipeline)) return;
       send(e.type, e.data);
     });
-    const heartbeat = setInterval(() => raw.write(': ping\n\n'), HEARTBEAT_MS);
+    const heartbeat = setInterval(() => write(': ping\n\n'), HEARTBEAT_MS);
     streams.add(raw);
     ctx.log.info({ clients: ctx.live.listenerCount }, 'live client connected');
     req.raw.on('close', () => {
