@@ -17,6 +17,15 @@ export function isLoopback(host: string): boolean {
   return LOOPBACK.includes(host.toLowerCase()) || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/**
+ * The Host headers a server listening on `host` answers (the DNS-rebinding guard of a loopback server):
+ * the loopback names and the address it listens on (`--host 127.0.0.2` refused its own URL); undefined
+ * (any) beyond loopback.
+ */
+export function allowedHostsFor(host: string): readonly string[] | undefined {
+  return isLoopback(host) ? [...new Set([...LOOPBACK, host.toLowerCase()])] : undefined;
+}
+
 export const serveCommand: CommandSpec = {
   name: 'serve',
   paths: { archive: READ_ARCHIVE },
@@ -62,11 +71,12 @@ export const serveCommand: CommandSpec = {
     const redis = v.redis === undefined ? process.env.REDIS_URL : String(v.redis);
     const archive = v.archive === undefined ? process.env.CONCORD_ARCHIVE_DIR : String(v.archive);
     const loopback = isLoopback(host);
+    const allowedHosts = allowedHostsFor(host);
     const server = await buildServer({
       registry, reader, log, pollMs,
       ...(redis ? { jobs: new JobsView(redis) } : {}),
       ...(archive ? { archive } : {}),
-      ...(loopback ? { allowedHosts: LOOPBACK } : {}),
+      ...(allowedHosts ? { allowedHosts } : {}),
     });
     let address: string;
     try {
