@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ArchiveError, ConcordError, ConfigError } from '../pipeline/errors.ts';
 import { envNumber } from '../pipeline/env-number.ts';
 import { hash64Into } from '../pipeline/hash.ts';
+import { shellWord } from '../pipeline/names.ts';
 import { utcPartition } from '../pipeline/time.ts';
 import { TimeGuard, timeGuardSettings } from '../pipeline/time-guard.ts';
 import { admitLine, deadLetterToJson } from '../schemas/decode.ts';
@@ -254,5 +255,5 @@ export async function listArchiveFiles(dir: string, schema: EventSchema): Promis
 export async function requireArchive(dir: string, schema: EventSchema): Promise<void> {
   if ((await listArchiveFiles(dir, schema)).length > 0) return;
   const where = (await stat(dir).catch(() => undefined)) === undefined ? `${dir} does not exist` : `${dir} holds no Parquet file of schema ${schema.name} (${partitionGlob(dir, schema)})`;
-  throw new ConfigError(`no archive to read: ${where}; write it with \`concord archive --schema ${schema.name} --dir ${dir}\`, or check --archive / --input`);
+  throw new ConfigError(`no archive to read: ${where}; write it with \`concord archive --schema ${shellWord(schema.name)} --dir ${shellWord(dir)}\`, or check --archive / --input`);
 }

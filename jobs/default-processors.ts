@@ -1,6 +1,7 @@
 import { withTiming } from '../pipeline/definition.ts';
 import { dayFinalAt } from '../store/day-status.ts';
 import { ConcordError } from '../pipeline/errors.ts';
+import { shellWord } from '../pipeline/names.ts';
 import type { Registry } from '../pipeline/registry.ts';
 import type { DayReconciliation } from '../reconcile/day-report.ts';
 import { backfillDay, NoArchivedDayError, reconcileDay, reportWritten } from '../reconcile/reconcile-day.ts';
@@ -45,7 +46,7 @@ export function defaultProcessors(s: ProcessorSettings): JobProcessors {
       }).catch((error: unknown) => {
         // A job is not rerun by passing an option to it: say which command does what (retry keeps the job's options).
         if (error instanceof NoArchivedDayError) {
-          throw new ConcordError(`${error.message}, then \`concord jobs retry --date ${date}\`; or, for a day without traffic, \`concord jobs enqueue --date ${date} --pipeline ${pipeline} --allow-empty --force\``, { domain: 'user', cause: error });
+          throw new ConcordError(`${error.message}, then \`concord jobs retry --date ${date}\`; or, for a day without traffic, \`concord jobs enqueue --date ${date} --pipeline ${shellWord(pipeline)} --allow-empty --force\``, { domain: 'user', cause: error });
         }
         throw error;
       });

@@ -19,6 +19,19 @@ export function mdCell(value: unknown): string {
   });
 }
 
+/**
+ * Text as one Markdown code span (a command to copy), whatever it holds: fenced by more backticks than
+ * its longest run of them, padded with a space when it starts or ends with one (CommonMark strips that
+ * space again). A name holding a backtick closed a one-backtick span early; what followed was Markdown
+ * and HTML again.
+ */
+export function mdCode(text: string): string {
+  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${text}${pad}${fence}`;
+}
+
 /** A table row: each cell escaped (`mdCell`). `pad`: widths to pad the escaped cells to (aligned plain text). */
 export function mdRow(cells: readonly unknown[], pad?: readonly number[]): string {
   return `| ${cells.map((c, i) => mdCell(c).padEnd(pad?.[i] ?? 0)).join(' | ')} |`;

@@ -1,3 +1,4 @@
+import { shellWord } from '../pipeline/names.ts';
 import type { ResultRecord } from '../schemas/results.ts';
 import { dayOf, rowStartOf } from './rows.ts';
 import type { SqlResultStore } from './sql-store.ts';
@@ -17,7 +18,7 @@ export function mixedDaysMessage(pipeline: string, version: string, mixed: Mixed
   const which = `${days.length === 1 ? days[0] : `${days.length} days (${days[0]} .. ${days.at(-1)})`} now come from two definitions: ` +
     `${days.slice(0, 3).map((d) => `${d}: ${versions(mixed.get(d)!)}`).join('; ')}${days.length > 3 ? '; ...' : ''}`;
   return `!! ${pipeline}: the stream's rows of ${which}. A day not reconciled shows both; recompute those days under this definition with ` +
-    `\`concord backfill --from ${days[0]} --to ${days.at(-1)} --pipeline ${pipeline} --archive DIR\`, ${orElse}`;
+    `\`concord backfill --from ${days[0]} --to ${days.at(-1)} --pipeline ${shellWord(pipeline)} --archive DIR\`, ${orElse}`;
 }
 
 /**

@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { schemaDir } from '../../batch/archive-layout.ts';
 import { replay } from '../../batch/replay.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
+import { shellWord } from '../../pipeline/names.ts';
 import { resultToJson } from '../../schemas/results.ts';
 import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
@@ -30,7 +31,7 @@ export const replayCommand: CommandSpec = {
       const held = readdirSync(archive, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
       throw new ConfigError(
         `--input ${archive} holds no events of schema "${def.schema.name}" (the input of ${def.name}; no folder ${schemaDir(archive, def.schema)})` +
-          `${held.length > 0 ? `; it holds the folders ${held.join(', ')}` : ''}: archive them first with \`concord archive --schema ${def.schema.name} --dir ${archive}\`, or check --input and --definitions`,
+          `${held.length > 0 ? `; it holds the folders ${held.join(', ')}` : ''}: archive them first with \`concord archive --schema ${shellWord(def.schema.name)} --dir ${shellWord(archive)}\`, or check --input and --definitions`,
       );
     }
     const started = Date.now();

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { definitionVersion, type PipelineDefinition } from '../../pipeline/definition.ts';
+import { shellWord } from '../../pipeline/names.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import type { Registry } from '../../pipeline/registry.ts';
 import { differencesMarkdown, reconciliationMarkdown, statusAfter, type DayReconciliation } from '../../reconcile/day-report.ts';
-import { mdCell, mdKeyValues, mdRow } from '../../reconcile/markdown.ts';
+import { mdCell, mdCode, mdKeyValues, mdRow } from '../../reconcile/markdown.ts';
 import { dayRange } from '../../reconcile/reconcile-day.ts';
 import { NoStoreError, openStoreReader } from '../../store/open-store.ts';
 import type { StoredRow } from '../../store/rows.ts';
@@ -211,7 +212,8 @@ export function toMarkdown(r: DayReport, cells: boolean): string {
     out.push(`## ${mdCell(p.pipeline)}`, '', `Day ${s.status} (watermark ${s.watermark === null ? 'unknown' : new Date(s.watermark).toISOString()}); live version ${s.liveGeneration}` +
       `${s.liveGeneration !== 0 ? '' : s.generations.length > 0 ? ` (realtime: reconciled version ${s.generations.join(', ')} reverted)` : ' (realtime, not reconciled yet)'}; ${s.dirty} dirty cells, late-delta ${s.lateDelta}.`, '');
     const versions = Object.entries(p.definition_versions);
-    const backfill = `\`concord backfill --from ${r.date} --to ${r.date} --pipeline ${p.pipeline} --archive DIR\``;
+    // The pipeline as one shell word, in a code span no name can close: a name is the definitions' free text.
+    const backfill = mdCode(`concord backfill --from ${r.date} --to ${r.date} --pipeline ${shellWord(p.pipeline)} --archive DIR`);
     if (versions.length > 1) {
       out.push(`!! The live rows mix definition versions ${versions.map(([x, n]) => `${x} (${n} rows)`).join(' and ')} (the definition changed while the day was streamed): ` +
         `its numbers are not one definition's; recompute the day under the definitions given (${p.definition_version}) with ${backfill}.`, '');
