@@ -1,4 +1,5 @@
 import { SchemaViolationError } from '../pipeline/errors.ts';
+import { printable } from '../pipeline/printable.ts';
 import { isoMillis } from '../pipeline/time.ts';
 import type { TimeGuard } from '../pipeline/time-guard.ts';
 import { RAW_PREFIX_BYTES, type LineProblem } from '../sources/line-limits.ts';
@@ -9,14 +10,17 @@ import { validateEvent, type AnyEvent, type EventSchema } from './schema.ts';
 
 export type Decoded = { ok: true; event: AnyEvent } | { ok: false; deadLetter: DeadLetter };
 
-/** Parses and validates one input line. Never throws for bad input: it returns a dead letter with the reason. */
+/**
+ * Parses and validates one input line. Never throws for bad input: it returns a dead letter with the
+ * reason, which quotes the line's data: printed (`first rejected: ...`), so made printable.
+ */
 export function decodeLine(schema: EventSchema, line: string, position: EventPosition): Decoded {
   let raw: unknown = parserOf(schema)(line);
   if (raw === undefined) {
     try {
       raw = JSON.parse(line);
     } catch (error) {
-      const reason = `malformed JSON: ${error instanceof Error ? error.message : String(error)}`;
+      const reason = printable(`malformed JSON: ${error instanceof Error ? error.message : String(error)}`);
       return { ok: false, deadLetter: { ...position, field: null, reason, raw: line } };
     }
   }
@@ -24,7 +28,7 @@ export function decodeLine(schema: EventSchema, line: string, position: EventPos
     return { ok: true, event: validateEvent(schema, raw) as AnyEvent };
   } catch (error) {
     if (error instanceof SchemaViolationError) {
-      return { ok: false, deadLetter: { ...position, field: error.field, reason: error.message, raw: line } };
+      return { ok: false, deadLetter: { ...position, field: error.field, reason: printable(error.message), raw: line } };
     }
     throw error;
   }
