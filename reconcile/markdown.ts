@@ -1,3 +1,5 @@
+import { printable } from '../pipeline/printable.ts';
+
 /**
  * Markdown text, for every table Concord prints (reconcile's report .md, `concord report --format md`,
  * the chaos matrix) and the headings naming a pipeline: a value's text never breaks its row and renders
@@ -5,15 +7,18 @@
  * `` ` ``, `*`, `~`, `[`, `]` and a `_` that is not inside a word are backslash-escaped (no code span,
  * emphasis or link eats them); `&` and `<` are written as `&amp;` and `&lt;` (a value is never read as
  * HTML, and a value holding the text `<br>` is told apart from a line break); a backslash before
- * punctuation or a line break is doubled (it stays a backslash). Null and undefined are an empty cell.
+ * punctuation or a line break is doubled (it stays a backslash); other control and invisible characters
+ * (ESC, a right-to-left override) are written `\uXXXX`. Null and undefined are an empty cell.
  * The JSON and CSV outputs show values as they are; only Markdown needs this.
  */
 export function mdCell(value: unknown): string {
   const text = typeof value === 'string' ? value : value === null || value === undefined ? '' : String(value);
-  return text.replace(/\\(?=[!-/:-@[-`{-~\r\n])|[|`*~[\]]|_|&|<|\r\n|\r|\n/g, (m: string, at: number) => {
+  return text.replace(/\\(?=[!-/:-@[-`{-~\r\n])|[|`*~[\]]|_|&|<|\r\n|\r|\n|[\p{Cc}\p{Cf}\u2028\u2029]/gu, (m: string, at: number) => {
     if (m === '&') return '&amp;';
     if (m === '<') return '&lt;';
     if (m === '\r\n' || m === '\r' || m === '\n') return '<br>';
+    // Any other control or invisible character (an event id's ESC reached the terminal reconcile prints to).
+    if (/^[\p{Cc}\p{Cf}\u2028\u2029]$/u.test(m)) return printable(m);
     if (m === '_') return /[\p{L}\p{N}]/u.test(text[at - 1] ?? '') && /[\p{L}\p{N}]/u.test(text[at + 1] ?? '') ? '_' : '\\_';
     return `\\${m}`;
   });

@@ -30,3 +30,15 @@ describe('dead-letter reasons are printable', () => {
     expect(!d.ok && d.deadLetter.reason).toBe('ts: "bad\\u001b]0;PWNED\\u0007\\u001b[31mRED\\u009b2J\\u202eevil" is not an ISO-8601 timestamp or epoch milliseconds');
   });
 });
+
+// The same data reaches the terminal through reconcile's Markdown summary: a late event's id (and the
+// cells' JSON, which escapes C0 characters but not C1 ones or a right-to-left override) went into a
+// table cell as it was.
+describe('Markdown cells are printable', () => {
+  it('control and format characters are written \\uXXXX; a line break stays <br>', async () => {
+    const { mdCell } = await import('../../reconcile/markdown.ts');
+    expect(mdCell(`id${ESC}`)).toBe('id\\u001b\\]0;PWNED\\u0007\\u001b\\[31mRED\\u009b2J\\u202eevil');
+    expect(mdCell('a\r\nb\tc')).toBe('a<br>b\\u0009c');
+    expect(mdCell('{"k":"\u009b"}')).not.toMatch(/[\p{Cc}\p{Cf}]/u);
+  });
+});
