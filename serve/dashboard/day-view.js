@@ -149,7 +149,7 @@ export function mountDay(root, shell, date) {
       el('td', { class: 'key', 'data-testid': 'cell' }, clipped(cell)), el('td', { 'data-side': 'realtime' }, values(d.realtime)), el('td', { 'data-side': 'batch' }, values(d.replay)),
       el('td', {}, el('span', { class: 'badge cause' }, d.cause)),
       el('td', { 'data-testid': 'late-events' }, d.late_events.length === 0 ? '' :
-        el('ul', {}, d.late_events.slice(0, 5).map((e) => el('li', { 'data-id': e.id }, clipped(e.id, 'span'), ` @ ${fmt.time(e.ts)}, met W ${fmt.time(e.watermark)}`)),
+        el('ul', {}, d.late_events.slice(0, 5).map((e) => el('li', { 'data-id': e.id }, clipped(fmt.keyValue(e.id), 'span'), ` @ ${fmt.time(e.ts)}, met W ${fmt.time(e.watermark)}`)),
           d.late_events.length > 5 ? el('li', { class: 'muted' }, `and ${d.late_events.length - 5} more`) : null)));
   }
 

@@ -31,15 +31,24 @@ export function clear(node) {
   return node;
 }
 
+/** Characters a reader cannot see, or that change how the text around them reads (a right-to-left override). */
+const HIDDEN = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
+const HIDDEN_ALL = /[\p{Cc}\p{Cf}\u2028\u2029]/gu;
+
 /**
  * A key value as text, told apart from every other, as the Markdown reports show keys: null is `∅`; a
  * string that could read as something else (empty, `null`, `∅`, a leading or trailing space, the ` · `
- * between key values, a control character such as a CR, which shows as a space) is JSON-quoted.
+ * between key values, a control character such as a CR, which shows as a space, an invisible or
+ * right-to-left character: `\u202e` made `exe.txt` of a value `\u202etxt.exe`) is JSON-quoted, each
+ * such character written `\uXXXX`.
  */
 function keyValueText(v) {
   if (v === null || v === undefined) return '∅';
   if (typeof v !== 'string') return String(v);
-  return v === '' || v === 'null' || v === '∅' || v === '(all)' || /^\s|\s$|·|[\u0000-\u001f\u007f-\u009f]/.test(v) ? JSON.stringify(v) : v;
+  if (v === '' || v === 'null' || v === '∅' || v === '(all)' || /^\s|\s$|·/.test(v) || HIDDEN.test(v)) {
+    return JSON.stringify(v).replace(HIDDEN_ALL, (c) => `\\u${c.codePointAt(0).toString(16).padStart(4, '0')}`);
+  }
+  return v;
 }
 
 export const fmt = {
@@ -52,7 +61,9 @@ export const fmt = {
     return values.length === 0 ? '(all)' : values.map(keyValueText).join(' · ');
   },
   keyValue: (v) => keyValueText(v),
-  values: (values) => (values ? Object.entries(values).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(' ') : fmt.num(v)}`).join(', ') : '–'),
+  /** A list of values (a distinct set, an alert's output), each as a key value is shown. */
+  list: (values) => values.map(keyValueText).join(' '),
+  values: (values) => (values ? Object.entries(values).map(([k, v]) => `${k} ${Array.isArray(v) ? fmt.list(v) : fmt.num(v)}`).join(', ') : '–'),
   lag: (ms) => {
     if (ms === null || ms === undefined) return '–';
     const ahead = ms < 0;

@@ -227,8 +227,8 @@ export function mountLive(root, shell) {
 
   function alertRow(a, fresh) {
     return el('tr', { 'data-testid': 'alert-row', 'data-id': a.id, class: fresh ? 'new' : undefined },
-      el('td', { class: 'time' }, fmt.time(a.ts)), el('td', { class: 'key' }, clipped(fmt.key(a.key))), el('td', { class: 'id' }, clipped(a.id)),
-      el('td', {}, Array.isArray(a.value) ? a.value.join(' ') : fmt.num(a.value)), el('td', {}, a.late ? el('span', { class: 'badge cause' }, 'late') : ''));
+      el('td', { class: 'time' }, fmt.time(a.ts)), el('td', { class: 'key' }, clipped(fmt.key(a.key))), el('td', { class: 'id' }, clipped(fmt.keyValue(a.id))),
+      el('td', {}, Array.isArray(a.value) ? fmt.list(a.value) : fmt.num(a.value)), el('td', {}, a.late ? el('span', { class: 'badge cause' }, 'late') : ''));
   }
 
   start();

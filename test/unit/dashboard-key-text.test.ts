@@ -16,4 +16,15 @@ describe('dashboard key text', () => {
     expect(key({ a: null, b: 'null' })).toBe('∅ · "null"');
     expect(key({})).toBe('(all)');
   });
+
+  // A right-to-left override or a zero-width space showed as nothing: `\u202etxt.exe` read as `exe.txt`,
+  // and `admin\u200b` as `admin`, another group than the one it looks like (the Markdown reports quote them).
+  it('quotes a value holding an invisible or right-to-left character, each written \\uXXXX; also in value lists', () => {
+    const shown = ['\u202etxt.exe', 'admin\u200b', 'admin', 'c1\u009bx', 'ls\u2028x'].map((v) => key({ k: v }));
+    expect(shown).toEqual(['"\\u202etxt.exe"', '"admin\\u200b"', 'admin', '"c1\\u009bx"', '"ls\\u2028x"']);
+    for (const s of shown) expect(s).not.toMatch(/[\p{Cc}\p{Cf}\u2028\u2029]/u);
+    const f = fmt as { list: (v: unknown[]) => string; values: (v: Record<string, unknown>) => string };
+    expect(f.list(['a', '\u202eb', null])).toBe('a "\\u202eb" ∅');
+    expect(f.values({ urls: ['/x', '\u202e/y'] })).toBe('urls /x "\\u202e/y"');
+  });
 });
