@@ -43,10 +43,13 @@ function rowJson(r: StoredRow): DayReport['pipelines'][number]['rows'][number] {
 
 /**
  * One CSV field (RFC 4180): quoted when it holds a quote, a comma or a line break — CR as well as LF (an
- * unquoted CR ends the record in a strict reader); objects as JSON. Values are written as they are.
+ * unquoted CR ends the record in a strict reader); objects as JSON. A text that a spreadsheet would run
+ * as a formula (it starts with `=`, `+`, `-`, `@`, a tab or a CR: a pipeline named `=HYPERLINK(...)`, a
+ * negative year) gets a leading `'` (OWASP's CSV injection advice; Excel and LibreOffice show it as text).
+ * Keys and values are JSON objects (they start with `{`), numbers are numbers: those are never changed.
  */
 export const csvCell = (v: unknown) => {
-  const text = typeof v === 'string' ? v : JSON.stringify(v);
+  const text = typeof v === 'string' ? (/^[=+\-@\t\r]/.test(v) ? `'${v}` : v) : JSON.stringify(v);
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 };
 

@@ -54,7 +54,29 @@ describe('report --format csv', () => {
     const records = parseCsv(toCsv(report));
     expect(records).toHaveLength(1 + names.length);
     for (const r of records) expect(r).toHaveLength(8);
-    expect(records.slice(1).map((r) => r[0])).toEqual(names);
+    // A name a spreadsheet would run as a formula is written with a leading ' (the next test).
+    expect(records.slice(1).map((r) => r[0])).toEqual(names.map((n) => (n.startsWith('=') ? `'${n}` : n)));
     expect(records.slice(1).map((r) => JSON.parse(r[3]!).who)).toEqual(names.map((n) => `k\r${n}`));
+  });
+
+  // CSV injection (OWASP): a cell starting with = + - @, a tab or a CR is a formula to Excel and
+  // LibreOffice, quoted or not; `=HYPERLINK("http://evil","x")` as a pipeline name was written as it was.
+  it('a text a spreadsheet would run as a formula starts with a quote; JSON keys and values, numbers, other text as they are', () => {
+    const hostile = ['=HYPERLINK("http://evil","x")', '+1+1', '-2', '@SUM(1)', '\tx', '\r=1'];
+    const report: DayReport = {
+      date: '2026-11-23',
+      pipelines: [...hostile, 'plain'].map((pipeline) => ({
+        pipeline, empty: false, reconciliation: null, definition_versions: { v1: 1 }, definition_version: 'v1', status: {} as DayReport['pipelines'][number]['status'],
+        rows: [{ ...row, window_start: '-000001-01-01T00:00:00.000Z', key: { url: '=cmd|\' /C calc\'!A0' }, values: { n: -1 } }],
+      })),
+    };
+    const records = parseCsv(toCsv(report)).slice(1);
+    expect(records.map((r) => r[0])).toEqual([...hostile.map((n) => `'${n}`), 'plain']);
+    for (const r of records) {
+      for (const cell of r) expect(cell, JSON.stringify(r)).not.toMatch(/^[=+\-@\t\r]/);
+      expect(r[1]).toBe("'-000001-01-01T00:00:00.000Z");
+      expect(JSON.parse(r[3]!)).toEqual({ url: "=cmd|' /C calc'!A0" });
+      expect(JSON.parse(r[4]!)).toEqual({ n: -1 });
+    }
   });
 });
