@@ -46,6 +46,8 @@ function parseWindow(p: Problems, path: string, w: unknown): WindowSpec | undefi
 function outputName(p: Problems, path: string, name: string, taken: Set<string>): void {
   if (name.length === 0) p.add(path, 'an output name must not be empty');
   else if (RESERVED_OUTPUT_NAMES.includes(name)) p.add(path, `${q(name)} is a name Concord writes itself in output rows; choose another`);
+  // Output rows are JavaScript objects, where `__proto__` is no property: a value set under it vanished.
+  else if (name === '__proto__') p.add(path, `${q(name)} cannot name an output field (JavaScript objects do not hold it); choose another`);
   else if (taken.has(name)) p.add(path, `${q(name)} is already an output field of this pipeline`);
   taken.add(name);
 }
