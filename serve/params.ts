@@ -111,7 +111,8 @@ export function decodeCursor<T>(parameter: string, text: string | undefined, che
   return value;
 }
 
-export const isCellCursor = (v: unknown): v is [number, string] => Array.isArray(v) && v.length === 2 && Number.isFinite(v[0]) && typeof v[1] === 'string';
+/** A cell cursor: a window start (whole milliseconds, as stored: 9e99 reached the store as a BIGINT it cannot hold, a 500) and a cell. */
+export const isCellCursor = (v: unknown): v is [number, string] => Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && typeof v[1] === 'string';
 
 export function pipelineOf(registry: Registry, name: string): PipelineDefinition {
   const def = registry.pipelines.find((p) => p.name === name);
