@@ -20,7 +20,9 @@ const MAGIC = Buffer.from('PAR1');
 
 /** Truncated or not Parquet at all: the magic bytes at both ends (8 bytes read, no decoding). */
 async function magicProblem(file: string): Promise<string | null> {
-  const size = (await stat(file)).size;
+  const found = await stat(file).catch((error: NodeJS.ErrnoException) => error);
+  if (found instanceof Error) return `cannot be read (${found.code ?? found.message}): a symbolic link to nothing?`;
+  const size = found.size;
   if (size < 12) return `${size} bytes: too short for a Parquet file (truncated?)`;
   const fh = await open(file, 'r');
   try {

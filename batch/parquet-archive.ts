@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, realpath, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArchiveError, ConcordError, ConfigError } from '../pipeline/errors.ts';
 import { envNumber } from '../pipeline/env-number.ts';
@@ -232,7 +232,12 @@ export class ParquetArchive {
 export async function listArchiveFiles(dir: string, schema: EventSchema): Promise<string[]> {
   const root = schemaDir(dir, schema);
   const out: string[] = [];
+  // Folders walked, by real path: a link to a folder above would otherwise be walked for ever.
+  const seen = new Set<string>();
   const walk = async (d: string) => {
+    const real = await realpath(d).catch(() => undefined);
+    if (real === undefined || seen.has(real)) return;
+    seen.add(real);
     let entries;
     try {
       entries = await readdir(d, { withFileTypes: true });
@@ -240,8 +245,15 @@ export async function listArchiveFiles(dir: string, schema: EventSchema): Promis
       return;
     }
     for (const e of entries) {
-      if (e.isDirectory() && !e.name.startsWith('_') && !e.name.startsWith('.')) await walk(join(d, e.name));
-      else if (e.isFile() && e.name.endsWith('.parquet')) out.push(join(d, e.name));
+      const path = join(d, e.name);
+      // DuckDB's glob reads through symbolic links, so the listing does too (a link to a corrupt file was
+      // read, failed the replay with a stack, and was never checked); a link to nothing is listed, for the
+      // check to move it out.
+      const kind = e.isSymbolicLink() ? await stat(path).catch(() => 'dangling' as const) : e;
+      if (kind === 'dangling') {
+        if (e.name.endsWith('.parquet')) out.push(path);
+      } else if (kind.isDirectory() && !e.name.startsWith('_') && !e.name.startsWith('.')) await walk(path);
+      else if (kind.isFile() && e.name.endsWith('.parquet')) out.push(path);
     }
   };
   await walk(root);

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
@@ -76,6 +76,36 @@ describe('archive reads recover alike in replay and reconcile', () => {
       await expect(reconcile({ def, realtime: streamed.changelog, archiveDir: dir })).rejects.toThrow(/no archive to read: .* holds no Parquet file of schema s/);
       expect(await replay(def, dir)).toEqual([]);
       expect(warned).toHaveBeenCalledWith(expect.stringMatching(/is not read: no Parquet magic bytes at the start/), 'CorruptArchiveFile');
+    } finally {
+      warned.mockRestore();
+    }
+  });
+
+  // DuckDB's glob reads through symbolic links, the archive's own listing did not: a link to a file that
+  // is no Parquet (here outside the archive) was read, failed the replay with a stack, and was never moved
+  // out; a link to nothing the same. The links go to _corrupt/, what they point at is left alone.
+  it('symbolic links in the archive: links to no Parquet are moved out (their targets untouched), a folder link loop is walked once', async () => {
+    const def = defs.pipeline('per_site');
+    const dir = join(ws.dir, 'links');
+    await new ParquetArchive(dir, def.schema).write(memoryBatches('file:s.jsonl', lines, 1000));
+    const [mine] = parquet(join(dir, 's'));
+    const outside = join(ws.dir, 'outside.txt');
+    writeFileSync(outside, 'business data, not Parquet\n');
+    symlinkSync(outside, join(mine!, '..', 'zz-outside.parquet'));
+    symlinkSync(join(ws.dir, 'nothing-here'), join(mine!, '..', 'zz-dangling.parquet'));
+    symlinkSync(join(dir, 's'), join(dir, 's', 'loop')); // a folder link back to the schema's folder
+    const warned = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const streamed = await streamLines(def, lines);
+      expect(cells(await replay(def, dir, { exactDistinct: false }))).toEqual(cells(streamed.final));
+      expect(warned.mock.calls.map((c) => String(c[0])).sort()).toEqual([
+        expect.stringMatching(/zz-dangling\.parquet is not read: cannot be read \(ENOENT\)/),
+        expect.stringMatching(/zz-outside\.parquet is not read: no Parquet magic bytes at the start/),
+      ]);
+      expect(readFileSync(outside, 'utf8')).toBe('business data, not Parquet\n');
+      const moved = readdirSync(join(dir, 's', '_corrupt')).filter((f) => f.endsWith('.parquet'));
+      expect(moved.sort()).toEqual([expect.stringMatching(/zz-dangling\.parquet$/), expect.stringMatching(/zz-outside\.parquet$/)]);
+      for (const f of moved) expect(lstatSync(join(dir, 's', '_corrupt', f)).isSymbolicLink()).toBe(true);
     } finally {
       warned.mockRestore();
     }
