@@ -37,7 +37,20 @@ async function magicProblem(file: string): Promise<string | null> {
   }
 }
 
-/** A footer that does not decode, or columns of another schema (the time field, `_source`, `_offset` missing). */
+/**
+ * Whether a Parquet file with these columns is an archive file of `schema`: Concord's `_source` and
+ * `_offset`, and either the time and id fields or most of the schema's required fields. A file written
+ * before the schema's time or id field changed holds the rest of its fields: it is this schema's data
+ * (refused by the read, naming the field), never moved out as another schema's, which shares few fields.
+ */
+export function isArchiveFileOf(columns: ReadonlySet<string>, schema: EventSchema): boolean {
+  if (!columns.has('_source') || !columns.has('_offset')) return false;
+  if (columns.has(schema.timeField) && columns.has(schema.idField)) return true;
+  const required = Object.keys(schema.fields).filter((f) => schema.fields[f]!.required);
+  return 2 * required.filter((f) => columns.has(f)).length > required.length;
+}
+
+/** A footer that does not decode, or another schema's columns (`isArchiveFileOf`). */
 async function footerProblem(db: DuckDb, file: string, schema: EventSchema): Promise<string | null> {
   let names: Set<string>;
   try {
@@ -45,8 +58,9 @@ async function footerProblem(db: DuckDb, file: string, schema: EventSchema): Pro
   } catch (error) {
     return `unreadable footer: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
   }
+  if (isArchiveFileOf(names, schema)) return null;
   const missing = [schema.timeField, schema.idField, '_source', '_offset'].filter((c) => !names.has(c));
-  return missing.length > 0 ? `not an archive file of schema ${schema.name}: no column ${missing.join(', ')}` : null;
+  return `not an archive file of schema ${schema.name}: no column ${missing.join(', ')}`;
 }
 
 /**

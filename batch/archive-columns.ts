@@ -2,6 +2,7 @@ import { fieldsRead, type PipelineDefinition } from '../pipeline/definition.ts';
 import { DefinitionError } from '../pipeline/errors.ts';
 import { shellWord } from '../pipeline/names.ts';
 import { duckdbType, type EventSchema } from '../schemas/schema.ts';
+import { isArchiveFileOf } from './archive-check.ts';
 import { hashColumnNames, partitionGlob, schemaDir } from './archive-layout.ts';
 import { QueryError, quoteIdent, quoteString, type DuckDb } from './duckdb.ts';
 
@@ -21,9 +22,13 @@ import { QueryError, quoteIdent, quoteString, type DuckDb } from './duckdb.ts';
  */
 const lacking = new Map<string, ReadonlySet<string>>();
 
-/** True if DuckDB refused a read for a column some archive files lack (binder: not found; scan: mismatch). */
+/**
+ * True if DuckDB refused a read for a column some archive files lack (binder: not found, or, for a column
+ * the SELECT names as its alias such as the time field's `epoch_ms(t) AS t`, "referenced ... before it is
+ * defined"; scan: mismatch).
+ */
 export function missingColumn(error: unknown): boolean {
-  return error instanceof QueryError && /not found|schema mismatch/i.test(error.message);
+  return error instanceof QueryError && /not found|schema mismatch|cannot be referenced before it is defined/i.test(error.message);
 }
 
 /** Whether the schema's archive was found to hold files without some field the schema has as optional. */
@@ -65,7 +70,7 @@ export interface ArchiveFieldGaps {
   readonly optional: string[];
   /** Fields sketched with `approx_distinct` that some files have no stored hash for. */
   readonly hashes: string[];
-  /** Files that are not this schema's (no time field, id field, `_source` or `_offset`): moved out by the caller. */
+  /** Files that are not this schema's (`isArchiveFileOf`): moved out by the caller. */
   readonly foreign: number;
 }
 
@@ -80,20 +85,14 @@ export async function learnArchiveFields(db: DuckDb, def: PipelineDefinition, di
   const schema = def.schema;
   const sketched = def.kind === 'windowed' ? def.aggregates.flatMap((a) => (a.aggregate.kind === 'approx_distinct' ? [a.aggregate.field] : [])) : [];
   const hashNames = sketched.map((f) => hashColumnNames(f).hi);
-  const asked = [...Object.keys(schema.fields), ...hashNames];
-  // Only this schema's archive files: a file without the time or id field, `_source` or `_offset` is
-  // another schema's, which the replay moves to `_corrupt/` (archive-check.ts), not a field added later.
-  const mine = [schema.timeField, schema.idField, '_source', '_offset'];
-  const rows = await db.rows(
-    `WITH cols AS (SELECT file_name, name FROM parquet_schema(${quoteString(partitionGlob(dir, schema))})), ` +
-      `files AS (SELECT file_name, count(DISTINCT name) FILTER (WHERE name IN (${mine.map(quoteString).join(', ')})) = ${mine.length} AS mine FROM cols GROUP BY file_name) ` +
-      `SELECT '' AS name, count(*) FILTER (WHERE mine) AS n, count(*) FILTER (WHERE NOT mine) AS foreign FROM files UNION ALL ` +
-      `SELECT name, count(DISTINCT file_name), 0 FROM cols WHERE file_name IN (SELECT file_name FROM files WHERE mine) AND name IN (${asked.map(quoteString).join(', ')}) GROUP BY name`,
-  );
-  const held = new Map(rows.map((r) => [String(r.name), Number(r.n)]));
-  const files = held.get('') ?? 0;
-  const foreign = Number(rows.find((r) => r.name === '')?.foreign ?? 0);
-  const lacks = (name: string) => files - (held.get(name) ?? 0);
+  // Only this schema's archive files (`isArchiveFileOf`): another schema's file is moved to `_corrupt/`
+  // by the replay (archive-check.ts), not taken for a field added later.
+  const rows = await db.rows(`SELECT file_name, list(DISTINCT name) AS names FROM parquet_schema(${quoteString(partitionGlob(dir, schema))}) GROUP BY file_name`);
+  const columns = rows.map((r) => new Set((r.names as unknown[]).map(String)));
+  const mine = columns.filter((c) => isArchiveFileOf(c, schema));
+  const files = mine.length;
+  const foreign = columns.length - files;
+  const lacks = (name: string) => mine.filter((c) => !c.has(name)).length;
   const missing = Object.keys(schema.fields).filter((f) => lacks(f) > 0);
   // Another schema's files in the glob: no tolerant read (it would take them in); the caller moves them out.
   if (missing.length === 0) lacking.delete(schemaDir(dir, schema));
@@ -102,9 +101,12 @@ export async function learnArchiveFields(db: DuckDb, def: PipelineDefinition, di
   const required = missing.filter((f) => schema.fields[f]!.required && read.has(f));
   if (files > 0 && required.length > 0) {
     const which = required.map((f) => `"${f}" (${lacks(f)} of ${files} files)`).join(', ');
+    // A changed time or id field: the old files hold the events under the earlier one.
+    const role = required.map((f) => (f === schema.timeField ? `"${f}" is the time field` : f === schema.idField ? `"${f}" is the id field` : '')).filter(Boolean);
     throw new DefinitionError(
       `archive ${schemaDir(dir, schema)} has no column for ${which}, which pipeline ${def.name} reads: those files were archived ` +
-        `before the field was in schema ${schema.name}, and the archive keeps only the schema's fields. Archive their sources again ` +
+        `before the field was in schema ${schema.name}${role.length > 0 ? ` (${role.join(', ')} now: they were archived under another one)` : ''}, ` +
+        `and the archive keeps only the schema's fields. Archive their sources again ` +
         `with these definitions (\`concord archive --schema ${shellWord(schema.name)} --input FILE --dir ${shellWord(dir)}\` replaces a ` +
         `source's files), or replay with the definitions they were archived under`,
     );
