@@ -109,9 +109,9 @@ export async function corruptFilesIn(dir: string, schema: EventSchema, range: { 
 
 /** A day cannot be published: archive files of its hours were corrupt, and a replay without them misses their events. */
 export class CorruptArchiveDayError extends ConcordError {
-  constructor(pipeline: string, date: string, files: readonly string[]) {
+  constructor(pipeline: string, date: string, files: readonly string[], by: 'reconcile' | 'backfill' = 'reconcile') {
     super(`${pipeline} ${date}: not published: ${files.length} archive file(s) of the day are corrupt and not read (${files.join(', ')}; the reason in each .reason file), ` +
       'so the replay misses their events. Restore a good copy into its hour folder or re-archive the source, delete the file from _corrupt/, ' +
-      'then run again; `concord reconcile --date` with --force publishes without them', { domain: 'user' });
+      `then run again${by === 'reconcile' ? '; `concord reconcile --date` with --force publishes without them' : ''}`, { domain: 'user' });
   }
 }

@@ -261,6 +261,14 @@ export interface RecomputeSummary {
 export async function recomputeDay(req: Omit<BackfillRequest, 'progress'> & { readonly progress?: Progress; readonly hasStoredRows: boolean }): Promise<RecomputeSummary> {
   const { def, date, store } = req;
   const range = dayRange(date);
+  // As reconcile: a day the archive holds no event of (not archived, or another --archive), or whose files
+  // were moved to _corrupt/, replays fewer events than it had; published, it withdrew the stored cells.
+  const corrupt = await corruptFilesIn(req.archiveDir, def.schema, eventTimesOfDay(def, date));
+  if (corrupt.length > 0) throw new CorruptArchiveDayError(def.name, date, corrupt, 'backfill');
+  if (!(await archiveHoldsDay(def, req.archiveDir, date))) {
+    if (!req.hasStoredRows) return { pipeline: def.name, date, cells: 0, generation: null, previous: -1, corrections: 0 };
+    throw new NoArchivedDayError(date, req.archiveDir);
+  }
   await req.progress?.({ done: 0, total: 2, what: `replaying ${date} from the archive` });
   // A day's windows hold events up to its last window's end (archive-changes.ts); rules look back without bound.
   const timeRanges = [def.kind === 'windowed' ? eventTimesOfDay(def, date) : { from: 0, to: range.to }];

@@ -2,7 +2,8 @@ import { ConfigError } from '../../pipeline/errors.ts';
 import { definitionVersion } from '../../pipeline/definition.ts';
 import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { datesBetween } from '../../jobs/job-ids.ts';
-import { backfillDay, dayRange, DefinitionChangedError, recomputeDay } from '../../reconcile/reconcile-day.ts';
+import { CorruptArchiveDayError } from '../../batch/archive-check.ts';
+import { backfillDay, dayRange, DefinitionChangedError, NoArchivedDayError, recomputeDay } from '../../reconcile/reconcile-day.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { CommandSpec } from '../args.ts';
@@ -38,12 +39,13 @@ export const backfillCommand: CommandSpec = {
       if (v.from === undefined || v.to === undefined || v.date !== undefined) throw new ConfigError('give --from D1 --to D2 (whole days), or --date D (dirty cells), not both');
       const dates = datesBetween(String(v.from), String(v.to));
       const store = await openStore(storeUrl(v), { registry });
+      let refused = 0;
       try {
-        for (const def of pipelinesFor(registry, v.pipeline, loadSettings(v))) await recomputeDays(store, def, dates, String(v.archive));
+        for (const def of pipelinesFor(registry, v.pipeline, loadSettings(v))) refused += await recomputeDays(store, def, dates, String(v.archive));
       } finally {
         await store.close();
       }
-      return 0;
+      return refused > 0 ? 2 : 0;
     }
     if (v.date === undefined) throw new ConfigError(`--date D (dirty cells) or --from D1 --to D2 (whole days) is required\nUsage: ${backfillCommand.usage}`);
     const date = String(v.date);
@@ -76,15 +78,25 @@ export const backfillCommand: CommandSpec = {
   },
 };
 
-/** Whole days under a (changed) definition, one atomic publish each; the job id carries its version. */
-async function recomputeDays(store: SqlResultStore, def: PipelineDefinition, dates: readonly string[], archiveDir: string): Promise<void> {
+/**
+ * Whole days under a (changed) definition, one atomic publish each; the job id carries its version. A day
+ * the archive cannot replay whole is refused and said (the others go on); returns how many were refused.
+ */
+async function recomputeDays(store: SqlResultStore, def: PipelineDefinition, dates: readonly string[], archiveDir: string): Promise<number> {
   const version = definitionVersion(def);
+  let refused = 0;
   for (const [i, date] of dates.entries()) {
     const stored = (await store.realtimeResults(def.name, date)).length > 0 || (await store.status(def.name, date)).generations.length > 0;
     const s = await recomputeDay({
       def, date, store, archiveDir, jobId: `recompute:${def.name}:${date}:${version}`, hasStoredRows: stored,
       progress: ({ what }) => { process.stderr.write(`backfill ${def.name} [${i + 1}/${dates.length}] ${date}: ${what}\n`); },
+    }).catch((error: unknown) => {
+      if (!(error instanceof NoArchivedDayError || error instanceof CorruptArchiveDayError)) throw error;
+      process.stderr.write(`${error instanceof NoArchivedDayError ? `${def.name} ${date}: not recomputed: ${error.message} (its stored rows stay live)` : error.message}\n`);
+      refused++;
+      return undefined;
     });
+    if (s === undefined) continue;
     process.stdout.write(s.generation === null
       ? `${def.name} ${date}: no archived events and no stored rows, skipped\n`
       : s.generation === s.previous
@@ -92,6 +104,7 @@ async function recomputeDays(store: SqlResultStore, def: PipelineDefinition, dat
         ? `${def.name} ${date}: ${s.cells} cells under definition ${version}, version ${s.generation} already live (recomputed under this definition before), nothing changed\n`
         : `${def.name} ${date}: ${s.cells} cells under definition ${version}, version ${s.generation} live (was ${s.previous}), ${s.corrections} cells changed\n`);
   }
+  return refused;
 }
 
 export const revertCommand: CommandSpec = {
