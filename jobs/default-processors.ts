@@ -1,4 +1,4 @@
-import { withTiming } from '../pipeline/definition.ts';
+import { definitionVersion, withTiming } from '../pipeline/definition.ts';
 import { dayFinalAt } from '../store/day-status.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import { shellWord } from '../pipeline/names.ts';
@@ -24,6 +24,8 @@ export interface ProcessorSettings {
 /** The real work: replay + reconcile a day into the store, or backfill its dirty cells. */
 export function defaultProcessors(s: ProcessorSettings): JobProcessors {
   const def = (name: string) => withTiming(s.registry.pipeline(name), s.timing ?? {});
+  // The worker's B and L (flags, env, --config) make another version than the file's own: refusals say so.
+  const own = (name: string) => ({ ownVersion: definitionVersion(s.registry.pipeline(name)) });
   const summary = (rec: DayReconciliation, resumed: boolean) => ({
     pipeline: rec.pipeline, date: rec.date, generation: rec.generation, corrections: rec.corrections,
     different: rec.report.different, unexplained: rec.report.unexplained, ...(resumed ? { resumed: 'published by an earlier attempt' } : {}),
@@ -41,7 +43,7 @@ export function defaultProcessors(s: ProcessorSettings): JobProcessors {
         }
       }
       const rec = await reconcileDay({
-        def: d, date, store: s.store, archiveDir: s.archiveDir, jobId, progress, ...(allowEmpty ? { allowEmpty: true } : {}),
+        def: d, date, store: s.store, archiveDir: s.archiveDir, jobId, progress, ...own(pipeline), ...(allowEmpty ? { allowEmpty: true } : {}),
         ...(s.reportDir ? { reportDir: s.reportDir } : {}), ...(s.storeName === undefined ? {} : { storeName: s.storeName }),
       }).catch((error: unknown) => {
         // A job is not rerun by passing an option to it: say which command does what (retry keeps the job's options).
@@ -54,7 +56,7 @@ export function defaultProcessors(s: ProcessorSettings): JobProcessors {
     },
     async backfill({ date, pipeline, jobId }, progress) {
       // backfillDay first marks the cells of archive files written after the day's last reconcile dirty.
-      return { ...(await backfillDay({ def: def(pipeline), date, store: s.store, archiveDir: s.archiveDir, jobId, progress })) };
+      return { ...(await backfillDay({ def: def(pipeline), date, store: s.store, archiveDir: s.archiveDir, jobId, progress, ...own(pipeline) })) };
     },
     async pendingBackfills(pipeline, dates) {
       return backfillDays(s.store, def(pipeline), dates, s.archiveDir);

@@ -15,6 +15,8 @@ export interface BackfillRequest {
   readonly archiveDir: string;
   readonly jobId: string;
   readonly progress?: Progress;
+  /** The definitions file's own version of the pipeline when `def` has B and L of flags, env or --config. */
+  readonly ownVersion?: string;
 }
 
 export interface BackfillSummary {
@@ -72,7 +74,7 @@ export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary
   }
   const given = definitionVersion(def);
   const others = new Map([...(await store.definitionVersions(def.name, date))].filter(([v]) => v !== given));
-  if (others.size > 0) throw new DefinitionChangedError(def.name, date, given, others, 'backfill');
+  if (others.size > 0) throw new DefinitionChangedError(def.name, date, given, others, 'backfill', { archiveDir: req.archiveDir, ...(req.ownVersion === undefined ? {} : { own: req.ownVersion }) });
   await step(0, 'looking for archive files written after the day\'s last reconcile');
   const fromArchive = await detectArchiveChanges(def, date, store, req.archiveDir);
   const dirty = await store.dirtyCells(def.name, date);

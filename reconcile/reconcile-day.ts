@@ -96,16 +96,22 @@ export class NoRealtimeRowsError extends ConcordError {
  * blame the definition's change on late data or a stream outage (`missing_window`) and publish it.
  */
 export class DefinitionChangedError extends ConcordError {
-  constructor(pipeline: string, date: string, given: string, stored: ReadonlyMap<string, number>, by: 'reconcile' | 'backfill' = 'reconcile') {
+  /**
+   * `context.own`: the version the definitions file itself gives (without B and L from flags, env or
+   * --config). When the stored rows carry it, those settings made the difference, and are named.
+   */
+  constructor(pipeline: string, date: string, given: string, stored: ReadonlyMap<string, number>, by: 'reconcile' | 'backfill' = 'reconcile', context: { archiveDir?: string; own?: string } = {}) {
     const versions = [...stored].map(([v, n]) => `${v} (${n} rows)`).join(', ');
     const what = by === 'reconcile'
       ? `the stream's rows were computed by definition version ${versions}, the definitions give ${given}: reconcile compares a day with the definition that computed it`
       : `the day's live rows were computed by definition version ${versions}, the definitions give ${given}: backfill recomputes cells of a day with the definition that computed it (recomputed cells beside the others would mix two definitions)`;
-    super(
-      `${pipeline} ${date}: ${what} (run it with that definition), or recompute the day under this one ` +
-        `with \`concord backfill --from ${date} --to ${date} --pipeline ${shellWord(pipeline)}\``,
-      { domain: 'user' },
-    );
+    const byTiming = context.own !== undefined && context.own !== given && stored.has(context.own);
+    super(byTiming
+      ? `${pipeline} ${date}: ${what}. The definitions file's own B and L give ${context.own}, the stored rows' version: ` +
+        '--max-out-of-orderness / --allowed-lateness (or CONCORD_MAX_OUT_OF_ORDERNESS / CONCORD_ALLOWED_LATENESS, --config) made the other; leave them out'
+      : `${pipeline} ${date}: ${what} (run it with that definition), or recompute the day under this one ` +
+        `with \`concord backfill --from ${date} --to ${date} --pipeline ${shellWord(pipeline)} --archive ${context.archiveDir === undefined ? 'DIR' : shellWord(context.archiveDir)}\``,
+    { domain: 'user' });
   }
 }
 
@@ -132,6 +138,8 @@ export interface ReconcileDayRequest {
   readonly store: ReconcileStore;
   readonly archiveDir: string;
   readonly jobId: string;
+  /** The definitions file's own version of the pipeline when `def` has B and L of flags, env or --config. */
+  readonly ownVersion?: string;
   /** Where the JSON + Markdown report go (`<dir>/<date>/<pipeline>.json|.md`); none when absent. */
   readonly reportDir?: string;
   /** The store's name (`storeIdentity`), in the JSON report: another store's report there is refused, not replaced. */
@@ -176,7 +184,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   const given = definitionVersion(def);
   const stored = new Map<string, number>();
   for (const r of realtime) if (r.definitionVersion !== given) stored.set(r.definitionVersion, (stored.get(r.definitionVersion) ?? 0) + 1);
-  if (stored.size > 0) throw new DefinitionChangedError(def.name, date, given, stored);
+  if (stored.size > 0) throw new DefinitionChangedError(def.name, date, given, stored, 'reconcile', { archiveDir: req.archiveDir, ...(req.ownVersion === undefined ? {} : { own: req.ownVersion }) });
   // Archive files written from here on may be missed by this replay: the next archive check looks at them.
   const archiveReadFrom = Date.now();
   // Archive files written after the day's first reconcile: events the stream may never have read.

@@ -55,7 +55,7 @@ export const backfillCommand: CommandSpec = {
     try {
       for (const def of pipelinesFor(registry, v.pipeline, loadSettings(v))) {
         const s = await backfillDay({
-          def, date, store, archiveDir: String(v.archive), jobId: String(v['job-id'] ?? `backfill:${def.name}:${date}`),
+          def, date, store, archiveDir: String(v.archive), jobId: String(v['job-id'] ?? `backfill:${def.name}:${date}`), ownVersion: definitionVersion(registry.pipeline(def.name)),
           progress: ({ done, total, what }) => { process.stderr.write(`backfill ${def.name} ${date} [${done}/${total}] ${what}\n`); },
         }).catch((error: unknown) => {
           if (!(error instanceof DefinitionChangedError)) throw error;

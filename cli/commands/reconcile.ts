@@ -1,6 +1,6 @@
 import { CorruptArchiveDayError } from '../../batch/archive-check.ts';
 import { dayFinalAt } from '../../store/day-status.ts';
-import { withTiming } from '../../pipeline/definition.ts';
+import { definitionVersion, withTiming } from '../../pipeline/definition.ts';
 import { reconcile } from '../../reconcile/reconcile.ts';
 import { checkRealtimeVersion, readLateLog, readResultsFile } from '../../reconcile/realtime-input.ts';
 import { formatSummary } from '../../reconcile/summary.ts';
@@ -110,7 +110,7 @@ async function reconcileStoredDay(v: Record<string, string | boolean | undefined
       }
       try {
         done.push(await reconcileDay({
-          def, date, store, archiveDir: String(v.archive), jobId: String(v['job-id'] ?? `reconcile:${def.name}:${date}`),
+          def, date, store, archiveDir: String(v.archive), jobId: String(v['job-id'] ?? `reconcile:${def.name}:${date}`), ownVersion: definitionVersion(registry.pipeline(def.name)),
           reportDir: String(v['report-dir'] ?? '.concord/reports'), storeName: storeIdentity(storeUrl(v)), ...(readAt === undefined ? {} : { readAt }), force: v.force === true,
           progress: ({ done: d, total, what }) => { process.stderr.write(`reconcile ${def.name} ${date} [${d}/${total}] ${what}\n`); },
         }));

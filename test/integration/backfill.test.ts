@@ -358,7 +358,7 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     expect(refused).toBeInstanceOf(DefinitionChangedError);
     expect((refused as Error).message).toBe(
       `${P} ${DAY}: the stream's rows were computed by definition version ${definitionVersion(def)} (${streamed.changelog.length} rows), the definitions give ${definitionVersion(filtered)}: ` +
-      `reconcile compares a day with the definition that computed it (run it with that definition), or recompute the day under this one with \`concord backfill --from ${DAY} --to ${DAY} --pipeline ${P}\``);
+      `reconcile compares a day with the definition that computed it (run it with that definition), or recompute the day under this one with \`concord backfill --from ${DAY} --to ${DAY} --pipeline ${P} --archive ${archiveDir}\``);
     expect(await store.reconciliations(P, DAY)).toEqual([]);
     expect((await store.status(P, DAY)).liveGeneration).toBe(0);
     expect(await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'r2' })).toMatchObject({ status: 'published' });
