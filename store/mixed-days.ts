@@ -28,6 +28,8 @@ export function mixedDaysMessage(pipeline: string, version: string, mixed: Mixed
 export class MixedDaysWatch {
   private pending = new Map<string, Set<string>>();
   private readonly said = new Set<string>();
+  /** Every day written per pipeline (a run's whole span: what a one-off run's summary names). */
+  private readonly written = new Map<string, Set<string>>();
 
   private lastPipeline: string | undefined;
   private lastStart = Number.NaN;
@@ -41,6 +43,14 @@ export class MixedDaysWatch {
     let days = this.pending.get(r.pipeline);
     if (!days) this.pending.set(r.pipeline, days = new Set());
     days.add(dayOf(start));
+    let all = this.written.get(r.pipeline);
+    if (!all) this.written.set(r.pipeline, all = new Set());
+    all.add(dayOf(start));
+  }
+
+  /** The days written of `pipeline`, sorted. */
+  daysOf(pipeline: string): string[] {
+    return [...(this.written.get(pipeline) ?? [])].sort();
   }
 
   /** Per pipeline, the days written since the last check that mix definitions and were not said before. */

@@ -171,6 +171,7 @@ export class SqlResultStore implements ReconcileStore {
   holdsNothing(pipeline: string, day: string): Promise<boolean> { return this.reads.holdsNothing(pipeline, day); }
   definitionVersions(pipeline: string, day?: string): Promise<Map<string, number>> { return this.reads.definitionVersions(pipeline, day); }
   mixedStreamDays(pipeline: string, days: readonly string[]): Promise<Map<string, Map<string, number>>> { return this.reads.mixedStreamDays(pipeline, days); }
+  streamDayVersions(pipeline: string, days: readonly string[]): Promise<Map<string, Map<string, number>>> { return this.reads.streamDayVersions(pipeline, days); }
 
   // ---- reconciliation, backfill, revert -----------------------------------------------------------
 

@@ -191,6 +191,13 @@ export class StoreReads {
    * pipeline (a changed definition streamed into a day the old one had rows of), with the rows of each.
    */
   async mixedStreamDays(pipeline: string, days: readonly string[]): Promise<Map<string, Map<string, number>>> {
+    const out = await this.streamDayVersions(pipeline, days);
+    for (const [day, versions] of out) if (versions.size < 2) out.delete(day);
+    return out;
+  }
+
+  /** Of `days`, those with stream rows (version 0), with the rows of each definition version. */
+  async streamDayVersions(pipeline: string, days: readonly string[]): Promise<Map<string, Map<string, number>>> {
     const out = new Map<string, Map<string, number>>();
     for (let i = 0; i < days.length; i += 400) {
       const part = days.slice(i, i + 400);
@@ -203,7 +210,6 @@ export class StoreReads {
         out.get(day)!.set(String(r.v), Number(r.n));
       }
     }
-    for (const [day, versions] of out) if (versions.size < 2) out.delete(day);
     return out;
   }
 

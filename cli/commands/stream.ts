@@ -1,4 +1,5 @@
 import { definitionVersion, withTiming } from '../../pipeline/definition.ts';
+import { shellWord } from '../../pipeline/names.ts';
 import { deadLetterToJson } from '../../schemas/decode.ts';
 import { lateToJson, resultToJson, type ResultRecord } from '../../schemas/results.ts';
 import { readJsonlFile } from '../../sources/jsonl-file.ts';
@@ -85,15 +86,19 @@ export const streamCommand: CommandSpec = {
         await sink?.checkpointIfDue(); // after the commit, not inside it
       },
     }).catch(abort);
-    // Rows of another definition version in the store: contradictions come from the changed definition.
-    let otherVersions: string[] = [];
+    // Days this run wrote whose stream rows hold another definition version: contradictions come from the
+    // changed definition (the versions and days named are those, not every version the store ever held).
+    let otherDays = new Map<string, string[]>();
     // Days this run wrote whose stream rows now come from two definitions (new cells of a changed key,
     // window or filter beside the old definition's): readers of such a day not reconciled see both.
     let mixed: MixedDays = new Map();
     if (sink) {
       for (const [pipeline, w] of Object.entries(stats.inputWatermarks)) sink.watermark(pipeline, w);
       await sink.flush();
-      if ((sink.written.conflicting ?? 0) > 0) otherVersions = [...(await store!.definitionVersions(def.name)).keys()].filter((x) => x !== definitionVersion(def));
+      if ((sink.written.conflicting ?? 0) > 0) {
+        const versions = await store!.streamDayVersions(def.name, daysWritten.daysOf(def.name));
+        otherDays = new Map([...versions].map(([d, m]) => [d, [...m.keys()].filter((x) => x !== definitionVersion(def))] as const).filter(([, vs]) => vs.length > 0));
+      }
       mixed = (await daysWritten.check(store!)).get(def.name) ?? new Map();
       await store!.close();
     }
@@ -116,11 +121,14 @@ export const streamCommand: CommandSpec = {
         (stats.firstRejection === null ? '' : `  first rejected: ${stats.firstRejection}\n`),
     );
     const conflicting = sink?.written.conflicting ?? 0;
-    if (conflicting > 0 && otherVersions.length > 0) {
+    if (conflicting > 0 && otherDays.size > 0) {
+      const days = [...otherDays.keys()];
+      const versions = [...new Set([...otherDays.values()].flat())];
       process.stderr.write(
-        `!! ${conflicting} results contradict rows of the same windows that definition version ${otherVersions.join(', ')} of ${def.name} stored ` +
-          `(this run's is ${definitionVersion(def)}: the definition changed): the store kept its rows and marked those cells dirty. ` +
-          'Recompute those days under the changed definition with `concord backfill --from D1 --to D2 --archive DIR` ' +
+        `!! ${conflicting} results contradict rows of the same windows that definition version ${versions.join(', ')} of ${def.name} stored ` +
+          `for ${days.length === 1 ? days[0] : `${days.length} days (${days[0]} .. ${days.at(-1)})`} (this run's is ${definitionVersion(def)}: the definition changed): ` +
+          'the store kept its rows and marked those cells dirty. Recompute those days under the changed definition with ' +
+          `\`concord backfill --from ${days[0]} --to ${days.at(-1)} --pipeline ${shellWord(def.name)} --archive DIR\` ` +
           '(`backfill --date` refuses a day computed by another definition), or stream into a fresh store\n',
       );
     } else if (conflicting > 0) {

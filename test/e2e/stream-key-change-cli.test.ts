@@ -37,4 +37,26 @@ describe('stream --store of a changed key into a day the old definition streamed
     const p = (JSON.parse(readFileSync(join(ws.dir, 'r.json'), 'utf8')) as { pipelines: { definition_versions: Record<string, number> }[] }).pipelines[0]!;
     expect(Object.values(p.definition_versions).sort()).toEqual([3, 4]);
   }, 120_000);
+
+  // A changed filter over cells the store holds: the run contradicts the stored rows. It named every other
+  // version the store held for the pipeline (another day's too) and `--from D1 --to D2`: now the versions
+  // and the days of this run's rows, and a backfill that names the pipeline.
+  it('a changed filter over stored cells names the day and the version it contradicts, not the store\'s others', () => {
+    const store = `duckdb:${join(ws.dir, 'filters.duckdb')}`;
+    const next = ws.file('orders-24.jsonl', [
+      { order_id: 'p1', ts: '2026-11-24T08:01:00Z', user: 'u1', region: 'north' },
+      { order_id: 'p2', ts: '2026-11-24T08:02:00Z', user: 'u2', region: 'north' },
+      { order_id: 'p3', ts: '2026-11-24T09:00:00Z', user: 'u3', region: 'south' },
+    ]);
+    const filtered = (name: string, where: unknown[]) => ws.file(`${name}.json`, [JSON.stringify({ schemas, pipelines: { sales: { input: 'orders', where, key: ['region'], window: { tumbling: '15m' }, aggregates: { n: 'count' } } } })]);
+    const stream = (file: string, input: string) => concord(['stream', '--definitions', file, '--pipeline', 'sales', '--input', input, '--output', join(ws.dir, 'f.out.jsonl'), '--store', store]);
+    expect(stream(defs('region'), events).code).toBe(0);
+    const before = filtered('no-u3', [['user', '!=', 'u3']]);
+    expect(stream(before, next).code).toBe(0);
+    const after = stream(filtered('no-u2', [['user', '!=', 'u2']]), next);
+    expect(after.code).toBe(0);
+    const version = /sales\s+windowed\s+input orders, version (\w+)/.exec(concord(['validate', '--definitions', before]).stdout)![1]!;
+    expect(after.stderr).toMatch(new RegExp(`!! \\d+ results contradict rows of the same windows that definition version ${version} of sales stored for 2026-11-24 \\(this run's is \\w+: the definition changed\\)`));
+    expect(after.stderr).toContain('`concord backfill --from 2026-11-24 --to 2026-11-24 --pipeline sales --archive DIR`');
+  }, 120_000);
 });
