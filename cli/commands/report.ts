@@ -29,15 +29,18 @@ export interface DayReport {
     definition_versions: Record<string, number>;
     /** The version the definitions given compute. */
     definition_version: string;
-    /** Every live cell (csv, json, md --cells); the Markdown summary reads none (definition_versions counts them). */
-    rows: { window_start: string; window_end: string | null; key: Record<string, unknown>; values: Record<string, unknown>; revision: number; provenance: string; generation: number }[];
+    /**
+     * Every live cell (csv, json, md --cells) with the definition version that computed it (a mixed day's
+     * rows told apart); the Markdown summary reads none (definition_versions counts them).
+     */
+    rows: { window_start: string; window_end: string | null; key: Record<string, unknown>; values: Record<string, unknown>; revision: number; provenance: string; generation: number; definition_version: string }[];
   }[];
 }
 
 function rowJson(r: StoredRow): DayReport['pipelines'][number]['rows'][number] {
   return {
     window_start: new Date(r.windowStart).toISOString(), window_end: r.windowEnd === null ? null : new Date(r.windowEnd).toISOString(),
-    key: r.key, values: r.values, revision: r.revision, provenance: r.provenance, generation: r.generation,
+    key: r.key, values: r.values, revision: r.revision, provenance: r.provenance, generation: r.generation, definition_version: r.definitionVersion,
   };
 }
 
@@ -141,9 +144,9 @@ export function toCsv(r: DayReport): string {
  * cell, so one string of it passed V8's limit (~512 MB) at about 1.3M cells, and held the day twice.
  */
 function* csvPieces(r: DayReport): Iterable<string> {
-  yield 'pipeline,window_start,window_end,key,values,revision,provenance,generation\n';
+  yield 'pipeline,window_start,window_end,key,values,revision,provenance,generation,definition_version\n';
   for (const p of r.pipelines) {
-    for (const x of p.rows) yield [p.pipeline, x.window_start, x.window_end ?? '', x.key, x.values, x.revision, x.provenance, x.generation].map(csvCell).join(',') + '\n';
+    for (const x of p.rows) yield [p.pipeline, x.window_start, x.window_end ?? '', x.key, x.values, x.revision, x.provenance, x.generation, x.definition_version].map(csvCell).join(',') + '\n';
   }
 }
 
@@ -222,6 +225,12 @@ export function toMarkdown(r: DayReport, cells: boolean): string {
         `its numbers are not one definition's; recompute the day under the definitions given (${p.definition_version}) with ${backfill}.`, '');
     } else if (versions.length === 1 && versions[0]![0] !== p.definition_version) {
       out.push(`Computed by definition version ${versions[0]![0]}; the definitions given compute ${p.definition_version} (${backfill} recomputes the day under them).`, '');
+    }
+    // A day recomputed under a changed definition since its reconciliation: the table above is the old one's.
+    const reconciled = p.reconciliation?.report.definition_version;
+    if (reconciled !== undefined && versions.length > 0 && !versions.some(([x]) => x === reconciled)) {
+      out.push(`The reconciliation shown is of definition version ${reconciled}; the live rows (version ${s.liveGeneration}) are of ${versions.map(([x]) => x).join(' and ')}, ` +
+        'computed since: its cells, differences and causes describe the day under the old definition.', '');
     }
     if (p.reconciliation) out.push('Top differences:', '', differencesMarkdown(p.reconciliation, 10), '');
     if (!cells) {

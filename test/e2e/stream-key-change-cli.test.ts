@@ -36,6 +36,13 @@ describe('stream --store of a changed key into a day the old definition streamed
     expect(json.code).toBe(0);
     const p = (JSON.parse(readFileSync(join(ws.dir, 'r.json'), 'utf8')) as { pipelines: { definition_versions: Record<string, number> }[] }).pipelines[0]!;
     expect(Object.values(p.definition_versions).sort()).toEqual([3, 4]);
+    // Each row names its definition version: a mixed day's rows are told apart (csv and json named none).
+    const rows = (JSON.parse(readFileSync(join(ws.dir, 'r.json'), 'utf8')) as { pipelines: { rows: { key: Record<string, unknown>; definition_version: string }[] }[] }).pipelines[0]!.rows;
+    const [perRegion] = Object.entries(p.definition_versions).find(([, n]) => n === 3)!;
+    expect(rows.filter((r) => r.definition_version === perRegion).map((r) => Object.keys(r.key))).toEqual([['region'], ['region'], ['region']]);
+    const csv = concord(['report', '--definitions', defs('user'), '--date', '2026-11-23', '--store', store, '--format', 'csv']);
+    expect(csv.stdout.split('\n')[0]).toBe('pipeline,window_start,window_end,key,values,revision,provenance,generation,definition_version');
+    expect(csv.stdout.trim().split('\n').slice(1).filter((l) => l.endsWith(`,${perRegion}`))).toHaveLength(3);
   }, 120_000);
 
   // A changed filter over cells the store holds: the run contradicts the stored rows. It named every other

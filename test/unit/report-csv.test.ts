@@ -39,7 +39,7 @@ function parseCsv(text: string): string[][] {
   return records;
 }
 
-const row = { window_start: '2026-11-23T00:00:00.000Z', window_end: '2026-11-23T00:01:00.000Z', revision: 0, provenance: 'reconciled', generation: 1 };
+const row = { window_start: '2026-11-23T00:00:00.000Z', window_end: '2026-11-23T00:01:00.000Z', revision: 0, provenance: 'reconciled', generation: 1, definition_version: 'v1' };
 
 describe('report --format csv', () => {
   it('parses back, with a strict RFC 4180 reader, to exactly the values written (CR, LF, quotes, commas)', () => {
@@ -53,7 +53,7 @@ describe('report --format csv', () => {
     };
     const records = parseCsv(toCsv(report));
     expect(records).toHaveLength(1 + names.length);
-    for (const r of records) expect(r).toHaveLength(8);
+    for (const r of records) expect(r).toHaveLength(9);
     // A name a spreadsheet would run as a formula is written with a leading ' (the next test).
     expect(records.slice(1).map((r) => r[0])).toEqual(names.map((n) => (n.startsWith('=') ? `'${n}` : n)));
     expect(records.slice(1).map((r) => JSON.parse(r[3]!).who)).toEqual(names.map((n) => `k\r${n}`));

@@ -7,7 +7,7 @@ import { jsonPieces, toCsv, type DayReport } from '../../cli/commands/report.ts'
 const status = {} as DayReport['pipelines'][number]['status'];
 const row = (i: number) => ({
   window_start: new Date(Date.UTC(2026, 10, 23, 0, i)).toISOString(), window_end: null, key: { url: `/p"${i}\n`, n: null },
-  values: { views: i, list: [1, { a: 'rows' }] }, revision: i % 3, provenance: 'realtime', generation: 0,
+  values: { views: i, list: [1, { a: 'rows' }] }, revision: i % 3, provenance: 'realtime', generation: 0, definition_version: 'v1',
 });
 const report: DayReport = {
   date: '2026-11-23',
@@ -30,9 +30,9 @@ describe('report --format json', () => {
     expect([...jsonPieces({ date: '2026-11-23', pipelines: [] })].join('')).toBe(JSON.stringify({ date: '2026-11-23', pipelines: [] }, null, 2) + '\n');
   });
 
-  it('csv is unchanged', () => {
+  it('csv is unchanged but for the definition version closing each row', () => {
     const lines = toCsv(report).split('\n');
     expect(lines).toHaveLength(1 + 501 + 1);
-    expect(lines[1]).toBe('a,2026-11-23T00:00:00.000Z,,"{""url"":""/p\\""0\\n"",""n"":null}","{""views"":0,""list"":[1,{""a"":""rows""}]}",0,realtime,0');
+    expect(lines[1]).toBe('a,2026-11-23T00:00:00.000Z,,"{""url"":""/p\\""0\\n"",""n"":null}","{""views"":0,""list"":[1,{""a"":""rows""}]}",0,realtime,0,v1');
   });
 });
