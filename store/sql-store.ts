@@ -172,6 +172,7 @@ export class SqlResultStore implements ReconcileStore {
   definitionVersions(pipeline: string, day?: string): Promise<Map<string, number>> { return this.reads.definitionVersions(pipeline, day); }
   mixedStreamDays(pipeline: string, days: readonly string[]): Promise<Map<string, Map<string, number>>> { return this.reads.mixedStreamDays(pipeline, days); }
   streamDayVersions(pipeline: string, days: readonly string[]): Promise<Map<string, Map<string, number>>> { return this.reads.streamDayVersions(pipeline, days); }
+  definitionVersionsByVersion(pipeline: string, day: string): Promise<Map<number, Map<string, number>>> { return this.reads.definitionVersionsByVersion(pipeline, day); }
 
   // ---- reconciliation, backfill, revert -----------------------------------------------------------
 

@@ -186,6 +186,19 @@ export class StoreReads {
     return new Map(rows.map((r) => [String(r.v), Number(r.n)]));
   }
 
+  /** Per version of the day (0: the stream's), the definition versions of its rows with how many rows each. */
+  async definitionVersionsByVersion(pipeline: string, day: string): Promise<Map<number, Map<string, number>>> {
+    const rows = await this.db.query(
+      `SELECT generation AS g, definition_version AS v, count(*) AS n FROM ${this.s}.result_rows WHERE pipeline = $1 AND day = $2 GROUP BY 1, 2 ORDER BY 1, 2`, [pipeline, day]);
+    const out = new Map<number, Map<string, number>>();
+    for (const r of rows) {
+      const g = Number(r.g);
+      if (!out.has(g)) out.set(g, new Map());
+      out.get(g)!.set(String(r.v), Number(r.n));
+    }
+    return out;
+  }
+
   /**
    * Of `days`, those whose stream rows (version 0) come from more than one definition version of the
    * pipeline (a changed definition streamed into a day the old one had rows of), with the rows of each.

@@ -122,9 +122,11 @@ export function mountDay(root, shell, date) {
 
   function versionsTable(versions) {
     return el('table', { 'data-testid': 'versions' },
-      el('tr', {}, el('th', {}, 'version'), el('th', {}, 'kind'), el('th', {}, 'status'), el('th', {}, 'published'), el('th', {}, 'live since'), el('th', {}, 'job')),
+      el('tr', {}, el('th', {}, 'version'), el('th', {}, 'kind'), el('th', {}, 'status'), el('th', {}, 'definition'), el('th', {}, 'published'), el('th', {}, 'live since'), el('th', {}, 'job')),
       ...versions.map((v) => el('tr', { class: v.live ? 'live' : undefined, 'data-testid': 'version-row', 'data-version': v.version, 'data-live': String(v.live) },
-        el('td', {}, String(v.version)), el('td', {}, v.kind), el('td', {}, v.live ? 'live' : v.status), el('td', {}, fmt.time(v.created_at)),
+        el('td', {}, String(v.version)), el('td', {}, v.kind), el('td', {}, v.live ? 'live' : v.status),
+        // Which definition computed the version's rows (two: a day streamed under a changed definition).
+        el('td', { 'data-field': 'definition' }, Object.keys(v.definition_versions ?? {}).join(' + ') || '—'), el('td', {}, fmt.time(v.created_at)),
         el('td', {}, fmt.time(v.live_since)), el('td', {}, v.job_id ?? ''))));
   }
 

@@ -29,12 +29,17 @@ async function latestDay(s: StoreSnapshot, names: readonly string[], now: number
   return dayOfMs(last ?? now);
 }
 
-function versionsOf(status: DayStatus, stored: Awaited<ReturnType<StoreSnapshot['versions']>>, switches: Awaited<ReturnType<StoreSnapshot['switches']>>) {
+/** Per version, the definition versions of its rows with how many rows each (which definition computed what). */
+type Definitions = Map<number, Map<string, number>>;
+const definitionsOf = (defs: Definitions, g: number) => Object.fromEntries(defs.get(g) ?? []);
+
+function versionsOf(status: DayStatus, stored: Awaited<ReturnType<StoreSnapshot['versions']>>, switches: Awaited<ReturnType<StoreSnapshot['switches']>>, defs: Definitions) {
   const since = (g: number) => switches.filter((x) => x.generation === g).at(-1)?.at ?? null;
   return [
-    { version: 0, kind: 'realtime', status: status.liveGeneration === 0 ? 'live' : 'kept', job_id: null, created_at: null, live_since: isoOrNull(since(0)), live: status.liveGeneration === 0 },
+    { version: 0, kind: 'realtime', status: status.liveGeneration === 0 ? 'live' : 'kept', job_id: null, created_at: null, live_since: isoOrNull(since(0)), live: status.liveGeneration === 0, definition_versions: definitionsOf(defs, 0) },
     ...stored.map((v) => ({
       version: v.generation, kind: 'reconciled', status: v.status, job_id: v.jobId, created_at: isoMillis(v.createdAt), live_since: isoOrNull(since(v.generation)), live: status.liveGeneration === v.generation,
+      definition_versions: definitionsOf(defs, v.generation),
     })),
   ];
 }
@@ -83,7 +88,9 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
       const pipelines = [];
       for (const def of ctx.registry.pipelines) {
         const status = await s.store.status(def.name, day);
-        const [stored, switches, recs] = await Promise.all([s.versions(def.name, day), s.switches(def.name, { day, limit: 1000 }), s.store.reconciliations(def.name, day)]);
+        const [stored, switches, recs, defs] = await Promise.all([
+          s.versions(def.name, day), s.switches(def.name, { day, limit: 1000 }), s.store.reconciliations(def.name, day), s.store.definitionVersionsByVersion(def.name, day),
+        ]);
         const rec = recs.at(-1);
         const lateEvents = late.find((l) => l.pipeline === def.name)?.n ?? 0;
         // A day the pipeline holds nothing for is still `sealed` once W passed it (a late write would be held);
@@ -93,7 +100,7 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
           pipeline: def.name, kind: def.kind, status: status.status, day_status: status.status, empty, live_version: status.liveGeneration,
           watermark: isoOrNull(status.watermark), dirty_cells: status.dirty, late_delta: status.lateDelta,
           late_events: lateEvents,
-          versions: versionsOf(status, stored, switches),
+          versions: versionsOf(status, stored, switches, defs),
           switches: switches.map((x) => ({ version: x.generation, previous: x.previous, reason: x.reason, at: isoMillis(x.at) })),
           reconciliation: rec ? reconciliationSummary(rec) : null, reconciliations: recs.length,
         });
@@ -134,7 +141,12 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
           type: 'object', additionalProperties: false,
           properties: { from_version: version, to_version: version, only: { type: 'string', enum: ['different', 'all'], default: 'different' }, limit: limit(LIMITS.compare), cursor },
         },
-        response: { 200: page({ type: 'object', additionalProperties: true }, { from_version: { type: 'integer' }, to_version: { type: 'integer' } }), ...errors },
+        response: {
+          200: page({ type: 'object', additionalProperties: true }, {
+            from_version: { type: 'integer' }, to_version: { type: 'integer' }, from_definition_versions: anyObject, to_definition_versions: anyObject, note: { type: 'string' },
+          }),
+          ...errors,
+        },
       },
     }, async (req) => {
       const day = parseDate('date', req.params.date);
@@ -154,8 +166,15 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
         }
         const rows = await s.compare(def.name, day, from, to, { onlyDifferent: q.only === 'different', limit: q.limit, ...(after ? { after: { windowStart: after[0], cell: after[1] } } : {}) });
         const last = rows.at(-1);
+        // Cells are matched by window start and key: under two definitions (a changed window, a renamed
+        // aggregate) such a match compares unlike cells, which the answer says.
+        const defs = await s.store.definitionVersionsByVersion(def.name, day);
+        const [fromDefs, toDefs] = [definitionsOf(defs, from), definitionsOf(defs, to)];
+        const same = JSON.stringify(Object.keys(fromDefs).sort()) === JSON.stringify(Object.keys(toDefs).sort());
         return {
           date: day, pipeline: def.name, from_version: from, to_version: to, live_version: live,
+          from_definition_versions: fromDefs, to_definition_versions: toDefs,
+          ...(same ? {} : { note: `versions ${from} and ${to} were computed by different definitions: cells are matched by window start and key, so a changed window or aggregate compares unlike cells` }),
           rows: rows.map((r) => ({
             [r.kind === 'window' ? 'window_start' : 'ts']: isoMillis(r.windowStart), ...(r.windowEnd === null ? {} : { window_end: isoMillis(r.windowEnd) }),
             key: r.key, from: r.a, to: r.b, differs: r.differs,
