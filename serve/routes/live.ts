@@ -39,14 +39,15 @@ export function liveRoutes(app: FastifyInstance, ctx: ServeContext, security: Re
       status: 'ok' as 'ok' | 'busy' | 'error', empty: false, message: undefined as string | undefined,
     };
     let pipelines: unknown[] = [];
-    // Results of other pipelines only: the store was filled with other definitions (not "run concord demo").
+    // Results of pipelines the definitions do not name: renamed or removed ones (their days stay under the
+    // old name), or, when none is the definitions', a store filled with other definitions (not "run concord demo").
     let others: string[] = [];
     try {
       pipelines = await ctx.reader.read(async (s) => {
         store.empty = await s.holdsNoResult();
         const names = new Set(ctx.registry.pipelines.map((p) => p.name));
         const held = store.empty ? [] : await s.pipelines();
-        if (held.length > 0 && !held.some((p) => names.has(p))) others = held;
+        others = held.filter((p) => !names.has(p));
         const totals = await s.totals();
         const out = [];
         for (const def of ctx.registry.pipelines) {
@@ -63,7 +64,7 @@ export function liveRoutes(app: FastifyInstance, ctx: ServeContext, security: Re
       ctx.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'status: the store did not answer');
     }
     const empty = store.status === 'ok' && (store.empty || pipelines.every((p) => (p as { rows: number }).rows === 0));
-    const hint = others.length > 0
+    const hint = others.length > 0 && pipelines.every((p) => (p as { rows: number }).rows === 0)
       ? `the store holds results of ${others.join(', ')}, none of the loaded definitions' pipelines (${ctx.registry.pipelines.map((p) => p.name).join(', ')}): start \`concord serve\` with the --definitions the store was filled with (or CONCORD_DEFINITIONS)`
       : EMPTY_HINT;
     return { server_time: isoMillis(now), store, pipelines, empty, ...(empty ? { hint } : {}), ...(others.length > 0 ? { other_pipelines: others } : {}) };

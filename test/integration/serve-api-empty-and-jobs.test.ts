@@ -123,6 +123,26 @@ describe('concord serve on an empty store, and with BullMQ jobs', () => {
     }
   });
 
+  // A pipeline renamed or removed from the definitions: its days stay in the store under the old name, and
+  // nothing said so while the store held some of the loaded pipelines' results too.
+  it('a store that also holds a pipeline the definitions no longer name: /api/status lists it, no empty hint', async () => {
+    const schema = schemas.next('dc27');
+    const writer = await openStore(PG_URL, { registry, schema });
+    const def = registry.pipeline(P);
+    const t = Date.parse(`${DATE}T10:00:00Z`);
+    const row = (pipeline: string) => ({ kind: 'window' as const, pipeline, key: { url: '/a' }, values: { views: 1 }, windowStart: t, windowEnd: t + 60_000, revision: 0, watermark: null, definitionVersion: definitionVersion(def) });
+    await writer.writeRealtime([row(P), row('page_views_old_name')]);
+    await writer.close();
+    const server = await buildServer({ registry, reader: await openStoreReader(PG_URL, { registry, schema }), log: createLogger('silent') });
+    try {
+      const status = (await server.app.inject('/api/status')).json();
+      expect(status).toMatchObject({ empty: false, other_pipelines: ['page_views_old_name'] });
+      expect(status.hint).toBeUndefined();
+    } finally {
+      await server.close();
+    }
+  });
+
   it('DuckDB (no file): a user error naming the path, and the file is not created', async () => {
     const path = join(ws.dir, 'nothing', 'store.duckdb');
     const opening = openStoreReader(`duckdb:${path}`, { registry });
