@@ -68,3 +68,20 @@ export function pointsOf(rows, aggregate) {
   }
   return m;
 }
+
+/**
+ * The card's sentence when some of a range's windows were computed by another definition version than
+ * the loaded one (`current`): the definition changed within the range (another window size, a renamed
+ * aggregate), so the series and the totals mix two definitions. Null when the loaded one made them all.
+ */
+export function definitionsNote(rows, current) {
+  const counts = new Map();
+  for (const r of rows) counts.set(r.definition_version, (counts.get(r.definition_version) ?? 0) + 1);
+  const others = [...counts].filter(([v]) => v !== current);
+  if (others.length === 0) return null;
+  const n = others.reduce((a, [, k]) => a + k, 0);
+  const which = `computed by another definition version (${others.map(([v]) => v).join(', ')}; the loaded definitions give ${current})`;
+  return n === rows.length
+    ? `All ${n} windows here were ${which}: the definition changed since`
+    : `${n} of ${rows.length} windows here were ${which}: the definition changed within the range, so values before and after it are not comparable`;
+}

@@ -1,5 +1,5 @@
 import { allRows, api, retryDelay, topWindows } from './api.js';
-import { PALETTE, pointsOf, timeChart } from './charts.js';
+import { definitionsNote, PALETTE, pointsOf, timeChart } from './charts.js';
 import { clear, clipped, el, emptyState, fmt } from './dom.js';
 
 // The live view: per windowed pipeline a chart of its top keys (or its one global series), per rule
@@ -57,6 +57,7 @@ export function mountLive(root, shell) {
       el('div', { class: 'sub' }, `${p.window.kind} ${p.window.size}${p.window.every ? ` every ${p.window.every}` : ''} windows · ${what} · B ${p.max_out_of_orderness}, L ${p.allowed_lateness}`),
       el('div', { class: 'controls' }, aggSelect, spanSelect, el('span', { class: 'muted', 'data-role': 'range' })),
       problemLine(),
+      el('div', { class: 'muted', 'data-testid': 'definition-note', hidden: true }),
       el('div', { class: 'chart', 'data-testid': 'chart' }),
       el('table', { 'data-testid': 'top-table' }));
   }
@@ -182,9 +183,9 @@ export function mountLive(root, shell) {
     rangeLabel.textContent = `${fmt.time(range.from)} – ${fmt.time(range.to)}`;
     const fn = p.aggregates.find((a) => a.name === aggregate)?.fn;
     const table = card.querySelector('[data-testid="top-table"]');
-    let series, rowsOut;
+    let series, rowsOut, drawn;
     if (p.key.length === 0) {
-      const rows = await allRows(`/api/pipelines/${encodeURIComponent(p.name)}/windows`, { ...range, limit: 5000 });
+      const rows = drawn = await allRows(`/api/pipelines/${encodeURIComponent(p.name)}/windows`, { ...range, limit: 5000 });
       const points = pointsOf(rows, aggregate);
       series = [{ label: aggregate, points }];
       const last = rows.at(-1);
@@ -193,6 +194,7 @@ export function mountLive(root, shell) {
       // One bounded request names the top keys and reads their windows (the keys never travel in the URL:
       // however long they are, the URL stays short).
       const { top, rows } = await topWindows(`/api/pipelines/${encodeURIComponent(p.name)}/windows`, { ...range, top: TOP, by: aggregate, limit: 5000 });
+      drawn = rows;
       const keys = top.keys.map((k) => JSON.stringify(k.key));
       const byKey = new Map(keys.map((k) => [k, []]));
       for (const r of rows) byKey.get(JSON.stringify(r.key))?.push(r);
@@ -202,6 +204,10 @@ export function mountLive(root, shell) {
         return { key: k.key, total: k.total, latest: mine.at(-1)?.values?.[aggregate] ?? null, windows: k.windows };
       });
     }
+    // Windows of another definition version in the range (the definition changed): said, not drawn silently as one series.
+    const note = card.querySelector('[data-testid="definition-note"]');
+    note.textContent = definitionsNote(drawn, p.definition_version) ?? '';
+    note.hidden = note.textContent === '';
     const holder = card.querySelector('[data-testid="chart"]');
     charts.get(p.name)?.dispose();
     charts.set(p.name, timeChart(holder, series, { fill: p.key.length > 0 && COUNTING.has(fn) ? 0 : null }));
