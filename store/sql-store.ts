@@ -169,7 +169,7 @@ export class SqlResultStore implements ReconcileStore {
   revertedToStream(pipeline: string, day: string): Promise<boolean> { return this.versions.revertedToStream(this.db, pipeline, day); }
   reconciliations(pipeline: string, day: string): Promise<DayReconciliation[]> { return this.reads.reconciliations(pipeline, day); }
   holdsNothing(pipeline: string, day: string): Promise<boolean> { return this.reads.holdsNothing(pipeline, day); }
-  definitionVersions(pipeline: string, day?: string): Promise<Map<string, number>> { return this.reads.definitionVersions(pipeline, day); }
+  definitionVersions(pipeline: string, day: string): Promise<Map<string, number>> { return this.reads.definitionVersions(pipeline, day); }
   mixedStreamDays(pipeline: string, days: readonly string[]): Promise<Map<string, Map<string, number>>> { return this.reads.mixedStreamDays(pipeline, days); }
   streamDayVersions(pipeline: string, days: readonly string[]): Promise<Map<string, Map<string, number>>> { return this.reads.streamDayVersions(pipeline, days); }
   definitionVersionsByVersion(pipeline: string, day: string): Promise<Map<number, Map<string, number>>> { return this.reads.definitionVersionsByVersion(pipeline, day); }

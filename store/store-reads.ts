@@ -173,16 +173,11 @@ export class StoreReads {
     return !rows[0]?.held;
   }
 
-  /**
-   * The definition versions of the pipeline's stored rows, with how many rows each: of one day's live
-   * version (`day`), or of the stream's rows of every day (no `day`).
-   */
-  async definitionVersions(pipeline: string, day?: string): Promise<Map<string, number>> {
-    const rows = day === undefined
-      ? await this.db.query(`SELECT definition_version AS v, count(*) AS n FROM ${this.s}.result_rows WHERE pipeline = $1 AND generation = 0 GROUP BY 1`, [pipeline])
-      : await this.db.query(
-        `SELECT definition_version AS v, count(*) AS n FROM ${this.s}.result_rows WHERE pipeline = $1 AND day = $2
-           AND generation = coalesce((SELECT generation FROM ${this.s}.day_live WHERE pipeline = $1 AND day = $2), 0) GROUP BY 1`, [pipeline, day]);
+  /** The definition versions of one day's live rows, with how many rows each. */
+  async definitionVersions(pipeline: string, day: string): Promise<Map<string, number>> {
+    const rows = await this.db.query(
+      `SELECT definition_version AS v, count(*) AS n FROM ${this.s}.result_rows WHERE pipeline = $1 AND day = $2
+         AND generation = coalesce((SELECT generation FROM ${this.s}.day_live WHERE pipeline = $1 AND day = $2), 0) GROUP BY 1`, [pipeline, day]);
     return new Map(rows.map((r) => [String(r.v), Number(r.n)]));
   }
 
