@@ -21,6 +21,11 @@ export interface SourceFilter {
    * judged late. Reconcile uses it to check its attribution in SQL instead of re-running the stream.
    */
   exclude?: readonly { source: string; offset: number }[];
+  /**
+   * Read only these archive files (default: every file of the schema): a rule day's hour partitions
+   * (reconcile/rule-day-reach.ts). Files gone since they were listed (moved to `_corrupt/`) are skipped.
+   */
+  files?: readonly string[];
 }
 
 /** Temp tables of left-out deliveries: `exclude` (read by `sourceRelation`), and per-window skips. */
@@ -38,9 +43,9 @@ export function sourceRelation(def: PipelineDefinition, archiveDir: string, opti
   return `(SELECT * FROM ${base} ${where} ${once})`;
 }
 
-/** Every archived event of the definition's schema (optional fields added later: NULL, archive-columns.ts). */
-export function archiveFiles(archiveDir: string, def: PipelineDefinition): string {
-  return archiveScan(archiveDir, def.schema);
+/** Every archived event of the definition's schema, or of `files` (optional fields added later: NULL, archive-columns.ts). */
+export function archiveFiles(archiveDir: string, def: PipelineDefinition, files?: readonly string[]): string {
+  return archiveScan(archiveDir, def.schema, files);
 }
 
 /** (delivery, window) pairs as the table `WindowSkips` reads. */

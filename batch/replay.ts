@@ -1,4 +1,5 @@
 import { access } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { DefinitionError } from '../pipeline/errors.ts';
 import type { ResultRecord } from '../schemas/results.ts';
@@ -48,7 +49,9 @@ export async function replay(def: PipelineDefinition, archiveDir: string, option
     if (windowSkips) await loadWindowSkips(db, windowSkips.table, options.excludeFromWindows!);
     // A tolerant read (fields added later) would read a stored hash that some files lack as NULL: then
     // the sketched fields' hashes are checked, and computed here where missing (as for a field sketched later).
-    const files = archiveFiles(archiveDir, def);
+    const only = options.files?.filter((f) => existsSync(f));
+    if (only && only.length === 0) return [];
+    const files = archiveFiles(archiveDir, def, only);
     const from = gaps.hashesMissing || readsTolerantly(archiveDir, def.schema) ? await sketchHashSource(db, def, archiveDir, files) : files;
     const source = sourceRelation(def, archiveDir, options, from);
     return def.kind === 'windowed' ? replayWindowed(db, def, source, options.exactDistinct ?? true, windowSkips) : replayRule(db, def, source);
