@@ -4,6 +4,7 @@ import { paneId, windowCellId } from '../pipeline/keys.ts';
 import { shellWord } from '../pipeline/names.ts';
 import { cellKey, type ResultRecord } from '../schemas/results.ts';
 import { archiveChangedSince } from './archive-changes.ts';
+import { replayRuleDay } from './rule-day-replay.ts';
 import { dayRange } from './day-range.ts';
 import { finalResults } from './final-results.ts';
 import { DefinitionChangedError, type Progress, type ReconcileStore } from './reconcile-day.ts';
@@ -99,9 +100,9 @@ export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary
     const results = await replay(def, req.archiveDir, { dedupe: true, timeRanges, exactDistinct: false });
     rows = [...finalResults(results).values()].filter((r) => r.kind === 'window' && wanted.has(windowCellId(r.windowStart, def.key, r.key)));
   } else {
-    const keys = new Set(dirty.map((d) => paneId([def.key], d.key)));
-    const results = await replay(def, req.archiveDir, { dedupe: true, timeRanges: [{ from: 0, to: range.to }] });
-    rows = results.filter((r) => r.kind === 'alert' && r.ts >= range.from && r.ts < range.to && keys.has(paneId([def.key], r.key)));
+    // The dirty keys' reach only: the day, the span before it, and each key's last earlier event's span.
+    const keys = [...new Map(dirty.map((d) => [paneId([def.key], d.key), d.key])).values()];
+    rows = await replayRuleDay(def, req.archiveDir, range, keys);
   }
   // A dirty cell that replays to nothing (its only events were rejected) is consumed as well.
   // Sorted by cell id, each id computed once (not twice per comparison).

@@ -12,6 +12,8 @@ import { finalResults } from './final-results.ts';
 import { reconcileWithReplay, type LoggedLate } from './reconcile.ts';
 import { dayRange } from './day-range.ts';
 import { inRange } from './result-range.ts';
+import { lateEventsOfDay, ruleLateEventsBetween } from './late-events-of-day.ts';
+import { replayRuleDay } from './rule-day-replay.ts';
 import type { BackfillRequest } from './backfill-day.ts';
 
 export { dayRange } from './day-range.ts';
@@ -189,10 +191,15 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   const archiveReadFrom = Date.now();
   // Archive files written after the day's first reconcile: events the stream may never have read.
   const firstPublished = await store.firstPublishedAt(def.name, date);
-  const archiveAdded = firstPublished === null ? [] : (await archiveFilesWrittenSince(def, req.archiveDir, date, firstPublished)).map((f) => f.path);
+  // (A rule day's reach can be anywhere before the day: the reconcile lists the files of its reach itself.)
+  const archiveAdded = firstPublished === null || def.kind === 'rule' ? [] : (await archiveFilesWrittenSince(def, req.archiveDir, date, firstPublished)).map((f) => f.path);
+  const rule = def.kind === 'rule' ? {
+    ...(firstPublished === null ? {} : { archiveAddedSince: firstPublished }),
+    lateLogBefore: { from: range.from - 2 * def.rule.span, load: (a: number, b: number) => ruleLateEventsBetween(store, def, a, b) },
+  } : {};
   await step(1, 'replaying the day from the archive and attributing differences');
   const { report, replayed } = await reconcileWithReplay({
-    ...(archiveAdded.length > 0 ? { archiveAdded } : {}),
+    ...(archiveAdded.length > 0 ? { archiveAdded } : {}), ...rule,
     ...(otherRun.length > 0 ? { otherRun } : {}),
     def, realtime, archiveDir: req.archiveDir, lateLog, range, ...(dashboardRead ? { dashboardRead } : {}),
     progress: (stage) => step(1, `replaying the day and attributing differences: ${stage}`),
@@ -226,30 +233,6 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   return rec;
 }
 
-/**
- * The late events the workers logged for the day's cells. The store files a late event under the day of
- * the last window it missed, but a hopping window starting late on D also holds events of D+1 (30 m
- * windows every 10 m: the 23:50 window holds D+1 00:00-00:20): those logged under a later day whose event
- * time falls into D's windows (`eventTimesOfDay`) are read too, else D's cells that missed them are
- * differences nothing explains. A rule's late events of the evening before count for D's first alerts.
- */
-async function lateEventsOfDay(store: ReconcileStore, def: PipelineDefinition, date: string): Promise<LoggedLate[]> {
-  const own = await store.lateEvents(def.name, date);
-  if (def.kind === 'rule') {
-    // A rule's late event is filed under its own day; the day's alerts look two spans back (ruleAttribution).
-    const from = dayRange(date).from;
-    const before = await store.lateEvents(def.name, new Date(from - 86_400_000).toISOString().slice(0, 10));
-    return [...before.filter((l) => Number(l.record.event[def.schema.timeField]) > from - 2 * def.rule.span), ...own];
-  }
-  const reach = eventTimesOfDay(def, date);
-  const later: LoggedLate[] = [];
-  for (let day = dayRange(date).to; day < reach.to; day += 86_400_000) {
-    const logged = await store.lateEvents(def.name, new Date(day).toISOString().slice(0, 10));
-    later.push(...logged.filter((l) => Number(l.record.event[def.schema.timeField]) < reach.to));
-  }
-  return [...own, ...later];
-}
-
 export interface RecomputeSummary {
   pipeline: string;
   date: string;
@@ -278,9 +261,10 @@ export async function recomputeDay(req: Omit<BackfillRequest, 'progress'> & { re
     throw new NoArchivedDayError(date, req.archiveDir);
   }
   await req.progress?.({ done: 0, total: 2, what: `replaying ${date} from the archive` });
-  // A day's windows hold events up to its last window's end (archive-changes.ts); rules look back without bound.
-  const timeRanges = [def.kind === 'windowed' ? eventTimesOfDay(def, date) : { from: 0, to: range.to }];
-  const results = await replay(def, req.archiveDir, { dedupe: true, timeRanges, exactDistinct: false });
+  // A day's windows hold events up to its last window's end (archive-changes.ts); a rule day, its keys' reach.
+  const results = def.kind === 'rule'
+    ? await replayRuleDay(def, req.archiveDir, range)
+    : await replay(def, req.archiveDir, { dedupe: true, timeRanges: [eventTimesOfDay(def, date)], exactDistinct: false });
   const rows = [...finalResults(results).values()].filter((r) => inRange(r, range));
   const summary: RecomputeSummary = { pipeline: def.name, date, cells: rows.length, generation: null, previous: -1, corrections: 0 };
   if (rows.length === 0 && !req.hasStoredRows) return summary;

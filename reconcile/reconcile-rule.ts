@@ -10,22 +10,28 @@ import { finalResults } from './final-results.ts';
 import type { LoggedLate, ReconcileInput } from './reconcile.ts';
 import { emptyReport, recordDifference, type ReconcileMetrics, type ReconcileReport } from './reconcile-report.ts';
 import { inRange } from './result-range.ts';
-import { reachOf, recomputeRuleKeys } from './rule-recompute.ts';
+import type { RuleDayRead } from './rule-day-reach.ts';
+import { reachOf, recomputeRuleKeys, type RuleDayScope } from './rule-recompute.ts';
 import { shadowRun } from './shadow-run.ts';
 
-/** Rules: alerts are few; the diff runs over maps in JS. */
+/**
+ * Rules: alerts are few; the diff runs over maps in JS. `day`: a day's reconcile reads the day's reach
+ * only (rule-day-reach.ts), and older late events as quiet keys need them.
+ */
 export async function reconcileRule(
   db: DuckDb, def: RulePipeline, input: ReconcileInput, evidence: Evidence, logged: readonly LoggedLate[] | undefined, added?: ArchiveAdded,
+  day?: { read: RuleDayRead; lateBefore?: RuleDayScope['lateBefore'] },
 ): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
   const range = input.range;
   const exclude = (input.dedupe ?? true) ? { exclude: evidence.duplicates.replayExtras } : {};
-  const replayed = finalResults((await replay(def, input.archiveDir, { db, exactDistinct: false, ...exclude })).filter((r) => inRange(r, range)));
+  const only = day ? { files: day.read.files } : {};
+  const replayed = finalResults((await replay(def, input.archiveDir, { db, exactDistinct: false, ...exclude, ...only })).filter((r) => inRange(r, range)));
   // Complete data over every delivery (no lateness, duplicates counted as the stream counts them). An
   // alert the stream raised exactly as this raises it owes its difference to repeated deliveries alone,
   // whatever late events of its key are near: without this, such cells were blamed on those late events
   // (the proximity attribution below) instead of `duplicate`.
   const everyDelivery = 'exclude' in exclude && evidence.duplicates.replayExtras.length > 0
-    ? finalResults((await replay(def, input.archiveDir, { db, exactDistinct: false })).filter((r) => inRange(r, range)))
+    ? finalResults((await replay(def, input.archiveDir, { db, exactDistinct: false, ...only })).filter((r) => inRange(r, range)))
     : undefined;
   const realtime = finalResults(input.realtime.filter((r) => inRange(r, range)));
   const read = input.dashboardRead ? finalResults(input.dashboardRead.filter((r) => inRange(r, range))) : undefined;
@@ -41,14 +47,16 @@ export async function reconcileRule(
       return same(rt, rp) ? [] : [(rt ?? rp) as AlertResult];
     });
     const keys = [...new Map(differing.map((a) => [paneId([def.key], a.key), a.key])).values()];
-    const rec = await recomputeRuleKeys(db, def, input.archiveDir, keys, logged, added);
-    const rule = ruleAttribution(def, logged.filter((l) => !l.evaluatedOnArrival).map((l) => l.record), logged.filter((l) => l.evaluatedOnArrival).map((l) => l.record), rec.reach);
+    const scope = day && range ? { range, ...(day.lateBefore ? { lateBefore: day.lateBefore } : {}) } : undefined;
+    const rec = await recomputeRuleKeys(db, def, input.archiveDir, keys, logged, added, scope);
+    // With the older late events a quiet key's reach needed (rec.logged): its alerts can owe their difference to them.
+    const rule = ruleAttribution(def, rec.logged.filter((l) => !l.evaluatedOnArrival).map((l) => l.record), rec.logged.filter((l) => l.evaluatedOnArrival).map((l) => l.record), rec.reach);
     const near = added ? addedNearAlert(def, added) : undefined;
     // The workers' late events near an alert are no explanation when the archive lacks the alert's own
     // event (an archive missing what the stream read): without this check such alerts were attributed to
     // late_within_lateness and withdrawn by the published replay.
     const raisedAt = [...realtime].flatMap(([cell, r]) => (r.kind === 'alert' && !same(r, replayed.get(cell)) ? [r.id] : []));
-    const archived = await archivedIds(db, def, input.archiveDir, raisedAt);
+    const archived = await archivedIds(db, def, input.archiveDir, raisedAt, day?.read.dayFiles);
     attribute = (id, rt, rp) => {
       if (rt?.kind === 'alert' && !archived.has(rt.id)) return { cause: 'unexplained', events: [] };
       const judged = rule(id, rt, rp, rec.alerts.get(id));

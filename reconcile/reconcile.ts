@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { archivedSources } from '../batch/archive-reader.ts';
 import type { DuckDb } from '../batch/duckdb.ts';
 import { readArchiveRecovering } from '../batch/archive-recovery.ts';
@@ -13,6 +14,7 @@ import type { DirtyCell } from './reconcile-day.ts';
 import type { ReconcileReport } from './reconcile-report.ts';
 import { reconcileRule } from './reconcile-rule.ts';
 import { reconcileWindowed } from './reconcile-windowed.ts';
+import { planRuleDay } from './rule-day-reach.ts';
 
 // The report's shape lives in reconcile-report.ts; importers keep reading it from here.
 export { CAUSES, type Cause, type Difference, type LateEventRef, type ReconcileMetrics, type ReconcileReport } from './reconcile-report.ts';
@@ -45,6 +47,16 @@ export interface ReconcileInput {
    * Used with the late log only (the store's days).
    */
   readonly archiveAdded?: readonly string[];
+  /**
+   * Rules with `range` (a day): instead of `archiveAdded`, the files of the day's reach (rule-day-reach.ts)
+   * written after this instant (epoch ms): they can be anywhere in the archive before the day.
+   */
+  readonly archiveAddedSince?: number;
+  /**
+   * Rules with `range` and `lateLog`: the log holds every late event with ts >= `from`; `load(a, b)` gives
+   * the workers' late events with a <= ts < b, for the keys whose reach is older (a key quiet before the day).
+   */
+  readonly lateLogBefore?: { readonly from: number; load(from: number, to: number): Promise<readonly LoggedLate[]> };
   /**
    * Cells whose stored rows another run over other input of the same windows contradicted (the store's
    * `other_run` dirty cells): a difference there no other cause explains is `other_run`.
@@ -82,12 +94,14 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
     // Realtime rows and no archive of the schema (or none left once corrupt files were moved out): the
     // wrong --archive. No rows on either side: nothing to say.
     if (input.realtime.length > 0) await requireArchive(input.archiveDir, def.schema);
-    // A day's windows hold events up to one window size past its end; rules look back without bound.
+    // A day's windows hold events up to one window size past its end; a rule day reads its keys' reach.
     const timeRanges = range && def.kind === 'windowed' ? [{ from: range.from, to: range.to + def.window.size }] : undefined;
+    if (range && def.kind === 'rule') await input.progress?.('the day\'s keys and their last events before it');
+    const ruleDay = range && def.kind === 'rule' ? await planRuleDay(db, def, input.archiveDir, range) : undefined;
     await input.progress?.('evidence: dead letters, repeated event ids, archive gaps');
     const rejected = await readRejected(input.archiveDir, def.schema);
     const evidence: Evidence = {
-      duplicates: await findDuplicates(input.archiveDir, def.schema, db, fieldsRead(def), timeRanges),
+      duplicates: await findDuplicates(input.archiveDir, def.schema, db, fieldsRead(def), timeRanges, ruleDay?.files),
       rejected,
       gaps: await findGaps(input.archiveDir, def.schema, db, rejected),
     };
@@ -100,11 +114,17 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
     const logged = given ?? judged?.late;
     // Files listed as added before a check moved some of them to _corrupt/: only those still there.
     const present = input.archiveAdded && new Set(await listArchiveFiles(input.archiveDir, def.schema));
-    const addedFiles = input.archiveAdded?.filter((f) => present!.has(f));
+    const addedFiles = ruleDay && input.archiveAddedSince !== undefined
+      ? await writtenAfter(ruleDay.files, input.archiveAddedSince)
+      : input.archiveAdded?.filter((f) => present!.has(f));
     const added = given && addedFiles ? await loadArchiveAdded(db, def, input.archiveDir, addedFiles) : undefined;
-    return def.kind === 'windowed'
-      ? await reconcileWindowed(db, def, input, evidence, { logged, skippedWindows: logged ? (judged?.skippedWindows ?? []) : [], added }, timeRanges, withReplayed)
-      : await reconcileRule(db, def, input, evidence, logged, added);
+    if (def.kind === 'windowed') return reconcileWindowed(db, def, input, evidence, { logged, skippedWindows: logged ? (judged?.skippedWindows ?? []) : [], added }, timeRanges, withReplayed);
+    const older = input.lateLogBefore;
+    const lateBefore = older && given && {
+      from: older.from,
+      load: async (a: number, b: number) => lateAtArchivePositions(db, def, input.archiveDir, (await older.load(a, b)).filter((l) => l.record.pipeline === def.name)),
+    };
+    return reconcileRule(db, def, input, evidence, logged, added, ruleDay && { read: ruleDay, ...(lateBefore ? { lateBefore } : {}) });
   });
 }
 
@@ -125,4 +145,11 @@ async function judgedByPartition(def: PipelineDefinition, dir: string, db: DuckD
     pipeline: def.name, event: l.event, position: l.position, watermark: l.watermark, ...(l.window ? { windowStart: l.window.start, windowEnd: l.window.end } : {}),
   });
   return { late: judged.late.map((l) => ({ evaluatedOnArrival: l.evaluatedOnArrival, record: record(l) })), skippedWindows: judged.skippedWindows.map(record) };
+}
+
+/** The files of `files` modified after `since` (epoch ms): written later (files are written whole, never in place). */
+async function writtenAfter(files: readonly string[], since: number): Promise<string[]> {
+  const out: string[] = [];
+  for (const f of files) if (((await stat(f).catch(() => undefined))?.mtimeMs ?? 0) > since) out.push(f);
+  return out;
 }

@@ -12,6 +12,7 @@ import { compareCanonical } from '../stream/rule-merge.ts';
 import type { ArchiveAdded } from './archive-added.ts';
 import { finalResults } from './final-results.ts';
 import type { LoggedLate } from './reconcile.ts';
+import { planRuleDay } from './rule-day-reach.ts';
 
 /**
  * Store mode's proof for rule alerts (reconcile-rule.ts): the stream's own rule operator re-run over the
@@ -50,14 +51,38 @@ export interface RuleRecomputation {
    * kept by every decision), the replay's is the last event before t.
    */
   reach(alert: AlertResult): number;
+  /** The late log it used: the one given, and the older entries a quiet key's reach needed (`RuleDayScope`). */
+  readonly logged: readonly LoggedLate[];
+}
+
+/**
+ * A day's recomputation reads the keys' reach only (rule-day-reach.ts) instead of the whole archive. The
+ * stream's predecessor of a key's first alert of the day is at or after the key's last event before the
+ * day that every decision kept (not logged late, not archive-added): each key's reach is that event's span.
+ */
+export interface RuleDayScope {
+  readonly range: { readonly from: number; readonly to: number };
+  /** The given log holds every logged late event with ts >= `from`; `load(a, b)` gives those with a <= ts < b. */
+  readonly lateBefore?: { readonly from: number; load(from: number, to: number): Promise<readonly LoggedLate[]> };
 }
 
 const at = (p: EventPosition) => `${p.source}\u0000${p.offset}`;
 
 export async function recomputeRuleKeys(
-  db: DuckDb, def: RulePipeline, dir: string, keys: readonly KeyValues[], logged: readonly LoggedLate[], added: ArchiveAdded | undefined,
+  db: DuckDb, def: RulePipeline, dir: string, keys: readonly KeyValues[], given: readonly LoggedLate[], added: ArchiveAdded | undefined, day?: RuleDayScope,
 ): Promise<RuleRecomputation> {
-  const events = keys.length === 0 ? [] : await readKeysEvents(db, def, dir, keys);
+  let logged = given, events: ArchivedEvent[] = [];
+  if (keys.length > 0) {
+    const where = await narrowToKeys(db, def, keys);
+    try {
+      let files: readonly string[] | undefined;
+      if (day) ({ logged, files } = await keysReach(db, def, dir, keys, where, given, added, day));
+      events = await readKeysEvents(db, def, dir, keys, where, files);
+    } finally {
+      await db.run('DROP TABLE IF EXISTS recompute_keys');
+      await db.run('DROP TABLE IF EXISTS recompute_not_last');
+    }
+  }
   const verdicts = new Map(logged.map((l) => [at(l.record.position), l]));
   const addedAt = new Set(added?.events.map((e) => at(e.position)) ?? []);
   const read = events.filter((e) => !addedAt.has(at(e.position)));
@@ -65,31 +90,59 @@ export async function recomputeRuleKeys(
     alerts: run(def, events, verdicts),
     withoutAdded: read.length < events.length ? run(def, read, verdicts) : undefined,
     reach: reachOf(def, events, (e) => !verdicts.has(at(e.position)) && !addedAt.has(at(e.position))),
+    logged,
   };
 }
 
-/** The archived events of `keys` only: DuckDB narrows by the key column where its text is the key's own; JS decides exactly. */
-async function readKeysEvents(db: DuckDb, def: RulePipeline, dir: string, keys: readonly KeyValues[]): Promise<ArchivedEvent[]> {
+/**
+ * The files holding the keys' reach for the day, in the stream's view: their last events before the day
+ * that no logged verdict or added file touches, and the hours of the logged and added events themselves
+ * (the stream evaluated some of them). A reach before the log given loads the older log and looks again
+ * (an older event logged late is no such last event).
+ */
+async function keysReach(
+  db: DuckDb, def: RulePipeline, dir: string, keys: readonly KeyValues[], keysWhere: string | undefined, given: readonly LoggedLate[], added: ArchiveAdded | undefined, day: RuleDayScope,
+): Promise<{ logged: readonly LoggedLate[]; files: readonly string[] }> {
+  const wanted = new Set(keys.map((k) => paneId([def.key], k)));
+  const eventPane = eventPaneIdOf(def.schema, [def.key]);
+  let logged = given, loadedFrom = day.lateBefore?.from ?? Number.NEGATIVE_INFINITY;
+  for (;;) {
+    const others = [...logged.map((l) => ({ event: l.record.event, position: l.record.position })), ...(added?.events ?? [])];
+    await db.createTableFromColumns('recompute_not_last_rows', [
+      { name: '_source', type: 'VARCHAR', values: others.map((e) => e.position.source) },
+      { name: '_offset', type: 'DOUBLE', values: others.map((e) => e.position.offset) },
+    ]);
+    await db.run('CREATE OR REPLACE TEMP TABLE recompute_not_last AS SELECT _source, _offset::BIGINT AS _offset FROM recompute_not_last_rows');
+    await db.run('DROP TABLE recompute_not_last_rows');
+    const alsoAt = others.filter((e) => wanted.has(eventPane(e.event))).map((e) => e.event[def.schema.timeField] as number).filter((t) => t < day.range.to);
+    const read = await planRuleDay(db, def, dir, day.range, { ...(keysWhere ? { keysWhere } : {}), notLast: 'recompute_not_last', alsoAt });
+    if (!day.lateBefore || read.from >= loadedFrom) return { logged, files: read.files };
+    logged = [...(await day.lateBefore.load(read.from, loadedFrom)), ...logged];
+    loadedFrom = read.from;
+  }
+}
+
+/**
+ * SQL keeping the archive's rows of `keys` (table `recompute_keys`), where DuckDB's text of the key column
+ * is the key's own (string, int, bool); undefined: every row (other kinds read as text differently).
+ */
+export async function narrowToKeys(db: DuckDb, def: RulePipeline, keys: readonly KeyValues[]): Promise<string | undefined> {
+  const kind = def.schema.fields[def.key]?.kind;
+  if (kind === undefined) throw new ConcordError(`${def.name}: key field ${def.key} is not in schema ${def.schema.name}`, { domain: 'internal' });
+  if (kind !== 'string' && kind !== 'int' && kind !== 'bool') return undefined;
+  const values = [...new Set(keys.flatMap((k) => (k[def.key] === null ? [] : [String(k[def.key])])))];
+  await db.createTableFromColumns('recompute_keys', [{ name: 'k', type: 'VARCHAR', values }]);
+  const col = quoteIdent(def.key);
+  return `(CAST(${col} AS VARCHAR) IN (SELECT k FROM recompute_keys)${keys.some((k) => k[def.key] === null) ? ` OR ${col} IS NULL` : ''})`;
+}
+
+/** The archived events of `keys` only (of `files`, default all): DuckDB narrows by `where`; JS decides exactly. */
+async function readKeysEvents(db: DuckDb, def: RulePipeline, dir: string, keys: readonly KeyValues[], where: string | undefined, files?: readonly string[]): Promise<ArchivedEvent[]> {
   const wanted = new Set(keys.map((k) => paneId([def.key], k)));
   const eventPane = eventPaneIdOf(def.schema, [def.key]);
   const fields = [...new Set([...fieldsRead(def), def.key, def.schema.idField, def.schema.timeField])];
-  const kind = def.schema.fields[def.key]?.kind;
-  if (kind === undefined) throw new ConcordError(`${def.name}: key field ${def.key} is not in schema ${def.schema.name}`, { domain: 'internal' });
-  // Other kinds (double, decimal, timestamp) read as text differently from the results' key: all rows.
-  const narrow = kind === 'string' || kind === 'int' || kind === 'bool';
-  let where: string | undefined;
-  if (narrow) {
-    const values = [...new Set(keys.flatMap((k) => (k[def.key] === null ? [] : [String(k[def.key])])))];
-    await db.createTableFromColumns('recompute_keys', [{ name: 'k', type: 'VARCHAR', values }]);
-    const col = quoteIdent(def.key);
-    where = `(CAST(${col} AS VARCHAR) IN (SELECT k FROM recompute_keys)${keys.some((k) => k[def.key] === null) ? ` OR ${col} IS NULL` : ''})`;
-  }
-  try {
-    const events = await readArrivalOrder(dir, def.schema, { db, fields, ...(where ? { where } : {}) });
-    return events.filter((e) => wanted.has(eventPane(e.event)));
-  } finally {
-    if (narrow) await db.run('DROP TABLE recompute_keys');
-  }
+  const events = await readArrivalOrder(dir, def.schema, { db, fields, ...(where ? { where } : {}), ...(files ? { files } : {}) });
+  return events.filter((e) => wanted.has(eventPane(e.event)));
 }
 
 /**
