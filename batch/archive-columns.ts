@@ -57,8 +57,9 @@ export function archiveScan(dir: string, schema: EventSchema, files?: readonly s
  * file has none: `union_by_name` fills the files without it when another has it; the empty typed row
  * set (`UNION ALL BY NAME`) adds it when none has. DuckDB pushes projections and filters through both.
  */
-export function tolerantScan(from: string, schema: EventSchema): string {
-  const files = `read_parquet(${from}, hive_partitioning = false, union_by_name = true)`;
+export function tolerantScan(from: string, schema: EventSchema, o: { filename?: boolean } = {}): string {
+  // `filename`: each row's file as a column `filename` (NULL in the typed empty row set).
+  const files = `read_parquet(${from}, hive_partitioning = false, union_by_name = true${o.filename ? ', filename = true' : ''})`;
   const optional = Object.entries(schema.fields).filter(([, f]) => !f.required);
   if (optional.length === 0) return files;
   const nulls = optional.map(([n, f]) => `NULL::${duckdbType(f.kind)} AS ${quoteIdent(n)}`).join(', ');

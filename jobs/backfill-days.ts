@@ -1,5 +1,6 @@
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { archiveFilesWrittenSince } from '../reconcile/archive-changes.ts';
+import { ruleArchiveChangedSince } from '../reconcile/rule-archive-changes.ts';
 import type { SqlResultStore } from '../store/sql-store.ts';
 
 /**
@@ -23,7 +24,10 @@ export async function backfillDays(
     if (archiveDir !== undefined) {
       const since = await store.archiveCheckedThrough(def.name, date);
       if (since !== null) {
-        for (const f of await archiveFilesWrittenSince(def, archiveDir, date, since)) newest = Math.max(newest ?? 0, Math.ceil(f.mtimeMs));
+        let news = await archiveFilesWrittenSince(def, archiveDir, date, since);
+        // A rule's older files reach the day through a quiet key's last event: read, as the backfill reads them.
+        if (def.kind === 'rule') news = (await ruleArchiveChangedSince(def, archiveDir, date, since, news, { newsOnly: true })).written;
+        for (const f of news) newest = Math.max(newest ?? 0, Math.ceil(f.mtimeMs));
       }
     }
     if (newest !== undefined) out.set(date, newest);

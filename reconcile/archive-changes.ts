@@ -7,6 +7,7 @@ import { keyValuesOf, type KeyValues } from '../pipeline/keys.ts';
 import { assignWindows, lastWindowEndBefore } from '../pipeline/windows.ts';
 import type { AnyEvent } from '../schemas/schema.ts';
 import { dayRange } from './day-range.ts';
+import { ruleArchiveChangedSince } from './rule-archive-changes.ts';
 
 /** A cell of a day that archive content touches. */
 export interface ArchiveCell {
@@ -27,10 +28,11 @@ export interface ArchiveChanges {
 
 /**
  * The event times whose events can change a cell of the day: a window that starts in the day ends up to
- * a window's size after midnight (6 h hopping windows: into the next day's hour 05); a rule's alert of
- * the day depends on its key's events up to `span` before it and on its predecessor's status, which
- * counts the predecessor's own span: two spans before the day (a predecessor more than a span before
- * midnight, a key quiet that long, is not covered).
+ * a window's size after midnight (6 h hopping windows: into the next day's hour 05). Rules: the day and
+ * the two spans before it, the times decided by listing alone (an alert of the day depends on its key's
+ * events up to `span` before it and on its predecessor's status, which counts the predecessor's own span);
+ * a key quiet for longer reaches further back, to its own last event's span (rule-day-reach.ts), which
+ * the rule paths find by reading (rule-archive-changes.ts, planRuleDay).
  */
 export function eventTimesOfDay(def: PipelineDefinition, day: string): { from: number; to: number } {
   const range = dayRange(day);
@@ -52,7 +54,8 @@ export async function archiveHoldsDay(def: PipelineDefinition, archiveDir: strin
 /**
  * The archive files that may hold events of `day`'s cells (the event-time partitions `eventTimesOfDay`
  * overlaps), written after `since` (epoch ms), sorted by path.
- * Cheap (a listing and a stat per file): what deciding whether a day needs a backfill reads.
+ * Cheap (a listing and a stat per file): what deciding whether a day needs a backfill reads. Rules:
+ * the files of their two spans only; older ones that reach the day are `ruleArchiveChangedSince`'s.
  */
 export async function archiveFilesWrittenSince(def: PipelineDefinition, archiveDir: string, day: string, since: number): Promise<{ path: string; mtimeMs: number }[]> {
   const files: { path: string; mtimeMs: number }[] = [];
@@ -68,18 +71,24 @@ export async function archiveFilesWrittenSince(def: PipelineDefinition, archiveD
  * day written later (files are written whole, temp then rename, and never rewritten in place, so a
  * file's modification time says when its events reached the archive), and the cells of `def` their
  * events fall into. Rule pipelines: a touched key's alerts of the day (an alert depends on its key's
- * earlier events). Events a `where` filter drops mark cells that a recompute finds unchanged.
+ * earlier events), from files of any time before the day that reach it (rule-archive-changes.ts).
+ * Events a `where` filter drops mark cells that a recompute finds unchanged.
  *
  * The nightly job calls this (or `detectArchiveChanges` in reconcile/backfill-day.ts, which also marks
  * the cells dirty in the store) before backfilling a reconciled day.
  */
 export async function archiveChangedSince(def: PipelineDefinition, archiveDir: string, day: string, since: number): Promise<ArchiveChanges> {
   const range = dayRange(day);
-  const reach = eventTimesOfDay(def, day);
   const listedAt = Date.now();
-  const files = (await archiveFilesWrittenSince(def, archiveDir, day, since)).map((f) => f.path);
+  const near = await archiveFilesWrittenSince(def, archiveDir, day, since);
+  if (def.kind === 'rule') {
+    // Older files too: a key quiet for more than a span before midnight (rule-archive-changes.ts).
+    const changes = await ruleArchiveChangedSince(def, archiveDir, day, since, near);
+    return { files: changes.written.map((f) => f.path), cells: changes.cells.sort((a, b) => a.windowStart - b.windowStart), listedAt };
+  }
+  const files = near.map((f) => f.path);
   if (files.length === 0) return { files, cells: [], listedAt };
-  const keyFields = def.kind === 'windowed' ? def.key : [def.key];
+  const keyFields = def.key;
   const names = [...new Set([def.schema.timeField, ...keyFields])];
   const select = names.map((n) => (def.schema.fields[n]!.kind === 'timestamp' ? `epoch_ms(${quoteIdent(n)}) AS ${quoteIdent(n)}` : quoteIdent(n)));
   const db = await DuckDb.open(':memory:', { threads: 1 });
@@ -100,9 +109,7 @@ export async function archiveChangedSince(def: PipelineDefinition, archiveDir: s
     }
     const ts = event[def.schema.timeField] as number;
     const key = keyValuesOf(def.schema, keyFields, event);
-    // A rule's key is redone for the whole day when one of its events falls in the day or within its reach before it.
-    const starts = def.kind === 'windowed' ? assignWindows(def.window, ts) : ts >= reach.from && ts < range.to ? [range.from] : [];
-    for (const windowStart of starts) {
+    for (const windowStart of assignWindows(def.window, ts)) {
       if (windowStart < range.from || windowStart >= range.to) continue;
       const id = `${windowStart}\u0000${JSON.stringify(Object.values(key))}`;
       if (!cells.has(id)) cells.set(id, { day, windowStart, key });

@@ -49,22 +49,29 @@ export interface RuleDayOptions {
 export async function planRuleDay(db: DuckDb, def: RulePipeline, dir: string, day: { from: number; to: number }, o: RuleDayOptions = {}): Promise<RuleDayRead> {
   const span = def.rule.span;
   const hours = await ArchiveHours.of(dir, def.schema);
-  const dayFiles = (await hours.hoursAt(hourStarts([day]))).flatMap((h) => h.files);
-  let lastTimes: number[] = [], keys = 0, walkedHours = 0;
-  if (dayFiles.length > 0) ({ lastTimes, keys, walkedHours } = await lastBeforeDay(db, def, dir, hours, dayFiles, day, o));
+  const { dayFiles, keys, walkedHours } = await lastBeforeDay(db, def, dir, day, o, hours);
+  const lastTimes = ((await db.columns('SELECT DISTINCT ts FROM rule_day_last')).ts ?? []).map(Number);
+  await db.run('DROP TABLE rule_day_last');
   const reaches = [{ from: day.from - span, to: day.to }, ...lastTimes.map((t) => ({ from: t - span, to: t + 1 })), ...(o.alsoAt ?? []).map((t) => ({ from: t, to: t + 1 }))];
   const files = (await hours.hoursAt(hourStarts(reaches))).flatMap((h) => h.files);
   const from = Math.min(day.from - span, ...lastTimes.map((t) => t - span));
   return { files, dayFiles, from, keys, walkedHours };
 }
 
-async function lastBeforeDay(
-  db: DuckDb, def: RulePipeline, dir: string, hours: ArchiveHours, dayFiles: readonly string[], day: { from: number; to: number }, o: RuleDayOptions,
-): Promise<{ lastTimes: number[]; keys: number; walkedHours: number }> {
+/**
+ * The walk alone: leaves the table `rule_day_last (k, ts)`, each key of the day (of `o.keysWhere`) with
+ * the time of its last event before the day, for the caller to read and drop.
+ */
+export async function lastBeforeDay(
+  db: DuckDb, def: RulePipeline, dir: string, day: { from: number; to: number }, o: RuleDayOptions = {}, listed?: ArchiveHours,
+): Promise<{ dayFiles: string[]; keys: number; walkedHours: number }> {
+  const hours = listed ?? (await ArchiveHours.of(dir, def.schema));
+  const dayFiles = (await hours.hoursAt(hourStarts([day]))).flatMap((h) => h.files);
   const k = keyValueSql(def, def.key), ts = timeExpr(def);
   const kept = [...(def.where.length > 0 ? [whereSql(def)] : []), ...(o.keysWhere ? [o.keysWhere] : [])].map((c) => ` AND ${c}`).join('');
-  await db.run(`CREATE OR REPLACE TEMP TABLE rule_day_pending AS SELECT DISTINCT ${k} AS k FROM ${archiveScan(dir, def.schema, dayFiles)}
-    WHERE ${ts} >= ${day.from} AND ${ts} < ${day.to}${kept}`);
+  const dayKeys = dayFiles.length === 0 ? 'SELECT NULL AS k WHERE false' : `SELECT DISTINCT ${k} AS k FROM ${archiveScan(dir, def.schema, dayFiles)}
+    WHERE ${ts} >= ${day.from} AND ${ts} < ${day.to}${kept}`;
+  await db.run(`CREATE OR REPLACE TEMP TABLE rule_day_pending AS ${dayKeys}`);
   await db.run('CREATE OR REPLACE TEMP TABLE rule_day_last AS SELECT k, 0::BIGINT AS ts FROM rule_day_pending WHERE false');
   let pending = await count(db, 'rule_day_pending');
   const keys = pending;
@@ -90,10 +97,8 @@ async function lastBeforeDay(
     size *= 2;
   }
   if (pending > 0 && batch.length > 0) await walk(batch);
-  const lastTimes = ((await db.columns('SELECT DISTINCT ts FROM rule_day_last')).ts ?? []).map(Number);
   await db.run('DROP TABLE rule_day_pending');
-  await db.run('DROP TABLE rule_day_last');
-  return { lastTimes, keys, walkedHours };
+  return { dayFiles, keys, walkedHours };
 }
 
 async function count(db: DuckDb, table: string): Promise<number> {
