@@ -44,8 +44,19 @@ export type ColumnType = 'DOUBLE' | 'VARCHAR' | 'INTEGER';
 const COLUMN_TYPES: Record<ColumnType, DuckDBType> = { DOUBLE, VARCHAR, INTEGER };
 const VECTOR_SIZE = 2048;
 
+/** Told every statement any DuckDb runs (tests and benchmarks count what a read touched: `DuckDb.observe`). */
+export type StatementObserver = (sql: string) => void;
+const observers = new Set<StatementObserver>();
+const told = (sql: string) => { for (const o of observers) o(sql); };
+
 /** The one way Concord talks to DuckDB: run a statement, or read a result column-wise. */
 export class DuckDb {
+  /** Calls `observer` with each statement run from now on, until the returned function is called. */
+  static observe(observer: StatementObserver): () => void {
+    observers.add(observer);
+    return () => observers.delete(observer);
+  }
+
   private readonly instance: DuckDBInstance;
   private readonly connection: DuckDBConnection;
   /** The spill folder this instance made its own (removed on close). */
@@ -72,6 +83,7 @@ export class DuckDb {
   }
 
   async run(sql: string): Promise<void> {
+    told(sql);
     try {
       await this.connection.run(sql);
     } catch (error) {
@@ -81,6 +93,7 @@ export class DuckDb {
 
   /** Rows as objects with JS values (BIGINT -> bigint). For small results. */
   async rows(sql: string): Promise<Record<string, unknown>[]> {
+    told(sql);
     try {
       const reader = await this.connection.runAndReadAll(sql);
       return reader.getRowObjectsJS() as Record<string, unknown>[];
@@ -91,6 +104,7 @@ export class DuckDb {
 
   /** Result as named columns (arrays of JS values): ~5x faster than row objects for big results. */
   async columns(sql: string): Promise<Record<string, unknown[]>> {
+    told(sql);
     try {
       const reader = await this.connection.runAndReadAll(sql);
       return reader.getColumnsObjectJS() as Record<string, unknown[]>;
@@ -105,6 +119,7 @@ export class DuckDb {
    * `columns`). NULL reads as NaN: use it for columns that hold no NaN.
    */
   async numbers(sql: string): Promise<Record<string, Float64Array>> {
+    told(sql);
     try {
       const result = await this.connection.run(sql);
       const names = result.columnNames();
