@@ -9,8 +9,8 @@ import type { SqlResultStore } from '../store/sql-store.ts';
  * file written after the day's last reconcile or backfill (late data that reached only the archive).
  * That instant goes into the backfill job id, so asking twice for the same news is one job, while news
  * arriving after a backfill ran makes a new one. Days never reconciled have no archive news (their
- * reconcile reads the whole archive); a day reverted to the stream's version is left out. `archiveDir`
- * undefined: dirty cells only.
+ * reconcile reads all the archive holds for them); a day reverted to the stream's version is left out.
+ * `archiveDir` undefined: dirty cells only.
  */
 export async function backfillDays(
   store: Pick<SqlResultStore, 'dirtyDays' | 'archiveCheckedThrough' | 'revertedToStream'>, def: PipelineDefinition, dates: readonly string[], archiveDir: string | undefined,

@@ -54,9 +54,9 @@ export function addedByCell(def: WindowedPipeline, added: ArchiveAdded): Map<str
 }
 
 /**
- * Rules: the added events of an alert's key that can change it, by key: those after `from` (store mode:
- * the reach of rule-recompute.ts; by default two spans, one before the alert and one through its
- * predecessor, as ruleAttribution looks at late events without it).
+ * Rules: the added events of an alert's key that can change it, by key: those after `from` (the reach of
+ * rule-recompute.ts: one span before its earliest possible predecessor, however far back); without one,
+ * every earlier added event of the key.
  */
 export function addedNearAlert(def: RulePipeline, added: ArchiveAdded): (key: KeyValues, ts: number, from?: number) => LateEventRef[] {
   const byKey = new Map<string, ArchivedEvent[]>();
@@ -68,5 +68,5 @@ export function addedNearAlert(def: RulePipeline, added: ArchiveAdded): (key: Ke
     list.push(e);
   }
   const tsOf = (e: ArchivedEvent) => e.event[def.schema.timeField] as number;
-  return (key, ts, from = ts - 2 * def.rule.span) => (byKey.get(paneId([def.key], key)) ?? []).filter((e) => tsOf(e) <= ts && tsOf(e) > from).map((e) => addedRef(def, e));
+  return (key, ts, from = Number.NEGATIVE_INFINITY) => (byKey.get(paneId([def.key], key)) ?? []).filter((e) => tsOf(e) <= ts && tsOf(e) > from).map((e) => addedRef(def, e));
 }

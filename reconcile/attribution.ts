@@ -138,13 +138,14 @@ export function windowAttribution(def: Extract<PipelineDefinition, { kind: 'wind
 
 /**
  * `reach` (rule-recompute.ts): the event time above which a late event can change an alert, from its
- * key's events. Without it (the shadow run), one span back, else two (through the predecessor).
+ * key's events (store mode: over the day's reach; without a log: over the shadow run), however far back
+ * the alert's predecessor is.
  */
 export function ruleAttribution(
   def: Extract<PipelineDefinition, { kind: 'rule' }>,
   dropped: readonly LateRecord[],
   evaluatedLate: readonly LateRecord[],
-  reach?: (alert: AlertResult) => number,
+  reach: (alert: AlertResult) => number,
 ): Attribution {
   const lateByKey = new Map<string, { ref: LateEventRef; ts: number; dropped: boolean }[]>();
   const eventPane = eventPaneIdOf(def.schema, [def.key]);
@@ -156,16 +157,14 @@ export function ruleAttribution(
   };
   dropped.forEach((l) => add(l, true));
   evaluatedLate.forEach((l) => add(l, false));
-  const span = def.rule.span;
   const sameValue = sameValueOf(def);
   return (_id, rt, rp, sh) => {
     const alert = (rt ?? rp) as AlertResult;
     const candidates = lateByKey.get(paneId([def.key], alert.key)) ?? [];
-    // A late event changes C(t) for t within one span after it, and a changed status changes the
-    // next event's alert: so look one span back, then through the predecessor (two spans).
-    const from = reach?.(alert);
-    const near = from === undefined ? candidates.filter((c) => c.ts <= alert.ts && c.ts > alert.ts - span) : [];
-    const chain = near.length > 0 ? near : candidates.filter((c) => c.ts <= alert.ts && c.ts > (from ?? alert.ts - 2 * span));
+    // A late event changes C(t) for t within one span after it, and a changed status changes the next
+    // event's alert: so every late event after one span before the earliest possible predecessor.
+    const from = reach(alert);
+    const chain = candidates.filter((c) => c.ts <= alert.ts && c.ts > from);
     const events = chain.map((c) => c.ref);
     if (!sameValue(rt, sh) || chain.length === 0) return { cause: 'unexplained', events };
     return { cause: chain.some((c) => c.dropped) ? 'late_beyond_lateness' : 'late_within_lateness', events };

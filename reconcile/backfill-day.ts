@@ -41,8 +41,8 @@ export function revertedDayMessage(pipeline: string, date: string): string {
 /**
  * Archive content added to a reconciled day after its last reconcile (or backfill): marks the cells
  * its events fall into dirty, so the backfill recomputes exactly those, and moves the day's archive
- * check forward. A day never reconciled is left alone (its reconcile reads the whole archive).
- * Returns the cells marked. The nightly job may call this before `backfillDay`.
+ * check forward. A day never reconciled is left alone (its reconcile reads all the archive holds for
+ * it). Returns the cells marked. The nightly job may call this before `backfillDay`.
  */
 export async function detectArchiveChanges(def: PipelineDefinition, date: string, store: ReconcileStore, archiveDir: string): Promise<number> {
   if (!store.archiveCheckedThrough || !store.markDirty || !store.setArchiveCheckedThrough) return 0;
@@ -59,8 +59,8 @@ export async function detectArchiveChanges(def: PipelineDefinition, date: string
  * not the whole day) and upserts them into the day's live version with provenance `backfill`. Cells
  * are dirty when stream rows or late events changed them after the reconcile, or when archive files
  * arrived after it (`detectArchiveChanges`). Rule pipelines: a dirty key's alerts of the day are
- * recomputed (an alert depends on its key's earlier events, so the key's events are read; other keys
- * are not touched). A day reverted to the stream's version is skipped, its dirty cells kept: the revert
+ * recomputed (an alert depends on its key's earlier events: the key's reach is read, the day, the span
+ * before it and its last earlier event's span, rule-day-reach.ts; other keys are not touched). A day reverted to the stream's version is skipped, its dirty cells kept: the revert
  * chose the stream's record, which a backfill would mix recomputed cells into.
  */
 export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary> {
