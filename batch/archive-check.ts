@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { ConcordError } from '../pipeline/errors.ts';
@@ -67,13 +68,16 @@ async function footerProblem(db: DuckDb, file: string, schema: EventSchema): Pro
  * Moves the archive's corrupt files (truncated, not Parquet, another schema) to `_corrupt/` with a
  * `.reason` file beside each, so no read ever takes them for data, and returns them for the caller to
  * report by name. The cheap check (magic bytes) runs on every call; the footers are read only when
- * `deep` (after DuckDB refused the archive), since that costs a query per file.
+ * `deep` (after DuckDB refused the archive), since that costs a query per file. `only`: these files
+ * instead of every file of the schema.
  */
-export async function quarantineCorruptFiles(dir: string, schema: EventSchema, options: { deep?: boolean; db?: DuckDb } = {}): Promise<CorruptFile[]> {
+export async function quarantineCorruptFiles(dir: string, schema: EventSchema, options: { deep?: boolean; db?: DuckDb; only?: readonly string[] } = {}): Promise<CorruptFile[]> {
   const out: CorruptFile[] = [];
   const db = options.deep ? (options.db ?? (await DuckDb.open())) : undefined;
   try {
-    for (const file of await listArchiveFiles(dir, schema)) {
+    // `only`: the files a read touches (a rule day's reach), those still there.
+    const files = options.only ? options.only.filter((f) => existsSync(f)) : await listArchiveFiles(dir, schema);
+    for (const file of files) {
       const reason = (await magicProblem(file)) ?? (db ? await footerProblem(db, file, schema) : null);
       if (reason === null) continue;
       const movedTo = join(corruptDir(dir, schema), relative(schemaDir(dir, schema), file).replace(/[/\\]/g, '__'));

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { quarantineCorruptFiles, warnCorrupt, type CorruptFile } from './archive-check.ts';
 import { guardRequired, learnArchiveFields, missingColumn, readsTolerantly } from './archive-columns.ts';
@@ -16,6 +17,8 @@ export interface RecoveringReadOptions<T> {
   readonly onCorrupt?: (file: CorruptFile) => void;
   /** The result when no file of the schema is left to read (default: read anyway, and fail as the read fails). */
   readonly whenEmpty?: () => T;
+  /** The read touches these files only (a rule day's reach): the checks look at them, not at every file. */
+  readonly files?: readonly string[];
 }
 
 /** Attempts after the first: each one follows something newly learnt or moved out, so few are ever needed. */
@@ -36,8 +39,9 @@ export async function readArchiveRecovering<T>(
   def: PipelineDefinition, dir: string, read: (db: DuckDb, gaps: ArchiveReadGaps) => Promise<T>, options: RecoveringReadOptions<T> = {},
 ): Promise<T> {
   const report = (moved: readonly CorruptFile[]) => moved.forEach((c) => (options.onCorrupt ?? warnCorrupt)(c));
-  const noneLeft = async () => options.whenEmpty !== undefined && (await listArchiveFiles(dir, def.schema)).length === 0;
-  report(await quarantineCorruptFiles(dir, def.schema));
+  const only = options.files && { only: options.files };
+  const noneLeft = async () => options.whenEmpty !== undefined && (only ? !only.only.some((f) => existsSync(f)) : (await listArchiveFiles(dir, def.schema)).length === 0);
+  report(await quarantineCorruptFiles(dir, def.schema, only ?? {}));
   if (await noneLeft()) return options.whenEmpty!();
   const db = options.db ?? (await DuckDb.open());
   try {
@@ -56,7 +60,7 @@ export async function readArchiveRecovering<T>(
           // Another schema's files in the glob keep the read plain: they are moved out below first.
           if (learnt && gaps.foreign === 0) continue;
         }
-        const moved = await quarantineCorruptFiles(dir, def.schema, { deep: true, db });
+        const moved = await quarantineCorruptFiles(dir, def.schema, { deep: true, db, ...only });
         if (moved.length === 0) throw error;
         report(moved);
         if (await noneLeft()) return options.whenEmpty!();

@@ -56,7 +56,9 @@ export async function replay(def: PipelineDefinition, archiveDir: string, option
     const source = sourceRelation(def, archiveDir, options, from);
     return def.kind === 'windowed' ? replayWindowed(db, def, source, options.exactDistinct ?? true, windowSkips) : replayRule(db, def, source);
   };
-  return readArchiveRecovering(def, archiveDir, run, { ...(options.db ? { db: options.db } : {}), ...(options.onCorrupt ? { onCorrupt: options.onCorrupt } : {}), whenEmpty: () => [] });
+  return readArchiveRecovering(def, archiveDir, run, {
+    ...(options.db ? { db: options.db } : {}), ...(options.onCorrupt ? { onCorrupt: options.onCorrupt } : {}), ...(options.files ? { files: options.files } : {}), whenEmpty: () => [],
+  });
 }
 
 /**

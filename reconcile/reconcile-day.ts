@@ -198,7 +198,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
     lateLogBefore: { from: range.from - 2 * def.rule.span, load: (a: number, b: number) => ruleLateEventsBetween(store, def, a, b) },
   } : {};
   await step(1, 'replaying the day from the archive and attributing differences');
-  const { report, replayed } = await reconcileWithReplay({
+  const { report, replayed, readFrom } = await reconcileWithReplay({
     ...(archiveAdded.length > 0 ? { archiveAdded } : {}), ...rule,
     ...(otherRun.length > 0 ? { otherRun } : {}),
     def, realtime, archiveDir: req.archiveDir, lateLog, range, ...(dashboardRead ? { dashboardRead } : {}),
@@ -213,7 +213,10 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   };
   // A file of the day moved to _corrupt/ (now or by an earlier read): the replay lacks its events, and its
   // cells read as `archive_gap` (or unexplained); publishing would replace the stream's numbers with smaller ones.
-  const corrupt = await corruptFilesIn(req.archiveDir, def.schema, eventTimesOfDay(def, date));
+  // A rule day: from its quietest key's reach, found without them (a key whose every earlier event was in
+  // a corrupt file reaches no further back: such a file is not named).
+  const times = eventTimesOfDay(def, date);
+  const corrupt = await corruptFilesIn(req.archiveDir, def.schema, { from: Math.min(times.from, readFrom ?? times.from), to: times.to });
   if (corrupt.length > 0 && req.force !== true) throw new CorruptArchiveDayError(def.name, date, corrupt);
   if (report.unexplained > 0 && req.force !== true) {
     const failed: DayReconciliation = { ...base, generation: null, previous_generation: -1, status: 'failed_unexplained', corrections: 0 };

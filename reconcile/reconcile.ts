@@ -81,12 +81,15 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileReport>
   return (await run(input, false)).report;
 }
 
-/** `reconcile`, also handing back the replayed (complete) results of the range: the corrected values. */
-export async function reconcileWithReplay(input: ReconcileInput): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
+/**
+ * `reconcile`, also handing back the replayed (complete) results of the range: the corrected values; a
+ * rule day, the earliest event time it read (`readFrom`: its quietest key's reach).
+ */
+export async function reconcileWithReplay(input: ReconcileInput): Promise<{ report: ReconcileReport; replayed: ResultRecord[]; readFrom?: number }> {
   return run(input, true);
 }
 
-async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
+async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ report: ReconcileReport; replayed: ResultRecord[]; readFrom?: number }> {
   const { def, range } = input;
   // Corrupt files and fields added later are dealt with as replay does (the evidence reads the archive
   // first, so a reconcile never got to the replay's own recovery).
@@ -124,7 +127,8 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
       from: older.from,
       load: async (a: number, b: number) => lateAtArchivePositions(db, def, input.archiveDir, (await older.load(a, b)).filter((l) => l.record.pipeline === def.name)),
     };
-    return reconcileRule(db, def, input, evidence, logged, added, ruleDay && { read: ruleDay, ...(lateBefore ? { lateBefore } : {}) });
+    const out = await reconcileRule(db, def, input, evidence, logged, added, ruleDay && { read: ruleDay, ...(lateBefore ? { lateBefore } : {}) });
+    return ruleDay ? { ...out, readFrom: ruleDay.from } : out;
   });
 }
 

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ParquetArchive } from '../../batch/parquet-archive.ts';
+import { truncate } from 'node:fs/promises';
+import { CorruptArchiveDayError } from '../../batch/archive-check.ts';
+import { listArchiveFiles, ParquetArchive } from '../../batch/parquet-archive.ts';
 import { transactionsSchema } from '../../examples/seed.ts';
 import { checkDefinition, type RulePipeline } from '../../pipeline/definition.ts';
 import { Registry } from '../../pipeline/registry.ts';
@@ -67,6 +69,20 @@ describe.each(backends)('a quiet key\'s late file before the two spans: $name', 
     expect(found.cells.map((c) => c.key.user_id).sort()).toEqual(['k', 'm']);
     expect(await backfillDay({ def: bigSpend, date: DAY, store, archiveDir: dir, jobId: 'bf-1' })).toMatchObject({ dirty: 2, fromArchive: 2, changed: 2 });
     expect((await store.current(bigSpend.name, DAY)).map((r) => r.key.user_id)).toEqual(['n']);
+  });
+
+  // A corrupt file within a quiet key's reach hides events the day's first alert depends on: not published.
+  it('a corrupt file within a quiet key\'s reach (20:50 the day before) stops the publish, as one of the day\'s own does', async () => {
+    const store = await openStore(url(), { registry, schema: schemas.next('quiet') });
+    stores.push(store);
+    const dir = join(ws.dir, `archive-${randomUUID()}`);
+    await archive(dir, dayLines(), 'file:day.jsonl');
+    await archive(dir, [txn('k-o', D0 - 3 * H - 10 * M, 'k', 500)], 'file:other.jsonl');
+    await store.writeRealtime((await streamLines(bigSpend, dayLines())).changelog);
+    const other = (await listArchiveFiles(dir, transactionsSchema)).find((f) => f.includes('file_other'))!;
+    await truncate(other, 5);
+    const refused = await reconcileDay({ def: bigSpend, date: DAY, store, archiveDir: dir, jobId: 'r-corrupt' }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(CorruptArchiveDayError);
   });
 
   it('reconciling the day again withdraws them and names the late file\'s events: archive_added', async () => {
