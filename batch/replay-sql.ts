@@ -6,6 +6,8 @@ import { unitScale, type FieldValue } from '../schemas/schema.ts';
 import { hashColumns } from './archive-layout.ts';
 import { quoteIdent, quoteString } from './duckdb.ts';
 
+export { inTimeRanges } from './time-ranges-sql.ts';
+
 /**
  * A definition lowered to DuckDB SQL over the archive: the replay runs these statements and `concord
  * explain` prints them. Names from definitions reach SQL only through `quoteIdent`, constants only
@@ -35,11 +37,6 @@ export function sqlLiteral(value: FieldValue): string {
 /** The pipeline's `where` as a SQL condition (`true` without one). */
 export function whereSql(def: PipelineDefinition): string {
   return filterSql(def.where, (f) => fieldExpr(def, f), sqlLiteral);
-}
-
-/** SQL: `ts` (epoch ms) falls in one of `ranges` ([from, to)). */
-export function inTimeRanges(ts: string, ranges: readonly { from: number; to: number }[]): string {
-  return ranges.length === 0 ? 'false' : `(${ranges.map((r) => `(${ts} >= ${r.from} AND ${ts} < ${r.to})`).join(' OR ')})`;
 }
 
 /** The archive columns a windowed definition reads: keys, aggregated fields and stored hashes. */
