@@ -65,16 +65,23 @@ export interface WindowSkips {
   readonly flag?: string;
 }
 
+/** Keeps some events (key fields as stored) and some of their (event, window) pairs: a replay of some cells (batch/replay-cells.ts). */
+export interface PairFilter {
+  events(sql: string): string;
+  pairs(sql: string): string;
+}
+
 /**
  * Every (event, window) pair of the events the `where` keeps, as SQL: window starts aligned to the epoch
  * like `assignWindows`. Only the columns the definition reads are carried (measured: SELECT * made the
- * 1M-event replay ~2x slower), plus `extra` (e.g. per-delivery flags).
+ * 1M-event replay ~2x slower), plus `extra` (e.g. per-delivery flags). `only`: those `PairFilter` keeps.
  */
-export function assignedSql(def: WindowedPipeline, source: string, extra: readonly string[] = [], skips?: WindowSkips): string {
+export function assignedSql(def: WindowedPipeline, source: string, extra: readonly string[] = [], skips?: WindowSkips, only?: PairFilter): string {
   const w = def.window;
   const filter = def.where.length > 0 ? ` WHERE ${whereSql(def)}` : '';
   const carried = skips ? [...extra, '_source', '_offset'] : extra;
-  const events = `SELECT ${[...columnsRead(def), `${timeExpr(def)} AS ${TS}`, ...carried].join(', ')} FROM ${source}${filter}`;
+  const read = `SELECT ${[...columnsRead(def), `${timeExpr(def)} AS ${TS}`, ...carried].join(', ')} FROM ${source}${filter}`;
+  const events = only ? only.events(read) : read;
   let pairs: string;
   if (w.kind === 'tumbling') pairs = `SELECT *, ${TS} - (${TS} % ${w.size}) AS ${WS} FROM (${events})`;
   else {
@@ -84,6 +91,7 @@ export function assignedSql(def: WindowedPipeline, source: string, extra: readon
       FROM (${events})
     ) WHERE ${WS} > ${TS} - ${w.size}`;
   }
+  if (only) pairs = only.pairs(pairs);
   if (!skips) return pairs;
   const skipped = `(SELECT DISTINCT _source AS __ks, _offset AS __ko, ${WS} AS __kw FROM ${skips.table})`;
   const on = `p._source = k.__ks AND p._offset = k.__ko AND p.${WS} = k.__kw`;
@@ -222,7 +230,7 @@ export interface WindowedPlan {
   readonly sketches: readonly { output: string; field: string; precision: number; sql: string }[];
 }
 
-export function windowedPlan(def: WindowedPipeline, source: string, exactDistinct: boolean, skips?: WindowSkips): WindowedPlan {
+export function windowedPlan(def: WindowedPipeline, source: string, exactDistinct: boolean, skips?: WindowSkips, only?: PairFilter): WindowedPlan {
   const groupCols = [WS, ...def.key.map(quoteIdent)];
   const selects: { sql: string; as: string }[] = [];
   def.aggregates.forEach((a, i) => {
@@ -235,8 +243,8 @@ export function windowedPlan(def: WindowedPipeline, source: string, exactDistinc
   // Several passes read the (event, window) pairs from a temp table written once; a single pass reads
   // the files directly (measured: the temp table cost more than it saved for one pass).
   const passes = (selects.length > 0 ? 1 : 0) + sketched.length;
-  const createAssigned = passes > 1 ? `CREATE OR REPLACE TEMP TABLE assigned AS ${assignedSql(def, source, [], skips)}` : undefined;
-  const assigned = createAssigned ? 'assigned' : `(${assignedSql(def, source, [], skips)})`;
+  const createAssigned = passes > 1 ? `CREATE OR REPLACE TEMP TABLE assigned AS ${assignedSql(def, source, [], skips, only)}` : undefined;
+  const assigned = createAssigned ? 'assigned' : `(${assignedSql(def, source, [], skips, only)})`;
   const main = selects.length > 0
     ? `CREATE OR REPLACE TEMP TABLE replay_main AS SELECT ${[...groupCols, ...selects.map((x) => `${x.sql} AS ${x.as}`)].join(', ')} FROM ${assigned} GROUP BY ALL`
     : undefined;

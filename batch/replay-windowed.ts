@@ -4,7 +4,7 @@ import { windowCellId, type KeyValues } from '../pipeline/keys.ts';
 import type { WindowResult } from '../schemas/results.ts';
 import { quoteIdent, type DuckDb } from './duckdb.ts';
 import { keyFromSql, windowFactory } from './replay-records.ts';
-import { WS, keyValueSql, windowedPlan, type WindowSkips } from './replay-sql.ts';
+import { WS, keyValueSql, windowedPlan, type PairFilter, type WindowSkips } from './replay-sql.ts';
 
 /** A key field as SQL that reads as a number (booleans as 0/1; others as `keyValueSql`). */
 function numericKeySql(def: WindowedPipeline, field: string, q: string): string {
@@ -33,12 +33,13 @@ async function keyDictionaries(db: DuckDb, def: WindowedPipeline, table: string)
 }
 
 /**
- * A windowed definition's results over `source`: the plan's plain aggregates fetched as columns, then
- * each HyperLogLog estimate from its SQL rank histogram, by the stream's own function.
+ * A windowed definition's results over `source` (the pairs `only` keeps, when given): the plan's plain
+ * aggregates fetched as columns, then each HyperLogLog estimate from its SQL rank histogram, by the
+ * stream's own function.
  */
-export async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: string, exactDistinct: boolean, skips?: WindowSkips): Promise<WindowResult[]> {
+export async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: string, exactDistinct: boolean, skips?: WindowSkips, only?: PairFilter): Promise<WindowResult[]> {
   const version = definitionVersion(def);
-  const plan = windowedPlan(def, source, exactDistinct, skips);
+  const plan = windowedPlan(def, source, exactDistinct, skips, only);
   const { groupCols, selects, assigned } = plan;
   if (plan.createAssigned) await db.run(plan.createAssigned);
   const size = def.window.size;

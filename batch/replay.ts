@@ -9,6 +9,7 @@ import type { DuckDb } from './duckdb.ts';
 import { inTimeRanges, ruleSql, windowedPlan } from './replay-sql.ts';
 import { EXCLUDED_FROM_WINDOWS, archiveFiles, loadExcluded, loadWindowSkips, sourceRelation, type SourceFilter } from './replay-source.ts';
 import { replayRule } from './replay-rule.ts';
+import { cellsFilter, loadReplayCells, type WindowCell } from './replay-cells.ts';
 import { replayWindowed } from './replay-windowed.ts';
 import { sketchHashSource } from './sketch-hashes.ts';
 import { readsTolerantly } from './archive-columns.ts';
@@ -37,6 +38,13 @@ export interface ReplayOptions extends SourceFilter {
    * error (default true; costs a full distinct aggregation, so benchmarks and reconcile turn it off).
    */
   exactDistinct?: boolean;
+  /**
+   * Windowed pipelines: replay only these (window start, key) cells, from their events alone (a
+   * backfill's dirty cells; batch/replay-cells.ts); each cell's values are those of the replay without
+   * it. A cell without events has no result. Give `timeRanges` covering the cells' windows too: they
+   * narrow the read, and a deduplicating replay keeps an id's first delivery within them.
+   */
+  cells?: readonly WindowCell[];
 }
 
 export async function replay(def: PipelineDefinition, archiveDir: string, options: ReplayOptions = {}): Promise<ResultRecord[]> {
@@ -53,8 +61,11 @@ export async function replay(def: PipelineDefinition, archiveDir: string, option
     if (only && only.length === 0) return [];
     const files = archiveFiles(archiveDir, def, only);
     const from = gaps.hashesMissing || readsTolerantly(archiveDir, def.schema) ? await sketchHashSource(db, def, archiveDir, files) : files;
+    // Deduplicated first, then cut to the cells: an id's first delivery is chosen among all it has.
     const source = sourceRelation(def, archiveDir, options, from);
-    return def.kind === 'windowed' ? replayWindowed(db, def, source, options.exactDistinct ?? true, windowSkips) : replayRule(db, def, source);
+    if (def.kind !== 'windowed') return replayRule(db, def, source);
+    if (options.cells) await loadReplayCells(db, def, options.cells);
+    return replayWindowed(db, def, source, options.exactDistinct ?? true, windowSkips, options.cells ? cellsFilter(def) : undefined);
   };
   return readArchiveRecovering(def, archiveDir, run, {
     ...(options.db ? { db: options.db } : {}), ...(options.onCorrupt ? { onCorrupt: options.onCorrupt } : {}), ...(options.files ? { files: options.files } : {}), whenEmpty: () => [],

@@ -1,12 +1,14 @@
+import type { DuckDb } from '../batch/duckdb.ts';
 import { replay } from '../batch/replay.ts';
-import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
-import { paneId, windowCellId } from '../pipeline/keys.ts';
+import type { WindowCell } from '../batch/replay-cells.ts';
+import { mergeRanges } from '../batch/time-ranges-sql.ts';
+import { definitionVersion, type PipelineDefinition, type WindowedPipeline } from '../pipeline/definition.ts';
+import { paneId } from '../pipeline/keys.ts';
 import { shellWord } from '../pipeline/names.ts';
-import { cellKey, type ResultRecord } from '../schemas/results.ts';
+import { cellKey, type ResultRecord, type WindowResult } from '../schemas/results.ts';
 import { archiveChangedSince } from './archive-changes.ts';
 import { replayRuleDay } from './rule-day-replay.ts';
 import { dayRange } from './day-range.ts';
-import { finalResults } from './final-results.ts';
 import { DefinitionChangedError, type Progress, type ReconcileStore } from './reconcile-day.ts';
 
 export interface BackfillRequest {
@@ -55,8 +57,8 @@ export async function detectArchiveChanges(def: PipelineDefinition, date: string
 }
 
 /**
- * Recomputes only the dirty cells of a reconciled day from the archive (the events of their windows,
- * not the whole day) and upserts them into the day's live version with provenance `backfill`. Cells
+ * Recomputes only the dirty cells of a reconciled day from the archive (the events of those cells, not
+ * the whole day nor every cell of their windows: `replayDirtyCells`) and upserts them into the day's live version with provenance `backfill`. Cells
  * are dirty when stream rows or late events changed them after the reconcile, or when archive files
  * arrived after it (`detectArchiveChanges`). Rule pipelines: a dirty key's alerts of the day are
  * recomputed (an alert depends on its key's earlier events: the key's reach is read, the day, the span
@@ -86,20 +88,8 @@ export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary
   }
   await step(1, `replaying the archive for ${dirty.length} dirty cells (${fromArchive} from archive files added after the reconcile)`);
   let rows: ResultRecord[];
-  if (def.kind === 'windowed') {
-    const starts = [...new Set(dirty.map((d) => d.windowStart))].sort((a, b) => a - b);
-    const size = def.window.size;
-    // Adjacent windows merge into one time range: fewer ranges, the same events.
-    const timeRanges: { from: number; to: number }[] = [];
-    for (const s of starts) {
-      const last = timeRanges.at(-1);
-      if (last && s <= last.to) last.to = Math.max(last.to, s + size);
-      else timeRanges.push({ from: s, to: s + size });
-    }
-    const wanted = new Set(dirty.map((d) => windowCellId(d.windowStart, def.key, d.key)));
-    const results = await replay(def, req.archiveDir, { dedupe: true, timeRanges, exactDistinct: false });
-    rows = [...finalResults(results).values()].filter((r) => r.kind === 'window' && wanted.has(windowCellId(r.windowStart, def.key, r.key)));
-  } else {
+  if (def.kind === 'windowed') rows = await replayDirtyCells(def, req.archiveDir, dirty);
+  else {
     // The dirty keys' reach only: the day, the span before it, and each key's last earlier event's span.
     const keys = [...new Map(dirty.map((d) => [paneId([def.key], d.key), d.key])).values()];
     rows = await replayRuleDay(def, req.archiveDir, range, keys);
@@ -113,4 +103,15 @@ export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary
   summary.changed = (await store.upsertBackfill(def.name, date, rows, dirty, { jobId: req.jobId, progress: (what) => step(Math.min(++n, 4), what) })).changed;
   await step(total, `backfilled: ${summary.changed} of ${dirty.length} dirty cells changed`);
   return summary;
+}
+
+/**
+ * The dirty cells of a windowed pipeline recomputed: the events of those (window, key) cells alone
+ * (batch/replay-cells.ts), not every cell of their windows, read from their windows' time ranges and
+ * deduplicated within them, as the backfill always has. A dirty cell without events has no result.
+ */
+export async function replayDirtyCells(def: WindowedPipeline, archiveDir: string, dirty: readonly WindowCell[], db?: DuckDb): Promise<WindowResult[]> {
+  const timeRanges = mergeRanges(dirty.map((d) => ({ from: d.windowStart, to: d.windowStart + def.window.size })));
+  const results = await replay(def, archiveDir, { dedupe: true, timeRanges, exactDistinct: false, cells: dirty, ...(db ? { db } : {}) });
+  return results.filter((r) => r.kind === 'window');
 }
