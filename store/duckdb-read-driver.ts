@@ -92,8 +92,28 @@ export class DuckDbReadDriver implements SqlReadDriver {
       s.queue = next.catch(() => undefined);
       return next;
     };
+    // A streaming query holds the connection until its last chunk is read (or the reader stops): the
+    // queue waits for it, as for any query.
+    async function* queryChunks(sql: string, params: readonly SqlValue[] = []): AsyncIterable<Record<string, unknown>[]> {
+      let done!: () => void;
+      const held = new Promise<void>((resolve) => { done = resolve; });
+      const turn = s.queue;
+      s.queue = turn.then(() => held, () => held);
+      await turn.catch(() => undefined);
+      try {
+        let result;
+        try {
+          result = await s.connection.stream(sql, params as DuckDBValue[]);
+        } catch (error) {
+          throw statementFailed('query', sql, error);
+        }
+        for await (const rows of result.yieldRowObjectJs()) yield rows as Record<string, unknown>[];
+      } finally {
+        done();
+      }
+    }
     try {
-      return await fn(readOnlyDriver('duckdb', query));
+      return await fn(readOnlyDriver('duckdb', query, queryChunks));
     } finally {
       this.release(s);
     }

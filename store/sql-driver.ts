@@ -62,6 +62,11 @@ export interface SqlDriver {
    * inlined: numbers, or strings through `sqlText`.
    */
   defer?(sql: string): void;
+  /**
+   * A query's rows a chunk at a time as the database produces them, from one scan (DuckDB's read-only
+   * snapshots: its streaming result). Absent: read big results in keyset pages with `query`.
+   */
+  queryChunks?(sql: string, params?: readonly SqlValue[]): AsyncIterable<Record<string, unknown>[]>;
   /** Folds the write-ahead log into the database file, where the backend leaves that to its user (DuckDB). */
   checkpoint?(): Promise<void>;
   close(): Promise<void>;
@@ -124,9 +129,9 @@ export interface SqlReadDriver {
   close(): Promise<void>;
 }
 
-export function readOnlyDriver(backend: 'duckdb' | 'postgres', query: SqlDriver['query']): SqlDriver {
+export function readOnlyDriver(backend: 'duckdb' | 'postgres', query: SqlDriver['query'], queryChunks?: SqlDriver['queryChunks']): SqlDriver {
   return {
-    backend, query,
+    backend, query, ...(queryChunks ? { queryChunks } : {}),
     execute: () => Promise.reject(new StoreError('a read-only store connection does not write')),
     transaction: () => Promise.reject(new StoreError('a read-only store connection does not write')),
     stage: () => Promise.reject(new StoreError('a read-only store connection does not write')),

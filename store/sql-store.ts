@@ -155,6 +155,7 @@ export class SqlResultStore implements ReconcileStore {
   // ---- reads (StoreReads, store-reads.ts) ------------------------------------------------------------
 
   current(pipeline: string, day: string): Promise<StoredRow[]> { return this.reads.current(pipeline, day); }
+  currentInParts(pipeline: string, day: string, pageRows: number): AsyncIterable<StoredRow[]> { return this.reads.currentInParts(pipeline, day, pageRows); }
   asOfRows(pipeline: string, day: string, instant: number): Promise<StoredRow[]> { return this.reads.asOfRows(pipeline, day, instant); }
   asOf(pipeline: string, day: string, instant: number): Promise<ResultRecord[]> { return this.reads.asOf(pipeline, day, instant); }
   realtimeResults(pipeline: string, day: string): Promise<ResultRecord[]> { return this.reads.realtimeResults(pipeline, day); }
@@ -170,6 +171,7 @@ export class SqlResultStore implements ReconcileStore {
   reconciliations(pipeline: string, day: string): Promise<DayReconciliation[]> { return this.reads.reconciliations(pipeline, day); }
   holdsNothing(pipeline: string, day: string): Promise<boolean> { return this.reads.holdsNothing(pipeline, day); }
   definitionVersions(pipeline: string, day: string): Promise<Map<string, number>> { return this.reads.definitionVersions(pipeline, day); }
+  definitionVersionsInRowOrder(pipeline: string, day: string): Promise<Map<string, number>> { return this.reads.definitionVersionsInRowOrder(pipeline, day); }
   mixedStreamDays(pipeline: string, days: readonly string[]): Promise<Map<string, Map<string, number>>> { return this.reads.mixedStreamDays(pipeline, days); }
   streamDayVersions(pipeline: string, days: readonly string[]): Promise<Map<string, Map<string, number>>> { return this.reads.streamDayVersions(pipeline, days); }
   definitionVersionsByVersion(pipeline: string, day: string): Promise<Map<number, Map<string, number>>> { return this.reads.definitionVersionsByVersion(pipeline, day); }

@@ -68,6 +68,29 @@ export class StoreReads {
     return rows.map(rowFromDb);
   }
 
+  /**
+   * `current` a part at a time (`concord report --format csv|json` writes a day of any size), the same
+   * rows in the same order on one snapshot: DuckDB's streaming result (one scan; pages re-sorted the
+   * rest of the day each), else keyset pages of `pageRows` (PostgreSQL: along the primary key).
+   */
+  async *currentInParts(pipeline: string, day: string, pageRows: number): AsyncIterable<StoredRow[]> {
+    const page = (after: StoredRow | undefined) => `SELECT r.* FROM ${this.s}.result_rows r
+       WHERE r.pipeline = $1 AND r.day = $2
+         AND r.generation = coalesce((SELECT generation FROM ${this.s}.day_live WHERE pipeline = $1 AND day = $2), 0)
+         ${after ? 'AND (r.window_start > $3 OR (r.window_start = $3 AND r.cell > $4))' : ''}
+       ORDER BY r.window_start, r.cell${this.db.queryChunks ? '' : ` LIMIT ${Math.max(1, Math.floor(pageRows))}`}`;
+    if (this.db.queryChunks) {
+      for await (const rows of this.db.queryChunks(page(undefined), [pipeline, day])) yield rows.map(rowFromDb);
+      return;
+    }
+    for (let after: StoredRow | undefined; ;) {
+      const rows = (await this.db.query(page(after), after ? [pipeline, day, after.windowStart, after.cell] : [pipeline, day])).map(rowFromDb);
+      yield rows;
+      if (rows.length < pageRows) return;
+      after = rows.at(-1);
+    }
+  }
+
   /** What readers saw at `instant`: the generation live then, each cell at its latest revision written by then. */
   async asOfRows(pipeline: string, day: string, instant: number): Promise<StoredRow[]> {
     const rows = await this.db.query(
@@ -192,6 +215,21 @@ export class StoreReads {
       out.get(g)!.set(String(r.v), Number(r.n));
     }
     return out;
+  }
+
+  /**
+   * `definitionVersions` of a day's live rows in the order `current` first meets each version (what a
+   * count over its rows gives: `concord report --format json` names them before it writes the rows).
+   */
+  async definitionVersionsInRowOrder(pipeline: string, day: string): Promise<Map<string, number>> {
+    const rows = await this.db.query(
+      `SELECT v, n FROM (
+         SELECT definition_version AS v, window_start, cell, count(*) OVER (PARTITION BY definition_version) AS n,
+                row_number() OVER (PARTITION BY definition_version ORDER BY window_start, cell) AS first
+         FROM ${this.s}.result_rows WHERE pipeline = $1 AND day = $2
+           AND generation = coalesce((SELECT generation FROM ${this.s}.day_live WHERE pipeline = $1 AND day = $2), 0)) x
+       WHERE first = 1 ORDER BY window_start, cell`, [pipeline, day]);
+    return new Map(rows.map((r) => [String(r.v), Number(r.n)]));
   }
 
   /**
