@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { definitionVersion, type PipelineDefinition } from '../../pipeline/definition.ts';
+import { envNumber } from '../../pipeline/env-number.ts';
 import { shellWord } from '../../pipeline/names.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import type { Registry } from '../../pipeline/registry.ts';
@@ -10,13 +11,23 @@ import { dayRange } from '../../reconcile/reconcile-day.ts';
 import { NoStoreError, openStoreReader } from '../../store/open-store.ts';
 import type { StoredRow } from '../../store/rows.ts';
 import type { StoreReader } from '../../store/store-reader.ts';
+import type { SqlResultStore } from '../../store/sql-store.ts';
 import { previousVersionOf, type DayStatus } from '../../store/store-reads.ts';
 import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, pipelinesFor, storeFlags, storeOptions, storeUrl } from './shared.ts';
 
-export interface DayReport {
+/** A cell as the report writes it. */
+export type ReportRow = { window_start: string; window_end: string | null; key: Record<string, unknown>; values: Record<string, unknown>; revision: number; provenance: string; generation: number; definition_version: string };
+
+/** csv and json: a day's rows read a page at a time while the text goes out (md --cells: an array). */
+export type ReportRows = Iterable<ReportRow> | AsyncIterable<ReportRow>;
+
+/** Rows per page read from the store for csv and json where it pages (PostgreSQL; env CONCORD_REPORT_PAGE_ROWS). */
+const PAGE_ROWS = () => envNumber('CONCORD_REPORT_PAGE_ROWS', 10_000, { integer: true, min: 1 });
+
+export interface DayReport<Rows extends ReportRows = ReportRow[]> {
   date: string;
   pipelines: {
     pipeline: string;
@@ -33,11 +44,11 @@ export interface DayReport {
      * Every live cell (csv, json, md --cells) with the definition version that computed it (a mixed day's
      * rows told apart); the Markdown summary reads none (definition_versions counts them).
      */
-    rows: { window_start: string; window_end: string | null; key: Record<string, unknown>; values: Record<string, unknown>; revision: number; provenance: string; generation: number; definition_version: string }[];
+    rows: Rows;
   }[];
 }
 
-function rowJson(r: StoredRow): DayReport['pipelines'][number]['rows'][number] {
+function rowJson(r: StoredRow): ReportRow {
   return {
     window_start: new Date(r.windowStart).toISOString(), window_end: r.windowEnd === null ? null : new Date(r.windowEnd).toISOString(),
     key: r.key, values: r.values, revision: r.revision, provenance: r.provenance, generation: r.generation, definition_version: r.definitionVersion,
@@ -82,32 +93,38 @@ export const reportCommand: CommandSpec = {
     // A reader: never waits for writers (no writers' lock), one consistent snapshot of the day. A DuckDB
     // file that is not there is a user error here, before anything is read (and it is not created).
     const reader = await openStoreReader(storeUrl(v), { registry });
-    const everyCell = format !== 'md' || v.cells === true;
-    let report: DayReport;
+    const cells = v.cells === true;
+    const output = v.output === undefined ? undefined : String(v.output);
     let missing: string[] = [];
     try {
-      report = await reader.read(async (snapshot) => {
+      await reader.read(async (snapshot) => {
         const { store } = snapshot;
         const held = snapshot.empty ? [] : await snapshot.pipelines();
         missing = checkHeld(reader, registry, selected, held);
-        const out: DayReport = { date, pipelines: [] };
+        const out: DayReport<ReportRows> = { date, pipelines: [] };
+        // md --cells holds the day's rows (a Markdown table); csv and json read them a page at a time as
+        // they are written (`liveRows`), so a big day is never held whole; the md summary only counts them.
+        const whole = format === 'md' && cells;
         for (const def of selected) {
-          // The Markdown summary counts the cells: a big day's rows are read only for the formats that print them.
-          const [rows, status, recs, empty] = await Promise.all([
-            everyCell ? store.current(def.name, date) : Promise.resolve(null), store.status(def.name, date), store.reconciliations(def.name, date), store.holdsNothing(def.name, date),
+          const [rows, status, recs, empty, counted] = await Promise.all([
+            whole ? store.current(def.name, date) : null, store.status(def.name, date), store.reconciliations(def.name, date), store.holdsNothing(def.name, date),
+            whole ? null : format === 'json' ? store.definitionVersionsInRowOrder(def.name, date) : store.definitionVersions(def.name, date),
           ]);
           const versions: Record<string, number> = {};
-          if (rows === null) for (const [version, n] of await store.definitionVersions(def.name, date)) versions[version] = n;
-          else for (const r of rows) versions[r.definitionVersion] = (versions[r.definitionVersion] ?? 0) + 1;
-          out.pipelines.push({ pipeline: def.name, status, empty, reconciliation: recs.at(-1) ?? null, definition_versions: versions, definition_version: definitionVersion(def), rows: rows?.map(rowJson) ?? [] });
+          if (counted) for (const [version, n] of counted) versions[version] = n;
+          else for (const r of rows!) versions[r.definitionVersion] = (versions[r.definitionVersion] ?? 0) + 1;
+          out.pipelines.push({
+            pipeline: def.name, status, empty, reconciliation: recs.at(-1) ?? null, definition_versions: versions, definition_version: definitionVersion(def),
+            rows: rows ? rows.map(rowJson) : format === 'md' ? [] : liveRows(store, def.name, date),
+          });
         }
-        return out;
+        // Written inside the snapshot: csv and json read their pages from it as the text goes out.
+        const pieces = format === 'json' ? jsonPieces(out) : format === 'csv' ? csvPieces(out) : [toMarkdown(out as DayReport, cells)];
+        await writeReport(pieces, output);
       });
     } finally {
       await reader.close();
     }
-    const pieces = format === 'json' ? jsonPieces(report) : format === 'csv' ? csvPieces(report) : [toMarkdown(report, v.cells === true)];
-    await writeReport(pieces, v.output === undefined ? undefined : String(v.output));
     if (missing.length > 0) process.stderr.write(`note: the store ${reader.location} holds no results of ${missing.join(', ')} (reported empty)\n`);
     return 0;
   },
@@ -131,27 +148,37 @@ function checkHeld(reader: StoreReader, registry: Registry, selected: readonly P
 }
 
 /** The report as JSON: as read, but a reconciliation that replaced no version says so with null (its record: -1), as the API does. */
-function reportJson(r: DayReport) {
+function reportJson(r: DayReport<ReportRows>) {
   return { ...r, pipelines: r.pipelines.map((p) => ({ ...p, reconciliation: p.reconciliation && { ...p.reconciliation, previous_generation: previousVersionOf(p.reconciliation) } })) };
 }
 
-export function toCsv(r: DayReport): string {
-  return [...csvPieces(r)].join('');
+/** A day's live rows of a snapshot, read a part at a time in `current`'s order. */
+async function* liveRows(store: SqlResultStore, pipeline: string, date: string): AsyncIterable<ReportRow> {
+  for await (const part of store.currentInParts(pipeline, date, PAGE_ROWS())) for (const r of part) yield rowJson(r);
+}
+
+export async function toCsv(r: DayReport<ReportRows>): Promise<string> {
+  let text = '';
+  for await (const piece of csvPieces(r)) text += piece;
+  return text;
 }
 
 /**
  * The report's text a piece at a time (a line, a row), never as one string: a day's JSON is ~400 bytes a
  * cell, so one string of it passed V8's limit (~512 MB) at about 1.3M cells, and held the day twice.
  */
-function* csvPieces(r: DayReport): Iterable<string> {
+async function* csvPieces(r: DayReport<ReportRows>): AsyncIterable<string> {
   yield 'pipeline,window_start,window_end,key,values,revision,provenance,generation,definition_version\n';
   for (const p of r.pipelines) {
-    for (const x of p.rows) yield [p.pipeline, x.window_start, x.window_end ?? '', x.key, x.values, x.revision, x.provenance, x.generation, x.definition_version].map(csvCell).join(',') + '\n';
+    for await (const x of p.rows) yield [p.pipeline, x.window_start, x.window_end ?? '', x.key, x.values, x.revision, x.provenance, x.generation, x.definition_version].map(csvCell).join(',') + '\n';
   }
 }
 
-/** `JSON.stringify(reportJson(r), null, 2)` and a line break, with each pipeline's rows stringified one by one. */
-export function* jsonPieces(r: DayReport): Iterable<string> {
+/**
+ * `JSON.stringify(reportJson(r), null, 2)` and a line break, with each pipeline's rows stringified one by
+ * one as they come (a comma before each row but the first: the count is not known ahead).
+ */
+export async function* jsonPieces(r: DayReport<ReportRows>): AsyncIterable<string> {
   const marker = `rows ${randomUUID()}`;
   const json = reportJson(r);
   const text = JSON.stringify({ ...json, pipelines: json.pipelines.map((p) => ({ ...p, rows: marker })) }, null, 2);
@@ -160,24 +187,22 @@ export function* jsonPieces(r: DayReport): Iterable<string> {
   if (parts.length !== r.pipelines.length + 1) throw new Error(`internal: the report's rows marker was found ${parts.length - 1} times for ${r.pipelines.length} pipelines`);
   for (let i = 0; i < r.pipelines.length; i++) {
     yield parts[i]!;
-    const rows = r.pipelines[i]!.rows;
-    if (rows.length === 0) {
-      yield '"rows": []';
-      continue;
+    let first = true;
+    for await (const row of r.pipelines[i]!.rows) {
+      yield `${first ? '"rows": [\n' : ',\n'}        ${JSON.stringify(row, null, 2).replaceAll('\n', '\n        ')}`;
+      first = false;
     }
-    yield '"rows": [\n';
-    for (let j = 0; j < rows.length; j++) yield `        ${JSON.stringify(rows[j], null, 2).replaceAll('\n', '\n        ')}${j < rows.length - 1 ? ',' : ''}\n`;
-    yield '      ]';
+    yield first ? '"rows": []' : '\n      ]';
   }
   yield `${parts.at(-1)!}\n`;
 }
 
 /** Writes the pieces to `path` (temp file, renamed once complete) or to stdout, a chunk at a time. */
-async function writeReport(pieces: Iterable<string>, path: string | undefined): Promise<void> {
+async function writeReport(pieces: Iterable<string> | AsyncIterable<string>, path: string | undefined): Promise<void> {
   if (path !== undefined) {
     const out = new JsonlWriter(path);
     try {
-      for (const piece of pieces) {
+      for await (const piece of pieces) {
         out.writeText(piece);
         await out.maybeFlush();
       }
@@ -189,7 +214,7 @@ async function writeReport(pieces: Iterable<string>, path: string | undefined): 
     return;
   }
   let chunk = '';
-  for (const piece of pieces) {
+  for await (const piece of pieces) {
     chunk += piece;
     if (chunk.length < 1 << 20) continue;
     if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');

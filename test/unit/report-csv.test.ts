@@ -42,7 +42,7 @@ function parseCsv(text: string): string[][] {
 const row = { window_start: '2026-11-23T00:00:00.000Z', window_end: '2026-11-23T00:01:00.000Z', revision: 0, provenance: 'reconciled', generation: 1, definition_version: 'v1' };
 
 describe('report --format csv', () => {
-  it('parses back, with a strict RFC 4180 reader, to exactly the values written (CR, LF, quotes, commas)', () => {
+  it('parses back, with a strict RFC 4180 reader, to exactly the values written (CR, LF, quotes, commas)', async () => {
     const names = ['cr\rname', 'lf\nname', 'crlf\r\nname', 'q"uote,comma', '=1+2', 'plain'];
     const report: DayReport = {
       date: '2026-11-23',
@@ -51,7 +51,7 @@ describe('report --format csv', () => {
         rows: [{ ...row, key: { who: `k\r${pipeline}` }, values: { n: 1 } }],
       })),
     };
-    const records = parseCsv(toCsv(report));
+    const records = parseCsv(await toCsv(report));
     expect(records).toHaveLength(1 + names.length);
     for (const r of records) expect(r).toHaveLength(9);
     // A name a spreadsheet would run as a formula is written with a leading ' (the next test).
@@ -61,7 +61,7 @@ describe('report --format csv', () => {
 
   // CSV injection (OWASP): a cell starting with = + - @, a tab or a CR is a formula to Excel and
   // LibreOffice, quoted or not; `=HYPERLINK("http://evil","x")` as a pipeline name was written as it was.
-  it('a text a spreadsheet would run as a formula starts with a quote; JSON keys and values, numbers, other text as they are', () => {
+  it('a text a spreadsheet would run as a formula starts with a quote; JSON keys and values, numbers, other text as they are', async () => {
     const hostile = ['=HYPERLINK("http://evil","x")', '+1+1', '-2', '@SUM(1)', '\tx', '\r=1'];
     const report: DayReport = {
       date: '2026-11-23',
@@ -70,7 +70,7 @@ describe('report --format csv', () => {
         rows: [{ ...row, window_start: '-000001-01-01T00:00:00.000Z', key: { url: '=cmd|\' /C calc\'!A0' }, values: { n: -1 } }],
       })),
     };
-    const records = parseCsv(toCsv(report)).slice(1);
+    const records = parseCsv(await toCsv(report)).slice(1);
     expect(records.map((r) => r[0])).toEqual([...hostile.map((n) => `'${n}`), 'plain']);
     for (const r of records) {
       for (const cell of r) expect(cell, JSON.stringify(r)).not.toMatch(/^[=+\-@\t\r]/);

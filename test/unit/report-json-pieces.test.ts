@@ -18,20 +18,26 @@ const report: DayReport = {
   ],
 };
 
+const collect = async (pieces: AsyncIterable<string>) => {
+  const out: string[] = [];
+  for await (const p of pieces) out.push(p);
+  return out;
+};
+
 describe('report --format json', () => {
-  it('is the same text as one JSON.stringify of the report, made a row at a time', () => {
-    const pieces = [...jsonPieces(report)];
+  it('is the same text as one JSON.stringify of the report, made a row at a time', async () => {
+    const pieces = await collect(jsonPieces(report));
     const whole = JSON.stringify(report, null, 2) + '\n';
     expect(pieces.join('')).toBe(whole);
     expect(Math.max(...pieces.map((p) => p.length))).toBeLessThan(whole.length / 100);
   });
 
-  it('of a day without pipelines', () => {
-    expect([...jsonPieces({ date: '2026-11-23', pipelines: [] })].join('')).toBe(JSON.stringify({ date: '2026-11-23', pipelines: [] }, null, 2) + '\n');
+  it('of a day without pipelines', async () => {
+    expect((await collect(jsonPieces({ date: '2026-11-23', pipelines: [] }))).join('')).toBe(JSON.stringify({ date: '2026-11-23', pipelines: [] }, null, 2) + '\n');
   });
 
-  it('csv is unchanged but for the definition version closing each row', () => {
-    const lines = toCsv(report).split('\n');
+  it('csv is unchanged but for the definition version closing each row', async () => {
+    const lines = (await toCsv(report)).split('\n');
     expect(lines).toHaveLength(1 + 501 + 1);
     expect(lines[1]).toBe('a,2026-11-23T00:00:00.000Z,,"{""url"":""/p\\""0\\n"",""n"":null}","{""views"":0,""list"":[1,{""a"":""rows""}]}",0,realtime,0,v1');
   });

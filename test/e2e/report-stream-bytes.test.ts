@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { concord } from '../fixtures/cli.ts';
+import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
+import { REPORT_DATE, fillReportDay } from '../fixtures/report-day.ts';
+import { tempWorkspace } from '../fixtures/workspace.ts';
+
+// `concord report --format csv|json` reads the day's rows a page at a time as it writes them (it held
+// them all first). The bytes must not change: these digests are of the output of the code before
+// (commit 72434f3, rows naming their definition version, `report` on this fixture's day; both stores gave the same bytes), for every page
+// size (997 rows a page: pages end inside a window, between cells of one window start).
+const GOLDEN = {
+  csv: { sha256: 'daacbf54f0228caf9fe2b70b393f012c9e7d0f8c7d3fe4ddf6127e93b289e2e7', bytes: 792_308 },
+  json: { sha256: 'd5812b89bd140df5a46c9046ff45540a2766038dadafe14cb9968c4471acccf1', bytes: 2_158_022 },
+};
+
+const ws = tempWorkspace('concord-report-bytes-');
+const schemas = testSchemas();
+afterAll(async () => {
+  ws.cleanup();
+  await schemas.drop();
+});
+
+const digest = (bytes: Buffer) => ({ sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length });
+
+describe.each([
+  { name: 'DuckDB', store: () => ({ url: `duckdb:${join(ws.dir, 'store.duckdb')}`, env: {} as Record<string, string> }) },
+  { name: 'PostgreSQL', store: () => { const schema = schemas.next('rb'); return { url: PG_URL, env: { CONCORD_STORE_SCHEMA: schema } as Record<string, string> }; } },
+])('report --format csv|json of a day: the same bytes as before, a page at a time ($name)', ({ store }) => {
+  const { url, env } = store();
+  beforeAll(() => fillReportDay(url, env.CONCORD_STORE_SCHEMA), 120_000);
+
+  for (const format of ['csv', 'json'] as const) {
+    it(`${format}: to stdout and to --output, default pages and 997 rows a page`, () => {
+      for (const page of ['', '997']) {
+        const r = concord(['report', '--date', REPORT_DATE, '--format', format, '--store', url], { ...env, CONCORD_REPORT_PAGE_ROWS: page });
+        expect(r.code, r.stderr).toBe(0);
+        expect(digest(Buffer.from(r.stdout, 'utf8')), `stdout, page ${page || 'default'}`).toEqual(GOLDEN[format]);
+      }
+      const file = join(ws.dir, `report-${format}-${env.CONCORD_STORE_SCHEMA ?? 'duckdb'}.${format}`);
+      const w = concord(['report', '--date', REPORT_DATE, '--format', format, '--store', url, '--output', file], { ...env, CONCORD_REPORT_PAGE_ROWS: '997' });
+      expect(w.code, w.stderr).toBe(0);
+      expect(digest(readFileSync(file)), '--output').toEqual(GOLDEN[format]);
+    }, 120_000);
+  }
+});
