@@ -71,13 +71,15 @@ export class StoreReads {
   /**
    * `current` a part at a time (`concord report --format csv|json` writes a day of any size), the same
    * rows in the same order on one snapshot: DuckDB's streaming result (one scan; pages re-sorted the
-   * rest of the day each), else keyset pages of `pageRows` (PostgreSQL: along the primary key).
+   * rest of the day each), else keyset pages of `pageRows` (PostgreSQL: a range of the primary key,
+   * which the row comparison reads as one: written as `a > x OR (a = x AND b > y)`, each page took a
+   * bitmap scan and sort of the rest of the day, 420 ms against 4 ms for a page of 277k-cell day).
    */
   async *currentInParts(pipeline: string, day: string, pageRows: number): AsyncIterable<StoredRow[]> {
     const page = (after: StoredRow | undefined) => `SELECT r.* FROM ${this.s}.result_rows r
        WHERE r.pipeline = $1 AND r.day = $2
          AND r.generation = coalesce((SELECT generation FROM ${this.s}.day_live WHERE pipeline = $1 AND day = $2), 0)
-         ${after ? 'AND (r.window_start > $3 OR (r.window_start = $3 AND r.cell > $4))' : ''}
+         ${after ? 'AND (r.window_start, r.cell) > ($3, $4)' : ''}
        ORDER BY r.window_start, r.cell${this.db.queryChunks ? '' : ` LIMIT ${Math.max(1, Math.floor(pageRows))}`}`;
     if (this.db.queryChunks) {
       for await (const rows of this.db.queryChunks(page(undefined), [pipeline, day])) yield rows.map(rowFromDb);
@@ -222,13 +224,14 @@ export class StoreReads {
    * count over its rows gives: `concord report --format json` names them before it writes the rows).
    */
   async definitionVersionsInRowOrder(pipeline: string, day: string): Promise<Map<string, number>> {
+    // Each version's first row: its least window start, then its least cell there (a lookup per version).
+    const live = `coalesce((SELECT generation FROM ${this.s}.day_live WHERE pipeline = $1 AND day = $2), 0)`;
     const rows = await this.db.query(
-      `SELECT v, n FROM (
-         SELECT definition_version AS v, window_start, cell, count(*) OVER (PARTITION BY definition_version) AS n,
-                row_number() OVER (PARTITION BY definition_version ORDER BY window_start, cell) AS first
-         FROM ${this.s}.result_rows WHERE pipeline = $1 AND day = $2
-           AND generation = coalesce((SELECT generation FROM ${this.s}.day_live WHERE pipeline = $1 AND day = $2), 0)) x
-       WHERE first = 1 ORDER BY window_start, cell`, [pipeline, day]);
+      `WITH v AS (SELECT definition_version AS v, count(*) AS n, min(window_start) AS ws FROM ${this.s}.result_rows
+                  WHERE pipeline = $1 AND day = $2 AND generation = ${live} GROUP BY 1)
+       SELECT v.v, v.n, (SELECT min(r.cell) FROM ${this.s}.result_rows r WHERE r.pipeline = $1 AND r.generation = ${live}
+                           AND r.window_start = v.ws AND r.day = $2 AND r.definition_version = v.v) AS c
+       FROM v ORDER BY v.ws, c`, [pipeline, day]);
     return new Map(rows.map((r) => [String(r.v), Number(r.n)]));
   }
 
