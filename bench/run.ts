@@ -92,7 +92,7 @@ if (want('emit')) {
 
 if (want('store')) {
   const { storeBenchmarks } = await import('./store-bench.ts');
-  say('the store: the demo\'s stream step into each store vs the stream alone; backfill of a reconciled day with every cell dirty');
+  say('the store: the demo\'s stream step into each store vs the stream alone; backfill of a reconciled day with every cell, then 2% of its cells, dirty');
   sections.push(await storeBenchmarks(mode, workDir));
 }
 
