@@ -27,6 +27,7 @@ export async function* readJsonlFile(path: string, options: { batchLines?: numbe
     throw new ConfigError(`cannot read input file ${path}: ${missing ? `no such file (looked for ${resolve(path)})` : String(error)}`, { cause: error });
   });
   if (found.isDirectory()) throw new ConfigError(`input ${path} is a directory: name a JSON-lines file`);
+  const live = !found.isFile();
   const source = options.source ?? fileSourceName(path);
   const batchLines = options.batchLines ?? 8192;
   const limit = options.maxLineBytes ?? maxLineBytes();
@@ -112,7 +113,9 @@ export async function* readJsonlFile(path: string, options: { batchLines?: numbe
       }
     }
     extend(chunk.subarray(last + 1));
-    if (lines.length >= batchLines) yield batch();
+    // A pipe (a live feed: `tail -f | produce --input /dev/stdin`, a FIFO) hands over what it has read:
+    // waiting for a full batch held events for batchLines / rate (8 s at 1,000/s) before they were sent.
+    if (lines.length >= batchLines || (live && lines.length > 0)) yield batch();
   }
   if (carryBytes > 0 || skipped) finish(Buffer.alloc(0));
   if (lines.length > 0) yield batch();
