@@ -71,12 +71,20 @@ export class DeadLetters {
     const out: DeadLetterRow[] = [];
     let skip = offset;
     for (const file of await this.files(schema)) {
-      const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-      for await (const line of lines) {
-        if (line.trim() === '') continue;
-        if (skip > 0) { skip--; continue; }
-        out.push(toRow(schema, line));
-        if (out.length >= limit) { lines.close(); return out; }
+      const input = createReadStream(file);
+      const lines = createInterface({ input, crlfDelay: Infinity });
+      try {
+        for await (const line of lines) {
+          if (line.trim() === '') continue;
+          if (skip > 0) { skip--; continue; }
+          out.push(toRow(schema, line));
+          if (out.length >= limit) return out;
+        }
+      } finally {
+        // Closing the readline interface leaves its file open: a page that stopped mid-file kept one
+        // descriptor for good (a dashboard polling dead letters ran serve out of descriptors in days).
+        lines.close();
+        input.destroy();
       }
     }
     return out;
