@@ -40,9 +40,10 @@ interface Buffered {
 /**
  * Archives a raw topic into the Parquet layout of `concord archive`, in its own consumer group.
  * Each flush of a partition writes `<topic>_<partition>-<first>-<last>` files (one per event-time
- * hour, temp then rename), then a commit marker in `_committed/`, then the consumer offset. On
- * assignment, files of a flush without a marker are removed and records up to the last marked
- * offset are skipped: a kill at any point leaves no duplicate rows and no gaps. The markers count
+ * hour, temp then rename), then a commit marker in `_committed/` (replacing the partition's previous
+ * one: flushes are sequential, so the newest marker vouches for every file up to its offset), then the
+ * consumer offset. On assignment, files starting past the last marked offset (a flush killed before its
+ * marker) are removed and records up to it are skipped: a kill at any point leaves no duplicate rows and no gaps. The markers count
  * offsets of the topic as it is (its id, claimed in the archive's `_sources.json`): a topic deleted and
  * made again is refused, not skipped as already archived.
  */
@@ -154,7 +155,7 @@ export class KafkaArchiver {
     // Fetch positions of the membership that ended no longer hold: a partition restarts after its last marker.
     this.watch.forget();
     await mkdir(this.markerDir(), { recursive: true });
-    const markers = new Set(await readdir(this.markerDir()));
+    const markers = await readdir(this.markerDir());
     const files = await listArchiveFiles(this.o.dir, this.o.schema);
     let rejected: string[] = [];
     try {
@@ -167,7 +168,8 @@ export class KafkaArchiver {
       const last = lastMarked(markers, prefix);
       for (const file of [...files, ...rejected]) {
         const name = file.slice(file.lastIndexOf('/') + 1).replace(/\.(parquet|jsonl)$/, '');
-        if (name.startsWith(prefix) && /^\d+-\d+$/.test(name.slice(prefix.length)) && !markers.has(name)) await rm(file, { force: true });
+        const range = name.startsWith(prefix) ? /^(\d+)-\d+$/.exec(name.slice(prefix.length)) : null;
+        if (range && Number(range[1]) > last) await rm(file, { force: true });
       }
       this.archived.set(p, last);
       this.buffers.delete(p);
@@ -207,6 +209,7 @@ export class KafkaArchiver {
       yield { source, firstOffset: first, lines: b.lines, offsets: b.offsets, ingestTimes: b.timestamps, problems: b.problems };
     })(), { mode: 'append', stem });
     await writeFile(join(this.markerDir(), stem), `${new Date().toISOString()}\n`);
+    await this.dropOlderMarkers(partition, stem);
     await this.consumer!.commit(this.topic, partition, last + 1);
     this.archived.set(partition, last);
     this.buffers.delete(partition);
@@ -214,6 +217,17 @@ export class KafkaArchiver {
     this.stats.events += written.events;
     this.stats.rejected += written.deadLetters;
     this.o.metrics?.archived(this.topic, b.lines.length, (performance.now() - started) / 1000);
+  }
+
+  /**
+   * Only a partition's newest marker counts (lastMarked): one marker per flush forever grew `_committed/`
+   * by ~100,000 entries a day, all read at every assignment.
+   */
+  private async dropOlderMarkers(partition: number, newest: string): Promise<void> {
+    const prefix = `${this.tag(partition)}-`;
+    for (const m of await readdir(this.markerDir())) {
+      if (m !== newest && m.startsWith(prefix) && /^\d+-\d+$/.test(m.slice(prefix.length))) await rm(join(this.markerDir(), m), { force: true });
+    }
   }
 
   private async tick(): Promise<void> {
