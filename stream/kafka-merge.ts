@@ -9,6 +9,7 @@ import { concordTopics, inputTopic, partialsTopic, topicNames } from './kafka/to
 import { decodeMergeMessage, fromWire, progressWatermark, toForwardedEvent, toPartial, type MergeMessage } from './merge-messages.ts';
 import { MemberLoop } from './member-loop.ts';
 import { MemberConsumer } from './member-consumer.ts';
+import { PartialsPurge, partialsPurgeIntervalMs } from './partials-purge.ts';
 import { mergeCheckpointRecords, readMergeCheckpoint, type CheckpointedStage } from './merge-checkpoints.ts';
 import { PartialMergeStage, type PartialMergeSnapshot } from './partial-merge.ts';
 import { RuleMergeStage, type RuleMergeSnapshot } from './rule-merge.ts';
@@ -128,6 +129,7 @@ export class KafkaMergeWorker {
   private readonly loop = new MemberLoop();
   /** Per pipeline, the W each input partition's worker last reported (only with metrics). */
   private readonly reportedW = new Map<string, Map<number, number>>();
+  private readonly purge: PartialsPurge;
   readonly stats: MergeStats = { partials: 0, progress: 0, results: 0, duplicates: 0, transactions: 0, checkpointBytes: 0 };
 
   constructor(options: KafkaMergeOptions) {
@@ -139,6 +141,7 @@ export class KafkaMergeWorker {
     this.groupId = `${options.groupId}.merge`;
     this.defs = new Map(options.pipelines.map((p) => [p.name, p]));
     this.watch = new CaughtUpWatch(options.settings);
+    this.purge = new PartialsPurge(options.settings, this.topic, { intervalMs: partialsPurgeIntervalMs(), ...(options.log ? { log: options.log } : {}) });
   }
 
   /** Joins the merge group and merges until stopped. */
@@ -166,6 +169,7 @@ export class KafkaMergeWorker {
     } finally {
       await this.loop.settled(); // the batch in flight commits while this member is in the group
       await this.consumer?.stop();
+      await this.purge.settled();
       await this.producer.close().catch(() => undefined);
     }
     return this.stats;
@@ -231,6 +235,7 @@ export class KafkaMergeWorker {
       if (keep.has(p)) continue;
       this.owned.delete(p);
       this.watch.forget(this.topic, p);
+      this.purge.forget(p);
     }
     const fresh = assigned.filter((p) => !this.owned.has(p));
     if (fresh.length === 0) return;
@@ -289,11 +294,13 @@ export class KafkaMergeWorker {
       // the last committed checkpoints (MemberConsumer.afterRefusal).
       this.owned.clear();
       this.watch.forget();
+      this.purge.forget();
       this.joined = false;
       this.o.log?.(`merge: transaction refused and aborted: ${error.message}`);
       this.consumer!.afterRefusal(error);
       return true;
     }
+    this.purge.committedTo(batch.partition, state.next);
     this.stats.results += merged;
     this.stats.duplicates = duplicates;
     this.stats.transactions++;

@@ -149,6 +149,17 @@ export async function endOffsets(s: KafkaSettings, topic: string): Promise<Map<n
   return wrapRead('reading end offsets', s, () => withAdmin(s, (admin) => listOffsets(admin, topic, ListOffsetTimestamps.LATEST)));
 }
 
+/** First offsets still held per partition (after retention or a purge). */
+export async function startOffsets(s: KafkaSettings, topic: string): Promise<Map<number, number>> {
+  return wrapRead('reading start offsets', s, () => withAdmin(s, (admin) => listOffsets(admin, topic, ListOffsetTimestamps.EARLIEST)));
+}
+
+/** Deletes the records of each partition before the given offset (Kafka's DeleteRecords). */
+export async function deleteRecordsBefore(s: KafkaSettings, topic: string, before: ReadonlyMap<number, number>): Promise<void> {
+  const partitions = [...before].map(([partition, offset]) => ({ partition, offset: BigInt(offset) }));
+  await wrap('deleting records', s, () => withAdmin(s, (admin) => admin.deleteRecords({ topics: [{ name: topic, partitions }] })));
+}
+
 /** Removes consumer groups (a reader's throwaway group); missing ones are fine. */
 export async function deleteGroups(s: KafkaSettings, groups: string[]): Promise<void> {
   await withAdmin(s, (admin) => admin.deleteGroups({ groups })).catch(() => undefined);
