@@ -116,8 +116,11 @@ export async function findGaps(dir: string, schema: EventSchema, db: DuckDb, rej
   const files = `read_parquet(${quoteString(partitionGlob(dir, schema))}, hive_partitioning = false)`;
   const sources = await offsetSpans(dir, schema, db);
   if (sources.length === 0) return gaps;
+  // Each span bounds its own count: a live archiver adds files after the spans were read, and their
+  // offsets past `last` failed the whole query ("Out of Range Error: Value 94118 is outside of provided
+  // min and max range"), failing reconcile and backfill jobs that ran beside it.
   const distinct = await db.rows(`SELECT ${sources
-    .map((s, i) => `bit_count(bitstring_agg(_offset, ${s.first}, ${s.last}) FILTER (WHERE _source = ${quoteString(s.source)})) AS d${i}`)
+    .map((s, i) => `bit_count(bitstring_agg(_offset, ${s.first}, ${s.last}) FILTER (WHERE _source = ${quoteString(s.source)} AND _offset BETWEEN ${s.first} AND ${s.last})) AS d${i}`)
     .join(', ')} FROM ${files}`);
   // Offsets the archive saw that hold no event: rejected records and blank lines.
   const seenBySource = new Map<string, number[]>();
