@@ -21,6 +21,8 @@ export interface ProcessMetrics {
   watermark(pipeline: string, partition: string, w: number): void;
   /** Records of a partition not read yet (end offset - next offset). */
   consumerLag(topic: string, partition: number, lag: number): void;
+  /** An input partition handed to another worker: its watermarks and consumer lag are that worker's to report. */
+  partitionGone(topic: string, pipelines: readonly string[], partition: number): void;
   /** One Kafka transaction committed in `seconds`. */
   transactionCommit(seconds: number): void;
   /** Wall-clock seconds from the step in which the watermark passed a window's end to its result's commit. */
@@ -103,6 +105,11 @@ export class PromProcessMetrics implements ProcessMetrics {
     if (Number.isFinite(w)) this.watermarks.set(`${pipeline}|${partition}`, { pipeline, partition, w });
   }
   consumerLag(topic: string, partition: number, lag: number): void { this.c.lag.set({ topic, partition: String(partition) }, Math.max(0, lag)); }
+  partitionGone(topic: string, pipelines: readonly string[], partition: number): void {
+    // Kept, the series froze at the hand-over: a watermark lag that grew with the wall clock for good.
+    for (const pipeline of pipelines) this.watermarks.delete(`${pipeline}|${partition}`);
+    this.c.lag.remove({ topic, partition: String(partition) });
+  }
   transactionCommit(seconds: number): void { this.c.commit.observe(seconds); }
   windowEmitDelay(pipeline: string, seconds: number): void { this.c.emit.observe({ pipeline }, seconds); }
   alignment(paused: number, spreadMs: number): void {

@@ -221,6 +221,7 @@ export class KafkaWorker {
   private forget(p: number): void {
     this.partitions.forget(p);
     this.watch.forget(this.topic, p);
+    this.o.metrics?.partitionGone(this.topic, this.o.pipelines.map((def) => def.name), p);
   }
 
   /**
