@@ -20,13 +20,20 @@ export interface KafkaArchiverOptions {
   groupId?: string;
   /** Write a partition's buffer once it holds this many records (default 50 000)... */
   flushRecords?: number;
-  /** ...or once its oldest buffered record waited this long (default 5 s). */
+  /** ...or once its oldest buffered record waited this long (default 60 s: ARCHIVE_FLUSH_INTERVAL_MS). */
   flushIntervalMs?: number;
   stopWhenIdleMs?: number;
   log?: (line: string) => void;
   /** Metrics of the process (serve/process-metrics.ts): records archived, flush latency. */
   metrics?: ProcessMetrics;
 }
+
+/**
+ * A partition's buffer is written at least this often. Each flush is a Parquet file per event-time hour
+ * (plus a dead-letter file when it rejected any): at 5 s a live topic of 6 partitions made ~100,000 files
+ * a day, every one a file for each replay of the day to open (docs/benchmarks.md, "Archive flush interval").
+ */
+export const ARCHIVE_FLUSH_INTERVAL_MS = 60_000;
 
 interface Buffered {
   lines: string[];
@@ -232,7 +239,7 @@ export class KafkaArchiver {
 
   private async tick(): Promise<void> {
     const now = Date.now();
-    for (const [p, b] of this.buffers) if (now - b.since >= (this.o.flushIntervalMs ?? 5_000)) await this.flush(p);
+    for (const [p, b] of this.buffers) if (now - b.since >= (this.o.flushIntervalMs ?? ARCHIVE_FLUSH_INTERVAL_MS)) await this.flush(p);
     if (this.watch.quiet(now) && this.archived.size > 0) {
       for (const p of [...this.buffers.keys()]) await this.flush(p);
       for (const [p, last] of this.archived) this.watch.position(this.topic, p, last + 1);

@@ -29,6 +29,8 @@ export const archiveCommand: CommandSpec = {
     '--group NAME               with --from-kafka: the consumer group (default <prefix>concord-archiver-<schema>);',
     '                           one per archive directory: a group that archived into another one is refused',
     '--flush-records N          with --from-kafka: records per partition per file (default 50000)',
+    '--flush-interval D         with --from-kafka: or once a partition\'s oldest buffered record waited D (default 60s;',
+    '                           each flush is a file per event-time hour: shorter means more, smaller files)',
     ...kafkaOptions.map((line) => line.replace('Kafka bootstrap servers', 'with --from-kafka: bootstrap servers')),
     ...metricsOptions.map((line) => line.replace('--metrics-port N          ', '--metrics-port N  (kafka) ')),
     ...logOptions,
@@ -39,7 +41,7 @@ export const archiveCommand: CommandSpec = {
   ],
   flags: {
     schema: { type: 'string' }, input: { type: 'string' }, dir: { type: 'string' }, 'from-kafka': { type: 'boolean' },
-    'stop-when-idle': { type: 'string' }, 'flush-records': { type: 'string' }, group: { type: 'string' }, ...metricsFlags, ...logFlags, ...kafkaFlags,
+    'stop-when-idle': { type: 'string' }, 'flush-records': { type: 'string' }, 'flush-interval': { type: 'string' }, group: { type: 'string' }, ...metricsFlags, ...logFlags, ...kafkaFlags,
   },
   required: ['schema', 'dir'],
   async run(v) {
@@ -53,6 +55,7 @@ export const archiveCommand: CommandSpec = {
       // Checked before the broker is asked: a bad duration was said after it, and --flush-records was taken
       // as it came (abc: never a flush by count, 0 or -5: a file per record).
       const flushRecords = v['flush-records'] === undefined ? undefined : positiveIntegerFlag(String(v['flush-records']), '--flush-records');
+      const flushIntervalMs = v['flush-interval'] === undefined ? undefined : flushInterval(String(v['flush-interval']));
       const stopWhenIdleMs = v['stop-when-idle'] ? parseDuration(String(v['stop-when-idle']), '--stop-when-idle') : undefined;
       metricsPort(v);
       const log = processLog(v, 'concord-archiver');
@@ -68,6 +71,7 @@ export const archiveCommand: CommandSpec = {
         settings,
         ...(v.group === undefined ? {} : { groupId: String(v.group) }),
         ...(flushRecords === undefined ? {} : { flushRecords }),
+        ...(flushIntervalMs === undefined ? {} : { flushIntervalMs }),
         ...(stopWhenIdleMs === undefined ? {} : { stopWhenIdleMs }),
         log: log.lineSink(schema.name),
         ...(served ? { metrics: served.metrics } : {}),
@@ -103,8 +107,15 @@ export const archiveCommand: CommandSpec = {
   },
 };
 
+/** --flush-interval: at least 1 s (0 or 5ms would write a file per batch). */
+function flushInterval(text: string): number {
+  const ms = parseDuration(text, '--flush-interval');
+  if (ms < 1_000) throw new ConfigError(`--flush-interval: "${text}" is under 1s; each flush writes files: give e.g. 60s`);
+  return ms;
+}
+
 /** Kafka-only flags are used with --from-kafka only. */
-const KAFKA_ONLY = ['stop-when-idle', 'flush-records', 'group', 'metrics-port', 'metrics-host'];
+const KAFKA_ONLY = ['stop-when-idle', 'flush-records', 'flush-interval', 'group', 'metrics-port', 'metrics-host'];
 
 /** One source: --input FILE or --from-kafka, never both (one was silently ignored) nor none. */
 function checkSource(v: FlagValues): void {
