@@ -115,6 +115,9 @@ describe('Kafka failures from the CLI', { timeout: 180_000 }, () => {
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toBe(`concord archive: --flush-records must be a positive integer, got ${n}\n`);
     }
+    const interval = concord([...archive, '--flush-interval', '5ms'], noBroker);
+    expect(interval.code, interval.stderr).toBe(2);
+    expect(interval.stderr).toBe('concord archive: --flush-interval: "5ms" is under 1s; each flush writes files: give e.g. 60s\n');
     const idle = concord([...archive, '--stop-when-idle', 'x'], noBroker);
     expect(idle.code, idle.stderr).toBe(2);
     expect(idle.stderr).toBe(`concord archive: ${duration('stop-when-idle')}`);
