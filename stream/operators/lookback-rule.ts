@@ -165,6 +165,9 @@ export class LookbackRuleOperator extends EventTimeOperator {
       user.lastDroppedSatisfied = kept[n - 1]!.satisfied;
       kept.splice(0, n);
     }
+    // Nothing kept and the last event unsatisfied: the same as a key never seen. Kept, every key ever
+    // seen stayed in the state and in each checkpoint of it (a card-fraud rule over days: every card).
+    if (kept.length === 0 && !user.lastDroppedSatisfied) this.users.delete(user.key);
   }
 
   private decide(e: RuleEvent, index: number, w: number, late: boolean): void {
