@@ -128,14 +128,22 @@ export const runCommand: CommandSpec = {
       log.warn(`run ${schemas[i] ?? '?'}: first rejected record: ${s.firstRejection}; every rejected record is in topic ${topicNames().deadLetter} (reason, field, partition, offset, raw)`,
         { context: schemas[i] ?? '?', firstRejection: s.firstRejection, deadLetterTopic: topicNames().deadLetter });
     };
+    // A progress line when its numbers moved: an idle stream said the same lines every 5 s for good.
+    const lastLine = new Map<string, string>();
+    const progressLine = (key: string, line: string, fields: Record<string, unknown>) => {
+      if (lastLine.get(key) === line) return;
+      lastLine.set(key, line);
+      log.info(line, fields);
+    };
     const progress = setInterval(() => {
       workers.forEach((w, i) => {
         const schema = schemas[i] ?? '?';
         tellRejection(w.stats, i);
         const c = counts(w.stats);
-        log.info(`run ${schema} (${pipelineNames(bySchema.get(schema))}): ${said(c, schema)}`, { context: schema, pipelines: pipelineNames(bySchema.get(schema)), ...c });
+        progressLine(`run ${i}`, `run ${schema} (${pipelineNames(bySchema.get(schema))}): ${said(c, schema)}`, { context: schema, pipelines: pipelineNames(bySchema.get(schema)), ...c });
       });
-      merges.forEach((m, i) => log.info(`merge ${mergeLabels[i] ?? ''}: ${m.stats.partials} partials and rule events, ${m.stats.results} merged results`, { context: 'merge', pipelines: mergeLabels[i], partials: m.stats.partials, results: m.stats.results }));
+      merges.forEach((m, i) => progressLine(`merge ${i}`, `merge ${mergeLabels[i] ?? ''}: ${m.stats.partials} partials and rule events, ${m.stats.results} merged results`,
+        { context: 'merge', pipelines: mergeLabels[i], partials: m.stats.partials, results: m.stats.results }));
     }, 5_000);
     const merging = merges.map((m) => m.run().catch((error: unknown) => {
       stop();
