@@ -1,9 +1,7 @@
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { EventSchema } from '../schemas/schema.ts';
-import { schemaDir } from './archive-layout.ts';
+import { hourFoldersOfDay, parquetFilesIn, schemaDir } from './archive-layout.ts';
 
-const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
 /** An event-time hour partition (`dt=D/hour=HH`) and its Parquet files, sorted. */
@@ -71,13 +69,10 @@ export class ArchiveHours {
   }
 
   private async listDay(day: number): Promise<ArchiveHour[]> {
-    const folder = join(this.root, `dt=${new Date(day).toISOString().slice(0, 10)}`);
     const out: ArchiveHour[] = [];
-    for (const name of (await readdir(folder).catch(() => [] as string[])).sort()) {
-      const m = /^hour=(\d{2})$/.exec(name);
-      if (!m) continue;
-      const files = (await readdir(join(folder, name)).catch(() => [] as string[])).filter((f) => f.endsWith('.parquet')).sort();
-      if (files.length > 0) out.push({ start: day + Number(m[1]) * HOUR, files: files.map((f) => join(folder, name, f)) });
+    for (const h of await hourFoldersOfDay(this.root, day)) {
+      const files = await parquetFilesIn(h.path);
+      if (files.length > 0) out.push({ start: h.start, files });
     }
     return out;
   }

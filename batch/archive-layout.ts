@@ -44,22 +44,31 @@ const HOUR = 3_600_000;
 export async function archiveFilesOfEventTimes(archiveDir: string, schema: EventSchema, range: { from: number; to: number }, o: { first?: boolean } = {}): Promise<string[]> {
   const out: string[] = [];
   for (let d = Math.floor(range.from / 86_400_000) * 86_400_000; d < range.to; d += 86_400_000) {
-    const day = join(schemaDir(archiveDir, schema), `dt=${new Date(d).toISOString().slice(0, 10)}`);
-    const hours = await readdir(day).catch(() => [] as string[]);
-    for (const h of hours.sort()) {
-      const m = /^hour=(\d{2})$/.exec(h);
-      if (!m) continue;
-      const start = d + Number(m[1]) * HOUR;
-      if (!(start < range.to && start + HOUR > range.from)) continue;
-      const files = await readdir(join(day, h)).catch(() => [] as string[]);
-      for (const f of files.sort()) {
-        if (!f.endsWith('.parquet')) continue;
-        out.push(join(day, h, f));
+    for (const h of await hourFoldersOfDay(schemaDir(archiveDir, schema), d)) {
+      if (!(h.start < range.to && h.start + HOUR > range.from)) continue;
+      for (const f of await parquetFilesIn(h.path)) {
+        out.push(f);
         if (o.first) return out;
       }
     }
   }
   return out;
+}
+
+/** The hour folders (`hour=HH`) of the day folder of `day` (epoch ms of its midnight) under a schema's folder, in time order. */
+export async function hourFoldersOfDay(root: string, day: number): Promise<{ start: number; path: string }[]> {
+  const folder = join(root, `dt=${new Date(day).toISOString().slice(0, 10)}`);
+  const out: { start: number; path: string }[] = [];
+  for (const name of (await readdir(folder).catch(() => [] as string[])).sort()) {
+    const m = /^hour=(\d{2})$/.exec(name);
+    if (m) out.push({ start: day + Number(m[1]) * HOUR, path: join(folder, name) });
+  }
+  return out;
+}
+
+/** The Parquet files of one hour folder, sorted, as paths. */
+export async function parquetFilesIn(folder: string): Promise<string[]> {
+  return (await readdir(folder).catch(() => [] as string[])).filter((f) => f.endsWith('.parquet')).sort().map((f) => join(folder, f));
 }
 
 /** True if the archive holds a Parquet file of events that may fall in [from, to) (a directory alone is no data). */
