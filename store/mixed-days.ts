@@ -6,6 +6,11 @@ import type { SqlResultStore } from './sql-store.ts';
 /** Per day, the definition versions of the stream's rows of one pipeline with how many rows each. */
 export type MixedDays = Map<string, Map<string, number>>;
 
+/** Sorted days as a message names them: the day, or how many from the first to the last. */
+export function daysSpan(days: readonly string[]): string {
+  return days.length === 1 ? days[0]! : `${days.length} days (${days[0]} .. ${days.at(-1)})`;
+}
+
 /**
  * Days whose stream rows (version 0) now come from two definitions of one pipeline: a changed key,
  * window or filter streamed into a day the old definition wrote, or another deployment's writer whose
@@ -15,7 +20,7 @@ export type MixedDays = Map<string, Map<string, number>>;
 export function mixedDaysMessage(pipeline: string, version: string, mixed: MixedDays, writer: string, orElse: string): string {
   const days = [...mixed.keys()];
   const versions = (m: Map<string, number>) => [...m].map(([v, n]) => `${v} (${n} rows${v === version ? `, ${writer}` : ''})`).join(' and ');
-  const which = `${days.length === 1 ? days[0] : `${days.length} days (${days[0]} .. ${days.at(-1)})`} now come from two definitions: ` +
+  const which = `${daysSpan(days)} now come from two definitions: ` +
     `${days.slice(0, 3).map((d) => `${d}: ${versions(mixed.get(d)!)}`).join('; ')}${days.length > 3 ? '; ...' : ''}`;
   return `!! ${pipeline}: the stream's rows of ${which}. A day not reconciled shows both; recompute those days under this definition with ` +
     `\`concord backfill --from ${days[0]} --to ${days.at(-1)} --pipeline ${shellWord(pipeline)} --archive DIR\`, ${orElse}`;

@@ -13,7 +13,7 @@ import { onStopSignal } from '../stop-signals.ts';
 import { loadRegistry, onePipeline, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 import { openStore } from '../../store/open-store.ts';
 import { StoreSink } from '../../store/store-sink.ts';
-import { MixedDaysWatch, mixedDaysMessage, type MixedDays } from '../../store/mixed-days.ts';
+import { MixedDaysWatch, daysSpan, mixedDaysMessage, type MixedDays } from '../../store/mixed-days.ts';
 
 export const streamCommand: CommandSpec = {
   name: 'stream',
@@ -126,7 +126,7 @@ export const streamCommand: CommandSpec = {
       const versions = [...new Set([...otherDays.values()].flat())];
       process.stderr.write(
         `!! ${conflicting} results contradict rows of the same windows that definition version ${versions.join(', ')} of ${def.name} stored ` +
-          `for ${days.length === 1 ? days[0] : `${days.length} days (${days[0]} .. ${days.at(-1)})`} (this run's is ${definitionVersion(def)}: the definition changed): ` +
+          `for ${daysSpan(days)} (this run's is ${definitionVersion(def)}: the definition changed): ` +
           'the store kept its rows and marked those cells dirty. Recompute those days under the changed definition with ' +
           `\`concord backfill --from ${days[0]} --to ${days.at(-1)} --pipeline ${shellWord(def.name)} --archive DIR\` ` +
           '(`backfill --date` refuses a day computed by another definition), or stream into a fresh store\n',
