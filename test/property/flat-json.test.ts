@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { printable } from '../../pipeline/printable.ts';
 import { decodeLine } from '../../schemas/decode.ts';
 import { flatObjectReader } from '../../schemas/flat-json.ts';
 import { validateEvent, type EventSchema, type FieldDef } from '../../schemas/schema.ts';
@@ -115,7 +116,8 @@ describe('decodeLine with the flat reader', () => {
       try {
         expected = { ok: true, event: validateEvent(schema, reference.value) };
       } catch (error) {
-        expected = { ok: false, reason: (error as Error).message };
+        // The reason quotes the line's data, written printable (control and invisible characters as \uXXXX).
+        expected = { ok: false, reason: printable((error as Error).message) };
       }
       expect(got.ok ? { ok: true, event: got.event } : { ok: false, reason: got.deadLetter.reason }).toEqual(expected);
     }), { numRuns: RUNS });
