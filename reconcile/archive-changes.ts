@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { readArchiveRecovering } from '../batch/archive-recovery.ts';
 import { archiveFilesOfEventTimes, archiveHasEventTimes } from '../batch/archive-layout.ts';
 import { DuckDb, quoteIdent, quoteString } from '../batch/duckdb.ts';
 import { tolerantScan } from '../batch/archive-columns.ts';
@@ -94,8 +96,12 @@ export async function archiveChangedSince(def: PipelineDefinition, archiveDir: s
   const db = await DuckDb.open(':memory:', { threads: 1 });
   let cols: Record<string, unknown[]>;
   try {
-    // Its own union_by_name read of a few files: optional fields no file has bind too (archive-columns.ts).
-    cols = await db.columns(`SELECT DISTINCT ${select.join(', ')} FROM ${tolerantScan(`[${files.map(quoteString).join(', ')}]`, def.schema)}`);
+    // A torn file among them is moved to _corrupt/ (where the publish that follows finds and names it), not a failed read.
+    cols = await readArchiveRecovering(def, archiveDir, async () => {
+      const left = files.filter((f) => existsSync(f));
+      // Its own union_by_name read of a few files: optional fields no file has bind too (archive-columns.ts).
+      return left.length === 0 ? {} : db.columns(`SELECT DISTINCT ${select.join(', ')} FROM ${tolerantScan(`[${left.map(quoteString).join(', ')}]`, def.schema)}`);
+    }, { db, files });
   } finally {
     db.close();
   }

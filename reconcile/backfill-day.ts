@@ -1,12 +1,13 @@
 import type { DuckDb } from '../batch/duckdb.ts';
 import { replay } from '../batch/replay.ts';
 import type { WindowCell } from '../batch/replay-cells.ts';
-import { mergeRanges } from '../batch/time-ranges-sql.ts';
+import { corruptFilesIn, CorruptArchiveDayError } from '../batch/archive-check.ts';
+import { mergeRanges, type TimeRange } from '../batch/time-ranges-sql.ts';
 import { definitionVersion, type PipelineDefinition, type WindowedPipeline } from '../pipeline/definition.ts';
 import { paneId } from '../pipeline/keys.ts';
 import { shellWord } from '../pipeline/names.ts';
 import { cellKey, type ResultRecord, type WindowResult } from '../schemas/results.ts';
-import { archiveChangedSince } from './archive-changes.ts';
+import { archiveChangedSince, eventTimesOfDay } from './archive-changes.ts';
 import { replayRuleDay } from './rule-day-replay.ts';
 import { dayRange } from './day-range.ts';
 import { DefinitionChangedError, type Progress, type ReconcileStore } from './reconcile-day.ts';
@@ -88,12 +89,21 @@ export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary
   }
   await step(1, `replaying the archive for ${dirty.length} dirty cells (${fromArchive} from archive files added after the reconcile)`);
   let rows: ResultRecord[];
-  if (def.kind === 'windowed') rows = await replayDirtyCells(def, req.archiveDir, dirty);
-  else {
+  let read: TimeRange[];
+  if (def.kind === 'windowed') {
+    rows = await replayDirtyCells(def, req.archiveDir, dirty);
+    read = dirtyCellTimes(def, dirty);
+  } else {
     // The dirty keys' reach only: the day, the span before it, and each key's last earlier event's span.
     const keys = [...new Map(dirty.map((d) => [paneId([def.key], d.key), d.key])).values()];
-    rows = await replayRuleDay(def, req.archiveDir, range, keys);
+    const replayed = await replayRuleDay(def, req.archiveDir, range, keys);
+    rows = replayed.alerts;
+    read = [{ from: Math.min(eventTimesOfDay(def, date).from, replayed.from), to: range.to }];
   }
+  // A file the cells read moved to _corrupt/ (by this replay or an earlier read): their events are missing,
+  // and upserted, the cells would replace the reconciled numbers with smaller ones.
+  const corrupt = (await Promise.all(read.map((r) => corruptFilesIn(req.archiveDir, def.schema, r)))).flat();
+  if (corrupt.length > 0) throw new CorruptArchiveDayError(def.name, date, [...new Set(corrupt)], 'backfill');
   // A dirty cell that replays to nothing (its only events were rejected) is consumed as well.
   // Sorted by cell id, each id computed once (not twice per comparison).
   rows = rows.map((r) => ({ r, k: cellKey(r) })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map((x) => x.r);
@@ -111,7 +121,12 @@ export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary
  * deduplicated within them, as the backfill always has. A dirty cell without events has no result.
  */
 export async function replayDirtyCells(def: WindowedPipeline, archiveDir: string, dirty: readonly WindowCell[], db?: DuckDb): Promise<WindowResult[]> {
-  const timeRanges = mergeRanges(dirty.map((d) => ({ from: d.windowStart, to: d.windowStart + def.window.size })));
+  const timeRanges = dirtyCellTimes(def, dirty);
   const results = await replay(def, archiveDir, { dedupe: true, timeRanges, exactDistinct: false, cells: dirty, ...(db ? { db } : {}) });
   return results.filter((r) => r.kind === 'window');
+}
+
+/** The event times the dirty cells' windows hold: what `replayDirtyCells` reads. */
+function dirtyCellTimes(def: WindowedPipeline, dirty: readonly WindowCell[]): TimeRange[] {
+  return mergeRanges(dirty.map((d) => ({ from: d.windowStart, to: d.windowStart + def.window.size })));
 }

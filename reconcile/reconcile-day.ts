@@ -255,19 +255,22 @@ export interface RecomputeSummary {
 export async function recomputeDay(req: Omit<BackfillRequest, 'progress'> & { readonly progress?: Progress; readonly hasStoredRows: boolean }): Promise<RecomputeSummary> {
   const { def, date, store } = req;
   const range = dayRange(date);
+  // A day's windows hold events up to its last window's end (archive-changes.ts); a rule day, its keys' reach.
+  const times = eventTimesOfDay(def, date);
   // As reconcile: a day the archive holds no event of (not archived, or another --archive), or whose files
   // were moved to _corrupt/, replays fewer events than it had; published, it withdrew the stored cells.
-  const corrupt = await corruptFilesIn(req.archiveDir, def.schema, eventTimesOfDay(def, date));
+  const corrupt = await corruptFilesIn(req.archiveDir, def.schema, times);
   if (corrupt.length > 0) throw new CorruptArchiveDayError(def.name, date, corrupt, 'backfill');
   if (!(await archiveHoldsDay(def, req.archiveDir, date))) {
     if (!req.hasStoredRows) return { pipeline: def.name, date, cells: 0, generation: null, previous: -1, corrections: 0 };
     throw new NoArchivedDayError(date, req.archiveDir);
   }
   await req.progress?.({ done: 0, total: 2, what: `replaying ${date} from the archive` });
-  // A day's windows hold events up to its last window's end (archive-changes.ts); a rule day, its keys' reach.
-  const results = def.kind === 'rule'
-    ? await replayRuleDay(def, req.archiveDir, range)
-    : await replay(def, req.archiveDir, { dedupe: true, timeRanges: [eventTimesOfDay(def, date)], exactDistinct: false });
+  const ruleDay = def.kind === 'rule' ? await replayRuleDay(def, req.archiveDir, range) : undefined;
+  const results = ruleDay?.alerts ?? await replay(def, req.archiveDir, { dedupe: true, timeRanges: [times], exactDistinct: false });
+  // Again after the replay: it may have moved files out, and a rule day's quiet keys reach further back.
+  const movedOut = await corruptFilesIn(req.archiveDir, def.schema, { from: Math.min(times.from, ruleDay?.from ?? times.from), to: times.to });
+  if (movedOut.length > 0) throw new CorruptArchiveDayError(def.name, date, movedOut, 'backfill');
   const rows = [...finalResults(results).values()].filter((r) => inRange(r, range));
   const summary: RecomputeSummary = { pipeline: def.name, date, cells: rows.length, generation: null, previous: -1, corrections: 0 };
   if (rows.length === 0 && !req.hasStoredRows) return summary;

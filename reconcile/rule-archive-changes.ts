@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { readArchiveRecovering } from '../batch/archive-recovery.ts';
 import { tolerantScan } from '../batch/archive-columns.ts';
 import { ArchiveHours } from '../batch/archive-hours.ts';
 import { DuckDb, quoteIdent, quoteString } from '../batch/duckdb.ts';
@@ -50,41 +52,46 @@ export async function ruleArchiveChangedSince(
   const ts = timeExpr(def);
   const db = await DuckDb.open(':memory:', { threads: 1 });
   try {
-    // Its own union_by_name read of a few files: optional fields no file has bind too (archive-columns.ts).
-    const scan = tolerantScan(`[${read.map((f) => quoteString(f.path)).join(', ')}]`, def.schema, { filename: true });
-    await db.run(`CREATE TEMP TABLE late_events AS SELECT DISTINCT filename, ${raw.join(', ')}, ${keyValueSql(def, def.key)} AS k, ${ts} AS ts,
-      ${def.where.length > 0 ? `coalesce(${whereSql(def)}, false)` : 'true'} AS kept FROM ${scan} WHERE filename IS NOT NULL`);
-    const cells = new Map<string, ArchiveCell>();
-    const mark = (rows: Record<string, unknown[]>) => {
-      for (let r = 0; r < (rows.filename?.length ?? 0); r++) {
-        const event: AnyEvent = {};
-        for (const n of keyCols) {
-          const v = rows[n]![r];
-          if (v !== null && v !== undefined) event[n] = typeof v === 'bigint' ? Number(v) : (v as string | number);
+    // A torn file among them is moved to _corrupt/ (where the publish that follows finds and names it), not a failed read.
+    return await readArchiveRecovering(def, dir, async () => {
+      const left = read.filter((f) => existsSync(f.path));
+      if (left.length === 0) return { written: near.filter((f) => existsSync(f.path)), cells: [] };
+      // Its own union_by_name read of a few files: optional fields no file has bind too (archive-columns.ts).
+      const scan = tolerantScan(`[${left.map((f) => quoteString(f.path)).join(', ')}]`, def.schema, { filename: true });
+      await db.run(`CREATE OR REPLACE TEMP TABLE late_events AS SELECT DISTINCT filename, ${raw.join(', ')}, ${keyValueSql(def, def.key)} AS k, ${ts} AS ts,
+        ${def.where.length > 0 ? `coalesce(${whereSql(def)}, false)` : 'true'} AS kept FROM ${scan} WHERE filename IS NOT NULL`);
+      const cells = new Map<string, ArchiveCell>();
+      const mark = (rows: Record<string, unknown[]>) => {
+        for (let r = 0; r < (rows.filename?.length ?? 0); r++) {
+          const event: AnyEvent = {};
+          for (const n of keyCols) {
+            const v = rows[n]![r];
+            if (v !== null && v !== undefined) event[n] = typeof v === 'bigint' ? Number(v) : (v as string | number);
+          }
+          const key = keyValuesOf(def.schema, [def.key], event);
+          const id = JSON.stringify(Object.values(key));
+          if (!cells.has(id)) cells.set(id, { day, windowStart: range.from, key });
         }
-        const key = keyValuesOf(def.schema, [def.key], event);
-        const id = JSON.stringify(Object.values(key));
-        if (!cells.has(id)) cells.set(id, { day, windowStart: range.from, key });
+      };
+      const cols = keyCols.map(quoteIdent).join(', ');
+      // Within the two spans or the day: redone by listing (a where-dropped event's key finds nothing changed).
+      if (!o.newsOnly) mark(await db.columns(`SELECT filename, ${cols} FROM late_events WHERE ts >= ${reachFrom} AND ts < ${range.to}`));
+      const mattering = new Set<string>();
+      const early = `SELECT * FROM late_events WHERE kept AND ts < ${reachFrom}`;
+      if (Number((await db.rows(`SELECT count(*) AS n FROM (${early})`))[0]!.n) > 0) {
+        const k = keyValueSql(def, def.key);
+        await db.run(`CREATE OR REPLACE TEMP TABLE late_keys AS SELECT DISTINCT k FROM (${early})`);
+        const keysWhere = `(${k} IN (SELECT k FROM late_keys) OR (${k} IS NULL AND EXISTS (SELECT 1 FROM late_keys WHERE k IS NULL)))`;
+        await lastBeforeDay(db, def, dir, range, { keysWhere }, hours);
+        const found = await db.columns(`SELECT DISTINCT c.filename, ${keyCols.map((n) => `c.${quoteIdent(n)}`).join(', ')} FROM (${early}) c
+          JOIN rule_day_last l ON c.k IS NOT DISTINCT FROM l.k WHERE c.ts >= l.ts - ${def.rule.span}`);
+        mark(found);
+        (found.filename ?? []).forEach((f) => mattering.add(String(f)));
+        await db.run('DROP TABLE rule_day_last');
       }
-    };
-    const cols = keyCols.map(quoteIdent).join(', ');
-    // Within the two spans or the day: redone by listing (a where-dropped event's key finds nothing changed).
-    if (!o.newsOnly) mark(await db.columns(`SELECT filename, ${cols} FROM late_events WHERE ts >= ${reachFrom} AND ts < ${range.to}`));
-    const mattering = new Set<string>();
-    const early = `SELECT * FROM late_events WHERE kept AND ts < ${reachFrom}`;
-    if (Number((await db.rows(`SELECT count(*) AS n FROM (${early})`))[0]!.n) > 0) {
-      const k = keyValueSql(def, def.key);
-      await db.run(`CREATE TEMP TABLE late_keys AS SELECT DISTINCT k FROM (${early})`);
-      const keysWhere = `(${k} IN (SELECT k FROM late_keys) OR (${k} IS NULL AND EXISTS (SELECT 1 FROM late_keys WHERE k IS NULL)))`;
-      await lastBeforeDay(db, def, dir, range, { keysWhere }, hours);
-      const found = await db.columns(`SELECT DISTINCT c.filename, ${keyCols.map((n) => `c.${quoteIdent(n)}`).join(', ')} FROM (${early}) c
-        JOIN rule_day_last l ON c.k IS NOT DISTINCT FROM l.k WHERE c.ts >= l.ts - ${def.rule.span}`);
-      mark(found);
-      (found.filename ?? []).forEach((f) => mattering.add(String(f)));
-      await db.run('DROP TABLE rule_day_last');
-    }
-    const written = [...near, ...older.filter((f) => mattering.has(f.path))];
-    return { written, cells: o.newsOnly ? [] : [...cells.values()] };
+      const written = [...near.filter((f) => existsSync(f.path)), ...older.filter((f) => mattering.has(f.path))];
+      return { written, cells: o.newsOnly ? [] : [...cells.values()] };
+    }, { db, files: read.map((f) => f.path) });
   } finally {
     db.close();
   }
