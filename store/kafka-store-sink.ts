@@ -1,11 +1,12 @@
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import { ofOtherVersion, parseLateRow, parseResultLine } from '../reconcile/realtime-input.ts';
-import { BatchConsumer, CaughtUpWatch, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
+import { BatchConsumer, CaughtUpWatch, committedOffsets, endOffsets, readLatestByKey, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
 import { groupName, topicNames } from '../stream/kafka/topics.ts';
 import type { SqlResultStore } from './sql-store.ts';
 import { StoreSink } from './store-sink.ts';
 import { mixedDaysMessage, MixedDaysWatch } from './mixed-days.ts';
+import { SinkWatermarks } from './sink-watermarks.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
 
 /** How often a running sink looks for days it wrote that mix two definitions (and at its end). */
@@ -18,7 +19,7 @@ export interface KafkaStoreSinkOptions {
   pipelines: readonly PipelineDefinition[];
   /** Consumer group (default <prefix>concord-store-sink). */
   groupId?: string;
-  /** Stop once both topics are read to their end and nothing arrived for this long. */
+  /** Stop once its topics are read to their end (and their watermarks written) and nothing arrived for this long. */
   stopWhenIdleMs?: number;
   log?: (line: string) => void;
   /** Metrics of the process (serve/process-metrics.ts): rows written, store write latency. */
@@ -57,6 +58,10 @@ export class KafkaStoreSink {
   /** Days written whose stream rows now mix two definitions of a pipeline: checked after writes, at most every MIXED_CHECK_MS. */
   private readonly mixed = new MixedDaysWatch();
   private mixedCheckedAt = 0;
+  /** The watermarks topic: how far the workers' and merge stages' committed output reached (the store's W). */
+  private readonly watermarks: SinkWatermarks;
+  /** The watermark write in flight (one at a time). */
+  private settling: Promise<void> | undefined;
   private stopRun!: () => void;
   private failRun!: (error: unknown) => void;
 
@@ -66,6 +71,16 @@ export class KafkaStoreSink {
     this.versions = new Map(options.pipelines.map((p) => [p.name, definitionVersion(p)]));
     this.sink = new StoreSink(options.store);
     this.watch = new CaughtUpWatch(options.settings, options.stopWhenIdleMs);
+    this.watermarks = new SinkWatermarks(options.pipelines, [this.names.results, this.names.late], {
+      ends: (topic) => endOffsets(options.settings, topic),
+      next: (topic, p) => this.watch.next(topic, p),
+      // A partition another member of the group writes: the offset it committed after its write.
+      committed: (topic) => committedOffsets(options.settings, this.groupId, topic),
+    }, (pipeline, w) => options.store.setWatermark(pipeline, w));
+  }
+
+  private get groupId(): string {
+    return this.o.groupId ?? groupName('concord-store-sink');
   }
 
   get stats(): KafkaStoreSinkStats {
@@ -78,9 +93,12 @@ export class KafkaStoreSink {
       this.stopRun = resolve;
       this.failRun = reject;
     });
+    // Every report still on the (compacted) watermarks topic: one read before the group's committed
+    // offsets may have passed reports whose W a stopped sink had not written yet.
+    for (const [key, value] of await readLatestByKey(this.o.settings, this.names.watermarks)) this.watermarks.accept(value, `${this.names.watermarks} key ${key}`);
     const consumer = await BatchConsumer.start(this.o.settings, {
-      groupId: this.o.groupId ?? groupName('concord-store-sink'),
-      topics: [this.names.results, this.names.late],
+      groupId: this.groupId,
+      topics: [this.names.results, this.names.late, this.names.watermarks],
       onPosition: (p) => this.watch.position(p.topic, p.partition, p.next),
       onError: (error) => this.failRun(error),
       // Concord's own records, read whole: a late event carries its whole event, itself up to the input limit.
@@ -107,6 +125,7 @@ export class KafkaStoreSink {
         (others > 0 ? `; skipped ${others} rows of another definition version of its pipelines` : '');
       if (line !== said) this.o.log?.(line);
       said = line;
+      this.settleWatermarks().catch((error: unknown) => this.failRun(error));
       if (this.watch.quiet()) {
         this.readToEnd().then((done) => { if (done) this.stopRun(); }, () => undefined);
       }
@@ -117,6 +136,8 @@ export class KafkaStoreSink {
       clearInterval(timer);
       await consumer.stop().catch(() => undefined);
     }
+    // A W whose rows are written by now goes in too (stopped by a signal: the rest waits for the next run).
+    await this.settleWatermarks();
     // Every batch flushed before its offsets committed: nothing is buffered here.
     await this.sayMixedDays();
     return this.stats;
@@ -139,7 +160,22 @@ export class KafkaStoreSink {
     this.stopRun?.();
   }
 
+  /** Writes the watermarks whose rows are in the store (SinkWatermarks), one call at a time. */
+  private settleWatermarks(): Promise<void> {
+    this.settling ??= this.watermarks.settle().finally(() => { this.settling = undefined; });
+    return this.settling;
+  }
+
   private async write(batch: InBatch): Promise<void> {
+    if (batch.topic === this.names.watermarks) {
+      for (const r of batch.records) {
+        const where = `${batch.topic}:${batch.partition}@${r.offset}`;
+        if (r.problem) throw new ConcordError(`${where}: a record is unreadable: ${r.problem.reason}`);
+        this.watermarks.accept(r.value, where);
+      }
+      if (batch.records.length > 0) this.watch.heard();
+      return;
+    }
     for (const r of batch.records) {
       const where = `${batch.topic}:${batch.partition}@${r.offset}`;
       let row: Record<string, unknown>;
@@ -183,8 +219,11 @@ export class KafkaStoreSink {
     if (batch.records.length > 0) this.watch.heard();
   }
 
+  /** Every topic read to its end, and every watermark reported on it written. */
   private async readToEnd(): Promise<boolean> {
-    for (const topic of [this.names.results, this.names.late]) if (!(await this.watch.caughtUp(topic))) return false;
-    return true;
+    for (const topic of [this.names.results, this.names.late, this.names.watermarks]) if (!(await this.watch.caughtUp(topic))) return false;
+    await this.settleWatermarks();
+    await this.settleWatermarks(); // the one in flight may have started before the last reports
+    return this.watermarks.settled;
   }
 }

@@ -14,6 +14,7 @@ import { mergeCheckpointRecords, readMergeCheckpoint, type CheckpointedStage } f
 import { PartialMergeStage, type PartialMergeSnapshot } from './partial-merge.ts';
 import { RuleMergeStage, type RuleMergeSnapshot } from './rule-merge.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
+import { mergeReport, PublishedWatermarks } from './watermark-reports.ts';
 
 export interface KafkaMergeOptions {
   /** The pipelines this stage merges (all over one input schema; see needsMergeStage). */
@@ -38,6 +39,8 @@ type StageSnapshot = PartialMergeSnapshot | RuleMergeSnapshot;
 interface PipelineMerge extends CheckpointedStage {
   accept(m: MergeMessage): void;
   advance(): ResultRecord[];
+  /** The W its results were merged up to (after `advance`). */
+  readonly watermark: number;
   restore(head: StageSnapshot, parts: Iterable<string>): void;
   readonly duplicates: number;
 }
@@ -66,6 +69,7 @@ export function pipelineMerge(def: PipelineDefinition, inputTopic: string, input
         else throw unexpected(m);
       },
       advance: () => stage.advance(),
+      get watermark() { return stage.watermark; },
       snapshot: () => stage.snapshot(),
       checkpoint: () => stage.checkpoint(),
       restore: (head, parts) => stage.restoreParts(head as PartialMergeSnapshot, parts),
@@ -81,6 +85,7 @@ export function pipelineMerge(def: PipelineDefinition, inputTopic: string, input
       else throw unexpected(m);
     },
     advance: () => stage.advance(),
+    get watermark() { return stage.watermark; },
     snapshot: () => stage.snapshot(),
     checkpoint: () => stage.checkpoint(),
     restore: (head, parts) => stage.restoreParts(head as RuleMergeSnapshot, parts),
@@ -115,6 +120,7 @@ export class KafkaMergeWorker {
   private readonly groupId: string;
   private readonly names = topicNames();
   private readonly defs: Map<string, PipelineDefinition>;
+  private readonly versions: Map<string, string>;
   /** Per owned partials partition: next offset and one stage per pipeline seen there. */
   private readonly owned = new Map<number, { next: number; stages: Map<string, PipelineMerge> }>();
   /**
@@ -130,6 +136,8 @@ export class KafkaMergeWorker {
   /** Per pipeline, the W each input partition's worker last reported (only with metrics). */
   private readonly reportedW = new Map<string, Map<number, number>>();
   private readonly purge: PartialsPurge;
+  /** The merged W last published per pipeline to the watermarks topic (for the store's watermark). */
+  private readonly published = new PublishedWatermarks();
   readonly stats: MergeStats = { partials: 0, progress: 0, results: 0, duplicates: 0, transactions: 0, checkpointBytes: 0 };
 
   constructor(options: KafkaMergeOptions) {
@@ -140,6 +148,7 @@ export class KafkaMergeWorker {
     this.topic = this.names.partials(this.schema, options.groupId);
     this.groupId = `${options.groupId}.merge`;
     this.defs = new Map(options.pipelines.map((p) => [p.name, p]));
+    this.versions = new Map(options.pipelines.map((p) => [p.name, definitionVersion(p)]));
     this.watch = new CaughtUpWatch(options.settings);
     this.purge = new PartialsPurge(options.settings, this.topic, { intervalMs: partialsPurgeIntervalMs(), ...(options.log ? { log: options.log } : {}) });
   }
@@ -233,6 +242,7 @@ export class KafkaMergeWorker {
     const keep = new Set(continued ? assigned : []);
     for (const p of [...this.owned.keys()]) {
       if (keep.has(p)) continue;
+      this.published.forget(this.owned.get(p)!.stages.keys());
       this.owned.delete(p);
       this.watch.forget(this.topic, p);
       this.purge.forget(p);
@@ -281,6 +291,9 @@ export class KafkaMergeWorker {
       merged += results.length;
       if (metrics && results.length > 0) metrics.eventsOut(name, results.length);
       for (const r of results) out.push({ topic: this.names.results, key: `${r.pipeline}|${cellKey(r)}`, value: JSON.stringify(resultToJson(r)) });
+      // How far the merged results reached, in their transaction, when it moved (stream/watermark-reports.ts).
+      const w = stage.watermark;
+      if (w > Number.NEGATIVE_INFINITY && this.published.moved(name, w)) out.push(mergeReport(this.names.watermarks, { pipeline: name, version: this.versions.get(name)!, watermark: w }));
       duplicates += stage.duplicates;
     }
     const checkpoint = mergeCheckpointRecords(this.names.checkpoints, this.checkpointKey(batch.partition), state.next, state.stages);
@@ -295,6 +308,7 @@ export class KafkaMergeWorker {
       this.owned.clear();
       this.watch.forget();
       this.purge.forget();
+      this.published.forget();
       this.joined = false;
       this.o.log?.(`merge: transaction refused and aborted: ${error.message}`);
       this.consumer!.afterRefusal(error);

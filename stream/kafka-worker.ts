@@ -6,6 +6,7 @@ import {
   endOffsets,
   ensureTopics,
   topicId,
+  topicPartitions,
   readLatestByKey,
   type GroupFencedError,
   type InBatch,
@@ -131,6 +132,7 @@ export class KafkaWorker {
     const merging = this.o.pipelines.some((p) => needsMergeStage(p)) ? [partialsTopic(this.schema, this.groupId, this.o.partitions)] : [];
     await ensureTopics(this.o.settings, [...concordTopics([this.o.pipelines[0]!.schema], this.o.partitions), ...merging]);
     this.partitions.topicId = await topicId(this.o.settings, this.topic);
+    this.partitions.topicPartitions = await topicPartitions(this.o.settings, this.topic);
     const producer = await TransactionalProducer.connect(this.o.settings, `concord-${this.groupId}-${this.o.workerId}`);
     this.transactions = new WorkerTransactions(producer, {
       refused: (error) => this.fenced(error),

@@ -63,6 +63,11 @@ export class WorkerOutputs {
     this.out.push({ topic: this.partialsTopic, key: pipeline, value: JSON.stringify(message) });
   }
 
+  /** A record of the watermarks topic (WorkerPartitions.reportWatermarks), in the step's transaction. */
+  watermarkReport(record: OutRecord): void {
+    this.out.push(record);
+  }
+
   deadLetter(d: DeadLetter, partition: number): void {
     this.out.push({ topic: this.names.deadLetter, key: d.source, value: JSON.stringify({ ...deadLetterToJson(d, this.schema), partition }) });
   }

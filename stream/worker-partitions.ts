@@ -7,6 +7,7 @@ import { createOperator, type StreamOperator } from './operators/index.ts';
 import { WindowedOperator } from './operators/windowed.ts';
 import { checkpointKey, partitionCheckpointRecords, readPartitionCheckpoints, type PartitionCheckpoint } from './partition-checkpoint.ts';
 import { RuleForwarder } from './rule-merge-forwarder.ts';
+import { partitionReport, PublishedWatermarks } from './watermark-reports.ts';
 import { partitionsAhead, watermarkSpread, type AlignedPartition } from './watermark-alignment.ts';
 import type { WorkerOutputs } from './worker-outputs.ts';
 
@@ -60,6 +61,10 @@ export class WorkerPartitions {
   private readonly versions: readonly string[];
   /** The input topic's id, once the worker has read it: kept in the checkpoints, checked on restore. */
   topicId: string | undefined;
+  /** The input topic's partition count, once the worker has read it (the sink waits for a report of each). */
+  topicPartitions = 0;
+  /** The firing W last published to the watermarks topic per `pipeline|partition`. */
+  private readonly published = new PublishedWatermarks();
 
   constructor(options: WorkerPartitionsOptions) {
     this.o = options;
@@ -141,6 +146,7 @@ export class WorkerPartitions {
     this.states.delete(partition);
     this.trackers.forEach((t) => t.removeSource(this.source(partition)));
     this.o.pipelines.forEach((_, i) => this.reported.delete(`${i}|${partition}`));
+    this.published.forget(this.o.pipelines.map((def) => `${def.name}|${partition}`));
   }
 
   /** The partition's own W (its operators judged its events by it) feeds the W windows fire by. */
@@ -231,6 +237,41 @@ export class WorkerPartitions {
         outputs.toMerge(def.name, progressMessage(def.name, this.versions[i]!, p, w, source));
       }
     });
+  }
+
+  /**
+   * Tells the watermarks topic (stream/watermark-reports.ts), per pipeline and owned partition, the firing
+   * W its operators were just advanced to, in the step's transaction with what they emitted: only when it
+   * moved, only finite. The store's watermark follows these, not the result rows alone.
+   */
+  reportWatermarks(outputs: WorkerOutputs): void {
+    this.o.pipelines.forEach((def, i) => {
+      const w = this.trackers[i]!.current;
+      if (!Number.isFinite(w)) return;
+      for (const p of this.states.keys()) {
+        if (this.published.moved(`${def.name}|${p}`, w)) outputs.watermarkReport(this.report(i, p, w, false));
+      }
+    });
+  }
+
+  /**
+   * At the drain, before W = +infinity: each owned partition as drained, at its own W (the last real W of
+   * its input; docs/semantics.md, "The store's watermark"): never +infinity, which would seal every day.
+   */
+  reportDrained(outputs: WorkerOutputs): void {
+    this.o.pipelines.forEach((def, i) => {
+      for (const [p, state] of this.states) {
+        const own = state.operators[i]!.watermark;
+        if (own === Number.POSITIVE_INFINITY) continue;
+        this.published.forget([`${def.name}|${p}`]);
+        outputs.watermarkReport(this.report(i, p, own, true));
+      }
+    });
+  }
+
+  private report(i: number, partition: number, watermark: number, drained: boolean): OutRecord {
+    const pipeline = this.o.pipelines[i]!.name;
+    return partitionReport(this.o.names.watermarks, { pipeline, version: this.versions[i]!, partition, partitions: this.topicPartitions, watermark, drained });
   }
 
   /** Checkpoint records of the partitions that changed since their last ones (incremental). */

@@ -55,6 +55,7 @@ export class WorkerSteps {
     partitions.fire();
     this.align();
     partitions.reportProgress(outputs);
+    partitions.reportWatermarks(outputs);
     const { records, emitted } = outputs.take();
     const cpStarted = performance.now();
     const checkpoints = partitions.checkpointRecords();
@@ -95,6 +96,8 @@ export class WorkerSteps {
     if (this.o.offsets.pending) await this.step();
     if (!(await transactions.settled())) return false;
     const started = performance.now();
+    // The store's watermark stops at the last real W (before +infinity), in the drain's transaction.
+    partitions.reportDrained(outputs);
     partitions.finish();
     partitions.reportProgress(outputs);
     // The drained state is not checkpointed: a later run continues the stream from the last checkpoint.

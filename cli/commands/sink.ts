@@ -19,8 +19,11 @@ export const sinkCommand: CommandSpec = {
   summary: 'write the workers\' results and late events from Kafka into the result store (idempotent)',
   usage: 'concord sink --from-kafka [--store URL] [--stop-when-idle 5s] [--group G] [--metrics-port N]',
   options: [
-    '--from-kafka               read concord.results and concord.late (read_committed) in group <prefix>concord-store-sink',
-    '--stop-when-idle D         exit once both topics are read to their end and quiet for D',
+    '--from-kafka               read concord.results and concord.late (read_committed) in group <prefix>concord-store-sink,',
+    '                           and concord.watermarks: how far the workers\' (and merge stages\') committed output',
+    '                           reached, the store\'s watermark per pipeline (it seals days; kept as the max, written',
+    '                           once the rows it covers are in the store; a bounded run\'s is its last real W, never +infinity)',
+    '--stop-when-idle D         exit once the topics are read to their end, their watermarks written, and quiet for D',
     '--group G                  consumer group (default <prefix>concord-store-sink)',
     ...kafkaOptions,
     ...storeOptions,
@@ -58,7 +61,8 @@ export const sinkCommand: CommandSpec = {
         log.warn(`${missing.join(' and ')} ${missing.length > 1 ? 'do' : 'does'} not exist yet (no \`concord run\` has written under the topic prefix ` +
           `${JSON.stringify(process.env.CONCORD_TOPIC_PREFIX ?? '')}, env CONCORD_TOPIC_PREFIX): creating ${missing.length > 1 ? 'them' : 'it'} empty and waiting`, { topics: missing });
       }
-      await ensureTopics(settings, read);
+      // The watermarks topic too (workers make it; a sink started first waits on it like the others), unsaid: it is the workers' bookkeeping.
+      await ensureTopics(settings, [...read, ...concordTopics(registry).filter((t) => t.name === names.watermarks)]);
       served = await metricsFromFlags(v, log.lineSink());
     } catch (error) {
       await store.close();

@@ -23,6 +23,11 @@ export function topicNames(prefix = process.env.CONCORD_TOPIC_PREFIX ?? '') {
     /** Compacted: operator state + per-partition watermark, written in the same transaction as offsets. */
     checkpoints: `${prefix}concord.checkpoints`,
     /**
+     * Compacted: key = pipeline|input partition (a worker) or pipeline|merge (the merge stage): how far
+     * each one's committed output reached (stream/watermark-reports.ts), for the store's watermark.
+     */
+    watermarks: `${prefix}concord.watermarks`,
+    /**
      * What a stream group's merge stage combines (keyed by pipeline): partials, forwarded rule events,
      * progress. One per group and schema, like a Kafka Streams application's internal topics: a second
      * group over the same input (e.g. a changed definition) never merges the first one's records.
@@ -122,6 +127,8 @@ export function concordTopics(schemas: Registry | readonly EventSchema[], partit
     // transaction rewrites the state of the partitions it touched (~7 MB/s in the soak at 1,000 events/s),
     // and compaction only cleans closed segments: at the broker's 1 GiB the topic held 0.8-2.3 GB on disk
     // for ~3 MB of live state. 100 MiB segments, as Kafka's own __consumer_offsets uses.
+    // One partition: a few small records per pipeline and input partition, read whole by the sink at its start.
+    { name: t.watermarks, partitions: 1, config: { 'cleanup.policy': 'compact' } },
     { name: t.checkpoints, partitions: 1, config: { 'cleanup.policy': 'compact', 'max.message.bytes': String(64 << 20), 'segment.bytes': String(CHECKPOINT_SEGMENT_BYTES) } },
   ];
 }
