@@ -83,6 +83,7 @@ describe('the store\'s watermark over Kafka moves with the stream, not only with
     const expected = Math.max(...events.map((e) => e.ts)) - B - 1;
 
     const group = `${prefix}concord-clicks`;
+    topics.push(topicNames(prefix).partials('clicks', group)); // made by the worker and merge member
     const merge = new KafkaMergeWorker({ pipelines: [visitors], settings: s, groupId: group, workerId: 'swb', partitions: 1 });
     const merging = merge.run();
     const worker = new KafkaWorker({ pipelines, settings: s, groupId: group, workerId: 'swb', partitions: 1, stopWhenIdleMs: 1_500 });
