@@ -75,7 +75,8 @@ export function lateRoutes(app: FastifyInstance, ctx: ServeContext): void {
     const q = req.query;
     if (q.schema !== undefined && !ctx.registry.schemas.has(q.schema)) throw badParameter('schema', `${JSON.stringify(q.schema)} is not a schema of the definitions`);
     const offset = decodeCursor('cursor', q.cursor, (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0) ?? 0;
-    const counts = await ctx.deadLetters.counts();
+    const view = await ctx.deadLetters.view(); // each folder listed once for the counts and the page
+    const counts = view?.counts;
     const last = await ctx.reader.read((s) => s.lastReconciliations());
     const pipelines = ctx.registry.pipelines.map((p) => {
       const rec = last.find((r) => r.pipeline === p.name);
@@ -83,7 +84,7 @@ export function lateRoutes(app: FastifyInstance, ctx: ServeContext): void {
       return { pipeline: p.name, schema: p.schema.name, count: counts?.get(p.schema.name) ?? evidence, last_reconciliation: rec ? { date: rec.day, dead_letters: evidence } : null };
     });
     const schema = q.schema ?? [...(counts ?? new Map<string, number>()).entries()].find(([, n]) => n > 0)?.[0];
-    const rows = schema === undefined ? [] : await ctx.deadLetters.page(schema, offset, q.limit);
+    const rows = schema === undefined || view === undefined ? [] : await view.page(schema, offset, q.limit);
     return {
       archive: ctx.deadLetters.archive ?? null,
       hint: ctx.deadLetters.archive === undefined ? 'start `concord serve --archive DIR` to read the rejected records the archive keeps' : undefined,
