@@ -2,11 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { definitionVersion, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { envNumber } from '../../pipeline/env-number.ts';
-import { shellWord } from '../../pipeline/names.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import type { Registry } from '../../pipeline/registry.ts';
-import { differencesMarkdown, reconciliationMarkdown, statusAfter, type DayReconciliation } from '../../reconcile/day-report.ts';
-import { mdCell, mdCode, mdKeyValues, mdRow } from '../../reconcile/markdown.ts';
+import type { DayReconciliation } from '../../reconcile/day-report.ts';
 import { dayRange } from '../../reconcile/reconcile-day.ts';
 import { NoStoreError, openStoreReader } from '../../store/open-store.ts';
 import type { StoredRow } from '../../store/rows.ts';
@@ -16,15 +14,16 @@ import { previousVersionOf, type DayStatus } from '../../store/store-reads.ts';
 import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
+import { markdownPieces } from './report-markdown.ts';
 import { loadRegistry, pipelinesFor, storeFlags, storeOptions, storeUrl } from './shared.ts';
 
 /** A cell as the report writes it. */
 export type ReportRow = { window_start: string; window_end: string | null; key: Record<string, unknown>; values: Record<string, unknown>; revision: number; provenance: string; generation: number; definition_version: string };
 
-/** csv and json: a day's rows read a page at a time while the text goes out (md --cells: an array). */
+/** A day's rows, read a page at a time while the text goes out (csv, json, md --cells). */
 export type ReportRows = Iterable<ReportRow> | AsyncIterable<ReportRow>;
 
-/** Rows per page read from the store for csv and json where it pages (PostgreSQL; env CONCORD_REPORT_PAGE_ROWS). */
+/** Rows per page read from the store for csv, json and md --cells where it pages (PostgreSQL; env CONCORD_REPORT_PAGE_ROWS). */
 const PAGE_ROWS = () => envNumber('CONCORD_REPORT_PAGE_ROWS', 10_000, { integer: true, min: 1 });
 
 export interface DayReport<Rows extends ReportRows = ReportRow[]> {
@@ -102,24 +101,22 @@ export const reportCommand: CommandSpec = {
         const held = snapshot.empty ? [] : await snapshot.pipelines();
         missing = checkHeld(reader, registry, selected, held);
         const out: DayReport<ReportRows> = { date, pipelines: [] };
-        // md --cells holds the day's rows (a Markdown table); csv and json read them a page at a time as
-        // they are written (`liveRows`), so a big day is never held whole; the md summary only counts them.
-        const whole = format === 'md' && cells;
+        // The rows are read a page at a time as they are written (`liveRows`), so a big day is never held
+        // whole; the md summary only counts them. The versions in the rows' order where the text lists them
+        // beside the rows (json, md --cells: as counted from the rows when md --cells held them).
+        const withRows = format !== 'md' || cells;
         for (const def of selected) {
-          const [rows, status, recs, empty, counted] = await Promise.all([
-            whole ? store.current(def.name, date) : null, store.status(def.name, date), store.reconciliations(def.name, date), store.holdsNothing(def.name, date),
-            whole ? null : format === 'json' ? store.definitionVersionsInRowOrder(def.name, date) : store.definitionVersions(def.name, date),
+          const [status, recs, empty, counted] = await Promise.all([
+            store.status(def.name, date), store.reconciliations(def.name, date), store.holdsNothing(def.name, date),
+            format === 'csv' || !withRows ? store.definitionVersions(def.name, date) : store.definitionVersionsInRowOrder(def.name, date),
           ]);
-          const versions: Record<string, number> = {};
-          if (counted) for (const [version, n] of counted) versions[version] = n;
-          else for (const r of rows!) versions[r.definitionVersion] = (versions[r.definitionVersion] ?? 0) + 1;
           out.pipelines.push({
-            pipeline: def.name, status, empty, reconciliation: recs.at(-1) ?? null, definition_versions: versions, definition_version: definitionVersion(def),
-            rows: rows ? rows.map(rowJson) : format === 'md' ? [] : liveRows(store, def.name, date),
+            pipeline: def.name, status, empty, reconciliation: recs.at(-1) ?? null, definition_versions: Object.fromEntries(counted), definition_version: definitionVersion(def),
+            rows: withRows ? liveRows(store, def.name, date) : [],
           });
         }
-        // Written inside the snapshot: csv and json read their pages from it as the text goes out.
-        const pieces = format === 'json' ? jsonPieces(out) : format === 'csv' ? csvPieces(out) : [toMarkdown(out as DayReport, cells)];
+        // Written inside the snapshot: the rows' pages are read from it as the text goes out.
+        const pieces = format === 'json' ? jsonPieces(out) : format === 'csv' ? csvPieces(out) : markdownPieces(out, cells);
         await writeReport(pieces, output);
       });
     } finally {
@@ -221,54 +218,4 @@ async function writeReport(pieces: Iterable<string> | AsyncIterable<string>, pat
     chunk = '';
   }
   process.stdout.write(chunk);
-}
-
-/** The day's live cells, counted per definition version (the summary reads no rows). */
-function liveCells(p: DayReport['pipelines'][number]): number {
-  return Object.values(p.definition_versions).reduce((a, b) => a + b, 0);
-}
-
-export function toMarkdown(r: DayReport, cells: boolean): string {
-  const out = [`# Concord report — ${r.date}`, ''];
-  const recs = r.pipelines.flatMap((p) => (p.reconciliation ? [p.reconciliation] : []));
-  // The day's status now (what a reconciliation recorded was the day before it published).
-  const now = new Map(r.pipelines.map((p) => [p.pipeline, p.status]));
-  if (recs.length > 0) out.push('## Reconciliation', '', reconciliationMarkdown(recs, (d) => now.get(d.pipeline)?.status ?? statusAfter(d), (d) => now.get(d.pipeline)?.liveGeneration), '');
-  for (const p of r.pipelines) {
-    const s = p.status;
-    if (p.empty) {
-      out.push(`## ${mdCell(p.pipeline)}`, '', 'No data for this day: nothing was streamed into the store or reconciled for it.', '');
-      continue;
-    }
-    out.push(`## ${mdCell(p.pipeline)}`, '', `Day ${s.status} (watermark ${s.watermark === null ? 'unknown' : new Date(s.watermark).toISOString()}); live version ${s.liveGeneration}` +
-      `${s.liveGeneration !== 0 ? '' : s.generations.length > 0 ? ` (realtime: reconciled version ${s.generations.join(', ')} reverted)` : ' (realtime, not reconciled yet)'}; ${s.dirty} dirty cells, late-delta ${s.lateDelta}.`, '');
-    const versions = Object.entries(p.definition_versions);
-    // The pipeline as one shell word, in a code span no name can close: a name is the definitions' free text.
-    const backfill = mdCode(`concord backfill --from ${r.date} --to ${r.date} --pipeline ${shellWord(p.pipeline)} --archive DIR`);
-    if (versions.length > 1) {
-      out.push(`!! The live rows mix definition versions ${versions.map(([x, n]) => `${x} (${n} rows)`).join(' and ')} (the definition changed while the day was streamed): ` +
-        `its numbers are not one definition's; recompute the day under the definitions given (${p.definition_version}) with ${backfill}.`, '');
-    } else if (versions.length === 1 && versions[0]![0] !== p.definition_version) {
-      out.push(`Computed by definition version ${versions[0]![0]}; the definitions given compute ${p.definition_version} (${backfill} recomputes the day under them).`, '');
-    }
-    // A day recomputed under a changed definition since its reconciliation: the table above is the old one's.
-    const reconciled = p.reconciliation?.report.definition_version;
-    if (reconciled !== undefined && versions.length > 0 && !versions.some(([x]) => x === reconciled)) {
-      out.push(`The reconciliation shown is of definition version ${reconciled}; the live rows (version ${s.liveGeneration}) are of ${versions.map(([x]) => x).join(' and ')}, ` +
-        'computed since: its cells, differences and causes describe the day under the old definition.', '');
-    }
-    if (p.reconciliation) out.push('Top differences:', '', differencesMarkdown(p.reconciliation, 10), '');
-    if (!cells) {
-      out.push(`${liveCells(p)} cells live (every cell: --cells, or --format csv|json).`, '');
-      continue;
-    }
-    // Keys as in "Top differences" (mdKeyValues: null is `∅`, the string "null" is `"null"`).
-    out.push(mdRow(['window start', 'key', 'values', 'revision', 'provenance']), '|---|---|---|---:|---|');
-    for (const x of p.rows) {
-      const values = Object.entries(x.values).map(([k, val]) => `${k} ${Array.isArray(val) ? val.join(' ') : String(val)}`).join(', ');
-      out.push(mdRow([x.window_start, mdKeyValues(Object.values(x.key)), values, x.revision, x.provenance]));
-    }
-    out.push('');
-  }
-  return out.join('\n');
 }

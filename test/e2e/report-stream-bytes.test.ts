@@ -11,7 +11,9 @@ import { tempWorkspace } from '../fixtures/workspace.ts';
 // them all first). The bytes must not change: these digests are of the output of the code before
 // (commit 72434f3, rows naming their definition version, `report` on this fixture's day; both stores gave the same bytes), for every page
 // size (997 rows a page: pages end inside a window, between cells of one window start).
+// md --cells the same (it held the day's rows for its table; digest of the output of 1202aee).
 const GOLDEN = {
+  md: { sha256: 'bea985f80876f2417c7a225442d051198ce0c3d9e766894d7f70114190843b91', bytes: 381_471 },
   csv: { sha256: 'daacbf54f0228caf9fe2b70b393f012c9e7d0f8c7d3fe4ddf6127e93b289e2e7', bytes: 792_308 },
   json: { sha256: 'd5812b89bd140df5a46c9046ff45540a2766038dadafe14cb9968c4471acccf1', bytes: 2_158_022 },
 };
@@ -28,19 +30,20 @@ const digest = (bytes: Buffer) => ({ sha256: createHash('sha256').update(bytes).
 describe.each([
   { name: 'DuckDB', store: () => ({ url: `duckdb:${join(ws.dir, 'store.duckdb')}`, env: {} as Record<string, string> }) },
   { name: 'PostgreSQL', store: () => { const schema = schemas.next('rb'); return { url: PG_URL, env: { CONCORD_STORE_SCHEMA: schema } as Record<string, string> }; } },
-])('report --format csv|json of a day: the same bytes as before, a page at a time ($name)', ({ store }) => {
+])('report --format csv|json|md --cells of a day: the same bytes as before, a page at a time ($name)', ({ store }) => {
   const { url, env } = store();
   beforeAll(() => fillReportDay(url, env.CONCORD_STORE_SCHEMA), 120_000);
 
-  for (const format of ['csv', 'json'] as const) {
-    it(`${format}: to stdout and to --output, default pages and 997 rows a page`, () => {
+  for (const format of ['md', 'csv', 'json'] as const) {
+    const args = ['report', '--date', REPORT_DATE, '--format', format, ...(format === 'md' ? ['--cells'] : []), '--store', url];
+    it(`${format === 'md' ? 'md --cells' : format}: to stdout and to --output, default pages and 997 rows a page`, () => {
       for (const page of ['', '997']) {
-        const r = concord(['report', '--date', REPORT_DATE, '--format', format, '--store', url], { ...env, CONCORD_REPORT_PAGE_ROWS: page });
+        const r = concord(args, { ...env, CONCORD_REPORT_PAGE_ROWS: page });
         expect(r.code, r.stderr).toBe(0);
         expect(digest(Buffer.from(r.stdout, 'utf8')), `stdout, page ${page || 'default'}`).toEqual(GOLDEN[format]);
       }
       const file = join(ws.dir, `report-${format}-${env.CONCORD_STORE_SCHEMA ?? 'duckdb'}.${format}`);
-      const w = concord(['report', '--date', REPORT_DATE, '--format', format, '--store', url, '--output', file], { ...env, CONCORD_REPORT_PAGE_ROWS: '997' });
+      const w = concord([...args, '--output', file], { ...env, CONCORD_REPORT_PAGE_ROWS: '997' });
       expect(w.code, w.stderr).toBe(0);
       expect(digest(readFileSync(file)), '--output').toEqual(GOLDEN[format]);
     }, 120_000);

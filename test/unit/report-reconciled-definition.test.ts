@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { toMarkdown, type DayReport } from '../../cli/commands/report.ts';
+import type { DayReport } from '../../cli/commands/report.ts';
+import { toMarkdown } from '../../cli/commands/report-markdown.ts';
 import type { DayReconciliation } from '../../reconcile/day-report.ts';
 import { CAUSES } from '../../reconcile/reconcile.ts';
 
@@ -25,12 +26,12 @@ const report = (reconciled: string, live: Record<string, number>): DayReport => 
 });
 
 describe('report --format md of a day recomputed under a changed definition since its reconciliation', () => {
-  it('says the reconciliation shown is of the old definition and the live rows of the new', () => {
-    expect(toMarkdown(report('a1', { b2: 1440 }), false)).toContain(
+  it('says the reconciliation shown is of the old definition and the live rows of the new', async () => {
+    expect(await toMarkdown(report('a1', { b2: 1440 }), false)).toContain(
       'The reconciliation shown is of definition version a1; the live rows (version 2) are of b2, computed since: its cells, differences and causes describe the day under the old definition.');
   });
 
-  it('says nothing of it when the live rows are the reconciled definition\'s', () => {
-    expect(toMarkdown(report('b2', { b2: 1440 }), false)).not.toContain('The reconciliation shown');
+  it('says nothing of it when the live rows are the reconciled definition\'s', async () => {
+    expect(await toMarkdown(report('b2', { b2: 1440 }), false)).not.toContain('The reconciliation shown');
   });
 });

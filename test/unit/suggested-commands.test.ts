@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { toMarkdown, type DayReport } from '../../cli/commands/report.ts';
+import type { DayReport } from '../../cli/commands/report.ts';
+import { toMarkdown } from '../../cli/commands/report-markdown.ts';
 import { mdCode } from '../../reconcile/markdown.ts';
 import { mixedDaysMessage } from '../../store/mixed-days.ts';
 
@@ -60,7 +61,7 @@ describe('suggested commands name a pipeline as one shell word', () => {
     for (const t of ['plain', 'a`b', '``x``', '`lead', 'trail`', 'a ``` b']) expect(codeSpan(`see ${mdCode(t)} here`)).toBe(t);
   });
 
-  it('concord report (Markdown): the backfill command of a day computed by another definition', () => {
+  it('concord report (Markdown): the backfill command of a day computed by another definition', async () => {
     const report: DayReport = {
       date: '2026-11-23',
       pipelines: [{
@@ -68,7 +69,7 @@ describe('suggested commands name a pipeline as one shell word', () => {
         status: { status: 'provisional', watermark: null, liveGeneration: 0, generations: [], dirty: 0, lateDelta: 0 } as unknown as DayReport['pipelines'][number]['status'],
       }],
     };
-    const line = toMarkdown(report, false).split('\n').find((l) => l.includes('concord backfill'))!;
+    const line = (await toMarkdown(report, false)).split('\n').find((l) => l.includes('concord backfill'))!;
     const command = codeSpan(line);
     expect(shellWords(command)).toEqual(['concord', 'backfill', '--from', '2026-11-23', '--to', '2026-11-23', '--pipeline', name, '--archive', 'DIR']);
   });
