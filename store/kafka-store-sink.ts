@@ -1,5 +1,6 @@
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
+import { ProgressLine } from '../pipeline/progress-line.ts';
 import { ofOtherVersion, parseLateRow, parseResultLine } from '../reconcile/realtime-input.ts';
 import { BatchConsumer, CaughtUpWatch, committedOffsets, endOffsets, readLatestByKey, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
 import { groupName, topicNames } from '../stream/kafka/topics.ts';
@@ -115,16 +116,15 @@ export class KafkaStoreSink {
       },
     });
     const quiet = this.o.stopWhenIdleMs;
-    let said = '';
+    // A line when the numbers moved, not every second while idle.
+    const progress = new ProgressLine((line) => this.o.log?.(line));
     const timer = setInterval(() => {
-      // A line when the numbers moved, not every second while idle.
       const { results, late, conflicting } = this.sink.written;
       const others = this.otherVersion + this.otherVersionLate;
       const line = `sink: ${results} results, ${late} late events written${conflicting > 0 ? `; ${conflicting} contradict rows another run stored (kept out, cells marked dirty: backfill them)` : ''}` +
         // Said while it runs: a sink on another deployment's topics (a wrong CONCORD_TOPIC_PREFIX) writes nothing, and said so only at its end.
         (others > 0 ? `; skipped ${others} rows of another definition version of its pipelines` : '');
-      if (line !== said) this.o.log?.(line);
-      said = line;
+      progress.update(line);
       this.settleWatermarks().catch((error: unknown) => this.failRun(error));
       if (this.watch.quiet()) {
         this.readToEnd().then((done) => { if (done) this.stopRun(); }, () => undefined);

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { shellWord } from '../../pipeline/names.ts';
+import { ProgressLine } from '../../pipeline/progress-line.ts';
 import { parseDuration } from '../../pipeline/time.ts';
 import type { Registry } from '../../pipeline/registry.ts';
 import { backfillDays } from '../../jobs/backfill-days.ts';
@@ -154,8 +155,9 @@ export function waitDeadline(v: FlagValues): number | undefined {
  */
 export async function waitFor(jobs: ConcordJobs, ids: string[], deadline: number, pollMs = 500): Promise<number> {
   let failed = 0;
+  // Long jobs show where they are: the state and progress, when they change.
+  const progress = new ProgressLine((line) => process.stderr.write(`${line}\n`));
   for (const [i, id] of ids.entries()) {
-    let said = '';
     for (;;) {
       const [job] = await jobs.current([id]);
       if (!job) {
@@ -179,9 +181,7 @@ export async function waitFor(jobs: ConcordJobs, ids: string[], deadline: number
         process.stderr.write(`concord jobs: --timeout passed with ${left.length} job(s) not finished (${left.join(', ')}); they go on: \`concord jobs status\` shows them\n`);
         return failed + left.length;
       }
-      // Long jobs show where they are: the state and progress, when they change.
-      const now = `${job.state}${job.progress ? ` ${JSON.stringify(job.progress)}` : ''}`;
-      if (now !== said) process.stderr.write(`${id} ${(said = now)}\n`);
+      progress.update(`${id} ${job.state}${job.progress ? ` ${JSON.stringify(job.progress)}` : ''}`, { key: id });
       await new Promise((r) => setTimeout(r, pollMs));
     }
   }

@@ -5,6 +5,7 @@ import { kafkaSettings } from '../../stream/kafka/client.ts';
 import { missingTopics, probeBrokers } from '../../stream/kafka/admin.ts';
 import { groupName, inputTopic, needsMergeStage, topicNames } from '../../stream/kafka/topics.ts';
 import { KafkaMergeWorker } from '../../stream/kafka-merge.ts';
+import { ProgressLine } from '../../pipeline/progress-line.ts';
 import { KafkaWorker } from '../../stream/kafka-worker.ts';
 import { metricsFlags, metricsFromFlags, metricsOptions, metricsPort } from '../../serve/process-metrics.ts';
 import type { CommandSpec } from '../args.ts';
@@ -130,21 +131,16 @@ export const runCommand: CommandSpec = {
         { context: schemas[i] ?? '?', firstRejection: s.firstRejection, deadLetterTopic: topicNames().deadLetter });
     };
     // A progress line when its numbers moved: an idle stream said the same lines every 5 s for good.
-    const lastLine = new Map<string, string>();
-    const progressLine = (key: string, line: string, fields: Record<string, unknown>) => {
-      if (lastLine.get(key) === line) return;
-      lastLine.set(key, line);
-      log.info(line, fields);
-    };
+    const progressLine = new ProgressLine((line, fields) => log.info(line, fields));
     const progress = setInterval(() => {
       workers.forEach((w, i) => {
         const schema = schemas[i] ?? '?';
         tellRejection(w.stats, i);
         const c = counts(w.stats);
-        progressLine(`run ${i}`, `run ${schema} (${pipelineNames(bySchema.get(schema))}): ${said(c, schema)}`, { context: schema, pipelines: pipelineNames(bySchema.get(schema)), ...c });
+        progressLine.update(`run ${schema} (${pipelineNames(bySchema.get(schema))}): ${said(c, schema)}`, { key: `run ${i}`, fields: { context: schema, pipelines: pipelineNames(bySchema.get(schema)), ...c } });
       });
-      merges.forEach((m, i) => progressLine(`merge ${i}`, `merge ${mergeLabels[i] ?? ''}: ${m.stats.partials} partials and rule events, ${m.stats.results} merged results`,
-        { context: 'merge', pipelines: mergeLabels[i], partials: m.stats.partials, results: m.stats.results }));
+      merges.forEach((m, i) => progressLine.update(`merge ${mergeLabels[i] ?? ''}: ${m.stats.partials} partials and rule events, ${m.stats.results} merged results`,
+        { key: `merge ${i}`, fields: { context: 'merge', pipelines: mergeLabels[i], partials: m.stats.partials, results: m.stats.results } }));
     }, 5_000);
     const merging = merges.map((m) => m.run().catch((error: unknown) => {
       stop();
