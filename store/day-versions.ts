@@ -199,7 +199,8 @@ export class DayVersions {
     await tx.query(
       `INSERT INTO ${this.schema}.switch_log (seq, pipeline, day, generation, previous, reason, at_ms) VALUES (nextval('${this.schema}.change_seq'), $1, $2, $3, $4, $5, $6)`,
       [pipeline, day, to, from, reason, at]);
-    await tx.query(`UPDATE ${this.schema}.day_versions SET status = CASE WHEN generation = $3 THEN 'live' ELSE 'kept' END WHERE pipeline = $1 AND day = $2`, [pipeline, day, to]);
+    // A version the retention pruned stays `pruned` (its number is never given again: stageVersion counts it).
+    await tx.query(`UPDATE ${this.schema}.day_versions SET status = CASE WHEN generation = $3 THEN 'live' WHEN status = 'pruned' THEN 'pruned' ELSE 'kept' END WHERE pipeline = $1 AND day = $2`, [pipeline, day, to]);
     return corrections;
   }
 }

@@ -10,6 +10,7 @@ import { markDirtyCells } from './dirty-cells.ts';
 import { dayOf, lateToStored, type StoredRow } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { StoreReads, type Change, type DayStatus } from './store-reads.ts';
+import { refusePrunedDay, StoreRetention, type PruneDay, type RetentionPolicy } from './store-retention.ts';
 import { createStoreTables } from './store-tables.ts';
 import { StreamWrites, type WriteOutcome } from './stream-writes.ts';
 
@@ -170,6 +171,7 @@ export class SqlResultStore implements ReconcileStore {
   revertedToStream(pipeline: string, day: string): Promise<boolean> { return this.versions.revertedToStream(this.db, pipeline, day); }
   reconciliations(pipeline: string, day: string): Promise<DayReconciliation[]> { return this.reads.reconciliations(pipeline, day); }
   holdsNothing(pipeline: string, day: string): Promise<boolean> { return this.reads.holdsNothing(pipeline, day); }
+  prunedAt(pipeline: string, day: string): Promise<number | null> { return this.reads.prunedAt(pipeline, day); }
   definitionVersions(pipeline: string, day: string): Promise<Map<string, number>> { return this.reads.definitionVersions(pipeline, day); }
   definitionVersionsInRowOrder(pipeline: string, day: string): Promise<Map<string, number>> { return this.reads.definitionVersionsInRowOrder(pipeline, day); }
   mixedStreamDays(pipeline: string, days: readonly string[]): Promise<Map<string, Map<string, number>>> { return this.reads.mixedStreamDays(pipeline, days); }
@@ -188,7 +190,10 @@ export class SqlResultStore implements ReconcileStore {
   }
 
   async publishDay(pipeline: string, day: string, records: readonly ResultRecord[], meta: { jobId: string; provenance: 'reconciled' }): Promise<{ generation: number; previous: number; corrections: number }> {
-    return this.rewriting((tx) => this.versions.publish(tx, pipeline, day, records, meta, this.now()));
+    return this.rewriting(async (tx) => {
+      await refusePrunedDay(tx, this.s, pipeline, day);
+      return this.versions.publish(tx, pipeline, day, records, meta, this.now());
+    });
   }
 
   /** Makes the version that was live before the current one live again (one atomic switch). */
@@ -201,7 +206,27 @@ export class SqlResultStore implements ReconcileStore {
    * cells read for them, in one transaction of set-based statements; `progress` hears each step.
    */
   async upsertBackfill(pipeline: string, day: string, records: readonly ResultRecord[], consumed: readonly DirtyCell[], meta: { jobId: string; progress?: (what: string) => void | Promise<void> }): Promise<{ changed: number }> {
-    return this.rewriting((tx) => this.versions.backfill(tx, pipeline, day, records, consumed, meta, this.now()));
+    return this.rewriting(async (tx) => {
+      await refusePrunedDay(tx, this.s, pipeline, day);
+      return this.versions.backfill(tx, pipeline, day, records, consumed, meta, this.now());
+    });
+  }
+
+  // ---- retention (store/store-retention.ts) --------------------------------------------------------
+
+  /** The days `policy` deletes something of, with the rows per table (what `concord prune --dry-run` says). */
+  prunePlan(policy: RetentionPolicy, pipelines?: readonly string[]): Promise<PruneDay[]> {
+    return new StoreRetention(this.s, this.registry, this.sealDelayMs).plan(this.db, policy, pipelines);
+  }
+
+  /** The rows held of `pipeline` per day and table, and its pruned days (what a prune left). */
+  heldRows(pipeline: string): Promise<{ days: Record<string, Record<string, number>>; pruned: string[] }> {
+    return new StoreRetention(this.s, this.registry, this.sealDelayMs).heldRows(this.db, pipeline);
+  }
+
+  /** Deletes what `policy` deletes of one day, in one transaction; what went (null: nothing, any more). */
+  pruneDay(policy: RetentionPolicy, pipeline: string, day: string): Promise<PruneDay | null> {
+    return this.rewriting((tx) => new StoreRetention(this.s, this.registry, this.sealDelayMs).pruneDay(tx, policy, pipeline, day, this.now()));
   }
 
   /**

@@ -198,6 +198,17 @@ export class StoreReads {
     return !rows[0]?.held;
   }
 
+  /**
+   * When the store's retention deleted the pipeline's day (epoch ms), null if it did not. A store last
+   * written before retention existed has no `pruned_days` table: nothing was pruned.
+   */
+  async prunedAt(pipeline: string, day: string): Promise<number | null> {
+    const table = await this.db.query(`SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'pruned_days'`, [this.s]);
+    if (Number(table[0]?.n ?? 0) === 0) return null;
+    const rows = await this.db.query(`SELECT pruned_at FROM ${this.s}.pruned_days WHERE pipeline = $1 AND day = $2`, [pipeline, day]);
+    return rows[0] ? Number(rows[0].pruned_at) : null;
+  }
+
   /** The definition versions of one day's live rows, with how many rows each. */
   async definitionVersions(pipeline: string, day: string): Promise<Map<string, number>> {
     const rows = await this.db.query(

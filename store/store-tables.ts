@@ -41,6 +41,8 @@ export async function createStoreTables(db: SqlDriver, s: string): Promise<{ key
     `CREATE TABLE IF NOT EXISTS ${s}.late_events (pipeline TEXT NOT NULL, day TEXT NOT NULL, source TEXT NOT NULL,
       "offset" BIGINT NOT NULL, record_json TEXT NOT NULL, PRIMARY KEY (pipeline, source, "offset"))`,
     `CREATE TABLE IF NOT EXISTS ${s}.archive_checks (pipeline TEXT NOT NULL, day TEXT NOT NULL, checked_through BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`,
+    // Days the retention deleted (store/store-retention.ts): readers answer "pruned", not an empty day.
+    `CREATE TABLE IF NOT EXISTS ${s}.pruned_days (pipeline TEXT NOT NULL, day TEXT NOT NULL, pruned_at BIGINT NOT NULL, rows BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`,
     `CREATE TABLE IF NOT EXISTS ${s}.watermarks (pipeline TEXT PRIMARY KEY, watermark DOUBLE PRECISION NOT NULL)`,
     `CREATE TABLE IF NOT EXISTS ${s}.reconciliations (pipeline TEXT NOT NULL, day TEXT NOT NULL, job_id TEXT NOT NULL,
       status TEXT NOT NULL, generation INTEGER, report_json TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (pipeline, day, job_id))`,

@@ -1,0 +1,148 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { seedRegistry } from '../../examples/seed.ts';
+import type { DayReconciliation } from '../../reconcile/day-report.ts';
+import { openStore, openStoreReader } from '../../store/open-store.ts';
+import type { SqlResultStore } from '../../store/sql-store.ts';
+import { DAY, P, storeBackends, T0, win } from '../fixtures/result-store.ts';
+
+// The store's retention (store/store-retention.ts) on both backends: exactly what remains per table after a
+// prune, what a dry run (the plan) says, and that kept days read the same before and after.
+const { schemas, backends } = storeBackends();
+
+const OLD = '2026-11-20', MID = '2026-11-21';
+const M = (day: string) => (Date.parse(`${day}T10:00:00.000Z`) - T0) / 60_000; // minute of 10:00 on `day`, from T0
+/** The pipeline's watermark: OLD and MID are sealed (72 h after their end), DAY is not. */
+const W = Date.UTC(2026, 10, 26, 12);
+
+describe.each(backends)('store retention: $name', ({ url }) => {
+  let clock = T0;
+  const stores: SqlResultStore[] = [];
+  afterAll(async () => { for (const s of stores) await s.close().catch(() => undefined); });
+
+  /**
+   * Three days of stream rows (each with a replaced revision, so history rows) and late events; OLD
+   * reconciled once, MID four times (versions 1-4: 4 live, 3 the one a revert goes back to), DAY twice.
+   */
+  const filled = async () => {
+    const schema = schemas.next();
+    const store = await openStore(url(), { registry: seedRegistry(), schema, now: () => (clock += 1_000) });
+    stores.push(store);
+    for (const day of [OLD, MID, DAY]) {
+      const m = M(day);
+      await store.writeRealtime([win(m, '/a', 1), win(m, '/b', 2), win(m + 1, '/a', 3)]);
+      await store.writeRealtime([win(m, '/a', 4, 1)]);
+      const ts = Date.parse(`${day}T10:00:30.000Z`);
+      await store.appendLate(P, [{ evaluatedOnArrival: false, record: { pipeline: P, event: { event_id: `late-${day}`, ts, url: '/a', visitor_id: 'v' }, watermark: ts + 600_000, windowStart: T0 + m * 60_000, windowEnd: T0 + m * 60_000 + 60_000, position: { source: 'file:late.jsonl', offset: m } } }] as never);
+    }
+    const publish = async (day: string, n: number) => {
+      const m = M(day);
+      for (let g = 1; g <= n; g++) {
+        const job = `job-${day}-${g}`;
+        const r = await store.publishDay(P, day, [win(m, '/a', 10 * g), win(m, '/b', 2), win(m + 1, '/a', 3)], { jobId: job, provenance: 'reconciled' });
+        await store.saveReconciliation({ pipeline: P, date: day, job_id: job, status: 'published', generation: r.generation, previous_generation: r.previous } as DayReconciliation);
+      }
+    };
+    await publish(OLD, 1);
+    await publish(MID, 4);
+    await publish(DAY, 2);
+    await store.setWatermark(P, W);
+    return store;
+  };
+
+  const reads = async (store: SqlResultStore, day: string) => JSON.stringify([await store.current(P, day), await store.status(P, day), await store.reconciliations(P, day), await store.lateEvents(P, day), await store.realtimeResults(P, day)]);
+
+  it('keepDays: a sealed day older than the retention goes whole, in every table; the kept days read byte for byte the same', async () => {
+    const store = await filled();
+    const before = await store.heldRows(P);
+    expect(Object.keys(before.days)).toEqual([OLD, MID, DAY]);
+    expect(before.days[OLD]).toMatchObject({ result_rows: 6, result_history: 1, day_versions: 1, day_live: 1, switch_log: 1, late_events: 1, reconciliations: 1 });
+    const kept = { [MID]: await reads(store, MID), [DAY]: await reads(store, DAY) };
+
+    // The dry run: OLD whole (5 days before W's day is 11-21: 11-20 goes), with its rows per table.
+    const plan = await store.prunePlan({ keepDays: 5 });
+    expect(plan.map((d) => [d.day, d.whole, d.versions])).toEqual([[OLD, true, [0, 1]]]);
+    expect(plan[0]!.rows).toEqual(Object.fromEntries(Object.entries({
+      result_rows: 0, result_history: 0, day_versions: 0, day_live: 0, switch_log: 0, changes: 0, dirty_cells: 0, contradicted_cells: 0,
+      late_delta: 0, late_events: 0, archive_checks: 0, reconciliations: 0, ...before.days[OLD],
+    })));
+    // Nothing was deleted by planning.
+    expect(await store.heldRows(P)).toEqual(before);
+
+    const done = await store.pruneDay({ keepDays: 5 }, P, OLD);
+    expect(done?.rows).toEqual(plan[0]!.rows);
+    const after = await store.heldRows(P);
+    expect(after).toEqual({ days: { [MID]: before.days[MID], [DAY]: before.days[DAY] }, pruned: [OLD] });
+    expect(await reads(store, MID)).toBe(kept[MID]);
+    expect(await reads(store, DAY)).toBe(kept[DAY]);
+    expect(await store.prunedAt(P, OLD)).toEqual(expect.any(Number));
+    expect(await store.prunedAt(P, MID)).toBeNull();
+    // Pruned again: nothing more to do.
+    expect(await store.prunePlan({ keepDays: 5 })).toEqual([]);
+    expect(await store.pruneDay({ keepDays: 5 }, P, OLD)).toBeNull();
+    // A reconcile or backfill of the pruned day is refused: its stream rows are gone.
+    await expect(store.publishDay(P, OLD, [win(M(OLD), '/a', 1)], { jobId: 'again', provenance: 'reconciled' })).rejects.toThrow(/deleted by the store's retention/);
+    await expect(store.upsertBackfill(P, OLD, [], [], { jobId: 'bf' })).rejects.toThrow(/deleted by the store's retention/);
+  });
+
+  it('never a day that is not sealed, however old: keepDays 0 keeps DAY (W has not sealed it) whole', async () => {
+    const store = await filled();
+    const before = await store.heldRows(P);
+    const kept = await reads(store, DAY);
+    const plan = await store.prunePlan({ keepDays: 0, keepVersions: 0 });
+    expect(plan.map((d) => [d.day, d.whole])).toEqual([[OLD, true], [MID, true]]);
+    for (const d of plan) await store.pruneDay({ keepDays: 0, keepVersions: 0 }, P, d.day);
+    expect(await store.heldRows(P)).toEqual({ days: { [DAY]: before.days[DAY] }, pruned: [OLD, MID] });
+    expect(await reads(store, DAY)).toBe(kept);
+  });
+
+  it('keepVersions: superseded versions past the newest N lose their rows; the live one, the revert target and the stream rows stay', async () => {
+    const store = await filled();
+    const before = await store.heldRows(P);
+    expect(before.days[MID]).toMatchObject({ result_rows: 15, day_versions: 4, reconciliations: 4 });
+    const live = JSON.stringify([await store.current(P, MID), await store.status(P, MID), await store.realtimeResults(P, MID), (await store.reconciliations(P, MID)).at(-1)]);
+    const plan = await store.prunePlan({ keepVersions: 1 });
+    // MID: versions 4 (live) and 3 (revert target) kept; of 2 and 1 the newest one kept. OLD has one version, DAY is not sealed.
+    expect(plan.map((d) => [d.day, d.whole, d.versions, d.rows])).toEqual([[MID, false, [1], { result_rows: 3, result_history: 0, reconciliations: 1 }]]);
+    await store.pruneDay({ keepVersions: 1 }, P, MID);
+    const after = await store.heldRows(P);
+    expect(after).toEqual({ days: { ...before.days, [MID]: { ...before.days[MID], result_rows: 12, reconciliations: 3 } }, pruned: [] });
+    // What readers see of MID (live rows, status, stream rows, the latest reconciliation) is the same.
+    expect(JSON.stringify([await store.current(P, MID), await store.status(P, MID), await store.realtimeResults(P, MID), (await store.reconciliations(P, MID)).at(-1)])).toBe(live);
+
+    // keepVersions 0: version 2 goes too; a revert still finds version 3 whole, and the pruned stay pruned across the switch.
+    await store.pruneDay({ keepVersions: 0 }, P, MID);
+    expect((await store.heldRows(P)).days[MID]).toMatchObject({ result_rows: 9, reconciliations: 2 });
+    expect(await store.revert(P, MID)).toMatchObject({ from: 4, to: 3 });
+    expect((await store.current(P, MID)).map((r) => [r.generation, r.key.url, r.values.views])).toEqual([[3, '/a', 30], [3, '/b', 2], [3, '/a', 3]]);
+    // After the revert version 4 is the one a revert goes back to: still nothing more to prune.
+    expect(await store.prunePlan({ keepVersions: 0 })).toEqual([]);
+  });
+});
+
+describe('store retention on PostgreSQL: a reader\'s snapshot sees a day whole or absent, never half', () => {
+  const pg = backends.find((b) => b.name === 'PostgreSQL')!;
+  it('a read that began before the prune reads the whole day to its end; the next read finds it pruned', async () => {
+    const schema = schemas.next();
+    let clock = T0;
+    const store = await openStore(pg.url(), { registry: seedRegistry(), schema, now: () => (clock += 1_000) });
+    const reader = await openStoreReader(pg.url(), { registry: seedRegistry(), schema });
+    try {
+      await store.writeRealtime([win(M(OLD), '/a', 1), win(M(OLD), '/b', 2), win(M(OLD) + 1, '/a', 3)]);
+      await store.publishDay(P, OLD, [win(M(OLD), '/a', 5)], { jobId: 'j', provenance: 'reconciled' });
+      await store.setWatermark(P, W);
+      const whole = JSON.stringify([await store.current(P, OLD), await store.realtimeResults(P, OLD)]);
+      const seen = await reader.read(async (s) => {
+        const first = await s.store.current(P, OLD);
+        // The prune commits between two reads of one snapshot.
+        expect((await store.pruneDay({ keepDays: 1 }, P, OLD))?.whole).toBe(true);
+        return JSON.stringify([first, await s.store.realtimeResults(P, OLD)]);
+      });
+      expect(seen).toBe(whole);
+      const now = await reader.read(async (s) => [await s.store.holdsNothing(P, OLD), await s.store.prunedAt(P, OLD)]);
+      expect(now).toEqual([true, expect.any(Number)]);
+    } finally {
+      await reader.close();
+      await store.close();
+    }
+  });
+});
