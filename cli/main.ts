@@ -28,6 +28,7 @@ const commands: readonly CommandEntry[] = [
   { name: 'reconcile', summary: 'diff realtime results against a replay of the archive and attribute every difference', load: async () => (await import('./commands/reconcile.ts')).reconcileCommand },
   { name: 'backfill', summary: 'recompute the dirty cells of a day, or whole days after a definition changed, from the archive', load: async () => (await import('./commands/backfill.ts')).backfillCommand },
   { name: 'revert', summary: 'make the version of a day that was live before the last switch live again (atomic)', load: async () => (await import('./commands/backfill.ts')).revertCommand },
+  { name: 'prune', summary: 'delete what the store\'s retention no longer keeps: old sealed days, superseded versions (--dry-run says what)', load: async () => (await import('./commands/prune.ts')).pruneCommand },
   { name: 'report', summary: 'the next-day report of a date, read from the single-source-of-truth store only', load: async () => (await import('./commands/report.ts')).reportCommand },
   { name: 'produce', summary: 'publish events into Kafka: a JSONL file of any schema (--input), or the seeded load generator', load: async () => (await import('./commands/produce.ts')).produceCommand },
   { name: 'run', summary: 'streaming worker over Kafka: consumer group, per-partition watermarks, exactly-once results', load: async () => (await import('./commands/run.ts')).runCommand },

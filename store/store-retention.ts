@@ -184,3 +184,54 @@ export async function refusePrunedDay(tx: SqlDriver, schema: string, pipeline: s
     throw new ConcordError(`${pipeline} ${day} was deleted by the store's retention at ${new Date(Number(rows[0].pruned_at)).toISOString()} (keepDays): its stream rows are gone, so it is not reconciled or backfilled again`, { domain: 'user' });
   }
 }
+
+/** Per pipeline: the whole days, the versions of other days, and the rows per table, of `days`. */
+export interface PruneSummary { wholeDays: string[]; versions: number; versionDays: number; rows: Record<string, number> }
+
+export function summarize(days: readonly PruneDay[]): Map<string, PruneSummary> {
+  const out = new Map<string, PruneSummary>();
+  for (const d of days) {
+    let s = out.get(d.pipeline);
+    if (!s) out.set(d.pipeline, (s = { wholeDays: [], versions: 0, versionDays: 0, rows: {} }));
+    if (d.whole) s.wholeDays.push(d.day);
+    else { s.versions += d.versions.length; s.versionDays++; }
+    for (const [t, n] of Object.entries(d.rows)) if (n) s.rows[t] = (s.rows[t] ?? 0) + n;
+  }
+  return out;
+}
+
+/** One line per pipeline of a summary, e.g. `p: 12 days whole (2026-01-01 .. 2026-01-12), 3 versions of 2 days; 1,204 rows (result_rows 1,000, ...)`. */
+export function describeSummary(summary: ReadonlyMap<string, PruneSummary>): string[] {
+  const n = (x: number) => x.toLocaleString('en-US');
+  return [...summary].map(([pipeline, s]) => {
+    const parts: string[] = [];
+    if (s.wholeDays.length > 0) parts.push(`${s.wholeDays.length} day${s.wholeDays.length === 1 ? '' : 's'} whole (${s.wholeDays[0]}${s.wholeDays.length > 1 ? ` .. ${s.wholeDays.at(-1)}` : ''})`);
+    if (s.versions > 0) parts.push(`${s.versions} superseded version${s.versions === 1 ? '' : 's'} of ${s.versionDays} day${s.versionDays === 1 ? '' : 's'}`);
+    const total = Object.values(s.rows).reduce((a, b) => a + b, 0);
+    const tables = Object.entries(s.rows).sort(([a], [b]) => (a < b ? -1 : 1)).map(([t, x]) => `${t} ${n(x)}`).join(', ');
+    return `${pipeline}: ${parts.join(', ')}; ${n(total)} rows${tables ? ` (${tables})` : ''}`;
+  });
+}
+
+/** What a prune needs of the store (SqlResultStore). */
+export interface PrunableStore {
+  prunePlan(policy: RetentionPolicy, pipelines?: readonly string[]): Promise<PruneDay[]>;
+  pruneDay(policy: RetentionPolicy, pipeline: string, day: string): Promise<PruneDay | null>;
+  checkpoint(): Promise<void>;
+}
+
+/**
+ * Plans and prunes: one transaction per day (`onDay` hears each, with how many of the plan are done),
+ * then a checkpoint (DuckDB folds the deletions into its file). What was deleted, per day.
+ */
+export async function pruneStore(store: PrunableStore, policy: RetentionPolicy, o: { pipelines?: readonly string[]; onDay?: (done: number, total: number, day: PruneDay | null) => void | Promise<void> } = {}): Promise<PruneDay[]> {
+  const plan = await store.prunePlan(policy, o.pipelines);
+  const done: PruneDay[] = [];
+  for (const [i, d] of plan.entries()) {
+    const pruned = await store.pruneDay(policy, d.pipeline, d.day);
+    if (pruned) done.push(pruned);
+    await o.onDay?.(i + 1, plan.length, pruned);
+  }
+  if (done.length > 0) await store.checkpoint();
+  return done;
+}

@@ -1,51 +1,23 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { seedRegistry } from '../../examples/seed.ts';
-import type { DayReconciliation } from '../../reconcile/day-report.ts';
 import { openStore, openStoreReader } from '../../store/open-store.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
-import { DAY, P, storeBackends, T0, win } from '../fixtures/result-store.ts';
+import { P, storeBackends, T0, win } from '../fixtures/result-store.ts';
+import { DAY, fillRetentionStore, MID, minuteOf, OLD, W } from '../fixtures/retention-store.ts';
 
 // The store's retention (store/store-retention.ts) on both backends: exactly what remains per table after a
 // prune, what a dry run (the plan) says, and that kept days read the same before and after.
 const { schemas, backends } = storeBackends();
 
-const OLD = '2026-11-20', MID = '2026-11-21';
-const M = (day: string) => (Date.parse(`${day}T10:00:00.000Z`) - T0) / 60_000; // minute of 10:00 on `day`, from T0
-/** The pipeline's watermark: OLD and MID are sealed (72 h after their end), DAY is not. */
-const W = Date.UTC(2026, 10, 26, 12);
+const M = minuteOf;
 
 describe.each(backends)('store retention: $name', ({ url }) => {
-  let clock = T0;
   const stores: SqlResultStore[] = [];
   afterAll(async () => { for (const s of stores) await s.close().catch(() => undefined); });
 
-  /**
-   * Three days of stream rows (each with a replaced revision, so history rows) and late events; OLD
-   * reconciled once, MID four times (versions 1-4: 4 live, 3 the one a revert goes back to), DAY twice.
-   */
   const filled = async () => {
-    const schema = schemas.next();
-    const store = await openStore(url(), { registry: seedRegistry(), schema, now: () => (clock += 1_000) });
+    const store = await fillRetentionStore(url(), schemas.next());
     stores.push(store);
-    for (const day of [OLD, MID, DAY]) {
-      const m = M(day);
-      await store.writeRealtime([win(m, '/a', 1), win(m, '/b', 2), win(m + 1, '/a', 3)]);
-      await store.writeRealtime([win(m, '/a', 4, 1)]);
-      const ts = Date.parse(`${day}T10:00:30.000Z`);
-      await store.appendLate(P, [{ evaluatedOnArrival: false, record: { pipeline: P, event: { event_id: `late-${day}`, ts, url: '/a', visitor_id: 'v' }, watermark: ts + 600_000, windowStart: T0 + m * 60_000, windowEnd: T0 + m * 60_000 + 60_000, position: { source: 'file:late.jsonl', offset: m } } }] as never);
-    }
-    const publish = async (day: string, n: number) => {
-      const m = M(day);
-      for (let g = 1; g <= n; g++) {
-        const job = `job-${day}-${g}`;
-        const r = await store.publishDay(P, day, [win(m, '/a', 10 * g), win(m, '/b', 2), win(m + 1, '/a', 3)], { jobId: job, provenance: 'reconciled' });
-        await store.saveReconciliation({ pipeline: P, date: day, job_id: job, status: 'published', generation: r.generation, previous_generation: r.previous } as DayReconciliation);
-      }
-    };
-    await publish(OLD, 1);
-    await publish(MID, 4);
-    await publish(DAY, 2);
-    await store.setWatermark(P, W);
     return store;
   };
 

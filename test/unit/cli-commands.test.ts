@@ -41,7 +41,7 @@ describe('concord command table', () => {
     expect(help.code).toBe(0);
     const table = helpTable(help.stdout);
     expect(table.map(([name]) => name)).toEqual([
-      'demo', 'validate', 'explain', 'init', 'stream', 'archive', 'replay', 'reconcile', 'backfill', 'revert', 'report',
+      'demo', 'validate', 'explain', 'init', 'stream', 'archive', 'replay', 'reconcile', 'backfill', 'revert', 'prune', 'report',
       'produce', 'run', 'sink', 'results', 'serve', 'jobs',
     ]);
     expect(new Set(table.map(([name]) => name))).toEqual(new Set(specs.keys()));
