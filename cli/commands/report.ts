@@ -95,6 +95,7 @@ export const reportCommand: CommandSpec = {
     const cells = v.cells === true;
     const output = v.output === undefined ? undefined : String(v.output);
     let missing: string[] = [];
+    const pruned: string[] = [];
     try {
       await reader.read(async (snapshot) => {
         const { store } = snapshot;
@@ -110,10 +111,16 @@ export const reportCommand: CommandSpec = {
             store.status(def.name, date), store.reconciliations(def.name, date), store.holdsNothing(def.name, date),
             format === 'csv' || !withRows ? store.definitionVersions(def.name, date) : store.definitionVersionsInRowOrder(def.name, date),
           ]);
+          // A day the retention deleted is no empty day: said (all pipelines: exit 2, before anything is written).
+          const prunedAt = empty ? await store.prunedAt(def.name, date) : null;
+          if (prunedAt !== null) pruned.push(`${def.name} (at ${new Date(prunedAt).toISOString()})`);
           out.pipelines.push({
             pipeline: def.name, status, empty, reconciliation: recs.at(-1) ?? null, definition_versions: Object.fromEntries(counted), definition_version: definitionVersion(def),
             rows: withRows ? liveRows(store, def.name, date) : [],
           });
+        }
+        if (pruned.length === selected.length) {
+          throw new ConfigError(`${date} was pruned by the store's retention: ${pruned.join(', ')}; its rows are gone (docs/operations.md, "Retention")`);
         }
         // Written inside the snapshot: the rows' pages are read from it as the text goes out.
         const pieces = format === 'json' ? jsonPieces(out) : format === 'csv' ? csvPieces(out) : markdownPieces(out, cells);
@@ -122,6 +129,7 @@ export const reportCommand: CommandSpec = {
     } finally {
       await reader.close();
     }
+    if (pruned.length > 0) process.stderr.write(`note: ${date} of ${pruned.join(', ')} was pruned by the store's retention (reported empty)\n`);
     if (missing.length > 0) process.stderr.write(`note: the store ${reader.location} holds no results of ${missing.join(', ')} (reported empty)\n`);
     return 0;
   },

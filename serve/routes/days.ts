@@ -29,6 +29,11 @@ async function latestDay(s: StoreSnapshot, names: readonly string[], now: number
   return dayOfMs(last ?? now);
 }
 
+/** A day (or a version of it) the store's retention deleted: a 404 saying so, not an empty answer. */
+export function prunedDay(what: string, at: number): ApiError {
+  return new ApiError(404, `${what} was pruned by the store's retention at ${isoMillis(at)}`, { hint: 'the retention (concord prune, retentionDays / retentionVersions) keeps sealed days for a number of days and a number of superseded versions; see docs/operations.md, "Retention"' });
+}
+
 /** Per version, the definition versions of its rows with how many rows each (which definition computed what). */
 type Definitions = Map<number, Map<string, number>>;
 const definitionsOf = (defs: Definitions, g: number) => Object.fromEntries(defs.get(g) ?? []);
@@ -96,7 +101,9 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
         // A day the pipeline holds nothing for is still `sealed` once W passed it (a late write would be held);
         // `empty` tells a reader there is nothing to see rather than a finished day (as `concord report` says).
         const empty = await s.store.holdsNothing(def.name, day);
+        const prunedAt = empty ? await s.store.prunedAt(def.name, day) : null;
         pipelines.push({
+          ...(prunedAt === null ? {} : { pruned_at: isoMillis(prunedAt) }),
           pipeline: def.name, kind: def.kind, status: status.status, day_status: status.status, empty, live_version: status.liveGeneration,
           watermark: isoOrNull(status.watermark), dirty_cells: status.dirty, late_delta: status.lateDelta,
           late_events: lateEvents,
@@ -104,6 +111,11 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
           switches: switches.map((x) => ({ version: x.generation, previous: x.previous, reason: x.reason, at: isoMillis(x.at) })),
           reconciliation: rec ? reconciliationSummary(rec) : null, reconciliations: recs.length,
         });
+      }
+      // Every pipeline's day deleted by the retention (none holds anything): the day is gone, said so.
+      const pruned = pipelines.map((p) => p.pruned_at);
+      if (pruned.length > 0 && pipelines.every((p) => p.empty) && pruned.some((at) => at !== undefined)) {
+        throw prunedDay(day, Math.max(...pruned.filter((at) => at !== undefined).map((at) => Date.parse(at))));
       }
       return { date: day, empty: await s.holdsNoResult(), pipelines };
     });
@@ -120,8 +132,9 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
     const day = parseDate('date', req.params.date);
     const def = pipelineOf(ctx.registry, req.params.pipeline);
     const offset = decodeCursor('cursor', req.query.cursor, (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0) ?? 0;
-    const recs = await ctx.reader.read((s) => s.store.reconciliations(def.name, day));
+    const [recs, prunedAt] = await ctx.reader.read(async (s) => [await s.store.reconciliations(def.name, day), await s.store.prunedAt(def.name, day)] as const);
     const rec = recs.at(-1);
+    if (!rec && prunedAt !== null) throw prunedDay(`${def.name} ${day}`, prunedAt);
     if (!rec) throw new ApiError(404, `${def.name} has no reconciliation of ${day}`, { hint: `run \`concord reconcile --date ${day} --archive DIR\` (or \`concord jobs enqueue --date ${day}\`)` });
     const all = req.query.cause === undefined ? rec.report.differences : rec.report.differences.filter((d) => d.cause === req.query.cause);
     const differences = all.slice(offset, offset + req.query.limit);
@@ -161,7 +174,11 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
         const from = a === 'live' ? live : a, to = b === 'live' ? live : b;
         // A version the day never had is asked for by mistake: not an empty comparison.
         const versions = [0, ...(state?.generations ?? [])];
+        const prunedAt = state === undefined ? await s.store.prunedAt(def.name, day) : null;
+        if (prunedAt !== null) throw prunedDay(`${def.name} ${day}`, prunedAt);
+        const pruned = new Map((await s.versions(def.name, day)).filter((x) => x.status === 'pruned').map((x) => [x.generation, x]));
         for (const [parameter, v] of [['from_version', from], ['to_version', to]] as const) {
+          if (pruned.has(v)) throw new ApiError(404, `version ${v} of ${def.name} ${day} was pruned by the store's retention (retentionVersions): its rows are gone`, { parameter, hint: `its versions with rows: ${versions.filter((x) => !pruned.has(x)).join(', ')} (GET /api/days/${day} lists them)` });
           if (!versions.includes(v)) throw new ApiError(404, `${def.name} ${day} has no version ${v}`, { parameter, hint: `its versions: ${versions.join(', ')} (GET /api/days/${day} lists them)` });
         }
         const rows = await s.compare(def.name, day, from, to, { onlyDifferent: q.only === 'different', limit: q.limit, ...(after ? { after: { windowStart: after[0], cell: after[1] } } : {}) });

@@ -36,6 +36,11 @@ describe('concord prune', () => {
     expect(after.pruned).toEqual([OLD]);
     expect(Object.keys(after.days)).toEqual([MID, '2026-11-23']);
     expect(after.days[MID]).toEqual({ ...before.days[MID], result_rows: before.days[MID]!.result_rows! - 3, reconciliations: 3 });
+    // A report of the pruned day says so (exit 2), not an empty report; of a kept day it reports as before.
+    const gone = concord(['report', '--date', OLD, '--pipeline', P, '--store', `duckdb:${file}`]);
+    expect(gone.code).toBe(2);
+    expect(gone.stderr).toMatch(new RegExp(`${OLD} was pruned by the store's retention: ${P} \\(at \\d{4}-`));
+    expect(concord(['report', '--date', MID, '--pipeline', P, '--store', `duckdb:${file}`]).code).toBe(0);
     expect(concord(['prune', '--store', `duckdb:${file}`, '--config', config, '--dry-run']).stdout).toBe('nothing to prune (keep days 5, superseded versions 1)\n');
   });
 
