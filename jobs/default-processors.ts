@@ -6,6 +6,7 @@ import type { Registry } from '../pipeline/registry.ts';
 import type { DayReconciliation } from '../reconcile/day-report.ts';
 import { backfillDay, NoArchivedDayError, reconcileDay, reportWritten } from '../reconcile/reconcile-day.ts';
 import type { SqlResultStore } from '../store/sql-store.ts';
+import { describeSummary, pruneStore, retentionSet, summarize, type RetentionPolicy } from '../store/store-retention.ts';
 import { backfillDays } from './backfill-days.ts';
 import type { JobProcessors } from './job-worker.ts';
 
@@ -19,6 +20,8 @@ export interface ProcessorSettings {
   /** The store's name (`storeIdentity`), written into the reports: another store's report in reportDir is refused. */
   storeName?: string;
   timing?: { maxOutOfOrderness?: number; allowedLateness?: number };
+  /** The store's retention (cli/retention-config.ts); unset: the nightly run prunes nothing. */
+  retention?: RetentionPolicy;
 }
 
 /** The real work: replay + reconcile a day into the store, or backfill its dirty cells. */
@@ -64,5 +67,13 @@ export function defaultProcessors(s: ProcessorSettings): JobProcessors {
     dayFinalAt(pipeline, date) {
       return dayFinalAt(def(pipeline), date);
     },
+    ...(retentionSet(s.retention) ? { prune: (progress) => prune(s.store, s.retention!, progress) } : {}),
   };
+}
+
+/** The nightly prune: the retention over every pipeline, a day per transaction; what went, per pipeline. */
+async function prune(store: SqlResultStore, policy: RetentionPolicy, progress: Parameters<NonNullable<JobProcessors['prune']>>[0]): Promise<Record<string, unknown>> {
+  const done = await pruneStore(store, policy, { onDay: (n, total, d) => progress({ done: n, total, what: d ? `${d.pipeline} ${d.day}: ${d.whole ? 'whole day' : `versions ${d.versions.join(', ')}`}` : 'nothing left to delete' }) });
+  const lines = describeSummary(summarize(done));
+  return { keepDays: policy.keepDays ?? null, keepVersions: policy.keepVersions ?? null, days: done.length, deleted: lines.length > 0 ? lines : 'nothing' };
 }

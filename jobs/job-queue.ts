@@ -10,7 +10,7 @@ import { envNumber } from '../pipeline/env-number.ts';
 export { redisConnection };
 
 export interface JobData {
-  kind: JobKind | 'nightly';
+  kind: JobKind | 'nightly' | 'prune';
   pipeline?: string;
   date?: string;
   /** Nightly: the time zone whose previous date is reconciled. */
@@ -21,6 +21,8 @@ export interface JobData {
   allowEmpty?: boolean;
   /** The store the enqueuer meant (`storeIdentity`): a worker writing another store refuses the job. */
   store?: string;
+  /** Prune: the jobs it runs after (the night's reconciles and backfills): it waits while any is still to run. */
+  after?: string[];
 }
 
 export interface JobSettings {
@@ -170,6 +172,14 @@ export class ConcordJobs {
       }
     }
     return jobs;
+  }
+
+  /**
+   * The night's prune of the store's retention (jobs/job-worker.ts), once per nightly date: it runs after
+   * the jobs of `after` (the night's reconciles and backfills) have finished.
+   */
+  async enqueuePrune(date: string, after: readonly string[], store?: string): Promise<Job<JobData>> {
+    return this.queue.add('prune', { kind: 'prune', date, after: [...after], ...(store ? { store } : {}) }, this.options(`prune__${date}`));
   }
 
   /**

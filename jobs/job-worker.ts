@@ -31,6 +31,11 @@ export interface JobProcessors {
   pendingBackfills?(pipeline: string, dates: readonly string[]): Promise<Map<string, number>>;
   /** When the pipeline's results of a day are final (store/day-status.ts `dayFinalAt`): the nightly run waits for it. */
   dayFinalAt?(pipeline: string, date: string): number;
+  /**
+   * The store's retention (store/store-retention.ts), present when one is set: the nightly run enqueues
+   * a prune job that runs it after the night's reconciles and backfills.
+   */
+  prune?(progress: JobProgress): Promise<Record<string, unknown>>;
 }
 
 export interface WorkerOptions extends JobSettings {
@@ -76,6 +81,26 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
     saidLost.add(id);
     log(`${id}: Redis no longer holds this job (restarted without its data?): its steps go on, but its outcome cannot be recorded in the queue; see \`concord jobs status\` and enqueue its date again (the store keeps one version per job id)`);
   };
+  // The night's prune waits for the night's reconciles and backfills (a prune never deletes a day it
+  // would touch, but a day's versions are counted after its reconcile), as a locked day does: delayed, not failed.
+  const runPrune = async (job: Job<JobData>, token?: string) => {
+    if (!processors.prune) throw new UnrecoverableError(`job ${job.id}: this worker has no retention set (retentionDays / retentionVersions, env CONCORD_RETENTION_DAYS / CONCORD_RETENTION_VERSIONS): nothing to prune`);
+    fanOut ??= new ConcordJobs(options.pipelines ?? [], settings);
+    const waiting: string[] = [];
+    for (const id of job.data.after ?? []) {
+      const state = await fanOut.queue.getJobState(id);
+      if (state !== 'completed' && state !== 'failed' && state !== 'unknown') waiting.push(id);
+    }
+    if (waiting.length > 0) {
+      log(`${job.id}: waiting for ${waiting.join(', ')}; retrying in ${options.lockRetryMs ?? 2_000} ms`);
+      await job.moveToDelayed(Date.now() + (options.lockRetryMs ?? 2_000), token);
+      throw new DelayedError();
+    }
+    return processors.prune(async (p) => {
+      await job.updateProgress({ ...p, percent: p.total === 0 ? 100 : Math.round((100 * p.done) / p.total) }).catch(() => undefined);
+      log(`${job.id}: [${p.done}/${p.total}] ${p.what}`);
+    });
+  };
   const run = async (job: Job<JobData>, token?: string) => {
     const { kind } = job.data;
     if (job.data.store !== undefined && options.store !== undefined && job.data.store !== options.store) {
@@ -110,8 +135,14 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
         enqueued.push(...[...jobs, ...backfills].map((j) => String(j.id)));
       }
       const dates = [...new Set(all)].sort();
+      if (processors.prune) {
+        const prune = await fanOut.enqueuePrune(dates.at(-1)!, enqueued, options.store);
+        log(`nightly: enqueued ${prune.id}: the store's retention, once ${enqueued.length} job${enqueued.length === 1 ? '' : 's'} of the night finished`);
+        enqueued.push(String(prune.id));
+      }
       return { date: dates.at(-1)!, ...(dates.length > 1 ? { dates } : {}), enqueued };
     }
+    if (kind === 'prune') return runPrune(job, token);
     const { pipeline, date } = job.data;
     if (!pipeline || !date) throw new Error(`job ${job.id} has no pipeline/date: ${JSON.stringify(job.data)}`);
     const lock = new DayLock(locks, lockKey(settings.prefix, pipeline, date), options.lockTtlMs ?? 30_000);

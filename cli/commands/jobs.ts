@@ -13,7 +13,7 @@ import { loadRegistry, storeFlags, storeOptions, timingFlags, timingOptions } fr
 
 /** Each subcommand's own options: another one given is refused with whose option it is (not ignored). */
 const SUB_FLAGS: Record<string, readonly string[]> = {
-  worker: ['archive', 'store', 'concurrency', 'report-dir', ...Object.keys(metricsFlags), ...Object.keys(logFlags), ...Object.keys(timingFlags)],
+  worker: ['archive', 'store', 'concurrency', 'report-dir', 'keep-days', 'keep-versions', ...Object.keys(metricsFlags), ...Object.keys(logFlags), ...Object.keys(timingFlags)],
   schedule: ['cron', 'tz'],
   unschedule: [],
   enqueue: ['date', 'pipeline', 'force', 'allow-empty', 'wait', 'timeout', 'store'],
@@ -63,6 +63,9 @@ export const jobsCommand: CommandSpec = {
     '                           files added after a reconcile (default: the archive the workers registered)',
     '--concurrency N            worker: jobs at once (default 1)',
     '--report-dir DIR           worker: reports of reconcile jobs (default .concord/reports)',
+    '--keep-days N              worker: the store\'s retention, run after each nightly run\'s jobs (a `prune__<date>` job):',
+    '--keep-versions N          as `concord prune` (env CONCORD_RETENTION_DAYS / CONCORD_RETENTION_VERSIONS, or',
+    '                           retentionDays / retentionVersions in --config); none set: nothing is pruned',
     ...metricsOptions.map((line) => line.replace('--metrics-port N          ', '--metrics-port N (worker) ')),
     ...logOptions.map((line) => line.replace(/^(--log-\S+ \S) {9}/, '$1 (worker)')),
     ...storeOptions,
@@ -76,7 +79,7 @@ export const jobsCommand: CommandSpec = {
   flags: {
     do: { type: 'string' }, date: { type: 'string' }, pipeline: { type: 'string' }, force: { type: 'boolean' }, wait: { type: 'boolean' }, timeout: { type: 'string' },
     'allow-empty': { type: 'boolean' }, from: { type: 'string' }, to: { type: 'string' }, cron: { type: 'string' }, tz: { type: 'string' },
-    archive: { type: 'string' }, 'report-dir': { type: 'string' }, concurrency: { type: 'string' }, ...storeFlags, ...metricsFlags, ...logFlags, ...timingFlags,
+    archive: { type: 'string' }, 'report-dir': { type: 'string' }, 'keep-days': { type: 'string' }, 'keep-versions': { type: 'string' }, concurrency: { type: 'string' }, ...storeFlags, ...metricsFlags, ...logFlags, ...timingFlags,
   },
   async run(v) {
     const sub = String(v.do ?? '');
