@@ -1,3 +1,4 @@
+import pg_ from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { seedRegistry } from '../../examples/seed.ts';
 import { openStore, openStoreReader } from '../../store/open-store.ts';
@@ -117,4 +118,25 @@ describe('store retention on PostgreSQL: a reader\'s snapshot sees a day whole o
       await store.close();
     }
   });
+
+  it('a prune that fails in the middle of a day deletes nothing of it (one transaction per day)', async () => {
+    const schema = schemas.next();
+    const store = await fillRetentionStore(pg.url(), schema);
+    const client = new pg_.Client({ connectionString: pg.url() });
+    await client.connect();
+    try {
+      const before = await store.heldRows(P);
+      // The last table a whole day is deleted from refuses the DELETE, after the other tables' ran.
+      await client.query(`CREATE FUNCTION ${schema}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
+      await client.query(`CREATE TRIGGER refuse BEFORE DELETE ON ${schema}.reconciliations FOR EACH ROW EXECUTE FUNCTION ${schema}.refuse()`);
+      await expect(store.pruneDay({ keepDays: 5 }, P, OLD)).rejects.toThrow(/refused by the test/);
+      await client.query(`DROP TRIGGER refuse ON ${schema}.reconciliations`);
+      expect(await store.heldRows(P)).toEqual(before);
+      expect(await store.prunedAt(P, OLD)).toBeNull();
+    } finally {
+      await client.end();
+      await store.close();
+    }
+  });
 });
+
