@@ -3,7 +3,7 @@ import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { parseDuration } from '../../pipeline/time.ts';
 import { kafkaSettings } from '../../stream/kafka/client.ts';
 import { missingTopics, probeBrokers } from '../../stream/kafka/admin.ts';
-import { groupName, inputTopic, needsMergeStage, topicNames } from '../../stream/kafka/topics.ts';
+import { groupName, inputTopic, kafkaIdPart, needsMergeStage, topicNames } from '../../stream/kafka/topics.ts';
 import { KafkaMergeWorker } from '../../stream/kafka-merge.ts';
 import { ProgressLine } from '../../pipeline/progress-line.ts';
 import { KafkaWorker } from '../../stream/kafka-worker.ts';
@@ -92,7 +92,7 @@ export const runCommand: CommandSpec = {
     const workers = [...bySchema].map(([schema, pipelines]) => {
       const all = registry.pipelinesOf(schema).length === pipelines.length;
       const named = String(v.group ?? groupName(all ? `concord-${schema}` : `concord-${pipelines.map((p) => p.name).join('+')}`));
-      const group = bySchema.size > 1 && v.group ? `${named}-${schema}` : named;
+      const group = bySchema.size > 1 && v.group ? `${named}-${kafkaIdPart(schema)}` : named;
       // Every worker process is also a member of the merge stage's group: pipelines whose keys span
       // partitions (partials of windowed ones, the accepted events of rules) are merged there, by
       // whichever member owns that pipeline's partials partition.

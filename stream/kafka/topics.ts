@@ -54,9 +54,19 @@ export function partialsTopic(schema: string, group: string, partitions = defaul
   return { name: topicNames(prefix).partials(schema, group), partitions, config: { 'max.message.bytes': String(16 << 20) } };
 }
 
-/** Consumer groups carry the topic prefix too: groups of separate runs must never mix members. */
+/**
+ * Consumer groups carry the topic prefix too: groups of separate runs must never mix members. A name with
+ * whitespace (the group of a schema named `sensor readings`) takes its `safeName`: the Kafka client
+ * refuses group ids and static member ids with whitespace, and every worker of such a schema failed at
+ * start. Other names stay as they are, so existing groups keep their committed offsets.
+ */
 export function groupName(name: string, prefix?: string): string {
-  return `${prefix ?? process.env.CONCORD_TOPIC_PREFIX ?? ''}${name}`;
+  return `${prefix ?? process.env.CONCORD_TOPIC_PREFIX ?? ''}${kafkaIdPart(name)}`;
+}
+
+/** A name as part of a Kafka group or member id: as it is, or its `safeName` when it holds whitespace (see groupName). */
+export function kafkaIdPart(name: string): string {
+  return /\s/.test(name) ? safeName(name) : name;
 }
 
 /** The raw topic a schema's events arrive on. */
