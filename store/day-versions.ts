@@ -37,10 +37,14 @@ export class DayVersions {
   async publish(tx: SqlDriver, pipeline: string, day: string, records: readonly ResultRecord[], meta: { jobId: string; provenance: 'reconciled' }, at: number): Promise<{ generation: number; previous: number; corrections: number }> {
     let mine = await tx.query(`SELECT generation, status FROM ${this.schema}.day_versions WHERE pipeline = $1 AND day = $2 AND job_id = $3 ORDER BY generation DESC LIMIT 1`, [pipeline, day, meta.jobId]);
     const previous = await this.liveGeneration(tx, pipeline, day);
-    if (mine[0] && Number(mine[0].generation) === previous) {
-      if (await this.holdsValues(tx, pipeline, day, previous, records)) return { generation: previous, previous, corrections: 0 }; // a retried job: already live
-      mine = [];
+    // A live reconciled version that already holds the replay, whichever job published it (a retried job, or
+    // the nightly job after a CLI reconcile: other job ids), stays: another identical version is history noise.
+    // The stream's version 0 never does: the first reconcile marks the day reconciled.
+    if (previous > 0 && (await this.holdsValues(tx, pipeline, day, previous, records))) {
+      await this.coveredDirtyCells(tx, pipeline, day, at);
+      return { generation: previous, previous, corrections: 0 };
     }
+    if (mine[0] && Number(mine[0].generation) === previous) mine = [];
     // Only a version of this job never switched to may be filled again. One that was live and is not now
     // (a revert, a backfill's version or another job switched away from it) was seen by readers and stays
     // as it was: upserting the replay into it kept its rows (revision 0 replaces no revision 0) and its
@@ -53,9 +57,13 @@ export class DayVersions {
     await keepReplaced(tx, this.schema, stage, { keyless: this.keyless });
     await upsertRows(tx, this.schema, stage, { keyless: this.keyless });
     const corrections = await this.switchTo(tx, pipeline, day, generation, previous, 'reconcile', meta.provenance, at);
-    // The reconciliation read the whole archive: cells dirtied before it are covered.
-    await tx.execute(`DELETE FROM ${this.schema}.dirty_cells WHERE pipeline = $1 AND day = $2 AND recorded_at <= $3`, [pipeline, day, at]);
+    await this.coveredDirtyCells(tx, pipeline, day, at);
     return { generation, previous, corrections };
+  }
+
+  /** The reconciliation read the whole archive: cells dirtied before it are covered. */
+  private async coveredDirtyCells(tx: SqlDriver, pipeline: string, day: string, at: number): Promise<void> {
+    await tx.execute(`DELETE FROM ${this.schema}.dirty_cells WHERE pipeline = $1 AND day = $2 AND recorded_at <= $3`, [pipeline, day, at]);
   }
 
   /** Registers the day's next version (staged until a switch makes it live) for `jobId`; its number. */
@@ -65,11 +73,17 @@ export class DayVersions {
     return generation;
   }
 
-  /** Whether version `generation` of the day holds exactly `records`' cells with the same numbers. */
+  /**
+   * Whether version `generation` of the day holds exactly `records`' cells with the same numbers, computed
+   * by the same definition (a recompute under a changed definition with equal numbers is a new version).
+   */
   private async holdsValues(tx: SqlDriver, pipeline: string, day: string, generation: number, records: readonly ResultRecord[]): Promise<boolean> {
     const rows = records.map((r) => toRow(r, { generation, writtenAt: 0 })).filter((r) => r.pipeline === pipeline && r.day === day);
-    const stored = Number((await tx.query(`SELECT count(*) AS n FROM ${this.schema}.result_rows WHERE pipeline = $1 AND day = $2 AND generation = $3`, [pipeline, day, generation]))[0]!.n);
-    if (stored !== rows.length) return false;
+    const versions = [...new Set(rows.map((r) => r.definitionVersion))];
+    if (versions.length > 1) return false;
+    const [held] = await tx.query(`SELECT count(*) AS n, count(*) FILTER (WHERE definition_version <> $4) AS other FROM ${this.schema}.result_rows
+      WHERE pipeline = $1 AND day = $2 AND generation = $3`, [pipeline, day, generation, versions[0] ?? '']);
+    if (Number(held!.n) !== rows.length || (rows.length > 0 && Number(held!.other) > 0)) return false;
     const same = this.sameValues(pipeline);
     return (await changedRowsOf(tx, this.schema, pipeline, generation, rows)).every(({ row, old }) => old !== null && same(old.values, row.values));
   }

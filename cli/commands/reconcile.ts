@@ -134,7 +134,7 @@ async function reconcileStoredDay(v: Record<string, string | boolean | undefined
     if (d.status !== 'published') continue;
     const forced = d.report.unexplained > 0 ? ` despite ${d.report.unexplained} unexplained differences (--force)` : '';
     if (d.generation === d.previous_generation) {
-      process.stderr.write(`${d.pipeline} ${date}: version ${d.generation}, published by job id ${d.job_id}, already holds this replay: nothing changed\n`);
+      process.stderr.write(`${d.pipeline} ${date}: version ${d.generation}, live, already holds this replay: nothing changed\n`);
     } else process.stderr.write(`${d.pipeline} ${date}: version ${d.generation} live (was ${d.previous_generation}), ${d.corrections} cells corrected${forced}\n`);
   }
   if (failed > 0) return 3;

@@ -126,7 +126,7 @@ describe('the single source of truth through the CLI (embedded store)', () => {
     const json = JSON.parse(readFileSync(join(ws.dir, 'reports', DATE, 'unique_visitors_5m.json'), 'utf8')) as { report: { metrics: { smape: number } } };
     expect(json.report.metrics.smape).toBeGreaterThanOrEqual(0);
     // Rerunning the same job id changes nothing (idempotent): still version 1.
-    expect(concord(['reconcile', '--date', DATE, '--archive', archive(), '--store', store(), '--pipeline', 'page_views_per_minute']).code).toBe(0);
+    expect(concord(['reconcile', '--date', DATE, '--archive', archive(), '--store', store(), '--pipeline', 'page_views_per_minute', '--report-dir', join(ws.dir, 'reports')]).code).toBe(0);
     expect(report().pipelines.find((p) => p.pipeline === 'page_views_per_minute')!.status.liveGeneration).toBe(1);
   }, 180_000);
 

@@ -283,20 +283,24 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     expect(await alerts()).toEqual([[5, 'reconciled']]);
     await store.revert(fraud.name, DAY);
     expect(await alerts()).toEqual([[3, 'backfill']]);
-    expect(await reconcileDay({ def: fraud, date: DAY, store, archiveDir, jobId: 'r2' })).toMatchObject({ generation: 3, corrections: 0 });
+    // A reconcile finds the backfilled version exact: it stays live, no identical version 3.
+    expect(await reconcileDay({ def: fraud, date: DAY, store, archiveDir, jobId: 'r2' })).toMatchObject({ generation: 2, previous_generation: 2, corrections: 0 });
   });
 
   // `reconcile --date` run again under its default job id after archive files were added: taken for a
   // retry, it published nothing while its report (stored under that id) described the new replay.
-  it('reconcile again under the same job id: the same replay changes nothing, a replay that differs is a new version', async () => {
+  it('reconcile again, under the same job id or another: the same replay changes nothing, a replay that differs is a new version', async () => {
     const { store, archiveDir } = await streamedAndArchived();
     expect(await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile:day' })).toMatchObject({ generation: 1, previous_generation: 0 });
     expect(await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile:day' })).toMatchObject({ generation: 1, previous_generation: 1, corrections: 0 });
+    // Another job id (the nightly job after a CLI reconcile) with the same replay: no identical version 2.
+    expect(await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile__day' })).toMatchObject({ generation: 1, previous_generation: 1, corrections: 0 });
+    expect((await store.status(P, DAY)).liveGeneration).toBe(1);
     await archiveLines(archiveDir, [click('z1', T0 + 2 * M + 7, '/a')], 'file:late-archive.jsonl');
     const again = await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile:day' });
     expect(again).toMatchObject({ generation: 2, previous_generation: 1, corrections: 1 });
     expect(views(await store.current(P, DAY))).toContainEqual([2, '/a', 4]);
-    expect((await store.reconciliations(P, DAY)).map((r) => r.generation)).toEqual([2]);
+    expect((await store.reconciliations(P, DAY)).map((r) => r.generation)).toEqual([1, 2]);
   });
 
   it('reconcile: a pipeline with no realtime rows is refused as such; --force publishes despite unexplained differences', async () => {
