@@ -56,9 +56,20 @@ export async function openStore(storeUrl: string | undefined, options: StoreOpti
  * `what` says what is missing; the advice is the same.
  */
 export class NoStoreError extends ConfigError {
-  constructor(what: string, url: string) {
-    super(`${what}: run \`concord stream --store ${url} ...\` or \`concord demo\` first, or check --store (or CONCORD_STORE)`);
+  /** `others`: the Concord stores beside it in the same database (StoreSnapshot.otherStores). */
+  constructor(what: string, url: string, others: readonly string[] = []) {
+    super(`${what}: run \`concord stream --store ${url} ...\` or \`concord demo\` first, or check --store (or CONCORD_STORE)` +
+      (others.length > 0 ? `; ${otherStoresSaid(others)}` : ''));
   }
+}
+
+/** The other stores an empty store's messages name (a PostgreSQL database may hold many). */
+const OTHER_STORES_SAID = 5;
+
+/** What to do about an empty store beside filled ones in its database (schemas: StoreSnapshot.otherStores). */
+export function otherStoresSaid(others: readonly string[]): string {
+  const named = others.slice(0, OTHER_STORES_SAID).join(', ') + (others.length > OTHER_STORES_SAID ? ` and ${others.length - OTHER_STORES_SAID} more` : '');
+  return `the same database holds Concord results in schema ${named}: to read those, set CONCORD_STORE_SCHEMA to the schema the writers ran with (e.g. CONCORD_STORE_SCHEMA=${others[0]})`;
 }
 
 /**

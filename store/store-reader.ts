@@ -35,7 +35,7 @@ export class StoreReader {
     return this.driver.snapshot(async (q) => {
       const found = await q.query(`SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'result_rows'`, [this.options.schema]);
       const exists = Number(found[0]?.n ?? 0) > 0;
-      return fn(new StoreSnapshot(exists ? q : EMPTY_SNAPSHOT, this.options, !exists));
+      return fn(new StoreSnapshot(exists ? q : EMPTY_SNAPSHOT, this.options, !exists, q));
     });
   }
 

@@ -55,12 +55,26 @@ export class StoreSnapshot {
   private readonly s: string;
   private readonly registry: Registry;
 
-  constructor(q: SqlDriver, options: StoreOptions & { schema: string }, empty: boolean) {
+  /** The database the store lives in, also when the store has no tables (other stores beside it). */
+  private readonly database: SqlDriver;
+
+  constructor(q: SqlDriver, options: StoreOptions & { schema: string }, empty: boolean, database: SqlDriver = q) {
     this.q = q;
     this.s = options.schema;
     this.registry = options.registry;
     this.empty = empty;
     this.store = new SqlResultStore(q, options);
+    this.database = database;
+  }
+
+  /**
+   * The other Concord stores in the same database: schemas holding its result table. An empty store
+   * beside a filled one is mostly a reader given another CONCORD_STORE_SCHEMA than the writers had.
+   */
+  async otherStores(): Promise<string[]> {
+    const rows = await this.database.query(`SELECT DISTINCT table_schema AS s FROM information_schema.tables
+      WHERE table_name = 'result_rows' AND table_schema <> $1 ORDER BY 1`, [this.s]);
+    return rows.map((r) => String(r.s));
   }
 
   /** Rows of a pipeline in a time range, at a version, ordered by (window_start, cell), at most `limit`. */

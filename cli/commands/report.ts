@@ -100,7 +100,7 @@ export const reportCommand: CommandSpec = {
       await reader.read(async (snapshot) => {
         const { store } = snapshot;
         const held = snapshot.empty ? [] : await snapshot.pipelines();
-        missing = checkHeld(reader, registry, selected, held);
+        missing = checkHeld(reader, registry, selected, held, held.length === 0 ? await snapshot.otherStores() : []);
         const out: DayReport<ReportRows> = { date, pipelines: [] };
         // The rows are read a page at a time as they are written (`liveRows`), so a big day is never held
         // whole; the md summary only counts them. The versions in the rows' order where the text lists them
@@ -140,9 +140,10 @@ export const reportCommand: CommandSpec = {
  * definitions than the store was filled with), not an empty report: a user error naming what the store
  * holds. Returns the selected pipelines it holds nothing of when it holds some of the others.
  */
-function checkHeld(reader: StoreReader, registry: Registry, selected: readonly PipelineDefinition[], held: readonly string[]): string[] {
+function checkHeld(reader: StoreReader, registry: Registry, selected: readonly PipelineDefinition[], held: readonly string[], others: readonly string[]): string[] {
   const url = reader.location;
-  if (held.length === 0) throw new NoStoreError(`the store ${url}${reader.backend === 'postgres' ? ` (schema ${reader.schema})` : ''} holds no results`, url);
+  const schema = reader.backend === 'postgres' || others.length > 0 || reader.schema !== 'concord' ? ` (schema ${reader.schema})` : '';
+  if (held.length === 0) throw new NoStoreError(`the store ${url}${schema} holds no results`, url, others);
   const missing = selected.map((d) => d.name).filter((n) => !held.includes(n));
   if (missing.length < selected.length) return missing;
   if (selected.length < registry.pipelines.length) throw new ConfigError(`the store ${url} holds no results of ${missing.join(', ')} (it holds ${held.join(', ')}): check --pipeline or --store`);

@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { isoMillis } from '../../pipeline/time.ts';
 import { StoreBusyError } from '../../store/sql-driver.ts';
 import { EMPTY_HINT, type ServeContext } from '../context.ts';
+import { otherStoresSaid } from '../../store/open-store.ts';
 import type { LiveEvent } from '../live-feed.ts';
 import { badParameter, isoOrNull } from '../params.ts';
 import { anyObject, errors } from '../schemas.ts';
@@ -35,16 +36,19 @@ export function liveRoutes(app: FastifyInstance, ctx: ServeContext, security: Re
   }, async () => {
     const now = ctx.now();
     const store = {
-      backend: ctx.reader.backend, location: ctx.reader.location, ...(ctx.reader.backend === 'postgres' ? { schema: ctx.reader.schema } : {}),
+      backend: ctx.reader.backend, location: ctx.reader.location, ...(ctx.reader.backend === 'postgres' || ctx.reader.schema !== 'concord' ? { schema: ctx.reader.schema } : {}),
       status: 'ok' as 'ok' | 'busy' | 'error', empty: false, message: undefined as string | undefined,
     };
     let pipelines: unknown[] = [];
     // Results of pipelines the definitions do not name: renamed or removed ones (their days stay under the
     // old name), or, when none is the definitions', a store filled with other definitions (not "run concord demo").
     let others: string[] = [];
+    // Other Concord stores in the same database, when this one is empty: a CONCORD_STORE_SCHEMA not the writers'.
+    let otherStores: string[] = [];
     try {
       pipelines = await ctx.reader.read(async (s) => {
         store.empty = await s.holdsNoResult();
+        if (store.empty) otherStores = await s.otherStores();
         const names = new Set(ctx.registry.pipelines.map((p) => p.name));
         const held = store.empty ? [] : await s.pipelines();
         others = held.filter((p) => !names.has(p));
@@ -66,7 +70,7 @@ export function liveRoutes(app: FastifyInstance, ctx: ServeContext, security: Re
     const empty = store.status === 'ok' && (store.empty || pipelines.every((p) => (p as { rows: number }).rows === 0));
     const hint = others.length > 0 && pipelines.every((p) => (p as { rows: number }).rows === 0)
       ? `the store holds results of ${others.join(', ')}, none of the loaded definitions' pipelines (${ctx.registry.pipelines.map((p) => p.name).join(', ')}): start \`concord serve\` with the --definitions the store was filled with (or CONCORD_DEFINITIONS)`
-      : EMPTY_HINT;
+      : EMPTY_HINT + (otherStores.length > 0 ? `; ${otherStoresSaid(otherStores)}` : '');
     return { server_time: isoMillis(now), store, pipelines, empty, ...(empty ? { hint } : {}), ...(others.length > 0 ? { other_pipelines: others } : {}) };
   });
 

@@ -48,6 +48,16 @@ describe('concord report and serve on a store that is not what the user thinks',
     expect(r.stderr).toContain(`(schema ${schema}) holds no results: run \`concord stream --store`);
   });
 
+  // A report (or serve) without the CONCORD_STORE_SCHEMA the writers ran with read an empty schema of the
+  // same file and said only "run concord demo first": the results were there, under the other schema.
+  it('an empty schema beside a filled one in the same file: the report names the filled schema and the variable', () => {
+    const r = concord(['report', '--definitions', file, '--date', RIDES_DATE, '--store', store], { CONCORD_STORE_SCHEMA: 'team_b' });
+    expect(r.code, r.stderr).toBe(2);
+    expect(oneLine(r.stderr)).toEqual([`concord report: the store ${store} (schema team_b) holds no results: run \`concord stream --store ${store} ...\` or \`concord demo\` first, ` +
+      'or check --store (or CONCORD_STORE); the same database holds Concord results in schema concord: to read those, set CONCORD_STORE_SCHEMA to the schema ' +
+      'the writers ran with (e.g. CONCORD_STORE_SCHEMA=concord)']);
+  });
+
   it('a PostgreSQL database that does not exist is the URL\'s mistake (exit 2, what to do), not PostgreSQL down', () => {
     const url = new URL(PG_URL);
     url.pathname = '/concord_no_such_database';

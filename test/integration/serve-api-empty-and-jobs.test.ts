@@ -56,6 +56,23 @@ describe('concord serve on an empty store, and with BullMQ jobs', () => {
     }
   });
 
+  it('an empty schema of a DuckDB file that holds results under another: the hint names that schema', async () => {
+    const path = join(ws.dir, `two-schemas-${randomUUID()}.duckdb`);
+    const writer = await openStore(`duckdb:${path}`, { registry, schema: 'team_a' });
+    await writer.writeRealtime([{ kind: 'window', pipeline: P, windowStart: Date.parse(`${DATE}T10:00:00Z`), windowEnd: Date.parse(`${DATE}T10:01:00Z`),
+      key: { url: '/a' }, values: { views: 1 }, revision: 0, watermark: null, definitionVersion: definitionVersion(registry.pipeline(P)) }]);
+    await writer.close();
+    const reader = await openStoreReader(`duckdb:${path}`, { registry, schema: 'team_b' });
+    const server = await buildServer({ registry, reader, log: createLogger('silent') });
+    try {
+      const status = (await server.app.inject('/api/status')).json();
+      expect(status).toMatchObject({ empty: true, store: { status: 'ok', empty: true, schema: 'team_b' } });
+      expect(status.hint).toMatch(/concord demo.*; the same database holds Concord results in schema team_a: .*CONCORD_STORE_SCHEMA=team_a\)$/);
+    } finally {
+      await server.close();
+    }
+  });
+
   // A sink that wrote nothing creates the tables: /api/days said `empty: false` and /api/status
   // contradicted itself (`store.empty: false`, top-level `empty: true`).
   it('PostgreSQL with tables but no result: every answer says empty', async () => {
