@@ -1,8 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArchivedEvent } from '../batch/archive-reader.ts';
-import { blankDir, partitionGlob, rejectedDir } from '../batch/archive-layout.ts';
-import { quoteIdent, quoteString, type DuckDb } from '../batch/duckdb.ts';
+import { blankDir, rejectedDir } from '../batch/archive-layout.ts';
+import { archivedOffsetRuns } from '../batch/archive-offsets.ts';
+import { quoteIdent, type DuckDb } from '../batch/duckdb.ts';
 import { inTimeRanges } from '../batch/replay.ts';
 import { listArchiveFiles } from '../batch/parquet-archive.ts';
 import { archiveScan } from '../batch/archive-columns.ts';
@@ -106,22 +107,16 @@ export async function readRejected(dir: string, schema: EventSchema): Promise<Re
 
 /**
  * Missing offsets per source between the first and last archived one, rejected records and blank lines
- * excepted.
- * Distinct offsets are counted with a bitmap over [first, last] (measured, 10M events: 0.3 s, against
- * 1.7 s for count(DISTINCT)).
+ * excepted. A missing offset's event time is unknown, so every source's whole span counts, not the
+ * day's: its archived offsets come from the ledger (batch/archive-offsets.ts), which reads only the
+ * files written since it was last brought up to date (before: a bitmap over every offset of the archive,
+ * 1.8 s of a 30-day archive's 2.9 s reconcile of one day, docs/benchmarks.md).
  */
 export async function findGaps(dir: string, schema: EventSchema, db: DuckDb, rejected: readonly RejectedRecord[]): Promise<Map<string, number>> {
   const gaps = new Map<string, number>();
-  if ((await listArchiveFiles(dir, schema)).length === 0) return gaps;
-  const files = `read_parquet(${quoteString(partitionGlob(dir, schema))}, hive_partitioning = false)`;
-  const sources = await offsetSpans(dir, schema, db);
-  if (sources.length === 0) return gaps;
-  // Each span bounds its own count: a live archiver adds files after the spans were read, and their
-  // offsets past `last` failed the whole query ("Out of Range Error: Value 94118 is outside of provided
-  // min and max range"), failing reconcile and backfill jobs that ran beside it.
-  const distinct = await db.rows(`SELECT ${sources
-    .map((s, i) => `bit_count(bitstring_agg(_offset, ${s.first}, ${s.last}) FILTER (WHERE _source = ${quoteString(s.source)} AND _offset BETWEEN ${s.first} AND ${s.last})) AS d${i}`)
-    .join(', ')} FROM ${files}`);
+  // One snapshot of the archive (the files listed once): a live archiver's later files are not half in it.
+  const runs = await archivedOffsetRuns(dir, schema, db);
+  if (runs.size === 0) return gaps;
   // Offsets the archive saw that hold no event: rejected records and blank lines.
   const seenBySource = new Map<string, number[]>();
   const seen = (source: string, offset: number) => {
@@ -132,30 +127,12 @@ export async function findGaps(dir: string, schema: EventSchema, db: DuckDb, rej
   for (const r of rejected) seen(r.source, r.offset);
   // The offsets of blank lines the archive skipped (batch/archive-layout.ts `blankDir`).
   for (const b of await readSideRows<EventPosition>(blankDir(dir, schema))) seen(b.source, b.offset);
-  sources.forEach(({ source, first, last }, i) => {
+  for (const [source, list] of runs) {
+    const first = list[0]![0], last = list.at(-1)![1];
+    const distinct = list.reduce((n, [a, b]) => n + b - a + 1, 0);
     const inside = new Set((seenBySource.get(source) ?? []).filter((o) => o > first && o < last)).size;
-    const missing = last - first + 1 - Number(distinct[0]![`d${i}`]) - inside;
+    const missing = last - first + 1 - distinct - inside;
     if (missing > 0) gaps.set(source, missing);
-  });
+  }
   return gaps;
-}
-
-/**
- * First and last offset per source. Every archive file holds one source, so the Parquet row-group
- * statistics answer without reading the data (100M events: 0.02 s against 1.3 s); a row group that
- * mixes sources (or lacks exact statistics) makes it a query.
- */
-async function offsetSpans(dir: string, schema: EventSchema, db: DuckDb): Promise<{ source: string; first: number; last: number }[]> {
-  const glob = quoteString(partitionGlob(dir, schema));
-  const stats = await db.columns(`
-    WITH s AS (SELECT file_name, row_group_id, stats_min_value AS lo, stats_max_value AS hi, min_is_exact AND max_is_exact AS whole
-               FROM parquet_metadata(${glob}) WHERE path_in_schema = '_source'),
-         o AS (SELECT file_name, row_group_id, stats_min_value::BIGINT AS lo, stats_max_value::BIGINT AS hi FROM parquet_metadata(${glob}) WHERE path_in_schema = '_offset')
-    SELECT s.lo AS source, min(o.lo) AS first, max(o.hi) AS last, bool_and(s.whole IS TRUE AND s.lo = s.hi AND o.lo IS NOT NULL) AS exact
-    FROM s JOIN o USING (file_name, row_group_id) GROUP BY s.lo ORDER BY s.lo`);
-  const exact = (stats.exact ?? []).length > 0 && (stats.exact ?? []).every((x) => x === true);
-  const spans = exact
-    ? stats
-    : await db.columns(`SELECT _source AS source, min(_offset) AS first, max(_offset) AS last FROM read_parquet(${glob}, hive_partitioning = false) GROUP BY _source ORDER BY _source`);
-  return (spans.source ?? []).map((s, i) => ({ source: String(s), first: Number(spans.first![i]), last: Number(spans.last![i]) }));
 }

@@ -1,0 +1,100 @@
+import fc from 'fast-check';
+import { rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { offsetsDir, partitionGlob } from '../../batch/archive-layout.ts';
+import { DuckDb, quoteString } from '../../batch/duckdb.ts';
+import { listArchiveFiles, ParquetArchive } from '../../batch/parquet-archive.ts';
+import { pageViewsPerMinute } from '../../examples/seed.ts';
+import { findGaps, readRejected } from '../../reconcile/evidence.ts';
+import { reconcile } from '../../reconcile/reconcile.ts';
+import type { LineBatch } from '../../sources/source.ts';
+import { streamLines } from '../fixtures/run-both.ts';
+import { tempWorkspace } from '../fixtures/workspace.ts';
+
+// The nightly reconcile counts archive gaps from a ledger of archived offsets kept up to date day by
+// day (batch/archive-offsets.ts) instead of every offset of the archive. Over random multi-day archives of
+// two Kafka-like sources (offsets missing, repeated deliveries, late events, dead letters, a file moved
+// out now and then), each day's report equals the report made from every file (the ledger removed), and
+// the gap count equals the whole-archive count the old code made (min, max and distinct offsets per source).
+const ws = tempWorkspace();
+afterAll(() => ws.cleanup());
+const RUNS = Math.max(8, Math.floor(Number(process.env.CONCORD_PROPERTY_RUNS ?? 200) / 20));
+const def = pageViewsPerMinute;
+const DAY = 86_400_000, T0 = Date.UTC(2026, 10, 20);
+let runNo = 0;
+
+/** The old count: per source, last - first + 1 - distinct offsets - rejected and blank offsets inside. */
+async function wholeArchiveGaps(dir: string, db: DuckDb): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  if ((await listArchiveFiles(dir, def.schema)).length === 0) return out;
+  const c = await db.columns(`SELECT _source AS s, min(_offset) AS a, max(_offset) AS b, count(DISTINCT _offset) AS n
+    FROM read_parquet(${quoteString(partitionGlob(dir, def.schema))}, hive_partitioning = false) GROUP BY _source`);
+  const rejected = await readRejected(dir, def.schema);
+  (c.s ?? []).forEach((s, i) => {
+    const a = Number(c.a![i]), b = Number(c.b![i]);
+    const inside = new Set(rejected.filter((r) => r.source === s && r.offset > a && r.offset < b).map((r) => r.offset)).size;
+    const missing = b - a + 1 - Number(c.n![i]) - inside;
+    if (missing > 0) out.set(String(s), missing);
+  });
+  return out;
+}
+
+const lineArb = fc.record({
+  minute: fc.integer({ min: 0, max: 40 }),
+  url: fc.constantFrom('/a', '/b', '/c'),
+  // what the line is: an event, an event the archive lacks (a gap), a repeat of the previous event, a dead letter, a day late
+  kind: fc.constantFrom('event', 'event', 'event', 'gap', 'repeat', 'bad', 'late'),
+});
+
+describe('archive gaps from the ledger of offsets', () => {
+  it('each day\'s report equals the whole-archive one', async () => {
+    await fc.assert(fc.asyncProperty(fc.array(fc.array(fc.array(lineArb, { maxLength: 25 }), { minLength: 2, maxLength: 2 }), { minLength: 3, maxLength: 3 }), fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }), async (days, moveOut) => {
+      const dir = join(ws.dir, `run-${runNo++}`);
+      const seen: string[] = [];
+      const next = [0, 0];
+      const archived: { day: number; batch: LineBatch }[] = [];
+      for (const [d, sources] of days.entries()) {
+        for (const [p, items] of sources.entries()) {
+          const lines: string[] = [], offsets: number[] = [];
+          let last = '';
+          for (const [i, it] of items.entries()) {
+            const ts = T0 + d * DAY + it.minute * 60_000 - (it.kind === 'late' ? DAY : 0);
+            const line = it.kind === 'bad' ? '{"event_id": 1' : it.kind === 'repeat' && last !== '' ? last : JSON.stringify({ event_id: `e${d}-${p}-${i}`, ts, url: it.url, visitor_id: 'v' });
+            const offset = next[p]!++;
+            seen.push(line);
+            if (it.kind !== 'bad') last = line;
+            if (it.kind !== 'gap') { lines.push(line); offsets.push(offset); }
+          }
+          if (lines.length > 0) archived.push({ day: d, batch: { source: `clicks:${p}`, firstOffset: offsets[0]!, lines, offsets } });
+        }
+      }
+      const realtime = (await streamLines(def, seen.filter((l) => !l.startsWith('{"event_id": 1')))).changelog;
+      const db = await DuckDb.open();
+      try {
+        for (let d = 0; d < days.length; d++) {
+          for (const { batch } of archived.filter((a) => a.day === d)) {
+            const stem = `clicks_${batch.source.slice(-1)}-${batch.offsets![0]}-${batch.offsets!.at(-1)}`;
+            await new ParquetArchive(dir, def.schema).write((async function* () { yield batch; })(), { mode: 'append', stem });
+          }
+          // A file moved out now and then (as a check moves a corrupt one to _corrupt/): the ledger is rebuilt.
+          const files = await listArchiveFiles(dir, def.schema);
+          if (moveOut[d] && files.length > 1) await rename(files[0]!, join(dir, `moved-${d}.parquet`));
+          if ((await listArchiveFiles(dir, def.schema)).length === 0) continue;
+          const range = { from: T0 + d * DAY, to: T0 + (d + 1) * DAY };
+          const fromLedger = await reconcile({ def, realtime, archiveDir: dir, range });
+          expect(await findGaps(dir, def.schema, db, await readRejected(dir, def.schema))).toEqual(await wholeArchiveGaps(dir, db));
+          // The same reconcile from every file (no ledger), then the day-by-day ledger put back for the next day.
+          const ledger = join(offsetsDir(dir, def.schema), 'ledger.json'), kept = `${ledger}.kept`;
+          await rename(ledger, kept);
+          const fromEveryFile = await reconcile({ def, realtime, archiveDir: dir, range });
+          await rename(kept, ledger);
+          expect(fromLedger).toEqual(fromEveryFile);
+          expect(fromLedger.evidence.archive_gaps).toBe([...(await wholeArchiveGaps(dir, db)).values()].reduce((a, b) => a + b, 0));
+        }
+      } finally {
+        db.close();
+      }
+    }), { numRuns: RUNS });
+  }, 300_000);
+});
