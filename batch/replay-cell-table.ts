@@ -5,7 +5,7 @@ import { quoteIdent, type DuckDb } from './duckdb.ts';
 import { listArchiveFiles } from './parquet-archive.ts';
 import { windowRecord } from './replay-records.ts';
 import { WS, aggregateSql, assignedSql, keyValueSql } from './replay-sql.ts';
-import { sourceRelation } from './replay-source.ts';
+import { archiveFiles, sourceRelation } from './replay-source.ts';
 
 /** Whether `replayCellTable` can replay the definition: windowed, every aggregate lowered to plain SQL. */
 export function replaysAsTable(def: PipelineDefinition): boolean {
@@ -22,6 +22,8 @@ export interface CellTableOptions {
   readonly variants: readonly (string | undefined)[];
   /** A table of (delivery, window) pairs (`WindowSkips`) the variants `variants` also leave out, of those windows only. */
   readonly skippedWindows?: { readonly variants: readonly number[]; readonly table: string };
+  /** Read these archive files only (those of `timeRanges`' hours: a day's), not every file's footer. */
+  readonly files?: readonly string[];
 }
 
 /**
@@ -32,7 +34,7 @@ export interface CellTableOptions {
  */
 export async function replayCellTable(db: DuckDb, def: WindowedPipeline, archiveDir: string, table: string, options: CellTableOptions): Promise<void> {
   if (!replaysAsTable(def)) throw new DefinitionError(`${def.name}: sketches cannot be replayed into a cell table; use replay()`);
-  if ((await listArchiveFiles(archiveDir, def.schema)).length === 0) {
+  if ((options.files ?? (await listArchiveFiles(archiveDir, def.schema))).length === 0) {
     // No Parquet file at all (an archive of rejected lines only): DuckDB would refuse the empty glob. No cells.
     const columns = ['__ws DOUBLE', ...def.key.map((k) => `${quoteIdent(k)} VARCHAR`),
       ...options.variants.flatMap((_, v) => [`__n${v} BIGINT`, ...def.aggregates.map((_a, i) => `__v${v}_${i} DOUBLE`)])];
@@ -40,7 +42,7 @@ export async function replayCellTable(db: DuckDb, def: WindowedPipeline, archive
     return;
   }
   const marked = options.variants.map((t, v) => [t, v] as const).filter(([t]) => t !== undefined) as [string, number][];
-  let source = sourceRelation(def, archiveDir, options.timeRanges ? { timeRanges: options.timeRanges } : {});
+  let source = sourceRelation(def, archiveDir, options.timeRanges ? { timeRanges: options.timeRanges } : {}, archiveFiles(archiveDir, def, options.files));
   const flags: string[] = [];
   if (marked.length > 0) {
     // One left join against the (small) union of every variant's left-out deliveries.

@@ -1,3 +1,4 @@
+import { archiveFilesOfEventTimes } from '../batch/archive-layout.ts';
 import type { DuckDb } from '../batch/duckdb.ts';
 import { cellTableResults, loadWindowSkips, replay, replayCellTable, replaysAsTable } from '../batch/replay.ts';
 import type { WindowedPipeline } from '../pipeline/definition.ts';
@@ -28,7 +29,10 @@ export async function reconcileWindowed(
   const range = input.range;
   const dedupe = input.dedupe ?? true;
   const extras = evidence.duplicates;
-  const ranges = timeRanges ? { timeRanges } : {};
+  // A day's windows: their events are in the files of the hours they span (event-time partitions), the
+  // rest of the archive's files not even opened (a 30-day archive's footers: 0.7 s of 0.8 s).
+  const files = timeRanges && [...new Set((await Promise.all(timeRanges.map((r) => archiveFilesOfEventTimes(input.archiveDir, def.schema, r)))).flat())].sort();
+  const ranges = timeRanges ? { timeRanges, files: files! } : {};
   let replayed: CellSide, shadow: CellSide | undefined, shadowAdded: CellSide | undefined, replayedRecords: () => Promise<ResultRecord[]>;
   await input.progress?.('replaying the archive');
   if (replaysAsTable(def)) {

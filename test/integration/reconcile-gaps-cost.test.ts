@@ -34,7 +34,7 @@ async function observed(fn: () => Promise<unknown>): Promise<string[]> {
   return seen;
 }
 
-describe('a day\'s gap check reads the day archived since the last reconcile, not the archive', () => {
+describe('a day\'s gap check reads the day archived since the last reconcile, its replay the day\'s hours', () => {
   it('over 5 days, the night after day 3\'s reconcile', async () => {
     const dir = join(ws.dir, 'archive');
     for (let d = 0; d < 4; d++) for (const p of [0, 1]) await append(dir, d, p);
@@ -48,5 +48,10 @@ describe('a day\'s gap check reads the day archived since the last reconcile, no
     const days = [...new Set([...gapReads[0]!.matchAll(/dt=(\d{4}-\d{2}-\d{2})/g)].map((m) => m[1]))];
     expect(days).toEqual(['2026-11-24']);
     expect(statements.some((s) => /bitstring_agg|parquet_metadata/.test(s))).toBe(false);
+    // The replay of the day's windows opens the files of the day's hours, not every file of the archive.
+    const replays = statements.filter((s) => s.includes('TEMP TABLE replay_cells'));
+    expect(replays).toHaveLength(1);
+    expect(replays[0]).not.toContain('dt=*');
+    expect([...new Set([...replays[0]!.matchAll(/dt=(\d{4}-\d{2}-\d{2})/g)].map((m) => m[1]))]).toEqual(['2026-11-24']);
   });
 });

@@ -5,9 +5,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { offsetsDir, partitionGlob } from '../../batch/archive-layout.ts';
 import { DuckDb, quoteString } from '../../batch/duckdb.ts';
 import { listArchiveFiles, ParquetArchive } from '../../batch/parquet-archive.ts';
-import { pageViewsPerMinute } from '../../examples/seed.ts';
+import { pageViewsPerMinute, uniqueVisitors5m } from '../../examples/seed.ts';
+import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { findGaps, readRejected } from '../../reconcile/evidence.ts';
-import { reconcile } from '../../reconcile/reconcile.ts';
+import { reconcile, type LoggedLate } from '../../reconcile/reconcile.ts';
+import type { ReconcileReport } from '../../reconcile/reconcile-report.ts';
 import type { LineBatch } from '../../sources/source.ts';
 import { streamLines } from '../fixtures/run-both.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
@@ -17,15 +19,18 @@ import { tempWorkspace } from '../fixtures/workspace.ts';
 // two Kafka-like sources (offsets missing, repeated deliveries, late events, dead letters, a file moved
 // out now and then), each day's report equals the report made from every file (the ledger removed), and
 // the gap count equals the whole-archive count the old code made (min, max and distinct offsets per source).
+// The day's replay reads the files of the day's hours only: its differences are those of a reconcile
+// without a range (every file, every window) in the day's windows. Page views (a cell table) and unique
+// visitors (sketches: records), with the stream's late log and without.
 const ws = tempWorkspace();
 afterAll(() => ws.cleanup());
 const RUNS = Math.max(8, Math.floor(Number(process.env.CONCORD_PROPERTY_RUNS ?? 200) / 20));
-const def = pageViewsPerMinute;
+const PIPELINES = [pageViewsPerMinute, uniqueVisitors5m()];
 const DAY = 86_400_000, T0 = Date.UTC(2026, 10, 20);
 let runNo = 0;
 
 /** The old count: per source, last - first + 1 - distinct offsets - rejected and blank offsets inside. */
-async function wholeArchiveGaps(dir: string, db: DuckDb): Promise<Map<string, number>> {
+async function wholeArchiveGaps(def: PipelineDefinition, dir: string, db: DuckDb): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   if ((await listArchiveFiles(dir, def.schema)).length === 0) return out;
   const c = await db.columns(`SELECT _source AS s, min(_offset) AS a, max(_offset) AS b, count(DISTINCT _offset) AS n
@@ -49,7 +54,7 @@ const lineArb = fc.record({
 
 describe('archive gaps from the ledger of offsets', () => {
   it('each day\'s report equals the whole-archive one', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(fc.array(fc.array(lineArb, { maxLength: 25 }), { minLength: 2, maxLength: 2 }), { minLength: 3, maxLength: 3 }), fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }), async (days, moveOut) => {
+    await fc.assert(fc.asyncProperty(fc.array(fc.array(fc.array(lineArb, { maxLength: 25 }), { minLength: 2, maxLength: 2 }), { minLength: 3, maxLength: 3 }), fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }), fc.constantFrom(...PIPELINES), fc.boolean(), async (days, moveOut, def, withLog) => {
       const dir = join(ws.dir, `run-${runNo++}`);
       const seen: string[] = [];
       const next = [0, 0];
@@ -69,7 +74,13 @@ describe('archive gaps from the ledger of offsets', () => {
           if (lines.length > 0) archived.push({ day: d, batch: { source: `clicks:${p}`, firstOffset: offsets[0]!, lines, offsets } });
         }
       }
-      const realtime = (await streamLines(def, seen.filter((l) => !l.startsWith('{"event_id": 1')))).changelog;
+      const streamed = await streamLines(def, seen.filter((l) => !l.startsWith('{"event_id": 1')));
+      const realtime = streamed.changelog;
+      const lateLog: LoggedLate[] | undefined = withLog ? streamed.lates.map((record) => ({ record, evaluatedOnArrival: false })) : undefined;
+      const dayOf = (report: ReconcileReport, range: { from: number; to: number }) => report.differences.filter((x) => {
+        const t = Date.parse(String(x.cell.window_start));
+        return t >= range.from && t < range.to;
+      });
       const db = await DuckDb.open();
       try {
         for (let d = 0; d < days.length; d++) {
@@ -82,15 +93,17 @@ describe('archive gaps from the ledger of offsets', () => {
           if (moveOut[d] && files.length > 1) await rename(files[0]!, join(dir, `moved-${d}.parquet`));
           if ((await listArchiveFiles(dir, def.schema)).length === 0) continue;
           const range = { from: T0 + d * DAY, to: T0 + (d + 1) * DAY };
-          const fromLedger = await reconcile({ def, realtime, archiveDir: dir, range });
-          expect(await findGaps(dir, def.schema, db, await readRejected(dir, def.schema))).toEqual(await wholeArchiveGaps(dir, db));
+          const log = lateLog ? { lateLog } : {};
+          const fromLedger = await reconcile({ def, realtime, archiveDir: dir, range, ...log });
+          expect(await findGaps(dir, def.schema, db, await readRejected(dir, def.schema))).toEqual(await wholeArchiveGaps(def, dir, db));
+          expect(fromLedger.differences).toEqual(dayOf(await reconcile({ def, realtime, archiveDir: dir, ...log }), range));
           // The same reconcile from every file (no ledger), then the day-by-day ledger put back for the next day.
           const ledger = join(offsetsDir(dir, def.schema), 'ledger.json'), kept = `${ledger}.kept`;
           await rename(ledger, kept);
-          const fromEveryFile = await reconcile({ def, realtime, archiveDir: dir, range });
+          const fromEveryFile = await reconcile({ def, realtime, archiveDir: dir, range, ...log });
           await rename(kept, ledger);
           expect(fromLedger).toEqual(fromEveryFile);
-          expect(fromLedger.evidence.archive_gaps).toBe([...(await wholeArchiveGaps(dir, db)).values()].reduce((a, b) => a + b, 0));
+          expect(fromLedger.evidence.archive_gaps).toBe([...(await wholeArchiveGaps(def, dir, db)).values()].reduce((a, b) => a + b, 0));
         }
       } finally {
         db.close();
