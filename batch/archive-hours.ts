@@ -68,6 +68,13 @@ export class ArchiveHours {
     return out;
   }
 
+  /** Every hour with files that ends after `from`, oldest first (listing only, no data read). */
+  async allFrom(from: number): Promise<ArchiveHour[]> {
+    const out: ArchiveHour[] = [];
+    for (const d of this.days) if (d + DAY > from) for (const h of await this.hoursOfDay(d)) if (h.start + 3_600_000 > from) out.push(h);
+    return out;
+  }
+
   private async listDay(day: number): Promise<ArchiveHour[]> {
     const out: ArchiveHour[] = [];
     for (const h of await hourFoldersOfDay(this.root, day)) {

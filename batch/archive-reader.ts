@@ -84,9 +84,9 @@ export interface WatermarkedEvent extends ArchivedEvent {
 export async function readLateCandidates(
   dir: string,
   schema: EventSchema,
-  options: { maxOutOfOrderness: number; db?: DuckDb; fields?: readonly string[] },
+  options: { maxOutOfOrderness: number; db?: DuckDb; fields?: readonly string[]; files?: readonly string[] },
 ): Promise<WatermarkedEvent[]> {
-  if ((await listArchiveFiles(dir, schema)).length === 0) return [];
+  if ((options.files ?? (await listArchiveFiles(dir, schema))).length === 0) return [];
   const names = [...new Set([...(options.fields ?? Object.keys(schema.fields)), schema.timeField])];
   const ts = `epoch_ms(${quoteIdent(schema.timeField)})`;
   const B = Math.trunc(options.maxOutOfOrderness);
@@ -94,7 +94,7 @@ export async function readLateCandidates(
     const cols = await db.columns(
       `SELECT ${selectList(schema, names)}, _source, _offset, _w FROM (
          SELECT *, max(${ts}) OVER (PARTITION BY _source ORDER BY _offset ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) - ${B} - 1 AS _w
-         FROM ${archiveScan(dir, schema)})
+         FROM ${archiveScan(dir, schema, options.files)})
        WHERE ${ts} <= _w
        ORDER BY _source, _offset`,
     );

@@ -1,4 +1,5 @@
 import { readLateCandidates, type ArchivedEvent, type WatermarkedEvent } from '../batch/archive-reader.ts';
+import { ArchiveHours } from '../batch/archive-hours.ts';
 import type { DuckDb } from '../batch/duckdb.ts';
 import { fieldsRead, type PipelineDefinition } from '../pipeline/definition.ts';
 import { compileFilter } from '../pipeline/filter.ts';
@@ -101,8 +102,20 @@ export async function archiveLateSet(dir: string, def: PipelineDefinition, db?: 
 /**
  * `judgeByPartition` over an archive: DuckDB computes each partition's W and hands over only the events
  * that met a W at or above their time (readLateCandidates: no other event is late for any window or rule).
+ * `files`: judge the events of these files only, against the W of these files' events (see `filesFrom`).
  */
-export async function archiveJudgement(dir: string, def: PipelineDefinition, db?: DuckDb): Promise<PartitionJudgement> {
-  const candidates = await readLateCandidates(dir, def.schema, { maxOutOfOrderness: def.watermark.maxOutOfOrderness, fields: fieldsRead(def), ...(db ? { db } : {}) });
+export async function archiveJudgement(dir: string, def: PipelineDefinition, db?: DuckDb, files?: readonly string[]): Promise<PartitionJudgement> {
+  const candidates = await readLateCandidates(dir, def.schema, { maxOutOfOrderness: def.watermark.maxOutOfOrderness, fields: fieldsRead(def), ...(db ? { db } : {}), ...(files ? { files } : {}) });
   return judgeAgainstOwnWatermark(def, candidates);
+}
+
+/**
+ * The files whose events decide which windows ending after `from` skipped an event: those of the hours
+ * from `from` on. A window [s, e) with e > from skips an event when its partition's W >= e - 1 + L >= from,
+ * and W is the max over earlier events of ts - B - 1: reaching `from` takes an event of time > from, in
+ * an hour from `from` on; events of earlier hours stay below `from` and never decide it (nor W's value
+ * when it does). So judged over these files, such windows' skips (and the W each met) are the archive's.
+ */
+export async function filesFrom(dir: string, def: PipelineDefinition, from: number): Promise<string[]> {
+  return (await (await ArchiveHours.of(dir, def.schema)).allFrom(from)).flatMap((h) => h.files);
 }

@@ -9,7 +9,7 @@ import type { Evidence } from './attribution.ts';
 import { loadArchiveAdded } from './archive-added.ts';
 import { findDuplicates, findGaps, readRejected } from './evidence.ts';
 import { lateAtArchivePositions } from './late-positions.ts';
-import { archiveJudgement, type JudgedLate } from './partition-lateness.ts';
+import { archiveJudgement, filesFrom, type JudgedLate } from './partition-lateness.ts';
 import type { DirtyCell } from './reconcile-day.ts';
 import type { ReconcileReport } from './reconcile-report.ts';
 import { reconcileRule } from './reconcile-rule.ts';
@@ -113,7 +113,9 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
     // Hopping windows: the windows that skipped an event others took are in no late log (the event was
     // not late), so they are judged from the archive, as the workers judged them (per partition).
     const hopping = def.kind === 'windowed' && def.window.kind === 'hopping';
-    const judged = (given === undefined || hopping) ? await judgedByPartition(def, input.archiveDir, db, { whenOneSource: given !== undefined }) : undefined;
+    // With the log, only the skipped windows of the day's cells are wanted: judged from the day's hours on.
+    const judgeFiles = given !== undefined && hopping && range ? await filesFrom(input.archiveDir, def, range.from) : undefined;
+    const judged = (given === undefined || hopping) ? await judgedByPartition(def, input.archiveDir, db, { whenOneSource: given !== undefined, files: judgeFiles }) : undefined;
     const logged = given ?? judged?.late;
     // Files listed as added before a check moved some of them to _corrupt/: only those still there.
     const present = input.archiveAdded && new Set(await listArchiveFiles(input.archiveDir, def.schema));
@@ -141,10 +143,12 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
  * workers logged it. (Judged in the archive's ingest order against the minimum W over partitions, a
  * partition archived ahead of the others kept its late events "on time".)
  */
-async function judgedByPartition(def: PipelineDefinition, dir: string, db: DuckDb, o: { whenOneSource: boolean }): Promise<{ late: LoggedLate[]; skippedWindows: LateRecord[] } | undefined> {
+async function judgedByPartition(
+  def: PipelineDefinition, dir: string, db: DuckDb, o: { whenOneSource: boolean; files?: readonly string[] | undefined },
+): Promise<{ late: LoggedLate[]; skippedWindows: LateRecord[] } | undefined> {
   // One source without a log: the stream is re-run over the archive instead (shadowRun), skips included.
   if (!o.whenOneSource && (await archivedSources(dir, def.schema, db)).length <= 1) return undefined;
-  const judged = await archiveJudgement(dir, def, db);
+  const judged = await archiveJudgement(dir, def, db, o.files);
   const record = (l: JudgedLate): LateRecord => ({
     pipeline: def.name, event: l.event, position: l.position, watermark: l.watermark, ...(l.window ? { windowStart: l.window.start, windowEnd: l.window.end } : {}),
   });
