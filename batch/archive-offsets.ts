@@ -13,14 +13,15 @@ export type OffsetRuns = [number, number][];
  * reconcile reads only the Parquet files written since the last one instead of every offset of the
  * archive (reconcile/evidence.ts: the archive's gaps). Sound because archive files are written whole
  * (temp then rename) and never changed: the ledger records each hour folder's mtime and its files'
- * sizes and mtimes; a folder whose mtime is unchanged is not listed again, a changed one is listed and
+ * sizes, mtimes and inodes (a file renamed over another is a new inode, even copied with its mtime); a
+ * folder whose mtime is unchanged is not listed again, a changed one is listed and
  * only its new files are read. A file removed or changed (moved to `_corrupt/`, a torn flush removed,
  * a day deleted) cannot be taken out of a union of runs, so the ledger is rebuilt from every file.
  */
 interface Ledger {
   readonly version: 1;
   /** Hour folders by `dt=D/hour=H`: mtime when listed (-1: listed too soon after a change to trust it), files by name. */
-  folders: Record<string, { mtimeMs: number; files: Record<string, { size: number; mtimeMs: number }> }>;
+  folders: Record<string, { mtimeMs: number; files: Record<string, { size: number; mtimeMs: number; ino: number }> }>;
   runs: Record<string, OffsetRuns>;
 }
 
@@ -50,10 +51,10 @@ export async function archivedOffsetRuns(dir: string, schema: EventSchema, db: D
       for (const name of (await readdir(folder).catch(() => [] as string[])).filter((n) => n.endsWith('.parquet')).sort()) {
         const s = await stat(join(folder, name)).catch(() => undefined);
         if (!s) continue;
-        files[name] = { size: s.size, mtimeMs: s.mtimeMs };
+        files[name] = { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino };
         const was = before?.files[name];
         if (!was) added.push(join(folder, name));
-        else if (was.size !== s.size || was.mtimeMs !== s.mtimeMs) removed = true;
+        else if (was.size !== s.size || was.mtimeMs !== s.mtimeMs || was.ino !== s.ino) removed = true;
       }
       if (before && Object.keys(before.files).some((name) => !(name in files))) removed = true;
       next.folders[rel] = { mtimeMs: now - mtimeMs < RACY_MS ? -1 : mtimeMs, files };
