@@ -1,6 +1,7 @@
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import type { OutRecord } from './kafka/client.ts';
+import { partKey, partsFit, storedParts } from './merge-checkpoints.ts';
 import type { OperatorSnapshot, StreamOperator } from './operators/index.ts';
 
 /**
@@ -11,11 +12,21 @@ import type { OperatorSnapshot, StreamOperator } from './operators/index.ts';
  * keeps the latest record per key, which is the partition's state as of its last change. A partition
  * whose record is not rewritten is exactly as its last record says: its offset moves only with its
  * own records, and everything else it holds only changes through the operators, which report it.
+ * An operator that checkpoints incrementally (the lookback rule) writes its head in that record and
+ * each key changed since its last one as a part record, `group|topic|partition|pipeline|<sha256 of the
+ * key>` (a tombstone when the key is dropped), in the same transaction: the head plus the parts under
+ * its prefix are its state (the merge stage's scheme, stream/merge-checkpoints.ts).
  */
-export const CHECKPOINT_FORMAT = 2;
+export const CHECKPOINT_FORMAT = 3;
+/**
+ * Formats this version restores: 2 wrote every operator whole (restored as it is; the first checkpoint
+ * after it writes every key as a part). 3 may keep a rule's keys in parts: an older Concord refuses it
+ * rather than restore its empty head as an empty state.
+ */
+const RESTORABLE_FORMATS: readonly number[] = [2, 3];
 
 export interface PartitionCheckpoint {
-  /** 2: per-partition own watermark in the operator, no combined W (format 1 raised W to it). */
+  /** 2: per-partition own watermark in the operator, no combined W (format 1 raised W to it); 3: rule keys in parts. */
   format: number;
   /** Next offset to read (the offset committed with the partition's last change). */
   next: number;
@@ -32,9 +43,14 @@ export interface PartitionCheckpoint {
   topic_id?: string;
 }
 
-/** The key of one (partition, pipeline) checkpoint record. */
-export function checkpointKey(groupId: string, topic: string, partition: number, pipeline: string): string {
-  return `${groupId}|${topic}|${partition}|${pipeline}`;
+/** The prefix of one partition's checkpoint records: `group|topic|partition`. */
+export function partitionHead(groupId: string, topic: string, partition: number): string {
+  return `${groupId}|${topic}|${partition}`;
+}
+
+/** The key of one (partition, pipeline) checkpoint record (the operator's head, when it has parts). */
+export function checkpointKey(head: string, pipeline: string): string {
+  return `${head}|${pipeline}`;
 }
 
 /** One partition's state as the worker holds it, for checkpointing. */
@@ -44,19 +60,30 @@ export interface CheckpointedPartition {
   readonly idle: boolean;
 }
 
-/** The checkpoint records of one partition (every pipeline, so they always agree on the offset). */
+/**
+ * The checkpoint records of one partition (every pipeline, so they always agree on the offset): per
+ * pipeline its record and, for an incremental operator, the parts changed since its last checkpoint.
+ * `head`: partitionHead.
+ */
 export function partitionCheckpointRecords(
-  checkpoints: string, key: (pipeline: string) => string, pipelines: readonly PipelineDefinition[], state: CheckpointedPartition, topicId?: string,
+  checkpoints: string, head: string, pipelines: readonly PipelineDefinition[], state: CheckpointedPartition, topicId?: string,
 ): OutRecord[] {
-  return pipelines.map((def, i) => {
+  const records: OutRecord[] = [];
+  pipelines.forEach((def, i) => {
     const op = state.operators[i]!;
     const w = op.watermark;
+    // Taken either way: the operator forgets what it reported. A pipeline whose part keys would be too
+    // long for the client to send as they are is written whole.
+    const delta = op.checkpoint?.();
+    const fits = delta !== undefined && partsFit(head, def.name);
     const cp: PartitionCheckpoint = {
-      format: CHECKPOINT_FORMAT, next: state.next, watermark: Number.isFinite(w) ? w : null, idle: state.idle, operator: op.snapshot(),
+      format: CHECKPOINT_FORMAT, next: state.next, watermark: Number.isFinite(w) ? w : null, idle: state.idle, operator: fits ? delta.head : op.snapshot(),
       ...(topicId === undefined ? {} : { topic_id: topicId }),
     };
-    return { topic: checkpoints, key: key(def.name), value: JSON.stringify(cp) };
+    if (fits) for (const [id, json] of delta.parts) records.push({ topic: checkpoints, key: partKey(head, def.name, id), value: json });
+    records.push({ topic: checkpoints, key: checkpointKey(head, def.name), value: JSON.stringify(cp) });
   });
+  return records;
 }
 
 /**
@@ -70,17 +97,19 @@ export const OTHER_VERSION_ADVICE = 'if you changed the definition, run it under
 
 /**
  * The stored checkpoints of one partition, one per pipeline (undefined: none yet), checked: written by
- * this format, for these definitions, in one transaction (one offset).
+ * a format this version restores, for these definitions, in one transaction (one offset); with each
+ * pipeline's stored parts (JSON; an operator whose head holds its whole state ignores them).
  */
 export function readPartitionCheckpoints(
-  stored: ReadonlyMap<string, string>, key: (pipeline: string) => string, pipelines: readonly PipelineDefinition[], source: string, topicId?: string,
-): { checkpoints: (PartitionCheckpoint | undefined)[]; next: number } {
+  stored: ReadonlyMap<string, string>, head: string, pipelines: readonly PipelineDefinition[], source: string, topicId?: string,
+): { checkpoints: (PartitionCheckpoint | undefined)[]; parts: string[][]; next: number } {
   const checkpoints = pipelines.map((def) => {
-    const text = stored.get(key(def.name));
+    const text = stored.get(checkpointKey(head, def.name));
     if (!text) return undefined;
     const cp = JSON.parse(text) as Partial<PartitionCheckpoint>;
-    if (cp.format !== CHECKPOINT_FORMAT) {
-      throw new ConcordError(`${def.name}: the checkpoint of ${source} was written by an older Concord (format ${cp.format ?? 1}); use a new --group`, { domain: 'user' });
+    if (!RESTORABLE_FORMATS.includes(cp.format ?? 1)) {
+      const which = (cp.format ?? 1) > CHECKPOINT_FORMAT ? 'a newer' : 'an older';
+      throw new ConcordError(`${def.name}: the checkpoint of ${source} was written by ${which} Concord (format ${cp.format ?? 1}); use a new --group`, { domain: 'user' });
     }
     if (cp.operator!.definition !== definitionVersion(def)) {
       throw new ConcordError(`${def.name}: the checkpoint of ${source} is from another definition version; ${OTHER_VERSION_ADVICE}`, { domain: 'user' });
@@ -96,5 +125,6 @@ export function readPartitionCheckpoints(
   });
   const nexts = new Set(checkpoints.map((cp) => cp?.next ?? 0));
   if (nexts.size > 1) throw new ConcordError(`checkpoints of ${source} disagree on the offset (${[...nexts].join(', ')}): they must be written in one transaction`);
-  return { checkpoints, next: checkpoints[0]?.next ?? 0 };
+  const parts = pipelines.map((def, i) => (checkpoints[i] ? storedParts(stored, head, def.name) : []));
+  return { checkpoints, parts, next: checkpoints[0]?.next ?? 0 };
 }

@@ -5,7 +5,7 @@ import type { topicNames } from './kafka/topics.ts';
 import { progressMessage } from './merge-messages.ts';
 import { createOperator, type StreamOperator } from './operators/index.ts';
 import { WindowedOperator } from './operators/windowed.ts';
-import { checkpointKey, partitionCheckpointRecords, readPartitionCheckpoints, type PartitionCheckpoint } from './partition-checkpoint.ts';
+import { partitionCheckpointRecords, partitionHead, readPartitionCheckpoints, type PartitionCheckpoint } from './partition-checkpoint.ts';
 import { RuleForwarder } from './rule-merge-forwarder.ts';
 import { partitionReport, PublishedWatermarks } from './watermark-reports.ts';
 import { partitionsAhead, watermarkSpread, type AlignedPartition } from './watermark-alignment.ts';
@@ -102,8 +102,9 @@ export class WorkerPartitions {
     return `${this.o.topic}:${partition}`;
   }
 
-  private checkpointKey(partition: number, pipeline: string): string {
-    return checkpointKey(this.o.groupId, this.o.topic, partition, pipeline);
+  /** The prefix of the partition's checkpoint records. */
+  private checkpointHead(partition: number): string {
+    return partitionHead(this.o.groupId, this.o.topic, partition);
   }
 
   /**
@@ -114,9 +115,9 @@ export class WorkerPartitions {
     let restored = 0;
     const sources = this.o.pipelines.map(() => [] as WatermarkSource[]);
     for (const p of fresh) {
-      const { checkpoints, next } = readPartitionCheckpoints(stored, (pipeline) => this.checkpointKey(p, pipeline), this.o.pipelines, this.source(p), this.topicId);
+      const { checkpoints, parts, next } = readPartitionCheckpoints(stored, this.checkpointHead(p), this.o.pipelines, this.source(p), this.topicId);
       if (checkpoints.some((cp) => cp)) restored++;
-      const operators = this.operators(p, checkpoints, outputs, (i, source) => sources[i]!.push(source));
+      const operators = this.operators(p, checkpoints, parts, outputs, (i, source) => sources[i]!.push(source));
       this.states.set(p, { operators, next, lastDataAt: Date.now(), dirty: false, paused: false });
     }
     this.trackers.forEach((t, i) => t.addSources(sources[i]!));
@@ -128,7 +129,9 @@ export class WorkerPartitions {
    * carrying the partition's own W (restored, never raised to another partition's). A rule merged across
    * partitions forwards the events its partition accepted (RuleForwarder).
    */
-  private operators(p: number, checkpoints: readonly (PartitionCheckpoint | undefined)[], outputs: WorkerOutputs, source: (pipeline: number, s: WatermarkSource) => void): StreamOperator[] {
+  private operators(
+    p: number, checkpoints: readonly (PartitionCheckpoint | undefined)[], parts: readonly string[][], outputs: WorkerOutputs, source: (pipeline: number, s: WatermarkSource) => void,
+  ): StreamOperator[] {
     return this.o.pipelines.map((def, i) => {
       const cp = checkpoints[i];
       source(i, { source: this.source(p), idle: cp?.idle ?? false, watermark: cp?.watermark ?? Number.NEGATIVE_INFINITY });
@@ -137,7 +140,7 @@ export class WorkerPartitions {
         const own = cp ? WatermarkTracker.restore(B, cp.operator.watermark) : new WatermarkTracker(B);
         return new RuleForwarder(def, p, own, outputs.emitterFor(i, p), (m) => outputs.toMerge(def.name, m));
       }
-      return createOperator(def, outputs.emitterFor(i, p), cp ? { restore: cp.operator } : {});
+      return createOperator(def, outputs.emitterFor(i, p), cp ? { restore: cp.operator, restoreParts: parts[i]! } : {});
     });
   }
 
@@ -281,7 +284,7 @@ export class WorkerPartitions {
       if (!state.dirty) continue;
       state.dirty = false;
       const idle = this.trackers[0]!.isIdle(this.source(p));
-      records.push(...partitionCheckpointRecords(this.o.names.checkpoints, (pipeline) => this.checkpointKey(p, pipeline), this.o.pipelines, { ...state, idle }, this.topicId));
+      records.push(...partitionCheckpointRecords(this.o.names.checkpoints, this.checkpointHead(p), this.o.pipelines, { ...state, idle }, this.topicId));
     }
     return records;
   }

@@ -59,7 +59,8 @@ export class WorkerSteps {
     const { records, emitted } = outputs.take();
     const cpStarted = performance.now();
     const checkpoints = partitions.checkpointRecords();
-    const bytes = checkpoints.reduce((n, r) => n + Buffer.byteLength(r.value ?? ''), 0);
+    // Keys counted too: an incremental checkpoint is many small records, each with its key.
+    const bytes = checkpoints.reduce((n, r) => n + Buffer.byteLength(r.key ?? '') + Buffer.byteLength(r.value ?? ''), 0);
     counts.checkpointBytes += bytes;
     metrics?.checkpoint(bytes, (performance.now() - cpStarted) / 1000);
     records.push(...checkpoints);

@@ -3,7 +3,7 @@ import { LookbackRuleOperator } from './lookback-rule.ts';
 import type { Emitter, OperatorOptions, StreamOperator } from './operator.ts';
 import { WindowedOperator } from './windowed.ts';
 
-export { CollectingEmitter, type Emitter, type OperatorOptions, type OperatorSnapshot, type StreamOperator } from './operator.ts';
+export { CollectingEmitter, type Emitter, type OperatorCheckpoint, type OperatorOptions, type OperatorSnapshot, type StreamOperator } from './operator.ts';
 
 /** The stream runtime's interpretation of a definition. */
 export function createOperator(def: PipelineDefinition, emitter: Emitter, options: OperatorOptions = {}): StreamOperator {

@@ -31,6 +31,12 @@ export interface StreamOperator {
   /** The operator's whole state (windows or kept events, and its watermark), JSON-safe, for checkpoints. */
   snapshot(): OperatorSnapshot;
   /**
+   * Optional: an incremental checkpoint, the head (the state without its parts) and each part changed
+   * since the last call (stream/partition-checkpoint.ts). Each call forgets what it reported: the caller
+   * writes every delta it takes, or drops the operator (restored from what was written).
+   */
+  checkpoint?(): OperatorCheckpoint;
+  /**
    * Whether the state changed (events taken, windows fired or dropped, events decided or forgotten)
    * since the last call; resets. A checkpoint need not rewrite an operator that answers false.
    */
@@ -46,11 +52,23 @@ export interface OperatorSnapshot {
   firing?: number | null;
 }
 
+/**
+ * An incremental checkpoint: the head, and each part (a rule's key with its kept events) changed since
+ * the last one by its id, as JSON, or null when it is gone. The last head with the latest part per id is
+ * the state.
+ */
+export interface OperatorCheckpoint {
+  head: OperatorSnapshot;
+  parts: [id: string, json: string | null][];
+}
+
 export interface OperatorOptions {
   /** A watermark tracker shared with other operators (several partitions of one operator). */
   tracker?: WatermarkTracker;
-  /** Continue from a checkpoint taken with `snapshot()`. */
+  /** Continue from a checkpoint taken with `snapshot()`, or the head of one taken with `checkpoint()`. */
   restore?: OperatorSnapshot;
+  /** With `restore`: the latest part (JSON) of every id an incremental checkpoint wrote and did not delete. */
+  restoreParts?: readonly string[];
 }
 
 /** The tracker an operator uses: shared, restored from its checkpoint, or new. */

@@ -12,7 +12,7 @@ describe('a partition checkpoint of another definition version', () => {
   it('is refused naming both causes: a changed definition (a new --group) or another deployment\'s group (the prefix, the definitions)', () => {
     const theirs = withTiming(pageViewsPerMinute, { allowedLateness: 60_000 });
     const stored = new Map([['g|t|0|page_views_per_minute', JSON.stringify({ format: CHECKPOINT_FORMAT, next: 5, watermark: null, idle: false, operator: createOperator(theirs, new CollectingEmitter()).snapshot() })]]);
-    const read = () => readPartitionCheckpoints(stored, (p) => `g|t|0|${p}`, [pageViewsPerMinute], 'wd1_clicks:0');
+    const read = () => readPartitionCheckpoints(stored, 'g|t|0', [pageViewsPerMinute], 'wd1_clicks:0');
     expect(read).toThrow(/page_views_per_minute: the checkpoint of wd1_clicks:0 is from another definition version/);
     expect(read).toThrow(/a new --group/);
     expect(read).toThrow(/CONCORD_TOPIC_PREFIX/);
