@@ -71,8 +71,11 @@ export class LookbackRuleOperator extends EventTimeOperator {
    * Keys whose state changed (events taken, decided or forgotten; the key dropped) since the last
    * `checkpoint`: an incremental checkpoint writes these only. Whole, each transaction of a fraud rule
    * rewrote every key's kept events (3 MiB a transaction at 1,000 transactions/s; docs/benchmarks.md).
+   * Undefined until a worker checkpoints incrementally (its first `checkpoint` writes every key, or it
+   * restored from one): an operator nobody asks (`concord stream`, the merge stage) would keep every
+   * key it ever saw here.
    */
-  private readonly touched = new Set<string>();
+  private touched: Set<string> | undefined;
   /** A `sum` rule over an int or decimal field: summed exactly (a double field sums as doubles). */
   private readonly exactSum: boolean;
 
@@ -81,7 +84,7 @@ export class LookbackRuleOperator extends EventTimeOperator {
     this.def = def;
     this.keyFields = [def.key];
     this.exactSum = def.rule.measure === 'sum' && !isFloatingRuleSum(def.rule, def.schema);
-    if (options.restore) this.restoreState(options.restore, options.restoreParts ?? []);
+    if (options.restore) this.restoreState(options.restore, options.restoreParts);
   }
 
   snapshot(): OperatorSnapshot {
@@ -91,11 +94,11 @@ export class LookbackRuleOperator extends EventTimeOperator {
   /** The head (seq, last sweep, W) and each key changed since the last call, by key (null: dropped). */
   checkpoint(): OperatorCheckpoint {
     const parts: [string, string | null][] = [];
-    for (const key of this.touched) {
+    for (const key of this.touched ?? this.users.keys()) {
       const user = this.users.get(key);
       parts.push([key, user ? JSON.stringify(userWire(user)) : null]);
     }
-    this.touched.clear();
+    this.touched = new Set();
     return { head: this.head({ seq: this.seq, lastSweep: this.sweptAt(), users: [], inParts: true }), parts };
   }
 
@@ -108,20 +111,20 @@ export class LookbackRuleOperator extends EventTimeOperator {
   }
 
   /**
-   * From a whole snapshot, or an incremental head with its parts. After a whole one every key is written
-   * by the next `checkpoint` (its head holds none), and parts left by an earlier incremental run (before
-   * a whole one replaced them) are deleted: restored later with a lean head, they would come back.
+   * From a whole snapshot, or an incremental head with its parts (`parts` given: restored by a worker,
+   * which checkpoints incrementally). After a whole one every key is written by the next `checkpoint`
+   * (its head holds none), and parts left by an earlier incremental run (before a whole one replaced
+   * them) are deleted: restored later with a lean head, they would come back.
    */
-  private restoreState(snap: OperatorSnapshot, parts: readonly string[]): void {
+  private restoreState(snap: OperatorSnapshot, parts: readonly string[] | undefined): void {
     checkSnapshot(snap, this.version, this.def.name);
     const state = snap.state as RuleSnapshot;
     this.seq = state.seq;
     this.lastSweep = state.lastSweep ?? Number.NEGATIVE_INFINITY;
-    const stored = parts.map((json) => JSON.parse(json) as UserWire);
+    const stored = (parts ?? []).map((json) => JSON.parse(json) as UserWire);
     for (const u of state.inParts ? stored : state.users) this.restoreUser(u);
-    if (state.inParts) return;
-    for (const key of this.users.keys()) this.touched.add(key);
-    for (const u of stored) this.touched.add(u.key);
+    if (parts === undefined) return;
+    this.touched = state.inParts ? new Set() : new Set([...this.users.keys(), ...stored.map((u) => u.key)]);
   }
 
   private restoreUser(u: UserWire): void {
@@ -157,7 +160,7 @@ export class LookbackRuleOperator extends EventTimeOperator {
         satisfied: false,
       };
       const index = this.insert(user, e);
-      this.touched.add(user.key);
+      this.touched?.add(user.key);
       if (isDecided(ts, w)) {
         this.emitter.lateAccepted?.({ pipeline: this.def.name, event, position, watermark: w });
         this.decide(e, index, w, true);
@@ -203,7 +206,7 @@ export class LookbackRuleOperator extends EventTimeOperator {
     while (n < kept.length && kept[n]!.ts <= horizon && kept[n]!.decided) n++;
     if (n > 0) {
       this.changed = true;
-      this.touched.add(user.key);
+      this.touched?.add(user.key);
       user.lastDroppedSatisfied = kept[n - 1]!.satisfied;
       kept.splice(0, n);
     }
@@ -212,7 +215,7 @@ export class LookbackRuleOperator extends EventTimeOperator {
     // Its part becomes a tombstone (usually marked above already; a key restored with nothing kept was not).
     if (kept.length === 0 && !user.lastDroppedSatisfied) {
       this.users.delete(user.key);
-      this.touched.add(user.key);
+      this.touched?.add(user.key);
     }
   }
 
@@ -243,7 +246,7 @@ export class LookbackRuleOperator extends EventTimeOperator {
       measure = values.size;
     }
     this.changed = true;
-    this.touched.add(e.user.key);
+    this.touched?.add(e.user.key);
     e.decided = true;
     e.satisfied = measure > rule.threshold;
     const predecessorSatisfied = index > 0 ? kept[index - 1]!.satisfied : e.user.lastDroppedSatisfied;
