@@ -21,11 +21,39 @@ interface MergeCheckpoint {
   stages: Record<string, StageSnapshot>;
 }
 
+/**
+ * An incremental checkpoint of a stage or an operator: its head (the state without its parts) and each
+ * part (a window cell, a held event, a rule's key) changed since the last one, by id, as JSON, or null
+ * when it is gone. The last head with the latest part per id is the state.
+ */
+export interface PartsCheckpoint<Head> {
+  readonly head: Head;
+  readonly parts: [id: string, json: string | null][];
+}
+
+/** What checkpoints in parts: a merge stage, or a worker's operator (whose `checkpoint` is optional). */
+export interface Checkpointed<Head> {
+  snapshot(): Head;
+  /** The head and the parts changed since the last call; each call forgets what it reported. */
+  checkpoint?(): PartsCheckpoint<Head>;
+}
+
 /** A pipeline's merge stage as its checkpoints see it. */
-export interface CheckpointedStage {
-  snapshot(): StageSnapshot;
-  /** The head and the windows or held events changed since the last call (by id; null: dropped). */
-  checkpoint(): { head: StageSnapshot; parts: [string, string | null][] };
+export interface CheckpointedStage extends Checkpointed<StageSnapshot> {
+  checkpoint(): PartsCheckpoint<StageSnapshot>;
+}
+
+/**
+ * One pipeline's share of a checkpoint under `head` (the worker's and the merge stage's alike): pushes
+ * its changed parts onto `records` and returns what its head record holds for it, the lean head, or its
+ * whole snapshot when it has no parts or their keys would be too long for the client to send as they are.
+ */
+export function pipelineCheckpoint<Head>(topic: string, head: string, pipeline: string, state: Checkpointed<Head>, records: OutRecord[]): Head {
+  // Taken either way: the stage forgets what it reported.
+  const delta = state.checkpoint?.();
+  if (delta === undefined || !partsFit(head, pipeline)) return state.snapshot();
+  for (const [id, json] of delta.parts) records.push({ topic, key: partKey(head, pipeline, id), value: json });
+  return delta.head;
 }
 
 /**
@@ -34,24 +62,10 @@ export interface CheckpointedStage {
  */
 export function mergeCheckpointRecords(topic: string, head: string, next: number, stages: ReadonlyMap<string, CheckpointedStage>): { records: OutRecord[]; bytes: number } {
   const records: OutRecord[] = [];
-  let bytes = 0;
   const heads: Record<string, StageSnapshot> = {};
-  for (const [name, stage] of stages) {
-    // Taken either way: the stage forgets what it reported.
-    const delta = stage.checkpoint();
-    if (!partsFit(head, name)) {
-      heads[name] = stage.snapshot();
-      continue;
-    }
-    heads[name] = delta.head;
-    for (const [id, json] of delta.parts) {
-      records.push({ topic, key: partKey(head, name, id), value: json });
-      bytes += json === null ? 0 : Buffer.byteLength(json);
-    }
-  }
-  const value = JSON.stringify({ next, stages: heads } satisfies MergeCheckpoint);
-  records.push({ topic, key: head, value });
-  return { records, bytes: bytes + Buffer.byteLength(value) };
+  for (const [name, stage] of stages) heads[name] = pipelineCheckpoint(topic, head, name, stage, records);
+  records.push({ topic, key: head, value: JSON.stringify({ next, stages: heads } satisfies MergeCheckpoint) });
+  return { records, bytes: checkpointBytes(records) };
 }
 
 /**
@@ -63,6 +77,11 @@ export function readMergeCheckpoint(stored: ReadonlyMap<string, string>, head: s
   if (!text) return { next: 0, stages: [] };
   const cp = JSON.parse(text) as MergeCheckpoint;
   return { next: cp.next, stages: Object.entries(cp.stages).map(([pipeline, snap]) => [pipeline, snap, storedParts(stored, head, pipeline)]) };
+}
+
+/** The bytes of checkpoint records as written: keys and values (many small parts, each with its key). */
+export function checkpointBytes(records: readonly OutRecord[]): number {
+  return records.reduce((n, r) => n + Buffer.byteLength(r.key ?? '') + Buffer.byteLength(r.value ?? ''), 0);
 }
 
 function prefix(head: string, pipeline: string): string {

@@ -4,6 +4,7 @@ import { ConcordError } from '../pipeline/errors.ts';
 import { isLateForWindow, windowHasFired } from '../pipeline/lateness.ts';
 import { windowCellId } from '../pipeline/keys.ts';
 import type { KeyValues, WindowResult } from '../schemas/results.ts';
+import type { PartsCheckpoint } from './merge-checkpoints.ts';
 import { OTHER_VERSION_ADVICE } from './partition-checkpoint.ts';
 
 /** One input partition's partial aggregate of a (window, key), at that partition operator's revision. */
@@ -46,10 +47,7 @@ type WindowSnapshot = { start: number; end: number; key: KeyValues; revision: nu
  * the last one by its id (its snapshot as JSON, or null: dropped). Restoring the last head with the latest
  * part per id gives the state back (`restoreParts`).
  */
-export interface PartialMergeDelta {
-  readonly head: PartialMergeSnapshot;
-  readonly parts: [id: string, json: string | null][];
-}
+export type PartialMergeDelta = PartsCheckpoint<PartialMergeSnapshot>;
 
 export interface MergeStats {
   /** Partials already seen at that revision (re-sent after a rebalance or a drain). */

@@ -1,7 +1,7 @@
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import type { OutRecord } from './kafka/client.ts';
-import { partKey, partsFit, storedParts } from './merge-checkpoints.ts';
+import { pipelineCheckpoint, storedParts } from './merge-checkpoints.ts';
 import type { OperatorSnapshot, StreamOperator } from './operators/index.ts';
 
 /**
@@ -12,21 +12,22 @@ import type { OperatorSnapshot, StreamOperator } from './operators/index.ts';
  * keeps the latest record per key, which is the partition's state as of its last change. A partition
  * whose record is not rewritten is exactly as its last record says: its offset moves only with its
  * own records, and everything else it holds only changes through the operators, which report it.
- * An operator that checkpoints incrementally (the lookback rule) writes its head in that record and
- * each key changed since its last one as a part record, `group|topic|partition|pipeline|<sha256 of the
- * key>` (a tombstone when the key is dropped), in the same transaction: the head plus the parts under
- * its prefix are its state (the merge stage's scheme, stream/merge-checkpoints.ts).
+ * An operator that checkpoints incrementally writes its head in that record and each part changed
+ * since its last one (a rule's key, a windowed operator's window cell) as a record of its own,
+ * `group|topic|partition|pipeline|<sha256 of its id>` (a tombstone when it is dropped), in the same
+ * transaction: the head plus the parts under its prefix are its state (the merge stage's scheme,
+ * stream/merge-checkpoints.ts).
  */
-export const CHECKPOINT_FORMAT = 3;
+export const CHECKPOINT_FORMAT = 4;
 /**
  * Formats this version restores: 2 wrote every operator whole (restored as it is; the first checkpoint
- * after it writes every key as a part). 3 may keep a rule's keys in parts: an older Concord refuses it
- * rather than restore its empty head as an empty state.
+ * after it writes every part). 3 may keep a rule's keys in parts, 4 a windowed operator's cells too: an
+ * older Concord refuses them rather than restore an empty head as an empty state.
  */
-const RESTORABLE_FORMATS: readonly number[] = [2, 3];
+const RESTORABLE_FORMATS: readonly number[] = [2, 3, 4];
 
 export interface PartitionCheckpoint {
-  /** 2: per-partition own watermark in the operator, no combined W (format 1 raised W to it); 3: rule keys in parts. */
+  /** 2: per-partition own watermark in the operator, no combined W (format 1 raised W to it); 3: rule keys in parts; 4: window cells in parts. */
   format: number;
   /** Next offset to read (the offset committed with the partition's last change). */
   next: number;
@@ -72,15 +73,11 @@ export function partitionCheckpointRecords(
   pipelines.forEach((def, i) => {
     const op = state.operators[i]!;
     const w = op.watermark;
-    // Taken either way: the operator forgets what it reported. A pipeline whose part keys would be too
-    // long for the client to send as they are is written whole.
-    const delta = op.checkpoint?.();
-    const fits = delta !== undefined && partsFit(head, def.name);
     const cp: PartitionCheckpoint = {
-      format: CHECKPOINT_FORMAT, next: state.next, watermark: Number.isFinite(w) ? w : null, idle: state.idle, operator: fits ? delta.head : op.snapshot(),
+      format: CHECKPOINT_FORMAT, next: state.next, watermark: Number.isFinite(w) ? w : null, idle: state.idle,
+      operator: pipelineCheckpoint(checkpoints, head, def.name, op, records),
       ...(topicId === undefined ? {} : { topic_id: topicId }),
     };
-    if (fits) for (const [id, json] of delta.parts) records.push({ topic: checkpoints, key: partKey(head, def.name, id), value: json });
     records.push({ topic: checkpoints, key: checkpointKey(head, def.name), value: JSON.stringify(cp) });
   });
   return records;

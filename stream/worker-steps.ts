@@ -1,6 +1,7 @@
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
 import type { CaughtUpWatch } from './kafka/client.ts';
+import { checkpointBytes } from './merge-checkpoints.ts';
 import type { MemberConsumer } from './member-consumer.ts';
 import type { WorkerOffsets } from './worker-offsets.ts';
 import type { WorkerOutputs } from './worker-outputs.ts';
@@ -59,8 +60,7 @@ export class WorkerSteps {
     const { records, emitted } = outputs.take();
     const cpStarted = performance.now();
     const checkpoints = partitions.checkpointRecords();
-    // Keys counted too: an incremental checkpoint is many small records, each with its key.
-    const bytes = checkpoints.reduce((n, r) => n + Buffer.byteLength(r.key ?? '') + Buffer.byteLength(r.value ?? ''), 0);
+    const bytes = checkpointBytes(checkpoints);
     counts.checkpointBytes += bytes;
     metrics?.checkpoint(bytes, (performance.now() - cpStarted) / 1000);
     records.push(...checkpoints);

@@ -4,6 +4,7 @@ import { ConcordError } from '../../pipeline/errors.ts';
 import { compileFilter } from '../../pipeline/filter.ts';
 import { WatermarkTracker, type WatermarkSnapshot } from '../../pipeline/watermark.ts';
 import type { EventPosition, LateRecord, ResultRecord } from '../../schemas/results.ts';
+import type { PartsCheckpoint } from '../merge-checkpoints.ts';
 
 /** Where an operator sends what it emits. Sinks decide how (file, Kafka, store). */
 export interface Emitter {
@@ -52,15 +53,8 @@ export interface OperatorSnapshot {
   firing?: number | null;
 }
 
-/**
- * An incremental checkpoint: the head, and each part (a rule's key with its kept events) changed since
- * the last one by its id, as JSON, or null when it is gone. The last head with the latest part per id is
- * the state.
- */
-export interface OperatorCheckpoint {
-  head: OperatorSnapshot;
-  parts: [id: string, json: string | null][];
-}
+/** An incremental checkpoint of an operator: parts are a rule's keys, a windowed operator's window cells. */
+export type OperatorCheckpoint = PartsCheckpoint<OperatorSnapshot>;
 
 export interface OperatorOptions {
   /** A watermark tracker shared with other operators (several partitions of one operator). */

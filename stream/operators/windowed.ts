@@ -7,7 +7,7 @@ import { detached, detachedValues } from '../../schemas/flat-json.ts';
 import type { AnyEvent } from '../../schemas/schema.ts';
 import type { EventPosition, KeyValues } from '../../schemas/results.ts';
 import { stateBudgetCells, stateBudgetExceeded } from '../../pipeline/state-budget.ts';
-import { checkSnapshot, EventTimeOperator, type Emitter, type OperatorOptions, type OperatorSnapshot } from './operator.ts';
+import { checkSnapshot, EventTimeOperator, type Emitter, type OperatorCheckpoint, type OperatorOptions, type OperatorSnapshot } from './operator.ts';
 
 interface Pane {
   readonly key: KeyValues;
@@ -22,6 +22,25 @@ interface WindowSnapshot {
   fired: boolean;
   panes: { id: string; key: KeyValues; revision: number; accs: unknown[] }[];
 }
+
+/** One window cell (a key's pane in a window) as a part record of its own (incremental checkpoints). */
+interface CellWire {
+  start: number;
+  end: number;
+  fired: boolean;
+  id: string;
+  key: KeyValues;
+  revision: number;
+  accs: unknown[];
+}
+
+/** The state in an incremental checkpoint's head: every cell is a part record of its own. */
+interface InParts {
+  inParts: true;
+}
+
+/** A cell's part id: its window's start and its pane's id (pipeline/keys.ts's windowCellId). */
+const cellId = (start: number, paneId: string) => `${start}\u0000${paneId}`;
 
 interface WindowState {
   readonly start: number;
@@ -51,6 +70,13 @@ export class WindowedOperator extends EventTimeOperator {
   /** Open (window, key) cells, held against the state budget (pipeline/state-budget.ts). */
   private cells = 0;
   private readonly budget: ReturnType<typeof stateBudgetCells>;
+  /**
+   * Cells taken into, fired or dropped since the last `checkpoint` (by part id: window start, pane id):
+   * an incremental checkpoint writes these only. Whole, every transaction rewrote each changed
+   * partition's open windows (180 KB a transaction for clicks in the soak; docs/benchmarks.md).
+   * Undefined until a worker checkpoints incrementally (as the lookback rule's).
+   */
+  private touched: Map<string, [start: number, paneId: string]> | undefined;
 
   constructor(def: WindowedPipeline, emitter: Emitter, options: OperatorOptions = {}) {
     super(def, emitter, options);
@@ -59,7 +85,7 @@ export class WindowedOperator extends EventTimeOperator {
     const keys = def.key;
     this.paneIdOf = eventPaneIdOf(def.schema, keys);
     this.budget = stateBudgetCells(def);
-    if (options.restore) this.restoreState(options.restore);
+    if (options.restore) this.restoreState(options.restore, options.restoreParts);
   }
 
   snapshot(): OperatorSnapshot {
@@ -74,7 +100,32 @@ export class WindowedOperator extends EventTimeOperator {
         accs: pane.accs.map((acc, i) => this.fns[i]!.serialize(acc)),
       })),
     }));
-    return { definition: this.version, watermark: this.tracker.snapshot(), state: windows, firing: Number.isFinite(this.firing) ? this.firing : null };
+    return this.head(windows);
+  }
+
+  /** The head (W, the firing W) and each cell changed since the last call (null: dropped). */
+  checkpoint(): OperatorCheckpoint {
+    const parts: [string, string | null][] = [];
+    const cells = this.touched ?? [...this.windows.values()].flatMap((win) => [...win.panes.keys()].map((id) => [cellId(win.start, id), [win.start, id]] as const));
+    for (const [id, [start, paneId]] of cells) {
+      const win = this.windows.get(start);
+      const pane = win?.panes.get(paneId);
+      parts.push([id, win && pane ? JSON.stringify(this.cellWire(win, paneId, pane)) : null]);
+    }
+    this.touched = new Map();
+    return { head: this.head({ inParts: true }), parts };
+  }
+
+  private head(state: WindowSnapshot[] | InParts): OperatorSnapshot {
+    return { definition: this.version, watermark: this.tracker.snapshot(), state, firing: Number.isFinite(this.firing) ? this.firing : null };
+  }
+
+  private cellWire(win: WindowState, id: string, pane: Pane): CellWire {
+    return { start: win.start, end: win.end, fired: win.fired, id, key: pane.key, revision: pane.revision, accs: pane.accs.map((acc, i) => this.fns[i]!.serialize(acc)) };
+  }
+
+  private touch(start: number, paneId: string): void {
+    this.touched?.set(cellId(start, paneId), [start, paneId]);
   }
 
   /** Serialised accumulators of one pane (for merging partial aggregates across partitions). */
@@ -83,18 +134,32 @@ export class WindowedOperator extends EventTimeOperator {
     return pane?.accs.map((acc, i) => this.fns[i]!.serialize(acc));
   }
 
-  private restoreState(snap: OperatorSnapshot): void {
+  /**
+   * From a whole snapshot, or an incremental head with its cells (`parts` given: restored by a worker,
+   * which checkpoints incrementally). After a whole one every cell is written by the next `checkpoint`,
+   * and cells an earlier incremental run left are deleted (as the lookback rule's keys).
+   */
+  private restoreState(snap: OperatorSnapshot, parts: readonly string[] | undefined): void {
     checkSnapshot(snap, this.version, this.def.name);
     this.firing = snap.firing ?? Number.NEGATIVE_INFINITY;
-    for (const w of snap.state as WindowSnapshot[]) {
-      const panes = new Map<string, Pane>(
-        w.panes.map((p) => [p.id, { key: p.key, revision: p.revision, accs: p.accs.map((a, i) => this.fns[i]!.deserialize(a)) }]),
-      );
-      this.windows.set(w.start, { start: w.start, end: w.end, fired: w.fired, panes });
-      this.cells += panes.size;
-      if (!w.fired && w.end < this.nextFireEnd) this.nextFireEnd = w.end;
-      if (w.end < this.nextDropEnd) this.nextDropEnd = w.end;
+    const state = snap.state as WindowSnapshot[] | InParts;
+    const stored = (parts ?? []).map((json) => JSON.parse(json) as CellWire);
+    const cells = Array.isArray(state) ? state.flatMap((w) => w.panes.map((p) => ({ ...p, start: w.start, end: w.end, fired: w.fired }))) : stored;
+    for (const c of cells) this.restoreCell(c);
+    if (parts === undefined) return;
+    this.touched = new Map();
+    if (Array.isArray(state)) for (const c of [...cells, ...stored]) this.touch(c.start, c.id);
+  }
+
+  private restoreCell(c: CellWire): void {
+    let win = this.windows.get(c.start);
+    if (win === undefined) {
+      this.windows.set(c.start, (win = { start: c.start, end: c.end, fired: c.fired, panes: new Map() }));
+      if (!c.fired && c.end < this.nextFireEnd) this.nextFireEnd = c.end;
+      if (c.end < this.nextDropEnd) this.nextDropEnd = c.end;
     }
+    win.panes.set(c.id, { key: c.key, revision: c.revision, accs: c.accs.map((a, i) => this.fns[i]!.deserialize(a)) });
+    this.cells++;
   }
 
   /**
@@ -175,6 +240,7 @@ export class WindowedOperator extends EventTimeOperator {
       win.panes.set(detached(id), pane);
     }
     for (let i = 0; i < this.fns.length; i++) this.fns[i]!.add(pane.accs[i], event);
+    this.touch(start, id);
     // A fired window that is not late yet: every update re-emits the full value at the next revision.
     if (win.fired) this.emitPane(win, pane, w);
   }
@@ -185,7 +251,10 @@ export class WindowedOperator extends EventTimeOperator {
     if (due.length > 0) this.changed = true;
     for (const win of due) {
       win.fired = true;
-      for (const pane of win.panes.values()) this.emitPane(win, pane, w);
+      for (const [id, pane] of win.panes) {
+        this.emitPane(win, pane, w);
+        this.touch(win.start, id);
+      }
     }
     this.nextFireEnd = Number.POSITIVE_INFINITY;
     for (const win of this.windows.values()) if (!win.fired && win.end < this.nextFireEnd) this.nextFireEnd = win.end;
@@ -197,6 +266,7 @@ export class WindowedOperator extends EventTimeOperator {
       if (win.fired && isLateForWindow(win.end, this.def.allowedLateness, w)) {
         this.cells -= win.panes.size;
         this.windows.delete(start);
+        for (const id of win.panes.keys()) this.touch(start, id);
         this.changed = true;
       }
       else if (win.end < this.nextDropEnd) this.nextDropEnd = win.end;
