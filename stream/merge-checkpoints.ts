@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ConcordError } from '../pipeline/errors.ts';
 import { MAX_KEY_CHARS, type OutRecord } from './kafka/client.ts';
 import type { PartialMergeSnapshot } from './partial-merge.ts';
 import type { RuleMergeSnapshot } from './rule-merge.ts';
@@ -16,7 +17,14 @@ import type { RuleMergeSnapshot } from './rule-merge.ts';
 
 type StageSnapshot = PartialMergeSnapshot | RuleMergeSnapshot;
 
+/**
+ * 2: a rule stage's operator may keep its keys in parts (rule-merge.ts); absent in earlier heads (1), which
+ * restore as they are. A newer format is refused: this version would misread it.
+ */
+const MERGE_CHECKPOINT_FORMAT = 2;
+
 interface MergeCheckpoint {
+  format?: number;
   next: number;
   stages: Record<string, StageSnapshot>;
 }
@@ -64,7 +72,7 @@ export function mergeCheckpointRecords(topic: string, head: string, next: number
   const records: OutRecord[] = [];
   const heads: Record<string, StageSnapshot> = {};
   for (const [name, stage] of stages) heads[name] = pipelineCheckpoint(topic, head, name, stage, records);
-  records.push({ topic, key: head, value: JSON.stringify({ next, stages: heads } satisfies MergeCheckpoint) });
+  records.push({ topic, key: head, value: JSON.stringify({ format: MERGE_CHECKPOINT_FORMAT, next, stages: heads } satisfies MergeCheckpoint) });
   return { records, bytes: checkpointBytes(records) };
 }
 
@@ -76,6 +84,9 @@ export function readMergeCheckpoint(stored: ReadonlyMap<string, string>, head: s
   const text = stored.get(head);
   if (!text) return { next: 0, stages: [] };
   const cp = JSON.parse(text) as MergeCheckpoint;
+  if ((cp.format ?? 1) > MERGE_CHECKPOINT_FORMAT) {
+    throw new ConcordError(`the merge checkpoint ${head} was written by a newer Concord (format ${cp.format}); use a new --group`, { domain: 'user' });
+  }
   return { next: cp.next, stages: Object.entries(cp.stages).map(([pipeline, snap]) => [pipeline, snap, storedParts(stored, head, pipeline)]) };
 }
 

@@ -7,6 +7,7 @@ import { fromWire, toWire, type WireWatermark } from './merge-messages.ts';
 import { BinaryHeap } from './operators/binary-heap.ts';
 import { CanonicalClock, MergedWatermark } from './rule-merge-tracker.ts';
 import type { WatermarkSnapshot } from '../pipeline/watermark.ts';
+import type { PartsCheckpoint } from './merge-checkpoints.ts';
 import { OTHER_VERSION_ADVICE } from './partition-checkpoint.ts';
 
 /** One event a worker accepted for the rule (see RuleEventMessage), decoded. */
@@ -36,15 +37,23 @@ export interface RuleMergeSnapshot {
 type RuleEventWire = [partition: number, offset: number, verdict: WireWatermark, source: WireWatermark, event: AnyEvent];
 
 /**
- * An incremental checkpoint (kafka-merge.ts): the stage without its held events, and each event held or
- * released since the last one by `partition:offset` (its wire form as JSON, or null: released).
+ * An incremental checkpoint (kafka-merge.ts): the stage without its held events and with its operator's
+ * head only; each event held or released since the last one by `partition:offset` (its wire form as a
+ * JSON array, or null: released), and each of the operator's keys changed since by `key\0<key>` (a JSON
+ * object, or null: forgotten).
  */
-export interface RuleMergeDelta {
-  readonly head: RuleMergeSnapshot;
-  readonly parts: [id: string, json: string | null][];
-}
+export type RuleMergeDelta = PartsCheckpoint<RuleMergeSnapshot>;
 
 const heldId = (e: { partition: number; offset: number }) => `${e.partition}:${e.offset}`;
+/** The part id of one of the operator's keys: never a held event's `partition:offset`. */
+const keyId = (key: string) => `key\u0000${key}`;
+
+/**
+ * The definition an operator head without its keys carries in a merge checkpoint. A release before the
+ * operator's keys were parts compares it with its own version and refuses the checkpoint (its message
+ * shows this text) instead of restoring the head as a rule that holds no key.
+ */
+const keysInParts = (version: string) => `${version} (keys in parts: written by a newer Concord; use a new --group)`;
 const toHeldWire = (e: ForwardedEvent): RuleEventWire => [e.partition, e.offset, toWire(e.verdictWatermark), toWire(e.sourceWatermark), e.event];
 
 export interface RuleMergeStats {
@@ -115,7 +124,8 @@ export class RuleMergeStage {
     this.start(undefined);
   }
 
-  private start(snap: RuleMergeSnapshot | undefined): void {
+  /** `keys`: the operator's key parts (given: restored from an incremental checkpoint, which tracks its changed keys). */
+  private start(snap: RuleMergeSnapshot | undefined, keys?: readonly string[]): void {
     const B = this.def.watermark.maxOutOfOrderness;
     if (snap) {
       // A checkpoint from before the canonical order kept one tracker, the merged W, as the operator's:
@@ -139,7 +149,12 @@ export class RuleMergeStage {
       },
       // Recorded by the worker that judged it (concord.late), not again here.
       lateAccepted: () => undefined,
-    }, { tracker: this.clock, ...(snap ? { restore: snap.operator } : {}) });
+    }, { tracker: this.clock, ...(snap ? { restore: this.operatorSnapshot(snap.operator), ...(keys ? { restoreParts: keys } : {}) } : {}) });
+  }
+
+  /** The operator's snapshot as it restores: a head whose keys are parts carries the marked definition. */
+  private operatorSnapshot(operator: OperatorSnapshot): OperatorSnapshot {
+    return operator.definition === keysInParts(this.version) ? { ...operator, definition: this.version } : operator;
   }
 
   /** The merged W: the minimum over the input partitions' own W (those not idle). */
@@ -218,33 +233,48 @@ export class RuleMergeStage {
     return { definition: this.version, operator: this.operator.snapshot(), offsets: [...this.offsets], merged: this.merged.snapshot(), held: [] };
   }
 
-  /** What changed since the last call: events held since (and still held), events released that a checkpoint held. */
+  /**
+   * What changed since the last call: events held since (and still held), events released that a
+   * checkpoint held, and the operator's keys changed (its whole state was in every head before: a merge
+   * stage's rule rewrote every key it held with each batch).
+   */
   checkpoint(): RuleMergeDelta {
     const parts: [string, string | null][] = [];
     for (const [id, e] of this.touched) parts.push([id, JSON.stringify(toHeldWire(e))]);
     for (const id of this.released) parts.push([id, null]);
     this.touched.clear();
     this.released.clear();
-    return { head: this.head(), parts };
+    const operator = this.operator.checkpoint!();
+    for (const [key, json] of operator.parts) parts.push([keyId(key), json]);
+    return { head: { ...this.head(), operator: { ...operator.head, definition: keysInParts(this.version) } }, parts };
   }
 
-  /** Restores an incremental checkpoint: the head and the latest part (JSON) of every event still held. */
+  /**
+   * Restores an incremental checkpoint: the head and the latest part (JSON) of every event still held
+   * (an array) and of every key the operator holds (an object); a head with the operator whole (written
+   * before its keys were parts) restores it whole.
+   */
   restoreParts(head: RuleMergeSnapshot, parts: Iterable<string>): void {
     const held = [...(head.held ?? [])];
-    for (const json of parts) held.push(JSON.parse(json) as RuleEventWire);
-    this.restore({ ...head, held });
+    const keys: string[] = [];
+    for (const json of parts) {
+      if (json.startsWith('[')) held.push(JSON.parse(json) as RuleEventWire);
+      else keys.push(json);
+    }
+    this.restore({ ...head, held }, keys);
     // A head holding events is a whole checkpoint: the next incremental one must write them all.
     if ((head.held ?? []).length > 0) for (const e of this.held.values()) this.touched.set(heldId(e), e);
   }
 
-  restore(snap: RuleMergeSnapshot): void {
+  /** `keys`: see `start`. */
+  restore(snap: RuleMergeSnapshot, keys?: readonly string[]): void {
     if (snap.definition !== this.version) {
       throw new ConcordError(`${this.def.name}: the merge checkpoint is from another definition version; ${OTHER_VERSION_ADVICE}`, { domain: 'user' });
     }
     this.out.length = 0;
     this.touched.clear();
     this.released.clear();
-    this.start(snap);
+    this.start(snap, keys);
     this.offsets.clear();
     for (const [p, offset] of snap.offsets) this.offsets.set(p, offset);
   }

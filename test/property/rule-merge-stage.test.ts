@@ -94,9 +94,11 @@ function deliver(stage: RuleMergeStage, message: MergeMessage): void {
   else if (m.type === 'progress') stage.progress(m.partition, fromWire(m.source_watermark), m.idle);
 }
 
-/** A snapshot with its held events in a fixed order (a restore rebuilds the heap in another). */
+/** A snapshot with its held events and its operator's keys in a fixed order (a restore rebuilds them in the order their records are stored). */
 function sortedHeld(snap: RuleMergeSnapshot): RuleMergeSnapshot {
-  return { ...snap, held: [...(snap.held ?? [])].sort((a, b) => a[0] - b[0] || a[1] - b[1]) };
+  const state = snap.operator.state as { users: { key: string }[] };
+  const users = [...state.users].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return { ...snap, held: [...(snap.held ?? [])].sort((a, b) => a[0] - b[0] || a[1] - b[1]), operator: { ...snap.operator, state: { ...state, users } } };
 }
 
 /**
@@ -127,7 +129,7 @@ function partitioned(def: RulePipeline, steps: Step[], P: number, opts: { worker
   let stage = new RuleMergeStage(def, TOPIC, P);
   let read = 0;
   let duplicates = 0;
-  // The compacted checkpoints topic as kafka-merge.ts writes it: the head, and the latest part per held event (null: deleted).
+  // The compacted checkpoints topic as kafka-merge.ts writes it: the head, and the latest part per held event and per key of the operator (null: deleted).
   const stored = { head: JSON.parse(JSON.stringify(stage.checkpoint().head)) as RuleMergeSnapshot, parts: new Map<string, string>() };
   const restoredFrom = () => {
     const restored = new RuleMergeStage(def, TOPIC, P);
