@@ -224,8 +224,10 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
     await writeReport(req.reportDir, failed, req.storeName);
     throw new UnexplainedDifferencesError(failed);
   }
-  await step(2, `publishing the replayed day (${replayed.length} cells, ${report.different} of them different) as a new version of ${date}`);
+  // `different` counts the cells either side holds (a rule's stream alerts the replay lacks too), not a part of the replay's.
+  await step(2, `publishing the replayed day (${replayed.length} cells; ${report.different} differ from the stream's)`);
   const published = await store.publishDay(def.name, date, replayed, { jobId: req.jobId, provenance: 'reconciled' });
+  if (published.generation === published.previous) await step(2, `version ${published.generation}, live, already holds this replay: nothing published`);
   await store.setArchiveCheckedThrough?.(def.name, date, archiveReadFrom);
   const rec: DayReconciliation = { ...base, generation: published.generation, previous_generation: published.previous, status: 'published', corrections: published.corrections };
   await step(3, 'storing the report');

@@ -294,7 +294,12 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     expect(await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile:day' })).toMatchObject({ generation: 1, previous_generation: 0 });
     expect(await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile:day' })).toMatchObject({ generation: 1, previous_generation: 1, corrections: 0 });
     // Another job id (the nightly job after a CLI reconcile) with the same replay: no identical version 2.
-    expect(await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile__day' })).toMatchObject({ generation: 1, previous_generation: 1, corrections: 0 });
+    const said: string[] = [];
+    const progress = ({ what }: { what: string }) => { said.push(what); };
+    expect(await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile__day', progress })).toMatchObject({ generation: 1, previous_generation: 1, corrections: 0 });
+    // Its progress says so (it said 'publishing ... as a new version', the jobs' status too).
+    expect(said).toContain('version 1, live, already holds this replay: nothing published');
+    expect(said.filter((w) => w.includes('new version'))).toEqual([]);
     expect((await store.status(P, DAY)).liveGeneration).toBe(1);
     await archiveLines(archiveDir, [click('z1', T0 + 2 * M + 7, '/a')], 'file:late-archive.jsonl');
     const again = await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile:day' });
