@@ -133,12 +133,12 @@ export function concordTopics(schemas: Registry | readonly EventSchema[], partit
     { name: t.results, partitions, config: { 'cleanup.policy': 'compact', 'max.message.bytes': String(16 << 20) } },
     { name: t.late, partitions, config: { 'max.message.bytes': String(16 << 20) } },
     { name: t.deadLetter, partitions, config: { 'max.message.bytes': String(16 << 20) } },
+    // One partition: a few small records per pipeline and input partition, read whole by the sink at its start.
+    { name: t.watermarks, partitions: 1, config: { 'cleanup.policy': 'compact' } },
     // Operator state can outgrow the 1 MiB default record size while a watermark is held back. Every
     // transaction rewrites the state of the partitions it touched (~7 MB/s in the soak at 1,000 events/s),
     // and compaction only cleans closed segments: at the broker's 1 GiB the topic held 0.8-2.3 GB on disk
     // for ~3 MB of live state. 100 MiB segments, as Kafka's own __consumer_offsets uses.
-    // One partition: a few small records per pipeline and input partition, read whole by the sink at its start.
-    { name: t.watermarks, partitions: 1, config: { 'cleanup.policy': 'compact' } },
     { name: t.checkpoints, partitions: 1, config: { 'cleanup.policy': 'compact', 'max.message.bytes': String(64 << 20), 'segment.bytes': String(CHECKPOINT_SEGMENT_BYTES) } },
   ];
 }
