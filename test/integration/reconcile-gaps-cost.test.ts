@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DuckDb } from '../../batch/duckdb.ts';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { pageViewsPerMinute } from '../../examples/seed.ts';
 import { checkDefinition } from '../../pipeline/definition.ts';
@@ -8,6 +7,7 @@ import { hopping } from '../../pipeline/windows.ts';
 import { reconcile } from '../../reconcile/reconcile.ts';
 import type { LineBatch } from '../../sources/source.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
+import { statementsDuring } from '../fixtures/duckdb-statements.ts';
 
 // The gap check of a day's reconcile read every offset of the archive (a bitmap over each source's whole
 // span, and every file's footer): over 30 days, 1.8 s of a 2.9 s reconcile. Now it reads the files its
@@ -29,17 +29,6 @@ function append(dir: string, d: number, p: number, lost = -1): Promise<unknown> 
 /** The day folders a statement names. */
 const daysNamed = (sql: string) => [...new Set([...sql.matchAll(/dt=(\d{4}-\d{2}-\d{2})/g)].map((m) => m[1]))];
 
-async function observed(fn: () => Promise<unknown>): Promise<string[]> {
-  const seen: string[] = [];
-  const stop = DuckDb.observe((sql) => seen.push(sql));
-  try {
-    await fn();
-  } finally {
-    stop();
-  }
-  return seen;
-}
-
 describe('a day\'s gap check reads the day archived since the last reconcile, its replay and judgement the day\'s hours', () => {
   it('over 5 days, the night after day 3\'s reconcile', async () => {
     const dir = join(ws.dir, 'archive');
@@ -48,7 +37,7 @@ describe('a day\'s gap check reads the day archived since the last reconcile, it
     await reconcile({ def, realtime: [], archiveDir: dir, range: day(3) });
     // Day 4's offset 200 of source 1 is lost: counted, from the ledger's runs and the day's files.
     for (const p of [0, 1]) await append(dir, 4, p, p === 1 ? 200 : -1);
-    const statements = await observed(async () => expect((await reconcile({ def, realtime: [], archiveDir: dir, range: day(4) })).evidence.archive_gaps).toBe(1));
+    const statements = await statementsDuring(async () => expect((await reconcile({ def, realtime: [], archiveDir: dir, range: day(4) })).evidence.archive_gaps).toBe(1));
     const gapReads = statements.filter((s) => s.includes('row_number() OVER (PARTITION BY _source ORDER BY _offset)'));
     expect(gapReads).toHaveLength(1);
     expect(daysNamed(gapReads[0]!)).toEqual(['2026-11-24']);
@@ -61,7 +50,7 @@ describe('a day\'s gap check reads the day archived since the last reconcile, it
 
     // Hopping windows with the workers' late log: the windows that skipped an event are judged from the
     // day's hours on (per partition W over the archive's offsets), not over every file.
-    const judging = (await observed(() => reconcile({ def: hoppingViews, realtime: [], archiveDir: dir, range: day(4), lateLog: [] })))
+    const judging = (await statementsDuring(() => reconcile({ def: hoppingViews, realtime: [], archiveDir: dir, range: day(4), lateLog: [] })))
       .filter((s) => s.includes('ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING'));
     expect(judging).toHaveLength(1);
     expect(judging[0]).not.toContain('dt=*');

@@ -11,6 +11,7 @@ import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { openStore } from '../../store/open-store.ts';
 import { streamLines } from '../fixtures/run-both.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
+import { statementsDuring } from '../fixtures/duckdb-statements.ts';
 
 // What a rule day's reconcile reads of a 30-day archive (every statement DuckDB runs, observed): the
 // events of the day's hours, of the hour before midnight (one span) and of the quiet user's last event's
@@ -48,14 +49,7 @@ const hour = (t: number) => new Date(t).toISOString().slice(0, 13).replace('T', 
 
 /** Every statement run during `fn`, with the archive hours it names; `all`: it names the whole archive's glob. */
 async function observed(fn: () => Promise<unknown>): Promise<{ sql: string; hours: string[]; all: boolean }[]> {
-  const seen: string[] = [];
-  const stop = DuckDb.observe((sql) => seen.push(sql));
-  try {
-    await fn();
-  } finally {
-    stop();
-  }
-  return seen.map((sql) => ({ sql, hours: [...new Set([...sql.matchAll(/'([^']+\.parquet)'/g)].filter((m) => !m[1]!.includes('*')).map((m) => hourOf(m[1]!)))], all: sql.includes('dt=*') }));
+  return (await statementsDuring(fn)).map((sql) => ({ sql, hours: [...new Set([...sql.matchAll(/'([^']+\.parquet)'/g)].filter((m) => !m[1]!.includes('*')).map((m) => hourOf(m[1]!)))], all: sql.includes('dt=*') }));
 }
 
 describe('a rule day over a 30-day archive reads its reach, not the archive', () => {
