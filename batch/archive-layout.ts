@@ -40,6 +40,13 @@ export function offsetsDir(dir: string, schema: EventSchema): string {
   return join(schemaDir(dir, schema), '_offsets');
 }
 
+/**
+ * A folder listed less than this after it last changed may change again within its mtime's tick (file
+ * times follow a coarse clock: "racy" listings, as git calls them), so an index kept by the folder's
+ * mtime (the dead letters' in serve, the ledger of offsets) lists it again next time.
+ */
+export const RACY_LISTING_MS = 2_000;
+
 const HOUR = 3_600_000;
 
 /**

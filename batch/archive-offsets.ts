@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventSchema } from '../schemas/schema.ts';
-import { offsetsDir, schemaDir } from './archive-layout.ts';
+import { offsetsDir, RACY_LISTING_MS, schemaDir } from './archive-layout.ts';
 import { quoteString, type DuckDb } from './duckdb.ts';
 
 /** Runs of consecutive archived offsets of one source, `[first, last]` inclusive, sorted and apart. */
@@ -25,8 +25,6 @@ interface Ledger {
   runs: Record<string, OffsetRuns>;
 }
 
-/** A folder changed this recently (ms) may change again within its mtime's tick: listed again next time. */
-const RACY_MS = 2_000;
 
 export async function archivedOffsetRuns(dir: string, schema: EventSchema, db: DuckDb): Promise<Map<string, OffsetRuns>> {
   const root = schemaDir(dir, schema);
@@ -57,7 +55,7 @@ export async function archivedOffsetRuns(dir: string, schema: EventSchema, db: D
         else if (was.size !== s.size || was.mtimeMs !== s.mtimeMs || was.ino !== s.ino) removed = true;
       }
       if (before && Object.keys(before.files).some((name) => !(name in files))) removed = true;
-      next.folders[rel] = { mtimeMs: now - mtimeMs < RACY_MS ? -1 : mtimeMs, files };
+      next.folders[rel] = { mtimeMs: now - mtimeMs < RACY_LISTING_MS ? -1 : mtimeMs, files };
     }
   }
   if (old && Object.keys(old.folders).some((rel) => !listedOld.has(rel))) removed = true;

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { rejectedDir } from '../batch/archive-layout.ts';
+import { RACY_LISTING_MS, rejectedDir } from '../batch/archive-layout.ts';
 import type { Registry } from '../pipeline/registry.ts';
 
 export interface DeadLetterRow {
@@ -18,12 +18,6 @@ export interface DeadLetterRow {
 
 const RAW_MAX = 2_000;
 
-/**
- * A listing younger than this (its directory changed less than this before it was read) is read again on
- * the next call: file times follow a coarse clock, so a file added within the same tick as the change
- * before it leaves the directory's mtime as it was ("racy" listings, as git calls them).
- */
-const RACY_MS = 2_000;
 
 /** One dead-letter file as indexed: `lines` its newline bytes (the count served), `rows` the non-blank lines a page walks. */
 interface IndexedFile {
@@ -36,7 +30,7 @@ interface IndexedFile {
 /** A schema's `_rejected/` as last listed: its files in name order, and the rows before each (for a page to skip to). */
 interface Listing {
   readonly dirMtimeNs: bigint;
-  /** False when the directory changed too shortly before it was listed to trust an unchanged mtime later (RACY_MS). */
+  /** False when the directory changed too shortly before it was listed to trust an unchanged mtime later (RACY_LISTING_MS). */
   readonly settled: boolean;
   readonly files: readonly IndexedFile[];
   readonly rowsBefore: readonly number[];
@@ -111,7 +105,7 @@ export class DeadLetters {
       rowsBefore.push(rows);
       rows += f.rows;
     }
-    const listing = { dirMtimeNs: folder.mtimeNs, settled: listedAt - Number(folder.mtimeNs / 1_000_000n) > RACY_MS, files, rowsBefore };
+    const listing = { dirMtimeNs: folder.mtimeNs, settled: listedAt - Number(folder.mtimeNs / 1_000_000n) > RACY_LISTING_MS, files, rowsBefore };
     this.listings.set(schema, listing);
     return listing;
   }
