@@ -107,8 +107,11 @@ export async function runDay(c: DayConfig): Promise<Map<Fault, FaultOutcome>> {
     if (o) o.recovered = roleList.every((r) => r.finished);
   }
 
-  await nightlyJob(c, env, outcomes);
+  // The reconcile whose day switch loses its connections first: after the nightly job had reconciled the
+  // day, its identical replay switches nothing (a reconcile publishes no version the live one already
+  // holds), and the drops found no switch to hit.
   await reconcileWithDrops(c, env, outcomes);
+  await nightlyJob(c, env, outcomes);
   return outcomes;
 }
 
