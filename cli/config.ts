@@ -21,7 +21,9 @@ const KEYS: Record<keyof Settings, { env: string; flag: string }> = {
 };
 
 /** Keys of the config file that other loaders read (cli/retention-config.ts): not durations, not unknown. */
-export const OTHER_KEYS: Record<string, string> = { retentionDays: 'a whole number of days', retentionVersions: 'a whole number of versions' };
+export const OTHER_KEYS: Record<string, string> = {
+  retentionDays: 'a whole number of days', retentionVersions: 'a whole number of versions', upgradeFrom: 'a release (cli/upgrade-from-config.ts)',
+};
 
 /** The config file (`--config FILE`, else CONCORD_CONFIG) as its JSON object, with its name; none: null. */
 export function readConfigFile(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): { file: string; data: Record<string, unknown> } | null {

@@ -14,6 +14,7 @@ import { mergeCheckpointRecords, readMergeCheckpoint, type CheckpointedStage } f
 import { PartialMergeStage, type PartialMergeSnapshot } from './partial-merge.ts';
 import { RuleMergeStage, type RuleMergeSnapshot } from './rule-merge.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
+import type { UpgradeFrom } from './upgrade-from.ts';
 import { mergeReport, PublishedWatermarks } from './watermark-reports.ts';
 
 export interface KafkaMergeOptions {
@@ -31,6 +32,8 @@ export interface KafkaMergeOptions {
   log?: (line: string) => void;
   /** Metrics of the process (serve/process-metrics.ts): merged results out, the merge's watermark. */
   metrics?: ProcessMetrics;
+  /** Write checkpoints that release reads (a rolling upgrade: stream/upgrade-from.ts). */
+  upgradeFrom?: UpgradeFrom;
 }
 
 type StageSnapshot = PartialMergeSnapshot | RuleMergeSnapshot;
@@ -46,7 +49,7 @@ interface PipelineMerge extends CheckpointedStage {
 }
 
 /** One pipeline's merge stage (exported for its tests). `where`: the partials topic, for messages. */
-export function pipelineMerge(def: PipelineDefinition, inputTopic: string, inputPartitions: number, where: string): PipelineMerge {
+export function pipelineMerge(def: PipelineDefinition, inputTopic: string, inputPartitions: number, where: string, upgradeFrom?: UpgradeFrom): PipelineMerge {
   const unexpected = (m: MergeMessage) => new ConcordError(`${where}: a ${m.type} record for ${def.kind} pipeline ${def.name}`);
   const version = definitionVersion(def);
   // A group's records come from one definition version (its workers refuse another's checkpoints); a
@@ -87,7 +90,7 @@ export function pipelineMerge(def: PipelineDefinition, inputTopic: string, input
     advance: () => stage.advance(),
     get watermark() { return stage.watermark; },
     snapshot: () => stage.snapshot(),
-    checkpoint: () => stage.checkpoint(),
+    checkpoint: () => stage.checkpoint(upgradeFrom),
     restore: (head, parts) => stage.restoreParts(head as RuleMergeSnapshot, parts),
     get duplicates() { return stage.stats.duplicates; },
   };
@@ -232,7 +235,7 @@ export class KafkaMergeWorker {
       if (!def) {
         throw new ConcordError(`${this.topic} holds partials of ${pipeline}, which this merge stage does not run: run every member of group ${this.o.groupId} with the same --pipeline set`, { domain: 'user' });
       }
-      state.stages.set(pipeline, (stage = pipelineMerge(def, inputTopic(this.schema), this.inputPartitions, this.topic)));
+      state.stages.set(pipeline, (stage = pipelineMerge(def, inputTopic(this.schema), this.inputPartitions, this.topic, this.o.upgradeFrom)));
     }
     return stage;
   }
@@ -296,7 +299,7 @@ export class KafkaMergeWorker {
       if (w > Number.NEGATIVE_INFINITY && this.published.moved(name, w)) out.push(mergeReport(this.names.watermarks, { pipeline: name, version: this.versions.get(name)!, watermark: w }));
       duplicates += stage.duplicates;
     }
-    const checkpoint = mergeCheckpointRecords(this.names.checkpoints, this.checkpointKey(batch.partition), state.next, state.stages);
+    const checkpoint = mergeCheckpointRecords(this.names.checkpoints, this.checkpointKey(batch.partition), state.next, state.stages, this.o.upgradeFrom);
     out.push(...checkpoint.records);
     const committing = performance.now();
     try {

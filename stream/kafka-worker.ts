@@ -23,6 +23,7 @@ import { WorkerSteps } from './worker-steps.ts';
 import { WorkerTick } from './worker-tick.ts';
 import { WorkerTransactions } from './worker-transactions.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
+import type { UpgradeFrom } from './upgrade-from.ts';
 
 export interface KafkaWorkerOptions {
   /** Pipelines over one input schema (one consumer group per schema and pipeline set). */
@@ -45,6 +46,8 @@ export interface KafkaWorkerOptions {
   log?: (line: string) => void;
   /** Metrics of the process (serve/process-metrics.ts); none: nothing is measured. */
   metrics?: ProcessMetrics;
+  /** Write checkpoints that release reads (a rolling upgrade: stream/upgrade-from.ts). */
+  upgradeFrom?: UpgradeFrom;
 }
 
 export interface WorkerStats {
@@ -116,7 +119,9 @@ export class KafkaWorker {
     // Pipelines whose keys span partitions go through the merge stage: windowed ones emit per-partition
     // partials, never totals; rules forward the events each partition accepted (RuleForwarder).
     const merged = options.pipelines.map((p) => needsMergeStage(p));
-    this.partitions = new WorkerPartitions({ pipelines: options.pipelines, merged, groupId: this.groupId, topic: this.topic, names: this.names });
+    this.partitions = new WorkerPartitions({
+      pipelines: options.pipelines, merged, groupId: this.groupId, topic: this.topic, names: this.names, ...(options.upgradeFrom ? { upgradeFrom: options.upgradeFrom } : {}),
+    });
     this.offsets = new WorkerOffsets(this.topic, this.partitions);
     this.watch = new CaughtUpWatch(options.settings, options.stopWhenIdleMs);
     this.outputs = new WorkerOutputs(this.names.partials(this.schema, this.groupId), this.schema, options.pipelines, merged, this.names, this.stats, (p, i) => this.partitions.get(p)?.operators[i], options.metrics);

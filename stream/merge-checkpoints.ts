@@ -3,6 +3,7 @@ import { ConcordError } from '../pipeline/errors.ts';
 import { MAX_KEY_CHARS, type OutRecord } from './kafka/client.ts';
 import type { PartialMergeSnapshot } from './partial-merge.ts';
 import type { RuleMergeSnapshot } from './rule-merge.ts';
+import type { UpgradeFrom } from './upgrade-from.ts';
 
 /**
  * The merge stage's checkpoints in the compacted checkpoints topic, incremental. A partials partition's
@@ -66,13 +67,17 @@ export function pipelineCheckpoint<Head>(topic: string, head: string, pipeline: 
 
 /**
  * The records that checkpoint a partials partition at `next`: per stage its head, and its changed
- * windows or held events as records of their own; with the bytes written.
+ * windows or held events as records of their own; with the bytes written. `upgradeFrom`: the head as
+ * that release writes it, with no format (stream/upgrade-from.ts; the stages write their own part).
  */
-export function mergeCheckpointRecords(topic: string, head: string, next: number, stages: ReadonlyMap<string, CheckpointedStage>): { records: OutRecord[]; bytes: number } {
+export function mergeCheckpointRecords(
+  topic: string, head: string, next: number, stages: ReadonlyMap<string, CheckpointedStage>, upgradeFrom?: UpgradeFrom,
+): { records: OutRecord[]; bytes: number } {
   const records: OutRecord[] = [];
   const heads: Record<string, StageSnapshot> = {};
   for (const [name, stage] of stages) heads[name] = pipelineCheckpoint(topic, head, name, stage, records);
-  records.push({ topic, key: head, value: JSON.stringify({ format: MERGE_CHECKPOINT_FORMAT, next, stages: heads } satisfies MergeCheckpoint) });
+  const format = upgradeFrom === undefined ? { format: MERGE_CHECKPOINT_FORMAT } : {};
+  records.push({ topic, key: head, value: JSON.stringify({ ...format, next, stages: heads } satisfies MergeCheckpoint) });
   return { records, bytes: checkpointBytes(records) };
 }
 
@@ -113,11 +118,16 @@ export function partKey(head: string, pipeline: string, id: string): string {
 
 /** The part records of a pipeline's stage in a checkpoints topic read to its end (tombstoned ones are gone). */
 export function storedParts(stored: ReadonlyMap<string, string>, head: string, pipeline: string): string[] {
+  return storedPartKeys(stored, head, pipeline).map((key) => stored.get(key)!);
+}
+
+/** The keys of those records (stream/upgrade-from.ts deletes them). */
+export function storedPartKeys(stored: ReadonlyMap<string, string>, head: string, pipeline: string): string[] {
   const start = prefix(head, pipeline);
   const out: string[] = [];
-  for (const [key, value] of stored) {
+  for (const key of stored.keys()) {
     // Exactly one hash after the prefix: pipeline "a" must not take the parts of a pipeline "a|b".
-    if (key.startsWith(start) && key.length === start.length + HASH_CHARS && !key.includes('|', start.length)) out.push(value);
+    if (key.startsWith(start) && key.length === start.length + HASH_CHARS && !key.includes('|', start.length)) out.push(key);
   }
   return out;
 }

@@ -9,6 +9,7 @@ import { CanonicalClock, MergedWatermark } from './rule-merge-tracker.ts';
 import type { WatermarkSnapshot } from '../pipeline/watermark.ts';
 import type { PartsCheckpoint } from './merge-checkpoints.ts';
 import { OTHER_VERSION_ADVICE } from './partition-checkpoint.ts';
+import type { UpgradeFrom } from './upgrade-from.ts';
 
 /** One event a worker accepted for the rule (see RuleEventMessage), decoded. */
 export interface ForwardedEvent {
@@ -111,6 +112,8 @@ export class RuleMergeStage {
   /** Events held or released since the last `checkpoint`, by id. */
   private readonly touched = new Map<string, ForwardedEvent>();
   private readonly released = new Set<string>();
+  /** Ids of the operator's key parts the last restore read (a checkpoint for an older release deletes them). */
+  private readonly keyParts = new Set<string>();
   private readonly out: ResultRecord[] = [];
   private readonly offsets = new Map<number, number>();
   readonly stats: RuleMergeStats = { events: 0, duplicates: 0 };
@@ -238,13 +241,18 @@ export class RuleMergeStage {
    * checkpoint held, and the operator's keys changed (its whole state was in every head before: a merge
    * stage's rule rewrote every key it held with each batch).
    */
-  checkpoint(): RuleMergeDelta {
+  checkpoint(upgradeFrom?: UpgradeFrom): RuleMergeDelta {
     const parts: [string, string | null][] = [];
     for (const [id, e] of this.touched) parts.push([id, JSON.stringify(toHeldWire(e))]);
     for (const id of this.released) parts.push([id, null]);
     this.touched.clear();
     this.released.clear();
     const operator = this.operator.checkpoint!();
+    const restoredKeys = [...this.keyParts];
+    this.keyParts.clear();
+    // As that release writes it (stream/upgrade-from.ts): the operator whole; the key parts it restored
+    // deleted (1202aee would take them for held events). Its changed keys were taken above all the same.
+    if (upgradeFrom !== undefined) return { head: this.head(), parts: [...parts, ...restoredKeys.map((id): [string, null] => [id, null])] };
     for (const [key, json] of operator.parts) parts.push([keyId(key), json]);
     return { head: { ...this.head(), operator: { ...operator.head, definition: keysInParts(this.version) } }, parts };
   }
@@ -262,6 +270,7 @@ export class RuleMergeStage {
       else keys.push(json);
     }
     this.restore({ ...head, held }, keys);
+    for (const json of keys) this.keyParts.add(keyId((JSON.parse(json) as { key: string }).key));
     // A head holding events is a whole checkpoint: the next incremental one must write them all.
     if ((head.held ?? []).length > 0) for (const e of this.held.values()) this.touched.set(heldId(e), e);
   }
@@ -274,6 +283,7 @@ export class RuleMergeStage {
     this.out.length = 0;
     this.touched.clear();
     this.released.clear();
+    this.keyParts.clear();
     this.start(snap, keys);
     this.offsets.clear();
     for (const [p, offset] of snap.offsets) this.offsets.set(p, offset);

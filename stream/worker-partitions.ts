@@ -9,6 +9,7 @@ import { partitionCheckpointRecords, partitionHead, readPartitionCheckpoints, ty
 import { RuleForwarder } from './rule-merge-forwarder.ts';
 import { partitionReport, PublishedWatermarks } from './watermark-reports.ts';
 import { partitionsAhead, watermarkSpread, type AlignedPartition } from './watermark-alignment.ts';
+import { wholePartitionCheckpointRecords, wholeRewrite, type UpgradeFrom } from './upgrade-from.ts';
 import type { WorkerOutputs } from './worker-outputs.ts';
 
 /**
@@ -24,6 +25,8 @@ export interface PartitionState {
   dirty: boolean;
   /** Left out of fetches by watermark alignment: quiet because it is not read, never idle for it. */
   paused: boolean;
+  /** With `upgradeFrom`: the part records its whole checkpoint deletes (stream/upgrade-from.ts). */
+  leftParts?: string[];
 }
 
 /** A partition's watermark as a source of the firing W over partitions. */
@@ -41,6 +44,8 @@ export interface WorkerPartitionsOptions {
   /** The input topic. */
   topic: string;
   names: ReturnType<typeof topicNames>;
+  /** Checkpoints that release reads: every operator whole (stream/upgrade-from.ts). */
+  upgradeFrom?: UpgradeFrom;
 }
 
 /**
@@ -118,7 +123,7 @@ export class WorkerPartitions {
       const { checkpoints, parts, next } = readPartitionCheckpoints(stored, this.checkpointHead(p), this.o.pipelines, this.source(p), this.topicId);
       if (checkpoints.some((cp) => cp)) restored++;
       const operators = this.operators(p, checkpoints, parts, outputs, (i, source) => sources[i]!.push(source));
-      this.states.set(p, { operators, next, lastDataAt: Date.now(), dirty: false, paused: false });
+      this.states.set(p, { operators, next, lastDataAt: Date.now(), dirty: false, paused: false, ...(this.o.upgradeFrom ? wholeRewrite(stored, this.checkpointHead(p), this.o.pipelines, checkpoints) : {}) });
     }
     this.trackers.forEach((t, i) => t.addSources(sources[i]!));
     return restored;
@@ -284,7 +289,10 @@ export class WorkerPartitions {
       if (!state.dirty) continue;
       state.dirty = false;
       const idle = this.trackers[0]!.isIdle(this.source(p));
-      records.push(...partitionCheckpointRecords(this.o.names.checkpoints, this.checkpointHead(p), this.o.pipelines, { ...state, idle }, this.topicId));
+      const head = this.checkpointHead(p);
+      if (this.o.upgradeFrom === undefined) records.push(...partitionCheckpointRecords(this.o.names.checkpoints, head, this.o.pipelines, { ...state, idle }, this.topicId));
+      else records.push(...wholePartitionCheckpointRecords(this.o.names.checkpoints, head, this.o.pipelines, { ...state, idle }, state.leftParts ?? [], this.topicId));
+      state.leftParts = [];
     }
     return records;
   }

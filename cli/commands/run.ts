@@ -11,6 +11,7 @@ import { metricsFlags, metricsFromFlags, metricsOptions, metricsPort } from '../
 import type { CommandSpec } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
 import { loadSettings } from '../config.ts';
+import { loadUpgradeFrom, upgradeFromFlags, upgradeFromOptions } from '../upgrade-from-config.ts';
 import { applyBrokersFlag, checkKafkaNames, kafkaFlags, kafkaOptions, latePerPipeline, loadRegistry, pipelinesFor, timingFlags, timingOptions } from './shared.ts';
 import { runWorkerProcesses, workerCount } from './run-workers.ts';
 import { onStopSignal } from '../stop-signals.ts';
@@ -20,7 +21,7 @@ const pipelineNames = (pipelines: readonly PipelineDefinition[] | undefined): st
 export const runCommand: CommandSpec = {
   name: 'run',
   summary: 'streaming worker over Kafka: consumer group, per-partition watermarks, exactly-once results',
-  usage: 'concord run --pipeline NAME|all [--stop-when-idle 10s] [--idle-timeout 30s] [--max-watermark-drift 10m] [--worker-id ID] [--workers N] [--group G] [--metrics-port N]',
+  usage: 'concord run --pipeline NAME|all [--stop-when-idle 10s] [--idle-timeout 30s] [--max-watermark-drift 10m] [--worker-id ID] [--workers N] [--group G] [--metrics-port N] [--upgrade-from R]',
   options: [
     '--pipeline NAME|all        a pipeline of the definitions, or all (one worker per input schema)',
     '--stop-when-idle D         exit once every assigned partition is caught up and quiet for D,',
@@ -36,6 +37,7 @@ export const runCommand: CommandSpec = {
     '                           ids <ID>-0..<ID>-(N-1), a fixed --metrics-port P becomes P..P+N-1',
     '                           (default 1; env CONCORD_WORKERS)',
     '--group G                  consumer group (default <prefix>concord-<schema>, or <prefix>concord-<pipeline>)',
+    ...upgradeFromOptions,
     ...metricsOptions,
     ...logOptions,
     ...timingOptions,
@@ -47,7 +49,7 @@ export const runCommand: CommandSpec = {
   ],
   flags: {
     pipeline: { type: 'string' }, 'stop-when-idle': { type: 'string' }, 'idle-timeout': { type: 'string' }, 'max-watermark-drift': { type: 'string' },
-    'worker-id': { type: 'string' }, workers: { type: 'string' }, group: { type: 'string' }, ...metricsFlags, ...logFlags, ...timingFlags, ...kafkaFlags,
+    'worker-id': { type: 'string' }, workers: { type: 'string' }, group: { type: 'string' }, ...upgradeFromFlags, ...metricsFlags, ...logFlags, ...timingFlags, ...kafkaFlags,
   },
   required: ['pipeline'],
   async run(v) {
@@ -59,6 +61,8 @@ export const runCommand: CommandSpec = {
     const chosen = pipelinesFor(registry, v.pipeline, settings);
     const workerId = String(v['worker-id'] ?? hostname());
     const parallel = workerCount(v.workers);
+    const upgradeFrom = loadUpgradeFrom(v);
+    const upgrade = upgradeFrom === undefined ? {} : { upgradeFrom };
     // Checked before the broker is asked and before `--workers N` starts its processes: a bad duration was
     // said after the warnings that input topics were being created, or once by each worker process.
     const idleTimeoutMs = v['idle-timeout'] ? parseDuration(String(v['idle-timeout']), '--idle-timeout') : undefined;
@@ -82,6 +86,9 @@ export const runCommand: CommandSpec = {
           `the topic prefix is ${JSON.stringify(process.env.CONCORD_TOPIC_PREFIX ?? '')}, env CONCORD_TOPIC_PREFIX)`, { topic });
       }
     }
+    if (upgradeFrom !== undefined && process.env.CONCORD_LOG_WORKER === undefined) {
+      log.info(`--upgrade-from ${upgradeFrom}: writing only checkpoints release ${upgradeFrom} reads; once every worker of the group runs this release, restart each without it`);
+    }
     if (parallel > 1) return runWorkerProcesses(parallel, v, workerId, (line) => log.info(line));
     const bySchema = new Map<string, PipelineDefinition[]>();
     for (const p of chosen) bySchema.set(p.schema.name, [...(bySchema.get(p.schema.name) ?? []), p]);
@@ -101,7 +108,7 @@ export const runCommand: CommandSpec = {
         mergeLabels.push(pipelineNames(merged));
         merges.push(new KafkaMergeWorker({
           pipelines: merged, settings: kafkaSettings(`concord-merge-${workerId}`), groupId: group, workerId,
-          log: log.lineSink(schema), ...metrics,
+          log: log.lineSink(schema), ...metrics, ...upgrade,
         }));
       }
       return new KafkaWorker({
@@ -112,7 +119,7 @@ export const runCommand: CommandSpec = {
         ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
         ...(stopWhenIdleMs === undefined ? {} : { stopWhenIdleMs }),
         ...(settings.maxWatermarkDrift === undefined ? {} : { maxWatermarkDriftMs: settings.maxWatermarkDrift }),
-        log: log.lineSink(schema), ...metrics,
+        log: log.lineSink(schema), ...metrics, ...upgrade,
       });
     });
     const stop = () => [...workers, ...merges].forEach((w) => w.stop());
