@@ -146,3 +146,21 @@ describe.each(cases)('--upgrade-from 1202aee, a group of mixed releases: %s', (_
     );
   });
 });
+
+describe('--upgrade-from 1202aee: a partition taken from a newer checkpoint', () => {
+  it('is rewritten at the next transaction though nothing changed, deleting its parts; one 1202aee wrote is not', () => {
+    const defs = [pageViewsPerMinute];
+    const T = Date.UTC(2026, 11, 5);
+    const op = createOperator(defs[0]!, new CollectingEmitter());
+    for (let i = 0; i < 5; i++) op.process(validateEvent(defs[0]!.schema, { event_id: `c${i}`, ts: T + i, url: `/p${i}`, visitor_id: 'v' }) as AnyEvent, { source: SOURCE, offset: i });
+    const topic: Compacted = new Map();
+    apply(topic, partitionCheckpointRecords('cp', HEAD, defs, { operators: [op], next: 5, idle: false }));
+    const newer = readPartitionCheckpoints(topic, HEAD, defs, SOURCE).checkpoints;
+    const taken = wholeRewrite(topic, HEAD, defs, newer);
+    expect(taken).toEqual({ leftParts: [...topic.keys()].filter((key) => key !== checkpointKey(HEAD, defs[0]!.name)), dirty: true });
+    expect(taken.leftParts).toHaveLength(5);
+    apply(topic, wholePartitionCheckpointRecords('cp', HEAD, defs, { operators: [op], next: 5, idle: false }, taken.leftParts));
+    expect([...topic.keys()]).toEqual([checkpointKey(HEAD, defs[0]!.name)]);
+    expect(wholeRewrite(topic, HEAD, defs, readPartitionCheckpoints(topic, HEAD, defs, SOURCE).checkpoints)).toEqual({ leftParts: [], dirty: false });
+  });
+});
