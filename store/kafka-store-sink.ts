@@ -9,6 +9,7 @@ import { StoreSink } from './store-sink.ts';
 import { mixedDaysMessage, MixedDaysWatch } from './mixed-days.ts';
 import { SinkWatermarks } from './sink-watermarks.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
+import { isRetriable, messageOf, StoreOutage } from './store-outage.ts';
 
 /** How often a running sink looks for days it wrote that mix two definitions (and at its end). */
 const MIXED_CHECK_MS = 30_000;
@@ -25,6 +26,8 @@ export interface KafkaStoreSinkOptions {
   log?: (line: string) => void;
   /** Metrics of the process (serve/process-metrics.ts): rows written, store write latency. */
   metrics?: ProcessMetrics;
+  /** Pauses between writes to a store that does not answer (store-outage.ts; tests shorten them). */
+  retryMs?: { first: number; max: number };
 }
 
 export interface KafkaStoreSinkStats {
@@ -63,6 +66,8 @@ export class KafkaStoreSink {
   private readonly watermarks: SinkWatermarks;
   /** The watermark write in flight (one at a time). */
   private settling: Promise<void> | undefined;
+  /** Waits out a store that does not answer: the write is retried, said once when lost and once when back. */
+  private readonly outage: StoreOutage;
   private stopRun!: () => void;
   private failRun!: (error: unknown) => void;
 
@@ -71,6 +76,7 @@ export class KafkaStoreSink {
     this.defs = new Map(options.pipelines.map((p) => [p.name, p]));
     this.versions = new Map(options.pipelines.map((p) => [p.name, definitionVersion(p)]));
     this.sink = new StoreSink(options.store);
+    this.outage = new StoreOutage((line) => this.o.log?.(line), options.retryMs);
     this.watch = new CaughtUpWatch(options.settings, options.stopWhenIdleMs);
     this.watermarks = new SinkWatermarks(options.pipelines, [this.names.results, this.names.late], {
       ends: (topic) => endOffsets(options.settings, topic),
@@ -91,7 +97,10 @@ export class KafkaStoreSink {
   /** Consumes until `stop` (or until idle with `stopWhenIdleMs`); the store stays open (the caller's). */
   async run(): Promise<KafkaStoreSinkStats> {
     const stopped = new Promise<void>((resolve, reject) => {
-      this.stopRun = resolve;
+      this.stopRun = () => {
+        this.outage.stop();
+        resolve();
+      };
       this.failRun = reject;
     });
     // Every report still on the (compacted) watermarks topic: one read before the group's committed
@@ -107,8 +116,7 @@ export class KafkaStoreSink {
       // Offsets commit after this returns: the rows are in the store by then.
       onBatch: async (batch) => {
         try {
-          await this.write(batch);
-          return true;
+          return await this.write(batch);
         } catch (error) {
           this.failRun(error);
           return false;
@@ -125,7 +133,8 @@ export class KafkaStoreSink {
         // Said while it runs: a sink on another deployment's topics (a wrong CONCORD_TOPIC_PREFIX) writes nothing, and said so only at its end.
         (others > 0 ? `; skipped ${others} rows of another definition version of its pipelines` : '');
       progress.update(line);
-      this.settleWatermarks().catch((error: unknown) => this.failRun(error));
+      // A store that does not answer: the W is written on a later tick (the outage is said by the batch writes).
+      if (!this.outage.down) this.settleWatermarks().catch((error: unknown) => { if (!isRetriable(error)) this.failRun(error); });
       if (this.watch.quiet()) {
         this.readToEnd().then((done) => { if (done) this.stopRun(); }, () => undefined);
       }
@@ -136,10 +145,16 @@ export class KafkaStoreSink {
       clearInterval(timer);
       await consumer.stop().catch(() => undefined);
     }
-    // A W whose rows are written by now goes in too (stopped by a signal: the rest waits for the next run).
-    await this.settleWatermarks();
-    // Every batch flushed before its offsets committed: nothing is buffered here.
-    await this.sayMixedDays();
+    try {
+      // A W whose rows are written by now goes in too (stopped by a signal: the rest waits for the next run).
+      await this.settleWatermarks();
+      // Every batch flushed before its offsets committed: nothing is buffered here.
+      await this.sayMixedDays();
+    } catch (error) {
+      // Stopped while the store was down: what was not written was not committed either; the next run reads it again.
+      if (!isRetriable(error)) throw error;
+      this.o.log?.(`sink: stopped while the store does not answer (${messageOf(error)}): the rows and watermarks not written are read again by the next run`);
+    }
     return this.stats;
   }
 
@@ -166,7 +181,8 @@ export class KafkaStoreSink {
     return this.settling;
   }
 
-  private async write(batch: InBatch): Promise<void> {
+  /** Writes a batch; false (its offsets stay uncommitted) when the sink was stopped while the store did not answer. */
+  private async write(batch: InBatch): Promise<boolean> {
     if (batch.topic === this.names.watermarks) {
       for (const r of batch.records) {
         const where = `${batch.topic}:${batch.partition}@${r.offset}`;
@@ -174,7 +190,7 @@ export class KafkaStoreSink {
         this.watermarks.accept(r.value, where);
       }
       if (batch.records.length > 0) this.watch.heard();
-      return;
+      return true;
     }
     for (const r of batch.records) {
       const where = `${batch.topic}:${batch.partition}@${r.offset}`;
@@ -209,14 +225,16 @@ export class KafkaStoreSink {
     }
     const before = this.o.metrics ? { ...this.sink.written } : undefined;
     const started = performance.now();
-    await this.sink.flush();
+    // The batch's rows stay buffered while the store does not answer; its offsets commit only once they are written.
+    if (!(await this.outage.retry(() => this.sink.flush()))) return false;
     if (before) {
       const after = this.sink.written;
       this.o.metrics!.storeWrite({ results: after.results - before.results, late: after.late - before.late }, (performance.now() - started) / 1000);
     }
     await this.sink.checkpointIfDue(); // after the write's commit, not inside it
-    if (Date.now() - this.mixedCheckedAt >= MIXED_CHECK_MS) await this.sayMixedDays();
+    if (Date.now() - this.mixedCheckedAt >= MIXED_CHECK_MS) await this.sayMixedDays().catch((error: unknown) => { if (!isRetriable(error)) throw error; });
     if (batch.records.length > 0) this.watch.heard();
+    return true;
   }
 
   /** Every topic read to its end, and every watermark reported on it written. */

@@ -34,7 +34,7 @@ export class PostgresDriver implements SqlDriver {
     try {
       return (await this.pool.query(sql, params as unknown[])).rows as Record<string, unknown>[];
     } catch (error) {
-      throw statementFailed('query', sql, error);
+      throw statementFailed('query', sql, error, connectionLost(error));
     }
   }
 
@@ -42,12 +42,18 @@ export class PostgresDriver implements SqlDriver {
     try {
       return (await this.pool.query(sql, params as unknown[])).rowCount ?? 0;
     } catch (error) {
-      throw statementFailed('statement', sql, error);
+      throw statementFailed('statement', sql, error, connectionLost(error));
     }
   }
 
   async transaction<T>(fn: (tx: SqlDriver) => Promise<T>, hooks: TransactionHooks = {}): Promise<T> {
-    const client = await this.pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      // A raw pg error here (ECONNREFUSED) once reached the CLI as a bug, with its stack trace.
+      throw new StoreError(`PostgreSQL does not answer: ${error instanceof Error ? error.message : String(error)}`, { cause: error, retriable: true });
+    }
     const lost = watchConnection(client);
     const exec = async (sql: string, params: readonly SqlValue[] = []) => {
       try {

@@ -94,12 +94,30 @@ export class StoreSink {
     this.watermarks = new Map();
     this.pending = 0;
     // One transaction: rows, then late events (their cells' days may have been reconciled), then W (seals days).
-    const outcome = await this.store.writeBatch({ results, late, watermarks });
+    let outcome: Awaited<ReturnType<SqlResultStore['writeBatch']>>;
+    try {
+      outcome = await this.store.writeBatch({ results, late, watermarks });
+    } catch (error) {
+      this.keep(results, late, watermarks);
+      throw error;
+    }
     this.written.results += results.length;
     this.written.conflicting += outcome.conflicting ?? 0;
     const lateRows = [...late.values()].reduce((n, l) => n + l.length, 0);
     this.written.late += lateRows;
     this.sinceCheckpoint += results.length + lateRows;
+  }
+
+  /**
+   * A failed write's rows go back in front of what came since: the transaction rolled back, so the next
+   * flush writes them again (a sink that waits out a store outage retries without re-reading its input).
+   */
+  private keep(results: ResultRecord[], late: Map<string, LoggedLate[]>, watermarks: Map<string, number>): void {
+    this.results = [...results, ...this.results];
+    for (const [pipeline, list] of this.late) late.set(pipeline, [...(late.get(pipeline) ?? []), ...list]);
+    this.late = late;
+    for (const [pipeline, w] of watermarks) this.watermark(pipeline, w);
+    this.pending = this.results.length + [...this.late.values()].reduce((n, l) => n + l.length, 0);
   }
 
   /**
