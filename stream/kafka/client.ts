@@ -9,6 +9,6 @@ export {
 } from './common.ts';
 export { committedOffsets, endOffsets, ensureTopics, topicConfig, topicId, topicPartitions } from './admin.ts';
 export { BatchProducer, KafkaTransaction, MAX_KEY_CHARS, TransactionalProducer } from './producer.ts';
-export { BatchConsumer, type ConsumeOptions } from './consumer.ts';
+export { BatchConsumer, sessionTimeoutMs, type ConsumeOptions } from './consumer.ts';
 export { readLatestByKey, readToEnd } from './read-to-end.ts';
 export { CaughtUpWatch } from './caught-up.ts';

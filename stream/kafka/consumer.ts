@@ -69,7 +69,7 @@ export interface ConsumeOptions {
  * How long the broker waits for a silent member before handing its partitions away (the broker
  * minimum is 6 s). Env CONCORD_KAFKA_SESSION_TIMEOUT_MS; docs/operations.md has the trade-off.
  */
-function sessionTimeoutMs(): number {
+export function sessionTimeoutMs(): number {
   return envNumber('CONCORD_KAFKA_SESSION_TIMEOUT_MS', 10_000, { integer: true, min: 1, unit: 'milliseconds' });
 }
 
