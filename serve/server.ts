@@ -130,6 +130,8 @@ export async function buildServer(o: ServerOptions): Promise<{ app: FastifyInsta
     }
     if (error instanceof StoreError) {
       req.log.error({ err: error.message }, 'store read failed');
+      // Down, not broken (PostgreSQL restarting, unreachable): as /readyz, say when to ask again.
+      if (error.retriable) reply.header('retry-after', '5');
       return reply.code(error.retriable ? 503 : 500).send({ error: 'the store could not answer (see the server log)' });
     }
     const status = typeof error.statusCode === 'number' ? error.statusCode : 500;

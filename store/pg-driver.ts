@@ -170,7 +170,8 @@ export class PostgresReadDriver implements SqlReadDriver {
         try {
           return (await client.query(sql, params as unknown[])).rows as Record<string, unknown>[];
         } catch (error) {
-          throw statementFailed('query', sql, error);
+          // A pooled connection PostgreSQL dropped: the store is down (503), not broken (500).
+          throw statementFailed('query', sql, error, connectionLost(error));
         }
       };
       const next = queue.then(one, one);

@@ -1,0 +1,51 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { seedRegistry } from '../../examples/seed.ts';
+import { definitionVersion } from '../../pipeline/definition.ts';
+import { createLogger } from '../../serve/logger.ts';
+import { buildServer } from '../../serve/server.ts';
+import { openStore, openStoreReader } from '../../store/open-store.ts';
+import { P } from '../fixtures/serve-api.ts';
+import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
+import { startTcpProxy } from '../fixtures/tcp-proxy.ts';
+
+// PostgreSQL going away under `concord serve` (connections dropped, new ones refused): the API answered
+// 503 without Retry-After (only /readyz and a busy DuckDB file said when to ask again), so a client
+// such as a Grafana JSON data source had nothing to pace its retries by. Every 503 of a store that is
+// down now says 5 s; nothing hangs, and the same requests answer 200 once it is back.
+describe('concord serve when PostgreSQL goes away and comes back', () => {
+  const schemas = testSchemas();
+  afterAll(() => schemas.drop());
+
+  it('answers 503 with Retry-After while it is down, and 200 again once it is back', async () => {
+    const registry = seedRegistry();
+    const schema = schemas.next('sg');
+    const writer = await openStore(PG_URL, { registry, schema });
+    const start = Date.UTC(2026, 10, 23, 10);
+    await writer.writeRealtime([{ kind: 'window', pipeline: P, windowStart: start, windowEnd: start + 60_000, key: { url: '/pg' }, values: { views: 3 }, revision: 0, watermark: start + 61_000, definitionVersion: definitionVersion(registry.pipeline(P)) }]);
+    await writer.close();
+
+    const target = new URL(PG_URL);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const url = new URL(PG_URL);
+    url.host = proxy.address;
+    const reader = await openStoreReader(url.toString(), { registry, schema });
+    const server = await buildServer({ registry, reader, log: createLogger('silent'), metricsCacheMs: 0 });
+    try {
+      expect((await server.app.inject('/api/days/2026-11-23')).statusCode).toBe(200);
+      await proxy.cut();
+      const day = await server.app.inject('/api/days/2026-11-23');
+      expect([day.statusCode, day.json()]).toEqual([503, { error: 'the store could not answer (see the server log)' }]);
+      expect(day.headers['retry-after']).toBe('5');
+      expect((await server.app.inject('/readyz')).statusCode).toBe(503);
+      expect((await server.app.inject('/api/status')).json().store.status).toBe('error');
+      expect((await server.app.inject('/healthz')).statusCode).toBe(200);
+
+      await proxy.restore();
+      expect((await server.app.inject('/api/days/2026-11-23')).statusCode).toBe(200);
+      expect((await server.app.inject('/readyz')).json()).toEqual({ ready: true, store: 'ok' });
+    } finally {
+      await server.close();
+      await proxy.close();
+    }
+  }, 30_000);
+});
