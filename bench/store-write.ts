@@ -36,13 +36,13 @@ export async function streamIntoStore(lines: readonly string[], storeUrl: string
       onLate: (l) => sink?.lateEvent(l, false),
       onLateAccepted: (l) => sink?.lateEvent(l, true),
       onDeadLetter: () => undefined,
-      afterBatch: async () => {
-        await sink?.maybeFlush();
+      afterBatch: async (s) => {
+        await sink?.afterBatch(s.inputWatermarks);
         await sink?.checkpointIfDue();
       },
     });
     if (sink) {
-      for (const [pipeline, w] of Object.entries(stats.watermarks)) sink.watermark(pipeline, w);
+      sink.watermarksOf(stats.inputWatermarks);
       await sink.flush();
     }
     return { seconds: (performance.now() - started) / 1000, events: stats.events, results };

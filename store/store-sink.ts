@@ -13,6 +13,10 @@ export class StoreSink {
   private results: ResultRecord[] = [];
   private late = new Map<string, LoggedLate[]>();
   private watermarks = new Map<string, number>();
+  /** The W last handed to a write per pipeline: a reported W at or below it is not written again. */
+  private readonly watermarksWritten = new Map<string, number>();
+  /** A reported W (`watermark`) moved past what was written: the next `maybeFlush` writes, rows or not. */
+  private watermarkMoved = false;
   private pending = 0;
   private sinceCheckpoint = 0;
   private readonly checkpointEvery: number;
@@ -44,8 +48,30 @@ export class StoreSink {
     this.pending++;
   }
 
+  /**
+   * The stream's W of `pipeline`, reported once every result and late event it decided was handed to
+   * this sink (in-process: after each batch of input): written in the same transaction as those rows,
+   * never before them. A W beyond the one last written makes the next `maybeFlush` write, so the store's
+   * W moves with the stream even when no row comes (a rule's alerts are rare), once per batch at most.
+   */
   watermark(pipeline: string, w: number): void {
-    if (Number.isFinite(w)) this.watermarks.set(pipeline, Math.max(this.watermarks.get(pipeline) ?? w, w));
+    if (!Number.isFinite(w)) return;
+    this.watermarks.set(pipeline, Math.max(this.watermarks.get(pipeline) ?? w, w));
+    if (w > (this.watermarksWritten.get(pipeline) ?? Number.NEGATIVE_INFINITY)) this.watermarkMoved = true;
+  }
+
+  /** `watermark` for each pipeline of a stream's W (runtime.ts `inputWatermarks`). */
+  watermarksOf(ws: Readonly<Record<string, number>>): void {
+    for (const [pipeline, w] of Object.entries(ws)) this.watermark(pipeline, w);
+  }
+
+  /**
+   * An in-process stream's step after each batch of input (runtime.ts `afterBatch`): the W per pipeline
+   * it reached (every row it decided is buffered here by then), and `maybeFlush`.
+   */
+  afterBatch(ws: Readonly<Record<string, number>>): Promise<void> {
+    this.watermarksOf(ws);
+    return this.maybeFlush();
   }
 
   /** The write (or checkpoint) in flight, one at most: the stream keeps computing while the store commits. */
@@ -58,15 +84,16 @@ export class StoreSink {
    * sink buffers on (group commit: the next write takes everything that came meanwhile, so a slow store
    * gets fewer, larger writes) and lets the write's statements progress: a stream fed from memory never
    * reaches the event loop by itself (its awaits are microtasks), and each statement of the write needs
-   * it. Past `maxPending` rows the stream waits for the write (backpressure). A failed write fails the
-   * next call.
+   * it. Past `maxPending` rows the stream waits for the write (backpressure). A reported W that moved
+   * starts a write too (with the rows buffered, however few), once no write is in flight. A failed write
+   * fails the next call.
    */
   async maybeFlush(): Promise<void> {
     if (this.inFlight) {
       if (this.pending < this.maxPending) return new Promise((resolve) => setImmediate(resolve));
       await this.writing;
     }
-    if (this.pending < this.batchSize) return;
+    if (this.pending < this.batchSize && !this.watermarkMoved) return;
     await this.writing; // settled: surfaces a failed write
     this.track(this.write());
   }
@@ -75,6 +102,11 @@ export class StoreSink {
     this.inFlight = true;
     w.catch(() => undefined).finally(() => { if (this.writing === w) this.inFlight = false; }); // errors surface where it is awaited
     this.writing = w;
+  }
+
+  /** Waits for the write in flight, if any, without starting one (a failed write throws here). */
+  async settled(): Promise<void> {
+    await this.writing;
   }
 
   /** Writes everything buffered and waits until it is committed. */
@@ -92,6 +124,8 @@ export class StoreSink {
     this.results = [];
     this.late = new Map();
     this.watermarks = new Map();
+    this.watermarkMoved = false;
+    for (const [pipeline, w] of watermarks) this.watermarksWritten.set(pipeline, Math.max(this.watermarksWritten.get(pipeline) ?? w, w));
     this.pending = 0;
     // One transaction: rows, then late events (their cells' days may have been reconciled), then W (seals days).
     let outcome: Awaited<ReturnType<SqlResultStore['writeBatch']>>;

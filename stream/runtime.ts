@@ -26,6 +26,8 @@ export interface StreamStats {
   /**
    * Per pipeline, the watermark the input took it to: before a bounded input's end fires everything
    * (W = +Infinity), what a store keeps as the pipeline's W (it seals days; infinity would seal them all).
+   * Set after every batch too (what `afterBatch` sees): every result of a window or alert decided by it
+   * has been emitted by then, so a store may take it with those rows.
    */
   inputWatermarks: Record<string, number>;
 }
@@ -86,6 +88,7 @@ export async function runStream(options: StreamRunOptions): Promise<StreamStats>
       const at = { source: batch.source, offset: position.offset };
       for (const op of operators) op.process(admitted.event, at);
     }
+    options.pipelines.forEach((p, i) => { stats.inputWatermarks[p.name] = operators[i]!.watermark; });
     if (options.afterBatch) await options.afterBatch(stats);
   }
   options.pipelines.forEach((p, i) => { stats.inputWatermarks[p.name] = operators[i]!.watermark; });

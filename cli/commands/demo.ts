@@ -82,11 +82,11 @@ export const demoCommand: CommandSpec = {
         onDeadLetter: (d) => dlq.write(deadLetterToJson(d, schema.name)),
         afterBatch: async (s) => {
           progress.update(s.lines, `${s.late} late`);
-          await Promise.all([...outs.values(), late, dlq, sink].map((w) => w.maybeFlush()));
+          await Promise.all([...[...outs.values(), late, dlq].map((w) => w.maybeFlush()), sink.afterBatch(s.inputWatermarks)]);
           await sink.checkpointIfDue(); // after the commit, not inside it
         },
       });
-      for (const [pipeline, w] of Object.entries(stats.inputWatermarks)) sink.watermark(pipeline, w);
+      sink.watermarksOf(stats.inputWatermarks);
       await sink.flush();
       await Promise.all([...outs.values(), late, dlq].map((w) => w.close()));
       progress.done(stats.lines, `${stats.results} results, ${stats.late} late (side output), ${stats.deadLetters} rejected${latePerPipeline(stats.latePerPipeline, pipelines.map((p) => p.name))}`);

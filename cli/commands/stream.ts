@@ -82,7 +82,7 @@ export const streamCommand: CommandSpec = {
       onDeadLetter: (d) => dlq?.write(deadLetterToJson(d, def.schema.name)),
       afterBatch: async (s) => {
         progress.update(s.lines, `${s.deadLetters} rejected, ${s.late} late`);
-        await Promise.all([out.maybeFlush(), late?.maybeFlush(), dlq?.maybeFlush(), sink?.maybeFlush()]);
+        await Promise.all([out.maybeFlush(), late?.maybeFlush(), dlq?.maybeFlush(), sink?.afterBatch(s.inputWatermarks)]);
         await sink?.checkpointIfDue(); // after the commit, not inside it
       },
     }).catch(abort);
@@ -93,7 +93,7 @@ export const streamCommand: CommandSpec = {
     // window or filter beside the old definition's): readers of such a day not reconciled see both.
     let mixed: MixedDays = new Map();
     if (sink) {
-      for (const [pipeline, w] of Object.entries(stats.inputWatermarks)) sink.watermark(pipeline, w);
+      sink.watermarksOf(stats.inputWatermarks);
       await sink.flush();
       if ((sink.written.conflicting ?? 0) > 0) {
         const versions = await store!.streamDayVersions(def.name, daysWritten.daysOf(def.name));

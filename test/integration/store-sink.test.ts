@@ -1,15 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { seedRegistry } from '../../examples/seed.ts';
-import type { WindowResult } from '../../schemas/results.ts';
+import { fraudMultiCountry, pageViewsPerMinute, seedRegistry } from '../../examples/seed.ts';
+import type { PipelineDefinition } from '../../pipeline/definition.ts';
+import type { ResultRecord, WindowResult } from '../../schemas/results.ts';
+import { memoryBatches } from '../../sources/jsonl-file.ts';
+import { runStream } from '../../stream/runtime.ts';
 import { openStore } from '../../store/open-store.ts';
 import { StoreSink } from '../../store/store-sink.ts';
 import { DAY, P, win } from '../fixtures/result-store.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // The store sink, the stream's buffer in front of the result store, on embedded DuckDB files: when it
-// checkpoints the file, and how it keeps one write in flight while the stream computes.
+// checkpoints the file, how it keeps one write in flight while the stream computes, and how an in-process
+// stream's W reaches the store.
 const ws = tempWorkspace();
 afterAll(() => ws.cleanup());
 
@@ -92,5 +96,63 @@ describe('store sink: one write in flight while the stream computes', () => {
     } finally {
       await store.close().catch(() => undefined);
     }
+  });
+});
+
+describe('store sink in-process: the store W moves with the stream, with the rows it decided', () => {
+  const T = Date.UTC(2026, 10, 23, 10);
+  const txn = (i: number, minute: number) => JSON.stringify({ txn_id: `t${i}`, ts: T + minute * 60_000, user_id: `u${i}`, country: 'DE', amount: 100 });
+  const click = (i: number, minute: number, url: string) => JSON.stringify({ event_id: `c${i}`, ts: T + minute * 60_000, url, visitor_id: `v${i}` });
+
+  /** Streams `lines` in batches of `batchLines` through a sink; per batch, once its write settled: the store's W, its rows, the stream's W. */
+  async function streamObserved(pipeline: PipelineDefinition, lines: string[], batchLines: number, batchSize: number) {
+    const store = await openStore(`duckdb:${join(ws.dir, `sink-${randomUUID()}.duckdb`)}`, { registry: seedRegistry() });
+    try {
+      const writeBatch = store.writeBatch.bind(store);
+      let writes = 0;
+      store.writeBatch = (batch) => { writes++; return writeBatch(batch); };
+      const sink = new StoreSink(store, batchSize);
+      const seen: { stream: number; store: number | null; rows: number; emitted: ResultRecord[]; writes: number }[] = [];
+      const emitted: ResultRecord[] = [];
+      await runStream({
+        pipelines: [pipeline],
+        source: memoryBatches('file:in.jsonl', lines, batchLines),
+        onResult: (r) => { emitted.push(r); sink.result(r); },
+        onLate: (l) => sink.lateEvent(l, false),
+        onDeadLetter: () => undefined,
+        afterBatch: async (s) => {
+          await sink.afterBatch(s.inputWatermarks);
+          await sink.settled(); // the write it started, if any, committed: what a reader sees now
+          const rows = await store.current(pipeline.name, DAY);
+          seen.push({ stream: s.inputWatermarks[pipeline.name]!, store: await store.watermark(pipeline.name), rows: rows.length, emitted: [...emitted], writes });
+        },
+      });
+      return seen;
+    } finally {
+      await store.close();
+    }
+  }
+
+  it('a rule with no alert: the store W follows the stream batch by batch, one write per batch that moved it', async () => {
+    const fraud = fraudMultiCountry();
+    // Batches of 2 lines; the third holds only an older event (W does not move) and a bad line.
+    const seen = await streamObserved(fraud, [txn(0, 0), txn(1, 5), txn(2, 10), txn(3, 20), txn(4, 1), 'not json', txn(5, 30)], 2, 5_000);
+    const B = fraud.watermark.maxOutOfOrderness;
+    expect(seen.map((s) => s.stream)).toEqual([T + 5 * 60_000 - B - 1, T + 20 * 60_000 - B - 1, T + 20 * 60_000 - B - 1, T + 30 * 60_000 - B - 1]);
+    expect(seen.map((s) => s.store)).toEqual(seen.map((s) => s.stream));
+    expect(seen.every((s) => s.emitted.length === 0 && s.rows === 0)).toBe(true);
+    expect(seen.map((s) => s.writes)).toEqual([1, 2, 2, 3]); // none for the batch whose W stayed
+  });
+
+  it('a windowed pipeline under a batch never full: the store W moves, and every row emitted before it is in the store with it', async () => {
+    const lines = [click(0, 0, '/a'), click(1, 0, '/b'), click(2, 2, '/a'), click(3, 4, '/a'), click(4, 4, '/c'), click(5, 7, '/a')];
+    const seen = await streamObserved(pageViewsPerMinute, lines, 2, 1_000_000);
+    expect(seen.map((s) => s.store)).toEqual(seen.map((s) => s.stream));
+    for (const s of seen) {
+      expect(s.rows).toBe(new Set(s.emitted.map((r) => `${r.kind === 'window' ? r.windowStart : 0}|${JSON.stringify(r.key)}`)).size);
+      // Every window that closed by the store's W fired (windowHasFired) and is among those rows.
+      for (const r of s.emitted) expect(r.kind === 'window' && r.windowEnd - 1 <= s.store!).toBe(true);
+    }
+    expect(seen.at(-1)!.rows).toBeGreaterThan(0);
   });
 });
