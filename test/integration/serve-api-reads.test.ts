@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { definitionVersion } from '../../pipeline/definition.ts';
 import { DuckDbReadDriver } from '../../store/duckdb-read-driver.ts';
 import { PostgresReadDriver } from '../../store/pg-driver.ts';
@@ -11,6 +11,11 @@ import type { FilledStore, ReportJson } from '../fixtures/serve-store.ts';
 // what `concord report` says, bad parameters, limits, hostile input. Reads while something writes:
 // serve-api-writers.test.ts.
 const STACK = /\n\s+at |\.ts:\d+|node:internal/;
+
+// A schema in the environment (a developer's or a helper's shell) must change nothing here: every store
+// is opened, reported and queried by the schema its backend names.
+beforeAll(() => { vi.stubEnv('CONCORD_STORE_SCHEMA', 'serve_ambient_schema'); });
+afterAll(() => { vi.unstubAllEnvs(); });
 
 type Row = ReportJson['pipelines'][number]['rows'][number];
 const pick = (r: Row) => ({ window_start: r.window_start, window_end: r.window_end, key: r.key, values: r.values, revision: r.revision, provenance: r.provenance, generation: r.generation });
@@ -271,7 +276,7 @@ describe.each(serveBackends('concord-serve-api-reads-'))('concord serve API on $
       for (const p of [P, U, F]) {
         const rows = await driver.snapshot((q) => q.query(
           `SELECT window_start_ms, extract(epoch FROM window_start) * 1000 AS start_again, extract(epoch FROM window_end) * 1000 AS end_ms, key, "values", revision, provenance, generation
-           FROM ${b.schema ?? 'concord'}.live_results WHERE pipeline = $1 AND day = $2`, [p, DATE]));
+           FROM ${b.schema}.live_results WHERE pipeline = $1 AND day = $2`, [p, DATE]));
         const viewed = rows.map((r) => {
           expect(Number(r.start_again)).toBe(Number(r.window_start_ms));
           return {
@@ -290,8 +295,8 @@ describe.each(serveBackends('concord-serve-api-reads-'))('concord serve API on $
   it('reads through a read-only connection: the database refuses writes', async () => {
     const driver = b.pg ? await PostgresReadDriver.open(PG_URL) : new DuckDbReadDriver(b.url.slice('duckdb:'.length));
     try {
-      await expect(driver.snapshot((q) => q.query(`CREATE TABLE ${b.schema ?? 'concord'}.intruder (a INTEGER)`))).rejects.toThrow(/read-only|read only/i);
-      await expect(driver.snapshot((q) => q.query(`DELETE FROM ${b.schema ?? 'concord'}.result_rows`))).rejects.toThrow(/read-only|read only/i);
+      await expect(driver.snapshot((q) => q.query(`CREATE TABLE ${b.schema}.intruder (a INTEGER)`))).rejects.toThrow(/read-only|read only/i);
+      await expect(driver.snapshot((q) => q.query(`DELETE FROM ${b.schema}.result_rows`))).rejects.toThrow(/read-only|read only/i);
     } finally {
       await driver.close();
     }

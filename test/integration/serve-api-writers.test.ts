@@ -44,7 +44,7 @@ describe.each(serveBackends('concord-serve-api-writers-'))('concord serve API on
     await new Promise((r) => setTimeout(r, 1_500)); // the feed's first poll sets its marks
     const def = filled.registry.pipeline(P);
     const start = Date.UTC(2026, 10, 24, 0, 30);
-    const writer = await retry(() => openStore(b.url, { registry: filled.registry, ...(b.schema ? { schema: b.schema } : {}) }));
+    const writer = await retry(() => openStore(b.url, { registry: filled.registry, schema: b.schema }));
     try {
       await writer.writeRealtime([{ kind: 'window', pipeline: P, windowStart: start, windowEnd: start + 60_000, key: { url: '/serve-test' }, values: { views: 42 }, revision: 0, watermark: start + 61_000, definitionVersion: definitionVersion(def) }]);
       await writer.setWatermark(P, start + 61_000);
@@ -90,7 +90,7 @@ describe.each(serveBackends('concord-serve-api-writers-'))('concord serve API on
     const base = new Map(realtime.map((r) => [`${r.window_start}|${r.key.url}`, r.values.views as number]));
     const replayed = new Map(reported(after, P).rows.map((r) => [`${r.window_start}|${r.key.url}`, r.values.views as number]));
     const live0 = reported(after, P).status.liveGeneration;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/serve-writer.ts', PG_URL, b.schema!, DATE, P, '5', '2'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/serve-writer.ts', PG_URL, b.schema, DATE, P, '5', '2'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
     const lines: string[] = [];
     createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
     const exited = new Promise<number>((r) => child.on('exit', (code) => r(code ?? -1)));
@@ -117,7 +117,7 @@ describe.each(serveBackends('concord-serve-api-writers-'))('concord serve API on
       await until(() => lines.includes('locked 1'), 60_000);
       // The writers' path (what `concord report` did before: openStore creates tables under the lock) waits now...
       const t = performance.now();
-      const waiting = openStore(PG_URL, { registry: filled.registry, schema: b.schema! }).then(async (s) => { await s.close(); return performance.now() - t; });
+      const waiting = openStore(PG_URL, { registry: filled.registry, schema: b.schema }).then(async (s) => { await s.close(); return performance.now() - t; });
       // ...while the API answers at once, from the version live before the publish.
       const seen = new Set<number>();
       for (let i = 0; i < 5; i++) {
