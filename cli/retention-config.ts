@@ -1,6 +1,11 @@
-import { ConfigError } from '../pipeline/errors.ts';
 import type { RetentionPolicy } from '../store/store-retention.ts';
-import { readConfigFile } from './config.ts';
+import { layered, readConfigFile, wholeNumber } from './layered-settings.ts';
+
+/** The retention's settings: config file key, environment variable, flag (cli/layered-settings.ts). */
+export const RETENTION_SETTINGS = {
+  keepDays: wholeNumber('retentionDays', 'CONCORD_RETENTION_DAYS', 'keep-days', 'days (e.g. 90)'),
+  keepVersions: wholeNumber('retentionVersions', 'CONCORD_RETENTION_VERSIONS', 'keep-versions', 'superseded versions to keep per day (e.g. 2)'),
+};
 
 /**
  * The store's retention (store/store-retention.ts), layered as the other settings: config file
@@ -8,25 +13,7 @@ import { readConfigFile } from './config.ts';
  * < flags (--keep-days, --keep-versions). Nothing set: nothing is ever deleted.
  */
 export function loadRetention(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): RetentionPolicy {
-  const policy: RetentionPolicy = {};
-  const config = readConfigFile(flags, env);
-  const set = (key: keyof RetentionPolicy, value: unknown, where: string) => {
-    const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
-    if (!Number.isSafeInteger(n) || n < 0) {
-      throw new ConfigError(`${where}: expected a whole number of ${key === 'keepDays' ? 'days (e.g. 90)' : 'superseded versions to keep per day (e.g. 2)'}, got ${JSON.stringify(value)}`);
-    }
-    policy[key] = n;
-  };
-  const sources: [keyof RetentionPolicy, string, string, string][] = [
-    ['keepDays', 'retentionDays', 'CONCORD_RETENTION_DAYS', 'keep-days'],
-    ['keepVersions', 'retentionVersions', 'CONCORD_RETENTION_VERSIONS', 'keep-versions'],
-  ];
-  for (const [key, fileKey, envName, flag] of sources) {
-    if (config && config.data[fileKey] !== undefined) set(key, config.data[fileKey], `config file ${config.file}: ${fileKey}`);
-    if (env[envName] !== undefined && env[envName] !== '') set(key, env[envName], `environment ${envName}`);
-    if (flags[flag] !== undefined) set(key, flags[flag], `--${flag}`);
-  }
-  return policy;
+  return layered(RETENTION_SETTINGS, flags, env, readConfigFile(flags, env)) satisfies RetentionPolicy;
 }
 
 export const retentionFlags = { 'keep-days': { type: 'string' }, 'keep-versions': { type: 'string' }, config: { type: 'string' } } as const;

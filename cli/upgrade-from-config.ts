@@ -1,26 +1,18 @@
-import { ConfigError } from '../pipeline/errors.ts';
 import { UPGRADE_FROM_RELEASES, type UpgradeFrom } from '../stream/upgrade-from.ts';
-import { readConfigFile } from './config.ts';
+import { layered, oneOf, readConfigFile } from './layered-settings.ts';
+
+export const UPGRADE_FROM_SETTINGS = {
+  upgradeFrom: oneOf('upgradeFrom', 'CONCORD_UPGRADE_FROM', 'upgrade-from', UPGRADE_FROM_RELEASES, 'release this one can write checkpoints for',
+    ' (the release the group runs now; docs/operations.md, "Upgrading")'),
+};
 
 /**
  * `concord run --upgrade-from <release>` (a rolling upgrade, stream/upgrade-from.ts), layered as the
- * other settings: config file (`upgradeFrom`) < environment (CONCORD_UPGRADE_FROM) < the flag. None set:
- * this release's own formats. An empty flag or variable is no setting.
+ * other settings (cli/layered-settings.ts): config file (`upgradeFrom`) < environment
+ * (CONCORD_UPGRADE_FROM) < the flag. None set: this release's own formats.
  */
 export function loadUpgradeFrom(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): UpgradeFrom | undefined {
-  const config = readConfigFile(flags, env);
-  let chosen: UpgradeFrom | undefined;
-  const set = (value: unknown, where: string) => {
-    if (!(UPGRADE_FROM_RELEASES as readonly unknown[]).includes(value)) {
-      throw new ConfigError(`${where}: ${JSON.stringify(value)} is no release this one can write checkpoints for; accepted: ${UPGRADE_FROM_RELEASES.join(', ')} ` +
-        '(the release the group runs now; docs/operations.md, "Upgrading")');
-    }
-    chosen = value as UpgradeFrom;
-  };
-  if (config && config.data.upgradeFrom !== undefined) set(config.data.upgradeFrom, `config file ${config.file}: upgradeFrom`);
-  if (env.CONCORD_UPGRADE_FROM !== undefined && env.CONCORD_UPGRADE_FROM !== '') set(env.CONCORD_UPGRADE_FROM, 'environment CONCORD_UPGRADE_FROM');
-  if (flags['upgrade-from'] !== undefined && flags['upgrade-from'] !== '') set(flags['upgrade-from'], '--upgrade-from');
-  return chosen;
+  return layered(UPGRADE_FROM_SETTINGS, flags, env, readConfigFile(flags, env)).upgradeFrom;
 }
 
 export const upgradeFromFlags = { 'upgrade-from': { type: 'string' } } as const;

@@ -16,7 +16,7 @@ const config = (data: unknown) => {
 };
 
 describe('--upgrade-from', () => {
-  it('is none unless set; layered config < env < flag; an empty flag or variable is no setting', () => {
+  it('is none unless set; layered config < env < flag; an empty variable is no setting', () => {
     expect(loadUpgradeFrom({}, {})).toBeUndefined();
     const file = config({ upgradeFrom: '1202aee', maxOutOfOrderness: '30s' });
     expect(loadUpgradeFrom({ config: file }, {})).toBe('1202aee');
