@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { concord } from '../fixtures/cli.ts';
 import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
 import { FARES, RIDES_DATE, fillRidesStore, ridesRegistry } from '../fixtures/rides-store.ts';
@@ -16,6 +16,11 @@ afterAll(async () => {
   ws.cleanup();
   await schemas.drop();
 });
+// The store here is filled and read under the default schema (`concord`), as by writers and readers that
+// set none: an ambient CONCORD_STORE_SCHEMA (a developer's or a helper's shell) is removed for this file
+// and the commands it runs, which set their own where a test needs one.
+beforeAll(() => { vi.stubEnv('CONCORD_STORE_SCHEMA', undefined); });
+afterAll(() => { vi.unstubAllEnvs(); });
 const root = new URL('../..', import.meta.url).pathname;
 const oneLine = (stderr: string) => stderr.trim().split('\n');
 
