@@ -44,17 +44,6 @@ export function wholeNumber(file: string, env: string, flag: string, what: strin
   };
 }
 
-/** A text, taken as given (not empty). */
-export function text(file: string, env: string, flag: string, what: string): Setting<string> {
-  return {
-    file, env, flag,
-    read: (value, where) => {
-      if (typeof value !== 'string' || value === '') throw new ConfigError(`${where}: expected ${what}, got ${JSON.stringify(value)}`);
-      return value;
-    },
-  };
-}
-
 /** One of `values` exactly; anything else is refused as no `what`, listing the accepted ones (and `hint`). */
 export function oneOf<T extends string>(file: string, env: string, flag: string, values: readonly T[], what: string, hint = ''): Setting<T> {
   return {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../cli/config.ts';
 import { reportFailure } from '../../cli/failure.ts';
-import { duration, layered, readConfigFile, text, wholeNumber } from '../../cli/layered-settings.ts';
+import { duration, layered, oneOf, readConfigFile, wholeNumber } from '../../cli/layered-settings.ts';
 import { loadRetention } from '../../cli/retention-config.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 
@@ -35,7 +35,7 @@ function failure(f: () => unknown): { code: number; message: string } {
 const SETTINGS = {
   lateness: duration('lateness', 'T_LATENESS', 'lateness'),
   days: wholeNumber('days', 'T_DAYS', 'days', 'days (e.g. 90)'),
-  name: text('name', 'T_NAME', 'name', 'a name'),
+  name: oneOf('name', 'T_NAME', 'name', ['from-file', 'from-env', 'from-flag', 'e'], 'name', ' (a test)'),
 };
 
 describe('layered settings: config file < environment < flags, per type', () => {
@@ -57,8 +57,9 @@ describe('layered settings: config file < environment < flags, per type', () => 
     ['a whole number', { days: 1.5 }, {}, {}, /config file .*: days: expected a whole number of days \(e\.g\. 90\), got 1\.5/],
     ['a whole number', {}, { T_DAYS: '90d' }, {}, /environment T_DAYS: expected a whole number of days \(e\.g\. 90\), got "90d"/],
     ['a whole number', {}, {}, { days: '-3' }, /--days: expected a whole number of days \(e\.g\. 90\), got "-3"/],
-    ['a text', { name: 7 }, {}, {}, /config file .*: name: expected a name, got 7/],
-    ['a text', {}, {}, { name: '' }, /--name: expected a name, got ""/],
+    ['one of', { name: 7 }, {}, {}, /config file .*: name: 7 is no name; accepted: from-file, from-env, from-flag, e \(a test\)/],
+    ['one of', {}, {}, { name: '' }, /--name: "" is no name; accepted: /],
+    ['one of', {}, { T_NAME: 'E' }, {}, /environment T_NAME: "E" is no name; accepted: /],
   ])('%s given wrong is a user error (exit 2) naming its source: %j %j %j', (_, file, env, flags, message) => {
     const config = readConfigFile({ config: configFile(file) }, {});
     const f = failure(() => layered(SETTINGS, flags, env, config));
