@@ -2,8 +2,8 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../pipeline/errors.ts';
 import type { EventSchema } from '../schemas/schema.ts';
-import { BatchConsumer, CaughtUpWatch, sessionTimeoutMs, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
-import { committedOffsets, endOffsets, topicId } from '../stream/kafka/admin.ts';
+import { BatchConsumer, CaughtUpWatch, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
+import { committedOffsets, topicId } from '../stream/kafka/admin.ts';
 import { groupName, inputTopic } from '../stream/kafka/topics.ts';
 import { rejectedDir, schemaDir, sourceTag } from './archive-layout.ts';
 import { claimKafkaTopic } from './archive-sources.ts';
@@ -35,9 +35,6 @@ export interface KafkaArchiverOptions {
  */
 export const ARCHIVE_FLUSH_INTERVAL_MS = 60_000;
 
-/** After a member's session timeout, how long the group's rebalance may take to hand its partitions on. */
-const REBALANCE_MARGIN_MS = 5_000;
-
 interface Buffered {
   lines: string[];
   offsets: number[];
@@ -65,10 +62,7 @@ export class KafkaArchiver {
   /** Last archived offset per partition (-1: none). */
   private readonly archived = new Map<number, number>();
   private consumer: BatchConsumer | undefined;
-  /** When this member's partitions were last assigned (a bounded run waits on partitions held elsewhere from then). */
-  private assignedAt = Date.now();
-  /** Partitions another member held when a bounded run was otherwise done: said once. */
-  private waitingSaid = false;
+  private groupId = '';
   private ready: Promise<void> = Promise.resolve();
   private lock: Promise<unknown> = Promise.resolve();
   private readonly watch: CaughtUpWatch;
@@ -104,7 +98,7 @@ export class KafkaArchiver {
       this.failed = reject;
     });
     await claimKafkaTopic(this.o.dir, this.o.schema, this.topic, await topicId(this.o.settings, this.topic));
-    const groupId = this.o.groupId ?? groupName(`concord-archiver-${this.o.schema.name}`);
+    const groupId = (this.groupId = this.o.groupId ?? groupName(`concord-archiver-${this.o.schema.name}`));
     await this.checkGroupMatchesArchive(groupId);
     this.consumer = await BatchConsumer.start(this.o.settings, {
       groupId,
@@ -114,7 +108,7 @@ export class KafkaArchiver {
       onPosition: (p) => this.watch.position(p.topic, p.partition, p.next),
       onAssignment: (assigned) => {
         const mine = assigned.filter((a) => a.topic === this.topic).map((a) => a.partition);
-        this.assignedAt = Date.now();
+        this.watch.assigned();
         this.ready = this.exclusive(() => this.assign(mine));
       },
       onBatch: async (batch) => {
@@ -178,7 +172,7 @@ export class KafkaArchiver {
     } catch {
       rejected = [];
     }
-    // Partitions handed away are another member's now: no longer this one's to finish (othersSettled).
+    // Partitions handed away are another member's now: no longer this one's to finish (CaughtUpWatch.finished).
     for (const p of [...this.archived.keys()]) if (!partitions.includes(p)) this.archived.delete(p);
     for (const p of partitions) {
       const prefix = `${this.tag(p)}-`;
@@ -253,31 +247,9 @@ export class KafkaArchiver {
     if (this.watch.quiet(now) && this.archived.size > 0) {
       for (const p of [...this.buffers.keys()]) await this.flush(p);
       for (const [p, last] of this.archived) this.watch.position(this.topic, p, last + 1);
-      if (this.buffers.size === 0 && (await this.watch.caughtUp(this.topic, this.archived.keys())) && (await this.othersSettled(now))) this.finished();
+      // Its own partitions archived, and the topic's others archived by the group or a live member's (a killed one's come here).
+      if (this.buffers.size === 0 && (await this.watch.finished(this.topic, this.archived.keys(), { groupId: this.groupId, ...(this.o.log ? { log: this.o.log } : {}) }, now))) this.finished();
     }
-  }
-
-  /**
-   * A bounded run (`--stop-when-idle`) is done with its own partitions; the topic's others are another
-   * member's. A member that was killed keeps its partitions until its session times out, and only then
-   * does the group hand them on (to this one): exiting at once left them unarchived, exit 0 (a restart
-   * after a crash loop archived 21,929 of 45,000 records). So it waits the session timeout from its last
-   * assignment; a partition still elsewhere after that is a live member's, archiving it.
-   */
-  private async othersSettled(now: number): Promise<boolean> {
-    const elsewhere = [...(await endOffsets(this.o.settings, this.topic)).keys()].filter((p) => !this.archived.has(p)).sort((a, b) => a - b);
-    if (elsewhere.length === 0) return true;
-    const waitMs = sessionTimeoutMs() + REBALANCE_MARGIN_MS;
-    if (now - this.assignedAt >= waitMs) {
-      this.o.log?.(`partitions [${elsewhere.join(', ')}] of ${this.topic} are another live member's of the group: that member archives them`);
-      return true;
-    }
-    if (!this.waitingSaid) {
-      this.waitingSaid = true;
-      this.o.log?.(`caught up on partitions [${[...this.archived.keys()].sort((a, b) => a - b).join(', ')}]; partitions [${elsewhere.join(', ')}] are another member's: ` +
-        `waiting up to ${Math.ceil(waitMs / 1000)} s for the group to hand them here should that member be gone (its session timeout)`);
-    }
-    return false;
   }
 }
 

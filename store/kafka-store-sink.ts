@@ -55,6 +55,8 @@ export class KafkaStoreSink {
   private readonly defs: Map<string, PipelineDefinition>;
   private readonly sink: StoreSink;
   private readonly watch: CaughtUpWatch;
+  /** The partitions of each topic the group assigned this member (a bounded run finishes them; the group the others). */
+  private owned = new Map<string, number[]>();
   private skipped = 0;
   private otherVersion = 0;
   private otherVersionLate = 0;
@@ -110,6 +112,14 @@ export class KafkaStoreSink {
       groupId: this.groupId,
       topics: [this.names.results, this.names.late, this.names.watermarks],
       onPosition: (p) => this.watch.position(p.topic, p.partition, p.next),
+      onAssignment: (assigned) => {
+        const owned = new Map<string, number[]>();
+        for (const a of assigned) owned.set(a.topic, [...(owned.get(a.topic) ?? []), a.partition]);
+        // A partition handed away may come back at an earlier offset: its fetch position no longer holds.
+        for (const [topic, partitions] of this.owned) for (const p of partitions) if (!owned.get(topic)?.includes(p)) this.watch.forget(topic, p);
+        this.owned = owned;
+        this.watch.assigned();
+      },
       onError: (error) => this.failRun(error),
       // Concord's own records, read whole: a late event carries its whole event, itself up to the input limit.
       maxRecordBytes: Number.POSITIVE_INFINITY,
@@ -237,9 +247,13 @@ export class KafkaStoreSink {
     return true;
   }
 
-  /** Every topic read to its end, and every watermark reported on it written. */
+  /**
+   * Every topic read to its end (its partitions here by this sink, the others by its group: Concord's
+   * topics are written in transactions, CaughtUpWatch.finished), and every watermark reported on it written.
+   */
   private async readToEnd(): Promise<boolean> {
-    for (const topic of [this.names.results, this.names.late, this.names.watermarks]) if (!(await this.watch.caughtUp(topic))) return false;
+    const group = { groupId: this.groupId, transactional: true, ...(this.o.log ? { log: this.o.log } : {}) };
+    for (const topic of [this.names.results, this.names.late, this.names.watermarks]) if (!(await this.watch.finished(topic, this.owned.get(topic) ?? [], group))) return false;
     await this.settleWatermarks();
     await this.settleWatermarks(); // the one in flight may have started before the last reports
     return this.watermarks.settled;

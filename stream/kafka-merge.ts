@@ -2,7 +2,7 @@ import { definitionVersion, type PipelineDefinition } from '../pipeline/definiti
 import { ConcordError } from '../pipeline/errors.ts';
 import { cellKey, resultToJson, type ResultRecord } from '../schemas/results.ts';
 import {
-  CaughtUpWatch, GroupFencedError, TransactionalProducer, committedOffsets, endOffsets, ensureTopics, readLatestByKey, topicPartitions,
+  CaughtUpWatch, GroupFencedError, TransactionalProducer, ensureTopics, readLatestByKey, topicPartitions,
   type InBatch, type KafkaSettings, type OutRecord,
 } from './kafka/client.ts';
 import { concordTopics, inputTopic, partialsTopic, topicNames } from './kafka/topics.ts';
@@ -167,6 +167,7 @@ export class KafkaMergeWorker {
       instanceId: `concord-${this.groupId}-${this.o.workerId}`,
       assigned: (partitions, _generation, continued) => {
         this.joined = true;
+        this.watch.assigned();
         return this.assign(partitions, continued);
       },
       batch: (batch) => this.process(batch),
@@ -193,35 +194,23 @@ export class KafkaMergeWorker {
 
   /**
    * For bounded runs: stops once every partials partition has been merged to its end, by this member
-   * (the batches it merged, markers included) or by whichever member owns it (the group's committed offset
-   * reaches the last transaction's marker). Checking only this member's partitions was not enough: a
-   * member that looked while a rebalance was handing it a partition owned nothing, stopped, and the last
-   * worker's final partials were never merged (seen as a missing last window in the two-worker test).
+   * (the batches it merged, markers included) or by the group (its committed offset reaches the last
+   * transaction's marker), or is held by another live member (CaughtUpWatch.finished). Checking only this
+   * member's partitions was not enough: a member that looked while a rebalance was handing it a partition
+   * owned nothing, stopped, and the last worker's final partials were never merged (seen as a missing last
+   * window in the two-worker test).
    */
   async stopWhenCaughtUp(pollMs = 200): Promise<void> {
     for (;;) {
       if (this.loop.stopping) return;
       await this.loop.settled();
-      if (this.joined && (await this.everythingMerged())) {
+      if (this.joined && (await this.watch.finished(this.topic, this.owned.keys(), { groupId: this.groupId, transactional: true, ...(this.o.log ? { log: this.o.log } : {}) }))) {
         await this.loop.settled();
         this.stop();
         return;
       }
       await new Promise((r) => setTimeout(r, pollMs));
     }
-  }
-
-  private async everythingMerged(): Promise<boolean> {
-    const [ends, committed] = await Promise.all([endOffsets(this.o.settings, this.topic), committedOffsets(this.o.settings, this.groupId, this.topic)]);
-    for (const [p, end] of ends) {
-      if (end === 0) continue;
-      const mine = this.owned.get(p);
-      if (mine && Math.max(mine.next, this.watch.next(this.topic, p) ?? 0) >= end) continue;
-      // Every transaction ends with a marker after its last record: merged up to it = committed >= end - 1.
-      if ((committed.get(p) ?? 0) >= end - 1 && !mine) continue;
-      return false;
-    }
-    return true;
   }
 
   private checkpointKey(partition: number): string {
