@@ -150,7 +150,6 @@ export class KafkaWorker {
       instanceId: `concord-${this.groupId}-${this.o.workerId}`,
       assigned: (partitions, generation, continued) => {
         this.offsets.assigned(generation);
-        this.watch.assigned();
         return this.assign(partitions, continued);
       },
       batch: (batch) => this.process(batch),
@@ -162,7 +161,7 @@ export class KafkaWorker {
       consumer: this.consumer, watch: this.watch, counts: this.stats, maxWatermarkDriftMs: o.maxWatermarkDriftMs, metrics: o.metrics, log: (line) => this.log(line),
     });
     const tick = new WorkerTick({
-      topic: this.topic, groupId: this.groupId, loop: this.loop, transactions: this.transactions, partitions: this.partitions, steps: this.steps, watch: this.watch,
+      topic: this.topic, loop: this.loop, transactions: this.transactions, partitions: this.partitions, steps: this.steps, watch: this.watch,
       idleTimeoutMs: o.idleTimeoutMs, rejoin: () => this.rejoin(), log: (line) => this.log(line),
     });
     await this.consumer.start();

@@ -13,8 +13,6 @@ function stalledAfterMs(): number {
 export interface WorkerTickOptions {
   /** The input topic. */
   topic: string;
-  /** The worker's consumer group: a bounded run ends once the group has every partition done (CaughtUpWatch.finished). */
-  groupId: string;
   loop: MemberLoop;
   transactions: WorkerTransactions;
   partitions: WorkerPartitions;
@@ -68,10 +66,7 @@ export class WorkerTick {
       this.o.rejoin();
       return;
     }
-    // Its own partitions processed, and the topic's others held by a live member (a killed one's come
-    // here, and are drained here): committed offsets do not say a partition was drained.
-    const group = { groupId: this.o.groupId, drainedByOwner: true, log: this.o.log };
-    if (watch.quiet(now) && partitions.size > 0 && (await watch.finished(this.o.topic, partitions.keys(), group, now))) {
+    if (watch.quiet(now) && partitions.size > 0 && (await this.caughtUp())) {
       // A refused drain (fenced meanwhile) is not the end: the next assignment restores and drains again.
       if (await this.o.steps.drain()) loop.stop();
     }

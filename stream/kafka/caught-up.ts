@@ -14,12 +14,6 @@ export interface GroupReading {
    * its last record (end - 1) has read it all. Unknown input topics: false, only an offset at the end counts.
    */
   transactional?: boolean;
-  /**
-   * A partition's run ends with its owner's drain, which the group's offsets do not show (a stream
-   * worker fires every open window at W = +infinity, uncheckpointed): one committed to its end by a
-   * member that did not drain it (killed, or unbounded) is not done. Only the session-timeout wait counts.
-   */
-  drainedByOwner?: boolean;
   /** Said once per assignment: what the run waits for, and when it leaves partitions to a live member. */
   log?: (line: string) => void;
 }
@@ -110,14 +104,16 @@ export class CaughtUpWatch {
    *
    * Checking `own` alone was not enough: a member killed while it held partitions keeps them until its
    * session times out, and a bounded run done with its share exited 0 without them (a restarted archiver
-   * archived 21,929 of 45,000 records; a `run --stop-when-idle` drained its three partitions and left
-   * the killed worker's windows unfired). The group hands a dead member's partitions on at the rebalance
+   * archived 21,929 of 45,000 records). The group hands a dead member's partitions on at the rebalance
    * after its session timeout; a member that still holds them after that was alive then: it is a live
    * member's (an unbounded `run`, `sink` or archiver alongside) to finish, and waiting for its commit
-   * could be for ever. A single member holds every partition and never waits; two bounded members wait
-   * on each other at most the session timeout + 5 s, or until the other leaves and its partitions come here
-   * (archiver, sink, merge: not at all once the other committed its partitions to their end; workers,
-   * whose end is a drain the offsets do not show, `drainedByOwner`: the whole wait).
+   * could be for ever. A single member holds every partition and never waits; two bounded members do not
+   * wait on each other once the other committed its partitions to their end.
+   *
+   * Not for stream workers: their end is a drain (every open window fires) that no offset shows, so two
+   * bounded workers would wait on each other the whole time on every run. A bounded worker drains what it
+   * holds (stream/worker-tick.ts); a killed sibling's partitions are the next run's (`run --workers N`
+   * exits with the killed worker's code).
    */
   async finished(topic: string, own: Iterable<number>, group: GroupReading, now = Date.now()): Promise<boolean> {
     const mine = new Set(own);
@@ -125,7 +121,7 @@ export class CaughtUpWatch {
     const ends = await endOffsets(this.settings, topic);
     const others = [...ends].filter(([p, end]) => !mine.has(p) && end > 0);
     if (others.length === 0) return true;
-    const committed = group.drainedByOwner ? new Map<number, number>() : await committedOffsets(this.settings, group.groupId, topic);
+    const committed = await committedOffsets(this.settings, group.groupId, topic);
     const slack = group.transactional ? 1 : 0;
     const open = others.filter(([p, end]) => (committed.get(p) ?? 0) < end - slack).map(([p]) => p).sort((a, b) => a - b);
     if (open.length === 0) return true;
@@ -134,7 +130,7 @@ export class CaughtUpWatch {
     const since = this.waitingSince.get(topic);
     if (since === undefined) {
       this.waitingSince.set(topic, now);
-      group.log?.(`caught up on partitions [${[...mine].sort((a, b) => a - b).join(', ')}] of ${topic}; partitions ${list} are another member's${group.drainedByOwner ? '' : ', not committed to their end'}: ` +
+      group.log?.(`caught up on partitions [${[...mine].sort((a, b) => a - b).join(', ')}] of ${topic}; partitions ${list} are another member's, not committed to their end: ` +
         `waiting up to ${Math.ceil(waitMs / 1000)} s for the group to hand them here should that member be gone (its session timeout)`);
       return false;
     }
