@@ -146,17 +146,21 @@ export function ruleAttribution(
   dropped: readonly LateRecord[],
   evaluatedLate: readonly LateRecord[],
   reach: (alert: AlertResult) => number,
+  /** On-time events a merge stage decided at once after their partition woke up from idle behind it. */
+  wokenUp: readonly LateRecord[] = [],
 ): Attribution {
-  const lateByKey = new Map<string, { ref: LateEventRef; ts: number; dropped: boolean }[]>();
+  type Kind = 'dropped' | 'evaluated' | 'woken';
+  const lateByKey = new Map<string, { ref: LateEventRef; ts: number; kind: Kind }[]>();
   const eventPane = eventPaneIdOf(def.schema, [def.key]);
-  const add = (l: LateRecord, isDropped: boolean) => {
+  const add = (l: LateRecord, kind: Kind) => {
     const key = eventPane(l.event);
     let list = lateByKey.get(key);
     if (!list) lateByKey.set(key, (list = []));
-    list.push({ ref: lateRef(l, def), ts: l.event[def.schema.timeField] as number, dropped: isDropped });
+    list.push({ ref: lateRef(l, def), ts: l.event[def.schema.timeField] as number, kind });
   };
-  dropped.forEach((l) => add(l, true));
-  evaluatedLate.forEach((l) => add(l, false));
+  dropped.forEach((l) => add(l, 'dropped'));
+  evaluatedLate.forEach((l) => add(l, 'evaluated'));
+  wokenUp.forEach((l) => add(l, 'woken'));
   const sameValue = sameValueOf(def);
   return (_id, rt, rp, sh) => {
     const alert = (rt ?? rp) as AlertResult;
@@ -167,7 +171,10 @@ export function ruleAttribution(
     const chain = candidates.filter((c) => c.ts <= alert.ts && c.ts > from);
     const events = chain.map((c) => c.ref);
     if (!sameValue(rt, sh) || chain.length === 0) return { cause: 'unexplained', events };
-    return { cause: chain.some((c) => c.dropped) ? 'late_beyond_lateness' : 'late_within_lateness', events };
+    // A late event is named before an on-time one fed out of order: it would have changed the alert
+    // however the partitions' idleness went.
+    const cause = chain.some((c) => c.kind === 'dropped') ? 'late_beyond_lateness' : chain.some((c) => c.kind === 'evaluated') ? 'late_within_lateness' : 'idle_wakeup';
+    return { cause, events };
   };
 }
 

@@ -4,7 +4,7 @@ import { ConfigError } from '../pipeline/errors.ts';
 import { shellWord } from '../pipeline/names.ts';
 import { formatDuration } from '../pipeline/time.ts';
 import type { AlertResult, KeyValues, ResultRecord } from '../schemas/results.ts';
-import { validateEvent, type AnyEvent } from '../schemas/schema.ts';
+import { validateEvent, type AnyEvent, type EventSchema } from '../schemas/schema.ts';
 import type { LoggedLate } from './reconcile.ts';
 
 const parseTime = (v: unknown, what: string, where: number | string): number => {
@@ -111,12 +111,21 @@ async function eachJsonRow(path: string, what: string, each: (row: Record<string
 }
 
 /** One late-event row as workers write it (`concord.late`); null for another pipeline. */
+const relaxed = new WeakMap<EventSchema, EventSchema>();
+/** `schema` with every field optional: a merge stage's late record holds only the fields its rule reads. */
+function fieldsOptional(schema: EventSchema): EventSchema {
+  let out = relaxed.get(schema);
+  if (!out) relaxed.set(schema, (out = { ...schema, fields: Object.fromEntries(Object.entries(schema.fields).map(([k, f]) => [k, { ...f, required: false }])) }));
+  return out;
+}
+
 export function parseLateRow(def: PipelineDefinition, row: Record<string, unknown>, where: string): LoggedLate | null {
   if (row.pipeline !== def.name) return null;
   // Written like the input (ISO time, decimals in major units): normalised back by the schema.
   let event: AnyEvent;
   try {
-    event = validateEvent(def.schema, row.event);
+    // A merge stage's record holds the fields the pipeline reads only (stream/out-of-order-log.ts).
+    event = validateEvent(row.decided_after_wakeup === undefined ? def.schema : fieldsOptional(def.schema), row.event);
   } catch (error) {
     throw new ConfigError(`late events ${where}: the event does not fit schema ${def.schema.name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
@@ -124,8 +133,13 @@ export function parseLateRow(def: PipelineDefinition, row: Record<string, unknow
     // `stream --late-output` (files) writes no delivery position: a file's lateness reconcile simulates itself.
     throw new ConfigError(`late events ${where}: no source/offset, so not a worker's late log (\`concord results --late-output\` exports it); for \`concord stream\` over a file, drop --late: reconcile re-runs the file's arrival order itself`);
   }
+  const woke = row.decided_after_wakeup as { at?: unknown; order?: unknown } | undefined;
+  if (woke !== undefined && (typeof woke !== 'object' || woke === null || typeof woke.order !== 'number' || parseWatermark(woke.at) === null || Number.isNaN(parseWatermark(woke.at)))) {
+    throw new ConfigError(`late events ${where}: decided_after_wakeup is not { at: W, order: N }`);
+  }
   return {
     evaluatedOnArrival: row.evaluated_on_arrival === true,
+    ...(woke ? { decidedAfterWakeup: { at: parseWatermark(woke.at)!, order: woke.order as number } } : {}),
     record: {
       pipeline: def.name,
       event,
@@ -143,5 +157,9 @@ export async function readLateLog(def: PipelineDefinition, path: string): Promis
     const late = parseLateRow(def, row, `${path} line ${line}`);
     if (late) out.push(late);
   });
-  return out;
+  // A merge stage's record of an event fed out of the canonical order stands for it (the store keeps it
+  // over the worker's record of the same position: store/dirty-cells.ts).
+  const at = (l: LoggedLate) => `${l.record.position.source}\u0000${l.record.position.offset}`;
+  const woke = new Set(out.filter((l) => l.decidedAfterWakeup !== undefined).map(at));
+  return woke.size === 0 ? out : out.filter((l) => l.decidedAfterWakeup !== undefined || !woke.has(at(l)));
 }

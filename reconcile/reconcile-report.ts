@@ -7,6 +7,9 @@ import { valuesOf, type Evidence } from './attribution.ts';
  * Why a realtime number differs from the replayed (complete) one, each backed by evidence:
  * - late_beyond_lateness: events that arrived after their window (or rule decision) was closed for good;
  * - late_within_lateness: rule events evaluated once on arrival, after later events had been decided;
+ * - idle_wakeup: rule events on time for their partition that a merge stage fed out of the canonical
+ *   order, because the partition woke up from idle behind the merge (decided at once, after later events
+ *   of other partitions had been decided): processing time placed them, the merge recorded where;
  * - update_after_read: the dashboard showed a value the stream itself corrected later (a late update
  *   within the allowed lateness arrived after the read);
  * - missing_window: the realtime output lacks a cell the stream semantics would have produced (the
@@ -25,11 +28,11 @@ import { valuesOf, type Evidence } from './attribution.ts';
  * - unexplained: none of the above (a bug somewhere; the goal is 0).
  */
 export type Cause =
-  | 'late_beyond_lateness' | 'late_within_lateness' | 'update_after_read' | 'missing_window'
+  | 'late_beyond_lateness' | 'late_within_lateness' | 'idle_wakeup' | 'update_after_read' | 'missing_window'
   | 'duplicate' | 'future_timestamp' | 'parse_reject' | 'archive_gap' | 'archive_added' | 'other_run' | 'unexplained';
 
 export const CAUSES: readonly Cause[] = [
-  'late_beyond_lateness', 'late_within_lateness', 'update_after_read', 'missing_window', 'duplicate', 'future_timestamp', 'parse_reject', 'archive_gap', 'archive_added', 'other_run', 'unexplained',
+  'late_beyond_lateness', 'late_within_lateness', 'idle_wakeup', 'update_after_read', 'missing_window', 'duplicate', 'future_timestamp', 'parse_reject', 'archive_gap', 'archive_added', 'other_run', 'unexplained',
 ];
 
 export interface LateEventRef {

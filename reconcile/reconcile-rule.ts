@@ -7,7 +7,7 @@ import { addedNearAlert, type ArchiveAdded } from './archive-added.ts';
 import { archivedIds } from './archived-ids.ts';
 import { causeOf, evidenceAttribution, primaryValue, ruleAttribution, sameValueOf, type Attribution, type Evidence } from './attribution.ts';
 import { finalResults } from './final-results.ts';
-import type { LoggedLate, ReconcileInput } from './reconcile.ts';
+import { isDropped, type LoggedLate, type ReconcileInput } from './reconcile.ts';
 import { emptyReport, recordDifference, type ReconcileMetrics, type ReconcileReport } from './reconcile-report.ts';
 import { inRange } from './result-range.ts';
 import type { RuleDayRead } from './rule-day-reach.ts';
@@ -50,7 +50,10 @@ export async function reconcileRule(
     const scope = day && range ? { range, ...(day.lateBefore ? { lateBefore: day.lateBefore } : {}) } : undefined;
     const rec = await recomputeRuleKeys(db, def, input.archiveDir, keys, logged, added, scope);
     // With the older late events a quiet key's reach needed (rec.logged): its alerts can owe their difference to them.
-    const rule = ruleAttribution(def, rec.logged.filter((l) => !l.evaluatedOnArrival).map((l) => l.record), rec.logged.filter((l) => l.evaluatedOnArrival).map((l) => l.record), rec.reach);
+    const rule = ruleAttribution(
+      def, rec.logged.filter(isDropped).map((l) => l.record), rec.logged.filter((l) => l.evaluatedOnArrival).map((l) => l.record), rec.reach,
+      rec.logged.filter((l) => !l.evaluatedOnArrival && l.decidedAfterWakeup !== undefined).map((l) => l.record),
+    );
     const near = added ? addedNearAlert(def, added) : undefined;
     // The workers' late events near an alert are no explanation when the archive lacks the alert's own
     // event (an archive missing what the stream read): without this check such alerts were attributed to
@@ -67,7 +70,7 @@ export async function reconcileRule(
       return events.length > 0 ? { cause: 'archive_added', events: [...judged.events, ...events] } : judged;
     };
     shadow = new Map(rec.alerts);
-    lateEvents = logged.filter((l) => !l.evaluatedOnArrival).length;
+    lateEvents = logged.filter(isDropped).length;
   } else {
     const run = await shadowRun(db, def, input.archiveDir);
     // The late events named as with the workers' log: those after the alert's reach.

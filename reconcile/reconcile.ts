@@ -69,7 +69,17 @@ export interface LoggedLate {
   readonly record: LateRecord;
   /** Rule events within the allowed lateness were evaluated once on arrival, not dropped. */
   readonly evaluatedOnArrival: boolean;
+  /**
+   * Written by a rule's merge stage, not a worker: the stage fed this event out of the canonical order
+   * (its partition woke up from idle behind the merge; stream/rule-merge.ts `OutOfOrderDecision`), at
+   * clock `at`, as the stage's `order`-th such event. Not late unless `evaluatedOnArrival`: an on-time
+   * one was decided at once (`record.watermark`: the W its worker met).
+   */
+  readonly decidedAfterWakeup?: { readonly at: number; readonly order: number };
 }
+
+/** Dropped by its worker (beyond L): neither evaluated on arrival nor an on-time event the merge decided at once. */
+export const isDropped = (l: LoggedLate): boolean => !l.evaluatedOnArrival && l.decidedAfterWakeup === undefined;
 
 /**
  * Diffs realtime results against a replay of the archive and attributes every difference.

@@ -162,23 +162,56 @@ function partitionNumbers(sources: Iterable<string>): Map<string, number> {
   return numbers;
 }
 
+/** An event fed after the on-time ones, at `w`: evaluated on arrival (rank 1), or fed out of the canonical order by the merge (rank 0). */
+interface FedLater {
+  readonly e: ArchivedEvent;
+  readonly w: number;
+  readonly verdict: number;
+  readonly rank: 0 | 1;
+  readonly order: number;
+  readonly partition: number;
+}
+
+/**
+ * The order the stream fed them in. An event the merge fed out of the canonical order came when its clock
+ * stood at `at`: after every event evaluated on arrival at a W below it (released as the clock got there),
+ * before those at `at` and above (a partition that is not idle sends none below the merged W any more),
+ * and after the ones fed out of order before it (`order`).
+ */
+function fedBefore(a: FedLater, b: FedLater): number {
+  if (a.w !== b.w) return a.w < b.w ? -1 : 1;
+  if (a.rank !== b.rank) return a.rank - b.rank;
+  if (a.rank === 0) return a.order - b.order;
+  return compareCanonical({ sourceWatermark: a.w, partition: a.partition, offset: a.e.position.offset }, { sourceWatermark: b.w, partition: b.partition, offset: b.e.position.offset });
+}
+
 function run(def: RulePipeline, events: readonly ArchivedEvent[], verdicts: ReadonlyMap<string, LoggedLate>): Map<string, ResultRecord> {
   const out = new CollectingEmitter();
   const clock = new CanonicalClock(def.watermark.maxOutOfOrderness);
   const op = createOperator(def, out, { tracker: clock });
-  const onArrival: { e: ArchivedEvent; w: number }[] = [];
+  const later: { e: ArchivedEvent; v: LoggedLate }[] = [];
   for (const e of events) {
     const v = verdicts.get(at(e.position));
     if (v === undefined) op.process(e.event, e.position); // on time: kept, decided as the clock passes it
-    else if (v.evaluatedOnArrival) onArrival.push({ e, w: v.record.watermark });
+    else if (v.evaluatedOnArrival || v.decidedAfterWakeup) later.push({ e, v });
   }
-  const partition = partitionNumbers(onArrival.map(({ e }) => e.position.source));
-  const placed = onArrival.map(({ e, w }) => ({ e, sourceWatermark: w, partition: partition.get(e.position.source)!, offset: e.position.offset }));
-  placed.sort(compareCanonical);
-  for (const { e, sourceWatermark: w } of placed) {
+  const partition = partitionNumbers(later.map(({ e }) => e.position.source));
+  const placed: FedLater[] = later.map(({ e, v }) => {
+    const woke = v.decidedAfterWakeup;
+    return { e, w: woke ? woke.at : v.record.watermark, verdict: v.record.watermark, rank: woke ? 0 : 1, order: woke?.order ?? 0, partition: partition.get(e.position.source)! };
+  });
+  placed.sort(fedBefore);
+  for (const { e, w, verdict } of placed) {
+    // As the merge stage feeds a released event: the clock moved first (deciding what that makes due),
+    // the event judged by its worker's W; one on time the clock has passed is then decided at once.
     clock.advanceTo(w);
     op.onWatermark(w);
-    op.process(e.event, e.position);
+    clock.judgeNextAt(verdict);
+    try {
+      op.process(e.event, e.position);
+    } finally {
+      clock.judgeNextAt(undefined);
+    }
   }
   op.finish();
   return finalResults(out.results);

@@ -1,4 +1,5 @@
 import type { DirtyCell } from '../reconcile/reconcile-day.ts';
+import type { LoggedLate } from '../reconcile/reconcile.ts';
 import type { KeyValues } from '../schemas/results.ts';
 import { dayOf, type StoredLate } from './rows.ts';
 import type { SqlDriver, StageColumn } from './sql-driver.ts';
@@ -41,6 +42,13 @@ const LATE_COLUMNS: StageColumn[] = [
   { name: 'record_json', type: 'TEXT' }, { name: 'dirty_ws', type: 'BIGINT' }, { name: 'dirty_cell', type: 'TEXT' }, { name: 'key_json', type: 'TEXT' },
   { name: 'hold', type: 'TEXT' }, { name: 'news', type: 'INTEGER' }];
 
+const WOKE_COLUMNS: StageColumn[] = [{ name: 'pipeline', type: 'TEXT' }, { name: 'source', type: 'TEXT' }, { name: 'off', type: 'BIGINT' }, { name: 'record_json', type: 'TEXT' }];
+
+/** A late event as `late_events.record_json` holds it (store-reads.ts `lateEvents` reads it back). */
+function storedLateJson(l: LoggedLate): string {
+  return JSON.stringify({ evaluated_on_arrival: l.evaluatedOnArrival, record: l.record, ...(l.decidedAfterWakeup ? { decided_after_wakeup: l.decidedAfterWakeup } : {}) });
+}
+
 const ALSO_COLUMNS: StageColumn[] = [
   { name: 'pipeline', type: 'TEXT' }, { name: 'day', type: 'TEXT' }, { name: 'source', type: 'TEXT' }, { name: 'off', type: 'BIGINT' },
   { name: 'dirty_ws', type: 'BIGINT' }, { name: 'dirty_cell', type: 'TEXT' }, { name: 'key_json', type: 'TEXT' }, { name: 'hold', type: 'TEXT' }];
@@ -52,15 +60,28 @@ const ALSO_COLUMNS: StageColumn[] = [
  */
 export async function appendLateBulk(tx: SqlDriver, schema: string, entries: readonly StoredLate[], holdOf: (pipeline: string, day: string) => HoldReason | null, at: number): Promise<number> {
   const unique = new Map<string, StoredLate>();
-  for (const l of entries) unique.set(`${l.pipeline}\u0000${l.source}\u0000${l.offset}`, l);
+  for (const l of entries) {
+    const id = `${l.pipeline}\u0000${l.source}\u0000${l.offset}`;
+    // The merge stage's record of an event fed out of order stands for the worker's, whichever came first.
+    if (!(unique.get(id)?.late.decidedAfterWakeup && !l.late.decidedAfterWakeup)) unique.set(id, l);
+  }
   const holds = new Map([...unique].map(([id, l]) => [id, holdOf(l.pipeline, l.day)]));
   const also = [...unique.values()].flatMap((l) => l.alsoChanges.map((ws) => {
     const day = dayOf(ws);
     return [l.pipeline, day, l.source, l.offset, ws, l.cell, JSON.stringify(l.key), holdOf(l.pipeline, day)];
   })).filter((row) => row[7] !== null);
   const stage = await tx.stage(schema, 'stage_late', LATE_COLUMNS, [...unique].map(([id, l]) => [l.pipeline, l.day, l.source, l.offset,
-    JSON.stringify({ evaluated_on_arrival: l.late.evaluatedOnArrival, record: l.late.record }), l.windowStart, l.cell, JSON.stringify(l.key), holds.get(id) ?? null, 0]));
+    storedLateJson(l.late), l.windowStart, l.cell, JSON.stringify(l.key), holds.get(id) ?? null, 0]));
   const notStored = (s: string) => `NOT EXISTS (SELECT 1 FROM ${schema}.late_events e WHERE e.pipeline = ${s}.pipeline AND e.source = ${s}.source AND e."offset" = ${s}.off)`;
+  // A rule's merge stage records the events it fed out of the canonical order after their worker's own
+  // record of a late one: its record (the worker's verdict and where the merge took it) replaces that.
+  const woke = [...unique.values()].filter((l) => l.late.decidedAfterWakeup !== undefined);
+  if (woke.length > 0) {
+    const update = await tx.stage(schema, 'stage_late_woke', WOKE_COLUMNS, woke.map((l) => [l.pipeline, l.source, l.offset, storedLateJson(l.late)]));
+    await tx.query(
+      `UPDATE ${schema}.late_events AS e SET record_json = w.record_json FROM ${update} w
+       WHERE e.pipeline = w.pipeline AND e.source = w.source AND e."offset" = w.off`);
+  }
   const held = also.length > 0 || [...holds.values()].some((h) => h !== null);
   // Nothing held (the live case): no cell to dirty, so no need to remember which events were new.
   if (!held) return tx.execute(`INSERT INTO ${schema}.late_events (pipeline, day, source, "offset", record_json) SELECT pipeline, day, source, off, record_json FROM ${stage} s WHERE ${notStored('s')}`);

@@ -230,7 +230,7 @@ export class KafkaStoreSink {
         }
       } else {
         const late = parseLateRow(def, row, where);
-        if (late) this.sink.lateEvent(late.record, late.evaluatedOnArrival);
+        if (late) this.sink.lateEvent(late.record, late.evaluatedOnArrival, late.decidedAfterWakeup);
       }
     }
     const before = this.o.metrics ? { ...this.sink.written } : undefined;

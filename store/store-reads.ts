@@ -121,8 +121,10 @@ export class StoreReads {
   async lateEvents(pipeline: string, day: string): Promise<LoggedLate[]> {
     const rows = await this.db.query(`SELECT record_json FROM ${this.s}.late_events WHERE pipeline = $1 AND day = $2 ORDER BY source, "offset"`, [pipeline, day]);
     return rows.map((r) => {
-      const x = JSON.parse(String(r.record_json)) as { evaluated_on_arrival: boolean; record: LoggedLate['record'] };
-      return { evaluatedOnArrival: x.evaluated_on_arrival, record: x.record };
+      const x = JSON.parse(String(r.record_json)) as { evaluated_on_arrival: boolean; record: LoggedLate['record']; decided_after_wakeup?: { at: number | null; order: number } };
+      const woke = x.decided_after_wakeup;
+      // JSON holds no infinity: a clock at +infinity (every partition drained) reads back as null.
+      return { evaluatedOnArrival: x.evaluated_on_arrival, record: x.record, ...(woke ? { decidedAfterWakeup: { at: woke.at ?? Number.POSITIVE_INFINITY, order: woke.order } } : {}) };
     });
   }
 

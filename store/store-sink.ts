@@ -41,10 +41,10 @@ export class StoreSink {
     if (r.watermark !== null && Number.isFinite(r.watermark)) this.watermarks.set(r.pipeline, Math.max(this.watermarks.get(r.pipeline) ?? r.watermark, r.watermark));
   }
 
-  lateEvent(record: LateRecord, evaluatedOnArrival: boolean): void {
+  lateEvent(record: LateRecord, evaluatedOnArrival: boolean, decidedAfterWakeup?: LoggedLate['decidedAfterWakeup']): void {
     let list = this.late.get(record.pipeline);
     if (!list) this.late.set(record.pipeline, (list = []));
-    list.push({ record, evaluatedOnArrival });
+    list.push({ record, evaluatedOnArrival, ...(decidedAfterWakeup ? { decidedAfterWakeup } : {}) });
     this.pending++;
   }
 

@@ -32,7 +32,11 @@ export interface TopKey { cell: string; key: KeyValues; total: number | null; wi
 /** `differs`: the values are other numbers (a `double` sum's last bits differing is no difference: pipeline/same-values.ts). */
 export interface CompareRow { windowStart: number; windowEnd: number | null; cell: string; kind: 'window' | 'alert'; key: KeyValues; a: Record<string, unknown> | null; b: Record<string, unknown> | null; differs: boolean }
 export interface DayState { liveGeneration: number; generations: number[]; reconciliations: { status: string; generation: number | null; at: number }[] }
-export interface StoredLateEvent { pipeline: string; day: string; source: string; offset: number; evaluatedOnArrival: boolean; record: Record<string, unknown> }
+export interface StoredLateEvent {
+  pipeline: string; day: string; source: string; offset: number; evaluatedOnArrival: boolean; record: Record<string, unknown>;
+  /** A rule's merge stage fed it out of the canonical order (LoggedLate.decidedAfterWakeup): at that clock. */
+  decidedAfterWakeup?: { at: number | null; order: number };
+}
 
 const json = (v: unknown): Record<string, unknown> | null => (v === null || v === undefined ? null : (JSON.parse(String(v)) as Record<string, unknown>));
 /** A row limit as SQL text (LIMIT takes no parameter here): a whole number, never `Infinity` or `NaN`. */
@@ -265,8 +269,11 @@ export class StoreSnapshot {
       `SELECT pipeline, day, source, "offset", record_json FROM ${this.s}.late_events WHERE pipeline = $1 AND day >= $2 AND day <= $3 ${after}
        ORDER BY source, "offset" LIMIT ${int(o.limit)}`, params);
     return rows.map((x) => {
-      const r = JSON.parse(String(x.record_json)) as { evaluated_on_arrival: boolean; record: Record<string, unknown> };
-      return { pipeline: String(x.pipeline), day: String(x.day), source: String(x.source), offset: Number(x.offset), evaluatedOnArrival: r.evaluated_on_arrival, record: r.record };
+      const r = JSON.parse(String(x.record_json)) as { evaluated_on_arrival: boolean; record: Record<string, unknown>; decided_after_wakeup?: { at: number | null; order: number } };
+      return {
+        pipeline: String(x.pipeline), day: String(x.day), source: String(x.source), offset: Number(x.offset), evaluatedOnArrival: r.evaluated_on_arrival, record: r.record,
+        ...(r.decided_after_wakeup ? { decidedAfterWakeup: r.decided_after_wakeup } : {}),
+      };
     });
   }
 

@@ -8,6 +8,7 @@ import {
 import { concordTopics, inputTopic, partialsTopic, topicNames } from './kafka/topics.ts';
 import { decodeMergeMessage, fromWire, progressWatermark, toForwardedEvent, toPartial, type MergeMessage } from './merge-messages.ts';
 import { MemberLoop } from './member-loop.ts';
+import { outOfOrderLateRecord } from './out-of-order-log.ts';
 import { MemberConsumer } from './member-consumer.ts';
 import { PartialsPurge, partialsPurgeIntervalMs } from './partials-purge.ts';
 import { mergeCheckpointRecords, readMergeCheckpoint, type CheckpointedStage } from './merge-checkpoints.ts';
@@ -42,6 +43,8 @@ type StageSnapshot = PartialMergeSnapshot | RuleMergeSnapshot;
 interface PipelineMerge extends CheckpointedStage {
   accept(m: MergeMessage): void;
   advance(): ResultRecord[];
+  /** Late-log records of what `advance` fed out of the canonical order (a rule's merge; stream/out-of-order-log.ts). */
+  lateRecords(): { key: string; value: string }[];
   /** The W its results were merged up to (after `advance`). */
   readonly watermark: number;
   restore(head: StageSnapshot, parts: Iterable<string>): void;
@@ -72,6 +75,7 @@ export function pipelineMerge(def: PipelineDefinition, inputTopic: string, input
         else throw unexpected(m);
       },
       advance: () => stage.advance(),
+      lateRecords: () => [],
       get watermark() { return stage.watermark; },
       snapshot: () => stage.snapshot(),
       checkpoint: () => stage.checkpoint(),
@@ -88,6 +92,7 @@ export function pipelineMerge(def: PipelineDefinition, inputTopic: string, input
       else throw unexpected(m);
     },
     advance: () => stage.advance(),
+    lateRecords: () => stage.takeOutOfOrder().map((d) => outOfOrderLateRecord(def, inputTopic, version, d)),
     get watermark() { return stage.watermark; },
     snapshot: () => stage.snapshot(),
     checkpoint: () => stage.checkpoint(upgradeFrom),
@@ -283,6 +288,7 @@ export class KafkaMergeWorker {
       merged += results.length;
       if (metrics && results.length > 0) metrics.eventsOut(name, results.length);
       for (const r of results) out.push({ topic: this.names.results, key: `${r.pipeline}|${cellKey(r)}`, value: JSON.stringify(resultToJson(r)) });
+      for (const l of stage.lateRecords()) out.push({ topic: this.names.late, ...l });
       // How far the merged results reached, in their transaction, when it moved (stream/watermark-reports.ts).
       const w = stage.watermark;
       if (w > Number.NEGATIVE_INFINITY && this.published.moved(name, w)) out.push(mergeReport(this.names.watermarks, { pipeline: name, version: this.versions.get(name)!, watermark: w }));

@@ -32,6 +32,27 @@ export interface RuleMergeSnapshot {
   readonly merged?: WatermarkSnapshot;
   /** Events received and not released yet (the merged W has not passed the W they met). */
   readonly held?: RuleEventWire[];
+  /** How many events were fed out of the canonical order so far (absent: none; the next one's `order`). */
+  readonly outOfOrder?: number;
+}
+
+/**
+ * An event the stage fed its operator out of the canonical order: its partition woke up from idle
+ * behind the merge, so the clock had already passed the W it met (processing time decided that). An
+ * on-time one with ts <= clock is decided at once, a late one evaluated at its verdict W, both against
+ * the events kept at that moment. Recorded in the late log (kafka-merge.ts) so that reconcile's rule
+ * recomputation feeds it at the same point (reconcile/rule-recompute.ts): `decidedAt`, the clock then;
+ * `order`, its rank among the stage's out-of-order events (those at one clock came in arrival order).
+ */
+export interface OutOfOrderDecision {
+  readonly event: AnyEvent;
+  readonly partition: number;
+  readonly offset: number;
+  readonly verdictWatermark: number;
+  readonly decidedAt: number;
+  readonly order: number;
+  /** Late within L (the worker logged it too); false: on time, decided at once. */
+  readonly evaluatedOnArrival: boolean;
 }
 
 /** A held event in a checkpoint (W as on the wire: infinities as text). */
@@ -55,6 +76,7 @@ const keyId = (key: string) => `key\u0000${key}`;
  * shows this text) instead of restoring the head as a rule that holds no key.
  */
 const keysInParts = (version: string) => `${version} (keys in parts: written by a newer Concord; use a new --group)`;
+const withoutOutOfOrder = ({ outOfOrder: _, ...head }: RuleMergeSnapshot): RuleMergeSnapshot => head;
 const toHeldWire = (e: ForwardedEvent): RuleEventWire => [e.partition, e.offset, toWire(e.verdictWatermark), toWire(e.sourceWatermark), e.event];
 
 export interface RuleMergeStats {
@@ -115,6 +137,9 @@ export class RuleMergeStage {
   /** Ids of the operator's key parts the last restore read (a checkpoint for an older release deletes them). */
   private readonly keyParts = new Set<string>();
   private readonly out: ResultRecord[] = [];
+  private readonly outOfOrder: OutOfOrderDecision[] = [];
+  /** The next out-of-order event's `order` (checkpointed: an order is a fact of the committed history). */
+  private outOfOrderCount = 0;
   private readonly offsets = new Map<number, number>();
   readonly stats: RuleMergeStats = { events: 0, duplicates: 0 };
 
@@ -142,6 +167,7 @@ export class RuleMergeStage {
       this.clock = new CanonicalClock(B);
     }
     this.held = new BinaryHeap<ForwardedEvent>(canonicalBefore);
+    this.outOfOrderCount = snap?.outOfOrder ?? 0;
     for (const [partition, offset, verdict, source, event] of snap?.held ?? []) {
       this.held.push({ partition, offset, verdictWatermark: fromWire(verdict), sourceWatermark: fromWire(source), event });
     }
@@ -200,6 +226,11 @@ export class RuleMergeStage {
     return this.out.splice(0, this.out.length);
   }
 
+  /** The events fed out of the canonical order since the last call (for the late log, in the same transaction). */
+  takeOutOfOrder(): OutOfOrderDecision[] {
+    return this.outOfOrder.splice(0, this.outOfOrder.length);
+  }
+
   /**
    * Feeds the operator the held events the merged W has passed, in the canonical order: before each, the
    * clock moves to the W its partition met (deciding what that makes due, as one operator would before
@@ -211,6 +242,7 @@ export class RuleMergeStage {
       this.held.pop();
       if (!this.touched.delete(heldId(e))) this.released.add(heldId(e)); // held in a checkpoint already
       this.moveClock(e.sourceWatermark);
+      this.noteOutOfOrder(e);
       this.clock.judgeNextAt(e.verdictWatermark);
       try {
         this.operator.process(e.event, { source: this.sourceOf(e.partition), offset: e.offset });
@@ -219,6 +251,20 @@ export class RuleMergeStage {
       }
     }
     this.moveClock(m);
+  }
+
+  /**
+   * An event whose partition's W is behind the clock (it woke up from idle behind the merge) and that the
+   * clock's position changes: decided at once (on time, ts <= clock) or evaluated late amid events the
+   * canonical order would have fed after it. One on time with ts above the clock waits its turn as usual.
+   */
+  private noteOutOfOrder(e: ForwardedEvent): void {
+    const clock = this.clock.current;
+    if (!(e.sourceWatermark < clock)) return;
+    const ts = e.event[this.def.schema.timeField] as number;
+    const evaluatedOnArrival = ts <= e.verdictWatermark;
+    if (!evaluatedOnArrival && ts > clock) return;
+    this.outOfOrder.push({ event: e.event, partition: e.partition, offset: e.offset, verdictWatermark: e.verdictWatermark, decidedAt: clock, order: this.outOfOrderCount++, evaluatedOnArrival });
   }
 
   private moveClock(w: number): void {
@@ -233,7 +279,10 @@ export class RuleMergeStage {
 
   /** The stage without its held events (the head of an incremental checkpoint). */
   private head(): RuleMergeSnapshot {
-    return { definition: this.version, operator: this.operator.snapshot(), offsets: [...this.offsets], merged: this.merged.snapshot(), held: [] };
+    return {
+      definition: this.version, operator: this.operator.snapshot(), offsets: [...this.offsets], merged: this.merged.snapshot(), held: [],
+      ...(this.outOfOrderCount > 0 ? { outOfOrder: this.outOfOrderCount } : {}),
+    };
   }
 
   /**
@@ -252,7 +301,8 @@ export class RuleMergeStage {
     this.keyParts.clear();
     // As that release writes it (stream/upgrade-from.ts): the operator whole; the key parts it restored
     // deleted (1202aee would take them for held events). Its changed keys were taken above all the same.
-    if (upgradeFrom !== undefined) return { head: this.head(), parts: [...parts, ...restoredKeys.map((id): [string, null] => [id, null])] };
+    // (Nor the count of out-of-order events, a field it never wrote.)
+    if (upgradeFrom !== undefined) return { head: withoutOutOfOrder(this.head()), parts: [...parts, ...restoredKeys.map((id): [string, null] => [id, null])] };
     for (const [key, json] of operator.parts) parts.push([keyId(key), json]);
     return { head: { ...this.head(), operator: { ...operator.head, definition: keysInParts(this.version) } }, parts };
   }
@@ -281,6 +331,7 @@ export class RuleMergeStage {
       throw new ConcordError(`${this.def.name}: the merge checkpoint is from another definition version; ${OTHER_VERSION_ADVICE}`, { domain: 'user' });
     }
     this.out.length = 0;
+    this.outOfOrder.length = 0;
     this.touched.clear();
     this.released.clear();
     this.keyParts.clear();

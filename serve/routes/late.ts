@@ -19,6 +19,8 @@ function lateJson(def: PipelineDefinition, l: StoredLateEvent) {
     watermark: typeof r.watermark === 'number' && Number.isFinite(r.watermark) ? isoMillis(r.watermark) : null,
     window_start: typeof r.windowStart === 'number' ? isoMillis(r.windowStart) : null, window_end: typeof r.windowEnd === 'number' ? isoMillis(r.windowEnd) : null,
     day: l.day, source: l.source, offset: l.offset, evaluated_on_arrival: l.evaluatedOnArrival, event: eventToJson(event, def.schema),
+    // A rule's merge stage fed it out of the canonical order after its partition woke up from idle (not late unless evaluated on arrival).
+    ...(l.decidedAfterWakeup ? { decided_after_wakeup: { at: l.decidedAfterWakeup.at === null ? '+infinity' : isoMillis(l.decidedAfterWakeup.at) } } : {}),
   };
 }
 

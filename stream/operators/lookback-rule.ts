@@ -185,9 +185,13 @@ export class LookbackRuleOperator extends EventTimeOperator {
       this.decide(top, top.user.kept.indexOf(top), w, false);
     }
     // Forget what no future decision can see: ts <= W - L - span (late events above W - L look back one span).
-    if (w !== Number.POSITIVE_INFINITY && w - this.lastSweep >= this.def.rule.span) {
-      this.lastSweep = w;
-      const horizon = w - this.def.allowedLateness - this.def.rule.span;
+    // Swept at whole spans of W (a multiple of the span at or below W), not at whichever W a call brings:
+    // what is forgotten is then a function of W alone, so an event a merge stage decides far behind W (its
+    // partition woke up from idle) sees what reconcile's recomputation, moving W in other steps, keeps.
+    const span = this.def.rule.span;
+    if (w !== Number.POSITIVE_INFINITY && w - this.lastSweep >= span) {
+      this.lastSweep = Math.floor(w / span) * span;
+      const horizon = this.lastSweep - this.def.allowedLateness - span;
       for (const user of this.users.values()) this.forget(user, horizon);
     }
   }

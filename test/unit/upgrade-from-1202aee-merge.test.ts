@@ -58,14 +58,31 @@ function checkpoint(holder: Holder, next: number): OutRecord[] {
   return mergeCheckpointRecords('cp', HEAD, next, new Map([[def.name, flagged]]), '1202aee').records;
 }
 
-/** The stage's whole state in a fixed order (a restore rebuilds keys and held events in stored order). */
+type UserWire = { key: string; lastDroppedSatisfied: boolean; kept: [ts: number, id: string, value: unknown, seq: number, decided: boolean, satisfied: boolean][] };
+
+/**
+ * The stage's whole state in a fixed order (a restore rebuilds keys and held events in stored order).
+ * What a release forgets by its sweep is left out: decided events no decision within L sees any more
+ * (ts <= W - L - span), folded into the key's last dropped status as a sweep would. 1202aee swept at
+ * whichever W came, this release at whole spans of W (stream/operators/lookback-rule.ts), so the two
+ * forget the same events at different steps; what a decision within L sees is the same.
+ */
 function stateOf(stage: Stage): unknown {
   const snap = stage.snapshot();
-  const state = snap.operator.state as { users: { key: string }[] };
+  const state = snap.operator.state as { users: UserWire[]; lastSweep?: number | null };
+  const horizon = (snap.operator.watermark.combined ?? Number.NEGATIVE_INFINITY) - def.allowedLateness - def.rule.span;
+  const users = state.users.flatMap((u) => {
+    let n = 0;
+    while (n < u.kept.length && u.kept[n]![0] <= horizon && u.kept[n]![4]) n++;
+    const lastDroppedSatisfied = n > 0 ? u.kept[n - 1]![5] : u.lastDroppedSatisfied;
+    const kept = u.kept.slice(n);
+    return kept.length === 0 && !lastDroppedSatisfied ? [] : [{ ...u, kept, lastDroppedSatisfied }];
+  });
+  const { lastSweep: _, ...rest } = state;
   return {
     ...snap,
     held: [...(snap.held ?? [])].sort((a, b) => a[0] - b[0] || a[1] - b[1]),
-    operator: { ...snap.operator, state: { ...state, users: [...state.users].sort((a, b) => (a.key < b.key ? -1 : 1)) } },
+    operator: { ...snap.operator, state: { ...rest, users: users.sort((a, b) => (a.key < b.key ? -1 : 1)) } },
   };
 }
 
