@@ -1,6 +1,6 @@
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { archiveScan } from './archive-columns.ts';
-import { DuckDb, quoteIdent } from './duckdb.ts';
+import { DuckDb, quoteIdent, quoteString } from './duckdb.ts';
 import { WS, inTimeRanges, timeExpr } from './replay-sql.ts';
 
 /** Which archived deliveries a replay reads. */
@@ -26,6 +26,11 @@ export interface SourceFilter {
    * (reconcile/rule-day-reach.ts). Files gone since they were listed (moved to `_corrupt/`) are skipped.
    */
   files?: readonly string[];
+  /**
+   * Read only the events of this source (`_source`): one input file, as one `concord stream` run read it
+   * (reconcile's `other_run` for a day two runs wrote: reconcile/other-run.ts).
+   */
+  source?: string;
 }
 
 /** Temp tables of left-out deliveries: `exclude` (read by `sourceRelation`), and per-window skips. */
@@ -36,8 +41,9 @@ export const EXCLUDED_FROM_WINDOWS = 'replay_excluded_windows';
 export function sourceRelation(def: PipelineDefinition, archiveDir: string, options: SourceFilter, files = archiveFiles(archiveDir, def)): string {
   const ranges = options.timeRanges;
   const excluded = options.exclude && options.exclude.length > 0 ? EXCLUDED : undefined;
-  if (!options.dedupe && !ranges && !excluded) return files;
-  const where = ranges ? `WHERE ${inTimeRanges(timeExpr(def), ranges)}` : '';
+  if (!options.dedupe && !ranges && !excluded && options.source === undefined) return files;
+  const conditions = [...(ranges ? [inTimeRanges(timeExpr(def), ranges)] : []), ...(options.source === undefined ? [] : [`_source = ${quoteString(options.source)}`])];
+  const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
   const base = excluded ? `(SELECT * FROM ${files} ANTI JOIN ${excluded} USING (_source, _offset))` : files;
   const once = options.dedupe ? `QUALIFY row_number() OVER (PARTITION BY ${quoteIdent(def.schema.idField)} ORDER BY _ingest_ts, _source, _offset) = 1` : '';
   return `(SELECT * FROM ${base} ${where} ${once})`;

@@ -200,7 +200,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   await step(1, 'replaying the day from the archive and attributing differences');
   const { report, replayed, readFrom } = await reconcileWithReplay({
     ...(archiveAdded.length > 0 ? { archiveAdded } : {}), ...rule,
-    ...(otherRun.length > 0 ? { otherRun } : {}),
+    ...(otherRun.length > 0 ? { otherRun } : {}), storedRuns: true,
     def, realtime, archiveDir: req.archiveDir, lateLog, range, ...(dashboardRead ? { dashboardRead } : {}),
     progress: (stage) => step(1, `replaying the day and attributing differences: ${stage}`),
   });

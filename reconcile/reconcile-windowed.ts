@@ -7,7 +7,7 @@ import { addedByCell, type ArchiveAdded } from './archive-added.ts';
 import { causeOf, evidenceAttribution, sameValueOf, windowAttribution, windowsSkippedBy, type Evidence } from './attribution.ts';
 import { diffCells, loadResults, variantSide, type CellSide } from './cell-diff.ts';
 import { finalResults } from './final-results.ts';
-import { contradictedBy } from './other-run.ts';
+import { contradictedBy, singleFileValues } from './other-run.ts';
 import type { LoggedLate, ReconcileInput } from './reconcile.ts';
 import { emptyReport, recordDifference, type ReconcileReport } from './reconcile-report.ts';
 import { inRange } from './result-range.ts';
@@ -100,6 +100,15 @@ export async function reconcileWindowed(
   const addedEvents = added ? addedByCell(def, added) : undefined;
   const sameValue = sameValueOf(def);
   const contradicted = contradictedBy(input.otherRun);
+  // A stored value that is one input file's alone: another run over another file of the day wrote the
+  // same value there, so the store took it for a rerun and recorded no cell (other-run.ts). Computed only
+  // when a difference is left unexplained.
+  let singleFile: Map<string, ResultRecord>[] | undefined;
+  const oneFilesValue = async (rt: ResultRecord | undefined) => {
+    if (!input.storedRuns || rt === undefined) return false;
+    singleFile ??= await singleFileValues(db, def, input.archiveDir, { ...ranges, ...(logged ? { exclude: logged.map((l) => l.record.position) } : {}) });
+    return singleFile.some((values) => sameValue(rt, values.get(cellKey(rt))));
+  };
   for (const row of diff.rows) {
     // Equal, but the reader saw another value, and the stream itself settled on the right one later.
     if (row.same) recordDifference(report, row.read, row.rp, 'update_after_read', []);
@@ -113,7 +122,7 @@ export async function reconcileWindowed(
         cause = 'archive_added';
         events = [...events, ...addedHere];
       }
-      if (cause === 'unexplained' && contradicted(row.rt ?? row.rp)) cause = 'other_run';
+      if (cause === 'unexplained' && (contradicted(row.rt ?? row.rp) || (await oneFilesValue(row.rt)))) cause = 'other_run';
       recordDifference(report, row.rt, row.rp, cause, events);
     }
   }

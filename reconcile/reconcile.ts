@@ -62,6 +62,12 @@ export interface ReconcileInput {
    * `other_run` dirty cells): a difference there no other cause explains is `other_run`.
    */
   readonly otherRun?: readonly DirtyCell[];
+  /**
+   * The realtime rows are the store's, which several stream runs may have written (a day's second file
+   * streamed into the same store): a window whose value is exactly one archived file's alone is
+   * `other_run` too (other-run.ts `singleFileValues`), recorded cell or not.
+   */
+  readonly storedRuns?: true;
 }
 
 /** A late event as a worker recorded it. */

@@ -54,6 +54,26 @@ describe.each(backends)('reconcile after another run contradicted the stream: $n
     expect(a2?.values.views).toBe(4);
   });
 
+  it('names other_run where the second file\'s value of a cell equals the first\'s (the store recorded no cell), and publishes', async () => {
+    // Minute 0 of /a: one click in each file. The second run's row equals the first's, so the store takes
+    // it for a rerun and records no cell; the replay counts 2. (It was unexplained: the day never published.)
+    const store = await openStore(url(), { registry: seedRegistry(), schema: schemas.next('or') });
+    stores.push(store);
+    const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
+    const one = [click('a0', T0 + 100, '/a'), click('close', T0 + 20 * M, '/c')];
+    const two = [click('o1', T0 + 5, '/a'), click('close2', T0 + 20 * M, '/d')];
+    await new ParquetArchive(archiveDir, def.schema).write(memoryBatches('file:first.jsonl', one, 1000));
+    await new ParquetArchive(archiveDir, def.schema).write(memoryBatches('file:second.jsonl', two, 1000));
+    await store.writeRealtime((await streamLines(def, one)).changelog);
+    expect((await store.writeRealtime((await streamLines(def, two)).changelog)).conflicting ?? 0).toBe(0);
+    expect(await store.contradictedCells(P, DAY)).toEqual([]);
+    const rec = await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'r1', reportDir: join(ws.dir, 'reports') });
+    expect(rec.report.differences.map((d) => [d.cell.url, d.realtime?.views, d.replay?.views, d.cause])).toEqual([['/a', 1, 2, 'other_run']]);
+    expect(rec.report.unexplained).toBe(0);
+    const a0 = (await store.current(P, DAY)).find((r) => r.windowStart === T0 && r.key.url === '/a');
+    expect(a0?.values.views).toBe(2);
+  });
+
   it('still other_run after a backfill of the published day consumed the dirty cell, and after a reconcile published it', async () => {
     const { store, archiveDir, firstFinal, writeSecond } = await twoRuns();
     // Published from the first run's rows, then the second run: the backfill writes a new version, while
