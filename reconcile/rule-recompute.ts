@@ -35,8 +35,11 @@ import { planRuleDay } from './rule-day-reach.ts';
  * So one operator over the keys, on a clock: the on-time events first, undecided (W = -infinity); then each
  * event evaluated on arrival, in the canonical order, the clock moved to its W first (deciding what that
  * makes due); then W = +infinity. The operator forgets only what no event within L can see, so the
- * result does not depend on sweeps. Not reproduced: an event the merge stage decided "at once" because its
- * partition woke up from idle behind the merge (processing time decides that).
+ * result does not depend on sweeps within L. An event the merge stage fed out of the canonical order (its
+ * partition woke up from idle behind the merge: processing time placed it) is logged by the merge with the
+ * clock it came at and its rank (`decidedAfterWakeup`): fed there, judged by its worker's W, and an on-time
+ * one decided at once (`fedBefore`); the operator sweeps at whole spans of W, so what such an event sees,
+ * beyond L too, does not depend on the steps the clock moved in.
  */
 export interface RuleRecomputation {
   /** The recomputed alerts of the keys, by cell; archive-added events counted as on time (as replay counts them). */
