@@ -49,6 +49,16 @@ function storedLateJson(l: LoggedLate): string {
   return JSON.stringify({ evaluated_on_arrival: l.evaluatedOnArrival, record: l.record, ...(l.decidedAfterWakeup ? { decided_after_wakeup: l.decidedAfterWakeup } : {}) });
 }
 
+/**
+ * SQL: a row of `late_events` that counts as a late event. Not the merge stage's record of an on-time
+ * event it decided after its partition woke up from idle (`evaluated_on_arrival` false and
+ * `decided_after_wakeup`): kept for reconcile, it was never late. Read from storedLateJson's text, whose
+ * key order is fixed: `,"decided_after_wakeup":{` can only be its own key (an event's fields are
+ * scalars, and a string's quotes are escaped).
+ */
+export const COUNTED_LATE_SQL =
+  `NOT (record_json LIKE '{"evaluated_on_arrival":false,%' AND record_json LIKE '%,"decided_after_wakeup":{%')`;
+
 const ALSO_COLUMNS: StageColumn[] = [
   { name: 'pipeline', type: 'TEXT' }, { name: 'day', type: 'TEXT' }, { name: 'source', type: 'TEXT' }, { name: 'off', type: 'BIGINT' },
   { name: 'dirty_ws', type: 'BIGINT' }, { name: 'dirty_cell', type: 'TEXT' }, { name: 'key_json', type: 'TEXT' }, { name: 'hold', type: 'TEXT' }];

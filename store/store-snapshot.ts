@@ -6,6 +6,7 @@ import type { SqlDriver, SqlValue } from './sql-driver.ts';
 import { rowFromDb, type StoredRow } from './rows.ts';
 import { SqlResultStore, type StoreOptions } from './sql-store.ts';
 import { everyVersion } from './store-tables.ts';
+import { COUNTED_LATE_SQL } from './dirty-cells.ts';
 
 const DAY = 86_400_000;
 
@@ -255,9 +256,9 @@ export class StoreSnapshot {
     }));
   }
 
-  /** Late events stored per pipeline and day, days in [fromDay, toDay]. */
+  /** Late events stored per pipeline and day, days in [fromDay, toDay] (on-time records of an idle wakeup not counted). */
   async lateCounts(fromDay: string, toDay: string): Promise<{ pipeline: string; day: string; n: number }[]> {
-    const rows = await this.q.query(`SELECT pipeline, day, count(*) AS n FROM ${this.s}.late_events WHERE day >= $1 AND day <= $2 GROUP BY pipeline, day ORDER BY pipeline, day`, [fromDay, toDay]);
+    const rows = await this.q.query(`SELECT pipeline, day, count(*) AS n FROM ${this.s}.late_events WHERE day >= $1 AND day <= $2 AND ${COUNTED_LATE_SQL} GROUP BY pipeline, day ORDER BY pipeline, day`, [fromDay, toDay]);
     return rows.map((x) => ({ pipeline: String(x.pipeline), day: String(x.day), n: Number(x.n) }));
   }
 
@@ -288,7 +289,7 @@ export class StoreSnapshot {
       return out.get(name)!;
     };
     for (const x of await this.q.query(`SELECT pipeline, count(*) AS n FROM ${this.s}.result_rows GROUP BY pipeline`)) at(x.pipeline).rows = Number(x.n);
-    for (const x of await this.q.query(`SELECT pipeline, count(*) AS n FROM ${this.s}.late_events GROUP BY pipeline`)) at(x.pipeline).late = Number(x.n);
+    for (const x of await this.q.query(`SELECT pipeline, count(*) AS n FROM ${this.s}.late_events WHERE ${COUNTED_LATE_SQL} GROUP BY pipeline`)) at(x.pipeline).late = Number(x.n);
     for (const x of await this.q.query(`SELECT pipeline, count(*) AS n FROM ${this.s}.dirty_cells WHERE consumed_by IS NULL GROUP BY pipeline`)) at(x.pipeline).dirty = Number(x.n);
     for (const x of await this.q.query(`SELECT pipeline, watermark FROM ${this.s}.watermarks`)) at(x.pipeline).watermark = Number(x.watermark);
     return out;

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { fraudMultiCountry, seedRegistry } from '../../examples/seed.ts';
 import type { LoggedLate } from '../../reconcile/reconcile.ts';
-import { openStore } from '../../store/open-store.ts';
+import { openStore, openStoreReader } from '../../store/open-store.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
 import { DAY, storeBackends, T0 } from '../fixtures/result-store.ts';
 
@@ -29,5 +29,26 @@ describe.each(backends)('store: the merge stage\'s record of a late event fed af
     expect(await store.appendLate(def.name, [worker, merge])).toBe(0);
     expect(await store.appendLate(def.name, [merge, worker])).toBe(0);
     expect(await store.lateEvents(def.name, DAY)).toEqual([merge]);
+  });
+
+  it('keeps the merge\'s record of an on-time event for reconcile, but counts only late events as late', async () => {
+    const schema = schemas.next('ontime');
+    const at = url();
+    const store = await openStore(at, { registry: seedRegistry(), schema });
+    stores.push(store);
+    const late: LoggedLate = { record, evaluatedOnArrival: true, decidedAfterWakeup: { at: T0 + 60_000, order: 0 } };
+    const dropped: LoggedLate = { record: { ...record, position: { source: 'transactions:1', offset: 8 } }, evaluatedOnArrival: false };
+    const onTime: LoggedLate = { record: { ...record, position: { source: 'transactions:0', offset: 3 } }, evaluatedOnArrival: false, decidedAfterWakeup: { at: T0 + 60_000, order: 1 } };
+    await store.appendLate(def.name, [late, dropped, onTime]);
+    expect(await store.lateEvents(def.name, DAY)).toHaveLength(3);
+    await store.close();
+    stores.pop();
+    const reader = await openStoreReader(at, { registry: seedRegistry(), schema });
+    try {
+      expect(await reader.read((s) => s.lateCounts(DAY, DAY))).toEqual([{ pipeline: def.name, day: DAY, n: 2 }]);
+      expect((await reader.read((s) => s.totals())).get(def.name)?.late).toBe(2);
+    } finally {
+      await reader.close();
+    }
   });
 });
