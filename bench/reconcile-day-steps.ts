@@ -8,10 +8,10 @@
  * Figures in docs/benchmarks.md ("A day's reconcile by archive days: the steps").
  */
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { offsetsDir } from '../batch/archive-layout.ts';
+import { offsetsDir, schemaDir } from '../batch/archive-layout.ts';
 import { DuckDb } from '../batch/duckdb.ts';
 import { listArchiveFiles, ParquetArchive } from '../batch/parquet-archive.ts';
 import { replay } from '../batch/replay.ts';
@@ -73,6 +73,17 @@ async function steps(def: PipelineDefinition, dir: string): Promise<Record<strin
     await rm(offsetsDir(dir, def.schema), { recursive: true, force: true });
     out['gaps, no ledger'] = (await timed(() => findGaps(dir, def.schema, db, rejected)))[1];
     out['gaps, ledger current'] = (await timed(() => findGaps(dir, def.schema, db, rejected)))[1];
+    // A file of the oldest day moved out (as to _corrupt/), then back; the oldest day gone (retention), then
+    // back: the ledger reads the file's day again, nothing for a day gone (before 2026-12-06: every file).
+    const victim = (await listArchiveFiles(dir, def.schema))[0]!, oldestDay = join(schemaDir(dir, def.schema), victim.split('/').at(-3)!);
+    await rename(victim, `${victim}.out`);
+    out['gaps, a file removed'] = (await timed(() => findGaps(dir, def.schema, db, rejected)))[1];
+    await rename(`${victim}.out`, victim);
+    out['gaps, the file back'] = (await timed(() => findGaps(dir, def.schema, db, rejected)))[1];
+    await rename(oldestDay, `${dir}-day-away`);
+    out['gaps, oldest day deleted'] = (await timed(() => findGaps(dir, def.schema, db, rejected)))[1];
+    await rename(`${dir}-day-away`, oldestDay);
+    await findGaps(dir, def.schema, db, rejected);
     const timeRanges = def.kind === 'windowed' ? [{ from: range.from, to: range.to + def.window.size }] : undefined;
     const [plan, tPlan] = def.kind === 'rule' ? await timed(() => planRuleDay(db, def, dir, range)) : [undefined, 0];
     if (def.kind === 'rule') out.reach = tPlan;

@@ -1,7 +1,7 @@
-import { copyFileSync, mkdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { archivedOffsetRuns } from '../../batch/archive-offsets.ts';
+import { archivedOffsetRuns, updateOffsetLedger } from '../../batch/archive-offsets.ts';
 import { offsetsDir, schemaDir } from '../../batch/archive-layout.ts';
 import { DuckDb } from '../../batch/duckdb.ts';
 import { listArchiveFiles, ParquetArchive } from '../../batch/parquet-archive.ts';
@@ -64,7 +64,40 @@ describe('the ledger of archived offsets', () => {
     expect(await runs(dir)).toEqual({ 'clicks:0': [[3, 4], [6, 8]] });
     // A ledger that is not one: rebuilt.
     mkdirSync(offsetsDir(dir, schema), { recursive: true });
-    writeFileSync(join(offsetsDir(dir, schema), 'ledger.json'), '{"version": 1, "folders"');
+    writeFileSync(join(offsetsDir(dir, schema), 'ledger.json'), '{"version": 2, "days"');
     expect(await runs(dir)).toEqual({ 'clicks:0': [[3, 4], [6, 8]] });
+  });
+
+  it('rebuilds a ledger of version 1 (one union for the archive) once, from every file', async () => {
+    const dir = join(ws.dir, 'v1');
+    await flush(dir, 0, [0, 1, 2]);
+    await flush(dir, 1, [4, 5]);
+    await settled(dir);
+    // As the release before wrote it: runs of the whole archive, which no removal can be taken out of.
+    mkdirSync(offsetsDir(dir, schema), { recursive: true });
+    writeFileSync(join(offsetsDir(dir, schema), 'ledger.json'), JSON.stringify({ version: 1, folders: {}, runs: { 'clicks:0': [[0, 2], [4, 5]] } }));
+    const db = await DuckDb.open();
+    try {
+      const first = await updateOffsetLedger(dir, schema, db);
+      expect(Object.fromEntries(first.runs)).toEqual({ 'clicks:0': [[0, 2], [4, 5]] });
+      expect(first.read).toHaveLength(2);
+      expect((await updateOffsetLedger(dir, schema, db)).read).toEqual([]);
+      expect(JSON.parse(readFileSync(join(offsetsDir(dir, schema), 'ledger.json'), 'utf8')).version).toBe(2);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('keeps a transactional source (an offset per transaction marker) to a few characters a run', async () => {
+    const dir = join(ws.dir, 'txn');
+    // 300 transactions of 3 records, each followed by its commit marker's offset: 300 runs.
+    const offsets = Array.from({ length: 900 }, (_, i) => 1_000_000_000 + Math.floor(i / 3) * 4 + (i % 3));
+    await flush(dir, 0, offsets);
+    const found = (await runs(dir)) as Record<string, [number, number][]>;
+    expect(found['clicks:0']).toHaveLength(300);
+    const text = readFileSync(join(offsetsDir(dir, schema), 'ledger.json'), 'utf8');
+    const runsPart = text.length - text.replace(/"runs":\{[^}]*\}/, '').length;
+    // `1,2,` a run after the first (was `[1000000004,1000000006],`: 23 characters).
+    expect(runsPart).toBeLessThan(300 * 5);
   });
 });

@@ -38,7 +38,7 @@ describe('a day\'s gap check reads the day archived since the last reconcile, it
     // Day 4's offset 200 of source 1 is lost: counted, from the ledger's runs and the day's files.
     for (const p of [0, 1]) await append(dir, 4, p, p === 1 ? 200 : -1);
     const statements = await statementsDuring(async () => expect((await reconcile({ def, realtime: [], archiveDir: dir, range: day(4) })).evidence.archive_gaps).toBe(1));
-    const gapReads = statements.filter((s) => s.includes('row_number() OVER (PARTITION BY _source ORDER BY _offset)'));
+    const gapReads = statements.filter((s) => s.includes('row_number() OVER (PARTITION BY g, _source ORDER BY _offset)'));
     expect(gapReads).toHaveLength(1);
     expect(daysNamed(gapReads[0]!)).toEqual(['2026-11-24']);
     expect(statements.some((s) => /bitstring_agg|parquet_metadata/.test(s))).toBe(false);

@@ -95,7 +95,7 @@ describe.each(PIPELINES.flatMap((def) => [false, true].map((withLog) => ({ def, 
             const stem = `clicks_${batch.source.slice(-1)}-${batch.offsets![0]}-${batch.offsets!.at(-1)}`;
             await new ParquetArchive(dir, def.schema).write((async function* () { yield batch; })(), { mode: 'append', stem });
           }
-          // A file moved out now and then (as a check moves a corrupt one to _corrupt/): the ledger is rebuilt.
+          // A file moved out now and then (as a check moves a corrupt one to _corrupt/): its day read again.
           const files = await listArchiveFiles(dir, def.schema);
           if (moveOut[d] && files.length > 1) await rename(files[0]!, join(dir, `moved-${d}.parquet`));
           if ((await listArchiveFiles(dir, def.schema)).length === 0) continue;
