@@ -47,9 +47,10 @@ export async function guardRequired(db: DuckDb, def: PipelineDefinition, dir: st
 }
 
 /** The archive of `schema` (or `files` of it) as a relation, tolerant of optional fields added later once learnt. */
-export function archiveScan(dir: string, schema: EventSchema, files?: readonly string[]): string {
+export function archiveScan(dir: string, schema: EventSchema, files?: readonly string[], o: { filename?: string } = {}): string {
   const from = files ? `[${files.map(quoteString).join(', ')}]` : quoteString(partitionGlob(dir, schema));
-  return readsTolerantly(dir, schema) ? tolerantScan(from, schema) : `read_parquet(${from}, hive_partitioning = false)`;
+  const named = o.filename === undefined ? '' : `, filename = ${quoteString(o.filename)}`;
+  return readsTolerantly(dir, schema) ? tolerantScan(from, schema, o) : `read_parquet(${from}, hive_partitioning = false${named})`;
 }
 
 /**
@@ -57,9 +58,10 @@ export function archiveScan(dir: string, schema: EventSchema, files?: readonly s
  * file has none: `union_by_name` fills the files without it when another has it; the empty typed row
  * set (`UNION ALL BY NAME`) adds it when none has. DuckDB pushes projections and filters through both.
  */
-export function tolerantScan(from: string, schema: EventSchema, o: { filename?: boolean } = {}): string {
-  // `filename`: each row's file as a column `filename` (NULL in the typed empty row set).
-  const files = `read_parquet(${from}, hive_partitioning = false, union_by_name = true${o.filename ? ', filename = true' : ''})`;
+export function tolerantScan(from: string, schema: EventSchema, o: { filename?: boolean | string } = {}): string {
+  // `filename`: each row's file as a column `filename` (or the name given; NULL in the typed empty row set).
+  const named = o.filename === undefined || o.filename === false ? '' : `, filename = ${o.filename === true ? 'true' : quoteString(o.filename)}`;
+  const files = `read_parquet(${from}, hive_partitioning = false, union_by_name = true${named})`;
   const optional = Object.entries(schema.fields).filter(([, f]) => !f.required);
   if (optional.length === 0) return files;
   const nulls = optional.map(([n, f]) => `NULL::${duckdbType(f.kind)} AS ${quoteIdent(n)}`).join(', ');

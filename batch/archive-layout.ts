@@ -9,7 +9,7 @@ import { quoteIdent } from './duckdb.ts';
  *   <dir>/<schema>/dt=YYYY-MM-DD/hour=HH/<source>-<firstOffset>-<lastOffset>.parquet   (event time, UTC)
  *   <dir>/<schema>/_rejected/<source>.jsonl                                            (dead letters)
  *   <dir>/<schema>/_blank/<source>.jsonl                                               (offsets of blank lines)
- *   <dir>/<schema>/_offsets/ledger.json         (archived offsets as runs per day folder, batch/archive-offsets.ts)
+ *   <dir>/<schema>/_offsets/ledger.json   (archived offsets as runs per day folder, spans per file: batch/archive-offsets.ts)
  * (<schema>: the schema's name, made file-safe by `safeName`.)
  * Besides the schema's fields every row keeps `_source`, `_offset` (arrival position), `_ingest_ts`,
  * and for each sketched field `_h_<field>_hi` / `_h_<field>_lo`: the pinned 64-bit hash, so replay

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import type { EventSchema } from '../schemas/schema.ts';
 import { offsetsDir, RACY_LISTING_MS, schemaDir } from './archive-layout.ts';
-import type { DuckDb } from './duckdb.ts';
+import { quoteIdent, quoteString, type DuckDb } from './duckdb.ts';
 import { decodeRuns, encodeRuns, mergeRuns, runsOfFiles, type OffsetRuns } from './offset-runs.ts';
 
 export type { OffsetRuns } from './offset-runs.ts';
@@ -35,12 +35,27 @@ interface DayPart {
   runs: Record<string, number[]>;
 }
 
-interface FileStamp { size: number; mtimeMs: number; ino: number }
+interface FileStamp {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  /** Its events per source (a file is never changed, so read once with its offsets). */
+  spans?: Record<string, FileSpan>;
+}
+
+/**
+ * A file's events of one source: `[first offset, last offset, earliest event time, latest event time,
+ * disorder]` (ms), disorder: the most an event's time lies behind the latest of the file's events at
+ * smaller offsets (0 for a single event).
+ */
+export type FileSpan = [number, number, number, number, number];
 
 /** What bringing the ledger up to date did: the runs, and the files it read (by path). */
 export interface LedgerUpdate {
   runs: Map<string, OffsetRuns>;
   read: string[];
+  /** Each file's spans by path (batch/late-candidate-files.ts), undefined if one file's are unknown. */
+  spans: Map<string, Record<string, FileSpan>> | undefined;
 }
 
 export async function archivedOffsetRuns(dir: string, schema: EventSchema, db: DuckDb): Promise<Map<string, OffsetRuns>> {
@@ -76,6 +91,7 @@ export async function updateOffsetLedger(dir: string, schema: EventSchema, db: D
         const stamp = before?.files[name];
         if (!stamp) added.push(join(folder, name));
         else if (stamp.size !== s.size || stamp.mtimeMs !== s.mtimeMs || stamp.ino !== s.ino) whole = true;
+        else if (stamp.spans) files[name]!.spans = stamp.spans;
       }
       if (before && Object.keys(before.files).some((name) => !(name in files))) whole = true;
       hours[hour] = { mtimeMs: now - mtimeMs < RACY_LISTING_MS ? -1 : mtimeMs, files };
@@ -87,7 +103,7 @@ export async function updateOffsetLedger(dir: string, schema: EventSchema, db: D
   }
   // Days gone from the archive are simply not carried over: nothing to read.
   const read = [...toRead.values()].flatMap((d) => d.files);
-  const fresh = await runsOfFiles(db, read, `regexp_extract(filename, '(dt=[^/]*)/hour=[^/]*/[^/]*$', 1)`);
+  const fresh = await runsOfFiles(db, read, `regexp_extract(_archive_file, '(dt=[^/]*)/hour=[^/]*/[^/]*$', 1)`);
   for (const [day, bySource] of fresh) {
     const part = next.days[day];
     if (!part) continue; // cannot be: every file read is of a listed day
@@ -95,10 +111,55 @@ export async function updateOffsetLedger(dir: string, schema: EventSchema, db: D
     for (const [source, list] of bySource) runs[source] = encodeRuns(mergeRuns(decodeRuns(runs[source]) ?? [], list));
     part.runs = runs;
   }
+  // Files whose spans are not known yet (a ledger written before it kept them): read for them once.
+  const unsummarised = [...filesOf(next, root)].filter(([path, stamp]) => !hasSpans(stamp) && !read.includes(path)).map(([path]) => path);
+  await addSpans(db, schema, next, root, [...read, ...unsummarised]);
   const text = JSON.stringify(next);
   if (text !== oldText) await writeLedger(dir, schema, text);
-  return { runs: unionOfDays(next), read };
+  return { runs: unionOfDays(next), read, spans: spansOf(next, root) };
 }
+/** The spans of the files `read` into their stamps; left unknown if the read fails (e.g. a file without the time column). */
+async function addSpans(db: DuckDb, schema: EventSchema, ledger: Ledger, root: string, read: readonly string[]): Promise<void> {
+  if (read.length === 0) return;
+  const ts = `epoch_ms(${quoteIdent(schema.timeField)})`;
+  const c = await db.columns(`SELECT f, s, min(o) AS a, max(o) AS b, min(t) AS t0, max(t) AS t1, count(*) - count(t) AS untimed, coalesce(max(before - t), 0) AS disorder FROM (
+      SELECT _archive_file AS f, _source AS s, _offset AS o, ${ts} AS t,
+        max(${ts}) OVER (PARTITION BY _archive_file, _source ORDER BY _offset ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
+      FROM read_parquet([${read.map(quoteString).join(', ')}], hive_partitioning = false, filename = '_archive_file'))
+    GROUP BY f, s`).catch(() => undefined);
+  if (!c) return;
+  const byPath = new Map<string, Record<string, FileSpan>>(read.map((f) => [f, {}]));
+  (c.f ?? []).forEach((f, i) => {
+    // Events without a time: the file is not summarised (judged by the whole scan).
+    const path = String(f), spans = byPath.get(path);
+    if (Number(c.untimed![i]) > 0) byPath.delete(path);
+    else if (spans) spans[String(c.s![i])] = [Number(c.a![i]), Number(c.b![i]), Number(c.t0![i]), Number(c.t1![i]), Math.max(0, Number(c.disorder![i]))];
+  });
+  for (const [path, stamp] of filesOf(ledger, root)) {
+    const spans = byPath.get(path);
+    if (spans) stamp.spans = spans;
+  }
+}
+
+/** Every file's spans by path, or undefined when some file's are unknown. */
+function spansOf(ledger: Ledger, root: string): Map<string, Record<string, FileSpan>> | undefined {
+  const out = new Map<string, Record<string, FileSpan>>();
+  for (const [path, stamp] of filesOf(ledger, root)) {
+    if (!hasSpans(stamp)) return undefined;
+    out.set(path, stamp.spans);
+  }
+  return out;
+}
+
+function* filesOf(ledger: Ledger, root: string): Generator<[string, FileStamp]> {
+  for (const [day, part] of Object.entries(ledger.days)) {
+    for (const [hour, h] of Object.entries(part.hours)) {
+      for (const [name, stamp] of Object.entries(h.files)) yield [join(root, day, hour, name), stamp];
+    }
+  }
+}
+
+const hasSpans = (stamp: FileStamp): stamp is FileStamp & { spans: Record<string, FileSpan> } => isRecord(stamp.spans) && Object.values(stamp.spans).every(isSpan);
 
 /** The archive's runs per source: the union of its days'. */
 function unionOfDays(ledger: Ledger): Map<string, OffsetRuns> {
@@ -135,6 +196,8 @@ async function readLedger(dir: string, schema: EventSchema): Promise<{ ledger?: 
     return { text };
   }
 }
+
+const isSpan = (v: unknown): v is FileSpan => Array.isArray(v) && v.length === 5 && v.every((n) => Number.isSafeInteger(n));
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 

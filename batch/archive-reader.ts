@@ -4,6 +4,7 @@ import { partitionGlob } from './archive-layout.ts';
 import { DuckDb, quoteIdent, quoteString } from './duckdb.ts';
 import { listArchiveFiles } from './parquet-archive.ts';
 import { archiveScan } from './archive-columns.ts';
+import type { OpenPart } from './late-candidate-files.ts';
 
 /** The sources (file, topic:partition) an archive holds, for registering them before a shadow run. */
 export async function archivedSources(dir: string, schema: EventSchema, db: DuckDb): Promise<string[]> {
@@ -84,13 +85,15 @@ export interface WatermarkedEvent extends ArchivedEvent {
 export async function readLateCandidates(
   dir: string,
   schema: EventSchema,
-  options: { maxOutOfOrderness: number; db?: DuckDb; fields?: readonly string[]; files?: readonly string[] },
+  options: { maxOutOfOrderness: number; db?: DuckDb; fields?: readonly string[]; files?: readonly string[]; open?: readonly OpenPart[] },
 ): Promise<WatermarkedEvent[]> {
   if ((options.files ?? (await listArchiveFiles(dir, schema))).length === 0) return [];
   const names = [...new Set([...(options.fields ?? Object.keys(schema.fields)), schema.timeField])];
   const ts = `epoch_ms(${quoteIdent(schema.timeField)})`;
   const B = Math.trunc(options.maxOutOfOrderness);
+  const open = options.open;
   return withDb(options.db, async (db) => {
+    if (open) return eventsWithSeeds(db, dir, schema, names, ts, B, options.files!, open);
     const cols = await db.columns(
       `SELECT ${selectList(schema, names)}, _source, _offset, _w FROM (
          SELECT *, max(${ts}) OVER (PARTITION BY _source ORDER BY _offset ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) - ${B} - 1 AS _w
@@ -100,4 +103,29 @@ export async function readLateCandidates(
     );
     return eventsOf(cols, names, (r) => ({ watermark: Number(cols._w![r]) }));
   });
+}
+
+/**
+ * `readLateCandidates` over `files` only (batch/late-candidate-files.ts): the events of the `open` parts
+ * (file, source), each W the larger of the running W over `files` and the part's seed (the W of the files
+ * wholly before it, from their spans).
+ */
+async function eventsWithSeeds(
+  db: DuckDb, dir: string, schema: EventSchema, names: readonly string[], ts: string, B: number, files: readonly string[], open: readonly OpenPart[],
+): Promise<WatermarkedEvent[]> {
+  await db.createTableFromColumns('late_open_parts', [
+    { name: 'file', type: 'VARCHAR', values: open.map((o) => o.file) },
+    { name: 'source', type: 'VARCHAR', values: open.map((o) => o.source) },
+    { name: 'seed', type: 'DOUBLE', values: open.map((o) => o.seed) },
+  ]);
+  const cols = await db.columns(
+    `SELECT ${selectList(schema, names)}, _source, _offset, _w FROM (
+       SELECT e.*, greatest(coalesce(e._w_read, o.seed), o.seed) AS _w FROM (
+         SELECT *, max(${ts}) OVER (PARTITION BY _source ORDER BY _offset ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) - ${B} - 1 AS _w_read
+         FROM ${archiveScan(dir, schema, files, { filename: '_archive_file' })}) e
+       JOIN late_open_parts o ON e._archive_file = o.file AND e._source = o.source)
+     WHERE ${ts} <= _w
+     ORDER BY _source, _offset`,
+  );
+  return eventsOf(cols, names, (r) => ({ watermark: Number(cols._w![r]) }));
 }

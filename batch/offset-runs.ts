@@ -41,7 +41,7 @@ export function decodeRuns(coded: unknown): OffsetRuns | undefined {
 
 /**
  * The runs of distinct offsets per group and source in `files` (islands: an offset minus its rank is
- * constant along a run); `groupOf` names a file's group as a SQL expression over its path `filename`.
+ * constant along a run); `groupOf` names a file's group as a SQL expression over its path `_archive_file`.
  */
 export async function runsOfFiles(db: DuckDb, files: readonly string[], groupOf: string): Promise<Map<string, Map<string, OffsetRuns>>> {
   const out = new Map<string, Map<string, OffsetRuns>>();
@@ -49,7 +49,7 @@ export async function runsOfFiles(db: DuckDb, files: readonly string[], groupOf:
   const c = await db.columns(`SELECT g, _source AS s, min(_offset) AS a, max(_offset) AS b FROM (
       SELECT g, _source, _offset, _offset - row_number() OVER (PARTITION BY g, _source ORDER BY _offset) AS island
       FROM (SELECT DISTINCT ${groupOf} AS g, _source, _offset
-        FROM read_parquet([${files.map(quoteString).join(', ')}], hive_partitioning = false, filename = true)))
+        FROM read_parquet([${files.map(quoteString).join(', ')}], hive_partitioning = false, filename = '_archive_file')))
     GROUP BY g, _source, island ORDER BY g, s, a`);
   (c.s ?? []).forEach((s, i) => {
     const group = String(c.g![i]), source = String(s);

@@ -1,5 +1,7 @@
 import { readLateCandidates, type ArchivedEvent, type WatermarkedEvent } from '../batch/archive-reader.ts';
 import { ArchiveHours } from '../batch/archive-hours.ts';
+import { updateOffsetLedger } from '../batch/archive-offsets.ts';
+import { lateCandidateFiles, type OpenPart } from '../batch/late-candidate-files.ts';
 import type { DuckDb } from '../batch/duckdb.ts';
 import { fieldsRead, type PipelineDefinition } from '../pipeline/definition.ts';
 import { compileFilter } from '../pipeline/filter.ts';
@@ -105,8 +107,19 @@ export async function archiveLateSet(dir: string, def: PipelineDefinition, db?: 
  * `files`: judge the events of these files only, against the W of these files' events (see `filesFrom`).
  */
 export async function archiveJudgement(dir: string, def: PipelineDefinition, db?: DuckDb, files?: readonly string[]): Promise<PartitionJudgement> {
-  const candidates = await readLateCandidates(dir, def.schema, { maxOutOfOrderness: def.watermark.maxOutOfOrderness, fields: fieldsRead(def), ...(db ? { db } : {}), ...(files ? { files } : {}) });
+  const plan = files === undefined && db ? await candidateFilesOf(dir, def, db) : undefined;
+  const read = files ? { files } : plan ? { files: plan.read, open: plan.open } : {};
+  const candidates = await readLateCandidates(dir, def.schema, { maxOutOfOrderness: def.watermark.maxOutOfOrderness, fields: fieldsRead(def), ...(db ? { db } : {}), ...read });
   return judgeAgainstOwnWatermark(def, candidates);
+}
+
+/**
+ * The whole archive's candidates are in the files the ledger's spans cannot clear (batch/late-candidate-files.ts):
+ * those read, not every file. Undefined (every file read) when a file's spans are unknown.
+ */
+async function candidateFilesOf(dir: string, def: PipelineDefinition, db: DuckDb): Promise<{ read: string[]; open: OpenPart[] } | undefined> {
+  const { spans } = await updateOffsetLedger(dir, def.schema, db);
+  return spans && lateCandidateFiles(spans, def.watermark.maxOutOfOrderness);
 }
 
 /**
