@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ConcordError } from '../pipeline/errors.ts';
 import { MAX_KEY_CHARS, type OutRecord } from './kafka/client.ts';
 import type { PartialMergeSnapshot } from './partial-merge.ts';
-import type { RuleMergeSnapshot } from './rule-merge.ts';
+import type { RuleMergeSnapshot } from './rule-merge-checkpoint.ts';
 import type { UpgradeFrom } from './upgrade-from.ts';
 
 /**
@@ -19,7 +19,7 @@ import type { UpgradeFrom } from './upgrade-from.ts';
 type StageSnapshot = PartialMergeSnapshot | RuleMergeSnapshot;
 
 /**
- * 2: a rule stage's operator may keep its keys in parts (rule-merge.ts); absent in earlier heads (1), which
+ * 2: a rule stage's operator may keep its keys in parts (rule-merge-checkpoint.ts); absent in earlier heads (1), which
  * restore as they are. A newer format is refused: this version would misread it.
  */
 const MERGE_CHECKPOINT_FORMAT = 2;

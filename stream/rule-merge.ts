@@ -2,12 +2,12 @@ import { definitionVersion, type RulePipeline } from '../pipeline/definition.ts'
 import { ConcordError } from '../pipeline/errors.ts';
 import type { ResultRecord } from '../schemas/results.ts';
 import type { AnyEvent } from '../schemas/schema.ts';
-import { createOperator, type OperatorSnapshot, type StreamOperator } from './operators/index.ts';
-import { fromWire, toWire, type WireWatermark } from './merge-messages.ts';
+import { createOperator, type StreamOperator } from './operators/index.ts';
 import { BinaryHeap } from './operators/binary-heap.ts';
 import { CanonicalClock, MergedWatermark } from './rule-merge-tracker.ts';
-import type { WatermarkSnapshot } from '../pipeline/watermark.ts';
-import type { PartsCheckpoint } from './merge-checkpoints.ts';
+import {
+  fromHeldWire, fromParts, operatorToRestore, RuleMergeChanges, toHeldWire, type RuleMergeDelta, type RuleMergeSnapshot,
+} from './rule-merge-checkpoint.ts';
 import { OTHER_VERSION_ADVICE } from './partition-checkpoint.ts';
 import type { UpgradeFrom } from './upgrade-from.ts';
 
@@ -20,20 +20,6 @@ export interface ForwardedEvent {
   /** The partition's own W before the event. */
   readonly sourceWatermark: number;
   readonly event: AnyEvent;
-}
-
-export interface RuleMergeSnapshot {
-  readonly definition: string;
-  /** The one operator's state (its W: the canonical clock). */
-  readonly operator: OperatorSnapshot;
-  /** Last forwarded offset merged, per input partition. */
-  readonly offsets: [number, number][];
-  /** The merged W: every partition's W and idleness (absent in checkpoints before the canonical order: the operator's). */
-  readonly merged?: WatermarkSnapshot;
-  /** Events received and not released yet (the merged W has not passed the W they met). */
-  readonly held?: RuleEventWire[];
-  /** How many events were fed out of the canonical order so far (absent: none; the next one's `order`). */
-  readonly outOfOrder?: number;
 }
 
 /**
@@ -54,30 +40,6 @@ export interface OutOfOrderDecision {
   /** Late within L (the worker logged it too); false: on time, decided at once. */
   readonly evaluatedOnArrival: boolean;
 }
-
-/** A held event in a checkpoint (W as on the wire: infinities as text). */
-type RuleEventWire = [partition: number, offset: number, verdict: WireWatermark, source: WireWatermark, event: AnyEvent];
-
-/**
- * An incremental checkpoint (kafka-merge.ts): the stage without its held events and with its operator's
- * head only; each event held or released since the last one by `partition:offset` (its wire form as a
- * JSON array, or null: released), and each of the operator's keys changed since by `key\0<key>` (a JSON
- * object, or null: forgotten).
- */
-export type RuleMergeDelta = PartsCheckpoint<RuleMergeSnapshot>;
-
-const heldId = (e: { partition: number; offset: number }) => `${e.partition}:${e.offset}`;
-/** The part id of one of the operator's keys: never a held event's `partition:offset`. */
-const keyId = (key: string) => `key\u0000${key}`;
-
-/**
- * The definition an operator head without its keys carries in a merge checkpoint. A release before the
- * operator's keys were parts compares it with its own version and refuses the checkpoint (its message
- * shows this text) instead of restoring the head as a rule that holds no key.
- */
-const keysInParts = (version: string) => `${version} (keys in parts: written by a newer Concord; use a new --group)`;
-const withoutOutOfOrder = ({ outOfOrder: _, ...head }: RuleMergeSnapshot): RuleMergeSnapshot => head;
-const toHeldWire = (e: ForwardedEvent): RuleEventWire => [e.partition, e.offset, toWire(e.verdictWatermark), toWire(e.sourceWatermark), e.event];
 
 export interface RuleMergeStats {
   events: number;
@@ -131,11 +93,8 @@ export class RuleMergeStage {
   private clock!: CanonicalClock;
   private operator!: StreamOperator;
   private held!: BinaryHeap<ForwardedEvent>;
-  /** Events held or released since the last `checkpoint`, by id. */
-  private readonly touched = new Map<string, ForwardedEvent>();
-  private readonly released = new Set<string>();
-  /** Ids of the operator's key parts the last restore read (a checkpoint for an older release deletes them). */
-  private readonly keyParts = new Set<string>();
+  /** What the next incremental checkpoint writes (rule-merge-checkpoint.ts). */
+  private readonly changes: RuleMergeChanges;
   private readonly out: ResultRecord[] = [];
   private readonly outOfOrder: OutOfOrderDecision[] = [];
   /** The next out-of-order event's `order` (checkpointed: an order is a fact of the committed history). */
@@ -149,6 +108,7 @@ export class RuleMergeStage {
     this.version = definitionVersion(def);
     this.sourceOf = (p) => `${inputTopic}:${p}`;
     this.partitions = partitions;
+    this.changes = new RuleMergeChanges(this.version);
     this.start(undefined);
   }
 
@@ -168,9 +128,7 @@ export class RuleMergeStage {
     }
     this.held = new BinaryHeap<ForwardedEvent>(canonicalBefore);
     this.outOfOrderCount = snap?.outOfOrder ?? 0;
-    for (const [partition, offset, verdict, source, event] of snap?.held ?? []) {
-      this.held.push({ partition, offset, verdictWatermark: fromWire(verdict), sourceWatermark: fromWire(source), event });
-    }
+    for (const e of snap?.held ?? []) this.held.push(fromHeldWire(e));
     this.operator = createOperator(this.def, {
       result: (r) => this.out.push(r),
       late: () => {
@@ -178,12 +136,7 @@ export class RuleMergeStage {
       },
       // Recorded by the worker that judged it (concord.late), not again here.
       lateAccepted: () => undefined,
-    }, { tracker: this.clock, ...(snap ? { restore: this.operatorSnapshot(snap.operator), ...(keys ? { restoreParts: keys } : {}) } : {}) });
-  }
-
-  /** The operator's snapshot as it restores: a head whose keys are parts carries the marked definition. */
-  private operatorSnapshot(operator: OperatorSnapshot): OperatorSnapshot {
-    return operator.definition === keysInParts(this.version) ? { ...operator, definition: this.version } : operator;
+    }, { tracker: this.clock, ...(snap ? { restore: operatorToRestore(snap.operator, this.version), ...(keys ? { restoreParts: keys } : {}) } : {}) });
   }
 
   /** The merged W: the minimum over the input partitions' own W (those not idle). */
@@ -211,7 +164,7 @@ export class RuleMergeStage {
     // record says where it stands.
     this.merged.report(this.sourceOf(e.partition), e.sourceWatermark, false);
     this.held.push(e);
-    this.touched.set(heldId(e), e);
+    this.changes.held(e);
   }
 
   /** A worker's report of input `partition`: its own W and whether it is idle (applied at the next `advance`). */
@@ -240,7 +193,7 @@ export class RuleMergeStage {
     const m = this.merged.current;
     for (let e = this.held.peek(); e !== undefined && e.sourceWatermark < m; e = this.held.peek()) {
       this.held.pop();
-      if (!this.touched.delete(heldId(e))) this.released.add(heldId(e)); // held in a checkpoint already
+      this.changes.release(e);
       this.moveClock(e.sourceWatermark);
       this.noteOutOfOrder(e);
       this.clock.judgeNextAt(e.verdictWatermark);
@@ -285,26 +238,10 @@ export class RuleMergeStage {
     };
   }
 
-  /**
-   * What changed since the last call: events held since (and still held), events released that a
-   * checkpoint held, and the operator's keys changed (its whole state was in every head before: a merge
-   * stage's rule rewrote every key it held with each batch).
-   */
+  /** An incremental checkpoint: what changed since the last call (RuleMergeChanges.delta). */
   checkpoint(upgradeFrom?: UpgradeFrom): RuleMergeDelta {
-    const parts: [string, string | null][] = [];
-    for (const [id, e] of this.touched) parts.push([id, JSON.stringify(toHeldWire(e))]);
-    for (const id of this.released) parts.push([id, null]);
-    this.touched.clear();
-    this.released.clear();
     const operator = this.operator.checkpoint!();
-    const restoredKeys = [...this.keyParts];
-    this.keyParts.clear();
-    // As that release writes it (stream/upgrade-from.ts): the operator whole; the key parts it restored
-    // deleted (1202aee would take them for held events). Its changed keys were taken above all the same.
-    // (Nor the count of out-of-order events, a field it never wrote.)
-    if (upgradeFrom !== undefined) return { head: withoutOutOfOrder(this.head()), parts: [...parts, ...restoredKeys.map((id): [string, null] => [id, null])] };
-    for (const [key, json] of operator.parts) parts.push([keyId(key), json]);
-    return { head: { ...this.head(), operator: { ...operator.head, definition: keysInParts(this.version) } }, parts };
+    return this.changes.delta(this.head(), operator, upgradeFrom);
   }
 
   /**
@@ -313,16 +250,10 @@ export class RuleMergeStage {
    * before its keys were parts) restores it whole.
    */
   restoreParts(head: RuleMergeSnapshot, parts: Iterable<string>): void {
-    const held = [...(head.held ?? [])];
-    const keys: string[] = [];
-    for (const json of parts) {
-      if (json.startsWith('[')) held.push(JSON.parse(json) as RuleEventWire);
-      else keys.push(json);
-    }
-    this.restore({ ...head, held }, keys);
-    for (const json of keys) this.keyParts.add(keyId((JSON.parse(json) as { key: string }).key));
+    const { snapshot, keys } = fromParts(head, parts);
+    this.restore(snapshot, keys);
     // A head holding events is a whole checkpoint: the next incremental one must write them all.
-    if ((head.held ?? []).length > 0) for (const e of this.held.values()) this.touched.set(heldId(e), e);
+    this.changes.restored(keys, (head.held ?? []).length > 0 ? this.held.values() : []);
   }
 
   /** `keys`: see `start`. */
@@ -332,9 +263,7 @@ export class RuleMergeStage {
     }
     this.out.length = 0;
     this.outOfOrder.length = 0;
-    this.touched.clear();
-    this.released.clear();
-    this.keyParts.clear();
+    this.changes.clear();
     this.start(snap, keys);
     this.offsets.clear();
     for (const [p, offset] of snap.offsets) this.offsets.set(p, offset);

@@ -4,7 +4,8 @@ import type { AlertResult } from '../../schemas/results.ts';
 import type { OutRecord } from '../../stream/kafka/client.ts';
 import { mergeCheckpointRecords, partKey, readMergeCheckpoint } from '../../stream/merge-checkpoints.ts';
 import { CollectingEmitter, createOperator } from '../../stream/operators/index.ts';
-import { RuleMergeStage, type RuleMergeSnapshot } from '../../stream/rule-merge.ts';
+import { RuleMergeStage } from '../../stream/rule-merge.ts';
+import type { RuleMergeSnapshot } from '../../stream/rule-merge-checkpoint.ts';
 
 // The merge stage's rule keeps its operator's keys in parts (format 2 of the merge checkpoint). A head of
 // the release before (no format, the operator whole in it, held events in parts) must still restore, and

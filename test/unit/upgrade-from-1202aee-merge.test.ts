@@ -5,7 +5,8 @@ import type { AlertResult, ResultRecord } from '../../schemas/results.ts';
 import type { OutRecord } from '../../stream/kafka/client.ts';
 import { mergeCheckpointRecords, readMergeCheckpoint } from '../../stream/merge-checkpoints.ts';
 import type { ForwardedEvent } from '../../stream/rule-merge.ts';
-import { RuleMergeStage, type RuleMergeSnapshot } from '../../stream/rule-merge.ts';
+import { RuleMergeStage } from '../../stream/rule-merge.ts';
+import type { RuleMergeSnapshot } from '../../stream/rule-merge-checkpoint.ts';
 import {
   mergeCheckpointRecords as mergeCheckpointRecords1202aee,
   readMergeCheckpoint as readMergeCheckpoint1202aee,
