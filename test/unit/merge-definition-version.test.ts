@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fraudMultiCountry, uniqueVisitors5m } from '../../examples/seed.ts';
 import { definitionVersion } from '../../pipeline/definition.ts';
 import { ConcordError } from '../../pipeline/errors.ts';
-import { pipelineMerge } from '../../stream/kafka-merge.ts';
+import { pipelineMerge } from '../../stream/pipeline-merge.ts';
 import { progressMessage } from '../../stream/merge-messages.ts';
 
 // A group's partials come from one definition version; records written before the definition changed,
