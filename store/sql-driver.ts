@@ -77,6 +77,13 @@ export function sqlText(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
+/** A row limit as SQL text (LIMIT takes no parameter here): a whole number, never `Infinity` or `NaN`. */
+export function sqlRowLimit(n: number): number {
+  const x = Math.max(1, Math.floor(n));
+  if (!Number.isSafeInteger(x)) throw new RangeError(`internal: a row limit must be a whole number, got ${n}`);
+  return x;
+}
+
 /** PostgreSQL SQLSTATE classes of the environment: connection, resources (disk full), operator intervention, system. */
 const ENVIRONMENT_STATE = /^(08|53|57|58)/;
 

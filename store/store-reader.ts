@@ -2,8 +2,9 @@ import { EMPTY_SNAPSHOT, type SqlReadDriver } from './sql-driver.ts';
 import { SqlResultStore, type StoreOptions } from './sql-store.ts';
 import { StoreSnapshot } from './store-snapshot.ts';
 
-// The snapshot's queries and their row types live in store-snapshot.ts; importers keep reading them from here.
-export { StoreSnapshot, type CompareRow, type DayState, type RowQuery, type StoredLateEvent, type TopKey, type VersionSelector } from './store-snapshot.ts';
+// The snapshot's queries and their row types live in store-snapshot.ts (its compare in version-compare.ts); importers keep reading them from here.
+export { StoreSnapshot, type DayState, type RowQuery, type StoredLateEvent, type TopKey, type VersionSelector } from './store-snapshot.ts';
+export type { CompareRow } from './version-compare.ts';
 
 /**
  * Read-only access to the result store for `concord serve`: every `read` is one consistent snapshot

@@ -1,12 +1,11 @@
 import type { KeyValues } from '../pipeline/keys.ts';
-import type { Registry } from '../pipeline/registry.ts';
-import { sameValuesOf } from '../pipeline/same-values.ts';
 import { MAX_DECIMAL_SCALE } from '../schemas/schema.ts';
-import type { SqlDriver, SqlValue } from './sql-driver.ts';
+import { sqlRowLimit, type SqlDriver, type SqlValue } from './sql-driver.ts';
 import { rowFromDb, type StoredRow } from './rows.ts';
 import { SqlResultStore, type StoreOptions } from './sql-store.ts';
 import { everyVersion } from './store-tables.ts';
 import { COUNTED_LATE_SQL } from './dirty-cells.ts';
+import { VersionCompare, type CompareOptions, type CompareRow } from './version-compare.ts';
 
 const DAY = 86_400_000;
 
@@ -30,22 +29,12 @@ export interface RowQuery {
 }
 
 export interface TopKey { cell: string; key: KeyValues; total: number | null; windows: number }
-/** `differs`: the values are other numbers (a `double` sum's last bits differing is no difference: pipeline/same-values.ts). */
-export interface CompareRow { windowStart: number; windowEnd: number | null; cell: string; kind: 'window' | 'alert'; key: KeyValues; a: Record<string, unknown> | null; b: Record<string, unknown> | null; differs: boolean }
 export interface DayState { liveGeneration: number; generations: number[]; reconciliations: { status: string; generation: number | null; at: number }[] }
 export interface StoredLateEvent {
   pipeline: string; day: string; source: string; offset: number; evaluatedOnArrival: boolean; record: Record<string, unknown>;
   /** A rule's merge stage fed it out of the canonical order (LoggedLate.decidedAfterWakeup): at that clock. */
   decidedAfterWakeup?: { at: number | null; order: number };
 }
-
-const json = (v: unknown): Record<string, unknown> | null => (v === null || v === undefined ? null : (JSON.parse(String(v)) as Record<string, unknown>));
-/** A row limit as SQL text (LIMIT takes no parameter here): a whole number, never `Infinity` or `NaN`. */
-const int = (n: number) => {
-  const x = Math.max(1, Math.floor(n));
-  if (!Number.isSafeInteger(x)) throw new RangeError(`internal: a row limit must be a whole number, got ${n}`);
-  return x;
-};
 
 /**
  * The queries `concord serve` answers from, over one consistent snapshot of the store (StoreReader.read):
@@ -58,7 +47,7 @@ export class StoreSnapshot {
   readonly store: SqlResultStore;
   private readonly q: SqlDriver;
   private readonly s: string;
-  private readonly registry: Registry;
+  private readonly versionCompare: VersionCompare;
 
   /** The database the store lives in, also when the store has no tables (other stores beside it). */
   private readonly database: SqlDriver;
@@ -66,7 +55,7 @@ export class StoreSnapshot {
   constructor(q: SqlDriver, options: StoreOptions & { schema: string }, empty: boolean, database: SqlDriver = q) {
     this.q = q;
     this.s = options.schema;
-    this.registry = options.registry;
+    this.versionCompare = new VersionCompare(q, options.schema, options.registry);
     this.empty = empty;
     this.store = new SqlResultStore(q, options);
     this.database = database;
@@ -94,7 +83,7 @@ export class StoreSnapshot {
       const ws = p(r.after.windowStart);
       where.push(`(r.window_start ${cmp} ${ws} OR (r.window_start = ${ws} AND r.cell ${cmp} ${p(r.after.cell)}))`);
     }
-    const order = (t: string) => `ORDER BY ${t}window_start ${dir}, ${t}cell ${dir} LIMIT ${int(r.limit)}`;
+    const order = (t: string) => `ORDER BY ${t}window_start ${dir}, ${t}cell ${dir} LIMIT ${sqlRowLimit(r.limit)}`;
     const s = this.s, v = r.version;
     let sql: string;
     if (typeof v === 'object') {
@@ -145,7 +134,7 @@ export class StoreSnapshot {
            WHERE r.pipeline = $1 AND r.kind = 'window' AND r.window_start >= $2 AND r.window_start < $3
              AND r.generation = ${live ? 'coalesce(d.generation, 0)' : p(o.version as number)}) w
          GROUP BY cell) t
-       ORDER BY ranked DESC NULLS LAST, exact DESC NULLS LAST, cell LIMIT ${int(o.n)}`, params);
+       ORDER BY ranked DESC NULLS LAST, exact DESC NULLS LAST, cell LIMIT ${sqlRowLimit(o.n)}`, params);
     // An integer sum (HUGEINT from DuckDB, numeric text from PostgreSQL) converted and divided once: the double nearest the exact total.
     const totalOf = (x: Record<string, unknown>) => x.exact === null && x.rest === null ? null : Number(x.exact ?? 0) / unit + Number(x.rest ?? 0);
     return rows.map((x) => ({ cell: String(x.cell), key: JSON.parse(String(x.key_json)) as KeyValues, total: totalOf(x), windows: Number(x.windows) }));
@@ -205,55 +194,14 @@ export class StoreSnapshot {
     if (o.afterSeq !== undefined) { params.push(o.afterSeq); where.push(`seq > $${params.length}`); }
     const rows = await this.q.query(
       `SELECT seq, pipeline, day, generation, previous, reason, at_ms FROM ${this.s}.switch_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY seq ${o.afterSeq === undefined ? 'DESC' : ''} LIMIT ${int(o.limit)}`, params);
+       ORDER BY seq ${o.afterSeq === undefined ? 'DESC' : ''} LIMIT ${sqlRowLimit(o.limit)}`, params);
     return rows.map((x) => ({ seq: Number(x.seq), pipeline: String(x.pipeline), day: String(x.day), generation: Number(x.generation), previous: Number(x.previous), reason: String(x.reason), at: Number(x.at_ms) }))
       .sort((a, b) => a.seq - b.seq);
   }
 
-  /**
-   * Cells of a day in version `a` next to version `b` (full outer join), optionally only those whose values
-   * differ. The SQL compares JSON text; rows whose numbers agree within the `double` tolerance are then
-   * left out, and further pages read until `limit` rows are found or none are left.
-   */
-  async compare(pipeline: string, day: string, a: number, b: number, o: { onlyDifferent: boolean; after?: { windowStart: number; cell: string }; limit: number }): Promise<CompareRow[]> {
-    const def = this.registry.pipelines.find((p) => p.name === pipeline);
-    // A pipeline the definitions no longer name: its values compare as stored text.
-    const same = def ? sameValuesOf(def) : (x: Record<string, unknown>, y: Record<string, unknown>) => JSON.stringify(x) === JSON.stringify(y);
-    const out: CompareRow[] = [];
-    let after = o.after;
-    for (;;) {
-      const page = await this.comparePage(pipeline, day, a, b, { ...o, ...(after ? { after } : {}) });
-      for (const row of page) {
-        row.differs = row.a === null || row.b === null || !same(row.a, row.b);
-        if (row.differs || !o.onlyDifferent) out.push(row);
-        if (out.length === o.limit) return out;
-      }
-      if (page.length < o.limit) return out;
-      const last = page.at(-1)!;
-      after = { windowStart: last.windowStart, cell: last.cell };
-    }
-  }
-
-  /** One page of `compare` as the SQL finds it (JSON text compared). */
-  private async comparePage(pipeline: string, day: string, a: number, b: number, o: { onlyDifferent: boolean; after?: { windowStart: number; cell: string }; limit: number }): Promise<CompareRow[]> {
-    const params: SqlValue[] = [pipeline, day, a, b];
-    const where: string[] = [];
-    if (o.onlyDifferent) where.push('(x.a_values IS NULL OR x.b_values IS NULL OR x.a_values <> x.b_values)');
-    if (o.after) {
-      params.push(o.after.windowStart, o.after.cell);
-      where.push(`(x.window_start > $5 OR (x.window_start = $5 AND x.cell > $6))`);
-    }
-    const side = (g: string) => `SELECT window_start, cell, window_end, kind, key_json, values_json FROM ${this.s}.result_rows WHERE pipeline = $1 AND day = $2 AND generation = ${g}`;
-    const rows = await this.q.query(
-      `SELECT * FROM (
-         SELECT coalesce(a.window_start, b.window_start) AS window_start, coalesce(a.cell, b.cell) AS cell, coalesce(a.window_end, b.window_end) AS window_end,
-                coalesce(a.kind, b.kind) AS kind, coalesce(a.key_json, b.key_json) AS key_json, a.values_json AS a_values, b.values_json AS b_values
-         FROM (${side('$3')}) a FULL OUTER JOIN (${side('$4')}) b ON a.window_start = b.window_start AND a.cell = b.cell) x
-       ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY x.window_start, x.cell LIMIT ${int(o.limit)}`, params);
-    return rows.map((x) => ({
-      windowStart: Number(x.window_start), windowEnd: x.window_end === null ? null : Number(x.window_end), cell: String(x.cell),
-      kind: x.kind === 'alert' ? 'alert' : 'window', key: JSON.parse(String(x.key_json)) as KeyValues, a: json(x.a_values), b: json(x.b_values), differs: true,
-    }));
+  /** Cells of a day in version `a` next to version `b` (VersionCompare.compare, version-compare.ts). */
+  compare(pipeline: string, day: string, a: number, b: number, o: CompareOptions): Promise<CompareRow[]> {
+    return this.versionCompare.compare(pipeline, day, a, b, o);
   }
 
   /** Late events stored per pipeline and day, days in [fromDay, toDay] (on-time records of an idle wakeup not counted). */
@@ -268,7 +216,7 @@ export class StoreSnapshot {
     if (o.after) { params.push(o.after.source, o.after.offset); after = `AND (source > $4 OR (source = $4 AND "offset" > $5))`; }
     const rows = await this.q.query(
       `SELECT pipeline, day, source, "offset", record_json FROM ${this.s}.late_events WHERE pipeline = $1 AND day >= $2 AND day <= $3 ${after}
-       ORDER BY source, "offset" LIMIT ${int(o.limit)}`, params);
+       ORDER BY source, "offset" LIMIT ${sqlRowLimit(o.limit)}`, params);
     return rows.map((x) => {
       const r = JSON.parse(String(x.record_json)) as { evaluated_on_arrival: boolean; record: Record<string, unknown>; decided_after_wakeup?: { at: number | null; order: number } };
       return {
@@ -336,7 +284,7 @@ export class StoreSnapshot {
   async written(pipeline: string, fromStart: number, sinceWritten: number, limit: number): Promise<StoredRow[]> {
     const rows = await this.q.query(
       `SELECT * FROM ${this.s}.result_rows WHERE pipeline = $1 AND generation = 0 AND window_start >= $2 AND written_at > $3
-       ORDER BY written_at, window_start, cell LIMIT ${int(limit)}`, [pipeline, fromStart, sinceWritten]);
+       ORDER BY written_at, window_start, cell LIMIT ${sqlRowLimit(limit)}`, [pipeline, fromStart, sinceWritten]);
     return rows.map(rowFromDb);
   }
 
