@@ -1,5 +1,6 @@
 /** The store on PostgreSQL: the writer (advisory lock, COPY staging) and the read-only snapshots of `concord serve`. */
 import pg from 'pg';
+import { clientKeepAlive, pgTimeouts, serverKeepAlive, withinBound, withinSilence, type PgTimeouts } from './pg-liveness.ts';
 import { stageByCopy } from './pg-stage.ts';
 import { StoreError, statementFailed, readOnlyDriver, redact, type SqlDriver, type SqlReadDriver, type SqlValue, type StageColumn, type TransactionHooks } from './sql-driver.ts';
 
@@ -13,58 +14,69 @@ export class PostgresDriver implements SqlDriver {
   private readonly pool: pg.Pool;
   private readonly lockKey: number;
 
-  private constructor(pool: pg.Pool, lockKey: number) {
+  private constructor(pool: pg.Pool, lockKey: number, private readonly url: string, private readonly timeouts: PgTimeouts) {
     this.pool = pool;
     this.lockKey = lockKey;
   }
 
-  static async open(url: string, lockKey: number): Promise<PostgresDriver> {
-    const pool = new pg.Pool({ connectionString: url, max: 4 });
-    pool.on('error', () => undefined); // an idle client's error surfaces on its next query
+  static async open(url: string, lockKey: number, timeouts: PgTimeouts = pgTimeouts()): Promise<PostgresDriver> {
+    const pool = boundedPool(url, timeouts, { max: 4, application_name: 'concord-writer' });
     try {
       await pool.query('SELECT 1');
     } catch (error) {
       await pool.end().catch(() => undefined);
       throw connectFailure(url, error, ' (run `npm run infra:up`, or set DATABASE_URL)');
     }
-    return new PostgresDriver(pool, lockKey);
+    return new PostgresDriver(pool, lockKey, url, timeouts);
+  }
+
+  /** A pooled connection, or "does not answer" (retriable): a raw pg error (ECONNREFUSED) once reached the CLI as a bug, with its stack trace. */
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (error) {
+      throw new StoreError(`PostgreSQL does not answer: ${error instanceof Error ? error.message : String(error)}`, { cause: error, retriable: true });
+    }
+  }
+
+  /** One statement on a pooled connection, bounded on silence (pg-liveness.ts); a broken connection is not reused. */
+  private async statement(kind: 'query' | 'statement', sql: string, params: readonly SqlValue[]): Promise<pg.QueryResult> {
+    const client = await this.connect();
+    const lost = watchConnection(client);
+    let broken = false;
+    try {
+      return await withinSilence(client, this.url, this.timeouts, () => client.query(sql, params as unknown[]));
+    } catch (error) {
+      broken = connectionLost(error);
+      throw statementFailed(kind, sql, error, broken);
+    } finally {
+      client.release(lost.release() || broken);
+    }
   }
 
   async query(sql: string, params: readonly SqlValue[] = []): Promise<Record<string, unknown>[]> {
-    try {
-      return (await this.pool.query(sql, params as unknown[])).rows as Record<string, unknown>[];
-    } catch (error) {
-      throw statementFailed('query', sql, error, connectionLost(error));
-    }
+    return (await this.statement('query', sql, params)).rows as Record<string, unknown>[];
   }
 
   async execute(sql: string, params: readonly SqlValue[] = []): Promise<number> {
-    try {
-      return (await this.pool.query(sql, params as unknown[])).rowCount ?? 0;
-    } catch (error) {
-      throw statementFailed('statement', sql, error, connectionLost(error));
-    }
+    return (await this.statement('statement', sql, params)).rowCount ?? 0;
   }
 
   async transaction<T>(fn: (tx: SqlDriver) => Promise<T>, hooks: TransactionHooks = {}): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      // A raw pg error here (ECONNREFUSED) once reached the CLI as a bug, with its stack trace.
-      throw new StoreError(`PostgreSQL does not answer: ${error instanceof Error ? error.message : String(error)}`, { cause: error, retriable: true });
-    }
+    const client = await this.connect();
     const lost = watchConnection(client);
+    const silent = <T>(statement: () => Promise<T>) => withinSilence(client, this.url, this.timeouts, statement);
+    let broken = false;
     const exec = async (sql: string, params: readonly SqlValue[] = []) => {
       try {
-        return (await client.query(sql, params as unknown[])).rowCount ?? 0;
+        return (await silent(() => client.query(sql, params as unknown[]))).rowCount ?? 0;
       } catch (error) {
         throw statementFailed('statement', sql, error, connectionLost(error));
       }
     };
     const run = async (sql: string, params: readonly SqlValue[] = []) => {
       try {
-        return (await client.query(sql, params as unknown[])).rows as Record<string, unknown>[];
+        return (await silent(() => client.query(sql, params as unknown[]))).rows as Record<string, unknown>[];
       } catch (error) {
         throw statementFailed('query', sql, error, connectionLost(error));
       }
@@ -74,7 +86,7 @@ export class PostgresDriver implements SqlDriver {
       stage: async (schema, table, columns, all) => {
         const rows = Array.isArray(all) ? all as readonly (readonly SqlValue[])[] : [...all];
         try {
-          return await stageByCopy(client, schema, table, columns, rows);
+          return await silent(() => stageByCopy(client, schema, table, columns, rows));
         } catch (error) {
           throw new StoreError(`staging ${rows.length} rows into ${schema}_${table} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error, retriable: connectionLost(error) });
         }
@@ -89,11 +101,11 @@ export class PostgresDriver implements SqlDriver {
       await run('COMMIT');
       return out;
     } catch (error) {
-      await run('ROLLBACK').catch(() => undefined);
+      await run('ROLLBACK').catch(() => { broken = true; });
       hooks.onRollback?.();
       throw error;
     } finally {
-      client.release(lost.release());
+      client.release(lost.release() || broken);
     }
   }
 
@@ -121,8 +133,8 @@ function watchConnection(client: pg.PoolClient): { release: () => boolean } {
 /** The connection went away (dropped, server shut down or terminated the backend): running again may succeed. */
 function connectionLost(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return code === '57P01' || code === '57P02' || code === '57P03' || code === 'ECONNRESET' || code === 'ECONNREFUSED'
-    || /Connection terminated|connection timeout|Client has encountered a connection error/i.test(error instanceof Error ? error.message : String(error));
+  return code === '57P01' || code === '57P02' || code === '57P03' || code === 'ECONNRESET' || code === 'ECONNREFUSED' || code === 'CONCORD_PG_SILENT'
+    || /Connection terminated|connection timeout|timeout expired|Client has encountered a connection error/i.test(error instanceof Error ? error.message : String(error));
 }
 
 /**
@@ -135,24 +147,25 @@ export class PostgresReadDriver implements SqlReadDriver {
   readonly backend = 'postgres' as const;
   private readonly pool: pg.Pool;
 
-  private constructor(pool: pg.Pool) {
+  /** `boundMs`: the server's statement timeout; the client drops a statement unanswered 1 s after it (the server's clean cancel comes first when it answers). */
+  private constructor(pool: pg.Pool, private readonly boundMs: number) {
     this.pool = pool;
   }
 
-  static async open(url: string, options: { poolSize?: number; statementTimeoutMs?: number } = {}): Promise<PostgresReadDriver> {
-    const timeout = Math.max(1, Math.floor(options.statementTimeoutMs ?? 15_000));
-    const pool = new pg.Pool({
-      connectionString: url, max: options.poolSize ?? 4, application_name: 'concord-reader', connectionTimeoutMillis: 5_000,
+  static async open(url: string, options: { poolSize?: number; statementTimeoutMs?: number } = {}, timeouts: PgTimeouts = pgTimeouts()): Promise<PostgresReadDriver> {
+    const timeout = Math.max(1, Math.floor(options.statementTimeoutMs ?? timeouts.readMs));
+    // The pool's own connect timeout bounds the wait for a free connection too: an API answer is worth nothing after it.
+    const pool = boundedPool(url, timeouts, {
+      max: options.poolSize ?? 4, application_name: 'concord-reader', connectionTimeoutMillis: timeouts.connectMs,
       options: `-c default_transaction_read_only=on -c statement_timeout=${timeout} -c lock_timeout=2000 -c idle_in_transaction_session_timeout=${timeout * 2}`,
     });
-    pool.on('error', () => undefined);
     try {
       await pool.query('SELECT 1');
     } catch (error) {
       await pool.end().catch(() => undefined);
       throw connectFailure(url, error, '');
     }
-    return new PostgresReadDriver(pool);
+    return new PostgresReadDriver(pool, timeout);
   }
 
   async snapshot<T>(fn: (q: SqlDriver) => Promise<T>): Promise<T> {
@@ -168,7 +181,7 @@ export class PostgresReadDriver implements SqlReadDriver {
     const run = (sql: string, params: readonly SqlValue[] = []) => {
       const one = async () => {
         try {
-          return (await client.query(sql, params as unknown[])).rows as Record<string, unknown>[];
+          return (await withinBound(client, this.boundMs + 1_000, () => client.query(sql, params as unknown[]))).rows as Record<string, unknown>[];
         } catch (error) {
           // A pooled connection PostgreSQL dropped: the store is down (503), not broken (500).
           throw statementFailed('query', sql, error, connectionLost(error));
@@ -199,6 +212,23 @@ export class PostgresReadDriver implements SqlReadDriver {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/**
+ * A pool whose new connections give up after the connect timeout (the pool's own option would bound
+ * the wait for a free connection as well: a writer may rightly wait for one) and keep TCP alive at both
+ * ends (pg-liveness.ts). `extra.options` is added to the server keepalive settings.
+ */
+function boundedPool(url: string, t: PgTimeouts, extra: pg.PoolConfig): pg.Pool {
+  class BoundedClient extends pg.Client {
+    constructor(config: pg.ClientConfig = {}) {
+      super({ ...config, connectionTimeoutMillis: t.connectMs });
+    }
+  }
+  const pool = new pg.Pool({ connectionString: url, Client: BoundedClient, ...extra, options: [serverKeepAlive(t), extra.options].filter(Boolean).join(' ') });
+  pool.on('error', () => undefined); // an idle client's error surfaces on its next query
+  pool.on('connect', (client) => clientKeepAlive(client, t));
+  return pool;
 }
 
 /**
