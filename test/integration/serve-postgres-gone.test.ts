@@ -48,4 +48,47 @@ describe('concord serve when PostgreSQL goes away and comes back', () => {
       await proxy.close();
     }
   }, 30_000);
+
+  // A network that silently drops packets: the pool's idle connections were handed out and their
+  // queries waited forever (seen: no answer after 40 s; the server's statement_timeout never starts, as
+  // the query never arrives). A read now gives up 1 s after its statement timeout, new connections after
+  // the connect timeout: 503 with Retry-After, as for a refused connection.
+  it('answers 503 within its bound when PostgreSQL goes silent, and 200 again once it answers', async () => {
+    const saved = { read: process.env.CONCORD_PG_READ_TIMEOUT_MS, connect: process.env.CONCORD_PG_CONNECT_TIMEOUT_MS };
+    process.env.CONCORD_PG_READ_TIMEOUT_MS = '500';
+    process.env.CONCORD_PG_CONNECT_TIMEOUT_MS = '500';
+    const registry = seedRegistry();
+    const schema = schemas.next('sb');
+    const writer = await openStore(PG_URL, { registry, schema });
+    const start = Date.UTC(2026, 10, 23, 10);
+    await writer.writeRealtime([{ kind: 'window', pipeline: P, windowStart: start, windowEnd: start + 60_000, key: { url: '/pg' }, values: { views: 3 }, revision: 0, watermark: start + 61_000, definitionVersion: definitionVersion(registry.pipeline(P)) }]);
+    await writer.close();
+
+    const target = new URL(PG_URL);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const url = new URL(PG_URL);
+    url.host = proxy.address;
+    const reader = await openStoreReader(url.toString(), { registry, schema });
+    const server = await buildServer({ registry, reader, log: createLogger('silent'), metricsCacheMs: 0 });
+    try {
+      expect((await server.app.inject('/api/days/2026-11-23')).statusCode).toBe(200);
+      proxy.blackhole();
+      // Both a pooled connection (idle, handed out) and new ones (the pool grows for parallel requests).
+      const [day, ready] = await Promise.all([server.app.inject('/api/days/2026-11-23'), server.app.inject('/readyz')]);
+      expect([day.statusCode, day.json()]).toEqual([503, { error: 'the store could not answer (see the server log)' }]);
+      expect(day.headers['retry-after']).toBe('5');
+      expect(ready.statusCode).toBe(503);
+      expect((await server.app.inject('/healthz')).statusCode).toBe(200);
+
+      await proxy.restore();
+      expect((await server.app.inject('/api/days/2026-11-23')).statusCode).toBe(200);
+      expect((await server.app.inject('/readyz')).json()).toEqual({ ready: true, store: 'ok' });
+    } finally {
+      await server.close();
+      await proxy.close();
+      for (const [k, v] of [['CONCORD_PG_READ_TIMEOUT_MS', saved.read], ['CONCORD_PG_CONNECT_TIMEOUT_MS', saved.connect]] as const) {
+        if (v === undefined) delete process.env[k]; else process.env[k] = v;
+      }
+    }
+  }, 30_000);
 });
