@@ -152,8 +152,8 @@ describe('concord sink: PostgreSQL goes away and comes back', () => {
         await committed;
         await until('the sink to say the store is lost', () => held.log.some((l) => l.includes('the store does not answer')), held.outcome);
         expect(held.log.find((l) => l.includes('the store does not answer'))).toMatch(/PostgreSQL did not answer for [\d.]+ s, nor a new connection within 300 ms/);
-        // The lost answer's COMMIT did commit (the sink's first batch: its late event, which also counts
-        // in late_delta by adding): the retry writes rows already there.
+        // The lost answer's COMMIT did commit (the sink's first batch: its late event, with the cell it
+        // dirties): the retry writes rows already there.
         const committedRows = await dump(held.schema);
         expect(committedRows.late_events.length + committedRows.result_rows.length).toBeGreaterThan(0);
         await blackholed.restore();
