@@ -1,10 +1,11 @@
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../pipeline/errors.ts';
 import type { EventSchema } from '../schemas/schema.ts';
 import { BatchConsumer, CaughtUpWatch, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
 import { committedOffsets, topicId } from '../stream/kafka/admin.ts';
 import { groupName, inputTopic } from '../stream/kafka/topics.ts';
+import { makeArchiveFolder } from './archive-folder.ts';
 import { rejectedDir, schemaDir, sourceTag } from './archive-layout.ts';
 import { claimKafkaTopic } from './archive-sources.ts';
 import { ParquetArchive, listArchiveFiles } from './parquet-archive.ts';
@@ -146,7 +147,7 @@ export class KafkaArchiver {
   private async checkGroupMatchesArchive(groupId: string): Promise<void> {
     const committed = await committedOffsets(this.o.settings, groupId, this.topic);
     if (committed.size === 0) return;
-    await mkdir(this.markerDir(), { recursive: true });
+    await makeArchiveFolder(this.markerDir());
     const markers = await readdir(this.markerDir());
     for (const [p, offset] of [...committed].sort((a, b) => a[0] - b[0])) {
       const next = lastMarked(markers, `${this.tag(p)}-`) + 1;
@@ -163,7 +164,7 @@ export class KafkaArchiver {
   private async assign(partitions: number[]): Promise<void> {
     // Fetch positions of the membership that ended no longer hold: a partition restarts after its last marker.
     this.watch.forget();
-    await mkdir(this.markerDir(), { recursive: true });
+    await makeArchiveFolder(this.markerDir());
     const markers = await readdir(this.markerDir());
     const files = await listArchiveFiles(this.o.dir, this.o.schema);
     let rejected: string[] = [];

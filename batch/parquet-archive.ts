@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, realpath, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArchiveError, ConcordError, ConfigError } from '../pipeline/errors.ts';
+import { makeArchiveFolder } from './archive-folder.ts';
 import { envNumber } from '../pipeline/env-number.ts';
 import { hash64Into } from '../pipeline/hash.ts';
 import { shellWord } from '../pipeline/names.ts';
@@ -82,7 +83,7 @@ export class ParquetArchive {
     let blank: JsonlWriter | undefined;
     let sourceName: string | undefined;
     try {
-      await mkdir(work, { recursive: true });
+      await makeArchiveFolder(work);
       db = await DuckDb.open(':memory:', { memoryLimit, tempDirectory: join(work, 'staging') });
       const columns = [
         ...names.map((n) => `${quoteIdent(n)} ${schema.fields[n]!.kind === 'timestamp' ? 'BIGINT' : duckdbType(schema.fields[n]!.kind)}`),
@@ -206,7 +207,7 @@ export class ParquetArchive {
         `COPY (SELECT ${select} FROM staging WHERE ${ts} >= ${hourStart} AND ${ts} < ${hourStart + HOUR} AND _source = ${quoteString(source)} ORDER BY _offset)
          TO ${quoteString(tmpPath)} (FORMAT parquet, COMPRESSION zstd)`,
       );
-      await mkdir(partDir, { recursive: true });
+      await makeArchiveFolder(partDir);
       await rename(tmpPath, finalPath);
       files.push(finalPath);
       onFiles?.(files.length, groups.length);
