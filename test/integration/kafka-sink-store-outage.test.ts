@@ -155,7 +155,7 @@ describe('concord sink: PostgreSQL goes away and comes back', () => {
         // The lost answer's COMMIT did commit (the sink's first batch: its late event, with the cell it
         // dirties): the retry writes rows already there.
         const committedRows = await dump(held.schema);
-        expect(committedRows.late_events.length + committedRows.result_rows.length).toBeGreaterThan(0);
+        expect(committedRows.late_events!.length + committedRows.result_rows!.length).toBeGreaterThan(0);
         await blackholed.restore();
         const heldStats = await held.running;
 
