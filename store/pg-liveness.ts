@@ -72,6 +72,8 @@ export async function withinBound<T>(client: pg.ClientBase, ms: number, statemen
   }
 }
 
+const seconds = (ms: number) => (ms / 1000).toFixed(1);
+
 /** What PostgreSQL says about one of its backends, asked over a connection of its own. */
 export type BackendState = 'running' | 'not running' | 'gone' | 'no answer';
 
@@ -87,22 +89,33 @@ export async function withinSilence<T>(client: pg.ClientBase, url: string, t: Pg
   const pid = (client as unknown as { processID?: number | null }).processID ?? undefined;
   let verdict: string | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let checking: Promise<void> | undefined;
   let settled = false;
+  const began = Date.now();
   const check = async () => {
-    const since = Date.now();
-    const state = pid === undefined ? 'no answer' : await backendState(url, pid, t);
-    if (settled) return;
-    if (state === 'running') { timer = setTimeout(() => void check(), t.silenceMs); return; }
-    verdict = state === 'no answer'
-      ? `PostgreSQL did not answer for ${((Date.now() - since + t.silenceMs) / 1000).toFixed(1)} s, nor a new connection within ${t.connectMs} ms (a silent network or host?)`
-      : `PostgreSQL's backend ${pid} is ${state === 'gone' ? 'gone' : 'no longer running the statement'} after ${(t.silenceMs / 1000).toFixed(1)} s without an answer (the answer was lost on the way?)`;
-    drop(client);
+    const probe = new BackendProbe(url, t);
+    try {
+      const state = pid === undefined ? 'no answer' : await probe.stateOf(pid);
+      if (settled) return; // answered meanwhile: nothing is dropped or ended
+      if (state === 'running') { timer = setTimeout(() => { checking = check(); }, t.silenceMs); return; }
+      verdict = state === 'no answer'
+        ? `PostgreSQL did not answer for ${seconds(Date.now() - began)} s, nor a new connection within ${t.connectMs} ms (a silent network or host?)`
+        : `PostgreSQL's backend ${pid} is ${state === 'gone' ? 'gone' : 'no longer running the statement'} after ${seconds(Date.now() - began)} s without an answer (the answer was lost on the way?)`;
+      drop(client);
+      // Dropped first, then ended: a backend is never ended under a client that still takes its answer.
+      if (state === 'not running') await probe.terminate(pid!);
+    } finally {
+      probe.close();
+    }
   };
-  timer = setTimeout(() => void check(), t.silenceMs);
+  timer = setTimeout(() => { checking = check(); }, t.silenceMs);
   try {
     return await statement();
   } catch (error) {
-    if (verdict !== undefined) throw new SilentPostgresError(`${verdict}; its connection was dropped`, { cause: error });
+    if (verdict !== undefined) {
+      await checking; // the silent backend ended before the failure is said (and a retry starts)
+      throw new SilentPostgresError(`${verdict}; its connection was dropped`, { cause: error });
+    }
     throw error;
   } finally {
     settled = true;
@@ -111,27 +124,43 @@ export async function withinSilence<T>(client: pg.ClientBase, url: string, t: Pg
 }
 
 /**
- * Asks over a new connection (bounded by the connect timeout, the question by it too) what backend
- * `pid` does. One that is not running a statement while its client waits for an answer is ended:
- * an open transaction of it would hold the writers' advisory lock until the server's keepalive.
+ * Asks over a new connection (bounded by the connect timeout, each question by it too) what a backend
+ * does, and ends one that is not running a statement while its client waits for an answer: an open
+ * transaction of it would hold the writers' advisory lock until the server's keepalive.
  */
-async function backendState(url: string, pid: number, t: PgTimeouts): Promise<BackendState> {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: t.connectMs, application_name: 'concord-liveness', statement_timeout: t.connectMs });
-  c.on('error', () => undefined);
-  try {
-    return await withinBound(c, t.connectMs * 2, async () => {
-      await c.connect();
-      // A state changed under a second ago may be the answer in flight: asked again next time.
-      const rows = (await c.query(`SELECT state, now() - state_change < interval '1 second' AS fresh FROM pg_stat_activity WHERE pid = $1`, [pid])).rows as { state: string | null; fresh: boolean }[];
-      const row = rows[0];
-      if (!row) return 'gone';
-      if (row.state === 'active' || row.fresh) return 'running';
-      await c.query('SELECT pg_terminate_backend($1)', [pid]).catch(() => undefined);
-      return 'not running';
+class BackendProbe {
+  private readonly c: pg.Client;
+  private connected: Promise<unknown> | undefined;
+
+  constructor(url: string, private readonly t: PgTimeouts) {
+    this.c = new pg.Client({ connectionString: url, connectionTimeoutMillis: t.connectMs, application_name: 'concord-liveness', statement_timeout: t.connectMs });
+    this.c.on('error', () => undefined);
+  }
+
+  private ask<R>(sql: string, params: unknown[]): Promise<R[]> {
+    return withinBound(this.c, this.t.connectMs * 2, async () => {
+      this.connected ??= this.c.connect();
+      await this.connected;
+      return (await this.c.query(sql, params)).rows as R[];
     });
-  } catch {
-    return 'no answer';
-  } finally {
-    void c.end().catch(() => undefined);
+  }
+
+  async stateOf(pid: number): Promise<BackendState> {
+    try {
+      // A state changed under a second ago may be the answer in flight: asked again next time.
+      const [row] = await this.ask<{ state: string | null; fresh: boolean }>(`SELECT state, now() - state_change < interval '1 second' AS fresh FROM pg_stat_activity WHERE pid = $1`, [pid]);
+      if (!row) return 'gone';
+      return row.state === 'active' || row.fresh ? 'running' : 'not running';
+    } catch {
+      return 'no answer';
+    }
+  }
+
+  async terminate(pid: number): Promise<void> {
+    await this.ask('SELECT pg_terminate_backend($1)', [pid]).catch(() => undefined);
+  }
+
+  close(): void {
+    void this.c.end().catch(() => undefined);
   }
 }
