@@ -16,20 +16,24 @@ describe('concord serve when PostgreSQL goes away and comes back', () => {
   const schemas = testSchemas();
   afterAll(() => schemas.drop());
 
-  it('answers 503 with Retry-After while it is down, and 200 again once it is back', async () => {
+  /** A store of one day's row, served by `concord serve` reading through a TCP proxy in front of PostgreSQL. */
+  async function servedThroughProxy(name: string) {
     const registry = seedRegistry();
-    const schema = schemas.next('sg');
+    const schema = schemas.next(name);
     const writer = await openStore(PG_URL, { registry, schema });
     const start = Date.UTC(2026, 10, 23, 10);
     await writer.writeRealtime([{ kind: 'window', pipeline: P, windowStart: start, windowEnd: start + 60_000, key: { url: '/pg' }, values: { views: 3 }, revision: 0, watermark: start + 61_000, definitionVersion: definitionVersion(registry.pipeline(P)) }]);
     await writer.close();
-
     const target = new URL(PG_URL);
     const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
     const url = new URL(PG_URL);
     url.host = proxy.address;
     const reader = await openStoreReader(url.toString(), { registry, schema });
-    const server = await buildServer({ registry, reader, log: createLogger('silent'), metricsCacheMs: 0 });
+    return { proxy, server: await buildServer({ registry, reader, log: createLogger('silent'), metricsCacheMs: 0 }) };
+  }
+
+  it('answers 503 with Retry-After while it is down, and 200 again once it is back', async () => {
+    const { proxy, server } = await servedThroughProxy('sg');
     try {
       expect((await server.app.inject('/api/days/2026-11-23')).statusCode).toBe(200);
       await proxy.cut();
@@ -57,19 +61,7 @@ describe('concord serve when PostgreSQL goes away and comes back', () => {
     const saved = { read: process.env.CONCORD_PG_READ_TIMEOUT_MS, connect: process.env.CONCORD_PG_CONNECT_TIMEOUT_MS };
     process.env.CONCORD_PG_READ_TIMEOUT_MS = '500';
     process.env.CONCORD_PG_CONNECT_TIMEOUT_MS = '500';
-    const registry = seedRegistry();
-    const schema = schemas.next('sb');
-    const writer = await openStore(PG_URL, { registry, schema });
-    const start = Date.UTC(2026, 10, 23, 10);
-    await writer.writeRealtime([{ kind: 'window', pipeline: P, windowStart: start, windowEnd: start + 60_000, key: { url: '/pg' }, values: { views: 3 }, revision: 0, watermark: start + 61_000, definitionVersion: definitionVersion(registry.pipeline(P)) }]);
-    await writer.close();
-
-    const target = new URL(PG_URL);
-    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    const url = new URL(PG_URL);
-    url.host = proxy.address;
-    const reader = await openStoreReader(url.toString(), { registry, schema });
-    const server = await buildServer({ registry, reader, log: createLogger('silent'), metricsCacheMs: 0 });
+    const { proxy, server } = await servedThroughProxy('sb');
     try {
       expect((await server.app.inject('/api/days/2026-11-23')).statusCode).toBe(200);
       proxy.blackhole();
