@@ -1,17 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { pageViewsPerMinute, seedPipelineNames, seedRegistry } from '../../examples/seed.ts';
 import { generateDay } from '../../generate/realistic-day.ts';
 import { defaultProcessors } from '../../jobs/default-processors.ts';
 import { ConcordJobs } from '../../jobs/job-queue.ts';
 import { startWorker, type JobProcessors } from '../../jobs/job-worker.ts';
-import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { openStore } from '../../store/open-store.ts';
-import { StoreSink } from '../../store/store-sink.ts';
-import { runStream } from '../../stream/runtime.ts';
-import { until } from '../fixtures/jobs-cli.ts';
+import { archiveClicks, streamClicks, until } from '../fixtures/jobs-cli.ts';
 import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
 import { startTcpProxy, type TcpProxy } from '../fixtures/tcp-proxy.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
@@ -36,14 +32,9 @@ describe('jobs worker when PostgreSQL goes silent during a reconcile', () => {
   beforeAll(async () => {
     const day = generateDay({ seed: 3, date: DATE, clicks: 2_000, transactions: 0, lateFraction: 0.01 });
     const store = await openStore(PG_URL, { schema, registry: seedRegistry() });
-    const sink = new StoreSink(store);
-    await runStream({
-      pipelines: [pageViewsPerMinute], source: memoryBatches('file:clicks.jsonl', day.clicks, 1000),
-      onResult: (r) => sink.result(r), onLate: (l) => sink.lateEvent(l, false), onDeadLetter: () => undefined,
-    });
-    await sink.flush();
+    await streamClicks(store, [['file:clicks.jsonl', day.clicks]]);
     await store.close();
-    await new ParquetArchive(archiveDir, pageViewsPerMinute.schema).write(memoryBatches('file:clicks.jsonl', day.clicks, 1000));
+    await archiveClicks(archiveDir, day.clicks, 'file:clicks.jsonl');
     Object.assign(process.env, ENV);
   }, 60_000);
   afterAll(async () => {
