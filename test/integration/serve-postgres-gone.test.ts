@@ -6,7 +6,7 @@ import { buildServer } from '../../serve/server.ts';
 import { openStore, openStoreReader } from '../../store/open-store.ts';
 import { P } from '../fixtures/serve-api.ts';
 import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
-import { startTcpProxy } from '../fixtures/tcp-proxy.ts';
+import { startTcpProxy, type TcpProxy } from '../fixtures/tcp-proxy.ts';
 
 // PostgreSQL going away under `concord serve` (connections dropped, new ones refused): the API answered
 // 503 without Retry-After (only /readyz and a busy DuckDB file said when to ask again), so a client
@@ -15,6 +15,19 @@ import { startTcpProxy } from '../fixtures/tcp-proxy.ts';
 describe('concord serve when PostgreSQL goes away and comes back', () => {
   const schemas = testSchemas();
   afterAll(() => schemas.drop());
+
+  /** A read while the store does not answer: 503 naming no detail, with when to ask again. */
+  function expectStoreDown(day: { statusCode: number; json: () => unknown; headers: Record<string, unknown> }) {
+    expect([day.statusCode, day.json()]).toEqual([503, { error: 'the store could not answer (see the server log)' }]);
+    expect(day.headers['retry-after']).toBe('5');
+  }
+
+  /** The proxy lets PostgreSQL through again: the same reads answer at once. */
+  async function expectBackOnceRestored(proxy: TcpProxy, server: { app: { inject: (url: string) => Promise<{ statusCode: number; json: () => unknown }> } }) {
+    await proxy.restore();
+    expect((await server.app.inject('/api/days/2026-11-23')).statusCode).toBe(200);
+    expect((await server.app.inject('/readyz')).json()).toEqual({ ready: true, store: 'ok' });
+  }
 
   /** A store of one day's row, served by `concord serve` reading through a TCP proxy in front of PostgreSQL. */
   async function servedThroughProxy(name: string) {
@@ -38,15 +51,12 @@ describe('concord serve when PostgreSQL goes away and comes back', () => {
       expect((await server.app.inject('/api/days/2026-11-23')).statusCode).toBe(200);
       await proxy.cut();
       const day = await server.app.inject('/api/days/2026-11-23');
-      expect([day.statusCode, day.json()]).toEqual([503, { error: 'the store could not answer (see the server log)' }]);
-      expect(day.headers['retry-after']).toBe('5');
+      expectStoreDown(day);
       expect((await server.app.inject('/readyz')).statusCode).toBe(503);
       expect((await server.app.inject('/api/status')).json().store.status).toBe('error');
       expect((await server.app.inject('/healthz')).statusCode).toBe(200);
 
-      await proxy.restore();
-      expect((await server.app.inject('/api/days/2026-11-23')).statusCode).toBe(200);
-      expect((await server.app.inject('/readyz')).json()).toEqual({ ready: true, store: 'ok' });
+      await expectBackOnceRestored(proxy, server);
     } finally {
       await server.close();
       await proxy.close();
@@ -67,14 +77,11 @@ describe('concord serve when PostgreSQL goes away and comes back', () => {
       proxy.blackhole();
       // Both a pooled connection (idle, handed out) and new ones (the pool grows for parallel requests).
       const [day, ready] = await Promise.all([server.app.inject('/api/days/2026-11-23'), server.app.inject('/readyz')]);
-      expect([day.statusCode, day.json()]).toEqual([503, { error: 'the store could not answer (see the server log)' }]);
-      expect(day.headers['retry-after']).toBe('5');
+      expectStoreDown(day);
       expect(ready.statusCode).toBe(503);
       expect((await server.app.inject('/healthz')).statusCode).toBe(200);
 
-      await proxy.restore();
-      expect((await server.app.inject('/api/days/2026-11-23')).statusCode).toBe(200);
-      expect((await server.app.inject('/readyz')).json()).toEqual({ ready: true, store: 'ok' });
+      await expectBackOnceRestored(proxy, server);
     } finally {
       await server.close();
       await proxy.close();
