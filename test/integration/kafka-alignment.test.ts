@@ -18,8 +18,16 @@ const DENSE = 20_000, SPARSE = 2_000;
 const DRIFT = 3 * MIN;
 
 // Small fetches and a small read-ahead, so that the hour takes many fetches and pausing acts on them.
-process.env.CONCORD_KAFKA_MAX_BYTES_PER_PARTITION = String(8 * 1024);
-process.env.CONCORD_KAFKA_PREFETCH_RECORDS = '400';
+const FETCH_BYTES = 8 * 1024, PREFETCH = 400;
+process.env.CONCORD_KAFKA_MAX_BYTES_PER_PARTITION = String(FETCH_BYTES);
+process.env.CONCORD_KAFKA_PREFETCH_RECORDS = String(PREFETCH);
+/**
+ * How far alignment may let the sparse partition run past the drift: it acts on fetches, so what was read
+ * already is still processed after a pause (docs/operations.md): the records read ahead (all of them may be
+ * the sparse partition's) and one fetch in flight (8 KiB: about 100 of these records), 1.8 s apart in event
+ * time. ~15 min, against 30-50 min without alignment.
+ */
+const COARSENESS = (PREFETCH + 100) * ((60 * MIN) / SPARSE);
 
 const registry = seedRegistry();
 const pageViews = registry.pipeline('page_views_per_minute');
@@ -87,9 +95,9 @@ describe('concord run: watermark alignment', () => {
     // Without alignment the sparse partition runs far ahead (it is read at 10x the event-time speed).
     expect(free.stats.maxWatermarkSpreadMs).toBeGreaterThan(30 * MIN);
     expect(free.stats.alignmentPauses).toBe(0);
-    // With it: the drift, plus what one fetch and the read-ahead of the sparse partition span (~2-4 min).
+    // With it: the drift, plus what the read-ahead and one fetch of the sparse partition span.
     expect(aligned.stats.alignmentPauses).toBeGreaterThan(0);
-    expect(aligned.stats.maxWatermarkSpreadMs).toBeLessThan(DRIFT + 8 * MIN);
+    expect(aligned.stats.maxWatermarkSpreadMs).toBeLessThan(DRIFT + COARSENESS);
   }, 180_000);
 
   it('concord run --max-watermark-drift says what alignment did; a bad drift is a user error', async () => {
@@ -101,7 +109,7 @@ describe('concord run: watermark alignment', () => {
     expect(spread, r.stderr).not.toBeNull();
     expect(Number(spread![1])).toBe(DENSE + SPARSE);
     expect(Number(spread![2])).toBeGreaterThan(0);
-    expect(Number(spread![3]) * 1000).toBeLessThan(DRIFT + 8 * MIN);
+    expect(Number(spread![3]) * 1000).toBeLessThan(DRIFT + COARSENESS);
     const bad = concord(['run', '--pipeline', 'page_views_per_minute', '--max-watermark-drift', 'soon'], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--max-watermark-drift/);
