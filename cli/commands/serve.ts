@@ -26,6 +26,17 @@ export function allowedHostsFor(host: string): readonly string[] | undefined {
   return isLoopback(host) ? [...new Set([...LOOPBACK, host.toLowerCase()])] : undefined;
 }
 
+/**
+ * The Redis of the jobs view: `--redis URL`, else env REDIS_URL; undefined (no jobs view) for neither,
+ * an empty value, or `none`, which the help offers to turn off a REDIS_URL the environment sets (as
+ * `--metrics-port none` does). `none` used to be taken for a host: /api/jobs answered 503 "Redis at
+ * none failed to answer" and the dashboard showed a broken jobs view.
+ */
+export function jobsRedisUrl(flag: unknown, env: string | undefined): string | undefined {
+  const url = flag === undefined ? env : String(flag);
+  return url === undefined || url.trim() === '' || url === 'none' ? undefined : url;
+}
+
 export const serveCommand: CommandSpec = {
   name: 'serve',
   paths: { archive: READ_ARCHIVE },
@@ -38,7 +49,7 @@ export const serveCommand: CommandSpec = {
     ...storeOptions,
     '                           read only: no tables created, no writers\' lock taken; reads never wait for writers',
     '--archive DIR              the Parquet archive, for its dead letters (env CONCORD_ARCHIVE_DIR)',
-    '--redis URL                BullMQ jobs to show (default env REDIS_URL; none: no jobs view)',
+    '--redis URL                BullMQ jobs to show (default env REDIS_URL; `none`, or neither: no jobs view)',
     '--log-level L              fatal|error|warn|info|debug|trace|silent (default info, env CONCORD_LOG_LEVEL);',
     '                           one JSON line per event on stdout',
     '--poll D                   how often the live stream looks for new results (default 1s; 100ms..60s)',
@@ -68,7 +79,7 @@ export const serveCommand: CommandSpec = {
     let registry = await loadRegistry(v);
     if (timing.maxOutOfOrderness !== undefined || timing.allowedLateness !== undefined) registry = registry.map((d) => withTiming(d, timing));
     const reader = await openStoreReader(storeUrl(v), { registry });
-    const redis = v.redis === undefined ? process.env.REDIS_URL : String(v.redis);
+    const redis = jobsRedisUrl(v.redis, process.env.REDIS_URL);
     const archive = v.archive === undefined ? process.env.CONCORD_ARCHIVE_DIR : String(v.archive);
     const loopback = isLoopback(host);
     const allowedHosts = allowedHostsFor(host);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseCommandArgs } from '../../cli/args.ts';
-import { serveCommand } from '../../cli/commands/serve.ts';
+import { jobsRedisUrl, serveCommand } from '../../cli/commands/serve.ts';
 
 // `concord serve`'s own settings, checked before it opens the store.
 // Where it listens comes from --host/--port or CONCORD_SERVE_HOST/CONCORD_SERVE_PORT. An
@@ -62,5 +62,23 @@ describe('concord serve: where it listens', () => {
   it('takes good settings from either place', async () => {
     expect(await serveWith([], { CONCORD_SERVE_HOST: '127.0.0.1', CONCORD_SERVE_PORT: '0' })).toMatch(/no store at/);
     expect(await serveWith(['--host', 'localhost', '--port', '0'])).toMatch(/no store at/);
+  });
+});
+
+// `--redis none` is how the help turns off the jobs view that env REDIS_URL would give (as
+// `--metrics-port none` turns off a metrics port). It was taken for a Redis host named "none":
+// /api/jobs answered 503 "Redis at none failed to answer" (seen in a walkthrough, session 30).
+describe('concord serve --redis', () => {
+  it('takes `none` and an empty value as no jobs view, also over REDIS_URL', () => {
+    expect(jobsRedisUrl('none', 'redis://127.0.0.1:6379')).toBeUndefined();
+    expect(jobsRedisUrl('none', undefined)).toBeUndefined();
+    expect(jobsRedisUrl(undefined, 'none')).toBeUndefined();
+    expect(jobsRedisUrl('', undefined)).toBeUndefined();
+    expect(jobsRedisUrl(undefined, undefined)).toBeUndefined();
+  });
+
+  it('takes a URL from the flag over the environment', () => {
+    expect(jobsRedisUrl('redis://10.0.0.2:6379', 'redis://127.0.0.1:6379')).toBe('redis://10.0.0.2:6379');
+    expect(jobsRedisUrl(undefined, 'redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
   });
 });
