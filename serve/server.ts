@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from '../pipeline/registry.ts';
 import { StoreBusyError, StoreError } from '../store/sql-driver.ts';
@@ -46,7 +46,22 @@ export const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'",
 };
 
-interface AjvError { instancePath?: string; message?: string; params?: { missingProperty?: string; additionalProperty?: string; allowedValues?: unknown[] } }
+interface AjvError { keyword?: string; instancePath?: string; message?: string; params?: { missingProperty?: string; additionalProperty?: string; allowedValues?: unknown[] } }
+
+/** Fastify's router parameter bound: a path segment longer than this never reaches a route. */
+const MAX_PARAM_LENGTH = 600;
+
+/**
+ * The API's answer to a request the router refuses before any route (and so any hook) runs: a path
+ * with a malformed %-escape, or a segment past MAX_PARAM_LENGTH. Fastify's own answer echoed the whole
+ * path in its own body shape, without the headers every other answer carries.
+ */
+function routerRefusal(code: string | undefined): { status: number; error: string; hint: string } {
+  if (code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    return { status: 414, error: `url: a path segment is longer than ${MAX_PARAM_LENGTH} characters`, hint: 'pipeline names are at most 300 characters; GET /api/pipelines lists them' };
+  }
+  return { status: 400, error: 'url: the path holds a malformed %-escape (a % not followed by two hex digits, or bytes that are not UTF-8)', hint: 'URL-encode pipeline names and keys (encodeURIComponent)' };
+}
 
 function parameterOf(v: AjvError): string {
   return v.params?.missingProperty ?? v.params?.additionalProperty ?? (v.instancePath ?? '').split('/').filter(Boolean)[0] ?? 'request';
@@ -67,9 +82,18 @@ export async function buildServer(o: ServerOptions): Promise<{ app: FastifyInsta
     loggerInstance: o.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
-    routerOptions: { maxParamLength: 600, ignoreTrailingSlash: true },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH, ignoreTrailingSlash: true },
     requestTimeout: 60_000,
     return503OnClosing: true,
+    frameworkErrors: (error, req, reply) => {
+      const refusal = routerRefusal((error as FastifyError).code);
+      for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
+      reply.header('cache-control', 'no-store').header('content-type', 'application/json; charset=utf-8');
+      // No hook runs for these requests: count and log them here, as onResponse does for the others.
+      metrics.observe(req.method, 'unmatched', refusal.status, reply.elapsedTime / 1000);
+      req.log.info({ method: req.method, route: 'unmatched', status: refusal.status, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+      return (reply as FastifyReply).code(refusal.status).send(JSON.stringify({ error: refusal.error, parameter: 'url', hint: refusal.hint }));
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
   // Answers are plain JSON.stringify: the answer schemas document, they never drop or coerce a value.
@@ -117,6 +141,10 @@ export async function buildServer(o: ServerOptions): Promise<{ app: FastifyInsta
     if (error.validation && error.validation.length > 0) {
       const v = error.validation[0] as AjvError;
       const parameter = parameterOf(v);
+      // A parameter that takes one value, given twice, fails as "must be integer" (the two make an array):
+      // say what is wrong with it.
+      const given = error.validationContext === 'querystring' ? (req.query as Record<string, unknown> | undefined)?.[parameter] : undefined;
+      if (v.keyword === 'type' && Array.isArray(given) && given.length > 1) return reply.code(400).send({ error: `${parameter}: given ${given.length} times; give it once`, parameter });
       const allowed = v.params?.allowedValues;
       const what = v.params?.additionalProperty ? 'is not a parameter of this route'
         : allowed ? `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}` : (v.message ?? 'is invalid');
