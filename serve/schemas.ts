@@ -32,6 +32,9 @@ export const pipelineParams = {
   properties: { pipeline: { type: 'string', minLength: 1, maxLength: 300, description: 'a pipeline of the loaded definitions (URL-encoded)' } },
 } as const;
 
+/** The query of a route that takes no parameter: one given is a 400 naming it, not silently ignored. */
+export const noQuery = { type: 'object', additionalProperties: false, properties: {} } as const;
+
 export const dateParams = { type: 'object', required: ['date'], additionalProperties: false, properties: { date } } as const;
 
 export const datePipelineParams = {

@@ -7,7 +7,7 @@ import { previousVersionOf, type DayStatus } from '../../store/store-reads.ts';
 import type { StoreSnapshot } from '../../store/store-reader.ts';
 import type { ServeContext } from '../context.ts';
 import { ApiError, dayOfMs, decodeCursor, encodeCursor, isCellCursor, isoOrNull, parseDate, parseDayRange, parseVersion, pipelineOf } from '../params.ts';
-import { LIMITS, anyObject, cursor, date, dateParams, datePipelineParams, errors, limit, page, version } from '../schemas.ts';
+import { LIMITS, anyObject, cursor, date, dateParams, datePipelineParams, errors, limit, noQuery, page, version } from '../schemas.ts';
 
 /** A reconciliation's headline numbers (the report without its differences). */
 export function reconciliationSummary(rec: DayReconciliation) {
@@ -84,7 +84,7 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
   app.get<{ Params: { date: string } }>('/api/days/:date', {
     schema: {
       tags, summary: 'One day: per pipeline its status, version history, late events and reconciliation headline (cells, equal, different, causes, mismatch rate, SMAPE)',
-      params: dateParams, response: { 200: { type: 'object', properties: { date: { type: 'string' }, pipelines: { type: 'array', items: anyObject } } }, ...errors },
+      params: dateParams, querystring: noQuery, response: { 200: { type: 'object', properties: { date: { type: 'string' }, pipelines: { type: 'array', items: anyObject } } }, ...errors },
     },
   }, async (req) => {
     const day = parseDate('date', req.params.date);

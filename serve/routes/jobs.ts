@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServeContext } from '../context.ts';
 import { ApiError } from '../params.ts';
-import { anyObject, errors } from '../schemas.ts';
+import { anyObject, errors, noQuery } from '../schemas.ts';
 import { JobsUnavailableError } from '../jobs-view.ts';
 
 export function jobRoutes(app: FastifyInstance, ctx: ServeContext): void {
@@ -9,6 +9,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServeContext): void {
     schema: {
       tags: ['jobs'], summary: 'BullMQ: queue counts per state, the last run per (kind, pipeline, date) with progress and errors, the workers alive, the nightly schedule',
       description: 'When Redis is configured (`concord serve --redis URL`, or env REDIS_URL); otherwise `enabled: false`. Redis that does not answer within 2 s: 503.',
+      querystring: noQuery,
       response: { 200: { type: 'object', properties: { enabled: { type: 'boolean' }, redis: { type: ['string', 'null'] }, counts: anyObject, runs: { type: 'array', items: anyObject }, workers: { type: 'array', items: anyObject }, schedule: { type: ['object', 'null'], additionalProperties: true } } }, ...errors },
     },
   }, async () => {

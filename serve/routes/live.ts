@@ -6,7 +6,7 @@ import { EMPTY_HINT, type ServeContext } from '../context.ts';
 import { otherStoresSaid } from '../../store/open-store.ts';
 import type { LiveEvent } from '../live-feed.ts';
 import { badParameter, isoOrNull } from '../params.ts';
-import { anyObject, errors } from '../schemas.ts';
+import { anyObject, errors, noQuery } from '../schemas.ts';
 
 /** At most this many live-stream clients at once (each costs a socket; the poll is shared). */
 export const MAX_LIVE_CLIENTS = 64;
@@ -31,6 +31,7 @@ export function liveRoutes(app: FastifyInstance, ctx: ServeContext, security: Re
     schema: {
       tags, summary: 'The store and each pipeline now: watermark and how far it is behind the wall clock, newest window, late events',
       description: 'Always answers: `store.status` says whether the store could be read (`busy`: an embedded DuckDB file held by a writer).',
+      querystring: noQuery,
       response: { 200: { type: 'object', additionalProperties: true, properties: { server_time: { type: 'string' }, store: anyObject, pipelines: { type: 'array', items: anyObject } } } },
     },
   }, async () => {

@@ -10,7 +10,7 @@ import {
   ApiError, DAY, HOUR, alertJson, badParameter, cellOfKey, decodeCursor, encodeCursor, isCellCursor, isoOrNull, keyFields, parseInstant, parseKey,
   dayOfMs, parseRange, parseVersion, pipelineOf, windowJson,
 } from '../params.ts';
-import { LIMITS, alertRow, anyObject, cursor, date, errors, keyParameter, instant, limit, page, pipelineParams, version, windowRow } from '../schemas.ts';
+import { LIMITS, alertRow, anyObject, cursor, date, errors, keyParameter, instant, limit, noQuery, page, pipelineParams, version, windowRow } from '../schemas.ts';
 
 /** A pipeline as the API describes it: what it computes, its B and L, its definition version. */
 export function describePipeline(def: PipelineDefinition) {
@@ -73,11 +73,11 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
   const tags = ['pipelines'];
 
   app.get('/api/pipelines', {
-    schema: { tags, summary: 'The loaded definitions', response: { 200: { type: 'object', properties: { pipelines: { type: 'array', items: pipelineAnswer } } } } },
+    schema: { tags, summary: 'The loaded definitions', querystring: noQuery, response: { 200: { type: 'object', properties: { pipelines: { type: 'array', items: pipelineAnswer } } } } },
   }, async () => ({ pipelines: ctx.registry.pipelines.map(describePipeline) }));
 
   app.get<{ Params: { pipeline: string } }>('/api/pipelines/:pipeline', {
-    schema: { tags, summary: 'One pipeline, with what the store holds of it', params: pipelineParams, response: { 200: pipelineAnswer, ...errors } },
+    schema: { tags, summary: 'One pipeline, with what the store holds of it', params: pipelineParams, querystring: noQuery, response: { 200: pipelineAnswer, ...errors } },
   }, async (req) => {
     const def = pipelineOf(ctx.registry, req.params.pipeline);
     const store = await ctx.reader.read(async (s) => {
