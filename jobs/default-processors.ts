@@ -48,18 +48,14 @@ export function defaultProcessors(s: ProcessorSettings): JobProcessors {
       const rec = await reconcileDay({
         def: d, date, store: s.store, archiveDir: s.archiveDir, jobId, progress, ...own(pipeline), ...(allowEmpty ? { allowEmpty: true } : {}),
         ...(s.reportDir ? { reportDir: s.reportDir } : {}), ...(s.storeName === undefined ? {} : { storeName: s.storeName }),
-      }).catch((error: unknown) => {
-        // A job is not rerun by passing an option to it: say which command does what (retry keeps the job's options).
-        if (error instanceof NoArchivedDayError) {
-          throw new ConcordError(`${error.message}, then \`concord jobs retry --date ${date}\`; or, for a day without traffic, \`concord jobs enqueue --date ${date} --pipeline ${shellWord(pipeline)} --allow-empty --force\``, { domain: 'user', cause: error });
-        }
-        throw error;
-      });
+      }).catch((error: unknown) => { throw noArchivedDayAdvice(error, date, pipeline, 'reconcile'); });
       return summary(rec, false);
     },
     async backfill({ date, pipeline, jobId }, progress) {
       // backfillDay first marks the cells of archive files written after the day's last reconcile dirty.
-      return { ...(await backfillDay({ def: def(pipeline), date, store: s.store, archiveDir: s.archiveDir, jobId, progress, ...own(pipeline) })) };
+      const backfilled = await backfillDay({ def: def(pipeline), date, store: s.store, archiveDir: s.archiveDir, jobId, progress, ...own(pipeline) })
+        .catch((error: unknown) => { throw noArchivedDayAdvice(error, date, pipeline, 'backfill'); });
+      return { ...backfilled };
     },
     async pendingBackfills(pipeline, dates) {
       return backfillDays(s.store, def(pipeline), dates, s.archiveDir);
@@ -69,6 +65,22 @@ export function defaultProcessors(s: ProcessorSettings): JobProcessors {
     },
     ...(retentionSet(s.retention) ? { prune: (progress) => prune(s.store, s.retention!, progress) } : {}),
   };
+}
+
+/**
+ * A job is not rerun by passing an option to it: say which command does what (retry keeps the job's
+ * options). A missing archive folder is the worker's --archive, which neither a retry nor --allow-empty
+ * fixes (an empty reconcile of a day the stream wrote would fail as unexplained).
+ */
+function noArchivedDayAdvice(error: unknown, date: string, pipeline: string, kind: 'reconcile' | 'backfill'): unknown {
+  if (!(error instanceof NoArchivedDayError)) return error;
+  const retry = `\`concord jobs retry --date ${date}\``;
+  const advice = !error.archiveExists
+    ? `: start the worker with the archive's folder (--archive), then ${retry}`
+    : kind === 'backfill'
+      ? `, then ${retry} (its dirty cells are kept)`
+      : `, then ${retry}; or, for a day without traffic, \`concord jobs enqueue --date ${date} --pipeline ${shellWord(pipeline)} --allow-empty --force\``;
+  return new ConcordError(`${error.message}${advice}`, { domain: 'user', cause: error });
 }
 
 /** The nightly prune: the retention over every pipeline, a day per transaction; what went, per pipeline. */

@@ -7,7 +7,8 @@ import { definitionVersion, type PipelineDefinition, type WindowedPipeline } fro
 import { paneId } from '../pipeline/keys.ts';
 import { shellWord } from '../pipeline/names.ts';
 import { cellKey, type ResultRecord, type WindowResult } from '../schemas/results.ts';
-import { archiveChangedSince, eventTimesOfDay } from './archive-changes.ts';
+import { archiveChangedSince, archiveHoldsDay, eventTimesOfDay } from './archive-changes.ts';
+import { noArchivedDay } from './no-archived-day.ts';
 import { replayRuleDay } from './rule-day-replay.ts';
 import { dayRange } from './day-range.ts';
 import { DefinitionChangedError, type Progress, type ReconcileStore } from './reconcile-day.ts';
@@ -87,6 +88,9 @@ export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary
     await step(total, 'no dirty cells: nothing to recompute');
     return summary;
   }
+  // An archive without the day (a worker's --archive naming another folder) replays every dirty cell to
+  // nothing: they were consumed unchanged ("0 of N changed") and the news they stood for was lost.
+  if (!(await archiveHoldsDay(def, req.archiveDir, date))) throw await noArchivedDay(date, req.archiveDir);
   await step(1, `replaying the archive for ${dirty.length} dirty cells (${fromArchive} from archive files added after the reconcile)`);
   let rows: ResultRecord[];
   let read: TimeRange[];

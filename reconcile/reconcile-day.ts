@@ -14,9 +14,11 @@ import { dayRange } from './day-range.ts';
 import { inRange } from './result-range.ts';
 import { lateEventsOfDay, ruleLateEventsBetween } from './late-events-of-day.ts';
 import { replayRuleDay } from './rule-day-replay.ts';
+import { noArchivedDay } from './no-archived-day.ts';
 import type { BackfillRequest } from './backfill-day.ts';
 
 export { dayRange } from './day-range.ts';
+export { NoArchivedDayError } from './no-archived-day.ts';
 export { reportPath, reportWritten } from './report-files.ts';
 export { backfillDay, detectArchiveChanges, revertedDayMessage, type BackfillRequest, type BackfillSummary } from './backfill-day.ts';
 
@@ -117,21 +119,6 @@ export class DefinitionChangedError extends ConcordError {
   }
 }
 
-/**
- * The archive holds no event that can make a cell of the day (`archiveHoldsDay`: the day's hours and,
- * for windows, those up to its last window's end) for the pipeline's schema: almost always a day not
- * archived (yet). Replaying it would call every stored cell a difference nothing explains.
- */
-export class NoArchivedDayError extends ConcordError {
-  readonly date: string;
-  readonly archiveDir: string;
-  constructor(date: string, archiveDir: string) {
-    super(`no archived events for ${date} in ${archiveDir}: archive the day first`, { domain: 'user' });
-    this.date = date;
-    this.archiveDir = archiveDir;
-  }
-}
-
 export type Progress = (p: { done: number; total: number; what: string }) => Promise<void> | void;
 
 export interface ReconcileDayRequest {
@@ -176,7 +163,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   // version went live (the job failed, its retries too, and the day stayed switched).
   await prepareReportDir(req.reportDir, date, def.name, req.storeName);
   await step(0, 'reading the stream\'s rows and late events');
-  if (req.allowEmpty !== true && !(await archiveHoldsDay(def, req.archiveDir, date))) throw new NoArchivedDayError(date, req.archiveDir);
+  if (req.allowEmpty !== true && !(await archiveHoldsDay(def, req.archiveDir, date))) throw await noArchivedDay(date, req.archiveDir);
   const [realtime, lateLog, dashboardRead, otherRun] = await Promise.all([
     store.realtimeResults(def.name, date),
     lateEventsOfDay(store, def, date),
@@ -265,7 +252,7 @@ export async function recomputeDay(req: Omit<BackfillRequest, 'progress'> & { re
   if (corrupt.length > 0) throw new CorruptArchiveDayError(def.name, date, corrupt, 'backfill');
   if (!(await archiveHoldsDay(def, req.archiveDir, date))) {
     if (!req.hasStoredRows) return { pipeline: def.name, date, cells: 0, generation: null, previous: -1, corrections: 0 };
-    throw new NoArchivedDayError(date, req.archiveDir);
+    throw await noArchivedDay(date, req.archiveDir);
   }
   await req.progress?.({ done: 0, total: 2, what: `replaying ${date} from the archive` });
   const ruleDay = def.kind === 'rule' ? await replayRuleDay(def, req.archiveDir, range) : undefined;

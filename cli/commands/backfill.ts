@@ -58,8 +58,9 @@ export const backfillCommand: CommandSpec = {
           def, date, store, archiveDir: String(v.archive), jobId: String(v['job-id'] ?? `backfill:${def.name}:${date}`), ownVersion: definitionVersion(registry.pipeline(def.name)),
           progress: ({ done, total, what }) => { process.stderr.write(`backfill ${def.name} ${date} [${done}/${total}] ${what}\n`); },
         }).catch((error: unknown) => {
-          if (!(error instanceof DefinitionChangedError)) throw error;
-          process.stderr.write(`${error.message}\n`); // the others are backfilled; exit 2 at the end
+          if (!(error instanceof DefinitionChangedError || error instanceof NoArchivedDayError)) throw error;
+          // The others are backfilled; exit 2 at the end.
+          process.stderr.write(error instanceof NoArchivedDayError ? `${def.name} ${date}: not backfilled: ${error.message} (its dirty cells are kept)\n` : `${error.message}\n`);
           refused++;
           return undefined;
         });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
@@ -388,6 +388,7 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     const root = join(ws.dir, `reports-${randomUUID()}`);
     const reportDir = join(root, 'inside');
     const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
+    await mkdir(archiveDir); // an archive without the day (a missing folder is said as such: backfill-archive-missing.test.ts)
     const lines = dayLines();
     for (const name of names) {
       const odd = { ...def, name };
