@@ -12,6 +12,7 @@ import { openStore } from '../../store/open-store.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
 import { DAY, storeBackends, T0 } from '../fixtures/result-store.ts';
 import { streamLines } from '../fixtures/run-both.ts';
+import { concord } from '../fixtures/cli.ts';
 
 // A job worker started with an --archive that names another folder (an empty one, or none at all):
 // its backfill jobs replayed the dirty cells from nothing and consumed them ("0 of N dirty cells
@@ -25,9 +26,10 @@ const click = (id: string, ts: number, url = '/a') => JSON.stringify({ event_id:
 const lines = [...Array.from({ length: 10 }, (_, m) => click(`a${m}`, T0 + m * M)), click('close', T0 + 20 * M, '/c')];
 const noop = async () => undefined;
 
+const stores: SqlResultStore[] = [];
+afterAll(async () => { for (const s of stores) await s.close().catch(() => undefined); });
+
 describe.each(backends)('an archive that does not hold the day: $name', ({ url }) => {
-  const stores: SqlResultStore[] = [];
-  afterAll(async () => { for (const s of stores) await s.close().catch(() => undefined); });
 
   /** A reconciled day with one dirty cell, its archive, an empty archive folder and a missing one. */
   const reconciledWithDirtyCell = async () => {
@@ -69,4 +71,25 @@ describe.each(backends)('an archive that does not hold the day: $name', ({ url }
     expect(backfillEmpty).toBe(`no archived events for ${DAY} in ${empty}: archive the day first, then \`concord jobs retry --date ${DAY}\` (its dirty cells are kept)`);
     expect(await store.dirtyCells(P, DAY)).toHaveLength(1);
   });
+});
+
+describe('concord backfill --date with an --archive that does not hold the day', () => {
+  it('says so per pipeline, exit 2, and keeps the dirty cells', async () => {
+    const file = join(ws.dir, `${randomUUID()}.duckdb`);
+    const store = await openStore(`duckdb:${file}`, { registry: seedRegistry() });
+    const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
+    await new ParquetArchive(archiveDir, def.schema).write(memoryBatches('file:day.jsonl', lines, 1000));
+    await store.writeRealtime((await streamLines(def, lines)).changelog);
+    await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'r1' });
+    await store.markDirty(P, [{ day: DAY, windowStart: T0 + 4 * M, key: { url: '/a' } }], 'late_after_reconcile');
+    await store.close();
+    const empty = join(ws.dir, `empty-${randomUUID()}`);
+    await mkdir(empty);
+    const r = concord(['backfill', '--date', DAY, '--pipeline', P, '--archive', empty, '--store', `duckdb:${file}`, '--max-out-of-orderness', '1s', '--allowed-lateness', '0']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`${P} ${DAY}: not backfilled: no archived events for ${DAY} in ${empty}: archive the day first (its dirty cells are kept)`);
+    const after = await openStore(`duckdb:${file}`, { registry: seedRegistry() });
+    stores.push(after);
+    expect(await after.dirtyCells(P, DAY)).toHaveLength(1);
+  }, 120_000);
 });
