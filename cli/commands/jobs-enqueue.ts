@@ -9,7 +9,7 @@ import { jobId } from '../../jobs/job-ids.ts';
 import { attemptsOf, type ConcordJobs } from '../../jobs/job-queue.ts';
 import { storeIdentity } from '../../jobs/worker-registry.ts';
 import { openStore } from '../../store/open-store.ts';
-import { redact } from '../../store/sql-driver.ts';
+import { redact, StoreError } from '../../store/sql-driver.ts';
 import type { FlagValues } from '../args.ts';
 import { storeUrl } from './shared.ts';
 
@@ -66,7 +66,7 @@ export async function enqueue(jobs: ConcordJobs, v: FlagValues): Promise<number>
 export async function backfill(jobs: ConcordJobs, v: FlagValues, registry: Registry): Promise<number> {
   const store = await agreedStore(jobs, v, true);
   const archiveDir = await backfillArchive(jobs, v);
-  const opened = await openStore(storeUrl(v), { registry });
+  const opened = await openStore(storeUrl(v), { registry }).catch(async (error: unknown) => { throw await heldByWorker(jobs, store, error); });
   try {
     const startedAt = Date.now();
     const pending = (p: string, dates: readonly string[]) => backfillDays(opened, registry.pipeline(p), dates, archiveDir);
@@ -91,6 +91,23 @@ export async function backfill(jobs: ConcordJobs, v: FlagValues, registry: Regis
   } finally {
     await opened.close();
   }
+}
+
+/**
+ * An embedded DuckDB store is held by the worker that writes it for the worker's whole life, so the
+ * dirty cells `jobs backfill` reads cannot be read beside it: name the worker and the ways that work
+ * (the bare lock error sent users looking for another process). Other errors are returned as they are.
+ */
+async function heldByWorker(jobs: ConcordJobs, store: string, error: unknown): Promise<unknown> {
+  if (!store.startsWith('duckdb:') || !(error instanceof StoreError) || !/lock/i.test(error.message)) return error;
+  const holders = (await jobs.workers()).filter((w) => w.store === store);
+  if (holders.length === 0) return error;
+  return new ConfigError(
+    `the job worker ${holders.map((w) => `${w.host}:${w.pid}`).join(', ')} holds the embedded DuckDB store ${store} while it runs: ` +
+    'jobs backfill cannot read its dirty cells beside it. The nightly run enqueues the backfill of the date it reconciles itself; ' +
+    `for other dates rerun a whole day with \`concord jobs enqueue --date D --force\`, or stop the worker (SIGTERM), ` +
+    'run this command again and start the worker again; a store that several processes use at once needs PostgreSQL',
+    { cause: error });
 }
 
 /**

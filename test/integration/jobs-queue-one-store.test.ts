@@ -2,6 +2,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { redisConnection } from '../../jobs/redis-connection.ts';
 import { registerWorker, storeIdentity } from '../../jobs/worker-registry.ts';
+import { seedRegistry } from '../../examples/seed.ts';
+import { openStore } from '../../store/open-store.ts';
 import { jobsTestFile, REDIS } from '../fixtures/jobs-cli.ts';
 import { PG_URL } from '../fixtures/postgres.ts';
 
@@ -29,6 +31,25 @@ describe('jobs worker: one store per queue prefix', () => {
       expect(run.stderr.trim().split('\n')).toHaveLength(1);
     } finally {
       await registration.stop();
+    }
+  }, 60_000);
+
+  // An embedded store is held by its worker while it runs: `jobs backfill` said only DuckDB's lock error
+  // ("another process holds it"), not that it was the queue's own worker, nor what works instead.
+  it('jobs backfill on the embedded store a live worker holds names the worker and what to do (exit 2)', async () => {
+    const q = prefix();
+    const file = join(ws.dir, 'held.duckdb');
+    const held = await openStore(`duckdb:${file}`, { registry: seedRegistry() }); // this process plays the worker
+    const registration = registerWorker(redis, q, storeIdentity(`duckdb:${file}`), archiveDir);
+    try {
+      const run = await concord(['jobs', 'backfill', '--from', '2026-11-23', '--to', '2026-11-23', '--store', `duckdb:${file}`], { REDIS_URL: REDIS, CONCORD_QUEUE_PREFIX: q, CONCORD_DUCKDB_LOCK_WAIT_MS: '0' }, 30_000);
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toContain(`the job worker ${registration.info.host}:${registration.info.pid} holds the embedded DuckDB store ${storeIdentity(`duckdb:${file}`)} while it runs`);
+      expect(run.stderr).toContain('`concord jobs enqueue --date D --force`');
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    } finally {
+      await registration.stop();
+      await held.close();
     }
   }, 60_000);
 });
