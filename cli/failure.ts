@@ -1,4 +1,5 @@
-import { ConcordError } from '../pipeline/errors.ts';
+import { ConcordError, OutputClosedError } from '../pipeline/errors.ts';
+import { CLOSED_PIPE_EXIT } from './closed-pipe.ts';
 
 /** The innermost cause of `error` (through `cause`, and the first of an AggregateError's `errors`). */
 function rootCause(error: unknown): unknown {
@@ -19,9 +20,14 @@ const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
  * - a dependency's (broker, database, disk): the message and, when it does not say it already, the
  *   innermost cause, on one line, exit 1. No stack: it is nobody's bug, and a client library's chain of
  *   retries repeated the same cause many times;
+ * - an output whose reader went away (OutputClosedError, perhaps as a cause): nothing, exit 141, as
+ *   SIGPIPE ends a Unix tool (cli/closed-pipe.ts does the same for process.stdout);
  * - anything else is a bug: the stack and each cause once, exit 1.
  */
 export function reportFailure(name: string, error: unknown, write: (text: string) => void = (t) => void process.stderr.write(t)): number {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 16; e = e.cause, depth++) {
+    if (e instanceof OutputClosedError) return CLOSED_PIPE_EXIT;
+  }
   if (error instanceof ConcordError && error.domain === 'user') {
     write(`concord ${name}: ${error.message}\n`);
     return 2;

@@ -50,3 +50,13 @@ export class ArchiveError extends ConcordError {
     super(message, { domain: 'external', ...options });
   }
 }
+
+/**
+ * The reader of an output went away (`--output /dev/stdout | head -1`, a named pipe whose reader ended):
+ * nobody is left to read more, so the command ends as a Unix tool does on SIGPIPE, quietly (cli/failure.ts).
+ */
+export class OutputClosedError extends ConcordError {
+  constructor(path: string, options: { cause?: unknown } = {}) {
+    super(`${path}: its reader closed it`, { domain: 'external', ...options });
+  }
+}

@@ -1,7 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { ArchiveError } from '../../pipeline/errors.ts';
+import { ArchiveError, OutputClosedError } from '../../pipeline/errors.ts';
 
 /** Bytes of one write to disk (lines go into a buffer of this size as they are written). */
 const CHUNK = 1 << 20;
@@ -73,12 +73,12 @@ export class JsonlWriter {
     this.bytes = 0;
     let ok = true;
     for (const part of parts) ok = stream.write(part) && ok;
-    // Drained, or closed by an error (then no 'drain' comes): either listener goes with the other.
-    if (!ok) {
+    // Drained, or failed (then no 'drain' comes; a descriptor's stream, not auto-closed, emits no 'close'
+    // either: a reader of /dev/stdout gone left this waiting until Node ended the run with exit 13).
+    if (!ok && this.failure === undefined) {
       await new Promise<void>((resolve) => {
-        const done = () => { stream.off('drain', done); stream.off('close', done); resolve(); };
-        stream.on('drain', done);
-        stream.on('close', done);
+        const done = () => { for (const e of ['drain', 'close', 'error'] as const) stream.off(e, done); resolve(); };
+        for (const e of ['drain', 'close', 'error'] as const) stream.on(e, done);
       });
     }
     if (this.failure) await this.fail(this.failure);
@@ -108,6 +108,7 @@ export class JsonlWriter {
   /** Removes the `.tmp` and throws why the file could not be written. */
   private async fail(error: unknown): Promise<never> {
     await this.abort();
+    if ((error as NodeJS.ErrnoException).code === 'EPIPE') throw new OutputClosedError(this.path, { cause: error });
     throw new ArchiveError(`cannot write ${this.path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
 
