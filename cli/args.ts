@@ -30,7 +30,7 @@ const DEFINITIONS_HELP = [
 export function helpText(cmd: CommandSpec): string {
   return [
     `concord ${cmd.name} — ${cmd.summary}`, '', `Usage: ${cmd.usage}`, '', 'Options:',
-    ...[...cmd.options, ...DEFINITIONS_HELP].map((o) => `  ${o}`), '  --help                     show this help', '',
+    ...[...cmd.options, ...DEFINITIONS_HELP].map((o) => `  ${o}`), '  --help, -h                 show this help', '',
   ].join('\n');
 }
 
@@ -39,7 +39,7 @@ export function parseCommandArgs(cmd: CommandSpec, argv: string[]): Record<strin
   const first = argv[0];
   if (cmd.leadingWordAs && first !== undefined && !first.startsWith('-')) argv = [`--${cmd.leadingWordAs}`, first, ...argv.slice(1)];
   try {
-    parsed = parseArgs({ args: argv, options: { ...cmd.flags, ...DEFINITIONS_FLAG, help: { type: 'boolean' } }, strict: true, allowPositionals: false, tokens: true });
+    parsed = parseArgs({ args: argv, options: { ...cmd.flags, ...DEFINITIONS_FLAG, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false, tokens: true });
   } catch (error) {
     throw new ConfigError(`${error instanceof Error ? error.message : String(error)}\nRun \`concord ${cmd.name} --help\` for usage.`);
   }

@@ -42,7 +42,7 @@ function mainHelp(): string {
   return [
     'concord — one pipeline definition, a streaming and a replay runtime that agree, and reconciliation',
     '',
-    'Usage: npm run concord -- <command> [options]      (`concord <command> --help` for each)',
+    'Usage: npm run concord -- <command> [options]      (`concord <command> --help` or `concord help <command>` for each)',
     '',
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(11)}${c.summary}`),
@@ -51,7 +51,9 @@ function mainHelp(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const [first, ...after] = argv;
+  // `concord help stream` is `concord stream --help` (the way git and npm take it); `concord help` alone the list.
+  const [name, rest] = first === 'help' && after[0] !== undefined ? [after[0], ['--help']] : [first, after];
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(mainHelp());
     return name === undefined ? 2 : 0;

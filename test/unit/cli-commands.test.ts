@@ -59,4 +59,18 @@ describe('concord command table', () => {
     expect(unknown.stderr).toMatch(/^unknown command "nope"/);
     expect(concord([]).code).toBe(2);
   }, 120_000);
+
+  it('`concord help CMD` and `concord CMD -h` show that command\'s help on stdout, exit 0; `help` of no command exits 2', () => {
+    // `help stream` printed the command list, and `stream -h` was refused as an unknown option.
+    const asFlag = concord(['stream', '--help']);
+    for (const args of [['help', 'stream'], ['stream', '-h']]) {
+      const r = concord(args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout, args.join(' ')).toBe(asFlag.stdout);
+    }
+    expect(asFlag.stdout).toMatch(/^ {2}--help, -h +show this help$/m);
+    const unknown = concord(['help', 'nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^unknown command "nope"/);
+  }, 120_000);
 });
