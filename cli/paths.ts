@@ -1,4 +1,4 @@
-import { realpathSync, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../pipeline/errors.ts';
 import type { FlagValues } from './args.ts';
@@ -66,6 +66,7 @@ export function checkPath(source: string, path: string, use: PathUse): void {
   if (use.kind === 'read-file') {
     if (!s) throw new ConfigError(`${source} ${path}: no such file (looked for ${resolve(path)})`);
     if (s.isDirectory()) throw new ConfigError(`${source} ${path} is a directory: name ${use.what ?? 'a file'}`);
+    refuseWithoutAccess(source, path, constants.R_OK, 'this user may not read it');
     return;
   }
   if (s?.isDirectory() && use.kind === 'write-file') throw new ConfigError(`${source} ${path} is a directory: name a file`);
@@ -78,12 +79,50 @@ export function checkPath(source: string, path: string, use: PathUse): void {
     const blocking = fileAncestor(path, source);
     if (blocking) throw new ConfigError(`${source} ${path}: ${blocking} is a file, not a directory`);
   }
+  if (use.kind === 'write-file') refuseUnwritable(source, path, s);
+}
+
+/**
+ * Refuses a path this process may not use as `mode` asks. Without it a file the user cannot read or a
+ * directory they cannot write in was found only by the first open, after the definitions and the store
+ * were loaded: `stream` and `produce` ended with "failed: Error: EACCES" and exit 1, as a bug would.
+ */
+function refuseWithoutAccess(source: string, path: string, mode: number, what: string, checked = path): void {
+  try {
+    accessSync(checked, mode);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new ConfigError(`${source} ${path}: ${what} (${code}): change the permissions or name another path`, { cause: error });
+  }
+}
+
+/**
+ * A file to write must be writable where it is written: a device, a pipe or a path under /dev or /proc
+ * in place, any other file as `<file>.tmp` renamed in its (real) directory, which may be made under the
+ * nearest directory that exists (stream/sinks/jsonl-writer.ts).
+ */
+function refuseUnwritable(source: string, path: string, s: Stats | undefined): void {
+  const inPlace = (p: string) => /^\/(dev|proc)(\/|$)/.test(p);
+  // /dev/stdout and the like are the process's open descriptors (a pipe another user made, a socket): not checked.
+  if (s && inPlace(resolve(path))) return;
+  const real = s ? realPath(path) : resolve(path);
+  if (s && (!s.isFile() || inPlace(real))) {
+    refuseWithoutAccess(source, path, constants.W_OK, 'this user may not write it');
+    return;
+  }
+  let dir = dirname(real);
+  while (!statOf(dir, source) && dirname(dir) !== dir) dir = dirname(dir);
+  refuseWithoutAccess(source, path, constants.W_OK | constants.X_OK, `this user may not write in ${dir}`, dir);
 }
 
 /** The same file under another name (a link, `./x`): compared by where it really is. */
 function sameFile(a: string, b: string): boolean {
-  const real = (p: string) => { try { return realpathSync(p); } catch { return resolve(p); } };
-  return real(a) === real(b);
+  return realPath(a) === realPath(b);
+}
+
+/** Where `path` really is (links followed); a path that cannot be followed: as it is named. */
+function realPath(path: string): string {
+  try { return realpathSync(path); } catch { return resolve(path); }
 }
 
 /**
