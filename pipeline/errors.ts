@@ -60,3 +60,12 @@ export class OutputClosedError extends ConcordError {
     super(`${path}: its reader closed it`, { domain: 'external', ...options });
   }
 }
+
+/** A command was asked to stop (SIGINT, SIGTERM) before it was done; the command says what it left. */
+export class StoppedError extends ConcordError {
+  readonly signal: NodeJS.Signals;
+  constructor(signal: NodeJS.Signals) {
+    super(`stopped by ${signal}`, { domain: 'external' });
+    this.signal = signal;
+  }
+}

@@ -1,12 +1,13 @@
 import { KafkaArchiver } from '../../batch/kafka-archiver.ts';
 import { claimFileSource } from '../../batch/archive-sources.ts';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
-import { ConfigError } from '../../pipeline/errors.ts';
+import { ConfigError, StoppedError } from '../../pipeline/errors.ts';
 import { parseDuration } from '../../pipeline/time.ts';
 import { kafkaSettings } from '../../stream/kafka/client.ts';
 import { probeBrokers, requireTopics } from '../../stream/kafka/admin.ts';
 import { inputTopic } from '../../stream/kafka/topics.ts';
 import { fileSourceName, readJsonlFile } from '../../sources/jsonl-file.ts';
+import { untilStopped } from '../../sources/until-stopped.ts';
 import { metricsFlags, metricsFromFlags, metricsOptions, metricsPort } from '../../serve/process-metrics.ts';
 import type { CommandSpec, FlagValues } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
@@ -91,16 +92,33 @@ export const archiveCommand: CommandSpec = {
     let staged = 0;
     // Writing the hours takes seconds per million events after the last input line: said as it goes.
     let writing: Progress | undefined;
-    const stats = await new ParquetArchive(String(v.dir), schema, { sketched }).write(readJsonlFile(String(v.input)), {
-      onProgress: (n) => { staged = n; progress.update(n); },
-      onFiles: (written, files) => {
-        if (writing === undefined) {
-          progress.done(staged);
-          writing = new Progress(`archive ${schema.name}: writing Parquet files`, { total: files });
-        }
-        writing.update(written);
-      },
-    });
+    // Stopped (Ctrl-C, SIGTERM): the write fails as on any error, so its <dir>/.tmp (the staging's spill,
+    // Parquet files not yet renamed) goes with it; Node's default was to die at once and leave them.
+    const stop = new AbortController();
+    const removeStop = onStopSignal((signal) => stop.abort(new StoppedError(signal)));
+    let stats;
+    try {
+      stats = await new ParquetArchive(String(v.dir), schema, { sketched }).write(untilStopped(readJsonlFile(String(v.input)), stop.signal), {
+        onProgress: (n) => { staged = n; progress.update(n); },
+        onFiles: (written, files) => {
+          stop.signal.throwIfAborted();
+          if (writing === undefined) {
+            progress.done(staged);
+            writing = new Progress(`archive ${schema.name}: writing Parquet files`, { total: files });
+          }
+          writing.update(written);
+        },
+      });
+    } catch (error) {
+      if (!(error instanceof StoppedError)) throw error;
+      process.stderr.write(
+        `concord archive: ${error.signal}: stopped before the end of ${String(v.input)}; its temporary files are removed, ` +
+          'hour files written before stay until a rerun of the same input replaces them (run it again)\n',
+      );
+      return error.signal === 'SIGINT' ? 130 : 143;
+    } finally {
+      removeStop();
+    }
     if (writing === undefined) progress.done(stats.events);
     process.stderr.write(`archived ${stats.events} ${schema.name} events into ${stats.files.length} Parquet files, ${stats.deadLetters} rejected\n`);
     return 0;
