@@ -4,7 +4,7 @@ import { useCallerDirectory } from './caller-directory.ts';
 import { endQuietlyOnClosedPipe } from './closed-pipe.ts';
 import { reportFailure } from './failure.ts';
 import { whenWrapperExits } from './launcher-watch.ts';
-import { checkPathFlags } from './paths.ts';
+import { checkPathFlags, withStandardStreams } from './paths.ts';
 
 /**
  * The command table, light: a name, the summary (the same string as the module's CommandSpec; a unit
@@ -65,11 +65,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const cmd = await entry.load();
-    const values = parseCommandArgs(cmd, rest);
-    if (values === 'help') {
+    const parsed = parseCommandArgs(cmd, rest);
+    if (parsed === 'help') {
       process.stdout.write(helpText(cmd));
       return 0;
     }
+    const values = withStandardStreams(parsed, cmd.paths);
     // Before any work: a directory named as --output was found only after the whole input was processed.
     checkPathFlags(values, cmd.paths);
     // npm's shell does not pass a SIGTERM on: its exit counts as one, for every command (cli/launcher-watch.ts).

@@ -66,7 +66,8 @@ export function checkPath(source: string, path: string, use: PathUse): void {
   if (use.kind === 'read-file') {
     if (!s) throw new ConfigError(`${source} ${path}: no such file (looked for ${resolve(path)})`);
     if (s.isDirectory()) throw new ConfigError(`${source} ${path} is a directory: name ${use.what ?? 'a file'}`);
-    refuseWithoutAccess(source, path, constants.R_OK, 'this user may not read it');
+    // /dev/stdin and the like are the process's open descriptors: not checked (as for writing, below).
+    if (!IN_PLACE.test(resolve(path))) refuseWithoutAccess(source, path, constants.R_OK, 'this user may not read it');
     return;
   }
   if (s?.isDirectory() && use.kind === 'write-file') throw new ConfigError(`${source} ${path} is a directory: name a file`);
@@ -81,6 +82,9 @@ export function checkPath(source: string, path: string, use: PathUse): void {
   }
   if (use.kind === 'write-file') refuseUnwritable(source, path, s);
 }
+
+/** Devices and descriptors: read and written in place, never renamed over (stream/sinks/jsonl-writer.ts). */
+const IN_PLACE = /^\/(dev|proc)(\/|$)/;
 
 /**
  * Refuses a path this process may not use as `mode` asks. Without it a file the user cannot read or a
@@ -102,11 +106,10 @@ function refuseWithoutAccess(source: string, path: string, mode: number, what: s
  * nearest directory that exists (stream/sinks/jsonl-writer.ts).
  */
 function refuseUnwritable(source: string, path: string, s: Stats | undefined): void {
-  const inPlace = (p: string) => /^\/(dev|proc)(\/|$)/.test(p);
   // /dev/stdout and the like are the process's open descriptors (a pipe another user made, a socket): not checked.
-  if (s && inPlace(resolve(path))) return;
+  if (s && IN_PLACE.test(resolve(path))) return;
   const real = s ? realPath(path) : resolve(path);
-  if (s && (!s.isFile() || inPlace(real))) {
+  if (s && (!s.isFile() || IN_PLACE.test(real))) {
     refuseWithoutAccess(source, path, constants.W_OK, 'this user may not write it');
     return;
   }
@@ -123,6 +126,25 @@ function sameFile(a: string, b: string): boolean {
 /** Where `path` really is (links followed); a path that cannot be followed: as it is named. */
 function realPath(path: string): string {
   try { return realpathSync(path); } catch { return resolve(path); }
+}
+
+/**
+ * `-` as a file flag's value is a standard stream, as for most Unix tools: /dev/stdin for a file to read,
+ * /dev/stdout for a file to write (both read and written in place). It was taken as a file named `-`.
+ * Standard input read for two flags would be split between them: refused.
+ */
+export function withStandardStreams(values: FlagValues, uses: Readonly<Record<string, PathUse>> = {}): FlagValues {
+  const all = { ...COMMON_PATH_FLAGS, ...uses };
+  const dashes = Object.keys(all).filter((flag) => values[flag] === '-');
+  const reading = dashes.filter((flag) => all[flag]!.kind === 'read-file');
+  if (reading.length > 1) throw new ConfigError(`--${reading.join(' and --')} are both - (standard input): give one of them a file`);
+  const out = { ...values };
+  for (const flag of dashes) {
+    const kind = all[flag]!.kind;
+    if (kind === 'read-file') out[flag] = '/dev/stdin';
+    else if (kind === 'write-file') out[flag] = '/dev/stdout';
+  }
+  return out;
 }
 
 /**

@@ -14,6 +14,12 @@ export function fileSourceName(path: string): string {
 const NL = 10, CR = 13;
 
 /**
+ * `/dev/stdin` and its other names: this process's descriptor 0, read through process.stdin. Opened
+ * again by name, a socket (the stdin Node gives a child process, a service's socket) fails with ENXIO.
+ */
+const OWN_STDIN = /^\/(?:dev\/stdin|dev\/fd\/0|proc\/self\/fd\/0)$/;
+
+/**
  * Reads a JSONL file in file order, in batches of lines. Offsets are 0-based line numbers, counting
  * every line (blank lines are skipped but keep their number), so positions are stable across reruns.
  * Bytes are split into lines before they become text: a line that is not UTF-8, or longer than the
@@ -83,7 +89,8 @@ export async function* readJsonlFile(path: string, options: { batchLines?: numbe
     carryBytes = 0;
   };
 
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+  const bytes = OWN_STDIN.test(resolve(path)) ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 });
+  for await (const chunk of bytes as AsyncIterable<Buffer>) {
     const last = chunk.lastIndexOf(NL);
     if (last === -1) {
       extend(chunk);

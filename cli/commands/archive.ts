@@ -21,7 +21,7 @@ export const archiveCommand: CommandSpec = {
   usage: 'concord archive --schema NAME (--input EVENTS.jsonl | --from-kafka [--stop-when-idle 10s]) --dir ARCHIVE_DIR',
   options: [
     '--schema NAME              a schema of the definitions file (`concord validate` lists the pipelines\' inputs)',
-    '--input FILE               events, one JSON object per line',
+    '--input FILE               events, one JSON object per line; - : standard input',
     '--from-kafka               or: consume the raw topic in consumer group <prefix>concord-archiver-<schema>',
     '                           (prefix: env CONCORD_TOPIC_PREFIX); files <topic>_<partition>-<first>-<last offset>.parquet,',
     '                           offsets committed after the rename (killed and restarted: no duplicates, no gaps);',

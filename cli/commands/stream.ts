@@ -21,8 +21,8 @@ export const streamCommand: CommandSpec = {
   usage: 'concord stream --pipeline NAME --input EVENTS.jsonl --output OUT.jsonl [--late-output LATE.jsonl] [--dead-letter DLQ.jsonl] [--max-out-of-orderness 30s] [--allowed-lateness 5m] [--final] [--store URL]',
   options: [
     '--pipeline NAME            a pipeline of the definitions (`concord validate` lists them)',
-    '--input FILE               events, one JSON object per line, read in file order (arrival order)',
-    '--output FILE              results: every revision (changelog), or with --final the last one per window/key',
+    '--input FILE               events, one JSON object per line, read in file order (arrival order); - : stdin',
+    '--output FILE              results: every revision (changelog), or with --final the last one per window/key; - : stdout',
     '--late-output FILE         late events: {pipeline, event, watermark, window_start, window_end}',
     '--dead-letter FILE         rejected lines with the reason (default: counted only)',
     ...timingOptions,

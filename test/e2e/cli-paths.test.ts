@@ -104,6 +104,18 @@ describe('every command checks the paths its flags name before doing any work', 
     expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
   });
 
+  it('- is standard input for a file to read and standard output for a file to write (it was a file named -)', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'stream', '--pipeline', 'page_views_per_minute', '--input', '-', '--output', '-'],
+      { cwd: root, encoding: 'utf8', input: readFileSync(input, 'utf8'), timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l)).map((row) => [row.window_start, row.url, row.views])).toEqual([
+      ['1970-01-01T00:00:00.000Z', '/a', 1], ['1970-01-01T00:01:00.000Z', '/a', 1],
+    ]);
+    expect(existsSync(join(root, '-'))).toBe(false);
+    refused(concord(['reconcile', '--pipeline', 'page_views_per_minute', '--realtime', '-', '--late', '-', '--archive', archive, '--output', ws.file('r.json')]),
+      'reconcile', '--realtime and --late are both - (standard input): give one of them a file');
+  });
+
   it('a directory named as a JSON-lines file to read: exit 2 naming the flag', () => {
     const message = `--input ${dir} is a directory: name a JSON-lines file`;
     refused(concord(['stream', '--pipeline', 'page_views_per_minute', '--input', dir, '--output', ws.file('o3.jsonl')]), 'stream', message);
