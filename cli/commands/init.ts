@@ -1,7 +1,8 @@
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, extname, resolve } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { extname } from 'node:path';
 import { seedDefinitionsPath } from '../../examples/seed-path.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
+import { writeTextFile } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
 import { checkPath } from '../paths.ts';
 
@@ -22,11 +23,12 @@ export const initCommand: CommandSpec = {
     const format = formatFor(v.output as string | undefined, v.format as 'ts' | 'json' | undefined);
     const output = String(v.output ?? `concord.definitions.${format}`);
     checkPath('--output', output, { kind: 'write-file' }); // the default too
-    if (!v.force && (await access(output).then(() => true, () => false))) {
-      throw new ConfigError(`${output} exists; pass --force to overwrite it, or --output another file`);
-    }
-    await mkdir(dirname(resolve(output)), { recursive: true }); // as every other output: its directory is made
-    await writeFile(output, format === 'json' ? await readFile(seedDefinitionsPath, 'utf8') : STARTER_MODULE);
+    // A device or a pipe (`--output -`, /dev/stdout) is written into, not over: no --force for it, and no
+    // note about a file to validate next (it said "/dev/stdout exists"; the note would join the text).
+    const existing = await stat(output).catch(() => undefined);
+    if (!v.force && existing?.isFile()) throw new ConfigError(`${output} exists; pass --force to overwrite it, or --output another file`);
+    await writeTextFile(output, format === 'json' ? await readFile(seedDefinitionsPath, 'utf8') : STARTER_MODULE); // its directory is made
+    if (existing !== undefined && !existing.isFile()) return 0;
     process.stdout.write(`wrote ${output}: the seed pipelines (page views, unique visitors, card fraud) to edit\n` +
       `next: concord validate --definitions ${output}\n`);
     return 0;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concord, jsonLines } from '../fixtures/cli.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
+import { seedDefinitionsPath } from '../../examples/seed-path.ts';
 
 const ws = tempWorkspace('concord-defs-');
 afterAll(() => ws.cleanup());
@@ -207,6 +208,12 @@ describe('a user definitions file through the CLI', () => {
     // Same pipelines, same definition versions as the seed example file.
     expect(v.stdout.split('\n').slice(1)).toEqual(seed.stdout.split('\n').slice(1));
     expect(concord(['init', '--output', file]).code).toBe(2);
+  });
+
+  it('init --output - writes the starter to stdout, nothing else (it said "/dev/stdout exists"; - was a file named -)', () => {
+    const r = concord(['init', '--output', '-', '--format', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(JSON.parse(readFileSync(seedDefinitionsPath, 'utf8')));
   });
 
   it('init writes the format its --output will be loaded as, into a directory it makes; a contradiction is refused', () => {
