@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { isUtf8 } from 'node:buffer';
 import { basename, resolve } from 'node:path';
 import { ConfigError } from '../pipeline/errors.ts';
@@ -34,6 +34,9 @@ export async function* readJsonlFile(path: string, options: { batchLines?: numbe
   });
   if (found.isDirectory()) throw new ConfigError(`input ${path} is a directory: name a JSON-lines file`);
   const live = !found.isFile();
+  if (!live && (await isGzip(path))) {
+    throw new ConfigError(`input ${path} is gzip-compressed: decompress it, or pipe it in (zcat ${path} | concord ... --input -)`);
+  }
   const source = options.source ?? fileSourceName(path);
   const batchLines = options.batchLines ?? 8192;
   const limit = options.maxLineBytes ?? maxLineBytes();
@@ -126,6 +129,21 @@ export async function* readJsonlFile(path: string, options: { batchLines?: numbe
   }
   if (carryBytes > 0 || skipped) finish(Buffer.alloc(0));
   if (lines.length > 0) yield batch();
+}
+
+/**
+ * A file that starts with gzip's magic bytes. Read as lines, its bytes were each a dead letter "not
+ * UTF-8", and the run ended with exit 0 and no event. (No JSON line starts with byte 0x1f.)
+ */
+async function isGzip(path: string): Promise<boolean> {
+  const file = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(2);
+    const { bytesRead } = await file.read(head, 0, 2, 0);
+    return bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  } finally {
+    await file.close();
+  }
 }
 
 /** Same batches from lines already in memory (the embedded log). */
