@@ -5,6 +5,7 @@ import { endQuietlyOnClosedPipe } from './closed-pipe.ts';
 import { reportFailure } from './failure.ts';
 import { whenWrapperExits } from './launcher-watch.ts';
 import { checkPathFlags, withStandardStreams } from './paths.ts';
+import { stopWhereUnhandled } from './stop-signals.ts';
 
 /**
  * The command table, light: a name, the summary (the same string as the module's CommandSpec; a unit
@@ -73,6 +74,7 @@ export async function main(argv: string[]): Promise<number> {
     const values = withStandardStreams(parsed, cmd.paths);
     // Before any work: a directory named as --output was found only after the whole input was processed.
     checkPathFlags(values, cmd.paths);
+    stopWhereUnhandled(name);
     // npm's shell does not pass a SIGTERM on: its exit counts as one, for every command (cli/launcher-watch.ts).
     const unwatch = whenWrapperExits((w) => {
       process.stderr.write(`concord ${name}: its launcher ${w.command.split(' ').slice(0, 3).join(' ')} (pid ${w.pid}) exited: stopping as on SIGTERM\n`);

@@ -1,3 +1,5 @@
+import { removeUnfinishedFiles } from '../stream/sinks/jsonl-writer.ts';
+
 /**
  * Calls `stop` on the first SIGINT or SIGTERM and keeps listening: a Ctrl-C under `npm run` reaches the
  * process twice (the terminal signals the whole process group, and tsx relays its own), and a signal with
@@ -31,6 +33,27 @@ export function onStopSignals(stop: (signal: NodeJS.Signals) => void, options: S
     } else if (options.again && now() - first > (options.sameWithinMs ?? 1_000)) {
       options.again(signal);
     }
+  };
+  process.on('SIGINT', listener);
+  process.on('SIGTERM', listener);
+  return () => {
+    process.off('SIGINT', listener);
+    process.off('SIGTERM', listener);
+  };
+}
+
+/**
+ * For every command: the first SIGINT or SIGTERM that no listener of the command's own takes (replay,
+ * reconcile, report... have none; stream, archive, run, serve... decide themselves) removes the `.tmp`
+ * of every output file not yet finished, says so and exits 130 / 143. Without a listener Node died at
+ * once and left them beside the outputs. Returns the remover.
+ */
+export function stopWhereUnhandled(command: string): () => void {
+  const listener = (signal: NodeJS.Signals) => {
+    if (process.listenerCount(signal) > 1) return; // the command's own handler stops it
+    const removed = removeUnfinishedFiles();
+    process.stderr.write(`concord ${command}: ${signal}: stopped${removed > 0 ? `; ${removed} unfinished output file(s) removed` : ''} (run it again)\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.on('SIGINT', listener);
   process.on('SIGTERM', listener);

@@ -1,4 +1,4 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import { mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ArchiveError, OutputClosedError } from '../../pipeline/errors.ts';
@@ -6,6 +6,20 @@ import { ArchiveError, OutputClosedError } from '../../pipeline/errors.ts';
 /** Bytes of one write to disk (lines go into a buffer of this size as they are written). */
 const CHUNK = 1 << 20;
 const EMPTY = Buffer.alloc(0);
+
+/** The `.tmp` files of writers not yet closed or aborted, in this process. */
+const unfinished = new Set<string>();
+
+/**
+ * Removes the `.tmp` file of every writer still open, at once (synchronously: a command stopped by a
+ * signal it leaves to the CLI exits right after, cli/stop-signals.ts). Returns how many there were.
+ */
+export function removeUnfinishedFiles(): number {
+  const count = unfinished.size;
+  for (const tmp of unfinished) rmSync(tmp, { force: true });
+  unfinished.clear();
+  return count;
+}
 
 /**
  * Buffered JSON-lines writer. Each line is encoded into a byte buffer as it is written (no string of the
@@ -97,6 +111,7 @@ export class JsonlWriter {
     if (this.aborted) return undefined; // aborted while the directory was made: no .tmp after it
     this.target = target;
     // The process's own descriptor (a socket cannot be opened again by its /proc name): kept open after.
+    if ('final' in target) unfinished.add(`${target.final}.tmp`);
     const stream = 'fd' in target ? createWriteStream('', { fd: target.fd, autoClose: false })
       : createWriteStream('final' in target ? `${target.final}.tmp` : target.inPlace);
     // Without a listener a failed open or write is an uncaught 'error' event: kept, raised by flush/close.
@@ -122,7 +137,10 @@ export class JsonlWriter {
     this.bytes = 0;
     if (stream !== undefined && !stream.destroyed) await new Promise<void>((resolve) => { stream.once('close', () => resolve()); stream.destroy(); });
     const target = this.target;
-    if (stream !== undefined && target !== undefined && 'final' in target) await rm(`${target.final}.tmp`, { force: true }).catch(() => undefined);
+    if (stream !== undefined && target !== undefined && 'final' in target) {
+      await rm(`${target.final}.tmp`, { force: true }).catch(() => undefined);
+      unfinished.delete(`${target.final}.tmp`);
+    }
   }
 
   /** Flushes only when enough is buffered (cheap to call after every batch). */
@@ -139,7 +157,10 @@ export class JsonlWriter {
       await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
       if (this.failure) throw this.failure;
       const target = this.target;
-      if (target !== undefined && 'final' in target) await rename(`${target.final}.tmp`, target.final);
+      if (target !== undefined && 'final' in target) {
+        await rename(`${target.final}.tmp`, target.final);
+        unfinished.delete(`${target.final}.tmp`);
+      }
     } catch (error) {
       await this.fail(error);
     }
