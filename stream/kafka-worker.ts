@@ -1,4 +1,4 @@
-import type { PipelineDefinition } from '../pipeline/definition.ts';
+import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError, DefinitionError } from '../pipeline/errors.ts';
 import {
   CaughtUpWatch,
@@ -12,6 +12,7 @@ import {
   type InBatch,
   type KafkaSettings,
 } from './kafka/client.ts';
+import { GroupDrain } from './group-drain.ts';
 import { concordTopics, groupName, inputTopic, needsMergeStage, partialsTopic, topicNames } from './kafka/topics.ts';
 import { MemberLoop } from './member-loop.ts';
 import { MemberConsumer } from './member-consumer.ts';
@@ -105,6 +106,10 @@ export class KafkaWorker {
    * fetch position, which runs ahead of them: `next` may stay one short of the end (a commit marker).
    */
   private readonly watch: CaughtUpWatch;
+  /** With `stopWhenIdleMs`: the group's end of the run (every partition drained), not only this worker's. */
+  private readonly groupDrain: GroupDrain | undefined;
+  /** Assigned here, drained by the group with all their input read: held, neither restored nor read. */
+  private readonly done = new Set<number>();
   readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, firstRejection: null, late: 0, latePerPipeline: {}, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0, alignmentPauses: 0, maxWatermarkSpreadMs: 0 };
 
   constructor(options: KafkaWorkerOptions) {
@@ -124,6 +129,10 @@ export class KafkaWorker {
     });
     this.offsets = new WorkerOffsets(this.topic, this.partitions);
     this.watch = new CaughtUpWatch(options.settings, options.stopWhenIdleMs);
+    if (options.stopWhenIdleMs !== undefined) {
+      const pipelines = options.pipelines.map((p) => ({ name: p.name, version: definitionVersion(p) }));
+      this.groupDrain = new GroupDrain({ settings: options.settings, watermarks: this.names.watermarks, groupId: this.groupId, topic: this.topic, pipelines, log: (line) => this.log(line) });
+    }
     this.outputs = new WorkerOutputs(this.names.partials(this.schema, this.groupId), this.schema, options.pipelines, merged, this.names, this.stats, (p, i) => this.partitions.get(p)?.operators[i], options.metrics);
     this.admission = new WorkerAdmission(options.pipelines, this.partitions, this.outputs, this.stats, options.metrics);
   }
@@ -163,6 +172,7 @@ export class KafkaWorker {
     const tick = new WorkerTick({
       topic: this.topic, loop: this.loop, transactions: this.transactions, partitions: this.partitions, steps: this.steps, watch: this.watch,
       idleTimeoutMs: o.idleTimeoutMs, rejoin: () => this.rejoin(), log: (line) => this.log(line),
+      drained: () => this.drained(), waiting: () => this.done.size > 0,
     });
     await this.consumer.start();
     const metrics = this.o.metrics;
@@ -217,9 +227,24 @@ export class KafkaWorker {
     this.consumer!.replaceAfterStep();
   }
 
+  /**
+   * A bounded worker drained what it holds (or holds only drained partitions): it keeps them, unread and
+   * without state (the drained state is never checkpointed), and stops once the group drained every
+   * partition (GroupDrain); until then a killed member's partitions may still be handed here.
+   */
+  private async drained(): Promise<void> {
+    for (const p of [...this.partitions.keys()]) {
+      this.done.add(p);
+      this.forget(p);
+    }
+    this.consumer!.hold(this.done);
+    if (await this.groupDrain!.finished()) this.loop.stop();
+  }
+
   /** Forgets every partition's state and whatever was pending for them (all of it is in the checkpoints, or refused). */
   private dropAll(): void {
     for (const p of [...this.partitions.keys()]) this.forget(p);
+    this.done.clear();
     this.offsets.clear();
     this.outputs.clear();
   }
@@ -250,7 +275,17 @@ export class KafkaWorker {
       this.outputs.clear();
     }
     for (const p of [...this.partitions.keys()]) if (!keep.has(p)) this.forget(p);
-    const fresh = assigned.filter((p) => !this.partitions.has(p));
+    let fresh = assigned.filter((p) => !this.partitions.has(p));
+    this.done.clear();
+    this.groupDrain?.assigned();
+    if (this.groupDrain && fresh.length > 0) {
+      // A bounded run leaves the partitions its group drained with all their input read (GroupDrain).
+      const { drained } = await this.groupDrain.drained();
+      for (const p of fresh) if (drained.has(p)) this.done.add(p);
+      fresh = fresh.filter((p) => !this.done.has(p));
+      if (this.done.size > 0) this.log(`partitions [${[...this.done].join(', ')}] of ${this.topic} were drained by the group with all their input read: held, not read again`);
+    }
+    this.consumer!.hold(this.done);
     if (fresh.length === 0) return;
     const stored = await readLatestByKey(this.o.settings, this.names.checkpoints);
     const restoredCount = this.partitions.restore(fresh, stored, this.outputs);
@@ -262,7 +297,7 @@ export class KafkaWorker {
 
   private async process(batch: InBatch): Promise<boolean> {
     // Dropped after a refused commit: nothing is held until the next assignment restores (and reads again).
-    if (this.loop.stopping || !this.offsets.member) return false;
+    if (this.loop.stopping || !this.offsets.member || this.done.has(batch.partition)) return false;
     const state = this.partitions.get(batch.partition);
     if (!state || batch.topic !== this.topic) {
       throw new ConcordError(`received ${batch.topic}:${batch.partition}, which is not assigned to this worker`);

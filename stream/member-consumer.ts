@@ -46,6 +46,8 @@ export class MemberConsumer {
   private readonly reassignWaitMs = reassignWaitMs();
   /** Partitions the member wants left out of fetches (watermark alignment), also for a replacement consumer. */
   private paused: readonly number[] = [];
+  /** Partitions the member holds but does not read (a bounded worker's, drained: GroupDrain), also left out. */
+  private held: readonly number[] = [];
 
   constructor(
     private readonly settings: KafkaSettings,
@@ -81,14 +83,20 @@ export class MemberConsumer {
     if (!isCurrent()) await consumer.stop().catch(() => undefined);
     else {
       this.current = consumer;
-      consumer.pause(m.topic, this.paused);
+      consumer.pause(m.topic, [...this.paused, ...this.held]);
     }
   }
 
-  /** Fetches leave `partitions` out from now on (and the others in): watermark alignment. */
+  /** Fetches leave `partitions` out from now on (and the others in, unless held): watermark alignment. */
   pause(partitions: Iterable<number>): void {
     this.paused = [...partitions];
-    this.current?.pause(this.member.topic, this.paused);
+    this.current?.pause(this.member.topic, [...this.paused, ...this.held]);
+  }
+
+  /** Fetches leave `partitions` out from now on, besides those alignment pauses: held, not read. */
+  hold(partitions: Iterable<number>): void {
+    this.held = [...partitions];
+    this.current?.pause(this.member.topic, [...this.paused, ...this.held]);
   }
 
   /** The end of a partition as the latest fetch response said (undefined: none seen by the consumer in use). */

@@ -12,18 +12,31 @@ import { fromWire, toWire, type WireWatermark } from './merge-messages.ts';
  *   `partition` of `partitions`: while it runs, `watermark` is the W its operators fired windows and
  *   decided alerts by (the worker's firing W; only when it moved, only finite); once it drained,
  *   `drained` and `watermark` is the partition's own W (max ts - B - 1: the last real W of its input,
- *   never +infinity, -infinity when it held no event).
+ *   never +infinity, -infinity when it held no event); `drained_at` says by which group and up to which
+ *   input offset (the position after everything read), so another member of that group can tell the
+ *   partition's last open windows fired (stream/group-drain.ts; absent in reports of older releases).
  * - `merge` (key `pipeline|merge`), from the merge stage of a pipeline whose keys span partitions: the W
  *   it merged and committed results up to (+infinity once every input partition drained: it bounds the
  *   workers' W, it is never the store's).
  */
 export type WatermarkReport =
-  | { type: 'partition'; pipeline: string; definition_version: string; partition: number; partitions: number; watermark: WireWatermark; drained: boolean }
+  | { type: 'partition'; pipeline: string; definition_version: string; partition: number; partitions: number; watermark: WireWatermark; drained: boolean; drained_at?: DrainedAt }
   | { type: 'merge'; pipeline: string; definition_version: string; watermark: WireWatermark };
 
-export function partitionReport(topic: string, r: { pipeline: string; version: string; partition: number; partitions: number; watermark: number; drained: boolean }): OutRecord {
+/** Where a partition was drained: by a worker of consumer group `group`, with its input read up to offset `next`. */
+export interface DrainedAt {
+  group: string;
+  next: number;
+}
+
+export function partitionReport(
+  topic: string, r: { pipeline: string; version: string; partition: number; partitions: number; watermark: number; drained: boolean; drainedAt?: DrainedAt },
+): OutRecord {
   if (r.watermark === Number.POSITIVE_INFINITY) throw new ConcordError(`${r.pipeline}: a partition's watermark report of +infinity (the drain reports the last real W)`);
-  const value: WatermarkReport = { type: 'partition', pipeline: r.pipeline, definition_version: r.version, partition: r.partition, partitions: r.partitions, watermark: toWire(r.watermark), drained: r.drained };
+  const value: WatermarkReport = {
+    type: 'partition', pipeline: r.pipeline, definition_version: r.version, partition: r.partition, partitions: r.partitions, watermark: toWire(r.watermark), drained: r.drained,
+    ...(r.drainedAt ? { drained_at: r.drainedAt } : {}),
+  };
   return { topic, key: `${r.pipeline}|${r.partition}`, value: JSON.stringify(value) };
 }
 
@@ -33,6 +46,8 @@ export function mergeReport(topic: string, r: { pipeline: string; version: strin
 }
 
 const isWire = (w: unknown): w is WireWatermark => (typeof w === 'number' && Number.isFinite(w)) || w === '+infinity' || w === '-infinity';
+const isDrainedAt = (d: unknown): boolean => d === undefined ||
+  (typeof d === 'object' && d !== null && typeof (d as DrainedAt).group === 'string' && Number.isInteger((d as DrainedAt).next) && (d as DrainedAt).next >= 0);
 
 /** A record of the watermarks topic, checked (`where`: its place, for the message). */
 export function decodeWatermarkReport(value: string, where: string): WatermarkReport {
@@ -43,7 +58,7 @@ export function decodeWatermarkReport(value: string, where: string): WatermarkRe
     throw new ConcordError(`${where}: a watermark record is not JSON`, { cause: error });
   }
   const ok = typeof r === 'object' && r !== null && typeof r.pipeline === 'string' && typeof r.definition_version === 'string' && isWire(r.watermark) &&
-    (r.type === 'merge' || (r.type === 'partition' && Number.isInteger(r.partition) && Number.isInteger(r.partitions) && (r.partitions as number) > (r.partition as number) && typeof r.drained === 'boolean' && r.watermark !== '+infinity'));
+    (r.type === 'merge' || (r.type === 'partition' && Number.isInteger(r.partition) && Number.isInteger(r.partitions) && (r.partitions as number) > (r.partition as number) && typeof r.drained === 'boolean' && r.watermark !== '+infinity' && isDrainedAt(r.drained_at)));
   if (!ok) throw new ConcordError(`${where}: not a watermark record: ${value.slice(0, 200)}`);
   return r as WatermarkReport;
 }

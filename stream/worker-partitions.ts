@@ -7,7 +7,7 @@ import { createOperator, type StreamOperator } from './operators/index.ts';
 import { WindowedOperator } from './operators/windowed.ts';
 import { partitionCheckpointRecords, partitionHead, readPartitionCheckpoints, type PartitionCheckpoint } from './partition-checkpoint.ts';
 import { RuleForwarder } from './rule-merge-forwarder.ts';
-import { partitionReport, PublishedWatermarks } from './watermark-reports.ts';
+import { partitionReport, PublishedWatermarks, type DrainedAt } from './watermark-reports.ts';
 import { partitionsAhead, watermarkSpread, type AlignedPartition } from './watermark-alignment.ts';
 import { wholePartitionCheckpointRecords, wholeRewrite, type UpgradeFrom } from './upgrade-from.ts';
 import type { WorkerOutputs } from './worker-outputs.ts';
@@ -257,7 +257,7 @@ export class WorkerPartitions {
       const w = this.trackers[i]!.current;
       if (!Number.isFinite(w)) return;
       for (const p of this.states.keys()) {
-        if (this.published.moved(`${def.name}|${p}`, w)) outputs.watermarkReport(this.report(i, p, w, false));
+        if (this.published.moved(`${def.name}|${p}`, w)) outputs.watermarkReport(this.report(i, p, w));
       }
     });
   }
@@ -265,21 +265,25 @@ export class WorkerPartitions {
   /**
    * At the drain, before W = +infinity: each owned partition as drained, at its own W (the last real W of
    * its input; docs/semantics.md, "The store's watermark"): never +infinity, which would seal every day.
+   * `next(p)`: how far the partition's input was read; with the group, the other members of a bounded
+   * run tell from it that the partition is done (stream/group-drain.ts).
    */
-  reportDrained(outputs: WorkerOutputs): void {
+  reportDrained(outputs: WorkerOutputs, next: (partition: number) => number): void {
     this.o.pipelines.forEach((def, i) => {
       for (const [p, state] of this.states) {
         const own = state.operators[i]!.watermark;
         if (own === Number.POSITIVE_INFINITY) continue;
         this.published.forget([`${def.name}|${p}`]);
-        outputs.watermarkReport(this.report(i, p, own, true));
+        outputs.watermarkReport(this.report(i, p, own, { group: this.o.groupId, next: next(p) }));
       }
     });
   }
 
-  private report(i: number, partition: number, watermark: number, drained: boolean): OutRecord {
+  private report(i: number, partition: number, watermark: number, drainedAt?: DrainedAt): OutRecord {
     const pipeline = this.o.pipelines[i]!.name;
-    return partitionReport(this.o.names.watermarks, { pipeline, version: this.versions[i]!, partition, partitions: this.topicPartitions, watermark, drained });
+    return partitionReport(this.o.names.watermarks, {
+      pipeline, version: this.versions[i]!, partition, partitions: this.topicPartitions, watermark, drained: drainedAt !== undefined, ...(drainedAt ? { drainedAt } : {}),
+    });
   }
 
   /** Checkpoint records of the partitions that changed since their last ones (incremental). */

@@ -98,7 +98,7 @@ export class WorkerSteps {
     if (!(await transactions.settled())) return false;
     const started = performance.now();
     // The store's watermark stops at the last real W (before +infinity), in the drain's transaction.
-    partitions.reportDrained(outputs);
+    partitions.reportDrained(outputs, (p) => Math.max(this.o.watch.next(this.o.topic, p) ?? 0, partitions.get(p)?.next ?? 0));
     partitions.finish();
     partitions.reportProgress(outputs);
     // The drained state is not checkpointed: a later run continues the stream from the last checkpoint.

@@ -23,13 +23,21 @@ export interface WorkerTickOptions {
   idleTimeoutMs?: number;
   /** Drops every partition's state and replaces the consumer after the step in flight. */
   rejoin: () => void;
+  /**
+   * With `stopWhenIdleMs`, after each drain and, while it holds no partition to read, every tick once it
+   * drained (GroupDrain): the worker stops when the group drained every partition.
+   */
+  drained: () => Promise<void>;
+  /** A bounded worker that holds only partitions its group drained: it waits for the group's end. */
+  waiting: () => boolean;
   log: (line: string) => void;
 }
 
 /**
  * A stream worker's clock, every 500 ms inside its member loop: quiet partitions are marked idle (the
  * firing W may move), a consumer that went silent while partitions have unread records is replaced, and
- * with `stopWhenIdleMs` a worker caught up and quiet drains and stops.
+ * with `stopWhenIdleMs` a worker caught up and quiet drains, and stops once its group drained every
+ * partition (GroupDrain).
  */
 export class WorkerTick {
   private timer: NodeJS.Timeout | undefined;
@@ -68,8 +76,8 @@ export class WorkerTick {
     }
     if (watch.quiet(now) && partitions.size > 0 && (await this.caughtUp())) {
       // A refused drain (fenced meanwhile) is not the end: the next assignment restores and drains again.
-      if (await this.o.steps.drain()) loop.stop();
-    }
+      if (await this.o.steps.drain()) await this.o.drained();
+    } else if (partitions.size === 0 && this.o.waiting()) await this.o.drained();
   }
 
   /** Every assigned partition processed to the end of the input topic. */

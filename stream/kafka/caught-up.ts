@@ -111,9 +111,8 @@ export class CaughtUpWatch {
    * wait on each other once the other committed its partitions to their end.
    *
    * Not for stream workers: their end is a drain (every open window fires) that no offset shows, so two
-   * bounded workers would wait on each other the whole time on every run. A bounded worker drains what it
-   * holds (stream/worker-tick.ts); a killed sibling's partitions are the next run's (`run --workers N`
-   * exits with the killed worker's code).
+   * bounded workers would wait on each other the whole time on every run. They wait on the drain
+   * reports instead (stream/group-drain.ts), with the same session-timeout bound.
    */
   async finished(topic: string, own: Iterable<number>, group: GroupReading, now = Date.now()): Promise<boolean> {
     const mine = new Set(own);

@@ -11,4 +11,4 @@ export { committedOffsets, endOffsets, ensureTopics, topicConfig, topicId, topic
 export { BatchProducer, KafkaTransaction, MAX_KEY_CHARS, TransactionalProducer } from './producer.ts';
 export { BatchConsumer, sessionTimeoutMs, type ConsumeOptions } from './consumer.ts';
 export { readLatestByKey, readToEnd } from './read-to-end.ts';
-export { CaughtUpWatch } from './caught-up.ts';
+export { CaughtUpWatch, REBALANCE_MARGIN_MS } from './caught-up.ts';

@@ -1,0 +1,80 @@
+import { endOffsets, readLatestByKey, REBALANCE_MARGIN_MS, sessionTimeoutMs, type KafkaSettings } from './kafka/client.ts';
+import { decodeWatermarkReport } from './watermark-reports.ts';
+
+export interface GroupDrainOptions {
+  settings: KafkaSettings;
+  /** The watermarks topic: a drain reports each partition there, with its group and input offset. */
+  watermarks: string;
+  groupId: string;
+  /** The input topic. */
+  topic: string;
+  /** The worker's pipelines and their definition versions: a partition counts as drained once each of them drained it. */
+  pipelines: readonly { name: string; version: string }[];
+  log: (line: string) => void;
+}
+
+/**
+ * The end of a bounded run for a stream worker's whole group, not only for the partitions it holds.
+ * A worker's end is its drain (every open window fires), which no committed offset shows; the drain's
+ * transaction reports each partition drained with the group and how far its input was read (the
+ * watermarks topic, stream/watermark-reports.ts). A partition is done when every pipeline reports it
+ * drained by this group with its input read to the end the topic has now: a report of an earlier run
+ * still counts while no record came after it (its windows fired then, the results stand), and stops
+ * counting once new input arrives (the next run must process it).
+ *
+ * A bounded worker done with its own partitions waits for the others: a live sibling drains them soon
+ * (so two healthy bounded workers do not wait on each other); a killed one's are handed here by the
+ * group after its session timeout, and this worker restores, reads and drains them. Partitions still
+ * not drained a session timeout (+ REBALANCE_MARGIN_MS) after the wait began, with no assignment
+ * meanwhile, are held by a live member that does not drain (an unbounded `run`): left to it.
+ */
+export class GroupDrain {
+  /** Since when (this assignment) this worker has waited on partitions held elsewhere. */
+  private waitingSince: number | undefined;
+
+  constructor(private readonly o: GroupDrainOptions) {}
+
+  /** The group assigned this worker its partitions: the wait starts again. */
+  assigned(): void {
+    this.waitingSince = undefined;
+  }
+
+  /** The partitions of the input this group drained with all their input read (an empty one counts). */
+  async drained(): Promise<{ drained: Set<number>; open: number[] }> {
+    const { settings, watermarks, topic, groupId, pipelines } = this.o;
+    const [ends, reports] = await Promise.all([endOffsets(settings, topic), readLatestByKey(settings, watermarks)]);
+    const drained = new Set<number>(), open: number[] = [];
+    for (const [p, end] of [...ends].sort(([a], [b]) => a - b)) {
+      const done = end === 0 || pipelines.every(({ name, version }) => {
+        const value = reports.get(`${name}|${p}`);
+        if (value === undefined) return false;
+        const r = decodeWatermarkReport(value, `${watermarks} ${name}|${p}`);
+        return r.type === 'partition' && r.drained && r.definition_version === version && r.drained_at?.group === groupId && r.drained_at.next >= end;
+      });
+      if (done) drained.add(p);
+      else open.push(p);
+    }
+    return { drained, open };
+  }
+
+  /** After this worker's drain, every tick: true once the run may end (see the class). */
+  async finished(now = Date.now()): Promise<boolean> {
+    const { open } = await this.drained();
+    const { topic, groupId, log } = this.o;
+    if (open.length === 0) {
+      log(`every partition of ${topic} drained by group ${groupId}${this.waitingSince === undefined ? '' : ' (the other members drained theirs)'}`);
+      return true;
+    }
+    const waitMs = sessionTimeoutMs() + REBALANCE_MARGIN_MS;
+    const list = `[${open.join(', ')}]`;
+    if (this.waitingSince === undefined) {
+      this.waitingSince = now;
+      log(`drained the partitions held here; partitions ${list} of ${topic} are not drained yet: waiting for their member to drain them, ` +
+        `or up to ${Math.ceil(waitMs / 1000)} s for the group to hand them here should it be gone (its session timeout)`);
+      return false;
+    }
+    if (now - this.waitingSince < waitMs) return false;
+    log(`partitions ${list} of ${topic} are still held by another member of group ${groupId} after its session timeout, not drained: a live member's, left to it`);
+    return true;
+  }
+}
