@@ -39,13 +39,14 @@ export class GroupDrain {
     this.waitingSince = undefined;
   }
 
-  /** The partitions of the input this group drained with all their input read (an empty one counts). */
+  /** The partitions of the input this group drained with all their input read. */
   async drained(): Promise<{ drained: Set<number>; open: number[] }> {
     const { settings, watermarks, topic, groupId, pipelines } = this.o;
     const [ends, reports] = await Promise.all([endOffsets(settings, topic), readLatestByKey(settings, watermarks)]);
     const drained = new Set<number>(), open: number[] = [];
     for (const [p, end] of [...ends].sort(([a], [b]) => a - b)) {
-      const done = end === 0 || pipelines.every(({ name, version }) => {
+      // An empty partition too must be drained by its member: the merge stage waits for its drain report.
+      const done = pipelines.every(({ name, version }) => {
         const value = reports.get(`${name}|${p}`);
         if (value === undefined) return false;
         const r = decodeWatermarkReport(value, `${watermarks} ${name}|${p}`);

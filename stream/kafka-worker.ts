@@ -276,14 +276,17 @@ export class KafkaWorker {
     }
     for (const p of [...this.partitions.keys()]) if (!keep.has(p)) this.forget(p);
     let fresh = assigned.filter((p) => !this.partitions.has(p));
+    const drainedHere = [...this.done];
     this.done.clear();
     this.groupDrain?.assigned();
-    if (this.groupDrain && fresh.length > 0) {
-      // A bounded run leaves the partitions its group drained with all their input read (GroupDrain).
+    if (this.groupDrain && drainedHere.length > 0 && fresh.length > 0) {
+      // Partitions this worker drained itself, no input since, are held (their drained state is not
+      // checkpointed: restored, they would fire their windows again). Any other, even one an earlier
+      // run drained, is restored and drained in this run: the merge stage waits for its drain.
       const { drained } = await this.groupDrain.drained();
-      for (const p of fresh) if (drained.has(p)) this.done.add(p);
+      for (const p of fresh) if (drainedHere.includes(p) && drained.has(p)) this.done.add(p);
       fresh = fresh.filter((p) => !this.done.has(p));
-      if (this.done.size > 0) this.log(`partitions [${[...this.done].join(', ')}] of ${this.topic} were drained by the group with all their input read: held, not read again`);
+      if (this.done.size > 0) this.log(`partitions [${[...this.done].join(', ')}] of ${this.topic} were drained here with all their input read: held, not read again`);
     }
     this.consumer!.hold(this.done);
     if (fresh.length === 0) return;
