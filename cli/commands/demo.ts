@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { replay } from '../../batch/replay.ts';
@@ -17,6 +17,7 @@ import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { runStream } from '../../stream/runtime.ts';
 import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
+import { clearDemoDir } from '../demo-dir.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { safeName } from '../../pipeline/names.ts';
 import { Progress } from '../progress.ts';
@@ -27,7 +28,8 @@ export const demoCommand: CommandSpec = {
   summary: 'generate a day, stream it into the store, archive, replay, reconcile and correct the day (no Kafka/Redis)',
   usage: 'concord demo [--dir .concord/demo] [--clicks 1000000] [--transactions 100000] [--seed 42] [--date 2026-11-23]',
   options: [
-    '--dir DIR                  working directory for inputs, outputs, archive and reports (default .concord/demo)',
+    '--dir DIR                  working directory for inputs, outputs, archive and reports (default .concord/demo);',
+    '                           its earlier run\'s outputs are replaced; a DIR holding other files is refused',
     '--clicks N                 clicks in the generated day (default 1000000)',
     '--transactions N           card transactions (default 100000, with fraud rings)',
     '--seed N                   generator seed (default 42)',
@@ -43,7 +45,7 @@ export const demoCommand: CommandSpec = {
     const pipelines = registry.pipelines.filter((p) => p.schema.name === 'clicks' || p.schema.name === 'transactions');
     if (pipelines.length === 0) throw new ConfigError(`${registry.origin} has no pipeline over the generated schemas clicks or transactions: the demo has nothing to run`);
     const dir = String(v.dir ?? '.concord/demo');
-    await rm(dir, { recursive: true, force: true });
+    await clearDemoDir(dir);
     const say = (text: string) => process.stderr.write(`${text}\n`);
 
     say('1/5 generating a day of events (2% out of order within B, 0.5% late beyond B + L from offline mobile clients)');
