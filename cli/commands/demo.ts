@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { replay } from '../../batch/replay.ts';
+import { resolveOptions } from '../../generate/day-options.ts';
 import { generateDay, writeJsonl } from '../../generate/realistic-day.ts';
 import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import type { ReconcileReport } from '../../reconcile/reconcile.ts';
@@ -21,7 +22,7 @@ import { clearDemoDir } from '../demo-dir.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { safeName } from '../../pipeline/names.ts';
 import { Progress } from '../progress.ts';
-import { latePerPipeline, loadRegistry } from './shared.ts';
+import { latePerPipeline, loadRegistry, numberFlag } from './shared.ts';
 
 export const demoCommand: CommandSpec = {
   name: 'demo',
@@ -45,17 +46,19 @@ export const demoCommand: CommandSpec = {
     const pipelines = registry.pipelines.filter((p) => p.schema.name === 'clicks' || p.schema.name === 'transactions');
     if (pipelines.length === 0) throw new ConfigError(`${registry.origin} has no pipeline over the generated schemas clicks or transactions: the demo has nothing to run`);
     const dir = String(v.dir ?? '.concord/demo');
+    const date = String(v.date ?? '2026-11-23');
+    const dayOptions = {
+      seed: v.seed === undefined ? 42 : numberFlag(String(v.seed), '--seed', 'any'),
+      date,
+      clicks: v.clicks === undefined ? 1_000_000 : numberFlag(String(v.clicks), '--clicks'),
+      transactions: v.transactions === undefined ? 100_000 : numberFlag(String(v.transactions), '--transactions'),
+    };
+    resolveOptions(dayOptions); // the generator's own checks (a calendar date, a day's maximum) before the directory is touched
     await clearDemoDir(dir);
     const say = (text: string) => process.stderr.write(`${text}\n`);
 
     say('1/5 generating a day of events (2% out of order within B, 0.5% late beyond B + L from offline mobile clients)');
-    const date = String(v.date ?? '2026-11-23');
-    const day = generateDay({
-      seed: Number(v.seed ?? 42),
-      date,
-      clicks: Number(v.clicks ?? 1_000_000),
-      transactions: Number(v.transactions ?? 100_000),
-    });
+    const day = generateDay(dayOptions);
     // The embedded log: one in-process topic per schema, read in arrival order by every consumer.
     const log: Record<string, readonly string[]> = { clicks: day.clicks, transactions: day.transactions };
     await mkdir(join(dir, 'input'), { recursive: true });

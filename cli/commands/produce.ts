@@ -10,7 +10,7 @@ import { probeBrokers } from '../../stream/kafka/admin.ts';
 import { concordTopics, defaultPartitions, inputTopic, partitionKeyField, recordKey } from '../../stream/kafka/topics.ts';
 import type { CommandSpec } from '../args.ts';
 import { Progress } from '../progress.ts';
-import { applyBrokersFlag, checkKafkaNames, kafkaFlags, kafkaOptions, loadRegistry, positiveIntegerFlag } from './shared.ts';
+import { applyBrokersFlag, checkKafkaNames, kafkaFlags, kafkaOptions, loadRegistry, numberFlag, positiveIntegerFlag } from './shared.ts';
 
 /** The schemas the seeded generator writes (the seed definitions' two). */
 const GENERATED: readonly GeneratedSchema[] = ['clicks', 'transactions'];
@@ -187,11 +187,11 @@ export const produceCommand: CommandSpec = {
       schema: schema.name as GeneratedSchema,
       count,
       date: String(v.date ?? yesterday),
-      seed: v.seed === undefined ? undefined : Number(v.seed),
+      seed: v.seed === undefined ? undefined : numberFlag(String(v.seed), '--seed', 'any'),
       disorderMs: disorder,
       lateFraction: v['late-fraction'] === undefined ? undefined : parseFraction(String(v['late-fraction']), '--late-fraction'),
       invalidFraction: v['invalid-fraction'] === undefined ? undefined : parseFraction(String(v['invalid-fraction']), '--invalid-fraction'),
-      fraudRings: v['fraud-rings'] === undefined ? undefined : Number(v['fraud-rings']),
+      fraudRings: v['fraud-rings'] === undefined ? undefined : numberFlag(String(v['fraud-rings']), '--fraud-rings'),
     });
     checkDayAgainstTimeGuard(schema, String(v.date ?? yesterday), Date.now());
     await probeBrokers(kafkaSettings('concord-produce'));

@@ -100,4 +100,16 @@ describe('concord CLI messages', () => {
       expect(r.stderr.trim().split('\n').at(-1), format).toBe('exit 141');
     }
   });
+
+  it('a generator count or seed that is no number names the flag and the text given, before any work', () => {
+    const dir = join(ws.dir, 'demo-bad-count');
+    const clicks = concord(['demo', '--dir', dir, '--clicks', '1e3x']);
+    expect(clicks.code).toBe(2);
+    expect(clicks.stderr).toBe('concord demo: --clicks must be a whole number, 0 or more, got 1e3x\n');
+    const seed = concord(['demo', '--dir', dir, '--seed', 'abc']);
+    expect(seed.stderr).toBe('concord demo: --seed must be a number, got abc\n');
+    const rings = concord(['produce', '--schema', 'transactions', '--count', '10', '--fraud-rings', 'five'], { CONCORD_TOPIC_PREFIX: 'msg-' });
+    expect(rings.code).toBe(2);
+    expect(rings.stderr).toBe('concord produce: --fraud-rings must be a whole number, 0 or more, got five\n');
+  });
 });
