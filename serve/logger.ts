@@ -9,6 +9,7 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
  */
 export function createLogger(level: string | undefined, destination?: DestinationStream): Logger {
   const chosen = level ?? process.env.CONCORD_LOG_LEVEL ?? 'info';
-  if (!(LOG_LEVELS as readonly string[]).includes(chosen)) throw new ConfigError(`log level "${chosen}": use one of ${LOG_LEVELS.join(', ')}`);
+  const from = level === undefined && process.env.CONCORD_LOG_LEVEL !== undefined ? 'environment CONCORD_LOG_LEVEL' : '--log-level';
+  if (!(LOG_LEVELS as readonly string[]).includes(chosen)) throw new ConfigError(`${from} "${chosen}": use one of ${LOG_LEVELS.join(', ')}`);
   return pino({ level: chosen, base: { service: 'concord-serve' }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
 }

@@ -122,6 +122,6 @@ describe.each(backends)('concord serve /metrics and logs on $name', (b) => {
     q.warn('shown');
     expect(quiet.join('')).not.toContain('not shown');
     expect(quiet.join('')).toContain('shown');
-    expect(() => createLogger('loud')).toThrow(/log level "loud"/);
+    expect(() => createLogger('loud')).toThrow(/--log-level "loud"/);
   });
 });

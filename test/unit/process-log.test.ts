@@ -1,7 +1,8 @@
 import { PassThrough } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { processLog } from '../../cli/logging.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
+import { createLogger } from '../../serve/logger.ts';
 
 function capture(): { out: PassThrough; lines: () => string[] } {
   const out = new PassThrough();
@@ -45,5 +46,18 @@ describe('process logs (--log-format, --log-level)', () => {
     expect(() => processLog({ 'log-format': 'xml' }, 's')).toThrow(ConfigError);
     expect(() => processLog({ 'log-format': 'xml' }, 's')).toThrow(/--log-format "xml": use one of text, json/);
     expect(() => processLog({ 'log-level': 'loud' }, 's')).toThrow(/--log-level "loud"/);
+  });
+
+  it('a bad value from the environment is said as the environment variable, not as a flag never given', () => {
+    vi.stubEnv('CONCORD_LOG_LEVEL', 'verbose');
+    vi.stubEnv('CONCORD_LOG_FORMAT', 'xml');
+    try {
+      expect(() => processLog({ 'log-format': 'text' }, 's')).toThrow(/^environment CONCORD_LOG_LEVEL "verbose": use one of fatal, /);
+      expect(() => processLog({ 'log-level': 'info' }, 's')).toThrow(/^environment CONCORD_LOG_FORMAT "xml": use one of text, json/);
+      expect(() => createLogger(undefined)).toThrow(/^environment CONCORD_LOG_LEVEL "verbose": use one of fatal, /);
+      expect(() => createLogger('loud')).toThrow(/^--log-level "loud": use one of fatal, /);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
