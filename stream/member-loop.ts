@@ -28,9 +28,14 @@ export class MemberLoop {
     return next;
   }
 
-  /** A new assignment: handled before any batch that follows it. */
+  /**
+   * A new assignment: handled before any batch that follows it. Its failure (a checkpoint refused on
+   * restore) ends the run at once: a group read to its end delivers no batch that would report it, and
+   * a worker given a changed definition sat silent until stopped.
+   */
   assigned(fn: () => Promise<void>): void {
     this.ready = this.exclusive(fn);
+    this.ready.catch((error: unknown) => this.fail(error));
   }
 
   /** A fetched batch, after any pending assignment. False (and the loop fails) if it throws. */
