@@ -1,5 +1,6 @@
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
+import { shellWord } from '../pipeline/names.ts';
 import type { OutRecord } from './kafka/client.ts';
 import { pipelineCheckpoint, storedParts } from './merge-checkpoints.ts';
 import type { OperatorSnapshot, StreamOperator } from './operators/index.ts';
@@ -121,7 +122,28 @@ export function readPartitionCheckpoints(
     return cp as PartitionCheckpoint;
   });
   const nexts = new Set(checkpoints.map((cp) => cp?.next ?? 0));
-  if (nexts.size > 1) throw new ConcordError(`checkpoints of ${source} disagree on the offset (${[...nexts].join(', ')}): they must be written in one transaction`);
+  if (nexts.size > 1) throw new ConcordError(offsetsDisagree(source, pipelines, checkpoints), { domain: 'user' });
   const parts = pipelines.map((def, i) => (checkpoints[i] ? storedParts(stored, head, def.name) : []));
   return { checkpoints, parts, next: checkpoints[0]?.next ?? 0 };
+}
+
+/**
+ * Why one partition's checkpoints name different offsets, for the user: a group's checkpoints are
+ * written in one transaction per step, so they differ only when the group ran another set of pipelines
+ * (the default group of `run --pipeline all` is the schema's, whatever the file holds). A pipeline with
+ * none was added since: the group's offsets are past the events it never saw, so it would count only
+ * the later ones (before 2026-12-06 this was an internal error with a stack trace, exit 1).
+ */
+function offsetsDisagree(source: string, pipelines: readonly PipelineDefinition[], checkpoints: readonly (Partial<PartitionCheckpoint> | undefined)[]): string {
+  const added = pipelines.filter((_, i) => !checkpoints[i]).map((def) => def.name);
+  const at = pipelines.flatMap((def, i) => (checkpoints[i] ? [`${def.name} at offset ${checkpoints[i].next}`] : []));
+  const names = (list: string[]) => list.map((n) => JSON.stringify(n)).join(', ');
+  if (added.length > 0 && new Set(checkpoints.flatMap((cp) => (cp ? [cp.next] : []))).size === 1) {
+    return `${names(added)} ${added.length === 1 ? 'has' : 'have'} no checkpoint of ${source} in this group, whose other pipelines are checkpointed there (${at.join(', ')}): ` +
+      `${added.length === 1 ? 'a pipeline' : 'pipelines'} added to the definitions since the group ran. The group's offsets are past the events ${added.length === 1 ? 'it' : 'they'} never saw, ` +
+      `so ${added.length === 1 ? 'it' : 'they'} would count only later ones. Run ${added.length === 1 ? 'it' : 'each'} under a group of ${added.length === 1 ? 'its' : 'their'} own, which reads the topic from its start ` +
+      `(\`concord run --pipeline ${shellWord(added[0]!)}\`: group <prefix>concord-<pipeline> by default), or every pipeline under a new --group`;
+  }
+  return `the checkpoints of ${source} in this group are at different offsets (${[...at, ...added.map((n) => `${n} none`)].join(', ')}): ` +
+    'the group ran other sets of these pipelines (the same --group given to runs of different --pipeline selections or definitions); run each set under a --group of its own';
 }
