@@ -8,6 +8,7 @@ import type { SqlResultStore } from './sql-store.ts';
 import { StoreSink } from './store-sink.ts';
 import { mixedDaysMessage, MixedDaysWatch } from './mixed-days.ts';
 import { SinkWatermarks } from './sink-watermarks.ts';
+import { refuseGroupOfAnotherStore } from './sink-group-check.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
 import { isRetriable, messageOf, StoreOutage } from './store-outage.ts';
 
@@ -105,6 +106,8 @@ export class KafkaStoreSink {
       };
       this.failRun = reject;
     });
+    const topics = [this.names.results, this.names.late];
+    await refuseGroupOfAnotherStore(this.o.store, this.groupId, new Map(await Promise.all(topics.map(async (t) => [t, await committedOffsets(this.o.settings, this.groupId, t)] as const))));
     // Every report still on the (compacted) watermarks topic: one read before the group's committed
     // offsets may have passed reports whose W a stopped sink had not written yet.
     for (const [key, value] of await readLatestByKey(this.o.settings, this.names.watermarks)) this.watermarks.accept(value, `${this.names.watermarks} key ${key}`);

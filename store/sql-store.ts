@@ -86,6 +86,13 @@ export class SqlResultStore implements ReconcileStore {
     return this;
   }
 
+  /** No result row, late event or watermark: nothing a sink ever wrote here (retention keeps the watermarks). */
+  async holdsNoStreamOutput(): Promise<boolean> {
+    const s = this.s;
+    const rows = await this.db.query(`SELECT 1 AS one FROM ${s}.result_rows UNION ALL SELECT 1 FROM ${s}.late_events UNION ALL SELECT 1 FROM ${s}.watermarks LIMIT 1`);
+    return rows.length === 0;
+  }
+
   /** DuckDB: fold the WAL into the file now, between writes (see StoreSink.checkpointIfDue). */
   async checkpoint(): Promise<void> {
     await this.db.checkpoint?.();
