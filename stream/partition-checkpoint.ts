@@ -139,9 +139,10 @@ function offsetsDisagree(source: string, pipelines: readonly PipelineDefinition[
   const at = pipelines.flatMap((def, i) => (checkpoints[i] ? [`${def.name} at offset ${checkpoints[i].next}`] : []));
   const names = (list: string[]) => list.map((n) => JSON.stringify(n)).join(', ');
   if (added.length > 0 && new Set(checkpoints.flatMap((cp) => (cp ? [cp.next] : []))).size === 1) {
-    return `${names(added)} ${added.length === 1 ? 'has' : 'have'} no checkpoint of ${source} in this group, whose other pipelines are checkpointed there (${at.join(', ')}): ` +
-      `${added.length === 1 ? 'a pipeline' : 'pipelines'} added to the definitions since the group ran. The group's offsets are past the events ${added.length === 1 ? 'it' : 'they'} never saw, ` +
-      `so ${added.length === 1 ? 'it' : 'they'} would count only later ones. Run ${added.length === 1 ? 'it' : 'each'} under a group of ${added.length === 1 ? 'its' : 'their'} own, which reads the topic from its start ` +
+    const [it, has] = added.length === 1 ? ['it', 'has'] : ['they', 'have'];
+    return `${names(added)} ${has} no checkpoint of ${source} in this group, whose other pipelines are checkpointed there (${at.join(', ')}): ` +
+      `${added.length === 1 ? 'a pipeline' : 'pipelines'} added to the definitions since the group ran. The group's offsets are past the events ${it} never saw, ` +
+      `so ${it} would count only later ones. Run each added pipeline under a group of its own, which reads the topic from its start ` +
       `(\`concord run --pipeline ${shellWord(added[0]!)}\`: group <prefix>concord-<pipeline> by default), or every pipeline under a new --group`;
   }
   return `the checkpoints of ${source} in this group are at different offsets (${[...at, ...added.map((n) => `${n} none`)].join(', ')}): ` +
