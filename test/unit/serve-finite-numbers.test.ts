@@ -1,21 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedRegistry } from '../../examples/seed.ts';
-import { createLogger } from '../../serve/logger.ts';
-import { buildServer } from '../../serve/server.ts';
-import type { StoreReader } from '../../store/store-reader.ts';
+import { describe, expect, it } from 'vitest';
+import { serveWithoutStore } from '../fixtures/serve-without-store.ts';
 
 // Ajv coerces "Infinity" and 1e400 to Infinity, which passes `type: integer` and skips the schema's
 // minimum and maximum: `?limit=Infinity` reached the store as `LIMIT Infinity` (500, "the store could not
 // answer"), and the routes that page in memory (a day's differences, dead letters) answered every row.
 describe('concord serve: numeric parameters are finite', () => {
-  let server: Awaited<ReturnType<typeof buildServer>>;
-  let reads = 0;
-  beforeAll(async () => {
-    // A refused parameter is refused before the store is read.
-    const reader = { close: async () => undefined, read: async () => { reads++; throw new Error('the store was read'); } } as unknown as StoreReader;
-    server = await buildServer({ registry: seedRegistry(), reader, log: createLogger('silent') });
-  });
-  afterAll(() => server.close());
+  const api = serveWithoutStore();
 
   it.each([
     ['/api/pipelines/page_views_per_minute/windows?limit=Infinity', 'limit'],
@@ -28,10 +18,10 @@ describe('concord serve: numeric parameters are finite', () => {
     ['/api/days/2026-11-23/pipelines/page_views_per_minute/compare?limit=Infinity', 'limit'],
     ['/api/dead-letters?limit=Infinity', 'limit'],
   ])('%s: 400 naming %s, the store not read', async (url, parameter) => {
-    reads = 0;
-    const r = await server.app.inject({ method: 'GET', url });
+    api.reads = 0;
+    const r = await api.server.app.inject({ method: 'GET', url });
     expect(r.statusCode).toBe(400);
     expect(r.json()).toEqual({ error: `${parameter}: must be a finite number`, parameter });
-    expect(reads).toBe(0);
+    expect(api.reads).toBe(0);
   });
 });
