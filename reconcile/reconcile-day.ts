@@ -6,6 +6,7 @@ import type { KeyValues } from '../pipeline/keys.ts';
 import { shellWord } from '../pipeline/names.ts';
 import type { ResultRecord } from '../schemas/results.ts';
 import type { DayReconciliation } from './day-report.ts';
+import type { ReconcileReport } from './reconcile-report.ts';
 import { prepareReportDir, writeReport } from './report-files.ts';
 import { archiveFilesWrittenSince, archiveHoldsDay, eventTimesOfDay } from './archive-changes.ts';
 import { finalResults } from './final-results.ts';
@@ -119,6 +120,15 @@ export class DefinitionChangedError extends ConcordError {
   }
 }
 
+/**
+ * Every difference is named after the stream's own record of lateness (its late log, or what the merge
+ * stage fed out of order): the stream read those events and judged them; it did not miss them.
+ */
+function explainedByStreamLateness(report: ReconcileReport): boolean {
+  const { late_beyond_lateness, late_within_lateness, idle_wakeup } = report.causes;
+  return report.different > 0 && late_beyond_lateness + late_within_lateness + idle_wakeup === report.different;
+}
+
 export type Progress = (p: { done: number; total: number; what: string }) => Promise<void> | void;
 
 export interface ReconcileDayRequest {
@@ -192,8 +202,9 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
     progress: (stage) => step(1, `replaying the day and attributing differences: ${stage}`),
   });
   // No stream row is not yet a missed day: a rule that raised no alert, a filter that kept nothing, store
-  // nothing. Only a replay with rows says the stream missed the day.
-  if (realtime.length === 0 && replayed.length > 0) throw new NoRealtimeRowsError(def.name, date);
+  // nothing. Only a replay with rows says the stream missed the day, unless the stream's own late records
+  // explain every one of them (it read the day and judged it late: streaming it again changes nothing).
+  if (realtime.length === 0 && replayed.length > 0 && !explainedByStreamLateness(report)) throw new NoRealtimeRowsError(def.name, date);
   const base = {
     date, pipeline: def.name, job_id: req.jobId, day_status: await store.dayStatus(def.name, date),
     reconciled_at: new Date((req.now ?? Date.now)()).toISOString(), report,
