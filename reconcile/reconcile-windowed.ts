@@ -95,7 +95,10 @@ export async function reconcileWindowed(
   const diff = await diffCells(db, def, { realtime, replayed, shadow: shadow!, ...(read ? { read } : {}), ...(shadowAdded ? { shadowAdded } : {}) });
   await input.progress?.(`attributing ${diff.rows.length} differing cells of ${diff.cells}`);
   const report = emptyReport(def, diff.metrics, lateEvents, evidence);
-  const attribute = windowAttribution(def, skips);
+  // A repeated delivery the stream judged late is no cause: the deduplicating replay leaves it out too.
+  // Named after it, a cell that differs by another repeat alone read as late_beyond_lateness.
+  const leftOut = new Set((dedupe ? extras.replayExtras : []).map((p) => `${p.source}\u0000${p.offset}`));
+  const attribute = windowAttribution(def, skips.filter((l) => !leftOut.has(`${l.position.source}\u0000${l.position.offset}`)));
   const fallback = evidenceAttribution(def, evidence);
   const addedEvents = added ? addedByCell(def, added) : undefined;
   const sameValue = sameValueOf(def);

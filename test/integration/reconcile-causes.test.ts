@@ -52,6 +52,28 @@ describe('reconcile: every cause, backed by evidence', () => {
     expect((await reconcile({ def, realtime: streamed.changelog, archiveDir: await archive(lines), dedupe: false })).different).toBe(0);
   });
 
+  // A repeated delivery the stream dropped as late is no cause: the replay does not count it either. The
+  // cell differs by e1's repeat alone; it was named late_beyond_lateness after the late e2 (session 30).
+  it('duplicate, not late: a repeated delivery the stream judged late does not explain the cell', async () => {
+    const lines = [click('e1', 1_000), click('e1', 1_000), click('e2', 2_000), click('e3', 3 * M), click('e2', 2_000)];
+    const streamed = await streamLines(def, lines);
+    expect(streamed.final.map(views)).toEqual([3, 1]);
+    expect(streamed.lates.map((l) => l.position.offset)).toEqual([4]);
+    const lateLog = streamed.lates.map((record) => ({ record, evaluatedOnArrival: false }));
+    for (const log of [undefined, lateLog]) {
+      const report = await reconcile({ def, realtime: streamed.changelog, archiveDir: await archive(lines), ...(log ? { lateLog: log } : {}) });
+      expect(report).toMatchObject({ different: 1, unexplained: 0, causes: { duplicate: 1, late_beyond_lateness: 0 } });
+      expect(report.differences[0]).toMatchObject({ realtime: { views: 3 }, replay: { views: 2 }, cause: 'duplicate', late_events: [] });
+    }
+    // First deliveries judged late still are the cause, named without e2's repeat.
+    const more = [...lines, click('e4', 3_000), click('e5', 4_000)];
+    const again = await streamLines(def, more);
+    const report = await reconcile({ def, realtime: again.changelog, archiveDir: await archive(more) });
+    expect(report).toMatchObject({ different: 1, unexplained: 0, causes: { late_beyond_lateness: 1 } });
+    expect(report.differences[0]).toMatchObject({ realtime: { views: 3 }, replay: { views: 4 } });
+    expect(report.differences[0]!.late_events.map((e) => e.id)).toEqual(['e4', 'e5']);
+  });
+
   it('missing_window: the stream was down for a window; extra and missing windows and SMAPE in the metrics', async () => {
     const lines = [click('e1', 1_000), click('e2', M + 1), click('e3', M + 2), click('e4', 3 * M)];
     const streamed = await streamLines(def, lines);
