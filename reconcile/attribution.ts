@@ -107,6 +107,9 @@ export function evidenceAttribution(def: PipelineDefinition, evidence: Evidence)
 
 export type Attribution = (id: string, rt?: ResultRecord, rp?: ResultRecord, sh?: ResultRecord) => { cause: Cause; events: LateEventRef[] };
 
+/** One delivery's identity: its source and offset. */
+export const positionKey = (p: { source: string; offset: number }): string => `${p.source}\u0000${p.offset}`;
+
 function lateRef(l: LateRecord, def: PipelineDefinition): LateEventRef {
   return {
     id: String(l.event[def.schema.idField]),
@@ -148,15 +151,17 @@ export function ruleAttribution(
   reach: (alert: AlertResult) => number,
   /** On-time events a merge stage decided at once after their partition woke up from idle behind it. */
   wokenUp: readonly LateRecord[] = [],
+  /** Positions (`positionKey`) of the repeated deliveries the deduplicating replay leaves out. */
+  repeated: ReadonlySet<string> = new Set(),
 ): Attribution {
   type Kind = 'dropped' | 'evaluated' | 'woken';
-  const lateByKey = new Map<string, { ref: LateEventRef; ts: number; kind: Kind }[]>();
+  const lateByKey = new Map<string, { ref: LateEventRef; ts: number; kind: Kind; repeat: boolean }[]>();
   const eventPane = eventPaneIdOf(def.schema, [def.key]);
   const add = (l: LateRecord, kind: Kind) => {
     const key = eventPane(l.event);
     let list = lateByKey.get(key);
     if (!list) lateByKey.set(key, (list = []));
-    list.push({ ref: lateRef(l, def), ts: l.event[def.schema.timeField] as number, kind });
+    list.push({ ref: lateRef(l, def), ts: l.event[def.schema.timeField] as number, kind, repeat: repeated.has(positionKey(l.position)) });
   };
   dropped.forEach((l) => add(l, 'dropped'));
   evaluatedLate.forEach((l) => add(l, 'evaluated'));
@@ -168,9 +173,13 @@ export function ruleAttribution(
     // A late event changes C(t) for t within one span after it, and a changed status changes the next
     // event's alert: so every late event after one span before the earliest possible predecessor.
     const from = reach(alert);
-    const chain = candidates.filter((c) => c.ts <= alert.ts && c.ts > from);
+    const near = candidates.filter((c) => c.ts <= alert.ts && c.ts > from);
+    // A repeated delivery the stream judged late is no cause: the deduplicated replay leaves it out too.
+    // With only such late events near, what the stream reproduces differs by repeated deliveries alone.
+    const chain = near.filter((c) => !c.repeat);
     const events = chain.map((c) => c.ref);
-    if (!sameValue(rt, sh) || chain.length === 0) return { cause: 'unexplained', events };
+    if (!sameValue(rt, sh)) return { cause: 'unexplained', events };
+    if (chain.length === 0) return { cause: near.length > 0 ? 'duplicate' : 'unexplained', events };
     // A late event is named before an on-time one fed out of order: it would have changed the alert
     // however the partitions' idleness went.
     const cause = chain.some((c) => c.kind === 'dropped') ? 'late_beyond_lateness' : chain.some((c) => c.kind === 'evaluated') ? 'late_within_lateness' : 'idle_wakeup';

@@ -5,7 +5,7 @@ import { paneId } from '../pipeline/keys.ts';
 import type { AlertResult, ResultRecord } from '../schemas/results.ts';
 import { addedNearAlert, type ArchiveAdded } from './archive-added.ts';
 import { archivedIds } from './archived-ids.ts';
-import { causeOf, evidenceAttribution, primaryValue, ruleAttribution, sameValueOf, type Attribution, type Evidence } from './attribution.ts';
+import { causeOf, evidenceAttribution, positionKey, primaryValue, ruleAttribution, sameValueOf, type Attribution, type Evidence } from './attribution.ts';
 import { finalResults } from './final-results.ts';
 import { isDropped, type LoggedLate, type ReconcileInput } from './reconcile.ts';
 import { emptyReport, recordDifference, type ReconcileMetrics, type ReconcileReport } from './reconcile-report.ts';
@@ -33,6 +33,7 @@ export async function reconcileRule(
   const everyDelivery = 'exclude' in exclude && evidence.duplicates.replayExtras.length > 0
     ? finalResults((await replay(def, input.archiveDir, { db, exactDistinct: false, ...only })).filter((r) => inRange(r, range)))
     : undefined;
+  const repeated = new Set(('exclude' in exclude ? evidence.duplicates.replayExtras : []).map(positionKey));
   const realtime = finalResults(input.realtime.filter((r) => inRange(r, range)));
   const read = input.dashboardRead ? finalResults(input.dashboardRead.filter((r) => inRange(r, range))) : undefined;
   let attribute: Attribution, shadow: Map<string, ResultRecord>, lateEvents: number;
@@ -52,7 +53,7 @@ export async function reconcileRule(
     // With the older late events a quiet key's reach needed (rec.logged): its alerts can owe their difference to them.
     const rule = ruleAttribution(
       def, rec.logged.filter(isDropped).map((l) => l.record), rec.logged.filter((l) => l.evaluatedOnArrival).map((l) => l.record), rec.reach,
-      rec.logged.filter((l) => !l.evaluatedOnArrival && l.decidedAfterWakeup !== undefined).map((l) => l.record),
+      rec.logged.filter((l) => !l.evaluatedOnArrival && l.decidedAfterWakeup !== undefined).map((l) => l.record), repeated,
     );
     const near = added ? addedNearAlert(def, added) : undefined;
     // The workers' late events near an alert are no explanation when the archive lacks the alert's own
@@ -76,7 +77,7 @@ export async function reconcileRule(
     // The late events named as with the workers' log: those after the alert's reach.
     const late = new Set([...run.out.lates, ...run.evaluatedLate].map((l) => `${l.position.source}\u0000${l.position.offset}`));
     const reach = reachOf(def, run.arrivals, (e) => !late.has(`${e.position.source}\u0000${e.position.offset}`));
-    attribute = ruleAttribution(def, run.out.lates, run.evaluatedLate, reach);
+    attribute = ruleAttribution(def, run.out.lates, run.evaluatedLate, reach, [], repeated);
     shadow = finalResults(run.out.results);
     lateEvents = run.out.lates.length;
   }

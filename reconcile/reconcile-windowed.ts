@@ -4,7 +4,7 @@ import { cellTableResults, loadWindowSkips, replay, replayCellTable, replaysAsTa
 import type { WindowedPipeline } from '../pipeline/definition.ts';
 import { cellKey, type LateRecord, type ResultRecord } from '../schemas/results.ts';
 import { addedByCell, type ArchiveAdded } from './archive-added.ts';
-import { causeOf, evidenceAttribution, sameValueOf, windowAttribution, windowsSkippedBy, type Evidence } from './attribution.ts';
+import { causeOf, evidenceAttribution, positionKey, sameValueOf, windowAttribution, windowsSkippedBy, type Evidence } from './attribution.ts';
 import { diffCells, loadResults, variantSide, type CellSide } from './cell-diff.ts';
 import { finalResults } from './final-results.ts';
 import { contradictedBy, singleFileValues } from './other-run.ts';
@@ -97,8 +97,8 @@ export async function reconcileWindowed(
   const report = emptyReport(def, diff.metrics, lateEvents, evidence);
   // A repeated delivery the stream judged late is no cause: the deduplicating replay leaves it out too.
   // Named after it, a cell that differs by another repeat alone read as late_beyond_lateness.
-  const leftOut = new Set((dedupe ? extras.replayExtras : []).map((p) => `${p.source}\u0000${p.offset}`));
-  const attribute = windowAttribution(def, skips.filter((l) => !leftOut.has(`${l.position.source}\u0000${l.position.offset}`)));
+  const leftOut = new Set((dedupe ? extras.replayExtras : []).map(positionKey));
+  const attribute = windowAttribution(def, skips.filter((l) => !leftOut.has(positionKey(l.position))));
   const fallback = evidenceAttribution(def, evidence);
   const addedEvents = added ? addedByCell(def, added) : undefined;
   const sameValue = sameValueOf(def);

@@ -55,6 +55,18 @@ describe('reconcile: rule causes', () => {
     }
   });
 
+  it('a repeated delivery the stream dropped as late is no cause: the alert its on-time repeat raised is a duplicate', async () => {
+    // a is delivered three times: twice on time (the stream counts 2 at a: alert), once after z moved W
+    // beyond L (dropped). The deduplicated replay counts a once: no alert. The late third delivery is no
+    // cause, the replay leaves it out too; it was named late_beyond_lateness (session 30).
+    const { realtime, reports } = await reconcileBothWays(defs.pipeline('burst'), [tx('a', 0), tx('a', 0), tx('z', 200 * S, 'u2'), tx('a', 0)]);
+    expect(realtime.map((r) => r.kind === 'alert' && [r.id, r.value, r.late])).toEqual([['a', 2, false]]);
+    for (const report of reports) {
+      expect(report).toMatchObject({ different: 1, unexplained: 0, causes: { duplicate: 1, late_beyond_lateness: 0 } });
+      expect(report.differences.map((d) => [d.cell.id, d.realtime, d.replay, d.cause, d.late_events])).toEqual([['a', { n: 2 }, null, 'duplicate', []]]);
+    }
+  });
+
   it('a late event that really moved the alert is still named for it, next to a repeated delivery elsewhere', async () => {
     // u2's repeated delivery changes nothing of u1; u1's late x (evaluated on arrival) alerts at x as the
     // replay does, but the stream had already alerted at b, before x arrived.
