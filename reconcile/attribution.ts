@@ -9,7 +9,7 @@ import { eventPaneIdOf, eventWindowCellId, paneId } from '../pipeline/keys.ts';
 import { floatingOutputs, sameValuesOf } from '../pipeline/same-values.ts';
 import { isoMillis } from '../pipeline/time.ts';
 import { assignWindows, windowEnd } from '../pipeline/windows.ts';
-import type { AlertResult, LateRecord, ResultRecord } from '../schemas/results.ts';
+import { positionKey, type AlertResult, type LateRecord, type ResultRecord } from '../schemas/results.ts';
 import { normaliseValue } from '../schemas/schema.ts';
 import type { Duplicates, RejectedRecord } from './evidence.ts';
 import type { Cause, LateEventRef, LoggedLate } from './reconcile.ts';
@@ -106,9 +106,6 @@ export function evidenceAttribution(def: PipelineDefinition, evidence: Evidence)
 }
 
 export type Attribution = (id: string, rt?: ResultRecord, rp?: ResultRecord, sh?: ResultRecord) => { cause: Cause; events: LateEventRef[] };
-
-/** One delivery's identity: its source and offset. */
-export const positionKey = (p: { source: string; offset: number }): string => `${p.source}\u0000${p.offset}`;
 
 function lateRef(l: LateRecord, def: PipelineDefinition): LateEventRef {
   return {

@@ -3,7 +3,7 @@ import { definitionVersion, type PipelineDefinition } from '../pipeline/definiti
 import { ConfigError } from '../pipeline/errors.ts';
 import { shellWord } from '../pipeline/names.ts';
 import { formatDuration } from '../pipeline/time.ts';
-import type { AlertResult, KeyValues, ResultRecord } from '../schemas/results.ts';
+import { positionKey, type AlertResult, type KeyValues, type ResultRecord } from '../schemas/results.ts';
 import { validateEvent, type AnyEvent, type EventSchema } from '../schemas/schema.ts';
 import type { LoggedLate } from './reconcile.ts';
 
@@ -159,7 +159,7 @@ export async function readLateLog(def: PipelineDefinition, path: string): Promis
   });
   // A merge stage's record of an event fed out of the canonical order stands for it (the store keeps it
   // over the worker's record of the same position: store/dirty-cells.ts).
-  const at = (l: LoggedLate) => `${l.record.position.source}\u0000${l.record.position.offset}`;
+  const at = (l: LoggedLate) => positionKey(l.record.position);
   const woke = new Set(out.filter((l) => l.decidedAfterWakeup !== undefined).map(at));
   return woke.size === 0 ? out : out.filter((l) => l.decidedAfterWakeup !== undefined || !woke.has(at(l)));
 }

@@ -2,10 +2,10 @@ import type { DuckDb } from '../batch/duckdb.ts';
 import { replay } from '../batch/replay.ts';
 import type { PipelineDefinition, RulePipeline } from '../pipeline/definition.ts';
 import { paneId } from '../pipeline/keys.ts';
-import type { AlertResult, ResultRecord } from '../schemas/results.ts';
+import { positionKey, type AlertResult, type ResultRecord } from '../schemas/results.ts';
 import { addedNearAlert, type ArchiveAdded } from './archive-added.ts';
 import { archivedIds } from './archived-ids.ts';
-import { causeOf, evidenceAttribution, positionKey, primaryValue, ruleAttribution, sameValueOf, type Attribution, type Evidence } from './attribution.ts';
+import { causeOf, evidenceAttribution, primaryValue, ruleAttribution, sameValueOf, type Attribution, type Evidence } from './attribution.ts';
 import { finalResults } from './final-results.ts';
 import { isDropped, type LoggedLate, type ReconcileInput } from './reconcile.ts';
 import { emptyReport, recordDifference, type ReconcileMetrics, type ReconcileReport } from './reconcile-report.ts';
@@ -75,8 +75,8 @@ export async function reconcileRule(
   } else {
     const run = await shadowRun(db, def, input.archiveDir);
     // The late events named as with the workers' log: those after the alert's reach.
-    const late = new Set([...run.out.lates, ...run.evaluatedLate].map((l) => `${l.position.source}\u0000${l.position.offset}`));
-    const reach = reachOf(def, run.arrivals, (e) => !late.has(`${e.position.source}\u0000${e.position.offset}`));
+    const late = new Set([...run.out.lates, ...run.evaluatedLate].map((l) => positionKey(l.position)));
+    const reach = reachOf(def, run.arrivals, (e) => !late.has(positionKey(e.position)));
     attribute = ruleAttribution(def, run.out.lates, run.evaluatedLate, reach, [], repeated);
     shadow = finalResults(run.out.results);
     lateEvents = run.out.lates.length;

@@ -5,7 +5,7 @@ import { ConcordError } from '../pipeline/errors.ts';
 import { compileFilter } from '../pipeline/filter.ts';
 import { eventPaneIdOf, paneId, type KeyValues } from '../pipeline/keys.ts';
 import { compareUtf8 } from '../pipeline/ordering.ts';
-import type { AlertResult, EventPosition, ResultRecord } from '../schemas/results.ts';
+import { positionKey, type AlertResult, type ResultRecord } from '../schemas/results.ts';
 import { CollectingEmitter, createOperator } from '../stream/operators/index.ts';
 import { CanonicalClock } from '../stream/rule-merge-tracker.ts';
 import { compareCanonical } from '../stream/rule-merge.ts';
@@ -69,8 +69,6 @@ export interface RuleDayScope {
   readonly lateBefore?: { readonly from: number; load(from: number, to: number): Promise<readonly LoggedLate[]> };
 }
 
-const at = (p: EventPosition) => `${p.source}\u0000${p.offset}`;
-
 export async function recomputeRuleKeys(
   db: DuckDb, def: RulePipeline, dir: string, keys: readonly KeyValues[], given: readonly LoggedLate[], added: ArchiveAdded | undefined, day?: RuleDayScope,
 ): Promise<RuleRecomputation> {
@@ -86,13 +84,13 @@ export async function recomputeRuleKeys(
       await db.run('DROP TABLE IF EXISTS recompute_not_last');
     }
   }
-  const verdicts = new Map(logged.map((l) => [at(l.record.position), l]));
-  const addedAt = new Set(added?.events.map((e) => at(e.position)) ?? []);
-  const read = events.filter((e) => !addedAt.has(at(e.position)));
+  const verdicts = new Map(logged.map((l) => [positionKey(l.record.position), l]));
+  const addedAt = new Set(added?.events.map((e) => positionKey(e.position)) ?? []);
+  const read = events.filter((e) => !addedAt.has(positionKey(e.position)));
   return {
     alerts: run(def, events, verdicts),
     withoutAdded: read.length < events.length ? run(def, read, verdicts) : undefined,
-    reach: reachOf(def, events, (e) => !verdicts.has(at(e.position)) && !addedAt.has(at(e.position))),
+    reach: reachOf(def, events, (e) => !verdicts.has(positionKey(e.position)) && !addedAt.has(positionKey(e.position))),
     logged,
   };
 }
@@ -194,7 +192,7 @@ function run(def: RulePipeline, events: readonly ArchivedEvent[], verdicts: Read
   const op = createOperator(def, out, { tracker: clock });
   const later: { e: ArchivedEvent; v: LoggedLate }[] = [];
   for (const e of events) {
-    const v = verdicts.get(at(e.position));
+    const v = verdicts.get(positionKey(e.position));
     if (v === undefined) op.process(e.event, e.position); // on time: kept, decided as the clock passes it
     else if (v.evaluatedOnArrival || v.decidedAfterWakeup) later.push({ e, v });
   }

@@ -10,6 +10,8 @@ export interface EventPosition {
   readonly offset: number;
 }
 
+/** One delivery's identity (its source and offset), as a Map or Set key. */
+export const positionKey = (p: EventPosition): string => `${p.source}\u0000${p.offset}`;
 
 /** One (window, key) result, at a revision. Times are epoch ms inside Concord, ISO strings on the wire. */
 export interface WindowResult {
