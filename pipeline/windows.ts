@@ -41,6 +41,14 @@ export function assignWindows(spec: WindowSpec, ts: Millis): Millis[] {
   return starts.reverse();
 }
 
+/** How far apart the windows of `spec` start: its size (tumbling) or slide (hopping). */
+export const windowStep = (spec: WindowSpec): Millis => (spec.kind === 'tumbling' ? spec.size : spec.slide);
+
+/** The latest window start of `spec` at or before `ts` (`ts` itself when a window starts there). */
+export function windowStartAtOrBefore(spec: WindowSpec, ts: Millis): Millis {
+  return alignDown(ts, windowStep(spec));
+}
+
 export function windowEnd(spec: WindowSpec, start: Millis): Millis {
   return start + spec.size;
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { definitionVersion, type PipelineDefinition } from '../../pipeline/definition.ts';
+import { definitionVersion, type PipelineDefinition, type WindowedPipeline } from '../../pipeline/definition.ts';
 import { formatDuration, isoMillis } from '../../pipeline/time.ts';
+import { windowStartAtOrBefore, windowStep } from '../../pipeline/windows.ts';
 import { presentCondition } from '../../pipeline/filter.ts';
 import { presentValue } from '../../schemas/schema.ts';
 import { exactDigitsOf } from '../../store/rows.ts';
@@ -52,6 +53,19 @@ async function newestEnd(s: StoreSnapshot, def: PipelineDefinition, q: { date?: 
   if (q.date !== undefined || q.to !== undefined) return null;
   const { last } = await s.extent(def.name);
   return last === null ? null : last + (def.kind === 'windowed' ? def.window.size : 1);
+}
+
+/**
+ * `window` of /top: an instant where a window of the pipeline starts. Another instant was answered with
+ * no key at all, which read as "no key had a value" (found 2026-12-06): refused, naming the start before it.
+ */
+function windowStartOf(def: WindowedPipeline, text: string): number {
+  const w = parseInstant('window', text);
+  const start = windowStartAtOrBefore(def.window, w);
+  if (start !== w) {
+    throw badParameter('window', `${isoMillis(w)} is no window start of ${def.name}: its windows start every ${formatDuration(windowStep(def.window))} (the one before is ${isoMillis(start)})`);
+  }
+  return w;
 }
 
 /** `by` of /top and /windows?top: an aggregate of the windowed pipeline, default its first. */
@@ -145,7 +159,7 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
     '/api/pipelines/:pipeline/top', {
       schema: {
         tags, summary: 'The top-N keys of a window (or of a range of windows) by an aggregate',
-        description: '`window`: one window\'s start: its values. Otherwise a range (`date`, or `from`..`to`, default the hour before the newest window, at most 2 days): the aggregate summed over the range\'s windows.',
+        description: '`window`: one window\'s start: its values (an instant where no window starts: 400, naming the start before it). Otherwise a range (`date`, or `from`..`to`, default the hour before the newest window, at most 2 days): the aggregate summed over the range\'s windows.',
         params: pipelineParams,
         querystring: {
           type: 'object', additionalProperties: false,
@@ -160,14 +174,9 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
       const by = aggregateOf(def, q.by);
       if (q.window !== undefined && (q.date ?? q.from ?? q.to) !== undefined) throw badParameter('window', 'give window or a range (date, from, to), not both');
       const ver = parseVersion('version', q.version);
+      const window = q.window === undefined ? undefined : windowStartOf(def, q.window);
       return ctx.reader.read(async (s) => {
-        let range: { from: number; to: number };
-        if (q.window !== undefined) {
-          const w = parseInstant('window', q.window);
-          range = { from: w, to: w + 1 };
-        } else {
-          range = parseRange(q, { end: await newestEnd(s, def, q), defaultSpan: HOUR, maxSpan: 2 * DAY });
-        }
+        const range = window !== undefined ? { from: window, to: window + 1 } : parseRange(q, { end: await newestEnd(s, def, q), defaultSpan: HOUR, maxSpan: 2 * DAY });
         await requireVersion(s, def, range, ver);
         const keys = await s.top(def.name, { ...range, aggregate: by, n: q.n, version: ver, decimals: exactDigitsOf(def, by) });
         return { pipeline: def.name, by, from: isoMillis(range.from), to: isoMillis(range.to), version: ver, keys: keys.map((k) => ({ key: k.key, total: k.total, windows: k.windows })) };

@@ -27,3 +27,26 @@ describe('concord serve: routes without query parameters refuse one', () => {
     expect((await api.server.app.inject({ method: 'GET', url })).statusCode).toBe(200);
   });
 });
+
+// /top?window= an instant where no window starts answered 200 with no key, as if no key had a value.
+describe('concord serve: /top of a window that does not exist', () => {
+  const api = serveWithoutStore();
+
+  it.each([
+    ['page_views_per_minute', '2026-11-23T10:00:30Z', /^window: 2026-11-23T10:00:30\.000Z is no window start of page_views_per_minute: its windows start every 1m \(the one before is 2026-11-23T10:00:00\.000Z\)$/],
+    ['unique_visitors_5m', '2026-11-23T10:01:00Z', /^window: 2026-11-23T10:01:00\.000Z is no window start of unique_visitors_5m: its windows start every 5m \(the one before is 2026-11-23T10:00:00\.000Z\)$/],
+  ])('%s at %s: 400 naming the start before it, the store not read', async (pipeline, window, message) => {
+    api.reads = 0;
+    const r = await api.server.app.inject({ method: 'GET', url: `/api/pipelines/${pipeline}/top?window=${window}` });
+    expect(r.statusCode).toBe(400);
+    expect((r.json() as { error: string; parameter: string }).error).toMatch(message);
+    expect((r.json() as { parameter: string }).parameter).toBe('window');
+    expect(api.reads).toBe(0);
+  });
+
+  it('a window start is taken (the request reaches the store)', async () => {
+    api.reads = 0;
+    await api.server.app.inject({ method: 'GET', url: '/api/pipelines/page_views_per_minute/top?window=2026-11-23T10:05:00Z' });
+    expect(api.reads).toBe(1);
+  });
+});
