@@ -1,6 +1,5 @@
 import { pino, type Logger } from 'pino';
-import { ConfigError } from '../pipeline/errors.ts';
-import { LOG_LEVELS } from '../serve/logger.ts';
+import { LOG_LEVELS, logSetting } from '../serve/logger.ts';
 
 export const LOG_FORMATS = ['text', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
@@ -29,13 +28,9 @@ export interface ProcessLog {
 }
 
 export function processLog(v: Record<string, string | boolean | undefined>, service: string, destination: NodeJS.WritableStream = process.stderr): ProcessLog {
-  // A bad value is said where it came from: `--log-level "verbose"` for a value only the environment
-  // gave sent users looking for a flag they never typed.
-  const from = (flag: string, env: string) => (v[flag] === undefined && process.env[env] !== undefined ? `environment ${env}` : `--${flag}`);
-  const level = String(v['log-level'] ?? process.env.CONCORD_LOG_LEVEL ?? 'info');
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ConfigError(`${from('log-level', 'CONCORD_LOG_LEVEL')} "${level}": use one of ${LOG_LEVELS.join(', ')}`);
-  const format = String(v['log-format'] ?? process.env.CONCORD_LOG_FORMAT ?? 'text');
-  if (!(LOG_FORMATS as readonly string[]).includes(format)) throw new ConfigError(`${from('log-format', 'CONCORD_LOG_FORMAT')} "${format}": use one of ${LOG_FORMATS.join(', ')}`);
+  const given = (flag: string) => (v[flag] === undefined ? undefined : String(v[flag]));
+  const level = logSetting(given('log-level'), 'log-level', 'CONCORD_LOG_LEVEL', LOG_LEVELS, 'info');
+  const format = logSetting(given('log-format'), 'log-format', 'CONCORD_LOG_FORMAT', LOG_FORMATS, 'text');
   // One of `concord run --workers N`'s processes: every line names which (cli/commands/run-workers.ts).
   const worker = process.env.CONCORD_LOG_WORKER;
   const logger: Logger = pino({ level, base: { service, ...(worker ? { worker } : {}) }, timestamp: pino.stdTimeFunctions.isoTime }, destination as pino.DestinationStream);
