@@ -2,7 +2,7 @@
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { DuckDbStages } from './duckdb-stage.ts';
 import { ConfigError } from '../pipeline/errors.ts';
-import { StoreError, statementFailed, type SqlDriver, type SqlValue, type StageColumn, type TransactionHooks } from './sql-driver.ts';
+import { StoreBusyError, StoreError, statementFailed, type SqlDriver, type SqlValue, type StageColumn, type TransactionHooks } from './sql-driver.ts';
 import { envNumber } from '../pipeline/env-number.ts';
 
 /** Embedded DuckDB: one process; calls are queued on its one connection. */
@@ -49,8 +49,10 @@ export class DuckDbDriver implements SqlDriver {
         throw new ConfigError(`cannot open the DuckDB store at ${path}: ${message}: check CONCORD_DUCKDB_MEMORY (e.g. 2GB), CONCORD_DUCKDB_CHECKPOINT_THRESHOLD (e.g. 1GB), CONCORD_DUCKDB_THREADS (a number)`, { cause: error });
       }
       // The hint about another process only where DuckDB said it could not take the lock.
-      const hint = /lock/i.test(message) ? ' (another process holds it; use PostgreSQL for several processes)' : '';
-      throw new StoreError(`cannot open the DuckDB store at ${path}: ${message}${hint}`, { cause: error });
+      if (/lock/i.test(message)) {
+        throw new StoreBusyError(`cannot open the DuckDB store at ${path}: ${message} (another process holds it; use PostgreSQL for several processes)`, { cause: error, retriable: false });
+      }
+      throw new StoreError(`cannot open the DuckDB store at ${path}: ${message}`, { cause: error });
     }
   }
 

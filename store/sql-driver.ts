@@ -115,10 +115,13 @@ export function redact(url: string): string {
 
 // ---- read-only access (concord serve) ------------------------------------------------------------
 
-/** The store's database is held by a writer that excludes readers (embedded DuckDB: one process at a time). */
+/**
+ * The store's database is held by another process that excludes this one (embedded DuckDB: one writing
+ * process, or several reading ones). A reader retries; a writer that has waited its while does not.
+ */
 export class StoreBusyError extends StoreError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, { ...options, retriable: true });
+  constructor(message: string, options: { cause?: unknown; retriable?: boolean } = {}) {
+    super(message, { retriable: true, ...options });
   }
 }
 

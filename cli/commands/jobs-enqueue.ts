@@ -9,7 +9,7 @@ import { jobId } from '../../jobs/job-ids.ts';
 import { attemptsOf, type ConcordJobs } from '../../jobs/job-queue.ts';
 import { storeIdentity } from '../../jobs/worker-registry.ts';
 import { openStore } from '../../store/open-store.ts';
-import { redact, StoreError } from '../../store/sql-driver.ts';
+import { redact, StoreBusyError } from '../../store/sql-driver.ts';
 import type { FlagValues } from '../args.ts';
 import { storeUrl } from './shared.ts';
 
@@ -99,7 +99,7 @@ export async function backfill(jobs: ConcordJobs, v: FlagValues, registry: Regis
  * (the bare lock error sent users looking for another process). Other errors are returned as they are.
  */
 async function heldByWorker(jobs: ConcordJobs, store: string, error: unknown): Promise<unknown> {
-  if (!store.startsWith('duckdb:') || !(error instanceof StoreError) || !/lock/i.test(error.message)) return error;
+  if (!store.startsWith('duckdb:') || !(error instanceof StoreBusyError)) return error;
   const holders = (await jobs.workers()).filter((w) => w.store === store);
   if (holders.length === 0) return error;
   return new ConfigError(
