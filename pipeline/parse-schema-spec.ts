@@ -48,12 +48,18 @@ export function parseSchema(p: Problems, name: string, spec: unknown): EventSche
     if (seen.has(folded)) p.add(`${path}.fields.${f}`, `${q(f)} differs from ${q(seen.get(folded))} only in case; columns would collide`);
     seen.set(folded, f);
     const def = parseField(p, `${path}.fields.${f}`, type);
+    // Events are plain objects: an event without an optional `constructor` still answered for it with
+    // Object's function, so it was a dead letter ("expected a string, got function"). A required one is
+    // in every event that passes.
+    if (def && !def.required && f in Object.prototype) {
+      p.add(`${path}.fields.${f}`, `${q(f)} is a name every JavaScript object answers to (Object.prototype.${f}): an event without it would still seem to hold it; rename the field or make it required`);
+    }
     if (def) fields[f] = def;
   }
   const role = (key: 'time' | 'id' | 'key', kind: FieldKind | undefined, optional: boolean): string | undefined => {
     const v = spec[key];
     if (v === undefined && optional) return undefined;
-    if (typeof v !== 'string' || !(v in declared)) {
+    if (typeof v !== 'string' || !Object.hasOwn(declared, v)) {
       p.add(`${path}.${key}`, v === undefined ? `required: the name of the ${key === 'time' ? 'event-time' : 'event id'} field` : `${q(v)} is not a field of the schema`);
       return undefined;
     }

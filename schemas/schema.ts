@@ -256,7 +256,9 @@ function compileValidator(schema: EventSchema): Validator {
       ? `if (typeof ${v} !== 'string') throw new Violation(${q}, 'expected a string, got ' + describe(${v}));` +
         (def.required ? `\n      if (${v}.length === 0) throw new Violation(${q}, 'must not be empty');` : '')
       : `${v} = ${def.kind === 'decimal' ? `decimal(${v}, ${q}, ${def.scale ?? 0})` : `${def.kind}(${v}, ${q})`};`;
-    return `let ${v} = input[${q}];
+    // A name every object answers to (a required `constructor`) is read only as the event's own.
+    const read = name in Object.prototype ? `Object.hasOwn(input, ${q}) ? input[${q}] : undefined` : `input[${q}]`;
+    return `let ${v} = ${read};
     if (${v} === undefined || ${v} === null) { ${missing} }
     else {
       ${present}
