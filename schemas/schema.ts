@@ -188,7 +188,7 @@ export function normaliseDecimal(value: unknown, name: string, scale: number): n
   let text: string;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new SchemaViolationError(name, `${value} is not a finite amount`);
-    text = Object.is(value, -0) ? '0' : String(value);
+    text = Object.is(value, -0) ? '0' : plainDecimalText(value);
   } else if (typeof value === 'string') {
     text = value.trim();
   } else {
@@ -203,6 +203,21 @@ export function normaliseDecimal(value: unknown, name: string, scale: number): n
   const minor = Number(whole) * 10 ** scale + Number(fraction.padEnd(scale, '0') || '0');
   if (!Number.isSafeInteger(minor)) throw new SchemaViolationError(name, `${shown} is too large to be held exactly`);
   return negative && minor !== 0 ? -minor : minor;
+}
+
+/**
+ * A JSON number's shortest text without an exponent. `String` writes numbers below 1e-6 and from 1e21
+ * in exponent form, which the decimal pattern refused: 0.0000001 in a decimal(9) field (7 places) was
+ * a dead letter, "1e-7 is not a number with at most 9 decimal places".
+ */
+function plainDecimalText(value: number): string {
+  const text = String(value);
+  const e = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
+  if (!e) return text;
+  const [, sign, lead, rest = '', exp] = e as unknown as string[];
+  const digits = `${lead}${rest}`, point = 1 + Number(exp);
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  return `${sign}${digits.padEnd(point, '0')}${point < digits.length ? `.${digits.slice(point)}` : ''}`;
 }
 
 function normaliseInt(value: unknown, name: string): number {

@@ -1,8 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SchemaViolationError } from '../../pipeline/errors.ts';
 import { decodeLine } from '../../schemas/decode.ts';
 import { clicksSchema, transactionsSchema } from '../../examples/seed.ts';
-import { arrowType, duckdbType, validateEvent } from '../../schemas/schema.ts';
+import { arrowType, duckdbType, normaliseDecimal, validateEvent } from '../../schemas/schema.ts';
 
 const pos = { source: 'test', offset: 7 };
 const click = { event_id: 'c1', ts: 1_700_000_000_000, url: '/', visitor_id: 'v' };
@@ -55,6 +56,18 @@ describe('event schemas', () => {
     expect(validateEvent(transactionsSchema, { ...t, amount: '19.99' }).amount).toBe(1999);
     expect(() => validateEvent(transactionsSchema, { ...t, amount: 1.234 })).toThrow(/amount: .*2 decimal places/);
     expect(() => validateEvent(transactionsSchema, { ...t, amount: true })).toThrow(/amount: expected a number/);
+  });
+
+  // JavaScript writes numbers below 1e-6 in exponent form: 0.0000001 in a decimal(9) field was a dead letter.
+  it('reads a JSON number with at most N decimals as its exact minor units, however small', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 9 }), fc.integer({ min: -(10 ** 15) + 1, max: 10 ** 15 - 1 }), (scale, minor) => {
+      const digits = String(Math.abs(minor)).padStart(scale + 1, '0');
+      const text = `${minor < 0 ? '-' : ''}${scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`}`;
+      expect(normaliseDecimal(JSON.parse(text), 'amount', scale)).toBe(minor === 0 ? 0 : minor);
+    }), { numRuns: 2000 });
+    expect(normaliseDecimal(1e-7, 'tip', 9)).toBe(100);
+    expect(() => normaliseDecimal(1e-10, 'tip', 9)).toThrow('tip: 0.0000000001 is not a number with at most 9 decimal places');
+    expect(() => normaliseDecimal(1e21, 'tip', 0)).toThrow('tip: 1000000000000000000000 is too large to be held exactly');
   });
 
   it('keeps optional fields when present, drops unknown fields', () => {
