@@ -57,6 +57,9 @@ export interface WorkerStats {
   deadLetters: number;
   /** Where the first dead letter was and why (null: none). */
   firstRejection: string | null;
+  /** Events whose record is not keyed by the partition key field (worker-admission.ts misKeyed), and the first. */
+  misKeyed: number;
+  firstMisKeyed: string | null;
   late: number;
   /** Of those, per pipeline (each judges an event on its own). */
   latePerPipeline: Record<string, number>;
@@ -110,7 +113,7 @@ export class KafkaWorker {
   private readonly groupDrain: GroupDrain | undefined;
   /** Assigned here, drained by the group with all their input read: held, neither restored nor read. */
   private readonly done = new Set<number>();
-  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, firstRejection: null, late: 0, latePerPipeline: {}, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0, alignmentPauses: 0, maxWatermarkSpreadMs: 0 };
+  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, firstRejection: null, misKeyed: 0, firstMisKeyed: null, late: 0, latePerPipeline: {}, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0, alignmentPauses: 0, maxWatermarkSpreadMs: 0 };
 
   constructor(options: KafkaWorkerOptions) {
     this.o = options;

@@ -1,6 +1,8 @@
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { TimeGuard, timeGuardSettings } from '../pipeline/time-guard.ts';
 import { admit } from '../schemas/decode.ts';
+import type { AnyEvent } from '../schemas/schema.ts';
+import { NULL_RECORD_KEY, needsMergeStage, partitionKeyField } from './kafka/topics.ts';
 import { rejectionText } from '../schemas/results.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
 import type { InBatch } from './kafka/client.ts';
@@ -14,6 +16,23 @@ export interface AdmissionCounts {
   deadLetters: number;
   /** The first rejection's place and reason (schemas/results.ts rejectionText), for the summary: why nothing counts. */
   firstRejection: string | null;
+  /** Events whose record key is not their partition key field's value (misKeyed), and the first one's place. */
+  misKeyed: number;
+  firstMisKeyed: string | null;
+}
+
+/**
+ * Why an event's record is not keyed as a pipeline computed per partition needs (`concord produce`
+ * keys by the partition key field's normalised value, `NULL_RECORD_KEY` when absent), or null. A
+ * producer that sends no key, or another field, spreads one key over partitions: each partition then
+ * counts its share apart and, in the results topic, one share replaces the other.
+ */
+export function misKeyed(field: string, event: AnyEvent, recordKey: string | null): string | null {
+  const value = event[field];
+  const expected = value === undefined ? NULL_RECORD_KEY : String(value);
+  if (recordKey === expected) return null;
+  const shown = (k: string | null) => (k === null ? 'no key' : k === NULL_RECORD_KEY ? 'the null key' : JSON.stringify(k.length > 60 ? `${k.slice(0, 60)}...` : k));
+  return `record key ${shown(recordKey)}, ${field} ${value === undefined ? 'absent' : JSON.stringify(value)}`;
 }
 
 /**
@@ -24,6 +43,8 @@ export interface AdmissionCounts {
 export class WorkerAdmission {
   /** Judges event times against the record timestamps (pipeline/time-guard.ts), the archiver's reference too. */
   private timeGuard?: TimeGuard;
+  /** The partition key field, when a pipeline here computes each partition apart (its results rely on the keying). */
+  private readonly keyedBy: string | undefined;
 
   constructor(
     /** Pipelines over one input schema. */
@@ -32,7 +53,10 @@ export class WorkerAdmission {
     private readonly outputs: WorkerOutputs,
     private readonly counts: AdmissionCounts,
     private readonly metrics?: ProcessMetrics,
-  ) {}
+  ) {
+    const schema = pipelines[0]?.schema;
+    this.keyedBy = schema && pipelines.some((p) => !needsMergeStage(p)) ? partitionKeyField(schema) : undefined;
+  }
 
   /** The records of `batch` past `state.next` into the partition's operators or the dead letters; returns the events admitted. */
   admit(batch: InBatch, state: PartitionState): number {
@@ -53,6 +77,10 @@ export class WorkerAdmission {
         continue;
       }
       this.counts.events++;
+      if (this.keyedBy !== undefined) {
+        const why = misKeyed(this.keyedBy, decoded.event, record.key);
+        if (why !== null && this.counts.misKeyed++ === 0) this.counts.firstMisKeyed = `${source} offset ${record.offset}: ${why}`;
+      }
       for (const op of state.operators) op.process(decoded.event, position);
     }
     const events = this.counts.events - eventsBefore;

@@ -3,7 +3,7 @@ import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { parseDuration } from '../../pipeline/time.ts';
 import { kafkaSettings } from '../../stream/kafka/client.ts';
 import { missingTopics, probeBrokers } from '../../stream/kafka/admin.ts';
-import { groupName, inputTopic, kafkaIdPart, needsMergeStage, topicNames } from '../../stream/kafka/topics.ts';
+import { groupName, inputTopic, kafkaIdPart, needsMergeStage, partitionKeyField, topicNames } from '../../stream/kafka/topics.ts';
 import { KafkaMergeWorker } from '../../stream/kafka-merge.ts';
 import { ProgressLine } from '../../pipeline/progress-line.ts';
 import { KafkaWorker } from '../../stream/kafka-worker.ts';
@@ -125,9 +125,9 @@ export const runCommand: CommandSpec = {
     const stop = () => [...workers, ...merges].forEach((w) => w.stop());
     onStopSignal(stop);
     const schemas = [...bySchema.keys()];
-    const counts = (s: KafkaWorker['stats']) => ({ events: s.events, results: s.results, late: s.late, latePerPipeline: { ...s.latePerPipeline }, rejected: s.deadLetters, transactions: s.transactions });
+    const counts = (s: KafkaWorker['stats']) => ({ events: s.events, results: s.results, late: s.late, latePerPipeline: { ...s.latePerPipeline }, rejected: s.deadLetters, misKeyed: s.misKeyed, transactions: s.transactions });
     const said = (s: ReturnType<typeof counts>, schema: string) =>
-      `${s.events} events, ${s.results} results, ${s.late} late, ${s.rejected} rejected, ${s.transactions} transactions` +
+      `${s.events} events, ${s.results} results, ${s.late} late, ${s.rejected} rejected, ${s.misKeyed > 0 ? `${s.misKeyed} not keyed by the partition key, ` : ''}${s.transactions} transactions` +
       latePerPipeline(s.latePerPipeline, (bySchema.get(schema) ?? []).map((p) => p.name));
     // The first rejection of each input is said once, with where the others go (all rejected printed no reason).
     const toldRejection = new Set<number>();
@@ -137,12 +137,25 @@ export const runCommand: CommandSpec = {
       log.warn(`run ${schemas[i] ?? '?'}: first rejected record: ${s.firstRejection}; every rejected record is in topic ${topicNames().deadLetter} (reason, field, partition, offset, raw)`,
         { context: schemas[i] ?? '?', firstRejection: s.firstRejection, deadLetterTopic: topicNames().deadLetter });
     };
+    // Records not keyed by the partition key field: the per-partition pipelines' numbers are then shares (said once).
+    const toldMisKeyed = new Set<number>();
+    const tellMisKeyed = (s: KafkaWorker['stats'], i: number) => {
+      if (s.firstMisKeyed === null || toldMisKeyed.has(i)) return;
+      toldMisKeyed.add(i);
+      const defs = bySchema.get(schemas[i] ?? '') ?? [];
+      const field = defs[0] ? partitionKeyField(defs[0].schema) : '?';
+      const apart = defs.filter((d) => !needsMergeStage(d)).map((d) => d.name).join(', ');
+      log.warn(`run ${schemas[i] ?? '?'}: records not keyed by ${field} (first: ${s.firstMisKeyed}): ${apart} compute each partition apart, so a ${field} spread over ` +
+        `partitions is counted in shares, and one share's result replaces another's; key each record by its ${field} (concord produce does)`,
+      { context: schemas[i] ?? '?', firstMisKeyed: s.firstMisKeyed, keyField: field });
+    };
     // A progress line when its numbers moved: an idle stream said the same lines every 5 s for good.
     const progressLine = new ProgressLine((line, fields) => log.info(line, fields));
     const progress = setInterval(() => {
       workers.forEach((w, i) => {
         const schema = schemas[i] ?? '?';
         tellRejection(w.stats, i);
+        tellMisKeyed(w.stats, i);
         const c = counts(w.stats);
         progressLine.update(`run ${schema} (${pipelineNames(bySchema.get(schema))}): ${said(c, schema)}`, { key: `run ${i}`, fields: { context: schema, pipelines: pipelineNames(bySchema.get(schema)), ...c } });
       });
@@ -162,6 +175,7 @@ export const runCommand: CommandSpec = {
       stats.forEach((s, i) => {
         const schema = schemas[i] ?? '?';
         tellRejection(s, i);
+        tellMisKeyed(s, i);
         const perTxn = s.transactions > 0 ? `; per transaction: ${(s.checkpointBytes / s.transactions / 1024).toFixed(1)} KiB of checkpoints, commit ${(s.commitSeconds * 1000 / s.transactions).toFixed(1)} ms` : '';
         const aligned = `${settings.maxWatermarkDrift === undefined ? '' : `; alignment: ${s.alignmentPauses} pauses`}; event-time spread at most ${(s.maxWatermarkSpreadMs / 1000).toFixed(0)} s`;
         log.info(`${schema}: ${said(counts(s), schema)}${perTxn}${aligned}`, {
