@@ -5,6 +5,7 @@ import { formatDuration, parseDuration } from '../../pipeline/time.ts';
 import { timeGuardSettings } from '../../pipeline/time-guard.ts';
 import type { EventSchema } from '../../schemas/schema.ts';
 import { readJsonlFile } from '../../sources/jsonl-file.ts';
+import type { LineBatch } from '../../sources/source.ts';
 import { BatchProducer, ensureTopics, kafkaSettings, type OutRecord } from '../../stream/kafka/client.ts';
 import { probeBrokers } from '../../stream/kafka/admin.ts';
 import { concordTopics, defaultPartitions, inputTopic, partitionKeyField, recordKey } from '../../stream/kafka/topics.ts';
@@ -63,11 +64,14 @@ function parseFraction(text: string, flag: string): number {
   return n;
 }
 
-interface Sent {
+export interface Sent {
   lines: number;
   /** Lines keyed null: not a JSON object, or a key value of the wrong type (the workers dead-letter them). */
   unkeyed: number;
   blank: number;
+  /** Lines that never became text (not UTF-8, over the line limit): not sent, and where the first was. */
+  unsent: number;
+  firstUnsent: string | null;
   seconds: number;
 }
 
@@ -76,31 +80,20 @@ interface Sent {
  * if given. A malformed line is still sent (keyed null): the workers dead-letter it with the reason,
  * as the file-based stream does. Blank lines are skipped, as every reader skips them.
  */
-async function sendLines(schema: EventSchema, batches: AsyncIterable<readonly string[]>, rate: number | undefined, progress: Progress): Promise<Sent> {
+/** Lines to send; `problems` (by index): lines that never became text (sources/line-limits.ts). */
+export type SendBatch = Pick<LineBatch, 'lines' | 'problems'> & { firstOffset?: number };
+
+async function sendLines(schema: EventSchema, batches: AsyncIterable<SendBatch>, rate: number | undefined, progress: Progress): Promise<Sent> {
   const s = kafkaSettings('concord-produce');
   const producer = await BatchProducer.connect(s);
   const topic = inputTopic(schema.name);
-  const sent: Sent = { lines: 0, unkeyed: 0, blank: 0, seconds: 0 };
+  const sent: Sent = { lines: 0, unkeyed: 0, blank: 0, unsent: 0, firstUnsent: null, seconds: 0 };
   const started = Date.now();
   const batch = sendBatchSize(rate);
   try {
-    for await (const lines of batches) {
-      for (let i = 0; i < lines.length; i += batch) {
-        const records: OutRecord[] = [];
-        for (const value of lines.slice(i, i + batch)) {
-          if (value.trim().length === 0) {
-            sent.blank++;
-            continue;
-          }
-          let key: string | null = null;
-          try {
-            key = recordKey(schema, JSON.parse(value));
-          } catch {
-            key = null; // not JSON: sent anyway, for the dead-letter output
-          }
-          if (key === null) sent.unkeyed++;
-          records.push({ topic, key, value });
-        }
+    for await (const b of batches) {
+      for (let i = 0; i < b.lines.length; i += batch) {
+        const records = inputRecords(schema, topic, b, i, Math.min(i + batch, b.lines.length), sent);
         if (records.length > 0) await producer.send(records);
         sent.lines += records.length;
         progress.update(sent.lines);
@@ -119,8 +112,38 @@ async function sendLines(schema: EventSchema, batches: AsyncIterable<readonly st
   return sent;
 }
 
-async function* linesOf(path: string): AsyncGenerator<readonly string[]> {
-  for await (const batch of readJsonlFile(path)) yield batch.lines;
+/**
+ * Lines `from`..`to` of a batch as the records to send, counting into `sent` the lines keyed null, blank
+ * or never text (not UTF-8, over the line limit: they had become '' and were counted as blank lines).
+ */
+export function inputRecords(schema: EventSchema, topic: string, b: SendBatch, from: number, to: number, sent: Sent): OutRecord[] {
+  const records: OutRecord[] = [];
+  for (let j = from; j < to; j++) {
+    const value = b.lines[j]!;
+    const problem = b.problems?.get(j);
+    if (problem) {
+      if (sent.unsent++ === 0) sent.firstUnsent = `offset ${(b.firstOffset ?? 0) + j}: ${problem.reason}`;
+      continue;
+    }
+    if (value.trim().length === 0) {
+      sent.blank++;
+      continue;
+    }
+    let key: string | null = null;
+    try {
+      // A byte-order mark opens a file saved by a Windows editor; the workers read the event without it.
+      key = recordKey(schema, JSON.parse(value.charCodeAt(0) === 0xfeff ? value.slice(1) : value));
+    } catch {
+      key = null; // not JSON: sent anyway, for the dead-letter output
+    }
+    if (key === null) sent.unkeyed++;
+    records.push({ topic, key, value });
+  }
+  return records;
+}
+
+async function* linesOf(path: string): AsyncGenerator<SendBatch> {
+  yield* readJsonlFile(path);
 }
 
 export const produceCommand: CommandSpec = {
@@ -170,6 +193,10 @@ export const produceCommand: CommandSpec = {
           `${sent.unkeyed ? `; ${sent.unkeyed} keyed null (not a JSON object or a bad key value: the workers will dead-letter ${sent.unkeyed === 1 ? 'it' : 'them'})` : ''}` +
           `${sent.blank ? `; ${sent.blank} blank lines skipped` : ''}\n`,
       );
+      if (sent.unsent > 0) {
+        process.stderr.write(`${sent.unsent} line${sent.unsent === 1 ? ' was' : 's were'} not sent, so no worker or archiver counts ${sent.unsent === 1 ? 'it' : 'them'} ` +
+          `(first: ${sent.firstUnsent}); stream or archive the file itself to keep ${sent.unsent === 1 ? 'it' : 'them'} as dead letters, or mend the file\n`);
+      }
       return 0;
     }
 
@@ -196,7 +223,7 @@ export const produceCommand: CommandSpec = {
     checkDayAgainstTimeGuard(schema, String(v.date ?? yesterday), Date.now());
     await probeBrokers(kafkaSettings('concord-produce'));
     await ensureTopics(kafkaSettings('concord-produce'), concordTopics(registry, partitions));
-    const sent = await sendLines(schema, (async function* () { yield lines; })(), rate, new Progress(`produce ${schema.name}`, { total: lines.length, unit: 'events sent' }));
+    const sent = await sendLines(schema, (async function* () { yield { lines }; })(), rate, new Progress(`produce ${schema.name}`, { total: lines.length, unit: 'events sent' }));
     const late = `${day.stats.late} late (delivered more than B + L behind the newest event, B = ${formatDuration(disorder)} and L = ${formatDuration(DEFAULT_ALLOWED_LATENESS)}: ` +
       'late for workers running with the default B and L or smaller, which count them once per pipeline)';
     process.stderr.write(
