@@ -34,7 +34,7 @@ export async function loadArchiveAdded(db: DuckDb, def: PipelineDefinition, dir:
   return { table: 'archive_added', events };
 }
 
-/** An added event as a difference lists it (no W: the stream never met it). */
+/** An archived event as a difference lists it, without W: an added one the stream never read, a quarantined one met none. */
 export function addedRef(def: PipelineDefinition, e: ArchivedEvent): LateEventRef {
   return { id: String(e.event[def.schema.idField]), ts: isoMillis(e.event[def.schema.timeField] as number), source: e.position.source, offset: e.position.offset };
 }

@@ -3,6 +3,7 @@
  * then the archive's own evidence (duplicates, rejected records, gaps). Each cause holds only when the
  * realtime value equals what the stream should have produced without those events (the shadow).
  */
+import type { ArchivedEvent } from '../batch/archive-reader.ts';
 import { sameNumber } from '../pipeline/aggregates.ts';
 import type { PipelineDefinition, WindowedPipeline } from '../pipeline/definition.ts';
 import { eventPaneIdOf, eventWindowCellId, paneId } from '../pipeline/keys.ts';
@@ -11,6 +12,7 @@ import { isoMillis } from '../pipeline/time.ts';
 import { assignWindows, windowEnd } from '../pipeline/windows.ts';
 import { positionKey, type AlertResult, type LateRecord, type ResultRecord } from '../schemas/results.ts';
 import { normaliseValue } from '../schemas/schema.ts';
+import { addedRef } from './archive-added.ts';
 import type { Duplicates, RejectedRecord } from './evidence.ts';
 import type { Cause, LateEventRef, LoggedLate } from './reconcile.ts';
 
@@ -117,7 +119,12 @@ function lateRef(l: LateRecord, def: PipelineDefinition): LateEventRef {
   };
 }
 
-export function windowAttribution(def: Extract<PipelineDefinition, { kind: 'windowed' }>, skips: readonly LateRecord[]): Attribution {
+/**
+ * `quarantined`: archived events the stream held for their time (stream-quarantine.ts). The shadow left
+ * them out, so a cell whose realtime value is the shadow's and that holds such events differs by them:
+ * `future_timestamp` (after lateness, which a cell late events also changed is named after).
+ */
+export function windowAttribution(def: Extract<PipelineDefinition, { kind: 'windowed' }>, skips: readonly LateRecord[], quarantined: readonly ArchivedEvent[] = []): Attribution {
   // Late events by the cells that skipped them (a hopping event can be late for some of its windows only).
   const byCell = new Map<string, LateEventRef[]>();
   for (const l of skips) {
@@ -128,11 +135,21 @@ export function windowAttribution(def: Extract<PipelineDefinition, { kind: 'wind
   }
   // In arrival order per source, however the skips were gathered (whole-late and per-window ones apart).
   for (const list of byCell.values()) list.sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : a.offset - b.offset));
+  const heldByCell = new Map<string, LateEventRef[]>();
+  for (const e of quarantined) {
+    for (const start of assignWindows(def.window, e.event[def.schema.timeField] as number)) {
+      const id = eventWindowCellId(def.schema, start, def.key, e.event);
+      let list = heldByCell.get(id);
+      if (!list) heldByCell.set(id, (list = []));
+      list.push(addedRef(def, e));
+    }
+  }
   const sameValue = sameValueOf(def);
   return (id, rt, _rp, sh) => {
-    const events = byCell.get(id) ?? [];
+    const events = byCell.get(id) ?? [], held = heldByCell.get(id) ?? [];
     if (!sameValue(rt, sh)) return { cause: rt === undefined && sh !== undefined ? 'missing_window' : 'unexplained', events };
-    return { cause: events.length > 0 ? 'late_beyond_lateness' : 'unexplained', events };
+    if (events.length > 0) return { cause: 'late_beyond_lateness', events: [...events, ...held] };
+    return held.length > 0 ? { cause: 'future_timestamp', events: held } : { cause: 'unexplained', events };
   };
 }
 
@@ -150,6 +167,8 @@ export function ruleAttribution(
   wokenUp: readonly LateRecord[] = [],
   /** Positions (`positionKey`) of the repeated deliveries the deduplicating replay leaves out. */
   repeated: ReadonlySet<string> = new Set(),
+  /** Archived events the stream quarantined for their time (stream-quarantine.ts): the shadow left them out. */
+  quarantined: readonly ArchivedEvent[] = [],
 ): Attribution {
   type Kind = 'dropped' | 'evaluated' | 'woken';
   const lateByKey = new Map<string, { ref: LateEventRef; ts: number; kind: Kind; repeat: boolean }[]>();
@@ -163,6 +182,13 @@ export function ruleAttribution(
   dropped.forEach((l) => add(l, 'dropped'));
   evaluatedLate.forEach((l) => add(l, 'evaluated'));
   wokenUp.forEach((l) => add(l, 'woken'));
+  const held = new Map<string, { ref: LateEventRef; ts: number }[]>();
+  for (const e of quarantined) {
+    const key = eventPane(e.event);
+    let list = held.get(key);
+    if (!list) held.set(key, (list = []));
+    list.push({ ref: addedRef(def, e), ts: e.event[def.schema.timeField] as number });
+  }
   const sameValue = sameValueOf(def);
   return (_id, rt, rp, sh) => {
     const alert = (rt ?? rp) as AlertResult;
@@ -176,6 +202,9 @@ export function ruleAttribution(
     const chain = near.filter((c) => !c.repeat);
     const events = chain.map((c) => c.ref);
     if (!sameValue(rt, sh)) return { cause: 'unexplained', events };
+    // Events the stream never counted (quarantined) can change the alert as a late one does.
+    const heldNear = (held.get(paneId([def.key], alert.key)) ?? []).filter((c) => c.ts <= alert.ts && c.ts > from).map((c) => c.ref);
+    if (chain.length === 0 && heldNear.length > 0) return { cause: 'future_timestamp', events: heldNear };
     if (chain.length === 0) return { cause: near.length > 0 ? 'duplicate' : 'unexplained', events };
     // A late event is named before an on-time one fed out of order: it would have changed the alert
     // however the partitions' idleness went.

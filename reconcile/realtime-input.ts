@@ -6,6 +6,7 @@ import { formatDuration } from '../pipeline/time.ts';
 import { positionKey, type AlertResult, type KeyValues, type ResultRecord } from '../schemas/results.ts';
 import { validateEvent, type AnyEvent, type EventSchema } from '../schemas/schema.ts';
 import type { LoggedLate } from './reconcile.ts';
+import type { StreamQuarantine } from './stream-quarantine.ts';
 
 const parseTime = (v: unknown, what: string, where: number | string): number => {
   const ms = typeof v === 'number' ? v : Date.parse(String(v));
@@ -162,4 +163,22 @@ export async function readLateLog(def: PipelineDefinition, path: string): Promis
   const at = (l: LoggedLate) => positionKey(l.record.position);
   const woke = new Set(out.filter((l) => l.decidedAfterWakeup !== undefined).map(at));
   return woke.size === 0 ? out : out.filter((l) => l.decidedAfterWakeup !== undefined || !woke.has(at(l)));
+}
+
+/**
+ * The stream's quarantine verdicts from its dead letters (`concord stream --dead-letter`): the rows of
+ * `def`'s input schema with reason `future_timestamp`. Other rejections are not verdicts on a time (the
+ * archive judges a line's bytes and schema as the stream did).
+ */
+export async function readStreamQuarantine(def: PipelineDefinition, path: string): Promise<StreamQuarantine[]> {
+  const out: StreamQuarantine[] = [];
+  await eachJsonRow(path, 'dead letters', (row, line) => {
+    if (row.reason !== 'future_timestamp' || (row.schema !== undefined && row.schema !== def.schema.name)) return;
+    if (typeof row.source !== 'string' || typeof row.offset !== 'number') {
+      throw new ConfigError(`dead letters ${path} line ${line}: no source/offset, so not a dead letter \`concord stream --dead-letter\` wrote`);
+    }
+    const reference = typeof row.reference === 'string' ? Date.parse(row.reference) : NaN;
+    out.push({ position: { source: row.source, offset: row.offset }, ...(Number.isFinite(reference) ? { reference } : {}) });
+  });
+  return out;
 }

@@ -16,8 +16,10 @@ import { valuesOf, type Evidence } from './attribution.ts';
  *   stream was down, or its output was lost);
  * - duplicate: the log holds an event id more than once; the stream counted every delivery, the
  *   replay counts the event once;
- * - future_timestamp: the stream counted events the archive quarantined for a time too far ahead of
- *   their reference (pipeline/time-guard.ts: e.g. the schema's max_future_skew changed in between);
+ * - future_timestamp: one side quarantined events for a time too far ahead of their reference
+ *   (pipeline/time-guard.ts) that the other counted: the stream counted what the archive quarantined
+ *   (e.g. the schema's max_future_skew changed in between), or the archive counted what the stream
+ *   quarantined (a file streamed first and archived later; the stream's dead letters name them);
  * - parse_reject: records the pipeline rejected (dead letters) belong to the cell;
  * - archive_gap: the archive misses offsets of a source that are neither archived nor rejected;
  * - archive_added: events of archive files written after the day's first reconcile, which the stream

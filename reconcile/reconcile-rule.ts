@@ -1,3 +1,4 @@
+import type { ArchivedEvent } from '../batch/archive-reader.ts';
 import type { DuckDb } from '../batch/duckdb.ts';
 import { replay } from '../batch/replay.ts';
 import type { PipelineDefinition, RulePipeline } from '../pipeline/definition.ts';
@@ -13,15 +14,19 @@ import { inRange } from './result-range.ts';
 import type { RuleDayRead } from './rule-day-reach.ts';
 import { reachOf, recomputeRuleKeys, type RuleDayScope } from './rule-recompute.ts';
 import { shadowRun } from './shadow-run.ts';
+import { quarantinedAt } from './stream-quarantine.ts';
 
 /**
  * Rules: alerts are few; the diff runs over maps in JS. `day`: a day's reconcile reads the day's reach
- * only (rule-day-reach.ts), and older late events as quiet keys need them.
+ * only (rule-day-reach.ts), and older late events as quiet keys need them. `stream.quarantined`: archived
+ * events the stream held for their time (stream-quarantine.ts), left out of what it is re-run over.
  */
 export async function reconcileRule(
-  db: DuckDb, def: RulePipeline, input: ReconcileInput, evidence: Evidence, logged: readonly LoggedLate[] | undefined, added?: ArchiveAdded,
+  db: DuckDb, def: RulePipeline, input: ReconcileInput, evidence: Evidence,
+  stream: { logged: readonly LoggedLate[] | undefined; added?: ArchiveAdded | undefined; quarantined: readonly ArchivedEvent[] },
   day?: { read: RuleDayRead; lateBefore?: RuleDayScope['lateBefore'] },
 ): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
+  const { logged, added, quarantined } = stream;
   const range = input.range;
   const exclude = (input.dedupe ?? true) ? { exclude: evidence.duplicates.replayExtras } : {};
   const only = day ? { files: day.read.files } : {};
@@ -49,11 +54,11 @@ export async function reconcileRule(
     });
     const keys = [...new Map(differing.map((a) => [paneId([def.key], a.key), a.key])).values()];
     const scope = day && range ? { range, ...(day.lateBefore ? { lateBefore: day.lateBefore } : {}) } : undefined;
-    const rec = await recomputeRuleKeys(db, def, input.archiveDir, keys, logged, added, scope);
+    const rec = await recomputeRuleKeys(db, def, input.archiveDir, keys, logged, added, scope, quarantined);
     // With the older late events a quiet key's reach needed (rec.logged): its alerts can owe their difference to them.
     const rule = ruleAttribution(
       def, rec.logged.filter(isDropped).map((l) => l.record), rec.logged.filter((l) => l.evaluatedOnArrival).map((l) => l.record), rec.reach,
-      rec.logged.filter((l) => !l.evaluatedOnArrival && l.decidedAfterWakeup !== undefined).map((l) => l.record), repeated,
+      rec.logged.filter((l) => !l.evaluatedOnArrival && l.decidedAfterWakeup !== undefined).map((l) => l.record), repeated, quarantined,
     );
     const near = added ? addedNearAlert(def, added) : undefined;
     // The workers' late events near an alert are no explanation when the archive lacks the alert's own
@@ -73,11 +78,11 @@ export async function reconcileRule(
     shadow = new Map(rec.alerts);
     lateEvents = logged.filter(isDropped).length;
   } else {
-    const run = await shadowRun(db, def, input.archiveDir);
+    const run = await shadowRun(db, def, input.archiveDir, quarantinedAt(quarantined));
     // The late events named as with the workers' log: those after the alert's reach.
     const late = new Set([...run.out.lates, ...run.evaluatedLate].map((l) => positionKey(l.position)));
     const reach = reachOf(def, run.arrivals, (e) => !late.has(positionKey(e.position)));
-    attribute = ruleAttribution(def, run.out.lates, run.evaluatedLate, reach, [], repeated);
+    attribute = ruleAttribution(def, run.out.lates, run.evaluatedLate, reach, [], repeated, quarantined);
     shadow = finalResults(run.out.results);
     lateEvents = run.out.lates.length;
   }

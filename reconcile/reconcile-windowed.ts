@@ -1,4 +1,5 @@
 import { archiveFilesOfEventTimes } from '../batch/archive-layout.ts';
+import type { ArchivedEvent } from '../batch/archive-reader.ts';
 import type { DuckDb } from '../batch/duckdb.ts';
 import { cellTableResults, loadWindowSkips, replay, replayCellTable, replaysAsTable } from '../batch/replay.ts';
 import type { WindowedPipeline } from '../pipeline/definition.ts';
@@ -12,19 +13,21 @@ import type { LoggedLate, ReconcileInput } from './reconcile.ts';
 import { emptyReport, recordDifference, type ReconcileReport } from './reconcile-report.ts';
 import { inRange } from './result-range.ts';
 import { shadowRun } from './shadow-run.ts';
+import { quarantinedAt, QUARANTINED_TABLE } from './stream-quarantine.ts';
 
 /**
  * Windows: every side of the diff is a DuckDB relation (see cell-diff.ts), so only differing cells
  * reach JS. Definitions without sketches replay straight into a cell table, the deduplicated replay and
  * the shadow (every delivery but the logged late ones) from one scan; sketches are replayed to records.
  * With archive files added after the day's first reconcile, a second shadow leaves their events out too.
+ * Every shadow leaves out the events the stream quarantined (`lateness.quarantined`): it never counted them.
  */
 export async function reconcileWindowed(
   db: DuckDb, def: WindowedPipeline, input: ReconcileInput, evidence: Evidence,
-  lateness: { logged: readonly LoggedLate[] | undefined; skippedWindows: readonly LateRecord[]; added: ArchiveAdded | undefined },
+  lateness: { logged: readonly LoggedLate[] | undefined; skippedWindows: readonly LateRecord[]; added: ArchiveAdded | undefined; quarantined: readonly ArchivedEvent[] },
   timeRanges: { from: number; to: number }[] | undefined, withReplayed: boolean,
 ): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
-  const { logged, skippedWindows } = lateness;
+  const { logged, skippedWindows, quarantined } = lateness;
   const added = logged ? lateness.added : undefined;
   const range = input.range;
   const dedupe = input.dedupe ?? true;
@@ -42,7 +45,8 @@ export async function reconcileWindowed(
         { name: '_source', type: 'VARCHAR', values: logged.map((l) => l.record.position.source) },
         { name: '_offset', type: 'DOUBLE', values: logged.map((l) => l.record.position.offset) },
       ]);
-      await db.run('CREATE OR REPLACE TEMP TABLE late_logged AS SELECT _source, _offset::BIGINT AS _offset FROM late_logged_rows');
+      // With the events the stream quarantined: what it counted is the archive without either.
+      await db.run(`CREATE OR REPLACE TEMP TABLE late_logged AS SELECT _source, _offset::BIGINT AS _offset FROM late_logged_rows UNION ALL SELECT _source, _offset FROM ${QUARANTINED_TABLE}`);
       variants.push('late_logged');
     }
     if (added) {
@@ -65,7 +69,7 @@ export async function reconcileWindowed(
     if (logged) {
       // The workers said which events they judged late: what they should have produced is the archive
       // without exactly those, every delivery counted (as the stream counts).
-      const exclude = logged.map((l) => l.record.position);
+      const exclude = [...logged.map((l) => l.record.position), ...quarantined.map((e) => e.position)];
       const excludeFromWindows = skippedWindows.map((l) => ({ ...l.position, windowStart: l.windowStart! }));
       shadow = await loadResults(db, def, 'sh_cells', await replay(def, input.archiveDir, { db, exactDistinct: false, exclude, excludeFromWindows, ...ranges }), range);
       if (added) {
@@ -83,7 +87,7 @@ export async function reconcileWindowed(
     // No record of what the stream judged late: rebuild it by running the stream semantics over the
     // archive in arrival order.
     await input.progress?.('re-running the stream over the archive in arrival order');
-    const { out } = await shadowRun(db, def, input.archiveDir);
+    const { out } = await shadowRun(db, def, input.archiveDir, quarantinedAt(quarantined));
     shadow = await loadResults(db, def, 'sh_cells', out.results, range);
     skips = out.skips;
     lateEvents = out.lates.length;
@@ -98,7 +102,7 @@ export async function reconcileWindowed(
   // A repeated delivery the stream judged late is no cause: the deduplicating replay leaves it out too.
   // Named after it, a cell that differs by another repeat alone read as late_beyond_lateness.
   const leftOut = new Set((dedupe ? extras.replayExtras : []).map(positionKey));
-  const attribute = windowAttribution(def, skips.filter((l) => !leftOut.has(positionKey(l.position))));
+  const attribute = windowAttribution(def, skips.filter((l) => !leftOut.has(positionKey(l.position))), quarantined);
   const fallback = evidenceAttribution(def, evidence);
   const addedEvents = added ? addedByCell(def, added) : undefined;
   const sameValue = sameValueOf(def);
@@ -109,7 +113,8 @@ export async function reconcileWindowed(
   let singleFile: Map<string, ResultRecord>[] | undefined;
   const oneFilesValue = async (rt: ResultRecord | undefined) => {
     if (!input.storedRuns || rt === undefined) return false;
-    singleFile ??= await singleFileValues(db, def, input.archiveDir, { ...ranges, ...(logged ? { exclude: logged.map((l) => l.record.position) } : {}) });
+    const unread = [...(logged ?? []).map((l) => l.record.position), ...quarantined.map((e) => e.position)];
+    singleFile ??= await singleFileValues(db, def, input.archiveDir, { ...ranges, ...(unread.length > 0 ? { exclude: unread } : {}) });
     return singleFile.some((values) => sameValue(rt, values.get(cellKey(rt))));
   };
   for (const row of diff.rows) {

@@ -15,6 +15,7 @@ import type { ReconcileReport } from './reconcile-report.ts';
 import { reconcileRule } from './reconcile-rule.ts';
 import { reconcileWindowed } from './reconcile-windowed.ts';
 import { planRuleDay } from './rule-day-reach.ts';
+import { quarantinedInArchive, type StreamQuarantine } from './stream-quarantine.ts';
 
 // The report's shape lives in reconcile-report.ts; importers keep reading it from here.
 export { CAUSES, type Cause, type Difference, type LateEventRef, type ReconcileMetrics, type ReconcileReport } from './reconcile-report.ts';
@@ -68,6 +69,13 @@ export interface ReconcileInput {
    * `other_run` too (other-run.ts `singleFileValues`), recorded cell or not.
    */
   readonly storedRuns?: true;
+  /**
+   * The events the stream quarantined for their time (its dead letters with reason `future_timestamp`:
+   * `concord stream --dead-letter`, the store's quarantine records): it read them and counted none. The
+   * archive may hold them (judged later, or under another max_future_skew): a difference they alone make
+   * is `future_timestamp` (stream-quarantine.ts).
+   */
+  readonly quarantined?: readonly StreamQuarantine[];
 }
 
 /** A late event as a worker recorded it. */
@@ -124,6 +132,7 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
       rejected,
       gaps: await findGaps(input.archiveDir, def.schema, db, rejected),
     };
+    const quarantined = await quarantinedInArchive(db, def, input.archiveDir, input.quarantined ?? []);
     const own = input.lateLog?.filter((l) => l.record.pipeline === def.name);
     const given = own && (await lateAtArchivePositions(db, def, input.archiveDir, own));
     // Hopping windows: the windows that skipped an event others took are in no late log (the event was
@@ -139,13 +148,13 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
       ? await writtenAfter(ruleDay.files, input.archiveAddedSince)
       : input.archiveAdded?.filter((f) => present!.has(f));
     const added = given && addedFiles ? await loadArchiveAdded(db, def, input.archiveDir, addedFiles) : undefined;
-    if (def.kind === 'windowed') return reconcileWindowed(db, def, input, evidence, { logged, skippedWindows: logged ? (judged?.skippedWindows ?? []) : [], added }, timeRanges, withReplayed);
+    if (def.kind === 'windowed') return reconcileWindowed(db, def, input, evidence, { logged, skippedWindows: logged ? (judged?.skippedWindows ?? []) : [], added, quarantined }, timeRanges, withReplayed);
     const older = input.lateLogBefore;
     const lateBefore = older && given && {
       from: older.from,
       load: async (a: number, b: number) => lateAtArchivePositions(db, def, input.archiveDir, (await older.load(a, b)).filter((l) => l.record.pipeline === def.name)),
     };
-    const out = await reconcileRule(db, def, input, evidence, logged, added, ruleDay && { read: ruleDay, ...(lateBefore ? { lateBefore } : {}) });
+    const out = await reconcileRule(db, def, input, evidence, { logged, added, quarantined }, ruleDay && { read: ruleDay, ...(lateBefore ? { lateBefore } : {}) });
     return ruleDay ? { ...out, readFrom: ruleDay.from } : out;
   });
 }

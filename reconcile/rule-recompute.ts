@@ -13,6 +13,7 @@ import type { ArchiveAdded } from './archive-added.ts';
 import { finalResults } from './final-results.ts';
 import type { LoggedLate } from './reconcile.ts';
 import { planRuleDay } from './rule-day-reach.ts';
+import { quarantinedAt } from './stream-quarantine.ts';
 
 /**
  * Store mode's proof for rule alerts (reconcile-rule.ts): the stream's own rule operator re-run over the
@@ -71,6 +72,8 @@ export interface RuleDayScope {
 
 export async function recomputeRuleKeys(
   db: DuckDb, def: RulePipeline, dir: string, keys: readonly KeyValues[], given: readonly LoggedLate[], added: ArchiveAdded | undefined, day?: RuleDayScope,
+  /** Archived events the stream quarantined (stream-quarantine.ts): never fed to it, so not re-run here. */
+  quarantined: readonly ArchivedEvent[] = [],
 ): Promise<RuleRecomputation> {
   let logged = given, events: ArchivedEvent[] = [];
   if (keys.length > 0) {
@@ -78,7 +81,8 @@ export async function recomputeRuleKeys(
     try {
       let files: readonly string[] | undefined;
       if (day) ({ logged, files } = await keysReach(db, def, dir, keys, where, given, added, day));
-      events = await readKeysEvents(db, def, dir, keys, where, files);
+      const held = quarantinedAt(quarantined);
+      events = (await readKeysEvents(db, def, dir, keys, where, files)).filter((e) => !held(e.position));
     } finally {
       await db.run('DROP TABLE IF EXISTS recompute_keys');
       await db.run('DROP TABLE IF EXISTS recompute_not_last');

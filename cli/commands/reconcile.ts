@@ -2,7 +2,7 @@ import { CorruptArchiveDayError } from '../../batch/archive-check.ts';
 import { dayFinalAt } from '../../store/day-status.ts';
 import { definitionVersion, withTiming } from '../../pipeline/definition.ts';
 import { reconcile } from '../../reconcile/reconcile.ts';
-import { checkRealtimeVersion, readLateLog, readResultsFile } from '../../reconcile/realtime-input.ts';
+import { checkRealtimeVersion, readLateLog, readResultsFile, readStreamQuarantine } from '../../reconcile/realtime-input.ts';
 import { formatSummary } from '../../reconcile/summary.ts';
 import { writeTextFile } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
@@ -17,9 +17,10 @@ import { storeIdentity } from '../../jobs/worker-registry.ts';
 
 export const reconcileCommand: CommandSpec = {
   name: 'reconcile',
-  paths: { archive: READ_ARCHIVE },
+  // --dead-letter is what `concord stream --dead-letter` wrote: read here, not written.
+  paths: { archive: READ_ARCHIVE, 'dead-letter': { kind: 'read-file', what: 'a JSON-lines file' } },
   summary: 'diff realtime results against a replay of the archive and attribute every difference',
-  usage: 'concord reconcile --pipeline NAME --realtime STREAM_OUT.jsonl --archive ARCHIVE_DIR --output REPORT.json [--late LATE.jsonl] [--fail-on-unexplained] [--max-out-of-orderness 30s] [--allowed-lateness 5m]\n' +
+  usage: 'concord reconcile --pipeline NAME --realtime STREAM_OUT.jsonl --archive ARCHIVE_DIR --output REPORT.json [--late LATE.jsonl] [--dead-letter DLQ.jsonl] [--fail-on-unexplained] [--max-out-of-orderness 30s] [--allowed-lateness 5m]\n' +
     '   or: concord reconcile --date YYYY-MM-DD --archive ARCHIVE_DIR [--pipeline NAME|all] [--store URL] [--report-dir DIR] [--read-at ISO] [--job-id ID] [--force]',
   options: [
     'Files (one pipeline, realtime results from a file):',
@@ -32,6 +33,9 @@ export const reconcileCommand: CommandSpec = {
     '--late FILE                late events the realtime workers recorded (`concord results --late-output`):',
     '                           attribute with them instead of simulating lateness from arrival order (a',
     '                           file run by `concord stream` needs none: its arrival order is the file\'s)',
+    '--dead-letter FILE         the dead letters the stream wrote (`concord stream --dead-letter`): events it',
+    '                           quarantined for a future timestamp that the archive counted (archived later,',
+    '                           or under another max_future_skew) are then named future_timestamp',
     '--fail-on-unexplained      exit with status 3 when any difference is unexplained',
     'A day in the store (what the nightly job runs): replays the day, diffs it against the stream\'s stored',
     'rows, attributes every difference, and publishes the corrected day as a new version in one atomic',
@@ -51,7 +55,7 @@ export const reconcileCommand: CommandSpec = {
   ],
   flags: {
     pipeline: { type: 'string' }, realtime: { type: 'string' }, archive: { type: 'string' }, output: { type: 'string' },
-    'fail-on-unexplained': { type: 'boolean' }, late: { type: 'string' }, ...timingFlags,
+    'fail-on-unexplained': { type: 'boolean' }, late: { type: 'string' }, 'dead-letter': { type: 'string' }, ...timingFlags,
     date: { type: 'string' }, 'report-dir': { type: 'string' }, 'read-at': { type: 'string' }, 'job-id': { type: 'string' },
     force: { type: 'boolean' }, ...storeFlags,
   },
@@ -65,8 +69,9 @@ export const reconcileCommand: CommandSpec = {
     const realtime = await readResultsFile(def, String(v.realtime));
     checkRealtimeVersion(def, realtime, String(v.realtime));
     const lateLog = v.late === undefined ? undefined : await readLateLog(def, String(v.late));
+    const quarantined = v['dead-letter'] === undefined ? undefined : await readStreamQuarantine(def, String(v['dead-letter']));
     const report = await reconcile({
-      def, realtime, archiveDir: String(v.archive), ...(lateLog ? { lateLog } : {}),
+      def, realtime, archiveDir: String(v.archive), ...(lateLog ? { lateLog } : {}), ...(quarantined ? { quarantined } : {}),
       progress: (stage) => { process.stderr.write(`reconcile ${def.name}: ${stage}\n`); },
     });
     await writeTextFile(String(v.output), JSON.stringify(report, null, 2) + '\n');
@@ -80,7 +85,7 @@ export const reconcileCommand: CommandSpec = {
 };
 
 /** The flags of one way of reconciling only: given with the other, one was silently ignored. */
-const FILE_ONLY = ['realtime', 'output', 'late', 'fail-on-unexplained'];
+const FILE_ONLY = ['realtime', 'output', 'late', 'dead-letter', 'fail-on-unexplained'];
 const DAY_ONLY = ['report-dir', 'read-at', 'job-id', 'store'];
 
 function checkMode(v: Record<string, string | boolean | undefined>): void {

@@ -9,7 +9,7 @@ import { parseDefinitions } from '../../pipeline/definitions-file.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { DuckDb } from '../../batch/duckdb.ts';
 import { findGaps } from '../../reconcile/evidence.ts';
-import { reconcile } from '../../reconcile/reconcile.ts';
+import { reconcile, type LoggedLate } from '../../reconcile/reconcile.ts';
 import type { ResultRecord, WindowResult } from '../../schemas/results.ts';
 import { memoryBatches } from '../../sources/jsonl-file.ts';
 import type { LineBatch } from '../../sources/source.ts';
@@ -118,6 +118,36 @@ describe('reconcile: every cause, backed by evidence', () => {
     const report = await reconcile({ def, realtime: streamed.changelog, archiveDir: dir });
     expect(report).toMatchObject({ unexplained: 0, causes: { future_timestamp: 1 } });
     expect(report.differences.map((d) => [d.cause, d.realtime?.views, d.replay?.views ?? null])).toEqual([['future_timestamp', 1, null]]);
+  });
+
+  // The other way round (docs/semantics.md "Time that lies"): a file streamed first and archived later.
+  // The stream held e2 and e4, stamped ahead of its clock; by the time the archive read them their time
+  // had come (here: the archive judges with the quarantine off). Without the stream's dead letters the
+  // cell holding e2 beside e1 was unexplained and e4's own cell missing_window (measured, session 30).
+  it('future_timestamp: the archive counted events the stream quarantined, named by the stream\'s dead letters', async () => {
+    const ahead = Math.floor((Date.now() + 2 * 3_600_000) / M) * M;
+    // e1 within the stream's max_future_skew, e2 and e4 50 s beyond it (while this test runs).
+    const streamedDef = { ...def, schema: { ...def.schema, maxFutureSkewMs: ahead + 5_000 - Date.now() } };
+    const lines = [click('e1', ahead + 1_000), click('e2', ahead + 55_000), click('e3', ahead + 2_000), click('e4', ahead + 55_000, '/b')];
+    const streamed = await streamLines(streamedDef, lines);
+    expect(streamed.deadLetters.map((d) => [d.offset, d.reason])).toEqual([[1, 'future_timestamp'], [3, 'future_timestamp']]);
+    const quarantined = streamed.deadLetters.map((d) => ({ position: { source: d.source, offset: d.offset } }));
+    const dir = join(ws.dir, `a${n++}`);
+    await new ParquetArchive(dir, { ...def.schema, maxFutureSkewMs: Infinity }).write(memoryBatches('file:input.jsonl', lines, 1000));
+    const realtime = streamed.changelog;
+    const without = await reconcile({ def: streamedDef, realtime, archiveDir: dir });
+    expect(without.causes).toMatchObject({ unexplained: 1, missing_window: 1, future_timestamp: 0 });
+    for (const lateLog of [undefined, [] as LoggedLate[]]) {
+      const report = await reconcile({ def: streamedDef, realtime, archiveDir: dir, quarantined, ...(lateLog ? { lateLog } : {}) });
+      expect(report).toMatchObject({ different: 2, unexplained: 0, causes: { future_timestamp: 2 } });
+      expect(report.differences.map((d) => [d.cell.url, d.realtime?.views ?? null, d.replay?.views, d.late_events.map((e) => [e.id, e.offset])])).toEqual([
+        ['/a', 2, 3, [['e2', 1]]],
+        ['/b', null, 1, [['e4', 3]]],
+      ]);
+    }
+    // A verdict on an event the archive does not hold (it quarantined it too) explains nothing here.
+    const elsewhere = await reconcile({ def: streamedDef, realtime, archiveDir: dir, quarantined: [{ position: { source: 'file:other.jsonl', offset: 1 } }] });
+    expect(elsewhere.causes).toMatchObject({ unexplained: 1, missing_window: 1, future_timestamp: 0 });
   });
 
   it('archive_gap: offsets neither archived nor rejected; the stream counted what the archive lacks', async () => {

@@ -120,4 +120,27 @@ describe('reconcile: a rule alert is named late only when recomputing the key pr
         ['p', 'late_beyond_lateness', ['d']], ['w', 'late_beyond_lateness', ['d', 'w']]]);
     }
   });
+
+  it('an alert the archive raised at an event the stream quarantined (a future timestamp) is future_timestamp, named by the stream\'s dead letter', async () => {
+    // The stream read the file while x was 8 s beyond its max_future_skew; the archive read it later
+    // (here: with the quarantine off) and counted it: the replay alerts at x (a, x within 10 s).
+    const ahead = Math.floor((Date.now() + 2 * 3_600_000) / 60_000) * 60_000;
+    const burst = defs.pipeline('burst');
+    const def = { ...burst, schema: { ...burst.schema, maxFutureSkewMs: ahead + 1 * S - Date.now() } };
+    const lines = [tx('a', ahead), tx('x', ahead + 9 * S), tx('b', ahead, 'u2'), tx('c', ahead + 500, 'u2')];
+    const realtime: ResultRecord[] = [];
+    const quarantined: { position: { source: string; offset: number } }[] = [];
+    await runStream({
+      pipelines: [def], source: memoryBatches('file:input.jsonl', lines, 1000), onResult: (r) => realtime.push(r), onLate: () => {},
+      onDeadLetter: (d) => quarantined.push({ position: { source: d.source, offset: d.offset } }),
+    });
+    expect(quarantined.map((q) => q.position.offset)).toEqual([1]);
+    const dir = join(ws.dir, `a${n++}`);
+    await new ParquetArchive(dir, { ...def.schema, maxFutureSkewMs: Infinity }).write(memoryBatches('file:input.jsonl', lines, 1000));
+    expect((await reconcile({ def, realtime, archiveDir: dir })).causes).toMatchObject({ unexplained: 1, future_timestamp: 0 });
+    for (const lateLog of [undefined, [] as LoggedLate[]]) {
+      const report = await reconcile({ def, realtime, archiveDir: dir, quarantined, ...(lateLog ? { lateLog } : {}) });
+      expect(report.differences.map((d) => [d.cell.id, d.realtime, d.replay, d.cause, d.late_events.map((e) => e.id)])).toEqual([['x', null, { n: 2 }, 'future_timestamp', ['x']]]);
+    }
+  });
 });
