@@ -17,6 +17,7 @@ import { lateEventsOfDay, ruleLateEventsBetween } from './late-events-of-day.ts'
 import { replayRuleDay } from './rule-day-replay.ts';
 import { noArchivedDay } from './no-archived-day.ts';
 import type { BackfillRequest } from './backfill-day.ts';
+import type { StreamQuarantine } from './stream-quarantine.ts';
 
 export { dayRange } from './day-range.ts';
 export { NoArchivedDayError } from './no-archived-day.ts';
@@ -42,6 +43,11 @@ export interface ReconcileStore {
   realtimeResults(pipeline: string, date: string): Promise<ResultRecord[]>;
   /** Late events the workers recorded for the day's cells (`concord.late`, as ingested). */
   lateEvents(pipeline: string, date: string): Promise<LoggedLate[]>;
+  /**
+   * The events of input schema `schema` with from <= event time < to that the stream quarantined for a
+   * time too far ahead of their reference (its dead letters, reason `future_timestamp`).
+   */
+  quarantinedEvents(schema: string, from: number, to: number): Promise<StreamQuarantine[]>;
   /** What readers saw at `instant` (history), for `update_after_read`. */
   asOf(pipeline: string, date: string, instant: number): Promise<ResultRecord[]>;
   /**
@@ -174,11 +180,13 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   await prepareReportDir(req.reportDir, date, def.name, req.storeName);
   await step(0, 'reading the stream\'s rows and late events');
   if (req.allowEmpty !== true && !(await archiveHoldsDay(def, req.archiveDir, date))) throw await noArchivedDay(date, req.archiveDir);
-  const [realtime, lateLog, dashboardRead, otherRun] = await Promise.all([
+  const times = eventTimesOfDay(def, date);
+  const [realtime, lateLog, dashboardRead, otherRun, quarantined] = await Promise.all([
     store.realtimeResults(def.name, date),
     lateEventsOfDay(store, def, date),
     req.readAt === undefined ? Promise.resolve(undefined) : store.asOf(def.name, date, req.readAt),
     store.contradictedCells(def.name, date),
+    store.quarantinedEvents(def.schema.name, times.from, times.to),
   ]);
   const given = definitionVersion(def);
   const stored = new Map<string, number>();
@@ -197,7 +205,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   await step(1, 'replaying the day from the archive and attributing differences');
   const { report, replayed, readFrom } = await reconcileWithReplay({
     ...(archiveAdded.length > 0 ? { archiveAdded } : {}), ...rule,
-    ...(otherRun.length > 0 ? { otherRun } : {}), storedRuns: true,
+    ...(otherRun.length > 0 ? { otherRun } : {}), ...(quarantined.length > 0 ? { quarantined } : {}), storedRuns: true,
     def, realtime, archiveDir: req.archiveDir, lateLog, range, ...(dashboardRead ? { dashboardRead } : {}),
     progress: (stage) => step(1, `replaying the day and attributing differences: ${stage}`),
   });
@@ -213,7 +221,6 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   // cells read as `archive_gap` (or unexplained); publishing would replace the stream's numbers with smaller ones.
   // A rule day: from its quietest key's reach, found without them (a key whose every earlier event was in
   // a corrupt file reaches no further back: such a file is not named).
-  const times = eventTimesOfDay(def, date);
   const corrupt = await corruptFilesIn(req.archiveDir, def.schema, { from: Math.min(times.from, readFrom ?? times.from), to: times.to });
   if (corrupt.length > 0 && req.force !== true) throw new CorruptArchiveDayError(def.name, date, corrupt);
   if (report.unexplained > 0 && req.force !== true) {

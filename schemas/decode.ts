@@ -116,5 +116,5 @@ export function problemDeadLetter(problem: LineProblem, position: EventPosition)
 export function quarantine(guard: TimeGuard, schema: EventSchema, event: AnyEvent, line: string, position: EventPosition, recordTime?: number): DeadLetter | null {
   const verdict = guard.judge(event[schema.timeField] as number, recordTime);
   if (verdict === null) return null;
-  return { ...position, field: schema.timeField, reason: verdict.reason, raw: line, reference: { at: verdict.reference, basis: verdict.basis, detail: verdict.detail } };
+  return { ...position, field: schema.timeField, reason: verdict.reason, raw: line, reference: { at: verdict.reference, basis: verdict.basis, detail: verdict.detail, eventTime: event[schema.timeField] as number } };
 }

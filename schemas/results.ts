@@ -65,8 +65,8 @@ export interface DeadLetter {
   readonly field: string | null;
   readonly reason: string;
   readonly raw: string;
-  /** Time quarantine (reason future_timestamp | past_horizon): what the event time was judged against. */
-  readonly reference?: { readonly at: number; readonly basis: string; readonly detail: string };
+  /** Time quarantine (reason future_timestamp | past_horizon): what the event time (`eventTime`) was judged against. */
+  readonly reference?: { readonly at: number; readonly basis: string; readonly detail: string; readonly eventTime: number };
   /** `raw` is base64 of the original bytes (they were not UTF-8). */
   readonly rawEncoding?: 'base64';
   /** Bytes of the whole line when `raw` holds only a prefix of it. */

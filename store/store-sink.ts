@@ -1,5 +1,6 @@
 import type { LoggedLate } from '../reconcile/reconcile.ts';
-import type { LateRecord, ResultRecord } from '../schemas/results.ts';
+import type { DeadLetter, LateRecord, ResultRecord } from '../schemas/results.ts';
+import { quarantineRecord, type QuarantineRecord } from './quarantine-records.ts';
 import type { SqlResultStore } from './sql-store.ts';
 
 /**
@@ -12,6 +13,7 @@ export class StoreSink {
   private readonly batchSize: number;
   private results: ResultRecord[] = [];
   private late = new Map<string, LoggedLate[]>();
+  private quarantined: QuarantineRecord[] = [];
   private watermarks = new Map<string, number>();
   /** The W last handed to a write per pipeline: a reported W at or below it is not written again. */
   private readonly watermarksWritten = new Map<string, number>();
@@ -45,6 +47,17 @@ export class StoreSink {
     let list = this.late.get(record.pipeline);
     if (!list) this.late.set(record.pipeline, (list = []));
     list.push({ record, evaluatedOnArrival, ...(decidedAfterWakeup ? { decidedAfterWakeup } : {}) });
+    this.pending++;
+  }
+
+  /**
+   * A dead letter of input schema `schema`: kept when the stream quarantined the event for its future
+   * time (reconcile's evidence that it never counted it), written with the next batch.
+   */
+  deadLetter(d: DeadLetter, schema: string): void {
+    const record = quarantineRecord(d, schema);
+    if (record === null) return;
+    this.quarantined.push(record);
     this.pending++;
   }
 
@@ -121,8 +134,10 @@ export class StoreSink {
     const results = this.results;
     const late = this.late;
     const watermarks = this.watermarks;
+    const quarantined = this.quarantined;
     this.results = [];
     this.late = new Map();
+    this.quarantined = [];
     this.watermarks = new Map();
     this.watermarkMoved = false;
     for (const [pipeline, w] of watermarks) this.watermarksWritten.set(pipeline, Math.max(this.watermarksWritten.get(pipeline) ?? w, w));
@@ -130,9 +145,9 @@ export class StoreSink {
     // One transaction: rows, then late events (their cells' days may have been reconciled), then W (seals days).
     let outcome: Awaited<ReturnType<SqlResultStore['writeBatch']>>;
     try {
-      outcome = await this.store.writeBatch({ results, late, watermarks });
+      outcome = await this.store.writeBatch({ results, late, watermarks, quarantined });
     } catch (error) {
-      this.keep(results, late, watermarks);
+      this.keep(results, late, watermarks, quarantined);
       throw error;
     }
     this.written.results += results.length;
@@ -146,12 +161,13 @@ export class StoreSink {
    * A failed write's rows go back in front of what came since: the transaction rolled back, so the next
    * flush writes them again (a sink that waits out a store outage retries without re-reading its input).
    */
-  private keep(results: ResultRecord[], late: Map<string, LoggedLate[]>, watermarks: Map<string, number>): void {
+  private keep(results: ResultRecord[], late: Map<string, LoggedLate[]>, watermarks: Map<string, number>, quarantined: QuarantineRecord[]): void {
     this.results = [...results, ...this.results];
+    this.quarantined = [...quarantined, ...this.quarantined];
     for (const [pipeline, list] of this.late) late.set(pipeline, [...(late.get(pipeline) ?? []), ...list]);
     this.late = late;
     for (const [pipeline, w] of watermarks) this.watermark(pipeline, w);
-    this.pending = this.results.length + [...this.late.values()].reduce((n, l) => n + l.length, 0);
+    this.pending = this.results.length + this.quarantined.length + [...this.late.values()].reduce((n, l) => n + l.length, 0);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { QUARANTINED_EVENTS_DDL } from './quarantine-records.ts';
 import type { SqlDriver } from './sql-driver.ts';
 
 /**
@@ -40,6 +41,9 @@ export async function createStoreTables(db: SqlDriver, s: string): Promise<{ key
     `CREATE TABLE IF NOT EXISTS ${s}.late_delta (pipeline TEXT NOT NULL, day TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`,
     `CREATE TABLE IF NOT EXISTS ${s}.late_events (pipeline TEXT NOT NULL, day TEXT NOT NULL, source TEXT NOT NULL,
       "offset" BIGINT NOT NULL, record_json TEXT NOT NULL, PRIMARY KEY (pipeline, source, "offset"))`,
+    // The stream's time-quarantine verdicts (quarantine-records.ts); a store created before gets the table
+    // from its next writer, empty: reconcile then has no such evidence of the days written before.
+    QUARANTINED_EVENTS_DDL(s),
     `CREATE TABLE IF NOT EXISTS ${s}.archive_checks (pipeline TEXT NOT NULL, day TEXT NOT NULL, checked_through BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`,
     // Days the retention deleted (store/store-retention.ts): readers answer "pruned", not an empty day.
     `CREATE TABLE IF NOT EXISTS ${s}.pruned_days (pipeline TEXT NOT NULL, day TEXT NOT NULL, pruned_at BIGINT NOT NULL, rows BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`,

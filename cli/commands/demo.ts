@@ -84,7 +84,7 @@ export const demoCommand: CommandSpec = {
         onResult: (r) => { outs.get(r.pipeline)!.write(resultToJson(r)); sink.result(r); },
         onLate: (l) => { late.write(lateToJson(l, schema)); sink.lateEvent(l, false); },
         onLateAccepted: (l) => sink.lateEvent(l, true),
-        onDeadLetter: (d) => dlq.write(deadLetterToJson(d, schema.name)),
+        onDeadLetter: (d) => { dlq.write(deadLetterToJson(d, schema.name)); sink.deadLetter(d, schema.name); },
         afterBatch: async (s) => {
           progress.update(s.lines, `${s.late} late`);
           await Promise.all([...[...outs.values(), late, dlq].map((w) => w.maybeFlush()), sink.afterBatch(s.inputWatermarks)]);

@@ -27,7 +27,8 @@ export const streamCommand: CommandSpec = {
     '--dead-letter FILE         rejected lines with the reason (default: counted only)',
     ...timingOptions,
     '--final                    write only the highest revision per window/key (and all alerts)',
-    '--store URL                also write results, late events and the watermark to the result store (also',
+    '--store URL                also write results, late events, the watermark and the events quarantined for a',
+    '                           future timestamp (reconcile\'s evidence) to the result store (also',
     '                           when env CONCORD_STORE names one), the',
     '                           single source of truth `report`, `reconcile --date` and the jobs read:',
     '                           duckdb:<file> (default duckdb:.concord/store.duckdb, one process)',
@@ -79,7 +80,10 @@ export const streamCommand: CommandSpec = {
         late?.write(lateToJson(l, def.schema));
       },
       onLateAccepted: (l) => sink?.lateEvent(l, true),
-      onDeadLetter: (d) => dlq?.write(deadLetterToJson(d, def.schema.name)),
+      onDeadLetter: (d) => {
+        sink?.deadLetter(d, def.schema.name);
+        dlq?.write(deadLetterToJson(d, def.schema.name));
+      },
       afterBatch: async (s) => {
         progress.update(s.lines, `${s.deadLetters} rejected, ${s.late} late`);
         await Promise.all([out.maybeFlush(), late?.maybeFlush(), dlq?.maybeFlush(), sink?.afterBatch(s.inputWatermarks)]);

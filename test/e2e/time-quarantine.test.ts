@@ -60,4 +60,43 @@ describe('time that lies (max_future_skew)', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/schemas\.clicks\.max_future_skew: "soon" is not a duration/);
   });
+
+  // A file streamed first and archived later (docs/semantics.md "Time that lies"): at the stream's reading
+  // `ahead` was beyond max_future_skew and quarantined; at the archive's its time had come (here: the
+  // archive's definitions turn the quarantine off). The cell holding it beside `on-time` differed and
+  // nothing named it (unexplained, measured in session 30): the stream's dead letters now do, from its
+  // --dead-letter file or from the store it wrote them to.
+  it('streamed first, archived later: reconcile names the cell the stream\'s quarantine changed future_timestamp, from the dead-letter file and from the store', () => {
+    const M = Math.floor((Date.now() + 2 * 3_600_000) / 60_000) * 60_000;
+    const schema = (skew: string) => ({ time: 'ts', id: 'event_id', key: 'url', max_future_skew: skew, fields: { event_id: 'string', ts: 'timestamp', url: 'string', visitor_id: 'string' } });
+    const pipelines = { views: { input: 'clicks', key: ['url'], window: { tumbling: '1m' }, aggregates: { views: 'count' } } };
+    // 45 s between the reference that separates the two events and `ahead`: the stream reads it well before.
+    const streamDefs = ws.file('stream-defs.json', [{ schemas: { clicks: schema(`${M + 10_000 - Date.now()}ms`) }, pipelines }]);
+    const archiveDefs = ws.file('archive-defs.json', [{ schemas: { clicks: schema('off') }, pipelines }]);
+    const events = ws.file('ahead.jsonl', [
+      { event_id: 'on-time', ts: new Date(M + 1_000).toISOString(), url: '/a', visitor_id: 'v1' },
+      { event_id: 'ahead', ts: new Date(M + 55_000).toISOString(), url: '/a', visitor_id: 'v2' },
+    ]);
+    const out = ws.file('ahead-rt.jsonl'), dlq = ws.file('ahead-dlq.jsonl'), dir = join(ws.dir, 'ahead-archive'), store = `duckdb:${join(ws.dir, 'ahead.duckdb')}`;
+    const s = concord(['stream', '--definitions', streamDefs, '--pipeline', 'views', '--input', events, '--output', out, '--dead-letter', dlq, '--store', store]);
+    expect(s.code, s.stderr).toBe(0);
+    expect(read(dlq).map((d) => [d.offset, d.reason])).toEqual([[1, 'future_timestamp']]);
+    expect(concord(['archive', '--definitions', archiveDefs, '--schema', 'clicks', '--input', events, '--dir', dir]).code).toBe(0);
+    const reconcileFiles = (...more: string[]) => {
+      const report = ws.file(`ahead-report-${more.length}.json`);
+      const r = concord(['reconcile', '--definitions', streamDefs, '--pipeline', 'views', '--realtime', out, '--archive', dir, '--output', report, ...more]);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(readFileSync(report, 'utf8')) as { causes: Record<string, number>; differences: { cause: string; realtime: { views: number }; replay: { views: number }; late_events: { id: string }[] }[] };
+    };
+    expect(reconcileFiles().causes).toMatchObject({ unexplained: 1, future_timestamp: 0 });
+    const named = reconcileFiles('--dead-letter', dlq);
+    expect(named.causes).toMatchObject({ unexplained: 0, future_timestamp: 1 });
+    expect(named.differences.map((d) => [d.realtime.views, d.replay.views, d.cause, d.late_events.map((e) => e.id)])).toEqual([[1, 2, 'future_timestamp', ['ahead']]]);
+    // The store kept the verdict beside the stream's rows: the nightly reconcile names it and publishes.
+    const day = new Date(M).toISOString().slice(0, 10);
+    const r = concord(['reconcile', '--definitions', streamDefs, '--date', day, '--pipeline', 'views', '--archive', dir, '--store', store, '--report-dir', join(ws.dir, 'ahead-reports')]);
+    expect(r.code, r.stderr).toBe(0);
+    const stored = JSON.parse(readFileSync(join(ws.dir, 'ahead-reports', day, 'views.json'), 'utf8')) as { status: string; report: { causes: Record<string, number> } };
+    expect(stored).toMatchObject({ status: 'published', report: { causes: { unexplained: 0, future_timestamp: 1 } } });
+  });
 });

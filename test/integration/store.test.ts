@@ -3,6 +3,8 @@ import { fraudMultiCountry, seedRegistry } from '../../examples/seed.ts';
 import { definitionVersion } from '../../pipeline/definition.ts';
 import type { AlertResult, WindowResult } from '../../schemas/results.ts';
 import { openStore } from '../../store/open-store.ts';
+import { DuckDbDriver } from '../../store/duckdb-driver.ts';
+import { PostgresDriver } from '../../store/pg-driver.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
 import { DAY, P, storeBackends, T0, V, win } from '../fixtures/result-store.ts';
 
@@ -150,6 +152,26 @@ describe.each(backends)('result store conformance: $name', ({ name, url }) => {
     await store.upsertBackfill(P, DAY, [win(0, '/a', 2), win(3, '/z', 1)], await store.dirtyCells(P, DAY), { jobId: 'bf' });
     expect(await store.status(P, DAY)).toMatchObject({ lateDelta: 0, dirty: 0 });
     expect(views(await store.current(P, DAY))).toEqual([[0, '/a', 2], [3, '/z', 1]]);
+  });
+
+  it('the stream\'s quarantine verdicts: kept per input schema and position, written once, read by event time; a store created before gets the table', async () => {
+    const { store, schema, target } = await open();
+    const held = (offset: number, eventTime: number, schemaName = 'clicks') => ({ schema: schemaName, source: 'file:day.jsonl', offset, eventTime, reference: eventTime - 7_200_000 });
+    await store.writeBatch({ results: [], late: new Map(), watermarks: new Map(), quarantined: [held(3, T0), held(9, T0 + 86_400_000), held(3, T0, 'transactions')] });
+    // A rerun over the same input writes nothing twice.
+    await store.writeBatch({ results: [win(0, '/a', 1)], late: new Map(), watermarks: new Map(), quarantined: [held(3, T0)] });
+    expect(await store.quarantinedEvents('clicks', T0 - 1, T0 + 86_400_000)).toEqual([{ position: { source: 'file:day.jsonl', offset: 3 }, eventTime: T0, reference: T0 - 7_200_000 }]);
+    expect((await store.quarantinedEvents('clicks', T0 - 1, T0 + 86_400_001)).map((q) => q.position.offset)).toEqual([3, 9]);
+    expect((await store.quarantinedEvents('transactions', 0, Infinity)).map((q) => q.position.offset)).toEqual([3]);
+    // A store written before the table existed: its next writer adds it, empty, and the rows stay.
+    await store.close();
+    const driver = target.startsWith('duckdb:') ? await DuckDbDriver.open(target.slice('duckdb:'.length)) : await PostgresDriver.open(target, 0);
+    await driver.query(`DROP TABLE ${schema}.quarantined_events`);
+    await driver.close();
+    const again = await open(schema, target);
+    stores.push(again.store);
+    expect(await again.store.quarantinedEvents('clicks', 0, Infinity)).toEqual([]);
+    expect(views(await again.store.current(P, DAY))).toEqual([[0, '/a', 1]]);
   });
 
   it('alerts are stored and read back as alerts', async () => {
