@@ -177,8 +177,8 @@ export async function readStreamQuarantine(def: PipelineDefinition, path: string
     if (typeof row.source !== 'string' || typeof row.offset !== 'number') {
       throw new ConfigError(`dead letters ${path} line ${line}: no source/offset, so not a dead letter \`concord stream --dead-letter\` wrote`);
     }
-    const reference = typeof row.reference === 'string' ? Date.parse(row.reference) : NaN;
-    out.push({ position: { source: row.source, offset: row.offset }, ...(Number.isFinite(reference) ? { reference } : {}) });
+    const reference = Date.parse(String(row.reference)), eventTime = Date.parse(String(row.event_time));
+    out.push({ position: { source: row.source, offset: row.offset }, ...(Number.isFinite(reference) ? { reference } : {}), ...(Number.isFinite(eventTime) ? { eventTime } : {}) });
   });
   return out;
 }

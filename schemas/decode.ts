@@ -65,7 +65,8 @@ function parserOf(schema: EventSchema): FlatParser {
  * (`raw_truncated`, `raw_bytes` then say so); bytes that were not UTF-8 are base64 (`raw_encoding`).
  */
 export function deadLetterToJson(d: DeadLetter, schema: string): Record<string, unknown> {
-  const reference = d.reference ? { reference: isoMillis(d.reference.at), reference_basis: d.reference.basis, detail: d.reference.detail } : {};
+  // The event time too: a store sink reading the dead-letter topic files the verdict by it (raw may be cut).
+  const reference = d.reference ? { reference: isoMillis(d.reference.at), reference_basis: d.reference.basis, detail: d.reference.detail, event_time: isoMillis(d.reference.eventTime) } : {};
   const cut = d.raw.length > RAW_PREFIX_BYTES;
   const raw = cut ? d.raw.slice(0, RAW_PREFIX_BYTES) : d.raw;
   const bytes = d.rawBytes ?? (cut ? Buffer.byteLength(d.raw) : undefined);

@@ -11,6 +11,7 @@ import { SinkWatermarks } from './sink-watermarks.ts';
 import { refuseGroupOfAnotherStore } from './sink-group-check.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
 import { isRetriable, messageOf, StoreOutage } from './store-outage.ts';
+import { quarantineRecordOfJson } from './quarantine-records.ts';
 
 /** How often a running sink looks for days it wrote that mix two definitions (and at its end). */
 const MIXED_CHECK_MS = 30_000;
@@ -46,7 +47,9 @@ export interface KafkaStoreSinkStats {
 }
 
 /**
- * The workers' committed output (concord.results, concord.late, read_committed) into the result store.
+ * The workers' committed output (concord.results, concord.late, read_committed) into the result store,
+ * and from their dead letters (concord.dlq) the events they quarantined for a future timestamp: reconcile's
+ * evidence that the stream never counted them (reconcile/stream-quarantine.ts).
  * Each batch is written to the store before its offsets commit; a restart re-reads at most one batch,
  * which the store's revision-guarded, idempotent upserts absorb: nothing lost, nothing doubled.
  */
@@ -54,6 +57,8 @@ export class KafkaStoreSink {
   private readonly o: KafkaStoreSinkOptions;
   private readonly names = topicNames();
   private readonly defs: Map<string, PipelineDefinition>;
+  /** The input schemas of its pipelines: the dead letters of other inputs are not this store's. */
+  private readonly schemas: Set<string>;
   private readonly sink: StoreSink;
   private readonly watch: CaughtUpWatch;
   /** The partitions of each topic the group assigned this member (a bounded run finishes them; the group the others). */
@@ -77,6 +82,7 @@ export class KafkaStoreSink {
   constructor(options: KafkaStoreSinkOptions) {
     this.o = options;
     this.defs = new Map(options.pipelines.map((p) => [p.name, p]));
+    this.schemas = new Set(options.pipelines.map((p) => p.schema.name));
     this.versions = new Map(options.pipelines.map((p) => [p.name, definitionVersion(p)]));
     this.sink = new StoreSink(options.store);
     this.outage = new StoreOutage((line) => this.o.log?.(line), options.retryMs);
@@ -113,7 +119,7 @@ export class KafkaStoreSink {
     for (const [key, value] of await readLatestByKey(this.o.settings, this.names.watermarks)) this.watermarks.accept(value, `${this.names.watermarks} key ${key}`);
     const consumer = await BatchConsumer.start(this.o.settings, {
       groupId: this.groupId,
-      topics: [this.names.results, this.names.late, this.names.watermarks],
+      topics: [this.names.results, this.names.late, this.names.watermarks, this.names.deadLetter],
       onPosition: (p) => this.watch.position(p.topic, p.partition, p.next),
       onAssignment: (assigned) => {
         const owned = new Map<string, number[]>();
@@ -214,6 +220,11 @@ export class KafkaStoreSink {
       } catch (error) {
         throw new ConcordError(`${where}: a record is not JSON`, { cause: error });
       }
+      if (batch.topic === this.names.deadLetter) {
+        const held = quarantineRecordOfJson(row);
+        if (held && this.schemas.has(held.schema)) this.sink.quarantine(held);
+        continue;
+      }
       const def = this.defs.get(String(row.pipeline));
       if (!def) {
         this.skipped++;
@@ -256,7 +267,7 @@ export class KafkaStoreSink {
    */
   private async readToEnd(): Promise<boolean> {
     const group = { groupId: this.groupId, transactional: true, ...(this.o.log ? { log: this.o.log } : {}) };
-    for (const topic of [this.names.results, this.names.late, this.names.watermarks]) if (!(await this.watch.finished(topic, this.owned.get(topic) ?? [], group))) return false;
+    for (const topic of [this.names.results, this.names.late, this.names.watermarks, this.names.deadLetter]) if (!(await this.watch.finished(topic, this.owned.get(topic) ?? [], group))) return false;
     await this.settleWatermarks();
     await this.settleWatermarks(); // the one in flight may have started before the last reports
     return this.watermarks.settled;

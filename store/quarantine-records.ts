@@ -24,6 +24,17 @@ export function quarantineRecord(d: DeadLetter, schema: string): QuarantineRecor
   return { schema, source: d.source, offset: d.offset, eventTime: d.reference.eventTime, reference: d.reference.at };
 }
 
+/**
+ * The record of a dead letter as written out (schemas/decode.ts `deadLetterToJson`: the workers'
+ * dead-letter topic); null for another reason, or one written before dead letters carried `event_time`.
+ */
+export function quarantineRecordOfJson(row: Record<string, unknown>): QuarantineRecord | null {
+  if (row.reason !== 'future_timestamp' || typeof row.schema !== 'string' || typeof row.source !== 'string' || typeof row.offset !== 'number') return null;
+  const eventTime = Date.parse(String(row.event_time)), reference = Date.parse(String(row.reference));
+  if (!Number.isFinite(eventTime) || !Number.isFinite(reference)) return null;
+  return { schema: row.schema, source: row.source, offset: row.offset, eventTime, reference };
+}
+
 export const QUARANTINED_EVENTS_DDL = (s: string) => `CREATE TABLE IF NOT EXISTS ${s}.quarantined_events (schema_name TEXT NOT NULL,
   source TEXT NOT NULL, "offset" BIGINT NOT NULL, event_ts BIGINT NOT NULL, reference BIGINT NOT NULL, PRIMARY KEY (schema_name, source, "offset"))`;
 

@@ -56,7 +56,11 @@ export class StoreSink {
    */
   deadLetter(d: DeadLetter, schema: string): void {
     const record = quarantineRecord(d, schema);
-    if (record === null) return;
+    if (record !== null) this.quarantine(record);
+  }
+
+  /** A time-quarantine verdict (read from the workers' dead-letter topic), written with the next batch. */
+  quarantine(record: QuarantineRecord): void {
     this.quarantined.push(record);
     this.pending++;
   }

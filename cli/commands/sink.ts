@@ -22,7 +22,8 @@ export const sinkCommand: CommandSpec = {
     '--from-kafka               read concord.results and concord.late (read_committed) in group <prefix>concord-store-sink,',
     '                           and concord.watermarks: how far the workers\' (and merge stages\') committed output',
     '                           reached, the store\'s watermark per pipeline (it seals days; kept as the max, written',
-    '                           once the rows it covers are in the store; a bounded run\'s is its last real W, never +infinity)',
+    '                           once the rows it covers are in the store; a bounded run\'s is its last real W, never +infinity),',
+    '                           and from concord.dlq the events the workers quarantined for a future timestamp (reconcile\'s evidence)',
     '--stop-when-idle D         exit once the topics are read to their end, their watermarks written, and quiet for D',
     '--group G                  consumer group (default <prefix>concord-store-sink); one per store: a group that read',
     '                           records into another store is refused beside a store that holds nothing (exit 2)',
@@ -62,8 +63,9 @@ export const sinkCommand: CommandSpec = {
         log.warn(`${missing.join(' and ')} ${missing.length > 1 ? 'do' : 'does'} not exist yet (no \`concord run\` has written under the topic prefix ` +
           `${JSON.stringify(process.env.CONCORD_TOPIC_PREFIX ?? '')}, env CONCORD_TOPIC_PREFIX): creating ${missing.length > 1 ? 'them' : 'it'} empty and waiting`, { topics: missing });
       }
-      // The watermarks topic too (workers make it; a sink started first waits on it like the others), unsaid: it is the workers' bookkeeping.
-      await ensureTopics(settings, [...read, ...concordTopics(registry).filter((t) => t.name === names.watermarks)]);
+      // The watermarks and dead-letter topics too (workers make them; a sink started first waits on them like
+      // the others), unsaid: the workers' bookkeeping, and its dead letters only as the stream's quarantine verdicts.
+      await ensureTopics(settings, [...read, ...concordTopics(registry).filter((t) => t.name === names.watermarks || t.name === names.deadLetter)]);
       served = await metricsFromFlags(v, log.lineSink());
     } catch (error) {
       await store.close();
