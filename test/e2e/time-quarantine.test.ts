@@ -78,9 +78,14 @@ describe('time that lies (max_future_skew)', () => {
       { event_id: 'ahead', ts: new Date(M + 55_000).toISOString(), url: '/a', visitor_id: 'v2' },
     ]);
     const out = ws.file('ahead-rt.jsonl'), dlq = ws.file('ahead-dlq.jsonl'), dir = join(ws.dir, 'ahead-archive'), store = `duckdb:${join(ws.dir, 'ahead.duckdb')}`;
-    const s = concord(['stream', '--definitions', streamDefs, '--pipeline', 'views', '--input', events, '--output', out, '--dead-letter', dlq, '--store', store]);
+    const s = concord(['stream', '--definitions', streamDefs, '--pipeline', 'views', '--input', events, '--output', out, '--dead-letter', dlq]);
     expect(s.code, s.stderr).toBe(0);
     expect(read(dlq).map((d) => [d.offset, d.reason])).toEqual([[1, 'future_timestamp']]);
+    // Into the store without --dead-letter: the store keeps the verdict's position all the same, and says so
+    // (it said "counted only").
+    const stored1 = concord(['stream', '--definitions', streamDefs, '--pipeline', 'views', '--input', events, '--output', ws.file('ahead-rt-store.jsonl'), '--store', store]);
+    expect(stored1.code, stored1.stderr).toBe(0);
+    expect(stored1.stderr).toContain('(counted only; the store keeps the positions of those quarantined for a future time, for reconcile: pass --dead-letter FILE to keep them)');
     expect(concord(['archive', '--definitions', archiveDefs, '--schema', 'clicks', '--input', events, '--dir', dir]).code).toBe(0);
     const reconcileFiles = (...more: string[]) => {
       const report = ws.file(`ahead-report-${more.length}.json`);
