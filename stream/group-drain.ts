@@ -1,5 +1,5 @@
-import { endOffsets, readLatestByKey, REBALANCE_MARGIN_MS, sessionTimeoutMs, type KafkaSettings } from './kafka/client.ts';
-import { decodeWatermarkReport } from './watermark-reports.ts';
+import { endOffsets, FollowedTopic, REBALANCE_MARGIN_MS, sessionTimeoutMs, type KafkaSettings } from './kafka/client.ts';
+import { decodeWatermarkReport, legacyPartitionReportKey, partitionReportKey } from './watermark-reports.ts';
 
 export interface GroupDrainOptions {
   settings: KafkaSettings;
@@ -27,12 +27,29 @@ export interface GroupDrainOptions {
  * group after its session timeout, and this worker restores, reads and drains them. Partitions still
  * not drained a session timeout (+ REBALANCE_MARGIN_MS) after the wait began, with no assignment
  * meanwhile, are held by a live member that does not drain (an unbounded `run`): left to it.
+ *
+ * The watermarks topic is followed by one consumer from the first question on (FollowedTopic): each
+ * tick reads only the reports written since the last.
  */
 export class GroupDrain {
   /** Since when (this assignment) this worker has waited on partitions held elsewhere. */
   private waitingSince: number | undefined;
+  /** The watermarks topic, followed from the first question on (read every tick while waiting: read once, then what is new). */
+  private reports: Promise<FollowedTopic> | undefined;
 
   constructor(private readonly o: GroupDrainOptions) {}
+
+  /** What the consumer following the watermarks topic read so far (none opened yet: undefined). */
+  async reads(): Promise<FollowedTopic['stats'] | undefined> {
+    return (await this.reports)?.stats;
+  }
+
+  /** Closes the consumer following the watermarks topic. */
+  async close(): Promise<void> {
+    const reports = this.reports;
+    this.reports = undefined;
+    await (await reports?.catch(() => undefined))?.close();
+  }
 
   /** The group assigned this worker its partitions: the wait starts again. */
   assigned(): void {
@@ -42,16 +59,24 @@ export class GroupDrain {
   /** The partitions of the input this group drained with all their input read. */
   async drained(): Promise<{ drained: Set<number>; open: number[] }> {
     const { settings, watermarks, topic, groupId, pipelines } = this.o;
-    const [ends, reports] = await Promise.all([endOffsets(settings, topic), readLatestByKey(settings, watermarks)]);
+    this.reports ??= FollowedTopic.open(settings, watermarks).catch((error: unknown) => {
+      this.reports = undefined;
+      throw error;
+    });
+    const followed = await this.reports;
+    const [ends, reports] = await Promise.all([endOffsets(settings, topic), followed.current()]);
     const drained = new Set<number>(), open: number[] = [];
+    const drainedHere = (p: number, end: number, name: string, version: string): boolean => {
+      // Until the group reports it under its own key, a report of an earlier release (key without the
+      // group) counts, if this group drained.
+      const key = [partitionReportKey(name, p, groupId), legacyPartitionReportKey(name, p)].find((k) => reports.has(k));
+      if (key === undefined) return false;
+      const r = decodeWatermarkReport(reports.get(key)!, `${watermarks} ${key}`);
+      return r.type === 'partition' && r.drained && r.definition_version === version && r.drained_at?.group === groupId && r.drained_at.next >= end;
+    };
     for (const [p, end] of [...ends].sort(([a], [b]) => a - b)) {
       // An empty partition too must be drained by its member: the merge stage waits for its drain report.
-      const done = pipelines.every(({ name, version }) => {
-        const value = reports.get(`${name}|${p}`);
-        if (value === undefined) return false;
-        const r = decodeWatermarkReport(value, `${watermarks} ${name}|${p}`);
-        return r.type === 'partition' && r.drained && r.definition_version === version && r.drained_at?.group === groupId && r.drained_at.next >= end;
-      });
+      const done = pipelines.every(({ name, version }) => drainedHere(p, end, name, version));
       if (done) drained.add(p);
       else open.push(p);
     }

@@ -198,6 +198,7 @@ export class KafkaWorker {
       await this.transactions.settled().catch(() => undefined);
       await this.consumer?.stop();
       await this.transactions.close();
+      await this.groupDrain?.close();
     }
     return this.stats;
   }

@@ -8,7 +8,8 @@ import { fromWire, toWire, type WireWatermark } from './merge-messages.ts';
  * moves with the stream and not only when a result row is written (a rule's alerts are rare; the rows of
  * a bounded run's drain all carry +infinity). The result rows and their topic stay as they are.
  *
- * - `partition` (key `pipeline|partition`), from the stream worker that owns input partition
+ * - `partition` (key `pipeline|partition|group`: `partitionReportKey`), from the stream worker of
+ *   consumer group `group` that owns input partition
  *   `partition` of `partitions`: while it runs, `watermark` is the W its operators fired windows and
  *   decided alerts by (the worker's firing W; only when it moved, only finite); once it drained,
  *   `drained` and `watermark` is the partition's own W (max ts - B - 1: the last real W of its input,
@@ -29,15 +30,24 @@ export interface DrainedAt {
   next: number;
 }
 
+/**
+ * The key of a partition's reports by the workers of `group`. Until 2026-12-06 it was `pipeline|partition`
+ * (`legacyPartitionReportKey`): another group running the same pipeline overwrote a group's drain report on
+ * the compacted topic. Such records stay there (a key no writer uses any more is never compacted away)
+ * and are still read (stream/group-drain.ts).
+ */
+export const partitionReportKey = (pipeline: string, partition: number, group: string): string => `${pipeline}|${partition}|${group}`;
+export const legacyPartitionReportKey = (pipeline: string, partition: number): string => `${pipeline}|${partition}`;
+
 export function partitionReport(
-  topic: string, r: { pipeline: string; version: string; partition: number; partitions: number; watermark: number; drained: boolean; drainedAt?: DrainedAt },
+  topic: string, r: { pipeline: string; version: string; group: string; partition: number; partitions: number; watermark: number; drained: boolean; drainedAt?: DrainedAt },
 ): OutRecord {
   if (r.watermark === Number.POSITIVE_INFINITY) throw new ConcordError(`${r.pipeline}: a partition's watermark report of +infinity (the drain reports the last real W)`);
   const value: WatermarkReport = {
     type: 'partition', pipeline: r.pipeline, definition_version: r.version, partition: r.partition, partitions: r.partitions, watermark: toWire(r.watermark), drained: r.drained,
     ...(r.drainedAt ? { drained_at: r.drainedAt } : {}),
   };
-  return { topic, key: `${r.pipeline}|${r.partition}`, value: JSON.stringify(value) };
+  return { topic, key: partitionReportKey(r.pipeline, r.partition, r.group), value: JSON.stringify(value) };
 }
 
 export function mergeReport(topic: string, r: { pipeline: string; version: string; watermark: number }): OutRecord {

@@ -282,7 +282,7 @@ export class WorkerPartitions {
   private report(i: number, partition: number, watermark: number, drainedAt?: DrainedAt): OutRecord {
     const pipeline = this.o.pipelines[i]!.name;
     return partitionReport(this.o.names.watermarks, {
-      pipeline, version: this.versions[i]!, partition, partitions: this.topicPartitions, watermark, drained: drainedAt !== undefined, ...(drainedAt ? { drainedAt } : {}),
+      pipeline, version: this.versions[i]!, group: this.o.groupId, partition, partitions: this.topicPartitions, watermark, drained: drainedAt !== undefined, ...(drainedAt ? { drainedAt } : {}),
     });
   }
 

@@ -11,4 +11,5 @@ export { committedOffsets, endOffsets, ensureTopics, topicConfig, topicId, topic
 export { BatchProducer, KafkaTransaction, MAX_KEY_CHARS, TransactionalProducer } from './producer.ts';
 export { BatchConsumer, sessionTimeoutMs, type ConsumeOptions } from './consumer.ts';
 export { readLatestByKey, readToEnd } from './read-to-end.ts';
+export { FollowedTopic } from './followed-topic.ts';
 export { CaughtUpWatch, REBALANCE_MARGIN_MS } from './caught-up.ts';

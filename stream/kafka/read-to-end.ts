@@ -1,7 +1,7 @@
 /** Reading a topic to its current end, once: checkpoints at an assignment, results for the CLI and tests. */
 import { deleteGroups, endOffsets } from './admin.ts';
 import { BatchConsumer } from './consumer.ts';
-import { TOMBSTONE } from './fetched-records.ts';
+import { applyLatest } from './followed-topic.ts';
 import { KafkaClientError, type InRecord, type KafkaSettings } from './common.ts';
 
 /**
@@ -41,16 +41,10 @@ export async function readToEnd(s: KafkaSettings, topic: string): Promise<InReco
 
 /**
  * A (compacted) topic read to its end: the latest value per key, without the keys whose latest record is
- * a tombstone. Used to load checkpoints and to read results. A record it cannot read (not UTF-8, empty)
- * fails the read: taken as absent, a checkpoint's state would be silently dropped.
+ * a tombstone (`applyLatest`). Used to load checkpoints and to read results.
  */
 export async function readLatestByKey(s: KafkaSettings, topic: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  for (const r of await readToEnd(s, topic)) {
-    if (r.key === null) continue;
-    if (r.problem?.reason === TOMBSTONE) out.delete(r.key);
-    else if (r.problem) throw new KafkaClientError(`${topic} offset ${r.offset} (key ${r.key}) cannot be read: ${r.problem.reason}`, undefined, { retriable: false });
-    else out.set(r.key, r.value);
-  }
+  for (const r of await readToEnd(s, topic)) applyLatest(out, topic, r);
   return out;
 }
