@@ -26,7 +26,9 @@ export interface GroupDrainOptions {
  * (so two healthy bounded workers do not wait on each other); a killed one's are handed here by the
  * group after its session timeout, and this worker restores, reads and drains them. Partitions still
  * not drained a session timeout (+ REBALANCE_MARGIN_MS) after the wait began, with no assignment
- * meanwhile, are held by a live member that does not drain (an unbounded `run`): left to it.
+ * meanwhile, are held by a live member that does not drain (an unbounded `run`): left to it. A worker
+ * the group gave no partition (more members than partitions) is done with its share once idle, and
+ * waits the same way, as a Kafka Streams instance without tasks stays a member until the others end.
  *
  * The watermarks topic is followed by one consumer from the first question on (FollowedTopic): each
  * tick reads only the reports written since the last.
@@ -83,19 +85,29 @@ export class GroupDrain {
     return { drained, open };
   }
 
-  /** After this worker's drain, every tick: true once the run may end (see the class). */
-  async finished(now = Date.now()): Promise<boolean> {
+  /** Says the group's end: every partition drained (`drained` found none open). */
+  ended(): void {
+    const { topic, groupId, log } = this.o;
+    log(`every partition of ${topic} drained by group ${groupId}${this.waitingSince === undefined ? '' : ' (the other members drained theirs)'}`);
+  }
+
+  /**
+   * After this worker's drain (`held`: it drained partitions of its own), or once a worker the group gave
+   * no partition is idle, every tick: true once the run may end (see the class).
+   */
+  async finished(held = true, now = Date.now()): Promise<boolean> {
     const { open } = await this.drained();
     const { topic, groupId, log } = this.o;
     if (open.length === 0) {
-      log(`every partition of ${topic} drained by group ${groupId}${this.waitingSince === undefined ? '' : ' (the other members drained theirs)'}`);
+      this.ended();
       return true;
     }
     const waitMs = sessionTimeoutMs() + REBALANCE_MARGIN_MS;
     const list = `[${open.join(', ')}]`;
     if (this.waitingSince === undefined) {
       this.waitingSince = now;
-      log(`drained the partitions held here; partitions ${list} of ${topic} are not drained yet: waiting for their member to drain them, ` +
+      const here = held ? 'drained the partitions held here' : `holds no partition of ${topic} (the group has more members than partitions)`;
+      log(`${here}; partitions ${list} of ${topic} are not drained yet: waiting for their member to drain them, ` +
         `or up to ${Math.ceil(waitMs / 1000)} s for the group to hand them here should it be gone (its session timeout)`);
       return false;
     }

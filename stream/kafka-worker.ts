@@ -113,6 +113,8 @@ export class KafkaWorker {
   private readonly groupDrain: GroupDrain | undefined;
   /** Assigned here, drained by the group with all their input read: held, neither restored nor read. */
   private readonly done = new Set<number>();
+  /** The group's latest assignment gave this worker no partition (more members than partitions). */
+  private unassigned = false;
   readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, firstRejection: null, misKeyed: 0, firstMisKeyed: null, late: 0, latePerPipeline: {}, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0, alignmentPauses: 0, maxWatermarkSpreadMs: 0 };
 
   constructor(options: KafkaWorkerOptions) {
@@ -175,7 +177,9 @@ export class KafkaWorker {
     const tick = new WorkerTick({
       topic: this.topic, loop: this.loop, transactions: this.transactions, partitions: this.partitions, steps: this.steps, watch: this.watch,
       idleTimeoutMs: o.idleTimeoutMs, rejoin: () => this.rejoin(), log: (line) => this.log(line),
-      drained: () => this.drained(), waiting: () => this.done.size > 0,
+      drained: () => this.drained(),
+      // A worker given no partition is done with its share once idle: it waits for the group's end too.
+      waiting: () => this.done.size > 0 || (this.unassigned && this.watch.quiet()),
     });
     await this.consumer.start();
     const metrics = this.o.metrics;
@@ -232,9 +236,10 @@ export class KafkaWorker {
   }
 
   /**
-   * A bounded worker drained what it holds (or holds only drained partitions): it keeps them, unread and
-   * without state (the drained state is never checkpointed), and stops once the group drained every
-   * partition (GroupDrain); until then a killed member's partitions may still be handed here.
+   * A bounded worker drained what it holds (or holds only drained partitions, or none: the group gave it
+   * none and it is idle): it keeps them, unread and without state (the drained state is never
+   * checkpointed), and stops once the group drained every partition (GroupDrain); until then a killed
+   * member's partitions may still be handed here.
    */
   private async drained(): Promise<void> {
     for (const p of [...this.partitions.keys()]) {
@@ -242,7 +247,7 @@ export class KafkaWorker {
       this.forget(p);
     }
     this.consumer!.hold(this.done);
-    if (await this.groupDrain!.finished()) this.loop.stop();
+    if (await this.groupDrain!.finished(this.done.size > 0)) this.loop.stop();
   }
 
   /** Forgets every partition's state and whatever was pending for them (all of it is in the checkpoints, or refused). */
@@ -265,6 +270,8 @@ export class KafkaWorker {
    * member may have moved them on meanwhile), restore the new ones from their checkpoints.
    */
   private async assign(assigned: number[], continued: boolean): Promise<void> {
+    // Stopping (a bounded run's end, a signal): it leaves the group; whoever gets them next restores them.
+    if (this.loop.stopping) return;
     // A refusal of the transaction in flight drops every partition: all of them are restored below, and
     // from here on this member commits again (until an assignment, every step after a refusal is void).
     await this.transactions.settled();
@@ -281,13 +288,29 @@ export class KafkaWorker {
     for (const p of [...this.partitions.keys()]) if (!keep.has(p)) this.forget(p);
     let fresh = assigned.filter((p) => !this.partitions.has(p));
     const drainedHere = [...this.done];
+    const waited = drainedHere.length > 0 || this.unassigned;
     this.done.clear();
+    this.unassigned = assigned.length === 0;
     this.groupDrain?.assigned();
-    if (this.groupDrain && drainedHere.length > 0 && fresh.length > 0) {
+    if (this.groupDrain && this.unassigned) {
+      // Idle from now: its siblings, given their partitions by the same rebalance, drain within their quiet time.
+      this.watch.heard();
+      this.log(`assigned no partition of ${this.topic} (the group has more members than partitions): once idle, waiting for the group's drain`);
+    }
+    if (this.groupDrain && waited && fresh.length > 0) {
+      const { drained, open } = await this.groupDrain.drained();
+      if (open.length === 0) {
+        // Waiting for the group's end, and the members that drained the rest left, handing their
+        // partitions here: the run is over, as it would be at this worker's next tick.
+        for (const p of assigned) this.done.add(p);
+        this.consumer!.hold(this.done);
+        this.groupDrain.ended();
+        this.loop.stop();
+        return;
+      }
       // Partitions this worker drained itself, no input since, are held (their drained state is not
       // checkpointed: restored, they would fire their windows again). Any other, even one an earlier
       // run drained, is restored and drained in this run: the merge stage waits for its drain.
-      const { drained } = await this.groupDrain.drained();
       for (const p of fresh) if (drainedHere.includes(p) && drained.has(p)) this.done.add(p);
       fresh = fresh.filter((p) => !this.done.has(p));
       if (this.done.size > 0) this.log(`partitions [${[...this.done].join(', ')}] of ${this.topic} were drained here with all their input read: held, not read again`);

@@ -28,7 +28,7 @@ export interface WorkerTickOptions {
    * drained (GroupDrain): the worker stops when the group drained every partition.
    */
   drained: () => Promise<void>;
-  /** A bounded worker that holds only partitions its group drained: it waits for the group's end. */
+  /** A bounded worker that holds only partitions its group drained, or none and is idle: it waits for the group's end. */
   waiting: () => boolean;
   log: (line: string) => void;
 }

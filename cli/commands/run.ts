@@ -25,7 +25,8 @@ export const runCommand: CommandSpec = {
   options: [
     '--pipeline NAME|all        a pipeline of the definitions, or all (one worker per input schema)',
     '--stop-when-idle D         exit once every assigned partition is caught up and quiet for D,',
-    '                           after draining (W = +infinity: every open window fires)',
+    '                           after draining (W = +infinity: every open window fires), once the group',
+    '                           drained every partition (a worker given none: once idle for D, the same)',
     '--idle-timeout D           a partition quiet for D stops holding the watermark (default 30s)',
     '--max-watermark-drift D    watermark alignment: stop fetching a partition whose event time runs more than D',
     '                           ahead of the slowest partition still reading, until it catches up (bounds what',

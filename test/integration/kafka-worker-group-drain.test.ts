@@ -17,8 +17,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const CLICKS = 4_000, SEED = 31, DATE = '2026-11-23', PIPELINE = 'page_views_per_minute';
 const SESSION_MS = '6000'; // the broker's minimum: a dead member is gone soonest
 
-function produce(prefix: string): void {
-  const env = { CONCORD_TOPIC_PREFIX: prefix, CONCORD_PARTITIONS: '4' };
+function produce(prefix: string, partitions = '4'): void {
+  const env = { CONCORD_TOPIC_PREFIX: prefix, CONCORD_PARTITIONS: partitions };
   const r = concord(['produce', '--schema', 'clicks', '--count', String(CLICKS), '--seed', String(SEED), '--date', DATE, '--late-fraction', '0.01', '--invalid-fraction', '0'], env);
   expect(r.code, r.stderr).toBe(0);
 }
@@ -141,5 +141,37 @@ describe('concord run --stop-when-idle: a bounded run ends with every partition 
     }
     expect(await finalResults(prefix)).toEqual(expected);
     expect(await viewsPlusLate(prefix)).toBe(CLICKS);
+  }, 240_000);
+
+  // More members than partitions (`run --workers 3` over 2 partitions, two `run`s over one): a worker the
+  // group gave none never drained and so never waited for the group; it ended only once the holder left and
+  // handed it the partition, which it restored and drained a second time (or never, beside an unbounded
+  // `run`). Idle, it now waits for the group's drain like a worker that drained its own.
+  it('more bounded workers than partitions: the one given none ends with the group\'s drain, the partition drained once', async () => {
+    const prefix = `bounded-gu${randomUUID().slice(0, 6)}.`;
+    prefixes.push(prefix);
+    produce(prefix, '1');
+    const env = { CONCORD_PARTITIONS: '1' };
+    // A quiet time long enough that the second worker joins before the first drains.
+    const a = startWorker(prefix, 'a', ['--stop-when-idle', '10s'], env);
+    let b: ReturnType<typeof startWorker> | undefined;
+    const logs = () => `\n--- a ---\n${a.log.text}\n--- b ---\n${b?.log.text ?? ''}`;
+    try {
+      await until('worker a to take the partition', () => /assigned \S+ partitions \[0\]/.test(a.log.text), logs);
+      b = startWorker(prefix, 'b', ['--stop-when-idle', '10s'], env);
+      const ends = await Promise.all([a, b].map((w) => bounded(w.exited, () => w.child.kill('SIGTERM'))));
+      for (const r of ends) expect(r.code, logs()).toBe(0);
+      const all = ends.map((r) => r.stderr).join('\n');
+      expect(all.match(/drained: every open window fired/g) ?? [], logs()).toHaveLength(1);
+      expect(all, logs()).toMatch(/assigned no partition of \S+ \(the group has more members than partitions\)/);
+      for (const r of ends) {
+        expect(r.stderr, logs()).toMatch(/every partition of \S+ drained by group/);
+        expect(r.stderr, logs()).not.toContain('after its session timeout');
+      }
+      expect(await viewsPlusLate(prefix)).toBe(CLICKS);
+    } finally {
+      a.child.kill('SIGKILL');
+      b?.child.kill('SIGKILL');
+    }
   }, 240_000);
 });
