@@ -106,7 +106,7 @@ export class GroupDrain {
     const list = `[${open.join(', ')}]`;
     if (this.waitingSince === undefined) {
       this.waitingSince = now;
-      const here = held ? 'drained the partitions held here' : `holds no partition of ${topic} (the group has more members than partitions)`;
+      const here = held ? 'drained the partitions held here' : 'holds no partition (the group has more members than partitions)';
       log(`${here}; partitions ${list} of ${topic} are not drained yet: waiting for their member to drain them, ` +
         `or up to ${Math.ceil(waitMs / 1000)} s for the group to hand them here should it be gone (its session timeout)`);
       return false;

@@ -23,7 +23,7 @@ export function topicNames(prefix = process.env.CONCORD_TOPIC_PREFIX ?? '') {
     /** Compacted: operator state + per-partition watermark, written in the same transaction as offsets. */
     checkpoints: `${prefix}concord.checkpoints`,
     /**
-     * Compacted: key = pipeline|input partition (a worker) or pipeline|merge (the merge stage): how far
+     * Compacted: key = pipeline|input partition|group (a worker; without |group before 2026-12-06) or pipeline|merge (the merge stage): how far
      * each one's committed output reached (stream/watermark-reports.ts), for the store's watermark.
      */
     watermarks: `${prefix}concord.watermarks`,

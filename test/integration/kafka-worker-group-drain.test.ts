@@ -77,7 +77,7 @@ describe('concord run --stop-when-idle: a bounded run ends with every partition 
     expect(await viewsPlusLate(reference)).toBe(CLICKS);
   }, 180_000);
   afterAll(async () => {
-    const names = prefixes.flatMap((p) => Object.values(topicNames(p)).filter((t): t is string => typeof t === 'string').concat(topicNames(p).input('clicks')));
+    const names = prefixes.flatMap((p) => Object.values(topicNames(p)).filter((t): t is string => typeof t === 'string').concat(topicNames(p).input('clicks'), topicNames(p).input('transactions')));
     for (const t of names) await deleteTopic(t).catch(() => undefined);
   }, 120_000);
 
