@@ -7,9 +7,11 @@ import { DuckDbDriver } from './duckdb-driver.ts';
 import { checkDuckDbStorePath } from './duckdb-path.ts';
 import { DuckDbReadDriver } from './duckdb-read-driver.ts';
 import { PostgresDriver, PostgresReadDriver } from './pg-driver.ts';
+import { checkReaderPrivileges } from './pg-privileges.ts';
 import { redact } from './sql-driver.ts';
 import { SqlResultStore, STORE_SCHEMA_NAME, type StoreOptions } from './sql-store.ts';
 import { StoreReader } from './store-reader.ts';
+import { STORE_TABLES } from './store-tables.ts';
 
 export const DEFAULT_STORE = 'duckdb:.concord/store.duckdb';
 import { DEFAULT_DATABASE_URL } from '../infra/postgres.ts';
@@ -86,6 +88,13 @@ export async function openStoreReader(storeUrl: string | undefined, options: Sto
       ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
       ...(options.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: options.statementTimeoutMs }),
     });
+    try {
+      // Said at start (exit 2), not as an empty store: information_schema hides the tables a role may not read.
+      await driver.snapshot((q) => checkReaderPrivileges(q, opts.schema, STORE_TABLES));
+    } catch (error) {
+      await driver.close();
+      throw error;
+    }
     return new StoreReader(driver, opts, redact(pgUrl));
   }
   if (url.startsWith('duckdb:')) {

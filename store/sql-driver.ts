@@ -84,6 +84,9 @@ export function sqlRowLimit(n: number): number {
   return x;
 }
 
+/** PostgreSQL's SQLSTATE for a statement the role may not run. */
+const INSUFFICIENT_PRIVILEGE = '42501';
+
 /** PostgreSQL SQLSTATE classes of the environment: connection, resources (disk full), operator intervention, system. */
 const ENVIRONMENT_STATE = /^(08|53|57|58)/;
 
@@ -95,6 +98,11 @@ const ENVIRONMENT_STATE = /^(08|53|57|58)/;
 export function statementFailed(kind: 'query' | 'statement', sql: string, error: unknown, retriable = false): StoreError {
   const why = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
   const code = (error as { code?: unknown } | null)?.code;
+  // A privilege revoked while the command ran (the role was checked when it opened the store): the role's
+  // matter, not the database's health, so neither retried nor reported as a bug.
+  if (code === INSUFFICIENT_PRIVILEGE) {
+    return new StoreError(`store ${kind} failed: ${why}: the PostgreSQL role of --store (or CONCORD_STORE) lacks a privilege on the store; grant it (docs/operations.md, "Roles and privileges")`, { cause: error, domain: 'user' });
+  }
   if (retriable || (typeof code === 'string' && ENVIRONMENT_STATE.test(code)) || OS_FILE_FAILURE.test(why)) {
     return new StoreError(`store ${kind} failed: ${why}: the database was down, full or refusing; run again once it answers`, { cause: error, retriable });
   }

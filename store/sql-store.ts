@@ -80,9 +80,14 @@ export class SqlResultStore implements ReconcileStore {
     return this.db.backend;
   }
 
-  /** Creates the schema's tables if missing (idempotent). */
+  /** Creates the schema's tables if missing (idempotent); on PostgreSQL checks the role may write them. */
   async init(): Promise<this> {
-    ({ keyless: this.keyless } = await createStoreTables(this.db, this.s));
+    try {
+      ({ keyless: this.keyless } = await createStoreTables(this.db, this.s));
+    } catch (error) {
+      await this.db.close().catch(() => undefined); // a store that could not open holds no connection
+      throw error;
+    }
     this.writes = new StreamWrites(this.s, this.keyless, { now: this.now, sealDelayMs: this.sealDelayMs, windowOf: (p) => windowOf(this.registry, p) });
     this.versions = new DayVersions(this.s, this.keyless, this.registry);
     return this;

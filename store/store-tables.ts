@@ -1,9 +1,17 @@
+import { checkMayCreate, checkWriterPrivileges, pgStoreObjects } from './pg-privileges.ts';
 import { QUARANTINED_EVENTS_DDL } from './quarantine-records.ts';
 import type { SqlDriver } from './sql-driver.ts';
 
+/** The store's tables, as every writer and reader of it names them. */
+export const STORE_TABLES = ['result_rows', 'result_history', 'day_versions', 'day_live', 'switch_log', 'changes', 'dirty_cells',
+  'contradicted_cells', 'late_delta', 'late_events', 'quarantined_events', 'archive_checks', 'pruned_days', 'watermarks', 'reconciliations'] as const;
+
 /**
  * The store's tables in `schema`, created if missing (idempotent, serialised: two processes creating
- * them at once may race on PostgreSQL's catalog). Returns whether `result_rows` and `result_history` have
+ * them at once may race on PostgreSQL's catalog). On PostgreSQL only what is missing is created
+ * (`CREATE ... IF NOT EXISTS` asks for CREATE on the database or schema even when the object is there,
+ * so a writer's role with only the privileges to write refused to start), and the role is checked for
+ * those privileges (pg-privileges.ts). Returns whether `result_rows` and `result_history` have
  * no primary key (embedded DuckDB stores created since issue 12; older ones keep their keys and the
  * keyed statements).
  */
@@ -17,56 +25,62 @@ export async function createStoreTables(db: SqlDriver, s: string): Promise<{ key
   // index behind a key made every live flush an upsert (measured: 2,700 rows per flush, p50 49 ms keyed
   // with ON CONFLICT, 28 ms keyless). PostgreSQL has several writers and keeps its keys.
   const duck = db.backend === 'duckdb';
-  const ddl = [
-    `CREATE SCHEMA IF NOT EXISTS ${s}`,
-    `CREATE SEQUENCE IF NOT EXISTS ${s}.change_seq`,
-    `CREATE TABLE IF NOT EXISTS ${s}.result_rows (${rowCols}${duck ? '' : ', PRIMARY KEY (pipeline, generation, window_start, cell)'})`,
-    `CREATE TABLE IF NOT EXISTS ${s}.result_history (${rowCols}${duck ? '' : ', PRIMARY KEY (pipeline, generation, window_start, cell, revision)'})`,
-    `CREATE TABLE IF NOT EXISTS ${s}.day_versions (pipeline TEXT NOT NULL, day TEXT NOT NULL, generation INTEGER NOT NULL,
-      status TEXT NOT NULL, job_id TEXT, created_at BIGINT NOT NULL, PRIMARY KEY (pipeline, day, generation))`,
-    `CREATE TABLE IF NOT EXISTS ${s}.day_live (pipeline TEXT NOT NULL, day TEXT NOT NULL, generation INTEGER NOT NULL,
-      switched_at BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`,
-    `CREATE TABLE IF NOT EXISTS ${s}.switch_log (seq BIGINT PRIMARY KEY, pipeline TEXT NOT NULL, day TEXT NOT NULL,
-      generation INTEGER NOT NULL, previous INTEGER NOT NULL, reason TEXT NOT NULL, at_ms BIGINT NOT NULL)`,
-    `CREATE TABLE IF NOT EXISTS ${s}.changes (seq BIGINT PRIMARY KEY, pipeline TEXT NOT NULL, day TEXT NOT NULL,
+  const ddl: [name: string, sql: string][] = [
+    ['', `CREATE SCHEMA IF NOT EXISTS ${s}`],
+    ['change_seq', `CREATE SEQUENCE IF NOT EXISTS ${s}.change_seq`],
+    ['result_rows', `CREATE TABLE IF NOT EXISTS ${s}.result_rows (${rowCols}${duck ? '' : ', PRIMARY KEY (pipeline, generation, window_start, cell)'})`],
+    ['result_history', `CREATE TABLE IF NOT EXISTS ${s}.result_history (${rowCols}${duck ? '' : ', PRIMARY KEY (pipeline, generation, window_start, cell, revision)'})`],
+    ['day_versions', `CREATE TABLE IF NOT EXISTS ${s}.day_versions (pipeline TEXT NOT NULL, day TEXT NOT NULL, generation INTEGER NOT NULL,
+      status TEXT NOT NULL, job_id TEXT, created_at BIGINT NOT NULL, PRIMARY KEY (pipeline, day, generation))`],
+    ['day_live', `CREATE TABLE IF NOT EXISTS ${s}.day_live (pipeline TEXT NOT NULL, day TEXT NOT NULL, generation INTEGER NOT NULL,
+      switched_at BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`],
+    ['switch_log', `CREATE TABLE IF NOT EXISTS ${s}.switch_log (seq BIGINT PRIMARY KEY, pipeline TEXT NOT NULL, day TEXT NOT NULL,
+      generation INTEGER NOT NULL, previous INTEGER NOT NULL, reason TEXT NOT NULL, at_ms BIGINT NOT NULL)`],
+    ['changes', `CREATE TABLE IF NOT EXISTS ${s}.changes (seq BIGINT PRIMARY KEY, pipeline TEXT NOT NULL, day TEXT NOT NULL,
       window_start BIGINT NOT NULL, cell TEXT NOT NULL, key_json TEXT NOT NULL, old_json TEXT, new_json TEXT,
-      provenance TEXT NOT NULL, generation INTEGER NOT NULL, at_ms BIGINT NOT NULL)`,
-    `CREATE TABLE IF NOT EXISTS ${s}.dirty_cells (pipeline TEXT NOT NULL, day TEXT NOT NULL, window_start BIGINT NOT NULL,
+      provenance TEXT NOT NULL, generation INTEGER NOT NULL, at_ms BIGINT NOT NULL)`],
+    ['dirty_cells', `CREATE TABLE IF NOT EXISTS ${s}.dirty_cells (pipeline TEXT NOT NULL, day TEXT NOT NULL, window_start BIGINT NOT NULL,
       cell TEXT NOT NULL, key_json TEXT NOT NULL, reason TEXT NOT NULL, recorded_at BIGINT NOT NULL, consumed_by TEXT,
-      PRIMARY KEY (pipeline, window_start, cell))`,
+      PRIMARY KEY (pipeline, window_start, cell))`],
     // Cells whose stream rows another run contradicted (reconcile's `other_run`); a fact about generation 0,
     // kept when the dirty cell is backfilled or a reconcile publishes the day.
-    `CREATE TABLE IF NOT EXISTS ${s}.contradicted_cells (pipeline TEXT NOT NULL, day TEXT NOT NULL, window_start BIGINT NOT NULL,
-      cell TEXT NOT NULL, key_json TEXT NOT NULL, recorded_at BIGINT NOT NULL, PRIMARY KEY (pipeline, window_start, cell))`,
-    `CREATE TABLE IF NOT EXISTS ${s}.late_delta (pipeline TEXT NOT NULL, day TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`,
-    `CREATE TABLE IF NOT EXISTS ${s}.late_events (pipeline TEXT NOT NULL, day TEXT NOT NULL, source TEXT NOT NULL,
-      "offset" BIGINT NOT NULL, record_json TEXT NOT NULL, PRIMARY KEY (pipeline, source, "offset"))`,
+    ['contradicted_cells', `CREATE TABLE IF NOT EXISTS ${s}.contradicted_cells (pipeline TEXT NOT NULL, day TEXT NOT NULL, window_start BIGINT NOT NULL,
+      cell TEXT NOT NULL, key_json TEXT NOT NULL, recorded_at BIGINT NOT NULL, PRIMARY KEY (pipeline, window_start, cell))`],
+    ['late_delta', `CREATE TABLE IF NOT EXISTS ${s}.late_delta (pipeline TEXT NOT NULL, day TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`],
+    ['late_events', `CREATE TABLE IF NOT EXISTS ${s}.late_events (pipeline TEXT NOT NULL, day TEXT NOT NULL, source TEXT NOT NULL,
+      "offset" BIGINT NOT NULL, record_json TEXT NOT NULL, PRIMARY KEY (pipeline, source, "offset"))`],
     // The stream's time-quarantine verdicts (quarantine-records.ts); a store created before gets the table
     // from its next writer, empty: reconcile then has no such evidence of the days written before.
-    QUARANTINED_EVENTS_DDL(s),
-    `CREATE TABLE IF NOT EXISTS ${s}.archive_checks (pipeline TEXT NOT NULL, day TEXT NOT NULL, checked_through BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`,
+    ['quarantined_events', QUARANTINED_EVENTS_DDL(s)],
+    ['archive_checks', `CREATE TABLE IF NOT EXISTS ${s}.archive_checks (pipeline TEXT NOT NULL, day TEXT NOT NULL, checked_through BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`],
     // Days the retention deleted (store/store-retention.ts): readers answer "pruned", not an empty day.
-    `CREATE TABLE IF NOT EXISTS ${s}.pruned_days (pipeline TEXT NOT NULL, day TEXT NOT NULL, pruned_at BIGINT NOT NULL, rows BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`,
-    `CREATE TABLE IF NOT EXISTS ${s}.watermarks (pipeline TEXT PRIMARY KEY, watermark DOUBLE PRECISION NOT NULL)`,
-    `CREATE TABLE IF NOT EXISTS ${s}.reconciliations (pipeline TEXT NOT NULL, day TEXT NOT NULL, job_id TEXT NOT NULL,
-      status TEXT NOT NULL, generation INTEGER, report_json TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (pipeline, day, job_id))`,
+    ['pruned_days', `CREATE TABLE IF NOT EXISTS ${s}.pruned_days (pipeline TEXT NOT NULL, day TEXT NOT NULL, pruned_at BIGINT NOT NULL, rows BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`],
+    ['watermarks', `CREATE TABLE IF NOT EXISTS ${s}.watermarks (pipeline TEXT PRIMARY KEY, watermark DOUBLE PRECISION NOT NULL)`],
+    ['reconciliations', `CREATE TABLE IF NOT EXISTS ${s}.reconciliations (pipeline TEXT NOT NULL, day TEXT NOT NULL, job_id TEXT NOT NULL,
+      status TEXT NOT NULL, generation INTEGER, report_json TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (pipeline, day, job_id))`],
   ];
   let keyless = false;
   await db.transaction(async (tx) => {
-    for (const sql of ddl) await tx.query(sql);
+    const pg = db.backend === 'postgres' ? await pgStoreObjects(tx, s) : undefined;
+    const missing = pg === undefined ? ddl : ddl.filter(([name]) => (name === '' ? !pg.schema : !pg.relations.has(name)));
+    const view = pg?.relations.get('live_results');
+    if (pg !== undefined) {
+      const names = missing.map(([name]) => (name === '' ? `schema ${s}` : name));
+      await checkMayCreate(tx, s, pg, view === undefined ? [...names, 'live_results'] : names);
+    }
+    for (const [, sql] of missing) await tx.query(sql);
+    if (pg !== undefined) await checkWriterPrivileges(tx, s, STORE_TABLES, 'change_seq');
     // PostgreSQL replaces a view for its owner only: a store written by several roles (a sink's, the job
     // workers') keeps the view the first one made, else every other role's writer failed to start on
     // "must be owner of view live_results" (the tables never asked for ownership).
-    const [view] = db.backend === 'postgres'
-      ? await tx.query(`SELECT pg_has_role(c.relowner, 'USAGE') AS mine FROM pg_class c WHERE c.oid = to_regclass($1)`, [`${s}.live_results`])
-      : [];
-    if (view === undefined || view.mine === true) await tx.query(liveResultsView(s));
+    if (view === undefined || view.mine) await tx.query(liveResultsView(s));
     // PostgreSQL: room on each page of result_rows for the new version of an updated row, so an upsert
     // (late updates, backfill) is a HOT update that leaves the primary key index alone (measured: 100,800
     // upserts 1.5-1.7 s at 75 against 2.0-2.5 s at the default 100). Set once; pages written from then on.
     if (db.backend === 'postgres') {
-      const [t] = await tx.query(`SELECT reloptions::TEXT AS o FROM pg_class WHERE oid = '${s}.result_rows'::regclass`);
-      if (!String(t?.o ?? '').includes('fillfactor=75')) await tx.query(`ALTER TABLE ${s}.result_rows SET (fillfactor = 75)`);
+      // Only its owner may: another role's writer leaves it to the owner (a setting for speed, not for what is written).
+      const [t] = await tx.query(`SELECT reloptions::TEXT AS o, pg_has_role(relowner, 'USAGE') AS mine FROM pg_class WHERE oid = '${s}.result_rows'::regclass`);
+      if (!String(t?.o ?? '').includes('fillfactor=75') && t?.mine === true) await tx.query(`ALTER TABLE ${s}.result_rows SET (fillfactor = 75)`);
     }
     if (duck) {
       // A store created before keeps its keys and the keyed statements.
