@@ -1,6 +1,7 @@
 import { checkMayCreate, checkWriterPrivileges, pgStoreObjects } from './pg-privileges.ts';
 import { QUARANTINED_EVENTS_DDL } from './quarantine-records.ts';
 import type { SqlDriver } from './sql-driver.ts';
+import { commentStoreTables } from './store-table-notes.ts';
 
 /** The store's tables, as every writer and reader of it names them. */
 export const STORE_TABLES = ['result_rows', 'result_history', 'day_versions', 'day_live', 'switch_log', 'changes', 'dirty_cells',
@@ -81,6 +82,7 @@ export async function createStoreTables(db: SqlDriver, s: string): Promise<{ key
       // Only its owner may: another role's writer leaves it to the owner (a setting for speed, not for what is written).
       const [t] = await tx.query(`SELECT reloptions::TEXT AS o, pg_has_role(relowner, 'USAGE') AS mine FROM pg_class WHERE oid = '${s}.result_rows'::regclass`);
       if (!String(t?.o ?? '').includes('fillfactor=75') && t?.mine === true) await tx.query(`ALTER TABLE ${s}.result_rows SET (fillfactor = 75)`);
+      await commentStoreTables(tx, s);
     }
     if (duck) {
       // A store created before keeps its keys and the keyed statements.

@@ -122,3 +122,26 @@ describe('result store: PostgreSQL written by several roles', () => {
     }
   });
 });
+
+describe('result store: what psql shows', () => {
+  it('every table and the row tables\' unclear columns carry their note (\\dt+, \\d+ showed nothing: bigint epoch ms, generation, cell unexplained)', async () => {
+    const { TABLE_NOTES, ROW_COLUMN_NOTES, LIVE_RESULTS_NOTE } = await import('../../store/store-table-notes.ts');
+    const { STORE_TABLES } = await import('../../store/store-tables.ts');
+    const schema = schemas.next();
+    const store = await openStore(PG, { registry: seedRegistry(), schema });
+    await store.close();
+    const admin = new pg.Client({ connectionString: PG });
+    await admin.connect();
+    try {
+      const tables = (await admin.query(`SELECT c.relname AS t, obj_description(c.oid, 'pg_class') AS note FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'v') ORDER BY 1`, [schema])).rows as { t: string; note: string | null }[];
+      expect(tables.map((r) => r.t)).toEqual([...STORE_TABLES, 'live_results'].sort());
+      for (const r of tables) expect(r.note, r.t).toBe(r.t === 'live_results' ? LIVE_RESULTS_NOTE : TABLE_NOTES[r.t as keyof typeof TABLE_NOTES]);
+      const cols = (await admin.query(`SELECT a.attname AS col, col_description(a.attrelid, a.attnum) AS note FROM pg_attribute a
+        WHERE a.attrelid = $1::regclass AND a.attnum > 0`, [`${schema}.result_history`])).rows as { col: string; note: string | null }[];
+      expect(Object.fromEntries(cols.filter((c) => c.note !== null).map((c) => [c.col, c.note]))).toEqual(ROW_COLUMN_NOTES);
+    } finally {
+      await admin.end();
+    }
+  });
+});

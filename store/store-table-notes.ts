@@ -1,0 +1,68 @@
+/**
+ * What each table and the row tables' columns hold, for whoever opens the store in psql (`\dt+`, `\d+`):
+ * PostgreSQL keeps them as comments, set by the tables' owner when a writer opens the store.
+ * docs/operations.md ("The store's tables") says the same at more length.
+ */
+import { sqlText, type SqlDriver } from './sql-driver.ts';
+import type { STORE_TABLES } from './store-tables.ts';
+
+export const TABLE_NOTES: Record<(typeof STORE_TABLES)[number], string> = {
+  result_rows: 'Concord: each cell\'s current row per version (generation) of its day; the live version of a day is day_live.generation, else 0. For SQL clients the view live_results is simpler.',
+  result_history: 'Concord: the rows result_rows replaced (earlier revisions of a cell of a version), same columns; with result_rows every revision ever written.',
+  day_versions: 'Concord: the reconciled versions of each (pipeline, day): generation 1, 2, ...; status live, kept or pruned (version 0, the stream\'s, has no row here). created_at: epoch ms.',
+  day_live: 'Concord: which version (generation) of a (pipeline, day) readers see; no row: the stream\'s, 0. switched_at: epoch ms.',
+  switch_log: 'Concord: every switch of a day\'s live version, in order (seq): from previous to generation, reason reconcile or revert. at_ms: epoch ms.',
+  changes: 'Concord: old -> new value of each cell a switch or backfill changed, in order (seq), for live readers; old_json/new_json null: no value. at_ms: epoch ms.',
+  dirty_cells: 'Concord: cells late data or another run changed since the day\'s version was published, for backfill to recompute (consumed_by: the backfill that took it). recorded_at: epoch ms.',
+  contradicted_cells: 'Concord: cells whose stream row another run over other input contradicted (reconcile names their differences other_run). recorded_at: epoch ms.',
+  late_delta: 'Concord: rows that arrived for a sealed day, per (pipeline, day), held aside until a backfill.',
+  late_events: 'Concord: the events the stream judged late, by source and offset, with the watermark they met (record_json), for reconcile\'s causes.',
+  archive_checks: 'Concord: when backfill last looked at the archive for a (pipeline, day): files written after checked_through (epoch ms) are news.',
+  pruned_days: 'Concord: (pipeline, day)s the retention deleted (concord prune), when (pruned_at, epoch ms) and how many rows.',
+  watermarks: 'Concord: each pipeline\'s event-time watermark W (epoch ms) as the stream last reported it.',
+  reconciliations: 'Concord: each reconciliation of a (pipeline, day) under a job id: status, the version it published (generation), the full report (report_json). at_ms: epoch ms.',
+};
+
+/** The columns of result_rows and result_history that their names do not explain. */
+export const ROW_COLUMN_NOTES: Record<string, string> = {
+  generation: 'the day\'s version: 0 the stream\'s, 1, 2, ... each reconciliation\'s',
+  window_start: 'epoch ms; a rule\'s alert: its time',
+  window_end: 'epoch ms; null for an alert',
+  cell: 'the key as a JSON array (an alert: key and event id): one cell per (pipeline, generation, window_start)',
+  day: 'the UTC day (YYYY-MM-DD) of window_start',
+  kind: 'window or alert',
+  key_json: 'the key as a JSON object',
+  values_json: 'the aggregates (an alert: its output) as a JSON object',
+  revision: 'the stream\'s revision of the cell: 0 when its window first fired, +1 per late update',
+  provenance: 'realtime, late-update, reconciled or backfill',
+  watermark: 'epoch ms: the watermark when the stream emitted the row; null for a reconciled or backfilled one',
+  definition_version: 'the hash of the pipeline definition (with B and L) that computed the row',
+  written_at: 'epoch ms: when the row was written to the store',
+  job_id: 'the reconcile or backfill job that wrote the row; null for the stream\'s',
+};
+
+/**
+ * Sets the notes that differ from what the catalog holds, on the tables this role owns (COMMENT needs
+ * ownership; another role's writer leaves them). One query when nothing differs.
+ */
+export async function commentStoreTables(tx: SqlDriver, s: string): Promise<void> {
+  const have = await tx.query(`SELECT c.relname AS t, NULL AS col, obj_description(c.oid, 'pg_class') AS note
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r' AND pg_has_role(c.relowner, 'USAGE')
+    UNION ALL SELECT c.relname, a.attname, col_description(c.oid, a.attnum)
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+    WHERE n.nspname = $1 AND c.relname IN ('result_rows', 'result_history') AND pg_has_role(c.relowner, 'USAGE')`, [s]);
+  const held = new Map(have.map((r) => [`${String(r.t)}.${r.col === null ? '' : String(r.col)}`, r.note === null ? null : String(r.note)]));
+  const want: [string, string, string][] = [];
+  for (const [t, note] of Object.entries(TABLE_NOTES)) want.push([`${t}.`, `TABLE ${s}.${t}`, note]);
+  for (const t of ['result_rows', 'result_history']) {
+    for (const [col, note] of Object.entries(ROW_COLUMN_NOTES)) want.push([`${t}.${col}`, `COLUMN ${s}.${t}.${col}`, note]);
+  }
+  // A table not owned here is not in `held` (nor a table not there yet): left alone.
+  for (const [at, what, note] of want) if (held.has(at) && held.get(at) !== note) await tx.query(`COMMENT ON ${what} IS ${sqlText(note)}`);
+  // The view's own description, once the role owns it.
+  const [view] = await tx.query(`SELECT obj_description(c.oid, 'pg_class') AS note FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = $1 AND c.relname = 'live_results' AND pg_has_role(c.relowner, 'USAGE')`, [s]);
+  if (view !== undefined && view.note !== LIVE_RESULTS_NOTE) await tx.query(`COMMENT ON VIEW ${s}.live_results IS ${sqlText(LIVE_RESULTS_NOTE)}`);
+}
+
+export const LIVE_RESULTS_NOTE = 'Concord: each day\'s live version as the API shows it, times as timestamps, key and values as JSON; filter ranges on window_start_ms (indexed).';
