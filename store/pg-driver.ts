@@ -88,7 +88,8 @@ export class PostgresDriver implements SqlDriver {
         try {
           return await silent(() => stageByCopy(client, schema, table, columns, rows));
         } catch (error) {
-          throw new StoreError(`staging ${rows.length} rows into ${schema}_${table} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error, retriable: connectionLost(error) });
+          // As any statement says it: a backend ended here (pg_terminate_backend, a restart) is a "run again", as it is one statement later.
+          throw statementFailed('statement', `COPY ${rows.length} rows into staging table ${schema}_${table}`, error, connectionLost(error));
         }
       },
     };

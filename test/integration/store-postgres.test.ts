@@ -56,6 +56,15 @@ describe('result store: a PostgreSQL connection dropped in the middle of a trans
       expect((failed as InstanceType<typeof StoreError>).retriable).toBe(true);
       expect(String((failed as Error).message)).toMatch(/store query failed/);
       expect(await writer.transaction((tx) => tx.query('SELECT 2 AS two'))).toEqual([{ two: 2 }]);
+      // Ended while it stages rows (COPY), the failure says the same: it once named no retry ("staging N rows ... failed: terminating connection").
+      const stageFailed = await writer.transaction(async (tx) => {
+        const pid = Number((await tx.query('SELECT pg_backend_pid() AS pid'))[0]!.pid);
+        await pgAdmin.query('SELECT pg_terminate_backend($1)', [pid]);
+        return tx.stage('copytest', 'stage_k', [{ name: 'i', type: 'INTEGER' }], [[1]]);
+      }).then(() => null, (e: unknown) => e);
+      expect(stageFailed).toBeInstanceOf(StoreError);
+      expect((stageFailed as InstanceType<typeof StoreError>).retriable).toBe(true);
+      expect(String((stageFailed as Error).message)).toMatch(/run again once it answers/);
       const readFailed = await reader.snapshot(dropMine).then(() => null, (e: unknown) => e);
       expect(readFailed).toBeInstanceOf(StoreError);
       expect(await reader.snapshot((q) => q.query('SELECT 3 AS three'))).toEqual([{ three: 3 }]);
