@@ -20,12 +20,14 @@ export function timeChart(container, series, { height = 260, fill = null } = {})
   const opts = {
     width, height,
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'),
-    fmtDate: (tpl) => uPlot.fmtDate(tpl.replace(/\{h\}/g, '{HH}').replace(/\{aa?\}/g, '')),
+    // 24-hour times and ISO dates (the tables' form), not uPlot's default 8am and 11/23/26.
+    fmtDate: (tpl) => uPlot.fmtDate(isoDateTemplate(tpl)),
     scales: { x: { time: true } },
     legend: { show: false },
     cursor: { drag: { x: true, y: false } },
     series: [{ label: 'time (UTC)' }, ...series.map((s, i) => ({ label: s.label, stroke: s.color ?? PALETTE[i % PALETTE.length], width: 1.5, dash: s.dash, points: { show: xs.length <= 60 } }))],
-    axes: [{ stroke: '#667085', grid: { stroke: '#eef0f3' } }, {
+    // The x axis says its zone: the page's times are all UTC, whatever the reader's zone is.
+    axes: [{ stroke: '#667085', grid: { stroke: '#eef0f3' }, label: 'time (UTC)', labelSize: 18, labelFont: '12px system-ui, sans-serif' }, {
       stroke: '#667085', grid: { stroke: '#eef0f3' },
       // The page's number format (never 0 for a value that is not, exponents for huge ones).
       values: (u, ticks) => {
@@ -39,6 +41,7 @@ export function timeChart(container, series, { height = 260, fill = null } = {})
   container.replaceChildren();
   const plot = new uPlot(opts, data, container);
   container.dataset.series = String(series.length);
+  container.dataset.xLabel = opts.axes[0].label;
   container.dataset.points = String(columns.reduce((n, col) => n + col.filter((v) => v !== null && v !== undefined).length, 0));
   container.dataset.first = xs.length ? new Date(xs[0]).toISOString() : '';
   container.dataset.last = xs.length ? new Date(xs[xs.length - 1]).toISOString() : '';
@@ -49,6 +52,12 @@ export function timeChart(container, series, { height = 260, fill = null } = {})
   resize.observe(container);
   plot.dispose = () => { resize.disconnect(); plot.destroy(); };
   return plot;
+}
+
+/** A uPlot date template with 24-hour times and ISO dates: `{h}:{mm}{aa}` -> `{HH}:{mm}`, `{M}/{D}/{YY}` -> `{YYYY}-{MM}-{DD}`. */
+export function isoDateTemplate(tpl) {
+  return tpl.replace(/\{h\}/g, '{HH}').replace(/\{aa?\}/g, '')
+    .replace(/\{M\}\/\{D\}\/\{YY\}/g, '{YYYY}-{MM}-{DD}').replace(/\{M\}\/\{D\}/g, '{MM}-{DD}');
 }
 
 /** 1, or the power of ten the y values are divided by when their largest magnitude is at least 1e12 or below 1e-9. */

@@ -8,6 +8,11 @@ import { clear, clipped, el, emptyState, fmt } from './dom.js';
 
 const PAGE = 25;
 
+/** A word a POSIX shell reads as itself: plain as it is, else single-quoted. */
+function shellWord(s) {
+  return /^[\w.:@%+=,/-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
+}
+
 /** YYYY-MM-DD of a day the calendar has. */
 function isCalendarDay(d) {
   const t = Date.parse(`${d}T00:00:00Z`);
@@ -64,7 +69,16 @@ export function mountDay(root, shell, date) {
     const info = await api(`/api/days/${day}`);
     if (stale()) return;
     for (const p of info.pipelines) {
-      const card = await pipelineCard(day, p);
+      let card;
+      try {
+        card = await pipelineCard(day, p);
+      } catch (error) {
+        // A busy store fails every card alike: the day is read again soon (fail). Any other error is this
+        // pipeline's: said in its card, the other pipelines still shown (one 500 blanked the whole day).
+        if (error?.status === 503) throw error;
+        draws.length = 0;
+        card = failedCard(p, error);
+      }
       if (stale()) return;
       body.append(card);
       for (const draw of draws.splice(0)) draw();
@@ -80,6 +94,7 @@ export function mountDay(root, shell, date) {
         `${fmt.num(p.late_events)} late events · ${fmt.num(p.dirty_cells)} dirty cells`));
     const rec = p.reconciliation;
     if (rec) {
+      card.append(outcomeLine(day, p, rec));
       card.append(el('div', { class: 'metrics', 'data-testid': 'rec-metrics' },
         ...[['cells', rec.cells, fmt.num], ['equal', rec.equal, fmt.num], ['different', rec.different, fmt.num], ['mismatch rate', rec.mismatch_rate, fmt.pct],
           ['SMAPE', rec.smape, fmt.pct], ['unexplained', rec.unexplained, fmt.num]]
@@ -109,10 +124,38 @@ export function mountDay(root, shell, date) {
         cursor = page.next_cursor;
         more.hidden = !cursor;
       };
-      more.addEventListener('click', () => { load(); });
+      more.addEventListener('click', () => {
+        load().catch((error) => { more.after(el('p', { class: 'error', role: 'alert' }, `could not read more differences: ${String(error?.message ?? error)}`)); });
+      });
       await load();
     }
     return card;
+  }
+
+  /**
+   * What the newest reconciliation did: the version it published, or, when differences had no explanation,
+   * that it published nothing (the day's numbers stay the stream's) and what to do. The page showed a
+   * failed one's numbers and causes only, as if it had corrected the day.
+   */
+  function outcomeLine(day, p, rec) {
+    const attrs = { 'data-testid': 'rec-outcome', 'data-status': rec.status };
+    if (rec.status === 'failed_unexplained') {
+      return el('p', { ...attrs, class: 'error' },
+        `The reconciliation of ${fmt.time(rec.reconciled_at)} published nothing: ${fmt.num(rec.unexplained)} of ${fmt.num(rec.different)} differences are unexplained, ` +
+        `so version ${p.live_version}${p.live_version === 0 ? ' (realtime)' : ''} stays live. Read the cells with cause "unexplained" and fix their cause, or publish the replay anyway: `,
+        el('code', {}, `concord reconcile --date ${day} --pipeline ${shellWord(p.pipeline)} --archive DIR --force`), '.');
+    }
+    const replaced = rec.previous_version !== null && rec.previous_version !== rec.version ? ` (replacing version ${rec.previous_version})` : '';
+    const now = rec.version !== p.live_version ? `; version ${p.live_version} is live now` : '';
+    return el('p', { ...attrs, class: 'muted' }, `Reconciled ${fmt.time(rec.reconciled_at)}: published version ${rec.version}${replaced}${now}.`);
+  }
+
+  /** A pipeline's card whose reads failed: its name and the API's error, in place of its numbers. */
+  function failedCard(p, error) {
+    const hint = error?.body?.hint;
+    return el('article', { class: 'card', 'data-testid': 'day-card', 'data-pipeline': p.pipeline },
+      el('h2', {}, p.pipeline, ' ', el('span', { class: `badge ${p.status}`, 'data-testid': 'day-status' }, p.status)),
+      el('p', { class: 'error', role: 'alert', 'data-testid': 'card-problem' }, `could not read ${p.pipeline}: ${String(error?.message ?? error)}`, hint ? ` (${hint})` : null));
   }
 
   const kinds = api('/api/pipelines').then((x) => x.pipelines).catch(() => []);
@@ -134,6 +177,8 @@ export function mountDay(root, shell, date) {
     const agg = def.aggregates[0].name;
     const path = `/api/pipelines/${encodeURIComponent(p.pipeline)}/windows`;
     const [realtime, batch] = await Promise.all([allRows(path, { date: day, version: 'realtime', limit: 5000 }), allRows(path, { date: day, version: 'live', limit: 5000 })]);
+    // A day without windows on either side: said, not a blank chart the height of one.
+    if (realtime.length === 0 && batch.length === 0) return el('p', { class: 'muted', 'data-testid': 'day-chart-empty' }, `no windows of ${day} in either version`);
     const holder = el('div', { class: 'chart', 'data-testid': 'day-chart' });
     const legend = el('div', { class: 'legend' }, el('span', { class: 'swatch realtime' }, '━'), ` realtime ${agg} (version 0)   `,
       el('span', { class: 'swatch batch' }, '┅'), ` batch ${agg} (version ${p.live_version}, live)`);

@@ -1,6 +1,7 @@
 import { allRows, api, retryDelay, topWindows } from './api.js';
 import { definitionsNote, PALETTE, pointsOf, timeChart } from './charts.js';
 import { clear, clipped, el, emptyState, fmt } from './dom.js';
+import { totalLabel } from './totals.js';
 
 // The live view: per windowed pipeline a chart of its top keys (or its one global series), per rule
 // pipeline an alerts feed, and per pipeline its watermark, lag, late and dead-letter counts. It re-reads
@@ -51,7 +52,7 @@ export function mountLive(root, shell) {
     const spanSelect = el('select', { 'aria-label': 'range', onchange: (e) => { choice.get(p.name).span = Number(e.target.value); schedule(0); } },
       [...new Set([3600e3, 2 * 3600e3, 4 * 3600e3, 6 * 3600e3, 24 * 3600e3, spanOf(p)])].sort((a, b) => a - b)
         .map((ms) => el('option', { value: ms, selected: ms === spanOf(p) }, `last ${ms / 3600e3} h`)));
-    const what = p.key.length === 0 ? 'one global series' : `top ${TOP} ${p.key.join(', ')} by the aggregate over the range`;
+    const what = p.key.length === 0 ? 'one global series' : `top ${TOP} ${p.key.join(', ')} by the sum of their windows in the range`;
     return el('article', { class: 'card', 'data-pipeline': p.name, 'data-testid': 'chart-card' },
       el('h2', {}, p.name),
       el('div', { class: 'sub' }, `${p.window.kind} ${p.window.size}${p.window.every ? ` every ${p.window.every}` : ''} windows · ${what} · B ${p.max_out_of_orderness}, L ${p.allowed_lateness}`),
@@ -211,8 +212,10 @@ export function mountLive(root, shell) {
     const holder = card.querySelector('[data-testid="chart"]');
     charts.get(p.name)?.dispose();
     charts.set(p.name, timeChart(holder, series, { fill: p.key.length > 0 && COUNTING.has(fn) ? 0 : null }));
+    const total = totalLabel(p.window, p.aggregates, aggregate);
     clear(table).append(
-      el('tr', {}, el('th', {}, ''), el('th', {}, p.key.length ? p.key.join(', ') : 'series'), el('th', { class: 'num' }, p.key.length ? `${aggregate} over the range` : ''),
+      el('tr', {}, el('th', {}, ''), el('th', {}, p.key.length ? p.key.join(', ') : 'series'),
+        el('th', { class: 'num', 'data-testid': 'total-header', title: p.key.length ? total.title : undefined }, p.key.length ? total.header : ''),
         el('th', { class: 'num' }, `newest window`), el('th', { class: 'num' }, 'windows')),
       ...rowsOut.map((r, i) => el('tr', { 'data-testid': 'top-row', 'data-key': JSON.stringify(r.key), 'data-total': r.total ?? '', 'data-latest': r.latest ?? '' },
         el('td', {}, el('span', { dataset: { color: PALETTE[i % PALETTE.length] } }, '■')),

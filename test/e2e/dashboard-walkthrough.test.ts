@@ -1,0 +1,163 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { concord } from '../fixtures/cli.ts';
+import { tempWorkspace } from '../fixtures/workspace.ts';
+
+// The dashboard as a new user meets it with their own definitions (a composite key, a hopping window,
+// averages, a pipeline with no results yet) and a day whose reconciliation published one pipeline and
+// refused another: the page says what each number is and what each reconciliation did (a real browser,
+// Debian's chromium).
+const CHROMIUM = '/usr/bin/chromium';
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const ws = tempWorkspace('concord-dashboard-walk-');
+const DATE = '2026-11-23';
+const FARES = 'fares_city_zone_15m', HOP = 'rides_hopping', TIPS = 'tips_per_hour';
+const defs = join(ws.dir, 'rides.definitions.json');
+const store = `duckdb:${join(ws.dir, 'store.duckdb')}`;
+
+let server: ChildProcess | undefined;
+let browser: Browser | undefined;
+let base = '';
+
+/** Rides every 30 s from `from` for `minutes`, over three cities and two zones. */
+function rides(from: string, minutes: number, tag: string): string {
+  const t0 = Date.parse(from);
+  const cities = ['Oslo', 'Zürich', '東京'];
+  return Array.from({ length: minutes * 2 }, (_, i) => JSON.stringify({
+    ride_id: `${tag}${i}`, pickup_at: new Date(t0 + i * 30_000).toISOString(), driver_id: `d${i % 11}`,
+    city: cities[i % 3], zone: i % 4 < 2 ? 'north' : 'south', fare: `${5 + (i % 17)}.${i % 10}0`, distance_km: 1 + (i % 13),
+  })).join('\n') + '\n';
+}
+
+async function api(path: string): Promise<any> {
+  const r = await fetch(`${base}${path}`);
+  if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+afterAll(async () => {
+  await browser?.close();
+  server?.kill('SIGTERM');
+  ws.cleanup();
+});
+
+describe('the dashboard with a user\'s own pipelines and a partly reconciled day', () => {
+  let page: Page;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (Debian's package; .ci/run installs it)`);
+    writeFileSync(defs, JSON.stringify({
+      schemas: {
+        rides: { time: 'pickup_at', id: 'ride_id', key: 'driver_id', fields: { ride_id: 'string', pickup_at: 'timestamp', driver_id: 'string', city: 'string', zone: 'string', fare: 'decimal(2)', distance_km: 'double?' } },
+        tips: { time: 'at', id: 'tip_id', key: 'driver_id', fields: { tip_id: 'string', at: 'timestamp', driver_id: 'string', amount: 'decimal(2)' } },
+      },
+      pipelines: {
+        [FARES]: { input: 'rides', key: ['city', 'zone'], window: { tumbling: '15m' }, aggregates: { rides: 'count', avg_km: ['avg', 'distance_km'] } },
+        [HOP]: { input: 'rides', key: ['city'], window: { hopping: '30m', every: '10m' }, aggregates: { avg_fare: ['avg', 'fare'], rides: 'count' } },
+        [TIPS]: { input: 'tips', key: [], window: { tumbling: '1h' }, aggregates: { total: ['sum', 'amount'] } },
+      },
+    }));
+    const day = join(ws.dir, 'day.jsonl'), extra = join(ws.dir, 'extra.jsonl');
+    writeFileSync(day, rides(`${DATE}T08:00:00Z`, 120, 'a'));
+    writeFileSync(extra, rides(`${DATE}T10:00:00Z`, 30, 'b'));
+    const stream = (p: string, input: string) => {
+      const r = concord(['stream', '--definitions', defs, '--pipeline', p, '--input', input, '--output', join(ws.dir, `${p}.jsonl`), '--store', store]);
+      expect(r.code, r.stderr).toBe(0);
+    };
+    stream(FARES, day);
+    stream(HOP, day);
+    // Half an hour the archive never gets: the fares' reconciliation meets windows it cannot explain.
+    stream(FARES, extra);
+    const archived = concord(['archive', '--definitions', defs, '--schema', 'rides', '--input', day, '--dir', join(ws.dir, 'archive')]);
+    expect(archived.code, archived.stderr).toBe(0);
+    const reconcile = (p: string) => concord(['reconcile', '--definitions', defs, '--date', DATE, '--pipeline', p, '--archive', join(ws.dir, 'archive'), '--store', store, '--report-dir', join(ws.dir, 'reports')]);
+    const hop = reconcile(HOP);
+    expect(hop.code, hop.stderr).toBe(0);
+    const fares = reconcile(FARES);
+    expect(fares.stderr).toMatch(/UNEXPLAINED; nothing was corrected/);
+
+    const script = `import { serveCommand } from './cli/commands/serve.ts'; import { parseCommandArgs } from './cli/args.ts';
+      const v = parseCommandArgs(serveCommand, ${JSON.stringify(['--store', store, '--definitions', defs, '--port', '0', '--log-level', 'warn'])}); process.exitCode = await serveCommand.run(v);`;
+    server = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    base = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: server!.stderr! }).on('line', (l) => { const m = /^concord serve: (http:\/\/127\.0\.0\.1:\d+)\//.exec(l); if (m) resolve(m[1]!); });
+      server!.on('exit', (code) => reject(new Error(`concord serve exited (${code})`)));
+    });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    page.on('pageerror', (e) => problems.push(String(e)));
+    page.on('console', (m) => { if (m.type() === 'error' && !/status of 500/.test(m.text())) problems.push(m.text()); });
+  }, 240_000);
+
+  // The page showed a refused reconciliation's numbers and causes like a published one's: nothing said
+  // that the day was not corrected.
+  it('day view: says which reconciliation published a version and which published nothing, and why', async () => {
+    const day = await api(`/api/days/${DATE}`);
+    const rec = (p: string) => day.pipelines.find((x: any) => x.pipeline === p).reconciliation;
+    expect(rec(FARES).status).toBe('failed_unexplained');
+    expect(rec(HOP).status).toBe('published');
+    await page.goto(`${base}/#/day/${DATE}`);
+    await page.locator('[data-testid="day-card"]').nth(2).waitFor();
+    const outcome = (p: string) => page.locator(`[data-testid="day-card"][data-pipeline="${p}"] [data-testid="rec-outcome"]`);
+    expect(await outcome(FARES).getAttribute('data-status')).toBe('failed_unexplained');
+    const failed = await outcome(FARES).textContent();
+    expect(failed).toContain(`published nothing: ${rec(FARES).unexplained} of ${rec(FARES).different} differences are unexplained, so version 0 (realtime) stays live`);
+    expect(failed).toContain(`concord reconcile --date ${DATE} --pipeline ${FARES} --archive DIR --force`);
+    expect(await outcome(HOP).textContent()).toContain(`published version ${rec(HOP).version}`);
+    expect(await page.locator(`[data-testid="day-card"][data-pipeline="${TIPS}"] [data-testid="rec-outcome"]`).count()).toBe(0);
+  }, 60_000);
+
+
+  it('day view: a pipeline without data has a "no data" badge (not a padded box) and no blank chart', async () => {
+    const card = page.locator(`[data-testid="day-card"][data-pipeline="${TIPS}"]`);
+    const badge = card.locator('[data-testid="day-empty"]');
+    // The empty state's rule (.empty: 28 px padding, centred) padded the badge into a box as tall as three lines.
+    expect(await badge.evaluate((b) => (globalThis as any).getComputedStyle(b).paddingTop)).toBe('1px');
+    expect(await card.locator('[data-testid="day-chart"]').count()).toBe(0);
+    expect(await card.locator('[data-testid="day-chart-empty"]').textContent()).toBe(`no windows of ${DATE} in either version`);
+    expect(problems).toEqual([]);
+  }, 30_000);
+
+  // One pipeline's failing read (a 500) left the whole day view with an error line and no card at all.
+  it('day view: a pipeline whose report fails says so in its card; the others are shown', async () => {
+    const other = await browser!.newPage({ viewport: { width: 1400, height: 1000 } });
+    await other.route((u) => u.pathname === `/api/days/${DATE}/pipelines/${HOP}/report`, (r) => r.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: 'internal error (see the server log)' }) }));
+    await other.goto(`${base}/#/day/${DATE}`);
+    await other.locator('[data-testid="day-card"]').nth(2).waitFor();
+    expect(await other.locator('[data-testid="day-card"]').evaluateAll((cards) => cards.map((c) => (c as any).dataset.pipeline))).toEqual([FARES, HOP, TIPS]);
+    expect(await other.locator(`[data-testid="day-card"][data-pipeline="${HOP}"] [data-testid="card-problem"]`).textContent()).toBe(`could not read ${HOP}: internal error (see the server log)`);
+    expect(await other.locator(`[data-testid="day-card"][data-pipeline="${FARES}"] [data-testid="rec-metrics"]`).count()).toBe(1);
+    expect(await other.locator('[data-testid="day-error"]').count()).toBe(0);
+    await other.close();
+  }, 30_000);
+
+  // "avg_fare over the range" read 600 for fares of 5 to 22 (the windows' averages added up), and a
+  // hopping window's count counted each ride three times under the same words.
+  it('live view: the top table says what its total is: over the range for a tumbling count, a sum of windows otherwise', async () => {
+    await page.goto(`${base}/#/live`);
+    const card = (p: string) => page.locator(`[data-testid="chart-card"][data-pipeline="${p}"]`);
+    await card(FARES).locator('[data-testid="top-row"]').first().waitFor();
+    await card(HOP).locator('[data-testid="top-row"]').first().waitFor();
+    expect(await card(FARES).locator('[data-testid="total-header"]').textContent()).toBe('rides over the range');
+    const hopHeader = card(HOP).locator('[data-testid="total-header"]');
+    expect(await hopHeader.textContent()).toBe('sum of the windows\' avg_fare');
+    expect(await hopHeader.getAttribute('title')).toMatch(/an avg added up is no avg over the range/);
+    // The numbers stay /top's.
+    const table = card(HOP).locator('[data-testid="top-table"]');
+    const top = await api(`/api/pipelines/${HOP}/top?by=avg_fare&n=10&from=${await table.getAttribute('data-from')}&to=${await table.getAttribute('data-to')}`);
+    expect(await table.locator('[data-testid="top-row"]').evaluateAll((rows) => rows.map((r) => Number((r as any).dataset.total)))).toEqual(top.keys.map((k: any) => k.total));
+    await card(HOP).locator('select[aria-label="aggregate"]').selectOption('rides');
+    await card(HOP).locator('[data-testid="total-header"]', { hasText: 'sum of the windows\' rides' }).waitFor();
+    expect(await card(HOP).locator('[data-testid="total-header"]').getAttribute('title')).toContain('each event counts in 3 of them');
+    // The chart's time axis says its zone.
+    expect(await card(FARES).locator('[data-testid="chart"]').getAttribute('data-x-label')).toBe('time (UTC)');
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+});
