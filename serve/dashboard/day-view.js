@@ -87,7 +87,7 @@ export function mountDay(root, shell, date) {
   }
 
   async function pipelineCard(day, p) {
-    const card = el('article', { class: 'card', 'data-testid': 'day-card', 'data-pipeline': p.pipeline },
+    const card = el('article', { class: 'card', 'data-testid': 'day-card', 'data-pipeline': p.pipeline, 'aria-label': p.pipeline },
       el('h2', {}, p.pipeline, ' ', el('span', { class: `badge ${p.status}`, 'data-testid': 'day-status' }, p.status),
         ...(p.empty ? [' ', el('span', { class: 'badge empty', 'data-testid': 'day-empty' }, 'no data')] : [])),
       el('div', { class: 'sub' }, `live version ${p.live_version}${p.live_version === 0 ? ' (realtime, not reconciled)' : ''} · watermark ${fmt.time(p.watermark)} · ` +
@@ -153,7 +153,7 @@ export function mountDay(root, shell, date) {
   /** A pipeline's card whose reads failed: its name and the API's error, in place of its numbers. */
   function failedCard(p, error) {
     const hint = error?.body?.hint;
-    return el('article', { class: 'card', 'data-testid': 'day-card', 'data-pipeline': p.pipeline },
+    return el('article', { class: 'card', 'data-testid': 'day-card', 'data-pipeline': p.pipeline, 'aria-label': p.pipeline },
       el('h2', {}, p.pipeline, ' ', el('span', { class: `badge ${p.status}`, 'data-testid': 'day-status' }, p.status)),
       el('p', { class: 'error', role: 'alert', 'data-testid': 'card-problem' }, `could not read ${p.pipeline}: ${String(error?.message ?? error)}`, hint ? ` (${hint})` : null));
   }

@@ -53,7 +53,7 @@ export function mountLive(root, shell) {
       [...new Set([3600e3, 2 * 3600e3, 4 * 3600e3, 6 * 3600e3, 24 * 3600e3, spanOf(p)])].sort((a, b) => a - b)
         .map((ms) => el('option', { value: ms, selected: ms === spanOf(p) }, `last ${ms / 3600e3} h`)));
     const what = p.key.length === 0 ? 'one global series' : `top ${TOP} ${p.key.join(', ')} by the sum of their windows in the range`;
-    return el('article', { class: 'card', 'data-pipeline': p.name, 'data-testid': 'chart-card' },
+    return el('article', { class: 'card', 'data-pipeline': p.name, 'data-testid': 'chart-card', 'aria-label': p.name },
       el('h2', {}, p.name),
       el('div', { class: 'sub' }, `${p.window.kind} ${p.window.size}${p.window.every ? ` every ${p.window.every}` : ''} windows · ${what} · B ${p.max_out_of_orderness}, L ${p.allowed_lateness}`),
       el('div', { class: 'controls' }, aggSelect, spanSelect, el('span', { class: 'muted', 'data-role': 'range' })),
@@ -64,7 +64,7 @@ export function mountLive(root, shell) {
   }
 
   function alertsCard(p) {
-    return el('article', { class: 'card', 'data-pipeline': p.name, 'data-testid': 'alerts-card' },
+    return el('article', { class: 'card', 'data-pipeline': p.name, 'data-testid': 'alerts-card', 'aria-label': p.name },
       el('h2', {}, p.name),
       el('div', { class: 'sub' }, `alert when ${p.rule.measure}${p.rule.field ? ` ${p.rule.field}` : ''} per ${p.key.join(', ')} within ${p.rule.within} exceeds ${p.rule.more_than}`),
       problemLine(),

@@ -26,7 +26,10 @@ function route() {
   current?.destroy();
   view.replaceChildren();
   for (const a of document.querySelectorAll('[data-nav]')) a.classList.toggle('active', a.dataset.nav === (name === 'day' ? 'day' : 'live'));
-  current = name === 'day' ? mountDay(view, shell, arg && /^\d{4}-\d{2}-\d{2}$/.test(arg) ? arg : undefined) : mountLive(view, shell);
+  // The tab and the history say which view (and day) they hold: every view was titled "Concord".
+  const day = arg && /^\d{4}-\d{2}-\d{2}$/.test(arg) ? arg : undefined;
+  document.title = name === 'day' ? `${day ? `Day ${day}` : 'Day'} · Concord` : 'Live · Concord';
+  current = name === 'day' ? mountDay(view, shell, day) : mountLive(view, shell);
 }
 
 function connect() {

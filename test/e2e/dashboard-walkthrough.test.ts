@@ -160,4 +160,16 @@ describe('the dashboard with a user\'s own pipelines and a partly reconciled day
     expect(problems).toEqual([]);
   }, 60_000);
 
+  // Every view was titled "Concord", and the cards had no name: a screen reader listed five unnamed articles.
+  it('names the view in the title and each pipeline\'s card by its pipeline', async () => {
+    await page.goto(`${base}/#/day/${DATE}`);
+    await page.locator('[data-testid="day-card"]').nth(2).waitFor();
+    expect(await page.title()).toBe(`Day ${DATE} · Concord`);
+    for (const p of [FARES, HOP, TIPS]) expect(await page.getByRole('article', { name: p, exact: true }).count(), p).toBe(1);
+    await page.goto(`${base}/#/live`);
+    await page.locator('[data-testid="chart-card"]').nth(2).waitFor();
+    expect(await page.title()).toBe('Live · Concord');
+    for (const p of [FARES, HOP, TIPS]) expect(await page.getByRole('article', { name: p, exact: true }).locator('h2').textContent(), p).toBe(p);
+    expect(await page.getByRole('status', { name: 'live stream' }).count()).toBe(1);
+  }, 30_000);
 });
