@@ -97,7 +97,13 @@ export class LiveFeed {
   }
 
   private async read(s: StoreSnapshot): Promise<void> {
-    if (s.empty) return;
+    if (s.empty) {
+      // Nothing was there: whatever is written next is new (it was taken for rows older than the listener
+      // and skipped, so the first stream into an empty store sent no revision, only its watermark).
+      this.seq ??= 0;
+      for (const def of this.registry.pipelines) if (!this.marks.has(def.name)) this.marks.set(def.name, { since: 0, sent: new Map() });
+      return;
+    }
     const now = this.now();
     for (const [pipeline, w] of await s.watermarks()) {
       if (this.watermarks.get(pipeline) === w) continue;
@@ -118,7 +124,11 @@ export class LiveFeed {
 
   private async rows(s: StoreSnapshot, def: PipelineDefinition, reconciled: Set<string>): Promise<void> {
     const { last } = await s.extent(def.name);
-    if (last === null) return;
+    if (last === null) {
+      // No row of it yet: its first rows, when they come, are new to every listener.
+      if (!this.marks.has(def.name)) this.marks.set(def.name, { since: 0, sent: new Map() });
+      return;
+    }
     const w = this.watermarks.get(def.name) ?? last;
     const reach = (def.kind === 'windowed' ? def.window.size : def.rule.span) + def.allowedLateness + def.watermark.maxOutOfOrderness + 60_000;
     const from = Math.min(w, last) - reach;

@@ -36,6 +36,7 @@ export function mountDay(root, shell, date) {
       return;
     }
     if (days.days.length === 0) {
+      noDays = true;
       root.replaceChildren(emptyState('No day has results yet', [
         ['Fill the store with a whole generated and reconciled day: ', el('code', {}, 'concord demo'), '.'],
         ['Or stream results (', el('code', {}, 'concord stream --store URL'), ', ', el('code', {}, 'concord run'), ' + ', el('code', {}, 'concord sink'),
@@ -43,6 +44,7 @@ export function mountDay(root, shell, date) {
       ]));
       return;
     }
+    if (noDays) { noDays = false; root.replaceChildren(head, body); }
     const dates = days.days.map((d) => d.date);
     const chosen = date ?? dates[0];
     // A date of the address that is no calendar day (2026-02-30) is read (the API says what is wrong) but
@@ -56,6 +58,7 @@ export function mountDay(root, shell, date) {
     await render(chosen);
   }
 
+  let noDays = false; // the store had no day: the page says what to run, and reads again when results arrive
   let chosenDay;
   let draws = [];
   let renders = 0;
@@ -237,6 +240,9 @@ export function mountDay(root, shell, date) {
       if (type === 'version' && data.date === chosenDay) reload(500);
       // The live stream is back after a gap: a switch of that time was not announced.
       if (type === 'reconnected') reload(100);
+      // The store had no day: any news of it (a revision, a watermark, the store free again after a
+      // writer) may be its first results; read the days again (the page said "no day" until reloaded).
+      if (noDays) reload(500);
     },
     destroy() {
       destroyed = true;

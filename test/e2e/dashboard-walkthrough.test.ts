@@ -34,6 +34,24 @@ function rides(from: string, minutes: number, tag: string): string {
   })).join('\n') + '\n';
 }
 
+/** The definitions and the day's events (and half an hour more), written once for every block. */
+function writeInputs(): void {
+  if (existsSync(defs)) return;
+  writeFileSync(defs, JSON.stringify({
+    schemas: {
+      rides: { time: 'pickup_at', id: 'ride_id', key: 'driver_id', fields: { ride_id: 'string', pickup_at: 'timestamp', driver_id: 'string', city: 'string', zone: 'string', fare: 'decimal(2)', distance_km: 'double?' } },
+      tips: { time: 'at', id: 'tip_id', key: 'driver_id', fields: { tip_id: 'string', at: 'timestamp', driver_id: 'string', amount: 'decimal(2)' } },
+    },
+    pipelines: {
+      [FARES]: { input: 'rides', key: ['city', 'zone'], window: { tumbling: '15m' }, aggregates: { rides: 'count', avg_km: ['avg', 'distance_km'] } },
+      [HOP]: { input: 'rides', key: ['city'], window: { hopping: '30m', every: '10m' }, aggregates: { avg_fare: ['avg', 'fare'], rides: 'count' } },
+      [TIPS]: { input: 'tips', key: [], window: { tumbling: '1h' }, aggregates: { total: ['sum', 'amount'] } },
+    },
+  }));
+  writeFileSync(join(ws.dir, 'day.jsonl'), rides(`${DATE}T08:00:00Z`, 120, 'a'));
+  writeFileSync(join(ws.dir, 'extra.jsonl'), rides(`${DATE}T10:00:00Z`, 30, 'b'));
+}
+
 async function api(path: string): Promise<any> {
   const r = await fetch(`${base}${path}`);
   if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
@@ -52,20 +70,8 @@ describe('the dashboard with a user\'s own pipelines and a partly reconciled day
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (Debian's package; .ci/run installs it)`);
-    writeFileSync(defs, JSON.stringify({
-      schemas: {
-        rides: { time: 'pickup_at', id: 'ride_id', key: 'driver_id', fields: { ride_id: 'string', pickup_at: 'timestamp', driver_id: 'string', city: 'string', zone: 'string', fare: 'decimal(2)', distance_km: 'double?' } },
-        tips: { time: 'at', id: 'tip_id', key: 'driver_id', fields: { tip_id: 'string', at: 'timestamp', driver_id: 'string', amount: 'decimal(2)' } },
-      },
-      pipelines: {
-        [FARES]: { input: 'rides', key: ['city', 'zone'], window: { tumbling: '15m' }, aggregates: { rides: 'count', avg_km: ['avg', 'distance_km'] } },
-        [HOP]: { input: 'rides', key: ['city'], window: { hopping: '30m', every: '10m' }, aggregates: { avg_fare: ['avg', 'fare'], rides: 'count' } },
-        [TIPS]: { input: 'tips', key: [], window: { tumbling: '1h' }, aggregates: { total: ['sum', 'amount'] } },
-      },
-    }));
+    writeInputs();
     const day = join(ws.dir, 'day.jsonl'), extra = join(ws.dir, 'extra.jsonl');
-    writeFileSync(day, rides(`${DATE}T08:00:00Z`, 120, 'a'));
-    writeFileSync(extra, rides(`${DATE}T10:00:00Z`, 30, 'b'));
     const stream = (p: string, input: string) => {
       const r = concord(['stream', '--definitions', defs, '--pipeline', p, '--input', input, '--output', join(ws.dir, `${p}.jsonl`), '--store', store]);
       expect(r.code, r.stderr).toBe(0);
@@ -172,4 +178,57 @@ describe('the dashboard with a user\'s own pipelines and a partly reconciled day
     for (const p of [FARES, HOP, TIPS]) expect(await page.getByRole('article', { name: p, exact: true }).locator('h2').textContent(), p).toBe(p);
     expect(await page.getByRole('status', { name: 'live stream' }).count()).toBe(1);
   }, 30_000);
+});
+
+// The day view of an empty store said "No day has results yet" and stayed so while the first results
+// arrived (the live view read again by itself; the day view never did).
+describe('the day view of an empty store', () => {
+  const empty = `duckdb:${join(ws.dir, 'empty.duckdb')}`;
+  let other: ChildProcess | undefined;
+  afterAll(() => { other?.kill('SIGTERM'); });
+
+  it('shows the first day once results arrive, without a reload', async () => {
+    writeInputs();
+    if (!browser) browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    const none = join(ws.dir, 'none.jsonl');
+    writeFileSync(none, '');
+    const made = concord(['stream', '--definitions', defs, '--pipeline', HOP, '--input', none, '--output', join(ws.dir, 'none-out.jsonl'), '--store', empty]);
+    expect(made.code, made.stderr).toBe(0);
+    const script = `import { serveCommand } from './cli/commands/serve.ts'; import { parseCommandArgs } from './cli/args.ts';
+      const v = parseCommandArgs(serveCommand, ${JSON.stringify(['--store', empty, '--definitions', defs, '--port', '0', '--log-level', 'warn', '--poll', '200ms'])}); process.exitCode = await serveCommand.run(v);`;
+    other = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    const emptyBase = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: other!.stderr! }).on('line', (l) => { const m = /^concord serve: (http:\/\/127\.0\.0\.1:\d+)\//.exec(l); if (m) resolve(m[1]!); });
+      other!.on('exit', (code) => reject(new Error(`concord serve exited (${code})`)));
+    });
+    const page = await browser!.newPage({ viewport: { width: 1400, height: 1000 } });
+    await page.goto(`${emptyBase}/#/day`);
+    await page.locator('[data-testid="empty-state"]', { hasText: 'No day has results yet' }).waitFor();
+    await page.locator('#conn[data-state="live"]').waitFor();
+    await page.evaluate(() => { (globalThis as any).marker = 1; });
+    // The live stream itself: the first rows of an empty store were taken for rows older than the
+    // listener and never sent (only the watermark was).
+    const listening = new AbortController();
+    const sse = (await fetch(`${emptyBase}/api/live`, { signal: listening.signal })).body!.getReader();
+    let said = '';
+    const revision = (async () => {
+      while (!said.includes('event: revision')) {
+        const { value, done } = await sse.read().catch(() => ({ value: undefined, done: true }));
+        if (done) return false;
+        said += new TextDecoder().decode(value);
+      }
+      return true;
+    })();
+    const r = concord(['stream', '--definitions', defs, '--pipeline', HOP, '--input', join(ws.dir, 'day.jsonl'), '--output', join(ws.dir, 'late-out.jsonl'), '--store', empty]);
+    expect(r.code, r.stderr).toBe(0);
+    await page.locator(`[data-testid="day-card"][data-pipeline="${HOP}"]`).waitFor({ timeout: 20_000 });
+    expect(await page.locator('[data-testid="empty-state"]').count()).toBe(0);
+    expect(await page.locator('[data-testid="date-picker"]').inputValue()).toBe(DATE);
+    expect(await page.evaluate(() => (globalThis as any).marker)).toBe(1);
+    const bound = setTimeout(() => listening.abort(), 20_000); // a bound on a failure only
+    expect(await revision, said.slice(0, 500)).toBe(true);
+    clearTimeout(bound);
+    listening.abort();
+    await page.close();
+  }, 90_000);
 });
