@@ -3,8 +3,10 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseDefinitions } from './definitions-file.ts';
+import { DefinitionsFileError, parseDefinitions } from './definitions-file.ts';
+import { q } from './definitions-problems.ts';
 import { ConfigError } from './errors.ts';
+import { duplicateKeys } from './json-duplicate-keys.ts';
 import type { Registry } from './registry.ts';
 
 const MODULES = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
@@ -117,6 +119,20 @@ export async function loadDefinitionsFile(path: string): Promise<Registry> {
       const place = /\(line (\d+) column (\d+)\)/.exec(message);
       throw new ConfigError(`definitions file ${path} is not valid JSON: ${message} (a module needs a .ts or .js extension)${place ? excerpt(text, Number(place[1]), Number(place[2])) : ''}`, { cause: error });
     }
+    const repeated = duplicateKeys(text);
+    if (repeated.length > 0) throw withOtherProblems(path, content, repeated.map((d) =>
+      `${d.path}: ${q(d.key)} is written ${d.at.length === 2 ? 'twice' : `${d.at.length} times`} (at ${d.at.join(', ')}); JSON keeps only the last and drops the others: rename or remove all but one`));
   }
   return parseDefinitions(content, path);
+}
+
+/** The file's problems with `first` ahead: every problem at once, as ever. */
+function withOtherProblems(path: string, content: unknown, first: readonly string[]): DefinitionsFileError {
+  try {
+    parseDefinitions(content, path);
+  } catch (error) {
+    if (error instanceof DefinitionsFileError) return new DefinitionsFileError(path, [...first, ...error.problems]);
+    throw error;
+  }
+  return new DefinitionsFileError(path, first);
 }

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DefinitionsFileError } from '../../pipeline/definitions-file.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { loadDefinitionsFile } from '../../pipeline/load-definitions.ts';
 
@@ -23,5 +24,29 @@ describe('a definitions module that does not export the object', () => {
     const path = file('throws.mjs', "throw { reason: 'no config' };\n");
     await expect(loadDefinitionsFile(path)).rejects.toThrow(ConfigError);
     await expect(loadDefinitionsFile(path)).rejects.toThrow(`cannot load definitions module ${path}: threw {"reason":"no config"}`);
+  });
+});
+
+describe('a JSON definitions file with a key written twice', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'concord-load-defs-dup-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const schema = '"rides": {"time": "t", "id": "id", "fields": {"id": "string", "t": "timestamp", "city": "string"}}';
+  const pipeline = (window: string) => `{"input": "rides", "key": "city", "window": {"tumbling": "${window}"}, "aggregates": {"n": "count"}}`;
+
+  it('is refused naming the key, its object and both places, with the file\'s other problems (JSON.parse kept the last one silently)', async () => {
+    // A pipeline block copied to make a second one, its name not changed yet: the first one vanished.
+    const path = join(dir, 'copied.json');
+    writeFileSync(path, `{\n "schemas": {${schema}},\n "pipelines": {\n  "per_city": ${pipeline('15m')},\n  "per_city": ${pipeline('1h')},\n  "other": {"input": "ridez"}\n }\n}\n`);
+    const error = await loadDefinitionsFile(path).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(DefinitionsFileError);
+    const { problems } = error as DefinitionsFileError;
+    expect(problems[0]).toBe('pipelines: "per_city" is written twice (at 4:3, 5:3); JSON keeps only the last and drops the others: rename or remove all but one');
+    expect(problems.slice(1).some((p) => p.startsWith('pipelines.other.input: "ridez" is not a schema'))).toBe(true);
+  });
+
+  it('a field written twice in a schema too', async () => {
+    const path = join(dir, 'field.json');
+    writeFileSync(path, `{"schemas": {"rides": {"time": "t", "id": "id", "fields": {"id": "string", "t": "timestamp", "city": "string", "city": "int"}}}, "pipelines": {"p": ${pipeline('1m')}}}`);
+    await expect(loadDefinitionsFile(path)).rejects.toThrow(/schemas\.rides\.fields: "city" is written twice \(at 1:\d+, 1:\d+\)/);
   });
 });
