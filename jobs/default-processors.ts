@@ -4,7 +4,7 @@ import { ConcordError } from '../pipeline/errors.ts';
 import { shellWord } from '../pipeline/names.ts';
 import type { Registry } from '../pipeline/registry.ts';
 import type { DayReconciliation } from '../reconcile/day-report.ts';
-import { backfillDay, NoArchivedDayError, reconcileDay, reportWritten } from '../reconcile/reconcile-day.ts';
+import { backfillDay, DayRecomputedError, NoArchivedDayError, reconcileDay, reportWritten } from '../reconcile/reconcile-day.ts';
 import type { SqlResultStore } from '../store/sql-store.ts';
 import { describeSummary, pruneStore, retentionSet, summarize, type RetentionPolicy } from '../store/store-retention.ts';
 import { backfillDays } from './backfill-days.ts';
@@ -48,8 +48,12 @@ export function defaultProcessors(s: ProcessorSettings): JobProcessors {
       const rec = await reconcileDay({
         def: d, date, store: s.store, archiveDir: s.archiveDir, jobId, progress, ...own(pipeline), ...(allowEmpty ? { allowEmpty: true } : {}),
         ...(s.reportDir ? { reportDir: s.reportDir } : {}), ...(s.storeName === undefined ? {} : { storeName: s.storeName }),
-      }).catch((error: unknown) => { throw noArchivedDayAdvice(error, date, pipeline, 'reconcile'); });
-      return summary(rec, false);
+      }).catch((error: unknown) => {
+        // Recomputed by a backfill under these definitions: done, not a failure to retry.
+        if (error instanceof DayRecomputedError) return { pipeline, date, nothing: error.message };
+        throw noArchivedDayAdvice(error, date, pipeline, 'reconcile');
+      });
+      return 'nothing' in rec ? rec : summary(rec, false);
     },
     async backfill({ date, pipeline, jobId }, progress) {
       // backfillDay first marks the cells of archive files written after the day's last reconcile dirty.

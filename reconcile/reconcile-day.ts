@@ -102,6 +102,12 @@ export class NoRealtimeRowsError extends ConcordError {
   }
 }
 
+/** Definition versions with their row counts: `a (3 rows), b (2 rows) and c (1 rows)`. */
+const listed = (versions: ReadonlyMap<string, number>): string => {
+  const each = [...versions].map(([v, n]) => `${v} (${n} rows)`);
+  return each.length < 2 ? each.join('') : `${each.slice(0, -1).join(', ')} and ${each.at(-1)!}`;
+};
+
 /**
  * The stream's rows of the day were computed under another definition than the one given: a diff would
  * blame the definition's change on late data or a stream outage (`missing_window`) and publish it.
@@ -112,7 +118,7 @@ export class DefinitionChangedError extends ConcordError {
    * --config). When the stored rows carry it, those settings made the difference, and are named.
    */
   constructor(pipeline: string, date: string, given: string, stored: ReadonlyMap<string, number>, by: 'reconcile' | 'backfill' = 'reconcile', context: { archiveDir?: string; own?: string } = {}) {
-    const versions = [...stored].map(([v, n]) => `${v} (${n} rows)`).join(', ');
+    const versions = listed(stored);
     const what = by === 'reconcile'
       ? `the stream's rows were computed by definition version ${versions}, the definitions give ${given}: reconcile compares a day with the definition that computed it`
       : `the day's live rows were computed by definition version ${versions}, the definitions give ${given}: backfill recomputes cells of a day with the definition that computed it (recomputed cells beside the others would mix two definitions)`;
@@ -120,9 +126,26 @@ export class DefinitionChangedError extends ConcordError {
     super(byTiming
       ? `${pipeline} ${date}: ${what}. The definitions file's own B and L give ${context.own}, the stored rows' version: ` +
         '--max-out-of-orderness / --allowed-lateness (or CONCORD_MAX_OUT_OF_ORDERNESS / CONCORD_ALLOWED_LATENESS, --config) made the other; leave them out'
-      : `${pipeline} ${date}: ${what} (run it with that definition), or recompute the day under this one ` +
+      // Stream rows of two definitions (changed mid-day): no definitions file reconciles the day whole.
+      : `${pipeline} ${date}: ${what}${stored.size > 1 ? ': no one definition computed the day; recompute it under this one' : ' (run it with that definition), or recompute the day under this one'} ` +
         `with \`concord backfill --from ${date} --to ${date} --pipeline ${shellWord(pipeline)} --archive ${context.archiveDir === undefined ? 'DIR' : shellWord(context.archiveDir)}\``,
     { domain: 'user' });
+  }
+}
+
+/**
+ * The stream's rows of the day were computed under other definitions, and the day's live rows were
+ * recomputed under the one given (`backfill --from D --to D`): there is nothing of this definition's
+ * stream to compare with a replay, and nothing left to do. Not a failure: the day holds what was asked.
+ */
+export class DayRecomputedError extends ConcordError {
+  constructor(pipeline: string, date: string, given: string, stream: ReadonlyMap<string, number>) {
+    super(
+      `${pipeline} ${date}: already recomputed from the archive under these definitions (${given}): nothing to reconcile. ` +
+        `(the stream's rows of the day were computed by definition version ${listed(stream)}: a diff against this definition's replay ` +
+        'would blame the change on the data)',
+      { domain: 'user' },
+    );
   }
 }
 
@@ -190,8 +213,14 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   ]);
   const given = definitionVersion(def);
   const stored = new Map<string, number>();
-  for (const r of realtime) if (r.definitionVersion !== given) stored.set(r.definitionVersion, (stored.get(r.definitionVersion) ?? 0) + 1);
-  if (stored.size > 0) throw new DefinitionChangedError(def.name, date, given, stored, 'reconcile', { archiveDir: req.archiveDir, ...(req.ownVersion === undefined ? {} : { own: req.ownVersion }) });
+  for (const r of realtime) stored.set(r.definitionVersion, (stored.get(r.definitionVersion) ?? 0) + 1);
+  if ([...stored.keys()].some((v) => v !== given)) {
+    // A day already recomputed under these definitions (backfill) has no stream rows of theirs to diff:
+    // the advice to backfill it, given again, sent the user round in a loop.
+    const live = await store.definitionVersions(def.name, date);
+    if (live.size === 1 && live.has(given)) throw new DayRecomputedError(def.name, date, given, stored);
+    throw new DefinitionChangedError(def.name, date, given, stored, 'reconcile', { archiveDir: req.archiveDir, ...(req.ownVersion === undefined ? {} : { own: req.ownVersion }) });
+  }
   // Archive files written from here on may be missed by this replay: the next archive check looks at them.
   const archiveReadFrom = Date.now();
   // Archive files written after the day's first reconcile: events the stream may never have read.

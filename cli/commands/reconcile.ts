@@ -10,7 +10,7 @@ import { READ_ARCHIVE } from '../paths.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, onePipeline, pipelinesFor, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
-import { DefinitionChangedError, NoArchivedDayError, NoRealtimeRowsError, reconcileDay, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
+import { DayRecomputedError, DefinitionChangedError, NoArchivedDayError, NoRealtimeRowsError, reconcileDay, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
 import { reconciliationMarkdown, type DayReconciliation } from '../../reconcile/day-report.ts';
 import { openStore } from '../../store/open-store.ts';
 import { storeIdentity } from '../../jobs/worker-registry.ts';
@@ -120,6 +120,10 @@ async function reconcileStoredDay(v: Record<string, string | boolean | undefined
           progress: ({ done: d, total, what }) => { process.stderr.write(`reconcile ${def.name} ${date} [${d}/${total}] ${what}\n`); },
         }));
       } catch (error) {
+        if (error instanceof DayRecomputedError) {
+          process.stderr.write(`${error.message}\n`);
+          continue;
+        }
         if (error instanceof NoRealtimeRowsError || error instanceof NoArchivedDayError || error instanceof DefinitionChangedError || error instanceof CorruptArchiveDayError) {
           empty.push(def.name);
           process.stderr.write(`${error instanceof NoArchivedDayError ? `${def.name}: ` : ''}${error.message}\n`);
