@@ -95,12 +95,14 @@ export const reportCommand: CommandSpec = {
     const cells = v.cells === true;
     const output = v.output === undefined ? undefined : String(v.output);
     let missing: string[] = [];
+    let unnamed: string[] = [];
     const pruned: string[] = [];
     try {
       await reader.read(async (snapshot) => {
         const { store } = snapshot;
         const held = snapshot.empty ? [] : await snapshot.pipelines();
         missing = checkHeld(reader, registry, selected, held, held.length === 0 ? await snapshot.otherStores() : []);
+        unnamed = held.filter((name) => !registry.pipelines.some((d) => d.name === name));
         const out: DayReport<ReportRows> = { date, pipelines: [] };
         // The rows are read a page at a time as they are written (`liveRows`), so a big day is never held
         // whole; the md summary only counts them. The versions in the rows' order where the text lists them
@@ -130,7 +132,10 @@ export const reportCommand: CommandSpec = {
       await reader.close();
     }
     if (pruned.length > 0) process.stderr.write(`note: ${date} of ${pruned.join(', ')} was pruned by the store's retention (reported empty)\n`);
-    if (missing.length > 0) process.stderr.write(`note: the store ${reader.location} holds no results of ${missing.join(', ')} (reported empty)\n`);
+    // A pipeline renamed in the definitions is a new one: the old name's rows stay in the store, unread.
+    const renamed = unnamed.length === 0 ? '' : `; it holds results of ${unnamed.join(', ')}, which the definitions do not name ` +
+      '(renamed or removed: report those with the definitions they ran with)';
+    if (missing.length > 0) process.stderr.write(`note: the store ${reader.location} holds no results of ${missing.join(', ')} (reported empty)${renamed}\n`);
     return 0;
   },
 };

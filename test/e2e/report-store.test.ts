@@ -1,10 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { concord } from '../fixtures/cli.ts';
 import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
-import { FARES, RIDES_DATE, fillRidesStore, ridesRegistry } from '../fixtures/rides-store.ts';
+import { definitionVersion } from '../../pipeline/definition.ts';
+import { parseDefinitions } from '../../pipeline/definitions-file.ts';
+import { openStore } from '../../store/open-store.ts';
+import { FARES, RIDES_DATE, RIDES_DEFINITIONS, fillRidesStore, ridesRegistry } from '../fixtures/rides-store.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // The read-only commands against a store that is not what the user thinks: not there (a mistyped
@@ -81,6 +84,29 @@ describe('concord report and serve on a store that is not what the user thinks',
     const one = concord(['report', '--definitions', file, '--date', RIDES_DATE, '--store', store, '--pipeline', 'driver_burst']);
     expect(one.code, one.stderr).toBe(2);
     expect(one.stderr).toContain(`holds no results of driver_burst (it holds ${FARES}): check --pipeline or --store`);
+  });
+
+  // A pipeline renamed in the definitions: the report of the new name was empty, and nothing said the
+  // store still held the old name's rows (a new user took the day for lost).
+  it('a pipeline renamed: the note on the new name, empty, names the old name the store holds and the definitions do not', async () => {
+    const old = 'fares_hourly';
+    const withOld = { ...RIDES_DEFINITIONS, pipelines: { [FARES]: RIDES_DEFINITIONS.pipelines[FARES], [old]: RIDES_DEFINITIONS.pipelines[FARES] } };
+    const renamed = { ...RIDES_DEFINITIONS, pipelines: { [FARES]: RIDES_DEFINITIONS.pipelines[FARES], fares_by_hour: RIDES_DEFINITIONS.pipelines[FARES] } };
+    const url = `duckdb:${join(ws.dir, 'renamed.duckdb')}`;
+    const registry = parseDefinitions(withOld, 'with-old.json');
+    await fillRidesStore(url, registry);
+    const writer = await openStore(url, { registry });
+    const def = registry.pipeline(old);
+    const start = Date.parse(`${RIDES_DATE}T10:00:00.000Z`);
+    await writer.writeRealtime([{ kind: 'window', pipeline: old, windowStart: start, windowEnd: start + 900_000, key: { city: 'Porto' },
+      values: { rides: 1, revenue: 2, top_fare: 2, avg_km: 1, drivers: 1 }, revision: 0, watermark: start + 900_000, definitionVersion: definitionVersion(def) }]);
+    await writer.close();
+    const file = join(ws.dir, 'renamed.json');
+    writeFileSync(file, JSON.stringify(renamed));
+    const r = concord(['report', '--definitions', file, '--date', RIDES_DATE, '--store', url]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`note: the store ${url} holds no results of fares_by_hour (reported empty); it holds results of ${old}, which the definitions do not name ` +
+      '(renamed or removed: report those with the definitions they ran with)');
   });
 
   it('the report says the day is reconciled, as the API does, and a failed reconciliation replaced no version (null)', () => {
