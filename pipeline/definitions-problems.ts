@@ -37,9 +37,13 @@ export class Problems {
     if (!def && !(typeof name === 'string' && this.reported(`schemas.${schema.name}.fields.${name}`))) this.add(path, message);
     return def;
   }
-  /** Unknown keys are mistakes (a typo would silently mean a default). */
+  /** Unknown keys are mistakes (a typo would silently mean a default): the likely one is named. */
   keys(path: string, value: Record<string, unknown>, allowed: readonly string[]): void {
-    for (const k of Object.keys(value)) if (!allowed.includes(k)) this.add(path, `unknown key ${q(k)}; expected one of ${allowed.join(', ')}`);
+    for (const k of Object.keys(value)) {
+      if (allowed.includes(k)) continue;
+      const meant = closest(k, allowed.filter((a) => !Object.hasOwn(value, a)));
+      this.add(path, `unknown key ${q(k)}${meant === undefined ? '' : ` (did you mean ${q(meant)}?)`}; expected one of ${allowed.join(', ')}`);
+    }
   }
   duration(path: string, value: unknown, positive: boolean): Millis | undefined {
     if (typeof value !== 'string' && typeof value !== 'number') {
@@ -58,4 +62,31 @@ export class Problems {
       return undefined;
     }
   }
+}
+
+/**
+ * The one candidate nearest to `word` when `word` is a slip of it (at most two edits: a letter left
+ * out, added, changed, or two swapped; at most a third of the word); undefined when none is that near
+ * or two are equally near.
+ */
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  const limit = Math.min(2, Math.floor(word.length / 3));
+  const scored = candidates.map((c) => ({ c, d: editDistance(word.toLowerCase(), c.toLowerCase()) })).filter((x) => x.d <= limit);
+  const best = Math.min(...scored.map((x) => x.d));
+  const nearest = scored.filter((x) => x.d === best);
+  return nearest.length === 1 ? nearest[0]!.c : undefined;
+}
+
+/** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
 }

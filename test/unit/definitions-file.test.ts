@@ -107,6 +107,25 @@ describe('definitions file', () => {
     expect(found.length).toBeGreaterThanOrEqual(18);
   });
 
+  it('an unknown key names the one allowed key it is a slip of (a letter left out or swapped), and none for a word near nothing or near two', () => {
+    // "schemas" is nearer than "$schema".
+    expect(problems({ schemaz: { rides }, pipelines: {} })[0]).toMatch(/^\(file\): unknown key "schemaz" \(did you mean "schemas"\?\); expected one of /);
+    const found = problems({
+      schemas: { rides: { ...rides, max_futur_skew: '1h' } },
+      pipelines: {
+        p: { input: 'rides', key: 'city', windwo: { tumbling: '1m' }, aggregates: { n: 'count' }, alowed_lateness: '1m', colour: 1 },
+        // "window" is written already: "windw" is no slip of it (shown without a guess, as before).
+        q: { input: 'rides', window: { tumbling: '1m' }, aggregates: { n: 'count' }, windw: 1 },
+      },
+    });
+    const hint = (place: string, key: string) => found.find((f) => f.startsWith(`${place}: unknown key "${key}"`));
+    expect(hint('schemas.rides', 'max_futur_skew')).toContain('(did you mean "max_future_skew"?)');
+    expect(hint('pipelines.p', 'windwo')).toContain('(did you mean "window"?)');
+    expect(hint('pipelines.p', 'alowed_lateness')).toContain('(did you mean "allowed_lateness"?)');
+    expect(hint('pipelines.p', 'colour')).toBe('pipelines.p: unknown key "colour"; expected one of input, description, where, key, max_out_of_orderness, allowed_lateness, window, aggregates');
+    expect(hint('pipelines.q', 'windw')).not.toContain('did you mean');
+  });
+
   it('a module\'s values that are not JSON (a BigInt, a function) and a rule without a key are listed as problems, not a stack trace', () => {
     expect(problems({
       schemas: { rides },
