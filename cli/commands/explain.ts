@@ -1,25 +1,30 @@
 import { replayStatements } from '../../batch/replay.ts';
 import type { AggregateSpec } from '../../pipeline/aggregates.ts';
-import { definitionVersion, type PipelineDefinition } from '../../pipeline/definition.ts';
+import { withTiming, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { presentCondition, type Condition } from '../../pipeline/filter.ts';
 import { formatDuration } from '../../pipeline/time.ts';
 import { fieldTypeName, presentValue, type EventSchema, type FieldValue } from '../../schemas/schema.ts';
 import type { CommandSpec } from '../args.ts';
-import { loadRegistry } from './shared.ts';
+import { loadSettings } from '../config.ts';
+import { loadRegistry, timingFlags, timingOptions } from './shared.ts';
+import { runningVersion } from './validate.ts';
 
 export const explainCommand: CommandSpec = {
   name: 'explain',
   summary: 'show how a pipeline runs: the stream plan and the exact DuckDB SQL of its replay',
-  usage: 'concord explain --pipeline NAME [--archive DIR]',
-  options: ['--pipeline NAME            a pipeline of the definitions', '--archive DIR              archive root the replay SQL reads (default archive)'],
-  flags: { pipeline: { type: 'string' }, archive: { type: 'string' } },
+  usage: 'concord explain --pipeline NAME [--archive DIR] [--max-out-of-orderness D] [--allowed-lateness D]',
+  options: ['--pipeline NAME            a pipeline of the definitions', '--archive DIR              archive root the replay SQL reads (default archive)', ...timingOptions],
+  flags: { pipeline: { type: 'string' }, archive: { type: 'string' }, ...timingFlags },
   required: ['pipeline'],
   async run(v) {
     const registry = await loadRegistry(v);
-    const def = registry.pipeline(String(v.pipeline));
+    // As the commands run it: B and L of flags, env or --config (it showed the file's, and another version).
+    const settings = loadSettings(v);
+    const own = registry.pipeline(String(v.pipeline));
+    const def = withTiming(own, settings);
     const archive = String(v.archive ?? 'archive');
     const sql = replayStatements(def, archive, def.kind === 'windowed' ? { exactDistinct: false } : {});
-    process.stdout.write(`${[...streamPlan(def), '', `Replay (DuckDB over ${archive}/${def.schema.name}/dt=*/hour=*/*.parquet; \`concord replay\` adds exact distinct counts next to sketches):`, ...sql.map((s, i) => `-- statement ${i + 1}\n${s};`)].join('\n')}\n`);
+    process.stdout.write(`${[...streamPlan(def, runningVersion(own, settings)), '', `Replay (DuckDB over ${archive}/${def.schema.name}/dt=*/hour=*/*.parquet; \`concord replay\` adds exact distinct counts next to sketches):`, ...sql.map((s, i) => `-- statement ${i + 1}\n${s};`)].join('\n')}\n`);
     return 0;
   },
 };
@@ -48,14 +53,14 @@ function aggregateText(spec: AggregateSpec): string {
 }
 
 /** The stream runtime's plan for a definition, as lines a person reads. */
-function streamPlan(def: PipelineDefinition): string[] {
+function streamPlan(def: PipelineDefinition, version: string): string[] {
   const schema = def.schema;
   const B = def.watermark.maxOutOfOrderness, L = def.allowedLateness;
   const partitionKey = schema.keyField ?? schema.idField;
   const keys = def.kind === 'windowed' ? def.key : [def.key];
   const merged = def.kind === 'windowed' ? !def.key.includes(partitionKey) : def.key !== partitionKey;
   const lines = [
-    `${def.name}: ${def.kind} pipeline over schema ${schema.name}, definition version ${definitionVersion(def)}`,
+    `${def.name}: ${def.kind} pipeline over schema ${schema.name}, definition version ${version}`,
     ...(def.description ? [`  ${def.description}`] : []),
     '',
     'Stream plan:',

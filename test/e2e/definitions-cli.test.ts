@@ -199,6 +199,24 @@ describe('a user definitions file through the CLI', () => {
     expect(t.stdout).toContain('m0 > 2000 AS sat');
   });
 
+  // validate and explain printed the file's own version and L while stream, under the same
+  // CONCORD_ALLOWED_LATENESS, ran (and stamped its rows) as another version with another L.
+  it('validate and explain show the version and the B and L the commands run under, env and flags included', () => {
+    const env = { CONCORD_ALLOWED_LATENESS: '1m' };
+    const out = join(ws.dir, 'env-lateness.jsonl');
+    expect(concord(['stream', '--definitions', jsonFile, '--pipeline', 'fares', '--input', events, '--output', out], env).code).toBe(0);
+    const stamped = String(read(out)[0]!.definition_version);
+    const own = /fares\s+windowed\s+input rides, version (\w+)/.exec(concord(['validate', '--definitions', jsonFile]).stdout)![1]!;
+    expect(stamped).not.toBe(own);
+    const v = concord(['validate', '--definitions', jsonFile], env);
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.stdout).toMatch(new RegExp(`fares\\s+windowed\\s+input rides, version ${stamped} \\(B 0ms, L 1m from .*; the file's own: ${own}\\)`));
+    const e = concord(['explain', '--definitions', jsonFile, '--pipeline', 'fares', '--allowed-lateness', '1m']);
+    expect(e.code, e.stderr).toBe(0);
+    expect(e.stdout.split('\n')[0]).toContain(`definition version ${stamped} (`);
+    expect(e.stdout).toContain('(L = 1m)');
+  });
+
   it('init writes a starter module that loads to the seed pipelines', () => {
     const file = join(ws.dir, 'starter.ts');
     expect(concord(['init', '--output', file]).code).toBe(0);
