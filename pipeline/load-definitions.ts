@@ -112,9 +112,13 @@ export async function loadDefinitionsFile(path: string): Promise<Registry> {
       throw new ConfigError(`cannot read definitions file ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(error)}`, { cause: error });
     }
     if (text.trim() === '') throw new ConfigError(`definitions file ${path} is empty; write {"schemas": {...}, "pipelines": {...}} (\`concord init\` writes a starter)`);
+    // JSON.parse's message quoted the first bytes: a binary file's raw bytes on the terminal.
+    if (/[\u0000\uFFFD]/.test(text.slice(0, 4096))) throw new ConfigError(`definitions file ${path} is not text (binary bytes: an archive's Parquet file, a database?); name the JSON or .ts/.js definitions file`);
     try {
       content = JSON.parse(text);
     } catch (error) {
+      // A .yaml file holding JSON is read as JSON; YAML itself is not.
+      if (['.yaml', '.yml'].includes(ext)) throw new ConfigError(`definitions file ${path}: YAML is not read; write the same object as JSON (a .json file) or as a .ts/.js module (\`concord init\` writes a starter)`, { cause: error });
       const message = error instanceof Error ? error.message : String(error);
       const place = /\(line (\d+) column (\d+)\)/.exec(message);
       throw new ConfigError(`definitions file ${path} is not valid JSON: ${message} (a module needs a .ts or .js extension)${place ? excerpt(text, Number(place[1]), Number(place[2])) : ''}`, { cause: error });

@@ -50,3 +50,22 @@ describe('a JSON definitions file with a key written twice', () => {
     await expect(loadDefinitionsFile(path)).rejects.toThrow(/schemas\.rides\.fields: "city" is written twice \(at 1:\d+, 1:\d+\)/);
   });
 });
+
+describe('a definitions file that is no JSON text', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'concord-load-defs-text-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a binary file (a Parquet file named by mistake) is said to be no text, without its raw bytes in the message', async () => {
+    const path = join(dir, 'part-0.parquet');
+    writeFileSync(path, Buffer.from([0x50, 0x41, 0x52, 0x31, 0x15, 0x04, 0x00, 0xff, 0xfe, 0x2b]));
+    const error = await loadDefinitionsFile(path).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toBe(`definitions file ${path} is not text (binary bytes: an archive's Parquet file, a database?); name the JSON or .ts/.js definitions file`);
+  });
+
+  it('a YAML file is said to be YAML, not read (it was "not valid JSON" at its first letter)', async () => {
+    const path = join(dir, 'defs.yaml');
+    writeFileSync(path, 'schemas:\n  rides:\n    time: pickup_at\n');
+    await expect(loadDefinitionsFile(path)).rejects.toThrow(`definitions file ${path}: YAML is not read; write the same object as JSON (a .json file) or as a .ts/.js module`);
+  });
+});
