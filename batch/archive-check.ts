@@ -65,9 +65,23 @@ async function footerProblem(db: DuckDb, file: string, schema: EventSchema): Pro
 }
 
 /**
+ * Data pages that do not decode (a disk or copy error inside the file: magic bytes and footer intact),
+ * found by hashing every column of every row. Only after a read failed (`deep`): it reads the whole file.
+ */
+async function dataProblem(db: DuckDb, file: string): Promise<string | null> {
+  try {
+    await db.columns(`SELECT count(hash(COLUMNS(*))) FROM read_parquet(${quoteString(file)})`);
+    return null;
+  } catch (error) {
+    const message = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+    return `unreadable data: ${message.split('\n')[0]}`;
+  }
+}
+
+/**
  * Moves the archive's corrupt files (truncated, not Parquet, another schema) to `_corrupt/` with a
  * `.reason` file beside each, so no read ever takes them for data, and returns them for the caller to
- * report by name. The cheap check (magic bytes) runs on every call; the footers are read only when
+ * report by name. The cheap check (magic bytes) runs on every call; the footers and data are read only when
  * `deep` (after DuckDB refused the archive), since that costs a query per file. `only`: these files
  * instead of every file of the schema.
  */
@@ -78,7 +92,7 @@ export async function quarantineCorruptFiles(dir: string, schema: EventSchema, o
     // `only`: the files a read touches (a rule day's reach), those still there.
     const files = options.only ? options.only.filter((f) => existsSync(f)) : await listArchiveFiles(dir, schema);
     for (const file of files) {
-      const reason = (await magicProblem(file)) ?? (db ? await footerProblem(db, file, schema) : null);
+      const reason = (await magicProblem(file)) ?? (db ? (await footerProblem(db, file, schema)) ?? (await dataProblem(db, file)) : null);
       if (reason === null) continue;
       const movedTo = join(corruptDir(dir, schema), relative(schemaDir(dir, schema), file).replace(/[/\\]/g, '__'));
       await mkdir(corruptDir(dir, schema), { recursive: true });
@@ -111,11 +125,23 @@ export async function corruptFilesIn(dir: string, schema: EventSchema, range: { 
   }).map((n) => join(corruptDir(dir, schema), n));
 }
 
-/** A day cannot be published: archive files of its hours were corrupt, and a replay without them misses their events. */
+/**
+ * A day cannot be published: archive files of its hours were corrupt, and a replay without them misses their events.
+ * `then`: what to run once the files are back (default: the command again, or `reconcile --date --force`
+ * to publish without them); the jobs say their own command (jobs/default-processors.ts).
+ */
 export class CorruptArchiveDayError extends ConcordError {
-  constructor(pipeline: string, date: string, files: readonly string[], by: 'reconcile' | 'backfill' = 'reconcile') {
+  readonly pipeline: string;
+  readonly date: string;
+  readonly files: readonly string[];
+  readonly by: 'reconcile' | 'backfill';
+  constructor(pipeline: string, date: string, files: readonly string[], by: 'reconcile' | 'backfill' = 'reconcile', then?: string) {
     super(`${pipeline} ${date}: not published: ${files.length} archive file(s) of the day are corrupt and not read (${files.join(', ')}; the reason in each .reason file), ` +
       'so the replay misses their events. Restore a good copy into its hour folder or re-archive the source, delete the file from _corrupt/, ' +
-      `then run again${by === 'reconcile' ? '; `concord reconcile --date` with --force publishes without them' : ''}`, { domain: 'user' });
+      `then ${then ?? `run again${by === 'reconcile' ? '; `concord reconcile --date` with --force publishes without them' : ''}`}`, { domain: 'user' });
+    this.pipeline = pipeline;
+    this.date = date;
+    this.files = files;
+    this.by = by;
   }
 }

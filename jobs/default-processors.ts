@@ -1,3 +1,4 @@
+import { CorruptArchiveDayError } from '../batch/archive-check.ts';
 import { definitionVersion, withTiming } from '../pipeline/definition.ts';
 import { dayFinalAt } from '../store/day-status.ts';
 import { ConcordError } from '../pipeline/errors.ts';
@@ -51,14 +52,14 @@ export function defaultProcessors(s: ProcessorSettings): JobProcessors {
       }).catch((error: unknown) => {
         // Recomputed by a backfill under these definitions: done, not a failure to retry.
         if (error instanceof DayRecomputedError) return { pipeline, date, nothing: error.message };
-        throw noArchivedDayAdvice(error, date, pipeline, 'reconcile');
+        throw jobAdvice(error, date, pipeline, 'reconcile', s);
       });
       return 'nothing' in rec ? rec : summary(rec, false);
     },
     async backfill({ date, pipeline, jobId }, progress) {
       // backfillDay first marks the cells of archive files written after the day's last reconcile dirty.
       const backfilled = await backfillDay({ def: def(pipeline), date, store: s.store, archiveDir: s.archiveDir, jobId, progress, ...own(pipeline) })
-        .catch((error: unknown) => { throw noArchivedDayAdvice(error, date, pipeline, 'backfill'); });
+        .catch((error: unknown) => { throw jobAdvice(error, date, pipeline, 'backfill', s); });
       return { ...backfilled };
     },
     async pendingBackfills(pipeline, dates) {
@@ -74,11 +75,17 @@ export function defaultProcessors(s: ProcessorSettings): JobProcessors {
 /**
  * A job is not rerun by passing an option to it: say which command does what (retry keeps the job's
  * options). A missing archive folder is the worker's --archive, which neither a retry nor --allow-empty
- * fixes (an empty reconcile of a day the stream wrote would fail as unexplained).
+ * fixes (an empty reconcile of a day the stream wrote would fail as unexplained). Corrupt archive files:
+ * once restored, the job is retried (not `run again`, which meant the CLI command).
  */
-function noArchivedDayAdvice(error: unknown, date: string, pipeline: string, kind: 'reconcile' | 'backfill'): unknown {
-  if (!(error instanceof NoArchivedDayError)) return error;
+function jobAdvice(error: unknown, date: string, pipeline: string, kind: 'reconcile' | 'backfill', s: ProcessorSettings): unknown {
   const retry = `\`concord jobs retry --date ${date}\``;
+  if (error instanceof CorruptArchiveDayError) {
+    const without = `; to publish the day without them instead, \`concord reconcile --date ${date} --pipeline ${shellWord(pipeline)} --archive ${shellWord(s.archiveDir)} --force\` with the worker's --store` +
+      `${s.store.backend === 'duckdb' ? ' (an embedded DuckDB store: with the worker stopped)' : ''}`;
+    return new CorruptArchiveDayError(error.pipeline, error.date, error.files, error.by, `${retry}${kind === 'backfill' ? ' (its dirty cells are kept)' : without}`);
+  }
+  if (!(error instanceof NoArchivedDayError)) return error;
   const advice = !error.archiveExists
     ? `: start the worker with the archive's folder (--archive), then ${retry}`
     : kind === 'backfill'

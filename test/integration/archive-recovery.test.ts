@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, lstatSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
@@ -28,6 +28,8 @@ const defs = parseDefinitions({
   },
 }, 'x');
 const lines = Array.from({ length: 40 }, (_, i) => JSON.stringify({ id: `e${String(i).padStart(2, '0')}`, ts: i * 4_000, site: i % 3 ? 'a' : 'b' }));
+/** Where a Parquet file's footer begins: its length is the 4 bytes before the closing magic bytes. */
+const footerStart = (bytes: Buffer) => bytes.length - 8 - bytes.readUInt32LE(bytes.length - 8);
 const parquet = (dir: string) => readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.parquet') && !f.includes('_corrupt')).map((f) => join(dir, f));
 
 /** What a row says, without the watermark it was emitted under (replay has none). */
@@ -106,6 +108,31 @@ describe('archive reads recover alike in replay and reconcile', () => {
       const moved = readdirSync(join(dir, 's', '_corrupt')).filter((f) => f.endsWith('.parquet'));
       expect(moved.sort()).toEqual([expect.stringMatching(/zz-dangling\.parquet$/), expect.stringMatching(/zz-outside\.parquet$/)]);
       for (const f of moved) expect(lstatSync(join(dir, 's', '_corrupt', f)).isSymbolicLink()).toBe(true);
+    } finally {
+      warned.mockRestore();
+    }
+  });
+
+  // A file whose magic bytes and footer are intact but whose data pages are damaged (a disk or copy error
+  // in the middle): the deep check read only footers, so the file stayed in the archive and every read
+  // failed on DuckDB's own error ("ZSTD Decompression failure", "don't know what type"), a job for good.
+  it('a file with damaged data pages (footer intact) is moved out by name and the read runs without it', async () => {
+    const def = defs.pipeline('per_site');
+    const dir = join(ws.dir, 'damaged-pages'), spare = join(ws.dir, 'damaged-pages-spare');
+    await new ParquetArchive(dir, def.schema).write(memoryBatches('file:s.jsonl', lines, 1000));
+    const files = parquet(join(dir, 's')).sort();
+    const damaged = files[0]!;
+    const bytes = readFileSync(damaged);
+    bytes.fill(0xab, 4, footerStart(bytes)); // every data page: the magic bytes and the footer stay
+    writeFileSync(damaged, bytes);
+    // What the replay gives without that file: an archive of the others.
+    await new ParquetArchive(spare, def.schema).write(memoryBatches('file:s.jsonl', lines, 1000));
+    rmSync(parquet(join(spare, 's')).sort()[0]!);
+    const warned = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      expect(cells(await replay(def, dir, { exactDistinct: false }))).toEqual(cells(await replay(def, spare, { exactDistinct: false })));
+      expect(existsSync(damaged)).toBe(false);
+      expect(warned.mock.calls.map((c) => String(c[0]))).toEqual([expect.stringMatching(/is not read: unreadable data: /)]);
     } finally {
       warned.mockRestore();
     }
