@@ -1,5 +1,6 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { ConcordError } from '../pipeline/errors.ts';
+import { shellWord } from '../pipeline/names.ts';
 import { DayLock } from './day-lock.ts';
 import { lockKey, nightlyDates } from './job-ids.ts';
 import { ConcordJobs, QUEUE, jobSettings, type JobData, type JobSettings } from './job-queue.ts';
@@ -175,6 +176,7 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
       } catch (error) {
         // Retrying cannot fix bad input or unexplained differences: fail at once, with the reason.
         if (error instanceof ConcordError && !error.retriable && error.domain !== 'external') throw new UnrecoverableError(error.message);
+        if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) throw lastAttemptFailed(error, job.attemptsMade + 1, kind, pipeline, date);
         throw error;
       }
     } finally {
@@ -217,6 +219,17 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
     })();
   });
   return worker;
+}
+
+/**
+ * The failure of a job's last attempt, as `jobs status` and `enqueue --wait` show it: the reason alone
+ * ("PostgreSQL does not answer: ...") left the operator to find how a job runs again once that is fixed.
+ */
+function lastAttemptFailed(error: unknown, attempts: number, kind: string, pipeline: string, date: string): ConcordError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new ConcordError(
+    `${reason} (the ${kind} failed ${attempts} attempt${attempts === 1 ? '' : 's'}: once that is fixed, \`concord jobs retry --date ${date} --pipeline ${shellWord(pipeline)}\` runs it again)`,
+    { domain: error instanceof ConcordError ? error.domain : 'internal', cause: error });
 }
 
 /** BullMQ's error for a job whose key Redis no longer holds (`Missing key for job <id>. <command>`). */
