@@ -141,13 +141,16 @@ export class ConcordJobs {
   /**
    * Moves the failed jobs of `date` (one pipeline, or all) back to waiting: the same job ids run again
    * (the store keys versions by job id, so a retry whose earlier attempt had published changes nothing).
+   * The night's prune of `date` (no pipeline: every one) is retried with all pipelines only.
    */
   async retryFailed(date: string, pipeline?: string): Promise<string[]> {
     const names = new Set(this.pipelines(pipeline));
+    const everyPipeline = pipeline === undefined || pipeline === 'all';
     const failed = await this.queue.getJobs(['failed'], 0, 10_000);
     const retried: string[] = [];
     for (const j of failed) {
-      if (!j || j.data.date !== date || !names.has(j.data.pipeline ?? '')) continue;
+      if (!j || j.data.date !== date) continue;
+      if (j.data.kind === 'prune' ? !everyPipeline : !names.has(j.data.pipeline ?? '')) continue;
       await j.retry('failed');
       retried.push(String(j.id));
     }
@@ -224,12 +227,12 @@ export const NIGHTLY = 'nightly-reconcile';
 
 /**
  * The job with its state. The state is read after the job, so a job that finished in between shows a
- * final state without its result or reason: such a job is read again.
+ * final state with what the job held before: no result, or the reason of an earlier attempt (which
+ * `--wait` then printed as the job's failure). A finished job is read again, after its state.
  */
 async function describe(queue: Queue<JobData>, fetched: Job<JobData>): Promise<JobStatus> {
   const state = await fetched.getState();
-  const stale = (state === 'failed' && !fetched.failedReason) || (state === 'completed' && (fetched.returnvalue === undefined || fetched.returnvalue === null));
-  const j = (stale ? await queue.getJob(String(fetched.id)) : undefined) ?? fetched;
+  const j = (state === 'failed' || state === 'completed' ? await queue.getJob(String(fetched.id)) : undefined) ?? fetched;
   return {
     id: String(j.id), name: j.name, state, data: j.data, attemptsMade: j.attemptsMade, attemptsStarted: j.attemptsStarted ?? 0, progress: j.progress,
     ...(j.failedReason ? { failedReason: j.failedReason } : {}), ...(j.returnvalue !== undefined && j.returnvalue !== null ? { result: j.returnvalue } : {}),

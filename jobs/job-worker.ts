@@ -100,6 +100,8 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
     return processors.prune(async (p) => {
       await job.updateProgress({ ...p, percent: p.total === 0 ? 100 : Math.round((100 * p.done) / p.total) }).catch(() => undefined);
       log(`${job.id}: [${p.done}/${p.total}] ${p.what}`);
+    }).catch((error: unknown) => {
+      throw job.attemptsMade + 1 >= (job.opts.attempts ?? 1) ? lastAttemptFailed(error, job.attemptsMade + 1, 'prune', undefined, job.data.date ?? '?') : error;
     });
   };
   const run = async (job: Job<JobData>, token?: string) => {
@@ -225,10 +227,11 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
  * The failure of a job's last attempt, as `jobs status` and `enqueue --wait` show it: the reason alone
  * ("PostgreSQL does not answer: ...") left the operator to find how a job runs again once that is fixed.
  */
-function lastAttemptFailed(error: unknown, attempts: number, kind: string, pipeline: string, date: string): ConcordError {
+function lastAttemptFailed(error: unknown, attempts: number, kind: string, pipeline: string | undefined, date: string): ConcordError {
   const reason = error instanceof Error ? error.message : String(error);
+  const retry = `concord jobs retry --date ${date}${pipeline === undefined ? '' : ` --pipeline ${shellWord(pipeline)}`}`;
   return new ConcordError(
-    `${reason} (the ${kind} failed ${attempts} attempt${attempts === 1 ? '' : 's'}: once that is fixed, \`concord jobs retry --date ${date} --pipeline ${shellWord(pipeline)}\` runs it again)`,
+    `${reason} (the ${kind} failed ${attempts} attempt${attempts === 1 ? '' : 's'}: once that is fixed, \`${retry}\` runs it again)`,
     { domain: error instanceof ConcordError ? error.domain : 'internal', cause: error });
 }
 

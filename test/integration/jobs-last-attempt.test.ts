@@ -49,4 +49,34 @@ describe('a job failing its last attempt', () => {
       await worker.close();
     }
   }, 60_000);
+
+  // The night's prune has a date but no pipeline: `jobs retry --date D` passed it by ("no failed job of D").
+  it('the night\'s prune too: its last failure names `jobs retry --date D`, and that retries it', async () => {
+    let storeUp = false;
+    const processors: JobProcessors = {
+      reconcile: async () => ({}),
+      backfill: async () => ({}),
+      prune: async () => {
+        if (!storeUp) throw new ConcordError('PostgreSQL does not answer: connect ECONNREFUSED 127.0.0.1:5999', { domain: 'external', retriable: true });
+        return { days: 0 };
+      },
+    };
+    const worker = startWorker(processors, { redisUrl: REDIS, prefix: q });
+    try {
+      const prune = await jobs.enqueuePrune(DATE, []);
+      const id = String(prune.id);
+      const failed = await until('the prune to fail for good', async () => {
+        const [j] = await jobs.current([id]);
+        return j?.state === 'failed' ? j : undefined;
+      }, 30_000);
+      expect(failed.failedReason).toBe(
+        `PostgreSQL does not answer: connect ECONNREFUSED 127.0.0.1:5999 (the prune failed 2 attempts: once that is fixed, \`concord jobs retry --date ${DATE}\` runs it again)`);
+      expect(await jobs.retryFailed(DATE, P)).toEqual([]); // one pipeline's retry leaves the prune of every pipeline
+      storeUp = true;
+      expect(await jobs.retryFailed(DATE)).toEqual([id]);
+      await until('the retried prune to complete', async () => (await jobs.current([id]))[0]?.state === 'completed', 30_000);
+    } finally {
+      await worker.close();
+    }
+  }, 60_000);
 });
