@@ -1,18 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concord } from '../fixtures/cli.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
+import { launchChromium, requireChromium, watchedPage, serveAddress } from '../fixtures/dashboard-browser.ts';
 
 // The dashboard as a hostile user fills it: pipeline, schema and aggregate names and event values
 // (keys, ids, a rule's distinct values) that are HTML, script, `javascript:` links and right-to-left
 // overrides, read from the API and pushed through the live stream (SSE). Nothing of it may run: every
 // payload sets `window.__pwned`, and the page must show each as text (a real browser, Debian's chromium).
-const CHROMIUM = '/usr/bin/chromium';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const ws = tempWorkspace('concord-dashboard-hostile-');
 const pwn = (tag: string) => `window.__pwned="${tag}"`;
@@ -57,7 +56,7 @@ describe('the dashboard with names and values that are HTML or script', () => {
   const problems: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (Debian's package; .ci/run installs it)`);
+    requireChromium();
     writeFileSync(defs, JSON.stringify({
       schemas: { [S]: { time: 'ts', id: 'id', key: 'user', fields: { id: 'string', ts: 'timestamp', user: 'string', url: 'string' } } },
       pipelines: {
@@ -75,14 +74,9 @@ describe('the dashboard with names and values that are HTML or script', () => {
     const script = `import { serveCommand } from './cli/commands/serve.ts'; import { parseCommandArgs } from './cli/args.ts';
       const v = parseCommandArgs(serveCommand, ${JSON.stringify(['--store', store, '--definitions', defs, '--port', '0', '--log-level', 'warn', '--poll', '200ms'])}); process.exitCode = await serveCommand.run(v);`;
     server = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-    base = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: server!.stderr! }).on('line', (l) => { const m = /^concord serve: (http:\/\/127\.0\.0\.1:\d+)\//.exec(l); if (m) resolve(m[1]!); });
-      server!.on('exit', (code) => reject(new Error(`concord serve exited (${code})`)));
-    });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    page.on('pageerror', (e) => problems.push(String(e)));
-    page.on('dialog', (d) => { problems.push(`a dialog opened: ${d.message()}`); void d.dismiss(); });
+    base = await serveAddress(server!);
+    browser = await launchChromium();
+    page = await watchedPage(browser, problems);
     page.on('request', (r) => { if (!r.url().startsWith(base)) problems.push(`a request left the server: ${r.url()}`); });
   }, 240_000);
 

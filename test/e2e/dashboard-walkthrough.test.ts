@@ -1,18 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concord } from '../fixtures/cli.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
+import { launchChromium, requireChromium, watchedPage, serveAddress } from '../fixtures/dashboard-browser.ts';
 
 // The dashboard as a new user meets it with their own definitions (a composite key, a hopping window,
 // averages, a pipeline with no results yet) and a day whose reconciliation published one pipeline and
 // refused another: the page says what each number is and what each reconciliation did (a real browser,
 // Debian's chromium).
-const CHROMIUM = '/usr/bin/chromium';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const ws = tempWorkspace('concord-dashboard-walk-');
 const DATE = '2026-11-23';
@@ -69,7 +68,7 @@ describe('the dashboard with a user\'s own pipelines and a partly reconciled day
   const problems: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (Debian's package; .ci/run installs it)`);
+    requireChromium();
     writeInputs();
     const day = join(ws.dir, 'day.jsonl'), extra = join(ws.dir, 'extra.jsonl');
     const stream = (p: string, input: string) => {
@@ -91,13 +90,9 @@ describe('the dashboard with a user\'s own pipelines and a partly reconciled day
     const script = `import { serveCommand } from './cli/commands/serve.ts'; import { parseCommandArgs } from './cli/args.ts';
       const v = parseCommandArgs(serveCommand, ${JSON.stringify(['--store', store, '--definitions', defs, '--port', '0', '--log-level', 'warn'])}); process.exitCode = await serveCommand.run(v);`;
     server = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-    base = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: server!.stderr! }).on('line', (l) => { const m = /^concord serve: (http:\/\/127\.0\.0\.1:\d+)\//.exec(l); if (m) resolve(m[1]!); });
-      server!.on('exit', (code) => reject(new Error(`concord serve exited (${code})`)));
-    });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    page.on('pageerror', (e) => problems.push(String(e)));
+    base = await serveAddress(server!);
+    browser = await launchChromium();
+    page = await watchedPage(browser, problems);
     page.on('console', (m) => { if (m.type() === 'error' && !/status of 500/.test(m.text())) problems.push(m.text()); });
   }, 240_000);
 
@@ -189,7 +184,7 @@ describe('the day view of an empty store', () => {
 
   it('shows the first day once results arrive, without a reload', async () => {
     writeInputs();
-    if (!browser) browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser ??= await launchChromium();
     const none = join(ws.dir, 'none.jsonl');
     writeFileSync(none, '');
     const made = concord(['stream', '--definitions', defs, '--pipeline', HOP, '--input', none, '--output', join(ws.dir, 'none-out.jsonl'), '--store', empty]);
@@ -197,10 +192,7 @@ describe('the day view of an empty store', () => {
     const script = `import { serveCommand } from './cli/commands/serve.ts'; import { parseCommandArgs } from './cli/args.ts';
       const v = parseCommandArgs(serveCommand, ${JSON.stringify(['--store', empty, '--definitions', defs, '--port', '0', '--log-level', 'warn', '--poll', '200ms'])}); process.exitCode = await serveCommand.run(v);`;
     other = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-    const emptyBase = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: other!.stderr! }).on('line', (l) => { const m = /^concord serve: (http:\/\/127\.0\.0\.1:\d+)\//.exec(l); if (m) resolve(m[1]!); });
-      other!.on('exit', (code) => reject(new Error(`concord serve exited (${code})`)));
-    });
+    const emptyBase = await serveAddress(other!);
     const page = await browser!.newPage({ viewport: { width: 1400, height: 1000 } });
     await page.goto(`${emptyBase}/#/day`);
     await page.locator('[data-testid="empty-state"]', { hasText: 'No day has results yet' }).waitFor();

@@ -1,20 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDay, writeJsonl } from '../../generate/realistic-day.ts';
 import { concord } from '../fixtures/cli.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
+import { launchChromium, requireChromium, watchedPage, serveAddress } from '../fixtures/dashboard-browser.ts';
 
 // The dashboard end to end, in a real browser (Debian's chromium, driven by playwright-core): the demo
 // fills a store, `concord serve` serves it, the live view's charts show what the API returns, events
 // streamed into the store reach the page without a reload, and the day view shows the reconcile
 // report's differences and causes. Screenshots of both views go to docs/images/ with
 // CONCORD_SCREENSHOTS=1 (CONCORD_E2E_CLICKS sets the demo's size, default 20000).
-const CHROMIUM = '/usr/bin/chromium';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const ws = tempWorkspace('concord-dashboard-');
 const DATE = '2026-11-23';
@@ -38,16 +37,7 @@ function startServe(args: string[]): Promise<string> {
   const script = `import { serveCommand } from './cli/commands/serve.ts'; import { parseCommandArgs } from './cli/args.ts';
     const v = parseCommandArgs(serveCommand, ${JSON.stringify(args)}); process.exitCode = await serveCommand.run(v);`;
   serve = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: serve!.stderr! });
-    const said: string[] = [];
-    lines.on('line', (l) => {
-      said.push(l);
-      const m = /^concord serve: (http:\/\/127\.0\.0\.1:\d+)\//.exec(l);
-      if (m) resolve(m[1]!);
-    });
-    serve!.on('exit', (code) => reject(new Error(`concord serve exited (${code}): ${said.join('\n')}`)));
-  });
+  return serveAddress(serve);
 }
 
 async function api(path: string): Promise<any> {
@@ -61,13 +51,12 @@ describe('the dashboard in a browser', () => {
   const problems: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (Debian's package; .ci/run installs it)`);
+    requireChromium();
     const made = concord(['demo', '--dir', demo, '--clicks', process.env.CONCORD_E2E_CLICKS ?? '20000', '--transactions', '2000']);
     expect(made.code, made.stderr).toBe(0);
     base = await startServe(['--store', storeUrl, '--port', '0', '--archive', join(demo, 'archive'), '--log-level', 'warn']);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    page.on('pageerror', (e) => problems.push(String(e)));
+    browser = await launchChromium();
+    page = await watchedPage(browser, problems);
     page.on('console', (m) => { if (m.type() === 'error' && !/503/.test(m.text())) problems.push(m.text()); });
     mkdirSync(shots, { recursive: true });
   }, 240_000);
@@ -252,14 +241,9 @@ describe('the dashboard with a user\'s definitions (unusual names)', () => {
     const script = `import { serveCommand } from './cli/commands/serve.ts'; import { parseCommandArgs } from './cli/args.ts';
       const v = parseCommandArgs(serveCommand, ${JSON.stringify(['--store', url, '--definitions', defs, '--port', '0', '--log-level', 'warn'])}); process.exitCode = await serveCommand.run(v);`;
     user = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-    userBase = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: user!.stderr! }).on('line', (l) => { const m = /^concord serve: (http:\/\/127\.0\.0\.1:\d+)\//.exec(l); if (m) resolve(m[1]!); });
-      user!.on('exit', (code) => reject(new Error(`concord serve exited (${code})`)));
-    });
-    if (!browser) browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    page.on('pageerror', (e) => problems.push(String(e)));
-    page.on('dialog', (d) => { problems.push(`a dialog opened: ${d.message()}`); void d.dismiss(); });
+    userBase = await serveAddress(user!);
+    browser ??= await launchChromium();
+    page = await watchedPage(browser, problems);
   }, 240_000);
 
   it('renders any definitions: names as text, numbers as the API returns them, nothing executed', async () => {
@@ -294,10 +278,7 @@ describe('the dashboard with a user\'s definitions (unusual names)', () => {
       const v = parseCommandArgs(serveCommand, ${JSON.stringify(['--store', url, '--port', '0', '--log-level', 'warn'])}); process.exitCode = await serveCommand.run(v);`;
     const seed = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CONCORD_DEFINITIONS: '' } });
     try {
-      const base = await new Promise<string>((resolve, reject) => {
-        createInterface({ input: seed.stderr! }).on('line', (l) => { const m = /^concord serve: (http:\/\/127\.0\.0\.1:\d+)\//.exec(l); if (m) resolve(m[1]!); });
-        seed.on('exit', (code) => reject(new Error(`concord serve exited (${code})`)));
-      });
+      const base = await serveAddress(seed!);
       const other = await browser!.newPage({ viewport: { width: 1400, height: 1000 } });
       await other.goto(`${base}/#/live`);
       const empty = other.locator('[data-testid="empty-state"]');
@@ -362,14 +343,9 @@ describe('the dashboard with hostile values: long keys, tiny and huge numbers, a
     const script = `import { serveCommand } from './cli/commands/serve.ts'; import { parseCommandArgs } from './cli/args.ts';
       const v = parseCommandArgs(serveCommand, ${JSON.stringify(['--store', url, '--definitions', defs, '--port', '0', '--log-level', 'warn'])}); process.exitCode = await serveCommand.run(v);`;
     server = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-    hostileBase = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: server!.stderr! }).on('line', (l) => { const m = /^concord serve: (http:\/\/127\.0\.0\.1:\d+)\//.exec(l); if (m) resolve(m[1]!); });
-      server!.on('exit', (code) => reject(new Error(`concord serve exited (${code})`)));
-    });
-    if (!browser) browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    page.on('pageerror', (e) => problems.push(String(e)));
-    page.on('dialog', (d) => { problems.push(`a dialog opened: ${d.message()}`); void d.dismiss(); });
+    hostileBase = await serveAddress(server!);
+    browser ??= await launchChromium();
+    page = await watchedPage(browser, problems);
     page.on('response', (r) => { if (r.status() >= 400) failed.push(`${r.status()} ${r.url().slice(0, 120)} (${r.url().length} bytes)`); });
   }, 240_000);
 
