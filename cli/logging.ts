@@ -44,8 +44,9 @@ export function processLog(v: Record<string, string | boolean | undefined>, serv
     const context = named.length > 0 ? `[${named.join(' ')}] ` : '';
     destination.write(`${at === 'info' ? '' : `${at}: `}${context}${msg}\n`);
   };
-  if (format === 'json' && destination === process.stderr) {
-    // Node prints its own warnings as plain text on stderr: in a JSON log they become warn objects.
+  if (destination === process.stderr) {
+    // Node prints its own warnings (and a service's process.emitWarning, e.g. a corrupt archive file moved
+    // aside) as `(node:PID) Name: ...` plus a --trace-warnings hint: here they are the log's warn lines.
     process.removeAllListeners('warning');
     process.on('warning', (w) => write('warn', w.message, { warning: w.name }));
   }

@@ -60,4 +60,20 @@ describe('process logs (--log-format, --log-level)', () => {
       vi.unstubAllEnvs();
     }
   });
+
+  it('text: a process warning (a service\'s process.emitWarning) is a warn line of the log, not Node\'s "(node:PID)" text', async () => {
+    const before = process.listeners('warning');
+    const written: string[] = [];
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => { written.push(String(chunk)); return true; });
+    try {
+      processLog({ 'log-format': 'text' }, 'concord-test', process.stderr);
+      process.emitWarning('archive file a.parquet is not read: truncated; moved to _corrupt/a.parquet', 'CorruptArchiveFile');
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      write.mockRestore();
+      process.removeAllListeners('warning');
+      for (const l of before) process.on('warning', l);
+    }
+    expect(written).toEqual(['warn: archive file a.parquet is not read: truncated; moved to _corrupt/a.parquet\n']);
+  });
 });
