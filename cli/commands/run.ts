@@ -147,7 +147,8 @@ export const runCommand: CommandSpec = {
       const field = defs[0] ? partitionKeyField(defs[0].schema) : '?';
       const apart = defs.filter((d) => !needsMergeStage(d)).map((d) => d.name).join(', ');
       log.warn(`run ${schemas[i] ?? '?'}: records not keyed by ${field} (first: ${s.firstMisKeyed}): ${apart} compute each partition apart, so a ${field} spread over ` +
-        `partitions is counted in shares, and one share's result replaces another's; key each record by its ${field} (concord produce does)`,
+        `partitions is counted in shares, and one share's result replaces another's; key each record by its ${field} (concord produce does), or, ` +
+        `for a producer that cannot, leave \`key\` out of schema ${schemas[i] ?? '?'}: its pipelines then merge the partitions (docs/operations.md)`,
       { context: schemas[i] ?? '?', firstMisKeyed: s.firstMisKeyed, keyField: field });
     };
     // A progress line when its numbers moved: an idle stream said the same lines every 5 s for good.
