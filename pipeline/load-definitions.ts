@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DefinitionsFileError, parseDefinitions } from './definitions-file.ts';
@@ -8,6 +8,9 @@ import { q } from './definitions-problems.ts';
 import { ConfigError } from './errors.ts';
 import { duplicateKeys } from './json-duplicate-keys.ts';
 import type { Registry } from './registry.ts';
+
+/** Far above any real definitions file (hundreds of pipelines are kilobytes), far below an events file. */
+const MAX_DEFINITIONS_BYTES = 16 * 2 ** 20;
 
 const MODULES = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
 
@@ -107,8 +110,15 @@ export async function loadDefinitionsFile(path: string): Promise<Registry> {
   } else {
     let text: string;
     try {
+      // An events file or a dump named by mistake was read whole (300 MB: 660 MB of memory) before a word.
+      const { size } = await stat(full);
+      if (size > MAX_DEFINITIONS_BYTES) {
+        throw new ConfigError(`definitions file ${path} is ${(size / 2 ** 20).toFixed(0)} MiB, more than any definitions file holds (at most ${MAX_DEFINITIONS_BYTES / 2 ** 20} MiB): ` +
+          'is it the events file? Name the JSON or .ts/.js definitions file');
+      }
       text = await readFile(full, 'utf8');
     } catch (error) {
+      if (error instanceof ConfigError) throw error;
       throw new ConfigError(`cannot read definitions file ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(error)}`, { cause: error });
     }
     if (text.trim() === '') throw new ConfigError(`definitions file ${path} is empty; write {"schemas": {...}, "pipelines": {...}} (\`concord init\` writes a starter)`);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -61,6 +61,13 @@ describe('a definitions file that is no JSON text', () => {
     const error = await loadDefinitionsFile(path).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toBe(`definitions file ${path} is not text (binary bytes: an archive's Parquet file, a database?); name the JSON or .ts/.js definitions file`);
+  });
+
+  it('a file far larger than any definitions (an events file named by mistake) is refused before it is read', async () => {
+    const path = join(dir, 'events.json');
+    writeFileSync(path, '');
+    truncateSync(path, 20 * 2 ** 20); // sparse: 20 MiB of NULs on no disk
+    await expect(loadDefinitionsFile(path)).rejects.toThrow(`definitions file ${path} is 20 MiB, more than any definitions file holds (at most 16 MiB): is it the events file?`);
   });
 
   it('a YAML file is said to be YAML, not read (it was "not valid JSON" at its first letter)', async () => {
