@@ -10,6 +10,14 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * How a failed read is headed: an answer with an error status is not silence (a 500 was headed "The API
+ * does not answer"); a network failure is.
+ */
+export function failureTitle(error) {
+  return error instanceof ApiError ? `The API answered with an error (HTTP ${error.status})` : 'The API does not answer';
+}
+
 /** Retry-After in seconds (delta-seconds or an HTTP date); null when absent or unreadable. */
 function retryAfterOf(r) {
   const h = r.headers.get('retry-after');

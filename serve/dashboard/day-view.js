@@ -1,4 +1,4 @@
-import { allRows, api, retryDelay } from './api.js';
+import { allRows, api, failureTitle, retryDelay } from './api.js';
 import { pointsOf, timeChart } from './charts.js';
 import { clear, clipped, el, emptyState, fmt } from './dom.js';
 
@@ -32,7 +32,7 @@ export function mountDay(root, shell, date) {
       days = await api('/api/days');
     } catch (error) {
       if (error.status === 503) throw error; // a busy store: said in the head card, tried again soon
-      root.replaceChildren(emptyState('The API does not answer', [[String(error.message)]]));
+      root.replaceChildren(emptyState(failureTitle(error), [[String(error.message)]]));
       return;
     }
     if (days.days.length === 0) {

@@ -1,4 +1,4 @@
-import { allRows, api, retryDelay, topWindows } from './api.js';
+import { allRows, api, failureTitle, retryDelay, topWindows } from './api.js';
 import { definitionsNote, PALETTE, pointsOf, timeChart } from './charts.js';
 import { clear, clipped, el, emptyState, fmt } from './dom.js';
 import { totalLabel } from './totals.js';
@@ -33,7 +33,7 @@ export function mountLive(root, shell) {
     try {
       pipelines = (await api('/api/pipelines')).pipelines;
     } catch (error) {
-      root.replaceChildren(emptyState('The API does not answer', [[String(error.message)]]));
+      root.replaceChildren(emptyState(failureTitle(error), [[String(error.message)]]));
       return;
     }
     if (pipelines.length === 0) {
@@ -105,7 +105,7 @@ export function mountLive(root, shell) {
     try {
       status = await api('/api/status');
     } catch (error) {
-      updated.textContent = `the API does not answer: ${error.message}`;
+      updated.textContent = `${failureTitle(error)}: ${error.message}`;
       retrySoon(error);
       return;
     }
