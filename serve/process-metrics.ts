@@ -41,6 +41,7 @@ export interface ProcessMetrics {
   beforeScrape(fn: () => Promise<void>): void;
 }
 
+
 const LATENCY = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** The prom-client implementation, one Registry per process. */
@@ -164,7 +165,7 @@ export async function startMetricsServer(o: { port: number; host?: string; metri
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, o.port, host)));
     server.listen(o.port, host, () => resolve());
   });
   server.unref(); // never keeps a finished process alive
@@ -173,6 +174,21 @@ export async function startMetricsServer(o: { port: number; host?: string; metri
     metrics, port, host,
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
+}
+
+/**
+ * Why the metrics server could not listen, said as the flag to change: a second process given the same
+ * --metrics-port died with Node's EADDRINUSE stack trace.
+ */
+function listenError(error: NodeJS.ErrnoException, port: number, host: string): Error {
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (error.code === 'EADDRINUSE') {
+    return new ConfigError(`--metrics-port ${port}: ${where} is in use (another process's metrics, or \`run --workers N\`'s ports P..P+N-1?): give another port, or 0 for any free one`, { cause: error });
+  }
+  if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND' || error.code === 'EACCES') {
+    return new ConfigError(`--metrics-host ${host} --metrics-port ${port}: cannot listen on ${where} (${error.code}): give an address of this host (default 127.0.0.1) and a port it may use`, { cause: error });
+  }
+  return error;
 }
 
 /** CLI flags of every long-running command. */

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../pipeline/errors.ts';
-import { metricsPort } from '../../serve/process-metrics.ts';
+import { metricsPort, startMetricsServer } from '../../serve/process-metrics.ts';
 
 // `--metrics-port` of the long-running commands: its help offers `none` (no metrics server), which was
 // refused as "give a port number", so a port set in the environment could not be turned off for one run.
@@ -22,6 +22,35 @@ describe('--metrics-port', () => {
     for (const bad of ['abc', '-1', '65536', '1e3', '0x10', '80.5']) {
       expect(() => metricsPort({ 'metrics-port': bad }), bad).toThrow(ConfigError);
       expect(() => metricsPort({ 'metrics-port': bad }), bad).toThrow(`--metrics-port ${bad}: give a port number (0: any free port; none: no metrics server)`);
+    }
+  });
+
+  // Two processes given one --metrics-port: the second died with Node's EADDRINUSE stack trace (exit 1).
+  it('a port another process holds is refused as a user error naming the flag and what to do', async () => {
+    const first = await startMetricsServer({ port: 0 });
+    try {
+      const second = startMetricsServer({ port: first.port });
+      await expect(second).rejects.toThrow(ConfigError);
+      await expect(second).rejects.toThrow(`--metrics-port ${first.port}: 127.0.0.1:${first.port} is in use`);
+      await expect(second).rejects.toThrow('give another port, or 0 for any free one');
+    } finally {
+      await first.close();
+    }
+  });
+
+  it('an address not of this host is refused naming --metrics-host', async () => {
+    // 192.0.2.1 (TEST-NET-1) is on no interface here.
+    await expect(startMetricsServer({ port: 0, host: '192.0.2.1' })).rejects.toThrow('--metrics-host 192.0.2.1 --metrics-port 0: cannot listen on 192.0.2.1:0 (EADDRNOTAVAIL)');
+  });
+
+  it('the default is loopback, and port 0 takes a free port', async () => {
+    const server = await startMetricsServer({ port: 0 });
+    try {
+      expect(server.host).toBe('127.0.0.1');
+      expect(server.port).toBeGreaterThan(0);
+      expect((await fetch(`http://127.0.0.1:${server.port}/metrics`)).status).toBe(200);
+    } finally {
+      await server.close();
     }
   });
 });
