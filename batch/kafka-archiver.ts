@@ -77,6 +77,7 @@ export class KafkaArchiver {
     this.topic = inputTopic(options.schema.name);
     this.archive = new ParquetArchive(options.dir, options.schema, { sketched: options.sketched });
     this.watch = new CaughtUpWatch(options.settings, options.stopWhenIdleMs);
+    options.metrics?.declare({ archived: [this.topic] });
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {

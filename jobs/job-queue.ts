@@ -9,8 +9,11 @@ import { envNumber } from '../pipeline/env-number.ts';
 
 export { redisConnection };
 
+/** Every kind of job the queue holds (a worker's metrics list each from its start). */
+export const JOB_DATA_KINDS = ['reconcile', 'backfill', 'nightly', 'prune'] as const satisfies readonly (JobKind | 'nightly' | 'prune')[];
+
 export interface JobData {
-  kind: JobKind | 'nightly' | 'prune';
+  kind: (typeof JOB_DATA_KINDS)[number];
   pipeline?: string;
   date?: string;
   /** Nightly: the time zone whose previous date is reconciled. */

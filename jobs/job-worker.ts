@@ -3,7 +3,7 @@ import { ConcordError } from '../pipeline/errors.ts';
 import { shellWord } from '../pipeline/names.ts';
 import { DayLock } from './day-lock.ts';
 import { lockKey, nightlyDates } from './job-ids.ts';
-import { ConcordJobs, QUEUE, jobSettings, type JobData, type JobSettings } from './job-queue.ts';
+import { ConcordJobs, JOB_DATA_KINDS, QUEUE, jobSettings, type JobData, type JobSettings } from './job-queue.ts';
 import { RedisHealth, redisConnection } from './redis-connection.ts';
 import { registerWorker } from './worker-registry.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
@@ -186,6 +186,7 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
     }
   };
   const metrics = options.metrics;
+  metrics?.declare({ jobKinds: JOB_DATA_KINDS });
   const processor = !metrics ? run : async (job: Job<JobData>, token?: string) => {
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;

@@ -37,10 +37,32 @@ export interface ProcessMetrics {
   storeWrite(rows: { results: number; late: number }, seconds: number): void;
   /** A job ended (outcome: completed | failed | delayed) after `seconds`. */
   job(kind: string, outcome: string, seconds: number): void;
+  /**
+   * The labelled counters this process will count, listed at 0 from its start. A counter series that
+   * first appears with its first increase is missed by rate() and increase() (Prometheus has no earlier
+   * sample): the first burst of dead letters, late events or failed jobs raised no alert.
+   */
+  declare(series: DeclaredSeries): void;
   /** Runs before every scrape (e.g. to read end offsets for the consumer lag); errors are ignored. */
   beforeScrape(fn: () => Promise<void>): void;
 }
 
+/** What a process will count (ProcessMetrics.declare); each list is optional. */
+export interface DeclaredSeries {
+  /** Pipelines whose events in, results out and late events it counts. */
+  pipelines?: readonly string[];
+  /** Input schemas whose dead letters it counts. */
+  inputs?: readonly string[];
+  /** Topics it archives. */
+  archived?: readonly string[];
+  /** Kinds of store rows it writes (results, late). */
+  storeRows?: readonly string[];
+  /** Job kinds it runs: each with the outcomes completed, failed and delayed. */
+  jobKinds?: readonly string[];
+}
+
+/** The outcomes of a job (`concord_jobs_total{outcome}`). */
+export const JOB_OUTCOMES = ['completed', 'failed', 'delayed'] as const;
 
 const LATENCY = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -133,6 +155,13 @@ export class PromProcessMetrics implements ProcessMetrics {
   job(kind: string, outcome: string, seconds: number): void {
     this.c.jobs.inc({ kind, outcome });
     this.c.jobSeconds.observe({ kind, outcome }, seconds);
+  }
+  declare(series: DeclaredSeries): void {
+    for (const pipeline of series.pipelines ?? []) for (const c of [this.c.eventsIn, this.c.eventsOut, this.c.late]) c.inc({ pipeline }, 0);
+    for (const input of series.inputs ?? []) this.c.deadLetters.inc({ input }, 0);
+    for (const topic of series.archived ?? []) this.c.archived.inc({ topic }, 0);
+    for (const kind of series.storeRows ?? []) this.c.rows.inc({ kind }, 0);
+    for (const kind of series.jobKinds ?? []) for (const outcome of JOB_OUTCOMES) this.c.jobs.inc({ kind, outcome }, 0);
   }
   beforeScrape(fn: () => Promise<void>): void { this.hooks.push(fn); }
 

@@ -84,6 +84,7 @@ export class KafkaStoreSink {
     this.defs = new Map(options.pipelines.map((p) => [p.name, p]));
     this.schemas = new Set(options.pipelines.map((p) => p.schema.name));
     this.versions = new Map(options.pipelines.map((p) => [p.name, definitionVersion(p)]));
+    options.metrics?.declare({ storeRows: ['results', 'late'] });
     this.sink = new StoreSink(options.store);
     this.outage = new StoreOutage((line) => this.o.log?.(line), options.retryMs);
     this.watch = new CaughtUpWatch(options.settings, options.stopWhenIdleMs);

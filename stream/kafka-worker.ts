@@ -140,6 +140,7 @@ export class KafkaWorker {
     }
     this.outputs = new WorkerOutputs(this.names.partials(this.schema, this.groupId), this.schema, options.pipelines, merged, this.names, this.stats, (p, i) => this.partitions.get(p)?.operators[i], options.metrics);
     this.admission = new WorkerAdmission(options.pipelines, this.partitions, this.outputs, this.stats, options.metrics);
+    options.metrics?.declare({ pipelines: options.pipelines.map((p) => p.name), inputs: [this.schema] });
   }
 
   private log(line: string): void {
