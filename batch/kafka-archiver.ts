@@ -5,6 +5,7 @@ import type { EventSchema } from '../schemas/schema.ts';
 import { BatchConsumer, CaughtUpWatch, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
 import { committedOffsets, topicId } from '../stream/kafka/admin.ts';
 import { groupName, inputTopic } from '../stream/kafka/topics.ts';
+import { ConsumerLagReport } from '../stream/kafka/consumer-lag.ts';
 import { makeArchiveFolder } from './archive-folder.ts';
 import { rejectedDir, schemaDir, sourceTag } from './archive-layout.ts';
 import { claimKafkaTopic } from './archive-sources.ts';
@@ -127,10 +128,12 @@ export class KafkaArchiver {
     const timer = setInterval(() => {
       void this.exclusive(() => this.tick()).catch((error) => this.failed(error));
     }, 250);
+    const lag = this.o.metrics && new ConsumerLagReport(this.o.metrics, this.o.settings, () => new Map([[this.topic, [...this.archived.keys()]]]), (topic, p) => this.watch.next(topic, p));
     try {
       await done;
     } finally {
       clearInterval(timer);
+      lag?.stop();
       await this.consumer.stop().catch(() => undefined);
     }
     return this.stats;

@@ -3,6 +3,7 @@ import { ConcordError } from '../pipeline/errors.ts';
 import { ProgressLine } from '../pipeline/progress-line.ts';
 import { ofOtherVersion, parseLateRow, parseResultLine } from '../reconcile/realtime-input.ts';
 import { BatchConsumer, CaughtUpWatch, committedOffsets, endOffsets, readLatestByKey, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
+import { ConsumerLagReport } from '../stream/kafka/consumer-lag.ts';
 import { groupName, topicNames } from '../stream/kafka/topics.ts';
 import type { SqlResultStore } from './sql-store.ts';
 import { StoreSink } from './store-sink.ts';
@@ -143,6 +144,7 @@ export class KafkaStoreSink {
         }
       },
     });
+    const lag = this.o.metrics && new ConsumerLagReport(this.o.metrics, this.o.settings, () => this.owned, (topic, p) => this.watch.next(topic, p));
     const quiet = this.o.stopWhenIdleMs;
     // A line when the numbers moved, not every second while idle.
     const progress = new ProgressLine((line) => this.o.log?.(line));
@@ -163,6 +165,7 @@ export class KafkaStoreSink {
       await stopped;
     } finally {
       clearInterval(timer);
+      lag?.stop();
       await consumer.stop().catch(() => undefined);
     }
     try {
