@@ -238,14 +238,27 @@ export function metricsPort(v: Record<string, unknown>): number | undefined {
   if (raw === undefined || raw === '' || raw === 'none') return undefined;
   const port = /^\d+$/.test(String(raw)) ? Number(raw) : Number.NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError(`--metrics-port ${String(raw)}: give a port number (0: any free port; none: no metrics server)`);
+  metricsHost(v);
   return port;
+}
+
+/** The metrics server's address (`--metrics-host`, env CONCORD_METRICS_HOST, default 127.0.0.1). */
+function metricsHost(v: Record<string, unknown>): string {
+  const given = v['metrics-host'] !== undefined;
+  const host = String(v['metrics-host'] ?? process.env.CONCORD_METRICS_HOST ?? '127.0.0.1');
+  // Node listens on every interface for an empty host: an empty setting (a templated CONCORD_METRICS_HOST=)
+  // exposed the unauthenticated metrics beyond loopback. Refused, as `concord serve --host ''` is.
+  if (host.trim() === '') {
+    throw new ConfigError(`${given ? '--metrics-host' : 'CONCORD_METRICS_HOST'}: empty; name the address to listen on (default 127.0.0.1, loopback)`);
+  }
+  return host;
 }
 
 /** Starts the metrics server when `--metrics-port` (or env CONCORD_METRICS_PORT) asks for one; prints where. */
 export async function metricsFromFlags(v: Record<string, unknown>, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<MetricsServer | undefined> {
   const port = metricsPort(v);
   if (port === undefined) return undefined;
-  const host = String(v['metrics-host'] ?? process.env.CONCORD_METRICS_HOST ?? '127.0.0.1');
+  const host = metricsHost(v);
   const server = await startMetricsServer({ port, host });
   log(`metrics on http://${host.includes(':') ? `[${host}]` : host}:${server.port}/metrics`);
   return server;

@@ -1,14 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../pipeline/errors.ts';
-import { metricsPort, startMetricsServer } from '../../serve/process-metrics.ts';
+import { metricsFromFlags, metricsPort, startMetricsServer } from '../../serve/process-metrics.ts';
 
 // `--metrics-port` of the long-running commands: its help offers `none` (no metrics server), which was
 // refused as "give a port number", so a port set in the environment could not be turned off for one run.
 describe('--metrics-port', () => {
-  const saved = process.env.CONCORD_METRICS_PORT;
+  const saved = { port: process.env.CONCORD_METRICS_PORT, host: process.env.CONCORD_METRICS_HOST };
   afterEach(() => {
-    if (saved === undefined) delete process.env.CONCORD_METRICS_PORT;
-    else process.env.CONCORD_METRICS_PORT = saved;
+    if (saved.port === undefined) delete process.env.CONCORD_METRICS_PORT;
+    else process.env.CONCORD_METRICS_PORT = saved.port;
+    if (saved.host === undefined) delete process.env.CONCORD_METRICS_HOST;
+    else process.env.CONCORD_METRICS_HOST = saved.host;
   });
 
   it('none is no metrics server, also over a port the environment sets', () => {
@@ -52,5 +54,16 @@ describe('--metrics-port', () => {
     } finally {
       await server.close();
     }
+  });
+
+  // Node listens on every interface for an empty host: CONCORD_METRICS_HOST= (a template left empty) put
+  // the unauthenticated metrics on *:PORT, printed as http://:PORT/metrics.
+  it('an empty host is refused before anything listens, from the flag or the environment', async () => {
+    expect(() => metricsPort({ 'metrics-port': '0', 'metrics-host': ' ' })).toThrow('--metrics-host: empty; name the address to listen on (default 127.0.0.1, loopback)');
+    process.env.CONCORD_METRICS_HOST = '';
+    expect(() => metricsPort({ 'metrics-port': '0' })).toThrow(ConfigError);
+    await expect(metricsFromFlags({ 'metrics-port': '0' }, () => undefined)).rejects.toThrow('CONCORD_METRICS_HOST: empty');
+    // No metrics server asked for: the host is not read.
+    expect(metricsPort({})).toBeUndefined();
   });
 });
