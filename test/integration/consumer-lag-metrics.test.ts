@@ -10,6 +10,7 @@ import { KafkaStoreSink } from '../../store/kafka-store-sink.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
 import { BatchProducer, kafkaSettings } from '../../stream/kafka/client.ts';
+import { deleteGroups } from '../../stream/kafka/admin.ts';
 import { ConsumerLagReport } from '../../stream/kafka/consumer-lag.ts';
 import { topicNames } from '../../stream/kafka/topics.ts';
 import { KafkaWorker } from '../../stream/kafka-worker.ts';
@@ -57,6 +58,7 @@ describe('consumer lag of the sink and the archiver', () => {
   afterAll(async () => {
     for (const st of stores) await st.close().catch(() => undefined);
     for (const t of topics) await deleteTopic(t).catch(() => undefined);
+    await deleteGroups(s, [`${prefix}sink-lag`, `${prefix}concord-archiver-clicks`, `${prefix}concord-clicks`]);
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
