@@ -26,6 +26,14 @@ describe('the Grafana dashboard for Concord\'s metrics', () => {
     for (const m of used) expect(known, m).toContain(m);
   });
 
+  // A worker and an archiver both read an input topic, each with its own group and lag: summed by topic
+  // alone, the panel showed their total, behind by neither's count.
+  it('keeps each process\'s consumer lag apart (by instance)', () => {
+    const lag = exprs.filter((e) => e.includes('concord_consumer_lag_records'));
+    expect(lag.length).toBeGreaterThan(0);
+    for (const e of lag) expect(/\bby \(([^)]*)\)/.exec(e)?.[1]?.split(',').map((l) => l.trim()), e).toContain('instance');
+  });
+
   it('is importable: one Prometheus data source input, unique panel ids, panels inside the 24-column grid', () => {
     expect(dashboard.__inputs).toEqual([expect.objectContaining({ name: 'DS_PROMETHEUS', type: 'datasource', pluginId: 'prometheus' })]);
     const ids = dashboard.panels.map((p: { id: number }) => p.id);
