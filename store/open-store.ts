@@ -11,7 +11,7 @@ import { checkReaderPrivileges } from './pg-privileges.ts';
 import { redact } from './sql-driver.ts';
 import { SqlResultStore, STORE_SCHEMA_NAME, type StoreOptions } from './sql-store.ts';
 import { StoreReader } from './store-reader.ts';
-import { STORE_TABLES } from './store-tables.ts';
+import { READER_TABLES } from './store-tables.ts';
 
 export const DEFAULT_STORE = 'duckdb:.concord/store.duckdb';
 import { DEFAULT_DATABASE_URL } from '../infra/postgres.ts';
@@ -90,7 +90,7 @@ export async function openStoreReader(storeUrl: string | undefined, options: Sto
     });
     try {
       // Said at start (exit 2), not as an empty store: information_schema hides the tables a role may not read.
-      await driver.snapshot((q) => checkReaderPrivileges(q, opts.schema, STORE_TABLES));
+      await driver.snapshot((q) => checkReaderPrivileges(q, opts.schema, READER_TABLES));
     } catch (error) {
       await driver.close();
       throw error;

@@ -8,6 +8,17 @@ export const STORE_TABLES = ['result_rows', 'result_history', 'day_versions', 'd
   'contradicted_cells', 'late_delta', 'late_events', 'quarantined_events', 'archive_checks', 'pruned_days', 'watermarks', 'reconciliations'] as const;
 
 /**
+ * The tables only writers read (reconcile's evidence, backfill's last look at the archive): a reader's
+ * role is not checked on them, so a release that adds one leaves `serve` and `report` running under a
+ * role granted SELECT before it (the first writer of 2026-12-06 added quarantined_events, and readers
+ * were refused at start until the GRANT was run again).
+ */
+const WRITER_ONLY_TABLES: ReadonlySet<string> = new Set(['quarantined_events', 'archive_checks']);
+
+/** The tables `serve` and `report` read (store/store-snapshot.ts, store/store-reads.ts). */
+export const READER_TABLES = STORE_TABLES.filter((t) => !WRITER_ONLY_TABLES.has(t));
+
+/**
  * The store's tables in `schema`, created if missing (idempotent, serialised: two processes creating
  * them at once may race on PostgreSQL's catalog). On PostgreSQL only what is missing is created
  * (`CREATE ... IF NOT EXISTS` asks for CREATE on the database or schema even when the object is there,

@@ -82,6 +82,33 @@ describe('result store on PostgreSQL: roles and privileges', () => {
     expect(error!.message).toContain(`role "${roles.none}" may not read the store in schema ${schema}: it lacks USAGE on schema ${schema}; SELECT on every table of ${schema}`);
   });
 
+  it('an upgrade adding a table only writers read (quarantined_events): the reader granted SELECT before still reads; a writer is told the GRANT', async () => {
+    // The layout of the release before quarantined_events, with the grants a DBA gave then; the owner's
+    // first writer of the new release adds the table (its grants do not reach it).
+    const upgraded = schemas.next('roles_upgrade');
+    const owner = await openStore(PG_URL, { registry: seedRegistry(), schema: upgraded });
+    await owner.writeRealtime([win(0, '/a', 3)]);
+    await owner.close();
+    await admin.query(`DROP TABLE ${upgraded}.quarantined_events`);
+    await admin.query(`GRANT USAGE ON SCHEMA ${upgraded} TO ${roles.writer}, ${roles.reader}`);
+    await admin.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${upgraded} TO ${roles.writer}`);
+    await admin.query(`GRANT USAGE ON SEQUENCE ${upgraded}.change_seq TO ${roles.writer}`);
+    await admin.query(`GRANT SELECT ON ALL TABLES IN SCHEMA ${upgraded} TO ${roles.reader}`);
+    await (await openStore(PG_URL, { registry: seedRegistry(), schema: upgraded })).close();
+    const [added] = (await admin.query(`SELECT to_regclass($1) AS t`, [`${upgraded}.quarantined_events`])).rows as { t: string | null }[];
+    expect(added?.t).not.toBeNull();
+
+    const reader = await openStoreReader(urlOf(roles.reader), { registry: seedRegistry(), schema: upgraded });
+    try {
+      expect(await reader.read(async (s) => (await s.rows(P, { from: 0, to: 8.64e15, kind: 'window', version: 'live', limit: 10 })).length)).toBe(1);
+    } finally {
+      await reader.close();
+    }
+    const error = await failure(openStore(urlOf(roles.writer), { registry: seedRegistry(), schema: upgraded }));
+    expect(error?.domain).toBe('user');
+    expect(error!.message).toContain(`SELECT, INSERT, UPDATE, DELETE on ${upgraded}.quarantined_events`);
+  });
+
   it('a schema that is not there and a role that may not create it: a user error naming CONCORD_STORE_SCHEMA', async () => {
     const error = await failure(openStore(urlOf(roles.writer), { registry: seedRegistry(), schema: `${schema}_typo` }));
     expect(error?.domain).toBe('user');
