@@ -95,7 +95,7 @@ export class PartialMergeStage {
     }
   }
 
-  /** The merge watermark: min over the inputs, never moving back. */
+  /** The merge watermark: min over the inputs, never moving back but after a drain (`progress`). */
   get watermark(): number {
     return this.w;
   }
@@ -109,8 +109,28 @@ export class PartialMergeStage {
    */
   progress(partition: number, watermark: number, sourceWatermark = watermark): void {
     if (!this.inputs.has(partition)) throw new ConcordError(`${this.def.name}: progress from input partition ${partition}, but the merge has ${this.inputs.size} inputs`);
+    const source = Math.min(sourceWatermark, watermark);
+    if (this.inputs.get(partition) === Number.POSITIVE_INFINITY && watermark !== Number.POSITIVE_INFINITY) {
+      // +infinity is only ever a drain's (the end of a bounded run), which its worker never checkpoints: a
+      // W below it is a run continuing the partition from its last checkpoint. Taken as it is, or every
+      // window of the new input would lie behind the drain's +infinity and never be merged (a second
+      // bounded run in a group merged no result). Once the whole input had drained, this is a new run:
+      // every partition is restored from its checkpoint and holds the W back until its worker reports it.
+      if ([...this.inputs.values()].every((w) => w === Number.POSITIVE_INFINITY)) {
+        for (const p of this.inputs.keys()) {
+          this.inputs.set(p, Number.NEGATIVE_INFINITY);
+          this.sources.set(p, Number.NEGATIVE_INFINITY);
+        }
+      }
+      this.inputs.set(partition, watermark);
+      this.sources.set(partition, source);
+      // At once, not at the next `advance`: a partial in the same batch is judged by them.
+      this.w = Math.min(...this.inputs.values());
+      this.cleanup = Math.min(...this.sources.values());
+      return;
+    }
     this.inputs.set(partition, Math.max(this.inputs.get(partition)!, watermark));
-    this.sources.set(partition, Math.max(this.sources.get(partition)!, Math.min(sourceWatermark, watermark)));
+    this.sources.set(partition, Math.max(this.sources.get(partition)!, source));
   }
 
   partial(p: Partial): void {
