@@ -109,19 +109,27 @@ export class PartialMergeStage {
    */
   progress(partition: number, watermark: number, sourceWatermark = watermark): void {
     if (!this.inputs.has(partition)) throw new ConcordError(`${this.def.name}: progress from input partition ${partition}, but the merge has ${this.inputs.size} inputs`);
-    const source = Math.min(sourceWatermark, watermark);
+    // A drain's +infinity fires every window but drops none: the next run of the group restores the
+    // workers' last checkpoints (the drain is never checkpointed) and fires again the windows still open
+    // there, from some partitions only (another worker's may have fired them before); the others'
+    // partials of those windows must still be here to merge with.
+    const source = sourceWatermark === Number.POSITIVE_INFINITY ? this.sources.get(partition)! : Math.min(sourceWatermark, watermark);
     if (this.inputs.get(partition) === Number.POSITIVE_INFINITY && watermark !== Number.POSITIVE_INFINITY) {
       // +infinity is only ever a drain's (the end of a bounded run), which its worker never checkpoints: a
       // W below it is a run continuing the partition from its last checkpoint. Taken as it is, or every
       // window of the new input would lie behind the drain's +infinity and never be merged (a second
       // bounded run in a group merged no result). Once the whole input had drained, this is a new run:
       // every partition is restored from its checkpoint and holds the W back until its worker reports it.
-      if ([...this.inputs.values()].every((w) => w === Number.POSITIVE_INFINITY)) {
+      const allDrained = [...this.inputs.values()].every((w) => w === Number.POSITIVE_INFINITY);
+      if (allDrained) {
         for (const p of this.inputs.keys()) {
           this.inputs.set(p, Number.NEGATIVE_INFINITY);
           this.sources.set(p, Number.NEGATIVE_INFINITY);
         }
       }
+      // The restored operators fire those windows again at the revisions they had restored (the same as
+      // the drain's, with more input read): they replace the drain's partials, not repeat them.
+      this.replaceable(allDrained ? [...this.inputs.keys()] : [partition]);
       this.inputs.set(partition, watermark);
       this.sources.set(partition, source);
       // At once, not at the next `advance`: a partial in the same batch is judged by them.
@@ -131,6 +139,18 @@ export class PartialMergeStage {
     }
     this.inputs.set(partition, Math.max(this.inputs.get(partition)!, watermark));
     this.sources.set(partition, Math.max(this.sources.get(partition)!, source));
+  }
+
+  /** The partials of `partitions` are replaced by the next of each, whatever its revision. */
+  private replaceable(partitions: readonly number[]): void {
+    for (const [id, win] of this.windows) {
+      for (const p of partitions) {
+        const held = win.partials.get(p);
+        if (held === undefined) continue;
+        win.partials.set(p, { ...held, revision: -1 });
+        this.touched.add(id);
+      }
+    }
   }
 
   partial(p: Partial): void {

@@ -69,4 +69,29 @@ describe('windowed merge stage: a group run again after a bounded run drained it
     stage.progress(0, FIVE_MIN);
     expect(visitors(stage.advance())).toEqual([[0, 1]]);
   });
+
+  // Two workers: partition 1's fired window 0 before its last checkpoint, partition 0's had it open. The
+  // drain fires window 0 from both; the next run restores partition 0 with window 0 open, reads more of
+  // it and fires it again (at the same revision, with more input), while partition 1 never sends it
+  // again. The merge must combine partition 0's new partial with partition 1's kept one (dropping every
+  // window at the drain gave partition 0's share alone, replacing the right total).
+  it('a window fired again by one partition after the drain merges with the other partitions\' partials kept from before it', () => {
+    const first = new PartialMergeStage(def, 2);
+    partial(first, 1, 0, 'b');
+    first.progress(1, 2 * FIVE_MIN);
+    first.progress(0, 100_000);
+    expect(first.advance()).toEqual([]);
+    partial(first, 0, 0, 'a');
+    first.progress(0, Number.POSITIVE_INFINITY);
+    first.progress(1, Number.POSITIVE_INFINITY);
+    expect(visitors(first.advance())).toEqual([[0, 2]]);
+
+    const second = restored(first);
+    second.progress(0, 100_000);
+    second.progress(1, 2 * FIVE_MIN);
+    expect(second.advance()).toEqual([]);
+    partial(second, 0, 0, 'a', 'c');
+    second.progress(0, 2 * FIVE_MIN);
+    expect(visitors(second.advance())).toEqual([[0, 3]]);
+  });
 });
