@@ -40,7 +40,7 @@ export function defaultProcessors(s: ProcessorSettings): JobProcessors {
       // A rerun of a job whose earlier attempt got past publishing and storing its report (steps 2-3)
       // resumes after them; before that point everything is redone (the replay lives in memory only).
       if (attempt) {
-        const done = (await s.store.reconciliations(pipeline, date)).find((r) => r.job_id === jobId && r.status === 'published');
+        const done = (await s.store.reconciliations(pipeline, date)).find((r) => r.job_id === jobId && (r.status === 'published' || r.status === 'unchanged'));
         if (done && (s.reportDir === undefined || await reportWritten(s.reportDir, date, pipeline, s.storeName))) {
           await progress({ done: 5, total: 5, what: 'done (the earlier attempt had published and stored its report)' });
           return summary(done, true);

@@ -6,10 +6,13 @@ import { CAUSES, type ReconcileReport } from './reconcile.ts';
 export interface DayReconciliation {
   date: string;
   pipeline: string;
-  /** The day version (generation) this reconciliation made visible; null when it failed before publishing. */
+  /**
+   * The day version (generation) this reconciliation made visible; null when it failed before publishing.
+   * `unchanged`: the version it found live already holding its replay (it published nothing).
+   */
   generation: number | null;
   previous_generation: number;
-  status: 'published' | 'failed_unexplained';
+  status: 'published' | 'unchanged' | 'failed_unexplained';
   /** provisional until the pipeline's watermark passes the end of the day plus the seal delay. */
   day_status: 'provisional' | 'sealed';
   reconciled_at: string;
@@ -17,6 +20,24 @@ export interface DayReconciliation {
   /** Visible cells whose value the switch changed (published as old -> new changes). */
   corrections: number;
   report: ReconcileReport;
+  /**
+   * Only on the record readers are shown (`currentReconciliation`): the latest run, `unchanged`, that
+   * found this published version still holding its replay.
+   */
+  rechecked?: { job_id: string; reconciled_at: string };
+}
+
+/**
+ * The reconciliation a day's readers are shown (report, API), from its stored ones in order: the latest,
+ * unless it published nothing (`unchanged`). Then the run that published the version it found live is
+ * shown, with the rerun as its `rechecked` note: as a table's history keeps what its current version's
+ * commit changed, a rerun that changes nothing must not hide what the live version corrected.
+ */
+export function currentReconciliation(recs: readonly DayReconciliation[]): DayReconciliation | null {
+  const last = recs.at(-1);
+  if (last?.status !== 'unchanged') return last ?? null;
+  const published = recs.findLast((r) => r.status === 'published' && r.generation === last.generation);
+  return published ? { ...published, rechecked: { job_id: last.job_id, reconciled_at: last.reconciled_at } } : last;
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;

@@ -263,7 +263,10 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   const published = await store.publishDay(def.name, date, replayed, { jobId: req.jobId, provenance: 'reconciled' });
   if (published.generation === published.previous) await step(2, `version ${published.generation}, live, already holds this replay: nothing published`);
   await store.setArchiveCheckedThrough?.(def.name, date, archiveReadFrom);
-  const rec: DayReconciliation = { ...base, generation: published.generation, previous_generation: published.previous, status: 'published', corrections: published.corrections };
+  // A run whose replay the live version already held is stored as its own `unchanged` entry: the record of
+  // the run that published that version (what it corrected) stays as it was (currentReconciliation).
+  const status = published.generation === published.previous ? 'unchanged' : 'published';
+  const rec: DayReconciliation = { ...base, generation: published.generation, previous_generation: published.previous, status, corrections: published.corrections };
   await step(3, 'storing the report');
   await store.saveReconciliation(rec);
   await step(4, req.reportDir === undefined ? 'no report files asked for' : `writing the report to ${req.reportDir}`);

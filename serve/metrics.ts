@@ -175,7 +175,7 @@ export class ServeMetrics {
         let lastRec = null;
         if (rec) {
           const r = (JSON.parse(rec.reportJson) as DayReconciliation).report;
-          lastRec = { at: rec.at, success: rec.status === 'published', mismatchRate: r.metrics.mismatch_rate, smape: r.metrics.smape, different: r.different, unexplained: r.unexplained };
+          lastRec = { at: rec.at, success: rec.status !== 'failed_unexplained', mismatchRate: r.metrics.mismatch_rate, smape: r.metrics.smape, different: r.different, unexplained: r.unexplained };
         }
         pipelines.set(def.name, { rows: t?.rows ?? 0, late: t?.late ?? 0, dirty: t?.dirty ?? 0, watermark: t?.watermark ?? null, days, last: lastRec });
       }

@@ -199,12 +199,20 @@ export class SqlResultStore implements ReconcileStore {
 
   // ---- reconciliation, backfill, revert -----------------------------------------------------------
 
+  /**
+   * One entry per (pipeline, day, job id), replaced by a later run under that id (a retry), except a run
+   * that published: its record (what the version it made live corrected) is never replaced. A later run
+   * under its id (a rerun that published nothing, failed, or published another version) is an entry of
+   * its own beside it; its `job_id` in the report stays the one it ran under.
+   */
   async saveReconciliation(rec: DayReconciliation): Promise<void> {
     await this.db.transaction(async (tx) => {
+      const held = await tx.query(`SELECT status FROM ${this.s}.reconciliations WHERE pipeline = $1 AND day = $2 AND job_id = $3`, [rec.pipeline, rec.date, rec.job_id]);
+      const key = held[0]?.status === 'published' ? `${rec.job_id} at ${rec.reconciled_at}` : rec.job_id;
       await tx.query(
         `INSERT INTO ${this.s}.reconciliations (pipeline, day, job_id, status, generation, report_json, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (pipeline, day, job_id) DO UPDATE SET status = excluded.status, generation = excluded.generation, report_json = excluded.report_json, at_ms = excluded.at_ms`,
-        [rec.pipeline, rec.date, rec.job_id, rec.status, rec.generation, JSON.stringify(rec), this.now()]);
+        [rec.pipeline, rec.date, key, rec.status, rec.generation, JSON.stringify(rec), this.now()]);
     });
   }
 

@@ -148,6 +148,7 @@ export const demoCommand: CommandSpec = {
     }
     for (const d of days) {
       if (d.status === 'published') process.stdout.write(`${d.pipeline}: version ${d.generation} of ${date} is live, ${d.corrections} cells corrected\n`);
+      if (d.status === 'unchanged') process.stdout.write(`${d.pipeline}: version ${d.generation} of ${date}, live, already holds this replay: nothing changed\n`);
     }
     process.stdout.write(
       `\nOutputs in ${dir}/ (input, realtime, archive, replay, reports/${date}/*.md|json, store.duckdb). Took ${((Date.now() - started) / 1000).toFixed(1)} s.\n` +

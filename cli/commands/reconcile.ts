@@ -140,9 +140,9 @@ async function reconcileStoredDay(v: Record<string, string | boolean | undefined
   }
   if (done.length > 0) process.stdout.write(reconciliationMarkdown(done) + '\n');
   for (const d of done) {
-    if (d.status !== 'published') continue;
+    if (d.status === 'failed_unexplained') continue;
     const forced = d.report.unexplained > 0 ? ` despite ${d.report.unexplained} unexplained differences (--force)` : '';
-    if (d.generation === d.previous_generation) {
+    if (d.status === 'unchanged') {
       process.stderr.write(`${d.pipeline} ${date}: version ${d.generation}, live, already holds this replay: nothing changed\n`);
     } else process.stderr.write(`${d.pipeline} ${date}: version ${d.generation} live (was ${d.previous_generation}), ${d.corrections} cells corrected${forced}\n`);
   }

@@ -4,7 +4,7 @@ import { definitionVersion, type PipelineDefinition } from '../../pipeline/defin
 import { envNumber } from '../../pipeline/env-number.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import type { Registry } from '../../pipeline/registry.ts';
-import type { DayReconciliation } from '../../reconcile/day-report.ts';
+import { currentReconciliation, type DayReconciliation } from '../../reconcile/day-report.ts';
 import { dayRange } from '../../reconcile/reconcile-day.ts';
 import { NoStoreError, openStoreReader } from '../../store/open-store.ts';
 import type { StoredRow } from '../../store/rows.ts';
@@ -117,7 +117,7 @@ export const reportCommand: CommandSpec = {
           const prunedAt = empty ? await store.prunedAt(def.name, date) : null;
           if (prunedAt !== null) pruned.push(`${def.name} (at ${new Date(prunedAt).toISOString()})`);
           out.pipelines.push({
-            pipeline: def.name, status, empty, reconciliation: recs.at(-1) ?? null, definition_versions: Object.fromEntries(counted), definition_version: definitionVersion(def),
+            pipeline: def.name, status, empty, reconciliation: currentReconciliation(recs), definition_versions: Object.fromEntries(counted), definition_version: definitionVersion(def),
             rows: withRows ? liveRows(store, def.name, date) : [],
           });
         }

@@ -150,7 +150,10 @@ export function mountDay(root, shell, date) {
     }
     const replaced = rec.previous_version !== null && rec.previous_version !== rec.version ? ` (replacing version ${rec.previous_version})` : '';
     const now = rec.version !== p.live_version ? `; version ${p.live_version} is live now` : '';
-    return el('p', { ...attrs, class: 'muted' }, `Reconciled ${fmt.time(rec.reconciled_at)}: published version ${rec.version}${replaced}${now}.`);
+    // A later run that found the version still holding its replay (the API shows the publishing run's record).
+    const again = rec.rechecked ? `; reconciled again ${fmt.time(rec.rechecked.reconciled_at)}: nothing changed` : '';
+    const what = rec.status === 'unchanged' ? `version ${rec.version}, live, already held its replay` : `published version ${rec.version}${replaced}`;
+    return el('p', { ...attrs, class: 'muted' }, `Reconciled ${fmt.time(rec.reconciled_at)}: ${what}${now}${again}.`);
   }
 
   /** A pipeline's card whose reads failed: its name and the API's error, in place of its numbers. */

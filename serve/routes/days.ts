@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { isoMillis } from '../../pipeline/time.ts';
-import type { DayReconciliation } from '../../reconcile/day-report.ts';
+import { currentReconciliation, type DayReconciliation } from '../../reconcile/day-report.ts';
 import { CAUSES, type Cause } from '../../reconcile/reconcile.ts';
 import { dayStatusOf, isSealed, windowOf } from '../../store/day-status.ts';
 import { previousVersionOf, type DayStatus } from '../../store/store-reads.ts';
@@ -14,7 +14,7 @@ export function reconciliationSummary(rec: DayReconciliation) {
   const r = rec.report;
   return {
     status: rec.status, version: rec.generation, previous_version: previousVersionOf(rec), day_status: rec.day_status, reconciled_at: rec.reconciled_at,
-    job_id: rec.job_id, corrections: rec.corrections, cells: r.cells, equal: r.equal, different: r.different, causes: r.causes, unexplained: r.unexplained,
+    job_id: rec.job_id, corrections: rec.corrections, ...(rec.rechecked ? { rechecked: rec.rechecked } : {}), cells: r.cells, equal: r.equal, different: r.different, causes: r.causes, unexplained: r.unexplained,
     late_events: r.late_events, mismatch_rate: r.metrics.mismatch_rate, smape: r.metrics.smape, metrics: r.metrics, evidence: r.evidence,
     max_out_of_orderness: r.max_out_of_orderness, allowed_lateness: r.allowed_lateness, definition_version: r.definition_version,
   };
@@ -96,7 +96,7 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
         const [stored, switches, recs, defs] = await Promise.all([
           s.versions(def.name, day), s.switches(def.name, { day, limit: 1000 }), s.store.reconciliations(def.name, day), s.store.definitionVersionsByVersion(def.name, day),
         ]);
-        const rec = recs.at(-1);
+        const rec = currentReconciliation(recs);
         const lateEvents = late.find((l) => l.pipeline === def.name)?.n ?? 0;
         // A day the pipeline holds nothing for is still `sealed` once W passed it (a late write would be held);
         // `empty` tells a reader there is nothing to see rather than a finished day (as `concord report` says).
@@ -133,7 +133,7 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
     const def = pipelineOf(ctx.registry, req.params.pipeline);
     const offset = decodeCursor('cursor', req.query.cursor, (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0) ?? 0;
     const [recs, prunedAt] = await ctx.reader.read(async (s) => [await s.store.reconciliations(def.name, day), await s.store.prunedAt(def.name, day)] as const);
-    const rec = recs.at(-1);
+    const rec = currentReconciliation(recs);
     if (!rec && prunedAt !== null) throw prunedDay(`${def.name} ${day}`, prunedAt);
     if (!rec) throw new ApiError(404, `${def.name} has no reconciliation of ${day}`, { hint: `run \`concord reconcile --date ${day} --archive DIR\` (or \`concord jobs enqueue --date ${day}\`)` });
     const all = req.query.cause === undefined ? rec.report.differences : rec.report.differences.filter((d) => d.cause === req.query.cause);

@@ -10,6 +10,7 @@ import { safeName } from '../../pipeline/names.ts';
 import { Registry } from '../../pipeline/registry.ts';
 import { backfillDays } from '../../jobs/backfill-days.ts';
 import { archiveChangedSince } from '../../reconcile/archive-changes.ts';
+import { currentReconciliation } from '../../reconcile/day-report.ts';
 import { backfillDay, DefinitionChangedError, NoArchivedDayError, NoRealtimeRowsError, reconcileDay, reportPath, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
 import type { LateRecord, ResultRecord, WindowResult } from '../../schemas/results.ts';
 import { runStream } from '../../stream/runtime.ts';
@@ -291,21 +292,48 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
   // retry, it published nothing while its report (stored under that id) described the new replay.
   it('reconcile again, under the same job id or another: the same replay changes nothing, a replay that differs is a new version', async () => {
     const { store, archiveDir } = await streamedAndArchived();
-    expect(await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile:day' })).toMatchObject({ generation: 1, previous_generation: 0 });
-    expect(await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile:day' })).toMatchObject({ generation: 1, previous_generation: 1, corrections: 0 });
+    expect(await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile:day' })).toMatchObject({ status: 'published', generation: 1, previous_generation: 0 });
+    expect(await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile:day' })).toMatchObject({ status: 'unchanged', generation: 1, previous_generation: 1, corrections: 0 });
     // Another job id (the nightly job after a CLI reconcile) with the same replay: no identical version 2.
     const said: string[] = [];
     const progress = ({ what }: { what: string }) => { said.push(what); };
-    expect(await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile__day', progress })).toMatchObject({ generation: 1, previous_generation: 1, corrections: 0 });
+    expect(await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile__day', progress })).toMatchObject({ status: 'unchanged', generation: 1, previous_generation: 1, corrections: 0 });
     // Its progress says so (it said 'publishing ... as a new version', the jobs' status too).
     expect(said).toContain('version 1, live, already holds this replay: nothing published');
     expect(said.filter((w) => w.includes('new version'))).toEqual([]);
     expect((await store.status(P, DAY)).liveGeneration).toBe(1);
     await archiveLines(archiveDir, [click('z1', T0 + 2 * M + 7, '/a')], 'file:late-archive.jsonl');
     const again = await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile:day' });
-    expect(again).toMatchObject({ generation: 2, previous_generation: 1, corrections: 1 });
+    expect(again).toMatchObject({ status: 'published', generation: 2, previous_generation: 1, corrections: 1 });
     expect(views(await store.current(P, DAY))).toContainEqual([2, '/a', 4]);
-    expect((await store.reconciliations(P, DAY)).map((r) => r.generation)).toEqual([1, 2]);
+    // Every run is an entry: the one that published version 1 kept its record beside the two that found it.
+    expect((await store.reconciliations(P, DAY)).map((r) => [r.job_id, r.status, r.generation])).toEqual([
+      ['reconcile:day', 'published', 1], ['reconcile:day', 'unchanged', 1], ['reconcile__day', 'unchanged', 1], ['reconcile:day', 'published', 2],
+    ]);
+  });
+
+  // A rerun that published nothing replaced the stored record of the run that published the live version
+  // (same job id) or stood in front of it (another): report and API then said the version corrected nothing.
+  it('a rerun that publishes nothing keeps the record of what the live version corrected', async () => {
+    const store = await fresh();
+    const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
+    // A click beyond the stream's lateness: the stream left minute 2's /a one short; the replay corrects it.
+    const lines = [...dayLines(), click('late', T0 + 2 * M + 5, '/a')];
+    await archiveLines(archiveDir, lines, 'file:day.jsonl');
+    const streamed = await streamLines(def, lines);
+    await store.writeRealtime(streamed.changelog);
+    await store.appendLate(P, streamed.lates.map((record) => ({ record, evaluatedOnArrival: false })));
+    const first = await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile:day' });
+    expect(first).toMatchObject({ status: 'published', generation: 1, previous_generation: 0, corrections: 1 });
+    const rerun = await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'reconcile:day' });
+    expect(rerun).toMatchObject({ status: 'unchanged', generation: 1, corrections: 0 });
+    const stored = await store.reconciliations(P, DAY);
+    expect(stored.map((r) => [r.status, r.previous_generation, r.corrections])).toEqual([['published', 0, 1], ['unchanged', 1, 0]]);
+    expect(stored[0]).toEqual(first);
+    // What report and the API show: the publishing run's record, with the rerun as a note.
+    expect(currentReconciliation(stored)).toEqual({ ...first, rechecked: { job_id: 'reconcile:day', reconciled_at: rerun.reconciled_at } });
+    const other = await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'nightly' });
+    expect(currentReconciliation(await store.reconciliations(P, DAY))).toEqual({ ...first, rechecked: { job_id: 'nightly', reconciled_at: other.reconciled_at } });
   });
 
   it('reconcile: a pipeline with no realtime rows is refused as such; --force publishes despite unexplained differences', async () => {
@@ -414,6 +442,24 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
 });
 
 describe('reconcile through the CLI: options that exist, days with no realtime rows', () => {
+  it('report --format json after `reconcile --date` ran twice: what the publishing run corrected, the rerun as a note', async () => {
+    const store = `duckdb:${join(ws.dir, `${randomUUID()}.duckdb`)}`;
+    const input = join(ws.dir, `day-${randomUUID()}.jsonl`);
+    // A click beyond the stream's lateness: the first reconcile corrects one cell.
+    await writeFile(input, [...dayLines(), click('late', T0 + 2 * M + 5, '/a')].join('\n') + '\n');
+    const timing = ['--max-out-of-orderness', '1s', '--allowed-lateness', '0s'];
+    expect(concord(['stream', '--pipeline', P, '--input', input, '--output', `${input}.out`, '--store', store, ...timing]).code).toBe(0);
+    const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
+    expect(concord(['archive', '--schema', 'clicks', '--input', input, '--dir', archiveDir]).code).toBe(0);
+    const reconcile = () => concord(['reconcile', '--date', DAY, '--archive', archiveDir, '--store', store, '--pipeline', P, ...timing]);
+    expect(reconcile().stderr).toContain(`${P} ${DAY}: version 1 live (was 0), 1 cells corrected`);
+    expect(reconcile().stderr).toContain(`${P} ${DAY}: version 1, live, already holds this replay: nothing changed`);
+    const report = concord(['report', '--date', DAY, '--pipeline', P, '--store', store, '--format', 'json']);
+    expect(report.code, report.stderr).toBe(0);
+    const rec = (JSON.parse(report.stdout) as { pipelines: { reconciliation: Record<string, unknown> }[] }).pipelines[0]!.reconciliation;
+    expect(rec).toMatchObject({ status: 'published', generation: 1, previous_generation: 0, corrections: 1, rechecked: { job_id: `reconcile:${P}:${DAY}` } });
+  }, 120_000);
+
   it('--force is an option with help text; a pipeline with no realtime rows is reported as such (exit 2)', async () => {
     const help = concord(['reconcile', '--help']);
     expect(help.code).toBe(0);
