@@ -150,12 +150,13 @@ export class DayRecomputedError extends ConcordError {
 }
 
 /**
- * Every difference is named after the stream's own record of lateness (its late log, or what the merge
- * stage fed out of order): the stream read those events and judged them; it did not miss them.
+ * Every difference is named after the stream's own verdicts on the events: its record of lateness (its
+ * late log, or what the merge stage fed out of order) or of its time quarantine (`future_timestamp`, its
+ * dead letters). The stream read those events and judged them; it did not miss them.
  */
-function explainedByStreamLateness(report: ReconcileReport): boolean {
-  const { late_beyond_lateness, late_within_lateness, idle_wakeup } = report.causes;
-  return report.different > 0 && late_beyond_lateness + late_within_lateness + idle_wakeup === report.different;
+function explainedByStreamVerdicts(report: ReconcileReport): boolean {
+  const { late_beyond_lateness, late_within_lateness, idle_wakeup, future_timestamp } = report.causes;
+  return report.different > 0 && late_beyond_lateness + late_within_lateness + idle_wakeup + future_timestamp === report.different;
 }
 
 export type Progress = (p: { done: number; total: number; what: string }) => Promise<void> | void;
@@ -239,9 +240,10 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
     progress: (stage) => step(1, `replaying the day and attributing differences: ${stage}`),
   });
   // No stream row is not yet a missed day: a rule that raised no alert, a filter that kept nothing, store
-  // nothing. Only a replay with rows says the stream missed the day, unless the stream's own late records
-  // explain every one of them (it read the day and judged it late: streaming it again changes nothing).
-  if (realtime.length === 0 && replayed.length > 0 && !explainedByStreamLateness(report)) throw new NoRealtimeRowsError(def.name, date);
+  // nothing. Only a replay with rows says the stream missed the day, unless the stream's own verdicts
+  // explain every one of them (it read the day and judged it late, or quarantined its events for a time
+  // ahead of their reference: streaming it again changes nothing).
+  if (realtime.length === 0 && replayed.length > 0 && !explainedByStreamVerdicts(report)) throw new NoRealtimeRowsError(def.name, date);
   const base = {
     date, pipeline: def.name, job_id: req.jobId, day_status: await store.dayStatus(def.name, date),
     reconciled_at: new Date((req.now ?? Date.now)()).toISOString(), report,

@@ -7,6 +7,7 @@ import { withTiming, type PipelineDefinition } from '../../pipeline/definition.t
 import { NoRealtimeRowsError, reconcileDay } from '../../reconcile/reconcile-day.ts';
 import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { openStore } from '../../store/open-store.ts';
+import { quarantineRecord, type QuarantineRecord } from '../../store/quarantine-records.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
 import { storeBackends } from '../fixtures/result-store.ts';
 import { streamLines } from '../fixtures/run-both.ts';
@@ -63,6 +64,33 @@ describe.each(backends)('reconcile --date of a day the stream judged wholly late
     expect(rec).toMatchObject({ status: 'published', report: { different: 1, unexplained: 0, causes: { late_beyond_lateness: 1 } } });
     expect((await store.current(def.name, D24)).map((r) => r.values.txn_id)).toEqual(['c']);
     expect(await reconcileDay({ def, date: D25, store, archiveDir, jobId: 'r25' })).toMatchObject({ status: 'published', report: { causes: { late_beyond_lateness: 1 } } });
+  });
+
+  // Streamed first and archived later (docs/semantics.md "Time that lies"): the stream quarantined every
+  // event of the day for a time ahead of its clock; the archive, when their time had come, counted them.
+  // The store keeps the stream's verdicts, yet the day was refused as one the stream missed.
+  it('a window day whose every event the stream quarantined (future_timestamp): published, its cells future_timestamp', async () => {
+    const M = 60_000;
+    const ahead = Math.floor((Date.now() + 2 * 3_600_000) / M) * M;
+    const base = withTiming(pageViewsPerMinute, { maxOutOfOrderness: 30_000, allowedLateness: 300_000 });
+    // Every event 50 s beyond the stream's max_future_skew (while this test runs).
+    const def = { ...base, schema: { ...base.schema, maxFutureSkewMs: ahead + 5_000 - Date.now() } };
+    const lines = [click('a', new Date(ahead + 55_000).toISOString()), click('b', new Date(ahead + 56_000).toISOString())];
+    const store = await openStore(url(), { registry: seedRegistry(), schema: schemas.next('w6quar') });
+    stores.push(store);
+    const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
+    // The archive of what the stream read (its positions: streamLines reads file:input.jsonl).
+    await new ParquetArchive(archiveDir, { ...def.schema, maxFutureSkewMs: Infinity }).write(memoryBatches('file:input.jsonl', lines, 1000));
+    const streamed = await streamLines(def, lines);
+    expect(streamed.changelog).toEqual([]);
+    const quarantined = streamed.deadLetters.map((d) => quarantineRecord(d, def.schema.name)).filter((q): q is QuarantineRecord => q !== null);
+    expect(quarantined.map((q) => q.offset)).toEqual([0, 1]);
+    await store.writeBatch({ results: [], late: new Map(), watermarks: new Map(), quarantined });
+    const day = new Date(ahead).toISOString().slice(0, 10);
+    const rec = await reconcileDay({ def, date: day, store, archiveDir, jobId: 'rq' });
+    expect(rec).toMatchObject({ status: 'published', report: { different: 1, unexplained: 0, causes: { future_timestamp: 1 } } });
+    expect(rec.report.differences.map((d) => [d.realtime, d.replay?.views, d.late_events.map((e) => e.id)])).toEqual([[null, 2, ['a', 'b']]]);
+    expect((await store.current(def.name, day)).map((r) => r.values.views)).toEqual([2]);
   });
 
   it('a day with no realtime rows whose cells are not all late is still a day the stream missed', async () => {
