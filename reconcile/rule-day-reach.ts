@@ -31,9 +31,9 @@ export interface RuleDayOptions {
   /** SQL over the archive's columns: the day's keys to look up (default all; e.g. a backfill's dirty keys). */
   readonly keysWhere?: string;
   /**
-   * A table `(_source, _offset)` of deliveries that are no key's last event here: the stream's late ones
-   * and the archive-added ones, for the stream's view (rule-recompute.ts), whose predecessor is at or
-   * after the key's last event every decision kept.
+   * A table `(_source, _offset)` of deliveries that are no key's last event here: the stream's late ones,
+   * the archive-added ones and those it quarantined, for the stream's view (rule-recompute.ts), whose
+   * predecessor is at or after the key's last event every decision kept.
    */
   readonly notLast?: string;
   /** Event times whose hours are read too (those deliveries: the stream evaluated some of them). */

@@ -80,7 +80,7 @@ export async function recomputeRuleKeys(
     const where = await narrowToKeys(db, def, keys);
     try {
       let files: readonly string[] | undefined;
-      if (day) ({ logged, files } = await keysReach(db, def, dir, keys, where, given, added, day));
+      if (day) ({ logged, files } = await keysReach(db, def, dir, keys, where, given, added, day, quarantined));
       const held = quarantinedAt(quarantined);
       events = (await readKeysEvents(db, def, dir, keys, where, files)).filter((e) => !held(e.position));
     } finally {
@@ -101,21 +101,24 @@ export async function recomputeRuleKeys(
 
 /**
  * The files holding the keys' reach for the day, in the stream's view: their last events before the day
- * that no logged verdict or added file touches, and the hours of the logged and added events themselves
- * (the stream evaluated some of them). A reach before the log given loads the older log and looks again
- * (an older event logged late is no such last event).
+ * that no logged verdict, added file or quarantine touches, and the hours of the logged and added events
+ * themselves (the stream evaluated some of them). A reach before the log given loads the older log and
+ * looks again (an older event logged late is no such last event). A quarantined event the stream never
+ * read: with it taken for the last, the kept event before it (the stream's predecessor) was not read.
  */
 async function keysReach(
   db: DuckDb, def: RulePipeline, dir: string, keys: readonly KeyValues[], keysWhere: string | undefined, given: readonly LoggedLate[], added: ArchiveAdded | undefined, day: RuleDayScope,
+  quarantined: readonly ArchivedEvent[],
 ): Promise<{ logged: readonly LoggedLate[]; files: readonly string[] }> {
   const wanted = new Set(keys.map((k) => paneId([def.key], k)));
   const eventPane = eventPaneIdOf(def.schema, [def.key]);
   let logged = given, loadedFrom = day.lateBefore?.from ?? Number.NEGATIVE_INFINITY;
   for (;;) {
     const others = [...logged.map((l) => ({ event: l.record.event, position: l.record.position })), ...(added?.events ?? [])];
+    const notLast = [...others, ...quarantined].map((e) => e.position);
     await db.createTableFromColumns('recompute_not_last_rows', [
-      { name: '_source', type: 'VARCHAR', values: others.map((e) => e.position.source) },
-      { name: '_offset', type: 'DOUBLE', values: others.map((e) => e.position.offset) },
+      { name: '_source', type: 'VARCHAR', values: notLast.map((p) => p.source) },
+      { name: '_offset', type: 'DOUBLE', values: notLast.map((p) => p.offset) },
     ]);
     await db.run('CREATE OR REPLACE TEMP TABLE recompute_not_last AS SELECT _source, _offset::BIGINT AS _offset FROM recompute_not_last_rows');
     await db.run('DROP TABLE recompute_not_last_rows');
