@@ -231,6 +231,8 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   const rule = def.kind === 'rule' ? {
     ...(firstPublished === null ? {} : { archiveAddedSince: firstPublished }),
     lateLogBefore: { from: range.from - 2 * def.rule.span, load: (a: number, b: number) => ruleLateEventsBetween(store, def, a, b) },
+    // The verdicts read above start there too: a quiet key's older ones are loaded as its reach needs them.
+    quarantinedBefore: { from: times.from, load: (a: number, b: number) => store.quarantinedEvents(def.schema.name, a, b) },
   } : {};
   await step(1, 'replaying the day from the archive and attributing differences');
   const { report, replayed, readFrom } = await reconcileWithReplay({

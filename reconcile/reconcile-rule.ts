@@ -24,7 +24,7 @@ import { quarantinedAt } from './stream-quarantine.ts';
 export async function reconcileRule(
   db: DuckDb, def: RulePipeline, input: ReconcileInput, evidence: Evidence,
   stream: { logged: readonly LoggedLate[] | undefined; added?: ArchiveAdded | undefined; quarantined: readonly ArchivedEvent[] },
-  day?: { read: RuleDayRead; lateBefore?: RuleDayScope['lateBefore'] },
+  day?: { read: RuleDayRead; lateBefore?: RuleDayScope['lateBefore']; quarantineBefore?: RuleDayScope['quarantineBefore'] },
 ): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
   const { logged, added, quarantined } = stream;
   const range = input.range;
@@ -53,12 +53,12 @@ export async function reconcileRule(
       return same(rt, rp) ? [] : [(rt ?? rp) as AlertResult];
     });
     const keys = [...new Map(differing.map((a) => [paneId([def.key], a.key), a.key])).values()];
-    const scope = day && range ? { range, ...(day.lateBefore ? { lateBefore: day.lateBefore } : {}) } : undefined;
+    const scope = day && range ? { range, ...(day.lateBefore ? { lateBefore: day.lateBefore } : {}), ...(day.quarantineBefore ? { quarantineBefore: day.quarantineBefore } : {}) } : undefined;
     const rec = await recomputeRuleKeys(db, def, input.archiveDir, keys, logged, added, scope, quarantined);
     // With the older late events a quiet key's reach needed (rec.logged): its alerts can owe their difference to them.
     const rule = ruleAttribution(
       def, rec.logged.filter(isDropped).map((l) => l.record), rec.logged.filter((l) => l.evaluatedOnArrival).map((l) => l.record), rec.reach,
-      rec.logged.filter((l) => !l.evaluatedOnArrival && l.decidedAfterWakeup !== undefined).map((l) => l.record), repeated, quarantined,
+      rec.logged.filter((l) => !l.evaluatedOnArrival && l.decidedAfterWakeup !== undefined).map((l) => l.record), repeated, rec.quarantined,
     );
     const near = added ? addedNearAlert(def, added) : undefined;
     // The workers' late events near an alert are no explanation when the archive lacks the alert's own

@@ -15,7 +15,7 @@ import type { ReconcileReport } from './reconcile-report.ts';
 import { reconcileRule } from './reconcile-rule.ts';
 import { reconcileWindowed } from './reconcile-windowed.ts';
 import { planRuleDay } from './rule-day-reach.ts';
-import { quarantinedInArchive, type StreamQuarantine } from './stream-quarantine.ts';
+import { QUARANTINED_TABLE, quarantinedInArchive, type StreamQuarantine } from './stream-quarantine.ts';
 
 // The report's shape lives in reconcile-report.ts; importers keep reading it from here.
 export { CAUSES, type Cause, type Difference, type LateEventRef, type ReconcileMetrics, type ReconcileReport } from './reconcile-report.ts';
@@ -58,6 +58,11 @@ export interface ReconcileInput {
    * the workers' late events with a <= ts < b, for the keys whose reach is older (a key quiet before the day).
    */
   readonly lateLogBefore?: { readonly from: number; load(from: number, to: number): Promise<readonly LoggedLate[]> };
+  /**
+   * Rules with `range`, `lateLog` and `quarantined`: those hold every verdict on events with time >= `from`;
+   * `load(a, b)` gives the stream's verdicts on events with a <= time < b, for the keys whose reach is older.
+   */
+  readonly quarantinedBefore?: { readonly from: number; load(from: number, to: number): Promise<readonly StreamQuarantine[]> };
   /**
    * Cells whose stored rows another run over other input of the same windows contradicted (the store's
    * `other_run` dirty cells): a difference there no other cause explains is `other_run`.
@@ -154,7 +159,12 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
       from: older.from,
       load: async (a: number, b: number) => lateAtArchivePositions(db, def, input.archiveDir, (await older.load(a, b)).filter((l) => l.record.pipeline === def.name)),
     };
-    const out = await reconcileRule(db, def, input, evidence, { logged, added, quarantined }, ruleDay && { read: ruleDay, ...(lateBefore ? { lateBefore } : {}) });
+    const olderVerdicts = input.quarantinedBefore;
+    const quarantineBefore = olderVerdicts && given && {
+      from: olderVerdicts.from,
+      load: async (a: number, b: number) => quarantinedInArchive(db, def, input.archiveDir, await olderVerdicts.load(a, b), `${QUARANTINED_TABLE}_older`),
+    };
+    const out = await reconcileRule(db, def, input, evidence, { logged, added, quarantined }, ruleDay && { read: ruleDay, ...(lateBefore ? { lateBefore } : {}), ...(quarantineBefore ? { quarantineBefore } : {}) });
     return ruleDay ? { ...out, readFrom: ruleDay.from } : out;
   });
 }

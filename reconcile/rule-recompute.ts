@@ -57,6 +57,8 @@ export interface RuleRecomputation {
   reach(alert: AlertResult): number;
   /** The late log it used: the one given, and the older entries a quiet key's reach needed (`RuleDayScope`). */
   readonly logged: readonly LoggedLate[];
+  /** The quarantined events it left out: the ones given, and the older ones a quiet key's reach needed. */
+  readonly quarantined: readonly ArchivedEvent[];
 }
 
 /**
@@ -68,6 +70,8 @@ export interface RuleDayScope {
   readonly range: { readonly from: number; readonly to: number };
   /** The given log holds every logged late event with ts >= `from`; `load(a, b)` gives those with a <= ts < b. */
   readonly lateBefore?: { readonly from: number; load(from: number, to: number): Promise<readonly LoggedLate[]> };
+  /** Likewise the archived events the stream quarantined: those given hold every one with ts >= `from`. */
+  readonly quarantineBefore?: { readonly from: number; load(from: number, to: number): Promise<readonly ArchivedEvent[]> };
 }
 
 export async function recomputeRuleKeys(
@@ -75,14 +79,14 @@ export async function recomputeRuleKeys(
   /** Archived events the stream quarantined (stream-quarantine.ts): never fed to it, so not re-run here. */
   quarantined: readonly ArchivedEvent[] = [],
 ): Promise<RuleRecomputation> {
-  let logged = given, events: ArchivedEvent[] = [];
+  let logged = given, held = quarantined, events: ArchivedEvent[] = [];
   if (keys.length > 0) {
     const where = await narrowToKeys(db, def, keys);
     try {
       let files: readonly string[] | undefined;
-      if (day) ({ logged, files } = await keysReach(db, def, dir, keys, where, given, added, day, quarantined));
-      const held = quarantinedAt(quarantined);
-      events = (await readKeysEvents(db, def, dir, keys, where, files)).filter((e) => !held(e.position));
+      if (day) ({ logged, quarantined: held, files } = await keysReach(db, def, dir, keys, where, given, added, day, quarantined));
+      const isHeld = quarantinedAt(held);
+      events = (await readKeysEvents(db, def, dir, keys, where, files)).filter((e) => !isHeld(e.position));
     } finally {
       await db.run('DROP TABLE IF EXISTS recompute_keys');
       await db.run('DROP TABLE IF EXISTS recompute_not_last');
@@ -96,6 +100,7 @@ export async function recomputeRuleKeys(
     withoutAdded: read.length < events.length ? run(def, read, verdicts) : undefined,
     reach: reachOf(def, events, (e) => !verdicts.has(positionKey(e.position)) && !addedAt.has(positionKey(e.position))),
     logged,
+    quarantined: held,
   };
 }
 
@@ -103,19 +108,21 @@ export async function recomputeRuleKeys(
  * The files holding the keys' reach for the day, in the stream's view: their last events before the day
  * that no logged verdict, added file or quarantine touches, and the hours of the logged and added events
  * themselves (the stream evaluated some of them). A reach before the log given loads the older log and
- * looks again (an older event logged late is no such last event). A quarantined event the stream never
- * read: with it taken for the last, the kept event before it (the stream's predecessor) was not read.
+ * looks again (an older event logged late is no such last event), and so for the older quarantined
+ * events. A quarantined event the stream never read: with it taken for the last, the kept event before it
+ * (the stream's predecessor) was not read.
  */
 async function keysReach(
   db: DuckDb, def: RulePipeline, dir: string, keys: readonly KeyValues[], keysWhere: string | undefined, given: readonly LoggedLate[], added: ArchiveAdded | undefined, day: RuleDayScope,
   quarantined: readonly ArchivedEvent[],
-): Promise<{ logged: readonly LoggedLate[]; files: readonly string[] }> {
+): Promise<{ logged: readonly LoggedLate[]; quarantined: readonly ArchivedEvent[]; files: readonly string[] }> {
   const wanted = new Set(keys.map((k) => paneId([def.key], k)));
   const eventPane = eventPaneIdOf(def.schema, [def.key]);
   let logged = given, loadedFrom = day.lateBefore?.from ?? Number.NEGATIVE_INFINITY;
+  let held = quarantined, heldFrom = day.quarantineBefore?.from ?? Number.NEGATIVE_INFINITY;
   for (;;) {
     const others = [...logged.map((l) => ({ event: l.record.event, position: l.record.position })), ...(added?.events ?? [])];
-    const notLast = [...others, ...quarantined].map((e) => e.position);
+    const notLast = [...others, ...held].map((e) => e.position);
     await db.createTableFromColumns('recompute_not_last_rows', [
       { name: '_source', type: 'VARCHAR', values: notLast.map((p) => p.source) },
       { name: '_offset', type: 'DOUBLE', values: notLast.map((p) => p.offset) },
@@ -124,9 +131,12 @@ async function keysReach(
     await db.run('DROP TABLE recompute_not_last_rows');
     const alsoAt = others.filter((e) => wanted.has(eventPane(e.event))).map((e) => e.event[def.schema.timeField] as number).filter((t) => t < day.range.to);
     const read = await planRuleDay(db, def, dir, day.range, { ...(keysWhere ? { keysWhere } : {}), notLast: 'recompute_not_last', alsoAt });
-    if (!day.lateBefore || read.from >= loadedFrom) return { logged, files: read.files };
-    logged = [...(await day.lateBefore.load(read.from, loadedFrom)), ...logged];
-    loadedFrom = read.from;
+    const olderLog = day.lateBefore && read.from < loadedFrom, olderHeld = day.quarantineBefore && read.from < heldFrom;
+    if (!olderLog && !olderHeld) return { logged, quarantined: held, files: read.files };
+    if (olderLog) logged = [...(await day.lateBefore!.load(read.from, loadedFrom)), ...logged];
+    if (olderHeld) held = [...(await day.quarantineBefore!.load(read.from, heldFrom)), ...held];
+    loadedFrom = Math.min(loadedFrom, read.from);
+    heldFrom = Math.min(heldFrom, read.from);
   }
 }
 

@@ -28,22 +28,24 @@ export const QUARANTINED_TABLE = 'stream_quarantined';
 
 /**
  * The events the stream quarantined that the archive holds (by position: the archive made from what the
- * stream read), in arrival order, loaded into QUARANTINED_TABLE. Positions the archive lacks were
- * quarantined there too (the same verdict): no count differs by them.
+ * stream read), in arrival order, loaded into `table` (QUARANTINED_TABLE: the ones the shadows leave out).
+ * Positions the archive lacks were quarantined there too (the same verdict): no count differs by them.
  */
-export async function quarantinedInArchive(db: DuckDb, def: PipelineDefinition, dir: string, verdicts: readonly StreamQuarantine[]): Promise<ArchivedEvent[]> {
-  await db.createTableFromColumns(`${QUARANTINED_TABLE}_rows`, [
+export async function quarantinedInArchive(
+  db: DuckDb, def: PipelineDefinition, dir: string, verdicts: readonly StreamQuarantine[], table: string = QUARANTINED_TABLE,
+): Promise<ArchivedEvent[]> {
+  await db.createTableFromColumns(`${table}_rows`, [
     { name: '_source', type: 'VARCHAR', values: verdicts.map((v) => v.position.source) },
     { name: '_offset', type: 'DOUBLE', values: verdicts.map((v) => v.position.offset) },
   ]);
-  await db.run(`CREATE OR REPLACE TEMP TABLE ${QUARANTINED_TABLE} AS SELECT DISTINCT _source, _offset::BIGINT AS _offset FROM ${QUARANTINED_TABLE}_rows`);
-  await db.run(`DROP TABLE ${QUARANTINED_TABLE}_rows`);
+  await db.run(`CREATE OR REPLACE TEMP TABLE ${table} AS SELECT DISTINCT _source, _offset::BIGINT AS _offset FROM ${table}_rows`);
+  await db.run(`DROP TABLE ${table}_rows`);
   if (verdicts.length === 0) return [];
   const fields = [...new Set([...fieldsRead(def), def.schema.idField, def.schema.timeField])];
   // The archive is partitioned by event time: with every verdict's time known, only those hours are read.
   const hours = verdicts.every((v) => v.eventTime !== undefined) ? [...new Set(verdicts.map((v) => Math.floor(v.eventTime! / HOUR) * HOUR))] : undefined;
   const files = hours && [...new Set((await Promise.all(hours.map((h) => archiveFilesOfEventTimes(dir, def.schema, { from: h, to: h + HOUR })))).flat())];
-  return readArrivalOrder(dir, def.schema, { db, fields, ...(files ? { files } : {}), where: `(_source, _offset) IN (SELECT _source, _offset FROM ${QUARANTINED_TABLE})` });
+  return readArrivalOrder(dir, def.schema, { db, fields, ...(files ? { files } : {}), where: `(_source, _offset) IN (SELECT _source, _offset FROM ${table})` });
 }
 
 /** Whether an archived position is one the stream quarantined. */

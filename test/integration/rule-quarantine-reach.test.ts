@@ -50,8 +50,11 @@ describe.each(backends)('a rule day whose key\'s last event before it the stream
   const stores: SqlResultStore[] = [];
   afterAll(async () => { for (const s of stores) await s.close().catch(() => undefined); });
 
+  // q within the two spans before midnight (whose verdicts a rule day read), and q a quiet key's last
+  // event further back (its verdict was not read at all).
   it.each([
     ['within two spans of midnight', D0 - 4 * H, D0 - 90 * M],
+    ['further back', D0 - 6 * H, D0 - 3 * H],
   ])('q %s: the recomputation reaches back past it to the last event the stream kept: future_timestamp, not unexplained', async (_, p, q) => {
     const store = await openStore(url(), { registry, schema: schemas.next('rquar') });
     stores.push(store);
