@@ -202,12 +202,13 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     await archiveLines(archiveDir, [click('z1', T0 + 2 * M + 7, '/a'), click('z2', T0 + 2 * M + 8, '/a'), click('z3', T0 + 5 * M + 9, '/new')], 'file:late-archive.jsonl');
     for (const d of [def, uv]) expect(await backfillDay({ def: d, date: DAY, store, archiveDir, jobId: `bf-${d.name}` })).toMatchObject({ changed: 2 });
     const again = await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'r2' });
-    expect(again).toMatchObject({ status: 'published', report: { different: 2, unexplained: 0, causes: { archive_added: 2, missing_window: 0 } } });
+    // The backfill's version already holds the replay: nothing to publish (`unchanged`), the cells named.
+    expect(again).toMatchObject({ status: 'unchanged', report: { different: 2, unexplained: 0, causes: { archive_added: 2, missing_window: 0 } } });
     expect(again.report.differences.map((d) => [d.cause, d.late_events.map((e) => e.id)])).toEqual([['archive_added', ['z1', 'z2']], ['archive_added', ['z3']]]);
     expect(again.report.differences[0]!.late_events[0]).toEqual({ id: 'z1', ts: new Date(T0 + 2 * M + 7).toISOString(), source: 'file:late-archive.jsonl', offset: 0 });
     // Sketches take the other replay path: the 5-minute windows of minutes 0-4 and 5-9 both gained a visitor.
     const sketched = await reconcileDay({ def: uv, date: DAY, store, archiveDir, jobId: 'r2-uv' });
-    expect(sketched).toMatchObject({ status: 'published', report: { different: 2, unexplained: 0, causes: { archive_added: 2 } } });
+    expect(sketched).toMatchObject({ status: 'unchanged', report: { different: 2, unexplained: 0, causes: { archive_added: 2 } } });
   });
 
   it('rules: an alert only a transaction archived after the reconcile raises is archive_added, with that transaction', async () => {
@@ -226,7 +227,7 @@ describe.each(backends)('dirty cells and backfill: $name', ({ url }) => {
     await archive('file:late-txns.jsonl', [txn('t9', T0 + 3 * M, 'US', 'u1')]);
     expect(await backfillDay({ def: fraud, date: DAY, store, archiveDir, jobId: 'bf1' })).toMatchObject({ changed: 1 });
     const again = await reconcileDay({ def: fraud, date: DAY, store, archiveDir, jobId: 'r2' });
-    expect(again).toMatchObject({ status: 'published', report: { different: 1, unexplained: 0, causes: { archive_added: 1 } } });
+    expect(again).toMatchObject({ status: 'unchanged', report: { different: 1, unexplained: 0, causes: { archive_added: 1 } } });
     expect(again.report.differences.map((d) => [d.cause, d.late_events.map((e) => e.id)])).toEqual([['archive_added', ['t9']]]);
   });
 
@@ -451,7 +452,7 @@ describe('reconcile through the CLI: options that exist, days with no realtime r
     expect(concord(['stream', '--pipeline', P, '--input', input, '--output', `${input}.out`, '--store', store, ...timing]).code).toBe(0);
     const archiveDir = join(ws.dir, `archive-${randomUUID()}`);
     expect(concord(['archive', '--schema', 'clicks', '--input', input, '--dir', archiveDir]).code).toBe(0);
-    const reconcile = () => concord(['reconcile', '--date', DAY, '--archive', archiveDir, '--store', store, '--pipeline', P, ...timing]);
+    const reconcile = () => concord(['reconcile', '--date', DAY, '--archive', archiveDir, '--store', store, '--pipeline', P, '--report-dir', join(ws.dir, `reports-${randomUUID()}`), ...timing]);
     expect(reconcile().stderr).toContain(`${P} ${DAY}: version 1 live (was 0), 1 cells corrected`);
     expect(reconcile().stderr).toContain(`${P} ${DAY}: version 1, live, already holds this replay: nothing changed`);
     const report = concord(['report', '--date', DAY, '--pipeline', P, '--store', store, '--format', 'json']);
