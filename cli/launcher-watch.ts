@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * `npm run concord -- serve` (or `jobs worker`, `run`, `sink`) runs node under npm -> sh -> tsx. A SIGTERM
- * to npm stops npm and its shell, but the shell does not pass it on: tsx and this process would run on,
+ * `npm run concord -- serve` (or `jobs worker`, `run`, `sink`) runs node under npm -> sh. A SIGTERM
+ * to npm stops npm and its shell, but the shell does not pass it on: this process would run on,
  * orphaned. So every command watches the wrappers between it and the nearest npm/npx (Linux /proc) and
  * takes one's exit as a SIGTERM (cli/main.ts). Started any other way (node, tsx, a service manager),
  * nothing is watched: those deliver signals themselves.
