@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { ConfigError } from '../pipeline/errors.ts';
 import type { EventSchema } from '../schemas/schema.ts';
 import { BatchConsumer, CaughtUpWatch, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
-import { committedOffsets, topicId } from '../stream/kafka/admin.ts';
+import { committedOffsets, topicId, topicPartitions } from '../stream/kafka/admin.ts';
+import { PartitionsAddedWatch } from '../stream/kafka/partitions-added.ts';
 import { groupName, inputTopic } from '../stream/kafka/topics.ts';
 import { ConsumerLagReport } from '../stream/kafka/consumer-lag.ts';
 import { makeArchiveFolder } from './archive-folder.ts';
@@ -64,6 +65,8 @@ export class KafkaArchiver {
   /** Last archived offset per partition (-1: none). */
   private readonly archived = new Map<number, number>();
   private consumer: BatchConsumer | undefined;
+  /** The topic's partition count since start: partitions added stop the archiver (a restart archives them). */
+  private added: PartitionsAddedWatch | undefined;
   private groupId = '';
   private ready: Promise<void> = Promise.resolve();
   private lock: Promise<unknown> = Promise.resolve();
@@ -103,6 +106,7 @@ export class KafkaArchiver {
     await claimKafkaTopic(this.o.dir, this.o.schema, this.topic, await topicId(this.o.settings, this.topic));
     const groupId = (this.groupId = this.o.groupId ?? groupName(`concord-archiver-${this.o.schema.name}`));
     await this.checkGroupMatchesArchive(groupId);
+    this.added = new PartitionsAddedWatch(this.o.settings, this.topic, await topicPartitions(this.o.settings, this.topic));
     this.consumer = await BatchConsumer.start(this.o.settings, {
       groupId,
       topics: [this.topic],
@@ -248,6 +252,7 @@ export class KafkaArchiver {
 
   private async tick(): Promise<void> {
     const now = Date.now();
+    await this.added?.check(`restart \`concord archive --from-kafka\` (every archiver of group ${this.groupId}; a supervisor does) to archive the new ones`, now);
     for (const [p, b] of this.buffers) if (now - b.since >= (this.o.flushIntervalMs ?? ARCHIVE_FLUSH_INTERVAL_MS)) await this.flush(p);
     if (this.watch.quiet(now) && this.archived.size > 0) {
       for (const p of [...this.buffers.keys()]) await this.flush(p);

@@ -14,6 +14,7 @@ import {
 } from './kafka/client.ts';
 import { GroupDrain } from './group-drain.ts';
 import { concordTopics, groupName, inputTopic, needsMergeStage, partialsTopic, topicNames } from './kafka/topics.ts';
+import { PartitionsAddedWatch } from './kafka/partitions-added.ts';
 import { MemberLoop } from './member-loop.ts';
 import { MemberConsumer } from './member-consumer.ts';
 import { WorkerAdmission } from './worker-admission.ts';
@@ -178,6 +179,7 @@ export class KafkaWorker {
     const tick = new WorkerTick({
       topic: this.topic, loop: this.loop, transactions: this.transactions, partitions: this.partitions, steps: this.steps, watch: this.watch,
       idleTimeoutMs: o.idleTimeoutMs, rejoin: () => this.rejoin(), log: (line) => this.log(line),
+      added: new PartitionsAddedWatch(o.settings, this.topic, this.partitions.topicPartitions), groupId: this.groupId,
       drained: () => this.drained(),
       // A worker given no partition is done with its share once idle: it waits for the group's end too.
       waiting: () => this.done.size > 0 || (this.unassigned && this.watch.quiet()),

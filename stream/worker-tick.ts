@@ -1,4 +1,5 @@
 import type { CaughtUpWatch } from './kafka/client.ts';
+import type { PartitionsAddedWatch } from './kafka/partitions-added.ts';
 import type { MemberLoop } from './member-loop.ts';
 import type { WorkerPartitions } from './worker-partitions.ts';
 import type { WorkerSteps } from './worker-steps.ts';
@@ -21,6 +22,10 @@ export interface WorkerTickOptions {
   watch: CaughtUpWatch;
   /** A partition that delivers nothing for this long stops holding the watermark (default 30 s). */
   idleTimeoutMs?: number;
+  /** The input topic's partition count since start: partitions added stop the worker (a restart reads them). */
+  added: PartitionsAddedWatch;
+  /** The worker's group, for what to do when partitions were added. */
+  groupId: string;
   /** Drops every partition's state and replaces the consumer after the step in flight. */
   rejoin: () => void;
   /**
@@ -64,6 +69,8 @@ export class WorkerTick {
     const { loop, partitions, watch } = this.o;
     if (loop.stopping || !(await this.o.transactions.settled())) return;
     const now = Date.now();
+    await this.o.added.check(`restart every \`concord run\` of group ${this.o.groupId} (a supervisor does) to read the new ones; ` +
+      "a key's later records may go to another partition, so its windows open at the change are counted in two shares until `reconcile --date` corrects the day", now);
     if (partitions.markIdle(now, this.o.idleTimeoutMs ?? 30_000)) await this.o.steps.step();
     // Seen a few times in ~20 loaded test runs: the client stopped fetching one partition that still had
     // records (all others read to their end). Every step commits, so a fresh consumer loses nothing.
