@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../pipeline/errors.ts';
 import type { EventSchema } from '../schemas/schema.ts';
 import { BatchConsumer, CaughtUpWatch, type InBatch, type KafkaSettings } from '../stream/kafka/client.ts';
-import { committedOffsets, topicId, topicPartitions } from '../stream/kafka/admin.ts';
+import { committedOffsets, startOffsets, topicId, topicPartitions } from '../stream/kafka/admin.ts';
 import { PartitionsAddedWatch } from '../stream/kafka/partitions-added.ts';
 import { groupName, inputTopic } from '../stream/kafka/topics.ts';
 import { ConsumerLagReport } from '../stream/kafka/consumer-lag.ts';
@@ -27,6 +27,8 @@ export interface KafkaArchiverOptions {
   flushIntervalMs?: number;
   stopWhenIdleMs?: number;
   log?: (line: string) => void;
+  /** What an operator should see: records deleted from the topic before they were archived. */
+  warn?: (line: string) => void;
   /** Metrics of the process (serve/process-metrics.ts): records archived, flush latency. */
   metrics?: ProcessMetrics;
 }
@@ -74,7 +76,9 @@ export class KafkaArchiver {
   private finished!: () => void;
   private failed!: (error: unknown) => void;
   /** records read; events archived and records rejected (to _rejected, with the reason); skipped: archived before. */
-  readonly stats = { records: 0, events: 0, rejected: 0, flushes: 0, skipped: 0 };
+  readonly stats = { records: 0, events: 0, rejected: 0, flushes: 0, skipped: 0, deleted: 0 };
+  /** Per partition, the start offset a deletion was said for (said once, not at every rebalance). */
+  private readonly toldDeleted = new Map<number, number>();
 
   constructor(options: KafkaArchiverOptions) {
     this.o = options;
@@ -194,7 +198,32 @@ export class KafkaArchiver {
       this.archived.set(p, last);
       this.buffers.delete(p);
     }
+    await this.sayDeleted(partitions);
     this.o.log?.(`archiving ${this.topic} partitions [${partitions.join(', ')}] into ${this.o.dir}`);
+  }
+
+  /**
+   * Records deleted from the topic (retention, DeleteRecords) before this archive got them: the group
+   * resumes at the topic's first record, past them, and said nothing (the archive had a hole, found only
+   * by the next day's reconcile, or not at all before an archive's first offset). Said once per partition.
+   */
+  private async sayDeleted(partitions: readonly number[]): Promise<void> {
+    if (partitions.length === 0) return;
+    const starts = await startOffsets(this.o.settings, this.topic);
+    for (const p of partitions) {
+      const next = (this.archived.get(p) ?? -1) + 1, start = starts.get(p) ?? 0;
+      if (start <= next || this.toldDeleted.get(p) === start) continue;
+      const counted = this.toldDeleted.get(p) ?? next;
+      this.toldDeleted.set(p, start);
+      this.stats.deleted += start - Math.max(counted, next);
+      (this.o.warn ?? this.o.log)?.(
+        `${this.topic}:${p}: records ${next}..${start - 1} (${start - next}) were deleted from the topic (retention, DeleteRecords) before this archive got them: ` +
+          (next > 0
+            ? 'the archive has a gap there, which reconcile names archive_gap'
+            : `this archive begins at offset ${start}; reconcile sees no gap before an archive's first offset, so what the stream counted from them is unexplained`) +
+          '; keep the topic longer than the archiver may be down (retention.ms)',
+      );
+    }
   }
 
   private async buffer(batch: InBatch): Promise<void> {

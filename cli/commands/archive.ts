@@ -75,13 +75,15 @@ export const archiveCommand: CommandSpec = {
         ...(flushIntervalMs === undefined ? {} : { flushIntervalMs }),
         ...(stopWhenIdleMs === undefined ? {} : { stopWhenIdleMs }),
         log: log.lineSink(schema.name),
+        warn: (line) => log.warn(line, { context: schema.name }),
         ...(served ? { metrics: served.metrics } : {}),
       });
       onStopSignal(() => archiver.stop());
       const stats = await archiver.run().finally(() => served?.close());
       log.info(
         `archived ${stats.events} ${schema.name} events from Kafka and ${stats.rejected} rejected records (with their reason, in _rejected/) ` +
-          `of ${stats.records} records read, in ${stats.flushes} flushes (${stats.skipped} already archived, skipped)`,
+          `of ${stats.records} records read, in ${stats.flushes} flushes (${stats.skipped} already archived, skipped)` +
+          (stats.deleted > 0 ? `; ${stats.deleted} records were deleted from the topic before they were archived` : ''),
         { context: schema.name, final: true, ...stats },
       );
       log.flush();

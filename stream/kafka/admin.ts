@@ -149,6 +149,11 @@ export async function endOffsets(s: KafkaSettings, topic: string): Promise<Map<n
   return wrapRead('reading end offsets', s, () => withAdmin(s, (admin) => listOffsets(admin, topic, ListOffsetTimestamps.LATEST)));
 }
 
+/** Each partition's log start offset: its first record not deleted yet (retention, DeleteRecords). */
+export async function startOffsets(s: KafkaSettings, topic: string): Promise<Map<number, number>> {
+  return wrapRead('reading start offsets', s, () => withAdmin(s, (admin) => listOffsets(admin, topic, ListOffsetTimestamps.EARLIEST)));
+}
+
 /** Deletes the records of each partition before the given offset (Kafka's DeleteRecords). */
 export async function deleteRecordsBefore(s: KafkaSettings, topic: string, before: ReadonlyMap<number, number>): Promise<void> {
   const partitions = [...before].map(([partition, offset]) => ({ partition, offset: BigInt(offset) }));
