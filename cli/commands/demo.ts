@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { replay } from '../../batch/replay.ts';
