@@ -55,7 +55,7 @@ export interface ReconcileStore {
    * old -> new change per visible cell that changed. Idempotent per `jobId`: a retried job finds its
    * version already live and changes nothing.
    */
-  publishDay(pipeline: string, date: string, rows: readonly ResultRecord[], meta: { jobId: string; provenance: 'reconciled' }): Promise<{ generation: number; previous: number; corrections: number }>;
+  publishDay(pipeline: string, date: string, rows: readonly ResultRecord[], meta: { jobId: string; provenance: 'reconciled' }): Promise<{ generation: number; previous: number; corrections: number; unrecorded?: true }>;
   saveReconciliation(rec: DayReconciliation): Promise<void>;
   dayStatus(pipeline: string, date: string): Promise<'provisional' | 'sealed'>;
   dirtyCells(pipeline: string, date: string): Promise<DirtyCell[]>;
@@ -199,7 +199,8 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   await store.setArchiveCheckedThrough?.(def.name, date, archiveReadFrom);
   // A run whose replay the live version already held is stored as its own `unchanged` entry: the record of
   // the run that published that version (what it corrected) stays as it was (currentReconciliation).
-  const status = published.generation === published.previous ? 'unchanged' : 'published';
+  // A retried job whose earlier attempt published the live version but lost its answer (and record) did publish it.
+  const status = published.generation === published.previous && published.unrecorded !== true ? 'unchanged' : 'published';
   const rec: DayReconciliation = { ...base, generation: published.generation, previous_generation: published.previous, status, corrections: published.corrections };
   await step(3, 'storing the report');
   await store.saveReconciliation(rec);

@@ -16,6 +16,14 @@ import type { SqlDriver } from './sql-driver.ts';
  * into the live version. Every switch publishes old -> new for each visible cell that changes. Each
  * method runs inside the caller's transaction (SqlResultStore: the live index is reloaded after it).
  */
+/** What a publish did; `unrecorded`: the live version already held the replay, published by this very job whose record was lost. */
+export interface PublishOutcome {
+  generation: number;
+  previous: number;
+  corrections: number;
+  unrecorded?: true;
+}
+
 export class DayVersions {
   /**
    * `keyless`: result_rows and result_history have no primary key (SqlResultStore.init). `registry`: a
@@ -34,7 +42,7 @@ export class DayVersions {
    * with these very values: nothing to do. The same job id with other values (archive files added since:
    * `reconcile --date` run again under its default id) is no retry: a new version.
    */
-  async publish(tx: SqlDriver, pipeline: string, day: string, records: readonly ResultRecord[], meta: { jobId: string; provenance: 'reconciled' }, at: number): Promise<{ generation: number; previous: number; corrections: number }> {
+  async publish(tx: SqlDriver, pipeline: string, day: string, records: readonly ResultRecord[], meta: { jobId: string; provenance: 'reconciled' }, at: number): Promise<PublishOutcome> {
     let mine = await tx.query(`SELECT generation, status FROM ${this.schema}.day_versions WHERE pipeline = $1 AND day = $2 AND job_id = $3 ORDER BY generation DESC LIMIT 1`, [pipeline, day, meta.jobId]);
     const previous = await this.liveGeneration(tx, pipeline, day);
     // A live reconciled version that already holds the replay, whichever job published it (a retried job, or
@@ -42,7 +50,12 @@ export class DayVersions {
     // The stream's version 0 never does: the first reconcile marks the day reconciled.
     if (previous > 0 && (await this.holdsValues(tx, pipeline, day, previous, records))) {
       await this.coveredDirtyCells(tx, pipeline, day, at);
-      return { generation: previous, previous, corrections: 0 };
+      // This job's own live version with no record of its publish: an attempt whose COMMIT went through
+      // but whose answer was lost (and its record with it) is being retried, and the retry published it.
+      const own = mine[0] !== undefined && Number(mine[0].generation) === previous;
+      const recorded = own && (await tx.query(`SELECT 1 FROM ${this.schema}.reconciliations WHERE pipeline = $1 AND day = $2 AND job_id = $3 AND status = 'published' AND generation = $4`,
+        [pipeline, day, meta.jobId, previous])).length > 0;
+      return { generation: previous, previous, corrections: 0, ...(own && !recorded ? { unrecorded: true } : {}) };
     }
     if (mine[0] && Number(mine[0].generation) === previous) mine = [];
     // Only a version of this job never switched to may be filled again. One that was live and is not now

@@ -6,7 +6,7 @@ import type { DirtyCell, ReconcileStore } from '../reconcile/reconcile-day.ts';
 import type { KeyValues, ResultRecord } from '../schemas/results.ts';
 import type { StreamQuarantine } from '../reconcile/stream-quarantine.ts';
 import { windowOf } from './day-status.ts';
-import { DayVersions } from './day-versions.ts';
+import { DayVersions, type PublishOutcome } from './day-versions.ts';
 import { markDirtyCells } from './dirty-cells.ts';
 import { readQuarantined, writeQuarantined, type QuarantineRecord } from './quarantine-records.ts';
 import { dayOf, lateToStored, type StoredRow } from './rows.ts';
@@ -216,7 +216,7 @@ export class SqlResultStore implements ReconcileStore {
     });
   }
 
-  async publishDay(pipeline: string, day: string, records: readonly ResultRecord[], meta: { jobId: string; provenance: 'reconciled' }): Promise<{ generation: number; previous: number; corrections: number }> {
+  async publishDay(pipeline: string, day: string, records: readonly ResultRecord[], meta: { jobId: string; provenance: 'reconciled' }): Promise<PublishOutcome> {
     return this.rewriting(async (tx) => {
       await refusePrunedDay(tx, this.s, pipeline, day);
       return this.versions.publish(tx, pipeline, day, records, meta, this.now());
