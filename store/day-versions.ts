@@ -16,12 +16,15 @@ import type { SqlDriver } from './sql-driver.ts';
  * into the live version. Every switch publishes old -> new for each visible cell that changes. Each
  * method runs inside the caller's transaction (SqlResultStore: the live index is reloaded after it).
  */
-/** What a publish did; `unrecorded`: the live version already held the replay, published by this very job whose record was lost. */
+/**
+ * What a publish did. `ownVersionLive`: the live version already held the replay and was staged by this
+ * very job id (an earlier attempt published it); `previous` and `corrections` are then that attempt's switch's.
+ */
 export interface PublishOutcome {
   generation: number;
   previous: number;
   corrections: number;
-  unrecorded?: true;
+  ownVersionLive?: true;
 }
 
 export class DayVersions {
@@ -50,12 +53,14 @@ export class DayVersions {
     // The stream's version 0 never does: the first reconcile marks the day reconciled.
     if (previous > 0 && (await this.holdsValues(tx, pipeline, day, previous, records))) {
       await this.coveredDirtyCells(tx, pipeline, day, at);
-      // This job's own live version with no record of its publish: an attempt whose COMMIT went through
-      // but whose answer was lost (and its record with it) is being retried, and the retry published it.
-      const own = mine[0] !== undefined && Number(mine[0].generation) === previous;
-      const recorded = own && (await tx.query(`SELECT 1 FROM ${this.schema}.reconciliations WHERE pipeline = $1 AND day = $2 AND job_id = $3 AND status = 'published' AND generation = $4`,
-        [pipeline, day, meta.jobId, previous])).length > 0;
-      return { generation: previous, previous, corrections: 0, ...(own && !recorded ? { unrecorded: true } : {}) };
+      // This job's own live version: an attempt whose COMMIT went through but whose answer was lost may be
+      // being retried (the caller knows whether that attempt's record was saved); what its switch corrected.
+      if (mine[0] === undefined || Number(mine[0].generation) !== previous) return { generation: previous, previous, corrections: 0 };
+      const [switched] = await tx.query(`SELECT count(*) AS n FROM ${this.schema}.changes WHERE pipeline = $1 AND day = $2 AND generation = $3 AND provenance = $4`,
+        [pipeline, day, previous, meta.provenance]);
+      const [from] = await tx.query(`SELECT previous FROM ${this.schema}.switch_log WHERE pipeline = $1 AND day = $2 AND generation = $3 AND reason = 'reconcile' ORDER BY seq DESC LIMIT 1`,
+        [pipeline, day, previous]);
+      return { generation: previous, previous: from ? Number(from.previous) : previous, corrections: Number(switched!.n), ownVersionLive: true };
     }
     if (mine[0] && Number(mine[0].generation) === previous) mine = [];
     // Only a version of this job never switched to may be filled again. One that was live and is not now

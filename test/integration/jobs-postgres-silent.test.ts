@@ -86,7 +86,12 @@ describe('jobs worker when PostgreSQL goes silent during a reconcile', () => {
       }, 30_000, 50);
       expect(done!.attemptsMade).toBeGreaterThanOrEqual(2);
       expect(await store.status(P, DATE)).toMatchObject({ liveGeneration: 1, generations: [1] });
-      expect((await store.reconciliations(P, DATE)).filter((r) => r.status === 'published')).toHaveLength(1);
+      const published = (await store.reconciliations(P, DATE)).filter((r) => r.status === 'published');
+      expect(published).toHaveLength(1);
+      // Recorded as the lost attempt's publish: the switch 0 -> 1 and what it corrected.
+      const corrected = (await store.changesSince(0)).filter((c) => c.pipeline === P && c.provenance === 'reconciled');
+      expect(corrected.length).toBeGreaterThan(0);
+      expect(published[0]).toMatchObject({ generation: 1, previous_generation: 0, corrections: corrected.length });
     } finally {
       await worker.close();
       await jobs.queue.obliterate({ force: true });

@@ -63,9 +63,12 @@ describe.each(backends)('result store conformance: $name', ({ name, url }) => {
     expect(published).toEqual({ generation: 1, previous: 0, corrections: 3 });
     expect(views(await store.current(P, DAY))).toEqual([[0, '/a', 3], [0, '/b', 1], [1, '/d', 1]]);
     expect((await store.current(P, DAY))[0]).toMatchObject({ provenance: 'reconciled', generation: 1 });
-    // Retrying the same job (the same replay) changes nothing (idempotent per job id); its version has no
-    // stored reconciliation (none was saved here), so the retry is told it published it (`unrecorded`).
-    expect(await store.publishDay(P, DAY, [win(0, '/a', 3), win(0, '/b', 1), win(1, '/d', 1)], { jobId: 'job-1', provenance: 'reconciled' })).toEqual({ generation: 1, previous: 1, corrections: 0, unrecorded: true });
+    // Retrying the same job (the same replay) changes nothing (idempotent per job id); the live version is
+    // its own, so it is told so with what that switch did (0 -> 1, three corrections): a retry whose first
+    // attempt's answer was lost records that publish (reconcile-day).
+    expect(await store.publishDay(P, DAY, [win(0, '/a', 3), win(0, '/b', 1), win(1, '/d', 1)], { jobId: 'job-1', provenance: 'reconciled' })).toEqual({ generation: 1, previous: 0, corrections: 3, ownVersionLive: true });
+    // Another job finding the same replay live: nothing to do, nothing of its own.
+    expect(await store.publishDay(P, DAY, [win(0, '/a', 3), win(0, '/b', 1), win(1, '/d', 1)], { jobId: 'job-other', provenance: 'reconciled' })).toEqual({ generation: 1, previous: 1, corrections: 0 });
     const changes = await store.changesSince(0);
     expect(changes.map((c) => [c.cell, c.old, c.new, c.provenance])).toEqual([
       ['["/a"]', { views: 2 }, { views: 3 }, 'reconciled'],
