@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { transactionsSchema } from '../../examples/seed.ts';
-import { checkDefinition, type RulePipeline } from '../../pipeline/definition.ts';
 import { Registry } from '../../pipeline/registry.ts';
 import { reconcileDay } from '../../reconcile/reconcile-day.ts';
 import type { DeadLetter, ResultRecord } from '../../schemas/results.ts';
@@ -13,6 +12,7 @@ import { quarantineRecord, type QuarantineRecord } from '../../store/quarantine-
 import type { SqlResultStore } from '../../store/sql-store.ts';
 import { runStream } from '../../stream/runtime.ts';
 import { DAY, storeBackends } from '../fixtures/result-store.ts';
+import { BIG_SPEND_HOURLY } from '../fixtures/rule-cases.ts';
 
 // A rule day's store-mode recomputation reads each key's reach in the stream's view: back to the key's
 // last event before the day that the stream kept. It passed over the events the stream logged late or
@@ -24,12 +24,7 @@ const { ws, schemas, backends } = storeBackends();
 const M = 60_000;
 const H = 60 * M;
 const D0 = Date.parse(`${DAY}T00:00:00Z`);
-// Spending more than 1000.00 within an hour: one 1500.00 transaction alone crosses it.
-const bigSpend = checkDefinition({
-  kind: 'rule', name: 'big_spend_hourly', schema: transactionsSchema, key: 'user_id', where: [],
-  watermark: { maxOutOfOrderness: 1_000 }, allowedLateness: 0,
-  rule: { kind: 'lookback', measure: 'sum', field: 'amount', output: 'spent', span: H, threshold: 100_000 },
-}) as RulePipeline;
+const bigSpend = BIG_SPEND_HOURLY;
 const registry = new Registry([transactionsSchema], [bigSpend], 'rule-quarantine-reach');
 const txn = (id: string, ts: number, user: string, amount: number) => ({ line: JSON.stringify({ txn_id: id, ts, user_id: user, country: 'FR', amount }), ts });
 

@@ -5,7 +5,6 @@ import { truncate } from 'node:fs/promises';
 import { CorruptArchiveDayError } from '../../batch/archive-check.ts';
 import { listArchiveFiles, ParquetArchive } from '../../batch/parquet-archive.ts';
 import { transactionsSchema } from '../../examples/seed.ts';
-import { checkDefinition, type RulePipeline } from '../../pipeline/definition.ts';
 import { Registry } from '../../pipeline/registry.ts';
 import { archiveChangedSince } from '../../reconcile/archive-changes.ts';
 import { backfillDay, reconcileDay } from '../../reconcile/reconcile-day.ts';
@@ -13,6 +12,7 @@ import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
 import { DAY, storeBackends } from '../fixtures/result-store.ts';
+import { BIG_SPEND_HOURLY } from '../fixtures/rule-cases.ts';
 import { streamLines } from '../fixtures/run-both.ts';
 
 // A rule day's first alert depends on the status at the key's last event before the day, which counts
@@ -23,12 +23,7 @@ const { ws, schemas, backends } = storeBackends();
 const M = 60_000;
 const H = 60 * M;
 const D0 = Date.parse(`${DAY}T00:00:00Z`);
-// Spending more than 1000.00 within an hour: one 1500.00 transaction alone crosses it.
-const bigSpend = checkDefinition({
-  kind: 'rule', name: 'big_spend_hourly', schema: transactionsSchema, key: 'user_id', where: [],
-  watermark: { maxOutOfOrderness: 1_000 }, allowedLateness: 0,
-  rule: { kind: 'lookback', measure: 'sum', field: 'amount', output: 'spent', span: H, threshold: 100_000 },
-}) as RulePipeline;
+const bigSpend = BIG_SPEND_HOURLY;
 const registry = new Registry([transactionsSchema], [bigSpend], 'rule-quiet-key');
 const txn = (id: string, ts: number, user: string, amount: number) => JSON.stringify({ txn_id: id, ts, user_id: user, country: 'FR', amount });
 
