@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync,
 import { join } from 'node:path';
 import { kafkaMetadata, redisPing } from './probes.ts';
 import { ensurePostgres } from './postgres.ts';
+import { ensureScramUser, ensureTlsFiles, markScramUser, scramFormatArgs, securedListenerProperties } from './kafka-security.ts';
 import { infraSettings, projectRoot, redisPort, type InfraSettings } from './settings.ts';
 import { forget, kafkaService, leaseId, ownerOf, redisService, runningPid, setOwner, takeLease, withUpLock, type Owner, type Service } from './state.ts';
 
@@ -123,16 +124,18 @@ function resolveJars(s: InfraSettings): string {
 }
 
 function serverProperties(s: InfraSettings): string {
+  const secured = securedListenerProperties(s);
   return [
     '# Written by infra/up.ts on every start: edit infra/up.ts, not this file.',
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${s.controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${s.kafkaPort},CONTROLLER://127.0.0.1:${s.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${s.kafkaPort}`,
+    `listeners=${[`PLAINTEXT://127.0.0.1:${s.kafkaPort}`, `CONTROLLER://127.0.0.1:${s.controllerPort}`, ...secured.listeners].join(',')}`,
+    `advertised.listeners=${[`PLAINTEXT://127.0.0.1:${s.kafkaPort}`, ...secured.listeners].join(',')}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `listener.security.protocol.map=${['CONTROLLER:PLAINTEXT', 'PLAINTEXT:PLAINTEXT', ...secured.protocolMap].join(',')}`,
+    ...secured.lines,
     `log.dirs=${join(s.dataDir, 'data')}`,
     'num.partitions=6',
     // Single node: every internal topic has one replica.
@@ -175,10 +178,11 @@ function formatStorage(classpath: string, s: InfraSettings, props: string): void
   if (id.status !== 0 || !/^[A-Za-z0-9_-]{22}$/.test(clusterId)) {
     throw new InfraError(`kafka.tools.StorageTool random-uuid failed (exit ${id.status}): ${(id.stderr || id.stdout).trim()}`);
   }
-  const fmt = spawnSync(javaBin, javaArgs(classpath, s, ['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props]), { encoding: 'utf8' });
+  const fmt = spawnSync(javaBin, javaArgs(classpath, s, ['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, ...scramFormatArgs()]), { encoding: 'utf8' });
   if (fmt.status !== 0) {
     throw new InfraError(`formatting Kafka storage in ${join(s.dataDir, 'data')} failed (exit ${fmt.status}): ${(fmt.stderr || fmt.stdout).trim()}`);
   }
+  markScramUser(s);
   say(`formatted Kafka storage in ${join(s.dataDir, 'data')} (cluster ${clusterId}, ${((Date.now() - t) / 1000).toFixed(1)} s)`);
 }
 
@@ -220,6 +224,7 @@ async function ensureKafka(s: InfraSettings, owner: Owner): Promise<void> {
   const classpath = resolveJars(s);
   mkdirSync(s.dataDir, { recursive: true });
   const props = join(s.dataDir, 'server.properties');
+  ensureTlsFiles(s, say);
   writeFileSync(props, serverProperties(s));
   formatStorage(classpath, s, props);
 
@@ -239,6 +244,18 @@ async function ensureKafka(s: InfraSettings, owner: Owner): Promise<void> {
   } catch (error) {
     if (exited) forget(service);
     throw failure((error as Error).message);
+  }
+  await addScramUser(s);
+}
+
+/** The SASL_SSL listener's SCRAM test user (infra/kafka-security.ts), once the broker answers. */
+async function addScramUser(s: InfraSettings): Promise<void> {
+  checkJava();
+  const classpath = resolveJars(s);
+  try {
+    ensureScramUser(s, javaBin, (args) => javaArgs(classpath, s, args), say);
+  } catch (error) {
+    throw new InfraError((error as Error).message);
   }
 }
 
