@@ -21,8 +21,11 @@ const TIMING_SETTINGS = {
   maxWatermarkDrift: duration('maxWatermarkDrift', 'CONCORD_MAX_WATERMARK_DRIFT', 'max-watermark-drift'),
 };
 
-/** Every key the config file may hold (the retention's and --upgrade-from's too, read by their own loaders). */
-const CONFIG_KEYS = [...Object.values(TIMING_SETTINGS), ...Object.values(RETENTION_SETTINGS), ...Object.values(UPGRADE_FROM_SETTINGS)].map((s) => s.file);
+/**
+ * Every key the config file may hold (the retention's and --upgrade-from's too, read by their own loaders;
+ * "kafka", the Kafka client's security properties, by stream/kafka/security.ts).
+ */
+const CONFIG_KEYS = [...[...Object.values(TIMING_SETTINGS), ...Object.values(RETENTION_SETTINGS), ...Object.values(UPGRADE_FROM_SETTINGS)].map((s) => s.file), 'kafka'];
 
 export function loadSettings(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Settings {
   const config = readConfigFile(flags, env);

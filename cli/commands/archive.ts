@@ -12,7 +12,7 @@ import { metricsFlags, metricsFromFlags, metricsOptions, metricsPort } from '../
 import type { CommandSpec, FlagValues } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
 import { Progress } from '../progress.ts';
-import { applyBrokersFlag, checkKafkaNames, kafkaFlags, kafkaOptions, loadRegistry, positiveIntegerFlag } from './shared.ts';
+import { applyKafkaFlags, checkKafkaNames, kafkaFlags, kafkaConfigOption, kafkaOptions, loadRegistry, positiveIntegerFlag } from './shared.ts';
 import { onStopSignal } from '../stop-signals.ts';
 
 export const archiveCommand: CommandSpec = {
@@ -33,6 +33,7 @@ export const archiveCommand: CommandSpec = {
     '--flush-interval D         with --from-kafka: or once a partition\'s oldest buffered record waited D (default 60s;',
     '                           each flush is a file per event-time hour: shorter means more, smaller files)',
     ...kafkaOptions.map((line) => line.replace('Kafka bootstrap servers', 'with --from-kafka: bootstrap servers')),
+    kafkaConfigOption,
     ...metricsOptions.map((line) => line.replace('--metrics-port N          ', '--metrics-port N  (kafka) ')),
     ...logOptions,
     '--dir DIR                  archive root: <dir>/<schema>/dt=YYYY-MM-DD/hour=HH/*.parquet (UTC);',
@@ -47,7 +48,7 @@ export const archiveCommand: CommandSpec = {
   required: ['schema', 'dir'],
   async run(v) {
     checkSource(v);
-    applyBrokersFlag(v);
+    applyKafkaFlags(v);
     const registry = await loadRegistry(v);
     const schema = registry.schema(String(v.schema));
     const sketched = registry.sketchedFields(schema.name);

@@ -11,7 +11,7 @@ import { probeBrokers } from '../../stream/kafka/admin.ts';
 import { concordTopics, defaultPartitions, inputTopic, partitionKeyField, recordKey } from '../../stream/kafka/topics.ts';
 import type { CommandSpec } from '../args.ts';
 import { Progress } from '../progress.ts';
-import { applyBrokersFlag, checkKafkaNames, kafkaFlags, kafkaOptions, loadRegistry, numberFlag, positiveIntegerFlag } from './shared.ts';
+import { applyKafkaFlags, checkKafkaNames, kafkaFlags, kafkaConfigOption, kafkaOptions, loadRegistry, numberFlag, positiveIntegerFlag } from './shared.ts';
 
 /** The schemas the seeded generator writes (the seed definitions' two). */
 const GENERATED: readonly GeneratedSchema[] = ['clicks', 'transactions'];
@@ -157,6 +157,7 @@ export const produceCommand: CommandSpec = {
     '--rate N/s                 events per second (default: as fast as the broker takes them)',
     '--partitions N             partitions when topics are created (default 6, env CONCORD_PARTITIONS)',
     ...kafkaOptions,
+    kafkaConfigOption,
     'Without --input, the seeded generator (seed schemas clicks and transactions only):',
     '--count N                  events to send',
     '--duration D               or: send for D at --rate (count = rate x duration)',
@@ -173,7 +174,7 @@ export const produceCommand: CommandSpec = {
   },
   required: ['schema'],
   async run(v) {
-    applyBrokersFlag(v);
+    applyKafkaFlags(v);
     checkKafkaNames(v);
     const registry = await loadRegistry(v);
     const schema = registry.schema(String(v.schema));

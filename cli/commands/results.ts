@@ -5,7 +5,7 @@ import { probeBrokers, requireTopics } from '../../stream/kafka/admin.ts';
 import { topicNames } from '../../stream/kafka/topics.ts';
 import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
-import { applyBrokersFlag, checkKafkaNames, kafkaFlags, kafkaOptions, loadRegistry } from './shared.ts';
+import { applyKafkaFlags, checkKafkaNames, kafkaFlags, kafkaConfigOption, kafkaOptions, loadRegistry } from './shared.ts';
 
 export const resultsCommand: CommandSpec = {
   name: 'results',
@@ -20,11 +20,12 @@ export const resultsCommand: CommandSpec = {
     '                           late events of another version too',
     '                           topic prefix: env CONCORD_TOPIC_PREFIX',
     ...kafkaOptions,
+    kafkaConfigOption,
   ],
   flags: { output: { type: 'string' }, pipeline: { type: 'string' }, 'late-output': { type: 'string' }, ...kafkaFlags },
   required: ['output'],
   async run(v) {
-    applyBrokersFlag(v);
+    applyKafkaFlags(v);
     checkKafkaNames(v);
     const registry = await loadRegistry(v);
     // An unknown --pipeline is a user error (exit 2), not an empty export.

@@ -12,7 +12,7 @@ import type { CommandSpec } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
 import { loadSettings } from '../config.ts';
 import { loadUpgradeFrom, upgradeFromFlags, upgradeFromOptions } from '../upgrade-from-config.ts';
-import { applyBrokersFlag, checkKafkaNames, kafkaFlags, kafkaOptions, latePerPipeline, loadRegistry, pipelinesFor, timingFlags, timingOptions } from './shared.ts';
+import { applyKafkaFlags, checkKafkaNames, kafkaFlags, kafkaOptions, latePerPipeline, loadRegistry, pipelinesFor, timingFlags, timingOptions } from './shared.ts';
 import { runWorkerProcesses, workerCount } from './run-workers.ts';
 import { onStopSignal } from '../stop-signals.ts';
 
@@ -54,7 +54,7 @@ export const runCommand: CommandSpec = {
   },
   required: ['pipeline'],
   async run(v) {
-    applyBrokersFlag(v);
+    applyKafkaFlags(v);
     checkKafkaNames(v);
     const log = processLog(v, 'concord-run');
     const registry = await loadRegistry(v);

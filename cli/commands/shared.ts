@@ -7,6 +7,7 @@ import type { CommandSpec } from '../args.ts';
 import { checkPath, COMMON_PATH_FLAGS } from '../paths.ts';
 import { parseBrokers } from '../../stream/kafka/brokers.ts';
 import { checkKafkaId, checkTopicPrefix } from '../../stream/kafka/kafka-names.ts';
+import { loadKafkaSecurity } from '../../stream/kafka/security.ts';
 import { defaultPartitions } from '../../stream/kafka/topics.ts';
 
 /** The definitions file a command runs: --definitions, else CONCORD_DEFINITIONS, else the seed example. */
@@ -38,18 +39,32 @@ export const timingOptions = [
 
 export const storeFlags: CommandSpec['flags'] = { store: { type: 'string' } };
 
-export const kafkaFlags: CommandSpec['flags'] = { brokers: { type: 'string' } };
+export const kafkaFlags: CommandSpec['flags'] = { brokers: { type: 'string' }, config: { type: 'string' } };
 
 export const kafkaOptions = [
   '--brokers LIST             Kafka bootstrap servers host:port[,host:port] (env KAFKA_BROKERS, default 127.0.0.1:9092)',
+  '                           TLS and SASL: env KAFKA_SECURITY_PROTOCOL (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL),',
+  '                           KAFKA_SASL_MECHANISM (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), KAFKA_SASL_USERNAME,',
+  '                           KAFKA_SASL_PASSWORD_FILE, KAFKA_SSL_CA_LOCATION, ..., or the config file\'s "kafka"',
+  '                           object of the same properties (docs/operations.md, "Connecting to a secured Kafka")',
 ];
 
+/** `--config` of a Kafka command that has no timing settings: only its "kafka" object is read. */
+export const kafkaConfigOption = '--config FILE              JSON settings, e.g. {"kafka": {"security.protocol": "SASL_SSL", ...}}; env CONCORD_CONFIG';
+
 /**
- * --brokers over KAFKA_BROKERS: put into this process's environment, which kafkaSettings reads and the
- * worker processes `run --workers` starts inherit.
+ * --brokers over KAFKA_BROKERS, and --config over CONCORD_CONFIG: put into this process's environment,
+ * which kafkaSettings reads and the worker processes `run --workers` starts inherit. The Kafka security
+ * settings are read and checked here, before anything else is done: a missing CA file or a SASL
+ * protocol without a password is said at once, not after topics were made.
  */
-export function applyBrokersFlag(v: Record<string, unknown>): void {
+export function applyKafkaFlags(v: Record<string, unknown>): void {
   if (typeof v.brokers === 'string') process.env.KAFKA_BROKERS = parseBrokers(v.brokers, '--brokers').join(',');
+  if (typeof v.config === 'string') {
+    checkPath('--config', v.config, COMMON_PATH_FLAGS.config!);
+    process.env.CONCORD_CONFIG = v.config;
+  }
+  loadKafkaSecurity(process.env);
 }
 
 /**

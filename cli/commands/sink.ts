@@ -10,7 +10,7 @@ import { metricsFlags, metricsFromFlags, metricsOptions, metricsPort } from '../
 import type { CommandSpec } from '../args.ts';
 import { logFlags, logOptions, processLog } from '../logging.ts';
 import { loadSettings } from '../config.ts';
-import { applyBrokersFlag, checkKafkaNames, kafkaFlags, kafkaOptions, loadRegistry, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
+import { applyKafkaFlags, checkKafkaNames, kafkaFlags, kafkaOptions, loadRegistry, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 import { onStopSignal } from '../stop-signals.ts';
 
 /** `concord sink --from-kafka`: wires flags to KafkaStoreSink (store/kafka-store-sink.ts). */
@@ -39,7 +39,7 @@ export const sinkCommand: CommandSpec = {
   ],
   flags: { 'from-kafka': { type: 'boolean' }, 'stop-when-idle': { type: 'string' }, group: { type: 'string' }, ...storeFlags, ...metricsFlags, ...logFlags, ...timingFlags, ...kafkaFlags },
   async run(v) {
-    applyBrokersFlag(v);
+    applyKafkaFlags(v);
     checkKafkaNames(v);
     if (v['from-kafka'] !== true) throw new ConfigError('say where from: --from-kafka (the only source for now)');
     const log = processLog(v, 'concord-sink');

@@ -1,6 +1,6 @@
 /** Topic and group administration: create topics, read metadata, configuration and offsets. */
 import { Admin, ConfigResourceTypes, findErrorBy, ListOffsetTimestamps } from '@platformatic/kafka';
-import { baseOptions, KafkaTopicMissingError, wrap, wrapRead, type KafkaSettings, type TopicSpec } from './common.ts';
+import { baseOptions, firstContactFailure, KafkaTopicMissingError, wrap, wrapRead, type KafkaSettings, type TopicSpec } from './common.ts';
 
 async function withAdmin<T>(s: KafkaSettings, fn: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = new Admin(baseOptions(s, `${s.clientId}-admin`));
@@ -89,7 +89,9 @@ export async function ensureTopics(s: KafkaSettings, topics: readonly TopicSpec[
 export async function probeBrokers(s: KafkaSettings): Promise<void> {
   const admin = new Admin({ ...baseOptions(s, `${s.clientId}-probe`), retries: 1, retryDelay: 200, connectTimeout: 3_000 });
   try {
-    await wrap('connecting', s, () => admin.listTopics());
+    await admin.listTopics();
+  } catch (error) {
+    throw firstContactFailure(s, error);
   } finally {
     await admin.close().catch(() => undefined);
   }

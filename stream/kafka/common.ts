@@ -6,6 +6,8 @@ import { findErrorBy } from '@platformatic/kafka';
 import type { LineProblem } from '../../sources/line-limits.ts';
 import { ConcordError, type ErrorDomain } from '../../pipeline/errors.ts';
 import { parseBrokers } from './brokers.ts';
+import { loadKafkaSecurity, PLAINTEXT, securityOptions, type KafkaSecurity } from './security.ts';
+import { closedByBroker, securityProblem } from './security-failure.ts';
 
 export class KafkaClientError extends ConcordError {
   constructor(message: string, cause?: unknown, options: { domain?: ErrorDomain; retriable?: boolean } = {}) {
@@ -69,10 +71,12 @@ export interface KafkaSettings {
   /** host:port list; env KAFKA_BROKERS (the commands' --brokers sets it), default 127.0.0.1:9092. */
   brokers: string[];
   clientId: string;
+  /** TLS and SASL (stream/kafka/security.ts; env KAFKA_SECURITY_PROTOCOL, ...); none: PLAINTEXT. */
+  security?: KafkaSecurity;
 }
 
 export function kafkaSettings(clientId = 'concord'): KafkaSettings {
-  return { brokers: parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092', 'KAFKA_BROKERS'), clientId };
+  return { brokers: parseBrokers(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092', 'KAFKA_BROKERS'), clientId, security: loadKafkaSecurity(process.env) };
 }
 
 
@@ -133,8 +137,8 @@ export interface ConsumedOffsets {
 }
 
 /** The client library's connection options for `s`. */
-export function baseOptions(s: KafkaSettings, clientId = s.clientId): { clientId: string; bootstrapBrokers: string[]; retries: number; retryDelay: number } {
-  return { clientId, bootstrapBrokers: s.brokers, retries: 8, retryDelay: 100 };
+export function baseOptions(s: KafkaSettings, clientId = s.clientId): { clientId: string; bootstrapBrokers: string[]; retries: number; retryDelay: number } & ReturnType<typeof securityOptions> {
+  return { clientId, bootstrapBrokers: s.brokers, retries: 8, retryDelay: 100, ...securityOptions(s.security) };
 }
 
 const FENCED = ['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID', 'REBALANCE_IN_PROGRESS'];
@@ -196,6 +200,10 @@ function unknownTopic(error: unknown): string | undefined {
  */
 export function kafkaFailure(what: string, s: KafkaSettings, error: unknown): KafkaClientError {
   if (error instanceof KafkaClientError) return error;
+  // Before "cannot reach": the library wraps a refused password or an untrusted certificate in a network error.
+  const security = s.security ?? PLAINTEXT;
+  const insecure = securityProblem(error, s.brokers, security);
+  if (insecure !== undefined) return new KafkaClientError(insecure, error, { domain: 'user', retriable: false });
   const unreachable = unreachableReason(error);
   if (unreachable !== undefined) {
     return new KafkaClientError(`cannot reach the Kafka broker at ${s.brokers.join(',')} (${unreachable}): is it running? \`npm run infra:up\`, or set KAFKA_BROKERS`, error);
@@ -205,6 +213,18 @@ export function kafkaFailure(what: string, s: KafkaSettings, error: unknown): Ka
   const topic = unknownTopic(error);
   if (topic !== undefined) return new KafkaClientError(missingTopic(topic, s.brokers, 'produce to it'), error);
   return new KafkaClientError(`${what} failed against ${s.brokers.join(',')}: ${describe(error)}`, error);
+}
+
+/**
+ * kafkaFailure of a command's first contact (admin.ts `probeBrokers`): there, a connection the broker
+ * took and closed is the settings' mismatch with its listener (SASL or a client certificate wanted), not
+ * an outage; later, under a running worker, it may be a broker restarting, and stays retriable.
+ */
+export function firstContactFailure(s: KafkaSettings, error: unknown): KafkaClientError {
+  const failure = kafkaFailure('connecting', s, error);
+  const reason = failure.domain === 'external' ? unreachableReason(error) : undefined;
+  const closed = reason === undefined ? undefined : closedByBroker(reason, s.brokers, s.security ?? PLAINTEXT);
+  return closed === undefined ? failure : new KafkaClientError(closed, error, { domain: 'user', retriable: false });
 }
 
 export async function wrap<T>(what: string, s: KafkaSettings, fn: () => Promise<T>): Promise<T> {
