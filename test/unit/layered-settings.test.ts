@@ -75,14 +75,14 @@ describe('layered settings: config file < environment < flags, per type', () => 
 });
 
 describe('the timing settings and the retention layer the same way', () => {
-  it('loadSettings: durations, config file < environment < flags; unknown keys refused, the retention\'s known', () => {
-    const file = configFile({ allowedLateness: '10m', maxOutOfOrderness: 1500, retentionDays: 90 });
+  it('loadSettings: durations, config file < environment < flags; unknown keys refused, the retention\'s and the Kafka client\'s known', () => {
+    const file = configFile({ allowedLateness: '10m', maxOutOfOrderness: 1500, retentionDays: 90, kafka: { 'security.protocol': 'SSL' } });
     expect(loadSettings({ config: file }, {})).toEqual({ allowedLateness: 600_000, maxOutOfOrderness: 1500 });
     expect(loadSettings({ config: file }, { CONCORD_ALLOWED_LATENESS: '1m' })).toEqual({ allowedLateness: 60_000, maxOutOfOrderness: 1500 });
     expect(loadSettings({ config: file, 'allowed-lateness': '0' }, { CONCORD_ALLOWED_LATENESS: '1m' })).toEqual({ allowedLateness: 0, maxOutOfOrderness: 1500 });
     const typo = configFile({ allowedLatenes: '1m' });
     const f = failure(() => loadSettings({ config: typo }, {}));
-    expect(f).toEqual({ code: 2, message: `concord x: config file ${typo}: unknown key "allowedLatenes"; known keys: maxOutOfOrderness, allowedLateness, maxWatermarkDrift, retentionDays, retentionVersions, upgradeFrom\n` });
+    expect(f).toEqual({ code: 2, message: `concord x: config file ${typo}: unknown key "allowedLatenes"; known keys: maxOutOfOrderness, allowedLateness, maxWatermarkDrift, retentionDays, retentionVersions, upgradeFrom, kafka\n` });
   });
 
   it('loadRetention: whole numbers, config file < environment < flags, each error naming its source', () => {
