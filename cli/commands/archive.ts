@@ -33,7 +33,7 @@ export const archiveCommand: CommandSpec = {
     '--flush-interval D         with --from-kafka: or once a partition\'s oldest buffered record waited D (default 60s;',
     '                           each flush is a file per event-time hour: shorter means more, smaller files)',
     ...kafkaOptions.map((line) => line.replace('Kafka bootstrap servers', 'with --from-kafka: bootstrap servers')),
-    kafkaConfigOption,
+    kafkaConfigOption.replace('JSON settings', 'with --from-kafka: JSON settings'),
     ...metricsOptions.map((line) => line.replace('--metrics-port N          ', '--metrics-port N  (kafka) ')),
     ...logOptions,
     '--dir DIR                  archive root: <dir>/<schema>/dt=YYYY-MM-DD/hour=HH/*.parquet (UTC);',
@@ -48,7 +48,8 @@ export const archiveCommand: CommandSpec = {
   required: ['schema', 'dir'],
   async run(v) {
     checkSource(v);
-    applyKafkaFlags(v);
+    // The Kafka settings (security too) only when Kafka is the source: an archive of a file needs none.
+    if (v['from-kafka']) applyKafkaFlags(v);
     const registry = await loadRegistry(v);
     const schema = registry.schema(String(v.schema));
     const sketched = registry.sketchedFields(schema.name);
@@ -136,7 +137,7 @@ function flushInterval(text: string): number {
 }
 
 /** Kafka-only flags are used with --from-kafka only. */
-const KAFKA_ONLY = ['stop-when-idle', 'flush-records', 'flush-interval', 'group', 'metrics-port', 'metrics-host'];
+const KAFKA_ONLY = ['stop-when-idle', 'flush-records', 'flush-interval', 'group', 'metrics-port', 'metrics-host', 'brokers', 'config'];
 
 /** One source: --input FILE or --from-kafka, never both (one was silently ignored) nor none. */
 function checkSource(v: FlagValues): void {

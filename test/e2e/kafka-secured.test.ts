@@ -115,5 +115,9 @@ describe('a secured Kafka (SASL_SSL with SCRAM, mutual TLS)', { timeout: 240_000
     expect(refused.code, refused.stderr).toBe(2);
     expect(refused.stderr).toContain('took the connection and closed it');
     expect(refused.stderr).toContain('a client certificate (mutual TLS): set KAFKA_SSL_CERTIFICATE_LOCATION and KAFKA_SSL_KEY_LOCATION, or KAFKA_SSL_KEYSTORE_LOCATION');
+    // An archive of a file reads no Kafka settings: its --config would be ignored, so it is refused.
+    const fileArchive = concord(['archive', '--schema', 'clicks', '--dir', join(ws.dir, 'file-archive'), '--input', config, '--config', config]);
+    expect(fileArchive.code, fileArchive.stderr).toBe(2);
+    expect(fileArchive.stderr).toBe('concord archive: --config: an option of --from-kafka, not of --input\n');
   });
 });
