@@ -245,18 +245,7 @@ async function ensureKafka(s: InfraSettings, owner: Owner): Promise<void> {
     if (exited) forget(service);
     throw failure((error as Error).message);
   }
-  await addScramUser(s);
-}
-
-/** The SASL_SSL listener's SCRAM test user (infra/kafka-security.ts), once the broker answers. */
-async function addScramUser(s: InfraSettings): Promise<void> {
-  checkJava();
-  const classpath = resolveJars(s);
-  try {
-    ensureScramUser(s, javaBin, (args) => javaArgs(classpath, s, args), say);
-  } catch (error) {
-    throw new InfraError((error as Error).message);
-  }
+  ensureScramUser(s, javaBin, (args) => javaArgs(classpath, s, args), say);
 }
 
 try {

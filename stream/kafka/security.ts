@@ -12,11 +12,11 @@ import { createSecureContext, type ConnectionOptions } from 'node:tls';
 import { inspect } from 'node:util';
 import { ConfigError } from '../../pipeline/errors.ts';
 
-/** A password, kept out of logs, JSON, `util.inspect` and error messages: only `reveal()` gives it. */
-export class Secret {
-  readonly #value: string;
-  constructor(value: string) { this.#value = value; }
-  reveal(): string { return this.#value; }
+/** A password or a private key, kept out of logs, JSON, `util.inspect` and error messages: only `reveal()` gives it. */
+export class Secret<T extends string | Buffer = string> {
+  readonly #value: T;
+  constructor(value: T) { this.#value = value; }
+  reveal(): T { return this.#value; }
   toString(): string { return '[redacted]'; }
   toJSON(): string { return '[redacted]'; }
   [inspect.custom](): string { return '[redacted]'; }
@@ -52,7 +52,7 @@ export interface KafkaSecurity {
     /** The CA file's contents; none: the system's trusted CAs (a public CA, as Confluent Cloud's). */
     ca?: Buffer; caFrom?: string;
     /** Mutual TLS: a PEM certificate and key, or a PKCS#12 keystore. */
-    cert?: Buffer; key?: Buffer; keyPassword?: Secret; keystore?: Buffer; keystorePassword?: Secret;
+    cert?: Buffer; key?: Secret<Buffer>; keyPassword?: Secret; keystore?: Secret<Buffer>; keystorePassword?: Secret;
     /** The broker's certificate must name the host connected to (default; `ssl.endpoint.identification.algorithm=none` turns it off). */
     checkHostname: boolean;
   };
@@ -195,12 +195,12 @@ export function loadKafkaSecurity(env: NodeJS.ProcessEnv = process.env): KafkaSe
     if (cert && keystore) throw new ConfigError(`${cert.where} and ${keystore.where} are both set: give the client certificate as PEM files or as a PKCS#12 keystore, not both`);
     if (cert && key) {
       tls.cert = readFile(cert, 'the client certificate (PEM)');
-      tls.key = readFile(key, 'the client\'s private key (PEM)');
+      tls.key = new Secret(readFile(key, 'the client\'s private key (PEM)'));
       const keyPassword = get('ssl.key.password');
       if (keyPassword) tls.keyPassword = new Secret(keyPassword.value);
     }
     if (keystore) {
-      tls.keystore = readFile(keystore, 'the client keystore (PKCS#12)');
+      tls.keystore = new Secret(readFile(keystore, 'the client keystore (PKCS#12)'));
       const storePassword = get('ssl.keystore.password');
       if (storePassword) tls.keystorePassword = new Secret(storePassword.value);
     }
@@ -224,8 +224,8 @@ function checkTlsFiles(tls: NonNullable<KafkaSecurity['tls']>, client: Given | u
 function tlsOptions(tls: NonNullable<KafkaSecurity['tls']>): ConnectionOptions {
   return {
     ...(tls.ca ? { ca: tls.ca } : {}),
-    ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key, ...(tls.keyPassword ? { passphrase: tls.keyPassword.reveal() } : {}) } : {}),
-    ...(tls.keystore ? { pfx: tls.keystore, ...(tls.keystorePassword ? { passphrase: tls.keystorePassword.reveal() } : {}) } : {}),
+    ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key.reveal(), ...(tls.keyPassword ? { passphrase: tls.keyPassword.reveal() } : {}) } : {}),
+    ...(tls.keystore ? { pfx: tls.keystore.reveal(), ...(tls.keystorePassword ? { passphrase: tls.keystorePassword.reveal() } : {}) } : {}),
     rejectUnauthorized: true,
     ...(tls.checkHostname ? {} : { checkServerIdentity: () => undefined }),
   };
