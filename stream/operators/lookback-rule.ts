@@ -7,6 +7,7 @@ import { detached, detachedValues } from '../../schemas/flat-json.ts';
 import { presentValue, unitScale, type AnyEvent, type FieldValue } from '../../schemas/schema.ts';
 import type { EventPosition } from '../../schemas/results.ts';
 import { BinaryHeap } from './binary-heap.ts';
+import { firstAfter, SpanMeasure } from './span-measure.ts';
 import { checkSnapshot, EventTimeOperator, type Emitter, type OperatorCheckpoint, type OperatorOptions, type OperatorSnapshot } from './operator.ts';
 
 interface RuleEvent {
@@ -45,6 +46,8 @@ interface UserState {
   readonly kept: RuleEvent[];
   /** Status of the latest event dropped from `kept` (the predecessor of anything older than `kept`). */
   lastDroppedSatisfied: boolean;
+  /** The measure of its last decision, slid to the next one (not for double sums; made at the first decision). */
+  span?: SpanMeasure;
 }
 
 function userWire(u: UserState): UserWire {
@@ -78,12 +81,15 @@ export class LookbackRuleOperator extends EventTimeOperator {
   private touched: Set<string> | undefined;
   /** A `sum` rule over an int or decimal field: summed exactly (a double field sums as doubles). */
   private readonly exactSum: boolean;
+  /** Whether the measure slides from one decision to the next (span-measure.ts) or is summed anew (a double sum). */
+  private readonly slides: boolean;
 
   constructor(def: RulePipeline, emitter: Emitter, options: OperatorOptions = {}) {
     super(def, emitter, options);
     this.def = def;
     this.keyFields = [def.key];
     this.exactSum = def.rule.measure === 'sum' && !isFloatingRuleSum(def.rule, def.schema);
+    this.slides = SpanMeasure.slides(def.rule.measure, this.exactSum);
     if (options.restore) this.restoreState(options.restore, options.restoreParts);
   }
 
@@ -182,7 +188,7 @@ export class LookbackRuleOperator extends EventTimeOperator {
     const w = this.tracker.current;
     for (let top = this.pending.peek(); top !== undefined && isDecided(top.ts, w); top = this.pending.peek()) {
       this.pending.pop();
-      this.decide(top, top.user.kept.indexOf(top), w, false);
+      this.decide(top, indexIn(top.user.kept, top), w, false);
     }
     // Forget what no future decision can see: ts <= W - L - span (late events above W - L look back one span).
     // Swept at whole spans of W (a multiple of the span at or below W), not at whichever W a call brings:
@@ -201,6 +207,7 @@ export class LookbackRuleOperator extends EventTimeOperator {
     let i = kept.length;
     while (i > 0 && before(e, kept[i - 1]!)) i--;
     kept.splice(i, 0, e);
+    user.span?.inserted(i);
     return i;
   }
 
@@ -213,6 +220,7 @@ export class LookbackRuleOperator extends EventTimeOperator {
       this.touched?.add(user.key);
       user.lastDroppedSatisfied = kept[n - 1]!.satisfied;
       kept.splice(0, n);
+      user.span?.removed(n);
     }
     // Nothing kept and the last event unsatisfied: the same as a key never seen. Kept, every key ever
     // seen stayed in the state and in each checkpoint of it (a card-fraud rule over days: every card).
@@ -226,29 +234,11 @@ export class LookbackRuleOperator extends EventTimeOperator {
   private decide(e: RuleEvent, index: number, w: number, late: boolean): void {
     const kept = e.user.kept;
     const rule = this.def.rule;
-    const inSpan: RuleEvent[] = [];
-    // Everything at or before e in (ts, id) order (exact duplicates included) within the span.
-    for (let i = index + 1; i < kept.length && kept[i]!.ts === e.ts && kept[i]!.id === e.id; i++) inSpan.push(kept[i]!);
-    for (let i = index; i >= 0 && kept[i]!.ts > e.ts - rule.span; i--) inSpan.push(kept[i]!);
-    let measure: number | bigint;
-    let distinct: FieldValue[] | undefined;
-    if (rule.measure === 'count') measure = inSpan.length;
-    else if (rule.measure === 'sum' && this.exactSum) {
-      // int and decimal fields: exact (past 2^53 too, as the replay's HUGEINT sum), compared with the
-      // threshold exactly (a bigint against a number compares their mathematical values).
-      const acc = { s: 0, b: 0n };
-      for (let i = inSpan.length - 1; i >= 0; i--) { const v = inSpan[i]!.value; if (typeof v === 'number') addExact(acc, v); }
-      measure = acc.b === 0n ? acc.s : acc.b + BigInt(acc.s);
-    } else if (rule.measure === 'sum') {
-      // A double field: summed in (ts, id) order, the replay's frame order.
-      measure = 0;
-      for (let i = inSpan.length - 1; i >= 0; i--) { const v = inSpan[i]!.value; if (typeof v === 'number') measure += v; }
-    } else {
-      const values = new Set<FieldValue>();
-      for (const x of inSpan) if (x.value !== undefined) values.add(x.value);
-      distinct = [...values];
-      measure = values.size;
-    }
+    // Everything at or before e in (ts, id) order (exact duplicates included) within the span: kept[lo, hi).
+    let hi = index + 1;
+    while (hi < kept.length && kept[hi]!.ts === e.ts && kept[hi]!.id === e.id) hi++;
+    const lo = firstAfter(kept, e.ts - rule.span, index);
+    const { measure, distinct } = this.slides ? (e.user.span ??= new SpanMeasure(rule.measure)).over(kept, lo, hi) : { measure: doubleSum(kept, lo, index, hi), distinct: undefined };
     this.changed = true;
     this.touched?.add(e.user.key);
     e.decided = true;
@@ -271,4 +261,28 @@ export class LookbackRuleOperator extends EventTimeOperator {
       });
     }
   }
+}
+
+/**
+ * A double field's sum over kept[lo, hi) (the event at `index`, its exact duplicates after it), added in
+ * (ts, id) order, the replay's frame order, and its duplicates last to first, as before the measure slid.
+ */
+function doubleSum(kept: readonly RuleEvent[], lo: number, index: number, hi: number): number {
+  let sum = 0;
+  const add = (v: FieldValue | undefined) => { if (typeof v === 'number') sum += v; };
+  for (let i = lo; i <= index; i++) add(kept[i]!.value);
+  for (let i = hi - 1; i > index; i--) add(kept[i]!.value);
+  return sum;
+}
+
+/** Where a kept event is (binary search: `kept` is in `before` order, each event once): indexOf took O(k) a decision. */
+function indexIn(kept: readonly RuleEvent[], e: RuleEvent): number {
+  let lo = 0;
+  let hi = kept.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (before(kept[mid]!, e)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
