@@ -5,6 +5,14 @@ import { applyLatest } from './followed-topic.ts';
 import { KafkaClientError, type InRecord, type KafkaSettings } from './common.ts';
 
 /**
+ * How long a read may go without reaching further before it fails (ms). A limit on the whole read
+ * failed every restore of a checkpoints topic that takes longer to read: a worker's restart reads the
+ * topic whole, uncompacted tail included (up to a 100 MiB segment and the one being cleaned; 100 MB
+ * took 12-14 s here on a loaded machine), and retried in vain, the topic unchanged while it was down.
+ */
+export const READ_STALL_MS = 30_000;
+
+/**
  * Every committed record (read_committed) of a topic from the beginning to its current end, in order
  * per partition. Transaction markers take offsets too: positions (not records) say when all is read.
  * Records are read whole, whatever their size: these are Concord's own (checkpoints, results, late
@@ -19,23 +27,29 @@ export async function readToEnd(s: KafkaSettings, topic: string): Promise<InReco
   const groupId = `concord-reader-${Math.random().toString(36).slice(2)}`;
   let done!: () => void;
   const finished = new Promise<void>((resolve) => (done = resolve));
-  const consumer = await BatchConsumer.start(s, {
-    groupId,
-    topics: [topic],
-    commit: 'none',
-    maxRecordBytes: Number.POSITIVE_INFINITY,
-    onBatch: (b) => { out.push(...b.records); },
-    onPosition: (p) => {
-      if (p.next >= (ends.get(p.partition) ?? 0)) pending.delete(p.partition);
-      if (pending.size === 0) done();
-    },
-  });
-  const timer = setTimeout(done, 30_000);
-  await finished;
-  clearTimeout(timer);
+  // Re-armed by every position the consumer reports: what fails a read is no progress, not its length.
+  const timer = setTimeout(() => done(), READ_STALL_MS);
+  let consumer: BatchConsumer;
+  try {
+    consumer = await BatchConsumer.start(s, {
+      groupId,
+      topics: [topic],
+      commit: 'none',
+      maxRecordBytes: Number.POSITIVE_INFINITY,
+      onBatch: (b) => { out.push(...b.records); },
+      onPosition: (p) => {
+        timer.refresh();
+        if (p.next >= (ends.get(p.partition) ?? 0)) pending.delete(p.partition);
+        if (pending.size === 0) done();
+      },
+    });
+    await finished;
+  } finally {
+    clearTimeout(timer);
+  }
   await consumer.stop().catch(() => undefined);
   await deleteGroups(s, [groupId]);
-  if (pending.size > 0) throw new KafkaClientError(`reading ${topic} to its end timed out (partitions ${[...pending].join(', ')} incomplete)`);
+  if (pending.size > 0) throw new KafkaClientError(`reading ${topic} to its end stopped getting further for ${READ_STALL_MS / 1000} s (partitions ${[...pending].join(', ')} incomplete)`);
   return out;
 }
 
