@@ -40,6 +40,9 @@ export class RuleForwarder implements StreamOperator {
     return this.tracker.current;
   }
 
+  /** It keeps no events: the merge stage's rule holds them. */
+  readonly stateEntries = 0;
+
   process(event: AnyEvent, position: EventPosition): void {
     const ts = event[this.def.schema.timeField] as number;
     const w = this.tracker.current;

@@ -8,6 +8,7 @@ import { presentValue, unitScale, type AnyEvent, type FieldValue } from '../../s
 import type { EventPosition } from '../../schemas/results.ts';
 import { BinaryHeap } from './binary-heap.ts';
 import { firstAfter, SpanMeasure } from './span-measure.ts';
+import { stateBudgetCells, stateBudgetExceeded } from '../../pipeline/state-budget.ts';
 import { checkSnapshot, EventTimeOperator, type Emitter, type OperatorCheckpoint, type OperatorOptions, type OperatorSnapshot } from './operator.ts';
 
 interface RuleEvent {
@@ -69,6 +70,9 @@ export class LookbackRuleOperator extends EventTimeOperator {
   private readonly users = new Map<string, UserState>();
   private readonly pending = new BinaryHeap<RuleEvent>(before);
   private seq = 0;
+  /** Events kept over every key, held against the state budget (pipeline/state-budget.ts). */
+  private keptEvents = 0;
+  private readonly budget: ReturnType<typeof stateBudgetCells>;
   private lastSweep = Number.NEGATIVE_INFINITY;
   /**
    * Keys whose state changed (events taken, decided or forgotten; the key dropped) since the last
@@ -90,6 +94,7 @@ export class LookbackRuleOperator extends EventTimeOperator {
     this.keyFields = [def.key];
     this.exactSum = def.rule.measure === 'sum' && !isFloatingRuleSum(def.rule, def.schema);
     this.slides = SpanMeasure.slides(def.rule.measure, this.exactSum);
+    this.budget = stateBudgetCells(def);
     if (options.restore) this.restoreState(options.restore, options.restoreParts);
   }
 
@@ -138,6 +143,7 @@ export class LookbackRuleOperator extends EventTimeOperator {
     for (const [ts, id, value, seq, decided, satisfied] of u.kept) {
       const e: RuleEvent = { user, ts, id, value: value ?? undefined, seq, decided, satisfied };
       user.kept.push(e);
+      this.keptEvents++;
       if (!decided) this.pending.push(e);
     }
     this.users.set(u.key, user);
@@ -202,7 +208,13 @@ export class LookbackRuleOperator extends EventTimeOperator {
     }
   }
 
+  /** Events the rule keeps now (over every key): its state's size. */
+  get stateEntries(): number {
+    return this.keptEvents;
+  }
+
   private insert(user: UserState, e: RuleEvent): number {
+    if (++this.keptEvents > this.budget.cells) throw stateBudgetExceeded(this.def, this.keptEvents, this.budget);
     const kept = user.kept;
     let i = kept.length;
     while (i > 0 && before(e, kept[i - 1]!)) i--;
@@ -220,6 +232,7 @@ export class LookbackRuleOperator extends EventTimeOperator {
       this.touched?.add(user.key);
       user.lastDroppedSatisfied = kept[n - 1]!.satisfied;
       kept.splice(0, n);
+      this.keptEvents -= n;
       user.span?.removed(n);
     }
     // Nothing kept and the last event unsatisfied: the same as a key never seen. Kept, every key ever

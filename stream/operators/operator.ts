@@ -29,6 +29,8 @@ export interface StreamOperator {
   /** W moved without an event of this operator (a shared watermark, an idle source): fire what is due. */
   onWatermark(w: number): void;
   readonly watermark: number;
+  /** How much state it holds: open (window, key) cells (windowed), kept events (a rule); what the state budget counts. */
+  readonly stateEntries: number;
   /** The operator's whole state (windows or kept events, and its watermark), JSON-safe, for checkpoints. */
   snapshot(): OperatorSnapshot;
   /**
@@ -120,6 +122,7 @@ export abstract class EventTimeOperator implements StreamOperator {
 
   /** An event that passed `where`, at event time `ts`, judged by `w` (the W before it). */
   protected abstract accept(event: AnyEvent, position: EventPosition, ts: number, w: number): void;
+  abstract get stateEntries(): number;
   abstract onWatermark(w: number): void;
   abstract finish(): void;
   abstract snapshot(): OperatorSnapshot;

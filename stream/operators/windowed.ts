@@ -171,6 +171,11 @@ export class WindowedOperator extends EventTimeOperator {
     return this.firing > this.tracker.current ? this.firing : this.tracker.current;
   }
 
+  /** Open (window, key) cells now: its state's size. */
+  get stateEntries(): number {
+    return this.cells;
+  }
+
   /** Windows holding state now (fired or not). */
   openWindows(): { start: number; end: number }[] {
     return [...this.windows.values()].map((w) => ({ start: w.start, end: w.end }));

@@ -23,4 +23,17 @@ describe('a key-cardinality explosion', () => {
     expect(bad.code, bad.stderr).toBe(2);
     expect(bad.stderr).toBe('concord stream: environment CONCORD_STATE_BUDGET_MB "512MB": use a number of megabytes, at least 1 (default 2048)\n');
   });
+
+  it('a rule with one card flooding its span ends the same way: the rule keeps events, counted against the budget too', () => {
+    // 10,000 transactions of one card in 10 minutes; a 1 MB budget holds ~6,500 kept events of the fraud rule.
+    // Before, a rule's state was counted nowhere: it grew until the heap ran out.
+    const input = ws.file('hot-card.jsonl', Array.from({ length: 10_000 }, (_, i) => ({ txn_id: `t${i}`, ts: T0 + i * 60, user_id: 'card-1', country: ['US', 'DE'][i % 2], amount: '1.00' })));
+    const r = concord(['stream', '--pipeline', 'fraud_multi_country', '--input', input, '--output', ws.file('alerts.jsonl')], { CONCORD_STATE_BUDGET_MB: '1' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/fraud_multi_country keeps 6,\d{3} events \(each key's events within its span and the allowed lateness\), over its state budget of 1 MB .*key field \(user_id\).*CONCORD_STATE_BUDGET_MB/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const ok = concord(['stream', '--pipeline', 'fraud_multi_country', '--input', input, '--output', ws.file('alerts2.jsonl')], { CONCORD_STATE_BUDGET_MB: '8' });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).toMatch(/10000 events/);
+  });
 });
