@@ -31,6 +31,10 @@ export interface ProcessMetrics {
   alignment(paused: number, spreadMs: number): void;
   /** A checkpoint written: its size (bytes of state) and how long taking it took. */
   checkpoint(bytes: number, seconds: number): void;
+  /** State a pipeline's operators hold over the assigned partitions: open (window, key) cells, a rule's kept events. */
+  stateEntries(pipeline: string, entries: number): void;
+  /** Partitions restored from the checkpoints topic: how long (read and rebuild) and the bytes read (the whole topic, uncompacted tail included). */
+  restore(seconds: number, bytesRead: number): void;
   /** Records written to the Parquet archive, and one flush's latency. */
   archived(topic: string, n: number, seconds: number): void;
   /** Rows written to the result store (kind: results | late), and one write's latency. */
@@ -74,7 +78,8 @@ export class PromProcessMetrics implements ProcessMetrics {
   private readonly c: {
     eventsIn: client.Counter<'pipeline'>; eventsOut: client.Counter<'pipeline'>; deadLetters: client.Counter<'input'>; late: client.Counter<'pipeline'>;
     lag: client.Gauge<'topic' | 'partition'>; commit: client.Histogram; emit: client.Histogram<'pipeline'>;
-    paused: client.Gauge; spread: client.Gauge; cpBytes: client.Gauge; cpSeconds: client.Histogram; archived: client.Counter<'topic'>; flush: client.Histogram;
+    paused: client.Gauge; spread: client.Gauge; cpBytes: client.Gauge; cpWritten: client.Counter; cpSeconds: client.Histogram;
+    state: client.Gauge<'pipeline'>; restore: client.Histogram; restoreBytes: client.Gauge; archived: client.Counter<'topic'>; flush: client.Histogram;
     rows: client.Counter<'kind'>; storeWrite: client.Histogram; jobs: client.Counter<'kind' | 'outcome'>; jobSeconds: client.Histogram<'kind' | 'outcome'>;
   };
 
@@ -107,6 +112,14 @@ export class PromProcessMetrics implements ProcessMetrics {
       spread: new client.Gauge({ name: 'concord_stream_watermark_spread_seconds', help: 'Event-time spread of a worker\'s input partitions: the highest own watermark minus the lowest (not idle)', registers }),
       cpBytes: new client.Gauge({ name: 'concord_checkpoint_size_bytes', help: 'Size of the last checkpoint (every assigned partition and pipeline)', registers }),
       cpSeconds: new client.Histogram({ name: 'concord_checkpoint_seconds', help: 'Time to take a checkpoint (snapshot and serialise the state)', buckets: LATENCY, registers }),
+      // The gauge says the last transaction's (0 when nothing changed); the rate of this is what the compacted topic takes in.
+      cpWritten: new client.Counter({ name: 'concord_checkpoint_written_bytes_total', help: 'Bytes of checkpoint records written (keys and values, tombstones included)', registers }),
+      state: new client.Gauge({ name: 'concord_state_entries', help: 'State held per pipeline over the assigned partitions: open (window, key) cells, a rule\'s kept events', labelNames: ['pipeline'], registers }),
+      restore: new client.Histogram({
+        name: 'concord_checkpoint_restore_seconds', help: 'Restoring assigned partitions: reading the checkpoints topic to its end and rebuilding their state', registers,
+        buckets: [0.1, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120],
+      }),
+      restoreBytes: new client.Gauge({ name: 'concord_checkpoint_restore_read_bytes', help: 'Bytes of the checkpoints topic the last restore read (live state plus what compaction has not removed yet)', registers }),
       archived: new client.Counter({ name: 'concord_archived_records_total', help: 'Records written to the Parquet archive, per topic', labelNames: ['topic'], registers }),
       flush: new client.Histogram({ name: 'concord_archive_flush_seconds', help: 'Archive flush latency (Parquet files, commit marker, offset)', buckets: LATENCY, registers }),
       rows: new client.Counter({ name: 'concord_store_rows_written_total', help: 'Rows written to the result store, per kind (results, late)', labelNames: ['kind'], registers }),
@@ -141,7 +154,13 @@ export class PromProcessMetrics implements ProcessMetrics {
   }
   checkpoint(bytes: number, seconds: number): void {
     this.c.cpBytes.set(bytes);
+    this.c.cpWritten.inc(bytes);
     this.c.cpSeconds.observe(seconds);
+  }
+  stateEntries(pipeline: string, entries: number): void { this.c.state.set({ pipeline }, entries); }
+  restore(seconds: number, bytesRead: number): void {
+    this.c.restore.observe(seconds);
+    this.c.restoreBytes.set(bytesRead);
   }
   archived(topic: string, n: number, seconds: number): void {
     this.c.archived.inc({ topic }, n);

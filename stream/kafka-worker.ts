@@ -320,8 +320,11 @@ export class KafkaWorker {
     }
     this.consumer!.hold(this.done);
     if (fresh.length === 0) return;
-    const stored = await readLatestByKey(this.o.settings, this.names.checkpoints);
+    const restoreStarted = performance.now();
+    const read = { bytes: 0 };
+    const stored = await readLatestByKey(this.o.settings, this.names.checkpoints, read);
     const restoredCount = this.partitions.restore(fresh, stored, this.outputs);
+    this.o.metrics?.restore((performance.now() - restoreStarted) / 1000, read.bytes);
     for (const p of fresh) this.watch.position(this.topic, p, this.partitions.get(p)!.next);
     this.log(`assigned ${this.topic} partitions [${assigned.join(', ')}]; restored ${restoredCount} from checkpoints`);
     // Pending decisions of restored state happen before any new event is judged.

@@ -118,7 +118,12 @@ export class WorkerSteps {
     for (const pipeline of c.emitted) metrics.windowEmitDelay(pipeline, (c.at - c.started) / 1000);
     this.o.pipelines.forEach((def, i) => {
       metrics.watermark(def.name, 'all', partitions.trackers[i]!.current);
-      for (const [p, state] of partitions.entries()) metrics.watermark(def.name, String(p), state.operators[i]!.watermark);
+      let entries = 0;
+      for (const [p, state] of partitions.entries()) {
+        metrics.watermark(def.name, String(p), state.operators[i]!.watermark);
+        entries += state.operators[i]!.stateEntries;
+      }
+      metrics.stateEntries(def.name, entries);
     });
   }
 }

@@ -55,10 +55,14 @@ export async function readToEnd(s: KafkaSettings, topic: string): Promise<InReco
 
 /**
  * A (compacted) topic read to its end: the latest value per key, without the keys whose latest record is
- * a tombstone (`applyLatest`). Used to load checkpoints and to read results.
+ * a tombstone (`applyLatest`). Used to load checkpoints and to read results. `read.bytes` grows by the
+ * characters of every record read (keys and values): what a restore costs.
  */
-export async function readLatestByKey(s: KafkaSettings, topic: string): Promise<Map<string, string>> {
+export async function readLatestByKey(s: KafkaSettings, topic: string, read?: { bytes: number }): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  for (const r of await readToEnd(s, topic)) applyLatest(out, topic, r);
+  for (const r of await readToEnd(s, topic)) {
+    if (read) read.bytes += (r.key?.length ?? 0) + r.value.length;
+    applyLatest(out, topic, r);
+  }
   return out;
 }

@@ -104,13 +104,15 @@ describe('process metrics', () => {
         'concord_events_in_total', 'concord_events_out_total', 'concord_dead_letters_total', 'concord_late_events_total',
         'concord_stream_watermark_timestamp_seconds', 'concord_stream_watermark_lag_seconds', 'concord_consumer_lag_records',
         'concord_transaction_commit_seconds', 'concord_window_emit_delay_seconds', 'concord_checkpoint_size_bytes', 'concord_checkpoint_seconds',
+        'concord_checkpoint_written_bytes_total', 'concord_state_entries', 'concord_checkpoint_restore_seconds', 'concord_checkpoint_restore_read_bytes',
         'process_cpu_seconds_total',
       ].map((n) => [n, m.types.get(n)]));
       expect(types).toEqual({
         concord_events_in_total: 'counter', concord_events_out_total: 'counter', concord_dead_letters_total: 'counter', concord_late_events_total: 'counter',
         concord_stream_watermark_timestamp_seconds: 'gauge', concord_stream_watermark_lag_seconds: 'gauge', concord_consumer_lag_records: 'gauge',
         concord_transaction_commit_seconds: 'histogram', concord_window_emit_delay_seconds: 'histogram', concord_checkpoint_size_bytes: 'gauge',
-        concord_checkpoint_seconds: 'histogram', process_cpu_seconds_total: 'counter',
+        concord_checkpoint_seconds: 'histogram', concord_checkpoint_written_bytes_total: 'counter', concord_state_entries: 'gauge',
+        concord_checkpoint_restore_seconds: 'histogram', concord_checkpoint_restore_read_bytes: 'gauge', process_cpu_seconds_total: 'counter',
       });
       expect(sum(m, 'concord_events_in_total', { pipeline: 'page_views_per_minute' })).toBe(produced.valid);
       expect(sum(m, 'concord_dead_letters_total', { input: 'clicks' })).toBe(produced.bad);
@@ -127,6 +129,12 @@ describe('process metrics', () => {
       expect(sum(m, 'concord_transaction_commit_seconds_count')).toBeGreaterThan(0);
       expect(sum(m, 'concord_checkpoint_seconds_count')).toBeGreaterThan(0);
       expect(sum(m, 'concord_checkpoint_size_bytes')).toBeGreaterThan(0);
+      // What the checkpoints topic took in, at least the last checkpoint; the state held (windows not dropped yet: the
+      // day's last minutes); the restore at the assignment, of a topic with nothing of this group's yet.
+      expect(sum(m, 'concord_checkpoint_written_bytes_total')).toBeGreaterThanOrEqual(sum(m, 'concord_checkpoint_size_bytes'));
+      expect(sum(m, 'concord_state_entries', { pipeline: 'page_views_per_minute' })).toBeGreaterThan(0);
+      expect(sum(m, 'concord_checkpoint_restore_seconds_count')).toBe(1);
+      expect(sum(m, 'concord_checkpoint_restore_read_bytes')).toBe(0);
       // Before the drain: the windows the watermark passed already emitted (clicks are keyed by url: no merge stage),
       // each observed once in the emit delay.
       const out = sum(m, 'concord_events_out_total', { pipeline: 'page_views_per_minute' });
