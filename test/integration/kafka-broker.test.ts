@@ -62,9 +62,10 @@ describe('Kafka client (stream/kafka/client.ts) against the real broker', () => 
     expect(await topicConfig(s, `${prefix}concord.results`, ['cleanup.policy'])).toEqual({ 'cleanup.policy': 'compact' });
     // Checkpoints are rewritten by every transaction and compacted only in closed segments: 100 MiB ones
     // (the broker's 1 GiB default held 0.8-2.3 GB for ~3 MB of state in the soak).
-    // And roll after an hour unfilled: a quiet deployment's deltas stayed uncompacted for the broker's 7 days, all read by every restore.
-    expect(await topicConfig(s, `${prefix}concord.checkpoints`, ['cleanup.policy', 'segment.bytes', 'segment.ms'])).toEqual({
-      'cleanup.policy': 'compact', 'segment.bytes': String(100 << 20), 'segment.ms': String(3_600_000),
+    // And roll after an hour unfilled (a quiet deployment's deltas stayed uncompacted for the broker's 7 days, all read
+    // by every restore), and drop tombstones after an hour, not 24 (a day of forgotten keys read by every restore).
+    expect(await topicConfig(s, `${prefix}concord.checkpoints`, ['cleanup.policy', 'segment.bytes', 'segment.ms', 'delete.retention.ms'])).toEqual({
+      'cleanup.policy': 'compact', 'segment.bytes': String(100 << 20), 'segment.ms': String(3_600_000), 'delete.retention.ms': String(3_600_000),
     });
     // A user's schema whose name Kafka would refuse (a space, non-ASCII) gets topics by its safe name.
     const hostile = [
