@@ -7,7 +7,7 @@ import { detached, detachedValues } from '../../schemas/flat-json.ts';
 import { presentValue, unitScale, type AnyEvent, type FieldValue } from '../../schemas/schema.ts';
 import type { EventPosition } from '../../schemas/results.ts';
 import { BinaryHeap } from './binary-heap.ts';
-import { firstAfter, SpanMeasure } from './span-measure.ts';
+import { doubleSum, firstAfter, SpanMeasure } from './span-measure.ts';
 import { stateBudgetCells, stateBudgetExceeded } from '../../pipeline/state-budget.ts';
 import { checkSnapshot, EventTimeOperator, type Emitter, type OperatorCheckpoint, type OperatorOptions, type OperatorSnapshot } from './operator.ts';
 
@@ -274,18 +274,6 @@ export class LookbackRuleOperator extends EventTimeOperator {
       });
     }
   }
-}
-
-/**
- * A double field's sum over kept[lo, hi) (the event at `index`, its exact duplicates after it), added in
- * (ts, id) order, the replay's frame order, and its duplicates last to first, as before the measure slid.
- */
-function doubleSum(kept: readonly RuleEvent[], lo: number, index: number, hi: number): number {
-  let sum = 0;
-  const add = (v: FieldValue | undefined) => { if (typeof v === 'number') sum += v; };
-  for (let i = lo; i <= index; i++) add(kept[i]!.value);
-  for (let i = hi - 1; i > index; i--) add(kept[i]!.value);
-  return sum;
 }
 
 /** Where a kept event is (binary search: `kept` is in `before` order, each event once): indexOf took O(k) a decision. */

@@ -92,3 +92,15 @@ export function firstAfter(kept: readonly SpanEvent[], from: number, end: number
   }
   return lo;
 }
+
+/**
+ * A double field's sum over kept[lo, hi) (the event at `index`, its exact duplicates after it), added in
+ * (ts, id) order, the replay's frame order, and its duplicates last to first, as before the measure slid.
+ */
+export function doubleSum(kept: readonly SpanEvent[], lo: number, index: number, hi: number): number {
+  let sum = 0;
+  const add = (v: FieldValue | undefined) => { if (typeof v === 'number') sum += v; };
+  for (let i = lo; i <= index; i++) add(kept[i]!.value);
+  for (let i = hi - 1; i > index; i--) add(kept[i]!.value);
+  return sum;
+}
