@@ -267,7 +267,7 @@ export class LookbackRuleOperator extends EventTimeOperator {
         id: e.id,
         ts: e.ts,
         output: rule.output,
-        value: distinct ? distinct.sort(compareValues).map((v) => presentValue(field, v)) : Number(measure) / unitScale(field),
+        value: distinct ? distinct().sort(compareValues).map((v) => presentValue(field, v)) : Number(measure) / unitScale(field),
         late,
         watermark: w,
         definitionVersion: this.version,

@@ -10,8 +10,11 @@ export interface SpanEvent {
 /** A rule's measure over some of a key's kept events. */
 export interface Measured {
   readonly measure: number | bigint;
-  /** The distinct values (distinct rules only). */
-  readonly distinct?: FieldValue[];
+  /**
+   * The distinct values (distinct rules only), listed when asked: an alert's value. Listed at every
+   * decision, a key with d distinct values in its span cost O(d) a decision again.
+   */
+  readonly distinct?: () => FieldValue[];
 }
 
 /**
@@ -65,7 +68,7 @@ export class SpanMeasure {
     for (; this.hi < hi; this.hi++) this.add(kept[this.hi]!.value, 1);
     for (; this.lo < lo; this.lo++) this.add(kept[this.lo]!.value, -1);
     if (this.kind === 'count') return { measure: hi - lo };
-    if (this.kind === 'distinct') return { measure: this.counts.size, distinct: [...this.counts.keys()] };
+    if (this.kind === 'distinct') return { measure: this.counts.size, distinct: () => [...this.counts.keys()] };
     if (this.acc.b === 0n) return { measure: this.acc.s };
     const total = this.acc.b + BigInt(this.acc.s);
     return { measure: total >= BigInt(Number.MIN_SAFE_INTEGER) && total <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(total) : total };

@@ -58,7 +58,7 @@ describe('the lookback rule slides its measure from one decision to the next', (
           const numbers = range.filter((v): v is number => typeof v === 'number');
           if (kind === 'count') expect(got.measure).toBe(hi - lo);
           else if (kind === 'sum') expect(got.measure).toBe(numbers.reduce((a, b) => a + b, 0));
-          else expect(new Set(got.distinct)).toEqual(new Set(numbers));
+          else expect(new Set(got.distinct!())).toEqual(new Set(numbers));
         }
       }
     }), { numRuns: RUNS });
