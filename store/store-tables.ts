@@ -85,7 +85,7 @@ export async function createStoreTables(db: SqlDriver, s: string): Promise<{ key
     // PostgreSQL replaces a view for its owner only: a store written by several roles (a sink's, the job
     // workers') keeps the view the first one made, else every other role's writer failed to start on
     // "must be owner of view live_results" (the tables never asked for ownership).
-    if (view === undefined || view.mine) await tx.query(liveResultsView(s));
+    if (view === undefined || (view.mine && (pg === undefined || (await pgViewDiffers(tx, s))))) await tx.query(liveResultsView(s));
     // PostgreSQL: room on each page of result_rows for the new version of an updated row, so an upsert
     // (late updates, backfill) is a HOT update that leaves the primary key index alone (measured: 100,800
     // upserts 1.5-1.7 s at 75 against 2.0-2.5 s at the default 100). Set once; pages written from then on.
@@ -111,13 +111,29 @@ export async function createStoreTables(db: SqlDriver, s: string): Promise<{ key
  * to filter ranges on. Replaced on every writer's start, so a store created before gets it too (on
  * PostgreSQL by a role that owns it, or made by the first writer when missing).
  */
-function liveResultsView(s: string): string {
-  return `CREATE OR REPLACE VIEW ${s}.live_results AS
+function liveResultsView(s: string, name = `${s}.live_results`): string {
+  return `CREATE OR REPLACE VIEW ${name} AS
     SELECT r.pipeline, r.day, r.kind, to_timestamp(r.window_start / 1000.0) AS window_start, to_timestamp(r.window_end / 1000.0) AS window_end,
       r.window_start AS window_start_ms, CAST(r.key_json AS JSON) AS key, CAST(r.values_json AS JSON) AS "values", r.revision, r.provenance,
       r.generation, r.definition_version
     FROM ${s}.result_rows r LEFT JOIN ${s}.day_live d ON d.pipeline = r.pipeline AND d.day = r.day
     WHERE r.generation = coalesce(d.generation, 0)`;
+}
+
+/**
+ * Whether the PostgreSQL view `live_results` differs from this release's. Replacing it takes an ACCESS
+ * EXCLUSIVE lock on the view, which waits for every open transaction that read it: a BI tool or psql
+ * session left idle in a read transaction (autocommit off) held up every writer's start (reconcile,
+ * revert, stream, sink, a job worker: found 2026-12-07), and every later reader of the view queued behind
+ * the waiting writer. The wanted definition is made as a temporary view and the two compared as the
+ * catalog prints them, so the view is replaced only by the release that changes it.
+ */
+async function pgViewDiffers(tx: SqlDriver, s: string): Promise<boolean> {
+  const probe = 'pg_temp.concord_live_results_wanted';
+  await tx.query(liveResultsView(s, probe));
+  const [r] = await tx.query(`SELECT pg_get_viewdef('${probe}'::regclass) = pg_get_viewdef('${s}.live_results'::regclass) AS same`);
+  await tx.query(`DROP VIEW ${probe}`);
+  return r?.same !== true;
 }
 
 /**
