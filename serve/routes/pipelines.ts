@@ -7,6 +7,7 @@ import { presentValue } from '../../schemas/schema.ts';
 import { exactDigitsOf } from '../../store/rows.ts';
 import type { StoreSnapshot } from '../../store/store-reader.ts';
 import type { ServeContext } from '../context.ts';
+import { rangeDays, rangeDaysSchema } from '../range-days.ts';
 import {
   ApiError, DAY, HOUR, alertJson, badParameter, cellOfKey, decodeCursor, encodeCursor, isCellCursor, isoOrNull, keyFields, parseInstant, parseKey,
   dayOfMs, parseRange, parseVersion, pipelineOf, windowJson,
@@ -121,7 +122,7 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
             asOf: instant, version, limit: limit(LIMITS.windows), cursor,
           },
         },
-        response: { 200: page(windowRow, { pipeline: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, version: {}, as_of: { type: ['string', 'null'] }, top: { ...topKeys, description: 'with top: the ranked keys (as /top answers them); absent otherwise' } }), ...errors },
+        response: { 200: page(windowRow, { pipeline: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, version: {}, as_of: { type: ['string', 'null'] }, days: rangeDaysSchema, top: { ...topKeys, description: 'with top: the ranked keys (as /top answers them); absent otherwise' } }), ...errors },
       },
     }, async (req) => {
       const def = pipelineOf(ctx.registry, req.params.pipeline);
@@ -149,6 +150,7 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
         const last = rows.at(-1);
         return {
           pipeline: def.name, from: isoMillis(range.from), to: isoMillis(range.to), version: asOf === undefined ? ver : null, as_of: asOf === undefined ? null : isoMillis(asOf),
+          days: await rangeDays(s, def, range, asOf === undefined ? ver : { asOf }, ctx.reader.sealDelayMs),
           ...(top ? { top: top.map((k) => ({ key: k.key, total: k.total, windows: k.windows })) } : {}),
           rows: rows.map(windowJson), next_cursor: last && rows.length === q.limit ? encodeCursor([last.windowStart, last.cell]) : null,
         };
@@ -165,7 +167,7 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
           type: 'object', additionalProperties: false,
           properties: { by: { type: 'string', maxLength: 300, description: 'an aggregate of the pipeline (default its first)' }, n: limit(LIMITS.top), window: instant, ...rangeQuery, version },
         },
-        response: { 200: { type: 'object', properties: { pipeline: { type: 'string' }, by: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, keys: topKeys } }, ...errors },
+        response: { 200: { type: 'object', properties: { pipeline: { type: 'string' }, by: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, days: rangeDaysSchema, keys: topKeys } }, ...errors },
       },
     }, async (req) => {
       const def = pipelineOf(ctx.registry, req.params.pipeline);
@@ -179,7 +181,10 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
         const range = window !== undefined ? { from: window, to: window + 1 } : parseRange(q, { end: await newestEnd(s, def, q), defaultSpan: HOUR, maxSpan: 2 * DAY });
         await requireVersion(s, def, range, ver);
         const keys = await s.top(def.name, { ...range, aggregate: by, n: q.n, version: ver, decimals: exactDigitsOf(def, by) });
-        return { pipeline: def.name, by, from: isoMillis(range.from), to: isoMillis(range.to), version: ver, keys: keys.map((k) => ({ key: k.key, total: k.total, windows: k.windows })) };
+        return {
+          pipeline: def.name, by, from: isoMillis(range.from), to: isoMillis(range.to), version: ver, days: await rangeDays(s, def, range, ver, ctx.reader.sealDelayMs),
+          keys: keys.map((k) => ({ key: k.key, total: k.total, windows: k.windows })),
+        };
       });
     });
 
@@ -196,7 +201,7 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
             version, order: { type: 'string', enum: ['asc', 'desc'], default: 'asc' }, limit: limit(LIMITS.alerts), cursor,
           },
         },
-        response: { 200: page(alertRow, { pipeline: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } }), ...errors },
+        response: { 200: page(alertRow, { pipeline: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, version: {}, days: rangeDaysSchema }), ...errors },
       },
     }, async (req) => {
       const def = pipelineOf(ctx.registry, req.params.pipeline);
@@ -214,7 +219,7 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
         });
         const last = rows.at(-1);
         return {
-          pipeline: def.name, from: isoMillis(range.from), to: isoMillis(range.to), version: ver,
+          pipeline: def.name, from: isoMillis(range.from), to: isoMillis(range.to), version: ver, days: await rangeDays(s, def, range, ver, ctx.reader.sealDelayMs),
           rows: rows.map((r) => alertJson(def, r)), next_cursor: last && rows.length === q.limit ? encodeCursor([last.windowStart, last.cell]) : null,
         };
       });

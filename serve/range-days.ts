@@ -1,0 +1,65 @@
+import type { PipelineDefinition } from '../pipeline/definition.ts';
+import { dayStatusOf, isSealed } from '../store/day-status.ts';
+import type { StoreSnapshot, VersionSelector } from '../store/store-snapshot.ts';
+import { DAY, dayOfMs, dayStartOf } from './params.ts';
+
+/**
+ * The UTC days of a /windows, /top or /alerts range as the rows' reader needs them: which version the
+ * rows come from and what that version is. Before 2026-12-07 a day the store held nothing of answered
+ * `rows: []` as a day of no traffic would, and a day still provisional (the stream's numbers) read like
+ * a reconciled one unless each row's `generation` was looked at.
+ */
+export interface RangeDay {
+  date: string;
+  /** provisional, reconciled or sealed, now (store/day-status.ts), as /api/days says. */
+  status: string;
+  live_version: number;
+  /** The version the day's rows of this answer come from: the live one, the one asked for, or the one live at asOf; null: the day has no such version. */
+  version: number | null;
+  /** The store holds no row of the pipeline for the day, in any version: no rows is no data, not zeros (a rule: no alert and no reconciled version). */
+  empty: boolean;
+  /** Set when the store's retention deleted the day. */
+  pruned_at?: string;
+}
+
+/** At most the 31 (+1) days of a range: a query of the day states and one of the days with rows, then one per day only for asOf and empty days. */
+export async function rangeDays(s: StoreSnapshot, def: PipelineDefinition, range: { from: number; to: number }, version: VersionSelector, sealDelayMs: number): Promise<RangeDay[]> {
+  const fromDay = dayOfMs(range.from), toDay = dayOfMs(Math.max(range.from, range.to - 1));
+  const [states, held, watermarks] = await Promise.all([s.dayStates(def.name, fromDay, toDay), s.days(def.name, fromDay, toDay), s.watermarks()]);
+  const withRows = new Set(held);
+  const out: RangeDay[] = [];
+  for (let t = dayStartOf(fromDay); t <= dayStartOf(toDay); t += DAY) {
+    const date = dayOfMs(t);
+    const st = states.get(date) ?? { liveGeneration: 0, generations: [], reconciliations: [] };
+    const sealed = isSealed(date, watermarks.get(def.name), sealDelayMs, def.kind === 'windowed' ? def.window : undefined);
+    const empty = !withRows.has(date);
+    const prunedAt = empty ? await s.store.prunedAt(def.name, date) : null;
+    out.push({
+      date, status: dayStatusOf({ sealed, liveGeneration: st.liveGeneration }), live_version: st.liveGeneration,
+      version: empty ? null : await versionOf(s, def.name, date, st, version), empty,
+      ...(prunedAt === null ? {} : { pruned_at: new Date(prunedAt).toISOString() }),
+    });
+  }
+  return out;
+}
+
+async function versionOf(s: StoreSnapshot, pipeline: string, day: string, st: { liveGeneration: number; generations: number[] }, v: VersionSelector): Promise<number | null> {
+  if (v === 'live') return st.liveGeneration;
+  if (typeof v === 'number') return v === 0 || st.generations.includes(v) ? v : null;
+  // As store-reads.ts asOfRows: the version of the last switch by then, else the stream's.
+  const switches = await s.switches(pipeline, { day, limit: 10_000 });
+  return switches.filter((x) => x.at <= v.asOf).at(-1)?.generation ?? 0;
+}
+
+/** The answer's schema of `days` (routes without it in their schema would have it dropped from the JSON). */
+export const rangeDaysSchema = {
+  type: 'array',
+  description: 'each UTC day of the range: its status now, its live version, the version its rows here come from, and `empty` when the store holds no row of the day (no rows then means no data, not zeros)',
+  items: {
+    type: 'object',
+    properties: {
+      date: { type: 'string' }, status: { type: 'string', enum: ['provisional', 'reconciled', 'sealed'] }, live_version: { type: 'integer' },
+      version: { type: ['integer', 'null'] }, empty: { type: 'boolean' }, pruned_at: { type: 'string' },
+    },
+  },
+} as const;
