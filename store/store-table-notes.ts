@@ -60,10 +60,34 @@ export async function commentStoreTables(tx: SqlDriver, s: string): Promise<void
   }
   // A table not owned here is not in `held` (nor a table not there yet): left alone.
   for (const [at, what, note] of want) if (held.has(at) && held.get(at) !== note) await tx.query(`COMMENT ON ${what} IS ${sqlText(note)}`);
-  // The view's own description, once the role owns it.
-  const [view] = await tx.query(`SELECT obj_description(c.oid, 'pg_class') AS note FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  // The view's own description and its columns', once the role owns it.
+  const view = await tx.query(`SELECT a.attname AS col, obj_description(c.oid, 'pg_class') AS note, col_description(c.oid, a.attnum) AS col_note
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
     WHERE n.nspname = $1 AND c.relname = 'live_results' AND pg_has_role(c.relowner, 'USAGE')`, [s]);
-  if (view !== undefined && view.note !== LIVE_RESULTS_NOTE) await tx.query(`COMMENT ON VIEW ${s}.live_results IS ${sqlText(LIVE_RESULTS_NOTE)}`);
+  if (view.length === 0) return;
+  if (view[0]?.note !== LIVE_RESULTS_NOTE) await tx.query(`COMMENT ON VIEW ${s}.live_results IS ${sqlText(LIVE_RESULTS_NOTE)}`);
+  for (const v of view) {
+    const note = LIVE_RESULTS_COLUMN_NOTES[String(v.col)];
+    if (note !== undefined && v.col_note !== note) await tx.query(`COMMENT ON COLUMN ${s}.live_results.${String(v.col) === 'values' ? '"values"' : String(v.col)} IS ${sqlText(note)}`);
+  }
 }
+
+/**
+ * The view's columns, for a BI tool's or psql's column list (`\d+`): before 2026-12-07 the view readers are
+ * pointed to was the one object without a word on its columns (which times are instants, which epoch ms).
+ */
+export const LIVE_RESULTS_COLUMN_NOTES: Record<string, string> = {
+  day: 'the UTC day (YYYY-MM-DD) of window_start',
+  kind: 'window, or alert (a rule\'s: window_start is its time, window_end null)',
+  window_start: 'the window\'s start (an alert: its time), an instant (timestamptz); the API\'s window_start',
+  window_end: 'the window\'s end, exclusive (null for an alert)',
+  window_start_ms: 'window_start as epoch ms: filter time ranges on it (indexed)',
+  key: 'the key as a JSON object ({} for a pipeline without key)',
+  values: 'the aggregates (an alert: its output) as a JSON object; approx_distinct values are the HyperLogLog estimate rounded to an integer',
+  revision: 'the stream\'s revision of the cell: 0 when its window first fired, +1 per late update',
+  provenance: 'realtime or late-update (the stream\'s, provisional), reconciled or backfill',
+  generation: 'the day\'s version these numbers are: 0 the stream\'s, 1, 2, ... a reconciliation\'s (the day\'s live one)',
+  definition_version: 'the hash of the pipeline definition (with B and L) that computed the row',
+};
 
 export const LIVE_RESULTS_NOTE = 'Concord: each day\'s live version as the API shows it, times as timestamps, key and values as JSON; filter ranges on window_start_ms (indexed).';

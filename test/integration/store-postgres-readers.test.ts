@@ -70,4 +70,21 @@ describe('result store on PostgreSQL: SQL readers beside the writers', () => {
       await admin.end();
     }
   });
+
+  it('the view live_results carries a note on each column it has (\\d+ showed none: which times are instants, which epoch ms)', async () => {
+    const { LIVE_RESULTS_COLUMN_NOTES } = await import('../../store/store-table-notes.ts');
+    const schema = schemas.next('reader');
+    const store = await openStore(PG_URL, { registry: seedRegistry(), schema });
+    await store.close();
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    try {
+      const cols = (await admin.query(`SELECT a.attname AS col, col_description(a.attrelid, a.attnum) AS note FROM pg_attribute a
+        WHERE a.attrelid = $1::regclass AND a.attnum > 0`, [`${schema}.live_results`])).rows as { col: string; note: string | null }[];
+      expect(Object.fromEntries(cols.filter((c) => c.note !== null).map((c) => [c.col, c.note]))).toEqual(LIVE_RESULTS_COLUMN_NOTES);
+      expect(cols.filter((c) => c.note === null).map((c) => c.col)).toEqual(['pipeline']);
+    } finally {
+      await admin.end();
+    }
+  });
 });
