@@ -97,6 +97,7 @@ export const reportCommand: CommandSpec = {
     let missing: string[] = [];
     let unnamed: string[] = [];
     const pruned: string[] = [];
+    const noData: string[] = [];
     try {
       await reader.read(async (snapshot) => {
         const { store } = snapshot;
@@ -116,6 +117,7 @@ export const reportCommand: CommandSpec = {
           // A day the retention deleted is no empty day: said (all pipelines: exit 2, before anything is written).
           const prunedAt = empty ? await store.prunedAt(def.name, date) : null;
           if (prunedAt !== null) pruned.push(`${def.name} (at ${new Date(prunedAt).toISOString()})`);
+          else if (empty && !missing.includes(def.name)) noData.push(def.name);
           out.pipelines.push({
             pipeline: def.name, status, empty, reconciliation: currentReconciliation(recs), definition_versions: Object.fromEntries(counted), definition_version: definitionVersion(def),
             rows: withRows ? liveRows(store, def.name, date) : [],
@@ -132,6 +134,9 @@ export const reportCommand: CommandSpec = {
       await reader.close();
     }
     if (pruned.length > 0) process.stderr.write(`note: ${date} of ${pruned.join(', ')} was pruned by the store's retention (reported empty)\n`);
+    // CSV has no place to say that a pipeline's day holds nothing (md says it, json has "empty"): its rows are
+    // then only the header, which a loader reads as a day of no traffic.
+    if (format === 'csv' && noData.length > 0) process.stderr.write(`note: no data of ${noData.join(', ')} on ${date}: nothing was streamed into the store or reconciled for it (no rows in the CSV)\n`);
     // A pipeline renamed in the definitions is a new one: the old name's rows stay in the store, unread.
     const renamed = unnamed.length === 0 ? '' : `; it holds results of ${unnamed.join(', ')}, which the definitions do not name ` +
       '(renamed or removed: report those with the definitions they ran with)';
