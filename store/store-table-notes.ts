@@ -43,34 +43,34 @@ export const ROW_COLUMN_NOTES: Record<string, string> = {
 };
 
 /**
- * Sets the notes that differ from what the catalog holds, on the tables this role owns (COMMENT needs
- * ownership; another role's writer leaves them). One query when nothing differs.
+ * Sets the notes that differ from what the catalog holds. PostgreSQL: on the tables and the view this role
+ * owns (COMMENT needs ownership; another role's writer leaves them). Embedded DuckDB keeps them too
+ * (`duckdb_tables()`, `duckdb_columns()`, a BI tool's column list; before 2026-12-07 only PostgreSQL had
+ * them), and loses the view's with each CREATE OR REPLACE of it. One query when nothing differs.
  */
 export async function commentStoreTables(tx: SqlDriver, s: string): Promise<void> {
-  const have = await tx.query(`SELECT c.relname AS t, NULL AS col, obj_description(c.oid, 'pg_class') AS note
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r' AND pg_has_role(c.relowner, 'USAGE')
-    UNION ALL SELECT c.relname, a.attname, col_description(c.oid, a.attnum)
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-    WHERE n.nspname = $1 AND c.relname IN ('result_rows', 'result_history') AND pg_has_role(c.relowner, 'USAGE')`, [s]);
+  const have = await tx.query(tx.backend === 'postgres' ? PG_NOTES : DUCKDB_NOTES, [s]);
   const held = new Map(have.map((r) => [`${String(r.t)}.${r.col === null ? '' : String(r.col)}`, r.note === null ? null : String(r.note)]));
   const want: [string, string, string][] = [];
   for (const [t, note] of Object.entries(TABLE_NOTES)) want.push([`${t}.`, `TABLE ${s}.${t}`, note]);
   for (const t of ['result_rows', 'result_history']) {
     for (const [col, note] of Object.entries(ROW_COLUMN_NOTES)) want.push([`${t}.${col}`, `COLUMN ${s}.${t}.${col}`, note]);
   }
-  // A table not owned here is not in `held` (nor a table not there yet): left alone.
+  want.push(['live_results.', `VIEW ${s}.live_results`, LIVE_RESULTS_NOTE]);
+  for (const [col, note] of Object.entries(LIVE_RESULTS_COLUMN_NOTES)) want.push([`live_results.${col}`, `COLUMN ${s}.live_results.${col === 'values' ? '"values"' : col}`, note]);
+  // An object not owned here is not in `held` (nor one not there yet): left alone.
   for (const [at, what, note] of want) if (held.has(at) && held.get(at) !== note) await tx.query(`COMMENT ON ${what} IS ${sqlText(note)}`);
-  // The view's own description and its columns', once the role owns it.
-  const view = await tx.query(`SELECT a.attname AS col, obj_description(c.oid, 'pg_class') AS note, col_description(c.oid, a.attnum) AS col_note
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-    WHERE n.nspname = $1 AND c.relname = 'live_results' AND pg_has_role(c.relowner, 'USAGE')`, [s]);
-  if (view.length === 0) return;
-  if (view[0]?.note !== LIVE_RESULTS_NOTE) await tx.query(`COMMENT ON VIEW ${s}.live_results IS ${sqlText(LIVE_RESULTS_NOTE)}`);
-  for (const v of view) {
-    const note = LIVE_RESULTS_COLUMN_NOTES[String(v.col)];
-    if (note !== undefined && v.col_note !== note) await tx.query(`COMMENT ON COLUMN ${s}.live_results.${String(v.col) === 'values' ? '"values"' : String(v.col)} IS ${sqlText(note)}`);
-  }
 }
+
+/** Rows (t, col, note) of what the notes are set on: a relation's own note has col null. */
+const PG_NOTES = `SELECT c.relname AS t, NULL AS col, obj_description(c.oid, 'pg_class') AS note
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'v') AND pg_has_role(c.relowner, 'USAGE')
+    UNION ALL SELECT c.relname, a.attname, col_description(c.oid, a.attnum)
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+    WHERE n.nspname = $1 AND c.relname IN ('result_rows', 'result_history', 'live_results') AND pg_has_role(c.relowner, 'USAGE')`;
+const DUCKDB_NOTES = `SELECT table_name AS t, NULL AS col, comment AS note FROM duckdb_tables() WHERE schema_name = $1
+    UNION ALL SELECT view_name, NULL, comment FROM duckdb_views() WHERE schema_name = $1
+    UNION ALL SELECT table_name, column_name, comment FROM duckdb_columns() WHERE schema_name = $1 AND table_name IN ('result_rows', 'result_history', 'live_results')`;
 
 /**
  * The view's columns, for a BI tool's or psql's column list (`\d+`): before 2026-12-07 the view readers are

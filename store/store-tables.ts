@@ -93,8 +93,8 @@ export async function createStoreTables(db: SqlDriver, s: string): Promise<{ key
       // Only its owner may: another role's writer leaves it to the owner (a setting for speed, not for what is written).
       const [t] = await tx.query(`SELECT reloptions::TEXT AS o, pg_has_role(relowner, 'USAGE') AS mine FROM pg_class WHERE oid = '${s}.result_rows'::regclass`);
       if (!String(t?.o ?? '').includes('fillfactor=75') && t?.mine === true) await tx.query(`ALTER TABLE ${s}.result_rows SET (fillfactor = 75)`);
-      await commentStoreTables(tx, s);
     }
+    await commentStoreTables(tx, s);
     if (duck) {
       // A store created before keeps its keys and the keyed statements.
       const keys = await tx.query(`SELECT count(*) AS n FROM duckdb_constraints() WHERE schema_name = $1 AND table_name IN ('result_rows', 'result_history') AND constraint_type = 'PRIMARY KEY'`, [s]);

@@ -59,3 +59,29 @@ describe.each(backends)('the documented SQL for a reader, on $name', (b) => {
     expect(seen).toEqual(expected);
   });
 });
+
+describe('what a DuckDB client sees of the embedded store', () => {
+  it('its tables, the view and their columns carry the notes PostgreSQL has (duckdb_tables(), duckdb_columns() showed none)', async () => {
+    const { TABLE_NOTES, ROW_COLUMN_NOTES, LIVE_RESULTS_NOTE, LIVE_RESULTS_COLUMN_NOTES } = await import('../../store/store-table-notes.ts');
+    const url = backends[0]!.url();
+    const store = await openStore(url, { registry: seedRegistry(), schema: 'concord' });
+    await store.close();
+    const reopened = await openStore(url, { registry: seedRegistry(), schema: 'concord' }); // the view is made again at each writer's start: its notes too
+    await reopened.close();
+    const db = await DuckDBInstance.create(url.slice('duckdb:'.length), { access_mode: 'READ_ONLY' });
+    const c = await db.connect();
+    try {
+      const rows = async (sql: string) => (await c.runAndReadAll(sql)).getRowObjectsJS() as Record<string, string | null>[];
+      const notes = Object.fromEntries((await rows(`SELECT table_name AS t, comment FROM duckdb_tables() WHERE schema_name = 'concord'
+        UNION ALL SELECT view_name, comment FROM duckdb_views() WHERE schema_name = 'concord'`)).map((r) => [r.t, r.comment]));
+      expect(notes).toEqual({ ...TABLE_NOTES, live_results: LIVE_RESULTS_NOTE });
+      const columns = async (t: string) => Object.fromEntries((await rows(`SELECT column_name AS col, comment FROM duckdb_columns()
+        WHERE schema_name = 'concord' AND table_name = '${t}' AND comment IS NOT NULL`)).map((r) => [r.col, r.comment]));
+      expect(await columns('result_rows')).toEqual(ROW_COLUMN_NOTES);
+      expect(await columns('live_results')).toEqual(LIVE_RESULTS_COLUMN_NOTES);
+    } finally {
+      c.closeSync();
+      db.closeSync();
+    }
+  });
+});
