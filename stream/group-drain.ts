@@ -1,4 +1,5 @@
 import { endOffsets, FollowedTopic, REBALANCE_MARGIN_MS, sessionTimeoutMs, type KafkaSettings } from './kafka/client.ts';
+import { partitionHolders, type PartitionHolder } from './kafka/group-members.ts';
 import { decodeWatermarkReport, legacyPartitionReportKey, partitionReportKey } from './watermark-reports.ts';
 
 export interface GroupDrainOptions {
@@ -11,6 +12,10 @@ export interface GroupDrainOptions {
   /** The worker's pipelines and their definition versions: a partition counts as drained once each of them drained it. */
   pipelines: readonly { name: string; version: string }[];
   log: (line: string) => void;
+  /** This worker's id: partitions the coordinator already gives it are waited for (the assignment is on its way). */
+  workerId?: string;
+  /** Who holds each partition of the topic in the group now (default: asked of the group coordinator). */
+  holders?: () => Promise<Map<number, PartitionHolder>>;
 }
 
 /**
@@ -26,7 +31,10 @@ export interface GroupDrainOptions {
  * (so two healthy bounded workers do not wait on each other); a killed one's are handed here by the
  * group after its session timeout, and this worker restores, reads and drains them. Partitions still
  * not drained a session timeout (+ REBALANCE_MARGIN_MS) after the wait began, with no assignment
- * meanwhile, are held by a live member that does not drain (an unbounded `run`): left to it. A worker
+ * meanwhile, are held by a live member: one that does not drain (an unbounded `run`) is left them, named.
+ * A bounded holder is waited for as long as it holds them: it drains them, or it dies and the group hands
+ * them here. That it was alive a session timeout ago proves nothing about now (killed in the wait's last
+ * seconds, its partitions were never drained, and this worker exited 0 saying "a live member's"). A worker
  * the group gave no partition (more members than partitions) is done with its share once idle, and
  * waits the same way, as a Kafka Streams instance without tasks stays a member until the others end.
  *
@@ -36,6 +44,8 @@ export interface GroupDrainOptions {
 export class GroupDrain {
   /** Since when (this assignment) this worker has waited on partitions held elsewhere. */
   private waitingSince: number | undefined;
+  /** The bounded holders last said to be waited for (said again only when they change). */
+  private waitingFor = '';
   /** The watermarks topic, followed from the first question on (read every tick while waiting: read once, then what is new). */
   private reports: Promise<FollowedTopic> | undefined;
 
@@ -56,6 +66,7 @@ export class GroupDrain {
   /** The group assigned this worker its partitions: the wait starts again. */
   assigned(): void {
     this.waitingSince = undefined;
+    this.waitingFor = '';
   }
 
   /** The partitions of the input this group drained with all their input read. */
@@ -112,7 +123,35 @@ export class GroupDrain {
       return false;
     }
     if (now - this.waitingSince < waitMs) return false;
-    log(`partitions ${list} of ${topic} are still held by another member of group ${groupId} after its session timeout, not drained: a live member's, left to it`);
+    const holders = await this.holders();
+    // Mid-rebalance the coordinator may already name this worker: the assignment restarts the wait.
+    if (open.some((p) => holders?.get(p)?.name === `worker ${this.o.workerId}`)) return false;
+    const bounded = open.filter((p) => holders?.get(p)?.bounded === true);
+    if (bounded.length > 0) {
+      const names = describeHolders(bounded, holders!);
+      if (names !== this.waitingFor) {
+        this.waitingFor = names;
+        log(`partitions [${bounded.join(', ')}] of ${topic} are held by ${names}, bounded (--stop-when-idle): waiting for its drain, ` +
+          'or for the group to hand them here should it be gone');
+      }
+      return false;
+    }
+    const who = holders && open.every((p) => holders.has(p)) ? `${describeHolders(open, holders)} of group ${groupId}` : `another member of group ${groupId}`;
+    log(`partitions ${list} of ${topic} are still held by ${who} after its session timeout, not drained: a live member's that runs ` +
+      `without --stop-when-idle, left to it (their last windows fire when a bounded run of the group drains them: stop it with SIGTERM, ` +
+      'then run `concord run --stop-when-idle` again with this group)');
     return true;
   }
+
+  /** Who holds the topic's partitions now; undefined when the coordinator could not say (the wait ends as before). */
+  private async holders(): Promise<Map<number, PartitionHolder> | undefined> {
+    const { settings, groupId, topic, holders = () => partitionHolders(settings, groupId, topic) } = this.o;
+    return holders().catch(() => undefined);
+  }
+}
+
+/** "worker w3 (10.0.0.5)" for the members holding `partitions`, each once. */
+function describeHolders(partitions: readonly number[], holders: ReadonlyMap<number, PartitionHolder>): string {
+  const names = [...new Set(partitions.map((p) => holders.get(p)).filter((h) => h !== undefined).map((h) => `${h.name} (${h.host})`))];
+  return names.join(', ');
 }

@@ -13,6 +13,7 @@ import {
   type KafkaSettings,
 } from './kafka/client.ts';
 import { GroupDrain } from './group-drain.ts';
+import { workerClientId } from './kafka/group-members.ts';
 import { concordTopics, groupName, inputTopic, needsMergeStage, partialsTopic, topicNames } from './kafka/topics.ts';
 import { PartitionsAddedWatch } from './kafka/partitions-added.ts';
 import { MemberLoop } from './member-loop.ts';
@@ -137,7 +138,7 @@ export class KafkaWorker {
     this.watch = new CaughtUpWatch(options.settings, options.stopWhenIdleMs);
     if (options.stopWhenIdleMs !== undefined) {
       const pipelines = options.pipelines.map((p) => ({ name: p.name, version: definitionVersion(p) }));
-      this.groupDrain = new GroupDrain({ settings: options.settings, watermarks: this.names.watermarks, groupId: this.groupId, topic: this.topic, pipelines, log: (line) => this.log(line) });
+      this.groupDrain = new GroupDrain({ settings: options.settings, watermarks: this.names.watermarks, groupId: this.groupId, topic: this.topic, pipelines, workerId: options.workerId, log: (line) => this.log(line) });
     }
     this.outputs = new WorkerOutputs(this.names.partials(this.schema, this.groupId), this.schema, options.pipelines, merged, this.names, this.stats, (p, i) => this.partitions.get(p)?.operators[i], options.metrics);
     this.admission = new WorkerAdmission(options.pipelines, this.partitions, this.outputs, this.stats, options.metrics);
@@ -160,7 +161,10 @@ export class KafkaWorker {
       failed: (error) => this.loop.fail(error),
       committed: (c) => this.steps.committed(c),
     });
-    this.consumer = new MemberConsumer(this.o.settings, this.loop, {
+    // The client id says whether this member is bounded: a bounded sibling waiting for the group's drain
+    // waits for a bounded member's partitions (it drains them or dies), never only a session timeout.
+    const bounded = this.o.stopWhenIdleMs !== undefined;
+    this.consumer = new MemberConsumer({ ...this.o.settings, clientId: workerClientId(this.o.workerId, bounded) }, this.loop, {
       groupId: this.groupId,
       topic: this.topic,
       instanceId: `concord-${this.groupId}-${this.o.workerId}`,

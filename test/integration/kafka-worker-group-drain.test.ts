@@ -114,6 +114,38 @@ describe('concord run --stop-when-idle: a bounded run ends with every partition 
     }
   }, 240_000);
 
+  // Scaling in (session 32): A's wait for B's partitions ended a session timeout + 5 s after it began, its
+  // holder judged live; B killed late in that wait was gone a moment later, and A exited 0 with B's last
+  // windows never fired. A bounded holder is waited for now. Needs Kafka: who holds what, and whether that
+  // member is bounded, is the group coordinator's answer (DescribeGroups), set by the worker's client id.
+  it('a bounded sibling still holding its partitions after A\'s session-timeout wait is waited for; SIGKILLed then, A drains them and exits 0 with the results', async () => {
+    const prefix = `gb${randomUUID().slice(0, 6)}.`;
+    prefixes.push(prefix);
+    produce(prefix);
+    // B drains only after a minute of quiet: it still holds its partitions when A's old wait would end.
+    const b = startWorker(prefix, 'b', ['--stop-when-idle', '60s']);
+    let a: ReturnType<typeof startWorker> | undefined;
+    const logs = () => `\n--- a ---\n${a?.log.text ?? ''}\n--- b ---\n${b.log.text}`;
+    try {
+      await until('worker b to take the partitions', () => /assigned \S+ partitions \[0, 1, 2, 3\]/.test(b.log.text), logs);
+      a = startWorker(prefix, 'a', ['--stop-when-idle', '2s']);
+      await until('worker a to drain its share and wait', () => a!.log.text.includes('drained the partitions held here'), logs);
+      // Past the session timeout + 5 s of A's wait: A names B as bounded and keeps waiting.
+      await until('worker a to wait for bounded worker b', () => /held by worker b \(\S+\), bounded \(--stop-when-idle\): waiting for its drain/.test(a!.log.text), logs);
+      expect(a.log.text).not.toContain('left to it');
+      b.child.kill('SIGKILL');
+      expect((await b.exited).signal).toBe('SIGKILL');
+      const r = await bounded(a.exited, () => a!.child.kill('SIGTERM'));
+      expect(r.code, logs()).toBe(0);
+      expect(r.stderr).toMatch(/every partition of \S+ drained by group/);
+      expect(await viewsPlusLate(prefix)).toBe(CLICKS);
+      expect(await finalResults(prefix)).toEqual(expected);
+    } finally {
+      b.child.kill('SIGKILL');
+      a?.child.kill('SIGKILL');
+    }
+  }, 240_000);
+
   it('two healthy bounded workers end once both drained, neither waiting out a session timeout; a second run over the same input ends the same way with the same results', async () => {
     const prefix = `gh${randomUUID().slice(0, 6)}.`;
     prefixes.push(prefix);
