@@ -1,5 +1,5 @@
 import { endOffsets, FollowedTopic, REBALANCE_MARGIN_MS, sessionTimeoutMs, type KafkaSettings } from './kafka/client.ts';
-import { partitionHolders, type PartitionHolder } from './kafka/group-members.ts';
+import { afterSessionWait, partitionHolders, type PartitionHolder } from './kafka/group-members.ts';
 import { decodeWatermarkReport, legacyPartitionReportKey, partitionReportKey } from './watermark-reports.ts';
 
 export interface GroupDrainOptions {
@@ -123,20 +123,18 @@ export class GroupDrain {
       return false;
     }
     if (now - this.waitingSince < waitMs) return false;
-    const holders = await this.holders();
+    const after = afterSessionWait(open, await this.holders(), this.o.workerId);
     // Mid-rebalance the coordinator may already name this worker: the assignment restarts the wait.
-    if (open.some((p) => holders?.get(p)?.name === `worker ${this.o.workerId}`)) return false;
-    const bounded = open.filter((p) => holders?.get(p)?.bounded === true);
-    if (bounded.length > 0) {
-      const names = describeHolders(bounded, holders!);
-      if (names !== this.waitingFor) {
-        this.waitingFor = names;
-        log(`partitions [${bounded.join(', ')}] of ${topic} are held by ${names}, bounded (--stop-when-idle): waiting for its drain, ` +
+    if (after.verdict === 'self') return false;
+    if (after.verdict === 'bounded') {
+      if (after.names !== this.waitingFor) {
+        this.waitingFor = after.names;
+        log(`partitions [${after.partitions.join(', ')}] of ${topic} are held by ${after.names}, bounded (--stop-when-idle): waiting for its drain, ` +
           'or for the group to hand them here should it be gone');
       }
       return false;
     }
-    const who = holders && open.every((p) => holders.has(p)) ? `${describeHolders(open, holders)} of group ${groupId}` : `another member of group ${groupId}`;
+    const who = after.names === undefined ? `another member of group ${groupId}` : `${after.names} of group ${groupId}`;
     log(`partitions ${list} of ${topic} are still held by ${who} after its session timeout, not drained: a live member's that runs ` +
       `without --stop-when-idle, left to it (their last windows fire when a bounded run of the group drains them: stop it with SIGTERM, ` +
       'then run `concord run --stop-when-idle` again with this group)');
@@ -148,10 +146,4 @@ export class GroupDrain {
     const { settings, groupId, topic, holders = () => partitionHolders(settings, groupId, topic) } = this.o;
     return holders().catch(() => undefined);
   }
-}
-
-/** "worker w3 (10.0.0.5)" for the members holding `partitions`, each once. */
-function describeHolders(partitions: readonly number[], holders: ReadonlyMap<number, PartitionHolder>): string {
-  const names = [...new Set(partitions.map((p) => holders.get(p)).filter((h) => h !== undefined).map((h) => `${h.name} (${h.host})`))];
-  return names.join(', ');
 }

@@ -1,3 +1,4 @@
+import { partitionHolders, workerClientId } from './kafka/group-members.ts';
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import { cellKey, resultToJson } from '../schemas/results.ts';
@@ -33,6 +34,11 @@ export interface KafkaMergeOptions {
   metrics?: ProcessMetrics;
   /** Write checkpoints that release reads (a rolling upgrade: stream/upgrade-from.ts). */
   upgradeFrom?: UpgradeFrom;
+  /**
+   * The process runs with `--stop-when-idle`: its client id says so, and a bounded sibling's merge member
+   * waits for the partitions it holds instead of leaving them to it after a session timeout.
+   */
+  bounded?: boolean;
 }
 
 export interface MergeStats {
@@ -100,7 +106,7 @@ export class KafkaMergeWorker {
     await ensureTopics(this.o.settings, [...concordTopics([this.o.pipelines[0]!.schema], this.o.partitions), partialsTopic(this.schema, this.o.groupId, this.o.partitions)]);
     this.inputPartitions = await topicPartitions(this.o.settings, inputTopic(this.schema));
     this.producer = await TransactionalProducer.connect(this.o.settings, `concord-${this.groupId}-${this.o.workerId}`);
-    this.consumer = new MemberConsumer(this.o.settings, this.loop, {
+    this.consumer = new MemberConsumer({ ...this.o.settings, clientId: workerClientId(this.o.workerId, this.o.bounded === true, 'merge') }, this.loop, {
       groupId: this.groupId,
       topic: this.topic,
       instanceId: `concord-${this.groupId}-${this.o.workerId}`,
@@ -143,7 +149,10 @@ export class KafkaMergeWorker {
     for (;;) {
       if (this.loop.stopping) return;
       await this.loop.settled();
-      if (this.joined && (await this.watch.finished(this.topic, this.owned.keys(), { groupId: this.groupId, transactional: true, ...(this.o.log ? { log: this.o.log } : {}) }))) {
+      if (this.joined && (await this.watch.finished(this.topic, this.owned.keys(), {
+        groupId: this.groupId, transactional: true, workerId: this.o.workerId, ...(this.o.log ? { log: this.o.log } : {}),
+        holders: () => partitionHolders(this.o.settings, this.groupId, this.topic),
+      }))) {
         await this.loop.settled();
         this.stop();
         return;

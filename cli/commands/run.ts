@@ -108,7 +108,7 @@ export const runCommand: CommandSpec = {
       if (merged.length > 0) {
         mergeLabels.push(pipelineNames(merged));
         merges.push(new KafkaMergeWorker({
-          pipelines: merged, settings: kafkaSettings(`concord-merge-${workerId}`), groupId: group, workerId,
+          pipelines: merged, settings: kafkaSettings(`concord-merge-${workerId}`), groupId: group, workerId, bounded: stopWhenIdleMs !== undefined,
           log: log.lineSink(schema), ...metrics, ...upgrade,
         }));
       }

@@ -1,6 +1,7 @@
 import { committedOffsets, endOffsets } from './admin.ts';
 import type { KafkaSettings } from './common.ts';
 import { sessionTimeoutMs } from './consumer.ts';
+import { afterSessionWait, type PartitionHolder } from './group-members.ts';
 
 /** After a member's session timeout, how long the group's rebalance may take to hand its partitions on. */
 export const REBALANCE_MARGIN_MS = 5_000;
@@ -16,6 +17,14 @@ export interface GroupReading {
   transactional?: boolean;
   /** Said once per assignment: what the run waits for, and when it leaves partitions to a live member. */
   log?: (line: string) => void;
+  /**
+   * Who holds each partition now (the merge stage: group-members.ts). Given, a bounded holder is waited
+   * for past the session timeout (it finishes them, or dies and the group hands them here); absent, every
+   * holder still there after the session timeout is left its partitions.
+   */
+  holders?: () => Promise<Map<number, PartitionHolder>>;
+  /** This member's worker id: partitions the coordinator already gives it are waited for. */
+  workerId?: string;
 }
 
 /**
@@ -40,6 +49,8 @@ export class CaughtUpWatch {
    * gone by then is out of the group a session timeout later, and its partitions are handed here.
    */
   private readonly waitingSince = new Map<string, number>();
+  /** Per topic, the bounded holders last said to be waited for (said again only when they change). */
+  private readonly waitingFor = new Map<string, string>();
   /** `topic:partition` -> the next offset to read. */
   private readonly positions = new Map<string, number>();
 
@@ -49,6 +60,7 @@ export class CaughtUpWatch {
   /** The group assigned this member its partitions (any change of membership). */
   assigned(): void {
     this.waitingSince.clear();
+    this.waitingFor.clear();
   }
 
   /** Records arrived (a batch that holds any); also restarts the quiet time after a consumer is replaced. */
@@ -134,7 +146,17 @@ export class CaughtUpWatch {
       return false;
     }
     if (now - since < waitMs) return false;
-    group.log?.(`partitions ${list} of ${topic} are still held by another member of group ${group.groupId} after its session timeout: a live member's, left to it`);
+    const after = group.holders ? afterSessionWait(open, await group.holders().catch(() => undefined), group.workerId) : { verdict: 'leave' as const, names: undefined };
+    if (after.verdict === 'self') return false;
+    if (after.verdict === 'bounded') {
+      if (this.waitingFor.get(topic) !== after.names) {
+        this.waitingFor.set(topic, after.names);
+        group.log?.(`partitions [${after.partitions.join(', ')}] of ${topic} are held by ${after.names}, bounded (--stop-when-idle): waiting for it to finish them, ` +
+          'or for the group to hand them here should it be gone');
+      }
+      return false;
+    }
+    group.log?.(`partitions ${list} of ${topic} are still held by ${after.names ?? 'another member'} of group ${group.groupId} after its session timeout: a live member's, left to it`);
     return true;
   }
 }

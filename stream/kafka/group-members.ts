@@ -2,12 +2,15 @@
 import { Admin } from '@platformatic/kafka';
 import { baseOptions, wrapRead, type KafkaSettings } from './common.ts';
 
-/** A stream worker's Kafka client id: a bounded one (`run --stop-when-idle`) says so, for its siblings to see. */
-export function workerClientId(workerId: string, bounded: boolean): string {
-  return bounded ? `${BOUNDED_CLIENT}${workerId}` : `concord-run-${workerId}`;
+/**
+ * A stream worker's (`run`) or merge member's (`merge`) Kafka client id: a bounded one (`run
+ * --stop-when-idle`) says so, for its siblings to see.
+ */
+export function workerClientId(workerId: string, bounded: boolean, role: 'run' | 'merge' = 'run'): string {
+  return `concord-${role}-${bounded ? 'bounded-' : ''}${workerId}`;
 }
 
-const BOUNDED_CLIENT = 'concord-run-bounded-';
+const BOUNDED_CLIENT = /^concord-(run|merge)-bounded-/;
 
 /** A member of a group that holds partitions of a topic. */
 export interface PartitionHolder {
@@ -32,7 +35,7 @@ export async function partitionHolders(s: KafkaSettings, groupId: string, topic:
       for (const member of group?.members.values() ?? []) {
         const instance = member.groupInstanceId ?? '';
         const name = instance.startsWith(`concord-${groupId}-`) ? `worker ${instance.slice(`concord-${groupId}-`.length)}` : `client ${member.clientId}`;
-        const holder = { name, host: member.clientHost.replace(/^\//, ''), bounded: member.clientId.startsWith(BOUNDED_CLIENT) };
+        const holder = { name, host: member.clientHost.replace(/^\//, ''), bounded: BOUNDED_CLIENT.test(member.clientId) };
         for (const p of member.assignments?.get(topic)?.partitions ?? []) out.set(p, holder);
       }
       return out;
@@ -40,4 +43,25 @@ export async function partitionHolders(s: KafkaSettings, groupId: string, topic:
       await admin.close().catch(() => undefined);
     }
   });
+}
+
+/**
+ * A bounded member's wait for partitions held elsewhere is over (a session timeout + margin, no
+ * assignment): what the holders say. `self`: the coordinator already gives them to this worker (the
+ * assignment is on its way); `bounded`: a bounded member holds these, wait for it (it ends them, or dies
+ * and the group hands them on); `leave`: an unbounded member (or nobody the coordinator could name) holds
+ * them, left to it. Holders unknown (the coordinator did not answer): `leave`, as before.
+ */
+export function afterSessionWait(open: readonly number[], holders: ReadonlyMap<number, PartitionHolder> | undefined, workerId?: string):
+  { verdict: 'self' } | { verdict: 'bounded'; partitions: number[]; names: string } | { verdict: 'leave'; names: string | undefined } {
+  if (workerId !== undefined && open.some((p) => holders?.get(p)?.name === `worker ${workerId}`)) return { verdict: 'self' };
+  const bounded = open.filter((p) => holders?.get(p)?.bounded === true);
+  if (bounded.length > 0) return { verdict: 'bounded', partitions: bounded, names: describeHolders(bounded, holders!) };
+  return { verdict: 'leave', names: holders && open.every((p) => holders.has(p)) ? describeHolders(open, holders) : undefined };
+}
+
+/** "worker w3 (10.0.0.5)" for the members holding `partitions`, each once. */
+function describeHolders(partitions: readonly number[], holders: ReadonlyMap<number, PartitionHolder>): string {
+  const names = [...new Set(partitions.map((p) => holders.get(p)).filter((h) => h !== undefined).map((h) => `${h.name} (${h.host})`))];
+  return names.join(', ');
 }
