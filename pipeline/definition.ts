@@ -143,6 +143,8 @@ export function definitionVersion(def: PipelineDefinition): string {
         // Which events count depends on the time quarantine too (null: off; JSON has no Infinity).
         ...(schema.maxFutureSkewMs === undefined ? {} : { maxFutureSkew: Number.isFinite(schema.maxFutureSkewMs) ? schema.maxFutureSkewMs : null }),
         ...(schema.pastHorizonMs === undefined ? {} : { pastHorizon: schema.pastHorizonMs }),
+        // The unit changes the time of events both would take (absent when "ms": versions stay as they were).
+        ...(schema.epochUnit === undefined ? {} : { epochUnit: schema.epochUnit }),
       };
     }
     if (key === 'description') return undefined;

@@ -19,6 +19,10 @@ export interface SchemaSpec {
   readonly max_future_skew?: Duration | 'off';
   /** Events more than this behind their reference go to the dead letters (reason past_horizon); default "off". */
   readonly past_horizon?: Duration | 'off';
+  /** What a JSON number in a `timestamp` field counts: "ms" (default), "s", or "auto" (below 10^11 seconds, else milliseconds). */
+  readonly epoch_unit?: 'ms' | 's' | 'auto';
+  /** Field -> other name(s) events may carry it under (a producer's rename), tried when the field is absent or null. */
+  readonly aliases?: Readonly<Record<string, string | readonly string[]>>;
   readonly description?: string;
 }
 

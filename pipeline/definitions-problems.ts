@@ -69,7 +69,7 @@ export class Problems {
  * out, added, changed, or two swapped; at most a third of the word); undefined when none is that near
  * or two are equally near.
  */
-function closest(word: string, candidates: readonly string[]): string | undefined {
+export function closest(word: string, candidates: readonly string[]): string | undefined {
   const limit = Math.min(2, Math.floor(word.length / 3));
   const scored = candidates.map((c) => ({ c, d: editDistance(word.toLowerCase(), c.toLowerCase()) })).filter((x) => x.d <= limit);
   const best = Math.min(...scored.map((x) => x.d));

@@ -1,7 +1,7 @@
 /** Checks one `schemas.NAME` entry of a definitions file and builds its `EventSchema`. */
 
-import { MAX_DECIMAL_SCALE, fieldTypeName, type EventSchema, type FieldDef, type FieldKind } from '../schemas/schema.ts';
-import { isObject, q, type Problems } from './definitions-problems.ts';
+import { EPOCH_UNITS, MAX_DECIMAL_SCALE, fieldTypeName, type EpochUnit, type EventSchema, type FieldDef, type FieldKind } from '../schemas/schema.ts';
+import { closest, isObject, q, type Problems } from './definitions-problems.ts';
 import { DEFAULT_MAX_FUTURE_SKEW } from './time-guard.ts';
 
 const TYPE = /^(string|int|double|bool|timestamp|decimal\((\d+)\))(\?)?$/;
@@ -31,7 +31,7 @@ export function parseSchema(p: Problems, name: string, spec: unknown): EventSche
     p.add(path, `expected an object {time, id, key, fields}, got ${q(spec)}`);
     return undefined;
   }
-  p.keys(path, spec, ['time', 'id', 'key', 'fields', 'max_future_skew', 'past_horizon', 'description']);
+  p.keys(path, spec, ['time', 'id', 'key', 'fields', 'max_future_skew', 'past_horizon', 'epoch_unit', 'aliases', 'description']);
   if (!isObject(spec.fields) || Object.keys(spec.fields).length === 0) {
     p.add(`${path}.fields`, 'expected an object of field name -> type with at least one field');
     return undefined;
@@ -71,10 +71,59 @@ export function parseSchema(p: Problems, name: string, spec: unknown): EventSche
   const guard = (k: 'max_future_skew' | 'past_horizon', fallback: number): number | undefined =>
     spec[k] === undefined ? fallback : spec[k] === 'off' ? Infinity : p.duration(`${path}.${k}`, spec[k], true);
   const maxFutureSkewMs = guard('max_future_skew', DEFAULT_MAX_FUTURE_SKEW), pastHorizonMs = guard('past_horizon', Infinity);
+  const epochUnit = parseEpochUnit(p, `${path}.epoch_unit`, spec.epoch_unit);
+  const aliases = parseAliases(p, `${path}.aliases`, spec.aliases, declared);
   return {
     // Without a time or id field this is a draft, returned so pipelines are still checked against its
     // fields; its problems are listed, and parseDefinitions builds nothing while any problem stands.
     name, timeField: time ?? '', idField: id ?? '', ...(key === undefined ? {} : { keyField: key }), fields,
     ...(maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs }), ...(pastHorizonMs === undefined || pastHorizonMs === Infinity ? {} : { pastHorizonMs }),
+    // "ms" written out is the default: left out, so it makes no other definition version.
+    ...(epochUnit === undefined || epochUnit === 'ms' ? {} : { epochUnit }), ...(aliases === undefined ? {} : { aliases }),
   };
+}
+
+// The units' longer names, which are too far from "s" and "ms" for a slip of the keyboard.
+const UNIT_WORDS: Readonly<Record<string, EpochUnit>> = {
+  sec: 's', secs: 's', second: 's', seconds: 's', epoch_s: 's', epoch_seconds: 's', unix: 's',
+  msec: 'ms', millis: 'ms', millisecond: 'ms', milliseconds: 'ms', epoch_ms: 'ms', epoch_millis: 'ms',
+};
+
+function parseEpochUnit(p: Problems, path: string, value: unknown): EpochUnit | undefined {
+  if (value === undefined || EPOCH_UNITS.includes(value as EpochUnit)) return value as EpochUnit | undefined;
+  const meant = typeof value === 'string' ? (UNIT_WORDS[value.trim().toLowerCase()] ?? closest(value, EPOCH_UNITS)) : undefined;
+  p.add(path, `unknown unit ${q(value)}${meant === undefined ? '' : ` (did you mean ${q(meant)}?)`}; use "ms" (epoch milliseconds, the default), "s" (epoch seconds) or "auto" (below 10^11 seconds, else milliseconds)`);
+  return undefined;
+}
+
+/** `aliases`: field -> the other names (a string or a list) an event may carry it under. */
+function parseAliases(p: Problems, path: string, value: unknown, declared: Record<string, unknown>): Record<string, readonly string[]> | undefined {
+  if (value === undefined) return undefined;
+  if (!isObject(value)) {
+    p.add(path, `expected an object of field name -> other name(s), e.g. {"userId": ["user_id"]}, got ${q(value)}`);
+    return undefined;
+  }
+  const out: Record<string, readonly string[]> = {};
+  const owner = new Map<string, string>();
+  for (const [field, names] of Object.entries(value)) {
+    if (!Object.hasOwn(declared, field)) {
+      const meant = closest(field, Object.keys(declared));
+      p.add(`${path}.${field}`, `${q(field)} is not a field of the schema${meant === undefined ? '' : ` (did you mean ${q(meant)}?)`}`);
+      continue;
+    }
+    const list = typeof names === 'string' ? [names] : names;
+    if (!Array.isArray(list) || list.length === 0 || list.some((n) => typeof n !== 'string' || n.length === 0)) {
+      p.add(`${path}.${field}`, `expected a name or a list of names, got ${q(names)}`);
+      continue;
+    }
+    for (const name of list as string[]) {
+      // Another field's own name or another field's alias would let one key fill two fields.
+      if (Object.hasOwn(declared, name)) p.add(`${path}.${field}`, `${q(name)} is a field of the schema itself; an alias names a key events carry instead of ${q(field)}`);
+      else if (owner.has(name)) p.add(`${path}.${field}`, `${q(name)} is already an alias of ${q(owner.get(name))}`);
+      else if (name.startsWith('_') || name in Object.prototype) p.add(`${path}.${field}`, `${q(name)} cannot be an alias (names starting with "_" are reserved, and every JavaScript object answers to ${q(name)})`);
+      owner.set(name, field);
+    }
+    out[field] = list as string[];
+  }
+  return Object.keys(out).length === 0 ? undefined : out;
 }

@@ -16,6 +16,7 @@ export type Decoded = { ok: true; event: AnyEvent } | { ok: false; deadLetter: D
  */
 export function decodeLine(schema: EventSchema, line: string, position: EventPosition): Decoded {
   let raw: unknown = parserOf(schema)(line);
+  const flat = raw !== undefined;
   if (raw === undefined) {
     try {
       raw = JSON.parse(line);
@@ -27,10 +28,20 @@ export function decodeLine(schema: EventSchema, line: string, position: EventPos
   try {
     return { ok: true, event: validateEvent(schema, raw) as AnyEvent };
   } catch (error) {
-    if (error instanceof SchemaViolationError) {
-      return { ok: false, deadLetter: { ...position, field: error.field, reason: printable(error.message), raw: line } };
-    }
-    throw error;
+    if (!(error instanceof SchemaViolationError)) throw error;
+    // The flat reader kept the schema's names only: the reason is rebuilt from the whole object, which
+    // may name the key a missing field was renamed to (schemas/schema.ts, absentReason).
+    const violation = (flat ? violationOf(schema, JSON.parse(line) as unknown) : undefined) ?? error;
+    return { ok: false, deadLetter: { ...position, field: violation.field, reason: printable(violation.message), raw: line } };
+  }
+}
+
+function violationOf(schema: EventSchema, raw: unknown): SchemaViolationError | undefined {
+  try {
+    validateEvent(schema, raw);
+    return undefined;
+  } catch (error) {
+    return error instanceof SchemaViolationError ? error : undefined;
   }
 }
 
@@ -44,7 +55,8 @@ const parsers = new WeakMap<EventSchema, FlatParser>();
 function parserOf(schema: EventSchema): FlatParser {
   let parser = parsers.get(schema);
   if (parser) return parser;
-  const names = Object.keys(schema.fields);
+  // The other names of renamed fields (`aliases`) are read too, for the validator to fall back on.
+  const names = [...new Set([...Object.keys(schema.fields), ...Object.values(schema.aliases ?? {}).flat()])];
   const read = flatObjectReader(names);
   if (!read) {
     parser = () => undefined;

@@ -31,7 +31,19 @@ export interface EventSchema<F extends Record<string, FieldDef> = Record<string,
   readonly maxFutureSkewMs?: number;
   /** Events more than this (ms) behind their reference go to the dead letters; absent: off. */
   readonly pastHorizonMs?: number;
+  /** What a JSON number in a `timestamp` field counts: absent = 'ms' (see `EpochUnit`). */
+  readonly epochUnit?: EpochUnit;
+  /** Field -> other names an event may carry it under (a producer's rename), tried in order when the field is absent or null. */
+  readonly aliases?: Readonly<Record<string, readonly string[]>>;
 }
+
+/**
+ * What a JSON number in a `timestamp` field counts: epoch milliseconds (`ms`, the default), epoch
+ * seconds (`s`, up to 3 decimals kept), or either by its size (`auto`: below 10^11 seconds, else
+ * milliseconds; the two never meet for times after 1973-03-03).
+ */
+export type EpochUnit = 'ms' | 's' | 'auto';
+export const EPOCH_UNITS: readonly EpochUnit[] = ['ms', 's', 'auto'];
 
 type RequiredKeys<F> = { [K in keyof F]: F[K] extends FieldDef<FieldKind, true> ? K : never }[keyof F];
 type OptionalKeys<F> = Exclude<keyof F, RequiredKeys<F>>;
@@ -165,11 +177,23 @@ export function parseIsoTimestampByPattern(text: string, fieldName: string): num
 
 // Timestamps outside years 1970..9999 are almost certainly unit mistakes (seconds, microseconds).
 const MAX_TS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+/**
+ * 10^11: as epoch seconds 5138 AD, as epoch milliseconds 1973-03-03. A number of milliseconds from 10^9
+ * up to here (1970-01-12..1973-03-03) is a number of seconds from 2001 on sent to a field of
+ * milliseconds: read as milliseconds, it filed a producer's switch to seconds into January 1970,
+ * accepted, late for every window and archived under dt=1970-01-21, with no word of the unit.
+ */
+const SECONDS_BELOW = 1e11;
+const SECONDS_FROM = 1e9;
 
-function normaliseTimestamp(value: unknown, name: string): number {
+function normaliseTimestamp(value: unknown, name: string, unit: EpochUnit = 'ms'): number {
   if (typeof value === 'number') {
+    if (unit === 's' || (unit === 'auto' && Math.abs(value) < SECONDS_BELOW)) return epochSeconds(value, name, unit);
     if (!Number.isInteger(value)) throw new SchemaViolationError(name, `${value} is not an integer number of epoch milliseconds`);
     if (value < 0 || value > MAX_TS) throw new SchemaViolationError(name, `${value} is outside years 1970..9999 (epoch milliseconds expected)`);
+    if (unit === 'ms' && value >= SECONDS_FROM && value < SECONDS_BELOW) {
+      throw new SchemaViolationError(name, `${value} looks like epoch seconds (${isoOf(value * 1000)}), not milliseconds (${isoOf(value)}); send milliseconds, or set the schema's "epoch_unit" to "s" (or "auto" while both arrive)`);
+    }
     return value;
   }
   if (typeof value === 'string') {
@@ -178,8 +202,23 @@ function normaliseTimestamp(value: unknown, name: string): number {
     if (ms < 0 || ms > MAX_TS) throw new SchemaViolationError(name, `"${value.length > 40 ? `${value.slice(0, 40)}...` : value}" is outside years 1970..9999 (UTC)`);
     return ms;
   }
-  throw new SchemaViolationError(name, `expected epoch milliseconds or an ISO-8601 string, got ${describe(value)}`);
+  throw new SchemaViolationError(name, `expected epoch ${unit === 'ms' ? 'milliseconds' : unit === 's' ? 'seconds' : 'seconds or milliseconds'} or an ISO-8601 string, got ${describe(value)}`);
 }
+
+/** Epoch seconds as milliseconds, exact from the number's text (1796112040.123 -> 1796112040123; digits past ms cut, as ISO's are). */
+function epochSeconds(value: number, name: string, unit: EpochUnit): number {
+  if (!Number.isFinite(value)) throw new SchemaViolationError(name, `${value} is not a finite number of epoch seconds`);
+  // In `s`, a number from 10^11 on (5138 AD) is milliseconds sent to a field of seconds (the mirror of the check in ms).
+  if (unit === 's' && value >= SECONDS_BELOW) {
+    throw new SchemaViolationError(name, `${value} looks like epoch milliseconds (${value <= MAX_TS ? isoOf(value) : 'past 9999'}), not seconds; send seconds, or set the schema's "epoch_unit" to "ms" (or "auto" while both arrive)`);
+  }
+  const [whole = '0', fraction = ''] = plainDecimalText(value).split('.');
+  const ms = Number(whole) * 1000 + (whole.startsWith('-') ? -1 : 1) * Number(fraction.padEnd(3, '0').slice(0, 3));
+  if (ms < 0 || ms > MAX_TS) throw new SchemaViolationError(name, `${value} is outside years 1970..9999 (epoch seconds expected)`);
+  return ms === 0 ? 0 : ms;
+}
+
+const isoOf = (ms: number): string => new Date(ms).toISOString();
 
 const DECIMALS: RegExp[] = [];
 
@@ -277,14 +316,16 @@ function compileValidator(schema: EventSchema): Validator {
   const checks = names.map((name, i) => {
     const def = schema.fields[name]!;
     const q = JSON.stringify(name), v = `v${i}`;
-    const missing = def.required ? `throw new Violation(${q}, 'is required');` : '';
+    const missing = def.required ? `throw new Violation(${q}, absent(input, ${q}, aliases));` : '';
     const present = def.kind === 'string'
       ? `if (typeof ${v} !== 'string') throw new Violation(${q}, 'expected a string, got ' + describe(${v}));` +
         `\n      if (!${v}.isWellFormed()) throw new Violation(${q}, lone(${v}));` +
         (def.required ? `\n      if (${v}.length === 0) throw new Violation(${q}, 'must not be empty');` : '')
-      : `${v} = ${def.kind === 'decimal' ? `decimal(${v}, ${q}, ${def.scale ?? 0})` : `${def.kind}(${v}, ${q})`};`;
+      : `${v} = ${def.kind === 'decimal' ? `decimal(${v}, ${q}, ${def.scale ?? 0})` : def.kind === 'timestamp' ? `timestamp(${v}, ${q}, ${JSON.stringify(schema.epochUnit ?? 'ms')})` : `${def.kind}(${v}, ${q})`};`;
     // A name every object answers to (a required `constructor`) is read only as the event's own.
-    const read = name in Object.prototype ? `Object.hasOwn(input, ${q}) ? input[${q}] : undefined` : `input[${q}]`;
+    const readOf = (n: string): string => (n in Object.prototype ? `(Object.hasOwn(input, ${JSON.stringify(n)}) ? input[${JSON.stringify(n)}] : undefined)` : `input[${JSON.stringify(n)}]`);
+    // A renamed field (`aliases`): the schema's own name first, then each other name in turn.
+    const read = [name, ...(schema.aliases?.[name] ?? [])].map(readOf).join(' ?? ');
     return `let ${v} = ${read};
     if (${v} === undefined || ${v} === null) { ${missing} }
     else {
@@ -307,21 +348,36 @@ function compileValidator(schema: EventSchema): Validator {
     ${tail.join('\n    ')}
     return out;
   };`;
-  const make = new Function('Violation', 'describe', 'lone', 'timestamp', 'decimal', 'int', 'double', 'bool', body) as (...helpers: unknown[]) => Validator;
-  return make(SchemaViolationError, describe, loneSurrogate, normaliseTimestamp, normaliseDecimal, normaliseInt, normaliseDouble, normaliseBool);
+  const make = new Function('Violation', 'describe', 'lone', 'timestamp', 'decimal', 'int', 'double', 'bool', 'absent', 'aliases', body) as (...helpers: unknown[]) => Validator;
+  return make(SchemaViolationError, describe, loneSurrogate, normaliseTimestamp, normaliseDecimal, normaliseInt, normaliseDouble, normaliseBool, absentReason, schema.aliases ?? {});
+}
+
+/**
+ * Why a required field is missing, naming a key of the event that is likely the same field renamed
+ * (`user_id` for `userId`: the same letters but for case, `_` and `-`): a producer's rename made every
+ * later event "userId: is required", with nothing to say where the value had gone.
+ */
+function absentReason(input: Record<string, unknown>, name: string, aliases: Readonly<Record<string, readonly string[]>>): string {
+  const others = aliases[name] ?? [];
+  const also = others.length === 0 ? '' : ` (nor as ${others.map((a) => JSON.stringify(a)).join(' or ')})`;
+  const fold = (n: string): string => n.toLowerCase().replace(/[_-]/g, '');
+  const renamed = Object.keys(input).find((k) => k !== name && !others.includes(k) && fold(k) === fold(name));
+  if (renamed === undefined) return `is required${also}`;
+  return `is required${also}; the event has ${JSON.stringify(renamed)}: renamed by its producer? list it in the schema's "aliases": {${JSON.stringify(name)}: [${JSON.stringify(renamed)}]}`;
 }
 
 /**
  * One value normalised as `validateEvent` would for a field of this type (definitions use it for the
- * constants of filters); throws `SchemaViolationError` naming `name`.
+ * constants of filters, in epoch milliseconds whatever the schema's `epoch_unit`); throws
+ * `SchemaViolationError` naming `name`. `unit`: the schema's `epochUnit` (an event's value, not a constant).
  */
-export function normaliseValue(def: FieldDef, value: unknown, name: string): FieldValue {
+export function normaliseValue(def: FieldDef, value: unknown, name: string, unit?: EpochUnit): FieldValue {
   switch (def.kind) {
     case 'string':
       if (typeof value !== 'string') throw new SchemaViolationError(name, `expected a string, got ${describe(value)}`);
       return value;
     case 'timestamp':
-      return normaliseTimestamp(value, name);
+      return normaliseTimestamp(value, name, unit);
     case 'decimal':
       return normaliseDecimal(value, name, def.scale ?? 0);
     case 'int':

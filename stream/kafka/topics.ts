@@ -107,12 +107,14 @@ export const NULL_RECORD_KEY = '\u0001null';
 export function recordKey(schema: EventSchema, raw: unknown): string | null {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
   const field = partitionKeyField(schema);
-  const value = (raw as Record<string, unknown>)[field];
+  // Under the field's other names too (`aliases`): a renamed key keyed null put one user in two partitions.
+  const event = raw as Record<string, unknown>;
+  const value = [field, ...(schema.aliases?.[field] ?? [])].map((n) => (Object.hasOwn(event, n) ? event[n] : undefined)).find((v) => v !== undefined && v !== null);
   if (value === undefined || value === null) return NULL_RECORD_KEY;
   const def = schema.fields[field];
   if (!def) return null;
   try {
-    return String(normaliseValue(def, value, field));
+    return String(normaliseValue(def, value, field, schema.epochUnit));
   } catch {
     return null;
   }
