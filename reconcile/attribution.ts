@@ -15,6 +15,7 @@ import { normaliseValue } from '../schemas/schema.ts';
 import { addedRef } from './archive-added.ts';
 import type { Duplicates, RejectedRecord } from './evidence.ts';
 import type { Cause, LateEventRef, LoggedLate } from './reconcile.ts';
+import type { HeldCause } from './stream-quarantine.ts';
 
 /** What the archive says about itself, gathered once (see evidence.ts). */
 export interface Evidence {
@@ -124,7 +125,9 @@ function lateRef(l: LateRecord, def: PipelineDefinition): LateEventRef {
  * them out, so a cell whose realtime value is the shadow's and that holds such events differs by them:
  * `future_timestamp` (after lateness, which a cell late events also changed is named after).
  */
-export function windowAttribution(def: Extract<PipelineDefinition, { kind: 'windowed' }>, skips: readonly LateRecord[], quarantined: readonly ArchivedEvent[] = []): Attribution {
+export function windowAttribution(
+  def: Extract<PipelineDefinition, { kind: 'windowed' }>, skips: readonly LateRecord[], quarantined: readonly ArchivedEvent[] = [], heldCause: HeldCause = () => 'future_timestamp',
+): Attribution {
   // Late events by the cells that skipped them (a hopping event can be late for some of its windows only).
   const byCell = new Map<string, LateEventRef[]>();
   for (const l of skips) {
@@ -149,7 +152,7 @@ export function windowAttribution(def: Extract<PipelineDefinition, { kind: 'wind
     const events = byCell.get(id) ?? [], held = heldByCell.get(id) ?? [];
     if (!sameValue(rt, sh)) return { cause: rt === undefined && sh !== undefined ? 'missing_window' : 'unexplained', events };
     if (events.length > 0) return { cause: 'late_beyond_lateness', events: [...events, ...held] };
-    return held.length > 0 ? { cause: 'future_timestamp', events: held } : { cause: 'unexplained', events };
+    return held.length > 0 ? { cause: heldCause(held), events: held } : { cause: 'unexplained', events };
   };
 }
 
@@ -169,6 +172,8 @@ export function ruleAttribution(
   repeated: ReadonlySet<string> = new Set(),
   /** Archived events the stream quarantined for their time (stream-quarantine.ts): the shadow left them out. */
   quarantined: readonly ArchivedEvent[] = [],
+  /** Which cause such events make: stream-quarantine.ts `heldCauseOf`. */
+  heldCause: HeldCause = () => 'future_timestamp',
 ): Attribution {
   type Kind = 'dropped' | 'evaluated' | 'woken';
   const lateByKey = new Map<string, { ref: LateEventRef; ts: number; kind: Kind; repeat: boolean }[]>();
@@ -204,7 +209,7 @@ export function ruleAttribution(
     if (!sameValue(rt, sh)) return { cause: 'unexplained', events };
     // Events the stream never counted (quarantined) can change the alert as a late one does.
     const heldNear = (held.get(paneId([def.key], alert.key)) ?? []).filter((c) => c.ts <= alert.ts && c.ts > from).map((c) => c.ref);
-    if (chain.length === 0 && heldNear.length > 0) return { cause: 'future_timestamp', events: heldNear };
+    if (chain.length === 0 && heldNear.length > 0) return { cause: heldCause(heldNear), events: heldNear };
     if (chain.length === 0) return { cause: near.length > 0 ? 'duplicate' : 'unexplained', events };
     // A late event is named before an on-time one fed out of order: it would have changed the alert
     // however the partitions' idleness went.

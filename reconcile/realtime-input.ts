@@ -166,19 +166,25 @@ export async function readLateLog(def: PipelineDefinition, path: string): Promis
 }
 
 /**
- * The stream's quarantine verdicts from its dead letters (`concord stream --dead-letter`): the rows of
- * `def`'s input schema with reason `future_timestamp`. Other rejections are not verdicts on a time (the
- * archive judges a line's bytes and schema as the stream did).
+ * The stream's verdicts from its dead letters (`concord stream --dead-letter`): the rows of `def`'s input
+ * schema. `future_timestamp` / `past_horizon` are verdicts on a time; the others (`rejected`) are the
+ * stream's refusals of a line's bytes or fields, evidence only where the archive kept the event: judged
+ * by other definitions (an alias added, a field made optional) or another release. Before 2026-12-07
+ * only `future_timestamp` was read, and such a cell was `unexplained`.
  */
 export async function readStreamQuarantine(def: PipelineDefinition, path: string): Promise<StreamQuarantine[]> {
   const out: StreamQuarantine[] = [];
   await eachJsonRow(path, 'dead letters', (row, line) => {
-    if (row.reason !== 'future_timestamp' || (row.schema !== undefined && row.schema !== def.schema.name)) return;
+    if (typeof row.reason !== 'string' || (row.schema !== undefined && row.schema !== def.schema.name)) return;
     if (typeof row.source !== 'string' || typeof row.offset !== 'number') {
       throw new ConfigError(`dead letters ${path} line ${line}: no source/offset, so not a dead letter \`concord stream --dead-letter\` wrote`);
     }
     const reference = Date.parse(String(row.reference)), eventTime = Date.parse(String(row.event_time));
-    out.push({ position: { source: row.source, offset: row.offset }, ...(Number.isFinite(reference) ? { reference } : {}), ...(Number.isFinite(eventTime) ? { eventTime } : {}) });
+    const time = row.reason === 'future_timestamp' || row.reason === 'past_horizon';
+    out.push({
+      position: { source: row.source, offset: row.offset }, ...(time ? {} : { rejected: row.reason }),
+      ...(Number.isFinite(reference) ? { reference } : {}), ...(Number.isFinite(eventTime) ? { eventTime } : {}),
+    });
   });
   return out;
 }

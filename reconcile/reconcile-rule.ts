@@ -14,7 +14,7 @@ import { inRange } from './result-range.ts';
 import type { RuleDayRead } from './rule-day-reach.ts';
 import { reachOf, recomputeRuleKeys, type RuleDayScope } from './rule-recompute.ts';
 import { shadowRun } from './shadow-run.ts';
-import { quarantinedAt } from './stream-quarantine.ts';
+import { quarantinedAt, type HeldCause } from './stream-quarantine.ts';
 
 /**
  * Rules: alerts are few; the diff runs over maps in JS. `day`: a day's reconcile reads the day's reach
@@ -23,7 +23,7 @@ import { quarantinedAt } from './stream-quarantine.ts';
  */
 export async function reconcileRule(
   db: DuckDb, def: RulePipeline, input: ReconcileInput, evidence: Evidence,
-  stream: { logged: readonly LoggedLate[] | undefined; added?: ArchiveAdded | undefined; quarantined: readonly ArchivedEvent[] },
+  stream: { logged: readonly LoggedLate[] | undefined; added?: ArchiveAdded | undefined; quarantined: readonly ArchivedEvent[]; heldCause?: HeldCause },
   day?: { read: RuleDayRead; lateBefore?: RuleDayScope['lateBefore']; quarantineBefore?: RuleDayScope['quarantineBefore'] },
 ): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
   const { logged, added, quarantined } = stream;
@@ -58,7 +58,7 @@ export async function reconcileRule(
     // With the older late events a quiet key's reach needed (rec.logged): its alerts can owe their difference to them.
     const rule = ruleAttribution(
       def, rec.logged.filter(isDropped).map((l) => l.record), rec.logged.filter((l) => l.evaluatedOnArrival).map((l) => l.record), rec.reach,
-      rec.logged.filter((l) => !l.evaluatedOnArrival && l.decidedAfterWakeup !== undefined).map((l) => l.record), repeated, rec.quarantined,
+      rec.logged.filter((l) => !l.evaluatedOnArrival && l.decidedAfterWakeup !== undefined).map((l) => l.record), repeated, rec.quarantined, stream.heldCause,
     );
     const near = added ? addedNearAlert(def, added) : undefined;
     // The workers' late events near an alert are no explanation when the archive lacks the alert's own
@@ -82,7 +82,7 @@ export async function reconcileRule(
     // The late events named as with the workers' log: those after the alert's reach.
     const late = new Set([...run.out.lates, ...run.evaluatedLate].map((l) => positionKey(l.position)));
     const reach = reachOf(def, run.arrivals, (e) => !late.has(positionKey(e.position)));
-    attribute = ruleAttribution(def, run.out.lates, run.evaluatedLate, reach, [], repeated, quarantined);
+    attribute = ruleAttribution(def, run.out.lates, run.evaluatedLate, reach, [], repeated, quarantined, stream.heldCause);
     shadow = finalResults(run.out.results);
     lateEvents = run.out.lates.length;
   }

@@ -13,7 +13,7 @@ import type { LoggedLate, ReconcileInput } from './reconcile.ts';
 import { emptyReport, recordDifference, type ReconcileReport } from './reconcile-report.ts';
 import { inRange } from './result-range.ts';
 import { shadowRun } from './shadow-run.ts';
-import { quarantinedAt, QUARANTINED_TABLE } from './stream-quarantine.ts';
+import { quarantinedAt, QUARANTINED_TABLE, type HeldCause } from './stream-quarantine.ts';
 
 /**
  * Windows: every side of the diff is a DuckDB relation (see cell-diff.ts), so only differing cells
@@ -24,7 +24,7 @@ import { quarantinedAt, QUARANTINED_TABLE } from './stream-quarantine.ts';
  */
 export async function reconcileWindowed(
   db: DuckDb, def: WindowedPipeline, input: ReconcileInput, evidence: Evidence,
-  lateness: { logged: readonly LoggedLate[] | undefined; skippedWindows: readonly LateRecord[]; added: ArchiveAdded | undefined; quarantined: readonly ArchivedEvent[] },
+  lateness: { logged: readonly LoggedLate[] | undefined; skippedWindows: readonly LateRecord[]; added: ArchiveAdded | undefined; quarantined: readonly ArchivedEvent[]; heldCause?: HeldCause },
   timeRanges: { from: number; to: number }[] | undefined, withReplayed: boolean,
 ): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
   const { logged, skippedWindows, quarantined } = lateness;
@@ -102,7 +102,7 @@ export async function reconcileWindowed(
   // A repeated delivery the stream judged late is no cause: the deduplicating replay leaves it out too.
   // Named after it, a cell that differs by another repeat alone read as late_beyond_lateness.
   const leftOut = new Set((dedupe ? extras.replayExtras : []).map(positionKey));
-  const attribute = windowAttribution(def, skips.filter((l) => !leftOut.has(positionKey(l.position))), quarantined);
+  const attribute = windowAttribution(def, skips.filter((l) => !leftOut.has(positionKey(l.position))), quarantined, lateness.heldCause);
   const fallback = evidenceAttribution(def, evidence);
   const addedEvents = added ? addedByCell(def, added) : undefined;
   const sameValue = sameValueOf(def);

@@ -15,7 +15,7 @@ import type { ReconcileReport } from './reconcile-report.ts';
 import { reconcileRule } from './reconcile-rule.ts';
 import { reconcileWindowed } from './reconcile-windowed.ts';
 import { planRuleDay } from './rule-day-reach.ts';
-import { QUARANTINED_TABLE, quarantinedInArchive, type StreamQuarantine } from './stream-quarantine.ts';
+import { heldCauseOf, QUARANTINED_TABLE, quarantinedInArchive, type StreamQuarantine } from './stream-quarantine.ts';
 
 // The report's shape lives in reconcile-report.ts; importers keep reading it from here.
 export { CAUSES, type Cause, type Difference, type LateEventRef, type ReconcileMetrics, type ReconcileReport } from './reconcile-report.ts';
@@ -78,7 +78,8 @@ export interface ReconcileInput {
    * The events the stream quarantined for their time (its dead letters with reason `future_timestamp`:
    * `concord stream --dead-letter`, the store's quarantine records): it read them and counted none. The
    * archive may hold them (judged later, or under another max_future_skew): a difference they alone make
-   * is `future_timestamp` (stream-quarantine.ts).
+   * is `future_timestamp` (stream-quarantine.ts). With `--dead-letter`, also the events it rejected for
+   * their fields (`rejected`), which the archive kept under other definitions: `parse_reject`.
    */
   readonly quarantined?: readonly StreamQuarantine[];
 }
@@ -138,6 +139,7 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
       gaps: await findGaps(input.archiveDir, def.schema, db, rejected),
     };
     const quarantined = await quarantinedInArchive(db, def, input.archiveDir, input.quarantined ?? []);
+    const heldCause = heldCauseOf(input.quarantined ?? []);
     const own = input.lateLog?.filter((l) => l.record.pipeline === def.name);
     const given = own && (await lateAtArchivePositions(db, def, input.archiveDir, own));
     // Hopping windows: the windows that skipped an event others took are in no late log (the event was
@@ -153,7 +155,7 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
       ? await writtenAfter(ruleDay.files, input.archiveAddedSince)
       : input.archiveAdded?.filter((f) => present!.has(f));
     const added = given && addedFiles ? await loadArchiveAdded(db, def, input.archiveDir, addedFiles) : undefined;
-    if (def.kind === 'windowed') return reconcileWindowed(db, def, input, evidence, { logged, skippedWindows: logged ? (judged?.skippedWindows ?? []) : [], added, quarantined }, timeRanges, withReplayed);
+    if (def.kind === 'windowed') return reconcileWindowed(db, def, input, evidence, { logged, skippedWindows: logged ? (judged?.skippedWindows ?? []) : [], added, quarantined, heldCause }, timeRanges, withReplayed);
     const older = input.lateLogBefore;
     const lateBefore = older && given && {
       from: older.from,
@@ -164,7 +166,7 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
       from: olderVerdicts.from,
       load: async (a: number, b: number) => quarantinedInArchive(db, def, input.archiveDir, await olderVerdicts.load(a, b), `${QUARANTINED_TABLE}_older`),
     };
-    const out = await reconcileRule(db, def, input, evidence, { logged, added, quarantined }, ruleDay && { read: ruleDay, ...(lateBefore ? { lateBefore } : {}), ...(quarantineBefore ? { quarantineBefore } : {}) });
+    const out = await reconcileRule(db, def, input, evidence, { logged, added, quarantined, heldCause }, ruleDay && { read: ruleDay, ...(lateBefore ? { lateBefore } : {}), ...(quarantineBefore ? { quarantineBefore } : {}) });
     return ruleDay ? { ...out, readFrom: ruleDay.from } : out;
   });
 }

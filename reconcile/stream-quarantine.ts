@@ -1,5 +1,7 @@
 /**
- * The stream's own quarantine verdicts as evidence. An event the stream held for its time
+ * The stream's own quarantine verdicts as evidence (and its other dead letters, `rejected`: an event
+ * the stream refused for its fields that the archive kept, judged by other definitions, was no more
+ * counted by the stream and moved no W either: `parse_reject`). An event the stream held for its time
  * (pipeline/time-guard.ts: `future_timestamp`, its dead letter) was read and counted nowhere, and moved
  * no W. The archive may have counted it all the same: a file streamed first and archived later, when the
  * event's time had come, or an archiver with another max_future_skew. What the stream should have
@@ -12,9 +14,14 @@ import type { DuckDb } from '../batch/duckdb.ts';
 import { fieldsRead, type PipelineDefinition } from '../pipeline/definition.ts';
 import { positionKey, type EventPosition } from '../schemas/results.ts';
 
-/** One event the stream quarantined for a time too far ahead of its reference (its dead letter's position). */
+/** One event the stream quarantined or rejected (its dead letter's position). */
 export interface StreamQuarantine {
   readonly position: EventPosition;
+  /**
+   * The dead letter's reason when it is no verdict on the event's time (a field the stream's definitions
+   * refused: `userId: is required`); absent for `future_timestamp` / `past_horizon`.
+   */
+  readonly rejected?: string;
   /** The event's time (epoch ms), when the record says: only the archive's hours of these are read. */
   readonly eventTime?: number;
   /** The reference the event time was judged against (epoch ms), when the record says. */
@@ -46,6 +53,19 @@ export async function quarantinedInArchive(
   const hours = verdicts.every((v) => v.eventTime !== undefined) ? [...new Set(verdicts.map((v) => Math.floor(v.eventTime! / HOUR) * HOUR))] : undefined;
   const files = hours && [...new Set((await Promise.all(hours.map((h) => archiveFilesOfEventTimes(dir, def.schema, { from: h, to: h + HOUR })))).flat())];
   return readArrivalOrder(dir, def.schema, { db, fields, ...(files ? { files } : {}), where: `(_source, _offset) IN (SELECT _source, _offset FROM ${table})` });
+}
+
+/**
+ * The cause of a cell that differs by events the stream held alone: `future_timestamp` when one was held
+ * for its time, `parse_reject` when the stream refused each for its fields and the archive kept it (the
+ * definitions' decoding changed between the two: an `alias` added, a field made optional, a unit).
+ */
+export type HeldCause = (events: readonly EventPosition[]) => 'future_timestamp' | 'parse_reject';
+
+export function heldCauseOf(verdicts: readonly StreamQuarantine[]): HeldCause {
+  const rejected = new Set(verdicts.filter((v) => v.rejected !== undefined).map((v) => positionKey(v.position)));
+  if (rejected.size === 0) return () => 'future_timestamp';
+  return (events) => (events.some((e) => !rejected.has(positionKey(e))) ? 'future_timestamp' : 'parse_reject');
 }
 
 /** Whether an archived position is one the stream quarantined. */
