@@ -43,6 +43,11 @@ export interface EventSchema<F extends Record<string, FieldDef> = Record<string,
  * milliseconds; the two never meet for times after 1973-03-03).
  */
 export type EpochUnit = 'ms' | 's' | 'auto';
+
+/** The other names of `field` (`aliases`), own entries only: a field `constructor` has none from Object. */
+export function aliasesOf(aliases: EventSchema['aliases'], field: string): readonly string[] {
+  return aliases !== undefined && Object.hasOwn(aliases, field) ? aliases[field]! : [];
+}
 export const EPOCH_UNITS: readonly EpochUnit[] = ['ms', 's', 'auto'];
 
 type RequiredKeys<F> = { [K in keyof F]: F[K] extends FieldDef<FieldKind, true> ? K : never }[keyof F];
@@ -325,7 +330,7 @@ function compileValidator(schema: EventSchema): Validator {
     // A name every object answers to (a required `constructor`) is read only as the event's own.
     const readOf = (n: string): string => (n in Object.prototype ? `(Object.hasOwn(input, ${JSON.stringify(n)}) ? input[${JSON.stringify(n)}] : undefined)` : `input[${JSON.stringify(n)}]`);
     // A renamed field (`aliases`): the schema's own name first, then each other name in turn.
-    const read = [name, ...(schema.aliases?.[name] ?? [])].map(readOf).join(' ?? ');
+    const read = [name, ...aliasesOf(schema.aliases, name)].map(readOf).join(' ?? ');
     return `let ${v} = ${read};
     if (${v} === undefined || ${v} === null) { ${missing} }
     else {
@@ -358,7 +363,7 @@ function compileValidator(schema: EventSchema): Validator {
  * later event "userId: is required", with nothing to say where the value had gone.
  */
 function absentReason(input: Record<string, unknown>, name: string, aliases: Readonly<Record<string, readonly string[]>>): string {
-  const others = aliases[name] ?? [];
+  const others = aliasesOf(aliases, name);
   const also = others.length === 0 ? '' : ` (nor as ${others.map((a) => JSON.stringify(a)).join(' or ')})`;
   const fold = (n: string): string => n.toLowerCase().replace(/[_-]/g, '');
   const renamed = Object.keys(input).find((k) => k !== name && !others.includes(k) && fold(k) === fold(name));

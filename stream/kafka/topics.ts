@@ -3,7 +3,7 @@ import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { envNumber } from '../../pipeline/env-number.ts';
 import { safeName } from '../../pipeline/names.ts';
 import type { Registry } from '../../pipeline/registry.ts';
-import { normaliseValue, type EventSchema } from '../../schemas/schema.ts';
+import { aliasesOf, normaliseValue, type EventSchema } from '../../schemas/schema.ts';
 import type { TopicSpec } from './client.ts';
 
 /**
@@ -109,7 +109,7 @@ export function recordKey(schema: EventSchema, raw: unknown): string | null {
   const field = partitionKeyField(schema);
   // Under the field's other names too (`aliases`): a renamed key keyed null put one user in two partitions.
   const event = raw as Record<string, unknown>;
-  const value = [field, ...(schema.aliases?.[field] ?? [])].map((n) => (Object.hasOwn(event, n) ? event[n] : undefined)).find((v) => v !== undefined && v !== null);
+  const value = [field, ...aliasesOf(schema.aliases, field)].map((n) => (Object.hasOwn(event, n) ? event[n] : undefined)).find((v) => v !== undefined && v !== null);
   if (value === undefined || value === null) return NULL_RECORD_KEY;
   const def = schema.fields[field];
   if (!def) return null;

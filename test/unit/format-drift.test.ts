@@ -86,6 +86,15 @@ describe('format drift: a renamed field', () => {
     expect(out.ok && misKeyed('userId', out.event, recordKey(schema, renamed))).toBeNull();
   });
 
+  it('a field named like a property of every object (constructor) has no aliases but its own', () => {
+    const defs = clicks({ aliases: { userId: 'user_id' } });
+    const withCtor = { ...defs, schemas: { clicks: { ...defs.schemas.clicks, fields: { ...defs.schemas.clicks.fields, constructor: 'string' } } } };
+    const out = decode(withCtor as ReturnType<typeof clicks>, line({}));
+    expect(!out.ok && out.deadLetter.reason).toBe('constructor: is required');
+    const schema = parseDefinitions({ ...withCtor, schemas: { clicks: { ...withCtor.schemas.clicks, key: 'constructor' } } }, 'd.json').schema('clicks');
+    expect(recordKey(schema, { event_id: 'e1', ts: MS, user_id: 'u2', url: '/a', constructor: 'c' })).toBe('c');
+  });
+
   it('bad aliases and units are listed with the likely meaning', () => {
     const problems = (extra: Record<string, unknown>): readonly string[] => {
       try {
