@@ -202,12 +202,27 @@ function normaliseTimestamp(value: unknown, name: string, unit: EpochUnit = 'ms'
     return value;
   }
   if (typeof value === 'string') {
+    stringOfDigits(value, name, unit);
     const ms = parseIsoTimestamp(value, name);
     // The same years as for numbers (an offset can push 9999-12-31T23:59Z-01:00 past them).
     if (ms < 0 || ms > MAX_TS) throw new SchemaViolationError(name, `"${value.length > 40 ? `${value.slice(0, 40)}...` : value}" is outside years 1970..9999 (UTC)`);
     return ms;
   }
   throw new SchemaViolationError(name, `expected epoch ${unit === 'ms' ? 'milliseconds' : unit === 's' ? 'seconds' : 'seconds or milliseconds'} or an ISO-8601 string, got ${describe(value)}`);
+}
+
+/**
+ * A string of digits is refused with what to send in the schema's unit: under "ms" a string of seconds
+ * was told to be sent as that JSON number, which was then refused as seconds.
+ */
+function stringOfDigits(value: string, name: string, unit: EpochUnit): void {
+  if (!DIGITS.test(value)) return;
+  const n = Number(value), shown = value.length > 20 ? `${value.slice(0, 20)}...` : value;
+  const seconds = unit === 's' || (unit === 'auto' && Math.abs(n) < SECONDS_BELOW) || (unit === 'ms' && n >= SECONDS_FROM && n < SECONDS_BELOW);
+  if (unit === 'ms' && seconds) {
+    throw new SchemaViolationError(name, `"${shown}" is a string, and epoch seconds by its size; send epoch milliseconds as a JSON number (${shown}000) or an ISO-8601 time with Z or an offset, or set the schema's "epoch_unit" to "s"`);
+  }
+  throw new SchemaViolationError(name, `"${shown}" is a string; write epoch ${seconds ? 'seconds' : 'milliseconds'} as a JSON number (${shown}), or an ISO-8601 time with Z or an offset`);
 }
 
 /** Epoch seconds as milliseconds, exact from the number's text (1796112040.123 -> 1796112040123; digits past ms cut, as ISO's are). */

@@ -48,6 +48,16 @@ describe('format drift: epoch seconds', () => {
     expect(ts(auto, true)).toBe('ts: expected epoch seconds or milliseconds or an ISO-8601 string, got boolean true');
   });
 
+  it('a string of digits is told what to send in the schema\'s unit (seconds were told to be sent as that number, refused again)', () => {
+    const reason = (d: ReturnType<typeof clicks>, ts: string) => {
+      const out = decode(d, line({ ts }));
+      return out.ok ? null : out.deadLetter.reason;
+    };
+    expect(reason(clicks(), '1796112040')).toBe('ts: "1796112040" is a string, and epoch seconds by its size; send epoch milliseconds as a JSON number (1796112040000) or an ISO-8601 time with Z or an offset, or set the schema\'s "epoch_unit" to "s"');
+    expect(reason(clicks(), '1796112040000')).toBe('ts: "1796112040000" is a string; write epoch milliseconds as a JSON number (1796112040000), or an ISO-8601 time with Z or an offset');
+    expect(reason(clicks({ epoch_unit: 's' }), '1796112040')).toBe('ts: "1796112040" is a string; write epoch seconds as a JSON number (1796112040), or an ISO-8601 time with Z or an offset');
+  });
+
   it('"s" and "auto" make another definition version; "ms" written out does not', () => {
     const version = (extra: Record<string, unknown>) => definitionVersion(parseDefinitions(clicks(extra), 'd.json').pipeline('per_url'));
     expect(version({ epoch_unit: 'ms' })).toBe(version({}));
