@@ -1,0 +1,133 @@
+/**
+ * Event times as epoch milliseconds: ISO-8601 with a zone, or a JSON number in the schema's
+ * `epoch_unit` (docs/definitions.md, "Types"). Each refusal says what to send instead.
+ */
+import { SchemaViolationError } from '../pipeline/errors.ts';
+import { fastIsoMillis } from './iso-fast.ts';
+import { describe, plainDecimalText } from './value-text.ts';
+
+/**
+ * What a JSON number in a `timestamp` field counts: epoch milliseconds (`ms`, the default), epoch
+ * seconds (`s`, up to 3 decimals kept), or either by its size (`auto`: below 10^11 seconds, else
+ * milliseconds; the two never meet for times after 1973-03-03).
+ */
+export type EpochUnit = 'ms' | 's' | 'auto';
+export const EPOCH_UNITS: readonly EpochUnit[] = ['ms', 's', 'auto'];
+
+// ISO-8601 with a mandatory zone: a bare local time is ambiguous and is rejected, never guessed.
+const ISO_TS =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|z|[+-]\d{2}(?::?\d{2})?)$/;
+const ISO_WITHOUT_ZONE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}([.,]\d+)?)?)?$/;
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+const DIGITS = /^-?\d+$/;
+
+/** Parses an ISO-8601 timestamp with `Z` or an offset into epoch ms (sub-ms digits truncated). */
+export function parseIsoTimestamp(text: string, fieldName: string): number {
+  const fast = fastIsoMillis(text);
+  return fast >= 0 ? fast : parseIsoTimestampByPattern(text, fieldName);
+}
+
+/** `parseIsoTimestamp` for every shape, through the pattern (exported for the fast path's property test). */
+export function parseIsoTimestampByPattern(text: string, fieldName: string): number {
+  const m = ISO_TS.exec(text);
+  if (!m) {
+    // Each says what to write instead: "add Z" to a date alone still failed, and "1732440000000" read as "not epoch milliseconds".
+    const date = DATE_ONLY.exec(text);
+    if (date) {
+      const missing = date[1] === undefined ? 'no time of day and no time zone' : 'no time of day';
+      throw new SchemaViolationError(fieldName, `"${text}" has ${missing}; write a time with Z or an offset, e.g. "${text.slice(0, 10)}T00:00:00Z"`);
+    }
+    if (ISO_WITHOUT_ZONE.test(text)) {
+      throw new SchemaViolationError(fieldName, `"${text}" has no time zone; add Z or an offset like +02:00`);
+    }
+    if (DIGITS.test(text)) {
+      throw new SchemaViolationError(fieldName, `"${text}" is a string; write epoch milliseconds as a JSON number (${text.slice(0, 20)}), or an ISO-8601 time with Z or an offset`);
+    }
+    throw new SchemaViolationError(fieldName, `"${text}" is not an ISO-8601 timestamp or epoch milliseconds`);
+  }
+  const [, y, mo, d, h, mi, s, frac, zone] = m as unknown as string[];
+  const year = Number(y), month = Number(mo), day = Number(d);
+  // Date.UTC reads years 0..99 as 1900..1999: "0050-01-01" was "not a valid calendar time". Before 1969 no
+  // offset reaches 1970 (1969-12-31T20:00-05:00 does, and is judged after the offset).
+  if (year < 1969) throw new SchemaViolationError(fieldName, `"${text}" is outside years 1970..9999 (UTC)`);
+  const hour = Number(h), minute = Number(mi), second = Number(s ?? '0');
+  const millis = Number((frac ?? '').padEnd(3, '0').slice(0, 3));
+  const local = Date.UTC(year, month - 1, day, hour, minute, second, millis);
+  const check = new Date(local);
+  if (
+    check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day ||
+    hour > 23 || minute > 59 || second > 59
+  ) {
+    throw new SchemaViolationError(fieldName, `"${text}" is not a valid calendar time`);
+  }
+  let offsetMinutes = 0;
+  if (zone !== 'Z' && zone !== 'z' && zone !== undefined) {
+    const sign = zone.startsWith('-') ? -1 : 1;
+    const digits = zone.slice(1).replace(':', '');
+    const offsetHours = Number(digits.slice(0, 2)), offsetMins = Number(digits.slice(2, 4) || '0');
+    // The pattern takes any two digits: +25:00 or +05:99 moved the event by a day or more, unseen.
+    if (offsetHours > 23 || offsetMins > 59) throw new SchemaViolationError(fieldName, `"${text}" has no valid UTC offset (at most +-23:59)`);
+    offsetMinutes = sign * (offsetHours * 60 + offsetMins);
+  }
+  return local - offsetMinutes * 60_000;
+}
+
+// Timestamps outside years 1970..9999 are almost certainly unit mistakes (seconds, microseconds).
+const MAX_TS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+/**
+ * 10^11: as epoch seconds 5138 AD, as epoch milliseconds 1973-03-03. A number of milliseconds from 10^9
+ * up to here (1970-01-12..1973-03-03) is a number of seconds from 2001 on sent to a field of
+ * milliseconds: read as milliseconds, it filed a producer's switch to seconds into January 1970,
+ * accepted, late for every window and archived under dt=1970-01-21, with no word of the unit.
+ */
+const SECONDS_BELOW = 1e11;
+const SECONDS_FROM = 1e9;
+
+export function normaliseTimestamp(value: unknown, name: string, unit: EpochUnit = 'ms'): number {
+  if (typeof value === 'number') {
+    if (unit === 's' || (unit === 'auto' && Math.abs(value) < SECONDS_BELOW)) return epochSeconds(value, name, unit);
+    if (!Number.isInteger(value)) throw new SchemaViolationError(name, `${value} is not an integer number of epoch milliseconds`);
+    if (value < 0 || value > MAX_TS) throw new SchemaViolationError(name, `${value} is outside years 1970..9999 (epoch milliseconds expected)`);
+    if (unit === 'ms' && value >= SECONDS_FROM && value < SECONDS_BELOW) {
+      throw new SchemaViolationError(name, `${value} looks like epoch seconds (${isoOf(value * 1000)}), not milliseconds (${isoOf(value)}); send milliseconds, or set the schema's "epoch_unit" to "s" (or "auto" while both arrive)`);
+    }
+    return value;
+  }
+  if (typeof value === 'string') {
+    stringOfDigits(value, name, unit);
+    const ms = parseIsoTimestamp(value, name);
+    // The same years as for numbers (an offset can push 9999-12-31T23:59Z-01:00 past them).
+    if (ms < 0 || ms > MAX_TS) throw new SchemaViolationError(name, `"${value.length > 40 ? `${value.slice(0, 40)}...` : value}" is outside years 1970..9999 (UTC)`);
+    return ms;
+  }
+  throw new SchemaViolationError(name, `expected epoch ${unit === 'ms' ? 'milliseconds' : unit === 's' ? 'seconds' : 'seconds or milliseconds'} or an ISO-8601 string, got ${describe(value)}`);
+}
+
+/**
+ * A string of digits is refused with what to send in the schema's unit: under "ms" a string of seconds
+ * was told to be sent as that JSON number, which was then refused as seconds.
+ */
+function stringOfDigits(value: string, name: string, unit: EpochUnit): void {
+  if (!DIGITS.test(value)) return;
+  const n = Number(value), shown = value.length > 20 ? `${value.slice(0, 20)}...` : value;
+  const seconds = unit === 's' || (unit === 'auto' && Math.abs(n) < SECONDS_BELOW) || (unit === 'ms' && n >= SECONDS_FROM && n < SECONDS_BELOW);
+  if (unit === 'ms' && seconds) {
+    throw new SchemaViolationError(name, `"${shown}" is a string, and epoch seconds by its size; send epoch milliseconds as a JSON number (${shown}000) or an ISO-8601 time with Z or an offset, or set the schema's "epoch_unit" to "s"`);
+  }
+  throw new SchemaViolationError(name, `"${shown}" is a string; write epoch ${seconds ? 'seconds' : 'milliseconds'} as a JSON number (${shown}), or an ISO-8601 time with Z or an offset`);
+}
+
+/** Epoch seconds as milliseconds, exact from the number's text (1796112040.123 -> 1796112040123; digits past ms cut, as ISO's are). */
+function epochSeconds(value: number, name: string, unit: EpochUnit): number {
+  if (!Number.isFinite(value)) throw new SchemaViolationError(name, `${value} is not a finite number of epoch seconds`);
+  // In `s`, a number from 10^11 on (5138 AD) is milliseconds sent to a field of seconds (the mirror of the check in ms).
+  if (unit === 's' && value >= SECONDS_BELOW) {
+    throw new SchemaViolationError(name, `${value} looks like epoch milliseconds (${value <= MAX_TS ? isoOf(value) : 'past 9999'}), not seconds; send seconds, or set the schema's "epoch_unit" to "ms" (or "auto" while both arrive)`);
+  }
+  const [whole = '0', fraction = ''] = plainDecimalText(value).split('.');
+  const ms = Number(whole) * 1000 + (whole.startsWith('-') ? -1 : 1) * Number(fraction.padEnd(3, '0').slice(0, 3));
+  if (ms < 0 || ms > MAX_TS) throw new SchemaViolationError(name, `${value} is outside years 1970..9999 (epoch seconds expected)`);
+  return ms === 0 ? 0 : ms;
+}
+
+const isoOf = (ms: number): string => new Date(ms).toISOString();

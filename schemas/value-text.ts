@@ -1,0 +1,23 @@
+/** How a JSON value is written in a dead letter's reason, and a number's plain text (schema.ts, timestamps.ts). */
+
+/** A value as a reason names it: `null`, `an array`, `string "x"`, `object {...}`. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'string' ? `string "${value}"` : `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/**
+ * A JSON number's shortest text without an exponent. `String` writes numbers below 1e-6 and from 1e21
+ * in exponent form, which the decimal pattern refused: 0.0000001 in a decimal(9) field (7 places) was
+ * a dead letter, "1e-7 is not a number with at most 9 decimal places".
+ */
+export function plainDecimalText(value: number): string {
+  const text = String(value);
+  const e = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
+  if (!e) return text;
+  const [, sign, lead, rest = '', exp] = e as unknown as string[];
+  const digits = `${lead}${rest}`, point = 1 + Number(exp);
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  return `${sign}${digits.padEnd(point, '0')}${point < digits.length ? `.${digits.slice(point)}` : ''}`;
+}
