@@ -16,6 +16,7 @@ import { GroupDrain } from './group-drain.ts';
 import { workerClientId } from './kafka/group-members.ts';
 import { concordTopics, groupName, inputTopic, needsMergeStage, partialsTopic, topicNames } from './kafka/topics.ts';
 import { PartitionsAddedWatch } from './kafka/partitions-added.ts';
+import { adviseCheckpointTopic } from './kafka/checkpoint-topic-settings.ts';
 import { MemberLoop } from './member-loop.ts';
 import { MemberConsumer } from './member-consumer.ts';
 import { WorkerAdmission } from './worker-admission.ts';
@@ -153,6 +154,7 @@ export class KafkaWorker {
   async run(): Promise<WorkerStats> {
     const merging = this.o.pipelines.some((p) => needsMergeStage(p)) ? [partialsTopic(this.schema, this.groupId, this.o.partitions)] : [];
     await ensureTopics(this.o.settings, [...concordTopics([this.o.pipelines[0]!.schema], this.o.partitions), ...merging]);
+    await adviseCheckpointTopic(this.o.settings, this.names.checkpoints, (line) => this.log(line));
     this.partitions.topicId = await topicId(this.o.settings, this.topic);
     this.partitions.topicPartitions = await topicPartitions(this.o.settings, this.topic);
     const producer = await TransactionalProducer.connect(this.o.settings, `concord-${this.groupId}-${this.o.workerId}`);
