@@ -49,7 +49,7 @@ export function previousDate(ms: number, timeZone = 'UTC'): string {
  * run at 02:00 would publish it from a partial archive (the run takes the date before, then).
  */
 export function nightlyDates(ms: number, timeZone = 'UTC', cron?: string, finalAt?: (date: string) => number): string[] {
-  const last = finalDate(ms, timeZone, finalAt);
+  const last = finalDateAt(ms, timeZone, finalAt);
   if (cron === undefined) return [last];
   let before: number;
   try {
@@ -57,7 +57,7 @@ export function nightlyDates(ms: number, timeZone = 'UTC', cron?: string, finalA
   } catch {
     before = ms - 25 * 3_600_000; // the parser gives up on some DST changes (America/Santiago, 00:30): a day's run before, at most 25 h
   }
-  const done = finalDate(before, timeZone, finalAt);
+  const done = finalDateAt(before, timeZone, finalAt);
   if (done >= last) return [last];
   return datesBetween(dayAfter(done), last);
 }
@@ -66,7 +66,7 @@ const dayAfter = (date: string) => new Date(Date.parse(`${date}T00:00:00.000Z`) 
 const dayBefore = (date: string) => new Date(Date.parse(`${date}T00:00:00.000Z`) - 86_400_000).toISOString().slice(0, 10);
 
 /** The newest date a run at `ms` reconciles: `previousDate`, or the latest before it whose results are final by `ms`. */
-function finalDate(ms: number, timeZone: string, finalAt?: (date: string) => number): string {
+export function finalDateAt(ms: number, timeZone: string, finalAt?: (date: string) => number): string {
   let date = previousDate(ms, timeZone);
   // A window longer than a day keeps its day open a while: at most its size (a year of days at most).
   for (let n = 0; finalAt !== undefined && finalAt(date) > ms && n < 366; n++) date = dayBefore(date);

@@ -199,6 +199,22 @@ export class ConcordJobs {
     });
   }
 
+  /**
+   * The newest date the nightly runs enqueued, per pipeline (`<prefix>:concord-jobs:nightly-through`, a
+   * hash): where the next run starts, so nights no worker ran (an outage) are caught up
+   * (jobs/nightly-catch-up.ts). In the queue's keys: obliterating the queue forgets it too.
+   */
+  async nightlyThrough(): Promise<Map<string, string>> {
+    return new Map(Object.entries(await this.connection.hgetall(this.queue.toKey('nightly-through'))));
+  }
+
+  /** Records that the nightly run enqueued `pipeline`'s dates up to `date` (never moves back). */
+  async recordNightly(pipeline: string, date: string): Promise<void> {
+    const key = this.queue.toKey('nightly-through');
+    const before = await this.connection.hget(key, pipeline);
+    if (before === null || before < date) await this.connection.hset(key, pipeline, date);
+  }
+
   /** Removes the nightly schedule; false when there was none. Jobs it already enqueued stay. */
   async unschedule(): Promise<boolean> {
     return this.queue.removeJobScheduler(NIGHTLY);

@@ -2,7 +2,9 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { ConcordError } from '../pipeline/errors.ts';
 import { shellWord } from '../pipeline/names.ts';
 import { DayLock } from './day-lock.ts';
-import { lockKey, nightlyDates } from './job-ids.ts';
+import { lockKey } from './job-ids.ts';
+import { planNightly } from './nightly-catch-up.ts';
+import { envNumber } from '../pipeline/env-number.ts';
 import { ConcordJobs, JOB_DATA_KINDS, QUEUE, jobSettings, type JobData, type JobSettings } from './job-queue.ts';
 import { RedisHealth, redisConnection } from './redis-connection.ts';
 import { registerWorker } from './worker-registry.ts';
@@ -56,6 +58,10 @@ export interface WorkerOptions extends JobSettings {
   store?: string;
   /** The archive the processors replay from, registered with the store (`jobs backfill` looks there). */
   archive?: string;
+  /** The clock of the nightly run (a run started late catches up to the dates final by it); default Date.now. */
+  now?: () => number;
+  /** At most this many dates per nightly run when catching up (env CONCORD_NIGHTLY_CATCHUP_DAYS, default 31). */
+  nightlyCatchUpDays?: number;
 }
 
 /**
@@ -116,12 +122,19 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
       if (!options.pipelines?.length) throw new ConcordError('the nightly run has no pipelines to fan out over: start the worker with its definitions (`concord jobs worker --definitions FILE`)', { domain: 'user' });
       const at = job.timestamp + (job.opts.delay ?? 0);
       const finalAt = processors.dayFinalAt?.bind(processors);
+      fanOut ??= new ConcordJobs(options.pipelines, settings);
+      const through = await fanOut.nightlyThrough();
+      const now = (options.now ?? Date.now)();
+      const maxDays = options.nightlyCatchUpDays ?? envNumber('CONCORD_NIGHTLY_CATCHUP_DAYS', 31, { integer: true, min: 1, unit: 'days' });
       const groups = new Map<string, string[]>(); // the dates (joined) -> the pipelines that take them
       for (const p of options.pipelines) {
-        const key = nightlyDates(at, job.data.timeZone ?? 'UTC', job.data.cron, finalAt && ((d) => finalAt(p, d))).join(' ');
+        const plan = planNightly({ at, now, timeZone: job.data.timeZone ?? 'UTC', ...(job.data.cron ? { cron: job.data.cron } : {}), ...(finalAt ? { finalAt: (d: string) => finalAt(p, d) } : {}), ...(through.has(p) ? { through: through.get(p)! } : {}), maxDays });
+        if (plan.leftOut.length > 0) {
+          log(`nightly: ${p}: ${plan.leftOut.length} missed night(s) beyond CONCORD_NIGHTLY_CATCHUP_DAYS=${maxDays} not enqueued, ${plan.leftOut[0]} to ${plan.leftOut.at(-1)}: enqueue each with \`concord jobs enqueue --date D --pipeline ${shellWord(p)}\``);
+        }
+        const key = plan.dates.join(' ');
         groups.set(key, [...(groups.get(key) ?? []), p]);
       }
-      fanOut ??= new ConcordJobs(options.pipelines, settings);
       const pending = processors.pendingBackfills?.bind(processors);
       const enqueued: string[] = [];
       const all: string[] = [];
@@ -137,6 +150,8 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
         if (backfills.length > 0) log(`nightly: ${dates.join(', ')} has dirty cells or archive files written after its last reconcile: enqueued ${backfills.map((j) => j.id).join(', ')}`);
         enqueued.push(...[...jobs, ...backfills].map((j) => String(j.id)));
       }
+      // Recorded once the night's jobs are enqueued: a run that failed before takes the same dates again.
+      for (const [key, pipelines] of groups) for (const p of pipelines) await fanOut.recordNightly(p, key.split(' ').at(-1)!);
       const dates = [...new Set(all)].sort();
       if (processors.prune) {
         const prune = await fanOut.enqueuePrune(dates.at(-1)!, enqueued, options.store);

@@ -59,6 +59,8 @@ export const jobsCommand: CommandSpec = {
     '--from D1 --to D2          backfill: the dates, inclusive',
     '--cron EXPR                schedule: five cron fields (env CONCORD_NIGHTLY_CRON, default "0 2 * * *")',
     '--tz ZONE                  schedule: IANA time zone of the cron (env CONCORD_NIGHTLY_TZ, default UTC)',
+    '                           Each run also takes the nights missed while no worker ran (at most',
+    '                           CONCORD_NIGHTLY_CATCHUP_DAYS, 31, of the worker); `status` says the last date enqueued',
     '--archive DIR              worker: the Parquet archive (env CONCORD_ARCHIVE_DIR); backfill: where to look for',
     '                           files added after a reconcile (default: the archive the workers registered)',
     '--concurrency N            worker: jobs at once (default 1)',
@@ -141,7 +143,7 @@ async function runSub(sub: string, v: FlagValues, redisUrl: string): Promise<num
     const workers = await jobs.workers();
     const schedule = await jobs.queue.getJobScheduler(NIGHTLY);
     process.stderr.write(`queue prefix ${jobs.settings.prefix} at ${redact(jobs.settings.redisUrl)}: ${workers.length} worker(s)${workers.map((w) => `; ${w.host}:${w.pid} writes ${w.store}`).join('')}; ` +
-      `nightly ${schedule ? `${schedule.pattern} (${schedule.tz ?? 'UTC'})` : 'not scheduled'}\n`);
+      `nightly ${schedule ? `${schedule.pattern} (${schedule.tz ?? 'UTC'})` : 'not scheduled'}${nightlyThroughText(await jobs.nightlyThrough())}\n`);
     return 0;
   } finally {
     await jobs.close();
@@ -154,6 +156,17 @@ export function statusLine(j: JobStatus): string {
   const result = j.result ? ` ${JSON.stringify(j.result)}` : '';
   const progress = j.state === 'active' && j.progress ? ` ${JSON.stringify(j.progress)}` : '';
   return `${j.id} ${j.state} attempts=${attemptsOf(j)}${progress}${result}${why}`;
+}
+
+/**
+ * The newest date the nightly runs enqueued, per pipeline: where the next run starts (nights missed in
+ * an outage are caught up from there); the same date for every pipeline is said once.
+ */
+export function nightlyThroughText(through: ReadonlyMap<string, string>): string {
+  if (through.size === 0) return '';
+  const dates = new Set(through.values());
+  if (dates.size === 1) return `, enqueued through ${[...dates][0]!}`;
+  return `, enqueued through ${[...through].sort(([a], [b]) => a.localeCompare(b)).map(([p, d]) => `${d} (${p})`).join(', ')}`;
 }
 
 function stringOr(value: string | boolean | undefined, fallback: string): string {

@@ -45,7 +45,7 @@ describe('jobs and archive files written after a day was reconciled (worker on P
     const day = generateDay({ seed: 11, date: DATE, clicks: 300, transactions: 0, lateFraction: 0 });
     await streamClicks(store, [['file:clicks.jsonl', day.clicks]]);
     // The worker registers its archive with its store: `jobs backfill` finds it there (no --archive).
-    ({ jobs, stop } = startInProcessWorker(store, { schema, queuePrefix: q, archiveDir, archive: archiveDir, pipelines: [P], attempts: 2 }));
+    ({ jobs, stop } = startInProcessWorker(store, { schema, queuePrefix: q, archiveDir, archive: archiveDir, pipelines: [P], attempts: 2, now: () => Date.parse('2026-11-24T02:00:00.000Z') }));
     await until('the worker to register', async () => (await jobs.workers()).length === 1);
   }, 60_000);
   afterAll(async () => stop?.());

@@ -172,14 +172,17 @@ describe('job semantics with test processors (real Redis)', () => {
       const dayEnd = (d: string) => Date.parse(`${d}T00:00:00.000Z`) + 86_400_000;
       const dayFinalAt = (p: string, d: string) => dayEnd(d) + (p === U ? 23 * 3_600_000 : 6 * 60_000);
       const store = 'duckdb:/srv/concord/nightly.duckdb';
-      const worker = startWorker({ reconcile: noop, backfill: noop, dayFinalAt }, { redisUrl: REDIS, prefix: q, pipelines: seedPipelineNames, attempts: 4, store });
+      // The nightly run's clock: the second run below is one at 02:00 on the 24th, on time.
+      let clock: number | undefined;
+      const worker = startWorker({ reconcile: noop, backfill: noop, dayFinalAt }, { redisUrl: REDIS, prefix: q, pipelines: seedPipelineNames, attempts: 4, store, now: () => clock ?? Date.now() });
       // A job whose worker died is handed on as often as a failing one is retried (BullMQ's default: once).
       expect(worker.opts.maxStalledCount).toBe(4);
       try {
         const expected = previousDate(Date.now(), 'UTC');
         await until('the nightly fan-out', async () => (await jobs.queue.getJob(jobId('reconcile', P, expected))) !== undefined, 30_000);
         // At 02:00 the 23rd's last 24 h window is open until 23:00: U reconciles the 22nd, whose windows closed, the others the 23rd.
-        const night = await jobs.queue.add('nightly', { kind: 'nightly', timeZone: 'UTC', cron: '0 2 * * *' }, { jobId: 'nightly-long-windows', timestamp: Date.parse('2026-11-24T02:00:00.000Z') });
+        clock = Date.parse('2026-11-24T02:00:00.000Z');
+        const night = await jobs.queue.add('nightly', { kind: 'nightly', timeZone: 'UTC', cron: '0 2 * * *' }, { jobId: 'nightly-long-windows', timestamp: clock });
         await until('the second fan-out', async () => (await jobs.queue.getJob(String(night.id)))?.finishedOn !== undefined, 30_000);
         expect((await jobs.queue.getJob(String(night.id)))!.returnvalue).toMatchObject({ date: '2026-11-23', dates: ['2026-11-22', '2026-11-23'] });
         // Each fanned-out job carries the worker's store, as a `jobs enqueue --store` would (/api/jobs shows it).
