@@ -117,9 +117,13 @@ async function runSub(sub: string, v: FlagValues, redisUrl: string): Promise<num
   const jobs = new ConcordJobs(registry.pipelines.map((p) => p.name));
   try {
     if (sub === 'schedule') {
+      // One schedule per queue prefix: run on a second host (or with another --tz) it replaces the first; say so.
+      const was = await jobs.queue.getJobScheduler(NIGHTLY);
       await jobs.schedule(v.cron === undefined ? undefined : String(v.cron), v.tz === undefined ? undefined : String(v.tz));
       const s = await jobs.queue.getJobScheduler(NIGHTLY);
-      process.stdout.write(`nightly reconcile scheduled: ${s?.pattern ?? '?'} (${s?.tz ?? 'UTC'}), next run ${s?.next ? describeRunTime(s.next, s.tz ?? 'UTC') : '?'}\n`);
+      const replaced = was && (was.pattern !== s?.pattern || (was.tz ?? 'UTC') !== (s?.tz ?? 'UTC')) ? `; replaced ${was.pattern ?? '?'} (${was.tz ?? 'UTC'})`
+        : was ? '; it was scheduled so already (one schedule per queue prefix: still one run a night)' : '';
+      process.stdout.write(`nightly reconcile scheduled: ${s?.pattern ?? '?'} (${s?.tz ?? 'UTC'}), next run ${s?.next ? describeRunTime(s.next, s.tz ?? 'UTC') : '?'}${replaced}\n`);
       return 0;
     }
     if (sub === 'unschedule') {

@@ -160,6 +160,13 @@ describe('jobs through the CLI, a worker on PostgreSQL', () => {
     const ok = await concord(['jobs', 'schedule', '--cron', '30 1 * * *', '--tz', 'Europe/Paris'], env);
     expect(ok.code, ok.stderr).toBe(0);
     expect((await jobs.queue.getJobSchedulers()).map((s) => [s.pattern, s.tz])).toEqual([['30 1 * * *', 'Europe/Paris']]);
+    // The same schedule from a second host: still one; another one replaces it, and says what it replaced.
+    const again = await concord(['jobs', 'schedule', '--cron', '30 1 * * *', '--tz', 'Europe/Paris'], env);
+    expect(again.stdout).toContain('; it was scheduled so already (one schedule per queue prefix: still one run a night)\n');
+    const other = await concord(['jobs', 'schedule', '--cron', '0 3 * * *', '--tz', 'Europe/Berlin'], env);
+    expect(other.stdout).toMatch(/^nightly reconcile scheduled: 0 3 \* \* \* \(Europe\/Berlin\), next run \S+ \(\S+ 03:00 Europe\/Berlin, GMT\+[12]\); replaced 30 1 \* \* \* \(Europe\/Paris\)\n$/);
+    expect((await jobs.queue.getJobSchedulers()).map((s) => [s.pattern, s.tz])).toEqual([['0 3 * * *', 'Europe/Berlin']]);
+    await concord(['jobs', 'schedule', '--cron', '30 1 * * *', '--tz', 'Europe/Paris'], env);
     const status = await concord(['jobs', 'status', '--date', DATE], env);
     expect(status.code).toBe(0);
     expect(status.stdout).toContain(`${jobId('reconcile', P, DATE)} completed attempts=1`);
