@@ -143,7 +143,13 @@ async function runSub(sub: string, v: FlagValues, redisUrl: string): Promise<num
       return (await waitFor(jobs, retried, deadline)) > 0 ? 1 : 0;
     }
     if (sub === 'backfill') return await backfill(jobs, v, registry);
-    for (const j of await jobs.status(v.date === undefined ? undefined : String(v.date))) process.stdout.write(`${statusLine(j)}\n`);
+    const listed = await jobs.status(v.date === undefined ? undefined : String(v.date));
+    for (const j of listed) process.stdout.write(`${statusLine(j)}\n`);
+    // A backfill of many days is many jobs: how far the queue is, in one line (all jobs, not only those listed).
+    const counts = await jobs.queue.getJobCounts(...STATES);
+    const total = STATES.reduce((n, state) => n + (counts[state] ?? 0), 0);
+    process.stderr.write(`jobs: ${STATES.filter((state) => (counts[state] ?? 0) > 0).map((state) => `${counts[state]} ${state}`).join(', ') || 'none'}` +
+      `${v.date === undefined && listed.length < total ? ` (the first ${listed.length} listed)` : ''}\n`);
     const workers = await jobs.workers();
     const schedule = await jobs.queue.getJobScheduler(NIGHTLY);
     process.stderr.write(`queue prefix ${jobs.settings.prefix} at ${redact(jobs.settings.redisUrl)}: ${workers.length} worker(s)${workers.map((w) => `; ${w.host}:${w.pid} writes ${w.store}`).join('')}; ` +
@@ -153,6 +159,8 @@ async function runSub(sub: string, v: FlagValues, redisUrl: string): Promise<num
     await jobs.close();
   }
 }
+
+const STATES = ['active', 'waiting', 'prioritized', 'delayed', 'completed', 'failed'] as const;
 
 export function statusLine(j: JobStatus): string {
   // BullMQ keeps an earlier attempt's error on a job a retry then completed (or runs again).

@@ -62,6 +62,7 @@ describe('nights missed while no worker ran', () => {
       const status = await cli.concord(['jobs', 'status'], { REDIS_URL: REDIS, CONCORD_QUEUE_PREFIX: q });
       expect(status.code, status.stderr).toBe(0);
       expect(status.stderr).toContain('nightly not scheduled, enqueued through 2026-11-24');
+      expect(status.stderr).toContain('jobs: 7 completed, 1 failed\n'); // three nights, four days reconciled, one failed
       expect(status.stdout).toContain(`${jobId('reconcile', P, '2026-11-22')} failed attempts=1 — failed: no archived events for 2026-11-22 in archive/`);
     } finally {
       await worker.close();
