@@ -202,7 +202,7 @@ export class ConcordJobs {
   /**
    * The newest date the nightly runs enqueued, per pipeline (`<prefix>:concord-jobs:nightly-through`, a
    * hash): where the next run starts, so nights no worker ran (an outage) are caught up
-   * (jobs/nightly-catch-up.ts). In the queue's keys: obliterating the queue forgets it too.
+   * (jobs/nightly-catch-up.ts). BullMQ's `obliterate` leaves it: `forgetNightly` removes it.
    */
   async nightlyThrough(): Promise<Map<string, string>> {
     return new Map(Object.entries(await this.connection.hgetall(this.queue.toKey('nightly-through'))));
@@ -213,6 +213,11 @@ export class ConcordJobs {
     const key = this.queue.toKey('nightly-through');
     const before = await this.connection.hget(key, pipeline);
     if (before === null || before < date) await this.connection.hset(key, pipeline, date);
+  }
+
+  /** Forgets what the nightly runs enqueued (the next run takes its own night only), with the queue's other keys gone. */
+  async forgetNightly(): Promise<void> {
+    await this.connection.del(this.queue.toKey('nightly-through'));
   }
 
   /** Removes the nightly schedule; false when there was none. Jobs it already enqueued stay. */

@@ -15,6 +15,7 @@ const cli = jobsTestFile({ workspacePrefix: 'concord-sched-', queuePrefix: 'sche
 const jobs = new ConcordJobs([P], { redisUrl: REDIS, prefix: q });
 afterAll(async () => {
   await jobs.queue.obliterate({ force: true });
+  await jobs.forgetNightly();
   await jobs.close();
 });
 

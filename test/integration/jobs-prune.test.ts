@@ -62,6 +62,7 @@ describe('the nightly run prunes the store after its reconciles', () => {
       release();
       await worker.close();
       await jobs.queue.obliterate({ force: true });
+      await jobs.forgetNightly();
       await jobs.close();
       await store.close();
     }
