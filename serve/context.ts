@@ -1,14 +1,15 @@
 import type { Logger } from 'pino';
 import type { Registry } from '../pipeline/registry.ts';
-import type { StoreReader } from '../store/store-reader.ts';
 import type { DeadLetters } from './dead-letters.ts';
 import type { JobsView } from './jobs-view.ts';
 import type { LiveFeed } from './live-feed.ts';
+import type { ServeReader } from './read-gate.ts';
 
 /** What every route reads from: the loaded definitions, the store (read-only), and the optional sources. */
 export interface ServeContext {
   readonly registry: Registry;
-  readonly reader: StoreReader;
+  /** The store, its reads admitted by the server's ReadGate. */
+  readonly reader: ServeReader;
   /** BullMQ, when Redis is configured (--redis or REDIS_URL). */
   readonly jobs: JobsView | undefined;
   readonly deadLetters: DeadLetters;

@@ -6,6 +6,7 @@ import { DAY_STATUSES, dayStatusOf, isSealed, windowOf, type DayStatusName } fro
 import type { StoreReader } from '../store/store-reader.ts';
 import type { JobsView } from './jobs-view.ts';
 import type { LiveFeed } from './live-feed.ts';
+import type { ReadGate } from './read-gate.ts';
 import { DAY, dayOfMs } from './params.ts';
 
 interface StoreView {
@@ -21,7 +22,7 @@ interface StoreView {
 /** What the jobs' gauges show, read from Redis once per scrape. */
 interface JobsRead { counts: Record<string, number>; workers: number; scheduled: boolean }
 
-interface MetricsSources { reader: StoreReader; definitions: Definitions; live: LiveFeed; jobs: JobsView | undefined; log: Logger; now: () => number; cacheMs?: number }
+interface MetricsSources { reader: StoreReader; definitions: Definitions; live: LiveFeed; gate: ReadGate; jobs: JobsView | undefined; log: Logger; now: () => number; cacheMs?: number }
 
 /** Days counted per status: the 92 days up to a pipeline's newest data. */
 const STATUS_DAYS = 92;
@@ -84,6 +85,10 @@ export class ServeMetrics {
         for (const [pipeline, p] of (await view()).pipelines) for (const [status, n] of Object.entries(p.days)) this.set({ pipeline, status }, n);
       },
     });
+    const gate = o.gate;
+    new client.Gauge({ name: 'concord_http_store_reads_running', help: `API requests reading the store now (at most ${gate.limits.running})`, registers, collect() { this.set(gate.running); } });
+    new client.Gauge({ name: 'concord_http_store_reads_waiting', help: `API requests waiting for a turn to read the store (at most ${gate.limits.waiting}; more are refused with 503)`, registers, collect() { this.set(gate.waiting); } });
+    new client.Counter({ name: 'concord_http_store_reads_refused_total', help: 'API requests refused with 503 because too many were waiting to read the store', registers, collect() { this.reset(); this.inc(gate.refused); } });
     const live = o.live;
     new client.Gauge({ name: 'concord_live_clients', help: 'Clients of the live stream (/api/live)', registers, collect() { this.set(live.listenerCount); } });
     new client.Counter({

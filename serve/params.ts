@@ -13,11 +13,14 @@ export class ApiError extends Error {
   readonly status: number;
   readonly parameter: string | undefined;
   readonly hint: string | undefined;
-  constructor(status: number, message: string, extra: { parameter?: string; hint?: string } = {}) {
+  /** Seconds a client should wait before asking again (a Retry-After header). */
+  readonly retryAfter: number | undefined;
+  constructor(status: number, message: string, extra: { parameter?: string; hint?: string; retryAfter?: number } = {}) {
     super(message);
     this.status = status;
     this.parameter = extra.parameter;
     this.hint = extra.hint;
+    this.retryAfter = extra.retryAfter;
   }
 }
 

@@ -11,6 +11,7 @@ import { LiveFeed } from './live-feed.ts';
 import { ServeMetrics } from './metrics.ts';
 import { openApiRoute, registerOpenApi } from './openapi.ts';
 import { ApiError, badParameter } from './params.ts';
+import { ReadGate, type ReadGateLimits } from './read-gate.ts';
 import { dayRoutes } from './routes/days.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
@@ -32,6 +33,8 @@ export interface ServerOptions {
   metricsCacheMs?: number;
   now?: () => number;
   version?: string;
+  /** How many API requests read the store at once, and wait for a turn (ReadGate). */
+  reads?: Partial<ReadGateLimits>;
 }
 
 /** The largest request body accepted, in bytes (no route takes one). */
@@ -72,11 +75,12 @@ function parameterOf(v: AjvError): string {
  * OpenAPI at /api/openapi.json), the live event stream, the dashboard, and /metrics. Nothing here
  * writes: the store is opened through a read-only reader.
  */
-export async function buildServer(o: ServerOptions): Promise<{ app: FastifyInstance; ctx: ServeContext; metrics: ServeMetrics; close(): Promise<void> }> {
+export async function buildServer(o: ServerOptions): Promise<{ app: FastifyInstance; ctx: ServeContext; metrics: ServeMetrics; gate: ReadGate; close(): Promise<void> }> {
   const now = o.now ?? Date.now;
   const live = new LiveFeed({ reader: o.reader, registry: o.registry, log: o.log, now, ...(o.pollMs === undefined ? {} : { pollMs: o.pollMs }) });
-  const ctx: ServeContext = { registry: o.registry, reader: o.reader, jobs: o.jobs, deadLetters: new DeadLetters(o.registry, o.archive), live, log: o.log, now };
-  const metrics = new ServeMetrics({ reader: o.reader, definitions: o.registry, live, jobs: o.jobs, log: o.log, now, ...(o.metricsCacheMs === undefined ? {} : { cacheMs: o.metricsCacheMs }) });
+  const gate = new ReadGate(o.reads);
+  const ctx: ServeContext = { registry: o.registry, reader: gate.wrap(o.reader), jobs: o.jobs, deadLetters: new DeadLetters(o.registry, o.archive), live, log: o.log, now };
+  const metrics = new ServeMetrics({ reader: o.reader, definitions: o.registry, live, gate, jobs: o.jobs, log: o.log, now, ...(o.metricsCacheMs === undefined ? {} : { cacheMs: o.metricsCacheMs }) });
 
   const app = Fastify({
     loggerInstance: o.log as FastifyBaseLogger,
@@ -151,6 +155,7 @@ export async function buildServer(o: ServerOptions): Promise<{ app: FastifyInsta
       return reply.code(400).send({ error: `${parameter}: ${what}`, parameter });
     }
     if (error instanceof ApiError) {
+      if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
       return reply.code(error.status).send({ error: error.message, ...(error.parameter ? { parameter: error.parameter } : {}), ...(error.hint ? { hint: error.hint } : {}) });
     }
     if (error instanceof StoreBusyError) {
@@ -184,12 +189,12 @@ export async function buildServer(o: ServerOptions): Promise<{ app: FastifyInsta
   liveRoutes(app, ctx, SECURITY_HEADERS);
   openApiRoute(app);
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()));
-  healthRoutes(app, ctx);
+  healthRoutes(app, ctx, o.reader);
   dashboardRoutes(app);
   await app.ready();
 
   return {
-    app, ctx, metrics,
+    app, ctx, metrics, gate,
     async close() {
       await live.close();
       await app.close();

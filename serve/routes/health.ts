@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { StoreBusyError } from '../../store/sql-driver.ts';
+import type { StoreReader } from '../../store/store-reader.ts';
 import type { ServeContext } from '../context.ts';
 
 /**
@@ -7,12 +8,13 @@ import type { ServeContext } from '../context.ts';
  * store outage must not get the server restarted. `/readyz` (readiness) reads the store once: 503 while
  * it cannot answer (unreachable, its file gone, an embedded DuckDB file held by a writer), so a load
  * balancer sends readers elsewhere until it answers again. Redis is not asked: only /api/jobs needs it.
+ * The probe reads beside the API's ReadGate (`reader` is the store's own): a busy API is still ready.
  */
-export function healthRoutes(app: FastifyInstance, ctx: ServeContext): void {
+export function healthRoutes(app: FastifyInstance, ctx: ServeContext, reader: StoreReader): void {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
     try {
-      await ctx.reader.read((s) => s.holdsNoResult());
+      await reader.read((s) => s.holdsNoResult());
       return { ready: true, store: 'ok' };
     } catch (error) {
       const busy = error instanceof StoreBusyError;

@@ -5,7 +5,7 @@ import { StoreBusyError } from '../../store/sql-driver.ts';
 import { EMPTY_HINT, type ServeContext } from '../context.ts';
 import { otherStoresSaid } from '../../store/open-store.ts';
 import type { LiveEvent } from '../live-feed.ts';
-import { badParameter, isoOrNull } from '../params.ts';
+import { ApiError, badParameter, isoOrNull } from '../params.ts';
 import { anyObject, errors, noQuery } from '../schemas.ts';
 
 /** At most this many live-stream clients at once (each costs a socket; the poll is shared). */
@@ -64,6 +64,7 @@ export function liveRoutes(app: FastifyInstance, ctx: ServeContext, security: Re
         return out;
       });
     } catch (error) {
+      if (error instanceof ApiError) throw error; // the server is busy (ReadGate), not the store: 503 with Retry-After
       store.status = error instanceof StoreBusyError ? 'busy' : 'error';
       store.message = error instanceof StoreBusyError ? error.message : 'the store could not answer (see the server log)';
       ctx.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'status: the store did not answer');

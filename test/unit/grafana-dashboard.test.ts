@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { seedRegistry } from '../../examples/seed.ts';
 import { ServeMetrics } from '../../serve/metrics.ts';
+import { ReadGate } from '../../serve/read-gate.ts';
 import { PromProcessMetrics } from '../../serve/process-metrics.ts';
 
 // examples/grafana/concord-operations.json, the dashboard docs/operations.md offers for import: a panel
@@ -10,7 +11,7 @@ const dashboard = JSON.parse(readFileSync(new URL('../../examples/grafana/concor
 
 /** Every metric a Concord process registers: serve's (with Redis) and the long-running processes'. */
 function exported(): Set<string> {
-  const serve = new ServeMetrics({ reader: {} as never, definitions: seedRegistry(), live: {} as never, jobs: {} as never, log: {} as never, now: Date.now });
+  const serve = new ServeMetrics({ reader: {} as never, definitions: seedRegistry(), live: {} as never, gate: new ReadGate(), jobs: {} as never, log: {} as never, now: Date.now });
   const names = [...serve.registry.getMetricsAsArray(), ...new PromProcessMetrics().registry.getMetricsAsArray()].map((m) => m.name);
   return new Set(names.filter((n) => n.startsWith('concord_')));
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { seedRegistry } from '../../examples/seed.ts';
 import { ServeMetrics } from '../../serve/metrics.ts';
+import { ReadGate } from '../../serve/read-gate.ts';
 import { PromProcessMetrics } from '../../serve/process-metrics.ts';
 
 // examples/prometheus/concord-alerts.yml, the alert rules docs/operations.md offers. promtool is not at
@@ -15,7 +16,7 @@ const all = rules.groups.flatMap((g) => g.rules);
 
 /** Every metric a Concord process registers (serve's with Redis, and the long-running processes'), with its type and labels. */
 function registered(): Map<string, { type: string; labels: string[] }> {
-  const serve = new ServeMetrics({ reader: {} as never, definitions: seedRegistry(), live: {} as never, jobs: {} as never, log: {} as never, now: Date.now });
+  const serve = new ServeMetrics({ reader: {} as never, definitions: seedRegistry(), live: {} as never, gate: new ReadGate(), jobs: {} as never, log: {} as never, now: Date.now });
   const metrics = [...serve.registry.getMetricsAsArray(), ...new PromProcessMetrics().registry.getMetricsAsArray()];
   return new Map(metrics.filter((m) => m.name.startsWith('concord_')).map((m) => {
     const { type, labelNames } = m as unknown as { type: string; labelNames: string[] };
