@@ -86,9 +86,9 @@ export class ServeMetrics {
       },
     });
     const gate = o.gate;
-    new client.Gauge({ name: 'concord_http_store_reads_running', help: `API requests reading the store now (at most ${gate.limits.running})`, registers, collect() { this.set(gate.running); } });
-    new client.Gauge({ name: 'concord_http_store_reads_waiting', help: `API requests waiting for a turn to read the store (at most ${gate.limits.waiting}; more are refused with 503)`, registers, collect() { this.set(gate.waiting); } });
-    new client.Counter({ name: 'concord_http_store_reads_refused_total', help: 'API requests refused with 503 because too many were waiting to read the store', registers, collect() { this.reset(); this.inc(gate.refused); } });
+    new client.Gauge({ name: 'concord_http_requests_querying', help: `API requests reading the store now (at most ${gate.limits.running})`, registers, collect() { this.set(gate.running); } });
+    new client.Gauge({ name: 'concord_http_requests_queued', help: `API requests waiting for a turn to read the store (at most ${gate.limits.waiting}; more are refused with 503)`, registers, collect() { this.set(gate.waiting); } });
+    new client.Counter({ name: 'concord_http_requests_refused_busy_total', help: 'API requests refused with 503 because too many were waiting to read the store', registers, collect() { this.reset(); this.inc(gate.refused); } });
     const live = o.live;
     new client.Gauge({ name: 'concord_live_clients', help: 'Clients of the live stream (/api/live)', registers, collect() { this.set(live.listenerCount); } });
     new client.Counter({

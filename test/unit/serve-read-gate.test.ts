@@ -51,9 +51,9 @@ describe('concord serve: more API requests than the store reads at once', () => 
     held = false; // the probe and the metrics read beside the gate (and are not held by this store)
     const metrics = await server.app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.statusCode).toBe(200);
-    expect(metrics.body).toMatch(/^concord_http_store_reads_running 2$/m);
-    expect(metrics.body).toMatch(/^concord_http_store_reads_waiting 5$/m);
-    expect(metrics.body).toMatch(/^concord_http_store_reads_refused_total 13$/m);
+    expect(metrics.body).toMatch(/^concord_http_requests_querying 2$/m);
+    expect(metrics.body).toMatch(/^concord_http_requests_queued 5$/m);
+    expect(metrics.body).toMatch(/^concord_http_requests_refused_busy_total 13$/m);
     expect((await server.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
     held = true;
     open();
