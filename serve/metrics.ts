@@ -89,6 +89,7 @@ export class ServeMetrics {
     new client.Gauge({ name: 'concord_http_requests_querying', help: `API requests reading the store now (at most ${gate.limits.running})`, registers, collect() { this.set(gate.running); } });
     new client.Gauge({ name: 'concord_http_requests_queued', help: `API requests waiting for a turn to read the store (at most ${gate.limits.waiting}; more are refused with 503)`, registers, collect() { this.set(gate.waiting); } });
     new client.Counter({ name: 'concord_http_requests_refused_busy_total', help: 'API requests refused with 503 because too many were waiting to read the store', registers, collect() { this.reset(); this.inc(gate.refused); } });
+    new client.Counter({ name: 'concord_http_requests_abandoned_total', help: 'API requests whose client left while they waited for a turn to read the store (not read)', registers, collect() { this.reset(); this.inc(gate.abandoned); } });
     const live = o.live;
     new client.Gauge({ name: 'concord_live_clients', help: 'Clients of the live stream (/api/live)', registers, collect() { this.set(live.listenerCount); } });
     new client.Counter({

@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage } from 'node:http';
 import type { StoreReader, StoreSnapshot } from '../store/store-reader.ts';
 import { ApiError } from './params.ts';
 
@@ -20,6 +22,9 @@ export const READ_GATE_DEFAULTS: ReadGateLimits = { running: 4, waiting: 64 };
  * server's RSS grew from 250 MB to 1.1 GB, every answer came after ~110 s). A request holds rows only
  * while it runs, so memory is bounded by `running` answers; past `waiting`, a client is told to come back.
  * /metrics, /readyz's probe and the live feed's poll read beside it: an overloaded API must not blind them.
+ * A request whose client left while it waited (a panel's timeout, a closed tab) gives its turn away
+ * unread: a wall of panels that time out and ask again would otherwise keep the queue full of answers
+ * no one reads.
  */
 export class ReadGate {
   readonly limits: ReadGateLimits;
@@ -27,6 +32,10 @@ export class ReadGate {
   private readonly queue: (() => void)[] = [];
   /** Requests refused because the queue was full (metrics). */
   refused = 0;
+  /** Requests whose client left before their turn came (metrics). */
+  abandoned = 0;
+  /** The request a read is made for (set by `enter`, from the server's onRequest hook). */
+  private readonly request = new AsyncLocalStorage<IncomingMessage>();
 
   constructor(limits: Partial<ReadGateLimits> = {}) {
     this.limits = { ...READ_GATE_DEFAULTS, ...limits };
@@ -38,6 +47,11 @@ export class ReadGate {
 
   get waiting(): number {
     return this.queue.length;
+  }
+
+  /** Runs the rest of `req`'s handling (`done`) as that request's, for `run` to see whether its client is still there. */
+  enter(req: IncomingMessage, done: () => void): void {
+    this.request.run(req, done);
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
@@ -53,6 +67,10 @@ export class ReadGate {
       this.active++;
     }
     try {
+      if (this.request.getStore()?.destroyed) {
+        this.abandoned++;
+        throw new ApiError(503, 'the client left before its turn to read the store');
+      }
       return await fn();
     } finally {
       // The turn passes to the next waiting request as is (active stays), or is given back.

@@ -103,6 +103,8 @@ export async function buildServer(o: ServerOptions): Promise<{ app: FastifyInsta
   // Answers are plain JSON.stringify: the answer schemas document, they never drop or coerce a value.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
+  // Callback style, so the whole request runs inside the gate's request scope (as @fastify/request-context does).
+  app.addHook('onRequest', (req, _reply, done) => gate.enter(req.raw, done));
   const allowed = o.allowedHosts?.map((h) => h.toLowerCase());
   app.addHook('onRequest', async (req, reply) => {
     const url = req.raw.url ?? '';

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedRegistry } from '../../examples/seed.ts';
 import { createLogger } from '../../serve/logger.ts';
@@ -11,7 +12,7 @@ describe('concord serve: more API requests than the store reads at once', () => 
   let server: Awaited<ReturnType<typeof buildServer>>;
   let active = 0, most = 0, reads = 0;
   let open!: () => void;
-  const gate = new Promise<void>((resolve) => { open = resolve; });
+  let gate = new Promise<void>((resolve) => { open = resolve; });
   // An empty store whose API reads wait until the test opens the gate; the probe's and the metrics' reads are let through.
   const snapshot = { empty: true, holdsNoResult: async () => true, otherStores: async () => [], totals: async () => new Map(), extent: async () => ({ first: null, last: null }) };
   beforeAll(async () => {
@@ -66,5 +67,33 @@ describe('concord serve: more API requests than the store reads at once', () => 
     // Once the queue drained, the next request is admitted again.
     expect((await server.app.inject({ method: 'GET', url: '/api/status' })).statusCode).toBe(200);
     expect(reads).toBe(8);
+  });
+
+  it('does not read for a request whose client left while it waited', async () => {
+    gate = new Promise<void>((resolve) => { open = resolve; });
+    await server.app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (server.app.server.address() as { port: number }).port;
+    const before = reads;
+    const ask = () => {
+      const q = request({ host: '127.0.0.1', port, path: '/api/status' });
+      const answered = new Promise<number>((resolve) => { q.on('response', (r) => { r.resume(); resolve(r.statusCode ?? 0); }); q.on('error', () => resolve(0)); });
+      q.end();
+      return { q, answered };
+    };
+    const kept = [ask(), ask()];
+    for (let i = 0; i < 200 && server.gate.running < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    const left = [ask(), ask(), ask()];
+    for (let i = 0; i < 200 && server.gate.waiting < 3; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(server.gate.waiting).toBe(3);
+    for (const l of left) l.q.destroy();
+    const connections = () => new Promise<number>((resolve) => server.app.server.getConnections((_e, n) => resolve(n)));
+    for (let i = 0; i < 200 && (await connections()) > 2; i++) await new Promise((r) => setTimeout(r, 5));
+    open();
+    expect(await Promise.all(kept.map((k) => k.answered))).toEqual([200, 200]);
+    for (let i = 0; i < 200 && server.gate.running > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    // The two kept requests read; the three whose clients left gave their turns away unread.
+    expect(reads - before).toBe(2);
+    expect(server.gate.abandoned).toBe(3);
+    expect((await server.app.inject({ method: 'GET', url: '/metrics' })).body).toMatch(/^concord_http_requests_abandoned_total 3$/m);
   });
 });
