@@ -1,8 +1,10 @@
 import { withTiming } from '../../pipeline/definition.ts';
+import { envNumber } from '../../pipeline/env-number.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { parseDuration } from '../../pipeline/time.ts';
 import { JobsView } from '../../serve/jobs-view.ts';
 import { createLogger } from '../../serve/logger.ts';
+import { READ_GATE_DEFAULTS, type ReadGateLimits } from '../../serve/read-gate.ts';
 import { buildServer } from '../../serve/server.ts';
 import { openStoreReader } from '../../store/open-store.ts';
 import type { CommandSpec } from '../args.ts';
@@ -37,11 +39,28 @@ export function jobsRedisUrl(flag: unknown, env: string | undefined): string | u
   return url === undefined || url.trim() === '' || url === 'none' ? undefined : url;
 }
 
+/**
+ * How many API requests read the store at once and wait for a turn (serve/read-gate.ts): `--max-reads`
+ * / `--max-waiting`, else CONCORD_SERVE_MAX_READS / CONCORD_SERVE_MAX_WAITING, else the defaults.
+ */
+export function readLimits(flags: { 'max-reads'?: unknown; 'max-waiting'?: unknown }, env: NodeJS.ProcessEnv = process.env): ReadGateLimits {
+  const one = (flag: string, value: unknown, name: string, fallback: number, min: number): number => {
+    if (value === undefined) return envNumber(name, fallback, { integer: true, min }, env);
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new ConfigError(`${flag} ${String(value)}: use a whole number, at least ${min} (default ${fallback}, env ${name})`);
+    return n;
+  };
+  return {
+    running: one('--max-reads', flags['max-reads'], 'CONCORD_SERVE_MAX_READS', READ_GATE_DEFAULTS.running, 1),
+    waiting: one('--max-waiting', flags['max-waiting'], 'CONCORD_SERVE_MAX_WAITING', READ_GATE_DEFAULTS.waiting, 0),
+  };
+}
+
 export const serveCommand: CommandSpec = {
   name: 'serve',
   paths: { archive: READ_ARCHIVE },
   summary: 'serve the read-only API, the live dashboard and /metrics over the result store (loopback by default)',
-  usage: 'concord serve [--store URL] [--host 127.0.0.1] [--port 8080] [--archive DIR] [--redis URL] [--log-level info] [--poll 1s]',
+  usage: 'concord serve [--store URL] [--host 127.0.0.1] [--port 8080] [--archive DIR] [--redis URL] [--log-level info] [--poll 1s] [--max-reads 4] [--max-waiting 64]',
   options: [
     '--host H                   address to listen on (default 127.0.0.1, env CONCORD_SERVE_HOST); anything but',
     '                           loopback exposes the store to whoever reaches it (there is no authentication)',
@@ -53,11 +72,14 @@ export const serveCommand: CommandSpec = {
     '--log-level L              fatal|error|warn|info|debug|trace|silent (default info, env CONCORD_LOG_LEVEL);',
     '                           one JSON line per event on stdout',
     '--poll D                   how often the live stream looks for new results (default 1s; 100ms..60s)',
+    `--max-reads N              API requests reading the store at once (default ${READ_GATE_DEFAULTS.running}, env CONCORD_SERVE_MAX_READS)`,
+    `--max-waiting N            requests waiting for a turn; beyond, 503 with Retry-After (default ${READ_GATE_DEFAULTS.waiting}, env CONCORD_SERVE_MAX_WAITING)`,
     ...timingOptions,
     'The API is described at /api/openapi.json (docs/api.md); the dashboard is at /; metrics at /metrics.',
   ],
   flags: {
     host: { type: 'string' }, port: { type: 'string' }, archive: { type: 'string' }, redis: { type: 'string' }, 'log-level': { type: 'string' }, poll: { type: 'string' },
+    'max-reads': { type: 'string' }, 'max-waiting': { type: 'string' },
     ...storeFlags, ...timingFlags,
   },
   async run(v) {
@@ -74,6 +96,7 @@ export const serveCommand: CommandSpec = {
     const pollText = String(v.poll ?? '1s');
     const pollMs = parseDuration(pollText, '--poll'); // as every duration flag: bare = ms
     if (!(pollMs >= 100 && pollMs <= 60_000)) throw new ConfigError(`--poll ${pollText}: use 100ms..60s`);
+    const reads = readLimits(v);
     const log = createLogger(v['log-level'] === undefined ? undefined : String(v['log-level']));
     const timing = loadSettings(v);
     let registry = await loadRegistry(v);
@@ -84,7 +107,7 @@ export const serveCommand: CommandSpec = {
     const loopback = isLoopback(host);
     const allowedHosts = allowedHostsFor(host);
     const server = await buildServer({
-      registry, reader, log, pollMs,
+      registry, reader, log, pollMs, reads,
       ...(redis ? { jobs: new JobsView(redis) } : {}),
       ...(archive ? { archive } : {}),
       ...(allowedHosts ? { allowedHosts } : {}),

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseCommandArgs } from '../../cli/args.ts';
-import { jobsRedisUrl, serveCommand } from '../../cli/commands/serve.ts';
+import { jobsRedisUrl, readLimits, serveCommand } from '../../cli/commands/serve.ts';
+import { READ_GATE_DEFAULTS } from '../../serve/read-gate.ts';
 
 // `concord serve`'s own settings, checked before it opens the store.
 // Where it listens comes from --host/--port or CONCORD_SERVE_HOST/CONCORD_SERVE_PORT. An
@@ -80,5 +81,21 @@ describe('concord serve --redis', () => {
   it('takes a URL from the flag over the environment', () => {
     expect(jobsRedisUrl('redis://10.0.0.2:6379', 'redis://127.0.0.1:6379')).toBe('redis://10.0.0.2:6379');
     expect(jobsRedisUrl(undefined, 'redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
+  });
+});
+
+// The read gate's limits (serve/read-gate.ts) were constants: a team with a bigger PostgreSQL pool, or a
+// wall of panels that should queue longer, could not change them. Flag, else environment, else default.
+describe('concord serve --max-reads / --max-waiting', () => {
+  it('take the flag, else the environment, else the defaults', () => {
+    expect(readLimits({})).toEqual(READ_GATE_DEFAULTS);
+    expect(readLimits({}, { CONCORD_SERVE_MAX_READS: '8', CONCORD_SERVE_MAX_WAITING: '0' })).toEqual({ running: 8, waiting: 0 });
+    expect(readLimits({ 'max-reads': '2', 'max-waiting': '10' }, { CONCORD_SERVE_MAX_READS: '8' })).toEqual({ running: 2, waiting: 10 });
+  });
+  it('refuse what is no whole number of at least 1 (reads) or 0 (waiting), naming where it came from', async () => {
+    expect(await serveWith(['--max-reads', '0', '--port', '0'])).toMatch(/--max-reads 0: use a whole number, at least 1/);
+    expect(await serveWith(['--max-waiting=-1', '--port', '0'])).toMatch(/--max-waiting -1: use a whole number, at least 0/);
+    expect(() => readLimits({}, { CONCORD_SERVE_MAX_READS: 'four' })).toThrow(/CONCORD_SERVE_MAX_READS "four"/);
+    expect(await serveWith(['--max-reads', '3', '--port', '0'])).toMatch(/no store at/);
   });
 });
