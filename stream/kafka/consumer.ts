@@ -4,6 +4,7 @@ import { maxLineBytes } from '../../sources/line-limits.ts';
 import { installReadCommittedFilter } from './read-committed.ts';
 import { FetchPause, type PausableConsumer } from './fetch-pause.ts';
 import { FetchPositionGuard, type GuardedConsumer } from './fetch-positions.ts';
+import { FetchMetadataGuard, type MetadataConsumer } from './fetch-metadata-guard.ts';
 import { inRecord, type FetchedPartition } from './fetched-records.ts';
 import { ReadAhead, type TakingConsumer } from './read-ahead.ts';
 import { baseOptions, KafkaClientError, wrap, type GroupGeneration, type InBatch, type KafkaSettings } from './common.ts';
@@ -137,6 +138,8 @@ export class BatchConsumer {
     const guard = new FetchPositionGuard(consumer as unknown as GuardedConsumer);
     // Its read-ahead takes the records of what the guard lets through (read-ahead.ts).
     const self = new BatchConsumer(s, consumer, options, guard);
+    // A stream outliving its consumer's topic list fails its fetch instead of throwing (fetch-metadata-guard.ts).
+    const metadataGuard = new FetchMetadataGuard(consumer as unknown as MetadataConsumer, options.topics);
     consumer.on('consumer:group:join', (e: { groupId: string; memberId: string; generationId: number; assignments: GroupAssignment[] | null }) => {
       guard.joined();
       // Records taken but not delivered belong to the old membership (as the guard's discarded ones).
@@ -162,6 +165,7 @@ export class BatchConsumer {
       highWaterMark: 20_000,
     }));
     guard.attach(stream);
+    metadataGuard.arm();
     self.stream = stream;
     stream.on('readable', () => void self.pump(stream));
     // A fetch holding only transaction markers delivers nothing but moves the position.
@@ -289,7 +293,9 @@ export class BatchConsumer {
     try {
       // Leaving can also hang (seen after a refused commit and a rejoin): the session timeout removes the member anyway.
       const stuck = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${LEAVE_TIMEOUT_MS} ms`)), LEAVE_TIMEOUT_MS); });
-      await Promise.race([this.consumer.close(true), stuck]);
+      // The stream first: close(true) closes it only for a member that still has a member id, and a
+      // stream left fetching after the consumer cleared its topics crashed the process (fetch-metadata-guard.ts).
+      await Promise.race([Promise.all([this.stream?.close(), this.consumer.close(true)]), stuck]);
     } catch (error) {
       // The library keeps a consumer open when its LeaveGroup is refused (a member the group fenced or
       // replaced): it would go on heartbeating and rejoin as a zombie, and keep the process alive. The
