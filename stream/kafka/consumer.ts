@@ -192,6 +192,9 @@ export class BatchConsumer {
           if (this.stopped) return;
           batch.more = i < batches.length - 1;
           const processed = await this.options.onBatch(batch);
+          // A round can hold CONCORD_KAFKA_PREFETCH_RECORDS records; a batch that needs no I/O resolves in
+          // microtasks, so without a turn of the event loop between batches the heartbeats wait for the whole round.
+          if (batch.more) await new Promise<void>((resolve) => setImmediate(resolve));
           if (processed === false || (this.options.commit ?? 'after-batch') !== 'after-batch' || batch.records.length === 0) continue;
           await this.commit(batch.topic, batch.partition, batch.records.at(-1)!.offset + 1).catch((error: unknown) => { this.failure = error; });
         }
