@@ -125,7 +125,7 @@ export class GroupDrain {
     if (now - this.waitingSince < waitMs) return false;
     const after = afterSessionWait(open, await this.holders(), this.o.workerId);
     // Mid-rebalance the coordinator may already name this worker: the assignment restarts the wait.
-    if (after.verdict === 'self') return false;
+    if (after.verdict === 'self' || after.verdict === 'rebalancing') return false;
     if (after.verdict === 'bounded') {
       if (after.names !== this.waitingFor) {
         this.waitingFor = after.names;

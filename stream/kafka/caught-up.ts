@@ -147,7 +147,7 @@ export class CaughtUpWatch {
     }
     if (now - since < waitMs) return false;
     const after = group.holders ? afterSessionWait(open, await group.holders().catch(() => undefined), group.workerId) : { verdict: 'leave' as const, names: undefined };
-    if (after.verdict === 'self') return false;
+    if (after.verdict === 'self' || after.verdict === 'rebalancing') return false;
     if (after.verdict === 'bounded') {
       if (this.waitingFor.get(topic) !== after.names) {
         this.waitingFor.set(topic, after.names);

@@ -53,10 +53,15 @@ export async function partitionHolders(s: KafkaSettings, groupId: string, topic:
  * them, left to it. Holders unknown (the coordinator did not answer): `leave`, as before.
  */
 export function afterSessionWait(open: readonly number[], holders: ReadonlyMap<number, PartitionHolder> | undefined, workerId?: string):
-  { verdict: 'self' } | { verdict: 'bounded'; partitions: number[]; names: string } | { verdict: 'leave'; names: string | undefined } {
+  { verdict: 'self' } | { verdict: 'rebalancing' } | { verdict: 'bounded'; partitions: number[]; names: string } | { verdict: 'leave'; names: string | undefined } {
   if (workerId !== undefined && open.some((p) => holders?.get(p)?.name === `worker ${workerId}`)) return { verdict: 'self' };
   const bounded = open.filter((p) => holders?.get(p)?.bounded === true);
   if (bounded.length > 0) return { verdict: 'bounded', partitions: bounded, names: describeHolders(bounded, holders!) };
+  // A partition in no member's assignment, the coordinator answering: the group is rebalancing (a member
+  // died and its session ended, the assignments are cleared until the next is synced), and the next
+  // assignment hands it to a member, maybe this one. Taken for "held by another member", a bounded worker
+  // whose sibling was SIGKILLed exited 0 with that sibling's partitions never drained.
+  if (holders !== undefined && open.some((p) => !holders.has(p))) return { verdict: 'rebalancing' };
   return { verdict: 'leave', names: holders && open.every((p) => holders.has(p)) ? describeHolders(open, holders) : undefined };
 }
 

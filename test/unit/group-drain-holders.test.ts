@@ -68,3 +68,16 @@ describe('GroupDrain mid-rebalance', () => {
     expect(lines.join('\n')).not.toMatch(/left to it|held by worker w1/);
   });
 });
+
+// Found by kafka-worker-group-drain's SIGKILL case: B killed, the group rebalanced, and DescribeGroups
+// answered with no member holding B's partitions (assignments are cleared until the next sync). A read
+// that as "held by another member ... left to it" and exited 0 with B's partitions never drained.
+describe('GroupDrain while the group rebalances', () => {
+  it('partitions in no member\'s assignment are waited for (the next assignment hands them on), not left', async () => {
+    const { drain, lines } = drainWith([0, 2], () => Promise.resolve(new Map([[1, w3(false)]])));
+    expect(await drain.finished(true, 0)).toBe(false);
+    expect(await drain.finished(true, WAIT)).toBe(false);
+    expect(await drain.finished(true, 10 * WAIT)).toBe(false);
+    expect(lines.join('\n')).not.toMatch(/left to it/);
+  });
+});
