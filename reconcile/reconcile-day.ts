@@ -259,5 +259,7 @@ export async function recomputeDay(req: Omit<BackfillRequest, 'progress'> & { re
   await req.progress?.({ done: 1, total: 2, what: `publishing ${rows.length} cells as a new version of ${date}` });
   const published = await store.publishDay(def.name, date, rows, { jobId: req.jobId, provenance: 'reconciled' });
   await req.progress?.({ done: 2, total: 2, what: 'published' });
+  // This job's own version live already (an earlier run under its id published it): nothing changed now.
+  if (published.ownVersionLive === true) return { ...summary, generation: published.generation, previous: published.generation, corrections: 0 };
   return { ...summary, generation: published.generation, previous: published.previous, corrections: published.corrections };
 }
