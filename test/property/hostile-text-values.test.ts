@@ -48,7 +48,12 @@ describe('hostile text values: stream and replay agree on every line', () => {
       for (const d of both.deadLetters) expect(d.reason).toMatch(values[d.offset]!.page === '' ? /^page: must not be empty/ : /unpaired surrogate/);
       expect(both.stats.events).toBe(lines.length - bad.length);
       expect(both.report.evidence.dead_letters).toBe(bad.length);
-      expect(both.report.different).toBe(0);
+      // Lines up to 400 s apart: an event behind the watermark is late in the stream, counted by the replay.
+      // That difference is explained by its late events; nothing else may differ (it asserted no difference
+      // at all, and failed on a seed whose only difference was a late event: seed 721585954).
+      expect(both.report.unexplained).toBe(0);
+      for (const d of both.report.differences) expect(d.late_events.length, JSON.stringify(d)).toBeGreaterThan(0);
+      if (both.lates.length === 0) expect(both.report.different).toBe(0);
     }), { numRuns: RUNS });
   }, 600_000);
 });
