@@ -55,7 +55,7 @@ export interface ReconcileStore {
    * old -> new change per visible cell that changed. Idempotent per `jobId`: a retried job finds its
    * version already live and changes nothing.
    */
-  publishDay(pipeline: string, date: string, rows: readonly ResultRecord[], meta: { jobId: string; provenance: 'reconciled' }): Promise<{ generation: number; previous: number; corrections: number; ownVersionLive?: true }>;
+  publishDay(pipeline: string, date: string, rows: readonly ResultRecord[], meta: { jobId: string; provenance: 'reconciled' }): Promise<{ generation: number; previous: number; corrections: number; ownSwitch?: { previous: number; corrections: number } }>;
   saveReconciliation(rec: DayReconciliation): Promise<void>;
   /** The day's stored reconciliation records, oldest first. */
   reconciliations(pipeline: string, date: string): Promise<DayReconciliation[]>;
@@ -197,19 +197,18 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   // `different` counts the cells either side holds (a rule's stream alerts the replay lacks too), not a part of the replay's.
   await step(2, `publishing the replayed day (${replayed.length} cells; ${report.different} differ from the stream's)`);
   const published = await store.publishDay(def.name, date, replayed, { jobId: req.jobId, provenance: 'reconciled' });
-  const alreadyLive = published.ownVersionLive === true || published.generation === published.previous;
-  if (alreadyLive) await step(2, `version ${published.generation}, live, already holds this replay: nothing published`);
+  if (published.generation === published.previous) await step(2, `version ${published.generation}, live, already holds this replay: nothing published`);
   await store.setArchiveCheckedThrough?.(def.name, date, archiveReadFrom);
   // A run whose replay the live version already held is stored as its own `unchanged` entry: the record of
   // the run that published that version (what it corrected) stays as it was (currentReconciliation).
   // A retried job whose earlier attempt published the live version but lost its answer (and so its record)
-  // did publish it: recorded as that attempt's publish.
-  const lostAnswer = published.ownVersionLive === true && !(await store.reconciliations(def.name, date))
+  // did publish it: recorded as that attempt's switch.
+  const own = published.ownSwitch;
+  const lostAnswer = own !== undefined && !(await store.reconciliations(def.name, date))
     .some((r) => r.job_id === req.jobId && r.status === 'published' && r.generation === published.generation);
-  const status = alreadyLive && !lostAnswer ? 'unchanged' : 'published';
-  const rec: DayReconciliation = status === 'unchanged'
-    ? { ...base, generation: published.generation, previous_generation: published.generation, status, corrections: 0 }
-    : { ...base, generation: published.generation, previous_generation: published.previous, status, corrections: published.corrections };
+  const switched = lostAnswer && own !== undefined ? own : published;
+  const status = lostAnswer || published.generation !== published.previous ? 'published' : 'unchanged';
+  const rec: DayReconciliation = { ...base, generation: published.generation, previous_generation: switched.previous, status, corrections: switched.corrections };
   await step(3, 'storing the report');
   await store.saveReconciliation(rec);
   await step(4, req.reportDir === undefined ? 'no report files asked for' : `writing the report to ${req.reportDir}`);
@@ -259,7 +258,5 @@ export async function recomputeDay(req: Omit<BackfillRequest, 'progress'> & { re
   await req.progress?.({ done: 1, total: 2, what: `publishing ${rows.length} cells as a new version of ${date}` });
   const published = await store.publishDay(def.name, date, rows, { jobId: req.jobId, provenance: 'reconciled' });
   await req.progress?.({ done: 2, total: 2, what: 'published' });
-  // This job's own version live already (an earlier run under its id published it): nothing changed now.
-  if (published.ownVersionLive === true) return { ...summary, generation: published.generation, previous: published.generation, corrections: 0 };
   return { ...summary, generation: published.generation, previous: published.previous, corrections: published.corrections };
 }

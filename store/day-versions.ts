@@ -17,14 +17,15 @@ import type { SqlDriver } from './sql-driver.ts';
  * method runs inside the caller's transaction (SqlResultStore: the live index is reloaded after it).
  */
 /**
- * What a publish did. `ownVersionLive`: the live version already held the replay and was staged by this
- * very job id (an earlier attempt published it); `previous` and `corrections` are then that attempt's switch's.
+ * What a publish did. `ownSwitch`: the live version already held the replay and was staged by this very
+ * job id, switched to by an earlier attempt (from `previous`, `corrections` changed): the caller knows
+ * whether that attempt's record was saved or its answer lost.
  */
 export interface PublishOutcome {
   generation: number;
   previous: number;
   corrections: number;
-  ownVersionLive?: true;
+  ownSwitch?: { previous: number; corrections: number };
 }
 
 export class DayVersions {
@@ -60,7 +61,7 @@ export class DayVersions {
         [pipeline, day, previous, meta.provenance]);
       const [from] = await tx.query(`SELECT previous FROM ${this.schema}.switch_log WHERE pipeline = $1 AND day = $2 AND generation = $3 AND reason = 'reconcile' ORDER BY seq DESC LIMIT 1`,
         [pipeline, day, previous]);
-      return { generation: previous, previous: from ? Number(from.previous) : previous, corrections: Number(switched!.n), ownVersionLive: true };
+      return { generation: previous, previous, corrections: 0, ownSwitch: { previous: from ? Number(from.previous) : previous, corrections: Number(switched!.n) } };
     }
     if (mine[0] && Number(mine[0].generation) === previous) mine = [];
     // Only a version of this job never switched to may be filled again. One that was live and is not now

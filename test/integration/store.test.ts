@@ -66,7 +66,7 @@ describe.each(backends)('result store conformance: $name', ({ name, url }) => {
     // Retrying the same job (the same replay) changes nothing (idempotent per job id); the live version is
     // its own, so it is told so with what that switch did (0 -> 1, three corrections): a retry whose first
     // attempt's answer was lost records that publish (reconcile-day).
-    expect(await store.publishDay(P, DAY, [win(0, '/a', 3), win(0, '/b', 1), win(1, '/d', 1)], { jobId: 'job-1', provenance: 'reconciled' })).toEqual({ generation: 1, previous: 0, corrections: 3, ownVersionLive: true });
+    expect(await store.publishDay(P, DAY, [win(0, '/a', 3), win(0, '/b', 1), win(1, '/d', 1)], { jobId: 'job-1', provenance: 'reconciled' })).toEqual({ generation: 1, previous: 1, corrections: 0, ownSwitch: { previous: 0, corrections: 3 } });
     // Another job finding the same replay live: nothing to do, nothing of its own.
     expect(await store.publishDay(P, DAY, [win(0, '/a', 3), win(0, '/b', 1), win(1, '/d', 1)], { jobId: 'job-other', provenance: 'reconciled' })).toEqual({ generation: 1, previous: 1, corrections: 0 });
     const changes = await store.changesSince(0);
