@@ -7,6 +7,7 @@ import type { StoreReader } from '../store/store-reader.ts';
 import type { JobsView } from './jobs-view.ts';
 import type { LiveFeed } from './live-feed.ts';
 import type { ReadGate } from './read-gate.ts';
+import { UNAVAILABLE_REASONS, type UnavailableReason } from './unavailable.ts';
 import { DAY, dayOfMs } from './params.ts';
 
 interface StoreView {
@@ -37,6 +38,7 @@ export class ServeMetrics {
   readonly registry = new client.Registry();
   private readonly requests: client.Counter<'method' | 'route' | 'status_code'>;
   private readonly duration: client.Histogram<'method' | 'route'>;
+  private readonly unavailable: client.Counter<'route' | 'reason'>;
   private view: { at: number; value: Promise<StoreView> } | undefined;
   private lastGood: StoreView | undefined;
   private jobsRead: { at: number; value: Promise<JobsRead | undefined> } | undefined;
@@ -51,6 +53,10 @@ export class ServeMetrics {
     this.duration = new client.Histogram({
       name: 'concord_http_request_duration_seconds', help: 'HTTP request latency, by method and route', labelNames: ['method', 'route'], registers,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    });
+    this.unavailable = new client.Counter({
+      name: 'concord_http_unavailable_total', labelNames: ['route', 'reason'], registers,
+      help: `API requests answered 503, by route and reason (${UNAVAILABLE_REASONS.join(', ')}): an overloaded server or a store that is down`,
     });
     const view = () => this.storeView();
     const perPipeline = (name: string, help: string, pick: (p: StoreView['pipelines'] extends Map<string, infer V> ? V : never, now: number) => number | null) =>
@@ -135,8 +141,9 @@ export class ServeMetrics {
     return value;
   }
 
-  observe(method: string, route: string, statusCode: number, seconds: number): void {
+  observe(method: string, route: string, statusCode: number, seconds: number, unavailable?: UnavailableReason): void {
     this.requests.inc({ method, route, status_code: String(statusCode) });
+    if (unavailable) this.unavailable.inc({ route, reason: unavailable });
     this.duration.observe({ method, route }, seconds);
   }
 

@@ -3,6 +3,7 @@ import { storedCellId, type KeyValues } from '../pipeline/keys.ts';
 import type { Registry } from '../pipeline/registry.ts';
 import { isoMillis } from '../pipeline/time.ts';
 import type { StoredRow } from '../store/rows.ts';
+import type { UnavailableReason } from './unavailable.ts';
 
 /**
  * Turning query and path parameters into values the store reads with, and the API's errors. Fastify's
@@ -15,12 +16,15 @@ export class ApiError extends Error {
   readonly hint: string | undefined;
   /** Seconds a client should wait before asking again (a Retry-After header). */
   readonly retryAfter: number | undefined;
-  constructor(status: number, message: string, extra: { parameter?: string; hint?: string; retryAfter?: number } = {}) {
+  /** Why a 503 was answered (its `reason`). */
+  readonly unavailable: UnavailableReason | undefined;
+  constructor(status: number, message: string, extra: { parameter?: string; hint?: string; retryAfter?: number; unavailable?: UnavailableReason } = {}) {
     super(message);
     this.status = status;
     this.parameter = extra.parameter;
     this.hint = extra.hint;
     this.retryAfter = extra.retryAfter;
+    this.unavailable = extra.unavailable;
   }
 }
 

@@ -59,7 +59,7 @@ export class ReadGate {
       if (this.queue.length >= this.limits.waiting) {
         this.refused++;
         throw new ApiError(503, `the server is busy: ${this.active} requests are reading the store and ${this.queue.length} are waiting (at most ${this.limits.waiting})`, {
-          hint: 'retry after the Retry-After seconds; poll less often, or ask for fewer rows (limit) or a shorter range', retryAfter: 2,
+          hint: 'retry after the Retry-After seconds; poll less often, or ask for fewer rows (limit) or a shorter range', retryAfter: 2, unavailable: 'busy',
         });
       }
       await new Promise<void>((resolve) => this.queue.push(resolve));
@@ -69,7 +69,7 @@ export class ReadGate {
     try {
       if (this.request.getStore()?.destroyed) {
         this.abandoned++;
-        throw new ApiError(503, 'the client left before its turn to read the store');
+        throw new ApiError(503, 'the client left before its turn to read the store', { unavailable: 'client_left' });
       }
       return await fn();
     } finally {

@@ -1,3 +1,5 @@
+import { UNAVAILABLE_REASONS } from './unavailable.ts';
+
 /**
  * JSON schemas of the API's parameters and answers. Fastify validates every request against them (a
  * failure is a 400 naming the parameter); @fastify/swagger turns them into the OpenAPI document at
@@ -48,6 +50,7 @@ export const errorAnswer = {
     error: { type: 'string' },
     parameter: { type: 'string', description: 'the parameter at fault (400)' },
     hint: { type: 'string', description: 'what to do' },
+    reason: { type: 'string', enum: [...UNAVAILABLE_REASONS], description: 'why a 503 was answered: the server busy (busy, client_left, live_clients_full) or what it reads down (store_locked, store_down, redis_down)' },
   },
 } as const;
 

@@ -19,6 +19,7 @@ import { lateRoutes } from './routes/late.ts';
 import { liveRoutes } from './routes/live.ts';
 import { pipelineRoutes } from './routes/pipelines.ts';
 import { LIMITS } from './schemas.ts';
+import { sendUnavailable, unavailableReason } from './unavailable.ts';
 
 export interface ServerOptions {
   registry: Registry;
@@ -139,8 +140,9 @@ export async function buildServer(o: ServerOptions): Promise<{ app: FastifyInsta
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     const seconds = reply.elapsedTime / 1000;
-    metrics.observe(req.method, route, reply.statusCode, seconds);
-    req.log.info({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+    const unavailable = reply.statusCode === 503 ? unavailableReason(reply) : undefined;
+    metrics.observe(req.method, route, reply.statusCode, seconds, unavailable);
+    req.log.info({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ...(unavailable ? { reason: unavailable } : {}) }, 'request');
   });
 
   app.setErrorHandler((error: FastifyError, req, reply) => {
@@ -157,17 +159,19 @@ export async function buildServer(o: ServerOptions): Promise<{ app: FastifyInsta
       return reply.code(400).send({ error: `${parameter}: ${what}`, parameter });
     }
     if (error instanceof ApiError) {
+      const body = { error: error.message, ...(error.parameter ? { parameter: error.parameter } : {}), ...(error.hint ? { hint: error.hint } : {}) };
+      if (error.status === 503) return sendUnavailable(reply, error.unavailable ?? 'busy', error.retryAfter, body);
       if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
-      return reply.code(error.status).send({ error: error.message, ...(error.parameter ? { parameter: error.parameter } : {}), ...(error.hint ? { hint: error.hint } : {}) });
+      return reply.code(error.status).send(body);
     }
     if (error instanceof StoreBusyError) {
-      return reply.code(503).header('retry-after', '1').send({ error: error.message, hint: 'retry in a moment; to read while writing, use a PostgreSQL store' });
+      return sendUnavailable(reply, 'store_locked', 1, { error: error.message, hint: 'retry in a moment; to read while writing, use a PostgreSQL store' });
     }
     if (error instanceof StoreError) {
       req.log.error({ err: error.message }, 'store read failed');
       // Down, not broken (PostgreSQL restarting, unreachable): as /readyz, say when to ask again.
-      if (error.retriable) reply.header('retry-after', '5');
-      return reply.code(error.retriable ? 503 : 500).send({ error: 'the store could not answer (see the server log)' });
+      if (error.retriable) return sendUnavailable(reply, 'store_down', 5, { error: 'the store could not answer (see the server log)', hint: 'the store is down or unreachable: see the server log; ask again after Retry-After' });
+      return reply.code(500).send({ error: 'the store could not answer (see the server log)' });
     }
     const status = typeof error.statusCode === 'number' ? error.statusCode : 500;
     if (status < 500) return reply.code(status).send({ error: error.message });

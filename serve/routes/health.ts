@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { StoreBusyError } from '../../store/sql-driver.ts';
 import type { StoreReader } from '../../store/store-reader.ts';
 import type { ServeContext } from '../context.ts';
+import { sendUnavailable } from '../unavailable.ts';
 
 /**
  * Kubernetes-style probes. `/healthz` (liveness) answers while the process does and reads nothing: a
@@ -19,7 +20,7 @@ export function healthRoutes(app: FastifyInstance, ctx: ServeContext, reader: St
     } catch (error) {
       const busy = error instanceof StoreBusyError;
       ctx.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'readyz: the store did not answer');
-      return reply.code(503).header('retry-after', busy ? '1' : '5').send({
+      return sendUnavailable(reply, busy ? 'store_locked' : 'store_down', busy ? 1 : 5, {
         ready: false, store: busy ? 'busy' : 'error', message: busy ? error.message : 'the store could not answer (see the server log)',
       });
     }

@@ -19,9 +19,9 @@ export function jobRoutes(app: FastifyInstance, ctx: ServeContext): void {
       const [counts, runs, workers, schedule] = await Promise.all([jobs.counts(), jobs.lastRuns(), jobs.workers(), jobs.schedule()]);
       return { enabled: true, redis: jobs.url, counts, runs, workers, schedule };
     } catch (error) {
-      if (error instanceof JobsUnavailableError) throw new ApiError(503, error.message, { hint: 'is Redis up? (`npm run infra:up`)' });
+      if (error instanceof JobsUnavailableError) throw new ApiError(503, error.message, { hint: 'is Redis up? (`npm run infra:up`)', retryAfter: 5, unavailable: 'redis_down' });
       ctx.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'jobs: Redis failed');
-      throw new ApiError(503, `Redis at ${jobs.url} failed to answer`, { hint: 'is Redis up? (`npm run infra:up`)' });
+      throw new ApiError(503, `Redis at ${jobs.url} failed to answer`, { hint: 'is Redis up? (`npm run infra:up`)', retryAfter: 5, unavailable: 'redis_down' });
     }
   });
 }

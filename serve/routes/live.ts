@@ -7,6 +7,7 @@ import { otherStoresSaid } from '../../store/open-store.ts';
 import type { LiveEvent } from '../live-feed.ts';
 import { ApiError, badParameter, isoOrNull } from '../params.ts';
 import { anyObject, errors, noQuery } from '../schemas.ts';
+import { sendUnavailable } from '../unavailable.ts';
 
 /** At most this many live-stream clients at once (each costs a socket; the poll is shared). */
 export const MAX_LIVE_CLIENTS = 64;
@@ -89,7 +90,7 @@ export function liveRoutes(app: FastifyInstance, ctx: ServeContext, security: Re
     const only = req.query.pipeline;
     for (const p of only ?? []) if (!ctx.registry.pipelines.some((d) => d.name === p)) throw badParameter('pipeline', `unknown pipeline ${JSON.stringify(p)}`);
     if (ctx.live.listenerCount >= MAX_LIVE_CLIENTS) {
-      return reply.code(503).header('retry-after', '5').send({ error: `too many live clients (at most ${MAX_LIVE_CLIENTS})` });
+      return sendUnavailable(reply, 'live_clients_full', 5, { error: `too many live clients (at most ${MAX_LIVE_CLIENTS})` });
     }
     const headers = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' };
     // HEAD: the stream's headers, then the end (a probe must not hold a live-client place for ever).

@@ -18,7 +18,7 @@ describe('concord serve when PostgreSQL goes away and comes back', () => {
 
   /** A read while the store does not answer: 503 naming no detail, with when to ask again. */
   function expectStoreDown(day: { statusCode: number; json: () => unknown; headers: Record<string, unknown> }) {
-    expect([day.statusCode, day.json()]).toEqual([503, { error: 'the store could not answer (see the server log)' }]);
+    expect([day.statusCode, day.json()]).toEqual([503, { error: 'the store could not answer (see the server log)', hint: expect.stringMatching(/down or unreachable/), reason: 'store_down' }]);
     expect(day.headers['retry-after']).toBe('5');
   }
 

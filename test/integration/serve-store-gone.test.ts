@@ -44,7 +44,7 @@ describe('concord serve when its DuckDB file goes away and comes back', () => {
       expect(day.statusCode).toBe(503);
       // Readiness follows the store (a load balancer sends readers elsewhere); liveness does not (no restart).
       const ready = await server.app.inject('/readyz');
-      expect([ready.statusCode, ready.json()]).toEqual([503, { ready: false, store: 'error', message: 'the store could not answer (see the server log)' }]);
+      expect([ready.statusCode, ready.json()]).toEqual([503, { ready: false, store: 'error', message: 'the store could not answer (see the server log)', reason: 'store_down' }]);
       expect(ready.headers['retry-after']).toBe('5');
       expect((await server.app.inject('/healthz')).statusCode).toBe(200);
       expect(await metric(/^concord_store_up (\S+)$/m)).toBe('0');
