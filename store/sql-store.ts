@@ -8,6 +8,7 @@ import type { StreamQuarantine } from '../reconcile/stream-quarantine.ts';
 import { windowOf } from './day-status.ts';
 import { DayVersions, type PublishOutcome } from './day-versions.ts';
 import { markDirtyCells } from './dirty-cells.ts';
+import { nightRecord, type NightRecord } from './night-record.ts';
 import { readQuarantined, writeQuarantined, type QuarantineRecord } from './quarantine-records.ts';
 import { dayOf, lateToStored, type StoredRow } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
@@ -189,6 +190,8 @@ export class SqlResultStore implements ReconcileStore {
   contradictedCells(pipeline: string, day: string): Promise<DirtyCell[]> { return this.reads.contradictedCells(pipeline, day); }
   revertedToStream(pipeline: string, day: string): Promise<boolean> { return this.versions.revertedToStream(this.db, pipeline, day); }
   reconciliations(pipeline: string, day: string): Promise<DayReconciliation[]> { return this.reads.reconciliations(pipeline, day); }
+  /** Which of the days `from`..`to` were reconciled and which the stream wrote (store/night-record.ts). */
+  nightRecord(pipeline: string, from: string, to: string): Promise<NightRecord> { return nightRecord(this.db, this.s, pipeline, from, to); }
   holdsNothing(pipeline: string, day: string): Promise<boolean> { return this.reads.holdsNothing(pipeline, day); }
   prunedAt(pipeline: string, day: string): Promise<number | null> { return this.reads.prunedAt(pipeline, day); }
   definitionVersions(pipeline: string, day: string): Promise<Map<string, number>> { return this.reads.definitionVersions(pipeline, day); }
