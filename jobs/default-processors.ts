@@ -10,6 +10,7 @@ import type { SqlResultStore } from '../store/sql-store.ts';
 import { describeSummary, pruneStore, retentionSet, summarize, type RetentionPolicy } from '../store/store-retention.ts';
 import { backfillDays } from './backfill-days.ts';
 import type { JobProcessors } from './job-worker.ts';
+import { storeNights } from './missed-nights.ts';
 
 export interface ProcessorSettings {
   store: SqlResultStore;
@@ -64,6 +65,9 @@ export function defaultProcessors(s: ProcessorSettings): JobProcessors {
     },
     async pendingBackfills(pipeline, dates) {
       return backfillDays(s.store, def(pipeline), dates, s.archiveDir);
+    },
+    async nights(pipeline, dates) {
+      return storeNights(s.store, def(pipeline), dates, s.archiveDir);
     },
     dayFinalAt(pipeline, date) {
       return dayFinalAt(def(pipeline), date);

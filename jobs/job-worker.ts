@@ -3,7 +3,8 @@ import { ConcordError } from '../pipeline/errors.ts';
 import { shellWord } from '../pipeline/names.ts';
 import { DayLock } from './day-lock.ts';
 import { lockKey } from './job-ids.ts';
-import { planNightly } from './nightly-catch-up.ts';
+import type { StoreNights } from './missed-nights.ts';
+import { catchUpWindow, planNightly, withStoreNights, type NightlyRun } from './nightly-catch-up.ts';
 import { envNumber } from '../pipeline/env-number.ts';
 import { ConcordJobs, JOB_DATA_KINDS, QUEUE, jobSettings, type JobData, type JobSettings } from './job-queue.ts';
 import { RedisHealth, redisConnection } from './redis-connection.ts';
@@ -32,6 +33,12 @@ export interface JobProcessors {
    * handles: a day reconciled before (its reconcile job then runs no more) still gets its late data.
    */
   pendingBackfills?(pipeline: string, dates: readonly string[]): Promise<Map<string, number>>;
+  /**
+   * The store's record of `pipeline`'s nights among `dates` (jobs/missed-nights.ts): which were reconciled,
+   * which are still to do. The nightly run catches up from it (Redis' own record is lost with Redis' data)
+   * and never enqueues a reconciled day again.
+   */
+  nights?(pipeline: string, dates: readonly string[]): Promise<StoreNights>;
   /** When the pipeline's results of a day are final (store/day-status.ts `dayFinalAt`): the nightly run waits for it. */
   dayFinalAt?(pipeline: string, date: string): number;
   /**
@@ -126,39 +133,49 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
       const through = await fanOut.nightlyThrough();
       const now = (options.now ?? Date.now)();
       const maxDays = options.nightlyCatchUpDays ?? envNumber('CONCORD_NIGHTLY_CATCHUP_DAYS', 31, { integer: true, min: 1, unit: 'days' });
-      const groups = new Map<string, string[]>(); // the dates (joined) -> the pipelines that take them
+      const groups = new Map<string, { dates: string[]; considered: string[]; pipelines: string[] }>(); // one per plan
       for (const p of options.pipelines) {
-        const plan = planNightly({ at, now, timeZone: job.data.timeZone ?? 'UTC', ...(job.data.cron ? { cron: job.data.cron } : {}), ...(finalAt ? { finalAt: (d: string) => finalAt(p, d) } : {}), ...(through.has(p) ? { through: through.get(p)! } : {}), maxDays });
+        const run: NightlyRun = { at, now, timeZone: job.data.timeZone ?? 'UTC', ...(job.data.cron ? { cron: job.data.cron } : {}), ...(finalAt ? { finalAt: (d: string) => finalAt(p, d) } : {}), ...(through.has(p) ? { through: through.get(p)! } : {}), maxDays };
+        const plan = planNightly(run);
         if (plan.leftOut.length > 0) {
           log(`nightly: ${p}: ${plan.leftOut.length} missed night(s) beyond CONCORD_NIGHTLY_CATCHUP_DAYS=${maxDays} not enqueued, ${plan.leftOut[0]} to ${plan.leftOut.at(-1)}: enqueue each with \`concord jobs enqueue --date D --pipeline ${shellWord(p)}\``);
         }
-        const key = plan.dates.join(' ');
-        groups.set(key, [...(groups.get(key) ?? []), p]);
+        const nights = processors.nights ? await processors.nights(p, catchUpWindow(run)) : undefined;
+        const sp = nights ? withStoreNights(plan, nights) : { dates: plan.dates, considered: plan.dates, reconciled: [], fromStore: [] };
+        if (sp.fromStore.length > 0) log(`nightly: ${p}: the store has no reconciled version of ${sp.fromStore.join(', ')} (stream rows and archived events there): enqueued with the night's`);
+        if (sp.reconciled.length > 0) log(`nightly: ${p}: ${sp.reconciled.join(', ')} already reconciled in the store: not enqueued again`);
+        const unarchived = nights?.unarchived.filter((d) => !sp.considered.includes(d)) ?? [];
+        if (unarchived.length > 0) log(`nightly: ${p}: ${unarchived.join(', ')} not reconciled, but the archive holds no event of it: archive it, then \`concord jobs enqueue --date D --pipeline ${shellWord(p)}\``);
+        const key = `${sp.dates.join(' ')}|${sp.considered[0]}|${sp.considered.at(-1)}`;
+        const group = groups.get(key) ?? { dates: sp.dates, considered: sp.considered, pipelines: [] };
+        group.pipelines.push(p);
+        groups.set(key, group);
       }
       const pending = processors.pendingBackfills?.bind(processors);
       const enqueued: string[] = [];
       const all: string[] = [];
-      for (const [key, pipelines] of groups) {
-        const dates = key.split(' ');
-        all.push(...dates);
+      for (const { dates, considered, pipelines } of groups.values()) {
+        all.push(...considered);
         // One group (every pipeline): one enqueue per date for all of them, as before.
         const of = groups.size === 1 ? [undefined] : pipelines;
         const jobs = (await Promise.all(of.flatMap((p) => dates.map((d) => fanOut!.enqueueReconcile(d, p, false, options.store === undefined ? {} : { store: options.store }))))).flat();
-        log(`nightly: enqueued reconcile of ${dates.join(', ')}${groups.size === 1 ? '' : ` for ${pipelines.join(', ')}`} (${jobs.map((j) => j.id).join(', ')})`);
-        // A day reconciled before (its reconcile job id ran already) with news since: a backfill redoes exactly those cells.
-        const backfills = pending ? (await Promise.all(of.map((p) => fanOut!.enqueueBackfill(dates[0]!, dates.at(-1)!, p, pending, options.store)))).flat() : [];
-        if (backfills.length > 0) log(`nightly: ${dates.join(', ')} has dirty cells or archive files written after its last reconcile: enqueued ${backfills.map((j) => j.id).join(', ')}`);
+        if (dates.length > 0) log(`nightly: enqueued reconcile of ${dates.join(', ')}${groups.size === 1 ? '' : ` for ${pipelines.join(', ')}`} (${jobs.map((j) => j.id).join(', ')})`);
+        // A day reconciled before (its reconcile job id ran already, or the store holds its version) with news since: a backfill redoes exactly those cells.
+        const backfills = pending ? (await Promise.all(of.map((p) => fanOut!.enqueueBackfill(considered[0]!, considered.at(-1)!, p, pending, options.store)))).flat() : [];
+        if (backfills.length > 0) log(`nightly: ${considered.join(', ')} has dirty cells or archive files written after its last reconcile: enqueued ${backfills.map((j) => j.id).join(', ')}`);
         enqueued.push(...[...jobs, ...backfills].map((j) => String(j.id)));
       }
       // Recorded once the night's jobs are enqueued: a run that failed before takes the same dates again.
-      for (const [key, pipelines] of groups) for (const p of pipelines) await fanOut.recordNightly(p, key.split(' ').at(-1)!);
+      for (const { considered, pipelines } of groups.values()) for (const p of pipelines) await fanOut.recordNightly(p, considered.at(-1)!);
       const dates = [...new Set(all)].sort();
       if (processors.prune) {
         const prune = await fanOut.enqueuePrune(dates.at(-1)!, enqueued, options.store);
         log(`nightly: enqueued ${prune.id}: the store's retention, once ${enqueued.length} job${enqueued.length === 1 ? '' : 's'} of the night finished`);
         enqueued.push(String(prune.id));
       }
-      return { date: dates.at(-1)!, ...(dates.length > 1 ? { dates } : {}), enqueued };
+      const reconcileDates = [...new Set([...groups.values()].flatMap((g) => g.dates))].sort();
+      const reconciled = [...new Set([...groups.values()].flatMap((g) => g.considered.filter((d) => !g.dates.includes(d))))].sort();
+      return { date: dates.at(-1)!, ...(reconcileDates.length > 1 || reconcileDates.length === 0 ? { dates: reconcileDates } : {}), ...(reconciled.length > 0 ? { reconciled } : {}), enqueued };
     }
     if (kind === 'prune') return runPrune(job, token);
     const { pipeline, date } = job.data;

@@ -88,12 +88,14 @@ describe('jobs and archive files written after a day was reconciled (worker on P
     await new Promise((r) => setTimeout(r, 20));
     const late = Date.parse(`${DATE}T15:31:00.000Z`);
     await archiveClicks(archiveDir, [click('night-1', late + 1, '/nightly-late')], 'file:nightly-late.jsonl');
-    // A run scheduled at 02:00 the next morning reconciles DATE: its reconcile job ran already (above).
+    // A run scheduled at 02:00 the next morning takes DATE: the store holds its reconciled version (above),
+    // so no reconcile is enqueued again; the archive's news goes to a backfill.
     const nightly = await jobs.queue.add('nightly', { kind: 'nightly', timeZone: 'UTC' }, { jobId: `nightly-${randomUUID()}`, timestamp: Date.parse('2026-11-24T02:00:00.000Z') });
     const ran = await finished(String(nightly.id));
     expect(ran.state, ran.failedReason).toBe('completed');
     const enqueued = (ran.result as { enqueued: string[] }).enqueued;
-    expect(enqueued).toContain(jobId('reconcile', P, DATE));
+    expect(ran.result).toMatchObject({ date: DATE, dates: [], reconciled: [DATE] });
+    expect(enqueued).not.toContain(jobId('reconcile', P, DATE));
     const backfill = enqueued.find((e) => e.startsWith(jobId('backfill', P, DATE, 'd')));
     expect(backfill, JSON.stringify(ran.result)).toBeDefined();
     expect(await finished(backfill!)).toMatchObject({ state: 'completed', result: { fromArchive: 1, changed: 1 } });

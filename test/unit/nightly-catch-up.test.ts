@@ -1,6 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import { describe, expect, it } from 'vitest';
-import { planNightly } from '../../jobs/nightly-catch-up.ts';
+import { catchUpWindow, planNightly, withStoreNights } from '../../jobs/nightly-catch-up.ts';
 
 // The clock is the run's `now`: no timing, the dates a run enqueues after an outage.
 describe('the nightly run after the workers were down', () => {
@@ -43,6 +43,32 @@ describe('the nightly run after the workers were down', () => {
   it('a record newer than the run (two runs on one date, a run re-enqueued by hand) changes nothing', () => {
     expect(planNightly({ at, now: at, timeZone: 'UTC', cron, through: '2026-11-20', maxDays: 31 }).dates).toEqual(['2026-11-20']);
     expect(planNightly({ at, now: at, timeZone: 'UTC', cron, through: '2026-11-25', maxDays: 31 }).dates).toEqual(['2026-11-20']);
+  });
+});
+
+describe('the nightly run with the store\'s record of the nights (Redis\' own lost)', () => {
+  const at = Date.UTC(2026, 10, 24, 2, 0); // on time, 02:00 on the 24th: Redis names the 23rd only
+  const run = { at, now: at, timeZone: 'UTC', cron: '0 2 * * *', maxDays: 3 };
+
+  it('reaches back CONCORD_NIGHTLY_CATCHUP_DAYS dates through the newest final one, no further', () => {
+    expect(catchUpWindow(run)).toEqual(['2026-11-21', '2026-11-22', '2026-11-23']);
+    expect(catchUpWindow({ ...run, maxDays: 1 })).toEqual(['2026-11-23']);
+    // A late run: the window ends at the newest date final by its clock.
+    expect(catchUpWindow({ ...run, now: Date.UTC(2026, 10, 26, 9, 0) })).toEqual(['2026-11-23', '2026-11-24', '2026-11-25']);
+  });
+
+  it('takes the dates the store has not reconciled, and never one it has, whichever record named it', () => {
+    const plan = planNightly(run);
+    expect(plan.dates).toEqual(['2026-11-23']);
+    expect(withStoreNights(plan, { done: new Set(['2026-11-20']), missing: ['2026-11-21', '2026-11-22'], unarchived: [] })).toEqual({
+      dates: ['2026-11-21', '2026-11-22', '2026-11-23'], considered: ['2026-11-21', '2026-11-22', '2026-11-23'], reconciled: [], fromStore: ['2026-11-21', '2026-11-22'],
+    });
+    // Every night done (a rerun of the night, a CLI reconcile before it): nothing to enqueue, the range still backfilled.
+    expect(withStoreNights(plan, { done: new Set(['2026-11-21', '2026-11-22', '2026-11-23']), missing: [], unarchived: [] }))
+      .toEqual({ dates: [], considered: ['2026-11-23'], reconciled: ['2026-11-23'], fromStore: [] });
+    // Redis' record kept: its dates stay, a day it names that the archive lacks too (its reconcile fails loud, as before).
+    const kept = planNightly({ ...run, through: '2026-11-21' });
+    expect(withStoreNights(kept, { done: new Set(), missing: ['2026-11-23'], unarchived: ['2026-11-22'] }).dates).toEqual(['2026-11-22', '2026-11-23']);
   });
 });
 
