@@ -174,8 +174,9 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
         enqueued.push(String(prune.id));
       }
       const reconcileDates = [...new Set([...groups.values()].flatMap((g) => g.dates))].sort();
-      const reconciled = [...new Set([...groups.values()].flatMap((g) => g.considered.filter((d) => !g.dates.includes(d))))].sort();
-      return { date: dates.at(-1)!, ...(reconcileDates.length > 1 || reconcileDates.length === 0 ? { dates: reconcileDates } : {}), ...(reconciled.length > 0 ? { reconciled } : {}), enqueued };
+      // Per pipeline: a date one pipeline reconciled before may be another's to enqueue.
+      const reconciled = Object.fromEntries([...groups.values()].flatMap((g) => g.pipelines.map((p) => [p, g.considered.filter((d) => !g.dates.includes(d))] as const)).filter(([, ds]) => ds.length > 0));
+      return { date: dates.at(-1)!, ...(reconcileDates.length !== 1 ? { dates: reconcileDates } : {}), ...(Object.keys(reconciled).length > 0 ? { reconciled } : {}), enqueued };
     }
     if (kind === 'prune') return runPrune(job, token);
     const { pipeline, date } = job.data;

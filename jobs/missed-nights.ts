@@ -18,8 +18,7 @@ export interface StoreNights {
  * wrote is neither (a reconcile of it fails: no realtime rows), nor a day before the store's first row.
  */
 export async function storeNights(store: Pick<SqlResultStore, 'nightRecord'>, def: PipelineDefinition, dates: readonly string[], archiveDir: string): Promise<StoreNights> {
-  if (dates.length === 0) return { done: new Set(), missing: [], unarchived: [] };
-  const record = await store.nightRecord(def.name, dates[0]!, dates.at(-1)!);
+  const record = await store.nightRecord(def.name, dates);
   const missing: string[] = [], unarchived: string[] = [];
   for (const date of dates) {
     if (record.reconciled.has(date) || !record.streamed.has(date)) continue;

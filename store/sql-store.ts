@@ -190,8 +190,8 @@ export class SqlResultStore implements ReconcileStore {
   contradictedCells(pipeline: string, day: string): Promise<DirtyCell[]> { return this.reads.contradictedCells(pipeline, day); }
   revertedToStream(pipeline: string, day: string): Promise<boolean> { return this.versions.revertedToStream(this.db, pipeline, day); }
   reconciliations(pipeline: string, day: string): Promise<DayReconciliation[]> { return this.reads.reconciliations(pipeline, day); }
-  /** Which of the days `from`..`to` were reconciled and which the stream wrote (store/night-record.ts). */
-  nightRecord(pipeline: string, from: string, to: string): Promise<NightRecord> { return nightRecord(this.db, this.s, pipeline, from, to); }
+  /** Which of `dates` were reconciled, and which others the stream wrote (store/night-record.ts). */
+  nightRecord(pipeline: string, dates: readonly string[]): Promise<NightRecord> { return nightRecord(this.db, this.s, pipeline, dates); }
   holdsNothing(pipeline: string, day: string): Promise<boolean> { return this.reads.holdsNothing(pipeline, day); }
   prunedAt(pipeline: string, day: string): Promise<number | null> { return this.reads.prunedAt(pipeline, day); }
   definitionVersions(pipeline: string, day: string): Promise<Map<string, number>> { return this.reads.definitionVersions(pipeline, day); }

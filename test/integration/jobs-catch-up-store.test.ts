@@ -70,6 +70,8 @@ describe.each(backends)('nights missed, then Redis emptied: the store says what 
   it('the next run on time takes the missed nights from the store, and a run after another loss redoes none', async () => {
     expect(await night('n21', '2026-11-21T02:00:00.000Z')).toMatchObject({ date: '2026-11-20', enqueued: [jobId('reconcile', P, '2026-11-20')] });
     expect(await settled('2026-11-20')).toMatchObject({ state: 'completed', result: { generation: 1 } });
+    const before = await store.nightRecord(P, DAYS);
+    expect({ reconciled: [...before.reconciled], streamed: [...before.streamed] }).toEqual({ reconciled: ['2026-11-20'], streamed: ['2026-11-21', '2026-11-22', '2026-11-23'] });
 
     // No worker ran the nights of the 22nd and 23rd, and Redis came back empty (`jobs schedule` again).
     // The run reaches back 3 days (nightlyCatchUpDays), the 21st to the 23rd: not to the 20th, done anyway.
@@ -84,12 +86,12 @@ describe.each(backends)('nights missed, then Redis emptied: the store says what 
     // Lost again, and the same night run again: its night (the 23rd) is done in the store, as are the days before:
     // none is replayed or counted twice.
     await redisEmptied();
-    expect(await night('n24-again', '2026-11-24T02:00:00.000Z')).toEqual({ date: '2026-11-23', dates: [], reconciled: ['2026-11-23'], enqueued: [] });
+    expect(await night('n24-again', '2026-11-24T02:00:00.000Z')).toEqual({ date: '2026-11-23', dates: [], reconciled: { [P]: ['2026-11-23'] }, enqueued: [] });
     for (const d of DAYS) {
       expect((await store.reconciliations(P, d)).map((r) => r.generation), d).toEqual([1]);
       expect((await store.status(P, d)).liveGeneration, d).toBe(1);
     }
-    const record = await store.nightRecord(P, '2026-11-19', '2026-11-24');
-    expect([...record.reconciled].sort()).toEqual(DAYS);
+    const record = await store.nightRecord(P, ['2026-11-19', ...DAYS, '2026-11-24']);
+    expect({ reconciled: [...record.reconciled].sort(), streamed: [...record.streamed] }).toEqual({ reconciled: DAYS, streamed: [] });
   }, 180_000);
 });

@@ -94,7 +94,7 @@ describe('jobs and archive files written after a day was reconciled (worker on P
     const ran = await finished(String(nightly.id));
     expect(ran.state, ran.failedReason).toBe('completed');
     const enqueued = (ran.result as { enqueued: string[] }).enqueued;
-    expect(ran.result).toMatchObject({ date: DATE, dates: [], reconciled: [DATE] });
+    expect(ran.result).toMatchObject({ date: DATE, dates: [], reconciled: { [P]: [DATE] } });
     expect(enqueued).not.toContain(jobId('reconcile', P, DATE));
     const backfill = enqueued.find((e) => e.startsWith(jobId('backfill', P, DATE, 'd')));
     expect(backfill, JSON.stringify(ran.result)).toBeDefined();
