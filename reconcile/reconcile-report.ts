@@ -27,14 +27,16 @@ import { valuesOf, type Evidence } from './attribution.ts';
  *   what the stream gives over the archive without them;
  * - other_run: another run over other input of the same windows wrote rows the store refused (it kept the
  *   first run's, marked the cell dirty `other_run`): the stream's row misses that input's events;
+ * - mis_keyed: a pipeline computed per partition, over a topic not keyed by the partition key field: the
+ *   cell's events lie in several partitions, and the stream's value is one partition's share (mis-keyed.ts);
  * - unexplained: none of the above (a bug somewhere; the goal is 0).
  */
 export type Cause =
   | 'late_beyond_lateness' | 'late_within_lateness' | 'idle_wakeup' | 'update_after_read' | 'missing_window'
-  | 'duplicate' | 'future_timestamp' | 'parse_reject' | 'archive_gap' | 'archive_added' | 'other_run' | 'unexplained';
+  | 'duplicate' | 'future_timestamp' | 'parse_reject' | 'archive_gap' | 'archive_added' | 'other_run' | 'mis_keyed' | 'unexplained';
 
 export const CAUSES: readonly Cause[] = [
-  'late_beyond_lateness', 'late_within_lateness', 'idle_wakeup', 'update_after_read', 'missing_window', 'duplicate', 'future_timestamp', 'parse_reject', 'archive_gap', 'archive_added', 'other_run', 'unexplained',
+  'late_beyond_lateness', 'late_within_lateness', 'idle_wakeup', 'update_after_read', 'missing_window', 'duplicate', 'future_timestamp', 'parse_reject', 'archive_gap', 'archive_added', 'other_run', 'mis_keyed', 'unexplained',
 ];
 
 export interface LateEventRef {
@@ -52,6 +54,8 @@ export interface Difference {
   replay: Record<string, unknown> | null;
   cause: Cause;
   late_events: LateEventRef[];
+  /** `mis_keyed`: the input partitions the cell's events lie in, the one whose share the stream's value is first. */
+  partitions?: string[];
 }
 
 /** How far realtime is from the replay, per pipeline (the next-day report's headline numbers). */
@@ -107,10 +111,10 @@ export function emptyReport(def: PipelineDefinition, metrics: ReconcileMetrics, 
   };
 }
 
-export function recordDifference(report: ReconcileReport, rt: ResultRecord | undefined, rp: ResultRecord | undefined, cause: Cause, events: LateEventRef[]): void {
+export function recordDifference(report: ReconcileReport, rt: ResultRecord | undefined, rp: ResultRecord | undefined, cause: Cause, events: LateEventRef[], partitions?: string[]): void {
   report.different++;
   report.causes[cause]++;
-  report.differences.push({ cell: cellFields((rt ?? rp)!), realtime: rt ? valueFields(rt) : null, replay: rp ? valueFields(rp) : null, cause, late_events: events });
+  report.differences.push({ cell: cellFields((rt ?? rp)!), realtime: rt ? valueFields(rt) : null, replay: rp ? valueFields(rp) : null, cause, late_events: events, ...(partitions ? { partitions } : {}) });
 }
 
 function cellFields(r: ResultRecord): Record<string, unknown> {

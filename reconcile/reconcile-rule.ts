@@ -8,7 +8,8 @@ import { addedNearAlert, type ArchiveAdded } from './archive-added.ts';
 import { archivedIds } from './archived-ids.ts';
 import { causeOf, evidenceAttribution, primaryValue, ruleAttribution, sameValueOf, type Attribution, type Evidence } from './attribution.ts';
 import { finalResults } from './final-results.ts';
-import { isDropped, type LoggedLate, type ReconcileInput } from './reconcile.ts';
+import { misKeyedCells } from './mis-keyed.ts';
+import { isDropped, type Cause, type LateEventRef, type LoggedLate, type ReconcileInput } from './reconcile.ts';
 import { emptyReport, recordDifference, type ReconcileMetrics, type ReconcileReport } from './reconcile-report.ts';
 import { inRange } from './result-range.ts';
 import type { RuleDayRead } from './rule-day-reach.ts';
@@ -101,18 +102,25 @@ export async function reconcileRule(
     attribute = (id, rt, rp, sh) => (sameValue(rt, everyDelivery.get(id)) ? { cause: 'unexplained', events: [] } : byLateness(id, rt, rp, sh));
   }
   const cells = new Set([...replayed.keys(), ...realtime.keys()]);
+  const judged: { id: string; rt?: ResultRecord | undefined; rp?: ResultRecord | undefined; cause: Cause; events: LateEventRef[] }[] = [];
   // Alert order (ids start with the key), as the windows' report orders by window then key.
   for (const id of [...cells].sort((a, b) => parseFloat(a) - parseFloat(b) || (a < b ? -1 : a > b ? 1 : 0))) {
     report.cells++;
     const rt = realtime.get(id), rp = replayed.get(id), sh = shadow.get(id);
     if (sameValue(rt, rp)) {
       const shown = read?.get(id);
-      if (shown !== undefined && !sameValue(shown, rt)) recordDifference(report, shown, rp, 'update_after_read', []);
+      if (shown !== undefined && !sameValue(shown, rt)) judged.push({ id, rt: shown, rp, cause: 'update_after_read', events: [] });
       else report.equal++;
       continue;
     }
-    const { cause, events } = causeOf(attribute, fallback, id, rt, rp, sh);
-    recordDifference(report, rt, rp, cause, events);
+    judged.push({ id, rt, rp, ...causeOf(attribute, fallback, id, rt, rp, sh) });
+  }
+  // Last, over what is left unexplained: alerts raised (or not) from one partition's share of a key whose events lie in several.
+  const unread = [...(logged ?? []).filter(isDropped).map((l) => l.record.position), ...quarantined.map((e) => e.position)];
+  const misKeyed = await misKeyedCells(db, def, input.archiveDir, judged.filter((j) => j.cause === 'unexplained'), { ...only, exclude: unread });
+  for (const { id, rt, rp, cause, events } of judged) {
+    const partitions = cause === 'unexplained' ? misKeyed.get(id) : undefined;
+    recordDifference(report, rt, rp, partitions ? 'mis_keyed' : cause, events, partitions);
   }
   report.unexplained = report.causes.unexplained;
   return { report, replayed: [...replayed.values()] };

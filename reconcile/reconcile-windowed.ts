@@ -9,7 +9,8 @@ import { causeOf, evidenceAttribution, sameValueOf, windowAttribution, windowsSk
 import { diffCells, loadResults, variantSide, type CellSide } from './cell-diff.ts';
 import { finalResults } from './final-results.ts';
 import { contradictedBy, singleFileValues } from './other-run.ts';
-import type { LoggedLate, ReconcileInput } from './reconcile.ts';
+import { misKeyedCells } from './mis-keyed.ts';
+import type { Cause, LateEventRef, LoggedLate, ReconcileInput } from './reconcile.ts';
 import { emptyReport, recordDifference, type ReconcileReport } from './reconcile-report.ts';
 import { inRange } from './result-range.ts';
 import { shadowRun } from './shadow-run.ts';
@@ -117,9 +118,10 @@ export async function reconcileWindowed(
     singleFile ??= await singleFileValues(db, def, input.archiveDir, { ...ranges, ...(unread.length > 0 ? { exclude: unread } : {}) });
     return singleFile.some((values) => sameValue(rt, values.get(cellKey(rt))));
   };
+  const judged: { row: (typeof diff.rows)[number]; cause: Cause; events: LateEventRef[] }[] = [];
   for (const row of diff.rows) {
     // Equal, but the reader saw another value, and the stream itself settled on the right one later.
-    if (row.same) recordDifference(report, row.read, row.rp, 'update_after_read', []);
+    if (row.same) judged.push({ row, cause: 'update_after_read', events: [] });
     else {
       const id = cellKey((row.rt ?? row.rp)!);
       let { cause, events } = causeOf(attribute, fallback, id, row.rt, row.rp, row.sh);
@@ -131,7 +133,17 @@ export async function reconcileWindowed(
         events = [...events, ...addedHere];
       }
       if (cause === 'unexplained' && (contradicted(row.rt ?? row.rp) || (await oneFilesValue(row.rt)))) cause = 'other_run';
-      recordDifference(report, row.rt, row.rp, cause, events);
+      judged.push({ row, cause, events });
+    }
+  }
+  // Last, over what is left unexplained: one partition's share of a cell whose events lie in several.
+  const unread = [...(logged ?? []).map((l) => l.record.position), ...quarantined.map((e) => e.position)];
+  const misKeyed = await misKeyedCells(db, def, input.archiveDir, judged.filter((j) => j.cause === 'unexplained').map((j) => j.row), { ...ranges, exclude: unread });
+  for (const { row, cause, events } of judged) {
+    if (row.same) recordDifference(report, row.read, row.rp, cause, events);
+    else {
+      const partitions = cause === 'unexplained' ? misKeyed.get(cellKey((row.rt ?? row.rp)!)) : undefined;
+      recordDifference(report, row.rt, row.rp, partitions ? 'mis_keyed' : cause, events, partitions);
     }
   }
   report.cells = diff.cells;

@@ -23,6 +23,14 @@ export function formatSummary(reports: readonly ReconcileReport[]): string {
         `${named.length > 0 ? `: ${named.join(', ')}` : ''}), ` +
         `${r.late_events} events late beyond lateness (B = ${r.max_out_of_orderness}, L = ${r.allowed_lateness})`,
     );
+    // Not a fault of the stream's timing: the producer's keying, which the user must change.
+    if (r.causes.mis_keyed > 0) {
+      out.push(
+        `${r.pipeline}: ${r.causes.mis_keyed} cells counted per partition over a topic not keyed by the schema's \`key\` field (each difference's "partitions" ` +
+          'lists where its events lie; the stream kept the first one\'s share): key the records by that field, or declare the schema\'s `key` as the field ' +
+          'the producer keys by (a changed definition: run it under a new --group), then backfill the affected days',
+      );
+    }
   }
   return out.join('\n');
 }
