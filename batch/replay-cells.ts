@@ -19,7 +19,9 @@ export interface WindowCell {
   readonly key: KeyValues;
 }
 
-export const CELLS = 'replay_cells';
+// Not `replay_cells`: reconcile's cell table (reconcile-windowed.ts), which a replay of some cells within
+// the same reconcile (mis-keyed.ts) replaced.
+export const CELLS = 'replay_asked_cells';
 
 /** Per key field: the table column type and how a cell's key value is written into it. */
 function keyColumn(def: WindowedPipeline, field: string): { type: ColumnType; value: (v: unknown) => unknown } {

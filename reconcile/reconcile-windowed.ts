@@ -136,13 +136,15 @@ export async function reconcileWindowed(
       judged.push({ row, cause, events });
     }
   }
-  // Last, over what is left unexplained: one partition's share of a cell whose events lie in several.
+  // Last, over what is left unexplained: one partition's share of a cell whose events lie in several. In
+  // the store, the other partition's share at the same revision read as another run's row (other_run).
+  const open = (c: Cause) => c === 'unexplained' || c === 'other_run';
   const unread = [...(logged ?? []).map((l) => l.record.position), ...quarantined.map((e) => e.position)];
-  const misKeyed = await misKeyedCells(db, def, input.archiveDir, judged.filter((j) => j.cause === 'unexplained').map((j) => j.row), { ...ranges, exclude: unread });
+  const misKeyed = await misKeyedCells(db, def, input.archiveDir, judged.filter((j) => open(j.cause)).map((j) => j.row), { ...ranges, exclude: unread });
   for (const { row, cause, events } of judged) {
     if (row.same) recordDifference(report, row.read, row.rp, cause, events);
     else {
-      const partitions = cause === 'unexplained' ? misKeyed.get(cellKey((row.rt ?? row.rp)!)) : undefined;
+      const partitions = open(cause) ? misKeyed.get(cellKey((row.rt ?? row.rp)!)) : undefined;
       recordDifference(report, row.rt, row.rp, partitions ? 'mis_keyed' : cause, events, partitions);
     }
   }
