@@ -85,13 +85,14 @@ export function reconciliationMarkdown(days: readonly DayReconciliation[], statu
  */
 export function differencesMarkdown(d: DayReconciliation, limit = 50): string {
   const rows = d.report.differences.slice(0, limit).map((x) => {
-    const late = x.late_events.map((e) => `${e.id}@${e.source}:${e.offset}`).join(', ');
+    // mis_keyed: no late event, the partitions the cell's events lie in (the stream's share first).
+    const late = x.partitions ? `partitions ${x.partitions.join(', ')}` : x.late_events.map((e) => `${e.id}@${e.source}:${e.offset}`).join(', ');
     return mdRow([mdKeyValues(Object.values(x.cell)), x.realtime ? JSON.stringify(x.realtime) : '-', x.replay ? JSON.stringify(x.replay) : '-', x.cause, late]);
   });
   if (rows.length === 0) return `${mdCell(d.pipeline)}: no differences.`;
   const more = d.report.differences.length - rows.length;
   return [
-    mdRow(['cell', 'realtime', 'replay', 'cause', 'late events (id@source:offset)']), '|---|---|---|---|---|', ...rows,
+    mdRow(['cell', 'realtime', 'replay', 'cause', 'late events (id@source:offset) or partitions']), '|---|---|---|---|---|', ...rows,
     ...(more > 0 ? [``, `(${more} more in the JSON report)`] : []),
   ].join('\n');
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
@@ -37,10 +38,12 @@ describe.each(backends)('reconcile of a store day counted per partition over a t
       await new ParquetArchive(archiveDir, def.schema).write(memoryBatches(`clicks:${p}`, lines, 1000));
       await store.writeRealtime((await streamLines(def, lines)).changelog);
     }
-    const rec = await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'miskey', reportDir: join(ws.dir, 'reports') });
+    const reportDir = join(ws.dir, `reports-${randomUUID()}`);
+    const rec = await reconcileDay({ def, date: DAY, store, archiveDir, jobId: 'miskey', reportDir });
     expect(rec.report.unexplained).toBe(0);
     expect(rec.report.differences.map((d) => [d.cell.url, d.realtime?.views, d.replay?.views, d.cause, d.partitions]))
       .toEqual([['/a', 3, 5, 'mis_keyed', ['clicks:0', 'clicks:1']]]);
+    expect(readFileSync(join(reportDir, DAY, `${def.name}.md`), 'utf8')).toContain('| mis_keyed | partitions clicks:0, clicks:1 |');
     const a0 = (await store.current(def.name, DAY)).find((r) => r.windowStart === T0 && r.key.url === '/a');
     expect(a0?.values.views).toBe(5);
   });
