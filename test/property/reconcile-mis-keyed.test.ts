@@ -3,7 +3,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { fraudMultiCountry, pageViewsPerMinute } from '../../examples/seed.ts';
-import type { PipelineDefinition } from '../../pipeline/definition.ts';
+import { checkDefinition, type PipelineDefinition } from '../../pipeline/definition.ts';
+import { hopping } from '../../pipeline/windows.ts';
 import { reconcile, type LoggedLate } from '../../reconcile/reconcile.ts';
 import { formatSummary } from '../../reconcile/summary.ts';
 import { cellKey, type LateRecord, type ResultRecord } from '../../schemas/results.ts';
@@ -47,8 +48,11 @@ function workers(def: PipelineDefinition, partitions: readonly Record<string, un
 }
 
 // Rules: events within B (none late), so each partition's alerts are its share's complete-data alerts.
+// Hopping windows: an event late for some of its windows only is skipped by those (a share's operator too).
+const hoppingViews = checkDefinition({ ...pageViewsPerMinute, name: 'page_views_2m_every_1m', window: hopping(120_000, 60_000) });
 const cases = [
   { def: pageViewsPerMinute as PipelineDefinition, key: 'url', events: clickStreamArb({ maxEvents: 150, disorder: 'beyond' }) },
+  { def: hoppingViews, key: 'url', events: clickStreamArb({ maxEvents: 150, disorder: 'beyond' }) },
   { def: fraudMultiCountry() as PipelineDefinition, key: 'user_id', events: transactionStreamArb({ maxEvents: 150, disorder: 'within' }) },
 ];
 
