@@ -32,8 +32,8 @@ export interface MisKeyedRead {
 /**
  * For the differences nothing else explained (`rows`: realtime and replayed result of each), the
  * partitions of each mis-keyed one, by cell id: the partition whose share the stream's value is first,
- * then the others its events lie in. Cost in the common case (a pipeline with a merge stage, an archive of
- * one partition, or a topic keyed right): one aggregate over the partition key of what the day reads.
+ * then the others its events lie in. Nothing is read when nothing is left unexplained or the pipeline has a
+ * merge stage; over a topic keyed right, one aggregate over the partition key of what the day reads.
  */
 export async function misKeyedCells(
   db: DuckDb, def: PipelineDefinition, archiveDir: string, rows: readonly { rt?: ResultRecord | undefined; rp?: ResultRecord | undefined }[], read: MisKeyedRead,
