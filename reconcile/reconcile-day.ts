@@ -45,7 +45,8 @@ export interface ReconcileStore {
   lateEvents(pipeline: string, date: string): Promise<LoggedLate[]>;
   /**
    * The events of input schema `schema` with from <= event time < to that the stream quarantined for a
-   * time too far ahead of their reference (its dead letters, reason `future_timestamp`).
+   * time too far ahead of their reference (its dead letters, reason `future_timestamp`), or refused for a
+   * field (`rejected`: the reason; an archive made again under an alias may hold them).
    */
   quarantinedEvents(schema: string, from: number, to: number): Promise<StreamQuarantine[]>;
   /** What readers saw at `instant` (history), for `update_after_read`. */

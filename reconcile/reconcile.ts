@@ -78,8 +78,9 @@ export interface ReconcileInput {
    * The events the stream quarantined for their time (its dead letters with reason `future_timestamp`:
    * `concord stream --dead-letter`, the store's quarantine records): it read them and counted none. The
    * archive may hold them (judged later, or under another max_future_skew): a difference they alone make
-   * is `future_timestamp` (stream-quarantine.ts). With `--dead-letter`, also the events it rejected for
-   * their fields (`rejected`), which the archive kept under other definitions: `parse_reject`.
+   * is `future_timestamp` (stream-quarantine.ts). Also the events it rejected for their fields
+   * (`rejected`: `--dead-letter`, the store's `rejected_events`), which the archive kept under other
+   * definitions: `parse_reject`.
    */
   readonly quarantined?: readonly StreamQuarantine[];
 }

@@ -6,7 +6,8 @@ import { RAW_PREFIX_BYTES, type LineProblem } from '../sources/line-limits.ts';
 import { flatObjectReader } from './flat-json.ts';
 import type { LineBatch } from '../sources/source.ts';
 import type { DeadLetter, EventPosition } from './results.ts';
-import { validateEvent, type AnyEvent, type EventSchema } from './schema.ts';
+import { aliasesOf, validateEvent, type AnyEvent, type EventSchema } from './schema.ts';
+import { normaliseTimestamp } from './timestamps.ts';
 
 export type Decoded = { ok: true; event: AnyEvent } | { ok: false; deadLetter: DeadLetter };
 
@@ -31,8 +32,22 @@ export function decodeLine(schema: EventSchema, line: string, position: EventPos
     if (!(error instanceof SchemaViolationError)) throw error;
     // The flat reader kept the schema's names only: the reason is rebuilt from the whole object, which
     // may name the key a missing field was renamed to (schemas/schema.ts, absentReason).
-    const violation = (flat ? violationOf(schema, JSON.parse(line) as unknown) : undefined) ?? error;
-    return { ok: false, deadLetter: { ...position, field: violation.field, reason: printable(violation.message), raw: line } };
+    const whole = flat ? JSON.parse(line) as unknown : raw;
+    const violation = (flat ? violationOf(schema, whole) : undefined) ?? error;
+    const eventTime = violation.field === schema.timeField ? undefined : timeOf(schema, whole);
+    return { ok: false, deadLetter: { ...position, field: violation.field, reason: printable(violation.message), raw: line, ...(eventTime === undefined ? {} : { eventTime }) } };
+  }
+}
+
+/** The time field of a refused object as the schema reads it (its own name, then its aliases); undefined when it does not read. */
+function timeOf(schema: EventSchema, raw: unknown): number | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const name = schema.timeField;
+  const value = [name, ...aliasesOf(schema.aliases, name)].map((n) => (Object.hasOwn(raw, n) ? (raw as Record<string, unknown>)[n] : undefined)).find((v) => v !== undefined && v !== null);
+  try {
+    return value === undefined ? undefined : normaliseTimestamp(value, name, schema.epochUnit);
+  } catch {
+    return undefined;
   }
 }
 
@@ -78,7 +93,8 @@ function parserOf(schema: EventSchema): FlatParser {
  */
 export function deadLetterToJson(d: DeadLetter, schema: string): Record<string, unknown> {
   // The event time too: a store sink reading the dead-letter topic files the verdict by it (raw may be cut).
-  const reference = d.reference ? { reference: isoMillis(d.reference.at), reference_basis: d.reference.basis, detail: d.reference.detail, event_time: isoMillis(d.reference.eventTime) } : {};
+  const reference = d.reference ? { reference: isoMillis(d.reference.at), reference_basis: d.reference.basis, detail: d.reference.detail, event_time: isoMillis(d.reference.eventTime) }
+    : d.eventTime === undefined ? {} : { event_time: isoMillis(d.eventTime) };
   const cut = d.raw.length > RAW_PREFIX_BYTES;
   const raw = cut ? d.raw.slice(0, RAW_PREFIX_BYTES) : d.raw;
   const bytes = d.rawBytes ?? (cut ? Buffer.byteLength(d.raw) : undefined);

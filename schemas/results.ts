@@ -67,6 +67,12 @@ export interface DeadLetter {
   readonly raw: string;
   /** Time quarantine (reason future_timestamp | past_horizon): what the event time (`eventTime`) was judged against. */
   readonly reference?: { readonly at: number; readonly basis: string; readonly detail: string; readonly eventTime: number };
+  /**
+   * A JSON object refused for another field than its time, whose time field read (epoch ms): definitions
+   * changed later (an alias, a field made optional) may take the event, and reconcile files the rejection
+   * under this time (store/rejection-records.ts).
+   */
+  readonly eventTime?: number;
   /** `raw` is base64 of the original bytes (they were not UTF-8). */
   readonly rawEncoding?: 'base64';
   /** Bytes of the whole line when `raw` holds only a prefix of it. */

@@ -13,6 +13,7 @@ import { refuseGroupOfAnotherStore } from './sink-group-check.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
 import { isRetriable, messageOf, StoreOutage } from './store-outage.ts';
 import { quarantineRecordOfJson } from './quarantine-records.ts';
+import { rejectionRecordOfJson } from './rejection-records.ts';
 
 /** How often a running sink looks for days it wrote that mix two definitions (and at its end). */
 const MIXED_CHECK_MS = 30_000;
@@ -225,8 +226,9 @@ export class KafkaStoreSink {
         throw new ConcordError(`${where}: a record is not JSON`, { cause: error });
       }
       if (batch.topic === this.names.deadLetter) {
-        const held = quarantineRecordOfJson(row);
+        const held = quarantineRecordOfJson(row), refused = held ? null : rejectionRecordOfJson(row);
         if (held && this.schemas.has(held.schema)) this.sink.quarantine(held);
+        if (refused && this.schemas.has(refused.schema)) this.sink.reject(refused);
         continue;
       }
       const def = this.defs.get(String(row.pipeline));

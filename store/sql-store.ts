@@ -10,6 +10,7 @@ import { DayVersions, type PublishOutcome } from './day-versions.ts';
 import { markDirtyCells } from './dirty-cells.ts';
 import { nightRecord, type NightRecord } from './night-record.ts';
 import { readQuarantined, writeQuarantined, type QuarantineRecord } from './quarantine-records.ts';
+import { readRejectedEvents, writeRejected, type RejectionRecord } from './rejection-records.ts';
 import { dayOf, lateToStored, type StoredRow } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { StoreReads, type Change, type DayStatus } from './store-reads.ts';
@@ -137,19 +138,21 @@ export class SqlResultStore implements ReconcileStore {
 
   /**
    * One flush of a sink in one transaction (one commit): results first, then late events (their cells'
-   * days may have been reconciled) and the events the stream quarantined, then watermarks (which seal days).
+   * days may have been reconciled) and the events the stream quarantined or refused, then watermarks (which seal days).
    */
   async writeBatch(batch: {
-    results: readonly ResultRecord[]; late: ReadonlyMap<string, readonly LoggedLate[]>; watermarks: ReadonlyMap<string, number>; quarantined?: readonly QuarantineRecord[];
+    results: readonly ResultRecord[]; late: ReadonlyMap<string, readonly LoggedLate[]>; watermarks: ReadonlyMap<string, number>;
+    quarantined?: readonly QuarantineRecord[]; rejected?: readonly RejectionRecord[];
   }): Promise<WriteOutcome & { late: number }> {
     const late = [...batch.late].filter(([, l]) => l.length > 0);
     const watermarks = [...batch.watermarks].filter(([, w]) => Number.isFinite(w));
-    const quarantined = batch.quarantined ?? [];
-    if (batch.results.length === 0 && late.length === 0 && watermarks.length === 0 && quarantined.length === 0) return { applied: 0, diverted: 0, late: 0 };
+    const quarantined = batch.quarantined ?? [], rejected = batch.rejected ?? [];
+    if (batch.results.length === 0 && late.length === 0 && watermarks.length === 0 && quarantined.length === 0 && rejected.length === 0) return { applied: 0, diverted: 0, late: 0 };
     return this.writing(async (tx) => {
       const out = batch.results.length > 0 ? await this.writes.results(tx, batch.results) : { applied: 0, diverted: 0 };
       const added = late.length > 0 ? await this.writes.lateEvents(tx, late.flatMap(([pipeline, entries]) => entries.map((l) => lateToStored(this.registry.pipeline(pipeline), l)))) : 0;
       await writeQuarantined(tx, this.s, quarantined);
+      await writeRejected(tx, this.s, rejected);
       for (const [pipeline, w] of watermarks) await this.writes.watermark(tx, pipeline, w);
       return { ...out, late: added };
     });
@@ -180,7 +183,9 @@ export class SqlResultStore implements ReconcileStore {
   asOf(pipeline: string, day: string, instant: number): Promise<ResultRecord[]> { return this.reads.asOf(pipeline, day, instant); }
   realtimeResults(pipeline: string, day: string): Promise<ResultRecord[]> { return this.reads.realtimeResults(pipeline, day); }
   lateEvents(pipeline: string, day: string): Promise<LoggedLate[]> { return this.reads.lateEvents(pipeline, day); }
-  quarantinedEvents(schema: string, from: number, to: number): Promise<StreamQuarantine[]> { return readQuarantined(this.db, this.s, schema, from, to); }
+  async quarantinedEvents(schema: string, from: number, to: number): Promise<StreamQuarantine[]> {
+    return [...await readQuarantined(this.db, this.s, schema, from, to), ...await readRejectedEvents(this.db, this.s, schema, from, to)];
+  }
   changesSince(seq: number, limit?: number): Promise<Change[]> { return this.reads.changesSince(seq, limit); }
   watermark(pipeline: string): Promise<number | null> { return this.reads.watermark(pipeline); }
   status(pipeline: string, day: string): Promise<DayStatus> { return this.reads.status(pipeline, day); }

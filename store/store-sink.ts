@@ -1,6 +1,7 @@
 import type { LoggedLate } from '../reconcile/reconcile.ts';
 import type { DeadLetter, LateRecord, ResultRecord } from '../schemas/results.ts';
 import { quarantineRecord, type QuarantineRecord } from './quarantine-records.ts';
+import { rejectionRecord, type RejectionRecord } from './rejection-records.ts';
 import type { SqlResultStore } from './sql-store.ts';
 
 /**
@@ -14,6 +15,7 @@ export class StoreSink {
   private results: ResultRecord[] = [];
   private late = new Map<string, LoggedLate[]>();
   private quarantined: QuarantineRecord[] = [];
+  private rejected: RejectionRecord[] = [];
   private watermarks = new Map<string, number>();
   /** The W last handed to a write per pipeline: a reported W at or below it is not written again. */
   private readonly watermarksWritten = new Map<string, number>();
@@ -52,11 +54,20 @@ export class StoreSink {
 
   /**
    * A dead letter of input schema `schema`: kept when the stream quarantined the event for its future
-   * time (reconcile's evidence that it never counted it), written with the next batch.
+   * time, or refused an object of a known time for a field (reconcile's evidence that it never counted
+   * it), written with the next batch.
    */
   deadLetter(d: DeadLetter, schema: string): void {
     const record = quarantineRecord(d, schema);
     if (record !== null) this.quarantine(record);
+    const refused = record === null ? rejectionRecord(d, schema) : null;
+    if (refused !== null) this.reject(refused);
+  }
+
+  /** A refusal for a field (read from the workers' dead-letter topic), written with the next batch. */
+  reject(record: RejectionRecord): void {
+    this.rejected.push(record);
+    this.pending++;
   }
 
   /** A time-quarantine verdict (read from the workers' dead-letter topic), written with the next batch. */
@@ -139,9 +150,11 @@ export class StoreSink {
     const late = this.late;
     const watermarks = this.watermarks;
     const quarantined = this.quarantined;
+    const rejected = this.rejected;
     this.results = [];
     this.late = new Map();
     this.quarantined = [];
+    this.rejected = [];
     this.watermarks = new Map();
     this.watermarkMoved = false;
     for (const [pipeline, w] of watermarks) this.watermarksWritten.set(pipeline, Math.max(this.watermarksWritten.get(pipeline) ?? w, w));
@@ -149,9 +162,9 @@ export class StoreSink {
     // One transaction: rows, then late events (their cells' days may have been reconciled), then W (seals days).
     let outcome: Awaited<ReturnType<SqlResultStore['writeBatch']>>;
     try {
-      outcome = await this.store.writeBatch({ results, late, watermarks, quarantined });
+      outcome = await this.store.writeBatch({ results, late, watermarks, quarantined, rejected });
     } catch (error) {
-      this.keep(results, late, watermarks, quarantined);
+      this.keep(results, late, watermarks, quarantined, rejected);
       throw error;
     }
     this.written.results += results.length;
@@ -165,13 +178,14 @@ export class StoreSink {
    * A failed write's rows go back in front of what came since: the transaction rolled back, so the next
    * flush writes them again (a sink that waits out a store outage retries without re-reading its input).
    */
-  private keep(results: ResultRecord[], late: Map<string, LoggedLate[]>, watermarks: Map<string, number>, quarantined: QuarantineRecord[]): void {
+  private keep(results: ResultRecord[], late: Map<string, LoggedLate[]>, watermarks: Map<string, number>, quarantined: QuarantineRecord[], rejected: RejectionRecord[]): void {
     this.results = [...results, ...this.results];
     this.quarantined = [...quarantined, ...this.quarantined];
+    this.rejected = [...rejected, ...this.rejected];
     for (const [pipeline, list] of this.late) late.set(pipeline, [...(late.get(pipeline) ?? []), ...list]);
     this.late = late;
     for (const [pipeline, w] of watermarks) this.watermark(pipeline, w);
-    this.pending = this.results.length + this.quarantined.length + [...this.late.values()].reduce((n, l) => n + l.length, 0);
+    this.pending = this.results.length + this.quarantined.length + this.rejected.length + [...this.late.values()].reduce((n, l) => n + l.length, 0);
   }
 
   /**

@@ -1,11 +1,12 @@
 import { checkMayCreate, checkWriterPrivileges, pgStoreObjects } from './pg-privileges.ts';
 import { QUARANTINED_EVENTS_DDL } from './quarantine-records.ts';
+import { REJECTED_EVENTS_DDL } from './rejection-records.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { commentStoreTables } from './store-table-notes.ts';
 
 /** The store's tables, as every writer and reader of it names them. */
 export const STORE_TABLES = ['result_rows', 'result_history', 'day_versions', 'day_live', 'switch_log', 'changes', 'dirty_cells',
-  'contradicted_cells', 'late_delta', 'late_events', 'quarantined_events', 'archive_checks', 'pruned_days', 'watermarks', 'reconciliations'] as const;
+  'contradicted_cells', 'late_delta', 'late_events', 'quarantined_events', 'rejected_events', 'archive_checks', 'pruned_days', 'watermarks', 'reconciliations'] as const;
 
 /**
  * The tables only writers read (reconcile's evidence, backfill's last look at the archive): a reader's
@@ -13,7 +14,7 @@ export const STORE_TABLES = ['result_rows', 'result_history', 'day_versions', 'd
  * role granted SELECT before it (the first writer of 2026-12-06 added quarantined_events, and readers
  * were refused at start until the GRANT was run again).
  */
-const WRITER_ONLY_TABLES: ReadonlySet<string> = new Set(['quarantined_events', 'archive_checks']);
+const WRITER_ONLY_TABLES: ReadonlySet<string> = new Set(['quarantined_events', 'rejected_events', 'archive_checks']);
 
 /** The tables `serve` and `report` read (store/store-snapshot.ts, store/store-reads.ts). */
 export const READER_TABLES = STORE_TABLES.filter((t) => !WRITER_ONLY_TABLES.has(t));
@@ -64,6 +65,9 @@ export async function createStoreTables(db: SqlDriver, s: string): Promise<{ key
     // The stream's time-quarantine verdicts (quarantine-records.ts); a store created before gets the table
     // from its next writer, empty: reconcile then has no such evidence of the days written before.
     ['quarantined_events', QUARANTINED_EVENTS_DDL(s)],
+    // The stream's refusals for a field (rejection-records.ts), added 2026-12-07 the same way: empty in a
+    // store created before, so reconcile has no such evidence of the days streamed before.
+    ['rejected_events', REJECTED_EVENTS_DDL(s)],
     ['archive_checks', `CREATE TABLE IF NOT EXISTS ${s}.archive_checks (pipeline TEXT NOT NULL, day TEXT NOT NULL, checked_through BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`],
     // Days the retention deleted (store/store-retention.ts): readers answer "pruned", not an empty day.
     ['pruned_days', `CREATE TABLE IF NOT EXISTS ${s}.pruned_days (pipeline TEXT NOT NULL, day TEXT NOT NULL, pruned_at BIGINT NOT NULL, rows BIGINT NOT NULL, PRIMARY KEY (pipeline, day))`],

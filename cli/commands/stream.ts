@@ -118,8 +118,9 @@ export const streamCommand: CommandSpec = {
     process.stderr.write(
       `${def.name}: ${stats.events} events, ${written} results written${final ? ' (final)' : ' (changelog)'}, ` +
         `${stats.late} late${stats.lateAccepted > 0 ? ` (beyond the allowed lateness; ${stats.lateAccepted} more within it, evaluated on arrival)` : ''}, ${stats.deadLetters} rejected to the dead-letter output${stats.quarantined ? ` (${stats.quarantined} quarantined: event time beyond max_future_skew or past_horizon)` : ''}` +
-        // The store keeps where the stream quarantined events for their future time (reconcile's evidence), not the events.
-        `${dlq ? '' : ` (counted only${sink && stats.quarantined ? '; the store keeps the positions of those quarantined for a future time, for reconcile' : ''}: pass --dead-letter FILE to keep them)`}` +
+        // The store keeps where the stream quarantined events for their future time or refused them for a
+        // field (reconcile's evidence), not the events.
+        `${dlq ? '' : ` (counted only${sink && stats.deadLetters > 0 ? `; the store keeps the positions of those ${storeKeeps(stats)}, for reconcile` : ''}: pass --dead-letter FILE to keep them)`}` +
         // Lines that were neither events nor dead letters: blank ones (skipped by both runtimes, as `produce` says too).
         `${stats.lines > stats.events + stats.deadLetters ? `; ${stats.lines - stats.events - stats.deadLetters} blank lines skipped` : ''}\n` +
         // Why lines were rejected, without opening the dead letters (all of them rejected printed no reason).
@@ -147,3 +148,9 @@ export const streamCommand: CommandSpec = {
     return 0;
   },
 };
+
+/** Which of the stream's dead letters the store keeps, as the summary says it (store-sink.ts `deadLetter`). */
+function storeKeeps(stats: { deadLetters: number; quarantined: number }): string {
+  const refused = stats.deadLetters > stats.quarantined ? 'refused for a field' : '';
+  return [stats.quarantined > 0 ? 'quarantined for a future time' : '', refused].filter((s) => s !== '').join(' or ');
+}

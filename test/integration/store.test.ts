@@ -178,6 +178,27 @@ describe.each(backends)('result store conformance: $name', ({ name, url }) => {
     expect(views(await again.store.current(P, DAY))).toEqual([[0, '/a', 1]]);
   });
 
+  it('the stream\'s refusals for a field: kept per input schema and position with their reason, written once, read by event time beside the time verdicts; a store created before gets the table', async () => {
+    const { store, schema, target } = await open();
+    const refused = (offset: number, eventTime: number, schemaName = 'clicks') => ({ schema: schemaName, source: 'file:day.jsonl', offset, eventTime, reason: 'userId: is required' });
+    const long = { ...refused(4, T0 + 1), reason: `userId: ${'x'.repeat(500)}` };
+    await store.writeBatch({ results: [], late: new Map(), watermarks: new Map(), rejected: [refused(3, T0), long, refused(9, T0 + 86_400_000), refused(3, T0, 'transactions')],
+      quarantined: [{ schema: 'clicks', source: 'file:day.jsonl', offset: 5, eventTime: T0 + 2, reference: T0 - 7_200_000 }] });
+    // A rerun over the same input (or a sink reading its dead-letter topic again) writes nothing twice.
+    await store.writeBatch({ results: [win(0, '/a', 1)], late: new Map(), watermarks: new Map(), rejected: [refused(3, T0)] });
+    const day = await store.quarantinedEvents('clicks', T0 - 1, T0 + 86_400_000);
+    expect(day.map((q) => [q.position.offset, q.eventTime, q.rejected?.length ?? null])).toEqual([[5, T0 + 2, null], [3, T0, 19], [4, T0 + 1, 200]]);
+    expect(day[1]).toEqual({ position: { source: 'file:day.jsonl', offset: 3 }, eventTime: T0, rejected: 'userId: is required' });
+    expect((await store.quarantinedEvents('transactions', 0, Infinity)).map((q) => q.position.offset)).toEqual([3]);
+    await store.close();
+    const driver = target.startsWith('duckdb:') ? await DuckDbDriver.open(target.slice('duckdb:'.length)) : await PostgresDriver.open(target, 0);
+    await driver.query(`DROP TABLE ${schema}.rejected_events`);
+    await driver.close();
+    const again = await open(schema, target);
+    stores.push(again.store);
+    expect((await again.store.quarantinedEvents('clicks', 0, Infinity)).map((q) => q.position.offset)).toEqual([5]);
+  });
+
   it('alerts are stored and read back as alerts', async () => {
     const store = await fresh();
     const a = alert('u1', 't9', T0 + 5_000);
