@@ -85,11 +85,13 @@ export interface ReconcileStore {
 /**
  * Every difference is named after the stream's own verdicts on the events: its record of lateness (its
  * late log, or what the merge stage fed out of order) or of its time quarantine (`future_timestamp`, its
- * dead letters). The stream read those events and judged them; it did not miss them.
+ * dead letters), or its refusals for a field that changed definitions now take (`parse_reject`: with no
+ * stream row, only the stream's refusals can name a cell so). The stream read those events and judged
+ * them; it did not miss them.
  */
 function explainedByStreamVerdicts(report: ReconcileReport): boolean {
-  const { late_beyond_lateness, late_within_lateness, idle_wakeup, future_timestamp } = report.causes;
-  return report.different > 0 && late_beyond_lateness + late_within_lateness + idle_wakeup + future_timestamp === report.different;
+  const { late_beyond_lateness, late_within_lateness, idle_wakeup, future_timestamp, parse_reject } = report.causes;
+  return report.different > 0 && late_beyond_lateness + late_within_lateness + idle_wakeup + future_timestamp + parse_reject === report.different;
 }
 
 export type Progress = (p: { done: number; total: number; what: string }) => Promise<void> | void;

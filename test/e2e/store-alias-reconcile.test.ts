@@ -27,7 +27,10 @@ const DAY = '2026-12-01';
 const lines = Array.from({ length: 180 }, (_, i) => ({
   event_id: `e${i}`, ts: new Date(T + i * 5_000).toISOString(), url: `/p${i % 5}`, ...(i >= 60 && i < 130 ? { user_id: `u${i % 7}` } : { userId: `u${i % 7}` }),
 }));
-const input = ws.file('day.jsonl', lines);
+// And the next day, renamed whole: the stream wrote no row of it.
+const NEXT = '2026-12-02';
+const next = Array.from({ length: 20 }, (_, i) => ({ event_id: `n${i}`, ts: new Date(T + 86_400_000 + i * 5_000).toISOString(), url: `/p${i % 5}`, user_id: `u${i % 7}` }));
+const input = ws.file('day.jsonl', [...lines, ...next]);
 const defs = (aliases?: Record<string, string[]>) => [{
   schemas: { clicks: { time: 'ts', id: 'event_id', key: 'userId', fields: { event_id: 'string', ts: 'timestamp', userId: 'string', url: 'string' }, ...(aliases ? { aliases } : {}) } },
   pipelines: { per_url: { input: 'clicks', key: 'url', window: { tumbling: '5m' }, aggregates: { clicks: 'count', users: ['count_distinct', 'userId'] } } },
@@ -43,14 +46,14 @@ beforeAll(() => {
   // The archive as the docs say: the source archived again under the definitions with the alias.
   const a = concord(['archive', '--definitions', after, '--schema', 'clicks', '--input', input, '--dir', archive]);
   expect(a.code, a.stderr).toBe(0);
-  expect(a.stderr).toContain('archived 180 clicks events');
+  expect(a.stderr).toContain('archived 200 clicks events');
   // The file mode, given the stream's dead letters: what the store mode is to say too.
   const out = ws.file('rt.jsonl'), dlq = ws.file('dlq.jsonl'), report = ws.file('file-report.json');
   expect(concord(['stream', '--definitions', before, '--pipeline', 'per_url', '--input', input, '--output', out, '--dead-letter', dlq]).code).toBe(0);
   const f = concord(['reconcile', '--definitions', after, '--pipeline', 'per_url', '--realtime', out, '--dead-letter', dlq, '--archive', archive, '--output', report]);
   expect(f.code, f.stderr).toBe(0);
   fromFiles = JSON.parse(readFileSync(report, 'utf8')) as Report['report'];
-  expect(fromFiles).toMatchObject({ different: 10, causes: { parse_reject: 10, unexplained: 0 } });
+  expect(fromFiles).toMatchObject({ different: 15, causes: { parse_reject: 15, unexplained: 0 } });
 });
 
 describe.each([
@@ -61,14 +64,22 @@ describe.each([
   it('names every cell the renamed events changed parse_reject, listing them, as the file mode does, and publishes', () => {
     const s = concord(['stream', '--definitions', before, '--pipeline', 'per_url', '--input', input, '--output', ws.file(`rt-${name}.jsonl`), '--store', store()], env);
     expect(s.code, s.stderr).toBe(0);
-    expect(s.stderr).toContain('70 rejected to the dead-letter output (counted only; the store keeps the positions of those refused for a field, for reconcile: pass --dead-letter FILE to keep them)');
+    expect(s.stderr).toContain('90 rejected to the dead-letter output (counted only; the store keeps the positions of those refused for a field, for reconcile: pass --dead-letter FILE to keep them)');
     const reports = join(ws.dir, `reports-${schema ?? 'duckdb'}`);
     const r = concord(['reconcile', '--definitions', after, '--date', DAY, '--pipeline', 'per_url', '--archive', archive, '--store', store(), '--report-dir', reports], env);
     expect(r.code, r.stderr).toBe(0);
     const stored = JSON.parse(readFileSync(join(reports, DAY, 'per_url.json'), 'utf8')) as Report;
     expect(stored).toMatchObject({ status: 'published', report: { different: 10, causes: { parse_reject: 10, unexplained: 0, missing_window: 0 } } });
-    // Each renamed event named once, in the cell it fell in, as from the dead-letter file.
+    // Each renamed event named once, in the cell it fell in.
     expect(named(stored.report)).toEqual(lines.slice(60, 130).map((l) => l.event_id).sort());
-    expect(named(stored.report)).toEqual(named(fromFiles));
+    // A day the stream refused whole is no day it missed: its refusals name every cell, and it is published
+    // (it said "no realtime rows ...: stream it", exit 2).
+    const n = concord(['reconcile', '--definitions', after, '--date', NEXT, '--pipeline', 'per_url', '--archive', archive, '--store', store(), '--report-dir', reports], env);
+    expect(n.code, n.stderr).toBe(0);
+    const whole = JSON.parse(readFileSync(join(reports, NEXT, 'per_url.json'), 'utf8')) as Report;
+    expect(whole).toMatchObject({ status: 'published', report: { different: 5, causes: { parse_reject: 5, unexplained: 0 } } });
+    expect(named(whole.report)).toEqual(next.map((l) => l.event_id).sort());
+    // The same events as the file mode names from the stream's dead-letter file.
+    expect([...named(stored.report), ...named(whole.report)].sort()).toEqual(named(fromFiles));
   });
 });
