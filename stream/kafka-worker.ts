@@ -7,8 +7,6 @@ import {
   ensureTopics,
   topicId,
   topicPartitions,
-  readLatestByKey,
-  type GroupFencedError,
   type InBatch,
   type KafkaSettings,
 } from './kafka/client.ts';
@@ -20,6 +18,7 @@ import { adviseCheckpointTopic } from './kafka/checkpoint-topic-settings.ts';
 import { MemberLoop } from './member-loop.ts';
 import { MemberConsumer } from './member-consumer.ts';
 import { WorkerAdmission } from './worker-admission.ts';
+import { WorkerMembership } from './worker-membership.ts';
 import { WorkerOffsets } from './worker-offsets.ts';
 import { WorkerOutputs } from './worker-outputs.ts';
 import { WorkerPartitions } from './worker-partitions.ts';
@@ -87,9 +86,9 @@ export interface WorkerStats {
  * WorkerTransactions): the results (compacted upserts keyed by pipeline|window|key), late events, dead
  * letters, checkpoints of the partitions that changed (state and own watermark), and the consumer
  * offsets (WorkerSteps, WorkerOffsets); the next fetch is processed while it commits. A killed worker
- * restarts from the last committed transaction: nothing lost, nothing doubled. The worker itself owns
- * the membership (assignments, refusals) and hands each batch to its partition (WorkerAdmission judges
- * the records); its clock is WorkerTick.
+ * restarts from the last committed transaction: nothing lost, nothing doubled. The worker wires these
+ * parts and hands each batch to its partition (WorkerAdmission judges the records); its place in the
+ * group (assignments, refusals, drains) is WorkerMembership, its clock WorkerTick.
  */
 export class KafkaWorker {
   private readonly o: KafkaWorkerOptions;
@@ -114,10 +113,8 @@ export class KafkaWorker {
   private readonly watch: CaughtUpWatch;
   /** With `stopWhenIdleMs`: the group's end of the run (every partition drained), not only this worker's. */
   private readonly groupDrain: GroupDrain | undefined;
-  /** Assigned here, drained by the group with all their input read: held, neither restored nor read. */
-  private readonly done = new Set<number>();
-  /** The group's latest assignment gave this worker no partition (more members than partitions). */
-  private unassigned = false;
+  /** Which partitions it owns, and what it does when that changes (assignments, refusals, drains). */
+  private membership!: WorkerMembership;
   readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, firstRejection: null, misKeyed: 0, firstMisKeyed: null, late: 0, latePerPipeline: {}, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0, alignmentPauses: 0, maxWatermarkSpreadMs: 0 };
 
   constructor(options: KafkaWorkerOptions) {
@@ -159,7 +156,7 @@ export class KafkaWorker {
     this.partitions.topicPartitions = await topicPartitions(this.o.settings, this.topic);
     const producer = await TransactionalProducer.connect(this.o.settings, `concord-${this.groupId}-${this.o.workerId}`);
     this.transactions = new WorkerTransactions(producer, {
-      refused: (error) => this.fenced(error),
+      refused: (error) => this.membership.fenced(error),
       failed: (error) => this.loop.fail(error),
       committed: (c) => this.steps.committed(c),
     });
@@ -172,7 +169,7 @@ export class KafkaWorker {
       instanceId: `concord-${this.groupId}-${this.o.workerId}`,
       assigned: (partitions, generation, continued) => {
         this.offsets.assigned(generation);
-        return this.assign(partitions, continued);
+        return this.membership.assign(partitions, continued);
       },
       batch: (batch) => this.process(batch),
       markerBatches: true,
@@ -182,13 +179,18 @@ export class KafkaWorker {
       pipelines: o.pipelines, topic: this.topic, partitions: this.partitions, outputs: this.outputs, offsets: this.offsets, transactions: this.transactions,
       consumer: this.consumer, watch: this.watch, counts: this.stats, maxWatermarkDriftMs: o.maxWatermarkDriftMs, metrics: o.metrics, log: (line) => this.log(line),
     });
+    this.membership = new WorkerMembership({
+      settings: o.settings, topic: this.topic, checkpoints: this.names.checkpoints, pipelineNames: o.pipelines.map((p) => p.name), loop: this.loop,
+      partitions: this.partitions, offsets: this.offsets, outputs: this.outputs, watch: this.watch, transactions: this.transactions,
+      consumer: this.consumer, steps: this.steps, groupDrain: this.groupDrain, counts: this.stats, metrics: o.metrics, log: (line) => this.log(line),
+    });
     const tick = new WorkerTick({
       topic: this.topic, loop: this.loop, transactions: this.transactions, partitions: this.partitions, steps: this.steps, watch: this.watch,
-      idleTimeoutMs: o.idleTimeoutMs, rejoin: () => this.rejoin(), log: (line) => this.log(line),
+      idleTimeoutMs: o.idleTimeoutMs, rejoin: () => this.membership.rejoin(), log: (line) => this.log(line),
       added: new PartitionsAddedWatch(o.settings, this.topic, this.partitions.topicPartitions), groupId: this.groupId,
-      drained: () => this.drained(),
+      drained: () => this.membership.drained(),
       // A worker given no partition is done with its share once idle: it waits for the group's end too.
-      waiting: () => this.done.size > 0 || (this.unassigned && this.watch.quiet()),
+      waiting: () => this.membership.waiting(),
     });
     await this.consumer.start();
     const metrics = this.o.metrics;
@@ -221,125 +223,9 @@ export class KafkaWorker {
     this.loop.stop();
   }
 
-  /**
-   * The broker refused this worker's transaction: the group gave its partitions to another member while
-   * it stalled, or a rebalance moved the generation on. What it built since the last committed checkpoint
-   * is dropped (MemberConsumer.afterRefusal decides whether the consumer is replaced); the next assignment
-   * restores whatever it owns then from the checkpoints (another member's, if it moved on).
-   */
-  private fenced(error: GroupFencedError): void {
-    this.log(`transaction refused and aborted: ${error.message}; dropping partitions [${[...this.partitions.keys()].join(', ')}] until the group assigns again`);
-    this.stats.fenced++;
-    this.dropAll();
-    this.consumer!.afterRefusal(error);
-  }
-
-  /**
-   * Drops every partition's state (all of it is in the checkpoints, or in a transaction that was refused)
-   * and, after the step in flight, replaces the consumer (MemberConsumer): the next assignment restores
-   * from the checkpoints at the committed offsets. The old consumer's batches queued meanwhile are ignored.
-   */
-  private rejoin(): void {
-    this.dropAll();
-    this.consumer!.replaceAfterStep();
-  }
-
-  /**
-   * A bounded worker drained what it holds (or holds only drained partitions, or none: the group gave it
-   * none and it is idle): it keeps them, unread and without state (the drained state is never
-   * checkpointed), and stops once the group drained every partition (GroupDrain); until then a killed
-   * member's partitions may still be handed here.
-   */
-  private async drained(): Promise<void> {
-    for (const p of [...this.partitions.keys()]) {
-      this.done.add(p);
-      this.forget(p);
-    }
-    this.consumer!.hold(this.done);
-    if (await this.groupDrain!.finished(this.done.size > 0)) this.loop.stop();
-  }
-
-  /** Forgets every partition's state and whatever was pending for them (all of it is in the checkpoints, or refused). */
-  private dropAll(): void {
-    for (const p of [...this.partitions.keys()]) this.forget(p);
-    this.done.clear();
-    this.offsets.clear();
-    this.outputs.clear();
-  }
-
-  /** A partition handed away or dropped: its state and its position. */
-  private forget(p: number): void {
-    this.partitions.forget(p);
-    this.watch.forget(this.topic, p);
-    this.o.metrics?.partitionGone(this.topic, this.o.pipelines.map((def) => def.name), p);
-  }
-
-  /**
-   * A new assignment: drop partitions handed away (all of them unless the membership `continued`: another
-   * member may have moved them on meanwhile), restore the new ones from their checkpoints.
-   */
-  private async assign(assigned: number[], continued: boolean): Promise<void> {
-    // Stopping (a bounded run's end, a signal): it leaves the group; whoever gets them next restores them.
-    if (this.loop.stopping) return;
-    // A refusal of the transaction in flight drops every partition: all of them are restored below, and
-    // from here on this member commits again (until an assignment, every step after a refusal is void).
-    await this.transactions.settled();
-    this.transactions.resume();
-    const keep = new Set(continued ? assigned : []);
-    if (this.offsets.pending) {
-      // The group rebalanced between the batches of one fetch: what they produced is dropped with their
-      // partitions' state (everything pending comes from them), restored below from the checkpoints and
-      // read again.
-      for (const p of this.offsets.pendingPartitions()) keep.delete(p);
-      this.offsets.dropPending();
-      this.outputs.clear();
-    }
-    for (const p of [...this.partitions.keys()]) if (!keep.has(p)) this.forget(p);
-    let fresh = assigned.filter((p) => !this.partitions.has(p));
-    const drainedHere = [...this.done];
-    const waited = drainedHere.length > 0 || this.unassigned;
-    this.done.clear();
-    this.unassigned = assigned.length === 0;
-    this.groupDrain?.assigned();
-    if (this.groupDrain && this.unassigned) {
-      // Idle from now: its siblings, given their partitions by the same rebalance, drain within their quiet time.
-      this.watch.heard();
-      this.log(`assigned no partition of ${this.topic} (the group has more members than partitions): once idle, waiting for the group's drain`);
-    }
-    if (this.groupDrain && waited && fresh.length > 0) {
-      const { drained, open } = await this.groupDrain.drained();
-      if (open.length === 0) {
-        // Waiting for the group's end, and the members that drained the rest left, handing their
-        // partitions here: the run is over, as it would be at this worker's next tick.
-        for (const p of assigned) this.done.add(p);
-        this.consumer!.hold(this.done);
-        this.groupDrain.ended();
-        this.loop.stop();
-        return;
-      }
-      // Partitions this worker drained itself, no input since, are held (their drained state is not
-      // checkpointed: restored, they would fire their windows again). Any other, even one an earlier
-      // run drained, is restored and drained in this run: the merge stage waits for its drain.
-      for (const p of fresh) if (drainedHere.includes(p) && drained.has(p)) this.done.add(p);
-      fresh = fresh.filter((p) => !this.done.has(p));
-      if (this.done.size > 0) this.log(`partitions [${[...this.done].join(', ')}] of ${this.topic} were drained here with all their input read: held, not read again`);
-    }
-    this.consumer!.hold(this.done);
-    if (fresh.length === 0) return;
-    const restoreStarted = performance.now();
-    const read = { bytes: 0 };
-    const stored = await readLatestByKey(this.o.settings, this.names.checkpoints, read);
-    const restoredCount = this.partitions.restore(fresh, stored, this.outputs);
-    this.o.metrics?.restore((performance.now() - restoreStarted) / 1000, read.bytes);
-    for (const p of fresh) this.watch.position(this.topic, p, this.partitions.get(p)!.next);
-    this.log(`assigned ${this.topic} partitions [${assigned.join(', ')}]; restored ${restoredCount} from checkpoints`);
-    // Pending decisions of restored state happen before any new event is judged.
-    await this.steps.step();
-  }
-
   private async process(batch: InBatch): Promise<boolean> {
     // Dropped after a refused commit: nothing is held until the next assignment restores (and reads again).
-    if (this.loop.stopping || !this.offsets.member || this.done.has(batch.partition)) return false;
+    if (this.loop.stopping || !this.offsets.member || this.membership.holds(batch.partition)) return false;
     const state = this.partitions.get(batch.partition);
     if (!state || batch.topic !== this.topic) {
       throw new ConcordError(`received ${batch.topic}:${batch.partition}, which is not assigned to this worker`);
