@@ -80,6 +80,15 @@ export interface WorkerStats {
 }
 
 /**
+ * A partition's records of one fetched round are admitted in pieces of at most this many, with a turn of
+ * the event loop between them. An event can cost much: one that updates a fired window re-emits the
+ * pane, for approx_distinct a 2^14-register estimate and partial. Several thousand such events of one
+ * partition held the loop 15-20 s at load 12, past the session timeout: every group of the process was
+ * evicted at each first step after a restore (docs/operations.md). The step still commits the round at once.
+ */
+const BATCH_RECORDS = 500;
+
+/**
  * A streaming worker over Kafka. Per input partition it keeps one operator per pipeline; the
  * watermark of each pipeline is the minimum over the assigned, non-idle partitions (each partition's
  * own W = max ts - B - 1). Every fetch commits, in one Kafka transaction (WorkerOutputs,
@@ -173,6 +182,7 @@ export class KafkaWorker {
       },
       batch: (batch) => this.process(batch),
       markerBatches: true,
+      maxBatchRecords: BATCH_RECORDS,
     });
     const o = this.o;
     this.steps = new WorkerSteps({

@@ -19,6 +19,8 @@ export interface MemberHandlers {
   markerBatches?: boolean;
   /** Records longer than this are delivered as a problem (ConsumeOptions.maxRecordBytes; default: the input line limit). */
   maxRecordBytes?: number;
+  /** A partition's records of a round in batches of at most this many, a turn of the event loop between them (ConsumeOptions.maxBatchRecords). */
+  maxBatchRecords?: number;
 }
 
 /** A member refused as still known waits this long for its next assignment before it rejoins afresh (env CONCORD_KAFKA_REASSIGN_WAIT_MS). */
@@ -73,6 +75,7 @@ export class MemberConsumer {
       commit: 'none',
       ...(m.markerBatches ? { markerBatches: true } : {}),
       ...(m.maxRecordBytes !== undefined ? { maxRecordBytes: m.maxRecordBytes } : {}),
+      ...(m.maxBatchRecords !== undefined ? { maxBatchRecords: m.maxBatchRecords } : {}),
       // A batch formed before a join (queued behind the step the join interrupted) is of a membership
       // that ended: the assignment that follows restores its partitions and they are read again.
       onBatch: (batch) => this.loop.batch(async () => isCurrent() && this.ofCurrentMembership(batch) && m.batch(batch)),

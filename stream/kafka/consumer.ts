@@ -27,6 +27,12 @@ export interface ConsumeOptions {
    * Returning false leaves the offsets alone.
    */
   onBatch: (batch: InBatch) => Promise<boolean | void> | boolean | void;
+  /**
+   * A partition's records of one fetched round are delivered in batches of at most this many, with a turn
+   * of the event loop between them (default: one batch per partition and round). For a member whose batch
+   * costs much per record: the heartbeats run between the pieces, not only after the whole batch.
+   */
+  maxBatchRecords?: number;
   /** 'after-batch': commit after each processed batch; 'none': the caller commits (in a transaction). */
   commit?: 'after-batch' | 'none';
   /**
@@ -78,6 +84,18 @@ export function sessionTimeoutMs(): number {
 const LEAVE_TIMEOUT_MS = 10_000;
 
 const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
+
+/** Each batch in pieces of at most `max` records, in order; the fetched position (`next`) goes with the last piece. */
+export function splitBatches(batches: InBatch[], max: number | undefined): InBatch[] {
+  if (max === undefined) return batches;
+  return batches.flatMap((b) => {
+    if (b.records.length <= max) return [b];
+    const pieces: InBatch[] = [];
+    for (let i = 0; i < b.records.length; i += max) pieces.push({ topic: b.topic, partition: b.partition, records: b.records.slice(i, i + max), generation: b.generation });
+    if (b.next !== undefined) pieces.at(-1)!.next = b.next;
+    return pieces;
+  });
+}
 
 /**
  * A consumer-group member (classic group protocol: under KIP-848 the library sends generation 0 in
@@ -186,14 +204,15 @@ export class BatchConsumer {
         for (let m: StringMessage | null; (m = stream.read() as StringMessage | null) !== null;) fetched.push(m);
         const taken = this.readAhead.takeAll();
         if (fetched.length === 0 && taken.length === 0) break;
-        const batches = this.batchesOfTaken(fetched.length > 0 ? [...this.takenOf(fetched), ...taken] : taken);
+        const batches = splitBatches(this.batchesOfTaken(fetched.length > 0 ? [...this.takenOf(fetched), ...taken] : taken), this.options.maxBatchRecords);
         this.readAhead.release();
         for (const [i, batch] of batches.entries()) {
           if (this.stopped) return;
           batch.more = i < batches.length - 1;
           const processed = await this.options.onBatch(batch);
           // A round can hold CONCORD_KAFKA_PREFETCH_RECORDS records; a batch that needs no I/O resolves in
-          // microtasks, so without a turn of the event loop between batches the heartbeats wait for the whole round.
+          // microtasks, so without a turn of the event loop between batches the heartbeats wait for the whole
+          // round (and, without maxBatchRecords, for a whole partition's share of it).
           if (batch.more) await new Promise<void>((resolve) => setImmediate(resolve));
           if (processed === false || (this.options.commit ?? 'after-batch') !== 'after-batch' || batch.records.length === 0) continue;
           await this.commit(batch.topic, batch.partition, batch.records.at(-1)!.offset + 1).catch((error: unknown) => { this.failure = error; });

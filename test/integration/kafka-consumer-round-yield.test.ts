@@ -40,4 +40,35 @@ describe('the batches of one fetched round (stream/kafka/consumer.ts)', () => {
       await consumer.stop();
     }
   });
+
+  it('with maxBatchRecords, one partition\'s share of a round comes in pieces, the event loop turning between them', async () => {
+    // A worker's batch of one partition held the loop 15-20 s at load 12 (every event re-emitting a fired
+    // approx_distinct pane): the turn between batches came too late for the heartbeats (docs/operations.md).
+    const topic = unique('piece'), groupId = unique('group');
+    await ensureTopics(s, [{ name: topic, partitions: 1 }]);
+    const producer = await BatchProducer.connect(s);
+    await producer.send(Array.from({ length: 3000 }, (_, i) => ({ topic, key: null, value: String(i), partition: 0 })));
+    await producer.close();
+    const sizes: number[] = [], offsets: number[] = [], turned: boolean[] = [];
+    let pending: { ran: boolean } | undefined;
+    const consumer = await BatchConsumer.start(s, {
+      groupId, topics: [topic], commit: 'none', maxBatchRecords: 500,
+      onBatch: (b) => {
+        if (pending) turned.push(pending.ran);
+        pending = undefined;
+        sizes.push(b.records.length);
+        offsets.push(...b.records.map((r) => r.offset));
+        if (b.more) { const mark = { ran: false }; pending = mark; setImmediate(() => { mark.ran = true; }); }
+      },
+    });
+    try {
+      await waitFor('every record', async () => { if (offsets.length < 3000) throw new Error(`${offsets.length} so far`); }, 30_000);
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(500);
+      expect(offsets).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+      expect(turned.length).toBeGreaterThan(0);
+      expect(turned.every((t) => t)).toBe(true);
+    } finally {
+      await consumer.stop();
+    }
+  });
 });
