@@ -184,13 +184,13 @@ describe('concord run --stop-when-idle: a bounded run ends with every partition 
     prefixes.push(prefix);
     produce(prefix, '1');
     const env = { CONCORD_PARTITIONS: '1' };
-    // A quiet time long enough that the second worker joins before the first drains.
+    // Both start at once, so the second joins within the first one's quiet time: a worker that joins only
+    // after the group drained every partition and ended starts a run of its own (it drains again). Started
+    // one after the other, the second one's start alone (10-20 s at load 12-15) outlasted the quiet time.
     const a = startWorker(prefix, 'a', ['--stop-when-idle', '10s'], env);
-    let b: ReturnType<typeof startWorker> | undefined;
-    const logs = () => `\n--- a ---\n${a.log.text}\n--- b ---\n${b?.log.text ?? ''}`;
+    const b = startWorker(prefix, 'b', ['--stop-when-idle', '10s'], env);
+    const logs = () => `\n--- a ---\n${a.log.text}\n--- b ---\n${b.log.text}`;
     try {
-      await until('worker a to take the partition', () => /assigned \S+ partitions \[0\]/.test(a.log.text), logs);
-      b = startWorker(prefix, 'b', ['--stop-when-idle', '10s'], env);
       const ends = await Promise.all([a, b].map((w) => bounded(w.exited, () => w.child.kill('SIGTERM'))));
       for (const r of ends) expect(r.code, logs()).toBe(0);
       const all = ends.map((r) => r.stderr).join('\n');
@@ -203,7 +203,7 @@ describe('concord run --stop-when-idle: a bounded run ends with every partition 
       expect(await viewsPlusLate(prefix)).toBe(CLICKS);
     } finally {
       a.child.kill('SIGKILL');
-      b?.child.kill('SIGKILL');
+      b.child.kill('SIGKILL');
     }
   }, 240_000);
 });
