@@ -4,6 +4,7 @@ import { DuckDbStages } from './duckdb-stage.ts';
 import { ConfigError } from '../pipeline/errors.ts';
 import { StoreBusyError, StoreError, statementFailed, type SqlDriver, type SqlValue, type StageColumn, type TransactionHooks } from './sql-driver.ts';
 import { envNumber } from '../pipeline/env-number.ts';
+import { damagedStoreError, isDamagedDuckDbText } from './duckdb-damage.ts';
 
 /** Embedded DuckDB: one process; calls are queued on its one connection. */
 export class DuckDbDriver implements SqlDriver {
@@ -48,6 +49,9 @@ export class DuckDbDriver implements SqlDriver {
       if (/Failed to set config/i.test(message)) {
         throw new ConfigError(`cannot open the DuckDB store at ${path}: ${message}: check CONCORD_DUCKDB_MEMORY (e.g. 2GB), CONCORD_DUCKDB_CHECKPOINT_THRESHOLD (e.g. 1GB), CONCORD_DUCKDB_THREADS (a number)`, { cause: error });
       }
+      // Before the lock test: DuckDB names a corrupt block "block at location N", which /lock/ matched
+      // ("another process holds it", found 2026-12-07).
+      if (isDamagedDuckDbText(message)) throw damagedStoreError(path, message, error);
       // The hint about another process only where DuckDB said it could not take the lock.
       if (/lock/i.test(message)) {
         throw new StoreBusyError(`cannot open the DuckDB store at ${path}: ${message} (another process holds it; use PostgreSQL for several processes)`, { cause: error, retriable: false });

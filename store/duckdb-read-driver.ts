@@ -3,6 +3,7 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb
 import { stat } from 'node:fs/promises';
 import { StoreError, StoreBusyError, statementFailed, readOnlyDriver, EMPTY_SNAPSHOT, type SqlDriver, type SqlReadDriver, type SqlValue } from './sql-driver.ts';
 import { envNumber } from '../pipeline/env-number.ts';
+import { damagedStoreError, isDamagedDuckDbText } from './duckdb-damage.ts';
 
 interface DuckSession {
   instance: DuckDBInstance;
@@ -38,6 +39,8 @@ export class DuckDbReadDriver implements SqlReadDriver {
     } catch (error) {
       instance?.closeSync();
       const text = error instanceof Error ? error.message : String(error);
+      // Before the lock test: DuckDB names a corrupt block "block at location N", which /lock/ matched.
+      if (isDamagedDuckDbText(text)) throw damagedStoreError(this.path, text, error);
       if (/lock/i.test(text)) {
         throw new StoreBusyError(`the DuckDB store ${this.path} is held by a writer (DuckDB: one writing process, or several reading ones); reads resume when it is done (use PostgreSQL to read while writing)`, { cause: error });
       }

@@ -3,6 +3,7 @@
  * store/duckdb-driver.ts and store/pg-driver.ts.
  */
 import { ConcordError, OS_FILE_FAILURE } from '../pipeline/errors.ts';
+import { DAMAGED_STORE_ADVICE, isDamagedDuckDbText } from './duckdb-damage.ts';
 
 /** The store's database could not be reached or refused a statement. */
 export class StoreError extends ConcordError {
@@ -102,6 +103,10 @@ export function statementFailed(kind: 'query' | 'statement', sql: string, error:
   // matter, not the database's health, so neither retried nor reported as a bug.
   if (code === INSUFFICIENT_PRIVILEGE) {
     return new StoreError(`store ${kind} failed: ${why}: the PostgreSQL role of --store (or CONCORD_STORE) lacks a privilege on the store; grant it (docs/operations.md, "Roles and privileges")`, { cause: error, domain: 'user' });
+  }
+  // A damaged DuckDB file fails every read of its lost blocks: no retry mends it (exit 2, what to do).
+  if (isDamagedDuckDbText(why)) {
+    return new StoreError(`store ${kind} failed: the DuckDB store file is damaged (${why}): ${DAMAGED_STORE_ADVICE}`, { cause: error, domain: 'user' });
   }
   if (retriable || (typeof code === 'string' && ENVIRONMENT_STATE.test(code)) || OS_FILE_FAILURE.test(why)) {
     return new StoreError(`store ${kind} failed: ${why}: the database was down, full or refusing; run again once it answers`, { cause: error, retriable });
