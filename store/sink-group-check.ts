@@ -21,8 +21,10 @@ export async function refuseGroupOfAnotherStore(
   if (read.length === 0 || !(await store.holdsNoStreamOutput())) return;
   throw new ConcordError(
     `sink group ${groupId} has already read ${read.join(' and ')}, but this store holds no result, late event or watermark: ` +
-      'the group wrote those into another store, and would resume past them here, leaving this store without them. ' +
-      `Give each store a group of its own, which reads the topics from their start: --group ${shellWord(`${groupId}-${store.backend}`)}`,
+      'the group wrote those into another store, or into this one before it was lost (a DuckDB file deleted, a schema dropped), ' +
+      'and would resume past them here, leaving this store without them. ' +
+      `Give each store a group of its own, which reads the topics from their start: --group ${shellWord(`${groupId}-${store.backend}`)} ` +
+      '(a store rebuilt after a loss: docs/operations.md, "Recovering: the store was lost")',
     { domain: 'user' },
   );
 }
