@@ -10,6 +10,7 @@ import { StoreSink } from './store-sink.ts';
 import { mixedDaysMessage, MixedDaysWatch } from './mixed-days.ts';
 import { SinkWatermarks } from './sink-watermarks.ts';
 import { refuseGroupOfAnotherStore } from './sink-group-check.ts';
+import { refuseStoreBehindGroup } from './sink-offsets.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
 import { isRetriable, messageOf, StoreOutage } from './store-outage.ts';
 import { quarantineRecordOfJson } from './quarantine-records.ts';
@@ -116,7 +117,10 @@ export class KafkaStoreSink {
       this.failRun = reject;
     });
     const topics = [this.names.results, this.names.late];
-    await refuseGroupOfAnotherStore(this.o.store, this.groupId, new Map(await Promise.all(topics.map(async (t) => [t, await committedOffsets(this.o.settings, this.groupId, t)] as const))));
+    const committed = new Map(await Promise.all(topics.map(async (t) => [t, await committedOffsets(this.o.settings, this.groupId, t)] as const)));
+    await refuseGroupOfAnotherStore(this.o.store, this.groupId, committed);
+    const starting = await refuseStoreBehindGroup(this.groupId, () => this.o.store.sinkOffsets(this.groupId), committed);
+    if (starting) await this.o.store.writeBatch({ results: [], late: new Map(), watermarks: new Map(), offsets: starting });
     // Every report still on the (compacted) watermarks topic: one read before the group's committed
     // offsets may have passed reports whose W a stopped sink had not written yet.
     for (const [key, value] of await readLatestByKey(this.o.settings, this.names.watermarks)) this.watermarks.accept(value, `${this.names.watermarks} key ${key}`);
@@ -253,6 +257,9 @@ export class KafkaStoreSink {
         if (late) this.sink.lateEvent(late.record, late.evaluatedOnArrival, late.decidedAfterWakeup);
       }
     }
+    // What the group commits after this write (consumer.ts: the last record's offset + 1), in its transaction.
+    const last = batch.records.at(-1);
+    if (last !== undefined && batch.topic !== this.names.deadLetter) this.sink.readTo(this.groupId, batch.topic, batch.partition, last.offset + 1);
     const before = this.o.metrics ? { ...this.sink.written } : undefined;
     const started = performance.now();
     // The batch's rows stay buffered while the store does not answer; its offsets commit only once they are written.

@@ -15,6 +15,7 @@ import { dayOf, lateToStored, type StoredRow } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { StoreReads, type Change, type DayStatus } from './store-reads.ts';
 import { refusePrunedDay, StoreRetention, type PruneDay, type RetentionPolicy } from './store-retention.ts';
+import { readSinkOffsets, writeSinkOffsets, type SinkOffsets } from './sink-offsets.ts';
 import { createStoreTables } from './store-tables.ts';
 import { StreamWrites, type WriteOutcome } from './stream-writes.ts';
 
@@ -102,6 +103,11 @@ export class SqlResultStore implements ReconcileStore {
     return rows.length === 0;
   }
 
+  /** How far sink group `groupId`'s reads are in this store, per topic and partition (sink-offsets.ts). */
+  sinkOffsets(groupId: string): Promise<Map<string, Map<number, number>>> {
+    return readSinkOffsets(this.db, this.s, groupId);
+  }
+
   /** DuckDB: fold the WAL into the file now, between writes (see StoreSink.checkpointIfDue). */
   async checkpoint(): Promise<void> {
     await this.db.checkpoint?.();
@@ -143,17 +149,20 @@ export class SqlResultStore implements ReconcileStore {
   async writeBatch(batch: {
     results: readonly ResultRecord[]; late: ReadonlyMap<string, readonly LoggedLate[]>; watermarks: ReadonlyMap<string, number>;
     quarantined?: readonly QuarantineRecord[]; rejected?: readonly RejectionRecord[];
+    /** A Kafka sink's: how far its group's reads are once this batch is in (sink-offsets.ts). */
+    offsets?: SinkOffsets;
   }): Promise<WriteOutcome & { late: number }> {
     const late = [...batch.late].filter(([, l]) => l.length > 0);
     const watermarks = [...batch.watermarks].filter(([, w]) => Number.isFinite(w));
     const quarantined = batch.quarantined ?? [], rejected = batch.rejected ?? [];
-    if (batch.results.length === 0 && late.length === 0 && watermarks.length === 0 && quarantined.length === 0 && rejected.length === 0) return { applied: 0, diverted: 0, late: 0 };
+    if (batch.results.length === 0 && late.length === 0 && watermarks.length === 0 && quarantined.length === 0 && rejected.length === 0 && (batch.offsets?.next.size ?? 0) === 0) return { applied: 0, diverted: 0, late: 0 };
     return this.writing(async (tx) => {
       const out = batch.results.length > 0 ? await this.writes.results(tx, batch.results) : { applied: 0, diverted: 0 };
       const added = late.length > 0 ? await this.writes.lateEvents(tx, late.flatMap(([pipeline, entries]) => entries.map((l) => lateToStored(this.registry.pipeline(pipeline), l)))) : 0;
       await writeQuarantined(tx, this.s, quarantined);
       await writeRejected(tx, this.s, rejected);
       for (const [pipeline, w] of watermarks) await this.writes.watermark(tx, pipeline, w);
+      await writeSinkOffsets(tx, this.s, batch.offsets);
       return { ...out, late: added };
     });
   }

@@ -2,6 +2,7 @@ import type { LoggedLate } from '../reconcile/reconcile.ts';
 import type { DeadLetter, LateRecord, ResultRecord } from '../schemas/results.ts';
 import { quarantineRecord, type QuarantineRecord } from './quarantine-records.ts';
 import { rejectionRecord, type RejectionRecord } from './rejection-records.ts';
+import type { SinkOffsets } from './sink-offsets.ts';
 import type { SqlResultStore } from './sql-store.ts';
 
 /**
@@ -17,6 +18,8 @@ export class StoreSink {
   private quarantined: QuarantineRecord[] = [];
   private rejected: RejectionRecord[] = [];
   private watermarks = new Map<string, number>();
+  /** A Kafka sink's group and how far its reads are once what is buffered is written (sink-offsets.ts). */
+  private offsets: { groupId: string; next: Map<string, Map<number, number>> } | undefined;
   /** The W last handed to a write per pipeline: a reported W at or below it is not written again. */
   private readonly watermarksWritten = new Map<string, number>();
   /** A reported W (`watermark`) moved past what was written: the next `maybeFlush` writes, rows or not. */
@@ -43,6 +46,14 @@ export class StoreSink {
     this.results.push(r);
     this.pending++;
     if (r.watermark !== null && Number.isFinite(r.watermark)) this.watermarks.set(r.pipeline, Math.max(this.watermarks.get(r.pipeline) ?? r.watermark, r.watermark));
+  }
+
+  /** Records read up to `next` (the offset after the last) of a topic's partition by sink group `groupId`: written with the next batch. */
+  readTo(groupId: string, topic: string, partition: number, next: number): void {
+    this.offsets ??= { groupId, next: new Map() };
+    const partitions = this.offsets.next.get(topic) ?? new Map<number, number>();
+    partitions.set(partition, Math.max(partitions.get(partition) ?? next, next));
+    this.offsets.next.set(topic, partitions);
   }
 
   lateEvent(record: LateRecord, evaluatedOnArrival: boolean, decidedAfterWakeup?: LoggedLate['decidedAfterWakeup']): void {
@@ -151,6 +162,8 @@ export class StoreSink {
     const watermarks = this.watermarks;
     const quarantined = this.quarantined;
     const rejected = this.rejected;
+    const offsets: SinkOffsets | undefined = this.offsets;
+    this.offsets = undefined;
     this.results = [];
     this.late = new Map();
     this.quarantined = [];
@@ -162,9 +175,10 @@ export class StoreSink {
     // One transaction: rows, then late events (their cells' days may have been reconciled), then W (seals days).
     let outcome: Awaited<ReturnType<SqlResultStore['writeBatch']>>;
     try {
-      outcome = await this.store.writeBatch({ results, late, watermarks, quarantined, rejected });
+      outcome = await this.store.writeBatch({ results, late, watermarks, quarantined, rejected, ...(offsets ? { offsets } : {}) });
     } catch (error) {
       this.keep(results, late, watermarks, quarantined, rejected);
+      if (offsets) for (const [topic, partitions] of offsets.next) for (const [p, next] of partitions) this.readTo(offsets.groupId, topic, p, next);
       throw error;
     }
     this.written.results += results.length;

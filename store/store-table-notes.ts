@@ -22,6 +22,7 @@ export const TABLE_NOTES: Record<(typeof STORE_TABLES)[number], string> = {
   archive_checks: 'Concord: when backfill last looked at the archive for a (pipeline, day): files written after checked_through (epoch ms) are news.',
   pruned_days: 'Concord: (pipeline, day)s the retention deleted (concord prune), when (pruned_at, epoch ms) and how many rows.',
   watermarks: 'Concord: each pipeline\'s event-time watermark W (epoch ms) as the stream last reported it.',
+  sink_offsets: 'Concord: per sink group, topic and partition, the offset after the last record a sink wrote into this store (in the same transaction): a group that committed past it finds the store older than its reads (a restored backup) and is refused.',
   reconciliations: 'Concord: each reconciliation of a (pipeline, day) under a job id (a later run under the id of a published one: "<job id> at <time>"): status (published, unchanged, failed_unexplained), the version it published or found live (generation), the full report (report_json). at_ms: epoch ms.',
 };
 
