@@ -1,7 +1,6 @@
 import { closeSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../pipeline/errors.ts';
-import { damagedStoreError, truncatedDuckDbFile } from './duckdb-damage.ts';
 
 /** DuckDB's file magic: bytes 8..11 of every database file it writes (after an 8-byte checksum). */
 const MAGIC = Buffer.from('DUCK');
@@ -30,8 +29,6 @@ export function checkDuckDbStorePath(path: string, url: string): void {
       const what = found.size === 0 ? 'an empty file' : 'another kind of file';
       throw new ConfigError(`store ${url}: ${path} is not a DuckDB database (${what}): name the store file Concord wrote, or a new file`);
     }
-    const truncated = readable(path) ? truncatedDuckDbFile(path, found.size) : undefined;
-    if (truncated !== undefined) throw damagedStoreError(path, truncated);
     return;
   }
   for (let p = dirname(resolve(path)); ; p = dirname(p)) {
@@ -41,15 +38,6 @@ export function checkDuckDbStorePath(path: string, url: string): void {
       return;
     }
     if (dirname(p) === p) return;
-  }
-}
-
-function readable(path: string): boolean {
-  try {
-    closeSync(openSync(path, 'r'));
-    return true;
-  } catch {
-    return false; // DuckDB says why when it opens it
   }
 }
 
