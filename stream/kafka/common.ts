@@ -194,6 +194,16 @@ function unknownTopic(error: unknown): string | undefined {
 }
 
 /**
+ * The broker's refusal of this client's credentials (a password, a certificate) as the user's error
+ * (exit 2, what to set), if that is why `error` happened; else undefined. At the first contact or after
+ * a reconnect under a running process alike: a password rotated on the broker is refused on every retry.
+ */
+export function securityFailure(s: KafkaSettings, error: unknown): KafkaClientError | undefined {
+  const insecure = securityProblem(error, s.brokers, s.security ?? PLAINTEXT);
+  return insecure === undefined ? undefined : new KafkaClientError(insecure, error, { domain: 'user', retriable: false });
+}
+
+/**
  * The failure of `what` as one sentence that says what to do: a broker that cannot be reached (with
  * why, once: the client's retries each repeated the same cause), a topic that does not exist, or what
  * the broker said.
@@ -201,9 +211,8 @@ function unknownTopic(error: unknown): string | undefined {
 export function kafkaFailure(what: string, s: KafkaSettings, error: unknown): KafkaClientError {
   if (error instanceof KafkaClientError) return error;
   // Before "cannot reach": the library wraps a refused password or an untrusted certificate in a network error.
-  const security = s.security ?? PLAINTEXT;
-  const insecure = securityProblem(error, s.brokers, security);
-  if (insecure !== undefined) return new KafkaClientError(insecure, error, { domain: 'user', retriable: false });
+  const insecure = securityFailure(s, error);
+  if (insecure !== undefined) return insecure;
   const unreachable = unreachableReason(error);
   if (unreachable !== undefined) {
     return new KafkaClientError(`cannot reach the Kafka broker at ${s.brokers.join(',')} (${unreachable}): is it running? \`npm run infra:up\`, or set KAFKA_BROKERS`, error);

@@ -7,7 +7,7 @@ import { FetchPositionGuard, type GuardedConsumer } from './fetch-positions.ts';
 import { FetchMetadataGuard, type MetadataConsumer } from './fetch-metadata-guard.ts';
 import { inRecord, type FetchedPartition } from './fetched-records.ts';
 import { ReadAhead, type TakingConsumer } from './read-ahead.ts';
-import { baseOptions, KafkaClientError, wrap, type GroupGeneration, type InBatch, type KafkaSettings } from './common.ts';
+import { baseOptions, KafkaClientError, securityFailure, wrap, type GroupGeneration, type InBatch, type KafkaSettings } from './common.ts';
 import { envNumber } from '../../pipeline/env-number.ts';
 
 // Values stay bytes until judged (sources/line-limits.ts): a string deserializer would turn bytes that
@@ -143,9 +143,16 @@ export class BatchConsumer {
     // CONCORD_KAFKA_MAX_BYTES_PER_PARTITION bounds a fetched batch (smaller: more, smaller transactions).
     const maxBytesPerPartition = envNumber('CONCORD_KAFKA_MAX_BYTES_PER_PARTITION', 1 << 20, { integer: true, min: 1, unit: 'bytes' });
     const session = sessionTimeoutMs();
+    let self: BatchConsumer | undefined;
     const consumer: StringConsumer = new Consumer({
       // More patience than the other clients: after a stall the group coordinator may take a while to rejoin.
-      ...baseOptions(s), retries: 30, retryDelay: 200, groupId: options.groupId, groupProtocol: 'classic',
+      ...baseOptions(s), retries: 30, retryDelay: (_client: unknown, operation: string, _attempt: number, _retries: number, error: unknown) => {
+        // The library retries a refused password or certificate as an outage: nested (a fetch's metadata,
+        // a heartbeat's coordinator), 30 x 30 tries. After a reconnect with a password rotated on the
+        // broker an idle sink sat ~15 minutes reconnecting in silence. Refused credentials end it (exit 2).
+        if (error instanceof Error && securityFailure(s, error)) setImmediate(() => self?.failed(operation, error));
+        return 200;
+      }, groupId: options.groupId, groupProtocol: 'classic',
       ...(options.instanceId ? { groupInstanceId: options.instanceId } : {}),
       sessionTimeout: session, rebalanceTimeout: Math.max(session, 30_000), heartbeatInterval: Math.min(1_000, Math.floor(session / 3)),
       // A fetch waits at most this long for data.
@@ -155,7 +162,7 @@ export class BatchConsumer {
     // Registered before the stream exists, so its join handler runs before the stream's (fetch-positions.ts).
     const guard = new FetchPositionGuard(consumer as unknown as GuardedConsumer);
     // Its read-ahead takes the records of what the guard lets through (read-ahead.ts).
-    const self = new BatchConsumer(s, consumer, options, guard);
+    self = new BatchConsumer(s, consumer, options, guard);
     // A stream outliving its consumer's topic list fails its fetch instead of throwing (fetch-metadata-guard.ts).
     const metadataGuard = new FetchMetadataGuard(consumer as unknown as MetadataConsumer, options.topics);
     consumer.on('consumer:group:join', (e: { groupId: string; memberId: string; generationId: number; assignments: GroupAssignment[] | null }) => {
@@ -278,7 +285,7 @@ export class BatchConsumer {
 
   private failed(what: string, error: Error): void {
     if (this.stopped || this.failure) return;
-    const failure = new KafkaClientError(`${what} failed against ${this.settings.brokers.join(',')}: ${error.message}`, error);
+    const failure = securityFailure(this.settings, error) ?? new KafkaClientError(`${what} failed against ${this.settings.brokers.join(',')}: ${error.message}`, error);
     this.failure = failure;
     this.options.onError?.(failure);
   }

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { infraSettings } from '../../infra/settings.ts';
 import { TEST_SASL_PASSWORD, TEST_SASL_USER, TEST_STORE_PASSWORD, tlsFiles } from '../../infra/kafka-security.ts';
 import { concord } from '../fixtures/cli.ts';
+import { setScramPassword } from '../fixtures/scram-users.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // A secured cluster as the broker of `npm run infra:up` offers it (infra/kafka-security.ts): SASL_SSL
@@ -119,5 +121,35 @@ describe('a secured Kafka (SASL_SSL with SCRAM, mutual TLS)', { timeout: 240_000
     const fileArchive = concord(['archive', '--schema', 'clicks', '--dir', join(ws.dir, 'file-archive'), '--input', config, '--config', config]);
     expect(fileArchive.code, fileArchive.stderr).toBe(2);
     expect(fileArchive.stderr).toBe('concord archive: --config: an option of --from-kafka, not of --input\n');
+  });
+  it('a password rotated under a running sink: at its next connection, exit 2 with "SASL authentication failed", not a silent retry', async () => {
+    // Its own user (the shared one's password must not change); the connections dropped as a broker restart drops them.
+    const user = `rotation-${randomUUID().slice(0, 8)}`;
+    const [first, second] = [`first-${randomUUID()}`, `second-${randomUUID()}`];
+    setScramPassword(infra, user, first);
+    try {
+      const flag = join(ws.dir, `drop-${user}`);
+      const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sink', '--from-kafka', '--store', `duckdb:${join(ws.dir, `${user}.duckdb`)}`], {
+        cwd: resolve(import.meta.dirname, '../..'), stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ...scram, KAFKA_SASL_USERNAME: user, KAFKA_SASL_PASSWORD_FILE: '', KAFKA_SASL_PASSWORD: first,
+          CONCORD_TOPIC_PREFIX: `secured-${user}.`, CONCORD_TEST_DROP_FLAG: flag,
+          NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${resolve(import.meta.dirname, '../fixtures/drop-connections-on-flag.mjs')}` },
+      });
+      let stderr = '';
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      await new Promise<void>((ready) => child.stderr.on('data', (d) => { stderr += String(d); if (stderr.includes('sink: 0 results')) ready(); }));
+      setScramPassword(infra, user, second);
+      writeFileSync(flag, '');
+      // Without the fix: the library retried the refusal as an outage (30 x 30 tries, ~15 min) and said nothing.
+      const timer = setTimeout(() => child.kill(), 60_000);
+      const code = await exited;
+      clearTimeout(timer);
+      expect(code, stderr).toBe(2);
+      expect(stderr.trim().split('\n').at(-1)).toBe(`concord sink: SASL authentication failed for user "${user}" (SCRAM-SHA-512) at ${scram.KAFKA_BROKERS}: check the user name ` +
+        '(KAFKA_SASL_USERNAME) and the password (environment KAFKA_SASL_PASSWORD), and that the cluster has SCRAM-SHA-512 credentials for this user');
+      expect(stderr).not.toContain(first);
+    } finally {
+      setScramPassword(infra, user, null);
+    }
   });
 });
