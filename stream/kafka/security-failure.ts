@@ -74,7 +74,8 @@ export function securityProblem(error: unknown, brokers: readonly string[], secu
 /**
  * The first contact's connection was taken and then closed by the broker (not refused): what a SASL
  * listener does to a client that does not authenticate, and a mutual-TLS one (TLS 1.3) to a client
- * without a certificate. Said as the settings' problem then; undefined when this client gives both.
+ * without a certificate, or with one it refuses (expired: measured, the client sees only the close).
+ * Said as the settings' problem then; undefined when this client gives SASL.
  */
 export function closedByBroker(reason: string, brokers: readonly string[], security: KafkaSecurity): string | undefined {
   if (!/closed|ECONNRESET|socket hang up|EPIPE/i.test(reason) || security.sasl) return undefined;
@@ -82,6 +83,9 @@ export function closedByBroker(reason: string, brokers: readonly string[], secur
   const wants = [
     'SASL: set KAFKA_SECURITY_PROTOCOL to SASL_SSL (or SASL_PLAINTEXT) with KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD_FILE',
     ...(security.tls && !clientCert ? ['a client certificate (mutual TLS): set KAFKA_SSL_CERTIFICATE_LOCATION and KAFKA_SSL_KEY_LOCATION, or KAFKA_SSL_KEYSTORE_LOCATION'] : []),
+    // An expired or replaced certificate is closed on the same way: only its holder can check its dates.
+    ...(security.tls && clientCert ? [`another client certificate: the one given (${security.tls.cert ? 'KAFKA_SSL_CERTIFICATE_LOCATION' : 'KAFKA_SSL_KEYSTORE_LOCATION'}) ` +
+      'may have expired (check its dates: openssl x509 -noout -dates) or not be signed by a CA the broker trusts'] : []),
   ];
   return `the broker at ${brokers.join(',')} took the connection and closed it (${reason}) with the security protocol ${security.protocol} (${security.protocolFrom}): ` +
     `its listener wants ${wants.join('; or ')}. Check that KAFKA_BROKERS names the listener you mean`;

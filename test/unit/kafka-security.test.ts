@@ -4,6 +4,7 @@ import { inspect } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { loadKafkaSecurity, Secret, securityOptions } from '../../stream/kafka/security.ts';
+import { closedByBroker } from '../../stream/kafka/security-failure.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // The settings a secured cluster needs, checked before any connection (the broker side is in
@@ -80,5 +81,13 @@ describe('Kafka security settings', () => {
     expect(refused({ ...tls, KAFKA_SSL_KEYSTORE_LOCATION: notPem, KAFKA_SSL_KEYSTORE_PASSWORD: PASSWORD })).not.toContain(PASSWORD);
     expect(refused({ ...sasl, KAFKA_SASL_PASSWORD_FILE: join(ws.dir, 'missing-password') })).toContain('cannot read');
     expect(refused({ ...tls, KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM: 'off' })).toContain('is neither https');
+  });
+
+  it('a mutual-TLS listener closing on a client that gave a certificate: says it may have expired, not only "set SASL"', () => {
+    // Measured: a keystore whose certificate had expired got only "Connection closed" from the broker (TLS 1.3).
+    const security = { protocol: 'SSL' as const, protocolFrom: 'environment KAFKA_SECURITY_PROTOCOL', tls: { keystore: new Secret(Buffer.from('p12')), checkHostname: true } };
+    const said = closedByBroker('Connection closed', ['b:9095'], security);
+    expect(said).toContain('another client certificate: the one given (KAFKA_SSL_KEYSTORE_LOCATION) may have expired (check its dates: openssl x509 -noout -dates)');
+    expect(said).not.toContain('a client certificate (mutual TLS): set');
   });
 });
