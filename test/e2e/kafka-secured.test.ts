@@ -8,6 +8,7 @@ import { infraSettings } from '../../infra/settings.ts';
 import { TEST_SASL_PASSWORD, TEST_SASL_USER, TEST_STORE_PASSWORD, tlsFiles } from '../../infra/kafka-security.ts';
 import { concord } from '../fixtures/cli.ts';
 import { setScramPassword } from '../fixtures/scram-users.ts';
+import { deleteTopic, topicsStartingWith } from '../fixtures/kafka-topics.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // A secured cluster as the broker of `npm run infra:up` offers it (infra/kafka-security.ts): SASL_SSL
@@ -150,6 +151,7 @@ describe('a secured Kafka (SASL_SSL with SCRAM, mutual TLS)', { timeout: 240_000
       expect(stderr).not.toContain(first);
     } finally {
       setScramPassword(infra, user, null);
+      for (const topic of await topicsStartingWith(`secured-${user}.`)) await deleteTopic(topic);
     }
   });
 });
