@@ -7,7 +7,7 @@ import type { LineProblem } from '../../sources/line-limits.ts';
 import { ConcordError, type ErrorDomain } from '../../pipeline/errors.ts';
 import { parseBrokers } from './brokers.ts';
 import { loadKafkaSecurity, PLAINTEXT, securityOptions, type KafkaSecurity } from './security.ts';
-import { closedByBroker, securityProblem } from './security-failure.ts';
+import { closedByBroker, securityProblem, settingsRefused } from './security-failure.ts';
 
 export class KafkaClientError extends ConcordError {
   constructor(message: string, cause?: unknown, options: { domain?: ErrorDomain; retriable?: boolean } = {}) {
@@ -201,6 +201,15 @@ function unknownTopic(error: unknown): string | undefined {
 export function securityFailure(s: KafkaSettings, error: unknown): KafkaClientError | undefined {
   const insecure = securityProblem(error, s.brokers, s.security ?? PLAINTEXT);
   return insecure === undefined ? undefined : new KafkaClientError(insecure, error, { domain: 'user', retriable: false });
+}
+
+/**
+ * `securityFailure` for a process already running: only an outright refusal of its settings
+ * (security-failure.ts `settingsRefused`), never a handshake cut short, which a broker restarting
+ * causes too (a worker must ride a rolling restart out, not exit 2).
+ */
+export function settingsRefusedFailure(s: KafkaSettings, error: unknown): KafkaClientError | undefined {
+  return settingsRefused(error) ? securityFailure(s, error) : undefined;
 }
 
 /**

@@ -7,7 +7,7 @@ import { FetchPositionGuard, type GuardedConsumer } from './fetch-positions.ts';
 import { FetchMetadataGuard, type MetadataConsumer } from './fetch-metadata-guard.ts';
 import { inRecord, type FetchedPartition } from './fetched-records.ts';
 import { ReadAhead, type TakingConsumer } from './read-ahead.ts';
-import { baseOptions, KafkaClientError, securityFailure, wrap, type GroupGeneration, type InBatch, type KafkaSettings } from './common.ts';
+import { baseOptions, KafkaClientError, settingsRefusedFailure, wrap, type GroupGeneration, type InBatch, type KafkaSettings } from './common.ts';
 import { envNumber } from '../../pipeline/env-number.ts';
 
 // Values stay bytes until judged (sources/line-limits.ts): a string deserializer would turn bytes that
@@ -149,8 +149,9 @@ export class BatchConsumer {
       ...baseOptions(s), retries: 30, retryDelay: (_client: unknown, operation: string, _attempt: number, _retries: number, error: unknown) => {
         // The library retries a refused password or certificate as an outage: nested (a fetch's metadata,
         // a heartbeat's coordinator), 30 x 30 tries. After a reconnect with a password rotated on the
-        // broker an idle sink sat ~15 minutes reconnecting in silence. Refused credentials end it (exit 2).
-        if (error instanceof Error && securityFailure(s, error)) setImmediate(() => self?.failed(operation, error));
+        // broker an idle sink sat ~15 minutes reconnecting in silence. Refused settings end it (exit 2); a
+        // handshake cut short (a broker restarting) is retried.
+        if (error instanceof Error && settingsRefusedFailure(s, error)) setImmediate(() => self?.failed(operation, error));
         return 200;
       }, groupId: options.groupId, groupProtocol: 'classic',
       ...(options.instanceId ? { groupInstanceId: options.instanceId } : {}),
@@ -285,7 +286,7 @@ export class BatchConsumer {
 
   private failed(what: string, error: Error): void {
     if (this.stopped || this.failure) return;
-    const failure = securityFailure(this.settings, error) ?? new KafkaClientError(`${what} failed against ${this.settings.brokers.join(',')}: ${error.message}`, error);
+    const failure = settingsRefusedFailure(this.settings, error) ?? new KafkaClientError(`${what} failed against ${this.settings.brokers.join(',')}: ${error.message}`, error);
     this.failure = failure;
     this.options.onError?.(failure);
   }

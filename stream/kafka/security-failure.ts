@@ -72,6 +72,22 @@ export function securityProblem(error: unknown, brokers: readonly string[], secu
 }
 
 /**
+ * Whether `error` is the broker refusing this client's settings outright (a SASL authentication failure,
+ * a certificate verify failure, a TLS alert refusing the client's certificate, a TLS listener spoken to in
+ * plaintext), as opposed to a TLS handshake cut short or a connection closed: a broker restarting (a
+ * rolling upgrade) does those too, and a running process rides them out as an outage. The retries of a
+ * running consumer end only on this (consumer.ts).
+ */
+export function settingsRefused(error: unknown): boolean {
+  return chain(error).some((e) => {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    return e.message === 'Broker requires TLS.' || e instanceof AuthenticationError || hasApiId(e, 'SASL_AUTHENTICATION_FAILED')
+      || UNTRUSTED.has(code) || EXPIRED.has(code) || code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+      || /certificate required|bad certificate|unknown ca|ALERT_CERTIFICATE_REQUIRED|ALERT_BAD_CERTIFICATE|ALERT_UNKNOWN_CA/i.test(`${code} ${e.message}`);
+  });
+}
+
+/**
  * The first contact's connection was taken and then closed by the broker (not refused): what a SASL
  * listener does to a client that does not authenticate, and a mutual-TLS one (TLS 1.3) to a client
  * without a certificate, or with one it refuses (expired: measured, the client sees only the close).

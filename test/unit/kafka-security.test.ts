@@ -4,7 +4,8 @@ import { inspect } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { loadKafkaSecurity, Secret, securityOptions } from '../../stream/kafka/security.ts';
-import { closedByBroker } from '../../stream/kafka/security-failure.ts';
+import { AuthenticationError } from '@platformatic/kafka';
+import { closedByBroker, settingsRefused } from '../../stream/kafka/security-failure.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // The settings a secured cluster needs, checked before any connection (the broker side is in
@@ -89,5 +90,19 @@ describe('Kafka security settings', () => {
     const said = closedByBroker('Connection closed', ['b:9095'], security);
     expect(said).toContain('another client certificate: the one given (KAFKA_SSL_KEYSTORE_LOCATION) may have expired (check its dates: openssl x509 -noout -dates)');
     expect(said).not.toContain('a client certificate (mutual TLS): set');
+  });
+  // A running consumer ends its retries (exit 2) only on these: a broker restarting (a rolling upgrade)
+  // cuts TLS handshakes short and closes connections too, and a worker must ride that out.
+  it('a running consumer gives up on a refusal of its settings, not on a handshake cut short', () => {
+    const coded = (message: string, code: string) => Object.assign(new Error(message), { code });
+    for (const refused of [
+      new AuthenticationError('SASL authentication failed.'), coded('certificate has expired', 'CERT_HAS_EXPIRED'),
+      coded('self-signed certificate in certificate chain', 'SELF_SIGNED_CERT_IN_CHAIN'), new Error('tlsv13 alert certificate required'),
+      new Error('Connection failed', { cause: new AuthenticationError('SASL authentication failed.') }),
+    ]) expect(settingsRefused(refused), refused.message).toBe(true);
+    for (const passing of [
+      new Error('Client network socket disconnected before secure TLS connection was established'), coded('read ECONNRESET', 'ECONNRESET'),
+      new Error('TLS handshake failed'), coded('connect ECONNREFUSED 127.0.0.1:9094', 'ECONNREFUSED'), new Error('Connection closed'),
+    ]) expect(settingsRefused(passing), passing.message).toBe(false);
   });
 });
