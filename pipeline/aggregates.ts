@@ -36,6 +36,11 @@ export interface AggregateFunction<A> {
   /** The output value; `null` when undefined (e.g. min over no numeric values). */
   result(acc: A): number | null;
   serialize(acc: A): unknown;
+  /**
+   * Optional: `JSON.stringify(serialize(acc))`, given without stringifying (a sketch's 22 KB of text kept
+   * until a register changes: a fired pane's partial is re-sent for every event it takes).
+   */
+  serializedJson?(acc: A): string;
   deserialize(data: unknown): A;
 }
 
@@ -172,6 +177,7 @@ function approxDistinctFn(field: string, precision: number): AggregateFunction<H
     merge: (into, other) => { into.merge(other); return into; },
     result: (acc) => acc.estimate(),
     serialize: (acc) => acc.serialize(),
+    serializedJson: (acc) => acc.serializedJson(),
     deserialize: (data) => HyperLogLog.deserialize(String(data)),
   };
 }
