@@ -134,6 +134,13 @@ export class WindowedOperator extends EventTimeOperator {
     return pane?.accs.map((acc, i) => this.fns[i]!.serialize(acc));
   }
 
+  /** `paneAccumulators` as JSON text (what a partial carries), from each aggregate's own JSON when it has one. */
+  paneAccumulatorsJson(windowStart: number, keyId = ''): string | undefined {
+    const pane = this.windows.get(windowStart)?.panes.get(keyId);
+    if (!pane) return undefined;
+    return `[${pane.accs.map((acc, i) => { const f = this.fns[i]!; return f.serializedJson ? f.serializedJson(acc) : JSON.stringify(f.serialize(acc)); }).join(',')}]`;
+  }
+
   /**
    * From a whole snapshot, or an incremental head with its cells (`parts` given: restored by a worker,
    * which checkpoints incrementally). After a whole one every cell is written by the next `checkpoint`,
