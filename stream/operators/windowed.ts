@@ -138,7 +138,7 @@ export class WindowedOperator extends EventTimeOperator {
   paneAccumulatorsJson(windowStart: number, keyId = ''): string | undefined {
     const pane = this.windows.get(windowStart)?.panes.get(keyId);
     if (!pane) return undefined;
-    return `[${pane.accs.map((acc, i) => { const f = this.fns[i]!; return f.serializedJson ? f.serializedJson(acc) : JSON.stringify(f.serialize(acc)); }).join(',')}]`;
+    return `[${pane.accs.map((acc, i) => { const f = this.fns[i]!; return f.serializedJson ? f.serializedJson(acc) : (JSON.stringify(f.serialize(acc)) ?? 'null'); }).join(',')}]`;
   }
 
   /**

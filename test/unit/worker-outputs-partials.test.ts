@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { uniqueVisitors5m } from '../../examples/seed.ts';
+import { seedRegistry, uniqueVisitors5m } from '../../examples/seed.ts';
+import { approxDistinct, avg, count, countDistinct, max, min, sum } from '../../pipeline/aggregates.ts';
+import { checkDefinition, definitionVersion, type WindowedPipeline } from '../../pipeline/definition.ts';
+import { paneId } from '../../pipeline/keys.ts';
 import { HyperLogLog } from '../../pipeline/hyperloglog.ts';
 import { needsMergeStage, topicNames } from '../../stream/kafka/topics.ts';
 import type { PartialMessage } from '../../stream/merge-messages.ts';
@@ -49,5 +52,38 @@ describe('partials of a fired approx_distinct pane, one per event', () => {
     expect(records.map((r) => r.value)).toEqual(sketches.map((sketch, i) => JSON.stringify({
       type: 'partial', pipeline: def.name, definition, partition: 0, window_start: 0, window_end: 300_000, key: {}, revision: i + 1, accumulators: [sketch],
     } satisfies PartialMessage)));
+  });
+
+  it('carry every kind of accumulator as the stringified message would (exact sums, extremes, sets, sketches)', () => {
+    const def = checkDefinition({
+      ...uniqueVisitors5m(), name: 'reemit_mixed', schema: seedRegistry().schema('transactions'), key: ['country'],
+      aggregates: [
+        { output: 'n', aggregate: count() }, { output: 'total', aggregate: sum('amount') }, { output: 'mean', aggregate: avg('amount') },
+        { output: 'low', aggregate: min('amount') }, { output: 'high', aggregate: max('amount') },
+        { output: 'users', aggregate: countDistinct('user_id') }, { output: 'approx', aggregate: approxDistinct('user_id', 4) },
+      ],
+    }) as WindowedPipeline;
+    expect(needsMergeStage(def)).toBe(true);
+    let op: WindowedOperator | undefined;
+    const outputs = new WorkerOutputs('partials-reemit', 'transactions', [def], [true], topicNames('reemit.'), { late: 0, latePerPipeline: {}, results: 0 }, () => op);
+    op = new WindowedOperator(def, outputs.emitterFor(0, 0));
+    const position = { source: 'p0', offset: 0 };
+    const txn = (i: number, ts: number) => {
+      position.offset = i;
+      op!.process({ txn_id: `t${i}`, ts, user_id: `u${i % 7}`, country: i % 3 === 0 ? 'FR' : 'DE', amount: i % 5 === 0 ? 2 ** 53 - 1 : 100 + i }, position);
+    };
+    for (let i = 0; i < 30; i++) txn(i, 1_000 + i);
+    op.onWatermark(400_000);
+    outputs.take();
+    const expected: string[] = [];
+    for (let i = 30; i < 45; i++) {
+      txn(i, 2_000 + i);
+      const country = i % 3 === 0 ? 'FR' : 'DE';
+      expected.push(JSON.stringify({
+        type: 'partial', pipeline: def.name, definition: definitionVersion(def), partition: 0, window_start: 0, window_end: 300_000, key: { country },
+        revision: expected.filter((e) => e.includes(`"${country}"`)).length + 1, accumulators: op.paneAccumulators(0, paneId(def.key, { country }))!,
+      } satisfies PartialMessage));
+    }
+    expect(outputs.take().records.map((r) => r.value)).toEqual(expected);
   });
 });
