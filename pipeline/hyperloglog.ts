@@ -35,10 +35,16 @@ export class HyperLogLog {
     checkPrecision(precision);
     this.precision = precision;
     this.registers = registers ?? new Uint8Array(1 << precision);
-    const histogram = registerHistogram(this.registers, precision);
-    // A rank past 65 - p lengthens the histogram: no hash gives it (a damaged checkpoint or partial).
-    if (histogram.length !== 66 - precision) throw new DefinitionError(`HyperLogLog register rank above ${65 - precision}`);
-    this.counts = Int32Array.from(histogram);
+    this.counts = new Int32Array(66 - precision);
+    if (registers === undefined) this.counts[0] = 1 << precision; // a new sketch: no scan (one per pane and merge)
+    else {
+      for (let i = 0; i < registers.length; i++) {
+        const rank = registers[i]!;
+        // No hash gives a rank past 65 - p (a damaged checkpoint or partial).
+        if (rank > 65 - precision) throw new DefinitionError(`HyperLogLog register rank above ${65 - precision}`);
+        this.counts[rank]!++;
+      }
+    }
   }
 
   add(value: string): void {
