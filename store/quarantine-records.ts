@@ -7,7 +7,8 @@
  */
 import type { StreamQuarantine } from '../reconcile/stream-quarantine.ts';
 import type { DeadLetter } from '../schemas/results.ts';
-import type { SqlDriver, StageColumn } from './sql-driver.ts';
+import { readVerdicts, verdictTableDdl, writeVerdicts, type VerdictTable } from './event-verdicts.ts';
+import type { SqlDriver } from './sql-driver.ts';
 
 export interface QuarantineRecord {
   readonly schema: string;
@@ -35,32 +36,17 @@ export function quarantineRecordOfJson(row: Record<string, unknown>): Quarantine
   return { schema: row.schema, source: row.source, offset: row.offset, eventTime, reference };
 }
 
-export const QUARANTINED_EVENTS_DDL = (s: string) => `CREATE TABLE IF NOT EXISTS ${s}.quarantined_events (schema_name TEXT NOT NULL,
-  source TEXT NOT NULL, "offset" BIGINT NOT NULL, event_ts BIGINT NOT NULL, reference BIGINT NOT NULL, PRIMARY KEY (schema_name, source, "offset"))`;
+const TABLE: VerdictTable = { table: 'quarantined_events', stage: 'stage_quarantined', detail: { name: 'reference', type: 'BIGINT' } };
 
-const COLUMNS: StageColumn[] = [
-  { name: 'schema_name', type: 'TEXT' }, { name: 'source', type: 'TEXT' }, { name: 'off', type: 'BIGINT' }, { name: 'event_ts', type: 'BIGINT' }, { name: 'reference', type: 'BIGINT' },
-];
+export const QUARANTINED_EVENTS_DDL = (s: string) => verdictTableDdl(TABLE, s);
 
 /** Inserts the records not stored yet; returns how many were new. */
-export async function writeQuarantined(tx: SqlDriver, s: string, records: readonly QuarantineRecord[]): Promise<number> {
-  if (records.length === 0) return 0;
-  const unique = new Map(records.map((r) => [`${r.schema}\u0000${r.source}\u0000${r.offset}`, r]));
-  const stage = await tx.stage(s, 'stage_quarantined', COLUMNS, [...unique.values()].map((r) => [r.schema, r.source, r.offset, Math.trunc(r.eventTime), Math.trunc(r.reference)]));
-  return tx.execute(
-    `INSERT INTO ${s}.quarantined_events (schema_name, source, "offset", event_ts, reference)
-     SELECT schema_name, source, off, event_ts, reference FROM ${stage} q
-     WHERE NOT EXISTS (SELECT 1 FROM ${s}.quarantined_events e WHERE e.schema_name = q.schema_name AND e.source = q.source AND e."offset" = q.off)`);
+export function writeQuarantined(tx: SqlDriver, s: string, records: readonly QuarantineRecord[]): Promise<number> {
+  return writeVerdicts(tx, s, TABLE, records.map((r) => ({ ...r, detail: Math.trunc(r.reference) })));
 }
-
-/** The largest epoch ms a date holds (ECMAScript's limit). */
-const MAX_TIME = 8.64e15;
 
 /** The verdicts of `schema`'s events with from <= event time < to. */
 export async function readQuarantined(db: SqlDriver, s: string, schema: string, from: number, to: number): Promise<StreamQuarantine[]> {
-  const rows = await db.query(
-    `SELECT source, "offset", event_ts, reference FROM ${s}.quarantined_events WHERE schema_name = $1 AND event_ts >= $2 AND event_ts < $3 ORDER BY source, "offset"`,
-    // Within what a BIGINT holds (an open end, +-Infinity, is every time there is).
-    [schema, Math.floor(Math.max(from, -MAX_TIME)), Math.ceil(Math.min(to, MAX_TIME))]);
-  return rows.map((r) => ({ position: { source: String(r.source), offset: Number(r.offset) }, eventTime: Number(r.event_ts), reference: Number(r.reference) }));
+  const rows = await readVerdicts(db, s, TABLE, schema, from, to);
+  return rows.map((r) => ({ position: { source: r.source, offset: r.offset }, eventTime: r.eventTime, reference: Number(r.detail) }));
 }

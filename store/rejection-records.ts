@@ -10,7 +10,8 @@
  */
 import type { StreamQuarantine } from '../reconcile/stream-quarantine.ts';
 import type { DeadLetter } from '../schemas/results.ts';
-import type { SqlDriver, StageColumn } from './sql-driver.ts';
+import { readVerdicts, verdictTableDdl, writeVerdicts, type VerdictTable } from './event-verdicts.ts';
+import type { SqlDriver } from './sql-driver.ts';
 
 export interface RejectionRecord {
   readonly schema: string;
@@ -47,31 +48,17 @@ export function rejectionRecordOfJson(row: Record<string, unknown>): RejectionRe
   return Number.isFinite(eventTime) ? { schema: row.schema, source: row.source, offset: row.offset, eventTime, reason: row.reason } : null;
 }
 
-export const REJECTED_EVENTS_DDL = (s: string) => `CREATE TABLE IF NOT EXISTS ${s}.rejected_events (schema_name TEXT NOT NULL,
-  source TEXT NOT NULL, "offset" BIGINT NOT NULL, event_ts BIGINT NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (schema_name, source, "offset"))`;
+const TABLE: VerdictTable = { table: 'rejected_events', stage: 'stage_rejected', detail: { name: 'reason', type: 'TEXT' } };
 
-const COLUMNS: StageColumn[] = [
-  { name: 'schema_name', type: 'TEXT' }, { name: 'source', type: 'TEXT' }, { name: 'off', type: 'BIGINT' }, { name: 'event_ts', type: 'BIGINT' }, { name: 'reason', type: 'TEXT' },
-];
+export const REJECTED_EVENTS_DDL = (s: string) => verdictTableDdl(TABLE, s);
 
 /** Inserts the records not stored yet; returns how many were new. */
-export async function writeRejected(tx: SqlDriver, s: string, records: readonly RejectionRecord[]): Promise<number> {
-  if (records.length === 0) return 0;
-  const unique = new Map(records.map((r) => [`${r.schema}\u0000${r.source}\u0000${r.offset}`, r]));
-  const stage = await tx.stage(s, 'stage_rejected', COLUMNS, [...unique.values()].map((r) => [r.schema, r.source, r.offset, Math.trunc(r.eventTime), cut(r.reason)]));
-  return tx.execute(
-    `INSERT INTO ${s}.rejected_events (schema_name, source, "offset", event_ts, reason)
-     SELECT schema_name, source, off, event_ts, reason FROM ${stage} q
-     WHERE NOT EXISTS (SELECT 1 FROM ${s}.rejected_events e WHERE e.schema_name = q.schema_name AND e.source = q.source AND e."offset" = q.off)`);
+export function writeRejected(tx: SqlDriver, s: string, records: readonly RejectionRecord[]): Promise<number> {
+  return writeVerdicts(tx, s, TABLE, records.map((r) => ({ ...r, detail: cut(r.reason) })));
 }
-
-/** The largest epoch ms a date holds (ECMAScript's limit). */
-const MAX_TIME = 8.64e15;
 
 /** The refusals of `schema`'s events with from <= event time < to, as reconcile's verdicts (`rejected`: the reason). */
 export async function readRejectedEvents(db: SqlDriver, s: string, schema: string, from: number, to: number): Promise<StreamQuarantine[]> {
-  const rows = await db.query(
-    `SELECT source, "offset", event_ts, reason FROM ${s}.rejected_events WHERE schema_name = $1 AND event_ts >= $2 AND event_ts < $3 ORDER BY source, "offset"`,
-    [schema, Math.floor(Math.max(from, -MAX_TIME)), Math.ceil(Math.min(to, MAX_TIME))]);
-  return rows.map((r) => ({ position: { source: String(r.source), offset: Number(r.offset) }, eventTime: Number(r.event_ts), rejected: String(r.reason) }));
+  const rows = await readVerdicts(db, s, TABLE, schema, from, to);
+  return rows.map((r) => ({ position: { source: r.source, offset: r.offset }, eventTime: r.eventTime, rejected: String(r.detail) }));
 }
