@@ -1,14 +1,13 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Producer, ProduceAcks, stringSerializers } from '@platformatic/kafka';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseDefinitions } from '../../pipeline/definitions-file.ts';
 import type { ReconcileReport } from '../../reconcile/reconcile.ts';
 import { ensureTopics, kafkaSettings } from '../../stream/kafka/client.ts';
 import { concordTopics, topicNames } from '../../stream/kafka/topics.ts';
+import { concordInBackground } from '../fixtures/cli.ts';
 import { deleteTopic } from '../fixtures/kafka-topics.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
@@ -17,7 +16,6 @@ import { tempWorkspace } from '../fixtures/workspace.ts';
 // computed per partition, each partition counting its share (docs/operations.md, "not keyed by the
 // partition key"). `concord reconcile` over the topic's archive names every such difference `mis_keyed`,
 // with the partitions, and says what to do; before, they were `unexplained`.
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const ws = tempWorkspace('concord-miskey-');
 const s = kafkaSettings('concord-test-miskey');
 const topics: string[] = [];
@@ -27,14 +25,7 @@ afterAll(async () => {
 });
 const T0 = Date.parse('2026-11-23T10:00:00Z');
 
-function cli(args: string[], prefix: string): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], {
-    cwd: root, env: { ...process.env, CONCORD_TOPIC_PREFIX: prefix, CONCORD_PARTITIONS: '2' }, stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => { stderr += String(d); });
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
-}
+const cli = (args: string[], prefix: string) => concordInBackground(args, { CONCORD_TOPIC_PREFIX: prefix, CONCORD_PARTITIONS: '2' });
 
 describe('reconcile over a topic not keyed by the schema\'s key field', () => {
   it('names the shares mis_keyed, windows and alerts, with the partitions and what to do', async () => {
