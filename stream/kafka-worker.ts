@@ -221,6 +221,10 @@ export class KafkaWorker {
       // The step in flight and its transaction end while this member is still in the group: a commit
       // after leaving it is refused (UNKNOWN_MEMBER_ID) and the restart reads those records again.
       await this.loop.settled();
+      // A stop between the pieces of a round (BATCH_RECORDS) leaves the pieces admitted before it
+      // uncommitted (the round's last piece, which steps, never came): one more step commits them, else
+      // the restart read them again. Not after a failure: that state is dropped, the restart restores.
+      if (!this.loop.failed && this.offsets.member && this.offsets.pending) await this.loop.exclusive(() => this.steps.step());
       await this.transactions.settled().catch(() => undefined);
       await this.consumer?.stop();
       await this.transactions.close();

@@ -55,6 +55,11 @@ export class MemberLoop {
     await this.exclusive(async () => undefined);
   }
 
+  /** Whether the run ended by a failure (not by `stop`): its in-memory state must not be committed. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
   stop(): void {
     this.stopping = true;
     this.resolveEnd();
