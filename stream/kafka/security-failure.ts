@@ -11,6 +11,8 @@ import type { KafkaSecurity } from './security.ts';
 const UNTRUSTED = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT',
   'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE']);
 const EXPIRED = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
+/** The TLS alerts of a broker refusing this client's certificate (or wanting one). */
+const CLIENT_CERT_REFUSED = /certificate required|bad certificate|unknown ca|ALERT_CERTIFICATE_REQUIRED|ALERT_BAD_CERTIFICATE|ALERT_UNKNOWN_CA/i;
 
 /** Every error in `error`'s chain: its causes and the errors it aggregates. */
 function chain(error: unknown, out: Error[] = [], depth = 0): Error[] {
@@ -59,7 +61,7 @@ export function securityProblem(error: unknown, brokers: readonly string[], secu
       return `the broker's certificate does not name the host connected to (${e.message}): name the brokers in KAFKA_BROKERS as the certificate does, ` +
         'or (for a test cluster only) set KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM=none';
     }
-    if (/certificate required|bad certificate|unknown ca|ALERT_CERTIFICATE_REQUIRED|ALERT_BAD_CERTIFICATE|ALERT_UNKNOWN_CA/i.test(`${code} ${e.message}`)) {
+    if (CLIENT_CERT_REFUSED.test(`${code} ${e.message}`)) {
       const given = security.tls?.cert || security.tls?.keystore;
       return `the broker at ${at} refused this client's certificate (${e.message}): ${given ? 'the client certificate given is not signed by a CA the broker trusts' :
         'it wants one (mutual TLS): set KAFKA_SSL_CERTIFICATE_LOCATION and KAFKA_SSL_KEY_LOCATION (PEM), or KAFKA_SSL_KEYSTORE_LOCATION (PKCS#12)'}`;
@@ -83,7 +85,7 @@ export function settingsRefused(error: unknown): boolean {
     const code = (e as NodeJS.ErrnoException).code ?? '';
     return e.message === 'Broker requires TLS.' || e instanceof AuthenticationError || hasApiId(e, 'SASL_AUTHENTICATION_FAILED')
       || UNTRUSTED.has(code) || EXPIRED.has(code) || code === 'ERR_TLS_CERT_ALTNAME_INVALID'
-      || /certificate required|bad certificate|unknown ca|ALERT_CERTIFICATE_REQUIRED|ALERT_BAD_CERTIFICATE|ALERT_UNKNOWN_CA/i.test(`${code} ${e.message}`);
+      || CLIENT_CERT_REFUSED.test(`${code} ${e.message}`);
   });
 }
 
