@@ -8,6 +8,7 @@ import type { DayReconciliation } from '../reconcile/day-report.ts';
 import { backfillDay, DayRecomputedError, NoArchivedDayError, reconcileDay, reportWritten } from '../reconcile/reconcile-day.ts';
 import type { SqlResultStore } from '../store/sql-store.ts';
 import { describeSummary, pruneStore, retentionSet, summarize, type RetentionPolicy } from '../store/store-retention.ts';
+import { describeVerdicts } from '../store/verdict-retention.ts';
 import { backfillDays } from './backfill-days.ts';
 import type { JobProcessors } from './job-worker.ts';
 import { storeNights } from './missed-nights.ts';
@@ -101,6 +102,6 @@ function jobAdvice(error: unknown, date: string, pipeline: string, kind: 'reconc
 /** The nightly prune: the retention over every pipeline, a day per transaction; what went, per pipeline. */
 async function prune(store: SqlResultStore, policy: RetentionPolicy, progress: Parameters<NonNullable<JobProcessors['prune']>>[0]): Promise<Record<string, unknown>> {
   const done = await pruneStore(store, policy, { onDay: (n, total, d) => progress({ done: n, total, what: d ? `${d.pipeline} ${d.day}: ${d.whole ? 'whole day' : `versions ${d.versions.join(', ')}`}` : 'nothing left to delete' }) });
-  const lines = describeSummary(summarize(done));
-  return { keepDays: policy.keepDays ?? null, keepVersions: policy.keepVersions ?? null, days: done.length, deleted: lines.length > 0 ? lines : 'nothing' };
+  const lines = [...describeSummary(summarize(done.days)), ...describeVerdicts(done.verdicts)];
+  return { keepDays: policy.keepDays ?? null, keepVersions: policy.keepVersions ?? null, days: done.days.length, deleted: lines.length > 0 ? lines : 'nothing' };
 }

@@ -15,6 +15,7 @@ import { dayOf, lateToStored, type StoredRow } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { StoreReads, type Change, type DayStatus } from './store-reads.ts';
 import { refusePrunedDay, StoreRetention, type PruneDay, type RetentionPolicy } from './store-retention.ts';
+import { VerdictRetention, type PruneVerdicts } from './verdict-retention.ts';
 import { readSinkOffsets, writeSinkOffsets, type SinkOffsets } from './sink-offsets.ts';
 import { createStoreTables } from './store-tables.ts';
 import { StreamWrites, type WriteOutcome } from './stream-writes.ts';
@@ -261,6 +262,16 @@ export class SqlResultStore implements ReconcileStore {
   /** The days `policy` deletes something of, with the rows per table (what `concord prune --dry-run` says). */
   prunePlan(policy: RetentionPolicy, pipelines?: readonly string[]): Promise<PruneDay[]> {
     return new StoreRetention(this.s, this.registry, this.sealDelayMs).plan(this.db, policy, pipelines);
+  }
+
+  /** The stream's verdicts on events `policy` deletes, per input schema of `pipelines` (verdict-retention.ts). */
+  verdictPlan(policy: RetentionPolicy, pipelines?: readonly string[]): Promise<PruneVerdicts[]> {
+    return new VerdictRetention(this.s, this.registry, this.sealDelayMs).plan(this.db, policy, pipelines);
+  }
+
+  /** Deletes what `policy` deletes of `schema`'s verdicts, in one transaction; what went (null: nothing, any more). */
+  pruneVerdicts(policy: RetentionPolicy, schema: string): Promise<PruneVerdicts | null> {
+    return this.db.transaction((tx) => new VerdictRetention(this.s, this.registry, this.sealDelayMs).prune(tx, policy, schema));
   }
 
   /** The rows held of `pipeline` per day and table, and its pruned days (what a prune left). */

@@ -2,13 +2,15 @@ import { ConcordError } from '../pipeline/errors.ts';
 import type { Registry } from '../pipeline/registry.ts';
 import { isSealed, windowOf } from './day-status.ts';
 import type { SqlDriver, SqlValue } from './sql-driver.ts';
+import type { PruneVerdicts } from './verdict-retention.ts';
 
 const DAY = 86_400_000;
 
 /**
  * What the store keeps (docs/operations.md, "Retention"). Unset: kept for good.
  * - `keepDays`: a sealed day whose end is more than this many days before its pipeline's watermark is
- *   deleted whole (every table's rows of it), leaving a `pruned_days` row readers answer "pruned" from.
+ *   deleted whole (every table's rows of it), leaving a `pruned_days` row readers answer "pruned" from;
+ *   the stream's verdicts on events of such days go per input schema (verdict-retention.ts).
  * - `keepVersions`: of a sealed day's superseded reconciled versions (not live, not the one a revert
  *   goes back to), the newest this many keep their rows; the others' rows go and they are marked `pruned`.
  * The stream's own rows (version 0) of a kept day always stay: reconcile diffs against them, late rows
@@ -239,21 +241,30 @@ export function describeSummary(summary: ReadonlyMap<string, PruneSummary>): str
 export interface PrunableStore {
   prunePlan(policy: RetentionPolicy, pipelines?: readonly string[]): Promise<PruneDay[]>;
   pruneDay(policy: RetentionPolicy, pipeline: string, day: string): Promise<PruneDay | null>;
+  /** The stream's verdicts on events the retention deletes, per input schema (verdict-retention.ts). */
+  verdictPlan(policy: RetentionPolicy, pipelines?: readonly string[]): Promise<PruneVerdicts[]>;
+  pruneVerdicts(policy: RetentionPolicy, schema: string): Promise<PruneVerdicts | null>;
   checkpoint(): Promise<void>;
 }
 
 /**
  * Plans and prunes: one transaction per day (`onDay` hears each, with how many of the plan are done),
- * then a checkpoint (DuckDB folds the deletions into its file). What was deleted, per day.
+ * then one per input schema for the stream's verdicts on its events, then a checkpoint (DuckDB folds the
+ * deletions into its file). What was deleted, per day and per schema.
  */
-export async function pruneStore(store: PrunableStore, policy: RetentionPolicy, o: { pipelines?: readonly string[]; onDay?: (done: number, total: number, day: PruneDay | null) => void | Promise<void> } = {}): Promise<PruneDay[]> {
+export async function pruneStore(store: PrunableStore, policy: RetentionPolicy, o: { pipelines?: readonly string[]; onDay?: (done: number, total: number, day: PruneDay | null) => void | Promise<void> } = {}): Promise<{ days: PruneDay[]; verdicts: PruneVerdicts[] }> {
   const plan = await store.prunePlan(policy, o.pipelines);
-  const done: PruneDay[] = [];
+  const days: PruneDay[] = [];
   for (const [i, d] of plan.entries()) {
     const pruned = await store.pruneDay(policy, d.pipeline, d.day);
-    if (pruned) done.push(pruned);
+    if (pruned) days.push(pruned);
     await o.onDay?.(i + 1, plan.length, pruned);
   }
-  if (done.length > 0) await store.checkpoint();
-  return done;
+  const verdicts: PruneVerdicts[] = [];
+  for (const v of await store.verdictPlan(policy, o.pipelines)) {
+    const pruned = await store.pruneVerdicts(policy, v.schema);
+    if (pruned) verdicts.push(pruned);
+  }
+  if (days.length > 0 || verdicts.length > 0) await store.checkpoint();
+  return { days, verdicts };
 }

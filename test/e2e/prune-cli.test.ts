@@ -21,7 +21,8 @@ describe('concord prune', () => {
     expect(dry.stdout).toBe(
       'would delete (keep days 5, superseded versions 1):\n' +
       `  ${P}: 1 day whole (${OLD}), 1 superseded version of 1 day; 17 rows ` +
-      '(changes 1, day_live 1, day_versions 1, late_events 1, reconciliations 2, result_history 1, result_rows 9, switch_log 1)\n');
+      '(changes 1, day_live 1, day_versions 1, late_events 1, reconciliations 2, result_history 1, result_rows 9, switch_log 1)\n' +
+      `  input schema clicks: verdicts on events before ${MID}; 2 rows (quarantined_events 1, rejected_events 1)\n`);
     const before = await held(file);
     expect(Object.keys(before.days)).toEqual([OLD, MID, '2026-11-23']);
 
@@ -30,12 +31,14 @@ describe('concord prune', () => {
     writeFileSync(config, JSON.stringify({ retentionDays: 5, retentionVersions: 1, allowedLateness: '5m' }));
     const run = concord(['prune', '--store', `duckdb:${file}`, '--config', config]);
     expect(run.code).toBe(0);
-    expect(run.stdout.split('\n')[1]).toBe(dry.stdout.split('\n')[1]);
+    expect(run.stdout.split('\n').slice(1, 3)).toEqual(dry.stdout.split('\n').slice(1, 3));
     expect(run.stdout).toMatch(/^deleted \(keep days 5, superseded versions 1\):\n/);
     const after = await held(file);
     expect(after.pruned).toEqual([OLD]);
     expect(Object.keys(after.days)).toEqual([MID, '2026-11-23']);
     expect(after.days[MID]).toEqual({ ...before.days[MID], result_rows: before.days[MID]!.result_rows! - 3, reconciliations: 3 });
+    // The stream's verdicts on OLD's events went with it; MID's, and the other schema's (no pipeline of it streamed here), stay.
+    expect(after.verdicts).toEqual([['clicks', 101], ['transactions', 100]]);
     // A report of the pruned day says so (exit 2), not an empty report; of a kept day it reports as before.
     const gone = concord(['report', '--date', OLD, '--pipeline', P, '--store', `duckdb:${file}`]);
     expect(gone.code).toBe(2);
@@ -60,7 +63,8 @@ describe('concord prune', () => {
 async function held(file: string) {
   const store = await openStore(`duckdb:${file}`, { registry: seedRegistry() });
   try {
-    return await store.heldRows(P);
+    const verdicts = await Promise.all(['clicks', 'transactions'].map(async (schema) => (await store.quarantinedEvents(schema, -Infinity, Infinity)).map((v) => [schema, v.position.offset])));
+    return { ...await store.heldRows(P), verdicts: verdicts.flat() };
   } finally {
     await store.close();
   }

@@ -54,7 +54,8 @@ describe('the nightly run prunes the store after its reconciles', () => {
       expect(pruned?.failedReason).toBeUndefined();
       expect(pruned?.returnvalue).toEqual({
         keepDays: 5, keepVersions: 1, days: 2,
-        deleted: [`${P}: 1 day whole (${OLD}), 1 superseded version of 1 day; 17 rows (changes 1, day_live 1, day_versions 1, late_events 1, reconciliations 2, result_history 1, result_rows 9, switch_log 1)`],
+        deleted: [`${P}: 1 day whole (${OLD}), 1 superseded version of 1 day; 17 rows (changes 1, day_live 1, day_versions 1, late_events 1, reconciliations 2, result_history 1, result_rows 9, switch_log 1)`,
+          `input schema clicks: verdicts on events before ${MID}; 2 rows (quarantined_events 1, rejected_events 1)`],
       });
       const after = await store.heldRows(P);
       expect(after).toEqual({ days: { [MID]: { ...before.days[MID], result_rows: 12, reconciliations: 3 }, '2026-11-23': before.days['2026-11-23'] }, pruned: [OLD] });

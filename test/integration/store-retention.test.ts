@@ -4,13 +4,15 @@ import { seedRegistry } from '../../examples/seed.ts';
 import { openStore, openStoreReader } from '../../store/open-store.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
 import { P, storeBackends, T0, win } from '../fixtures/result-store.ts';
-import { DAY, fillRetentionStore, MID, minuteOf, OLD, W } from '../fixtures/retention-store.ts';
+import { DAY, fillRetentionStore, MID, minuteOf, OLD, VERDICTS, W } from '../fixtures/retention-store.ts';
 
 // The store's retention (store/store-retention.ts) on both backends: exactly what remains per table after a
 // prune, what a dry run (the plan) says, and that kept days read the same before and after.
 const { schemas, backends } = storeBackends();
 
 const M = minuteOf;
+/** The other pipeline of P's input schema (clicks). */
+const U = 'unique_visitors_5m';
 
 describe.each(backends)('store retention: $name', ({ url }) => {
   const stores: SqlResultStore[] = [];
@@ -55,6 +57,31 @@ describe.each(backends)('store retention: $name', ({ url }) => {
     // A reconcile or backfill of the pruned day is refused: its stream rows are gone.
     await expect(store.publishDay(P, OLD, [win(M(OLD), '/a', 1)], { jobId: 'again', provenance: 'reconciled' })).rejects.toThrow(/deleted by the store's retention/);
     await expect(store.upsertBackfill(P, OLD, [], [], { jobId: 'bf' })).rejects.toThrow(/deleted by the store's retention/);
+  });
+
+  it('keepDays: the stream\'s verdicts on events (quarantined_events, rejected_events) go by the event\'s day once every pipeline of the input schema is past it', async () => {
+    const store = await filled();
+    const verdicts = async () => (await Promise.all(['clicks', 'transactions'].map((schema) => store.quarantinedEvents(schema, -Infinity, Infinity))))
+      .flat().map((v) => [v.position.source, v.position.offset]);
+    const all = await verdicts();
+    expect(all).toHaveLength(VERDICTS.quarantined.length + VERDICTS.rejected.length);
+    // The other pipeline of clicks streamed a day less far: OLD is within its 5 days, so its verdicts stay.
+    await store.setWatermark(U, W - 86_400_000);
+    expect(await store.verdictPlan({ keepDays: 5 })).toEqual([]);
+    expect(await store.pruneVerdicts({ keepDays: 5 }, 'clicks')).toBeNull();
+    // Both past OLD: the verdicts on OLD's events go (the quarantine and the refusal at its last ms), MID's stay;
+    // transactions' pipeline holds no watermark here, so its verdict on OLD stays too.
+    await store.setWatermark(U, W);
+    const plan = await store.verdictPlan({ keepDays: 5 });
+    expect(plan).toEqual([{ schema: 'clicks', before: MID, rows: { quarantined_events: 1, rejected_events: 1 } }]);
+    expect(await store.verdictPlan({ keepDays: 5 }, ['fraud_multi_country'])).toEqual([]);
+    expect(await store.verdictPlan({ keepVersions: 0 })).toEqual([]);
+    expect(await verdicts()).toEqual(all); // planning deletes nothing
+    expect(await store.pruneVerdicts({ keepDays: 5 }, 'clicks')).toEqual(plan[0]);
+    expect(await verdicts()).toEqual([['file:day.jsonl', 101], ['file:tx.jsonl', 100]]);
+    expect(await store.verdictPlan({ keepDays: 5 })).toEqual([]);
+    // keepDays 0 stops at the first day not sealed (2026-11-23): MID's goes.
+    expect(await store.verdictPlan({ keepDays: 0 })).toEqual([{ schema: 'clicks', before: DAY, rows: { quarantined_events: 1, rejected_events: 0 } }]);
   });
 
   it('never a day that is not sealed, however old: keepDays 0 keeps DAY (W has not sealed it) whole', async () => {
