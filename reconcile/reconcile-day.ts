@@ -45,7 +45,7 @@ export interface ReconcileStore {
   lateEvents(pipeline: string, date: string): Promise<LoggedLate[]>;
   /**
    * The events of input schema `schema` with from <= event time < to that the stream quarantined for a
-   * time too far ahead of their reference (its dead letters, reason `future_timestamp`), or refused for a
+   * time too far from their reference (its dead letters, reason `future_timestamp` or `past_horizon`), or refused for a
    * field (`rejected`: the reason; an archive made again under an alias may hold them).
    */
   quarantinedEvents(schema: string, from: number, to: number): Promise<StreamQuarantine[]>;

@@ -51,7 +51,7 @@ export interface KafkaStoreSinkStats {
 
 /**
  * The workers' committed output (concord.results, concord.late, read_committed) into the result store,
- * and from their dead letters (concord.dlq) the events they quarantined for a future timestamp: reconcile's
+ * and from their dead letters (concord.dlq) the events they quarantined for their time or refused: reconcile's
  * evidence that the stream never counted them (reconcile/stream-quarantine.ts).
  * Each batch is written to the store before its offsets commit; a restart re-reads at most one batch,
  * which the store's revision-guarded, idempotent upserts absorb: nothing lost, nothing doubled.

@@ -64,8 +64,8 @@ export class StoreSink {
   }
 
   /**
-   * A dead letter of input schema `schema`: kept when the stream quarantined the event for its future
-   * time, or refused an object of a known time for a field (reconcile's evidence that it never counted
+   * A dead letter of input schema `schema`: kept when the stream quarantined the event for its time
+   * (future_timestamp, past_horizon), or refused an object of a known time for a field (reconcile's evidence that it never counted
    * it), written with the next batch.
    */
   deadLetter(d: DeadLetter, schema: string): void {

@@ -17,7 +17,7 @@ export const TABLE_NOTES: Record<(typeof STORE_TABLES)[number], string> = {
   contradicted_cells: 'Concord: cells whose stream row another run over other input contradicted (reconcile names their differences other_run). recorded_at: epoch ms.',
   late_delta: 'Concord: rows that arrived for a sealed day, per (pipeline, day), held aside until a backfill.',
   late_events: 'Concord: the events the stream judged late, by source and offset, with the watermark they met (record_json), for reconcile\'s causes.',
-  quarantined_events: 'Concord: where the stream quarantined events of an input schema for a time too far ahead (source, offset; event_ts and reference: epoch ms), for reconcile\'s cause future_timestamp.',
+  quarantined_events: 'Concord: where the stream quarantined events of an input schema for their time (source, offset; event_ts and reference: epoch ms): event_ts > reference too far ahead (reason future_timestamp), event_ts < reference too far behind (past_horizon), for reconcile\'s cause future_timestamp.',
   rejected_events: 'Concord: where the stream refused events of an input schema for a field (source, offset; event_ts: the event time, epoch ms; reason, cut to 200 characters), for reconcile\'s cause parse_reject once changed definitions (an alias) take them.',
   archive_checks: 'Concord: when backfill last looked at the archive for a (pipeline, day): files written after checked_through (epoch ms) are news.',
   pruned_days: 'Concord: (pipeline, day)s the retention deleted (concord prune), when (pruned_at, epoch ms) and how many rows.',

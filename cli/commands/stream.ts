@@ -152,5 +152,5 @@ export const streamCommand: CommandSpec = {
 /** Which of the stream's dead letters the store keeps, as the summary says it (store-sink.ts `deadLetter`). */
 function storeKeeps(stats: { deadLetters: number; quarantined: number }): string {
   const refused = stats.deadLetters > stats.quarantined ? 'refused for a field' : '';
-  return [stats.quarantined > 0 ? 'quarantined for a future time' : '', refused].filter((s) => s !== '').join(' or ');
+  return [stats.quarantined > 0 ? 'quarantined for their time' : '', refused].filter((s) => s !== '').join(' or ');
 }

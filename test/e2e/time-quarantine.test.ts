@@ -85,7 +85,7 @@ describe('time that lies (max_future_skew)', () => {
     // (it said "counted only").
     const stored1 = concord(['stream', '--definitions', streamDefs, '--pipeline', 'views', '--input', events, '--output', ws.file('ahead-rt-store.jsonl'), '--store', store]);
     expect(stored1.code, stored1.stderr).toBe(0);
-    expect(stored1.stderr).toContain('(counted only; the store keeps the positions of those quarantined for a future time, for reconcile: pass --dead-letter FILE to keep them)');
+    expect(stored1.stderr).toContain('(counted only; the store keeps the positions of those quarantined for their time, for reconcile: pass --dead-letter FILE to keep them)');
     expect(concord(['archive', '--definitions', archiveDefs, '--schema', 'clicks', '--input', events, '--dir', dir]).code).toBe(0);
     const reconcileFiles = (...more: string[]) => {
       const report = ws.file(`ahead-report-${more.length}.json`);
@@ -103,5 +103,39 @@ describe('time that lies (max_future_skew)', () => {
     expect(r.code, r.stderr).toBe(0);
     const stored = JSON.parse(readFileSync(join(ws.dir, 'ahead-reports', day, 'views.json'), 'utf8')) as { status: string; report: { causes: Record<string, number> } };
     expect(stored).toMatchObject({ status: 'published', report: { causes: { unexplained: 0, future_timestamp: 1 } } });
+  });
+  // The other direction of the time quarantine (past_horizon): the stream held `behind` as too old, an
+  // archive without the setting counted it. Before 2026-12-07 the store kept only future_timestamp
+  // verdicts: reconcile --date found the cell unexplained (failed_unexplained, nothing published) where
+  // the stream's --dead-letter file named it.
+  it('past_horizon: the store keeps the verdict like a future_timestamp one; reconcile --date names the cell as from the dead-letter file', () => {
+    const M = Math.floor((Date.now() - 120_000) / 60_000) * 60_000;
+    const schema = (horizon: string) => ({ time: 'ts', id: 'event_id', key: 'url', past_horizon: horizon, fields: { event_id: 'string', ts: 'timestamp', url: 'string', visitor_id: 'string' } });
+    const pipelines = { views: { input: 'clicks', key: ['url'], window: { tumbling: '1m' }, aggregates: { views: 'count' } } };
+    // `behind` (M + 1 s) is already beyond the horizon when the stream reads it; `recent` (M + 55 s) stays within it for 50 s.
+    const streamDefs = ws.file('behind-defs.json', [{ schemas: { clicks: schema(`${Date.now() - (M + 5_000)}ms`) }, pipelines }]);
+    const archiveDefs = ws.file('behind-archive-defs.json', [{ schemas: { clicks: schema('off') }, pipelines }]);
+    const events = ws.file('behind.jsonl', [
+      { event_id: 'behind', ts: new Date(M + 1_000).toISOString(), url: '/a', visitor_id: 'v1' },
+      { event_id: 'recent', ts: new Date(M + 55_000).toISOString(), url: '/a', visitor_id: 'v2' },
+    ]);
+    const out = ws.file('behind-rt.jsonl'), dlq = ws.file('behind-dlq.jsonl'), dir = join(ws.dir, 'behind-archive'), store = `duckdb:${join(ws.dir, 'behind.duckdb')}`;
+    const s = concord(['stream', '--definitions', streamDefs, '--pipeline', 'views', '--input', events, '--output', out, '--dead-letter', dlq, '--store', store]);
+    expect(s.code, s.stderr).toBe(0);
+    expect(read(dlq).map((d) => [d.offset, d.reason])).toEqual([[0, 'past_horizon']]);
+    expect(concord(['archive', '--definitions', archiveDefs, '--schema', 'clicks', '--input', events, '--dir', dir]).code).toBe(0);
+    const day = new Date(M).toISOString().slice(0, 10);
+    type Report = { causes: Record<string, number>; differences: { cause: string; late_events: { id: string }[] }[] };
+    const named = (report: Report) => [report.causes.unexplained, report.differences.map((d) => [d.cause, d.late_events.map((e) => e.id)])];
+    const fromFile = ws.file('behind-report.json');
+    const f = concord(['reconcile', '--definitions', streamDefs, '--pipeline', 'views', '--realtime', out, '--archive', dir, '--dead-letter', dlq, '--output', fromFile]);
+    expect(f.code, f.stderr).toBe(0);
+    // Reconcile names a difference of either time verdict future_timestamp (docs/semantics.md "Time that lies").
+    expect(named(JSON.parse(readFileSync(fromFile, 'utf8')) as Report)).toEqual([0, [['future_timestamp', ['behind']]]]);
+    const r = concord(['reconcile', '--definitions', streamDefs, '--date', day, '--pipeline', 'views', '--archive', dir, '--store', store, '--report-dir', join(ws.dir, 'behind-reports')]);
+    expect(r.code, r.stderr).toBe(0);
+    const stored = JSON.parse(readFileSync(join(ws.dir, 'behind-reports', day, 'views.json'), 'utf8')) as { status: string; report: Report };
+    expect(stored.status).toBe('published');
+    expect(named(stored.report)).toEqual([0, [['future_timestamp', ['behind']]]]);
   });
 });

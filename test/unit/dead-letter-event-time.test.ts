@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseDefinitions } from '../../pipeline/definitions-file.ts';
-import { deadLetterToJson, decodeLine } from '../../schemas/decode.ts';
+import { TimeGuard } from '../../pipeline/time-guard.ts';
+import { deadLetterToJson, decodeLine, quarantine } from '../../schemas/decode.ts';
+import { quarantineRecord, quarantineRecordOfJson } from '../../store/quarantine-records.ts';
 import { rejectionRecord, rejectionRecordOfJson } from '../../store/rejection-records.ts';
 
 // A dead letter for a field carries the event's time when the refused object's time field reads: the store
@@ -38,5 +40,31 @@ describe('the event time of a dead letter refused for a field', () => {
       expect(deadLetterToJson(d, 'clicks').event_time).toBeUndefined();
       expect(rejectionRecord(d, 'clicks')).toBeNull();
     }
+  });
+});
+
+// The time quarantine's dead letters, both reasons, kept in quarantined_events alike: by the stream in
+// process (quarantineRecord) and by `concord sink` from concord.dlq (quarantineRecordOfJson). Before
+// 2026-12-07 a past_horizon verdict was kept by neither (nor as a refusal: it carries a reference).
+describe('the time quarantine\'s dead letters in the store', () => {
+  it('future_timestamp and past_horizon give the same record from the dead letter and from its JSON; the reason is the sign of event time - reference', () => {
+    const guard = new TimeGuard({ maxFutureSkewMs: 3_600_000, pastHorizonMs: 86_400_000 }, () => T);
+    const held = (ts: number) => {
+      const s = schema();
+      const line = JSON.stringify({ event_id: 'e1', ts, userId: 'u1', url: '/' });
+      const d = decodeLine(s, line, position);
+      if (!d.ok) throw new Error(d.deadLetter.reason);
+      return quarantine(guard, s, d.event, line, position);
+    };
+    for (const [ts, reason] of [[T + 2 * 3_600_000, 'future_timestamp'], [T - 2 * 86_400_000, 'past_horizon']] as const) {
+      const d = held(ts)!;
+      expect(d.reason).toBe(reason);
+      const record = quarantineRecord(d, 'clicks');
+      expect(record).toEqual({ schema: 'clicks', source: 'file:day.jsonl', offset: 7, eventTime: ts, reference: T });
+      expect(quarantineRecordOfJson(deadLetterToJson(d, 'clicks'))).toEqual(record);
+      expect(rejectionRecordOfJson(deadLetterToJson(d, 'clicks'))).toBeNull();
+      expect(record!.eventTime < record!.reference ? 'past_horizon' : 'future_timestamp').toBe(reason);
+    }
+    expect(held(T - 3_600_000)).toBeNull();
   });
 });
