@@ -38,7 +38,7 @@ export const ROW_COLUMN_NOTES: Record<string, string> = {
   values_json: 'the aggregates (an alert: its output) as a JSON object',
   revision: 'the stream\'s revision of the cell: 0 when its window first fired, +1 per late update',
   provenance: 'realtime, late-update, reconciled or backfill',
-  watermark: 'epoch ms: the watermark when the stream emitted the row; null for a reconciled or backfilled one',
+  watermark: 'epoch ms as text: the watermark when the stream emitted the row (inf: the last flush of a bounded run, W +infinity; the API says +infinity); null for a reconciled or backfilled one',
   definition_version: 'the hash of the pipeline definition (with B and L) that computed the row',
   written_at: 'epoch ms: when the row was written to the store',
   job_id: 'the reconcile or backfill job that wrote the row; null for the stream\'s',
