@@ -20,7 +20,8 @@ export const retentionFlags = { 'keep-days': { type: 'string' }, 'keep-versions'
 
 export const retentionOptions = [
   '--keep-days N              delete sealed days that ended more than N days before the pipeline\'s watermark',
-  '                           (every table\'s rows of the day); env CONCORD_RETENTION_DAYS, config retentionDays',
+  '                           (every table\'s rows of the day; the stream\'s verdicts on events of the day once every',
+  '                           pipeline of their input schema is past it); env CONCORD_RETENTION_DAYS, config retentionDays',
   '--keep-versions N          of a sealed day\'s superseded reconciled versions keep the newest N (the live one,',
   '                           the one a revert goes back to and the stream\'s rows always stay);',
   '                           env CONCORD_RETENTION_VERSIONS, config retentionVersions',
