@@ -9,8 +9,7 @@ import type { SqlResultStore } from './sql-store.ts';
 import { StoreSink } from './store-sink.ts';
 import { mixedDaysMessage, MixedDaysWatch } from './mixed-days.ts';
 import { SinkWatermarks } from './sink-watermarks.ts';
-import { refuseGroupOfAnotherStore } from './sink-group-check.ts';
-import { refuseStoreBehindGroup } from './sink-offsets.ts';
+import { resumeFromStore } from './sink-resume.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
 import { isRetriable, messageOf, StoreOutage } from './store-outage.ts';
 import { quarantineRecordOfJson } from './quarantine-records.ts';
@@ -53,8 +52,9 @@ export interface KafkaStoreSinkStats {
  * The workers' committed output (concord.results, concord.late, read_committed) into the result store,
  * and from their dead letters (concord.dlq) the events they quarantined for their time or refused: reconcile's
  * evidence that the stream never counted them (reconcile/stream-quarantine.ts).
- * Each batch is written to the store before its offsets commit; a restart re-reads at most one batch,
- * which the store's revision-guarded, idempotent upserts absorb: nothing lost, nothing doubled.
+ * Each batch is written to the store with how far its reads are (sink_offsets), before its offsets commit;
+ * a restart resumes from the store's offsets (sink-resume.ts), also a store restored from a backup, whose
+ * rows since are written again by the store's revision-guarded, idempotent upserts: nothing lost, nothing doubled.
  */
 export class KafkaStoreSink {
   private readonly o: KafkaStoreSinkOptions;
@@ -79,6 +79,8 @@ export class KafkaStoreSink {
   private settling: Promise<void> | undefined;
   /** Waits out a store that does not answer: the write is retried, said once when lost and once when back. */
   private readonly outage: StoreOutage;
+  /** Per topic and partition, the offset below which records are in the store already (sink-resume.ts): skipped. */
+  private floors = new Map<string, Map<number, number>>();
   private stopRun!: () => void;
   private failRun!: (error: unknown) => void;
 
@@ -116,11 +118,11 @@ export class KafkaStoreSink {
       };
       this.failRun = reject;
     });
-    const topics = [this.names.results, this.names.late];
-    const committed = new Map(await Promise.all(topics.map(async (t) => [t, await committedOffsets(this.o.settings, this.groupId, t)] as const)));
-    await refuseGroupOfAnotherStore(this.o.store, this.groupId, committed);
-    const starting = await refuseStoreBehindGroup(this.groupId, () => this.o.store.sinkOffsets(this.groupId), committed);
-    if (starting) await this.o.store.writeBatch({ results: [], late: new Map(), watermarks: new Map(), offsets: starting });
+    // The store's offsets are where the group resumes (sink-resume.ts), the dead letters' too (its quarantine verdicts).
+    const resume = await resumeFromStore(this.o.settings, this.o.store, this.groupId, [this.names.results, this.names.late, this.names.deadLetter], this.o.log);
+    this.floors = resume.floors;
+    // Written with the first batch: a backup taken after it knows where every partition started.
+    for (const [topic, partitions] of resume.starting?.next ?? []) for (const [p, next] of partitions) this.sink.readTo(this.groupId, topic, p, next);
     // Every report still on the (compacted) watermarks topic: one read before the group's committed
     // offsets may have passed reports whose W a stopped sink had not written yet.
     for (const [key, value] of await readLatestByKey(this.o.settings, this.names.watermarks)) this.watermarks.accept(value, `${this.names.watermarks} key ${key}`);
@@ -220,7 +222,9 @@ export class KafkaStoreSink {
       if (batch.records.length > 0) this.watch.heard();
       return true;
     }
+    const floor = this.floors.get(batch.topic)?.get(batch.partition) ?? 0;
     for (const r of batch.records) {
+      if (r.offset < floor) continue;
       const where = `${batch.topic}:${batch.partition}@${r.offset}`;
       let row: Record<string, unknown>;
       if (r.problem) throw new ConcordError(`${where}: a record is unreadable: ${r.problem.reason}`);
@@ -259,7 +263,7 @@ export class KafkaStoreSink {
     }
     // What the group commits after this write (consumer.ts: the last record's offset + 1), in its transaction.
     const last = batch.records.at(-1);
-    if (last !== undefined && batch.topic !== this.names.deadLetter) this.sink.readTo(this.groupId, batch.topic, batch.partition, last.offset + 1);
+    if (last !== undefined) this.sink.readTo(this.groupId, batch.topic, batch.partition, last.offset + 1);
     const before = this.o.metrics ? { ...this.sink.written } : undefined;
     const started = performance.now();
     // The batch's rows stay buffered while the store does not answer; its offsets commit only once they are written.

@@ -41,42 +41,75 @@ export async function readSinkOffsets(db: SqlDriver, s: string, groupId: string)
   return out;
 }
 
+type Offsets = ReadonlyMap<string, ReadonlyMap<number, number>>;
+
+/** A partition the sink reads from the store's offset, not its group's: `from` (the store's), `committed` (the group's, if any). */
+export interface SinkSeek {
+  topic: string;
+  partition: number;
+  from: number;
+  committed: number | undefined;
+}
+
+/** How a sink group resumes against its store: see `planSinkResume`. */
+export interface SinkResume {
+  /** Partitions whose store offset differs from the group's: the group is moved there before it joins. */
+  seeks: SinkSeek[];
+  /** Partitions the store has no offset of: recorded as the store's starting point (the group's offset, or the log start). */
+  starting: SinkOffsets | undefined;
+}
+
 /**
- * Refuses a group that committed past what this store holds of its reads: the store was restored from a
- * backup (or is another store the group wrote into with the same schema), and resuming would leave it
- * without the records in between. A partition the store has no offset of (the store was written before
- * this table, or the group read nothing of it yet) is not judged: returned, with the group's offset, for
- * the caller to record as the store's starting point (else a partition whose first records came after an
- * upgrade read as "held to 0" and refused the same store at its next start; found walking it). An empty
- * store is refused by sink-group-check.ts.
+ * How a sink group resumes against the store it writes, the store's offsets being the truth (as Kafka
+ * Connect's JDBC and Iceberg sinks keep theirs in the target): a partition the store holds an offset of is
+ * read from there, also when the group committed past it (a backup restored: the records since are written
+ * again, revision-guarded) or behind it (a write committed before its offsets were: not written twice).
+ * Refused (exit 2) when a topic no longer holds the store's offset: retention deleted records the store
+ * never got. A gap of one offset is not a loss: Concord's topics are written in transactions, and the offset
+ * after the last record the store read is the commit marker of its transaction (a partition idle past its
+ * retention is emptied to its end, that marker included).
+ * A partition the store has no offset of (the store was written before the release that records them, the
+ * dead-letter topic before 2026-12-07 afternoon, or a partition the group never read) is not judged: its
+ * starting point is recorded, the group's offset or else the log start, so a backup taken after this start
+ * knows every partition. `logStarts`: each partition's first offset still held, per topic read.
  */
-export async function refuseStoreBehindGroup(
-  groupId: string, storedOffsets: () => Promise<ReadonlyMap<string, ReadonlyMap<number, number>>>, committed: ReadonlyMap<string, ReadonlyMap<number, number>>,
-): Promise<SinkOffsets | undefined> {
-  // A group that committed nothing (a new one) asks the store nothing: a sink started while the store
-  // is away waits for it at its first write (store-outage.ts), not at its start.
-  if (![...committed.values()].some((offsets) => [...offsets.values()].some((next) => next > 0))) return undefined;
-  const stored = await storedOffsets();
-  const behind: string[] = [];
-  const unknown = new Map<string, Map<number, number>>();
-  for (const [topic, offsets] of committed) {
-    for (const [partition, next] of offsets) {
+export function planSinkResume(groupId: string, stored: Offsets, committed: Offsets, logStarts: Offsets): SinkResume {
+  const seeks: SinkSeek[] = [];
+  const lost: string[] = [];
+  const starting = new Map<string, Map<number, number>>();
+  for (const [topic, starts] of logStarts) {
+    for (const [partition, logStart] of [...starts].sort(([a], [b]) => a - b)) {
       const held = stored.get(topic)?.get(partition);
+      const next = committed.get(topic)?.get(partition);
       if (held === undefined) {
-        if (next > 0) unknown.set(topic, (unknown.get(topic) ?? new Map<number, number>()).set(partition, next));
-      } else if (next > held) {
-        behind.push(`${topic}:${partition} to ${held} (the group committed ${next})`);
+        starting.set(topic, (starting.get(topic) ?? new Map<number, number>()).set(partition, next ?? logStart));
+      } else if (held + 1 < logStart) {
+        lost.push(`${topic}:${partition} offsets ${held} to ${logStart - 1} (${logStart - held} offsets)`);
+      } else if (held !== next) {
+        seeks.push({ topic, partition, from: held, committed: next });
       }
     }
   }
-  if (behind.length > 0) {
+  if (lost.length > 0) {
     throw new ConcordError(
-      `this store holds sink group ${groupId}'s reads of ${behind.join(', ')}: it is older than its group ` +
-        '(restored from a backup, or copied back), and the group would resume past the records in between, leaving the store without them. ' +
-        `Read the topics again from their start under a new group (writes are guarded by revision: what the store holds is unchanged): --group ${shellWord(`${groupId}-rebuild`)} ` +
-        '(docs/operations.md, "Recovering: the store was lost")',
+      `this store holds sink group ${groupId}'s reads to offsets the topics no longer hold: ${lost.join(', ')} were deleted by their retention ` +
+        'before this store had them (a backup restored that is older than the topics\' retention, or a sink stopped for longer), and cannot be read again. ' +
+        `Rebuild what the topics still hold under a new group, which reads them from their start (writes are guarded by revision: what the store holds is unchanged): --group ${shellWord(`${groupId}-rebuild`)}; ` +
+        'then reconcile the days of the lost records from the archive (concord reconcile --date D --archive DIR; docs/operations.md, "Recovering: the store was lost")',
       { domain: 'user' },
     );
   }
-  return unknown.size > 0 ? { groupId, next: unknown } : undefined;
+  return { seeks, starting: starting.size > 0 ? { groupId, next: starting } : undefined };
+}
+
+/** The progress line of a resume from the store's offsets: from where, and how many offsets are read again or skipped. */
+export function resumeMessage(groupId: string, seeks: readonly SinkSeek[]): string {
+  const parts = seeks.map((s) => {
+    const where = `${s.topic}:${s.partition} from ${s.from}`;
+    if (s.committed === undefined) return `${where} (the group had no offset there)`;
+    return s.committed > s.from
+      ? `${where}, the group had read to ${s.committed} (${s.committed - s.from} offsets read and written again)`
+      : `${where}, the group had committed ${s.committed} (${s.from - s.committed} offsets already in the store, not written again)`;
+  });
+  return `sink: resuming sink group ${groupId} from this store's offsets, not the group's: ${parts.join('; ')}`;
 }

@@ -166,3 +166,20 @@ export async function deleteRecordsBefore(s: KafkaSettings, topic: string, befor
 export async function deleteGroups(s: KafkaSettings, groups: string[]): Promise<void> {
   await withAdmin(s, (admin) => admin.deleteGroups({ groups })).catch(() => undefined);
 }
+
+/** Whether a consumer group has members now (a group that does not exist has none). */
+export async function groupHasMembers(s: KafkaSettings, groupId: string): Promise<boolean> {
+  return wrapRead('describing the consumer group', s, () => withAdmin(s, async (admin) => {
+    const group = (await admin.describeGroups({ groups: [groupId] })).get(groupId);
+    return (group?.members.size ?? 0) > 0;
+  }));
+}
+
+/**
+ * Sets a consumer group's committed offsets (`kafka-consumer-groups --reset-offsets`): the broker takes
+ * them only while the group has no members. `offsets`: per topic, the next offset to read per partition.
+ */
+export async function setGroupOffsets(s: KafkaSettings, groupId: string, offsets: ReadonlyMap<string, ReadonlyMap<number, number>>): Promise<void> {
+  const topics = [...offsets].map(([name, partitions]) => ({ name, partitionOffsets: [...partitions].map(([partition, offset]) => ({ partition, offset: BigInt(offset) })) }));
+  await wrap('setting the consumer group\'s offsets', s, () => withAdmin(s, (admin) => admin.alterConsumerGroupOffsets({ groupId, topics })));
+}

@@ -7,7 +7,7 @@ export {
   GroupFencedError, KafkaClientError, ProducerFencedError, kafkaSettings,
   type ConsumedOffsets, type GroupGeneration, type InBatch, type InRecord, type KafkaSettings, type OutRecord, type TopicSpec,
 } from './common.ts';
-export { committedOffsets, endOffsets, ensureTopics, topicConfig, topicId, topicPartitions } from './admin.ts';
+export { committedOffsets, endOffsets, ensureTopics, groupHasMembers, setGroupOffsets, startOffsets, topicConfig, topicId, topicPartitions } from './admin.ts';
 export { BatchProducer, KafkaTransaction, MAX_KEY_CHARS, TransactionalProducer } from './producer.ts';
 export { BatchConsumer, sessionTimeoutMs, type ConsumeOptions } from './consumer.ts';
 export { readLatestByKey, readToEnd } from './read-to-end.ts';

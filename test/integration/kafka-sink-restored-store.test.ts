@@ -7,6 +7,7 @@ import { withTiming } from '../../pipeline/definition.ts';
 import { ConcordError } from '../../pipeline/errors.ts';
 import { openStore } from '../../store/open-store.ts';
 import { KafkaStoreSink } from '../../store/kafka-store-sink.ts';
+import { deleteGroups, deleteRecordsBefore, endOffsets, setGroupOffsets } from '../../stream/kafka/admin.ts';
 import { BatchProducer, kafkaSettings } from '../../stream/kafka/client.ts';
 import { topicNames } from '../../stream/kafka/topics.ts';
 import { KafkaWorker } from '../../stream/kafka-worker.ts';
@@ -14,9 +15,10 @@ import { deleteTopic, seedTopicsUnderNewPrefix } from '../fixtures/kafka-topics.
 
 // Found walking disaster recovery (2026-12-07): a store restored from a backup under a sink that kept
 // its group resumed at the group's committed offsets, past everything written since the backup:
-// `0 results`, exit 0, and those rows never came back. The store now keeps how far each group's reads
-// are in it (sink_offsets, in each write's transaction), and a group that committed past that is refused
-// (exit 2) naming a new group, which reads the topics again and brings the store back whole.
+// `0 results`, exit 0, and those rows never came back. The store keeps how far each group's reads are in
+// it (sink_offsets, in each write's transaction); since 2026-12-07 afternoon those are where the group
+// resumes (before: refused, exit 2, naming a new group), as Kafka Connect's sinks that keep their
+// offsets in the target do: the store catches up under its own group, exactly once.
 const s = kafkaSettings('concord-test-sink-restored');
 const T0 = Date.UTC(2026, 10, 23, 10);
 const DAY = '2026-11-23';
@@ -25,18 +27,22 @@ const def = withTiming(pageViewsPerMinute, { maxOutOfOrderness: 1_000, allowedLa
 describe('concord sink into a store restored from a backup', () => {
   const dir = mkdtempSync(join(tmpdir(), 'concord-sink-restored-dr-'));
   const topics: string[] = [];
+  const groups: string[] = [];
   afterAll(async () => {
+    await deleteGroups(s, groups);
     for (const t of topics) await deleteTopic(t).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('is refused under the group that read past it; a new group restores every row; the up-to-date store resumes as before', async () => {
-    const prefix = await seedTopicsUnderNewPrefix('dr', s, topics);
-    const input = topicNames(prefix).input('clicks');
-    const produce = async (minutes: number[], from: number) => {
+  it('resumes from the store\'s offsets: the rows since the backup are written again, once; a topic that lost them is refused', async () => {
+    const prefix = await seedTopicsUnderNewPrefix('sinkdr', s, topics);
+    const names = topicNames(prefix);
+    const input = names.input('clicks');
+    let sent = 0;
+    const produce = async (minutes: number[]) => {
       const producer = await BatchProducer.connect(s);
-      await producer.send(minutes.map((m, i) => ({
-        topic: input, partition: 0, key: '/a', value: JSON.stringify({ event_id: `c${from + i}`, ts: T0 + m * 60_000 + 10, url: '/a', visitor_id: `v${i}` }),
+      await producer.send(minutes.map((m) => ({
+        topic: input, partition: 0, key: '/a', value: JSON.stringify({ event_id: `c${sent}`, ts: T0 + m * 60_000 + 10, url: '/a', visitor_id: `v${sent++}` }),
       })));
       await producer.close();
       const worker = new KafkaWorker({ pipelines: [def], settings: s, workerId: 'dr', partitions: 1, stopWhenIdleMs: 1_500 });
@@ -44,35 +50,64 @@ describe('concord sink into a store restored from a backup', () => {
     };
     const file = join(dir, 'store.duckdb');
     const group = `${prefix}concord-store-sink`;
-    const sink = async (groupId: string) => {
-      const store = await openStore(`duckdb:${file}`, { registry: seedRegistry() });
+    groups.push(group, `${group}-whole`);
+    const lines: string[] = [];
+    const sink = async (groupId: string, path = file) => {
+      const store = await openStore(`duckdb:${path}`, { registry: seedRegistry() });
       try {
-        const stats = await new KafkaStoreSink({ settings: s, store, pipelines: [def], groupId, stopWhenIdleMs: 1_000 }).run();
-        return { stats, rows: (await store.current(def.name, DAY)).map(({ writtenAt: _, ...row }) => row) };
+        const stats = await new KafkaStoreSink({ settings: s, store, pipelines: [def], groupId, stopWhenIdleMs: 1_000, log: (l) => lines.push(l) }).run();
+        return {
+          stats,
+          rows: (await store.current(def.name, DAY)).map(({ writtenAt: _, ...row }) => row),
+          late: (await store.lateEvents(def.name, DAY)).map((l) => l.record),
+          w: await store.watermark(def.name),
+        };
       } finally {
         await store.close();
       }
     };
 
-    await produce([0, 1, 2], 0);
+    await produce([0, 1, 2]);
     const first = await sink(group);
     expect(first.rows.length).toBeGreaterThan(0);
+    expect(first.late).toEqual([]);
     copyFileSync(file, join(dir, 'backup.duckdb'));
-    await produce([3, 4, 20], 3);
+    // Minute 20 moves W past minutes 1 and 2: their clicks after it are late events (allowed lateness 0).
+    await produce([3, 4, 20, 1, 2, 21]);
     const latest = await sink(group);
     expect(latest.rows.length).toBeGreaterThan(first.rows.length);
+    expect(latest.late.length).toBe(2);
 
+    // The backup restored under the same group: resumed from its offsets, not refused, not "0 results".
     copyFileSync(join(dir, 'backup.duckdb'), file);
+    lines.length = 0;
+    const restored = await sink(group);
+    expect(restored.stats.results).toBe(latest.stats.results);
+    expect(restored.stats.late).toBe(2);
+    expect(lines.join('\n')).toMatch(new RegExp(`sink: resuming sink group ${group.replace('.', '\\.')} from this store's offsets, not the group's: ` +
+      `${names.results.replace(/\./g, '\\.')}:0 from (\\d+), the group had read to (\\d+) \\(\\d+ offsets read and written again\\)`));
+    // One uninterrupted sink of the same topics into a store of its own: cell for cell, revisions, late events and W.
+    const whole = await sink(`${group}-whole`, join(dir, 'whole.duckdb'));
+    expect(restored.rows).toEqual(whole.rows);
+    expect(restored.rows).toEqual(latest.rows);
+    expect(restored.late).toEqual(whole.late);
+    expect(restored.w).toBe(whole.w);
+    expect(restored.w).toBe(latest.w);
+    // Caught up: nothing is written twice, also under a group moved back behind its store.
+    expect((await sink(group)).stats.results).toBe(0);
+    await setGroupOffsets(s, group, new Map([[names.results, new Map([[0, 0]])], [names.late, new Map([[0, 0]])]]));
+    const behind = await sink(group);
+    expect(behind.stats).toMatchObject({ results: 0, late: 0 });
+    expect(behind.rows).toEqual(whole.rows);
+
+    // Retention deleted late events the restored backup never had: refused (exit 2), saying what is lost and what to do.
+    copyFileSync(join(dir, 'backup.duckdb'), file);
+    const lateEnd = (await endOffsets(s, names.late)).get(0)!;
+    await deleteRecordsBefore(s, names.late, new Map([[0, lateEnd]]));
     const refused = await sink(group).then(() => undefined, (e: unknown) => e);
     expect(refused).toBeInstanceOf(ConcordError);
     expect((refused as ConcordError).domain).toBe('user');
-    expect((refused as Error).message).toMatch(new RegExp(`^this store holds sink group ${group.replace('.', '\\.')}'s reads of ${prefix.replace('.', '\\.')}concord\\.results:0 to \\d+ \\(the group committed \\d+\\).*` +
-      `it is older than its group \\(restored from a backup, or copied back\\).*--group ${group.replace('.', '\\.')}-rebuild `));
-
-    // A new group reads the topics from their start: the rows the store had before the backup was restored.
-    const rebuilt = await sink(`${group}-rebuild`);
-    expect(rebuilt.rows).toEqual(latest.rows);
-    // A store as far as its group resumes (nothing new to write), not refused.
-    expect((await sink(`${group}-rebuild`)).stats.results).toBe(0);
-  }, 180_000);
+    expect((refused as Error).message).toMatch(new RegExp(`^this store holds sink group ${group.replace('.', '\\.')}'s reads to offsets the topics no longer hold: ` +
+      `${names.late.replace(/\./g, '\\.')}:0 offsets 0 to ${lateEnd - 1} \\(${lateEnd} offsets\\) were deleted by their retention .*--group ${group.replace('.', '\\.')}-rebuild; then reconcile`));
+  }, 240_000);
 });

@@ -1,33 +1,40 @@
 import { describe, expect, it } from 'vitest';
 import { ConcordError } from '../../pipeline/errors.ts';
-import { refuseStoreBehindGroup } from '../../store/sink-offsets.ts';
+import { planSinkResume, resumeMessage } from '../../store/sink-offsets.ts';
 
 const offsets = (o: Record<string, Record<number, number>>) => new Map(Object.entries(o).map(([t, ps]) => [t, new Map(Object.entries(ps).map(([p, n]) => [Number(p), n]))]));
 
-// The store's record of how far a sink group's reads are in it (store/sink-offsets.ts), against what the
-// group committed. test/integration/kafka-sink-restored-store.test.ts runs it over Kafka.
+// Where a sink group resumes against the offsets its store holds (store/sink-offsets.ts): the store's are
+// the truth. test/integration/kafka-sink-restored-store.test.ts runs it over Kafka.
 describe('a sink group against the offsets its store holds', () => {
-  it('refuses a group that committed past the store (a restored backup), naming each partition', async () => {
-    const error = await refuseStoreBehindGroup('g', async () => offsets({ results: { 0: 5, 1: 9 } }), offsets({ results: { 0: 8, 1: 9 } })).then(() => undefined, (e: unknown) => e);
+  it('resumes a group that committed past the store (a restored backup) from the store\'s offsets, naming how much is read again', () => {
+    const plan = planSinkResume('g', offsets({ results: { 0: 5, 1: 9 } }), offsets({ results: { 0: 8, 1: 9 } }), offsets({ results: { 0: 0, 1: 0 } }));
+    expect(plan).toEqual({ seeks: [{ topic: 'results', partition: 0, from: 5, committed: 8 }], starting: undefined });
+    expect(resumeMessage('g', plan.seeks)).toBe('sink: resuming sink group g from this store\'s offsets, not the group\'s: results:0 from 5, the group had read to 8 (3 offsets read and written again)');
+  });
+
+  it('resumes a group behind its store (a write committed before its offsets were) from the store, not writing those again', () => {
+    const plan = planSinkResume('g', offsets({ results: { 0: 9 } }), offsets({ results: { 0: 8 } }), offsets({ results: { 0: 0 } }));
+    expect(plan.seeks).toEqual([{ topic: 'results', partition: 0, from: 9, committed: 8 }]);
+    expect(resumeMessage('g', plan.seeks)).toMatch(/results:0 from 9, the group had committed 8 \(1 offsets already in the store, not written again\)$/);
+    expect(planSinkResume('g', offsets({ results: { 0: 8 } }), offsets({ results: { 0: 8 } }), offsets({ results: { 0: 0 } }))).toEqual({ seeks: [], starting: undefined });
+  });
+
+  it('refuses a store whose offset the topic no longer holds (retention deleted records it never had), saying what is lost and what to do', () => {
+    const error = (() => { try { planSinkResume('g', offsets({ late: { 0: 4 } }), offsets({ late: { 0: 30 } }), offsets({ late: { 0: 12 } })); } catch (e) { return e; } })();
     expect(error).toBeInstanceOf(ConcordError);
     expect((error as ConcordError).domain).toBe('user');
-    expect((error as Error).message).toMatch(/^this store holds sink group g's reads of results:0 to 5 \(the group committed 8\): it is older than its group .* --group g-rebuild /);
+    expect((error as Error).message).toMatch(/^this store holds sink group g's reads to offsets the topics no longer hold: late:0 offsets 4 to 11 \(8 offsets\) were deleted by their retention .*--group g-rebuild; then reconcile the days of the lost records from the archive/);
   });
 
-  it('passes a store as far as its group, or further (a write committed before its offsets were)', async () => {
-    expect(await refuseStoreBehindGroup('g', async () => offsets({ results: { 0: 8 } }), offsets({ results: { 0: 8 } }))).toBeUndefined();
-    expect(await refuseStoreBehindGroup('g', async () => offsets({ results: { 0: 9 } }), offsets({ results: { 0: 8 } }))).toBeUndefined();
+  it('takes a log start one past the store\'s offset for the commit marker it is, not a loss (a partition emptied by retention)', () => {
+    expect(planSinkResume('g', offsets({ late: { 0: 4 } }), offsets({ late: { 0: 4 } }), offsets({ late: { 0: 5 } }))).toEqual({ seeks: [], starting: undefined });
   });
 
-  it('does not judge a partition the store has no offset of, and returns it as the store\'s starting point', async () => {
+  it('does not judge a partition the store has no offset of, and returns it as the store\'s starting point: the group\'s offset, else the log start', () => {
     // A store the release before wrote: offsets only of the partitions written since the upgrade. Taken
     // for "held to 0", the late topic's partitions refused the same, whole store at its next start.
-    const starting = await refuseStoreBehindGroup('g', async () => offsets({ results: { 0: 8 } }), offsets({ results: { 0: 8 }, late: { 0: 197, 1: 0 } }));
-    expect(starting).toEqual({ groupId: 'g', next: offsets({ late: { 0: 197 } }) });
-  });
-
-  it('asks the store nothing for a group that committed nothing', async () => {
-    const never = async (): Promise<never> => { throw new Error('asked'); };
-    expect(await refuseStoreBehindGroup('g', never, offsets({ results: { 0: 0 } }))).toBeUndefined();
+    const plan = planSinkResume('g', offsets({ results: { 0: 8 } }), offsets({ results: { 0: 8 }, late: { 0: 197, 1: 0 } }), offsets({ results: { 0: 0 }, late: { 0: 150, 1: 0, 2: 40 } }));
+    expect(plan).toEqual({ seeks: [], starting: { groupId: 'g', next: offsets({ late: { 0: 197, 1: 0, 2: 40 } }) } });
   });
 });
