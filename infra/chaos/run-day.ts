@@ -37,7 +37,7 @@ export interface DayConfig {
 /** The faults injected while the stream runs, in the order the plan takes one of each first. */
 const STREAM_FAULTS = ['worker-kill', 'archiver-kill', 'sink-kill', 'disk-full', 'broker', 'zombie'] as const;
 
-/** The workers' default session timeout (stream/kafka/consumer.ts): a zombie is paused longer than this. */
+/** The workers' default session timeout (stream/kafka/consume-options.ts): a zombie is paused longer than this. */
 const SESSION_TIMEOUT_MS = Number(process.env.CONCORD_KAFKA_SESSION_TIMEOUT_MS ?? 10_000);
 
 export async function runDay(c: DayConfig): Promise<Map<Fault, FaultOutcome>> {

@@ -1,6 +1,6 @@
 import { committedOffsets, endOffsets } from './admin.ts';
 import type { KafkaSettings } from './common.ts';
-import { sessionTimeoutMs } from './consumer.ts';
+import { sessionTimeoutMs } from './consume-options.ts';
 import { afterSessionWait, type PartitionHolder } from './group-members.ts';
 
 /** After a member's session timeout, how long the group's rebalance may take to hand its partitions on. */

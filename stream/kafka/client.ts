@@ -9,7 +9,8 @@ export {
 } from './common.ts';
 export { committedOffsets, endOffsets, ensureTopics, groupHasMembers, setGroupOffsets, startOffsets, topicConfig, topicId, topicPartitions } from './admin.ts';
 export { BatchProducer, KafkaTransaction, MAX_KEY_CHARS, TransactionalProducer } from './producer.ts';
-export { BatchConsumer, sessionTimeoutMs, type ConsumeOptions } from './consumer.ts';
+export { BatchConsumer } from './consumer.ts';
+export { sessionTimeoutMs, type ConsumeOptions } from './consume-options.ts';
 export { readLatestByKey, readToEnd } from './read-to-end.ts';
 export { FollowedTopic } from './followed-topic.ts';
 export { CaughtUpWatch, REBALANCE_MARGIN_MS } from './caught-up.ts';

@@ -1,13 +1,14 @@
-/** Consumer-group members delivering whole batches. */
+/** Consumer-group members delivering whole batches (their options: consume-options.ts; what they deliver: delivered-batches.ts). */
 import { Base, Consumer, FetchIsolationLevels, stringDeserializers, type GroupAssignment, type Message, type MessagesStream } from '@platformatic/kafka';
 import { maxLineBytes } from '../../sources/line-limits.ts';
 import { installReadCommittedFilter } from './read-committed.ts';
 import { FetchPause, type PausableConsumer } from './fetch-pause.ts';
 import { FetchPositionGuard, type GuardedConsumer } from './fetch-positions.ts';
 import { FetchMetadataGuard, type MetadataConsumer } from './fetch-metadata-guard.ts';
-import { inRecord, type FetchedPartition } from './fetched-records.ts';
+import { BatchDelivery, partitionKey, splitBatches, takenOfMessages } from './delivered-batches.ts';
+import { sessionTimeoutMs, type ConsumeOptions } from './consume-options.ts';
 import { ReadAhead, type TakingConsumer } from './read-ahead.ts';
-import { baseOptions, KafkaClientError, settingsRefusedFailure, wrap, type GroupGeneration, type InBatch, type KafkaSettings } from './common.ts';
+import { baseOptions, KafkaClientError, settingsRefusedFailure, wrap, type GroupGeneration, type KafkaSettings } from './common.ts';
 import { envNumber } from '../../pipeline/env-number.ts';
 
 // Values stay bytes until judged (sources/line-limits.ts): a string deserializer would turn bytes that
@@ -16,86 +17,8 @@ type StringConsumer = Consumer<string, Buffer, string, string>;
 type StringMessage = Message<string, Buffer, string, string>;
 const deserializers = { ...stringDeserializers, value: (data?: Buffer): Buffer | undefined => data };
 
-export interface ConsumeOptions {
-  groupId: string;
-  topics: string[];
-  /** Start from the earliest offset when the group has no committed offset (default true). */
-  fromBeginning?: boolean;
-  /**
-   * Called with each fetched batch, in order per partition. Return true when the batch was
-   * processed; with `commit: 'after-batch'` (the default) its offsets are then committed.
-   * Returning false leaves the offsets alone.
-   */
-  onBatch: (batch: InBatch) => Promise<boolean | void> | boolean | void;
-  /**
-   * A partition's records of one fetched round are delivered in batches of at most this many, with a turn
-   * of the event loop between them (default: one batch per partition and round). For a member whose batch
-   * costs much per record: the heartbeats run between the pieces, not only after the whole batch.
-   */
-  maxBatchRecords?: number;
-  /** 'after-batch': commit after each processed batch; 'none': the caller commits (in a transaction). */
-  commit?: 'after-batch' | 'none';
-  /**
-   * Every assignment, with the generation it belongs to (commits made for it must carry it), and whether
-   * this member held the generation just before it: only then were the partitions it keeps nobody
-   * else's meanwhile. A member dropped from the group (a stall past the session timeout, a rejoin under a
-   * new member id) gets a later generation: another member may have processed its partitions in between,
-   * so state kept in memory from before is stale (seen as a range of late events judged by an old W).
-   */
-  onAssignment?: (partitions: { topic: string; partition: number }[], generation: GroupGeneration, continued: boolean) => void;
-  /**
-   * After delivered batches and after fetches holding only transaction markers (which `onBatch` never
-   * sees): the next offset to read, to tell "caught up" (markers take offsets too).
-   */
-  onPosition?: (position: { topic: string; partition: number; next: number }) => void;
-  /**
-   * Also deliver batches with no records whose fetch moved past transaction markers (or aborted records):
-   * with `InBatch.next`, a member tells "read to the end" from what it processed, in order with its
-   * batches and under their membership (`onPosition` reports as fetched, ahead of what was processed).
-   */
-  markerBatches?: boolean;
-  /**
-   * Records longer than this many bytes are delivered as a problem (InRecord.problem), not their value.
-   * Default: the input line limit (CONCORD_MAX_LINE_BYTES, 1 MiB), which guards against hostile input
-   * events; Concord's own records (checkpoints, results, late events) are read whole: `Infinity`.
-   */
-  maxRecordBytes?: number;
-  /**
-   * Static membership (KIP-345): a stable id per member, so a restarted member gets its partitions
-   * back at once instead of after a rebalance. A stalled one is still removed after the session timeout.
-   */
-  instanceId?: string;
-  /**
-   * The consumer gave up (it could not rejoin the group, or its fetches failed for good): it delivers
-   * nothing more. Without this, the failure is only kept (`error()`).
-   */
-  onError?: (error: KafkaClientError) => void;
-}
-
-/**
- * How long the broker waits for a silent member before handing its partitions away (the broker
- * minimum is 6 s). Env CONCORD_KAFKA_SESSION_TIMEOUT_MS; docs/operations.md has the trade-off.
- */
-export function sessionTimeoutMs(): number {
-  return envNumber('CONCORD_KAFKA_SESSION_TIMEOUT_MS', 10_000, { integer: true, min: 1, unit: 'milliseconds' });
-}
-
 /** How long `stop` waits for the group to acknowledge the member leaving. */
 const LEAVE_TIMEOUT_MS = 10_000;
-
-const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
-
-/** Each batch in pieces of at most `max` records, in order; the fetched position (`next`) goes with the last piece. */
-export function splitBatches(batches: InBatch[], max: number | undefined): InBatch[] {
-  if (max === undefined) return batches;
-  return batches.flatMap((b) => {
-    if (b.records.length <= max) return [b];
-    const pieces: InBatch[] = [];
-    for (let i = 0; i < b.records.length; i += max) pieces.push({ topic: b.topic, partition: b.partition, records: b.records.slice(i, i + max), generation: b.generation });
-    if (b.next !== undefined) pieces.at(-1)!.next = b.next;
-    return pieces;
-  });
-}
 
 /**
  * A consumer-group member (classic group protocol: under KIP-848 the library sends generation 0 in
@@ -103,10 +26,8 @@ export function splitBatches(batches: InBatch[], max: number | undefined): InBat
  */
 export class BatchConsumer {
   private generation: GroupGeneration | undefined;
-  /** Next offset delivered per partition in this generation: a refetch after a rejoin is not delivered twice. */
-  private readonly delivered = new Map<string, number>();
-  /** The partitions of the current assignment ("topic:partition"). */
-  private readonly assigned = new Set<string>();
+  /** The current assignment and how far each partition was delivered in it (delivered-batches.ts). */
+  private readonly delivery: BatchDelivery;
   private pumping = false;
   private stopped = false;
   /** Records taken from fetch responses (read-ahead.ts), not yet delivered. */
@@ -126,6 +47,7 @@ export class BatchConsumer {
     private readonly guard: FetchPositionGuard,
   ) {
     this.lineLimit = options.maxRecordBytes ?? maxLineBytes();
+    this.delivery = new BatchDelivery(options.markerBatches === true);
     // Wraps the fetch after the guard (constructed before this), inside FetchPause (below).
     this.readAhead = new ReadAhead(consumer as unknown as TakingConsumer, {
       generation: () => this.generation,
@@ -174,11 +96,9 @@ export class BatchConsumer {
       const previous = self.generation;
       self.generation = { groupId: e.groupId, memberId: e.memberId, generationId: e.generationId, coordinatorId: consumer.coordinatorId ?? -1 };
       const continued = previous !== undefined && previous.memberId === e.memberId && previous.generationId + 1 === e.generationId;
-      self.delivered.clear();
       const topics = new Set(options.topics);
       const assigned = (e.assignments ?? []).filter((a) => topics.has(a.topic)).flatMap((a) => a.partitions.map((partition) => ({ topic: a.topic, partition })));
-      self.assigned.clear();
-      for (const a of assigned) self.assigned.add(partitionKey(a.topic, a.partition));
+      self.delivery.joined(assigned);
       options.onAssignment?.(assigned, self.generation, continued);
     });
     // Topic ids before the first fetch: a topic's records then always take one path (a topic unknown
@@ -212,7 +132,8 @@ export class BatchConsumer {
         for (let m: StringMessage | null; (m = stream.read() as StringMessage | null) !== null;) fetched.push(m);
         const taken = this.readAhead.takeAll();
         if (fetched.length === 0 && taken.length === 0) break;
-        const batches = splitBatches(this.batchesOfTaken(fetched.length > 0 ? [...this.takenOf(fetched), ...taken] : taken), this.options.maxBatchRecords);
+        const all = fetched.length > 0 ? [...takenOfMessages(fetched, this.generation, this.lineLimit), ...taken] : taken;
+        const batches = splitBatches(this.delivery.batchesOfTaken(all, this.generation), this.options.maxBatchRecords);
         this.readAhead.release();
         for (const [i, batch] of batches.entries()) {
           if (this.stopped) return;
@@ -230,47 +151,6 @@ export class BatchConsumer {
     } finally {
       this.pumping = false;
     }
-  }
-
-  /** Taken records as batches per partition (order kept), without those delivered already or not assigned now. */
-  private batchesOfTaken(taken: readonly FetchedPartition[]): InBatch[] {
-    const g = this.generation;
-    if (!g) return [];
-    const out = new Map<string, InBatch>();
-    for (const t of taken) {
-      const key = partitionKey(t.topic, t.partition);
-      if (!this.assigned.has(key)) continue;
-      let next = this.delivered.get(key) ?? 0;
-      let batch = out.get(key);
-      if (!batch) out.set(key, (batch = { topic: t.topic, partition: t.partition, records: [], generation: { ...g } }));
-      if (t.next !== undefined) batch.next = Math.max(batch.next ?? 0, t.next);
-      for (const r of t.records) {
-        if (r.offset < next) continue;
-        next = r.offset + 1;
-        batch.records.push(r);
-      }
-      this.delivered.set(key, next);
-    }
-    const markers = this.options.markerBatches === true;
-    return [...out.values()].filter((b) => b.records.length > 0 || (markers && b.next !== undefined));
-  }
-
-  /**
-   * Messages of the library's own path (a topic whose id was not known at start) as taken partitions,
-   * without those fetched under another membership (those fetched before the latest join never get
-   * here: fetch-positions.ts).
-   */
-  private takenOf(fetched: readonly StringMessage[]): FetchedPartition[] {
-    const g = this.generation;
-    const out: FetchedPartition[] = [];
-    let run: FetchedPartition | undefined;
-    for (const m of fetched) {
-      const c = m.metadata?.consumer as GroupGeneration | undefined;
-      if (!g || !c || c.generationId !== g.generationId || c.memberId !== g.memberId) continue;
-      if (run?.topic !== m.topic || run.partition !== m.partition) out.push((run = { topic: m.topic, partition: m.partition, records: [] }));
-      run.records.push(inRecord(Number(m.offset), m.key ?? null, m.value, Number(m.timestamp), this.lineLimit));
-    }
-    return out;
   }
 
   private reportPositions(stream: MessagesStream<string, Buffer, string, string>): void {

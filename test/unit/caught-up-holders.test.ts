@@ -9,7 +9,7 @@ vi.mock('../../stream/kafka/admin.ts', () => ({
   committedOffsets: () => Promise.resolve(new Map([[0, 10], [1, 3]])),
 }));
 const { CaughtUpWatch, REBALANCE_MARGIN_MS } = await import('../../stream/kafka/caught-up.ts');
-const { sessionTimeoutMs } = await import('../../stream/kafka/consumer.ts');
+const { sessionTimeoutMs } = await import('../../stream/kafka/consume-options.ts');
 const WAIT = sessionTimeoutMs() + REBALANCE_MARGIN_MS;
 const settings = { brokers: ['127.0.0.1:1'], clientId: 'caught-up-test' } as never;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { splitBatches } from '../../stream/kafka/consumer.ts';
+import { splitBatches } from '../../stream/kafka/delivered-batches.ts';
 import type { InBatch } from '../../stream/kafka/client.ts';
 
 const generation = { groupId: 'g', memberId: 'm', generationId: 1, coordinatorId: 0 };
@@ -8,7 +8,7 @@ const batch = (partition: number, from: number, count: number, next?: number): I
   ...(next !== undefined ? { next } : {}),
 });
 
-describe('splitBatches (stream/kafka/consumer.ts)', () => {
+describe('splitBatches (stream/kafka/delivered-batches.ts)', () => {
   it('cuts each partition\'s batch into pieces of at most max records, in order; the fetched position goes with the last piece', () => {
     const out = splitBatches([batch(0, 0, 5, 6), batch(1, 10, 2)], 2);
     expect(out.map((b) => [b.partition, b.records.map((r) => r.offset), b.next])).toEqual([
