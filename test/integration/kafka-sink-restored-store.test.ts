@@ -12,6 +12,7 @@ import { deleteGroups, deleteRecordsBefore, endOffsets, setGroupOffsets } from '
 import { BatchProducer, kafkaSettings } from '../../stream/kafka/client.ts';
 import { topicNames } from '../../stream/kafka/topics.ts';
 import { KafkaWorker } from '../../stream/kafka-worker.ts';
+import { concord } from '../fixtures/cli.ts';
 import { deleteTopic, seedTopicsUnderNewPrefix } from '../fixtures/kafka-topics.ts';
 import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
 
@@ -33,6 +34,8 @@ interface Backend {
   open(name: string): ReturnType<typeof openStore>;
   backup(): Promise<void>;
   restore(): Promise<void>;
+  /** The CLI's flags and environment for the store `store`. */
+  cli: { args: string[]; env: Record<string, string> };
 }
 
 function duckdbBackend(dir: string): Backend {
@@ -42,6 +45,7 @@ function duckdbBackend(dir: string): Backend {
     open: (name) => openStore(`duckdb:${file(name)}`, { registry: seedRegistry() }),
     backup: async () => copyFileSync(file('store'), file('backup')),
     restore: async () => copyFileSync(file('backup'), file('store')),
+    cli: { args: ['--store', `duckdb:${file('store')}`], env: {} },
   };
 }
 
@@ -69,6 +73,7 @@ function postgresBackend(schemas: ReturnType<typeof testSchemas>): Backend {
     open: (name) => openStore(PG_URL, { registry: seedRegistry(), schema: name === 'store' ? store : whole }),
     backup: () => copyRows(store, copy, true),
     restore: () => copyRows(copy, store, false),
+    cli: { args: ['--store', PG_URL], env: { CONCORD_STORE_SCHEMA: store } },
   };
 }
 
@@ -161,5 +166,8 @@ describe.each([duckdbBackend(dir), postgresBackend(schemas)])('concord sink into
     expect((refused as ConcordError).domain).toBe('user');
     expect((refused as Error).message).toMatch(new RegExp(`^this store holds sink group ${group.replace('.', '\\.')}'s reads to offsets the topics no longer hold: ` +
       `${names.late.replace(/\./g, '\\.')}:0 offsets 0 to ${lateEnd - 1} \\(${lateEnd} offsets\\) were deleted by their retention .*--group ${group.replace('.', '\\.')}-rebuild; then reconcile`));
+    const cli = concord(['sink', '--from-kafka', '--group', group, '--stop-when-idle', '1s', ...backend.cli.args], { CONCORD_TOPIC_PREFIX: prefix, ...backend.cli.env });
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toContain(`this store holds sink group ${group}'s reads to offsets the topics no longer hold: ${names.late}:0 offsets 0 to ${lateEnd - 1}`);
   }, 240_000);
 });
