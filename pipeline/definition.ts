@@ -145,6 +145,8 @@ export function definitionVersion(def: PipelineDefinition): string {
         ...(schema.pastHorizonMs === undefined ? {} : { pastHorizon: schema.pastHorizonMs }),
         // The unit changes the time of events both would take (absent when "ms": versions stay as they were).
         ...(schema.epochUnit === undefined ? {} : { epochUnit: schema.epochUnit }),
+        // The zone changes the time of events without one (absent: they are refused, and versions stay as they were).
+        ...(schema.timeZone === undefined ? {} : { timeZone: schema.timeZone }),
       };
     }
     if (key === 'description') return undefined;

@@ -21,6 +21,8 @@ export interface SchemaSpec {
   readonly past_horizon?: Duration | 'off';
   /** What a JSON number in a `timestamp` field counts: "ms" (default), "s", or "auto" (below 10^11 seconds, else milliseconds). */
   readonly epoch_unit?: 'ms' | 's' | 'auto';
+  /** The zone (IANA name, or "UTC") a `timestamp` string without Z or an offset is read in; absent: such strings are dead letters. */
+  readonly time_zone?: string;
   /** Field -> other name(s) events may carry it under (a producer's rename), tried when the field is absent or null. */
   readonly aliases?: Readonly<Record<string, string | readonly string[]>>;
   readonly description?: string;

@@ -44,7 +44,7 @@ export function parseConditions(p: Problems, path: string, where: unknown, schem
         return undefined;
       }
       try {
-        return normaliseValue(def, v, field);
+        return normaliseValue(def, v, field, undefined, schema.timeZone);
       } catch (error) {
         p.add(at, `value ${q(v)} does not fit ${q(field)} (${fieldTypeName(def)}): ${error instanceof ConcordError ? error.message : String(error)}`);
         return undefined;

@@ -11,7 +11,7 @@ import { floatingOutputs, sameValuesOf } from '../pipeline/same-values.ts';
 import { isoMillis } from '../pipeline/time.ts';
 import { assignWindows, windowEnd } from '../pipeline/windows.ts';
 import { positionKey, type AlertResult, type LateRecord, type ResultRecord } from '../schemas/results.ts';
-import { normaliseValue } from '../schemas/schema.ts';
+import { normaliseValue, parseIsoTimestamp } from '../schemas/schema.ts';
 import { addedRef } from './archive-added.ts';
 import type { Duplicates, RejectedRecord } from './evidence.ts';
 import type { Cause, LateEventRef, LoggedLate } from './reconcile.ts';
@@ -66,10 +66,19 @@ export function evidenceAttribution(def: PipelineDefinition, evidence: Evidence)
   const keyFields = def.kind === 'windowed' ? def.key : [def.key];
   const eventPane = eventPaneIdOf(def.schema, keyFields);
   const cellsOf = (event: Record<string, unknown>): string[] => {
-    const ts = typeof event[def.schema.timeField] === 'number' ? (event[def.schema.timeField] as number) : Date.parse(String(event[def.schema.timeField]));
+    const ts = typeof event[def.schema.timeField] === 'number' ? (event[def.schema.timeField] as number) : textTime(String(event[def.schema.timeField]));
     if (!Number.isFinite(ts)) return [];
     if (def.kind === 'windowed') return assignWindows(def.window, ts).map((start) => eventWindowCellId(def.schema, start, def.key, event));
     return [`key:${eventPane(event)}`];
+  };
+  // A rejected record's time as text: as events are read (a time without a zone in the schema's
+  // `time_zone`, not the machine's), else as leniently as Date reads it.
+  const textTime = (text: string): number => {
+    try {
+      return parseIsoTimestamp(text, def.schema.timeField, def.schema.timeZone);
+    } catch {
+      return Date.parse(text);
+    }
   };
   // A rejected record is raw input (decimals in major units, times as text): its key normalised as an
   // archived event's, field by field where it can be.
@@ -79,7 +88,7 @@ export function evidenceAttribution(def: PipelineDefinition, evidence: Evidence)
       const f = def.schema.fields[k], v = loose[k];
       if (f && v !== null && v !== undefined) {
         try {
-          out[k] = normaliseValue(f, v, k);
+          out[k] = normaliseValue(f, v, k, def.schema.epochUnit, def.schema.timeZone);
         } catch {
           // not a value of the field: left as it came
         }

@@ -45,7 +45,7 @@ function timeOf(schema: EventSchema, raw: unknown): number | undefined {
   const name = schema.timeField;
   const value = [name, ...aliasesOf(schema.aliases, name)].map((n) => (Object.hasOwn(raw, n) ? (raw as Record<string, unknown>)[n] : undefined)).find((v) => v !== undefined && v !== null);
   try {
-    return value === undefined ? undefined : normaliseTimestamp(value, name, schema.epochUnit);
+    return value === undefined ? undefined : normaliseTimestamp(value, name, schema.epochUnit, schema.timeZone);
   } catch {
     return undefined;
   }

@@ -36,6 +36,8 @@ export interface EventSchema<F extends Record<string, FieldDef> = Record<string,
   readonly pastHorizonMs?: number;
   /** What a JSON number in a `timestamp` field counts: absent = 'ms' (see `EpochUnit`). */
   readonly epochUnit?: EpochUnit;
+  /** The zone a `timestamp` string without Z or an offset is read in (canonical IANA name); absent: such strings are refused. */
+  readonly timeZone?: string;
   /** Field -> other names an event may carry it under (a producer's rename), tried in order when the field is absent or null. */
   readonly aliases?: Readonly<Record<string, readonly string[]>>;
 }
@@ -200,7 +202,7 @@ function compileValidator(schema: EventSchema): Validator {
       ? `if (typeof ${v} !== 'string') throw new Violation(${q}, 'expected a string, got ' + describe(${v}));` +
         `\n      if (!${v}.isWellFormed()) throw new Violation(${q}, lone(${v}));` +
         (def.required ? `\n      if (${v}.length === 0) throw new Violation(${q}, 'must not be empty');` : '')
-      : `${v} = ${def.kind === 'decimal' ? `decimal(${v}, ${q}, ${def.scale ?? 0})` : def.kind === 'timestamp' ? `timestamp(${v}, ${q}, ${JSON.stringify(schema.epochUnit ?? 'ms')})` : `${def.kind}(${v}, ${q})`};`;
+      : `${v} = ${def.kind === 'decimal' ? `decimal(${v}, ${q}, ${def.scale ?? 0})` : def.kind === 'timestamp' ? `timestamp(${v}, ${q}, ${JSON.stringify(schema.epochUnit ?? 'ms')}, ${JSON.stringify(schema.timeZone)})` : `${def.kind}(${v}, ${q})`};`;
     // A name every object answers to (a required `constructor`) is read only as the event's own.
     const readOf = (n: string): string => (n in Object.prototype ? `(Object.hasOwn(input, ${JSON.stringify(n)}) ? input[${JSON.stringify(n)}] : undefined)` : `input[${JSON.stringify(n)}]`);
     // A renamed field (`aliases`): the schema's own name first, then each other name in turn.
@@ -248,15 +250,16 @@ function absentReason(input: Record<string, unknown>, name: string, aliases: Rea
 /**
  * One value normalised as `validateEvent` would for a field of this type (definitions use it for the
  * constants of filters, in epoch milliseconds whatever the schema's `epoch_unit`); throws
- * `SchemaViolationError` naming `name`. `unit`: the schema's `epochUnit` (an event's value, not a constant).
+ * `SchemaViolationError` naming `name`. `unit`: the schema's `epochUnit` (an event's value, not a constant);
+ * `zone`: its `timeZone` (constants too: a time without a zone is read in it).
  */
-export function normaliseValue(def: FieldDef, value: unknown, name: string, unit?: EpochUnit): FieldValue {
+export function normaliseValue(def: FieldDef, value: unknown, name: string, unit?: EpochUnit, zone?: string): FieldValue {
   switch (def.kind) {
     case 'string':
       if (typeof value !== 'string') throw new SchemaViolationError(name, `expected a string, got ${describe(value)}`);
       return value;
     case 'timestamp':
-      return normaliseTimestamp(value, name, unit);
+      return normaliseTimestamp(value, name, unit, zone);
     case 'decimal':
       return normaliseDecimal(value, name, def.scale ?? 0);
     case 'int':

@@ -1,9 +1,11 @@
 /**
- * Event times as epoch milliseconds: ISO-8601 with a zone, or a JSON number in the schema's
+ * Event times as epoch milliseconds: ISO-8601 (`T` or a space between date and time, as SQL writes it)
+ * with a zone, or without one in the schema's `time_zone`, or a JSON number in the schema's
  * `epoch_unit` (docs/definitions.md, "Types"). Each refusal says what to send instead.
  */
 import { SchemaViolationError } from '../pipeline/errors.ts';
-import { fastIsoMillis } from './iso-fast.ts';
+import { fastIsoMillis, fastWallMillis } from './iso-fast.ts';
+import { zonedMillis } from './time-zones.ts';
 import { describe, plainDecimalText } from './value-text.ts';
 
 /**
@@ -14,21 +16,34 @@ import { describe, plainDecimalText } from './value-text.ts';
 export type EpochUnit = 'ms' | 's' | 'auto';
 export const EPOCH_UNITS: readonly EpochUnit[] = ['ms', 's', 'auto'];
 
-// ISO-8601 with a mandatory zone: a bare local time is ambiguous and is rejected, never guessed.
+// ISO-8601 or SQL (`2026-11-23 10:00:05.123`). Without a zone the time is read in the schema's
+// `time_zone`; without that it is ambiguous and refused, never guessed.
 const ISO_TS =
-  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|z|[+-]\d{2}(?::?\d{2})?)$/;
-const ISO_WITHOUT_ZONE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}([.,]\d+)?)?)?$/;
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
 const DIGITS = /^-?\d+$/;
+/** Nanoseconds, as Flink's and java.time's formats write at most; digits past milliseconds are cut. */
+const MAX_FRACTION_DIGITS = 9;
 
-/** Parses an ISO-8601 timestamp with `Z` or an offset into epoch ms (sub-ms digits truncated). */
-export function parseIsoTimestamp(text: string, fieldName: string): number {
+/** What to do with a time without a zone when the schema has no `time_zone`. */
+const NO_ZONE = 'add "time_zone" to the schema (the producer\'s zone, e.g. "Europe/Oslo", or "UTC"), or send Z or an offset like +02:00';
+
+/**
+ * Parses an ISO-8601 (or SQL-format) timestamp into epoch ms (sub-ms digits truncated): with `Z` or an
+ * offset, or without one in `zone` (a canonical time zone name; undefined: refused).
+ */
+export function parseIsoTimestamp(text: string, fieldName: string, zone?: string): number {
   const fast = fastIsoMillis(text);
-  return fast >= 0 ? fast : parseIsoTimestampByPattern(text, fieldName);
+  if (fast >= 0) return fast;
+  if (zone !== undefined) {
+    const wall = fastWallMillis(text, text.length);
+    if (wall >= 0) return zonedMillis(wall, zone);
+  }
+  return parseIsoTimestampByPattern(text, fieldName, zone);
 }
 
 /** `parseIsoTimestamp` for every shape, through the pattern (exported for the fast path's property test). */
-export function parseIsoTimestampByPattern(text: string, fieldName: string): number {
+export function parseIsoTimestampByPattern(text: string, fieldName: string, zone?: string): number {
   const m = ISO_TS.exec(text);
   if (!m) {
     // Each says what to write instead: "add Z" to a date alone still failed, and "1732440000000" read as "not epoch milliseconds".
@@ -37,15 +52,17 @@ export function parseIsoTimestampByPattern(text: string, fieldName: string): num
       const missing = date[1] === undefined ? 'no time of day and no time zone' : 'no time of day';
       throw new SchemaViolationError(fieldName, `"${text}" has ${missing}; write a time with Z or an offset, e.g. "${text.slice(0, 10)}T00:00:00Z"`);
     }
-    if (ISO_WITHOUT_ZONE.test(text)) {
-      throw new SchemaViolationError(fieldName, `"${text}" has no time zone; add Z or an offset like +02:00`);
-    }
     if (DIGITS.test(text)) {
       throw new SchemaViolationError(fieldName, `"${text}" is a string; write epoch milliseconds as a JSON number (${text.slice(0, 20)}), or an ISO-8601 time with Z or an offset`);
     }
     throw new SchemaViolationError(fieldName, `"${text}" is not an ISO-8601 timestamp or epoch milliseconds`);
   }
-  const [, y, mo, d, h, mi, s, frac, zone] = m as unknown as string[];
+  const [, y, mo, d, h, mi, s, frac, offset] = m as unknown as string[];
+  if (frac !== undefined && frac.length > MAX_FRACTION_DIGITS) {
+    throw new SchemaViolationError(fieldName, `"${text}" has ${frac.length} digits after the second; at most ${MAX_FRACTION_DIGITS} (nanoseconds) are read, and those past milliseconds are cut`);
+  }
+  // Refused before the calendar is read, as before there was a `time_zone`: the same reason for every bad shape.
+  if (offset === undefined && zone === undefined) throw new SchemaViolationError(fieldName, `"${text}" has no time zone; ${NO_ZONE}`);
   const year = Number(y), month = Number(mo), day = Number(d);
   // Date.UTC reads years 0..99 as 1900..1999: "0050-01-01" was "not a valid calendar time". Before 1969 no
   // offset reaches 1970 (1969-12-31T20:00-05:00 does, and is judged after the offset).
@@ -60,10 +77,11 @@ export function parseIsoTimestampByPattern(text: string, fieldName: string): num
   ) {
     throw new SchemaViolationError(fieldName, `"${text}" is not a valid calendar time`);
   }
+  if (offset === undefined) return zonedMillis(local, zone!);
   let offsetMinutes = 0;
-  if (zone !== 'Z' && zone !== 'z' && zone !== undefined) {
-    const sign = zone.startsWith('-') ? -1 : 1;
-    const digits = zone.slice(1).replace(':', '');
+  if (offset !== 'Z' && offset !== 'z') {
+    const sign = offset.startsWith('-') ? -1 : 1;
+    const digits = offset.slice(1).replace(':', '');
     const offsetHours = Number(digits.slice(0, 2)), offsetMins = Number(digits.slice(2, 4) || '0');
     // The pattern takes any two digits: +25:00 or +05:99 moved the event by a day or more, unseen.
     if (offsetHours > 23 || offsetMins > 59) throw new SchemaViolationError(fieldName, `"${text}" has no valid UTC offset (at most +-23:59)`);
@@ -83,7 +101,11 @@ const MAX_TS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 const SECONDS_BELOW = 1e11;
 const SECONDS_FROM = 1e9;
 
-export function normaliseTimestamp(value: unknown, name: string, unit: EpochUnit = 'ms'): number {
+/**
+ * A `timestamp` field's value as epoch ms. `unit`: the schema's `epoch_unit` (numbers); `zone`: its
+ * `time_zone`, canonical (strings without Z or an offset; undefined: refused).
+ */
+export function normaliseTimestamp(value: unknown, name: string, unit: EpochUnit = 'ms', zone?: string): number {
   if (typeof value === 'number') {
     if (unit === 's' || (unit === 'auto' && Math.abs(value) < SECONDS_BELOW)) return epochSeconds(value, name, unit);
     if (!Number.isInteger(value)) throw new SchemaViolationError(name, `${value} is not an integer number of epoch milliseconds`);
@@ -95,7 +117,7 @@ export function normaliseTimestamp(value: unknown, name: string, unit: EpochUnit
   }
   if (typeof value === 'string') {
     stringOfDigits(value, name, unit);
-    const ms = parseIsoTimestamp(value, name);
+    const ms = parseIsoTimestamp(value, name, zone);
     // The same years as for numbers (an offset can push 9999-12-31T23:59Z-01:00 past them).
     if (ms < 0 || ms > MAX_TS) throw new SchemaViolationError(name, `"${value.length > 40 ? `${value.slice(0, 40)}...` : value}" is outside years 1970..9999 (UTC)`);
     return ms;

@@ -114,7 +114,7 @@ export function recordKey(schema: EventSchema, raw: unknown): string | null {
   const def = schema.fields[field];
   if (!def) return null;
   try {
-    return String(normaliseValue(def, value, field, schema.epochUnit));
+    return String(normaliseValue(def, value, field, schema.epochUnit, schema.timeZone));
   } catch {
     return null;
   }

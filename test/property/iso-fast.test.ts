@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fastIsoMillis } from '../../schemas/iso-fast.ts';
-import { parseIsoTimestampByPattern } from '../../schemas/schema.ts';
+import { fastIsoMillis, fastWallMillis } from '../../schemas/iso-fast.ts';
+import { parseIsoTimestamp, parseIsoTimestampByPattern } from '../../schemas/schema.ts';
 
 // The fast path of the common ISO shapes must agree with the general parser wherever it answers, and
 // must hand over (-1) whatever the general parser rejects.
@@ -19,9 +19,9 @@ const nearIso = fc.tuple(
   mostly('Z', 'z', '+00:00', 'Q', ''),
 ).map((parts) => parts.join(''));
 
-function general(text: string): number | 'rejected' {
+function general(text: string, zone?: string): number | 'rejected' {
   try {
-    return parseIsoTimestampByPattern(text, 'ts');
+    return parseIsoTimestampByPattern(text, 'ts', zone);
   } catch {
     return 'rejected';
   }
@@ -49,5 +49,21 @@ describe('fastIsoMillis', () => {
     expect(fastIsoMillis('2023-02-29T12:00:00Z')).toBe(-1);
     expect(fastIsoMillis('2100-02-29T00:00:00.000Z')).toBe(-1);
     expect(fastIsoMillis('2000-02-29 00:00:00,5Z')).toBe(-1); // two fraction digits: the general parser's
+  });
+
+  it('without a zone (read in the schema\'s time_zone): the wall-clock fast path agrees with the general parser', () => {
+    let answered = 0;
+    const zoneless = nearIso.map((text) => text.replace(/(Z|z|\+00:00|Q)$/, ''));
+    fc.assert(fc.property(fc.oneof(zoneless, fc.string({ maxLength: 30 })), fc.constantFrom('UTC', 'Europe/Oslo', 'America/New_York', 'Australia/Lord_Howe'), (text, zone) => {
+      if (fastWallMillis(text, text.length) >= 0) answered++;
+      let got: number | 'rejected';
+      try {
+        got = parseIsoTimestamp(text, 'ts', zone);
+      } catch {
+        got = 'rejected';
+      }
+      expect(got).toBe(general(text, zone));
+    }), { numRuns: RUNS });
+    expect(answered).toBeGreaterThan(RUNS / 20);
   });
 });

@@ -18,7 +18,7 @@ function parseAll(lines: readonly string[], schema: EventSchema) {
     try {
       ok.push(validateEvent(schema, JSON.parse(line)) as AnyEvent);
     } catch (error) {
-      bad.push(error instanceof SyntaxError ? 'json' : String((error as { field?: string }).field) + ':' + (error as Error).message.replace(/".*"|\d+/g, '_'));
+      bad.push(error instanceof SyntaxError ? 'json' : String((error as { field?: string }).field) + ':' + (error as Error).message.replace(/".*?"|\d+/g, '_'));
     }
   }
   return { ok, bad };
