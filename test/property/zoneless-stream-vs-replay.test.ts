@@ -5,6 +5,7 @@ import { parseDefinitions } from '../../pipeline/definitions-file.ts';
 import type { WindowResult } from '../../schemas/results.ts';
 import { runBoth } from '../fixtures/run-both.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
+import { oracleZoned } from '../fixtures/zone-oracle.ts';
 
 // Times without a zone ("2026-10-25 02:30:00", Flink's SQL format), read in the schema's `time_zone`,
 // around the DST transitions of a random zone, disordered over months (B is a year: nothing is late), with a `where` constant without a zone too.
@@ -22,31 +23,9 @@ const TRANSITIONS: Readonly<Record<string, readonly string[]>> = {
   'Europe/Oslo': ['2026-03-29', '2026-10-25'], 'America/New_York': ['2026-03-08', '2026-11-01'], 'Australia/Lord_Howe': ['2026-04-05', '2026-10-04'],
 };
 const ZONES = Object.keys(TRANSITIONS);
-const HOUR = 3_600_000, DAY = 24 * HOUR;
-/** Every offset a zone of the list can have, in quarter hours (-12:00..+14:00). */
-const OFFSETS = Array.from({ length: 105 }, (_, i) => (i - 48) * 15 * 60_000);
-
-const formats = new Map<string, Intl.DateTimeFormat>();
-/** The wall clock of instant `t` in `zone`, to the second, as `YYYY-MM-DD HH:MM:SS`. */
-function wallText(t: number, zone: string): string {
-  let f = formats.get(zone);
-  if (!f) formats.set(zone, (f = new Intl.DateTimeFormat('sv-SE', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })));
-  return f.format(t);
-}
-/** The zone's offset at instant `t`, from Intl's own offset name ("GMT+10:30"). */
-function offsetNamed(t: number, zone: string): number {
-  const name = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' }).formatToParts(t).find((p) => p.type === 'timeZoneName')!.value;
-  const m = /GMT([+-])(\d{2}):(\d{2})/.exec(name);
-  return m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * HOUR + Number(m[3]) * 60_000) : 0;
-}
-
 /** The instant of wall-clock `date time.frac` in `zone`, by search. */
 function oracleInstant(date: string, time: string, frac: string, zone: string): number {
-  const wall = Date.parse(`${date}T${time}Z`), ms = Number(frac.padEnd(3, '0').slice(0, 3));
-  const text = `${date} ${time}`;
-  const held = OFFSETS.map((o) => wall - o).filter((t) => wallText(t, zone) === text);
-  if (held.length > 0) return Math.min(...held) + ms;
-  return wall - offsetNamed(wall - DAY, zone) + ms; // skipped: the offset before the gap, so the time moves forward by the gap
+  return oracleZoned(Date.parse(`${date}T${time}Z`) + Number(frac.padEnd(3, '0').slice(0, 3)), zone);
 }
 
 const two = (max: number) => fc.integer({ min: 0, max }).map((v) => String(v).padStart(2, '0'));
