@@ -202,7 +202,7 @@ function compileValidator(schema: EventSchema): Validator {
       ? `if (typeof ${v} !== 'string') throw new Violation(${q}, 'expected a string, got ' + describe(${v}));` +
         `\n      if (!${v}.isWellFormed()) throw new Violation(${q}, lone(${v}));` +
         (def.required ? `\n      if (${v}.length === 0) throw new Violation(${q}, 'must not be empty');` : '')
-      : `${v} = ${def.kind === 'decimal' ? `decimal(${v}, ${q}, ${def.scale ?? 0})` : def.kind === 'timestamp' ? `timestamp(${v}, ${q}, ${JSON.stringify(schema.epochUnit ?? 'ms')}, ${JSON.stringify(schema.timeZone)})` : `${def.kind}(${v}, ${q})`};`;
+      : `${v} = ${def.kind === 'decimal' ? `decimal(${v}, ${q}, ${def.scale ?? 0})` : def.kind === 'timestamp' ? `timestamp(${v}, ${q}, ${JSON.stringify(schema.epochUnit ?? 'ms')}, ${schema.timeZone === undefined ? 'undefined' : JSON.stringify(schema.timeZone)})` : `${def.kind}(${v}, ${q})`};`;
     // A name every object answers to (a required `constructor`) is read only as the event's own.
     const readOf = (n: string): string => (n in Object.prototype ? `(Object.hasOwn(input, ${JSON.stringify(n)}) ? input[${JSON.stringify(n)}] : undefined)` : `input[${JSON.stringify(n)}]`);
     // A renamed field (`aliases`): the schema's own name first, then each other name in turn.
