@@ -25,6 +25,8 @@ export interface SchemaSpec {
   readonly time_zone?: string;
   /** Field -> other name(s) events may carry it under (a producer's rename), tried when the field is absent or null. */
   readonly aliases?: Readonly<Record<string, string | readonly string[]>>;
+  /** Field -> where nested objects carry it: `"user.id"`, or a list of keys (`["meta", "a.b"]`) when a key holds a dot; tried after the field's own name and its aliases. */
+  readonly paths?: Readonly<Record<string, string | readonly string[]>>;
   readonly description?: string;
 }
 

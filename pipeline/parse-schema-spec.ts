@@ -2,6 +2,7 @@
 
 import { EPOCH_UNITS, MAX_DECIMAL_SCALE, fieldTypeName, type EpochUnit, type EventSchema, type FieldDef, type FieldKind } from '../schemas/schema.ts';
 import { closest, isObject, q, type Problems } from './definitions-problems.ts';
+import { parsePaths } from './parse-field-paths.ts';
 import { parseTimeZone } from './parse-time-zone.ts';
 import { DEFAULT_MAX_FUTURE_SKEW } from './time-guard.ts';
 
@@ -32,7 +33,7 @@ export function parseSchema(p: Problems, name: string, spec: unknown): EventSche
     p.add(path, `expected an object {time, id, key, fields}, got ${q(spec)}`);
     return undefined;
   }
-  p.keys(path, spec, ['time', 'id', 'key', 'fields', 'max_future_skew', 'past_horizon', 'epoch_unit', 'time_zone', 'aliases', 'description']);
+  p.keys(path, spec, ['time', 'id', 'key', 'fields', 'max_future_skew', 'past_horizon', 'epoch_unit', 'time_zone', 'aliases', 'paths', 'description']);
   if (!isObject(spec.fields) || Object.keys(spec.fields).length === 0) {
     p.add(`${path}.fields`, 'expected an object of field name -> type with at least one field');
     return undefined;
@@ -74,6 +75,7 @@ export function parseSchema(p: Problems, name: string, spec: unknown): EventSche
   const maxFutureSkewMs = guard('max_future_skew', DEFAULT_MAX_FUTURE_SKEW), pastHorizonMs = guard('past_horizon', Infinity);
   const epochUnit = parseEpochUnit(p, `${path}.epoch_unit`, spec.epoch_unit);
   const aliases = parseAliases(p, `${path}.aliases`, spec.aliases, declared);
+  const paths = parsePaths(p, `${path}.paths`, spec.paths, declared, aliases);
   const timeZone = parseTimeZone(p, `${path}.time_zone`, spec.time_zone);
   return {
     // Without a time or id field this is a draft, returned so pipelines are still checked against its
@@ -82,7 +84,7 @@ export function parseSchema(p: Problems, name: string, spec: unknown): EventSche
     ...(maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs }), ...(pastHorizonMs === undefined || pastHorizonMs === Infinity ? {} : { pastHorizonMs }),
     // "ms" written out is the default: left out, so it makes no other definition version.
     ...(epochUnit === undefined || epochUnit === 'ms' ? {} : { epochUnit }), ...(aliases === undefined ? {} : { aliases }),
-    ...(timeZone === undefined ? {} : { timeZone }),
+    ...(paths === undefined ? {} : { paths }), ...(timeZone === undefined ? {} : { timeZone }),
   };
 }
 

@@ -6,7 +6,8 @@ import { RAW_PREFIX_BYTES, type LineProblem } from '../sources/line-limits.ts';
 import { flatObjectReader } from './flat-json.ts';
 import type { LineBatch } from '../sources/source.ts';
 import type { DeadLetter, EventPosition } from './results.ts';
-import { aliasesOf, validateEvent, type AnyEvent, type EventSchema } from './schema.ts';
+import { readField } from './field-paths.ts';
+import { validateEvent, type AnyEvent, type EventSchema } from './schema.ts';
 import { normaliseTimestamp } from './timestamps.ts';
 
 export type Decoded = { ok: true; event: AnyEvent } | { ok: false; deadLetter: DeadLetter };
@@ -39,13 +40,13 @@ export function decodeLine(schema: EventSchema, line: string, position: EventPos
   }
 }
 
-/** The time field of a refused object as the schema reads it (its own name, then its aliases); undefined when it does not read. */
+/** The time field of a refused object as the schema reads it (its own name, its aliases, its path); undefined when it does not read. */
 function timeOf(schema: EventSchema, raw: unknown): number | undefined {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
   const name = schema.timeField;
-  const value = [name, ...aliasesOf(schema.aliases, name)].map((n) => (Object.hasOwn(raw, n) ? (raw as Record<string, unknown>)[n] : undefined)).find((v) => v !== undefined && v !== null);
   try {
-    return value === undefined ? undefined : normaliseTimestamp(value, name, schema.epochUnit, schema.timeZone);
+    const value = readField(schema, raw as Record<string, unknown>, name);
+    return value === undefined || value === null ? undefined : normaliseTimestamp(value, name, schema.epochUnit, schema.timeZone);
   } catch {
     return undefined;
   }
@@ -70,8 +71,11 @@ const parsers = new WeakMap<EventSchema, FlatParser>();
 function parserOf(schema: EventSchema): FlatParser {
   let parser = parsers.get(schema);
   if (parser) return parser;
-  // The other names of renamed fields (`aliases`) are read too, for the validator to fall back on.
-  const names = [...new Set([...Object.keys(schema.fields), ...Object.values(schema.aliases ?? {}).flat()])];
+  // The other names of renamed fields (`aliases`) are read too, for the validator to fall back on, and
+  // the first key of each path: a line this reader takes holds no object, so the path's first value is
+  // absent, null or a scalar the validator refuses (an object makes the reader give way to JSON.parse).
+  const firstKeys = Object.values(schema.paths ?? {}).map((path) => path[0]!);
+  const names = [...new Set([...Object.keys(schema.fields), ...Object.values(schema.aliases ?? {}).flat(), ...firstKeys])];
   const read = flatObjectReader(names);
   if (!read) {
     parser = () => undefined;

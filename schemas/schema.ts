@@ -1,4 +1,5 @@
 import { SchemaViolationError } from '../pipeline/errors.ts';
+import { pathAbsence, pathOf, pathText, valueAtPath, type FieldPath } from './field-paths.ts';
 import { normaliseTimestamp, type EpochUnit } from './timestamps.ts';
 import { describe, plainDecimalText } from './value-text.ts';
 
@@ -40,6 +41,8 @@ export interface EventSchema<F extends Record<string, FieldDef> = Record<string,
   readonly timeZone?: string;
   /** Field -> other names an event may carry it under (a producer's rename), tried in order when the field is absent or null. */
   readonly aliases?: Readonly<Record<string, readonly string[]>>;
+  /** Field -> the keys leading to it inside nested objects (`["user", "id"]`), tried after its name and aliases (schemas/field-paths.ts). */
+  readonly paths?: Readonly<Record<string, FieldPath>>;
 }
 
 
@@ -197,7 +200,7 @@ function compileValidator(schema: EventSchema): Validator {
   const checks = names.map((name, i) => {
     const def = schema.fields[name]!;
     const q = JSON.stringify(name), v = `v${i}`;
-    const missing = def.required ? `throw new Violation(${q}, absent(input, ${q}, aliases));` : '';
+    const missing = def.required ? `throw new Violation(${q}, absent(input, ${q}, aliases, paths));` : '';
     const present = def.kind === 'string'
       ? `if (typeof ${v} !== 'string') throw new Violation(${q}, 'expected a string, got ' + describe(${v}));` +
         `\n      if (!${v}.isWellFormed()) throw new Violation(${q}, lone(${v}));` +
@@ -205,12 +208,26 @@ function compileValidator(schema: EventSchema): Validator {
       : `${v} = ${def.kind === 'decimal' ? `decimal(${v}, ${q}, ${def.scale ?? 0})` : def.kind === 'timestamp' ? `timestamp(${v}, ${q}, ${JSON.stringify(schema.epochUnit ?? 'ms')}, ${schema.timeZone === undefined ? 'undefined' : JSON.stringify(schema.timeZone)})` : `${def.kind}(${v}, ${q})`};`;
     // A name every object answers to (a required `constructor`) is read only as the event's own.
     const readOf = (n: string): string => (n in Object.prototype ? `(Object.hasOwn(input, ${JSON.stringify(n)}) ? input[${JSON.stringify(n)}] : undefined)` : `input[${JSON.stringify(n)}]`);
-    // A renamed field (`aliases`): the schema's own name first, then each other name in turn.
+    // A renamed field (`aliases`): the schema's own name first, then each other name in turn, then its
+    // place inside nested objects (`paths`), which throws when a value on the way is no object.
     const read = [name, ...aliasesOf(schema.aliases, name)].map(readOf).join(' ?? ');
-    return `let ${v} = ${read};
+    const path = pathOf(schema.paths, name);
+    if (path === undefined) {
+      return `let ${v} = ${read};
     if (${v} === undefined || ${v} === null) { ${missing} }
     else {
       ${present}
+    }`;
+    }
+    // A value read on the path says where it was found: the event has no key of the field's name.
+    const place = JSON.stringify(` (at ${pathText(path)})`);
+    return `let ${v} = ${read}, p${i} = false;
+    if (${v} === undefined || ${v} === null) { ${v} = at(input, P[${i}], ${q}); p${i} = true; }
+    if (${v} === undefined || ${v} === null) { ${missing} }
+    else {
+      try {
+      ${present}
+      } catch (e) { throw p${i} && e instanceof Violation ? new Violation(${q}, e.message.slice(${name.length + 2}) + ${place}) : e; }
     }`;
   });
   // The literal holds the fields up to the first optional one; the rest are added in order.
@@ -229,8 +246,8 @@ function compileValidator(schema: EventSchema): Validator {
     ${tail.join('\n    ')}
     return out;
   };`;
-  const make = new Function('Violation', 'describe', 'lone', 'timestamp', 'decimal', 'int', 'double', 'bool', 'absent', 'aliases', body) as (...helpers: unknown[]) => Validator;
-  return make(SchemaViolationError, describe, loneSurrogate, normaliseTimestamp, normaliseDecimal, normaliseInt, normaliseDouble, normaliseBool, absentReason, schema.aliases ?? {});
+  const make = new Function('Violation', 'describe', 'lone', 'timestamp', 'decimal', 'int', 'double', 'bool', 'absent', 'aliases', 'paths', 'at', 'P', body) as (...helpers: unknown[]) => Validator;
+  return make(SchemaViolationError, describe, loneSurrogate, normaliseTimestamp, normaliseDecimal, normaliseInt, normaliseDouble, normaliseBool, absentReason, schema.aliases ?? {}, schema.paths ?? {}, valueAtPath, names.map((n) => pathOf(schema.paths, n)));
 }
 
 /**
@@ -238,9 +255,11 @@ function compileValidator(schema: EventSchema): Validator {
  * (`user_id` for `userId`: the same letters but for case, `_` and `-`): a producer's rename made every
  * later event "userId: is required", with nothing to say where the value had gone.
  */
-function absentReason(input: Record<string, unknown>, name: string, aliases: Readonly<Record<string, readonly string[]>>): string {
+function absentReason(input: Record<string, unknown>, name: string, aliases: Readonly<Record<string, readonly string[]>>, paths: Readonly<Record<string, FieldPath>>): string {
   const others = aliasesOf(aliases, name);
-  const also = others.length === 0 ? '' : ` (nor as ${others.map((a) => JSON.stringify(a)).join(' or ')})`;
+  const path = pathOf(paths, name);
+  const places = [...(others.length === 0 ? [] : [`as ${others.map((a) => JSON.stringify(a)).join(' or ')}`]), ...(path === undefined ? [] : [`at ${pathText(path)}: ${pathAbsence(input, path)}`])];
+  const also = places.length === 0 ? '' : ` (nor ${places.join(', nor ')})`;
   const fold = (n: string): string => n.toLowerCase().replace(/[_-]/g, '');
   const renamed = Object.keys(input).find((k) => k !== name && !others.includes(k) && fold(k) === fold(name));
   if (renamed === undefined) return `is required${also}`;

@@ -3,7 +3,8 @@ import type { AggregateSpec } from '../../pipeline/aggregates.ts';
 import { withTiming, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { presentCondition, type Condition } from '../../pipeline/filter.ts';
 import { formatDuration } from '../../pipeline/time.ts';
-import { fieldTypeName, presentValue, type EventSchema, type FieldValue } from '../../schemas/schema.ts';
+import { pathOf, pathText } from '../../schemas/field-paths.ts';
+import { aliasesOf, fieldTypeName, presentValue, type EventSchema, type FieldValue } from '../../schemas/schema.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, timingFlags, timingOptions } from './shared.ts';
@@ -52,6 +53,16 @@ function aggregateText(spec: AggregateSpec): string {
   return `${spec.kind}(${spec.field}): one value`;
 }
 
+/** Where the fields read elsewhere than their own name are found (`aliases`, `paths`), in the order tried. */
+function readPlaces(schema: EventSchema): string[] {
+  return Object.keys(schema.fields).flatMap((n) => {
+    const others = aliasesOf(schema.aliases, n).map((a) => JSON.stringify(a));
+    const path = pathOf(schema.paths, n);
+    if (others.length === 0 && path === undefined) return [];
+    return [`             ${n} read as ${[JSON.stringify(n), ...others, ...(path === undefined ? [] : [`at ${pathText(path)}`])].join(', then ')}`];
+  });
+}
+
 /** The stream runtime's plan for a definition, as lines a person reads. */
 function streamPlan(def: PipelineDefinition, version: string): string[] {
   const schema = def.schema;
@@ -65,6 +76,7 @@ function streamPlan(def: PipelineDefinition, version: string): string[] {
     '',
     'Stream plan:',
     `  input      ${schema.name} events (${Object.entries(schema.fields).map(([n, f]) => `${n} ${fieldTypeName(f)}`).join(', ')}); event time ${schema.timeField}, id ${schema.idField}`,
+    ...readPlaces(schema),
     '             invalid events go to the dead letters with the reason',
     `  watermark  W = max(${schema.timeField}) - ${formatDuration(B)} - 1 ms per source (B = ${formatDuration(B)}), the minimum over non-idle sources;`,
     '             every valid event moves it, whether or not the filter keeps it',

@@ -3,7 +3,8 @@ import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { envNumber } from '../../pipeline/env-number.ts';
 import { safeName } from '../../pipeline/names.ts';
 import type { Registry } from '../../pipeline/registry.ts';
-import { aliasesOf, normaliseValue, type EventSchema } from '../../schemas/schema.ts';
+import { readField } from '../../schemas/field-paths.ts';
+import { normaliseValue, type EventSchema } from '../../schemas/schema.ts';
 import type { TopicSpec } from './client.ts';
 
 /**
@@ -107,13 +108,13 @@ export const NULL_RECORD_KEY = '\u0001null';
 export function recordKey(schema: EventSchema, raw: unknown): string | null {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
   const field = partitionKeyField(schema);
-  // Under the field's other names too (`aliases`): a renamed key keyed null put one user in two partitions.
-  const event = raw as Record<string, unknown>;
-  const value = [field, ...aliasesOf(schema.aliases, field)].map((n) => (Object.hasOwn(event, n) ? event[n] : undefined)).find((v) => v !== undefined && v !== null);
-  if (value === undefined || value === null) return NULL_RECORD_KEY;
   const def = schema.fields[field];
   if (!def) return null;
   try {
+    // Read as the workers read it (its `aliases`, its `paths`): a renamed key keyed null put one user in
+    // two partitions. A value on a path that is no object throws: the workers refuse such a line.
+    const value = readField(schema, raw as Record<string, unknown>, field);
+    if (value === undefined || value === null) return NULL_RECORD_KEY;
     return String(normaliseValue(def, value, field, schema.epochUnit, schema.timeZone));
   } catch {
     return null;
