@@ -45,8 +45,9 @@ export function parsePaths(
       continue;
     }
     const first = list[0]!, text = JSON.stringify(list);
-    // The first key holding an object for this field and a value for another would refuse one or the other.
-    if (Object.hasOwn(declared, first)) p.add(at, `${pathText(list)} starts at ${q(first)}, a field of the schema: events cannot hold an object there and a value of ${q(first)}`);
+    // The first key holding an object for this field and a value for another would refuse one or the
+    // other; the field's own name may (its value became an object: `"url": "url.path"`).
+    if (Object.hasOwn(declared, first) && first !== field) p.add(at, `${pathText(list)} starts at ${q(first)}, a field of the schema: events cannot hold an object there and a value of ${q(first)}`);
     else if (aliasNames.has(first)) p.add(at, `${pathText(list)} starts at ${q(first)}, an alias of ${q(aliasNames.get(first))}: events cannot hold an object there and a value of it`);
     else if (owner.has(text)) p.add(at, `${pathText(list)} is already the path of ${q(owner.get(text))}; one value cannot fill two fields`);
     else {

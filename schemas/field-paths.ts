@@ -56,6 +56,11 @@ export function pathAbsence(input: Record<string, unknown>, path: FieldPath): st
   return 'absent';
 }
 
+/** A value read at a field's own name whose path starts there: an object is no value but the way in. */
+export function notObject(value: unknown): unknown {
+  return isObject(value) ? undefined : value;
+}
+
 /** The schema's reading places of a field, as `readField` takes them. */
 export interface FieldPlaces {
   readonly aliases?: Readonly<Record<string, readonly string[]>>;
@@ -68,7 +73,9 @@ export interface FieldPlaces {
  */
 export function readField(schema: FieldPlaces, input: Record<string, unknown>, field: string): unknown {
   const own = (n: string): unknown => (Object.hasOwn(input, n) ? input[n] : undefined);
-  let value = own(field);
+  const path = pathOf(schema.paths, field);
+  // A path from the field's own name (`"url": "url.path"`): an object there is the way in, not the value.
+  let value = path?.[0] === field ? notObject(own(field)) : own(field);
   if (value !== undefined && value !== null) return value;
   const aliases = schema.aliases !== undefined && Object.hasOwn(schema.aliases, field) ? schema.aliases[field]! : [];
   for (const name of aliases) {
@@ -76,7 +83,6 @@ export function readField(schema: FieldPlaces, input: Record<string, unknown>, f
     if (v !== undefined && v !== null) return v;
     value ??= v;
   }
-  const path = pathOf(schema.paths, field);
   if (path === undefined) return value;
   return valueAtPath(input, path, field) ?? value;
 }

@@ -1,5 +1,5 @@
 import { SchemaViolationError } from '../pipeline/errors.ts';
-import { pathAbsence, pathOf, pathText, valueAtPath, type FieldPath } from './field-paths.ts';
+import { notObject, pathAbsence, pathOf, pathText, valueAtPath, type FieldPath } from './field-paths.ts';
 import { normaliseTimestamp, type EpochUnit } from './timestamps.ts';
 import { describe, plainDecimalText } from './value-text.ts';
 
@@ -210,8 +210,11 @@ function compileValidator(schema: EventSchema): Validator {
     const readOf = (n: string): string => (n in Object.prototype ? `(Object.hasOwn(input, ${JSON.stringify(n)}) ? input[${JSON.stringify(n)}] : undefined)` : `input[${JSON.stringify(n)}]`);
     // A renamed field (`aliases`): the schema's own name first, then each other name in turn, then its
     // place inside nested objects (`paths`), which throws when a value on the way is no object.
-    const read = [name, ...aliasesOf(schema.aliases, name)].map(readOf).join(' ?? ');
     const path = pathOf(schema.paths, name);
+    // A path from the field's own name (`"url": "url.path"`: a producer made the value an object): an
+    // object there is walked, not taken for the value.
+    const own = path?.[0] === name ? `inner(${readOf(name)})` : readOf(name);
+    const read = [own, ...aliasesOf(schema.aliases, name).map(readOf)].join(' ?? ');
     if (path === undefined) {
       return `let ${v} = ${read};
     if (${v} === undefined || ${v} === null) { ${missing} }
@@ -246,8 +249,8 @@ function compileValidator(schema: EventSchema): Validator {
     ${tail.join('\n    ')}
     return out;
   };`;
-  const make = new Function('Violation', 'describe', 'lone', 'timestamp', 'decimal', 'int', 'double', 'bool', 'absent', 'aliases', 'paths', 'at', 'P', body) as (...helpers: unknown[]) => Validator;
-  return make(SchemaViolationError, describe, loneSurrogate, normaliseTimestamp, normaliseDecimal, normaliseInt, normaliseDouble, normaliseBool, absentReason, schema.aliases ?? {}, schema.paths ?? {}, valueAtPath, names.map((n) => pathOf(schema.paths, n)));
+  const make = new Function('Violation', 'describe', 'lone', 'timestamp', 'decimal', 'int', 'double', 'bool', 'absent', 'aliases', 'paths', 'at', 'P', 'inner', body) as (...helpers: unknown[]) => Validator;
+  return make(SchemaViolationError, describe, loneSurrogate, normaliseTimestamp, normaliseDecimal, normaliseInt, normaliseDouble, normaliseBool, absentReason, schema.aliases ?? {}, schema.paths ?? {}, valueAtPath, names.map((n) => pathOf(schema.paths, n)), notObject);
 }
 
 /**

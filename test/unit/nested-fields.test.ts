@@ -90,6 +90,16 @@ describe('nested events through the schema', () => {
     expect(reason(line({ url: '/' }), d)).toBe('user_id: is required (nor as "uid", nor at "user.id": no "user" in the event)');
   });
 
+  it('a path from the field\'s own name takes a value that became an object, and the flat value still', () => {
+    // The producer sent `"url": {"path": "/p1"}` where `"url": "/p1"` was: a dead letter before.
+    const d = clicks({ paths: { url: 'url.path' } });
+    expect(reason(line({ user_id: 'u', url: { path: '/p1' } }), clicks())).toBe('url: expected a string, got object {"path":"/p1"}');
+    expect(decode(line({ user_id: 'u', url: { path: '/p1' } }), d)).toMatchObject({ ok: true, event: { url: '/p1' } });
+    expect(decode(line({ user_id: 'u', url: '/p0' }), d)).toMatchObject({ ok: true, event: { url: '/p0' } });
+    expect(reason(line({ user_id: 'u', url: { other: 1 } }), d)).toBe('url: is required (nor at "url.path": "url" has no "path")');
+    expect(readField(schemaOf(d), { url: { path: '/p1' } }, 'url')).toBe('/p1');
+  });
+
   it('a nested time field dates the dead letter', () => {
     const d = clicks({ paths: { ts: 'meta.at', user_id: 'user.id' } });
     const out = decode(JSON.stringify({ event_id: 'e1', meta: { at: TS }, user: 5, url: '/' }), d);
