@@ -73,6 +73,8 @@ export default {
         event_id: 'string', ts: 'timestamp', url: 'string', visitor_id: 'string',
         country: 'string?', referrer: 'string?', user_agent: 'string?',
       },
+      // Fields inside nested objects ({"visitor": {"id": ...}}): where each lives, read when the flat name is absent.
+      // paths: { visitor_id: 'visitor.id' }, // a list of keys for a key holding a dot: ['meta', 'a.b']
     },
     transactions: {
       description: 'Card transactions',

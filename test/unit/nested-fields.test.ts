@@ -148,6 +148,7 @@ describe('concord validate checks paths, each problem at its place', () => {
     expect(problems({ user_id: 'a.b', url: ['a', 'b'] })).toEqual(['schemas.clicks.paths.url: "a.b" is already the path of "user_id"; one value cannot fill two fields']);
     expect(problems({ user_id: 'a.b', url: 'a.b.c' })).toEqual(['schemas.clicks.paths.url: "a.b.c" and the path of "user_id", "a.b", need a value and an object at the same place']);
     expect(problems({ user_id: 'user.id', url: ['page', 'url.full'] })).toEqual([]);
+    expect(problems({ url: 'url.path' })).toEqual([]); // from the field's own name
   });
 });
 
