@@ -25,12 +25,26 @@ export { DEFAULT_DATABASE_URL };
  */
 /** The URL (default: env CONCORD_STORE, else the embedded file) and options with the environment's defaults. */
 function resolve<O extends StoreOptions>(url: string | undefined, options: O) {
+  refuseSchemaInUrl(url ?? process.env.CONCORD_STORE);
   const schema = options.schema ?? process.env.CONCORD_STORE_SCHEMA ?? 'concord';
   // Checked before a connection is opened, as the user's setting it is (was a plain Error with a stack,
   // after the database was opened; a CONCORD_SEAL_DELAY_MS that is no number was NaN, silently).
   if (!STORE_SCHEMA_NAME.test(schema)) throw new ConfigError(`store schema "${schema}" (env CONCORD_STORE_SCHEMA): use lower-case letters, digits and _, starting with a letter or _`);
   const sealDelayMs = options.sealDelayMs ?? envNumber('CONCORD_SEAL_DELAY_MS', undefined, { integer: true, unit: 'milliseconds' });
   return { url: url ?? process.env.CONCORD_STORE ?? DEFAULT_STORE, opts: { ...options, schema, ...(sealDelayMs === undefined ? {} : { sealDelayMs }) } };
+}
+
+/**
+ * A PostgreSQL URL's `?schema=S` (Prisma's spelling) is not read by the driver: the store silently
+ * used schema `concord`, so a writer given it wrote into the default store. Refused, naming the setting.
+ */
+function refuseSchemaInUrl(url: string | undefined): void {
+  if (url === undefined || !/^postgres(ql)?:\/\//.test(url)) return;
+  const query = url.includes('?') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)) : undefined;
+  const param = ['schema', 'search_path', 'currentSchema'].find((name) => query?.has(name));
+  if (param === undefined) return;
+  throw new ConfigError(`store ${redact(url)}: the schema is not read from the URL (its ?${param}= would be ignored and schema concord used); ` +
+    `set CONCORD_STORE_SCHEMA=${query?.get(param) ?? ''} and drop ?${param}= from the URL`);
 }
 
 export async function openStore(storeUrl: string | undefined, options: StoreOptions): Promise<SqlResultStore> {
