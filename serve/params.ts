@@ -45,6 +45,11 @@ const LAST_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');
 export function parseInstant(parameter: string, text: string): number {
   const ms = /^-?\d{1,16}$/.test(text) ? Number(text)
     : /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2}))?$/i.test(text) ? Date.parse(text.length === 10 ? `${text}T00:00:00Z` : text) : Number.NaN;
+  // A `+` in a query string is a space once decoded: `10:00:00+01:00` typed into a URL arrives as
+  // `10:00:00 01:00`, and "use an offset" told the user to do what they had done.
+  if (!Number.isFinite(ms) && /^\d{4}-\d{2}-\d{2}T[\d:.]+ \d{2}:?\d{2}$/i.test(text)) {
+    throw badParameter(parameter, `the offset's + arrived as a space (a + in a URL query means a space): write it %2B (${text.replace(' ', '%2B')}) or use Z`);
+  }
   if (!Number.isFinite(ms)) throw badParameter(parameter, 'use an ISO 8601 instant with Z or an offset (2026-11-23T10:00:00Z) or epoch milliseconds');
   if (ms < FIRST_INSTANT || ms > LAST_INSTANT) throw badParameter(parameter, 'use an instant of the years 0000..9999');
   return ms;

@@ -36,4 +36,17 @@ describe('API instants', () => {
       }
     }
   });
+
+  // A + typed into a URL query decodes to a space; "use an offset" told the user to do what they had done.
+  it('an offset whose + became a space names the %2B to write, for from and to; %2B itself is that offset', () => {
+    for (const q of [{ from: '2026-11-23T10:00:00 01:00', to: '2026-11-23T12:00:00Z' }, { from: '2026-11-23T09:00:00Z', to: '2026-11-23T10:00:00.5 0100' }]) {
+      let thrown: unknown;
+      try { parseRange(q, { end: null, defaultSpan: HOUR, maxSpan: DAY }); } catch (error) { thrown = error; }
+      const parameter = q.from.includes(' ') ? 'from' : 'to';
+      expect(thrown).toBeInstanceOf(ApiError);
+      expect((thrown as ApiError).parameter).toBe(parameter);
+      expect((thrown as ApiError).message).toBe(`${parameter}: the offset's + arrived as a space (a + in a URL query means a space): write it %2B (${q[parameter].replace(' ', '%2B')}) or use Z`);
+    }
+    expect(parseInstant('from', decodeURIComponent('2026-11-23T10:00:00%2B01:00'))).toBe(Date.parse('2026-11-23T09:00:00Z'));
+  });
 });

@@ -50,3 +50,20 @@ describe('concord serve: /top of a window that does not exist', () => {
     expect(api.reads).toBe(1);
   });
 });
+
+// `?asOf=2026-11-23T10:00:00+01:00` typed as is: the query's + decodes to a space, and the 400 said
+// "use an ISO 8601 instant with Z or an offset", which the user had given (from/to: serve-instant-range).
+describe('concord serve: an offset whose + a URL query turned into a space', () => {
+  const api = serveWithoutStore();
+
+  it('400 saying to write the + percent-encoded, the store not read', async () => {
+    api.reads = 0;
+    const r = await api.server.app.inject({ method: 'GET', url: '/api/pipelines/page_views_per_minute/windows?asOf=2026-11-23T10:00:00+01:00' });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toEqual({
+      error: "asOf: the offset's + arrived as a space (a + in a URL query means a space): write it %2B (2026-11-23T10:00:00%2B01:00) or use Z",
+      parameter: 'asOf',
+    });
+    expect(api.reads).toBe(0);
+  });
+});
