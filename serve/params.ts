@@ -59,7 +59,10 @@ export function parseInstant(parameter: string, text: string): number {
 export function parseDate(parameter: string, text: string): string {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
   const ms = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : Number.NaN;
-  if (!m || !Number.isFinite(ms) || new Date(ms).toISOString().slice(0, 10) !== text) throw badParameter(parameter, 'use a UTC date YYYY-MM-DD');
+  if (!m || !Number.isFinite(ms) || new Date(ms).toISOString().slice(0, 10) !== text) {
+    const instant = /^\d{4}-\d{2}-\d{2}T/i.test(text) ? ` (this parameter takes a day, not an instant: ${text.slice(0, 10)})` : '';
+    throw badParameter(parameter, `use a UTC date YYYY-MM-DD${instant}`);
+  }
   return text;
 }
 

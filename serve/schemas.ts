@@ -20,7 +20,9 @@ export const LIMITS = {
 } as const;
 
 export const instant = { type: 'string', maxLength: 40, description: 'ISO 8601 instant with Z or an offset, or epoch milliseconds' } as const;
-export const date = { type: 'string', maxLength: 10, description: 'UTC date, YYYY-MM-DD' } as const;
+// As long as an instant may be: an instant given for a date reaches parseDate, which says to give a
+// day (at 10, Ajv answered "must NOT have more than 10 characters").
+export const date = { type: 'string', maxLength: 40, description: 'UTC date, YYYY-MM-DD' } as const;
 // A cursor names the last row's cell, and a key is the user's data: both as long as a URL lets them be
 // (a cursor of a 3,000-character key, which the API itself returned, was refused at 4,000).
 export const cursor = { type: 'string', maxLength: LIMITS.url, description: 'next_cursor of the previous page' } as const;

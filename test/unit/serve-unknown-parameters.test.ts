@@ -67,3 +67,22 @@ describe('concord serve: an offset whose + a URL query turned into a space', () 
     expect(api.reads).toBe(0);
   });
 });
+
+// `/late?from=2026-11-23T00:00:00Z` (an instant where a day is taken, as a Grafana time range gives it)
+// answered Ajv's "from: must NOT have more than 10 characters".
+describe('concord serve: an instant given where a day is taken', () => {
+  const api = serveWithoutStore();
+
+  it.each([
+    ['/api/late?from=2026-11-23T00:00:00Z', 'from'],
+    ['/api/pipelines/page_views_per_minute/late?to=2026-11-23T00:00:00.000Z', 'to'],
+    ['/api/late?from=2026-11-01&to=2026-11-23T00:00:00%2B01:00', 'to'],
+    ['/api/days/2026-11-23T00:00:00Z', 'date'],
+  ])('%s: 400 saying to give the day, the store not read', async (url, parameter) => {
+    api.reads = 0;
+    const r = await api.server.app.inject({ method: 'GET', url });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toEqual({ error: `${parameter}: use a UTC date YYYY-MM-DD (this parameter takes a day, not an instant: 2026-11-23)`, parameter });
+    expect(api.reads).toBe(0);
+  });
+});
