@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { openStore, openStoreReader } from '../../store/open-store.ts';
 import { seedRegistry } from '../../examples/seed.ts';
+import { storeOptions } from '../../cli/commands/shared.ts';
 
 // `postgres://...?schema=S` (Prisma's spelling) was passed to the driver, which ignores it: the store
 // used schema `concord`, so a reader saw another store and a writer wrote into it. Port 1: nothing
@@ -31,5 +32,10 @@ describe('a schema in a PostgreSQL store URL', () => {
     const error: unknown = await openStoreReader('postgres://postgres@127.0.0.1:1/db?sslmode=disable&connect_timeout=2', { registry }).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).not.toContain('CONCORD_STORE_SCHEMA');
+  });
+
+  // Every command's --help said env CONCORD_STORE for the URL and nothing of the schema, so a user put it in the URL.
+  it('the --store help of every command names CONCORD_STORE_SCHEMA', () => {
+    expect(storeOptions.join('\n')).toContain('env CONCORD_STORE_SCHEMA (not ?schema= in the URL)');
   });
 });
