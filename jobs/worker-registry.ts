@@ -3,16 +3,17 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Redis } from 'ioredis';
 import { ConfigError } from '../pipeline/errors.ts';
-import { DEFAULT_DATABASE_URL, DEFAULT_STORE } from '../store/open-store.ts';
+import { DEFAULT_DATABASE_URL, DEFAULT_STORE, storeSchema } from '../store/open-store.ts';
 
 /**
  * The store a command means, as one comparable string without secrets: `postgres://user@host:port/db
  * schema S` or `duckdb:<absolute path> schema S` (the same defaults as `openStore`: --store, else
- * CONCORD_STORE, else the embedded file; schema CONCORD_STORE_SCHEMA, else `concord`).
+ * CONCORD_STORE, else the embedded file; schema as `storeSchema` reads it: ?schema= in the URL,
+ * CONCORD_STORE_SCHEMA, else `concord`).
  */
 export function storeIdentity(url: string | undefined, schemaName?: string): string {
   const u = url ?? process.env.CONCORD_STORE ?? DEFAULT_STORE;
-  const schema = schemaName ?? process.env.CONCORD_STORE_SCHEMA ?? 'concord';
+  const schema = storeSchema(u, schemaName ?? process.env.CONCORD_STORE_SCHEMA);
   if (u === 'postgres' || u.startsWith('postgres://') || u.startsWith('postgresql://')) {
     try {
       const p = new URL(u === 'postgres' ? (process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL) : u);

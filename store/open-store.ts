@@ -25,26 +25,38 @@ export { DEFAULT_DATABASE_URL };
  */
 /** The URL (default: env CONCORD_STORE, else the embedded file) and options with the environment's defaults. */
 function resolve<O extends StoreOptions>(url: string | undefined, options: O) {
-  refuseSchemaInUrl(url ?? process.env.CONCORD_STORE);
-  const schema = options.schema ?? process.env.CONCORD_STORE_SCHEMA ?? 'concord';
+  const resolved = url ?? process.env.CONCORD_STORE ?? DEFAULT_STORE;
+  const schema = storeSchema(resolved, options.schema ?? process.env.CONCORD_STORE_SCHEMA);
   // Checked before a connection is opened, as the user's setting it is (was a plain Error with a stack,
   // after the database was opened; a CONCORD_SEAL_DELAY_MS that is no number was NaN, silently).
-  if (!STORE_SCHEMA_NAME.test(schema)) throw new ConfigError(`store schema "${schema}" (env CONCORD_STORE_SCHEMA): use lower-case letters, digits and _, starting with a letter or _`);
+  if (!STORE_SCHEMA_NAME.test(schema)) throw new ConfigError(`store schema "${schema}" (env CONCORD_STORE_SCHEMA, or ?schema= in a PostgreSQL URL): use lower-case letters, digits and _, starting with a letter or _`);
   const sealDelayMs = options.sealDelayMs ?? envNumber('CONCORD_SEAL_DELAY_MS', undefined, { integer: true, unit: 'milliseconds' });
-  return { url: url ?? process.env.CONCORD_STORE ?? DEFAULT_STORE, opts: { ...options, schema, ...(sealDelayMs === undefined ? {} : { sealDelayMs }) } };
+  return { url: resolved, opts: { ...options, schema, ...(sealDelayMs === undefined ? {} : { sealDelayMs }) } };
 }
 
+/** The query parameters a PostgreSQL URL names its schema with: Prisma's, JDBC's, libpq's search_path. */
+const URL_SCHEMA_PARAMS = ['schema', 'currentSchema', 'search_path'] as const;
+
 /**
- * A PostgreSQL URL's `?schema=S` (Prisma's spelling) is not read by the driver: the store silently
- * used schema `concord`, so a writer given it wrote into the default store. Refused, naming the setting.
+ * The store's schema: a PostgreSQL URL's `?schema=S` (or `currentSchema`, or a `search_path` of one
+ * name), else `setting` (CONCORD_STORE_SCHEMA), else `concord`. The driver ignores those parameters:
+ * before 2026-12-07 such a URL silently used schema `concord`, so a writer given one wrote into the
+ * default store. A URL and a setting that disagree are refused rather than one of them picked.
  */
-function refuseSchemaInUrl(url: string | undefined): void {
-  if (url === undefined || !/^postgres(ql)?:\/\//.test(url)) return;
-  const query = url.includes('?') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)) : undefined;
-  const param = ['schema', 'search_path', 'currentSchema'].find((name) => query?.has(name));
-  if (param === undefined) return;
-  throw new ConfigError(`store ${redact(url)}: the schema is not read from the URL (its ?${param}= would be ignored and schema concord used); ` +
-    `set CONCORD_STORE_SCHEMA=${query?.get(param) ?? ''} and drop ?${param}= from the URL`);
+export function storeSchema(url: string, setting: string | undefined): string {
+  if (!/^postgres(ql)?:\/\//.test(url) || !url.includes('?')) return setting ?? 'concord';
+  const query = new URLSearchParams(url.slice(url.indexOf('?') + 1));
+  const given = URL_SCHEMA_PARAMS.filter((name) => query.has(name)).map((name) => ({ name, value: query.get(name)!.trim() }));
+  if (given.length === 0) return setting ?? 'concord';
+  const where = `store ${redact(url)}`;
+  const values = new Set(given.map((g) => g.value));
+  if (values.size > 1) throw new ConfigError(`${where}: ${given.map((g) => `?${g.name}=${g.value}`).join(' and ')} name different schemas; give one`);
+  const [{ name, value }] = given as [(typeof given)[number]];
+  if (value.includes(',')) throw new ConfigError(`${where}: ?${name}=${value} names several schemas; the store's tables live in one: give one name (?schema=S)`);
+  if (setting !== undefined && setting !== value) {
+    throw new ConfigError(`${where}: ?${name}=${value} and CONCORD_STORE_SCHEMA=${setting} name different schemas; drop one of them`);
+  }
+  return value;
 }
 
 export async function openStore(storeUrl: string | undefined, options: StoreOptions): Promise<SqlResultStore> {

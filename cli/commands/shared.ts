@@ -101,7 +101,7 @@ export function numberFlag(text: string, flag: string, kind: 'whole' | 'any' = '
 export const storeOptions = [
   '--store URL                result store: duckdb:<file> (default duckdb:.concord/store.duckdb, one process)',
   '                           or postgres://user@host:port/db (several processes); env CONCORD_STORE',
-  '                           PostgreSQL tables in schema concord, or env CONCORD_STORE_SCHEMA (not ?schema= in the URL)',
+  '                           PostgreSQL tables in schema concord, or env CONCORD_STORE_SCHEMA, or ?schema=S in the URL',
 ];
 
 /** The store named by --store, else CONCORD_STORE, else the embedded default. */
