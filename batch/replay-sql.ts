@@ -1,6 +1,7 @@
 import { isFloatingRuleSum, type AggregateSpec } from '../pipeline/aggregates.ts';
 import type { PipelineDefinition, RulePipeline, WindowedPipeline } from '../pipeline/definition.ts';
 import { filterSql } from '../pipeline/filter.ts';
+import { windowStartAtOrBeforeSql } from '../pipeline/windows.ts';
 import { DEFAULT_HLL_PRECISION } from '../pipeline/hyperloglog.ts';
 import { unitScale, type FieldValue } from '../schemas/schema.ts';
 import { hashColumns } from './archive-layout.ts';
@@ -72,8 +73,8 @@ export interface PairFilter {
 }
 
 /**
- * Every (event, window) pair of the events the `where` keeps, as SQL: window starts aligned to the epoch
- * like `assignWindows`. Only the columns the definition reads are carried (measured: SELECT * made the
+ * Every (event, window) pair of the events the `where` keeps, as SQL: window starts aligned (epoch plus the
+ * window's offset) like `assignWindows`. Only the columns the definition reads are carried (measured: SELECT * made the
  * 1M-event replay ~2x slower), plus `extra` (e.g. per-delivery flags). `only`: those `PairFilter` keeps.
  */
 export function assignedSql(def: WindowedPipeline, source: string, extra: readonly string[] = [], skips?: WindowSkips, only?: PairFilter): string {
@@ -83,11 +84,12 @@ export function assignedSql(def: WindowedPipeline, source: string, extra: readon
   const read = `SELECT ${[...columnsRead(def), `${timeExpr(def)} AS ${TS}`, ...carried].join(', ')} FROM ${source}${filter}`;
   const events = only ? only.events(read) : read;
   let pairs: string;
-  if (w.kind === 'tumbling') pairs = `SELECT *, ${TS} - (${TS} % ${w.size}) AS ${WS} FROM (${events})`;
+  const latest = windowStartAtOrBeforeSql(w, TS);
+  if (w.kind === 'tumbling') pairs = `SELECT *, ${latest} AS ${WS} FROM (${events})`;
   else {
     const back = Math.ceil(w.size / w.slide) - 1;
     pairs = `SELECT * FROM (
-      SELECT *, unnest(range(${TS} - (${TS} % ${w.slide}) - ${back * w.slide}, ${TS} - (${TS} % ${w.slide}) + 1, ${w.slide})) AS ${WS}
+      SELECT *, unnest(range(${latest} - ${back * w.slide}, ${latest} + 1, ${w.slide})) AS ${WS}
       FROM (${events})
     ) WHERE ${WS} > ${TS} - ${w.size}`;
   }

@@ -44,7 +44,8 @@ export type AggregateText = 'count' | readonly [kind: string, field?: string, pr
 
 export interface WindowedPipelineSpec extends PipelineSpecBase {
   readonly key?: string | readonly string[];
-  readonly window: { readonly tumbling: Duration } | { readonly hopping: Duration; readonly every: Duration };
+  /** `offset`: where windows start past the epoch's alignment, e.g. "5h" or "-30m"; shorter than the step (default 0). */
+  readonly window: { readonly tumbling: Duration; readonly offset?: Duration } | { readonly hopping: Duration; readonly every: Duration; readonly offset?: Duration };
   readonly aggregates: Readonly<Record<string, AggregateText>>;
 }
 

@@ -7,22 +7,44 @@ import { isObject, q, type Problems } from './definitions-problems.ts';
 import { ConcordError } from './errors.ts';
 import { DEFAULT_HLL_PRECISION } from './hyperloglog.ts';
 import { parseConditions } from './parse-conditions-spec.ts';
-import { formatDuration } from './time.ts';
-import { MAX_WINDOWS_PER_EVENT, windowsPerEvent, type WindowSpec } from './windows.ts';
+import { formatDuration, type Millis } from './time.ts';
+import { hopping, MAX_WINDOWS_PER_EVENT, tumbling, windowsPerEvent, type WindowSpec } from './windows.ts';
 
 const AGGREGATES = ['count', 'sum', 'min', 'max', 'avg', 'count_distinct', 'approx_distinct'];
 
+/**
+ * A window's `offset`: a duration with an optional sign ("-5h", "+30m", -18000000), shorter than the
+ * window's step (Flink refuses a longer one too: it would name the same windows as its remainder).
+ */
+function parseOffset(p: Problems, path: string, value: unknown, step: Millis, stepName: string): Millis | undefined {
+  if (value === undefined) return 0;
+  const text = typeof value === 'string' || typeof value === 'number' ? String(value).trim() : undefined;
+  const sign = text !== undefined && /^[+-]/.test(text) ? text.charAt(0) : '';
+  if (text === undefined || text.length === 1 && sign !== '') {
+    p.add(path, `expected a duration like "5h", "-30m" or integer milliseconds, got ${q(value)}`);
+    return undefined;
+  }
+  const magnitude = p.duration(path, text.slice(sign.length), false);
+  if (magnitude === undefined) return undefined;
+  if (magnitude >= step) {
+    p.add(path, `${q(value)} is not shorter than the window's ${stepName} ${q(formatDuration(step))}; use an offset between -${formatDuration(step)} and ${formatDuration(step)} (exclusive)`);
+    return undefined;
+  }
+  return sign === '-' ? -magnitude : magnitude;
+}
+
 function parseWindow(p: Problems, path: string, w: unknown): WindowSpec | undefined {
   if (!isObject(w) || (w.tumbling === undefined) === (w.hopping === undefined)) {
-    p.add(path, `expected {"tumbling": "1m"} or {"hopping": "30m", "every": "10m"}, got ${q(w)}`);
+    p.add(path, `expected {"tumbling": "1m"} or {"hopping": "30m", "every": "10m"} (either with an "offset"), got ${q(w)}`);
     return undefined;
   }
   if (w.tumbling !== undefined) {
-    p.keys(path, w, ['tumbling']);
+    p.keys(path, w, ['tumbling', 'offset']);
     const size = p.duration(`${path}.tumbling`, w.tumbling, true);
-    return size === undefined ? undefined : { kind: 'tumbling', size };
+    const offset = size === undefined ? undefined : parseOffset(p, `${path}.offset`, w.offset, size, 'size');
+    return size === undefined || offset === undefined ? undefined : tumbling(size, offset);
   }
-  p.keys(path, w, ['hopping', 'every']);
+  p.keys(path, w, ['hopping', 'every', 'offset']);
   const size = p.duration(`${path}.hopping`, w.hopping, true);
   if (w.every === undefined) {
     p.add(`${path}.every`, 'required for a hopping window: how often a window starts, e.g. "10m"');
@@ -34,7 +56,9 @@ function parseWindow(p: Problems, path: string, w: unknown): WindowSpec | undefi
     p.add(`${path}.every`, `${q(w.every)} is longer than the window ${q(w.hopping)}; events between windows would be lost`);
     return undefined;
   }
-  const spec: WindowSpec = { kind: 'hopping', size, slide };
+  const offset = parseOffset(p, `${path}.offset`, w.offset, slide, '"every"');
+  if (offset === undefined) return undefined;
+  const spec = hopping(size, slide, offset);
   if (windowsPerEvent(spec) > MAX_WINDOWS_PER_EVENT) {
     p.add(`${path}.every`, `${q(w.hopping)} every ${q(w.every)} puts each event in ${windowsPerEvent(spec).toLocaleString('en-US')} windows (each one state and an output row per key); ` +
       `at most ${MAX_WINDOWS_PER_EVENT.toLocaleString('en-US')} are allowed: use a longer "every" (at least ${q(formatDuration(Math.ceil(size / MAX_WINDOWS_PER_EVENT)))})`);
