@@ -3,6 +3,7 @@ import type { AggregateSpec } from '../../pipeline/aggregates.ts';
 import { withTiming, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { presentCondition, type Condition } from '../../pipeline/filter.ts';
 import { formatDuration } from '../../pipeline/time.ts';
+import { windowAlignmentText } from '../../pipeline/windows.ts';
 import { pathOf, pathText } from '../../schemas/field-paths.ts';
 import { aliasesOf, fieldTypeName, presentValue, type EventSchema, type FieldValue } from '../../schemas/schema.ts';
 import type { CommandSpec } from '../args.ts';
@@ -85,7 +86,7 @@ function streamPlan(def: PipelineDefinition, version: string): string[] {
   if (def.kind === 'windowed') {
     const w = def.window;
     lines.push(
-      `  windows    ${w.kind === 'tumbling' ? `tumbling ${formatDuration(w.size)}` : `hopping ${formatDuration(w.size)} every ${formatDuration(w.slide)}`}, [start, end) aligned to the epoch`,
+      `  windows    ${w.kind === 'tumbling' ? `tumbling ${formatDuration(w.size)}` : `hopping ${formatDuration(w.size)} every ${formatDuration(w.slide)}`}, [start, end) ${windowAlignmentText(w)}`,
       `  firing     a window fires (revision 0) when W >= end - 1; until W >= end - 1 + L (L = ${formatDuration(L)}) a later event`,
       '             updates it and re-emits the full value at the next revision; after that events go to the late output',
       `  key        ${def.key.length === 0 ? '(none: one group per window)' : def.key.join(', ')}; null is a group of its own`,

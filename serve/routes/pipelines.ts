@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { definitionVersion, type PipelineDefinition, type WindowedPipeline } from '../../pipeline/definition.ts';
 import { formatDuration, isoMillis } from '../../pipeline/time.ts';
-import { windowStartAtOrBefore, windowStep } from '../../pipeline/windows.ts';
+import { windowOffset, windowStartAtOrBefore, windowStep } from '../../pipeline/windows.ts';
 import { presentCondition } from '../../pipeline/filter.ts';
 import { presentValue } from '../../schemas/schema.ts';
 import { exactDigitsOf } from '../../store/rows.ts';
@@ -25,7 +25,9 @@ export function describePipeline(def: PipelineDefinition) {
     const w = def.window;
     return {
       ...common,
-      window: { kind: w.kind, size: formatDuration(w.size), size_ms: w.size, ...(w.kind === 'hopping' ? { every: formatDuration(w.slide), every_ms: w.slide } : {}) },
+      window: { kind: w.kind, size: formatDuration(w.size), size_ms: w.size, ...(w.kind === 'hopping' ? { every: formatDuration(w.slide), every_ms: w.slide } : {}),
+        // Where windows start past the epoch's alignment, in [0, step): 0 for most pipelines.
+        offset: formatDuration(windowOffset(w)), offset_ms: windowOffset(w) },
       aggregates: def.aggregates.map((a) => ({ name: a.output, fn: a.aggregate.kind, ...('field' in a.aggregate ? { field: a.aggregate.field } : {}), ...('precision' in a.aggregate ? { precision: a.aggregate.precision } : {}) })),
       rule: null,
     };

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DuckDb } from '../../batch/duckdb.ts';
 import { definitionVersion } from '../../pipeline/definition.ts';
 import { DefinitionsFileError, parseDefinitions } from '../../pipeline/definitions-file.ts';
+import { describePipeline } from '../../serve/routes/pipelines.ts';
 import {
   assignWindows, checkWindow, hopping, lastWindowEndBefore, tumbling, windowAlignmentText, windowStartAtOrBefore, windowStartAtOrBeforeSql, type WindowSpec,
 } from '../../pipeline/windows.ts';
@@ -114,5 +115,11 @@ describe('window offsets', () => {
     expect(windowAlignmentText(tumbling(H))).toBe('aligned to the epoch');
     expect(windowAlignmentText(tumbling(DAY, 5 * H))).toBe(
       'aligned to the epoch + 5h (the same as -19h): windows start at 1970-01-01T05:00:00.000Z and every 24h from it (a fixed offset in UTC; no daylight saving time)');
+  });
+
+  it('the API describes the offset of a pipeline\'s windows (0 for none)', () => {
+    const described = (window: Record<string, unknown>) => describePipeline(parseDefinitions(file(window), 'defs.json').pipeline('n')).window;
+    expect(described({ tumbling: '24h', offset: '-5h' })).toMatchObject({ offset: '19h', offset_ms: 19 * H });
+    expect(described({ hopping: '1h', every: '15m' })).toMatchObject({ offset: '0ms', offset_ms: 0 });
   });
 });
