@@ -56,12 +56,15 @@ const judgedRow = (l: { position: { source: string; offset: number }; watermark:
 const hoppingViews = checkDefinition({ ...pageViewsPerMinute, name: 'page_views_2m_every_1m', window: hopping(120_000, 60_000) });
 // A sketch (replayed to records, not to a cell table: the other shadow path), keyed by the partition key as the workers' direct path is.
 const hoppingVisitors = checkDefinition({ ...uniqueVisitors5m(), name: 'visitors_2m_every_1m', key: ['url'], window: hopping(120_000, 60_000) });
+// Windows with an offset (starting at :35 of each minute): the archive's judgement and the reconciliation align them as the workers do.
+const offsetViews = checkDefinition({ ...pageViewsPerMinute, name: 'page_views_2m_every_1m_at_35s', window: hopping(120_000, 60_000, -25_000) });
 
 // One partition: an archive of one source, reconciled without the log by re-running the stream over it.
 const cases = [
   { def: pageViewsPerMinute as PipelineDefinition, key: 'url', partitions: 3, events: clickStreamArb({ maxEvents: 200, disorder: 'beyond' }) },
   { def: hoppingViews, key: 'url', partitions: 3, events: clickStreamArb({ maxEvents: 200, disorder: 'beyond' }) },
   { def: hoppingViews, key: 'url', partitions: 1, events: clickStreamArb({ maxEvents: 200, disorder: 'beyond' }) },
+  { def: offsetViews, key: 'url', partitions: 3, events: clickStreamArb({ maxEvents: 200, disorder: 'beyond' }) },
   { def: hoppingVisitors, key: 'url', partitions: 3, events: clickStreamArb({ maxEvents: 200, disorder: 'beyond' }) },
   { def: fraudMultiCountry() as PipelineDefinition, key: 'user_id', partitions: 3, events: transactionStreamArb({ maxEvents: 200, disorder: 'beyond' }) },
 ];
