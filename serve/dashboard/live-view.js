@@ -55,7 +55,7 @@ export function mountLive(root, shell) {
     const what = p.key.length === 0 ? 'one global series' : `top ${TOP} ${p.key.join(', ')} by the sum of their windows in the range`;
     return el('article', { class: 'card', 'data-pipeline': p.name, 'data-testid': 'chart-card', 'aria-label': p.name },
       el('h2', {}, p.name),
-      el('div', { class: 'sub' }, `${p.window.kind} ${p.window.size}${p.window.every ? ` every ${p.window.every}` : ''} windows · ${what} · B ${p.max_out_of_orderness}, L ${p.allowed_lateness}`),
+      el('div', { class: 'sub' }, `${p.window.kind} ${p.window.size}${p.window.every ? ` every ${p.window.every}` : ''}${p.window.offset_ms ? ` at offset ${p.window.offset}` : ''} windows · ${what} · B ${p.max_out_of_orderness}, L ${p.allowed_lateness}`),
       el('div', { class: 'controls' }, aggSelect, spanSelect, el('span', { class: 'muted', 'data-role': 'range' })),
       problemLine(),
       el('div', { class: 'muted', 'data-testid': 'definition-note', hidden: true }),

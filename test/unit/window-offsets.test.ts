@@ -4,6 +4,7 @@ import { DuckDb } from '../../batch/duckdb.ts';
 import { definitionVersion } from '../../pipeline/definition.ts';
 import { DefinitionsFileError, parseDefinitions } from '../../pipeline/definitions-file.ts';
 import { describePipeline } from '../../serve/routes/pipelines.ts';
+import { dayReach } from '../../store/day-status.ts';
 import {
   assignWindows, checkWindow, hopping, lastWindowEndBefore, tumbling, windowAlignmentText, windowStartAtOrBefore, windowStartAtOrBeforeSql, type WindowSpec,
 } from '../../pipeline/windows.ts';
@@ -121,5 +122,11 @@ describe('window offsets', () => {
     const described = (window: Record<string, unknown>) => describePipeline(parseDefinitions(file(window), 'defs.json').pipeline('n')).window;
     expect(described({ tumbling: '24h', offset: '-5h' })).toMatchObject({ offset: '19h', offset_ms: 19 * H });
     expect(described({ hopping: '1h', every: '15m' })).toMatchObject({ offset: '0ms', offset_ms: 0 });
+  });
+
+  it('a day\'s results reach the end of its last window: the next day\'s 05:00Z at offset 5h, 19:00Z at -5h', () => {
+    expect(new Date(dayReach('2026-11-23', tumbling(DAY, 5 * H))).toISOString()).toBe('2026-11-24T05:00:00.000Z');
+    expect(new Date(dayReach('2026-11-23', tumbling(DAY, -5 * H))).toISOString()).toBe('2026-11-24T19:00:00.000Z');
+    expect(new Date(dayReach('2026-11-23', tumbling(DAY))).toISOString()).toBe('2026-11-24T00:00:00.000Z');
   });
 });
