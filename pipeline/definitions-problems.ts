@@ -58,7 +58,7 @@ export class Problems {
       }
       return ms;
     } catch {
-      this.add(path, `${q(value)} is not a duration; use an integer with ms|s|m|h, e.g. "30s", "5m"`);
+      this.add(path, `${q(value)} is not a duration; use an integer with ms|s|m|h|d, e.g. "30s", "5m", "1d"`);
       return undefined;
     }
   }

@@ -3,14 +3,15 @@ import { ConfigError } from './errors.ts';
 /** Event time and durations are integer epoch milliseconds (UTC). */
 export type Millis = number;
 
-const DURATION = /^(\d+)(ms|s|m|h)?$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+const DURATION = /^(\d+)(ms|s|m|h|d)?$/;
+// `d` is 24 hours of event time (as Flink's `Time.days`), never a calendar day of a zone.
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** Parses `30s`, `5m`, `1h`, `250ms` or a bare integer (milliseconds; `0` is valid). */
+/** Parses `30s`, `5m`, `1h`, `1d`, `250ms` or a bare integer (milliseconds; `0` is valid). */
 export function parseDuration(text: string, what = 'duration'): Millis {
   const match = DURATION.exec(text.trim());
   if (!match) {
-    throw new ConfigError(`${what}: "${text}" is not a duration; use an integer with ms|s|m|h, e.g. 30s, 5m, 0`);
+    throw new ConfigError(`${what}: "${text}" is not a duration; use an integer with ms|s|m|h|d, e.g. 30s, 5m, 0`);
   }
   const ms = Number(match[1]) * (UNIT_MS[match[2] ?? 'ms'] ?? 1);
   // Instants plus such a duration must stay printable dates (±8.64e15 ms): 99999999999999999999h was taken.

@@ -31,7 +31,7 @@ export const timingFlags: CommandSpec['flags'] = {
 };
 
 export const timingOptions = [
-  '--max-out-of-orderness D   watermark bound B (default 30s); durations: integer with ms|s|m|h, bare = ms',
+  '--max-out-of-orderness D   watermark bound B (default 30s); durations: integer with ms|s|m|h|d, bare = ms',
   '--allowed-lateness D       allowed lateness L (default 5m)',
   '--config FILE              JSON settings {maxOutOfOrderness, allowedLateness}; env CONCORD_CONFIG,',
   '                           CONCORD_MAX_OUT_OF_ORDERNESS, CONCORD_ALLOWED_LATENESS (flags win)',

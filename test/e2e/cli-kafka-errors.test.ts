@@ -100,7 +100,7 @@ describe('Kafka failures from the CLI', { timeout: 180_000 }, () => {
   // creating the input topics (with --workers N, once per worker process), archive took --flush-records
   // abc or 0 as it came, and neither was said before the broker was asked (noBroker: exit 1 instead).
   it('bad run and archive flags: exit 2, said once, before the broker is asked', () => {
-    const duration = (flag: string) => `--${flag}: "x" is not a duration; use an integer with ms|s|m|h, e.g. 30s, 5m, 0\n`;
+    const duration = (flag: string) => `--${flag}: "x" is not a duration; use an integer with ms|s|m|h|d, e.g. 30s, 5m, 0\n`;
     for (const [flag, extra] of [['stop-when-idle', []], ['idle-timeout', ['--workers', '2']]] as const) {
       const r = concord(['run', '--definitions', rides, '--pipeline', 'all', `--${flag}`, 'x', ...extra], noBroker);
       expect(r.code, r.stderr).toBe(2);

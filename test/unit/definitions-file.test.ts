@@ -89,7 +89,7 @@ describe('definitions file', () => {
       'schemas.rides.time: "city" must be a required timestamp; it is string',
       'schemas.trips.time: "at" is not a field of the schema',
       'pipelines.fares_per_city_15m.key[1]: "nope" is not a field of schema "rides"',
-      'pipelines.fares_per_city_15m.window.tumbling: "15 minutes" is not a duration; use an integer with ms|s|m|h, e.g. "30s", "5m"',
+      'pipelines.fares_per_city_15m.window.tumbling: "15 minutes" is not a duration; use an integer with ms|s|m|h|d, e.g. "30s", "5m", "1d"',
       'pipelines.fares_per_city_15m.aggregates.revenue: sum needs a numeric field; "city" is a string',
       expect.stringMatching(/^pipelines\.fares_per_city_15m\.aggregates\.top: expected "count" or \[kind, field\]/),
       'pipelines.fares_per_city_15m.aggregates.pipeline: "pipeline" is a name Concord writes itself in output rows; choose another',

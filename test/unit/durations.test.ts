@@ -8,12 +8,12 @@ import { loadSettings } from '../../cli/config.ts';
 
 describe('durations', () => {
   it.each([
-    ['30s', 30_000], ['5m', 300_000], ['1h', 3_600_000], ['250ms', 250], ['1500', 1500], ['0', 0], ['0s', 0],
+    ['30s', 30_000], ['5m', 300_000], ['1h', 3_600_000], ['1d', 86_400_000], ['10d', 864_000_000], ['250ms', 250], ['1500', 1500], ['0', 0], ['0s', 0],
   ])('%s = %i ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
 
-  it.each(['-1s', '1.5s', '5 minutes', '', 's', '10d'])('rejects %j with a hint', (text) => {
+  it.each(['-1s', '1.5s', '5 minutes', '', 's', '10w', '1day'])('rejects %j with a hint', (text) => {
     expect(() => parseDuration(text, '--allowed-lateness')).toThrow(ConfigError);
-    expect(() => parseDuration(text, '--allowed-lateness')).toThrow(/--allowed-lateness: .* use an integer with ms\|s\|m\|h/);
+    expect(() => parseDuration(text, '--allowed-lateness')).toThrow(/--allowed-lateness: .* use an integer with ms\|s\|m\|h\|d/);
   });
 
   it.each(['99999999999999999999h', '876001h'])('rejects %j as longer than 100 years (instants past it are no dates)', (text) => {

@@ -96,6 +96,9 @@ describe('window offsets', () => {
     expect(version({ tumbling: '24h', offset: '0' })).toBe(version({ tumbling: '24h' }));
     expect(version({ tumbling: '24h', offset: '5h' })).not.toBe(version({ tumbling: '24h' }));
     expect(version({ tumbling: '24h', offset: '5h' })).not.toBe(version({ tumbling: '24h', offset: '6h' }));
+    // A day written "1d" (Flink's Time.days(1)) is 24 hours: the same windows, the same version.
+    expect(windowOf({ tumbling: '1d', offset: '5h' })).toEqual({ kind: 'tumbling', size: DAY, offset: 5 * H });
+    expect(version({ tumbling: '1d', offset: '5h' })).toBe(version({ tumbling: '24h', offset: '5h' }));
     expect(() => checkWindow({ kind: 'tumbling', size: DAY, offset: -5 * H })).toThrow(/offset must be an integer of ms in \(0, 86400000\)/);
   });
 
