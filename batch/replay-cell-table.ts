@@ -4,7 +4,7 @@ import type { WindowResult } from '../schemas/results.ts';
 import { quoteIdent, type DuckDb } from './duckdb.ts';
 import { listArchiveFiles } from './parquet-archive.ts';
 import { windowRecord } from './replay-records.ts';
-import { WS, aggregateSql, assignedSql, keyValueSql } from './replay-sql.ts';
+import { WS, aggregateSql, aggregateWhereSql, assignedSql, filterClause, keyValueSql } from './replay-sql.ts';
 import { archiveFiles, sourceRelation } from './replay-source.ts';
 
 /** Whether `replayCellTable` can replay the definition: windowed, every aggregate lowered to plain SQL. */
@@ -56,8 +56,10 @@ export async function replayCellTable(db: DuckDb, def: WindowedPipeline, archive
   const skipped = options.skippedWindows;
   const selects = options.variants.flatMap((t, v) => {
     const left = [...(t === undefined ? [] : [`__x${v}`]), ...(skipped?.variants.includes(v) ? ['__skipped'] : [])];
-    const filter = left.length === 0 ? '' : ` FILTER (WHERE NOT (${left.join(' OR ')}))`;
-    return [`count(*)${filter} AS __n${v}`, ...def.aggregates.map((a, i) => `(${aggregateSql(a.aggregate, def, filter)!})::DOUBLE AS __v${v}_${i}`)];
+    const counted = left.length === 0 ? undefined : `NOT (${left.join(' OR ')})`;
+    // The cell exists by the deliveries the variant counts; each aggregate takes those its own filter keeps.
+    return [`count(*)${filterClause(counted)} AS __n${v}`,
+      ...def.aggregates.map((a, i) => `(${aggregateSql(a.aggregate, def, filterClause(counted, aggregateWhereSql(def, a)))!})::DOUBLE AS __v${v}_${i}`)];
   });
   await db.run(`CREATE OR REPLACE TEMP TABLE ${table} AS
     SELECT ${WS}::DOUBLE AS __ws, ${[...keyText, ...selects].join(', ')}

@@ -1,5 +1,5 @@
 import { isFloatingRuleSum, type AggregateSpec } from '../pipeline/aggregates.ts';
-import type { PipelineDefinition, RulePipeline, WindowedPipeline } from '../pipeline/definition.ts';
+import type { NamedAggregate, PipelineDefinition, RulePipeline, WindowedPipeline } from '../pipeline/definition.ts';
 import { filterSql } from '../pipeline/filter.ts';
 import { windowStartAtOrBeforeSql } from '../pipeline/windows.ts';
 import { DEFAULT_HLL_PRECISION } from '../pipeline/hyperloglog.ts';
@@ -40,10 +40,11 @@ export function whereSql(def: PipelineDefinition): string {
   return filterSql(def.where, (f) => fieldExpr(def, f), sqlLiteral);
 }
 
-/** The archive columns a windowed definition reads: keys, aggregated fields and stored hashes. */
+/** The archive columns a windowed definition reads: keys, aggregated fields, aggregates' filter fields and stored hashes. */
 function columnsRead(def: WindowedPipeline): string[] {
   const cols = new Set<string>(def.key.map(quoteIdent));
   for (const a of def.aggregates) {
+    for (const c of a.where ?? []) if (c.field !== def.schema.timeField) cols.add(quoteIdent(c.field));
     const spec = a.aggregate;
     if (spec.kind === 'count') continue;
     if (spec.field !== def.schema.timeField) cols.add(quoteIdent(spec.field));
@@ -108,6 +109,17 @@ function fieldColumn(def: PipelineDefinition, field: string): string {
   return def.schema.fields[field]?.kind === 'timestamp' ? `epoch_ms(${quoteIdent(field)})` : quoteIdent(field);
 }
 
+/** An aggregate's own `where` as SQL over the (event, window) pairs; undefined without one. */
+export function aggregateWhereSql(def: WindowedPipeline, a: NamedAggregate): string | undefined {
+  return a.where && a.where.length > 0 ? filterSql(a.where, (f) => fieldColumn(def, f), sqlLiteral) : undefined;
+}
+
+/** A FILTER clause (` FILTER (WHERE ...)`) of the conditions given, all of them; '' when none is. */
+export function filterClause(...conditions: (string | undefined)[]): string {
+  const all = conditions.filter((c): c is string => c !== undefined);
+  return all.length === 0 ? '' : ` FILTER (WHERE ${all.length === 1 ? all[0] : all.map((c) => `(${c})`).join(' AND ')})`;
+}
+
 /**
  * An exact integer (a HUGEINT sum of an int or decimal column) as the double nearest it, like the
  * stream's `Number(total)` (ties to even). DuckDB's own HUGEINT -> DOUBLE cast is not correctly rounded
@@ -153,18 +165,23 @@ export function aggregateSql(spec: AggregateSpec, def: PipelineDefinition, filte
  * The HyperLogLog register histogram of one sketched field per (window, key) group: register index =
  * top p bits of the pinned hash; rank = leading zeros of the other 64 - p bits + 1 (log2 is exact below 2^32).
  */
-export function sketchHistogramSql(field: string, precision: number, groupCols: readonly string[], assigned: string, nullable: boolean): string {
+export function sketchHistogramSql(field: string, precision: number, groupCols: readonly string[], assigned: string, nullable: boolean, filter?: string): string {
   const { hi, lo } = hashColumns(field);
   const q = 32 - precision;
   // An optional field: a group whose events all lack it still is a cell (with no register, as in the
-  // stream), so its rows stay, ranked NULL. A required field has no such rows: filtered, cheaper.
-  const rank = `CASE WHEN ${nullable ? `${hi} IS NULL THEN NULL WHEN ` : ''}(${hi} & ${2 ** q - 1}) <> 0 THEN ${q} - floor(log2(${hi} & ${2 ** q - 1}))::INTEGER
+  // stream), so its rows stay, ranked NULL. A required field has no such rows: filtered, cheaper. The
+  // aggregate's own filter likewise: the events it leaves out stay, with no register (index and rank
+  // NULL), so a group none of whose events passes it still is a cell, its estimate 0 as the stream's.
+  const kept = filter === undefined ? undefined : `coalesce(${filter}, false)`;
+  const keepRows = nullable || kept !== undefined;
+  const rank = `CASE WHEN ${keepRows ? `${hi} IS NULL THEN NULL WHEN ` : ''}${kept ? `NOT ${kept} THEN NULL WHEN ` : ''}(${hi} & ${2 ** q - 1}) <> 0 THEN ${q} - floor(log2(${hi} & ${2 ** q - 1}))::INTEGER
                        WHEN ${lo} <> 0 THEN ${q + 32} - floor(log2(${lo}))::INTEGER
                        ELSE ${q + 33} END`;
+  const index = kept ? `CASE WHEN ${kept} THEN ${hi} >> ${q} END` : `${hi} >> ${q}`;
   return `
       WITH regs AS (
-        SELECT ${groupCols.join(', ')}, ${hi} >> ${q} AS __idx, max(${rank}) AS __r
-        FROM ${assigned}${nullable ? '' : ` WHERE ${hi} IS NOT NULL`} GROUP BY ALL)
+        SELECT ${groupCols.join(', ')}, ${index} AS __idx, max(${rank}) AS __r
+        FROM ${assigned}${keepRows ? '' : ` WHERE ${hi} IS NOT NULL`} GROUP BY ALL)
       SELECT ${groupCols.join(', ')}, __r, count(*) AS __c FROM regs GROUP BY ALL`;
 }
 
@@ -228,7 +245,7 @@ export interface WindowedPlan {
   readonly assigned: string;
   /** The plain aggregation into the temp table `replay_main`, when there are plain aggregates. */
   readonly main?: string;
-  /** One register-histogram query per sketch. */
+  /** One register-histogram query per sketch (the aggregate's own filter applied). */
   readonly sketches: readonly { output: string; field: string; precision: number; sql: string }[];
 }
 
@@ -236,11 +253,13 @@ export function windowedPlan(def: WindowedPipeline, source: string, exactDistinc
   const groupCols = [WS, ...def.key.map(quoteIdent)];
   const selects: { sql: string; as: string }[] = [];
   def.aggregates.forEach((a, i) => {
-    const sql = aggregateSql(a.aggregate, def);
+    const filter = filterClause(aggregateWhereSql(def, a));
+    const sql = aggregateSql(a.aggregate, def, filter);
     if (sql !== null) selects.push({ sql, as: `__a${i}` });
-    else if (exactDistinct && a.aggregate.kind === 'approx_distinct') selects.push({ sql: `count(DISTINCT ${fieldColumn(def, a.aggregate.field)})`, as: `__e${i}` });
+    else if (exactDistinct && a.aggregate.kind === 'approx_distinct') selects.push({ sql: `count(DISTINCT ${fieldColumn(def, a.aggregate.field)})${filter}`, as: `__e${i}` });
   });
-  const sketched = def.aggregates.flatMap((a) => (a.aggregate.kind === 'approx_distinct' ? [{ output: a.output, field: a.aggregate.field, precision: a.aggregate.precision ?? DEFAULT_HLL_PRECISION }] : []));
+  const sketched = def.aggregates.flatMap((a) => (a.aggregate.kind === 'approx_distinct'
+    ? [{ output: a.output, field: a.aggregate.field, precision: a.aggregate.precision ?? DEFAULT_HLL_PRECISION, filter: aggregateWhereSql(def, a) }] : []));
   // One pass for plain aggregates (and exact distinct counts), one per sketch (register histograms).
   // Several passes read the (event, window) pairs from a temp table written once; a single pass reads
   // the files directly (measured: the temp table cost more than it saved for one pass).
@@ -252,7 +271,7 @@ export function windowedPlan(def: WindowedPipeline, source: string, exactDistinc
     : undefined;
   return {
     groupCols, selects, assigned, ...(createAssigned ? { createAssigned } : {}), ...(main ? { main } : {}),
-    sketches: sketched.map((s) => ({ ...s, sql: sketchHistogramSql(s.field, s.precision, groupCols, assigned, !(def.schema.fields[s.field]?.required ?? false)) })),
+    sketches: sketched.map(({ filter, ...s }) => ({ ...s, sql: sketchHistogramSql(s.field, s.precision, groupCols, assigned, !(def.schema.fields[s.field]?.required ?? false), filter) })),
   };
 }
 

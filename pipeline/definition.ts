@@ -26,6 +26,11 @@ export interface NamedAggregate {
   /** Output field name, e.g. `views`. */
   readonly output: string;
   readonly aggregate: AggregateSpec;
+  /**
+   * The events this aggregate takes, after the pipeline's `where` (AND, like SQL's `agg(...) FILTER (WHERE ...)`);
+   * absent (never empty) for every event the pipeline keeps, so a definition without filters keeps its version.
+   */
+  readonly where?: readonly Condition[];
 }
 
 /** Windowed aggregation: key -> window -> aggregates. An empty key means one global group. */
@@ -85,6 +90,7 @@ export function checkDefinition(def: PipelineDefinition): PipelineDefinition {
     checkWindow(def.window);
     def.key.forEach((k) => need(k, 'key'));
     for (const a of def.aggregates) {
+      a.where?.forEach((c) => need(c.field, `aggregate ${a.output} where`));
       const spec = a.aggregate;
       if (spec.kind === 'count') continue;
       need(spec.field, `aggregate ${a.output}`);
@@ -110,7 +116,10 @@ export function fieldsRead(def: PipelineDefinition): string[] {
   def.where.forEach((c) => fields.add(c.field));
   if (def.kind === 'windowed') {
     def.key.forEach((k) => fields.add(k));
-    for (const a of def.aggregates) if (a.aggregate.kind !== 'count') fields.add(a.aggregate.field);
+    for (const a of def.aggregates) {
+      if (a.aggregate.kind !== 'count') fields.add(a.aggregate.field);
+      a.where?.forEach((c) => fields.add(c.field));
+    }
   } else {
     fields.add(def.key);
     if (def.rule.field !== undefined) fields.add(def.rule.field);

@@ -6,6 +6,7 @@ import { DEFAULT_ALLOWED_LATENESS, DEFAULT_MAX_OUT_OF_ORDERNESS, RESERVED_OUTPUT
 import { isObject, q, type Problems } from './definitions-problems.ts';
 import { ConcordError } from './errors.ts';
 import { DEFAULT_HLL_PRECISION } from './hyperloglog.ts';
+import { parseAggregateFilter } from './parse-aggregate-filter.ts';
 import { parseConditions } from './parse-conditions-spec.ts';
 import { formatDuration, type Millis } from './time.ts';
 import { hopping, MAX_WINDOWS_PER_EVENT, tumbling, windowsPerEvent, type WindowSpec } from './windows.ts';
@@ -80,7 +81,7 @@ function parseAggregate(p: Problems, path: string, text: unknown, schema: EventS
   const parts = text === 'count' ? ['count'] : Array.isArray(text) ? text : undefined;
   const kind = parts?.[0];
   if (!parts || typeof kind !== 'string' || !AGGREGATES.includes(kind)) {
-    p.add(path, `expected "count" or [kind, field] with kind one of ${AGGREGATES.join(', ')}, got ${q(text)}`);
+    p.add(path, `expected "count" or [kind, field] with kind one of ${AGGREGATES.join(', ')} (a filter last: [kind, field, {"where": [...]}]), got ${q(text)}`);
     return undefined;
   }
   if (kind === 'count') {
@@ -209,8 +210,9 @@ export function parsePipeline(p: Problems, name: string, spec: unknown, schemas:
   else {
     for (const [output, text] of Object.entries(spec.aggregates)) {
       outputName(p, `${path}.aggregates.${output}`, output, taken);
-      const aggregate = parseAggregate(p, `${path}.aggregates.${output}`, text, schema);
-      if (aggregate) aggregates.push({ output, aggregate });
+      const { spec: plain, where: filter } = parseAggregateFilter(p, `${path}.aggregates.${output}`, text, schema);
+      const aggregate = parseAggregate(p, `${path}.aggregates.${output}`, plain, schema);
+      if (aggregate) aggregates.push({ output, aggregate, ...(filter ? { where: filter } : {}) });
     }
   }
   if (!window || key.length !== keys.length || bound === undefined || lateness === undefined) return undefined;

@@ -90,7 +90,7 @@ function streamPlan(def: PipelineDefinition, version: string): string[] {
       `  firing     a window fires (revision 0) when W >= end - 1; until W >= end - 1 + L (L = ${formatDuration(L)}) a later event`,
       '             updates it and re-emits the full value at the next revision; after that events go to the late output',
       `  key        ${def.key.length === 0 ? '(none: one group per window)' : def.key.join(', ')}; null is a group of its own`,
-      `  state      per open window and key: ${def.aggregates.map((a) => `${a.output} = ${aggregateText(a.aggregate)}`).join('; ')}`,
+      `  state      per open window and key: ${def.aggregates.map((a) => `${a.output} = ${aggregateText(a.aggregate)}${a.where ? `, of the events where ${a.where.map((c) => conditionText(schema, c)).join(' AND ')}` : ''}`).join('; ')}`,
     );
   } else {
     const r = def.rule;

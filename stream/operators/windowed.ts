@@ -1,4 +1,5 @@
-import { aggregateFunction, type AggregateFunction } from '../../pipeline/aggregates.ts';
+import type { AggregateFunction } from '../../pipeline/aggregates.ts';
+import { namedAggregateFunction } from '../../pipeline/filtered-aggregates.ts';
 import type { WindowedPipeline } from '../../pipeline/definition.ts';
 import { isLateForWindow, windowHasFired } from '../../pipeline/lateness.ts';
 import { eventPaneIdOf, keyValuesOf } from '../../pipeline/keys.ts';
@@ -81,7 +82,7 @@ export class WindowedOperator extends EventTimeOperator {
   constructor(def: WindowedPipeline, emitter: Emitter, options: OperatorOptions = {}) {
     super(def, emitter, options);
     this.def = def;
-    this.fns = def.aggregates.map((a) => aggregateFunction(a.aggregate, def.schema));
+    this.fns = def.aggregates.map((a) => namedAggregateFunction(a, def.schema));
     const keys = def.key;
     this.paneIdOf = eventPaneIdOf(def.schema, keys);
     this.budget = stateBudgetCells(def);
