@@ -9,14 +9,16 @@ import { resultToJson, type DeadLetter, type LateRecord, type ResultRecord } fro
 import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { runStream } from '../../stream/runtime.ts';
 import type { DefinitionArbOptions } from '../fixtures/definition-arb-draws.ts';
+import { everyAggregateFiltered } from '../fixtures/definition-arb-filtered-case.ts';
 import { buildCase, definitionCaseArb, describeCase, type GeneratedCase } from '../fixtures/definition-arbitraries.ts';
 import { definitionOracle } from '../fixtures/definition-oracle.ts';
 import { diffRows } from '../fixtures/definition-oracle-diff.ts';
 import type { OracleResult, Row } from '../fixtures/definition-oracle-result.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
-// Random definitions files (random schemas with awkward field names, filters, keys, every aggregate,
-// tumbling and hopping windows, every rule measure, small B and L) over random disordered event streams
+// Random definitions files (random schemas with awkward field names, filters, keys, every aggregate, some
+// with a filter of their own, tumbling and hopping windows, every rule measure, small B and L) over
+// random disordered event streams
 // with late events, duplicates and invalid lines. Per pipeline:
 //   stream final == the oracle's stream semantics (rows, final revisions, late output, dead letters);
 //   replay of the events the stream did not judge late == the oracle over those events, and == the
@@ -217,6 +219,23 @@ describe('approx_distinct added to the registry after the archive was written', 
         },
       ),
       opts(Math.ceil(RUNS / 5)),
+    );
+  }, 300_000);
+});
+
+describe('aggregate filters (["count", {"where": [...]}])', () => {
+  it('every aggregate filtered, a filtered sketch added: the same checks (HLL bit for bit, count 0 and null cells)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.gen().map((g) => {
+          const c = buildCase(g, { ...ARB, pipelineKinds: 'windowed', maxPipelines: 2 });
+          const { schema: _schema, ...rest } = c;
+          return { ...rest, file: everyAggregateFiltered(g, c, ARB.without) };
+        }),
+        fc.constantFrom(1, 1000),
+        async (c, batch) => report(c, await checkCase(c, batch)),
+      ),
+      opts(Math.ceil(RUNS / 4)),
     );
   }, 300_000);
 });
