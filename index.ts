@@ -20,6 +20,7 @@ export {
   type RulePipelineSpec,
   type RuleSpec,
   type ConditionSpec,
+  type AggregateOptions,
   type AggregateText,
   type Duration,
 } from './pipeline/definitions-file.ts';

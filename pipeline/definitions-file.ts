@@ -14,7 +14,7 @@ import { nameProblem, quotedName } from './names.ts';
 
 export {
   defineDefinitions, definePipeline, defineSchema,
-  type AggregateText, type ConditionSpec, type DefinitionsFile, type Duration, type FieldType,
+  type AggregateOptions, type AggregateText, type ConditionSpec, type DefinitionsFile, type Duration, type FieldType,
   type PipelineSpec, type RulePipelineSpec, type RuleSpec, type SchemaSpec, type WindowedPipelineSpec,
 } from './definitions-format.ts';
 

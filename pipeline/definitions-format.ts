@@ -40,7 +40,17 @@ interface PipelineSpecBase {
   readonly allowed_lateness?: Duration;
 }
 
-export type AggregateText = 'count' | readonly [kind: string, field?: string, precision?: number];
+/** An aggregate's own filter, last in its list (`["count", {"where": [...]}]`): after the pipeline's `where`. */
+export interface AggregateOptions {
+  readonly where: readonly ConditionSpec[];
+}
+
+export type AggregateText =
+  | 'count'
+  | readonly [kind: string, field?: string, precision?: number]
+  | readonly ['count', AggregateOptions]
+  | readonly [kind: string, field: string, options: AggregateOptions]
+  | readonly [kind: string, field: string, precision: number, options: AggregateOptions];
 
 export interface WindowedPipelineSpec extends PipelineSpecBase {
   readonly key?: string | readonly string[];

@@ -94,7 +94,7 @@ export default {
       // where: [['country', 'in', ['PT', 'ES']], ['referrer', 'is not null']], // AND of conditions (optional)
       key: ['url'], // zero or more fields; a null value is a group of its own
       window: { tumbling: '1m' }, // or { hopping: '30m', every: '10m' }; offset: '5h' shifts the starts (days at UTC-05:00: { tumbling: '24h', offset: '5h' })
-      aggregates: { views: 'count' },
+      aggregates: { views: 'count' }, // one's own filter, after the pipeline's: from_pt: ['count', { where: [['country', '=', 'PT']] }]
       max_out_of_orderness: '30s', // B: the watermark trails the newest event time by this
       allowed_lateness: '5m', // L: a fired window still takes events this long, re-emitting revisions
     },

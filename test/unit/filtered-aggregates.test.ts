@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { count, sum } from '../../pipeline/aggregates.ts';
 import { checkDefinition, definitionVersion, type WindowedPipeline } from '../../pipeline/definition.ts';
-import { DefinitionsFileError, parseDefinitions } from '../../pipeline/definitions-file.ts';
+import { DefinitionsFileError, defineDefinitions, parseDefinitions } from '../../pipeline/definitions-file.ts';
 import { namedAggregateFunction } from '../../pipeline/filtered-aggregates.ts';
 import { tumbling } from '../../pipeline/windows.ts';
 import { describePipeline } from '../../serve/routes/pipelines.ts';
@@ -52,6 +52,19 @@ describe('aggregate filters: parsing', () => {
     // What the API shows: the filter as the file writes it (decimals in major units, times as ISO).
     expect(describePipeline(p).aggregates![4]).toEqual({ name: 'users_p12', fn: 'approx_distinct', field: 'user_id', precision: 12, where: [{ field: 'price', op: '>', value: 1.5 }] });
     expect(describePipeline(p).aggregates![0]).toEqual({ name: 'requests', fn: 'count' });
+  });
+
+  it('a typed definitions module takes the filters (the types of `concord` a module imports)', () => {
+    const file = defineDefinitions({
+      schemas: { requests },
+      pipelines: {
+        p: {
+          input: 'requests', key: 'path', window: { tumbling: '1m' },
+          aggregates: { n: 'count', errors: ['count', { where: [['status', '>=', 500]] }], eb: ['sum', 'bytes', { where: [['status', '>=', 500]] }], u: ['approx_distinct', 'user_id', 12, { where: [['bytes', 'is null']] }] },
+        },
+      },
+    });
+    expect(pipeline(file).aggregates.map((a) => a.where?.length ?? 0)).toEqual([0, 1, 1, 1]);
   });
 
   it('an empty filter filters nothing: no `where` held', () => {
