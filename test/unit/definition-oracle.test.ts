@@ -93,6 +93,36 @@ describe('definition oracle: windowed (the worked example of docs/semantics.md, 
   });
 });
 
+describe('definition oracle: aggregates with filters of their own', () => {
+  it('each aggregate over the cell events its filter keeps: count 0, sum and max null over none; the cell by the pipeline', () => {
+    const file = {
+      schemas: { rides: { time: 'ts', id: 'id', fields: { id: 'string', ts: 'timestamp', city: 'string?', fare: 'decimal(2)', km: 'double?', n: 'int' } } },
+      pipelines: {
+        p: {
+          input: 'rides', key: 'city', window: { tumbling: '1m' },
+          aggregates: { rides: 'count', big: ['count', { where: [['n', '>=', 2]] }], big_rev: ['sum', 'fare', { where: [['n', '>=', 2]] }], km3: ['max', 'km', { where: [['n', '>=', 3]] }] },
+        },
+      },
+    };
+    const lines = [
+      JSON.stringify({ id: 'a', ts: 59_999, city: 'X', fare: '12.30', km: 1.5, n: 1 }),
+      JSON.stringify({ id: 'b', ts: 90_000, city: null, fare: 7.5, n: 2 }),
+      JSON.stringify({ id: 'c', ts: 1_000, city: 'null', fare: '0.05', km: 0.25, n: 3 }),
+      JSON.stringify({ id: 'd', ts: 150_000, city: 'X', fare: 1, n: 1 }),
+      JSON.stringify({ id: 'e', ts: 2_000, city: 'X', fare: '100', n: 5 }),
+    ];
+    const w = (s: number) => new Date(s).toISOString();
+    const row = (start: number, city: string | null, values: Record<string, unknown>) => ({ pipeline: 'p', window_start: w(start), window_end: w(start + 60_000), city, ...values });
+    // [0,1m) X: a (n 1) and e (n 5, no km); 'null': c (n 3); [1m,2m) null: b (n 2, no km); [2m,3m) X: d (n 1) alone.
+    expect(sortRows(definitionOracle(file, 'p', lines, { mode: 'complete' }).rows)).toEqual(sortRows([
+      row(0, 'X', { rides: 2, big: 1, big_rev: 100, km3: null }),
+      row(0, 'null', { rides: 1, big: 1, big_rev: 0.05, km3: 0.25 }),
+      row(60_000, null, { rides: 1, big: 1, big_rev: 7.5, km3: null }),
+      row(120_000, 'X', { rides: 1, big: 0, big_rev: null, km3: null }),
+    ]));
+  });
+});
+
 describe('definition oracle: rules', () => {
   const schema = { time: 'ts', id: 'txn_id', fields: { txn_id: 'string', ts: 'timestamp', user: 'string', country: 'string?', amt: 'decimal(2)' } };
   const line = (id: string, ts: number, country: string | null, amt: unknown = '1.00', user = 'u1') => JSON.stringify({ txn_id: id, ts, user, country, amt });
