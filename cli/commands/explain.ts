@@ -64,6 +64,11 @@ function readPlaces(schema: EventSchema): string[] {
   });
 }
 
+/** An aggregate's own filter, after its state: what it feeds the accumulator ('' without one). */
+function filterText(schema: EventSchema, where: readonly Condition[] | undefined): string {
+  return where ? `, of the events where ${where.map((c) => conditionText(schema, c)).join(' AND ')}` : '';
+}
+
 /** The stream runtime's plan for a definition, as lines a person reads. */
 function streamPlan(def: PipelineDefinition, version: string): string[] {
   const schema = def.schema;
@@ -90,7 +95,7 @@ function streamPlan(def: PipelineDefinition, version: string): string[] {
       `  firing     a window fires (revision 0) when W >= end - 1; until W >= end - 1 + L (L = ${formatDuration(L)}) a later event`,
       '             updates it and re-emits the full value at the next revision; after that events go to the late output',
       `  key        ${def.key.length === 0 ? '(none: one group per window)' : def.key.join(', ')}; null is a group of its own`,
-      `  state      per open window and key: ${def.aggregates.map((a) => `${a.output} = ${aggregateText(a.aggregate)}${a.where ? `, of the events where ${a.where.map((c) => conditionText(schema, c)).join(' AND ')}` : ''}`).join('; ')}`,
+      `  state      per open window and key: ${def.aggregates.map((a) => `${a.output} = ${aggregateText(a.aggregate)}${filterText(schema, a.where)}`).join('; ')}`,
     );
   } else {
     const r = def.rule;

@@ -28,7 +28,11 @@ export function describePipeline(def: PipelineDefinition) {
       window: { kind: w.kind, size: formatDuration(w.size), size_ms: w.size, ...(w.kind === 'hopping' ? { every: formatDuration(w.slide), every_ms: w.slide } : {}),
         // Where windows start past the epoch's alignment, in [0, step): 0 for most pipelines.
         offset: formatDuration(windowOffset(w)), offset_ms: windowOffset(w) },
-      aggregates: def.aggregates.map((a) => ({ name: a.output, fn: a.aggregate.kind, ...('field' in a.aggregate ? { field: a.aggregate.field } : {}), ...('precision' in a.aggregate ? { precision: a.aggregate.precision } : {}), ...(a.where ? { where: a.where.map((c) => presentCondition(def.schema, c)) } : {}) })),
+      aggregates: def.aggregates.map((a) => ({
+        name: a.output, fn: a.aggregate.kind, ...('field' in a.aggregate ? { field: a.aggregate.field } : {}), ...('precision' in a.aggregate ? { precision: a.aggregate.precision } : {}),
+        // An aggregate's own filter, as the file writes it; absent without one.
+        ...(a.where ? { where: a.where.map((c) => presentCondition(def.schema, c)) } : {}),
+      })),
       rule: null,
     };
   }

@@ -84,6 +84,13 @@ describe('stream and replay of aggregates with filters of their own', () => {
       // The pipeline's where keeps /health out of error_rate altogether; the other pipeline has it.
       expect(cell(T, '/health')).toEqual(p === 'error_rate' ? undefined : expect.objectContaining({ requests: 1, errors: 1, error_bytes: 1 }));
     }
+    // explain: each filter in the stream plan and in the replay's SQL (the sketch's in its histogram query).
+    const plan = ok(['explain', '--pipeline', 'error_rate']).stdout;
+    expect(plan).toContain('errors = count: one counter, of the events where status >= 500;');
+    expect(plan).toContain('error_users = approx_distinct(user_id): HyperLogLog, 2^14 registers (pinned MurmurHash3, bit-identical in replay), of the events where status in (500, 503)');
+    expect(plan).toContain('count(*) FILTER (WHERE ("status" >= 500)) AS __a1');
+    expect(plan).toContain('max("status") FILTER (WHERE ("status" >= 500)) AS __a3');
+    expect(plan).toContain('CASE WHEN coalesce(("status" IN (500, 503)), false) THEN');
     const reconciled = ok(['reconcile', '--date', '2024-01-01', '--archive', archive, '--store', store, '--report-dir', join(ws.dir, 'reports')]).stdout;
     // Every cell but the late one's equal; that one attributed to the late event, none unexplained: the
     // shadow replay (the archive without the late event) gives each filtered value the stream gave.
