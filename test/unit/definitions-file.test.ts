@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { definitionProblems } from '../fixtures/definition-problems.ts';
 import { seedRegistry } from '../../examples/seed.ts';
 import { definitionVersion } from '../../pipeline/definition.ts';
-import { DefinitionsFileError, parseDefinitions } from '../../pipeline/definitions-file.ts';
+import { parseDefinitions } from '../../pipeline/definitions-file.ts';
 import { presentCondition } from '../../pipeline/filter.ts';
 import { checkWindow, hopping } from '../../pipeline/windows.ts';
 import { describePipeline } from '../../serve/routes/pipelines.ts';
@@ -15,15 +16,7 @@ const rides = {
 const RENAMED_SCHEMA = ' (a schema that ran under the old name keeps its topic and archive folder under it: see "Upgrading" in docs/operations.md)';
 const RENAMED_PIPELINE = ' (a pipeline that ran under the old name is another pipeline once renamed: its stored days, checkpoints and jobs stay under the old name; see "Upgrading" in docs/operations.md)';
 
-function problems(content: unknown): string[] {
-  try {
-    parseDefinitions(content, 'defs.json');
-  } catch (error) {
-    if (error instanceof DefinitionsFileError) return [...error.problems];
-    throw error;
-  }
-  return [];
-}
+const problems = (content: unknown): readonly string[] => definitionProblems(content, 'defs.json');
 
 describe('definitions file', () => {
   it('builds the issue example: filters normalised (decimals to minor units), rules with thresholds in field units', () => {

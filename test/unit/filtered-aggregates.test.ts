@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { definitionProblems } from '../fixtures/definition-problems.ts';
 import { count, sum } from '../../pipeline/aggregates.ts';
 import { checkDefinition, definitionVersion, type WindowedPipeline } from '../../pipeline/definition.ts';
-import { DefinitionsFileError, defineDefinitions, parseDefinitions } from '../../pipeline/definitions-file.ts';
+import { defineDefinitions, parseDefinitions } from '../../pipeline/definitions-file.ts';
 import { namedAggregateFunction } from '../../pipeline/filtered-aggregates.ts';
 import { tumbling } from '../../pipeline/windows.ts';
 import { describePipeline } from '../../serve/routes/pipelines.ts';
@@ -21,15 +22,7 @@ const errorRate = (aggregates: Record<string, unknown>, extra: Record<string, un
 const ERRORS = [['status', '>=', 500]];
 const pipeline = (file: unknown) => parseDefinitions(file, 'defs.json').pipeline('p') as WindowedPipeline;
 
-function problems(content: unknown): string[] {
-  try {
-    parseDefinitions(content, 'defs.json');
-  } catch (error) {
-    if (error instanceof DefinitionsFileError) return [...error.problems];
-    throw error;
-  }
-  return [];
-}
+const problems = (content: unknown): readonly string[] => definitionProblems(content, 'defs.json');
 
 describe('aggregate filters: parsing', () => {
   it('reads a trailing {"where": [...]} on every aggregate shape, constants normalised as the pipeline where', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { definitionProblems } from '../fixtures/definition-problems.ts';
 import { definitionVersion } from '../../pipeline/definition.ts';
-import { DefinitionsFileError, parseDefinitions } from '../../pipeline/definitions-file.ts';
+import { parseDefinitions } from '../../pipeline/definitions-file.ts';
 import { decodeLine } from '../../schemas/decode.ts';
 import { pathText, readField, valueAtPath } from '../../schemas/field-paths.ts';
 import { memoryBatches } from '../../sources/jsonl-file.ts';
@@ -128,14 +129,7 @@ describe('produce keys by a nested key field as the workers read it', () => {
 });
 
 describe('concord validate checks paths, each problem at its place', () => {
-  const problems = (paths: unknown, extra: Record<string, unknown> = {}): readonly string[] => {
-    try {
-      parseDefinitions(clicks({ paths, ...extra }), 'd.json');
-      return [];
-    } catch (error) {
-      return (error as DefinitionsFileError).problems;
-    }
-  };
+  const problems = (paths: unknown, extra: Record<string, unknown> = {}): readonly string[] => definitionProblems(clicks({ paths, ...extra }), 'd.json');
   it('names each mistake', () => {
     expect(problems({ user_id: 'user..id' })).toEqual(['schemas.clicks.paths.user_id: "user..id" has an empty key (the 2nd); write the keys from the event\'s top level inward, e.g. "user.id"']);
     expect(problems({ user_id: ['user', ''] })).toEqual(['schemas.clicks.paths.user_id: ["user",""] has an empty key (the 2nd); write the keys from the event\'s top level inward, e.g. "user.id"']);

@@ -1,20 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { DefinitionsFileError, parseDefinitions } from '../../pipeline/definitions-file.ts';
+import { definitionProblems } from '../fixtures/definition-problems.ts';
+import { parseDefinitions } from '../../pipeline/definitions-file.ts';
 import { decodeLine } from '../../schemas/decode.ts';
 
 // Events are plain objects, and every object answers for `constructor`, `toString`, ...: an event
 // without an optional field of such a name still seemed to hold Object's function, so it was a dead
 // letter ("expected a string, got function undefined"); a schema's `key` naming one it did not declare
 // was accepted.
-function problems(content: unknown): readonly string[] {
-  try {
-    parseDefinitions(content, 'proto.json');
-  } catch (error) {
-    if (error instanceof DefinitionsFileError) return error.problems;
-    throw error;
-  }
-  return [];
-}
+const problems = (content: unknown): readonly string[] => definitionProblems(content, 'proto.json');
 
 const pipelines = { p: { input: 's', key: ['k'], window: { tumbling: '1m' }, aggregates: { n: 'count' } } };
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { definitionProblems } from '../fixtures/definition-problems.ts';
 import { definitionVersion } from '../../pipeline/definition.ts';
-import { DefinitionsFileError, parseDefinitions } from '../../pipeline/definitions-file.ts';
+import { parseDefinitions } from '../../pipeline/definitions-file.ts';
 import { decodeLine } from '../../schemas/decode.ts';
 import { recordKey } from '../../stream/kafka/topics.ts';
 
@@ -18,14 +19,7 @@ const read = (extra: Record<string, unknown>, ts: unknown): string => {
   const out = decodeLine(parseDefinitions(clicks(extra), 'd.json').schema('clicks'), line(ts), pos);
   return out.ok ? new Date(out.event.ts as number).toISOString() : out.deadLetter.reason;
 };
-const problems = (file: unknown): readonly string[] => {
-  try {
-    parseDefinitions(file, 'd.json');
-    return [];
-  } catch (error) {
-    return (error as DefinitionsFileError).problems;
-  }
-};
+const problems = (file: unknown): readonly string[] => definitionProblems(file, 'd.json');
 const oslo = { time_zone: 'Europe/Oslo' }, newYork = { time_zone: 'America/New_York' };
 
 describe('SQL-format timestamps (a space for the T)', () => {
