@@ -26,10 +26,14 @@ export { DEFAULT_DATABASE_URL };
 /** The URL (default: env CONCORD_STORE, else the embedded file) and options with the environment's defaults. */
 function resolve<O extends StoreOptions>(url: string | undefined, options: O) {
   const resolved = url ?? process.env.CONCORD_STORE ?? DEFAULT_STORE;
-  const schema = storeSchema(resolved, options.schema ?? process.env.CONCORD_STORE_SCHEMA);
+  const setting = options.schema ?? process.env.CONCORD_STORE_SCHEMA;
+  const schema = storeSchema(resolved, setting);
   // Checked before a connection is opened, as the user's setting it is (was a plain Error with a stack,
   // after the database was opened; a CONCORD_SEAL_DELAY_MS that is no number was NaN, silently).
-  if (!STORE_SCHEMA_NAME.test(schema)) throw new ConfigError(`store schema "${schema}" (env CONCORD_STORE_SCHEMA, or ?schema= in a PostgreSQL URL): use lower-case letters, digits and _, starting with a letter or _`);
+  if (!STORE_SCHEMA_NAME.test(schema)) {
+    const from = schema === setting ? 'env CONCORD_STORE_SCHEMA' : 'the store URL\'s ?schema=';
+    throw new ConfigError(`store schema "${schema}" (${from}): use lower-case letters, digits and _, starting with a letter or _`);
+  }
   const sealDelayMs = options.sealDelayMs ?? envNumber('CONCORD_SEAL_DELAY_MS', undefined, { integer: true, unit: 'milliseconds' });
   return { url: resolved, opts: { ...options, schema, ...(sealDelayMs === undefined ? {} : { sealDelayMs }) } };
 }

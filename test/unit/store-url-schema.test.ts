@@ -31,7 +31,7 @@ describe('a schema in a PostgreSQL store URL', () => {
     ['a URL and CONCORD_STORE_SCHEMA that disagree', 'postgres://u:secret@127.0.0.1:1/db?schema=walk_s34', 'other', '?schema=walk_s34 and CONCORD_STORE_SCHEMA=other name different schemas'],
     ['a search_path of several schemas', 'postgresql://u:secret@127.0.0.1:1/db?search_path=walk_s34,public', undefined, 'names several schemas'],
     ['two parameters naming two schemas', 'postgresql://u:secret@127.0.0.1:1/db?schema=a&currentSchema=b', undefined, '?schema=a and ?currentSchema=b name different schemas'],
-    ['a schema name the store cannot take', 'postgresql://u:secret@127.0.0.1:1/db?schema=Bad-Name', undefined, 'store schema "Bad-Name"'],
+    ['a schema name the store cannot take', 'postgresql://u:secret@127.0.0.1:1/db?schema=Bad-Name', undefined, 'store schema "Bad-Name" (the store URL\'s ?schema=)'],
   ] as const) {
     it(`${why} is refused before connecting (reader and writer, flag and env), the password in no message`, async () => {
       if (env !== undefined) vi.stubEnv('CONCORD_STORE_SCHEMA', env);
