@@ -27,6 +27,11 @@ export interface MisKeyedRead {
   readonly files?: readonly string[] | undefined;
   readonly timeRanges?: readonly { from: number; to: number }[] | undefined;
   readonly exclude?: readonly { source: string; offset: number }[] | undefined;
+  /**
+   * Hopping windows: the windows that skipped an event their other windows counted (late for those alone:
+   * in no late log). A share counts such an event in those windows only as the stream did: not at all.
+   */
+  readonly excludeFromWindows?: readonly { source: string; offset: number; windowStart: number }[] | undefined;
 }
 
 /**
@@ -62,6 +67,7 @@ export async function misKeyedCells(
       db, exactDistinct: false, source,
       ...(read.files ? { files: read.files } : {}), ...(read.timeRanges ? { timeRanges: read.timeRanges } : {}),
       ...(read.exclude && read.exclude.length > 0 ? { exclude: read.exclude } : {}), ...(cells ? { cells } : {}),
+      ...(read.excludeFromWindows && read.excludeFromWindows.length > 0 ? { excludeFromWindows: read.excludeFromWindows } : {}),
     });
     shares.set(source, finalResults(results));
   }

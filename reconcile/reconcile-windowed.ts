@@ -29,6 +29,7 @@ export async function reconcileWindowed(
   timeRanges: { from: number; to: number }[] | undefined, withReplayed: boolean,
 ): Promise<{ report: ReconcileReport; replayed: ResultRecord[] }> {
   const { logged, skippedWindows, quarantined } = lateness;
+  const excludeFromWindows = skippedWindows.map((l) => ({ ...l.position, windowStart: l.windowStart! }));
   const added = logged ? lateness.added : undefined;
   const range = input.range;
   const dedupe = input.dedupe ?? true;
@@ -71,7 +72,6 @@ export async function reconcileWindowed(
       // The workers said which events they judged late: what they should have produced is the archive
       // without exactly those, every delivery counted (as the stream counts).
       const exclude = [...logged.map((l) => l.record.position), ...quarantined.map((e) => e.position)];
-      const excludeFromWindows = skippedWindows.map((l) => ({ ...l.position, windowStart: l.windowStart! }));
       shadow = await loadResults(db, def, 'sh_cells', await replay(def, input.archiveDir, { db, exactDistinct: false, exclude, excludeFromWindows, ...ranges }), range);
       if (added) {
         const without = [...exclude, ...added.events.map((e) => e.position)];
@@ -140,7 +140,7 @@ export async function reconcileWindowed(
   // the store, the other partition's share at the same revision read as another run's row (other_run).
   const open = (c: Cause) => c === 'unexplained' || c === 'other_run';
   const unread = [...(logged ?? []).map((l) => l.record.position), ...quarantined.map((e) => e.position)];
-  const misKeyed = await misKeyedCells(db, def, input.archiveDir, judged.filter((j) => open(j.cause)).map((j) => j.row), { ...ranges, exclude: unread });
+  const misKeyed = await misKeyedCells(db, def, input.archiveDir, judged.filter((j) => open(j.cause)).map((j) => j.row), { ...ranges, exclude: unread, excludeFromWindows });
   for (const { row, cause, events } of judged) {
     if (row.same) recordDifference(report, row.read, row.rp, cause, events);
     else {

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { pageViewsPerMinute, uniqueVisitors5m } from '../../examples/seed.ts';
-import { withTiming, type WindowedPipeline } from '../../pipeline/definition.ts';
+import { checkDefinition, withTiming, type WindowedPipeline } from '../../pipeline/definition.ts';
+import { hopping } from '../../pipeline/windows.ts';
 import { reconcile } from '../../reconcile/reconcile.ts';
 import type { ResultRecord } from '../../schemas/results.ts';
 import { memoryBatches } from '../../sources/jsonl-file.ts';
@@ -51,5 +52,23 @@ describe('mis_keyed: only with its evidence', () => {
     const dir = await archive('clicks:1');
     const report = await reconcile({ def: visitors, archiveDir: dir, realtime: [row(visitors, {}, { visitors: 3 })] });
     expect(report.differences.map((d) => d.cause)).toEqual(['unexplained']);
+  });
+
+  it('hopping windows: a share leaves out an event only from the windows that skipped it (late for those alone)', async () => {
+    // clicks:0 reads x1 (/a, 0:30), z (/z, 1:40: W 1:38.999), then e (/a, 0:59): late for [-1:00, 1:00) only;
+    // [0:00, 2:00) counts it, so no late log names it. clicks:1 holds y1, y2 (/a). The stream's row for
+    // [-1:00, 1:00) /a is clicks:0's share without e: 1. With e left out of both windows or of neither,
+    // no share gave 1 and the cell stayed unexplained.
+    const hop = checkDefinition(withTiming({ ...pageViewsPerMinute, name: 'views_2m_every_1m', window: hopping(120_000, 60_000) }, { maxOutOfOrderness: 1_000, allowedLateness: 0 })) as WindowedPipeline;
+    const dir = join(ws.dir, `a${n++}`);
+    await new ParquetArchive(dir, hop.schema).write(memoryBatches('clicks:0', [click('x1', T0 + 30_000, '/a'), click('z', T0 + 100_000, '/z'), click('e', T0 + 59_000, '/a')], 100));
+    await new ParquetArchive(dir, hop.schema).write(memoryBatches('clicks:1', [click('y1', T0 + 40_000, '/a'), click('y2', T0 + 45_000, '/a')], 100));
+    const cell = (start: number, views: number) => ({ ...row(hop, { url: '/a' }, { views }), windowStart: start, windowEnd: start + 120_000 }) as ResultRecord;
+    const realtime = [cell(T0 - 60_000, 1), cell(T0, 2)];
+    for (const lateLog of [undefined, []]) {
+      const report = await reconcile({ def: hop, archiveDir: dir, realtime, ...(lateLog ? { lateLog } : {}) });
+      const skipped = report.differences.filter((d) => d.cell.url === '/a' && d.cell.window_start === new Date(T0 - 60_000).toISOString());
+      expect(skipped.map((d) => [d.realtime?.views, d.replay?.views, d.cause, d.partitions])).toEqual([[1, 4, 'mis_keyed', ['clicks:0', 'clicks:1']]]);
+    }
   });
 });
