@@ -1,6 +1,6 @@
 /** Real CLI processes for the fault matrix: started, killed, paused and restarted by role, with their logs kept. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../settings.ts';
 
@@ -45,12 +45,26 @@ export class Logs {
   private readonly streams = new Map<string, WriteStream>();
   constructor(readonly dir: string) {}
   of(name: string): WriteStream {
-    const base = name.replace(/[^a-z0-9-]/gi, '_');
-    let s = this.streams.get(base);
-    if (!s) this.streams.set(base, s = createWriteStream(join(this.dir, `${base}.log`), { flags: 'a' }));
+    const file = this.fileOf(name);
+    let s = this.streams.get(file);
+    if (!s) this.streams.set(file, s = createWriteStream(file, { flags: 'a' }));
     return s;
   }
+
+  private fileOf(name: string): string {
+    return join(this.dir, `${name.replace(/[^a-z0-9-]/gi, '_')}.log`);
+  }
+
   close(): void { for (const s of this.streams.values()) s.end(); }
+
+  /** The last `lines` lines a role's log holds on disk now (what a failure message quotes). */
+  tail(name: string, lines: number): string {
+    try {
+      return readFileSync(this.fileOf(name), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    } catch (error) {
+      return `(no log: ${error instanceof Error ? error.message : String(error)})`;
+    }
+  }
 }
 
 /**

@@ -68,27 +68,37 @@ export async function runDay(c: DayConfig): Promise<Map<Fault, FaultOutcome>> {
   const started = Date.now();
   const kafka = { brokers: [env.KAFKA_BROKERS], clientId: 'concord-chaos' };
   let consumed = false;
+  // What the last look at the groups' offsets found: a run that times out says where it stood (CI keeps no logs).
+  let consumption = 'not looked at yet';
   const inputConsumed = async () => {
     if (consumed) return true;
     if (!feed.done) return false;
+    const behind: string[] = [];
     for (const schema of ['clicks', 'transactions']) {
       const topic = `${c.prefix}${schema}`;
       const [end, done] = await Promise.all([endOffsets(kafka, topic), committedOffsets(kafka, `${c.prefix}concord-${schema}`, topic)]);
-      for (const [p, n] of end) if ((done.get(p) ?? 0) < n) return false;
+      for (const [p, n] of end) if ((done.get(p) ?? 0) < n) behind.push(`${schema}:${p} committed ${done.get(p) ?? 'none'} of ${n}`);
     }
-    return (consumed = true);
+    consumption = behind.length > 0 ? `behind: ${behind.join(', ')}` : 'every partition committed to its end';
+    return behind.length === 0 && (consumed = true);
   };
+  const lookedAt = () => inputConsumed().catch((error: unknown) => {
+    consumption = `reading the offsets failed: ${error instanceof Error ? error.message : String(error)}`;
+    return false;
+  });
   const check = (what: string) => {
     const fatal = [...roles, drainWorker].find((r) => r.fatal !== null);
     if (fatal) throw new Error(`${c.label}: ${fatal.name} exited 2 (a usage error, not a fault): ${fatal.fatal}`);
     if (Date.now() - started > c.deadlineMs) {
+      const running = [...roles, drainWorker].filter((r) => r.current?.running);
       for (const r of [...roles, drainWorker]) r.stop();
-      throw new Error(`${c.label}: ${what} did not happen within ${c.deadlineMs / 1000} s (still running: ${[...roles, drainWorker].filter((r) => r.current?.running).map((r) => r.name).join(', ')}); logs in ${c.logs.dir}`);
+      throw new Error(`${c.label}: ${what} did not happen within ${c.deadlineMs / 1000} s (still running: ${running.map((r) => r.name).join(', ')}); `
+        + `input ${consumption}; logs in ${c.logs.dir}${running.map((r) => `\n--- last lines of ${r.name}:\n${c.logs.tail(r.name, 12)}`).join('')}`);
     }
   };
-  if (c.plan) await injectStreamFaults(c, { workers, archivers, sink }, feed, outcomes, async () => inputConsumed().catch(() => false));
+  if (c.plan) await injectStreamFaults(c, { workers, archivers, sink }, feed, outcomes, lookedAt);
   await feed.sendRest();
-  while (!(await inputConsumed().catch(() => false))) { check('consuming the input'); await sleep(500); }
+  while (!(await lookedAt())) { check('consuming the input'); await sleep(500); }
   await Promise.all(workers.map(async (w) => {
     const p = w.current;
     w.stop('SIGTERM');

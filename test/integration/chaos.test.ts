@@ -35,7 +35,7 @@ describe('npm run chaos -- --quick', () => {
   it('injects every fault, recovers from each, and loses, doubles or leaves unexplained nothing', async () => {
     const r = await runChaos();
     const rows = tableRows(r.stdout);
-    expect([...rows.keys()].filter((k) => FAULTS.includes(k)).sort(), r.stdout + r.stderr.slice(-4000)).toEqual([...FAULTS].sort());
+    expect([...rows.keys()].filter((k) => FAULTS.includes(k)).sort(), r.stdout + r.stderr.slice(-12_000)).toEqual([...FAULTS].sort());
     for (const fault of FAULTS) {
       const [injected, recovered, lost, doubled, , unexplained] = rows.get(fault)!;
       const why = `${fault}: ${rows.get(fault)!.join(' | ')}\n${r.stdout}`;
@@ -45,7 +45,7 @@ describe('npm run chaos -- --quick', () => {
       expect(recovered, why).toBe('yes');
       expect({ lost: Number(lost), doubled: Number(doubled), unexplained: Number(unexplained) }, why).toEqual({ lost: 0, doubled: 0, unexplained: 0 });
     }
-    expect(r.code, r.stdout + r.stderr.slice(-4000)).toBe(0);
+    expect(r.code, r.stdout + r.stderr.slice(-12_000)).toBe(0);
     expect(r.stdout).toMatch(/^chaos: ok$/m);
   }, 900_000);
 });
