@@ -5,6 +5,7 @@ import { windowStartAtOrBeforeSql } from '../pipeline/windows.ts';
 import { DEFAULT_HLL_PRECISION } from '../pipeline/hyperloglog.ts';
 import { unitScale, type FieldValue } from '../schemas/schema.ts';
 import { hashColumns } from './archive-layout.ts';
+import { percentileHistogramSql } from './percentile-sql.ts';
 import { quoteIdent, quoteString } from './duckdb.ts';
 
 export { inTimeRanges } from './time-ranges-sql.ts';
@@ -137,11 +138,12 @@ export function exactDoubleSql(sql: string): string {
  * (HUGEINT), then the double nearest the exact total (`exactDoubleSql`), decimals divided by 10^N once,
  * at the end, by the same double operations (sum / scale, sum / (count * scale)), so both runtimes agree
  * bit for bit; null over no non-null value. `filter`: a FILTER clause (` FILTER (WHERE ...)`) or ''. Null
- * for approx_distinct (its registers are built by `sketchHistogramSql`).
+ * for approx_distinct (its registers are built by `sketchHistogramSql`) and approx_percentile (its buckets by
+ * `percentileHistogramSql`).
  */
 export function aggregateSql(spec: AggregateSpec, def: PipelineDefinition, filter = ''): string | null {
   if (spec.kind === 'count') return `count(*)${filter}`;
-  if (spec.kind === 'approx_distinct') return null;
+  if (spec.kind === 'approx_distinct' || spec.kind === 'approx_percentile') return null;
   const col = fieldColumn(def, spec.field);
   const scale = unitScale(def.schema.fields[spec.field]);
   const scaled = (sql: string) => (scale === 1 ? sql : `(${sql})::DOUBLE / ${scale}`);
@@ -247,6 +249,8 @@ export interface WindowedPlan {
   readonly main?: string;
   /** One register-histogram query per sketch (the aggregate's own filter applied). */
   readonly sketches: readonly { output: string; field: string; precision: number; sql: string }[];
+  /** One bucket-histogram query per approx_percentile (the aggregate's own filter applied); `scale`: its field's 10^N. */
+  readonly percentiles: readonly { output: string; quantile: number; scale: number; sql: string }[];
 }
 
 export function windowedPlan(def: WindowedPipeline, source: string, exactDistinct: boolean, skips?: WindowSkips, only?: PairFilter): WindowedPlan {
@@ -260,10 +264,13 @@ export function windowedPlan(def: WindowedPipeline, source: string, exactDistinc
   });
   const sketched = def.aggregates.flatMap((a) => (a.aggregate.kind === 'approx_distinct'
     ? [{ output: a.output, field: a.aggregate.field, precision: a.aggregate.precision ?? DEFAULT_HLL_PRECISION, filter: aggregateWhereSql(def, a) }] : []));
-  // One pass for plain aggregates (and exact distinct counts), one per sketch (register histograms).
-  // Several passes read the (event, window) pairs from a temp table written once; a single pass reads
-  // the files directly (measured: the temp table cost more than it saved for one pass).
-  const passes = (selects.length > 0 ? 1 : 0) + sketched.length;
+  const percentiles = def.aggregates.flatMap((a) => (a.aggregate.kind === 'approx_percentile'
+    ? [{ output: a.output, field: a.aggregate.field, quantile: a.aggregate.quantile, filter: aggregateWhereSql(def, a) }] : []));
+  // One pass for plain aggregates (and exact distinct counts), one per sketch (register histograms) and
+  // per percentile (bucket histograms). Several passes read the (event, window) pairs from a temp table
+  // written once; a single pass reads the files directly (measured: the temp table cost more than it
+  // saved for one pass).
+  const passes = (selects.length > 0 ? 1 : 0) + sketched.length + percentiles.length;
   const createAssigned = passes > 1 ? `CREATE OR REPLACE TEMP TABLE assigned AS ${assignedSql(def, source, [], skips, only)}` : undefined;
   const assigned = createAssigned ? 'assigned' : `(${assignedSql(def, source, [], skips, only)})`;
   const main = selects.length > 0
@@ -272,6 +279,9 @@ export function windowedPlan(def: WindowedPipeline, source: string, exactDistinc
   return {
     groupCols, selects, assigned, ...(createAssigned ? { createAssigned } : {}), ...(main ? { main } : {}),
     sketches: sketched.map(({ filter, ...s }) => ({ ...s, sql: sketchHistogramSql(s.field, s.precision, groupCols, assigned, !(def.schema.fields[s.field]?.required ?? false), filter) })),
+    percentiles: percentiles.map(({ output, field, quantile, filter }) => ({
+      output, quantile, scale: unitScale(def.schema.fields[field]), sql: percentileHistogramSql(fieldColumn(def, field), groupCols, assigned, filter),
+    })),
   };
 }
 

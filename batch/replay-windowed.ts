@@ -1,5 +1,6 @@
 import { definitionVersion, type WindowedPipeline } from '../pipeline/definition.ts';
 import { estimateFromHistogram } from '../pipeline/hyperloglog.ts';
+import { percentileOfBuckets } from '../pipeline/log-histogram.ts';
 import { windowCellId, type KeyValues } from '../pipeline/keys.ts';
 import type { WindowResult } from '../schemas/results.ts';
 import { quoteIdent, type DuckDb } from './duckdb.ts';
@@ -82,25 +83,44 @@ export async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: 
       out.push(extra ? { ...cell, extra } : cell);
     }
   }
-  if (plan.sketches.length === 0) return out;
+  if (plan.sketches.length === 0 && plan.percentiles.length === 0) return out;
   const cells = new Map<string, WindowResult>();
   for (const r of out) cells.set(windowCellId(r.windowStart, def.key, r.key), r);
   const keyOut = def.key.map((k, i) => `${keyValueSql(def, k)} AS __k${i}`);
-  for (const sketch of plan.sketches) {
-    const hist = await db.columns(`SELECT ${[WS, ...keyOut, '__r', '__c'].join(', ')} FROM (${sketch.sql})`);
-    const histograms = new Map<string, { start: number; key: KeyValues; h: number[] }>();
+  /** Per cell, the (bin, count) rows of a histogram query; a cell only it names is added. */
+  const histogramsOf = async (sql: string, bin: string): Promise<Map<string, [number, number][]>> => {
+    const hist = await db.columns(`SELECT ${[WS, ...keyOut, bin, '__c'].join(', ')} FROM (${sql})`);
+    const histograms = new Map<string, [number, number][]>();
     const hs = hist[WS] ?? [];
     for (let r = 0; r < hs.length; r++) {
       const key: KeyValues = {};
       def.key.forEach((k, i) => { key[k] = keyFromSql(def.schema.fields[k], hist[`__k${i}`]![r]); });
-      const id = windowCellId(Number(hs[r]), def.key, key);
+      const start = Number(hs[r]);
+      const id = windowCellId(start, def.key, key);
       let entry = histograms.get(id);
-      if (!entry) histograms.set(id, (entry = { start: Number(hs[r]), key, h: [] }));
-      // A group whose events all lack the field has no register (r is null) but is a cell, as in the stream.
-      if (hist.__r![r] !== null) entry.h[Number(hist.__r![r])] = Number(hist.__c![r]);
+      if (!entry) {
+        histograms.set(id, (entry = []));
+        if (!cells.has(id)) cells.set(id, cellOf(start, key));
+      }
+      // A group whose events all lack the value has no bin (NULL) but is a cell, as in the stream.
+      if (hist[bin]![r] !== null) entry.push([Number(hist[bin]![r]), Number(hist.__c![r])]);
     }
-    for (const [id, entry] of histograms) if (!cells.has(id)) cells.set(id, cellOf(entry.start, entry.key));
-    for (const [id, cell] of cells) (cell.values as Record<string, number | null>)[sketch.output] = estimateFromHistogram(histograms.get(id)?.h ?? [], sketch.precision);
+    return histograms;
+  };
+  for (const sketch of plan.sketches) {
+    const histograms = await histogramsOf(sketch.sql, '__r');
+    for (const [id, cell] of cells) {
+      const h: number[] = [];
+      for (const [rank, c] of histograms.get(id) ?? []) h[rank] = c;
+      (cell.values as Record<string, number | null>)[sketch.output] = estimateFromHistogram(h, sketch.precision);
+    }
+  }
+  for (const p of plan.percentiles) {
+    const histograms = await histogramsOf(p.sql, '__b');
+    for (const [id, cell] of cells) {
+      const v = percentileOfBuckets(histograms.get(id) ?? [], p.quantile);
+      (cell.values as Record<string, number | null>)[p.output] = v === null ? null : v / p.scale;
+    }
   }
   return [...cells.values()].sort((x, y) => x.windowStart - y.windowStart);
 }

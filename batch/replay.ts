@@ -80,5 +80,5 @@ export function replayStatements(def: PipelineDefinition, archiveDir: string, op
   const source = sourceRelation(def, archiveDir, options);
   if (def.kind === 'rule') return [ruleSql(def, source).trim()];
   const plan = windowedPlan(def, source, options.exactDistinct ?? true);
-  return [plan.createAssigned, plan.main, ...plan.sketches.map((s) => s.sql.trim())].filter((x): x is string => x !== undefined);
+  return [plan.createAssigned, plan.main, ...plan.sketches.map((s) => s.sql.trim()), ...plan.percentiles.map((s) => s.sql.trim())].filter((x): x is string => x !== undefined);
 }

@@ -2,6 +2,7 @@ import { detached } from '../schemas/flat-json.ts';
 import { unitScale, type AnyEvent, type EventSchema } from '../schemas/schema.ts';
 import { DefinitionError } from './errors.ts';
 import { DEFAULT_HLL_PRECISION, HyperLogLog, checkPrecision } from './hyperloglog.ts';
+import { LogHistogram, checkQuantile, percentileOfBuckets } from './log-histogram.ts';
 
 /** Aggregates are tagged plain data; `aggregateFunction` gives their mergeable, serialisable semantics. */
 export type AggregateSpec =
@@ -11,7 +12,8 @@ export type AggregateSpec =
   | { readonly kind: 'max'; readonly field: string }
   | { readonly kind: 'avg'; readonly field: string }
   | { readonly kind: 'count_distinct'; readonly field: string }
-  | { readonly kind: 'approx_distinct'; readonly field: string; readonly precision?: number };
+  | { readonly kind: 'approx_distinct'; readonly field: string; readonly precision?: number }
+  | { readonly kind: 'approx_percentile'; readonly field: string; readonly quantile: number };
 
 export const count = (): AggregateSpec => ({ kind: 'count' });
 export const sum = (field: string): AggregateSpec => ({ kind: 'sum', field });
@@ -24,6 +26,7 @@ export const approxDistinct = (field: string, precision = DEFAULT_HLL_PRECISION)
   field,
   precision,
 });
+export const approxPercentile = (field: string, quantile: number): AggregateSpec => ({ kind: 'approx_percentile', field, quantile });
 
 /**
  * Beam's CombineFn shape plus serialisation for checkpoints. Accumulators are mutable for speed:
@@ -182,6 +185,22 @@ function approxDistinctFn(field: string, precision: number): AggregateFunction<H
   };
 }
 
+/**
+ * approx_percentile of a numeric field: a log-linear histogram of the values (decimals as their minor
+ * units, exact integers), the estimate by `percentileOfBuckets`, the function the replay calls on its SQL
+ * histogram, then in major units.
+ */
+function approxPercentileFn(field: string, quantile: number, scale: number): AggregateFunction<LogHistogram> {
+  return {
+    create: () => new LogHistogram(),
+    add: (acc, e) => { const v = numeric(e, field); if (v !== undefined) acc.add(v); return acc; },
+    merge: (into, other) => { into.merge(other); return into; },
+    result: (acc) => { const v = percentileOfBuckets(acc.counts, quantile); return v === null ? null : v / scale; },
+    serialize: (acc) => acc.serialize(),
+    deserialize: (data) => LogHistogram.deserialize(data),
+  };
+}
+
 /** The function of an aggregate over `schema`'s events (decimal fields give results in major units). */
 export function aggregateFunction(spec: AggregateSpec, schema: EventSchema): AggregateFunction<unknown> {
   const scale = spec.kind === 'count' ? 1 : unitScale(schema.fields[spec.field]);
@@ -204,6 +223,9 @@ export function aggregateFunction(spec: AggregateSpec, schema: EventSchema): Agg
       checkPrecision(p);
       return approxDistinctFn(spec.field, p) as AggregateFunction<unknown>;
     }
+    case 'approx_percentile':
+      if (!checkQuantile(spec.quantile)) throw new DefinitionError(`approx_percentile quantile must be a number in (0, 1], got ${spec.quantile}`);
+      return approxPercentileFn(spec.field, spec.quantile, scale) as AggregateFunction<unknown>;
     default:
       throw new DefinitionError(`unknown aggregate ${JSON.stringify(spec)}`);
   }

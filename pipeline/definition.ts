@@ -95,7 +95,7 @@ export function checkDefinition(def: PipelineDefinition): PipelineDefinition {
       if (spec.kind === 'count') continue;
       need(spec.field, `aggregate ${a.output}`);
       const kind = fields[spec.field]!.kind;
-      const ok = spec.kind === 'sum' || spec.kind === 'avg' ? isNumericKind(kind) : spec.kind === 'min' || spec.kind === 'max' ? isNumericKind(kind) || kind === 'timestamp' : true;
+      const ok = spec.kind === 'sum' || spec.kind === 'avg' || spec.kind === 'approx_percentile' ? isNumericKind(kind) : spec.kind === 'min' || spec.kind === 'max' ? isNumericKind(kind) || kind === 'timestamp' : true;
       if (!ok) throw new DefinitionError(`${def.name}: aggregate ${a.output} (${spec.kind}) needs a numeric field; "${spec.field}" is a ${kind}`);
     }
     const outputs = [...def.key, ...def.aggregates.map((a) => a.output)];

@@ -6,12 +6,13 @@ import { DEFAULT_ALLOWED_LATENESS, DEFAULT_MAX_OUT_OF_ORDERNESS, RESERVED_OUTPUT
 import { isObject, q, type Problems } from './definitions-problems.ts';
 import { ConcordError } from './errors.ts';
 import { DEFAULT_HLL_PRECISION } from './hyperloglog.ts';
+import { checkQuantile } from './log-histogram.ts';
 import { parseAggregateFilter } from './parse-aggregate-filter.ts';
 import { parseConditions } from './parse-conditions-spec.ts';
 import { formatDuration, type Millis } from './time.ts';
 import { hopping, MAX_WINDOWS_PER_EVENT, tumbling, windowsPerEvent, type WindowSpec } from './windows.ts';
 
-const AGGREGATES = ['count', 'sum', 'min', 'max', 'avg', 'count_distinct', 'approx_distinct'];
+const AGGREGATES = ['count', 'sum', 'min', 'max', 'avg', 'count_distinct', 'approx_distinct', 'approx_percentile'];
 
 /**
  * A window's `offset`: a duration with an optional sign ("-5h", "+30m", -18000000), shorter than the
@@ -94,7 +95,7 @@ function parseAggregate(p: Problems, path: string, text: unknown, schema: EventS
     : `${kind} needs a field of schema ${q(schema.name)}; ${q(field)} is not one`);
   if (!def) return undefined;
   const f = field as string;
-  if ((kind === 'sum' || kind === 'avg') && !isNumericKind(def.kind)) {
+  if ((kind === 'sum' || kind === 'avg' || kind === 'approx_percentile') && !isNumericKind(def.kind)) {
     p.add(path, `${kind} needs a numeric field; ${q(f)} is a ${fieldTypeName(def)}`);
     return undefined;
   }
@@ -109,6 +110,18 @@ function parseAggregate(p: Problems, path: string, text: unknown, schema: EventS
       return undefined;
     }
     return { kind, field: f, precision: precision as number };
+  }
+  if (kind === 'approx_percentile') {
+    if (parts[2] === undefined) {
+      p.add(path, `approx_percentile needs a quantile after its field: ["approx_percentile", ${q(f)}, 0.99] for the 99th percentile`);
+      return undefined;
+    }
+    if (!checkQuantile(parts[2])) {
+      p.add(path, `quantile ${q(parts[2])} is not in (0, 1]: write the 99th percentile as 0.99`);
+      return undefined;
+    }
+    if (parts.length > 3) p.add(path, `approx_percentile takes a field and a quantile, got ${q(text)}`);
+    return { kind, field: f, quantile: parts[2] };
   }
   if (parts.length > 2) p.add(path, `${kind} takes one field, got ${q(text)}`);
   return { kind: kind as 'sum' | 'min' | 'max' | 'avg' | 'count_distinct', field: f };

@@ -15,10 +15,12 @@ export class StateBudgetError extends ConcordError {
 /**
  * Rough bytes one (window, key) cell costs on the heap: the pane, its id and key (measured: ~250 bytes
  * for a one-string key and a count) plus its accumulators (a HyperLogLog holds 2^p registers).
- * count_distinct sets grow with their values and are counted at their base size only.
+ * count_distinct sets grow with their values and are counted at their base size only; an approx_percentile's
+ * bucket map at a few dozen buckets (~1 KB; it grows with the spread of the values, at most 2^7 per power of two).
  */
 export function cellBytes(def: WindowedPipeline): number {
-  return 250 + 40 * def.key.length + def.aggregates.reduce((sum, a) => sum + (a.aggregate.kind === 'approx_distinct' ? 2 ** (a.aggregate.precision ?? 14) : 32), 0);
+  const bytes = (kind: string, precision?: number) => (kind === 'approx_distinct' ? 2 ** (precision ?? 14) : kind === 'approx_percentile' ? 1024 : 32);
+  return 250 + 40 * def.key.length + def.aggregates.reduce((sum, a) => sum + bytes(a.aggregate.kind, 'precision' in a.aggregate ? a.aggregate.precision : undefined), 0);
 }
 
 /**

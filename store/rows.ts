@@ -120,7 +120,8 @@ export function toRecord(row: StoredRow, def: PipelineDefinition): ResultRecord 
 
 /**
  * The digits after the point at which a window output's values are whole numbers, for totals summed
- * exactly as integers (StoreSnapshot.top): N for sum, min or max of a decimal(N) field (stored in major
+ * exactly as integers (StoreSnapshot.top): N for sum, min, max or approx_percentile (a bucket bound: whole
+ * minor units for whole minor units) of a decimal(N) field (stored in major
  * units, 12.34, summed in units of 10^-N); 0 for counts, distinct counts and sum, min or max of an int.
  * Null for doubles and averages, which have no fixed scale.
  */

@@ -49,6 +49,7 @@ function conditionText(schema: EventSchema, held: Condition): string {
 function aggregateText(spec: AggregateSpec): string {
   if (spec.kind === 'count') return 'count: one counter';
   if (spec.kind === 'approx_distinct') return `approx_distinct(${spec.field}): HyperLogLog, 2^${spec.precision ?? 14} registers (pinned MurmurHash3, bit-identical in replay)`;
+  if (spec.kind === 'approx_percentile') return `approx_percentile(${spec.field}, ${spec.quantile}): a log-linear histogram, a count per bucket of 2^-7 relative width (exact bucketing, bit-identical in replay)`;
   if (spec.kind === 'count_distinct') return `count_distinct(${spec.field}): the set of distinct values (exact; grows with them)`;
   if (spec.kind === 'sum' || spec.kind === 'avg') return `${spec.kind}(${spec.field}): sum and count of non-null values`;
   return `${spec.kind}(${spec.field}): one value`;

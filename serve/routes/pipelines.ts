@@ -30,6 +30,7 @@ export function describePipeline(def: PipelineDefinition) {
         offset: formatDuration(windowOffset(w)), offset_ms: windowOffset(w) },
       aggregates: def.aggregates.map((a) => ({
         name: a.output, fn: a.aggregate.kind, ...('field' in a.aggregate ? { field: a.aggregate.field } : {}), ...('precision' in a.aggregate ? { precision: a.aggregate.precision } : {}),
+        ...('quantile' in a.aggregate ? { quantile: a.aggregate.quantile } : {}),
         // An aggregate's own filter, as the file writes it; absent without one.
         ...(a.where ? { where: a.where.map((c) => presentCondition(def.schema, c)) } : {}),
       })),
