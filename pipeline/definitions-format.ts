@@ -45,12 +45,13 @@ export interface AggregateOptions {
   readonly where: readonly ConditionSpec[];
 }
 
+/** `parameter`: approx_distinct's precision (4..16), approx_percentile's quantile (in (0, 1]). */
 export type AggregateText =
   | 'count'
-  | readonly [kind: string, field?: string, precision?: number]
+  | readonly [kind: string, field?: string, parameter?: number]
   | readonly ['count', AggregateOptions]
   | readonly [kind: string, field: string, options: AggregateOptions]
-  | readonly [kind: string, field: string, precision: number, options: AggregateOptions];
+  | readonly [kind: string, field: string, parameter: number, options: AggregateOptions];
 
 export interface WindowedPipelineSpec extends PipelineSpecBase {
   readonly key?: string | readonly string[];

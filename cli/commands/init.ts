@@ -87,7 +87,7 @@ export default {
     },
   },
   pipelines: {
-    // A windowed pipeline: key -> window -> aggregates (count, sum, min, max, avg, count_distinct, approx_distinct).
+    // A windowed pipeline: key -> window -> aggregates (count, sum, min, max, avg, count_distinct, approx_distinct, approx_percentile).
     page_views_per_minute: {
       description: 'Page views per minute per URL',
       input: 'clicks',
