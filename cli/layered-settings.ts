@@ -16,6 +16,11 @@ export interface Setting<T> {
   readonly env: string;
   /** Its flag, without `--`. */
   readonly flag: string;
+  /**
+   * An empty environment value is given (and read, so `read` may refuse it) rather than unset: an
+   * `X=` in an env file that cleared a host must not quietly become the default.
+   */
+  readonly givenWhenEmpty?: boolean;
   /** The value from any source (a file's JSON value, an env's or a flag's text), `where` naming it. */
   readonly read: (value: unknown, where: string) => T;
 }
@@ -87,7 +92,7 @@ export type Layered<S extends Record<string, Setting<unknown>>> = { [K in keyof 
 
 /**
  * Each of `settings` from the highest source that gives it: a flag, else its environment variable (not
- * empty), else the config file's key; none: left out. Every source given is read (and checked), even one
+ * empty, unless the setting says `givenWhenEmpty`), else the config file's key; none: left out. Every source given is read (and checked), even one
  * a higher source overrides, so a bad value is said wherever it is.
  */
 export function layered<S extends Record<string, Setting<unknown>>>(settings: S, flags: Record<string, unknown>, env: NodeJS.ProcessEnv, config: ConfigFile | null): Layered<S> {
@@ -95,7 +100,7 @@ export function layered<S extends Record<string, Setting<unknown>>>(settings: S,
   for (const [name, s] of Object.entries(settings)) {
     if (config && config.data[s.file] !== undefined) out[name] = s.read(config.data[s.file], `config file ${config.file}: ${s.file}`);
     const fromEnv = env[s.env];
-    if (fromEnv !== undefined && fromEnv !== '') out[name] = s.read(fromEnv, `environment ${s.env}`);
+    if (fromEnv !== undefined && (fromEnv !== '' || s.givenWhenEmpty)) out[name] = s.read(fromEnv, `environment ${s.env}`);
     if (flags[s.flag] !== undefined) out[name] = s.read(flags[s.flag], `--${s.flag}`);
   }
   return out as Layered<S>;
