@@ -109,6 +109,27 @@ export function parseVersion(parameter: string, text: string | undefined): 'live
   throw badParameter(parameter, 'use live, realtime or a version number (0 = realtime)');
 }
 
+interface IntegerSchema { type?: unknown; minimum?: number; maximum?: number; default?: number }
+
+/**
+ * Whole-number query parameters (`limit`, `n`, `top`) as plain decimal digits within their bounds, each
+ * failure a 400 saying what is allowed. Ajv's coercion read a parameter as JavaScript's Number() does:
+ * `limit=1e3`, `0x10`, ` 10` and `+10` were taken as 1000, 16 and 10. `query` is the parsed query before
+ * validation (strings); a parameter given twice is left to the schema, which says so.
+ */
+export function checkWholeNumbers(querySchema: unknown, query: unknown): void {
+  const properties = (querySchema as { properties?: Record<string, IntegerSchema> } | undefined)?.properties ?? {};
+  for (const [name, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
+    const p = properties[name];
+    if (p?.type !== 'integer' || typeof value !== 'string') continue;
+    const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    const min = p.minimum ?? 0, max = p.maximum ?? Number.MAX_SAFE_INTEGER;
+    if (!(n >= min && n <= max)) {
+      throw badParameter(name, `use a whole number ${min}..${max}, in decimal digits${p.default === undefined ? '' : ` (default ${p.default})`}`);
+    }
+  }
+}
+
 /** Opaque keyset cursors: base64url JSON, checked against the expected shape. */
 export function encodeCursor(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');

@@ -10,7 +10,7 @@ import type { JobsView } from './jobs-view.ts';
 import { LiveFeed } from './live-feed.ts';
 import { ServeMetrics } from './metrics.ts';
 import { openApiRoute, registerOpenApi } from './openapi.ts';
-import { ApiError, badParameter } from './params.ts';
+import { ApiError, badParameter, checkWholeNumbers } from './params.ts';
 import { ReadGate, type ReadGateLimits } from './read-gate.ts';
 import { dayRoutes } from './routes/days.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -122,6 +122,7 @@ export async function buildServer(o: ServerOptions): Promise<{ app: FastifyInsta
       if (!allowed.includes(host)) return reply.code(403).send({ error: 'this server answers to its loopback address only (Host header not allowed)' });
     }
   });
+  app.addHook('preValidation', async (req) => checkWholeNumbers(req.routeOptions.schema?.querystring, req.query));
   // Ajv coerces "Infinity" (and 1e400) to a number that passes `type: integer` and skips minimum and
   // maximum (it bounds finite numbers only): `limit=Infinity` reached SQL as `LIMIT Infinity` (a 500) and
   // lifted the row limits of the routes that page in memory. No parameter may be a non-finite number.
