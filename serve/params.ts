@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { storedCellId, type KeyValues } from '../pipeline/keys.ts';
 import type { Registry } from '../pipeline/registry.ts';
@@ -130,12 +131,19 @@ export function checkWholeNumbers(querySchema: unknown, query: unknown): void {
   }
 }
 
-/** Opaque keyset cursors: base64url JSON, checked against the expected shape. */
-export function encodeCursor(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url');
+/**
+ * Opaque paging cursors: base64url JSON `{of, after}`, `after` the position (the last row's sort key, or
+ * an offset) and `of` a short hash of the listing that issued it: its route, path parameters, and what
+ * the position depends on (an order, a filter of an offset's list). A position means nothing in another
+ * listing: a /windows cursor given to /alerts, or to another pipeline's /windows, was taken and paged
+ * from where it pointed. Cursors issued before 2026-12-07 are the bare position: still taken by any
+ * listing of their shape (they name none).
+ */
+export function encodeCursor(listing: readonly unknown[], after: unknown): string {
+  return Buffer.from(JSON.stringify({ of: listingTag(listing), after })).toString('base64url');
 }
 
-export function decodeCursor<T>(parameter: string, text: string | undefined, check: (v: unknown) => v is T): T | undefined {
+export function decodeCursor<T>(parameter: string, text: string | undefined, listing: readonly unknown[], check: (v: unknown) => v is T): T | undefined {
   if (text === undefined) return undefined;
   let value: unknown;
   try {
@@ -143,12 +151,25 @@ export function decodeCursor<T>(parameter: string, text: string | undefined, che
   } catch {
     throw badParameter(parameter, 'not a cursor this API returned');
   }
-  if (!check(value)) throw badParameter(parameter, 'not a cursor this API returned');
-  return value;
+  if (check(value)) return value; // a cursor of before 2026-12-07
+  const bound = value as { of?: unknown; after?: unknown } | null;
+  if (bound === null || typeof bound !== 'object' || typeof bound.of !== 'string') throw badParameter(parameter, 'not a cursor this API returned');
+  if (bound.of !== listingTag(listing)) {
+    throw new ApiError(400, `${parameter}: belongs to another listing`, {
+      parameter, hint: `a cursor pages only the listing that returned it (its route, pipeline, day and order): ask again without ${parameter} for the first page`,
+    });
+  }
+  if (!check(bound.after)) throw badParameter(parameter, 'not a cursor this API returned');
+  return bound.after;
 }
+
+const listingTag = (listing: readonly unknown[]) => createHash('sha256').update(JSON.stringify(listing)).digest('base64url').slice(0, 11);
 
 /** A cell cursor: a window start (whole milliseconds, as stored: 9e99 reached the store as a BIGINT it cannot hold, a 500) and a cell. */
 export const isCellCursor = (v: unknown): v is [number, string] => Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && typeof v[1] === 'string';
+
+/** An offset cursor: the rows of an in-memory list already sent. */
+export const isOffsetCursor = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
 export function pipelineOf(registry: Registry, name: string): PipelineDefinition {
   const def = registry.pipelines.find((p) => p.name === name);

@@ -6,7 +6,7 @@ import { dayStatusOf, isSealed, windowOf } from '../../store/day-status.ts';
 import { previousVersionOf, type DayStatus } from '../../store/store-reads.ts';
 import type { StoreSnapshot } from '../../store/store-reader.ts';
 import type { ServeContext } from '../context.ts';
-import { ApiError, dayOfMs, decodeCursor, encodeCursor, isCellCursor, isoOrNull, parseDate, parseDayRange, parseVersion, pipelineOf } from '../params.ts';
+import { ApiError, dayOfMs, decodeCursor, encodeCursor, isCellCursor, isOffsetCursor, isoOrNull, parseDate, parseDayRange, parseVersion, pipelineOf } from '../params.ts';
 import { LIMITS, anyObject, cursor, date, dateParams, datePipelineParams, errors, limit, noQuery, page, version } from '../schemas.ts';
 
 /** A reconciliation's headline numbers (the report without its differences). */
@@ -131,7 +131,9 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
   }, async (req) => {
     const day = parseDate('date', req.params.date);
     const def = pipelineOf(ctx.registry, req.params.pipeline);
-    const offset = decodeCursor('cursor', req.query.cursor, (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0) ?? 0;
+    // An offset counts rows of the list the cause filters.
+    const listing = ['report', def.name, day, req.query.cause ?? null];
+    const offset = decodeCursor('cursor', req.query.cursor, listing, isOffsetCursor) ?? 0;
     const [recs, prunedAt] = await ctx.reader.read(async (s) => [await s.store.reconciliations(def.name, day), await s.store.prunedAt(def.name, day)] as const);
     const rec = currentReconciliation(recs);
     if (!rec && prunedAt !== null) throw prunedDay(`${def.name} ${day}`, prunedAt);
@@ -140,7 +142,7 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
     const differences = all.slice(offset, offset + req.query.limit);
     return {
       date: day, pipeline: def.name, ...reconciliationSummary(rec), reconciliations: recs.length, differences_total: all.length, differences,
-      next_cursor: offset + differences.length < all.length ? encodeCursor(offset + differences.length) : null,
+      next_cursor: offset + differences.length < all.length ? encodeCursor(listing, offset + differences.length) : null,
     };
   });
 
@@ -167,7 +169,8 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
       const q = req.query;
       const a = parseVersion('from_version', q.from_version ?? 'realtime');
       const b = parseVersion('to_version', q.to_version);
-      const after = decodeCursor('cursor', q.cursor, isCellCursor);
+      const listing = ['compare', def.name, day];
+      const after = decodeCursor('cursor', q.cursor, listing, isCellCursor);
       return ctx.reader.read(async (s) => {
         const state = (await s.dayStates(def.name, day, day)).get(day);
         const live = state?.liveGeneration ?? 0;
@@ -196,7 +199,7 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
             [r.kind === 'window' ? 'window_start' : 'ts']: isoMillis(r.windowStart), ...(r.windowEnd === null ? {} : { window_end: isoMillis(r.windowEnd) }),
             key: r.key, from: r.a, to: r.b, differs: r.differs,
           })),
-          next_cursor: last && rows.length === q.limit ? encodeCursor([last.windowStart, last.cell]) : null,
+          next_cursor: last && rows.length === q.limit ? encodeCursor(listing, [last.windowStart, last.cell]) : null,
         };
       });
     });

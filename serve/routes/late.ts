@@ -6,7 +6,7 @@ import { eventToJson } from '../../schemas/results.ts';
 import type { AnyEvent } from '../../schemas/schema.ts';
 import type { StoredLateEvent } from '../../store/store-reader.ts';
 import type { ServeContext } from '../context.ts';
-import { badParameter, dayOfMs, decodeCursor, encodeCursor, parseDate, parseDayRange, pipelineOf } from '../params.ts';
+import { badParameter, dayOfMs, decodeCursor, encodeCursor, isOffsetCursor, parseDate, parseDayRange, pipelineOf } from '../params.ts';
 import { LIMITS, anyObject, cursor, date, errors, limit, page, pipelineParams } from '../schemas.ts';
 
 /** A stored late event on the wire: which event, when it happened, the watermark it met, its window. */
@@ -60,10 +60,11 @@ export function lateRoutes(app: FastifyInstance, ctx: ServeContext): void {
     const q = req.query;
     if (q.date !== undefined && (q.from !== undefined || q.to !== undefined)) throw badParameter('date', 'give either date or from/to, not both');
     const range = q.date !== undefined ? { fromDay: parseDate('date', q.date), toDay: q.date } : parseDayRange(q, { latestDay: dayOfMs(ctx.now()), defaultDays: 31, maxDays: 366 });
-    const after = decodeCursor('cursor', q.cursor, lateCursor);
+    const listing = ['late', def.name];
+    const after = decodeCursor('cursor', q.cursor, listing, lateCursor);
     const rows = await ctx.reader.read((s) => s.lateEvents(def.name, range.fromDay, range.toDay, { limit: q.limit, ...(after ? { after: { source: after[0], offset: after[1] } } : {}) }));
     const last = rows.at(-1);
-    return { pipeline: def.name, from: range.fromDay, to: range.toDay, rows: rows.map((l) => lateJson(def, l)), next_cursor: last && rows.length === q.limit ? encodeCursor([last.source, last.offset]) : null };
+    return { pipeline: def.name, from: range.fromDay, to: range.toDay, rows: rows.map((l) => lateJson(def, l)), next_cursor: last && rows.length === q.limit ? encodeCursor(listing, [last.source, last.offset]) : null };
   });
 
   app.get<{ Querystring: { schema?: string; limit: number; cursor?: string } }>('/api/dead-letters', {
@@ -76,7 +77,6 @@ export function lateRoutes(app: FastifyInstance, ctx: ServeContext): void {
   }, async (req) => {
     const q = req.query;
     if (q.schema !== undefined && !ctx.registry.schemas.has(q.schema)) throw badParameter('schema', `${JSON.stringify(q.schema)} is not a schema of the definitions`);
-    const offset = decodeCursor('cursor', q.cursor, (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0) ?? 0;
     const view = await ctx.deadLetters.view(); // each folder listed once for the counts and the page
     const counts = view?.counts;
     const last = await ctx.reader.read((s) => s.lastReconciliations());
@@ -86,12 +86,15 @@ export function lateRoutes(app: FastifyInstance, ctx: ServeContext): void {
       return { pipeline: p.name, schema: p.schema.name, count: counts?.get(p.schema.name) ?? evidence, last_reconciliation: rec ? { date: rec.day, dead_letters: evidence } : null };
     });
     const schema = q.schema ?? [...(counts ?? new Map<string, number>()).entries()].find(([, n]) => n > 0)?.[0];
+    // An offset counts the examples of one schema.
+    const listing = ['dead-letters', schema ?? null];
+    const offset = decodeCursor('cursor', q.cursor, listing, isOffsetCursor) ?? 0;
     const rows = schema === undefined || view === undefined ? [] : await view.page(schema, offset, q.limit);
     return {
       archive: ctx.deadLetters.archive ?? null,
       hint: ctx.deadLetters.archive === undefined ? 'start `concord serve --archive DIR` to read the rejected records the archive keeps' : undefined,
       schemas: counts ? [...counts.entries()].map(([name, count]) => ({ schema: name, count })) : null,
-      pipelines, examples: { schema: schema ?? null, rows, next_cursor: rows.length === q.limit ? encodeCursor(offset + rows.length) : null },
+      pipelines, examples: { schema: schema ?? null, rows, next_cursor: rows.length === q.limit ? encodeCursor(listing, offset + rows.length) : null },
     };
   });
 }

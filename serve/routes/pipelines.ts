@@ -143,7 +143,8 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
       if (q.top !== undefined && asOf !== undefined) throw badParameter('top', 'top ranks the keys of a version (version=...), not of asOf');
       const by = q.top === undefined ? undefined : aggregateOf(def, q.by);
       const cells = (q.key ?? []).map((k) => cellOfKey(parseKey(def, k)));
-      const after = decodeCursor('cursor', q.cursor, isCellCursor);
+      const listing = ['windows', def.name];
+      const after = decodeCursor('cursor', q.cursor, listing, isCellCursor);
       return ctx.reader.read(async (s) => {
         const range = parseRange(q, { end: await newestEnd(s, def, q), defaultSpan: 6 * HOUR, maxSpan: q.top === undefined ? 31 * DAY : 2 * DAY });
         if (asOf === undefined) await requireVersion(s, def, range, ver);
@@ -159,7 +160,7 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
           pipeline: def.name, from: isoMillis(range.from), to: isoMillis(range.to), version: asOf === undefined ? ver : null, as_of: asOf === undefined ? null : isoMillis(asOf),
           days: await rangeDays(s, def, range, asOf === undefined ? ver : { asOf }, ctx.reader.sealDelayMs),
           ...(top ? { top: top.map((k) => ({ key: k.key, total: k.total, windows: k.windows })) } : {}),
-          rows: rows.map(windowJson), next_cursor: last && rows.length === q.limit ? encodeCursor([last.windowStart, last.cell]) : null,
+          rows: rows.map(windowJson), next_cursor: last && rows.length === q.limit ? encodeCursor(listing, [last.windowStart, last.cell]) : null,
         };
       });
     });
@@ -216,7 +217,9 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
       const q = req.query;
       const ver = parseVersion('version', q.version);
       const keys = (q.key ?? []).map((k) => JSON.stringify(parseKey(def, k)));
-      const after = decodeCursor('cursor', q.cursor, isCellCursor);
+      // The order is the position's direction: an ascending page's last row starts no descending page.
+      const listing = ['alerts', def.name, q.order];
+      const after = decodeCursor('cursor', q.cursor, listing, isCellCursor);
       return ctx.reader.read(async (s) => {
         const range = parseRange(q, { end: await newestEnd(s, def, q), defaultSpan: DAY, maxSpan: 31 * DAY });
         await requireVersion(s, def, range, ver);
@@ -227,7 +230,7 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
         const last = rows.at(-1);
         return {
           pipeline: def.name, from: isoMillis(range.from), to: isoMillis(range.to), version: ver, days: await rangeDays(s, def, range, ver, ctx.reader.sealDelayMs),
-          rows: rows.map((r) => alertJson(def, r)), next_cursor: last && rows.length === q.limit ? encodeCursor([last.windowStart, last.cell]) : null,
+          rows: rows.map((r) => alertJson(def, r)), next_cursor: last && rows.length === q.limit ? encodeCursor(listing, [last.windowStart, last.cell]) : null,
         };
       });
     });
