@@ -5,6 +5,7 @@ import { isoMillis } from '../pipeline/time.ts';
 import { StoreBusyError } from '../store/sql-driver.ts';
 import type { StoreReader, StoreSnapshot } from '../store/store-reader.ts';
 import { alertJson, windowJson } from './params.ts';
+import { STORE_LOCKED_MESSAGE } from './store-said.ts';
 
 export type LiveEventType = 'revision' | 'alert' | 'version' | 'watermark' | 'store' | 'resync';
 export interface LiveEvent { type: LiveEventType; pipeline?: string; data: Record<string, unknown> }
@@ -93,7 +94,7 @@ export class LiveFeed {
     if (state === this.storeState) return;
     this.storeState = state;
     if (state !== 'ok') this.log.warn({ state, err: message }, 'live feed: the store does not answer');
-    this.emit({ type: 'store', data: { status: state, ...(message ? { message: state === 'busy' ? message : 'the store could not answer (see the server log)' } : {}) } });
+    this.emit({ type: 'store', data: { status: state, ...(message ? { message: state === 'busy' ? STORE_LOCKED_MESSAGE : 'the store could not answer (see the server log)' } : {}) } });
   }
 
   private async read(s: StoreSnapshot): Promise<void> {

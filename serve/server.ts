@@ -19,6 +19,7 @@ import { lateRoutes } from './routes/late.ts';
 import { liveRoutes } from './routes/live.ts';
 import { pipelineRoutes } from './routes/pipelines.ts';
 import { LIMITS } from './schemas.ts';
+import { STORE_LOCKED_MESSAGE } from './store-said.ts';
 import { sendUnavailable, unavailableReason } from './unavailable.ts';
 
 export interface ServerOptions {
@@ -166,7 +167,7 @@ export async function buildServer(o: ServerOptions): Promise<{ app: FastifyInsta
       return reply.code(error.status).send(body);
     }
     if (error instanceof StoreBusyError) {
-      return sendUnavailable(reply, 'store_locked', 1, { error: error.message, hint: 'retry in a moment; to read while writing, use a PostgreSQL store' });
+      return sendUnavailable(reply, 'store_locked', 1, { error: STORE_LOCKED_MESSAGE, hint: 'retry in a moment; to read while writing, use a PostgreSQL store' });
     }
     if (error instanceof StoreError) {
       req.log.error({ err: error.message }, 'store read failed');

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { StoreBusyError } from '../../store/sql-driver.ts';
 import type { StoreReader } from '../../store/store-reader.ts';
 import type { ServeContext } from '../context.ts';
+import { STORE_LOCKED_MESSAGE } from '../store-said.ts';
 import { sendUnavailable } from '../unavailable.ts';
 
 /**
@@ -21,7 +22,7 @@ export function healthRoutes(app: FastifyInstance, ctx: ServeContext, reader: St
       const busy = error instanceof StoreBusyError;
       ctx.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'readyz: the store did not answer');
       return sendUnavailable(reply, busy ? 'store_locked' : 'store_down', busy ? 1 : 5, {
-        ready: false, store: busy ? 'busy' : 'error', message: busy ? error.message : 'the store could not answer (see the server log)',
+        ready: false, store: busy ? 'busy' : 'error', message: busy ? STORE_LOCKED_MESSAGE : 'the store could not answer (see the server log)',
       });
     }
   });

@@ -7,6 +7,7 @@ import { otherStoresSaid } from '../../store/open-store.ts';
 import type { LiveEvent } from '../live-feed.ts';
 import { ApiError, badParameter, isoOrNull } from '../params.ts';
 import { anyObject, errors, noQuery } from '../schemas.ts';
+import { answeredLocation, STORE_LOCKED_MESSAGE } from '../store-said.ts';
 import { sendUnavailable } from '../unavailable.ts';
 
 /** At most this many live-stream clients at once (each costs a socket; the poll is shared). */
@@ -38,7 +39,7 @@ export function liveRoutes(app: FastifyInstance, ctx: ServeContext, security: Re
   }, async () => {
     const now = ctx.now();
     const store = {
-      backend: ctx.reader.backend, location: ctx.reader.location, ...(ctx.reader.backend === 'postgres' || ctx.reader.schema !== 'concord' ? { schema: ctx.reader.schema } : {}),
+      backend: ctx.reader.backend, location: answeredLocation(ctx.reader), ...(ctx.reader.backend === 'postgres' || ctx.reader.schema !== 'concord' ? { schema: ctx.reader.schema } : {}),
       status: 'ok' as 'ok' | 'busy' | 'error', empty: false, message: undefined as string | undefined,
     };
     let pipelines: unknown[] = [];
@@ -67,7 +68,7 @@ export function liveRoutes(app: FastifyInstance, ctx: ServeContext, security: Re
     } catch (error) {
       if (error instanceof ApiError) throw error; // the server is busy (ReadGate), not the store: 503 with Retry-After
       store.status = error instanceof StoreBusyError ? 'busy' : 'error';
-      store.message = error instanceof StoreBusyError ? error.message : 'the store could not answer (see the server log)';
+      store.message = error instanceof StoreBusyError ? STORE_LOCKED_MESSAGE : 'the store could not answer (see the server log)';
       ctx.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'status: the store did not answer');
     }
     const empty = store.status === 'ok' && (store.empty || pipelines.every((p) => (p as { rows: number }).rows === 0));
