@@ -48,7 +48,9 @@ function archiveDir(file: string, env: string, flag: string): Setting<string> {
     file, env, flag,
     read: (value, where) => {
       if (typeof value !== 'string' || value === '') throw new ConfigError(`${where}: expected a directory, got ${JSON.stringify(value)}`);
-      if (!where.startsWith('--')) checkPath(where, value, READ_ARCHIVE); // the flag was checked before the command ran
+      // The flag was checked before the command ran. A path's message names a variable bare, as
+      // CONCORD_DEFINITIONS's does (`CONCORD_ARCHIVE_DIR <dir>: no such directory ...`).
+      if (!where.startsWith('--')) checkPath(where.replace(/^environment /, ''), value, READ_ARCHIVE);
       return value;
     },
   };
