@@ -1,6 +1,6 @@
 /** Shared by the definitions-file parsers: quoting for messages, the object test, and problem collection. */
 
-import type { EventSchema, FieldDef } from '../schemas/schema.ts';
+import { aliasesOf, type EventSchema, type FieldDef } from '../schemas/schema.ts';
 import { parseDuration, type Millis } from './time.ts';
 
 /**
@@ -34,7 +34,7 @@ export class Problems {
    */
   field(path: string, schema: EventSchema, name: unknown, message: string): FieldDef | undefined {
     const def = typeof name === 'string' && Object.hasOwn(schema.fields, name) ? schema.fields[name] : undefined;
-    if (!def && !(typeof name === 'string' && this.reported(`schemas.${schema.name}.fields.${name}`))) this.add(path, message);
+    if (!def && !(typeof name === 'string' && this.reported(`schemas.${schema.name}.fields.${name}`))) this.add(path, message + fieldHint(schema, name));
     return def;
   }
   /** Unknown keys are mistakes (a typo would silently mean a default): the likely one is named. */
@@ -62,6 +62,21 @@ export class Problems {
       return undefined;
     }
   }
+}
+
+/**
+ * Which field a name that is none likely means: a field's nested path or alias (a pipeline names the
+ * flat field, `path`, never where events carry it, `request.path`), or a slip of a field's name.
+ */
+function fieldHint(schema: EventSchema, name: unknown): string {
+  if (typeof name !== 'string') return '';
+  const fields = Object.keys(schema.fields);
+  const atPath = fields.find((f) => schema.paths !== undefined && Object.hasOwn(schema.paths, f) && schema.paths[f]!.join('.') === name);
+  if (atPath !== undefined) return ` (it is where events carry field ${q(atPath)}, by the schema's "paths": name the field, ${q(atPath)})`;
+  const aliasOf = fields.find((f) => aliasesOf(schema.aliases, f).includes(name));
+  if (aliasOf !== undefined) return ` (it is an alias of field ${q(aliasOf)}: name the field, ${q(aliasOf)})`;
+  const meant = closest(name, fields);
+  return meant === undefined ? '' : ` (did you mean ${q(meant)}?)`;
 }
 
 /**

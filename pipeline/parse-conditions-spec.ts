@@ -1,6 +1,7 @@
 /** Checks a pipeline's `where` list against its input schema; constants are normalised to the field's type. */
 
 import { fieldTypeName, isNumericKind, normaliseValue, type EventSchema, type FieldValue } from '../schemas/schema.ts';
+import { normaliseTimestamp } from '../schemas/timestamps.ts';
 import { q, type Problems } from './definitions-problems.ts';
 import { ConcordError } from './errors.ts';
 import { COMPARISON_OPS, LIST_OPS, NULL_OPS, ORDERING_OPS, type Condition } from './filter.ts';
@@ -46,7 +47,7 @@ export function parseConditions(p: Problems, path: string, where: unknown, schem
       try {
         return normaliseValue(def, v, field, undefined, schema.timeZone);
       } catch (error) {
-        p.add(at, `value ${q(v)} does not fit ${q(field)} (${fieldTypeName(def)}): ${error instanceof ConcordError ? error.message : String(error)}`);
+        if (!zoneReported(p, schema, def.kind, v)) p.add(at, `value ${q(v)} does not fit ${q(field)} (${fieldTypeName(def)}): ${error instanceof ConcordError ? error.message : String(error)}`);
         return undefined;
       }
     };
@@ -63,4 +64,19 @@ export function parseConditions(p: Problems, path: string, where: unknown, schem
     if (v !== undefined) out.push({ field, op: op as Condition['op'] & ('=' | '!=' | '<' | '<=' | '>' | '>='), value: v });
   });
   return out;
+}
+
+/**
+ * A time without a zone refused only because the schema's `time_zone` is itself a listed problem (an
+ * unknown zone): that line says what to fix; "add time_zone" here too would send the user after a key
+ * the file already has.
+ */
+function zoneReported(p: Problems, schema: EventSchema, kind: string, value: unknown): boolean {
+  if (kind !== 'timestamp' || schema.timeZone !== undefined || !p.reported(`schemas.${schema.name}.time_zone`)) return false;
+  try {
+    normaliseTimestamp(value, 'value', 'ms', 'UTC');
+    return true;
+  } catch {
+    return false;
+  }
 }

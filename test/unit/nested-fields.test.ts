@@ -146,6 +146,19 @@ describe('concord validate checks paths, each problem at its place', () => {
   });
 });
 
+describe('a pipeline names fields, never where events carry them', () => {
+  it('a path or an alias where a field belongs names the field to write; a slip names the likely field', () => {
+    const file = (pipeline: Record<string, unknown>) => ({ ...clicks({ ...nested, aliases: { url: 'page_url' } }), pipelines: { p: { input: 'clicks', ...pipeline } } });
+    const windowed = (o: Record<string, unknown>) => file({ window: { tumbling: '1m' }, aggregates: { n: 'count' }, ...o });
+    expect(definitionProblems(windowed({ key: 'user.id' }))).toEqual(['pipelines.p.key: "user.id" is not a field of schema "clicks" (it is where events carry field "user_id", by the schema\'s "paths": name the field, "user_id")']);
+    expect(definitionProblems(windowed({ where: [['timing.load.ms', '>', 3]] }))).toEqual(['pipelines.p.where[0]: "timing.load.ms" is not a field of schema "clicks" (it is where events carry field "ms", by the schema\'s "paths": name the field, "ms")']);
+    expect(definitionProblems(windowed({ where: [['page.url', '=', '/a']] }))).toEqual(['pipelines.p.where[0]: "page.url" is not a field of schema "clicks" (it is where events carry field "url", by the schema\'s "paths": name the field, "url")']);
+    expect(definitionProblems(windowed({ aggregates: { n: ['count', { where: [['page_url', '=', '/a']] }] } }))).toEqual(['pipelines.p.aggregates.n.where[0]: "page_url" is not a field of schema "clicks" (it is an alias of field "url": name the field, "url")']);
+    expect(definitionProblems(windowed({ aggregates: { users: ['count_distinct', 'usr_id'] } }))).toEqual(['pipelines.p.aggregates.users: count_distinct needs a field of schema "clicks"; "usr_id" is not one (did you mean "user_id"?)']);
+    expect(definitionProblems(file({ key: 'user_id', rule: { within: '5m', distinct: 'page.url', more_than: 3, output: 'n' } }))).toEqual(['pipelines.p.rule.distinct: "page.url" is not a field of schema "clicks" (it is where events carry field "url", by the schema\'s "paths": name the field, "url")']);
+  });
+});
+
 describe('the definition version', () => {
   it('paths, like aliases, make no other version; a file without them parses as before (no `paths` key)', () => {
     const version = (extra: Record<string, unknown>) => definitionVersion(parseDefinitions(clicks(extra), 'd.json').pipeline('per_url'));

@@ -100,6 +100,14 @@ describe('the schema\'s "time_zone"', () => {
     expect(problems(clicks({ time_zones: 'UTC' }))[0]).toMatch(/unknown key "time_zones" \(did you mean "time_zone"\?\)/);
   });
 
+  it('an unknown zone is listed once: a filter\'s time without a zone is not refused again for it', () => {
+    // It was: the zone's line, then `add "time_zone" to the schema` for every such constant, naming a key the file has.
+    expect(problems(clicks({ time_zone: 'America/NewYork' }, [['ts', '>=', '2026-11-23 10:00:00'], ['at', 'in', ['2026-11-23 11:00']]]))).toEqual([
+      'schemas.clicks.time_zone: unknown time zone "America/NewYork" (did you mean "America/New_York"?); use an IANA name like "Europe/Oslo" or "America/New_York", or "UTC"',
+    ]);
+    expect(problems(clicks({ time_zone: 'America/NewYork' }, [['ts', '>=', '2026-11-23 25:00:00']]))[1]).toMatch(/^pipelines\.per_url\.where\[0\]: value "2026-11-23 25:00:00" does not fit "ts"/);
+  });
+
   it('is part of the definition version when set; one zone under two spellings is one version', () => {
     const version = (extra: Record<string, unknown>) => definitionVersion(parseDefinitions(clicks(extra), 'd.json').pipeline('per_url'));
     expect(version(oslo)).not.toBe(version({}));
