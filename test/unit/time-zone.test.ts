@@ -4,6 +4,8 @@ import { definitionVersion } from '../../pipeline/definition.ts';
 import { parseDefinitions } from '../../pipeline/definitions-file.ts';
 import { decodeLine } from '../../schemas/decode.ts';
 import { recordKey } from '../../stream/kafka/topics.ts';
+import { concord } from '../fixtures/cli.ts';
+import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // Producers on Flink (JSON format, `timestamp-format.standard` SQL), Spark or Hive send
 // "2026-11-23 10:00:05": a space for the T, and no zone. Such a time was a dead letter that said to add
@@ -106,6 +108,20 @@ describe('the schema\'s "time_zone"', () => {
       'schemas.clicks.time_zone: unknown time zone "America/NewYork" (did you mean "America/New_York"?); use an IANA name like "Europe/Oslo" or "America/New_York", or "UTC"',
     ]);
     expect(problems(clicks({ time_zone: 'America/NewYork' }, [['ts', '>=', '2026-11-23 25:00:00']]))[1]).toMatch(/^pipelines\.per_url\.where\[0\]: value "2026-11-23 25:00:00" does not fit "ts"/);
+  });
+
+  it('explain says which zone a time without one is read in (it said nothing of it)', () => {
+    const ws = tempWorkspace();
+    try {
+      const file = (extra: Record<string, unknown>) => ws.file(`d${Object.keys(extra).length}.json`, [clicks(extra, [['ts', '>=', '2026-11-23 10:00:00']])]);
+      const zoned = concord(['explain', '--definitions', file(newYork), '--pipeline', 'per_url']);
+      expect(zoned.code).toBe(0);
+      expect(zoned.stdout).toContain('timestamps without Z or an offset ("2026-11-23 10:00:05") read in America/New_York, daylight saving as java.time resolves it');
+      expect(zoned.stdout).toContain('filter     ts >= "2026-11-23T15:00:00.000Z"');
+      expect(concord(['explain', '--definitions', file({}), '--pipeline', 'per_url']).stderr).toMatch(/has no time zone; add "time_zone"/);
+    } finally {
+      ws.cleanup();
+    }
   });
 
   it('is part of the definition version when set; one zone under two spellings is one version', () => {
