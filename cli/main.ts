@@ -5,6 +5,7 @@ import { endQuietlyOnClosedPipe } from './closed-pipe.ts';
 import { reportFailure } from './failure.ts';
 import { whenWrapperExits } from './launcher-watch.ts';
 import { checkPathFlags, withStandardStreams } from './paths.ts';
+import { closest } from '../pipeline/definitions-problems.ts';
 import { stopWhereUnhandled } from './stop-signals.ts';
 
 /**
@@ -39,6 +40,14 @@ const commands: readonly CommandEntry[] = [
   { name: 'jobs', summary: 'BullMQ jobs: nightly replay + reconcile, backfill of dirty cells, workers, status', load: async () => (await import('./commands/jobs.ts')).jobsCommand },
 ];
 
+/** Other tools' names for a command (Flink's `info` prints the plan), said with the name Concord has. */
+const OTHER_NAMES: Readonly<Record<string, string>> = { check: 'validate', lint: 'validate', verify: 'validate', info: 'explain', plan: 'explain', describe: 'explain', start: 'run' };
+
+function commandHint(name: string): string {
+  const meant = Object.hasOwn(OTHER_NAMES, name) ? OTHER_NAMES[name] : closest(name, commands.map((c) => c.name));
+  return meant === undefined ? '' : ` (did you mean "${meant}"? \`concord ${meant} --help\`)`;
+}
+
 function mainHelp(): string {
   return [
     'concord — one pipeline definition, a streaming and a replay runtime that agree, and reconciliation',
@@ -61,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const entry = commands.find((c) => c.name === name);
   if (!entry) {
-    process.stderr.write(`unknown command "${name}"\n\n${mainHelp()}`);
+    process.stderr.write(`unknown command "${name}"${commandHint(name)}\n\n${mainHelp()}`);
     return 2;
   }
   try {

@@ -56,8 +56,17 @@ describe('concord command table', () => {
     }
     const unknown = concord(['nope']);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/^unknown command "nope"/);
+    expect(unknown.stderr).toMatch(/^unknown command "nope"\n/);
     expect(concord([]).code).toBe(2);
+  }, 120_000);
+
+  it('an unknown command names the one likely meant: a slip, or another tool\'s name for it', () => {
+    // `concord check` (and Flink's `info` for the plan) listed the commands without a word on which.
+    for (const [typed, meant] of [['check', 'validate'], ['valdate', 'validate'], ['info', 'explain'], ['replya', 'replay']]) {
+      const r = concord([typed!]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.split('\n')[0]).toBe(`unknown command "${typed}" (did you mean "${meant}"? \`concord ${meant} --help\`)`);
+    }
   }, 120_000);
 
   it('`concord help CMD` and `concord CMD -h` show that command\'s help on stdout, exit 0; `help` of no command exits 2', () => {
