@@ -36,6 +36,17 @@ export function dayFinalAt(def: PipelineDefinition, day: string): number {
   return dayReach(day, def.kind === 'windowed' ? def.window : undefined) + def.watermark.maxOutOfOrderness + def.allowedLateness;
 }
 
+/**
+ * Whether the stream had not reached the day's end when its watermark `w` was stored: its newest event
+ * (W + B) is more than L before the day's last window ends. A stream behind the wall clock (a backlog,
+ * a replay of old data from Kafka) is judged by this, not by the clock: a day reconciled so is published
+ * from what is archived now, and the stream's rows of the day that come later are kept aside as dirty
+ * cells. A bounded run over a whole day stops within B of its end and is not behind.
+ */
+export function streamBehindDay(def: PipelineDefinition, day: string, w: number | null): boolean {
+  return w !== null && Number.isFinite(w) && w + def.watermark.maxOutOfOrderness + def.allowedLateness < dayReach(day, def.kind === 'windowed' ? def.window : undefined);
+}
+
 /** A day is sealed once the pipeline's watermark passes the end of the day's last window plus the seal delay. */
 export function isSealed(day: string, w: number | undefined | null, sealDelayMs: number, window?: WindowSpec): boolean {
   return w !== undefined && w !== null && w >= dayReach(day, window) + sealDelayMs;

@@ -21,4 +21,26 @@ describe('reconcile --date of a day not final yet', () => {
     const past = concord(['reconcile', '--date', '2026-11-23', '--pipeline', 'page_views_per_minute', '--archive', archive, '--store', store, '--report-dir', join(ws.dir, 'reports')]);
     expect(past.stderr).not.toContain('note: its results are final');
   });
+
+  it('a past day the stream has not read to its end (behind the clock) says so; a whole day says nothing', () => {
+    // A replay of old data from Kafka reconciled a day the stream was a third into: the version published
+    // held what was archived then, the stream's later rows of the day went to dirty cells, hidden from the
+    // live version, and only the wall clock was asked ("a past day": no note).
+    const run = (name: string, lastHour: number) => {
+      const dir = join(ws.dir, name);
+      mkdirSync(dir, { recursive: true });
+      const events = ws.file(`${name}.jsonl`, Array.from({ length: lastHour * 6 + 1 }, (_, i) => (
+        { event_id: `e${i}`, ts: new Date(Date.parse('2026-11-23T00:00:00Z') + i * 600_000 - (i === lastHour * 6 ? 10_000 : 0)).toISOString(), url: '/a', visitor_id: 'v' })));
+      const store = `duckdb:${join(dir, 'store.duckdb')}`;
+      for (const args of [['stream', '--pipeline', 'page_views_per_minute', '--input', events, '--output', join(dir, 'out.jsonl'), '--store', store],
+        ['archive', '--schema', 'clicks', '--input', events, '--dir', join(dir, 'archive')]]) expect(concord(args).code, args[0]).toBe(0);
+      const r = concord(['reconcile', '--date', '2026-11-23', '--pipeline', 'page_views_per_minute', '--archive', join(dir, 'archive'), '--store', store, '--report-dir', join(dir, 'reports')]);
+      expect(r.code).toBe(0);
+      return r.stderr;
+    };
+    expect(run('behind', 8)).toContain("reconcile page_views_per_minute 2026-11-23: note: the stream's watermark is at 2026-11-23T07:59:19.999Z, before the day's end " +
+      '(it is behind the clock, or its input stopped there): this version holds what is archived now; rows of the day the stream writes later are kept aside as dirty cells, ' +
+      'not shown, until the day is reconciled again (or backfilled) once the stream read events up to 2026-11-24T00:05:30.000Z');
+    expect(run('whole', 24)).not.toContain('note:');
+  }, 180_000);
 });
