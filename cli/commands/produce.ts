@@ -3,12 +3,13 @@ import { DEFAULT_ALLOWED_LATENESS } from '../../pipeline/definition.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { formatDuration, parseDuration } from '../../pipeline/time.ts';
 import { timeGuardSettings } from '../../pipeline/time-guard.ts';
-import type { EventSchema } from '../../schemas/schema.ts';
+import { pathOf, pathText } from '../../schemas/field-paths.ts';
+import { aliasesOf, type EventSchema } from '../../schemas/schema.ts';
 import { readJsonlFile } from '../../sources/jsonl-file.ts';
 import type { LineBatch } from '../../sources/source.ts';
 import { BatchProducer, ensureTopics, kafkaSettings, type OutRecord } from '../../stream/kafka/client.ts';
 import { probeBrokers } from '../../stream/kafka/admin.ts';
-import { concordTopics, defaultPartitions, inputTopic, partitionKeyField, recordKey } from '../../stream/kafka/topics.ts';
+import { concordTopics, defaultPartitions, inputTopic, NULL_RECORD_KEY, partitionKeyField, recordKey } from '../../stream/kafka/topics.ts';
 import type { CommandSpec } from '../args.ts';
 import { Progress } from '../progress.ts';
 import { applyKafkaFlags, checkKafkaNames, kafkaFlags, kafkaConfigOption, kafkaOptions, loadRegistry, numberFlag, positiveIntegerFlag } from './shared.ts';
@@ -68,6 +69,11 @@ export interface Sent {
   lines: number;
   /** Lines keyed null: not a JSON object, or a key value of the wrong type (the workers dead-letter them). */
   unkeyed: number;
+  /**
+   * Lines without a value of the key field where the schema requires it (`is required`: the workers
+   * dead-letter them): a path or alias of the key misspelt leaves most lines so, all in one partition.
+   */
+  keyless: number;
   blank: number;
   /** Lines that never became text (not UTF-8, over the line limit): not sent, and where the first was. */
   unsent: number;
@@ -87,7 +93,7 @@ async function sendLines(schema: EventSchema, batches: AsyncIterable<SendBatch>,
   const s = kafkaSettings('concord-produce');
   const producer = await BatchProducer.connect(s);
   const topic = inputTopic(schema.name);
-  const sent: Sent = { lines: 0, unkeyed: 0, blank: 0, unsent: 0, firstUnsent: null, seconds: 0 };
+  const sent: Sent = { lines: 0, unkeyed: 0, keyless: 0, blank: 0, unsent: 0, firstUnsent: null, seconds: 0 };
   const started = Date.now();
   const batch = sendBatchSize(rate);
   try {
@@ -137,6 +143,7 @@ export function inputRecords(schema: EventSchema, topic: string, b: SendBatch, f
       key = null; // not JSON: sent anyway, for the dead-letter output
     }
     if (key === null) sent.unkeyed++;
+    else if (key === NULL_RECORD_KEY && schema.fields[partitionKeyField(schema)]?.required) sent.keyless++;
     records.push({ topic, key, value });
   }
   return records;
@@ -192,6 +199,7 @@ export const produceCommand: CommandSpec = {
       process.stderr.write(
         `sent ${sent.lines} lines of ${String(v.input)} to topic "${topic}" (${keyedBy}) in ${sent.seconds.toFixed(1)} s (${Math.round(sent.lines / Math.max(sent.seconds, 0.001))}/s)` +
           `${sent.unkeyed ? `; ${sent.unkeyed} keyed null (not a JSON object or a bad key value: the workers will dead-letter ${sent.unkeyed === 1 ? 'it' : 'them'})` : ''}` +
+          `${sent.keyless ? `; ${sent.keyless} without ${keyPlaces(schema)}, a required field: the workers will dead-letter ${sent.keyless === 1 ? 'it' : 'them'}` : ''}` +
           `${sent.blank ? `; ${sent.blank} blank lines skipped` : ''}\n`,
       );
       if (sent.unsent > 0) {
@@ -235,3 +243,11 @@ export const produceCommand: CommandSpec = {
     return 0;
   },
 };
+
+/** The key field and where events are read for it, to check a misspelt path or alias against: `user_id (read as "user_id", then at "usr.id")`. */
+function keyPlaces(schema: EventSchema): string {
+  const field = partitionKeyField(schema);
+  const path = pathOf(schema.paths, field);
+  const places = [JSON.stringify(field), ...aliasesOf(schema.aliases, field).map((a) => JSON.stringify(a)), ...(path === undefined ? [] : [`at ${pathText(path)}`])];
+  return places.length === 1 ? field : `${field} (read as ${places.join(', then ')})`;
+}
