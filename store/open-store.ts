@@ -91,17 +91,24 @@ export class NoStoreError extends ConfigError {
   /** `others`: the Concord stores beside it in the same database (StoreSnapshot.otherStores). */
   constructor(what: string, url: string, others: readonly string[] = []) {
     super(`${what}: run \`concord stream --store ${url} ...\` or \`concord demo\` first, or check --store (or CONCORD_STORE)` +
-      (others.length > 0 ? `; ${otherStoresSaid(others)}` : ''));
+      (others.length > 0 ? `; ${otherStoresSaid(others, url)}` : ''));
   }
 }
 
 /** The other stores an empty store's messages name (a PostgreSQL database may hold many). */
 const OTHER_STORES_SAID = 5;
 
-/** What to do about an empty store beside filled ones in its database (schemas: StoreSnapshot.otherStores). */
-export function otherStoresSaid(others: readonly string[]): string {
+/**
+ * What to do about an empty store beside filled ones in its database (schemas: StoreSnapshot.otherStores).
+ * A URL that names its schema (`?schema=`) is told to name the other one there: CONCORD_STORE_SCHEMA
+ * beside it, as this said to set, is refused as naming another schema.
+ */
+export function otherStoresSaid(others: readonly string[], url = ''): string {
   const named = others.slice(0, OTHER_STORES_SAID).join(', ') + (others.length > OTHER_STORES_SAID ? ` and ${others.length - OTHER_STORES_SAID} more` : '');
-  return `the same database holds Concord results in schema ${named}: to read those, set CONCORD_STORE_SCHEMA to the schema the writers ran with (e.g. CONCORD_STORE_SCHEMA=${others[0]})`;
+  const param = url.includes('?') ? URL_SCHEMA_PARAMS.find((name) => new URLSearchParams(url.slice(url.indexOf('?') + 1)).has(name)) : undefined;
+  const how = param === undefined ? `set CONCORD_STORE_SCHEMA to the schema the writers ran with (e.g. CONCORD_STORE_SCHEMA=${others[0]})`
+    : `name the schema the writers ran with in the store URL (e.g. ?${param}=${others[0]})`;
+  return `the same database holds Concord results in schema ${named}: to read those, ${how}`;
 }
 
 /**

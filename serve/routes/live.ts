@@ -74,7 +74,7 @@ export function liveRoutes(app: FastifyInstance, ctx: ServeContext, security: Re
     const empty = store.status === 'ok' && (store.empty || pipelines.every((p) => (p as { rows: number }).rows === 0));
     const hint = others.length > 0 && pipelines.every((p) => (p as { rows: number }).rows === 0)
       ? `the store holds results of ${others.join(', ')}, none of the loaded definitions' pipelines (${ctx.registry.pipelines.map((p) => p.name).join(', ')}): start \`concord serve\` with the --definitions the store was filled with (or CONCORD_DEFINITIONS)`
-      : EMPTY_HINT + (otherStores.length > 0 ? `; ${otherStoresSaid(otherStores)}` : '');
+      : EMPTY_HINT + (otherStores.length > 0 ? `; ${otherStoresSaid(otherStores, ctx.reader.location)}` : '');
     return { server_time: isoMillis(now), store, pipelines, empty, ...(empty ? { hint } : {}), ...(others.length > 0 ? { other_pipelines: others } : {}) };
   });
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../pipeline/errors.ts';
-import { openStore, openStoreReader, storeSchema } from '../../store/open-store.ts';
+import { openStore, openStoreReader, otherStoresSaid, storeSchema } from '../../store/open-store.ts';
 import { storeIdentity } from '../../jobs/worker-registry.ts';
 import { seedRegistry } from '../../examples/seed.ts';
 import { storeOptions } from '../../cli/commands/shared.ts';
@@ -56,5 +56,14 @@ describe('a schema in a PostgreSQL store URL', () => {
   // Every command's --help said env CONCORD_STORE for the URL and nothing of the schema.
   it('the --store help of every command names CONCORD_STORE_SCHEMA and ?schema=', () => {
     expect(storeOptions.join('\n')).toContain('env CONCORD_STORE_SCHEMA, or ?schema=S in the URL');
+  });
+
+  it('an empty store beside filled ones is told to name their schema where it named its own', () => {
+    // A report of `...?schema=walk_nope` was told to set CONCORD_STORE_SCHEMA=walk_s35: with the URL's, refused as two schemas.
+    const pg = 'postgres://postgres@127.0.0.1:5432/test';
+    expect(otherStoresSaid(['walk_s35'], `${pg}?schema=walk_nope`)).toBe('the same database holds Concord results in schema walk_s35: to read those, ' +
+      'name the schema the writers ran with in the store URL (e.g. ?schema=walk_s35)');
+    expect(otherStoresSaid(['walk_s35'], `${pg}?currentSchema=x`)).toMatch(/in the store URL \(e\.g\. \?currentSchema=walk_s35\)$/);
+    expect(otherStoresSaid(['walk_s35'], pg)).toMatch(/set CONCORD_STORE_SCHEMA to the schema the writers ran with \(e\.g\. CONCORD_STORE_SCHEMA=walk_s35\)$/);
   });
 });
