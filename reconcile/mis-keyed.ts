@@ -13,11 +13,13 @@ import type { WindowCell } from '../batch/replay-cells.ts';
 import { archiveFiles } from '../batch/replay-source.ts';
 import { timeExpr } from '../batch/replay-sql.ts';
 import type { PipelineDefinition } from '../pipeline/definition.ts';
-import { eventPaneIdOf, paneId } from '../pipeline/keys.ts';
+import { eventPaneIdOf, paneId, type KeyValues } from '../pipeline/keys.ts';
 import { cellKey, type ResultRecord } from '../schemas/results.ts';
 import { needsMergeStage, partitionKeyField } from '../stream/kafka/topics.ts';
 import { sameValueOf } from './attribution.ts';
 import { finalResults } from './final-results.ts';
+import type { LoggedLate } from './reconcile.ts';
+import { ruleShares } from './rule-shares.ts';
 
 /** A Kafka source (`topic:partition`), as the archiver names it; files are `file:<path>`. */
 const KAFKA_SOURCE_SQL = `regexp_matches(_source, ':[0-9]+$')`;
@@ -32,6 +34,12 @@ export interface MisKeyedRead {
    * in no late log). A share counts such an event in those windows only as the stream did: not at all.
    */
   readonly excludeFromWindows?: readonly { source: string; offset: number; windowStart: number }[] | undefined;
+  /**
+   * Rules: the workers' verdicts (logged, or judged per partition; none: every event on time). A share is
+   * the stream's rule operator over the partition's events with them (rule-shares.ts), not complete data:
+   * an event its partition evaluated on arrival changes the alerts as it did there.
+   */
+  readonly ruleVerdicts?: readonly LoggedLate[] | undefined;
 }
 
 /**
@@ -57,20 +65,9 @@ export async function misKeyedCells(
   });
   if (asked.length === 0) return out;
   const sources = [...new Set(asked.flatMap((a) => a.sources))].sort();
-  // Windows: only the asked cells, from their events alone (batch/replay-cells.ts).
-  const cells: WindowCell[] | undefined = def.kind === 'windowed'
-    ? asked.map(({ r }) => ({ windowStart: (r as Extract<ResultRecord, { kind: 'window' }>).windowStart, key: r.key as WindowCell['key'] }))
-    : undefined;
-  const shares = new Map<string, Map<string, ResultRecord>>();
-  for (const source of sources) {
-    const results = await replay(def, archiveDir, {
-      db, exactDistinct: false, source,
-      ...(read.files ? { files: read.files } : {}), ...(read.timeRanges ? { timeRanges: read.timeRanges } : {}),
-      ...(read.exclude && read.exclude.length > 0 ? { exclude: read.exclude } : {}), ...(cells ? { cells } : {}),
-      ...(read.excludeFromWindows && read.excludeFromWindows.length > 0 ? { excludeFromWindows: read.excludeFromWindows } : {}),
-    });
-    shares.set(source, finalResults(results));
-  }
+  const shares = def.kind === 'rule'
+    ? await ruleShares(db, def, archiveDir, asked.map(({ r }) => r.key as KeyValues), sources, read.ruleVerdicts ?? [], read)
+    : await windowShares(db, def, archiveDir, sources, asked.map(({ r }) => r as Extract<ResultRecord, { kind: 'window' }>), read);
   const sameValue = sameValueOf(def);
   for (const { row, r, sources: of } of asked) {
     const id = cellKey(r);
@@ -84,6 +81,24 @@ export async function misKeyedCells(
     if (own !== undefined) out.set(id, [own, ...holding.filter((s) => s !== own)]);
   }
   return out;
+}
+
+/** Each partition's share of the asked windows: only those cells, from their events alone (batch/replay-cells.ts). */
+async function windowShares(
+  db: DuckDb, def: PipelineDefinition, archiveDir: string, sources: readonly string[], asked: readonly Extract<ResultRecord, { kind: 'window' }>[], read: MisKeyedRead,
+): Promise<Map<string, Map<string, ResultRecord>>> {
+  const cells: WindowCell[] = asked.map((r) => ({ windowStart: r.windowStart, key: r.key as WindowCell['key'] }));
+  const shares = new Map<string, Map<string, ResultRecord>>();
+  for (const source of sources) {
+    const results = await replay(def, archiveDir, {
+      db, exactDistinct: false, source, cells,
+      ...(read.files ? { files: read.files } : {}), ...(read.timeRanges ? { timeRanges: read.timeRanges } : {}),
+      ...(read.exclude && read.exclude.length > 0 ? { exclude: read.exclude } : {}),
+      ...(read.excludeFromWindows && read.excludeFromWindows.length > 0 ? { excludeFromWindows: read.excludeFromWindows } : {}),
+    });
+    shares.set(source, finalResults(results));
+  }
+  return shares;
 }
 
 /**

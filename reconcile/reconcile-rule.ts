@@ -43,6 +43,8 @@ export async function reconcileRule(
   const realtime = finalResults(input.realtime.filter((r) => inRange(r, range)));
   const read = input.dashboardRead ? finalResults(input.dashboardRead.filter((r) => inRange(r, range))) : undefined;
   let attribute: Attribution, shadow: Map<string, ResultRecord>, lateEvents: number;
+  // The verdicts a mis-keyed share is re-run with; without a log the archive is one source (never mis-keyed).
+  let verdicts: readonly LoggedLate[] = [];
   if (logged) {
     // The workers' log says which events were late, not what they changed: the keys of differing alerts
     // are re-run with the stream's semantics and those verdicts (rule-recompute.ts), and a late cause
@@ -77,6 +79,7 @@ export async function reconcileRule(
       return events.length > 0 ? { cause: 'archive_added', events: [...judged.events, ...events] } : judged;
     };
     shadow = new Map(rec.alerts);
+    verdicts = rec.logged;
     lateEvents = logged.filter(isDropped).length;
   } else {
     const run = await shadowRun(db, def, input.archiveDir, quarantinedAt(quarantined));
@@ -117,7 +120,7 @@ export async function reconcileRule(
   }
   // Last, over what is left unexplained: alerts raised (or not) from one partition's share of a key whose events lie in several.
   const unread = [...(logged ?? []).filter(isDropped).map((l) => l.record.position), ...quarantined.map((e) => e.position)];
-  const misKeyed = await misKeyedCells(db, def, input.archiveDir, judged.filter((j) => j.cause === 'unexplained'), { ...only, exclude: unread });
+  const misKeyed = await misKeyedCells(db, def, input.archiveDir, judged.filter((j) => j.cause === 'unexplained'), { ...only, exclude: unread, ruleVerdicts: verdicts });
   for (const { id, rt, rp, cause, events } of judged) {
     const partitions = cause === 'unexplained' ? misKeyed.get(id) : undefined;
     recordDifference(report, rt, rp, partitions ? 'mis_keyed' : cause, events, partitions);

@@ -96,8 +96,8 @@ export async function recomputeRuleKeys(
   const addedAt = new Set(added?.events.map((e) => positionKey(e.position)) ?? []);
   const read = events.filter((e) => !addedAt.has(positionKey(e.position)));
   return {
-    alerts: run(def, events, verdicts),
-    withoutAdded: read.length < events.length ? run(def, read, verdicts) : undefined,
+    alerts: runWithVerdicts(def, events, verdicts),
+    withoutAdded: read.length < events.length ? runWithVerdicts(def, read, verdicts) : undefined,
     reach: reachOf(def, events, (e) => !verdicts.has(positionKey(e.position)) && !addedAt.has(positionKey(e.position))),
     logged,
     quarantined: held,
@@ -155,7 +155,7 @@ export async function narrowToKeys(db: DuckDb, def: RulePipeline, keys: readonly
 }
 
 /** The archived events of `keys` only (of `files`, default all): DuckDB narrows by `where`; JS decides exactly. */
-async function readKeysEvents(db: DuckDb, def: RulePipeline, dir: string, keys: readonly KeyValues[], where: string | undefined, files?: readonly string[]): Promise<ArchivedEvent[]> {
+export async function readKeysEvents(db: DuckDb, def: RulePipeline, dir: string, keys: readonly KeyValues[], where: string | undefined, files?: readonly string[]): Promise<ArchivedEvent[]> {
   const wanted = new Set(keys.map((k) => paneId([def.key], k)));
   const eventPane = eventPaneIdOf(def.schema, [def.key]);
   const fields = [...new Set([...fieldsRead(def), def.key, def.schema.idField, def.schema.timeField])];
@@ -203,7 +203,8 @@ function fedBefore(a: FedLater, b: FedLater): number {
   return compareCanonical({ sourceWatermark: a.w, partition: a.partition, offset: a.e.position.offset }, { sourceWatermark: b.w, partition: b.partition, offset: b.e.position.offset });
 }
 
-function run(def: RulePipeline, events: readonly ArchivedEvent[], verdicts: ReadonlyMap<string, LoggedLate>): Map<string, ResultRecord> {
+/** The stream's rule operator over `events` with the logged verdicts (by position), as the class comment says: the final alerts by cell. */
+export function runWithVerdicts(def: RulePipeline, events: readonly ArchivedEvent[], verdicts: ReadonlyMap<string, LoggedLate>): Map<string, ResultRecord> {
   const out = new CollectingEmitter();
   const clock = new CanonicalClock(def.watermark.maxOutOfOrderness);
   const op = createOperator(def, out, { tracker: clock });
