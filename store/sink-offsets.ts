@@ -85,7 +85,10 @@ export function planSinkResume(groupId: string, stored: Offsets, committed: Offs
         starting.set(topic, (starting.get(topic) ?? new Map<number, number>()).set(partition, next ?? logStart));
       } else if (held + 1 < logStart) {
         lost.push(`${topic}:${partition} offsets ${held} to ${logStart - 1} (${logStart - held} offsets)`);
-      } else if (held !== next) {
+      } else if (held !== next && !(next === undefined && held === logStart)) {
+        // A group with no offset of a partition reads it from its log start (the sink's consumer starts at
+        // the earliest): a store there needs no move. Taken for one, a dead-letter partition that never
+        // held a record (so never committed) refused every sink joining its group's running sinks, exit 2.
         seeks.push({ topic, partition, from: held, committed: next });
       }
     }

@@ -20,6 +20,13 @@ describe('a sink group against the offsets its store holds', () => {
     expect(planSinkResume('g', offsets({ results: { 0: 8 } }), offsets({ results: { 0: 8 } }), offsets({ results: { 0: 0 } }))).toEqual({ seeks: [], starting: undefined });
   });
 
+  it('moves nothing where the group has no offset and the store\'s is the log start (a partition never read: the group starts there)', () => {
+    // A dead-letter partition with no record: the store recorded its log start, the group never committed.
+    // Taken for a move, every sink joining its group's running sinks was refused, exit 2.
+    expect(planSinkResume('g', offsets({ dlq: { 0: 0 }, late: { 0: 7 } }), offsets({ late: { 0: 7 } }), offsets({ dlq: { 0: 0 }, late: { 0: 0 } }))).toEqual({ seeks: [], starting: undefined });
+    expect(planSinkResume('g', offsets({ dlq: { 0: 5 } }), offsets({}), offsets({ dlq: { 0: 0 } })).seeks).toEqual([{ topic: 'dlq', partition: 0, from: 5, committed: undefined }]);
+  });
+
   it('refuses a store whose offset the topic no longer holds (retention deleted records it never had), saying what is lost and what to do', () => {
     const error = (() => { try { planSinkResume('g', offsets({ late: { 0: 4 } }), offsets({ late: { 0: 30 } }), offsets({ late: { 0: 12 } })); } catch (e) { return e; } })();
     expect(error).toBeInstanceOf(ConcordError);
