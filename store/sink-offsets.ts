@@ -67,7 +67,10 @@ export interface SinkResume {
  * Refused (exit 2) when a topic no longer holds the store's offset: retention deleted records the store
  * never got. A gap of one offset is not a loss: Concord's topics are written in transactions, and the offset
  * after the last record the store read is the commit marker of its transaction (a partition idle past its
- * retention is emptied to its end, that marker included).
+ * retention is emptied to its end, that marker included). A guess from offsets alone, wrong both ways in
+ * rare cases (docs/operations.md, "Recovering: the store was lost"): a write that ended inside a
+ * transaction, one record before the log start (a loss taken for a marker), and several markers or aborted
+ * records after the store's last record (refused, nothing lost).
  * A partition the store has no offset of (the store was written before the release that records them, the
  * dead-letter topic before 2026-12-07 afternoon, or a partition the group never read) is not judged: its
  * starting point is recorded, the group's offset or else the log start, so a backup taken after this start

@@ -36,6 +36,10 @@ describe('a sink group against the offsets its store holds', () => {
 
   it('takes a log start one past the store\'s offset for the commit marker it is, not a loss (a partition emptied by retention)', () => {
     expect(planSinkResume('g', offsets({ late: { 0: 4 } }), offsets({ late: { 0: 4 } }), offsets({ late: { 0: 5 } }))).toEqual({ seeks: [], starting: undefined });
+    // The offsets alone cannot tell a marker from a record (docs/operations.md, "Recovering: the store was
+    // lost"): one offset is always taken for a marker, two or more always for a loss, even when they were
+    // two workers' markers or an aborted transaction.
+    expect(() => planSinkResume('g', offsets({ late: { 0: 4 } }), offsets({ late: { 0: 4 } }), offsets({ late: { 0: 6 } }))).toThrow(/late:0 offsets 4 to 5 \(2 offsets\)/);
   });
 
   it('does not judge a partition the store has no offset of, and returns it as the store\'s starting point: the group\'s offset, else the log start', () => {
