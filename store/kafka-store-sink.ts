@@ -10,6 +10,7 @@ import { StoreSink } from './store-sink.ts';
 import { mixedDaysMessage, MixedDaysWatch } from './mixed-days.ts';
 import { SinkWatermarks } from './sink-watermarks.ts';
 import { resumeFromStore } from './sink-resume.ts';
+import { SinkPositions } from './sink-positions.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
 import { isRetriable, messageOf, StoreOutage } from './store-outage.ts';
 import { quarantineRecordOfJson } from './quarantine-records.ts';
@@ -81,6 +82,8 @@ export class KafkaStoreSink {
   private readonly outage: StoreOutage;
   /** Per topic and partition, the offset below which records are in the store already (sink-resume.ts): skipped. */
   private floors = new Map<string, Map<number, number>>();
+  /** The consumer's positions past the markers after each write's last record (sink-positions.ts). */
+  private readonly positions: SinkPositions;
   private stopRun!: () => void;
   private failRun!: (error: unknown) => void;
 
@@ -99,6 +102,9 @@ export class KafkaStoreSink {
       // A partition another member of the group writes: the offset it committed after its write.
       committed: (topic) => committedOffsets(options.settings, this.groupId, topic),
     }, (pipeline, w) => options.store.setWatermark(pipeline, w));
+    this.positions = new SinkPositions(options.store, this.groupId, [this.names.results, this.names.late, this.names.deadLetter], {
+      owned: (topic) => this.owned.get(topic) ?? [], next: (topic, p) => this.watch.next(topic, p),
+    });
   }
 
   private get groupId(): string {
@@ -121,6 +127,7 @@ export class KafkaStoreSink {
     // The store's offsets are where the group resumes (sink-resume.ts), the dead letters' too (its quarantine verdicts).
     const resume = await resumeFromStore(this.o.settings, this.o.store, this.groupId, [this.names.results, this.names.late, this.names.deadLetter], this.o.log);
     this.floors = resume.floors;
+    this.positions.started(resume.stored);
     // Written with the first batch: a backup taken after it knows where every partition started.
     for (const [topic, partitions] of resume.starting?.next ?? []) for (const [p, next] of partitions) this.sink.readTo(this.groupId, topic, p, next);
     // Every report still on the (compacted) watermarks topic: one read before the group's committed
@@ -146,6 +153,7 @@ export class KafkaStoreSink {
         try {
           return await this.write(batch);
         } catch (error) {
+          this.positions.unwritten();
           this.failRun(error);
           return false;
         }
@@ -164,6 +172,7 @@ export class KafkaStoreSink {
       progress.update(line);
       // A store that does not answer: the W is written on a later tick (the outage is said by the batch writes).
       if (!this.outage.down) this.settleWatermarks().catch((error: unknown) => { if (!isRetriable(error)) this.failRun(error); });
+      if (!this.outage.down) this.positions.record().catch((error: unknown) => { if (!isRetriable(error)) this.failRun(error); });
       if (this.watch.quiet()) {
         this.readToEnd().then((done) => { if (done) this.stopRun(); }, () => undefined);
       }
@@ -178,6 +187,7 @@ export class KafkaStoreSink {
     try {
       // A W whose rows are written by now goes in too (stopped by a signal: the rest waits for the next run).
       await this.settleWatermarks();
+      await this.positions.record(true);
       // Every batch flushed before its offsets committed: nothing is buffered here.
       await this.sayMixedDays();
     } catch (error) {
@@ -267,7 +277,11 @@ export class KafkaStoreSink {
     const before = this.o.metrics ? { ...this.sink.written } : undefined;
     const started = performance.now();
     // The batch's rows stay buffered while the store does not answer; its offsets commit only once they are written.
-    if (!(await this.outage.retry(() => this.sink.flush()))) return false;
+    if (!(await this.outage.retry(() => this.sink.flush()))) {
+      this.positions.unwritten();
+      return false;
+    }
+    if (last !== undefined) this.positions.wrote(batch.topic, batch.partition, last.offset + 1);
     if (before) {
       const after = this.sink.written;
       this.o.metrics!.storeWrite({ results: after.results - before.results, late: after.late - before.late }, (performance.now() - started) / 1000);

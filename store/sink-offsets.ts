@@ -31,6 +31,15 @@ export async function writeSinkOffsets(tx: SqlDriver, s: string, offsets: SinkOf
   }
 }
 
+/**
+ * Moves a partition's offset from `from` to `to` only where the store still holds `from` (a sink's own
+ * last offset there): a store restored or written by another member meanwhile is left as it is.
+ */
+export async function advanceSinkOffset(db: SqlDriver, s: string, groupId: string, move: { topic: string; partition: number; from: number; to: number }): Promise<void> {
+  await db.execute(`UPDATE ${s}.sink_offsets SET next_offset = $1 WHERE group_id = $2 AND topic = $3 AND "partition" = $4 AND next_offset = $5`,
+    [move.to, groupId, move.topic, move.partition, move.from]);
+}
+
 export async function readSinkOffsets(db: SqlDriver, s: string, groupId: string): Promise<Map<string, Map<number, number>>> {
   const out = new Map<string, Map<number, number>>();
   for (const r of await db.query(`SELECT topic, "partition" AS p, next_offset AS n FROM ${s}.sink_offsets WHERE group_id = $1`, [groupId])) {
@@ -67,10 +76,9 @@ export interface SinkResume {
  * Refused (exit 2) when a topic no longer holds the store's offset: retention deleted records the store
  * never got. A gap of one offset is not a loss: Concord's topics are written in transactions, and the offset
  * after the last record the store read is the commit marker of its transaction (a partition idle past its
- * retention is emptied to its end, that marker included). A guess from offsets alone, wrong both ways in
- * rare cases (docs/operations.md, "Recovering: the store was lost"): a write that ended inside a
- * transaction, one record before the log start (a loss taken for a marker), and several markers or aborted
- * records after the store's last record (refused, nothing lost).
+ * retention is emptied to its end, that marker included). The sink records its consumer's position past
+ * the markers too (sink-positions.ts); this guess is left for a sink killed before it did, and is wrong
+ * both ways there (docs/operations.md, "Recovering: the store was lost").
  * A partition the store has no offset of (the store was written before the release that records them, the
  * dead-letter topic before 2026-12-07 afternoon, or a partition the group never read) is not judged: its
  * starting point is recorded, the group's offset or else the log start, so a backup taken after this start

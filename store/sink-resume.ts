@@ -11,11 +11,12 @@ import { isRetriable } from './store-outage.ts';
  * commits and the watermarks judged by its offsets all start there. Returns `floors`, per topic and
  * partition the offset below which records are in the store already: a member joining a running group
  * cannot move it and skips them (only a store ahead of its group, the normal window between a write and
- * its commit); and `starting`, the partitions the store has no offset of, for the first write to record.
+ * its commit); `starting`, the partitions the store has no offset of, for the first write to record; and
+ * `stored`, the store's offsets.
  */
 export async function resumeFromStore(
   settings: KafkaSettings, store: SqlResultStore, groupId: string, topics: readonly string[], log?: (line: string) => void,
-): Promise<{ floors: Map<string, Map<number, number>>; starting: SinkOffsets | undefined }> {
+): Promise<{ floors: Map<string, Map<number, number>>; starting: SinkOffsets | undefined; stored: Map<string, Map<number, number>> }> {
   const floors = new Map<string, Map<number, number>>();
   const committed = new Map(await Promise.all(topics.map(async (t) => [t, await committedOffsets(settings, groupId, t)] as const)));
   const logStarts = new Map(await Promise.all(topics.map(async (t) => [t, await startOffsets(settings, t)] as const)));
@@ -29,7 +30,7 @@ export async function resumeFromStore(
   // A store with no offsets of this group: the group's offsets, unless the store holds nothing at all.
   if (readBefore && stored.size === 0) await refuseGroupOfAnotherStore(store, groupId, committed);
   const { seeks, starting } = planSinkResume(groupId, stored, committed, logStarts);
-  if (seeks.length === 0) return { floors, starting };
+  if (seeks.length === 0) return { floors, starting, stored };
   if (await groupHasMembers(settings, groupId)) {
     const behind = seeks.filter((s) => s.committed === undefined || s.committed > s.from);
     if (behind.length > 0) throw runningGroupBehindStore(groupId, behind);
@@ -40,7 +41,7 @@ export async function resumeFromStore(
     await setGroupOffsets(settings, groupId, target);
   }
   log?.(resumeMessage(groupId, seeks));
-  return { floors, starting };
+  return { floors, starting, stored };
 }
 
 /** The store is behind its group while other members of the group run: they read on past what it lacks. */

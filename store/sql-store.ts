@@ -16,7 +16,7 @@ import type { SqlDriver } from './sql-driver.ts';
 import { StoreReads, type Change, type DayStatus } from './store-reads.ts';
 import { refusePrunedDay, StoreRetention, type PruneDay, type RetentionPolicy } from './store-retention.ts';
 import { VerdictRetention, type PruneVerdicts } from './verdict-retention.ts';
-import { readSinkOffsets, writeSinkOffsets, type SinkOffsets } from './sink-offsets.ts';
+import { advanceSinkOffset, readSinkOffsets, writeSinkOffsets, type SinkOffsets } from './sink-offsets.ts';
 import { createStoreTables } from './store-tables.ts';
 import { StreamWrites, type WriteOutcome } from './stream-writes.ts';
 
@@ -107,6 +107,11 @@ export class SqlResultStore implements ReconcileStore {
   /** How far sink group `groupId`'s reads are in this store, per topic and partition (sink-offsets.ts). */
   sinkOffsets(groupId: string): Promise<Map<string, Map<number, number>>> {
     return readSinkOffsets(this.db, this.s, groupId);
+  }
+
+  /** A sink's offset of a partition moved from its own last one (sink-positions.ts); nothing where the store holds another. */
+  advanceSinkOffset(groupId: string, move: { topic: string; partition: number; from: number; to: number }): Promise<void> {
+    return advanceSinkOffset(this.db, this.s, groupId, move);
   }
 
   /** DuckDB: fold the WAL into the file now, between writes (see StoreSink.checkpointIfDue). */

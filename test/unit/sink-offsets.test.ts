@@ -38,7 +38,8 @@ describe('a sink group against the offsets its store holds', () => {
     expect(planSinkResume('g', offsets({ late: { 0: 4 } }), offsets({ late: { 0: 4 } }), offsets({ late: { 0: 5 } }))).toEqual({ seeks: [], starting: undefined });
     // The offsets alone cannot tell a marker from a record (docs/operations.md, "Recovering: the store was
     // lost"): one offset is always taken for a marker, two or more always for a loss, even when they were
-    // two workers' markers or an aborted transaction.
+    // two workers' markers or an aborted transaction (a sink killed before it recorded its consumer's
+    // position past them: store/sink-positions.ts).
     expect(() => planSinkResume('g', offsets({ late: { 0: 4 } }), offsets({ late: { 0: 4 } }), offsets({ late: { 0: 6 } }))).toThrow(/late:0 offsets 4 to 5 \(2 offsets\)/);
   });
 
