@@ -1,7 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { concord, jsonLines } from '../fixtures/cli.ts';
+import { concordOk, jsonLines } from '../fixtures/cli.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // A latency dashboard's percentiles end to end through the CLI: `stream --store` and `replay` give the
@@ -41,20 +41,11 @@ const events = [
 
 describe('approx_percentile through the CLI', () => {
   it('stream and replay give the same numbers; explain shows it; reconcile explains every cell', () => {
-    const file = (name: string, content: string) => {
-      const path = join(ws.dir, name);
-      writeFileSync(path, content);
-      return path;
-    };
-    const defs = file('defs.json', JSON.stringify(definitions));
-    const input = file('events.jsonl', events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    const defs = ws.file('defs.json', [definitions]);
+    const input = ws.file('events.jsonl', events);
     const archive = join(ws.dir, 'archive');
     const store = `duckdb:${join(ws.dir, 'store.duckdb')}`;
-    const ok = (args: string[]) => {
-      const r = concord([...args, '--definitions', defs]);
-      expect(r.code, `${args.join(' ')}\n${r.stderr}`).toBe(0);
-      return r;
-    };
+    const ok = (args: string[]) => concordOk([...args, '--definitions', defs]);
     ok(['archive', '--schema', 'requests', '--input', input, '--dir', archive]);
     const keep = ['window_start', 'path', 'requests', 'p50_ms', 'p99_ms', 'p50_price', 'error_p90_kb'];
     const read = (path: string) => jsonLines(readFileSync(path, 'utf8')).map((r) => Object.fromEntries(keep.filter((k) => k in r).map((k) => [k, r[k]])));

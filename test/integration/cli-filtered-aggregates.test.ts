@@ -1,7 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { concord, jsonLines } from '../fixtures/cli.ts';
+import { concordOk, jsonLines } from '../fixtures/cli.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // An error rate per minute in one pipeline (requests and 5xx ones in one row), end to end through the
@@ -43,20 +43,11 @@ const events = [
 
 describe('stream and replay of aggregates with filters of their own', () => {
   it('give the same rows, 0 counts and null sums where no event passes a filter; reconcile explains every cell', () => {
-    const file = (name: string, content: string) => {
-      const path = join(ws.dir, name);
-      writeFileSync(path, content);
-      return path;
-    };
-    const defs = file('defs.json', JSON.stringify(definitions));
-    const input = file('events.jsonl', events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    const defs = ws.file('defs.json', [definitions]);
+    const input = ws.file('events.jsonl', events);
     const archive = join(ws.dir, 'archive');
     const store = `duckdb:${join(ws.dir, 'store.duckdb')}`;
-    const ok = (args: string[]) => {
-      const r = concord([...args, '--definitions', defs]);
-      expect(r.code, `${args.join(' ')}\n${r.stderr}`).toBe(0);
-      return r;
-    };
+    const ok = (args: string[]) => concordOk([...args, '--definitions', defs]);
     ok(['archive', '--schema', 'requests', '--input', input, '--dir', archive]);
     const rows = (p: string, how: 'stream' | 'replay') => {
       const out = join(ws.dir, `${p}.${how}.jsonl`);

@@ -1,7 +1,7 @@
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { concord, jsonLines } from '../fixtures/cli.ts';
+import { concordOk, jsonLines } from '../fixtures/cli.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // Events whose fields sit in nested objects (`{"user": {"id": "u1"}, "page": {"url": "/p1"}}`), read by
@@ -61,19 +61,10 @@ function expectedPerUrl(): string[] {
 
 describe('nested fields through stream, archive, replay and reconcile (CLI)', () => {
   it('the stream and the replay of the archive agree, and with the events; refused events are counted alike', () => {
-    const file = (name: string, content: string) => {
-      const path = join(ws.dir, name);
-      writeFileSync(path, content);
-      return path;
-    };
-    const definitions = file('defs.json', JSON.stringify(defs));
-    const input = file('nested.jsonl', [...clicks.map(written), ...refused.map(([e]) => e)].map((e) => JSON.stringify(e)).join('\n') + '\n');
+    const definitions = ws.file('defs.json', [defs]);
+    const input = ws.file('nested.jsonl', [...clicks.map(written), ...refused.map(([e]) => e)]);
     const archive = join(ws.dir, 'archive');
-    const ok = (args: string[]) => {
-      const r = concord([...args, '--definitions', definitions]);
-      expect(r.code, `${args.join(' ')}\n${r.stderr}`).toBe(0);
-      return r;
-    };
+    const ok = (args: string[]) => concordOk([...args, '--definitions', definitions]);
     const archived = ok(['archive', '--schema', 'clicks', '--input', input, '--dir', archive]);
     expect(archived.stderr).toContain(`archived ${clicks.length} clicks events into 1 Parquet files, ${refused.length} rejected`);
     const rejected = readdirSync(join(archive, 'clicks', '_rejected')).flatMap((f) => jsonLines(readFileSync(join(archive, 'clicks', '_rejected', f), 'utf8')));
