@@ -1,6 +1,7 @@
 import { allRows, api, failureTitle, retryDelay, topWindows } from './api.js';
 import { definitionsNote, PALETTE, pointsOf, timeChart } from './charts.js';
 import { clear, clipped, el, emptyState, fmt } from './dom.js';
+import { aggregateLabel } from './aggregate-label.js';
 import { totalLabel } from './totals.js';
 
 // The live view: per windowed pipeline a chart of its top keys (or its one global series), per rule
@@ -48,7 +49,7 @@ export function mountLive(root, shell) {
     const agg = p.aggregates[0].name;
     choice.set(p.name, { aggregate: agg, span: spanOf(p) });
     const aggSelect = el('select', { 'aria-label': 'aggregate', onchange: (e) => { choice.get(p.name).aggregate = e.target.value; schedule(0); } },
-      p.aggregates.map((a) => el('option', { value: a.name }, `${a.name} (${a.fn}${a.field ? ` ${a.field}` : ''})`)));
+      p.aggregates.map((a) => el('option', { value: a.name }, aggregateLabel(a))));
     const spanSelect = el('select', { 'aria-label': 'range', onchange: (e) => { choice.get(p.name).span = Number(e.target.value); schedule(0); } },
       [...new Set([3600e3, 2 * 3600e3, 4 * 3600e3, 6 * 3600e3, 24 * 3600e3, spanOf(p)])].sort((a, b) => a - b)
         .map((ms) => el('option', { value: ms, selected: ms === spanOf(p) }, `last ${ms / 3600e3} h`)));
