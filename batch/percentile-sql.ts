@@ -39,3 +39,15 @@ export function percentileHistogramSql(column: string, groupCols: readonly strin
       SELECT ${groupCols.join(', ')}, __b, count(*) AS __c
       FROM (${bucketsSql(value, groupCols, assigned)}) GROUP BY ALL`;
 }
+
+/**
+ * The exact nearest-rank q-quantile of `column` in minor units (`quantile_disc`: the ceil(q * n)-th
+ * smallest, q taken as its decimal text; checked against `nearestRank`), as a DOUBLE in major units;
+ * NULL over no value. `filter`: a FILTER clause or ''. Beside each estimate for comparing (`<output>_exact`).
+ */
+export function exactPercentileSql(column: string, quantile: number, scale: number, filter = ''): string {
+  // A DECIMAL literal: 0.07 exactly, as nearestRank reads it (an exponent would make it a DOUBLE).
+  const q = String(quantile).includes('e') ? quantile.toFixed(20) : String(quantile);
+  const exact = `quantile_disc(${column}, ${q})${filter}`;
+  return scale === 1 ? `(${exact})::DOUBLE` : `(${exact})::DOUBLE / ${scale}`;
+}

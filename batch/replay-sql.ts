@@ -5,7 +5,7 @@ import { windowStartAtOrBeforeSql } from '../pipeline/windows.ts';
 import { DEFAULT_HLL_PRECISION } from '../pipeline/hyperloglog.ts';
 import { unitScale, type FieldValue } from '../schemas/schema.ts';
 import { hashColumns } from './archive-layout.ts';
-import { percentileHistogramSql } from './percentile-sql.ts';
+import { exactPercentileSql, percentileHistogramSql } from './percentile-sql.ts';
 import { quoteIdent, quoteString } from './duckdb.ts';
 
 export { inTimeRanges } from './time-ranges-sql.ts';
@@ -261,6 +261,10 @@ export function windowedPlan(def: WindowedPipeline, source: string, exactDistinc
     const sql = aggregateSql(a.aggregate, def, filter);
     if (sql !== null) selects.push({ sql, as: `__a${i}` });
     else if (exactDistinct && a.aggregate.kind === 'approx_distinct') selects.push({ sql: `count(DISTINCT ${fieldColumn(def, a.aggregate.field)})${filter}`, as: `__e${i}` });
+    else if (exactDistinct && a.aggregate.kind === 'approx_percentile') {
+      const { field, quantile } = a.aggregate;
+      selects.push({ sql: exactPercentileSql(fieldColumn(def, field), quantile, unitScale(def.schema.fields[field]), filter), as: `__e${i}` });
+    }
   });
   const sketched = def.aggregates.flatMap((a) => (a.aggregate.kind === 'approx_distinct'
     ? [{ output: a.output, field: a.aggregate.field, precision: a.aggregate.precision ?? DEFAULT_HLL_PRECISION, filter: aggregateWhereSql(def, a) }] : []));

@@ -59,7 +59,7 @@ export async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: 
     // Plain indexed loops: no destructuring or iterators per cell.
     const keyCols = keyed.map((_, i) => cols[`__k${i}`]!), dictionaries = keyed.map((k) => k.dictionary);
     const keyDefs = def.key.map((k) => def.schema.fields[k]);
-    const aggCols = def.aggregates.map((_, i) => cols[`__a${i}`] ?? cols[`__e${i}`]), approx = def.aggregates.map((a) => a.aggregate.kind === 'approx_distinct');
+    const aggCols = def.aggregates.map((_, i) => cols[`__a${i}`] ?? cols[`__e${i}`]), approx = def.aggregates.map((a) => a.aggregate.kind === 'approx_distinct' || a.aggregate.kind === 'approx_percentile');
     const exactNames = def.aggregates.map((a) => `${a.output}_exact`);
     const nk = keyCols.length, na = aggCols.length;
     const make = windowFactory(def);
@@ -69,14 +69,14 @@ export async function replayWindowed(db: DuckDb, def: WindowedPipeline, source: 
         const v = keyCols[k]![r]!, dictionary = dictionaries[k];
         fields[k] = Number.isNaN(v) ? null : dictionary ? dictionary[v]! : keyFromSql(keyDefs[k], v);
       }
-      let extra: Record<string, number> | undefined;
+      let extra: Record<string, number | null> | undefined;
       for (let a = 0; a < na; a++) {
         const col = aggCols[a];
         const v = col === undefined ? Number.NaN : col[r]!;
         if (!approx[a]) fields[nk + a] = Number.isNaN(v) ? null : v;
         else {
           fields[nk + a] = 0; // the estimate is filled in below
-          if (col) (extra ??= {})[exactNames[a]!] = v;
+          if (col) (extra ??= {})[exactNames[a]!] = Number.isNaN(v) ? null : v; // a percentile over no value: null
         }
       }
       const cell = make(starts[r]!, fields);

@@ -34,8 +34,9 @@ export interface ReplayOptions extends SourceFilter {
    */
   excludeFromWindows?: readonly { source: string; offset: number; windowStart: number }[];
   /**
-   * Next to each HLL estimate, the exact distinct count (`<output>_exact`), for checking the sketch's
-   * error (default true; costs a full distinct aggregation, so benchmarks and reconcile turn it off).
+   * Next to each HLL estimate the exact distinct count, next to each approx_percentile the exact
+   * nearest-rank value (`<output>_exact`), for checking the estimate's error (default true; costs a full
+   * distinct aggregation or sort, so benchmarks and reconcile turn it off).
    */
   exactDistinct?: boolean;
   /**

@@ -25,8 +25,8 @@ export interface WindowResult {
   /** Watermark when emitted; +Infinity at end of input; null for replay (complete data). */
   readonly watermark: number | null;
   readonly definitionVersion: string;
-  /** Extra replay-only values (e.g. exact distinct next to the HLL estimate). */
-  readonly extra?: Record<string, number>;
+  /** Extra replay-only values: the exact distinct count or percentile next to its estimate (null: a percentile over no value). */
+  readonly extra?: Record<string, number | null>;
 }
 
 export interface AlertResult {

@@ -161,12 +161,14 @@ export const demoCommand: CommandSpec = {
 
 function hllNote(p: PipelineDefinition, results: ResultRecord[]): string {
   if (p.kind !== 'windowed' || !p.aggregates.some((a) => a.aggregate.kind === 'approx_distinct')) return '';
+  // The HLL outputs only: an approx_percentile's exact value is beside its estimate too.
+  const sketched = p.aggregates.filter((a) => a.aggregate.kind === 'approx_distinct').map((a) => a.output);
   let err = 0;
   let n = 0;
   for (const r of results as WindowResult[]) {
-    for (const [name, exact] of Object.entries(r.extra ?? {})) {
-      const est = r.values[name.replace(/_exact$/, '')];
-      if (typeof est === 'number' && exact > 0) { err += Math.abs(est - exact) / exact; n++; }
+    for (const name of sketched) {
+      const est = r.values[name], exact = r.extra?.[`${name}_exact`];
+      if (typeof est === 'number' && typeof exact === 'number' && exact > 0) { err += Math.abs(est - exact) / exact; n++; }
     }
   }
   return n > 0 ? ` (HyperLogLog mean error vs exact: ${((100 * err) / n).toFixed(2)}%)` : '';

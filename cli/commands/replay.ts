@@ -15,7 +15,7 @@ export const replayCommand: CommandSpec = {
   options: [
     '--pipeline NAME            a pipeline of the definitions (`concord validate` lists them)',
     '--input DIR                archive root written by `concord archive`',
-    '--output FILE              result rows (revision 0; approx_distinct outputs add <output>_exact)',
+    '--output FILE              result rows (revision 0; approx_distinct and approx_percentile outputs add <output>_exact)',
   ],
   flags: { pipeline: { type: 'string' }, input: { type: 'string' }, output: { type: 'string' } },
   // Its --input is the archive's root, not a JSON-lines file as every other command's.

@@ -5,7 +5,8 @@ import { concordOk, jsonLines } from '../fixtures/cli.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // A latency dashboard's percentiles end to end through the CLI: `stream --store` and `replay` give the
-// same numbers (int, decimal and double fields, one with a filter of its own, null where no value is),
+// same numbers (int, decimal and double fields, one with a filter of its own, null where no value is), the
+// replay the exact value beside each,
 // `explain` shows the aggregate and its bucket SQL, and `reconcile --date` explains every cell.
 const ws = tempWorkspace('concord-cli-percentile-');
 afterAll(() => ws.cleanup());
@@ -64,6 +65,11 @@ describe('approx_percentile through the CLI', () => {
     // The late request counts in the replay only: 5000 in [4992, 5024).
     expect(replayed.find((r) => r.window_start === iso(T) && r.path === '/a')).toEqual({ ...a, requests: 6, p50_ms: 15, p99_ms: 4992, p50_price: 12.32, error_p90_kb: 2.75 });
     expect(replayed.filter((r) => !(r.window_start === iso(T) && r.path === '/a'))).toEqual(last.filter((r) => !(r.window_start === iso(T) && r.path === '/a')));
+    // Beside each estimate, the exact nearest-rank value (`<output>_exact`), as beside an HLL's: null over no value.
+    const exactOf = (r: Record<string, unknown>) => Object.fromEntries(Object.entries(r).filter(([k]) => k.endsWith('_exact')));
+    const replayedRows = jsonLines(readFileSync(replayOut, 'utf8'));
+    expect(exactOf(replayedRows.find((r) => r.window_start === iso(T) && r.path === '/a')!)).toEqual({ p50_ms_exact: 15, p99_ms_exact: 5000, p50_price_exact: 12.34, error_p90_kb_exact: 2.75 });
+    expect(exactOf(replayedRows.find((r) => r.path === '/b')!)).toEqual({ p50_ms_exact: null, p99_ms_exact: null, p50_price_exact: null, error_p90_kb_exact: null });
 
     const plan = ok(['explain', '--pipeline', 'latency']).stdout;
     expect(plan).toContain('p99_ms = approx_percentile(latency_ms, 0.99): a log-linear histogram');

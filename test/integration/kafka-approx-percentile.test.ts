@@ -214,6 +214,18 @@ describe('approx_percentile over a real broker', () => {
       replayed.push(...trim(jsonLines(readFileSync(out, 'utf8'))).map((r) => ({ pipeline: p, ...r })));
     }
     checkRows(replayed, 'replay');
+    // Beside each estimate the replay gives the exact value (DuckDB's quantile_disc): the one computed here.
+    const replayedExact = ['latency_by_path', 'latency_all'].flatMap((p) => jsonLines(readFileSync(join(ws.dir, `replay-${p}.jsonl`), 'utf8')));
+    for (const r of replayedExact) {
+      const cell = 'path' in r ? byPath.get(`${r.window_start as string} ${r.path as string}`)! : all.get(r.window_start as string)!;
+      const ms = cell.map((e) => e.latency_ms);
+      const want: Record<string, number | null> = { p99_ms_exact: exact(ms, 0.99) };
+      if ('path' in r) {
+        Object.assign(want, { p50_ms_exact: exact(ms, 0.5), p50_price_exact: exact(cell.map((e) => Number(e.price)), 0.5), p99_price_exact: exact(cell.map((e) => Number(e.price)), 0.99),
+          error_p90_ms_exact: exact(cell.filter((e) => e.status >= 500).map((e) => e.latency_ms), 0.9) });
+      }
+      expect(Object.fromEntries(Object.entries(r).filter(([k]) => k.endsWith('_exact'))), `${r.window_start as string} ${String(r.path)}`).toEqual(want);
+    }
     expect(sortRows(replayed)).toEqual(streamed);
 
     // Sunk into both stores, reconciled: every cell equal, nothing unexplained.
