@@ -102,6 +102,11 @@ async function expectServed(url: string, schema: string | undefined, expected: R
     const listed = (await get('/api/pipelines')).pipelines.find((p: any) => p.name === 'latency_by_path');
     expect(listed.aggregates, label).toContainEqual({ name: 'p99_ms', fn: 'approx_percentile', field: 'latency_ms', quantile: 0.99 });
     expect(listed.aggregates, label).toContainEqual({ name: 'error_p90_ms', fn: 'approx_percentile', field: 'latency_ms', quantile: 0.9, where: [{ field: 'status', op: '>=', value: 500 }] });
+    // /top of a decimal percentile: each path's windows' p99_price added up exactly at its 2 digits.
+    const top = await get('/api/pipelines/latency_by_path/top?by=p99_price&n=10&date=2026-11-23&version=realtime');
+    const cents = new Map<string, number>();
+    for (const r of expected.filter((x) => x.pipeline === 'latency_by_path')) cents.set(r.path as string, (cents.get(r.path as string) ?? 0) + Math.round((r.p99_price as number) * 100));
+    expect(top.keys.map((k: any) => [k.key.path, k.total]), label).toEqual([...cents].map(([path, c]) => [path, c / 100]).sort((x, y) => (y[1] as number) - (x[1] as number)));
     for (const version of ['realtime', 'live']) {
       const served: Record<string, unknown>[] = [];
       for (const p of ['latency_by_path', 'latency_all']) {
