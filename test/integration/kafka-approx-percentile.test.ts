@@ -9,6 +9,7 @@ import { nearestRank } from '../../pipeline/log-histogram.ts';
 import { createLogger } from '../../serve/logger.ts';
 import { buildServer } from '../../serve/server.ts';
 import { openStoreReader } from '../../store/open-store.ts';
+import { deleteGroups } from '../../stream/kafka/admin.ts';
 import { committedOffsets, endOffsets, kafkaSettings } from '../../stream/kafka/client.ts';
 import { topicNames } from '../../stream/kafka/topics.ts';
 import { concord, jsonLines } from '../fixtures/cli.ts';
@@ -29,6 +30,7 @@ const PARTITIONS = '3';
 const env = { CONCORD_TOPIC_PREFIX: prefix, CONCORD_PARTITIONS: PARTITIONS };
 afterAll(async () => {
   for (const t of await topicsStartingWith(prefix)) await deleteTopic(t).catch(() => undefined);
+  await deleteGroups(s, ['concord-reqs', 'concord-reqs.merge', 'concord-archiver-reqs', 'sink-duck', 'sink-pg'].map((g) => `${prefix}${g}`));
   await schemas.drop();
   ws.cleanup();
 });
