@@ -1,4 +1,5 @@
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
+import type { RejectionReasons } from './rejection-reasons.ts';
 import { ConcordError, DefinitionError } from '../pipeline/errors.ts';
 import {
   CaughtUpWatch,
@@ -59,6 +60,8 @@ export interface WorkerStats {
   deadLetters: number;
   /** Where the first dead letter was and why (null: none). */
   firstRejection: string | null;
+  /** Dead letters per reason (stream/rejection-reasons.ts), for the progress lines and the summary. */
+  rejectionReasons: RejectionReasons;
   /** Events whose record is not keyed by the partition key field (worker-admission.ts misKeyed), and the first. */
   misKeyed: number;
   firstMisKeyed: string | null;
@@ -125,7 +128,7 @@ export class KafkaWorker {
   private readonly groupDrain: GroupDrain | undefined;
   /** Which partitions it owns, and what it does when that changes (assignments, refusals, drains). */
   private membership!: WorkerMembership;
-  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, firstRejection: null, misKeyed: 0, firstMisKeyed: null, late: 0, latePerPipeline: {}, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0, alignmentPauses: 0, maxWatermarkSpreadMs: 0 };
+  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, firstRejection: null, rejectionReasons: new Map(), misKeyed: 0, firstMisKeyed: null, late: 0, latePerPipeline: {}, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0, alignmentPauses: 0, maxWatermarkSpreadMs: 0 };
 
   constructor(options: KafkaWorkerOptions) {
     this.o = options;

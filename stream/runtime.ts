@@ -4,6 +4,7 @@ import { TimeGuard, timeGuardSettings } from '../pipeline/time-guard.ts';
 import { admitLine } from '../schemas/decode.ts';
 import { rejectionText, type DeadLetter, type LateRecord, type ResultRecord } from '../schemas/results.ts';
 import { offsetOf, type LineSource } from '../sources/source.ts';
+import { countRejection, type RejectionReasons } from './rejection-reasons.ts';
 import { createOperator, type Emitter, type StreamOperator } from './operators/index.ts';
 
 export interface StreamStats {
@@ -13,6 +14,8 @@ export interface StreamStats {
   deadLetters: number;
   /** Where the first dead letter was and why (null: none). */
   firstRejection: string | null;
+  /** Dead letters per reason (quarantined ones too), for the summary: why most lines were refused. */
+  rejectionReasons: RejectionReasons;
   /** Of those, events whose time lies (reason future_timestamp or past_horizon). */
   quarantined: number;
   late: number;
@@ -57,7 +60,7 @@ export async function runStream(options: StreamRunOptions): Promise<StreamStats>
   const mixed = options.pipelines.find((p) => p.schema.name !== schema.name);
   if (mixed) throw new DefinitionError(`pipelines read one input: ${mixed.name} reads ${mixed.schema.name}, not ${schema.name}`);
 
-  const stats: StreamStats = { lines: 0, events: 0, deadLetters: 0, firstRejection: null, quarantined: 0, late: 0, latePerPipeline: {}, lateAccepted: 0, results: 0, watermarks: {}, inputWatermarks: {} };
+  const stats: StreamStats = { lines: 0, events: 0, deadLetters: 0, firstRejection: null, rejectionReasons: new Map(), quarantined: 0, late: 0, latePerPipeline: {}, lateAccepted: 0, results: 0, watermarks: {}, inputWatermarks: {} };
   const emitter: Emitter = {
     result: (r) => { stats.results++; options.onResult(r); },
     late: (l) => {
@@ -80,6 +83,7 @@ export async function runStream(options: StreamRunOptions): Promise<StreamStats>
       if (!admitted.ok) {
         stats.deadLetters++;
         stats.firstRejection ??= rejectionText(admitted.deadLetter);
+        countRejection(stats.rejectionReasons, admitted.deadLetter.reason);
         if (admitted.quarantined) stats.quarantined++;
         options.onDeadLetter(admitted.deadLetter);
         continue;

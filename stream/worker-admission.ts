@@ -4,6 +4,7 @@ import { admit } from '../schemas/decode.ts';
 import type { AnyEvent } from '../schemas/schema.ts';
 import { NULL_RECORD_KEY, needsMergeStage, partitionKeyField } from './kafka/topics.ts';
 import { rejectionText } from '../schemas/results.ts';
+import { countRejection, type RejectionReasons } from './rejection-reasons.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
 import type { InBatch } from './kafka/client.ts';
 import type { WorkerOutputs } from './worker-outputs.ts';
@@ -16,6 +17,8 @@ export interface AdmissionCounts {
   deadLetters: number;
   /** The first rejection's place and reason (schemas/results.ts rejectionText), for the summary: why nothing counts. */
   firstRejection: string | null;
+  /** Dead letters per reason, for the progress lines and the summary: why most records were refused. */
+  rejectionReasons: RejectionReasons;
   /** Events whose record key is not their partition key field's value (misKeyed), and the first one's place. */
   misKeyed: number;
   firstMisKeyed: string | null;
@@ -73,6 +76,7 @@ export class WorkerAdmission {
       if (!decoded.ok) {
         this.counts.deadLetters++;
         this.counts.firstRejection ??= rejectionText(decoded.deadLetter);
+        countRejection(this.counts.rejectionReasons, decoded.deadLetter.reason);
         this.outputs.deadLetter(decoded.deadLetter, batch.partition);
         continue;
       }

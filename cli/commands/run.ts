@@ -1,4 +1,6 @@
 import { hostname } from 'node:os';
+import { mostRefusedWarning, reasonsText } from '../rejection-summary.ts';
+import { topReasons } from '../../stream/rejection-reasons.ts';
 import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { parseDuration } from '../../pipeline/time.ts';
 import { kafkaSettings } from '../../stream/kafka/client.ts';
@@ -127,8 +129,9 @@ export const runCommand: CommandSpec = {
     onStopSignal(stop);
     const schemas = [...bySchema.keys()];
     const counts = (s: KafkaWorker['stats']) => ({ events: s.events, results: s.results, late: s.late, latePerPipeline: { ...s.latePerPipeline }, rejected: s.deadLetters, misKeyed: s.misKeyed, transactions: s.transactions });
-    const said = (s: ReturnType<typeof counts>, schema: string) =>
-      `${s.events} events, ${s.results} results, ${s.late} late, ${s.rejected} rejected, ${s.misKeyed > 0 ? `${s.misKeyed} not keyed by the partition key, ` : ''}${s.transactions} transactions` +
+    // The rejected by reason too: a misspelt path refuses most records for one reason (the first one said once).
+    const said = (s: ReturnType<typeof counts>, schema: string, reasons: KafkaWorker['stats']['rejectionReasons']) =>
+      `${s.events} events, ${s.results} results, ${s.late} late, ${s.rejected} rejected${s.rejected > 0 ? ` (${reasonsText(reasons, s.rejected)})` : ''}, ${s.misKeyed > 0 ? `${s.misKeyed} not keyed by the partition key, ` : ''}${s.transactions} transactions` +
       latePerPipeline(s.latePerPipeline, (bySchema.get(schema) ?? []).map((p) => p.name));
     // The first rejection of each input is said once, with where the others go (all rejected printed no reason).
     const toldRejection = new Set<number>();
@@ -137,6 +140,18 @@ export const runCommand: CommandSpec = {
       toldRejection.add(i);
       log.warn(`run ${schemas[i] ?? '?'}: first rejected record: ${s.firstRejection}; every rejected record is in topic ${topicNames().deadLetter} (reason, field, partition, offset, raw)`,
         { context: schemas[i] ?? '?', firstRejection: s.firstRejection, deadLetterTopic: topicNames().deadLetter });
+    };
+    // Most of an input refused (a misspelt path or alias): said once per input, loudly, the run goes on.
+    const toldRefused = new Set<number>();
+    const tellMostRefused = (s: KafkaWorker['stats'], i: number) => {
+      const schema = schemas[i] ?? '?';
+      const warning = toldRefused.has(i) ? null : mostRefusedWarning({
+        unit: 'records', read: s.events + s.deadLetters, deadLetters: s.deadLetters, reasons: s.rejectionReasons, schema,
+        pipelines: (bySchema.get(schema) ?? []).map((p) => p.name),
+      });
+      if (warning === null) return;
+      toldRefused.add(i);
+      log.warn(`run ${schema}: ${warning}`, { context: schema, deadLetters: s.deadLetters, read: s.events + s.deadLetters, rejectedByReason: Object.fromEntries(topReasons(s.rejectionReasons, 3)) });
     };
     // Records not keyed by the partition key field: the per-partition pipelines' numbers are then shares (said once).
     const toldMisKeyed = new Set<number>();
@@ -157,9 +172,10 @@ export const runCommand: CommandSpec = {
       workers.forEach((w, i) => {
         const schema = schemas[i] ?? '?';
         tellRejection(w.stats, i);
+        tellMostRefused(w.stats, i);
         tellMisKeyed(w.stats, i);
         const c = counts(w.stats);
-        progressLine.update(`run ${schema} (${pipelineNames(bySchema.get(schema))}): ${said(c, schema)}`, { key: `run ${i}`, fields: { context: schema, pipelines: pipelineNames(bySchema.get(schema)), ...c } });
+        progressLine.update(`run ${schema} (${pipelineNames(bySchema.get(schema))}): ${said(c, schema, w.stats.rejectionReasons)}`, { key: `run ${i}`, fields: { context: schema, pipelines: pipelineNames(bySchema.get(schema)), ...c } });
       });
       merges.forEach((m, i) => progressLine.update(`merge ${mergeLabels[i] ?? ''}: ${m.stats.partials} partials and rule events, ${m.stats.results} merged results`,
         { key: `merge ${i}`, fields: { context: 'merge', pipelines: mergeLabels[i], partials: m.stats.partials, results: m.stats.results } }));
@@ -177,10 +193,11 @@ export const runCommand: CommandSpec = {
       stats.forEach((s, i) => {
         const schema = schemas[i] ?? '?';
         tellRejection(s, i);
+        tellMostRefused(s, i);
         tellMisKeyed(s, i);
         const perTxn = s.transactions > 0 ? `; per transaction: ${(s.checkpointBytes / s.transactions / 1024).toFixed(1)} KiB of checkpoints, commit ${(s.commitSeconds * 1000 / s.transactions).toFixed(1)} ms` : '';
         const aligned = `${settings.maxWatermarkDrift === undefined ? '' : `; alignment: ${s.alignmentPauses} pauses`}; event-time spread at most ${(s.maxWatermarkSpreadMs / 1000).toFixed(0)} s`;
-        log.info(`${schema}: ${said(counts(s), schema)}${perTxn}${aligned}`, {
+        log.info(`${schema}: ${said(counts(s), schema, s.rejectionReasons)}${perTxn}${aligned}`, {
           context: schema, pipelines: pipelineNames(bySchema.get(schema)), final: true, ...counts(s), checkpointBytes: s.checkpointBytes, commitSeconds: Number(s.commitSeconds.toFixed(3)),
           maxWatermarkSpreadMs: s.maxWatermarkSpreadMs, ...(settings.maxWatermarkDrift === undefined ? {} : { alignmentPauses: s.alignmentPauses }),
         });

@@ -9,6 +9,7 @@ import { finalResults } from '../../reconcile/final-results.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
 import { Progress } from '../progress.ts';
+import { mostRefusedWarning, reasonsText } from '../rejection-summary.ts';
 import { onStopSignal } from '../stop-signals.ts';
 import { loadRegistry, onePipeline, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 import { openStore } from '../../store/open-store.ts';
@@ -124,8 +125,11 @@ export const streamCommand: CommandSpec = {
         // Lines that were neither events nor dead letters: blank ones (skipped by both runtimes, as `produce` says too).
         `${stats.lines > stats.events + stats.deadLetters ? `; ${stats.lines - stats.events - stats.deadLetters} blank lines skipped` : ''}\n` +
         // Why lines were rejected, without opening the dead letters (all of them rejected printed no reason).
-        (stats.firstRejection === null ? '' : `  first rejected: ${stats.firstRejection}\n`),
+        (stats.firstRejection === null ? '' : `  first rejected: ${stats.firstRejection}\n`) +
+        (stats.deadLetters > 1 ? `  rejected by reason: ${reasonsText(stats.rejectionReasons, stats.deadLetters)}\n` : ''),
     );
+    const refused = mostRefusedWarning({ unit: 'lines', read: stats.lines, deadLetters: stats.deadLetters, reasons: stats.rejectionReasons, schema: def.schema.name, pipelines: [def.name] });
+    if (refused !== null) process.stderr.write(`${refused}\n`);
     const conflicting = sink?.written.conflicting ?? 0;
     if (conflicting > 0 && otherDays.size > 0) {
       const days = [...otherDays.keys()];

@@ -82,6 +82,23 @@ describe('concord CLI messages', () => {
     expect(lines[2]).toMatch(/^  first rejected: file:events\.jsonl offset \d+: .*JSON/);
   });
 
+  it('stream of events whose required field\'s path is misspelt: the summary counts the dead letters per reason and warns (still exit 0)', () => {
+    const defs = ws.file('typo.definitions.json', [{
+      schemas: { views: { time: 'ts', id: 'id', fields: { id: 'string', ts: 'timestamp', user_id: 'string' }, paths: { user_id: 'usr.id' } } },
+      pipelines: { views_1m: { input: 'views', key: 'user_id', window: { tumbling: '1m' }, aggregates: { n: 'count' } } },
+    }]);
+    const input = ws.file('nested.jsonl', [
+      ...Array.from({ length: 30 }, (_, i) => ({ id: `e${i}`, ts: i * 1000, user: { id: `u${i % 3}` } })),
+      { id: 'ok', ts: 1, usr: { id: 'u1' } }, 'not json',
+    ]);
+    const r = concord(['stream', '--definitions', defs, '--pipeline', 'views_1m', '--input', input, '--output', ws.file('typo-out.jsonl')]);
+    expect(r.code, r.stderr).toBe(0);
+    const reason = 'user_id: is required (nor at "usr.id": no "usr" in the event)';
+    expect(r.stderr).toContain(`  rejected by reason: 30 ${reason}; 1 malformed JSON: `);
+    expect(r.stderr).toContain(`!! 31 of 32 lines (97%) of schema views went to the dead letters, 30 of them for: ${reason}. ` +
+      'Check the schema\'s fields, paths and aliases against the events (`concord explain --pipeline views_1m`');
+  });
+
   it('archive prints its final progress line once', () => {
     const r = concord(['archive', '--schema', 'clicks', '--input', events, '--dir', join(ws.dir, 'archive')]);
     expect(r.code, r.stderr).toBe(0);

@@ -1,0 +1,44 @@
+import { shellWord } from '../pipeline/names.ts';
+import { topReasons, type RejectionReasons } from '../stream/rejection-reasons.ts';
+
+/** Reasons named in a summary: the few that explain most dead letters. */
+const SHOWN = 3;
+/** Below this many events read no share is judged (a few bad lines of a short test file are not "most"). */
+export const MIN_JUDGED = 20;
+
+/** "3883 user_id: is required (...); 2 malformed JSON: ...; and 5 more for 4 other reasons", or '' without dead letters. */
+export function reasonsText(reasons: RejectionReasons, deadLetters: number): string {
+  const top = topReasons(reasons, SHOWN);
+  if (top.length === 0) return '';
+  const said = top.reduce((sum, [, n]) => sum + n, 0);
+  const others = reasons.size - top.length;
+  const rest = deadLetters > said ? `; and ${deadLetters - said} more for ${others} other reason${others === 1 ? '' : 's'}` : '';
+  return top.map(([reason, n]) => `${n} ${reason}`).join('; ') + rest;
+}
+
+export interface RefusedInput {
+  /** What was read: lines of a file, records of a topic. */
+  readonly unit: 'lines' | 'records';
+  readonly read: number;
+  readonly deadLetters: number;
+  readonly reasons: RejectionReasons;
+  readonly schema: string;
+  /** The pipelines reading the schema, for the `concord explain` hint. */
+  readonly pipelines: readonly string[];
+}
+
+/**
+ * A loud warning when most of the input went to the dead letters (more than half, after MIN_JUDGED):
+ * the run still succeeds (dead letters are an outcome, not a failure), so this is what tells a user
+ * that a misspelt path or alias emptied the results. Null when the share is small.
+ */
+export function mostRefusedWarning(r: RefusedInput): string | null {
+  if (r.read < MIN_JUDGED || r.deadLetters * 2 <= r.read) return null;
+  const [top] = topReasons(r.reasons, 1);
+  const share = Math.round((100 * r.deadLetters) / r.read);
+  const reason = top === undefined ? '' : `, ${top[1]} of them for: ${top[0]}`;
+  const explain = r.pipelines[0] !== undefined ? `\`concord explain --pipeline ${shellWord(r.pipelines[0])}\` shows where each field is read from, ` : '';
+  return `!! ${r.deadLetters} of ${r.read} ${r.unit} (${share}%) of schema ${r.schema} went to the dead letters${reason}. ` +
+    `Check the schema's fields, paths and aliases against the events (${explain}\`concord validate\` checks the definitions file); ` +
+    'a required field the events carry elsewhere refuses nearly every event';
+}
