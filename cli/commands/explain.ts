@@ -14,19 +14,22 @@ import { runningVersion } from './validate.ts';
 export const explainCommand: CommandSpec = {
   name: 'explain',
   summary: 'show how a pipeline runs: the stream plan and the exact DuckDB SQL of its replay',
-  usage: 'concord explain --pipeline NAME [--archive DIR] [--max-out-of-orderness D] [--allowed-lateness D]',
-  options: ['--pipeline NAME            a pipeline of the definitions', '--archive DIR              archive root the replay SQL reads (default archive)', ...timingOptions],
+  usage: 'concord explain --pipeline NAME|all [--archive DIR] [--max-out-of-orderness D] [--allowed-lateness D]',
+  options: ['--pipeline NAME            a pipeline of the definitions; all: each pipeline in turn', '--archive DIR              archive root the replay SQL reads (default archive)', ...timingOptions],
   flags: { pipeline: { type: 'string' }, archive: { type: 'string' }, ...timingFlags },
   required: ['pipeline'],
   async run(v) {
     const registry = await loadRegistry(v);
     // As the commands run it: B and L of flags, env or --config (it showed the file's, and another version).
     const settings = loadSettings(v);
-    const own = registry.pipeline(String(v.pipeline));
-    const def = withTiming(own, settings);
     const archive = String(v.archive ?? 'archive');
-    const sql = replayStatements(def, archive, def.kind === 'windowed' ? { exactDistinct: false } : {});
-    process.stdout.write(`${[...streamPlan(def, runningVersion(own, settings)), '', `Replay (DuckDB over ${archive}/${def.schema.name}/dt=*/hour=*/*.parquet; \`concord replay\` adds exact distinct counts next to sketches):`, ...sql.map((s, i) => `-- statement ${i + 1}\n${s};`)].join('\n')}\n`);
+    // `all` (a name no pipeline may take) explains every pipeline in turn, as `run --pipeline all` runs them.
+    const plans = registry.select(String(v.pipeline)).map((own) => {
+      const def = withTiming(own, settings);
+      const sql = replayStatements(def, archive, def.kind === 'windowed' ? { exactDistinct: false } : {});
+      return [...streamPlan(def, runningVersion(own, settings)), '', `Replay (DuckDB over ${archive}/${def.schema.name}/dt=*/hour=*/*.parquet; \`concord replay\` adds exact distinct counts next to sketches):`, ...sql.map((s, i) => `-- statement ${i + 1}\n${s};`)].join('\n');
+    });
+    process.stdout.write(`${plans.join(`\n\n${'='.repeat(72)}\n\n`)}\n`);
     return 0;
   },
 };

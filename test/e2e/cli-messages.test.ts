@@ -99,6 +99,13 @@ describe('concord CLI messages', () => {
       'Check the schema\'s fields, paths and aliases against the events (`concord explain --pipeline views_1m`');
   });
 
+  it('explain --pipeline all prints each pipeline\'s plan in turn, as explained one by one (it was refused as an unknown pipeline)', () => {
+    const all = concord(['explain', '--pipeline', 'all']);
+    expect(all.code, all.stderr).toBe(0);
+    const each = ['page_views_per_minute', 'unique_visitors_5m', 'fraud_multi_country'].map((p) => concord(['explain', '--pipeline', p]).stdout.trimEnd());
+    expect(all.stdout).toBe(`${each.join(`\n\n${'='.repeat(72)}\n\n`)}\n`);
+  });
+
   it('archive prints its final progress line once', () => {
     const r = concord(['archive', '--schema', 'clicks', '--input', events, '--dir', join(ws.dir, 'archive')]);
     expect(r.code, r.stderr).toBe(0);
