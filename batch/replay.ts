@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import type { PipelineDefinition } from '../pipeline/definition.ts';
-import { DefinitionError } from '../pipeline/errors.ts';
+import { ArchiveError, DefinitionError } from '../pipeline/errors.ts';
 import type { ResultRecord } from '../schemas/results.ts';
 import type { CorruptFile } from './archive-check.ts';
 import { readArchiveRecovering, type ArchiveReadGaps } from './archive-recovery.ts';
@@ -49,8 +49,11 @@ export interface ReplayOptions extends SourceFilter {
 }
 
 export async function replay(def: PipelineDefinition, archiveDir: string, options: ReplayOptions = {}): Promise<ResultRecord[]> {
-  await access(archiveDir).catch((error) => {
-    throw new DefinitionError(`archive directory ${archiveDir} does not exist; run \`concord archive\` first (${String(error)})`);
+  // The user's mistake, said without the system's words (a raw "Error: ENOENT ..." said nothing more).
+  await access(archiveDir).catch((error: unknown) => {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new DefinitionError(`archive directory ${archiveDir} does not exist: name the directory \`concord archive --dir\` wrote, or archive the events first`);
+    throw new ArchiveError(`archive directory ${archiveDir} cannot be read (${code ?? String(error)})`, { cause: error });
   });
   const run = async (db: DuckDb, gaps: ArchiveReadGaps) => {
     if (options.exclude && options.exclude.length > 0) await loadExcluded(db, options.exclude);

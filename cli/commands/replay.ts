@@ -19,7 +19,8 @@ export const replayCommand: CommandSpec = {
   ],
   flags: { pipeline: { type: 'string' }, input: { type: 'string' }, output: { type: 'string' } },
   // Its --input is the archive's root, not a JSON-lines file as every other command's.
-  paths: { input: { kind: 'dir', ifFile: 'replay reads an archive directory (written by `concord archive --dir`)' } },
+  // It must exist: replay only reads it (a missing one said "(Error: ENOENT ...)", after loading the definitions).
+  paths: { input: { kind: 'dir', ifFile: 'replay reads an archive directory (written by `concord archive --dir`)', missing: 'name the directory `concord archive --dir` wrote, or archive the events first' } },
   required: ['pipeline', 'input', 'output'],
   async run(v) {
     const registry = await loadRegistry(v);

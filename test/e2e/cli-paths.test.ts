@@ -131,6 +131,12 @@ describe('every command checks the paths its flags name before doing any work', 
       `--input ${input} is a file: replay reads an archive directory (written by \`concord archive --dir\`)`);
   });
 
+  it('replay --input an archive that is not there: what was wrong and what to do, exit 2, no system error (was "(Error: ENOENT ...)")', () => {
+    const nowhere = join(ws.dir, 'no-replay-archive');
+    refused(concord(['replay', '--pipeline', 'page_views_per_minute', '--input', nowhere, '--output', ws.file('o5.jsonl')]), 'replay',
+      `--input ${nowhere}: no such directory (looked for ${nowhere}); name the directory \`concord archive --dir\` wrote, or archive the events first`);
+  });
+
   it('archive --dir an existing file: exit 2 naming the flag, the file untouched', () => {
     const file = ws.file('not-a-dir.txt');
     writeFileSync(file, 'keep me');
