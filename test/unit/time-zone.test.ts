@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { definitionProblems } from '../fixtures/definition-problems.ts';
 import { definitionVersion } from '../../pipeline/definition.ts';
 import { parseDefinitions } from '../../pipeline/definitions-file.ts';
+import { ACCEPTED_ZONE_FORMS as ACCEPTED } from '../../pipeline/parse-time-zone.ts';
 import { decodeLine } from '../../schemas/decode.ts';
 import { recordKey } from '../../stream/kafka/topics.ts';
 import { concord } from '../fixtures/cli.ts';
@@ -95,17 +96,36 @@ describe('a time without a zone', () => {
 
 describe('the schema\'s "time_zone"', () => {
   it('an unknown zone is a problem of validate naming the place and the likely zone', () => {
-    expect(problems(clicks({ time_zone: 'Europe/Olso' }))).toEqual(['schemas.clicks.time_zone: unknown time zone "Europe/Olso" (did you mean "Europe/Oslo"?); use an IANA name like "Europe/Oslo" or "America/New_York", or "UTC"']);
-    expect(problems(clicks({ time_zone: 'CEST' }))[0]).toMatch(/^schemas\.clicks\.time_zone: unknown time zone "CEST"; use an IANA name/);
+    expect(problems(clicks({ time_zone: 'Europe/Olso' }))).toEqual([`schemas.clicks.time_zone: unknown time zone "Europe/Olso" (did you mean "Europe/Oslo"?); ${ACCEPTED}`]);
     expect(problems(clicks({ time_zone: ' Europe/Oslo' }))[0]).toMatch(/unknown time zone " Europe\/Oslo" \(did you mean "Europe\/Oslo"\?\)/);
     expect(problems(clicks({ time_zone: 1 }))[0]).toMatch(/unknown time zone 1; use an IANA name/);
     expect(problems(clicks({ time_zones: 'UTC' }))[0]).toMatch(/unknown key "time_zones" \(did you mean "time_zone"\?\)/);
   });
 
+  it('an offset or abbreviation written as a zone names the accepted form it likely meant (it was refused without a suggestion)', () => {
+    const said = (zone: string) => problems(clicks({ time_zone: zone }))[0];
+    const offset = (z: string, o: string, etc: string) => `schemas.clicks.time_zone: unknown time zone "${z}" (did you mean the fixed offset "${o}"${etc}? ` +
+      `a fixed offset has no daylight saving: for local time with it, use the place's IANA name); ${ACCEPTED}`;
+    expect(said('UTC-5')).toBe(offset('UTC-5', '-05:00', ' or "Etc/GMT+5"'));
+    expect(said('GMT-5')).toBe(offset('GMT-5', '-05:00', ' or "Etc/GMT+5"'));
+    expect(said('+5')).toBe(offset('+5', '+05:00', ' or "Etc/GMT-5"'));
+    expect(said('UTC+5:30')).toBe(offset('UTC+5:30', '+05:30', ''));
+    expect(said('EDT')).toBe(`schemas.clicks.time_zone: unknown time zone "EDT" (an abbreviation, not a zone: did you mean "America/New_York"? it switches between standard and daylight time); ${ACCEPTED}`);
+    expect(said('CEST')).toMatch(/^schemas\.clicks\.time_zone: unknown time zone "CEST" \(an abbreviation, not a zone: did you mean "Europe\/Berlin"\?/);
+    expect(ACCEPTED).toContain('"Etc/GMT+5", whose sign is inverted: it is UTC-05:00');
+  });
+
+  it('the forms the message names are accepted and read as it says: a fixed offset, and Etc/GMT with its sign inverted', () => {
+    for (const zone of ['-05:00', 'Etc/GMT+5', 'America/New_York', 'UTC']) expect(problems(clicks({ time_zone: zone })), zone).toEqual([]);
+    expect(read({ time_zone: '-05:00' }, '2026-11-23 10:00:05')).toBe('2026-11-23T15:00:05.000Z');
+    expect(read({ time_zone: 'Etc/GMT+5' }, '2026-11-23 10:00:05')).toBe('2026-11-23T15:00:05.000Z');
+    expect(read({ time_zone: '+05:30' }, '2026-11-23 10:00:05')).toBe('2026-11-23T04:30:05.000Z');
+  });
+
   it('an unknown zone is listed once: a filter\'s time without a zone is not refused again for it', () => {
     // It was: the zone's line, then `add "time_zone" to the schema` for every such constant, naming a key the file has.
     expect(problems(clicks({ time_zone: 'America/NewYork' }, [['ts', '>=', '2026-11-23 10:00:00'], ['at', 'in', ['2026-11-23 11:00']]]))).toEqual([
-      'schemas.clicks.time_zone: unknown time zone "America/NewYork" (did you mean "America/New_York"?); use an IANA name like "Europe/Oslo" or "America/New_York", or "UTC"',
+      `schemas.clicks.time_zone: unknown time zone "America/NewYork" (did you mean "America/New_York"?); ${ACCEPTED}`,
     ]);
     expect(problems(clicks({ time_zone: 'America/NewYork' }, [['ts', '>=', '2026-11-23 25:00:00']]))[1]).toMatch(/^pipelines\.per_url\.where\[0\]: value "2026-11-23 25:00:00" does not fit "ts"/);
   });
