@@ -1,3 +1,5 @@
+import { rejectionText, type DeadLetter } from '../schemas/results.ts';
+
 /**
  * Dead letters counted per reason, for the summaries and progress lines: a misspelt path of a required
  * field refuses most events for one reason, which the first rejection alone does not show.
@@ -14,6 +16,20 @@ export function countRejection(reasons: RejectionReasons, reason: string): void 
   if (known !== undefined) reasons.set(reason, known + 1);
   else if (reasons.size < MAX_REASONS) reasons.set(reason, 1);
   else reasons.set(OTHER_REASONS, (reasons.get(OTHER_REASONS) ?? 0) + 1);
+}
+
+/** The dead-letter counters a run keeps: how many, the first one's place and reason, and per reason. */
+export interface DeadLetterCounts {
+  deadLetters: number;
+  firstRejection: string | null;
+  rejectionReasons: RejectionReasons;
+}
+
+/** Counts one dead letter in `counts` (the stream runtime's and a Kafka worker's admission alike). */
+export function countDeadLetter(counts: DeadLetterCounts, d: DeadLetter): void {
+  counts.deadLetters++;
+  counts.firstRejection ??= rejectionText(d);
+  countRejection(counts.rejectionReasons, d.reason);
 }
 
 /** The most frequent reasons first (ties in the order first met), at most `n`. */

@@ -2,9 +2,9 @@ import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { DefinitionError } from '../pipeline/errors.ts';
 import { TimeGuard, timeGuardSettings } from '../pipeline/time-guard.ts';
 import { admitLine } from '../schemas/decode.ts';
-import { rejectionText, type DeadLetter, type LateRecord, type ResultRecord } from '../schemas/results.ts';
+import { type DeadLetter, type LateRecord, type ResultRecord } from '../schemas/results.ts';
 import { offsetOf, type LineSource } from '../sources/source.ts';
-import { countRejection, type RejectionReasons } from './rejection-reasons.ts';
+import { countDeadLetter, type RejectionReasons } from './rejection-reasons.ts';
 import { createOperator, type Emitter, type StreamOperator } from './operators/index.ts';
 
 export interface StreamStats {
@@ -81,9 +81,7 @@ export async function runStream(options: StreamRunOptions): Promise<StreamStats>
       const admitted = admitLine(schema, guard, batch, i, position);
       if (admitted === null) continue;
       if (!admitted.ok) {
-        stats.deadLetters++;
-        stats.firstRejection ??= rejectionText(admitted.deadLetter);
-        countRejection(stats.rejectionReasons, admitted.deadLetter.reason);
+        countDeadLetter(stats, admitted.deadLetter);
         if (admitted.quarantined) stats.quarantined++;
         options.onDeadLetter(admitted.deadLetter);
         continue;

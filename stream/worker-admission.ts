@@ -3,8 +3,7 @@ import { TimeGuard, timeGuardSettings } from '../pipeline/time-guard.ts';
 import { admit } from '../schemas/decode.ts';
 import type { AnyEvent } from '../schemas/schema.ts';
 import { NULL_RECORD_KEY, needsMergeStage, partitionKeyField } from './kafka/topics.ts';
-import { rejectionText } from '../schemas/results.ts';
-import { countRejection, type RejectionReasons } from './rejection-reasons.ts';
+import { countDeadLetter, type RejectionReasons } from './rejection-reasons.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
 import type { InBatch } from './kafka/client.ts';
 import type { WorkerOutputs } from './worker-outputs.ts';
@@ -74,9 +73,7 @@ export class WorkerAdmission {
       const decoded = admit(schema, this.timeGuard ??= new TimeGuard(timeGuardSettings(schema)), record.value, record.problem, record.timestamp, position)
         ?? { ok: false as const, deadLetter: { ...position, field: null, reason: 'empty record: no event', raw: record.value }, quarantined: false };
       if (!decoded.ok) {
-        this.counts.deadLetters++;
-        this.counts.firstRejection ??= rejectionText(decoded.deadLetter);
-        countRejection(this.counts.rejectionReasons, decoded.deadLetter.reason);
+        countDeadLetter(this.counts, decoded.deadLetter);
         this.outputs.deadLetter(decoded.deadLetter, batch.partition);
         continue;
       }
