@@ -1,8 +1,8 @@
 import { ConfigError } from '../pipeline/errors.ts';
-import { parseDuration, type Millis } from '../pipeline/time.ts';
+import type { Millis } from '../pipeline/time.ts';
 import { LOG_LEVELS, type LogLevel } from '../serve/logger.ts';
 import { READ_GATE_DEFAULTS } from '../serve/read-gate.ts';
-import { layered, oneOf, readConfigFile, type Setting } from './layered-settings.ts';
+import { duration, layered, oneOf, readConfigFile, type Setting } from './layered-settings.ts';
 import { checkPath, READ_ARCHIVE } from './paths.ts';
 
 /** A text setting that must not be empty: an empty host would listen on every interface, never what it meant. */
@@ -29,13 +29,13 @@ function boundedNumber(file: string, env: string, flag: string, min: number, max
   };
 }
 
-/** A live-stream poll interval, 100ms..60s (a duration like every other; bare = ms). */
+/** A live-stream poll interval, 100ms..60s: a duration like every other (bare = ms). */
 function pollInterval(file: string, env: string, flag: string): Setting<Millis> {
+  const d = duration(file, env, flag);
   return {
-    file, env, flag,
+    ...d,
     read: (value, where) => {
-      if (typeof value !== 'string' && typeof value !== 'number') throw new ConfigError(`${where}: expected a duration like "1s", got ${JSON.stringify(value)}`);
-      const ms = parseDuration(String(value), where);
+      const ms = d.read(value, where);
       if (!(ms >= 100 && ms <= 60_000)) throw new ConfigError(`${where} ${String(value)}: use 100ms..60s`);
       return ms;
     },
