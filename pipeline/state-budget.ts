@@ -1,3 +1,4 @@
+import type { AggregateSpec } from './aggregates.ts';
 import type { RulePipeline, WindowedPipeline } from './definition.ts';
 import { envNumber } from './env-number.ts';
 import { ConcordError } from './errors.ts';
@@ -19,8 +20,8 @@ export class StateBudgetError extends ConcordError {
  * bucket map at a few dozen buckets (~1 KB; it grows with the spread of the values, at most 2^7 per power of two).
  */
 export function cellBytes(def: WindowedPipeline): number {
-  const bytes = (kind: string, precision?: number) => (kind === 'approx_distinct' ? 2 ** (precision ?? 14) : kind === 'approx_percentile' ? 1024 : 32);
-  return 250 + 40 * def.key.length + def.aggregates.reduce((sum, a) => sum + bytes(a.aggregate.kind, 'precision' in a.aggregate ? a.aggregate.precision : undefined), 0);
+  const bytes = (a: AggregateSpec) => (a.kind === 'approx_distinct' ? 2 ** (a.precision ?? 14) : a.kind === 'approx_percentile' ? 1024 : 32);
+  return 250 + 40 * def.key.length + def.aggregates.reduce((sum, a) => sum + bytes(a.aggregate), 0);
 }
 
 /**

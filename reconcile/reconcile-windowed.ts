@@ -108,13 +108,14 @@ export async function reconcileWindowed(
   const addedEvents = added ? addedByCell(def, added) : undefined;
   const sameValue = sameValueOf(def);
   const contradicted = contradictedBy(input.otherRun);
+  // What the stream never read: the events it logged late and those it quarantined.
+  const unread = [...(logged ?? []).map((l) => l.record.position), ...quarantined.map((e) => e.position)];
   // A stored value that is one input file's alone: another run over another file of the day wrote the
   // same value there, so the store took it for a rerun and recorded no cell (other-run.ts). Computed only
   // when a difference is left unexplained.
   let singleFile: Map<string, ResultRecord>[] | undefined;
   const oneFilesValue = async (rt: ResultRecord | undefined) => {
     if (!input.storedRuns || rt === undefined) return false;
-    const unread = [...(logged ?? []).map((l) => l.record.position), ...quarantined.map((e) => e.position)];
     singleFile ??= await singleFileValues(db, def, input.archiveDir, { ...ranges, ...(unread.length > 0 ? { exclude: unread } : {}) });
     return singleFile.some((values) => sameValue(rt, values.get(cellKey(rt))));
   };
@@ -139,7 +140,6 @@ export async function reconcileWindowed(
   // Last, over what is left unexplained: one partition's share of a cell whose events lie in several. In
   // the store, the other partition's share at the same revision read as another run's row (other_run).
   const open = (c: Cause) => c === 'unexplained' || c === 'other_run';
-  const unread = [...(logged ?? []).map((l) => l.record.position), ...quarantined.map((e) => e.position)];
   const misKeyed = await misKeyedCells(db, def, input.archiveDir, judged.filter((j) => open(j.cause)).map((j) => j.row), { ...ranges, exclude: unread, excludeFromWindows });
   for (const { row, cause, events } of judged) {
     if (row.same) recordDifference(report, row.read, row.rp, cause, events);
