@@ -25,8 +25,12 @@ export interface SchemaSpec {
   readonly time_zone?: string;
   /** Field -> other name(s) events may carry it under (a producer's rename), tried when the field is absent or null. */
   readonly aliases?: Readonly<Record<string, string | readonly string[]>>;
-  /** Field -> where nested objects carry it: `"user.id"`, or a list of keys (`["meta", "a.b"]`) when a key holds a dot; tried after the field's own name and its aliases. */
-  readonly paths?: Readonly<Record<string, string | readonly string[]>>;
+  /**
+   * Field -> where nested objects and arrays carry it: `"user.id"`, `"items[0].price"` (`[-1]` the last
+   * element), or a list of steps (`["meta", "a.b"]`, `["items", 0, "price"]`: keys as strings, indexes
+   * as numbers) when a key holds a dot or a bracket; tried after the field's own name and its aliases.
+   */
+  readonly paths?: Readonly<Record<string, string | readonly (string | number)[]>>;
   readonly description?: string;
 }
 

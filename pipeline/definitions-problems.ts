@@ -1,6 +1,7 @@
 /** Shared by the definitions-file parsers: quoting for messages, the object test, and problem collection. */
 
 import { aliasesOf, type EventSchema, type FieldDef } from '../schemas/schema.ts';
+import { dottedPath } from '../schemas/field-paths.ts';
 import { parseDuration, type Millis } from './time.ts';
 
 /**
@@ -71,7 +72,7 @@ export class Problems {
 function fieldHint(schema: EventSchema, name: unknown): string {
   if (typeof name !== 'string') return '';
   const fields = Object.keys(schema.fields);
-  const atPath = fields.find((f) => schema.paths !== undefined && Object.hasOwn(schema.paths, f) && schema.paths[f]!.join('.') === name);
+  const atPath = fields.find((f) => schema.paths !== undefined && Object.hasOwn(schema.paths, f) && dottedPath(schema.paths[f]!) === name);
   if (atPath !== undefined) return ` (it is where events carry field ${q(atPath)}, by the schema's "paths": name the field, ${q(atPath)})`;
   const aliasOf = fields.find((f) => aliasesOf(schema.aliases, f).includes(name));
   if (aliasOf !== undefined) return ` (it is an alias of field ${q(aliasOf)}: name the field, ${q(aliasOf)})`;

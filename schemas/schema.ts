@@ -1,5 +1,5 @@
 import { SchemaViolationError } from '../pipeline/errors.ts';
-import { notObject, pathAbsence, pathOf, pathText, valueAtPath, type FieldPath } from './field-paths.ts';
+import { ownValue, pathAbsence, pathOf, pathText, valueAtPath, type FieldPath } from './field-paths.ts';
 import { normaliseTimestamp, type EpochUnit } from './timestamps.ts';
 import { describe, plainDecimalText } from './value-text.ts';
 
@@ -211,9 +211,9 @@ function compileValidator(schema: EventSchema): Validator {
     // A renamed field (`aliases`): the schema's own name first, then each other name in turn, then its
     // place inside nested objects (`paths`), which throws when a value on the way is no object.
     const path = pathOf(schema.paths, name);
-    // A path from the field's own name (`"url": "url.path"`: a producer made the value an object): an
-    // object there is walked, not taken for the value.
-    const own = path?.[0] === name ? `inner(${readOf(name)})` : readOf(name);
+    // A path from the field's own name (`"url": "url.path"`: a producer made the value an object, or
+    // `"coords": "coords[0]"` an array): what the path walks there is the way in, not the value.
+    const own = path?.[0] === name ? `inner(${readOf(name)}, P[${i}])` : readOf(name);
     const read = [own, ...aliasesOf(schema.aliases, name).map(readOf)].join(' ?? ');
     if (path === undefined) {
       return `let ${v} = ${read};
@@ -250,7 +250,7 @@ function compileValidator(schema: EventSchema): Validator {
     return out;
   };`;
   const make = new Function('Violation', 'describe', 'lone', 'timestamp', 'decimal', 'int', 'double', 'bool', 'absent', 'aliases', 'paths', 'at', 'P', 'inner', body) as (...helpers: unknown[]) => Validator;
-  return make(SchemaViolationError, describe, loneSurrogate, normaliseTimestamp, normaliseDecimal, normaliseInt, normaliseDouble, normaliseBool, absentReason, schema.aliases ?? {}, schema.paths ?? {}, valueAtPath, names.map((n) => pathOf(schema.paths, n)), notObject);
+  return make(SchemaViolationError, describe, loneSurrogate, normaliseTimestamp, normaliseDecimal, normaliseInt, normaliseDouble, normaliseBool, absentReason, schema.aliases ?? {}, schema.paths ?? {}, valueAtPath, names.map((n) => pathOf(schema.paths, n)), ownValue);
 }
 
 /**

@@ -73,8 +73,8 @@ export default {
         event_id: 'string', ts: 'timestamp', url: 'string', visitor_id: 'string',
         country: 'string?', referrer: 'string?', user_agent: 'string?',
       },
-      // Fields inside nested objects ({"visitor": {"id": ...}}): where each lives, read when the flat name is absent.
-      // paths: { visitor_id: 'visitor.id' }, // a list of keys for a key holding a dot: ['meta', 'a.b']
+      // Fields inside nested objects ({"visitor": {"id": ...}}) or arrays ({"tags": [...]}): where each lives, read when the flat name is absent.
+      // paths: { visitor_id: 'visitor.id', country: 'geo[0].country' }, // [-1] the last element; a list for a key holding a dot: ['meta', 'a.b']
     },
     transactions: {
       description: 'Card transactions',

@@ -46,7 +46,7 @@ describe('the path lookup', () => {
   });
 
   it('reads the field\'s own name, then its aliases, then its path, while the value is absent or null', () => {
-    const places = { aliases: { user_id: ['uid'] }, paths: { user_id: ['user', 'id'] } };
+    const places = { aliases: { user_id: ['uid'] }, paths: { user_id: ['user', 'id'] as const } };
     expect(readField(places, { user_id: 'own', uid: 'alias', user: { id: 'path' } }, 'user_id')).toBe('own');
     expect(readField(places, { user_id: null, uid: 'alias', user: { id: 'path' } }, 'user_id')).toBe('alias');
     expect(readField(places, { uid: null, user: { id: 'path' } }, 'user_id')).toBe('path');
@@ -135,7 +135,7 @@ describe('concord validate checks paths, each problem at its place', () => {
     expect(problems({ user_id: ['user', ''] })).toEqual(['schemas.clicks.paths.user_id: ["user",""] has an empty key (the 2nd); write the keys from the event\'s top level inward, e.g. "user.id"']);
     expect(problems({ usr_id: 'user.id' })).toEqual(['schemas.clicks.paths.usr_id: "usr_id" is not a field of the schema (did you mean "user_id"?)']);
     expect(problems({ user_id: 'user' })).toEqual(['schemas.clicks.paths.user_id: "user" is one key at the event\'s top level, no path: write it in "aliases": {"user_id": ["user"]}']);
-    expect(problems({ user_id: 7 })).toEqual(['schemas.clicks.paths.user_id: expected a dotted path like "user.id", or a list of keys like ["meta", "a.b"] when a key holds a dot, got 7']);
+    expect(problems({ user_id: 7 })).toEqual(['schemas.clicks.paths.user_id: expected a path like "user.id" or "items[0].sku", or a list of steps like ["meta", "a.b"] (when a key holds a dot) or ["items", 0, "sku"], got 7']);
     expect(problems('user.id')).toEqual(['schemas.clicks.paths: expected an object of field name -> path, e.g. {"user_id": "user.id"}, got "user.id"']);
     expect(problems({ user_id: 'url.id' })).toEqual(['schemas.clicks.paths.user_id: "url.id" starts at "url", a field of the schema: events cannot hold an object there and a value of "url"']);
     expect(problems({ user_id: 'u.id' }, { aliases: { url: 'u' } })).toEqual(['schemas.clicks.paths.user_id: "u.id" starts at "u", an alias of "url": events cannot hold an object there and a value of it']);
