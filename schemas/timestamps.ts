@@ -5,6 +5,7 @@
  */
 import { SchemaViolationError } from '../pipeline/errors.ts';
 import { fastIsoMillis, fastWallMillis } from './iso-fast.ts';
+import { abbreviatedTimeProblem } from './time-zone-abbreviations.ts';
 import { zonedMillis } from './time-zones.ts';
 import { describe, plainDecimalText } from './value-text.ts';
 
@@ -52,6 +53,8 @@ export function parseIsoTimestampByPattern(text: string, fieldName: string, zone
       const missing = date[1] === undefined ? 'no time of day and no time zone' : 'no time of day';
       throw new SchemaViolationError(fieldName, `"${text}" has ${missing}; write a time with Z or an offset, e.g. "${text.slice(0, 10)}T00:00:00Z"`);
     }
+    const abbreviated = abbreviatedTimeProblem(text);
+    if (abbreviated !== undefined) throw new SchemaViolationError(fieldName, abbreviated);
     if (DIGITS.test(text)) {
       throw new SchemaViolationError(fieldName, `"${text}" is a string; write epoch milliseconds as a JSON number (${text.slice(0, 20)}), or an ISO-8601 time with Z or an offset`);
     }
