@@ -55,6 +55,8 @@ describe('array elements on a path', () => {
     expect(reason(line({ ...full, tags: 'x' }))).toBe('tag: expected an array at "tags", got string "x"');
     expect(reason(line({ ...full, items: ['a'] }))).toBe('sku: expected an object at "items[0]", got string "a"');
     expect(reason(line({ ...full, items: [{ sku: 5 }] }))).toBe('sku: expected a string, got number 5 (at "items[0].sku")');
+    // A flat line (no object, no array) is read by the fast reader, which hands on the path's first key.
+    expect(reason('{"order_id":"o1","ts":"2026-11-23T10:00:05Z","sku":"a","lon":1,"tags":"x"}')).toBe('tag: expected an array at "tags", got string "x"');
     // A digit written as a key where an array is: the index form is named.
     expect(reason(line(full), { ...arrays, lon: 'geo.coords.0' })).toBe('lon: expected an object at "geo.coords", got an array (an index is written in brackets: "geo.coords[0]")');
   });
