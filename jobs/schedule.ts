@@ -1,5 +1,6 @@
 import { CronExpressionParser } from 'cron-parser'; // BullMQ's own cron parser: what it accepts, the scheduler runs
 import { ConfigError } from '../pipeline/errors.ts';
+import { legacyAbbreviationProblem } from '../schemas/time-zone-abbreviations.ts';
 
 /**
  * Checks the nightly schedule before it is stored: a time zone Intl knows (IANA name) and a cron
@@ -11,6 +12,9 @@ export function validateSchedule(cron: string, timeZone: string): void {
   } catch {
     throw new ConfigError(`--tz "${timeZone}" is not a time zone: use an IANA name such as UTC or Europe/Paris (env CONCORD_NIGHTLY_TZ)`);
   }
+  // As a schema's time_zone: "EST" would run the job at 02:00 Panama time all year, an hour off New York's in summer.
+  const abbreviation = legacyAbbreviationProblem(timeZone);
+  if (abbreviation !== undefined) throw new ConfigError(`--tz ${abbreviation} (env CONCORD_NIGHTLY_TZ)`);
   try {
     CronExpressionParser.parse(cron, { tz: timeZone }).next();
   } catch (error) {

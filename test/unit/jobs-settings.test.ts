@@ -59,6 +59,10 @@ describe('what the jobs commands show and compare', () => {
     expect(() => validateSchedule('0 0 2 * * *', 'UTC')).not.toThrow();
     expect(() => validateSchedule('@daily', 'UTC')).not.toThrow();
     expect((err('0 2 * * *', 'Mars/Base') as Error).message).toBe('--tz "Mars/Base" is not a time zone: use an IANA name such as UTC or Europe/Paris (env CONCORD_NIGHTLY_TZ)');
+    // An abbreviation the runtime takes as a zone is refused as a schema's time_zone is: EST is Panama's time all year.
+    expect((err('0 2 * * *', 'EST') as Error).message).toBe('--tz "EST" is fixed UTC-05:00 all year (no daylight saving); for New York write "America/New_York", or "-05:00" if a fixed offset is meant (env CONCORD_NIGHTLY_TZ)');
+    expect((err('0 2 * * *', 'IST') as Error).message).toMatch(/^--tz "IST" is an abbreviation, no zone .*for India write "Asia\/Kolkata"/);
+    expect(() => validateSchedule('0 2 * * *', 'America/New_York')).not.toThrow();
   });
 
   it('archived event times: an event-time hour partition overlapping the range holds a Parquet file', async () => {
