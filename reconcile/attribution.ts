@@ -12,6 +12,7 @@ import { isoMillis } from '../pipeline/time.ts';
 import { assignWindows, windowEnd } from '../pipeline/windows.ts';
 import { positionKey, type AlertResult, type LateRecord, type ResultRecord } from '../schemas/results.ts';
 import { normaliseValue, parseIsoTimestamp } from '../schemas/schema.ts';
+import { endsInZoneAbbreviation } from '../schemas/time-zone-abbreviations.ts';
 import { addedRef } from './archive-added.ts';
 import type { Duplicates, RejectedRecord } from './evidence.ts';
 import type { Cause, LateEventRef, LoggedLate } from './reconcile.ts';
@@ -72,12 +73,13 @@ export function evidenceAttribution(def: PipelineDefinition, evidence: Evidence)
     return [`key:${eventPane(event)}`];
   };
   // A rejected record's time as text: as events are read (a time without a zone in the schema's
-  // `time_zone`, not the machine's), else as leniently as Date reads it.
+  // `time_zone`, not the machine's), else as leniently as Date reads it, but for a time ending in a zone
+  // abbreviation: no runtime reads one ("10:00 EST" is Date's -05:00 all year), so it is in no cell.
   const textTime = (text: string): number => {
     try {
       return parseIsoTimestamp(text, def.schema.timeField, def.schema.timeZone);
     } catch {
-      return Date.parse(text);
+      return endsInZoneAbbreviation(text) ? Number.NaN : Date.parse(text);
     }
   };
   // A rejected record is raw input (decimals in major units, times as text): its key normalised as an

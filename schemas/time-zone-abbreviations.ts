@@ -108,3 +108,6 @@ export function abbreviatedTimeProblem(text: string): string | undefined {
   return `"${text}" ends in the zone abbreviation ${JSON.stringify(name)}, which is not read (an abbreviation names no zone for sure); ` +
     `send Z or an offset${offset}, or the time alone with the schema's "time_zone" set to the producer's zone: ${zones}`;
 }
+
+/** Whether a time's text ends in a zone abbreviation: read nowhere, so no instant is guessed for it (`Date.parse` reads "10:00 EST"). */
+export const endsInZoneAbbreviation = (text: string): boolean => TIME_WITH_ABBREVIATION.test(text);

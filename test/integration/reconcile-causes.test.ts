@@ -107,6 +107,19 @@ describe('reconcile: every cause, backed by evidence', () => {
     expect((await reconcile({ def, realtime: tooMany, archiveDir: dir })).causes).toMatchObject({ parse_reject: 0, unexplained: 1 });
   });
 
+  it('parse_reject is not claimed by a rejected record whose time ends in a zone abbreviation: no runtime reads one', async () => {
+    // Date.parse reads "00:00:01 EST" as -05:00 (and "IST" not at all), so such a record explained a
+    // difference in the cell of a time no stream ever gave it.
+    const T = 5 * 3_600_000; // 1970-01-01T00:00-05:00
+    const bad = JSON.stringify({ event_id: 'x1', ts: '1970-01-01 00:00:01 EST', url: '/a', visitor_id: 'vx' });
+    const lines = [click('e1', T + 1_000), bad, click('e3', T + 3 * M)];
+    const streamed = await streamLines(def, [click('e1', T + 1_000), click('e3', T + 3 * M)]);
+    const realtime = streamed.changelog.map((r) => ((r as WindowResult).windowStart === T ? withViews(r, 2) : r));
+    const report = await reconcile({ def, realtime, archiveDir: await archive(lines) });
+    expect(report).toMatchObject({ different: 1, evidence: { dead_letters: 1 } });
+    expect(report.causes).toMatchObject({ parse_reject: 0, unexplained: 1 });
+  });
+
   it('future_timestamp: the stream counted events the archive quarantined (max_future_skew changed in between)', async () => {
     // The stream ran with the quarantine off; the archive judged with max_future_skew 1h: e2, 2 h ahead of
     // the wall clock, was quarantined there.
