@@ -10,6 +10,7 @@ import { READ_ARCHIVE } from '../paths.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, onePipeline, pipelinesFor, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
+import { parseInstantFlag } from '../instant-flag.ts';
 import { DayRecomputedError, DefinitionChangedError, NoArchivedDayError, NoRealtimeRowsError, reconcileDay, UnexplainedDifferencesError } from '../../reconcile/reconcile-day.ts';
 import { reconciliationMarkdown, type DayReconciliation } from '../../reconcile/day-report.ts';
 import { openStore } from '../../store/open-store.ts';
@@ -42,7 +43,7 @@ export const reconcileCommand: CommandSpec = {
     'switch; unexplained differences publish nothing and exit with status 3:',
     '--date D                   the UTC day to reconcile',
     '--report-dir DIR           JSON + Markdown reports go to DIR/<date>/<pipeline>.json|.md (default .concord/reports)',
-    '--read-at ISO              also attribute what the dashboard showed at that instant (update_after_read)',
+    '--read-at ISO              also attribute what the dashboard showed at that instant (update_after_read): Z or an offset, or epoch ms',
     '--job-id ID                idempotence key of this run (default reconcile:<pipeline>:<date>): run again',
     '                           with the same replay it changes nothing; with a replay that differs (archive',
     '                           files added since) it publishes a new version',
@@ -98,8 +99,7 @@ function checkMode(v: Record<string, string | boolean | undefined>): void {
 async function reconcileStoredDay(v: Record<string, string | boolean | undefined>): Promise<number> {
   if (v.archive === undefined) throw new ConfigError('--archive is required: the Parquet archive the day is replayed from');
   const date = String(v.date);
-  const readAt = v['read-at'] === undefined ? undefined : Date.parse(String(v['read-at']));
-  if (readAt !== undefined && !Number.isFinite(readAt)) throw new ConfigError(`--read-at ${String(v['read-at'])}: not an ISO timestamp`);
+  const readAt = v['read-at'] === undefined ? undefined : parseInstantFlag('read-at', String(v['read-at']));
   const registry = await loadRegistry(v);
   const store = await openStore(storeUrl(v), { registry });
   const done: DayReconciliation[] = [];
