@@ -47,6 +47,29 @@ export function streamBehindDay(def: PipelineDefinition, day: string, w: number 
   return w !== null && Number.isFinite(w) && w + def.watermark.maxOutOfOrderness + def.allowedLateness < dayReach(day, def.kind === 'windowed' ? def.window : undefined);
 }
 
+/** A stream behind a day: its stored watermark, and when the day's results are final (`dayFinalAt`). */
+export interface StreamBehind { watermark: number; finalAt: number }
+
+/**
+ * The store's stream watermark of `def` when it is behind `day` (`streamBehindDay`): the one check
+ * `reconcile --date` notes and the nightly reconcile job waits on. Undefined when the stream reached the
+ * day's end, or when the store holds no watermark of the pipeline (no stream ever wrote it: batch-only use).
+ */
+export async function streamBehind(store: { watermark(pipeline: string): Promise<number | null> }, def: PipelineDefinition, day: string): Promise<StreamBehind | undefined> {
+  const w = await store.watermark(def.name);
+  return w !== null && streamBehindDay(def, day, w) ? { watermark: w, finalAt: dayFinalAt(def, day) } : undefined;
+}
+
+/**
+ * What reconciling a day the stream is behind of means, as `reconcile --date` notes it and a reconcile
+ * job's result records it.
+ */
+export function describeStreamBehind(b: StreamBehind): string {
+  return `the stream's watermark is at ${new Date(b.watermark).toISOString()}, before the day's end (it is behind the clock, or its input stopped there): ` +
+    'this version holds what is archived now; rows of the day the stream writes later are kept aside as dirty cells, not shown, ' +
+    `until the day is reconciled again (or backfilled) once the stream read events up to ${new Date(b.finalAt).toISOString()}`;
+}
+
 /** A day is sealed once the pipeline's watermark passes the end of the day's last window plus the seal delay. */
 export function isSealed(day: string, w: number | undefined | null, sealDelayMs: number, window?: WindowSpec): boolean {
   return w !== undefined && w !== null && w >= dayReach(day, window) + sealDelayMs;

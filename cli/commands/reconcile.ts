@@ -1,5 +1,5 @@
 import { CorruptArchiveDayError } from '../../batch/archive-check.ts';
-import { dayFinalAt, streamBehindDay } from '../../store/day-status.ts';
+import { dayFinalAt, describeStreamBehind, streamBehind } from '../../store/day-status.ts';
 import { definitionVersion, withTiming } from '../../pipeline/definition.ts';
 import { reconcile } from '../../reconcile/reconcile.ts';
 import { checkRealtimeVersion, readLateLog, readResultsFile, readStreamQuarantine } from '../../reconcile/realtime-input.ts';
@@ -113,12 +113,8 @@ async function reconcileStoredDay(v: Record<string, string | boolean | undefined
         process.stderr.write(`reconcile ${def.name} ${date}: note: its results are final at ${new Date(finalAt).toISOString()} (the day's last window ends ` +
           `then, plus B and L): a stream still running has windows of it open, compared now against a partial archive (they show as differences; run it again after)\n`);
       } else {
-        const w = await store.watermark(def.name);
-        if (streamBehindDay(def, date, w)) {
-          process.stderr.write(`reconcile ${def.name} ${date}: note: the stream's watermark is at ${new Date(w!).toISOString()}, before the day's end (it is behind the clock, ` +
-            `or its input stopped there): this version holds what is archived now; rows of the day the stream writes later are kept aside as dirty cells, ` +
-            `not shown, until the day is reconciled again (or backfilled) once the stream read events up to ${new Date(finalAt).toISOString()}\n`);
-        }
+        const behind = await streamBehind(store, def, date);
+        if (behind) process.stderr.write(`reconcile ${def.name} ${date}: note: ${describeStreamBehind(behind)}\n`);
       }
       try {
         done.push(await reconcileDay({
