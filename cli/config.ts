@@ -1,5 +1,6 @@
 import type { Millis } from '../pipeline/time.ts';
 import { checkConfigKeys, duration, layered, readConfigFile } from './layered-settings.ts';
+import { NIGHTLY_WAIT_SETTINGS } from './nightly-wait-config.ts';
 import { RETENTION_SETTINGS } from './retention-config.ts';
 import { SERVE_SETTINGS } from './serve-config.ts';
 import { UPGRADE_FROM_SETTINGS } from './upgrade-from-config.ts';
@@ -23,10 +24,10 @@ const TIMING_SETTINGS = {
 };
 
 /**
- * Every key the config file may hold (the retention's, --upgrade-from's and serve's too, read by their own loaders;
+ * Every key the config file may hold (the retention's, the nightly wait's, --upgrade-from's and serve's too, read by their own loaders;
  * "kafka", the Kafka client's security properties, by stream/kafka/security.ts).
  */
-const CONFIG_KEYS = [...[...Object.values(TIMING_SETTINGS), ...Object.values(RETENTION_SETTINGS), ...Object.values(UPGRADE_FROM_SETTINGS), ...Object.values(SERVE_SETTINGS)].map((s) => s.file), 'kafka'];
+const CONFIG_KEYS = [...[...Object.values(TIMING_SETTINGS), ...Object.values(RETENTION_SETTINGS), ...Object.values(NIGHTLY_WAIT_SETTINGS), ...Object.values(UPGRADE_FROM_SETTINGS), ...Object.values(SERVE_SETTINGS)].map((s) => s.file), 'kafka'];
 
 export function loadSettings(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Settings {
   const config = readConfigFile(flags, env);

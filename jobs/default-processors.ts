@@ -1,6 +1,6 @@
 import { CorruptArchiveDayError } from '../batch/archive-check.ts';
 import { definitionVersion, withTiming } from '../pipeline/definition.ts';
-import { dayFinalAt } from '../store/day-status.ts';
+import { dayFinalAt, streamBehind } from '../store/day-status.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import { shellWord } from '../pipeline/names.ts';
 import type { Registry } from '../pipeline/registry.ts';
@@ -72,6 +72,9 @@ export function defaultProcessors(s: ProcessorSettings): JobProcessors {
     },
     dayFinalAt(pipeline, date) {
       return dayFinalAt(def(pipeline), date);
+    },
+    streamBehind(pipeline, date) {
+      return streamBehind(s.store, def(pipeline), date);
     },
     ...(retentionSet(s.retention) ? { prune: (progress) => prune(s.store, s.retention!, progress) } : {}),
   };

@@ -24,6 +24,13 @@ export interface JobData {
   allowEmpty?: boolean;
   /** The store the enqueuer meant (`storeIdentity`): a worker writing another store refuses the job. */
   store?: string;
+  /**
+   * Reconcile, enqueued by the nightly run: waits while the store's stream watermark is behind the day
+   * (jobs/stream-wait.ts), up to the worker's max wait. A job enqueued by hand does not wait.
+   */
+  waitForStream?: boolean;
+  /** Set by the worker while the job waits for the stream: its first wait (the worker's clock) and the checks so far. */
+  streamWait?: { since: number; checks: number };
   /** Prune: the jobs it runs after (the night's reconciles and backfills): it waits while any is still to run. */
   after?: string[];
 }
@@ -64,10 +71,11 @@ export interface JobStatus {
 
 /**
  * How many times a job ran, as the worker counts them ("attempt N"): the runs started, so a run a dead
- * worker cut off counts (BullMQ's attemptsMade counts failed and completed ones only).
+ * worker cut off counts (BullMQ's attemptsMade counts failed and completed ones only). A job waiting for
+ * the stream is started again at each check (jobs/stream-wait.ts): those starts are no attempts.
  */
-export function attemptsOf(j: { attemptsMade: number; attemptsStarted?: number }): number {
-  return Math.max(j.attemptsMade, j.attemptsStarted ?? 0);
+export function attemptsOf(j: { attemptsMade: number; attemptsStarted?: number; data?: Pick<JobData, 'streamWait'> }): number {
+  return Math.max(j.attemptsMade, (j.attemptsStarted ?? 0) - (j.data?.streamWait?.checks ?? 0));
 }
 
 /**
@@ -118,12 +126,14 @@ export class ConcordJobs {
   /**
    * One reconcile job per pipeline; `force` adds a rerun even when the day's job exists or ran.
    * `allowEmpty`: a date without archived events publishes an empty version instead of failing.
-   * `store`: the store meant (see `storeIdentity`), checked by the worker.
+   * `store`: the store meant (see `storeIdentity`), checked by the worker. `waitForStream`: the nightly
+   * run's jobs wait for a stream behind the day (jobs/stream-wait.ts).
    */
-  async enqueueReconcile(date: string, pipeline?: string, force = false, extra: { allowEmpty?: boolean; store?: string } = {}): Promise<Job<JobData>[]> {
+  async enqueueReconcile(date: string, pipeline?: string, force = false, extra: { allowEmpty?: boolean; store?: string; waitForStream?: boolean } = {}): Promise<Job<JobData>[]> {
     const rerun = force ? `rerun-${Date.now()}` : undefined;
     const data = (p: string): JobData => ({
       kind: 'reconcile', pipeline: p, date, ...(extra.allowEmpty ? { allowEmpty: true } : {}), ...(extra.store ? { store: extra.store } : {}),
+      ...(extra.waitForStream ? { waitForStream: true } : {}),
     });
     return Promise.all(this.pipelines(pipeline).map((p) => this.queue.add('reconcile', data(p), this.options(jobId('reconcile', p, date, rerun)))));
   }

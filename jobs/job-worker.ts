@@ -8,7 +8,9 @@ import { catchUpWindow, planNightly, withStoreNights, type NightlyRun } from './
 import { envNumber } from '../pipeline/env-number.ts';
 import { ConcordJobs, JOB_DATA_KINDS, QUEUE, jobSettings, type JobData, type JobSettings } from './job-queue.ts';
 import { RedisHealth, redisConnection } from './redis-connection.ts';
+import { STREAM_WAIT_DEFAULTS, waitForStream, type StreamWaitSettings } from './stream-wait.ts';
 import { registerWorker } from './worker-registry.ts';
+import type { StreamBehind } from '../store/day-status.ts';
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
 
 export type JobProgress = (p: { done: number; total: number; what: string }) => Promise<void>;
@@ -42,6 +44,12 @@ export interface JobProcessors {
   /** When the pipeline's results of a day are final (store/day-status.ts `dayFinalAt`): the nightly run waits for it. */
   dayFinalAt?(pipeline: string, date: string): number;
   /**
+   * The store's stream watermark of `pipeline` when it is behind `date` (store/day-status.ts `streamBehind`,
+   * the check of `reconcile --date`'s note); undefined when it is not, or no stream wrote a watermark. A
+   * nightly reconcile job waits while it is behind (jobs/stream-wait.ts); every reconcile notes it.
+   */
+  streamBehind?(pipeline: string, date: string): Promise<StreamBehind | undefined>;
+  /**
    * The store's retention (store/store-retention.ts), present when one is set: the nightly run enqueues
    * a prune job that runs it after the night's reconciles and backfills.
    */
@@ -69,6 +77,8 @@ export interface WorkerOptions extends JobSettings {
   now?: () => number;
   /** At most this many dates per nightly run when catching up (env CONCORD_NIGHTLY_CATCHUP_DAYS, default 31). */
   nightlyCatchUpDays?: number;
+  /** How long a nightly reconcile waits for a stream behind its day, and how often it looks (jobs/stream-wait.ts; default 6 h, every 5 min). */
+  streamWait?: StreamWaitSettings;
 }
 
 /**
@@ -158,7 +168,7 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
         all.push(...considered);
         // One group (every pipeline): one enqueue per date for all of them, as before.
         const of = groups.size === 1 ? [undefined] : pipelines;
-        const jobs = (await Promise.all(of.flatMap((p) => dates.map((d) => fanOut!.enqueueReconcile(d, p, false, options.store === undefined ? {} : { store: options.store }))))).flat();
+        const jobs = (await Promise.all(of.flatMap((p) => dates.map((d) => fanOut!.enqueueReconcile(d, p, false, { waitForStream: true, ...(options.store === undefined ? {} : { store: options.store }) }))))).flat();
         if (dates.length > 0) log(`nightly: enqueued reconcile of ${dates.join(', ')}${groups.size === 1 ? '' : ` for ${pipelines.join(', ')}`} (${jobs.map((j) => j.id).join(', ')})`);
         // A day reconciled before (its reconcile job id ran already, or the store holds its version) with news since: a backfill redoes exactly those cells.
         const backfills = pending ? (await Promise.all(of.map((p) => fanOut!.enqueueBackfill(considered[0]!, considered.at(-1)!, p, pending, options.store)))).flat() : [];
@@ -181,6 +191,12 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
     if (kind === 'prune') return runPrune(job, token);
     const { pipeline, date } = job.data;
     if (!pipeline || !date) throw new Error(`job ${job.id} has no pipeline/date: ${JSON.stringify(job.data)}`);
+    // Before the day's lock: a job waiting for the stream holds neither the lock nor a worker's slot.
+    const note = kind === 'reconcile' && processors.streamBehind
+      ? await processors.streamBehind(pipeline, date)
+        .then((behind) => waitForStream(job, token, behind, (options.now ?? Date.now)(), options.streamWait ?? STREAM_WAIT_DEFAULTS, log))
+        .catch((error: unknown) => { throw error instanceof DelayedError ? error : jobFailure(job, error); })
+      : undefined;
     const lock = new DayLock(locks, lockKey(settings.prefix, pipeline, date), options.lockTtlMs ?? 30_000);
     if (!(await lock.acquire())) {
       log(`${job.id}: ${pipeline} ${date} is locked by another job; retrying in ${options.lockRetryMs ?? 2_000} ms`);
@@ -207,12 +223,11 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
       if (attempt > 0) log(`${job.id}: attempt ${attempt + 1}; the earlier one reached ${describeProgress(job.progress)} (see docs/operations.md: what a rerun redoes)`);
       const req = { date, pipeline, jobId: String(job.id), attempt, ...(job.data.allowEmpty ? { allowEmpty: true } : {}) };
       try {
-        return kind === 'reconcile' ? await processors.reconcile(req, progress) : await processors.backfill(req, progress);
+        if (kind !== 'reconcile') return await processors.backfill(req, progress);
+        const result = await processors.reconcile(req, progress);
+        return note === undefined ? result : { ...result, note };
       } catch (error) {
-        // Retrying cannot fix bad input or unexplained differences: fail at once, with the reason.
-        if (error instanceof ConcordError && !error.retriable && error.domain !== 'external') throw new UnrecoverableError(error.message);
-        if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) throw lastAttemptFailed(error, job.attemptsMade + 1, kind, pipeline, date);
-        throw error;
+        throw jobFailure(job, error);
       }
     } finally {
       await lock.release();
@@ -255,6 +270,16 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
     })();
   });
   return worker;
+}
+
+/**
+ * What a reconcile or backfill job's error becomes: retrying cannot fix bad input or unexplained
+ * differences (fail at once, with the reason); a last attempt's failure says how to run it again.
+ */
+function jobFailure(job: Job<JobData>, error: unknown): unknown {
+  if (error instanceof ConcordError && !error.retriable && error.domain !== 'external') return new UnrecoverableError(error.message);
+  if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) return lastAttemptFailed(error, job.attemptsMade + 1, job.data.kind, job.data.pipeline, job.data.date ?? '?');
+  return error;
 }
 
 /**

@@ -11,11 +11,13 @@ import { redisConnection } from '../../jobs/redis-connection.ts';
 import { openStore } from '../../store/open-store.ts';
 import { metricsFromFlags } from '../../serve/process-metrics.ts';
 import { loadSettings } from '../config.ts';
+import { loadNightlyWait } from '../nightly-wait-config.ts';
 import { loadRetention } from '../retention-config.ts';
 import { retentionSet } from '../../store/store-retention.ts';
 import { processLog } from '../logging.ts';
 import type { FlagValues } from '../args.ts';
 import { storeUrl } from './shared.ts';
+import { formatDuration } from '../../pipeline/time.ts';
 import { onStopSignals } from '../stop-signals.ts';
 
 // `concord jobs worker`: runs jobs until SIGINT/SIGTERM, then stops after the current one.
@@ -26,7 +28,8 @@ export async function runWorker(v: FlagValues, registry: Registry): Promise<numb
   const concurrency = Number(v.concurrency ?? 1);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new ConfigError(`--concurrency "${String(v.concurrency)}": use a whole number >= 1`);
   const settings = jobSettings();
-  const retention = loadRetention(v); // a bad setting said before Redis is asked
+  const retention = loadRetention(v); // bad settings said before Redis is asked
+  const streamWait = loadNightlyWait(v);
   const identity = storeIdentity(storeUrl(v));
   // Before anything starts: a worker on another store's queue prefix takes that store's jobs.
   const redis = redisConnection(settings.redisUrl);
@@ -42,11 +45,12 @@ export async function runWorker(v: FlagValues, registry: Registry): Promise<numb
   const served = await metricsFromFlags(v, sink);
   const store = await openStore(storeUrl(v), { registry }).catch(async (error: unknown) => { await served?.close(); throw error; });
   const worker = startWorker(defaultProcessors({ store, registry, archiveDir, reportDir: String(v['report-dir'] ?? '.concord/reports'), storeName: identity, timing: loadSettings(v), retention }), {
-    concurrency, log, pipelines: registry.pipelines.map((p) => p.name), store: identity, archive: archiveDir,
+    concurrency, log, pipelines: registry.pipelines.map((p) => p.name), store: identity, archive: archiveDir, streamWait,
     ...(served ? { metrics: served.metrics } : {}),
   });
   log(`worker started (redis ${redact(settings.redisUrl)}, queue prefix ${settings.prefix}, queue ${QUEUE}, store ${identity}, archive ${archiveDir}); ` +
     `${retentionSet(retention) ? `retention: keep days ${retention.keepDays ?? 'all'}, superseded versions ${retention.keepVersions ?? 'all'} (pruned after each nightly run)` : 'no retention set (nothing pruned)'}; ` +
+    `nightly reconciles wait up to ${formatDuration(streamWait.maxWaitMs)} for a stream behind their day (checked every ${formatDuration(streamWait.recheckMs)}); ` +
     'SIGINT/SIGTERM stops after the current job');
   // Not refused: a worker may start before the archiver's first flush. Said at once, not only in each failed job.
   if (!existsSync(archiveDir)) log(`warning: the archive ${resolve(archiveDir)} does not exist (yet): every job fails until \`concord archive --dir ${archiveDir}\` writes it; check --archive / CONCORD_ARCHIVE_DIR`);

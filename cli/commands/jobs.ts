@@ -7,13 +7,14 @@ import { describeRunTime, validateSchedule } from '../../jobs/schedule.ts';
 import { metricsFlags, metricsOptions } from '../../serve/process-metrics.ts';
 import type { CommandSpec, FlagValues } from '../args.ts';
 import { logFlags, logOptions } from '../logging.ts';
+import { nightlyWaitFlags, nightlyWaitOptions } from '../nightly-wait-config.ts';
 import { backfill, enqueue, waitDeadline, waitFor } from './jobs-enqueue.ts';
 import { runWorker } from './jobs-worker.ts';
 import { loadRegistry, storeFlags, storeOptions, timingFlags, timingOptions } from './shared.ts';
 
 /** Each subcommand's own options: another one given is refused with whose option it is (not ignored). */
 const SUB_FLAGS: Record<string, readonly string[]> = {
-  worker: ['archive', 'store', 'concurrency', 'report-dir', 'keep-days', 'keep-versions', ...Object.keys(metricsFlags), ...Object.keys(logFlags), ...Object.keys(timingFlags)],
+  worker: ['archive', 'store', 'concurrency', 'report-dir', 'keep-days', 'keep-versions', ...Object.keys(nightlyWaitFlags), ...Object.keys(metricsFlags), ...Object.keys(logFlags), ...Object.keys(timingFlags)],
   schedule: ['cron', 'tz'],
   unschedule: [],
   enqueue: ['date', 'pipeline', 'force', 'allow-empty', 'wait', 'timeout', 'store'],
@@ -68,6 +69,7 @@ export const jobsCommand: CommandSpec = {
     '--keep-days N              worker: the store\'s retention, run after each nightly run\'s jobs (a `prune__<date>` job):',
     '--keep-versions N          as `concord prune` (env CONCORD_RETENTION_DAYS / CONCORD_RETENTION_VERSIONS, or',
     '                           retentionDays / retentionVersions in --config); none set: nothing is pruned',
+    ...nightlyWaitOptions,
     ...metricsOptions.map((line) => line.replace('--metrics-port N          ', '--metrics-port N (worker) ')),
     ...logOptions.map((line) => line.replace(/^(--log-\S+ \S) {9}/, '$1 (worker)')),
     ...storeOptions,
@@ -81,7 +83,7 @@ export const jobsCommand: CommandSpec = {
   flags: {
     do: { type: 'string' }, date: { type: 'string' }, pipeline: { type: 'string' }, force: { type: 'boolean' }, wait: { type: 'boolean' }, timeout: { type: 'string' },
     'allow-empty': { type: 'boolean' }, from: { type: 'string' }, to: { type: 'string' }, cron: { type: 'string' }, tz: { type: 'string' },
-    archive: { type: 'string' }, 'report-dir': { type: 'string' }, 'keep-days': { type: 'string' }, 'keep-versions': { type: 'string' }, concurrency: { type: 'string' }, ...storeFlags, ...metricsFlags, ...logFlags, ...timingFlags,
+    archive: { type: 'string' }, 'report-dir': { type: 'string' }, 'keep-days': { type: 'string' }, 'keep-versions': { type: 'string' }, concurrency: { type: 'string' }, ...nightlyWaitFlags, ...storeFlags, ...metricsFlags, ...logFlags, ...timingFlags,
   },
   async run(v) {
     const sub = String(v.do ?? '');
@@ -167,7 +169,13 @@ export function statusLine(j: JobStatus): string {
   const why = !j.failedReason ? '' : j.state === 'failed' ? ` — failed: ${j.failedReason}` : ` (an earlier attempt failed: ${j.failedReason})`;
   const result = j.result ? ` ${JSON.stringify(j.result)}` : '';
   const progress = j.state === 'active' && j.progress ? ` ${JSON.stringify(j.progress)}` : '';
-  return `${j.id} ${j.state} attempts=${attemptsOf(j)}${progress}${result}${why}`;
+  // A nightly reconcile delayed while the stream is behind its day says so (jobs/stream-wait.ts).
+  const waiting = j.state === 'delayed' && j.data.streamWait && isWaiting(j.progress) ? ` — ${j.progress.waiting}` : '';
+  return `${j.id} ${j.state} attempts=${attemptsOf(j)}${progress}${result}${why}${waiting}`;
+}
+
+function isWaiting(progress: unknown): progress is { waiting: string } {
+  return typeof progress === 'object' && progress !== null && typeof (progress as { waiting?: unknown }).waiting === 'string';
 }
 
 /**

@@ -39,7 +39,11 @@ describe('the nightly run prunes the store after its reconciles', () => {
       },
     };
     const log: string[] = [];
-    const worker = startWorker(processors, { redisUrl: REDIS, prefix: jobs.settings.prefix, pipelines: [P], concurrency: 3, lockRetryMs: 100, log: (l) => log.push(l) });
+    // The store's watermark is the fixture's, weeks before the night's date: the reconcile would wait for
+    // the stream (jobs-stream-wait.test.ts). This worker does not wait.
+    const worker = startWorker(processors, {
+      redisUrl: REDIS, prefix: jobs.settings.prefix, pipelines: [P], concurrency: 3, lockRetryMs: 100, log: (l) => log.push(l), streamWait: { maxWaitMs: 0, recheckMs: 100 },
+    });
     try {
       const night = await jobs.queue.add('nightly', { kind: 'nightly', timeZone: 'UTC' }, { jobId: 'nightly-prune' });
       const date = previousDate(Date.now(), 'UTC');

@@ -82,7 +82,7 @@ describe('the timing settings and the retention layer the same way', () => {
     expect(loadSettings({ config: file, 'allowed-lateness': '0' }, { CONCORD_ALLOWED_LATENESS: '1m' })).toEqual({ allowedLateness: 0, maxOutOfOrderness: 1500 });
     const typo = configFile({ allowedLatenes: '1m' });
     const f = failure(() => loadSettings({ config: typo }, {}));
-    expect(f).toEqual({ code: 2, message: `concord x: config file ${typo}: unknown key "allowedLatenes"; known keys: maxOutOfOrderness, allowedLateness, maxWatermarkDrift, retentionDays, retentionVersions, upgradeFrom, serveHost, servePort, servePoll, serveMaxReads, serveMaxWaiting, serveLogLevel, serveArchive, serveRedis, kafka\n` });
+    expect(f).toEqual({ code: 2, message: `concord x: config file ${typo}: unknown key "allowedLatenes"; known keys: maxOutOfOrderness, allowedLateness, maxWatermarkDrift, retentionDays, retentionVersions, nightlyMaxWait, nightlyRecheck, upgradeFrom, serveHost, servePort, servePoll, serveMaxReads, serveMaxWaiting, serveLogLevel, serveArchive, serveRedis, kafka\n` });
   });
 
   it('loadRetention: whole numbers, config file < environment < flags, each error naming its source', () => {

@@ -1,0 +1,42 @@
+import { ConfigError } from '../pipeline/errors.ts';
+import type { Millis } from '../pipeline/time.ts';
+import { STREAM_WAIT_DEFAULTS, type StreamWaitSettings } from '../jobs/stream-wait.ts';
+import { duration, layered, readConfigFile, type Setting } from './layered-settings.ts';
+
+/** A duration of at least 100 ms: a recheck of 0 would start the waiting job again at once, over and over. */
+function recheckInterval(file: string, env: string, flag: string): Setting<Millis> {
+  const d = duration(file, env, flag);
+  return {
+    ...d,
+    read: (value, where) => {
+      const ms = d.read(value, where);
+      if (ms < 100) throw new ConfigError(`${where} ${String(value)}: use 100ms or more (e.g. 5m)`);
+      return ms;
+    },
+  };
+}
+
+/** How the nightly reconcile jobs wait for a stream behind their day: config file key, environment variable, flag (cli/layered-settings.ts). */
+export const NIGHTLY_WAIT_SETTINGS = {
+  maxWaitMs: duration('nightlyMaxWait', 'CONCORD_NIGHTLY_MAX_WAIT', 'nightly-max-wait'),
+  recheckMs: recheckInterval('nightlyRecheck', 'CONCORD_NIGHTLY_RECHECK', 'nightly-recheck'),
+};
+
+/**
+ * The worker's wait for the stream (jobs/stream-wait.ts), layered as the other settings: config file
+ * (`nightlyMaxWait`, `nightlyRecheck`) < environment (CONCORD_NIGHTLY_MAX_WAIT, CONCORD_NIGHTLY_RECHECK)
+ * < flags (--nightly-max-wait, --nightly-recheck); unset: 6h, every 5m.
+ */
+export function loadNightlyWait(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): StreamWaitSettings {
+  return { ...STREAM_WAIT_DEFAULTS, ...layered(NIGHTLY_WAIT_SETTINGS, flags, env, readConfigFile(flags, env)) };
+}
+
+export const nightlyWaitFlags = { 'nightly-max-wait': { type: 'string' }, 'nightly-recheck': { type: 'string' } } as const;
+
+export const nightlyWaitOptions = [
+  '--nightly-max-wait D       worker: the longest a nightly reconcile waits for a stream behind its day (its watermark',
+  '                           short of the day\'s end), then reconciles with a note (default 6h; 0: never waits; a',
+  '                           job enqueued by hand never waits); env CONCORD_NIGHTLY_MAX_WAIT, config nightlyMaxWait',
+  '--nightly-recheck D        worker: how often a waiting nightly reconcile looks again (default 5m);',
+  '                           env CONCORD_NIGHTLY_RECHECK, config nightlyRecheck',
+];
