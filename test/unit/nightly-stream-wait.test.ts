@@ -49,11 +49,13 @@ describe('a reconcile job and a stream behind its day', () => {
 
   it('jobs status says why a job waits, and counts its checks as no attempts', () => {
     const why = 'waiting for the stream: watermark at 2026-11-23T08:00:00.000Z, the day is final at 2026-11-24T00:05:30.000Z; ...';
-    const job = { id: 'reconcile__p__2026-11-23', name: 'reconcile', attemptsMade: 0, attemptsStarted: 0, progress: { waiting: why } };
+    // Started three times (BullMQ counts each check's start), checked three times: no attempt yet.
+    const job = { id: 'reconcile__p__2026-11-23', name: 'reconcile', attemptsMade: 0, attemptsStarted: 3, progress: { waiting: why } };
     const data = { kind: 'reconcile' as const, pipeline: 'p', date: DAY, waitForStream: true, streamWait: { since: 0, checks: 3 } };
     expect(statusLine({ ...job, state: 'delayed', data })).toBe(`reconcile__p__2026-11-23 delayed attempts=0 — ${why}`);
     // Delayed for another reason (a retry's backoff, a locked day): nothing said, as before.
-    expect(statusLine({ ...job, state: 'delayed', progress: 0, data: { kind: 'reconcile', pipeline: 'p', date: DAY } })).toBe('reconcile__p__2026-11-23 delayed attempts=0');
+    expect(statusLine({ ...job, state: 'active', progress: 0, attemptsStarted: 4, data })).toBe('reconcile__p__2026-11-23 active attempts=1');
+    expect(statusLine({ ...job, state: 'delayed', progress: 0, attemptsStarted: 1, data: { kind: 'reconcile', pipeline: 'p', date: DAY } })).toBe('reconcile__p__2026-11-23 delayed attempts=1');
   });
 
   it('the wait is a layered setting: flag over environment over config file, a bad one named', () => {
