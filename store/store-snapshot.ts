@@ -29,6 +29,16 @@ export interface RowQuery {
 }
 
 export interface TopKey { cell: string; key: KeyValues; total: number | null; windows: number }
+
+/**
+ * How /top combines a key's windows into the number it ranks by: `sum` adds them up (a count or a sum
+ * over windows that do not overlap: the total of the range), `max` / `min` the largest / smallest window
+ * (Prometheus' max_over_time / min_over_time), `mean` their plain mean (avg_over_time: each window weighs
+ * the same, whatever its number of events).
+ */
+export const TOP_RANKS = ['sum', 'max', 'min', 'mean'] as const;
+export type TopRank = (typeof TOP_RANKS)[number];
+const RANK_SQL: Record<Exclude<TopRank, 'sum'>, string> = { max: 'max(v)', min: 'min(v)', mean: 'avg(v)' };
 export interface DayState { liveGeneration: number; generations: number[]; reconciliations: { status: string; generation: number | null; at: number }[] }
 export interface StoredLateEvent {
   pipeline: string; day: string; source: string; offset: number; evaluatedOnArrival: boolean; record: Record<string, unknown>;
@@ -104,18 +114,20 @@ export class StoreSnapshot {
   }
 
   /**
-   * The `n` keys with the largest sum of `aggregate` over the windows starting in [from, to) (one window: its value).
+   * The `n` keys with the largest `rank` (default `sum`) of `aggregate` over the windows starting in [from, to) (one window: its value).
    * `decimals` (rows.ts exactDigitsOf): the values are whole numbers of 10^-decimals, summed as integers, so
    * the total is the double nearest the exact sum (24541.47, not 24541.469999999998; 2^53 + 2, not 2^53).
+   * A max or min is one window's stored value as it is.
    */
-  async top(pipeline: string, o: { from: number; to: number; aggregate: string; n: number; version: 'live' | number; decimals?: number | null }): Promise<TopKey[]> {
+  async top(pipeline: string, o: { from: number; to: number; aggregate: string; n: number; version: 'live' | number; decimals?: number | null; rank?: TopRank }): Promise<TopKey[]> {
     const params: SqlValue[] = [pipeline, o.from, o.to];
     const p = (v: SqlValue) => { params.push(v); return `$${params.length}`; };
     // The aggregate's name reaches SQL only as a parameter: a JSON key (PostgreSQL) or a JSON pointer (DuckDB, RFC 6901).
     const value = this.q.backend === 'postgres'
       ? `CAST((r.values_json::jsonb ->> ${p(o.aggregate)}) AS DOUBLE PRECISION)`
       : `TRY_CAST(json_extract_string(r.values_json, ${p(`/${o.aggregate.replaceAll('~', '~0').replaceAll('/', '~1')}`)}) AS DOUBLE)`;
-    const d = o.decimals ?? null;
+    const rank = o.rank ?? 'sum';
+    const d = rank === 'sum' ? o.decimals ?? null : null;
     if (d !== null && !(Number.isInteger(d) && d >= 0 && d <= MAX_DECIMAL_SCALE)) throw new RangeError(`decimals: 0..${MAX_DECIMAL_SCALE}, got ${d}`);
     const unit = 10 ** (d ?? 0);
     // Each stored value is the double nearest m / 10^d: times 10^d, rounded, is m again (|m| < 2^53; past
@@ -123,7 +135,7 @@ export class StoreSnapshot {
     // `v`: each window's value, extracted from its JSON once.
     const fits = `abs(v) < ${2 ** 62 / unit}`;
     const exact = d === null ? 'NULL' : `sum(CASE WHEN ${fits} THEN CAST(round(v * ${unit}) AS BIGINT) END)`;
-    const rest = d === null ? 'sum(v)' : `sum(CASE WHEN NOT (${fits}) THEN v END)`;
+    const rest = rank !== 'sum' ? RANK_SQL[rank] : d === null ? 'sum(v)' : `sum(CASE WHEN NOT (${fits}) THEN v END)`;
     const live = o.version === 'live';
     const rows = await this.q.query(
       `SELECT cell, key_json, exact, rest, windows, CASE WHEN exact IS NULL AND rest IS NULL THEN NULL

@@ -53,7 +53,7 @@ export function mountLive(root, shell) {
     const spanSelect = el('select', { 'aria-label': 'range', onchange: (e) => { choice.get(p.name).span = Number(e.target.value); schedule(0); } },
       [...new Set([3600e3, 2 * 3600e3, 4 * 3600e3, 6 * 3600e3, 24 * 3600e3, spanOf(p)])].sort((a, b) => a - b)
         .map((ms) => el('option', { value: ms, selected: ms === spanOf(p) }, `last ${ms / 3600e3} h`)));
-    const what = p.key.length === 0 ? 'one global series' : `top ${TOP} ${p.key.join(', ')} by the sum of their windows in the range`;
+    const what = p.key.length === 0 ? 'one global series' : `top ${TOP} ${p.key.join(', ')} by the table's total`;
     return el('article', { class: 'card', 'data-pipeline': p.name, 'data-testid': 'chart-card', 'aria-label': p.name },
       el('h2', {}, p.name),
       el('div', { class: 'sub' }, `${p.window.kind} ${p.window.size}${p.window.every ? ` every ${p.window.every}` : ''}${p.window.offset_ms ? ` at offset ${p.window.offset}` : ''} windows · ${what} · B ${p.max_out_of_orderness}, L ${p.allowed_lateness}`),
@@ -184,6 +184,7 @@ export function mountLive(root, shell) {
     const rangeLabel = card.querySelector('[data-role="range"]');
     rangeLabel.textContent = `${fmt.time(range.from)} – ${fmt.time(range.to)}`;
     const fn = p.aggregates.find((a) => a.name === aggregate)?.fn;
+    const total = totalLabel(p.window, p.aggregates, aggregate);
     const table = card.querySelector('[data-testid="top-table"]');
     let series, rowsOut, drawn;
     if (p.key.length === 0) {
@@ -195,7 +196,7 @@ export function mountLive(root, shell) {
     } else {
       // One bounded request names the top keys and reads their windows (the keys never travel in the URL:
       // however long they are, the URL stays short).
-      const { top, rows } = await topWindows(`/api/pipelines/${encodeURIComponent(p.name)}/windows`, { ...range, top: TOP, by: aggregate, limit: 5000 });
+      const { top, rows } = await topWindows(`/api/pipelines/${encodeURIComponent(p.name)}/windows`, { ...range, top: TOP, by: aggregate, rank: total.rank, limit: 5000 });
       drawn = rows;
       const keys = top.keys.map((k) => JSON.stringify(k.key));
       const byKey = new Map(keys.map((k) => [k, []]));
@@ -213,7 +214,6 @@ export function mountLive(root, shell) {
     const holder = card.querySelector('[data-testid="chart"]');
     charts.get(p.name)?.dispose();
     charts.set(p.name, timeChart(holder, series, { fill: p.key.length > 0 && COUNTING.has(fn) ? 0 : null }));
-    const total = totalLabel(p.window, p.aggregates, aggregate);
     clear(table).append(
       el('tr', {}, el('th', {}, ''), el('th', {}, p.key.length ? p.key.join(', ') : 'series'),
         el('th', { class: 'num', 'data-testid': 'total-header', title: p.key.length ? total.title : undefined }, p.key.length ? total.header : ''),
@@ -223,7 +223,7 @@ export function mountLive(root, shell) {
         el('td', { class: 'key' }, clipped(fmt.key(r.key))), el('td', { class: 'num' }, r.total === null ? '' : fmt.num(r.total)),
         el('td', { class: 'num' }, fmt.num(r.latest)), el('td', { class: 'num' }, fmt.num(r.windows)))));
     for (const b of table.querySelectorAll('[data-color]')) b.style.color = b.dataset.color;
-    Object.assign(table.dataset, range, { aggregate });
+    Object.assign(table.dataset, range, { aggregate, rank: total.rank });
   }
 
   async function renderAlerts(p, card) {

@@ -6,6 +6,7 @@ import { presentCondition } from '../../pipeline/filter.ts';
 import { presentValue } from '../../schemas/schema.ts';
 import { exactDigitsOf } from '../../store/rows.ts';
 import type { StoreSnapshot } from '../../store/store-reader.ts';
+import { TOP_RANKS, type TopRank } from '../../store/store-snapshot.ts';
 import type { ServeContext } from '../context.ts';
 import { rangeDays, rangeDaysSchema } from '../range-days.ts';
 import {
@@ -83,6 +84,12 @@ function aggregateOf(def: PipelineDefinition & { kind: 'windowed' }, by: string 
   return name;
 }
 
+/** `rank` of /top and /windows?top: how a key's windows make the number it is ranked by (store-snapshot.ts TopRank). */
+const rankChoice = {
+  type: 'string', enum: [...TOP_RANKS],
+  description: 'how a key\'s windows in the range make its `total`: `sum` (default) adds them up (a count or a sum of windows that do not overlap: the total of the range); `max` / `min` the largest / smallest window (max_over_time / min_over_time: for a max, a min, a percentile, a distinct count, or a hopping window\'s count); `mean` the windows\' plain mean (avg_over_time: for an average). Keys are ranked largest first',
+} as const;
+
 const topKeys = { type: 'array', items: { type: 'object', properties: { key: anyObject, total: { type: ['number', 'null'] }, windows: { type: 'integer' } } } } as const;
 
 const pipelineAnswer = { type: 'object', additionalProperties: true, description: 'name, kind, input, key, window, aggregates or rule, B and L, definition_version' } as const;
@@ -114,7 +121,7 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
     return { ...describePipeline(def), store };
   });
 
-  app.get<{ Params: { pipeline: string }; Querystring: { date?: string; from?: string; to?: string; key?: string[]; top?: number; by?: string; asOf?: string; version?: string; limit: number; cursor?: string } }>(
+  app.get<{ Params: { pipeline: string }; Querystring: { date?: string; from?: string; to?: string; key?: string[]; top?: number; by?: string; rank?: TopRank; asOf?: string; version?: string; limit: number; cursor?: string } }>(
     '/api/pipelines/:pipeline/windows', {
       schema: {
         tags, summary: 'Window results of a windowed pipeline by time range and keys, live, at a version, or as of a past instant',
@@ -126,10 +133,11 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
             ...rangeQuery, key: keyParameter('a key: JSON object of the key fields, or a one-field key\'s value; repeat for several'),
             top: { type: 'integer', minimum: 1, maximum: LIMITS.top.max, description: 'instead of key: the windows of the range\'s top-N keys by `by` (as /top ranks them; the range at most 2 days); a request that does not carry the keys, however long they are' },
             by: { type: 'string', maxLength: 300, description: 'with top: the aggregate the keys are ranked by (default the first)' },
+            rank: { ...rankChoice, description: `with top (default sum): ${rankChoice.description}` },
             asOf: instant, version, limit: limit(LIMITS.windows), cursor,
           },
         },
-        response: { 200: page(windowRow, { pipeline: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, version: {}, as_of: { type: ['string', 'null'] }, days: rangeDaysSchema, top: { ...topKeys, description: 'with top: the ranked keys (as /top answers them); absent otherwise' } }), ...errors },
+        response: { 200: page(windowRow, { pipeline: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, version: {}, as_of: { type: ['string', 'null'] }, days: rangeDaysSchema, rank: { type: 'string', description: 'with top: how the keys were ranked' }, top: { ...topKeys, description: 'with top: the ranked keys (as /top answers them); absent otherwise' } }), ...errors },
       },
     }, async (req) => {
       const def = pipelineOf(ctx.registry, req.params.pipeline);
@@ -139,6 +147,7 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
       const asOf = q.asOf === undefined ? undefined : parseInstant('asOf', q.asOf);
       const ver = parseVersion('version', q.version);
       if (q.by !== undefined && q.top === undefined) throw badParameter('by', 'by ranks the keys of top: give top too');
+      if (q.rank !== undefined && q.top === undefined) throw badParameter('rank', 'rank says how the keys of top are ranked: give top too');
       if (q.top !== undefined && q.key !== undefined) throw badParameter('top', 'give key or top, not both');
       if (q.top !== undefined && asOf !== undefined) throw badParameter('top', 'top ranks the keys of a version (version=...), not of asOf');
       const by = q.top === undefined ? undefined : aggregateOf(def, q.by);
@@ -149,7 +158,7 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
         const range = parseRange(q, { end: await newestEnd(s, def, q), defaultSpan: 6 * HOUR, maxSpan: q.top === undefined ? 31 * DAY : 2 * DAY });
         if (asOf === undefined) await requireVersion(s, def, range, ver);
         // top: the keys ranked in this same snapshot, so the rows are those of exactly the keys listed.
-        const top = by === undefined ? undefined : await s.top(def.name, { ...range, aggregate: by, n: q.top!, version: ver, decimals: exactDigitsOf(def, by) });
+        const top = by === undefined ? undefined : await s.top(def.name, { ...range, aggregate: by, n: q.top!, version: ver, decimals: exactDigitsOf(def, by), rank: q.rank ?? 'sum' });
         if (top) cells.push(...top.map((k) => k.cell));
         const rows = top?.length === 0 ? [] : await s.rows(def.name, {
           ...range, kind: 'window', version: asOf === undefined ? ver : { asOf }, cells, limit: q.limit,
@@ -159,23 +168,23 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
         return {
           pipeline: def.name, from: isoMillis(range.from), to: isoMillis(range.to), version: asOf === undefined ? ver : null, as_of: asOf === undefined ? null : isoMillis(asOf),
           days: await rangeDays(s, def, range, asOf === undefined ? ver : { asOf }, ctx.reader.sealDelayMs),
-          ...(top ? { top: top.map((k) => ({ key: k.key, total: k.total, windows: k.windows })) } : {}),
+          ...(top ? { rank: q.rank ?? 'sum', top: top.map((k) => ({ key: k.key, total: k.total, windows: k.windows })) } : {}),
           rows: rows.map(windowJson), next_cursor: last && rows.length === q.limit ? encodeCursor(listing, [last.windowStart, last.cell]) : null,
         };
       });
     });
 
-  app.get<{ Params: { pipeline: string }; Querystring: { by?: string; n: number; window?: string; date?: string; from?: string; to?: string; version?: string } }>(
+  app.get<{ Params: { pipeline: string }; Querystring: { by?: string; rank: TopRank; n: number; window?: string; date?: string; from?: string; to?: string; version?: string } }>(
     '/api/pipelines/:pipeline/top', {
       schema: {
         tags, summary: 'The top-N keys of a window (or of a range of windows) by an aggregate',
-        description: '`window`: one window\'s start: its values (an instant where no window starts: 400, naming the start before it). Otherwise a range (`date`, or `from`..`to`, default the hour before the newest window, at most 2 days): the aggregate summed over the range\'s windows.',
+        description: '`window`: one window\'s start: its values (an instant where no window starts: 400, naming the start before it). Otherwise a range (`date`, or `from`..`to`, default the hour before the newest window, at most 2 days): each key\'s windows combined as `rank` says (default: summed).',
         params: pipelineParams,
         querystring: {
           type: 'object', additionalProperties: false,
-          properties: { by: { type: 'string', maxLength: 300, description: 'an aggregate of the pipeline (default its first)' }, n: limit(LIMITS.top), window: instant, ...rangeQuery, version },
+          properties: { by: { type: 'string', maxLength: 300, description: 'an aggregate of the pipeline (default its first)' }, rank: { ...rankChoice, default: 'sum' }, n: limit(LIMITS.top), window: instant, ...rangeQuery, version },
         },
-        response: { 200: { type: 'object', properties: { pipeline: { type: 'string' }, by: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, days: rangeDaysSchema, keys: topKeys } }, ...errors },
+        response: { 200: { type: 'object', properties: { pipeline: { type: 'string' }, by: { type: 'string' }, rank: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, days: rangeDaysSchema, keys: topKeys } }, ...errors },
       },
     }, async (req) => {
       const def = pipelineOf(ctx.registry, req.params.pipeline);
@@ -188,9 +197,9 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
       return ctx.reader.read(async (s) => {
         const range = window !== undefined ? { from: window, to: window + 1 } : parseRange(q, { end: await newestEnd(s, def, q), defaultSpan: HOUR, maxSpan: 2 * DAY });
         await requireVersion(s, def, range, ver);
-        const keys = await s.top(def.name, { ...range, aggregate: by, n: q.n, version: ver, decimals: exactDigitsOf(def, by) });
+        const keys = await s.top(def.name, { ...range, aggregate: by, n: q.n, version: ver, decimals: exactDigitsOf(def, by), rank: q.rank });
         return {
-          pipeline: def.name, by, from: isoMillis(range.from), to: isoMillis(range.to), version: ver, days: await rangeDays(s, def, range, ver, ctx.reader.sealDelayMs),
+          pipeline: def.name, by, rank: q.rank, from: isoMillis(range.from), to: isoMillis(range.to), version: ver, days: await rangeDays(s, def, range, ver, ctx.reader.sealDelayMs),
           keys: keys.map((k) => ({ key: k.key, total: k.total, windows: k.windows })),
         };
       });

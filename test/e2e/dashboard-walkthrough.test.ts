@@ -139,23 +139,38 @@ describe('the dashboard with a user\'s own pipelines and a partly reconciled day
   }, 30_000);
 
   // "avg_fare over the range" read 600 for fares of 5 to 22 (the windows' averages added up), and a
-  // hopping window's count counted each ride three times under the same words.
-  it('live view: the top table says what its total is: over the range for a tumbling count, a sum of windows otherwise', async () => {
+  // hopping window's count counted each ride three times under the same words; then the keys were still
+  // ranked by those sums. Each aggregate is now ranked by its own combination and the header says which.
+  it('live view: the top table ranks by the aggregate\'s own combination and says which', async () => {
     await page.goto(`${base}/#/live`);
     const card = (p: string) => page.locator(`[data-testid="chart-card"][data-pipeline="${p}"]`);
     await card(FARES).locator('[data-testid="top-row"]').first().waitFor();
     await card(HOP).locator('[data-testid="top-row"]').first().waitFor();
     expect(await card(FARES).locator('[data-testid="total-header"]').textContent()).toBe('rides over the range');
     const hopHeader = card(HOP).locator('[data-testid="total-header"]');
-    expect(await hopHeader.textContent()).toBe('sum of the windows\' avg_fare');
-    expect(await hopHeader.getAttribute('title')).toMatch(/an avg added up is no avg over the range/);
-    // The numbers stay /top's.
+    expect(await hopHeader.textContent()).toBe('mean of the windows\' avg_fare');
+    expect(await hopHeader.getAttribute('title')).toMatch(/each window weighing the same/);
+    // The totals are each key's windows' mean over the chart's range, computed here from the rows themselves.
     const table = card(HOP).locator('[data-testid="top-table"]');
-    const top = await api(`/api/pipelines/${HOP}/top?by=avg_fare&n=10&from=${await table.getAttribute('data-from')}&to=${await table.getAttribute('data-to')}`);
-    expect(await table.locator('[data-testid="top-row"]').evaluateAll((rows) => rows.map((r) => Number((r as any).dataset.total)))).toEqual(top.keys.map((k: any) => k.total));
+    const range = `from=${await table.getAttribute('data-from')}&to=${await table.getAttribute('data-to')}`;
+    const rows = (await api(`/api/pipelines/${HOP}/windows?${range}&limit=5000`)).rows as { key: { city: string }; values: { avg_fare: number; rides: number } }[];
+    const combined = (f: (xs: number[]) => number, of: 'avg_fare' | 'rides') => {
+      const byKey = new Map<string, number[]>();
+      for (const r of rows) byKey.set(JSON.stringify(r.key), [...(byKey.get(JSON.stringify(r.key)) ?? []), r.values[of]]);
+      return [...byKey].map(([k, xs]) => [k, f(xs)] as const).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    };
+    const shown = async () => table.locator('[data-testid="top-row"]').evaluateAll((trs) => trs.map((r) => [(r as any).dataset.key, Number((r as any).dataset.total)]));
+    const means = new Map(combined((xs) => xs.reduce((a, b) => a + b, 0) / xs.length, 'avg_fare'));
+    const ranked = await shown();
+    expect(ranked.length).toBe(Math.min(10, means.size));
+    for (const [key, total] of ranked) expect(total, key).toBeCloseTo(means.get(key)!, 9);
+    expect(ranked.map(([, t]) => t)).toEqual([...ranked.map(([, t]) => t)].sort((a, b) => b - a));
+    // A hopping window's count: ranked by its largest window (a sum counts each ride 3 times).
     await card(HOP).locator('select[aria-label="aggregate"]').selectOption('rides');
-    await card(HOP).locator('[data-testid="total-header"]', { hasText: 'sum of the windows\' rides' }).waitFor();
+    await card(HOP).locator('[data-testid="total-header"]', { hasText: 'max of the windows\' rides' }).waitFor();
     expect(await card(HOP).locator('[data-testid="total-header"]').getAttribute('title')).toContain('each event counts in 3 of them');
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('[data-pipeline="rides_hopping"] [data-testid="top-table"]')?.dataset.aggregate === 'rides');
+    expect((await shown()).map(([, t]) => t)).toEqual(combined((xs) => Math.max(...xs), 'rides').map(([, t]) => t));
     // The chart's time axis says its zone.
     expect(await card(FARES).locator('[data-testid="chart"]').getAttribute('data-x-label')).toBe('time (UTC)');
     expect(problems).toEqual([]);
