@@ -176,7 +176,11 @@ export class ServeMetrics {
       for (const def of this.o.definitions.pipelines) {
         const t = totals.get(def.name);
         const days = Object.fromEntries(DAY_STATUSES.map((x) => [x, 0])) as Record<DayStatusName, number>;
-        const { last: newest } = await s.extent(def.name);
+        // Up to its newest window, or its watermark when that is later: a rule that raised no alert has
+        // no row, yet days the stream covered and a reconciliation published (counted 0 before 2026-12-07).
+        const { last: newestWindow } = await s.extent(def.name);
+        const w = t?.watermark ?? null;
+        const newest = newestWindow === null ? w : w === null ? newestWindow : Math.max(newestWindow, w);
         if (newest !== null) {
           const toDay = dayOfMs(newest), fromDay = dayOfMs(newest - (STATUS_DAYS - 1) * DAY);
           const states = await s.dayStates(def.name, fromDay, toDay);
