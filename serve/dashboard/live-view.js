@@ -142,7 +142,7 @@ export function mountLive(root, shell) {
       const card = cards.querySelector(`[data-pipeline="${CSS.escape(p.name)}"]`);
       if (!card) continue;
       if (!s?.newest) {
-        card.querySelector('[data-testid="chart"], [data-testid="alerts"]')?.replaceChildren(el('p', { class: 'muted' }, 'no results of this pipeline in the store yet'));
+        card.querySelector('[data-testid="chart"], [data-testid="alerts"]')?.replaceChildren(el('p', { class: 'muted', 'data-testid': 'no-results' }, noResults(p, s)));
         continue;
       }
       try {
@@ -159,6 +159,17 @@ export function mountLive(root, shell) {
     refreshes++;
     updated.textContent = `updated ${fmt.clock(status.server_time)} UTC · ${document.body.dataset.liveEvents ?? 0} live events`;
     updated.dataset.refreshes = String(refreshes);
+  }
+
+  /**
+   * What a card without a row says. A rule that raised no alert has no row either, yet the stream read
+   * its input: "no results yet" sent the user to run what had run (found 2026-12-07 on a reconciled day).
+   */
+  function noResults(p, s) {
+    if (!s?.watermark) return 'no results of this pipeline in the store yet';
+    return p.kind === 'rule'
+      ? `no alert: the stream reached ${fmt.time(s.watermark)} (its watermark) and the rule raised none`
+      : `no window: the stream reached ${fmt.time(s.watermark)} (its watermark) and wrote none (did its filters keep no event?)`;
   }
 
   function renderStats(status, dead) {
