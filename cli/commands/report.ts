@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { isoMillis } from '../../pipeline/time.ts';
 import { definitionVersion, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { envNumber } from '../../pipeline/env-number.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
@@ -165,7 +166,16 @@ function checkHeld(reader: StoreReader, registry: Registry, selected: readonly P
 
 /** The report as JSON: as read, but a reconciliation that replaced no version says so with null (its record: -1), as the API does. */
 function reportJson(r: DayReport<ReportRows>) {
-  return { ...r, pipelines: r.pipelines.map((p) => ({ ...p, reconciliation: p.reconciliation && { ...p.reconciliation, previous_generation: previousVersionOf(p.reconciliation) } })) };
+  return {
+    ...r,
+    pipelines: r.pipelines.map((p) => ({
+      ...p,
+      // status.watermark stays epoch milliseconds (what scripts read since it was written); watermark_at is
+      // the same instant in ISO, as the API and every other time of this report say it.
+      status: { ...p.status, watermark_at: typeof p.status.watermark === 'number' && Number.isFinite(p.status.watermark) ? isoMillis(p.status.watermark) : null },
+      reconciliation: p.reconciliation && { ...p.reconciliation, previous_generation: previousVersionOf(p.reconciliation) },
+    })),
+  };
 }
 
 /** A day's live rows of a snapshot, read a part at a time in `current`'s order. */

@@ -26,6 +26,16 @@ afterAll(async () => {
 });
 
 const digest = (bytes: Buffer) => ({ sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length });
+/**
+ * json since 2026-12-07: each pipeline's status also says its watermark in ISO (`watermark_at`, its last
+ * field); without those lines the bytes are the golden ones, so nothing else changed.
+ */
+const WATERMARK_AT = /,\n\s*"watermark_at": (?:null|"[^"]*")/g;
+const asBefore = (format: string, text: string) => {
+  if (format !== 'json') return Buffer.from(text, 'utf8');
+  expect(text.match(WATERMARK_AT)?.length ?? 0).toBe((JSON.parse(text) as { pipelines: unknown[] }).pipelines.length);
+  return Buffer.from(text.replace(WATERMARK_AT, ''), 'utf8');
+};
 
 describe.each([
   { name: 'DuckDB', store: () => ({ url: `duckdb:${join(ws.dir, 'store.duckdb')}`, env: {} as Record<string, string> }) },
@@ -40,12 +50,12 @@ describe.each([
       for (const page of ['', '997']) {
         const r = concord(args, { ...env, CONCORD_REPORT_PAGE_ROWS: page });
         expect(r.code, r.stderr).toBe(0);
-        expect(digest(Buffer.from(r.stdout, 'utf8')), `stdout, page ${page || 'default'}`).toEqual(GOLDEN[format]);
+        expect(digest(asBefore(format, r.stdout)), `stdout, page ${page || 'default'}`).toEqual(GOLDEN[format]);
       }
       const file = join(ws.dir, `report-${format}-${env.CONCORD_STORE_SCHEMA ?? 'duckdb'}.${format}`);
       const w = concord([...args, '--output', file], { ...env, CONCORD_REPORT_PAGE_ROWS: '997' });
       expect(w.code, w.stderr).toBe(0);
-      expect(digest(readFileSync(file)), '--output').toEqual(GOLDEN[format]);
+      expect(digest(asBefore(format, readFileSync(file, 'utf8'))), '--output').toEqual(GOLDEN[format]);
     }, 120_000);
   }
 });

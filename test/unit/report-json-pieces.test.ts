@@ -27,9 +27,17 @@ const collect = async (pieces: AsyncIterable<string>) => {
 describe('report --format json', () => {
   it('is the same text as one JSON.stringify of the report, made a row at a time', async () => {
     const pieces = await collect(jsonPieces(report));
-    const whole = JSON.stringify(report, null, 2) + '\n';
+    const whole = JSON.stringify({ ...report, pipelines: report.pipelines.map((p) => ({ ...p, status: { ...p.status, watermark_at: null } })) }, null, 2) + '\n';
     expect(pieces.join('')).toBe(whole);
     expect(Math.max(...pieces.map((p) => p.length))).toBeLessThan(whole.length / 100);
+  });
+
+  // status.watermark was epoch milliseconds where the API and the rest of the report say instants in ISO.
+  it('says the day\'s watermark in ISO too (watermark_at), keeping the epoch milliseconds', async () => {
+    const at = Date.UTC(2026, 10, 23, 12, 59, 37, 286);
+    const one: DayReport = { date: '2026-11-23', pipelines: [{ ...report.pipelines[1]!, status: { ...status, watermark: at } }] };
+    const json = JSON.parse((await collect(jsonPieces(one))).join(''));
+    expect(json.pipelines[0].status).toMatchObject({ watermark: at, watermark_at: '2026-11-23T12:59:37.286Z' });
   });
 
   it('of a day without pipelines', async () => {
