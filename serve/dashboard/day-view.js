@@ -176,7 +176,8 @@ export function mountDay(root, shell, date) {
         el('td', {}, String(v.version)), el('td', {}, v.kind), el('td', {}, v.live ? 'live' : v.status),
         // Which definition computed the version's rows (two: a day streamed under a changed definition).
         el('td', { 'data-field': 'definition' }, Object.keys(v.definition_versions ?? {}).join(' + ') || '—'), el('td', {}, fmt.time(v.created_at)),
-        el('td', {}, fmt.time(v.live_since)), el('td', {}, v.job_id ?? ''))));
+        // The job id names the pipeline: cut to what the other columns leave (a long name squeezed them to a letter a line).
+        el('td', {}, fmt.time(v.live_since)), el('td', { class: 'key', 'data-field': 'job' }, clipped(v.job_id ?? '')))));
   }
 
   async function sideBySideChart(day, p, def) {

@@ -12,7 +12,8 @@ import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // The live view with a user's pipeline names as long as they write them, and a rule that raised no alert
 // (a real browser, Debian's chromium). A 100-character name ran past its card (one word, never wrapped),
-// and a rule whose stream had read the day said "no results of this pipeline in the store yet".
+// and a rule whose stream had read the day said "no results of this pipeline in the store yet"; in the day
+// view the version table's job id (which names the pipeline) squeezed the other columns to a few letters a line.
 const ws = tempWorkspace('concord-dashboard-long-names-');
 let browser: Browser | undefined;
 let close: (() => Promise<void>) | undefined;
@@ -31,6 +32,7 @@ const registry = parseDefinitions({
     [RULE]: { input: 'requests', key: 'user_id', rule: { within: '2m', count: true, more_than: 4, output: 'n' } },
   },
 }, 'test');
+const DATE = '2026-11-23';
 const T0 = Date.UTC(2026, 10, 23, 10);
 const W = T0 + 3 * 300_000;
 
@@ -46,6 +48,7 @@ describe('the live view with long names and a rule without alerts', () => {
     await writer.writeRealtime(rows);
     await writer.setWatermark(LONG, W);
     await writer.setWatermark(RULE, W);
+    await writer.publishDay(LONG, DATE, rows, { jobId: `reconcile:${LONG}:${DATE}`, provenance: 'reconciled' });
     await writer.close();
     const server = await buildServer({ registry, reader: await openStoreReader(url, { registry }), log: createLogger('silent') });
     close = () => server.close();
@@ -68,6 +71,24 @@ describe('the live view with long names and a rule without alerts', () => {
     const quiet = card(RULE).locator('[data-testid="no-results"]');
     await quiet.waitFor();
     expect(await quiet.textContent()).toBe('no alert: the stream reached 2026-11-23 10:15Z (its watermark) and the rule raised none');
+
+    await page.goto(`${base}/#/day/${DATE}`);
+    const versions = page.locator(`[data-testid="day-card"][data-pipeline="${LONG}"] [data-testid="versions"]`);
+    await versions.locator('[data-testid="version-row"]').nth(1).waitFor();
+    // Every cell's text on one line (a Range has one box per line it takes); the job id whole in its title.
+    const lines = await versions.evaluate((t) => [...t.querySelectorAll('th, td')].map((c) => {
+      const doc = (globalThis as any).document;
+      const texts = doc.createTreeWalker(c, 4 /* NodeFilter.SHOW_TEXT */);
+      const tops = new Set<number>();
+      for (let n = texts.nextNode(); n; n = texts.nextNode()) {
+        const r = doc.createRange();
+        r.selectNodeContents(n);
+        for (const b of r.getClientRects()) tops.add(Math.round(b.top));
+      }
+      return [c.textContent, tops.size];
+    }));
+    expect(lines.filter(([, n]) => n > 1)).toEqual([]);
+    expect(await versions.locator('[data-field="job"] .clip').nth(1).getAttribute('title')).toBe(`reconcile:${LONG}:${DATE}`);
     expect(problems).toEqual([]);
   }, 90_000);
 });
