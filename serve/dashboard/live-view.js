@@ -183,7 +183,10 @@ export function mountLive(root, shell) {
           el('dt', {}, 'wall clock'), el('dd', { 'data-field': 'lag', 'data-value': s.lag_ms ?? '' }, fmt.lag(s.lag_ms)),
           el('dt', {}, 'newest'), el('dd', {}, fmt.time(s.newest)),
           el('dt', {}, 'late events'), el('dd', { 'data-field': 'late', 'data-value': s.late_events }, fmt.num(s.late_events)),
-          el('dt', {}, 'dead letters'), el('dd', { 'data-field': 'dead-letters', 'data-value': dl ?? '' }, dl === null || dl === undefined ? '–' : fmt.num(dl)))));
+          el('dt', {}, 'dead letters'), el('dd', { 'data-field': 'dead-letters', 'data-value': dl ?? '' }, dl === null || dl === undefined ? '–' : fmt.num(dl)),
+          // Results the stream wrote into a reconciled day wait for a backfill: the charts show the reconciled
+          // version without them, while the watermark moves on (a chart that "stopped" said nothing of why).
+          ...(s.dirty_cells > 0 ? [el('dt', {}, 'dirty cells'), el('dd', { 'data-field': 'dirty', 'data-value': s.dirty_cells, class: 'warn', title: 'windows the stream changed in a reconciled day: the charts show the reconciled version without them until `concord backfill --date D --archive DIR` (or the nightly job) recomputes them' }, `${fmt.num(s.dirty_cells)} (run concord backfill)`)] : []))));
     }
   }
 

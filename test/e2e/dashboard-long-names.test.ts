@@ -12,7 +12,8 @@ import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // The live view with a user's pipeline names as long as they write them, and a rule that raised no alert
 // (a real browser, Debian's chromium). A 100-character name ran past its card (one word, never wrapped),
-// and a rule whose stream had read the day said "no results of this pipeline in the store yet"; in the day
+// a rule whose stream had read the day said "no results of this pipeline in the store yet", a chart
+// stopped while the stream wrote into a reconciled day (its dirty cells unsaid); in the day
 // view the version table's job id (which names the pipeline) squeezed the other columns to a few letters a line.
 const ws = tempWorkspace('concord-dashboard-long-names-');
 let browser: Browser | undefined;
@@ -37,7 +38,7 @@ const T0 = Date.UTC(2026, 10, 23, 10);
 const W = T0 + 3 * 300_000;
 
 describe('the live view with long names and a rule without alerts', () => {
-  it('wraps a long pipeline name inside its card and says that a quiet rule raised no alert up to its watermark', async () => {
+  it('wraps a long pipeline name inside its card, says that a quiet rule raised no alert and that a reconciled day waits for a backfill', async () => {
     const url = `duckdb:${join(ws.dir, 'store.duckdb')}`;
     const writer = await openStore(url, { registry });
     const def = registry.pipelines.find((p) => p.name === LONG) as PipelineDefinition;
@@ -49,6 +50,8 @@ describe('the live view with long names and a rule without alerts', () => {
     await writer.setWatermark(LONG, W);
     await writer.setWatermark(RULE, W);
     await writer.publishDay(LONG, DATE, rows, { jobId: `reconcile:${LONG}:${DATE}`, provenance: 'reconciled' });
+    // A window the stream wrote after the day was reconciled: a dirty cell, not in the live version.
+    await writer.writeRealtime([{ ...rows[0]!, windowStart: T0 + 3 * 300_000, windowEnd: T0 + 4 * 300_000, key: { endpoint: '/late' } }]);
     await writer.close();
     const server = await buildServer({ registry, reader: await openStoreReader(url, { registry }), log: createLogger('silent') });
     close = () => server.close();
@@ -68,6 +71,10 @@ describe('the live view with long names and a rule without alerts', () => {
     expect(fit.text).toBe(LONG);
     expect(fit.scroll).toBeLessThanOrEqual(fit.width);
     expect(fit.heading).toBeLessThanOrEqual(fit.card);
+    // The reconciled day's stream writes wait for a backfill: said beside the watermark, with what to run.
+    const dirty = page.locator(`[data-testid="stat"][data-pipeline="${LONG}"] [data-field="dirty"]`);
+    expect(await dirty.textContent()).toBe('1 (run concord backfill)');
+    expect(await page.locator(`[data-testid="stat"][data-pipeline="${RULE}"] [data-field="dirty"]`).count()).toBe(0);
     const quiet = card(RULE).locator('[data-testid="no-results"]');
     await quiet.waitFor();
     expect(await quiet.textContent()).toBe('no alert: the stream reached 2026-11-23 10:15Z (its watermark) and the rule raised none');
