@@ -6,13 +6,18 @@ import type { WindowResult } from '../../schemas/results.ts';
 import { createLogger } from '../../serve/logger.ts';
 import { buildServer } from '../../serve/server.ts';
 import { openStore, openStoreReader } from '../../store/open-store.ts';
+import { PG_URL, testSchemas } from '../fixtures/postgres.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // /top ranked every aggregate by its windows' values added up: the slowest endpoint by max latency was
 // the one with the most windows (a key with 3 windows of max 100 ms ranked above one with a 250 ms max).
 // `rank` combines a key's windows as the aggregate needs: max, min, mean, or sum (the default, unchanged).
 const ws = tempWorkspace('concord-serve-top-rank-');
-afterAll(() => ws.cleanup());
+const schemas = testSchemas();
+afterAll(async () => {
+  ws.cleanup();
+  await schemas.drop();
+});
 
 const P = 'latency_per_endpoint';
 const registry = parseDefinitions({
@@ -35,17 +40,23 @@ function windows(endpoint: string, values: { max_ms: number; min_ms: number; avg
   }));
 }
 
-describe('concord serve: /top and /windows?top rank keys by the aggregate\'s own combination', () => {
+const backends = [
+  { name: 'embedded DuckDB', url: () => `duckdb:${join(ws.dir, 'store.duckdb')}`, schema: () => undefined as string | undefined },
+  { name: 'PostgreSQL', url: () => PG_URL, schema: () => schemas.next('serve') as string | undefined },
+];
+
+describe.each(backends)('concord serve on $name: /top and /windows?top rank keys by the aggregate\'s own combination', (b) => {
   it('max by the largest window, min by the smallest, mean by the windows\' mean, sum added up', async () => {
-    const url = `duckdb:${join(ws.dir, 'store.duckdb')}`;
-    const writer = await openStore(url, { registry });
+    const url = b.url();
+    const schema = b.schema();
+    const writer = await openStore(url, { registry, ...(schema ? { schema } : {}) });
     // /busy: many ordinary windows; /slow: one window with the slowest request and the fastest one.
     await writer.writeRealtime([
       ...windows('/busy', [0, 1, 2, 3].map(() => ({ max_ms: 100, min_ms: 20, avg_ms: 60, requests: 10 }))),
       ...windows('/slow', [{ max_ms: 250, min_ms: 5, avg_ms: 90, requests: 2 }, { max_ms: 30, min_ms: 25, avg_ms: 28, requests: 1 }]),
     ]);
     await writer.close();
-    const server = await buildServer({ registry, reader: await openStoreReader(url, { registry }), log: createLogger('silent') });
+    const server = await buildServer({ registry, reader: await openStoreReader(url, { registry, ...(schema ? { schema } : {}) }), log: createLogger('silent') });
     const get = async (path: string) => {
       const r = await server.app.inject(path);
       return { status: r.statusCode, body: r.json() };
