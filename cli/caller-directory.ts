@@ -29,5 +29,18 @@ export function callerDirectory(env: NodeJS.ProcessEnv = process.env, cwd = proc
  */
 export function useCallerDirectory(): void {
   const dir = callerDirectory();
-  if (dir !== undefined) process.chdir(dir);
+  if (dir === undefined) return;
+  started = process.cwd();
+  process.chdir(dir);
+}
+
+let started: string | undefined;
+
+/**
+ * The directory this process started in, before `useCallerDirectory` moved to the caller's: where its own
+ * node options resolve (`--import tsx` finds tsx from there), so where a child running this CLI must start.
+ * The child moves to the caller's directory itself, from the same INIT_CWD.
+ */
+export function startDirectory(): string {
+  return started ?? process.cwd();
 }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { ConfigError } from '../../pipeline/errors.ts';
+import { startDirectory } from '../caller-directory.ts';
 import { onStopSignal } from '../stop-signals.ts';
 
 /** `--workers N`: a positive integer (1 = this process is the worker). */
@@ -31,8 +32,10 @@ export async function runWorkerProcesses(n: number, values: Record<string, strin
       if (value === undefined || value === false) continue;
       args.push(`--${flag}`, ...(value === true ? [] : [String(value)]));
     }
+    // Started where this process started: `npm run concord` from another directory has this one in the
+    // caller's, where `--import tsx` of execArgv does not resolve (every worker failed ERR_MODULE_NOT_FOUND).
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
-      stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CONCORD_WORKERS: '1', CONCORD_LOG_WORKER: id },
+      cwd: startDirectory(), stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CONCORD_WORKERS: '1', CONCORD_LOG_WORKER: id },
     });
     const exited = new Promise<WorkerExit>((resolve) => {
       child.on('error', (error) => {
