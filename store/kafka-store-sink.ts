@@ -84,6 +84,8 @@ export class KafkaStoreSink {
   private floors = new Map<string, Map<number, number>>();
   /** The consumer's positions past the markers after each write's last record (sink-positions.ts). */
   private readonly positions: SinkPositions;
+  /** The group member while it runs: the positions commit the group's offsets through it. */
+  private consumer: BatchConsumer | undefined;
   private stopRun!: () => void;
   private failRun!: (error: unknown) => void;
 
@@ -104,6 +106,7 @@ export class KafkaStoreSink {
     }, (pipeline, w) => options.store.setWatermark(pipeline, w));
     this.positions = new SinkPositions(options.store, this.groupId, [this.names.results, this.names.late, this.names.deadLetter], {
       owned: (topic) => this.owned.get(topic) ?? [], next: (topic, p) => this.watch.next(topic, p),
+      commit: (topic, p, next) => this.consumer?.commit(topic, p, next) ?? Promise.resolve(),
     });
   }
 
@@ -133,7 +136,7 @@ export class KafkaStoreSink {
     // Every report still on the (compacted) watermarks topic: one read before the group's committed
     // offsets may have passed reports whose W a stopped sink had not written yet.
     for (const [key, value] of await readLatestByKey(this.o.settings, this.names.watermarks)) this.watermarks.accept(value, `${this.names.watermarks} key ${key}`);
-    const consumer = await BatchConsumer.start(this.o.settings, {
+    const consumer = this.consumer = await BatchConsumer.start(this.o.settings, {
       groupId: this.groupId,
       topics: [this.names.results, this.names.late, this.names.watermarks, this.names.deadLetter],
       onPosition: (p) => this.watch.position(p.topic, p.partition, p.next),
@@ -177,17 +180,22 @@ export class KafkaStoreSink {
         this.readToEnd().then((done) => { if (done) this.stopRun(); }, () => undefined);
       }
     }, Math.min(1_000, quiet ?? 5_000));
+    let positionsRecorded: Promise<void> = Promise.resolve();
     try {
       await stopped;
+      // A clean stop, before leaving the group: only a member commits the group's offsets with the store's.
+      positionsRecorded = this.positions.record(true);
+      await positionsRecorded.catch(() => undefined);
     } finally {
       clearInterval(timer);
       lag?.stop();
       await consumer.stop().catch(() => undefined);
+      this.consumer = undefined;
     }
     try {
       // A W whose rows are written by now goes in too (stopped by a signal: the rest waits for the next run).
       await this.settleWatermarks();
-      await this.positions.record(true);
+      await positionsRecorded;
       // Every batch flushed before its offsets committed: nothing is buffered here.
       await this.sayMixedDays();
     } catch (error) {

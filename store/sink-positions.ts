@@ -7,6 +7,8 @@ const POSITIONS_EVERY_MS = 10_000;
 export interface ConsumerPositions {
   owned(topic: string): readonly number[];
   next(topic: string, partition: number): number | undefined;
+  /** Commits the group's offset of a partition this member owns (best effort: a partition handed away refuses it). */
+  commit?(topic: string, partition: number, next: number): Promise<void>;
 }
 
 /**
@@ -19,6 +21,8 @@ export interface ConsumerPositions {
  * did not answer when the sink stopped, or its write failed) ends that: the position would pass it. And
  * a position only moves the store's offset on from this sink's own last one (its start's, or its last
  * write's): a store restored under a running sink keeps the older offset it resumes from.
+ * The group's offset goes there too: it stopped at the offset after the last record, so every start after a
+ * clean stop found the store one marker ahead of its group and said it resumed from the store's offsets.
  */
 export class SinkPositions {
   /** Per `topic:partition`, the offset the store is known to hold reads to. */
@@ -65,6 +69,8 @@ export class SinkPositions {
       for (const move of moves) {
         await this.store.advanceSinkOffset(this.groupId, move);
         this.wrote(move.topic, move.partition, move.to);
+        // The store is the truth at the next start; a commit refused (a rebalance) only leaves the group behind it.
+        await this.consumer.commit?.(move.topic, move.partition, move.to).catch(() => undefined);
       }
     })().finally(() => { this.inFlight = undefined; });
     return this.inFlight;

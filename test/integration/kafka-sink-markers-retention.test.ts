@@ -6,7 +6,7 @@ import { pageViewsPerMinute, seedRegistry } from '../../examples/seed.ts';
 import { withTiming } from '../../pipeline/definition.ts';
 import { openStore } from '../../store/open-store.ts';
 import { KafkaStoreSink } from '../../store/kafka-store-sink.ts';
-import { deleteGroups, deleteRecordsBefore, endOffsets } from '../../stream/kafka/admin.ts';
+import { committedOffsets, deleteGroups, deleteRecordsBefore, endOffsets } from '../../stream/kafka/admin.ts';
 import { BatchProducer, kafkaSettings, TransactionalProducer } from '../../stream/kafka/client.ts';
 import { topicNames } from '../../stream/kafka/topics.ts';
 import { KafkaWorker } from '../../stream/kafka-worker.ts';
@@ -62,5 +62,38 @@ describe('concord sink: a partition emptied by retention past the markers after 
     const lateEnd = (await endOffsets(s, names.late)).get(0)!;
     await deleteRecordsBefore(s, names.late, new Map([[0, lateEnd]]));
     expect(await sink()).toMatchObject({ results: 0, late: 0 });
+  }, 180_000);
+
+  it('a clean stop leaves the group\'s offsets at the store\'s: the next start resumes without a word', async () => {
+    // The group committed the offset after each batch's last record, the store the position past the
+    // commit marker: every start after a clean stop said "resuming sink group G from this store's
+    // offsets, not the group's: ... (1 offsets already in the store, not written again)" for each
+    // partition, on every restart of a sink nothing had happened to.
+    const prefix = await seedTopicsUnderNewPrefix('sinkclean', s, topics);
+    const names = topicNames(prefix);
+    const producer = await BatchProducer.connect(s);
+    await producer.send([0, 1, 2, 20, 1, 21].map((m, i) => ({
+      topic: names.input('clicks'), partition: 0, key: '/a', value: JSON.stringify({ event_id: `c${i}`, ts: T0 + m * 60_000 + 10, url: '/a', visitor_id: `v${i}` }),
+    })));
+    await producer.close();
+    expect((await new KafkaWorker({ pipelines: [def], settings: s, workerId: 'clean', partitions: 1, stopWhenIdleMs: 1_500 }).run()).late).toBe(1);
+    const group = `${prefix}concord-store-sink`;
+    groups.push(group);
+    const lines: string[] = [];
+    const store = await openStore(`duckdb:${join(dir, 'clean.duckdb')}`, { registry: seedRegistry() });
+    try {
+      const sink = () => new KafkaStoreSink({ settings: s, store, pipelines: [def], groupId: group, stopWhenIdleMs: 1_000, log: (l) => lines.push(l) }).run();
+      expect((await sink()).late).toBe(1);
+      const held = await store.sinkOffsets(group);
+      for (const topic of [names.results, names.late]) {
+        expect(held.get(topic)?.get(0), topic).toBe((await endOffsets(s, topic)).get(0));
+        expect(await committedOffsets(s, group, topic), topic).toEqual(held.get(topic));
+      }
+      lines.length = 0;
+      expect(await sink()).toMatchObject({ results: 0, late: 0 });
+      expect(lines.join('\n')).not.toContain('resuming sink group');
+    } finally {
+      await store.close();
+    }
   }, 180_000);
 });

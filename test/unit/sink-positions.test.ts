@@ -36,4 +36,21 @@ describe('a sink\'s consumer positions in its store', () => {
     await positions.record(true);
     expect(moved).toEqual([]);
   });
+
+  it('commits the group\'s offset where it moved the store\'s: a clean stop leaves the group at the store\'s offsets', async () => {
+    const moved: string[] = [];
+    const committed: string[] = [];
+    const store = { advanceSinkOffset: async (_g: string, m: { topic: string; partition: number; to: number }) => void moved.push(`${m.topic}:${m.partition}@${m.to}`) } as unknown as SqlResultStore;
+    const positions = new SinkPositions(store, 'g', ['late'], {
+      owned: () => [0, 1], next: (_t, p) => (p === 0 ? 8 : 5),
+      commit: async (t, p, next) => {
+        if (p === 1) throw new Error('REBALANCE_IN_PROGRESS'); // handed away meanwhile: the store's offset still moved
+        committed.push(`${t}:${p}@${next}`);
+      },
+    }, 60_000);
+    positions.started(new Map([['late', new Map([[0, 7], [1, 4]])]]));
+    await positions.record(true);
+    expect(moved).toEqual(['late:0@8', 'late:1@5']);
+    expect(committed).toEqual(['late:0@8']);
+  });
 });
