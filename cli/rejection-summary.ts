@@ -1,5 +1,5 @@
 import { shellWord } from '../pipeline/names.ts';
-import { topReasons, type RejectionReasons } from '../stream/rejection-reasons.ts';
+import { groupText, isMalformedJson, topGroups, topReasons, type RejectionReasons } from '../stream/rejection-reasons.ts';
 
 /** Reasons named in a summary: the few that explain most dead letters. */
 const SHOWN = 3;
@@ -34,11 +34,17 @@ export interface RefusedInput {
  */
 export function mostRefusedWarning(r: RefusedInput): string | null {
   if (r.read < MIN_JUDGED || r.deadLetters * 2 <= r.read) return null;
-  const [top] = topReasons(r.reasons, 1);
+  const [top] = topGroups(r.reasons, 1);
   const share = Math.round((100 * r.deadLetters) / r.read);
-  const reason = top === undefined ? '' : `, ${top[1]} of them for: ${top[0]}`;
+  const reason = top === undefined ? '' : `, ${top.count} of them for: ${groupText(top)}`;
+  const head = `!! ${r.deadLetters} of ${r.read} ${r.unit} (${share}%) of schema ${r.schema} went to the dead letters${reason}. `;
+  // Most of the input no JSON at all: the schema is not what to check.
+  if (top !== undefined && isMalformedJson(top) && top.count * 2 > r.deadLetters) {
+    return head + `The input is not JSON lines, one JSON object per line: a CSV file, one JSON array or pretty-printed JSON? ` +
+      'Give it as JSON lines (a JSON array: `jq -c \'.[]\' FILE`)';
+  }
   const explain = r.pipelines[0] !== undefined ? `\`concord explain --pipeline ${shellWord(r.pipelines[0])}\` shows where each field is read from, ` : '';
-  return `!! ${r.deadLetters} of ${r.read} ${r.unit} (${share}%) of schema ${r.schema} went to the dead letters${reason}. ` +
+  return head +
     `Check the schema's fields, paths and aliases against the events (${explain}\`concord validate\` checks the definitions file); ` +
     'a required field the events carry elsewhere refuses nearly every event';
 }

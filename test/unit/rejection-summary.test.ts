@@ -2,9 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { MIN_JUDGED, mostRefusedWarning, reasonsText } from '../../cli/rejection-summary.ts';
 import { OTHER_REASONS, countRejection, topReasons, type RejectionReasons } from '../../stream/rejection-reasons.ts';
 
+/** Dead letters of a field (`field: ...`, the reason's prefix), or of no field. */
 const tally = (counts: Array<[string, number]>): RejectionReasons => {
   const reasons: RejectionReasons = new Map();
-  for (const [reason, n] of counts) for (let i = 0; i < n; i++) countRejection(reasons, reason);
+  for (const [reason, n] of counts) {
+    const field = /^(\w+): /.exec(reason)?.[1] ?? null;
+    for (let i = 0; i < n; i++) countRejection(reasons, { field: field === 'malformed' ? null : field, reason });
+  }
   return reasons;
 };
 const typo = 'user_id: is required (nor at "usr.id": no "usr" in the event)';
@@ -14,9 +18,25 @@ describe('dead letters per reason', () => {
     const reasons = tally([['malformed JSON', 1], [typo, 5], ['status: expected an integer', 2]]);
     expect(topReasons(reasons, 2)).toEqual([[typo, 5], ['status: expected an integer', 2]]);
     const many: RejectionReasons = new Map();
-    for (let i = 0; i < 150; i++) countRejection(many, `malformed JSON at position ${i}`);
+    for (let i = 0; i < 150; i++) countRejection(many, { field: `f${i}`, reason: `f${i}: is required` });
     expect(many.size).toBe(101);
-    expect(many.get(OTHER_REASONS)).toBe(50);
+    expect(many.get(OTHER_REASONS)?.count).toBe(50);
+  });
+
+  it('counts the reasons quoting the line together: all malformed JSON as one, each field\'s values as one', () => {
+    // A CSV file read as JSON lines: each line's parse error names its own token and position. Before,
+    // each was a reason of its own: "99 (other reasons); 1 malformed JSON: ...; 1 malformed JSON: ...".
+    const reasons: RejectionReasons = new Map();
+    for (let i = 0; i < 150; i++) countRejection(reasons, { field: null, reason: `malformed JSON: Unexpected token 'o', "o${i},c1"... is not valid JSON` });
+    for (const v of ['"3"', '"4"', '1.5']) countRejection(reasons, { field: 'items', reason: `items: expected an integer, got ${v}` });
+    countRejection(reasons, { field: 'amount', reason: 'amount: 12.345 is not a number with at most 2 decimal places' });
+    for (let i = 0; i < 2; i++) countRejection(reasons, { field: null, reason: `line of ${2_000_000 + i} bytes is over the line limit of 1048576 bytes (CONCORD_MAX_LINE_BYTES)` });
+    expect(reasons.size).toBe(4);
+    expect(reasonsText(reasons, 156)).toBe(
+      '150 malformed JSON (lines that are not JSON; the first: Unexpected token \'o\', "o0,c1"... is not valid JSON); ' +
+      '3 items: refused for several values or reasons (the first: items: expected an integer, got "3"); ' +
+      '2 line of 2000000 bytes is over the line limit of 1048576 bytes (CONCORD_MAX_LINE_BYTES) (the first of several alike); and 1 more for 1 other reason',
+    );
   });
 
   it('the summary names the top three reasons with counts and what the others add up to', () => {
@@ -32,6 +52,15 @@ describe('dead letters per reason', () => {
     expect(warning).toBe(`!! 96 of 100 lines (96%) of schema access went to the dead letters, 95 of them for: ${typo}. ` +
       'Check the schema\'s fields, paths and aliases against the events (`concord explain --pipeline errors_per_path_1m` shows where each field is read from, ' +
       '`concord validate` checks the definitions file); a required field the events carry elsewhere refuses nearly every event');
+  });
+
+  it('says so when most of the input is no JSON at all: the schema is not what to check', () => {
+    const reasons: RejectionReasons = new Map();
+    for (let i = 0; i < 40; i++) countRejection(reasons, { field: null, reason: `malformed JSON: Unexpected token 'o', "o${i},c1"... is not valid JSON` });
+    const warning = mostRefusedWarning({ unit: 'lines', read: 40, deadLetters: 40, reasons, schema: 'orders', pipelines: ['revenue'] });
+    expect(warning).toBe('!! 40 of 40 lines (100%) of schema orders went to the dead letters, 40 of them for: malformed JSON (lines that are not JSON; ' +
+      'the first: Unexpected token \'o\', "o0,c1"... is not valid JSON). The input is not JSON lines, one JSON object per line: a CSV file, ' +
+      'one JSON array or pretty-printed JSON? Give it as JSON lines (a JSON array: `jq -c \'.[]\' FILE`)');
   });
 
   it('says nothing for half or less, nor for fewer events than it judges', () => {
