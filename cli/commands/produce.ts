@@ -12,6 +12,7 @@ import { probeBrokers } from '../../stream/kafka/admin.ts';
 import { concordTopics, defaultPartitions, inputTopic, NULL_RECORD_KEY, partitionKeyField, recordKey } from '../../stream/kafka/topics.ts';
 import type { CommandSpec } from '../args.ts';
 import { Progress } from '../progress.ts';
+import { MIN_JUDGED } from '../rejection-summary.ts';
 import { applyKafkaFlags, checkKafkaNames, kafkaFlags, kafkaConfigOption, kafkaOptions, loadRegistry, numberFlag, positiveIntegerFlag } from './shared.ts';
 
 /** The schemas the seeded generator writes (the seed definitions' two). */
@@ -75,6 +76,9 @@ export interface Sent {
    */
   keyless: number;
   blank: number;
+  /** Lines that are no JSON (keyed null among `unkeyed`), and the first one's offset and parse error. */
+  notJson: number;
+  firstNotJson: string | null;
   /** Lines that never became text (not UTF-8, over the line limit): not sent, and where the first was. */
   unsent: number;
   firstUnsent: string | null;
@@ -93,7 +97,7 @@ async function sendLines(schema: EventSchema, batches: AsyncIterable<SendBatch>,
   const s = kafkaSettings('concord-produce');
   const producer = await BatchProducer.connect(s);
   const topic = inputTopic(schema.name);
-  const sent: Sent = { lines: 0, unkeyed: 0, keyless: 0, blank: 0, unsent: 0, firstUnsent: null, seconds: 0 };
+  const sent: Sent = { lines: 0, unkeyed: 0, keyless: 0, blank: 0, notJson: 0, firstNotJson: null, unsent: 0, firstUnsent: null, seconds: 0 };
   const started = Date.now();
   const batch = sendBatchSize(rate);
   try {
@@ -139,14 +143,26 @@ export function inputRecords(schema: EventSchema, topic: string, b: SendBatch, f
     try {
       // A byte-order mark opens a file saved by a Windows editor; the workers read the event without it.
       key = recordKey(schema, JSON.parse(value.charCodeAt(0) === 0xfeff ? value.slice(1) : value));
-    } catch {
+    } catch (error) {
       key = null; // not JSON: sent anyway, for the dead-letter output
+      if (sent.notJson++ === 0) sent.firstNotJson = `offset ${(b.firstOffset ?? 0) + j}: ${error instanceof Error ? error.message : String(error)}`;
     }
     if (key === null) sent.unkeyed++;
     else if (key === NULL_RECORD_KEY && schema.fields[partitionKeyField(schema)]?.required) sent.keyless++;
     records.push({ topic, key, value });
   }
   return records;
+}
+
+/**
+ * A loud line when most of the file is no JSON (a CSV, one JSON array, pretty-printed JSON): every such
+ * line is sent and dead-lettered by the workers, and the summary's "keyed null" said it in passing.
+ */
+export function notJsonWarning(sent: Sent, input: string): string | null {
+  if (sent.lines < MIN_JUDGED || sent.notJson * 2 <= sent.lines) return null;
+  return `!! ${sent.notJson} of ${sent.lines} lines (${Math.round((100 * sent.notJson) / sent.lines)}%) of ${input} are not JSON (the first at ${sent.firstNotJson}): ` +
+    'the workers will dead-letter each of them. The input must be JSON lines, one JSON object per line: a CSV file, one JSON array or pretty-printed JSON? ' +
+    'Give it as JSON lines (a JSON array: `jq -c \'.[]\' FILE`)';
 }
 
 async function* linesOf(path: string): AsyncGenerator<SendBatch> {
@@ -202,6 +218,8 @@ export const produceCommand: CommandSpec = {
           `${sent.keyless ? `; ${sent.keyless} without ${keyPlaces(schema)}, a required field: the workers will dead-letter ${sent.keyless === 1 ? 'it' : 'them'}` : ''}` +
           `${sent.blank ? `; ${sent.blank} blank lines skipped` : ''}\n`,
       );
+      const notJson = notJsonWarning(sent, String(v.input));
+      if (notJson !== null) process.stderr.write(`${notJson}\n`);
       if (sent.unsent > 0) {
         process.stderr.write(`${sent.unsent} line${sent.unsent === 1 ? ' was' : 's were'} not sent, so no worker or archiver counts ${sent.unsent === 1 ? 'it' : 'them'} ` +
           `(first: ${sent.firstUnsent}); stream or archive the file itself to keep ${sent.unsent === 1 ? 'it' : 'them'} as dead letters, or mend the file\n`);

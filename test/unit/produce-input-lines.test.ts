@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { inputRecords, type Sent } from '../../cli/commands/produce.ts';
+import { inputRecords, notJsonWarning, type Sent } from '../../cli/commands/produce.ts';
 import { clicksSchema } from '../../examples/seed.ts';
 import { parseDefinitions } from '../../pipeline/definitions-file.ts';
 import { readJsonlFile } from '../../sources/jsonl-file.ts';
@@ -24,7 +24,7 @@ describe('produce --input: each line sent, skipped as blank, or said not sent', 
       Buffer.from('{"event_id":"x","url":"/\xff"}\n', 'latin1'),
       Buffer.from(`${click(4, `/${'u'.repeat(300)}`)}\n${click(5)}`),
     ]));
-    const sent: Sent = { lines: 0, unkeyed: 0, keyless: 0, blank: 0, unsent: 0, firstUnsent: null, seconds: 0 };
+    const sent: Sent = { lines: 0, unkeyed: 0, keyless: 0, blank: 0, notJson: 0, firstNotJson: null, unsent: 0, firstUnsent: null, seconds: 0 };
     const records: OutRecord[] = [];
     for await (const b of readJsonlFile(file, { maxLineBytes: 200, batchLines: 2 })) records.push(...inputRecords(clicksSchema, 't', b, 0, b.lines.length, sent));
     expect(records.map((r) => r.key)).toEqual(['/a', '/a']);
@@ -42,11 +42,27 @@ describe('produce --input: each line sent, skipped as blank, or said not sent', 
       pipelines: { n: { input: 'requests', key: [], window: { tumbling: '1m' }, aggregates: { n: 'count' } } },
     }, 'd.json').schema('requests');
     const count = async (required: boolean) => {
-      const sent: Sent = { lines: 0, unkeyed: 0, keyless: 0, blank: 0, unsent: 0, firstUnsent: null, seconds: 0 };
+      const sent: Sent = { lines: 0, unkeyed: 0, keyless: 0, blank: 0, notJson: 0, firstNotJson: null, unsent: 0, firstUnsent: null, seconds: 0 };
       for await (const b of readJsonlFile(file)) inputRecords(schemaOf(required), 't', b, 0, b.lines.length, sent);
       return sent;
     };
     expect(await count(true)).toMatchObject({ unkeyed: 2, keyless: 2 });
     expect(await count(false)).toMatchObject({ unkeyed: 2, keyless: 0 }); // an optional key: its own group, no dead letter
+  });
+
+  it('warns loudly when most lines are no JSON: a CSV file sent as it is', async () => {
+    // Before: "sent 40 lines ...; 40 keyed null (not a JSON object or a bad key value: ...)", exit 0, the
+    // only sign that every event of the file would be a dead letter.
+    const file = join(dir, 'orders.csv');
+    writeFileSync(file, ['event_id,ts,url,visitor_id', ...Array.from({ length: 39 }, (_, i) => `c${i},1795392000000,/a,v`)].join('\n'));
+    const sent: Sent = { lines: 0, unkeyed: 0, keyless: 0, blank: 0, notJson: 0, firstNotJson: null, unsent: 0, firstUnsent: null, seconds: 0 };
+    for await (const b of readJsonlFile(file)) sent.lines += inputRecords(clicksSchema, 't', b, 0, b.lines.length, sent).length;
+    expect(sent).toMatchObject({ lines: 40, notJson: 40, unkeyed: 40 });
+    expect(notJsonWarning(sent, 'orders.csv')).toBe(`!! 40 of 40 lines (100%) of orders.csv are not JSON (the first at offset 0: ${sent.firstNotJson!.slice('offset 0: '.length)}): ` +
+      'the workers will dead-letter each of them. The input must be JSON lines, one JSON object per line: a CSV file, one JSON array or pretty-printed JSON? ' +
+      'Give it as JSON lines (a JSON array: `jq -c \'.[]\' FILE`)');
+    expect(sent.firstNotJson).toMatch(/^offset 0: Unexpected token/);
+    // A few bad lines among events: the summary's count says enough.
+    expect(notJsonWarning({ ...sent, notJson: 20 }, 'orders.csv')).toBeNull();
   });
 });
