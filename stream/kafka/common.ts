@@ -224,7 +224,7 @@ export function kafkaFailure(what: string, s: KafkaSettings, error: unknown): Ka
   if (insecure !== undefined) return insecure;
   const unreachable = unreachableReason(error);
   if (unreachable !== undefined) {
-    return new KafkaClientError(`cannot reach the Kafka broker at ${s.brokers.join(',')} (${unreachable}): is it running? \`npm run infra:up\`, or set KAFKA_BROKERS`, error);
+    return new KafkaClientError(`cannot reach the Kafka broker at ${s.brokers.join(',')} (${unreachable}): is it running there? \`npm run infra:up\` starts one on this machine; or name the right address with --brokers or env KAFKA_BROKERS`, error);
   }
   // Said as it is, but still the dependency's and retriable: under a running worker it may be a broker
   // that has just restarted (a process restarted after exit 1, not given up after exit 2).

@@ -13,7 +13,7 @@ afterAll(() => ws.cleanup());
 const { file: rides } = ridesRegistry(ws.dir);
 const input = ws.file('rides.jsonl', [{ ride_id: 'r1', pickup_at: '2026-12-01T00:00:00Z', driver_id: 'd1', city: 'Lisbon', fare: '1.00', passengers: 1 }]);
 const noBroker = { KAFKA_BROKERS: '127.0.0.1:1' };
-const unreachable = /^cannot reach the Kafka broker at 127\.0\.0\.1:1 \(connect ECONNREFUSED 127\.0\.0\.1:1\): is it running\? `npm run infra:up`, or set KAFKA_BROKERS$/;
+const unreachable = /^cannot reach the Kafka broker at 127\.0\.0\.1:1 \(connect ECONNREFUSED 127\.0\.0\.1:1\): is it running there\? `npm run infra:up` starts one on this machine; or name the right address with --brokers or env KAFKA_BROKERS$/;
 
 function timed(args: string[], env: Record<string, string>) {
   const started = Date.now();

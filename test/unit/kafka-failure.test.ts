@@ -16,7 +16,7 @@ describe('kafkaFailure', () => {
   it('an unreachable broker: one sentence with the cause once and what to do, external and retriable', () => {
     const e = kafkaFailure('creating topics', s, refused());
     expect(e).toBeInstanceOf(KafkaClientError);
-    expect(e.message).toBe('cannot reach the Kafka broker at 127.0.0.1:1 (connect ECONNREFUSED 127.0.0.1:1): is it running? `npm run infra:up`, or set KAFKA_BROKERS');
+    expect(e.message).toBe('cannot reach the Kafka broker at 127.0.0.1:1 (connect ECONNREFUSED 127.0.0.1:1): is it running there? `npm run infra:up` starts one on this machine; or name the right address with --brokers or env KAFKA_BROKERS');
     expect(e.domain).toBe('external');
     expect(e.retriable).toBe(true);
   });
