@@ -84,6 +84,10 @@ function configSection(env: NodeJS.ProcessEnv): { file: string; data: Record<str
     throw new ConfigError(`config file ${file}: kafka: expected an object of client properties like {"security.protocol": "SASL_SSL"}, got ${JSON.stringify(kafka)}`);
   }
   for (const key of Object.keys(kafka)) {
+    // The first key a Kafka client's properties file holds: the brokers are a flag and a variable here.
+    if (key === 'bootstrap.servers' || key === 'brokers') {
+      throw new ConfigError(`config file ${file}: kafka: "${key}" is not read from the config file: name the brokers with --brokers or env KAFKA_BROKERS`);
+    }
     if (!(key in SECURITY_PROPERTIES)) throw new ConfigError(`config file ${file}: kafka: unknown key "${key}"; known keys: ${Object.keys(SECURITY_PROPERTIES).join(', ')}`);
   }
   return { file, data: kafka as Record<string, unknown> };

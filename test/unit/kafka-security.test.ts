@@ -58,6 +58,9 @@ describe('Kafka security settings', () => {
     expect([overridden.sasl?.username, overridden.sasl?.password.reveal()]).toEqual(['carol', 'other']);
     const typo = ws.file('typo.json', [{ kafka: { 'ssl.ca.file': 'ca.pem' } }]);
     expect(refused({ CONCORD_CONFIG: typo })).toMatch(/^config file .*typo\.json: kafka: unknown key "ssl\.ca\.file"; known keys: security\.protocol, /);
+    // A client properties file's first key: it listed the security keys and said nothing of where the brokers go.
+    const servers = ws.file('servers.json', [{ kafka: { 'bootstrap.servers': 'kafka-1:9092' } }]);
+    expect(refused({ CONCORD_CONFIG: servers })).toMatch(/^config file .*servers\.json: kafka: "bootstrap\.servers" is not read from the config file: name the brokers with --brokers or env KAFKA_BROKERS$/);
   });
 
   it('refuses what does not fit together, naming the setting and what to set', () => {
