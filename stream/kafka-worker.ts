@@ -68,6 +68,8 @@ export interface WorkerStats {
   late: number;
   /** Of those, per pipeline (each judges an event on its own). */
   latePerPipeline: Record<string, number>;
+  /** Rule events behind W but within the allowed lateness, evaluated on arrival (not in `late`; in the late topic, flagged). */
+  lateAccepted: number;
   results: number;
   transactions: number;
   /** Transactions the broker refused because the group had moved on (KIP-447 fencing). */
@@ -128,7 +130,7 @@ export class KafkaWorker {
   private readonly groupDrain: GroupDrain | undefined;
   /** Which partitions it owns, and what it does when that changes (assignments, refusals, drains). */
   private membership!: WorkerMembership;
-  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, firstRejection: null, rejectionReasons: new Map(), misKeyed: 0, firstMisKeyed: null, late: 0, latePerPipeline: {}, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0, alignmentPauses: 0, maxWatermarkSpreadMs: 0 };
+  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, firstRejection: null, rejectionReasons: new Map(), misKeyed: 0, firstMisKeyed: null, late: 0, latePerPipeline: {}, lateAccepted: 0, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0, alignmentPauses: 0, maxWatermarkSpreadMs: 0 };
 
   constructor(options: KafkaWorkerOptions) {
     this.o = options;

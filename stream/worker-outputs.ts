@@ -15,6 +15,8 @@ export interface OutputCounts {
   late: number;
   /** Of those, per pipeline (each judges an event on its own). */
   latePerPipeline: Record<string, number>;
+  /** Rule events behind W but within the allowed lateness, evaluated on arrival: in the late topic too, flagged. */
+  lateAccepted: number;
   results: number;
 }
 
@@ -91,7 +93,10 @@ export class WorkerOutputs {
         this.late(pipelineIndex, l, {});
       },
       // Recorded too (flagged), so reconcile knows every event this worker judged late, not only the dropped ones.
-      lateAccepted: (l) => this.late(pipelineIndex, l, { evaluated_on_arrival: true }),
+      lateAccepted: (l) => {
+        this.counts.lateAccepted++;
+        this.late(pipelineIndex, l, { evaluated_on_arrival: true });
+      },
     };
   }
 

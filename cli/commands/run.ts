@@ -128,10 +128,11 @@ export const runCommand: CommandSpec = {
     const stop = () => [...workers, ...merges].forEach((w) => w.stop());
     onStopSignal(stop);
     const schemas = [...bySchema.keys()];
-    const counts = (s: KafkaWorker['stats']) => ({ events: s.events, results: s.results, late: s.late, latePerPipeline: { ...s.latePerPipeline }, rejected: s.deadLetters, misKeyed: s.misKeyed, transactions: s.transactions });
+    const counts = (s: KafkaWorker['stats']) => ({ events: s.events, results: s.results, late: s.late, lateAccepted: s.lateAccepted, latePerPipeline: { ...s.latePerPipeline }, rejected: s.deadLetters, misKeyed: s.misKeyed, transactions: s.transactions });
     // The rejected by reason too: a misspelt path refuses most records for one reason (the first one said once).
     const said = (s: ReturnType<typeof counts>, schema: string, reasons: KafkaWorker['stats']['rejectionReasons']) =>
-      `${s.events} events, ${s.results} results, ${s.late} late, ${s.rejected} rejected${s.rejected > 0 ? ` (${reasonsText(reasons, s.rejected)})` : ''}, ${s.misKeyed > 0 ? `${s.misKeyed} not keyed by the partition key, ` : ''}${s.transactions} transactions` +
+      // The rule events evaluated on arrival are in the late topic too: said apart, as `stream` does (`results --late-output` exported more than this said).
+      `${s.events} events, ${s.results} results, ${s.late} late${s.lateAccepted > 0 ? ` (beyond the allowed lateness; ${s.lateAccepted} more within it, evaluated on arrival)` : ''}, ${s.rejected} rejected${s.rejected > 0 ? ` (${reasonsText(reasons, s.rejected)})` : ''}, ${s.misKeyed > 0 ? `${s.misKeyed} not keyed by the partition key, ` : ''}${s.transactions} transactions` +
       latePerPipeline(s.latePerPipeline, (bySchema.get(schema) ?? []).map((p) => p.name));
     // The first rejection of each input is said once, with where the others go (all rejected printed no reason).
     const toldRejection = new Set<number>();
