@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { closest } from '../pipeline/definitions-problems.ts';
 import { ConfigError } from '../pipeline/errors.ts';
 import type { PathUse } from './paths.ts';
 
@@ -41,7 +42,11 @@ export function parseCommandArgs(cmd: CommandSpec, argv: string[]): Record<strin
   try {
     parsed = parseArgs({ args: argv, options: { ...cmd.flags, ...DEFINITIONS_FLAG, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false, tokens: true });
   } catch (error) {
-    throw new ConfigError(`${error instanceof Error ? error.message : String(error)}\nRun \`concord ${cmd.name} --help\` for usage.`);
+    const message = error instanceof Error ? error.message : String(error);
+    // A slip of a flag (`--stop-when-idel`): named with the flag it is likely meant for, as a slip of a command is.
+    const unknown = /^Unknown option '--([^'=]+)'/.exec(message)?.[1];
+    const meant = unknown === undefined ? undefined : closest(unknown, [...Object.keys(cmd.flags), ...Object.keys(DEFINITIONS_FLAG), 'help']);
+    throw new ConfigError(`${message}${meant === undefined ? '' : ` (did you mean --${meant}?)`}\nRun \`concord ${cmd.name} --help\` for usage.`);
   }
   refuseConflictingRepeats(cmd, parsed.tokens);
   const values = parsed.values as Record<string, string | boolean | undefined>;

@@ -20,4 +20,10 @@ describe('command-line flags', () => {
   it('takes the same value twice, and a boolean twice', () => {
     expect(parseCommandArgs(cmd, ['--pipeline', 'a', '--pipeline=a', '--final', '--final'])).toMatchObject({ pipeline: 'a', final: true });
   });
+
+  it('names the flag an unknown one is likely a slip of (it said "Unknown option" only)', () => {
+    expect(() => parseCommandArgs(cmd, ['--pipelin', 'a'])).toThrow("Unknown option '--pipelin' (did you mean --pipeline?)\nRun `concord stream --help` for usage.");
+    expect(() => parseCommandArgs(cmd, ['--defintions', 'a.json'])).toThrow(/\(did you mean --definitions\?\)/);
+    expect(() => parseCommandArgs(cmd, ['--colour'])).toThrow(/^Unknown option '--colour'\nRun/);
+  });
 });
