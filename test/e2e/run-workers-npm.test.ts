@@ -4,6 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { deleteGroups } from '../../stream/kafka/admin.ts';
+import { kafkaSettings } from '../../stream/kafka/client.ts';
 import { deleteTopic, topicsStartingWith } from '../fixtures/kafka-topics.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
@@ -15,6 +17,7 @@ const ws = tempWorkspace('concord-workers-npm-');
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const prefix = `test-workers-npm-${randomUUID().slice(0, 6)}.`;
 afterAll(async () => {
+  await deleteGroups(kafkaSettings('concord-test'), [`${prefix}concord-orders`, `${prefix}concord-orders.merge`]);
   for (const topic of await topicsStartingWith(prefix)) await deleteTopic(topic);
   ws.cleanup();
 });
