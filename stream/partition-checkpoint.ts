@@ -101,6 +101,8 @@ export const OTHER_VERSION_ADVICE = 'if you changed the definition, run it under
 export function readPartitionCheckpoints(
   stored: ReadonlyMap<string, string>, head: string, pipelines: readonly PipelineDefinition[], source: string, topicId?: string,
 ): { checkpoints: (PartitionCheckpoint | undefined)[]; parts: string[][]; next: number } {
+  // Every changed pipeline named at once: a file edited in two places was refused for the first only.
+  const otherVersion: string[] = [];
   const checkpoints = pipelines.map((def) => {
     const text = stored.get(checkpointKey(head, def.name));
     if (!text) return undefined;
@@ -110,7 +112,8 @@ export function readPartitionCheckpoints(
       throw new ConcordError(`${def.name}: the checkpoint of ${source} was written by ${which} Concord (format ${cp.format ?? 1}); use a new --group`, { domain: 'user' });
     }
     if (cp.operator!.definition !== definitionVersion(def)) {
-      throw new ConcordError(`${def.name}: the checkpoint of ${source} is from another definition version; ${OTHER_VERSION_ADVICE}`, { domain: 'user' });
+      otherVersion.push(def.name);
+      return undefined;
     }
     if (topicId !== undefined && cp.topic_id !== undefined && cp.topic_id !== topicId) {
       throw new ConcordError(
@@ -121,6 +124,12 @@ export function readPartitionCheckpoints(
     }
     return cp as PartitionCheckpoint;
   });
+  if (otherVersion.length === 1) {
+    throw new ConcordError(`${otherVersion[0]}: the checkpoint of ${source} is from another definition version; ${OTHER_VERSION_ADVICE}`, { domain: 'user' });
+  }
+  if (otherVersion.length > 1) {
+    throw new ConcordError(`${otherVersion.join(', ')}: the checkpoints of ${source} are from other definition versions of each; ${OTHER_VERSION_ADVICE}`, { domain: 'user' });
+  }
   const nexts = new Set(checkpoints.map((cp) => cp?.next ?? 0));
   if (nexts.size > 1) throw new ConcordError(offsetsDisagree(source, pipelines, checkpoints), { domain: 'user' });
   const parts = pipelines.map((def, i) => (checkpoints[i] ? storedParts(stored, head, def.name) : []));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pageViewsPerMinute } from '../../examples/seed.ts';
+import { pageViewsPerMinute, uniqueVisitors5m } from '../../examples/seed.ts';
 import { withTiming } from '../../pipeline/definition.ts';
 import { createOperator } from '../../stream/operators/index.ts';
 import { CHECKPOINT_FORMAT, readPartitionCheckpoints } from '../../stream/partition-checkpoint.ts';
@@ -17,5 +17,14 @@ describe('a partition checkpoint of another definition version', () => {
     expect(read).toThrow(/a new --group/);
     expect(read).toThrow(/CONCORD_TOPIC_PREFIX/);
     expect(read).toThrow(/--definitions/);
+  });
+
+  it('names every pipeline of the partition whose checkpoint is of another version, not the first only', () => {
+    const views = withTiming(pageViewsPerMinute, { allowedLateness: 60_000 });
+    const visitors = withTiming(uniqueVisitors5m(), { allowedLateness: 60_000 });
+    const snapshot = (def: typeof views | typeof visitors) => JSON.stringify({ format: CHECKPOINT_FORMAT, next: 5, watermark: null, idle: false, operator: createOperator(def, new CollectingEmitter()).snapshot() });
+    const stored = new Map([['g|t|0|page_views_per_minute', snapshot(views)], ['g|t|0|unique_visitors_5m', snapshot(visitors)]]);
+    expect(() => readPartitionCheckpoints(stored, 'g|t|0', [pageViewsPerMinute, uniqueVisitors5m()], 'clicks:0'))
+      .toThrow(/^page_views_per_minute, unique_visitors_5m: the checkpoints of clicks:0 are from other definition versions of each; if you changed the definition, run it under a new --group/);
   });
 });
