@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { archivedSources } from '../batch/archive-reader.ts';
 import type { DuckDb } from '../batch/duckdb.ts';
 import { readArchiveRecovering } from '../batch/archive-recovery.ts';
@@ -146,16 +147,21 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
     // Hopping windows: the windows that skipped an event others took are in no late log (the event was
     // not late), so they are judged from the archive, as the workers judged them (per partition).
     const hopping = def.kind === 'windowed' && def.window.kind === 'hopping';
-    // With the log, only the skipped windows of the day's cells are wanted: judged from the day's hours on.
-    const judgeFiles = given !== undefined && hopping && range ? await filesFrom(input.archiveDir, def, range.from) : undefined;
-    const judged = (given === undefined || hopping) ? await judgedByPartition(def, input.archiveDir, db, { whenOneSource: given !== undefined, files: judgeFiles }) : undefined;
-    const logged = given ?? judged?.late;
     // Files listed as added before a check moved some of them to _corrupt/: only those still there.
     const present = input.archiveAdded && new Set(await listArchiveFiles(input.archiveDir, def.schema));
     const addedFiles = ruleDay && input.archiveAddedSince !== undefined
       ? await writtenAfter(ruleDay.files, input.archiveAddedSince)
       : input.archiveAdded?.filter((f) => present!.has(f));
     const added = given && addedFiles ? await loadArchiveAdded(db, def, input.archiveDir, addedFiles) : undefined;
+    // With the log, only the skipped windows of the day's cells are wanted: judged from the day's hours on.
+    // Never over the added files: the stream never read them, so no W judged their events (judged as a
+    // source of their own, an added event read as late for a window it was never counted in, with a
+    // watermark nobody met, and its cells were named late_beyond_lateness instead of archive_added).
+    const judgeFiles = given !== undefined && hopping
+      ? await withoutFiles(range ? await filesFrom(input.archiveDir, def, range.from) : undefined, added ? addedFiles : undefined, () => listArchiveFiles(input.archiveDir, def.schema))
+      : undefined;
+    const judged = (given === undefined || hopping) ? await judgedByPartition(def, input.archiveDir, db, { whenOneSource: given !== undefined, files: judgeFiles }) : undefined;
+    const logged = given ?? judged?.late;
     if (def.kind === 'windowed') return reconcileWindowed(db, def, input, evidence, { logged, skippedWindows: logged ? (judged?.skippedWindows ?? []) : [], added, quarantined, heldCause }, timeRanges, withReplayed);
     const older = input.lateLogBefore;
     const lateBefore = older && given && {
@@ -191,6 +197,16 @@ async function judgedByPartition(
     pipeline: def.name, event: l.event, position: l.position, watermark: l.watermark, ...(l.window ? { windowStart: l.window.start, windowEnd: l.window.end } : {}),
   });
   return { late: judged.late.map((l) => ({ evaluatedOnArrival: l.evaluatedOnArrival, record: record(l) })), skippedWindows: judged.skippedWindows.map(record) };
+}
+
+/**
+ * `files` (every file of the archive when undefined: `all`) without `left`; `files` as they are when
+ * nothing is left out (undefined keeps the whole archive's own, cheaper, file plan).
+ */
+async function withoutFiles(files: readonly string[] | undefined, left: readonly string[] | undefined, all: () => Promise<string[]>): Promise<readonly string[] | undefined> {
+  if (left === undefined || left.length === 0) return files;
+  const out = new Set(left.map((f) => resolve(f)));
+  return (files ?? (await all())).filter((f) => !out.has(resolve(f)));
 }
 
 /** The files of `files` modified after `since` (epoch ms): written later (files are written whole, never in place). */
