@@ -1,3 +1,4 @@
+import { dayHeadlines } from './day-headline.ts';
 import { dayStatusOf, type DayStatusName } from '../store/day-status.ts';
 import { mdCell, mdKeyValues, mdRow, mdTable } from './markdown.ts';
 import { CAUSES, type ReconcileReport } from './reconcile.ts';
@@ -99,5 +100,8 @@ export function differencesMarkdown(d: DayReconciliation, limit = 50): string {
 
 /** A reconciliation's Markdown report file (`<report-dir>/<date>/<pipeline>.md`): its heading names the pipeline as text (`mdCell`). */
 export function dayReportMarkdown(rec: DayReconciliation): string {
-  return [`# ${mdCell(rec.pipeline)} — ${rec.date}`, '', reconciliationMarkdown([rec]), '', '## Differences', '', differencesMarkdown(rec), ''].join('\n');
+  // A rule's differences are alerts (a cell of a user, an id and a time); a windowed pipeline's, windows.
+  const kind = rec.report.differences.some((d) => !('window_start' in d.cell)) ? 'rule' : 'windowed';
+  const headline = dayHeadlines([{ date: rec.date, pipeline: rec.pipeline, kind, reconciliation: rec }]);
+  return [`# ${mdCell(rec.pipeline)} — ${rec.date}`, '', headline, '', reconciliationMarkdown([rec]), '', '## Differences', '', differencesMarkdown(rec), ''].join('\n');
 }

@@ -218,6 +218,7 @@ export class SqlResultStore implements ReconcileStore {
   definitionVersionsInRowOrder(pipeline: string, day: string): Promise<Map<string, number>> { return this.reads.definitionVersionsInRowOrder(pipeline, day); }
   mixedStreamDays(pipeline: string, days: readonly string[]): Promise<Map<string, Map<string, number>>> { return this.reads.mixedStreamDays(pipeline, days); }
   streamDayVersions(pipeline: string, days: readonly string[]): Promise<Map<string, Map<string, number>>> { return this.reads.streamDayVersions(pipeline, days); }
+  liveProvenance(pipeline: string, day: string): Promise<Map<string, number>> { return this.reads.liveProvenance(pipeline, day); }
   definitionVersionsByVersion(pipeline: string, day: string): Promise<Map<number, Map<string, number>>> { return this.reads.definitionVersionsByVersion(pipeline, day); }
 
   // ---- reconciliation, backfill, revert -----------------------------------------------------------

@@ -219,6 +219,14 @@ export class StoreReads {
     return new Map(rows.map((r) => [String(r.v), Number(r.n)]));
   }
 
+  /** The day's live rows counted by provenance (who wrote them: `backfill` rows were recomputed since the day's version was published). */
+  async liveProvenance(pipeline: string, day: string): Promise<Map<string, number>> {
+    const rows = await this.db.query(
+      `SELECT provenance AS p, count(*) AS n FROM ${this.s}.result_rows WHERE pipeline = $1 AND day = $2
+         AND generation = coalesce((SELECT generation FROM ${this.s}.day_live WHERE pipeline = $1 AND day = $2), 0) GROUP BY 1 ORDER BY 1`, [pipeline, day]);
+    return new Map(rows.map((r) => [String(r.p), Number(r.n)]));
+  }
+
   /** Per version of the day (0: the stream's), the definition versions of its rows with how many rows each. */
   async definitionVersionsByVersion(pipeline: string, day: string): Promise<Map<number, Map<string, number>>> {
     const rows = await this.db.query(

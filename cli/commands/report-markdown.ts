@@ -1,4 +1,5 @@
 import { shellWord } from '../../pipeline/names.ts';
+import { dayHeadlines } from '../../reconcile/day-headline.ts';
 import { differencesMarkdown, reconciliationMarkdown, statusAfter } from '../../reconcile/day-report.ts';
 import { mdCell, mdCode, mdKeyValues, mdRow } from '../../reconcile/markdown.ts';
 import type { DayReport, ReportRows } from './report.ts';
@@ -30,6 +31,13 @@ export async function* markdownPieces(r: DayReport<ReportRows>, cells: boolean):
 /** The report's lines (a line may hold several: a table made elsewhere). */
 async function* markdownLines(r: DayReport<ReportRows>, cells: boolean): AsyncIterable<string> {
   const out = [`# Concord report — ${r.date}`, ''];
+  // First the answer a reader comes for (why the dashboard's numbers differ, what to run), then the tables.
+  const held = r.pipelines.filter((p) => !p.empty);
+  if (held.length > 0) {
+    out.push(dayHeadlines(held.map((p) => ({
+      date: r.date, pipeline: p.pipeline, kind: 'windowed' as const, ...p.headline, reconciliation: p.reconciliation, status: p.status,
+    }))), '');
+  }
   const recs = r.pipelines.flatMap((p) => (p.reconciliation ? [p.reconciliation] : []));
   // The day's status now (what a reconciliation recorded was the day before it published).
   const now = new Map(r.pipelines.map((p) => [p.pipeline, p.status]));

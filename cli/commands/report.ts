@@ -5,6 +5,7 @@ import { definitionVersion, type PipelineDefinition } from '../../pipeline/defin
 import { envNumber } from '../../pipeline/env-number.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import type { Registry } from '../../pipeline/registry.ts';
+import type { HeadlineInput } from '../../reconcile/day-headline.ts';
 import { currentReconciliation, type DayReconciliation } from '../../reconcile/day-report.ts';
 import { dayRange } from '../../reconcile/reconcile-day.ts';
 import { NoStoreError, openStoreReader } from '../../store/open-store.ts';
@@ -40,6 +41,8 @@ export interface DayReport<Rows extends ReportRows = ReportRow[]> {
     definition_versions: Record<string, number>;
     /** The version the definitions given compute. */
     definition_version: string;
+    /** What the Markdown summary's first paragraphs read besides (not written to the JSON). */
+    headline?: Pick<HeadlineInput, 'kind' | 'liveProvenance' | 'recheck'>;
     /**
      * Every live cell (csv, json, md --cells) with the definition version that computed it (a mixed day's
      * rows told apart); the Markdown summary reads none (definition_versions counts them).
@@ -111,9 +114,10 @@ export const reportCommand: CommandSpec = {
         // beside the rows (json, md --cells: as counted from the rows when md --cells held them).
         const withRows = format !== 'md' || cells;
         for (const def of selected) {
-          const [status, recs, empty, counted] = await Promise.all([
+          const [status, recs, empty, counted, provenance] = await Promise.all([
             store.status(def.name, date), store.reconciliations(def.name, date), store.holdsNothing(def.name, date),
             format === 'csv' || !withRows ? store.definitionVersions(def.name, date) : store.definitionVersionsInRowOrder(def.name, date),
+            store.liveProvenance(def.name, date),
           ]);
           // A day the retention deleted is no empty day: said (all pipelines: exit 2, before anything is written).
           const prunedAt = empty ? await store.prunedAt(def.name, date) : null;
@@ -121,6 +125,7 @@ export const reportCommand: CommandSpec = {
           else if (empty && !missing.includes(def.name)) noData.push(def.name);
           out.pipelines.push({
             pipeline: def.name, status, empty, reconciliation: currentReconciliation(recs), definition_versions: Object.fromEntries(counted), definition_version: definitionVersion(def),
+            headline: { kind: def.kind, liveProvenance: Object.fromEntries(provenance), ...(recs.at(-1)?.status === 'unchanged' ? { recheck: recs.at(-1)! } : {}) },
             rows: withRows ? liveRows(store, def.name, date) : [],
           });
         }
@@ -168,7 +173,7 @@ function checkHeld(reader: StoreReader, registry: Registry, selected: readonly P
 function reportJson(r: DayReport<ReportRows>) {
   return {
     ...r,
-    pipelines: r.pipelines.map((p) => ({
+    pipelines: r.pipelines.map(({ headline: _, ...p }) => ({
       ...p,
       // status.watermark stays epoch milliseconds (what scripts read since it was written); watermark_at is
       // the same instant in ISO, as the API and every other time of this report say it.
