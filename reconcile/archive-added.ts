@@ -41,8 +41,13 @@ export function addedRef(def: PipelineDefinition, e: ArchivedEvent): LateEventRe
 
 /** Windows: the added events by the cells (window, key) they fall into. */
 export function addedByCell(def: WindowedPipeline, added: ArchiveAdded): Map<string, LateEventRef[]> {
+  return eventsByCell(def, added.events);
+}
+
+/** Windows: archived events (as differences list them, without W) by the cells (window, key) they fall into. */
+export function eventsByCell(def: WindowedPipeline, events: readonly ArchivedEvent[]): Map<string, LateEventRef[]> {
   const out = new Map<string, LateEventRef[]>();
-  for (const e of added.events) {
+  for (const e of events) {
     for (const start of assignWindows(def.window, e.event[def.schema.timeField] as number)) {
       const id = eventWindowCellId(def.schema, start, def.key, e.event);
       let list = out.get(id);

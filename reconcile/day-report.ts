@@ -87,7 +87,9 @@ export function reconciliationMarkdown(days: readonly DayReconciliation[], statu
 export function differencesMarkdown(d: DayReconciliation, limit = 50): string {
   const rows = d.report.differences.slice(0, limit).map((x) => {
     // mis_keyed: no late event, the partitions the cell's events lie in (the stream's share first).
-    const late = x.partitions ? `partitions ${x.partitions.join(', ')}` : x.late_events.map((e) => `${e.id}@${e.source}:${e.offset}`).join(', ');
+    // duplicate: the repeated deliveries, said as such (they are no late events).
+    const refs = (es: readonly { id: string; source: string; offset: number }[]) => es.map((e) => `${e.id}@${e.source}:${e.offset}`).join(', ');
+    const late = x.partitions ? `partitions ${x.partitions.join(', ')}` : [refs(x.late_events), x.repeated ? `repeated ${refs(x.repeated)}` : ''].filter((t) => t !== '').join('; ');
     return mdRow([mdKeyValues(Object.values(x.cell)), x.realtime ? JSON.stringify(x.realtime) : '-', x.replay ? JSON.stringify(x.replay) : '-', x.cause, late]);
   });
   if (rows.length === 0) return `${mdCell(d.pipeline)}: no differences.`;

@@ -56,6 +56,8 @@ export interface Difference {
   late_events: LateEventRef[];
   /** `mis_keyed`: the input partitions the cell's events lie in, the one whose share the stream's value is first. */
   partitions?: string[];
+  /** `duplicate` (windows): the repeated deliveries of the cell, which the stream counted and the replay leaves out (no W: none judged them late). */
+  repeated?: LateEventRef[];
 }
 
 /** How far realtime is from the replay, per pipeline (the next-day report's headline numbers). */
@@ -111,10 +113,15 @@ export function emptyReport(def: PipelineDefinition, metrics: ReconcileMetrics, 
   };
 }
 
-export function recordDifference(report: ReconcileReport, rt: ResultRecord | undefined, rp: ResultRecord | undefined, cause: Cause, events: LateEventRef[], partitions?: string[]): void {
+export function recordDifference(
+  report: ReconcileReport, rt: ResultRecord | undefined, rp: ResultRecord | undefined, cause: Cause, events: LateEventRef[], partitions?: string[], repeated?: LateEventRef[],
+): void {
   report.different++;
   report.causes[cause]++;
-  report.differences.push({ cell: cellFields((rt ?? rp)!), realtime: rt ? valueFields(rt) : null, replay: rp ? valueFields(rp) : null, cause, late_events: events, ...(partitions ? { partitions } : {}) });
+  report.differences.push({
+    cell: cellFields((rt ?? rp)!), realtime: rt ? valueFields(rt) : null, replay: rp ? valueFields(rp) : null, cause, late_events: events,
+    ...(partitions ? { partitions } : {}), ...(repeated && repeated.length > 0 ? { repeated } : {}),
+  });
 }
 
 function cellFields(r: ResultRecord): Record<string, unknown> {

@@ -4,7 +4,7 @@ import type { DuckDb } from '../batch/duckdb.ts';
 import { cellTableResults, loadWindowSkips, replay, replayCellTable, replaysAsTable } from '../batch/replay.ts';
 import type { WindowedPipeline } from '../pipeline/definition.ts';
 import { cellKey, positionKey, type LateRecord, type ResultRecord } from '../schemas/results.ts';
-import { addedByCell, type ArchiveAdded } from './archive-added.ts';
+import { addedByCell, eventsByCell, type ArchiveAdded } from './archive-added.ts';
 import { causeOf, evidenceAttribution, sameValueOf, windowAttribution, windowsSkippedBy, type Evidence } from './attribution.ts';
 import { diffCells, loadResults, variantSide, type CellSide } from './cell-diff.ts';
 import { finalResults } from './final-results.ts';
@@ -106,6 +106,8 @@ export async function reconcileWindowed(
   const attribute = windowAttribution(def, skips.filter((l) => !leftOut.has(positionKey(l.position))), quarantined, lateness.heldCause);
   const fallback = evidenceAttribution(def, evidence);
   const addedEvents = added ? addedByCell(def, added) : undefined;
+  // A duplicate's evidence: the cell's repeated deliveries (which ride was counted twice), listed apart from late events.
+  const repeats = eventsByCell(def, dedupe ? extras.deliveries : []);
   const sameValue = sameValueOf(def);
   const contradicted = contradictedBy(input.otherRun);
   // What the stream never read: the events it logged late and those it quarantined.
@@ -145,7 +147,8 @@ export async function reconcileWindowed(
     if (row.same) recordDifference(report, row.read, row.rp, cause, events);
     else {
       const partitions = open(cause) ? misKeyed.get(cellKey((row.rt ?? row.rp)!)) : undefined;
-      recordDifference(report, row.rt, row.rp, partitions ? 'mis_keyed' : cause, events, partitions);
+      const repeated = cause === 'duplicate' ? repeats.get(cellKey((row.rt ?? row.rp)!)) : undefined;
+      recordDifference(report, row.rt, row.rp, partitions ? 'mis_keyed' : cause, events, partitions, repeated);
     }
   }
   report.cells = diff.cells;
