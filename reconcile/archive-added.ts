@@ -1,6 +1,7 @@
 import { readArrivalOrder, type ArchivedEvent } from '../batch/archive-reader.ts';
 import type { DuckDb } from '../batch/duckdb.ts';
 import { fieldsRead, type PipelineDefinition, type RulePipeline, type WindowedPipeline } from '../pipeline/definition.ts';
+import { compileFilter } from '../pipeline/filter.ts';
 import { eventPaneIdOf, eventWindowCellId, paneId } from '../pipeline/keys.ts';
 import { isoMillis } from '../pipeline/time.ts';
 import { assignWindows } from '../pipeline/windows.ts';
@@ -44,10 +45,16 @@ export function addedByCell(def: WindowedPipeline, added: ArchiveAdded): Map<str
   return eventsByCell(def, added.events);
 }
 
-/** Windows: archived events (as differences list them, without W) by the cells (window, key) they fall into. */
+/**
+ * Windows: archived events (as differences list them, without W) by the cells (window, key) they fall
+ * into: those the pipeline's `where` keeps (one it drops is in no cell: listed, a cell that gained one
+ * ride named two).
+ */
 export function eventsByCell(def: WindowedPipeline, events: readonly ArchivedEvent[]): Map<string, LateEventRef[]> {
   const out = new Map<string, LateEventRef[]>();
+  const keep = compileFilter(def.where);
   for (const e of events) {
+    if (keep !== undefined && !keep(e.event)) continue;
     for (const start of assignWindows(def.window, e.event[def.schema.timeField] as number)) {
       const id = eventWindowCellId(def.schema, start, def.key, e.event);
       let list = out.get(id);
@@ -66,7 +73,10 @@ export function eventsByCell(def: WindowedPipeline, events: readonly ArchivedEve
 export function addedNearAlert(def: RulePipeline, added: ArchiveAdded): (key: KeyValues, ts: number, from?: number) => LateEventRef[] {
   const byKey = new Map<string, ArchivedEvent[]>();
   const eventPane = eventPaneIdOf(def.schema, [def.key]);
+  // An event the rule's `where` drops changes no alert.
+  const keep = compileFilter(def.where);
   for (const e of added.events) {
+    if (keep !== undefined && !keep(e.event)) continue;
     const k = eventPane(e.event);
     let list = byKey.get(k);
     if (!list) byKey.set(k, (list = []));
