@@ -20,6 +20,11 @@ export interface HeadlineInput {
   status?: DayStatus;
   /** Live cells by the writer that wrote them (`backfill`: recomputed since the reconciliation). */
   liveProvenance?: Readonly<Record<string, number>>;
+  /**
+   * Windows: the outputs of the additive aggregates (count, sum), whose differences add up to what the
+   * day's total changed by; `overlapping` (hopping windows): an event counts in each of its windows.
+   */
+  totals?: { readonly names: readonly string[]; readonly overlapping: boolean };
   /** The latest run, when it published nothing (`unchanged`): it compared the realtime numbers with the live version as it is now. */
   recheck?: DayReconciliation;
 }
@@ -69,14 +74,32 @@ function lateness(differences: readonly Difference[]): number[] {
   return [...seen.values()];
 }
 
+/** A signed number as a person reads it: `+17`, `-612.44` (a sum of doubles rounded to 6 decimals). */
+const signed = (x: number) => `${x > 0 ? '+' : ''}${(Math.round(x * 1e6) / 1e6).toLocaleString('en-US', { maximumFractionDigits: 6 })}`;
+
+/** How much the report's totals differ from the dashboard's, per additive aggregate, over the differing cells. */
+function totalsChange(r: DayReconciliation['report'], totals: NonNullable<HeadlineInput['totals']>): string | undefined {
+  const of = (v: Record<string, unknown> | null, name: string) => (typeof v?.[name] === 'number' ? (v[name] as number) : 0);
+  const changes = totals.names.map((name) => [name, r.differences.reduce((a, d) => a + of(d.replay, name) - of(d.realtime, name), 0)] as const);
+  const said = changes.filter(([, x]) => x !== 0).map(([name, x]) => `${mdCell(name)} ${signed(x)}`);
+  if (said.length === 0) return undefined;
+  return `Over those cells the report's totals differ from the dashboard's by ${said.join(', ')}` +
+    `${totals.overlapping ? ' (hopping windows overlap: an event counts in each of its windows)' : ''}.`;
+}
+
 /** What a reconciliation found, in words: the differences by cause and how late the late events were. */
-function findings(rec: DayReconciliation, unit: string, against: string): string[] {
+function findings(rec: DayReconciliation, unit: string, against: string, totals?: HeadlineInput['totals']): string[] {
   const r = rec.report;
   if (r.different === 0) return [`the realtime numbers equal ${against} in all ${plural(r.cells, unit)}.`];
   const share = r.cells === 0 ? '' : ` (${((100 * r.different) / r.cells).toFixed(2)}%)`;
   const causes = CAUSES.filter((c) => r.causes[c] > 0).map((c) => `${plural(r.causes[c], unit)} \`${c}\` (${CAUSE_WORDS[c]})`);
   const out = [`the realtime numbers (what the dashboard showed) differ from ${against} in ${r.different.toLocaleString('en-US')} of ${plural(r.cells, unit)}${share}` +
     `${r.unexplained === 0 ? ', every difference explained' : `, **${plural(r.unexplained, unit)} unexplained**`}: ${causes.join('; ')}.`];
+  const change = totals && totalsChange(r, totals);
+  if (change) out.push(change);
+  if (unit === 'alert' && r.metrics.missing + r.metrics.extra > 0) {
+    out.push(`The dashboard showed ${plural(r.metrics.extra, 'alert')} the report withdraws and missed ${plural(r.metrics.missing, 'alert')} it raises.`);
+  }
   const late = lateness(r.differences);
   if (late.length > 0) {
     const [lo, hi] = [Math.min(...late), Math.max(...late)];
@@ -107,10 +130,10 @@ export function pipelineHeadline(p: HeadlineInput): string {
   if (recheck && backfilled > 0) {
     // The live version changed since it was published (a backfill): the latest check compares the realtime
     // numbers with it as it is now; the tables below are of the run that published it.
-    parts.push(...findings(recheck, unit, `${published} as backfilled since (checked ${recheck.reconciled_at})`));
+    parts.push(...findings(recheck, unit, `${published} as backfilled since (checked ${recheck.reconciled_at})`, p.totals));
     parts.push(`A backfill recomputed ${plural(backfilled, unit)} of ${published} after it was published (${rec.reconciled_at}, ${plural(rec.report.different, 'difference')} then): the tables below are of that run.`);
   } else {
-    parts.push(...findings(rec, unit, published));
+    parts.push(...findings(rec, unit, published, p.totals));
     if (backfilled > 0 && p.status?.liveGeneration === rec.generation) {
       parts.push(`Since then a backfill recomputed ${plural(backfilled, unit)} of ${published} from late data: ` +
         `${mdCode(`concord reconcile --date ${p.date} ${archive}`)} compares the realtime numbers with the day as it is now.`);

@@ -42,7 +42,7 @@ export interface DayReport<Rows extends ReportRows = ReportRow[]> {
     /** The version the definitions given compute. */
     definition_version: string;
     /** What the Markdown summary's first paragraphs read besides (not written to the JSON). */
-    headline?: Pick<HeadlineInput, 'kind' | 'liveProvenance' | 'recheck'>;
+    headline?: Pick<HeadlineInput, 'kind' | 'liveProvenance' | 'recheck' | 'totals'>;
     /**
      * Every live cell (csv, json, md --cells) with the definition version that computed it (a mixed day's
      * rows told apart); the Markdown summary reads none (definition_versions counts them).
@@ -125,7 +125,12 @@ export const reportCommand: CommandSpec = {
           else if (empty && !missing.includes(def.name)) noData.push(def.name);
           out.pipelines.push({
             pipeline: def.name, status, empty, reconciliation: currentReconciliation(recs), definition_versions: Object.fromEntries(counted), definition_version: definitionVersion(def),
-            headline: { kind: def.kind, liveProvenance: Object.fromEntries(provenance), ...(recs.at(-1)?.status === 'unchanged' ? { recheck: recs.at(-1)! } : {}) },
+            headline: {
+              kind: def.kind, liveProvenance: Object.fromEntries(provenance), ...(recs.at(-1)?.status === 'unchanged' ? { recheck: recs.at(-1)! } : {}),
+              ...(def.kind === 'windowed'
+                ? { totals: { names: def.aggregates.filter((a) => a.aggregate.kind === 'count' || a.aggregate.kind === 'sum').map((a) => a.output), overlapping: def.window.kind === 'hopping' } }
+                : {}),
+            },
             rows: withRows ? liveRows(store, def.name, date) : [],
           });
         }

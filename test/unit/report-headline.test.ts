@@ -13,8 +13,8 @@ import type { DayStatus } from '../../store/store-reads.ts';
 const D = '2026-12-05';
 const T = (hms: string) => `${D}T${hms}.000Z`;
 const late = (id: string, ts: string, w: string, offset: number) => ({ id, ts: T(ts), source: 'file:rides.jsonl', offset, watermark: T(w) });
-const diff = (start: string, cause: Cause, events: Difference['late_events']): Difference => ({
-  cell: { window_start: T(start), window_end: T(start), city: 'Faro' }, realtime: { rides: 1 }, replay: { rides: 2 }, cause, late_events: events,
+const diff = (start: string, cause: Cause, events: Difference['late_events'], rides: [number, number] = [1, 2]): Difference => ({
+  cell: { window_start: T(start), window_end: T(start), city: 'Faro' }, realtime: { rides: rides[0], revenue: 10.1 * rides[0] }, replay: { rides: rides[1], revenue: 10.1 * rides[1] }, cause, late_events: events,
 });
 
 function rec(o: { at: string; status?: DayReconciliation['status']; differences: Difference[]; unexplained?: number }): DayReconciliation {
@@ -51,12 +51,14 @@ describe('report --format md: the answer first, in words', () => {
       diff('01:15:00', 'late_beyond_lateness', [late('r1', '01:23:00', '01:37:00', 127)]),
       // One event late for two windows (hopping): counted once.
       diff('01:30:00', 'late_beyond_lateness', [late('r2', '01:31:00', '03:01:30', 130), late('r1', '01:23:00', '01:37:00', 127)]),
-      diff('09:15:00', 'duplicate', []),
+      diff('09:15:00', 'duplicate', [], [3, 2]),
     ],
   });
 
   it('says how many cells differ and why, by cause, and how late the late events came', async () => {
-    const line = await inShort(report({ reconciliation: first, headline: { kind: 'windowed', liveProvenance: { reconciled: 400 } } }));
+    const line = await inShort(report({ reconciliation: first, headline: { kind: 'windowed', liveProvenance: { reconciled: 400 }, totals: { names: ['rides', 'revenue'], overlapping: false } } }));
+    // +1 +1 -1 rides, 10.1 a ride (doubles rounded to 6 decimals).
+    expect(line).toContain('Over those cells the report\'s totals differ from the dashboard\'s by rides +1, revenue +10.1.');
     expect(line).toContain('differ from version 1 in 3 of 400 cells (0.75%), every difference explained');
     expect(line).toContain('2 cells `late_beyond_lateness` (events arrived after their window had closed');
     expect(line).toContain('1 cell `duplicate`');
@@ -92,7 +94,10 @@ describe('report --format md: the answer first, in words', () => {
   });
 
   it('a rule counts alerts', async () => {
-    expect(await inShort(report({ reconciliation: first, headline: { kind: 'rule' } }))).toContain('in 3 of 400 alerts');
+    const alerts = { ...first, report: { ...first.report, metrics: { ...first.report.metrics, mismatched: 0, extra: 1, missing: 2 } } };
+    const line = await inShort(report({ reconciliation: alerts, headline: { kind: 'rule' } }));
+    expect(line).toContain('in 3 of 400 alerts');
+    expect(line).toContain('The dashboard showed 1 alert the report withdraws and missed 2 alerts it raises.');
   });
 
   it('spoken durations', () => {
