@@ -1,5 +1,5 @@
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join, normalize, resolve } from 'node:path';
 import type { EventSchema } from '../schemas/schema.ts';
 import { safeName } from '../pipeline/names.ts';
 import { quoteIdent } from './duckdb.ts';
@@ -17,6 +17,26 @@ import { quoteIdent } from './duckdb.ts';
  */
 export function schemaDir(dir: string, schema: EventSchema): string {
   return join(dir, safeName(schema.name));
+}
+
+/**
+ * When `dir` is one schema's folder inside an archive (it holds day folders `dt=YYYY-MM-DD` or the
+ * archive's `_sources.json`), or a day or hour folder in it, instead of the archive's root that
+ * --archive and replay's --input name: what to say, naming the root to give. It is where the Parquet
+ * files are, so a new user points there; "no events of schema S" then advised archiving again, into
+ * the wrong folder.
+ */
+export async function schemaFolderGivenForRoot(dir: string): Promise<string | undefined> {
+  let folder = resolve(dir);
+  let up = 1;
+  while (/^(dt=\d{4}-\d{2}-\d{2}|hour=\d{2})$/.test(basename(folder))) {
+    folder = dirname(folder);
+    up += 1;
+  }
+  const names = await readdir(folder).catch(() => [] as string[]);
+  if (folder === dirname(folder) || !names.some((n) => /^dt=\d{4}-\d{2}-\d{2}$/.test(n) || n === '_sources.json')) return undefined;
+  const root = normalize(join(dir, ...Array<string>(up).fill('..')));
+  return `${dir} is ${up === 1 ? 'the folder' : 'a folder inside the folder'} of schema "${basename(folder)}" in the archive ${root}: give the archive's root, ${root}`;
 }
 
 export function partitionGlob(dir: string, schema: EventSchema): string {

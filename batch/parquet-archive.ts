@@ -12,7 +12,7 @@ import { admitLine, deadLetterToJson } from '../schemas/decode.ts';
 import { duckdbType, type AnyEvent, type EventSchema, type FieldKind } from '../schemas/schema.ts';
 import { offsetOf, type LineSource } from '../sources/source.ts';
 import { JsonlWriter } from '../stream/sinks/jsonl-writer.ts';
-import { blankDir, hashColumns, partitionGlob, rejectedDir, schemaDir, sideFileName, sourceTag } from './archive-layout.ts';
+import { blankDir, hashColumns, partitionGlob, rejectedDir, schemaDir, schemaFolderGivenForRoot, sideFileName, sourceTag } from './archive-layout.ts';
 import { DuckDb, quoteIdent, quoteString } from './duckdb.ts';
 
 const HOUR = 3_600_000;
@@ -267,6 +267,8 @@ export async function listArchiveFiles(dir: string, schema: EventSchema): Promis
  */
 export async function requireArchive(dir: string, schema: EventSchema): Promise<void> {
   if ((await listArchiveFiles(dir, schema)).length > 0) return;
+  const slip = await schemaFolderGivenForRoot(dir);
+  if (slip !== undefined) throw new ConfigError(`no archive to read: ${slip}`);
   const where = (await stat(dir).catch(() => undefined)) === undefined ? `${dir} does not exist` : `${dir} holds no Parquet file of schema ${schema.name} (${partitionGlob(dir, schema)})`;
   throw new ConfigError(`no archive to read: ${where}; write it with \`concord archive --schema ${shellWord(schema.name)} --dir ${shellWord(dir)}\`, or check --archive / --input`);
 }

@@ -94,8 +94,8 @@ function jobAdvice(error: unknown, date: string, pipeline: string, kind: 'reconc
     return new CorruptArchiveDayError(error.pipeline, error.date, error.files, error.by, `${retry}${kind === 'backfill' ? ' (its dirty cells are kept)' : without}`);
   }
   if (!(error instanceof NoArchivedDayError)) return error;
-  const advice = !error.archiveExists
-    ? `: start the worker with the archive's folder (--archive), then ${retry}`
+  const advice = !error.archiveExists || error.slip !== undefined
+    ? `${error.slip !== undefined ? ';' : ':'} start the worker with the archive's folder (--archive), then ${retry}`
     : kind === 'backfill'
       ? `, then ${retry} (its dirty cells are kept)`
       : `, then ${retry}; or, for a day without traffic, \`concord jobs enqueue --date ${date} --pipeline ${shellWord(pipeline)} --allow-empty --force\``;

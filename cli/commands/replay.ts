@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { schemaDir } from '../../batch/archive-layout.ts';
+import { schemaDir, schemaFolderGivenForRoot } from '../../batch/archive-layout.ts';
 import { replay } from '../../batch/replay.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { shellWord } from '../../pipeline/names.ts';
@@ -29,6 +29,8 @@ export const replayCommand: CommandSpec = {
     // --definitions), not a day without events: "replayed 0 results" with exit 0 hid the mistake.
     const archive = String(v.input);
     if (existsSync(archive) && !existsSync(schemaDir(archive, def.schema))) {
+      const slip = await schemaFolderGivenForRoot(archive);
+      if (slip !== undefined) throw new ConfigError(`--input ${slip}`);
       const held = readdirSync(archive, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
       throw new ConfigError(
         `--input ${archive} holds no events of schema "${def.schema.name}" (the input of ${def.name}; no folder ${schemaDir(archive, def.schema)})` +

@@ -69,6 +69,23 @@ describe('concord CLI messages', () => {
     expect(concord(['replay', '--pipeline', 'page_views_per_minute', '--input', archive, '--output', ws.file('views-replay.jsonl')]).code).toBe(0);
   });
 
+  it('replay and reconcile given a schema\'s folder of the archive (or a day\'s) name the root to give (they advised archiving into it)', () => {
+    const archive = join(ws.dir, 'slip-archive');
+    expect(concord(['archive', '--schema', 'clicks', '--input', events, '--dir', archive]).code).toBe(0);
+    const schemaFolder = join(archive, 'clicks');
+    const replay = concord(['replay', '--pipeline', 'page_views_per_minute', '--input', schemaFolder, '--output', ws.file('slip-replay.jsonl')]);
+    expect(replay.code).toBe(2);
+    expect(replay.stderr).toBe(`concord replay: --input ${schemaFolder} is the folder of schema "clicks" in the archive ${archive}: give the archive's root, ${archive}\n`);
+    const day = join(schemaFolder, 'dt=1970-01-01');
+    expect(concord(['replay', '--pipeline', 'page_views_per_minute', '--input', day, '--output', ws.file('slip-replay.jsonl')]).stderr)
+      .toBe(`concord replay: --input ${day} is a folder inside the folder of schema "clicks" in the archive ${archive}: give the archive's root, ${archive}\n`);
+    const realtime = ws.file('slip-realtime.jsonl');
+    expect(concord(['stream', '--pipeline', 'page_views_per_minute', '--input', events, '--output', realtime]).code).toBe(0);
+    const reconcile = concord(['reconcile', '--pipeline', 'page_views_per_minute', '--realtime', realtime, '--archive', schemaFolder, '--output', ws.file('slip-report.json')]);
+    expect(reconcile.code).toBe(2);
+    expect(reconcile.stderr).toBe(`concord reconcile: no archive to read: ${schemaFolder} is the folder of schema "clicks" in the archive ${archive}: give the archive's root, ${archive}\n`);
+  });
+
   it('stream counts lines read in its progress and events in its summary', () => {
     const r = concord(['stream', '--pipeline', 'page_views_per_minute', '--input', events, '--output', ws.file('out.jsonl'), '--allowed-lateness', '0', '--max-out-of-orderness', '0']);
     expect(r.code, r.stderr).toBe(0);
