@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -84,6 +85,24 @@ describe('concord CLI messages', () => {
     const reconcile = concord(['reconcile', '--pipeline', 'page_views_per_minute', '--realtime', realtime, '--archive', schemaFolder, '--output', ws.file('slip-report.json')]);
     expect(reconcile.code).toBe(2);
     expect(reconcile.stderr).toBe(`concord reconcile: no archive to read: ${schemaFolder} is the folder of schema "clicks" in the archive ${archive}: give the archive's root, ${archive}\n`);
+  });
+
+  it('replay says when the archive holds an event id twice, and --dedupe counts it once as reconcile does (its numbers differed from reconcile\'s "replay" without a word)', () => {
+    const archive = join(ws.dir, 'repeated-archive');
+    const resent = ws.file('resent.jsonl', [
+      { event_id: 'e1', ts: 1_000, url: '/a', visitor_id: 'v1' },
+      { event_id: 'e2', ts: 2_000, url: '/a', visitor_id: 'v2' },
+      { event_id: 'e1', ts: 1_000, url: '/a', visitor_id: 'v1' },
+    ]);
+    expect(concord(['archive', '--schema', 'clicks', '--input', resent, '--dir', archive]).code).toBe(0);
+    const views = (file: string) => (JSON.parse(readFileSync(file, 'utf8').trim()) as { views: number }).views;
+    const plain = concord(['replay', '--pipeline', 'page_views_per_minute', '--input', archive, '--output', ws.file('every-delivery.jsonl')]);
+    expect(plain.code).toBe(0);
+    expect(plain.stderr.split('\n')[1]).toBe('  1 event ids are archived more than once (1 repeated deliveries), each delivery counted as the stream counts them; reconcile and report count each id once: --dedupe replays so');
+    expect(views(ws.file('every-delivery.jsonl'))).toBe(3);
+    const once = concord(['replay', '--pipeline', 'page_views_per_minute', '--input', archive, '--output', ws.file('once.jsonl'), '--dedupe']);
+    expect(once.code).toBe(0);
+    expect(views(ws.file('once.jsonl'))).toBe(2);
   });
 
   it('stream counts lines read in its progress and events in its summary', () => {
