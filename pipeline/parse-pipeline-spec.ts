@@ -117,7 +117,7 @@ function parseAggregate(p: Problems, path: string, text: unknown, schema: EventS
       return undefined;
     }
     if (!checkQuantile(parts[2])) {
-      p.add(path, `quantile ${q(parts[2])} is not in (0, 1]: write the 99th percentile as 0.99`);
+      p.add(path, `quantile ${q(parts[2])} is not in (0, 1]: ${quantileHint(parts[2])}`);
       return undefined;
     }
     if (parts.length > 3) p.add(path, `approx_percentile takes a field and a quantile, got ${q(text)}`);
@@ -125,6 +125,20 @@ function parseAggregate(p: Problems, path: string, text: unknown, schema: EventS
   }
   if (parts.length > 2) p.add(path, `${kind} takes one field, got ${q(text)}`);
   return { kind: kind as 'sum' | 'min' | 'max' | 'avg' | 'count_distinct', field: f };
+}
+
+/**
+ * What a quantile outside (0, 1] was likely meant as: a whole percentile (`95` for the 95th, 0.95), a
+ * number written as text; else the usual example (95 was told to write "the 99th percentile as 0.99").
+ */
+function quantileHint(v: unknown): string {
+  if (typeof v === 'number' && Number.isInteger(v) && v > 1 && v <= 100) {
+    const tens = v % 100;
+    const suffix = tens >= 11 && tens <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][v % 10] ?? 'th');
+    return `write the ${v}${suffix} percentile as ${v / 100}`;
+  }
+  if (typeof v === 'string' && v.trim() !== '' && checkQuantile(Number(v))) return `write it as a number, ${Number(v)}, not as text`;
+  return 'write the 99th percentile as 0.99';
 }
 
 function parseRule(p: Problems, path: string, r: unknown, schema: EventSchema, key: string | undefined): LookbackRule | undefined {
@@ -207,7 +221,9 @@ export function parsePipeline(p: Problems, name: string, spec: unknown, schemas:
   const checkKey = (k: unknown, at: string): k is string => p.field(at, schema, k, `${q(k)} is not a field of schema ${q(schema.name)}`) !== undefined;
   if (isRule) {
     // A rule runs per key: none given is "required", not "nothing is not a field".
+    // A list, as windowed pipelines take, was "["device_id"] is not a field": say a rule takes one.
     const key = spec.key === undefined ? (p.add(`${path}.key`, 'required: the field a rule runs per (one field)'), undefined)
+      : Array.isArray(spec.key) ? (p.add(`${path}.key`, `a rule runs per one field, not a list: ${spec.key.length === 1 ? `write "key": ${q(spec.key[0])}` : `got ${spec.key.length} (${q(spec.key)})`}`), undefined)
       : checkKey(spec.key, `${path}.key`) ? (spec.key as string) : undefined;
     const rule = parseRule(p, `${path}.rule`, spec.rule, schema, key);
     if (!rule || key === undefined || bound === undefined || lateness === undefined) return undefined;

@@ -37,11 +37,14 @@ describe('approx_percentile in a definitions file', () => {
     expect(pipeline(typed).aggregates).toHaveLength(1);
   });
 
-  it('names each problem at its place: the quantile out of (0, 1] or missing, a field that is no number', () => {
+  it('names each problem at its place: the quantile out of (0, 1] (a whole percentile or text: what to write for it) or missing, a field that is no number', () => {
     expect(problems(file({
       p99_ms: ['approx_percentile', 'latency_ms', 1.5],
       zero: ['approx_percentile', 'latency_ms', 0],
       text: ['approx_percentile', 'latency_ms', '0.9'],
+      p95: ['approx_percentile', 'latency_ms', 95],
+      p23: ['approx_percentile', 'latency_ms', 23],
+      p12: ['approx_percentile', 'latency_ms', 12],
       none: ['approx_percentile', 'latency_ms'],
       city: ['approx_percentile', 'path', 0.5],
       more: ['approx_percentile', 'latency_ms', 0.5, 14],
@@ -49,7 +52,10 @@ describe('approx_percentile in a definitions file', () => {
     }))).toEqual([
       'pipelines.p.aggregates.p99_ms: quantile 1.5 is not in (0, 1]: write the 99th percentile as 0.99',
       'pipelines.p.aggregates.zero: quantile 0 is not in (0, 1]: write the 99th percentile as 0.99',
-      'pipelines.p.aggregates.text: quantile "0.9" is not in (0, 1]: write the 99th percentile as 0.99',
+      'pipelines.p.aggregates.text: quantile "0.9" is not in (0, 1]: write it as a number, 0.9, not as text',
+      'pipelines.p.aggregates.p95: quantile 95 is not in (0, 1]: write the 95th percentile as 0.95',
+      'pipelines.p.aggregates.p23: quantile 23 is not in (0, 1]: write the 23rd percentile as 0.23',
+      'pipelines.p.aggregates.p12: quantile 12 is not in (0, 1]: write the 12th percentile as 0.12',
       'pipelines.p.aggregates.none: approx_percentile needs a quantile after its field: ["approx_percentile", "latency_ms", 0.99] for the 99th percentile',
       'pipelines.p.aggregates.city: approx_percentile needs a numeric field; "path" is a string',
       'pipelines.p.aggregates.more: approx_percentile takes a field and a quantile, got ["approx_percentile","latency_ms",0.5,14]',

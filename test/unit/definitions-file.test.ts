@@ -135,6 +135,17 @@ describe('definitions file', () => {
     expect(problems(() => ({ schemas: { rides }, pipelines: {} }))).toEqual(['(file): expected an object {"schemas": {...}, "pipelines": {...}}, got a function']);
   });
 
+  it('a rule keyed by a list (as a windowed pipeline is) is told a rule runs per one field (it read "[...] is not a field")', () => {
+    const rule = { within: '10m', count: true, more_than: 3, output: 'n' };
+    expect(problems({
+      schemas: { rides },
+      pipelines: { one: { input: 'rides', key: ['driver_id'], rule }, two: { input: 'rides', key: ['driver_id', 'city'], rule } },
+    })).toEqual([
+      'pipelines.one.key: a rule runs per one field, not a list: write "key": "driver_id"',
+      'pipelines.two.key: a rule runs per one field, not a list: got 2 (["driver_id","city"])',
+    ]);
+  });
+
   it('refuses a hopping window that would put each event in more than 10,000 windows, and says which "every" fits', () => {
     const pipe = (window: unknown) => ({ schemas: { rides }, pipelines: { rolling: { input: 'rides', window, aggregates: { n: 'count' } } } });
     // 1h every 1ms: 3.6M windows per event (it validated, then stalled the stream on its first event).
