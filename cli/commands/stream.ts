@@ -1,4 +1,5 @@
-import { definitionVersion, withTiming } from '../../pipeline/definition.ts';
+import { definitionVersion, withTiming, type PipelineDefinition } from '../../pipeline/definition.ts';
+import { presentCondition } from '../../pipeline/filter.ts';
 import { shellWord } from '../../pipeline/names.ts';
 import { deadLetterToJson } from '../../schemas/decode.ts';
 import { lateToJson, resultToJson, type ResultRecord } from '../../schemas/results.ts';
@@ -128,6 +129,8 @@ export const streamCommand: CommandSpec = {
         (stats.firstRejection === null ? '' : `  first rejected: ${stats.firstRejection}\n`) +
         (stats.deadLetters > 1 ? `  rejected by reason: ${reasonsText(stats.rejectionReasons, stats.deadLetters)}\n` : ''),
     );
+    const none = keptNoneNote(def, stats, written);
+    if (none !== null) process.stderr.write(`${none}\n`);
     const refused = mostRefusedWarning({ unit: 'lines', read: stats.lines, deadLetters: stats.deadLetters, reasons: stats.rejectionReasons, schema: def.schema.name, pipelines: [def.name] });
     if (refused !== null) process.stderr.write(`${refused}\n`);
     const conflicting = sink?.written.conflicting ?? 0;
@@ -157,4 +160,18 @@ export const streamCommand: CommandSpec = {
 function storeKeeps(stats: { deadLetters: number; quarantined: number }): string {
   const refused = stats.deadLetters > stats.quarantined ? 'refused for a field' : '';
   return [stats.quarantined > 0 ? 'quarantined for their time' : '', refused].filter((s) => s !== '').join(' or ');
+}
+
+/**
+ * A windowed pipeline that wrote nothing from events none of which was late: its `where` kept none
+ * (the first event it keeps can't be late, so it opens a window). "0 results written" alone left a
+ * value the events never hold ("2.0.1" for "v2.0.1", a site's name for its id) to be found by hand.
+ */
+function keptNoneNote(def: PipelineDefinition, stats: { events: number; late: number }, written: number): string | null {
+  if (def.kind !== 'windowed' || def.where.length === 0 || written > 0 || stats.events === 0 || stats.late > 0) return null;
+  const where = def.where.map((c) => {
+    const shown = presentCondition(def.schema, c);
+    return 'value' in shown ? [shown.field, shown.op, shown.value] : [shown.field, shown.op];
+  });
+  return `  its "where" kept none of the ${stats.events} events: ${JSON.stringify(where)}; check its values against the events' (every condition must hold)`;
 }

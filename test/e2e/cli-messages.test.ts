@@ -105,6 +105,22 @@ describe('concord CLI messages', () => {
     expect(views(ws.file('once.jsonl'))).toBe(2);
   });
 
+  it('stream of a windowed pipeline whose where kept no event says so, with the conditions (it said "0 results written" alone)', () => {
+    const defs = ws.file('kept-none.definitions.json', [{
+      schemas: { views: { time: 'ts', id: 'id', fields: { id: 'string', ts: 'timestamp', url: 'string' } } },
+      pipelines: {
+        nowhere: { input: 'views', where: [['url', 'in', ['/b', '/c']], ['ts', '>=', 0]], key: 'url', window: { tumbling: '1m' }, aggregates: { n: 'count' } },
+        somewhere: { input: 'views', where: [['url', '=', '/a']], key: 'url', window: { tumbling: '1m' }, aggregates: { n: 'count' } },
+      },
+    }]);
+    const input = ws.file('kept-none.jsonl', [{ id: 'e1', ts: 1_000, url: '/a' }, { id: 'e2', ts: 2_000, url: '/a' }]);
+    const none = concord(['stream', '--definitions', defs, '--pipeline', 'nowhere', '--input', input, '--output', ws.file('kept-none.out.jsonl')]);
+    expect(none.code).toBe(0);
+    expect(none.stderr.trim().split('\n').at(-1)).toBe('  its "where" kept none of the 2 events: [["url","in",["/b","/c"]],["ts",">=","1970-01-01T00:00:00.000Z"]]; check its values against the events\' (every condition must hold)');
+    const some = concord(['stream', '--definitions', defs, '--pipeline', 'somewhere', '--input', input, '--output', ws.file('kept-some.out.jsonl')]);
+    expect(some.stderr).not.toContain('kept none');
+  });
+
   it('stream counts lines read in its progress and events in its summary', () => {
     const r = concord(['stream', '--pipeline', 'page_views_per_minute', '--input', events, '--output', ws.file('out.jsonl'), '--allowed-lateness', '0', '--max-out-of-orderness', '0']);
     expect(r.code, r.stderr).toBe(0);
