@@ -76,7 +76,9 @@ function fieldHint(schema: EventSchema, name: unknown): string {
   if (atPath !== undefined) return ` (it is where events carry field ${q(atPath)}, by the schema's "paths": name the field, ${q(atPath)})`;
   const aliasOf = fields.find((f) => aliasesOf(schema.aliases, f).includes(name));
   if (aliasOf !== undefined) return ` (it is an alias of field ${q(aliasOf)}: name the field, ${q(aliasOf)})`;
-  const meant = closest(name, fields);
+  // A slip of the name, else a shortening of one field's (`temp` for `temperature`, `hum` for `humidity`).
+  const shortened = name.length >= 3 ? fields.filter((f) => f.toLowerCase().startsWith(name.toLowerCase())) : [];
+  const meant = closest(name, fields) ?? (shortened.length === 1 ? shortened[0] : undefined);
   return meant === undefined ? '' : ` (did you mean ${q(meant)}?)`;
 }
 

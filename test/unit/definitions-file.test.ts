@@ -135,6 +135,23 @@ describe('definitions file', () => {
     expect(problems(() => ({ schemas: { rides }, pipelines: {} }))).toEqual(['(file): expected an object {"schemas": {...}, "pipelines": {...}}, got a function']);
   });
 
+  it('a field named by a shortening of one field\'s name is told that field (temp for temperature; it said no more than "not a field")', () => {
+    const found = problems({
+      schemas: { rides },
+      pipelines: {
+        p: { input: 'rides', where: [['pass', '>=', 1]], key: 'dist', window: { tumbling: '1m' }, aggregates: { km: ['avg', 'distance'] } },
+        q: { input: 'rides', key: 'ci', window: { tumbling: '1m' }, aggregates: { n: 'count' } },
+      },
+    });
+    expect(found).toEqual([
+      'pipelines.p.where[0]: "pass" is not a field of schema "rides" (did you mean "passengers"?)',
+      'pipelines.p.key: "dist" is not a field of schema "rides" (did you mean "distance_km"?)',
+      'pipelines.p.aggregates.km: avg needs a field of schema "rides"; "distance" is not one (did you mean "distance_km"?)',
+      // Two letters are no shortening to guess from.
+      'pipelines.q.key: "ci" is not a field of schema "rides"',
+    ]);
+  });
+
   it('a rule keyed by a list (as a windowed pipeline is) is told a rule runs per one field (it read "[...] is not a field")', () => {
     const rule = { within: '10m', count: true, more_than: 3, output: 'n' };
     expect(problems({

@@ -75,7 +75,7 @@ describe('aggregate filters: parsing', () => {
       g: ['min', 'status', { where: [['bytes', '=', null]] }],
       h: ['count', {}],
     }))).toEqual([
-      'pipelines.p.aggregates.a.where[0]: "stat" is not a field of schema "requests"',
+      'pipelines.p.aggregates.a.where[0]: "stat" is not a field of schema "requests" (did you mean "status"?)',
       'pipelines.p.aggregates.b.where[0]: value "lots" does not fit "status" (int): status: expected an integer, got string "lots"',
       'pipelines.p.aggregates.c.where[0]: "<" compares numbers and timestamps only; "path" is string',
       'pipelines.p.aggregates.d.where[0]: unknown operator "like"; use =, !=, <, <=, >, >=, in, not in, is null, is not null',
