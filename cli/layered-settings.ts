@@ -37,6 +37,22 @@ export function duration(file: string, env: string, flag: string): Setting<Milli
   };
 }
 
+/**
+ * A duration within bounds (`use` says them, e.g. "100ms..60s" or "100ms or more (e.g. 5m)"): an
+ * interval of 0 would poll or restart a job over and over.
+ */
+export function boundedDuration(file: string, env: string, flag: string, bounds: { min: Millis; max?: Millis; use: string }): Setting<Millis> {
+  const d = duration(file, env, flag);
+  return {
+    ...d,
+    read: (value, where) => {
+      const ms = d.read(value, where);
+      if (!(ms >= bounds.min && ms <= (bounds.max ?? Number.POSITIVE_INFINITY))) throw new ConfigError(`${where} ${String(value)}: use ${bounds.use}`);
+      return ms;
+    },
+  };
+}
+
 /** A whole number, 0 or more; `what` says what it counts, for the message (e.g. 'days (e.g. 90)'). */
 export function wholeNumber(file: string, env: string, flag: string, what: string): Setting<number> {
   return {

@@ -1,25 +1,11 @@
-import { ConfigError } from '../pipeline/errors.ts';
-import type { Millis } from '../pipeline/time.ts';
 import { STREAM_WAIT_DEFAULTS, type StreamWaitSettings } from '../jobs/stream-wait.ts';
-import { duration, layered, readConfigFile, type Setting } from './layered-settings.ts';
-
-/** A duration of at least 100 ms: a recheck of 0 would start the waiting job again at once, over and over. */
-function recheckInterval(file: string, env: string, flag: string): Setting<Millis> {
-  const d = duration(file, env, flag);
-  return {
-    ...d,
-    read: (value, where) => {
-      const ms = d.read(value, where);
-      if (ms < 100) throw new ConfigError(`${where} ${String(value)}: use 100ms or more (e.g. 5m)`);
-      return ms;
-    },
-  };
-}
+import { boundedDuration, duration, layered, readConfigFile } from './layered-settings.ts';
 
 /** How the nightly reconcile jobs wait for a stream behind their day: config file key, environment variable, flag (cli/layered-settings.ts). */
 export const NIGHTLY_WAIT_SETTINGS = {
   maxWaitMs: duration('nightlyMaxWait', 'CONCORD_NIGHTLY_MAX_WAIT', 'nightly-max-wait'),
-  recheckMs: recheckInterval('nightlyRecheck', 'CONCORD_NIGHTLY_RECHECK', 'nightly-recheck'),
+  // A recheck of 0 would start the waiting job again at once, over and over.
+  recheckMs: boundedDuration('nightlyRecheck', 'CONCORD_NIGHTLY_RECHECK', 'nightly-recheck', { min: 100, use: '100ms or more (e.g. 5m)' }),
 };
 
 /**

@@ -2,7 +2,7 @@ import { ConfigError } from '../pipeline/errors.ts';
 import type { Millis } from '../pipeline/time.ts';
 import { LOG_LEVELS, type LogLevel } from '../serve/logger.ts';
 import { READ_GATE_DEFAULTS } from '../serve/read-gate.ts';
-import { duration, layered, oneOf, readConfigFile, type Setting } from './layered-settings.ts';
+import { boundedDuration, layered, oneOf, readConfigFile, type Setting } from './layered-settings.ts';
 import { checkPath, READ_ARCHIVE } from './paths.ts';
 
 /** A text setting that must not be empty: an empty host would listen on every interface, never what it meant. */
@@ -25,19 +25,6 @@ function boundedNumber(file: string, env: string, flag: string, min: number, max
       const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
       if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${where} ${JSON.stringify(value)}: use a whole number ${min}..${max}`);
       return n;
-    },
-  };
-}
-
-/** A live-stream poll interval, 100ms..60s: a duration like every other (bare = ms). */
-function pollInterval(file: string, env: string, flag: string): Setting<Millis> {
-  const d = duration(file, env, flag);
-  return {
-    ...d,
-    read: (value, where) => {
-      const ms = d.read(value, where);
-      if (!(ms >= 100 && ms <= 60_000)) throw new ConfigError(`${where} ${String(value)}: use 100ms..60s`);
-      return ms;
     },
   };
 }
@@ -74,7 +61,7 @@ function url(file: string, env: string, flag: string): Setting<string> {
 export const SERVE_SETTINGS = {
   host: nonEmptyText('serveHost', 'CONCORD_SERVE_HOST', 'host', 'the address to listen on (default 127.0.0.1, loopback)'),
   port: boundedNumber('servePort', 'CONCORD_SERVE_PORT', 'port', 0, 65_535, true),
-  poll: pollInterval('servePoll', 'CONCORD_SERVE_POLL', 'poll'),
+  poll: boundedDuration('servePoll', 'CONCORD_SERVE_POLL', 'poll', { min: 100, max: 60_000, use: '100ms..60s' }),
   maxReads: boundedNumber('serveMaxReads', 'CONCORD_SERVE_MAX_READS', 'max-reads', 1, 1_000_000),
   maxWaiting: boundedNumber('serveMaxWaiting', 'CONCORD_SERVE_MAX_WAITING', 'max-waiting', 0, 1_000_000),
   logLevel: oneOf('serveLogLevel', 'CONCORD_LOG_LEVEL', 'log-level', LOG_LEVELS, 'log level'),
