@@ -71,11 +71,18 @@ export function eventsByCell(def: WindowedPipeline, events: readonly ArchivedEve
  * every earlier added event of the key.
  */
 export function addedNearAlert(def: RulePipeline, added: ArchiveAdded): (key: KeyValues, ts: number, from?: number) => LateEventRef[] {
+  return eventsNearAlert(def, added.events);
+}
+
+/**
+ * Rules: archived events (as differences list them, without W) of an alert's key at or before its time
+ * and after `from`; those the rule's `where` keeps (an event it drops changes no alert).
+ */
+export function eventsNearAlert(def: RulePipeline, events: readonly ArchivedEvent[]): (key: KeyValues, ts: number, from?: number) => LateEventRef[] {
   const byKey = new Map<string, ArchivedEvent[]>();
   const eventPane = eventPaneIdOf(def.schema, [def.key]);
-  // An event the rule's `where` drops changes no alert.
   const keep = compileFilter(def.where);
-  for (const e of added.events) {
+  for (const e of events) {
     if (keep !== undefined && !keep(e.event)) continue;
     const k = eventPane(e.event);
     let list = byKey.get(k);

@@ -3,8 +3,8 @@ import type { DuckDb } from '../batch/duckdb.ts';
 import { replay } from '../batch/replay.ts';
 import type { PipelineDefinition, RulePipeline } from '../pipeline/definition.ts';
 import { paneId } from '../pipeline/keys.ts';
-import { positionKey, type AlertResult, type ResultRecord } from '../schemas/results.ts';
-import { addedNearAlert, type ArchiveAdded } from './archive-added.ts';
+import { positionKey, type AlertResult, type EventPosition, type ResultRecord } from '../schemas/results.ts';
+import { addedNearAlert, eventsNearAlert, type ArchiveAdded } from './archive-added.ts';
 import { archivedIds } from './archived-ids.ts';
 import { causeOf, evidenceAttribution, primaryValue, ruleAttribution, sameValueOf, type Attribution, type Evidence } from './attribution.ts';
 import { finalResults } from './final-results.ts';
@@ -45,6 +45,8 @@ export async function reconcileRule(
   let attribute: Attribution, shadow: Map<string, ResultRecord>, lateEvents: number;
   // The verdicts a mis-keyed share is re-run with; without a log the archive is one source (never mis-keyed).
   let verdicts: readonly LoggedLate[] = [];
+  // Without the workers' log: the events the shadow run (the stream's semantics) drops as late.
+  let droppedByShadow: readonly EventPosition[] = [];
   if (logged) {
     // The workers' log says which events were late, not what they changed: the keys of differing alerts
     // are re-run with the stream's semantics and those verdicts (rule-recompute.ts), and a late cause
@@ -89,6 +91,7 @@ export async function reconcileRule(
     attribute = ruleAttribution(def, run.out.lates, run.evaluatedLate, reach, [], repeated, quarantined, stream.heldCause);
     shadow = finalResults(run.out.results);
     lateEvents = run.out.lates.length;
+    droppedByShadow = run.out.lates.map((l) => l.position);
   }
   const report = emptyReport(def, metricsOf(def, realtime, replayed), lateEvents, evidence);
   const sameValue = sameValueOf(def);
@@ -121,9 +124,15 @@ export async function reconcileRule(
   // Last, over what is left unexplained: alerts raised (or not) from one partition's share of a key whose events lie in several.
   const unread = [...(logged ?? []).filter(isDropped).map((l) => l.record.position), ...quarantined.map((e) => e.position)];
   const misKeyed = await misKeyedCells(db, def, input.archiveDir, judged.filter((j) => j.cause === 'unexplained'), { ...only, exclude: unread, ruleVerdicts: verdicts });
+  // A duplicate's evidence: the key's repeated deliveries the stream counted (not those it dropped as
+  // late or quarantined), within the rule's span up to the alert, as windows list a cell's.
+  const uncounted = new Set([...unread, ...droppedByShadow].map(positionKey));
+  const repeats = eventsNearAlert(def, 'exclude' in exclude ? evidence.duplicates.deliveries.filter((d) => !uncounted.has(positionKey(d.position))) : []);
   for (const { id, rt, rp, cause, events } of judged) {
     const partitions = cause === 'unexplained' ? misKeyed.get(id) : undefined;
-    recordDifference(report, rt, rp, partitions ? 'mis_keyed' : cause, events, partitions);
+    const alert = (rt ?? rp) as AlertResult;
+    const repeated = cause === 'duplicate' ? repeats(alert.key, alert.ts, alert.ts - def.rule.span) : undefined;
+    recordDifference(report, rt, rp, partitions ? 'mis_keyed' : cause, events, partitions, repeated);
   }
   report.unexplained = report.causes.unexplained;
   return { report, replayed: [...replayed.values()] };

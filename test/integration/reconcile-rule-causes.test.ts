@@ -52,6 +52,8 @@ describe('reconcile: rule causes', () => {
       expect(report).toMatchObject({ different: 2, unexplained: 0, causes: { duplicate: 2, late_within_lateness: 0 } });
       expect(report.differences.map((d) => [d.cell.id, d.realtime, d.replay, d.cause])).toEqual([
         ['a', { n: 2 }, null, 'duplicate'], ['x', null, { n: 2 }, 'duplicate']]);
+      // Each names the repeated delivery behind it (the second a), apart from late events.
+      expect(report.differences.map((d) => [d.late_events, d.repeated?.map((e) => [e.id, e.offset])])).toEqual([[[], [['a', 1]]], [[], [['a', 1]]]]);
     }
   });
 
@@ -64,6 +66,8 @@ describe('reconcile: rule causes', () => {
     for (const report of reports) {
       expect(report).toMatchObject({ different: 1, unexplained: 0, causes: { duplicate: 1, late_beyond_lateness: 0 } });
       expect(report.differences.map((d) => [d.cell.id, d.realtime, d.replay, d.cause, d.late_events])).toEqual([['a', { n: 2 }, null, 'duplicate', []]]);
+      // The repeat the stream counted (the second a, offset 1), not the third it dropped as late (offset 3).
+      expect(report.differences.map((d) => d.repeated?.map((e) => [e.id, e.offset]))).toEqual([[['a', 1]]]);
     }
   });
 
