@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import type { EventSchema } from '../schemas/schema.ts';
-import { hourFoldersOfDay, parquetFilesIn, schemaDir } from './archive-layout.ts';
+import { DAY_FOLDER, hourFoldersOfDay, parquetFilesIn, schemaDir } from './archive-layout.ts';
 
 const DAY = 86_400_000;
 
@@ -24,7 +24,7 @@ export class ArchiveHours {
     const root = schemaDir(dir, schema);
     const names = await readdir(root).catch(() => [] as string[]);
     const days = names.flatMap((n) => {
-      const m = /^dt=(\d{4}-\d{2}-\d{2})$/.exec(n);
+      const m = DAY_FOLDER.exec(n);
       const t = m ? Date.parse(`${m[1]}T00:00:00Z`) : Number.NaN;
       return Number.isFinite(t) ? [t] : [];
     });

@@ -19,6 +19,12 @@ export function schemaDir(dir: string, schema: EventSchema): string {
   return join(dir, safeName(schema.name));
 }
 
+/** A schema's day folder (`dt=YYYY-MM-DD`, the date captured) and hour folder inside it (`hour=HH`). */
+export const DAY_FOLDER = /^dt=(\d{4}-\d{2}-\d{2})$/;
+const HOUR_FOLDER = /^hour=\d{2}$/;
+/** Which input each source of a schema's archive was written from (a file's path, a topic's id; beside `_rejected/`, read by batch/archive-sources.ts). */
+export const SOURCES_FILE = '_sources.json';
+
 /**
  * When `dir` is one schema's folder inside an archive (it holds day folders `dt=YYYY-MM-DD` or the
  * archive's `_sources.json`), or a day or hour folder in it, instead of the archive's root that
@@ -29,12 +35,12 @@ export function schemaDir(dir: string, schema: EventSchema): string {
 export async function schemaFolderGivenForRoot(dir: string): Promise<string | undefined> {
   let folder = resolve(dir);
   let up = 1;
-  while (/^(dt=\d{4}-\d{2}-\d{2}|hour=\d{2})$/.test(basename(folder))) {
+  while (DAY_FOLDER.test(basename(folder)) || HOUR_FOLDER.test(basename(folder))) {
     folder = dirname(folder);
     up += 1;
   }
   const names = await readdir(folder).catch(() => [] as string[]);
-  if (folder === dirname(folder) || !names.some((n) => /^dt=\d{4}-\d{2}-\d{2}$/.test(n) || n === '_sources.json')) return undefined;
+  if (folder === dirname(folder) || !names.some((n) => DAY_FOLDER.test(n) || n === SOURCES_FILE)) return undefined;
   const root = normalize(join(dir, ...Array<string>(up).fill('..')));
   return `${dir} is ${up === 1 ? 'the folder' : 'a folder inside the folder'} of schema "${basename(folder)}" in the archive ${root}: give the archive's root, ${root}`;
 }

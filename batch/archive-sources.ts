@@ -2,10 +2,7 @@ import { mkdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/prom
 import { join } from 'node:path';
 import { ConfigError } from '../pipeline/errors.ts';
 import type { EventSchema } from '../schemas/schema.ts';
-import { schemaDir } from './archive-layout.ts';
-
-/** Which input each source of a schema's archive was written from (a file's path, a topic's id; beside `_rejected/`). */
-const SOURCES_FILE = '_sources.json';
+import { schemaDir, SOURCES_FILE } from './archive-layout.ts';
 
 /**
  * Claims a file source's name in an archive for one input file. A file's events carry its base name
