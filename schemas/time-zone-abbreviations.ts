@@ -60,15 +60,17 @@ const SUMMER: Readonly<Record<string, Abbreviation>> = {
   NZDT: of(undefined, ['New Zealand', 'Pacific/Auckland']),
 };
 
-const lookup = (name: string): Abbreviation | undefined => {
+/** `name`'s entry in `table`, whatever its case and surrounding spaces; own entries only. */
+const entry = (table: Readonly<Record<string, Abbreviation>>, name: string): Abbreviation | undefined => {
   const key = name.trim().toUpperCase();
-  return Object.hasOwn(LEGACY, key) ? LEGACY[key] : Object.hasOwn(SUMMER, key) ? SUMMER[key] : undefined;
+  return Object.hasOwn(table, key) ? table[key] : undefined;
 };
+
+const lookup = (name: string): Abbreviation | undefined => entry(LEGACY, name) ?? entry(SUMMER, name);
 
 /** The zone a daylight-saving abbreviation the runtime does not know most likely means (`EDT` -> America/New_York). */
 export function summerZoneMeant(name: string): string | undefined {
-  const key = name.trim().toUpperCase();
-  return Object.hasOwn(SUMMER, key) ? SUMMER[key]!.meant[0]![1] : undefined;
+  return entry(SUMMER, name)?.meant[0]![1];
 }
 
 /** `for New York write "America/New_York", for ... "..."`. */
@@ -80,8 +82,7 @@ const zonesMeant = (a: Abbreviation): string => a.meant.map(([place, zone], i) =
  * `"EST" is fixed UTC-05:00 all year (no daylight saving); for New York write "America/New_York", or "-05:00" if a fixed offset is meant`.
  */
 export function legacyAbbreviationProblem(name: string): string | undefined {
-  const key = name.trim().toUpperCase();
-  const a = Object.hasOwn(LEGACY, key) ? LEGACY[key]! : undefined;
+  const a = entry(LEGACY, name);
   if (a === undefined) return undefined;
   const shown = JSON.stringify(name);
   if (a.fixed !== undefined) return `${shown} is fixed UTC${a.fixed} all year (no daylight saving); ${zonesMeant(a)}, or ${JSON.stringify(a.fixed)} if a fixed offset is meant`;
