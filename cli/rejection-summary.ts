@@ -1,6 +1,10 @@
 import { shellWord } from '../pipeline/names.ts';
 import { groupText, isMalformedJson, topGroups, topReasons, type RejectionReasons } from '../stream/rejection-reasons.ts';
 
+/** What input that is mostly no JSON likely is, and how to make JSON lines of it (this summary's and `produce`'s). */
+export const JSON_LINES_ADVICE = 'one JSON object per line: a CSV file, one JSON array or pretty-printed JSON? ' +
+  'Give it as JSON lines (a JSON array: `jq -c \'.[]\' FILE`)';
+
 /** Reasons named in a summary: the few that explain most dead letters. */
 const SHOWN = 3;
 /** Below this many events read no share is judged (a few bad lines of a short test file are not "most"). */
@@ -40,8 +44,7 @@ export function mostRefusedWarning(r: RefusedInput): string | null {
   const head = `!! ${r.deadLetters} of ${r.read} ${r.unit} (${share}%) of schema ${r.schema} went to the dead letters${reason}. `;
   // Most of the input no JSON at all: the schema is not what to check.
   if (top !== undefined && isMalformedJson(top) && top.count * 2 > r.deadLetters) {
-    return head + `The input is not JSON lines, one JSON object per line: a CSV file, one JSON array or pretty-printed JSON? ` +
-      'Give it as JSON lines (a JSON array: `jq -c \'.[]\' FILE`)';
+    return head + `The input is not JSON lines, ${JSON_LINES_ADVICE}`;
   }
   const explain = r.pipelines[0] !== undefined ? `\`concord explain --pipeline ${shellWord(r.pipelines[0])}\` shows where each field is read from, ` : '';
   return head +

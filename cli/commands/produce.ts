@@ -12,7 +12,7 @@ import { probeBrokers } from '../../stream/kafka/admin.ts';
 import { concordTopics, defaultPartitions, inputTopic, NULL_RECORD_KEY, partitionKeyField, recordKey } from '../../stream/kafka/topics.ts';
 import type { CommandSpec } from '../args.ts';
 import { Progress } from '../progress.ts';
-import { MIN_JUDGED } from '../rejection-summary.ts';
+import { JSON_LINES_ADVICE, MIN_JUDGED } from '../rejection-summary.ts';
 import { applyKafkaFlags, checkKafkaNames, kafkaFlags, kafkaConfigOption, kafkaOptions, loadRegistry, numberFlag, positiveIntegerFlag } from './shared.ts';
 
 /** The schemas the seeded generator writes (the seed definitions' two). */
@@ -161,8 +161,7 @@ export function inputRecords(schema: EventSchema, topic: string, b: SendBatch, f
 export function notJsonWarning(sent: Sent, input: string): string | null {
   if (sent.lines < MIN_JUDGED || sent.notJson * 2 <= sent.lines) return null;
   return `!! ${sent.notJson} of ${sent.lines} lines (${Math.round((100 * sent.notJson) / sent.lines)}%) of ${input} are not JSON (the first at ${sent.firstNotJson}): ` +
-    'the workers will dead-letter each of them. The input must be JSON lines, one JSON object per line: a CSV file, one JSON array or pretty-printed JSON? ' +
-    'Give it as JSON lines (a JSON array: `jq -c \'.[]\' FILE`)';
+    `the workers will dead-letter each of them. The input must be JSON lines, ${JSON_LINES_ADVICE}`;
 }
 
 async function* linesOf(path: string): AsyncGenerator<SendBatch> {
