@@ -48,14 +48,17 @@ export function addedByCell(def: WindowedPipeline, added: ArchiveAdded): Map<str
 /**
  * Windows: archived events (as differences list them, without W) by the cells (window, key) they fall
  * into: those the pipeline's `where` keeps (one it drops is in no cell: listed, a cell that gained one
- * ride named two).
+ * ride named two), in the windows `inWindow` keeps (default all).
  */
-export function eventsByCell(def: WindowedPipeline, events: readonly ArchivedEvent[]): Map<string, LateEventRef[]> {
+export function eventsByCell(
+  def: WindowedPipeline, events: readonly ArchivedEvent[], inWindow: (e: ArchivedEvent, windowStart: number) => boolean = () => true,
+): Map<string, LateEventRef[]> {
   const out = new Map<string, LateEventRef[]>();
   const keep = compileFilter(def.where);
   for (const e of events) {
     if (keep !== undefined && !keep(e.event)) continue;
     for (const start of assignWindows(def.window, e.event[def.schema.timeField] as number)) {
+      if (!inWindow(e, start)) continue;
       const id = eventWindowCellId(def.schema, start, def.key, e.event);
       let list = out.get(id);
       if (!list) out.set(id, (list = []));

@@ -32,12 +32,14 @@ export async function reconcileRule(
   const exclude = (input.dedupe ?? true) ? { exclude: evidence.duplicates.replayExtras } : {};
   const only = day ? { files: day.read.files } : {};
   const replayed = finalResults((await replay(def, input.archiveDir, { db, exactDistinct: false, ...exclude, ...only })).filter((r) => inRange(r, range)));
-  // Complete data over every delivery (no lateness, duplicates counted as the stream counts them). An
-  // alert the stream raised exactly as this raises it owes its difference to repeated deliveries alone,
-  // whatever late events of its key are near: without this, such cells were blamed on those late events
-  // (the proximity attribution below) instead of `duplicate`.
+  // Complete data over every delivery the stream read (no lateness, duplicates counted as the stream
+  // counts them; not the events it quarantined, which it never counted). An alert the stream raised
+  // exactly as this raises it owes its difference to repeated deliveries alone, whatever late events of
+  // its key are near: without this, such cells were blamed on those late events (the proximity
+  // attribution below) instead of `duplicate`.
+  const held = quarantined.length > 0 ? { exclude: quarantined.map((e) => e.position) } : {};
   const everyDelivery = 'exclude' in exclude && evidence.duplicates.replayExtras.length > 0
-    ? finalResults((await replay(def, input.archiveDir, { db, exactDistinct: false, ...only })).filter((r) => inRange(r, range)))
+    ? finalResults((await replay(def, input.archiveDir, { db, exactDistinct: false, ...only, ...held })).filter((r) => inRange(r, range)))
     : undefined;
   const repeated = new Set(('exclude' in exclude ? evidence.duplicates.replayExtras : []).map(positionKey));
   const realtime = finalResults(input.realtime.filter((r) => inRange(r, range)));

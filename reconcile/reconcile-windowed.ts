@@ -3,7 +3,7 @@ import type { ArchivedEvent } from '../batch/archive-reader.ts';
 import type { DuckDb } from '../batch/duckdb.ts';
 import { cellTableResults, loadWindowSkips, replay, replayCellTable, replaysAsTable } from '../batch/replay.ts';
 import type { WindowedPipeline } from '../pipeline/definition.ts';
-import { cellKey, positionKey, type LateRecord, type ResultRecord } from '../schemas/results.ts';
+import { cellKey, positionKey, type EventPosition, type LateRecord, type ResultRecord } from '../schemas/results.ts';
 import { addedByCell, eventsByCell, type ArchiveAdded } from './archive-added.ts';
 import { causeOf, evidenceAttribution, sameValueOf, windowAttribution, windowsSkippedBy, type Evidence } from './attribution.ts';
 import { diffCells, loadResults, variantSide, type CellSide } from './cell-diff.ts';
@@ -100,14 +100,25 @@ export async function reconcileWindowed(
   const diff = await diffCells(db, def, { realtime, replayed, shadow: shadow!, ...(read ? { read } : {}), ...(shadowAdded ? { shadowAdded } : {}) });
   await input.progress?.(`attributing ${diff.rows.length} differing cells of ${diff.cells}`);
   const report = emptyReport(def, diff.metrics, lateEvents, evidence);
-  // A repeated delivery the stream judged late is no cause: the deduplicating replay leaves it out too.
-  // Named after it, a cell that differs by another repeat alone read as late_beyond_lateness.
+  // A repeated delivery the stream judged late or quarantined is no cause: the deduplicating replay leaves
+  // it out too. Named after it, a cell that differs by another repeat alone read as late_beyond_lateness
+  // (or future_timestamp / parse_reject).
   const leftOut = new Set((dedupe ? extras.replayExtras : []).map(positionKey));
-  const attribute = windowAttribution(def, skips.filter((l) => !leftOut.has(positionKey(l.position))), quarantined, lateness.heldCause);
+  const counted = (p: EventPosition) => !leftOut.has(positionKey(p));
+  const attribute = windowAttribution(def, skips.filter((l) => counted(l.position)), quarantined.filter((e) => counted(e.position)), lateness.heldCause);
   const fallback = evidenceAttribution(def, evidence);
   const addedEvents = added ? addedByCell(def, added) : undefined;
-  // A duplicate's evidence: the cell's repeated deliveries (which ride was counted twice), listed apart from late events.
-  const repeats = eventsByCell(def, dedupe ? extras.deliveries : []);
+  // A duplicate's evidence: the cell's repeated deliveries the stream counted there (which ride was counted
+  // twice), listed apart from late events. Not those it quarantined, nor those it judged late for the
+  // cell's window (every window of a dropped event; a hopping event's closed ones): before, a repeat
+  // dropped as late was listed beside the one counted.
+  const neverRead = new Set(quarantined.map((e) => positionKey(e.position)));
+  const skippedAt = (windowStart: number | undefined, p: EventPosition) => `${windowStart ?? '*'}|${positionKey(p)}`;
+  const skippedThere = new Set(skips.map((l) => skippedAt(l.windowStart, l.position)));
+  const repeats = eventsByCell(
+    def, dedupe ? extras.deliveries.filter((d) => !neverRead.has(positionKey(d.position))) : [],
+    (e, start) => !skippedThere.has(skippedAt(start, e.position)) && !skippedThere.has(skippedAt(undefined, e.position)),
+  );
   const sameValue = sameValueOf(def);
   const contradicted = contradictedBy(input.otherRun);
   // What the stream never read: the events it logged late and those it quarantined.

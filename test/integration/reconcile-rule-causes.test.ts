@@ -71,6 +71,28 @@ describe('reconcile: rule causes', () => {
     }
   });
 
+  it('a repeated delivery the stream refused is no cause: the alert its counted repeat raised is a duplicate', async () => {
+    // a's third delivery carries a user the stream's definitions refuse (the archive kept it): the stream
+    // never counted it, and the deduplicated replay leaves it out too. It was named parse_reject.
+    const def = defs.pipeline('burst');
+    const archived = [tx('a', 0), tx('a', 0), tx('a', 0), tx('z', 200 * S, 'u2')];
+    const streamed = archived.map((l, i) => (i === 2 ? JSON.stringify({ id: 'a', ts: 0, user: 5 }) : l));
+    const realtime: ResultRecord[] = [];
+    const quarantined: { position: { source: string; offset: number }; rejected: string }[] = [];
+    await runStream({
+      pipelines: [def], source: memoryBatches('file:input.jsonl', streamed, 1000), onResult: (r) => realtime.push(r), onLate: () => {},
+      onDeadLetter: (d) => quarantined.push({ position: { source: d.source, offset: d.offset }, rejected: d.reason }),
+    });
+    expect(quarantined.map((q) => q.position.offset)).toEqual([2]);
+    const dir = join(ws.dir, `a${n++}`);
+    await new ParquetArchive(dir, def.schema).write(memoryBatches('file:input.jsonl', archived, 1000));
+    for (const lateLog of [undefined, [] as LoggedLate[]]) {
+      const report = await reconcile({ def, realtime, archiveDir: dir, quarantined, ...(lateLog ? { lateLog } : {}) });
+      expect(report.differences.map((d) => [d.cell.id, d.realtime, d.replay, d.cause, d.late_events, d.repeated?.map((e) => e.offset)])).toEqual([
+        ['a', { n: 2 }, null, 'duplicate', [], [1]]]);
+    }
+  });
+
   it('a late event that really moved the alert is still named for it, next to a repeated delivery elsewhere', async () => {
     // u2's repeated delivery changes nothing of u1; u1's late x (evaluated on arrival) alerts at x as the
     // replay does, but the stream had already alerted at b, before x arrived.
