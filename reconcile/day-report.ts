@@ -1,3 +1,4 @@
+import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { dayHeadlines } from './day-headline.ts';
 import { dayStatusOf, type DayStatusName } from '../store/day-status.ts';
 import { mdCell, mdKeyValues, mdRow, mdTable } from './markdown.ts';
@@ -100,10 +101,13 @@ export function differencesMarkdown(d: DayReconciliation, limit = 50): string {
   ].join('\n');
 }
 
-/** A reconciliation's Markdown report file (`<report-dir>/<date>/<pipeline>.md`): its heading names the pipeline as text (`mdCell`). */
-export function dayReportMarkdown(rec: DayReconciliation): string {
-  // A rule's differences are alerts (a cell of a user, an id and a time); a windowed pipeline's, windows.
-  const kind = rec.report.differences.some((d) => !('window_start' in d.cell)) ? 'rule' : 'windowed';
+/**
+ * A reconciliation's Markdown report file (`<report-dir>/<date>/<pipeline>.md`): its heading names the
+ * pipeline as text (`mdCell`). `kind`: the reconciled pipeline's (a rule counts alerts, windows cells), from
+ * its definition; guessed from the differences' cells, a rule day without differences (or a rule keyed by
+ * a field named `window_start`) was said in cells.
+ */
+export function dayReportMarkdown(rec: DayReconciliation, kind: PipelineDefinition['kind']): string {
   const headline = dayHeadlines([{ date: rec.date, pipeline: rec.pipeline, kind, reconciliation: rec }]);
   return [`# ${mdCell(rec.pipeline)} — ${rec.date}`, '', headline, '', reconciliationMarkdown([rec]), '', '## Differences', '', differencesMarkdown(rec), ''].join('\n');
 }

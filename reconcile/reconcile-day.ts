@@ -194,7 +194,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   if (report.unexplained > 0 && req.force !== true) {
     const failed: DayReconciliation = { ...base, generation: null, previous_generation: -1, status: 'failed_unexplained', corrections: 0 };
     await store.saveReconciliation(failed);
-    await writeReport(req.reportDir, failed, req.storeName);
+    await writeReport(req.reportDir, failed, def.kind, req.storeName);
     throw new UnexplainedDifferencesError(failed);
   }
   // `different` counts the cells either side holds (a rule's stream alerts the replay lacks too), not a part of the replay's.
@@ -215,7 +215,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   await step(3, 'storing the report');
   await store.saveReconciliation(rec);
   await step(4, req.reportDir === undefined ? 'no report files asked for' : `writing the report to ${req.reportDir}`);
-  await writeReport(req.reportDir, rec, req.storeName);
+  await writeReport(req.reportDir, rec, def.kind, req.storeName);
   await step(5, 'done');
   return rec;
 }

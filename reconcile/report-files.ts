@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { ConfigError } from '../pipeline/errors.ts';
 import { safeName } from '../pipeline/names.ts';
 import { dayReportMarkdown, type DayReconciliation } from './day-report.ts';
@@ -59,13 +60,13 @@ export async function reportWritten(dir: string, date: string, pipeline: string,
   return theirs !== null && (store === undefined || theirs === undefined || theirs === store);
 }
 
-/** The JSON and Markdown report, each written whole (temp, then rename), the JSON naming `store`. */
-export async function writeReport(dir: string | undefined, rec: DayReconciliation, store?: string): Promise<void> {
+/** The JSON and Markdown report of a pipeline of `kind`, each written whole (temp, then rename), the JSON naming `store`. */
+export async function writeReport(dir: string | undefined, rec: DayReconciliation, kind: PipelineDefinition['kind'], store?: string): Promise<void> {
   if (dir === undefined) return;
   await mkdir(join(dir, rec.date), { recursive: true });
   const json = JSON.stringify(store === undefined ? rec : { ...rec, store }, null, 2) + '\n';
   // Temp then rename: a reader never sees half a report.
-  for (const [ext, text] of [['json', json], ['md', dayReportMarkdown(rec)]] as const) {
+  for (const [ext, text] of [['json', json], ['md', dayReportMarkdown(rec, kind)]] as const) {
     const path = reportPath(dir, rec.date, rec.pipeline, ext);
     await writeFile(`${path}.tmp`, text);
     await rename(`${path}.tmp`, path);

@@ -34,7 +34,7 @@ describe('reconcile: a duplicate names its repeated deliveries', () => {
       expect(report.differences.map((d) => [d.cell.window_start, d.cause, d.late_events, d.repeated])).toEqual(windows.map((w) => [
         `1970-01-01T${w}:00.000Z`, 'duplicate', [], [{ id: 'a', ts: new Date(M + 10_000).toISOString(), source: 'file:rides.jsonl', offset: 2 }],
       ]));
-      const md = dayReportMarkdown({ date: '1970-01-01', pipeline: name, generation: 1, previous_generation: 0, status: 'published', day_status: 'sealed', reconciled_at: '', job_id: 'j', corrections: 0, report });
+      const md = dayReportMarkdown({ date: '1970-01-01', pipeline: name, generation: 1, previous_generation: 0, status: 'published', day_status: 'sealed', reconciled_at: '', job_id: 'j', corrections: 0, report }, 'windowed');
       expect(md.split('\n').filter((l) => l.startsWith('| 1970') && l.includes('| duplicate |')).map((l) => l.split(' | ').at(-1))).toEqual(windows.map(() => 'repeated a@file:rides.jsonl:2 |'));
     });
   }

@@ -94,10 +94,28 @@ describe('Markdown report tables', () => {
     expect(mdCell('two\nlines')).toBe('two<br>lines');
 
     const rec = day('rule\nline <b>*x*</b>', [difference({ site: '"q" <i>&', zone: 'null' })]);
-    const md = dayReportMarkdown(rec).split('\n');
+    const md = dayReportMarkdown(rec, 'windowed').split('\n');
     expect(md[0]).toBe('# rule<br>line &lt;b>\\*x\\*&lt;/b> — 2026-11-20');
     const row = md.find((l) => l.includes('late_beyond_lateness') && l.startsWith('| 2026'))!;
     expect(render(cellsOf(row)[0]!)).toBe(`${W.window_start} ${W.window_end} "\\"q\\" <i>&" "null"`);
   });
 });
 
+// The report file's headline counted a rule's alerts as cells whenever the differences did not show it
+// was a rule: a day without differences, or a rule keyed by a field named `window_start`.
+describe('a reconciliation\'s report file says what the pipeline counts', () => {
+  const headline = (md: string) => md.split('\n').find((l) => l.startsWith('**'))!;
+  it('a rule day without differences: alerts', () => {
+    const rec = day('burst', []);
+    expect(headline(dayReportMarkdown(rec, 'rule'))).toBe('**burst**: the realtime numbers equal version 1 in all 10 alerts. Nothing to run.');
+    expect(headline(dayReportMarkdown(rec, 'windowed'))).toBe('**burst**: the realtime numbers equal version 1 in all 10 cells. Nothing to run.');
+  });
+  it('a rule keyed by `window_start`: its differing alerts are alerts', () => {
+    const rec = day('by_slot', []);
+    const alert = { cell: { window_start: 'slot-1', id: 'e1', ts: W.window_start }, realtime: null, replay: { n: 2 }, cause: 'late_beyond_lateness' as const, late_events: [] };
+    const withAlert: DayReconciliation = { ...rec, report: { ...rec.report, equal: 9, different: 1, differences: [alert], metrics: { ...rec.report.metrics, mismatched: 0, missing: 1 } } };
+    const said = headline(dayReportMarkdown(withAlert, 'rule'));
+    expect(said).toContain('differ from version 1 in 1 of 10 alerts (10.00%)');
+    expect(said).toContain('missed 1 alert it raises');
+  });
+});
