@@ -46,6 +46,11 @@ const CAUSE_WORDS: Record<Cause, string> = {
   unexplained: 'no cause found',
 };
 
+/** A rule has no windows: its late events came after the stream had decided their time (pipeline/lateness.ts). */
+const RULE_CAUSE_WORDS: Partial<Record<Cause, string>> = {
+  late_beyond_lateness: 'events arrived after the stream had decided their time, beyond the allowed lateness',
+};
+
 /** A duration as a person reads it: `1h 28m`, `12m 5s`, `40s`, `250ms`. */
 export function spokenDuration(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
@@ -92,7 +97,8 @@ function findings(rec: DayReconciliation, unit: string, against: string, totals?
   const r = rec.report;
   if (r.different === 0) return [`the realtime numbers equal ${against} in all ${plural(r.cells, unit)}.`];
   const share = r.cells === 0 ? '' : ` (${((100 * r.different) / r.cells).toFixed(2)}%)`;
-  const causes = CAUSES.filter((c) => r.causes[c] > 0).map((c) => `${plural(r.causes[c], unit)} \`${c}\` (${CAUSE_WORDS[c]})`);
+  const words = (c: Cause) => (unit === 'alert' ? RULE_CAUSE_WORDS[c] : undefined) ?? CAUSE_WORDS[c];
+  const causes = CAUSES.filter((c) => r.causes[c] > 0).map((c) => `${plural(r.causes[c], unit)} \`${c}\` (${words(c)})`);
   const out = [`the realtime numbers (what the dashboard showed) differ from ${against} in ${r.different.toLocaleString('en-US')} of ${plural(r.cells, unit)}${share}` +
     `${r.unexplained === 0 ? ', every difference explained' : `, **${plural(r.unexplained, unit)} unexplained**`}: ${causes.join('; ')}.`];
   const change = totals && totalsChange(r, totals);

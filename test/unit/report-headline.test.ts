@@ -98,6 +98,8 @@ describe('report --format md: the answer first, in words', () => {
     const line = await inShort(report({ reconciliation: alerts, headline: { kind: 'rule' } }));
     expect(line).toContain('in 3 of 400 alerts');
     expect(line).toContain('The dashboard showed 1 alert the report withdraws and missed 2 alerts it raises.');
+    // A rule has no window that closed: it said "after their window had closed" of alerts.
+    expect(line).toContain('2 alerts `late_beyond_lateness` (events arrived after the stream had decided their time, beyond the allowed lateness)');
   });
 
   it('spoken durations', () => {
