@@ -198,7 +198,9 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
     throw new UnexplainedDifferencesError(failed);
   }
   // `different` counts the cells either side holds (a rule's stream alerts the replay lacks too), not a part of the replay's.
-  await step(2, `publishing the replayed day (${replayed.length} cells; ${report.different} differ from the stream's)`);
+  // A rule's replay is alerts, which it said were cells.
+  const unit = def.kind === 'rule' ? 'alert' : 'cell';
+  await step(2, `publishing the replayed day (${replayed.length} ${unit}${replayed.length === 1 ? '' : 's'}; ${report.different} differ from the stream's)`);
   const published = await store.publishDay(def.name, date, replayed, { jobId: req.jobId, provenance: 'reconciled' });
   if (published.generation === published.previous) await step(2, `version ${published.generation}, live, already holds this replay: nothing published`);
   await store.setArchiveCheckedThrough?.(def.name, date, archiveReadFrom);

@@ -82,8 +82,11 @@ describe.each(backends)('a quiet key\'s late file before the two spans: $name', 
 
   it('reconciling the day again withdraws them and names the late file\'s events: archive_added', async () => {
     const { store, dir } = await reconciledThenLate();
-    const rec = await reconcileDay({ def: bigSpend, date: DAY, store, archiveDir: dir, jobId: 'r-2' });
+    const steps: string[] = [];
+    const rec = await reconcileDay({ def: bigSpend, date: DAY, store, archiveDir: dir, jobId: 'r-2', progress: (p) => void steps.push(p.what) });
     expect(rec).toMatchObject({ status: 'published', report: { different: 2, unexplained: 0, causes: { archive_added: 2 } } });
+    // A rule publishes alerts (it said "1 cells").
+    expect(steps).toContain('publishing the replayed day (1 alert; 2 differ from the stream\'s)');
     expect(rec.report.differences.map((d) => [d.cell.user_id, d.late_events.map((e) => e.id)])).toEqual([['k', ['k-q']], ['m', ['m-q']]]);
     expect((await store.current(bigSpend.name, DAY)).map((r) => r.key.user_id)).toEqual(['n']);
   });
