@@ -30,11 +30,14 @@ export type StreamGate = { wait: true; delayMs: number; why: string } | { wait: 
 /**
  * The decision for a reconcile job of a day the stream is `behind` of (undefined: not behind, or no stream
  * watermark at all). A nightly job (`waitForStream`) waits up to `maxWaitMs` from `since`, its first wait;
- * a job enqueued by hand does not wait (someone asked for it now) but notes what `reconcile --date` notes.
+ * a job enqueued by hand does not wait (someone asked for it now) but notes what `reconcile --date` notes;
+ * nor does one whose stream's bounded input ended (the store says so: store/input-ends.ts).
  */
 export function streamGate(behind: StreamBehind | undefined, job: { waitForStream?: boolean; since?: number }, now: number, s: StreamWaitSettings): StreamGate {
   if (!behind) return { wait: false };
   if (!job.waitForStream) return { wait: false, note: describeStreamBehind(behind) };
+  // A bounded run's input ended short of the day: nothing more is coming (Flink's final watermark).
+  if (behind.inputEnded) return { wait: false, note: `reconciled without waiting for the stream (its input ended): ${describeStreamBehind(behind)}` };
   const since = job.since ?? now;
   const left = since + s.maxWaitMs - now;
   if (left <= 0) {

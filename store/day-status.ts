@@ -1,6 +1,7 @@
 import type { Registry } from '../pipeline/registry.ts';
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { lastWindowEndBefore, type WindowSpec } from '../pipeline/windows.ts';
+import type { InputEnd } from './input-ends.ts';
 import { dayStart } from './rows.ts';
 
 const DAY = 86_400_000;
@@ -47,17 +48,24 @@ export function streamBehindDay(def: PipelineDefinition, day: string, w: number 
   return w !== null && Number.isFinite(w) && w + def.watermark.maxOutOfOrderness + def.allowedLateness < dayReach(day, def.kind === 'windowed' ? def.window : undefined);
 }
 
-/** A stream behind a day: its stored watermark, and when the day's results are final (`dayFinalAt`). */
-export interface StreamBehind { watermark: number; finalAt: number }
+/**
+ * A stream behind a day: its stored watermark, and when the day's results are final (`dayFinalAt`);
+ * `inputEnded`: it stopped there because its bounded input ended (store/input-ends.ts), so nothing more
+ * of the day is coming from it and waiting for it is pointless.
+ */
+export interface StreamBehind { watermark: number; finalAt: number; inputEnded?: InputEnd }
 
 /**
  * The store's stream watermark of `def` when it is behind `day` (`streamBehindDay`): the one check
- * `reconcile --date` notes and the nightly reconcile job waits on. Undefined when the stream reached the
- * day's end, or when the store holds no watermark of the pipeline (no stream ever wrote it: batch-only use).
+ * `reconcile --date` notes and the nightly reconcile job waits on (not when its input ended). Undefined
+ * when the stream reached the day's end, or when the store holds no watermark of the pipeline (no stream
+ * ever wrote it: batch-only use).
  */
-export async function streamBehind(store: { watermark(pipeline: string): Promise<number | null> }, def: PipelineDefinition, day: string): Promise<StreamBehind | undefined> {
+export async function streamBehind(store: { watermark(pipeline: string): Promise<number | null>; inputEnd?(pipeline: string): Promise<InputEnd | undefined> }, def: PipelineDefinition, day: string): Promise<StreamBehind | undefined> {
   const w = await store.watermark(def.name);
-  return w !== null && streamBehindDay(def, day, w) ? { watermark: w, finalAt: dayFinalAt(def, day) } : undefined;
+  if (w === null || !streamBehindDay(def, day, w)) return undefined;
+  const ended = await store.inputEnd?.(def.name);
+  return { watermark: w, finalAt: dayFinalAt(def, day), ...(ended ? { inputEnded: ended } : {}) };
 }
 
 /**
@@ -65,9 +73,12 @@ export async function streamBehind(store: { watermark(pipeline: string): Promise
  * job's result records it.
  */
 export function describeStreamBehind(b: StreamBehind): string {
-  return `the stream's watermark is at ${new Date(b.watermark).toISOString()}, before the day's end (it is behind the clock, or its input stopped there): ` +
+  const behind = `the stream's watermark is at ${new Date(b.watermark).toISOString()}, before the day's end (it is behind the clock, or its input stopped there): ` +
     'this version holds what is archived now; rows of the day the stream writes later are kept aside as dirty cells, not shown, ' +
     `until the day is reconciled again (or backfilled) once the stream read events up to ${new Date(b.finalAt).toISOString()}`;
+  const ended = b.inputEnded;
+  return ended === undefined ? behind
+    : `${behind}; its input ended there: ${ended.run} read ${ended.at} at ${new Date(ended.endedAt).toISOString()} (a bounded run: no more of the day is coming from it)`;
 }
 
 /** A day is sealed once the pipeline's watermark passes the end of the day's last window plus the seal delay. */

@@ -16,6 +16,7 @@ import type { SqlDriver } from './sql-driver.ts';
 import { StoreReads, type Change, type DayStatus } from './store-reads.ts';
 import { refusePrunedDay, StoreRetention, type PruneDay, type RetentionPolicy } from './store-retention.ts';
 import { VerdictRetention, type PruneVerdicts } from './verdict-retention.ts';
+import { readInputEnd, writeInputEnds, type InputEnd } from './input-ends.ts';
 import { advanceSinkOffset, readSinkOffsets, writeSinkOffsets, type SinkOffsets } from './sink-offsets.ts';
 import { createStoreTables } from './store-tables.ts';
 import { StreamWrites, type WriteOutcome } from './stream-writes.ts';
@@ -132,36 +133,51 @@ export class SqlResultStore implements ReconcileStore {
    */
   async writeRealtime(records: readonly ResultRecord[]): Promise<WriteOutcome> {
     if (records.length === 0) return { applied: 0, diverted: 0 };
-    return this.writing((tx) => this.writes.results(tx, records));
+    return this.writing(async (tx) => {
+      const out = await this.writes.results(tx, records);
+      await writeInputEnds(tx, this.s, records.map((r) => r.pipeline), undefined);
+      return out;
+    });
   }
 
   /** Late events the workers recorded; a new late event for a reconciled or sealed day dirties its cell. */
   async appendLate(pipeline: string, entries: readonly LoggedLate[]): Promise<number> {
     if (entries.length === 0) return 0;
     const def = this.registry.pipeline(pipeline);
-    return this.writing((tx) => this.writes.lateEvents(tx, entries.map((l) => lateToStored(def, l))));
+    return this.writing(async (tx) => {
+      const added = await this.writes.lateEvents(tx, entries.map((l) => lateToStored(def, l)));
+      await writeInputEnds(tx, this.s, [pipeline], undefined);
+      return added;
+    });
   }
 
   /** The pipeline's watermark (max of what was reported), which seals days. */
   async setWatermark(pipeline: string, w: number): Promise<void> {
     if (!Number.isFinite(w)) return; // +infinity ends a bounded run; it says nothing about wall-clock sealing
-    await this.writing((tx) => this.writes.watermark(tx, pipeline, w));
+    await this.writing(async (tx) => {
+      await this.writes.watermark(tx, pipeline, w);
+      await writeInputEnds(tx, this.s, [pipeline], undefined);
+    });
   }
 
   /**
    * One flush of a sink in one transaction (one commit): results first, then late events (their cells'
    * days may have been reconciled) and the events the stream quarantined or refused, then watermarks (which seal days).
+   * The input ends of the pipelines written are forgotten, and `ended` written: a bounded run's end goes
+   * with its last rows (input-ends.ts).
    */
   async writeBatch(batch: {
     results: readonly ResultRecord[]; late: ReadonlyMap<string, readonly LoggedLate[]>; watermarks: ReadonlyMap<string, number>;
     quarantined?: readonly QuarantineRecord[]; rejected?: readonly RejectionRecord[];
     /** A Kafka sink's: how far its group's reads are once this batch is in (sink-offsets.ts). */
     offsets?: SinkOffsets;
+    /** Pipelines whose bounded input ended with this batch. */
+    ended?: ReadonlyMap<string, InputEnd>;
   }): Promise<WriteOutcome & { late: number }> {
     const late = [...batch.late].filter(([, l]) => l.length > 0);
     const watermarks = [...batch.watermarks].filter(([, w]) => Number.isFinite(w));
     const quarantined = batch.quarantined ?? [], rejected = batch.rejected ?? [];
-    if (batch.results.length === 0 && late.length === 0 && watermarks.length === 0 && quarantined.length === 0 && rejected.length === 0 && (batch.offsets?.next.size ?? 0) === 0) return { applied: 0, diverted: 0, late: 0 };
+    if (batch.results.length === 0 && late.length === 0 && watermarks.length === 0 && quarantined.length === 0 && rejected.length === 0 && (batch.offsets?.next.size ?? 0) === 0 && (batch.ended?.size ?? 0) === 0) return { applied: 0, diverted: 0, late: 0 };
     return this.writing(async (tx) => {
       const out = batch.results.length > 0 ? await this.writes.results(tx, batch.results) : { applied: 0, diverted: 0 };
       const added = late.length > 0 ? await this.writes.lateEvents(tx, late.flatMap(([pipeline, entries]) => entries.map((l) => lateToStored(this.registry.pipeline(pipeline), l)))) : 0;
@@ -169,6 +185,7 @@ export class SqlResultStore implements ReconcileStore {
       await writeRejected(tx, this.s, rejected);
       for (const [pipeline, w] of watermarks) await this.writes.watermark(tx, pipeline, w);
       await writeSinkOffsets(tx, this.s, batch.offsets);
+      await writeInputEnds(tx, this.s, [...batch.results.map((r) => r.pipeline), ...late.map(([p]) => p), ...watermarks.map(([p]) => p)], batch.ended);
       return { ...out, late: added };
     });
   }
@@ -203,6 +220,8 @@ export class SqlResultStore implements ReconcileStore {
   }
   changesSince(seq: number, limit?: number): Promise<Change[]> { return this.reads.changesSince(seq, limit); }
   watermark(pipeline: string): Promise<number | null> { return this.reads.watermark(pipeline); }
+  /** Where the bounded run that last wrote `pipeline`'s stream rows ended its input (input-ends.ts); undefined: none did. */
+  inputEnd(pipeline: string): Promise<InputEnd | undefined> { return readInputEnd(this.db, this.s, pipeline); }
   status(pipeline: string, day: string): Promise<DayStatus> { return this.reads.status(pipeline, day); }
   dayStatus(pipeline: string, day: string): Promise<'provisional' | 'sealed'> { return this.reads.dayStatus(pipeline, day); }
   dirtyCells(pipeline: string, day: string): Promise<DirtyCell[]> { return this.reads.dirtyCells(pipeline, day); }

@@ -2,6 +2,7 @@ import type { LoggedLate } from '../reconcile/reconcile.ts';
 import type { DeadLetter, LateRecord, ResultRecord } from '../schemas/results.ts';
 import { quarantineRecord, type QuarantineRecord } from './quarantine-records.ts';
 import { rejectionRecord, type RejectionRecord } from './rejection-records.ts';
+import type { InputEnd } from './input-ends.ts';
 import type { SinkOffsets } from './sink-offsets.ts';
 import type { SqlResultStore } from './sql-store.ts';
 
@@ -18,6 +19,8 @@ export class StoreSink {
   private quarantined: QuarantineRecord[] = [];
   private rejected: RejectionRecord[] = [];
   private watermarks = new Map<string, number>();
+  /** Pipelines whose bounded input ended (`inputEnded`): written with the next batch, after its rows. */
+  private ended = new Map<string, InputEnd>();
   /** A Kafka sink's group and how far its reads are once what is buffered is written (sink-offsets.ts). */
   private offsets: { groupId: string; next: Map<string, Map<number, number>> } | undefined;
   /** The W last handed to a write per pipeline: a reported W at or below it is not written again. */
@@ -99,6 +102,14 @@ export class StoreSink {
     if (w > (this.watermarksWritten.get(pipeline) ?? Number.NEGATIVE_INFINITY)) this.watermarkMoved = true;
   }
 
+  /**
+   * The bounded input of `pipeline` ended and every row it decided was handed to this sink: written with
+   * the next write (`flush`), in the transaction of the last rows (store/input-ends.ts).
+   */
+  inputEnded(pipeline: string, end: InputEnd): void {
+    this.ended.set(pipeline, end);
+  }
+
   /** `watermark` for each pipeline of a stream's W (runtime.ts `inputWatermarks`). */
   watermarksOf(ws: Readonly<Record<string, number>>): void {
     for (const [pipeline, w] of Object.entries(ws)) this.watermark(pipeline, w);
@@ -162,12 +173,14 @@ export class StoreSink {
     const watermarks = this.watermarks;
     const quarantined = this.quarantined;
     const rejected = this.rejected;
+    const ended = this.ended;
     const offsets: SinkOffsets | undefined = this.offsets;
     this.offsets = undefined;
     this.results = [];
     this.late = new Map();
     this.quarantined = [];
     this.rejected = [];
+    this.ended = new Map();
     this.watermarks = new Map();
     this.watermarkMoved = false;
     for (const [pipeline, w] of watermarks) this.watermarksWritten.set(pipeline, Math.max(this.watermarksWritten.get(pipeline) ?? w, w));
@@ -175,9 +188,10 @@ export class StoreSink {
     // One transaction: rows, then late events (their cells' days may have been reconciled), then W (seals days).
     let outcome: Awaited<ReturnType<SqlResultStore['writeBatch']>>;
     try {
-      outcome = await this.store.writeBatch({ results, late, watermarks, quarantined, rejected, ...(offsets ? { offsets } : {}) });
+      outcome = await this.store.writeBatch({ results, late, watermarks, quarantined, rejected, ...(offsets ? { offsets } : {}), ...(ended.size > 0 ? { ended } : {}) });
     } catch (error) {
       this.keep(results, late, watermarks, quarantined, rejected);
+      for (const [pipeline, end] of ended) if (!this.ended.has(pipeline)) this.ended.set(pipeline, end);
       if (offsets) for (const [topic, partitions] of offsets.next) for (const [p, next] of partitions) this.readTo(offsets.groupId, topic, p, next);
       throw error;
     }

@@ -10,6 +10,7 @@ import { reconcileDay, UnexplainedDifferencesError } from '../../reconcile/recon
 import { reconciliationMarkdown, type DayReconciliation } from '../../reconcile/day-report.ts';
 import { formatSummary } from '../../reconcile/summary.ts';
 import { openStore } from '../../store/open-store.ts';
+import { inputEnd } from '../../store/input-ends.ts';
 import { StoreSink } from '../../store/store-sink.ts';
 import { deadLetterToJson } from '../../schemas/decode.ts';
 import { lateToJson, resultToJson, type ResultRecord, type WindowResult } from '../../schemas/results.ts';
@@ -92,6 +93,7 @@ export const demoCommand: CommandSpec = {
         },
       });
       sink.watermarksOf(stats.inputWatermarks);
+      for (const p of pipelines) sink.inputEnded(p.name, inputEnd('concord demo', `the generated ${schema.name} of ${date} to its end (${stats.lines} lines)`, stats.inputWatermarks[p.name]));
       await sink.flush();
       await Promise.all([...outs.values(), late, dlq].map((w) => w.close()));
       progress.done(stats.lines, `${stats.results} results, ${stats.late} late (side output), ${stats.deadLetters} rejected${latePerPipeline(stats.latePerPipeline, pipelines.map((p) => p.name))}`);

@@ -15,6 +15,7 @@ import { onStopSignal } from '../stop-signals.ts';
 import { loadRegistry, onePipeline, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 import { openStore } from '../../store/open-store.ts';
 import { StoreSink } from '../../store/store-sink.ts';
+import { inputEnd } from '../../store/input-ends.ts';
 import { MixedDaysWatch, daysSpan, mixedDaysMessage, type MixedDays } from '../../store/mixed-days.ts';
 
 export const streamCommand: CommandSpec = {
@@ -100,6 +101,11 @@ export const streamCommand: CommandSpec = {
     let mixed: MixedDays = new Map();
     if (sink) {
       sink.watermarksOf(stats.inputWatermarks);
+      // The input was read to its end and every window fired: the store learns the stream will not go on
+      // (with these last rows), so a nightly reconcile does not wait for it (store/input-ends.ts).
+      const input = String(v.input) === '-' ? 'stdin' : String(v.input);
+      sink.inputEnded(def.name, inputEnd(`concord stream --pipeline ${shellWord(def.name)} --input ${shellWord(input)} (definition version ${definitionVersion(def)})`,
+        `${input} to its end (${stats.lines} lines)`, stats.inputWatermarks[def.name]));
       await sink.flush();
       if ((sink.written.conflicting ?? 0) > 0) {
         const versions = await store!.streamDayVersions(def.name, daysWritten.daysOf(def.name));

@@ -47,6 +47,23 @@ describe('a reconcile job and a stream behind its day', () => {
     expect(streamGate(undefined, { waitForStream: true }, now, settings)).toEqual({ wait: false });
   });
 
+  it('a stream whose bounded input ended short of the day is not waited for: the note says which run and where its input ended', async () => {
+    const end = { run: 'concord stream --pipeline page_views_per_minute --input day.jsonl (definition version v1)', at: 'day.jsonl to its end (420 lines)', watermark: at8, endedAt: Date.parse('2026-11-23T09:00:00.000Z') };
+    const ended = (await streamBehind({ ...store(at8), inputEnd: async () => end }, pageViewsPerMinute, DAY))!;
+    expect(ended).toEqual({ watermark: at8, finalAt: dayFinalAt(pageViewsPerMinute, DAY), inputEnded: end });
+    // Not behind: an input end changes nothing (no note).
+    expect(await streamBehind({ ...store(Date.parse('2026-11-23T23:59:20.000Z')), inputEnd: async () => end }, pageViewsPerMinute, DAY)).toBeUndefined();
+    const now = Date.parse('2026-11-24T02:00:00.000Z');
+    const gate = streamGate(ended, { waitForStream: true }, now, settings);
+    expect(gate).toEqual({
+      wait: false,
+      note: expect.stringMatching(/^reconciled without waiting for the stream \(its input ended\): the stream's watermark is at 2026-11-23T08:00:00.000Z, before the day's end .*; its input ended there: /),
+    });
+    expect(!gate.wait && gate.note).toContain(`its input ended there: ${end.run} read ${end.at} at 2026-11-23T09:00:00.000Z (a bounded run: no more of the day is coming from it)`);
+    // By hand: the same note as reconcile --date's, which says the input ended too.
+    expect(streamGate(ended, {}, now, settings)).toEqual({ wait: false, note: expect.stringMatching(/^the stream's watermark is at .*; its input ended there: concord stream /) });
+  });
+
   it('jobs status says why a job waits, and counts its checks as no attempts', () => {
     const why = 'waiting for the stream: watermark at 2026-11-23T08:00:00.000Z, the day is final at 2026-11-24T00:05:30.000Z; ...';
     // Started three times (BullMQ counts each check's start), checked three times: no attempt yet.
