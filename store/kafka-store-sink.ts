@@ -103,7 +103,7 @@ export class KafkaStoreSink {
       next: (topic, p) => this.watch.next(topic, p),
       // A partition another member of the group writes: the offset it committed after its write.
       committed: (topic) => committedOffsets(options.settings, this.groupId, topic),
-    }, (pipeline, w) => options.store.setWatermark(pipeline, w));
+    }, (pipeline, w, ended) => options.store.setWatermark(pipeline, w, ended));
     this.positions = new SinkPositions(options.store, this.groupId, [this.names.results, this.names.late, this.names.deadLetter], {
       owned: (topic) => this.owned.get(topic) ?? [], next: (topic, p) => this.watch.next(topic, p),
       commit: (topic, p, next) => this.consumer?.commit(topic, p, next) ?? Promise.resolve(),

@@ -11,8 +11,22 @@ export interface SinkReadPositions {
   committed(topic: string): Promise<Map<number, number>>;
 }
 
-/** A store write of one pipeline's watermark (the store keeps the max). */
-export type WriteWatermark = (pipeline: string, w: number) => Promise<void>;
+/**
+ * A store write of one pipeline's watermark (the store keeps the max); `ended`: its input ended there,
+ * every partition drained by a bounded run (`run --stop-when-idle`), where (store/input-ends.ts).
+ */
+export type WriteWatermark = (pipeline: string, w: number, ended?: { run: string; at: string }) => Promise<void>;
+
+type Drained = NonNullable<PipelineWatermark['drained']>;
+
+/** A drained pipeline's end as the store keeps it: the run (its group) and how far each partition was read. */
+export function drainedInput(drained: Drained): { run: string; at: string } {
+  const groups = [...new Set(drained.map((p) => p.drainedAt?.group).filter((g) => g !== undefined))];
+  return {
+    run: `concord run --stop-when-idle${groups.length > 0 ? ` (group ${groups.join(', ')})` : ''}`,
+    at: `every input partition drained (${drained.map((p) => `${p.partition}${p.drainedAt ? ` to offset ${p.drainedAt.next}` : ''}`).join(', ')})`,
+  };
+}
 
 /**
  * The store sink's side of the watermarks topic (stream/watermark-reports.ts): the reports of its
@@ -28,9 +42,11 @@ export class SinkWatermarks {
   /** Pipelines with a report since the last barrier. */
   private readonly moved = new Set<string>();
   /** W per pipeline waiting for the sink's reads to pass `barrier` (topic -> partition -> end). */
-  private readonly waiting: { ws: Map<string, number>; barrier: Map<string, Map<number, number>> }[] = [];
+  private readonly waiting: { ws: Map<string, { w: number; ended?: { run: string; at: string } }>; barrier: Map<string, Map<number, number>> }[] = [];
   /** The W last written per pipeline (the store keeps the max anyway: this saves the writes). */
   private readonly written = new Map<string, number>();
+  /** Pipelines whose drained end was written (written again after a report that runs). */
+  private readonly endWritten = new Set<string>();
   /** Reports of other definition versions of its pipelines, and of pipelines it does not run. */
   otherVersion = 0;
   skipped = 0;
@@ -73,10 +89,15 @@ export class SinkWatermarks {
    */
   async settle(): Promise<void> {
     if (this.moved.size > 0) {
-      const ws = new Map<string, number>();
+      const ws = new Map<string, { w: number; ended?: { run: string; at: string } }>();
       for (const pipeline of this.moved) {
-        const w = this.states.get(pipeline)!.current;
-        if (w !== undefined && w > (this.written.get(pipeline) ?? Number.NEGATIVE_INFINITY)) ws.set(pipeline, w);
+        const state = this.states.get(pipeline)!;
+        const w = state.current;
+        const drained = state.drained;
+        if (drained === undefined) this.endWritten.delete(pipeline);
+        // Every partition drained: its end is written with W, even a W written before (Flink's final watermark).
+        const ended = drained !== undefined && !this.endWritten.has(pipeline) ? drainedInput(drained) : undefined;
+        if (w !== undefined && (w > (this.written.get(pipeline) ?? Number.NEGATIVE_INFINITY) || ended)) ws.set(pipeline, { w, ...(ended ? { ended } : {}) });
       }
       this.moved.clear();
       if (ws.size > 0) {
@@ -86,10 +107,11 @@ export class SinkWatermarks {
       }
     }
     while (this.waiting[0] && (await this.passed(this.waiting[0].barrier))) {
-      for (const [pipeline, w] of this.waiting[0].ws) {
-        if (w <= (this.written.get(pipeline) ?? Number.NEGATIVE_INFINITY)) continue;
-        await this.write(pipeline, w);
-        this.written.set(pipeline, w);
+      for (const [pipeline, { w, ended }] of this.waiting[0].ws) {
+        if (w <= (this.written.get(pipeline) ?? Number.NEGATIVE_INFINITY) && !ended) continue;
+        await this.write(pipeline, w, ended);
+        this.written.set(pipeline, Math.max(w, this.written.get(pipeline) ?? w));
+        if (ended) this.endWritten.add(pipeline);
       }
       this.waiting.shift();
     }

@@ -16,7 +16,7 @@ import type { SqlDriver } from './sql-driver.ts';
 import { StoreReads, type Change, type DayStatus } from './store-reads.ts';
 import { refusePrunedDay, StoreRetention, type PruneDay, type RetentionPolicy } from './store-retention.ts';
 import { VerdictRetention, type PruneVerdicts } from './verdict-retention.ts';
-import { readInputEnd, writeInputEnds, type InputEnd } from './input-ends.ts';
+import { inputEnd, readInputEnd, writeInputEnds, type InputEnd } from './input-ends.ts';
 import { advanceSinkOffset, readSinkOffsets, writeSinkOffsets, type SinkOffsets } from './sink-offsets.ts';
 import { createStoreTables } from './store-tables.ts';
 import { StreamWrites, type WriteOutcome } from './stream-writes.ts';
@@ -151,12 +151,16 @@ export class SqlResultStore implements ReconcileStore {
     });
   }
 
-  /** The pipeline's watermark (max of what was reported), which seals days. */
-  async setWatermark(pipeline: string, w: number): Promise<void> {
+  /**
+   * The pipeline's watermark (max of what was reported), which seals days. `ended`: its bounded input
+   * ended there (every partition drained, store/sink-watermarks.ts), kept as the store's input end; without
+   * it, the pipeline's input end is forgotten (a stream goes on).
+   */
+  async setWatermark(pipeline: string, w: number, ended?: { run: string; at: string }): Promise<void> {
     if (!Number.isFinite(w)) return; // +infinity ends a bounded run; it says nothing about wall-clock sealing
     await this.writing(async (tx) => {
       await this.writes.watermark(tx, pipeline, w);
-      await writeInputEnds(tx, this.s, [pipeline], undefined);
+      await writeInputEnds(tx, this.s, [pipeline], ended ? new Map([[pipeline, inputEnd(ended.run, ended.at, w, this.now())]]) : undefined);
     });
   }
 

@@ -81,7 +81,7 @@ export function decodeWatermarkReport(value: string, where: string): WatermarkRe
  * missing merge report of a merged pipeline; the merge's W bounds the workers'. Pure.
  */
 export class PipelineWatermark {
-  private readonly partitions = new Map<number, { watermark: number; drained: boolean }>();
+  private readonly partitions = new Map<number, { watermark: number; drained: boolean; drainedAt?: DrainedAt }>();
   private count = 0;
   private merge: number | undefined;
 
@@ -91,7 +91,7 @@ export class PipelineWatermark {
     if (r.type === 'merge') this.merge = fromWire(r.watermark);
     else {
       this.count = Math.max(this.count, r.partitions);
-      this.partitions.set(r.partition, { watermark: fromWire(r.watermark), drained: r.drained });
+      this.partitions.set(r.partition, { watermark: fromWire(r.watermark), drained: r.drained, ...(r.drained_at ? { drainedAt: r.drained_at } : {}) });
     }
   }
 
@@ -103,6 +103,18 @@ export class PipelineWatermark {
     let w = running.length > 0 ? Math.min(...running.map((p) => p.watermark)) : Math.max(...all.map((p) => p.watermark));
     if (this.merged) w = this.merge === undefined ? Number.NEGATIVE_INFINITY : Math.min(w, this.merge);
     return Number.isFinite(w) ? w : undefined;
+  }
+
+  /**
+   * Where the input ended once every partition drained (a bounded run's end; and the merge's, +infinity,
+   * of a merged pipeline): per partition, by which group and up to which input offset. Undefined while
+   * any partition runs or was never reported: an unbounded run never drains.
+   */
+  get drained(): { partition: number; drainedAt?: DrainedAt }[] | undefined {
+    if (this.count === 0 || this.partitions.size < this.count) return undefined;
+    if ([...this.partitions.values()].some((p) => !p.drained)) return undefined;
+    if (this.merged && this.merge !== Number.POSITIVE_INFINITY) return undefined;
+    return [...this.partitions].sort(([a], [b]) => a - b).map(([partition, p]) => ({ partition, ...(p.drainedAt ? { drainedAt: p.drainedAt } : {}) }));
   }
 }
 

@@ -63,11 +63,15 @@ describe('the store\'s watermark over Kafka moves with the stream, not only with
     await sinkInto(store, [fraud], prefix);
     expect(await store.current(fraud.name, '2026-11-20')).toEqual([]);
     expect(await store.watermark(fraud.name)).toBe(expected);
+    // A running stream's input has not ended (the nightly reconcile waits for it: store/input-ends.ts).
+    expect(await store.inputEnd(fraud.name)).toBeUndefined();
 
     // The same group run again, bounded: it reads nothing new and drains; the store stays at the last real W.
     await new KafkaWorker({ pipelines: [fraud], settings: s, workerId: 'swr', partitions: 1, stopWhenIdleMs: 1_500 }).run();
     await sinkInto(store, [fraud], prefix);
     expect(await store.watermark(fraud.name)).toBe(expected);
+    // Every partition drained: the store knows the input ended there, and by which run.
+    expect(await store.inputEnd(fraud.name)).toMatchObject({ run: expect.stringMatching(/^concord run --stop-when-idle \(group /), at: `every input partition drained (0 to offset ${events.length})`, watermark: expected });
     // Sealed and provisional days as that W says (72 h seal delay).
     expect((await store.status(fraud.name, '2026-11-20')).status).toBe('sealed');
     expect((await store.status(fraud.name, '2026-11-25')).status).toBe('provisional');
@@ -98,6 +102,9 @@ describe('the store\'s watermark over Kafka moves with the stream, not only with
     expect((await store.current(visitors.name, '2026-11-20')).length).toBe(1);
     expect(await store.watermark(pageViewsPerMinute.name)).toBe(expected);
     expect(await store.watermark(visitors.name)).toBe(expected);
+    // Both ended, the merged one once its merge stage drained too.
+    expect(await store.inputEnd(pageViewsPerMinute.name)).toMatchObject({ run: `concord run --stop-when-idle (group ${group})`, at: `every input partition drained (0 to offset ${events.length})`, watermark: expected });
+    expect(await store.inputEnd(visitors.name)).toMatchObject({ run: `concord run --stop-when-idle (group ${group})`, watermark: expected });
     expect((await store.status(pageViewsPerMinute.name, '2026-11-20')).status).toBe('provisional');
   }, 120_000);
 });
