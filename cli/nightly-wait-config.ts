@@ -22,7 +22,8 @@ export const nightlyWaitFlags = { 'nightly-max-wait': { type: 'string' }, 'night
 export const nightlyWaitOptions = [
   '--nightly-max-wait D       worker: the longest a nightly reconcile waits for a stream behind its day (its watermark',
   '                           short of the day\'s end), then reconciles with a note (default 6h; 0: never waits; a',
-  '                           job enqueued by hand never waits); env CONCORD_NIGHTLY_MAX_WAIT, config nightlyMaxWait',
+  '                           job enqueued by hand never waits, nor one whose stream\'s bounded input ended there:',
+  '                           `stream --input`, `run --stop-when-idle`); env CONCORD_NIGHTLY_MAX_WAIT, config nightlyMaxWait',
   '--nightly-recheck D        worker: how often a waiting nightly reconcile looks again (default 5m);',
   '                           env CONCORD_NIGHTLY_RECHECK, config nightlyRecheck',
 ];

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { definitionVersion, withTiming, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { presentCondition } from '../../pipeline/filter.ts';
 import { shellWord } from '../../pipeline/names.ts';
@@ -103,7 +104,8 @@ export const streamCommand: CommandSpec = {
       sink.watermarksOf(stats.inputWatermarks);
       // The input was read to its end and every window fired: the store learns the stream will not go on
       // (with these last rows), so a nightly reconcile does not wait for it (store/input-ends.ts).
-      const input = String(v.input) === '-' ? 'stdin' : String(v.input);
+      // Absolute: the note is read by a job worker or `reconcile` started elsewhere.
+      const input = String(v.input) === '-' ? 'stdin' : resolve(String(v.input));
       sink.inputEnded(def.name, inputEnd(`concord stream --pipeline ${shellWord(def.name)} --input ${shellWord(input)} (definition version ${definitionVersion(def)})`,
         `${input} to its end (${stats.lines} lines)`, stats.inputWatermarks[def.name]));
       await sink.flush();

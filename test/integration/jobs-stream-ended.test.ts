@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { statusLine } from '../../cli/commands/jobs.ts';
 import { pageViewsPerMinute, seedRegistry } from '../../examples/seed.ts';
@@ -38,7 +39,8 @@ describe.each(['duckdb', 'postgres'] as const)('a bounded run into a %s store an
     const schema = f.schemas.next('jobs_ended');
     const url = backend === 'duckdb' ? `duckdb:${join(dir, 'store.duckdb')}` : PG_URL;
     const env = { CONCORD_STORE_SCHEMA: backend === 'postgres' ? schema : undefined, CONCORD_STORE: undefined };
-    const streamed = await f.concord(['stream', '--pipeline', P, '--input', input, '--output', join(dir, 'out.jsonl'), '--store', url], env);
+    // Named relative to the CLI's directory (the repository): the store keeps it absolute.
+    const streamed = await f.concord(['stream', '--pipeline', P, '--input', relative(fileURLToPath(new URL('../..', import.meta.url)), input), '--output', join(dir, 'out.jsonl'), '--store', url], env);
     expect(streamed.code, streamed.stderr).toBe(0);
 
     const store = await openStore(url, { registry: seedRegistry(), ...(backend === 'postgres' ? { schema } : {}) });
