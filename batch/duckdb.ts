@@ -61,11 +61,14 @@ export class DuckDb {
   private readonly connection: DuckDBConnection;
   /** The spill folder this instance made its own (removed on close). */
   private readonly ownTemp: string | undefined;
+  /** Opened the database (`open`), not only a connection to it (`connect`): closing closes the database too. */
+  private readonly ownsInstance: boolean;
 
-  private constructor(instance: DuckDBInstance, connection: DuckDBConnection, ownTemp: string | undefined) {
+  private constructor(instance: DuckDBInstance, connection: DuckDBConnection, ownTemp: string | undefined, ownsInstance = true) {
     this.instance = instance;
     this.connection = connection;
     this.ownTemp = ownTemp;
+    this.ownsInstance = ownsInstance;
   }
 
   static async open(path = ':memory:', options: DuckDbOptions = {}): Promise<DuckDb> {
@@ -80,6 +83,15 @@ export class DuckDb {
     if (temp !== undefined) config.temp_directory = temp;
     const instance = await DuckDBInstance.create(path, config);
     return new DuckDb(instance, await instance.connect(), ownTemp);
+  }
+
+  /**
+   * Another connection to this database, with temporary tables of its own (gone when it is closed) and
+   * the database's threads and memory. Closing it leaves the database open; close this one last.
+   * Opening a database costs ~35 ms of CPU, a connection well under 1 ms: for many small reads in a row.
+   */
+  async connect(): Promise<DuckDb> {
+    return new DuckDb(this.instance, await this.instance.connect(), undefined, false);
   }
 
   async run(sql: string): Promise<void> {
@@ -186,6 +198,7 @@ export class DuckDb {
 
   close(): void {
     this.connection.closeSync();
+    if (!this.ownsInstance) return;
     this.instance.closeSync();
     if (this.ownTemp !== undefined) rmSync(this.ownTemp, { recursive: true, force: true });
   }

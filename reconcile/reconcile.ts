@@ -26,6 +26,8 @@ export interface ReconcileInput {
   /** Realtime output rows (a changelog or final rows). */
   readonly realtime: readonly ResultRecord[];
   readonly archiveDir: string;
+  /** A connection to read the archive with (default: one opened and closed here); its temporary tables are overwritten. */
+  readonly db?: DuckDb;
   /**
    * The late events the realtime workers recorded (Kafka: `concord.late`). When given, attribution uses
    * what the workers actually judged late. Without it, lateness is rebuilt from the archive: by re-running
@@ -175,7 +177,7 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
     };
     const out = await reconcileRule(db, def, input, evidence, { logged, added, quarantined, heldCause }, ruleDay && { read: ruleDay, ...(lateBefore ? { lateBefore } : {}), ...(quarantineBefore ? { quarantineBefore } : {}) });
     return ruleDay ? { ...out, readFrom: ruleDay.from } : out;
-  });
+  }, input.db ? { db: input.db } : {});
 }
 
 /**
