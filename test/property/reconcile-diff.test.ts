@@ -10,6 +10,7 @@ import { reconcile } from '../../reconcile/reconcile.ts';
 import type { WindowResult } from '../../schemas/results.ts';
 import { memoryBatches } from '../../sources/jsonl-file.ts';
 import { clickStreamArb, DAY, toJsonl } from '../fixtures/arbitraries.ts';
+import { onFreshConnection } from '../fixtures/fresh-connection.ts';
 import { streamLines } from '../fixtures/run-both.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
@@ -77,10 +78,10 @@ describe.each(pipelines)('property: the SQL diff of $def.name equals a plain-JS 
             const start = DAY + g.minute * size;
             realtime.push({ ...final[0]!, windowStart: start, windowEnd: start + size, key: { url: GHOST_KEYS[g.key]! }, values: { [output]: g.value }, revision: 0 });
           }
-          const report = await reconcile({ def, realtime, archiveDir: dir, ...(read.length > 0 ? { dashboardRead: read } : {}) });
+          const report = await onFreshConnection((db) => reconcile({ def, realtime, archiveDir: dir, db, ...(read.length > 0 ? { dashboardRead: read } : {}) }));
 
           const rt = finalOf(realtime, keyField);
-          const rp = finalOf((await replay(def, dir, { dedupe: true, exactDistinct: false })) as WindowResult[], keyField);
+          const rp = finalOf((await onFreshConnection((db) => replay(def, dir, { dedupe: true, exactDistinct: false, db }))) as WindowResult[], keyField);
           const rd = finalOf(read, keyField);
           const cells = new Set([...rt.keys(), ...rp.keys()]);
           const differing: string[] = [];

@@ -12,6 +12,7 @@ import type { AnyEvent } from '../../schemas/schema.ts';
 import type { LineBatch } from '../../sources/source.ts';
 import { createOperator } from '../../stream/operators/index.ts';
 import { clickStreamArb, transactionStreamArb } from '../fixtures/arbitraries.ts';
+import { onFreshConnection } from '../fixtures/fresh-connection.ts';
 import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // A topic not keyed by the schema's `key` field (a producer sending no record key: each record in a
@@ -73,7 +74,7 @@ describe.each(cases)('property: reconcile of $def.name over a topic not keyed by
         const dir = join(ws.dir, `run-${runNo++}`);
         await new ParquetArchive(dir, def.schema).write(asAsync(batches.filter((b) => b.lines.length > 0)));
 
-        for (const report of [await reconcile({ def, realtime, archiveDir: dir, lateLog: late }), await reconcile({ def, realtime, archiveDir: dir })]) {
+        for (const report of [await onFreshConnection((db) => reconcile({ def, realtime, archiveDir: dir, lateLog: late, db })), await onFreshConnection((db) => reconcile({ def, realtime, archiveDir: dir, db }))]) {
           expect(report.unexplained).toBe(0);
           for (const d of report.differences.filter((x) => x.cause === 'mis_keyed')) {
             expect(new Set(d.partitions).size).toBeGreaterThanOrEqual(2);
