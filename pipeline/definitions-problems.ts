@@ -2,7 +2,7 @@
 
 import { aliasesOf, type EventSchema, type FieldDef } from '../schemas/schema.ts';
 import { dottedPath } from '../schemas/field-paths.ts';
-import { parseDuration, type Millis } from './time.ts';
+import { durationHint, parseDuration, type Millis } from './time.ts';
 
 /**
  * A value quoted for a message, as JSON. A module's values need not be JSON: a BigInt (`5n`) made
@@ -47,6 +47,10 @@ export class Problems {
     }
   }
   duration(path: string, value: unknown, positive: boolean): Millis | undefined {
+    if (value === undefined) {
+      this.add(path, 'required: a duration like "30s", "10m", "1h" or integer milliseconds');
+      return undefined;
+    }
     if (typeof value !== 'string' && typeof value !== 'number') {
       this.add(path, `expected a duration like "30s", "10m", "1h" or integer milliseconds, got ${q(value)}`);
       return undefined;
@@ -59,7 +63,7 @@ export class Problems {
       }
       return ms;
     } catch {
-      this.add(path, `${q(value)} is not a duration; use an integer with ms|s|m|h|d, e.g. "30s", "5m", "1d"`);
+      this.add(path, `${q(value)} is not a duration${durationHint(String(value))}; use an integer with ms|s|m|h|d, e.g. "30s", "5m", "1d"`);
       return undefined;
     }
   }

@@ -10,6 +10,7 @@ import { checkQuantile } from './log-histogram.ts';
 import { parseAggregateFilter } from './parse-aggregate-filter.ts';
 import { parseConditions } from './parse-conditions-spec.ts';
 import { formatDuration, type Millis } from './time.ts';
+import { reportWindowKeyHints } from './window-key-hints.ts';
 import { hopping, MAX_WINDOWS_PER_EVENT, tumbling, windowsPerEvent, type WindowSpec } from './windows.ts';
 
 const AGGREGATES = ['count', 'sum', 'min', 'max', 'avg', 'count_distinct', 'approx_distinct', 'approx_percentile'];
@@ -40,13 +41,16 @@ function parseWindow(p: Problems, path: string, w: unknown): WindowSpec | undefi
     p.add(path, `expected {"tumbling": "1m"} or {"hopping": "30m", "every": "10m"} (either with an "offset"), got ${q(w)}`);
     return undefined;
   }
-  if (w.tumbling !== undefined) {
-    p.keys(path, w, ['tumbling', 'offset']);
+  const kind = w.tumbling !== undefined ? 'tumbling' : 'hopping';
+  const hinted = reportWindowKeyHints(p, path, w, kind);
+  const rest = Object.fromEntries(Object.entries(w).filter(([k]) => !hinted.includes(k)));
+  if (kind === 'tumbling') {
+    p.keys(path, rest, ['tumbling', 'offset']);
     const size = p.duration(`${path}.tumbling`, w.tumbling, true);
     const offset = size === undefined ? undefined : parseOffset(p, `${path}.offset`, w.offset, size, 'size');
     return size === undefined || offset === undefined ? undefined : tumbling(size, offset);
   }
-  p.keys(path, w, ['hopping', 'every', 'offset']);
+  p.keys(path, rest, ['hopping', 'every', 'offset']);
   const size = p.duration(`${path}.hopping`, w.hopping, true);
   if (w.every === undefined) {
     p.add(`${path}.every`, 'required for a hopping window: how often a window starts, e.g. "10m"');
@@ -164,7 +168,8 @@ function parseRule(p: Problems, path: string, r: unknown, schema: EventSchema, k
     else if (measure === 'sum' && !isNumericKind(def.kind)) p.add(`${path}.sum`, `sum needs a numeric field; ${q(field)} is a ${fieldTypeName(def)}`);
   }
   let threshold: number | undefined;
-  if (typeof r.more_than !== 'number' || !Number.isFinite(r.more_than)) p.add(`${path}.more_than`, `expected a number, got ${q(r.more_than)}`);
+  if (r.more_than === undefined) p.add(`${path}.more_than`, 'required: the threshold; an alert is raised when the measure first exceeds it, e.g. "more_than": 3');
+  else if (typeof r.more_than !== 'number' || !Number.isFinite(r.more_than)) p.add(`${path}.more_than`, `expected a number, got ${q(r.more_than)}${typeof r.more_than === 'string' && Number.isFinite(Number(r.more_than)) && r.more_than.trim() !== '' ? ` (write it without quotes: ${r.more_than.trim()})` : ''}`);
   else {
     const def = measure === 'sum' && field ? schema.fields[field] : undefined;
     // In the field's units: a decimal threshold becomes minor units exactly, like the values it meets.

@@ -8,10 +8,32 @@ import { DEFAULT_MAX_FUTURE_SKEW } from './time-guard.ts';
 
 const TYPE = /^(string|int|double|bool|timestamp|decimal\((\d+)\))(\?)?$/;
 
+// Type names of Flink SQL, SQL and JSON Schema, each with the type of this file that reads the same values.
+const TYPE_WORDS: Record<string, string> = {
+  string: 'string', varchar: 'string', char: 'string', text: 'string',
+  int: 'int', integer: 'int', bigint: 'int', smallint: 'int', tinyint: 'int', long: 'int', int32: 'int', int64: 'int',
+  double: 'double', float: 'double', real: 'double', float32: 'double', float64: 'double', doubleprecision: 'double',
+  bool: 'bool', boolean: 'bool',
+  timestamp: 'timestamp', timestamp_ltz: 'timestamp', datetime: 'timestamp', timestampwithlocaltimezone: 'timestamp', timestampwithtimezone: 'timestamp',
+};
+
+/** A "did you mean" clause for a type this file does not name ("DOUBLE", "BIGINT", "DECIMAL(10, 3)"), or ''. */
+function typeHint(type: unknown): string {
+  if (typeof type !== 'string') return '';
+  const optional = type.trim().endsWith('?') ? '?' : '';
+  const word = type.trim().replace(/\?$/, '').toLowerCase().replace(/\s+/g, '');
+  // SQL's DECIMAL(precision, scale): the scale is the number of decimals; no precision is needed here.
+  const decimal = /^(?:decimal|numeric)\((?:\d+,)?(\d+)\)$/.exec(word);
+  if (decimal) return ` (did you mean "decimal(${decimal[1]})${optional}"? N is the number of decimals, SQL's scale)`;
+  if (word === 'decimal' || word === 'numeric') return ` (decimal needs its number of decimals: "decimal(2)${optional}" for cents, "decimal(3)${optional}" for thousandths)`;
+  const meant = TYPE_WORDS[word.replace(/\(\d+\)/, '')];
+  return meant === undefined ? '' : ` (did you mean "${meant}${optional}"?)`;
+}
+
 function parseField(p: Problems, path: string, type: unknown): FieldDef | undefined {
   const m = typeof type === 'string' ? TYPE.exec(type.trim()) : null;
   if (!m) {
-    p.add(path, `unknown type ${q(type)}; use string, int, double, bool, timestamp or decimal(N), with ? for optional`);
+    p.add(path, `unknown type ${q(type)}${typeHint(type)}; use string, int, double, bool, timestamp or decimal(N), with ? for optional`);
     return undefined;
   }
   const required = m[3] === undefined;

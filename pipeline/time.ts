@@ -11,7 +11,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_0
 export function parseDuration(text: string, what = 'duration'): Millis {
   const match = DURATION.exec(text.trim());
   if (!match) {
-    throw new ConfigError(`${what}: "${text}" is not a duration; use an integer with ms|s|m|h|d, e.g. 30s, 5m, 0`);
+    throw new ConfigError(`${what}: "${text}" is not a duration${durationHint(text)}; use an integer with ms|s|m|h|d, e.g. 30s, 5m, 0`);
   }
   const ms = Number(match[1]) * (UNIT_MS[match[2] ?? 'ms'] ?? 1);
   // Instants plus such a duration must stay printable dates (±8.64e15 ms): 99999999999999999999h was taken.
@@ -20,6 +20,30 @@ export function parseDuration(text: string, what = 'duration'): Millis {
 }
 
 const MAX_DURATION_MS = 876_000 * 3_600_000;
+
+// Units as people write them ("15 min", "1 hour", Flink SQL's INTERVAL '15' MINUTE), for the hint only:
+// a duration is still written one way, so that one file never spells it two ways.
+const UNIT_WORDS: Record<string, string> = {
+  ms: 'ms', msec: 'ms', msecs: 'ms', milli: 'ms', millis: 'ms', millisecond: 'ms', milliseconds: 'ms',
+  s: 's', sec: 's', secs: 's', second: 's', seconds: 's',
+  m: 'm', min: 'm', mins: 'm', minute: 'm', minutes: 'm',
+  h: 'h', hr: 'h', hrs: 'h', hour: 'h', hours: 'h',
+  d: 'd', day: 'd', days: 'd',
+};
+const WORDY_DURATION = /^(?:interval\s*)?'?\s*(\d+)\s*'?\s*([a-z]+)$/;
+
+/** The duration a text that is none likely means (`"15 min"` -> `"15m"`), or undefined. */
+export function durationMeant(text: string): string | undefined {
+  const match = WORDY_DURATION.exec(text.trim().toLowerCase());
+  const unit = match === null ? undefined : UNIT_WORDS[match[2]!];
+  return match === null || unit === undefined ? undefined : `${match[1]}${unit}`;
+}
+
+/** A "did you mean" clause for a text that is no duration ('' for no guess). */
+export function durationHint(text: string): string {
+  const meant = durationMeant(text);
+  return meant === undefined ? '' : ` (did you mean "${meant}"?)`;
+}
 
 export function formatDuration(ms: Millis): string {
   for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {

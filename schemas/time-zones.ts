@@ -102,3 +102,18 @@ export function zonedMillis(wall: number, name: string): number {
   // In a gap: moved forward by the gap's length (after - before) and read at the later offset.
   return wall - before;
 }
+
+/**
+ * The UTC offsets (ms) of zone `name` (a name `canonicalTimeZone` took) in `year`: one for a zone without
+ * daylight saving, else its standard and its summer offset (mid-January and mid-July: either hemisphere).
+ */
+export function yearUtcOffsets(name: string, year: number): number[] {
+  const zone = zoneOf(name);
+  return [...new Set([Date.UTC(year, 0, 15), Date.UTC(year, 6, 15)].map((t) => offsetFromIntl(zone, t)))].sort((a, b) => a - b);
+}
+
+/** A UTC offset (ms) as ISO 8601 writes it: `+01:00`, `-05:00`, `+05:30`. */
+export function formatUtcOffset(ms: number): string {
+  const minutes = Math.abs(ms) / 60_000;
+  return `${ms < 0 ? '-' : '+'}${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
+}

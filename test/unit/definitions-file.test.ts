@@ -82,7 +82,7 @@ describe('definitions file', () => {
       'schemas.rides.time: "city" must be a required timestamp; it is string',
       'schemas.trips.time: "at" is not a field of the schema',
       'pipelines.fares_per_city_15m.key[1]: "nope" is not a field of schema "rides"',
-      'pipelines.fares_per_city_15m.window.tumbling: "15 minutes" is not a duration; use an integer with ms|s|m|h|d, e.g. "30s", "5m", "1d"',
+      'pipelines.fares_per_city_15m.window.tumbling: "15 minutes" is not a duration (did you mean "15m"?); use an integer with ms|s|m|h|d, e.g. "30s", "5m", "1d"',
       'pipelines.fares_per_city_15m.aggregates.revenue: sum needs a numeric field; "city" is a string',
       expect.stringMatching(/^pipelines\.fares_per_city_15m\.aggregates\.top: expected "count" or \[kind, field\]/),
       'pipelines.fares_per_city_15m.aggregates.pipeline: "pipeline" is a name Concord writes itself in output rows; choose another',
@@ -211,8 +211,8 @@ describe('definitions file', () => {
       burst: { input: 'rides', key: 'driver_id', rule: { within: '5m', sum: 'fare', more_than: 6, output: 'n' } },
     };
     expect(problems({ schemas: { rides: { ...rides, fields: { ...rides.fields, fare: 'decimal', passengers: 'integer' } } }, pipelines: uses })).toEqual([
-      'schemas.rides.fields.fare: unknown type "decimal"; use string, int, double, bool, timestamp or decimal(N), with ? for optional',
-      'schemas.rides.fields.passengers: unknown type "integer"; use string, int, double, bool, timestamp or decimal(N), with ? for optional',
+      'schemas.rides.fields.fare: unknown type "decimal" (decimal needs its number of decimals: "decimal(2)" for cents, "decimal(3)" for thousandths); use string, int, double, bool, timestamp or decimal(N), with ? for optional',
+      'schemas.rides.fields.passengers: unknown type "integer" (did you mean "int"?); use string, int, double, bool, timestamp or decimal(N), with ? for optional',
       'pipelines.fares.aggregates.bad: sum needs a field of schema "rides"; "nope" is not one',
     ]);
     // Pipelines are still checked against the fields of a schema whose time field is misspelt.
