@@ -5,6 +5,7 @@ import { presentCondition, type Condition } from '../../pipeline/filter.ts';
 import { formatDuration } from '../../pipeline/time.ts';
 import { windowAlignmentText } from '../../pipeline/windows.ts';
 import { pathOf, pathText } from '../../schemas/field-paths.ts';
+import { formatUtcOffset, yearUtcOffsets } from '../../schemas/time-zones.ts';
 import { aliasesOf, fieldTypeName, presentValue, type EventSchema, type FieldValue } from '../../schemas/schema.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
@@ -87,7 +88,7 @@ function streamPlan(def: PipelineDefinition, version: string): string[] {
     'Stream plan:',
     `  input      ${schema.name} events (${Object.entries(schema.fields).map(([n, f]) => `${n} ${fieldTypeName(f)}`).join(', ')}); event time ${schema.timeField}, id ${schema.idField}`,
     ...readPlaces(schema),
-    ...(schema.timeZone === undefined ? [] : [`             timestamps without Z or an offset ("2026-11-23 10:00:05") read in ${schema.timeZone}, daylight saving as java.time resolves it`]),
+    ...(schema.timeZone === undefined ? [] : [`             timestamps without Z or an offset ("2026-11-23 10:00:05") read in ${schema.timeZone}, daylight saving as java.time resolves it`, ...repeatedHourText(schema.timeZone)]),
     '             invalid events go to the dead letters with the reason',
     `  watermark  W = max(${schema.timeField}) - ${formatDuration(B)} - 1 ms per source (B = ${formatDuration(B)}), the minimum over non-idle sources;`,
     '             every valid event moves it, whether or not the filter keeps it',
@@ -120,4 +121,15 @@ function streamPlan(def: PipelineDefinition, version: string): string[] {
         : `the key includes the partition key ${partitionKey}: each partition holds all of a key's events (no merge stage)`),
   );
   return lines;
+}
+
+/**
+ * What a zone's autumn change does to local times: the repeated hour's times are read at its first pass,
+ * so a producer's readings of the second pass land the change's length early (late, or in the wrong window).
+ */
+function repeatedHourText(zone: string): string[] {
+  const offsets = yearUtcOffsets(zone, new Date().getUTCFullYear());
+  if (offsets.length < 2) return [];
+  const summer = offsets[offsets.length - 1]!, change = formatDuration(summer - offsets[0]!);
+  return [`             when clocks go back (by ${change}) a time in the repeated span is read at its first pass (UTC${formatUtcOffset(summer)}): the second pass's times land ${change} early; send those with their offset`];
 }
