@@ -35,8 +35,13 @@ export class Problems {
    */
   field(path: string, schema: EventSchema, name: unknown, message: string): FieldDef | undefined {
     const def = typeof name === 'string' && Object.hasOwn(schema.fields, name) ? schema.fields[name] : undefined;
-    if (!def && !(typeof name === 'string' && this.reported(`schemas.${schema.name}.fields.${name}`))) this.add(path, message + fieldHint(schema, name));
+    if (!def && !(typeof name === 'string' && this.reported(`schemas.${schema.name}.fields.${name}`))) this.add(path, message + fieldHint(schema, name, this.badFields(schema)));
     return def;
+  }
+  /** The fields of `schema` declared with a problem of their own (an unknown type): no field of the schema, still names a user means. */
+  private badFields(schema: EventSchema): string[] {
+    const prefix = `schemas.${schema.name}.fields.`;
+    return this.places.filter((at) => at.startsWith(prefix)).map((at) => at.slice(prefix.length));
   }
   /** Unknown keys are mistakes (a typo would silently mean a default): the likely one is named. */
   keys(path: string, value: Record<string, unknown>, allowed: readonly string[]): void {
@@ -73,9 +78,9 @@ export class Problems {
  * Which field a name that is none likely means: a field's nested path or alias (a pipeline names the
  * flat field, `path`, never where events carry it, `request.path`), or a slip of a field's name.
  */
-function fieldHint(schema: EventSchema, name: unknown): string {
+function fieldHint(schema: EventSchema, name: unknown, badFields: readonly string[]): string {
   if (typeof name !== 'string') return '';
-  const fields = Object.keys(schema.fields);
+  const fields = [...Object.keys(schema.fields), ...badFields.filter((f) => !Object.hasOwn(schema.fields, f))];
   const atPath = fields.find((f) => schema.paths !== undefined && Object.hasOwn(schema.paths, f) && dottedPath(schema.paths[f]!) === name);
   if (atPath !== undefined) return ` (it is where events carry field ${q(atPath)}, by the schema's "paths": name the field, ${q(atPath)})`;
   const aliasOf = fields.find((f) => aliasesOf(schema.aliases, f).includes(name));

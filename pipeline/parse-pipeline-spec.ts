@@ -94,6 +94,9 @@ function parseAggregate(p: Problems, path: string, text: unknown, schema: EventS
     return { kind: 'count' };
   }
   const field = parts[1];
+  // A sketch's own argument is checked whatever its field: a misspelt field and a quantile of 95 are two
+  // problems, listed together (the quantile showed only once the field was fixed).
+  const argument = field === undefined ? undefined : sketchArgument(p, path, kind, parts, text, typeof field === 'string' ? field : 'FIELD');
   const def = p.field(path, schema, field, field === undefined
     ? `${kind} needs a field: ["${kind}", FIELD] with FIELD one of schema ${q(schema.name)}'s`
     : `${kind} needs a field of schema ${q(schema.name)}; ${q(field)} is not one`);
@@ -107,28 +110,33 @@ function parseAggregate(p: Problems, path: string, text: unknown, schema: EventS
     p.add(path, `${kind} needs a numeric or timestamp field; ${q(f)} is a ${fieldTypeName(def)}`);
     return undefined;
   }
+  if (kind === 'approx_distinct') return argument === undefined ? undefined : { kind, field: f, precision: argument };
+  if (kind === 'approx_percentile') return argument === undefined ? undefined : { kind, field: f, quantile: argument };
+  if (parts.length > 2) p.add(path, `${kind} takes one field, got ${q(text)}`);
+  return { kind: kind as 'sum' | 'min' | 'max' | 'avg' | 'count_distinct', field: f };
+}
+
+/** The precision of an `approx_distinct` or the quantile of an `approx_percentile` (undefined for other kinds, or with its problem). */
+function sketchArgument(p: Problems, path: string, kind: string, parts: readonly unknown[], text: unknown, field: string): number | undefined {
   if (kind === 'approx_distinct') {
     const precision = parts[2] ?? DEFAULT_HLL_PRECISION;
     if (parts.length > 3 || !Number.isInteger(precision) || (precision as number) < 4 || (precision as number) > 16) {
       p.add(path, `approx_distinct precision must be an integer in 4..16, got ${q(parts[2])}`);
       return undefined;
     }
-    return { kind, field: f, precision: precision as number };
+    return precision as number;
   }
-  if (kind === 'approx_percentile') {
-    if (parts[2] === undefined) {
-      p.add(path, `approx_percentile needs a quantile after its field: ["approx_percentile", ${q(f)}, 0.99] for the 99th percentile`);
-      return undefined;
-    }
-    if (!checkQuantile(parts[2])) {
-      p.add(path, `quantile ${q(parts[2])} is not in (0, 1]: ${quantileHint(parts[2])}`);
-      return undefined;
-    }
-    if (parts.length > 3) p.add(path, `approx_percentile takes a field and a quantile, got ${q(text)}`);
-    return { kind, field: f, quantile: parts[2] };
+  if (kind !== 'approx_percentile') return undefined;
+  if (parts[2] === undefined) {
+    p.add(path, `approx_percentile needs a quantile after its field: ["approx_percentile", ${q(field)}, 0.99] for the 99th percentile`);
+    return undefined;
   }
-  if (parts.length > 2) p.add(path, `${kind} takes one field, got ${q(text)}`);
-  return { kind: kind as 'sum' | 'min' | 'max' | 'avg' | 'count_distinct', field: f };
+  if (!checkQuantile(parts[2])) {
+    p.add(path, `quantile ${q(parts[2])} is not in (0, 1]: ${quantileHint(parts[2])}`);
+    return undefined;
+  }
+  if (parts.length > 3) p.add(path, `approx_percentile takes a field and a quantile, got ${q(text)}`);
+  return parts[2];
 }
 
 /**

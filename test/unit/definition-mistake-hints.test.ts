@@ -76,4 +76,21 @@ describe('definition mistakes a new user makes', () => {
       'pipelines.p.window: a tumbling window has no "every"; for windows that overlap write {"hopping": "1h", "every": "15m"}',
     ]);
   });
+
+  it("lists a sketch's bad quantile with its misspelt field, and names a field whose own type is the problem", () => {
+    // The first run listed neither the quantile of 95 nor "voltage" for "volatge" (its type "float" was
+    // refused, so it was no field); each showed only once the other mistake was fixed.
+    const found = problems({
+      schemas: { readings: { ...readings, fields: { ...readings.fields, voltage: 'float' } } },
+      pipelines: { p: { input: 'readings', window: { tumbling: '1h' }, aggregates: { p95: ['approx_percentile', 'voltag', 95], top: ['max', 'volatge'], n: ['approx_distinct', 'meter', 20] } } },
+    });
+    expect(found).toEqual([
+      expect.stringMatching(/^schemas\.readings\.fields\.voltage: unknown type "float"/),
+      'pipelines.p.aggregates.p95: quantile 95 is not in (0, 1]: write the 95th percentile as 0.95',
+      'pipelines.p.aggregates.p95: approx_percentile needs a field of schema "readings"; "voltag" is not one (did you mean "voltage"?)',
+      'pipelines.p.aggregates.top: max needs a field of schema "readings"; "volatge" is not one (did you mean "voltage"?)',
+      'pipelines.p.aggregates.n: approx_distinct precision must be an integer in 4..16, got 20',
+      'pipelines.p.aggregates.n: approx_distinct needs a field of schema "readings"; "meter" is not one (did you mean "meter_id"?)',
+    ]);
+  });
 });
