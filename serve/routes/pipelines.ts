@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { definitionVersion, type PipelineDefinition, type WindowedPipeline } from '../../pipeline/definition.ts';
 import { formatDuration, isoMillis } from '../../pipeline/time.ts';
-import { windowOffset, windowStartAtOrBefore, windowStep } from '../../pipeline/windows.ts';
+import { windowEnd, windowOffset, windowStartAtOrBefore, windowStep } from '../../pipeline/windows.ts';
 import { presentCondition } from '../../pipeline/filter.ts';
 import { presentValue } from '../../schemas/schema.ts';
 import { exactDigitsOf } from '../../store/rows.ts';
@@ -178,7 +178,7 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
     '/api/pipelines/:pipeline/top', {
       schema: {
         tags, summary: 'The top-N keys of a window (or of a range of windows) by an aggregate',
-        description: '`window`: one window\'s start: its values (an instant where no window starts: 400, naming the start before it). Otherwise a range (`date`, or `from`..`to`, default the hour before the newest window, at most 2 days): each key\'s windows combined as `rank` says (default: summed).',
+        description: '`window`: one window\'s start: its values, the answer\'s `from`..`to` that window\'s start and end (an instant where no window starts: 400, naming the start before it). Otherwise a range (`date`, or `from`..`to`, default the hour before the newest window, at most 2 days): each key\'s windows combined as `rank` says (default: summed).',
         params: pipelineParams,
         querystring: {
           type: 'object', additionalProperties: false,
@@ -195,11 +195,14 @@ export function pipelineRoutes(app: FastifyInstance, ctx: ServeContext): void {
       const ver = parseVersion('version', q.version);
       const window = q.window === undefined ? undefined : windowStartOf(def, q.window);
       return ctx.reader.read(async (s) => {
+        // The read is on window_start, so one window is the range [start, start + 1 ms): a hopping window's
+        // neighbours start inside its span. The answer's `to` is where that window ends, not the read's bound.
         const range = window !== undefined ? { from: window, to: window + 1 } : parseRange(q, { end: await newestEnd(s, def, q), defaultSpan: HOUR, maxSpan: 2 * DAY });
+        const to = window !== undefined ? windowEnd(def.window, window) : range.to;
         await requireVersion(s, def, range, ver);
         const keys = await s.top(def.name, { ...range, aggregate: by, n: q.n, version: ver, decimals: exactDigitsOf(def, by), rank: q.rank });
         return {
-          pipeline: def.name, by, rank: q.rank, from: isoMillis(range.from), to: isoMillis(range.to), version: ver, days: await rangeDays(s, def, range, ver, ctx.reader.sealDelayMs),
+          pipeline: def.name, by, rank: q.rank, from: isoMillis(range.from), to: isoMillis(to), version: ver, days: await rangeDays(s, def, range, ver, ctx.reader.sealDelayMs),
           keys: keys.map((k) => ({ key: k.key, total: k.total, windows: k.windows })),
         };
       });
