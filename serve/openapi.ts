@@ -19,6 +19,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         { name: 'late events and dead letters' },
         { name: 'jobs', description: 'BullMQ, when Redis is configured' },
         { name: 'live', description: 'status and the server-sent-events stream' },
+        { name: 'operations', description: 'Prometheus metrics and the liveness / readiness probes' },
       ],
     },
   });

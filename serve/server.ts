@@ -17,6 +17,7 @@ import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { lateRoutes } from './routes/late.ts';
 import { liveRoutes } from './routes/live.ts';
+import { metricsRoute } from './routes/metrics.ts';
 import { pipelineRoutes } from './routes/pipelines.ts';
 import { LIMITS } from './schemas.ts';
 import { STORE_LOCKED_MESSAGE } from './store-said.ts';
@@ -196,7 +197,7 @@ export async function buildServer(o: ServerOptions): Promise<{ app: FastifyInsta
   jobRoutes(app, ctx);
   liveRoutes(app, ctx, SECURITY_HEADERS);
   openApiRoute(app);
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()));
+  metricsRoute(app, metrics);
   healthRoutes(app, ctx, o.reader);
   dashboardRoutes(app);
   await app.ready();

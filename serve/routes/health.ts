@@ -13,8 +13,22 @@ import { sendUnavailable } from '../unavailable.ts';
  * The probe reads beside the API's ReadGate (`reader` is the store's own): a busy API is still ready.
  */
 export function healthRoutes(app: FastifyInstance, ctx: ServeContext, reader: StoreReader): void {
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
-  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+  // In the OpenAPI document beside /metrics; no query schema: a probe's cache-busting query stays answered.
+  app.get('/healthz', {
+    schema: {
+      tags: ['operations'], summary: 'Liveness: answers while the process does; reads nothing',
+      response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } },
+    },
+  }, async () => ({ ok: true }));
+  app.get('/readyz', {
+    schema: {
+      tags: ['operations'], summary: 'Readiness: reads the store once; 503 with Retry-After while it cannot answer (down, unreachable, locked by a writer)',
+      response: {
+        200: { type: 'object', properties: { ready: { type: 'boolean' }, store: { type: 'string' } } },
+        503: { type: 'object', properties: { ready: { type: 'boolean' }, store: { type: 'string', enum: ['busy', 'error'] }, message: { type: 'string' } } },
+      },
+    },
+  }, async (_req, reply) => {
     try {
       await reader.read((s) => s.holdsNoResult());
       return { ready: true, store: 'ok' };
