@@ -7,9 +7,10 @@ export const PALETTE = ['#3559e0', '#e8590c', '#2f9e44', '#c2255c', '#7048e8', '
 /**
  * A chart of several series over shared timestamps. `series`: [{ label, points: Map<ms, number|null> }].
  * `fill`: the value of a missing point (0 for counts; null leaves a gap). Returns the uPlot instance; the
- * container carries data-series, data-points (non-null points drawn) and data-y-ticks (the y axis' labels) for tests.
+ * container carries data-series, data-points (non-null points drawn), data-y-ticks (the y axis' labels) and
+ * data-y-label for tests. `yLabel`: what the values are (aggregate-label.js valueLabel), written along the y axis.
  */
-export function timeChart(container, series, { height = 260, fill = null } = {}) {
+export function timeChart(container, series, { height = 260, fill = null, yLabel = '' } = {}) {
   const xs = [...new Set(series.flatMap((s) => [...s.points.keys()]))].sort((a, b) => a - b);
   const columns = series.map((s) => xs.map((x) => (s.points.has(x) ? s.points.get(x) : fill)));
   // uPlot finds no tick step beyond about 1e±16 (no label at all on the y axis): values that large or
@@ -29,6 +30,7 @@ export function timeChart(container, series, { height = 260, fill = null } = {})
     // The x axis says its zone: the page's times are all UTC, whatever the reader's zone is.
     axes: [{ stroke: '#667085', grid: { stroke: '#eef0f3' }, label: 'time (UTC)', labelSize: 18, labelFont: '12px system-ui, sans-serif' }, {
       stroke: '#667085', grid: { stroke: '#eef0f3' },
+      ...(yLabel ? { label: yLabel, labelSize: 18, labelFont: '12px system-ui, sans-serif' } : {}),
       // The page's number format (never 0 for a value that is not, exponents for huge ones).
       values: (u, ticks) => {
         const labels = ticks.map((v) => formatNumber(unit === 1 ? v : v * unit));
@@ -42,6 +44,8 @@ export function timeChart(container, series, { height = 260, fill = null } = {})
   const plot = new uPlot(opts, data, container);
   container.dataset.series = String(series.length);
   container.dataset.xLabel = opts.axes[0].label;
+  container.dataset.yLabel = yLabel;
+  container.title = yLabel; // the whole label, when the axis is too short for it
   container.dataset.points = String(columns.reduce((n, col) => n + col.filter((v) => v !== null && v !== undefined).length, 0));
   container.dataset.first = xs.length ? new Date(xs[0]).toISOString() : '';
   container.dataset.last = xs.length ? new Date(xs[xs.length - 1]).toISOString() : '';

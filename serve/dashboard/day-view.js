@@ -1,6 +1,7 @@
 import { allRows, api, failureTitle, retryDelay } from './api.js';
 import { pointsOf, timeChart } from './charts.js';
 import { clear, clipped, el, emptyState, fmt } from './dom.js';
+import { valueLabel } from './aggregate-label.js';
 
 // The day view: for a date, per pipeline its status and version history, the reconciliation's
 // headline numbers and causes, realtime next to batch (a chart for a global series), and every
@@ -192,7 +193,7 @@ export function mountDay(root, shell, date) {
     draws.push(() => charts.push(timeChart(holder, [
       { label: `realtime ${agg}`, points: pointsOf(realtime, agg), color: '#e8590c' },
       { label: `batch ${agg} (version ${p.live_version})`, points: pointsOf(batch, agg), color: '#3559e0', dash: [4, 3] },
-    ], { height: 220 })));
+    ], { height: 220, yLabel: valueLabel(def.aggregates[0], def.field_types) })));
     return el('div', {}, holder, legend);
   }
 

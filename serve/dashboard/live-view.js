@@ -1,7 +1,7 @@
 import { allRows, api, failureTitle, retryDelay, topWindows } from './api.js';
 import { definitionsNote, PALETTE, pointsOf, timeChart } from './charts.js';
 import { clear, clipped, el, emptyState, fmt } from './dom.js';
-import { aggregateLabel } from './aggregate-label.js';
+import { aggregateLabel, valueLabel } from './aggregate-label.js';
 import { totalLabel } from './totals.js';
 
 // The live view: per windowed pipeline a chart of its top keys (or its one global series), per rule
@@ -197,7 +197,8 @@ export function mountLive(root, shell) {
     const range = { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
     const rangeLabel = card.querySelector('[data-role="range"]');
     rangeLabel.textContent = `${fmt.time(range.from)} – ${fmt.time(range.to)}`;
-    const fn = p.aggregates.find((a) => a.name === aggregate)?.fn;
+    const chosen = p.aggregates.find((a) => a.name === aggregate);
+    const fn = chosen?.fn;
     const total = totalLabel(p.window, p.aggregates, aggregate);
     const table = card.querySelector('[data-testid="top-table"]');
     let series, rowsOut, drawn;
@@ -227,11 +228,11 @@ export function mountLive(root, shell) {
     note.hidden = note.textContent === '';
     const holder = card.querySelector('[data-testid="chart"]');
     charts.get(p.name)?.dispose();
-    charts.set(p.name, timeChart(holder, series, { fill: p.key.length > 0 && COUNTING.has(fn) ? 0 : null }));
+    charts.set(p.name, timeChart(holder, series, { fill: p.key.length > 0 && COUNTING.has(fn) ? 0 : null, yLabel: chosen ? valueLabel(chosen, p.field_types) : aggregate }));
     clear(table).append(
       el('tr', {}, el('th', {}, ''), el('th', {}, p.key.length ? p.key.join(', ') : 'series'),
         el('th', { class: 'num', 'data-testid': 'total-header', title: p.key.length ? total.title : undefined }, p.key.length ? total.header : ''),
-        el('th', { class: 'num' }, `newest window`), el('th', { class: 'num' }, 'windows')),
+        el('th', { class: 'num', 'data-testid': 'latest-header', title: chosen ? valueLabel(chosen, p.field_types) : aggregate }, `newest window`), el('th', { class: 'num' }, 'windows')),
       ...rowsOut.map((r, i) => el('tr', { 'data-testid': 'top-row', 'data-key': JSON.stringify(r.key), 'data-total': r.total ?? '', 'data-latest': r.latest ?? '' },
         el('td', {}, el('span', { dataset: { color: PALETTE[i % PALETTE.length] } }, '■')),
         el('td', { class: 'key' }, clipped(fmt.key(r.key))), el('td', { class: 'num' }, r.total === null ? '' : fmt.num(r.total)),

@@ -3,7 +3,7 @@ import { definitionVersion, type PipelineDefinition, type WindowedPipeline } fro
 import { formatDuration, isoMillis } from '../../pipeline/time.ts';
 import { windowEnd, windowOffset, windowStartAtOrBefore, windowStep } from '../../pipeline/windows.ts';
 import { presentCondition } from '../../pipeline/filter.ts';
-import { presentValue } from '../../schemas/schema.ts';
+import { fieldTypeName, presentValue } from '../../schemas/schema.ts';
 import { exactDigitsOf } from '../../store/rows.ts';
 import type { StoreSnapshot } from '../../store/store-reader.ts';
 import { TOP_RANKS, type TopRank } from '../../store/store-snapshot.ts';
@@ -25,7 +25,7 @@ export function describePipeline(def: PipelineDefinition) {
   if (def.kind === 'windowed') {
     const w = def.window;
     return {
-      ...common,
+      ...common, field_types: fieldTypesOf(def, def.aggregates.flatMap((a) => ('field' in a.aggregate ? [a.aggregate.field] : []))),
       window: { kind: w.kind, size: formatDuration(w.size), size_ms: w.size, ...(w.kind === 'hopping' ? { every: formatDuration(w.slide), every_ms: w.slide } : {}),
         // Where windows start past the epoch's alignment, in [0, step): 0 for most pipelines.
         offset: formatDuration(windowOffset(w)), offset_ms: windowOffset(w) },
@@ -40,7 +40,21 @@ export function describePipeline(def: PipelineDefinition) {
   }
   const r = def.rule;
   const threshold = r.field === undefined ? r.threshold : presentValue(def.schema.fields[r.field], r.threshold);
-  return { ...common, window: null, aggregates: null, rule: { measure: r.measure, ...(r.field === undefined ? {} : { field: r.field }), within: formatDuration(r.span), within_ms: r.span, more_than: threshold, output: r.output } };
+  return { ...common, field_types: fieldTypesOf(def, r.field === undefined ? [] : [r.field]), window: null, aggregates: null, rule: { measure: r.measure, ...(r.field === undefined ? {} : { field: r.field }), within: formatDuration(r.span), within_ms: r.span, more_than: threshold, output: r.output } };
+}
+
+/**
+ * The types of the fields a pipeline's aggregates (or rule) read, as the definitions file writes them
+ * (`decimal(2)`, `double`, `timestamp`): what a value's unit is (major units of a decimal, epoch ms of a
+ * timestamp), so a chart can say it.
+ */
+function fieldTypesOf(def: PipelineDefinition, fields: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of fields) {
+    const type = def.schema.fields[f];
+    if (type) out[f] = fieldTypeName(type);
+  }
+  return out;
 }
 
 /** Where a default range ends: after the newest window (alert) of the pipeline; null: now. Read only when the range needs it. */
@@ -92,7 +106,7 @@ const rankChoice = {
 
 const topKeys = { type: 'array', items: { type: 'object', properties: { key: anyObject, total: { type: ['number', 'null'] }, windows: { type: 'integer' } } } } as const;
 
-const pipelineAnswer = { type: 'object', additionalProperties: true, description: 'name, kind, input, key, window, aggregates or rule, B and L, definition_version' } as const;
+const pipelineAnswer = { type: 'object', additionalProperties: true, description: 'name, kind, input, key, window, aggregates or rule, B and L, definition_version; field_types: the type of each field the aggregates or the rule read, as the definitions file writes it (`decimal(2)`: values in major units; `timestamp`: epoch ms)' } as const;
 
 const rangeQuery = {
   date, from: instant, to: instant,
