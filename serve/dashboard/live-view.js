@@ -253,7 +253,20 @@ export function mountLive(root, shell) {
   function alertRow(a, fresh) {
     return el('tr', { 'data-testid': 'alert-row', 'data-id': a.id, class: fresh ? 'new' : undefined },
       el('td', { class: 'time' }, fmt.time(a.ts)), el('td', { class: 'key' }, clipped(fmt.key(a.key))), el('td', { class: 'id' }, clipped(fmt.keyValue(a.id))),
-      el('td', {}, Array.isArray(a.value) ? fmt.list(a.value) : fmt.num(a.value)), el('td', {}, a.late ? el('span', { class: 'badge cause' }, 'late') : ''));
+      alertValueCell(a.value), el('td', {}, a.late ? el('span', { class: 'badge cause' }, 'late') : ''));
+  }
+
+  /**
+   * An alert's measure: M, or the distinct values that crossed the threshold. A fraud rule's 12 countries
+   * ran the row many lines tall and squeezed the other columns, and names with spaces ran together
+   * ("Bosnia and Herzegovina Central African Republic"): one line, how many, each value apart (` · `, as
+   * keys are), cut with an ellipsis, the whole list on hover.
+   */
+  function alertValueCell(value) {
+    if (!Array.isArray(value)) return el('td', { 'data-field': 'value' }, fmt.num(value));
+    const whole = value.map(fmt.keyValue).join(' · ');
+    return el('td', { class: 'values', 'data-field': 'value', 'data-count': value.length },
+      el('div', { class: 'clip', title: whole }, `(${value.length}) ${whole}`));
   }
 
   start();
