@@ -24,8 +24,8 @@ const WHAT = {
   avg: (a) => `mean of ${a.field}`,
   min: (a) => `min of ${a.field}`,
   max: (a) => `max of ${a.field}`,
-  count_distinct: (a) => `distinct ${a.field} values`,
-  approx_distinct: (a) => `distinct ${a.field} values (approx.)`,
+  count_distinct: (a) => `distinct ${a.field}`,
+  approx_distinct: (a) => `distinct ${a.field} (approx.)`,
   approx_percentile: (a) => `p${Number((a.quantile * 100).toPrecision(12))} of ${a.field} (approx.)`,
 };
 
@@ -39,12 +39,13 @@ export function unitOfType(type) {
 }
 
 /**
- * `p99_ms: p99 of latency_ms (approx.)`, `revenue: sum of price (decimal, 2 places)`: what a chart of the
- * aggregate `a` of /api/pipelines draws. Counts are of events (or of distinct values): no field unit.
+ * `p99 of latency_ms (approx.)`, `sum of price (decimal, 2 places)`: what a chart of the aggregate `a` of
+ * /api/pipelines draws (its name is in the picker beside it; the vertical axis has room for ~30 characters).
+ * Counts are of events (or of distinct values): no field unit.
  */
 export function valueLabel(a, fieldTypes = {}) {
   const what = (WHAT[a.fn] ?? ((x) => `${x.fn}${x.field ? ` of ${x.field}` : ''}`))(a);
   const counted = a.fn === 'count' || a.fn === 'count_distinct' || a.fn === 'approx_distinct';
   const unit = !counted && a.field ? unitOfType(fieldTypes[a.field]) : null;
-  return `${a.name}: ${what}${unit ? ` (${unit})` : ''}`;
+  return `${what}${unit ? ` (${unit})` : ''}`;
 }

@@ -174,11 +174,11 @@ describe('the dashboard with a user\'s own pipelines and a partly reconciled day
     // The chart's time axis says its zone.
     expect(await card(FARES).locator('[data-testid="chart"]').getAttribute('data-x-label')).toBe('time (UTC)');
     // Its value axis says what the numbers are: a count of events, a mean of a decimal(2) field.
-    expect(await card(FARES).locator('[data-testid="chart"]').getAttribute('data-y-label')).toBe('rides: count of events');
-    expect(await card(HOP).locator('[data-testid="chart"]').getAttribute('data-y-label')).toBe('rides: count of events');
+    expect(await card(FARES).locator('[data-testid="chart"]').getAttribute('data-y-label')).toBe('count of events');
+    expect(await card(HOP).locator('[data-testid="chart"]').getAttribute('data-y-label')).toBe('count of events');
     await card(HOP).locator('select[aria-label="aggregate"]').selectOption('avg_fare');
-    await card(HOP).locator('[data-testid="chart"][data-y-label="avg_fare: mean of fare (decimal, 2 places)"]').waitFor();
-    expect(await card(HOP).locator('[data-testid="latest-header"]').getAttribute('title')).toBe('avg_fare: mean of fare (decimal, 2 places)');
+    await card(HOP).locator('[data-testid="chart"][data-y-label="mean of fare (decimal, 2 places)"]').waitFor();
+    expect(await card(HOP).locator('[data-testid="latest-header"]').getAttribute('title')).toBe('mean of fare (decimal, 2 places)');
     expect(problems).toEqual([]);
   }, 60_000);
 

@@ -21,15 +21,15 @@ describe('the dashboard\'s value axis label', () => {
 
   it('says what each aggregate is and its field\'s unit where the type gives one', () => {
     expect(p.field_types).toEqual({ fare: 'decimal(2)', latency_ms: 'double?', driver: 'string', at: 'timestamp' });
-    expect(label('rides')).toBe('rides: count of events');
-    expect(label('revenue')).toBe('revenue: sum of fare (decimal, 2 places)');
-    expect(label('p99_ms')).toBe('p99_ms: p99 of latency_ms (approx.)');
-    expect(label('p999')).toBe('p999: p99.9 of latency_ms (approx.)');
-    expect(label('drivers')).toBe('drivers: distinct driver values');
-    expect(label('last_at')).toBe('last_at: max of at (epoch ms)');
+    expect(label('rides')).toBe('count of events');
+    expect(label('revenue')).toBe('sum of fare (decimal, 2 places)');
+    expect(label('p99_ms')).toBe('p99 of latency_ms (approx.)');
+    expect(label('p999')).toBe('p99.9 of latency_ms (approx.)');
+    expect(label('drivers')).toBe('distinct driver');
+    expect(label('last_at')).toBe('max of at (epoch ms)');
   });
 
   it('names the aggregate and its field without field types (an older server)', () => {
-    expect(valueLabel({ name: 'avg_km', fn: 'avg', field: 'distance_km' })).toBe('avg_km: mean of distance_km');
+    expect(valueLabel({ name: 'avg_km', fn: 'avg', field: 'distance_km' })).toBe('mean of distance_km');
   });
 });
