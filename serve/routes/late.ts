@@ -24,19 +24,28 @@ function lateJson(def: PipelineDefinition, l: StoredLateEvent) {
   };
 }
 
+/**
+ * The days of /api/late and /api/pipelines/{pipeline}/late: `date`, or `from`..`to` (default the 31 days
+ * up to today). /api/late took no `date` and refused the one its per-pipeline page takes.
+ */
+function lateDays(q: { date?: string; from?: string; to?: string }, now: number): { fromDay: string; toDay: string } {
+  if (q.date !== undefined && (q.from !== undefined || q.to !== undefined)) throw badParameter('date', 'give either date or from/to, not both');
+  return q.date !== undefined ? { fromDay: parseDate('date', q.date), toDay: q.date } : parseDayRange(q, { latestDay: dayOfMs(now), defaultDays: 31, maxDays: 366 });
+}
+
 const lateCursor = (v: unknown): v is [string, number] => Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && Number.isSafeInteger(v[1]);
 
 export function lateRoutes(app: FastifyInstance, ctx: ServeContext): void {
   const tags = ['late events and dead letters'];
 
-  app.get<{ Querystring: { from?: string; to?: string } }>('/api/late', {
+  app.get<{ Querystring: { date?: string; from?: string; to?: string } }>('/api/late', {
     schema: {
-      tags, summary: 'Late events the stream recorded, per pipeline and day', description: 'Dates `from`..`to` inclusive (default the 31 days up to today; at most 366).',
-      querystring: { type: 'object', additionalProperties: false, properties: { from: date, to: date } },
+      tags, summary: 'Late events the stream recorded, per pipeline and day', description: '`date`, or dates `from`..`to` inclusive (default the 31 days up to today; at most 366).',
+      querystring: { type: 'object', additionalProperties: false, properties: { date, from: date, to: date } },
       response: { 200: { type: 'object', properties: { from: { type: 'string' }, to: { type: 'string' }, pipelines: { type: 'array', items: anyObject } } }, ...errors },
     },
   }, async (req) => {
-    const { fromDay, toDay } = parseDayRange(req.query, { latestDay: dayOfMs(ctx.now()), defaultDays: 31, maxDays: 366 });
+    const { fromDay, toDay } = lateDays(req.query, ctx.now());
     const counts = await ctx.reader.read((s) => s.lateCounts(fromDay, toDay));
     return {
       from: fromDay, to: toDay,
@@ -58,8 +67,7 @@ export function lateRoutes(app: FastifyInstance, ctx: ServeContext): void {
   }, async (req) => {
     const def = pipelineOf(ctx.registry, req.params.pipeline);
     const q = req.query;
-    if (q.date !== undefined && (q.from !== undefined || q.to !== undefined)) throw badParameter('date', 'give either date or from/to, not both');
-    const range = q.date !== undefined ? { fromDay: parseDate('date', q.date), toDay: q.date } : parseDayRange(q, { latestDay: dayOfMs(ctx.now()), defaultDays: 31, maxDays: 366 });
+    const range = lateDays(q, ctx.now());
     const listing = ['late', def.name];
     const after = decodeCursor('cursor', q.cursor, listing, lateCursor);
     const rows = await ctx.reader.read((s) => s.lateEvents(def.name, range.fromDay, range.toDay, { limit: q.limit, ...(after ? { after: { source: after[0], offset: after[1] } } : {}) }));
