@@ -1,13 +1,13 @@
 import { ConfigError } from '../../pipeline/errors.ts';
 import { definitionVersion } from '../../pipeline/definition.ts';
 import type { PipelineDefinition } from '../../pipeline/definition.ts';
-import { datesBetween } from '../../jobs/job-ids.ts';
 import { CorruptArchiveDayError } from '../../batch/archive-check.ts';
 import { backfillDay, dayRange, DefinitionChangedError, NoArchivedDayError, recomputeDay } from '../../reconcile/reconcile-day.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
 import { openStore } from '../../store/open-store.ts';
 import type { CommandSpec } from '../args.ts';
 import { READ_ARCHIVE } from '../paths.ts';
+import { daySpanFlags } from '../day-span-flags.ts';
 import { loadSettings } from '../config.ts';
 import { loadRegistry, pipelinesFor, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 
@@ -36,8 +36,7 @@ export const backfillCommand: CommandSpec = {
   async run(v) {
     const registry = await loadRegistry(v);
     if (v.from !== undefined || v.to !== undefined) {
-      if (v.from === undefined || v.to === undefined || v.date !== undefined) throw new ConfigError('give --from D1 --to D2 (whole days), or --date D (dirty cells), not both');
-      const dates = datesBetween(String(v.from), String(v.to));
+      const dates = daySpanFlags(v.from, v.to, v.date);
       const store = await openStore(storeUrl(v), { registry });
       let refused = 0;
       try {

@@ -51,6 +51,14 @@ describe('concord CLI messages', () => {
     expect(files.stderr.split('\n')[0]).toBe('concord reconcile: --report-dir, --job-id: options of reconciling a day in the store (--date D) only');
   });
 
+  it('backfill --from/--to refuses a day the calendar lacks, before any store is opened (2026-11-31 ran from 2026-12-01, exit 0)', () => {
+    const store = `duckdb:${join(ws.dir, 'backfill-dates.duckdb')}`;
+    const r = concord(['backfill', '--from', '2026-11-31', '--to', '2026-12-01', '--archive', ws.dir, '--store', store]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('concord backfill: --from: "2026-11-31" is not a date: use YYYY-MM-DD (UTC)\n');
+    expect(r.stdout).toBe('');
+  });
+
   it('--pipeline all to a command of one pipeline and one output file: said so, with the pipelines and what runs them all', () => {
     const seed = 'name one of page_views_per_minute, unique_visitors_5m, fraud_multi_country';
     const stream = concord(['stream', '--pipeline', 'all', '--input', events, '--output', ws.file('all.jsonl')]);
