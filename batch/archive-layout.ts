@@ -24,6 +24,8 @@ export const DAY_FOLDER = /^dt=(\d{4}-\d{2}-\d{2})$/;
 const HOUR_FOLDER = /^hour=\d{2}$/;
 /** Which input each source of a schema's archive was written from (a file's path, a topic's id; beside `_rejected/`, read by batch/archive-sources.ts). */
 export const SOURCES_FILE = '_sources.json';
+/** Each source's decimal scales, as its files were written (read by batch/archive-scales.ts). */
+export const SCALES_FILE = '_decimal_scales.json';
 
 /**
  * When `dir` is one schema's folder inside an archive (it holds day folders `dt=YYYY-MM-DD` or the

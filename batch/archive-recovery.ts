@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { quarantineCorruptFiles, warnCorrupt, type CorruptFile } from './archive-check.ts';
 import { guardRequired, learnArchiveFields, missingColumn, readsTolerantly } from './archive-columns.ts';
+import { checkDecimalScales } from './archive-scales.ts';
 import { DuckDb } from './duckdb.ts';
 import { listArchiveFiles } from './parquet-archive.ts';
 
@@ -43,6 +44,7 @@ export async function readArchiveRecovering<T>(
   const noneLeft = async () => options.whenEmpty !== undefined && (only ? !only.only.some((f) => existsSync(f)) : (await listArchiveFiles(dir, def.schema)).length === 0);
   report(await quarantineCorruptFiles(dir, def.schema, only ?? {}));
   if (await noneLeft()) return options.whenEmpty!();
+  await checkDecimalScales(def, dir, options.files);
   const db = options.db ?? (await DuckDb.open());
   try {
     await guardRequired(db, def, dir);

@@ -3,6 +3,7 @@ import { mkdir, readdir, realpath, rename, rm, rmdir, stat } from 'node:fs/promi
 import { join } from 'node:path';
 import { ArchiveError, ConcordError, ConfigError } from '../pipeline/errors.ts';
 import { makeArchiveFolder } from './archive-folder.ts';
+import { recordDecimalScales } from './archive-scales.ts';
 import { envNumber } from '../pipeline/env-number.ts';
 import { hash64Into } from '../pipeline/hash.ts';
 import { shellWord } from '../pipeline/names.ts';
@@ -135,6 +136,7 @@ export class ParquetArchive {
         }
       }
       stats.files = await this.writePartitions(db, work, names, sketched, options.mode === 'append' ? (options.stem ?? 'part') : undefined, options.onFiles);
+      if (sourceName !== undefined && stats.files.length > 0) await recordDecimalScales(this.dir, schema, sourceName, options.mode !== 'append');
       return stats;
     } catch (error) {
       if (error instanceof ConcordError) throw error;
