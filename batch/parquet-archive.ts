@@ -79,7 +79,7 @@ export class ParquetArchive {
     const memoryLimit = `${stagingMemoryMb()}MB`;
     let db: DuckDb | undefined;
     const stats: ArchiveStats = { events: 0, deadLetters: 0, files: [] };
-    const ingest = options.ingestTime ?? Date.now();
+    let ingest = options.ingestTime ?? Date.now();
     let rejected: JsonlWriter | undefined;
     let blank: JsonlWriter | undefined;
     let sourceName: string | undefined;
@@ -98,7 +98,12 @@ export class ParquetArchive {
       // stream quarantined never reaches the archive's data, so the replay leaves it out too.
       const guard = new TimeGuard(timeGuardSettings(schema));
       for await (const batch of source) {
-        sourceName ??= batch.source;
+        if (sourceName === undefined) {
+          sourceName = batch.source;
+          // A file archived again keeps its place in arrival order (the replay's first delivery of an id,
+          // reconcile's arrival order): with the rerun's own time it moved after every other source.
+          if (options.mode !== 'append' && options.ingestTime === undefined) ingest = (await this.earlierIngestTime(db, sourceName)) ?? ingest;
+        }
         for (let i = 0; i < batch.lines.length; i++) {
           const position = { source: batch.source, offset: offsetOf(batch, i) };
           const admitted = admitLine(schema, guard, batch, i, position);
@@ -218,16 +223,27 @@ export class ParquetArchive {
     return files;
   }
 
+  /** The ingest time `source`'s files already in the archive carry (its first archiving), if any are readable. */
+  private async earlierIngestTime(db: DuckDb, source: string): Promise<number | undefined> {
+    const files = await this.filesOf([source]);
+    if (files.length === 0) return undefined;
+    const [row] = await db.rows(`SELECT epoch_ms(min(_ingest_ts)) AS t FROM read_parquet([${files.map(quoteString).join(', ')}])`).catch(() => []);
+    return row?.t === null || row?.t === undefined ? undefined : Number(row.t);
+  }
+
+  /** The files a file source's earlier archiving wrote (`<tag>-<first>-<last>.parquet`). */
+  private async filesOf(sources: readonly string[]): Promise<string[]> {
+    const prefixes = [...new Set(sources)].map((s) => `${sourceTag(s)}-`);
+    return (await listArchiveFiles(this.dir, this.schema)).filter((file) => {
+      const name = file.slice(file.lastIndexOf('/') + 1);
+      return prefixes.some((p) => name.startsWith(p) && /^\d+-\d+\.parquet$/.test(name.slice(p.length)));
+    });
+  }
+
   /** Re-archiving a source replaces its earlier files (e.g. the input grew): drop those not rewritten now. */
   private async removeSuperseded(sources: string[], written: string[]): Promise<void> {
     const keep = new Set(written);
-    const prefixes = [...new Set(sources)].map((s) => `${sourceTag(s)}-`);
-    for (const file of await listArchiveFiles(this.dir, this.schema)) {
-      const name = file.slice(file.lastIndexOf('/') + 1);
-      if (!keep.has(file) && prefixes.some((p) => name.startsWith(p) && /^\d+-\d+\.parquet$/.test(name.slice(p.length)))) {
-        await rm(file, { force: true });
-      }
-    }
+    for (const file of await this.filesOf(sources)) if (!keep.has(file)) await rm(file, { force: true });
   }
 }
 
