@@ -1,7 +1,9 @@
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
 import { formatDuration, isoMillis } from '../pipeline/time.ts';
+import { assignWindows } from '../pipeline/windows.ts';
 import type { ResultRecord, WindowResult } from '../schemas/results.ts';
 import { valuesOf, type Evidence } from './attribution.ts';
+import type { Duplicates } from './evidence.ts';
 
 /**
  * Why a realtime number differs from the replayed (complete) one, each backed by evidence:
@@ -88,12 +90,17 @@ export interface ReconcileReport {
   unexplained: number;
   late_events: number;
   metrics: ReconcileMetrics;
-  /** Deliveries of an already delivered event id, rejected records, and archive gaps (offsets) seen. */
+  /**
+   * Deliveries of an already delivered event id (with `range`, those in its cells or alerts), rejected
+   * records, and archive gaps (offsets) seen.
+   */
   evidence: { duplicates: number; dead_letters: number; archive_gaps: number };
   differences: Difference[];
 }
 
-export function emptyReport(def: PipelineDefinition, metrics: ReconcileMetrics, lateEvents: number, evidence: Evidence): ReconcileReport {
+export function emptyReport(
+  def: PipelineDefinition, metrics: ReconcileMetrics, lateEvents: number, evidence: Evidence, range?: { readonly from: number; readonly to: number },
+): ReconcileReport {
   return {
     pipeline: def.name,
     definition_version: definitionVersion(def),
@@ -105,12 +112,26 @@ export function emptyReport(def: PipelineDefinition, metrics: ReconcileMetrics, 
     late_events: lateEvents,
     metrics,
     evidence: {
-      duplicates: evidence.duplicates.deliveries.length,
+      duplicates: repeatsIn(def, evidence.duplicates, range),
       dead_letters: evidence.rejected.length,
       archive_gaps: [...evidence.gaps.values()].reduce((a, b) => a + b, 0),
     },
     differences: [],
   };
+}
+
+/**
+ * The repeated deliveries of the reconciled range: those in a window starting in it (windows) or at an
+ * event time in it (rule alerts). The search covers more (the whole archive, a rule day's reach), and
+ * counted whole, every day's report gave the archive's number.
+ */
+function repeatsIn(def: PipelineDefinition, duplicates: Duplicates, range: { from: number; to: number } | undefined): number {
+  if (range === undefined) return duplicates.deliveries.length;
+  const inRange = (t: number) => t >= range.from && t < range.to;
+  return duplicates.deliveries.filter(({ event }) => {
+    const ts = event[def.schema.timeField] as number;
+    return def.kind === 'windowed' ? assignWindows(def.window, ts).some(inRange) : inRange(ts);
+  }).length;
 }
 
 export function recordDifference(

@@ -95,7 +95,7 @@ export async function reconcileRule(
     lateEvents = run.out.lates.length;
     droppedByShadow = run.out.lates.map((l) => l.position);
   }
-  const report = emptyReport(def, metricsOf(def, realtime, replayed), lateEvents, evidence);
+  const report = emptyReport(def, metricsOf(def, realtime, replayed), lateEvents, evidence, range);
   const sameValue = sameValueOf(def);
   // `duplicate` only where repeated deliveries alone make the difference (the stream's alert is the
   // every-delivery one). The evidence's own test (a repeated delivery of the key, and the realtime alert

@@ -99,7 +99,7 @@ export async function reconcileWindowed(
   await input.progress?.('diffing every cell');
   const diff = await diffCells(db, def, { realtime, replayed, shadow: shadow!, ...(read ? { read } : {}), ...(shadowAdded ? { shadowAdded } : {}) });
   await input.progress?.(`attributing ${diff.rows.length} differing cells of ${diff.cells}`);
-  const report = emptyReport(def, diff.metrics, lateEvents, evidence);
+  const report = emptyReport(def, diff.metrics, lateEvents, evidence, range);
   // A repeated delivery the stream judged late or quarantined is no cause: the deduplicating replay leaves
   // it out too. Named after it, a cell that differs by another repeat alone read as late_beyond_lateness
   // (or future_timestamp / parse_reject).

@@ -60,6 +60,10 @@ it('reconcile --date: a late re-sent event streamed from another file than the a
       { window_start: '2026-11-18T21:00:00.000Z', window_end: '2026-11-18T22:00:00.000Z', country: 'DE' }, 'duplicate', [],
       [{ id: id(twice.n), ts: new Date(twice.ts).toISOString(), source: 'file:2026-11-18.jsonl', offset: l18.lastIndexOf(order(twice.n, twice.ts, twice.country)) }],
     ]]);
+    // The day's repeated deliveries (both of the 18th), not the archive's three.
+    expect(rec.report.evidence.duplicates).toBe(2);
+    const next = await reconcileDay({ def, date: '2026-11-19', store, archiveDir, jobId: 'r19' });
+    expect(next).toMatchObject({ status: 'published', report: { different: 1, unexplained: 0, causes: { duplicate: 1 }, evidence: { duplicates: 1 } } });
   } finally {
     await store.close();
   }
