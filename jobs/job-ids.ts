@@ -1,5 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import { ConcordError } from '../pipeline/errors.ts';
+import { dayRange } from '../reconcile/day-range.ts';
 
 /**
  * Job identities: derived from (kind, pipeline, date), so enqueueing the same work twice is one job
@@ -73,10 +74,13 @@ export function finalDateAt(ms: number, timeZone: string, finalAt?: (date: strin
   return date;
 }
 
-/** Every date from `from` to `to`, inclusive. */
+/**
+ * Every date from `from` to `to`, inclusive. Each end is checked as a calendar day (`dayRange`): the date
+ * parser took `2026-11-31` as 2026-12-01 and the range ran from there.
+ */
 export function datesBetween(from: string, to: string): string[] {
-  const a = Date.parse(`${from}T00:00:00.000Z`), b = Date.parse(`${to}T00:00:00.000Z`);
-  if (!Number.isFinite(a) || !Number.isFinite(b) || b < a) throw new ConcordError(`dates ${from}..${to}: use YYYY-MM-DD with from <= to`, { domain: 'user' });
+  const a = dayRange(from).from, b = dayRange(to).from;
+  if (b < a) throw new ConcordError(`dates ${from}..${to}: the first is after the last: give the earlier one first (both are included)`, { domain: 'user' });
   const out: string[] = [];
   for (let t = a; t <= b; t += 86_400_000) out.push(new Date(t).toISOString().slice(0, 10));
   return out;

@@ -7,6 +7,7 @@ import { describeRunTime, validateSchedule } from '../../jobs/schedule.ts';
 import { metricsFlags, metricsOptions } from '../../serve/process-metrics.ts';
 import type { CommandSpec, FlagValues } from '../args.ts';
 import { logFlags, logOptions } from '../logging.ts';
+import { daySpanFlags } from '../day-span-flags.ts';
 import { nightlyWaitFlags, nightlyWaitOptions } from '../nightly-wait-config.ts';
 import { backfill, enqueue, waitDeadline, waitFor } from './jobs-enqueue.ts';
 import { runWorker } from './jobs-worker.ts';
@@ -112,7 +113,10 @@ async function runSub(sub: string, v: FlagValues, redisUrl: string): Promise<num
     dayRange(String(v.date));
   }
   if (sub === 'status' && v.date !== undefined) dayRange(String(v.date)); // a filter that matches nothing is no answer
-  if (sub === 'backfill' && (v.from === undefined || v.to === undefined)) throw new ConfigError('jobs backfill needs --from D1 --to D2 (YYYY-MM-DD)');
+  if (sub === 'backfill') {
+    if (v.from === undefined && v.to === undefined) throw new ConfigError('jobs backfill needs --from D1 --to D2 (YYYY-MM-DD)');
+    daySpanFlags(v.from, v.to, undefined); // each flag checked as `concord backfill --from/--to` checks it
+  }
   const registry = await loadRegistry(v);
   await probeRedis(redisUrl);
   if (sub === 'worker') return runWorker(v, registry);

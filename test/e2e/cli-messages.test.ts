@@ -59,6 +59,19 @@ describe('concord CLI messages', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('jobs backfill --from/--to: the flags checked as backfill checks them, before Redis is asked (2026-11-31 ran from 2026-12-01)', () => {
+    const env = { REDIS_URL: 'redis://127.0.0.1:1', CONCORD_QUEUE_PREFIX: 'cm-jobs2' }; // nothing listens: a check after the probe would say so
+    const impossible = concord(['jobs', 'backfill', '--from', '2026-11-31', '--to', '2026-12-02'], env);
+    expect(impossible.code).toBe(2);
+    expect(impossible.stderr).toBe('concord jobs: --from: "2026-11-31" is not a date: use YYYY-MM-DD (UTC)\n');
+    const backwards = concord(['jobs', 'backfill', '--from', '2026-11-22', '--to', '2026-11-16'], env);
+    expect(backwards.code).toBe(2);
+    expect(backwards.stderr).toBe('concord jobs: --from 2026-11-22 is after --to 2026-11-16: give the earlier day as --from (both are included)\n');
+    const half = concord(['jobs', 'backfill', '--from', '2026-11-16'], env);
+    expect(half.code).toBe(2);
+    expect(half.stderr).toBe('concord jobs: --from 2026-11-16 needs --to too (both days are included: --to 2026-11-16 for that day alone)\n');
+  });
+
   it('--pipeline all to a command of one pipeline and one output file: said so, with the pipelines and what runs them all', () => {
     const seed = 'name one of page_views_per_minute, unique_visitors_5m, fraud_multi_country';
     const stream = concord(['stream', '--pipeline', 'all', '--input', events, '--output', ws.file('all.jsonl')]);

@@ -1,6 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import { describe, expect, it } from 'vitest';
-import { nightlyDates, previousDate } from '../../jobs/job-ids.ts';
+import { datesBetween, nightlyDates, previousDate } from '../../jobs/job-ids.ts';
 import { withTiming } from '../../pipeline/definition.ts';
 import { parseDefinitions } from '../../pipeline/definitions-file.ts';
 import { dayFinalAt } from '../../store/day-status.ts';
@@ -76,5 +76,14 @@ describe('the dates a nightly run reconciles', () => {
         expect(sorted.length, `${cron} ${tz}`).toBe(days);
       }
     }
+  });
+});
+
+describe('datesBetween', () => {
+  it('refuses a day the calendar lacks (2026-11-31 was read as 2026-12-01 and the range ran from there)', () => {
+    expect(datesBetween('2026-11-30', '2026-12-01')).toEqual(['2026-11-30', '2026-12-01']);
+    expect(() => datesBetween('2026-11-31', '2026-12-02')).toThrow('"2026-11-31" is not a date: use YYYY-MM-DD (UTC)');
+    expect(() => datesBetween('2026-02-01', '2026-02-29')).toThrow('"2026-02-29" is not a date');
+    expect(() => datesBetween('2026-11-22', '2026-11-16')).toThrow('the first is after the last');
   });
 });
