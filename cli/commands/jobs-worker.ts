@@ -23,8 +23,10 @@ import { onStopSignals } from '../stop-signals.ts';
 // `concord jobs worker`: runs jobs until SIGINT/SIGTERM, then stops after the current one.
 
 export async function runWorker(v: FlagValues, registry: Registry): Promise<number> {
-  const archiveDir = String(v.archive ?? process.env.CONCORD_ARCHIVE_DIR ?? '');
-  if (archiveDir === '') throw new ConfigError('jobs worker needs --archive DIR (or env CONCORD_ARCHIVE_DIR): the archive days are replayed from');
+  const given = String(v.archive ?? process.env.CONCORD_ARCHIVE_DIR ?? '');
+  if (given === '') throw new ConfigError('jobs worker needs --archive DIR (or env CONCORD_ARCHIVE_DIR): the archive days are replayed from');
+  // Absolute from here on: the start-up line and the job messages name the folder the worker registers in Redis.
+  const archiveDir = resolve(given);
   const concurrency = Number(v.concurrency ?? 1);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new ConfigError(`--concurrency "${String(v.concurrency)}": use a whole number >= 1`);
   const settings = jobSettings();
@@ -53,7 +55,7 @@ export async function runWorker(v: FlagValues, registry: Registry): Promise<numb
     `nightly reconciles wait up to ${formatDuration(streamWait.maxWaitMs)} for a stream behind their day (checked every ${formatDuration(streamWait.recheckMs)}); ` +
     'SIGINT/SIGTERM stops after the current job');
   // Not refused: a worker may start before the archiver's first flush. Said at once, not only in each failed job.
-  if (!existsSync(archiveDir)) log(`warning: the archive ${resolve(archiveDir)} does not exist (yet): every job fails until \`concord archive --dir ${archiveDir}\` writes it; check --archive / CONCORD_ARCHIVE_DIR`);
+  if (!existsSync(archiveDir)) log(`warning: the archive ${archiveDir} does not exist (yet): every job fails until \`concord archive --dir ${archiveDir}\` writes it; check --archive / CONCORD_ARCHIVE_DIR`);
   await new Promise<void>((resolve) => {
     onStopSignals((signal) => {
       log(`${signal}: stopping after the current job (a second signal stops at once; the job is then retried by a worker)`);

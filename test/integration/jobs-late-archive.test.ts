@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDay } from '../../generate/realistic-day.ts';
 import { jobId } from '../../jobs/job-ids.ts';
@@ -141,7 +142,9 @@ describe('reconcileDay allowEmpty', () => {
 describe('jobs worker --log-format json', () => {
   it('writes only JSON lines on stderr: the start line, job lines, the stop line', async () => {
     const q = prefix();
-    const worker = spawnCli(['jobs', 'worker', '--log-format', 'json', '--archive', archiveDir, '--store', `duckdb:${join(ws.dir, 'json-log.duckdb')}`], { REDIS_URL: REDIS, CONCORD_QUEUE_PREFIX: q });
+    // --archive as typed relative to the worker's directory (the CLI runs in the repository root).
+    const typed = relative(fileURLToPath(new URL('../..', import.meta.url)), archiveDir);
+    const worker = spawnCli(['jobs', 'worker', '--log-format', 'json', '--archive', typed, '--store', `duckdb:${join(ws.dir, 'json-log.duckdb')}`], { REDIS_URL: REDIS, CONCORD_QUEUE_PREFIX: q });
     let stderr = '', stdout = '';
     worker.stderr!.on('data', (d) => { stderr += String(d); });
     worker.stdout!.on('data', (d) => { stdout += String(d); });
@@ -150,6 +153,9 @@ describe('jobs worker --log-format json', () => {
     let failed: JobStatus;
     try {
       await until('the worker to start', () => stderr.includes('worker started'));
+      // The start-up line names the archive the worker registered (absolute), not the relative path typed.
+      expect((await until('the worker to register', async () => (await jobs.workers())[0]))).toMatchObject({ archive: archiveDir });
+      expect(stderr).toContain(`, archive ${archiveDir}); `);
       const [job] = await jobs.enqueueReconcile('2026-11-15', P); // not archived: refused at once
       failed = await until('the job to fail', async () => {
         const [j] = await jobs.current([String(job!.id)]);
