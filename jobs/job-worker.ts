@@ -191,6 +191,10 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
     if (kind === 'prune') return runPrune(job, token);
     const { pipeline, date } = job.data;
     if (!pipeline || !date) throw new Error(`job ${job.id} has no pipeline/date: ${JSON.stringify(job.data)}`);
+    // A run starts without progress: BullMQ keeps what an earlier attempt reached (a `jobs retry` too), and
+    // `jobs status` / `--wait` showed it as this run's until its first step. Kept for the "attempt N" line.
+    const earlierProgress: unknown = job.progress;
+    if (earlierProgress) await job.updateProgress(0).catch(() => undefined);
     // Before the day's lock: a job waiting for the stream holds neither the lock nor a worker's slot.
     const note = kind === 'reconcile' && processors.streamBehind
       ? await processors.streamBehind(pipeline, date)
@@ -220,7 +224,7 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
       };
       // attemptsMade counts failed attempts; stalledCounter the runs cut off (e.g. Redis lost mid-job).
       const attempt = job.attemptsMade + (job.stalledCounter ?? 0);
-      if (attempt > 0) log(`${job.id}: attempt ${attempt + 1}; the earlier one reached ${describeProgress(job.progress)} (see docs/operations.md: what a rerun redoes)`);
+      if (attempt > 0) log(`${job.id}: attempt ${attempt + 1}; the earlier one reached ${describeProgress(earlierProgress)} (see docs/operations.md: what a rerun redoes)`);
       const req = { date, pipeline, jobId: String(job.id), attempt, ...(job.data.allowEmpty ? { allowEmpty: true } : {}) };
       try {
         if (kind !== 'reconcile') return await processors.backfill(req, progress);

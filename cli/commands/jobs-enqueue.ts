@@ -198,7 +198,10 @@ export async function waitFor(jobs: ConcordJobs, ids: string[], deadline: number
         process.stderr.write(`concord jobs: --timeout passed with ${left.length} job(s) not finished (${left.join(', ')}); they go on: \`concord jobs status\` shows them\n`);
         return failed + left.length;
       }
-      progress.update(`${id} ${job.state}${job.progress ? ` ${JSON.stringify(job.progress)}` : ''}`, { key: id });
+      // Progress only of a running attempt, as `jobs status` shows it: a retried (or backed-off) job keeps
+      // the progress its earlier attempt reached until a new attempt reports, and that line came first.
+      const now = job.state === 'active' || (job.state === 'delayed' && job.data.streamWait) ? job.progress : undefined; // a stream wait says why
+      progress.update(`${id} ${job.state}${now ? ` ${JSON.stringify(now)}` : ''}`, { key: id });
       await new Promise((r) => setTimeout(r, pollMs));
     }
   }
