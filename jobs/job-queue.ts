@@ -154,16 +154,26 @@ export class ConcordJobs {
   /**
    * Moves the failed jobs of `date` (one pipeline, or all) back to waiting: the same job ids run again
    * (the store keys versions by job id, so a retry whose earlier attempt had published changes nothing).
-   * The night's prune of `date` (no pipeline: every one) is retried with all pipelines only.
+   * The night's prune of `date` (no pipeline: every one) is retried with all pipelines only. A reconcile
+   * whose day a later job has since reconciled is not retried: `superseded` is told which job did it.
    */
-  async retryFailed(date: string, pipeline?: string): Promise<string[]> {
+  async retryFailed(date: string, pipeline?: string, superseded?: (id: string, by: Job<JobData>) => void): Promise<string[]> {
     const names = new Set(this.pipelines(pipeline));
     const everyPipeline = pipeline === undefined || pipeline === 'all';
     const failed = await this.queue.getJobs(['failed'], 0, 10_000);
+    const completed = (await this.queue.getJobs(['completed'], 0, 10_000)).filter((c) => c && c.data.kind === 'reconcile' && c.data.date === date);
     const retried: string[] = [];
     for (const j of failed) {
       if (!j || j.data.date !== date) continue;
       if (j.data.kind === 'prune' ? !everyPipeline : !names.has(j.data.pipeline ?? '')) continue;
+      // A reconcile a later job of its day completed since (a `--force` rerun) is left failed: run again as it
+      // was enqueued it fails on what the rerun fixed (--allow-empty), or publishes over the rerun's version.
+      const since = j.data.kind !== 'reconcile' ? undefined
+        : completed.filter((c) => c.data.pipeline === j.data.pipeline && (c.finishedOn ?? 0) > (j.finishedOn ?? 0)).sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0))[0];
+      if (since !== undefined) {
+        superseded?.(String(j.id), since);
+        continue;
+      }
       await j.retry('failed');
       retried.push(String(j.id));
     }

@@ -3,6 +3,7 @@ import { dayRange } from '../../reconcile/reconcile-day.ts';
 import { attemptsOf, ConcordJobs, NIGHTLY, jobSettings, type JobStatus } from '../../jobs/job-queue.ts';
 import { RedisUnreachableError, probeRedis } from '../../jobs/redis-connection.ts';
 import { redact } from '../../store/sql-driver.ts';
+import { shellWord } from '../../pipeline/names.ts';
 import { describeRunTime, validateSchedule } from '../../jobs/schedule.ts';
 import { metricsFlags, metricsOptions } from '../../serve/process-metrics.ts';
 import type { CommandSpec, FlagValues } from '../args.ts';
@@ -141,10 +142,16 @@ async function runSub(sub: string, v: FlagValues, redisUrl: string): Promise<num
     if (sub === 'enqueue') return await enqueue(jobs, v);
     if (sub === 'retry') {
       const deadline = waitDeadline(v);
-      const retried = await jobs.retryFailed(String(v.date), v.pipeline === undefined ? undefined : String(v.pipeline));
-      process.stdout.write(retried.length === 0
-        ? `no failed job of ${String(v.date)} to retry (\`concord jobs status --date ${String(v.date)}\` shows its jobs)\n`
-        : retried.map((id) => `${id} retried: waiting\n`).join(''));
+      const date = String(v.date);
+      // As Airflow leaves a failed run a later run succeeded: the day is done, and a retry would rerun it as it failed.
+      const superseded: string[] = [];
+      const retried = await jobs.retryFailed(date, v.pipeline === undefined ? undefined : String(v.pipeline), (id, by) => {
+        superseded.push(`${id} not retried: ${date} was since reconciled by ${String(by.id)} (completed ${new Date(by.finishedOn ?? 0).toISOString()}); ` +
+          `\`concord jobs enqueue --date ${date} --pipeline ${shellWord(by.data.pipeline ?? '?')} --force\` reconciles it again\n`);
+      });
+      process.stdout.write(superseded.join('') + (retried.length === 0
+        ? superseded.length > 0 ? '' : `no failed job of ${date} to retry (\`concord jobs status --date ${date}\` shows its jobs)\n`
+        : retried.map((id) => `${id} retried: waiting\n`).join('')));
       if (deadline === undefined) return 0;
       return (await waitFor(jobs, retried, deadline)) > 0 ? 1 : 0;
     }

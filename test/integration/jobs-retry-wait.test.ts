@@ -5,6 +5,7 @@ import { pageViewsPerMinute } from '../../examples/seed.ts';
 import { ConcordJobs } from '../../jobs/job-queue.ts';
 import { startWorker, type JobProcessors } from '../../jobs/job-worker.ts';
 import { ConcordError } from '../../pipeline/errors.ts';
+import { concord } from '../fixtures/cli.ts';
 import { REDIS, until } from '../fixtures/jobs-cli.ts';
 
 // `jobs retry --wait` printed the progress the failed attempt had reached ("[3/5]") as if the retried
@@ -19,7 +20,7 @@ afterAll(async () => {
   await jobs.close();
 });
 
-describe('jobs retry --wait', () => {
+describe('jobs retry', () => {
   it('shows only the progress of the attempt that runs now, not the one the failed attempt reached', async () => {
     let runs = 0;
     let id = '';
@@ -68,5 +69,36 @@ describe('jobs retry --wait', () => {
     expect(said.slice(0, waitedBeforeRun).filter((line) => line.includes('"done":3'))).toEqual([]);
     expect(progressAtStart).toEqual([0]);
     expect(said).toContain(`${id} completed {"ok":true}\n`);
+  }, 60_000);
+
+  // A day that failed (no archived event) and was then reconciled by `enqueue --allow-empty --force`: the
+  // retry ran the failed job as it was enqueued and failed again with the same "no archived events" advice.
+  it('leaves a failed reconcile a --force rerun has since completed, and says which job reconciled the day', async () => {
+    const day = '2026-11-20';
+    const processors: JobProcessors = {
+      reconcile: async (req) => {
+        if (!req.allowEmpty) throw new ConcordError(`no archived events for ${day}`, { domain: 'user' });
+        return { ok: true };
+      },
+      backfill: async () => ({}),
+    };
+    const worker = startWorker(processors, { redisUrl: REDIS, prefix: q, log: () => undefined });
+    try {
+      const [failing] = await jobs.enqueueReconcile(day, P);
+      const failedId = String(failing!.id);
+      await until('the job to fail', async () => (await jobs.current([failedId]))[0]?.state === 'failed');
+      const [rerun] = await jobs.enqueueReconcile(day, P, true, { allowEmpty: true });
+      const rerunId = String(rerun!.id);
+      await until('the rerun to complete', async () => (await jobs.current([rerunId]))[0]?.state === 'completed');
+
+      const r = await concord(['jobs', 'retry', '--date', day, '--pipeline', P], { REDIS_URL: REDIS, CONCORD_QUEUE_PREFIX: q });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^${failedId} not retried: ${day} was since reconciled by ${rerunId} \\(completed \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\); ` +
+        `\`concord jobs enqueue --date ${day} --pipeline ${P} --force\` reconciles it again\n$`));
+      const [left] = await jobs.current([failedId]);
+      expect(left).toMatchObject({ state: 'failed', attemptsMade: 1 });
+    } finally {
+      await worker.close();
+    }
   }, 60_000);
 });
