@@ -21,6 +21,11 @@ export interface StreamStats {
   late: number;
   /** Of those, per pipeline: each pipeline judges an event on its own, so one event may count once per pipeline. */
   latePerPipeline: Record<string, number>;
+  /**
+   * (Event, window) pairs skipped as late: an event of a hopping pipeline late for some of its windows
+   * counts once per such window, even when newer windows took it (with tumbling windows, equal to `late`).
+   */
+  lateWindowSkips: number;
   /** Rule events late within the allowed lateness, evaluated on arrival (not in `late`; the store keeps both). */
   lateAccepted: number;
   results: number;
@@ -60,7 +65,7 @@ export async function runStream(options: StreamRunOptions): Promise<StreamStats>
   const mixed = options.pipelines.find((p) => p.schema.name !== schema.name);
   if (mixed) throw new DefinitionError(`pipelines read one input: ${mixed.name} reads ${mixed.schema.name}, not ${schema.name}`);
 
-  const stats: StreamStats = { lines: 0, events: 0, deadLetters: 0, firstRejection: null, rejectionReasons: new Map(), quarantined: 0, late: 0, latePerPipeline: {}, lateAccepted: 0, results: 0, watermarks: {}, inputWatermarks: {} };
+  const stats: StreamStats = { lines: 0, events: 0, deadLetters: 0, firstRejection: null, rejectionReasons: new Map(), quarantined: 0, late: 0, latePerPipeline: {}, lateWindowSkips: 0, lateAccepted: 0, results: 0, watermarks: {}, inputWatermarks: {} };
   const emitter: Emitter = {
     result: (r) => { stats.results++; options.onResult(r); },
     late: (l) => {
@@ -68,6 +73,7 @@ export async function runStream(options: StreamRunOptions): Promise<StreamStats>
       stats.latePerPipeline[l.pipeline] = (stats.latePerPipeline[l.pipeline] ?? 0) + 1;
       options.onLate(l);
     },
+    skipped: () => { stats.lateWindowSkips++; },
     ...(options.onLateAccepted ? { lateAccepted: (l: LateRecord) => { stats.lateAccepted++; options.onLateAccepted!(l); } } : {}),
   };
   const operators: StreamOperator[] = options.pipelines.map((p) => createOperator(p, emitter));

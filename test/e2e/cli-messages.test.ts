@@ -9,7 +9,7 @@ import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // What the CLI says as a new user meets it: help texts of the user's definitions, names of what was
 // unknown, progress lines counted in one unit, and a closed stdout pipe. (Summary lines keep their
-// wording, `1 events` too: scripts match them.)
+// wording, but a count of one takes the singular, `1 event`: docs/operations.md, Upgrading.)
 const ws = tempWorkspace('concord-cli-messages-');
 afterAll(() => ws.cleanup());
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -148,11 +148,33 @@ describe('concord CLI messages', () => {
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^stream page_views_per_minute 3 lines read( \(\S+\/s\))?, 1 rejected, 0 late$/);
-    expect(lines[1]).toMatch(/^page_views_per_minute: 1 events, 1 results written \(changelog\), 0 late, 1 rejected/);
+    // One of each: said in the singular ("1 events", "1 blank lines skipped" read wrong).
+    expect(lines[1]).toMatch(/^page_views_per_minute: 1 event, 1 result written \(changelog\), 0 late, 1 rejected/);
     // The third line is blank: neither an event nor a dead letter, and said (it was in no count).
-    expect(lines[1]).toMatch(/; 1 blank lines skipped$/);
+    expect(lines[1]).toMatch(/; 1 blank line skipped$/);
     // Why a line was rejected, without --dead-letter (a run that rejected every line said no reason).
     expect(lines[2]).toMatch(/^  first rejected: file:events\.jsonl offset \d+: .*JSON/);
+  });
+
+  it('stream of a hopping pipeline counts, beside the events late for all their windows, each time a window skipped a late event (an event late for its older window only was skipped there without a word)', () => {
+    const defs = ws.file('hopping-late.definitions.json', [{
+      schemas: { views: { time: 'ts', id: 'id', fields: { id: 'string', ts: 'timestamp', url: 'string' } } },
+      pipelines: { views_2m: { input: 'views', key: 'url', window: { hopping: '2m', every: '1m' }, aggregates: { n: 'count' } } },
+    }]);
+    // B = L = 0. After e2 (2:30) W is 2:29.999: e3 (1:10) is late for [0:00, 2:00) only and counted in
+    // [1:00, 3:00); e4 (0:10) is late for both of its windows [-1:00, 1:00) and [0:00, 2:00): the late output.
+    const input = ws.file('hopping-late.jsonl', [
+      { id: 'e1', ts: 0, url: '/a' }, { id: 'e2', ts: 150_000, url: '/a' }, { id: 'e3', ts: 70_000, url: '/a' }, { id: 'e4', ts: 10_000, url: '/a' },
+    ]);
+    const late = ws.file('hopping-late.late.jsonl');
+    const r = concord(['stream', '--definitions', defs, '--pipeline', 'views_2m', '--input', input, '--output', ws.file('hopping-late.out.jsonl'),
+      '--late-output', late, '--max-out-of-orderness', '0', '--allowed-lateness', '0']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(', 1 late, 3 times a hopping window skipped a late event (an event late for some of its windows only is counted in the others, and not in the late ones), 0 rejected');
+    expect(readFileSync(late, 'utf8').trim().split('\n')).toHaveLength(1);
+    // Tumbling windows: each late event skips its one window, the late count says it all.
+    const tumbling = concord(['stream', '--pipeline', 'page_views_per_minute', '--input', events, '--output', ws.file('tumbling.out.jsonl')]);
+    expect(tumbling.stderr).not.toContain('hopping window');
   });
 
   it('stream of events whose required field\'s path is misspelt: the summary counts the dead letters per reason and warns (still exit 0)', () => {
