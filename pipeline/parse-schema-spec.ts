@@ -99,6 +99,8 @@ export function parseSchema(p: Problems, name: string, spec: unknown): EventSche
   const aliases = parseAliases(p, `${path}.aliases`, spec.aliases, declared);
   const paths = parsePaths(p, `${path}.paths`, spec.paths, declared, aliases);
   const timeZone = parseTimeZone(p, `${path}.time_zone`, spec.time_zone);
+  // Another name of the zone than the runtime's id (a link: Asia/Kolkata -> Asia/Calcutta) is shown as written.
+  const written = typeof spec.time_zone === 'string' && timeZone !== undefined && spec.time_zone.toLowerCase() !== timeZone.toLowerCase() ? spec.time_zone : undefined;
   return {
     // Without a time or id field this is a draft, returned so pipelines are still checked against its
     // fields; its problems are listed, and parseDefinitions builds nothing while any problem stands.
@@ -107,6 +109,7 @@ export function parseSchema(p: Problems, name: string, spec: unknown): EventSche
     // "ms" written out is the default: left out, so it makes no other definition version.
     ...(epochUnit === undefined || epochUnit === 'ms' ? {} : { epochUnit }), ...(aliases === undefined ? {} : { aliases }),
     ...(paths === undefined ? {} : { paths }), ...(timeZone === undefined ? {} : { timeZone }),
+    ...(written === undefined ? {} : { timeZoneAsWritten: written }),
   };
 }
 

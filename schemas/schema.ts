@@ -39,6 +39,12 @@ export interface EventSchema<F extends Record<string, FieldDef> = Record<string,
   readonly epochUnit?: EpochUnit;
   /** The zone a `timestamp` string without Z or an offset is read in (canonical IANA name); absent: such strings are refused. */
   readonly timeZone?: string;
+  /**
+   * `time_zone` as the file wrote it, when the runtime's id for it is another name of the zone
+   * ("Asia/Kolkata", which this runtime's data calls "Asia/Calcutta"): what `explain` shows the user.
+   * Absent when they differ in case only, or not at all. Not part of the definition version.
+   */
+  readonly timeZoneAsWritten?: string;
   /** Field -> other names an event may carry it under (a producer's rename), tried in order when the field is absent or null. */
   readonly aliases?: Readonly<Record<string, readonly string[]>>;
   /** Field -> the keys leading to it inside nested objects (`["user", "id"]`), tried after its name and aliases (schemas/field-paths.ts). */

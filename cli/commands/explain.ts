@@ -88,7 +88,7 @@ function streamPlan(def: PipelineDefinition, version: string): string[] {
     'Stream plan:',
     `  input      ${schema.name} events (${Object.entries(schema.fields).map(([n, f]) => `${n} ${fieldTypeName(f)}`).join(', ')}); event time ${schema.timeField}, id ${schema.idField}`,
     ...readPlaces(schema),
-    ...(schema.timeZone === undefined ? [] : [`             timestamps without Z or an offset ("2026-11-23 10:00:05") read in ${schema.timeZone}, daylight saving as java.time resolves it`, ...repeatedHourText(schema.timeZone)]),
+    ...(schema.timeZone === undefined ? [] : [`             timestamps without Z or an offset ("2026-11-23 10:00:05") read in ${schema.timeZoneAsWritten ?? schema.timeZone}, daylight saving as java.time resolves it`, ...repeatedHourText(schema.timeZone)]),
     '             invalid events go to the dead letters with the reason',
     `  watermark  W = max(${schema.timeField}) - ${formatDuration(B)} - 1 ms per source (B = ${formatDuration(B)}), the minimum over non-idle sources;`,
     '             every valid event moves it, whether or not the filter keeps it',

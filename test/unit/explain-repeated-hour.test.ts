@@ -29,6 +29,24 @@ describe('explain of a schema whose times may come without a zone', () => {
     }
   });
 
+  it('names the zone as the file wrote it (it said Asia/Calcutta for Asia/Kolkata), one zone one definition version', () => {
+    const ws = tempWorkspace();
+    try {
+      const explain = (zone: string) => concord(['explain', '--definitions', ws.file(`${zone.replace('/', '-')}.json`, [meters(zone)]), '--pipeline', 'per_meter']);
+      const kolkata = explain('Asia/Kolkata'), calcutta = explain('Asia/Calcutta'), lower = explain('europe/oslo');
+      expect(kolkata.code, kolkata.stderr).toBe(0);
+      expect(kolkata.stdout).toContain('read in Asia/Kolkata, daylight saving');
+      expect(kolkata.stdout).not.toContain('Calcutta');
+      expect(calcutta.stdout).toContain('read in Asia/Calcutta, daylight saving');
+      const version = (out: string) => /definition version (\w+)/.exec(out)?.[1];
+      expect(version(kolkata.stdout)).toBe(version(calcutta.stdout)); // the same zone: the same results
+      // A name right but for its case is shown as the zone is spelt.
+      expect(lower.stdout).toContain('read in Europe/Oslo, daylight saving');
+    } finally {
+      ws.cleanup();
+    }
+  });
+
   it('what it says is what the decoder does: 02:30 on the day clocks go back is 00:30Z, not 01:30Z', () => {
     const schema = parseDefinitions(meters('Europe/Oslo'), 'meters.json').schemas.get('readings')!;
     const decoded = decodeLine(schema, JSON.stringify({ reading_id: 'r1', read_at: '2026-10-25 02:30:00', meter_id: 'm1' }), { source: 't', offset: 0 });
