@@ -18,6 +18,11 @@ export interface CommandSpec {
   readonly paths?: Readonly<Record<string, PathUse>>;
   /** A leading bare word is this flag's value (`concord jobs status` = `concord jobs --do status`). */
   readonly leadingWordAs?: string;
+  /**
+   * False: the command reads no definitions file (`init` writes one), so `--definitions` is neither in its
+   * help nor taken (refused as an unknown flag). Default true: every other command takes it.
+   */
+  readonly readsDefinitions?: boolean;
   run(values: FlagValues): Promise<number>;
 }
 
@@ -31,7 +36,7 @@ const DEFINITIONS_HELP = [
 export function helpText(cmd: CommandSpec): string {
   return [
     `concord ${cmd.name} — ${cmd.summary}`, '', `Usage: ${cmd.usage}`, '', 'Options:',
-    ...[...cmd.options, ...DEFINITIONS_HELP].map((o) => `  ${o}`), '  --help, -h                 show this help', '',
+    ...[...cmd.options, ...(cmd.readsDefinitions === false ? [] : DEFINITIONS_HELP)].map((o) => `  ${o}`), '  --help, -h                 show this help', '',
   ].join('\n');
 }
 
@@ -39,14 +44,16 @@ export function parseCommandArgs(cmd: CommandSpec, argv: string[]): Record<strin
   let parsed;
   const first = argv[0];
   if (cmd.leadingWordAs && first !== undefined && !first.startsWith('-')) argv = [`--${cmd.leadingWordAs}`, first, ...argv.slice(1)];
+  const common = cmd.readsDefinitions === false ? {} : DEFINITIONS_FLAG;
   try {
-    parsed = parseArgs({ args: argv, options: { ...cmd.flags, ...DEFINITIONS_FLAG, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false, tokens: true });
+    parsed = parseArgs({ args: argv, options: { ...cmd.flags, ...common, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false, tokens: true });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // A slip of a flag (`--stop-when-idel`): named with the flag it is likely meant for, as a slip of a command is.
     const unknown = /^Unknown option '--([^'=]+)'/.exec(message)?.[1];
-    const meant = unknown === undefined ? undefined : closest(unknown, [...Object.keys(cmd.flags), ...Object.keys(DEFINITIONS_FLAG), 'help']);
-    throw new ConfigError(`${message}${meant === undefined ? '' : ` (did you mean --${meant}?)`}\nRun \`concord ${cmd.name} --help\` for usage.`);
+    const meant = unknown === undefined ? undefined : closest(unknown, [...Object.keys(cmd.flags), ...Object.keys(common), 'help']);
+    const why = unknown === 'definitions' && cmd.readsDefinitions === false ? ` (concord ${cmd.name} reads no definitions file)` : '';
+    throw new ConfigError(`${message}${meant === undefined ? why : ` (did you mean --${meant}?)`}\nRun \`concord ${cmd.name} --help\` for usage.`);
   }
   refuseConflictingRepeats(cmd, parsed.tokens);
   const values = parsed.values as Record<string, string | boolean | undefined>;

@@ -18,6 +18,8 @@ export const initCommand: CommandSpec = {
     'Then: concord validate --definitions FILE, and pass --definitions FILE (or set CONCORD_DEFINITIONS) to every command.',
   ],
   flags: { output: { type: 'string' }, format: { type: 'string' }, force: { type: 'boolean' } },
+  // It writes the definitions file (--output): a --definitions flag was listed in its help and never read.
+  readsDefinitions: false,
   async run(v) {
     if (v.format !== undefined && v.format !== 'ts' && v.format !== 'json') throw new ConfigError(`--format ${String(v.format)}: use ts or json`);
     const format = formatFor(v.output as string | undefined, v.format as 'ts' | 'json' | undefined);
