@@ -11,7 +11,6 @@ import { finalResults } from '../../reconcile/final-results.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
 import { Progress } from '../progress.ts';
-import { counted } from '../counted.ts';
 import { mostRefusedWarning, reasonsText } from '../rejection-summary.ts';
 import { onStopSignal } from '../stop-signals.ts';
 import { loadRegistry, onePipeline, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
@@ -127,14 +126,15 @@ export const streamCommand: CommandSpec = {
     removeStop();
     progress.done(stats.lines, `${stats.deadLetters} rejected, ${stats.late} late`);
     process.stderr.write(
-      `${def.name}: ${counted(stats.events, 'event')}, ${counted(written, 'result')} written${final ? ' (final)' : ' (changelog)'}, ` +
-        `${stats.late} late${stats.lateAccepted > 0 ? ` (beyond the allowed lateness; ${stats.lateAccepted} more within it, evaluated on arrival)` : ''}${hoppingSkipsText(def, stats)}, ${stats.deadLetters} rejected to the dead-letter output${stats.quarantined ? ` (${stats.quarantined} quarantined: event time beyond max_future_skew or past_horizon)` : ''}` +
+      `${def.name}: ${stats.events} events, ${written} results written${final ? ' (final)' : ' (changelog)'}, ` +
+        `${stats.late} late${stats.lateAccepted > 0 ? ` (beyond the allowed lateness; ${stats.lateAccepted} more within it, evaluated on arrival)` : ''}, ${stats.deadLetters} rejected to the dead-letter output${stats.quarantined ? ` (${stats.quarantined} quarantined: event time beyond max_future_skew or past_horizon)` : ''}` +
         // The store keeps where the stream quarantined events for their future time or refused them for a
         // field (reconcile's evidence), not the events.
         `${dlq ? '' : ` (counted only${sink && stats.deadLetters > 0 ? `; the store keeps the positions of those ${storeKeeps(stats)}, for reconcile` : ''}: pass --dead-letter FILE to keep them)`}` +
         // Lines that were neither events nor dead letters: blank ones (skipped by both runtimes, as `produce` says too).
-        `${stats.lines > stats.events + stats.deadLetters ? `; ${counted(stats.lines - stats.events - stats.deadLetters, 'blank line')} skipped` : ''}\n` +
+        `${stats.lines > stats.events + stats.deadLetters ? `; ${stats.lines - stats.events - stats.deadLetters} blank lines skipped` : ''}\n` +
         // Why lines were rejected, without opening the dead letters (all of them rejected printed no reason).
+        hoppingSkipsLine(def, stats) +
         (stats.firstRejection === null ? '' : `  first rejected: ${stats.firstRejection}\n`) +
         (stats.deadLetters > 1 ? `  rejected by reason: ${reasonsText(stats.rejectionReasons, stats.deadLetters)}\n` : ''),
     );
@@ -174,13 +174,14 @@ function storeKeeps(stats: { deadLetters: number; quarantined: number }): string
 /**
  * A hopping pipeline's window assignments skipped as late, beside the events late for all of their windows
  * (`late`, unchanged): an event late for its older windows only is taken by the newer ones and skipped in
- * the older ones quietly (Flink counts these per assignment, numLateRecordsDropped). '' for tumbling
- * windows and rules, where the two counts are the same.
+ * the older ones quietly (Flink counts these per assignment, numLateRecordsDropped). A line of its own
+ * under the summary, whose wording scripts match; '' for tumbling windows and rules, where the two
+ * counts are the same.
  */
-function hoppingSkipsText(def: PipelineDefinition, stats: { lateWindowSkips: number }): string {
+function hoppingSkipsLine(def: PipelineDefinition, stats: { lateWindowSkips: number }): string {
   if (def.kind !== 'windowed' || def.window.kind !== 'hopping' || stats.lateWindowSkips === 0) return '';
-  return `, ${counted(stats.lateWindowSkips, 'time', 'times')} a hopping window skipped a late event ` +
-    '(an event late for some of its windows only is counted in the others, and not in the late ones)';
+  return `  late for some windows: a hopping window skipped a late event ${stats.lateWindowSkips} ${stats.lateWindowSkips === 1 ? 'time' : 'times'} ` +
+    '(an event late for some of its windows only is counted in the others, and not in "late")\n';
 }
 
 /**
@@ -194,5 +195,5 @@ function keptNoneNote(def: PipelineDefinition, stats: { events: number; late: nu
     const shown = presentCondition(def.schema, c);
     return 'value' in shown ? [shown.field, shown.op, shown.value] : [shown.field, shown.op];
   });
-  return `  its "where" kept none of the ${counted(stats.events, 'event')}: ${JSON.stringify(where)}; check its values against the events' (every condition must hold)`;
+  return `  its "where" kept none of the ${stats.events} events: ${JSON.stringify(where)}; check its values against the events' (every condition must hold)`;
 }

@@ -9,7 +9,7 @@ import { tempWorkspace } from '../fixtures/workspace.ts';
 
 // What the CLI says as a new user meets it: help texts of the user's definitions, names of what was
 // unknown, progress lines counted in one unit, and a closed stdout pipe. (Summary lines keep their
-// wording, but a count of one takes the singular, `1 event`: docs/operations.md, Upgrading.)
+// wording, `1 events` too: scripts match them.)
 const ws = tempWorkspace('concord-cli-messages-');
 afterAll(() => ws.cleanup());
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -148,10 +148,9 @@ describe('concord CLI messages', () => {
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^stream page_views_per_minute 3 lines read( \(\S+\/s\))?, 1 rejected, 0 late$/);
-    // One of each: said in the singular ("1 events", "1 blank lines skipped" read wrong).
-    expect(lines[1]).toMatch(/^page_views_per_minute: 1 event, 1 result written \(changelog\), 0 late, 1 rejected/);
+    expect(lines[1]).toMatch(/^page_views_per_minute: 1 events, 1 results written \(changelog\), 0 late, 1 rejected/);
     // The third line is blank: neither an event nor a dead letter, and said (it was in no count).
-    expect(lines[1]).toMatch(/; 1 blank line skipped$/);
+    expect(lines[1]).toMatch(/; 1 blank lines skipped$/);
     // Why a line was rejected, without --dead-letter (a run that rejected every line said no reason).
     expect(lines[2]).toMatch(/^  first rejected: file:events\.jsonl offset \d+: .*JSON/);
   });
@@ -170,7 +169,9 @@ describe('concord CLI messages', () => {
     const r = concord(['stream', '--definitions', defs, '--pipeline', 'views_2m', '--input', input, '--output', ws.file('hopping-late.out.jsonl'),
       '--late-output', late, '--max-out-of-orderness', '0', '--allowed-lateness', '0']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain(', 1 late, 3 times a hopping window skipped a late event (an event late for some of its windows only is counted in the others, and not in the late ones), 0 rejected');
+    // The summary line keeps its wording (", 1 late, 0 rejected"); the skips are a line of their own.
+    expect(r.stderr).toMatch(/^views_2m: 4 events, \d+ results written \(changelog\), 1 late, 0 rejected/m);
+    expect(r.stderr).toContain('\n  late for some windows: a hopping window skipped a late event 3 times (an event late for some of its windows only is counted in the others, and not in "late")\n');
     expect(readFileSync(late, 'utf8').trim().split('\n')).toHaveLength(1);
     // Tumbling windows: each late event skips its one window, the late count says it all.
     const tumbling = concord(['stream', '--pipeline', 'page_views_per_minute', '--input', events, '--output', ws.file('tumbling.out.jsonl')]);

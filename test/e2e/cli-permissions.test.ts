@@ -63,6 +63,6 @@ describe.skipIf(!userRunsCli)('paths the user may not read or write in', () => {
   it('a device written in place is still taken (/dev/null is no directory to write in)', () => {
     const r = concordAsUser(['stream', '--pipeline', 'page_views_per_minute', '--input', readable, '--output', '/dev/null', '--late-output', '/dev/stdout']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/page_views_per_minute: 1 event, 1 result written/);
+    expect(r.stderr).toMatch(/page_views_per_minute: 1 events, 1 results written/);
   });
 });
