@@ -1,23 +1,17 @@
 import { shellWord } from '../pipeline/names.ts';
-import { groupText, isMalformedJson, topGroups, topReasons, type RejectionReasons } from '../stream/rejection-reasons.ts';
+import { countsText, groupText, isMalformedJson, topGroups, type RejectionReasons } from '../stream/rejection-reasons.ts';
 
 /** What input that is mostly no JSON likely is, and how to make JSON lines of it (this summary's and `produce`'s). */
 export const JSON_LINES_ADVICE = 'one JSON object per line: a CSV file, one JSON array or pretty-printed JSON? ' +
   'Give it as JSON lines (a JSON array: `jq -c \'.[]\' FILE`)';
 
-/** Reasons named in a summary: the few that explain most dead letters. */
-const SHOWN = 3;
 /** Below this many events read no share is judged (a few bad lines of a short test file are not "most"). */
 export const MIN_JUDGED = 20;
 
 /** "3883 user_id: is required (...); 2 malformed JSON: ...; and 5 more for 4 other reasons", or '' without dead letters. */
 export function reasonsText(reasons: RejectionReasons, deadLetters: number): string {
-  const top = topReasons(reasons, SHOWN);
-  if (top.length === 0) return '';
-  const said = top.reduce((sum, [, n]) => sum + n, 0);
-  const others = reasons.size - top.length;
-  const rest = deadLetters > said ? `; and ${deadLetters - said} more for ${others} other reason${others === 1 ? '' : 's'}` : '';
-  return top.map(([reason, n]) => `${n} ${reason}`).join('; ') + rest;
+  if (reasons.size === 0) return '';
+  return countsText([...reasons.values()].map((g) => ({ text: groupText(g), count: g.count })), deadLetters);
 }
 
 export interface RefusedInput {

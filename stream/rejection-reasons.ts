@@ -10,17 +10,31 @@ import { rejectionText, type DeadLetter } from '../schemas/results.ts';
 export type RejectionReasons = Map<string, ReasonGroup>;
 
 /** The dead letters of one group: how many, the first one's reason, and whether the others said something else. */
-export interface ReasonGroup {
-  count: number;
-  first: string;
-  varied: boolean;
+export interface ReasonGroup extends Alike {
   /** What the dead letters share: a field (its name), being no JSON, or the reason's words apart from numbers. */
   readonly kind: 'field' | 'json' | 'reason';
   readonly field?: string;
+  /**
+   * A field's refusals per reason, values apart (`alikeKey`): `4 items: refused for several values or
+   * reasons (the first: ...)` did not say how many of the 4 were which reason. At most MAX_FIELD_REASONS,
+   * beyond counted under OTHER_REASONS.
+   */
+  readonly reasons?: Map<string, Alike>;
+}
+
+/** Dead letters whose reasons are alike: how many, the first one's reason, and whether the others said it otherwise. */
+export interface Alike {
+  count: number;
+  first: string;
+  varied: boolean;
 }
 
 /** Groups kept: beyond, the dead letters are counted under OTHER_REASONS. */
 const MAX_REASONS = 100;
+/** A field's reasons kept (ReasonGroup.reasons): a field is read by a few checks, each with its own words. */
+const MAX_FIELD_REASONS = 20;
+/** Reasons named with their counts in a list (the summary's, a field's): the few that explain most dead letters. */
+export const SHOWN_REASONS = 3;
 /** Where the dead letters of groups beyond MAX_REASONS are counted. */
 export const OTHER_REASONS = '(other reasons)';
 const MALFORMED_JSON = 'malformed JSON';
@@ -35,18 +49,43 @@ function groupOf(d: Pick<DeadLetter, 'field' | 'reason' | 'reference'>): { key: 
   return { key: d.reason.replace(/\d[\d,]*/g, '#'), kind: 'reason' };
 }
 
+/**
+ * What a field's reasons are alike by: their words with the values left out, quoted, numbers and
+ * true/false (`expected an integer, got string "3"` and `... got string "4"` are one reason,
+ * `... got boolean true` and `... false` another).
+ */
+export const alikeKey = (reason: string): string =>
+  reason.replace(/"(?:[^"\\]|\\.)*"/g, '""').replace(/\d+(?:[.,]\d+)*/g, '#').replace(/\b(?:true|false)\b/g, '#');
+
+/** One more dead letter of `alike`, saying `reason` (its words, or others alike). */
+function countAlike(alike: Alike, reason: string): void {
+  alike.count++;
+  alike.varied ||= alike.first !== reason;
+}
+
 export function countRejection(reasons: RejectionReasons, d: Pick<DeadLetter, 'field' | 'reason' | 'reference'>): void {
   const { key, ...group } = groupOf(d);
-  const known = reasons.get(key);
+  let known = reasons.get(key);
   if (known !== undefined) {
-    known.count++;
-    known.varied ||= known.first !== d.reason;
+    countAlike(known, d.reason);
   } else if (reasons.size < MAX_REASONS) {
-    reasons.set(key, { count: 1, first: d.reason, varied: false, ...group });
+    known = { count: 1, first: d.reason, varied: false, ...group, ...(group.kind === 'field' ? { reasons: new Map() } : {}) };
+    reasons.set(key, known);
   } else {
     const other = reasons.get(OTHER_REASONS);
     if (other) other.count++;
     else reasons.set(OTHER_REASONS, { count: 1, first: OTHER_REASONS, varied: false, kind: 'reason' });
+    return;
+  }
+  if (known.reasons === undefined) return;
+  const alike = alikeKey(d.reason);
+  const sub = known.reasons.get(alike);
+  if (sub !== undefined) countAlike(sub, d.reason);
+  else if (known.reasons.size < MAX_FIELD_REASONS) known.reasons.set(alike, { count: 1, first: d.reason, varied: false });
+  else {
+    const other = known.reasons.get(OTHER_REASONS);
+    if (other) other.count++;
+    else known.reasons.set(OTHER_REASONS, { count: 1, first: OTHER_REASONS, varied: false });
   }
 }
 
@@ -64,12 +103,39 @@ export function countDeadLetter(counts: DeadLetterCounts, d: DeadLetter): void {
   countRejection(counts.rejectionReasons, d);
 }
 
-/** How a group is said: its reason, or when its dead letters said different things, what they share and the first. */
+/**
+ * How a group is said: its reason, or when its dead letters said different things, what they share and
+ * the first; a field refused for several reasons, each with its count (`items: refused for 2 reasons
+ * (3 expected an integer, got string "3" (the first of several alike); 1 expected an integer, got number 1.5)`).
+ */
 export function groupText(g: ReasonGroup): string {
   if (!g.varied) return g.first;
   if (g.kind === 'json') return `${MALFORMED_JSON} (lines that are not JSON; the first: ${g.first.slice(MALFORMED_JSON.length + 2)})`;
-  if (g.kind === 'field') return `${g.field}: refused for several values or reasons (the first: ${g.first})`;
-  return `${g.first} (the first of several alike)`;
+  const split = g.reasons === undefined ? [] : [...g.reasons.values()];
+  if (split.length <= 1) return alikeText(g);
+  // The field's name once, before its reasons (each of which starts with it).
+  const prefix = `${g.field}: `;
+  const each = split.map((a) => {
+    const text = alikeText(a);
+    return { text: text.startsWith(prefix) ? text.slice(prefix.length) : text, count: a.count };
+  });
+  const reasons = g.reasons?.has(OTHER_REASONS) === true ? `more than ${split.length - 1}` : String(split.length);
+  return `${prefix}refused for ${reasons} reasons (${countsText(each, g.count)})`;
+}
+
+const alikeText = (a: Alike): string => (a.varied ? `${a.first} (the first of several alike)` : a.first);
+
+/**
+ * "3883 user_id: is required (...); 2 malformed JSON: ...; and 5 more for 4 other reasons": the
+ * SHOWN_REASONS most frequent (ties in the order first met) with their counts, and what the others of
+ * `total` add up to; '' for none.
+ */
+export function countsText(reasons: ReadonlyArray<{ text: string; count: number }>, total: number): string {
+  const top = [...reasons].sort((a, b) => b.count - a.count).slice(0, SHOWN_REASONS);
+  const said = top.reduce((sum, r) => sum + r.count, 0);
+  const others = reasons.length - top.length;
+  const rest = total > said ? `; and ${total - said} more for ${others} other reason${others === 1 ? '' : 's'}` : '';
+  return top.map((r) => `${r.count} ${r.text}`).join('; ') + rest;
 }
 
 /** The most frequent groups first (ties in the order first met), at most `n`: what each says and how many. */

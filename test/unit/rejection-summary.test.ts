@@ -34,9 +34,29 @@ describe('dead letters per reason', () => {
     expect(reasons.size).toBe(4);
     expect(reasonsText(reasons, 156)).toBe(
       '150 malformed JSON (lines that are not JSON; the first: Unexpected token \'o\', "o0,c1"... is not valid JSON); ' +
-      '3 items: refused for several values or reasons (the first: items: expected an integer, got "3"); ' +
+      '3 items: refused for 2 reasons (2 expected an integer, got "3" (the first of several alike); 1 expected an integer, got 1.5); ' +
       '2 line of 2000000 bytes is over the line limit of 1048576 bytes (CONCORD_MAX_LINE_BYTES) (the first of several alike); and 1 more for 1 other reason',
     );
+  });
+
+  it('a field\'s reasons are counted apart, values aside, and bounded', () => {
+    const reasons: RejectionReasons = new Map();
+    const refuse = (reason: string, n = 1) => { for (let i = 0; i < n; i++) countRejection(reasons, { field: 'ts', reason }); };
+    refuse('ts: "2026-01-0x" is not an ISO-8601 timestamp or epoch milliseconds');
+    refuse('ts: "yesterday" is not an ISO-8601 timestamp or epoch milliseconds', 2);
+    refuse('ts: 1765000000 looks like epoch seconds (...), not milliseconds (...)');
+    refuse('ts: "2026-12-07T10:00:00" has no time zone; add Z or an offset', 3);
+    refuse('ts: "2026-12-07T11:00:00" has no time zone; add Z or an offset');
+    expect(reasonsText(reasons, 8)).toBe('8 ts: refused for 3 reasons (4 "2026-12-07T10:00:00" has no time zone; add Z or an offset (the first of several alike); ' +
+      '3 "2026-01-0x" is not an ISO-8601 timestamp or epoch milliseconds (the first of several alike); 1 1765000000 looks like epoch seconds (...), not milliseconds (...))');
+    // One reason with several values is that reason, not a split of one.
+    const one: RejectionReasons = new Map();
+    for (const v of ['"a"', '"b"']) countRejection(one, { field: 'n', reason: `n: expected an integer, got string ${v}` });
+    expect(reasonsText(one, 2)).toBe('2 n: expected an integer, got string "a" (the first of several alike)');
+    // A field's reasons beyond 20 are counted together, not kept (25 reasons: 20 kept, 5 counted as one).
+    const many: RejectionReasons = new Map();
+    for (let i = 0; i < 25; i++) countRejection(many, { field: 'f', reason: `f: reason ${'x'.repeat(i)}` });
+    expect(reasonsText(many, 25)).toBe('25 f: refused for more than 20 reasons (5 (other reasons); 1 reason ; 1 reason x; and 18 more for 18 other reasons)');
   });
 
   it('the summary names the top three reasons with counts and what the others add up to', () => {
