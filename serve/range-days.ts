@@ -1,5 +1,5 @@
 import type { PipelineDefinition } from '../pipeline/definition.ts';
-import { dayStatusOf, isSealed } from '../store/day-status.ts';
+import { dayStatusOf, isSealed, streamReached } from '../store/day-status.ts';
 import type { StoreSnapshot, VersionSelector } from '../store/store-snapshot.ts';
 import { DAY, dayOfMs, dayStartOf } from './params.ts';
 
@@ -18,6 +18,12 @@ export interface RangeDay {
   version: number | null;
   /** The store holds no row of the pipeline for the day, in any version: no rows is no data, not zeros (a rule: no alert and no reconciled version). */
   empty: boolean;
+  /**
+   * The pipeline's stream watermark reached the day (store/day-status.ts `streamReached`): false, an
+   * empty day is no data yet (the stream has not got there, or no stream wrote the pipeline), not a day
+   * without traffic, though its status says `provisional`.
+   */
+  stream_reached: boolean;
   /** Set when the store's retention deleted the day. */
   pruned_at?: string;
 }
@@ -31,12 +37,13 @@ export async function rangeDays(s: StoreSnapshot, def: PipelineDefinition, range
   for (let t = dayStartOf(fromDay); t <= dayStartOf(toDay); t += DAY) {
     const date = dayOfMs(t);
     const st = states.get(date) ?? { liveGeneration: 0, generations: [], reconciliations: [] };
-    const sealed = isSealed(date, watermarks.get(def.name), sealDelayMs, def.kind === 'windowed' ? def.window : undefined);
+    const w = watermarks.get(def.name);
+    const sealed = isSealed(date, w, sealDelayMs, def.kind === 'windowed' ? def.window : undefined);
     const empty = !withRows.has(date);
     const prunedAt = empty ? await s.store.prunedAt(def.name, date) : null;
     out.push({
       date, status: dayStatusOf({ sealed, liveGeneration: st.liveGeneration }), live_version: st.liveGeneration,
-      version: empty ? null : await versionOf(s, def.name, date, st, version), empty,
+      version: empty ? null : await versionOf(s, def.name, date, st, version), empty, stream_reached: streamReached(date, w),
       ...(prunedAt === null ? {} : { pruned_at: new Date(prunedAt).toISOString() }),
     });
   }
@@ -54,12 +61,13 @@ async function versionOf(s: StoreSnapshot, pipeline: string, day: string, st: { 
 /** The answer's schema of `days` (routes without it in their schema would have it dropped from the JSON). */
 export const rangeDaysSchema = {
   type: 'array',
-  description: 'each UTC day of the range: its status now, its live version, the version its rows here come from, and `empty` when the store holds no row of the day (no rows then means no data, not zeros)',
+  description: 'each UTC day of the range: its status now, its live version, the version its rows here come from, `empty` when the store holds no row of the day (no rows then means no data, not zeros), ' +
+    'and `stream_reached`: whether the stream\'s watermark reached the day (false: an empty day is no data yet, not a day without traffic, though its status says provisional)',
   items: {
     type: 'object',
     properties: {
       date: { type: 'string' }, status: { type: 'string', enum: ['provisional', 'reconciled', 'sealed'] }, live_version: { type: 'integer' },
-      version: { type: ['integer', 'null'] }, empty: { type: 'boolean' }, pruned_at: { type: 'string' },
+      version: { type: ['integer', 'null'] }, empty: { type: 'boolean' }, stream_reached: { type: 'boolean' }, pruned_at: { type: 'string' },
     },
   },
 } as const;

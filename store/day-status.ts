@@ -92,6 +92,18 @@ export function windowOf(registry: Registry, pipeline: string): WindowSpec | und
   return def?.kind === 'windowed' ? def.window : undefined;
 }
 
+/**
+ * Whether the pipeline's stream reached `day`: its stored watermark `w` is at or past the day's start.
+ * A day it has not reached is `provisional` as the vocabulary has it (no reconciled version, not sealed),
+ * yet has no stream numbers to be provisional about: no rows there are no data yet, not a day without
+ * traffic (rows there are early ones, event times ahead of W). False when no stream ever wrote the
+ * pipeline's watermark (batch-only use: the stream reached no day). Said beside the status
+ * (`stream_reached`), not as another status: the three statuses are the API's and metrics' contract.
+ */
+export function streamReached(day: string, w: number | null | undefined): boolean {
+  return w !== undefined && w !== null && w >= dayStart(day);
+}
+
 export function dayStatusOf(o: { sealed: boolean; liveGeneration: number }): DayStatusName {
   return o.sealed ? 'sealed' : o.liveGeneration > 0 ? 'reconciled' : 'provisional';
 }

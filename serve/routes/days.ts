@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { isoMillis } from '../../pipeline/time.ts';
 import { currentReconciliation, type DayReconciliation } from '../../reconcile/day-report.ts';
 import { CAUSES, type Cause } from '../../reconcile/reconcile.ts';
-import { dayStatusOf, isSealed, windowOf } from '../../store/day-status.ts';
+import { dayStatusOf, isSealed, streamReached, windowOf } from '../../store/day-status.ts';
 import { previousVersionOf, type DayStatus } from '../../store/store-reads.ts';
 import type { StoreSnapshot } from '../../store/store-reader.ts';
 import type { ServeContext } from '../context.ts';
@@ -73,7 +73,8 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
         const rec = st.reconciliations.at(-1);
         if (!byDay.has(day)) byDay.set(day, []);
         byDay.get(day)!.push({
-          pipeline: name, status: dayStatusOf({ sealed, liveGeneration: st.liveGeneration }), live_version: st.liveGeneration, versions: [0, ...st.generations],
+          pipeline: name, status: dayStatusOf({ sealed, liveGeneration: st.liveGeneration }), stream_reached: streamReached(day, watermarks.get(name)),
+          live_version: st.liveGeneration, versions: [0, ...st.generations],
           reconciliation: rec ? { status: rec.status, version: rec.generation, at: isoMillis(rec.at) } : null,
         });
       }
@@ -104,7 +105,7 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
         const prunedAt = empty ? await s.store.prunedAt(def.name, day) : null;
         pipelines.push({
           ...(prunedAt === null ? {} : { pruned_at: isoMillis(prunedAt) }),
-          pipeline: def.name, kind: def.kind, status: status.status, day_status: status.status, empty, live_version: status.liveGeneration,
+          pipeline: def.name, kind: def.kind, status: status.status, day_status: status.status, empty, stream_reached: streamReached(day, status.watermark), live_version: status.liveGeneration,
           watermark: isoOrNull(status.watermark), dirty_cells: status.dirty, late_delta: status.lateDelta,
           late_events: lateEvents,
           versions: versionsOf(status, stored, switches, defs),
