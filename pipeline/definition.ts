@@ -166,3 +166,11 @@ export function definitionVersion(def: PipelineDefinition): string {
   });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 12);
 }
+
+/**
+ * A hopping pipeline: the only kind whose window assignments skipped as late (an event late for its older
+ * windows, taken by the newer ones) differ from its late events.
+ */
+export function isHopping(def: PipelineDefinition): boolean {
+  return def.kind === 'windowed' && def.window.kind === 'hopping';
+}

@@ -17,6 +17,11 @@ export interface ProcessMetrics {
   deadLetters(input: string, n?: number): void;
   /** Events judged late (dropped, after the allowed lateness). */
   late(pipeline: string, n?: number): void;
+  /**
+   * Window assignments skipped as late (Flink's numLateRecordsDropped): a hopping window's event late for
+   * some of its windows counts once per such window, also when newer windows took it (tumbling: = late).
+   */
+  lateWindowSkips(pipeline: string, n?: number): void;
   /** A watermark (event time, ms; non-finite: not reported); partition "all" is the pipeline's combined W. */
   watermark(pipeline: string, partition: string, w: number): void;
   /** Records of a partition not read yet (end offset - next offset). */
@@ -76,7 +81,7 @@ export class PromProcessMetrics implements ProcessMetrics {
   private readonly hooks: (() => Promise<void>)[] = [];
   private readonly watermarks = new Map<string, { pipeline: string; partition: string; w: number }>();
   private readonly c: {
-    eventsIn: client.Counter<'pipeline'>; eventsOut: client.Counter<'pipeline'>; deadLetters: client.Counter<'input'>; late: client.Counter<'pipeline'>;
+    eventsIn: client.Counter<'pipeline'>; eventsOut: client.Counter<'pipeline'>; deadLetters: client.Counter<'input'>; late: client.Counter<'pipeline'>; lateSkips: client.Counter<'pipeline'>;
     lag: client.Gauge<'topic' | 'partition'>; commit: client.Histogram; emit: client.Histogram<'pipeline'>;
     paused: client.Gauge; spread: client.Gauge; cpBytes: client.Gauge; cpWritten: client.Counter; cpSeconds: client.Histogram;
     state: client.Gauge<'pipeline'>; restore: client.Histogram; restoreBytes: client.Gauge; archived: client.Counter<'topic'>; flush: client.Histogram;
@@ -102,6 +107,10 @@ export class PromProcessMetrics implements ProcessMetrics {
       eventsOut: new client.Counter({ name: 'concord_events_out_total', help: 'Results written, per pipeline (worker: results and partials; merge: merged results)', labelNames: ['pipeline'], registers }),
       deadLetters: new client.Counter({ name: 'concord_dead_letters_total', help: 'Input lines that could not be decoded, per input schema', labelNames: ['input'], registers }),
       late: new client.Counter({ name: 'concord_late_events_total', help: 'Events judged late (beyond the allowed lateness), per pipeline', labelNames: ['pipeline'], registers }),
+      lateSkips: new client.Counter({
+        name: 'concord_late_window_skips_total', labelNames: ['pipeline'], registers,
+        help: 'Window assignments skipped as late, per pipeline (hopping: once per window an event was too late for; tumbling: equals late events)',
+      }),
       lag: new client.Gauge({ name: 'concord_consumer_lag_records', help: 'Records of an assigned input partition not read yet (read at scrape time)', labelNames: ['topic', 'partition'], registers }),
       commit: new client.Histogram({ name: 'concord_transaction_commit_seconds', help: 'Kafka transaction commit latency', buckets: LATENCY, registers }),
       emit: new client.Histogram({
@@ -136,6 +145,7 @@ export class PromProcessMetrics implements ProcessMetrics {
   eventsOut(pipeline: string, n = 1): void { this.c.eventsOut.inc({ pipeline }, n); }
   deadLetters(input: string, n = 1): void { this.c.deadLetters.inc({ input }, n); }
   late(pipeline: string, n = 1): void { this.c.late.inc({ pipeline }, n); }
+  lateWindowSkips(pipeline: string, n = 1): void { this.c.lateSkips.inc({ pipeline }, n); }
   watermark(pipeline: string, partition: string, w: number): void {
     // -infinity (no data yet) and +infinity (drained) leave the last finite value.
     if (Number.isFinite(w)) this.watermarks.set(`${pipeline}|${partition}`, { pipeline, partition, w });
@@ -176,7 +186,7 @@ export class PromProcessMetrics implements ProcessMetrics {
     this.c.jobSeconds.observe({ kind, outcome }, seconds);
   }
   declare(series: DeclaredSeries): void {
-    for (const pipeline of series.pipelines ?? []) for (const c of [this.c.eventsIn, this.c.eventsOut, this.c.late]) c.inc({ pipeline }, 0);
+    for (const pipeline of series.pipelines ?? []) for (const c of [this.c.eventsIn, this.c.eventsOut, this.c.late, this.c.lateSkips]) c.inc({ pipeline }, 0);
     for (const input of series.inputs ?? []) this.c.deadLetters.inc({ input }, 0);
     for (const topic of series.archived ?? []) this.c.archived.inc({ topic }, 0);
     for (const kind of series.storeRows ?? []) this.c.rows.inc({ kind }, 0);

@@ -68,6 +68,11 @@ export interface WorkerStats {
   late: number;
   /** Of those, per pipeline (each judges an event on its own). */
   latePerPipeline: Record<string, number>;
+  /**
+   * Window assignments of its hopping pipelines skipped as late (StreamStats.lateWindowSkips): an event late
+   * for some of its windows counts once per such window, also when newer windows took it.
+   */
+  lateWindowSkips: number;
   /** Rule events behind W but within the allowed lateness, evaluated on arrival (not in `late`; in the late topic, flagged). */
   lateAccepted: number;
   results: number;
@@ -130,7 +135,7 @@ export class KafkaWorker {
   private readonly groupDrain: GroupDrain | undefined;
   /** Which partitions it owns, and what it does when that changes (assignments, refusals, drains). */
   private membership!: WorkerMembership;
-  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, firstRejection: null, rejectionReasons: new Map(), misKeyed: 0, firstMisKeyed: null, late: 0, latePerPipeline: {}, lateAccepted: 0, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0, alignmentPauses: 0, maxWatermarkSpreadMs: 0 };
+  readonly stats: WorkerStats = { records: 0, events: 0, deadLetters: 0, firstRejection: null, rejectionReasons: new Map(), misKeyed: 0, firstMisKeyed: null, late: 0, latePerPipeline: {}, lateWindowSkips: 0, lateAccepted: 0, results: 0, transactions: 0, fenced: 0, checkpointBytes: 0, commitSeconds: 0, alignmentPauses: 0, maxWatermarkSpreadMs: 0 };
 
   constructor(options: KafkaWorkerOptions) {
     this.o = options;
@@ -153,8 +158,8 @@ export class KafkaWorker {
       const pipelines = options.pipelines.map((p) => ({ name: p.name, version: definitionVersion(p) }));
       this.groupDrain = new GroupDrain({ settings: options.settings, watermarks: this.names.watermarks, groupId: this.groupId, topic: this.topic, pipelines, workerId: options.workerId, log: (line) => this.log(line) });
     }
-    this.outputs = new WorkerOutputs(this.names.partials(this.schema, this.groupId), this.schema, options.pipelines, merged, this.names, this.stats, (p, i) => this.partitions.get(p)?.operators[i], options.metrics);
-    this.admission = new WorkerAdmission(options.pipelines, this.partitions, this.outputs, this.stats, options.metrics);
+    this.outputs = new WorkerOutputs(this.names.partials(this.schema, this.groupId), this.schema, options.pipelines, merged, this.names, (p, i) => this.partitions.get(p)?.operators[i], options.metrics);
+    this.admission = new WorkerAdmission(options.pipelines, this.partitions, this.outputs, this.stats);
     options.metrics?.declare({ pipelines: options.pipelines.map((p) => p.name), inputs: [this.schema] });
   }
 

@@ -3,24 +3,15 @@ import { TimeGuard, timeGuardSettings } from '../pipeline/time-guard.ts';
 import { admit } from '../schemas/decode.ts';
 import type { AnyEvent } from '../schemas/schema.ts';
 import { NULL_RECORD_KEY, needsMergeStage, partitionKeyField } from './kafka/topics.ts';
-import { countDeadLetter, type RejectionReasons } from './rejection-reasons.ts';
-import type { ProcessMetrics } from '../serve/process-metrics.ts';
+import { countDeadLetter } from './rejection-reasons.ts';
 import type { InBatch } from './kafka/client.ts';
 import type { WorkerOutputs } from './worker-outputs.ts';
 import type { PartitionState, WorkerPartitions } from './worker-partitions.ts';
 
-/** The counters admission moves (the worker's stats). */
+/** The counter admission moves at once (the worker's stats); the others count with the step (WorkerOutputs.counts). */
 export interface AdmissionCounts {
+  /** Records delivered, those already in a restored state included. */
   records: number;
-  events: number;
-  deadLetters: number;
-  /** The first rejection's place and reason (schemas/results.ts rejectionText), for the summary: why nothing counts. */
-  firstRejection: string | null;
-  /** Dead letters per reason, for the progress lines and the summary: why most records were refused. */
-  rejectionReasons: RejectionReasons;
-  /** Events whose record key is not their partition key field's value (misKeyed), and the first one's place. */
-  misKeyed: number;
-  firstMisKeyed: string | null;
 }
 
 /**
@@ -54,7 +45,6 @@ export class WorkerAdmission {
     private readonly partitions: WorkerPartitions,
     private readonly outputs: WorkerOutputs,
     private readonly counts: AdmissionCounts,
-    private readonly metrics?: ProcessMetrics,
   ) {
     const schema = pipelines[0]?.schema;
     this.keyedBy = schema && pipelines.some((p) => !needsMergeStage(p)) ? partitionKeyField(schema) : undefined;
@@ -64,7 +54,9 @@ export class WorkerAdmission {
   admit(batch: InBatch, state: PartitionState): number {
     const source = this.partitions.source(batch.partition);
     const schema = this.pipelines[0]!.schema;
-    const eventsBefore = this.counts.events, deadBefore = this.counts.deadLetters;
+    // Counted with the step's outputs: added to the totals when its transaction commits, never twice.
+    const step = this.outputs.counts;
+    const eventsBefore = step.events;
     for (const record of batch.records) {
       this.counts.records++;
       if (record.offset < state.next) continue; // already in the restored state
@@ -73,23 +65,17 @@ export class WorkerAdmission {
       const decoded = admit(schema, this.timeGuard ??= new TimeGuard(timeGuardSettings(schema)), record.value, record.problem, record.timestamp, position)
         ?? { ok: false as const, deadLetter: { ...position, field: null, reason: 'empty record: no event', raw: record.value }, quarantined: false };
       if (!decoded.ok) {
-        countDeadLetter(this.counts, decoded.deadLetter);
+        countDeadLetter(step, decoded.deadLetter);
         this.outputs.deadLetter(decoded.deadLetter, batch.partition);
         continue;
       }
-      this.counts.events++;
+      step.events++;
       if (this.keyedBy !== undefined) {
         const why = misKeyed(this.keyedBy, decoded.event, record.key);
-        if (why !== null && this.counts.misKeyed++ === 0) this.counts.firstMisKeyed = `${source} offset ${record.offset}: ${why}`;
+        if (why !== null && step.misKeyed++ === 0) step.firstMisKeyed = `${source} offset ${record.offset}: ${why}`;
       }
       for (const op of state.operators) op.process(decoded.event, position);
     }
-    const events = this.counts.events - eventsBefore;
-    const metrics = this.metrics;
-    if (metrics) {
-      if (events > 0) for (const def of this.pipelines) metrics.eventsIn(def.name, events);
-      if (this.counts.deadLetters > deadBefore) metrics.deadLetters(schema.name, this.counts.deadLetters - deadBefore);
-    }
-    return events;
+    return step.events - eventsBefore;
   }
 }

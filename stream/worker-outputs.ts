@@ -1,4 +1,4 @@
-import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
+import { definitionVersion, isHopping, type PipelineDefinition } from '../pipeline/definition.ts';
 import { ConcordError } from '../pipeline/errors.ts';
 import { paneId } from '../pipeline/keys.ts';
 import { deadLetterToJson } from '../schemas/decode.ts';
@@ -9,27 +9,23 @@ import type { topicNames } from './kafka/topics.ts';
 import type { MergeMessage, PartialMessage } from './merge-messages.ts';
 import type { Emitter, StreamOperator } from './operators/index.ts';
 import { WindowedOperator } from './operators/windowed.ts';
-
-/** The counters the outputs move (the worker's stats). */
-export interface OutputCounts {
-  late: number;
-  /** Of those, per pipeline (each judges an event on its own). */
-  latePerPipeline: Record<string, number>;
-  /** Rule events behind W but within the allowed lateness, evaluated on arrival: in the late topic too, flagged. */
-  lateAccepted: number;
-  results: number;
-}
+import { countOut, countSkip, StepCounts } from './step-counts.ts';
 
 /**
  * What a stream worker's step will commit, as Kafka records: window and rule results (compacted
  * upserts keyed by pipeline|cell), late events, dead letters, and the merge stage's partials and
- * progress for pipelines whose keys span partitions. `take` hands them to the step's transaction.
+ * progress for pipelines whose keys span partitions; and what they count (StepCounts: added to the
+ * worker's totals once the transaction commits). `take` hands them to the step's transaction.
  */
 export class WorkerOutputs {
   private out: OutRecord[] = [];
   /** Pipelines of the window results emitted since the last `take` (for the emit delay; only with metrics). */
   private emitted: string[] = [];
+  /** What the records and the events admitted since the last `take` count (WorkerAdmission counts here too). */
+  private pending = new StepCounts();
   private readonly versions: readonly string[];
+  /** Per pipeline: hopping windows (its skipped window assignments are the summary's line). */
+  private readonly hopping: readonly boolean[];
 
   constructor(
     /** The stream group's partials topic (topicNames().partials), for the pipelines merged across partitions. */
@@ -39,19 +35,25 @@ export class WorkerOutputs {
     /** Per pipeline: merged across partitions (needsMergeStage). */
     private readonly merged: readonly boolean[],
     private readonly names: ReturnType<typeof topicNames>,
-    private readonly counts: OutputCounts,
     /** A partition's operator of a pipeline (its pane accumulators become the merge stage's partials). */
     private readonly operatorOf: (partition: number, pipelineIndex: number) => StreamOperator | undefined,
     private readonly metrics?: ProcessMetrics,
   ) {
     this.versions = pipelines.map((p) => definitionVersion(p));
+    this.hopping = pipelines.map((p) => isHopping(p));
   }
 
-  /** The records and emitted pipelines so far, for one transaction; the outputs start empty again. */
-  take(): { records: OutRecord[]; emitted: string[] } {
-    const taken = { records: this.out, emitted: this.emitted };
+  /** What the step in the making counts so far (dropped with its records by `clear`). */
+  get counts(): StepCounts {
+    return this.pending;
+  }
+
+  /** The records, emitted pipelines and counts so far, for one transaction; the outputs start empty again. */
+  take(): { records: OutRecord[]; emitted: string[]; counts: StepCounts } {
+    const taken = { records: this.out, emitted: this.emitted, counts: this.pending };
     this.out = [];
     this.emitted = [];
+    this.pending = new StepCounts();
     return taken;
   }
 
@@ -87,14 +89,14 @@ export class WorkerOutputs {
         this.result(r);
       },
       late: (l) => {
-        this.counts.late++;
-        this.counts.latePerPipeline[def.name] = (this.counts.latePerPipeline[def.name] ?? 0) + 1;
-        this.metrics?.late(def.name);
+        this.pending.late++;
+        this.pending.latePerPipeline[def.name] = (this.pending.latePerPipeline[def.name] ?? 0) + 1;
         this.late(pipelineIndex, l, {});
       },
+      skipped: () => countSkip(this.pending, def.name, this.hopping[pipelineIndex]!),
       // Recorded too (flagged), so reconcile knows every event this worker judged late, not only the dropped ones.
       lateAccepted: (l) => {
-        this.counts.lateAccepted++;
+        this.pending.lateAccepted++;
         this.late(pipelineIndex, l, { evaluated_on_arrival: true });
       },
     };
@@ -124,12 +126,12 @@ export class WorkerOutputs {
       type: 'partial', pipeline: def.name, definition: this.versions[pipelineIndex]!, partition, window_start: r.windowStart, window_end: r.windowEnd, key: r.key, revision: r.revision,
     };
     this.out.push({ topic: this.partialsTopic, key: def.name, value: `${JSON.stringify(head).slice(0, -1)},"accumulators":${accumulators}}` });
-    this.metrics?.eventsOut(def.name);
+    countOut(this.pending, def.name);
   }
 
   private result(r: ResultRecord): void {
-    this.counts.results++;
-    this.metrics?.eventsOut(r.pipeline);
+    this.pending.results++;
+    countOut(this.pending, r.pipeline);
     this.out.push({ topic: this.names.results, key: `${r.pipeline}|${cellKey(r)}`, value: JSON.stringify(resultToJson(r)) });
   }
 }

@@ -7,9 +7,10 @@ import type { WorkerOffsets } from './worker-offsets.ts';
 import type { WorkerOutputs } from './worker-outputs.ts';
 import type { WorkerPartitions } from './worker-partitions.ts';
 import type { Committed, WorkerTransactions } from './worker-transactions.ts';
+import { addCommitted, meterCommitted, type CommittedCounts } from './step-counts.ts';
 
-/** The counters the steps move (the worker's stats). */
-export interface StepCounts {
+/** The counters the steps move (the worker's stats): a committed transaction adds what its work counted. */
+export interface WorkerStepCounts extends CommittedCounts {
   transactions: number;
   commitSeconds: number;
   checkpointBytes: number;
@@ -28,7 +29,7 @@ export interface WorkerStepsOptions {
   consumer: MemberConsumer;
   /** Where each owned partition is processed to (alignment waits only for partitions with records left). */
   watch: CaughtUpWatch;
-  counts: StepCounts;
+  counts: WorkerStepCounts;
   /** Watermark alignment's drift (stream/watermark-alignment.ts); undefined: no alignment. */
   maxWatermarkDriftMs?: number;
   metrics?: ProcessMetrics;
@@ -57,7 +58,7 @@ export class WorkerSteps {
     this.align();
     partitions.reportProgress(outputs);
     partitions.reportWatermarks(outputs);
-    const { records, emitted } = outputs.take();
+    const { records, ...work } = outputs.take();
     const cpStarted = performance.now();
     const checkpoints = partitions.checkpointRecords();
     const bytes = checkpointBytes(checkpoints);
@@ -65,7 +66,7 @@ export class WorkerSteps {
     metrics?.checkpoint(bytes, (performance.now() - cpStarted) / 1000);
     records.push(...checkpoints);
     // After the transaction in flight (void if that one is refused: this state is dropped with it).
-    const committing = this.o.transactions.begin(records, this.o.offsets.take(), started, emitted);
+    const committing = this.o.transactions.begin(records, this.o.offsets.take(), started, work);
     if (!o.overlap) await committing;
   }
 
@@ -102,18 +103,24 @@ export class WorkerSteps {
     partitions.finish();
     partitions.reportProgress(outputs);
     // The drained state is not checkpointed: a later run continues the stream from the last checkpoint.
-    const { records, emitted } = outputs.take();
-    if (!(await transactions.begin(records, this.o.offsets.ownership(), started, emitted))) return false;
+    const { records, ...work } = outputs.take();
+    if (!(await transactions.begin(records, this.o.offsets.ownership(), started, work))) return false;
     this.o.log(`drained: every open window fired (W = +infinity)`);
     return true;
   }
 
-  /** A transaction committed: its cost, the emit delay of its window results, and the watermarks (with metrics). */
+  /**
+   * A transaction committed: what its work counted (into the totals and the counters of the metrics: a
+   * refused one's work is read again and counted by whoever commits it), its cost, the emit delay of its
+   * window results, and the watermarks (with metrics).
+   */
   committed(c: Committed): void {
     const { counts, metrics, partitions } = this.o;
     counts.transactions++;
     counts.commitSeconds += c.seconds;
+    addCommitted(counts, c.counts);
     if (!metrics) return;
+    meterCommitted(metrics, this.o.pipelines[0]!.schema.name, this.o.pipelines.map((p) => p.name), c.counts);
     metrics.transactionCommit(c.seconds);
     for (const pipeline of c.emitted) metrics.windowEmitDelay(pipeline, (c.at - c.started) / 1000);
     this.o.pipelines.forEach((def, i) => {

@@ -1,4 +1,5 @@
 import { GroupFencedError, type ConsumedOffsets, type OutRecord, type TransactionalProducer } from './kafka/client.ts';
+import type { StepCounts } from './step-counts.ts';
 
 /** What one committed transaction cost and carried (for metrics). */
 export interface Committed {
@@ -9,6 +10,14 @@ export interface Committed {
   at: number;
   /** Pipelines of the window results it carried (one entry per result). */
   emitted: readonly string[];
+  /** What the work it carried counts (the worker's totals take it now, not when the work was done). */
+  counts: StepCounts;
+}
+
+/** What a step built besides its records: for the metrics and the totals once it commits. */
+export interface StepWork {
+  emitted: readonly string[];
+  counts: StepCounts;
 }
 
 export interface TransactionHooks {
@@ -47,15 +56,15 @@ export class WorkerTransactions {
    * Commits `records` with `offsets` after the transaction in flight, unless that one was refused.
    * Resolves when this one is done (true) or refused or void (false); callers may not wait.
    */
-  begin(records: OutRecord[], offsets: ConsumedOffsets | null, started: number, emitted: readonly string[]): Promise<boolean> {
+  begin(records: OutRecord[], offsets: ConsumedOffsets | null, started: number, work: StepWork): Promise<boolean> {
     const previous = this.inFlight;
-    this.inFlight = previous.then((ok) => ok && this.commit(records, offsets, started, emitted));
+    this.inFlight = previous.then((ok) => ok && this.commit(records, offsets, started, work));
     // A failure ends the run at once, not when the next step looks.
     this.inFlight.catch((error: unknown) => this.hooks.failed(error));
     return this.inFlight;
   }
 
-  private async commit(records: OutRecord[], offsets: ConsumedOffsets | null, started: number, emitted: readonly string[]): Promise<boolean> {
+  private async commit(records: OutRecord[], offsets: ConsumedOffsets | null, started: number, work: StepWork): Promise<boolean> {
     // Test-only: stall (SIGSTOP) just before the Nth transaction, as a GC pause or a slow disk would.
     if (++this.begun === Number(process.env.CONCORD_TEST_STOP_BEFORE_TXN)) process.kill(process.pid, 'SIGSTOP');
     const before = performance.now();
@@ -67,7 +76,7 @@ export class WorkerTransactions {
       return false;
     }
     const at = performance.now();
-    this.hooks.committed({ seconds: (at - before) / 1000, started, at, emitted });
+    this.hooks.committed({ seconds: (at - before) / 1000, started, at, ...work });
     return true;
   }
 

@@ -17,6 +17,7 @@ import { loadUpgradeFrom, upgradeFromFlags, upgradeFromOptions } from '../upgrad
 import { applyKafkaFlags, checkKafkaNames, kafkaFlags, kafkaOptions, latePerPipeline, loadRegistry, pipelinesFor, timingFlags, timingOptions } from './shared.ts';
 import { runWorkerProcesses, workerCount } from './run-workers.ts';
 import { onStopSignal } from '../stop-signals.ts';
+import { lateWindowSkipsLine } from '../late-window-skips.ts';
 
 const pipelineNames = (pipelines: readonly PipelineDefinition[] | undefined): string => (pipelines ?? []).map((p) => p.name).join(', ');
 
@@ -128,7 +129,10 @@ export const runCommand: CommandSpec = {
     const stop = () => [...workers, ...merges].forEach((w) => w.stop());
     onStopSignal(stop);
     const schemas = [...bySchema.keys()];
-    const counts = (s: KafkaWorker['stats']) => ({ events: s.events, results: s.results, late: s.late, lateAccepted: s.lateAccepted, latePerPipeline: { ...s.latePerPipeline }, rejected: s.deadLetters, misKeyed: s.misKeyed, transactions: s.transactions });
+    const counts = (s: KafkaWorker['stats']) => ({
+      events: s.events, results: s.results, late: s.late, lateAccepted: s.lateAccepted, latePerPipeline: { ...s.latePerPipeline }, lateWindowSkips: s.lateWindowSkips,
+      rejected: s.deadLetters, misKeyed: s.misKeyed, transactions: s.transactions,
+    });
     // The rejected by reason too: a misspelt path refuses most records for one reason (the first one said once).
     const said = (s: ReturnType<typeof counts>, schema: string, reasons: KafkaWorker['stats']['rejectionReasons']) =>
       // The rule events evaluated on arrival are in the late topic too: said apart, as `stream` does (`results --late-output` exported more than this said).
@@ -202,6 +206,9 @@ export const runCommand: CommandSpec = {
           context: schema, pipelines: pipelineNames(bySchema.get(schema)), final: true, ...counts(s), checkpointBytes: s.checkpointBytes, commitSeconds: Number(s.commitSeconds.toFixed(3)),
           maxWatermarkSpreadMs: s.maxWatermarkSpreadMs, ...(settings.maxWatermarkDrift === undefined ? {} : { alignmentPauses: s.alignmentPauses }),
         });
+        // Under the summary line, as `stream` says it: the windows its hopping pipelines skipped a late event in.
+        const skips = lateWindowSkipsLine(s.lateWindowSkips);
+        if (skips !== null) log.info(skips, { context: schema, final: true, lateWindowSkips: s.lateWindowSkips });
       });
       // A bounded run ends once the merge has read every partial the drained workers wrote.
       if (v['stop-when-idle']) await Promise.all(merges.map((m) => m.stopWhenCaughtUp()));

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { definitionVersion, withTiming, type PipelineDefinition } from '../../pipeline/definition.ts';
+import { definitionVersion, isHopping, withTiming, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { presentCondition } from '../../pipeline/filter.ts';
 import { shellWord } from '../../pipeline/names.ts';
 import { deadLetterToJson } from '../../schemas/decode.ts';
@@ -13,6 +13,7 @@ import { loadSettings } from '../config.ts';
 import { Progress } from '../progress.ts';
 import { mostRefusedWarning, reasonsText } from '../rejection-summary.ts';
 import { onStopSignal } from '../stop-signals.ts';
+import { lateWindowSkipsLine } from '../late-window-skips.ts';
 import { loadRegistry, onePipeline, storeFlags, storeOptions, storeUrl, timingFlags, timingOptions } from './shared.ts';
 import { openStore } from '../../store/open-store.ts';
 import { StoreSink } from '../../store/store-sink.ts';
@@ -134,7 +135,7 @@ export const streamCommand: CommandSpec = {
         // Lines that were neither events nor dead letters: blank ones (skipped by both runtimes, as `produce` says too).
         `${stats.lines > stats.events + stats.deadLetters ? `; ${stats.lines - stats.events - stats.deadLetters} blank lines skipped` : ''}\n` +
         // Why lines were rejected, without opening the dead letters (all of them rejected printed no reason).
-        hoppingSkipsLine(def, stats) +
+        hoppingSkipsLine(def, stats.lateWindowSkips) +
         (stats.firstRejection === null ? '' : `  first rejected: ${stats.firstRejection}\n`) +
         (stats.deadLetters > 1 ? `  rejected by reason: ${reasonsText(stats.rejectionReasons, stats.deadLetters)}\n` : ''),
     );
@@ -165,23 +166,16 @@ export const streamCommand: CommandSpec = {
   },
 };
 
+/** The skipped window assignments of a hopping pipeline, a line under the summary ('' for other pipelines or none). */
+function hoppingSkipsLine(def: PipelineDefinition, skips: number): string {
+  const line = isHopping(def) ? lateWindowSkipsLine(skips) : null;
+  return line === null ? '' : `${line}\n`;
+}
+
 /** Which of the stream's dead letters the store keeps, as the summary says it (store-sink.ts `deadLetter`). */
 function storeKeeps(stats: { deadLetters: number; quarantined: number }): string {
   const refused = stats.deadLetters > stats.quarantined ? 'refused for a field' : '';
   return [stats.quarantined > 0 ? 'quarantined for their time' : '', refused].filter((s) => s !== '').join(' or ');
-}
-
-/**
- * A hopping pipeline's window assignments skipped as late, beside the events late for all of their windows
- * (`late`, unchanged): an event late for its older windows only is taken by the newer ones and skipped in
- * the older ones quietly (Flink counts these per assignment, numLateRecordsDropped). A line of its own
- * under the summary, whose wording scripts match; '' for tumbling windows and rules, where the two
- * counts are the same.
- */
-function hoppingSkipsLine(def: PipelineDefinition, stats: { lateWindowSkips: number }): string {
-  if (def.kind !== 'windowed' || def.window.kind !== 'hopping' || stats.lateWindowSkips === 0) return '';
-  return `  late for some windows: a hopping window skipped a late event ${stats.lateWindowSkips} ${stats.lateWindowSkips === 1 ? 'time' : 'times'} ` +
-    '(an event late for some of its windows only is counted in the others, and not in "late")\n';
 }
 
 /**

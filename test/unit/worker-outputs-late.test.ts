@@ -10,9 +10,8 @@ import { WorkerOutputs } from '../../stream/worker-outputs.ts';
 describe('a worker\'s late counts of a rule', () => {
   it('counts the events dropped as late and, apart, those evaluated on arrival; both are in the late topic', () => {
     const def = fraudMultiCountry();
-    const counts = { late: 0, latePerPipeline: {}, lateAccepted: 0, results: 0 };
     const names = topicNames('late-counts.');
-    const outputs = new WorkerOutputs('partials', 'transactions', [def], [false], names, counts, () => undefined);
+    const outputs = new WorkerOutputs('partials', 'transactions', [def], [false], names, () => undefined);
     const op = new LookbackRuleOperator(def, outputs.emitterFor(0, 0));
     const position = { source: 'transactions:0', offset: 0 };
     const txn = (i: number, ts: number) => {
@@ -22,7 +21,8 @@ describe('a worker\'s late counts of a rule', () => {
     txn(0, 1_000_000); // W = 1_000_000 - 30 s - 1 ms
     txn(1, 900_000); // behind W, within L = 5 min: evaluated on arrival
     txn(2, 100_000); // beyond L: dropped
-    const late = outputs.take().records.filter((r) => r.topic === names.late).map((r) => JSON.parse(String(r.value)) as Record<string, unknown>);
+    const { records, counts } = outputs.take();
+    const late = records.filter((r) => r.topic === names.late).map((r) => JSON.parse(String(r.value)) as Record<string, unknown>);
     expect(late.map((l) => [l.offset, l.evaluated_on_arrival ?? false])).toEqual([[1, true], [2, false]]);
     expect(counts).toMatchObject({ late: 1, lateAccepted: 1, latePerPipeline: { [def.name]: 1 } });
   });

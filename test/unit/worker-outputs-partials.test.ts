@@ -21,8 +21,7 @@ describe('partials of a fired approx_distinct pane, one per event', () => {
     const def = uniqueVisitors5m();
     expect(needsMergeStage(def)).toBe(true);
     let op: WindowedOperator | undefined;
-    const counts = { late: 0, latePerPipeline: {}, lateAccepted: 0, results: 0 };
-    const outputs = new WorkerOutputs('partials-reemit', 'clicks', [def], [true], topicNames('reemit.'), counts, () => op);
+    const outputs = new WorkerOutputs('partials-reemit', 'clicks', [def], [true], topicNames('reemit.'), () => op);
     op = new WindowedOperator(def, outputs.emitterFor(0, 0));
     const reference = new HyperLogLog(14);
     const position = { source: 'p0', offset: 0 };
@@ -65,7 +64,7 @@ describe('partials of a fired approx_distinct pane, one per event', () => {
     }) as WindowedPipeline;
     expect(needsMergeStage(def)).toBe(true);
     let op: WindowedOperator | undefined;
-    const outputs = new WorkerOutputs('partials-reemit', 'transactions', [def], [true], topicNames('reemit.'), { late: 0, latePerPipeline: {}, lateAccepted: 0, results: 0 }, () => op);
+    const outputs = new WorkerOutputs('partials-reemit', 'transactions', [def], [true], topicNames('reemit.'), () => op);
     op = new WindowedOperator(def, outputs.emitterFor(0, 0));
     const position = { source: 'p0', offset: 0 };
     const txn = (i: number, ts: number) => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GroupFencedError, KafkaClientError, type ConsumedOffsets, type OutRecord, type TransactionalProducer } from '../../stream/kafka/client.ts';
+import { StepCounts } from '../../stream/step-counts.ts';
 import { WorkerTransactions, type Committed } from '../../stream/worker-transactions.ts';
 
 /** A producer whose commits the test settles one by one, in order. */
@@ -16,6 +17,12 @@ function fakeProducer() {
 
 const record = (value: string): OutRecord => ({ topic: 't', key: value, value });
 const tick = () => new Promise((r) => setTimeout(r, 0));
+/** What a step built besides its records: the window results' pipelines, and its counts (one event each). */
+const work = (emitted: string[]) => {
+  const counts = new StepCounts();
+  counts.events = 1;
+  return { emitted, counts };
+};
 
 function setUp() {
   const { producer, calls } = fakeProducer();
@@ -31,8 +38,8 @@ function setUp() {
 describe('WorkerTransactions', () => {
   it('commits one transaction at a time, in order: the next starts only once the one in flight is done', async () => {
     const { tx, calls, seen } = setUp();
-    const first = tx.begin([record('a')], null, 0, ['p']);
-    const second = tx.begin([record('b')], null, 0, []);
+    const first = tx.begin([record('a')], null, 0, work(['p']));
+    const second = tx.begin([record('b')], null, 0, work([]));
     await tick();
     expect(calls.map((c) => c.records[0]!.value)).toEqual(['a']);
     calls[0]!.settle();
@@ -47,17 +54,17 @@ describe('WorkerTransactions', () => {
 
   it('after a refusal every later transaction is void (built on dropped state) until resume', async () => {
     const { tx, calls, seen } = setUp();
-    const refused = tx.begin([record('a')], null, 0, []);
-    const built = tx.begin([record('b')], null, 0, []);
+    const refused = tx.begin([record('a')], null, 0, work([]));
+    const built = tx.begin([record('b')], null, 0, work([]));
     await tick();
     calls[0]!.settle(new GroupFencedError('refused', undefined, { memberKnown: true, generationId: 3 }));
     expect(await refused).toBe(false);
     expect(await built).toBe(false);
-    expect(await tx.begin([record('c')], null, 0, [])).toBe(false);
+    expect(await tx.begin([record('c')], null, 0, work([]))).toBe(false);
     expect(calls).toHaveLength(1);
     expect(seen.refused.map((e) => [e.memberKnown, e.generationId])).toEqual([[true, 3]]);
     tx.resume();
-    const again = tx.begin([record('d')], null, 0, []);
+    const again = tx.begin([record('d')], null, 0, work([]));
     await tick();
     calls[1]!.settle();
     expect(await again).toBe(true);
@@ -67,7 +74,7 @@ describe('WorkerTransactions', () => {
 
   it('any other failure is reported at once, even when nobody waits for the transaction', async () => {
     const { tx, calls, seen } = setUp();
-    void tx.begin([record('a')], null, 0, []);
+    void tx.begin([record('a')], null, 0, work([]));
     await tick();
     calls[0]!.settle(new KafkaClientError('broker gone'));
     await tick();

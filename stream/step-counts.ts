@@ -1,0 +1,92 @@
+import type { ProcessMetrics } from '../serve/process-metrics.ts';
+import type { RejectionReasons } from './rejection-reasons.ts';
+
+/**
+ * What one step of a stream worker counted (records admitted, dead letters, late events, results), held
+ * until its transaction commits: only then are they added to the worker's totals and metrics. Work a
+ * refused or dropped transaction carried (a rebalance, a fenced zombie) is read again by whichever member
+ * owns the partition next, which counts it then; counted on reading, each such offset was counted twice
+ * and `run`'s totals exceeded the input topic's records (docs/semantics.md, "Counters of run").
+ */
+export class StepCounts {
+  events = 0;
+  deadLetters = 0;
+  firstRejection: string | null = null;
+  rejectionReasons: RejectionReasons = new Map();
+  misKeyed = 0;
+  firstMisKeyed: string | null = null;
+  late = 0;
+  latePerPipeline: Record<string, number> = {};
+  /** Window assignments of hopping pipelines skipped as late (StreamStats.lateWindowSkips). */
+  lateWindowSkips = 0;
+  /** Per pipeline, every windowed pipeline's skipped window assignments (the metric). */
+  readonly skipsPerPipeline = new Map<string, number>();
+  lateAccepted = 0;
+  results = 0;
+  /** Per pipeline, records written (results, and partials for the merge stage): the metric's events out. */
+  readonly outPerPipeline = new Map<string, number>();
+}
+
+/** The worker's totals a committed step adds to (its stats). */
+export interface CommittedCounts {
+  events: number;
+  deadLetters: number;
+  firstRejection: string | null;
+  rejectionReasons: RejectionReasons;
+  misKeyed: number;
+  firstMisKeyed: string | null;
+  late: number;
+  latePerPipeline: Record<string, number>;
+  lateWindowSkips: number;
+  lateAccepted: number;
+  results: number;
+}
+
+const add = (map: Map<string, number>, key: string, n = 1) => map.set(key, (map.get(key) ?? 0) + n);
+
+/** One more result or partial of `pipeline` in the step. */
+export function countOut(step: StepCounts, pipeline: string): void {
+  add(step.outPerPipeline, pipeline);
+}
+
+/** One more skipped window assignment of `pipeline`; `hopping`: also in the summary's count. */
+export function countSkip(step: StepCounts, pipeline: string, hopping: boolean): void {
+  add(step.skipsPerPipeline, pipeline);
+  if (hopping) step.lateWindowSkips++;
+}
+
+/** A committed step's counts into the worker's totals. */
+export function addCommitted(totals: CommittedCounts, step: StepCounts): void {
+  totals.events += step.events;
+  totals.deadLetters += step.deadLetters;
+  totals.firstRejection ??= step.firstRejection;
+  for (const [key, group] of step.rejectionReasons) {
+    const known = totals.rejectionReasons.get(key);
+    if (known === undefined) totals.rejectionReasons.set(key, { ...group });
+    else {
+      known.count += group.count;
+      known.varied ||= group.varied || known.first !== group.first;
+    }
+  }
+  totals.misKeyed += step.misKeyed;
+  totals.firstMisKeyed ??= step.firstMisKeyed;
+  totals.late += step.late;
+  for (const [pipeline, n] of Object.entries(step.latePerPipeline)) totals.latePerPipeline[pipeline] = (totals.latePerPipeline[pipeline] ?? 0) + n;
+  totals.lateWindowSkips += step.lateWindowSkips;
+  totals.lateAccepted += step.lateAccepted;
+  totals.results += step.results;
+}
+
+/** A committed step's counts into the process metrics: per pipeline of the input, and the input's dead letters. */
+export function meterCommitted(metrics: ProcessMetrics, input: string, pipelines: readonly string[], step: StepCounts): void {
+  for (const pipeline of pipelines) {
+    if (step.events > 0) metrics.eventsIn(pipeline, step.events);
+    const late = step.latePerPipeline[pipeline] ?? 0;
+    if (late > 0) metrics.late(pipeline, late);
+    const skips = step.skipsPerPipeline.get(pipeline) ?? 0;
+    if (skips > 0) metrics.lateWindowSkips(pipeline, skips);
+    const out = step.outPerPipeline.get(pipeline) ?? 0;
+    if (out > 0) metrics.eventsOut(pipeline, out);
+  }
+  if (step.deadLetters > 0) metrics.deadLetters(input, step.deadLetters);
+}
