@@ -3,6 +3,7 @@ import { constants } from 'node:os';
 import { ConfigError } from '../../pipeline/errors.ts';
 import { startDirectory } from '../caller-directory.ts';
 import { onStopSignal } from '../stop-signals.ts';
+import { lateWindowSkipsLine } from '../late-window-skips.ts';
 
 /** `--workers N`: a positive integer (1 = this process is the worker). */
 export function workerCount(value: string | boolean | undefined): number {
@@ -20,7 +21,11 @@ export function workerCount(value: string | boolean | undefined): number {
  * separate workers do. SIGINT/SIGTERM go to all; the exit code is the worst of theirs (one a signal ended:
  * 128 + its number, as a shell says).
  */
-export async function runWorkerProcesses(n: number, values: Record<string, string | boolean | undefined>, workerId: string, log: (line: string) => void): Promise<number> {
+export async function runWorkerProcesses(
+  n: number, values: Record<string, string | boolean | undefined>, workerId: string, log: (line: string, fields?: Record<string, unknown>) => void,
+): Promise<number> {
+  // Each worker process's skipped late windows per input, summed under the end line (as one process says them).
+  const skips = new Map<string, number>();
   // A fixed metrics port (flag or env) is one per process: P, P + 1, ...; 0 (any free port) and none as given.
   const portText = values['metrics-port'] ?? process.env.CONCORD_METRICS_PORT;
   const port = (i: number) => (portText === undefined ? undefined : Number(portText) > 0 ? String(Number(portText) + i) : String(portText));
@@ -35,7 +40,11 @@ export async function runWorkerProcesses(n: number, values: Record<string, strin
     // Started where this process started: `npm run concord` from another directory has this one in the
     // caller's, where `--import tsx` of execArgv does not resolve (every worker failed ERR_MODULE_NOT_FOUND).
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
-      cwd: startDirectory(), stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CONCORD_WORKERS: '1', CONCORD_LOG_WORKER: id },
+      cwd: startDirectory(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, CONCORD_WORKERS: '1', CONCORD_LOG_WORKER: id },
+    });
+    child.on('message', (m: unknown) => {
+      if (!isWorkerTotals(m)) return;
+      skips.set(m.schema, (skips.get(m.schema) ?? 0) + m.lateWindowSkips);
     });
     const exited = new Promise<WorkerExit>((resolve) => {
       child.on('error', (error) => {
@@ -49,7 +58,31 @@ export async function runWorkerProcesses(n: number, values: Record<string, strin
   onStopSignal((signal) => children.forEach(({ child }) => child.kill(signal)));
   const exits = await Promise.all(children.map((c) => c.exited));
   log(workersEnded(exits));
+  for (const [schema, n] of skips) {
+    const line = lateWindowSkipsLine(n);
+    if (line !== null) log(line, { context: schema, final: true, lateWindowSkips: n });
+  }
   return Math.max(...exits.map(exitCodeOf));
+}
+
+/** What a worker process of `run --workers N` tells its parent at its end, per input (sendWorkerTotals). */
+export interface WorkerTotals {
+  type: 'concord-run-totals';
+  schema: string;
+  lateWindowSkips: number;
+}
+
+function isWorkerTotals(m: unknown): m is WorkerTotals {
+  return typeof m === 'object' && m !== null && (m as WorkerTotals).type === 'concord-run-totals' && typeof (m as WorkerTotals).schema === 'string'
+    && Number.isInteger((m as WorkerTotals).lateWindowSkips);
+}
+
+/** A worker process of `run --workers N` (it has the IPC channel): its totals of one input to the parent. */
+export function sendWorkerTotals(totals: Omit<WorkerTotals, 'type'>): Promise<void> {
+  const send = process.send?.bind(process);
+  if (send === undefined || process.env.CONCORD_LOG_WORKER === undefined) return Promise.resolve();
+  // Waited for: the process ends soon after, and a message still queued would be lost.
+  return new Promise((resolve) => send({ type: 'concord-run-totals', ...totals }, undefined, {}, () => resolve()));
 }
 
 /** How one worker process ended: its exit code, or the signal that ended it. */

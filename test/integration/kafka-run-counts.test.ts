@@ -148,4 +148,23 @@ describe('concord run: the summary counts each input offset once when a partitio
     expect(sa.events + sa.rejected + sb.events + sb.rejected).toBe(records);
     expect({ events: sa.events + sb.events, rejected: sa.rejected + sb.rejected, late: sa.late + sb.late, skips: sa.skips + sb.skips }).toEqual(want);
   }, 240_000);
+
+  it('run --workers 2: each process says its share, and the command the sum of the skipped late windows under its end line', async () => {
+    const want = lateCounts(lines);
+    // A group of its own reads the topic from its start again.
+    const w = startWorker(prefix, 'p', ['--stop-when-idle', '3s', '--workers', '2', '--group', `${prefix}concord-views-two`]);
+    const stalled = setTimeout(() => w.child.kill('SIGTERM'), 150_000);
+    const r = await w.exited;
+    clearTimeout(stalled);
+    expect(r.code, w.out.stderr).toBe(0);
+    const shares = ['p-0', 'p-1'].map((id) => {
+      const own = w.out.stderr.split('\n').filter((l) => l.startsWith(`[views ${id}] `)).map((l) => l.replace(`[views ${id}] `, '[views] ')).join('\n');
+      return /^\[views\] views: /m.test(own) ? summary(own) : { events: 0, rejected: 0, late: 0, skips: 0 };
+    });
+    expect(shares.reduce((a, b) => a + b.events + b.rejected, 0), w.out.stderr).toBe(lines.length);
+    expect(shares.reduce((a, b) => a + b.skips, 0)).toBe(want.skips);
+    // The command's own line (no worker named), after "2 workers ended".
+    const total = /2 workers ended[^\n]*\n(?:.*\n)*?\[views\] {3}late for some windows: a hopping window skipped a late event (\d+) times /.exec(w.out.stderr);
+    expect(total?.[1], w.out.stderr).toBe(String(want.skips));
+  }, 180_000);
 });
