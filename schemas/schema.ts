@@ -136,7 +136,7 @@ const DECIMALS: RegExp[] = [];
 export function normaliseDecimal(value: unknown, name: string, scale: number): number {
   let text: string;
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new SchemaViolationError(name, `${value} is not a finite amount`);
+    if (!Number.isFinite(value)) throw new SchemaViolationError(name, `expected a finite amount, got ${describe(value)}`);
     text = Object.is(value, -0) ? '0' : plainDecimalText(value);
   } else if (typeof value === 'string') {
     text = value.trim();
@@ -155,7 +155,7 @@ export function normaliseDecimal(value: unknown, name: string, scale: number): n
 }
 
 function normaliseInt(value: unknown, name: string): number {
-  if (typeof value !== 'number') throw new SchemaViolationError(name, `expected an integer, got ${describe(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new SchemaViolationError(name, `expected an integer, got ${describe(value)}`);
   if (!Number.isSafeInteger(value)) throw new SchemaViolationError(name, `${value} is not an integer within +-(2^53 - 1)`);
   return value === 0 ? 0 : value; // -0 -> 0
 }

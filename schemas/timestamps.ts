@@ -109,7 +109,7 @@ const SECONDS_FROM = 1e9;
  * `time_zone`, canonical (strings without Z or an offset; undefined: refused).
  */
 export function normaliseTimestamp(value: unknown, name: string, unit: EpochUnit = 'ms', zone?: string): number {
-  if (typeof value === 'number') {
+  if (typeof value === 'number' && Number.isFinite(value)) {
     if (unit === 's' || (unit === 'auto' && Math.abs(value) < SECONDS_BELOW)) return epochSeconds(value, name, unit);
     if (!Number.isInteger(value)) throw new SchemaViolationError(name, `${value} is not an integer number of epoch milliseconds`);
     if (value < 0 || value > MAX_TS) throw new SchemaViolationError(name, `${value} is outside years 1970..9999 (epoch milliseconds expected)`);

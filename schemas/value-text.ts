@@ -4,6 +4,8 @@
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
+  // JSON.parse reads 1e309 as Infinity, which JSON.stringify writes `null`: the reason said "got number null".
+  if (typeof value === 'number' && !Number.isFinite(value)) return `a number beyond ${value < 0 ? '-' : ''}1.8e308 (no double holds it)`;
   return typeof value === 'string' ? `string "${value}"` : `${typeof value} ${JSON.stringify(value)}`;
 }
 

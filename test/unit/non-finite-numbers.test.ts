@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { parseDefinitions } from '../../pipeline/definitions-file.ts';
+import { decodeLine } from '../../schemas/decode.ts';
+
+// JSON.parse reads a number past the largest double (1e309, an overflowing sensor's -1e400) as
+// Infinity, which JSON.stringify writes `null`: the dead letter said `temperature: expected a finite
+// number, got number null` of an event whose temperature was there.
+const defs = {
+  schemas: { sensors: { time: 'ts', id: 'reading_id', fields: { reading_id: 'string', ts: 'timestamp', temperature: 'double', humidity: 'int?', battery: 'decimal(2)?' } } },
+  pipelines: { per_minute: { input: 'sensors', key: [], window: { tumbling: '1m' }, aggregates: { n: 'count' } } },
+};
+const schema = parseDefinitions(defs, 'sensors.json').schema('sensors');
+const reasonOf = (fields: string): string | undefined => {
+  const out = decodeLine(schema, `{"reading_id":"r1","ts":1795392000000,"temperature":1.5,${fields}}`, { source: 'file:x.jsonl', offset: 0 });
+  return out.ok ? undefined : out.deadLetter.reason;
+};
+
+describe('a number beyond the largest double is named so in a dead letter', () => {
+  it.each([
+    ['"temperature":1e309', 'temperature: expected a finite number, got a number beyond 1.8e308 (no double holds it)'],
+    ['"temperature":-1e400', 'temperature: expected a finite number, got a number beyond -1.8e308 (no double holds it)'],
+    ['"humidity":1e309', 'humidity: expected an integer, got a number beyond 1.8e308 (no double holds it)'],
+    ['"battery":1e309', 'battery: expected a finite amount, got a number beyond 1.8e308 (no double holds it)'],
+    ['"ts":1e309', 'ts: expected epoch milliseconds or an ISO-8601 string, got a number beyond 1.8e308 (no double holds it)'],
+  ])('%s', (fields, reason) => {
+    expect(reasonOf(fields)).toBe(reason);
+  });
+});
