@@ -112,7 +112,7 @@ export function normaliseTimestamp(value: unknown, name: string, unit: EpochUnit
   if (typeof value === 'number' && Number.isFinite(value)) {
     if (unit === 's' || (unit === 'auto' && Math.abs(value) < SECONDS_BELOW)) return epochSeconds(value, name, unit);
     if (!Number.isInteger(value)) throw new SchemaViolationError(name, `${value} is not an integer number of epoch milliseconds`);
-    if (value < 0 || value > MAX_TS) throw new SchemaViolationError(name, `${value} is outside years 1970..9999 (epoch milliseconds expected)`);
+    if (value < 0 || value > MAX_TS) throw new SchemaViolationError(name, `${value} ${finerUnit(value) ?? `is outside years 1970..9999 (epoch ${unit === 'auto' ? 'seconds or milliseconds' : 'milliseconds'} expected)`}`);
     if (unit === 'ms' && value >= SECONDS_FROM && value < SECONDS_BELOW) {
       throw new SchemaViolationError(name, `${value} looks like epoch seconds (${isoOf(value * 1000)}), not milliseconds (${isoOf(value)}); send milliseconds, or set the schema's "epoch_unit" to "s" (or "auto" while both arrive)`);
     }
@@ -156,3 +156,17 @@ function epochSeconds(value: number, name: string, unit: EpochUnit): number {
 }
 
 const isoOf = (ms: number): string => new Date(ms).toISOString();
+
+/**
+ * A number past 9999 as milliseconds that is a time from 2001 on in microseconds or nanoseconds (a
+ * producer on Python's time.time_ns() or Go's UnixMicro): said so, as seconds from 2001 on are; the
+ * reason was only "outside years 1970..9999 (epoch milliseconds expected)". From 2001 as for seconds:
+ * a smaller number (year 10000 in milliseconds, 2.5e14) is no likelier microseconds of 1978.
+ */
+function finerUnit(value: number): string | undefined {
+  for (const [unit, per] of [['microseconds', 1e3], ['nanoseconds', 1e6]] as const) {
+    const ms = Math.floor(value / per);
+    if (ms >= SECONDS_FROM * 1000 && ms <= MAX_TS) return `looks like epoch ${unit} (${isoOf(ms)}), not milliseconds; send milliseconds`;
+  }
+  return undefined;
+}

@@ -26,3 +26,23 @@ describe('a number beyond the largest double is named so in a dead letter', () =
     expect(reasonOf(fields)).toBe(reason);
   });
 });
+
+// A producer's switch to microseconds (Go's UnixMicro) or nanoseconds (Python's time.time_ns()) was
+// refused as "outside years 1970..9999 (epoch milliseconds expected)", under epoch_unit "auto" too,
+// which reads seconds as well: the reason now names the unit the number is in and the time it means.
+describe('a timestamp in microseconds or nanoseconds is named so', () => {
+  it.each([
+    ['"ts":1795392242816000', 'ts: 1795392242816000 looks like epoch microseconds (2026-11-23T00:04:02.816Z), not milliseconds; send milliseconds'],
+    ['"ts":1795392242816000000', 'ts: 1795392242816000000 looks like epoch nanoseconds (2026-11-23T00:04:02.816Z), not milliseconds; send milliseconds'],
+    ['"ts":253402300800000', 'ts: 253402300800000 is outside years 1970..9999 (epoch milliseconds expected)'],
+    ['"ts":-5', 'ts: -5 is outside years 1970..9999 (epoch milliseconds expected)'],
+  ])('%s', (fields, reason) => {
+    expect(reasonOf(fields)).toBe(reason);
+  });
+
+  it('under epoch_unit "auto" a number past 9999 says both units are read', () => {
+    const auto = parseDefinitions({ ...defs, schemas: { sensors: { ...defs.schemas.sensors, epoch_unit: 'auto' } } }, 'sensors.json').schema('sensors');
+    const out = decodeLine(auto, '{"reading_id":"r1","ts":253402300800000,"temperature":1}', { source: 'file:x.jsonl', offset: 0 });
+    expect(!out.ok && out.deadLetter.reason).toBe('ts: 253402300800000 is outside years 1970..9999 (epoch seconds or milliseconds expected)');
+  });
+});
