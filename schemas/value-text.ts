@@ -6,7 +6,20 @@ export function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   // JSON.parse reads 1e309 as Infinity, which JSON.stringify writes `null`: the reason said "got number null".
   if (typeof value === 'number' && !Number.isFinite(value)) return `a number beyond ${value < 0 ? '-' : ''}1.8e308 (no double holds it)`;
-  return typeof value === 'string' ? `string "${value}"` : `${typeof value} ${JSON.stringify(value)}`;
+  return typeof value === 'string' ? `string ${shortened(value, '"')}` : `${typeof value} ${shortened(JSON.stringify(value), '')}`;
+}
+
+/**
+ * The reason quotes a value, the dead letter keeps the line (raw, up to 4,096 characters): a 10 kB
+ * string in a number's field made a 10 kB reason, printed whole as `first rejected:` on the terminal
+ * and stored with every such dead letter. The start names the value; its length says the rest.
+ */
+const QUOTED_CHARS = 100;
+function shortened(text: string, quote: string): string {
+  if (text.length <= QUOTED_CHARS) return `${quote}${text}${quote}`;
+  // Not between the two halves of a UTF-16 pair (an emoji): half of one is no text.
+  const end = /[\uD800-\uDBFF]/.test(text.charAt(QUOTED_CHARS - 1)) ? QUOTED_CHARS - 1 : QUOTED_CHARS;
+  return `${quote}${text.slice(0, end)}${quote}... (${text.length} characters)`;
 }
 
 /**

@@ -46,3 +46,20 @@ describe('a timestamp in microseconds or nanoseconds is named so', () => {
     expect(!out.ok && out.deadLetter.reason).toBe('ts: 253402300800000 is outside years 1970..9999 (epoch seconds or milliseconds expected)');
   });
 });
+
+// A 10 kB string in a number's field made a 10 kB reason (the line itself is kept up to 4,096
+// characters), printed whole as the stream's `first rejected:` and stored with each dead letter.
+describe('a long value is quoted by its start and its length', () => {
+  it('a string', () => {
+    const reason = reasonOf(`"humidity":"${'9'.repeat(10240)}"`);
+    expect(reason).toBe(`humidity: expected an integer, got string "${'9'.repeat(100)}"... (10240 characters)`);
+  });
+  it('an object, and never half an emoji', () => {
+    const reason = reasonOf(`"temperature":{"v":"${'x'.repeat(93)}😀😀"}`) ?? '';
+    expect(reason).toBe(`temperature: expected a finite number, got object {"v":"${'x'.repeat(93)}... (${'{"v":"'.length + 93 + 4 + 2} characters)`);
+    expect(reason.isWellFormed()).toBe(true);
+  });
+  it('a short one whole', () => {
+    expect(reasonOf('"humidity":"42"')).toBe('humidity: expected an integer, got string "42"');
+  });
+});
