@@ -156,7 +156,11 @@ export function normaliseDecimal(value: unknown, name: string, scale: number): n
 
 function normaliseInt(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) throw new SchemaViolationError(name, `expected an integer, got ${describe(value)}`);
-  if (!Number.isSafeInteger(value)) throw new SchemaViolationError(name, `${value} is not an integer within +-(2^53 - 1)`);
+  if (!Number.isSafeInteger(value)) {
+    // 9007199254740999 is read as 9007199254741000: the reason quoted a number the producer never sent.
+    const read = Number.isInteger(value) ? ' (as read: a JSON number this large keeps about 16 digits, so the last ones may differ from the line\'s)' : '';
+    throw new SchemaViolationError(name, `${value} is not an integer within +-(2^53 - 1)${read}`);
+  }
   return value === 0 ? 0 : value; // -0 -> 0
 }
 

@@ -63,3 +63,15 @@ describe('a long value is quoted by its start and its length', () => {
     expect(reasonOf('"humidity":"42"')).toBe('humidity: expected an integer, got string "42"');
   });
 });
+
+// 2^53 + 7 is read as 9007199254741000: the reason quoted a number the line does not hold, and a user
+// grepping the raw line for it found nothing.
+describe('an integer past 2^53 says it is the number as read', () => {
+  it('beyond 2^53', () => {
+    expect(reasonOf('"humidity":9007199254740999')).toBe(
+      "humidity: 9007199254741000 is not an integer within +-(2^53 - 1) (as read: a JSON number this large keeps about 16 digits, so the last ones may differ from the line's)");
+  });
+  it('a fraction as before', () => {
+    expect(reasonOf('"humidity":45.5')).toBe('humidity: 45.5 is not an integer within +-(2^53 - 1)');
+  });
+});
