@@ -34,8 +34,12 @@ export async function* readJsonlFile(path: string, options: { batchLines?: numbe
   });
   if (found.isDirectory()) throw new ConfigError(`input ${path} is a directory: name a JSON-lines file`);
   const live = !found.isFile();
-  if (!live && (await isGzip(path))) {
+  const kind = live ? undefined : await binaryKind(path);
+  if (kind === 'gzip') {
     throw new ConfigError(`input ${path} is gzip-compressed: decompress it, or pipe it in (zcat ${path} | concord ... --input -)`);
+  }
+  if (kind === 'parquet') {
+    throw new ConfigError(`input ${path} is a Parquet file (an archive's): this command reads JSON lines; \`concord replay --input DIR\` reads an archive`);
   }
   const source = options.source ?? fileSourceName(path);
   const batchLines = options.batchLines ?? 8192;
@@ -132,15 +136,18 @@ export async function* readJsonlFile(path: string, options: { batchLines?: numbe
 }
 
 /**
- * A file that starts with gzip's magic bytes. Read as lines, its bytes were each a dead letter "not
- * UTF-8", and the run ended with exit 0 and no event. (No JSON line starts with byte 0x1f.)
+ * A file that starts with gzip's or Parquet's magic bytes. Read as lines, its bytes were each a dead
+ * letter "not UTF-8" (a Parquet file named by mistake, an archive's: 43 dead letters and a warning), and
+ * the run ended with exit 0 and no event. (No JSON line starts with byte 0x1f, nor with "PAR1".)
  */
-async function isGzip(path: string): Promise<boolean> {
+async function binaryKind(path: string): Promise<'gzip' | 'parquet' | undefined> {
   const file = await open(path, 'r');
   try {
-    const head = Buffer.alloc(2);
-    const { bytesRead } = await file.read(head, 0, 2, 0);
-    return bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b;
+    const head = Buffer.alloc(4);
+    const { bytesRead } = await file.read(head, 0, 4, 0);
+    if (bytesRead >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+    if (bytesRead === 4 && head.toString('latin1') === 'PAR1') return 'parquet';
+    return undefined;
   } finally {
     await file.close();
   }
