@@ -27,6 +27,13 @@ export interface HeadlineInput {
   totals?: { readonly names: readonly string[]; readonly overlapping: boolean };
   /** The latest run, when it published nothing (`unchanged`): it compared the realtime numbers with the live version as it is now. */
   recheck?: DayReconciliation;
+  /**
+   * The definition versions of the day's live rows and of the stream's own rows (version 0; none: the
+   * stream wrote no rows of the day), and the one the definitions given compute (`concord report`).
+   * `reconcile --date` and `backfill --date` refuse a day computed by another version than the one given,
+   * so what to run next depends on them.
+   */
+  definitions?: { readonly live: readonly string[]; readonly stream: readonly string[]; readonly given: string };
 }
 
 /** What each cause means for a reader: why the cells (or alerts) it names differ. */
@@ -121,10 +128,30 @@ export function pipelineHeadline(p: HeadlineInput): string {
   const archive = `--pipeline ${shellWord(p.pipeline)} --archive DIR`;
   const rec = p.reconciliation;
   const next: string[] = [];
+  const defs = p.definitions;
+  // `backfill --from D --to D` recomputes a day whole under the definitions given, whichever computed it.
+  const recompute = mdCode(`concord backfill --from ${p.date} --to ${p.date} ${archive}`);
+  const otherLive = defs ? defs.live.filter((v) => v !== defs.given) : [];
+  const computedBy = (versions: readonly string[]) => `definition version ${versions.join(' and ')}; the definitions given compute ${defs?.given ?? ''}`;
   if (p.status && p.status.dirty > 0) {
-    next.push(`${plural(p.status.dirty, 'cell')} changed since the last reconcile or backfill (late data): run ${mdCode(`concord backfill --date ${p.date} ${archive}`)}.`);
+    next.push(otherLive.length === 0
+      ? `${plural(p.status.dirty, 'cell')} changed since the last reconcile or backfill (late data): run ${mdCode(`concord backfill --date ${p.date} ${archive}`)}.`
+      : `${plural(p.status.dirty, 'cell')} changed since the last reconcile or backfill (late data), in a day computed by ${computedBy(otherLive)}: ` +
+        `${mdCode(`concord backfill --date ${p.date} ${archive}`)} recomputes them only with the definitions of ${otherLive.join(' and ')} (under these it refuses the day); ` +
+        `${recompute} recomputes the whole day under these.`);
   }
   if (rec === null) {
+    if (defs && defs.stream.length === 0 && p.status && p.status.liveGeneration > 0) {
+      // A pipeline added after the day, recomputed from the archive: there are no realtime numbers to diff.
+      return `${name}: version ${p.status.liveGeneration} was recomputed from the archive (\`concord backfill\`); the stream wrote no rows of this day ` +
+        `(the pipeline was added after it?), so there is nothing to reconcile. ${next.join(' ')}`.trimEnd();
+    }
+    const otherStream = defs ? defs.stream.filter((v) => v !== defs.given) : [];
+    if (otherStream.length > 0) {
+      return `${name}: not reconciled yet; the numbers are the stream's own (version 0), as the dashboard showed them, computed by ${computedBy(otherStream)}. ` +
+        `${mdCode(`concord reconcile --date ${p.date} ${archive}`)} compares a day only with the definition that computed it: run it with the definitions of ${otherStream.join(' and ')} ` +
+        `once the day is archived, or recompute the day under these with ${recompute}. ${next.join(' ')}`.trimEnd();
+    }
     return `${name}: not reconciled yet; the numbers are the stream's own (version 0), as the dashboard showed them. ` +
       `Run ${mdCode(`concord reconcile --date ${p.date} ${archive}`)} once the day is archived. ${next.join(' ')}`.trimEnd();
   }
@@ -152,6 +179,11 @@ export function pipelineHeadline(p: HeadlineInput): string {
   }
   if (p.status && rec.generation !== null && p.status.liveGeneration !== rec.generation) {
     parts.push(`Version ${p.status.liveGeneration} is live now (a later backfill or revert), not the one this reconciliation published.`);
+  }
+  if (next.length === 0 && otherLive.length > 0) {
+    // Old days keep the numbers of the definition that computed them, as a changed Flink job starts anew;
+    // recomputing them under the new one is the reader's choice, not a chore left undone.
+    next.push(`Its live rows are of ${computedBy(otherLive)}: ${recompute} recomputes the day under them, if wanted.`);
   }
   if (next.length === 0) next.push('Nothing to run.');
   return `${name}: ${[...parts, ...next].filter((x) => x !== '').join(' ')}`;

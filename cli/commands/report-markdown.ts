@@ -36,6 +36,9 @@ async function* markdownLines(r: DayReport<ReportRows>, cells: boolean): AsyncIt
   if (held.length > 0) {
     out.push(dayHeadlines(held.map((p) => ({
       date: r.date, pipeline: p.pipeline, kind: 'windowed' as const, ...p.headline, reconciliation: p.reconciliation, status: p.status,
+      ...(p.headline?.streamDefinitions
+        ? { definitions: { live: Object.keys(p.definition_versions), stream: p.headline.streamDefinitions, given: p.definition_version } }
+        : {}),
     }))), '');
   }
   const recs = r.pipelines.flatMap((p) => (p.reconciliation ? [p.reconciliation] : []));

@@ -42,7 +42,10 @@ export interface DayReport<Rows extends ReportRows = ReportRow[]> {
     /** The version the definitions given compute. */
     definition_version: string;
     /** What the Markdown summary's first paragraphs read besides (not written to the JSON). */
-    headline?: Pick<HeadlineInput, 'kind' | 'liveProvenance' | 'recheck' | 'totals'>;
+    headline?: Pick<HeadlineInput, 'kind' | 'liveProvenance' | 'recheck' | 'totals'> & {
+      /** The definition versions of the stream's own rows of the day (version 0); none: it wrote none. */
+      streamDefinitions?: readonly string[];
+    };
     /**
      * Every live cell (csv, json, md --cells) with the definition version that computed it (a mixed day's
      * rows told apart); the Markdown summary reads none (definition_versions counts them).
@@ -114,10 +117,10 @@ export const reportCommand: CommandSpec = {
         // beside the rows (json, md --cells: as counted from the rows when md --cells held them).
         const withRows = format !== 'md' || cells;
         for (const def of selected) {
-          const [status, recs, empty, counted, provenance] = await Promise.all([
+          const [status, recs, empty, counted, provenance, byVersion] = await Promise.all([
             store.status(def.name, date), store.reconciliations(def.name, date), store.holdsNothing(def.name, date),
             format === 'csv' || !withRows ? store.definitionVersions(def.name, date) : store.definitionVersionsInRowOrder(def.name, date),
-            store.liveProvenance(def.name, date),
+            store.liveProvenance(def.name, date), store.definitionVersionsByVersion(def.name, date),
           ]);
           // A day the retention deleted is no empty day: said (all pipelines: exit 2, before anything is written).
           const prunedAt = empty ? await store.prunedAt(def.name, date) : null;
@@ -127,6 +130,7 @@ export const reportCommand: CommandSpec = {
             pipeline: def.name, status, empty, reconciliation: currentReconciliation(recs), definition_versions: Object.fromEntries(counted), definition_version: definitionVersion(def),
             headline: {
               kind: def.kind, liveProvenance: Object.fromEntries(provenance), ...(recs.at(-1)?.status === 'unchanged' ? { recheck: recs.at(-1)! } : {}),
+              streamDefinitions: [...(byVersion.get(0)?.keys() ?? [])],
               ...(def.kind === 'windowed'
                 ? { totals: { names: def.aggregates.filter((a) => a.aggregate.kind === 'count' || a.aggregate.kind === 'sum').map((a) => a.output), overlapping: def.window.kind === 'hopping' } }
                 : {}),
