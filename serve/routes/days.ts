@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { definitionVersion } from '../../pipeline/definition.ts';
 import { isoMillis } from '../../pipeline/time.ts';
 import { currentReconciliation, type DayReconciliation } from '../../reconcile/day-report.ts';
 import { CAUSES, type Cause } from '../../reconcile/reconcile.ts';
@@ -6,6 +7,7 @@ import { dayStatusOf, isSealed, streamReached, windowOf } from '../../store/day-
 import { previousVersionOf, type DayStatus } from '../../store/store-reads.ts';
 import type { StoreSnapshot } from '../../store/store-reader.ts';
 import type { ServeContext } from '../context.ts';
+import { noReconciliationHint } from '../no-reconciliation-hint.ts';
 import { ApiError, dayOfMs, decodeCursor, encodeCursor, isCellCursor, isOffsetCursor, isoOrNull, parseDate, parseDayRange, parseVersion, pipelineOf } from '../params.ts';
 import { LIMITS, anyObject, cursor, date, dateParams, datePipelineParams, errors, limit, noQuery, page, version } from '../schemas.ts';
 
@@ -138,7 +140,10 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
     const [recs, prunedAt] = await ctx.reader.read(async (s) => [await s.store.reconciliations(def.name, day), await s.store.prunedAt(def.name, day)] as const);
     const rec = currentReconciliation(recs);
     if (!rec && prunedAt !== null) throw prunedDay(`${def.name} ${day}`, prunedAt);
-    if (!rec) throw new ApiError(404, `${def.name} has no reconciliation of ${day}`, { hint: `run \`concord reconcile --date ${day} --archive DIR\` (or \`concord jobs enqueue --date ${day}\`)` });
+    if (!rec) {
+      const byVersion = await ctx.reader.read((s) => s.store.definitionVersionsByVersion(def.name, day));
+      throw new ApiError(404, `${def.name} has no reconciliation of ${day}`, { hint: noReconciliationHint(day, def.name, byVersion, definitionVersion(def)) });
+    }
     const all = req.query.cause === undefined ? rec.report.differences : rec.report.differences.filter((d) => d.cause === req.query.cause);
     const differences = all.slice(offset, offset + req.query.limit);
     return {

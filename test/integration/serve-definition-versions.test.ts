@@ -44,4 +44,28 @@ describe.each(backends)('serve: which definition computed each version of a day:
     const same = await get(`/api/days/${DAY}/pipelines/${A.name}/compare?from_version=0&to_version=1`);
     expect(same.note).toBeUndefined();
   });
+
+  // Walked 2026-12-07: a pipeline added on day 2 and backfilled into day 1 (`backfill --from D --to D`), and
+  // a day streamed under the definition before a change; the report's 404 said to run `concord reconcile
+  // --date D`, which refuses both (no realtime rows; rows of another definition), exit 2.
+  it('/report of a day without a reconciliation: a hint that runs, for a backfilled day and a day of another definition', async () => {
+    const schema = schemas.next('dc28'), at = url();
+    const store = await openStore(at, { registry: seedRegistry(), schema });
+    await store.publishDay(B.name, DAY, (await streamLines(B, lines)).final, { jobId: 'backfill', provenance: 'reconciled' });
+    const dayBefore = new Date(Date.parse(`${DAY}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+    const before = lines.map((l) => JSON.stringify({ ...JSON.parse(l), ts: JSON.parse(l).ts - 86_400_000 }));
+    await store.writeRealtime((await streamLines(A, before)).changelog);
+    await store.close();
+    const registry = new Registry([B.schema], [B], 'changed');
+    const reader = await openStoreReader(at, { registry, schema });
+    const server = await buildServer({ registry, reader, log: createLogger('silent') });
+    closers.push(() => server.close());
+    const get = async (path: string) => (await server.app.inject({ method: 'GET', url: path })).json() as Record<string, any>;
+    const backfilled = await get(`/api/days/${DAY}/pipelines/${B.name}/report`);
+    expect(backfilled.error).toBe(`${B.name} has no reconciliation of ${DAY}`);
+    expect(backfilled.hint).toBe(`the stream wrote no rows of ${DAY} for ${B.name} (a pipeline added after that day?): its rows were recomputed from the archive, and there are no realtime numbers to reconcile`);
+    const older = await get(`/api/days/${dayBefore}/pipelines/${B.name}/report`);
+    expect(older.hint).toBe(`the stream's rows of ${dayBefore} were computed by definition version ${definitionVersion(A)}, the definitions served compute ${definitionVersion(B)}: ` +
+      `run \`concord reconcile --date ${dayBefore} --pipeline ${B.name} --archive DIR\` with the definitions of ${definitionVersion(A)}, or recompute the day under these with \`concord backfill --from ${dayBefore} --to ${dayBefore} --pipeline ${B.name} --archive DIR\``);
+  });
 });
