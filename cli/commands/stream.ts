@@ -46,6 +46,7 @@ export const streamCommand: CommandSpec = {
   },
   required: ['pipeline', 'input', 'output'],
   async run(v) {
+    const startedAt = Date.now();
     const registry = await loadRegistry(v);
     const def = withTiming(onePipeline(registry, v.pipeline, '`concord run --pipeline all` runs them all over Kafka, `concord demo` over a generated day'), loadSettings(v));
     const out = new JsonlWriter(String(v.output));
@@ -98,6 +99,9 @@ export const streamCommand: CommandSpec = {
     // Days this run wrote whose stream rows hold another definition version: contradictions come from the
     // changed definition (the versions and days named are those, not every version the store ever held).
     let otherDays = new Map<string, string[]>();
+    // Days whose cells this run contradicted (another input's rows of the same windows): named in the advice,
+    // as they need not be the input's day (a window crossing midnight belongs to the day it starts on).
+    let contradictedDays: string[] = [];
     // Days this run wrote whose stream rows now come from two definitions (new cells of a changed key,
     // window or filter beside the old definition's): readers of such a day not reconciled see both.
     let mixed: MixedDays = new Map();
@@ -113,6 +117,8 @@ export const streamCommand: CommandSpec = {
       if ((sink.written.conflicting ?? 0) > 0) {
         const versions = await store!.streamDayVersions(def.name, daysWritten.daysOf(def.name));
         otherDays = new Map([...versions].map(([d, m]) => [d, [...m.keys()].filter((x) => x !== definitionVersion(def))] as const).filter(([, vs]) => vs.length > 0));
+        const written = new Set(daysWritten.daysOf(def.name));
+        contradictedDays = [...await store!.dirtyDays(def.name)].filter(([d, at]) => written.has(d) && at >= startedAt).map(([d]) => d);
       }
       mixed = (await daysWritten.check(store!)).get(def.name) ?? new Map();
       await store!.close();
@@ -158,7 +164,7 @@ export const streamCommand: CommandSpec = {
       process.stderr.write(
         `!! ${conflicting} results contradict rows another run stored for the same windows (another input of the same time span?): ` +
           'the store kept its rows and marked those cells dirty (`concord report` counts them). Archive every input of the day ' +
-          '(`concord archive`) and run `concord backfill --date D --archive DIR` to recompute them from all events\n',
+          `(\`concord archive\`) and run ${backfillEach(contradictedDays, def.name)} to recompute them from all events\n`,
       );
     }
     if (mixed.size > 0) process.stderr.write(`${mixedDaysMessage(def.name, definitionVersion(def), mixed, 'this run', 'or stream into a fresh store')}\n`);
@@ -170,6 +176,12 @@ export const streamCommand: CommandSpec = {
 function hoppingSkipsLine(def: PipelineDefinition, skips: number): string {
   const line = isHopping(def) ? lateWindowSkipsLine(skips) : null;
   return line === null ? '' : `${line}\n`;
+}
+
+/** `concord backfill --date D` for each day named (D when none is known), a day per command. */
+function backfillEach(days: readonly string[], pipeline: string): string {
+  if (days.length === 0) return '`concord backfill --date D --archive DIR`';
+  return days.map((d) => `\`concord backfill --date ${d} --pipeline ${shellWord(pipeline)} --archive DIR\``).join(', ');
 }
 
 /** Which of the stream's dead letters the store keeps, as the summary says it (store-sink.ts `deadLetter`). */

@@ -175,6 +175,9 @@ describe('the single source of truth through the CLI (embedded store)', () => {
     const second = stream(b);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stderr).toContain('!! 1 results contradict rows another run stored for the same windows');
+    // The day to backfill named: it need not be the input's (a hopping window crossing midnight is the day
+    // it starts on; walked 2026-12-07, it said `backfill --date D` and a user backfilled the input's day).
+    expect(second.stderr).toContain('and run `concord backfill --date 1970-01-01 --pipeline page_views_per_minute --archive DIR` to recompute them');
     expect(stream(a).stderr).not.toContain('contradict'); // a rerun of the first file writes the same values
     const arch = join(ws.dir, 'two-files-archive');
     for (const f of [a, b]) expect(concord(['archive', '--schema', 'clicks', '--input', f, '--dir', arch]).code).toBe(0);
