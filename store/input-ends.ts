@@ -26,16 +26,51 @@ export interface InputEnd {
 }
 
 /**
- * In a stream write's transaction: the input ends of the pipelines it wrote are forgotten (`wrote`), then
- * those it ends (`ends`) are written.
+ * The input ends a store writes, in each stream write's transaction: those of the pipelines it wrote are
+ * forgotten (`wrote`), then those it ends (`ends`) are written.
+ *
+ * Forgetting is on every flush of the live path, and almost always finds nothing. Embedded DuckDB has one
+ * writing process and this is its only writer of the table (as for store/live-index.ts): it knows which
+ * pipelines hold an input end (read on its first write, kept as it writes and deletes them), and a write
+ * of a pipeline without one issues no statement. PostgreSQL has several writing processes (a bounded
+ * `stream --input` or `run --stop-when-idle` beside or before a live `sink`): one may have written an end
+ * this one never saw, so every write deletes, in one statement for all the pipelines it wrote.
  */
-export async function writeInputEnds(tx: SqlDriver, s: string, wrote: Iterable<string>, ends: ReadonlyMap<string, InputEnd> | undefined): Promise<void> {
-  for (const pipeline of new Set(wrote)) if (!ends?.has(pipeline)) await tx.execute(`DELETE FROM ${s}.input_ends WHERE pipeline = $1`, [pipeline]);
-  for (const [pipeline, e] of ends ?? []) {
-    await tx.execute(
-      `INSERT INTO ${s}.input_ends (pipeline, run, input_at, watermark, ended_at) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (pipeline) DO UPDATE SET run = EXCLUDED.run, input_at = EXCLUDED.input_at, watermark = EXCLUDED.watermark, ended_at = EXCLUDED.ended_at`,
-      [pipeline, e.run, e.at, e.watermark !== null && Number.isFinite(e.watermark) ? e.watermark : null, e.endedAt]);
+export class InputEndWrites {
+  private readonly s: string;
+  /** Only this process writes the store (embedded DuckDB): `held` can be known. */
+  private readonly oneWriter: boolean;
+  /** The pipelines with an input end stored; undefined: not read yet, or a transaction failed since. */
+  private held: Set<string> | undefined;
+
+  constructor(schema: string, oneWriter: boolean) {
+    this.s = schema;
+    this.oneWriter = oneWriter;
+  }
+
+  /** After a failed transaction: what it changed of `held` was rolled back, so it is read again. */
+  clear(): void {
+    this.held = undefined;
+  }
+
+  async write(tx: SqlDriver, wrote: Iterable<string>, ends: ReadonlyMap<string, InputEnd> | undefined): Promise<void> {
+    const held = this.oneWriter ? (this.held ??= await this.storedPipelines(tx)) : undefined;
+    const forget = [...new Set(wrote)].filter((p) => !ends?.has(p) && (held === undefined || held.has(p)));
+    if (forget.length > 0) {
+      await tx.execute(`DELETE FROM ${this.s}.input_ends WHERE pipeline IN (${forget.map((_, i) => `$${i + 1}`).join(', ')})`, forget);
+      for (const p of forget) held?.delete(p);
+    }
+    for (const [pipeline, e] of ends ?? []) {
+      await tx.execute(
+        `INSERT INTO ${this.s}.input_ends (pipeline, run, input_at, watermark, ended_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (pipeline) DO UPDATE SET run = EXCLUDED.run, input_at = EXCLUDED.input_at, watermark = EXCLUDED.watermark, ended_at = EXCLUDED.ended_at`,
+        [pipeline, e.run, e.at, e.watermark !== null && Number.isFinite(e.watermark) ? e.watermark : null, e.endedAt]);
+      held?.add(pipeline);
+    }
+  }
+
+  private async storedPipelines(tx: SqlDriver): Promise<Set<string>> {
+    return new Set((await tx.query(`SELECT pipeline FROM ${this.s}.input_ends`)).map((r) => String(r.pipeline)));
   }
 }
 

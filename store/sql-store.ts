@@ -16,7 +16,7 @@ import type { SqlDriver } from './sql-driver.ts';
 import { StoreReads, type Change, type DayStatus } from './store-reads.ts';
 import { refusePrunedDay, StoreRetention, type PruneDay, type RetentionPolicy } from './store-retention.ts';
 import { VerdictRetention, type PruneVerdicts } from './verdict-retention.ts';
-import { inputEnd, readInputEnd, writeInputEnds, type InputEnd } from './input-ends.ts';
+import { inputEnd, InputEndWrites, readInputEnd, type InputEnd } from './input-ends.ts';
 import { advanceSinkOffset, readSinkOffsets, writeSinkOffsets, type SinkOffsets } from './sink-offsets.ts';
 import { createStoreTables } from './store-tables.ts';
 import { StreamWrites, type WriteOutcome } from './stream-writes.ts';
@@ -67,6 +67,8 @@ export class SqlResultStore implements ReconcileStore {
   private versions: DayVersions;
   /** What the store answers (every read but the archive checks). */
   private readonly reads: StoreReads;
+  /** The input ends each stream write forgets or writes (input-ends.ts). */
+  private readonly inputEnds: InputEndWrites;
 
   constructor(db: SqlDriver, options: StoreOptions) {
     this.db = db;
@@ -79,6 +81,7 @@ export class SqlResultStore implements ReconcileStore {
     this.writes = new StreamWrites(schema, false, { now: this.now, sealDelayMs: this.sealDelayMs, windowOf: (p) => windowOf(this.registry, p) });
     this.versions = new DayVersions(schema, false, this.registry);
     this.reads = new StoreReads(db, schema, this.registry, this.sealDelayMs);
+    this.inputEnds = new InputEndWrites(schema, db.backend === 'duckdb');
   }
 
   get backend(): 'duckdb' | 'postgres' {
@@ -135,7 +138,7 @@ export class SqlResultStore implements ReconcileStore {
     if (records.length === 0) return { applied: 0, diverted: 0 };
     return this.writing(async (tx) => {
       const out = await this.writes.results(tx, records);
-      await writeInputEnds(tx, this.s, records.map((r) => r.pipeline), undefined);
+      await this.inputEnds.write(tx, records.map((r) => r.pipeline), undefined);
       return out;
     });
   }
@@ -146,7 +149,7 @@ export class SqlResultStore implements ReconcileStore {
     const def = this.registry.pipeline(pipeline);
     return this.writing(async (tx) => {
       const added = await this.writes.lateEvents(tx, entries.map((l) => lateToStored(def, l)));
-      await writeInputEnds(tx, this.s, [pipeline], undefined);
+      await this.inputEnds.write(tx, [pipeline], undefined);
       return added;
     });
   }
@@ -160,7 +163,7 @@ export class SqlResultStore implements ReconcileStore {
     if (!Number.isFinite(w)) return; // +infinity ends a bounded run; it says nothing about wall-clock sealing
     await this.writing(async (tx) => {
       await this.writes.watermark(tx, pipeline, w);
-      await writeInputEnds(tx, this.s, [pipeline], ended ? new Map([[pipeline, inputEnd(ended.run, ended.at, w, this.now())]]) : undefined);
+      await this.inputEnds.write(tx, [pipeline], ended ? new Map([[pipeline, inputEnd(ended.run, ended.at, w, this.now())]]) : undefined);
     });
   }
 
@@ -189,18 +192,18 @@ export class SqlResultStore implements ReconcileStore {
       await writeRejected(tx, this.s, rejected);
       for (const [pipeline, w] of watermarks) await this.writes.watermark(tx, pipeline, w);
       await writeSinkOffsets(tx, this.s, batch.offsets);
-      await writeInputEnds(tx, this.s, [...batch.results.map((r) => r.pipeline), ...late.map(([p]) => p), ...watermarks.map(([p]) => p)], batch.ended);
+      await this.inputEnds.write(tx, [...batch.results.map((r) => r.pipeline), ...late.map(([p]) => p), ...watermarks.map(([p]) => p)], batch.ended);
       return { ...out, late: added };
     });
   }
 
   /**
-   * A transaction of the live path. The live index is updated as its statements succeed; if the
-   * transaction fails it no longer matches the tables and is dropped (before the next transaction
-   * starts), to be reloaded by the next write.
+   * A transaction of the live path. The live index and the input ends known are updated as its statements
+   * succeed; if the transaction fails they no longer match the tables and are dropped (before the next
+   * transaction starts), to be reloaded by the next write.
    */
   private writing<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
-    return this.db.transaction(fn, { onRollback: () => this.writes.live?.clear() });
+    return this.db.transaction(fn, { onRollback: () => { this.writes.live?.clear(); this.inputEnds.clear(); } });
   }
 
   /** A write outside the live path (reconcile, backfill, revert): the live index is reloaded after it. */
