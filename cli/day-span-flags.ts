@@ -1,11 +1,12 @@
-import { datesBetween } from '../jobs/job-ids.ts';
+import { datesOfDays } from '../jobs/job-ids.ts';
 import { ConfigError } from '../pipeline/errors.ts';
 import { dayRange } from '../reconcile/day-range.ts';
 
 /**
  * The days of `--from D1 --to D2` (inclusive), each flag checked on its own first: an impossible date
  * (`2026-11-31`) was taken as the next day by the date parser and the range ran from there, and a range
- * given backwards or half was answered with words that named neither flag.
+ * given backwards or half was answered with words that named neither flag. Each end is parsed once, here
+ * (it was parsed and ordered again by `datesBetween`, whose words name no flag).
  */
 export function daySpanFlags(from: unknown, to: unknown, date: unknown): string[] {
   if (date !== undefined && (from !== undefined || to !== undefined)) {
@@ -17,7 +18,7 @@ export function daySpanFlags(from: unknown, to: unknown, date: unknown): string[
   }
   const first = dayOf(String(from), '--from'), last = dayOf(String(to), '--to');
   if (first > last) throw new ConfigError(`--from ${String(from)} is after --to ${String(to)}: give the earlier day as --from (both are included)`);
-  return datesBetween(String(from), String(to));
+  return datesOfDays(first, last);
 }
 
 function dayOf(text: string, flag: string): number {

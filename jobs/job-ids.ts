@@ -81,7 +81,15 @@ export function finalDateAt(ms: number, timeZone: string, finalAt?: (date: strin
 export function datesBetween(from: string, to: string): string[] {
   const a = dayRange(from).from, b = dayRange(to).from;
   if (b < a) throw new ConcordError(`dates ${from}..${to}: the first is after the last: give the earlier one first (both are included)`, { domain: 'user' });
+  return datesOfDays(a, b);
+}
+
+/**
+ * The dates of the days starting at `first` through `last` (UTC day starts, epoch ms, as `dayRange` gives
+ * them; none if `last` is before `first`): for a caller that checked its ends itself (cli/day-span-flags.ts).
+ */
+export function datesOfDays(first: number, last: number): string[] {
   const out: string[] = [];
-  for (let t = a; t <= b; t += 86_400_000) out.push(new Date(t).toISOString().slice(0, 10));
+  for (let t = first; t <= last; t += 86_400_000) out.push(new Date(t).toISOString().slice(0, 10));
   return out;
 }

@@ -1,11 +1,24 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { daySpanFlags } from '../../cli/day-span-flags.ts';
 import { ConfigError } from '../../pipeline/errors.ts';
+import { dayRange } from '../../reconcile/day-range.ts';
+
+// The real parser, its calls counted.
+vi.mock('../../reconcile/day-range.ts', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../reconcile/day-range.ts')>();
+  return { ...real, dayRange: vi.fn(real.dayRange) };
+});
 
 describe('backfill --from/--to: the days, each flag checked', () => {
   it('gives every day of the range, both ends included', () => {
     expect(daySpanFlags('2026-11-30', '2026-12-02', undefined)).toEqual(['2026-11-30', '2026-12-01', '2026-12-02']);
     expect(daySpanFlags('2026-11-16', '2026-11-16', undefined)).toEqual(['2026-11-16']);
+  });
+
+  it('parses each day once (jobs/job-ids.ts datesBetween parsed and ordered both again)', () => {
+    vi.mocked(dayRange).mockClear();
+    expect(daySpanFlags('2026-11-30', '2026-12-02', undefined)).toHaveLength(3);
+    expect(vi.mocked(dayRange).mock.calls.map(([d]) => d)).toEqual(['2026-11-30', '2026-12-02']);
   });
 
   it('refuses a day the calendar does not have, naming its flag (it ran from the next day)', () => {
