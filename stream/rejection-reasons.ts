@@ -89,6 +89,40 @@ export function countRejection(reasons: RejectionReasons, d: Pick<DeadLetter, 'f
   }
 }
 
+/** `from`'s alike dead letters added to `into`'s (the same reason or not). */
+function mergeAlike(into: Alike, from: Alike): void {
+  into.count += from.count;
+  into.varied ||= from.varied || into.first !== from.first;
+}
+
+/** Adds `from` to `to` under `key`, within `max` keys (beyond, counted under OTHER_REASONS as `other` makes it). */
+function mergeInto<T extends Alike>(to: Map<string, T>, key: string, from: T, max: number, copy: (a: T) => T, other: () => T): void {
+  const known = to.get(key);
+  if (known !== undefined) mergeAlike(known, from);
+  else if (key !== OTHER_REASONS && to.size < max) to.set(key, copy(from));
+  else {
+    const rest = to.get(OTHER_REASONS);
+    if (rest !== undefined) rest.count += from.count;
+    else to.set(OTHER_REASONS, { ...other(), count: from.count });
+  }
+}
+
+/**
+ * Adds the dead letters counted in `from` to `into`, as if each had been counted there: a field's split per
+ * reason too (a Kafka worker counts each step apart and adds it when its transaction commits, StepCounts).
+ */
+export function mergeRejections(into: RejectionReasons, from: RejectionReasons): void {
+  const otherGroup = (): ReasonGroup => ({ count: 0, first: OTHER_REASONS, varied: false, kind: 'reason' });
+  const otherAlike = (): Alike => ({ count: 0, first: OTHER_REASONS, varied: false });
+  for (const [key, group] of from) {
+    const known = into.get(key);
+    mergeInto(into, key, group, MAX_REASONS, (g) => ({ ...g, reasons: g.reasons === undefined ? undefined : new Map([...g.reasons].map(([k, a]) => [k, { ...a }])) }), otherGroup);
+    if (known?.reasons !== undefined && group.reasons !== undefined) {
+      for (const [alike, a] of group.reasons) mergeInto(known.reasons, alike, a, MAX_FIELD_REASONS, (x) => ({ ...x }), otherAlike);
+    }
+  }
+}
+
 /** The dead-letter counters a run keeps: how many, the first one's place and reason, and per reason. */
 export interface DeadLetterCounts {
   deadLetters: number;

@@ -1,5 +1,5 @@
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
-import type { RejectionReasons } from './rejection-reasons.ts';
+import { mergeRejections, type RejectionReasons } from './rejection-reasons.ts';
 
 /**
  * What one step of a stream worker counted (records admitted, dead letters, late events, results), held
@@ -60,14 +60,7 @@ export function addCommitted(totals: CommittedCounts, step: StepCounts): void {
   totals.events += step.events;
   totals.deadLetters += step.deadLetters;
   totals.firstRejection ??= step.firstRejection;
-  for (const [key, group] of step.rejectionReasons) {
-    const known = totals.rejectionReasons.get(key);
-    if (known === undefined) totals.rejectionReasons.set(key, { ...group });
-    else {
-      known.count += group.count;
-      known.varied ||= group.varied || known.first !== group.first;
-    }
-  }
+  mergeRejections(totals.rejectionReasons, step.rejectionReasons);
   totals.misKeyed += step.misKeyed;
   totals.firstMisKeyed ??= step.firstMisKeyed;
   totals.late += step.late;

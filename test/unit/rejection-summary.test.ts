@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MIN_JUDGED, mostRefusedWarning, reasonsText } from '../../cli/rejection-summary.ts';
-import { OTHER_REASONS, countRejection, topReasons, type RejectionReasons } from '../../stream/rejection-reasons.ts';
+import { OTHER_REASONS, countRejection, mergeRejections, topReasons, type RejectionReasons } from '../../stream/rejection-reasons.ts';
 
 /** Dead letters of a field (`field: ...`, the reason's prefix), or of no field. */
 const tally = (counts: Array<[string, number]>): RejectionReasons => {
@@ -14,6 +14,28 @@ const tally = (counts: Array<[string, number]>): RejectionReasons => {
 const typo = 'user_id: is required (nor at "usr.id": no "usr" in the event)';
 
 describe('dead letters per reason', () => {
+  it('merged per step (a Kafka worker adds a step when it commits) says what counting them all in one place says', () => {
+    // The dead letters of three steps, each counted apart, then added up: a field's split per reason too.
+    const letters: Array<{ field: string | null; reason: string }> = [];
+    for (let i = 0; i < 40; i++) letters.push({ field: 'items', reason: `items: expected an integer, got string "${i}"` });
+    for (let i = 0; i < 25; i++) letters.push({ field: 'items', reason: `items: ${i}.5 is not an integer` });
+    for (let i = 0; i < 30; i++) letters.push({ field: `f${i % 12}`, reason: `f${i % 12}: check ${i % 23} failed` });
+    for (let i = 0; i < 120; i++) letters.push({ field: `g${i}`, reason: `g${i}: is required` });
+    const once: RejectionReasons = new Map();
+    for (const d of letters) countRejection(once, d);
+    const merged: RejectionReasons = new Map();
+    for (const step of [letters.slice(0, 17), letters.slice(17, 90), letters.slice(90)]) {
+      const counted: RejectionReasons = new Map();
+      for (const d of step) countRejection(counted, d);
+      mergeRejections(merged, counted);
+    }
+    expect(reasonsText(merged, letters.length)).toBe(reasonsText(once, letters.length));
+    expect(merged.get('field items')?.reasons?.size).toBe(2);
+    expect([...(merged.get('field items')?.reasons?.values() ?? [])].map((a) => a.count)).toEqual([40, 25]);
+    expect(merged.size).toBe(once.size);
+    expect(merged.get(OTHER_REASONS)?.count).toBe(once.get(OTHER_REASONS)?.count);
+  });
+
   it('counts each reason, most frequent first, and keeps a bounded number of reasons', () => {
     const reasons = tally([['malformed JSON', 1], [typo, 5], ['status: expected an integer', 2]]);
     expect(topReasons(reasons, 2)).toEqual([[typo, 5], ['status: expected an integer', 2]]);
