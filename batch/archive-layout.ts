@@ -9,6 +9,7 @@ import { quoteIdent } from './duckdb.ts';
  *   <dir>/<schema>/dt=YYYY-MM-DD/hour=HH/<source>-<firstOffset>-<lastOffset>.parquet   (event time, UTC)
  *   <dir>/<schema>/_rejected/<source>.jsonl                                            (dead letters)
  *   <dir>/<schema>/_blank/<source>.jsonl                                               (offsets of blank lines)
+ *   <dir>/<schema>/_file_reads.json      (bytes and lines archived of each input file: batch/file-reads.ts)
  *   <dir>/<schema>/_offsets/ledger.json   (archived offsets as runs per day folder, spans per file: batch/archive-offsets.ts)
  * (<schema>: the schema's name, made file-safe by `safeName`.)
  * Besides the schema's fields every row keeps `_source`, `_offset` (arrival position), `_ingest_ts`,
@@ -24,6 +25,8 @@ export const DAY_FOLDER = /^dt=(\d{4}-\d{2}-\d{2})$/;
 const HOUR_FOLDER = /^hour=\d{2}$/;
 /** Which input each source of a schema's archive was written from (a file's path, a topic's id; beside `_rejected/`, read by batch/archive-sources.ts). */
 export const SOURCES_FILE = '_sources.json';
+/** How much of each input file was archived, to go on from when it grows (read by batch/file-reads.ts). */
+export const FILE_READS_FILE = '_file_reads.json';
 /** Each source's decimal scales, as its files were written (read by batch/archive-scales.ts). */
 export const SCALES_FILE = '_decimal_scales.json';
 

@@ -3,6 +3,7 @@ import { mkdir, readdir, realpath, rename, rm, rmdir, stat } from 'node:fs/promi
 import { join } from 'node:path';
 import { ArchiveError, ConcordError, ConfigError } from '../pipeline/errors.ts';
 import { makeArchiveFolder } from './archive-folder.ts';
+import { archivedOffsetRange, removeAppendedSideFiles, sideTag, sourceFilesAmong } from './source-files.ts';
 import { recordDecimalScales } from './archive-scales.ts';
 import { envNumber } from '../pipeline/env-number.ts';
 import { hash64Into } from '../pipeline/hash.ts';
@@ -55,6 +56,10 @@ export class ParquetArchive {
 
   /**
    * `mode: 'replace-source'` (files): the input is a whole source; its earlier files are replaced.
+   * `mode: 'extend-source'` (a grown file): the input is the lines a file source appended since it was
+   * archived, from line `firstLine`; its files are named as a whole source's (their offsets follow the
+   * earlier ones'), the earlier files stay as they are (their rows keep their ingest time), and files of
+   * offsets from `firstLine` on (an archiving of the same lines stopped before its end) are replaced.
    * `mode: 'append'` (Kafka): the input is the next slice of a source; every file of it is named
    * `<stem>.parquet` (and `<stem>.jsonl` for rejects), and nothing else is touched.
    */
@@ -66,8 +71,10 @@ export class ParquetArchive {
       onProgress?: (events: number) => void;
       /** Once the input is staged: Parquet files written of the files to write, from 0 and after each. */
       onFiles?: (written: number, files: number) => void;
-      mode?: 'replace-source' | 'append';
+      mode?: 'replace-source' | 'extend-source' | 'append';
       stem?: string;
+      /** With `extend-source`: the first appended line's offset. */
+      firstLine?: number;
     } = {},
   ): Promise<ArchiveStats> {
     const schema = this.schema;
@@ -102,19 +109,20 @@ export class ParquetArchive {
           sourceName = batch.source;
           // A file archived again keeps its place in arrival order (the replay's first delivery of an id,
           // reconcile's arrival order): with the rerun's own time it moved after every other source.
-          if (options.mode !== 'append' && options.ingestTime === undefined) ingest = (await this.earlierIngestTime(db, sourceName)) ?? ingest;
+          const whole = options.mode === undefined || options.mode === 'replace-source';
+          if (whole && options.ingestTime === undefined) ingest = (await this.earlierIngestTime(db, sourceName)) ?? ingest;
         }
         for (let i = 0; i < batch.lines.length; i++) {
           const position = { source: batch.source, offset: offsetOf(batch, i) };
           const admitted = admitLine(schema, guard, batch, i, position);
           if (admitted === null) {
-            blank ??= new JsonlWriter(join(blankDir(this.dir, schema), sideFileName(options.stem ?? sourceTag(batch.source))));
+            blank ??= new JsonlWriter(join(blankDir(this.dir, schema), sideFileName(options.stem ?? sideTag(batch.source, options))));
             blank.write(position);
             continue;
           }
           if (!admitted.ok) {
             stats.deadLetters++;
-            rejected ??= new JsonlWriter(join(rejectedDir(this.dir, schema), sideFileName(options.stem ?? sourceTag(batch.source))));
+            rejected ??= new JsonlWriter(join(rejectedDir(this.dir, schema), sideFileName(options.stem ?? sideTag(batch.source, options))));
             rejected.write(deadLetterToJson(admitted.deadLetter, schema.name));
             continue;
           }
@@ -133,15 +141,18 @@ export class ParquetArchive {
       // A source archived again replaces its dead letters and blank lines too (none now: none kept), and
       // drops those an older Concord named `<tag>.jsonl` beside the name it writes now.
       if (options.mode !== 'append' && options.stem === undefined && sourceName !== undefined) {
-        const tag = sourceTag(sourceName);
+        const tag = sideTag(sourceName, options);
         const older = `${tag}.jsonl`;
         for (const [dir, written] of [[rejectedDir(this.dir, schema), rejected], [blankDir(this.dir, schema), blank]] as const) {
           if (!written) await rm(join(dir, sideFileName(tag)), { force: true });
           if (older !== sideFileName(tag)) await rm(join(dir, older), { force: true });
+          // A whole source replaces the side files of lines it appended since, too.
+          if (options.mode !== 'extend-source') await removeAppendedSideFiles(dir, sourceTag(sourceName));
         }
       }
-      stats.files = await this.writePartitions(db, work, names, sketched, options.mode === 'append' ? (options.stem ?? 'part') : undefined, options.onFiles);
-      if (sourceName !== undefined && stats.files.length > 0) await recordDecimalScales(this.dir, schema, sourceName, options.mode !== 'append');
+      const extend = options.mode === 'extend-source' ? (options.firstLine ?? 0) : undefined;
+      stats.files = await this.writePartitions(db, work, names, sketched, options.mode === 'append' ? (options.stem ?? 'part') : undefined, options.onFiles, extend);
+      if (sourceName !== undefined && stats.files.length > 0) await recordDecimalScales(this.dir, schema, sourceName, options.mode === undefined || options.mode === 'replace-source');
       return stats;
     } catch (error) {
       if (error instanceof ConcordError) throw error;
@@ -185,7 +196,7 @@ export class ParquetArchive {
   }
 
   private async writePartitions(
-    db: DuckDb, work: string, names: string[], sketched: string[], stem?: string, onFiles?: (written: number, files: number) => void,
+    db: DuckDb, work: string, names: string[], sketched: string[], stem?: string, onFiles?: (written: number, files: number) => void, extendFrom?: number,
   ): Promise<string[]> {
     const schema = this.schema;
     const ts = quoteIdent(schema.timeField);
@@ -219,7 +230,7 @@ export class ParquetArchive {
       files.push(finalPath);
       onFiles?.(files.length, groups.length);
     }
-    if (stem === undefined) await this.removeSuperseded(groups.map((g) => String(g._source)), files);
+    if (stem === undefined) await this.removeSuperseded(groups.map((g) => String(g._source)), files, extendFrom);
     return files;
   }
 
@@ -233,17 +244,21 @@ export class ParquetArchive {
 
   /** The files a file source's earlier archiving wrote (`<tag>-<first>-<last>.parquet`). */
   private async filesOf(sources: readonly string[]): Promise<string[]> {
-    const prefixes = [...new Set(sources)].map((s) => `${sourceTag(s)}-`);
-    return (await listArchiveFiles(this.dir, this.schema)).filter((file) => {
-      const name = file.slice(file.lastIndexOf('/') + 1);
-      return prefixes.some((p) => name.startsWith(p) && /^\d+-\d+\.parquet$/.test(name.slice(p.length)));
-    });
+    return sourceFilesAmong(await listArchiveFiles(this.dir, this.schema), sources);
   }
 
-  /** Re-archiving a source replaces its earlier files (e.g. the input grew): drop those not rewritten now. */
-  private async removeSuperseded(sources: string[], written: string[]): Promise<void> {
+  /**
+   * Re-archiving a source replaces its earlier files (`--replace`, a file archived before its reads were
+   * recorded): drop those not rewritten now. Appended lines (`extendFrom`) replace only files that start
+   * at or after their first line.
+   */
+  private async removeSuperseded(sources: string[], written: string[], extendFrom?: number): Promise<void> {
     const keep = new Set(written);
-    for (const file of await this.filesOf(sources)) if (!keep.has(file)) await rm(file, { force: true });
+    for (const file of await this.filesOf(sources)) {
+      if (keep.has(file)) continue;
+      if (extendFrom !== undefined && (archivedOffsetRange(file)?.first ?? -1) < extendFrom) continue;
+      await rm(file, { force: true });
+    }
   }
 }
 

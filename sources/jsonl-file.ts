@@ -14,6 +14,16 @@ export function fileSourceName(path: string): string {
 const NL = 10, CR = 13;
 
 /**
+ * A part of a file to read: bytes [fromByte, toByte), whose first line is line `firstLine` of the file
+ * (the lines a grown file appended since it was archived; `fromByte` starts a line).
+ */
+export interface ByteSpan {
+  readonly fromByte: number;
+  readonly toByte: number;
+  readonly firstLine: number;
+}
+
+/**
  * `/dev/stdin` and its other names: this process's descriptor 0, read through process.stdin. Opened
  * again by name, a socket (the stdin Node gives a child process, a service's socket) fails with ENXIO.
  */
@@ -26,7 +36,7 @@ const OWN_STDIN = /^\/(?:dev\/stdin|dev\/fd\/0|proc\/self\/fd\/0)$/;
  * line limit (never held whole: it is skipped while it streams past), arrives as a problem of the
  * batch (its dead letter keeps a bounded prefix, in base64 where it is not text).
  */
-export async function* readJsonlFile(path: string, options: { batchLines?: number; source?: string; maxLineBytes?: number } = {}): AsyncGenerator<LineBatch> {
+export async function* readJsonlFile(path: string, options: { batchLines?: number; source?: string; maxLineBytes?: number; span?: ByteSpan } = {}): AsyncGenerator<LineBatch> {
   // Said before reading (the CLI checks its flags earlier, naming them): a directory failed mid-read with EISDIR.
   const found = await stat(path).catch((error: unknown) => {
     const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
@@ -46,8 +56,8 @@ export async function* readJsonlFile(path: string, options: { batchLines?: numbe
   const limit = options.maxLineBytes ?? maxLineBytes();
   let lines: string[] = [];
   let problems: Map<number, LineProblem> | undefined;
-  let firstOffset = 0;
-  let lineNo = 0;
+  let firstOffset = options.span?.firstLine ?? 0;
+  let lineNo = firstOffset;
   // The line being read across chunks: its bytes so far, or (over the limit) only its prefix and length.
   let carry: Buffer[] = [];
   let carryBytes = 0;
@@ -96,7 +106,10 @@ export async function* readJsonlFile(path: string, options: { batchLines?: numbe
     carryBytes = 0;
   };
 
-  const bytes = OWN_STDIN.test(resolve(path)) ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 });
+  const span = options.span === undefined ? {} : { start: options.span.fromByte, end: options.span.toByte - 1 };
+  // Nothing appended: createReadStream refuses an `end` before its `start`.
+  if (options.span !== undefined && options.span.toByte <= options.span.fromByte) return;
+  const bytes = OWN_STDIN.test(resolve(path)) ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20, ...span });
   for await (const chunk of bytes as AsyncIterable<Buffer>) {
     const last = chunk.lastIndexOf(NL);
     if (last === -1) {

@@ -1,12 +1,13 @@
 import { KafkaArchiver } from '../../batch/kafka-archiver.ts';
 import { claimFileSource } from '../../batch/archive-sources.ts';
+import { archiveInputFile } from '../../batch/file-archive.ts';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { ConfigError, StoppedError } from '../../pipeline/errors.ts';
 import { parseDuration } from '../../pipeline/time.ts';
 import { kafkaSettings } from '../../stream/kafka/client.ts';
 import { probeBrokers, requireTopics } from '../../stream/kafka/admin.ts';
 import { inputTopic } from '../../stream/kafka/topics.ts';
-import { fileSourceName, readJsonlFile } from '../../sources/jsonl-file.ts';
+import { fileSourceName } from '../../sources/jsonl-file.ts';
 import { untilStopped } from '../../sources/until-stopped.ts';
 import { metricsFlags, metricsFromFlags, metricsOptions, metricsPort } from '../../serve/process-metrics.ts';
 import type { CommandSpec, FlagValues } from '../args.ts';
@@ -37,13 +38,16 @@ export const archiveCommand: CommandSpec = {
     ...metricsOptions.map((line) => line.replace('--metrics-port N          ', '--metrics-port N  (kafka) ')),
     ...logOptions,
     '--dir DIR                  archive root: <dir>/<schema>/dt=YYYY-MM-DD/hour=HH/*.parquet (UTC);',
-    '                           rejected lines go to <dir>/<schema>/_rejected/. Reruns replace, never duplicate;',
+    '                           rejected lines go to <dir>/<schema>/_rejected/. Reruns never duplicate;',
     '                           a file\'s events are named by its file name: two inputs of one name (d21/clicks.jsonl,',
-    '                           d23/clicks.jsonl) into one DIR are refused (rename one, e.g. with its date)',
+    '                           d23/clicks.jsonl) into one DIR are refused (rename one, e.g. with its date).',
+    '                           A file archived again that grew (a log still written) adds only its new lines;',
+    '                           one that changed otherwise (edited, truncated) is refused (exit 2): see --replace',
+    '--replace                  with --input: archive the file whole, replacing what was archived of it',
   ],
   flags: {
     schema: { type: 'string' }, input: { type: 'string' }, dir: { type: 'string' }, 'from-kafka': { type: 'boolean' },
-    'stop-when-idle': { type: 'string' }, 'flush-records': { type: 'string' }, 'flush-interval': { type: 'string' }, group: { type: 'string' }, ...metricsFlags, ...logFlags, ...kafkaFlags,
+    'stop-when-idle': { type: 'string' }, 'flush-records': { type: 'string' }, 'flush-interval': { type: 'string' }, group: { type: 'string' }, replace: { type: 'boolean' }, ...metricsFlags, ...logFlags, ...kafkaFlags,
   },
   required: ['schema', 'dir'],
   async run(v) {
@@ -100,9 +104,12 @@ export const archiveCommand: CommandSpec = {
     // Parquet files not yet renamed) goes with it; Node's default was to die at once and leave them.
     const stop = new AbortController();
     const removeStop = onStopSignal((signal) => stop.abort(new StoppedError(signal)));
-    let stats;
+    let archived;
     try {
-      stats = await new ParquetArchive(String(v.dir), schema, { sketched }).write(untilStopped(readJsonlFile(String(v.input)), stop.signal), {
+      const archive = new ParquetArchive(String(v.dir), schema, { sketched });
+      archived = await archiveInputFile(archive, String(v.dir), schema, String(v.input), {
+        replace: v.replace === true,
+        wrap: (source) => untilStopped(source, stop.signal),
         onProgress: (n) => { staged = n; progress.update(n); },
         onFiles: (written, files) => {
           stop.signal.throwIfAborted();
@@ -123,8 +130,14 @@ export const archiveCommand: CommandSpec = {
     } finally {
       removeStop();
     }
+    const stats = archived.stats;
     if (writing === undefined) progress.done(stats.events);
     process.stderr.write(`archived ${stats.events} ${schema.name} events into ${stats.files.length} Parquet files, ${stats.deadLetters} rejected\n`);
+    // Said apart from the summary line (scripts match it): what of the file this run archived.
+    if (archived.kind === 'unchanged') process.stderr.write(`${String(v.input)} is unchanged since it was archived: nothing to add\n`);
+    if (archived.lines) {
+      process.stderr.write(`${String(v.input)} grew since it was archived: its lines ${archived.lines.first}-${archived.lines.last} were added, the ${archived.lines.first} before kept as archived\n`);
+    }
     return 0;
   },
 };
@@ -142,6 +155,7 @@ const KAFKA_ONLY = ['stop-when-idle', 'flush-records', 'flush-interval', 'group'
 /** One source: --input FILE or --from-kafka, never both (one was silently ignored) nor none. */
 function checkSource(v: FlagValues): void {
   if (v['from-kafka'] && v.input !== undefined) throw new ConfigError('--input and --from-kafka are two sources: give one (a file, or the schema\'s topic)');
+  if (v['from-kafka'] && v.replace !== undefined) throw new ConfigError('--replace: an option of --input (a file archived again), not of --from-kafka');
   if (v['from-kafka']) return;
   if (v.input === undefined) throw new ConfigError('give --input FILE, or --from-kafka');
   const kafkaOnly = KAFKA_ONLY.filter((f) => v[f] !== undefined);
