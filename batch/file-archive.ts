@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -26,7 +27,8 @@ export interface FileArchived {
  * ingest time, their files' modification time: reconcile tells the appended events apart as
  * `archive_added`); unchanged, nothing. A file that no longer starts with what was archived of it
  * (edited, truncated, rotated under the same name) is refused (exit 2) unless `replace`, which
- * archives it whole and replaces the source's earlier files (as every rerun did before).
+ * archives it whole and replaces the source's earlier files (as every rerun did before); so does a file
+ * archived under other definitions of its schema, or one whose archived files are gone.
  * A pipe or stdin has no identity across runs: archived whole, replacing, and not recorded.
  */
 export async function archiveInputFile(
@@ -40,7 +42,10 @@ export async function archiveInputFile(
   const found = await stat(input).catch(() => undefined);
   if (!found?.isFile()) return { kind: 'whole', stats: await archive.write(wrap(readJsonlFile(input)), write) };
   const source = fileSourceName(input);
-  const before = replace ? undefined : await recordedRead(dir, schema, source);
+  const shape = createHash('sha256').update(JSON.stringify({ schema, sketched: archive.sketched })).digest('hex');
+  const recorded = replace ? undefined : await recordedRead(dir, schema, source);
+  // Under other definitions the file's rows are made again whole (the earlier ones have the old shape).
+  const before = recorded?.shape === undefined || recorded.shape === shape ? recorded : undefined;
   const plan = await planFileRead(input, found.size, before);
   if (plan.kind === 'rewritten') {
     throw new ConfigError(
@@ -57,7 +62,7 @@ export async function archiveInputFile(
     ...(plan.kind === 'appended' ? { mode: 'extend-source' as const, firstLine: span.firstLine } : {}),
   });
   const written = stats.files.map((f) => relative(schemaDir(dir, schema), f));
-  await recordFileRead(dir, schema, source, { ...plan.read, files: [...(plan.kind === 'appended' ? plan.before.files ?? [] : []), ...written] });
+  await recordFileRead(dir, schema, source, { ...plan.read, files: [...(plan.kind === 'appended' ? plan.before.files ?? [] : []), ...written], shape });
   return plan.kind === 'appended'
     ? { kind: 'appended', stats, lines: { first: span.firstLine, last: plan.read.lines - 1 } }
     : { kind: 'whole', stats };

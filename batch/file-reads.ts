@@ -24,6 +24,12 @@ export interface FileRead {
    * deleted) makes the next archiving whole again, which restores its events ("re-archive the source").
    */
   readonly files?: readonly string[];
+  /**
+   * The hash of what shaped its rows (the schema as defined, the sketched fields): archived under other
+   * definitions (a field added, a decimal's scale changed), the next archiving is whole again, as the
+   * advice to "archive those sources again" means.
+   */
+  readonly shape?: string;
 }
 
 /**

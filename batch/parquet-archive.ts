@@ -42,7 +42,8 @@ export interface ArchiveStats {
 export class ParquetArchive {
   private readonly dir: string;
   private readonly schema: EventSchema;
-  private readonly sketched: readonly string[];
+  /** The fields hashed beside their values (what the archive's files hold besides the schema's fields). */
+  readonly sketched: readonly string[];
 
   /**
    * `sketched`: the fields whose pinned hash is stored next to them (`Registry.sketchedFields`), so the

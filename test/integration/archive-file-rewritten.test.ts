@@ -59,6 +59,18 @@ describe('archive: a file rewritten since it was archived', () => {
     expect(await f.ids()).toEqual(['a@0', 'b@1']);
   });
 
+  it('archived again under other definitions of its schema (a field added): whole, its rows in the new shape', async () => {
+    const f = setUp(`${JSON.stringify({ id: 'a', ts: T0, note: 'x' })}\n`);
+    await f.archive();
+    const wider = parseDefinitions({
+      schemas: { clicks: { time: 'ts', id: 'id', fields: { id: 'string', ts: 'timestamp', note: 'string?' } } },
+      pipelines: { n: { input: 'clicks', key: [], window: { tumbling: '1m' }, aggregates: { n: 'count' } } },
+    }, 'x').schema('clicks');
+    const again = await archiveInputFile(new ParquetArchive(f.dir, wider), f.dir, wider, f.input);
+    expect(again.kind).toBe('whole');
+    expect((await readArrivalOrder(f.dir, wider)).map((e) => e.event.note)).toEqual(['x']);
+  });
+
   it('a last line archived without its newline that went on is refused; one the writer ended is archived once', async () => {
     const f = setUp(`${line('a', 0)}\n${line('b', 1)}`);
     await f.archive();
