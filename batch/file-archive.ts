@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { ConfigError } from '../pipeline/errors.ts';
-import { shellWord } from '../pipeline/names.ts';
 import type { EventSchema } from '../schemas/schema.ts';
 import { fileSourceName, readJsonlFile } from '../sources/jsonl-file.ts';
 import type { LineSource } from '../sources/source.ts';
@@ -52,7 +51,7 @@ export async function archiveInputFile(
       `${input} was archived as ${source} (${plan.before.lines} lines), and ${plan.reason}: it is not that file grown, and ` +
         'archiving it would mix two files\' lines under one name. To archive it whole again, replacing what was archived of it, ' +
         `run again with --replace (a reconcile of its days then counts every event of it as archived after that reconcile); ` +
-        `to keep both, give it a name of its own (e.g. with its date). Archive: ${shellWord(dir)}`,
+        'to keep both, give it a name of its own (e.g. with its date)',
     );
   }
   if (plan.kind === 'unchanged') return { kind: 'unchanged', stats: { events: 0, deadLetters: 0, files: [] } };
