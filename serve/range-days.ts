@@ -1,6 +1,6 @@
 import type { PipelineDefinition } from '../pipeline/definition.ts';
-import { dayStatusOf, isSealed, streamReached } from '../store/day-status.ts';
-import type { StoreSnapshot, VersionSelector } from '../store/store-snapshot.ts';
+import { dayStatusOf, isSealed, streamReached, versionsOfDay } from '../store/day-status.ts';
+import type { DayState, StoreSnapshot, VersionSelector } from '../store/store-snapshot.ts';
 import { DAY, dayOfMs, dayStartOf } from './params.ts';
 
 /**
@@ -36,7 +36,7 @@ export async function rangeDays(s: StoreSnapshot, def: PipelineDefinition, range
   const out: RangeDay[] = [];
   for (let t = dayStartOf(fromDay); t <= dayStartOf(toDay); t += DAY) {
     const date = dayOfMs(t);
-    const st = states.get(date) ?? { liveGeneration: 0, generations: [], reconciliations: [] };
+    const st = states.get(date) ?? { liveGeneration: 0, generations: [], reconciliations: [], streamRows: false };
     const w = watermarks.get(def.name);
     const sealed = isSealed(date, w, sealDelayMs, def.kind === 'windowed' ? def.window : undefined);
     const empty = !withRows.has(date);
@@ -50,12 +50,14 @@ export async function rangeDays(s: StoreSnapshot, def: PipelineDefinition, range
   return out;
 }
 
-async function versionOf(s: StoreSnapshot, pipeline: string, day: string, st: { liveGeneration: number; generations: number[] }, v: VersionSelector): Promise<number | null> {
+/** null: the day has no such version (version 0 of a day the stream never wrote: day-status.ts `versionsOfDay`). */
+async function versionOf(s: StoreSnapshot, pipeline: string, day: string, st: DayState, v: VersionSelector): Promise<number | null> {
   if (v === 'live') return st.liveGeneration;
-  if (typeof v === 'number') return v === 0 || st.generations.includes(v) ? v : null;
+  const has = (g: number) => (versionsOfDay(st).includes(g) ? g : null);
+  if (typeof v === 'number') return has(v);
   // As store-reads.ts asOfRows: the version of the last switch by then, else the stream's.
   const switches = await s.switches(pipeline, { day, limit: 10_000 });
-  return switches.filter((x) => x.at <= v.asOf).at(-1)?.generation ?? 0;
+  return has(switches.filter((x) => x.at <= v.asOf).at(-1)?.generation ?? 0);
 }
 
 /** The answer's schema of `days` (routes without it in their schema would have it dropped from the JSON). */

@@ -10,7 +10,9 @@ const DAY = 86_400_000;
  * A day's status: the one vocabulary `concord report`, the API (`/api/days`) and the metrics
  * (`concord_store_days`) speak, so they never disagree about the same day:
  * - `provisional`: the stream's own numbers (version 0) are live;
- * - `reconciled`: a corrected version (1, 2, ...) is live;
+ * - `reconciled`: a corrected version (1, 2, ...) is live; also a day the stream never wrote (a pipeline
+ *   added to the definitions later and backfilled into an old day with `backfill --from/--to`): its live
+ *   version is the recomputed one, and it has no version 0 (`versionsOfDay`);
  * - `sealed`: the pipeline's watermark passed the end of the day's last window plus the seal delay
  *   (late data is kept aside as late-delta and dirty cells); it wins over `reconciled`.
  */
@@ -106,4 +108,15 @@ export function streamReached(day: string, w: number | null | undefined): boolea
 
 export function dayStatusOf(o: { sealed: boolean; liveGeneration: number }): DayStatusName {
   return o.sealed ? 'sealed' : o.liveGeneration > 0 ? 'reconciled' : 'provisional';
+}
+
+/**
+ * The versions a day has, oldest first: its stored ones (1, 2, ...) after version 0, the stream's own
+ * numbers, when the store holds a stream row of the day or version 0 is still live (nothing replaced
+ * it: the stream's numbers, none yet). A day the stream never wrote and a recomputed version replaced
+ * (a pipeline added later and backfilled into an old day) has no version 0: listing it offered
+ * numbers that do not exist (an empty version a dashboard would read as zeros).
+ */
+export function versionsOfDay(st: { liveGeneration: number; generations: readonly number[]; streamRows: boolean }): number[] {
+  return [...(st.streamRows || st.liveGeneration === 0 ? [0] : []), ...st.generations];
 }

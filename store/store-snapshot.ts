@@ -39,7 +39,12 @@ export interface TopKey { cell: string; key: KeyValues; total: number | null; wi
 export const TOP_RANKS = ['sum', 'max', 'min', 'mean'] as const;
 export type TopRank = (typeof TOP_RANKS)[number];
 const RANK_SQL: Record<Exclude<TopRank, 'sum'>, string> = { max: 'max(v)', min: 'min(v)', mean: 'avg(v)' };
-export interface DayState { liveGeneration: number; generations: number[]; reconciliations: { status: string; generation: number | null; at: number }[] }
+/**
+ * A day of a pipeline as the store holds it. `streamRows`: the store holds a row of the stream's own
+ * version (0) of the day; false for a day the stream never wrote (a pipeline added to the definitions
+ * later and backfilled into it): day-status.ts `versionsOfDay` lists no version 0 for it.
+ */
+export interface DayState { liveGeneration: number; generations: number[]; reconciliations: { status: string; generation: number | null; at: number }[]; streamRows: boolean }
 export interface StoredLateEvent {
   pipeline: string; day: string; source: string; offset: number; evaluatedOnArrival: boolean; record: Record<string, unknown>;
   /** A rule's merge stage fed it out of the canonical order (LoggedLate.decidedAfterWakeup): at that clock. */
@@ -177,8 +182,15 @@ export class StoreSnapshot {
     return { first: num(r?.first), last: num(r?.last), rows: withCount ? Number(count[0]?.n ?? 0) : null };
   }
 
-  /** The UTC days in [fromDay, toDay] with stream rows or a stored version (an index skip-scan, one probe per day). */
+  /** The UTC days in [fromDay, toDay] with stream rows or a stored version. */
   async days(pipeline: string, fromDay: string, toDay: string): Promise<string[]> {
+    const versions = await this.q.query(`SELECT DISTINCT day FROM ${this.s}.day_versions WHERE pipeline = $1 AND day >= $2 AND day <= $3`, [pipeline, fromDay, toDay]);
+    const days = new Set([...(await this.streamDays(pipeline, fromDay, toDay)), ...versions.map((x) => String(x.day))]);
+    return [...days].sort();
+  }
+
+  /** The UTC days in [fromDay, toDay] with rows of the stream's own version (0): an index skip-scan, one probe per day. */
+  async streamDays(pipeline: string, fromDay: string, toDay: string): Promise<string[]> {
     const from = Date.parse(`${fromDay}T00:00:00.000Z`), to = Date.parse(`${toDay}T00:00:00.000Z`) + DAY;
     const starts = await this.q.query(
       `WITH RECURSIVE d(ws) AS (
@@ -188,9 +200,7 @@ export class StoreSnapshot {
                    AND r.window_start >= d.ws - (d.ws % ${DAY}) + ${DAY} AND r.window_start < $3)
          FROM d WHERE d.ws IS NOT NULL)
        SELECT ws FROM d WHERE ws IS NOT NULL`, [pipeline, from, to]);
-    const versions = await this.q.query(`SELECT DISTINCT day FROM ${this.s}.day_versions WHERE pipeline = $1 AND day >= $2 AND day <= $3`, [pipeline, fromDay, toDay]);
-    const days = new Set([...starts.map((x) => new Date(Number(x.ws)).toISOString().slice(0, 10)), ...versions.map((x) => String(x.day))]);
-    return [...days].sort();
+    return starts.map((x) => new Date(Number(x.ws)).toISOString().slice(0, 10));
   }
 
   async versions(pipeline: string, day: string): Promise<{ generation: number; status: string; jobId: string | null; createdAt: number }[]> {
@@ -260,14 +270,15 @@ export class StoreSnapshot {
     return new Map(rows.map((x) => [String(x.pipeline), Number(x.watermark)]));
   }
 
-  /** Per day of [fromDay, toDay]: the live version, the stored versions and the reconciliations (without their reports). */
+  /** Per day of [fromDay, toDay]: the live version, the stored versions, the reconciliations (without their reports), whether it holds stream rows. */
   async dayStates(pipeline: string, fromDay: string, toDay: string): Promise<Map<string, DayState>> {
     const out = new Map<string, DayState>();
     const at = (d: unknown) => {
       const day = String(d);
-      if (!out.has(day)) out.set(day, { liveGeneration: 0, generations: [], reconciliations: [] });
+      if (!out.has(day)) out.set(day, { liveGeneration: 0, generations: [], reconciliations: [], streamRows: false });
       return out.get(day)!;
     };
+    for (const day of await this.streamDays(pipeline, fromDay, toDay)) at(day).streamRows = true;
     const args = [pipeline, fromDay, toDay];
     const range = 'pipeline = $1 AND day >= $2 AND day <= $3';
     for (const x of await this.q.query(`SELECT day, generation FROM ${this.s}.day_live WHERE ${range}`, args)) at(x.day).liveGeneration = Number(x.generation);

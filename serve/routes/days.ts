@@ -3,7 +3,7 @@ import { definitionVersion } from '../../pipeline/definition.ts';
 import { isoMillis } from '../../pipeline/time.ts';
 import { currentReconciliation, type DayReconciliation } from '../../reconcile/day-report.ts';
 import { CAUSES, type Cause } from '../../reconcile/reconcile.ts';
-import { dayStatusOf, isSealed, streamReached, windowOf } from '../../store/day-status.ts';
+import { dayStatusOf, isSealed, streamReached, versionsOfDay, windowOf } from '../../store/day-status.ts';
 import { previousVersionOf, type DayStatus } from '../../store/store-reads.ts';
 import type { StoreSnapshot } from '../../store/store-reader.ts';
 import type { ServeContext } from '../context.ts';
@@ -40,10 +40,12 @@ export function prunedDay(what: string, at: number): ApiError {
 type Definitions = Map<number, Map<string, number>>;
 const definitionsOf = (defs: Definitions, g: number) => Object.fromEntries(defs.get(g) ?? []);
 
-function versionsOf(status: DayStatus, stored: Awaited<ReturnType<StoreSnapshot['versions']>>, switches: Awaited<ReturnType<StoreSnapshot['switches']>>, defs: Definitions) {
+/** `streamRows`: the store holds stream rows of the day; without them version 0 is listed only while live (day-status.ts `versionsOfDay`). */
+function versionsOf(status: DayStatus, streamRows: boolean, stored: Awaited<ReturnType<StoreSnapshot['versions']>>, switches: Awaited<ReturnType<StoreSnapshot['switches']>>, defs: Definitions) {
   const since = (g: number) => switches.filter((x) => x.generation === g).at(-1)?.at ?? null;
+  const realtime = versionsOfDay({ liveGeneration: status.liveGeneration, generations: [], streamRows }).includes(0);
   return [
-    { version: 0, kind: 'realtime', status: status.liveGeneration === 0 ? 'live' : 'kept', job_id: null, created_at: null, live_since: isoOrNull(since(0)), live: status.liveGeneration === 0, definition_versions: definitionsOf(defs, 0) },
+    ...(!realtime ? [] : [{ version: 0, kind: 'realtime', status: status.liveGeneration === 0 ? 'live' : 'kept', job_id: null, created_at: null, live_since: isoOrNull(since(0)), live: status.liveGeneration === 0, definition_versions: definitionsOf(defs, 0) }]),
     ...stored.map((v) => ({
       version: v.generation, kind: 'reconciled', status: v.status, job_id: v.jobId, created_at: isoMillis(v.createdAt), live_since: isoOrNull(since(v.generation)), live: status.liveGeneration === v.generation,
       definition_versions: definitionsOf(defs, v.generation),
@@ -57,7 +59,8 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
   app.get<{ Querystring: { from?: string; to?: string } }>('/api/days', {
     schema: {
       tags, summary: 'Days with results: per pipeline the status (provisional, reconciled, sealed), the live version and the versions',
-      description: 'Dates `from`..`to` inclusive (default: the 31 days up to the newest data; at most 92).',
+      description: 'Dates `from`..`to` inclusive (default: the 31 days up to the newest data; at most 92). `versions`: the versions the day has; ' +
+        '0 (the stream\'s own numbers) only when the stream wrote rows of the day or 0 is live (a day backfilled into has its recomputed versions alone).',
       querystring: { type: 'object', additionalProperties: false, properties: { from: date, to: date } },
       response: { 200: { type: 'object', properties: { from: { type: 'string' }, to: { type: 'string' }, days: { type: 'array', items: anyObject } } }, ...errors },
     },
@@ -70,13 +73,13 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
       const states = await s.dayStates(name, fromDay, toDay);
       const days = new Set([...(await s.days(name, fromDay, toDay)), ...states.keys()]);
       for (const day of [...days].sort()) {
-        const st = states.get(day) ?? { liveGeneration: 0, generations: [], reconciliations: [] };
+        const st = states.get(day) ?? { liveGeneration: 0, generations: [], reconciliations: [], streamRows: false };
         const sealed = isSealed(day, watermarks.get(name), ctx.reader.sealDelayMs, windowOf(ctx.registry, name));
         const rec = st.reconciliations.at(-1);
         if (!byDay.has(day)) byDay.set(day, []);
         byDay.get(day)!.push({
           pipeline: name, status: dayStatusOf({ sealed, liveGeneration: st.liveGeneration }), stream_reached: streamReached(day, watermarks.get(name)),
-          live_version: st.liveGeneration, versions: [0, ...st.generations],
+          live_version: st.liveGeneration, versions: versionsOfDay(st),
           reconciliation: rec ? { status: rec.status, version: rec.generation, at: isoMillis(rec.at) } : null,
         });
       }
@@ -96,8 +99,9 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
       const pipelines = [];
       for (const def of ctx.registry.pipelines) {
         const status = await s.store.status(def.name, day);
-        const [stored, switches, recs, defs] = await Promise.all([
+        const [stored, switches, recs, defs, streamDays] = await Promise.all([
           s.versions(def.name, day), s.switches(def.name, { day, limit: 1000 }), s.store.reconciliations(def.name, day), s.store.definitionVersionsByVersion(def.name, day),
+          s.streamDays(def.name, day, day),
         ]);
         const rec = currentReconciliation(recs);
         const lateEvents = late.find((l) => l.pipeline === def.name)?.n ?? 0;
@@ -110,7 +114,7 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
           pipeline: def.name, kind: def.kind, status: status.status, day_status: status.status, empty, stream_reached: streamReached(day, status.watermark), live_version: status.liveGeneration,
           watermark: isoOrNull(status.watermark), dirty_cells: status.dirty, late_delta: status.lateDelta,
           late_events: lateEvents,
-          versions: versionsOf(status, stored, switches, defs),
+          versions: versionsOf(status, streamDays.length > 0, stored, switches, defs),
           switches: switches.map((x) => ({ version: x.generation, previous: x.previous, reason: x.reason, at: isoMillis(x.at) })),
           reconciliation: rec ? reconciliationSummary(rec) : null, reconciliations: recs.length,
         });
@@ -181,14 +185,16 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
         const state = (await s.dayStates(def.name, day, day)).get(day);
         const live = state?.liveGeneration ?? 0;
         const from = a === 'live' ? live : a, to = b === 'live' ? live : b;
-        // A version the day never had is asked for by mistake: not an empty comparison.
-        const versions = [0, ...(state?.generations ?? [])];
+        // A version the day never had is asked for by mistake: not an empty comparison. Version 0 too, on a
+        // day the stream never wrote (backfilled into it): the default `from_version=realtime` says so.
+        const versions = versionsOfDay(state ?? { liveGeneration: 0, generations: [], streamRows: false });
         const prunedAt = state === undefined ? await s.store.prunedAt(def.name, day) : null;
         if (prunedAt !== null) throw prunedDay(`${def.name} ${day}`, prunedAt);
         const pruned = new Map((await s.versions(def.name, day)).filter((x) => x.status === 'pruned').map((x) => [x.generation, x]));
         for (const [parameter, v] of [['from_version', from], ['to_version', to]] as const) {
           if (pruned.has(v)) throw new ApiError(404, `version ${v} of ${def.name} ${day} was pruned by the store's retention (retentionVersions): its rows are gone`, { parameter, hint: `its versions with rows: ${versions.filter((x) => !pruned.has(x)).join(', ')} (GET /api/days/${day} lists them)` });
-          if (!versions.includes(v)) throw new ApiError(404, `${def.name} ${day} has no version ${v}`, { parameter, hint: `its versions: ${versions.join(', ')} (GET /api/days/${day} lists them)` });
+          const why = v === 0 ? ': the stream never wrote the day (its versions were recomputed from the archive, e.g. a pipeline added later and backfilled)' : '';
+          if (!versions.includes(v)) throw new ApiError(404, `${def.name} ${day} has no version ${v}${why}`, { parameter, hint: `its versions: ${versions.join(', ')} (GET /api/days/${day} lists them)` });
         }
         const rows = await s.compare(def.name, day, from, to, { onlyDifferent: q.only === 'different', limit: q.limit, ...(after ? { after: { windowStart: after[0], cell: after[1] } } : {}) });
         const last = rows.at(-1);
