@@ -60,7 +60,8 @@ function fieldTypesOf(def: PipelineDefinition, fields: string[]): Record<string,
 /** Where a default range ends: after the newest window (alert) of the pipeline; null: now. Read only when the range needs it. */
 /**
  * A version number no day of the range has is asked for by mistake: 404, as /compare answers, not an
- * empty page (version 0, the stream's, and `live` exist for every day).
+ * empty page. Version 0, the stream's, and `live` are read on every day: a day the stream never wrote
+ * (backfilled into) answers no row of version 0, and its `days[].version` says null (range-days.ts).
  */
 async function requireVersion(s: StoreSnapshot, def: PipelineDefinition, range: { from: number; to: number }, ver: 'live' | number): Promise<void> {
   if (ver === 'live' || ver === 0) return;
