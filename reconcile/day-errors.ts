@@ -16,12 +16,28 @@ export class UnexplainedDifferencesError extends ConcordError {
   }
 }
 
+/**
+ * Why the store holds no stream row of a day, when it knows before any replay (reconcile/stream-coverage.ts):
+ * `started_later`: the stream's first rows of the pipeline are of a later day (a pipeline added to the
+ * definitions after it); `not_reached`: the stream's watermark is still before the day.
+ */
+export type NoStreamRows = { kind: 'started_later'; firstDay: string } | { kind: 'not_reached'; watermark: number };
+
 /** The stream wrote no rows for a pipeline's day: there is nothing to reconcile (every cell would differ). */
 export class NoRealtimeRowsError extends ConcordError {
   readonly pipeline: string;
   readonly date: string;
-  constructor(pipeline: string, date: string) {
-    super(`no realtime rows for ${pipeline} on ${date}: stream it or reconcile only the others with --pipeline`, { domain: 'user' });
+  /** `why` known from the store (undefined: found by the replay, the stream missed the day): the advice fits it. */
+  constructor(pipeline: string, date: string, why?: NoStreamRows, archiveDir?: string) {
+    const backfill = `\`concord backfill --from ${date} --to ${date} --pipeline ${shellWord(pipeline)} --archive ${archiveDir === undefined ? 'DIR' : shellWord(archiveDir)}\``;
+    super(`no realtime rows for ${pipeline} on ${date}: ` + (
+      why === undefined ? 'stream it or reconcile only the others with --pipeline'
+      : why.kind === 'started_later'
+        // Streaming the day now would not make it the stream's record either: the replay is all there is.
+        ? `the stream's first rows of ${pipeline} are of ${why.firstDay} (a pipeline added to the definitions after ${date}): ` +
+          `there is no stream record of ${date} to reconcile; compute the day from the archive with ${backfill}`
+        : `the stream has not reached ${date} yet (its watermark of ${pipeline} is at ${new Date(why.watermark).toISOString()}): ` +
+          `reconcile the day once the stream has passed it, or compute it from the archive now with ${backfill}`), { domain: 'user' });
     this.pipeline = pipeline;
     this.date = date;
   }

@@ -17,6 +17,7 @@ import { noArchivedDay } from './no-archived-day.ts';
 import { DayRecomputedError, DefinitionChangedError, NoRealtimeRowsError, UnexplainedDifferencesError } from './day-errors.ts';
 import type { BackfillRequest } from './backfill-day.ts';
 import type { StreamQuarantine } from './stream-quarantine.ts';
+import { whyNoStreamRows, type StreamCoverageStore } from './stream-coverage.ts';
 
 export { dayRange } from './day-range.ts';
 export { DayRecomputedError, DefinitionChangedError, NoRealtimeRowsError, UnexplainedDifferencesError } from './day-errors.ts';
@@ -38,7 +39,7 @@ export interface DirtyCell {
  * What reconciliation and backfill need from the result store (the store implements it; see
  * store/). Kept this small so reconcile/ depends on a port, not on a database.
  */
-export interface ReconcileStore {
+export interface ReconcileStore extends StreamCoverageStore {
   /** The stream's own rows of a day (realtime and late-update, every revision or the latest). */
   realtimeResults(pipeline: string, date: string): Promise<ResultRecord[]>;
   /** Late events the workers recorded for the day's cells (`concord.late`, as ingested). */
@@ -147,6 +148,13 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
     store.contradictedCells(def.name, date),
     store.quarantinedEvents(def.schema.name, times.from, times.to),
   ]);
+  // Asked of the store before the replay: a day the stream never wrote, or has not reached, was replayed
+  // whole only to be refused after, with advice (stream it) that did not fit a pipeline added later. Not
+  // when the stream left verdicts on the day's events (late, quarantined, refused): it read the day, and
+  // the replay weighs them (a day refused whole leaves no row and no watermark in it).
+  const verdicts = lateLog.length > 0 || quarantined.length > 0;
+  const noStream = realtime.length === 0 && !verdicts && req.allowEmpty !== true ? await whyNoStreamRows(store, def, date) : undefined;
+  if (noStream !== undefined) throw new NoRealtimeRowsError(def.name, date, noStream, req.archiveDir);
   const given = definitionVersion(def);
   const stored = new Map<string, number>();
   for (const r of realtime) stored.set(r.definitionVersion, (stored.get(r.definitionVersion) ?? 0) + 1);

@@ -227,6 +227,7 @@ export class SqlResultStore implements ReconcileStore {
   }
   changesSince(seq: number, limit?: number): Promise<Change[]> { return this.reads.changesSince(seq, limit); }
   watermark(pipeline: string): Promise<number | null> { return this.reads.watermark(pipeline); }
+  firstStreamDay(pipeline: string): Promise<string | null> { return this.reads.firstStreamDay(pipeline); }
   /** Where the bounded run that last wrote `pipeline`'s stream rows ended its input (input-ends.ts); undefined: none did. */
   inputEnd(pipeline: string): Promise<InputEnd | undefined> { return readInputEnd(this.db, this.s, pipeline); }
   status(pipeline: string, day: string): Promise<DayStatus> { return this.reads.status(pipeline, day); }

@@ -1,0 +1,59 @@
+import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+import { pageViewsPerMinute } from '../../examples/seed.ts';
+import { concord } from '../fixtures/cli.ts';
+import { tempWorkspace } from '../fixtures/workspace.ts';
+
+// A day of a pipeline without stream rows, when the store already tells why: `reconcile --date` replayed
+// the whole day from the archive first and only then refused, advising to "stream it", which does not
+// fit a pipeline added to the definitions later (backfill computes such a day) nor a day the stream has
+// not reached. It now refuses before the replay, with advice for the case.
+const ws = tempWorkspace('concord-reconcile-no-stream-');
+afterAll(() => ws.cleanup());
+
+const P = pageViewsPerMinute.name;
+const M = 60_000;
+const DAY1 = '2026-11-23', DAY2 = '2026-11-24';
+const T1 = Date.UTC(2026, 10, 23, 10), T2 = Date.UTC(2026, 10, 24, 10);
+const clicks = (t0: number, tag: string) => [0, 1, 2, 20].map((m) => JSON.stringify({ event_id: `${tag}${m}`, ts: t0 + m * M, url: '/a', visitor_id: `v${m}` }));
+const timing = ['--max-out-of-orderness', '1s', '--allowed-lateness', '0s'];
+
+async function streamedAndArchived(streamed: string[], archived: string[]): Promise<{ store: string; archiveDir: string }> {
+  const store = `duckdb:${join(ws.dir, `${Math.random().toString(36).slice(2)}.duckdb`)}`;
+  const input = join(ws.dir, `stream-${Math.random().toString(36).slice(2)}.jsonl`);
+  const all = join(ws.dir, `archive-${Math.random().toString(36).slice(2)}.jsonl`);
+  await writeFile(input, streamed.join('\n') + '\n');
+  await writeFile(all, archived.join('\n') + '\n');
+  expect(concord(['stream', '--pipeline', P, '--input', input, '--output', `${input}.out`, '--store', store, ...timing]).code).toBe(0);
+  const archiveDir = join(ws.dir, `archive-${Math.random().toString(36).slice(2)}`);
+  expect(concord(['archive', '--schema', 'clicks', '--input', all, '--dir', archiveDir]).code).toBe(0);
+  return { store, archiveDir };
+}
+
+const reconcile = (store: string, archiveDir: string, date: string) =>
+  concord(['reconcile', '--date', date, '--archive', archiveDir, '--store', store, '--pipeline', P, '--report-dir', `${store.slice('duckdb:'.length)}.reports`, ...timing]);
+
+describe('reconcile --date of a day without stream rows, refused before the replay', () => {
+  it('a pipeline whose stream started on a later day (added to the definitions then): backfill is the advice', async () => {
+    const { store, archiveDir } = await streamedAndArchived(clicks(T2, 'd2-'), [...clicks(T1, 'd1-'), ...clicks(T2, 'd2-')]);
+    const r = reconcile(store, archiveDir, DAY1);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`no realtime rows for ${P} on ${DAY1}: the stream's first rows of ${P} are of ${DAY2} (a pipeline added to the definitions after ${DAY1})`);
+    expect(r.stderr).toContain(`concord backfill --from ${DAY1} --to ${DAY1} --pipeline ${P} --archive ${archiveDir}`);
+    expect(r.stderr).not.toContain('stream it');
+    // Refused before the replay: its progress line never came.
+    expect(r.stderr).not.toContain('replaying the day from the archive');
+    // The day the stream wrote is reconciled as before.
+    expect(reconcile(store, archiveDir, DAY2).code).toBe(0);
+  }, 120_000);
+
+  it('a day the stream has not reached yet: said so, with its watermark, before the replay', async () => {
+    const { store, archiveDir } = await streamedAndArchived(clicks(T1, 'd1-'), [...clicks(T1, 'd1-'), ...clicks(T2, 'd2-')]);
+    const r = reconcile(store, archiveDir, DAY2);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`no realtime rows for ${P} on ${DAY2}: the stream has not reached ${DAY2} yet (its watermark of ${P} is at 2026-11-23T`);
+    expect(r.stderr).toContain(`concord backfill --from ${DAY2} --to ${DAY2} --pipeline ${P}`);
+    expect(r.stderr).not.toContain('replaying the day from the archive');
+  }, 120_000);
+});
