@@ -106,6 +106,15 @@ export function streamReached(day: string, w: number | null | undefined): boolea
   return w !== undefined && w !== null && w >= dayStart(day);
 }
 
+/**
+ * Whether the pipeline's stream has passed `day`: its watermark `w` is at or past the end of the day's
+ * last window (`dayReach`), so every window of the day has fired. A report of a past day says so rather
+ * than the newest watermark, which is of another day (today's on a report of last week).
+ */
+export function streamPassed(day: string, w: number | null | undefined, window?: WindowSpec): boolean {
+  return w !== undefined && w !== null && w >= dayReach(day, window);
+}
+
 export function dayStatusOf(o: { sealed: boolean; liveGeneration: number }): DayStatusName {
   return o.sealed ? 'sealed' : o.liveGeneration > 0 ? 'reconciled' : 'provisional';
 }

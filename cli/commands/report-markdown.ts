@@ -10,6 +10,19 @@ function liveCells(p: DayReport<ReportRows>['pipelines'][number]): number {
 }
 
 /** The Markdown report as one text (`markdownPieces` joined). */
+/**
+ * Where the stream is against the report's day. The store's watermark is the pipeline's newest (of the
+ * day the stream is at): on a report of a past day it read as that day's ("watermark" of today on last
+ * week's report), so a day the stream has passed says so instead; one it is in, or not at yet, says the watermark.
+ */
+function streamAtDay(p: DayReport<ReportRows>['pipelines'][number]): string {
+  const w = p.status.watermark;
+  if (w === null) return 'watermark unknown';
+  if (p.stream_passed === true) return 'the stream has passed this day';
+  const at = new Date(w).toISOString();
+  return p.stream_reached === false ? `the stream has not reached this day: watermark ${at}` : `watermark ${at}`;
+}
+
 export async function toMarkdown(r: DayReport<ReportRows>, cells: boolean): Promise<string> {
   let text = '';
   for await (const piece of markdownPieces(r, cells)) text += piece;
@@ -51,7 +64,7 @@ async function* markdownLines(r: DayReport<ReportRows>, cells: boolean): AsyncIt
       out.push(`## ${mdCell(p.pipeline)}`, '', 'No data for this day: nothing was streamed into the store or reconciled for it.', '');
       continue;
     }
-    out.push(`## ${mdCell(p.pipeline)}`, '', `Day ${s.status} (watermark ${s.watermark === null ? 'unknown' : new Date(s.watermark).toISOString()}); live version ${s.liveGeneration}` +
+    out.push(`## ${mdCell(p.pipeline)}`, '', `Day ${s.status} (${streamAtDay(p)}); live version ${s.liveGeneration}` +
       `${s.liveGeneration !== 0 ? '' : s.generations.length > 0 ? ` (realtime: reconciled version ${s.generations.join(', ')} reverted)` : ' (realtime, not reconciled yet)'}; ${s.dirty} dirty cells, late-delta ${s.lateDelta}.`, '');
     const versions = Object.entries(p.definition_versions);
     // The pipeline as one shell word, in a code span no name can close: a name is the definitions' free text.

@@ -13,6 +13,7 @@ import type { StoredRow } from '../../store/rows.ts';
 import type { StoreReader } from '../../store/store-reader.ts';
 import type { SqlResultStore } from '../../store/sql-store.ts';
 import { previousVersionOf, type DayStatus } from '../../store/store-reads.ts';
+import { streamPassed, streamReached } from '../../store/day-status.ts';
 import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
@@ -37,6 +38,13 @@ export interface DayReport<Rows extends ReportRows = ReportRow[]> {
     empty: boolean;
     /** The newest reconciliation of the day, as stored. */
     reconciliation: DayReconciliation | null;
+    /**
+     * Where the stream is against this day (the store's watermark of the pipeline is its newest, of
+     * whatever day the stream is at): it reached the day's start (as the API's `stream_reached`), it
+     * passed the end of the day's last window. Absent in reports built without a store (tests).
+     */
+    stream_reached?: boolean;
+    stream_passed?: boolean;
     /** The definition versions of the live rows, with how many rows each (two: the day mixes definitions). */
     definition_versions: Record<string, number>;
     /** The version the definitions given compute. */
@@ -127,7 +135,9 @@ export const reportCommand: CommandSpec = {
           if (prunedAt !== null) pruned.push(`${def.name} (at ${new Date(prunedAt).toISOString()})`);
           else if (empty && !missing.includes(def.name)) noData.push(def.name);
           out.pipelines.push({
-            pipeline: def.name, status, empty, reconciliation: currentReconciliation(recs), definition_versions: Object.fromEntries(counted), definition_version: definitionVersion(def),
+            pipeline: def.name, status, empty,
+            stream_reached: streamReached(date, status.watermark), stream_passed: streamPassed(date, status.watermark, def.kind === 'windowed' ? def.window : undefined),
+            reconciliation: currentReconciliation(recs), definition_versions: Object.fromEntries(counted), definition_version: definitionVersion(def),
             headline: {
               kind: def.kind, liveProvenance: Object.fromEntries(provenance), ...(recs.at(-1)?.status === 'unchanged' ? { recheck: recs.at(-1)! } : {}),
               streamDefinitions: [...(byVersion.get(0)?.keys() ?? [])],

@@ -31,6 +31,11 @@ const digest = (bytes: Buffer) => ({ sha256: createHash('sha256').update(bytes).
  * field); without those lines the bytes are the golden ones, so nothing else changed.
  */
 const WATERMARK_AT = /,\n\s*"watermark_at": (?:null|"[^"]*")/g;
+/**
+ * json since 2026-12-07 (night): each pipeline also says where the stream is against the day
+ * (`stream_reached`, `stream_passed`, after `empty`); without those lines the bytes are the golden ones.
+ */
+const STREAM_AT_DAY = /\n\s*"stream_(?:reached|passed)": (?:true|false),/g;
 /** md since 2026-12-07: the report opens with the answer in words (`## In short`, up to the next heading). */
 const IN_SHORT = /## In short\n[\s\S]*?\n(?=## )/;
 const asBefore = (format: string, text: string) => {
@@ -39,8 +44,10 @@ const asBefore = (format: string, text: string) => {
     return Buffer.from(text.replace(IN_SHORT, ''), 'utf8');
   }
   if (format !== 'json') return Buffer.from(text, 'utf8');
-  expect(text.match(WATERMARK_AT)?.length ?? 0).toBe((JSON.parse(text) as { pipelines: unknown[] }).pipelines.length);
-  return Buffer.from(text.replace(WATERMARK_AT, ''), 'utf8');
+  const pipelines = (JSON.parse(text) as { pipelines: unknown[] }).pipelines.length;
+  expect(text.match(WATERMARK_AT)?.length ?? 0).toBe(pipelines);
+  expect(text.match(STREAM_AT_DAY)?.length ?? 0).toBe(2 * pipelines);
+  return Buffer.from(text.replace(WATERMARK_AT, '').replace(STREAM_AT_DAY, ''), 'utf8');
 };
 
 describe.each([
