@@ -112,16 +112,16 @@ async function reconcileStoredDay(v: Record<string, string | boolean | undefined
       if (Date.now() < finalAt) {
         process.stderr.write(`reconcile ${def.name} ${date}: note: its results are final at ${new Date(finalAt).toISOString()} (the day's last window ends ` +
           `then, plus B and L): a stream still running has windows of it open, compared now against a partial archive (they show as differences; run it again after)\n`);
-      } else {
-        const behind = await streamBehind(store, def, date);
-        if (behind) process.stderr.write(`reconcile ${def.name} ${date}: note: ${describeStreamBehind(behind)}\n`);
       }
+      // Said of the version a reconcile publishes: after it, since a day refused (no stream rows yet) publishes none.
+      const behind = Date.now() < finalAt ? undefined : await streamBehind(store, def, date);
       try {
         done.push(await reconcileDay({
           def, date, store, archiveDir: String(v.archive), jobId: String(v['job-id'] ?? `reconcile:${def.name}:${date}`), ownVersion: definitionVersion(registry.pipeline(def.name)),
           reportDir: String(v['report-dir'] ?? '.concord/reports'), storeName: storeIdentity(storeUrl(v)), ...(readAt === undefined ? {} : { readAt }), force: v.force === true,
           progress: ({ done: d, total, what }) => { process.stderr.write(`reconcile ${def.name} ${date} [${d}/${total}] ${what}\n`); },
         }));
+        if (behind) process.stderr.write(`reconcile ${def.name} ${date}: note: ${describeStreamBehind(behind)}\n`);
       } catch (error) {
         if (error instanceof DayRecomputedError) {
           process.stderr.write(`${error.message}\n`);
