@@ -1,5 +1,5 @@
 import { definitionVersion, type PipelineDefinition } from '../pipeline/definition.ts';
-import type { RejectionReasons } from './rejection-reasons.ts';
+import type { CommittedCounts } from './step-counts.ts';
 import { ConcordError, DefinitionError } from '../pipeline/errors.ts';
 import {
   CaughtUpWatch,
@@ -54,28 +54,8 @@ export interface KafkaWorkerOptions {
   upgradeFrom?: UpgradeFrom;
 }
 
-export interface WorkerStats {
+export interface WorkerStats extends CommittedCounts {
   records: number;
-  events: number;
-  deadLetters: number;
-  /** Where the first dead letter was and why (null: none). */
-  firstRejection: string | null;
-  /** Dead letters per reason (stream/rejection-reasons.ts), for the progress lines and the summary. */
-  rejectionReasons: RejectionReasons;
-  /** Events whose record is not keyed by the partition key field (worker-admission.ts misKeyed), and the first. */
-  misKeyed: number;
-  firstMisKeyed: string | null;
-  late: number;
-  /** Of those, per pipeline (each judges an event on its own). */
-  latePerPipeline: Record<string, number>;
-  /**
-   * Window assignments of its hopping pipelines skipped as late (StreamStats.lateWindowSkips): an event late
-   * for some of its windows counts once per such window, also when newer windows took it.
-   */
-  lateWindowSkips: number;
-  /** Rule events behind W but within the allowed lateness, evaluated on arrival (not in `late`; in the late topic, flagged). */
-  lateAccepted: number;
-  results: number;
   transactions: number;
   /** Transactions the broker refused because the group had moved on (KIP-447 fencing). */
   fenced: number;
