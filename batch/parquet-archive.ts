@@ -91,6 +91,8 @@ export class ParquetArchive {
     let rejected: JsonlWriter | undefined;
     let blank: JsonlWriter | undefined;
     let sourceName: string | undefined;
+    // The input is a whole source (its earlier files replaced), not appended lines nor a Kafka slice.
+    const wholeSource = options.mode === undefined || options.mode === 'replace-source';
     try {
       await makeArchiveFolder(work);
       db = await DuckDb.open(':memory:', { memoryLimit, tempDirectory: join(work, 'staging') });
@@ -110,8 +112,7 @@ export class ParquetArchive {
           sourceName = batch.source;
           // A file archived again keeps its place in arrival order (the replay's first delivery of an id,
           // reconcile's arrival order): with the rerun's own time it moved after every other source.
-          const whole = options.mode === undefined || options.mode === 'replace-source';
-          if (whole && options.ingestTime === undefined) ingest = (await this.earlierIngestTime(db, sourceName)) ?? ingest;
+          if (wholeSource && options.ingestTime === undefined) ingest = (await this.earlierIngestTime(db, sourceName)) ?? ingest;
         }
         for (let i = 0; i < batch.lines.length; i++) {
           const position = { source: batch.source, offset: offsetOf(batch, i) };
@@ -153,7 +154,7 @@ export class ParquetArchive {
       }
       const extend = options.mode === 'extend-source' ? (options.firstLine ?? 0) : undefined;
       stats.files = await this.writePartitions(db, work, names, sketched, options.mode === 'append' ? (options.stem ?? 'part') : undefined, options.onFiles, extend);
-      if (sourceName !== undefined && stats.files.length > 0) await recordDecimalScales(this.dir, schema, sourceName, options.mode === undefined || options.mode === 'replace-source');
+      if (sourceName !== undefined && stats.files.length > 0) await recordDecimalScales(this.dir, schema, sourceName, wholeSource);
       return stats;
     } catch (error) {
       if (error instanceof ConcordError) throw error;

@@ -184,8 +184,8 @@ export class ServeMetrics {
         if (newest !== null) {
           const toDay = dayOfMs(newest), fromDay = dayOfMs(newest - (STATUS_DAYS - 1) * DAY);
           const states = await s.dayStates(def.name, fromDay, toDay);
-          for (const day of new Set([...(await s.days(def.name, fromDay, toDay)), ...states.keys()])) {
-            days[dayStatusOf({ sealed: isSealed(day, t?.watermark, this.o.reader.sealDelayMs, windowOf(this.o.definitions, def.name)), liveGeneration: states.get(day)?.liveGeneration ?? 0 })]++;
+          for (const [day, st] of states) {
+            days[dayStatusOf({ sealed: isSealed(day, t?.watermark, this.o.reader.sealDelayMs, windowOf(this.o.definitions, def.name)), liveGeneration: st.liveGeneration })]++;
           }
         }
         const rec = last.find((r) => r.pipeline === def.name);

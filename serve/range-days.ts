@@ -1,6 +1,6 @@
 import type { PipelineDefinition } from '../pipeline/definition.ts';
 import { dayStatusOf, isSealed, streamReached, versionsOfDay } from '../store/day-status.ts';
-import type { DayState, StoreSnapshot, VersionSelector } from '../store/store-snapshot.ts';
+import { daysWithRows, type DayState, type StoreSnapshot, type VersionSelector } from '../store/store-snapshot.ts';
 import { DAY, dayOfMs, dayStartOf } from './params.ts';
 
 /**
@@ -28,11 +28,11 @@ export interface RangeDay {
   pruned_at?: string;
 }
 
-/** At most the 31 (+1) days of a range: a query of the day states and one of the days with rows, then one per day only for asOf and empty days. */
+/** At most the 31 (+1) days of a range: a query of the day states (the days with rows among them), then one per day only for asOf and empty days. */
 export async function rangeDays(s: StoreSnapshot, def: PipelineDefinition, range: { from: number; to: number }, version: VersionSelector, sealDelayMs: number): Promise<RangeDay[]> {
   const fromDay = dayOfMs(range.from), toDay = dayOfMs(Math.max(range.from, range.to - 1));
-  const [states, held, watermarks] = await Promise.all([s.dayStates(def.name, fromDay, toDay), s.days(def.name, fromDay, toDay), s.watermarks()]);
-  const withRows = new Set(held);
+  const [states, watermarks] = await Promise.all([s.dayStates(def.name, fromDay, toDay), s.watermarks()]);
+  const withRows = daysWithRows(states);
   const out: RangeDay[] = [];
   for (let t = dayStartOf(fromDay); t <= dayStartOf(toDay); t += DAY) {
     const date = dayOfMs(t);

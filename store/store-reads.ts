@@ -146,9 +146,7 @@ export class StoreReads {
 
   /** The first day the stream wrote rows of `pipeline` (version 0; a day retention pruned counts); null: none. */
   async firstStreamDay(pipeline: string): Promise<string | null> {
-    // (A store last written before retention existed has no `pruned_days` table, as in prunedAt.)
-    const table = await this.db.query(`SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'pruned_days'`, [this.s]);
-    const pruned = Number(table[0]?.n ?? 0) === 0 ? '' : ` UNION ALL SELECT min(day) FROM ${this.s}.pruned_days WHERE pipeline = $1`;
+    const pruned = !(await this.hasPrunedDays()) ? '' : ` UNION ALL SELECT min(day) FROM ${this.s}.pruned_days WHERE pipeline = $1`;
     const rows = await this.db.query(
       `SELECT min(day) AS day FROM (SELECT min(day) AS day FROM ${this.s}.result_rows WHERE pipeline = $1 AND generation = 0${pruned}) d`, [pipeline]);
     return rows[0]?.day === null || rows[0]?.day === undefined ? null : String(rows[0].day);
@@ -210,13 +208,18 @@ export class StoreReads {
     return !rows[0]?.held;
   }
 
+  /** A store last written before retention existed has no `pruned_days` table: nothing was pruned. */
+  private async hasPrunedDays(): Promise<boolean> {
+    const table = await this.db.query(`SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'pruned_days'`, [this.s]);
+    return Number(table[0]?.n ?? 0) > 0;
+  }
+
   /**
    * When the store's retention deleted the pipeline's day (epoch ms), null if it did not. A store last
    * written before retention existed has no `pruned_days` table: nothing was pruned.
    */
   async prunedAt(pipeline: string, day: string): Promise<number | null> {
-    const table = await this.db.query(`SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'pruned_days'`, [this.s]);
-    if (Number(table[0]?.n ?? 0) === 0) return null;
+    if (!(await this.hasPrunedDays())) return null;
     const rows = await this.db.query(`SELECT pruned_at FROM ${this.s}.pruned_days WHERE pipeline = $1 AND day = $2`, [pipeline, day]);
     return rows[0] ? Number(rows[0].pruned_at) : null;
   }

@@ -45,6 +45,10 @@ const RANK_SQL: Record<Exclude<TopRank, 'sum'>, string> = { max: 'max(v)', min: 
  * later and backfilled into it): day-status.ts `versionsOfDay` lists no version 0 for it.
  */
 export interface DayState { liveGeneration: number; generations: number[]; reconciliations: { status: string; generation: number | null; at: number }[]; streamRows: boolean }
+/** The days of `states` with rows: the stream's, or a stored version's (not only a reconciliation that published none). */
+export function daysWithRows(states: ReadonlyMap<string, DayState>): Set<string> {
+  return new Set([...states].filter(([, st]) => st.streamRows || st.generations.length > 0).map(([day]) => day));
+}
 export interface StoredLateEvent {
   pipeline: string; day: string; source: string; offset: number; evaluatedOnArrival: boolean; record: Record<string, unknown>;
   /** A rule's merge stage fed it out of the canonical order (LoggedLate.decidedAfterWakeup): at that clock. */
@@ -182,13 +186,6 @@ export class StoreSnapshot {
     return { first: num(r?.first), last: num(r?.last), rows: withCount ? Number(count[0]?.n ?? 0) : null };
   }
 
-  /** The UTC days in [fromDay, toDay] with stream rows or a stored version. */
-  async days(pipeline: string, fromDay: string, toDay: string): Promise<string[]> {
-    const versions = await this.q.query(`SELECT DISTINCT day FROM ${this.s}.day_versions WHERE pipeline = $1 AND day >= $2 AND day <= $3`, [pipeline, fromDay, toDay]);
-    const days = new Set([...(await this.streamDays(pipeline, fromDay, toDay)), ...versions.map((x) => String(x.day))]);
-    return [...days].sort();
-  }
-
   /** The UTC days in [fromDay, toDay] with rows of the stream's own version (0): an index skip-scan, one probe per day. */
   async streamDays(pipeline: string, fromDay: string, toDay: string): Promise<string[]> {
     const from = Date.parse(`${fromDay}T00:00:00.000Z`), to = Date.parse(`${toDay}T00:00:00.000Z`) + DAY;
@@ -270,7 +267,10 @@ export class StoreSnapshot {
     return new Map(rows.map((x) => [String(x.pipeline), Number(x.watermark)]));
   }
 
-  /** Per day of [fromDay, toDay]: the live version, the stored versions, the reconciliations (without their reports), whether it holds stream rows. */
+  /**
+   * Per day of [fromDay, toDay] the store knows of (stream rows, a version, a reconciliation): the live
+   * version, the stored versions, the reconciliations (without their reports), whether it holds stream rows.
+   */
   async dayStates(pipeline: string, fromDay: string, toDay: string): Promise<Map<string, DayState>> {
     const out = new Map<string, DayState>();
     const at = (d: unknown) => {

@@ -9,7 +9,6 @@ function liveCells(p: DayReport<ReportRows>['pipelines'][number]): number {
   return Object.values(p.definition_versions).reduce((a, b) => a + b, 0);
 }
 
-/** The Markdown report as one text (`markdownPieces` joined). */
 /**
  * Where the stream is against the report's day. The store's watermark is the pipeline's newest (of the
  * day the stream is at): on a report of a past day it read as that day's ("watermark" of today on last
@@ -23,6 +22,7 @@ function streamAtDay(p: DayReport<ReportRows>['pipelines'][number]): string {
   return p.stream_reached === false ? `the stream has not reached this day: watermark ${at}` : `watermark ${at}`;
 }
 
+/** The Markdown report as one text (`markdownPieces` joined). */
 export async function toMarkdown(r: DayReport<ReportRows>, cells: boolean): Promise<string> {
   let text = '';
   for await (const piece of markdownPieces(r, cells)) text += piece;

@@ -71,9 +71,7 @@ export function dayRoutes(app: FastifyInstance, ctx: ServeContext): void {
     const byDay = new Map<string, unknown[]>();
     for (const name of names) {
       const states = await s.dayStates(name, fromDay, toDay);
-      const days = new Set([...(await s.days(name, fromDay, toDay)), ...states.keys()]);
-      for (const day of [...days].sort()) {
-        const st = states.get(day) ?? { liveGeneration: 0, generations: [], reconciliations: [], streamRows: false };
+      for (const [day, st] of [...states].sort(([a], [b]) => (a < b ? -1 : 1))) {
         const sealed = isSealed(day, watermarks.get(name), ctx.reader.sealDelayMs, windowOf(ctx.registry, name));
         const rec = st.reconciliations.at(-1);
         if (!byDay.has(day)) byDay.set(day, []);
