@@ -59,7 +59,7 @@ export class RuleForwarder implements StreamOperator {
           watermark: toWire(w), source_watermark: toWire(own), event: fields,
         });
       }
-    }
+    } else this.emitter.filtered?.();
     // Every event moves the partition's W, filtered and late ones too.
     this.tracker.observe(position.source, ts);
   }

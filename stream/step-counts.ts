@@ -25,6 +25,8 @@ export class StepCounts {
   results = 0;
   /** Per pipeline, records written (results, and partials for the merge stage): the metric's events out. */
   readonly outPerPipeline = new Map<string, number>();
+  /** Per pipeline, valid events its `where` left out (the metric's events filtered: events in minus these is what it took). */
+  readonly filteredPerPipeline = new Map<string, number>();
 }
 
 /** The worker's totals a committed step adds to (its stats). */
@@ -58,6 +60,11 @@ export function countOut(step: StepCounts, pipeline: string): void {
   add(step.outPerPipeline, pipeline);
 }
 
+/** One more valid event that `pipeline`'s `where` left out. */
+export function countFiltered(step: StepCounts, pipeline: string): void {
+  add(step.filteredPerPipeline, pipeline);
+}
+
 /** One more skipped window assignment of `pipeline`; `hopping`: also in the summary's count. */
 export function countSkip(step: StepCounts, pipeline: string, hopping: boolean): void {
   add(step.skipsPerPipeline, pipeline);
@@ -83,6 +90,8 @@ export function addCommitted(totals: CommittedCounts, step: StepCounts): void {
 export function meterCommitted(metrics: ProcessMetrics, input: string, pipelines: readonly string[], step: StepCounts): void {
   for (const pipeline of pipelines) {
     if (step.events > 0) metrics.eventsIn(pipeline, step.events);
+    const filtered = step.filteredPerPipeline.get(pipeline) ?? 0;
+    if (filtered > 0) metrics.eventsFiltered(pipeline, filtered);
     const late = step.latePerPipeline[pipeline] ?? 0;
     if (late > 0) metrics.late(pipeline, late);
     const skips = step.skipsPerPipeline.get(pipeline) ?? 0;

@@ -9,7 +9,7 @@ import type { topicNames } from './kafka/topics.ts';
 import type { MergeMessage, PartialMessage } from './merge-messages.ts';
 import type { Emitter, StreamOperator } from './operators/index.ts';
 import { WindowedOperator } from './operators/windowed.ts';
-import { countOut, countSkip, StepCounts } from './step-counts.ts';
+import { countFiltered, countOut, countSkip, StepCounts } from './step-counts.ts';
 
 /**
  * What a stream worker's step will commit, as Kafka records: window and rule results (compacted
@@ -94,6 +94,7 @@ export class WorkerOutputs {
         this.late(pipelineIndex, l, {});
       },
       skipped: () => countSkip(this.pending, def.name, this.hopping[pipelineIndex]!),
+      filtered: () => countFiltered(this.pending, def.name),
       // Recorded too (flagged), so reconcile knows every event this worker judged late, not only the dropped ones.
       lateAccepted: (l) => {
         this.pending.lateAccepted++;

@@ -15,6 +15,8 @@ export interface Emitter {
   skipped?(record: LateRecord): void;
   /** Optional: a late rule event within the allowed lateness, evaluated once on arrival. */
   lateAccepted?(record: LateRecord): void;
+  /** Optional: a valid event the pipeline's `where` left out (not taken, never late). */
+  filtered?(): void;
 }
 
 /**
@@ -107,6 +109,7 @@ export abstract class EventTimeOperator implements StreamOperator {
     const w = this.tracker.current;
     // Dropped by `where`: not taken, not late, but the input's watermark still moves.
     if (this.keep === undefined || this.keep(event)) this.accept(event, position, ts, w);
+    else this.emitter.filtered?.();
     const next = this.tracker.observe(position.source, ts);
     if (next !== w) {
       this.changed = true;

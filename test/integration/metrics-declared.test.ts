@@ -27,11 +27,12 @@ async function series(m: PromProcessMetrics, name: string): Promise<Record<strin
 }
 
 describe('the counters each process will count are listed at 0 from its start', () => {
-  it('concord run: events in and out, late events per pipeline, dead letters per input', async () => {
+  it('concord run: events in, filtered and out, late events per pipeline, dead letters per input', async () => {
     const m = new PromProcessMetrics();
     new KafkaWorker({ pipelines: [pageViewsPerMinute], settings, workerId: 'declared', metrics: m });
     const p = 'pipeline="page_views_per_minute"';
     expect(await series(m, 'concord_events_in_total')).toEqual({ [p]: 0 });
+    expect(await series(m, 'concord_events_filtered_total')).toEqual({ [p]: 0 });
     expect(await series(m, 'concord_events_out_total')).toEqual({ [p]: 0 });
     expect(await series(m, 'concord_late_events_total')).toEqual({ [p]: 0 });
     expect(await series(m, 'concord_dead_letters_total')).toEqual({ 'input="clicks"': 0 });

@@ -53,4 +53,30 @@ describe('a stream worker\'s counts of a step', () => {
     expect(text).toContain('concord_late_events_total{pipeline="views_2m"} 1');
     expect(text).toContain('concord_events_in_total{pipeline="views_2m"} 4');
   });
+
+  it('count the events a pipeline\'s where left out (concord_events_filtered_total): its late ratio is over the events it took', async () => {
+    // 1 event in 10 is paid; of the 20 paid ones, 2 arrive after W passed their window's end (L = 0): 10% of
+    // what the pipeline took is late, 1% of what it was given.
+    const paid = parseDefinitions({
+      schemas: { orders: { time: 'ts', id: 'id', key: 'shop', fields: { id: 'string', ts: 'timestamp', shop: 'string', status: 'string' } } },
+      pipelines: { paid_1m: { input: 'orders', where: [['status', '=', 'paid']], key: ['shop'], window: { tumbling: '1m' }, aggregates: { n: 'count' }, max_out_of_orderness: '0s', allowed_lateness: '0s' } },
+    }, 'step-counts-filter.json').pipelinesOf('orders')[0]! as WindowedPipeline;
+    const outputs = new WorkerOutputs('partials', 'orders', [paid], [false], topicNames('step-counts.'), () => undefined);
+    const op = new WindowedOperator(paid, outputs.emitterFor(0, 0));
+    const events = Array.from({ length: 200 }, (_, i) => ({ id: `o${i}`, ts: 120_000 + i * 1_000, shop: 's1', status: i % 10 === 0 ? 'paid' : 'refunded' }));
+    events.push({ id: 'late1', ts: 5_000, shop: 's1', status: 'paid' }, { id: 'late2', ts: 6_000, shop: 's1', status: 'paid' });
+    events.forEach((e, offset) => op.process(e, { source: 'orders:0', offset }));
+    const { counts } = outputs.take();
+    counts.events = events.length;
+    const metrics = new PromProcessMetrics();
+    metrics.declare({ pipelines: [paid.name], inputs: ['orders'] });
+    meterCommitted(metrics, 'orders', [paid.name], counts);
+    const text = await metrics.registry.metrics();
+    const value = (name: string) => Number(new RegExp(`^${name}\\{pipeline="paid_1m"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+    const [eventsIn, filtered, late] = [value('concord_events_in_total'), value('concord_events_filtered_total'), value('concord_late_events_total')];
+    expect({ eventsIn, filtered, late }).toEqual({ eventsIn: events.length, filtered: events.filter((e) => e.status !== 'paid').length, late: 2 });
+    // ConcordLateEventsSpike's ratio (examples/prometheus/concord-alerts.yml): over 1% of the events taken.
+    expect(late / (eventsIn - filtered)).toBeGreaterThan(0.01);
+    expect(late / eventsIn).toBeLessThanOrEqual(0.01);
+  });
 });
