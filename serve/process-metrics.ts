@@ -109,7 +109,7 @@ export class PromProcessMetrics implements ProcessMetrics {
       collect() { this.reset(); const t = now(); for (const m of marks.values()) this.set({ pipeline: m.pipeline, partition: m.partition }, (t - m.w) / 1000); },
     });
     this.c = {
-      eventsIn: new client.Counter({ name: 'concord_events_in_total', help: 'Valid events received, per pipeline', labelNames: ['pipeline'], registers }),
+      eventsIn: new client.Counter({ name: 'concord_events_in_total', help: 'Valid events received, per pipeline (before its where: concord_events_filtered_total says how many that left out)', labelNames: ['pipeline'], registers }),
       eventsFiltered: new client.Counter({
         name: 'concord_events_filtered_total', labelNames: ['pipeline'], registers,
         help: 'Valid events the pipeline\'s where left out, per pipeline (of concord_events_in_total; never late): in minus filtered is what it took',
