@@ -4,6 +4,8 @@ import { parseDefinitions } from '../../pipeline/definitions-file.ts';
 import { PromProcessMetrics } from '../../serve/process-metrics.ts';
 import { topicNames } from '../../stream/kafka/topics.ts';
 import { WindowedOperator } from '../../stream/operators/windowed.ts';
+import { WatermarkTracker } from '../../pipeline/watermark.ts';
+import { RuleForwarder } from '../../stream/rule-merge-forwarder.ts';
 import { addCommitted, meterCommitted } from '../../stream/step-counts.ts';
 import { WorkerOutputs } from '../../stream/worker-outputs.ts';
 
@@ -78,5 +80,20 @@ describe('a stream worker\'s counts of a step', () => {
     // ConcordLateEventsSpike's ratio (examples/prometheus/concord-alerts.yml): over 1% of the events taken.
     expect(late / (eventsIn - filtered)).toBeGreaterThan(0.01);
     expect(late / eventsIn).toBeLessThanOrEqual(0.01);
+  });
+
+  it('count them for a rule merged across partitions too (its forwarder applies the where)', () => {
+    const rule = parseDefinitions({
+      schemas: { orders: { time: 'ts', id: 'id', key: 'shop', fields: { id: 'string', ts: 'timestamp', shop: 'string', city: 'string', status: 'string' } } },
+      pipelines: { paid_burst: { input: 'orders', where: [['status', '=', 'paid']], key: 'city', rule: { within: '5m', count: true, more_than: 3, output: 'n' } } },
+    }, 'step-counts-rule.json').pipelinesOf('orders')[0]!;
+    const outputs = new WorkerOutputs('partials', 'orders', [rule], [true], topicNames('step-counts.'), () => undefined);
+    const forwarded: unknown[] = [];
+    const fwd = new RuleForwarder(rule as never, 0, new WatermarkTracker(rule.watermark.maxOutOfOrderness), outputs.emitterFor(0, 0), (m) => forwarded.push(m));
+    const events = Array.from({ length: 12 }, (_, i) => ({ id: `o${i}`, ts: 1_000 * i, shop: `s${i}`, city: 'Oslo', status: i % 3 === 0 ? 'paid' : 'refunded' }));
+    events.forEach((e, offset) => fwd.process(e, { source: 'orders:0', offset }));
+    const { counts } = outputs.take();
+    expect({ filtered: counts.filteredPerPipeline.get('paid_burst'), forwarded: forwarded.length })
+      .toEqual({ filtered: events.filter((e) => e.status !== 'paid').length, forwarded: events.filter((e) => e.status === 'paid').length });
   });
 });
