@@ -1,4 +1,4 @@
-import { isFloatingRuleSum, type AggregateSpec } from '../pipeline/aggregates.ts';
+import { isFloatingAggregate, isFloatingRuleSum, type AggregateSpec } from '../pipeline/aggregates.ts';
 import type { NamedAggregate, PipelineDefinition, RulePipeline, WindowedPipeline } from '../pipeline/definition.ts';
 import { filterSql } from '../pipeline/filter.ts';
 import { windowStartAtOrBeforeSql } from '../pipeline/windows.ts';
@@ -41,6 +41,9 @@ export function whereSql(def: PipelineDefinition): string {
   return filterSql(def.where, (f) => fieldExpr(def, f), sqlLiteral);
 }
 
+/** The order the stream takes a source's events in: its deliveries' (a file's lines, a partition's offsets). */
+const DELIVERY_ORDER = ['_source', '_offset'] as const;
+
 /** The archive columns a windowed definition reads: keys, aggregated fields, aggregates' filter fields and stored hashes. */
 function columnsRead(def: WindowedPipeline): string[] {
   const cols = new Set<string>(def.key.map(quoteIdent));
@@ -49,6 +52,8 @@ function columnsRead(def: WindowedPipeline): string[] {
     const spec = a.aggregate;
     if (spec.kind === 'count') continue;
     if (spec.field !== def.schema.timeField) cols.add(quoteIdent(spec.field));
+    // A double sum adds in the stream's order, the deliveries' (aggregateSql).
+    if (isFloatingAggregate(spec, def.schema)) for (const c of DELIVERY_ORDER) cols.add(c);
     if (spec.kind === 'approx_distinct') {
       const { hi, lo } = hashColumns(spec.field);
       cols.add(hi);
@@ -82,8 +87,8 @@ export interface PairFilter {
 export function assignedSql(def: WindowedPipeline, source: string, extra: readonly string[] = [], skips?: WindowSkips, only?: PairFilter): string {
   const w = def.window;
   const filter = def.where.length > 0 ? ` WHERE ${whereSql(def)}` : '';
-  const carried = skips ? [...extra, '_source', '_offset'] : extra;
-  const read = `SELECT ${[...columnsRead(def), `${timeExpr(def)} AS ${TS}`, ...carried].join(', ')} FROM ${source}${filter}`;
+  const carried = skips ? [...extra, ...DELIVERY_ORDER] : extra;
+  const read = `SELECT ${[...new Set([...columnsRead(def), `${timeExpr(def)} AS ${TS}`, ...carried])].join(', ')} FROM ${source}${filter}`;
   const events = only ? only.events(read) : read;
   let pairs: string;
   const latest = windowStartAtOrBeforeSql(w, TS);
@@ -148,12 +153,15 @@ export function aggregateSql(spec: AggregateSpec, def: PipelineDefinition, filte
   const scale = unitScale(def.schema.fields[spec.field]);
   const scaled = (sql: string) => (scale === 1 ? sql : `(${sql})::DOUBLE / ${scale}`);
   const double = def.schema.fields[spec.field]?.kind === 'double';
-  const total = (sql: string) => (double ? sql : exactDoubleSql(sql));
+  // A double sum's last bits depend on the order of its additions (1e16 + 1 - 1e16 is 0, 1 + (1e16 - 1e16)
+  // is 1: no relative tolerance covers that), so it adds in the order the stream does, the deliveries'
+  // (a source's offsets: a file's lines, a partition's records), not DuckDB's order of files and threads.
+  const summed = double ? `sum(${col} ORDER BY ${DELIVERY_ORDER.join(', ')})${filter}` : exactDoubleSql(`sum(${col})${filter}`);
   switch (spec.kind) {
     case 'sum':
-      return scale === 1 ? total(`sum(${col})${filter}`) : `${total(`sum(${col})${filter}`)} / ${scale}`;
+      return scale === 1 ? summed : `${summed} / ${scale}`;
     case 'avg':
-      return `(${total(`sum(${col})${filter}`)})::DOUBLE / ((count(${col})${filter}) * ${scale})`;
+      return `(${summed})::DOUBLE / ((count(${col})${filter}) * ${scale})`;
     case 'min':
       return scaled(`min(${col})${filter}`);
     case 'max':
