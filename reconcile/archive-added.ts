@@ -1,19 +1,22 @@
 import { readArrivalOrder, type ArchivedEvent } from '../batch/archive-reader.ts';
 import type { DuckDb } from '../batch/duckdb.ts';
+import { archivedOffsetRange, sourceFilesAmong } from '../batch/source-files.ts';
 import { fieldsRead, type PipelineDefinition, type RulePipeline, type WindowedPipeline } from '../pipeline/definition.ts';
 import { compileFilter } from '../pipeline/filter.ts';
 import { eventPaneIdOf, eventWindowCellId, paneId } from '../pipeline/keys.ts';
 import { isoMillis } from '../pipeline/time.ts';
 import { assignWindows } from '../pipeline/windows.ts';
-import type { KeyValues } from '../schemas/results.ts';
+import { positionKey, type KeyValues } from '../schemas/results.ts';
 import type { LateEventRef } from './reconcile-report.ts';
 
 /**
- * The events of archive files written after a day's first reconcile: they reached the archive after the
- * stream's record of the day had been reconciled (late data archived from a file the stream never read,
- * which a backfill then added to the live version). Reconciling the day again compares the stream's
- * numbers with the whole archive: a cell whose realtime value is what the stream gives over the archive
- * without these events is `archive_added` (reconcile-windowed.ts, reconcile-rule.ts).
+ * The archived events the stream never read, which a day's reconcile may find in its cells: those of
+ * archive files written after the day's first reconcile (late data archived from a file the stream never
+ * read, which a backfill then added to the live version), and those at or past the stream's reach of
+ * their source (lines a file appended after the stream read it: store/stream-reach.ts), however many
+ * archivings brought them and whether or not one came after a reconcile. Reconciling the day compares
+ * the stream's numbers with the whole archive: a cell whose realtime value is what the stream gives over
+ * the archive without these events is `archive_added` (reconcile-windowed.ts, reconcile-rule.ts).
  */
 export interface ArchiveAdded {
   /** A DuckDB table `(_source, _offset)` of their deliveries. */
@@ -21,11 +24,29 @@ export interface ArchiveAdded {
   readonly events: readonly ArchivedEvent[];
 }
 
-/** Reads the events of `files` (archive paths) into `archive_added`; undefined when there are none. */
-export async function loadArchiveAdded(db: DuckDb, def: PipelineDefinition, dir: string, files: readonly string[]): Promise<ArchiveAdded | undefined> {
-  if (files.length === 0) return undefined;
+/** How far the stream read each source (offset after the last it read), and the archive files a reconcile looks at for what lies past it. */
+export interface BeyondReach {
+  readonly reach: ReadonlyMap<string, number>;
+  readonly among: readonly string[];
+}
+
+/**
+ * Reads the events of `files` (archive paths), and those of `beyond.among` at or past the stream's reach
+ * of their source, into `archive_added` (each delivery once); undefined when there are none. Of a reached
+ * source only the files holding an offset at or past its reach are opened (their names say their offsets).
+ */
+export async function loadArchiveAdded(db: DuckDb, def: PipelineDefinition, dir: string, files: readonly string[], beyond?: BeyondReach): Promise<ArchiveAdded | undefined> {
   const fields = [...new Set([...fieldsRead(def), def.schema.idField, def.schema.timeField])];
-  const events = await readArrivalOrder(dir, def.schema, { db, fields, files });
+  const events = files.length === 0 ? [] : await readArrivalOrder(dir, def.schema, { db, fields, files });
+  const seen = new Set(events.map((e) => positionKey(e.position)));
+  for (const [source, next] of beyond?.reach ?? []) {
+    const past = sourceFilesAmong(beyond!.among, [source]).filter((f) => (archivedOffsetRange(f)?.last ?? -1) >= next);
+    if (past.length === 0) continue;
+    for (const e of await readArrivalOrder(dir, def.schema, { db, fields, files: past, where: `_source = ${sqlString(source)} AND _offset >= ${Math.trunc(next)}` })) {
+      if (!seen.has(positionKey(e.position))) events.push(e);
+      seen.add(positionKey(e.position));
+    }
+  }
   if (events.length === 0) return undefined;
   await db.createTableFromColumns('archive_added_rows', [
     { name: '_source', type: 'VARCHAR', values: events.map((e) => e.position.source) },
@@ -34,6 +55,8 @@ export async function loadArchiveAdded(db: DuckDb, def: PipelineDefinition, dir:
   await db.run('CREATE OR REPLACE TEMP TABLE archive_added AS SELECT _source, _offset::BIGINT AS _offset FROM archive_added_rows');
   return { table: 'archive_added', events };
 }
+
+const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 /** An archived event as a difference lists it, without W: an added one the stream never read, a quarantined one met none. */
 export function addedRef(def: PipelineDefinition, e: ArchivedEvent): LateEventRef {

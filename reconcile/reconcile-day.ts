@@ -81,6 +81,11 @@ export interface ReconcileStore extends StreamCoverageStore {
   /** Archive files written after this instant are news to the day's live version; null: never reconciled. */
   archiveCheckedThrough?(pipeline: string, date: string): Promise<number | null>;
   setArchiveCheckedThrough?(pipeline: string, date: string, at: number): Promise<void>;
+  /**
+   * How far the stream read each source of the pipeline (offset after the last it read; store/stream-reach.ts):
+   * archived events past it are `archive_added`. Empty: no run recorded one (a store written before 2026-12-08).
+   */
+  streamReach?(pipeline: string): Promise<ReadonlyMap<string, number>>;
 }
 
 /**
@@ -171,6 +176,8 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   const firstPublished = await store.firstPublishedAt(def.name, date);
   // (A rule day's reach can be anywhere before the day: the reconcile lists the files of its reach itself.)
   const archiveAdded = firstPublished === null || def.kind === 'rule' ? [] : (await archiveFilesWrittenSince(def, req.archiveDir, date, firstPublished)).map((f) => f.path);
+  // Lines appended after the stream read its file, archived before or after the day's first reconcile.
+  const streamReach = await store.streamReach?.(def.name);
   const rule = def.kind === 'rule' ? {
     ...(firstPublished === null ? {} : { archiveAddedSince: firstPublished }),
     lateLogBefore: { from: range.from - 2 * def.rule.span, load: (a: number, b: number) => ruleLateEventsBetween(store, def, a, b) },
@@ -179,7 +186,7 @@ export async function reconcileDay(req: ReconcileDayRequest): Promise<DayReconci
   } : {};
   await step(1, 'replaying the day from the archive and attributing differences');
   const { report, replayed, readFrom } = await reconcileWithReplay({
-    ...(archiveAdded.length > 0 ? { archiveAdded } : {}), ...rule,
+    ...(archiveAdded.length > 0 ? { archiveAdded } : {}), ...(streamReach !== undefined && streamReach.size > 0 ? { streamReach } : {}), ...rule,
     ...(otherRun.length > 0 ? { otherRun } : {}), ...(quarantined.length > 0 ? { quarantined } : {}), storedRuns: true,
     def, realtime, archiveDir: req.archiveDir, lateLog, range, ...(dashboardRead ? { dashboardRead } : {}),
     progress: (stage) => step(1, `replaying the day and attributing differences: ${stage}`),

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { archiveFilesOfEventTimes } from '../batch/archive-layout.ts';
 import { archivedSources } from '../batch/archive-reader.ts';
 import type { DuckDb } from '../batch/duckdb.ts';
 import { readArchiveRecovering } from '../batch/archive-recovery.ts';
@@ -56,6 +57,12 @@ export interface ReconcileInput {
    * written after this instant (epoch ms): they can be anywhere in the archive before the day.
    */
   readonly archiveAddedSince?: number;
+  /**
+   * How far the stream read each source (the store's `stream_reach`: the offset after the last it read):
+   * archived events of the range at or past it were appended after the stream read the file, and are
+   * `archive_added` like those of `archiveAdded`, whenever they were archived. Used with the late log only.
+   */
+  readonly streamReach?: ReadonlyMap<string, number>;
   /**
    * Rules with `range` and `lateLog`: the log holds every late event with ts >= `from`; `load(a, b)` gives
    * the workers' late events with a <= ts < b, for the keys whose reach is older (a key quiet before the day).
@@ -154,7 +161,10 @@ async function run(input: ReconcileInput, withReplayed: boolean): Promise<{ repo
     const addedFiles = ruleDay && input.archiveAddedSince !== undefined
       ? await writtenAfter(ruleDay.files, input.archiveAddedSince)
       : input.archiveAdded?.filter((f) => present!.has(f));
-    const added = given && addedFiles ? await loadArchiveAdded(db, def, input.archiveDir, addedFiles) : undefined;
+    const reach = input.streamReach !== undefined && input.streamReach.size > 0 ? input.streamReach : undefined;
+    // Past the stream's reach: in the files of the range's events (a rule day: its reach), of the sources the stream read.
+    const beyond = reach && { reach, among: ruleDay?.files ?? (timeRanges ? await filesOfTimes(input.archiveDir, def, timeRanges) : await listArchiveFiles(input.archiveDir, def.schema)) };
+    const added = given && (addedFiles || beyond) ? await loadArchiveAdded(db, def, input.archiveDir, addedFiles ?? [], beyond) : undefined;
     // With the log, only the skipped windows of the day's cells are wanted: judged from the day's hours on.
     // Never over the added files: the stream never read them, so no W judged their events (judged as a
     // source of their own, an added event read as late for a window it was never counted in, with a
@@ -209,6 +219,11 @@ async function withoutFiles(files: readonly string[] | undefined, left: readonly
   if (left === undefined || left.length === 0) return files;
   const out = new Set(left.map((f) => resolve(f)));
   return (files ?? (await all())).filter((f) => !out.has(resolve(f)));
+}
+
+/** The archive files holding events of `ranges` (their event-time hours). */
+async function filesOfTimes(dir: string, def: PipelineDefinition, ranges: readonly { from: number; to: number }[]): Promise<string[]> {
+  return [...new Set((await Promise.all(ranges.map((r) => archiveFilesOfEventTimes(dir, def.schema, r)))).flat())];
 }
 
 /** The files of `files` modified after `since` (epoch ms): written later (files are written whole, never in place). */

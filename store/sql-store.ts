@@ -17,6 +17,7 @@ import { StoreReads, type Change, type DayStatus } from './store-reads.ts';
 import { refusePrunedDay, StoreRetention, type PruneDay, type RetentionPolicy } from './store-retention.ts';
 import { VerdictRetention, type PruneVerdicts } from './verdict-retention.ts';
 import { inputEnd, InputEndWrites, readInputEnd, type InputEnd } from './input-ends.ts';
+import { readStreamReach, writeStreamReach, type StreamReach } from './stream-reach.ts';
 import { advanceSinkOffset, readSinkOffsets, writeSinkOffsets, type SinkOffsets } from './sink-offsets.ts';
 import { createStoreTables } from './store-tables.ts';
 import { StreamWrites, type WriteOutcome } from './stream-writes.ts';
@@ -180,11 +181,13 @@ export class SqlResultStore implements ReconcileStore {
     offsets?: SinkOffsets;
     /** Pipelines whose bounded input ended with this batch. */
     ended?: ReadonlyMap<string, InputEnd>;
+    /** How far the stream read each source once this batch is in (stream-reach.ts). */
+    reach?: StreamReach;
   }): Promise<WriteOutcome & { late: number }> {
     const late = [...batch.late].filter(([, l]) => l.length > 0);
     const watermarks = [...batch.watermarks].filter(([, w]) => Number.isFinite(w));
     const quarantined = batch.quarantined ?? [], rejected = batch.rejected ?? [];
-    if (batch.results.length === 0 && late.length === 0 && watermarks.length === 0 && quarantined.length === 0 && rejected.length === 0 && (batch.offsets?.next.size ?? 0) === 0 && (batch.ended?.size ?? 0) === 0) return { applied: 0, diverted: 0, late: 0 };
+    if (batch.results.length === 0 && late.length === 0 && watermarks.length === 0 && quarantined.length === 0 && rejected.length === 0 && (batch.offsets?.next.size ?? 0) === 0 && (batch.ended?.size ?? 0) === 0 && (batch.reach?.size ?? 0) === 0) return { applied: 0, diverted: 0, late: 0 };
     return this.writing(async (tx) => {
       const out = batch.results.length > 0 ? await this.writes.results(tx, batch.results) : { applied: 0, diverted: 0 };
       const added = late.length > 0 ? await this.writes.lateEvents(tx, late.flatMap(([pipeline, entries]) => entries.map((l) => lateToStored(this.registry.pipeline(pipeline), l)))) : 0;
@@ -192,6 +195,7 @@ export class SqlResultStore implements ReconcileStore {
       await writeRejected(tx, this.s, rejected);
       for (const [pipeline, w] of watermarks) await this.writes.watermark(tx, pipeline, w);
       await writeSinkOffsets(tx, this.s, batch.offsets);
+      await writeStreamReach(tx, this.s, batch.reach, this.now());
       await this.inputEnds.write(tx, [...batch.results.map((r) => r.pipeline), ...late.map(([p]) => p), ...watermarks.map(([p]) => p)], batch.ended);
       return { ...out, late: added };
     });
@@ -230,6 +234,8 @@ export class SqlResultStore implements ReconcileStore {
   firstStreamDay(pipeline: string): Promise<string | null> { return this.reads.firstStreamDay(pipeline); }
   /** Where the bounded run that last wrote `pipeline`'s stream rows ended its input (input-ends.ts); undefined: none did. */
   inputEnd(pipeline: string): Promise<InputEnd | undefined> { return readInputEnd(this.db, this.s, pipeline); }
+  /** How far the stream read each source of `pipeline` (stream-reach.ts); empty: no run recorded one. */
+  streamReach(pipeline: string): Promise<Map<string, number>> { return readStreamReach(this.db, this.s, pipeline); }
   status(pipeline: string, day: string): Promise<DayStatus> { return this.reads.status(pipeline, day); }
   dayStatus(pipeline: string, day: string): Promise<'provisional' | 'sealed'> { return this.reads.dayStatus(pipeline, day); }
   dirtyCells(pipeline: string, day: string): Promise<DirtyCell[]> { return this.reads.dirtyCells(pipeline, day); }

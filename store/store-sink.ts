@@ -21,6 +21,8 @@ export class StoreSink {
   private watermarks = new Map<string, number>();
   /** Pipelines whose bounded input ended (`inputEnded`): written with the next batch, after its rows. */
   private ended = new Map<string, InputEnd>();
+  /** How far the stream read each source per pipeline since the last write (`reached`): written with the next one. */
+  private reach = new Map<string, Map<string, number>>();
   /** A Kafka sink's group and how far its reads are once what is buffered is written (sink-offsets.ts). */
   private offsets: { groupId: string; next: Map<string, Map<number, number>> } | undefined;
   /** The W last handed to a write per pipeline: a reported W at or below it is not written again. */
@@ -57,6 +59,17 @@ export class StoreSink {
     const partitions = this.offsets.next.get(topic) ?? new Map<number, number>();
     partitions.set(partition, Math.max(partitions.get(partition) ?? next, next));
     this.offsets.next.set(topic, partitions);
+  }
+
+  /**
+   * The stream read `source` for `pipeline` up to `next` (the offset after the last line it read), and
+   * every row it decided from those lines was handed to this sink: written with the next write, in the
+   * transaction of those rows (store/stream-reach.ts). Starts no write of its own.
+   */
+  reached(pipeline: string, source: string, next: number): void {
+    const sources = this.reach.get(pipeline) ?? new Map<string, number>();
+    sources.set(source, next);
+    this.reach.set(pipeline, sources);
   }
 
   lateEvent(record: LateRecord, evaluatedOnArrival: boolean, decidedAfterWakeup?: LoggedLate['decidedAfterWakeup']): void {
@@ -174,6 +187,7 @@ export class StoreSink {
     const quarantined = this.quarantined;
     const rejected = this.rejected;
     const ended = this.ended;
+    const reach = this.reach;
     const offsets: SinkOffsets | undefined = this.offsets;
     this.offsets = undefined;
     this.results = [];
@@ -181,6 +195,7 @@ export class StoreSink {
     this.quarantined = [];
     this.rejected = [];
     this.ended = new Map();
+    this.reach = new Map();
     this.watermarks = new Map();
     this.watermarkMoved = false;
     for (const [pipeline, w] of watermarks) this.watermarksWritten.set(pipeline, Math.max(this.watermarksWritten.get(pipeline) ?? w, w));
@@ -188,10 +203,11 @@ export class StoreSink {
     // One transaction: rows, then late events (their cells' days may have been reconciled), then W (seals days).
     let outcome: Awaited<ReturnType<SqlResultStore['writeBatch']>>;
     try {
-      outcome = await this.store.writeBatch({ results, late, watermarks, quarantined, rejected, ...(offsets ? { offsets } : {}), ...(ended.size > 0 ? { ended } : {}) });
+      outcome = await this.store.writeBatch({ results, late, watermarks, quarantined, rejected, ...(offsets ? { offsets } : {}), ...(ended.size > 0 ? { ended } : {}), ...(reach.size > 0 ? { reach } : {}) });
     } catch (error) {
       this.keep(results, late, watermarks, quarantined, rejected);
       for (const [pipeline, end] of ended) if (!this.ended.has(pipeline)) this.ended.set(pipeline, end);
+      for (const [pipeline, sources] of reach) for (const [source, next] of sources) if (!this.reach.get(pipeline)?.has(source)) this.reached(pipeline, source, next);
       if (offsets) for (const [topic, partitions] of offsets.next) for (const [p, next] of partitions) this.readTo(offsets.groupId, topic, p, next);
       throw error;
     }

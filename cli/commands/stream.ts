@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { definitionVersion, isHopping, withTiming, type PipelineDefinition } from '../../pipeline/definition.ts';
 import { presentCondition } from '../../pipeline/filter.ts';
@@ -8,6 +9,7 @@ import { readJsonlFile } from '../../sources/jsonl-file.ts';
 import { runStream } from '../../stream/runtime.ts';
 import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import { finalResults } from '../../reconcile/final-results.ts';
+import type { LineSource } from '../../sources/source.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
 import { Progress } from '../progress.ts';
@@ -72,9 +74,12 @@ export const streamCommand: CommandSpec = {
     const store = named ? await openStore(storeUrl(v), { registry }) : undefined;
     const daysWritten = new MixedDaysWatch();
     const sink = store ? new StoreSink(store) : undefined;
+    // How far this run read its file, kept with the rows decided up to there (store/stream-reach.ts): a
+    // reconcile tells the lines appended after it from those the stream read. Stdin or a pipe has no name across runs.
+    const reach = sink && statSync(String(v.input), { throwIfNoEntry: false })?.isFile() === true ? { source: '', next: 0 } : undefined;
     const stats = await runStream({
       pipelines: [def],
-      source: readJsonlFile(String(v.input)),
+      source: reach ? reachOf(readJsonlFile(String(v.input)), reach) : readJsonlFile(String(v.input)),
       onResult: (r) => {
         if (sink) daysWritten.wrote(r);
         sink?.result(r);
@@ -92,6 +97,7 @@ export const streamCommand: CommandSpec = {
       },
       afterBatch: async (s) => {
         progress.update(s.lines, `${s.deadLetters} rejected, ${s.late} late`);
+        if (reach) sink?.reached(def.name, reach.source, reach.next);
         await Promise.all([out.maybeFlush(), late?.maybeFlush(), dlq?.maybeFlush(), sink?.afterBatch(s.inputWatermarks)]);
         await sink?.checkpointIfDue(); // after the commit, not inside it
       },
@@ -171,6 +177,15 @@ export const streamCommand: CommandSpec = {
     return 0;
   },
 };
+
+/** `source` telling `reach`, as each batch is handed on, its source and the offset after its last line (the batch is processed before the next is asked for). */
+async function* reachOf(source: LineSource, reach: { source: string; next: number }): LineSource {
+  for await (const batch of source) {
+    const last = batch.offsets ? batch.offsets.at(-1) : batch.firstOffset + batch.lines.length - 1;
+    if (last !== undefined) Object.assign(reach, { source: batch.source, next: last + 1 });
+    yield batch;
+  }
+}
 
 /** The skipped window assignments of a hopping pipeline, a line under the summary ('' for other pipelines or none). */
 function hoppingSkipsLine(def: PipelineDefinition, skips: number): string {
