@@ -47,7 +47,7 @@ const CAUSE_WORDS: Record<Cause, string> = {
   future_timestamp: 'events quarantined for a timestamp too far ahead of their arrival',
   parse_reject: 'events refused for a malformed field',
   archive_gap: 'events missing from the archive',
-  archive_added: 'events archived after the day\'s first reconcile, which the stream never read',
+  archive_added: 'events archived after the day\'s first reconcile, or appended to their file after the stream read it, which the stream never read',
   other_run: 'the stored value is one input\'s alone: another run over other input of the same windows, or a file only archived, is missing from it',
   mis_keyed: 'counted per partition over a topic not keyed by the schema\'s key field',
   unexplained: 'no cause found',

@@ -24,7 +24,8 @@ import type { Duplicates } from './evidence.ts';
  *   quarantined (a file streamed first and archived later; the stream's dead letters name them);
  * - parse_reject: records the pipeline rejected (dead letters) belong to the cell;
  * - archive_gap: the archive misses offsets of a source that are neither archived nor rejected;
- * - archive_added: events of archive files written after the day's first reconcile, which the stream
+ * - archive_added: events of archive files written after the day's first reconcile, or at or past the
+ *   stream's reach of their source (lines a file appended after the stream read it), which the stream
  *   never read (late data that reached only the archive; a backfill added them): the realtime value is
  *   what the stream gives over the archive without them;
  * - other_run: another run over other input of the same windows wrote rows the store refused (it kept the

@@ -139,7 +139,7 @@ export async function reconcileWindowed(
     else {
       const id = cellKey((row.rt ?? row.rp)!);
       let { cause, events } = causeOf(attribute, fallback, id, row.rt, row.rp, row.sh);
-      // Events the stream never read (archived after the day's first reconcile): explained by them
+      // Events the stream never read (archived after the day's first reconcile, or past its reach): explained by them
       // when the stream's value is what it gives without them.
       const addedHere = addedEvents?.get(id);
       if ((cause === 'unexplained' || cause === 'missing_window') && addedHere && sameValue(row.rt, row.sha)) {
