@@ -74,6 +74,41 @@ describe('reconcile after a grown file was archived more than once since the str
   });
 });
 
+// A rule: users new in the lines appended after the stream read the file raise alerts the stream never
+// saw (each user's country changes with each of its transactions: more than 3 within 10 minutes).
+describe('a rule day of a grown file archived twice after the stream read it', () => {
+  it('names every alert only the appended lines raise archive_added', () => {
+    const dir = join(ws.dir, 'rule');
+    mkdirSync(dir);
+    const input = join(dir, 'day.jsonl'), archive = join(dir, 'archive'), reports = join(dir, 'reports'), store = `duckdb:${join(dir, 'store.duckdb')}`;
+    const COUNTRIES = ['DE', 'FR', 'IT', 'ES', 'NL'];
+    // 40 users in the first 600 lines, 40 others in the lines after; one transaction every 3 s.
+    const txns = (from: number, to: number) => Array.from({ length: to - from }, (_, j) => from + j).map((i) => `${JSON.stringify({
+      txn_id: `t${i}`, ts: new Date(T0 + i * 3000).toISOString(), user_id: `u${i < 600 ? i % 40 : 40 + (i % 40)}`, country: COUNTRIES[Math.floor(i / 40) % 5], amount: '1.00',
+    })}\n`).join('');
+    const archiveIt = () => concordOk(['archive', '--schema', 'transactions', '--input', input, '--dir', archive]);
+    writeFileSync(input, txns(0, 600));
+    concordOk(['stream', '--pipeline', 'fraud_multi_country', '--input', input, '--output', join(dir, 'out.jsonl'), '--store', store]);
+    archiveIt();
+    appendFileSync(input, txns(600, 900));
+    archiveIt();
+    appendFileSync(input, txns(900, 1200));
+    archiveIt();
+    const r = concord(['reconcile', '--date', DAY, '--pipeline', 'fraud_multi_country', '--archive', archive, '--store', store, '--report-dir', reports]);
+    expect(r.code, r.stderr).toBe(0);
+    // Counted from the raw lines: a user's country changes with each of its transactions (2 min apart), so
+    // every user passes 3 countries within 10 minutes and stays so: one alert per user, as the stream
+    // raised for the users it read; the alerts the archive adds are the users only appended lines hold.
+    const users = (from: number, to: number) => new Set(readFileSync(input, 'utf8').split('\n').filter((l) => l !== '').slice(from, to).map((l) => (JSON.parse(l) as { user_id: string }).user_id));
+    const read = users(0, 600);
+    const added = [...users(600, 1200)].filter((u) => !read.has(u)).length;
+    const streamed = readFileSync(join(dir, 'out.jsonl'), 'utf8').split('\n').filter((l) => l !== '').length;
+    const report = (JSON.parse(readFileSync(join(reports, DAY, 'fraud_multi_country.json'), 'utf8')) as { report: Report }).report;
+    expect([streamed, added]).toEqual([read.size, 40]);
+    expect(report).toMatchObject({ different: added, unexplained: 0, causes: { archive_added: added } });
+  });
+});
+
 // Any order of growing, archiving and reconciling after the stream read the file: no reconcile leaves a
 // difference unexplained, and each names every cell the archived appended lines reach archive_added. The
 // stream runs as the CLI (what writes the reach); archivings and reconciles in this process, as their commands do.
