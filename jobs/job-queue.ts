@@ -187,7 +187,11 @@ export class ConcordJobs {
    * news after a backfill ran makes a new one.
    */
   async enqueueBackfill(from: string, to: string, pipeline: string | undefined, pending: (pipeline: string, dates: readonly string[]) => Promise<Map<string, number>>, store?: string): Promise<Job<JobData>[]> {
-    const dates = datesBetween(from, to);
+    return this.enqueueBackfillOf(datesBetween(from, to), pipeline, pending, store);
+  }
+
+  /** `enqueueBackfill` of some dates (oldest first), not a range: the nightly run's own and its window's reconciled days. */
+  async enqueueBackfillOf(dates: readonly string[], pipeline: string | undefined, pending: (pipeline: string, dates: readonly string[]) => Promise<Map<string, number>>, store?: string): Promise<Job<JobData>[]> {
     const jobs: Job<JobData>[] = [];
     for (const p of this.pipelines(pipeline)) {
       const dirty = await pending(p, dates);

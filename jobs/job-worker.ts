@@ -144,6 +144,10 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
       const now = (options.now ?? Date.now)();
       const maxDays = options.nightlyCatchUpDays ?? envNumber('CONCORD_NIGHTLY_CATCHUP_DAYS', 31, { integer: true, min: 1, unit: 'days' });
       const groups = new Map<string, { dates: string[]; considered: string[]; pipelines: string[] }>(); // one per plan
+      // Per pipeline, the dates its backfills look at: the run's own and every day of its window the store
+      // holds a reconciled version of (late data of an earlier night, e.g. the day before yesterday's
+      // events arriving today, is backfilled by the next run, not only when a missed day sits before it).
+      const backfillDates = new Map<string, string[]>();
       for (const p of options.pipelines) {
         const run: NightlyRun = { at, now, timeZone: job.data.timeZone ?? 'UTC', ...(job.data.cron ? { cron: job.data.cron } : {}), ...(finalAt ? { finalAt: (d: string) => finalAt(p, d) } : {}), ...(through.has(p) ? { through: through.get(p)! } : {}), maxDays };
         const plan = planNightly(run);
@@ -156,6 +160,7 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
         if (sp.reconciled.length > 0) log(`nightly: ${p}: ${sp.reconciled.join(', ')} already reconciled in the store: not enqueued again`);
         const unarchived = nights?.unarchived.filter((d) => !sp.considered.includes(d)) ?? [];
         if (unarchived.length > 0) log(`nightly: ${p}: ${unarchived.join(', ')} not reconciled, but the archive holds no event of it: archive it, then \`concord jobs enqueue --date D --pipeline ${shellWord(p)}\``);
+        backfillDates.set(p, [...new Set([...sp.considered, ...(nights?.done ?? [])])].sort());
         const key = `${sp.dates.join(' ')}|${sp.considered[0]}|${sp.considered.at(-1)}`;
         const group = groups.get(key) ?? { dates: sp.dates, considered: sp.considered, pipelines: [] };
         group.pipelines.push(p);
@@ -171,8 +176,11 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
         const jobs = (await Promise.all(of.flatMap((p) => dates.map((d) => fanOut!.enqueueReconcile(d, p, false, { waitForStream: true, ...(options.store === undefined ? {} : { store: options.store }) }))))).flat();
         if (dates.length > 0) log(`nightly: enqueued reconcile of ${dates.join(', ')}${groups.size === 1 ? '' : ` for ${pipelines.join(', ')}`} (${jobs.map((j) => j.id).join(', ')})`);
         // A day reconciled before (its reconcile job id ran already, or the store holds its version) with news since: a backfill redoes exactly those cells.
-        const backfills = pending ? (await Promise.all(of.map((p) => fanOut!.enqueueBackfill(considered[0]!, considered.at(-1)!, p, pending, options.store)))).flat() : [];
-        if (backfills.length > 0) log(`nightly: ${considered.join(', ')} has dirty cells or archive files written after its last reconcile: enqueued ${backfills.map((j) => j.id).join(', ')}`);
+        const backfills = pending ? (await Promise.all(pipelines.map((p) => fanOut!.enqueueBackfillOf(backfillDates.get(p) ?? considered, p, pending, options.store)))).flat() : [];
+        if (backfills.length > 0) {
+          const days = [...new Set(backfills.map((j) => j.data.date!))].sort();
+          log(`nightly: ${days.join(', ')} ${days.length === 1 ? 'has' : 'have'} dirty cells or archive files written after ${days.length === 1 ? 'its' : 'their'} last reconcile: enqueued ${backfills.map((j) => j.id).join(', ')}`);
+        }
         enqueued.push(...[...jobs, ...backfills].map((j) => String(j.id)));
       }
       // Recorded once the night's jobs are enqueued: a run that failed before takes the same dates again.
