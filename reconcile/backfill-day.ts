@@ -1,3 +1,4 @@
+import { archiveFilesOfEventTimes } from '../batch/archive-layout.ts';
 import type { DuckDb } from '../batch/duckdb.ts';
 import { replay } from '../batch/replay.ts';
 import type { WindowCell } from '../batch/replay-cells.ts';
@@ -91,6 +92,9 @@ export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary
   // An archive without the day (a worker's --archive naming another folder) replays every dirty cell to
   // nothing: they were consumed unchanged ("0 of N changed") and the news they stood for was lost.
   if (!(await archiveHoldsDay(def, req.archiveDir, date))) throw await noArchivedDay(date, req.archiveDir);
+  // The day's check passes on the next day's first hours alone (hopping windows reach past midnight): a
+  // day folder missing beside the next day's replayed the cells inside it to nothing, consumed unchanged.
+  if (def.kind === 'windowed' && (await windowsWithoutArchive(def, req.archiveDir, date, dirty)) > 0) throw await noArchivedDay(date, req.archiveDir);
   await step(1, `replaying the archive for ${dirty.length} dirty cells (${fromArchive} from archive files added after the reconcile)`);
   let rows: ResultRecord[];
   let read: TimeRange[];
@@ -117,6 +121,27 @@ export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary
   summary.changed = (await store.upsertBackfill(def.name, date, rows, dirty, { jobId: req.jobId, progress: (what) => step(Math.min(++n, 4), what) })).changed;
   await step(total, `backfilled: ${summary.changed} of ${dirty.length} dirty cells changed`);
   return summary;
+}
+
+/**
+ * How many of the dirty cells' windows no archived event-time hour overlaps (an hour folder with a
+ * Parquet file): the archive does not hold those windows, whatever it holds of the day's reach.
+ */
+async function windowsWithoutArchive(def: WindowedPipeline, archiveDir: string, date: string, dirty: readonly WindowCell[]): Promise<number> {
+  const hours = new Set<number>();
+  for (const f of await archiveFilesOfEventTimes(archiveDir, def.schema, eventTimesOfDay(def, date))) {
+    const m = /dt=(\d{4}-\d{2}-\d{2})[\\/]hour=(\d{2})[\\/]/.exec(f);
+    if (m) hours.add(Date.parse(`${m[1]}T${m[2]}:00:00.000Z`));
+  }
+  const HOUR = 3_600_000;
+  let bare = 0;
+  for (const start of new Set(dirty.map((d) => d.windowStart))) {
+    const first = Math.floor(start / HOUR) * HOUR;
+    let held = false;
+    for (let h = first; h < start + def.window.size && !held; h += HOUR) held = hours.has(h);
+    if (!held) bare++;
+  }
+  return bare;
 }
 
 /**
