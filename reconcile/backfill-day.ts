@@ -50,13 +50,25 @@ export function revertedDayMessage(pipeline: string, date: string): string {
  * it). Returns the cells marked. The nightly job may call this before `backfillDay`.
  */
 export async function detectArchiveChanges(def: PipelineDefinition, date: string, store: ReconcileStore, archiveDir: string): Promise<number> {
-  if (!store.archiveCheckedThrough || !store.markDirty || !store.setArchiveCheckedThrough) return 0;
+  const found = await markArchiveChanges(def, date, store, archiveDir);
+  await found.advance();
+  return found.cells;
+}
+
+/**
+ * `detectArchiveChanges` whose check moves forward only when `advance` is called: a backfill refused
+ * for an archive that does not hold the day (another --archive, the day's folder away) leaves it, so the
+ * files it could not see are still news when the archive is back (before 2026-12-08 the refused attempt
+ * moved it past them and their archive-only late data was never backfilled).
+ */
+async function markArchiveChanges(def: PipelineDefinition, date: string, store: ReconcileStore, archiveDir: string): Promise<{ cells: number; advance: () => Promise<void> }> {
+  const none = { cells: 0, advance: async () => undefined };
+  if (!store.archiveCheckedThrough || !store.markDirty || !store.setArchiveCheckedThrough) return none;
   const since = await store.archiveCheckedThrough(def.name, date);
-  if (since === null) return 0;
+  if (since === null) return none;
   const changes = await archiveChangedSince(def, archiveDir, date, since);
   await store.markDirty(def.name, changes.cells, 'archive_added');
-  await store.setArchiveCheckedThrough(def.name, date, changes.listedAt);
-  return changes.cells.length;
+  return { cells: changes.cells.length, advance: async () => store.setArchiveCheckedThrough!(def.name, date, changes.listedAt) };
 }
 
 /**
@@ -82,19 +94,23 @@ export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary
   const others = new Map([...(await store.definitionVersions(def.name, date))].filter(([v]) => v !== given));
   if (others.size > 0) throw new DefinitionChangedError(def.name, date, given, others, 'backfill', { archiveDir: req.archiveDir, ...(req.ownVersion === undefined ? {} : { own: req.ownVersion }) });
   await step(0, 'looking for archive files written after the day\'s last reconcile');
-  const fromArchive = await detectArchiveChanges(def, date, store, req.archiveDir);
+  const found = await markArchiveChanges(def, date, store, req.archiveDir);
+  const fromArchive = found.cells;
   const dirty = await store.dirtyCells(def.name, date);
   const summary: BackfillSummary = { pipeline: def.name, date, dirty: dirty.length, recomputed: 0, changed: 0, fromArchive };
+  // An archive without the day (a worker's --archive naming another folder) replays every dirty cell to
+  // nothing: they were consumed unchanged ("0 of N changed") and the news they stood for was lost.
+  const held = await archiveHoldsDay(def, req.archiveDir, date);
   if (dirty.length === 0) {
+    if (held) await found.advance();
     await step(total, 'no dirty cells: nothing to recompute');
     return summary;
   }
-  // An archive without the day (a worker's --archive naming another folder) replays every dirty cell to
-  // nothing: they were consumed unchanged ("0 of N changed") and the news they stood for was lost.
-  if (!(await archiveHoldsDay(def, req.archiveDir, date))) throw await noArchivedDay(date, req.archiveDir);
+  if (!held) throw await noArchivedDay(date, req.archiveDir);
   // The day's check passes on the next day's first hours alone (hopping windows reach past midnight): a
   // day folder missing beside the next day's replayed the cells inside it to nothing, consumed unchanged.
   if (def.kind === 'windowed' && (await windowsWithoutArchive(def, req.archiveDir, date, dirty)) > 0) throw await noArchivedDay(date, req.archiveDir);
+  await found.advance();
   await step(1, `replaying the archive for ${dirty.length} dirty cells (${fromArchive} from archive files added after the reconcile)`);
   let rows: ResultRecord[];
   let read: TimeRange[];

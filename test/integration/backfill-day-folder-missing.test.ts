@@ -18,7 +18,9 @@ import { streamLines } from '../fixtures/run-both.ts';
 // a hopping 1 h window every 15 min reaches 00:45 of the next day, so the day's check ("events that can
 // fall into its cells") found the next day's hour 00 and passed. The backfill then replayed the dirty
 // cells of the day's own windows to nothing and consumed them unchanged (a walk, 2026-12-08: 73 of 76
-// dirty cells, the job "completed"); their news was lost when the folder came back.
+// dirty cells, the job "completed"); their news was lost when the folder came back. And the refused
+// attempt moved the day's archive check past the files it could not see: archive-only late data of the
+// day was no news once the folder was back.
 const { ws, schemas, backends } = storeBackends();
 const M = 60_000, H = 60 * M;
 const D0 = Date.parse(`${DAY}T00:00:00Z`);
@@ -42,6 +44,8 @@ describe.each(backends)('a backfill whose day folder is missing beside the next 
     await reconcileDay({ def: hourly, date: DAY, store, archiveDir: dir, jobId: 'r1' });
     // A late event of 10:07 after the reconcile, read by the stream (its four windows dirty) and archived.
     await new ParquetArchive(dir, clicksSchema).write(memoryBatches('file:late.jsonl', [click('late', D0 + 10 * H + 7 * M)], 1000));
+    // And one of 14:07 that reached the archive only (no stream record of it): news while the day's folder is there.
+    await new ParquetArchive(dir, clicksSchema).write(memoryBatches('file:late-archive.jsonl', [click('only', D0 + 14 * H + 7 * M)], 1000));
     await store.markDirty(hourly.name, [9 * 60 + 15, 9 * 60 + 30, 9 * 60 + 45, 10 * 60].map((m) => ({ day: DAY, windowStart: D0 + m * M, key: {} })), 'late_after_reconcile');
     const day = join(dir, 'clicks', `dt=${DAY}`);
     await rename(day, `${day}.away`);
@@ -52,9 +56,11 @@ describe.each(backends)('a backfill whose day folder is missing beside the next 
     expect(await store.dirtyCells(hourly.name, DAY)).toHaveLength(4);
     await rename(`${day}.away`, day);
     const done = await backfillDay({ def: hourly, date: DAY, store, archiveDir: dir, jobId: 'bf2' });
-    expect(done).toMatchObject({ dirty: 4, recomputed: 4, changed: 4 });
+    // The refused attempt did not move the day's archive check past the files it could not see.
+    expect(done).toMatchObject({ dirty: 8, recomputed: 8, changed: 8 });
     const views = new Map((await store.current(hourly.name, DAY)).map((r) => [(r.windowStart - D0) / M, Number(r.values.views)]));
     expect([9 * 60 + 15, 9 * 60 + 30, 9 * 60 + 45, 10 * 60].map((m) => views.get(m))).toEqual([3, 3, 3, 3]);
+    expect([13 * 60 + 15, 13 * 60 + 30, 13 * 60 + 45, 14 * 60].map((m) => views.get(m))).toEqual([1, 1, 1, 1]);
     expect(await store.dirtyCells(hourly.name, DAY)).toEqual([]);
   });
 });
