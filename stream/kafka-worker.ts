@@ -138,7 +138,7 @@ export class KafkaWorker {
       const pipelines = options.pipelines.map((p) => ({ name: p.name, version: definitionVersion(p) }));
       this.groupDrain = new GroupDrain({ settings: options.settings, watermarks: this.names.watermarks, groupId: this.groupId, topic: this.topic, pipelines, workerId: options.workerId, log: (line) => this.log(line) });
     }
-    this.outputs = new WorkerOutputs(this.names.partials(this.schema, this.groupId), this.schema, options.pipelines, merged, this.names, (p, i) => this.partitions.get(p)?.operators[i], options.metrics);
+    this.outputs = new WorkerOutputs(this.names.partials(this.schema, this.groupId), this.schema, options.pipelines, merged, this.names, (p, i) => this.partitions.get(p)?.operators[i], options.metrics, (p) => this.partitions.get(p)?.counts);
     this.admission = new WorkerAdmission(options.pipelines, this.partitions, this.outputs, this.stats);
     options.metrics?.declare({ pipelines: options.pipelines.map((p) => p.name), inputs: [this.schema] });
   }

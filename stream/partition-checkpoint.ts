@@ -4,6 +4,7 @@ import { shellWord } from '../pipeline/names.ts';
 import type { OutRecord } from './kafka/client.ts';
 import { pipelineCheckpoint, storedParts } from './merge-checkpoints.ts';
 import type { OperatorSnapshot, StreamOperator } from './operators/index.ts';
+import { partitionCountsFromJson, partitionCountsToJson, type PartitionCounts, type PartitionCountsJson } from './step-counts.ts';
 
 /**
  * A stream worker's checkpoints: one record per (input partition, pipeline) on the compacted checkpoint
@@ -43,6 +44,13 @@ export interface PartitionCheckpoint {
    * at 0, and `next` would skip its records.
    */
   topic_id?: string;
+  /**
+   * What the partition's committed steps counted from the group's first read of it on (PartitionCounts),
+   * in the record of the first pipeline only (all of a partition's records are written together). Absent
+   * in checkpoints written before 2026-12-08, and in the other pipelines' records: read as 0. Not a new
+   * format: a Concord that does not know the field restores the checkpoint as before.
+   */
+  counts?: PartitionCountsJson;
 }
 
 /** The prefix of one partition's checkpoint records: `group|topic|partition`. */
@@ -60,6 +68,8 @@ export interface CheckpointedPartition {
   readonly operators: readonly StreamOperator[];
   readonly next: number;
   readonly idle: boolean;
+  /** Its committed steps' counts, cumulative (PartitionCheckpoint.counts). */
+  readonly counts?: PartitionCounts;
 }
 
 /**
@@ -78,6 +88,7 @@ export function partitionCheckpointRecords(
       format: CHECKPOINT_FORMAT, next: state.next, watermark: Number.isFinite(w) ? w : null, idle: state.idle,
       operator: pipelineCheckpoint(checkpoints, head, def.name, op, records),
       ...(topicId === undefined ? {} : { topic_id: topicId }),
+      ...(i === 0 && state.counts !== undefined ? { counts: partitionCountsToJson(state.counts) } : {}),
     };
     records.push({ topic: checkpoints, key: checkpointKey(head, def.name), value: JSON.stringify(cp) });
   });
@@ -100,7 +111,7 @@ export const OTHER_VERSION_ADVICE = 'if you changed the definition, run it under
  */
 export function readPartitionCheckpoints(
   stored: ReadonlyMap<string, string>, head: string, pipelines: readonly PipelineDefinition[], source: string, topicId?: string,
-): { checkpoints: (PartitionCheckpoint | undefined)[]; parts: string[][]; next: number } {
+): { checkpoints: (PartitionCheckpoint | undefined)[]; parts: string[][]; next: number; counts: PartitionCounts } {
   // Every changed pipeline named at once: a file edited in two places was refused for the first only.
   const otherVersion: string[] = [];
   const checkpoints = pipelines.map((def) => {
@@ -133,7 +144,25 @@ export function readPartitionCheckpoints(
   const nexts = new Set(checkpoints.map((cp) => cp?.next ?? 0));
   if (nexts.size > 1) throw new ConcordError(offsetsDisagree(source, pipelines, checkpoints), { domain: 'user' });
   const parts = pipelines.map((def, i) => (checkpoints[i] ? storedParts(stored, head, def.name) : []));
-  return { checkpoints, parts, next: checkpoints[0]?.next ?? 0 };
+  return { checkpoints, parts, next: checkpoints[0]?.next ?? 0, counts: partitionCountsFromJson(checkpoints.find((cp) => cp?.counts !== undefined)?.counts) };
+}
+
+/**
+ * One partition's cumulative counts as its stored checkpoint records say them (0 without any), whatever
+ * the definition version: what `run --workers N` sums (stream/step-counts.ts, PartitionCounts).
+ */
+export function storedPartitionCounts(stored: ReadonlyMap<string, string>, head: string, pipelineNames: readonly string[]): PartitionCounts {
+  for (const name of pipelineNames) {
+    const text = stored.get(checkpointKey(head, name));
+    if (!text) continue;
+    try {
+      const cp = JSON.parse(text) as Partial<PartitionCheckpoint>;
+      if (cp.counts !== undefined) return partitionCountsFromJson(cp.counts);
+    } catch {
+      // Not this version's checkpoint: the worker that restores it says so.
+    }
+  }
+  return partitionCountsFromJson(undefined);
 }
 
 /**

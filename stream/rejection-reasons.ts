@@ -184,3 +184,36 @@ export function topGroups(reasons: RejectionReasons, n: number): ReasonGroup[] {
 
 /** Whether a group is the lines that are no JSON at all (a CSV file, a JSON array, pretty-printed JSON). */
 export const isMalformedJson = (g: ReasonGroup): boolean => g.kind === 'json';
+
+/** RejectionReasons as JSON (a partition's checkpoint keeps them: stream/step-counts.ts, PartitionCounts). */
+export type RejectionReasonsJson = Array<[key: string, group: Omit<ReasonGroup, 'reasons'> & { reasons?: Array<[string, Alike]> }]>;
+
+export function rejectionsToJson(reasons: RejectionReasons): RejectionReasonsJson {
+  return [...reasons].map(([key, { reasons: split, ...group }]) => [key, { ...group, ...(split === undefined ? {} : { reasons: [...split] }) }]);
+}
+
+/** Read back from `rejectionsToJson` (anything else: none). */
+export function rejectionsFromJson(json: unknown): RejectionReasons {
+  if (!Array.isArray(json)) return new Map();
+  return new Map((json as RejectionReasonsJson).map(([key, { reasons: split, ...group }]) => [key, { ...group, ...(split === undefined ? {} : { reasons: new Map(split) }) }]));
+}
+
+/**
+ * The dead letters `to` counted beyond `from`, where `to` is `from` counted further (a partition's
+ * cumulative counts at two moments): per group and a field's reasons, the difference of their counts;
+ * groups with none left out. What a group says is `to`'s (its first reason may be older than `from`).
+ */
+export function rejectionsSince(to: RejectionReasons, from: RejectionReasons): RejectionReasons {
+  const out: RejectionReasons = new Map();
+  for (const [key, group] of to) {
+    const before = from.get(key);
+    const count = group.count - (before?.count ?? 0);
+    if (count <= 0) continue;
+    const reasons = group.reasons === undefined ? undefined : new Map([...group.reasons].flatMap(([alike, a]): Array<[string, Alike]> => {
+      const n = a.count - (before?.reasons?.get(alike)?.count ?? 0);
+      return n > 0 ? [[alike, { ...a, count: n }]] : [];
+    }));
+    out.set(key, { ...group, count, ...(reasons === undefined ? {} : { reasons }) });
+  }
+  return out;
+}

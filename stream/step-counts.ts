@@ -1,5 +1,5 @@
 import type { ProcessMetrics } from '../serve/process-metrics.ts';
-import { mergeRejections, type RejectionReasons } from './rejection-reasons.ts';
+import { mergeRejections, rejectionsFromJson, rejectionsSince, rejectionsToJson, type RejectionReasons, type RejectionReasonsJson } from './rejection-reasons.ts';
 
 /**
  * What one step of a stream worker counted (records admitted, dead letters, late events, results), held
@@ -100,4 +100,86 @@ export function meterCommitted(metrics: ProcessMetrics, input: string, pipelines
     if (out > 0) metrics.eventsOut(pipeline, out);
   }
   if (step.deadLetters > 0) metrics.deadLetters(input, step.deadLetters);
+}
+
+/**
+ * What one input partition's committed steps counted, from the group's first read of it on: kept in its
+ * checkpoint, in the transaction that commits its offset, so a worker killed with its committed share in
+ * memory loses none of it, and work a refused transaction carried (read again by the next owner) is never
+ * in it twice. `run --workers N` sums, over the partitions, what these grew by during the run
+ * (`countsSince`): its line of the whole run (docs/semantics.md, "What `run` counts"). Results are not
+ * here: a bounded run's drain fires the open windows without writing a checkpoint.
+ */
+export interface PartitionCounts {
+  events: number;
+  deadLetters: number;
+  /** Not kept in the checkpoint (the first of a run cannot be told from a cumulative count): null when restored. */
+  firstRejection: string | null;
+  rejectionReasons: RejectionReasons;
+  misKeyed: number;
+  late: number;
+  latePerPipeline: Record<string, number>;
+  lateWindowSkips: number;
+  lateAccepted: number;
+}
+
+/** PartitionCounts as a checkpoint keeps them (PartitionCheckpoint.counts). */
+export interface PartitionCountsJson {
+  events: number;
+  dead_letters: number;
+  rejections: RejectionReasonsJson;
+  mis_keyed: number;
+  late: number;
+  late_per_pipeline: Record<string, number>;
+  late_window_skips: number;
+  late_accepted: number;
+}
+
+export function emptyPartitionCounts(): PartitionCounts {
+  return { events: 0, deadLetters: 0, firstRejection: null, rejectionReasons: new Map(), misKeyed: 0, late: 0, latePerPipeline: {}, lateWindowSkips: 0, lateAccepted: 0 };
+}
+
+export function partitionCountsToJson(c: PartitionCounts): PartitionCountsJson {
+  return {
+    events: c.events, dead_letters: c.deadLetters, rejections: rejectionsToJson(c.rejectionReasons), mis_keyed: c.misKeyed, late: c.late,
+    late_per_pipeline: { ...c.latePerPipeline }, late_window_skips: c.lateWindowSkips, late_accepted: c.lateAccepted,
+  };
+}
+
+/** Read back from a checkpoint; absent (a checkpoint written before 2026-12-08): every count 0. */
+export function partitionCountsFromJson(json: Partial<PartitionCountsJson> | undefined): PartitionCounts {
+  const n = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : 0);
+  if (json === undefined || json === null || typeof json !== 'object') return emptyPartitionCounts();
+  const perPipeline = typeof json.late_per_pipeline === 'object' && json.late_per_pipeline !== null ? json.late_per_pipeline : {};
+  return {
+    events: n(json.events), deadLetters: n(json.dead_letters), firstRejection: null, rejectionReasons: rejectionsFromJson(json.rejections), misKeyed: n(json.mis_keyed),
+    late: n(json.late), latePerPipeline: Object.fromEntries(Object.entries(perPipeline).map(([k, v]) => [k, n(v)])), lateWindowSkips: n(json.late_window_skips),
+    lateAccepted: n(json.late_accepted),
+  };
+}
+
+/** `from`'s counts added to `into` (partitions summed). */
+export function addPartitionCounts(into: PartitionCounts, from: PartitionCounts): void {
+  into.events += from.events;
+  into.deadLetters += from.deadLetters;
+  into.firstRejection ??= from.firstRejection;
+  mergeRejections(into.rejectionReasons, from.rejectionReasons);
+  into.misKeyed += from.misKeyed;
+  into.late += from.late;
+  for (const [pipeline, n] of Object.entries(from.latePerPipeline)) into.latePerPipeline[pipeline] = (into.latePerPipeline[pipeline] ?? 0) + n;
+  into.lateWindowSkips += from.lateWindowSkips;
+  into.lateAccepted += from.lateAccepted;
+}
+
+/**
+ * What a partition counted between two of its checkpoints: `to` minus `from` (`to` is `from` counted
+ * further; a checkpoint the partition never had counts 0).
+ */
+export function countsSince(to: PartitionCounts, from: PartitionCounts): PartitionCounts {
+  const perPipeline = Object.fromEntries(Object.entries(to.latePerPipeline).map(([k, v]) => [k, v - (from.latePerPipeline[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
+  return {
+    events: to.events - from.events, deadLetters: to.deadLetters - from.deadLetters, firstRejection: null,
+    rejectionReasons: rejectionsSince(to.rejectionReasons, from.rejectionReasons), misKeyed: to.misKeyed - from.misKeyed, late: to.late - from.late,
+    latePerPipeline: perPipeline, lateWindowSkips: to.lateWindowSkips - from.lateWindowSkips, lateAccepted: to.lateAccepted - from.lateAccepted,
+  };
 }

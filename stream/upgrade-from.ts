@@ -2,6 +2,7 @@ import type { PipelineDefinition } from '../pipeline/definition.ts';
 import type { OutRecord } from './kafka/client.ts';
 import { storedPartKeys } from './merge-checkpoints.ts';
 import { checkpointKey, type CheckpointedPartition, type PartitionCheckpoint } from './partition-checkpoint.ts';
+import { partitionCountsToJson } from './step-counts.ts';
 
 /**
  * `--upgrade-from <release>` (a rolling upgrade, as Kafka Streams' `upgrade.from`): the releases whose
@@ -55,6 +56,8 @@ export function wholePartitionCheckpointRecords(
     const cp: PartitionCheckpoint = {
       format: WHOLE_CHECKPOINT_FORMAT, next: state.next, watermark: Number.isFinite(w) ? w : null, idle: state.idle, operator: op.snapshot(),
       ...(topicId === undefined ? {} : { topic_id: topicId }),
+      // 1202aee ignores the field; this release's counts stay whole through the upgrade.
+      ...(i === 0 && state.counts !== undefined ? { counts: partitionCountsToJson(state.counts) } : {}),
     };
     records.push({ topic: checkpoints, key: checkpointKey(head, def.name), value: JSON.stringify(cp) });
   });

@@ -64,14 +64,18 @@ export class WorkerAdmission {
       // Consumer-side problems (tombstones, empty, not UTF-8, too long) arrive with the record; a blank value is one.
       const decoded = admit(schema, this.timeGuard ??= new TimeGuard(timeGuardSettings(schema)), record.value, record.problem, record.timestamp, position)
         ?? { ok: false as const, deadLetter: { ...position, field: null, reason: 'empty record: no event', raw: record.value }, quarantined: false };
+      // Counted for the step (the process's totals, once it commits) and for the partition (its checkpoint's).
       if (!decoded.ok) {
         countDeadLetter(step, decoded.deadLetter);
+        countDeadLetter(state.counts, decoded.deadLetter);
         this.outputs.deadLetter(decoded.deadLetter, batch.partition);
         continue;
       }
       step.events++;
+      state.counts.events++;
       if (this.keyedBy !== undefined) {
         const why = misKeyed(this.keyedBy, decoded.event, record.key);
+        if (why !== null) state.counts.misKeyed++;
         if (why !== null && step.misKeyed++ === 0) step.firstMisKeyed = `${source} offset ${record.offset}: ${why}`;
       }
       for (const op of state.operators) op.process(decoded.event, position);

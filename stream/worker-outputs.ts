@@ -9,7 +9,7 @@ import type { topicNames } from './kafka/topics.ts';
 import type { MergeMessage, PartialMessage } from './merge-messages.ts';
 import type { Emitter, StreamOperator } from './operators/index.ts';
 import { WindowedOperator } from './operators/windowed.ts';
-import { countFiltered, countOut, countSkip, StepCounts } from './step-counts.ts';
+import { countFiltered, countOut, countSkip, StepCounts, type PartitionCounts } from './step-counts.ts';
 
 /**
  * What a stream worker's step will commit, as Kafka records: window and rule results (compacted
@@ -38,6 +38,8 @@ export class WorkerOutputs {
     /** A partition's operator of a pipeline (its pane accumulators become the merge stage's partials). */
     private readonly operatorOf: (partition: number, pipelineIndex: number) => StreamOperator | undefined,
     private readonly metrics?: ProcessMetrics,
+    /** A partition's cumulative counts (PartitionState.counts): the late events are counted there too. */
+    private readonly countsOf: (partition: number) => PartitionCounts | undefined = () => undefined,
   ) {
     this.versions = pipelines.map((p) => definitionVersion(p));
     this.hopping = pipelines.map((p) => isHopping(p));
@@ -89,18 +91,30 @@ export class WorkerOutputs {
         this.result(r);
       },
       late: (l) => {
-        this.pending.late++;
-        this.pending.latePerPipeline[def.name] = (this.pending.latePerPipeline[def.name] ?? 0) + 1;
+        for (const c of this.counted(partition)) {
+          c.late++;
+          c.latePerPipeline[def.name] = (c.latePerPipeline[def.name] ?? 0) + 1;
+        }
         this.late(pipelineIndex, l, {});
       },
-      skipped: () => countSkip(this.pending, def.name, this.hopping[pipelineIndex]!),
+      skipped: () => {
+        countSkip(this.pending, def.name, this.hopping[pipelineIndex]!);
+        const c = this.countsOf(partition);
+        if (c && this.hopping[pipelineIndex]) c.lateWindowSkips++;
+      },
       filtered: () => countFiltered(this.pending, def.name),
       // Recorded too (flagged), so reconcile knows every event this worker judged late, not only the dropped ones.
       lateAccepted: (l) => {
-        this.pending.lateAccepted++;
+        for (const c of this.counted(partition)) c.lateAccepted++;
         this.late(pipelineIndex, l, { evaluated_on_arrival: true });
       },
     };
+  }
+
+  /** Where a late event of `partition` is counted: the step's counts and the partition's. */
+  private counted(partition: number): Array<Pick<PartitionCounts, 'late' | 'latePerPipeline' | 'lateAccepted'>> {
+    const c = this.countsOf(partition);
+    return c ? [this.pending, c] : [this.pending];
   }
 
   /**

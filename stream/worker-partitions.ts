@@ -7,6 +7,7 @@ import { createOperator, type StreamOperator } from './operators/index.ts';
 import { WindowedOperator } from './operators/windowed.ts';
 import { partitionCheckpointRecords, partitionHead, readPartitionCheckpoints, type PartitionCheckpoint } from './partition-checkpoint.ts';
 import { RuleForwarder } from './rule-merge-forwarder.ts';
+import type { PartitionCounts } from './step-counts.ts';
 import { partitionReport, PublishedWatermarks, type DrainedAt } from './watermark-reports.ts';
 import { partitionsAhead, watermarkSpread, type AlignedPartition } from './watermark-alignment.ts';
 import { wholePartitionCheckpointRecords, wholeRewrite, type UpgradeFrom } from './upgrade-from.ts';
@@ -27,6 +28,11 @@ export interface PartitionState {
   paused: boolean;
   /** With `upgradeFrom`: the part records its whole checkpoint deletes (stream/upgrade-from.ts). */
   leftParts?: string[];
+  /**
+   * What its steps counted from the group's first read of it on (restored, then counted as its records are
+   * judged): written with its checkpoint, so it holds the committed steps' counts (PartitionCounts).
+   */
+  counts: PartitionCounts;
 }
 
 /** A partition's watermark as a source of the firing W over partitions. */
@@ -120,10 +126,10 @@ export class WorkerPartitions {
     let restored = 0;
     const sources = this.o.pipelines.map(() => [] as WatermarkSource[]);
     for (const p of fresh) {
-      const { checkpoints, parts, next } = readPartitionCheckpoints(stored, this.checkpointHead(p), this.o.pipelines, this.source(p), this.topicId);
+      const { checkpoints, parts, next, counts } = readPartitionCheckpoints(stored, this.checkpointHead(p), this.o.pipelines, this.source(p), this.topicId);
       if (checkpoints.some((cp) => cp)) restored++;
       const operators = this.operators(p, checkpoints, parts, outputs, (i, source) => sources[i]!.push(source));
-      this.states.set(p, { operators, next, lastDataAt: Date.now(), dirty: false, paused: false, ...(this.o.upgradeFrom ? wholeRewrite(stored, this.checkpointHead(p), this.o.pipelines, checkpoints) : {}) });
+      this.states.set(p, { operators, next, counts, lastDataAt: Date.now(), dirty: false, paused: false, ...(this.o.upgradeFrom ? wholeRewrite(stored, this.checkpointHead(p), this.o.pipelines, checkpoints) : {}) });
     }
     this.trackers.forEach((t, i) => t.addSources(sources[i]!));
     return restored;

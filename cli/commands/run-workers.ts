@@ -4,6 +4,13 @@ import { ConfigError } from '../../pipeline/errors.ts';
 import { startDirectory } from '../caller-directory.ts';
 import { onStopSignal } from '../stop-signals.ts';
 import { lateWindowSkipsLine } from '../late-window-skips.ts';
+import { reasonsText } from '../rejection-summary.ts';
+import { latePerPipeline } from './shared.ts';
+import type { KafkaSettings } from '../../stream/kafka/client.ts';
+import { topicNames } from '../../stream/kafka/topics.ts';
+import { groupsCountsSince, readGroupsCounts, type CountedGroup } from '../../stream/group-counts.ts';
+import { topReasons } from '../../stream/rejection-reasons.ts';
+import type { PartitionCounts } from '../../stream/step-counts.ts';
 
 /** `--workers N`: a positive integer (1 = this process is the worker). */
 export function workerCount(value: string | boolean | undefined): number {
@@ -13,19 +20,33 @@ export function workerCount(value: string | boolean | undefined): number {
   return n;
 }
 
+/** What `run --workers N` sums at its end: its groups' checkpoints (stream/group-counts.ts). */
+export interface WorkersCounted {
+  settings: KafkaSettings;
+  groups: readonly CountedGroup[];
+}
+
 /**
  * `concord run --workers N`: N worker processes of one consumer group on this machine, as Flink's
  * parallelism or Kafka Streams' `num.stream.threads` (a Node process computes on one core). Each is
  * `concord run` with the same flags, worker id `<id>-<i>` (its own transactional id) and, with a fixed
  * `--metrics-port P`, port P + i. The group spreads the partitions over them; they fence and restore as
  * separate workers do. SIGINT/SIGTERM go to all; the exit code is the worst of theirs (one a signal ended:
- * 128 + its number, as a shell says).
+ * 128 + its number, as a shell says). At its end it says, per input, what the group counted during the
+ * run, from the partitions' checkpoints read before and after (stream/step-counts.ts, PartitionCounts): a
+ * SIGKILLed process takes nothing of it along (the sum of the processes' own lines was short of the topic).
  */
 export async function runWorkerProcesses(
   n: number, values: Record<string, string | boolean | undefined>, workerId: string, log: (line: string, fields?: Record<string, unknown>) => void,
+  counted?: WorkersCounted,
 ): Promise<number> {
-  // Each worker process's skipped late windows per input, summed under the end line (as one process says them).
-  const skips = new Map<string, number>();
+  const checkpoints = topicNames().checkpoints;
+  const read = (when: string) => (counted === undefined ? Promise.resolve(undefined) : readGroupsCounts(counted.settings, checkpoints, counted.groups).catch((error: unknown) => {
+    log(`warn: could not read ${checkpoints} ${when} to count the run (${error instanceof Error ? error.message : String(error)}): no line of the whole run at its end; ` +
+      'each worker\'s own line counts its share');
+    return undefined;
+  }));
+  const before = await read('at the start');
   // A fixed metrics port (flag or env) is one per process: P, P + 1, ...; 0 (any free port) and none as given.
   const portText = values['metrics-port'] ?? process.env.CONCORD_METRICS_PORT;
   const port = (i: number) => (portText === undefined ? undefined : Number(portText) > 0 ? String(Number(portText) + i) : String(portText));
@@ -40,11 +61,7 @@ export async function runWorkerProcesses(
     // Started where this process started: `npm run concord` from another directory has this one in the
     // caller's, where `--import tsx` of execArgv does not resolve (every worker failed ERR_MODULE_NOT_FOUND).
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
-      cwd: startDirectory(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, CONCORD_WORKERS: '1', CONCORD_LOG_WORKER: id },
-    });
-    child.on('message', (m: unknown) => {
-      if (!isWorkerTotals(m)) return;
-      skips.set(m.schema, (skips.get(m.schema) ?? 0) + m.lateWindowSkips);
+      cwd: startDirectory(), stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CONCORD_WORKERS: '1', CONCORD_LOG_WORKER: id },
     });
     const exited = new Promise<WorkerExit>((resolve) => {
       child.on('error', (error) => {
@@ -58,31 +75,26 @@ export async function runWorkerProcesses(
   onStopSignal((signal) => children.forEach(({ child }) => child.kill(signal)));
   const exits = await Promise.all(children.map((c) => c.exited));
   log(workersEnded(exits));
-  for (const [schema, n] of skips) {
-    const line = lateWindowSkipsLine(n);
-    if (line !== null) log(line, { context: schema, final: true, lateWindowSkips: n });
+  const after = before === undefined ? undefined : await read('at the end');
+  if (counted !== undefined && before !== undefined && after !== undefined) {
+    groupsCountsSince(after, before).forEach((c, i) => {
+      const g = counted.groups[i]!;
+      log(`${g.schema} (the ${n} workers, from the group's checkpoints): ${wholeRunText(c, g.pipelines)}`, {
+        context: g.schema, final: true, workers: n, group: g.group, events: c.events, late: c.late, lateAccepted: c.lateAccepted, latePerPipeline: c.latePerPipeline,
+        lateWindowSkips: c.lateWindowSkips, rejected: c.deadLetters, misKeyed: c.misKeyed, rejectedByReason: Object.fromEntries(topReasons(c.rejectionReasons, 3)),
+      });
+      const line = lateWindowSkipsLine(c.lateWindowSkips);
+      if (line !== null) log(line, { context: g.schema, final: true, lateWindowSkips: c.lateWindowSkips });
+    });
   }
   return Math.max(...exits.map(exitCodeOf));
 }
 
-/** What a worker process of `run --workers N` tells its parent at its end, per input (sendWorkerTotals). */
-export interface WorkerTotals {
-  type: 'concord-run-totals';
-  schema: string;
-  lateWindowSkips: number;
-}
-
-function isWorkerTotals(m: unknown): m is WorkerTotals {
-  return typeof m === 'object' && m !== null && (m as WorkerTotals).type === 'concord-run-totals' && typeof (m as WorkerTotals).schema === 'string'
-    && Number.isInteger((m as WorkerTotals).lateWindowSkips);
-}
-
-/** A worker process of `run --workers N` (it has the IPC channel): its totals of one input to the parent. */
-export function sendWorkerTotals(totals: Omit<WorkerTotals, 'type'>): Promise<void> {
-  const send = process.send?.bind(process);
-  if (send === undefined || process.env.CONCORD_LOG_WORKER === undefined) return Promise.resolve();
-  // Waited for: the process ends soon after, and a message still queued would be lost.
-  return new Promise((resolve) => send({ type: 'concord-run-totals', ...totals }, undefined, {}, () => resolve()));
+/** The whole run's counts of one input, worded as a worker's summary line (without its results and transactions: see PartitionCounts). */
+export function wholeRunText(c: PartitionCounts, pipelines: readonly string[]): string {
+  return `${c.events} events, ${c.late} late${c.lateAccepted > 0 ? ` (beyond the allowed lateness; ${c.lateAccepted} more within it, evaluated on arrival)` : ''}, ` +
+    `${c.deadLetters} rejected${c.deadLetters > 0 ? ` (${reasonsText(c.rejectionReasons, c.deadLetters)})` : ''}` +
+    `${c.misKeyed > 0 ? `, ${c.misKeyed} not keyed by the partition key` : ''}${latePerPipeline(c.latePerPipeline, pipelines)}`;
 }
 
 /** How one worker process ended: its exit code, or the signal that ended it. */

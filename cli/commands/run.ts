@@ -15,7 +15,7 @@ import { logFlags, logOptions, processLog } from '../logging.ts';
 import { loadSettings } from '../config.ts';
 import { loadUpgradeFrom, upgradeFromFlags, upgradeFromOptions } from '../upgrade-from-config.ts';
 import { applyKafkaFlags, checkKafkaNames, kafkaFlags, kafkaOptions, latePerPipeline, loadRegistry, pipelinesFor, timingFlags, timingOptions } from './shared.ts';
-import { runWorkerProcesses, sendWorkerTotals, workerCount } from './run-workers.ts';
+import { runWorkerProcesses, workerCount } from './run-workers.ts';
 import { onStopSignal } from '../stop-signals.ts';
 import { lateWindowSkipsLine } from '../late-window-skips.ts';
 
@@ -93,17 +93,24 @@ export const runCommand: CommandSpec = {
     if (upgradeFrom !== undefined && process.env.CONCORD_LOG_WORKER === undefined) {
       log.info(`--upgrade-from ${upgradeFrom}: writing only checkpoints release ${upgradeFrom} reads; once every worker of the group runs this release, restart each without it`);
     }
-    if (parallel > 1) return runWorkerProcesses(parallel, v, workerId, (line, fields) => log.info(line, fields));
     const bySchema = new Map<string, PipelineDefinition[]>();
     for (const p of chosen) bySchema.set(p.schema.name, [...(bySchema.get(p.schema.name) ?? []), p]);
+    // Per input, the consumer group its worker joins.
+    const groupOf = (schema: string, pipelines: readonly PipelineDefinition[]) => {
+      const all = registry.pipelinesOf(schema).length === pipelines.length;
+      const named = String(v.group ?? groupName(all ? `concord-${schema}` : `concord-${pipelines.map((p) => p.name).join('+')}`));
+      return bySchema.size > 1 && v.group ? `${named}-${kafkaIdPart(schema)}` : named;
+    };
+    if (parallel > 1) {
+      const groups = [...bySchema].map(([schema, pipelines]) => ({ schema, group: groupOf(schema, pipelines), topic: inputTopic(schema), pipelines: pipelines.map((p) => p.name) }));
+      return runWorkerProcesses(parallel, v, workerId, (line, fields) => log.info(line, fields), { settings: kafkaSettings(`concord-run-${workerId}`), groups });
+    }
     const served = await metricsFromFlags(v, log.lineSink());
     const metrics = served ? { metrics: served.metrics } : {};
     const merges: KafkaMergeWorker[] = [];
     const mergeLabels: string[] = [];
     const workers = [...bySchema].map(([schema, pipelines]) => {
-      const all = registry.pipelinesOf(schema).length === pipelines.length;
-      const named = String(v.group ?? groupName(all ? `concord-${schema}` : `concord-${pipelines.map((p) => p.name).join('+')}`));
-      const group = bySchema.size > 1 && v.group ? `${named}-${kafkaIdPart(schema)}` : named;
+      const group = groupOf(schema, pipelines);
       // Every worker process is also a member of the merge stage's group: pipelines whose keys span
       // partitions (partials of windowed ones, the accepted events of rules) are merged there, by
       // whichever member owns that pipeline's partials partition.
@@ -210,8 +217,6 @@ export const runCommand: CommandSpec = {
         const skips = lateWindowSkipsLine(s.lateWindowSkips);
         if (skips !== null) log.info(skips, { context: schema, final: true, lateWindowSkips: s.lateWindowSkips });
       });
-      // One of `run --workers N`'s processes: the parent says the sum over them at the end.
-      for (const [i, s] of stats.entries()) await sendWorkerTotals({ schema: schemas[i] ?? '?', lateWindowSkips: s.lateWindowSkips });
       // A bounded run ends once the merge has read every partial the drained workers wrote.
       if (v['stop-when-idle']) await Promise.all(merges.map((m) => m.stopWhenCaughtUp()));
       else merges.forEach((m) => m.stop());
