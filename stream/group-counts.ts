@@ -21,7 +21,11 @@ export type GroupsCounts = Array<Map<number, PartitionCounts>>;
  * PartitionCounts): the checkpoints topic read to its end, committed records only.
  */
 export async function readGroupsCounts(s: KafkaSettings, checkpoints: string, groups: readonly CountedGroup[]): Promise<GroupsCounts> {
-  const stored = await readLatestByKey(s, checkpoints);
+  return storedGroupsCounts(await readLatestByKey(s, checkpoints), groups);
+}
+
+/** The groups' counts in `stored` (the latest checkpoint record per key): per partition that has a record. */
+export function storedGroupsCounts(stored: ReadonlyMap<string, string>, groups: readonly CountedGroup[]): GroupsCounts {
   return groups.map((g) => {
     // `group|topic|`: the head of partition 0 without its number.
     const prefix = partitionHead(g.group, g.topic, 0).slice(0, -1);
