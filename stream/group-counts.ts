@@ -1,3 +1,4 @@
+import { missingTopics } from './kafka/admin.ts';
 import type { KafkaSettings } from './kafka/client.ts';
 import { readLatestByKey } from './kafka/read-to-end.ts';
 import { partitionHead, storedPartitionCounts } from './partition-checkpoint.ts';
@@ -21,6 +22,8 @@ export type GroupsCounts = Array<Map<number, PartitionCounts>>;
  * PartitionCounts): the checkpoints topic read to its end, committed records only.
  */
 export async function readGroupsCounts(s: KafkaSettings, checkpoints: string, groups: readonly CountedGroup[]): Promise<GroupsCounts> {
+  // A first run's workers make the topic: before them, nothing is counted yet.
+  if ((await missingTopics(s, [checkpoints])).length > 0) return groups.map(() => new Map());
   return storedGroupsCounts(await readLatestByKey(s, checkpoints), groups);
 }
 

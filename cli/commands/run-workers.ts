@@ -24,6 +24,8 @@ export function workerCount(value: string | boolean | undefined): number {
 export interface WorkersCounted {
   settings: KafkaSettings;
   groups: readonly CountedGroup[];
+  /** Where it says that it could not read them. */
+  warn: (line: string, fields?: Record<string, unknown>) => void;
 }
 
 /**
@@ -42,8 +44,8 @@ export async function runWorkerProcesses(
 ): Promise<number> {
   const checkpoints = topicNames().checkpoints;
   const read = (when: string) => (counted === undefined ? Promise.resolve(undefined) : readGroupsCounts(counted.settings, checkpoints, counted.groups).catch((error: unknown) => {
-    log(`warn: could not read ${checkpoints} ${when} to count the run (${error instanceof Error ? error.message : String(error)}): no line of the whole run at its end; ` +
-      'each worker\'s own line counts its share');
+    counted.warn(`could not read ${checkpoints} ${when} to count the run (${error instanceof Error ? error.message : String(error)}): no line of the whole run at its end; ` +
+      'each worker\'s own line counts its share', { topic: checkpoints });
     return undefined;
   }));
   const before = await read('at the start');

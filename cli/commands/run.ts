@@ -103,7 +103,9 @@ export const runCommand: CommandSpec = {
     };
     if (parallel > 1) {
       const groups = [...bySchema].map(([schema, pipelines]) => ({ schema, group: groupOf(schema, pipelines), topic: inputTopic(schema), pipelines: pipelines.map((p) => p.name) }));
-      return runWorkerProcesses(parallel, v, workerId, (line, fields) => log.info(line, fields), { settings: kafkaSettings(`concord-run-${workerId}`), groups });
+      return runWorkerProcesses(parallel, v, workerId, (line, fields) => log.info(line, fields), {
+        settings: kafkaSettings(`concord-run-${workerId}`), groups, warn: (line, fields) => log.warn(line, fields),
+      });
     }
     const served = await metricsFromFlags(v, log.lineSink());
     const metrics = served ? { metrics: served.metrics } : {};

@@ -7,6 +7,7 @@ import { validateEvent, type AnyEvent } from '../../schemas/schema.ts';
 import type { OutRecord } from '../../stream/kafka/client.ts';
 import { CollectingEmitter, createOperator, type OperatorSnapshot } from '../../stream/operators/index.ts';
 import { checkpointKey, partitionCheckpointRecords, readPartitionCheckpoints } from '../../stream/partition-checkpoint.ts';
+import { emptyPartitionCounts } from '../../stream/step-counts.ts';
 import { wholePartitionCheckpointRecords, wholeRewrite } from '../../stream/upgrade-from.ts';
 import { batchSizesArb, clickStreamArb, splitIntoBatches, transactionStreamArb } from '../fixtures/arbitraries.ts';
 import { createOperator as createOperator1202aee } from '../fixtures/release-1202aee/stream/operators/index.ts';
@@ -61,7 +62,8 @@ function restore(release: Release, defs: readonly PipelineDefinition[], topic: C
 /** The holder's checkpoint records after a batch, as its release writes them. */
 function checkpoint(holder: Holder, defs: readonly PipelineDefinition[], next: number): OutRecord[] {
   holder.ops.forEach((op) => op.takeChanged());
-  const state = { operators: holder.ops as never, next, idle: false };
+  // With this release's counts in them (PartitionCounts): 1202aee's decoder must restore such records as before.
+  const state = { operators: holder.ops as never, next, idle: false, counts: { ...emptyPartitionCounts(), events: next } };
   if (holder.release === 'old') return partitionCheckpointRecords1202aee('cp', (pipeline) => checkpointKey(HEAD, pipeline), defs, state);
   if (holder.release === 'new') return partitionCheckpointRecords('cp', HEAD, defs, state);
   const records = wholePartitionCheckpointRecords('cp', HEAD, defs, state, holder.leftParts);
