@@ -1,7 +1,7 @@
 import { Queue, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ConcordError } from '../pipeline/errors.ts';
-import { datesBetween, jobId, type JobKind } from './job-ids.ts';
+import { jobId, type JobKind } from './job-ids.ts';
 import { redisConnection } from './redis-connection.ts';
 import { validateSchedule } from './schedule.ts';
 import { registeredWorkers, type WorkerInfo } from './worker-registry.ts';
@@ -181,17 +181,14 @@ export class ConcordJobs {
   }
 
   /**
-   * Backfill jobs for the dates in [from, to] that have work, per pipeline. `pending` gives, per date with
-   * dirty cells or archive files written after its last reconcile (jobs/backfill-days.ts), the instant
-   * of its newest news: that goes into the job id, so enqueueing the same backlog twice is one job, while
-   * news after a backfill ran makes a new one.
+   * Backfill jobs for `dates` that have work, per pipeline. `pending` gives, per date with dirty cells or
+   * archive files written after its last reconcile (jobs/backfill-days.ts), the instant of its newest
+   * news: that goes into the job id, so enqueueing the same backlog twice is one job, while news after a
+   * backfill ran makes a new one. The dates are the caller's, checked there (`jobs backfill`: its
+   * --from/--to by daySpanFlags; the nightly run: the dates it planned): taking [from, to] and checking
+   * both again here parsed each end twice, a second check that could only repeat the first.
    */
-  async enqueueBackfill(from: string, to: string, pipeline: string | undefined, pending: (pipeline: string, dates: readonly string[]) => Promise<Map<string, number>>, store?: string): Promise<Job<JobData>[]> {
-    return this.enqueueBackfillOf(datesBetween(from, to), pipeline, pending, store);
-  }
-
-  /** `enqueueBackfill` of some dates (oldest first), not a range: the nightly run's own and its window's reconciled days. */
-  async enqueueBackfillOf(dates: readonly string[], pipeline: string | undefined, pending: (pipeline: string, dates: readonly string[]) => Promise<Map<string, number>>, store?: string): Promise<Job<JobData>[]> {
+  async enqueueBackfill(dates: readonly string[], pipeline: string | undefined, pending: (pipeline: string, dates: readonly string[]) => Promise<Map<string, number>>, store?: string): Promise<Job<JobData>[]> {
     const jobs: Job<JobData>[] = [];
     for (const p of this.pipelines(pipeline)) {
       const dirty = await pending(p, dates);

@@ -176,7 +176,7 @@ export function startWorker(processors: JobProcessors, options: WorkerOptions = 
         const jobs = (await Promise.all(of.flatMap((p) => dates.map((d) => fanOut!.enqueueReconcile(d, p, false, { waitForStream: true, ...(options.store === undefined ? {} : { store: options.store }) }))))).flat();
         if (dates.length > 0) log(`nightly: enqueued reconcile of ${dates.join(', ')}${groups.size === 1 ? '' : ` for ${pipelines.join(', ')}`} (${jobs.map((j) => j.id).join(', ')})`);
         // A day reconciled before (its reconcile job id ran already, or the store holds its version) with news since: a backfill redoes exactly those cells.
-        const backfills = pending ? (await Promise.all(pipelines.map((p) => fanOut!.enqueueBackfillOf(backfillDates.get(p) ?? considered, p, pending, options.store)))).flat() : [];
+        const backfills = pending ? (await Promise.all(pipelines.map((p) => fanOut!.enqueueBackfill(backfillDates.get(p) ?? considered, p, pending, options.store)))).flat() : [];
         if (backfills.length > 0) {
           const days = [...new Set(backfills.map((j) => j.data.date!))].sort();
           log(`nightly: ${days.join(', ')} ${days.length === 1 ? 'has' : 'have'} dirty cells or archive files written after ${days.length === 1 ? 'its' : 'their'} last reconcile: enqueued ${backfills.map((j) => j.id).join(', ')}`);

@@ -62,15 +62,16 @@ export async function enqueue(jobs: ConcordJobs, v: FlagValues): Promise<number>
 /**
  * Enqueues one backfill job per (pipeline, date) with dirty cells (or archive files written after the
  * day's last reconcile) and says what became of each. Exit 1 when a failed job was left as it is.
+ * `dates`: the days of --from/--to, checked by the caller (cli/day-span-flags.ts).
  */
-export async function backfill(jobs: ConcordJobs, v: FlagValues, registry: Registry): Promise<number> {
+export async function backfill(jobs: ConcordJobs, v: FlagValues, registry: Registry, dates: readonly string[]): Promise<number> {
   const store = await agreedStore(jobs, v, true);
   const archiveDir = await backfillArchive(jobs, v);
   const opened = await openStore(storeUrl(v), { registry }).catch(async (error: unknown) => { throw await heldByWorker(jobs, store, error); });
   try {
     const startedAt = Date.now();
     const pending = (p: string, dates: readonly string[]) => backfillDays(opened, registry.pipeline(p), dates, archiveDir);
-    const added = await jobs.enqueueBackfill(String(v.from), String(v.to), v.pipeline === undefined ? undefined : String(v.pipeline), pending, store);
+    const added = await jobs.enqueueBackfill(dates, v.pipeline === undefined ? undefined : String(v.pipeline), pending, store);
     if (added.length === 0) {
       process.stdout.write(archiveDir === undefined ? 'no dirty cells in that range: nothing to backfill\n'
         : 'no dirty cells and no archive files written after a reconcile in that range: nothing to backfill\n');

@@ -114,9 +114,11 @@ async function runSub(sub: string, v: FlagValues, redisUrl: string): Promise<num
     dayRange(String(v.date));
   }
   if (sub === 'status' && v.date !== undefined) dayRange(String(v.date)); // a filter that matches nothing is no answer
+  // The days of a backfill, checked once here as `concord backfill --from/--to` checks them; the queue takes them as they are.
+  let backfillDates: string[] = [];
   if (sub === 'backfill') {
     if (v.from === undefined && v.to === undefined) throw new ConfigError('jobs backfill needs --from D1 --to D2 (YYYY-MM-DD)');
-    daySpanFlags(v.from, v.to, undefined); // each flag checked as `concord backfill --from/--to` checks it
+    backfillDates = daySpanFlags(v.from, v.to, undefined);
   }
   const registry = await loadRegistry(v);
   await probeRedis(redisUrl);
@@ -155,7 +157,7 @@ async function runSub(sub: string, v: FlagValues, redisUrl: string): Promise<num
       if (deadline === undefined) return 0;
       return (await waitFor(jobs, retried, deadline)) > 0 ? 1 : 0;
     }
-    if (sub === 'backfill') return await backfill(jobs, v, registry);
+    if (sub === 'backfill') return await backfill(jobs, v, registry, backfillDates);
     const listed = await jobs.status(v.date === undefined ? undefined : String(v.date));
     for (const j of listed) process.stdout.write(`${statusLine(j)}\n`);
     // A backfill of many days is many jobs: how far the queue is, in one line (all jobs, not only those listed).

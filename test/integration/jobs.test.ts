@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ParquetArchive } from '../../batch/parquet-archive.ts';
 import { generateDay } from '../../generate/realistic-day.ts';
 import { defaultProcessors } from '../../jobs/default-processors.ts';
-import { dateIn, jobId, previousDate } from '../../jobs/job-ids.ts';
+import { dateIn, datesBetween, jobId, previousDate } from '../../jobs/job-ids.ts';
 import { ConcordJobs } from '../../jobs/job-queue.ts';
 import { startWorker, type JobProcessors } from '../../jobs/job-worker.ts';
 import { pageViewsPerMinute, seedPipelineNames, seedRegistry } from '../../examples/seed.ts';
@@ -137,7 +137,7 @@ describe('job semantics with test processors (real Redis)', () => {
       expect(gaps[0]).toBeGreaterThanOrEqual(200);
       expect(gaps[1]).toBeGreaterThanOrEqual(400); // exponential: 200, 400
       expect((await jobs.queue.getJob(String(job!.id)))!.attemptsMade).toBe(3);
-      const [bad] = await jobs.enqueueBackfill(DATE, DATE, P, async () => new Map([[DATE, 1]]));
+      const [bad] = await jobs.enqueueBackfill([DATE], P, async () => new Map([[DATE, 1]]));
       await until('the bad job to fail', async () => (await (await jobs.queue.getJob(String(bad!.id)))?.getState()) === 'failed', 30_000);
       const seen = (await jobs.status(DATE)).find((s) => s.id === bad!.id)!;
       expect(seen).toMatchObject({ state: 'failed', attemptsMade: 1 });
@@ -191,9 +191,9 @@ describe('job semantics with test processors (real Redis)', () => {
       } finally {
         await worker.close();
       }
-      const added = await jobs.enqueueBackfill('2026-11-20', '2026-11-23', P, async () => new Map([['2026-11-21', 5], ['2026-11-23', 9]]));
+      const added = await jobs.enqueueBackfill(datesBetween('2026-11-20', '2026-11-23'), P, async () => new Map([['2026-11-21', 5], ['2026-11-23', 9]]));
       expect(added.map((j) => j.id)).toEqual([jobId('backfill', P, '2026-11-21', 'd5'), jobId('backfill', P, '2026-11-23', 'd9')]);
-      expect((await jobs.enqueueBackfill('2026-11-20', '2026-11-23', P, async () => new Map([['2026-11-21', 5]]))).map((j) => j.id)).toEqual([added[0]!.id]);
+      expect((await jobs.enqueueBackfill(datesBetween('2026-11-20', '2026-11-23'), P, async () => new Map([['2026-11-21', 5]]))).map((j) => j.id)).toEqual([added[0]!.id]);
     } finally {
       await jobs.queue.obliterate({ force: true });
       await jobs.forgetNightly(); // the nightly runs' record is not among the keys obliterate removes
