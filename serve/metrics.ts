@@ -2,7 +2,7 @@ import client from 'prom-client';
 import type { Logger } from 'pino';
 import type { Registry as Definitions } from '../pipeline/registry.ts';
 import type { DayReconciliation } from '../reconcile/day-report.ts';
-import { DAY_STATUSES, dayStatusOf, isSealed, windowOf, type DayStatusName } from '../store/day-status.ts';
+import { DAY_STATUSES, dayStatusOf, isSealed, lastReconcileFailed, windowOf, type DayStatusName } from '../store/day-status.ts';
 import type { StoreReader } from '../store/store-reader.ts';
 import type { JobsView } from './jobs-view.ts';
 import type { LiveFeed } from './live-feed.ts';
@@ -16,6 +16,8 @@ interface StoreView {
   pipelines: Map<string, {
     rows: number; late: number; dirty: number; watermark: number | null;
     days: Record<DayStatusName, number>;
+    /** Of the days counted in `days`, those whose latest reconciliation failed (`lastReconcileFailed`). */
+    reconcileFailedDays: number;
     last: { at: number; success: boolean; mismatchRate: number; smape: number; different: number; unexplained: number } | null;
   }>;
 }
@@ -84,6 +86,9 @@ export class ServeMetrics {
     perPipeline('concord_reconcile_last_smape', 'SMAPE of realtime against replay in the last reconciliation', (p) => p.last?.smape ?? null);
     perPipeline('concord_reconcile_last_differences', 'Differing cells in the last reconciliation', (p) => p.last?.different ?? null);
     perPipeline('concord_reconcile_last_unexplained', 'Unexplained differences in the last reconciliation (the goal is 0)', (p) => p.last?.unexplained ?? null);
+    perPipeline('concord_store_days_reconcile_failed',
+      'Days whose latest reconciliation failed (unexplained differences: no version published), per pipeline, over the days concord_store_days counts; each is counted there under its own status too (provisional while no earlier reconciliation published)',
+      (p) => p.reconcileFailedDays);
     new client.Gauge({
       name: 'concord_store_days', help: `Days per status (${DAY_STATUSES.join(', ')}) per pipeline, over the ${STATUS_DAYS} days up to its newest data`, labelNames: ['pipeline', 'status'], registers,
       async collect() {
@@ -176,6 +181,7 @@ export class ServeMetrics {
       for (const def of this.o.definitions.pipelines) {
         const t = totals.get(def.name);
         const days = Object.fromEntries(DAY_STATUSES.map((x) => [x, 0])) as Record<DayStatusName, number>;
+        let reconcileFailedDays = 0;
         // Up to its newest window, or its watermark when that is later: a rule that raised no alert has
         // no row, yet days the stream covered and a reconciliation published (counted 0 before 2026-12-07).
         const { last: newestWindow } = await s.extent(def.name);
@@ -186,6 +192,7 @@ export class ServeMetrics {
           const states = await s.dayStates(def.name, fromDay, toDay);
           for (const [day, st] of states) {
             days[dayStatusOf({ sealed: isSealed(day, t?.watermark, this.o.reader.sealDelayMs, windowOf(this.o.definitions, def.name)), liveGeneration: st.liveGeneration })]++;
+            if (lastReconcileFailed(st)) reconcileFailedDays++;
           }
         }
         const rec = last.find((r) => r.pipeline === def.name);
@@ -194,7 +201,7 @@ export class ServeMetrics {
           const r = (JSON.parse(rec.reportJson) as DayReconciliation).report;
           lastRec = { at: rec.at, success: rec.status !== 'failed_unexplained', mismatchRate: r.metrics.mismatch_rate, smape: r.metrics.smape, different: r.different, unexplained: r.unexplained };
         }
-        pipelines.set(def.name, { rows: t?.rows ?? 0, late: t?.late ?? 0, dirty: t?.dirty ?? 0, watermark: t?.watermark ?? null, days, last: lastRec });
+        pipelines.set(def.name, { rows: t?.rows ?? 0, late: t?.late ?? 0, dirty: t?.dirty ?? 0, watermark: t?.watermark ?? null, days, reconcileFailedDays, last: lastRec });
       }
     });
     return { up: true, seconds: (performance.now() - started) / 1000, pipelines };

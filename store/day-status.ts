@@ -115,6 +115,17 @@ export function streamPassed(day: string, w: number | null | undefined, window?:
   return w !== undefined && w !== null && w >= dayReach(day, window);
 }
 
+/**
+ * Whether the day's latest reconciliation failed: unexplained differences stopped it and it published
+ * nothing (`failed_unexplained`, what `/api/days` answers as the day's `reconciliation.status`). Not a
+ * status: such a day keeps its own (`provisional` when no earlier reconciliation published a version, the
+ * stream's numbers being live; `reconciled` or `sealed` otherwise). The metric
+ * `concord_store_days_reconcile_failed` counts these days beside `concord_store_days`.
+ */
+export function lastReconcileFailed(st: { reconciliations: readonly { status: string }[] }): boolean {
+  return st.reconciliations.at(-1)?.status === 'failed_unexplained';
+}
+
 export function dayStatusOf(o: { sealed: boolean; liveGeneration: number }): DayStatusName {
   return o.sealed ? 'sealed' : o.liveGeneration > 0 ? 'reconciled' : 'provisional';
 }
