@@ -1,5 +1,6 @@
 import { sqlText, type SqlDriver } from './sql-driver.ts';
 import { envNumber } from '../pipeline/env-number.ts';
+import { streamStartSql } from './stream-starts.ts';
 
 /**
  * What the one writer of an embedded (DuckDB) store knows about what it wrote, so a live flush needs
@@ -45,17 +46,22 @@ export class LiveIndex {
     return this.watermarks;
   }
 
-  /** Writes W if it moved forward (plain insert or update: the index knows whether the row exists). */
-  async raiseWatermark(tx: SqlDriver, pipeline: string, w: number): Promise<void> {
+  /**
+   * Writes W if it moved forward (plain insert or update: the index knows whether the row exists); the
+   * pipeline's first W is its stream's start too (store/stream-starts.ts), written at `at`.
+   */
+  async raiseWatermark(tx: SqlDriver, pipeline: string, w: number, at: number): Promise<void> {
     const known = await this.watermarksIn(tx);
     const stored = known.get(pipeline);
     if (stored !== undefined && w <= stored) return;
     // Sent with the next statement or the commit: W is a finite number (the store skips others).
     const sql = stored === undefined
-      ? `INSERT INTO ${this.schema}.watermarks (pipeline, watermark) VALUES (${sqlText(pipeline)}, ${w})`
-      : `UPDATE ${this.schema}.watermarks SET watermark = ${w} WHERE pipeline = ${sqlText(pipeline)}`;
-    if (tx.defer) tx.defer(sql);
-    else await tx.execute(sql);
+      ? [streamStartSql(this.schema, pipeline, w, at, true), `INSERT INTO ${this.schema}.watermarks (pipeline, watermark) VALUES (${sqlText(pipeline)}, ${w})`]
+      : [`UPDATE ${this.schema}.watermarks SET watermark = ${w} WHERE pipeline = ${sqlText(pipeline)}`];
+    for (const statement of sql) {
+      if (tx.defer) tx.defer(statement);
+      else await tx.execute(statement);
+    }
     known.set(pipeline, w);
   }
 

@@ -18,6 +18,7 @@ import { refusePrunedDay, StoreRetention, type PruneDay, type RetentionPolicy } 
 import { VerdictRetention, type PruneVerdicts } from './verdict-retention.ts';
 import { inputEnd, InputEndWrites, readInputEnd, type InputEnd } from './input-ends.ts';
 import { readStreamReach, writeStreamReach, type StreamReach } from './stream-reach.ts';
+import { readStreamStart } from './stream-starts.ts';
 import { advanceSinkOffset, readSinkOffsets, writeSinkOffsets, type SinkOffsets } from './sink-offsets.ts';
 import { createStoreTables } from './store-tables.ts';
 import { StreamWrites, type WriteOutcome } from './stream-writes.ts';
@@ -207,7 +208,7 @@ export class SqlResultStore implements ReconcileStore {
    * transaction starts), to be reloaded by the next write.
    */
   private writing<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
-    return this.db.transaction(fn, { onRollback: () => { this.writes.live?.clear(); this.inputEnds.clear(); } });
+    return this.db.transaction(fn, { onRollback: () => { this.writes.clear(); this.inputEnds.clear(); } });
   }
 
   /** A write outside the live path (reconcile, backfill, revert): the live index is reloaded after it. */
@@ -232,6 +233,8 @@ export class SqlResultStore implements ReconcileStore {
   changesSince(seq: number, limit?: number): Promise<Change[]> { return this.reads.changesSince(seq, limit); }
   watermark(pipeline: string): Promise<number | null> { return this.reads.watermark(pipeline); }
   firstStreamDay(pipeline: string): Promise<string | null> { return this.reads.firstStreamDay(pipeline); }
+  /** The first W the store held of `pipeline`'s stream (stream-starts.ts); null: none recorded. */
+  streamStart(pipeline: string): Promise<number | null> { return readStreamStart(this.db, this.s, pipeline); }
   /** Where the bounded run that last wrote `pipeline`'s stream rows ended its input (input-ends.ts); undefined: none did. */
   inputEnd(pipeline: string): Promise<InputEnd | undefined> { return readInputEnd(this.db, this.s, pipeline); }
   /** How far the stream read each source of `pipeline` (stream-reach.ts); empty: no run recorded one. */

@@ -25,6 +25,7 @@ export const TABLE_NOTES: Record<(typeof STORE_TABLES)[number], string> = {
   sink_offsets: 'Concord: per sink group, topic and partition, the offset after the last record a sink wrote into this store (in the same transaction): a group that committed past it finds the store older than its reads (a restored backup) and is refused.',
   input_ends: 'Concord: per pipeline, where the input of the bounded run (concord stream --input) that last wrote its stream rows ended (run, input_at), its W then and when (ended_at, epoch ms); any later stream write of the pipeline deletes it. The nightly reconcile does not wait for a stream whose input ended.',
   stream_reach: 'Concord: per pipeline and source (file:NAME), the offset after the last line the stream read (next_offset) and when (read_at, epoch ms), written with the rows decided up to there. Reconcile names archived events at or past it archive_added (appended after the stream read the file).',
+  stream_starts: 'Concord: per pipeline, the first watermark W the store held of its stream (epoch ms) and when it was written (written_at, epoch ms); never changed. reconcile --date reads it to tell a day the stream read but kept no row of from a day before the pipeline was streamed.',
   reconciliations: 'Concord: each reconciliation of a (pipeline, day) under a job id (a later run under the id of a published one: "<job id> at <time>"): status (published, unchanged, failed_unexplained), the version it published or found live (generation), the full report (report_json). at_ms: epoch ms.',
 };
 

@@ -4,12 +4,13 @@ import { REJECTED_EVENTS_DDL } from './rejection-records.ts';
 import { SINK_OFFSETS_DDL } from './sink-offsets.ts';
 import { INPUT_ENDS_DDL } from './input-ends.ts';
 import { STREAM_REACH_DDL } from './stream-reach.ts';
+import { STREAM_STARTS_DDL } from './stream-starts.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { commentStoreTables } from './store-table-notes.ts';
 
 /** The store's tables, as every writer and reader of it names them. */
 export const STORE_TABLES = ['result_rows', 'result_history', 'day_versions', 'day_live', 'switch_log', 'changes', 'dirty_cells',
-  'contradicted_cells', 'late_delta', 'late_events', 'quarantined_events', 'rejected_events', 'archive_checks', 'pruned_days', 'watermarks', 'reconciliations', 'sink_offsets', 'input_ends', 'stream_reach'] as const;
+  'contradicted_cells', 'late_delta', 'late_events', 'quarantined_events', 'rejected_events', 'archive_checks', 'pruned_days', 'watermarks', 'reconciliations', 'sink_offsets', 'input_ends', 'stream_reach', 'stream_starts'] as const;
 
 /**
  * The tables only writers read (reconcile's evidence, backfill's last look at the archive): a reader's
@@ -17,7 +18,7 @@ export const STORE_TABLES = ['result_rows', 'result_history', 'day_versions', 'd
  * role granted SELECT before it (the first writer of 2026-12-06 added quarantined_events, and readers
  * were refused at start until the GRANT was run again).
  */
-const WRITER_ONLY_TABLES: ReadonlySet<string> = new Set(['quarantined_events', 'rejected_events', 'archive_checks', 'sink_offsets', 'input_ends', 'stream_reach']);
+const WRITER_ONLY_TABLES: ReadonlySet<string> = new Set(['quarantined_events', 'rejected_events', 'archive_checks', 'sink_offsets', 'input_ends', 'stream_reach', 'stream_starts']);
 
 /** The tables `serve` and `report` read (store/store-snapshot.ts, store/store-reads.ts). */
 export const READER_TABLES = STORE_TABLES.filter((t) => !WRITER_ONLY_TABLES.has(t));
@@ -84,6 +85,8 @@ export async function createStoreTables(db: SqlDriver, s: string): Promise<{ key
     // How far the stream read each source (stream-reach.ts); a store created before gets it empty from its next
     // writer: reconcile knows the reach of the runs after it only.
     ['stream_reach', STREAM_REACH_DDL(s)],
+    // Each pipeline's first W (stream-starts.ts); a store created before gets it empty: its pipelines' starts are their first days with rows, as before.
+    ['stream_starts', STREAM_STARTS_DDL(s)],
   ];
   let keyless = false;
   await db.transaction(async (tx) => {

@@ -7,6 +7,7 @@ import { appendLateBulk, dirtyCellId, markDirtyFromStage, recordContradicted } f
 import { LiveIndex } from './live-index.ts';
 import { cellOf, dayOf, dayStart, revisionOf, rowStartOf, toRow, type StoredLate, type StoredRow } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
+import { streamStartSql } from './stream-starts.ts';
 
 export interface WriteOutcome {
   /** Rows that changed the stream's own version (a higher revision than stored). */
@@ -102,6 +103,15 @@ export class StreamWrites {
   private readonly sealDelayMs: number;
   /** A pipeline's window (store/day-status.ts: a day is sealed after its last window's end). */
   private readonly windowOf: (pipeline: string) => WindowSpec | undefined;
+
+  /** The pipelines whose stream start this process recorded or found recorded (PostgreSQL, keyed stores). */
+  private readonly startChecked = new Set<string>();
+
+  /** After a failed transaction: what it wrote of the stream starts was rolled back. */
+  clear(): void {
+    this.live?.clear();
+    this.startChecked.clear();
+  }
 
   constructor(schema: string, keyless: boolean, o: { now: () => number; sealDelayMs: number; windowOf: (pipeline: string) => WindowSpec | undefined }) {
     this.s = schema;
@@ -224,7 +234,13 @@ export class StreamWrites {
 
   /** A pipeline's W, kept if it moves forward (it seals days). */
   async watermark(tx: SqlDriver, pipeline: string, w: number): Promise<void> {
-    if (this.live) return this.live.raiseWatermark(tx, pipeline, w);
+    if (this.live) return this.live.raiseWatermark(tx, pipeline, w, this.now());
+    // The pipeline's first W is its stream's start (store/stream-starts.ts): asked once per process and
+    // pipeline (another writer may have written the first W; the statement writes nothing then).
+    if (!this.startChecked.has(pipeline)) {
+      await tx.execute(streamStartSql(this.s, pipeline, w, this.now(), false));
+      this.startChecked.add(pipeline);
+    }
     await tx.query(
       `INSERT INTO ${this.s}.watermarks (pipeline, watermark) VALUES ($1, $2)
        ON CONFLICT (pipeline) DO UPDATE SET watermark = excluded.watermark WHERE excluded.watermark > ${this.s}.watermarks.watermark`,
