@@ -2,6 +2,7 @@ import { allRows, api, failureTitle, retryDelay } from './api.js';
 import { pointsOf, timeChart } from './charts.js';
 import { clear, clipped, el, emptyState, fmt } from './dom.js';
 import { valueLabel } from './aggregate-label.js';
+import { daySides, hasRealtime } from './day-sides.js';
 
 // The day view: for a date, per pipeline its status and version history, the reconciliation's
 // headline numbers and causes, realtime next to batch (a chart for a global series), and every
@@ -18,6 +19,11 @@ function shellWord(s) {
 function isCalendarDay(d) {
   const t = Date.parse(`${d}T00:00:00Z`);
   return /^\d{4}-\d{2}-\d{2}$/.test(d) && Number.isFinite(t) && new Date(t).toISOString().slice(0, 10) === d;
+}
+
+/** Whether the pipeline's stream is behind the day's start (`stream_reached` false), as far as it wrote a watermark. */
+function notReached(p) {
+  return p.stream_reached === false && p.watermark !== null;
 }
 
 export function mountDay(root, shell, date) {
@@ -107,9 +113,16 @@ export function mountDay(root, shell, date) {
       card.append(el('h3', {}, 'causes'), causes.length === 0 ? el('div', { class: 'muted' }, 'no differences') :
         el('table', { 'data-testid': 'causes' }, ...causes.map(([c, n]) => el('tr', { 'data-testid': 'cause-row', 'data-cause': c, 'data-count': n }, el('td', {}, el('span', { class: 'badge cause' }, c)), el('td', { class: 'num' }, fmt.num(n))))));
     } else if (p.empty) {
-      card.append(el('p', { class: 'muted', 'data-testid': 'no-data' }, `Nothing stored for ${day}: no results, late events or reconciliation.`));
+      card.append(el('p', { class: 'muted', 'data-testid': 'no-data' }, `Nothing stored for ${day}: no results, late events or reconciliation${notReached(p) ? `; the stream has not reached the day yet (its watermark is at ${fmt.time(p.watermark)})` : ''}.`));
+    } else if (p.live_version > 0) {
+      // A version a backfill recomputed from the archive (`backfill --from/--to`): no reconciliation compared
+      // it with the stream, and there is none to run when the stream never wrote the day (reconcile refuses
+      // a day without stream rows). The page said "Not reconciled yet: run concord reconcile".
+      card.append(el('p', { class: 'muted', 'data-testid': 'recomputed' }, `Version ${p.live_version} is live: recomputed from the archive by a backfill, not compared with the stream by a reconciliation` +
+        (hasRealtime(p) ? '.' : `; the stream never wrote ${day}, so it has no realtime version.`)));
     } else {
-      card.append(el('p', { class: 'muted', 'data-testid': 'not-reconciled' }, 'Not reconciled yet: run ', el('code', {}, `concord reconcile --date ${day} --archive DIR`), ' (or ', el('code', {}, `concord jobs enqueue --date ${day}`), ').'));
+      card.append(el('p', { class: 'muted', 'data-testid': 'not-reconciled' }, ...(notReached(p) ? [`The stream has not reached ${day} yet (its watermark is at ${fmt.time(p.watermark)}): its numbers are early and partial. Once the day is over, `] : ['Not reconciled yet: ']),
+        'run ', el('code', {}, `concord reconcile --date ${day} --archive DIR`), ' (or ', el('code', {}, `concord jobs enqueue --date ${day}`), ').'));
     }
     card.append(el('h3', {}, 'versions'), versionsTable(p.versions));
     const kind = await pipelineKind(p.pipeline);
@@ -184,16 +197,26 @@ export function mountDay(root, shell, date) {
   async function sideBySideChart(day, p, def) {
     const agg = def.aggregates[0].name;
     const path = `/api/pipelines/${encodeURIComponent(p.pipeline)}/windows`;
-    const [realtime, batch] = await Promise.all([allRows(path, { date: day, version: 'realtime', limit: 5000 }), allRows(path, { date: day, version: 'live', limit: 5000 })]);
+    // Only the versions the day has are read and drawn (a backfilled day has no version 0; a day no
+    // reconciliation corrected has no batch version).
+    const sides = daySides(day, p);
+    const read = (on, version) => (on ? allRows(path, { date: day, version, limit: 5000 }) : []);
+    const [realtime, batch] = await Promise.all([read(sides.realtime, 'realtime'), read(sides.batch, 'live')]);
     // A day without windows on either side: said, not a blank chart the height of one.
     if (realtime.length === 0 && batch.length === 0) return el('p', { class: 'muted', 'data-testid': 'day-chart-empty' }, `no windows of ${day} in either version`);
     const holder = el('div', { class: 'chart', 'data-testid': 'day-chart' });
-    const legend = el('div', { class: 'legend' }, el('span', { class: 'swatch realtime' }, '━'), ` realtime ${agg} (version 0)   `,
-      el('span', { class: 'swatch batch' }, '┅'), ` batch ${agg} (version ${p.live_version}, live)`);
-    draws.push(() => charts.push(timeChart(holder, [
-      { label: `realtime ${agg}`, points: pointsOf(realtime, agg), color: '#e8590c' },
-      { label: `batch ${agg} (version ${p.live_version})`, points: pointsOf(batch, agg), color: '#3559e0', dash: [4, 3] },
-    ], { height: 220, yLabel: valueLabel(def.aggregates[0], def.field_types) })));
+    const series = [], legend = el('div', { class: 'legend', 'data-testid': 'day-chart-legend' });
+    if (sides.realtime) {
+      series.push({ label: `realtime ${agg}`, points: pointsOf(realtime, agg), color: '#e8590c' });
+      legend.append(el('span', { class: 'swatch realtime' }, '━'), ` realtime ${agg} (version 0${p.live_version === 0 ? ', live' : ''})   `);
+    }
+    if (sides.batch) {
+      series.push({ label: `batch ${agg} (version ${p.live_version})`, points: pointsOf(batch, agg), color: '#3559e0', dash: [4, 3] });
+      legend.append(el('span', { class: 'swatch batch' }, '┅'), ` batch ${agg} (version ${p.live_version}, live)`);
+    }
+    if (sides.missing) legend.append(el('div', { class: 'muted', 'data-testid': 'day-chart-missing' }, sides.missing));
+    if (sides.definitions) legend.append(el('div', { class: 'muted', 'data-testid': 'day-chart-definitions' }, sides.definitions));
+    draws.push(() => charts.push(timeChart(holder, series, { height: 220, yLabel: valueLabel(def.aggregates[0], def.field_types) })));
     return el('div', {}, holder, legend);
   }
 

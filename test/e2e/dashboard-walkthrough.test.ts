@@ -16,6 +16,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const ws = tempWorkspace('concord-dashboard-walk-');
 const DATE = '2026-11-23';
 const FARES = 'fares_city_zone_15m', HOP = 'rides_hopping', TIPS = 'tips_per_hour';
+/** Days of tips only: streamed and not reconciled; backfilled (the stream never wrote it, its watermark is before it). */
+const STREAMED = '2026-11-20', BACKFILLED = '2026-11-21';
 const defs = join(ws.dir, 'rides.definitions.json');
 const store = `duckdb:${join(ws.dir, 'store.duckdb')}`;
 
@@ -49,6 +51,10 @@ function writeInputs(): void {
   }));
   writeFileSync(join(ws.dir, 'day.jsonl'), rides(`${DATE}T08:00:00Z`, 120, 'a'));
   writeFileSync(join(ws.dir, 'extra.jsonl'), rides(`${DATE}T10:00:00Z`, 30, 'b'));
+  // Tips of two earlier days: one streamed (never reconciled), one only archived and backfilled.
+  const tips = (day: string) => Array.from({ length: 48 }, (_, i) => JSON.stringify({ tip_id: `${day}-${i}`, at: new Date(Date.parse(`${day}T00:00:00Z`) + i * 1_800_000).toISOString(), driver_id: `d${i % 5}`, amount: `${1 + (i % 7)}.50` })).join('\n') + '\n';
+  writeFileSync(join(ws.dir, 'tips-streamed.jsonl'), tips(STREAMED));
+  writeFileSync(join(ws.dir, 'tips-all.jsonl'), tips(STREAMED) + tips(BACKFILLED));
 }
 
 async function api(path: string): Promise<any> {
@@ -86,6 +92,12 @@ describe('the dashboard with a user\'s own pipelines and a partly reconciled day
     expect(hop.code, hop.stderr).toBe(0);
     const fares = reconcile(FARES);
     expect(fares.stderr).toMatch(/UNEXPLAINED; nothing was corrected/);
+    const tips = concord(['stream', '--definitions', defs, '--pipeline', TIPS, '--input', join(ws.dir, 'tips-streamed.jsonl'), '--output', join(ws.dir, 'tips.jsonl'), '--store', store]);
+    expect(tips.code, tips.stderr).toBe(0);
+    const tipsArchived = concord(['archive', '--definitions', defs, '--schema', 'tips', '--input', join(ws.dir, 'tips-all.jsonl'), '--dir', join(ws.dir, 'archive')]);
+    expect(tipsArchived.code, tipsArchived.stderr).toBe(0);
+    const backfilled = concord(['backfill', '--definitions', defs, '--from', BACKFILLED, '--to', BACKFILLED, '--pipeline', TIPS, '--archive', join(ws.dir, 'archive'), '--store', store]);
+    expect(backfilled.code, backfilled.stderr).toBe(0);
 
     const script = `import { serveCommand } from './cli/commands/serve.ts'; import { parseCommandArgs } from './cli/args.ts';
       const v = parseCommandArgs(serveCommand, ${JSON.stringify(['--store', store, '--definitions', defs, '--port', '0', '--log-level', 'warn'])}); process.exitCode = await serveCommand.run(v);`;
@@ -124,6 +136,48 @@ describe('the dashboard with a user\'s own pipelines and a partly reconciled day
     expect(await card.locator('[data-testid="day-chart-empty"]').textContent()).toBe(`no windows of ${DATE} in either version`);
     expect(problems).toEqual([]);
   }, 30_000);
+
+  // A backfilled day's chart drew and labelled an empty "realtime (version 0)" line the day does not have,
+  // and a day no reconciliation corrected drew the stream's line twice, the second labelled "batch".
+  it('day view: the chart shows only the versions a day has (backfilled; streamed, not reconciled), and no read fails', async () => {
+    const failed: string[] = [];
+    const other = await browser!.newPage({ viewport: { width: 1400, height: 1000 } });
+    other.on('response', (r) => { if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`); });
+    other.on('console', (m) => { if (m.type() === 'error') failed.push(m.text()); });
+    const asked: string[] = [];
+    other.on('request', (r) => { if (r.url().includes('/api/pipelines/')) asked.push(decodeURIComponent(r.url())); });
+    const card = other.locator(`[data-testid="day-card"][data-pipeline="${TIPS}"]`);
+    const shown = async (day: string) => {
+      await other.goto(`${base}/#/day/${day}`);
+      await other.locator('section.stack[data-ready="true"]').waitFor();
+      await card.locator('[data-testid="day-chart"][data-series]').waitFor();
+      return { series: await card.locator('[data-testid="day-chart"]').getAttribute('data-series'), legend: await card.locator('.legend').textContent() };
+    };
+    const back = (await api(`/api/days/${BACKFILLED}`)).pipelines.find((p: any) => p.pipeline === TIPS);
+    expect(back.versions.map((v: any) => v.version)).toEqual([1]);
+    expect(back.stream_reached).toBe(false);
+    const b = await shown(BACKFILLED);
+    expect(b.series).toBe('1');
+    expect(b.legend).not.toContain('version 0');
+    expect(b.legend).toContain('batch total (version 1, live)');
+    expect(b.legend).toContain(`no realtime line: the stream never wrote ${BACKFILLED}`);
+    expect(asked.filter((u) => u.includes(`date=${BACKFILLED}`) && u.includes('version=realtime'))).toEqual([]);
+    expect(await card.locator('[data-testid="recomputed"]').textContent()).toContain('recomputed from the archive by a backfill');
+    expect(await card.locator('[data-testid="not-reconciled"]').count()).toBe(0);
+    // The rides pipelines have nothing of the day: the stream passed it, so no "not reached" there.
+    expect(await other.locator(`[data-pipeline="${FARES}"] [data-testid="no-data"]`).textContent()).not.toContain('not reached');
+    const s = await shown(STREAMED);
+    expect(s.series).toBe('1');
+    expect(s.legend).toContain('realtime total (version 0, live)');
+    expect(s.legend).not.toContain('batch total');
+    expect(await card.locator('[data-testid="day-chart-missing"]').textContent()).toBe('no batch line: no reconciled version yet');
+    // A day past the tips stream's watermark: nothing there yet, and the page says why.
+    await other.goto(`${base}/#/day/2026-11-22`);
+    await other.locator('section.stack[data-ready="true"]').waitFor();
+    expect(await card.locator('[data-testid="no-data"]').textContent()).toContain('the stream has not reached the day yet (its watermark is at 2026-11-20 23:');
+    expect(failed).toEqual([]);
+    await other.close();
+  }, 60_000);
 
   // One pipeline's failing read (a 500) left the whole day view with an error line and no card at all.
   it('day view: a pipeline whose report fails says so in its card; the others are shown', async () => {
