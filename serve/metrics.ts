@@ -184,11 +184,15 @@ export class ServeMetrics {
         let reconcileFailedDays = 0;
         // Up to its newest window, or its watermark when that is later: a rule that raised no alert has
         // no row, yet days the stream covered and a reconciliation published (counted 0 before 2026-12-07).
+        // Or its newest stored version when that is later: a day a backfill published past the stream (or
+        // of a pipeline no stream wrote) was not counted.
         const { last: newestWindow } = await s.extent(def.name);
         const w = t?.watermark ?? null;
         const newest = newestWindow === null ? w : w === null ? newestWindow : Math.max(newestWindow, w);
-        if (newest !== null) {
-          const toDay = dayOfMs(newest), fromDay = dayOfMs(newest - (STATUS_DAYS - 1) * DAY);
+        const versionDay = await s.newestVersionDay(def.name);
+        const toDay = newest === null ? versionDay : versionDay !== null && versionDay > dayOfMs(newest) ? versionDay : dayOfMs(newest);
+        if (toDay !== null) {
+          const fromDay = dayOfMs(Date.parse(`${toDay}T00:00:00Z`) - (STATUS_DAYS - 1) * DAY);
           const states = await s.dayStates(def.name, fromDay, toDay);
           for (const [day, st] of states) {
             days[dayStatusOf({ sealed: isSealed(day, t?.watermark, this.o.reader.sealDelayMs, windowOf(this.o.definitions, def.name)), liveGeneration: st.liveGeneration })]++;

@@ -186,6 +186,12 @@ export class StoreSnapshot {
     return { first: num(r?.first), last: num(r?.last), rows: withCount ? Number(count[0]?.n ?? 0) : null };
   }
 
+  /** The newest UTC day the pipeline has a stored version of (a reconcile or backfill published it); null: none. */
+  async newestVersionDay(pipeline: string): Promise<string | null> {
+    const [r] = await this.q.query(`SELECT max(day) AS day FROM ${this.s}.day_versions WHERE pipeline = $1`, [pipeline]);
+    return r?.day === null || r?.day === undefined ? null : String(r.day);
+  }
+
   /** The UTC days in [fromDay, toDay] with rows of the stream's own version (0): an index skip-scan, one probe per day. */
   async streamDays(pipeline: string, fromDay: string, toDay: string): Promise<string[]> {
     const from = Date.parse(`${fromDay}T00:00:00.000Z`), to = Date.parse(`${toDay}T00:00:00.000Z`) + DAY;

@@ -22,13 +22,21 @@ export function reconciliationSummary(rec: DayReconciliation) {
   };
 }
 
+/**
+ * Where the default range of /api/days ends: the newest day with the stream's rows or a stored version.
+ * The stream's rows alone left out a day a backfill published past them (`backfill --from/--to` of a day
+ * the stream has not reached, or a batch-only store's days older than the default range before now): the
+ * dashboard's date picker did not offer it, and a batch-only store read as "No day has results yet".
+ */
 async function latestDay(s: StoreSnapshot, names: readonly string[], now: number): Promise<string> {
-  let last: number | null = null;
+  let latest: string | null = null;
   for (const n of names) {
     const e = await s.extent(n);
-    if (e.last !== null && (last === null || e.last > last)) last = e.last;
+    for (const day of [e.last === null ? null : dayOfMs(e.last), await s.newestVersionDay(n)]) {
+      if (day !== null && (latest === null || day > latest)) latest = day;
+    }
   }
-  return dayOfMs(last ?? now);
+  return latest ?? dayOfMs(now);
 }
 
 /** A day (or a version of it) the store's retention deleted: a 404 saying so, not an empty answer. */

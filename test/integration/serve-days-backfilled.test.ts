@@ -53,4 +53,22 @@ describe.each(backends)('serve: the versions of a day the stream never wrote: $n
     expect(live.days.map((d: { date: string; version: number | null }) => [d.date, d.version])).toEqual([[DAY, 1], [NEXT, 0]]);
     expect(live.rows.map((r: { values: { views: number } }) => r.values.views)).toEqual([3, 5, 2]);
   });
+
+  // The default range ended at the stream's newest window: a day backfilled past it (the stream has not
+  // reached it) was not listed, so the dashboard's date picker never offered it.
+  it('the default range reaches a day backfilled past the stream\'s newest rows', async () => {
+    const registry = seedRegistry();
+    const schema = schemas.next('daysv0_ahead'), at = url();
+    const store = await openStore(at, { registry, schema });
+    await store.writeRealtime([win(0, '/a', 2)]);
+    await store.setWatermark(P, Date.parse(`${DAY}T10:05:00Z`));
+    await store.publishDay(P, NEXT, [win(24 * 60, '/a', 4)], { jobId: 'backfill', provenance: 'reconciled' });
+    await store.close();
+    const server = await buildServer({ registry, reader: await openStoreReader(at, { registry, schema }), log: createLogger('silent'), now: () => Date.parse('2027-06-01T00:00:00Z') });
+    closers.push(() => server.close());
+    const listed = (await server.app.inject('/api/days')).json();
+    expect(listed.to).toBe(NEXT);
+    expect(listed.days.map((d: { date: string }) => d.date)).toEqual([NEXT, DAY]);
+    expect(listed.days[0].pipelines.find((p: { pipeline: string }) => p.pipeline === P)).toMatchObject({ stream_reached: false, live_version: 1, versions: [1] });
+  });
 });

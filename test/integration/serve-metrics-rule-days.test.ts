@@ -35,4 +35,26 @@ describe('concord serve: concord_store_days of a pipeline without rows', () => {
       await server.close();
     }
   });
+
+  // Counted from the newest window or watermark only: a day a backfill published past them (the stream
+  // has not reached it), or any day of a pipeline no stream wrote, was in no status.
+  it('counts a day a backfill published past the stream, and the days of a pipeline no stream wrote', async () => {
+    const registry = seedRegistry();
+    const url = `duckdb:${join(ws.dir, 'ahead.duckdb')}`;
+    const [P, U] = registry.pipelines.filter((p) => p.kind === 'windowed').map((p) => p.name) as [string, string];
+    const writer = await openStore(url, { registry });
+    await writer.setWatermark(P, Date.parse(`${DATE}T12:00:00Z`));
+    await writer.publishDay(P, '2026-11-25', [], { jobId: 'b1', provenance: 'reconciled' });
+    await writer.publishDay(U, '2026-10-01', [], { jobId: 'b2', provenance: 'reconciled' });
+    await writer.close();
+    const server = await buildServer({ registry, reader: await openStoreReader(url, { registry }), log: createLogger('silent'), metricsCacheMs: 0 });
+    try {
+      const metrics = (await server.app.inject('/metrics')).body;
+      const count = (p: string, status: string) => metrics.split('\n').find((l) => l.startsWith(`concord_store_days{pipeline="${p}",status="${status}"}`))?.split(' ')[1];
+      expect(count(P, 'reconciled')).toBe('1');
+      expect(count(U, 'reconciled')).toBe('1');
+    } finally {
+      await server.close();
+    }
+  });
 });
