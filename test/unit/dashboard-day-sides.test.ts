@@ -24,6 +24,8 @@ describe('the sides of a day the day view charts', () => {
     const streamed = { live_version: 0, versions: [version(0, { a: 96 })] };
     expect(daySides(DAY, { ...streamed, reconciliation: null })).toMatchObject({ realtime: true, batch: false, missing: 'no batch line: no reconciled version yet' });
     expect(daySides(DAY, { ...streamed, reconciliation: { status: 'failed_unexplained' } })).toMatchObject({ realtime: true, batch: false, missing: 'no batch line: the reconciliation published nothing' });
+    expect(daySides(DAY, { live_version: 0, versions: [version(0, { a: 96 }), version(1, { a: 96 })], reconciliation: { status: 'published' } }))
+      .toMatchObject({ realtime: true, batch: false, missing: 'no batch line: version 0 is live again (a revert)' });
   });
 
   it('streamed under one definition, recomputed under a changed one: says the lines are of different definitions', () => {
