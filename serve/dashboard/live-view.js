@@ -14,6 +14,21 @@ const COUNTING = new Set(['count', 'count_distinct', 'approx_distinct']);
 /** The default span of a chart: 48 windows, at least 2 h, at most 24 h. */
 const spanOf = (p) => Math.min(24 * 3600e3, Math.max(2 * 3600e3, 48 * p.window.size_ms));
 
+/**
+ * What a live card without a stream row says (`p` the pipeline, `s` its entry of /api/status). A rule that
+ * raised no alert has no row either, yet the stream read its input: "no results yet" sent the user to run
+ * what had run (found 2026-12-07 on a reconciled day). A pipeline no stream wrote whose days a backfill
+ * recomputed has results, of those days only: "no results ... yet" denied them (found 2026-12-08).
+ */
+export function noResults(p, s) {
+  if (!s?.watermark) {
+    return s?.rows > 0 ? `no stream wrote this pipeline: its ${fmt.num(s.rows)} results are of days a backfill recomputed (the Day view shows them)` : 'no results of this pipeline in the store yet';
+  }
+  return p.kind === 'rule'
+    ? `no alert: the stream reached ${fmt.time(s.watermark)} (its watermark) and the rule raised none`
+    : `no window: the stream reached ${fmt.time(s.watermark)} (its watermark) and wrote none (did its filters keep no event?)`;
+}
+
 export function mountLive(root, shell) {
   let destroyed = false;
   let timer;
@@ -161,16 +176,6 @@ export function mountLive(root, shell) {
     updated.dataset.refreshes = String(refreshes);
   }
 
-  /**
-   * What a card without a row says. A rule that raised no alert has no row either, yet the stream read
-   * its input: "no results yet" sent the user to run what had run (found 2026-12-07 on a reconciled day).
-   */
-  function noResults(p, s) {
-    if (!s?.watermark) return 'no results of this pipeline in the store yet';
-    return p.kind === 'rule'
-      ? `no alert: the stream reached ${fmt.time(s.watermark)} (its watermark) and the rule raised none`
-      : `no window: the stream reached ${fmt.time(s.watermark)} (its watermark) and wrote none (did its filters keep no event?)`;
-  }
 
   function renderStats(status, dead) {
     clear(statsRow);
