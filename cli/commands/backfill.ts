@@ -1,5 +1,6 @@
 import { ConfigError } from '../../pipeline/errors.ts';
 import { definitionVersion } from '../../pipeline/definition.ts';
+import { shellWord } from '../../pipeline/names.ts';
 import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { CorruptArchiveDayError } from '../../batch/archive-check.ts';
 import { backfillDay, dayRange, DefinitionChangedError, NoArchivedDayError, recomputeDay } from '../../reconcile/reconcile-day.ts';
@@ -70,6 +71,12 @@ export const backfillCommand: CommandSpec = {
         }
         const archived = s.fromArchive > 0 ? ` (${s.fromArchive} cells touched by archive files written after the day's reconcile)` : '';
         process.stdout.write(`${def.name} ${date}: ${s.dirty} dirty cells, ${s.recomputed} recomputed, ${s.changed} changed${archived}\n`);
+        // A pipeline added to the definitions later: --date found nothing of it to recompute and said only
+        // "0 dirty cells" (the day stayed without results of it, in the report and the dashboard).
+        if (s.dirty === 0 && await store.holdsNothing(def.name, date)) {
+          process.stderr.write(`${def.name} ${date}: the store holds nothing of this pipeline's day (no stream rows, no version): --date recomputes dirty cells only; ` +
+            `to compute the whole day from the archive, run \`concord backfill --from ${date} --to ${date} --pipeline ${shellWord(def.name)} --archive ${shellWord(String(v.archive))}\`\n`);
+        }
       }
     } finally {
       await store.close();

@@ -183,6 +183,13 @@ describe('the single source of truth through the CLI (embedded store)', () => {
     for (const f of [a, b]) expect(concord(['archive', '--schema', 'clicks', '--input', f, '--dir', arch]).code).toBe(0);
     const bf = concord(['backfill', '--date', '1970-01-01', '--archive', arch, '--store', at, '--pipeline', 'page_views_per_minute']);
     expect(bf.stdout).toContain('page_views_per_minute 1970-01-01: 1 dirty cells, 1 recomputed, 1 changed');
+    expect(bf.stderr).not.toContain('holds nothing');
+    // A pipeline the store holds nothing of on the day (added to the definitions later): --date found no
+    // dirty cell and said only that; it now names the command that computes the whole day.
+    const none = concord(['backfill', '--date', '1970-01-01', '--archive', arch, '--store', at, '--pipeline', 'unique_visitors_5m']);
+    expect(none.code, none.stderr).toBe(0);
+    expect(none.stdout).toContain('unique_visitors_5m 1970-01-01: 0 dirty cells, 0 recomputed, 0 changed');
+    expect(none.stderr).toContain(`unique_visitors_5m 1970-01-01: the store holds nothing of this pipeline's day (no stream rows, no version): --date recomputes dirty cells only; to compute the whole day from the archive, run \`concord backfill --from 1970-01-01 --to 1970-01-01 --pipeline unique_visitors_5m --archive ${arch}\``);
     const r = concord(['report', '--date', '1970-01-01', '--format', 'json', '--store', at, '--pipeline', 'page_views_per_minute']);
     const rows = (JSON.parse(r.stdout) as Report).pipelines[0]!.rows;
     expect(rows.map((x) => [x.key.url, x.values.views])).toEqual([['/a', 3], ['/b', 1]]);
