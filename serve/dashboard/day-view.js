@@ -100,7 +100,8 @@ export function mountDay(root, shell, date) {
     const card = el('article', { class: 'card', 'data-testid': 'day-card', 'data-pipeline': p.pipeline, 'aria-label': p.pipeline },
       el('h2', {}, p.pipeline, ' ', el('span', { class: `badge ${p.status}`, 'data-testid': 'day-status' }, p.status),
         ...(p.empty ? [' ', el('span', { class: 'badge empty', 'data-testid': 'day-empty' }, 'no data')] : [])),
-      el('div', { class: 'sub' }, `live version ${p.live_version}${p.live_version === 0 ? ' (realtime, not reconciled)' : ''} · watermark ${fmt.time(p.watermark)} · ` +
+      // Version 0 live after a reconciliation that published nothing (or a revert) is not "not reconciled".
+      el('div', { class: 'sub', 'data-testid': 'day-sub' }, `live version ${p.live_version}${p.live_version === 0 ? (p.reconciliation ? ' (realtime)' : ' (realtime, not reconciled)') : ''} · watermark ${fmt.time(p.watermark)} · ` +
         `${fmt.num(p.late_events)} late events · ${fmt.num(p.dirty_cells)} dirty cells`));
     const rec = p.reconciliation;
     if (rec) {

@@ -120,8 +120,11 @@ describe('the dashboard with a user\'s own pipelines and a partly reconciled day
     const outcome = (p: string) => page.locator(`[data-testid="day-card"][data-pipeline="${p}"] [data-testid="rec-outcome"]`);
     expect(await outcome(FARES).getAttribute('data-status')).toBe('failed_unexplained');
     const failed = await outcome(FARES).textContent();
+    const sub = (p: string) => page.locator(`[data-testid="day-card"][data-pipeline="${p}"] [data-testid="day-sub"]`).textContent();
     expect(failed).toContain(`published nothing: ${rec(FARES).unexplained} of ${rec(FARES).different} differences are unexplained, so version 0 (realtime) stays live`);
     expect(failed).toContain(`concord reconcile --date ${DATE} --pipeline ${FARES} --archive DIR --force`);
+    // Its headline said "live version 0 (realtime, not reconciled)" above the reconciliation's numbers.
+    expect(await sub(FARES)).toMatch(/^live version 0 \(realtime\) · /);
     expect(await outcome(HOP).textContent()).toContain(`published version ${rec(HOP).version}`);
     expect(await page.locator(`[data-testid="day-card"][data-pipeline="${TIPS}"] [data-testid="rec-outcome"]`).count()).toBe(0);
   }, 60_000);
