@@ -15,7 +15,7 @@ export function hasRealtime(p) {
  */
 export function daySides(day, p) {
   const realtime = hasRealtime(p), batch = p.live_version > 0;
-  const missing = !realtime ? `no realtime line: the stream never wrote ${day} (the day was backfilled from the archive)`
+  const missing = !realtime ? `no realtime line: the stream ${p.stream_reached === false ? 'has not reached' : 'never wrote'} ${day} (the day was backfilled from the archive)`
     : !batch ? `no batch line: ${p.reconciliation?.status === 'failed_unexplained' ? 'the reconciliation published nothing'
       : p.versions.some((v) => v.version > 0) ? 'version 0 is live again (a revert)' : 'no reconciled version yet'}` : null;
   const defsOf = (n) => Object.keys(p.versions.find((v) => v.version === n)?.definition_versions ?? {}).sort().join(' + ');

@@ -120,7 +120,8 @@ export function mountDay(root, shell, date) {
       // it with the stream, and there is none to run when the stream never wrote the day (reconcile refuses
       // a day without stream rows). The page said "Not reconciled yet: run concord reconcile".
       card.append(el('p', { class: 'muted', 'data-testid': 'recomputed' }, `Version ${p.live_version} is live: recomputed from the archive by a backfill, not compared with the stream by a reconciliation` +
-        (hasRealtime(p) ? '.' : `; the stream never wrote ${day}, so it has no realtime version.`)));
+        (hasRealtime(p) ? '.' : notReached(p) ? `; the stream has not reached ${day} yet (its watermark is at ${fmt.time(p.watermark)}): no realtime version.`
+          : `; the stream never wrote ${day}, so it has no realtime version.`)));
     } else {
       card.append(el('p', { class: 'muted', 'data-testid': 'not-reconciled' }, ...(notReached(p) ? [`The stream has not reached ${day} yet (its watermark is at ${fmt.time(p.watermark)}): its numbers are early and partial. Once the day is over, `] : ['Not reconciled yet: ']),
         'run ', el('code', {}, `concord reconcile --date ${day} --archive DIR`), ' (or ', el('code', {}, `concord jobs enqueue --date ${day}`), ').'));

@@ -163,9 +163,9 @@ describe('the dashboard with a user\'s own pipelines and a partly reconciled day
     expect(b.series).toBe('1');
     expect(b.legend).not.toContain('version 0');
     expect(b.legend).toContain('batch total (version 1, live)');
-    expect(b.legend).toContain(`no realtime line: the stream never wrote ${BACKFILLED}`);
+    expect(b.legend).toContain(`no realtime line: the stream has not reached ${BACKFILLED} (the day was backfilled from the archive)`);
     expect(asked.filter((u) => u.includes(`date=${BACKFILLED}`) && u.includes('version=realtime'))).toEqual([]);
-    expect(await card.locator('[data-testid="recomputed"]').textContent()).toContain('recomputed from the archive by a backfill');
+    expect(await card.locator('[data-testid="recomputed"]').textContent()).toMatch(new RegExp(`recomputed from the archive by a backfill.*; the stream has not reached ${BACKFILLED} yet \\(its watermark is at ${STREAMED} 23:`));
     expect(await card.locator('[data-testid="not-reconciled"]').count()).toBe(0);
     // The rides pipelines have nothing of the day: the stream passed it, so no "not reached" there.
     expect(await other.locator(`[data-pipeline="${FARES}"] [data-testid="no-data"]`).textContent()).not.toContain('not reached');

@@ -18,6 +18,8 @@ describe('the sides of a day the day view charts', () => {
     expect(daySides(DAY, { live_version: 1, versions: [version(1, { a: 24 })], reconciliation: null })).toEqual({
       realtime: false, batch: true, missing: `no realtime line: the stream never wrote ${DAY} (the day was backfilled from the archive)`, definitions: null,
     });
+    expect(daySides(DAY, { live_version: 1, stream_reached: false, versions: [version(1, { a: 24 })], reconciliation: null }).missing)
+      .toBe(`no realtime line: the stream has not reached ${DAY} (the day was backfilled from the archive)`);
   });
 
   it('not reconciled, or a reconciliation that published nothing: the realtime line alone, and why', () => {
