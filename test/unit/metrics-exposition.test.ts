@@ -85,7 +85,7 @@ describe('/metrics with hostile pipeline names', () => {
       totals: async () => new Map(names.map((n, i) => [n, { rows: i + 1, late: 0, dirty: 0, watermark: 1_764_000_000_000 }])),
       lastReconciliations: async () => [], extent: async () => ({ first: null, last: null, rows: null }),
       // Read up to the watermark too since 2026-12-07 (a pipeline without rows has days).
-      days: async () => [], dayStates: async () => new Map(),
+      days: async () => [], dayStates: async () => new Map(), newestVersionDay: async () => null,
     };
     const reader = { close: async () => undefined, read: async (fn: (s: unknown) => unknown) => fn(snapshot), sealDelayMs: 0 } as unknown as StoreReader;
     const server = await buildServer({ registry, reader, log: createLogger('silent') });
