@@ -109,7 +109,13 @@ export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary
   if (!held) throw await noArchivedDay(date, req.archiveDir);
   // The day's check passes on the next day's first hours alone (hopping windows reach past midnight): a
   // day folder missing beside the next day's replayed the cells inside it to nothing, consumed unchanged.
-  if (def.kind === 'windowed' && (await windowsWithoutArchive(def, req.archiveDir, date, dirty)) > 0) throw await noArchivedDay(date, req.archiveDir);
+  if (def.kind === 'windowed') {
+    const bare = await windowsWithoutArchive(def, req.archiveDir, date, dirty);
+    // A window whose hour files a read moved to _corrupt/ is not missing from the archive: say which file to restore.
+    const corrupt = (await Promise.all(bare.map((r) => corruptFilesIn(req.archiveDir, def.schema, r)))).flat();
+    if (corrupt.length > 0) throw new CorruptArchiveDayError(def.name, date, [...new Set(corrupt)], 'backfill');
+    if (bare.length > 0) throw await noArchivedDay(date, req.archiveDir);
+  }
   await found.advance();
   await step(1, `replaying the archive for ${dirty.length} dirty cells (${fromArchive} from archive files added after the reconcile)`);
   let rows: ResultRecord[];
@@ -140,22 +146,22 @@ export async function backfillDay(req: BackfillRequest): Promise<BackfillSummary
 }
 
 /**
- * How many of the dirty cells' windows no archived event-time hour overlaps (an hour folder with a
- * Parquet file): the archive does not hold those windows, whatever it holds of the day's reach.
+ * The dirty cells' windows no archived event-time hour overlaps (an hour folder with a Parquet file), as
+ * time ranges: the archive does not hold those windows, whatever it holds of the day's reach.
  */
-async function windowsWithoutArchive(def: WindowedPipeline, archiveDir: string, date: string, dirty: readonly WindowCell[]): Promise<number> {
+async function windowsWithoutArchive(def: WindowedPipeline, archiveDir: string, date: string, dirty: readonly WindowCell[]): Promise<TimeRange[]> {
   const hours = new Set<number>();
   for (const f of await archiveFilesOfEventTimes(archiveDir, def.schema, eventTimesOfDay(def, date))) {
     const m = /dt=(\d{4}-\d{2}-\d{2})[\\/]hour=(\d{2})[\\/]/.exec(f);
     if (m) hours.add(Date.parse(`${m[1]}T${m[2]}:00:00.000Z`));
   }
   const HOUR = 3_600_000;
-  let bare = 0;
+  const bare: TimeRange[] = [];
   for (const start of new Set(dirty.map((d) => d.windowStart))) {
     const first = Math.floor(start / HOUR) * HOUR;
     let held = false;
     for (let h = first; h < start + def.window.size && !held; h += HOUR) held = hours.has(h);
-    if (!held) bare++;
+    if (!held) bare.push({ from: start, to: start + def.window.size });
   }
   return bare;
 }
