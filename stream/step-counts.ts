@@ -73,16 +73,8 @@ export function countSkip(step: StepCounts, pipeline: string, hopping: boolean):
 
 /** A committed step's counts into the worker's totals. */
 export function addCommitted(totals: CommittedCounts, step: StepCounts): void {
-  totals.events += step.events;
-  totals.deadLetters += step.deadLetters;
-  totals.firstRejection ??= step.firstRejection;
-  mergeRejections(totals.rejectionReasons, step.rejectionReasons);
-  totals.misKeyed += step.misKeyed;
+  addPartitionCounts(totals, step);
   totals.firstMisKeyed ??= step.firstMisKeyed;
-  totals.late += step.late;
-  for (const [pipeline, n] of Object.entries(step.latePerPipeline)) totals.latePerPipeline[pipeline] = (totals.latePerPipeline[pipeline] ?? 0) + n;
-  totals.lateWindowSkips += step.lateWindowSkips;
-  totals.lateAccepted += step.lateAccepted;
   totals.results += step.results;
 }
 
@@ -108,20 +100,11 @@ export function meterCommitted(metrics: ProcessMetrics, input: string, pipelines
  * memory loses none of it, and work a refused transaction carried (read again by the next owner) is never
  * in it twice. `run --workers N` sums, over the partitions, what these grew by during the run
  * (`countsSince`): its line of the whole run (docs/semantics.md, "What `run` counts"). Results are not
- * here: a bounded run's drain fires the open windows without writing a checkpoint.
+ * here: a bounded run's drain fires the open windows without writing a checkpoint; nor is the first
+ * mis-keyed record. `firstRejection` is not kept in the checkpoint either (the first of a run cannot be
+ * told from a cumulative count): null when restored.
  */
-export interface PartitionCounts {
-  events: number;
-  deadLetters: number;
-  /** Not kept in the checkpoint (the first of a run cannot be told from a cumulative count): null when restored. */
-  firstRejection: string | null;
-  rejectionReasons: RejectionReasons;
-  misKeyed: number;
-  late: number;
-  latePerPipeline: Record<string, number>;
-  lateWindowSkips: number;
-  lateAccepted: number;
-}
+export type PartitionCounts = Omit<CommittedCounts, 'firstMisKeyed' | 'results'>;
 
 /** PartitionCounts as a checkpoint keeps them (PartitionCheckpoint.counts). */
 export interface PartitionCountsJson {
