@@ -9,7 +9,7 @@ import { readJsonlFile } from '../../sources/jsonl-file.ts';
 import { runStream } from '../../stream/runtime.ts';
 import { JsonlWriter } from '../../stream/sinks/jsonl-writer.ts';
 import { finalResults } from '../../reconcile/final-results.ts';
-import type { LineSource } from '../../sources/source.ts';
+import { offsetOf, type LineSource } from '../../sources/source.ts';
 import type { CommandSpec } from '../args.ts';
 import { loadSettings } from '../config.ts';
 import { Progress } from '../progress.ts';
@@ -181,8 +181,7 @@ export const streamCommand: CommandSpec = {
 /** `source` telling `reach`, as each batch is handed on, its source and the offset after its last line (the batch is processed before the next is asked for). */
 async function* reachOf(source: LineSource, reach: { source: string; next: number }): LineSource {
   for await (const batch of source) {
-    const last = batch.offsets ? batch.offsets.at(-1) : batch.firstOffset + batch.lines.length - 1;
-    if (last !== undefined) Object.assign(reach, { source: batch.source, next: last + 1 });
+    if (batch.lines.length > 0) Object.assign(reach, { source: batch.source, next: offsetOf(batch, batch.lines.length - 1) + 1 });
     yield batch;
   }
 }
